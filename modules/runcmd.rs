@@ -1,0 +1,102 @@
+//! runcmd (`cc_runcmd`): writes `instances/<iid>/scripts/runcmd` (0700) in the
+//! config stage; scripts_user runs it in the final stage. The script is
+//! cloud-init's `util.shellify`: `#!/bin/sh`, then one line per command; a
+//! list command has every argument single-quoted, a string is written as is.
+
+use crate::effect::{Data, Effect};
+use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
+use crate::semaphore::Frequency;
+use crate::value::Value;
+
+pub struct Runcmd;
+
+static INFO: ModuleInfo = ModuleInfo {
+    name: "runcmd",
+    aliases: &[],
+    frequency: Frequency::Instance,
+    activate_by: &["runcmd"],
+    keys: &["runcmd"],
+    summary: "run commands late in boot (written here, run by scripts_user)",
+};
+
+impl Module for Runcmd {
+    fn info(&self) -> &'static ModuleInfo {
+        &INFO
+    }
+
+    fn plan(&self, ctx: &Context) -> ModuleOutput {
+        let mut out = ModuleOutput::default();
+        let path = ctx.ipath("scripts").join("runcmd");
+        let Some(cmds) = ctx.cfg.get("runcmd") else {
+            out.note("Skipping module named runcmd, no 'runcmd' key in configuration");
+            return out;
+        };
+        match shellify(cmds) {
+            // The script is what the user asked to run: shown in plans.
+            Ok(script) => out.effects.push(Effect::write(path, Data::public(script), 0o700)),
+            Err(e) => out.error(format!(
+                "Failed to shellify {} into file {}: {e}",
+                cmds.type_name(),
+                path.display()
+            )),
+        }
+        out
+    }
+}
+
+/// `util.shellify(cmdlist)`.
+pub fn shellify(cmds: &Value) -> Result<String, String> {
+    let items = cmds.as_seq().ok_or_else(|| {
+        format!(
+            "Input to shellify was type '{}'. Expected list or tuple.",
+            cmds.type_name()
+        )
+    })?;
+    let mut script = String::from("#!/bin/sh\n");
+    for (i, item) in items.iter().enumerate() {
+        match item {
+            Value::Seq(args) => {
+                let quoted: Vec<String> = args
+                    .iter()
+                    .map(|a| format!("'{}'", a.python_str().replace('\'', "'\\''")))
+                    .collect();
+                script.push_str(&quoted.join(" "));
+                script.push('\n');
+            }
+            Value::Str(s) => {
+                script.push_str(s);
+                script.push('\n');
+            }
+            Value::Null => {}
+            other => {
+                return Err(format!(
+                    "Unable to shellify type '{}' (runcmd[{i}]). Expected list, string, tuple. Got: {}",
+                    other.type_name(),
+                    other.python_str()
+                ))
+            }
+        }
+    }
+    Ok(script)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shellify_matches_cloud_init() {
+        let cmds = Value::Seq(vec![
+            Value::Seq(vec![Value::str("echo"), Value::str("it's")]),
+            Value::str("ls -l"),
+            Value::Null,
+            Value::Seq(vec![Value::str("sleep"), Value::Int(1)]),
+        ]);
+        assert_eq!(
+            shellify(&cmds).unwrap(),
+            "#!/bin/sh\n'echo' 'it'\\''s'\nls -l\n'sleep' '1'\n"
+        );
+        assert!(shellify(&Value::str("ls")).is_err());
+        assert!(shellify(&Value::Seq(vec![Value::Int(3)])).is_err());
+    }
+}

@@ -1,0 +1,49 @@
+//! scripts_user (`cc_scripts_user`): runs every executable file directly in
+//! `/var/lib/cloud/instance/scripts` (user-data `#!` parts and runcmd), in
+//! sorted order, in the final stage. A failing script does not stop the
+//! others; the module then fails with cloud-init's
+//! `Runparts: N failures (names) in M attempted commands`.
+
+use crate::effect::Effect;
+use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
+use crate::semaphore::Frequency;
+
+pub struct ScriptsUser;
+
+static INFO: ModuleInfo = ModuleInfo {
+    name: "scripts_user",
+    aliases: &[],
+    frequency: Frequency::Instance,
+    activate_by: &[],
+    keys: &[],
+    summary: "run user-data scripts and runcmd",
+};
+
+impl Module for ScriptsUser {
+    fn info(&self) -> &'static ModuleInfo {
+        &INFO
+    }
+
+    fn plan(&self, ctx: &Context) -> ModuleOutput {
+        let mut out = ModuleOutput::default();
+        // cloud-init runs them through the `instance` link; so do we, so the
+        // paths a script sees in `ps` and `$0` are the same.
+        let dir = ctx.paths.instance_link().join("scripts");
+        let names = ctx.fs.list_dir(&dir).unwrap_or_default();
+        let scripts: Vec<_> = names
+            .iter()
+            .map(|n| dir.join(n))
+            .filter(|p| ctx.fs.is_executable_file(p))
+            .collect();
+        if scripts.is_empty() {
+            out.note(format!("no executable scripts in {}", dir.display()));
+            return out;
+        }
+        out.effects.push(Effect::RunParts {
+            dir,
+            scripts,
+            env: Vec::new(),
+        });
+        out
+    }
+}

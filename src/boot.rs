@@ -1,0 +1,656 @@
+//! The stage state machine: what `init --local`, `init`, `modules --mode ...`
+//! and `single` do, step by step, as cloud-init 22.4 does it
+//! (`cmd/main.py:main_init`, `main_modules`, `main_single`).
+//!
+//! The engine decides; the target applies (live) or records (plan). Every
+//! file the engine writes, its state files included, goes through the same
+//! effects and the same target as the modules' do, so a plan lists all of it.
+
+use std::path::{Path, PathBuf};
+
+use crate::config;
+use crate::datasource::{self, DsContext, DsMode, Instance};
+use crate::effect::{Data, Effect};
+use crate::module::{Context, Module};
+use crate::paths::{self, Paths, INITIAL_SUBDIRS, INSTANCE_SUBDIRS, NO_PREVIOUS_INSTANCE_ID};
+use crate::report::{ModResult, ModuleReport, StageReport};
+use crate::semaphore::{self, Frequency, SemLock, Semaphore};
+use crate::stages::{self, Entry, Planned, Stage, StageMap};
+use crate::status::{self, StageStatus};
+use crate::target::{apply_all, Target};
+use crate::userdata::{self, Kind};
+use crate::value::{merge_over, Value};
+
+/// What the caller chose on the command line.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// `--file` config files (paths on this machine), highest priority.
+    pub files: Vec<PathBuf>,
+    /// `--force`: go on when no datasource is found.
+    pub force: bool,
+}
+
+/// Runs stages against one target.
+pub struct Engine<'t> {
+    target: &'t mut dyn Target,
+    paths: Paths,
+    map: StageMap,
+    opts: Options,
+}
+
+/// The instance a stage works with, and how it was found.
+struct Fetched {
+    instance: Instance,
+    /// From a search this run (not the cache).
+    fresh: bool,
+}
+
+impl<'t> Engine<'t> {
+    pub fn new(target: &'t mut dyn Target, map: StageMap, opts: Options) -> Engine<'t> {
+        Engine {
+            target,
+            paths: Paths::default(),
+            map,
+            opts,
+        }
+    }
+
+    pub fn target(&mut self) -> &mut dyn Target {
+        self.target
+    }
+
+    /// Applies engine effects, recording them in the stage report.
+    fn apply(&mut self, report: &mut StageReport, effects: Vec<Effect>) {
+        let applied = apply_all(self.target, &effects);
+        report.errors.extend(applied.errors);
+        report.engine.extend(applied.records);
+    }
+
+    /// Runs one boot stage, wrapped in status.json bookkeeping as cloud-init's
+    /// `status_wrapper` does. The report's errors are the stage's exit code.
+    pub fn run_stage(&mut self, stage: Stage) -> StageReport {
+        self.run_stage_as(stage, false)
+    }
+
+    /// As [`Engine::run_stage`]; `modules_only` is `modules --mode init`:
+    /// the network stage's modules without the datasource work of `init`.
+    pub fn run_stage_as(&mut self, stage: Stage, modules_only: bool) -> StageReport {
+        let mut report = StageReport::new(stage);
+        let mode = if modules_only && stage == Stage::Network {
+            "modules-init"
+        } else {
+            stage.mode()
+        };
+        let (st, effects) = StageStatus::begin(self.target.fs(), &self.paths, mode);
+        self.apply(&mut report, effects);
+        let welcome = welcome_line(self.target.fs(), stage);
+        tracing::info!("{welcome}");
+        self.target.note(&welcome);
+        let datasource = match stage {
+            _ if modules_only => self.modules(stage, &mut report),
+            Stage::Local => self.init(true, &mut report),
+            Stage::Network => self.init(false, &mut report),
+            Stage::Config | Stage::Final => self.modules(stage, &mut report),
+        };
+        let lines: Vec<_> = report.modules.iter().map(ModuleReport::line).collect();
+        let errors = report.errors.clone();
+        let effects = st.finish(&self.paths, datasource.as_deref(), &errors, &lines);
+        self.apply(&mut report, effects);
+        report
+    }
+
+    fn system_config(&self, report: &mut StageReport) -> Value {
+        let mut loaded = config::load_system(self.target.fs());
+        report.errors.append(&mut loaded.problems);
+        loaded.cfg
+    }
+
+    /// `init` (network stage) and `init --local`. Returns the datasource
+    /// string for status.json.
+    fn init(&mut self, local: bool, report: &mut StageReport) -> Option<String> {
+        let stage = report.stage;
+        // Stage 3: the directories cloud-init ensures on every init run.
+        let dirs = INITIAL_SUBDIRS
+            .iter()
+            .map(|d| Effect::Mkdir {
+                path: d.into(),
+                mode: 0o755,
+            })
+            .collect();
+        self.apply(report, dirs);
+        let sys_cfg = self.system_config(report);
+        if local {
+            // purge_cache: boot-finished goes; the instance link stays.
+            let bf = self.paths.instance_link().join("boot-finished");
+            self.apply(report, vec![Effect::Remove { path: bf }]);
+        }
+        let Some(fetched) = self.fetch(stage, &sys_cfg, report) else {
+            if local {
+                report.notes.push("No local datasource found".into());
+                return None;
+            }
+            if !self.opts.force {
+                report.errors.push("No instance datasource found.".into());
+            }
+            return None;
+        };
+        let instance = fetched.instance;
+        if !local && instance.dsmode != DsMode::Net {
+            report.notes.push(format!(
+                "[net] Exiting. datasource {} in local mode",
+                instance.description
+            ));
+            return None;
+        }
+        let description = instance.description.clone();
+        self.instancify(&instance, fetched.fresh, &sys_cfg, report);
+        if local {
+            let decl = self.map.stage(Stage::Local);
+            if !decl.modules.is_empty() {
+                let merged = self.merged_config(&sys_cfg, &instance, report);
+                let entries = self.map.resolve(Stage::Local, &merged, &stages::lookup).entries;
+                self.run_entries(Stage::Local, &entries, &merged, &instance, report);
+            }
+            if instance.dsmode != DsMode::Local {
+                return Some(description);
+            }
+        }
+        // Network stage (or local stage of a dsmode-local datasource):
+        // user-data, then cloud_init_modules.
+        let merged = self.consume_data(&instance, &sys_cfg, report);
+        let resolved = self.map.resolve(Stage::Network, &merged, &stages::lookup);
+        report.module_source = Some(resolved.source);
+        report.notes.extend(resolved.warnings);
+        self.run_entries(Stage::Network, &resolved.entries, &merged, &instance, report);
+        Some(description)
+    }
+
+    /// `modules --mode config|final`.
+    fn modules(&mut self, stage: Stage, report: &mut StageReport) -> Option<String> {
+        let sys_cfg = self.system_config(report);
+        let Some(fetched) = self.fetch(stage, &sys_cfg, report) else {
+            if !self.opts.force {
+                report.errors.push(format!(
+                    "Can not apply stage {}, no datasource found! Likely bad things to come!",
+                    stage.name()
+                ));
+            }
+            return None;
+        };
+        let instance = fetched.instance;
+        if fetched.fresh {
+            self.persist_instance_data(&instance, &sys_cfg, report);
+        }
+        let merged = self.merged_config(&sys_cfg, &instance, report);
+        let resolved = self.map.resolve(stage, &merged, &stages::lookup);
+        report.module_source = Some(resolved.source);
+        report.notes.extend(resolved.warnings);
+        self.run_entries(stage, &resolved.entries, &merged, &instance, report);
+        None
+    }
+
+    /// Finds the datasource: the cache when it still holds, else a search of
+    /// the stage's datasources (`Init._get_data_source`).
+    fn fetch(&mut self, stage: Stage, sys_cfg: &Value, report: &mut StageReport) -> Option<Fetched> {
+        let fs = self.target.fs();
+        let ctx = DsContext {
+            fs,
+            paths: &self.paths,
+            cfg: sys_cfg,
+            stage,
+        };
+        let cached = datasource::load_cache(fs, &self.paths);
+        let mut drop_link = false;
+        if let Some(c) = cached {
+            let trust = stage != Stage::Local
+                || sys_cfg.get("manual_cache_clean").map(Value::to_bool).unwrap_or(false)
+                || fs.exists(&self.paths.instance_link().join("manual-clean"));
+            let run_iid = fs
+                .read_string(&self.paths.runpath(".instance-id"))
+                .map(|s| s.trim().to_string());
+            let valid = trust
+                || run_iid.as_deref() == Some(c.instance_id.as_str())
+                || datasource::by_name(&c.dsname)
+                    .map(|ds| ds.check_instance_id(&ctx, &c.instance_id))
+                    .unwrap_or(false);
+            if valid {
+                tracing::debug!("restored from cache: {}", c.description);
+                report.datasource = Some(c.description.clone());
+                report.instance_id = Some(c.instance_id.clone());
+                return Some(Fetched {
+                    instance: c,
+                    fresh: false,
+                });
+            }
+            tracing::debug!("cached instance {} no longer valid; searching", c.instance_id);
+            drop_link = true;
+        }
+        // Config/final stages search with no dependencies: only None qualifies.
+        let names: Vec<String> = match stage {
+            Stage::Local | Stage::Network => {
+                datasource::search_order(&self.map.stage(stage).datasources, sys_cfg)
+            }
+            _ => datasource::search_order(&["None".to_string()], sys_cfg),
+        };
+        let found = datasource::search(&names, &ctx);
+        report.errors.extend(found.problems);
+        if drop_link {
+            let link = self.paths.instance_link();
+            self.apply(report, vec![Effect::Remove { path: link }]);
+        }
+        let instance = found.instance?;
+        report.datasource = Some(instance.description.clone());
+        report.instance_id = Some(instance.instance_id.clone());
+        Some(Fetched {
+            instance,
+            fresh: true,
+        })
+    }
+
+    /// `Init._reflect_cur_instance` plus the cache and instance-data.
+    fn instancify(&mut self, instance: &Instance, fresh: bool, sys_cfg: &Value, report: &mut StageReport) {
+        let fs = self.target.fs();
+        let p = &self.paths;
+        let iid = &instance.instance_id;
+        let idir = p.instance_dir(iid);
+        let previous_iid = fs
+            .read_string(&p.data("instance-id"))
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| NO_PREVIOUS_INSTANCE_ID.to_string());
+        report.new_instance = Some(previous_iid != *iid);
+        let ds_line = instance.datasource_line();
+        let previous_ds = fs
+            .read_string(&idir.join("datasource"))
+            .map(|s| s.trim_end_matches('\n').to_string())
+            .unwrap_or_else(|| ds_line.clone());
+        let mut effects = vec![Effect::Symlink {
+            path: p.instance_link(),
+            target: idir.clone(),
+        }];
+        effects.push(Effect::Mkdir {
+            path: idir.clone(),
+            mode: 0o755,
+        });
+        for sub in INSTANCE_SUBDIRS {
+            effects.push(Effect::Mkdir {
+                path: idir.join(sub),
+                mode: 0o755,
+            });
+        }
+        let line = |s: &str| Data::public(format!("{s}\n"));
+        effects.push(Effect::write(p.data("previous-datasource"), line(&previous_ds), 0o644));
+        effects.push(Effect::write(idir.join("datasource"), line(&ds_line), 0o644));
+        effects.push(Effect::write(p.data("instance-id"), line(iid), 0o644));
+        effects.push(Effect::write(p.runpath(".instance-id"), line(iid), 0o644));
+        effects.push(Effect::write(
+            p.data("previous-instance-id"),
+            line(&previous_iid),
+            0o644,
+        ));
+        if sys_cfg.get("manual_cache_clean").map(Value::to_bool).unwrap_or(false) {
+            effects.push(Effect::write(idir.join("manual-clean"), Data::public(""), 0o644));
+        }
+        // The cache holds user-data: owner-only, and secret in plans.
+        let cache = serde_json::to_vec(&instance.to_json()).unwrap_or_default();
+        effects.push(Effect::write(
+            idir.join(paths::DATASOURCE_CACHE),
+            Data::secret(cache),
+            0o600,
+        ));
+        self.apply(report, effects);
+        let missing = !self
+            .target
+            .fs()
+            .exists(&self.paths.runpath("instance-data.json"));
+        if fresh || missing {
+            self.persist_instance_data(instance, sys_cfg, report);
+        }
+    }
+
+    /// `/run/cloud-init/instance-data.json` (0644, redacted) and
+    /// `instance-data-sensitive.json` (0600), the standardized v1 keys.
+    fn persist_instance_data(&mut self, instance: &Instance, sys_cfg: &Value, report: &mut StageReport) {
+        let hostname = instance.local_hostname();
+        let v1 = serde_json::json!({
+            "_beta_keys": ["subplatform"],
+            "availability-zone": null,
+            "availability_zone": null,
+            "cloud-name": instance.cloud_name,
+            "cloud_name": instance.cloud_name,
+            "cloud_id": instance.cloud_name,
+            "instance-id": instance.instance_id,
+            "instance_id": instance.instance_id,
+            "local-hostname": hostname,
+            "local_hostname": hostname,
+            "platform": instance.platform,
+            "public_ssh_keys": [],
+            "region": null,
+            "subplatform": instance.subplatform,
+        });
+        let doc = |merged: serde_json::Value| {
+            serde_json::json!({
+                "_doc": "EXPERIMENTAL: The structure and format of content scoped under the 'ds' key may change in subsequent releases of cloud-init.",
+                "base64_encoded_keys": [],
+                "ds": {"meta_data": instance.metadata.to_json()},
+                "merged_cfg": merged,
+                "sensitive_keys": ["merged_cfg"],
+                "v1": v1.clone(),
+            })
+        };
+        let public = doc(serde_json::Value::from("redacted for non-root user"));
+        let sensitive = doc(sys_cfg.to_json());
+        let p = &self.paths;
+        self.apply(
+            report,
+            vec![
+                Effect::write(
+                    p.runpath("instance-data.json"),
+                    Data::public(status::json_file(&public)),
+                    0o644,
+                ),
+                Effect::write(
+                    p.runpath("instance-data-sensitive.json"),
+                    Data::secret(status::json_file(&sensitive)),
+                    0o600,
+                ),
+            ],
+        );
+    }
+
+    /// `Init.update()` and `consume_data`: stores the blobs, consumes them
+    /// (every boot, as cloud-init's built-in handlers do), marks
+    /// `sem/consume_data` once per instance, and returns the merged config.
+    fn consume_data(&mut self, instance: &Instance, sys_cfg: &Value, report: &mut StageReport) -> Value {
+        let iid = instance.instance_id.clone();
+        let p = self.paths.clone();
+        let user_raw = if sys_cfg.get("allow_userdata").map(Value::to_bool).unwrap_or(true) {
+            instance.user_data.as_deref()
+        } else {
+            report.notes.push("allow_userdata is false: user-data discarded".into());
+            None
+        };
+        let mut effects = userdata::store(&p, &iid, Kind::User, instance.user_data.as_deref());
+        effects.extend(userdata::store(&p, &iid, Kind::Vendor, instance.vendor_data.as_deref()));
+        effects.extend(userdata::store(&p, &iid, Kind::Vendor2, instance.vendor_data2.as_deref()));
+        self.apply(report, effects);
+
+        let user = userdata::consume(&p, &iid, Kind::User, user_raw);
+        report.errors.extend(user.problems);
+        self.apply(report, user.effects);
+        let mut vendor_cfg = Value::empty_map();
+        for (kind, raw, key) in [
+            (Kind::Vendor, instance.vendor_data.as_deref(), "vendor_data"),
+            (Kind::Vendor2, instance.vendor_data2.as_deref(), "vendor_data2"),
+        ] {
+            if raw.is_none() {
+                continue;
+            }
+            // User-data may switch vendor-data off (`vendor_data: {enabled: false}`).
+            let without_vendor = merge_over(&user.cloud_config, sys_cfg);
+            let enabled = match without_vendor.get(key) {
+                Some(v @ Value::Map(_)) => v.get("enabled").map(Value::to_bool).unwrap_or(false),
+                _ => false,
+            };
+            if !enabled {
+                report.notes.push(format!("{key} disabled by config; not consumed"));
+                continue;
+            }
+            let v = userdata::consume(&p, &iid, kind, raw);
+            report.errors.extend(v.problems);
+            self.apply(report, v.effects);
+            vendor_cfg = merge_over(&v.cloud_config, &vendor_cfg);
+        }
+        if let Some(sem) = Semaphore::new(&p, "consume_data", Frequency::Instance, &iid) {
+            if sem.ran(self.target.fs()).is_none() {
+                let e = Effect::write(sem.path, Data::public(semaphore::content_now()), 0o644);
+                self.apply(report, vec![e]);
+            }
+        }
+        let merged = config::merged(sys_cfg, &vendor_cfg, &user.cloud_config);
+        self.with_files(merged, report)
+    }
+
+    /// The merged config of a later stage, from the instance's cloud-config files.
+    fn merged_config(&mut self, sys_cfg: &Value, instance: &Instance, report: &mut StageReport) -> Value {
+        let fs = self.target.fs();
+        let iid = &instance.instance_id;
+        let mut problems = Vec::new();
+        let user = userdata::read_cloud_config(fs, &self.paths, iid, Kind::User, &mut problems);
+        let v1 = userdata::read_cloud_config(fs, &self.paths, iid, Kind::Vendor, &mut problems);
+        let v2 = userdata::read_cloud_config(fs, &self.paths, iid, Kind::Vendor2, &mut problems);
+        report.errors.extend(problems);
+        let vendor = merge_over(&v2, &v1);
+        let merged = config::merged(sys_cfg, &vendor, &user);
+        self.with_files(merged, report)
+    }
+
+    /// `--file` configs, on top of everything.
+    fn with_files(&self, mut cfg: Value, report: &mut StageReport) -> Value {
+        for f in &self.opts.files {
+            match std::fs::read(f) {
+                Ok(raw) => match crate::yaml::load(&raw, &f.to_string_lossy()) {
+                    Ok(v @ Value::Map(_)) => cfg = merge_over(&v, &cfg),
+                    Ok(_) => {}
+                    Err(e) => report.errors.push(e.to_string()),
+                },
+                Err(e) => report.errors.push(format!("{}: {e}", f.display())),
+            }
+        }
+        cfg
+    }
+
+    fn run_entries(
+        &mut self,
+        stage: Stage,
+        entries: &[Entry],
+        cfg: &Value,
+        instance: &Instance,
+        report: &mut StageReport,
+    ) {
+        let mut inapplicable = Vec::new();
+        for entry in entries {
+            match entry {
+                Entry::Unknown(name) => {
+                    let why = format!("cloudboot has no module named '{name}'");
+                    tracing::warn!("{why}; skipped");
+                    report.modules.push(ModuleReport::skipped(name, Frequency::Instance, why));
+                }
+                Entry::Run(planned) => {
+                    let m = self.run_module(stage, planned, cfg, instance, true);
+                    if m.result == ModResult::Skipped && m.reason.starts_with("no applicable config") {
+                        inapplicable.push(m.name.clone());
+                    }
+                    for e in &m.errors {
+                        report.errors.push(format!("{}: {e}", m.name));
+                    }
+                    report.modules.push(m);
+                }
+            }
+        }
+        if !inapplicable.is_empty() {
+            tracing::info!(
+                "Skipping modules '{}' because no applicable config is provided.",
+                inapplicable.join(",")
+            );
+        }
+    }
+
+    /// Runs one module under its semaphore. The semaphore is written once
+    /// the module has finished (with or without errors), never before.
+    fn run_module(
+        &mut self,
+        stage: Stage,
+        planned: &Planned,
+        cfg: &Value,
+        instance: &Instance,
+        check_activation: bool,
+    ) -> ModuleReport {
+        let module: &'static dyn Module = planned.module;
+        let info = module.info();
+        let freq = planned.frequency();
+        let name = planned.name.as_str();
+        if check_activation
+            && !info.activate_by.is_empty()
+            && !info.activate_by.iter().any(|k| cfg.get(k).is_some())
+        {
+            return ModuleReport::skipped(
+                name,
+                freq,
+                format!(
+                    "no applicable config: none of {} is set",
+                    info.activate_by.join(", ")
+                ),
+            );
+        }
+        let run_name = format!("config-{name}");
+        let sem = Semaphore::new(&self.paths, &run_name, freq, &instance.instance_id);
+        let already = |fs: &dyn crate::rootfs::FsView| {
+            sem.as_ref().and_then(|s| s.ran(fs)).map(|ran| {
+                let why = format!("already ran (freq={}): {}", freq.as_str(), ran.describe());
+                tracing::info!("{run_name} {why}");
+                ModuleReport::skipped(name, freq, why)
+            })
+        };
+        if let Some(skip) = already(self.target.fs()) {
+            return skip;
+        }
+        // Live runs hold the semaphore's lock from the check to the write,
+        // so a second cloudboot waits here and then sees the semaphore.
+        let _lock = match (&sem, self.target.is_plan()) {
+            (Some(s), false) => match SemLock::acquire(self.target.root(), &self.paths, s) {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    tracing::warn!("could not lock {}: {e}", s.path.display());
+                    None
+                }
+            },
+            _ => None,
+        };
+        if let Some(skip) = already(self.target.fs()) {
+            return skip;
+        }
+        tracing::debug!(
+            "Running module {name} (modules/{}.rs) with frequency {}",
+            info.name,
+            freq.as_str()
+        );
+        let output = {
+            let ctx = Context {
+                name,
+                stage,
+                cfg,
+                instance,
+                paths: &self.paths,
+                fs: self.target.fs(),
+                args: &planned.args,
+            };
+            // A module bug must not take the boot down with it.
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| module.plan(&ctx))) {
+                Ok(o) => o,
+                Err(_) => {
+                    let mut o = crate::module::ModuleOutput::default();
+                    o.error(format!("module {name} crashed (a cloudboot bug); nothing applied"));
+                    o
+                }
+            }
+        };
+        let applied = apply_all(self.target, &output.effects);
+        let mut errors = output.errors;
+        errors.extend(applied.errors);
+        let mut records = applied.records;
+        if let Some(s) = &sem {
+            let e = Effect::write(s.path.clone(), Data::public(semaphore::content_now()), 0o644);
+            records.extend(apply_all(self.target, &[e]).records);
+        }
+        let (result, reason) = if errors.is_empty() {
+            tracing::debug!("{run_name} ran successfully");
+            let reason = if output.effects.is_empty() {
+                output.notes.first().cloned().unwrap_or_else(|| "nothing to do".into())
+            } else {
+                format!(
+                    "{} effect{}",
+                    output.effects.len(),
+                    if output.effects.len() == 1 { "" } else { "s" }
+                )
+            };
+            (ModResult::Ran, reason)
+        } else {
+            tracing::warn!("Running module {name} (modules/{}.rs) failed", info.name);
+            (ModResult::Failed, format!("{} error(s)", errors.len()))
+        };
+        ModuleReport {
+            name: name.to_string(),
+            frequency: freq,
+            result,
+            reason,
+            records,
+            errors,
+            notes: output.notes,
+        }
+    }
+
+    /// `cloud-init single --name NAME [--frequency F] [args]`: exit 0 when it
+    /// ran or had already run, 1 when it failed or does not exist.
+    pub fn single(&mut self, name: &str, frequency: Option<Frequency>, args: Vec<String>) -> (i32, StageReport) {
+        let mut report = StageReport::new(Stage::Final);
+        let sys_cfg = self.system_config(&mut report);
+        let Some(fetched) = self.fetch(Stage::Final, &sys_cfg, &mut report) else {
+            report.errors.push("Failed to fetch your datasource, likely bad things to come!".into());
+            return (1, report);
+        };
+        let instance = fetched.instance;
+        let Some(module) = stages::lookup(name) else {
+            report.errors.push(format!("Did not run {name}, does it exist?"));
+            return (1, report);
+        };
+        let stage = Stage::ALL
+            .into_iter()
+            .find(|s| {
+                self.map
+                    .stage(*s)
+                    .modules
+                    .iter()
+                    .any(|d| d.module.info().name == module.info().name)
+            })
+            .unwrap_or(Stage::Final);
+        report.stage = stage;
+        let merged = self.merged_config(&sys_cfg, &instance, &mut report);
+        let planned = Planned {
+            module,
+            name: name.to_string(),
+            frequency,
+            args,
+        };
+        let m = self.run_module(stage, &planned, &merged, &instance, false);
+        let code = if m.result == ModResult::Failed { 1 } else { 0 };
+        report.datasource = Some(instance.description.clone());
+        report.instance_id = Some(instance.instance_id.clone());
+        report.modules.push(m);
+        (code, report)
+    }
+}
+
+/// `Cloud-init v. <version> running '<action>' at <RFC2822>. Up <uptime> seconds.`
+fn welcome_line(fs: &dyn crate::rootfs::FsView, stage: Stage) -> String {
+    let action = match stage {
+        Stage::Local => "init-local",
+        Stage::Network => "init",
+        Stage::Config => "modules:config",
+        Stage::Final => "modules:final",
+    };
+    format!(
+        "Cloud-init v. {} running '{action}' at {}. Up {} seconds.",
+        crate::VERSION_STRING,
+        chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S +0000"),
+        uptime(fs)
+    )
+}
+
+/// Seconds since boot, from the root's `/proc/uptime` (else this machine's).
+pub fn uptime(fs: &dyn crate::rootfs::FsView) -> String {
+    fs.read_string(Path::new("/proc/uptime"))
+        .or_else(|| std::fs::read_to_string("/proc/uptime").ok())
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "0.0".into())
+}

@@ -1,0 +1,236 @@
+//! Datasources: where an instance's identity and data come from.
+//!
+//! A datasource returns one [`Instance`]; nothing downstream knows which one it
+//! was. The result is cached as JSON in the instance directory, and later
+//! stages (and later boots, once the instance-id is confirmed) reuse it
+//! instead of searching again, as cloud-init does with `obj.pkl`.
+
+mod nocloud;
+mod none;
+
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use crate::base64;
+use crate::paths::Paths;
+use crate::rootfs::FsView;
+use crate::stages::Stage;
+use crate::value::Value;
+
+pub use nocloud::NoCloud;
+pub use none::NoneSource;
+
+/// cloud-init's dsmode: in which stage the datasource's data is processed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DsMode {
+    Local,
+    Net,
+}
+
+impl DsMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DsMode::Local => "local",
+            DsMode::Net => "net",
+        }
+    }
+}
+
+/// Everything a datasource found, in one value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Instance {
+    /// The `datasource_list` name (`NoCloud`, `None`).
+    pub dsname: String,
+    /// cloud-init's class name (`DataSourceNoCloud`), for state files.
+    pub class_name: String,
+    /// `str(datasource)`, e.g. `DataSourceNoCloud [seed=/var/lib/cloud/seed/nocloud][dsmode=net]`.
+    pub description: String,
+    pub instance_id: String,
+    pub dsmode: DsMode,
+    pub metadata: Value,
+    pub user_data: Option<Vec<u8>>,
+    pub vendor_data: Option<Vec<u8>>,
+    pub vendor_data2: Option<Vec<u8>>,
+    pub network_config: Option<Value>,
+    pub cloud_name: String,
+    pub platform: String,
+    pub subplatform: String,
+    /// The fallback datasource (`None`): no real data.
+    pub disconnected: bool,
+}
+
+impl Instance {
+    /// `local-hostname` from meta-data.
+    pub fn local_hostname(&self) -> Option<String> {
+        self.metadata
+            .get("local-hostname")
+            .filter(|v| v.truthy())
+            .map(Value::python_str)
+    }
+
+    /// The `<ClassName>: <str(ds)>` line of `instances/<iid>/datasource`.
+    pub fn datasource_line(&self) -> String {
+        format!("{}: {}", self.class_name, self.description)
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        let b64 = |d: &Option<Vec<u8>>| d.as_ref().map(|b| base64::encode(b));
+        json!({
+            "dsname": self.dsname,
+            "class_name": self.class_name,
+            "description": self.description,
+            "instance_id": self.instance_id,
+            "dsmode": self.dsmode.as_str(),
+            "metadata": self.metadata.to_json(),
+            "user_data_b64": b64(&self.user_data),
+            "vendor_data_b64": b64(&self.vendor_data),
+            "vendor_data2_b64": b64(&self.vendor_data2),
+            "network_config": self.network_config.as_ref().map(Value::to_json),
+            "cloud_name": self.cloud_name,
+            "platform": self.platform,
+            "subplatform": self.subplatform,
+            "disconnected": self.disconnected,
+        })
+    }
+
+    pub fn from_json(j: &serde_json::Value) -> Option<Instance> {
+        let s = |k: &str| j.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        let bytes = |k: &str| {
+            j.get(k)
+                .and_then(|v| v.as_str())
+                .and_then(|t| base64::decode(t.as_bytes()).ok())
+        };
+        Some(Instance {
+            dsname: s("dsname")?,
+            class_name: s("class_name")?,
+            description: s("description")?,
+            instance_id: s("instance_id")?,
+            dsmode: if s("dsmode")? == "local" {
+                DsMode::Local
+            } else {
+                DsMode::Net
+            },
+            metadata: Value::from_json(j.get("metadata")?),
+            user_data: bytes("user_data_b64"),
+            vendor_data: bytes("vendor_data_b64"),
+            vendor_data2: bytes("vendor_data2_b64"),
+            network_config: j
+                .get("network_config")
+                .filter(|v| !v.is_null())
+                .map(Value::from_json),
+            cloud_name: s("cloud_name").unwrap_or_default(),
+            platform: s("platform").unwrap_or_default(),
+            subplatform: s("subplatform").unwrap_or_default(),
+            disconnected: j.get("disconnected").and_then(|v| v.as_bool()).unwrap_or(false),
+        })
+    }
+}
+
+/// What a datasource may look at.
+pub struct DsContext<'a> {
+    pub fs: &'a dyn FsView,
+    pub paths: &'a Paths,
+    /// The system config (cloud.cfg and friends): `datasource.<Name>` lives there.
+    pub cfg: &'a Value,
+    pub stage: Stage,
+}
+
+impl DsContext<'_> {
+    /// `datasource.<name>` from the system config (`ds_cfg`).
+    pub fn ds_cfg(&self, name: &str) -> Value {
+        self.cfg
+            .get("datasource")
+            .and_then(|d| d.get(name))
+            .cloned()
+            .unwrap_or(Value::Null)
+    }
+}
+
+/// The result of asking one datasource.
+pub struct Found {
+    pub instance: Option<Instance>,
+    /// Problems with the input (bad YAML, ...): reported, the search goes on.
+    pub problems: Vec<String>,
+}
+
+/// A place instance data can come from.
+pub trait Datasource {
+    /// The `datasource_list` name.
+    fn name(&self) -> &'static str;
+    /// Looks for data; `instance: None` when this datasource is not here.
+    fn get(&self, ctx: &DsContext) -> Found;
+    /// Whether a cached instance still describes this machine (cloud-init's
+    /// `check_instance_id`); the default says no, which forces a new search.
+    fn check_instance_id(&self, _ctx: &DsContext, _cached_iid: &str) -> bool {
+        false
+    }
+}
+
+/// The datasource named `name`, if cloudboot has it.
+pub fn by_name(name: &str) -> Option<Box<dyn Datasource>> {
+    match name.trim().trim_start_matches("DataSource") {
+        "NoCloud" | "NoCloudNet" => Some(Box::new(NoCloud)),
+        "None" => Some(Box::new(NoneSource)),
+        _ => None,
+    }
+}
+
+/// The names to search in a stage: the stage's list from stages.yaml,
+/// ordered and filtered by `datasource_list` when the config has one.
+pub fn search_order(stage_list: &[String], cfg: &Value) -> Vec<String> {
+    match cfg.get("datasource_list").and_then(Value::as_seq) {
+        Some(list) => list
+            .iter()
+            .map(Value::python_str)
+            .filter(|n| stage_list.iter().any(|s| s == n))
+            .collect(),
+        None => stage_list.to_vec(),
+    }
+}
+
+/// The outcome of a search.
+pub struct Search {
+    pub instance: Option<Instance>,
+    pub problems: Vec<String>,
+    pub searched: Vec<String>,
+}
+
+/// Asks each datasource in turn; the first that answers wins.
+pub fn search(names: &[String], ctx: &DsContext) -> Search {
+    let mut out = Search {
+        instance: None,
+        problems: Vec::new(),
+        searched: Vec::new(),
+    };
+    for name in names {
+        let Some(ds) = by_name(name) else {
+            tracing::debug!("datasource {name} is not one cloudboot has; skipped");
+            continue;
+        };
+        out.searched.push(name.clone());
+        let found = ds.get(ctx);
+        for p in &found.problems {
+            tracing::warn!("{p}");
+        }
+        out.problems.extend(found.problems);
+        if let Some(instance) = found.instance {
+            tracing::info!("found datasource {}", instance.description);
+            out.instance = Some(instance);
+            break;
+        }
+    }
+    out
+}
+
+/// Where the cached instance of the current instance lives.
+pub fn cache_path(paths: &Paths) -> PathBuf {
+    paths.instance_link().join(crate::paths::DATASOURCE_CACHE)
+}
+
+/// The cached instance, if any (read through the `instance` link).
+pub fn load_cache(fs: &dyn FsView, paths: &Paths) -> Option<Instance> {
+    let bytes = fs.read(&cache_path(paths)).ok()?;
+    let j: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    Instance::from_json(&j)
+}

@@ -1,0 +1,53 @@
+//! The fallback datasource (`sources/DataSourceNone.py`): always answers, with
+//! instance-id `iid-datasource-none` and whatever `datasource.None.metadata`
+//! and `datasource.None.userdata_raw` the system config gives.
+
+use super::{Datasource, DsContext, DsMode, Found, Instance};
+use crate::value::Value;
+
+pub struct NoneSource;
+
+impl Datasource for NoneSource {
+    fn name(&self) -> &'static str {
+        "None"
+    }
+
+    fn get(&self, ctx: &DsContext) -> Found {
+        let cfg = ctx.ds_cfg("None");
+        let metadata = cfg
+            .get("metadata")
+            .filter(|m| m.as_map().is_some())
+            .cloned()
+            .unwrap_or_else(Value::empty_map);
+        let user_data = cfg.get("userdata_raw").map(|u| match u {
+            Value::Bytes(b) => b.clone(),
+            v => v.python_str().into_bytes(),
+        });
+        Found {
+            instance: Some(Instance {
+                dsname: "None".into(),
+                class_name: "DataSourceNone".into(),
+                description: "DataSourceNone".into(),
+                instance_id: metadata
+                    .get("instance-id")
+                    .map(Value::python_str)
+                    .unwrap_or_else(|| "iid-datasource-none".into()),
+                dsmode: DsMode::Net,
+                metadata,
+                user_data,
+                vendor_data: None,
+                vendor_data2: None,
+                network_config: None,
+                cloud_name: "none".into(),
+                platform: "none".into(),
+                subplatform: "config".into(),
+                disconnected: true,
+            }),
+            problems: Vec::new(),
+        }
+    }
+
+    fn check_instance_id(&self, _ctx: &DsContext, _cached_iid: &str) -> bool {
+        true
+    }
+}

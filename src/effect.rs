@@ -1,0 +1,303 @@
+//! Effects: what a module (or the engine) wants done, as data.
+//!
+//! Modules never touch the disk or start programs. They return effects; the
+//! live target applies them, the plan target prints them. Bytes that are
+//! secret (passwords, keys, user-data) are marked, and every printer shows
+//! `<redacted>` in their place.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde_json::json;
+
+/// File content or program input, with a mark for secrets.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Data {
+    pub bytes: Vec<u8>,
+    pub secret: bool,
+}
+
+impl Data {
+    pub fn public(bytes: impl Into<Vec<u8>>) -> Data {
+        Data {
+            bytes: bytes.into(),
+            secret: false,
+        }
+    }
+
+    pub fn secret(bytes: impl Into<Vec<u8>>) -> Data {
+        Data {
+            bytes: bytes.into(),
+            secret: true,
+        }
+    }
+}
+
+/// An owner as written in config (`user:group`) and as resolved in the root.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Owner {
+    pub user: Option<(String, u32)>,
+    pub group: Option<(String, u32)>,
+}
+
+impl Owner {
+    pub fn root() -> Owner {
+        Owner {
+            user: Some(("root".into(), 0)),
+            group: Some(("root".into(), 0)),
+        }
+    }
+
+    pub fn ids(&self) -> (Option<u32>, Option<u32>) {
+        (
+            self.user.as_ref().map(|u| u.1),
+            self.group.as_ref().map(|g| g.1),
+        )
+    }
+}
+
+impl fmt::Display for Owner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let u = self.user.as_ref().map(|u| u.0.as_str()).unwrap_or("-");
+        let g = self.group.as_ref().map(|g| g.0.as_str()).unwrap_or("-");
+        write!(f, "{u}:{g}")
+    }
+}
+
+/// What to do when a program exits non-zero.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnFailure {
+    /// Report it; the module fails, its remaining effects are not applied.
+    Fatal,
+    /// Report it; the module fails, its remaining effects still apply.
+    Report,
+    /// Log it only.
+    Ignore,
+}
+
+/// A program to run inside the target root.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Command {
+    pub argv: Vec<String>,
+    /// Given on stdin (how passwords reach `chpasswd`, never on the command line).
+    pub stdin: Option<Data>,
+    pub env: Vec<(String, String)>,
+    pub on_failure: OnFailure,
+    /// Files the program is known to create, so a plan's overlay can follow it.
+    pub creates: Vec<PathBuf>,
+}
+
+impl Command {
+    pub fn new<S: Into<String>>(argv: impl IntoIterator<Item = S>) -> Command {
+        Command {
+            argv: argv.into_iter().map(Into::into).collect(),
+            stdin: None,
+            env: Vec::new(),
+            on_failure: OnFailure::Fatal,
+            creates: Vec::new(),
+        }
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Command {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    pub fn on_failure(mut self, policy: OnFailure) -> Command {
+        self.on_failure = policy;
+        self
+    }
+
+    /// The command line as a shell user would type it (for logs and plans).
+    pub fn display(&self) -> String {
+        self.argv
+            .iter()
+            .map(|a| shell_quote(a))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Quotes an argument for display only when it needs it.
+pub fn shell_quote(arg: &str) -> String {
+    let plain = !arg.is_empty()
+        && arg
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b));
+    if plain {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', "'\\''"))
+    }
+}
+
+/// An action on the running machine (not on files). With a root other than `/`
+/// it is recorded and reported, never performed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostAction {
+    /// What it does, in words ("set hostname to web1").
+    pub what: String,
+    /// How it is done on a live root `/`.
+    pub argv: Vec<String>,
+}
+
+/// One thing to do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    /// Write (or append to) a file, atomically, creating missing parents.
+    WriteFile {
+        path: PathBuf,
+        data: Data,
+        mode: u32,
+        owner: Option<Owner>,
+        append: bool,
+    },
+    /// Create a directory and its missing parents with `mode`.
+    Mkdir { path: PathBuf, mode: u32 },
+    /// Create or replace a symlink.
+    Symlink { path: PathBuf, target: PathBuf },
+    /// Remove a file or symlink (absent is fine).
+    Remove { path: PathBuf },
+    /// Run a program.
+    Run(Command),
+    /// Run every executable file in `dir`, in sorted order, as cloud-init's
+    /// `runparts`; a failing one does not stop the rest, but fails the module.
+    RunParts {
+        dir: PathBuf,
+        scripts: Vec<PathBuf>,
+        env: Vec<(String, String)>,
+    },
+    /// Act on the running machine.
+    Host(HostAction),
+    /// A message for the console and `/var/log/cloud-init-output.log`.
+    Console(String),
+}
+
+impl Effect {
+    pub fn write(path: impl Into<PathBuf>, data: Data, mode: u32) -> Effect {
+        Effect::WriteFile {
+            path: path.into(),
+            data,
+            mode,
+            owner: None,
+            append: false,
+        }
+    }
+
+    /// The verb a plan prints first.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Effect::WriteFile { append: true, .. } => "append",
+            Effect::WriteFile { .. } => "write",
+            Effect::Mkdir { .. } => "mkdir",
+            Effect::Symlink { .. } => "symlink",
+            Effect::Remove { .. } => "remove",
+            Effect::Run(_) => "run",
+            Effect::RunParts { .. } => "run-parts",
+            Effect::Host(_) => "host",
+            Effect::Console(_) => "console",
+        }
+    }
+
+    /// One line describing the effect, secrets redacted.
+    pub fn summary(&self) -> String {
+        match self {
+            Effect::WriteFile {
+                path,
+                data,
+                mode,
+                owner,
+                ..
+            } => {
+                let owner = owner.as_ref().map(|o| format!(" {o}")).unwrap_or_default();
+                let secret = if data.secret { ", secret" } else { "" };
+                format!(
+                    "{} {} ({:04o}{owner}, {} bytes{secret})",
+                    self.verb(),
+                    path.display(),
+                    mode,
+                    data.bytes.len()
+                )
+            }
+            Effect::Mkdir { path, mode } => format!("mkdir {} ({mode:04o})", path.display()),
+            Effect::Symlink { path, target } => {
+                format!("symlink {} -> {}", path.display(), target.display())
+            }
+            Effect::Remove { path } => format!("remove {}", path.display()),
+            Effect::Run(cmd) => {
+                let mut s = format!("run {}", cmd.display());
+                if let Some(stdin) = &cmd.stdin {
+                    if stdin.secret {
+                        s.push_str(" < <redacted>");
+                    } else {
+                        s.push_str(&format!(" < ({} bytes on stdin)", stdin.bytes.len()));
+                    }
+                }
+                s
+            }
+            Effect::RunParts { dir, scripts, .. } => {
+                let names: Vec<String> = scripts
+                    .iter()
+                    .map(|s| {
+                        s.file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default()
+                    })
+                    .collect();
+                format!("run-parts {} [{}]", dir.display(), names.join(", "))
+            }
+            Effect::Host(h) => format!("host {}", h.what),
+            Effect::Console(text) => format!("console {text}"),
+        }
+    }
+
+    /// JSON for `plan --format json`; secret bytes are never included.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Effect::WriteFile {
+                path,
+                data,
+                mode,
+                owner,
+                append,
+            } => json!({
+                "action": self.verb(),
+                "path": path,
+                "mode": format!("{mode:04o}"),
+                "owner": owner.as_ref().map(|o| o.to_string()),
+                "append": append,
+                "bytes": data.bytes.len(),
+                "content": if data.secret {
+                    serde_json::Value::from("<redacted>")
+                } else {
+                    serde_json::Value::from(String::from_utf8_lossy(&data.bytes).into_owned())
+                },
+            }),
+            Effect::Mkdir { path, mode } => {
+                json!({"action": "mkdir", "path": path, "mode": format!("{mode:04o}")})
+            }
+            Effect::Symlink { path, target } => {
+                json!({"action": "symlink", "path": path, "target": target})
+            }
+            Effect::Remove { path } => json!({"action": "remove", "path": path}),
+            Effect::Run(cmd) => json!({
+                "action": "run",
+                "argv": cmd.argv,
+                "env": cmd.env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
+                "stdin": cmd.stdin.as_ref().map(|d| if d.secret {
+                    "<redacted>".to_string()
+                } else {
+                    String::from_utf8_lossy(&d.bytes).into_owned()
+                }),
+            }),
+            Effect::RunParts { dir, scripts, env } => json!({
+                "action": "run-parts",
+                "dir": dir,
+                "scripts": scripts,
+                "env": env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
+            }),
+            Effect::Host(h) => json!({"action": "host", "what": h.what, "argv": h.argv}),
+            Effect::Console(text) => json!({"action": "console", "text": text}),
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! Running programs inside the target root.
+//!
+//! With root `/` a program runs as it is. With any other root it runs under
+//! `chroot(2)` into that root, so `useradd` edits the image's `/etc/passwd` and
+//! a runcmd script sees the image's `/bin/sh`. Only root may chroot; an
+//! ordinary user's run lists such programs instead of running them.
+//!
+//! Output (stdout and stderr together) goes to `/var/log/cloud-init-output.log`
+//! in the root and to our stderr, as cloud-init's `tee -a` does.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Command as Proc, Stdio};
+
+use crate::effect::Command;
+use crate::rootfs::Root;
+
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// How a program ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    Signal(i32),
+}
+
+impl Exit {
+    pub fn success(&self) -> bool {
+        *self == Exit::Code(0)
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Exit::Code(c) => format!("exit code {c}"),
+            Exit::Signal(s) => format!("killed by signal {s}"),
+        }
+    }
+}
+
+/// Whether this process may chroot (and chown to other users).
+pub fn privileged() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Starts programs in one root, with their output teed to the output log.
+pub struct Runner {
+    pub root: Root,
+    /// Chroot into the root (it is not `/`).
+    chroot: bool,
+    output_log: Option<File>,
+    echo: bool,
+}
+
+impl Runner {
+    pub fn new(root: Root, output_log: Option<File>, echo: bool) -> Runner {
+        let chroot = !root.is_host_root();
+        Runner {
+            root,
+            chroot,
+            output_log,
+            echo,
+        }
+    }
+
+    /// Why a program cannot be run here, if it cannot.
+    pub fn cannot_run(&self, argv0: &str) -> Option<String> {
+        if self.chroot && !privileged() {
+            return Some(format!(
+                "not run: running {argv0} inside {} needs root (chroot)",
+                self.root.host_path().display()
+            ));
+        }
+        None
+    }
+
+    /// Writes a line of our own to the output log (and the console).
+    pub fn note(&mut self, line: &str) {
+        if let Some(log) = self.output_log.as_mut() {
+            let _ = writeln!(log, "{line}");
+        }
+        if self.echo {
+            eprintln!("{line}");
+        }
+    }
+
+    /// Runs `cmd`, waiting for it; output goes to the log and the console.
+    pub fn run(&mut self, cmd: &Command) -> io::Result<Exit> {
+        let argv0 = cmd
+            .argv
+            .first()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command"))?;
+        if self.chroot && argv0.starts_with('/') && !self.root.resolve(argv0.as_ref()).exists() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "{argv0} does not exist in the target root {}",
+                    self.root.host_path().display()
+                ),
+            ));
+        }
+        let mut proc = Proc::new(argv0);
+        proc.args(&cmd.argv[1..]);
+        if std::env::var_os("PATH").is_none() || self.chroot {
+            proc.env("PATH", DEFAULT_PATH);
+        }
+        for (k, v) in &cmd.env {
+            proc.env(k, v);
+        }
+        if self.chroot {
+            let root = CString::new(self.root.host_path().as_os_str().as_bytes())
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+            // SAFETY: only async-signal-safe calls (chroot, chdir) between fork and exec.
+            unsafe {
+                proc.pre_exec(move || {
+                    if libc::chroot(root.as_ptr()) != 0 || libc::chdir(c"/".as_ptr()) != 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        } else {
+            proc.current_dir("/");
+        }
+        let (mut reader, writer) = io::pipe()?;
+        proc.stdout(writer.try_clone()?);
+        proc.stderr(writer);
+        proc.stdin(if cmd.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        let mut child = proc.spawn()?;
+        // Drop our copies of the pipe's write end (held by `proc`) so EOF arrives.
+        drop(proc);
+        let feeder = child.stdin.take().zip(cmd.stdin.clone()).map(|(mut pipe, data)| {
+            std::thread::spawn(move || {
+                let _ = pipe.write_all(&data.bytes);
+            })
+        });
+        let mut buf = [0u8; 8192];
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    if let Some(log) = self.output_log.as_mut() {
+                        let _ = log.write_all(&buf[..n]);
+                    }
+                    if self.echo {
+                        let _ = io::stderr().write_all(&buf[..n]);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+        }
+        let status = child.wait()?;
+        if let Some(f) = feeder {
+            let _ = f.join();
+        }
+        Ok(match status.code() {
+            Some(c) => Exit::Code(c),
+            None => Exit::Signal(status.signal().unwrap_or(0)),
+        })
+    }
+}

@@ -1,0 +1,36 @@
+//! cloudboot: cloud-init, rebuilt as one fast binary.
+//!
+//! The shape (see ARCHITECTURE.md): a datasource yields an [`datasource::Instance`];
+//! the [`boot::Engine`] walks the four stages of [`stages::StageMap`]; each
+//! module ([`module::Module`], one file each under `modules/`) turns config
+//! into [`effect::Effect`]s; a [`target::Target`] applies them (live) or
+//! records them on an overlay ([`plan::PlanTarget`]). State lives where
+//! cloud-init keeps it ([`paths`], [`semaphore`], [`status`]).
+
+pub mod base64;
+pub mod boot;
+pub mod cli;
+pub mod config;
+pub mod datasource;
+pub mod diff;
+pub mod effect;
+pub mod exec;
+pub mod logging;
+pub mod module;
+#[path = "../modules/mod.rs"]
+pub mod modules;
+pub mod paths;
+pub mod plan;
+pub mod pyjson;
+pub mod report;
+pub mod rootfs;
+pub mod semaphore;
+pub mod stages;
+pub mod status;
+pub mod target;
+pub mod userdata;
+pub mod value;
+pub mod yaml;
+
+/// The version in the welcome and final messages (`Cloud-init v. ...`).
+pub const VERSION_STRING: &str = concat!(env!("CARGO_PKG_VERSION"), "-cloudboot");

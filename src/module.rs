@@ -1,0 +1,146 @@
+//! The API a module sees: what it declares about itself, the context it is
+//! given, and what it hands back. A module is pure: config and context in,
+//! effects out. It reads the root only through `ctx.fs` (which, in a plan,
+//! already shows what earlier modules would have done).
+
+use std::path::{Path, PathBuf};
+
+use crate::datasource::Instance;
+use crate::effect::{Effect, Owner};
+use crate::paths::Paths;
+use crate::rootfs::FsView;
+use crate::semaphore::Frequency;
+use crate::stages::Stage;
+use crate::value::Value;
+
+/// What a module declares about itself.
+#[derive(Debug)]
+pub struct ModuleInfo {
+    /// cloud-init's name, with underscores (`write_files`).
+    pub name: &'static str,
+    /// Other names it answers to (besides the `-`/`cc_` spellings every module accepts).
+    pub aliases: &'static [&'static str],
+    /// Default frequency (cloud-init's `meta["frequency"]`).
+    pub frequency: Frequency,
+    /// The module is skipped, without a semaphore, when none of these keys is
+    /// in the config (`activate_by_schema_keys`). Empty: always active.
+    pub activate_by: &'static [&'static str],
+    /// Config keys it reads (for documentation and `plan`).
+    pub keys: &'static [&'static str],
+    pub summary: &'static str,
+}
+
+/// Everything a module may look at.
+pub struct Context<'a> {
+    /// The name as written in the module list (it also names the semaphore).
+    pub name: &'a str,
+    pub stage: Stage,
+    /// The merged config (system config, vendor-data, user-data).
+    pub cfg: &'a Value,
+    pub instance: &'a Instance,
+    pub paths: &'a Paths,
+    pub fs: &'a dyn FsView,
+    /// Arguments from the module list entry or `single` (`[name, freq, args...]`).
+    pub args: &'a [String],
+}
+
+impl Context<'_> {
+    pub fn iid(&self) -> &str {
+        &self.instance.instance_id
+    }
+
+    /// `/var/lib/cloud/instances/<iid>/<name>`.
+    pub fn ipath(&self, name: &str) -> PathBuf {
+        self.paths.ipath(self.iid(), name)
+    }
+
+    /// A user's uid from the root's `/etc/passwd`.
+    pub fn uid_of(&self, user: &str) -> Option<u32> {
+        lookup_id(self.fs, Path::new("/etc/passwd"), user)
+    }
+
+    /// A group's gid from the root's `/etc/group`.
+    pub fn gid_of(&self, group: &str) -> Option<u32> {
+        lookup_id(self.fs, Path::new("/etc/group"), group)
+    }
+
+    /// Resolves `user:group` as cloud-init's `extract_usergroup` reads it (an
+    /// empty part, `-1` or `none` leaves that half unchanged).
+    pub fn resolve_owner(&self, spec: &str) -> Result<Owner, String> {
+        let (u, g) = match spec.split_once(':') {
+            Some((u, g)) => (u.trim(), Some(g.trim())),
+            None => (spec.trim(), None),
+        };
+        let keep = |s: &str| s.is_empty() || s == "-1" || s.eq_ignore_ascii_case("none");
+        let mut owner = Owner::default();
+        if !keep(u) {
+            let uid = self
+                .uid_of(u)
+                .ok_or_else(|| format!("Unknown user or group: user '{u}' is not in /etc/passwd"))?;
+            owner.user = Some((u.to_string(), uid));
+        }
+        if let Some(g) = g.filter(|g| !keep(g)) {
+            let gid = self
+                .gid_of(g)
+                .ok_or_else(|| format!("Unknown user or group: group '{g}' is not in /etc/group"))?;
+            owner.group = Some((g.to_string(), gid));
+        }
+        Ok(owner)
+    }
+}
+
+/// `name:x:id:...` lookup; numeric names are taken as ids, as chown does.
+fn lookup_id(fs: &dyn FsView, file: &Path, name: &str) -> Option<u32> {
+    if let Some(text) = fs.read_string(file) {
+        for line in text.lines() {
+            let mut f = line.split(':');
+            if f.next() == Some(name) {
+                return f.nth(1).and_then(|id| id.parse().ok());
+            }
+        }
+    }
+    // Well-known ids exist even where a scratch root has no /etc/passwd yet.
+    match name {
+        "root" => Some(0),
+        n => n.parse().ok(),
+    }
+}
+
+/// What a module hands back.
+#[derive(Debug, Default)]
+pub struct ModuleOutput {
+    pub effects: Vec<Effect>,
+    /// Problems with the config: reported, the module counts as failed, but
+    /// the effects it could plan still apply (the other entries still land).
+    pub errors: Vec<String>,
+    /// Why the module did nothing, when it did nothing.
+    pub notes: Vec<String>,
+}
+
+impl ModuleOutput {
+    pub fn error(&mut self, msg: impl Into<String>) {
+        let msg = msg.into();
+        tracing::warn!("{msg}");
+        self.errors.push(msg);
+    }
+
+    pub fn note(&mut self, msg: impl Into<String>) {
+        let msg = msg.into();
+        tracing::debug!("{msg}");
+        self.notes.push(msg);
+    }
+}
+
+/// A cloudboot module.
+pub trait Module: Sync {
+    fn info(&self) -> &'static ModuleInfo;
+    fn plan(&self, ctx: &Context) -> ModuleOutput;
+}
+
+/// Normalises a module name as cloud-init's `form_module_name` does (`-` and
+/// `_` alike, `.py` and `cc_` ignored), to our canonical form.
+pub fn normalize_name(name: &str) -> String {
+    let n = name.trim().replace('-', "_");
+    let n = n.strip_suffix(".py").unwrap_or(&n);
+    n.strip_prefix("cc_").unwrap_or(n).to_string()
+}

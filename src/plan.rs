@@ -1,0 +1,380 @@
+//! The dry run: effects land on an in-memory overlay of the root.
+//!
+//! Reads see the overlay first, then the real root, so the plan of a later
+//! module sees what an earlier one would have written, and the engine's own
+//! state (the `instance` link, semaphores) reads as it would after a real run.
+//! Nothing here writes to disk.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsString;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+use crate::diff;
+use crate::effect::Effect;
+use crate::rootfs::{FsView, Kind, RealFs, Root, Stat};
+use crate::target::{Outcome, Record, Target};
+
+#[derive(Clone, Debug)]
+enum Node {
+    File { data: Vec<u8>, mode: u32, uid: u32, gid: u32 },
+    Dir { mode: u32 },
+    Link(PathBuf),
+    Removed,
+}
+
+/// The real root with planned changes laid over it.
+pub struct Overlay {
+    real: RealFs,
+    nodes: BTreeMap<PathBuf, Node>,
+}
+
+impl Overlay {
+    pub fn new(root: Root) -> Overlay {
+        Overlay {
+            real: RealFs { root },
+            nodes: BTreeMap::new(),
+        }
+    }
+
+    /// The guest path with every symlink (planned or real) followed; with
+    /// `follow_last` false the last component is left as it is.
+    fn canonical(&self, path: &Path, follow_last: bool) -> PathBuf {
+        let mut pending: Vec<OsString> = path
+            .components()
+            .filter_map(|c| match c {
+                Component::Normal(s) => Some(s.to_os_string()),
+                Component::ParentDir => Some("..".into()),
+                _ => None,
+            })
+            .collect();
+        pending.reverse();
+        let mut cur = PathBuf::from("/");
+        let mut links = 0;
+        while let Some(part) = pending.pop() {
+            if part == ".." {
+                cur.pop();
+                continue;
+            }
+            let next = cur.join(&part);
+            if links < 40 && (follow_last || !pending.is_empty()) {
+                if let Some(target) = self.link_at(&next) {
+                    links += 1;
+                    if target.is_absolute() {
+                        cur = PathBuf::from("/");
+                    }
+                    let mut t: Vec<OsString> = target
+                        .components()
+                        .filter_map(|c| match c {
+                            Component::Normal(s) => Some(s.to_os_string()),
+                            Component::ParentDir => Some("..".into()),
+                            _ => None,
+                        })
+                        .collect();
+                    t.reverse();
+                    pending.extend(t);
+                    continue;
+                }
+            }
+            cur = next;
+        }
+        cur
+    }
+
+    /// The symlink target at a canonical path, if it is a symlink.
+    fn link_at(&self, canon: &Path) -> Option<PathBuf> {
+        match self.node(canon) {
+            Some(Node::Link(t)) => Some(t.clone()),
+            Some(_) => None,
+            None => self.real.read_link(canon).ok(),
+        }
+    }
+
+    /// The overlay node for a canonical path, or for an ancestor that removes it.
+    fn node(&self, canon: &Path) -> Option<&Node> {
+        if let Some(n) = self.nodes.get(canon) {
+            return Some(n);
+        }
+        canon
+            .ancestors()
+            .skip(1)
+            .find_map(|a| match self.nodes.get(a) {
+                Some(n @ Node::Removed) => Some(n),
+                _ => None,
+            })
+    }
+
+    fn stat_canon(&self, canon: &Path) -> Option<Stat> {
+        let synth = |kind, mode, uid, gid, len| Stat {
+            kind,
+            mode,
+            uid,
+            gid,
+            len,
+            mtime: chrono::Utc::now().timestamp(),
+        };
+        match self.node(canon) {
+            Some(Node::File {
+                data,
+                mode,
+                uid,
+                gid,
+            }) => Some(synth(Kind::File, *mode, *uid, *gid, data.len() as u64)),
+            Some(Node::Dir { mode }) => Some(synth(Kind::Dir, *mode, 0, 0, 0)),
+            Some(Node::Link(_)) => Some(synth(Kind::Symlink, 0o777, 0, 0, 0)),
+            Some(Node::Removed) => None,
+            None => self.real.lstat(canon),
+        }
+    }
+
+    fn ensure_parents(&mut self, canon: &Path) {
+        for a in canon.ancestors().skip(1) {
+            if a == Path::new("/") {
+                break;
+            }
+            if self.stat_canon(a).is_none() {
+                self.nodes.insert(a.to_path_buf(), Node::Dir { mode: 0o755 });
+            }
+        }
+    }
+
+    fn put(&mut self, path: &Path, node: Node) {
+        let canon = self.canonical(path, !matches!(node, Node::Link(_) | Node::Removed));
+        self.ensure_parents(&canon);
+        if matches!(node, Node::Removed) {
+            // Children planned under a removed directory go too.
+            let doomed: Vec<PathBuf> = self
+                .nodes
+                .keys()
+                .filter(|k| k.starts_with(&canon) && **k != canon)
+                .cloned()
+                .collect();
+            for k in doomed {
+                self.nodes.remove(&k);
+            }
+        }
+        self.nodes.insert(canon, node);
+    }
+}
+
+impl FsView for Overlay {
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        let canon = self.canonical(path, true);
+        match self.node(&canon) {
+            Some(Node::File { data, .. }) => Ok(data.clone()),
+            Some(Node::Removed) => Err(io::ErrorKind::NotFound.into()),
+            Some(Node::Dir { .. }) => Err(io::Error::other("is a directory")),
+            Some(Node::Link(_)) => Err(io::ErrorKind::NotFound.into()),
+            None => self.real.read(&canon),
+        }
+    }
+
+    fn stat(&self, path: &Path) -> Option<Stat> {
+        self.stat_canon(&self.canonical(path, true))
+    }
+
+    fn lstat(&self, path: &Path) -> Option<Stat> {
+        self.stat_canon(&self.canonical(path, false))
+    }
+
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<String>> {
+        let canon = self.canonical(path, true);
+        if !matches!(self.stat_canon(&canon), Some(Stat { kind: Kind::Dir, .. })) {
+            return Err(io::ErrorKind::NotFound.into());
+        }
+        let mut names: BTreeSet<String> = match self.node(&canon) {
+            Some(_) => BTreeSet::new(),
+            None => self.real.list_dir(&canon).unwrap_or_default().into_iter().collect(),
+        };
+        for (k, node) in self.nodes.range(canon.clone()..) {
+            if !k.starts_with(&canon) {
+                break;
+            }
+            if k.parent() == Some(canon.as_path()) {
+                let name = k.file_name().unwrap_or_default().to_string_lossy().into_owned();
+                if matches!(node, Node::Removed) {
+                    names.remove(&name);
+                } else {
+                    names.insert(name);
+                }
+            }
+        }
+        Ok(names.into_iter().collect())
+    }
+
+    fn read_link(&self, path: &Path) -> io::Result<PathBuf> {
+        let canon = self.canonical(path, false);
+        self.link_at(&canon)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a symlink"))
+    }
+}
+
+/// The dry-run target: applies to the overlay and records what would happen.
+pub struct PlanTarget {
+    root: Root,
+    overlay: Overlay,
+}
+
+impl PlanTarget {
+    pub fn new(root: Root) -> PlanTarget {
+        PlanTarget {
+            overlay: Overlay::new(root.clone()),
+            root,
+        }
+    }
+
+    fn plan_write(&mut self, effect: &Effect) -> Record {
+        let Effect::WriteFile {
+            path,
+            data,
+            mode,
+            owner,
+            append,
+        } = effect
+        else {
+            unreachable!("plan_write is only called for writes")
+        };
+        let before = self.overlay.read(path).ok();
+        let before_stat = self.overlay.stat(path);
+        let mut after = if *append {
+            before.clone().unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        after.extend_from_slice(&data.bytes);
+        let (uid, gid) = owner
+            .as_ref()
+            .map(|o| o.ids())
+            .map(|(u, g)| (u.unwrap_or(0), g.unwrap_or(0)))
+            .unwrap_or((0, 0));
+        let unchanged = before.as_deref() == Some(after.as_slice())
+            && before_stat.as_ref().map(|s| s.mode) == Some(*mode);
+        let detail = if data.secret {
+            Some("content <redacted>".to_string())
+        } else if unchanged {
+            None
+        } else {
+            let old = before.as_deref().map(String::from_utf8_lossy);
+            match (std::str::from_utf8(&after), old) {
+                (Ok(new), Some(old)) => Some(diff::unified(&old, new, 3)),
+                (Ok(new), None) => Some(diff::unified("", new, 3)),
+                (Err(_), _) => Some(format!("binary content, {} bytes", after.len())),
+            }
+        };
+        let state = match (&before, unchanged) {
+            (_, true) => "unchanged",
+            (Some(_), false) => "changed",
+            (None, false) => "new file",
+        };
+        self.overlay.put(
+            path,
+            Node::File {
+                data: after,
+                mode: *mode,
+                uid,
+                gid,
+            },
+        );
+        let mut r = Record::new(
+            effect,
+            if unchanged {
+                Outcome::Unchanged
+            } else {
+                Outcome::Planned
+            },
+        );
+        r.summary = format!("{} [{state}]", r.summary);
+        r.detail = detail;
+        r
+    }
+}
+
+impl Target for PlanTarget {
+    fn fs(&self) -> &dyn FsView {
+        &self.overlay
+    }
+
+    fn root(&self) -> &Root {
+        &self.root
+    }
+
+    fn is_plan(&self) -> bool {
+        true
+    }
+
+    fn note(&mut self, _line: &str) {}
+
+    fn apply(&mut self, effect: &Effect) -> Record {
+        match effect {
+            Effect::WriteFile { .. } => return self.plan_write(effect),
+            Effect::Mkdir { path, mode } => {
+                if self.overlay.is_dir(path) {
+                    return Record::new(effect, Outcome::Unchanged);
+                }
+                self.overlay.put(path, Node::Dir { mode: *mode });
+            }
+            Effect::Symlink { path, target } => self.overlay.put(path, Node::Link(target.clone())),
+            Effect::Remove { path } => {
+                if self.overlay.lstat(path).is_some() {
+                    self.overlay.put(path, Node::Removed);
+                }
+            }
+            Effect::Run(cmd) => {
+                for created in &cmd.creates {
+                    self.overlay.put(
+                        created,
+                        Node::File {
+                            data: Vec::new(),
+                            mode: 0o644,
+                            uid: 0,
+                            gid: 0,
+                        },
+                    );
+                }
+            }
+            Effect::RunParts { .. } | Effect::Host(_) | Effect::Console(_) => {}
+        }
+        Record::new(effect, Outcome::Planned)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::effect::Data;
+
+    #[test]
+    fn overlay_follows_planned_links_and_lists_planned_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("var/lib/cloud/instances/a/scripts")).unwrap();
+        std::fs::write(tmp.path().join("var/lib/cloud/instances/a/scripts/old"), b"x").unwrap();
+        let mut t = PlanTarget::new(Root::new(tmp.path()));
+        t.apply(&Effect::Symlink {
+            path: "/var/lib/cloud/instance".into(),
+            target: "/var/lib/cloud/instances/a".into(),
+        });
+        t.apply(&Effect::write(
+            "/var/lib/cloud/instance/scripts/runcmd",
+            Data::public("#!/bin/sh\n"),
+            0o700,
+        ));
+        let fs = t.fs();
+        assert_eq!(
+            fs.list_dir(Path::new("/var/lib/cloud/instances/a/scripts")).unwrap(),
+            vec!["old", "runcmd"]
+        );
+        assert!(fs.is_executable_file(Path::new("/var/lib/cloud/instance/scripts/runcmd")));
+        // The real root is untouched.
+        assert!(!tmp.path().join("var/lib/cloud/instance").exists());
+        assert!(!tmp.path().join("var/lib/cloud/instances/a/scripts/runcmd").exists());
+    }
+
+    #[test]
+    fn secret_writes_show_no_content() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut t = PlanTarget::new(Root::new(tmp.path()));
+        let r = t.apply(&Effect::write("/etc/secret", Data::secret("hunter2"), 0o600));
+        assert_eq!(r.detail.as_deref(), Some("content <redacted>"));
+        assert!(!r.json.to_string().contains("hunter2"));
+    }
+}

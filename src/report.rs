@@ -1,0 +1,232 @@
+//! What a stage did (or, in a plan, would do): the engine's own steps, each
+//! module's decision and effects. `boot` prints it as a summary, `plan` with
+//! diffs, `plan --format json` as data. Secrets were redacted when the
+//! records were made; nothing here sees them.
+
+use serde_json::{json, Value as J};
+
+use crate::semaphore::Frequency;
+use crate::stages::Stage;
+use crate::status::ModuleLine;
+use crate::target::{Outcome, Record};
+
+/// Whether a module ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModResult {
+    Ran,
+    Failed,
+    Skipped,
+}
+
+impl ModResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModResult::Ran => "ran",
+            ModResult::Failed => "failed",
+            ModResult::Skipped => "skipped",
+        }
+    }
+}
+
+/// One module's run.
+#[derive(Clone, Debug)]
+pub struct ModuleReport {
+    /// Name as written in the module list.
+    pub name: String,
+    pub frequency: Frequency,
+    pub result: ModResult,
+    /// Why it was skipped, or what it did.
+    pub reason: String,
+    pub records: Vec<Record>,
+    pub errors: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+impl ModuleReport {
+    pub fn skipped(name: &str, frequency: Frequency, reason: String) -> ModuleReport {
+        ModuleReport {
+            name: name.to_string(),
+            frequency,
+            result: ModResult::Skipped,
+            reason,
+            records: Vec::new(),
+            errors: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    pub fn line(&self) -> ModuleLine {
+        ModuleLine {
+            name: self.name.clone(),
+            result: self.result.as_str(),
+            frequency: self.frequency.as_str().to_string(),
+            reason: self.reason.clone(),
+        }
+    }
+}
+
+/// One stage's run.
+#[derive(Clone, Debug)]
+pub struct StageReport {
+    pub stage: Stage,
+    pub datasource: Option<String>,
+    pub instance_id: Option<String>,
+    pub new_instance: Option<bool>,
+    /// Where the module list came from.
+    pub module_source: Option<String>,
+    /// The engine's own steps (state files, user-data, semaphores of steps).
+    pub engine: Vec<Record>,
+    pub modules: Vec<ModuleReport>,
+    pub errors: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+impl StageReport {
+    pub fn new(stage: Stage) -> StageReport {
+        StageReport {
+            stage,
+            datasource: None,
+            instance_id: None,
+            new_instance: None,
+            module_source: None,
+            engine: Vec::new(),
+            modules: Vec::new(),
+            errors: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+}
+
+fn outcome_suffix(o: &Outcome) -> String {
+    match o {
+        Outcome::NotRun(why) => format!(" [{why}]"),
+        Outcome::Failed(why) => format!(" [FAILED: {why}]"),
+        _ => String::new(),
+    }
+}
+
+fn push_record(out: &mut String, r: &Record, indent: &str, with_detail: bool) {
+    out.push_str(&format!("{indent}{}{}\n", r.summary, outcome_suffix(&r.outcome)));
+    if let Some(d) = &r.detail {
+        if with_detail || !d.contains('\n') {
+            for line in d.lines() {
+                out.push_str(&format!("{indent}    {line}\n"));
+            }
+        }
+    }
+}
+
+/// Human text. `plan`: say "would", show diffs; else a summary of what happened.
+pub fn render_text(reports: &[StageReport], plan: bool) -> String {
+    let mut out = String::new();
+    for rep in reports {
+        out.push_str(&format!(
+            "== stage {} (cloud-init {}){} ==\n",
+            rep.stage,
+            rep.stage.command(),
+            if plan { ", planned" } else { "" }
+        ));
+        match (&rep.datasource, &rep.instance_id) {
+            (Some(ds), Some(iid)) => {
+                let fresh = match rep.new_instance {
+                    Some(true) => ", new instance",
+                    Some(false) => ", same instance as last boot",
+                    None => "",
+                };
+                out.push_str(&format!("datasource: {ds}\ninstance-id: {iid}{fresh}\n"));
+            }
+            _ => {}
+        }
+        for n in &rep.notes {
+            out.push_str(&format!("note: {n}\n"));
+        }
+        let shown: Vec<&Record> = rep
+            .engine
+            .iter()
+            .filter(|r| r.outcome != Outcome::Unchanged)
+            .collect();
+        if !shown.is_empty() {
+            out.push_str(&format!(
+                "engine ({} step{}):\n",
+                shown.len(),
+                if shown.len() == 1 { "" } else { "s" }
+            ));
+            for r in shown {
+                push_record(&mut out, r, "  ", plan);
+            }
+        }
+        if let Some(src) = &rep.module_source {
+            out.push_str(&format!("modules (from {src}):\n"));
+        }
+        for m in &rep.modules {
+            let verb = match (m.result, plan) {
+                (ModResult::Ran, true) => "would run",
+                (ModResult::Failed, true) => "would fail",
+                (r, _) => r.as_str(),
+            };
+            out.push_str(&format!("  {} [{}]: {verb}", m.name, m.frequency.as_str()));
+            if !m.reason.is_empty() {
+                out.push_str(&format!(" ({})", m.reason));
+            }
+            out.push('\n');
+            for r in &m.records {
+                push_record(&mut out, r, "      ", plan);
+            }
+            for e in &m.errors {
+                out.push_str(&format!("      error: {e}\n"));
+            }
+        }
+        if rep.errors.is_empty() {
+            out.push_str("errors: none\n");
+        } else {
+            out.push_str(&format!("errors ({}):\n", rep.errors.len()));
+            for e in &rep.errors {
+                out.push_str(&format!("  {e}\n"));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn record_json(r: &Record) -> J {
+    let mut j = r.json.clone();
+    j["outcome"] = J::from(r.outcome.label());
+    if let Outcome::NotRun(why) | Outcome::Failed(why) = &r.outcome {
+        j["why"] = J::from(why.as_str());
+    }
+    if let Some(d) = &r.detail {
+        j["detail"] = J::from(d.as_str());
+    }
+    j
+}
+
+/// Data for `plan --format json`.
+pub fn render_json(reports: &[StageReport], plan: bool) -> J {
+    let stages: Vec<J> = reports
+        .iter()
+        .map(|rep| {
+            json!({
+                "stage": rep.stage.name(),
+                "command": format!("cloud-init {}", rep.stage.command()),
+                "datasource": rep.datasource,
+                "instance_id": rep.instance_id,
+                "new_instance": rep.new_instance,
+                "module_source": rep.module_source,
+                "engine": rep.engine.iter().map(record_json).collect::<Vec<_>>(),
+                "modules": rep.modules.iter().map(|m| json!({
+                    "name": m.name,
+                    "frequency": m.frequency.as_str(),
+                    "result": m.result.as_str(),
+                    "reason": m.reason,
+                    "effects": m.records.iter().map(record_json).collect::<Vec<_>>(),
+                    "errors": m.errors,
+                    "notes": m.notes,
+                })).collect::<Vec<_>>(),
+                "errors": rep.errors,
+                "notes": rep.notes,
+            })
+        })
+        .collect();
+    json!({"plan": plan, "stages": stages})
+}

@@ -1,0 +1,357 @@
+//! `status.json` and `result.json` as cloud-init's `status_wrapper` keeps them,
+//! and `cloudboot status` as `cloud-init status` reports them.
+//!
+//! cloudboot adds one thing, under its own top-level key (cloud-init reads
+//! only `v1`, and keeps other keys when it rewrites the file): for each stage,
+//! which modules ran or were skipped, and why. `status --long` prints it.
+
+use std::path::Path;
+
+use serde_json::{json, Value as J};
+
+use crate::effect::{Data, Effect};
+use crate::paths::Paths;
+use crate::pyjson;
+use crate::rootfs::FsView;
+
+/// cloud-init's status modes, in its order.
+pub const MODES: [&str; 5] = [
+    "init",
+    "init-local",
+    "modules-init",
+    "modules-config",
+    "modules-final",
+];
+
+const STATUS_LINK_TARGET: &str = "../../var/lib/cloud/data/status.json";
+const RESULT_LINK_TARGET: &str = "../../var/lib/cloud/data/result.json";
+
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Python's `atomic_helper.write_json`: indent 1, sorted keys, newline.
+pub fn json_file(v: &J) -> Vec<u8> {
+    let mut s = pyjson::dumps(v, 1);
+    s.push('\n');
+    s.into_bytes()
+}
+
+/// One module's line in the status record.
+#[derive(Clone, Debug)]
+pub struct ModuleLine {
+    pub name: String,
+    /// `ran`, `failed`, `skipped`.
+    pub result: &'static str,
+    pub frequency: String,
+    pub reason: String,
+}
+
+/// The status document of one run of a stage.
+pub struct StageStatus {
+    doc: J,
+    mode: &'static str,
+}
+
+impl StageStatus {
+    /// Starts `mode`: the local stage begins a new boot (old files removed),
+    /// the others load what is there.
+    pub fn begin(fs: &dyn FsView, paths: &Paths, mode: &'static str) -> (StageStatus, Vec<Effect>) {
+        let mut effects = Vec::new();
+        let mut doc = None;
+        if mode == "init-local" {
+            for p in [
+                paths.runpath("status.json"),
+                paths.runpath("result.json"),
+                paths.data("status.json"),
+                paths.data("result.json"),
+            ] {
+                effects.push(Effect::Remove { path: p });
+            }
+        } else {
+            doc = fs
+                .read(&paths.data("status.json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<J>(&b).ok())
+                .filter(|d| d.get("v1").map(J::is_object).unwrap_or(false));
+        }
+        let mut doc = doc.unwrap_or_else(|| json!({"v1": {"datasource": null}}));
+        let v1 = doc["v1"].as_object_mut().expect("v1 is an object");
+        for m in MODES {
+            v1.entry(m)
+                .or_insert_with(|| json!({"errors": [], "start": null, "finished": null}));
+        }
+        v1.insert("stage".into(), J::from(mode));
+        v1[mode]["start"] = J::from(now());
+        let st = StageStatus { doc, mode };
+        effects.extend(st.write(paths));
+        (st, effects)
+    }
+
+    fn write(&self, paths: &Paths) -> Vec<Effect> {
+        vec![
+            Effect::write(paths.data("status.json"), Data::public(json_file(&self.doc)), 0o644),
+            Effect::Symlink {
+                path: paths.runpath("status.json"),
+                target: STATUS_LINK_TARGET.into(),
+            },
+        ]
+    }
+
+    /// Ends the stage: its errors, the datasource, the module record; and at
+    /// the end of the final stage, `result.json`.
+    pub fn finish(
+        mut self,
+        paths: &Paths,
+        datasource: Option<&str>,
+        errors: &[String],
+        modules: &[ModuleLine],
+    ) -> Vec<Effect> {
+        let mode = self.mode;
+        {
+            let v1 = &mut self.doc["v1"];
+            if let Some(ds) = datasource {
+                v1["datasource"] = J::from(ds);
+            }
+            v1[mode]["errors"] = J::from(errors.to_vec());
+            v1[mode]["finished"] = J::from(now());
+            v1["stage"] = J::Null;
+        }
+        let lines: Vec<J> = modules
+            .iter()
+            .map(|m| {
+                json!({"module": m.name, "result": m.result, "frequency": m.frequency, "reason": m.reason})
+            })
+            .collect();
+        if !self.doc.get("cloudboot").map(J::is_object).unwrap_or(false) {
+            self.doc["cloudboot"] = json!({});
+        }
+        self.doc["cloudboot"][mode] = J::Array(lines);
+        let mut effects = self.write(paths);
+        if mode == "modules-final" {
+            let v1 = &self.doc["v1"];
+            let all: Vec<J> = MODES
+                .iter()
+                .flat_map(|m| v1[*m]["errors"].as_array().cloned().unwrap_or_default())
+                .collect();
+            let result = json!({"v1": {"datasource": v1["datasource"], "errors": all}});
+            effects.push(Effect::write(
+                paths.data("result.json"),
+                Data::public(json_file(&result)),
+                0o644,
+            ));
+            effects.push(Effect::Symlink {
+                path: paths.runpath("result.json"),
+                target: RESULT_LINK_TARGET.into(),
+            });
+        }
+        effects
+    }
+}
+
+/// What `status` reports (`cmd/status.py:get_status_details`).
+pub struct Details {
+    pub status: &'static str,
+    pub boot_status_code: &'static str,
+    pub description: String,
+    pub errors: Vec<String>,
+    pub last_update: String,
+    pub datasource: Option<String>,
+    pub modules: Vec<(String, Vec<ModuleLine>)>,
+}
+
+/// `get_bootstatus`, read under the root.
+fn boot_status(fs: &dyn FsView, paths: &Paths) -> (&'static str, String) {
+    let cmdline = fs.read_string(Path::new("/proc/cmdline")).unwrap_or_default();
+    let words: Vec<&str> = cmdline.split_whitespace().collect();
+    if !fs.is_dir(Path::new("/run/systemd/system")) {
+        ("enabled-by-sysvinit", "Cloud-init enabled on sysvinit".into())
+    } else if words.contains(&"cloud-init=enabled") {
+        (
+            "enabled-by-kernel-cmdline",
+            "Cloud-init enabled by kernel command line cloud-init=enabled".into(),
+        )
+    } else if fs.exists(Path::new("/etc/cloud/cloud-init.disabled")) {
+        (
+            "disabled-by-marker-file",
+            "Cloud-init disabled by /etc/cloud/cloud-init.disabled".into(),
+        )
+    } else if words.contains(&"cloud-init=disabled") {
+        (
+            "disabled-by-kernel-cmdline",
+            "Cloud-init disabled by kernel parameter cloud-init=disabled".into(),
+        )
+    } else if fs.exists(&paths.runpath("disabled")) {
+        (
+            "disabled-by-generator",
+            "Cloud-init disabled by cloud-init-generator".into(),
+        )
+    } else if fs.exists(&paths.runpath("enabled")) {
+        (
+            "enabled-by-generator",
+            "Cloud-init enabled by systemd cloud-init-generator".into(),
+        )
+    } else {
+        ("unknown", "Systemd generator may not have run yet.".into())
+    }
+}
+
+pub fn details(fs: &dyn FsView, paths: &Paths) -> Details {
+    let (code, mut description) = boot_status(fs, paths);
+    let mut status = if code.starts_with("disabled") {
+        "disabled"
+    } else {
+        "not run"
+    };
+    let mut errors = Vec::new();
+    let mut datasource = Some(String::new());
+    let mut latest = 0.0f64;
+    let mut modules = Vec::new();
+    let status_file = paths.runpath("status.json");
+    let doc = fs
+        .read(&status_file)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<J>(&b).ok());
+    if let Some(doc) = &doc {
+        if !fs.exists(&paths.runpath("result.json")) {
+            status = "running";
+        }
+        if let Some(v1) = doc.get("v1").and_then(J::as_object) {
+            let mut keys: Vec<&String> = v1.keys().collect();
+            keys.sort();
+            for key in keys {
+                let value = &v1[key];
+                if key == "stage" {
+                    if let Some(s) = value.as_str() {
+                        status = "running";
+                        description = format!("Running in stage: {s}");
+                    }
+                } else if key == "datasource" {
+                    match value.as_str() {
+                        None => datasource = None,
+                        Some(ds) => {
+                            description = ds.to_string();
+                            let first = ds.split(' ').next().unwrap_or_default();
+                            datasource = Some(first.to_lowercase().replace("datasource", ""));
+                        }
+                    }
+                } else if let Some(obj) = value.as_object() {
+                    if let Some(errs) = obj.get("errors").and_then(J::as_array) {
+                        errors.extend(errs.iter().map(|e| e.as_str().map(str::to_string).unwrap_or_else(|| e.to_string())));
+                    }
+                    let start = obj.get("start").and_then(J::as_f64).unwrap_or(0.0);
+                    let finished = obj.get("finished").and_then(J::as_f64).unwrap_or(0.0);
+                    if finished == 0.0 && start != 0.0 {
+                        status = "running";
+                    }
+                    latest = latest.max(start).max(finished);
+                }
+            }
+        }
+        if let Some(cb) = doc.get("cloudboot").and_then(J::as_object) {
+            for mode in ["init-local", "init", "modules-init", "modules-config", "modules-final"] {
+                if let Some(lines) = cb.get(mode).and_then(J::as_array) {
+                    let parsed = lines
+                        .iter()
+                        .map(|l| ModuleLine {
+                            name: l["module"].as_str().unwrap_or_default().to_string(),
+                            result: match l["result"].as_str() {
+                                Some("ran") => "ran",
+                                Some("failed") => "failed",
+                                _ => "skipped",
+                            },
+                            frequency: l["frequency"].as_str().unwrap_or_default().to_string(),
+                            reason: l["reason"].as_str().unwrap_or_default().to_string(),
+                        })
+                        .collect();
+                    modules.push((mode.to_string(), parsed));
+                }
+            }
+        }
+    }
+    if !errors.is_empty() {
+        status = "error";
+        description = errors.join("\n");
+    } else if status == "not run" && latest > 0.0 {
+        status = "done";
+    }
+    let last_update = if latest > 0.0 {
+        chrono::DateTime::from_timestamp(latest as i64, 0)
+            .map(|d| d.format("%a, %d %b %Y %H:%M:%S +0000").to_string())
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
+    Details {
+        status,
+        boot_status_code: code,
+        description,
+        errors,
+        last_update,
+        datasource,
+        modules,
+    }
+}
+
+impl Details {
+    /// `cloud-init status [--long]` tabular output (plus cloudboot's module
+    /// lines under `--long`).
+    pub fn tabular(&self, long: bool) -> String {
+        let mut s = format!("status: {}\n", self.status);
+        if long {
+            s.push_str(&format!("boot_status_code: {}\n", self.boot_status_code));
+            if !self.last_update.is_empty() {
+                s.push_str(&format!("last_update: {}\n", self.last_update));
+            }
+            s.push_str(&format!("detail:\n{}\n", self.description));
+            if !self.modules.is_empty() {
+                s.push_str("modules:\n");
+                for (mode, lines) in &self.modules {
+                    s.push_str(&format!("  {mode}:\n"));
+                    if lines.is_empty() {
+                        s.push_str("    (no modules)\n");
+                    }
+                    for l in lines {
+                        s.push_str(&format!("    {}: {}", l.name, l.result));
+                        if !l.reason.is_empty() {
+                            s.push_str(&format!(" ({})", l.reason));
+                        }
+                        s.push('\n');
+                    }
+                }
+            }
+        }
+        s
+    }
+
+    /// `--format json` (cloud-init's keys; `modules` added with `--long`).
+    pub fn json(&self, long: bool) -> String {
+        let mut d = json!({
+            "datasource": self.datasource,
+            "boot_status_code": self.boot_status_code,
+            "status": self.status,
+            "detail": self.description,
+            "errors": self.errors,
+            "last_update": self.last_update,
+        });
+        d["schemas"] = json!({"1": d.clone()});
+        d["_schema_version"] = J::from("1");
+        if long {
+            let mut m = serde_json::Map::new();
+            for (mode, lines) in &self.modules {
+                m.insert(
+                    mode.clone(),
+                    lines
+                        .iter()
+                        .map(|l| json!({"module": l.name, "result": l.result, "frequency": l.frequency, "reason": l.reason}))
+                        .collect(),
+                );
+            }
+            d["modules"] = J::Object(m);
+        }
+        pyjson::dumps(&d, 2)
+    }
+}

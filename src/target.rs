@@ -1,0 +1,324 @@
+//! Where effects go: the live target applies them to the root; the plan target
+//! (`plan.rs`) applies them to an in-memory overlay and keeps a printable
+//! record. Both answer reads through [`FsView`], so a module planned after
+//! another sees what that one did (or would have done).
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use crate::effect::{Data, Effect, OnFailure};
+use crate::exec::{privileged, Runner};
+use crate::rootfs::{create_dirs, sync_dir, write_atomic, FsView, RealFs, Root};
+
+/// What became of one effect.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    Done,
+    /// Nothing to do: the file already has this content and mode.
+    Unchanged,
+    /// Planned (dry run).
+    Planned,
+    /// Deliberately not done (recorded host action, unprivileged run, ...).
+    NotRun(String),
+    Failed(String),
+}
+
+impl Outcome {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Outcome::Done => "done",
+            Outcome::Unchanged => "unchanged",
+            Outcome::Planned => "planned",
+            Outcome::NotRun(_) => "not-run",
+            Outcome::Failed(_) => "failed",
+        }
+    }
+}
+
+/// An effect and its outcome, ready to print.
+#[derive(Clone, Debug)]
+pub struct Record {
+    pub summary: String,
+    pub json: serde_json::Value,
+    pub outcome: Outcome,
+    /// A diff for a planned write, or a note.
+    pub detail: Option<String>,
+}
+
+impl Record {
+    pub fn new(effect: &Effect, outcome: Outcome) -> Record {
+        Record {
+            summary: effect.summary(),
+            json: effect.to_json(),
+            outcome,
+            detail: None,
+        }
+    }
+}
+
+/// A place effects are applied to.
+pub trait Target {
+    fn fs(&self) -> &dyn FsView;
+    fn root(&self) -> &Root;
+    fn is_plan(&self) -> bool;
+    fn apply(&mut self, effect: &Effect) -> Record;
+    /// A line for `/var/log/cloud-init-output.log` and the console (live only).
+    fn note(&mut self, line: &str);
+}
+
+/// The records of a list of effects and the errors among them.
+#[derive(Debug, Default)]
+pub struct Applied {
+    pub records: Vec<Record>,
+    pub errors: Vec<String>,
+}
+
+/// Applies effects in order. A failed `Fatal` program stops the rest (they are
+/// recorded as not run); any other failure is reported and the rest go on.
+pub fn apply_all(target: &mut dyn Target, effects: &[Effect]) -> Applied {
+    let mut out = Applied::default();
+    let mut stopped: Option<String> = None;
+    for effect in effects {
+        if let Some(why) = &stopped {
+            out.records
+                .push(Record::new(effect, Outcome::NotRun(format!("skipped: {why}"))));
+            continue;
+        }
+        let record = target.apply(effect);
+        if let Outcome::Failed(msg) = &record.outcome {
+            out.errors.push(msg.clone());
+            let fatal = matches!(effect, Effect::Run(c) if c.on_failure == OnFailure::Fatal);
+            if fatal {
+                stopped = Some(format!("an earlier step failed ({msg})"));
+            }
+        }
+        out.records.push(record);
+    }
+    out
+}
+
+/// Applies effects to a real root.
+pub struct LiveTarget {
+    root: Root,
+    fs: RealFs,
+    runner: Runner,
+    privileged: bool,
+}
+
+impl LiveTarget {
+    pub fn new(root: Root, runner: Runner) -> LiveTarget {
+        LiveTarget {
+            fs: RealFs { root: root.clone() },
+            root,
+            runner,
+            privileged: privileged(),
+        }
+    }
+
+    fn write_file(
+        &mut self,
+        path: &Path,
+        data: &Data,
+        mode: u32,
+        owner: Option<&crate::effect::Owner>,
+        append: bool,
+    ) -> io::Result<Option<String>> {
+        let host = self.root.resolve_parent(path);
+        if let Some(parent) = host.parent() {
+            create_dirs(parent, 0o755)?;
+        }
+        let mut bytes = Vec::new();
+        if append {
+            match fs::read(&host) {
+                Ok(old) => bytes = old,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        bytes.extend_from_slice(&data.bytes);
+        // Ownership: only root may give a file away. On a scratch root, an
+        // ordinary user's run records the owner instead of failing.
+        let mut note = None;
+        let ids = match owner {
+            Some(o) if self.privileged => Some(o.ids()),
+            Some(o) if !self.root.is_host_root() => {
+                note = Some(format!("owner {o} recorded, not applied (not running as root)"));
+                None
+            }
+            Some(o) => Some(o.ids()),
+            None => None,
+        };
+        write_atomic(&host, &bytes, mode, ids)?;
+        Ok(note)
+    }
+
+    fn run_parts(
+        &mut self,
+        scripts: &[std::path::PathBuf],
+        env: &[(String, String)],
+    ) -> Result<Option<String>, String> {
+        let mut failed = Vec::new();
+        let mut not_run = Vec::new();
+        for script in scripts {
+            let argv0 = script.to_string_lossy().into_owned();
+            if let Some(why) = self.runner.cannot_run(&argv0) {
+                not_run.push(why);
+                continue;
+            }
+            let mut cmd = crate::effect::Command::new([argv0.clone()]);
+            cmd.env = env.to_vec();
+            let name = script
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or(argv0.clone());
+            match self.runner.run(&cmd) {
+                Ok(exit) if exit.success() => {}
+                Ok(exit) => {
+                    tracing::warn!("{argv0} failed: {}", exit.describe());
+                    failed.push(name);
+                }
+                Err(e) => {
+                    tracing::warn!("{argv0} could not be run: {e}");
+                    failed.push(name);
+                }
+            }
+        }
+        if !failed.is_empty() {
+            return Err(format!(
+                "Runparts: {} failures ({}) in {} attempted commands",
+                failed.len(),
+                failed.join(","),
+                scripts.len() - not_run.len()
+            ));
+        }
+        Ok((!not_run.is_empty()).then(|| not_run.join("; ")))
+    }
+}
+
+impl Target for LiveTarget {
+    fn fs(&self) -> &dyn FsView {
+        &self.fs
+    }
+
+    fn root(&self) -> &Root {
+        &self.root
+    }
+
+    fn is_plan(&self) -> bool {
+        false
+    }
+
+    fn note(&mut self, line: &str) {
+        self.runner.note(line);
+    }
+
+    fn apply(&mut self, effect: &Effect) -> Record {
+        let outcome = match effect {
+            Effect::WriteFile {
+                path,
+                data,
+                mode,
+                owner,
+                append,
+            } => match self.write_file(path, data, *mode, owner.as_ref(), *append) {
+                Ok(None) => Ok(Outcome::Done),
+                Ok(Some(note)) => {
+                    let mut r = Record::new(effect, Outcome::Done);
+                    r.detail = Some(note);
+                    return r;
+                }
+                Err(e) => Err(format!("writing {}: {e}", path.display())),
+            },
+            Effect::Mkdir { path, mode } => {
+                let host = self.root.resolve(path);
+                create_dirs(&host, *mode)
+                    .and_then(|_| fs::set_permissions(&host, fs::Permissions::from_mode(*mode)))
+                    .map(|_| Outcome::Done)
+                    .map_err(|e| format!("creating directory {}: {e}", path.display()))
+            }
+            Effect::Symlink { path, target } => {
+                let host = self.root.resolve_parent(path);
+                let tmp = host.with_file_name(format!(
+                    ".{}.cloudboot-{}",
+                    host.file_name().unwrap_or_default().to_string_lossy(),
+                    std::process::id()
+                ));
+                let _ = fs::remove_file(&tmp);
+                let parent = host.parent().unwrap_or(Path::new("/")).to_path_buf();
+                create_dirs(&parent, 0o755)
+                    .and_then(|_| std::os::unix::fs::symlink(target, &tmp))
+                    .and_then(|_| fs::rename(&tmp, &host))
+                    .map(|_| {
+                        sync_dir(&parent);
+                        Outcome::Done
+                    })
+                    .map_err(|e| {
+                        let _ = fs::remove_file(&tmp);
+                        format!("linking {}: {e}", path.display())
+                    })
+            }
+            Effect::Remove { path } => {
+                let host = self.root.resolve_parent(path);
+                let res = match fs::symlink_metadata(&host) {
+                    Ok(md) if md.is_dir() => fs::remove_dir_all(&host),
+                    Ok(_) => fs::remove_file(&host),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+                    Err(e) => Err(e),
+                };
+                res.map(|_| Outcome::Done)
+                    .map_err(|e| format!("removing {}: {e}", path.display()))
+            }
+            Effect::Run(cmd) => {
+                let argv0 = cmd.argv.first().cloned().unwrap_or_default();
+                if let Some(why) = self.runner.cannot_run(&argv0) {
+                    Ok(Outcome::NotRun(why))
+                } else {
+                    tracing::debug!("Running command {}", cmd.display());
+                    match self.runner.run(cmd) {
+                        Ok(exit) if exit.success() => Ok(Outcome::Done),
+                        Ok(exit) => Err(format!(
+                            "command {} failed: {}",
+                            cmd.display(),
+                            exit.describe()
+                        )),
+                        Err(e) => Err(format!("command {} could not be run: {e}", argv0)),
+                    }
+                }
+            }
+            Effect::RunParts { scripts, env, .. } => match self.run_parts(scripts, env) {
+                Ok(None) => Ok(Outcome::Done),
+                Ok(Some(why)) => Ok(Outcome::NotRun(why)),
+                Err(e) => Err(e),
+            },
+            Effect::Console(text) => {
+                self.runner.note(text);
+                Ok(Outcome::Done)
+            }
+            Effect::Host(action) => {
+                if !self.root.is_host_root() {
+                    Ok(Outcome::NotRun(format!(
+                        "recorded, not performed: the target root {} is not this machine's /",
+                        self.root.host_path().display()
+                    )))
+                } else if action.argv.is_empty() {
+                    Ok(Outcome::Done)
+                } else {
+                    let cmd = crate::effect::Command::new(action.argv.clone());
+                    match self.runner.run(&cmd) {
+                        Ok(exit) if exit.success() => Ok(Outcome::Done),
+                        Ok(exit) => Err(format!("{} failed: {}", action.what, exit.describe())),
+                        Err(e) => Err(format!("{} failed: {e}", action.what)),
+                    }
+                }
+            }
+        };
+        let outcome = outcome.unwrap_or_else(Outcome::Failed);
+        if let Outcome::Failed(msg) = &outcome {
+            tracing::warn!("{msg}");
+        }
+        Record::new(effect, outcome)
+    }
+}
+

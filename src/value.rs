@@ -1,0 +1,370 @@
+//! The one in-memory shape of configuration: cloud-config, cloud.cfg, meta-data.
+//!
+//! cloud-config is YAML 1.1 as PyYAML reads it, which has things JSON has not:
+//! raw bytes (`!!binary`), non-string mapping keys, NaN and infinities. So the
+//! engine and the modules work on this `Value`, not on `serde_json::Value`.
+//! Mappings keep insertion order (PyYAML keeps it too, and cloud-init's
+//! merging walks keys in order).
+
+use std::fmt;
+
+use crate::base64;
+
+/// A configuration value as PyYAML's `safe_load` would produce it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Bytes(Vec<u8>),
+    Seq(Vec<Value>),
+    Map(Mapping),
+}
+
+impl Default for Value {
+    fn default() -> Self {
+        Value::Null
+    }
+}
+
+/// An insertion-ordered mapping. Keys are usually strings; YAML allows others.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Mapping {
+    entries: Vec<(Value, Value)>,
+}
+
+impl Mapping {
+    pub fn new() -> Self {
+        Mapping::default()
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.entries
+            .iter()
+            .find(|(k, _)| matches!(k, Value::Str(s) if s == key))
+            .map(|(_, v)| v)
+    }
+
+    pub fn get_value(&self, key: &Value) -> Option<&Value> {
+        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Inserts or replaces (in place, keeping the key's position), as a Python dict does.
+    pub fn insert(&mut self, key: Value, value: Value) {
+        if let Some(slot) = self.entries.iter_mut().find(|(k, _)| *k == key) {
+            slot.1 = value;
+        } else {
+            self.entries.push((key, value));
+        }
+    }
+
+    pub fn remove(&mut self, key: &str) -> Option<Value> {
+        let pos = self
+            .entries
+            .iter()
+            .position(|(k, _)| matches!(k, Value::Str(s) if s == key))?;
+        Some(self.entries.remove(pos).1)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&Value, &Value)> {
+        self.entries.iter().map(|(k, v)| (k, v))
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+impl FromIterator<(Value, Value)> for Mapping {
+    fn from_iter<I: IntoIterator<Item = (Value, Value)>>(iter: I) -> Self {
+        let mut m = Mapping::new();
+        for (k, v) in iter {
+            m.insert(k, v);
+        }
+        m
+    }
+}
+
+impl Value {
+    pub fn str(s: impl Into<String>) -> Value {
+        Value::Str(s.into())
+    }
+
+    pub fn empty_map() -> Value {
+        Value::Map(Mapping::new())
+    }
+
+    /// `value["key"]` for mappings; `None` for anything else.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        match self {
+            Value::Map(m) => m.get(key),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_seq(&self) -> Option<&[Value]> {
+        match self {
+            Value::Seq(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_map(&self) -> Option<&Mapping> {
+        match self {
+            Value::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// The Python type name, for messages that match what cloud-init users know.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "NoneType",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float",
+            Value::Str(_) => "str",
+            Value::Bytes(_) => "bytes",
+            Value::Seq(_) => "list",
+            Value::Map(_) => "dict",
+        }
+    }
+
+    /// Python truthiness (`if value:`).
+    pub fn truthy(&self) -> bool {
+        match self {
+            Value::Null => false,
+            Value::Bool(b) => *b,
+            Value::Int(i) => *i != 0,
+            Value::Float(f) => *f != 0.0,
+            Value::Str(s) => !s.is_empty(),
+            Value::Bytes(b) => !b.is_empty(),
+            Value::Seq(s) => !s.is_empty(),
+            Value::Map(m) => !m.is_empty(),
+        }
+    }
+
+    /// cloud-init's `util.translate_bool`: real booleans, or one of the strings
+    /// "true", "1", "on", "yes" (any case, surrounding blanks ignored).
+    pub fn to_bool(&self) -> bool {
+        match self {
+            Value::Bool(b) => *b,
+            v if !v.truthy() => false,
+            other => matches!(
+                other.python_str().trim().to_ascii_lowercase().as_str(),
+                "true" | "1" | "on" | "yes"
+            ),
+        }
+    }
+
+    /// Python's `str(value)` for scalars (used where cloud-init calls `str()`).
+    pub fn python_str(&self) -> String {
+        match self {
+            Value::Null => "None".into(),
+            Value::Bool(true) => "True".into(),
+            Value::Bool(false) => "False".into(),
+            Value::Int(i) => i.to_string(),
+            Value::Float(f) => python_float_repr(*f),
+            Value::Str(s) => s.clone(),
+            Value::Bytes(b) => format!("b'{}'", String::from_utf8_lossy(b)),
+            other => other.to_json().to_string(),
+        }
+    }
+
+    /// JSON form, with the conventions `cloudboot devel parse-yaml` documents:
+    /// bytes `{"$binary": "<base64>"}`, non-finite floats `{"$float": "nan"}`,
+    /// non-string keys as their own JSON text.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match self {
+            Value::Null => J::Null,
+            Value::Bool(b) => J::Bool(*b),
+            Value::Int(i) => J::from(*i),
+            Value::Float(f) => match serde_json::Number::from_f64(*f) {
+                Some(n) => J::Number(n),
+                None => {
+                    let name = if f.is_nan() {
+                        "nan"
+                    } else if *f > 0.0 {
+                        "inf"
+                    } else {
+                        "-inf"
+                    };
+                    let mut m = serde_json::Map::new();
+                    m.insert("$float".into(), J::from(name));
+                    J::Object(m)
+                }
+            },
+            Value::Str(s) => J::String(s.clone()),
+            Value::Bytes(b) => {
+                let mut m = serde_json::Map::new();
+                m.insert("$binary".into(), J::String(base64::encode(b)));
+                J::Object(m)
+            }
+            Value::Seq(items) => J::Array(items.iter().map(Value::to_json).collect()),
+            Value::Map(map) => {
+                let mut m = serde_json::Map::new();
+                for (k, v) in map.iter() {
+                    let key = match k {
+                        Value::Str(s) => s.clone(),
+                        other => other.to_json().to_string(),
+                    };
+                    m.insert(key, v.to_json());
+                }
+                J::Object(m)
+            }
+        }
+    }
+
+    /// The inverse of [`Value::to_json`] for data we wrote ourselves.
+    pub fn from_json(j: &serde_json::Value) -> Value {
+        use serde_json::Value as J;
+        match j {
+            J::Null => Value::Null,
+            J::Bool(b) => Value::Bool(*b),
+            J::Number(n) => match n.as_i64() {
+                Some(i) => Value::Int(i),
+                None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            J::String(s) => Value::Str(s.clone()),
+            J::Array(a) => Value::Seq(a.iter().map(Value::from_json).collect()),
+            J::Object(o) => {
+                if o.len() == 1 {
+                    if let Some(J::String(b64)) = o.get("$binary") {
+                        if let Ok(bytes) = base64::decode(b64.as_bytes()) {
+                            return Value::Bytes(bytes);
+                        }
+                    }
+                    if let Some(J::String(f)) = o.get("$float") {
+                        match f.as_str() {
+                            "nan" => return Value::Float(f64::NAN),
+                            "inf" => return Value::Float(f64::INFINITY),
+                            "-inf" => return Value::Float(f64::NEG_INFINITY),
+                            _ => {}
+                        }
+                    }
+                }
+                Value::Map(
+                    o.iter()
+                        .map(|(k, v)| (Value::Str(k.clone()), Value::from_json(v)))
+                        .collect(),
+                )
+            }
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.python_str())
+    }
+}
+
+/// Python's `repr(float)`: shortest round-trip digits, always with a `.` or exponent.
+pub fn python_float_repr(f: f64) -> String {
+    if f.is_nan() {
+        return "nan".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    let s = format!("{f:?}");
+    if s.contains('.') || s.contains('e') || s.contains("inf") || s.contains("NaN") {
+        s
+    } else {
+        format!("{s}.0")
+    }
+}
+
+/// Recursive merge in cloud-init's `mergemanydict` sense: `high` wins for every
+/// key; two mappings merge key by key; lists and scalars are never combined.
+pub fn merge_over(high: &Value, low: &Value) -> Value {
+    match (high, low) {
+        (Value::Map(h), Value::Map(l)) => {
+            let mut out = l.clone();
+            for (k, hv) in h.iter() {
+                let merged = match out.get_value(k) {
+                    Some(lv) => merge_over(hv, lv),
+                    None => hv.clone(),
+                };
+                out.insert(k.clone(), merged);
+            }
+            Value::Map(out)
+        }
+        (h, _) => h.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, Value)]) -> Value {
+        Value::Map(
+            pairs
+                .iter()
+                .map(|(k, v)| (Value::str(*k), v.clone()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn merge_keeps_high_lists_whole_and_merges_dicts() {
+        let low = map(&[
+            ("runcmd", Value::Seq(vec![Value::str("a"), Value::str("b")])),
+            ("system_info", map(&[("distro", Value::str("debian"))])),
+            ("only_low", Value::Int(1)),
+        ]);
+        let high = map(&[
+            ("runcmd", Value::Seq(vec![Value::str("c")])),
+            ("system_info", map(&[("default_user", Value::str("x"))])),
+        ]);
+        let m = merge_over(&high, &low);
+        assert_eq!(m.get("runcmd"), Some(&Value::Seq(vec![Value::str("c")])));
+        assert_eq!(m.get("only_low"), Some(&Value::Int(1)));
+        let si = m.get("system_info").unwrap();
+        assert_eq!(si.get("distro"), Some(&Value::str("debian")));
+        assert_eq!(si.get("default_user"), Some(&Value::str("x")));
+    }
+
+    #[test]
+    fn translate_bool_matches_cloud_init() {
+        assert!(Value::str(" YES ").to_bool());
+        assert!(Value::Int(1).to_bool());
+        assert!(!Value::Int(2).to_bool());
+        assert!(!Value::str("no").to_bool());
+        assert!(!Value::Null.to_bool());
+    }
+
+    #[test]
+    fn json_round_trip_keeps_bytes_and_nan() {
+        let v = map(&[
+            ("b", Value::Bytes(vec![0, 255, 10])),
+            ("f", Value::Float(f64::INFINITY)),
+        ]);
+        let back = Value::from_json(&v.to_json());
+        assert_eq!(back.get("b"), Some(&Value::Bytes(vec![0, 255, 10])));
+        assert_eq!(back.get("f"), Some(&Value::Float(f64::INFINITY)));
+    }
+}
