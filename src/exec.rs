@@ -13,6 +13,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
 use std::process::{Command as Proc, Stdio};
 
 use crate::effect::Command;
@@ -66,12 +67,20 @@ impl Runner {
         }
     }
 
-    /// Why a program cannot be run here, if it cannot.
+    /// Why a program cannot be run here, if it cannot: only root may
+    /// chroot, and a root without `/bin/sh` is a scratch directory, not a
+    /// system, so its programs are listed instead of run.
     pub fn cannot_run(&self, argv0: &str) -> Option<String> {
-        if self.chroot && !privileged() {
+        if !self.chroot {
+            return None;
+        }
+        let root = self.root.host_path().display();
+        if !privileged() {
+            return Some(format!("not run: running {argv0} inside {root} needs root (chroot)"));
+        }
+        if !self.root.resolve(Path::new("/bin/sh")).exists() {
             return Some(format!(
-                "not run: running {argv0} inside {} needs root (chroot)",
-                self.root.host_path().display()
+                "not run: {root} has no /bin/sh, so it is not a system to run {argv0} in"
             ));
         }
         None
@@ -87,20 +96,46 @@ impl Runner {
         }
     }
 
+    /// A clear error, before exec, when a program or its `#!` interpreter is
+    /// not in the root (exec would only say "No such file or directory").
+    fn check_program(&self, argv0: &str) -> io::Result<()> {
+        if !argv0.starts_with('/') {
+            return Ok(());
+        }
+        let missing = |what: &str| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "{what} does not exist in the target root {}",
+                    self.root.host_path().display()
+                ),
+            )
+        };
+        let host = self.root.resolve(Path::new(argv0));
+        let mut head = [0u8; 128];
+        let n = File::open(&host)
+            .and_then(|mut f| f.read(&mut head))
+            .map_err(|_| missing(argv0))?;
+        if let Some(line) = head[..n].strip_prefix(b"#!") {
+            let line = line.split(|&b| b == b'\n').next().unwrap_or_default();
+            let text = String::from_utf8_lossy(line);
+            if let Some(interp) = text.split_whitespace().next() {
+                if interp.starts_with('/') && !self.root.resolve(Path::new(interp)).exists() {
+                    return Err(missing(&format!("interpreter {interp} of {argv0}")));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Runs `cmd`, waiting for it; output goes to the log and the console.
     pub fn run(&mut self, cmd: &Command) -> io::Result<Exit> {
         let argv0 = cmd
             .argv
             .first()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command"))?;
-        if self.chroot && argv0.starts_with('/') && !self.root.resolve(argv0.as_ref()).exists() {
-            return Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                format!(
-                    "{argv0} does not exist in the target root {}",
-                    self.root.host_path().display()
-                ),
-            ));
+        if self.chroot {
+            self.check_program(argv0)?;
         }
         let mut proc = Proc::new(argv0);
         proc.args(&cmd.argv[1..]);

@@ -144,7 +144,15 @@ pub fn render_text(reports: &[StageReport], plan: bool) -> String {
             .engine
             .iter()
             .filter(|r| r.outcome != Outcome::Unchanged)
+            .filter(|r| plan || !matches!(r.outcome, Outcome::Done))
             .collect();
+        if !plan {
+            let done = rep.engine.iter().filter(|r| r.outcome == Outcome::Done).count();
+            out.push_str(&format!(
+                "engine: {done} state file{} written (status, instance, user-data, semaphores)\n",
+                if done == 1 { "" } else { "s" }
+            ));
+        }
         if !shown.is_empty() {
             out.push_str(&format!(
                 "engine ({} step{}):\n",

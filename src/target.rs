@@ -233,6 +233,12 @@ impl Target for LiveTarget {
             },
             Effect::Mkdir { path, mode } => {
                 let host = self.root.resolve(path);
+                let unchanged = fs::metadata(&host)
+                    .map(|m| m.is_dir() && m.permissions().mode() & 0o7777 == *mode)
+                    .unwrap_or(false);
+                if unchanged {
+                    return Record::new(effect, Outcome::Unchanged);
+                }
                 create_dirs(&host, *mode)
                     .and_then(|_| fs::set_permissions(&host, fs::Permissions::from_mode(*mode)))
                     .map(|_| Outcome::Done)
