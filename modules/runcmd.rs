@@ -33,7 +33,9 @@ impl Module for Runcmd {
         };
         match shellify(cmds) {
             // The script is what the user asked to run: shown in plans.
-            Ok(script) => out.effects.push(Effect::write(path, Data::public(script), 0o700)),
+            Ok(script) => out
+                .effects
+                .push(Effect::write(path, Data::public(script), 0o700)),
             Err(e) => out.error(format!(
                 "Failed to shellify {} into file {}: {e}",
                 cmds.type_name(),
@@ -70,10 +72,10 @@ pub fn shellify(cmds: &Value) -> Result<String, String> {
             Value::Null => {}
             other => {
                 return Err(format!(
-                    "Unable to shellify type '{}' (runcmd[{i}]). Expected list, string, tuple. Got: {}",
-                    other.type_name(),
-                    other.python_str()
-                ))
+                "Unable to shellify type '{}' (runcmd[{i}]). Expected list, string, tuple. Got: {}",
+                other.type_name(),
+                other.python_str()
+            ))
             }
         }
     }

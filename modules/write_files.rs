@@ -113,9 +113,17 @@ fn plan_entry(ctx: &Context, n: usize, entry: &Value) -> Result<Effect, String> 
             ))
         }
     };
-    let encoding = map.get("encoding").map(Value::python_str).unwrap_or_default();
+    let encoding = map
+        .get("encoding")
+        .map(Value::python_str)
+        .unwrap_or_default();
     let content = decode(&content, &encoding).map_err(|e| {
-        format!("{} ({}): {e}; {} not written", at("content"), encoding.trim(), path.display())
+        format!(
+            "{} ({}): {e}; {} not written",
+            at("content"),
+            encoding.trim(),
+            path.display()
+        )
     })?;
     let owner_spec = map
         .get("owner")

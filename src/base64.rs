@@ -45,7 +45,7 @@ pub fn decode(input: &[u8]) -> Result<Vec<u8>, String> {
         if c == b'=' {
             if sextets.len() % 4 != 0 {
                 pads += 1;
-                if (sextets.len() + pads) % 4 == 0 {
+                if (sextets.len() + pads).is_multiple_of(4) {
                     break;
                 }
             }
@@ -64,7 +64,7 @@ pub fn decode(input: &[u8]) -> Result<Vec<u8>, String> {
             "Invalid base64-encoded string: number of data characters ({n}) cannot be 1 more than a multiple of 4"
         ));
     }
-    if (n + pads) % 4 != 0 {
+    if !(n + pads).is_multiple_of(4) {
         return Err("Incorrect padding".into());
     }
     let mut out = Vec::with_capacity(n / 4 * 3 + 2);

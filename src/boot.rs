@@ -148,7 +148,10 @@ impl<'t> Engine<'t> {
             let decl = self.map.stage(Stage::Local);
             if !decl.modules.is_empty() {
                 let merged = self.merged_config(&sys_cfg, &instance, report);
-                let entries = self.map.resolve(Stage::Local, &merged, &stages::lookup).entries;
+                let entries = self
+                    .map
+                    .resolve(Stage::Local, &merged, &stages::lookup)
+                    .entries;
                 self.run_entries(Stage::Local, &entries, &merged, &instance, report);
             }
             if instance.dsmode != DsMode::Local {
@@ -161,7 +164,13 @@ impl<'t> Engine<'t> {
         let resolved = self.map.resolve(Stage::Network, &merged, &stages::lookup);
         report.module_source = Some(resolved.source);
         report.notes.extend(resolved.warnings);
-        self.run_entries(Stage::Network, &resolved.entries, &merged, &instance, report);
+        self.run_entries(
+            Stage::Network,
+            &resolved.entries,
+            &merged,
+            &instance,
+            report,
+        );
         Some(description)
     }
 
@@ -191,7 +200,12 @@ impl<'t> Engine<'t> {
 
     /// Finds the datasource: the cache when it still holds, else a search of
     /// the stage's datasources (`Init._get_data_source`).
-    fn fetch(&mut self, stage: Stage, sys_cfg: &Value, report: &mut StageReport) -> Option<Fetched> {
+    fn fetch(
+        &mut self,
+        stage: Stage,
+        sys_cfg: &Value,
+        report: &mut StageReport,
+    ) -> Option<Fetched> {
         let fs = self.target.fs();
         let ctx = DsContext {
             fs,
@@ -203,7 +217,10 @@ impl<'t> Engine<'t> {
         let mut drop_link = false;
         if let Some(c) = cached {
             let trust = stage != Stage::Local
-                || sys_cfg.get("manual_cache_clean").map(Value::to_bool).unwrap_or(false)
+                || sys_cfg
+                    .get("manual_cache_clean")
+                    .map(Value::to_bool)
+                    .unwrap_or(false)
                 || fs.exists(&self.paths.instance_link().join("manual-clean"));
             let run_iid = fs
                 .read_string(&self.paths.runpath(".instance-id"))
@@ -222,7 +239,10 @@ impl<'t> Engine<'t> {
                     fresh: false,
                 });
             }
-            tracing::debug!("cached instance {} no longer valid; searching", c.instance_id);
+            tracing::debug!(
+                "cached instance {} no longer valid; searching",
+                c.instance_id
+            );
             drop_link = true;
         }
         // Config/final stages search with no dependencies: only None qualifies.
@@ -248,7 +268,13 @@ impl<'t> Engine<'t> {
     }
 
     /// `Init._reflect_cur_instance` plus the cache and instance-data.
-    fn instancify(&mut self, instance: &Instance, fresh: bool, sys_cfg: &Value, report: &mut StageReport) {
+    fn instancify(
+        &mut self,
+        instance: &Instance,
+        fresh: bool,
+        sys_cfg: &Value,
+        report: &mut StageReport,
+    ) {
         let fs = self.target.fs();
         let p = &self.paths;
         let iid = &instance.instance_id;
@@ -279,8 +305,16 @@ impl<'t> Engine<'t> {
             });
         }
         let line = |s: &str| Data::public(format!("{s}\n"));
-        effects.push(Effect::write(p.data("previous-datasource"), line(&previous_ds), 0o644));
-        effects.push(Effect::write(idir.join("datasource"), line(&ds_line), 0o644));
+        effects.push(Effect::write(
+            p.data("previous-datasource"),
+            line(&previous_ds),
+            0o644,
+        ));
+        effects.push(Effect::write(
+            idir.join("datasource"),
+            line(&ds_line),
+            0o644,
+        ));
         effects.push(Effect::write(p.data("instance-id"), line(iid), 0o644));
         effects.push(Effect::write(p.runpath(".instance-id"), line(iid), 0o644));
         effects.push(Effect::write(
@@ -288,8 +322,16 @@ impl<'t> Engine<'t> {
             line(&previous_iid),
             0o644,
         ));
-        if sys_cfg.get("manual_cache_clean").map(Value::to_bool).unwrap_or(false) {
-            effects.push(Effect::write(idir.join("manual-clean"), Data::public(""), 0o644));
+        if sys_cfg
+            .get("manual_cache_clean")
+            .map(Value::to_bool)
+            .unwrap_or(false)
+        {
+            effects.push(Effect::write(
+                idir.join("manual-clean"),
+                Data::public(""),
+                0o644,
+            ));
         }
         // The cache holds user-data: owner-only, and secret in plans.
         let cache = serde_json::to_vec(&instance.to_json()).unwrap_or_default();
@@ -310,7 +352,12 @@ impl<'t> Engine<'t> {
 
     /// `/run/cloud-init/instance-data.json` (0644, redacted) and
     /// `instance-data-sensitive.json` (0600), the standardized v1 keys.
-    fn persist_instance_data(&mut self, instance: &Instance, sys_cfg: &Value, report: &mut StageReport) {
+    fn persist_instance_data(
+        &mut self,
+        instance: &Instance,
+        sys_cfg: &Value,
+        report: &mut StageReport,
+    ) {
         let hostname = instance.local_hostname();
         let v1 = serde_json::json!({
             "_beta_keys": ["subplatform"],
@@ -361,18 +408,39 @@ impl<'t> Engine<'t> {
     /// `Init.update()` and `consume_data`: stores the blobs, consumes them
     /// (every boot, as cloud-init's built-in handlers do), marks
     /// `sem/consume_data` once per instance, and returns the merged config.
-    fn consume_data(&mut self, instance: &Instance, sys_cfg: &Value, report: &mut StageReport) -> Value {
+    fn consume_data(
+        &mut self,
+        instance: &Instance,
+        sys_cfg: &Value,
+        report: &mut StageReport,
+    ) -> Value {
         let iid = instance.instance_id.clone();
         let p = self.paths.clone();
-        let user_raw = if sys_cfg.get("allow_userdata").map(Value::to_bool).unwrap_or(true) {
+        let user_raw = if sys_cfg
+            .get("allow_userdata")
+            .map(Value::to_bool)
+            .unwrap_or(true)
+        {
             instance.user_data.as_deref()
         } else {
-            report.notes.push("allow_userdata is false: user-data discarded".into());
+            report
+                .notes
+                .push("allow_userdata is false: user-data discarded".into());
             None
         };
         let mut effects = userdata::store(&p, &iid, Kind::User, instance.user_data.as_deref());
-        effects.extend(userdata::store(&p, &iid, Kind::Vendor, instance.vendor_data.as_deref()));
-        effects.extend(userdata::store(&p, &iid, Kind::Vendor2, instance.vendor_data2.as_deref()));
+        effects.extend(userdata::store(
+            &p,
+            &iid,
+            Kind::Vendor,
+            instance.vendor_data.as_deref(),
+        ));
+        effects.extend(userdata::store(
+            &p,
+            &iid,
+            Kind::Vendor2,
+            instance.vendor_data2.as_deref(),
+        ));
         self.apply(report, effects);
 
         let user = userdata::consume(&p, &iid, Kind::User, user_raw);
@@ -381,7 +449,11 @@ impl<'t> Engine<'t> {
         let mut vendor_cfg = Value::empty_map();
         for (kind, raw, key) in [
             (Kind::Vendor, instance.vendor_data.as_deref(), "vendor_data"),
-            (Kind::Vendor2, instance.vendor_data2.as_deref(), "vendor_data2"),
+            (
+                Kind::Vendor2,
+                instance.vendor_data2.as_deref(),
+                "vendor_data2",
+            ),
         ] {
             if raw.is_none() {
                 continue;
@@ -393,7 +465,9 @@ impl<'t> Engine<'t> {
                 _ => false,
             };
             if !enabled {
-                report.notes.push(format!("{key} disabled by config; not consumed"));
+                report
+                    .notes
+                    .push(format!("{key} disabled by config; not consumed"));
                 continue;
             }
             let v = userdata::consume(&p, &iid, kind, raw);
@@ -412,7 +486,12 @@ impl<'t> Engine<'t> {
     }
 
     /// The merged config of a later stage, from the instance's cloud-config files.
-    fn merged_config(&mut self, sys_cfg: &Value, instance: &Instance, report: &mut StageReport) -> Value {
+    fn merged_config(
+        &mut self,
+        sys_cfg: &Value,
+        instance: &Instance,
+        report: &mut StageReport,
+    ) -> Value {
         let fs = self.target.fs();
         let iid = &instance.instance_id;
         let mut problems = Vec::new();
@@ -454,11 +533,15 @@ impl<'t> Engine<'t> {
                 Entry::Unknown(name) => {
                     let why = format!("cloudboot has no module named '{name}'");
                     tracing::warn!("{why}; skipped");
-                    report.modules.push(ModuleReport::skipped(name, Frequency::Instance, why));
+                    report
+                        .modules
+                        .push(ModuleReport::skipped(name, Frequency::Instance, why));
                 }
                 Entry::Run(planned) => {
                     let m = self.run_module(stage, planned, cfg, instance, true);
-                    if m.result == ModResult::Skipped && m.reason.starts_with("no applicable config") {
+                    if m.result == ModResult::Skipped
+                        && m.reason.starts_with("no applicable config")
+                    {
                         inapplicable.push(m.name.clone());
                     }
                     for e in &m.errors {
@@ -550,7 +633,9 @@ impl<'t> Engine<'t> {
                 Ok(o) => o,
                 Err(_) => {
                     let mut o = crate::module::ModuleOutput::default();
-                    o.error(format!("module {name} crashed (a cloudboot bug); nothing applied"));
+                    o.error(format!(
+                        "module {name} crashed (a cloudboot bug); nothing applied"
+                    ));
                     o
                 }
             }
@@ -560,13 +645,21 @@ impl<'t> Engine<'t> {
         errors.extend(applied.errors);
         let mut records = applied.records;
         if let Some(s) = &sem {
-            let e = Effect::write(s.path.clone(), Data::public(semaphore::content_now()), 0o644);
+            let e = Effect::write(
+                s.path.clone(),
+                Data::public(semaphore::content_now()),
+                0o644,
+            );
             records.extend(apply_all(self.target, &[e]).records);
         }
         let (result, reason) = if errors.is_empty() {
             tracing::debug!("{run_name} ran successfully");
             let reason = if output.effects.is_empty() {
-                output.notes.first().cloned().unwrap_or_else(|| "nothing to do".into())
+                output
+                    .notes
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| "nothing to do".into())
             } else {
                 format!(
                     "{} effect{}",
@@ -592,16 +685,25 @@ impl<'t> Engine<'t> {
 
     /// `cloud-init single --name NAME [--frequency F] [args]`: exit 0 when it
     /// ran or had already run, 1 when it failed or does not exist.
-    pub fn single(&mut self, name: &str, frequency: Option<Frequency>, args: Vec<String>) -> (i32, StageReport) {
+    pub fn single(
+        &mut self,
+        name: &str,
+        frequency: Option<Frequency>,
+        args: Vec<String>,
+    ) -> (i32, StageReport) {
         let mut report = StageReport::new(Stage::Final);
         let sys_cfg = self.system_config(&mut report);
         let Some(fetched) = self.fetch(Stage::Final, &sys_cfg, &mut report) else {
-            report.errors.push("Failed to fetch your datasource, likely bad things to come!".into());
+            report
+                .errors
+                .push("Failed to fetch your datasource, likely bad things to come!".into());
             return (1, report);
         };
         let instance = fetched.instance;
         let Some(module) = stages::lookup(name) else {
-            report.errors.push(format!("Did not run {name}, does it exist?"));
+            report
+                .errors
+                .push(format!("Did not run {name}, does it exist?"));
             return (1, report);
         };
         let stage = Stage::ALL

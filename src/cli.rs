@@ -183,7 +183,10 @@ fn stage_map(args: &Args, root: &Root) -> Result<StageMap, String> {
             let fs = RealFs { root: root.clone() };
             match fs.read_string(Path::new(STAGES_YAML)) {
                 Some(t) => (t, STAGES_YAML.to_string()),
-                None => (stages::DEFAULT_STAGES_YAML.to_string(), "stages.yaml (built in)".into()),
+                None => (
+                    stages::DEFAULT_STAGES_YAML.to_string(),
+                    "stages.yaml (built in)".into(),
+                ),
             }
         }
     };
@@ -193,7 +196,10 @@ fn stage_map(args: &Args, root: &Root) -> Result<StageMap, String> {
 /// A live target for `root`, with the log files opened.
 fn live_target(root: &Root) -> LiveTarget {
     if let Err(e) = logging::open_file(&root.resolve(Path::new(LOG_FILE))) {
-        tracing::warn!("cannot open {LOG_FILE} in {}: {e}", root.host_path().display());
+        tracing::warn!(
+            "cannot open {LOG_FILE} in {}: {e}",
+            root.host_path().display()
+        );
     }
     let out_path = root.resolve(Path::new(OUTPUT_LOG_FILE));
     let output = out_path
@@ -248,7 +254,11 @@ fn cmd_init(args: &Args) -> Result<i32, Usage> {
             other => return Err(Usage(format!("unknown option {other}"))),
         }
     }
-    run_live(args, if local { Stage::Local } else { Stage::Network }, false)
+    run_live(
+        args,
+        if local { Stage::Local } else { Stage::Network },
+        false,
+    )
 }
 
 fn cmd_modules(args: &Args) -> Result<i32, Usage> {
@@ -430,14 +440,19 @@ fn cmd_query(args: &Args) -> Result<i32, Usage> {
         None if privileged => fs.read(&sensitive).ok().or_else(|| fs.read(&public).ok()),
         None => fs.read(&public).ok(),
     };
-    let Some(mut data) = bytes.and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok()) else {
+    let Some(mut data) = bytes.and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+    else {
         eprintln!(
             "ERROR: Missing instance-data file: {}",
-            file.unwrap_or(if privileged { sensitive } else { public }).display()
+            file.unwrap_or(if privileged { sensitive } else { public })
+                .display()
         );
         return Ok(1);
     };
-    for (k, name) in [("userdata", "user-data.txt"), ("vendordata", "vendor-data.txt")] {
+    for (k, name) in [
+        ("userdata", "user-data.txt"),
+        ("vendordata", "vendor-data.txt"),
+    ] {
         let p = paths.instance_link().join(name);
         data[k] = if privileged {
             serde_json::Value::from(fs.read_string(&p).unwrap_or_default())
@@ -448,9 +463,13 @@ fn cmd_query(args: &Args) -> Result<i32, Usage> {
     let mut value = &data;
     if let Some(k) = &key {
         for part in k.split('.') {
-            let next = value
-                .get(part)
-                .or_else(|| value.as_object().and_then(|o| o.iter().find(|(kk, _)| kk.replace('-', "_") == part).map(|(_, v)| v)));
+            let next = value.get(part).or_else(|| {
+                value.as_object().and_then(|o| {
+                    o.iter()
+                        .find(|(kk, _)| kk.replace('-', "_") == part)
+                        .map(|(_, v)| v)
+                })
+            });
             match next {
                 Some(v) => value = v,
                 None => {
@@ -470,7 +489,10 @@ fn cmd_query(args: &Args) -> Result<i32, Usage> {
                 }
             }
             None => {
-                eprintln!("ERROR: --list-keys provided but '{}' is not a dict", key.unwrap_or_default());
+                eprintln!(
+                    "ERROR: --list-keys provided but '{}' is not a dict",
+                    key.unwrap_or_default()
+                );
                 return Ok(1);
             }
         }
@@ -487,9 +509,11 @@ fn parse_stage_list(s: &str) -> Result<Vec<Stage>, Usage> {
     if s == "all" {
         return Ok(Stage::ALL.to_vec());
     }
-    Stage::parse(s)
-        .map(|st| vec![st])
-        .ok_or_else(|| Usage(format!("unknown stage '{s}' (local, network, config, final, all)")))
+    Stage::parse(s).map(|st| vec![st]).ok_or_else(|| {
+        Usage(format!(
+            "unknown stage '{s}' (local, network, config, final, all)"
+        ))
+    })
 }
 
 fn cmd_plan(args: &Args) -> Result<i32, Usage> {

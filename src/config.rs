@@ -131,6 +131,10 @@ mod tests {
         assert_eq!(l.cfg.get("b").unwrap().get("x"), Some(&Value::Int(1)));
         assert_eq!(l.cfg.get("b").unwrap().get("y"), Some(&Value::Int(2)));
         assert_eq!(l.problems.len(), 1);
-        assert!(l.problems[0].starts_with("/etc/cloud/cloud.cfg.d/20_bad.cfg, line"), "{:?}", l.problems);
+        assert!(
+            l.problems[0].starts_with("/etc/cloud/cloud.cfg.d/20_bad.cfg, line"),
+            "{:?}",
+            l.problems
+        );
     }
 }

@@ -76,7 +76,9 @@ impl Runner {
         }
         let root = self.root.host_path().display();
         if !privileged() {
-            return Some(format!("not run: running {argv0} inside {root} needs root (chroot)"));
+            return Some(format!(
+                "not run: running {argv0} inside {root} needs root (chroot)"
+            ));
         }
         if !self.root.resolve(Path::new("/bin/sh")).exists() {
             return Some(format!(
@@ -171,11 +173,15 @@ impl Runner {
         let mut child = proc.spawn()?;
         // Drop our copies of the pipe's write end (held by `proc`) so EOF arrives.
         drop(proc);
-        let feeder = child.stdin.take().zip(cmd.stdin.clone()).map(|(mut pipe, data)| {
-            std::thread::spawn(move || {
-                let _ = pipe.write_all(&data.bytes);
-            })
-        });
+        let feeder = child
+            .stdin
+            .take()
+            .zip(cmd.stdin.clone())
+            .map(|(mut pipe, data)| {
+                std::thread::spawn(move || {
+                    let _ = pipe.write_all(&data.bytes);
+                })
+            });
         let mut buf = [0u8; 8192];
         loop {
             match reader.read(&mut buf) {

@@ -74,15 +74,15 @@ impl Context<'_> {
         let keep = |s: &str| s.is_empty() || s == "-1" || s.eq_ignore_ascii_case("none");
         let mut owner = Owner::default();
         if !keep(u) {
-            let uid = self
-                .uid_of(u)
-                .ok_or_else(|| format!("Unknown user or group: user '{u}' is not in /etc/passwd"))?;
+            let uid = self.uid_of(u).ok_or_else(|| {
+                format!("Unknown user or group: user '{u}' is not in /etc/passwd")
+            })?;
             owner.user = Some((u.to_string(), uid));
         }
         if let Some(g) = g.filter(|g| !keep(g)) {
-            let gid = self
-                .gid_of(g)
-                .ok_or_else(|| format!("Unknown user or group: group '{g}' is not in /etc/group"))?;
+            let gid = self.gid_of(g).ok_or_else(|| {
+                format!("Unknown user or group: group '{g}' is not in /etc/group")
+            })?;
             owner.group = Some((g.to_string(), gid));
         }
         Ok(owner)

@@ -72,7 +72,9 @@ impl Paths {
 
     /// `/var/lib/cloud/instances/<iid>` with `/` in the id replaced by `_`.
     pub fn instance_dir(&self, iid: &str) -> PathBuf {
-        self.cloud_dir.join("instances").join(instance_dir_name(iid))
+        self.cloud_dir
+            .join("instances")
+            .join(instance_dir_name(iid))
     }
 
     /// `/var/lib/cloud/instances/<iid>/<name>` (`get_ipath`).

@@ -17,8 +17,15 @@ use crate::target::{Outcome, Record, Target};
 
 #[derive(Clone, Debug)]
 enum Node {
-    File { data: Vec<u8>, mode: u32, uid: u32, gid: u32 },
-    Dir { mode: u32 },
+    File {
+        data: Vec<u8>,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    },
+    Dir {
+        mode: u32,
+    },
     Link(PathBuf),
     Removed,
 }
@@ -133,7 +140,8 @@ impl Overlay {
                 break;
             }
             if self.stat_canon(a).is_none() {
-                self.nodes.insert(a.to_path_buf(), Node::Dir { mode: 0o755 });
+                self.nodes
+                    .insert(a.to_path_buf(), Node::Dir { mode: 0o755 });
             }
         }
     }
@@ -179,19 +187,34 @@ impl FsView for Overlay {
 
     fn list_dir(&self, path: &Path) -> io::Result<Vec<String>> {
         let canon = self.canonical(path, true);
-        if !matches!(self.stat_canon(&canon), Some(Stat { kind: Kind::Dir, .. })) {
+        if !matches!(
+            self.stat_canon(&canon),
+            Some(Stat {
+                kind: Kind::Dir,
+                ..
+            })
+        ) {
             return Err(io::ErrorKind::NotFound.into());
         }
         let mut names: BTreeSet<String> = match self.node(&canon) {
             Some(_) => BTreeSet::new(),
-            None => self.real.list_dir(&canon).unwrap_or_default().into_iter().collect(),
+            None => self
+                .real
+                .list_dir(&canon)
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
         };
         for (k, node) in self.nodes.range(canon.clone()..) {
             if !k.starts_with(&canon) {
                 break;
             }
             if k.parent() == Some(canon.as_path()) {
-                let name = k.file_name().unwrap_or_default().to_string_lossy().into_owned();
+                let name = k
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned();
                 if matches!(node, Node::Removed) {
                     names.remove(&name);
                 } else {
@@ -315,9 +338,10 @@ impl Target for PlanTarget {
             }
             Effect::Symlink { path, target } => self.overlay.put(path, Node::Link(target.clone())),
             Effect::Remove { path } => {
-                if self.overlay.lstat(path).is_some() {
-                    self.overlay.put(path, Node::Removed);
+                if self.overlay.lstat(path).is_none() {
+                    return Record::new(effect, Outcome::Unchanged);
                 }
+                self.overlay.put(path, Node::Removed);
             }
             Effect::Run(cmd) => {
                 for created in &cmd.creates {
@@ -347,7 +371,11 @@ mod tests {
     fn overlay_follows_planned_links_and_lists_planned_files() {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(tmp.path().join("var/lib/cloud/instances/a/scripts")).unwrap();
-        std::fs::write(tmp.path().join("var/lib/cloud/instances/a/scripts/old"), b"x").unwrap();
+        std::fs::write(
+            tmp.path().join("var/lib/cloud/instances/a/scripts/old"),
+            b"x",
+        )
+        .unwrap();
         let mut t = PlanTarget::new(Root::new(tmp.path()));
         t.apply(&Effect::Symlink {
             path: "/var/lib/cloud/instance".into(),
@@ -360,20 +388,28 @@ mod tests {
         ));
         let fs = t.fs();
         assert_eq!(
-            fs.list_dir(Path::new("/var/lib/cloud/instances/a/scripts")).unwrap(),
+            fs.list_dir(Path::new("/var/lib/cloud/instances/a/scripts"))
+                .unwrap(),
             vec!["old", "runcmd"]
         );
         assert!(fs.is_executable_file(Path::new("/var/lib/cloud/instance/scripts/runcmd")));
         // The real root is untouched.
         assert!(!tmp.path().join("var/lib/cloud/instance").exists());
-        assert!(!tmp.path().join("var/lib/cloud/instances/a/scripts/runcmd").exists());
+        assert!(!tmp
+            .path()
+            .join("var/lib/cloud/instances/a/scripts/runcmd")
+            .exists());
     }
 
     #[test]
     fn secret_writes_show_no_content() {
         let tmp = tempfile::tempdir().unwrap();
         let mut t = PlanTarget::new(Root::new(tmp.path()));
-        let r = t.apply(&Effect::write("/etc/secret", Data::secret("hunter2"), 0o600));
+        let r = t.apply(&Effect::write(
+            "/etc/secret",
+            Data::secret("hunter2"),
+            0o600,
+        ));
         assert_eq!(r.detail.as_deref(), Some("content <redacted>"));
         assert!(!r.json.to_string().contains("hunter2"));
     }

@@ -106,7 +106,11 @@ fn outcome_suffix(o: &Outcome) -> String {
 }
 
 fn push_record(out: &mut String, r: &Record, indent: &str, with_detail: bool) {
-    out.push_str(&format!("{indent}{}{}\n", r.summary, outcome_suffix(&r.outcome)));
+    out.push_str(&format!(
+        "{indent}{}{}\n",
+        r.summary,
+        outcome_suffix(&r.outcome)
+    ));
     if let Some(d) = &r.detail {
         if with_detail || !d.contains('\n') {
             for line in d.lines() {
@@ -126,16 +130,13 @@ pub fn render_text(reports: &[StageReport], plan: bool) -> String {
             rep.stage.command(),
             if plan { ", planned" } else { "" }
         ));
-        match (&rep.datasource, &rep.instance_id) {
-            (Some(ds), Some(iid)) => {
-                let fresh = match rep.new_instance {
-                    Some(true) => ", new instance",
-                    Some(false) => ", same instance as last boot",
-                    None => "",
-                };
-                out.push_str(&format!("datasource: {ds}\ninstance-id: {iid}{fresh}\n"));
-            }
-            _ => {}
+        if let (Some(ds), Some(iid)) = (&rep.datasource, &rep.instance_id) {
+            let fresh = match rep.new_instance {
+                Some(true) => ", new instance",
+                Some(false) => ", same instance as last boot",
+                None => "",
+            };
+            out.push_str(&format!("datasource: {ds}\ninstance-id: {iid}{fresh}\n"));
         }
         for n in &rep.notes {
             out.push_str(&format!("note: {n}\n"));
@@ -147,7 +148,11 @@ pub fn render_text(reports: &[StageReport], plan: bool) -> String {
             .filter(|r| plan || !matches!(r.outcome, Outcome::Done))
             .collect();
         if !plan {
-            let done = rep.engine.iter().filter(|r| r.outcome == Outcome::Done).count();
+            let done = rep
+                .engine
+                .iter()
+                .filter(|r| r.outcome == Outcome::Done)
+                .count();
             out.push_str(&format!(
                 "engine: {done} state file{} written (status, instance, user-data, semaphores)\n",
                 if done == 1 { "" } else { "s" }
@@ -159,8 +164,9 @@ pub fn render_text(reports: &[StageReport], plan: bool) -> String {
                 shown.len(),
                 if shown.len() == 1 { "" } else { "s" }
             ));
+            // The engine's own files are listed; their diffs are in --format json.
             for r in shown {
-                push_record(&mut out, r, "  ", plan);
+                out.push_str(&format!("  {}{}\n", r.summary, outcome_suffix(&r.outcome)));
             }
         }
         if let Some(src) = &rep.module_source {

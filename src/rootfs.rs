@@ -43,7 +43,9 @@ impl Root {
     /// True when we configure the machine we run on (root `/`).
     pub fn is_host_root(&self) -> bool {
         self.host == Path::new("/")
-            || fs::canonicalize(&self.host).map(|p| p == Path::new("/")).unwrap_or(false)
+            || fs::canonicalize(&self.host)
+                .map(|p| p == Path::new("/"))
+                .unwrap_or(false)
     }
 
     /// The host path of a guest path, following every symlink inside the root.
@@ -168,7 +170,13 @@ pub trait FsView {
     }
 
     fn is_dir(&self, path: &Path) -> bool {
-        matches!(self.stat(path), Some(Stat { kind: Kind::Dir, .. }))
+        matches!(
+            self.stat(path),
+            Some(Stat {
+                kind: Kind::Dir,
+                ..
+            })
+        )
     }
 
     /// Text content, or `None` if the file is absent or unreadable.

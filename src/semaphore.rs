@@ -200,7 +200,9 @@ mod tests {
         );
         assert_eq!(
             s.legacy_path.as_deref(),
-            Some(Path::new("/var/lib/cloud/instances/i_1/sem/config-write-files"))
+            Some(Path::new(
+                "/var/lib/cloud/instances/i_1/sem/config-write-files"
+            ))
         );
         let once = Semaphore::new(&p, "config-scripts_per_once", Frequency::Once, "x").unwrap();
         assert_eq!(

@@ -11,8 +11,8 @@
 //! does for cloud-init; stages.yaml still supplies the edges, and the lists
 //! where cloud.cfg has none ([`StageMap::resolve`]).
 
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::fmt;
 
 use petgraph::algo::tarjan_scc;
@@ -307,7 +307,9 @@ impl StageMap {
         registry: &dyn Fn(&str) -> Option<&'static dyn Module>,
     ) -> Resolved {
         let mut warnings = Vec::new();
-        let from_cfg = stage.cloud_cfg_key().and_then(|k| cfg.get(k).map(|v| (k, v)));
+        let from_cfg = stage
+            .cloud_cfg_key()
+            .and_then(|k| cfg.get(k).map(|v| (k, v)));
         let (mut entries, source) = match from_cfg {
             Some((key, list)) => (
                 read_cloud_cfg_list(key, list, registry, &mut warnings),
@@ -431,7 +433,8 @@ fn parse_declared(
             ))
         }
     };
-    let module = registry(&name).ok_or_else(|| format!("stage '{stage}' lists unknown module '{name}'"))?;
+    let module =
+        registry(&name).ok_or_else(|| format!("stage '{stage}' lists unknown module '{name}'"))?;
     let mut canon_after = Vec::new();
     for dep in after {
         let m = registry(&dep).ok_or_else(|| {
@@ -501,9 +504,13 @@ fn read_cloud_cfg_list(
                 }
             },
         };
-        let dup = out.iter().any(|e| matches!(e, Entry::Run(p) if p.module.info().name == module.info().name));
+        let dup = out
+            .iter()
+            .any(|e| matches!(e, Entry::Run(p) if p.module.info().name == module.info().name));
         if dup {
-            warnings.push(format!("{key}: module {name} is listed twice; it runs once"));
+            warnings.push(format!(
+                "{key}: module {name} is listed twice; it runs once"
+            ));
             continue;
         }
         out.push(Entry::Run(Planned {
@@ -606,10 +613,17 @@ mod tests {
     #[test]
     fn refusals_name_the_modules() {
         let unknown = load("stages:\n  config:\n    modules: [runcmd, nosuch]\n").unwrap_err();
-        assert_eq!(unknown.message, "stage 'config' lists unknown module 'nosuch'");
-        let dup = load("stages:\n  config:\n    modules: [runcmd]\n  final:\n    modules: [runcmd]\n")
-            .unwrap_err();
-        assert_eq!(dup.message, "module 'runcmd' is listed twice (stage config and stage final)");
+        assert_eq!(
+            unknown.message,
+            "stage 'config' lists unknown module 'nosuch'"
+        );
+        let dup =
+            load("stages:\n  config:\n    modules: [runcmd]\n  final:\n    modules: [runcmd]\n")
+                .unwrap_err();
+        assert_eq!(
+            dup.message,
+            "module 'runcmd' is listed twice (stage config and stage final)"
+        );
         let back = load(
             "stages:\n  config:\n    modules:\n      - {name: runcmd, after: [scripts_user]}\n  final:\n    modules: [scripts_user]\n",
         )

@@ -93,7 +93,11 @@ impl StageStatus {
 
     fn write(&self, paths: &Paths) -> Vec<Effect> {
         vec![
-            Effect::write(paths.data("status.json"), Data::public(json_file(&self.doc)), 0o644),
+            Effect::write(
+                paths.data("status.json"),
+                Data::public(json_file(&self.doc)),
+                0o644,
+            ),
             Effect::Symlink {
                 path: paths.runpath("status.json"),
                 target: STATUS_LINK_TARGET.into(),
@@ -165,10 +169,15 @@ pub struct Details {
 
 /// `get_bootstatus`, read under the root.
 fn boot_status(fs: &dyn FsView, paths: &Paths) -> (&'static str, String) {
-    let cmdline = fs.read_string(Path::new("/proc/cmdline")).unwrap_or_default();
+    let cmdline = fs
+        .read_string(Path::new("/proc/cmdline"))
+        .unwrap_or_default();
     let words: Vec<&str> = cmdline.split_whitespace().collect();
     if !fs.is_dir(Path::new("/run/systemd/system")) {
-        ("enabled-by-sysvinit", "Cloud-init enabled on sysvinit".into())
+        (
+            "enabled-by-sysvinit",
+            "Cloud-init enabled on sysvinit".into(),
+        )
     } else if words.contains(&"cloud-init=enabled") {
         (
             "enabled-by-kernel-cmdline",
@@ -240,7 +249,11 @@ pub fn details(fs: &dyn FsView, paths: &Paths) -> Details {
                     }
                 } else if let Some(obj) = value.as_object() {
                     if let Some(errs) = obj.get("errors").and_then(J::as_array) {
-                        errors.extend(errs.iter().map(|e| e.as_str().map(str::to_string).unwrap_or_else(|| e.to_string())));
+                        errors.extend(errs.iter().map(|e| {
+                            e.as_str()
+                                .map(str::to_string)
+                                .unwrap_or_else(|| e.to_string())
+                        }));
                     }
                     let start = obj.get("start").and_then(J::as_f64).unwrap_or(0.0);
                     let finished = obj.get("finished").and_then(J::as_f64).unwrap_or(0.0);
@@ -252,7 +265,13 @@ pub fn details(fs: &dyn FsView, paths: &Paths) -> Details {
             }
         }
         if let Some(cb) = doc.get("cloudboot").and_then(J::as_object) {
-            for mode in ["init-local", "init", "modules-init", "modules-config", "modules-final"] {
+            for mode in [
+                "init-local",
+                "init",
+                "modules-init",
+                "modules-config",
+                "modules-final",
+            ] {
                 if let Some(lines) = cb.get(mode).and_then(J::as_array) {
                     let parsed = lines
                         .iter()

@@ -82,8 +82,10 @@ pub fn apply_all(target: &mut dyn Target, effects: &[Effect]) -> Applied {
     let mut stopped: Option<String> = None;
     for effect in effects {
         if let Some(why) = &stopped {
-            out.records
-                .push(Record::new(effect, Outcome::NotRun(format!("skipped: {why}"))));
+            out.records.push(Record::new(
+                effect,
+                Outcome::NotRun(format!("skipped: {why}")),
+            ));
             continue;
         }
         let record = target.apply(effect);
@@ -144,7 +146,9 @@ impl LiveTarget {
         let ids = match owner {
             Some(o) if self.privileged => Some(o.ids()),
             Some(o) if !self.root.is_host_root() => {
-                note = Some(format!("owner {o} recorded, not applied (not running as root)"));
+                note = Some(format!(
+                    "owner {o} recorded, not applied (not running as root)"
+                ));
                 None
             }
             Some(o) => Some(o.ids()),
@@ -327,4 +331,3 @@ impl Target for LiveTarget {
         Record::new(effect, outcome)
     }
 }
-

@@ -70,7 +70,10 @@ fn parts_of(raw: &[u8]) -> Vec<Part> {
 fn gunzip_if_gzip(raw: &[u8]) -> Vec<u8> {
     if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
-        if flate2::read::GzDecoder::new(raw).read_to_end(&mut out).is_ok() {
+        if flate2::read::GzDecoder::new(raw)
+            .read_to_end(&mut out)
+            .is_ok()
+        {
             return out;
         }
     }
@@ -236,7 +239,8 @@ pub fn consume(paths: &Paths, iid: &str, kind: Kind, raw: Option<&[u8]>) -> Cons
         t.push_str("\n...\n");
         t
     };
-    out.effects.push(Effect::write(file, Data::secret(text), 0o600));
+    out.effects
+        .push(Effect::write(file, Data::secret(text), 0o600));
     out.cloud_config = Value::Map(merged);
     out
 }
@@ -276,9 +280,7 @@ fn dos2unix(data: &[u8]) -> Vec<u8> {
 
 /// `util.clean_filename`: `/` becomes `_`, other unsafe characters go.
 fn clean_filename(name: &str) -> String {
-    let name = Path::new(name)
-        .to_string_lossy()
-        .replace('/', "_");
+    let name = Path::new(name).to_string_lossy().replace('/', "_");
     name.chars()
         .filter(|c| c.is_ascii_alphanumeric() || "_-.()".contains(*c))
         .collect()
@@ -291,7 +293,10 @@ mod tests {
     #[test]
     fn sniffing_takes_the_longest_prefix() {
         assert_eq!(sniff(b"  #Cloud-Config\na: 1"), "text/cloud-config");
-        assert_eq!(sniff(b"#cloud-config-archive\n"), "text/cloud-config-archive");
+        assert_eq!(
+            sniff(b"#cloud-config-archive\n"),
+            "text/cloud-config-archive"
+        );
         assert_eq!(sniff(b"#include-once\nhttp://x"), "text/x-include-once-url");
         assert_eq!(sniff(b"#!/bin/sh\n"), "text/x-shellscript");
         assert_eq!(sniff(b"hello"), "text/x-not-multipart");

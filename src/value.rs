@@ -11,8 +11,9 @@ use std::fmt;
 use crate::base64;
 
 /// A configuration value as PyYAML's `safe_load` would produce it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub enum Value {
+    #[default]
     Null,
     Bool(bool),
     Int(i64),
@@ -21,12 +22,6 @@ pub enum Value {
     Bytes(Vec<u8>),
     Seq(Vec<Value>),
     Map(Mapping),
-}
-
-impl Default for Value {
-    fn default() -> Self {
-        Value::Null
-    }
 }
 
 /// An insertion-ordered mapping. Keys are usually strings; YAML allows others.

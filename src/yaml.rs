@@ -149,7 +149,10 @@ mod tests {
         let err = load(b"a: 1\nb: [unclosed\n", "/etc/cloud/cloud.cfg").unwrap_err();
         assert_eq!(err.source_name, "/etc/cloud/cloud.cfg");
         assert!(err.line.is_some(), "{err}");
-        assert!(err.to_string().starts_with("/etc/cloud/cloud.cfg, line"), "{err}");
+        assert!(
+            err.to_string().starts_with("/etc/cloud/cloud.cfg, line"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -163,6 +166,9 @@ mod tests {
         // (the YAML 1.1 loader of the user-data issue reads them back).
         let text = dump_flow(&v);
         assert_eq!(load(text.as_bytes(), "t").unwrap(), v);
-        assert_eq!(dump_flow(&Value::Bytes(vec![0, 1, 254])), "!!binary \"AAH+\"");
+        assert_eq!(
+            dump_flow(&Value::Bytes(vec![0, 1, 254])),
+            "!!binary \"AAH+\""
+        );
     }
 }

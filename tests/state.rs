@@ -44,24 +44,41 @@ fn first_boot_leaves_cloud_init_layout() {
     assert_eq!(m.read("/var/lib/cloud/data/instance-id"), "iid-test-1\n");
     assert_eq!(m.read("/run/cloud-init/.instance-id"), "iid-test-1\n");
     // The network stage read what the local stage wrote (cloud-init does the same).
-    assert_eq!(m.read("/var/lib/cloud/data/previous-instance-id"), "iid-test-1\n");
+    assert_eq!(
+        m.read("/var/lib/cloud/data/previous-instance-id"),
+        "iid-test-1\n"
+    );
     assert_eq!(
         m.read("/var/lib/cloud/instances/iid-test-1/datasource"),
         "DataSourceNoCloud: DataSourceNoCloud [seed=/var/lib/cloud/seed/nocloud][dsmode=net]\n"
     );
     // user-data stored raw and processed, owner-only.
-    assert_eq!(m.read("/var/lib/cloud/instances/iid-test-1/user-data.txt"), USER);
-    assert_eq!(m.mode("/var/lib/cloud/instances/iid-test-1/user-data.txt"), 0o600);
+    assert_eq!(
+        m.read("/var/lib/cloud/instances/iid-test-1/user-data.txt"),
+        USER
+    );
+    assert_eq!(
+        m.mode("/var/lib/cloud/instances/iid-test-1/user-data.txt"),
+        0o600
+    );
     let processed = m.read("/var/lib/cloud/instances/iid-test-1/user-data.txt.i");
     assert!(processed.starts_with("Content-Type: multipart/mixed; boundary=\""));
     assert!(processed.contains("Number-Attachments: 1\n"));
     assert!(processed.contains("Content-Disposition: attachment; filename=\"part-001\""));
     let cc = m.read("/var/lib/cloud/instances/iid-test-1/cloud-config.txt");
-    assert!(cc.starts_with("#cloud-config\n\n# from 1 files\n# part-001\n\n---\n"), "{cc}");
+    assert!(
+        cc.starts_with("#cloud-config\n\n# from 1 files\n# part-001\n\n---\n"),
+        "{cc}"
+    );
     assert!(cc.ends_with("\n...\n"));
 
     // Semaphores: per-instance modules and consume_data, cloud-init's names and content.
-    for sem in ["config_write_files", "config_runcmd", "config_scripts_user", "consume_data"] {
+    for sem in [
+        "config_write_files",
+        "config_runcmd",
+        "config_scripts_user",
+        "consume_data",
+    ] {
         let p = format!("/var/lib/cloud/instances/iid-test-1/sem/{sem}");
         let content = m.read(&p);
         assert!(is_sem_content(&content), "{p}: {content:?}");
@@ -77,7 +94,10 @@ fn first_boot_leaves_cloud_init_layout() {
         m.read("/var/lib/cloud/instances/iid-test-1/scripts/runcmd"),
         "#!/bin/sh\n'echo' 'it'\\''s'\nls -l\n"
     );
-    assert_eq!(m.mode("/var/lib/cloud/instances/iid-test-1/scripts/runcmd"), 0o700);
+    assert_eq!(
+        m.mode("/var/lib/cloud/instances/iid-test-1/scripts/runcmd"),
+        0o700
+    );
 
     // status.json and result.json, with the /run links cloud-init makes.
     assert_eq!(
@@ -96,7 +116,10 @@ fn first_boot_leaves_cloud_init_layout() {
         assert!(st["start"].as_f64().unwrap() > 1.0e9, "{mode} start");
         assert!(st["finished"].as_f64().unwrap() >= st["start"].as_f64().unwrap());
     }
-    assert_eq!(status["v1"]["modules-init"]["start"], serde_json::Value::Null);
+    assert_eq!(
+        status["v1"]["modules-init"]["start"],
+        serde_json::Value::Null
+    );
     assert_eq!(status["v1"]["stage"], serde_json::Value::Null);
     assert_eq!(
         m.read("/var/lib/cloud/data/result.json"),
@@ -106,7 +129,9 @@ fn first_boot_leaves_cloud_init_layout() {
     let log = m.read("/var/log/cloud-init.log");
     assert!(log.contains("running 'init-local' at"), "{log}");
     assert_eq!(m.mode("/var/log/cloud-init.log"), 0o640);
-    assert!(m.read("/var/log/cloud-init-output.log").contains("running 'modules:final'"));
+    assert!(m
+        .read("/var/log/cloud-init-output.log")
+        .contains("running 'modules:final'"));
 }
 
 #[test]
@@ -117,7 +142,11 @@ fn second_boot_skips_per_instance_modules_and_says_why() {
     m.write("/etc/motd", "edited by the admin");
     m.reboot();
     m.boot();
-    assert_eq!(m.read("/etc/motd"), "edited by the admin", "write_files must not run again");
+    assert_eq!(
+        m.read("/etc/motd"),
+        "edited by the admin",
+        "write_files must not run again"
+    );
     assert_eq!(
         m.read("/var/lib/cloud/instances/iid-test-1/sem/config_write_files"),
         sem_before
@@ -125,7 +154,9 @@ fn second_boot_skips_per_instance_modules_and_says_why() {
     let log = m.read("/var/log/cloud-init.log");
     for module in ["write_files", "runcmd", "scripts_user"] {
         assert!(
-            log.contains(&format!("config-{module} already ran (freq=once-per-instance)")),
+            log.contains(&format!(
+                "config-{module} already ran (freq=once-per-instance)"
+            )),
             "log lacks the skip of {module}"
         );
     }
@@ -146,7 +177,10 @@ fn new_instance_id_reruns_per_instance_modules() {
     m.reboot();
     m.seed("instance-id: iid-test-2\n", USER);
     m.run_ok(&["init", "--local"], 0);
-    assert_eq!(m.read("/var/lib/cloud/data/previous-instance-id"), "iid-test-1\n");
+    assert_eq!(
+        m.read("/var/lib/cloud/data/previous-instance-id"),
+        "iid-test-1\n"
+    );
     m.run_ok(&["init"], 0);
     m.run_ok(&["modules", "--mode=config"], 0);
     m.run_ok(&["modules", "--mode=final"], 0);
@@ -155,8 +189,16 @@ fn new_instance_id_reruns_per_instance_modules() {
         std::fs::read_link(m.path("/var/lib/cloud/instance")).unwrap(),
         std::path::Path::new("/var/lib/cloud/instances/iid-test-2")
     );
-    for sem in ["config_write_files", "config_runcmd", "config_scripts_user", "consume_data"] {
-        assert!(m.exists(&format!("/var/lib/cloud/instances/iid-test-2/sem/{sem}")), "{sem}");
+    for sem in [
+        "config_write_files",
+        "config_runcmd",
+        "config_scripts_user",
+        "consume_data",
+    ] {
+        assert!(
+            m.exists(&format!("/var/lib/cloud/instances/iid-test-2/sem/{sem}")),
+            "{sem}"
+        );
     }
     // The old instance's state is kept, as cloud-init keeps it.
     assert!(m.exists("/var/lib/cloud/instances/iid-test-1/sem/config_write_files"));
@@ -170,7 +212,9 @@ fn per_once_never_reruns_and_per_always_always_does() {
         "cloud_init_modules:\n - [write_files, once]\ncloud_config_modules:\n - [runcmd, always]\ncloud_final_modules: []\n",
     );
     m.boot();
-    assert!(is_sem_content(&m.read("/var/lib/cloud/sem/config_write_files.once")));
+    assert!(is_sem_content(
+        &m.read("/var/lib/cloud/sem/config_write_files.once")
+    ));
     assert!(!m.exists("/var/lib/cloud/instances/iid-test-1/sem/config_write_files"));
     assert!(!m.exists("/var/lib/cloud/instances/iid-test-1/sem/config_runcmd"));
     // A new instance-id re-runs nothing that is per-once...
@@ -213,14 +257,26 @@ fn semaphores_left_by_cloud_init_are_honoured() {
     let m = Machine::seeded(META, USER);
     let i = m.idir("iid-test-1");
     m.write("/var/lib/cloud/data/instance-id", "iid-test-1\n");
-    m.write(&format!("{i}/sem/config_write_files"), "812: 1700000000.25\n");
+    m.write(
+        &format!("{i}/sem/config_write_files"),
+        "812: 1700000000.25\n",
+    );
     m.write(&format!("{i}/sem/config-runcmd"), "812: 1700000001.5\n"); // 22.4's legacy dashed name
     m.write(&format!("{i}/obj.pkl"), "pickled");
     std::os::unix::fs::symlink(&i, m.path("/var/lib/cloud/instance")).unwrap();
     m.boot();
-    assert!(!m.exists("/etc/motd"), "write_files already ran under cloud-init");
-    assert!(!m.exists(&format!("{i}/scripts/runcmd")), "runcmd already ran under cloud-init");
-    assert_eq!(m.read(&format!("{i}/sem/config_write_files")), "812: 1700000000.25\n");
+    assert!(
+        !m.exists("/etc/motd"),
+        "write_files already ran under cloud-init"
+    );
+    assert!(
+        !m.exists(&format!("{i}/scripts/runcmd")),
+        "runcmd already ran under cloud-init"
+    );
+    assert_eq!(
+        m.read(&format!("{i}/sem/config_write_files")),
+        "812: 1700000000.25\n"
+    );
     let status = m.run_ok(&["status", "--long"], 0);
     assert!(
         status.contains("write_files: skipped (already ran (freq=once-per-instance): semaphore /var/lib/cloud/instances/iid-test-1/sem/config_write_files written 2023-11-14 22:13:20 UTC by pid 812)"),
@@ -236,13 +292,25 @@ fn single_honours_semaphores_unless_forced() {
     m.write("/etc/motd", "edited");
     m.run_ok(&["single", "--name", "write_files"], 0);
     assert_eq!(m.read("/etc/motd"), "edited");
-    m.run_ok(&["single", "--name", "write-files", "--frequency", "always"], 0);
+    m.run_ok(
+        &["single", "--name", "write-files", "--frequency", "always"],
+        0,
+    );
     assert_eq!(m.read("/etc/motd"), "hello");
     m.write("/etc/motd", "edited again");
-    m.run_ok(&["single", "--name=cc_write_files", "--frequency=always"], 0);
+    m.run_ok(
+        &["single", "--name=cc_write_files", "--frequency=always"],
+        0,
+    );
     assert_eq!(m.read("/etc/motd"), "hello");
     m.run_ok(&["single", "--name", "does_not_exist"], 1);
-    let out = m.run(&["single", "--name", "write_files", "--frequency", "sometimes"]);
+    let out = m.run(&[
+        "single",
+        "--name",
+        "write_files",
+        "--frequency",
+        "sometimes",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     // Without any datasource (None not allowed), single has nothing to work with.
     let empty = Machine::new();
@@ -258,14 +326,24 @@ fn no_seed_falls_back_to_the_none_datasource() {
     let m = Machine::new();
     m.write("/etc/cloud/cloud.cfg", "datasource:\n  None:\n    userdata_raw: |\n      #cloud-config\n      write_files: [{path: /etc/from-none, content: x}]\n");
     m.boot();
-    assert_eq!(m.read("/var/lib/cloud/data/instance-id"), "iid-datasource-none\n");
+    assert_eq!(
+        m.read("/var/lib/cloud/data/instance-id"),
+        "iid-datasource-none\n"
+    );
     assert_eq!(m.read("/etc/from-none"), "x");
     assert!(m.exists("/var/lib/cloud/instances/iid-datasource-none/sem/config_write_files"));
     let status = m.run_ok(&["status", "--format", "json"], 0);
     let j: serde_json::Value = serde_json::from_str(&status).unwrap();
     assert_eq!(j["datasource"], "none");
     assert_eq!(j["status"], "done");
-    for key in ["_schema_version", "boot_status_code", "detail", "errors", "last_update", "schemas"] {
+    for key in [
+        "_schema_version",
+        "boot_status_code",
+        "detail",
+        "errors",
+        "last_update",
+        "schemas",
+    ] {
         assert!(j.get(key).is_some(), "{key}");
     }
 }
@@ -274,10 +352,17 @@ fn no_seed_falls_back_to_the_none_datasource() {
 fn dsmode_local_runs_everything_in_the_local_stage() {
     let m = Machine::seeded("instance-id: iid-local\ndsmode: local\n", USER);
     m.run_ok(&["init", "--local"], 0);
-    assert_eq!(m.read("/etc/motd"), "hello", "init modules ran in the local stage");
+    assert_eq!(
+        m.read("/etc/motd"),
+        "hello",
+        "init modules ran in the local stage"
+    );
     m.run_ok(&["init"], 0);
     let log = m.read("/var/log/cloud-init.log");
-    assert!(!log.contains("config-write_files already ran"), "the network stage did not run modules");
+    assert!(
+        !log.contains("config-write_files already ran"),
+        "the network stage did not run modules"
+    );
     let status: serde_json::Value =
         serde_json::from_str(&m.read("/var/lib/cloud/data/status.json")).unwrap();
     let lines = &status["cloudboot"]["init"];
@@ -306,7 +391,10 @@ fn status_reports_errors_and_query_reads_instance_data() {
     let keys = m.run_ok(&["query", "--list-keys", "v1"], 0);
     assert!(keys.lines().any(|l| l == "cloud_name"), "{keys}");
     assert_eq!(m.mode("/run/cloud-init/instance-data.json"), 0o644);
-    assert_eq!(m.mode("/run/cloud-init/instance-data-sensitive.json"), 0o600);
+    assert_eq!(
+        m.mode("/run/cloud-init/instance-data-sensitive.json"),
+        0o600
+    );
     assert!(m
         .read("/run/cloud-init/instance-data.json")
         .contains("\"merged_cfg\": \"redacted for non-root user\""));

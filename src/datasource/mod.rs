@@ -122,7 +122,10 @@ impl Instance {
             cloud_name: s("cloud_name").unwrap_or_default(),
             platform: s("platform").unwrap_or_default(),
             subplatform: s("subplatform").unwrap_or_default(),
-            disconnected: j.get("disconnected").and_then(|v| v.as_bool()).unwrap_or(false),
+            disconnected: j
+                .get("disconnected")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false),
         })
     }
 }

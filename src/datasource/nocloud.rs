@@ -66,7 +66,9 @@ impl NoCloud {
         let ds_cfg = ctx.ds_cfg("NoCloud");
         if let (Some(md), Some(ud)) = (ds_cfg.get("meta-data"), ds_cfg.get("user-data")) {
             let meta = match md {
-                Value::Str(s) => load_mapping(s.as_bytes(), "datasource.NoCloud.meta-data", problems),
+                Value::Str(s) => {
+                    load_mapping(s.as_bytes(), "datasource.NoCloud.meta-data", problems)
+                }
                 v => v.clone(),
             };
             seeds.push(Seed {

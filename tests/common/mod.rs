@@ -45,8 +45,7 @@ impl Machine {
     }
 
     pub fn read(&self, guest: &str) -> String {
-        fs::read_to_string(self.path(guest))
-            .unwrap_or_else(|e| panic!("reading {guest}: {e}"))
+        fs::read_to_string(self.path(guest)).unwrap_or_else(|e| panic!("reading {guest}: {e}"))
     }
 
     pub fn exists(&self, guest: &str) -> bool {
@@ -136,7 +135,9 @@ impl Machine {
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, String>) {
-    let Ok(entries) = fs::read_dir(dir) else { return };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let p = e.path();
         let md = p.symlink_metadata().unwrap();
@@ -181,12 +182,18 @@ extern "C" {
 
 /// Matches cloud-init's semaphore content `"<pid>: <float time>\n"`.
 pub fn is_sem_content(s: &str) -> bool {
-    let Some(body) = s.strip_suffix('\n') else { return false };
-    let Some((pid, time)) = body.split_once(": ") else { return false };
+    let Some(body) = s.strip_suffix('\n') else {
+        return false;
+    };
+    let Some((pid, time)) = body.split_once(": ") else {
+        return false;
+    };
     !pid.is_empty()
         && pid.bytes().all(|b| b.is_ascii_digit())
         && time.split_once('.').is_some_and(|(a, b)| {
-            !a.is_empty() && !b.is_empty() && (a.bytes().chain(b.bytes())).all(|c| c.is_ascii_digit())
+            !a.is_empty()
+                && !b.is_empty()
+                && (a.bytes().chain(b.bytes())).all(|c| c.is_ascii_digit())
         })
 }
 

@@ -1,0 +1,123 @@
+//! Bad input gets a clear error naming the file, key and line; the boot goes
+//! on with the rest; nothing already on disk is lost.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn broken_user_data_yaml_is_named_and_the_boot_goes_on() {
+    let m = Machine::seeded(
+        META,
+        "#cloud-config\nwrite_files:\n  - path: /etc/x\n    content: [unclosed\n",
+    );
+    m.write("/etc/cloud/cloud.cfg.d/50_extra.cfg", "runcmd: [ls]\n");
+    m.run_ok(&["init", "--local"], 0);
+    m.run_ok(&["init"], 1);
+    m.run_ok(&["modules", "--mode=config"], 0);
+    m.run_ok(&["modules", "--mode=final"], 0);
+    let status = m.run_ok(&["status", "--long"], 1);
+    assert!(
+        status.contains("user-data (part-001), line 5, column 1: "),
+        "{status}"
+    );
+    // The config from cloud.cfg.d still applied.
+    assert!(m.exists("/var/lib/cloud/instances/iid-test-1/scripts/runcmd"));
+}
+
+#[test]
+fn a_broken_cloud_cfg_file_is_named_and_the_others_count() {
+    let m = Machine::seeded(
+        META,
+        "#cloud-config\nwrite_files: [{path: /etc/x, content: y}]\n",
+    );
+    m.write("/etc/cloud/cloud.cfg.d/10_bad.cfg", "runcmd: [\n  ls\n");
+    m.write("/etc/cloud/cloud.cfg.d/20_good.cfg", "runcmd: [ls]\n");
+    m.run_ok(&["init", "--local"], 1);
+    m.run_ok(&["init"], 1);
+    assert_eq!(m.read("/etc/x"), "y");
+    let status = m.run_ok(&["status", "--long"], 1);
+    assert!(
+        status.contains("/etc/cloud/cloud.cfg.d/10_bad.cfg, line"),
+        "{status}"
+    );
+    m.run_ok(&["modules", "--mode=config"], 1);
+    assert!(m.exists("/var/lib/cloud/instances/iid-test-1/scripts/runcmd"));
+}
+
+#[test]
+fn a_bad_write_files_entry_is_reported_and_the_others_are_written() {
+    let m = Machine::seeded(
+        META,
+        "#cloud-config\nwrite_files:\n  - path: /etc/a\n    content: a\n  - path: /etc/b\n    encoding: b64\n    content: 'a'\n  - path: /etc/c\n    owner: nosuchuser:root\n    content: c\n  - content: no path\n  - path: /etc/d\n    permissions: 'rwx'\n    content: d\n",
+    );
+    m.write("/etc/b", "kept");
+    m.run_ok(&["init", "--local"], 0);
+    m.run_ok(&["init"], 3);
+    assert_eq!(m.read("/etc/a"), "a");
+    assert_eq!(
+        m.read("/etc/b"),
+        "kept",
+        "a bad entry leaves the old file alone"
+    );
+    assert!(!m.exists("/etc/c"));
+    assert_eq!(m.read("/etc/d"), "d");
+    assert_eq!(
+        m.mode("/etc/d"),
+        0o644,
+        "undecodable permissions fall back to 0644"
+    );
+    let status = m.run_ok(&["status", "--long"], 1);
+    assert!(
+        status.contains("write_files[1].content (b64): not base64"),
+        "{status}"
+    );
+    assert!(
+        status.contains(
+            "write_files[2].owner: Unknown user or group: user 'nosuchuser' is not in /etc/passwd"
+        ),
+        "{status}"
+    );
+    assert!(
+        status.contains("No path provided to write for entry 4 in module write_files"),
+        "{status}"
+    );
+}
+
+#[test]
+fn owners_come_from_the_roots_passwd_and_group() {
+    if !can_chroot("owners_come_from_the_roots_passwd_and_group") {
+        return;
+    }
+    let m = Machine::seeded(
+        META,
+        "#cloud-config\nwrite_files:\n  - path: /home/app/conf\n    owner: app:staff\n    permissions: 0640\n    content: x\n  - path: /srv/setgid\n    owner: app\n    permissions: '2755'\n    content: y\n",
+    );
+    m.write(
+        "/etc/passwd",
+        "root:x:0:0:root:/root:/bin/sh\napp:x:1234:1234::/home/app:/bin/sh\n",
+    );
+    m.write("/etc/group", "root:x:0:\nstaff:x:4321:\n");
+    m.run_ok(&["init", "--local"], 0);
+    m.run_ok(&["init"], 0);
+    use std::os::unix::fs::MetadataExt;
+    let md = std::fs::metadata(m.path("/home/app/conf")).unwrap();
+    assert_eq!((md.uid(), md.gid()), (1234, 4321));
+    // An unquoted 0640 is octal, as PyYAML reads it.
+    assert_eq!(m.mode("/home/app/conf"), 0o640);
+    let md = std::fs::metadata(m.path("/srv/setgid")).unwrap();
+    assert_eq!(md.uid(), 1234);
+    assert_eq!(md.mode() & 0o7777, 0o2755, "setgid survives the chown");
+}
+
+#[test]
+fn meta_data_that_is_not_a_mapping_is_reported_not_fatal() {
+    let m = Machine::seeded(
+        "- just\n- a list\n",
+        "#cloud-config\nwrite_files: [{path: /etc/x, content: y}]\n",
+    );
+    m.run_ok(&["init", "--local"], 1);
+    m.run_ok(&["init"], 0);
+    assert_eq!(m.read("/var/lib/cloud/data/instance-id"), "nocloud\n");
+    assert_eq!(m.read("/etc/x"), "y");
+}
