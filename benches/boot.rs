@@ -1,1 +1,120 @@
-fn main() {}
+//! `cargo bench`: boots every bundled example through the four stages, each
+//! stage as its own process exactly as a real boot runs them (`init --local`,
+//! `init`, `modules --mode=config`, `modules --mode=final`), each run in a
+//! fresh temporary root. Prints the median and worst time per stage and in
+//! total, and the peak resident memory of any stage process.
+//!
+//! Measurements live here, never in tests. Set CLOUDBOOT_BENCH_RUNS to change
+//! the number of boots per example (default 30).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_cloudboot");
+const STAGES: [(&str, &[&str]); 4] = [
+    ("local", &["init", "--local"]),
+    ("network", &["init"]),
+    ("config", &["modules", "--mode=config"]),
+    ("final", &["modules", "--mode=final"]),
+];
+
+fn examples() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut out: Vec<PathBuf> = fs::read_dir(&dir)
+        .expect("examples/")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("meta-data").is_file() && p.join("user-data").is_file())
+        .collect();
+    out.sort();
+    out
+}
+
+fn seed(root: &Path, example: &Path) {
+    let dest = root.join("var/lib/cloud/seed/nocloud");
+    fs::create_dir_all(&dest).unwrap();
+    for name in ["meta-data", "user-data", "vendor-data", "network-config"] {
+        let src = example.join(name);
+        if src.is_file() {
+            fs::copy(&src, dest.join(name)).unwrap();
+        }
+    }
+}
+
+/// Peak RSS of all waited-for children so far, in KiB.
+fn children_max_rss_kib() -> i64 {
+    // SAFETY: getrusage only writes into the struct we pass.
+    unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru);
+        ru.ru_maxrss
+    }
+}
+
+fn median(v: &mut [Duration]) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn main() {
+    let runs: usize = std::env::var("CLOUDBOOT_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
+    println!("cloudboot boot benchmark: {runs} boots per example, each stage a separate process");
+    println!("binary: {BIN}");
+    for example in examples() {
+        let mut per_stage: Vec<Vec<Duration>> = vec![Vec::new(); STAGES.len()];
+        let mut totals = Vec::new();
+        for _ in 0..runs {
+            let root = tempfile::tempdir().unwrap();
+            seed(root.path(), &example);
+            let mut total = Duration::ZERO;
+            for (i, (name, args)) in STAGES.iter().enumerate() {
+                let start = Instant::now();
+                let out = Command::new(BIN)
+                    .arg("--root")
+                    .arg(root.path())
+                    .args(*args)
+                    .output()
+                    .unwrap();
+                let took = start.elapsed();
+                assert!(
+                    out.status.success(),
+                    "{} stage {name} failed: {}",
+                    example.display(),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                per_stage[i].push(took);
+                total += took;
+            }
+            totals.push(total);
+        }
+        println!("\n{}", example.file_name().unwrap().to_string_lossy());
+        for (i, (name, _)) in STAGES.iter().enumerate() {
+            let worst = *per_stage[i].iter().max().unwrap();
+            println!(
+                "  {name:<8} median {:>10}   worst {:>10}",
+                ms(median(&mut per_stage[i])),
+                ms(worst)
+            );
+        }
+        let worst = *totals.iter().max().unwrap();
+        println!(
+            "  {:<8} median {:>10}   worst {:>10}",
+            "total",
+            ms(median(&mut totals)),
+            ms(worst)
+        );
+    }
+    println!(
+        "\npeak RSS of any stage process: {} KiB",
+        children_max_rss_kib()
+    );
+}

@@ -35,6 +35,17 @@ static INFO: ModuleInfo = ModuleInfo {
 };
 
 const DEFAULT_PERMS: u32 = 0o644;
+/// The keys of a write_files entry (cloud-init's schema).
+const ENTRY_KEYS: &[&str] = &[
+    "path",
+    "content",
+    "source",
+    "encoding",
+    "owner",
+    "permissions",
+    "append",
+    "defer",
+];
 const DEFAULT_OWNER: &str = "root:root";
 
 impl Module for WriteFiles {
@@ -69,6 +80,17 @@ pub fn plan_entries(ctx: &Context, deferred: bool) -> ModuleOutput {
             continue;
         }
         selected += 1;
+        // A misspelt key (`permisions`) silently changes what gets written:
+        // say so, and still write what the entry does say.
+        for (k, _) in entry.as_map().into_iter().flat_map(|m| m.iter()) {
+            let key = k.python_str();
+            if !ENTRY_KEYS.contains(&key.as_str()) {
+                out.error(format!(
+                    "write_files[{i}]: unknown key '{key}' (expected one of {})",
+                    ENTRY_KEYS.join(", ")
+                ));
+            }
+        }
         match plan_entry(ctx, i + 1, entry) {
             Ok(effect) => out.effects.push(effect),
             Err(msg) => out.error(msg),
@@ -102,6 +124,13 @@ fn plan_entry(ctx: &Context, n: usize, entry: &Value) -> Result<Effect, String> 
         }
     };
     let content = match map.get("content") {
+        None | Some(Value::Null) if map.get("source").is_some() => {
+            return Err(format!(
+                "{}: fetching a file from a URI is not supported yet and there is no content to fall back to; {} not written",
+                at("source"),
+                path.display()
+            ))
+        }
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Str(s)) => s.clone().into_bytes(),
         Some(Value::Bytes(b)) => b.clone(),

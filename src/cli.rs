@@ -149,7 +149,7 @@ pub fn main(argv: Vec<String>) -> i32 {
             Ok(0)
         }
         "version" => {
-            println!("cloudboot {}", crate::VERSION_STRING);
+            println!("cloudboot {}", env!("CARGO_PKG_VERSION"));
             Ok(0)
         }
         "init" => cmd_init(&args),

@@ -107,7 +107,12 @@ impl Paths {
     }
 }
 
-/// `str(iid).replace(os.sep, "_")`.
+/// `str(iid).replace(os.sep, "_")`; an id of `.`, `..` or nothing (which
+/// would name a directory outside `instances/`) gets a leading `_`.
 pub fn instance_dir_name(iid: &str) -> String {
-    iid.replace('/', "_")
+    let name = iid.replace('/', "_");
+    match name.as_str() {
+        "" | "." | ".." => format!("_{name}"),
+        _ => name,
+    }
 }

@@ -101,6 +101,12 @@ pub fn apply_all(target: &mut dyn Target, effects: &[Effect]) -> Applied {
     out
 }
 
+enum WriteResult {
+    Written,
+    WrittenWithNote(String),
+    Unchanged,
+}
+
 /// Applies effects to a real root.
 pub struct LiveTarget {
     root: Root,
@@ -126,7 +132,7 @@ impl LiveTarget {
         mode: u32,
         owner: Option<&crate::effect::Owner>,
         append: bool,
-    ) -> io::Result<Option<String>> {
+    ) -> io::Result<WriteResult> {
         let host = self.root.resolve_parent(path);
         if let Some(parent) = host.parent() {
             create_dirs(parent, 0o755)?;
@@ -140,6 +146,21 @@ impl LiveTarget {
             }
         }
         bytes.extend_from_slice(&data.bytes);
+        // Same content, mode and owner already there: leave the file (and its
+        // mtime) alone, and spare the fsyncs.
+        if let Ok(md) = fs::symlink_metadata(&host) {
+            use std::os::unix::fs::MetadataExt;
+            let (uid, gid) = owner.map(|o| o.ids()).unwrap_or((None, None));
+            let same_owner = uid.is_none_or(|u| u == md.uid()) && gid.is_none_or(|g| g == md.gid());
+            if md.is_file()
+                && md.len() == bytes.len() as u64
+                && md.mode() & 0o7777 == mode
+                && same_owner
+                && fs::read(&host).ok().as_deref() == Some(bytes.as_slice())
+            {
+                return Ok(WriteResult::Unchanged);
+            }
+        }
         // Ownership: only root may give a file away. On a scratch root, an
         // ordinary user's run records the owner instead of failing.
         let mut note = None;
@@ -155,7 +176,10 @@ impl LiveTarget {
             None => None,
         };
         write_atomic(&host, &bytes, mode, ids)?;
-        Ok(note)
+        Ok(match note {
+            Some(n) => WriteResult::WrittenWithNote(n),
+            None => WriteResult::Written,
+        })
     }
 
     fn run_parts(
@@ -227,8 +251,9 @@ impl Target for LiveTarget {
                 owner,
                 append,
             } => match self.write_file(path, data, *mode, owner.as_ref(), *append) {
-                Ok(None) => Ok(Outcome::Done),
-                Ok(Some(note)) => {
+                Ok(WriteResult::Written) => Ok(Outcome::Done),
+                Ok(WriteResult::Unchanged) => Ok(Outcome::Unchanged),
+                Ok(WriteResult::WrittenWithNote(note)) => {
                     let mut r = Record::new(effect, Outcome::Done);
                     r.detail = Some(note);
                     return r;

@@ -49,11 +49,11 @@ fn a_broken_cloud_cfg_file_is_named_and_the_others_count() {
 fn a_bad_write_files_entry_is_reported_and_the_others_are_written() {
     let m = Machine::seeded(
         META,
-        "#cloud-config\nwrite_files:\n  - path: /etc/a\n    content: a\n  - path: /etc/b\n    encoding: b64\n    content: 'a'\n  - path: /etc/c\n    owner: nosuchuser:root\n    content: c\n  - content: no path\n  - path: /etc/d\n    permissions: 'rwx'\n    content: d\n",
+        "#cloud-config\nwrite_files:\n  - path: /etc/a\n    content: a\n  - path: /etc/b\n    encoding: b64\n    content: 'a'\n  - path: /etc/c\n    owner: nosuchuser:root\n    content: c\n  - content: no path\n  - path: /etc/d\n    permissions: 'rwx'\n    content: d\n  - path: /etc/e\n    permisions: '0600'\n    content: e\n",
     );
     m.write("/etc/b", "kept");
     m.run_ok(&["init", "--local"], 0);
-    m.run_ok(&["init"], 3);
+    m.run_ok(&["init"], 4);
     assert_eq!(m.read("/etc/a"), "a");
     assert_eq!(
         m.read("/etc/b"),

@@ -117,10 +117,7 @@ impl Machine {
     /// Puts a static busybox in the root as /bin/sh and friends, so programs
     /// can run inside it under chroot.
     pub fn install_busybox(&self) {
-        let bb = ["/bin/busybox", "/usr/bin/busybox"]
-            .into_iter()
-            .find(|p| Path::new(p).exists())
-            .expect("busybox-static is installed (.ci/run installs it)");
+        let bb = busybox().expect("busybox-static is installed (.ci/run installs it)");
         fs::create_dir_all(self.path("/bin")).unwrap();
         fs::copy(bb, self.path("/bin/busybox")).unwrap();
         for applet in [
@@ -160,18 +157,28 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, String>) {
     }
 }
 
-/// True when this process may chroot. Tests that need it return early
-/// otherwise, unless CLOUDBOOT_REQUIRE_ROOT_TESTS is set (as `.ci/run` sets
-/// it), in which case not being root is a failure.
+fn busybox() -> Option<&'static str> {
+    ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+}
+
+/// True when this process may chroot and has a static busybox to put in the
+/// root. Tests that need both return early otherwise, unless
+/// CLOUDBOOT_REQUIRE_ROOT_TESTS is set (`.ci/run` sets it), in which case
+/// a missing prerequisite is a failure.
 pub fn can_chroot(test: &str) -> bool {
     // SAFETY: geteuid cannot fail.
-    if unsafe { libc_geteuid() } == 0 {
-        return true;
-    }
+    let root = unsafe { libc_geteuid() } == 0;
+    let missing = match (root, busybox()) {
+        (true, Some(_)) => return true,
+        (false, _) => "root (to chroot)",
+        (true, None) => "busybox-static (apt-get install busybox-static)",
+    };
     if std::env::var_os("CLOUDBOOT_REQUIRE_ROOT_TESTS").is_some() {
-        panic!("{test} needs root (chroot), and CLOUDBOOT_REQUIRE_ROOT_TESTS is set");
+        panic!("{test} needs {missing}, and CLOUDBOOT_REQUIRE_ROOT_TESTS is set");
     }
-    eprintln!("{test}: skipped, needs root to chroot");
+    eprintln!("{test}: skipped, needs {missing}");
     false
 }
 
