@@ -171,8 +171,16 @@ pub fn main(argv: Vec<String>) -> i32 {
     }
 }
 
+/// The stage map, or `None` after saying why it cannot be used: an invalid
+/// map stops everything before it starts.
+fn checked_stage_map(args: &Args, root: &Root) -> Option<StageMap> {
+    stage_map(args, root)
+        .map_err(|e| eprintln!("cloudboot: {e}"))
+        .ok()
+}
+
 /// Loads the stage map: `--stages`, else the root's /etc/cloudboot/stages.yaml,
-/// else the built-in one. An invalid map stops everything before it starts.
+/// else the built-in one.
 fn stage_map(args: &Args, root: &Root) -> Result<StageMap, String> {
     let (text, name) = match &args.stages {
         Some(p) => (
@@ -230,12 +238,8 @@ fn exit_code(errors: usize) -> i32 {
 /// Runs one stage live; exit code = its number of errors.
 fn run_live(args: &Args, stage: Stage, modules_only: bool) -> Result<i32, Usage> {
     let root = Root::new(&args.root);
-    let map = match stage_map(args, &root) {
-        Ok(m) => m,
-        Err(e) => {
-            eprintln!("cloudboot: {e}");
-            return Ok(1);
-        }
+    let Some(map) = checked_stage_map(args, &root) else {
+        return Ok(1);
     };
     let mut target = live_target(&root);
     let mut engine = Engine::new(&mut target, map, options(args));
@@ -304,12 +308,8 @@ fn cmd_single(args: &Args) -> Result<i32, Usage> {
     }
     let name = name.ok_or_else(|| Usage("--name is required".into()))?;
     let root = Root::new(&args.root);
-    let map = match stage_map(args, &root) {
-        Ok(m) => m,
-        Err(e) => {
-            eprintln!("cloudboot: {e}");
-            return Ok(1);
-        }
+    let Some(map) = checked_stage_map(args, &root) else {
+        return Ok(1);
     };
     let mut target = live_target(&root);
     let mut engine = Engine::new(&mut target, map, options(args));
@@ -532,12 +532,8 @@ fn cmd_plan(args: &Args) -> Result<i32, Usage> {
         }
     }
     let root = Root::new(&args.root);
-    let map = match stage_map(args, &root) {
-        Ok(m) => m,
-        Err(e) => {
-            eprintln!("cloudboot: {e}");
-            return Ok(1);
-        }
+    let Some(map) = checked_stage_map(args, &root) else {
+        return Ok(1);
     };
     let mut target = PlanTarget::new(root);
     let mut engine = Engine::new(&mut target, map, options(args));
@@ -566,12 +562,8 @@ fn cmd_boot(args: &Args) -> Result<i32, Usage> {
             return Ok(1);
         }
     }
-    let map = match stage_map(args, &root) {
-        Ok(m) => m,
-        Err(e) => {
-            eprintln!("cloudboot: {e}");
-            return Ok(1);
-        }
+    let Some(map) = checked_stage_map(args, &root) else {
+        return Ok(1);
     };
     let mut target = live_target(&root);
     let mut engine = Engine::new(&mut target, map, options(args));

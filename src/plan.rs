@@ -6,13 +6,12 @@
 //! Nothing here writes to disk.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ffi::OsString;
 use std::io;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use crate::diff;
 use crate::effect::Effect;
-use crate::rootfs::{FsView, Kind, RealFs, Root, Stat};
+use crate::rootfs::{canonical_path, FsView, Kind, RealFs, Root, Stat};
 use crate::target::{Outcome, Record, Target};
 
 #[derive(Clone, Debug)]
@@ -44,48 +43,9 @@ impl Overlay {
         }
     }
 
-    /// The guest path with every symlink (planned or real) followed; with
-    /// `follow_last` false the last component is left as it is.
+    /// The guest path with every symlink (planned or real) followed.
     fn canonical(&self, path: &Path, follow_last: bool) -> PathBuf {
-        let mut pending: Vec<OsString> = path
-            .components()
-            .filter_map(|c| match c {
-                Component::Normal(s) => Some(s.to_os_string()),
-                Component::ParentDir => Some("..".into()),
-                _ => None,
-            })
-            .collect();
-        pending.reverse();
-        let mut cur = PathBuf::from("/");
-        let mut links = 0;
-        while let Some(part) = pending.pop() {
-            if part == ".." {
-                cur.pop();
-                continue;
-            }
-            let next = cur.join(&part);
-            if links < 40 && (follow_last || !pending.is_empty()) {
-                if let Some(target) = self.link_at(&next) {
-                    links += 1;
-                    if target.is_absolute() {
-                        cur = PathBuf::from("/");
-                    }
-                    let mut t: Vec<OsString> = target
-                        .components()
-                        .filter_map(|c| match c {
-                            Component::Normal(s) => Some(s.to_os_string()),
-                            Component::ParentDir => Some("..".into()),
-                            _ => None,
-                        })
-                        .collect();
-                    t.reverse();
-                    pending.extend(t);
-                    continue;
-                }
-            }
-            cur = next;
-        }
-        cur
+        canonical_path(path, follow_last, |prefix| self.link_at(prefix))
     }
 
     /// The symlink target at a canonical path, if it is a symlink.

@@ -63,38 +63,51 @@ impl Root {
         if self.host == Path::new("/") {
             return Path::new("/").join(guest.strip_prefix("/").unwrap_or(guest));
         }
-        // Pending components, processed front to back; links push their target.
-        let mut pending: Vec<OsString> = components(guest);
-        pending.reverse();
-        let mut resolved: Vec<OsString> = Vec::new();
-        let mut links = 0usize;
-        while let Some(part) = pending.pop() {
-            if part == ".." {
-                resolved.pop();
+        // Every prefix we test is already resolved, so its host path has no
+        // links left in it but the one we are asking about.
+        let canonical = canonical_path(guest, follow_last, |prefix| {
+            fs::read_link(self.host.join(prefix.strip_prefix("/").unwrap_or(prefix))).ok()
+        });
+        self.host
+            .join(canonical.strip_prefix("/").unwrap_or(&canonical))
+    }
+}
+
+/// A guest path with every symlink followed as the kernel would inside a
+/// chroot: `read_link` answers for a resolved prefix; an absolute target
+/// starts again at `/`; `..` stops at `/`; after 40 links the rest is
+/// taken literally. With `follow_last` false a link in the last component
+/// is kept (to replace or remove the link itself).
+pub fn canonical_path(
+    path: &Path,
+    follow_last: bool,
+    read_link: impl Fn(&Path) -> Option<PathBuf>,
+) -> PathBuf {
+    let mut pending = components(path);
+    pending.reverse();
+    let mut cur = PathBuf::from("/");
+    let mut links = 0usize;
+    while let Some(part) = pending.pop() {
+        if part == ".." {
+            cur.pop();
+            continue;
+        }
+        let next = cur.join(&part);
+        if links < MAX_SYMLINKS && (follow_last || !pending.is_empty()) {
+            if let Some(target) = read_link(&next) {
+                links += 1;
+                if target.is_absolute() {
+                    cur = PathBuf::from("/");
+                }
+                let mut t = components(&target);
+                t.reverse();
+                pending.extend(t);
                 continue;
             }
-            let mut candidate = self.host.clone();
-            candidate.extend(resolved.iter());
-            candidate.push(&part);
-            let is_last = pending.is_empty();
-            if links < MAX_SYMLINKS && (follow_last || !is_last) {
-                if let Ok(target) = fs::read_link(&candidate) {
-                    links += 1;
-                    if target.is_absolute() {
-                        resolved.clear();
-                    }
-                    let mut target_parts = components(&target);
-                    target_parts.reverse();
-                    pending.extend(target_parts);
-                    continue;
-                }
-            }
-            resolved.push(part);
         }
-        let mut out = self.host.clone();
-        out.extend(resolved.iter());
-        out
+        cur = next;
     }
+    cur
 }
 
 fn components(p: &Path) -> Vec<OsString> {
