@@ -1,6 +1,7 @@
 //! cloudboot's modules, one file each. A module sees the engine's API
 //! (`crate::module`) only: config and context in, effects out.
 
+pub mod final_message;
 pub mod runcmd;
 pub mod scripts_user;
 pub mod write_files;
@@ -15,5 +16,6 @@ pub fn all() -> &'static [&'static dyn Module] {
         &write_files_deferred::WriteFilesDeferred,
         &runcmd::Runcmd,
         &scripts_user::ScriptsUser,
+        &final_message::FinalMessage,
     ]
 }

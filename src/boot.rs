@@ -6,7 +6,7 @@
 //! file the engine writes, its state files included, goes through the same
 //! effects and the same target as the modules' do, so a plan lists all of it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::config;
 use crate::datasource::{self, DsContext, DsMode, Instance};
@@ -745,14 +745,6 @@ fn welcome_line(fs: &dyn crate::rootfs::FsView, stage: Stage) -> String {
         "Cloud-init v. {} running '{action}' at {}. Up {} seconds.",
         crate::VERSION_STRING,
         chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S +0000"),
-        uptime(fs)
+        crate::module::uptime(fs)
     )
-}
-
-/// Seconds since boot, from the root's `/proc/uptime` (else this machine's).
-pub fn uptime(fs: &dyn crate::rootfs::FsView) -> String {
-    fs.read_string(Path::new("/proc/uptime"))
-        .or_else(|| std::fs::read_to_string("/proc/uptime").ok())
-        .and_then(|s| s.split_whitespace().next().map(str::to_string))
-        .unwrap_or_else(|| "0.0".into())
 }

@@ -54,6 +54,12 @@ impl Context<'_> {
         self.paths.ipath(self.iid(), name)
     }
 
+    /// Seconds since boot as cloud-init's `util.uptime()` gives it: the first
+    /// field of the root's `/proc/uptime` (else this machine's).
+    pub fn uptime(&self) -> String {
+        uptime(self.fs)
+    }
+
     /// A user's uid from the root's `/etc/passwd`.
     pub fn uid_of(&self, user: &str) -> Option<u32> {
         lookup_id(self.fs, Path::new("/etc/passwd"), user)
@@ -87,6 +93,14 @@ impl Context<'_> {
         }
         Ok(owner)
     }
+}
+
+/// See [`Context::uptime`].
+pub fn uptime(fs: &dyn FsView) -> String {
+    fs.read_string(Path::new("/proc/uptime"))
+        .or_else(|| std::fs::read_to_string("/proc/uptime").ok())
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "0.0".into())
 }
 
 /// `name:x:id:...` lookup; numeric names are taken as ids, as chown does.

@@ -356,3 +356,28 @@ impl Target for LiveTarget {
         Record::new(effect, outcome)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::effect::HostAction;
+
+    #[test]
+    fn host_actions_on_a_scratch_root_are_recorded_not_performed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let marker = std::env::temp_dir().join(format!("cloudboot-host-{}", std::process::id()));
+        let root = Root::new(tmp.path());
+        let mut t = LiveTarget::new(root.clone(), Runner::new(root, None, false));
+        let r = t.apply(&Effect::Host(HostAction {
+            what: "touch a file on the host".into(),
+            argv: vec![
+                "/usr/bin/touch".into(),
+                marker.to_string_lossy().into_owned(),
+            ],
+        }));
+        assert!(
+            matches!(&r.outcome, Outcome::NotRun(why) if why.contains("recorded, not performed"))
+        );
+        assert!(!marker.exists());
+    }
+}

@@ -419,3 +419,97 @@ fn clean_removes_state_but_keeps_the_seed() {
     m.boot();
     assert!(m.exists("/var/lib/cloud/instances/iid-test-1/sem/config_write_files"));
 }
+
+#[test]
+fn boot_finished_and_the_final_message() {
+    let m = Machine::seeded(
+        META,
+        "#cloud-config\nfinal_message: \"done: $version up ${UPTIME}\"\n",
+    );
+    m.boot();
+    let bf = m.read("/var/lib/cloud/instances/iid-test-1/boot-finished");
+    // "<uptime> - <RFC 2822 date> - v. <version>\n"
+    let parts: Vec<&str> = bf.trim_end().split(" - ").collect();
+    assert_eq!(parts.len(), 3, "{bf}");
+    assert!(parts[0].parse::<f64>().is_ok(), "{bf}");
+    assert!(
+        parts[1].ends_with(" +0000") && parts[1].contains(", "),
+        "{bf}"
+    );
+    assert!(parts[2].starts_with("v. "), "{bf}");
+    let out = m.read("/var/log/cloud-init-output.log");
+    assert!(out.contains("done: 0.1.0-cloudboot up "), "{out}");
+    // PER_ALWAYS: no semaphore; and the next local stage removes boot-finished.
+    assert!(!m.exists("/var/lib/cloud/instances/iid-test-1/sem/config_final_message"));
+    m.reboot();
+    m.run_ok(&["init", "--local"], 0);
+    assert!(!m.exists("/var/lib/cloud/instances/iid-test-1/boot-finished"));
+}
+
+#[test]
+fn the_default_final_message_and_the_fallback_warning() {
+    let m = Machine::new();
+    m.boot();
+    let out = m.read("/var/log/cloud-init-output.log");
+    assert!(
+        out.contains("Cloud-init v. 0.1.0-cloudboot finished at ")
+            && out.contains(". Datasource DataSourceNone.  Up "),
+        "{out}"
+    );
+    assert!(m
+        .read("/var/log/cloud-init.log")
+        .contains("[WARNING]: Used fallback datasource"));
+}
+
+#[test]
+fn a_seed_that_appears_after_a_fallback_boot_is_found() {
+    let m = Machine::new();
+    m.boot();
+    assert_eq!(
+        m.read("/var/lib/cloud/data/instance-id"),
+        "iid-datasource-none\n"
+    );
+    m.reboot();
+    m.seed(
+        META,
+        "#cloud-config\nwrite_files: [{path: /etc/x, content: y}]\n",
+    );
+    m.boot();
+    assert_eq!(m.read("/var/lib/cloud/data/instance-id"), "iid-test-1\n");
+    assert_eq!(
+        m.read("/var/lib/cloud/data/previous-instance-id"),
+        "iid-test-1\n"
+    );
+    // cloud-init takes "previous" from the *new* instance's directory, so a
+    // first boot of an instance records its own datasource there.
+    assert_eq!(
+        m.read("/var/lib/cloud/data/previous-datasource"),
+        "DataSourceNoCloud: DataSourceNoCloud [seed=/var/lib/cloud/seed/nocloud][dsmode=net]\n"
+    );
+    assert_eq!(m.read("/etc/x"), "y");
+}
+
+#[test]
+fn status_wait_returns_when_the_boot_finishes() {
+    let m = Machine::seeded(META, "#cloud-config\n{}\n");
+    m.run_ok(&["init", "--local"], 0);
+    m.run_ok(&["init"], 0);
+    m.run_ok(&["modules", "--mode=config"], 0);
+    assert_eq!(m.run_ok(&["status"], 0), "status: running\n");
+    let waiter = std::process::Command::new(BIN)
+        .arg("--root")
+        .arg(m.root())
+        .args(["status", "--wait"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    m.run_ok(&["modules", "--mode=final"], 0);
+    let out = waiter.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with('.') && text.ends_with("\nstatus: done\n"),
+        "{text:?}"
+    );
+}

@@ -1,6 +1,8 @@
 //! The fallback datasource (`sources/DataSourceNone.py`): always answers, with
 //! instance-id `iid-datasource-none` and whatever `datasource.None.metadata`
-//! and `datasource.None.userdata_raw` the system config gives.
+//! and `datasource.None.userdata_raw` the system config gives. A cached None
+//! is never confirmed in the local stage (cloud-init's base
+//! `check_instance_id`), so a seed that appears later is found.
 
 use super::{Datasource, DsContext, DsMode, Found, Instance};
 use crate::value::Value;
@@ -45,9 +47,5 @@ impl Datasource for NoneSource {
             }),
             problems: Vec::new(),
         }
-    }
-
-    fn check_instance_id(&self, _ctx: &DsContext, _cached_iid: &str) -> bool {
-        true
     }
 }

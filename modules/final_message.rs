@@ -1,0 +1,193 @@
+//! final_message (`cc_final_message`): every boot, at the end of the final
+//! stage, prints cloud-init's closing line to the console and the output log
+//! and writes `/var/lib/cloud/instance/boot-finished`
+//! (`<uptime> - <RFC 2822 time> - v. <version>`), which tooling polls to know
+//! the boot is over. With the fallback datasource it warns
+//! "Used fallback datasource".
+//!
+//! The message (`final_message:` or the module's first argument) may use
+//! `{{ name }}` (jinja variables only) or `$name` / `${name}` (cloud-init's
+//! basic templates) for version, timestamp, datasource and uptime, in lower
+//! or upper case.
+
+use crate::effect::{Data, Effect};
+use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
+use crate::semaphore::Frequency;
+use crate::value::Value;
+
+pub struct FinalMessage;
+
+static INFO: ModuleInfo = ModuleInfo {
+    name: "final_message",
+    aliases: &[],
+    frequency: Frequency::Always,
+    activate_by: &[],
+    keys: &["final_message"],
+    summary: "print the end-of-boot message and write boot-finished",
+};
+
+const DEFAULT: &str = "## template: jinja\nCloud-init v. {{version}} finished at {{timestamp}}. Datasource {{datasource}}.  Up {{uptime}} seconds";
+
+impl Module for FinalMessage {
+    fn info(&self) -> &'static ModuleInfo {
+        &INFO
+    }
+
+    fn plan(&self, ctx: &Context) -> ModuleOutput {
+        let mut out = ModuleOutput::default();
+        let given = match ctx.args.first() {
+            Some(a) => a.clone(),
+            None => ctx
+                .cfg
+                .get("final_message")
+                .filter(|v| !v.is_null())
+                .map(Value::python_str)
+                .unwrap_or_default(),
+        };
+        let template = match given.trim() {
+            "" => DEFAULT.to_string(),
+            t => t.to_string(),
+        };
+        let uptime = ctx.uptime();
+        let timestamp = chrono::Utc::now()
+            .format("%a, %d %b %Y %H:%M:%S +0000")
+            .to_string();
+        let version = crate::VERSION_STRING.to_string();
+        let vars = [
+            ("uptime", uptime.clone()),
+            ("timestamp", timestamp.clone()),
+            ("version", version.clone()),
+            ("datasource", ctx.instance.description.clone()),
+        ];
+        match render(&template, &vars) {
+            Ok(text) => out.effects.push(Effect::Console(text)),
+            Err(e) => out.error(format!("Failed to render final message template: {e}")),
+        }
+        out.effects.push(Effect::write(
+            ctx.paths.instance_link().join("boot-finished"),
+            Data::public(format!("{uptime} - {timestamp} - v. {version}\n")),
+            0o644,
+        ));
+        if ctx.instance.disconnected {
+            tracing::warn!("Used fallback datasource");
+            out.notes.push("Used fallback datasource".into());
+        }
+        out
+    }
+}
+
+fn lookup<'a>(vars: &'a [(&str, String)], name: &str) -> Option<&'a str> {
+    vars.iter()
+        .find(|(k, _)| *k == name || k.to_uppercase() == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// cloud-init's `templater.render_string` for the cases a message needs.
+fn render(template: &str, vars: &[(&str, String)]) -> Result<String, String> {
+    let (first, rest) = template.split_once('\n').unwrap_or((template, ""));
+    let header = first.trim().to_ascii_lowercase();
+    if let Some(kind) = header.strip_prefix("## template:") {
+        return match kind.trim() {
+            "jinja" => render_jinja(rest, vars),
+            "basic" => render_basic(rest, vars),
+            other => Err(format!(
+                "Unknown template rendering type '{other}' requested"
+            )),
+        };
+    }
+    render_basic(template, vars)
+}
+
+/// `{{ name }}` only; undefined names render as cloud-init's
+/// `CI_MISSING_JINJA_VAR/<name>`. Other jinja is refused, not guessed at.
+fn render_jinja(text: &str, vars: &[(&str, String)]) -> Result<String, String> {
+    if text.contains("{%") {
+        return Err("jinja statements ({% ... %}) are not supported in final_message".into());
+    }
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find("}}")
+            .ok_or_else(|| "unclosed '{{' in the template".to_string())?;
+        let name = after[..end].trim();
+        match lookup(vars, name) {
+            Some(v) => out.push_str(v),
+            None => out.push_str(&format!("CI_MISSING_JINJA_VAR/{name}")),
+        }
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// `$name` and `${name}` (`templater.basic_render`); an unknown name is an error.
+fn render_basic(text: &str, vars: &[(&str, String)]) -> Result<String, String> {
+    let mut out = String::new();
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c != '$' {
+            out.push(c);
+            continue;
+        }
+        let braced = text[i + 1..].starts_with('{');
+        let start = i + 1 + usize::from(braced);
+        let len = text[start..]
+            .find(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_' || ch == '.'))
+            .unwrap_or(text.len() - start);
+        if len == 0 {
+            out.push(c);
+            continue;
+        }
+        let name = &text[start..start + len];
+        let mut end = start + len;
+        if braced && text[end..].starts_with('}') {
+            end += 1;
+        }
+        out.push_str(lookup(vars, name).ok_or_else(|| format!("KeyError: '{name}'"))?);
+        while chars.peek().is_some_and(|(j, _)| *j < end) {
+            chars.next();
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars() -> Vec<(&'static str, String)> {
+        vec![("uptime", "1.5".into()), ("version", "9".into())]
+    }
+
+    #[test]
+    fn default_message_renders() {
+        let v = vec![
+            ("uptime", "12.34".to_string()),
+            ("timestamp", "Mon, 23 Nov 2026 23:18:06 +0000".to_string()),
+            ("version", "0.1.0-cloudboot".to_string()),
+            ("datasource", "DataSourceNone".to_string()),
+        ];
+        assert_eq!(
+            render(DEFAULT, &v).unwrap(),
+            "Cloud-init v. 0.1.0-cloudboot finished at Mon, 23 Nov 2026 23:18:06 +0000. Datasource DataSourceNone.  Up 12.34 seconds"
+        );
+    }
+
+    #[test]
+    fn basic_and_jinja_forms() {
+        assert_eq!(
+            render("up $uptime s, v${VERSION}!", &vars()).unwrap(),
+            "up 1.5 s, v9!"
+        );
+        assert_eq!(render("cost $ 5", &vars()).unwrap(), "cost $ 5");
+        assert!(render("$nope", &vars()).is_err());
+        assert_eq!(
+            render("## template: jinja\n{{ uptime }} {{ missing }}", &vars()).unwrap(),
+            "1.5 CI_MISSING_JINJA_VAR/missing"
+        );
+        assert!(render("## template: jinja\n{% if x %}", &vars()).is_err());
+    }
+}
