@@ -288,7 +288,8 @@ impl<'t> Engine<'t> {
         let ds_line = instance.datasource_line();
         let previous_ds = fs
             .read_string(&idir.join("datasource"))
-            .map(|s| s.trim_end_matches('\n').to_string())
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
             .unwrap_or_else(|| ds_line.clone());
         let mut effects = vec![Effect::Symlink {
             path: p.instance_link(),
