@@ -655,7 +655,7 @@ impl<'t> Engine<'t> {
         }
         let (result, reason) = if errors.is_empty() {
             tracing::debug!("{run_name} ran successfully");
-            let reason = if output.effects.is_empty() {
+            let mut reason = if output.effects.is_empty() {
                 output
                     .notes
                     .first()
@@ -668,6 +668,11 @@ impl<'t> Engine<'t> {
                     if output.effects.len() == 1 { "" } else { "s" }
                 )
             };
+            // Say which semaphore now records the run (or that none does).
+            match &sem {
+                Some(s) => reason.push_str(&format!("; semaphore {}", s.path.display())),
+                None => reason.push_str("; runs every boot, no semaphore"),
+            }
             (ModResult::Ran, reason)
         } else {
             tracing::warn!("Running module {name} (modules/{}.rs) failed", info.name);

@@ -116,3 +116,26 @@ pub fn instance_dir_name(iid: &str) -> String {
         _ => name,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instance_ids_never_name_a_directory_outside_instances() {
+        let p = Paths::default();
+        assert_eq!(
+            p.instance_dir("i-1/2"),
+            Path::new("/var/lib/cloud/instances/i-1_2")
+        );
+        assert_eq!(
+            p.instance_dir(".."),
+            Path::new("/var/lib/cloud/instances/_..")
+        );
+        assert_eq!(
+            p.instance_dir("../../etc"),
+            Path::new("/var/lib/cloud/instances/.._.._etc")
+        );
+        assert_eq!(p.instance_dir(""), Path::new("/var/lib/cloud/instances/_"));
+    }
+}

@@ -154,7 +154,7 @@ pub fn render_text(reports: &[StageReport], plan: bool) -> String {
                 .filter(|r| r.outcome == Outcome::Done)
                 .count();
             out.push_str(&format!(
-                "engine: {done} state file{} written (status, instance, user-data, semaphores)\n",
+                "engine: {done} step{} done (state files under /var/lib/cloud and /run/cloud-init)\n",
                 if done == 1 { "" } else { "s" }
             ));
         }
@@ -183,7 +183,18 @@ pub fn render_text(reports: &[StageReport], plan: bool) -> String {
                 out.push_str(&format!(" ({})", m.reason));
             }
             out.push('\n');
+            // A note shared by several effects (an owner not applied) is said once.
+            let mut last_detail: Option<&String> = None;
             for r in &m.records {
+                if r.detail.is_some() && r.detail.as_ref() == last_detail {
+                    out.push_str(&format!(
+                        "      {}{}\n",
+                        r.summary,
+                        outcome_suffix(&r.outcome)
+                    ));
+                    continue;
+                }
+                last_detail = r.detail.as_ref();
                 push_record(&mut out, r, "      ", plan);
             }
             for e in &m.errors {
