@@ -42,11 +42,17 @@ fn plan_of_a_fresh_root_writes_nothing_and_lists_everything() {
     );
     // Each module with its decision and its semaphore.
     assert!(
-        text.contains("write_files [once-per-instance]: would run"),
+        text.contains("write_files [once-per-instance]: would run (2 effects; semaphore /var/lib/cloud/instances/iid-test-1/sem/config_write_files)"),
         "{text}"
     );
     assert!(
         text.contains("write /var/lib/cloud/instances/iid-test-1/sem/config_write_files (0644"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "final_message [always]: would run (2 effects; runs every boot, no semaphore)"
+        ),
         "{text}"
     );
     // Secrets never appear: not the key, not user-data.
