@@ -15,7 +15,12 @@ pub mod datasource;
 pub mod diff;
 pub mod effect;
 pub mod exec;
+pub mod http;
+pub mod jinja;
+pub mod jsonpatch;
 pub mod logging;
+pub mod md5;
+pub mod mime;
 pub mod module;
 #[path = "../modules/mod.rs"]
 pub mod modules;

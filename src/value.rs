@@ -42,6 +42,14 @@ impl Mapping {
             .map(|(_, v)| v)
     }
 
+    /// Mutable access by string key.
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+        self.entries
+            .iter_mut()
+            .find(|(k, _)| matches!(k, Value::Str(s) if s == key))
+            .map(|(_, v)| v)
+    }
+
     pub fn get_value(&self, key: &Value) -> Option<&Value> {
         self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }

@@ -1,0 +1,162 @@
+//! RFC 6902 JSON Patch over config values, for `#cloud-config-jsonp` parts
+//! (cloud-init applies them to the cloud-config merged so far).
+
+use crate::value::Value;
+
+/// Applies a patch document (a JSON array of operations) to `doc`.
+pub fn apply(doc: &Value, patch: &serde_json::Value) -> Result<Value, String> {
+    let ops = patch
+        .as_array()
+        .ok_or("a JSON patch must be a list of operations")?;
+    let mut doc = doc.clone();
+    for (i, op) in ops.iter().enumerate() {
+        apply_one(&mut doc, op).map_err(|e| format!("operation {i}: {e}"))?;
+    }
+    Ok(doc)
+}
+
+fn field<'a>(op: &'a serde_json::Value, name: &str) -> Result<&'a serde_json::Value, String> {
+    op.get(name).ok_or_else(|| format!("missing '{name}'"))
+}
+
+fn pointer(op: &serde_json::Value, name: &str) -> Result<Vec<String>, String> {
+    let p = field(op, name)?
+        .as_str()
+        .ok_or_else(|| format!("'{name}' must be a string"))?;
+    if p.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rest = p
+        .strip_prefix('/')
+        .ok_or_else(|| format!("'{p}' is not a JSON pointer"))?;
+    Ok(rest
+        .split('/')
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect())
+}
+
+fn apply_one(doc: &mut Value, op: &serde_json::Value) -> Result<(), String> {
+    let name = field(op, "op")?.as_str().unwrap_or_default();
+    let path = pointer(op, "path")?;
+    match name {
+        "add" => add(doc, &path, Value::from_json(field(op, "value")?)),
+        "remove" => remove(doc, &path).map(|_| ()),
+        "replace" => {
+            remove(doc, &path)?;
+            add(doc, &path, Value::from_json(field(op, "value")?))
+        }
+        "move" => {
+            let from = pointer(op, "from")?;
+            let v = remove(doc, &from)?;
+            add(doc, &path, v)
+        }
+        "copy" => {
+            let from = pointer(op, "from")?;
+            let v = get(doc, &from)?.clone();
+            add(doc, &path, v)
+        }
+        "test" => {
+            let want = Value::from_json(field(op, "value")?);
+            if *get(doc, &path)? == want {
+                Ok(())
+            } else {
+                Err(format!("test failed at /{}", path.join("/")))
+            }
+        }
+        other => Err(format!("unknown op '{other}'")),
+    }
+}
+
+fn get<'a>(doc: &'a Value, path: &[String]) -> Result<&'a Value, String> {
+    let mut cur = doc;
+    for seg in path {
+        cur = match cur {
+            Value::Map(m) => m.get(seg),
+            Value::Seq(s) => seg.parse::<usize>().ok().and_then(|i| s.get(i)),
+            _ => None,
+        }
+        .ok_or_else(|| format!("no member /{}", path.join("/")))?;
+    }
+    Ok(cur)
+}
+
+fn parent<'a>(doc: &'a mut Value, path: &[String]) -> Result<(&'a mut Value, String), String> {
+    let (last, init) = path.split_last().ok_or("the root cannot be the target")?;
+    let mut cur = doc;
+    for seg in init {
+        cur = match cur {
+            Value::Map(m) => m.get_mut(seg),
+            Value::Seq(s) => seg.parse::<usize>().ok().and_then(|i| s.get_mut(i)),
+            _ => None,
+        }
+        .ok_or_else(|| format!("no member /{}", path.join("/")))?;
+    }
+    Ok((cur, last.clone()))
+}
+
+fn add(doc: &mut Value, path: &[String], v: Value) -> Result<(), String> {
+    if path.is_empty() {
+        *doc = v;
+        return Ok(());
+    }
+    let (p, last) = parent(doc, path)?;
+    match p {
+        Value::Map(m) => {
+            m.insert(Value::Str(last), v);
+            Ok(())
+        }
+        Value::Seq(s) if last == "-" => {
+            s.push(v);
+            Ok(())
+        }
+        Value::Seq(s) => match last.parse::<usize>() {
+            Ok(i) if i <= s.len() => {
+                s.insert(i, v);
+                Ok(())
+            }
+            _ => Err(format!("bad index '{last}'")),
+        },
+        _ => Err(format!("cannot add under a scalar at /{}", path.join("/"))),
+    }
+}
+
+fn remove(doc: &mut Value, path: &[String]) -> Result<Value, String> {
+    let (p, last) = parent(doc, path)?;
+    let missing = || format!("no member /{}", path.join("/"));
+    match p {
+        Value::Map(m) => m.remove(&last).ok_or_else(missing),
+        Value::Seq(s) => match last.parse::<usize>() {
+            Ok(i) if i < s.len() => Ok(s.remove(i)),
+            _ => Err(missing()),
+        },
+        _ => Err(missing()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc6902_operations() {
+        let doc = Value::from_json(&serde_json::json!({"packages": ["a"], "x": {"y": 1}}));
+        let patch = serde_json::json!([
+            {"op": "add", "path": "/packages/-", "value": "b"},
+            {"op": "replace", "path": "/x/y", "value": 2},
+            {"op": "copy", "from": "/x", "path": "/z"},
+            {"op": "move", "from": "/z/y", "path": "/w"},
+            {"op": "test", "path": "/w", "value": 2},
+            {"op": "remove", "path": "/x"}
+        ]);
+        let out = apply(&doc, &patch).unwrap();
+        assert_eq!(
+            out.to_json(),
+            serde_json::json!({"packages": ["a", "b"], "z": {}, "w": 2})
+        );
+        assert!(apply(
+            &doc,
+            &serde_json::json!([{"op": "remove", "path": "/nope"}])
+        )
+        .is_err());
+    }
+}
