@@ -417,72 +417,103 @@ impl<'t> Engine<'t> {
     ) -> Value {
         let iid = instance.instance_id.clone();
         let p = self.paths.clone();
-        let user_raw = if sys_cfg
+        let blobs = [
+            (Kind::User, instance.user_data.as_deref()),
+            (Kind::Vendor, instance.vendor_data.as_deref()),
+            (Kind::Vendor2, instance.vendor_data2.as_deref()),
+        ];
+        // update(): every blob processed (includes fetched) and stored.
+        let mut processed = Vec::new();
+        for (kind, raw) in blobs {
+            let env = userdata::Env {
+                fs: self.target.fs(),
+                paths: &p,
+                iid: &iid,
+                limits: crate::http::Limits::default(),
+            };
+            let pr = userdata::process(raw.unwrap_or_default(), kind, &env);
+            let mut effects = userdata::store(&p, &iid, kind, raw, &pr);
+            effects.extend(pr.effects.iter().cloned());
+            report.errors.extend(pr.problems.iter().cloned());
+            self.apply(report, effects);
+            processed.push((kind, raw.is_some(), pr.parts));
+        }
+        let sem = Semaphore::new(&p, "consume_data", Frequency::Instance, &iid);
+        let first_time = sem
+            .as_ref()
+            .map(|s| s.ran(self.target.fs()).is_none())
+            .unwrap_or(true);
+
+        let allow_userdata = sys_cfg
             .get("allow_userdata")
             .map(Value::to_bool)
-            .unwrap_or(true)
-        {
-            instance.user_data.as_deref()
-        } else {
-            report
-                .notes
-                .push("allow_userdata is false: user-data discarded".into());
-            None
-        };
-        let mut effects = userdata::store(&p, &iid, Kind::User, instance.user_data.as_deref());
-        effects.extend(userdata::store(
-            &p,
-            &iid,
-            Kind::Vendor,
-            instance.vendor_data.as_deref(),
-        ));
-        effects.extend(userdata::store(
-            &p,
-            &iid,
-            Kind::Vendor2,
-            instance.vendor_data2.as_deref(),
-        ));
-        self.apply(report, effects);
-
-        let user = userdata::consume(&p, &iid, Kind::User, user_raw);
-        report.errors.extend(user.problems);
-        self.apply(report, user.effects);
+            .unwrap_or(true);
+        let mut user_cfg = Value::empty_map();
         let mut vendor_cfg = Value::empty_map();
-        for (kind, raw, key) in [
-            (Kind::Vendor, instance.vendor_data.as_deref(), "vendor_data"),
-            (
-                Kind::Vendor2,
-                instance.vendor_data2.as_deref(),
-                "vendor_data2",
-            ),
-        ] {
-            if raw.is_none() {
-                continue;
-            }
-            // User-data may switch vendor-data off (`vendor_data: {enabled: false}`).
-            let without_vendor = merge_over(&user.cloud_config, sys_cfg);
-            let enabled = match without_vendor.get(key) {
-                Some(v @ Value::Map(_)) => v.get("enabled").map(Value::to_bool).unwrap_or(false),
-                _ => false,
+        for (kind, present, parts) in processed {
+            let key = match kind {
+                Kind::User => "",
+                Kind::Vendor => "vendor_data",
+                Kind::Vendor2 => "vendor_data2",
             };
-            if !enabled {
-                report
-                    .notes
-                    .push(format!("{key} disabled by config; not consumed"));
-                continue;
+            let mut disabled = Vec::new();
+            let parts = match kind {
+                Kind::User if !allow_userdata => {
+                    report
+                        .notes
+                        .push("allow_userdata is false: user-data discarded".into());
+                    Vec::new()
+                }
+                Kind::User => {
+                    let wanted = instance.metadata.get("launch-index").and_then(|v| match v {
+                        Value::Int(i) => Some(*i),
+                        other => other.python_str().trim().parse().ok(),
+                    });
+                    userdata::filter_launch_index(&parts, wanted)
+                }
+                _ => {
+                    if !present {
+                        continue;
+                    }
+                    // User-data may switch vendor-data off (`vendor_data: {enabled: false}`).
+                    let without_vendor = merge_over(&user_cfg, sys_cfg);
+                    let vcfg = without_vendor.get(key).cloned().unwrap_or_default();
+                    if !matches!(vcfg, Value::Map(_))
+                        || !vcfg.get("enabled").map(Value::to_bool).unwrap_or(false)
+                    {
+                        report
+                            .notes
+                            .push(format!("{key} disabled by config; not consumed"));
+                        continue;
+                    }
+                    disabled = vcfg
+                        .get("disabled_handlers")
+                        .and_then(Value::as_seq)
+                        .map(|s| s.iter().map(Value::python_str).collect())
+                        .unwrap_or_default();
+                    parts
+                }
+            };
+            let env = userdata::HandlerEnv {
+                fs: self.target.fs(),
+                paths: &p,
+                iid: &iid,
+                first_time,
+                disabled,
+            };
+            let consumed = userdata::consume(&parts, kind, &env);
+            report.errors.extend(consumed.problems);
+            self.apply(report, consumed.effects);
+            match kind {
+                Kind::User => user_cfg = consumed.cloud_config,
+                _ => vendor_cfg = merge_over(&consumed.cloud_config, &vendor_cfg),
             }
-            let v = userdata::consume(&p, &iid, kind, raw);
-            report.errors.extend(v.problems);
-            self.apply(report, v.effects);
-            vendor_cfg = merge_over(&v.cloud_config, &vendor_cfg);
         }
-        if let Some(sem) = Semaphore::new(&p, "consume_data", Frequency::Instance, &iid) {
-            if sem.ran(self.target.fs()).is_none() {
-                let e = Effect::write(sem.path, Data::public(semaphore::content_now()), 0o644);
-                self.apply(report, vec![e]);
-            }
+        if let (Some(sem), true) = (sem, first_time) {
+            let e = Effect::write(sem.path, Data::public(semaphore::content_now()), 0o644);
+            self.apply(report, vec![e]);
         }
-        let merged = config::merged(sys_cfg, &vendor_cfg, &user.cloud_config);
+        let merged = config::merged(sys_cfg, &vendor_cfg, &user_cfg);
         self.with_files(merged, report)
     }
 

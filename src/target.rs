@@ -90,9 +90,15 @@ pub fn apply_all(target: &mut dyn Target, effects: &[Effect]) -> Applied {
         }
         let record = target.apply(effect);
         if let Outcome::Failed(msg) = &record.outcome {
-            out.errors.push(msg.clone());
-            let fatal = matches!(effect, Effect::Run(c) if c.on_failure == OnFailure::Fatal);
-            if fatal {
+            let policy = match effect {
+                Effect::Run(c) => c.on_failure,
+                _ => OnFailure::Report,
+            };
+            // Ignored failures are logged (by the target) and recorded, not counted.
+            if policy != OnFailure::Ignore {
+                out.errors.push(msg.clone());
+            }
+            if policy == OnFailure::Fatal {
                 stopped = Some(format!("an earlier step failed ({msg})"));
             }
         }

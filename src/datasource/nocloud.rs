@@ -10,6 +10,7 @@ use std::path::Path;
 
 use super::{Datasource, DsContext, DsMode, Found, Instance};
 use crate::stages::Stage;
+use crate::userdata::MAX_USER_DATA;
 use crate::value::{merge_over, Value};
 use crate::yaml;
 
@@ -30,7 +31,7 @@ impl NoCloud {
     fn read_seed_dir(ctx: &DsContext, dir: &Path, problems: &mut Vec<String>) -> Option<Seed> {
         let fs = ctx.fs;
         let meta_raw = fs.read(&dir.join("meta-data")).ok()?;
-        let user_data = fs.read(&dir.join("user-data")).ok()?;
+        let user_data = read_bounded(ctx, &dir.join("user-data"), problems)?;
         let meta_path = dir.join("meta-data");
         let meta = load_mapping(&meta_raw, &meta_path.to_string_lossy(), problems);
         let network_config = fs.read(&dir.join("network-config")).ok().and_then(|raw| {
@@ -48,7 +49,7 @@ impl NoCloud {
             source: dir.to_string_lossy().into_owned(),
             meta,
             user_data: Some(user_data),
-            vendor_data: fs.read(&dir.join("vendor-data")).ok(),
+            vendor_data: read_bounded(ctx, &dir.join("vendor-data"), problems),
             network_config,
         })
     }
@@ -84,6 +85,22 @@ impl NoCloud {
         }
         seeds
     }
+}
+
+/// A blob no larger than cloudboot accepts: a larger one is reported and
+/// read as empty (the seed is still used), before it is read into memory.
+fn read_bounded(ctx: &DsContext, path: &Path, problems: &mut Vec<String>) -> Option<Vec<u8>> {
+    let st = ctx.fs.stat(path)?;
+    if st.len > MAX_USER_DATA as u64 {
+        problems.push(format!(
+            "{}: {:.1} MiB, more than the {} MiB cloudboot accepts; ignored",
+            path.display(),
+            st.len as f64 / (1u64 << 20) as f64,
+            MAX_USER_DATA >> 20
+        ));
+        return Some(Vec::new());
+    }
+    ctx.fs.read(path).ok()
 }
 
 /// meta-data must be a mapping (`load_yaml(allowed=(dict,))`); anything else
