@@ -205,3 +205,53 @@ pub fn is_sem_content(s: &str) -> bool {
 }
 
 pub const META: &str = "instance-id: iid-test-1\nlocal-hostname: testhost\n";
+
+/// A loopback HTTP server answering GETs from a fixed table (404 otherwise),
+/// for the life of the test process. Returns its base URL and a request log.
+pub fn serve(routes: Vec<(&'static str, Vec<u8>)>) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = log.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut s) = conn else { continue };
+            let mut buf = vec![0u8; 8192];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let req = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let path = req.split_whitespace().nth(1).unwrap_or("/").to_string();
+            seen.lock().unwrap().push(path.clone());
+            let resp = match routes.iter().find(|(p, _)| *p == path) {
+                Some((_, body)) => {
+                    let mut r = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).into_bytes();
+                    r.extend_from_slice(body);
+                    r
+                }
+                None => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
+            };
+            let _ = s.write_all(&resp);
+        }
+    });
+    (base, log)
+}
+
+/// A loopback URL where nothing listens (connections are refused).
+pub fn dead_url() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/gone", l.local_addr().unwrap());
+    drop(l);
+    url
+}
+
+/// Runs a Python snippet (stdlib only) and returns its stdout bytes: tests
+/// build MIME user-data with Python's `email` package, as users do.
+pub fn python(code: &str) -> Vec<u8> {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(code)
+        .output()
+        .expect("python3 runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
