@@ -12,6 +12,7 @@
 
 use crate::effect::{Data, Effect};
 use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
+use crate::schema::{Field, Ty};
 use crate::semaphore::Frequency;
 use crate::value::Value;
 
@@ -23,6 +24,7 @@ static INFO: ModuleInfo = ModuleInfo {
     frequency: Frequency::Always,
     activate_by: &[],
     keys: &["final_message"],
+    schema: &[Field::opt("final_message", Ty::Str)],
     summary: "print the end-of-boot message and write boot-finished",
 };
 

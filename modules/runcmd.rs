@@ -5,8 +5,12 @@
 
 use crate::effect::{Data, Effect};
 use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
+use crate::schema::{Field, Ty};
 use crate::semaphore::Frequency;
 use crate::value::Value;
+
+/// A runcmd item: a command line, an argument list, or null (a YAML comment).
+static COMMAND: Ty = Ty::OneOf(&[Ty::Str, Ty::List(&Ty::Any), Ty::Null]);
 
 pub struct Runcmd;
 
@@ -16,6 +20,7 @@ static INFO: ModuleInfo = ModuleInfo {
     frequency: Frequency::Instance,
     activate_by: &["runcmd"],
     keys: &["runcmd"],
+    schema: &[Field::opt("runcmd", Ty::List(&COMMAND))],
     summary: "run commands late in boot (written here, run by scripts_user)",
 };
 

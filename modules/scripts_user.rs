@@ -16,6 +16,7 @@ static INFO: ModuleInfo = ModuleInfo {
     frequency: Frequency::Instance,
     activate_by: &[],
     keys: &[],
+    schema: &[],
     summary: "run user-data scripts and runcmd",
 };
 

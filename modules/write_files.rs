@@ -20,8 +20,36 @@ use std::path::{Component, PathBuf};
 use crate::base64;
 use crate::effect::{Data, Effect};
 use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
+use crate::schema::{Field, Ty};
 use crate::semaphore::Frequency;
 use crate::value::Value;
+
+/// A `write_files` entry (also read by write_files_deferred).
+pub static ENTRY: Ty = Ty::Map(&[
+    Field::req("path", Ty::Str),
+    Field::opt("content", Ty::StrOrBytes),
+    Field::opt("source", Ty::AnyMap),
+    Field::opt(
+        "encoding",
+        Ty::Enum(&[
+            "gz",
+            "gzip",
+            "gz+base64",
+            "gzip+base64",
+            "gz+b64",
+            "gzip+b64",
+            "b64",
+            "base64",
+            "text/plain",
+        ]),
+    ),
+    Field::opt("owner", Ty::Str),
+    // cloud-init 22.4's schema says string only, but the module (and YAML
+    // 1.1's `0644`) give ints too.
+    Field::opt("permissions", Ty::OneOf(&[Ty::Str, Ty::Int])),
+    Field::opt("append", Ty::Bool),
+    Field::opt("defer", Ty::Bool),
+]);
 
 pub struct WriteFiles;
 
@@ -31,21 +59,11 @@ static INFO: ModuleInfo = ModuleInfo {
     frequency: Frequency::Instance,
     activate_by: &["write_files"],
     keys: &["write_files"],
+    schema: &[Field::opt("write_files", Ty::List(&ENTRY))],
     summary: "write arbitrary files",
 };
 
 const DEFAULT_PERMS: u32 = 0o644;
-/// The keys of a write_files entry (cloud-init's schema).
-const ENTRY_KEYS: &[&str] = &[
-    "path",
-    "content",
-    "source",
-    "encoding",
-    "owner",
-    "permissions",
-    "append",
-    "defer",
-];
 const DEFAULT_OWNER: &str = "root:root";
 
 impl Module for WriteFiles {
@@ -80,17 +98,6 @@ pub fn plan_entries(ctx: &Context, deferred: bool) -> ModuleOutput {
             continue;
         }
         selected += 1;
-        // A misspelt key (`permisions`) silently changes what gets written:
-        // say so, and still write what the entry does say.
-        for (k, _) in entry.as_map().into_iter().flat_map(|m| m.iter()) {
-            let key = k.python_str();
-            if !ENTRY_KEYS.contains(&key.as_str()) {
-                out.error(format!(
-                    "write_files[{i}]: unknown key '{key}' (expected one of {})",
-                    ENTRY_KEYS.join(", ")
-                ));
-            }
-        }
         match plan_entry(ctx, i + 1, entry) {
             Ok(effect) => out.effects.push(effect),
             Err(msg) => out.error(msg),

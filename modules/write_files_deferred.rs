@@ -3,6 +3,7 @@
 //! exist (so `owner:` can name a user that users_groups created).
 
 use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
+use crate::schema::{Field, Ty};
 use crate::semaphore::Frequency;
 
 pub struct WriteFilesDeferred;
@@ -13,6 +14,10 @@ static INFO: ModuleInfo = ModuleInfo {
     frequency: Frequency::Instance,
     activate_by: &["write_files"],
     keys: &["write_files"],
+    schema: &[Field::opt(
+        "write_files",
+        Ty::List(&super::write_files::ENTRY),
+    )],
     summary: "write the write_files entries marked defer: true",
 };
 

@@ -650,7 +650,30 @@ impl<'t> Engine<'t> {
             info.name,
             freq.as_str()
         );
-        let output = {
+        // A key of the wrong type fails this module alone, before it plans
+        // anything; unknown keys are only warned about.
+        let mut schema_problems = Vec::new();
+        crate::schema::check_fields(info.schema, cfg, "", false, &mut schema_problems);
+        let type_errors: Vec<String> = schema_problems
+            .iter()
+            .filter(|p| p.severity == crate::schema::Severity::TypeError)
+            .map(|p| format!("{}: {}", p.path, p.message))
+            .collect();
+        let warnings: Vec<String> = schema_problems
+            .iter()
+            .filter(|p| p.severity == crate::schema::Severity::Warning)
+            .map(|p| format!("{}: {}", p.path, p.message))
+            .collect();
+        for w in &warnings {
+            tracing::warn!("{name}: {w}");
+        }
+        let output = if !type_errors.is_empty() {
+            let mut o = crate::module::ModuleOutput::default();
+            for e in type_errors {
+                o.error(e);
+            }
+            o
+        } else {
             let ctx = Context {
                 name,
                 stage,
@@ -661,7 +684,9 @@ impl<'t> Engine<'t> {
                 args: &planned.args,
             };
             // A module bug must not take the boot down with it.
-            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| module.plan(&ctx))) {
+            let mut o = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                module.plan(&ctx)
+            })) {
                 Ok(o) => o,
                 Err(_) => {
                     let mut o = crate::module::ModuleOutput::default();
@@ -670,7 +695,9 @@ impl<'t> Engine<'t> {
                     ));
                     o
                 }
-            }
+            };
+            o.notes.extend(warnings);
+            o
         };
         let applied = apply_all(self.target, &output.effects);
         let mut errors = output.errors;

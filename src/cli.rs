@@ -31,6 +31,8 @@ cloud-init's commands:
   status [--long] [--format tabular|json|yaml] [--wait]
   clean [--logs] [--seed] [--machine-id] [--reboot]
   query [KEY] [--all] [--list-keys] [--instance-data FILE]
+  schema --config-file FILE | --system
+                                     check cloud-config against the modules' keys
 cloudboot's own:
   plan [--stage local|network|config|final|all] [--format text|json]
                                      show what a boot would do; change nothing
@@ -159,6 +161,7 @@ pub fn main(argv: Vec<String>) -> i32 {
         "clean" => cmd_clean(&args),
         "query" => cmd_query(&args),
         "plan" => cmd_plan(&args),
+        "schema" => cmd_schema(&args),
         "boot" => cmd_boot(&args),
         other => Err(Usage(format!("unknown command '{other}'"))),
     };
@@ -502,6 +505,85 @@ fn cmd_query(args: &Args) -> Result<i32, Usage> {
             other => println!("{}", pyjson::dumps(other, 1)),
         }
     }
+    Ok(0)
+}
+
+/// `cloud-init schema`: "Valid cloud-config: FILE" and exit 0, or
+/// "Error:" and the problems on stderr and exit 1. Unknown keys are
+/// warnings; they do not make a file invalid.
+fn cmd_schema(args: &Args) -> Result<i32, Usage> {
+    let mut file = None;
+    let mut system = false;
+    let mut it = Opts::new(&args.rest);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--config-file" | "-c" => file = Some(PathBuf::from(it.value("--config-file")?)),
+            "--system" => system = true,
+            "--annotate" => {}
+            other => return Err(Usage(format!("unknown option {other}"))),
+        }
+    }
+    let fail = |msg: String| {
+        eprintln!("Error:\n{msg}");
+        Ok(1)
+    };
+    let (content, name) = match (&file, system) {
+        (Some(f), false) => match fs::read(f) {
+            Ok(c) => (c, f.display().to_string()),
+            Err(_) => return fail(format!("Configfile {} does not exist", f.display())),
+        },
+        (None, true) => {
+            let fs = RealFs {
+                root: Root::new(&args.root),
+            };
+            let p = Paths::default().instance_link().join("cloud-config.txt");
+            match fs.read(&p) {
+                Ok(c) => (c, "system userdata".to_string()),
+                Err(e) => return fail(format!("{}: {e}", p.display())),
+            }
+        }
+        _ => {
+            return Err(Usage(
+                "Expected one of --config-file or --system arguments".into(),
+            ))
+        }
+    };
+    if !content.starts_with(b"#cloud-config") {
+        return fail(format!(
+            "Cloud config schema errors: format-l1.c1: File {name} needs to begin with \"#cloud-config\""
+        ));
+    }
+    let (doc, locate) = match crate::yaml::load(&content, &name) {
+        Ok(doc) => (doc, crate::schema::Locator::for_document(&content)),
+        Err(e) => {
+            return fail(format!(
+                "Cloud config schema errors: format-l{}.c{}: File {name} is not valid yaml. {}",
+                e.line.unwrap_or(1),
+                e.column.unwrap_or(1),
+                e.message
+            ))
+        }
+    };
+    let problems = crate::schema::check_document(&doc);
+    let shown = |p: &crate::schema::Problem| match locate.line_of(&p.path) {
+        Some((l, c)) => format!("{} (line {l}, column {c}): {}", p.path, p.message),
+        None => format!("{}: {}", p.path, p.message),
+    };
+    for p in problems
+        .iter()
+        .filter(|p| p.severity == crate::schema::Severity::Warning)
+    {
+        eprintln!("Warning: {}", shown(p));
+    }
+    let errors: Vec<String> = problems
+        .iter()
+        .filter(|p| p.severity != crate::schema::Severity::Warning)
+        .map(shown)
+        .collect();
+    if !errors.is_empty() {
+        return fail(format!("Cloud config schema errors: {}", errors.join(", ")));
+    }
+    println!("Valid cloud-config: {name}");
     Ok(0)
 }
 

@@ -29,6 +29,7 @@ pub mod plan;
 pub mod pyjson;
 pub mod report;
 pub mod rootfs;
+pub mod schema;
 pub mod semaphore;
 pub mod stages;
 pub mod status;

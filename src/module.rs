@@ -27,6 +27,8 @@ pub struct ModuleInfo {
     pub activate_by: &'static [&'static str],
     /// Config keys it reads (for documentation and `plan`).
     pub keys: &'static [&'static str],
+    /// The types of those keys: a wrong type fails the module before it runs.
+    pub schema: &'static [crate::schema::Field],
     pub summary: &'static str,
 }
 

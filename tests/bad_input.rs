@@ -53,7 +53,7 @@ fn a_bad_write_files_entry_is_reported_and_the_others_are_written() {
     );
     m.write("/etc/b", "kept");
     m.run_ok(&["init", "--local"], 0);
-    m.run_ok(&["init"], 4);
+    m.run_ok(&["init"], 3);
     assert_eq!(m.read("/etc/a"), "a");
     assert_eq!(
         m.read("/etc/b"),
@@ -80,6 +80,36 @@ fn a_bad_write_files_entry_is_reported_and_the_others_are_written() {
     );
     assert!(
         status.contains("No path provided to write for entry 4 in module write_files"),
+        "{status}"
+    );
+    // An unknown key is a warning; the entry is still written.
+    let log = m.read("/var/log/cloud-init.log");
+    assert!(
+        log.contains("[WARNING]: write_files: write_files[5].permisions: unknown key (expected one of path, content,"),
+        "{log}"
+    );
+    assert_eq!(m.read("/etc/e"), "e");
+}
+
+#[test]
+fn a_key_of_the_wrong_type_fails_its_module_alone() {
+    let m = Machine::seeded(
+        META,
+        "#cloud-config\nwrite_files:\n  - path: /etc/a\n    content: 5\nruncmd: [ls]\n",
+    );
+    m.write("/etc/a", "kept");
+    // write_files (network stage) and write_files_deferred (final) both read it.
+    m.boot_expecting(&[0, 1, 0, 1]);
+    assert_eq!(m.read("/etc/a"), "kept");
+    assert!(
+        m.exists("/var/lib/cloud/instances/iid-test-1/scripts/runcmd"),
+        "runcmd still ran"
+    );
+    let status = m.run_ok(&["status", "--long"], 1);
+    assert!(
+        status.contains(
+            "write_files: write_files[0].content: expected a string or !!binary, found int (5)"
+        ),
         "{status}"
     );
 }

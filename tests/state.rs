@@ -379,7 +379,10 @@ fn status_reports_errors_and_query_reads_instance_data() {
     let status = m.run_ok(&["status"], 1);
     assert_eq!(status, "status: error\n");
     let long = m.run_ok(&["status", "--long"], 1);
-    assert!(long.contains("runcmd: Failed to shellify int into file /var/lib/cloud/instances/iid-test-1/scripts/runcmd"), "{long}");
+    assert!(
+        long.contains("runcmd: runcmd: expected a list, found int (5)"),
+        "{long}"
+    );
     assert!(long.contains("runcmd: failed (1 error(s))"), "{long}");
     // A failed module still leaves its semaphore (cloud-init's clear_on_fail=False).
     assert!(m.exists("/var/lib/cloud/instances/iid-test-1/sem/config_runcmd"));

@@ -52,7 +52,10 @@ fn mime_multipart_parts_all_apply_in_cloud_init_order() {
     let i = m.idir("iid-test-1");
     // The boothook ran during the network stage, with INSTANCE_ID set.
     assert_eq!(m.read("/var/tmp/boothook"), "iid-test-1\n");
-    assert_eq!(m.read(&format!("{i}/boothooks/hook.sh")), "#!/bin/sh\necho \"$INSTANCE_ID\" >> /var/tmp/boothook\n");
+    assert_eq!(
+        m.read(&format!("{i}/boothooks/hook.sh")),
+        "#!/bin/sh\necho \"$INSTANCE_ID\" >> /var/tmp/boothook\n"
+    );
     // write_files came from the first cloud-config part.
     assert_eq!(m.read("/etc/from-mime"), "mime");
     // Scripts saved for scripts_user (the unnamed plain part became part-006).
@@ -61,7 +64,10 @@ fn mime_multipart_parts_all_apply_in_cloud_init_order() {
     assert_eq!(m.mode("/var/lib/cloud/scripts/per-boot/every.sh"), 0o700);
     // cloud-config.txt names the two cloud-config parts in order.
     let cc = m.read(&format!("{i}/cloud-config.txt"));
-    assert!(cc.starts_with("#cloud-config\n\n# from 2 files\n# cc.yaml\n# packed.gz\n\n---\n"), "{cc}");
+    assert!(
+        cc.starts_with("#cloud-config\n\n# from 2 files\n# cc.yaml\n# packed.gz\n\n---\n"),
+        "{cc}"
+    );
     let processed = m.read(&format!("{i}/user-data.txt.i"));
     assert!(processed.contains("Number-Attachments: 6\n"), "{processed}");
     m.run_ok(&["modules", "--mode=config"], 0);
@@ -78,13 +84,22 @@ fn mime_multipart_parts_all_apply_in_cloud_init_order() {
 #[test]
 fn includes_are_fetched_and_include_once_is_cached() {
     let (base, log) = serve(vec![
-        ("/cc", b"#cloud-config\nwrite_files:\n- {path: /etc/included, content: yes-included}\n".to_vec()),
+        (
+            "/cc",
+            b"#cloud-config\nwrite_files:\n- {path: /etc/included, content: yes-included}\n"
+                .to_vec(),
+        ),
         ("/once", b"#cloud-config\nruncmd: [once-only]\n".to_vec()),
     ]);
-    let m = Machine::seeded(META, &format!("#include\n{base}/cc\n#include-once\n{base}/once\n"));
+    let m = Machine::seeded(
+        META,
+        &format!("#include\n{base}/cc\n#include-once\n{base}/once\n"),
+    );
     m.boot();
     assert_eq!(m.read("/etc/included"), "yes-included");
-    assert!(m.read(&format!("{}/scripts/runcmd", m.idir("iid-test-1"))).contains("once-only"));
+    assert!(m
+        .read(&format!("{}/scripts/runcmd", m.idir("iid-test-1")))
+        .contains("once-only"));
     // cloud-init's cache name: md5 of the URL.
     let md5 = String::from_utf8(python(&format!(
         "import hashlib,sys; sys.stdout.write(hashlib.md5(b'{base}/once').hexdigest())"
@@ -99,15 +114,26 @@ fn includes_are_fetched_and_include_once_is_cached() {
     m.reboot();
     m.boot();
     let fetched = log.lock().unwrap().clone();
-    assert_eq!(fetched.iter().filter(|p| *p == "/once").count(), 1, "{fetched:?}");
-    assert_eq!(fetched.iter().filter(|p| *p == "/cc").count(), 2, "{fetched:?}");
+    assert_eq!(
+        fetched.iter().filter(|p| *p == "/once").count(),
+        1,
+        "{fetched:?}"
+    );
+    assert_eq!(
+        fetched.iter().filter(|p| *p == "/cc").count(),
+        2,
+        "{fetched:?}"
+    );
 }
 
 #[test]
 fn an_unreachable_include_is_one_clear_error_and_the_boot_goes_on() {
     let dead = dead_url();
     let m = Machine::seeded(META, &format!("#include\n{dead}\n"));
-    m.write("/etc/cloud/cloud.cfg.d/50_x.cfg", "write_files: [{path: /etc/still, content: ok}]\n");
+    m.write(
+        "/etc/cloud/cloud.cfg.d/50_x.cfg",
+        "write_files: [{path: /etc/still, content: ok}]\n",
+    );
     m.run_ok(&["init", "--local"], 0);
     m.run_ok(&["init"], 1);
     m.run_ok(&["modules", "--mode=config"], 0);
@@ -118,8 +144,14 @@ fn an_unreachable_include_is_one_clear_error_and_the_boot_goes_on() {
     let errors = status["v1"]["errors"].as_array().unwrap();
     assert_eq!(errors.len(), 1, "{errors:?}");
     let e = errors[0].as_str().unwrap();
-    assert!(e.starts_with(&format!("user-data #include {dead}: ")), "{e}");
-    assert!(e.contains("connection failed") && e.contains("(after 3 tries)"), "{e}");
+    assert!(
+        e.starts_with(&format!("user-data #include {dead}: ")),
+        "{e}"
+    );
+    assert!(
+        e.contains("connection failed") && e.contains("(after 3 tries)"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -154,7 +186,10 @@ fn huge_user_data_is_one_clear_error_and_the_boot_goes_on() {
     m.write("/var/lib/cloud/seed/nocloud/meta-data", META);
     let f = std::fs::File::create(m.path("/var/lib/cloud/seed/nocloud/user-data")).unwrap();
     f.set_len(64 << 20).unwrap();
-    m.write("/etc/cloud/cloud.cfg.d/50_x.cfg", "write_files: [{path: /etc/still, content: ok}]\n");
+    m.write(
+        "/etc/cloud/cloud.cfg.d/50_x.cfg",
+        "write_files: [{path: /etc/still, content: ok}]\n",
+    );
     m.run_ok(&["init", "--local"], 1);
     m.run_ok(&["init"], 0);
     assert_eq!(m.read("/etc/still"), "ok");
@@ -163,7 +198,12 @@ fn huge_user_data_is_one_clear_error_and_the_boot_goes_on() {
             .contains("/var/lib/cloud/seed/nocloud/user-data: 64.0 MiB, more than the 16 MiB cloudboot accepts; ignored"),
     );
     // Nothing of it was copied into the instance directory.
-    assert_eq!(std::fs::metadata(m.path(&format!("{}/user-data.txt", m.idir("iid-test-1")))).unwrap().len(), 0);
+    assert_eq!(
+        std::fs::metadata(m.path(&format!("{}/user-data.txt", m.idir("iid-test-1"))))
+            .unwrap()
+            .len(),
+        0
+    );
 }
 
 #[test]
@@ -201,11 +241,17 @@ fn jinja_templates_see_instance_data() {
     m.run_ok(&["init"], 0);
     assert_eq!(m.read("/etc/identity"), "iid-test-1 on testhost (testhost)");
 
-    let refused = Machine::seeded(META, "## template: jinja\n#cloud-config\n{% if v1.region %}runcmd: [x]{% endif %}\n");
+    let refused = Machine::seeded(
+        META,
+        "## template: jinja\n#cloud-config\n{% if v1.region %}runcmd: [x]{% endif %}\n",
+    );
     refused.run_ok(&["init", "--local"], 0);
     refused.run_ok(&["init"], 1);
     let s = status_long(&refused);
-    assert!(s.contains("jinja statement '{% if v1.region %}' is not supported by cloudboot"), "{s}");
+    assert!(
+        s.contains("jinja statement '{% if v1.region %}' is not supported by cloudboot"),
+        "{s}"
+    );
 }
 
 #[test]
@@ -240,7 +286,10 @@ fn archives_upstart_jobs_and_jsonp() {
     );
     m.boot();
     assert_eq!(m.read("/etc/from-archive"), "a");
-    assert_eq!(m.read("/etc/init/demo.conf"), "#upstart-job\ndescription \"demo\"\n");
+    assert_eq!(
+        m.read("/etc/init/demo.conf"),
+        "#upstart-job\ndescription \"demo\"\n"
+    );
     assert_eq!(m.mode("/etc/init/demo.conf"), 0o644);
     assert_eq!(
         m.read(&format!("{}/scripts/runcmd", m.idir("iid-test-1"))),
@@ -255,7 +304,10 @@ fn archives_upstart_jobs_and_jsonp() {
 
 #[test]
 fn vendor_data_loses_to_user_data_and_can_be_switched_off() {
-    let m = Machine::seeded(META, "#cloud-config\nwrite_files: [{path: /etc/who, content: user}]\n");
+    let m = Machine::seeded(
+        META,
+        "#cloud-config\nwrite_files: [{path: /etc/who, content: user}]\n",
+    );
     m.write(
         "/var/lib/cloud/seed/nocloud/vendor-data",
         "#cloud-config\nwrite_files: [{path: /etc/who, content: vendor}]\nruncmd: [from-vendor]\n",
@@ -263,11 +315,18 @@ fn vendor_data_loses_to_user_data_and_can_be_switched_off() {
     m.boot();
     assert_eq!(m.read("/etc/who"), "user");
     let i = m.idir("iid-test-1");
-    assert!(m.read(&format!("{i}/scripts/runcmd")).contains("from-vendor"));
-    assert!(m.read(&format!("{i}/vendor-cloud-config.txt")).contains("from-vendor"));
+    assert!(m
+        .read(&format!("{i}/scripts/runcmd"))
+        .contains("from-vendor"));
+    assert!(m
+        .read(&format!("{i}/vendor-cloud-config.txt"))
+        .contains("from-vendor"));
 
     let off = Machine::seeded(META, "#cloud-config\nvendor_data: {enabled: false}\n");
-    off.write("/var/lib/cloud/seed/nocloud/vendor-data", "#cloud-config\nruncmd: [from-vendor]\n");
+    off.write(
+        "/var/lib/cloud/seed/nocloud/vendor-data",
+        "#cloud-config\nruncmd: [from-vendor]\n",
+    );
     off.boot();
     assert!(!off.exists(&format!("{i}/scripts/runcmd")));
     assert!(!off.exists(&format!("{i}/vendor-cloud-config.txt")));

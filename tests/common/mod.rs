@@ -96,6 +96,19 @@ impl Machine {
         }
     }
 
+    /// The four stages, each with the exit code given.
+    pub fn boot_expecting(&self, codes: &[i32; 4]) {
+        let stages: [&[&str]; 4] = [
+            &["init", "--local"],
+            &["init"],
+            &["modules", "--mode=config"],
+            &["modules", "--mode=final"],
+        ];
+        for (args, code) in stages.iter().zip(codes) {
+            self.run_ok(args, *code);
+        }
+    }
+
     /// A reboot: /run is a tmpfs, so it starts empty.
     pub fn reboot(&self) {
         let _ = fs::remove_dir_all(self.path("/run"));
@@ -208,7 +221,9 @@ pub const META: &str = "instance-id: iid-test-1\nlocal-hostname: testhost\n";
 
 /// A loopback HTTP server answering GETs from a fixed table (404 otherwise),
 /// for the life of the test process. Returns its base URL and a request log.
-pub fn serve(routes: Vec<(&'static str, Vec<u8>)>) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+pub fn serve(
+    routes: Vec<(&'static str, Vec<u8>)>,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -224,11 +239,16 @@ pub fn serve(routes: Vec<(&'static str, Vec<u8>)>) -> (String, std::sync::Arc<st
             seen.lock().unwrap().push(path.clone());
             let resp = match routes.iter().find(|(p, _)| *p == path) {
                 Some((_, body)) => {
-                    let mut r = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).into_bytes();
+                    let mut r = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    )
+                    .into_bytes();
                     r.extend_from_slice(body);
                     r
                 }
-                None => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
+                None => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    .to_vec(),
             };
             let _ = s.write_all(&resp);
         }
@@ -252,6 +272,10 @@ pub fn python(code: &str) -> Vec<u8> {
         .arg(code)
         .output()
         .expect("python3 runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
 }

@@ -1,0 +1,456 @@
+//! Checking cloud-config against what cloudboot's modules read.
+//!
+//! Each module declares the keys it reads and their types
+//! ([`crate::module::ModuleInfo::schema`]); the engine declares its own
+//! (module lists, datasource_list, vendor_data, ...). A wrong type is an
+//! error, an unknown key a warning. At boot a module whose keys have the
+//! wrong type fails alone with that message; `cloudboot schema` checks a
+//! file the way `cloud-init schema` does.
+//!
+//! The types follow what the module code accepts, which is sometimes wider
+//! than cloud-init 22.4's JSON schema (it rejects `permissions: 0755`, an int,
+//! though the module writes it fine).
+
+use crate::value::Value;
+
+/// The shape a value must have.
+#[derive(Debug)]
+pub enum Ty {
+    Any,
+    Str,
+    Bool,
+    Int,
+    Null,
+    /// Text or `!!binary` bytes.
+    StrOrBytes,
+    /// A string from this list (checked by the `schema` command; at boot the
+    /// module itself says what it does with others).
+    Enum(&'static [&'static str]),
+    List(&'static Ty),
+    /// A mapping with these keys; others are unknown (a warning).
+    Map(&'static [Field]),
+    /// A mapping with any keys.
+    AnyMap,
+    OneOf(&'static [Ty]),
+}
+
+/// One key of a mapping.
+#[derive(Debug)]
+pub struct Field {
+    pub name: &'static str,
+    pub ty: Ty,
+    pub required: bool,
+}
+
+impl Field {
+    pub const fn opt(name: &'static str, ty: Ty) -> Field {
+        Field {
+            name,
+            ty,
+            required: false,
+        }
+    }
+
+    pub const fn req(name: &'static str, ty: Ty) -> Field {
+        Field {
+            name,
+            ty,
+            required: true,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    /// A wrong type: the module cannot use the value.
+    TypeError,
+    /// A required key missing, or a string outside its list.
+    Error,
+    /// An unknown key.
+    Warning,
+}
+
+/// One finding, at a key path such as `write_files[0].permissions`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Problem {
+    pub path: String,
+    pub message: String,
+    pub severity: Severity,
+}
+
+/// Keys the engine itself reads.
+pub static ENGINE_FIELDS: &[Field] = &[
+    Field::opt("cloud_init_modules", Ty::List(&MODULE_ENTRY)),
+    Field::opt("cloud_config_modules", Ty::List(&MODULE_ENTRY)),
+    Field::opt("cloud_final_modules", Ty::List(&MODULE_ENTRY)),
+    Field::opt("datasource_list", Ty::List(&Ty::Str)),
+    Field::opt("datasource", Ty::AnyMap),
+    Field::opt("vendor_data", Ty::Map(VENDOR_DATA)),
+    Field::opt("vendor_data2", Ty::Map(VENDOR_DATA)),
+    Field::opt("allow_userdata", Ty::Bool),
+    Field::opt("manual_cache_clean", Ty::Bool),
+    Field::opt("merge_how", Ty::Any),
+    Field::opt("merge_type", Ty::Any),
+    Field::opt("system_info", Ty::AnyMap),
+    Field::opt("def_log_file", Ty::Str),
+    Field::opt("syslog_fix_perms", Ty::Any),
+    Field::opt("log_cfgs", Ty::Any),
+    Field::opt("output", Ty::Any),
+    Field::opt("launch-index", Ty::Int),
+    Field::opt("unverified_modules", Ty::List(&Ty::Str)),
+];
+
+static MODULE_ENTRY: Ty = Ty::OneOf(&[Ty::Str, Ty::List(&Ty::Any), Ty::AnyMap]);
+static VENDOR_DATA: &[Field] = &[
+    Field::opt("enabled", Ty::OneOf(&[Ty::Bool, Ty::Str])),
+    Field::opt("prefix", Ty::OneOf(&[Ty::Str, Ty::List(&Ty::Str)])),
+    Field::opt("disabled_handlers", Ty::List(&Ty::Str)),
+];
+
+/// Top-level keys of cloud-init 22.4's schema (`schema-cloud-config-v1.json`,
+/// the `cc_*` definitions): a key here that no cloudboot module reads is
+/// "not handled yet", not a typo.
+pub static CLOUD_INIT_KEYS: &[&str] = &[
+    "allow_public_ssh_keys",
+    "ansible",
+    "apk_repos",
+    "apt",
+    "apt_pipelining",
+    "apt_reboot_if_required",
+    "apt_update",
+    "apt_upgrade",
+    "authkey_hash",
+    "autoinstall",
+    "bootcmd",
+    "byobu_by_default",
+    "ca-certs",
+    "ca_certs",
+    "chef",
+    "chpasswd",
+    "cloud_config_modules",
+    "cloud_final_modules",
+    "cloud_init_modules",
+    "device_aliases",
+    "disable_ec2_metadata",
+    "disable_root",
+    "disable_root_opts",
+    "disk_setup",
+    "drivers",
+    "fan",
+    "final_message",
+    "fqdn",
+    "fs_setup",
+    "groups",
+    "growpart",
+    "grub-dpkg",
+    "grub_dpkg",
+    "hostname",
+    "keyboard",
+    "landscape",
+    "locale",
+    "locale_configfile",
+    "lxd",
+    "manage_etc_hosts",
+    "manage_resolv_conf",
+    "mcollective",
+    "migrate",
+    "mount_default_fields",
+    "mounts",
+    "no_ssh_fingerprints",
+    "ntp",
+    "package_reboot_if_required",
+    "package_update",
+    "package_upgrade",
+    "packages",
+    "password",
+    "phone_home",
+    "power_state",
+    "prefer_fqdn_over_hostname",
+    "preserve_hostname",
+    "puppet",
+    "random_seed",
+    "reporting",
+    "resize_rootfs",
+    "resolv_conf",
+    "rh_subscription",
+    "rsyslog",
+    "runcmd",
+    "salt_minion",
+    "snap",
+    "spacewalk",
+    "ssh",
+    "ssh_authorized_keys",
+    "ssh_deletekeys",
+    "ssh_fp_console_blacklist",
+    "ssh_genkeytypes",
+    "ssh_import_id",
+    "ssh_key_console_blacklist",
+    "ssh_keys",
+    "ssh_publish_hostkeys",
+    "ssh_pwauth",
+    "ssh_quiet_keygen",
+    "swap",
+    "timezone",
+    "ubuntu_advantage",
+    "updates",
+    "user",
+    "users",
+    "vendor_data",
+    "wireguard",
+    "write_files",
+    "yum_repo_dir",
+    "yum_repos",
+    "zypper",
+];
+
+fn describe(v: &Value) -> String {
+    let shown = v.python_str();
+    let shown = if shown.len() > 40 {
+        format!(
+            "{}...",
+            &shown[..shown.char_indices().nth(37).map(|(i, _)| i).unwrap_or(37)]
+        )
+    } else {
+        shown
+    };
+    format!("{} ({shown})", v.type_name())
+}
+
+fn ty_name(t: &Ty) -> String {
+    match t {
+        Ty::Any => "anything".into(),
+        Ty::Str => "a string".into(),
+        Ty::Bool => "a boolean".into(),
+        Ty::Int => "an integer".into(),
+        Ty::Null => "null".into(),
+        Ty::StrOrBytes => "a string or !!binary".into(),
+        Ty::Enum(_) => "a string".into(),
+        Ty::List(_) => "a list".into(),
+        Ty::Map(_) | Ty::AnyMap => "a mapping".into(),
+        Ty::OneOf(ts) => ts.iter().map(ty_name).collect::<Vec<_>>().join(" or "),
+    }
+}
+
+/// Whether `v` has the shape of `t`, ignoring what is inside (for `OneOf`).
+fn shape_matches(t: &Ty, v: &Value) -> bool {
+    match (t, v) {
+        (Ty::Any, _) => true,
+        (Ty::Str | Ty::Enum(_), Value::Str(_)) => true,
+        (Ty::Bool, Value::Bool(_)) => true,
+        (Ty::Int, Value::Int(_)) => true,
+        (Ty::Null, Value::Null) => true,
+        (Ty::StrOrBytes, Value::Str(_) | Value::Bytes(_)) => true,
+        (Ty::List(_), Value::Seq(_)) => true,
+        (Ty::Map(_) | Ty::AnyMap, Value::Map(_)) => true,
+        (Ty::OneOf(ts), v) => ts.iter().any(|t| shape_matches(t, v)),
+        _ => false,
+    }
+}
+
+fn check_value(t: &Ty, v: &Value, path: &str, out: &mut Vec<Problem>) {
+    if !shape_matches(t, v) {
+        out.push(Problem {
+            path: path.to_string(),
+            message: format!("expected {}, found {}", ty_name(t), describe(v)),
+            severity: Severity::TypeError,
+        });
+        return;
+    }
+    match (t, v) {
+        (Ty::Enum(allowed), Value::Str(s))
+            if !allowed.contains(&s.trim().to_ascii_lowercase().as_str()) =>
+        {
+            out.push(Problem {
+                path: path.to_string(),
+                message: format!("'{s}' is not one of {}", allowed.join(", ")),
+                severity: Severity::Error,
+            })
+        }
+        (Ty::List(item), Value::Seq(items)) => {
+            for (i, it) in items.iter().enumerate() {
+                check_value(item, it, &format!("{path}[{i}]"), out);
+            }
+        }
+        (Ty::Map(fields), Value::Map(_)) => check_fields(fields, v, path, true, out),
+        (Ty::OneOf(ts), v) => {
+            if let Some(t) = ts.iter().find(|t| shape_matches(t, v)) {
+                check_value(t, v, path, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// Checks the keys of a mapping against `fields`; with `strict`, other keys
+/// are reported as unknown.
+pub fn check_fields(fields: &[Field], v: &Value, path: &str, strict: bool, out: &mut Vec<Problem>) {
+    let Some(map) = v.as_map() else { return };
+    for f in fields {
+        match map.get(f.name) {
+            Some(val) => check_value(&f.ty, val, &join(path, f.name), out),
+            None if f.required => out.push(Problem {
+                path: join(path, f.name),
+                message: "is required and missing".into(),
+                severity: Severity::Error,
+            }),
+            None => {}
+        }
+    }
+    if strict {
+        for (k, _) in map.iter() {
+            let key = k.python_str();
+            if !fields.iter().any(|f| f.name == key) {
+                out.push(Problem {
+                    path: join(path, &key),
+                    message: format!(
+                        "unknown key (expected one of {})",
+                        fields.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
+                    ),
+                    severity: Severity::Warning,
+                });
+            }
+        }
+    }
+}
+
+/// Checks a whole cloud-config document against every module and the engine.
+pub fn check_document(doc: &Value) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let Some(map) = doc.as_map() else {
+        if !doc.is_null() {
+            out.push(Problem {
+                path: String::new(),
+                message: format!("cloud-config must be a mapping, found {}", doc.type_name()),
+                severity: Severity::TypeError,
+            });
+        }
+        return out;
+    };
+    let modules = crate::modules::all();
+    check_fields(ENGINE_FIELDS, doc, "", false, &mut out);
+    for m in modules {
+        let mut mine = Vec::new();
+        check_fields(m.info().schema, doc, "", false, &mut mine);
+        // Two modules may read one key (write_files and write_files_deferred).
+        for p in mine {
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+    }
+    for (k, _) in map.iter() {
+        let key = k.python_str();
+        let known = ENGINE_FIELDS.iter().any(|f| f.name == key)
+            || modules
+                .iter()
+                .any(|m| m.info().schema.iter().any(|f| f.name == key));
+        if known {
+            continue;
+        }
+        let message = if CLOUD_INIT_KEYS.contains(&key.as_str()) {
+            "a cloud-init key no cloudboot module reads yet; ignored".to_string()
+        } else {
+            "unknown key; no module reads it".to_string()
+        };
+        out.push(Problem {
+            path: key,
+            message,
+            severity: Severity::Warning,
+        });
+    }
+    out
+}
+
+/// Finds the line of a key path in a document's text. Until the YAML 1.1
+/// loader records marks, it knows no lines and messages name the key path only.
+pub struct Locator {
+    marks: std::collections::HashMap<String, (usize, usize)>,
+}
+
+impl Locator {
+    pub fn for_document(_text: &[u8]) -> Locator {
+        Locator {
+            marks: Default::default(),
+        }
+    }
+
+    pub fn line_of(&self, path: &str) -> Option<(usize, usize)> {
+        self.marks.get(path).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::yaml;
+
+    fn problems(text: &str) -> Vec<(String, Severity)> {
+        check_document(&yaml::load(text.as_bytes(), "t").unwrap())
+            .into_iter()
+            .map(|p| (format!("{}: {}", p.path, p.message), p.severity))
+            .collect()
+    }
+
+    #[test]
+    fn wrong_types_are_errors_unknown_keys_warnings() {
+        let p = problems(
+            "write_files:\n  - path: /x\n    content: 5\n    permisions: '0600'\n    append: 'yes'\nruncmd: ls\npackages: [vim]\nwrite_flies: []\n",
+        );
+        assert!(
+            p.contains(&(
+                "write_files[0].content: expected a string or !!binary, found int (5)".into(),
+                Severity::TypeError
+            )),
+            "{p:?}"
+        );
+        assert!(
+            p.iter().any(
+                |(m, s)| m.starts_with("write_files[0].permisions: unknown key")
+                    && *s == Severity::Warning
+            ),
+            "{p:?}"
+        );
+        assert!(
+            p.iter().any(
+                |(m, s)| m.starts_with("write_files[0].append: expected a boolean")
+                    && *s == Severity::TypeError
+            ),
+            "{p:?}"
+        );
+        assert!(
+            p.iter()
+                .any(|(m, _)| m.starts_with("runcmd: expected a list, found str (ls)")),
+            "{p:?}"
+        );
+        assert!(
+            p.contains(&(
+                "packages: a cloud-init key no cloudboot module reads yet; ignored".into(),
+                Severity::Warning
+            )),
+            "{p:?}"
+        );
+        assert!(
+            p.contains(&(
+                "write_flies: unknown key; no module reads it".into(),
+                Severity::Warning
+            )),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn a_valid_document_has_no_problems() {
+        let p = problems(
+            "write_files:\n  - path: /x\n    content: hi\n    permissions: '0644'\n    encoding: b64\n    defer: true\nruncmd:\n  - [ls, -l]\n  - echo hi\n  -\nfinal_message: done\ncloud_final_modules: [scripts_user, [final_message, always]]\n",
+        );
+        assert!(p.is_empty(), "{p:?}");
+    }
+}

@@ -1,0 +1,104 @@
+//! `cloudboot schema`: cloud-init's command, checking the keys cloudboot's
+//! modules read.
+
+mod common;
+
+use common::*;
+
+fn schema(file_content: &str) -> (i32, String, String) {
+    let m = Machine::new();
+    let f = m.dir.path().join("user-data.yaml");
+    std::fs::write(&f, file_content).unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["schema", "--config-file"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    let name = f.display().to_string();
+    let norm = |b: &[u8]| String::from_utf8_lossy(b).replace(&name, "FILE");
+    (
+        out.status.code().unwrap(),
+        norm(&out.stdout),
+        norm(&out.stderr),
+    )
+}
+
+#[test]
+fn a_valid_file() {
+    let (code, out, err) = schema("#cloud-config\nruncmd:\n  - [ls, -l]\nwrite_files:\n  - {path: /x, content: y, permissions: '0600'}\n");
+    assert_eq!(
+        (code, out.as_str(), err.as_str()),
+        (0, "Valid cloud-config: FILE\n", "")
+    );
+}
+
+#[test]
+fn unknown_keys_warn_and_stay_valid() {
+    let (code, out, err) = schema("#cloud-config\npackages: [vim]\nruncmd: [ls]\nrunmcd: [ls]\n");
+    assert_eq!(code, 0);
+    assert_eq!(out, "Valid cloud-config: FILE\n");
+    assert!(
+        err.contains(
+            "Warning: packages: a cloud-init key no cloudboot module reads yet; ignored\n"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("Warning: runmcd: unknown key; no module reads it\n"),
+        "{err}"
+    );
+}
+
+#[test]
+fn wrong_types_are_errors_with_the_key_path() {
+    let (code, out, err) =
+        schema("#cloud-config\nwrite_files:\n  - path: /x\n    append: 'maybe'\nruncmd: ls -l\n");
+    assert_eq!(code, 1);
+    assert_eq!(out, "");
+    assert!(
+        err.starts_with("Error:\nCloud config schema errors: "),
+        "{err}"
+    );
+    assert!(err.contains("write_files[0].append"), "{err}");
+    assert!(
+        err.contains("expected a boolean, found str (maybe)"),
+        "{err}"
+    );
+    assert!(err.contains("runcmd"), "{err}");
+}
+
+#[test]
+fn files_that_are_not_cloud_config() {
+    let (code, _, err) = schema("runcmd: [ls]\n");
+    assert_eq!(code, 1);
+    assert_eq!(err, "Error:\nCloud config schema errors: format-l1.c1: File FILE needs to begin with \"#cloud-config\"\n");
+    let (code, _, err) = schema("#cloud-config\nruncmd: [ls\n");
+    assert_eq!(code, 1);
+    assert!(
+        err.starts_with(
+            "Error:\nCloud config schema errors: format-l3.c1: File FILE is not valid yaml."
+        ),
+        "{err}"
+    );
+    let out = std::process::Command::new(BIN)
+        .args(["schema", "--config-file", "/nonexistent/x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "Error:\nConfigfile /nonexistent/x does not exist\n"
+    );
+}
+
+#[test]
+fn system_checks_the_instance_cloud_config() {
+    let m = Machine::seeded(META, "#cloud-config\nruncmd: ls\n");
+    m.run_ok(&["init", "--local"], 0);
+    m.run_ok(&["init"], 0);
+    let out = m.run(&["schema", "--system"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("runcmd: expected a list, found str (ls)")
+    );
+}
