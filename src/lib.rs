@@ -8,6 +8,7 @@
 //! cloud-init keeps it ([`paths`], [`semaphore`], [`status`]).
 
 pub mod base64;
+pub mod blockfs;
 pub mod boot;
 pub mod cli;
 pub mod config;
