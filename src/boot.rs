@@ -28,6 +28,8 @@ pub struct Options {
     pub files: Vec<PathBuf>,
     /// `--force`: go on when no datasource is found.
     pub force: bool,
+    /// `--device PATH`: devices or image files to probe for seeds first.
+    pub devices: Vec<PathBuf>,
 }
 
 /// Runs stages against one target.
@@ -209,6 +211,8 @@ impl<'t> Engine<'t> {
         let fs = self.target.fs();
         let ctx = DsContext {
             fs,
+            root: self.target.root(),
+            devices: &self.opts.devices,
             paths: &self.paths,
             cfg: sys_cfg,
             stage,
@@ -323,6 +327,14 @@ impl<'t> Engine<'t> {
             line(&previous_iid),
             0o644,
         ));
+        // ConfigDrive's injected `files`, written on an instance's first boot
+        // (`on_first_boot`), mode 0660 as cloud-init writes them.
+        if fresh && previous_iid != *iid {
+            for (path, content) in &instance.files {
+                let guest = std::path::Path::new("/").join(path.trim_start_matches('/'));
+                effects.push(Effect::write(guest, Data::secret(content.clone()), 0o660));
+            }
+        }
         if sys_cfg
             .get("manual_cache_clean")
             .map(Value::to_bool)
@@ -362,8 +374,8 @@ impl<'t> Engine<'t> {
         let hostname = instance.local_hostname();
         let v1 = serde_json::json!({
             "_beta_keys": ["subplatform"],
-            "availability-zone": null,
-            "availability_zone": null,
+            "availability-zone": instance.availability_zone,
+            "availability_zone": instance.availability_zone,
             "cloud-name": instance.cloud_name,
             "cloud_name": instance.cloud_name,
             "cloud_id": instance.cloud_name,
@@ -372,8 +384,8 @@ impl<'t> Engine<'t> {
             "local-hostname": hostname,
             "local_hostname": hostname,
             "platform": instance.platform,
-            "public_ssh_keys": [],
-            "region": null,
+            "public_ssh_keys": instance.public_keys,
+            "region": instance.region,
             "subplatform": instance.subplatform,
         });
         let doc = |merged: serde_json::Value| {

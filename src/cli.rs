@@ -21,7 +21,7 @@ use crate::target::{apply_all, LiveTarget, Target};
 use crate::{logging, pyjson, status};
 
 const USAGE: &str = "\
-usage: cloudboot [--root DIR] [--stages FILE] [--file FILE]... [--debug] [--force] COMMAND
+usage: cloudboot [--root DIR] [--stages FILE] [--file FILE]... [--device PATH]... [--debug] [--force] COMMAND
 
 cloud-init's commands:
   init [--local]                     run the local or the network stage
@@ -50,6 +50,7 @@ struct Args {
     root: PathBuf,
     stages: Option<PathBuf>,
     files: Vec<PathBuf>,
+    devices: Vec<PathBuf>,
     debug: bool,
     force: bool,
     command: String,
@@ -61,6 +62,7 @@ fn parse_global(argv: &[String]) -> Result<Args, Usage> {
         root: PathBuf::from("/"),
         stages: None,
         files: Vec::new(),
+        devices: Vec::new(),
         debug: false,
         force: false,
         command: String::new(),
@@ -72,6 +74,7 @@ fn parse_global(argv: &[String]) -> Result<Args, Usage> {
             "--root" => args.root = PathBuf::from(it.value("--root")?),
             "--stages" => args.stages = Some(PathBuf::from(it.value("--stages")?)),
             "--file" | "-f" => args.files.push(PathBuf::from(it.value("--file")?)),
+            "--device" => args.devices.push(PathBuf::from(it.value("--device")?)),
             "--debug" | "-d" => args.debug = true,
             "--force" => args.force = true,
             "--version" | "-v" => args.command = "version".into(),
@@ -231,6 +234,7 @@ fn options(args: &Args) -> Options {
     Options {
         files: args.files.clone(),
         force: args.force,
+        devices: args.devices.clone(),
     }
 }
 

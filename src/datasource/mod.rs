@@ -5,8 +5,11 @@
 //! stages (and later boots, once the instance-id is confirmed) reuse it
 //! instead of searching again, as cloud-init does with `obj.pkl`.
 
+mod configdrive;
+mod devices;
 mod nocloud;
 mod none;
+pub mod source;
 
 use std::path::PathBuf;
 
@@ -18,6 +21,7 @@ use crate::rootfs::FsView;
 use crate::stages::Stage;
 use crate::value::Value;
 
+pub use configdrive::ConfigDrive;
 pub use nocloud::NoCloud;
 pub use none::NoneSource;
 
@@ -52,7 +56,20 @@ pub struct Instance {
     pub user_data: Option<Vec<u8>>,
     pub vendor_data: Option<Vec<u8>>,
     pub vendor_data2: Option<Vec<u8>>,
+    /// Network config in cloud-init's v1/v2 form (NoCloud `network-config`).
     pub network_config: Option<Value>,
+    /// OpenStack `network_data.json`, as given.
+    pub network_json: Option<serde_json::Value>,
+    /// ENI text (ConfigDrive v1, nova's injected template, NoCloud `network-interfaces`).
+    pub network_eni: Option<String>,
+    /// SSH public keys from the metadata.
+    pub public_keys: Vec<String>,
+    pub availability_zone: Option<String>,
+    pub region: Option<String>,
+    /// Files to write on an instance's first boot (ConfigDrive `files`): path, content.
+    pub files: Vec<(String, Vec<u8>)>,
+    /// EC2-style metadata (ConfigDrive `ec2/latest/meta-data.json`, IMDS).
+    pub ec2_metadata: Option<serde_json::Value>,
     pub cloud_name: String,
     pub platform: String,
     pub subplatform: String,
@@ -87,6 +104,13 @@ impl Instance {
             "vendor_data_b64": b64(&self.vendor_data),
             "vendor_data2_b64": b64(&self.vendor_data2),
             "network_config": self.network_config.as_ref().map(Value::to_json),
+            "network_json": self.network_json,
+            "network_eni": self.network_eni,
+            "public_keys": self.public_keys,
+            "availability_zone": self.availability_zone,
+            "region": self.region,
+            "files": self.files.iter().map(|(p, c)| json!([p, base64::encode(c)])).collect::<Vec<_>>(),
+            "ec2_metadata": self.ec2_metadata,
             "cloud_name": self.cloud_name,
             "platform": self.platform,
             "subplatform": self.subplatform,
@@ -119,6 +143,33 @@ impl Instance {
                 .get("network_config")
                 .filter(|v| !v.is_null())
                 .map(Value::from_json),
+            network_json: j.get("network_json").filter(|v| !v.is_null()).cloned(),
+            network_eni: s("network_eni"),
+            public_keys: j
+                .get("public_keys")
+                .and_then(|v| v.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|k| k.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            availability_zone: s("availability_zone"),
+            region: s("region"),
+            files: j
+                .get("files")
+                .and_then(|v| v.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|f| {
+                            let path = f.get(0)?.as_str()?.to_string();
+                            let content = base64::decode(f.get(1)?.as_str()?.as_bytes()).ok()?;
+                            Some((path, content))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            ec2_metadata: j.get("ec2_metadata").filter(|v| !v.is_null()).cloned(),
             cloud_name: s("cloud_name").unwrap_or_default(),
             platform: s("platform").unwrap_or_default(),
             subplatform: s("subplatform").unwrap_or_default(),
@@ -133,6 +184,10 @@ impl Instance {
 /// What a datasource may look at.
 pub struct DsContext<'a> {
     pub fs: &'a dyn FsView,
+    /// The target root, to open device nodes under it.
+    pub root: &'a crate::rootfs::Root,
+    /// Devices named on the command line (paths on this machine), tried first.
+    pub devices: &'a [std::path::PathBuf],
     pub paths: &'a Paths,
     /// The system config (cloud.cfg and friends): `datasource.<Name>` lives there.
     pub cfg: &'a Value,
@@ -174,6 +229,7 @@ pub trait Datasource {
 pub fn by_name(name: &str) -> Option<Box<dyn Datasource>> {
     match name.trim().trim_start_matches("DataSource") {
         "NoCloud" | "NoCloudNet" => Some(Box::new(NoCloud)),
+        "ConfigDrive" => Some(Box::new(ConfigDrive)),
         "None" => Some(Box::new(NoneSource)),
         _ => None,
     }
@@ -223,6 +279,27 @@ pub fn search(names: &[String], ctx: &DsContext) -> Search {
             break;
         }
     }
+    out
+}
+
+/// Several blobs as one MIME multipart, so each is processed in turn (how
+/// cloud-init treats a vendor-data list).
+pub fn multipart_of(blobs: &[Vec<u8>]) -> Vec<u8> {
+    let boundary = "==cloudboot-vendor-data-list==";
+    let mut out =
+        format!("Content-Type: multipart/mixed; boundary=\"{boundary}\"\nMIME-Version: 1.0\n\n")
+            .into_bytes();
+    for b in blobs {
+        out.extend_from_slice(
+            format!(
+                "--{boundary}\nContent-Type: text/plain\nContent-Transfer-Encoding: base64\n\n"
+            )
+            .as_bytes(),
+        );
+        out.extend_from_slice(base64::encode(b).as_bytes());
+        out.push(b'\n');
+    }
+    out.extend_from_slice(format!("--{boundary}--\n").as_bytes());
     out
 }
 

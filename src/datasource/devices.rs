@@ -1,0 +1,74 @@
+//! Finding seed devices by filesystem label, under the target root, without
+//! blkid or mounting: `/dev/disk/by-label/<label>` when udev made it, else
+//! every block device in `/sys/class/block` (CD-ROMs first, as cloud-init
+//! probes `/dev/sr0`, `/dev/sr1` first) whose superblock carries the label.
+//! A device named on the command line (`--device PATH`, an image file works)
+//! is tried before all of them.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use super::source::DeviceSource;
+use super::DsContext;
+use crate::blockfs;
+
+/// Devices whose label is one of `labels`, opened as seed sources, in the
+/// order they should be tried. Unreadable ones are reported in `problems`.
+pub fn candidates(
+    ctx: &DsContext,
+    labels: &[&str],
+    problems: &mut Vec<String>,
+) -> Vec<DeviceSource> {
+    let mut out = Vec::new();
+    let mut seen: Vec<PathBuf> = Vec::new();
+    for (shown, host) in device_paths(ctx) {
+        let canon = std::fs::canonicalize(&host).unwrap_or_else(|_| host.clone());
+        if seen.contains(&canon) {
+            continue;
+        }
+        seen.push(canon);
+        let Ok(file) = File::open(&host) else {
+            continue;
+        };
+        let Some((fs_type, label)) = blockfs::probe(&file) else {
+            continue;
+        };
+        if !labels.iter().any(|l| *l == label) {
+            continue;
+        }
+        match blockfs::open(file) {
+            Ok(fs) => {
+                tracing::debug!("{shown}: {fs_type} labelled {label}");
+                out.push(DeviceSource { fs, device: shown });
+            }
+            Err(e) => problems.push(format!("{shown} ({fs_type}, label {label}): {e}")),
+        }
+    }
+    out
+}
+
+/// Every device to probe, as (name to show, path on this machine).
+fn device_paths(ctx: &DsContext) -> Vec<(String, PathBuf)> {
+    let mut out: Vec<(String, PathBuf)> = ctx
+        .devices
+        .iter()
+        .map(|p| (p.display().to_string(), p.clone()))
+        .collect();
+    let root = ctx.root;
+    let by_label = Path::new("/dev/disk/by-label");
+    for name in ctx.fs.list_dir(by_label).unwrap_or_default() {
+        let guest = by_label.join(&name);
+        out.push((guest.display().to_string(), root.resolve(&guest)));
+    }
+    let mut blocks = ctx
+        .fs
+        .list_dir(Path::new("/sys/class/block"))
+        .unwrap_or_default();
+    // CD-ROMs first (config drives are usually there), then the rest by name.
+    blocks.sort_by_key(|n| (!n.starts_with("sr"), n.clone()));
+    for name in blocks {
+        let guest = PathBuf::from("/dev").join(&name);
+        out.push((guest.display().to_string(), root.resolve(&guest)));
+    }
+    out
+}
