@@ -1,24 +1,37 @@
-//! NoCloud (`sources/DataSourceNoCloud.py`): seed directories
-//! `/var/lib/cloud/seed/nocloud` and `nocloud-net`, each needing `meta-data`
-//! and `user-data`, with optional `vendor-data` and `network-config`; or
-//! `datasource.NoCloud.{meta-data,user-data}` in the system config.
-//! (Devices, the kernel command line and `seedfrom` come with the datasources
-//! issue.) The local stage sees it as `DataSourceNoCloud`, the network stage
-//! as `DataSourceNoCloudNet`, as in cloud-init.
+//! NoCloud (`sources/DataSourceNoCloud.py`). Sources, merged in cloud-init's
+//! order (earlier meta-data keys win; later user-data/vendor-data replace):
+//!
+//! 1. the SMBIOS system serial (`/sys/class/dmi/id/product_serial`) and
+//! 2. the kernel command line (`/proc/cmdline`), both in the form
+//!    `ds=nocloud[-net][;h=host][;i=iid][;s=seedfrom][;k=v]`;
+//! 3. seed directories `/var/lib/cloud/seed/nocloud`, `nocloud-net` (both
+//!    `meta-data` and `user-data` required, `vendor-data`, `network-config`
+//!    optional);
+//! 4. `datasource.NoCloud` in the system config (`seedfrom`, or `meta-data`
+//!    with `user-data`);
+//! 5. a vfat or ISO9660 filesystem labelled `cidata`/`CIDATA` (or
+//!    `datasource.NoCloud.fs_label`), read in place.
+//!
+//! Then `seedfrom`: the local stage (`DataSourceNoCloud`) follows `file://`
+//! and `/` seeds, the network stage (`DataSourceNoCloudNet`) `http://`.
+//! Everything is read under the target root.
 
 use std::path::Path;
 
+use super::source::{DirSource, SeedSource};
 use super::{Datasource, DsContext, DsMode, Found, Instance};
 use crate::stages::Stage;
 use crate::userdata::MAX_USER_DATA;
-use crate::value::{merge_over, Value};
+use crate::value::{merge_over, Mapping, Value};
 use crate::yaml;
 
 pub struct NoCloud;
 
 const SEED_DIRS: [&str; 2] = ["nocloud", "nocloud-net"];
 
+/// What one source contributed.
 struct Seed {
+    /// How it appears in `[seed=...]`.
     source: String,
     meta: Value,
     user_data: Option<Vec<u8>>,
@@ -26,81 +39,53 @@ struct Seed {
     network_config: Option<Value>,
 }
 
-impl NoCloud {
-    /// `util.pathprefix2dict(dir, required=[user-data, meta-data], optional=...)`.
-    fn read_seed_dir(ctx: &DsContext, dir: &Path, problems: &mut Vec<String>) -> Option<Seed> {
-        let fs = ctx.fs;
-        let meta_raw = fs.read(&dir.join("meta-data")).ok()?;
-        let user_data = read_bounded(ctx, &dir.join("user-data"), problems)?;
-        let meta_path = dir.join("meta-data");
-        let meta = load_mapping(&meta_raw, &meta_path.to_string_lossy(), problems);
-        let network_config = fs.read(&dir.join("network-config")).ok().and_then(|raw| {
-            let name = dir.join("network-config");
-            match yaml::load(&raw, &name.to_string_lossy()) {
-                Ok(v) if v.truthy() => Some(v),
-                Ok(_) => None,
-                Err(e) => {
-                    problems.push(format!("network-config ignored: {e}"));
-                    None
-                }
-            }
-        });
-        Some(Seed {
-            source: dir.to_string_lossy().into_owned(),
+impl Seed {
+    fn meta_only(source: &str, meta: Value) -> Seed {
+        Seed {
+            source: source.to_string(),
             meta,
-            user_data: Some(user_data),
-            vendor_data: read_bounded(ctx, &dir.join("vendor-data"), problems),
-            network_config,
-        })
-    }
-
-    fn seeds(ctx: &DsContext, problems: &mut Vec<String>) -> Vec<Seed> {
-        let mut seeds = Vec::new();
-        for name in SEED_DIRS {
-            let dir = ctx.paths.seed_dir(name);
-            if let Some(seed) = Self::read_seed_dir(ctx, &dir, problems) {
-                tracing::debug!("Using seeded data from {}", dir.display());
-                seeds.push(seed);
-                break;
-            }
+            user_data: None,
+            vendor_data: None,
+            network_config: None,
         }
-        let ds_cfg = ctx.ds_cfg("NoCloud");
-        if let (Some(md), Some(ud)) = (ds_cfg.get("meta-data"), ds_cfg.get("user-data")) {
-            let meta = match md {
-                Value::Str(s) => {
-                    load_mapping(s.as_bytes(), "datasource.NoCloud.meta-data", problems)
-                }
-                v => v.clone(),
-            };
-            seeds.push(Seed {
-                source: "ds_config".into(),
-                meta,
-                user_data: Some(match ud {
-                    Value::Bytes(b) => b.clone(),
-                    v => v.python_str().into_bytes(),
-                }),
-                vendor_data: None,
-                network_config: None,
-            });
-        }
-        seeds
     }
 }
 
-/// A blob no larger than cloudboot accepts: a larger one is reported and
-/// read as empty (the seed is still used), before it is read into memory.
-fn read_bounded(ctx: &DsContext, path: &Path, problems: &mut Vec<String>) -> Option<Vec<u8>> {
-    let st = ctx.fs.stat(path)?;
-    if st.len > MAX_USER_DATA as u64 {
-        problems.push(format!(
-            "{}: {:.1} MiB, more than the {} MiB cloudboot accepts; ignored",
-            path.display(),
-            st.len as f64 / (1u64 << 20) as f64,
-            MAX_USER_DATA >> 20
-        ));
-        return Some(Vec::new());
+/// `parse_cmdline_data`: the `ds=nocloud...` token's `k=v` pairs (`h`, `i`,
+/// `s` stand for local-hostname, instance-id, seedfrom); `None` when the
+/// line has no such token. The dsmode follows the id unless given.
+fn parse_ds_token(line: &str) -> Option<Mapping> {
+    let padded = format!(" {} ", line.trim());
+    for (id, mode) in [("ds=nocloud", "local"), ("ds=nocloud-net", "net")] {
+        if !(padded.contains(&format!(" {id} ")) || padded.contains(&format!(" {id};"))) {
+            continue;
+        }
+        let mut fill = Mapping::new();
+        let tok = padded
+            .split_whitespace()
+            .filter(|t| t.starts_with(id))
+            .last()
+            .unwrap_or(id);
+        let args = tok.split_once('=').map(|(_, a)| a).unwrap_or("");
+        for item in args.split(';').skip(1).filter(|i| !i.is_empty()) {
+            let (k, v) = match item.split_once('=') {
+                Some((k, v)) => (k, Value::str(v)),
+                None => (item, Value::Null),
+            };
+            let key = match k {
+                "h" => "local-hostname",
+                "i" => "instance-id",
+                "s" => "seedfrom",
+                other => other,
+            };
+            fill.insert(Value::str(key), v);
+        }
+        if !fill.contains_key("dsmode") {
+            fill.insert(Value::str("dsmode"), Value::str(mode));
+        }
+        return Some(fill);
     }
-    ctx.fs.read(path).ok()
+    None
 }
 
 /// meta-data must be a mapping (`load_yaml(allowed=(dict,))`); anything else
@@ -123,6 +108,161 @@ fn load_mapping(raw: &[u8], name: &str, problems: &mut Vec<String>) -> Value {
     }
 }
 
+/// `pathprefix2dict`: `meta-data` and `user-data` required.
+fn read_seed(src: &dyn SeedSource, problems: &mut Vec<String>) -> Option<Seed> {
+    let mut get = |name: &str| match src.read(name) {
+        Ok(v) => v,
+        Err(e) => {
+            problems.push(format!("{e}; ignored"));
+            // Present but unusable (too large): read as empty, still a seed.
+            Some(Vec::new())
+        }
+    };
+    let meta_raw = get("meta-data")?;
+    let user_data = get("user-data")?;
+    let vendor_data = get("vendor-data");
+    let net_raw = get("network-config");
+    let shown = |n: &str| super::source::shown(src, n);
+    let network_config = net_raw.and_then(|raw| match yaml::load(&raw, &shown("network-config")) {
+        Ok(v) if v.truthy() => Some(v),
+        Ok(_) => None,
+        Err(e) => {
+            problems.push(format!("network-config ignored: {e}"));
+            None
+        }
+    });
+    Some(Seed {
+        source: src.describe(),
+        meta: load_mapping(&meta_raw, &shown("meta-data"), problems),
+        user_data: Some(user_data),
+        vendor_data,
+        network_config,
+    })
+}
+
+impl NoCloud {
+    /// Every source present, in cloud-init's order.
+    fn seeds(ctx: &DsContext, problems: &mut Vec<String>, with_devices: bool) -> Vec<Seed> {
+        let mut seeds = Vec::new();
+        for (name, path) in [
+            ("dmi", "/sys/class/dmi/id/product_serial"),
+            ("cmdline", "/proc/cmdline"),
+        ] {
+            if let Some(fill) = ctx
+                .fs
+                .read_string(Path::new(path))
+                .and_then(|t| parse_ds_token(&t))
+            {
+                seeds.push(Seed::meta_only(name, Value::Map(fill)));
+            }
+        }
+        for name in SEED_DIRS {
+            let src = DirSource {
+                fs: ctx.fs,
+                base: ctx.paths.seed_dir(name),
+            };
+            if let Some(seed) = read_seed(&src, problems) {
+                tracing::debug!("Using seeded data from {}", src.describe());
+                seeds.push(seed);
+                break;
+            }
+        }
+        let ds_cfg = ctx.ds_cfg("NoCloud");
+        if let Some(seedfrom) = ds_cfg.get("seedfrom") {
+            let mut m = Mapping::new();
+            m.insert(Value::str("seedfrom"), seedfrom.clone());
+            seeds.push(Seed::meta_only("ds_config_seedfrom", Value::Map(m)));
+        }
+        if let (Some(md), Some(ud)) = (ds_cfg.get("meta-data"), ds_cfg.get("user-data")) {
+            let meta = match md {
+                Value::Str(s) => {
+                    load_mapping(s.as_bytes(), "datasource.NoCloud.meta-data", problems)
+                }
+                v => v.clone(),
+            };
+            seeds.push(Seed {
+                source: "ds_config".into(),
+                meta,
+                user_data: Some(match ud {
+                    Value::Bytes(b) => b.clone(),
+                    v => v.python_str().into_bytes(),
+                }),
+                vendor_data: None,
+                network_config: None,
+            });
+        }
+        if with_devices {
+            let label = ds_cfg
+                .get("fs_label")
+                .map(Value::python_str)
+                .unwrap_or_else(|| "cidata".into());
+            let labels = [label.to_uppercase(), label.to_lowercase()];
+            let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+            for dev in super::devices::candidates(ctx, &labels, problems) {
+                match read_seed(&dev, problems) {
+                    Some(seed) => {
+                        seeds.push(seed);
+                        break;
+                    }
+                    None => problems.push(format!(
+                        "device {} with label {label} is not a valid seed (no meta-data and user-data)",
+                        dev.describe()
+                    )),
+                }
+            }
+        }
+        seeds
+    }
+
+    /// `util.read_seeded`: `<seedfrom>meta-data`, `user-data`, `vendor-data`
+    /// by plain string concatenation (`%s` stands for the name).
+    fn read_seedfrom(ctx: &DsContext, base: &str) -> Result<Seed, String> {
+        let url = |name: &str| {
+            if base.contains("%s") {
+                base.replace("%s", name)
+            } else {
+                format!("{base}{name}")
+            }
+        };
+        let fetch = |name: &str| -> Result<Option<Vec<u8>>, String> {
+            let u = url(name);
+            if let Some(path) = u
+                .strip_prefix("file://")
+                .or(u.starts_with('/').then_some(u.as_str()))
+            {
+                let p = Path::new(path);
+                return match ctx.fs.stat(p) {
+                    None => Ok(None),
+                    Some(st) if st.len > MAX_USER_DATA as u64 => {
+                        Err(format!("{path}: larger than {} MiB", MAX_USER_DATA >> 20))
+                    }
+                    Some(_) => ctx.fs.read(p).map(Some).map_err(|e| format!("{path}: {e}")),
+                };
+            }
+            match crate::http::get(&u, &crate::http::Limits::default()) {
+                Ok(r) if r.ok() => Ok(Some(r.body)),
+                Ok(r) if r.status == 404 => Ok(None),
+                Ok(r) => Err(format!("{u}: HTTP {}", r.status)),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        let meta_raw =
+            fetch("meta-data")?.ok_or_else(|| format!("{} is missing", url("meta-data")))?;
+        let mut problems = Vec::new();
+        let meta = load_mapping(&meta_raw, &url("meta-data"), &mut problems);
+        if let Some(p) = problems.pop() {
+            return Err(p);
+        }
+        Ok(Seed {
+            source: base.to_string(),
+            meta,
+            user_data: Some(fetch("user-data")?.unwrap_or_default()),
+            vendor_data: fetch("vendor-data")?,
+            network_config: None,
+        })
+    }
+}
+
 impl Datasource for NoCloud {
     fn name(&self) -> &'static str {
         "NoCloud"
@@ -130,15 +270,14 @@ impl Datasource for NoCloud {
 
     fn get(&self, ctx: &DsContext) -> Found {
         let mut problems = Vec::new();
-        let seeds = Self::seeds(ctx, &mut problems);
+        let seeds = Self::seeds(ctx, &mut problems, true);
         if seeds.is_empty() {
             return Found {
                 instance: None,
                 problems,
             };
         }
-        // `_merge_new_seed`: earlier meta-data wins key by key; later
-        // user-data and vendor-data replace.
+        let local_class = ctx.stage == Stage::Local;
         let mut meta = Value::empty_map();
         let (mut ud, mut vd, mut net) = (None, None, None);
         let mut found = Vec::new();
@@ -149,13 +288,42 @@ impl Datasource for NoCloud {
             net = s.network_config.or(net);
             found.push(s.source);
         }
-        let mut defaults = crate::value::Mapping::new();
+        if let Some(seedfrom) = meta.get("seedfrom").map(Value::python_str) {
+            let supported: &[&str] = if local_class {
+                &["/", "file://"]
+            } else {
+                &["http://", "https://"]
+            };
+            if !supported.iter().any(|p| seedfrom.starts_with(p)) {
+                tracing::debug!("Seed from {seedfrom} not supported by this stage's NoCloud");
+                return Found {
+                    instance: None,
+                    problems,
+                };
+            }
+            match Self::read_seedfrom(ctx, &seedfrom) {
+                Ok(seed) => {
+                    meta = merge_over(&meta, &seed.meta);
+                    ud = seed.user_data;
+                    vd = seed.vendor_data;
+                    found.push(seedfrom);
+                }
+                Err(e) => {
+                    problems.push(format!("NoCloud seedfrom {seedfrom}: {e}"));
+                    return Found {
+                        instance: None,
+                        problems,
+                    };
+                }
+            }
+        }
+        let mut defaults = Mapping::new();
         defaults.insert(Value::str("instance-id"), Value::str("nocloud"));
         defaults.insert(Value::str("dsmode"), Value::str("net"));
         let meta = merge_over(&meta, &Value::Map(defaults));
         let dsmode = match meta.get("dsmode").map(Value::python_str).as_deref() {
             Some("local") => DsMode::Local,
-            Some("net") => DsMode::Net,
+            Some("net") | None => DsMode::Net,
             Some("disabled") => {
                 tracing::debug!("NoCloud: not claiming datasource, dsmode=disabled");
                 return Found {
@@ -167,18 +335,20 @@ impl Datasource for NoCloud {
                 problems.push(format!("invalid dsmode '{other}', using default=net"));
                 DsMode::Net
             }
-            None => DsMode::Net,
         };
-        let class_name = match ctx.stage {
-            Stage::Local => "DataSourceNoCloud",
-            _ => "DataSourceNoCloudNet",
+        let class_name = if local_class {
+            "DataSourceNoCloud"
+        } else {
+            "DataSourceNoCloudNet"
         };
         let seed = found.join(",");
-        let subplatform = if seed.starts_with('/') {
-            format!("seed-dir ({seed})")
+        let subplatform = if seed.starts_with("/dev") {
+            format!("config-disk ({seed})")
         } else {
-            "config".to_string()
+            format!("seed-dir ({seed})")
         };
+        let network_eni = meta.get("network-interfaces").map(Value::python_str);
+        let public_keys = super::configdrive::normalize_pubkeys(meta.get("public-keys"));
         let instance = Instance {
             dsname: "NoCloud".into(),
             class_name: class_name.into(),
@@ -188,14 +358,13 @@ impl Datasource for NoCloud {
                 .map(Value::python_str)
                 .unwrap_or_else(|| "nocloud".into()),
             dsmode,
-            metadata: meta,
             user_data: ud,
             vendor_data: vd,
             vendor_data2: None,
             network_config: net,
             network_json: None,
-            network_eni: None,
-            public_keys: Vec::new(),
+            network_eni,
+            public_keys,
             availability_zone: None,
             region: None,
             files: Vec::new(),
@@ -204,6 +373,7 @@ impl Datasource for NoCloud {
             platform: "nocloud".into(),
             subplatform,
             disconnected: false,
+            metadata: meta,
         };
         Found {
             instance: Some(instance),
@@ -211,18 +381,37 @@ impl Datasource for NoCloud {
         }
     }
 
-    /// NoCloud re-reads the instance-id from its seeds.
+    /// `_quick_read_instance_id`: the id from the command line or a seed
+    /// directory; a device seed is not re-read, so its cache is not trusted.
     fn check_instance_id(&self, ctx: &DsContext, cached_iid: &str) -> bool {
         let mut problems = Vec::new();
-        Self::seeds(ctx, &mut problems)
-            .first()
-            .map(|s| {
-                s.meta
-                    .get("instance-id")
-                    .map(Value::python_str)
-                    .unwrap_or_else(|| "nocloud".into())
-                    == cached_iid
-            })
-            .unwrap_or(false)
+        let quick = Self::seeds(ctx, &mut problems, false)
+            .into_iter()
+            .find_map(|s| s.meta.get("instance-id").map(Value::python_str));
+        quick.as_deref() == Some(cached_iid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_tokens() {
+        let m = parse_ds_token(
+            "root=/dev/vda1 ro ds=nocloud;i=abc;h=myhost;s=file:///seed/ console=ttyS0",
+        )
+        .unwrap();
+        assert_eq!(m.get("instance-id"), Some(&Value::str("abc")));
+        assert_eq!(m.get("local-hostname"), Some(&Value::str("myhost")));
+        assert_eq!(m.get("seedfrom"), Some(&Value::str("file:///seed/")));
+        assert_eq!(m.get("dsmode"), Some(&Value::str("local")));
+        let net = parse_ds_token("ds=nocloud-net;s=http://10.0.0.1/ quiet").unwrap();
+        assert_eq!(net.get("dsmode"), Some(&Value::str("net")));
+        assert_eq!(net.get("seedfrom"), Some(&Value::str("http://10.0.0.1/")));
+        assert!(parse_ds_token("root=/dev/sda ds=ec2").is_none());
+        assert!(parse_ds_token("ds=nocloudx").is_none());
+        let plain = parse_ds_token("ds=nocloud").unwrap();
+        assert_eq!(plain.get("dsmode"), Some(&Value::str("local")));
     }
 }
