@@ -63,8 +63,7 @@ fn parse_ds_token(line: &str) -> Option<Mapping> {
         let mut fill = Mapping::new();
         let tok = padded
             .split_whitespace()
-            .filter(|t| t.starts_with(id))
-            .last()
+            .rfind(|t| t.starts_with(id))
             .unwrap_or(id);
         let args = tok.split_once('=').map(|(_, a)| a).unwrap_or("");
         for item in args.split(';').skip(1).filter(|i| !i.is_empty()) {
