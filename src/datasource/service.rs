@@ -1,0 +1,197 @@
+//! Talking to a metadata service (OpenStack, EC2) within hard bounds.
+//!
+//! cloud-init waits up to 120 s per EC2 URL (50 s timeouts, 5 retries), so a
+//! cloud without the service holds boot for minutes. Here every request has a
+//! connect and a total timeout, a failed one is retried with back-off, and
+//! the whole conversation with one service has a deadline (`max_wait`); all
+//! three are settable per datasource (`datasource.<Name>.timeout`,
+//! `retries`, `max_wait`).
+
+use std::time::{Duration, Instant};
+
+use super::source::SeedSource;
+use crate::http::{self, HttpError, Limits};
+use crate::userdata::MAX_USER_DATA;
+use crate::value::Value;
+
+/// Bounds for one service.
+#[derive(Clone, Debug)]
+pub struct Bounds {
+    /// Per request: connect timeout and whole-request timeout.
+    pub timeout: Duration,
+    /// Extra tries after a failed request (connection refused, timeout, 5xx).
+    pub retries: usize,
+    /// For everything said to this service.
+    pub max_wait: Duration,
+}
+
+impl Bounds {
+    /// Defaults, overridden by `datasource.<name>.{timeout,retries,max_wait}`.
+    pub fn from_cfg(ds_cfg: &Value, default_max_wait: f64) -> Bounds {
+        let secs = |key: &str, default: f64| {
+            ds_cfg
+                .get(key)
+                .and_then(|v| match v {
+                    Value::Int(i) => Some(*i as f64),
+                    Value::Float(f) => Some(*f),
+                    other => other.python_str().parse().ok(),
+                })
+                .filter(|s: &f64| s.is_finite() && *s >= 0.0)
+                .unwrap_or(default)
+        };
+        Bounds {
+            timeout: Duration::from_secs_f64(secs("timeout", 2.0).max(0.05)),
+            retries: secs("retries", 2.0) as usize,
+            max_wait: Duration::from_secs_f64(secs("max_wait", default_max_wait)),
+        }
+    }
+}
+
+/// A client for one base URL.
+pub struct Client {
+    pub base: String,
+    bounds: Bounds,
+    deadline: Instant,
+    headers: Vec<(String, String)>,
+}
+
+/// Why a request gave nothing.
+#[derive(Debug)]
+pub enum Miss {
+    /// 404: the item does not exist.
+    NotFound,
+    /// Any other failure, in words.
+    Failed(String),
+}
+
+impl Client {
+    pub fn new(base: &str, bounds: Bounds) -> Client {
+        Client {
+            base: base.trim_end_matches('/').to_string(),
+            deadline: Instant::now() + bounds.max_wait,
+            bounds,
+            headers: Vec::new(),
+        }
+    }
+
+    /// Sends this header with every request (the IMDSv2 token).
+    pub fn with_header(&mut self, name: &str, value: &str) {
+        self.headers.push((name.to_string(), value.to_string()));
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/{}", self.base, path.trim_start_matches('/'))
+    }
+
+    fn limits(&self) -> Option<Limits> {
+        let left = self.deadline.checked_duration_since(Instant::now())?;
+        let t = self.bounds.timeout.min(left);
+        (!t.is_zero()).then_some(Limits {
+            connect_timeout: t,
+            total_timeout: t,
+            max_body: MAX_USER_DATA,
+        })
+    }
+
+    /// One request with retries and back-off, within the deadline.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<http::Response, Miss> {
+        let url = self.url(path);
+        let mut all: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        all.extend_from_slice(headers);
+        let mut last = String::new();
+        for attempt in 0..=self.bounds.retries {
+            if attempt > 0 {
+                let pause = Duration::from_millis(250 << (attempt - 1).min(4));
+                if Instant::now() + pause >= self.deadline {
+                    break;
+                }
+                std::thread::sleep(pause);
+            }
+            let Some(limits) = self.limits() else { break };
+            let body = (method == "PUT").then_some(&b""[..]);
+            match http::request(method, &url, &all, body, &limits) {
+                Ok(r) if r.status >= 500 => last = format!("{url}: HTTP {}", r.status),
+                Ok(r) => return Ok(r),
+                Err(e @ (HttpError::Url(..) | HttpError::TooLarge(..))) => {
+                    return Err(Miss::Failed(e.to_string()))
+                }
+                Err(e) => last = e.to_string(),
+            }
+        }
+        if last.is_empty() {
+            last = format!("{url}: no time left within max_wait {:?}", self.bounds.max_wait);
+        }
+        Err(Miss::Failed(last))
+    }
+
+    /// GET a path: `Ok(body)`, or `NotFound` for 404, or a failure.
+    pub fn get(&self, path: &str) -> Result<Vec<u8>, Miss> {
+        let r = self.request("GET", path, &[])?;
+        match r.status {
+            200..=299 => Ok(r.body),
+            404 => Err(Miss::NotFound),
+            s => Err(Miss::Failed(format!("{}: HTTP {s}", self.url(path)))),
+        }
+    }
+}
+
+/// A metadata service seen as a tree of seed files (the OpenStack reader is
+/// the config drive reader pointed at this).
+pub struct ServiceSource<'a> {
+    pub client: &'a Client,
+}
+
+impl SeedSource for ServiceSource<'_> {
+    fn describe(&self) -> String {
+        self.client.base.clone()
+    }
+
+    fn read(&self, rel: &str) -> Result<Option<Vec<u8>>, String> {
+        match self.client.get(rel) {
+            Ok(b) => Ok(Some(b)),
+            Err(Miss::NotFound) => Ok(None),
+            Err(Miss::Failed(e)) => Err(e),
+        }
+    }
+
+    fn list(&self, rel: &str) -> Vec<String> {
+        self.client
+            .get(rel)
+            .map(|b| {
+                String::from_utf8_lossy(&b)
+                    .lines()
+                    .map(|l| l.trim().trim_end_matches('/').to_string())
+                    .filter(|l| !l.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn is_device(&self) -> bool {
+        false
+    }
+}
+
+/// The `metadata_urls` of a datasource's config, else `default`.
+pub fn metadata_urls(ds_cfg: &Value, default: &[&str]) -> Vec<String> {
+    match ds_cfg.get("metadata_urls").and_then(Value::as_seq) {
+        Some(urls) if !urls.is_empty() => urls.iter().map(Value::python_str).collect(),
+        _ => default.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+/// A DMI field under the root (`/sys/class/dmi/id/<name>`), trimmed.
+pub fn dmi(fs: &dyn crate::rootfs::FsView, name: &str) -> Option<String> {
+    fs.read_string(&std::path::Path::new("/sys/class/dmi/id").join(name))
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
