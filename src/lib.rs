@@ -16,6 +16,7 @@ pub mod diff;
 pub mod effect;
 pub mod exec;
 pub mod logging;
+pub mod merge;
 pub mod module;
 #[path = "../modules/mod.rs"]
 pub mod modules;
