@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use crate::config;
 use crate::datasource::{self, DsContext, DsMode, Instance};
 use crate::effect::{Data, Effect};
+use crate::merge;
 use crate::module::{Context, Module};
 use crate::paths::{self, Paths, INITIAL_SUBDIRS, INSTANCE_SUBDIRS, NO_PREVIOUS_INSTANCE_ID};
 use crate::report::{ModResult, ModuleReport, StageReport};
@@ -19,7 +20,7 @@ use crate::stages::{self, Entry, Planned, Stage, StageMap};
 use crate::status::{self, StageStatus};
 use crate::target::{apply_all, Target};
 use crate::userdata::{self, Kind};
-use crate::value::{merge_over, Value};
+use crate::value::Value;
 
 /// What the caller chose on the command line.
 #[derive(Clone, Debug, Default)]
@@ -447,7 +448,7 @@ impl<'t> Engine<'t> {
         let user = userdata::consume(&p, &iid, Kind::User, user_raw);
         report.errors.extend(user.problems);
         self.apply(report, user.effects);
-        let mut vendor_cfg = Value::empty_map();
+        let (mut vendor_cfg, mut vendor2_cfg) = (Value::empty_map(), Value::empty_map());
         for (kind, raw, key) in [
             (Kind::Vendor, instance.vendor_data.as_deref(), "vendor_data"),
             (
@@ -459,8 +460,9 @@ impl<'t> Engine<'t> {
             if raw.is_none() {
                 continue;
             }
-            // User-data may switch vendor-data off (`vendor_data: {enabled: false}`).
-            let without_vendor = merge_over(&user.cloud_config, sys_cfg);
+            // User-data may switch vendor-data off (`vendor_data: {enabled: false}`):
+            // `ConfigMerger(include_vendor=False)` over the system config.
+            let without_vendor = merge::merge_many(&[user.cloud_config.clone(), sys_cfg.clone()]);
             let enabled = match without_vendor.get(key) {
                 Some(v @ Value::Map(_)) => v.get("enabled").map(Value::to_bool).unwrap_or(false),
                 _ => false,
@@ -474,7 +476,10 @@ impl<'t> Engine<'t> {
             let v = userdata::consume(&p, &iid, kind, raw);
             report.errors.extend(v.problems);
             self.apply(report, v.effects);
-            vendor_cfg = merge_over(&v.cloud_config, &vendor_cfg);
+            match kind {
+                Kind::Vendor2 => vendor2_cfg = v.cloud_config,
+                _ => vendor_cfg = v.cloud_config,
+            }
         }
         if let Some(sem) = Semaphore::new(&p, "consume_data", Frequency::Instance, &iid) {
             if sem.ran(self.target.fs()).is_none() {
@@ -482,8 +487,14 @@ impl<'t> Engine<'t> {
                 self.apply(report, vec![e]);
             }
         }
-        let merged = config::merged(sys_cfg, &vendor_cfg, &user.cloud_config);
-        self.with_files(merged, report)
+        let files = self.files(report);
+        config::merged(
+            &files,
+            &user.cloud_config,
+            &vendor2_cfg,
+            &vendor_cfg,
+            sys_cfg,
+        )
     }
 
     /// The merged config of a later stage, from the instance's cloud-config files.
@@ -500,24 +511,25 @@ impl<'t> Engine<'t> {
         let v1 = userdata::read_cloud_config(fs, &self.paths, iid, Kind::Vendor, &mut problems);
         let v2 = userdata::read_cloud_config(fs, &self.paths, iid, Kind::Vendor2, &mut problems);
         report.errors.extend(problems);
-        let vendor = merge_over(&v2, &v1);
-        let merged = config::merged(sys_cfg, &vendor, &user);
-        self.with_files(merged, report)
+        let files = self.files(report);
+        config::merged(&files, &user, &v2, &v1, sys_cfg)
     }
 
-    /// `--file` configs, on top of everything.
-    fn with_files(&self, mut cfg: Value, report: &mut StageReport) -> Value {
+    /// The `--file` configs, in command-line order (the first has the
+    /// highest priority, as in `ConfigMerger._read_cfg`).
+    fn files(&self, report: &mut StageReport) -> Vec<Value> {
+        let mut out = Vec::new();
         for f in &self.opts.files {
             match std::fs::read(f) {
                 Ok(raw) => match crate::yaml::load(&raw, &f.to_string_lossy()) {
-                    Ok(v @ Value::Map(_)) => cfg = merge_over(&v, &cfg),
+                    Ok(v @ Value::Map(_)) => out.push(v),
                     Ok(_) => {}
                     Err(e) => report.errors.push(e.to_string()),
                 },
                 Err(e) => report.errors.push(format!("{}: {e}", f.display())),
             }
         }
-        cfg
+        out
     }
 
     fn run_entries(

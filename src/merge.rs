@@ -830,6 +830,13 @@ impl PartMerger {
         self.buf.as_ref()
     }
 
+    /// The buffer as `cloud-config.txt` holds it, and so as every later
+    /// reader sees it: cloud-init writes it with `yaml.dump`, which sorts
+    /// mapping keys. `None` when no cloud-config part was seen.
+    pub fn written(&self) -> Option<Value> {
+        self.buf.as_ref().map(Value::in_pyyaml_dump_order)
+    }
+
     /// The names of the parts that were merged, for the file's header.
     pub fn files(&self) -> &[String] {
         &self.files

@@ -11,8 +11,9 @@ use std::io::Read;
 use std::path::Path;
 
 use crate::effect::{Data, Effect};
+use crate::merge::PartMerger;
 use crate::paths::Paths;
-use crate::value::{Mapping, Value};
+use crate::value::Value;
 use crate::yaml;
 
 /// Which blob: user-data or vendor-data.
@@ -179,27 +180,41 @@ pub fn consume(paths: &Paths, iid: &str, kind: Kind, raw: Option<&[u8]>) -> Cons
         Kind::User => idir.join("scripts"),
         _ => idir.join("scripts").join("vendor"),
     };
-    let mut merged = Mapping::new();
-    let mut cc_files = Vec::new();
+    // The cloud-config part handler: each part merged with its own
+    // `merge_how` (removed from it) or its `Merge-Type` header, by default
+    // `dict(replace)+list()+str()`.
+    let mut cc = PartMerger::new();
     for part in parts_of(raw.unwrap_or_default()) {
         match part.content_type {
             "text/cloud-config" => {
                 let name = format!("{} ({})", kind.label(), part.filename);
+                // No MIME headers yet: parts come without them.
+                let headers: &[(String, String)] = &[];
                 match yaml::load(&part.payload, &name) {
-                    Ok(Value::Map(m)) => {
-                        // Default part merge `dict(replace)+list()+str()`: a
-                        // later part's top-level key replaces the earlier one.
-                        for (k, v) in m.iter() {
-                            merged.insert(k.clone(), v.clone());
+                    Ok(v @ Value::Map(_)) => {
+                        if let Err(e) = cc.add(&part.filename, v, headers) {
+                            out.problems.push(format!(
+                                "{name}: Failed at merging in cloud config part: {e}; the part was ignored"
+                            ));
                         }
-                        cc_files.push(part.filename.clone());
                     }
-                    Ok(Value::Null) => cc_files.push(part.filename.clone()),
-                    Ok(other) => out.problems.push(format!(
-                        "{name}: cloud-config must be a mapping, found {}",
-                        other.type_name()
-                    )),
-                    Err(e) => out.problems.push(e.to_string()),
+                    Ok(Value::Null) => {
+                        // cloud-init: "empty cloud config", a warning; the
+                        // part is not listed but the (empty) file is written.
+                        let _ = cc.add(&part.filename, Value::Null, headers);
+                        tracing::warn!("Failed at merging in cloud config part from {name}: empty cloud config");
+                    }
+                    Ok(other) => {
+                        let _ = cc.add(&part.filename, Value::Null, headers);
+                        out.problems.push(format!(
+                            "{name}: cloud-config must be a mapping, found {}",
+                            other.type_name()
+                        ))
+                    }
+                    Err(e) => {
+                        let _ = cc.add(&part.filename, Value::Null, headers);
+                        out.problems.push(e.to_string())
+                    }
                 }
             }
             "text/x-shellscript" => {
@@ -227,21 +242,30 @@ pub fn consume(paths: &Paths, iid: &str, kind: Kind, raw: Option<&[u8]>) -> Cons
         }
     }
     let file = idir.join(kind.cloud_config_name());
-    let text = if cc_files.is_empty() {
-        String::new()
-    } else {
-        let mut t = format!("#cloud-config\n\n# from {} files\n", cc_files.len());
-        for f in &cc_files {
-            t.push_str(&format!("# {f}\n"));
+    // `_write_cloud_config`: nothing when no cloud-config part came; the
+    // list of merged parts only when there is one.
+    let written = cc.written();
+    let text = match &written {
+        None => String::new(),
+        Some(merged) => {
+            let mut t = String::from("#cloud-config\n\n");
+            if !cc.files().is_empty() {
+                t.push_str(&format!("# from {} files\n", cc.files().len()));
+                for f in cc.files() {
+                    let f = if f.is_empty() { "?" } else { f };
+                    t.push_str(&format!("# {f}\n"));
+                }
+                t.push('\n');
+            }
+            t.push_str("---\n");
+            t.push_str(&yaml::dump_flow(merged));
+            t.push_str("\n...\n");
+            t
         }
-        t.push_str("\n---\n");
-        t.push_str(&yaml::dump_flow(&Value::Map(merged.clone())));
-        t.push_str("\n...\n");
-        t
     };
     out.effects
         .push(Effect::write(file, Data::secret(text), 0o600));
-    out.cloud_config = Value::Map(merged);
+    out.cloud_config = written.unwrap_or_else(Value::empty_map);
     out
 }
 

@@ -9,8 +9,9 @@
 use std::path::Path;
 
 use super::{Datasource, DsContext, DsMode, Found, Instance};
+use crate::merge::merge_many;
 use crate::stages::Stage;
-use crate::value::{merge_over, Value};
+use crate::value::Value;
 use crate::yaml;
 
 pub struct NoCloud;
@@ -126,7 +127,7 @@ impl Datasource for NoCloud {
         let (mut ud, mut vd, mut net) = (None, None, None);
         let mut found = Vec::new();
         for s in seeds {
-            meta = merge_over(&meta, &s.meta);
+            meta = merge_many(&[meta, s.meta]);
             ud = s.user_data.or(ud);
             vd = s.vendor_data.or(vd);
             net = s.network_config.or(net);
@@ -135,7 +136,7 @@ impl Datasource for NoCloud {
         let mut defaults = crate::value::Mapping::new();
         defaults.insert(Value::str("instance-id"), Value::str("nocloud"));
         defaults.insert(Value::str("dsmode"), Value::str("net"));
-        let meta = merge_over(&meta, &Value::Map(defaults));
+        let meta = merge_many(&[meta, Value::Map(defaults)]);
         let dsmode = match meta.get("dsmode").map(Value::python_str).as_deref() {
             Some("local") => DsMode::Local,
             Some("net") => DsMode::Net,
