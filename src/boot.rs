@@ -449,6 +449,10 @@ impl<'t> Engine<'t> {
         report.errors.extend(user.problems);
         self.apply(report, user.effects);
         let (mut vendor_cfg, mut vendor2_cfg) = (Value::empty_map(), Value::empty_map());
+        let files = self.files(report);
+        let mut init_sources = files.clone();
+        init_sources.push(sys_cfg.clone());
+        let init_cfg = merge::merge_many(&init_sources);
         for (kind, raw, key) in [
             (Kind::Vendor, instance.vendor_data.as_deref(), "vendor_data"),
             (
@@ -461,8 +465,9 @@ impl<'t> Engine<'t> {
                 continue;
             }
             // User-data may switch vendor-data off (`vendor_data: {enabled: false}`):
-            // `ConfigMerger(include_vendor=False)` over the system config.
-            let without_vendor = merge::merge_many(&[user.cloud_config.clone(), sys_cfg.clone()]);
+            // `ConfigMerger(include_vendor=False)` with `Init.cfg` (the
+            // `--file` configs over the system config) as its base.
+            let without_vendor = merge::merge_many(&[user.cloud_config.clone(), init_cfg.clone()]);
             let enabled = match without_vendor.get(key) {
                 Some(v @ Value::Map(_)) => v.get("enabled").map(Value::to_bool).unwrap_or(false),
                 _ => false,
@@ -487,7 +492,6 @@ impl<'t> Engine<'t> {
                 self.apply(report, vec![e]);
             }
         }
-        let files = self.files(report);
         config::merged(
             &files,
             &user.cloud_config,

@@ -224,4 +224,87 @@ mod tests {
             l.problems
         );
     }
+
+    fn root_with(files: &[(&str, &str)]) -> (tempfile::TempDir, RealFs) {
+        let tmp = tempfile::tempdir().unwrap();
+        for (path, text) in files {
+            let p = tmp.path().join(path.trim_start_matches('/'));
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        let fs = RealFs {
+            root: Root::new(tmp.path()),
+        };
+        (tmp, fs)
+    }
+
+    #[test]
+    fn a_bad_merge_how_leaves_that_file_out_and_names_it() {
+        let (_tmp, fs) = root_with(&[
+            ("/etc/cloud/cloud.cfg", "a: cfg\nl: [cfg]\n"),
+            (
+                "/etc/cloud/cloud.cfg.d/10_bad.cfg",
+                "merge_how: 'list(append)+nope()'\nb: bad\n",
+            ),
+            (
+                "/etc/cloud/cloud.cfg.d/20_ok.cfg",
+                "merge_how: 'dict(recurse_array)+list(append)'\nl: [twenty]\n",
+            ),
+        ]);
+        let l = load_system(&fs);
+        assert_eq!(l.cfg.get("a"), Some(&Value::str("cfg")));
+        assert_eq!(l.cfg.get("b"), None);
+        // 20_ok.cfg is the highest conf.d file: it merged into nothing, so
+        // its own merge_how did not append anything; cloud.cfg's list loses.
+        assert_eq!(
+            l.cfg.get("l"),
+            Some(&Value::Seq(vec![Value::str("twenty")]))
+        );
+        assert_eq!(l.problems.len(), 1, "{:?}", l.problems);
+        assert!(
+            l.problems[0].starts_with("/etc/cloud/cloud.cfg.d/10_bad.cfg: not merged: ")
+                && l.problems[0].contains("'nope'"),
+            "{:?}",
+            l.problems
+        );
+    }
+
+    #[test]
+    fn conf_d_names_the_directory_and_a_non_string_is_reported() {
+        let (_tmp, fs) = root_with(&[
+            (
+                "/etc/cloud/cloud.cfg",
+                "conf_d: /etc/cloud/site.d\na: cfg\n",
+            ),
+            ("/etc/cloud/cloud.cfg.d/10_a.cfg", "a: default-dir\n"),
+            ("/etc/cloud/site.d/10_a.cfg", "a: site\n"),
+        ]);
+        assert_eq!(load_system(&fs).cfg.get("a"), Some(&Value::str("site")));
+        let (_tmp, fs) = root_with(&[
+            ("/etc/cloud/cloud.cfg", "conf_d: [x]\na: cfg\n"),
+            ("/etc/cloud/cloud.cfg.d/10_a.cfg", "a: default-dir\n"),
+        ]);
+        let l = load_system(&fs);
+        assert_eq!(l.cfg.get("a"), Some(&Value::str("cfg")));
+        assert!(
+            l.problems[0].contains("'conf_d' must be a string"),
+            "{:?}",
+            l.problems
+        );
+    }
+
+    #[test]
+    fn the_first_file_source_has_the_highest_priority() {
+        let f1 = crate::yaml::load(b"a: first\nl: [1]\n", "f1").unwrap();
+        let f2 = crate::yaml::load(b"a: second\nb: second\n", "f2").unwrap();
+        let user = crate::yaml::load(b"a: user\nb: user\nc: user\n", "u").unwrap();
+        let sys = crate::yaml::load(b"l: [sys]\nd: sys\n", "s").unwrap();
+        let e = Value::empty_map();
+        let m = merged(&[f1, f2], &user, &e, &e, &sys);
+        assert_eq!(m.get("a"), Some(&Value::str("first")));
+        assert_eq!(m.get("b"), Some(&Value::str("second")));
+        assert_eq!(m.get("c"), Some(&Value::str("user")));
+        assert_eq!(m.get("l"), Some(&Value::Seq(vec![Value::Int(1)])));
+        assert_eq!(m.get("d"), Some(&Value::str("sys")));
+    }
 }

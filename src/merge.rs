@@ -261,11 +261,6 @@ impl Mergers {
         construct(string_tokens(spec)?)
     }
 
-    /// `mergers.default_mergers()`: `list()+dict()+str()`.
-    pub fn default_chain() -> Mergers {
-        default_mergers()
-    }
-
     /// True when the chain has no merger at all (merging keeps the base).
     pub fn is_empty(&self) -> bool {
         self.chain.is_empty()
