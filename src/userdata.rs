@@ -190,31 +190,28 @@ pub fn consume(paths: &Paths, iid: &str, kind: Kind, raw: Option<&[u8]>) -> Cons
                 let name = format!("{} ({})", kind.label(), part.filename);
                 // No MIME headers yet: parts come without them.
                 let headers: &[(String, String)] = &[];
-                match yaml::load(&part.payload, &name) {
-                    Ok(v @ Value::Map(_)) => {
-                        if let Err(e) = cc.add(&part.filename, v, headers) {
-                            out.problems.push(format!(
-                                "{name}: Failed at merging in cloud config part: {e}; the part was ignored"
-                            ));
-                        }
-                    }
-                    Ok(Value::Null) => {
-                        // cloud-init: "empty cloud config", a warning; the
-                        // part is not listed but the (empty) file is written.
-                        let _ = cc.add(&part.filename, Value::Null, headers);
-                        tracing::warn!("Failed at merging in cloud config part from {name}: empty cloud config");
-                    }
-                    Ok(other) => {
-                        let _ = cc.add(&part.filename, Value::Null, headers);
-                        out.problems.push(format!(
-                            "{name}: cloud-config must be a mapping, found {}",
-                            other.type_name()
-                        ))
-                    }
-                    Err(e) => {
-                        let _ = cc.add(&part.filename, Value::Null, headers);
-                        out.problems.push(e.to_string())
-                    }
+                let loaded = yaml::load(&part.payload, &name);
+                // `util.load_yaml` gives None for anything but a mapping; the
+                // handler then skips the part ("empty cloud config") but still
+                // writes the (possibly empty) file.
+                let as_part = match &loaded {
+                    Ok(v @ Value::Map(_)) => v.clone(),
+                    _ => Value::Null,
+                };
+                let merged = cc.add(&part.filename, as_part, headers);
+                match (loaded, merged) {
+                    (Ok(Value::Map(_)), Ok(())) => {}
+                    (Ok(Value::Map(_)), Err(e)) => out.problems.push(format!(
+                        "{name}: Failed at merging in cloud config part: {e}; the part was ignored"
+                    )),
+                    (Ok(Value::Null), _) => tracing::warn!(
+                        "Failed at merging in cloud config part from {name}: empty cloud config"
+                    ),
+                    (Ok(other), _) => out.problems.push(format!(
+                        "{name}: cloud-config must be a mapping, found {}",
+                        other.type_name()
+                    )),
+                    (Err(e), _) => out.problems.push(e.to_string()),
                 }
             }
             "text/x-shellscript" => {

@@ -138,3 +138,47 @@ fn user_data_beats_vendor_data_and_later_files_beat_earlier_ones() {
     assert_eq!(m.read("/etc/from-vendor"), "v");
     assert!(!m.exists("/etc/ten") && !m.exists("/etc/twenty"));
 }
+
+#[test]
+fn a_bad_merge_how_drops_the_part_and_names_the_token() {
+    // cloud-init logs "Failed at merging in cloud config part" and leaves
+    // the part out; cloudboot does the same and reports it as an error.
+    let m = Machine::seeded(
+        META,
+        "#cloud-config\nmerge_how: 'list(append)+bogus()'\nruncmd: [echo from-user]\n",
+    );
+    m.write(
+        "/etc/cloud/cloud.cfg.d/50_site.cfg",
+        "runcmd: [echo from-cfg-d]\n",
+    );
+    m.run_ok(&["init", "--local"], 0);
+    m.run_ok(&["init"], 1);
+    m.run_ok(&["modules", "--mode=config"], 0);
+    let status = m.run_ok(&["status", "--long"], 1);
+    assert!(
+        status.contains("user-data (part-001): Failed at merging in cloud config part")
+            && status.contains("'bogus'"),
+        "{status}"
+    );
+    // The part is not merged (and not listed); the file is still written.
+    let cc = m.read(&format!("{IDIR}/cloud-config.txt"));
+    assert_eq!(cc, "#cloud-config\n\n---\n{}\n...\n");
+    assert_eq!(runcmd_script(&m), "#!/bin/sh\necho from-cfg-d\n");
+}
+
+#[test]
+fn cloud_config_txt_has_its_keys_sorted_as_pyyaml_writes_them() {
+    let m = Machine::seeded(
+        META,
+        "#cloud-config\nruncmd: [echo x]\nfinal_message: done\nbootcmd: []\n",
+    );
+    m.run_ok(&["init", "--local"], 0);
+    m.run_ok(&["init"], 0);
+    let cc = m.read(&format!("{IDIR}/cloud-config.txt"));
+    let (b, f, r) = (
+        cc.find("bootcmd").unwrap(),
+        cc.find("final_message").unwrap(),
+        cc.find("runcmd").unwrap(),
+    );
+    assert!(b < f && f < r, "{cc}");
+}
