@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use crate::config;
 use crate::datasource::{self, DsContext, DsMode, Instance};
 use crate::effect::{Data, Effect};
+use crate::merge;
 use crate::module::{Context, Module};
 use crate::paths::{self, Paths, INITIAL_SUBDIRS, INSTANCE_SUBDIRS, NO_PREVIOUS_INSTANCE_ID};
 use crate::report::{ModResult, ModuleReport, StageReport};
@@ -19,7 +20,7 @@ use crate::stages::{self, Entry, Planned, Stage, StageMap};
 use crate::status::{self, StageStatus};
 use crate::target::{apply_all, Target};
 use crate::userdata::{self, Kind};
-use crate::value::{merge_over, Value};
+use crate::value::Value;
 
 /// What the caller chose on the command line.
 #[derive(Clone, Debug, Default)]
@@ -461,7 +462,11 @@ impl<'t> Engine<'t> {
             .map(Value::to_bool)
             .unwrap_or(true);
         let mut user_cfg = Value::empty_map();
-        let mut vendor_cfg = Value::empty_map();
+        let (mut vendor_cfg, mut vendor2_cfg) = (Value::empty_map(), Value::empty_map());
+        let files = self.files(report);
+        let mut init_sources = files.clone();
+        init_sources.push(sys_cfg.clone());
+        let init_cfg = merge::merge_many(&init_sources);
         for (kind, present, parts) in processed {
             let key = match kind {
                 Kind::User => "",
@@ -487,8 +492,10 @@ impl<'t> Engine<'t> {
                     if !present {
                         continue;
                     }
-                    // User-data may switch vendor-data off (`vendor_data: {enabled: false}`).
-                    let without_vendor = merge_over(&user_cfg, sys_cfg);
+                    // User-data may switch vendor-data off (`vendor_data: {enabled: false}`):
+                    // `ConfigMerger(include_vendor=False)` with `Init.cfg` (the
+                    // `--file` configs over the system config) as its base.
+                    let without_vendor = merge::merge_many(&[user_cfg.clone(), init_cfg.clone()]);
                     let vcfg = without_vendor.get(key).cloned().unwrap_or_default();
                     if !matches!(vcfg, Value::Map(_))
                         || !vcfg.get("enabled").map(Value::to_bool).unwrap_or(false)
@@ -518,15 +525,15 @@ impl<'t> Engine<'t> {
             self.apply(report, consumed.effects);
             match kind {
                 Kind::User => user_cfg = consumed.cloud_config,
-                _ => vendor_cfg = merge_over(&consumed.cloud_config, &vendor_cfg),
+                Kind::Vendor => vendor_cfg = consumed.cloud_config,
+                Kind::Vendor2 => vendor2_cfg = consumed.cloud_config,
             }
         }
         if let (Some(sem), true) = (sem, first_time) {
             let e = Effect::write(sem.path, Data::public(semaphore::content_now()), 0o644);
             self.apply(report, vec![e]);
         }
-        let merged = config::merged(sys_cfg, &vendor_cfg, &user_cfg);
-        self.with_files(merged, report)
+        config::merged(&files, &user_cfg, &vendor2_cfg, &vendor_cfg, sys_cfg)
     }
 
     /// The merged config of a later stage, from the instance's cloud-config files.
@@ -543,24 +550,25 @@ impl<'t> Engine<'t> {
         let v1 = userdata::read_cloud_config(fs, &self.paths, iid, Kind::Vendor, &mut problems);
         let v2 = userdata::read_cloud_config(fs, &self.paths, iid, Kind::Vendor2, &mut problems);
         report.errors.extend(problems);
-        let vendor = merge_over(&v2, &v1);
-        let merged = config::merged(sys_cfg, &vendor, &user);
-        self.with_files(merged, report)
+        let files = self.files(report);
+        config::merged(&files, &user, &v2, &v1, sys_cfg)
     }
 
-    /// `--file` configs, on top of everything.
-    fn with_files(&self, mut cfg: Value, report: &mut StageReport) -> Value {
+    /// The `--file` configs, in command-line order (the first has the
+    /// highest priority, as in `ConfigMerger._read_cfg`).
+    fn files(&self, report: &mut StageReport) -> Vec<Value> {
+        let mut out = Vec::new();
         for f in &self.opts.files {
             match std::fs::read(f) {
                 Ok(raw) => match crate::yaml::load(&raw, &f.to_string_lossy()) {
-                    Ok(v @ Value::Map(_)) => cfg = merge_over(&v, &cfg),
+                    Ok(v @ Value::Map(_)) => out.push(v),
                     Ok(_) => {}
                     Err(e) => report.errors.push(e.to_string()),
                 },
                 Err(e) => report.errors.push(format!("{}: {e}", f.display())),
             }
         }
-        cfg
+        out
     }
 
     fn run_entries(

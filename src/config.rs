@@ -1,19 +1,25 @@
 //! Configuration as cloud-init assembles it (`stages.py:fetch_base_config`,
-//! `helpers.py:ConfigMerger`), lowest priority first:
+//! `helpers.py:ConfigMerger`), highest priority first:
 //!
-//! builtin < `/etc/cloud/cloud.cfg` < `/etc/cloud/cloud.cfg.d/*.cfg` (lexical)
-//! < `/run/cloud-init/cloud.cfg` < vendor cloud-config < user cloud-config
-//! < `--file` files.
+//! `--file` files > user cloud-config > vendor2 cloud-config > vendor
+//! cloud-config > `/run/cloud-init/cloud.cfg` > `/etc/cloud/cloud.cfg.d/*.cfg`
+//! (reverse lexical: `99_x.cfg` beats `10_y.cfg`) > `/etc/cloud/cloud.cfg` >
+//! builtin.
 //!
-//! Between sources the higher one wins key by key, mappings merge, lists are
-//! never concatenated. A file that cannot be read is reported, with its name
-//! and line, and the others still count.
+//! Every step is `util.mergemanydict` ([`crate::merge`]), nested as
+//! cloud-init nests it, because a source's own `merge_how` only applies where
+//! that source is merged in: the conf.d files among themselves, cloud.cfg
+//! under conf.d, the runtime file over the rest. Between sources the higher
+//! one wins key by key, mappings merge, lists are not concatenated. A file
+//! that cannot be read is reported, with its name and line, and the others
+//! still count.
 
 use std::path::{Path, PathBuf};
 
-use crate::paths::{CLOUD_CFG, CLOUD_CFG_D, RUN_CLOUD_CFG};
-use crate::rootfs::FsView;
-use crate::value::{merge_over, Value};
+use crate::merge;
+use crate::paths::{CLOUD_CFG, RUN_CLOUD_CFG};
+use crate::rootfs::{FsView, Kind};
+use crate::value::Value;
 use crate::yaml;
 
 /// cloud-init's `CFG_BUILTIN`, the part cloudboot reads.
@@ -68,45 +74,126 @@ pub fn read_file(fs: &dyn FsView, path: &Path) -> Result<Option<Value>, String> 
 
 /// The system config: builtin, cloud.cfg, cloud.cfg.d, the runtime cloud.cfg.
 pub fn load_system(fs: &dyn FsView) -> Loaded {
-    let mut out = Loaded {
-        cfg: builtin(),
-        ..Default::default()
-    };
-    let mut files = vec![PathBuf::from(CLOUD_CFG)];
-    if let Ok(names) = fs.list_dir(Path::new(CLOUD_CFG_D)) {
-        files.extend(
-            names
-                .iter()
-                .filter(|n| n.ends_with(".cfg"))
-                .map(|n| Path::new(CLOUD_CFG_D).join(n)),
-        );
-    }
-    files.push(PathBuf::from(RUN_CLOUD_CFG));
-    for f in files {
-        layer(fs, &f, &mut out);
-    }
+    fetch_base_config(fs, &builtin())
+}
+
+/// `stages.fetch_base_config` over `builtin`: `mergemanydict([builtin,
+/// cloud.cfg with conf.d, runtime cloud.cfg, kernel cmdline], reverse=True)`,
+/// so the runtime file has the highest priority and builtin the lowest.
+/// (cloudboot does not read `cc: ... end_cc` from the kernel command line.)
+pub fn fetch_base_config(fs: &dyn FsView, builtin: &Value) -> Loaded {
+    let mut out = Loaded::default();
+    let with_confd = read_conf_with_confd(fs, Path::new(CLOUD_CFG), &mut out);
+    let runtime = read_into(fs, Path::new(RUN_CLOUD_CFG), &mut out);
+    let layers = [
+        ("builtin config".to_string(), builtin.clone()),
+        (format!("{CLOUD_CFG} with its conf.d"), with_confd),
+        (RUN_CLOUD_CFG.to_string(), runtime),
+    ];
+    out.cfg = merge_named(&layers, true, &mut out.problems);
     out
 }
 
-/// Lays one file over `out.cfg`.
-pub fn layer(fs: &dyn FsView, path: &Path, out: &mut Loaded) {
+/// `util.read_conf_with_confd`: cloud.cfg, with the conf.d files merged over
+/// it. The directory is `conf_d` from cloud.cfg when that key is there (an
+/// empty `conf_d` means none), else `<cloud.cfg>.d`.
+fn read_conf_with_confd(fs: &dyn FsView, cfgfile: &Path, out: &mut Loaded) -> Value {
+    let cfg = read_into(fs, cfgfile, out);
+    let confd = match cfg.get("conf_d") {
+        Some(Value::Str(d)) if !d.is_empty() => Some(PathBuf::from(merge::py_strip(d))),
+        Some(v) if v.truthy() => {
+            out.problems.push(format!(
+                "{}: 'conf_d' must be a string, not {}; no conf.d directory read",
+                cfgfile.display(),
+                v.type_name()
+            ));
+            None
+        }
+        Some(_) => None,
+        None => {
+            let default = PathBuf::from(format!("{}.d", cfgfile.display()));
+            Some(default)
+        }
+    };
+    let mut layers = Vec::new();
+    if let Some(dir) = confd.filter(|d| !d.as_os_str().is_empty() && fs.is_dir(d)) {
+        layers.push((format!("{}/", dir.display()), read_conf_d(fs, &dir, out)));
+    }
+    layers.push((cfgfile.display().to_string(), cfg));
+    merge_named(&layers, false, &mut out.problems)
+}
+
+/// `util.read_conf_d`: the directory's regular `*.cfg` files, merged with
+/// the lexically last first, so it wins.
+fn read_conf_d(fs: &dyn FsView, dir: &Path, out: &mut Loaded) -> Value {
+    let mut names: Vec<String> = fs
+        .list_dir(dir)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|n| n.ends_with(".cfg"))
+        .filter(|n| matches!(fs.stat(&dir.join(n)), Some(s) if s.kind == Kind::File))
+        .collect();
+    names.sort();
+    // Recorded lowest priority first; merged highest first.
+    let layers: Vec<(String, Value)> = names
+        .iter()
+        .map(|n| {
+            let path = dir.join(n);
+            (path.display().to_string(), read_into(fs, &path, out))
+        })
+        .rev()
+        .collect();
+    merge_named(&layers, false, &mut out.problems)
+}
+
+/// Reads one config file for [`fetch_base_config`]: absent or unusable is
+/// `{}` (the latter reported), as `util.read_conf` makes it.
+fn read_into(fs: &dyn FsView, path: &Path, out: &mut Loaded) -> Value {
     match read_file(fs, path) {
         Ok(Some(v)) => {
-            out.cfg = merge_over(&v, &out.cfg);
             out.sources.push(path.to_path_buf());
+            v
         }
-        Ok(None) => {}
+        Ok(None) => Value::empty_map(),
         Err(e) => {
             tracing::warn!("config file ignored: {e}");
             out.problems.push(e);
+            Value::empty_map()
         }
     }
 }
 
-/// The config modules see: system config, then vendor and user cloud-config.
-pub fn merged(system: &Value, vendor: &Value, user: &Value) -> Value {
-    let with_vendor = merge_over(vendor, system);
-    merge_over(user, &with_vendor)
+/// `mergemanydict` over named sources. cloud-init raises on a source it
+/// cannot merge (a bad `merge_how`); cloudboot leaves that source out and
+/// says which one it was.
+fn merge_named(layers: &[(String, Value)], reverse: bool, problems: &mut Vec<String>) -> Value {
+    let values: Vec<Value> = layers.iter().map(|(_, v)| v.clone()).collect();
+    let (merged, failed) = merge::merge_many_lenient(&values, reverse);
+    for (i, e) in failed {
+        let name = layers.get(i).map(|(n, _)| n.as_str()).unwrap_or("?");
+        problems.push(format!("{name}: not merged: {e}"));
+    }
+    merged
+}
+
+/// The config modules see (`ConfigMerger._read_cfg`): `mergemanydict` of,
+/// highest priority first, the `--file` configs, the instance's user,
+/// vendor2 and vendor cloud-config, and the system config.
+pub fn merged(
+    files: &[Value],
+    user: &Value,
+    vendor2: &Value,
+    vendor: &Value,
+    system: &Value,
+) -> Value {
+    let mut sources = files.to_vec();
+    sources.extend([
+        user.clone(),
+        vendor2.clone(),
+        vendor.clone(),
+        system.clone(),
+    ]);
+    merge::merge_many(&sources)
 }
 
 #[cfg(test)]
@@ -136,5 +223,88 @@ mod tests {
             "{:?}",
             l.problems
         );
+    }
+
+    fn root_with(files: &[(&str, &str)]) -> (tempfile::TempDir, RealFs) {
+        let tmp = tempfile::tempdir().unwrap();
+        for (path, text) in files {
+            let p = tmp.path().join(path.trim_start_matches('/'));
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        let fs = RealFs {
+            root: Root::new(tmp.path()),
+        };
+        (tmp, fs)
+    }
+
+    #[test]
+    fn a_bad_merge_how_leaves_that_file_out_and_names_it() {
+        let (_tmp, fs) = root_with(&[
+            ("/etc/cloud/cloud.cfg", "a: cfg\nl: [cfg]\n"),
+            (
+                "/etc/cloud/cloud.cfg.d/10_bad.cfg",
+                "merge_how: 'list(append)+nope()'\nb: bad\n",
+            ),
+            (
+                "/etc/cloud/cloud.cfg.d/20_ok.cfg",
+                "merge_how: 'dict(recurse_array)+list(append)'\nl: [twenty]\n",
+            ),
+        ]);
+        let l = load_system(&fs);
+        assert_eq!(l.cfg.get("a"), Some(&Value::str("cfg")));
+        assert_eq!(l.cfg.get("b"), None);
+        // 20_ok.cfg is the highest conf.d file: it merged into nothing, so
+        // its own merge_how did not append anything; cloud.cfg's list loses.
+        assert_eq!(
+            l.cfg.get("l"),
+            Some(&Value::Seq(vec![Value::str("twenty")]))
+        );
+        assert_eq!(l.problems.len(), 1, "{:?}", l.problems);
+        assert!(
+            l.problems[0].starts_with("/etc/cloud/cloud.cfg.d/10_bad.cfg: not merged: ")
+                && l.problems[0].contains("'nope'"),
+            "{:?}",
+            l.problems
+        );
+    }
+
+    #[test]
+    fn conf_d_names_the_directory_and_a_non_string_is_reported() {
+        let (_tmp, fs) = root_with(&[
+            (
+                "/etc/cloud/cloud.cfg",
+                "conf_d: /etc/cloud/site.d\na: cfg\n",
+            ),
+            ("/etc/cloud/cloud.cfg.d/10_a.cfg", "a: default-dir\n"),
+            ("/etc/cloud/site.d/10_a.cfg", "a: site\n"),
+        ]);
+        assert_eq!(load_system(&fs).cfg.get("a"), Some(&Value::str("site")));
+        let (_tmp, fs) = root_with(&[
+            ("/etc/cloud/cloud.cfg", "conf_d: [x]\na: cfg\n"),
+            ("/etc/cloud/cloud.cfg.d/10_a.cfg", "a: default-dir\n"),
+        ]);
+        let l = load_system(&fs);
+        assert_eq!(l.cfg.get("a"), Some(&Value::str("cfg")));
+        assert!(
+            l.problems[0].contains("'conf_d' must be a string"),
+            "{:?}",
+            l.problems
+        );
+    }
+
+    #[test]
+    fn the_first_file_source_has_the_highest_priority() {
+        let f1 = crate::yaml::load(b"a: first\nl: [1]\n", "f1").unwrap();
+        let f2 = crate::yaml::load(b"a: second\nb: second\n", "f2").unwrap();
+        let user = crate::yaml::load(b"a: user\nb: user\nc: user\n", "u").unwrap();
+        let sys = crate::yaml::load(b"l: [sys]\nd: sys\n", "s").unwrap();
+        let e = Value::empty_map();
+        let m = merged(&[f1, f2], &user, &e, &e, &sys);
+        assert_eq!(m.get("a"), Some(&Value::str("first")));
+        assert_eq!(m.get("b"), Some(&Value::str("second")));
+        assert_eq!(m.get("c"), Some(&Value::str("user")));
+        assert_eq!(m.get("l"), Some(&Value::Seq(vec![Value::Int(1)])));
+        assert_eq!(m.get("d"), Some(&Value::str("sys")));
     }
 }

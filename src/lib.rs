@@ -21,6 +21,7 @@ pub mod jinja;
 pub mod jsonpatch;
 pub mod logging;
 pub mod md5;
+pub mod merge;
 pub mod mime;
 pub mod module;
 #[path = "../modules/mod.rs"]

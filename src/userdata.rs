@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use crate::effect::{Command, Data, Effect, HostAction, OnFailure};
 use crate::http;
 use crate::jinja;
+use crate::merge::PartMerger;
 use crate::mime;
 use crate::paths::Paths;
 use crate::rootfs::FsView;
@@ -644,7 +645,7 @@ pub fn consume(parts: &[Part], kind: Kind, env: &HandlerEnv) -> Consumed {
         Data::secret(cc.file_text()),
         0o600,
     ));
-    out.cloud_config = cc.buf.unwrap_or_else(Value::empty_map);
+    out.cloud_config = cc.written().unwrap_or_else(Value::empty_map);
     out
 }
 
@@ -787,11 +788,13 @@ fn render_jinja(payload: &[u8], env: &HandlerEnv) -> Result<(String, Vec<String>
     jinja::render(body, &jinja::instance_vars(&json)).map_err(|e| e.0)
 }
 
-/// The cloud-config handler's buffer (`CloudConfigPartHandler`).
+/// The cloud-config handler (`CloudConfigPartHandler`): each part merged with
+/// its own `merge_how` (taken out of it) or its `Merge-Type` header, by
+/// default `dict(replace)+list()+str()`; `#cloud-config-jsonp` parts patch
+/// what came before.
 #[derive(Default)]
 struct CloudConfigBuf {
-    buf: Option<Value>,
-    files: Vec<String>,
+    parts: PartMerger,
 }
 
 impl CloudConfigBuf {
@@ -802,78 +805,71 @@ impl CloudConfigBuf {
         part: &Part,
         label: &str,
     ) -> Result<(), String> {
-        if self.buf.is_none() || self.files.is_empty() {
-            self.buf = Some(Value::empty_map());
-        }
-        let current = self.buf.clone().unwrap_or_default();
-        let merged = if ctype == "text/cloud-config-jsonp" {
+        if ctype == "text/cloud-config-jsonp" {
             let text = String::from_utf8_lossy(payload);
             let body = text.trim_start();
             let body = body.strip_prefix("#cloud-config-jsonp").unwrap_or(body);
             let patch: serde_json::Value = serde_json::from_str(body)
                 .map_err(|e| format!("{label}: the JSON patch cannot be read: {e}"))?;
-            crate::jsonpatch::apply(&current, &patch).map_err(|e| format!("{label}: {e}"))?
-        } else {
-            let doc = yaml::load(payload, label).map_err(|e| e.to_string())?;
-            let merge_header = part
-                .header("Merge-Type")
-                .or_else(|| part.header("X-Merge-Type"));
-            merge_part(&current, doc, merge_header).map_err(|e| format!("{label}: {e}"))?
-        };
-        self.buf = Some(merged);
-        let name: String = part
-            .filename
-            .chars()
-            .map(|c| {
-                if matches!(c, '\n' | '\r' | '\t') {
-                    ' '
-                } else {
-                    c
-                }
-            })
-            .collect();
-        self.files.push(name.trim().to_string());
-        Ok(())
-    }
-
-    /// `_write_cloud_config`: empty when no part was cloud-config.
-    fn file_text(&self) -> String {
-        let Some(buf) = &self.buf else {
-            return String::new();
-        };
-        let mut lines = vec!["#cloud-config".to_string(), String::new()];
-        if !self.files.is_empty() {
-            lines.push(format!("# from {} files", self.files.len()));
-            for f in &self.files {
-                lines.push(format!("# {}", if f.is_empty() { "?" } else { f }));
-            }
-            lines.push(String::new());
+            return self
+                .parts
+                .patch(&part.filename, |current| {
+                    crate::jsonpatch::apply(current, &patch)
+                })
+                .map_err(|e| format!("{label}: {e}"));
         }
-        lines.push(format!("---\n{}\n...\n", yaml::dump_flow(buf)));
-        lines.join("\n")
-    }
-}
-
-/// Merges one cloud-config part into what came before. cloud-init's default
-/// for parts is `dict(replace)+list()+str()`: a later part's top-level key
-/// replaces the earlier one. `merge_how`/`merge_type` keys are taken out.
-fn merge_part(current: &Value, doc: Value, _merge_header: Option<&str>) -> Result<Value, String> {
-    let Value::Map(mut new) = doc else {
-        return match doc {
-            Value::Null => Err("empty cloud config".into()),
-            other => Err(format!(
-                "cloud-config must be a mapping, found {}",
+        let loaded = yaml::load(payload, label).map_err(|e| e.to_string());
+        // `util.load_yaml` gives None for anything but a mapping; the handler
+        // then skips the part ("empty cloud config") but still writes the
+        // (possibly empty) file.
+        let as_part = match &loaded {
+            Ok(v @ Value::Map(_)) => v.clone(),
+            _ => Value::Null,
+        };
+        let merged = self.parts.add(&part.filename, as_part, &part.headers);
+        match (loaded?, merged) {
+            (Value::Map(_), Ok(())) => Ok(()),
+            (Value::Map(_), Err(e)) => Err(format!(
+                "{label}: Failed at merging in cloud config part: {e}; the part was ignored"
+            )),
+            (Value::Null, _) => {
+                tracing::warn!(
+                    "Failed at merging in cloud config part from {label}: empty cloud config"
+                );
+                Ok(())
+            }
+            (other, _) => Err(format!(
+                "{label}: cloud-config must be a mapping, found {}",
                 other.type_name()
             )),
-        };
-    };
-    new.remove("merge_how");
-    new.remove("merge_type");
-    let mut out = current.as_map().cloned().unwrap_or_default();
-    for (k, v) in new.iter() {
-        out.insert(k.clone(), v.clone());
+        }
     }
-    Ok(Value::Map(out))
+
+    /// The merged config as `cloud-config.txt` holds it (keys sorted).
+    fn written(&self) -> Option<Value> {
+        self.parts.written()
+    }
+
+    /// `_write_cloud_config`: nothing when no cloud-config part came; the
+    /// list of merged parts only when there is one.
+    fn file_text(&self) -> String {
+        let Some(merged) = self.parts.written() else {
+            return String::new();
+        };
+        let mut t = String::from("#cloud-config\n\n");
+        if !self.parts.files().is_empty() {
+            t.push_str(&format!("# from {} files\n", self.parts.files().len()));
+            for f in self.parts.files() {
+                let f = if f.is_empty() { "?" } else { f };
+                t.push_str(&format!("# {f}\n"));
+            }
+            t.push('\n');
+        }
+        t.push_str("---\n");
+        t.push_str(&yaml::dump_flow(&merged));
+        t.push_str("\n...\n");
+        t
+    }
 }
 
 /// The instance's cloud-config file of `kind`, as a later stage reads it back.

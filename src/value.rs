@@ -195,6 +195,49 @@ impl Value {
         }
     }
 
+    /// The value with every mapping's keys in the order PyYAML's `yaml.dump`
+    /// writes them (`sort_keys=True`, i.e. Python's `sorted()`; a mapping
+    /// whose keys Python cannot compare, such as str with int, keeps its
+    /// order). cloud-init writes `cloud-config.txt` this way, so this is the
+    /// order every later reader of that file sees.
+    pub fn in_pyyaml_dump_order(&self) -> Value {
+        match self {
+            Value::Seq(items) => {
+                Value::Seq(items.iter().map(Value::in_pyyaml_dump_order).collect())
+            }
+            Value::Map(m) => {
+                let mut entries: Vec<(Value, Value)> = m
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.in_pyyaml_dump_order()))
+                    .collect();
+                let numeric = |v: &Value| match v {
+                    Value::Bool(b) => Some(f64::from(u8::from(*b))),
+                    Value::Int(i) => Some(*i as f64),
+                    Value::Float(f) => Some(*f),
+                    _ => None,
+                };
+                let keys = || entries.iter().map(|(k, _)| k);
+                if keys().all(|k| matches!(k, Value::Str(_)))
+                    || keys().all(|k| matches!(k, Value::Bytes(_)))
+                {
+                    entries.sort_by(|(a, _), (b, _)| match (a, b) {
+                        (Value::Str(a), Value::Str(b)) => a.cmp(b),
+                        (Value::Bytes(a), Value::Bytes(b)) => a.cmp(b),
+                        _ => std::cmp::Ordering::Equal,
+                    });
+                } else if keys().all(|k| numeric(k).is_some()) {
+                    entries.sort_by(|(a, _), (b, _)| {
+                        numeric(a)
+                            .partial_cmp(&numeric(b))
+                            .unwrap_or(std::cmp::Ordering::Equal)
+                    });
+                }
+                Value::Map(entries.into_iter().collect())
+            }
+            other => other.clone(),
+        }
+    }
+
     /// JSON form, with the conventions `cloudboot devel parse-yaml` documents:
     /// bytes `{"$binary": "<base64>"}`, non-finite floats `{"$float": "nan"}`,
     /// non-string keys as their own JSON text.
@@ -300,25 +343,6 @@ pub fn python_float_repr(f: f64) -> String {
     }
 }
 
-/// Recursive merge in cloud-init's `mergemanydict` sense: `high` wins for every
-/// key; two mappings merge key by key; lists and scalars are never combined.
-pub fn merge_over(high: &Value, low: &Value) -> Value {
-    match (high, low) {
-        (Value::Map(h), Value::Map(l)) => {
-            let mut out = l.clone();
-            for (k, hv) in h.iter() {
-                let merged = match out.get_value(k) {
-                    Some(lv) => merge_over(hv, lv),
-                    None => hv.clone(),
-                };
-                out.insert(k.clone(), merged);
-            }
-            Value::Map(out)
-        }
-        (h, _) => h.clone(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,22 +357,39 @@ mod tests {
     }
 
     #[test]
-    fn merge_keeps_high_lists_whole_and_merges_dicts() {
-        let low = map(&[
-            ("runcmd", Value::Seq(vec![Value::str("a"), Value::str("b")])),
-            ("system_info", map(&[("distro", Value::str("debian"))])),
-            ("only_low", Value::Int(1)),
+    fn pyyaml_dump_order_sorts_comparable_keys_only() {
+        let v = map(&[
+            ("z", Value::Int(1)),
+            ("a", map(&[("y", Value::Int(1)), ("b", Value::Int(2))])),
         ]);
-        let high = map(&[
-            ("runcmd", Value::Seq(vec![Value::str("c")])),
-            ("system_info", map(&[("default_user", Value::str("x"))])),
-        ]);
-        let m = merge_over(&high, &low);
-        assert_eq!(m.get("runcmd"), Some(&Value::Seq(vec![Value::str("c")])));
-        assert_eq!(m.get("only_low"), Some(&Value::Int(1)));
-        let si = m.get("system_info").unwrap();
-        assert_eq!(si.get("distro"), Some(&Value::str("debian")));
-        assert_eq!(si.get("default_user"), Some(&Value::str("x")));
+        let sorted = v.in_pyyaml_dump_order();
+        let keys: Vec<_> = sorted
+            .as_map()
+            .unwrap()
+            .iter()
+            .map(|(k, _)| k.clone())
+            .collect();
+        assert_eq!(keys, vec![Value::str("a"), Value::str("z")]);
+        let inner: Vec<_> = sorted
+            .get("a")
+            .unwrap()
+            .as_map()
+            .unwrap()
+            .iter()
+            .map(|(k, _)| k.clone())
+            .collect();
+        assert_eq!(inner, vec![Value::str("b"), Value::str("y")]);
+        // str and int keys cannot be compared in Python: order kept.
+        let mixed = Value::Map(
+            [
+                (Value::str("z"), Value::Null),
+                (Value::Int(2), Value::Null),
+                (Value::str("a"), Value::Null),
+            ]
+            .into_iter()
+            .collect(),
+        );
+        assert_eq!(mixed.in_pyyaml_dump_order(), mixed);
     }
 
     #[test]

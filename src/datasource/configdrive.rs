@@ -18,7 +18,8 @@ use serde_json::Value as J;
 use super::source::{subplatform, DirSource, SeedSource};
 use super::{Datasource, DsContext, DsMode, Found, Instance};
 use crate::base64;
-use crate::value::{merge_over, Mapping, Value};
+use crate::merge::merge_many;
+use crate::value::{Mapping, Value};
 
 pub struct ConfigDrive;
 
@@ -267,7 +268,7 @@ impl ConfigDrive {
     ) -> Result<Option<Instance>, String> {
         let mut defaults = Mapping::new();
         defaults.insert(Value::str("instance-id"), Value::str("iid-dsconfigdrive"));
-        let md = merge_over(&d.metadata, &Value::Map(defaults));
+        let md = merge_many(&[d.metadata.clone(), Value::Map(defaults)]);
         let ds_cfg_mode = ctx
             .ds_cfg("ConfigDrive")
             .get("dsmode")

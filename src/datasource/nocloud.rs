@@ -20,9 +20,10 @@ use std::path::Path;
 
 use super::source::{DirSource, SeedSource};
 use super::{Datasource, DsContext, DsMode, Found, Instance};
+use crate::merge::merge_many;
 use crate::stages::Stage;
 use crate::userdata::MAX_USER_DATA;
-use crate::value::{merge_over, Mapping, Value};
+use crate::value::{Mapping, Value};
 use crate::yaml;
 
 pub struct NoCloud;
@@ -281,7 +282,7 @@ impl Datasource for NoCloud {
         let (mut ud, mut vd, mut net) = (None, None, None);
         let mut found = Vec::new();
         for s in seeds {
-            meta = merge_over(&meta, &s.meta);
+            meta = merge_many(&[meta, s.meta]);
             ud = s.user_data.or(ud);
             vd = s.vendor_data.or(vd);
             net = s.network_config.or(net);
@@ -302,7 +303,7 @@ impl Datasource for NoCloud {
             }
             match Self::read_seedfrom(ctx, &seedfrom) {
                 Ok(seed) => {
-                    meta = merge_over(&meta, &seed.meta);
+                    meta = merge_many(&[meta, seed.meta]);
                     ud = seed.user_data;
                     vd = seed.vendor_data;
                     found.push(seedfrom);
@@ -319,7 +320,7 @@ impl Datasource for NoCloud {
         let mut defaults = Mapping::new();
         defaults.insert(Value::str("instance-id"), Value::str("nocloud"));
         defaults.insert(Value::str("dsmode"), Value::str("net"));
-        let meta = merge_over(&meta, &Value::Map(defaults));
+        let meta = merge_many(&[meta, Value::Map(defaults)]);
         let dsmode = match meta.get("dsmode").map(Value::python_str).as_deref() {
             Some("local") => DsMode::Local,
             Some("net") | None => DsMode::Net,
