@@ -82,7 +82,7 @@ fn working_version(src: &dyn SeedSource) -> String {
         .unwrap_or_else(|| "latest".to_string())
 }
 
-fn read_v2(src: &dyn SeedSource) -> Result<Option<DriveData>, String> {
+pub fn read_v2(src: &dyn SeedSource) -> Result<Option<DriveData>, String> {
     let version = working_version(src);
     let base = format!("openstack/{version}");
     let md_rel = format!("{base}/meta_data.json");
@@ -259,6 +259,15 @@ pub fn normalize_pubkeys(v: Option<&Value>) -> Vec<String> {
         .collect()
 }
 
+/// Which datasource turns drive-shaped data into an instance.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// A config drive: injected files, `[source=...]` in its name.
+    Drive,
+    /// The OpenStack metadata service (same tree, over HTTP).
+    Service,
+}
+
 impl ConfigDrive {
     /// Makes the instance from a drive's data (`_get_data`).
     pub fn instance(
@@ -266,75 +275,105 @@ impl ConfigDrive {
         d: DriveData,
         ctx: &DsContext,
     ) -> Result<Option<Instance>, String> {
-        let mut defaults = Mapping::new();
-        defaults.insert(Value::str("instance-id"), Value::str("iid-dsconfigdrive"));
-        let md = merge_many(&[d.metadata.clone(), Value::Map(defaults)]);
-        let ds_cfg_mode = ctx
-            .ds_cfg("ConfigDrive")
-            .get("dsmode")
-            .map(Value::python_str);
-        // `_determine_dsmode`: the first given candidate; `pass` (v1's default)
-        // is not a valid mode in 22.4 and so means `net`.
-        let candidate = d
-            .dsmode
-            .clone()
-            .or(ds_cfg_mode)
-            .or_else(|| (d.version == 1).then(|| "pass".to_string()));
-        let dsmode = match candidate.as_deref() {
-            Some("local") => DsMode::Local,
-            Some("disabled") => return Ok(None),
-            _ => DsMode::Net,
-        };
-        let vendor_data = d
-            .vendor_data
-            .as_ref()
-            .map(convert_vendordata)
-            .transpose()?
-            .flatten();
-        let vendor_data2 = d
-            .vendor_data2
-            .as_ref()
-            .map(convert_vendordata)
-            .transpose()?
-            .flatten();
-        let key_name = if d.version == 1 {
-            "public-keys"
-        } else {
-            "public_keys"
-        };
-        let public_keys = normalize_pubkeys(md.get(key_name));
-        let source = src.describe();
-        Ok(Some(Instance {
-            dsname: "ConfigDrive".into(),
-            class_name: "DataSourceConfigDrive".into(),
-            description: format!(
+        instance_from(src, d, ctx, Flavor::Drive)
+    }
+}
+
+/// The instance of drive-shaped data, as ConfigDrive or OpenStack.
+pub fn instance_from(
+    src: &dyn SeedSource,
+    d: DriveData,
+    ctx: &DsContext,
+    flavor: Flavor,
+) -> Result<Option<Instance>, String> {
+    let mut defaults = Mapping::new();
+    defaults.insert(Value::str("instance-id"), Value::str("iid-dsconfigdrive"));
+    let md = merge_many(&[d.metadata.clone(), Value::Map(defaults)]);
+    let ds_name = match flavor {
+        Flavor::Drive => "ConfigDrive",
+        Flavor::Service => "OpenStack",
+    };
+    let ds_cfg_mode = ctx.ds_cfg(ds_name).get("dsmode").map(Value::python_str);
+    // `_determine_dsmode`: the first given candidate; `pass` (v1's default)
+    // is not a valid mode in 22.4 and so means `net`.
+    let candidate = d
+        .dsmode
+        .clone()
+        .or(ds_cfg_mode)
+        .or_else(|| (d.version == 1).then(|| "pass".to_string()));
+    let dsmode = match candidate.as_deref() {
+        Some("local") => DsMode::Local,
+        Some("disabled") => return Ok(None),
+        _ => DsMode::Net,
+    };
+    let vendor_data = d
+        .vendor_data
+        .as_ref()
+        .map(convert_vendordata)
+        .transpose()?
+        .flatten();
+    let vendor_data2 = d
+        .vendor_data2
+        .as_ref()
+        .map(convert_vendordata)
+        .transpose()?
+        .flatten();
+    let key_name = if d.version == 1 {
+        "public-keys"
+    } else {
+        "public_keys"
+    };
+    let public_keys = normalize_pubkeys(md.get(key_name));
+    let source = src.describe();
+    let (description, subplatform) = match flavor {
+        Flavor::Drive => (
+            format!(
                 "DataSourceConfigDrive [{},ver={}][source={source}]",
                 dsmode.as_str(),
                 d.version
             ),
-            instance_id: md
-                .get("instance-id")
-                .map(Value::python_str)
-                .unwrap_or_else(|| "iid-dsconfigdrive".into()),
-            dsmode,
-            user_data: d.user_data,
-            vendor_data,
-            vendor_data2,
-            network_config: None,
-            network_json: d.network_data,
-            network_eni: d.network_eni,
-            public_keys,
-            availability_zone: md.get("availability_zone").map(Value::python_str),
-            region: None,
-            files: d.files,
-            ec2_metadata: d.ec2_metadata,
-            cloud_name: "openstack".into(),
-            platform: "openstack".into(),
-            subplatform: subplatform(src),
-            disconnected: false,
-            metadata: md,
-        }))
-    }
+            subplatform(src),
+        ),
+        Flavor::Service => (
+            format!(
+                "DataSourceOpenStack [{},ver={}]",
+                dsmode.as_str(),
+                d.version
+            ),
+            format!("metadata ({source})"),
+        ),
+    };
+    Ok(Some(Instance {
+        dsname: ds_name.into(),
+        class_name: format!("DataSource{ds_name}"),
+        description,
+        instance_id: md
+            .get("instance-id")
+            .map(Value::python_str)
+            .unwrap_or_else(|| "iid-dsconfigdrive".into()),
+        dsmode,
+        user_data: d.user_data,
+        vendor_data,
+        vendor_data2,
+        network_config: None,
+        network_json: d.network_data,
+        network_eni: d.network_eni,
+        public_keys,
+        availability_zone: md.get("availability_zone").map(Value::python_str),
+        region: None,
+        // Only a config drive injects files (`on_first_boot`).
+        files: if flavor == Flavor::Drive {
+            d.files
+        } else {
+            Vec::new()
+        },
+        ec2_metadata: d.ec2_metadata,
+        cloud_name: "openstack".into(),
+        platform: "openstack".into(),
+        subplatform,
+        disconnected: false,
+        metadata: md,
+    }))
 }
 
 impl Datasource for ConfigDrive {

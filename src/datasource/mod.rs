@@ -7,8 +7,11 @@
 
 mod configdrive;
 mod devices;
+mod ec2;
 mod nocloud;
 mod none;
+mod openstack;
+mod service;
 pub mod source;
 
 use std::path::PathBuf;
@@ -230,6 +233,8 @@ pub fn by_name(name: &str) -> Option<Box<dyn Datasource>> {
     match name.trim().trim_start_matches("DataSource") {
         "NoCloud" | "NoCloudNet" => Some(Box::new(NoCloud)),
         "ConfigDrive" => Some(Box::new(ConfigDrive)),
+        "OpenStack" => Some(Box::new(openstack::OpenStack)),
+        "Ec2" => Some(Box::new(ec2::Ec2)),
         "None" => Some(Box::new(NoneSource)),
         _ => None,
     }

@@ -128,7 +128,10 @@ impl Client {
             }
         }
         if last.is_empty() {
-            last = format!("{url}: no time left within max_wait {:?}", self.bounds.max_wait);
+            last = format!(
+                "{url}: no time left within max_wait {:?}",
+                self.bounds.max_wait
+            );
         }
         Err(Miss::Failed(last))
     }

@@ -1,0 +1,299 @@
+//! EC2 instance metadata (`sources/DataSourceEc2.py`, `helpers/ec2.py`).
+//!
+//! IMDSv2 first (`PUT /latest/api/token` with a TTL header, then the token on
+//! every request), IMDSv1 when the service does not do tokens. The API
+//! version is the newest of cloud-init's list that answers. The `meta-data/`
+//! tree is crawled as cloud-init's `MetadataMaterializer` does it (`k/` is a
+//! directory, `0=name` under `public-keys/` a key, JSON-looking leaves
+//! parsed, multi-line leaves split), bounded in entries and depth.
+//!
+//! Without ds-identify to narrow the search, polling a link-local address on
+//! a cloud that has none would cost the whole `max_wait`; so Ec2 is tried
+//! where DMI says EC2 (or an EC2-compatible cloud), or where the config asks
+//! for it (`datasource_list` set by a config file, or `metadata_urls`).
+
+use serde_json::{Map, Value as J};
+
+use super::service::{dmi, metadata_urls, Bounds, Client, Miss};
+use super::{Datasource, DsContext, DsMode, Found, Instance};
+use crate::value::Value;
+
+pub struct Ec2;
+
+/// API versions cloud-init 22.4 tries, newest first; 2009-04-04 is the floor.
+const API_VERSIONS: &[&str] = &["2021-03-23", "2018-09-24", "2016-09-02"];
+const MIN_VERSION: &str = "2009-04-04";
+const TOKEN_TTL_HEADER: &str = "X-aws-ec2-metadata-token-ttl-seconds";
+const TOKEN_HEADER: &str = "X-aws-ec2-metadata-token";
+/// Entries crawled at most, and directory depth: a hostile service could
+/// otherwise list forever.
+const MAX_ENTRIES: usize = 5000;
+const MAX_DEPTH: usize = 10;
+
+/// The platform, from DMI under the root (ds-identify's `ec2_identify_platform`).
+fn platform(ctx: &DsContext) -> Option<&'static str> {
+    let starts_ec2 =
+        |v: Option<String>| v.is_some_and(|s| s.to_ascii_lowercase().starts_with("ec2"));
+    if starts_ec2(dmi(ctx.fs, "product_uuid"))
+        || starts_ec2(dmi(ctx.fs, "product_serial"))
+        || starts_ec2(
+            ctx.fs
+                .read_string(std::path::Path::new("/sys/hypervisor/uuid")),
+        )
+        || dmi(ctx.fs, "sys_vendor").is_some_and(|v| v.contains("Amazon"))
+    {
+        return Some("aws");
+    }
+    if dmi(ctx.fs, "product_serial").is_some_and(|s| s.ends_with("brightbox.com")) {
+        return Some("brightbox");
+    }
+    if dmi(ctx.fs, "product_name").is_some_and(|p| p.starts_with("3DS Outscale")) {
+        return Some("outscale");
+    }
+    None
+}
+
+/// The config asks for Ec2 itself: a `datasource_list` other than the
+/// built-in one naming it, or `datasource.Ec2.metadata_urls`.
+fn requested(ctx: &DsContext) -> bool {
+    let builtin = crate::config::builtin();
+    let list = ctx.cfg.get("datasource_list");
+    let explicit = list.is_some() && list != builtin.get("datasource_list");
+    (explicit
+        && list
+            .and_then(Value::as_seq)
+            .is_some_and(|l| l.iter().any(|d| d.python_str() == "Ec2")))
+        || ctx.ds_cfg("Ec2").get("metadata_urls").is_some()
+}
+
+/// `MetadataLeafDecoder`: JSON objects parsed, multi-line text split.
+fn decode_leaf(blob: &[u8]) -> J {
+    let text = match std::str::from_utf8(blob) {
+        Ok(t) => t,
+        Err(_) => return J::String(crate::base64::encode(blob)),
+    };
+    let t = text.trim();
+    if t.starts_with('{') && t.ends_with('}') {
+        if let Ok(v) = serde_json::from_str(t) {
+            return v;
+        }
+    }
+    if text.contains('\n') {
+        return J::Array(text.lines().map(|l| J::String(l.to_string())).collect());
+    }
+    J::String(text.to_string())
+}
+
+/// `MetadataMaterializer._materialize` for one directory.
+fn crawl(client: &Client, path: &str, depth: usize, budget: &mut usize) -> Result<J, String> {
+    if depth > MAX_DEPTH {
+        return Err(format!("{path}: deeper than {MAX_DEPTH} levels"));
+    }
+    let listing = match client.get(path) {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(Miss::NotFound) => String::new(),
+        Err(Miss::Failed(e)) => return Err(e),
+    };
+    let mut children = Vec::new();
+    let mut leaves: Vec<(String, String)> = Vec::new();
+    for line in listing.lines() {
+        let field = line.trim();
+        let name = field.trim_end_matches('/');
+        if field.is_empty() || name.is_empty() || name == "security-credentials" {
+            continue;
+        }
+        *budget = budget
+            .checked_sub(1)
+            .ok_or_else(|| format!("more than {MAX_ENTRIES} metadata entries"))?;
+        if field.ends_with('/') {
+            if !children.contains(&name.to_string()) {
+                children.push(name.to_string());
+            }
+        } else {
+            // `0=my-key` under public-keys: the key is at `0/openssh-key`.
+            let (leaf, resource) = match field.split_once('=') {
+                Some((idx, key)) if idx.parse::<u64>().is_ok() => {
+                    (key.to_string(), format!("{idx}/openssh-key"))
+                }
+                _ => (name.to_string(), name.to_string()),
+            };
+            leaves.push((leaf, resource));
+        }
+    }
+    let mut out = Map::new();
+    for c in children {
+        let v = crawl(client, &format!("{path}{c}/"), depth + 1, budget)?;
+        out.insert(c, v);
+    }
+    for (field, resource) in leaves {
+        if out.contains_key(&field) {
+            tracing::warn!("Duplicate key found in results from {path}");
+            continue;
+        }
+        let blob = match client.get(&format!("{path}{resource}")) {
+            Ok(b) => b,
+            Err(Miss::NotFound) => Vec::new(),
+            Err(Miss::Failed(e)) => return Err(e),
+        };
+        out.insert(
+            field,
+            if blob.is_empty() {
+                J::String(String::new())
+            } else {
+                decode_leaf(&blob)
+            },
+        );
+    }
+    Ok(J::Object(out))
+}
+
+impl Ec2 {
+    /// Talks to one base URL; `Ok(None)` when no service answers there.
+    fn from_service(base: &str, bounds: &Bounds, cloud: &str) -> Result<Option<Instance>, String> {
+        let mut client = Client::new(base, bounds.clone());
+        // IMDSv2 token; a service without tokens (404/405/400) is IMDSv1.
+        match client.request("PUT", "latest/api/token", &[(TOKEN_TTL_HEADER, "21600")]) {
+            Ok(r) if r.ok() => {
+                let token = String::from_utf8_lossy(&r.body).trim().to_string();
+                client.with_header(TOKEN_HEADER, &token);
+            }
+            Ok(r) if r.status == 403 => {
+                return Err(
+                    "the token request was refused (403): the HTTP endpoint is disabled".into(),
+                )
+            }
+            Ok(_) => tracing::debug!("{base}: no IMDSv2 token; using IMDSv1"),
+            Err(Miss::Failed(e)) => {
+                tracing::debug!("{base}: {e}");
+                return Ok(None);
+            }
+            Err(Miss::NotFound) => {}
+        }
+        let version = API_VERSIONS
+            .iter()
+            .find(|v| client.get(&format!("{v}/meta-data/instance-id")).is_ok())
+            .copied()
+            .unwrap_or(MIN_VERSION);
+        if version == MIN_VERSION {
+            match client.get(&format!("{MIN_VERSION}/meta-data/instance-id")) {
+                Ok(_) => {}
+                Err(Miss::NotFound) => return Ok(None),
+                Err(Miss::Failed(e)) => {
+                    tracing::debug!("{base}: {e}");
+                    return Ok(None);
+                }
+            }
+        }
+        let mut budget = MAX_ENTRIES;
+        let md_json = crawl(&client, &format!("{version}/meta-data/"), 0, &mut budget)?;
+        let user_data = match client.get(&format!("{version}/user-data")) {
+            Ok(b) => Some(b),
+            Err(Miss::NotFound) => None,
+            Err(Miss::Failed(e)) => return Err(e),
+        };
+        let identity = client
+            .get(&format!("{version}/dynamic/instance-identity/document"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<J>(&b).ok());
+        let md = Value::from_json(&md_json);
+        let instance_id = md
+            .get("instance-id")
+            .map(Value::python_str)
+            .ok_or("meta-data has no instance-id")?;
+        let az = md
+            .get("placement")
+            .and_then(|p| p.get("availability-zone"))
+            .map(Value::python_str);
+        let region = identity
+            .as_ref()
+            .and_then(|d| d.get("region"))
+            .and_then(J::as_str)
+            .map(str::to_string)
+            .or_else(|| {
+                az.as_ref()
+                    .filter(|a| a.len() > 1)
+                    .map(|a| a[..a.len() - 1].to_string())
+            });
+        // The launch index filters user-data parts (`ami-launch-index`).
+        let mut metadata = md.as_map().cloned().unwrap_or_default();
+        if let Some(idx) = md
+            .get("ami-launch-index")
+            .and_then(|i| i.python_str().parse::<i64>().ok())
+        {
+            metadata.insert(Value::str("launch-index"), Value::Int(idx));
+        }
+        let public_keys = super::configdrive::normalize_pubkeys(md.get("public-keys"));
+        Ok(Some(Instance {
+            dsname: "Ec2".into(),
+            class_name: "DataSourceEc2".into(),
+            description: "DataSourceEc2".into(),
+            instance_id,
+            dsmode: DsMode::Net,
+            metadata: Value::Map(metadata),
+            user_data,
+            vendor_data: None,
+            vendor_data2: None,
+            network_config: None,
+            network_json: None,
+            network_eni: None,
+            public_keys,
+            availability_zone: az,
+            region,
+            files: Vec::new(),
+            ec2_metadata: Some(md_json),
+            cloud_name: cloud.to_string(),
+            platform: "ec2".into(),
+            subplatform: format!("metadata ({base})"),
+            disconnected: false,
+        }))
+    }
+}
+
+impl Datasource for Ec2 {
+    fn name(&self) -> &'static str {
+        "Ec2"
+    }
+
+    fn get(&self, ctx: &DsContext) -> Found {
+        let mut problems = Vec::new();
+        let cloud = platform(ctx);
+        if cloud.is_none() && !requested(ctx) {
+            tracing::debug!("Ec2: not an EC2 platform by DMI and not asked for; not tried");
+            return Found {
+                instance: None,
+                problems,
+            };
+        }
+        let ds_cfg = ctx.ds_cfg("Ec2");
+        let bounds = Bounds::from_cfg(&ds_cfg, 10.0);
+        let defaults = ["http://169.254.169.254", "http://[fd00:ec2::254]"];
+        for base in metadata_urls(&ds_cfg, &defaults) {
+            match Self::from_service(&base, &bounds, cloud.unwrap_or("unknown")) {
+                Ok(Some(instance)) => {
+                    return Found {
+                        instance: Some(instance),
+                        problems,
+                    }
+                }
+                Ok(None) => tracing::debug!("Ec2: no metadata service at {base}"),
+                Err(e) => problems.push(format!("Ec2 metadata at {base}: {e}")),
+            }
+        }
+        Found {
+            instance: None,
+            problems,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leaves_decode_like_cloud_init() {
+        assert_eq!(decode_leaf(b"i-123"), J::from("i-123"));
+        assert_eq!(decode_leaf(b"a\nb"), serde_json::json!(["a", "b"]));
+        assert_eq!(decode_leaf(b" {\"x\": 1} "), serde_json::json!({"x": 1}));
+    }
+}

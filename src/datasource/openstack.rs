@@ -1,0 +1,73 @@
+//! The OpenStack metadata service (`sources/DataSourceOpenStack.py`): the
+//! config drive's tree served over HTTP (`<base>/openstack/<version>/...`),
+//! so the same reader serves both. Tried only where DMI says OpenStack (as
+//! cloud-init's `detect_openstack`), at `datasource.OpenStack.metadata_urls`
+//! (default `http://169.254.169.254`), within [`Bounds`].
+
+use super::configdrive::{instance_from, read_v2, Flavor};
+use super::service::{dmi, metadata_urls, Bounds, Client, ServiceSource};
+use super::{Datasource, DsContext, Found};
+
+pub struct OpenStack;
+
+const DMI_PRODUCTS: &[&str] = &["OpenStack Nova", "OpenStack Compute"];
+const DMI_ASSET_TAGS: &[&str] = &[
+    "OpenStack Nova",
+    "OpenStack Compute",
+    "HUAWEICLOUD",
+    "OpenTelekomCloud",
+    "SAP CCloud VM",
+];
+
+/// `detect_openstack`, from DMI under the root.
+pub fn detected(ctx: &DsContext) -> bool {
+    dmi(ctx.fs, "product_name").is_some_and(|p| DMI_PRODUCTS.contains(&p.as_str()))
+        || dmi(ctx.fs, "chassis_asset_tag").is_some_and(|t| DMI_ASSET_TAGS.contains(&t.as_str()))
+}
+
+impl Datasource for OpenStack {
+    fn name(&self) -> &'static str {
+        "OpenStack"
+    }
+
+    fn get(&self, ctx: &DsContext) -> Found {
+        let mut problems = Vec::new();
+        if !detected(ctx) {
+            tracing::debug!("OpenStack: DMI does not say OpenStack; not tried");
+            return Found {
+                instance: None,
+                problems,
+            };
+        }
+        let ds_cfg = ctx.ds_cfg("OpenStack");
+        let bounds = Bounds::from_cfg(&ds_cfg, 10.0);
+        for base in metadata_urls(&ds_cfg, &["http://169.254.169.254"]) {
+            let client = Client::new(&base, bounds.clone());
+            let src = ServiceSource { client: &client };
+            match read_v2(&src) {
+                Ok(Some(d)) => match instance_from(&src, d, ctx, Flavor::Service) {
+                    Ok(Some(instance)) => {
+                        return Found {
+                            instance: Some(instance),
+                            problems,
+                        }
+                    }
+                    Ok(None) => tracing::debug!("OpenStack at {base}: dsmode disabled"),
+                    Err(e) => problems.push(format!("OpenStack metadata at {base}: {e}")),
+                },
+                Ok(None) => problems.push(format!(
+                    "OpenStack metadata at {base}: no openstack/<version>/meta_data.json"
+                )),
+                Err(e) => problems.push(format!("OpenStack metadata at {base}: {e}")),
+            }
+        }
+        Found {
+            instance: None,
+            problems,
+        }
+    }
+
+    fn check_instance_id(&self, ctx: &DsContext, cached_iid: &str) -> bool {
+        dmi(ctx.fs, "product_uuid").is_some_and(|u| u.eq_ignore_ascii_case(cached_iid))
+    }
+}
