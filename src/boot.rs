@@ -372,51 +372,38 @@ impl<'t> Engine<'t> {
         sys_cfg: &Value,
         report: &mut StageReport,
     ) {
-        let hostname = instance.local_hostname();
-        let v1 = serde_json::json!({
-            "_beta_keys": ["subplatform"],
-            "availability-zone": instance.availability_zone,
-            "availability_zone": instance.availability_zone,
-            "cloud-name": instance.cloud_name,
-            "cloud_name": instance.cloud_name,
-            "cloud_id": instance.cloud_name,
-            "instance-id": instance.instance_id,
-            "instance_id": instance.instance_id,
-            "local-hostname": hostname,
-            "local_hostname": hostname,
-            "platform": instance.platform,
-            "public_ssh_keys": instance.public_keys,
-            "region": instance.region,
-            "subplatform": instance.subplatform,
-        });
-        let doc = |merged: serde_json::Value| {
-            serde_json::json!({
-                "_doc": "EXPERIMENTAL: The structure and format of content scoped under the 'ds' key may change in subsequent releases of cloud-init.",
-                "base64_encoded_keys": [],
-                "ds": {"meta_data": instance.metadata.to_json()},
-                "merged_cfg": merged,
-                "sensitive_keys": ["merged_cfg"],
-                "v1": v1.clone(),
-            })
-        };
-        let public = doc(serde_json::Value::from("redacted for non-root user"));
-        let sensitive = doc(sys_cfg.to_json());
+        let distro = crate::distro::detect(self.target.fs());
+        let data = crate::instance_data::build(instance, sys_cfg, &distro);
         let p = &self.paths;
-        self.apply(
-            report,
-            vec![
-                Effect::write(
-                    p.runpath("instance-data.json"),
-                    Data::public(status::json_file(&public)),
-                    0o644,
-                ),
-                Effect::write(
-                    p.runpath("instance-data-sensitive.json"),
-                    Data::secret(status::json_file(&sensitive)),
-                    0o600,
-                ),
-            ],
-        );
+        let id_file = p.runpath(&format!("cloud-id-{}", data.cloud_id));
+        let mut effects = vec![
+            Effect::write(
+                p.runpath("instance-data.json"),
+                Data::public(status::json_file(&data.public)),
+                0o644,
+            ),
+            Effect::write(
+                p.runpath("instance-data-sensitive.json"),
+                Data::secret(status::json_file(&data.sensitive)),
+                0o600,
+            ),
+            Effect::write(
+                id_file.clone(),
+                Data::public(format!("{}\n", data.cloud_id)),
+                0o644,
+            ),
+        ];
+        // A cloud-id file of another cloud (an image moved between clouds) goes.
+        if let Ok(prev) = self.target.fs().read_link(&p.runpath("cloud-id")) {
+            if prev != id_file {
+                effects.push(Effect::Remove { path: prev });
+            }
+        }
+        effects.push(Effect::Symlink {
+            path: p.runpath("cloud-id"),
+            target: id_file,
+        });
+        self.apply(report, effects);
     }
 
     /// `Init.update()` and `consume_data`: stores the blobs, consumes them

@@ -176,3 +176,77 @@ fn a_version_1_drive() {
         .run_ok(&["query", "v1.public_ssh_keys"], 0)
         .contains("ssh-rsa AAAA v1key"));
 }
+
+#[test]
+fn instance_data_has_cloud_init_v1_keys_and_redactions() {
+    let m = Machine::new();
+    drive(&m, &["latest"]);
+    m.write(
+        "/var/lib/cloud/seed/config_drive/openstack/latest/meta_data.json",
+        &meta_data(r#", "random_seed": "c2VlZA==""#),
+    );
+    m.write(
+        "/etc/os-release",
+        "ID=centos\nVERSION_ID=\"7\"\nVERSION=\"7 (Core)\"\n",
+    );
+    m.write(
+        "/etc/cloud/cloud.cfg",
+        "datasource_list: [ConfigDrive, None]\nsecret_thing: 1\n",
+    );
+    m.run_ok(&["init", "--local"], 0);
+    let public: serde_json::Value =
+        serde_json::from_str(&m.read("/run/cloud-init/instance-data.json")).unwrap();
+    let sensitive: serde_json::Value =
+        serde_json::from_str(&m.read("/run/cloud-init/instance-data-sensitive.json")).unwrap();
+    let v1 = &public["v1"];
+    for key in [
+        "_beta_keys",
+        "availability-zone",
+        "availability_zone",
+        "cloud_id",
+        "cloud-name",
+        "cloud_name",
+        "distro",
+        "distro_version",
+        "distro_release",
+        "platform",
+        "public_ssh_keys",
+        "python_version",
+        "instance-id",
+        "instance_id",
+        "kernel_release",
+        "local-hostname",
+        "local_hostname",
+        "machine",
+        "region",
+        "subplatform",
+        "system_platform",
+        "variant",
+    ] {
+        assert!(v1.get(key).is_some(), "v1.{key} missing");
+    }
+    assert_eq!(v1["cloud_name"], "configdrive");
+    assert_eq!(v1["cloud_id"], "configdrive");
+    assert_eq!(v1["platform"], "openstack");
+    assert_eq!(v1["distro"], "centos");
+    assert_eq!(v1["distro_version"], "7");
+    assert_eq!(v1["distro_release"], "Core");
+    assert_eq!(v1["variant"], "centos");
+    // Bytes as base64, listed; the system config only in the 0600 copy.
+    assert_eq!(sensitive["ds"]["meta_data"]["random_seed"], "c2VlZA==");
+    assert_eq!(
+        sensitive["base64_encoded_keys"],
+        serde_json::json!(["ds/meta_data/random_seed"])
+    );
+    assert_eq!(public["merged_cfg"], "redacted for non-root user");
+    assert_eq!(sensitive["merged_cfg"]["secret_thing"], 1);
+    assert_eq!(public["sensitive_keys"], serde_json::json!(["merged_cfg"]));
+    assert_eq!(
+        m.read("/run/cloud-init/cloud-id-configdrive"),
+        "configdrive\n"
+    );
+    assert_eq!(
+        std::fs::read_link(m.path("/run/cloud-init/cloud-id")).unwrap(),
+        std::path::Path::new("/run/cloud-init/cloud-id-configdrive")
+    );
+}

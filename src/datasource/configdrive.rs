@@ -368,7 +368,8 @@ pub fn instance_from(
             Vec::new()
         },
         ec2_metadata: d.ec2_metadata,
-        cloud_name: "openstack".into(),
+        // `_get_cloud_name` is the dsname, lower case.
+        cloud_name: ds_name.to_lowercase(),
         platform: "openstack".into(),
         subplatform,
         disconnected: false,

@@ -89,6 +89,15 @@ impl Instance {
             .map(Value::python_str)
     }
 
+    /// `cloud_name`: meta-data's `cloud-name` when it has one, else the
+    /// datasource's own.
+    pub fn effective_cloud_name(&self) -> String {
+        match self.metadata.get("cloud-name") {
+            Some(Value::Str(s)) => s.to_lowercase(),
+            _ => self.cloud_name.clone(),
+        }
+    }
+
     /// The `<ClassName>: <str(ds)>` line of `instances/<iid>/datasource`.
     pub fn datasource_line(&self) -> String {
         format!("{}: {}", self.class_name, self.description)

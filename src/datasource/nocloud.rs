@@ -369,7 +369,8 @@ impl Datasource for NoCloud {
             region: None,
             files: Vec::new(),
             ec2_metadata: None,
-            cloud_name: "nocloud".into(),
+            // NoCloud's `_get_cloud_name`: unknown unless meta-data says.
+            cloud_name: "unknown".into(),
             platform: "nocloud".into(),
             subplatform,
             disconnected: false,
