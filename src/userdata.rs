@@ -234,9 +234,10 @@ pub fn consume(paths: &Paths, iid: &str, kind: Kind, raw: Option<&[u8]>) -> Cons
         for f in &cc_files {
             t.push_str(&format!("# {f}\n"));
         }
-        t.push_str("\n---\n");
-        t.push_str(&yaml::dump_flow(&Value::Map(merged.clone())));
-        t.push_str("\n...\n");
+        // `_write_cloud_config`: the header lines, a blank line, then
+        // `safeyaml.dumps`, which starts with `---` and ends with `...\n`.
+        t.push('\n');
+        t.push_str(&yaml::dump_cloud_config(&Value::Map(merged.clone())));
         t
     };
     out.effects
