@@ -421,6 +421,9 @@ fn compose_once(text: &str, shifts: &[(usize, usize)]) -> Result<Option<Rc<Node>
             }
         };
         if matches!(event, Event::StreamEnd) {
+            if c.documents == 0 {
+                c.refuse_leading_document_end().map_err(Attempt::Fault)?;
+            }
             break;
         }
         if let Err(fault) = c.event(event, span) {
@@ -453,7 +456,8 @@ impl<'a> Composer<'a> {
             // The mark is the opening quote; indent the scalar's later lines
             // that start left of it.
             let quote = self.source.from(at.index()).chars().next()?;
-            let body_end = quoted_len(self.source.from(at.index()), quote)?;
+            // Unclosed, it runs to the end (and the next pass says so).
+            let body_end = quoted_len(self.source.from(at.index()), quote).unwrap_or(usize::MAX);
             let body: String = self
                 .source
                 .from(at.index())
@@ -792,7 +796,6 @@ impl<'a> Composer<'a> {
                 }
                 self.add(node)?;
             }
-            Event::StreamEnd if self.documents == 0 => self.refuse_leading_document_end()?,
             Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => {}
         }
         Ok(())
