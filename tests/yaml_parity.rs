@@ -145,3 +145,42 @@ fn every_deliberate_difference_is_real_and_explained() {
         );
     }
 }
+
+#[test]
+fn parse_yaml_reads_stdin_and_refuses_unknown_devel_commands() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cloudboot"))
+        .args(["devel", "parse-yaml", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"mode: 0644\non: yes\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "{\"mode\":420,\"true\":true}\n"
+    );
+    for args in [
+        &["devel"][..],
+        &["devel", "nonsense"],
+        &["devel", "parse-yaml"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_cloudboot"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_cloudboot"))
+        .args(["devel", "parse-yaml", "/nonexistent/file.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}

@@ -594,6 +594,12 @@ impl<'a> Composer<'a> {
             }
             p
         };
+        if info == "recursion limit exceeded" {
+            return Fault::at(
+                at,
+                "flow collections nested too deeply (more than the parser's limit of about 250 levels)",
+            );
+        }
         if info.contains("found unexpected end of stream") {
             return Fault::at(self.source.end_pos(), info.to_string());
         }

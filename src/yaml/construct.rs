@@ -54,14 +54,17 @@ impl Marks {
 
 pub struct Constructor {
     pub marks: Marks,
+    /// Whether to fill `marks` (only `load_marked` needs them).
+    record_marks: bool,
     /// The fault PyYAML would report: (round, place, fault).
     first_fault: Option<(usize, Pos, Fault)>,
 }
 
 impl Constructor {
-    pub fn new() -> Self {
+    pub fn new(record_marks: bool) -> Self {
         Constructor {
             marks: Marks::default(),
+            record_marks,
             first_fault: None,
         }
     }
@@ -73,6 +76,12 @@ impl Constructor {
         match self.first_fault {
             Some((_, _, fault)) => Err(fault),
             None => Ok((value, self.marks)),
+        }
+    }
+
+    fn mark(&mut self, path: &str, at: Pos) {
+        if self.record_marks {
+            self.marks.record(path.to_string(), at);
         }
     }
 
@@ -139,7 +148,7 @@ impl Constructor {
         for (i, item) in items.iter().enumerate() {
             let len = path.len();
             path.push_str(&format!("[{i}]"));
-            self.marks.record(path.clone(), item.start);
+            self.mark(path, item.start);
             out.push(self.node(item, round, path));
             path.truncate(len);
         }
@@ -188,7 +197,7 @@ impl Constructor {
             };
             let len = path.len();
             path.push_str(&format!("[{i}]"));
-            self.marks.record(path.clone(), item.start);
+            self.mark(path, item.start);
             let key = self.node(&pair.0, round, path);
             let value = self.node(&pair.1, round, path);
             path.truncate(len);
@@ -283,7 +292,7 @@ impl Constructor {
                 path.push('.');
             }
             path.push_str(&segment);
-            self.marks.record(path.clone(), key_node.start);
+            self.mark(path, key_node.start);
             let value = self.node(value_node, round, path);
             path.truncate(len);
             let existing = match &key {

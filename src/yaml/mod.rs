@@ -64,11 +64,19 @@ fn location(line: Option<usize>, column: Option<usize>) -> String {
 
 /// Loads one YAML document as `yaml.safe_load` would. An empty document is `Null`.
 pub fn load(text: &[u8], source_name: &str) -> Result<Value, YamlError> {
-    load_marked(text, source_name).map(|(value, _)| value)
+    load_with(text, source_name, false).map(|(value, _)| value)
 }
 
 /// [`load`], plus where every mapping key and sequence item starts.
 pub fn load_marked(text: &[u8], source_name: &str) -> Result<(Value, Marks), YamlError> {
+    load_with(text, source_name, true)
+}
+
+fn load_with(
+    text: &[u8],
+    source_name: &str,
+    record_marks: bool,
+) -> Result<(Value, Marks), YamlError> {
     let fault = |f: compose::Fault| YamlError {
         source_name: source_name.to_string(),
         line: f.at.map(|p| p.line),
@@ -90,7 +98,9 @@ pub fn load_marked(text: &[u8], source_name: &str) -> Result<(Value, Marks), Yam
     })?;
     match compose::compose(text).map_err(fault)? {
         None => Ok((Value::Null, Marks::default())),
-        Some(root) => construct::Constructor::new().document(&root).map_err(fault),
+        Some(root) => construct::Constructor::new(record_marks)
+            .document(&root)
+            .map_err(fault),
     }
 }
 
@@ -184,6 +194,130 @@ mod tests {
         assert_eq!(
             dump_flow(&Value::Bytes(vec![0, 1, 254])),
             "!!binary \"AAH+\""
+        );
+    }
+
+    #[test]
+    fn marks_name_every_key_and_item_by_path() {
+        let text = b"write_files:\n- path: /a\n  permissions: 0644\n-   path: /b\n    content: x\n1: one\nlist: [a, {b: c}]\n";
+        let (v, marks) = load_marked(text, "t").unwrap();
+        assert_eq!(v.get("write_files").unwrap().as_seq().unwrap().len(), 2);
+        assert_eq!(marks.get("write_files"), Some((1, 1)));
+        assert_eq!(marks.get("write_files[0]"), Some((2, 3)));
+        assert_eq!(marks.get("write_files[0].permissions"), Some((3, 3)));
+        assert_eq!(marks.get("write_files[1].content"), Some((5, 5)));
+        assert_eq!(marks.get("1"), Some((6, 1)));
+        assert_eq!(marks.get("list[1].b"), Some((7, 12)));
+        assert_eq!(marks.len(), 12);
+    }
+
+    #[test]
+    fn marks_of_a_re_indented_flow_line_are_in_original_columns() {
+        let (_, marks) = load_marked(b"a: [b,\nc]\n", "t").unwrap();
+        assert_eq!(marks.get("a[1]"), Some((2, 1)));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_clearly() {
+        let depth = 10_000;
+        let text = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        let err = load(text.as_bytes(), "deep").unwrap_err();
+        // The parser's own limit on flow nesting comes first.
+        assert!(err.message.contains("nested too deeply"), "{err}");
+        let block = format!("{}x\n", "- ".repeat(depth));
+        let err = load(block.as_bytes(), "deep").unwrap_err();
+        assert!(err.message.contains("more than 1000 levels"), "{err}");
+        // Just inside the limit is fine, and the value can be walked.
+        let ok = format!("{}x\n", "- ".repeat(999));
+        let v = load(ok.as_bytes(), "ok").unwrap();
+        assert!(v.to_json().is_array());
+    }
+
+    #[test]
+    fn an_alias_bomb_is_refused_clearly() {
+        let mut text = String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+        for i in 1..10 {
+            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+            text.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        let err = load(text.as_bytes(), "bomb").unwrap_err();
+        assert!(err.message.contains("alias bomb"), "{err}");
+        // Moderate reuse is fine.
+        assert!(load(b"a: &a [1, 2]\nb: [*a, *a, *a]\n", "ok").is_ok());
+    }
+
+    #[test]
+    fn an_alias_nested_past_the_depth_limit_is_refused() {
+        // Each line nests 250 levels and one alias of the line before.
+        let mut text = String::from("a0: &a0 x\n");
+        for i in 1..6 {
+            text.push_str(&format!(
+                "a{i}: &a{i} {}*a{}{}\n",
+                "[".repeat(250),
+                i - 1,
+                "]".repeat(250)
+            ));
+        }
+        let err = load(text.as_bytes(), "deep").unwrap_err();
+        assert!(err.message.contains("levels"), "{err}");
+    }
+
+    #[test]
+    fn huge_scalars_and_odd_bytes_do_not_panic() {
+        let big = format!(
+            "a: {}\nb: \"{}\"\nc: |\n  {}\n",
+            "x".repeat(5 << 20),
+            "y".repeat(1 << 20),
+            "z".repeat(1 << 20)
+        );
+        let v = load(big.as_bytes(), "big").unwrap();
+        assert_eq!(
+            v.get("a").and_then(Value::as_str).map(str::len),
+            Some(5 << 20)
+        );
+        for hostile in [
+            &b"\xff\xfe"[..],
+            b"a: \"\\",
+            b"a: '",
+            b"[",
+            b"{",
+            b"&",
+            b"*",
+            b"!",
+            b"? ",
+            b": ",
+            b"- - - - -",
+            b"a: !!binary \xc3\xa9",
+            b"a: !<> b",
+            b"%YAML",
+            b"%TAG",
+            b"\t",
+            b"a:\n\t",
+            b"--- |\n\t",
+            b"a: [b,\nc,\n]\n\t",
+            b"a: \"\n\n\n",
+            b"[\n\"\n",
+        ] {
+            let _ = load(hostile, "hostile");
+        }
+    }
+
+    #[test]
+    fn non_utf8_is_refused_with_its_place() {
+        let err = load(b"a: 1\nb: \xff\n", "t").unwrap_err();
+        assert_eq!((err.line, err.column), (Some(2), Some(4)));
+    }
+
+    #[test]
+    fn cloud_config_dump_is_pyyaml_shaped() {
+        let v = load(
+            b"runcmd: [b]\npackages: [p1]\nwrite_files: [{path: /x}]\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(
+            dump_cloud_config(&v),
+            "---\npackages:\n- p1\nruncmd:\n- b\nwrite_files:\n-   path: /x\n...\n"
         );
     }
 }
