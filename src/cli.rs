@@ -38,6 +38,7 @@ cloudboot's own:
                                      show what a boot would do; change nothing
   boot [--seed DIR]                  run all four stages in order and report
                                      (--seed installs a NoCloud seed directory first)
+  devel parse-yaml FILE              print cloudboot's reading of a YAML file as JSON
 
 --root DIR   the machine to configure is DIR (default /); nothing outside it is touched
 ";
@@ -166,6 +167,7 @@ pub fn main(argv: Vec<String>) -> i32 {
         "plan" => cmd_plan(&args),
         "schema" => cmd_schema(&args),
         "boot" => cmd_boot(&args),
+        "devel" => cmd_devel(&args),
         other => Err(Usage(format!("unknown command '{other}'"))),
     };
     match result {
@@ -668,6 +670,18 @@ fn cmd_boot(args: &Args) -> Result<i32, Usage> {
         if errors == 1 { "" } else { "s" }
     );
     Ok(exit_code(errors))
+}
+
+/// `devel parse-yaml FILE`: cloudboot's reading of a YAML file, as JSON.
+fn cmd_devel(args: &Args) -> Result<i32, Usage> {
+    match args.rest.as_slice() {
+        [sub, file] if sub == "parse-yaml" => Ok(crate::devel::parse_yaml(Path::new(file))),
+        [sub, ..] if sub == "parse-yaml" => Err(Usage(
+            "devel parse-yaml needs one FILE (- for stdin)".into(),
+        )),
+        [sub, ..] => Err(Usage(format!("unknown devel command '{sub}' (parse-yaml)"))),
+        [] => Err(Usage("devel needs a command (parse-yaml)".into())),
+    }
 }
 
 /// Copies a NoCloud seed directory into the root's `seed/nocloud`.

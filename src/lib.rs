@@ -13,6 +13,7 @@ pub mod boot;
 pub mod cli;
 pub mod config;
 pub mod datasource;
+pub mod devel;
 pub mod diff;
 pub mod distro;
 pub mod effect;

@@ -865,9 +865,9 @@ impl CloudConfigBuf {
             }
             t.push('\n');
         }
-        t.push_str("---\n");
-        t.push_str(&yaml::dump_flow(&merged));
-        t.push_str("\n...\n");
+        // `_write_cloud_config`: the header lines, then `safeyaml.dumps`,
+        // which starts with `---` and ends with `...\n`.
+        t.push_str(&yaml::dump_cloud_config(&merged));
         t
     }
 }

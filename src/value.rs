@@ -20,6 +20,10 @@ pub enum Value {
     Float(f64),
     Str(String),
     Bytes(Vec<u8>),
+    /// A YAML timestamp (`2001-12-14`, `2001-12-14 21:59:43.10 -5`), kept as
+    /// written: PyYAML makes a `date` or `datetime` of it, which nothing in
+    /// cloud-init's modules computes with, so the text is all we need.
+    Timestamp(String),
     Seq(Vec<Value>),
     Map(Mapping),
 }
@@ -98,6 +102,15 @@ impl FromIterator<(Value, Value)> for Mapping {
     }
 }
 
+impl Mapping {
+    /// Builds a mapping from entries whose keys are already known to be
+    /// distinct (the YAML loader dedups with Python's rules, faster than
+    /// [`Mapping::insert`]'s linear search would on big mappings).
+    pub(crate) fn from_distinct_entries(entries: Vec<(Value, Value)>) -> Self {
+        Mapping { entries }
+    }
+}
+
 impl Value {
     pub fn str(s: impl Into<String>) -> Value {
         Value::Str(s.into())
@@ -149,6 +162,8 @@ impl Value {
             Value::Float(_) => "float",
             Value::Str(_) => "str",
             Value::Bytes(_) => "bytes",
+            Value::Timestamp(t) if crate::yaml::timestamp_has_time(t) => "datetime",
+            Value::Timestamp(_) => "date",
             Value::Seq(_) => "list",
             Value::Map(_) => "dict",
         }
@@ -163,6 +178,8 @@ impl Value {
             Value::Float(f) => *f != 0.0,
             Value::Str(s) => !s.is_empty(),
             Value::Bytes(b) => !b.is_empty(),
+            // Python's dates and datetimes are always true.
+            Value::Timestamp(_) => true,
             Value::Seq(s) => !s.is_empty(),
             Value::Map(m) => !m.is_empty(),
         }
@@ -191,6 +208,7 @@ impl Value {
             Value::Float(f) => python_float_repr(*f),
             Value::Str(s) => s.clone(),
             Value::Bytes(b) => format!("b'{}'", String::from_utf8_lossy(b)),
+            Value::Timestamp(t) => crate::yaml::timestamp_python_str(t),
             other => other.to_json().to_string(),
         }
     }
@@ -240,7 +258,8 @@ impl Value {
 
     /// JSON form, with the conventions `cloudboot devel parse-yaml` documents:
     /// bytes `{"$binary": "<base64>"}`, non-finite floats `{"$float": "nan"}`,
-    /// non-string keys as their own JSON text.
+    /// timestamps `{"$timestamp": "<as written>"}`, non-string keys as their
+    /// own JSON text.
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::Value as J;
         match self {
@@ -266,6 +285,11 @@ impl Value {
             Value::Bytes(b) => {
                 let mut m = serde_json::Map::new();
                 m.insert("$binary".into(), J::String(base64::encode(b)));
+                J::Object(m)
+            }
+            Value::Timestamp(t) => {
+                let mut m = serde_json::Map::new();
+                m.insert("$timestamp".into(), J::String(t.clone()));
                 J::Object(m)
             }
             Value::Seq(items) => J::Array(items.iter().map(Value::to_json).collect()),
@@ -302,6 +326,9 @@ impl Value {
                             return Value::Bytes(bytes);
                         }
                     }
+                    if let Some(J::String(t)) = o.get("$timestamp") {
+                        return Value::Timestamp(t.clone());
+                    }
                     if let Some(J::String(f)) = o.get("$float") {
                         match f.as_str() {
                             "nan" => return Value::Float(f64::NAN),
@@ -327,7 +354,9 @@ impl fmt::Display for Value {
     }
 }
 
-/// Python's `repr(float)`: shortest round-trip digits, always with a `.` or exponent.
+/// Python's `repr(float)`: the shortest digits that read back to the same
+/// float, written positionally when the decimal exponent is in -4..16 and as
+/// `1.5e+20` / `1e-05` otherwise (Rust's own formatting switches elsewhere).
 pub fn python_float_repr(f: f64) -> String {
     if f.is_nan() {
         return "nan".into();
@@ -335,11 +364,30 @@ pub fn python_float_repr(f: f64) -> String {
     if f.is_infinite() {
         return if f > 0.0 { "inf".into() } else { "-inf".into() };
     }
-    let s = format!("{f:?}");
-    if s.contains('.') || s.contains('e') || s.contains("inf") || s.contains("NaN") {
-        s
+    // `{:e}` gives the shortest round-trip digits: "-1.2345e-7", "1e20".
+    let sci = format!("{f:e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => ("-", m),
+        None => ("", mantissa),
+    };
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    if (-4..16).contains(&exp) {
+        let body = if exp < 0 {
+            format!("0.{}{digits}", "0".repeat((-exp - 1) as usize))
+        } else {
+            let point = exp as usize + 1;
+            if digits.len() > point {
+                format!("{}.{}", &digits[..point], &digits[point..])
+            } else {
+                format!("{digits}{}.0", "0".repeat(point - digits.len()))
+            }
+        };
+        format!("{sign}{body}")
     } else {
-        format!("{s}.0")
+        let exp_sign = if exp < 0 { '-' } else { '+' };
+        format!("{sign}{mantissa}e{exp_sign}{:02}", exp.abs())
     }
 }
 
@@ -399,6 +447,25 @@ mod tests {
         assert!(!Value::Int(2).to_bool());
         assert!(!Value::str("no").to_bool());
         assert!(!Value::Null.to_bool());
+    }
+
+    #[test]
+    fn float_repr_is_pythons() {
+        for (f, want) in [
+            (1.0, "1.0"),
+            (-0.0, "-0.0"),
+            (0.1, "0.1"),
+            (1e16, "1e+16"),
+            (1e15, "1000000000000000.0"),
+            (123456.789, "123456.789"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (1.5e-7, "1.5e-07"),
+            (-2.5e300, "-2.5e+300"),
+            (685230.15, "685230.15"),
+        ] {
+            assert_eq!(python_float_repr(f), want, "{f:e}");
+        }
     }
 
     #[test]

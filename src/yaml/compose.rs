@@ -1,0 +1,1012 @@
+//! From text to a node graph, as PyYAML's Reader, Scanner, Parser and
+//! Composer would build it.
+//!
+//! The event parser (saphyr-parser) reads YAML 1.2 syntax, which is YAML 1.1's
+//! syntax with a few rules relaxed or tightened. Where PyYAML is stricter and
+//! a cloud-config could meet the difference, we add PyYAML's rule here:
+//!
+//! * only printable characters (`unacceptable character #x0007`);
+//! * a tab may appear only inside a quoted or block scalar or a comment
+//!   (PyYAML: "found character '\t' that cannot start any token");
+//! * anchor names of letters, digits, `-` and `_`; an anchor defined twice;
+//! * after a `...`, a new document needs `---`; one document per stream.
+//!
+//! Nodes are shared through `Rc` when an alias names them, as PyYAML shares
+//! the Python object; the constructor copies them into the value tree. Two
+//! limits keep hostile input from exhausting the machine: nesting depth and
+//! the number of nodes (and bytes) that aliases may repeat.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span};
+
+use super::resolve;
+
+/// Deepest nesting of collections we build (PyYAML itself stops with a
+/// RecursionError near 450 levels). The value tree is walked recursively
+/// everywhere, so this keeps every walk's stack small.
+pub const MAX_DEPTH: usize = 1000;
+/// How many nodes aliases may repeat in one document: a billion-laughs
+/// document stops here instead of growing until memory runs out.
+pub const MAX_ALIAS_NODES: u64 = 1_000_000;
+/// How many bytes of scalar text aliases may repeat in one document.
+pub const MAX_ALIAS_BYTES: u64 = 64 << 20;
+
+/// A 1-based line and column (PyYAML's 0-based mark plus one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Pos {
+    pub line: usize,
+    pub column: usize,
+}
+
+/// A problem found while reading, and where.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fault {
+    pub at: Option<Pos>,
+    pub message: String,
+}
+
+impl Fault {
+    pub fn at(pos: Pos, message: impl Into<String>) -> Fault {
+        Fault {
+            at: Some(pos),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum Content {
+    Scalar(String),
+    Seq(Vec<Rc<Node>>),
+    Map(Vec<(Rc<Node>, Rc<Node>)>),
+}
+
+impl Content {
+    /// PyYAML's node id, as its messages name it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Content::Scalar(_) => "scalar",
+            Content::Seq(_) => "sequence",
+            Content::Map(_) => "mapping",
+        }
+    }
+}
+
+/// A composed node: its resolved tag, content and start mark.
+#[derive(Debug)]
+pub struct Node {
+    pub tag: String,
+    pub content: Content,
+    pub start: Pos,
+    /// Nodes in this subtree once aliases are copied out.
+    expanded_nodes: u64,
+    /// Scalar bytes in this subtree once aliases are copied out.
+    expanded_bytes: u64,
+    /// Collection levels in this subtree once aliases are copied out.
+    height: usize,
+}
+
+/// The text with positions in characters, as the parser reports them.
+struct Source<'a> {
+    text: &'a str,
+    /// The last (char index, byte index) looked up: queries mostly move
+    /// forward, so walking on from here keeps them cheap on non-ASCII text.
+    checkpoint: Cell<(usize, usize)>,
+}
+
+impl<'a> Source<'a> {
+    fn new(text: &'a str) -> Self {
+        Source {
+            text,
+            checkpoint: Cell::new((0, 0)),
+        }
+    }
+
+    /// Byte offset of the `char_index`-th character (the text length past the end).
+    fn byte_at(&self, char_index: usize) -> usize {
+        if self.text.is_ascii() {
+            return char_index.min(self.text.len());
+        }
+        let (mut ci, mut bi) = self.checkpoint.get();
+        if char_index < ci {
+            (ci, bi) = (0, 0);
+        }
+        for c in self.text[bi..].chars() {
+            if ci == char_index {
+                break;
+            }
+            ci += 1;
+            bi += c.len_utf8();
+        }
+        self.checkpoint.set((ci, bi));
+        bi
+    }
+
+    /// The text from the `char_index`-th character on.
+    fn from(&self, char_index: usize) -> &'a str {
+        &self.text[self.byte_at(char_index)..]
+    }
+
+    /// Line and column of a character index (breaks: `\n`, `\r\n`, lone `\r`).
+    fn pos_of(&self, char_index: usize) -> Pos {
+        let mut pos = Pos { line: 1, column: 1 };
+        let mut chars = self.text.chars().take(char_index).peekable();
+        while let Some(c) = chars.next() {
+            if c == '\n' || (c == '\r' && chars.peek() != Some(&'\n')) {
+                pos.line += 1;
+                pos.column = 1;
+            } else if c != '\r' {
+                pos.column += 1;
+            }
+        }
+        pos
+    }
+
+    /// Where the stream ends, as PyYAML marks "unexpected end of stream".
+    fn end_pos(&self) -> Pos {
+        self.pos_of(self.text.chars().count())
+    }
+}
+
+fn pos(marker: &saphyr_parser::Marker) -> Pos {
+    Pos {
+        line: marker.line(),
+        column: marker.col() + 1,
+    }
+}
+
+/// PyYAML's Reader refuses control characters and surrogates anywhere.
+fn check_printable(source: &Source) -> Result<(), Fault> {
+    let printable = |c: char| {
+        matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{7e}' | '\u{85}')
+            || matches!(c, '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}')
+            || c >= '\u{10000}'
+    };
+    match source.text.chars().position(|c| !printable(c)) {
+        None => Ok(()),
+        Some(i) => {
+            let c = source.from(i).chars().next().unwrap_or('\0');
+            Err(Fault::at(
+                source.pos_of(i),
+                format!(
+                    "unacceptable character #x{:04x}: special characters are not allowed",
+                    c as u32
+                ),
+            ))
+        }
+    }
+}
+
+/// The first tab, before character `limit`, that is neither inside a quoted
+/// or block scalar (`scalar_ranges`, char index ranges sorted by start) nor
+/// in a comment. PyYAML only skips spaces between tokens, so such a tab is
+/// "found character '\t' that cannot start any token".
+fn stray_tab(source: &Source, scalar_ranges: &[(usize, usize)], limit: usize) -> Option<Pos> {
+    let mut ranges = scalar_ranges.iter().peekable();
+    let mut pos = Pos { line: 1, column: 1 };
+    let mut in_comment = false;
+    let mut after_blank = true;
+    let mut chars = source.text.chars().enumerate().peekable();
+    while let Some((i, c)) = chars.next() {
+        if i >= limit {
+            break;
+        }
+        while ranges.peek().is_some_and(|r| r.1 <= i) {
+            ranges.next();
+        }
+        let in_scalar = ranges.peek().is_some_and(|r| r.0 <= i && i < r.1);
+        match c {
+            '\n' | '\r' => {
+                in_comment = false;
+                after_blank = true;
+                if c == '\n' || chars.peek().map(|x| x.1) != Some('\n') {
+                    pos.line += 1;
+                    pos.column = 1;
+                }
+                continue;
+            }
+            '\t' if !in_scalar && !in_comment => return Some(pos),
+            '#' if !in_scalar && after_blank => in_comment = true,
+            _ => {}
+        }
+        after_blank = c == ' ' || c == '\t';
+        pos.column += 1;
+    }
+    None
+}
+
+/// Characters PyYAML allows in an anchor or alias name.
+fn anchor_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '-' || c == '_'
+}
+
+/// Checks an anchor or alias name at `start` (the `&` or `*`, or a tag
+/// before the anchor) against PyYAML's grammar; returns the name.
+fn anchor_name(source: &Source, start: usize, start_pos: Pos) -> Result<Option<String>, Fault> {
+    let rest = source.from(start);
+    let mut offset = 0; // in characters, for the error column
+    let mut chars = rest.chars().peekable();
+    // A tag may come first (`!!str &a x`): skip it and the blanks after it.
+    if chars.peek() == Some(&'!') {
+        while chars.peek().is_some_and(|c| !c.is_whitespace()) {
+            chars.next();
+            offset += 1;
+        }
+        while chars.peek().is_some_and(|c| *c == ' ' || *c == '\t') {
+            chars.next();
+            offset += 1;
+        }
+    }
+    let Some(indicator) = chars.next() else {
+        return Ok(None);
+    };
+    if indicator != '&' && indicator != '*' {
+        return Ok(None);
+    }
+    offset += 1;
+    let mut name = String::new();
+    for c in chars {
+        if c.is_whitespace() || ",[]{}".contains(c) {
+            break;
+        }
+        if !anchor_char(c) {
+            let what = if indicator == '&' { "anchor" } else { "alias" };
+            return Err(Fault::at(
+                Pos {
+                    line: start_pos.line,
+                    column: start_pos.column + offset,
+                },
+                format!(
+                    "while scanning an {what}: expected alphabetic or numeric character, but found '{c}' (PyYAML allows only letters, digits, '-' and '_' in {what} names)"
+                ),
+            ));
+        }
+        name.push(c);
+        offset += 1;
+    }
+    Ok(Some(name))
+}
+
+/// A collection being composed.
+struct Frame {
+    is_map: bool,
+    /// The 0-based column of `[` or `{` for a flow collection.
+    flow_column: Option<usize>,
+    tag: String,
+    start: Pos,
+    anchor: usize,
+    children: Vec<Rc<Node>>,
+}
+
+/// An anchor: its node once complete (`None` while still being composed).
+struct Anchor {
+    node: Option<Rc<Node>>,
+}
+
+struct Composer<'a> {
+    shifts: &'a [(usize, usize)],
+    source: Source<'a>,
+    /// Char index ranges of quoted and block scalars, for [`stray_tab`].
+    scalar_ranges: Vec<(usize, usize)>,
+    /// Char index ranges of every scalar, for [`Composer::open_bracket_column`].
+    all_scalar_ranges: Vec<(usize, usize)>,
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, Anchor>,
+    anchor_names: HashMap<String, Pos>,
+    root: Option<Rc<Node>>,
+    documents: usize,
+    alias_nodes: u64,
+    alias_bytes: u64,
+}
+
+/// Composes the single document of `text`; `None` for an empty stream.
+pub fn compose(text: &str) -> Result<Option<Rc<Node>>, Fault> {
+    check_printable(&Source::new(text))?;
+    // YAML 1.2 wants the lines inside a flow collection or a quoted scalar
+    // indented more than the block around them; PyYAML (1.1) does not care,
+    // and neither does the value, since such lines' leading blanks are
+    // folded away. When the parser stops on that rule we indent the line and
+    // parse again, then give positions back in the original's columns.
+    let mut shifts: Vec<(usize, usize)> = Vec::new();
+    let mut current = std::borrow::Cow::Borrowed(text);
+    loop {
+        match compose_once(&current, &shifts) {
+            Ok(root) => return Ok(root),
+            Err(Attempt::Fault(f)) => return Err(unshift_fault(f, &shifts)),
+            Err(Attempt::Reindent(more)) => {
+                if shifts.len() + more.len() > MAX_REINDENTED_LINES {
+                    // Give up on the workaround; report the parser's refusal.
+                    return match compose_once(&current, &[(usize::MAX, 0)]) {
+                        Err(Attempt::Fault(f)) => Err(unshift_fault(f, &shifts)),
+                        _ => Err(Fault {
+                            at: None,
+                            message: "too many under-indented lines in flow collections".into(),
+                        }),
+                    };
+                }
+                let mut t = current.into_owned();
+                for &(line, spaces) in &more {
+                    t = indent_line(&t, line, spaces);
+                }
+                current = std::borrow::Cow::Owned(t);
+                shifts.extend(more);
+            }
+        }
+    }
+}
+
+/// How many lines [`compose`] will re-indent before it gives up.
+const MAX_REINDENTED_LINES: usize = 200;
+
+enum Attempt {
+    Fault(Fault),
+    /// Lines (1-based) to indent by so many spaces, then try again.
+    Reindent(Vec<(usize, usize)>),
+}
+
+/// Inserts `spaces` blanks at the start of 1-based `line`.
+fn indent_line(text: &str, line: usize, spaces: usize) -> String {
+    let mut out = String::with_capacity(text.len() + spaces);
+    let mut current = 1;
+    let mut chars = text.chars().peekable();
+    if line == 1 {
+        out.push_str(&" ".repeat(spaces));
+    }
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == '\n' || (c == '\r' && chars.peek() != Some(&'\n')) {
+            current += 1;
+            if current == line {
+                out.push_str(&" ".repeat(spaces));
+            }
+        }
+    }
+    out
+}
+
+/// A position in re-indented text, in the original's columns.
+fn unshift(p: Pos, shifts: &[(usize, usize)]) -> Pos {
+    let added: usize = shifts
+        .iter()
+        .filter(|(line, _)| *line == p.line)
+        .map(|(_, n)| n)
+        .sum();
+    Pos {
+        line: p.line,
+        column: if p.column > added {
+            p.column - added
+        } else {
+            1
+        },
+    }
+}
+
+fn unshift_fault(f: Fault, shifts: &[(usize, usize)]) -> Fault {
+    Fault {
+        at: f.at.map(|p| unshift(p, shifts)),
+        message: f.message,
+    }
+}
+
+/// One pass of the parser over `text`. `shifts` are the re-indented lines
+/// (a line number of `usize::MAX` turns the re-indenting off).
+fn compose_once(text: &str, shifts: &[(usize, usize)]) -> Result<Option<Rc<Node>>, Attempt> {
+    let source = Source::new(text);
+    let mut c = Composer {
+        shifts,
+        source,
+        scalar_ranges: Vec::new(),
+        all_scalar_ranges: Vec::new(),
+        stack: Vec::new(),
+        anchors: HashMap::new(),
+        anchor_names: HashMap::new(),
+        root: None,
+        documents: 0,
+        alias_nodes: 0,
+        alias_bytes: 0,
+    };
+    let mut parser = Parser::new_from_str(text);
+    loop {
+        let (event, span) = match parser.next_event() {
+            None => break,
+            Some(Ok(e)) => e,
+            Some(Err(e)) => {
+                if let Some(lines) = c.reindent(&e) {
+                    return Err(Attempt::Reindent(lines));
+                }
+                return Err(Attempt::Fault(c.scan_fault(&e)));
+            }
+        };
+        if matches!(event, Event::StreamEnd) {
+            if c.documents == 0 {
+                c.refuse_leading_document_end().map_err(Attempt::Fault)?;
+            }
+            break;
+        }
+        if let Err(fault) = c.event(event, span) {
+            // A stray tab earlier in the text is what PyYAML would meet first.
+            let index = fault.at.map_or(usize::MAX, |p| c.char_index_of(p));
+            return Err(Attempt::Fault(c.tab_before(index).unwrap_or(fault)));
+        }
+    }
+    if let Some(tab) = c.tab_before(usize::MAX) {
+        return Err(Attempt::Fault(tab));
+    }
+    Ok(c.root)
+}
+
+impl<'a> Composer<'a> {
+    /// A node's position: the parser's, in the original text's columns.
+    fn pos(&self, marker: &saphyr_parser::Marker) -> Pos {
+        unshift(pos(marker), self.shifts)
+    }
+
+    /// For the parser's YAML 1.2 indentation refusals PyYAML would not
+    /// make: the lines to indent (see [`compose`]).
+    fn reindent(&self, e: &ScanError) -> Option<Vec<(usize, usize)>> {
+        if self.shifts.first().is_some_and(|s| s.0 == usize::MAX) {
+            return None;
+        }
+        let info = e.info();
+        let at = e.marker();
+        if info == "invalid indentation in quoted scalar" {
+            // The mark is the opening quote; indent the scalar's later lines
+            // that start left of it.
+            let quote = self.source.from(at.index()).chars().next()?;
+            // Unclosed, it runs to the end (and the next pass says so).
+            let body_end = quoted_len(self.source.from(at.index()), quote).unwrap_or(usize::MAX);
+            let body: String = self
+                .source
+                .from(at.index())
+                .chars()
+                .take(body_end)
+                .collect();
+            let need = at.col() + 1;
+            let lines = body
+                .split('\n')
+                .enumerate()
+                .skip(1)
+                .filter(|(_, l)| l.chars().take_while(|c| *c == ' ').count() < need)
+                .map(|(i, _)| (at.line() + i, need))
+                .collect::<Vec<_>>();
+            return (!lines.is_empty()).then_some(lines);
+        }
+        if info.starts_with("invalid indentation") {
+            // Inside a flow collection: indent the line past its bracket.
+            // (The parser may stop before it reports the collection, so we
+            // look for the open bracket in the text when we must.)
+            let column = match self.stack.iter().rev().find_map(|f| f.flow_column) {
+                Some(c) => c,
+                None => self.open_bracket_column(at.index())?,
+            };
+            return Some(vec![(at.line(), column + 1)]);
+        }
+        None
+    }
+
+    /// The 0-based column of the innermost `[` or `{` still open before
+    /// character `limit`, skipping scalars, quoted text and comments.
+    fn open_bracket_column(&self, limit: usize) -> Option<usize> {
+        let mut open: Vec<usize> = Vec::new();
+        let mut ranges = self.all_scalar_ranges.iter().peekable();
+        let mut column = 0;
+        let mut previous = ' ';
+        let mut chars = self.source.text.chars().enumerate();
+        while let Some((i, c)) = chars.next() {
+            if i >= limit {
+                break;
+            }
+            while ranges.peek().is_some_and(|r| r.1 <= i) {
+                ranges.next();
+            }
+            let in_scalar = ranges.peek().is_some_and(|r| r.0 <= i && i < r.1);
+            if c == '\n' {
+                column = 0;
+                previous = ' ';
+                continue;
+            }
+            if !in_scalar {
+                match c {
+                    '[' | '{' => open.push(column),
+                    ']' | '}' => {
+                        open.pop();
+                    }
+                    '#' if previous == ' ' || previous == '\t' => {
+                        // A comment: on to the end of the line.
+                        for (_, c) in chars.by_ref() {
+                            if c == '\n' {
+                                break;
+                            }
+                        }
+                        column = 0;
+                        previous = ' ';
+                        continue;
+                    }
+                    '"' | '\'' if " \t[{,:".contains(previous) => {
+                        let len = quoted_len(self.source.from(i), c).unwrap_or(1);
+                        for _ in 1..len {
+                            if let Some((_, q)) = chars.next() {
+                                column = if q == '\n' { 0 } else { column + 1 };
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            previous = c;
+            column += 1;
+        }
+        open.pop()
+    }
+
+    fn tab_before(&self, limit: usize) -> Option<Fault> {
+        stray_tab(&self.source, &self.scalar_ranges, limit)
+            .map(|p| Fault::at(p, "found character '\\t' that cannot start any token"))
+    }
+
+    /// The char index of a line and column (for faults we made ourselves).
+    fn char_index_of(&self, p: Pos) -> usize {
+        let mut line = 1;
+        let mut index = 0;
+        let mut chars = self.source.text.chars().peekable();
+        while line < p.line {
+            match chars.next() {
+                None => return index,
+                Some(c) => {
+                    index += 1;
+                    if c == '\n' || (c == '\r' && chars.peek() != Some(&'\n')) {
+                        line += 1;
+                    }
+                }
+            }
+        }
+        index + p.column.saturating_sub(1)
+    }
+
+    /// A parser error, placed where PyYAML places it when the parser's mark
+    /// is elsewhere, and after any earlier stray tab.
+    fn scan_fault(&self, e: &ScanError) -> Fault {
+        let info = e.info();
+        // The parser can stop a token early on a tab ("while scanning a
+        // plain scalar, found a tab"); PyYAML names the tab itself.
+        let index = if info.contains("tab") {
+            usize::MAX
+        } else {
+            e.marker().index()
+        };
+        if let Some(tab) = self.tab_before(index) {
+            return tab;
+        }
+        let at = pos(e.marker());
+        let rest = self.source.from(index);
+        let offset_pos = |chars: usize| {
+            let mut p = at;
+            for c in rest.chars().take(chars) {
+                if c == '\n' {
+                    p.line += 1;
+                    p.column = 1;
+                } else {
+                    p.column += 1;
+                }
+            }
+            p
+        };
+        if info == "recursion limit exceeded" {
+            return Fault::at(
+                at,
+                "flow collections nested too deeply (more than the parser's limit of about 250 levels)",
+            );
+        }
+        if info.contains("found unexpected end of stream") {
+            return Fault::at(self.source.end_pos(), info.to_string());
+        }
+        if info.contains("found unknown escape character")
+            || info.contains("did not find expected hexadecimal number")
+        {
+            if let Some((skip, message)) = bad_escape(rest) {
+                return Fault::at(offset_pos(skip), message);
+            }
+        }
+        if info.contains("cannot start with a tab") {
+            if let Some(skip) = rest.chars().position(|c| c == '\t') {
+                return Fault::at(
+                    offset_pos(skip),
+                    "found character '\\t' that cannot start any token",
+                );
+            }
+        }
+        if info
+            .contains("while scanning a block scalar, did not find expected comment or line break")
+        {
+            let skip = 1 + rest
+                .chars()
+                .skip(1)
+                .take_while(|c| matches!(c, '+' | '-' | '1'..='9' | ' '))
+                .count();
+            let found = rest.chars().nth(skip).unwrap_or('\0');
+            return Fault::at(
+                offset_pos(skip),
+                format!("while scanning a block scalar: expected chomping or indentation indicators, but found '{found}'"),
+            );
+        }
+        if info.contains("found unknown anchor") {
+            let name: String = rest
+                .chars()
+                .skip(1)
+                .take_while(|c| !c.is_whitespace() && !",[]{}".contains(*c))
+                .collect();
+            return Fault::at(at, format!("found undefined alias '{name}'"));
+        }
+        Fault::at(at, info.to_string())
+    }
+
+    fn event(&mut self, event: Event, span: Span) -> Result<(), Fault> {
+        // Faults are in the parsed text's columns (compose maps them back);
+        // nodes keep the original's.
+        let at = pos(&span.start);
+        let start = self.pos(&span.start);
+        let is_map = matches!(event, Event::MappingStart(..));
+        match event {
+            Event::DocumentStart(explicit) => {
+                self.documents += 1;
+                if self.documents == 1 && explicit {
+                    self.check_yaml_directive(span.start.index())?;
+                }
+                if self.documents > 1 {
+                    return Err(Fault::at(
+                        at,
+                        if explicit {
+                            "expected a single document in the stream, but found another document"
+                        } else {
+                            "expected '<document start>' (---) before more content after the document end (...)"
+                        },
+                    ));
+                }
+            }
+            Event::Alias(id) => {
+                anchor_name(&self.source, span.start.index(), at)?;
+                let node = match self.anchors.get(&id).map(|a| a.node.clone()) {
+                    Some(Some(node)) => node,
+                    Some(None) => {
+                        return Err(Fault::at(
+                            at,
+                            "found an alias inside the node its anchor names: cloudboot cannot represent data that contains itself",
+                        ))
+                    }
+                    None => return Err(Fault::at(at, "found undefined alias")),
+                };
+                self.alias_nodes = self.alias_nodes.saturating_add(node.expanded_nodes);
+                self.alias_bytes = self.alias_bytes.saturating_add(node.expanded_bytes);
+                if self.alias_nodes > MAX_ALIAS_NODES || self.alias_bytes > MAX_ALIAS_BYTES {
+                    return Err(Fault::at(
+                        at,
+                        format!(
+                            "aliases repeat too much data (more than {MAX_ALIAS_NODES} nodes or {} MiB): refusing what looks like an alias bomb",
+                            MAX_ALIAS_BYTES >> 20
+                        ),
+                    ));
+                }
+                if self.stack.len() + node.height > MAX_DEPTH {
+                    return Err(too_deep(at));
+                }
+                self.add(node)?;
+            }
+            Event::Scalar(value, style, anchor, tag) => {
+                if value.is_empty() && style == ScalarStyle::Plain && anchor == 0 && tag.is_none() {
+                    self.refuse_empty_implicit_key(span.start.index(), at)?;
+                }
+                let full_tag = tag.map(|t| format!("{}{}", t.handle, t.suffix));
+                let plain = style == ScalarStyle::Plain;
+                let tag = match full_tag.as_deref() {
+                    None if plain => resolve::implicit_tag(&value).to_string(),
+                    None => resolve::STR.to_string(),
+                    // The non-specific tag `!` asks for implicit resolution,
+                    // quoted or not (`! "12"` is 12 in PyYAML).
+                    Some("!") => resolve::implicit_tag(&value).to_string(),
+                    Some(t) => t.to_string(),
+                };
+                if !plain {
+                    self.record_scalar_range(&span, style);
+                }
+                self.all_scalar_ranges
+                    .push((span.start.index(), span.end.index()));
+                let anchor_start = span.start.index();
+                let node = Rc::new(Node {
+                    tag,
+                    expanded_nodes: 1,
+                    expanded_bytes: value.len() as u64,
+                    height: 0,
+                    content: Content::Scalar(value.into_owned()),
+                    start,
+                });
+                if anchor > 0 {
+                    self.define_anchor(anchor, anchor_start, at)?;
+                    self.anchors.insert(
+                        anchor,
+                        Anchor {
+                            node: Some(node.clone()),
+                        },
+                    );
+                }
+                self.add(node)?;
+            }
+            Event::SequenceStart(anchor, tag) | Event::MappingStart(anchor, tag) => {
+                if self.stack.len() + 1 > MAX_DEPTH {
+                    return Err(too_deep(at));
+                }
+                let full_tag = tag.map(|t| format!("{}{}", t.handle, t.suffix));
+                let tag = match full_tag.as_deref() {
+                    None | Some("!") if is_map => resolve::MAP.to_string(),
+                    None | Some("!") => resolve::SEQ.to_string(),
+                    Some(t) => t.to_string(),
+                };
+                if anchor > 0 {
+                    self.define_anchor(anchor, span.start.index(), at)?;
+                    self.anchors.insert(anchor, Anchor { node: None });
+                }
+                // A flow collection's span ends just after its bracket.
+                let flow_column = (span.end.index() > span.start.index())
+                    .then(|| self.source.from(span.end.index() - 1).chars().next())
+                    .flatten()
+                    .filter(|c| *c == '[' || *c == '{')
+                    .map(|_| span.end.col().saturating_sub(1));
+                self.stack.push(Frame {
+                    is_map,
+                    flow_column,
+                    tag,
+                    start,
+                    anchor,
+                    children: Vec::new(),
+                });
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let Some(frame) = self.stack.pop() else {
+                    return Ok(());
+                };
+                let mut expanded_nodes: u64 = 1;
+                let mut expanded_bytes: u64 = 0;
+                let mut height = 0;
+                for child in &frame.children {
+                    expanded_nodes = expanded_nodes.saturating_add(child.expanded_nodes);
+                    expanded_bytes = expanded_bytes.saturating_add(child.expanded_bytes);
+                    height = height.max(child.height);
+                }
+                let content = if frame.is_map {
+                    let mut pairs = Vec::with_capacity(frame.children.len() / 2);
+                    let mut it = frame.children.into_iter();
+                    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                        pairs.push((k, v));
+                    }
+                    Content::Map(pairs)
+                } else {
+                    Content::Seq(frame.children)
+                };
+                let node = Rc::new(Node {
+                    tag: frame.tag,
+                    content,
+                    start: frame.start,
+                    expanded_nodes,
+                    expanded_bytes,
+                    height: height + 1,
+                });
+                if frame.anchor > 0 {
+                    self.anchors.insert(
+                        frame.anchor,
+                        Anchor {
+                            node: Some(node.clone()),
+                        },
+                    );
+                }
+                self.add(node)?;
+            }
+            Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => {}
+        }
+        Ok(())
+    }
+
+    /// An empty key without `?` (`: value`): YAML 1.2 allows it, PyYAML's
+    /// parser does not ("expected <block end>, but found ':'").
+    fn refuse_empty_implicit_key(&self, index: usize, at: Pos) -> Result<(), Fault> {
+        let Some(frame) = self.stack.last() else {
+            return Ok(());
+        };
+        if !frame.is_map || frame.children.len() % 2 != 0 {
+            return Ok(());
+        }
+        if !self.source.from(index).starts_with(':') {
+            return Ok(());
+        }
+        let before = &self.source.text[..self.source.byte_at(index)];
+        if before.trim_end().ends_with('?') {
+            return Ok(());
+        }
+        Err(Fault::at(
+            at,
+            if frame.flow_column.is_some() {
+                "while parsing a flow mapping: expected the node content, but found ':' (a key is missing)"
+            } else {
+                "while parsing a block mapping: expected <block end>, but found ':' (a key is missing)"
+            },
+        ))
+    }
+
+    /// A stream whose first token is `...` (no document before it):
+    /// PyYAML starts an implicit document and finds no node in it.
+    fn refuse_leading_document_end(&self) -> Result<(), Fault> {
+        let mut index = 0;
+        for line in self.source.text.split_inclusive('\n') {
+            let content = line
+                .trim_start_matches('\u{feff}')
+                .trim_start_matches([' ', '\t']);
+            let body = content.trim_end_matches(['\r', '\n']);
+            if body.is_empty() || body.starts_with('#') {
+                index += line.chars().count();
+                continue;
+            }
+            let ends = body
+                .strip_prefix("...")
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']));
+            if ends && content.len() == line.len() {
+                return Err(Fault::at(
+                    self.source.pos_of(index),
+                    "while parsing a block node: expected the node content, but found '<document end>'",
+                ));
+            }
+            break;
+        }
+        Ok(())
+    }
+
+    /// `%YAML 2.0` before the first `---`: PyYAML wants major version 1.
+    fn check_yaml_directive(&self, document_start: usize) -> Result<(), Fault> {
+        let head = &self.source.text[..self.source.byte_at(document_start)];
+        let mut index = 0;
+        for line in head.split_inclusive('\n') {
+            if let Some(rest) = line.strip_prefix("%YAML ").or(line.strip_prefix("%YAML\t")) {
+                let version = rest.trim();
+                let major = version.split('.').next().unwrap_or("");
+                if !major.is_empty() && major != "1" {
+                    return Err(Fault::at(
+                        self.source.pos_of(index),
+                        "found incompatible YAML document (version 1.* is required)",
+                    ));
+                }
+            }
+            index += line.chars().count();
+        }
+        Ok(())
+    }
+
+    /// Quoted and block scalars may hold tabs; remember where they are. A
+    /// quoted scalar's span starts at its anchor or tag, if any: skip those.
+    fn record_scalar_range(&mut self, span: &Span, style: ScalarStyle) {
+        let (mut start, end) = (span.start.index(), span.end.index());
+        if matches!(style, ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted) {
+            let quote = if style == ScalarStyle::SingleQuoted {
+                '\''
+            } else {
+                '"'
+            };
+            if let Some(skip) = self
+                .source
+                .from(start)
+                .chars()
+                .take(end.saturating_sub(start))
+                .position(|c| c == quote)
+            {
+                start += skip;
+            }
+            // The parser's span runs on over blanks after the closing quote;
+            // a tab there is outside the scalar.
+            if let Some(len) = quoted_len(self.source.from(start), quote) {
+                self.scalar_ranges.push((start, start + len));
+                return;
+            }
+        }
+        self.scalar_ranges.push((start, end));
+    }
+
+    /// Registers an anchor name, refusing a bad name or a second definition.
+    fn define_anchor(&mut self, _id: usize, start: usize, start_pos: Pos) -> Result<(), Fault> {
+        let Some(name) = anchor_name(&self.source, start, start_pos)? else {
+            return Ok(());
+        };
+        if let Some(first) = self.anchor_names.get(&name) {
+            return Err(Fault::at(
+                start_pos,
+                format!(
+                    "found duplicate anchor '{name}'; first occurrence at line {}, column {}, second occurrence here",
+                    first.line, first.column
+                ),
+            ));
+        }
+        self.anchor_names.insert(name, start_pos);
+        Ok(())
+    }
+
+    fn add(&mut self, node: Rc<Node>) -> Result<(), Fault> {
+        match self.stack.last_mut() {
+            Some(frame) => frame.children.push(node),
+            None => self.root = Some(node),
+        }
+        Ok(())
+    }
+}
+
+/// The length in characters of the quoted scalar at the start of `text`
+/// (opening and closing quote included), if it is closed.
+fn quoted_len(text: &str, quote: char) -> Option<usize> {
+    let mut chars = text.chars().enumerate().skip(1).peekable();
+    while let Some((i, c)) = chars.next() {
+        if quote == '"' && c == '\\' {
+            chars.next();
+        } else if c == quote {
+            if quote == '\'' && chars.peek().map(|x| x.1) == Some('\'') {
+                chars.next();
+                continue;
+            }
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
+fn too_deep(at: Pos) -> Fault {
+    Fault::at(
+        at,
+        format!("the document nests collections more than {MAX_DEPTH} levels deep"),
+    )
+}
+
+/// In a double-quoted scalar starting at `text`, the first bad escape: how
+/// many characters in it is, and PyYAML's message.
+fn bad_escape(text: &str) -> Option<(usize, String)> {
+    // An escape error is within the scalar's first line or few; a bounded
+    // look keeps a huge unterminated scalar cheap.
+    let chars: Vec<char> = text.chars().take(1 << 20).collect();
+    let mut i = 1; // past the opening quote
+    while i < chars.len() {
+        match chars[i] {
+            '"' => return None,
+            '\\' => {
+                let &e = chars.get(i + 1)?;
+                let hex_len = match e {
+                    'x' => 2,
+                    'u' => 4,
+                    'U' => 8,
+                    _ => 0,
+                };
+                if hex_len > 0 {
+                    for k in 0..hex_len {
+                        let c = chars.get(i + 2 + k).copied().unwrap_or('\0');
+                        if !c.is_ascii_hexdigit() {
+                            // PyYAML marks where the digits should start.
+                            return Some((
+                                i + 2,
+                                format!(
+                                    "while scanning a double-quoted scalar: expected escape sequence of {hex_len} hexadecimal numbers, but found '{c}'"
+                                ),
+                            ));
+                        }
+                    }
+                    i += 2 + hex_len;
+                    continue;
+                }
+                if !"0abt\tnvfre \"/\\N_LP\n\r".contains(e) {
+                    return Some((
+                        i + 1,
+                        format!(
+                            "while scanning a double-quoted scalar: found unknown escape character '{e}'"
+                        ),
+                    ));
+                }
+                i += 2;
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}

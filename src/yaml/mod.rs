@@ -1,0 +1,323 @@
+//! YAML in and out, as cloud-init reads and writes it.
+//!
+//! Reading: every YAML document cloudboot reads (cloud.cfg, cloud-config,
+//! meta-data, stages.yaml) goes through [`load`], which gives what PyYAML's
+//! `yaml.safe_load` gives (cloud-init uses its `SafeLoader`): YAML 1.1
+//! types (`yes` is true, `0644` is 420, `1e3` is a string, `2001-12-14` a
+//! date), `!!binary`, merge keys, sets, ordered maps, and the same refusals,
+//! with the same line and column where the parser agrees (see
+//! `tests/fixtures/yaml/README.md` for the places it does not).
+//!
+//! The layers are PyYAML's: an event parser (the `saphyr-parser` crate),
+//! [`compose`] (events to a node graph, with PyYAML's stricter rules the
+//! parser does not have: tabs, anchor names, printable characters),
+//! [`resolve`] (plain scalar to tag, YAML 1.1 patterns) and [`construct`]
+//! (nodes to [`Value`]).
+//!
+//! Why saphyr-parser: we measured it and yaml-rust2 (its older sibling, the
+//! same scanner lineage) against PyYAML on the yaml-test-suite and on 164
+//! cloud-config-shaped snippets; both accept and refuse the same documents
+//! but for one (yaml-rust2 keeps a byte-order mark as part of the first
+//! key), and saphyr-parser gives each event a start *and end* position,
+//! which we need to tell a tab inside a quoted or block scalar (allowed)
+//! from one between tokens (refused by PyYAML). It is maintained, has no
+//! `unsafe` dependency tree to speak of, and builds with our MSRV.
+//!
+//! Integers beyond 64 bits: PyYAML has big integers; [`Value`] has `i64`.
+//! We refuse such a document with a clear message rather than change the
+//! number's type or value behind the user's back.
+//!
+//! Writing: [`dump_cloud_config`] writes what cloud-init's `safeyaml.dumps`
+//! writes (`cloud-config.txt`); [`dump_flow`] writes one line of flow YAML.
+
+mod compose;
+mod construct;
+mod emit;
+mod resolve;
+mod timestamp;
+
+pub use construct::Marks;
+pub use emit::dump_cloud_config;
+
+use crate::base64;
+use crate::value::{python_float_repr, Value};
+
+/// A document that could not be read, with what a person needs to find the fault.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{source_name}{}: {message}", location(*line, *column))]
+pub struct YamlError {
+    pub source_name: String,
+    /// 1-based, as PyYAML's mark plus one.
+    pub line: Option<usize>,
+    /// 1-based, in characters.
+    pub column: Option<usize>,
+    pub message: String,
+}
+
+fn location(line: Option<usize>, column: Option<usize>) -> String {
+    match (line, column) {
+        (Some(l), Some(c)) => format!(", line {l}, column {c}"),
+        (Some(l), None) => format!(", line {l}"),
+        _ => String::new(),
+    }
+}
+
+/// Loads one YAML document as `yaml.safe_load` would. An empty document is `Null`.
+pub fn load(text: &[u8], source_name: &str) -> Result<Value, YamlError> {
+    load_with(text, source_name, false).map(|(value, _)| value)
+}
+
+/// [`load`], plus where every mapping key and sequence item starts.
+pub fn load_marked(text: &[u8], source_name: &str) -> Result<(Value, Marks), YamlError> {
+    load_with(text, source_name, true)
+}
+
+fn load_with(
+    text: &[u8],
+    source_name: &str,
+    record_marks: bool,
+) -> Result<(Value, Marks), YamlError> {
+    let fault = |f: compose::Fault| YamlError {
+        source_name: source_name.to_string(),
+        line: f.at.map(|p| p.line),
+        column: f.at.map(|p| p.column),
+        message: f.message,
+    };
+    let text = std::str::from_utf8(text).map_err(|e| {
+        // cloud-init decodes user-data as UTF-8 before PyYAML sees it.
+        let good = &text[..e.valid_up_to()];
+        let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
+        let line_start = good.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&good[line_start..]).chars().count() + 1;
+        YamlError {
+            source_name: source_name.to_string(),
+            line: Some(line),
+            column: Some(column),
+            message: format!("not UTF-8 text: {e}"),
+        }
+    })?;
+    match compose::compose(text).map_err(fault)? {
+        None => Ok((Value::Null, Marks::default())),
+        Some(root) => construct::Constructor::new(record_marks)
+            .document(&root)
+            .map_err(fault),
+    }
+}
+
+/// Whether a timestamp as written has a time of day (Python `datetime`) or
+/// not (`date`).
+pub fn timestamp_has_time(written: &str) -> bool {
+    timestamp::Timestamp::parse(written).is_ok_and(|t| t.time.is_some())
+}
+
+/// Python's `str()` of the date or datetime a timestamp stands for.
+pub fn timestamp_python_str(written: &str) -> String {
+    timestamp::Timestamp::parse(written)
+        .map(|t| t.python_str())
+        .unwrap_or_else(|_| written.to_string())
+}
+
+/// Writes `value` as one line of flow-style YAML.
+pub fn dump_flow(value: &Value) -> String {
+    let mut out = String::new();
+    write_flow(value, &mut out);
+    out
+}
+
+fn write_flow(value: &Value, out: &mut String) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Float(f) if f.is_nan() => out.push_str(".nan"),
+        Value::Float(f) if f.is_infinite() => out.push_str(if *f > 0.0 { ".inf" } else { "-.inf" }),
+        Value::Float(f) => out.push_str(&python_float_repr(*f)),
+        Value::Str(s) => out.push_str(&serde_json::Value::String(s.clone()).to_string()),
+        Value::Bytes(b) => {
+            out.push_str("!!binary \"");
+            out.push_str(&base64::encode(b));
+            out.push('"');
+        }
+        Value::Timestamp(t) => {
+            out.push_str("!!timestamp ");
+            out.push_str(&serde_json::Value::String(t.clone()).to_string());
+        }
+        Value::Seq(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_flow(item, out);
+            }
+            out.push(']');
+        }
+        Value::Map(m) => {
+            out.push('{');
+            for (i, (k, v)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_flow(k, out);
+                out.push_str(": ");
+                write_flow(v, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_names_file_and_line() {
+        let err = load(b"a: 1\nb: [unclosed\n", "/etc/cloud/cloud.cfg").unwrap_err();
+        assert_eq!(err.source_name, "/etc/cloud/cloud.cfg");
+        assert!(err.line.is_some(), "{err}");
+        assert!(
+            err.to_string().starts_with("/etc/cloud/cloud.cfg, line"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn flow_dump_reads_back() {
+        let v = load(
+            b"write_files:\n- path: /x\n  content: \"a\\nb\"\n  n: 3\nflag: true\nnothing: null\n",
+            "t",
+        )
+        .unwrap();
+        let text = dump_flow(&v);
+        assert_eq!(load(text.as_bytes(), "t").unwrap(), v);
+        assert_eq!(
+            dump_flow(&Value::Bytes(vec![0, 1, 254])),
+            "!!binary \"AAH+\""
+        );
+    }
+
+    #[test]
+    fn marks_name_every_key_and_item_by_path() {
+        let text = b"write_files:\n- path: /a\n  permissions: 0644\n-   path: /b\n    content: x\n1: one\nlist: [a, {b: c}]\n";
+        let (v, marks) = load_marked(text, "t").unwrap();
+        assert_eq!(v.get("write_files").unwrap().as_seq().unwrap().len(), 2);
+        assert_eq!(marks.get("write_files"), Some((1, 1)));
+        assert_eq!(marks.get("write_files[0]"), Some((2, 3)));
+        assert_eq!(marks.get("write_files[0].permissions"), Some((3, 3)));
+        assert_eq!(marks.get("write_files[1].content"), Some((5, 5)));
+        assert_eq!(marks.get("1"), Some((6, 1)));
+        assert_eq!(marks.get("list[1].b"), Some((7, 12)));
+        assert_eq!(marks.len(), 12);
+    }
+
+    #[test]
+    fn marks_of_a_re_indented_flow_line_are_in_original_columns() {
+        let (_, marks) = load_marked(b"a: [b,\nc]\n", "t").unwrap();
+        assert_eq!(marks.get("a[1]"), Some((2, 1)));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_clearly() {
+        let depth = 10_000;
+        let text = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        let err = load(text.as_bytes(), "deep").unwrap_err();
+        // The parser's own limit on flow nesting comes first.
+        assert!(err.message.contains("nested too deeply"), "{err}");
+        let block = format!("{}x\n", "- ".repeat(depth));
+        let err = load(block.as_bytes(), "deep").unwrap_err();
+        assert!(err.message.contains("more than 1000 levels"), "{err}");
+        // Just inside the limit is fine, and the value can be walked.
+        let ok = format!("{}x\n", "- ".repeat(999));
+        let v = load(ok.as_bytes(), "ok").unwrap();
+        assert!(v.to_json().is_array());
+    }
+
+    #[test]
+    fn an_alias_bomb_is_refused_clearly() {
+        let mut text = String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+        for i in 1..10 {
+            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+            text.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        let err = load(text.as_bytes(), "bomb").unwrap_err();
+        assert!(err.message.contains("alias bomb"), "{err}");
+        // Moderate reuse is fine.
+        assert!(load(b"a: &a [1, 2]\nb: [*a, *a, *a]\n", "ok").is_ok());
+    }
+
+    #[test]
+    fn an_alias_nested_past_the_depth_limit_is_refused() {
+        // Each line nests 250 levels and one alias of the line before.
+        let mut text = String::from("a0: &a0 x\n");
+        for i in 1..6 {
+            text.push_str(&format!(
+                "a{i}: &a{i} {}*a{}{}\n",
+                "[".repeat(250),
+                i - 1,
+                "]".repeat(250)
+            ));
+        }
+        let err = load(text.as_bytes(), "deep").unwrap_err();
+        assert!(err.message.contains("levels"), "{err}");
+    }
+
+    #[test]
+    fn huge_scalars_and_odd_bytes_do_not_panic() {
+        let big = format!(
+            "a: {}\nb: \"{}\"\nc: |\n  {}\n",
+            "x".repeat(5 << 20),
+            "y".repeat(1 << 20),
+            "z".repeat(1 << 20)
+        );
+        let v = load(big.as_bytes(), "big").unwrap();
+        assert_eq!(
+            v.get("a").and_then(Value::as_str).map(str::len),
+            Some(5 << 20)
+        );
+        for hostile in [
+            &b"\xff\xfe"[..],
+            b"a: \"\\",
+            b"a: '",
+            b"[",
+            b"{",
+            b"&",
+            b"*",
+            b"!",
+            b"? ",
+            b": ",
+            b"- - - - -",
+            b"a: !!binary \xc3\xa9",
+            b"a: !<> b",
+            b"%YAML",
+            b"%TAG",
+            b"\t",
+            b"a:\n\t",
+            b"--- |\n\t",
+            b"a: [b,\nc,\n]\n\t",
+            b"a: \"\n\n\n",
+            b"[\n\"\n",
+        ] {
+            let _ = load(hostile, "hostile");
+        }
+    }
+
+    #[test]
+    fn non_utf8_is_refused_with_its_place() {
+        let err = load(b"a: 1\nb: \xff\n", "t").unwrap_err();
+        assert_eq!((err.line, err.column), (Some(2), Some(4)));
+    }
+
+    #[test]
+    fn cloud_config_dump_is_pyyaml_shaped() {
+        let v = load(
+            b"runcmd: [b]\npackages: [p1]\nwrite_files: [{path: /x}]\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(
+            dump_cloud_config(&v),
+            "---\npackages:\n- p1\nruncmd:\n- b\nwrite_files:\n-   path: /x\n...\n"
+        );
+    }
+}
