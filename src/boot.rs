@@ -661,11 +661,31 @@ impl<'t> Engine<'t> {
         // anything; unknown keys are only warned about.
         let mut schema_problems = Vec::new();
         crate::schema::check_fields(info.schema, cfg, "", false, &mut schema_problems);
-        let type_errors: Vec<String> = schema_problems
+        let type_errors: Vec<&crate::schema::Problem> = schema_problems
             .iter()
             .filter(|p| p.severity == crate::schema::Severity::TypeError)
-            .map(|p| format!("{}: {}", p.path, p.message))
             .collect();
+        // Name the file and line the bad value came from (only worked out
+        // when there is something to report).
+        let type_errors: Vec<String> = if type_errors.is_empty() {
+            Vec::new()
+        } else {
+            let locator = crate::schema::Locator::for_boot(
+                self.target.fs(),
+                &self.paths,
+                &instance.instance_id,
+            );
+            type_errors
+                .iter()
+                .map(|p| {
+                    let at = crate::schema::value_at(cfg, &p.path);
+                    match locator.locate(&p.path, at) {
+                        Some(place) => format!("{place}: {}: {}", p.path, p.message),
+                        None => format!("{}: {}", p.path, p.message),
+                    }
+                })
+                .collect()
+        };
         let warnings: Vec<String> = schema_problems
             .iter()
             .filter(|p| p.severity == crate::schema::Severity::Warning)

@@ -560,7 +560,7 @@ fn cmd_schema(args: &Args) -> Result<i32, Usage> {
         ));
     }
     let (doc, locate) = match crate::yaml::load(&content, &name) {
-        Ok(doc) => (doc, crate::schema::Locator::for_document(&content)),
+        Ok(doc) => (doc, crate::schema::Locator::for_document(&name, &content)),
         Err(e) => {
             return fail(format!(
                 "Cloud config schema errors: format-l{}.c{}: File {name} is not valid yaml. {}",

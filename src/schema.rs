@@ -369,22 +369,89 @@ pub fn check_document(doc: &Value) -> Vec<Problem> {
     out
 }
 
-/// Finds the line of a key path in a document's text. Until the YAML 1.1
-/// loader records marks, it knows no lines and messages name the key path only.
+/// Finds where a key path was written: in one document (the `schema`
+/// command), or, at boot, in whichever source the merged value came from
+/// (user-data, vendor-data, cloud.cfg.d, cloud.cfg).
 pub struct Locator {
-    marks: std::collections::HashMap<String, (usize, usize)>,
+    docs: Vec<(String, Value, crate::yaml::Marks)>,
 }
 
 impl Locator {
-    pub fn for_document(_text: &[u8]) -> Locator {
-        Locator {
-            marks: Default::default(),
-        }
+    /// One document, as text.
+    pub fn for_document(name: &str, text: &[u8]) -> Locator {
+        let docs = crate::yaml::load_marked(text, name)
+            .map(|(v, m)| vec![(name.to_string(), v, m)])
+            .unwrap_or_default();
+        Locator { docs }
     }
 
-    pub fn line_of(&self, path: &str) -> Option<(usize, usize)> {
-        self.marks.get(path).copied()
+    /// The sources of a boot's config, highest priority first.
+    pub fn for_boot(
+        fs: &dyn crate::rootfs::FsView,
+        paths: &crate::paths::Paths,
+        iid: &str,
+    ) -> Locator {
+        use std::path::Path;
+        let mut files: Vec<(String, std::path::PathBuf)> = vec![
+            ("user-data".into(), paths.ipath(iid, "user-data.txt")),
+            ("vendor-data".into(), paths.ipath(iid, "vendor-data.txt")),
+        ];
+        let d = Path::new(crate::paths::CLOUD_CFG_D);
+        let mut names = fs.list_dir(d).unwrap_or_default();
+        names.retain(|n| n.ends_with(".cfg"));
+        names.reverse();
+        for n in names {
+            let p = d.join(n);
+            files.push((p.display().to_string(), p));
+        }
+        files.push((
+            crate::paths::CLOUD_CFG.into(),
+            crate::paths::CLOUD_CFG.into(),
+        ));
+        let docs = files
+            .into_iter()
+            .filter_map(|(name, path)| {
+                let text = fs.read(&path).ok()?;
+                let (v, m) = crate::yaml::load_marked(&text, &name).ok()?;
+                Some((name, v, m))
+            })
+            .collect();
+        Locator { docs }
     }
+
+    /// `(line, column)` of `path` in the first document that has it.
+    pub fn line_of(&self, path: &str) -> Option<(usize, usize)> {
+        self.docs.iter().find_map(|(_, _, m)| m.get(path))
+    }
+
+    /// "`<source>, line L, column C`" of the source whose value at `path`
+    /// is `value` (so the merged value came from there).
+    pub fn locate(&self, path: &str, value: Option<&Value>) -> Option<String> {
+        self.docs.iter().find_map(|(name, doc, marks)| {
+            let (l, c) = marks.get(path)?;
+            (value.is_none() || value_at(doc, path) == value)
+                .then(|| format!("{name}, line {l}, column {c}"))
+        })
+    }
+}
+
+/// The value at a key path such as `write_files[0].content`.
+pub fn value_at<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
+    let mut cur = v;
+    for seg in path.split('.') {
+        let (key, indexes) = match seg.find('[') {
+            Some(i) => (&seg[..i], &seg[i..]),
+            None => (seg, ""),
+        };
+        if !key.is_empty() {
+            cur = cur.get(key)?;
+        }
+        for idx in indexes.split('[').filter(|s| !s.is_empty()) {
+            let i: usize = idx.trim_end_matches(']').parse().ok()?;
+            cur = cur.as_seq()?.get(i)?;
+        }
+    }
+    Some(cur)
 }
 
 #[cfg(test)]

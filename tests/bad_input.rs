@@ -108,7 +108,7 @@ fn a_key_of_the_wrong_type_fails_its_module_alone() {
     let status = m.run_ok(&["status", "--long"], 1);
     assert!(
         status.contains(
-            "write_files: write_files[0].content: expected a string or !!binary, found int (5)"
+            "write_files: user-data, line 4, column 5: write_files[0].content: expected a string or !!binary, found int (5)"
         ),
         "{status}"
     );
@@ -150,4 +150,23 @@ fn meta_data_that_is_not_a_mapping_is_reported_not_fatal() {
     m.run_ok(&["init"], 0);
     assert_eq!(m.read("/var/lib/cloud/data/instance-id"), "nocloud\n");
     assert_eq!(m.read("/etc/x"), "y");
+}
+
+#[test]
+fn a_wrong_type_in_a_cloud_cfg_d_file_names_that_file_and_line() {
+    let m = Machine::seeded(
+        META,
+        "#cloud-config\nwrite_files: [{path: /etc/x, content: y}]\n",
+    );
+    m.write(
+        "/etc/cloud/cloud.cfg.d/90_site.cfg",
+        "# site defaults\nruncmd: echo hi\n",
+    );
+    m.boot_expecting(&[0, 0, 1, 0]);
+    assert_eq!(m.read("/etc/x"), "y");
+    let status = m.run_ok(&["status", "--long"], 1);
+    assert!(
+        status.contains("runcmd: /etc/cloud/cloud.cfg.d/90_site.cfg, line 2, column 1: runcmd: expected a list, found str (echo hi)"),
+        "{status}"
+    );
 }

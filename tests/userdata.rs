@@ -331,3 +331,22 @@ fn vendor_data_loses_to_user_data_and_can_be_switched_off() {
     assert!(!off.exists(&format!("{i}/scripts/runcmd")));
     assert!(!off.exists(&format!("{i}/vendor-cloud-config.txt")));
 }
+
+#[test]
+fn the_write_files_documentation_example_is_byte_exact() {
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/write_files_docs");
+    let m = Machine::new();
+    seed_bytes(&m, META, &std::fs::read(fixture.join("user-data")).unwrap());
+    m.run_ok(&["init", "--local"], 0);
+    m.run_ok(&["init"], 0);
+    let modes = std::fs::read_to_string(fixture.join("expected/modes")).unwrap();
+    assert_eq!(modes.lines().count(), 5);
+    for line in modes.lines() {
+        let (path, mode) = line.split_once(' ').unwrap();
+        let expected =
+            std::fs::read(fixture.join("expected").join(path.replace('/', "%"))).unwrap();
+        assert_eq!(std::fs::read(m.path(path)).unwrap(), expected, "{path}");
+        assert_eq!(format!("{:04o}", m.mode(path)), mode, "{path}");
+    }
+}

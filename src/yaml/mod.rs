@@ -28,7 +28,7 @@
 //! number's type or value behind the user's back.
 //!
 //! Writing: [`dump_cloud_config`] writes what cloud-init's `safeyaml.dumps`
-//! writes (`cloud-config.txt`); [`dump_flow`] writes one line of flow YAML.
+//! writes (`cloud-config.txt`).
 
 mod compose;
 mod construct;
@@ -39,8 +39,7 @@ mod timestamp;
 pub use construct::Marks;
 pub use emit::dump_cloud_config;
 
-use crate::base64;
-use crate::value::{python_float_repr, Value};
+use crate::value::Value;
 
 /// A document that could not be read, with what a person needs to find the fault.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -117,56 +116,6 @@ pub fn timestamp_python_str(written: &str) -> String {
         .unwrap_or_else(|_| written.to_string())
 }
 
-/// Writes `value` as one line of flow-style YAML.
-pub fn dump_flow(value: &Value) -> String {
-    let mut out = String::new();
-    write_flow(value, &mut out);
-    out
-}
-
-fn write_flow(value: &Value, out: &mut String) {
-    match value {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(i) => out.push_str(&i.to_string()),
-        Value::Float(f) if f.is_nan() => out.push_str(".nan"),
-        Value::Float(f) if f.is_infinite() => out.push_str(if *f > 0.0 { ".inf" } else { "-.inf" }),
-        Value::Float(f) => out.push_str(&python_float_repr(*f)),
-        Value::Str(s) => out.push_str(&serde_json::Value::String(s.clone()).to_string()),
-        Value::Bytes(b) => {
-            out.push_str("!!binary \"");
-            out.push_str(&base64::encode(b));
-            out.push('"');
-        }
-        Value::Timestamp(t) => {
-            out.push_str("!!timestamp ");
-            out.push_str(&serde_json::Value::String(t.clone()).to_string());
-        }
-        Value::Seq(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_flow(item, out);
-            }
-            out.push(']');
-        }
-        Value::Map(m) => {
-            out.push('{');
-            for (i, (k, v)) in m.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_flow(k, out);
-                out.push_str(": ");
-                write_flow(v, out);
-            }
-            out.push('}');
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,21 +128,6 @@ mod tests {
         assert!(
             err.to_string().starts_with("/etc/cloud/cloud.cfg, line"),
             "{err}"
-        );
-    }
-
-    #[test]
-    fn flow_dump_reads_back() {
-        let v = load(
-            b"write_files:\n- path: /x\n  content: \"a\\nb\"\n  n: 3\nflag: true\nnothing: null\n",
-            "t",
-        )
-        .unwrap();
-        let text = dump_flow(&v);
-        assert_eq!(load(text.as_bytes(), "t").unwrap(), v);
-        assert_eq!(
-            dump_flow(&Value::Bytes(vec![0, 1, 254])),
-            "!!binary \"AAH+\""
         );
     }
 
