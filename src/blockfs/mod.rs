@@ -8,6 +8,8 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 
+pub mod vfat;
+
 /// Random access to a device or image.
 pub trait ReadAt {
     /// Reads up to `buf.len()` bytes at `offset`; fewer only at the end.
