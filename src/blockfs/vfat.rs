@@ -62,8 +62,15 @@ const NO_NAME: &[u8; 11] = b"NO NAME    ";
 
 /// Code page 437, bytes 0x80..=0xFF: Linux's default FAT codepage, used to
 /// show short names and labels that are not ASCII.
-const CP437_HIGH: &str = "ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»\
-░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■\u{a0}";
+const CP437_HIGH: [char; 128] = [
+    'Ç', 'ü', 'é', 'â', 'ä', 'à', 'å', 'ç', 'ê', 'ë', 'è', 'ï', 'î', 'ì', 'Ä', 'Å', 'É', 'æ', 'Æ',
+    'ô', 'ö', 'ò', 'û', 'ù', 'ÿ', 'Ö', 'Ü', '¢', '£', '¥', '₧', 'ƒ', 'á', 'í', 'ó', 'ú', 'ñ', 'Ñ',
+    'ª', 'º', '¿', '⌐', '¬', '½', '¼', '¡', '«', '»', '░', '▒', '▓', '│', '┤', '╡', '╢', '╖', '╕',
+    '╣', '║', '╗', '╝', '╜', '╛', '┐', '└', '┴', '┬', '├', '─', '┼', '╞', '╟', '╚', '╔', '╩', '╦',
+    '╠', '═', '╬', '╧', '╨', '╤', '╥', '╙', '╘', '╒', '╓', '╫', '╪', '┘', '┌', '█', '▄', '▌', '▐',
+    '▀', 'α', 'ß', 'Γ', 'π', 'Σ', 'σ', 'µ', 'τ', 'Φ', 'Θ', 'Ω', 'δ', '∞', 'φ', 'ε', '∩', '≡', '±',
+    '≥', '≤', '⌠', '⌡', '÷', '≈', '°', '∙', '·', '√', 'ⁿ', '²', '■', '\u{a0}',
+];
 
 /// Which FAT a volume uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -164,6 +171,17 @@ impl<R: ReadAt> Vfat<R> {
             dev: &self.dev,
             geo: &self.geo,
         }
+    }
+}
+
+impl<R: ReadAt> std::fmt::Debug for Vfat<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vfat")
+            .field("label", &self.label)
+            .field("fat_type", &self.geo.kind)
+            .field("cluster_size", &self.geo.cluster_bytes)
+            .field("clusters", &self.geo.cluster_count)
+            .finish_non_exhaustive()
     }
 }
 
@@ -437,10 +455,7 @@ fn cp437(b: u8) -> char {
     if b < 0x80 {
         char::from(b)
     } else {
-        CP437_HIGH
-            .chars()
-            .nth(usize::from(b - 0x80))
-            .unwrap_or(char::REPLACEMENT_CHARACTER)
+        CP437_HIGH[usize::from(b - 0x80)]
     }
 }
 
