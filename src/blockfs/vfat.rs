@@ -108,19 +108,17 @@ pub fn probe_label(dev: &dyn ReadAt) -> Option<String> {
     preferred_label(&labels)
 }
 
-/// Both labels of a FAT volume exactly as blkid 2.33+ reports them, or
-/// `None` when `dev` is not FAT. A damaged root directory counts as having
-/// no label entry (blkid stops looking too).
+/// Both labels of a FAT volume as blkid 2.33+ reports them, or `None` when
+/// `dev` is not FAT. A damaged root directory counts as having no label
+/// entry (blkid stops looking too). Bytes above 0x7F are shown as code page
+/// 437, where blkid passes the raw bytes through.
 pub fn probe_labels(dev: &dyn ReadAt) -> Option<FatLabels> {
     let geometry = Geometry::parse(dev).ok()?;
     let volume = Volume {
         dev,
         geo: &geometry,
     };
-    Some(FatLabels {
-        label: volume.root_label().ok().flatten(),
-        boot_label: geometry.boot_label.clone(),
-    })
+    Some(volume.labels())
 }
 
 fn preferred_label(labels: &FatLabels) -> Option<String> {
@@ -148,11 +146,7 @@ impl<R: ReadAt> Vfat<R> {
             dev: &dev,
             geo: &geo,
         };
-        let labels = FatLabels {
-            label: volume.root_label().ok().flatten(),
-            boot_label: geo.boot_label.clone(),
-        };
-        let label = preferred_label(&labels).unwrap_or_default();
+        let label = preferred_label(&volume.labels()).unwrap_or_default();
         Ok(Vfat { dev, geo, label })
     }
 
@@ -617,6 +611,16 @@ impl Volume<'_> {
         }
     }
 
+    /// Both labels; a root directory too damaged to scan counts as having
+    /// no label entry, so the volume still opens and says what is wrong
+    /// when it is read.
+    fn labels(&self) -> FatLabels {
+        FatLabels {
+            label: self.root_label().ok().flatten(),
+            boot_label: self.geo.boot_label.clone(),
+        }
+    }
+
     /// The root directory's volume-label entry, as blkid finds it.
     fn root_label(&self) -> Result<Option<String>, FsError> {
         let mut found = None;
@@ -836,6 +840,9 @@ fn read_into(dev: &dyn ReadAt, offset: u64, buf: &mut [u8]) -> Result<(), FsErro
 
 /// Case-insensitive, as vfat mounts are by default.
 fn same_name(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        return a.eq_ignore_ascii_case(b);
+    }
     a.chars()
         .flat_map(char::to_lowercase)
         .eq(b.chars().flat_map(char::to_lowercase))
@@ -1530,7 +1537,31 @@ mod tests {
     }
 
     #[test]
-    fn checksum_matches_the_spec_example() {
+    fn other_filesystems_are_not_fat() {
+        let not_fat = |img: Vec<u8>| {
+            assert_eq!(probe_label(&img), None);
+            matches!(Vfat::open(img), Err(FsError::NotThisFs("vfat")))
+        };
+        // An ISO9660 image starts with 32 KiB of zeros.
+        let mut iso = vec![0u8; 64 * 1024];
+        iso[32769..32774].copy_from_slice(b"CD001");
+        assert!(not_fat(iso));
+        // A partitioned disk: an MBR with a partition entry and 0x55AA but
+        // no BPB.
+        let mut mbr = vec![0u8; 64 * 1024];
+        mbr[446] = 0x80;
+        mbr[450] = 0x0C;
+        mbr[510] = 0x55;
+        mbr[511] = 0xAA;
+        assert!(not_fat(mbr));
+        // ext4: the superblock is at 1024, the first sector is zeros.
+        let mut ext = vec![0u8; 64 * 1024];
+        ext[1024 + 56..1024 + 58].copy_from_slice(&0xEF53u16.to_le_bytes());
+        assert!(not_fat(ext));
+    }
+
+    #[test]
+    fn checksum_matches_what_mtools_wrote() {
         // mtools wrote "OPENST~1   " with checksum 0x02 (seen in a real
         // image), "MIXED   TXT" with 0x46.
         assert_eq!(short_name_checksum(b"OPENST~1   "), 0x02);
