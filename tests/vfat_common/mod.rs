@@ -62,7 +62,7 @@ fn run(program: &str, args: &[&str]) -> String {
 /// A FAT image file in its own temporary directory.
 pub struct Image {
     dir: tempfile::TempDir,
-    pub path: PathBuf,
+    path: PathBuf,
 }
 
 impl Image {
