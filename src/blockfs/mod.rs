@@ -8,6 +8,8 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 
+pub mod vfat;
+
 /// Random access to a device or image.
 pub trait ReadAt {
     /// Reads up to `buf.len()` bytes at `offset`; fewer only at the end.
@@ -129,12 +131,13 @@ pub trait Filesystem {
 /// The filesystem type and label of a device, from its superblock
 /// (what `blkid -o export` reports as TYPE and LABEL), if it is one we read.
 pub fn probe(dev: &dyn ReadAt) -> Option<(&'static str, String)> {
-    let _ = dev;
-    None
+    vfat::probe_label(dev).map(|l| ("vfat", l))
 }
 
 /// Opens a device as whichever filesystem it holds.
 pub fn open(dev: File) -> Result<Box<dyn Filesystem>, FsError> {
-    let _ = dev;
-    Err(FsError::NotThisFs("iso9660 or vfat"))
+    match vfat::Vfat::open(dev) {
+        Ok(fs) => Ok(Box::new(fs)),
+        Err(e) => Err(e),
+    }
 }

@@ -71,6 +71,11 @@ impl Machine {
             .expect("running cloudboot")
     }
 
+    /// As [`Machine::run_ok`], with options before the command.
+    pub fn run_ok_with(&self, args: &[&str], code: i32) -> String {
+        self.run_ok(args, code)
+    }
+
     /// Runs a command and insists on the exit code; returns stdout.
     pub fn run_ok(&self, args: &[&str], code: i32) -> String {
         let out = self.run(args);
