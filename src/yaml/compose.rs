@@ -25,9 +25,11 @@ use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span};
 use super::resolve;
 
 /// Deepest nesting of collections we build (PyYAML itself stops with a
-/// RecursionError near 450 levels). The value tree is walked recursively
-/// everywhere, so this keeps every walk's stack small.
-pub const MAX_DEPTH: usize = 1000;
+/// RecursionError near 450 levels; real cloud-config nests a handful). The
+/// value tree is walked recursively everywhere (construct, merge, schema,
+/// JSON), so this keeps every walk within a 2 MiB thread stack even in a
+/// debug build.
+pub const MAX_DEPTH: usize = 200;
 /// How many nodes aliases may repeat in one document: a billion-laughs
 /// document stops here instead of growing until memory runs out.
 pub const MAX_ALIAS_NODES: u64 = 1_000_000;
