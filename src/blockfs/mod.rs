@@ -4,6 +4,7 @@
 //! initramfs-like boot, in containers and in tests; a corrupt or hostile
 //! image gives a clear [`FsError`], never a panic or an endless loop.
 
+pub mod iso9660;
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
