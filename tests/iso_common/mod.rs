@@ -174,7 +174,12 @@ pub fn expected(root: &Path) -> BTreeMap<String, Vec<u8>> {
     fn visit(base: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
         for entry in fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
-            let rel = path.strip_prefix(base).unwrap().to_str().unwrap().to_string();
+            let rel = path
+                .strip_prefix(base)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_string();
             if path.is_dir() {
                 visit(base, &path, out);
             } else {
