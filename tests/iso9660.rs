@@ -105,9 +105,28 @@ fn assert_same_files(fs: &dyn Filesystem, tree: &Tree) {
 fn config_drive_with_joliet_and_rock_ridge_as_nova_makes_it() {
     let mut rng = Rng::new(1);
     let tree = config_drive_tree(&mut rng);
-    let path = tree.build("cd.iso", &["-volid", "config-2", "-joliet", "-rock"]);
+    for args in [
+        // nova.virt.configdrive's genisoimage command line.
+        &[
+            "-ldots",
+            "-allow-lowercase",
+            "-allow-multidot",
+            "-l",
+            "-publisher",
+            "OpenStack Compute 27.0.0",
+            "-J",
+            "-r",
+            "-V",
+            "config-2",
+        ][..],
+        &["-volid", "config-2", "-joliet", "-rock"],
+    ] {
+        check_config_drive(&tree, &tree.build("cd.iso", args));
+    }
+}
 
-    let image = fs::File::open(&path).unwrap();
+fn check_config_drive(tree: &Tree, path: &std::path::Path) {
+    let image = fs::File::open(path).unwrap();
     assert_eq!(probe_label(&image).as_deref(), Some("config-2"));
     let fs = Iso9660::open(image).unwrap();
     assert_eq!(fs.label(), "config-2");
@@ -154,7 +173,7 @@ fn config_drive_with_joliet_and_rock_ridge_as_nova_makes_it() {
         fs.read_file("ec2/latest/meta-data.json", MB).unwrap(),
         b"{\"instance-id\": \"i-00000001\"}\n"
     );
-    assert_same_files(&fs, &tree);
+    assert_same_files(&fs, tree);
 
     // Plain upper-case names are not what a Rock Ridge mount shows.
     assert!(matches!(

@@ -7,9 +7,10 @@
 //! options: Rock Ridge when the root carries it, else Joliet when a Joliet
 //! supplementary volume descriptor is present, else the plain ISO9660 names
 //! mapped as `map=normal` does (lower-cased, version `;1` and an empty
-//! extension's `.` dropped). Plain and Joliet names are looked up
-//! case-insensitively (Linux's `check=relaxed` default for them); Rock Ridge
-//! names exactly.
+//! extension's `.` dropped). Joliet names are looked up ignoring case, as
+//! Linux does by default for them (`check=relaxed`); plain names too (Linux
+//! shows them lower-cased but matches them strictly, so this only adds the
+//! upper-case spelling as recorded); Rock Ridge names exactly.
 //!
 //! Everything read from the image is distrusted: every offset and length is
 //! checked against the image size before it is read, and every count, size,
@@ -999,8 +1000,8 @@ impl<R: ReadAt> Iso9660<R> {
         }))
     }
 
-    /// The entry named `name`: an exact match first, then (for plain and
-    /// Joliet names, as Linux matches them) one equal ignoring ASCII case.
+    /// The entry named `name`: an exact match first, then (for Joliet and
+    /// plain names) one equal ignoring ASCII case.
     fn find(&self, entries: Vec<Entry>, name: &str) -> Option<Entry> {
         let fold = self.names != Names::RockRidge;
         let mut folded = None;
@@ -1063,11 +1064,11 @@ impl<R: ReadAt> Iso9660<R> {
                 Kind::Dir(sub) => {
                     if let Some((ancestor, _)) = stack.iter().find(|(_, d)| d.start == sub.start) {
                         return Err(corrupt(format!(
-                            "directory loop: {} (record at offset {}) points to offset {}, which is {} that contains it",
+                            "directory loop: {} (record at offset {}) points back to {} (offset {}), which contains it",
                             shown(&here),
                             entry.record_offset,
-                            sub.start,
-                            shown(ancestor)
+                            shown(ancestor),
+                            sub.start
                         )));
                     }
                     if stack.len() > MAX_DEPTH {
