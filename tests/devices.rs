@@ -66,7 +66,6 @@ fn vfat_image(dir: &Path, label: &str, files: &[(&str, &str)]) -> PathBuf {
 }
 
 /// An ISO9660 image with Joliet and Rock Ridge, as nova and cloud-localds make them.
-#[allow(dead_code)] // used once the ISO9660 reader lands
 fn iso_image(dir: &Path, label: &str, files: &[(&str, &str)]) -> PathBuf {
     let src = dir.join(format!("{label}-isosrc"));
     for (rel, content) in files {
@@ -154,18 +153,128 @@ fn a_corrupt_image_is_reported_and_the_search_goes_on() {
         "config-2",
         &[("openstack/latest/meta_data.json", r#"{"uuid": "x"}"#)],
     );
-    // Keep the label, wreck the FAT and the root directory.
+    // Keep the label; point the `openstack` directory entry (short name
+    // OPENST~1) at a cluster past the end of the volume.
     let mut bytes = std::fs::read(&img).unwrap();
-    for b in bytes.iter_mut().skip(512).take(64 * 1024) {
-        *b = 0xff;
-    }
+    let entry = bytes
+        .windows(8)
+        .position(|w| w == b"OPENST~1")
+        .expect("the openstack directory entry");
+    bytes[entry + 26..entry + 28].copy_from_slice(&0xfff0u16.to_le_bytes());
     std::fs::write(&img, &bytes).unwrap();
     attach(&m, &img, "sr0");
-    m.run_ok(&["init", "--local"], 0);
+    // ConfigDrive first, so the broken drive is read before NoCloud's seed.
+    m.write(
+        "/etc/cloud/cloud.cfg",
+        "datasource_list: [ConfigDrive, NoCloud, None]\n",
+    );
+    m.run_ok(&["init", "--local"], 1);
     m.run_ok(&["init"], 0);
     assert_eq!(
         m.read("/etc/from-device"),
         "seeded",
         "NoCloud's seed directory was used"
+    );
+    let status: serde_json::Value =
+        serde_json::from_str(&m.read("/var/lib/cloud/data/status.json")).unwrap();
+    let errors = status["v1"]["init-local"]["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0]
+            .as_str()
+            .unwrap()
+            .starts_with("Broken config drive /dev/sr0: /dev/sr0 (vfat): openstack")
+            && errors[0].as_str().unwrap().contains("corrupt filesystem"),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn a_cidata_iso_under_the_root() {
+    let m = Machine::new();
+    let img = iso_image(
+        m.dir.path(),
+        "cidata",
+        &[
+            ("meta-data", "instance-id: iso-1\n"),
+            ("user-data", USER),
+            ("network-config", "version: 2\nethernets: {}\n"),
+        ],
+    );
+    attach(&m, &img, "sr0");
+    m.boot();
+    assert_eq!(m.read("/var/lib/cloud/data/instance-id"), "iso-1\n");
+    assert_eq!(m.read("/etc/from-device"), "seeded");
+}
+
+#[test]
+fn a_config_drive_iso_in_the_cdrom() {
+    let m = Machine::new();
+    let img = iso_image(
+        m.dir.path(),
+        "config-2",
+        &[
+            (
+                "openstack/2012-08-10/meta_data.json",
+                r#"{"uuid": "iso-drive", "files": [{"path": "/etc/injected", "content_path": "/content/0000"}]}"#,
+            ),
+            ("openstack/2012-08-10/user_data", USER),
+            (
+                "openstack/latest/meta_data.json",
+                r#"{"uuid": "iso-drive"}"#,
+            ),
+            (
+                "openstack/latest/network_data.json",
+                r#"{"links": [], "networks": [], "services": []}"#,
+            ),
+            ("openstack/content/0000", "injected by nova\n"),
+        ],
+    );
+    attach(&m, &img, "sr0");
+    m.boot();
+    assert_eq!(m.read("/var/lib/cloud/data/instance-id"), "iso-drive\n");
+    assert_eq!(m.read("/etc/from-device"), "seeded");
+    assert_eq!(m.read("/etc/injected"), "injected by nova\n");
+    assert_eq!(
+        m.read("/var/lib/cloud/instances/iso-drive/datasource"),
+        "DataSourceConfigDrive: DataSourceConfigDrive [net,ver=2][source=/dev/sr0]\n"
+    );
+}
+
+#[test]
+fn a_corrupt_iso_is_one_clear_error_and_the_next_datasource_is_tried() {
+    let m = Machine::seeded(META, USER);
+    let img = iso_image(
+        m.dir.path(),
+        "config-2",
+        &[("openstack/latest/meta_data.json", r#"{"uuid": "never"}"#)],
+    );
+    // Keep the volume descriptor (sector 16, so the label still matches);
+    // point the root directory record past the end of the image.
+    let mut bytes = std::fs::read(&img).unwrap();
+    let root_record = 16 * 2048 + 156;
+    bytes[root_record + 2..root_record + 6].copy_from_slice(&0x00ff_ffffu32.to_le_bytes());
+    bytes[root_record + 6..root_record + 10].copy_from_slice(&0x00ff_ffffu32.to_be_bytes());
+    std::fs::write(&img, &bytes).unwrap();
+    attach(&m, &img, "sr0");
+    m.write(
+        "/etc/cloud/cloud.cfg",
+        "datasource_list: [ConfigDrive, NoCloud, None]\n",
+    );
+    m.run_ok(&["init", "--local"], 1);
+    m.run_ok(&["init"], 0);
+    assert_eq!(
+        m.read("/etc/from-device"),
+        "seeded",
+        "NoCloud's seed directory was used"
+    );
+    let status: serde_json::Value =
+        serde_json::from_str(&m.read("/var/lib/cloud/data/status.json")).unwrap();
+    let errors = status["v1"]["init-local"]["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let e = errors[0].as_str().unwrap();
+    assert!(
+        e.starts_with("/dev/sr0 (iso9660, label config-2): corrupt filesystem: "),
+        "{e}"
     );
 }

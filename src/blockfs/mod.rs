@@ -4,11 +4,12 @@
 //! initramfs-like boot, in containers and in tests; a corrupt or hostile
 //! image gives a clear [`FsError`], never a panic or an endless loop.
 
+pub mod iso9660;
+pub mod vfat;
+
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
-
-pub mod vfat;
 
 /// Random access to a device or image.
 pub trait ReadAt {
@@ -131,13 +132,15 @@ pub trait Filesystem {
 /// The filesystem type and label of a device, from its superblock
 /// (what `blkid -o export` reports as TYPE and LABEL), if it is one we read.
 pub fn probe(dev: &dyn ReadAt) -> Option<(&'static str, String)> {
-    vfat::probe_label(dev).map(|l| ("vfat", l))
+    iso9660::probe_label(dev)
+        .map(|l| ("iso9660", l))
+        .or_else(|| vfat::probe_label(dev).map(|l| ("vfat", l)))
 }
 
-/// Opens a device as whichever filesystem it holds.
+/// Opens a device as whichever filesystem it holds (ISO9660, then FAT).
 pub fn open(dev: File) -> Result<Box<dyn Filesystem>, FsError> {
-    match vfat::Vfat::open(dev) {
-        Ok(fs) => Ok(Box::new(fs)),
-        Err(e) => Err(e),
+    if iso9660::probe_label(&dev).is_some() {
+        return Ok(Box::new(iso9660::Iso9660::open(dev)?));
     }
+    Ok(Box::new(vfat::Vfat::open(dev)?))
 }
