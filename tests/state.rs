@@ -380,7 +380,9 @@ fn status_reports_errors_and_query_reads_instance_data() {
     assert_eq!(status, "status: error\n");
     let long = m.run_ok(&["status", "--long"], 1);
     assert!(
-        long.contains("runcmd: user-data, line 2, column 1: runcmd: expected a list, found int (5)"),
+        long.contains(
+            "runcmd: user-data, line 2, column 1: runcmd: expected a list, found int (5)"
+        ),
         "{long}"
     );
     assert!(long.contains("runcmd: failed (1 error(s))"), "{long}");
