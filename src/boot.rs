@@ -31,6 +31,8 @@ pub struct Options {
     pub force: bool,
     /// `--device PATH`: devices or image files to probe for seeds first.
     pub devices: Vec<PathBuf>,
+    /// `--mount-fallback`: mount what cannot be read in place (live root only).
+    pub mount_fallback: bool,
 }
 
 /// Runs stages against one target.
@@ -214,6 +216,7 @@ impl<'t> Engine<'t> {
             fs,
             root: self.target.root(),
             devices: &self.opts.devices,
+            mount_fallback: self.opts.mount_fallback,
             paths: &self.paths,
             cfg: sys_cfg,
             stage,

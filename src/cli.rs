@@ -21,7 +21,7 @@ use crate::target::{apply_all, LiveTarget, Target};
 use crate::{logging, pyjson, status};
 
 const USAGE: &str = "\
-usage: cloudboot [--root DIR] [--stages FILE] [--file FILE]... [--device PATH]... [--debug] [--force] COMMAND
+usage: cloudboot [--root DIR] [--stages FILE] [--file FILE]... [--device PATH]... [--mount-fallback] [--debug] [--force] COMMAND
 
 cloud-init's commands:
   init [--local]                     run the local or the network stage
@@ -52,6 +52,7 @@ struct Args {
     stages: Option<PathBuf>,
     files: Vec<PathBuf>,
     devices: Vec<PathBuf>,
+    mount_fallback: bool,
     debug: bool,
     force: bool,
     command: String,
@@ -64,6 +65,7 @@ fn parse_global(argv: &[String]) -> Result<Args, Usage> {
         stages: None,
         files: Vec::new(),
         devices: Vec::new(),
+        mount_fallback: false,
         debug: false,
         force: false,
         command: String::new(),
@@ -76,6 +78,7 @@ fn parse_global(argv: &[String]) -> Result<Args, Usage> {
             "--stages" => args.stages = Some(PathBuf::from(it.value("--stages")?)),
             "--file" | "-f" => args.files.push(PathBuf::from(it.value("--file")?)),
             "--device" => args.devices.push(PathBuf::from(it.value("--device")?)),
+            "--mount-fallback" => args.mount_fallback = true,
             "--debug" | "-d" => args.debug = true,
             "--force" => args.force = true,
             "--version" | "-v" => args.command = "version".into(),
@@ -237,6 +240,7 @@ fn options(args: &Args) -> Options {
         files: args.files.clone(),
         force: args.force,
         devices: args.devices.clone(),
+        mount_fallback: args.mount_fallback,
     }
 }
 

@@ -277,4 +277,20 @@ fn a_corrupt_iso_is_one_clear_error_and_the_next_datasource_is_tried() {
         e.starts_with("/dev/sr0 (iso9660, label config-2): corrupt filesystem: "),
         "{e}"
     );
+
+    // --mount-fallback never mounts a scratch root's image on this machine.
+    m.reboot();
+    std::fs::remove_dir_all(m.path("/var/lib/cloud/instances")).unwrap();
+    std::fs::remove_file(m.path("/var/lib/cloud/instance")).unwrap();
+    m.run_ok_with(&["--mount-fallback", "init", "--local"], 1);
+    let status: serde_json::Value =
+        serde_json::from_str(&m.read("/var/lib/cloud/data/status.json")).unwrap();
+    let e = status["v1"]["init-local"]["errors"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.ends_with("; mount fallback: not tried: the target root is not this machine's /"),
+        "{e}"
+    );
 }

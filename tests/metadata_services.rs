@@ -216,3 +216,27 @@ fn a_silent_metadata_service_cannot_hold_boot() {
     );
     drop(l);
 }
+
+#[test]
+fn openstack_without_its_tree_falls_back_to_the_ec2_api() {
+    let routes = table(EC2_ROUTES);
+    let (base, _log) = server(Box::new(move |s| {
+        if s.method == "PUT" {
+            return (404, Vec::new());
+        }
+        routes(&s.path)
+    }));
+    let m = Machine::new();
+    m.write("/sys/class/dmi/id/product_name", "OpenStack Compute\n");
+    m.write(
+        "/etc/cloud/cloud.cfg",
+        &format!("datasource:\n  OpenStack:\n    metadata_urls: ['{base}']\n    max_wait: 5\n"),
+    );
+    m.boot();
+    assert_eq!(m.read("/var/lib/cloud/data/instance-id"), "i-0abc\n");
+    assert_eq!(m.read("/etc/from-ec2"), "imds");
+    assert_eq!(
+        m.read("/var/lib/cloud/instances/i-0abc/datasource"),
+        "DataSourceOpenStack: DataSourceOpenStack [net,ver=ec2]\n"
+    );
+}

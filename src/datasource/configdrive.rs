@@ -390,11 +390,11 @@ impl Datasource for ConfigDrive {
             .filter(|d| ctx.fs.is_dir(d))
             .map(|base| Box::new(DirSource { fs: ctx.fs, base }) as Box<dyn SeedSource>)
             .collect();
-        sources.extend(
-            super::devices::candidates(ctx, &["config-2", "CONFIG-2"], &mut problems)
-                .into_iter()
-                .map(|s| Box::new(s) as Box<dyn SeedSource>),
-        );
+        sources.extend(super::devices::candidates(
+            ctx,
+            &["config-2", "CONFIG-2"],
+            &mut problems,
+        ));
         for src in sources {
             match read(src.as_ref()) {
                 Ok(Some(d)) => match Self::instance(src.as_ref(), d, ctx) {

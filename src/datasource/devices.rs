@@ -3,12 +3,14 @@
 //! every block device in `/sys/class/block` (CD-ROMs first, as cloud-init
 //! probes `/dev/sr0`, `/dev/sr1` first) whose superblock carries the label.
 //! A device named on the command line (`--device PATH`, an image file works)
-//! is tried before all of them.
+//! is tried before all of them. With `--mount-fallback`, a device cloudboot
+//! cannot read in place (a zisofs-compressed ISO, say) is mounted read-only
+//! as cloud-init would, on a live root (`/`) only.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use super::source::DeviceSource;
+use super::source::{DeviceSource, SeedSource};
 use super::DsContext;
 use crate::blockfs;
 
@@ -18,8 +20,8 @@ pub fn candidates(
     ctx: &DsContext,
     labels: &[&str],
     problems: &mut Vec<String>,
-) -> Vec<DeviceSource> {
-    let mut out = Vec::new();
+) -> Vec<Box<dyn SeedSource>> {
+    let mut out: Vec<Box<dyn SeedSource>> = Vec::new();
     let mut seen: Vec<PathBuf> = Vec::new();
     for (shown, host) in device_paths(ctx) {
         let canon = std::fs::canonicalize(&host).unwrap_or_else(|_| host.clone());
@@ -39,7 +41,20 @@ pub fn candidates(
         match blockfs::open(file) {
             Ok(fs) => {
                 tracing::debug!("{shown}: {fs_type} labelled {label}");
-                out.push(DeviceSource { fs, device: shown });
+                out.push(Box::new(DeviceSource { fs, device: shown }));
+            }
+            Err(e) if ctx.mount_fallback => {
+                match super::mounted::MountedSource::mount(ctx.root, &host, &shown) {
+                    Ok(src) => {
+                        tracing::warn!(
+                            "{shown}: read natively failed ({e}); mounted read-only instead"
+                        );
+                        out.push(Box::new(src));
+                    }
+                    Err(why) => problems.push(format!(
+                        "{shown} ({fs_type}, label {label}): {e}; mount fallback: {why}"
+                    )),
+                }
             }
             Err(e) => problems.push(format!("{shown} ({fs_type}, label {label}): {e}")),
         }

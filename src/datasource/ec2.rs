@@ -149,7 +149,11 @@ fn crawl(client: &Client, path: &str, depth: usize, budget: &mut usize) -> Resul
 
 impl Ec2 {
     /// Talks to one base URL; `Ok(None)` when no service answers there.
-    fn from_service(base: &str, bounds: &Bounds, cloud: &str) -> Result<Option<Instance>, String> {
+    pub(super) fn from_service(
+        base: &str,
+        bounds: &Bounds,
+        cloud: &str,
+    ) -> Result<Option<Instance>, String> {
         let mut client = Client::new(base, bounds.clone());
         // IMDSv2 token; a service without tokens (404/405/400) is IMDSv1.
         match client.request("PUT", "latest/api/token", &[(TOKEN_TTL_HEADER, "21600")]) {

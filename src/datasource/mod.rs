@@ -8,6 +8,7 @@
 mod configdrive;
 mod devices;
 mod ec2;
+mod mounted;
 mod nocloud;
 mod none;
 mod openstack;
@@ -200,6 +201,8 @@ pub struct DsContext<'a> {
     pub root: &'a crate::rootfs::Root,
     /// Devices named on the command line (paths on this machine), tried first.
     pub devices: &'a [std::path::PathBuf],
+    /// Mount a device that cannot be read in place (`--mount-fallback`).
+    pub mount_fallback: bool,
     pub paths: &'a Paths,
     /// The system config (cloud.cfg and friends): `datasource.<Name>` lives there.
     pub cfg: &'a Value,

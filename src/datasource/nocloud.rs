@@ -199,7 +199,7 @@ impl NoCloud {
             let labels = [label.to_uppercase(), label.to_lowercase()];
             let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
             for dev in super::devices::candidates(ctx, &labels, problems) {
-                match read_seed(&dev, problems) {
+                match read_seed(dev.as_ref(), problems) {
                     Some(seed) => {
                         seeds.push(seed);
                         break;

@@ -55,9 +55,24 @@ impl Datasource for OpenStack {
                     Ok(None) => tracing::debug!("OpenStack at {base}: dsmode disabled"),
                     Err(e) => problems.push(format!("OpenStack metadata at {base}: {e}")),
                 },
-                Ok(None) => problems.push(format!(
-                    "OpenStack metadata at {base}: no openstack/<version>/meta_data.json"
-                )),
+                // No OpenStack tree: the service may still speak EC2's API
+                // (nova's EC2 compatibility), as cloud-init also reads.
+                Ok(None) => match super::ec2::Ec2::from_service(&base, &bounds, "openstack") {
+                    Ok(Some(mut instance)) => {
+                        instance.dsname = "OpenStack".into();
+                        instance.class_name = "DataSourceOpenStack".into();
+                        instance.description = "DataSourceOpenStack [net,ver=ec2]".into();
+                        instance.platform = "openstack".into();
+                        return Found {
+                            instance: Some(instance),
+                            problems,
+                        };
+                    }
+                    Ok(None) => problems.push(format!(
+                        "OpenStack metadata at {base}: neither openstack/<version>/meta_data.json nor EC2 meta-data"
+                    )),
+                    Err(e) => problems.push(format!("OpenStack metadata at {base} (EC2 API): {e}")),
+                },
                 Err(e) => problems.push(format!("OpenStack metadata at {base}: {e}")),
             }
         }
