@@ -175,16 +175,11 @@ fn a_corrupt_image_is_reported_and_the_search_goes_on() {
         "seeded",
         "NoCloud's seed directory was used"
     );
-    let status: serde_json::Value =
-        serde_json::from_str(&m.read("/var/lib/cloud/data/status.json")).unwrap();
-    let errors = status["v1"]["init-local"]["errors"].as_array().unwrap();
+    let errors = m.stage_errors("init-local");
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(
-        errors[0]
-            .as_str()
-            .unwrap()
-            .starts_with("Broken config drive /dev/sr0: /dev/sr0 (vfat): openstack")
-            && errors[0].as_str().unwrap().contains("corrupt filesystem"),
+        errors[0].starts_with("Broken config drive /dev/sr0: /dev/sr0 (vfat): openstack")
+            && errors[0].contains("corrupt filesystem"),
         "{errors:?}"
     );
 }
@@ -268,11 +263,9 @@ fn a_corrupt_iso_is_one_clear_error_and_the_next_datasource_is_tried() {
         "seeded",
         "NoCloud's seed directory was used"
     );
-    let status: serde_json::Value =
-        serde_json::from_str(&m.read("/var/lib/cloud/data/status.json")).unwrap();
-    let errors = status["v1"]["init-local"]["errors"].as_array().unwrap();
+    let errors = m.stage_errors("init-local");
     assert_eq!(errors.len(), 1, "{errors:?}");
-    let e = errors[0].as_str().unwrap();
+    let e = &errors[0];
     assert!(
         e.starts_with("/dev/sr0 (iso9660, label config-2): corrupt filesystem: "),
         "{e}"
@@ -283,12 +276,7 @@ fn a_corrupt_iso_is_one_clear_error_and_the_next_datasource_is_tried() {
     std::fs::remove_dir_all(m.path("/var/lib/cloud/instances")).unwrap();
     std::fs::remove_file(m.path("/var/lib/cloud/instance")).unwrap();
     m.run_ok_with(&["--mount-fallback", "init", "--local"], 1);
-    let status: serde_json::Value =
-        serde_json::from_str(&m.read("/var/lib/cloud/data/status.json")).unwrap();
-    let e = status["v1"]["init-local"]["errors"][0]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let e = &m.stage_errors("init-local")[0];
     assert!(
         e.ends_with("; mount fallback: not tried: the target root is not this machine's /"),
         "{e}"

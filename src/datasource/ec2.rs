@@ -235,20 +235,14 @@ impl Ec2 {
             dsmode: DsMode::Net,
             metadata: Value::Map(metadata),
             user_data,
-            vendor_data: None,
-            vendor_data2: None,
-            network_config: None,
-            network_json: None,
-            network_eni: None,
             public_keys,
             availability_zone: az,
             region,
-            files: Vec::new(),
             ec2_metadata: Some(md_json),
             cloud_name: cloud.to_string(),
             platform: "ec2".into(),
             subplatform: format!("metadata ({base})"),
-            disconnected: false,
+            ..Default::default()
         }))
     }
 }

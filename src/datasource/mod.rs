@@ -30,9 +30,11 @@ pub use nocloud::NoCloud;
 pub use none::NoneSource;
 
 /// cloud-init's dsmode: in which stage the datasource's data is processed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum DsMode {
     Local,
+    /// cloud-init's default.
+    #[default]
     Net,
 }
 
@@ -45,8 +47,9 @@ impl DsMode {
     }
 }
 
-/// Everything a datasource found, in one value.
-#[derive(Clone, Debug, PartialEq)]
+/// Everything a datasource found, in one value. Datasources fill what they
+/// have and take the rest from `Default` (no data, dsmode net).
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Instance {
     /// The `datasource_list` name (`NoCloud`, `None`).
     pub dsname: String,

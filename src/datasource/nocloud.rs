@@ -360,21 +360,15 @@ impl Datasource for NoCloud {
             dsmode,
             user_data: ud,
             vendor_data: vd,
-            vendor_data2: None,
             network_config: net,
-            network_json: None,
             network_eni,
             public_keys,
-            availability_zone: None,
-            region: None,
-            files: Vec::new(),
-            ec2_metadata: None,
             // NoCloud's `_get_cloud_name`: unknown unless meta-data says.
             cloud_name: "unknown".into(),
             platform: "nocloud".into(),
             subplatform,
-            disconnected: false,
             metadata: meta,
+            ..Default::default()
         };
         Found {
             instance: Some(instance),

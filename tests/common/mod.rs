@@ -114,6 +114,18 @@ impl Machine {
         }
     }
 
+    /// The errors status.json records for a stage (`init-local`, `init`, ...).
+    pub fn stage_errors(&self, mode: &str) -> Vec<String> {
+        let status: serde_json::Value =
+            serde_json::from_str(&self.read("/var/lib/cloud/data/status.json")).unwrap();
+        status["v1"][mode]["errors"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no errors list for {mode}"))
+            .iter()
+            .map(|e| e.as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
     /// A reboot: /run is a tmpfs, so it starts empty.
     pub fn reboot(&self) {
         let _ = fs::remove_dir_all(self.path("/run"));
