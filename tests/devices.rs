@@ -76,14 +76,15 @@ fn iso_image(dir: &Path, label: &str, files: &[(&str, &str)]) -> PathBuf {
     let img = dir.join(format!("{label}.iso"));
     run(
         "genisoimage",
+        // As nova builds config drives: genisoimage -V config-2 -R -J.
         &[
             "-quiet",
-            "-output",
+            "-o",
             img.to_str().unwrap(),
-            "-volid",
+            "-V",
             label,
-            "-joliet",
-            "-rock",
+            "-R",
+            "-J",
             src.to_str().unwrap(),
         ],
     );
@@ -280,5 +281,103 @@ fn a_corrupt_iso_is_one_clear_error_and_the_next_datasource_is_tried() {
     assert!(
         e.ends_with("; mount fallback: not tried: the target root is not this machine's /"),
         "{e}"
+    );
+}
+
+#[test]
+fn a_drive_with_only_2012_08_10_and_nova_s_eni_template() {
+    let m = Machine::new();
+    let img = iso_image(
+        m.dir.path(),
+        "config-2",
+        &[
+            (
+                "openstack/2012-08-10/meta_data.json",
+                r#"{"uuid": "folsom", "network_config": {"content_path": "/content/0000"}}"#,
+            ),
+            ("openstack/2012-08-10/user_data", USER),
+            (
+                "openstack/content/0000",
+                "auto eth0\niface eth0 inet dhcp\n",
+            ),
+        ],
+    );
+    attach(&m, &img, "sr0");
+    m.boot();
+    assert_eq!(m.read("/var/lib/cloud/data/instance-id"), "folsom\n");
+    assert_eq!(m.read("/etc/from-device"), "seeded");
+    let cache = m.read("/var/lib/cloud/instances/folsom/cloudboot-datasource.json");
+    assert!(cache.contains("iface eth0 inet dhcp"), "{cache}");
+}
+
+#[test]
+fn a_version_1_drive_on_vfat() {
+    let m = Machine::new();
+    let img = vfat_image(
+        m.dir.path(),
+        "config-2",
+        &[
+            (
+                "meta.js",
+                r##"{"instance-id": "v1-vfat", "user-data": "#cloud-config\nwrite_files: [{path: /etc/from-device, content: v1}]\n"}"##,
+            ),
+            (
+                "etc/network/interfaces",
+                "auto eth0\niface eth0 inet dhcp\n",
+            ),
+        ],
+    );
+    attach(&m, &img, "vdb");
+    m.boot();
+    assert_eq!(m.read("/var/lib/cloud/data/instance-id"), "v1-vfat\n");
+    assert_eq!(m.read("/etc/from-device"), "v1");
+}
+
+#[test]
+fn the_multinic_example_as_a_config_drive_iso() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/configdrive-multinic");
+    let m = Machine::new();
+    let img = m.dir.path().join("config-2.iso");
+    run(
+        "genisoimage",
+        &[
+            "-quiet",
+            "-o",
+            img.to_str().unwrap(),
+            "-V",
+            "config-2",
+            "-R",
+            "-J",
+            example.to_str().unwrap(),
+        ],
+    );
+    attach(&m, &img, "sr0");
+    m.boot();
+    let iid = "4f3a1b9e-0b7c-4c1e-9a51-3c2d7f0e8a11";
+    assert_eq!(
+        m.read("/var/lib/cloud/data/instance-id"),
+        format!("{iid}\n")
+    );
+    assert_eq!(
+        m.read("/etc/motd"),
+        "Three NICs, configured from network_data.json.\n"
+    );
+    // The newest known version (2018-08-27) was read, so network_data.json
+    // came with it: all three NICs, by MAC.
+    let data: serde_json::Value =
+        serde_json::from_str(&m.read("/run/cloud-init/instance-data-sensitive.json")).unwrap();
+    let macs: Vec<&str> = data["ds"]["network_json"]["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["ethernet_mac_address"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        macs,
+        [
+            "fa:16:3e:11:22:01",
+            "fa:16:3e:11:22:02",
+            "fa:16:3e:11:22:03"
+        ]
     );
 }

@@ -240,3 +240,61 @@ fn openstack_without_its_tree_falls_back_to_the_ec2_api() {
         "DataSourceOpenStack: DataSourceOpenStack [net,ver=ec2]\n"
     );
 }
+
+#[test]
+fn a_404_for_user_data_means_none() {
+    static ROUTES: &[(&str, &str)] = &[
+        ("/2018-09-24/meta-data/instance-id", "i-404"),
+        ("/2018-09-24/meta-data/", "instance-id\n"),
+    ];
+    let routes = table(ROUTES);
+    let (base, log) = server(Box::new(move |s| {
+        if s.method == "PUT" {
+            return (405, Vec::new());
+        }
+        routes(&s.path)
+    }));
+    let m = ec2_machine(&base);
+    m.boot();
+    assert_eq!(m.read("/var/lib/cloud/data/instance-id"), "i-404\n");
+    assert_eq!(m.read("/var/lib/cloud/instances/i-404/user-data.txt"), "");
+    assert!(log
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|s| s.path == "/2018-09-24/user-data"));
+    assert!(m.stage_errors("init").is_empty());
+}
+
+#[test]
+fn truncated_json_is_one_clear_error_and_the_search_goes_on() {
+    static ROUTES: &[(&str, &str)] = &[
+        ("/openstack", "latest\n"),
+        (
+            "/openstack/latest/meta_data.json",
+            r#"{"uuid": "cut", "hostname": "h"#,
+        ),
+    ];
+    let routes = table(ROUTES);
+    let (base, _log) = server(Box::new(move |s| routes(&s.path)));
+    let m = Machine::new();
+    m.write("/sys/class/dmi/id/product_name", "OpenStack Nova\n");
+    m.write(
+        "/etc/cloud/cloud.cfg",
+        &format!("datasource:\n  OpenStack:\n    metadata_urls: ['{base}']\n"),
+    );
+    m.run_ok(&["init", "--local"], 0);
+    m.run_ok(&["init"], 1);
+    assert_eq!(
+        m.read("/var/lib/cloud/data/instance-id"),
+        "iid-datasource-none\n"
+    );
+    let errors = m.stage_errors("init");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with(&format!(
+            "OpenStack metadata at {base}: Failed to process path {base}/openstack/latest/meta_data.json: EOF while parsing"
+        )),
+        "{errors:?}"
+    );
+}

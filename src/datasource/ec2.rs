@@ -152,9 +152,10 @@ impl Ec2 {
     pub(super) fn from_service(
         base: &str,
         bounds: &Bounds,
+        discovery: std::time::Instant,
         cloud: &str,
     ) -> Result<Option<Instance>, String> {
-        let mut client = Client::new(base, bounds.clone());
+        let mut client = Client::new(base, bounds.clone(), discovery);
         // IMDSv2 token; a service without tokens (404/405/400) is IMDSv1.
         match client.request("PUT", "latest/api/token", &[(TOKEN_TTL_HEADER, "21600")]) {
             Ok(r) if r.ok() => {
@@ -263,10 +264,11 @@ impl Datasource for Ec2 {
             };
         }
         let ds_cfg = ctx.ds_cfg("Ec2");
-        let bounds = Bounds::from_cfg(&ds_cfg, 10.0);
+        let bounds = Bounds::from_cfg(&ds_cfg);
+        let discovery = std::time::Instant::now() + bounds.max_wait;
         let defaults = ["http://169.254.169.254", "http://[fd00:ec2::254]"];
         for base in metadata_urls(&ds_cfg, &defaults) {
-            match Self::from_service(&base, &bounds, cloud.unwrap_or("unknown")) {
+            match Self::from_service(&base, &bounds, discovery, cloud.unwrap_or("unknown")) {
                 Ok(Some(instance)) => {
                     return Found {
                         instance: Some(instance),

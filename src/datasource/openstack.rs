@@ -40,9 +40,10 @@ impl Datasource for OpenStack {
             };
         }
         let ds_cfg = ctx.ds_cfg("OpenStack");
-        let bounds = Bounds::from_cfg(&ds_cfg, 10.0);
+        let bounds = Bounds::from_cfg(&ds_cfg);
+        let discovery = std::time::Instant::now() + bounds.max_wait;
         for base in metadata_urls(&ds_cfg, &["http://169.254.169.254"]) {
-            let client = Client::new(&base, bounds.clone());
+            let client = Client::new(&base, bounds.clone(), discovery);
             let src = ServiceSource { client: &client };
             match read_v2(&src) {
                 Ok(Some(d)) => match instance_from(&src, d, ctx, Flavor::Service) {
@@ -57,7 +58,13 @@ impl Datasource for OpenStack {
                 },
                 // No OpenStack tree: the service may still speak EC2's API
                 // (nova's EC2 compatibility), as cloud-init also reads.
-                Ok(None) => match super::ec2::Ec2::from_service(&base, &bounds, "openstack") {
+                Ok(None) => match super::ec2::Ec2::from_service(
+                    &base,
+                    &bounds,
+                    // The service answered; its EC2 API gets a fresh budget.
+                    std::time::Instant::now() + bounds.max_wait,
+                    "openstack",
+                ) {
                     Ok(Some(mut instance)) => {
                         instance.dsname = "OpenStack".into();
                         instance.class_name = "DataSourceOpenStack".into();

@@ -5,8 +5,12 @@
 //! connect and a total timeout, a failed one is retried with back-off, and
 //! the whole conversation with one service has a deadline (`max_wait`); all
 //! three are settable per datasource (`datasource.<Name>.timeout`,
-//! `retries`, `max_wait`).
+//! `retries`, `max_wait`). The waiting that matters is for a service that
+//! is not there: finding one gets `max_wait` (1.2 s by default) for all the
+//! datasource's URLs together; once one answers, reading it gets its own,
+//! longer budget.
 
+use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use super::source::SeedSource;
@@ -14,20 +18,25 @@ use crate::http::{self, HttpError, Limits};
 use crate::userdata::MAX_USER_DATA;
 use crate::value::Value;
 
-/// Bounds for one service.
+/// Bounds for one datasource's services.
 #[derive(Clone, Debug)]
 pub struct Bounds {
-    /// Per request: connect timeout and whole-request timeout.
+    /// Per request until the service first answers (connect and whole request).
     pub timeout: Duration,
     /// Extra tries after a failed request (connection refused, timeout, 5xx).
     pub retries: usize,
-    /// For everything said to this service.
+    /// Until some URL of the datasource first answers: a cloud without the
+    /// service costs no more than this (`datasource.<Name>.max_wait`).
     pub max_wait: Duration,
+    /// Once a service has answered: per request, and for the whole crawl.
+    pub crawl_timeout: Duration,
+    pub crawl_wait: Duration,
 }
 
 impl Bounds {
-    /// Defaults, overridden by `datasource.<name>.{timeout,retries,max_wait}`.
-    pub fn from_cfg(ds_cfg: &Value, default_max_wait: f64) -> Bounds {
+    /// cloudboot's defaults (a second to find a service, half a minute to
+    /// read it), overridden by `datasource.<name>.{timeout,retries,max_wait}`.
+    pub fn from_cfg(ds_cfg: &Value) -> Bounds {
         let secs = |key: &str, default: f64| {
             ds_cfg
                 .get(key)
@@ -40,9 +49,11 @@ impl Bounds {
                 .unwrap_or(default)
         };
         Bounds {
-            timeout: Duration::from_secs_f64(secs("timeout", 2.0).max(0.05)),
+            timeout: Duration::from_secs_f64(secs("timeout", 0.5).max(0.05)),
             retries: secs("retries", 2.0) as usize,
-            max_wait: Duration::from_secs_f64(secs("max_wait", default_max_wait)),
+            max_wait: Duration::from_secs_f64(secs("max_wait", 1.2)),
+            crawl_timeout: Duration::from_secs(5),
+            crawl_wait: Duration::from_secs(30),
         }
     }
 }
@@ -51,7 +62,10 @@ impl Bounds {
 pub struct Client {
     pub base: String,
     bounds: Bounds,
-    deadline: Instant,
+    /// Until the first answer: the datasource's shared discovery deadline;
+    /// after it, the crawl deadline.
+    deadline: Cell<Instant>,
+    answered: Cell<bool>,
     headers: Vec<(String, String)>,
 }
 
@@ -65,10 +79,13 @@ pub enum Miss {
 }
 
 impl Client {
-    pub fn new(base: &str, bounds: Bounds) -> Client {
+    /// A client whose search for a first answer ends at `discovery_deadline`
+    /// (shared by every URL of one datasource).
+    pub fn new(base: &str, bounds: Bounds, discovery_deadline: Instant) -> Client {
         Client {
             base: base.trim_end_matches('/').to_string(),
-            deadline: Instant::now() + bounds.max_wait,
+            deadline: Cell::new(discovery_deadline),
+            answered: Cell::new(false),
             bounds,
             headers: Vec::new(),
         }
@@ -84,8 +101,13 @@ impl Client {
     }
 
     fn limits(&self) -> Option<Limits> {
-        let left = self.deadline.checked_duration_since(Instant::now())?;
-        let t = self.bounds.timeout.min(left);
+        let left = self.deadline.get().checked_duration_since(Instant::now())?;
+        let per_request = if self.answered.get() {
+            self.bounds.crawl_timeout
+        } else {
+            self.bounds.timeout
+        };
+        let t = per_request.min(left);
         (!t.is_zero()).then_some(Limits {
             connect_timeout: t,
             total_timeout: t,
@@ -110,8 +132,8 @@ impl Client {
         let mut last = String::new();
         for attempt in 0..=self.bounds.retries {
             if attempt > 0 {
-                let pause = Duration::from_millis(250 << (attempt - 1).min(4));
-                if Instant::now() + pause >= self.deadline {
+                let pause = Duration::from_millis(100 << (attempt - 1).min(5));
+                if Instant::now() + pause >= self.deadline.get() {
                     break;
                 }
                 std::thread::sleep(pause);
@@ -119,8 +141,17 @@ impl Client {
             let Some(limits) = self.limits() else { break };
             let body = (method == "PUT").then_some(&b""[..]);
             match http::request(method, &url, &all, body, &limits) {
-                Ok(r) if r.status >= 500 => last = format!("{url}: HTTP {}", r.status),
-                Ok(r) => return Ok(r),
+                Ok(r) => {
+                    if !self.answered.replace(true) {
+                        // The service is there: give reading it its own budget.
+                        self.deadline.set(Instant::now() + self.bounds.crawl_wait);
+                    }
+                    if r.status >= 500 {
+                        last = format!("{url}: HTTP {}", r.status);
+                        continue;
+                    }
+                    return Ok(r);
+                }
                 Err(e @ (HttpError::Url(..) | HttpError::TooLarge(..))) => {
                     return Err(Miss::Failed(e.to_string()))
                 }
@@ -129,7 +160,7 @@ impl Client {
         }
         if last.is_empty() {
             last = format!(
-                "{url}: no time left within max_wait {:?}",
+                "{url}: no answer within max_wait {:?}",
                 self.bounds.max_wait
             );
         }
