@@ -29,6 +29,7 @@ pub mod mime;
 pub mod module;
 #[path = "../modules/mod.rs"]
 pub mod modules;
+pub mod net;
 pub mod paths;
 pub mod plan;
 pub mod pyjson;
