@@ -127,25 +127,6 @@ pub const IPV6_DYNAMIC_TYPES: &[&str] = &[
     "ipv6_dhcpv6-stateful",
 ];
 
-/// v2 keys that are not bond/bridge parameters (`NETWORK_V2_KEY_FILTER`).
-const V2_KEY_FILTER: &[&str] = &[
-    "addresses",
-    "dhcp4",
-    "dhcp4-overrides",
-    "dhcp6",
-    "dhcp6-overrides",
-    "gateway4",
-    "gateway6",
-    "interfaces",
-    "match",
-    "mtu",
-    "nameservers",
-    "renderer",
-    "set-name",
-    "wakeonlan",
-    "accept-ra",
-];
-
 /// v1 bond/bridge parameter names and their v2 spellings (`NET_CONFIG_TO_V2`).
 pub const BOND_V1_TO_V2: &[(&str, &str)] = &[
     ("bond-ad-select", "ad-select"),
@@ -254,7 +235,8 @@ impl NetworkState {
     }
 
     fn parse_v1(&mut self, items: &[Value]) -> Result<(), NetError> {
-        let mut dns_map: Vec<(String, (Vec<String>, Vec<String>))> = Vec::new();
+        // Per-interface nameservers, applied once every interface exists.
+        let mut dns_map: Vec<(String, DnsLists)> = Vec::new();
         for command in items {
             let Some(cmd) = command.as_map() else {
                 self.warnings
@@ -741,6 +723,9 @@ impl NetworkState {
         subnets.into_iter().map(Value::Map).collect()
     }
 }
+
+/// (nameservers, search domains).
+type DnsLists = (Vec<String>, Vec<String>);
 
 fn strs(v: &[String]) -> Value {
     Value::Seq(v.iter().map(Value::str).collect())
