@@ -584,7 +584,7 @@ impl NetworkState {
             cmd.insert(Value::str("type"), Value::str(kind));
             cmd.insert(Value::str("name"), name.clone());
             cmd.insert(
-                Value::str(&format!("{kind}_interfaces")),
+                Value::str(format!("{kind}_interfaces")),
                 cfg.get("interfaces").cloned().unwrap_or_default(),
             );
             cmd.insert(Value::str("params"), Value::Map(v1_params));
