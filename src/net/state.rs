@@ -900,7 +900,7 @@ fn normalize_net_keys(network: &Mapping, address_keys: &[&str]) -> Result<Mappin
     } else {
         net.insert(
             Value::str("netmask"),
-            Value::str(&prefix_to_ipv4_mask(prefix)),
+            Value::str(prefix_to_ipv4_mask(prefix)),
         );
     }
     Ok(net)
@@ -966,6 +966,19 @@ pub fn prefix_to_ipv4_mask(prefix: u32) -> String {
 /// `is_ipv6_address`.
 pub fn is_ipv6_address(s: &str) -> bool {
     s.parse::<Ipv6Addr>().is_ok()
+}
+
+impl NetworkState {
+    /// The state in the shape cloud-init's `_network_state` has, as JSON
+    /// (interfaces in order, keys in order): what the parity tests compare.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "interfaces": self.interfaces.iter().map(|i| Value::Map(i.0.clone()).to_json()).collect::<Vec<_>>(),
+            "routes": self.routes.iter().map(|r| Value::Map(r.clone()).to_json()).collect::<Vec<_>>(),
+            "dns": {"nameservers": self.nameservers, "search": self.search},
+            "use_ipv6": self.use_ipv6,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -1087,18 +1100,5 @@ mod tests {
         assert_eq!(ipv6_mask_to_prefix("ffff:ffff:ffff::").unwrap(), 48);
         assert_eq!(prefix_to_ipv4_mask(20), "255.255.240.0");
         assert_eq!(prefix_to_ipv4_mask(0), "0.0.0.0");
-    }
-}
-
-impl NetworkState {
-    /// The state in the shape cloud-init's `_network_state` has, as JSON
-    /// (interfaces in order, keys in order): what the parity tests compare.
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "interfaces": self.interfaces.iter().map(|i| Value::Map(i.0.clone()).to_json()).collect::<Vec<_>>(),
-            "routes": self.routes.iter().map(|r| Value::Map(r.clone()).to_json()).collect::<Vec<_>>(),
-            "dns": {"nameservers": self.nameservers, "search": self.search},
-            "use_ipv6": self.use_ipv6,
-        })
     }
 }
