@@ -1,0 +1,66 @@
+//! The network parity corpus (tests/fixtures/net): cases, their inputs as
+//! network state, and cloud-init's expected files.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use cloudboot::net::state::NetworkState;
+use cloudboot::value::Value;
+
+pub fn corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/net/cases")
+}
+
+/// Every case directory, sorted.
+pub fn cases() -> Vec<PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(corpus()).unwrap().flatten().map(|e| e.path()).collect();
+    v.sort();
+    v
+}
+
+pub fn name(case: &Path) -> String {
+    case.file_name().unwrap().to_string_lossy().into_owned()
+}
+
+/// `ethN` -> MAC pairs of the case (`macs`), as a MAC -> name map.
+pub fn macs(case: &Path) -> HashMap<String, String> {
+    std::fs::read_to_string(case.join("macs"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_once(','))
+        .map(|(n, m)| (m.to_lowercase(), n.to_string()))
+        .collect()
+}
+
+/// The case's network state, from cloud-init's v1 for converted inputs.
+pub fn state(case: &Path) -> NetworkState {
+    let kind = std::fs::read_to_string(case.join("kind")).unwrap();
+    let input = match kind.trim() {
+        "yaml" => cloudboot::yaml::load(&std::fs::read(case.join("input.yaml")).unwrap(), "input").unwrap(),
+        _ => Value::from_json(&serde_json::from_slice(&std::fs::read(case.join("v1.json")).unwrap()).unwrap()),
+    };
+    NetworkState::parse(&input, &HashMap::new()).unwrap()
+}
+
+/// The files cloud-init wrote for `target` (e.g. `centos-sysconfig`):
+/// relative path (as a guest path, `/etc/...`) -> content.
+pub fn expected(case: &Path, target: &str) -> BTreeMap<String, String> {
+    let root = case.join("expected").join(target);
+    let mut out = BTreeMap::new();
+    walk(&root, &root, &mut out);
+    out
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            walk(root, &p, out);
+        } else {
+            let rel = format!("/{}", p.strip_prefix(root).unwrap().display());
+            out.insert(rel, std::fs::read_to_string(&p).unwrap());
+        }
+    }
+}
