@@ -981,6 +981,64 @@ impl NetworkState {
     }
 }
 
+/// The subnet key the default-gateway pass sets on a subnet whose gateway
+/// must not become a default route.
+pub const NOT_DEFAULT_KEY: &str = "_cloudboot_not_default";
+
+impl NetworkState {
+    /// cloudboot's deliberate fix of a cloud-init 22.4 defect: with several
+    /// interfaces that have a gateway (or a default route), every one
+    /// becomes a default route, and whichever comes up first wins. Here the
+    /// first (in config order, which for OpenStack is the metadata's order)
+    /// stays the default, per address family; the subnets of the others get
+    /// [`NOT_DEFAULT_KEY`], and renderers do not make their gateways default
+    /// routes (sysconfig writes `DEFROUTE=no`). Returns the demoted
+    /// (interface, gateway) pairs, for the plan to show.
+    pub fn demote_extra_default_gateways(&mut self) -> Vec<(String, String)> {
+        let mut taken = [false, false]; // [IPv4, IPv6]
+        let mut demoted = Vec::new();
+        for iface in &mut self.interfaces {
+            let name = iface.name();
+            let Some(Value::Seq(subnets)) = iface.0.get_mut("subnets") else {
+                continue;
+            };
+            for subnet in subnets.iter_mut() {
+                let Value::Map(s) = subnet else { continue };
+                let sub = Subnet(s.clone());
+                let is_default_route = |r: &Mapping| {
+                    matches!(r.get("prefix"), Some(Value::Int(0)))
+                        && matches!(
+                            r.get("network").and_then(Value::as_str),
+                            Some("::" | "0.0.0.0")
+                        )
+                };
+                let gateway = sub.str("gateway").or_else(|| {
+                    sub.routes()
+                        .iter()
+                        .find(|r| is_default_route(r))
+                        .and_then(|r| r.get("gateway").map(Value::python_str))
+                });
+                let Some(gw) = gateway else { continue };
+                let family = usize::from(gw.contains(':'));
+                if taken[family] {
+                    s.insert(Value::str(NOT_DEFAULT_KEY), Value::Bool(true));
+                    demoted.push((name.clone(), gw));
+                } else {
+                    taken[family] = true;
+                }
+            }
+        }
+        demoted
+    }
+}
+
+impl Subnet {
+    /// Set by [`NetworkState::demote_extra_default_gateways`].
+    pub fn not_default(&self) -> bool {
+        matches!(self.0.get(NOT_DEFAULT_KEY), Some(Value::Bool(true)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1100,63 +1158,5 @@ mod tests {
         assert_eq!(ipv6_mask_to_prefix("ffff:ffff:ffff::").unwrap(), 48);
         assert_eq!(prefix_to_ipv4_mask(20), "255.255.240.0");
         assert_eq!(prefix_to_ipv4_mask(0), "0.0.0.0");
-    }
-}
-
-/// The subnet key the default-gateway pass sets on a subnet whose gateway
-/// must not become a default route.
-pub const NOT_DEFAULT_KEY: &str = "_cloudboot_not_default";
-
-impl NetworkState {
-    /// cloudboot's deliberate fix of a cloud-init 22.4 defect: with several
-    /// interfaces that have a gateway (or a default route), every one
-    /// becomes a default route, and whichever comes up first wins. Here the
-    /// first (in config order, which for OpenStack is the metadata's order)
-    /// stays the default, per address family; the subnets of the others get
-    /// [`NOT_DEFAULT_KEY`], and renderers do not make their gateways default
-    /// routes (sysconfig writes `DEFROUTE=no`). Returns the demoted
-    /// (interface, gateway) pairs, for the plan to show.
-    pub fn demote_extra_default_gateways(&mut self) -> Vec<(String, String)> {
-        let mut taken = [false, false]; // [IPv4, IPv6]
-        let mut demoted = Vec::new();
-        for iface in &mut self.interfaces {
-            let name = iface.name();
-            let Some(Value::Seq(subnets)) = iface.0.get_mut("subnets") else {
-                continue;
-            };
-            for subnet in subnets.iter_mut() {
-                let Value::Map(s) = subnet else { continue };
-                let sub = Subnet(s.clone());
-                let is_default_route = |r: &Mapping| {
-                    matches!(r.get("prefix"), Some(Value::Int(0)))
-                        && matches!(
-                            r.get("network").and_then(Value::as_str),
-                            Some("::" | "0.0.0.0")
-                        )
-                };
-                let gateway = sub.str("gateway").or_else(|| {
-                    sub.routes()
-                        .iter()
-                        .find(|r| is_default_route(r))
-                        .and_then(|r| r.get("gateway").map(Value::python_str))
-                });
-                let Some(gw) = gateway else { continue };
-                let family = usize::from(gw.contains(':'));
-                if taken[family] {
-                    s.insert(Value::str(NOT_DEFAULT_KEY), Value::Bool(true));
-                    demoted.push((name.clone(), gw));
-                } else {
-                    taken[family] = true;
-                }
-            }
-        }
-        demoted
-    }
-}
-
-impl Subnet {
-    /// Set by [`NetworkState::demote_extra_default_gateways`].
-    pub fn not_default(&self) -> bool {
-        matches!(self.0.get(NOT_DEFAULT_KEY), Some(Value::Bool(true)))
     }
 }
