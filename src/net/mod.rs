@@ -6,6 +6,7 @@
 //! - `state.rs`: v1/v2 into the model.
 //! - `render/`: the model into sysconfig, ENI, networkd or netplan files.
 
+pub mod apply;
 pub mod input;
 pub mod render;
 pub mod state;

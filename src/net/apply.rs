@@ -1,0 +1,558 @@
+//! Network config at boot, decided as cloud-init 22.4 decides it
+//! (`Init.apply_network_config`, `Init._find_networking_config`,
+//! `Distro.apply_network_config`, `renderers.select`): which config, whether
+//! to apply it this boot, which renderer, and how to bring it up. Everything
+//! here decides; the engine turns the decision into effects.
+
+use std::path::Path;
+
+use crate::distro::Distro;
+use crate::net::render::Flavor;
+use crate::rootfs::FsView;
+use crate::value::Value;
+
+/// Where a network config came from (cloud-init's `NetworkConfigSource`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// `/var/lib/cloud/data/upgraded-network` exists: networking is left alone.
+    UpgradedNetwork,
+    /// `network-config=` on the kernel command line.
+    Cmdline,
+    /// `network:` in `/etc/cloud/cloud.cfg` (and `cloud.cfg.d`).
+    SystemCfg,
+    /// The datasource's network config.
+    Datasource,
+    /// No config anywhere: DHCP on the first real NIC.
+    Fallback,
+}
+
+impl ConfigSource {
+    /// The name cloud-init logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfigSource::UpgradedNetwork => "upgraded-network file",
+            ConfigSource::Cmdline => "cmdline",
+            ConfigSource::SystemCfg => "system_cfg",
+            ConfigSource::Datasource => "ds",
+            ConfigSource::Fallback => "fallback",
+        }
+    }
+}
+
+/// The outcome of the search for a network config.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Found {
+    /// `{config: disabled}` (or the upgraded-network file) at this source.
+    Disabled(ConfigSource),
+    /// A v1/v2 config (its top-level `network:` key removed).
+    Config(ConfigSource, Value),
+    /// Nothing found and no interface to fall back to.
+    Nothing,
+}
+
+/// `net.is_disabled_cfg`.
+pub fn is_disabled(cfg: &Value) -> bool {
+    cfg.get("config").and_then(Value::as_str) == Some("disabled")
+}
+
+/// `_remove_top_level_network_key`.
+fn without_network_key(cfg: Value) -> Value {
+    match cfg.get("network") {
+        Some(inner) => inner.clone(),
+        None => cfg,
+    }
+}
+
+/// `cmdline.read_kernel_cmdline_config`: the last `network-config=` token,
+/// `disabled` or base64 of (optionally gzipped) YAML. Undecodable base64 is
+/// ignored as cloud-init ignores it, with the reason returned.
+pub fn kernel_cmdline_config(cmdline: &str) -> Result<Option<Value>, String> {
+    let Some(data64) = cmdline
+        .split_whitespace()
+        .filter_map(|t| t.strip_prefix("network-config="))
+        .next_back()
+    else {
+        return Ok(None);
+    };
+    if data64.is_empty() {
+        return Ok(None);
+    }
+    if data64 == "disabled" {
+        let mut m = crate::value::Mapping::new();
+        m.insert(Value::str("config"), Value::str("disabled"));
+        return Ok(Some(Value::Map(m)));
+    }
+    let blob = crate::base64::decode(data64.as_bytes()).map_err(|_| {
+        format!(
+            "Expected base64 encoded kernel commandline parameter network-config. \
+             Ignoring network-config={data64}."
+        )
+    })?;
+    // `_decomp_gzip`: gunzip when it is gzip, else the bytes as they are.
+    let blob = if blob.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        use std::io::Read;
+        flate2::read::GzDecoder::new(&blob[..])
+            .take(1 << 20)
+            .read_to_end(&mut out)
+            .map_err(|e| format!("network-config= on the kernel command line: {e}"))?;
+        out
+    } else {
+        blob
+    };
+    // `util.load_yaml`: anything but a mapping counts as no config.
+    match crate::yaml::load(&blob, "kernel command line network-config") {
+        Ok(v @ Value::Map(_)) => Ok(Some(v)),
+        Ok(_) => Ok(None),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Every source cloud-init consults, in the order of
+/// `DataSource.network_config_sources` (cmdline, initramfs, system config,
+/// datasource); `fallback` is asked only when none has a config.
+pub fn find_config(
+    fs: &dyn FsView,
+    upgraded_network_file: &Path,
+    sys_cfg: &Value,
+    ds_config: Option<Value>,
+    fallback: impl FnOnce() -> Option<Value>,
+) -> (Found, Vec<String>) {
+    let mut notes = Vec::new();
+    if fs.exists(upgraded_network_file) {
+        return (Found::Disabled(ConfigSource::UpgradedNetwork), notes);
+    }
+    let cmdline = fs
+        .read_string(Path::new("/proc/cmdline"))
+        .unwrap_or_default();
+    let from_cmdline = kernel_cmdline_config(&cmdline).unwrap_or_else(|e| {
+        notes.push(e);
+        None
+    });
+    // The initramfs source (klibc's /run/net-*.conf) is not read: cloudboot
+    // runs no initramfs networking of its own to take over from.
+    let candidates = [
+        (ConfigSource::Cmdline, from_cmdline),
+        (ConfigSource::SystemCfg, sys_cfg.get("network").cloned()),
+        (ConfigSource::Datasource, ds_config),
+    ];
+    for (source, cfg) in candidates {
+        let Some(cfg) = cfg.map(without_network_key) else {
+            continue;
+        };
+        if is_disabled(&cfg) {
+            return (Found::Disabled(source), notes);
+        }
+        if cfg.truthy() {
+            return (Found::Config(source, cfg), notes);
+        }
+    }
+    match fallback() {
+        Some(cfg) => (Found::Config(ConfigSource::Fallback, cfg), notes),
+        None => (Found::Nothing, notes),
+    }
+}
+
+/// What decides whether a known instance gets its network config again.
+pub struct UpdatePolicy {
+    /// No datasource (the local stage found none): cloud-init always applies.
+    pub no_datasource: bool,
+    pub new_instance: bool,
+    /// `apply_network_config.once` exists under `/run/cloud-init/sem`.
+    pub already_this_boot: bool,
+}
+
+/// `Init.apply_network_config`'s test: a new instance, or an `updates:
+/// network: when:` list in the config that asks for `boot` (once per boot)
+/// or `boot-legacy`. Returns why it applies, or `None`.
+pub fn should_apply(policy: &UpdatePolicy, cfg: &Value) -> Option<&'static str> {
+    if policy.no_datasource {
+        return Some("no datasource");
+    }
+    if policy.new_instance {
+        return Some("new instance");
+    }
+    let when: Vec<String> = cfg
+        .get("updates")
+        .and_then(|u| u.get("network"))
+        .and_then(|n| n.get("when"))
+        .and_then(Value::as_seq)
+        .map(|s| {
+            s.iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default();
+    if !policy.already_this_boot && when.iter().any(|w| w == "boot") {
+        return Some("updates: network: when: boot");
+    }
+    if when.iter().any(|w| w == "boot-legacy") {
+        return Some("updates: network: when: boot-legacy");
+    }
+    None
+}
+
+/// `renderers.DEFAULT_PRIORITY`.
+pub const DEFAULT_PRIORITY: &[&str] = &[
+    "eni",
+    "sysconfig",
+    "netplan",
+    "network-manager",
+    "freebsd",
+    "netbsd",
+    "openbsd",
+    "networkd",
+];
+
+/// The renderers cloudboot writes.
+pub const IMPLEMENTED: &[&str] = &["eni", "sysconfig", "netplan", "networkd"];
+
+/// `sysconfig.KNOWN_DISTROS`.
+const SYSCONFIG_DISTROS: &[&str] = &[
+    "almalinux",
+    "centos",
+    "cloudlinux",
+    "eurolinux",
+    "fedora",
+    "miraclelinux",
+    "openEuler",
+    "openmandriva",
+    "rhel",
+    "rocky",
+    "suse",
+    "virtuozzo",
+];
+
+/// `subp.which(name, search=dirs, target=root)`.
+fn which(fs: &dyn FsView, name: &str, dirs: &[&str]) -> bool {
+    dirs.iter()
+        .any(|d| fs.is_executable_file(&Path::new(d).join(name)))
+}
+
+fn is_file(fs: &dyn FsView, path: &str) -> bool {
+    matches!(fs.stat(Path::new(path)), Some(s) if s.kind == crate::rootfs::Kind::File)
+}
+
+/// Each renderer module's `available(target)`, read under the root.
+pub fn available(fs: &dyn FsView, distro: &Distro, name: &str) -> bool {
+    let sbin = ["/sbin", "/usr/sbin"];
+    match name {
+        "eni" => {
+            ["ifquery", "ifup", "ifdown"]
+                .iter()
+                .all(|p| which(fs, p, &sbin))
+                && is_file(fs, "/etc/network/interfaces")
+        }
+        "sysconfig" => {
+            SYSCONFIG_DISTROS.contains(&distro.variant.as_str())
+                && ["ifup", "ifdown"].iter().all(|p| which(fs, p, &sbin))
+                && (is_file(fs, "/etc/sysconfig/network-scripts/network-functions")
+                    || is_file(fs, "/etc/sysconfig/config"))
+        }
+        "netplan" => which(fs, "netplan", &["/usr/sbin", "/sbin"]),
+        "networkd" => ["ip", "systemctl"]
+            .iter()
+            .all(|p| which(fs, p, &["/usr/sbin", "/bin"])),
+        "network-manager" => {
+            is_file(fs, "/etc/NetworkManager/NetworkManager.conf")
+                && which(fs, "nmcli", &["/usr/bin", "/bin", "/usr/sbin", "/sbin"])
+        }
+        _ => false,
+    }
+}
+
+/// The renderer chosen, and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Choice {
+    pub name: &'static str,
+    pub flavor: Flavor,
+    pub why: String,
+}
+
+/// The distribution family's own renderer: what cloudboot uses when
+/// nothing in the priority list is available under the root (a bare image
+/// tree, a root whose tools live elsewhere). cloud-init gives up there
+/// (`RendererNotFoundError`); a preview or a minimal image still deserves
+/// the files its distribution reads.
+fn family_renderer(distro: &Distro) -> &'static str {
+    match distro.variant.as_str() {
+        v if SYSCONFIG_DISTROS.contains(&v) => "sysconfig",
+        "ubuntu" => {
+            // Ubuntu 17.10 and later read netplan.
+            let major: u32 = distro
+                .version_id
+                .split('.')
+                .next()
+                .and_then(|m| m.parse().ok())
+                .unwrap_or(0);
+            if major >= 18 {
+                "netplan"
+            } else {
+                "eni"
+            }
+        }
+        "debian" => "eni",
+        "arch" | "photon" | "mariner" => "networkd",
+        _ => "eni",
+    }
+}
+
+/// The sysconfig flavour for a distribution: initscripts-only RHEL/CentOS 6,
+/// or 7 and later.
+pub fn flavor_for(distro: &Distro) -> Flavor {
+    let major = distro.version_id.split('.').next().unwrap_or("");
+    let rhel_family = matches!(
+        distro.variant.as_str(),
+        "rhel" | "centos" | "cloudlinux" | "virtuozzo" | "eurolinux"
+    );
+    if rhel_family && major == "6" {
+        Flavor::Rhel6
+    } else if SYSCONFIG_DISTROS.contains(&distro.variant.as_str()) {
+        Flavor::Rhel
+    } else {
+        Flavor::Default
+    }
+}
+
+/// `renderers.select`: the first available renderer of
+/// `system_info.network.renderers` (or the default priority). Names
+/// cloud-init knows but cloudboot does not render (`network-manager`, the
+/// BSDs) are passed over with a note; unknown names are an error, as in
+/// cloud-init.
+pub fn select_renderer(
+    fs: &dyn FsView,
+    distro: &Distro,
+    sys_cfg: &Value,
+) -> Result<(Choice, Vec<String>), String> {
+    let mut notes = Vec::new();
+    let configured: Option<Vec<String>> = sys_cfg
+        .get("system_info")
+        .and_then(|s| s.get("network"))
+        .and_then(|n| n.get("renderers"))
+        .and_then(Value::as_seq)
+        .map(|s| s.iter().map(Value::python_str).collect());
+    let priority: Vec<String> = configured
+        .clone()
+        .unwrap_or_else(|| DEFAULT_PRIORITY.iter().map(|s| s.to_string()).collect());
+    let unknown: Vec<&String> = priority
+        .iter()
+        .filter(|n| !DEFAULT_PRIORITY.contains(&n.as_str()))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(format!(
+            "Unknown renderers provided in priority list: {unknown:?}"
+        ));
+    }
+    let flavor = flavor_for(distro);
+    for name in &priority {
+        if !available(fs, distro, name) {
+            continue;
+        }
+        match IMPLEMENTED.iter().find(|n| **n == name.as_str()) {
+            Some(n) => {
+                return Ok((
+                    Choice {
+                        name: n,
+                        flavor,
+                        why: format!("first available of {priority:?}"),
+                    },
+                    notes,
+                ))
+            }
+            None => notes.push(format!(
+                "renderer {name} is available but cloudboot does not write it; trying the next"
+            )),
+        }
+    }
+    // An explicit list that names one renderer is a choice, available or not.
+    if let Some(list) = &configured {
+        if let Some(n) = list
+            .iter()
+            .find_map(|n| IMPLEMENTED.iter().find(|i| **i == n.as_str()))
+        {
+            return Ok((
+                Choice {
+                    name: n,
+                    flavor,
+                    why: format!("none of {priority:?} available under the root; first listed"),
+                },
+                notes,
+            ));
+        }
+    }
+    let name = family_renderer(distro);
+    Ok((
+        Choice {
+            name,
+            flavor,
+            why: format!(
+                "none of {priority:?} available under the root; {name} for distro '{}'",
+                if distro.id.is_empty() {
+                    "unknown"
+                } else {
+                    &distro.id
+                }
+            ),
+        },
+        notes,
+    ))
+}
+
+/// How a renderer's output is brought up on a live machine (cloud-init's
+/// activators): `ifup` per interface for ENI and sysconfig (cloud-init 22.4
+/// has no sysconfig activator without NetworkManager, so a CentOS 6 boot
+/// waited for the network service; `/sbin/ifup` is what that service runs),
+/// `netplan apply`, or a restart of systemd-networkd.
+pub fn bring_up_commands(renderer: &str, interfaces: &[String]) -> Vec<Vec<String>> {
+    let argv = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    match renderer {
+        "eni" | "sysconfig" => interfaces
+            .iter()
+            .map(|i| vec!["ifup".to_string(), i.clone()])
+            .collect(),
+        "netplan" => vec![argv(&["netplan", "apply"])],
+        "networkd" => vec![argv(&[
+            "systemctl",
+            "restart",
+            "systemd-networkd",
+            "systemd-resolved",
+        ])],
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rootfs::{RealFs, Root};
+    use std::os::unix::fs::PermissionsExt;
+
+    fn yaml(text: &str) -> Value {
+        crate::yaml::load(text.as_bytes(), "t").unwrap()
+    }
+
+    fn root_with(files: &[(&str, &str, u32)]) -> (tempfile::TempDir, RealFs) {
+        let tmp = tempfile::tempdir().unwrap();
+        for (path, content, mode) in files {
+            let p = tmp.path().join(path.trim_start_matches('/'));
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, content).unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(*mode)).unwrap();
+        }
+        let fs = RealFs {
+            root: Root::new(tmp.path()),
+        };
+        (tmp, fs)
+    }
+
+    #[test]
+    fn cmdline_config_forms() {
+        assert_eq!(kernel_cmdline_config("ro quiet").unwrap(), None);
+        let disabled = kernel_cmdline_config("ro network-config=disabled").unwrap();
+        assert!(is_disabled(&disabled.unwrap()));
+        // "version: 1\nconfig: []\n" in base64; the last token wins.
+        let v = kernel_cmdline_config(
+            "network-config=bad network-config=dmVyc2lvbjogMQpjb25maWc6IFtdCg==",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(v.get("version"), Some(&Value::Int(1)));
+        assert_eq!(kernel_cmdline_config("network-config=@@@").unwrap(), None);
+        assert!(kernel_cmdline_config("network-config=bad").is_err());
+    }
+
+    #[test]
+    fn sources_in_cloud_init_order() {
+        let (_t, fs) = root_with(&[("/proc/cmdline", "ro\n", 0o644)]);
+        let upgraded = Path::new("/var/lib/cloud/data/upgraded-network");
+        let ds = yaml("network:\n  version: 2\n  ethernets: {eth0: {dhcp4: true}}\n");
+        // System config beats the datasource; its `network:` is the config itself.
+        let sys = yaml("network:\n  version: 1\n  config: [{type: physical, name: eth9}]\n");
+        let (found, _) = find_config(&fs, upgraded, &sys, Some(ds.clone()), || None);
+        assert!(matches!(found, Found::Config(ConfigSource::SystemCfg, _)));
+        // The datasource's config loses its top-level `network:` key.
+        let (found, _) = find_config(&fs, upgraded, &Value::empty_map(), Some(ds), || None);
+        match found {
+            Found::Config(ConfigSource::Datasource, v) => {
+                assert_eq!(v.get("version"), Some(&Value::Int(2)))
+            }
+            other => panic!("{other:?}"),
+        }
+        // Disabled in cloud.cfg stops the search before the datasource.
+        let sys = yaml("network: {config: disabled}\n");
+        let (found, _) = find_config(&fs, upgraded, &sys, None, || panic!("no fallback"));
+        assert_eq!(found, Found::Disabled(ConfigSource::SystemCfg));
+        let (found, _) = find_config(&fs, upgraded, &Value::empty_map(), None, || {
+            Some(yaml("version: 1\nconfig: []\n"))
+        });
+        assert!(matches!(found, Found::Config(ConfigSource::Fallback, _)));
+    }
+
+    #[test]
+    fn updates_when_boot() {
+        let known = UpdatePolicy {
+            no_datasource: false,
+            new_instance: false,
+            already_this_boot: false,
+        };
+        assert_eq!(should_apply(&known, &Value::empty_map()), None);
+        let cfg = yaml("updates: {network: {when: [boot]}}\n");
+        assert!(should_apply(&known, &cfg).is_some());
+        let again = UpdatePolicy {
+            already_this_boot: true,
+            ..known
+        };
+        assert_eq!(should_apply(&again, &cfg), None);
+    }
+
+    #[test]
+    fn renderer_choice_reads_the_root() {
+        let centos6 = [
+            (
+                "/etc/redhat-release",
+                "CentOS release 6.10 (Final)\n",
+                0o644,
+            ),
+            ("/sbin/ifup", "#!/bin/sh\n", 0o755),
+            ("/sbin/ifdown", "#!/bin/sh\n", 0o755),
+            (
+                "/etc/sysconfig/network-scripts/network-functions",
+                "",
+                0o644,
+            ),
+        ];
+        let (_t, fs) = root_with(&centos6);
+        let distro = crate::distro::detect(&fs);
+        let (c, _) = select_renderer(&fs, &distro, &Value::empty_map()).unwrap();
+        assert_eq!((c.name, c.flavor), ("sysconfig", Flavor::Rhel6));
+
+        let debian = [
+            ("/etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n", 0o644),
+            ("/sbin/ifup", "", 0o755),
+            ("/sbin/ifdown", "", 0o755),
+            ("/sbin/ifquery", "", 0o755),
+            ("/etc/network/interfaces", "", 0o644),
+            ("/usr/sbin/netplan", "", 0o755),
+        ];
+        let (_t, fs) = root_with(&debian);
+        let distro = crate::distro::detect(&fs);
+        let (c, _) = select_renderer(&fs, &distro, &Value::empty_map()).unwrap();
+        assert_eq!(c.name, "eni");
+        let cfg = yaml("system_info: {network: {renderers: [netplan, eni]}}\n");
+        let (c, _) = select_renderer(&fs, &distro, &cfg).unwrap();
+        assert_eq!(c.name, "netplan");
+        let cfg = yaml("system_info: {network: {renderers: [wicked]}}\n");
+        assert!(select_renderer(&fs, &distro, &cfg).is_err());
+
+        // A bare tree of CentOS 7: nothing available, the family's renderer.
+        let (_t, fs) = root_with(&[(
+            "/etc/os-release",
+            "ID=\"centos\"\nVERSION_ID=\"7\"\n",
+            0o644,
+        )]);
+        let distro = crate::distro::detect(&fs);
+        let (c, _) = select_renderer(&fs, &distro, &Value::empty_map()).unwrap();
+        assert_eq!((c.name, c.flavor), ("sysconfig", Flavor::Rhel));
+    }
+}
