@@ -1,9 +1,14 @@
 //! cloudboot's modules, one file each. A module sees the engine's API
 //! (`crate::module`) only: config and context in, effects out.
 
+pub mod bootcmd;
 pub mod final_message;
 pub mod runcmd;
+pub mod scripts_per_boot;
+pub mod scripts_per_instance;
+pub mod scripts_per_once;
 pub mod scripts_user;
+pub mod scripts_vendor;
 pub mod write_files;
 pub mod write_files_deferred;
 
@@ -15,6 +20,11 @@ pub fn all() -> &'static [&'static dyn Module] {
         &write_files::WriteFiles,
         &write_files_deferred::WriteFilesDeferred,
         &runcmd::Runcmd,
+        &bootcmd::Bootcmd,
+        &scripts_vendor::ScriptsVendor,
+        &scripts_per_once::ScriptsPerOnce,
+        &scripts_per_boot::ScriptsPerBoot,
+        &scripts_per_instance::ScriptsPerInstance,
         &scripts_user::ScriptsUser,
         &final_message::FinalMessage,
     ]

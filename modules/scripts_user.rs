@@ -4,8 +4,7 @@
 //! others; the module then fails with cloud-init's
 //! `Runparts: N failures (names) in M attempted commands`.
 
-use crate::effect::Effect;
-use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
+use crate::module::{run_parts, Context, Module, ModuleInfo, ModuleOutput};
 use crate::semaphore::Frequency;
 
 pub struct ScriptsUser;
@@ -26,25 +25,9 @@ impl Module for ScriptsUser {
     }
 
     fn plan(&self, ctx: &Context) -> ModuleOutput {
-        let mut out = ModuleOutput::default();
         // cloud-init runs them through the `instance` link; so do we, so the
         // paths a script sees in `ps` and `$0` are the same.
         let dir = ctx.paths.instance_link().join("scripts");
-        let names = ctx.fs.list_dir(&dir).unwrap_or_default();
-        let scripts: Vec<_> = names
-            .iter()
-            .map(|n| dir.join(n))
-            .filter(|p| ctx.fs.is_executable_file(p))
-            .collect();
-        if scripts.is_empty() {
-            out.note(format!("no executable scripts in {}", dir.display()));
-            return out;
-        }
-        out.effects.push(Effect::RunParts {
-            dir,
-            scripts,
-            env: Vec::new(),
-        });
-        out
+        run_parts(ctx, dir, Vec::new(), Vec::new())
     }
 }

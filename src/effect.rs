@@ -166,6 +166,8 @@ pub enum Effect {
         dir: PathBuf,
         scripts: Vec<PathBuf>,
         env: Vec<(String, String)>,
+        /// Put before each script (`vendor_data: prefix`), e.g. `[timeout, 30]`.
+        prefix: Vec<String>,
     },
     /// Act on the running machine.
     Host(HostAction),
@@ -235,7 +237,12 @@ impl Effect {
                 }
                 s
             }
-            Effect::RunParts { dir, scripts, .. } => {
+            Effect::RunParts {
+                dir,
+                scripts,
+                prefix,
+                ..
+            } => {
                 let names: Vec<String> = scripts
                     .iter()
                     .map(|s| {
@@ -244,7 +251,12 @@ impl Effect {
                             .unwrap_or_default()
                     })
                     .collect();
-                format!("run-parts {} [{}]", dir.display(), names.join(", "))
+                let prefix = if prefix.is_empty() {
+                    String::new()
+                } else {
+                    format!(" with prefix {}", prefix.join(" "))
+                };
+                format!("run-parts {} [{}]{prefix}", dir.display(), names.join(", "))
             }
             Effect::Host(h) => format!("host {}", h.what),
             Effect::Console(text) => format!("console {text}"),
@@ -290,10 +302,16 @@ impl Effect {
                     String::from_utf8_lossy(&d.bytes).into_owned()
                 }),
             }),
-            Effect::RunParts { dir, scripts, env } => json!({
+            Effect::RunParts {
+                dir,
+                scripts,
+                env,
+                prefix,
+            } => json!({
                 "action": "run-parts",
                 "dir": dir,
                 "scripts": scripts,
+                "prefix": prefix,
                 "env": env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
             }),
             Effect::Host(h) => json!({"action": "host", "what": h.what, "argv": h.argv}),

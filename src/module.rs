@@ -160,3 +160,34 @@ pub fn normalize_name(name: &str) -> String {
     let n = n.strip_suffix(".py").unwrap_or(&n);
     n.strip_prefix("cc_").unwrap_or(n).to_string()
 }
+
+/// `subp.runparts(dir, exe_prefix=prefix)`: every executable file directly in
+/// `dir`, in sorted order. A missing directory or one without executables is
+/// a note, not an error, as in cloud-init.
+pub fn run_parts(
+    ctx: &Context,
+    dir: PathBuf,
+    prefix: Vec<String>,
+    env: Vec<(String, String)>,
+) -> ModuleOutput {
+    let mut out = ModuleOutput::default();
+    let scripts: Vec<PathBuf> = ctx
+        .fs
+        .list_dir(&dir)
+        .unwrap_or_default()
+        .iter()
+        .map(|n| dir.join(n))
+        .filter(|p| ctx.fs.is_executable_file(p))
+        .collect();
+    if scripts.is_empty() {
+        out.note(format!("no executable scripts in {}", dir.display()));
+        return out;
+    }
+    out.effects.push(Effect::RunParts {
+        dir,
+        scripts,
+        env,
+        prefix,
+    });
+    out
+}

@@ -192,16 +192,19 @@ impl LiveTarget {
         &mut self,
         scripts: &[std::path::PathBuf],
         env: &[(String, String)],
+        prefix: &[String],
     ) -> Result<Option<String>, String> {
         let mut failed = Vec::new();
         let mut not_run = Vec::new();
         for script in scripts {
-            let argv0 = script.to_string_lossy().into_owned();
+            let path = script.to_string_lossy().into_owned();
+            let argv: Vec<String> = prefix.iter().cloned().chain([path]).collect();
+            let argv0 = argv[0].clone();
             if let Some(why) = self.runner.cannot_run(&argv0) {
                 not_run.push(why);
                 continue;
             }
-            let mut cmd = crate::effect::Command::new([argv0.clone()]);
+            let mut cmd = crate::effect::Command::new(argv);
             cmd.env = env.to_vec();
             let name = script
                 .file_name()
@@ -328,7 +331,12 @@ impl Target for LiveTarget {
                     }
                 }
             }
-            Effect::RunParts { scripts, env, .. } => match self.run_parts(scripts, env) {
+            Effect::RunParts {
+                scripts,
+                env,
+                prefix,
+                ..
+            } => match self.run_parts(scripts, env, prefix) {
                 Ok(None) => Ok(Outcome::Done),
                 Ok(Some(why)) => Ok(Outcome::NotRun(why)),
                 Err(e) => Err(e),

@@ -246,9 +246,9 @@ fn modules_without_their_keys_are_skipped_without_a_semaphore() {
         status.contains("write_files: skipped (no applicable config: none of write_files is set)"),
         "{status}"
     );
-    assert!(m
-        .read("/var/log/cloud-init.log")
-        .contains("Skipping modules 'write_files' because no applicable config is provided."));
+    assert!(m.read("/var/log/cloud-init.log").contains(
+        "Skipping modules 'bootcmd,write_files' because no applicable config is provided."
+    ));
 }
 
 #[test]

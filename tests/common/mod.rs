@@ -152,7 +152,7 @@ impl Machine {
         fs::copy(bb, self.path("/bin/busybox")).unwrap();
         for applet in [
             "sh", "echo", "cat", "kill", "touch", "date", "sleep", "test", "[", "ls", "mkdir",
-            "rm", "printf", "id", "true", "false", "wc",
+            "rm", "printf", "id", "true", "false", "wc", "env",
         ] {
             std::os::unix::fs::symlink("busybox", self.path(&format!("/bin/{applet}"))).unwrap();
         }

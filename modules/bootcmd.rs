@@ -1,0 +1,56 @@
+//! bootcmd (`cc_bootcmd`): on every boot, early in the network stage, runs
+//! the `bootcmd` list as one shell script, with `INSTANCE_ID` set. As
+//! cloud-init does, the script is `util.shellify(bootcmd)` written to a
+//! temporary file under `/run/cloud-init/tmp` and run by `/bin/sh`; the file
+//! goes afterwards, whether the script succeeded or not.
+
+use crate::effect::{Command, Data, Effect, OnFailure};
+use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
+use crate::schema::{Field, Ty};
+use crate::semaphore::Frequency;
+
+static COMMAND: Ty = Ty::OneOf(&[Ty::Str, Ty::List(&Ty::Any), Ty::Null]);
+
+pub struct Bootcmd;
+
+static INFO: ModuleInfo = ModuleInfo {
+    name: "bootcmd",
+    aliases: &[],
+    frequency: Frequency::Always,
+    activate_by: &["bootcmd"],
+    keys: &["bootcmd"],
+    schema: &[Field::opt("bootcmd", Ty::List(&COMMAND))],
+    summary: "run commands early on every boot",
+};
+
+impl Module for Bootcmd {
+    fn info(&self) -> &'static ModuleInfo {
+        &INFO
+    }
+
+    fn plan(&self, ctx: &Context) -> ModuleOutput {
+        let mut out = ModuleOutput::default();
+        let Some(cmds) = ctx.cfg.get("bootcmd") else {
+            out.note("Skipping module named bootcmd, no 'bootcmd' key in configuration");
+            return out;
+        };
+        let script = match crate::modules::runcmd::shellify(cmds) {
+            Ok(s) => s,
+            Err(e) => {
+                out.error(format!("Failed to shellify bootcmd: {e}"));
+                return out;
+            }
+        };
+        let path = ctx.paths.runpath("tmp").join("bootcmd.sh");
+        out.effects
+            .push(Effect::write(&path, Data::public(script), 0o600));
+        let mut run = Command::new(["/bin/sh".to_string(), path.to_string_lossy().into_owned()])
+            .on_failure(OnFailure::Report);
+        if !ctx.iid().is_empty() {
+            run = run.env("INSTANCE_ID", ctx.iid());
+        }
+        out.effects.push(Effect::Run(run));
+        out.effects.push(Effect::Remove { path });
+        out
+    }
+}

@@ -1,0 +1,229 @@
+//! A network lab for bring-up tests: two network namespaces joined by veth
+//! pairs. The guest namespace holds the NICs (with the MACs the metadata
+//! names); the cloud namespace holds their peers, with addresses and a
+//! dnsmasq DHCP server. What cloudboot rendered is then brought up by the
+//! real tools (ifupdown, systemd-networkd) inside the guest namespace, in a
+//! private mount namespace where the rendered directory is bound over the
+//! path the tool reads, so nothing of the host's `/etc`, `/run` or network
+//! is touched.
+//!
+//! Needs root, iproute2, dnsmasq, ifupdown with dhclient, systemd-networkd.
+//! Without them [`Lab::new`] returns `None` and the test is skipped, unless
+//! `CLOUDBOOT_REQUIRE_ROOT_TESTS` is set (as `.ci/run` sets it as root).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// One guest NIC and its peer in the cloud namespace.
+pub struct Nic {
+    /// The name in the guest namespace.
+    pub name: &'static str,
+    pub mac: &'static str,
+    /// The peer's address (e.g. `10.20.0.1/24`, or a v6 one), if any.
+    pub peer_addr: Option<&'static str>,
+    /// Serve DHCPv4 on the peer: the range's first and last address.
+    pub dhcp_range: Option<(&'static str, &'static str)>,
+}
+
+pub struct Lab {
+    pub guest: String,
+    pub cloud: String,
+    pub dir: tempfile::TempDir,
+    dnsmasq: Vec<PathBuf>,
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+fn run(argv: &[&str]) -> Output {
+    Command::new(argv[0])
+        .args(&argv[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("{argv:?}: {e}"))
+}
+
+fn run_ok(argv: &[&str]) {
+    let out = run(argv);
+    assert!(
+        out.status.success(),
+        "{argv:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn have(tool: &str) -> bool {
+    ["/usr/sbin", "/sbin", "/usr/bin", "/bin", "/lib/systemd"]
+        .iter()
+        .any(|d| Path::new(d).join(tool).exists())
+}
+
+/// Whether the lab can run here; the reason when it cannot.
+pub fn unavailable() -> Option<String> {
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("not root".into());
+    }
+    for tool in ["ip", "dnsmasq", "ifup", "dhclient", "systemd-networkd"] {
+        if !have(tool) {
+            return Some(format!("{tool} is not installed"));
+        }
+    }
+    None
+}
+
+/// Skips (returns `None`) when the lab cannot run, failing instead under
+/// `CLOUDBOOT_REQUIRE_ROOT_TESTS`.
+pub fn lab(nics: &[Nic]) -> Option<Lab> {
+    if let Some(why) = unavailable() {
+        if std::env::var_os("CLOUDBOOT_REQUIRE_ROOT_TESTS").is_some() {
+            panic!("bring-up test cannot run: {why}");
+        }
+        eprintln!("skipped: {why}");
+        return None;
+    }
+    Some(Lab::new(nics))
+}
+
+impl Lab {
+    fn new(nics: &[Nic]) -> Lab {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let tag = format!("{}-{n}", std::process::id());
+        let lab = Lab {
+            guest: format!("cbguest-{tag}"),
+            cloud: format!("cbcloud-{tag}"),
+            dir: tempfile::tempdir().unwrap(),
+            dnsmasq: Vec::new(),
+        };
+        run_ok(&["ip", "netns", "add", &lab.guest]);
+        run_ok(&["ip", "netns", "add", &lab.cloud]);
+        let mut lab = lab;
+        for (i, nic) in nics.iter().enumerate() {
+            let peer = format!("c{i}");
+            run_ok(&[
+                "ip", "link", "add", nic.name, "address", nic.mac, "netns", &lab.guest, "type",
+                "veth", "peer", "name", &peer, "netns", &lab.cloud,
+            ]);
+            if let Some(addr) = nic.peer_addr {
+                run_ok(&["ip", "-n", &lab.cloud, "addr", "add", addr, "dev", &peer]);
+            }
+            run_ok(&["ip", "-n", &lab.cloud, "link", "set", &peer, "up"]);
+            if let Some((first, last)) = nic.dhcp_range {
+                let pid = lab.dir.path().join(format!("dnsmasq-{peer}.pid"));
+                let leases = lab.dir.path().join(format!("dnsmasq-{peer}.leases"));
+                let range = format!("--dhcp-range={first},{last},255.255.255.0,1h");
+                run_ok(&[
+                    "ip",
+                    "netns",
+                    "exec",
+                    &lab.cloud,
+                    "dnsmasq",
+                    "--conf-file=/dev/null",
+                    "--port=0",
+                    &format!("--interface={peer}"),
+                    "--bind-interfaces",
+                    &range,
+                    &format!("--dhcp-leasefile={}", leases.display()),
+                    &format!("--pid-file={}", pid.display()),
+                ]);
+                lab.dnsmasq.push(pid);
+            }
+        }
+        lab
+    }
+
+    /// Runs a shell script in the guest namespace, in a private mount
+    /// namespace (`ip netns exec` makes one, and its mounts stay in it).
+    pub fn guest_sh(&self, script: &str) -> Output {
+        run(&["ip", "netns", "exec", &self.guest, "sh", "-ec", script])
+    }
+
+    /// `ip -br addr` and `ip route` of the guest, for assertions.
+    pub fn guest_state(&self) -> String {
+        let out = self.guest_sh("ip -br addr; ip route; ip -6 route; ip link");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Brings up what an ENI renderer wrote: `etc_network` (the root's
+    /// `/etc/network`, with `interfaces` sourcing `interfaces.d`) is bound
+    /// over `/etc/network`, and `ifup -a` runs with its state, leases and
+    /// resolv.conf in scratch places. Returns ifup's output, then a line
+    /// `=== state` and the guest's addresses, routes and links.
+    pub fn ifup_all(&self, etc_network: &Path) -> Output {
+        let scratch = self.dir.path();
+        for d in ["if-up.d", "if-down.d", "if-pre-up.d", "if-post-down.d"] {
+            std::fs::create_dir_all(etc_network.join(d)).unwrap();
+        }
+        std::fs::create_dir_all(scratch.join("dhcp")).unwrap();
+        std::fs::write(scratch.join("resolv.conf"), "").unwrap();
+        let script = format!(
+            "mount -t tmpfs none /run
+             mount --bind {net} /etc/network
+             mount --bind {s}/resolv.conf /etc/resolv.conf
+             mkdir -p /var/lib/dhcp && mount --bind {s}/dhcp /var/lib/dhcp
+             ifup -a -v 2>&1 || echo \"ifup failed: $?\"
+             echo '=== state'
+             ip -br addr; ip route; ip -6 route; ip link
+             # dhclient outlives ifup; stop it (without a release) so the
+             # namespace can go.
+             for p in /run/dhclient*.pid; do [ -f \"$p\" ] && kill $(cat \"$p\"); done; true",
+            net = etc_network.display(),
+            s = scratch.display(),
+        );
+        self.guest_sh(&script)
+    }
+
+    /// Brings up what a networkd renderer wrote: `network_dir` (the root's
+    /// `/etc/systemd/network`) is bound over `/etc/systemd/network` and
+    /// systemd-networkd runs until `ready` (a shell test) holds or 15 s
+    /// pass. `/sys` is read-only there, as in a container, so networkd does
+    /// not wait for a udev that is not running. Returns networkd's log, then
+    /// `=== state` and the guest's addresses, routes and links.
+    pub fn networkd(&self, network_dir: &Path, ready: &str) -> Output {
+        let script = format!(
+            "mount -o remount,ro /sys
+             mount -t tmpfs none /run
+             mkdir -p /run/systemd/netif/links /run/systemd/netif/leases /run/systemd/netif/lldp
+             chown -R systemd-network:systemd-network /run/systemd/netif
+             mount --bind {dir} /etc/systemd/network
+             /lib/systemd/systemd-networkd > {log} 2>&1 &
+             pid=$!
+             i=0
+             while [ $i -lt 75 ]; do
+                 if {ready}; then break; fi
+                 sleep 0.2; i=$((i+1))
+             done
+             kill $pid
+             cat {log}
+             echo '=== state'
+             ip -br addr; ip route; ip -6 route; ip link",
+            dir = network_dir.display(),
+            log = self.dir.path().join("networkd.log").display(),
+        );
+        self.guest_sh(&script)
+    }
+
+    /// Waits for `ready` in the guest (for asynchronous address setup).
+    pub fn wait_for(&self, ready: &str, limit: Duration) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if self.guest_sh(ready).status.success() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        false
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for pid in &self.dnsmasq {
+            if let Ok(p) = std::fs::read_to_string(pid) {
+                let _ = run(&["kill", p.trim()]);
+            }
+        }
+        let _ = run(&["ip", "netns", "del", &self.guest]);
+        let _ = run(&["ip", "netns", "del", &self.cloud]);
+    }
+}
