@@ -3,6 +3,7 @@
 
 pub mod bootcmd;
 pub mod final_message;
+pub mod resolv_conf;
 pub mod runcmd;
 pub mod scripts_per_boot;
 pub mod scripts_per_instance;
@@ -21,6 +22,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &write_files_deferred::WriteFilesDeferred,
         &runcmd::Runcmd,
         &bootcmd::Bootcmd,
+        &resolv_conf::ResolvConf,
         &scripts_vendor::ScriptsVendor,
         &scripts_per_once::ScriptsPerOnce,
         &scripts_per_boot::ScriptsPerBoot,

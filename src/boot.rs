@@ -570,6 +570,17 @@ impl<'t> Engine<'t> {
         report: &mut StageReport,
     ) {
         let mut inapplicable = Vec::new();
+        let mut unverified = Vec::new();
+        let distro = crate::module::distro_name(cfg, self.target.fs());
+        let overridden: Vec<String> = cfg
+            .get("unverified_modules")
+            .and_then(Value::as_seq)
+            .map(|s| {
+                s.iter()
+                    .map(|n| crate::module::normalize_name(&n.python_str()))
+                    .collect()
+            })
+            .unwrap_or_default();
         for entry in entries {
             match entry {
                 Entry::Unknown(name) => {
@@ -580,6 +591,32 @@ impl<'t> Engine<'t> {
                         .push(ModuleReport::skipped(name, Frequency::Instance, why));
                 }
                 Entry::Run(planned) => {
+                    // `run_section`: a module not verified on this distro
+                    // is skipped unless `unverified_modules` names it.
+                    let distros = planned.module.distros();
+                    let active = planned.module.info().activate_by.is_empty()
+                        || planned
+                            .module
+                            .info()
+                            .activate_by
+                            .iter()
+                            .any(|k| cfg.get(k).is_some());
+                    if active
+                        && !distros.is_empty()
+                        && !distros.contains(&distro.as_str())
+                        && !overridden.contains(&planned.module.info().name.to_string())
+                    {
+                        unverified.push(planned.name.clone());
+                        report.modules.push(ModuleReport::skipped(
+                            &planned.name,
+                            planned.frequency(),
+                            format!(
+                                "not verified on distro '{distro}' (only {}); add it to 'unverified_modules' to run it anyway",
+                                distros.join(", ")
+                            ),
+                        ));
+                        continue;
+                    }
                     let m = self.run_module(stage, planned, cfg, instance, true);
                     if m.result == ModResult::Skipped
                         && m.reason.starts_with("no applicable config")
@@ -597,6 +634,13 @@ impl<'t> Engine<'t> {
             tracing::info!(
                 "Skipping modules '{}' because no applicable config is provided.",
                 inapplicable.join(",")
+            );
+        }
+        if !unverified.is_empty() {
+            tracing::info!(
+                "Skipping modules '{}' because they are not verified on distro '{distro}'.  \
+                 To run anyway, add them to 'unverified_modules' in config.",
+                unverified.join(",")
             );
         }
     }

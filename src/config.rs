@@ -31,7 +31,6 @@ system_info:
   paths:
     cloud_dir: /var/lib/cloud
     templates_dir: /etc/cloud/templates/
-  distro: ubuntu
   network:
     renderers: null
 vendor_data: {enabled: true, prefix: []}

@@ -151,6 +151,23 @@ impl ModuleOutput {
 pub trait Module: Sync {
     fn info(&self) -> &'static ModuleInfo;
     fn plan(&self, ctx: &Context) -> ModuleOutput;
+    /// cloud-init's `meta["distros"]`: the distributions the module is
+    /// verified on. Elsewhere it is skipped unless `unverified_modules`
+    /// names it. Empty: every distribution.
+    fn distros(&self) -> &'static [&'static str] {
+        &[]
+    }
+}
+
+/// The distribution name modules are checked against: `system_info.distro`
+/// from the config, as cloud-init takes it, else the root's own (cloud-init's
+/// builtin default would say `ubuntu` of any image without a cloud.cfg).
+pub fn distro_name(cfg: &Value, fs: &dyn FsView) -> String {
+    cfg.get("system_info")
+        .and_then(|s| s.get("distro"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| crate::distro::detect(fs).variant)
 }
 
 /// Normalises a module name as cloud-init's `form_module_name` does (`-` and
