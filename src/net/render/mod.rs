@@ -6,6 +6,8 @@
 
 use std::path::PathBuf;
 
+pub mod sysconfig;
+
 use crate::net::state::NetworkState;
 use crate::rootfs::FsView;
 
