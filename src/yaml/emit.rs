@@ -17,7 +17,7 @@
 use super::resolve;
 use super::timestamp::Timestamp;
 use crate::base64;
-use crate::value::{python_float_repr, Value};
+use crate::value::{python_float_repr, Mapping, Value};
 
 const BEST_INDENT: usize = 4;
 const BEST_WIDTH: usize = 80;
@@ -32,6 +32,23 @@ pub fn dump_cloud_config(value: &Value) -> String {
     // Document end: explicit.
     e.write_indent();
     e.write_indicator("...", true, false, false);
+    e.write_indent();
+    e.out
+}
+
+/// `safeyaml.dumps(mapping, explicit_start=False, explicit_end=False)`:
+/// the same block style as [`dump_cloud_config`] with no `---` and no
+/// `...`, as cloud-init's netplan renderer (`netplan.py:_render_content`)
+/// dumps its sections and a v2 config it passes through. (Its `noalias`
+/// makes no difference here: our values are trees.)
+///
+/// The root is a mapping on purpose: PyYAML ends a document whose root is
+/// a plain scalar with `...` even when asked not to, and no caller dumps one.
+pub fn dump_bare_mapping(mapping: &Mapping) -> String {
+    let mut e = Emitter::default();
+    // Document start: implicit, nothing written.
+    e.node(&Value::Map(mapping.clone()), Context::ROOT);
+    // Document end: implicit, only the final line break.
     e.write_indent();
     e.out
 }

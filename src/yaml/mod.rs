@@ -28,7 +28,8 @@
 //! number's type or value behind the user's back.
 //!
 //! Writing: [`dump_cloud_config`] writes what cloud-init's `safeyaml.dumps`
-//! writes (`cloud-config.txt`).
+//! writes (`cloud-config.txt`); [`dump_bare_mapping`] the same without the
+//! `---` and `...` markers (the netplan renderer's file).
 
 mod compose;
 mod construct;
@@ -37,7 +38,7 @@ mod resolve;
 mod timestamp;
 
 pub use construct::Marks;
-pub use emit::dump_cloud_config;
+pub use emit::{dump_bare_mapping, dump_cloud_config};
 
 use crate::value::Value;
 
