@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use cloudboot::net::render::eni::{Eni, ENI_PATH, LEGACY_ETH0_PATH, MAIN_PATH, NETRULES_PATH};
+use cloudboot::net::render::eni::{
+    Eni, ENI_PATH, LEGACY_ETH0_PATH, MAIN_PATH, NETRULES_PATH, UBUNTU_ENI_PATH,
+};
 use cloudboot::net::render::{Flavor, RenderContext, Rendered, Renderer};
 use cloudboot::net::state::NetworkState;
 use cloudboot::rootfs::{RealFs, Root};
@@ -353,4 +355,30 @@ config:
     );
     assert!(r.warnings.iter().any(|w| w.contains("lo has no subnets")));
     assert!(files(&r)[NETRULES_PATH].is_empty());
+}
+
+#[test]
+fn cloud_init_ubuntu_output_is_removed() {
+    let theirs = "# This file is generated from information provided by\n# the datasource.  Changes to it will not persist across an instance.\nauto eth0\niface eth0 inet dhcp\n";
+    let tmp = root(&[(MAIN_PATH, DEBIAN9), (UBUNTU_ENI_PATH, theirs)]);
+    let r = render_in(&one_nic(), tmp.path());
+    assert_eq!(r.remove, [PathBuf::from(UBUNTU_ENI_PATH)]);
+
+    let admins = "auto eth9\niface eth9 inet dhcp\n";
+    let tmp = root(&[(MAIN_PATH, DEBIAN9), (UBUNTU_ENI_PATH, admins)]);
+    let r = render_in(&one_nic(), tmp.path());
+    assert!(r.remove.is_empty());
+    assert!(r
+        .warnings
+        .iter()
+        .any(|w| w.contains("not written by cloud-init")));
+}
+
+#[test]
+fn unreadable_main_file_is_left_alone() {
+    let tmp = root(&[]);
+    std::fs::create_dir_all(tmp.path().join("etc/network/interfaces")).unwrap();
+    let r = render_in(&one_nic(), tmp.path());
+    assert!(!files(&r).contains_key(MAIN_PATH));
+    assert!(r.warnings.iter().any(|w| w.contains("cannot be read")));
 }

@@ -34,13 +34,17 @@
 //!   /etc/network/interfaces.d/*.cfg`, which cloud-init's Ubuntu path
 //!   `50-cloud-init.cfg` matches but the Debian one does not). See
 //!   [`main_file`].
-//! - Where cloud-init raises (a route without a gateway, a DNS list on a
-//!   loopback without subnets), the output here goes on without that piece
-//!   and says so in [`Rendered::warnings`].
+//! - Where cloud-init raises (a route without a gateway, global DNS with a
+//!   loopback that has no subnets, an interface of no known type, as a
+//!   bridge port the config never defines is), the output here goes on
+//!   without that piece, or puts the unknown interface last, and says what
+//!   it left out in [`Rendered::warnings`].
 //!
 //! Mirrored from `distros/debian.py` too: `_maybe_remove_legacy_eth0`
 //! (Ubuntu images' `interfaces.d/eth0.cfg` is removed when it holds only
-//! the stock `auto eth0` / `iface eth0 inet dhcp`).
+//! the stock `auto eth0` / `iface eth0 inet dhcp`). In the same spirit, a
+//! `50-cloud-init.cfg` that cloud-init wrote on Ubuntu is removed, since
+//! ours replaces it ([`UBUNTU_ENI_PATH`]).
 
 use std::path::{Path, PathBuf};
 
@@ -57,6 +61,9 @@ pub const NETRULES_PATH: &str = "/etc/udev/rules.d/70-persistent-net.rules";
 pub const MAIN_PATH: &str = "/etc/network/interfaces";
 /// `_maybe_remove_legacy_eth0`'s path.
 pub const LEGACY_ETH0_PATH: &str = "/etc/network/interfaces.d/eth0.cfg";
+/// Where cloud-init writes on Ubuntu (`distros/ubuntu.py`): named `.cfg` so
+/// that Ubuntu's `source /etc/network/interfaces.d/*.cfg` reads it.
+pub const UBUNTU_ENI_PATH: &str = "/etc/network/interfaces.d/50-cloud-init.cfg";
 
 /// `distros/debian.py` `NETWORK_FILE_HEADER`.
 pub const HEADER: &str = "\
@@ -106,6 +113,9 @@ impl Renderer for Eni {
                     .push(format!("removed {LEGACY_ETH0_PATH} with known contents"));
             }
             LegacyEth0::Custom(why) => out.warnings.push(why),
+        }
+        if let Some(stale) = stale_ubuntu_file(ctx.fs, &mut out.warnings) {
+            out.remove.push(stale);
         }
         if let Some(file) = main_file(ctx.fs, state, &mut out.warnings) {
             out.files.push(file);
@@ -552,6 +562,30 @@ fn legacy_eth0(fs: &dyn FsView) -> LegacyEth0 {
     }
 }
 
+/// cloud-init's Ubuntu output, left by the cloud-init an image ran before
+/// (Ubuntu 16.04 on): ifupdown would read it next to ours and configure
+/// the NICs twice. It is removed when it is cloud-init's (its header says
+/// it is generated from the datasource, in every version's wording),
+/// reported otherwise. cloudboot writes the Debian path on Ubuntu too.
+fn stale_ubuntu_file(fs: &dyn FsView, warnings: &mut Vec<String>) -> Option<PathBuf> {
+    let path = Path::new(UBUNTU_ENI_PATH);
+    if !fs.exists(path) {
+        return None;
+    }
+    let text = fs.read_string(path).unwrap_or_default();
+    if text.starts_with("# This file is generated from information provided by") {
+        warnings.push(format!(
+            "removed {UBUNTU_ENI_PATH}, cloud-init's earlier output; {ENI_PATH} replaces it"
+        ));
+        Some(path.to_path_buf())
+    } else {
+        warnings.push(format!(
+            "{UBUNTU_ENI_PATH} exists and was not written by cloud-init; ifupdown may read it next to {ENI_PATH}"
+        ));
+        None
+    }
+}
+
 // ---------------------------------------------------------------------------
 // /etc/network/interfaces
 
@@ -575,8 +609,8 @@ fn legacy_eth0(fs: &dyn FsView) -> LegacyEth0 {
 /// so the image ends up as a stock Debian 9 one would be. If the file
 /// already sources part of `interfaces.d` (Ubuntu's `*.cfg`), the line is
 /// `source /etc/network/interfaces.d/50-cloud-init` instead, because
-/// ifupdown before 0.7.54 (Ubuntu 14.04 has 0.7.47) reads a file sourced
-/// twice twice and so would define those interfaces twice. A missing main
+/// ifupdown before 0.7.54 (Ubuntu 14.04 has 0.7.47) reads a file as often
+/// as it is sourced, and so would define those interfaces twice. A missing main
 /// file is written with just those lines; its mode is kept otherwise.
 /// Interfaces the main file itself defines that we configure too are
 /// reported: ifupdown would apply both.
@@ -586,7 +620,14 @@ pub fn main_file(
     warnings: &mut Vec<String>,
 ) -> Option<RenderedFile> {
     let path = Path::new(MAIN_PATH);
-    let old = fs.read_string(path).unwrap_or_default();
+    let old = match fs.read_string(path) {
+        Some(text) => text,
+        None if !fs.exists(path) => String::new(),
+        None => {
+            warnings.push(format!("{MAIN_PATH} cannot be read: left as it is"));
+            return None;
+        }
+    };
     let mode = fs.stat(path).map(|s| s.mode).unwrap_or(0o644);
     let ours = Path::new(ENI_PATH);
     let mut reads_ours = false;
