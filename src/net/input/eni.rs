@@ -467,8 +467,11 @@ mod tests {
             }
             if let Ok(v) = convert_eni(&text) {
                 converted += 1;
-                // What comes out is a config the model takes or refuses.
-                let _ = crate::net::state::NetworkState::parse(&v, &Default::default());
+                // What comes out is a config the model takes or refuses,
+                // and the renderer writes what the model takes.
+                if let Ok(st) = crate::net::state::NetworkState::parse(&v, &Default::default()) {
+                    let _ = crate::net::render::eni::render_interfaces(&st, &mut Vec::new());
+                }
             }
         }
         assert!(converted > 100, "{converted}");
