@@ -4,6 +4,7 @@
 //! matches `cloud-init devel net-convert` of cloud-init 22.4 byte for byte
 //! (tests/fixtures/net), apart from the deliberate fixes each one lists.
 
+pub mod eni;
 pub mod netplan;
 
 use std::path::PathBuf;
