@@ -4,6 +4,8 @@
 //! matches `cloud-init devel net-convert` of cloud-init 22.4 byte for byte
 //! (tests/fixtures/net), apart from the deliberate fixes each one lists.
 
+pub mod networkd;
+
 use std::path::PathBuf;
 
 use crate::net::state::NetworkState;
