@@ -314,3 +314,24 @@ fn extra_cases_match_cloud_init() {
     assert_eq!(cases.len(), 7);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Writes every case's files (and its `macs`) into
+/// `$CLOUDBOOT_NETWORKD_DUMP/<case>/`, for
+/// tests/fixtures/networkd/check-with-networkd.sh to load into the real
+/// systemd-networkd.
+#[test]
+#[ignore = "writes files for check-with-networkd.sh"]
+fn dump_for_networkd_check() {
+    let Some(out) = std::env::var_os("CLOUDBOOT_NETWORKD_DUMP") else {
+        return;
+    };
+    let empty = tempfile::tempdir().unwrap();
+    for case in cases() {
+        let d = Path::new(&out).join(name(&case));
+        std::fs::create_dir_all(&d).unwrap();
+        for f in render(state(&case), empty.path()).files {
+            std::fs::write(d.join(f.path.file_name().unwrap()), f.content).unwrap();
+        }
+        std::fs::copy(case.join("macs"), d.join("macs")).unwrap();
+    }
+}

@@ -830,3 +830,253 @@ fn bridge_settings(iface: &Iface, warnings: &mut Vec<String>) -> Vec<(&'static s
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rootfs::{RealFs, Root};
+    use crate::yaml;
+
+    fn render_in(text: &str, root: &Path) -> Rendered {
+        let v = yaml::load(text.as_bytes(), "t").unwrap();
+        let mut st = NetworkState::parse(&v, &HashMap::new()).unwrap();
+        st.demote_extra_default_gateways();
+        let fs = RealFs {
+            root: Root::new(root),
+        };
+        let ctx = RenderContext {
+            fs: &fs,
+            flavor: super::super::Flavor::Default,
+        };
+        Networkd.render(&st, &ctx)
+    }
+
+    fn render(text: &str) -> Rendered {
+        let dir = tempfile::tempdir().unwrap();
+        render_in(text, dir.path())
+    }
+
+    fn file<'a>(r: &'a Rendered, name: &str) -> &'a str {
+        let path = Path::new(NETWORK_DIR).join(name);
+        r.files
+            .iter()
+            .find(|f| f.path == path)
+            .map(|f| f.content.as_str())
+            .unwrap_or_else(|| panic!("no {name}"))
+    }
+
+    #[test]
+    fn bond_parameters_map_to_networkd_settings() {
+        let r = render(
+            "version: 1\nconfig:\n\
+             - {type: physical, name: eth0}\n\
+             - {type: physical, name: eth1}\n\
+             - type: bond\n  name: bond0\n  bond_interfaces: [eth0, eth1]\n  params:\n    \
+             bond-mode: 4\n    bond_xmit_hash_policy: layer3+4\n    bond-lacp-rate: '1'\n    \
+             bond-miimon: 100\n    bond-updelay: 200\n    bond-arp-ip-target: '10.0.0.1,10.0.0.2'\n    \
+             bond-all-slaves-active: 1\n    bond-num-grat-arp: 3\n    bond-num-unsol-na: 5\n    \
+             bond-primary: eth1\n    bond-ad-select: sometimes\n    bond-use-carrier: 1\n",
+        );
+        assert_eq!(
+            file(&r, "10-cloud-init-bond0.netdev"),
+            "[NetDev]\nName=bond0\nKind=bond\n\n[Bond]\nMode=802.3ad\n\
+             TransmitHashPolicy=layer3+4\nLACPTransmitRate=fast\nMIIMonitorSec=100ms\n\
+             UpDelaySec=200ms\nARPIPTargets=10.0.0.1 10.0.0.2\nGratuitousARP=3\n\
+             AllSlavesActive=yes\n"
+        );
+        assert_eq!(
+            file(&r, "10-cloud-init-eth1.network"),
+            "[Match]\nName=eth1\n\n[Network]\nBond=bond0\nDHCP=no\nPrimarySlave=yes\n\n"
+        );
+        assert_eq!(
+            file(&r, "10-cloud-init-eth0.network"),
+            "[Match]\nName=eth0\n\n[Network]\nBond=bond0\nDHCP=no\n\n"
+        );
+        assert_eq!(
+            r.warnings,
+            [
+                "networkd: bond bond0: bond-ad-select value sometimes is not one networkd takes; ignored",
+                "networkd: bond bond0: bond-use-carrier has no systemd-networkd setting; ignored",
+            ]
+        );
+    }
+
+    #[test]
+    fn undeclared_bond_slaves_are_enslaved_and_get_no_netdev() {
+        // handle_bond makes `bond`-typed placeholders of undeclared slaves.
+        let r = render(
+            "version: 1\nconfig:\n- type: bond\n  name: bond0\n  bond_interfaces: [eth0]\n  \
+             params: {bond-mode: active-backup}\n",
+        );
+        let names: Vec<String> = r
+            .files
+            .iter()
+            .map(|f| f.path.display().to_string())
+            .collect();
+        // The bond comes first in cloud-init's state, its placeholders after.
+        assert_eq!(
+            names,
+            [
+                "/etc/systemd/network/10-cloud-init-bond0.netdev",
+                "/etc/systemd/network/10-cloud-init-bond0.network",
+                "/etc/systemd/network/10-cloud-init-eth0.network",
+            ]
+        );
+        assert!(file(&r, "10-cloud-init-eth0.network").contains("Bond=bond0\n"));
+    }
+
+    #[test]
+    fn bridge_settings_and_port_costs() {
+        let r = render(
+            "version: 2\nethernets:\n  eth0: {set-name: eth0, match: {macaddress: 'fa:16:3e:00:00:00'}}\n  \
+             eth1: {set-name: eth1, match: {macaddress: 'fa:16:3e:00:00:01'}}\n\
+             bridges:\n  br0:\n    interfaces: [eth0, eth1]\n    macaddress: 'fa:16:3e:00:00:10'\n    \
+             parameters: {stp: true, priority: 4096, hello-time: 1.5, path-cost: {eth0: 50}, \
+             port-priority: {eth1: 20}}\n",
+        );
+        assert_eq!(
+            file(&r, "10-cloud-init-br0.netdev"),
+            "[NetDev]\nName=br0\nKind=bridge\n\n[Bridge]\nSTP=yes\nPriority=4096\nHelloTimeSec=1.5s\n"
+        );
+        assert_eq!(
+            file(&r, "10-cloud-init-eth0.network"),
+            "[Bridge]\nCost=50\n\n[Match]\nMACAddress=fa:16:3e:00:00:00\nName=eth0\n\n\
+             [Network]\nBridge=br0\nDHCP=no\n\n"
+        );
+        assert!(file(&r, "10-cloud-init-eth1.network").starts_with("[Bridge]\nPriority=20\n\n"));
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+
+        // v1's "port value" strings; ifupdown-only keys are silently not mapped.
+        let r = render(
+            "version: 1\nconfig:\n- {type: physical, name: eth0}\n\
+             - type: bridge\n  name: br0\n  mac_address: 'fa:16:3e:00:00:10'\n  bridge_interfaces: [eth0]\n  \
+             params: {bridge_pathcost: [eth0 70], bridge_maxwait: 0, bridge_fd: 0, bridge_hw: 'x'}\n",
+        );
+        assert_eq!(
+            file(&r, "10-cloud-init-br0.netdev"),
+            "[NetDev]\nName=br0\nKind=bridge\nMACAddress=fa:16:3e:00:00:10\n\n\
+             [Bridge]\nForwardDelaySec=0s\n"
+        );
+        assert!(file(&r, "10-cloud-init-eth0.network").starts_with("[Bridge]\nCost=70\n\n"));
+        assert_eq!(
+            r.warnings,
+            ["networkd: bridge br0: bridge_hw has no systemd-networkd setting; ignored"]
+        );
+    }
+
+    #[test]
+    fn vlan_on_an_unconfigured_link_is_still_declared_but_warned_about() {
+        let r = render(
+            "version: 1\nconfig:\n- {type: vlan, name: eth9.7, vlan_link: eth9, vlan_id: 7}\n",
+        );
+        assert_eq!(
+            file(&r, "10-cloud-init-eth9.7.netdev"),
+            "[NetDev]\nName=eth9.7\nKind=vlan\n\n[VLAN]\nId=7\n"
+        );
+        assert_eq!(
+            r.warnings,
+            ["networkd: VLAN eth9.7's link eth9 is not configured; networkd will not create eth9.7"]
+        );
+    }
+
+    #[test]
+    fn v2_without_ethernets_renders() {
+        // cloud-init's renderer fails with KeyError: 'ethernets'.
+        let r = render("version: 2\nvlans:\n  v5: {id: 5, link: eth0}\n");
+        assert_eq!(
+            file(&r, "10-cloud-init-v5.network"),
+            "[Match]\nName=v5\n\n[Network]\nDHCP=no\n\n"
+        );
+        assert_eq!(r.warnings.len(), 1, "eth0 is not configured");
+    }
+
+    #[test]
+    fn a_demoted_gateway_and_its_default_route_are_dropped_other_routes_kept() {
+        // OpenStack style: the default route is a subnet route.
+        let r = render(
+            "version: 1\nconfig:\n\
+             - type: physical\n  name: eth0\n  subnets:\n  - {type: static, address: 10.0.0.5/24, gateway: 10.0.0.1}\n\
+             - type: physical\n  name: eth1\n  subnets:\n  - type: static\n    address: 10.1.0.5/24\n    \
+             routes:\n    - {network: 0.0.0.0, netmask: 0.0.0.0, gateway: 10.1.0.1}\n    \
+             - {network: 10.9.0.0, netmask: 255.255.0.0, gateway: 10.1.0.254}\n",
+        );
+        assert!(file(&r, "10-cloud-init-eth0.network").contains("[Route]\nGateway=10.0.0.1\n\n"));
+        assert_eq!(
+            file(&r, "10-cloud-init-eth1.network"),
+            "[Address]\nAddress=10.1.0.5/24\n\n[Match]\nName=eth1\n\n[Network]\nDHCP=no\n\n\
+             [Route]\nDestination=10.9.0.0/16\n\nGateway=10.1.0.254\n\n"
+        );
+        // One per family: an IPv6 gateway beside the IPv4 one stays.
+        let r = render(
+            "version: 1\nconfig:\n- type: physical\n  name: eth0\n  subnets:\n  \
+             - {type: static, address: 10.0.0.5/24, gateway: 10.0.0.1}\n  \
+             - {type: static6, address: 'fd00::5/64', gateway: 'fd00::1'}\n",
+        );
+        let eth0 = file(&r, "10-cloud-init-eth0.network");
+        assert!(eth0.contains("Gateway=10.0.0.1\n") && eth0.contains("Gateway=fd00::1\n"));
+    }
+
+    #[test]
+    fn dhcp_domain_and_use_domains_together_keep_the_override() {
+        let r = render(
+            "version: 2\nethernets:\n  eth0:\n    dhcp4: true\n    dhcp4domain: true\n    \
+             dhcp4-overrides: {use-domains: false}\n    dhcp6domain: 'off'\n",
+        );
+        assert_eq!(
+            file(&r, "10-cloud-init-eth0.network"),
+            "[DHCPv4]\nUseDomains=False\n\n[DHCPv6]\nUseDomains=no\n\n[Match]\nName=eth0\n\n\
+             [Network]\nDHCP=ipv4\n\n"
+        );
+        assert_eq!(r.warnings.len(), 1);
+    }
+
+    #[test]
+    fn a_name_that_is_not_a_file_name_is_skipped() {
+        let r = render("version: 1\nconfig:\n- {type: physical, name: ../x}\n");
+        assert!(r.files.is_empty());
+        assert_eq!(r.warnings.len(), 1);
+    }
+
+    #[test]
+    fn stale_netdevs_of_ours_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let net = dir.path().join("etc/systemd/network");
+        std::fs::create_dir_all(&net).unwrap();
+        for f in [
+            "10-cloud-init-bond0.netdev",
+            "10-cloud-init-br1.netdev",
+            "10-cloud-init-eth0.network",
+            "50-admin.netdev",
+        ] {
+            std::fs::write(net.join(f), "").unwrap();
+        }
+        let r = render_in(
+            "version: 1\nconfig:\n- {type: physical, name: eth0}\n\
+             - {type: bond, name: bond0, bond_interfaces: [eth0], params: {bond-mode: 1}}\n",
+            dir.path(),
+        );
+        assert_eq!(
+            r.remove,
+            [Path::new(NETWORK_DIR).join("10-cloud-init-br1.netdev")]
+        );
+    }
+
+    #[test]
+    fn cfg_parser_sorts_and_dedups_like_cloud_init() {
+        let mut cfg = CfgParser::default();
+        cfg.update_section("Network", "DNS", "b");
+        cfg.update_section("Network", "DNS", "a");
+        cfg.update_section("Network", "DNS", "b");
+        cfg.update_section("Address", "Address", "10.0.0.2/24");
+        cfg.update_section("Address", "Address", "10.0.0.10/24");
+        cfg.update_route_section("r2", "Gateway", "1.1.1.2");
+        cfg.update_route_section("r10", "Metric", "5");
+        cfg.update_route_section("r10", "Gateway", "1.1.1.10");
+        assert_eq!(
+            cfg.get_final_conf(),
+            "[Address]\nAddress=10.0.0.10/24\n\n[Address]\nAddress=10.0.0.2/24\n\n\
+             [Network]\nDNS=a\nDNS=b\n\n\
+             [Route]\nGateway=1.1.1.10\n\nMetric=5\n\n[Route]\nGateway=1.1.1.2\n\n"
+        );
+    }
+}
