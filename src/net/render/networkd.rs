@@ -17,11 +17,12 @@
 //!   removed, since a stale one would keep creating its device.
 //! - **Several default gateways.** A subnet that
 //!   [`NetworkState::demote_extra_default_gateways`] marked
-//!   [`Subnet::not_default`](crate::net::state::Subnet::not_default) gets no default route: neither its `gateway`
-//!   (which cloud-init writes as a `[Route] Gateway=` default route) nor a
-//!   `0.0.0.0/0` or `::/0` route of its own. Nothing is written instead: the
-//!   subnet's address already gives its on-link route, and other routes of
-//!   the subnet are kept. (sysconfig's `DEFROUTE=no` is the same choice.)
+//!   [`not_default`](crate::net::state::Subnet::not_default) gets no default
+//!   route: neither its `gateway` (which cloud-init writes as a `[Route]
+//!   Gateway=` default route) nor a `0.0.0.0/0` or `::/0` route of its own.
+//!   Nothing is written instead: the subnet's address already gives its
+//!   on-link route, and its other routes are kept. (sysconfig's
+//!   `DEFROUTE=no` is the same choice.)
 //! - **Ownership.** cloud-init chowns every file to
 //!   `systemd-network:systemd-network` (`create_network_file`, through
 //!   `util.chownbyname`, which fails the whole render with an `OSError` on a
