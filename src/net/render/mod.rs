@@ -6,6 +6,7 @@
 
 pub mod eni;
 pub mod netplan;
+pub mod networkd;
 
 use std::path::PathBuf;
 
