@@ -2,3 +2,5 @@
 //! cloud-init converts them, and what the machine's interfaces are.
 
 pub mod openstack;
+pub mod rename;
+pub mod sys;
