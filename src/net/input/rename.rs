@@ -97,7 +97,10 @@ impl RenamePlan {
 /// `params`); v2: each ethernet with `set-name` and `match.macaddress`
 /// (driver and device id from `match`). A driver or device id not given is
 /// read from sysfs for the interface that has the *wanted* name now, as
-/// cloud-init does. An error is cloud-init's exception: no renames at all.
+/// cloud-init does: that tells apart NICs sharing a MAC (Hyper-V's VF and
+/// its `hv_netvsc` NIC), and also, faithfully, makes a swap between NICs
+/// of different drivers match nothing. An error is cloud-init's exception:
+/// no renames at all.
 pub fn physdevs_from_config(netcfg: &Value, sys: &SysNet) -> Result<Vec<Physdev>, String> {
     let empty = Mapping::new();
     let map_of = |v: Option<&Value>, what: &str| -> Result<Mapping, String> {
@@ -135,9 +138,16 @@ pub fn physdevs_from_config(netcfg: &Value, sys: &SysNet) -> Result<Vec<Physdev>
             .map(Value::python_str)
             .or_else(|| sys.get(name).and_then(|i| i.device_id.clone()))
     };
+    // `version == 1` in Python: `True` and `1.0` are 1 too.
+    let version = match netcfg.get("version") {
+        Some(Value::Int(i)) => Some(*i),
+        Some(Value::Bool(b)) => Some(i64::from(*b)),
+        Some(Value::Float(f)) if f.fract() == 0.0 && f.abs() < 1e18 => Some(*f as i64),
+        _ => None,
+    };
     let mut out = Vec::new();
-    match netcfg.get("version") {
-        Some(Value::Int(1)) => {
+    match version {
+        Some(1) => {
             let entries = match netcfg.get("config") {
                 None => &[][..],
                 Some(Value::Seq(s)) => s.as_slice(),
@@ -169,7 +179,7 @@ pub fn physdevs_from_config(netcfg: &Value, sys: &SysNet) -> Result<Vec<Physdev>
                 });
             }
         }
-        Some(Value::Int(2)) => {
+        Some(2) => {
             let ethernets = map_of(netcfg.get("ethernets"), "ethernets")?;
             for (_, ent) in ethernets.iter() {
                 let Value::Map(ent) = ent else {
@@ -193,10 +203,11 @@ pub fn physdevs_from_config(netcfg: &Value, sys: &SysNet) -> Result<Vec<Physdev>
                 });
             }
         }
-        other => {
+        _ => {
             return Err(format!(
                 "Unknown network config version: {}",
-                other
+                netcfg
+                    .get("version")
                     .map(Value::python_str)
                     .unwrap_or_else(|| "None".into())
             ))
@@ -588,6 +599,90 @@ mod tests {
         v.sort();
         assert_eq!(v, ["ens3", "lo", "veth0"]);
         assert!(nics_with_addresses(&["12:x: a:", ":: 1", "1:  :"]).is_empty());
+    }
+
+    /// From config and a fake sysfs to host actions, as the caller chains them.
+    #[test]
+    fn whole_chain_on_a_fake_sysfs() {
+        use crate::net::input::sys::tests::{nic as dev, Dev, FakeSys};
+        let s = FakeSys::new();
+        s.add(dev("ens3", A, "virtio_net"))
+            .add(Dev {
+                operstate: Some("down"),
+                ..dev("ens4", B, "virtio_net")
+            })
+            .add(dev("ens5", C, "virtio_net"));
+        let sys = s.read();
+        let netcfg = crate::yaml::load(
+            format!(
+                "version: 1\nconfig:\n- {{type: physical, name: eth0, mac_address: '{A}'}}\n\
+                 - {{type: physical, name: eth1, mac_address: '{B}'}}\n\
+                 - {{type: physical, name: eth2, mac_address: '{C}'}}\n"
+            )
+            .as_bytes(),
+            "t",
+        )
+        .unwrap();
+        let renames = physdevs_from_config(&netcfg, &sys).unwrap();
+        // ens3 has an address (busy); ens5 is up without one.
+        let with =
+            nics_with_addresses(&["2: ens3: <UP>\n    inet 10.0.0.5/24 scope global ens3\n"]);
+        let plan = plan_renames(&renames, &current_rename_info(&sys, &with));
+        assert_eq!(
+            steps(&plan),
+            ["ens4 name eth1", "ens5 down", "ens5 name eth2", "eth2 up"]
+        );
+        assert_eq!(
+            plan.errors,
+            ["[busy] Error renaming mac=02:00:00:00:00:0a from ens3 to eth0"]
+        );
+        assert_eq!(plan.host_actions()[1].what, "bring interface ens5 down");
+        assert_eq!(
+            plan.host_actions()[1].argv,
+            ["ip", "link", "set", "ens5", "down"]
+        );
+    }
+
+    /// The driver cloud-init matches on is read for the *wanted* name: it
+    /// tells apart NICs sharing a MAC (Hyper-V's VF and its synthetic NIC),
+    /// and, faithfully, it fails a swap between NICs of different drivers.
+    #[test]
+    fn driver_read_by_wanted_name() {
+        use crate::net::input::sys::tests::{nic as dev, FakeSys};
+        let s = FakeSys::new();
+        s.add(dev("eth0", A, "hv_netvsc"))
+            .add(dev("enP1", A, "mlx5_core"));
+        let sys = s.read();
+        let netcfg = crate::yaml::load(
+            format!(
+                "version: 2\nethernets:\n  x: {{set-name: eth0, match: {{macaddress: '{A}'}}}}\n"
+            )
+            .as_bytes(),
+            "t",
+        )
+        .unwrap();
+        let renames = physdevs_from_config(&netcfg, &sys).unwrap();
+        assert_eq!(renames[0].driver.as_deref(), Some("hv_netvsc"));
+        let plan = plan_renames(&renames, &current_rename_info(&sys, &HashSet::new()));
+        assert_eq!(plan, RenamePlan::default());
+
+        let s = FakeSys::new();
+        s.add(dev("eth0", A, "e1000"))
+            .add(dev("eth1", B, "virtio_net"));
+        let sys = s.read();
+        let netcfg = crate::yaml::load(
+            format!(
+                "version: 1\nconfig:\n- {{type: physical, name: eth1, mac_address: '{A}'}}\n\
+                 - {{type: physical, name: eth0, mac_address: '{B}'}}\n"
+            )
+            .as_bytes(),
+            "t",
+        )
+        .unwrap();
+        let renames = physdevs_from_config(&netcfg, &sys).unwrap();
+        let plan = plan_renames(&renames, &current_rename_info(&sys, &HashSet::new()));
+        assert!(plan.steps.is_empty());
+        assert_eq!(plan.errors.len(), 2, "{plan:?}");
     }
 
     #[test]

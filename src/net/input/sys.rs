@@ -710,7 +710,7 @@ pub(crate) mod tests {
         }
     }
 
-    fn nic<'a>(name: &'a str, mac: &'a str, driver: &'a str) -> Dev<'a> {
+    pub(crate) fn nic<'a>(name: &'a str, mac: &'a str, driver: &'a str) -> Dev<'a> {
         Dev {
             name,
             mac: Some(mac),
