@@ -6,6 +6,8 @@
 //! deliberate fix (a link whose MAC no interface has is left out, and the
 //! rest converted as cloud-init converts the input without that link).
 
+// Shared with the renderers' tests, formatted as its owner keeps it.
+#[rustfmt::skip]
 mod net_common;
 
 use std::collections::HashMap;

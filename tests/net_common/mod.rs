@@ -14,11 +14,7 @@ pub fn corpus() -> PathBuf {
 
 /// Every case directory, sorted.
 pub fn cases() -> Vec<PathBuf> {
-    let mut v: Vec<_> = std::fs::read_dir(corpus())
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
+    let mut v: Vec<_> = std::fs::read_dir(corpus()).unwrap().flatten().map(|e| e.path()).collect();
     v.sort();
     v
 }
@@ -41,11 +37,8 @@ pub fn macs(case: &Path) -> HashMap<String, String> {
 pub fn state(case: &Path) -> NetworkState {
     let kind = std::fs::read_to_string(case.join("kind")).unwrap();
     let input = match kind.trim() {
-        "yaml" => cloudboot::yaml::load(&std::fs::read(case.join("input.yaml")).unwrap(), "input")
-            .unwrap(),
-        _ => Value::from_json(
-            &serde_json::from_slice(&std::fs::read(case.join("v1.json")).unwrap()).unwrap(),
-        ),
+        "yaml" => cloudboot::yaml::load(&std::fs::read(case.join("input.yaml")).unwrap(), "input").unwrap(),
+        _ => Value::from_json(&serde_json::from_slice(&std::fs::read(case.join("v1.json")).unwrap()).unwrap()),
     };
     NetworkState::parse(&input, &HashMap::new()).unwrap()
 }
@@ -60,9 +53,7 @@ pub fn expected(case: &Path, target: &str) -> BTreeMap<String, String> {
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
     for e in rd.flatten() {
         let p = e.path();
         if p.is_dir() {
