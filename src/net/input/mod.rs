@@ -2,3 +2,6 @@
 //! cloud-init converts them, and what the machine's interfaces are.
 
 pub mod eni;
+pub mod openstack;
+pub mod rename;
+pub mod sys;
