@@ -39,6 +39,11 @@ cloudboot's own:
   boot [--seed DIR]                  run all four stages in order and report
                                      (--seed installs a NoCloud seed directory first)
   devel parse-yaml FILE              print cloudboot's reading of a YAML file as JSON
+  net render --input FILE [--kind network_data.json|v1|v2|eni|auto]
+             [--renderer sysconfig|eni|networkd|netplan] [--distro NAME]
+             [--mac NAME,MAC]... --output DIR
+                                     render a network config into DIR (no machine involved;
+                                     the --mac pairs are the interfaces that exist)
 
 --root DIR   the machine to configure is DIR (default /); nothing outside it is touched
 ";
@@ -171,6 +176,7 @@ pub fn main(argv: Vec<String>) -> i32 {
         "schema" => cmd_schema(&args),
         "boot" => cmd_boot(&args),
         "devel" => cmd_devel(&args),
+        "net" => cmd_net(&args),
         other => Err(Usage(format!("unknown command '{other}'"))),
     };
     match result {
@@ -685,6 +691,64 @@ fn cmd_devel(args: &Args) -> Result<i32, Usage> {
         )),
         [sub, ..] => Err(Usage(format!("unknown devel command '{sub}' (parse-yaml)"))),
         [] => Err(Usage("devel needs a command (parse-yaml)".into())),
+    }
+}
+
+fn cmd_net(args: &Args) -> Result<i32, Usage> {
+    use crate::net::preview;
+    let Some((sub, rest)) = args.rest.split_first() else {
+        return Err(Usage("net needs a command (render)".into()));
+    };
+    if sub != "render" {
+        return Err(Usage(format!("unknown net command '{sub}' (render)")));
+    }
+    let mut req = preview::Request {
+        kind: "auto".into(),
+        ..Default::default()
+    };
+    let mut output = None;
+    let mut it = Opts::new(rest);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--input" | "-i" => req.input = PathBuf::from(it.value("--input")?),
+            "--kind" | "-k" => req.kind = it.value("--kind")?,
+            "--renderer" | "-O" => req.renderer = Some(it.value("--renderer")?),
+            "--distro" | "-D" => req.distro = Some(it.value("--distro")?),
+            "--mac" | "-m" => {
+                let v = it.value("--mac")?;
+                let pair = preview::parse_mac_pair(&v)
+                    .ok_or_else(|| Usage(format!("--mac wants NAME,MAC, not '{v}'")))?;
+                req.macs.push(pair);
+            }
+            "--output" | "-d" => output = Some(PathBuf::from(it.value("--output")?)),
+            other => return Err(Usage(format!("net render: unknown argument {other}"))),
+        }
+    }
+    if req.input.as_os_str().is_empty() {
+        return Err(Usage("net render needs --input FILE".into()));
+    }
+    let Some(output) = output else {
+        return Err(Usage("net render needs --output DIR".into()));
+    };
+    req.output = preview::output_dir(&output);
+    match preview::render(&req) {
+        Ok(done) => {
+            println!("renderer: {}", done.renderer);
+            for (path, mode, len) in &done.written {
+                println!("write {} ({mode:04o}, {len} bytes)", path.display());
+            }
+            for path in &done.removed {
+                println!("remove {}", path.display());
+            }
+            for w in &done.warnings {
+                println!("warning: {w}");
+            }
+            Ok(0)
+        }
+        Err(e) => {
+            eprintln!("cloudboot net render: {e}");
+            Ok(1)
+        }
     }
 }
 

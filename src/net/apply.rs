@@ -275,7 +275,7 @@ pub struct Choice {
 /// tree, a root whose tools live elsewhere). cloud-init gives up there
 /// (`RendererNotFoundError`); a preview or a minimal image still deserves
 /// the files its distribution reads.
-fn family_renderer(distro: &Distro) -> &'static str {
+pub fn family_renderer(distro: &Distro) -> &'static str {
     match distro.variant.as_str() {
         v if SYSCONFIG_DISTROS.contains(&v) => "sysconfig",
         "ubuntu" => {

@@ -8,5 +8,6 @@
 
 pub mod apply;
 pub mod input;
+pub mod preview;
 pub mod render;
 pub mod state;

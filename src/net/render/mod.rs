@@ -7,10 +7,9 @@
 pub mod eni;
 pub mod netplan;
 pub mod networkd;
+pub mod sysconfig;
 
 use std::path::PathBuf;
-
-pub mod sysconfig;
 
 use crate::net::state::NetworkState;
 use crate::rootfs::FsView;
@@ -56,4 +55,15 @@ pub trait Renderer {
     /// cloud-init's name for it (`sysconfig`, `eni`, `networkd`, `netplan`).
     fn name(&self) -> &'static str;
     fn render(&self, state: &NetworkState, ctx: &RenderContext) -> Rendered;
+}
+
+/// The renderer cloud-init calls `name`, if cloudboot writes it.
+pub fn by_name(name: &str) -> Option<Box<dyn Renderer>> {
+    match name {
+        "eni" => Some(Box::new(eni::Eni)),
+        "sysconfig" => Some(Box::new(sysconfig::Sysconfig)),
+        "netplan" => Some(Box::new(netplan::Netplan)),
+        "networkd" => Some(Box::new(networkd::Networkd)),
+        _ => None,
+    }
 }

@@ -1,0 +1,226 @@
+//! `cloudboot net render`: any network config, rendered for any distro into
+//! a directory, with no machine involved. The interfaces that "exist" are
+//! the `--mac NAME,MAC` pairs (as `cloud-init devel net-convert -m` takes
+//! them), so a user can preview what a boot would write, and the parity
+//! fixtures can be checked with the binary itself.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::distro::Distro;
+use crate::net::apply;
+use crate::net::input;
+use crate::net::render::{self, RenderContext};
+use crate::net::state::NetworkState;
+use crate::rootfs::{create_dirs, write_atomic, RealFs, Root};
+use crate::value::Value;
+
+/// What `net render` was asked.
+#[derive(Debug, Default)]
+pub struct Request {
+    pub input: PathBuf,
+    /// `network_data.json`, `v1`, `v2`, `eni` or `auto`.
+    pub kind: String,
+    /// `sysconfig`, `eni`, `networkd`, `netplan`; else the distro's own.
+    pub renderer: Option<String>,
+    /// `centos`, `centos6`, `rhel7`, `debian`, `ubuntu18`, ...
+    pub distro: Option<String>,
+    /// `(name, mac)` of the interfaces that exist.
+    pub macs: Vec<(String, String)>,
+    pub output: PathBuf,
+}
+
+/// The input formats, as `net-convert -k` names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    NetworkDataJson,
+    V1,
+    V2,
+    Eni,
+}
+
+/// `--distro centos6` / `rhel-7` / `ubuntu:18.04` into a [`Distro`].
+pub fn parse_distro(spec: &str) -> Distro {
+    let spec = spec.to_ascii_lowercase();
+    let split = spec
+        .find(|c: char| c.is_ascii_digit())
+        .unwrap_or(spec.len());
+    let (id, version) = spec.split_at(split);
+    let id = id.trim_end_matches(['-', ':', '_', ' ']).to_string();
+    let variant = match id.as_str() {
+        "redhat" => "rhel".to_string(),
+        "opensuse" | "sles" => "suse".to_string(),
+        _ => id.clone(),
+    };
+    Distro {
+        id,
+        version_id: version.to_string(),
+        codename: String::new(),
+        variant,
+    }
+}
+
+/// Which format a file is in, for `--kind auto`: JSON with `links` or
+/// `networks` is `network_data.json`; YAML says its `version`; text with
+/// `iface` stanzas is ENI.
+pub fn detect_kind(raw: &[u8]) -> Result<Kind, String> {
+    if let Ok(serde_json::Value::Object(o)) = serde_json::from_slice::<serde_json::Value>(raw) {
+        if o.contains_key("links") || o.contains_key("networks") || o.contains_key("services") {
+            return Ok(Kind::NetworkDataJson);
+        }
+    }
+    if let Ok(v) = crate::yaml::load(raw, "input") {
+        let doc = v.get("network").unwrap_or(&v);
+        match doc.get("version") {
+            Some(Value::Int(1)) => return Ok(Kind::V1),
+            Some(Value::Int(2)) => return Ok(Kind::V2),
+            _ => {}
+        }
+    }
+    let text = String::from_utf8_lossy(raw);
+    if text
+        .lines()
+        .any(|l| l.trim_start().starts_with("iface ") || l.trim_start().starts_with("auto "))
+    {
+        return Ok(Kind::Eni);
+    }
+    Err("cannot tell the input's format; give --kind network_data.json|v1|v2|eni".into())
+}
+
+/// Converts the input into a v1/v2 network config, with the converter's
+/// warnings.
+pub fn to_network_config(
+    raw: &[u8],
+    kind: Kind,
+    source: &str,
+    macs: &HashMap<String, String>,
+) -> Result<(Value, Vec<String>), String> {
+    match kind {
+        Kind::NetworkDataJson => {
+            let json: serde_json::Value =
+                serde_json::from_slice(raw).map_err(|e| format!("{source}: not JSON: {e}"))?;
+            input::openstack::convert_net_json(&json, macs).map_err(|e| format!("{source}: {e}"))
+        }
+        Kind::Eni => {
+            let text = String::from_utf8_lossy(raw);
+            input::eni::convert_eni(&text)
+                .map(|v| (v, Vec::new()))
+                .map_err(|e| format!("{source}: {e}"))
+        }
+        Kind::V1 | Kind::V2 => {
+            let v = crate::yaml::load(raw, source).map_err(|e| e.to_string())?;
+            let doc = v.get("network").cloned().unwrap_or(v);
+            let want = if kind == Kind::V1 { 1 } else { 2 };
+            match doc.get("version") {
+                Some(Value::Int(n)) if *n == want => Ok((doc, Vec::new())),
+                other => Err(format!(
+                    "{source}: expected network config version {want}, found version {}",
+                    other
+                        .map(Value::python_str)
+                        .unwrap_or_else(|| "(none)".into())
+                )),
+            }
+        }
+    }
+}
+
+/// What was rendered, for the report.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub renderer: String,
+    pub written: Vec<(PathBuf, u32, usize)>,
+    pub removed: Vec<PathBuf>,
+    pub warnings: Vec<String>,
+}
+
+/// Renders `req` into its output directory (taken as the root: an existing
+/// `/etc/network/interfaces` there is read as on a machine).
+pub fn render(req: &Request) -> Result<Outcome, String> {
+    let raw =
+        std::fs::read(&req.input).map_err(|e| format!("reading {}: {e}", req.input.display()))?;
+    let kind = match req.kind.as_str() {
+        "auto" | "" => detect_kind(&raw)?,
+        "network_data.json" | "network-data-json" | "json" => Kind::NetworkDataJson,
+        "v1" | "yaml-v1" => Kind::V1,
+        "v2" | "yaml-v2" => Kind::V2,
+        "eni" => Kind::Eni,
+        other => {
+            return Err(format!(
+                "unknown --kind {other} (network_data.json, v1, v2, eni, auto)"
+            ))
+        }
+    };
+    let macs: HashMap<String, String> = req
+        .macs
+        .iter()
+        .map(|(name, mac)| (mac.to_ascii_lowercase(), name.clone()))
+        .collect();
+    let source = req.input.display().to_string();
+    let (config, mut warnings) = to_network_config(&raw, kind, &source, &macs)?;
+    let mut state =
+        NetworkState::parse(&config, &macs).map_err(|e| format!("{source}: {}", e.0))?;
+    for (iface, gw) in state.demote_extra_default_gateways() {
+        warnings.push(format!(
+            "{iface}: gateway {gw} is not made a default route (an earlier interface has one)"
+        ));
+    }
+    let distro = req.distro.as_deref().map(parse_distro).unwrap_or_default();
+    let name = match &req.renderer {
+        Some(r) => r.clone(),
+        None => apply::family_renderer(&distro).to_string(),
+    };
+    let renderer = render::by_name(&name)
+        .ok_or_else(|| format!("unknown --renderer {name} (sysconfig, eni, networkd, netplan)"))?;
+    create_dirs(&req.output, 0o755).map_err(|e| format!("{}: {e}", req.output.display()))?;
+    let root = Root::new(&req.output);
+    let fs = RealFs { root: root.clone() };
+    let ctx = RenderContext {
+        fs: &fs,
+        flavor: apply::flavor_for(&distro),
+    };
+    let rendered = renderer.render(&state, &ctx);
+    warnings.extend(rendered.warnings.iter().cloned());
+    let mut outcome = Outcome {
+        renderer: name,
+        warnings,
+        ..Default::default()
+    };
+    for f in &rendered.files {
+        let host = root.resolve(&f.path);
+        if let Some(parent) = host.parent() {
+            create_dirs(parent, 0o755).map_err(|e| format!("{}: {e}", parent.display()))?;
+        }
+        write_atomic(&host, f.content.as_bytes(), f.mode, None)
+            .map_err(|e| format!("writing {}: {e}", host.display()))?;
+        outcome
+            .written
+            .push((f.path.clone(), f.mode, f.content.len()));
+    }
+    for path in &rendered.remove {
+        let host = root.resolve(path);
+        if host.symlink_metadata().is_ok() {
+            std::fs::remove_file(&host).map_err(|e| format!("removing {}: {e}", host.display()))?;
+            outcome.removed.push(path.clone());
+        }
+    }
+    Ok(outcome)
+}
+
+/// `NAME,MAC` from `--mac`.
+pub fn parse_mac_pair(s: &str) -> Option<(String, String)> {
+    let (name, mac) = s.split_once(',')?;
+    let ok = mac.split(':').count() >= 6
+        && mac
+            .split(':')
+            .all(|b| b.len() == 2 && b.chars().all(|c| c.is_ascii_hexdigit()));
+    (ok && !name.is_empty()).then(|| (name.to_string(), mac.to_string()))
+}
+
+/// `--output` given relative to where the user stands.
+pub fn output_dir(p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(p)
+    }
+}
