@@ -130,6 +130,10 @@ impl<'t> Engine<'t> {
             self.apply(report, vec![Effect::Remove { path: bf }]);
         }
         let Some(fetched) = self.fetch(stage, &sys_cfg, report) else {
+            if !self.opts.force {
+                // No datasource: the fallback network (DHCP on the first NIC).
+                self.apply_network(report, None, &sys_cfg, false, !local);
+            }
             if local {
                 report.notes.push("No local datasource found".into());
                 return None;
@@ -149,6 +153,9 @@ impl<'t> Engine<'t> {
         }
         let description = instance.description.clone();
         self.instancify(&instance, fetched.fresh, &sys_cfg, report);
+        let new_instance = report.new_instance.unwrap_or(false);
+        let net_cfg = self.merged_config(&sys_cfg, &instance, report);
+        self.apply_network(report, Some(&instance), &net_cfg, new_instance, !local);
         if local {
             let decl = self.map.stage(Stage::Local);
             if !decl.modules.is_empty() {
@@ -177,6 +184,56 @@ impl<'t> Engine<'t> {
             report,
         );
         Some(description)
+    }
+
+    /// The network step of `init` (`Init.apply_network_config`): which
+    /// config, whether it applies this boot, the files of the distro's
+    /// renderer, renames, and (network stage) bring-up. Reported as the
+    /// pseudo-module `network`.
+    fn apply_network(
+        &mut self,
+        report: &mut StageReport,
+        instance: Option<&Instance>,
+        cfg: &Value,
+        new_instance: bool,
+        bring_up: bool,
+    ) {
+        let plan = crate::net::apply::plan_boot(&crate::net::apply::BootNet {
+            fs: self.target.fs(),
+            paths: &self.paths,
+            cfg,
+            instance,
+            new_instance,
+            bring_up,
+            live: self.target.root().is_host_root() && !self.target.is_plan(),
+        });
+        tracing::info!("network: {}", plan.summary);
+        for n in &plan.notes {
+            tracing::info!("network: {n}");
+        }
+        let applied = apply_all(self.target, &plan.effects);
+        let mut errors = plan.errors;
+        errors.extend(applied.errors);
+        for e in &errors {
+            tracing::warn!("network: {e}");
+            report.errors.push(format!("network: {e}"));
+        }
+        let result = if !errors.is_empty() {
+            ModResult::Failed
+        } else if plan.applied {
+            ModResult::Ran
+        } else {
+            ModResult::Skipped
+        };
+        report.modules.push(ModuleReport {
+            name: "network".into(),
+            frequency: Frequency::Always,
+            result,
+            reason: plan.summary,
+            records: applied.records,
+            errors,
+            notes: plan.notes,
+        });
     }
 
     /// `modules --mode config|final`.

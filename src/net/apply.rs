@@ -422,6 +422,268 @@ pub fn bring_up_commands(renderer: &str, interfaces: &[String]) -> Vec<Vec<Strin
     }
 }
 
+/// What the network step of a boot sees.
+pub struct BootNet<'a> {
+    pub fs: &'a dyn FsView,
+    pub paths: &'a crate::paths::Paths,
+    /// The config network decisions read (`network:`, `system_info`,
+    /// `updates`, `disable_network_activation`).
+    pub cfg: &'a Value,
+    /// `None`: no datasource was found (the fallback applies).
+    pub instance: Option<&'a crate::datasource::Instance>,
+    pub new_instance: bool,
+    /// Bring the interfaces up afterwards (the network stage).
+    pub bring_up: bool,
+    /// The root is this machine's `/`: current addresses can be asked of `ip`.
+    pub live: bool,
+}
+
+/// What the network step decided.
+#[derive(Debug, Default)]
+pub struct NetPlan {
+    pub effects: Vec<crate::effect::Effect>,
+    /// One line for the report: what was applied, from where, with what.
+    pub summary: String,
+    /// Whether network config is written this boot.
+    pub applied: bool,
+    pub notes: Vec<String>,
+    pub errors: Vec<String>,
+}
+
+/// The datasource's network config (`DataSource.network_config`): a v1/v2
+/// document as given (NoCloud's `network-config`), else `network_data.json`
+/// converted, else ENI text converted (ConfigDrive v1, NoCloud's
+/// `network-interfaces`).
+fn datasource_config(
+    instance: &crate::datasource::Instance,
+    macs: &std::collections::HashMap<String, String>,
+    plan: &mut NetPlan,
+) -> Option<Value> {
+    if let Some(cfg) = &instance.network_config {
+        return Some(cfg.clone());
+    }
+    if let Some(json) = instance.network_json.as_ref().filter(|j| !j.is_null()) {
+        match crate::net::input::openstack::convert_net_json(json, macs) {
+            Ok((cfg, warnings)) => {
+                plan.notes.extend(warnings);
+                return Some(cfg);
+            }
+            Err(e) => plan
+                .errors
+                .push(format!("network_data.json could not be used: {e}")),
+        }
+    }
+    if let Some(eni) = &instance.network_eni {
+        match crate::net::input::eni::convert_eni(eni) {
+            Ok(cfg) => return Some(cfg),
+            Err(e) => plan.errors.push(format!(
+                "the datasource's ENI network config could not be used: {e}"
+            )),
+        }
+    }
+    None
+}
+
+/// For a root that is not a running machine (no `/sys/class/net`: a
+/// scratch root, an image tree being previewed): the physical links of
+/// `network_data.json`, in metadata order, taken as `eth0`, `eth1`, ...
+/// Without this every link's MAC would be unknown and nothing would be
+/// rendered; with it the files name each NIC by MAC (`HWADDR`, udev rules),
+/// which is what the image needs when it does boot.
+fn assumed_names(
+    instance: &crate::datasource::Instance,
+) -> std::collections::HashMap<String, String> {
+    let mut macs = std::collections::HashMap::new();
+    let links = instance
+        .network_json
+        .as_ref()
+        .and_then(|j| j.get("links"))
+        .and_then(|l| l.as_array());
+    for link in links.into_iter().flatten() {
+        let kind = link.get("type").and_then(|t| t.as_str()).unwrap_or("");
+        if matches!(kind, "bond" | "vlan") {
+            continue;
+        }
+        if let Some(mac) = link.get("ethernet_mac_address").and_then(|m| m.as_str()) {
+            let mac = mac.to_ascii_lowercase();
+            if !macs.contains_key(&mac) {
+                let name = format!("eth{}", macs.len());
+                macs.insert(mac, name);
+            }
+        }
+    }
+    macs
+}
+
+/// Names of interfaces that have addresses now (`_get_current_rename_info`
+/// asks `ip`); only on a live root, where taking one down would cut a
+/// connection. In a scratch root nothing is up.
+fn nics_with_addresses(live: bool) -> std::collections::HashSet<String> {
+    if !live {
+        return Default::default();
+    }
+    let run = |args: &[&str]| {
+        std::process::Command::new("ip")
+            .args(args)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+    let v6 = run(&["-6", "addr", "show", "permanent", "scope", "global"]);
+    let v4 = run(&["-4", "addr", "show"]);
+    crate::net::input::rename::nics_with_addresses(&[&v6, &v4])
+}
+
+/// `Init.apply_network_config` and `Distro.apply_network_config`, as effects.
+pub fn plan_boot(b: &BootNet) -> NetPlan {
+    use crate::effect::{Command, Data, Effect, HostAction, OnFailure};
+    use crate::net::input::{rename, sys::SysNet};
+    let mut plan = NetPlan::default();
+    let sys = SysNet::read(b.fs);
+    let macs = match sys.interfaces_by_mac(&[]) {
+        Ok(by_mac) => {
+            plan.notes.extend(by_mac.warnings);
+            by_mac.macs
+        }
+        Err(e) => {
+            plan.notes.push(e);
+            Default::default()
+        }
+    };
+    let macs = if macs.is_empty() && !b.fs.exists(std::path::Path::new("/sys/class/net")) {
+        let assumed = b.instance.map(assumed_names).unwrap_or_default();
+        if !assumed.is_empty() {
+            plan.notes.push(format!(
+                "the root has no /sys/class/net (not a running machine): the metadata's NICs are taken as {}",
+                assumed.values().cloned().collect::<std::collections::BTreeSet<_>>().into_iter().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        assumed
+    } else {
+        macs
+    };
+    let ds_config = b
+        .instance
+        .and_then(|i| datasource_config(i, &macs, &mut plan));
+    let upgraded = b.paths.data("upgraded-network");
+    let (found, notes) = find_config(b.fs, &upgraded, b.cfg, ds_config, || sys.fallback_config());
+    plan.notes.extend(notes);
+    let (source, cfg) = match found {
+        Found::Disabled(src) => {
+            plan.summary = format!("network config is disabled by {}", src.as_str());
+            return plan;
+        }
+        Found::Nothing => {
+            plan.summary =
+                "no network config anywhere, and no interface to fall back to".to_string();
+            return plan;
+        }
+        Found::Config(src, cfg) => (src, cfg),
+    };
+    // Renames by MAC come first, every boot, applied or not.
+    match rename::physdevs_from_config(&cfg, &sys) {
+        Ok(physdevs) => {
+            let current = rename::current_rename_info(&sys, &nics_with_addresses(b.live));
+            let renames = rename::plan_renames(&physdevs, &current);
+            for e in &renames.errors {
+                plan.notes.push(format!("Failed to rename devices: {e}"));
+            }
+            plan.effects
+                .extend(renames.host_actions().into_iter().map(Effect::Host));
+        }
+        Err(e) => plan.notes.push(format!("Failed to rename devices: {e}")),
+    }
+    let policy = UpdatePolicy {
+        no_datasource: b.instance.is_none(),
+        new_instance: b.new_instance,
+        already_this_boot: b
+            .fs
+            .exists(&b.paths.runpath("sem").join("apply_network_config.once")),
+    };
+    let Some(why) = should_apply(&policy, b.cfg) else {
+        plan.summary =
+            "not applied: neither a new instance nor a datasource network update allowed"
+                .to_string();
+        return plan;
+    };
+    let mut state = match crate::net::state::NetworkState::parse(&cfg, &macs) {
+        Ok(s) => s,
+        Err(e) => {
+            plan.errors.push(format!(
+                "network config from {} is not usable: {}",
+                source.as_str(),
+                e.0
+            ));
+            return plan;
+        }
+    };
+    for (iface, gw) in state.demote_extra_default_gateways() {
+        plan.notes.push(format!(
+            "{iface}: gateway {gw} is not made a default route (an earlier interface has one)"
+        ));
+    }
+    let distro = crate::distro::detect(b.fs);
+    let (choice, notes) = match select_renderer(b.fs, &distro, b.cfg) {
+        Ok(c) => c,
+        Err(e) => {
+            plan.errors.push(format!(
+                "Unable to render networking. Network config is likely broken: {e}"
+            ));
+            return plan;
+        }
+    };
+    plan.notes.extend(notes);
+    let renderer = crate::net::render::by_name(choice.name).expect("select_renderer names ours");
+    let ctx = crate::net::render::RenderContext {
+        fs: b.fs,
+        flavor: choice.flavor,
+    };
+    let rendered = renderer.render(&state, &ctx);
+    plan.notes.extend(rendered.warnings);
+    for f in rendered.files {
+        plan.effects
+            .push(Effect::write(f.path, Data::public(f.content), f.mode));
+    }
+    for path in rendered.remove {
+        plan.effects.push(Effect::Remove { path });
+    }
+    if choice.name == "netplan" {
+        // cloud-init's netplan renderer runs `netplan generate` after writing.
+        plan.effects.push(Effect::Run(
+            Command::new(["netplan", "generate"]).on_failure(OnFailure::Report),
+        ));
+    }
+    plan.effects.push(Effect::write(
+        b.paths.runpath("sem").join("apply_network_config.once"),
+        Data::public(crate::semaphore::content_now()),
+        0o644,
+    ));
+    let activation_disabled = b
+        .cfg
+        .get("disable_network_activation")
+        .map(Value::to_bool)
+        .unwrap_or(false);
+    let bring_up = b.bring_up && !activation_disabled;
+    if bring_up {
+        let names: Vec<String> = state.interfaces.iter().map(|i| i.name()).collect();
+        for argv in bring_up_commands(choice.name, &names) {
+            plan.effects.push(Effect::Host(HostAction {
+                what: format!("bring up: {}", argv.join(" ")),
+                argv,
+            }));
+        }
+    }
+    plan.applied = true;
+    plan.summary = format!(
+        "applied network config from {} ({why}) with the {} renderer ({}){}",
+        source.as_str(),
+        choice.name,
+        choice.why,
+        if bring_up { ", then brought up" } else { "" }
+    );
+    plan
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
