@@ -122,6 +122,9 @@ impl Lab {
                     "--port=0",
                     &format!("--interface={peer}"),
                     "--bind-interfaces",
+                    // No router option: default routes come from the
+                    // metadata, so tests can count them.
+                    "--dhcp-option=3",
                     &range,
                     &format!("--dhcp-leasefile={}", leases.display()),
                     &format!("--pid-file={}", pid.display()),
