@@ -41,6 +41,7 @@ pub mod stages;
 pub mod status;
 pub mod target;
 pub mod userdata;
+pub mod users;
 pub mod value;
 pub mod yaml;
 

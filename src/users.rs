@@ -1,0 +1,395 @@
+//! `users`, `groups`, `user` and `system_info.default_user` read as
+//! cloud-init 22.4 reads them (`distros/ug_util.py`:
+//! `normalize_users_groups`, `extract_default`). Every module that needs
+//! "the default user" (users_groups, ssh, set_passwords) goes through here,
+//! so they agree on who that is.
+
+use crate::merge;
+use crate::value::{Mapping, Value};
+
+/// The normalized users and groups, in cloud-init's order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct UsersGroups {
+    /// name -> config (keys with `-` turned into `_`; `default: true` on the
+    /// default user), in the order cloud-init's dict has them.
+    pub users: Vec<(String, Mapping)>,
+    /// name -> members, sorted and unique.
+    pub groups: Vec<(String, Vec<String>)>,
+    /// The deprecation warnings cloud-init logs.
+    pub warnings: Vec<String>,
+}
+
+impl UsersGroups {
+    /// `extract_default(users)`: the user marked default, without the mark.
+    pub fn default_user(&self) -> Option<(String, Mapping)> {
+        self.users.iter().find_map(|(name, cfg)| {
+            let is_default = cfg.get("default").map(Value::truthy).unwrap_or(false);
+            is_default.then(|| {
+                let mut cfg = cfg.clone();
+                cfg.remove("default");
+                (name.clone(), cfg)
+            })
+        })
+    }
+}
+
+/// `util.uniq_merge`: strings are split on `,` (items not stripped, empty
+/// ones dropped), lists taken as they are, duplicates removed keeping the
+/// first.
+fn uniq_merge(lists: &[&Value]) -> Vec<Value> {
+    let mut out: Vec<Value> = Vec::new();
+    for l in lists {
+        let items: Vec<Value> = match l {
+            Value::Str(s) => s
+                .trim()
+                .split(',')
+                .filter(|a| !a.is_empty())
+                .map(Value::str)
+                .collect(),
+            Value::Seq(v) => v.clone(),
+            Value::Null => Vec::new(),
+            other => vec![(*other).clone()],
+        };
+        for i in items {
+            if !out.contains(&i) {
+                out.push(i);
+            }
+        }
+    }
+    out
+}
+
+/// `util.uniq_merge_sorted`, for strings (what users and groups are).
+fn uniq_merge_sorted(lists: &[&Value]) -> Vec<String> {
+    let mut v: Vec<String> = uniq_merge(lists).iter().map(Value::python_str).collect();
+    v.sort();
+    v
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Str(_) => "str",
+        Value::Seq(_) => "list",
+        Value::Map(_) => "dict",
+        Value::Int(_) => "int",
+        Value::Bool(_) => "bool",
+        Value::Null => "NoneType",
+        _ => "object",
+    }
+}
+
+/// `_normalize_groups`.
+fn normalize_groups(cfg: &Value) -> Result<Vec<(String, Vec<String>)>, String> {
+    let mut grouped: Vec<(String, Vec<Value>)> = Vec::new();
+    let mut add =
+        |name: String, members: Vec<Value>| match grouped.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, m)) => m.extend(members),
+            None => grouped.push((name, members)),
+        };
+    let list: Option<Vec<Value>> = match cfg {
+        Value::Str(s) => Some(s.trim().split(',').map(Value::str).collect()),
+        Value::Seq(v) => Some(v.clone()),
+        _ => None,
+    };
+    match (list, cfg) {
+        (Some(items), _) => {
+            for i in items {
+                match i {
+                    Value::Map(m) => {
+                        for (k, v) in m.iter() {
+                            match v {
+                                Value::Seq(members) => add(k.python_str(), members.clone()),
+                                Value::Str(_) => add(k.python_str(), vec![v.clone()]),
+                                other => {
+                                    return Err(format!(
+                                        "Bad group member type {}",
+                                        type_name(other)
+                                    ))
+                                }
+                            }
+                        }
+                    }
+                    Value::Str(s) => add(s, Vec::new()),
+                    other => return Err(format!("Unknown group name type {}", type_name(&other))),
+                }
+            }
+        }
+        (None, Value::Map(m)) => {
+            for (k, v) in m.iter() {
+                let members = match v {
+                    Value::Seq(s) => s.clone(),
+                    Value::Null => Vec::new(),
+                    other => vec![other.clone()],
+                };
+                add(k.python_str(), members);
+            }
+        }
+        (None, other) => {
+            return Err(format!(
+                "Group config must be list, dict or string type only but found {}",
+                type_name(other)
+            ))
+        }
+    }
+    Ok(grouped
+        .into_iter()
+        .map(|(name, members)| (name, uniq_merge_sorted(&[&Value::Seq(members)])))
+        .collect())
+}
+
+/// `_normalize_users(u_cfg, def_user_cfg)`.
+fn normalize_users(
+    u_cfg: &Value,
+    def_user_cfg: &Mapping,
+) -> Result<Vec<(String, Mapping)>, String> {
+    // A mapping: name -> true/false or name -> config.
+    let entries: Vec<Value> = match u_cfg {
+        Value::Map(m) => {
+            let mut v = Vec::new();
+            for (k, val) in m.iter() {
+                match val {
+                    Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Str(_) => {
+                        if val.to_bool() {
+                            v.push(Value::str(k.python_str()));
+                        }
+                    }
+                    Value::Map(c) => {
+                        let mut c = c.clone();
+                        c.insert(Value::str("name"), k.clone());
+                        v.push(Value::Map(c));
+                    }
+                    other => {
+                        return Err(format!(
+                            "Unmappable user value type {} for key {}",
+                            type_name(other),
+                            k.python_str()
+                        ))
+                    }
+                }
+            }
+            v
+        }
+        Value::Str(_) => uniq_merge_sorted(&[u_cfg])
+            .into_iter()
+            .map(Value::str)
+            .collect(),
+        Value::Seq(v) => v.clone(),
+        _ => Vec::new(),
+    };
+    let mut users: Vec<(String, Mapping)> = Vec::new();
+    for entry in entries {
+        match &entry {
+            Value::Seq(_) | Value::Str(_) => {
+                for u in uniq_merge(&[&entry]) {
+                    let u = u.python_str();
+                    if !u.is_empty() && !users.iter().any(|(n, _)| *n == u) {
+                        users.push((u, Mapping::new()));
+                    }
+                }
+            }
+            Value::Map(m) => {
+                let mut m = m.clone();
+                let name = m
+                    .remove("name")
+                    .map(|n| n.python_str())
+                    .unwrap_or_else(|| "default".to_string());
+                let merged = match users.iter().position(|(n, _)| *n == name) {
+                    Some(i) => {
+                        let prev = Value::Map(users[i].1.clone());
+                        let merged = merge::merge_many(&[prev, Value::Map(m)]);
+                        users[i].1 = merged.as_map().cloned().unwrap_or_default();
+                        continue;
+                    }
+                    None => m,
+                };
+                users.push((name, merged));
+            }
+            other => {
+                return Err(format!(
+                    "User config must be dictionary/list or string  types only and not {}",
+                    type_name(other)
+                ))
+            }
+        }
+    }
+    // Keys with `-` become `_`.
+    for (_, cfg) in users.iter_mut() {
+        let mut clean = Mapping::new();
+        for (k, v) in cfg.iter() {
+            let k = k.python_str().replace('-', "_").trim().to_string();
+            if !k.is_empty() {
+                clean.insert(Value::str(k), v.clone());
+            }
+        }
+        *cfg = clean;
+    }
+    let mut def_user = None;
+    if let Some(pos) = users.iter().position(|(n, _)| n == "default") {
+        let (_, def_config) = users.remove(pos);
+        if !def_user_cfg.is_empty() {
+            let mut def_user_cfg = def_user_cfg.clone();
+            let name = def_user_cfg
+                .remove("name")
+                .map(|n| n.python_str())
+                .unwrap_or_default();
+            let def_groups = def_user_cfg
+                .remove("groups")
+                .unwrap_or(Value::Seq(Vec::new()));
+            let mut parsed = match users.iter().position(|(n, _)| *n == name) {
+                Some(i) => users.remove(i).1,
+                None => Mapping::new(),
+            };
+            let parsed_groups = parsed
+                .get("groups")
+                .cloned()
+                .unwrap_or(Value::Seq(Vec::new()));
+            let groups = uniq_merge_sorted(&[&parsed_groups, &def_groups]);
+            parsed.insert(Value::str("groups"), Value::str(groups.join(",")));
+            let merged = merge::merge_many(&[
+                Value::Map(def_user_cfg),
+                Value::Map(def_config),
+                Value::Map(parsed),
+            ]);
+            users.push((name.clone(), merged.as_map().cloned().unwrap_or_default()));
+            def_user = Some(name);
+        }
+    }
+    for (name, cfg) in users.iter_mut() {
+        let is_default = def_user.as_deref() == Some(name.as_str());
+        cfg.insert(Value::str("default"), Value::Bool(is_default));
+    }
+    Ok(users)
+}
+
+/// `normalize_users_groups(cfg, distro)`; the distro's default user is
+/// `system_info.default_user`.
+pub fn normalize_users_groups(cfg: &Value) -> Result<UsersGroups, String> {
+    let mut out = UsersGroups::default();
+    let mut old_user = Mapping::new();
+    match cfg.get("user") {
+        Some(Value::Str(s)) if !s.is_empty() => {
+            old_user.insert(Value::str("name"), Value::str(s.clone()));
+            out.warnings.push(
+                "DEPRECATED: 'user' of type string is deprecated and will be removed in a future release. Use 'users' list instead."
+                    .into(),
+            );
+        }
+        Some(Value::Map(m)) if !m.is_empty() => old_user = m.clone(),
+        Some(v) if v.truthy() => out.warnings.push(format!(
+            "Format for 'user' key must be a string or dictionary and not {}",
+            type_name(v)
+        )),
+        _ => {}
+    }
+    let distro_user = cfg
+        .get("system_info")
+        .and_then(|s| s.get("default_user"))
+        .cloned()
+        .filter(|v| matches!(v, Value::Map(_)))
+        .unwrap_or_else(Value::empty_map);
+    let default_user_config = merge::merge_many(&[Value::Map(old_user.clone()), distro_user]);
+    let mut base_users = cfg.get("users").cloned().unwrap_or(Value::Seq(Vec::new()));
+    match &base_users {
+        Value::Map(_) | Value::Str(_) => out.warnings.push(format!(
+            "DEPRECATED: 'users' of type <class '{}'> is deprecated and will be removed in a future release. Use 'users' as a list.",
+            type_name(&base_users)
+        )),
+        Value::Seq(_) => {}
+        other => {
+            out.warnings.push(format!(
+                "Format for 'users' key must be a comma-separated string or a dictionary or a list but found {}",
+                type_name(other)
+            ));
+            base_users = Value::Seq(Vec::new());
+        }
+    }
+    if !old_user.is_empty() {
+        match &mut base_users {
+            Value::Seq(v) => {
+                let mut d = Mapping::new();
+                d.insert(Value::str("name"), Value::str("default"));
+                v.push(Value::Map(d));
+            }
+            Value::Map(m) => {
+                let keep = m.get("default").cloned().unwrap_or(Value::Bool(true));
+                m.insert(Value::str("default"), keep);
+            }
+            Value::Str(s) => s.push_str(",default"),
+            _ => {}
+        }
+    }
+    if let Some(g) = cfg.get("groups") {
+        out.groups = normalize_groups(g)?;
+    }
+    out.users = normalize_users(
+        &base_users,
+        default_user_config.as_map().unwrap_or(&Mapping::new()),
+    )?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(yaml: &str) -> UsersGroups {
+        normalize_users_groups(&crate::yaml::load(yaml.as_bytes(), "t").unwrap()).unwrap()
+    }
+
+    fn names(u: &UsersGroups) -> Vec<&str> {
+        u.users.iter().map(|(n, _)| n.as_str()).collect()
+    }
+
+    #[test]
+    fn default_user_from_system_info() {
+        let u = norm(
+            "system_info:\n  default_user: {name: debian, groups: [adm, sudo], shell: /bin/bash}\nusers:\n- default\n- {name: bob, groups: 'b,a'}\n",
+        );
+        assert_eq!(names(&u), ["bob", "debian"]);
+        let (name, cfg) = u.default_user().unwrap();
+        assert_eq!(name, "debian");
+        assert_eq!(cfg.get("groups"), Some(&Value::str("adm,sudo")));
+        assert_eq!(cfg.get("shell"), Some(&Value::str("/bin/bash")));
+        let bob = &u.users[0].1;
+        assert_eq!(bob.get("default"), Some(&Value::Bool(false)));
+        assert_eq!(bob.get("groups"), Some(&Value::str("b,a")));
+    }
+
+    #[test]
+    fn no_users_key_means_no_default_user() {
+        let u = norm("system_info:\n  default_user: {name: debian}\n");
+        assert!(u.users.is_empty());
+        assert_eq!(u.default_user(), None);
+    }
+
+    #[test]
+    fn dashes_become_underscores_and_string_forms() {
+        let u = norm(
+            "users: 'carol,alice,carol'\ngroups: [admins, {ops: [alice, bob]}, {ops: carol}]\n",
+        );
+        assert_eq!(names(&u), ["alice", "carol"]);
+        assert_eq!(
+            u.groups,
+            vec![
+                ("admins".to_string(), vec![]),
+                (
+                    "ops".to_string(),
+                    vec!["alice".into(), "bob".into(), "carol".into()]
+                )
+            ]
+        );
+        let u = norm("users:\n- name: dave\n  lock-passwd: false\n  ssh-authorized-keys: [k]\n");
+        assert!(u.users[0].1.get("lock_passwd").is_some());
+        assert!(u.users[0].1.get("ssh_authorized_keys").is_some());
+    }
+
+    #[test]
+    fn old_user_key_becomes_the_default_user() {
+        let u =
+            norm("user: ubuntu\nsystem_info:\n  default_user: {name: debian, lock_passwd: true}\n");
+        let (name, cfg) = u.default_user().unwrap();
+        assert_eq!(name, "ubuntu");
+        assert_eq!(cfg.get("lock_passwd"), Some(&Value::Bool(true)));
+        assert_eq!(u.warnings.len(), 1);
+    }
+}
