@@ -62,3 +62,72 @@ fn the_recorded_command_log_parses() {
         .iter()
         .any(|c| c.not_run && c.line == "systemctl status ssh"));
 }
+
+/// A stand-in for cloud-init's `cloud-init-per` helper (which an image with
+/// cloud-init installed has in /usr/bin): run a command once, once per
+/// instance, or always, keyed by name, with the marker files under cloud-init's
+/// `sem` directories.
+const CLOUD_INIT_PER: &str = r#"#!/bin/sh
+freq=$1; name=$2; shift 2
+case $freq in
+  once) sem=/var/lib/cloud/sem/bootper.$name.once ;;
+  instance) sem=/var/lib/cloud/instance/sem/bootper.$name.instance ;;
+  always) sem= ;;
+  *) echo "unknown frequency $freq" >&2; exit 1 ;;
+esac
+if [ -n "$sem" ] && [ -e "$sem" ]; then exit 0; fi
+"$@"; rc=$?
+if [ -n "$sem" ]; then echo "$rc" > "$sem"; fi
+exit $rc
+"#;
+
+#[test]
+fn scripts_run_in_cloud_inits_order_on_first_boot_and_reboot() {
+    if !common::can_chroot("scripts_run_in_cloud_inits_order_on_first_boot_and_reboot") {
+        return;
+    }
+    let case = "scripts";
+    let m = machine_for(case);
+    m.install_busybox();
+    // busybox has no bash; the one bash script of the seed is plain sh.
+    m.write("/bin/bash", "#!/bin/sh\nexec /bin/sh \"$@\"\n");
+    m.write("/usr/bin/cloud-init-per", CLOUD_INIT_PER);
+    for exe in ["/bin/bash", "/usr/bin/cloud-init-per"] {
+        std::fs::set_permissions(
+            m.path(exe),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+    }
+    m.boot();
+    assert_eq!(
+        m.read("/var/tmp/order.log"),
+        expected_file(case, "/var/tmp/order.log").unwrap(),
+        "first boot"
+    );
+    // The final message, with cloudboot's version where cloud-init has 22.4.2.
+    let output = m.read("/var/log/cloud-init-output.log");
+    let want = expected_file(case, "/var/log/cloud-init-output.log").unwrap();
+    let want_final = want
+        .lines()
+        .find(|l| l.starts_with("cloudboot final message:"))
+        .unwrap()
+        .replace("22.4.2", env!("CARGO_PKG_VERSION"));
+    let version_word = format!("version={}", env!("CARGO_PKG_VERSION"));
+    let got_final = output
+        .lines()
+        .find(|l| l.starts_with("cloudboot final message:"))
+        .unwrap_or_else(|| panic!("no final message in\n{output}"))
+        .replace("0.1.0-cloudboot", env!("CARGO_PKG_VERSION"));
+    assert!(got_final.contains(&version_word), "{got_final}");
+    assert_eq!(got_final, want_final);
+    assert!(output.contains("user script says hello on stdout\n"));
+    m.reboot();
+    m.boot();
+    assert_eq!(
+        m.read("/var/tmp/order.log"),
+        std::fs::read_to_string(case_dir(case).join("expected/boot2/files/var/tmp/order.log"))
+            .unwrap(),
+        "after the reboot"
+    );
+}
