@@ -232,13 +232,54 @@ fn live_target(root: &Root) -> LiveTarget {
         .map(|d| create_dirs(d, 0o755))
         .and_then(|r| r.ok())
         .and_then(|_| {
+            use std::os::unix::fs::OpenOptionsExt;
+            // Scripts' output can hold secrets (and set_passwords prints
+            // random passwords to the console): never world-readable.
             fs::OpenOptions::new()
                 .create(true)
                 .append(true)
+                .mode(0o640)
                 .open(&out_path)
                 .ok()
         });
+    for log in [LOG_FILE, OUTPUT_LOG_FILE] {
+        fix_log_owner(root, Path::new(log));
+    }
     LiveTarget::new(root.clone(), Runner::new(root.clone(), output, true))
+}
+
+/// cloud-init's `syslog_fix_perms` default (`syslog:adm`, `root:adm`,
+/// `root:wheel`, `root:root`): the first owner that exists in the root gets
+/// the log file, so the `adm` group can read it as on a cloud-init system.
+fn fix_log_owner(root: &Root, guest: &Path) {
+    let fs = RealFs { root: root.clone() };
+    let id = |file: &str, name: &str| -> Option<u32> {
+        fs.read_string(Path::new(file))?.lines().find_map(|l| {
+            let mut f = l.split(':');
+            (f.next() == Some(name)).then(|| f.nth(1)?.parse().ok())?
+        })
+    };
+    for (user, group) in [
+        ("syslog", "adm"),
+        ("root", "adm"),
+        ("root", "wheel"),
+        ("root", "root"),
+    ] {
+        let uid = if user == "root" {
+            Some(0)
+        } else {
+            id("/etc/passwd", user)
+        };
+        let gid = if group == "root" {
+            Some(0)
+        } else {
+            id("/etc/group", group)
+        };
+        if let (Some(u), Some(g)) = (uid, gid) {
+            let _ = std::os::unix::fs::chown(root.resolve(guest), Some(u), Some(g));
+            return;
+        }
+    }
 }
 
 fn options(args: &Args) -> Options {

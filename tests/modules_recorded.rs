@@ -131,3 +131,24 @@ fn scripts_run_in_cloud_inits_order_on_first_boot_and_reboot() {
         "after the reboot"
     );
 }
+
+#[test]
+fn the_output_log_is_0640_root_adm_as_cloud_init_leaves_it() {
+    let m = machine_for("hostname");
+    m.boot();
+    let line = manifest_entry("hostname", "/var/log/cloud-init-output.log").unwrap();
+    assert_eq!(
+        (line.mode.as_str(), line.owner.as_str()),
+        ("0640", "root:adm")
+    );
+    let md = std::fs::metadata(m.path("/var/log/cloud-init-output.log")).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(md.mode() & 0o7777, 0o640);
+    // adm is gid 4 in the Debian base root; the chown needs root.
+    if unsafe { libc::geteuid() } == 0 {
+        assert_eq!((md.uid(), md.gid()), (0, 4));
+    }
+    // cloud-init.log: cloud-init leaves it 0644; cloudboot keeps it 0640 (a
+    // log of what ran is nobody else's business), same owner.
+    assert_eq!(m.mode("/var/log/cloud-init.log"), 0o640);
+}
