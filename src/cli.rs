@@ -39,6 +39,9 @@ cloudboot's own:
   boot [--seed DIR]                  run all four stages in order and report
                                      (--seed installs a NoCloud seed directory first)
   devel parse-yaml FILE              print cloudboot's reading of a YAML file as JSON
+  install [--init systemd|sysv|upstart] [--uninstall] [--dry-run]
+                                     put cloudboot in cloud-init's place in the root: the
+                                     binary, /usr/bin/cloud-init, the four stage services
   net render --input FILE [--kind network_data.json|v1|v2|eni|auto]
              [--renderer sysconfig|eni|networkd|netplan] [--distro NAME]
              [--mac NAME,MAC]... --output DIR
@@ -177,6 +180,7 @@ pub fn main(argv: Vec<String>) -> i32 {
         "boot" => cmd_boot(&args),
         "devel" => cmd_devel(&args),
         "net" => cmd_net(&args),
+        "install" => cmd_install(&args),
         other => Err(Usage(format!("unknown command '{other}'"))),
     };
     match result {
@@ -733,6 +737,62 @@ fn cmd_devel(args: &Args) -> Result<i32, Usage> {
         [sub, ..] => Err(Usage(format!("unknown devel command '{sub}' (parse-yaml)"))),
         [] => Err(Usage("devel needs a command (parse-yaml)".into())),
     }
+}
+
+fn cmd_install(args: &Args) -> Result<i32, Usage> {
+    use crate::install;
+    let mut init = None;
+    let mut uninstall = false;
+    let mut dry_run = false;
+    let mut it = Opts::new(&args.rest);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--init" => {
+                let v = it.value("--init")?;
+                init = Some(install::Init::parse(&v).ok_or_else(|| {
+                    Usage(format!(
+                        "unknown init system '{v}' (systemd, sysv, upstart)"
+                    ))
+                })?);
+            }
+            "--uninstall" => uninstall = true,
+            "--dry-run" => dry_run = true,
+            other => return Err(Usage(format!("install: unknown argument {other}"))),
+        }
+    }
+    let root = Root::new(&args.root);
+    let fs = RealFs { root: root.clone() };
+    let effects = if uninstall {
+        match install::uninstall(&fs) {
+            Ok(e) => e,
+            Err(e) => {
+                eprintln!("cloudboot install --uninstall: {e}");
+                return Ok(1);
+            }
+        }
+    } else {
+        let init = init.unwrap_or_else(|| install::detect(&fs));
+        let exe = std::env::current_exe()
+            .and_then(fs::read)
+            .map_err(|e| Usage(format!("cannot read this cloudboot binary: {e}")))?;
+        println!("init system: {}", init.as_str());
+        install::install(&fs, init, &exe).0
+    };
+    if dry_run {
+        for e in &effects {
+            println!("{}", e.summary());
+        }
+        return Ok(0);
+    }
+    let mut target = LiveTarget::new(root.clone(), Runner::new(root, None, true));
+    let applied = apply_all(&mut target, &effects);
+    for r in &applied.records {
+        println!("{}", r.summary);
+    }
+    for e in &applied.errors {
+        eprintln!("cloudboot install: {e}");
+    }
+    Ok(if applied.errors.is_empty() { 0 } else { 1 })
 }
 
 fn cmd_net(args: &Args) -> Result<i32, Usage> {

@@ -19,6 +19,7 @@ pub mod distro;
 pub mod effect;
 pub mod exec;
 pub mod http;
+pub mod install;
 pub mod instance_data;
 pub mod jinja;
 pub mod jsonpatch;

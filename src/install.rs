@@ -1,0 +1,558 @@
+//! `cloudboot install`: puts cloudboot in cloud-init's place on an image.
+//!
+//! The binary goes to `/usr/bin/cloudboot`, `/usr/bin/cloud-init` becomes a
+//! link to it (a cloud-init already there is kept as
+//! `/usr/bin/cloud-init.cloudboot-saved` for `--uninstall`), and the four
+//! stages get services of the image's init system:
+//!
+//! - **systemd**: `cloudboot-local`, `cloudboot`, `cloudboot-config`,
+//!   `cloudboot-final` in `/etc/systemd/system`, ordered as cloud-init's own
+//!   units (local before `network-pre.target` and NetworkManager without
+//!   default dependencies; the network stage after the network is up and
+//!   before `network-online.target`, sshd and user sessions; config after
+//!   `network-online.target`; final after `multi-user.target`), enabled by
+//!   links in `multi-user.target.wants`; cloud-init's units, when present,
+//!   are masked.
+//! - **SysV** (RHEL/CentOS 6 and other chkconfig systems): init scripts
+//!   with chkconfig priorities that put the local stage (S07) before
+//!   `network` (S10) and `NetworkManager` (S23), which 0.7.5's packaging
+//!   gets wrong; the network stage after both (S26), config S27, final S99;
+//!   enabled with the rc links chkconfig would make. Debian-family SysV gets
+//!   LSB headers (`X-Start-Before: networking`) and `update-rc.d`.
+//!   cloud-init's scripts, when present, are turned off the way `chkconfig
+//!   off` does (their S links become K links).
+//! - **upstart** (Ubuntu 14.04 era): jobs in `/etc/init` started on the
+//!   events cloud-init's jobs use; cloud-init's jobs get `.override`
+//!   files saying `manual`.
+//!
+//! Everything is effects, so `--dry-run` shows it, and a record of what was
+//! changed (`/var/lib/cloudboot/install.json`) lets `--uninstall` put
+//! things back.
+
+use std::path::{Path, PathBuf};
+
+use crate::effect::{Command, Data, Effect, OnFailure};
+use crate::rootfs::FsView;
+
+/// The init systems cloudboot installs for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Init {
+    Systemd,
+    Sysv,
+    Upstart,
+}
+
+impl Init {
+    pub fn parse(s: &str) -> Option<Init> {
+        match s {
+            "systemd" => Some(Init::Systemd),
+            "sysv" | "sysvinit" => Some(Init::Sysv),
+            "upstart" => Some(Init::Upstart),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Init::Systemd => "systemd",
+            Init::Sysv => "sysv",
+            Init::Upstart => "upstart",
+        }
+    }
+}
+
+/// The init system of a root: systemd when its binary and unit directory
+/// are there, upstart when `initctl` and `/etc/init` are, else SysV.
+pub fn detect(fs: &dyn FsView) -> Init {
+    let exists = |p: &str| fs.exists(Path::new(p));
+    let systemd = ["/lib/systemd/systemd", "/usr/lib/systemd/systemd"]
+        .iter()
+        .any(|p| exists(p));
+    // /sbin/init a link to systemd is the surest sign; a systemd binary
+    // beside SysV init (CentOS 6 has none; Debian 8 can have both) counts.
+    if systemd && exists("/etc/systemd/system") {
+        return Init::Systemd;
+    }
+    if exists("/sbin/initctl") && fs.is_dir(Path::new("/etc/init")) {
+        return Init::Upstart;
+    }
+    Init::Sysv
+}
+
+pub const BIN: &str = "/usr/bin/cloudboot";
+pub const COMPAT: &str = "/usr/bin/cloud-init";
+pub const SAVED: &str = "/usr/bin/cloud-init.cloudboot-saved";
+pub const RECORD: &str = "/var/lib/cloudboot/install.json";
+
+/// The four stages: service name, description, command line.
+const STAGES: [(&str, &str, &str); 4] = [
+    (
+        "cloudboot-local",
+        "cloudboot: local stage (datasource, network config; before networking)",
+        "init --local",
+    ),
+    (
+        "cloudboot",
+        "cloudboot: network stage (metadata service, user-data, init modules)",
+        "init",
+    ),
+    (
+        "cloudboot-config",
+        "cloudboot: config stage (config modules)",
+        "modules --mode=config",
+    ),
+    (
+        "cloudboot-final",
+        "cloudboot: final stage (scripts, final message)",
+        "modules --mode=final",
+    ),
+];
+
+/// cloud-init's own services, per init system.
+const CLOUD_INIT_SYSTEMD: &[&str] = &[
+    "cloud-init-local.service",
+    "cloud-init.service",
+    "cloud-config.service",
+    "cloud-final.service",
+];
+const CLOUD_INIT_SYSV: &[&str] = &[
+    "cloud-init-local",
+    "cloud-init",
+    "cloud-config",
+    "cloud-final",
+];
+const CLOUD_INIT_UPSTART: &[&str] = &[
+    "cloud-init-local",
+    "cloud-init",
+    "cloud-init-nonet",
+    "cloud-config",
+    "cloud-final",
+    "cloud-init-container",
+    "cloud-log-shutdown",
+];
+
+/// The systemd unit of stage `i`, ordered as cloud-init 22.4's units are.
+pub fn systemd_unit(i: usize) -> String {
+    let (_, desc, args) = STAGES[i];
+    let ordering = match i {
+        0 => {
+            "DefaultDependencies=no\n\
+              Wants=network-pre.target\n\
+              After=systemd-remount-fs.service\n\
+              Before=NetworkManager.service\n\
+              Before=network-pre.target\n\
+              Before=shutdown.target\n\
+              Before=sysinit.target\n\
+              Conflicts=shutdown.target\n\
+              RequiresMountsFor=/var/lib/cloud\n"
+        }
+        1 => {
+            "DefaultDependencies=no\n\
+              Wants=cloudboot-local.service\n\
+              Wants=sshd-keygen.service\n\
+              Wants=sshd.service\n\
+              After=cloudboot-local.service\n\
+              After=systemd-networkd-wait-online.service\n\
+              After=networking.service\n\
+              After=network.service\n\
+              After=NetworkManager-wait-online.service\n\
+              Before=network-online.target\n\
+              Before=sshd-keygen.service\n\
+              Before=sshd.service\n\
+              Before=sysinit.target\n\
+              Before=shutdown.target\n\
+              Conflicts=shutdown.target\n\
+              Before=systemd-user-sessions.service\n"
+        }
+        2 => {
+            "After=network-online.target cloudboot.service\n\
+              Wants=network-online.target\n"
+        }
+        _ => {
+            "After=network-online.target cloudboot-config.service rc-local.service\n\
+              After=multi-user.target\n\
+              Wants=network-online.target cloudboot-config.service\n"
+        }
+    };
+    let extra = if i == 3 {
+        "KillMode=process\nTasksMax=infinity\n"
+    } else {
+        ""
+    };
+    format!(
+        "# Installed by cloudboot install; `cloudboot install --uninstall` removes it.\n\
+         [Unit]\n\
+         Description={desc}\n\
+         {ordering}\
+         ConditionPathExists=!/etc/cloud/cloud-init.disabled\n\
+         ConditionKernelCommandLine=!cloud-init=disabled\n\
+         \n\
+         [Service]\n\
+         Type=oneshot\n\
+         ExecStart={BIN} {args}\n\
+         RemainAfterExit=yes\n\
+         TimeoutSec=0\n\
+         {extra}\
+         # Output needs to appear in the instance's console output\n\
+         StandardOutput=journal+console\n\
+         \n\
+         [Install]\n\
+         WantedBy=multi-user.target\n"
+    )
+}
+
+/// chkconfig start priorities: local before network (10) and
+/// NetworkManager (23); the network stage after both.
+pub const SYSV_START: [u32; 4] = [7, 26, 27, 99];
+/// Stop priorities (`100 - start`, as chkconfig scripts usually pair them).
+pub const SYSV_STOP: [u32; 4] = [93, 74, 73, 1];
+
+/// The SysV script of stage `i`: chkconfig and LSB headers both, so
+/// `chkconfig`, `insserv` and `update-rc.d` all read it.
+pub fn sysv_script(i: usize) -> String {
+    let (name, desc, args) = STAGES[i];
+    let (required, before, after) = match i {
+        0 => ("$local_fs", "networking network NetworkManager", ""),
+        1 => (
+            "$local_fs $network",
+            "sshd ssh",
+            "networking network NetworkManager cloudboot-local",
+        ),
+        2 => ("$local_fs $network $remote_fs", "", "cloudboot"),
+        _ => (
+            "$local_fs $network $remote_fs $syslog",
+            "",
+            "cloudboot-config rc.local",
+        ),
+    };
+    let lsb_before = if before.is_empty() {
+        String::new()
+    } else {
+        format!("# X-Start-Before:    {before}\n")
+    };
+    let lsb_after = if after.is_empty() {
+        String::new()
+    } else {
+        format!("# X-Start-After:     {after}\n")
+    };
+    format!(
+        "#!/bin/sh\n\
+         # Installed by cloudboot install; `cloudboot install --uninstall` removes it.\n\
+         #\n\
+         # chkconfig: 2345 {start:02} {stop:02}\n\
+         # description: {desc}\n\
+         #\n\
+         ### BEGIN INIT INFO\n\
+         # Provides:          {name}\n\
+         # Required-Start:    {required}\n\
+         # Required-Stop:\n\
+         {lsb_before}\
+         {lsb_after}\
+         # Default-Start:     2 3 4 5\n\
+         # Default-Stop:      0 1 6\n\
+         # Short-Description: {desc}\n\
+         ### END INIT INFO\n\
+         \n\
+         case \"$1\" in\n\
+         \x20   start)\n\
+         \x20       {BIN} {args}\n\
+         \x20       ;;\n\
+         \x20   stop|status|restart|reload|force-reload)\n\
+         \x20       exit 0\n\
+         \x20       ;;\n\
+         \x20   *)\n\
+         \x20       echo \"Usage: $0 start\" >&2\n\
+         \x20       exit 3\n\
+         \x20       ;;\n\
+         esac\n",
+        start = SYSV_START[i],
+        stop = SYSV_STOP[i],
+    )
+}
+
+/// The upstart job of stage `i`, on cloud-init's events.
+pub fn upstart_job(i: usize) -> String {
+    let (_, desc, args) = STAGES[i];
+    let start_on = match i {
+        0 => "mounted MOUNTPOINT=/ and mounted MOUNTPOINT=/run",
+        1 => "mounted MOUNTPOINT=/ and stopped cloudboot-local and static-network-up",
+        2 => "filesystem and stopped cloudboot",
+        _ => "stopped rc RUNLEVEL=[2345] and stopped cloudboot-config",
+    };
+    format!(
+        "# Installed by cloudboot install; `cloudboot install --uninstall` removes it.\n\
+         description \"{desc}\"\n\
+         start on {start_on}\n\
+         task\n\
+         console output\n\
+         exec {BIN} {args}\n"
+    )
+}
+
+/// What `install` changed, so that `--uninstall` can undo it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Record {
+    pub init: String,
+    /// Files and links cloudboot created.
+    pub created: Vec<PathBuf>,
+    /// cloud-init's rc links renamed (old, new), to rename back.
+    pub renamed: Vec<(PathBuf, PathBuf)>,
+    /// Whether `/usr/bin/cloud-init` was saved aside.
+    pub saved_cloud_init: bool,
+}
+
+impl Record {
+    pub fn to_json(&self) -> String {
+        let paths = |v: &[PathBuf]| {
+            v.iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+        };
+        let j = serde_json::json!({
+            "init": self.init,
+            "created": paths(&self.created),
+            "renamed": self.renamed.iter().map(|(a, b)| [a.display().to_string(), b.display().to_string()]).collect::<Vec<_>>(),
+            "saved_cloud_init": self.saved_cloud_init,
+        });
+        serde_json::to_string_pretty(&j).unwrap_or_default() + "\n"
+    }
+
+    pub fn from_json(text: &str) -> Option<Record> {
+        let j: serde_json::Value = serde_json::from_str(text).ok()?;
+        let strings = |v: &serde_json::Value| -> Vec<String> {
+            v.as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        Some(Record {
+            init: j["init"].as_str()?.to_string(),
+            created: strings(&j["created"])
+                .into_iter()
+                .map(PathBuf::from)
+                .collect(),
+            renamed: j["renamed"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|p| {
+                            let p = strings(p);
+                            (p.len() == 2).then(|| (PathBuf::from(&p[0]), PathBuf::from(&p[1])))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            saved_cloud_init: j["saved_cloud_init"].as_bool().unwrap_or(false),
+        })
+    }
+}
+
+/// The effects of `install`, and the record of them. `binary` is the
+/// cloudboot executable to copy in.
+pub fn install(fs: &dyn FsView, init: Init, binary: &[u8]) -> (Vec<Effect>, Record) {
+    let mut effects = Vec::new();
+    let mut rec = Record {
+        init: init.as_str().to_string(),
+        ..Default::default()
+    };
+    let write =
+        |effects: &mut Vec<Effect>, rec: &mut Record, path: &str, content: Data, mode: u32| {
+            effects.push(Effect::write(path, content, mode));
+            rec.created.push(PathBuf::from(path));
+        };
+    write(
+        &mut effects,
+        &mut rec,
+        BIN,
+        Data::public(binary.to_vec()),
+        0o755,
+    );
+    // The compatibility name: an existing cloud-init (a Python script, or a
+    // link to one) is kept aside for --uninstall.
+    if fs.lstat(Path::new(SAVED)).is_none() {
+        if let Some(copy) = copy_of(fs, Path::new(COMPAT), Path::new(SAVED)) {
+            effects.push(copy);
+            rec.saved_cloud_init = true;
+        }
+    }
+    effects.push(Effect::Symlink {
+        path: COMPAT.into(),
+        target: "cloudboot".into(),
+    });
+    match init {
+        Init::Systemd => {
+            for (i, (name, _, _)) in STAGES.iter().enumerate() {
+                let unit = format!("/etc/systemd/system/{name}.service");
+                write(
+                    &mut effects,
+                    &mut rec,
+                    &unit,
+                    Data::public(systemd_unit(i)),
+                    0o644,
+                );
+                let wants = format!("/etc/systemd/system/multi-user.target.wants/{name}.service");
+                effects.push(Effect::Symlink {
+                    path: wants.clone().into(),
+                    target: unit.into(),
+                });
+                rec.created.push(wants.into());
+            }
+            for unit in CLOUD_INIT_SYSTEMD {
+                let shipped = ["/lib/systemd/system", "/usr/lib/systemd/system"]
+                    .iter()
+                    .any(|d| fs.exists(&Path::new(d).join(unit)));
+                let mask = format!("/etc/systemd/system/{unit}");
+                if shipped && fs.lstat(Path::new(&mask)).is_none() {
+                    effects.push(Effect::Symlink {
+                        path: mask.clone().into(),
+                        target: "/dev/null".into(),
+                    });
+                    rec.created.push(mask.into());
+                }
+            }
+        }
+        Init::Sysv => {
+            let debian = fs.exists(Path::new("/etc/debian_version"));
+            let initd = if fs.is_dir(Path::new("/etc/rc.d/init.d")) {
+                "/etc/rc.d/init.d"
+            } else {
+                "/etc/init.d"
+            };
+            let rcdir = |level: u32| {
+                if initd == "/etc/rc.d/init.d" {
+                    format!("/etc/rc.d/rc{level}.d")
+                } else {
+                    format!("/etc/rc{level}.d")
+                }
+            };
+            for (i, (name, _, _)) in STAGES.iter().enumerate() {
+                let script = format!("{initd}/{name}");
+                write(
+                    &mut effects,
+                    &mut rec,
+                    &script,
+                    Data::public(sysv_script(i)),
+                    0o755,
+                );
+                if debian {
+                    // insserv orders Debian's rc links from the LSB headers.
+                    effects.push(Effect::Run(
+                        Command::new(["update-rc.d", name, "defaults"])
+                            .on_failure(OnFailure::Report),
+                    ));
+                    continue;
+                }
+                // The links `chkconfig --add` makes from the chkconfig line.
+                for level in 0..=6u32 {
+                    let (kind, prio) = if (2..=5).contains(&level) {
+                        ('S', SYSV_START[i])
+                    } else {
+                        ('K', SYSV_STOP[i])
+                    };
+                    let link = format!("{}/{kind}{prio:02}{name}", rcdir(level));
+                    effects.push(Effect::Symlink {
+                        path: link.clone().into(),
+                        target: format!("../init.d/{name}").into(),
+                    });
+                    rec.created.push(link.into());
+                }
+            }
+            // `chkconfig cloud-init off`: S links become K links.
+            for level in 0..=6u32 {
+                let dir = rcdir(level);
+                for entry in fs.list_dir(Path::new(&dir)).unwrap_or_default() {
+                    let Some(rest) = entry.strip_prefix('S') else {
+                        continue;
+                    };
+                    let name = rest.trim_start_matches(|c: char| c.is_ascii_digit());
+                    if CLOUD_INIT_SYSV.contains(&name) {
+                        let prio = &rest[..rest.len() - name.len()];
+                        let stop: u32 = 100u32.saturating_sub(prio.parse().unwrap_or(0));
+                        let from = PathBuf::from(format!("{dir}/{entry}"));
+                        let to = PathBuf::from(format!("{dir}/K{stop:02}{name}"));
+                        if let Some(copy) = copy_of(fs, &from, &to) {
+                            effects.push(copy);
+                            effects.push(Effect::Remove { path: from.clone() });
+                            rec.renamed.push((from, to));
+                        }
+                    }
+                }
+            }
+        }
+        Init::Upstart => {
+            for (i, (name, _, _)) in STAGES.iter().enumerate() {
+                let job = format!("/etc/init/{name}.conf");
+                write(
+                    &mut effects,
+                    &mut rec,
+                    &job,
+                    Data::public(upstart_job(i)),
+                    0o644,
+                );
+            }
+            for job in CLOUD_INIT_UPSTART {
+                if fs.exists(&Path::new("/etc/init").join(format!("{job}.conf"))) {
+                    let ov = format!("/etc/init/{job}.override");
+                    if fs.lstat(Path::new(&ov)).is_none() {
+                        write(&mut effects, &mut rec, &ov, Data::public("manual\n"), 0o644);
+                    }
+                }
+            }
+        }
+    }
+    effects.push(Effect::write(RECORD, Data::public(rec.to_json()), 0o644));
+    (effects, rec)
+}
+
+/// An effect that makes `to` what `from` is now: the same link target, or
+/// the same bytes and mode (`None` when `from` is absent).
+fn copy_of(fs: &dyn FsView, from: &Path, to: &Path) -> Option<Effect> {
+    let st = fs.lstat(from)?;
+    if st.kind == crate::rootfs::Kind::Symlink {
+        return Some(Effect::Symlink {
+            path: to.to_path_buf(),
+            target: fs.read_link(from).ok()?,
+        });
+    }
+    Some(Effect::write(
+        to,
+        Data::public(fs.read(from).ok()?),
+        st.mode,
+    ))
+}
+
+/// The effects of `install --uninstall`, from the record `install` left.
+pub fn uninstall(fs: &dyn FsView) -> Result<Vec<Effect>, String> {
+    let text = fs
+        .read_string(Path::new(RECORD))
+        .ok_or_else(|| format!("{RECORD} not found: cloudboot install was not run on this root"))?;
+    let rec = Record::from_json(&text).ok_or_else(|| format!("{RECORD} is not readable"))?;
+    let mut effects: Vec<Effect> = rec
+        .created
+        .iter()
+        .rev()
+        .map(|p| Effect::Remove { path: p.clone() })
+        .collect();
+    for (from, to) in &rec.renamed {
+        if let Some(copy) = copy_of(fs, to, from) {
+            effects.push(copy);
+            effects.push(Effect::Remove { path: to.clone() });
+        }
+    }
+    effects.push(Effect::Remove {
+        path: COMPAT.into(),
+    });
+    if rec.saved_cloud_init {
+        if let Some(copy) = copy_of(fs, Path::new(SAVED), Path::new(COMPAT)) {
+            effects.push(copy);
+        }
+        effects.push(Effect::Remove { path: SAVED.into() });
+    }
+    effects.push(Effect::Remove {
+        path: RECORD.into(),
+    });
+    Ok(effects)
+}

@@ -1,0 +1,259 @@
+//! `cloudboot install`: the stage services for systemd, SysV (CentOS 6's
+//! chkconfig) and upstart, ordered as the boot needs them; cloud-init's own
+//! services turned off; `--uninstall` puts the root back as it was.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+
+use common::Machine;
+
+fn executable(m: &Machine, guest: &str, content: &str) {
+    m.write(guest, content);
+    std::fs::set_permissions(m.path(guest), std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn link(m: &Machine, guest: &str, target: &str) {
+    let p = m.path(guest);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(target, p).unwrap();
+}
+
+/// A CentOS 6 root as chkconfig left it: network at S10, NetworkManager at
+/// S23, and cloud-init 0.7.5's four scripts enabled.
+fn centos6() -> Machine {
+    let m = Machine::new();
+    m.write("/etc/redhat-release", "CentOS release 6.10 (Final)\n");
+    executable(
+        &m,
+        "/usr/bin/cloud-init",
+        "#!/usr/bin/python\n# cloud-init 0.7.5\n",
+    );
+    for (name, start, stop) in [
+        ("network", 10, 90),
+        ("NetworkManager", 23, 84),
+        ("cloud-init-local", 8, 92),
+        ("cloud-init", 25, 75),
+        ("cloud-config", 26, 74),
+        ("cloud-final", 98, 2),
+    ] {
+        executable(&m, &format!("/etc/rc.d/init.d/{name}"), "#!/bin/sh\n");
+        for level in 0..=6 {
+            let l = if (2..=5).contains(&level) {
+                format!("/etc/rc.d/rc{level}.d/S{start:02}{name}")
+            } else {
+                format!("/etc/rc.d/rc{level}.d/K{stop:02}{name}")
+            };
+            link(&m, &l, &format!("../init.d/{name}"));
+        }
+    }
+    m
+}
+
+/// The start order of runlevel 3, as `rc` runs it: S links sorted by name.
+fn rc3_order(m: &Machine) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(m.path("/etc/rc.d/rc3.d"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('S'))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn sysv_local_stage_starts_before_network_and_networkmanager() {
+    let m = centos6();
+    let before = m.snapshot();
+    let out = m.run_ok(&["install"], 0);
+    assert!(out.contains("init system: sysv"), "{out}");
+    let script = m.read("/etc/rc.d/init.d/cloudboot-local");
+    assert!(script.contains("# chkconfig: 2345 07 93\n"), "{script}");
+    assert!(
+        script.contains("/usr/bin/cloudboot init --local"),
+        "{script}"
+    );
+    assert!(m
+        .read("/etc/rc.d/init.d/cloudboot")
+        .contains("# chkconfig: 2345 26 74\n"));
+    assert_eq!(m.mode("/etc/rc.d/init.d/cloudboot-local"), 0o755);
+    let order = rc3_order(&m);
+    let pos = |n: &str| {
+        order
+            .iter()
+            .position(|o| o.ends_with(n) && o[3..] == *n)
+            .unwrap_or_else(|| panic!("{n} not in {order:?}"))
+    };
+    assert!(pos("cloudboot-local") < pos("network"), "{order:?}");
+    assert!(pos("network") < pos("NetworkManager"), "{order:?}");
+    assert!(pos("NetworkManager") < pos("cloudboot"), "{order:?}");
+    assert!(pos("cloudboot") < pos("cloudboot-config"), "{order:?}");
+    assert_eq!(order.last().unwrap(), "S99cloudboot-final");
+    // cloud-init's scripts are off (`chkconfig off`: their S links are K links).
+    assert!(
+        !order.iter().any(|o| o.contains("cloud-init")
+            || o.contains("cloud-config")
+            || o.contains("cloud-final")),
+        "{order:?}"
+    );
+    assert!(m.exists("/etc/rc.d/rc3.d/K92cloud-init-local"));
+    // The compatibility name, and the old cloud-init kept.
+    assert_eq!(
+        std::fs::read_link(m.path("/usr/bin/cloud-init"))
+            .unwrap()
+            .to_str(),
+        Some("cloudboot")
+    );
+    assert!(m
+        .read("/usr/bin/cloud-init.cloudboot-saved")
+        .contains("cloud-init 0.7.5"));
+    assert_eq!(m.mode("/usr/bin/cloudboot"), 0o755);
+    // The installed binary is this one, and answers as cloud-init would be asked.
+    let v = std::process::Command::new(m.path("/usr/bin/cloud-init"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&v.stdout).starts_with("cloudboot "));
+
+    m.run_ok(&["install", "--uninstall"], 0);
+    let after = m.snapshot();
+    let changed: Vec<_> = before
+        .iter()
+        .filter(|(k, v)| after.get(*k) != Some(v))
+        .map(|(k, _)| k.clone())
+        .chain(
+            after
+                .keys()
+                .filter(|k| !before.contains_key(*k) && !k.starts_with("var"))
+                .cloned(),
+        )
+        .collect();
+    assert!(changed.is_empty(), "not restored: {changed:?}");
+}
+
+#[test]
+fn systemd_units_are_ordered_as_cloud_inits_and_verify() {
+    let m = Machine::new();
+    executable(&m, "/lib/systemd/systemd", "");
+    std::fs::create_dir_all(m.path("/etc/systemd/system")).unwrap();
+    for unit in [
+        "cloud-init-local.service",
+        "cloud-init.service",
+        "cloud-config.service",
+        "cloud-final.service",
+    ] {
+        m.write(&format!("/lib/systemd/system/{unit}"), "[Unit]\n");
+    }
+    let out = m.run_ok(&["install"], 0);
+    assert!(out.contains("init system: systemd"), "{out}");
+    let local = m.read("/etc/systemd/system/cloudboot-local.service");
+    for fact in [
+        "DefaultDependencies=no\n",
+        "Before=network-pre.target\n",
+        "Before=NetworkManager.service\n",
+        "Before=sysinit.target\n",
+        "ExecStart=/usr/bin/cloudboot init --local\n",
+    ] {
+        assert!(local.contains(fact), "{fact}\n{local}");
+    }
+    let net = m.read("/etc/systemd/system/cloudboot.service");
+    for fact in [
+        "After=cloudboot-local.service\n",
+        "After=systemd-networkd-wait-online.service\n",
+        "Before=network-online.target\n",
+        "Before=sshd.service\n",
+    ] {
+        assert!(net.contains(fact), "{fact}\n{net}");
+    }
+    assert!(m
+        .read("/etc/systemd/system/cloudboot-config.service")
+        .contains("After=network-online.target"));
+    assert!(m
+        .read("/etc/systemd/system/cloudboot-final.service")
+        .contains("After=multi-user.target\n"));
+    assert!(m.exists("/etc/systemd/system/multi-user.target.wants/cloudboot-final.service"));
+    // cloud-init's units are masked.
+    for unit in ["cloud-init-local.service", "cloud-final.service"] {
+        assert_eq!(
+            std::fs::read_link(m.path(&format!("/etc/systemd/system/{unit}")))
+                .unwrap()
+                .to_str(),
+            Some("/dev/null")
+        );
+    }
+    // systemd itself checks them, when it is here: against this machine's
+    // unit files, copied into the root.
+    if std::path::Path::new("/usr/bin/systemd-analyze").exists()
+        && std::path::Path::new("/lib/systemd/system/sysinit.target").exists()
+    {
+        let copy = std::process::Command::new("cp")
+            .arg("-an")
+            .arg("/lib/systemd/system/.")
+            .arg(m.path("/lib/systemd/system"))
+            .status()
+            .unwrap();
+        assert!(copy.success());
+        let verify = std::process::Command::new("systemd-analyze")
+            .arg("verify")
+            .arg(format!("--root={}", m.root().display()))
+            .args([
+                "cloudboot-local.service",
+                "cloudboot.service",
+                "cloudboot-config.service",
+                "cloudboot-final.service",
+            ])
+            .env("SYSTEMD_LOG_LEVEL", "warning")
+            .output()
+            .unwrap();
+        assert!(
+            verify.status.success() && verify.stderr.is_empty(),
+            "systemd-analyze verify: {}",
+            String::from_utf8_lossy(&verify.stderr)
+        );
+    }
+    m.run_ok(&["install", "--uninstall"], 0);
+    assert!(!m.exists("/etc/systemd/system/cloudboot-local.service"));
+    assert!(!m.exists("/etc/systemd/system/cloud-init-local.service"));
+    assert!(!m.exists("/usr/bin/cloud-init"));
+}
+
+#[test]
+fn upstart_jobs_start_on_cloud_inits_events() {
+    let m = Machine::new();
+    executable(&m, "/sbin/initctl", "");
+    m.write(
+        "/etc/init/cloud-init-local.conf",
+        "start on mounted MOUNTPOINT=/\n",
+    );
+    m.write("/etc/init/cloud-final.conf", "start on stopped rc\n");
+    let out = m.run_ok(&["install"], 0);
+    assert!(out.contains("init system: upstart"), "{out}");
+    let local = m.read("/etc/init/cloudboot-local.conf");
+    assert!(
+        local.contains("start on mounted MOUNTPOINT=/ and mounted MOUNTPOINT=/run\n"),
+        "{local}"
+    );
+    assert!(local.contains("task\n") && local.contains("exec /usr/bin/cloudboot init --local\n"));
+    assert!(m
+        .read("/etc/init/cloudboot.conf")
+        .contains("static-network-up"));
+    assert!(m
+        .read("/etc/init/cloudboot-final.conf")
+        .contains("stopped rc RUNLEVEL=[2345]"));
+    assert_eq!(m.read("/etc/init/cloud-init-local.override"), "manual\n");
+    assert_eq!(m.read("/etc/init/cloud-final.override"), "manual\n");
+    assert!(!m.exists("/etc/init/cloud-config.override"));
+}
+
+#[test]
+fn dry_run_changes_nothing() {
+    let m = centos6();
+    let before = m.snapshot();
+    let out = m.run_ok(&["install", "--dry-run"], 0);
+    assert!(
+        out.contains("write /etc/rc.d/init.d/cloudboot-local (0755"),
+        "{out}"
+    );
+    assert_eq!(m.snapshot(), before);
+}
