@@ -39,9 +39,10 @@ cloudboot's own:
   boot [--seed DIR]                  run all four stages in order and report
                                      (--seed installs a NoCloud seed directory first)
   devel parse-yaml FILE              print cloudboot's reading of a YAML file as JSON
-  install [--init systemd|sysv|upstart] [--uninstall] [--dry-run]
+  install [--init systemd|sysv|upstart] [--uninstall] [--dry-run] [--files-only]
                                      put cloudboot in cloud-init's place in the root: the
                                      binary, /usr/bin/cloud-init, the four stage services
+                                     (--files-only: the service files alone, for packages)
   net render --input FILE [--kind network_data.json|v1|v2|eni|auto]
              [--renderer sysconfig|eni|networkd|netplan] [--distro NAME]
              [--mac NAME,MAC]... --output DIR
@@ -744,6 +745,7 @@ fn cmd_install(args: &Args) -> Result<i32, Usage> {
     let mut init = None;
     let mut uninstall = false;
     let mut dry_run = false;
+    let mut files_only = false;
     let mut it = Opts::new(&args.rest);
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -757,12 +759,20 @@ fn cmd_install(args: &Args) -> Result<i32, Usage> {
             }
             "--uninstall" => uninstall = true,
             "--dry-run" => dry_run = true,
+            "--files-only" => files_only = true,
             other => return Err(Usage(format!("install: unknown argument {other}"))),
         }
     }
     let root = Root::new(&args.root);
     let fs = RealFs { root: root.clone() };
-    let effects = if uninstall {
+    let effects = if files_only {
+        // The service files alone, as packages ship them.
+        let init = init.unwrap_or_else(|| install::detect(&fs));
+        install::service_files(init, install::initd_dir(&fs))
+            .into_iter()
+            .map(|(path, content, mode)| crate::effect::Effect::write(path, crate::effect::Data::public(content), mode))
+            .collect()
+    } else if uninstall {
         match install::uninstall(&fs) {
             Ok(e) => e,
             Err(e) => {

@@ -289,6 +289,33 @@ pub fn upstart_job(i: usize) -> String {
     )
 }
 
+/// Where SysV scripts live in a root: `/etc/rc.d/init.d` on RHEL-family
+/// systems, `/etc/init.d` elsewhere.
+pub fn initd_dir(fs: &dyn FsView) -> &'static str {
+    if fs.is_dir(Path::new("/etc/rc.d/init.d")) {
+        "/etc/rc.d/init.d"
+    } else {
+        "/etc/init.d"
+    }
+}
+
+/// The service files alone (path, content, mode), for packages: systemd
+/// units go to `/lib/systemd/system` (the package's place; `install` puts
+/// them in `/etc/systemd/system`), SysV scripts to `initd`, upstart jobs to
+/// `/etc/init`.
+pub fn service_files(init: Init, initd: &str) -> Vec<(String, String, u32)> {
+    (0..STAGES.len())
+        .map(|i| {
+            let name = STAGES[i].0;
+            match init {
+                Init::Systemd => (format!("/lib/systemd/system/{name}.service"), systemd_unit(i), 0o644),
+                Init::Sysv => (format!("{initd}/{name}"), sysv_script(i), 0o755),
+                Init::Upstart => (format!("/etc/init/{name}.conf"), upstart_job(i), 0o644),
+            }
+        })
+        .collect()
+}
+
 /// What `install` changed, so that `--uninstall` can undo it.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Record {
@@ -416,11 +443,7 @@ pub fn install(fs: &dyn FsView, init: Init, binary: &[u8]) -> (Vec<Effect>, Reco
         }
         Init::Sysv => {
             let debian = fs.exists(Path::new("/etc/debian_version"));
-            let initd = if fs.is_dir(Path::new("/etc/rc.d/init.d")) {
-                "/etc/rc.d/init.d"
-            } else {
-                "/etc/init.d"
-            };
+            let initd = initd_dir(fs);
             let rcdir = |level: u32| {
                 if initd == "/etc/rc.d/init.d" {
                     format!("/etc/rc.d/rc{level}.d")

@@ -1,0 +1,15 @@
+# cloudboot takes cloud-init's place: /usr/bin/cloud-init is a link to it,
+# and its stages start at boot: systemd units on EL7+, chkconfig on EL6
+# (the scripts' chkconfig lines put the local stage before network and
+# NetworkManager).
+ln -sf cloudboot /usr/bin/cloud-init
+if [ -d /run/systemd/system ] || [ -x /usr/bin/systemctl ]; then
+    mkdir -p /etc/systemd/system/multi-user.target.wants
+    for s in cloudboot-local cloudboot cloudboot-config cloudboot-final; do
+        ln -sf /usr/lib/systemd/system/$s.service /etc/systemd/system/multi-user.target.wants/$s.service
+    done
+elif [ -x /sbin/chkconfig ]; then
+    for s in cloudboot-local cloudboot cloudboot-config cloudboot-final; do
+        /sbin/chkconfig --add $s || :
+    done
+fi

@@ -1,0 +1,8 @@
+# $1 is 0 on erase (not upgrade).
+if [ "$1" = 0 ]; then
+    for s in cloudboot-local cloudboot cloudboot-config cloudboot-final; do
+        rm -f /etc/systemd/system/multi-user.target.wants/$s.service
+        [ -x /sbin/chkconfig ] && /sbin/chkconfig --del $s || :
+    done
+    [ "$(readlink /usr/bin/cloud-init 2>/dev/null)" = cloudboot ] && rm -f /usr/bin/cloud-init || :
+fi
