@@ -26,7 +26,7 @@
 //! from cloud-init's alphabet, from the OS's random source) are shown on the
 //! root's `/dev/console` only, in cloud-init's exact block; since a plain
 //! `Console` effect is logged and printed by plans, the block is given as
-//! secret stdin to `sh -c '... cat >/dev/console'` run in the root (nothing
+//! secret stdin to `/bin/sh -c '... cat >/dev/console'` run in the root (nothing
 //! when the root has no `/dev/console`, as cloud-init's `multi_log` with
 //! `fallback_to_stdout=False`).
 //!
@@ -98,7 +98,7 @@ pub const RANDOM_HEADER: &str = "Set the following 'random' passwords";
 /// the module (`multi_log` only prints a note when the console cannot be
 /// written).
 pub const CONSOLE_WRITER: &str =
-    "[ ! -e /dev/console ] || cat >/dev/console || echo 'Failed to write to /dev/console'";
+    "[ ! -e /dev/console ] || cat >/dev/console || echo Failed to write to /dev/console";
 
 impl Module for SetPasswords {
     fn info(&self) -> &'static ModuleInfo {
@@ -438,7 +438,7 @@ pub fn plan(
         }
         if !pw.random.is_empty() {
             let block = format!("{RANDOM_HEADER}\n\n{}\n", pw.random.join("\n"));
-            let mut c = Command::new(["sh", "-c", CONSOLE_WRITER]).on_failure(OnFailure::Ignore);
+            let mut c = Command::new(["/bin/sh", "-c", CONSOLE_WRITER]).on_failure(OnFailure::Ignore);
             c.stdin = Some(Data::secret(block));
             out.effects.push(Effect::Run(c));
         }
@@ -658,4 +658,383 @@ fn handle_ssh_pwauth(cfg: &Value, fs: &dyn FsView, out: &mut ModuleOutput) {
         ),
         argv: restart,
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rootfs::{RealFs, Root};
+
+    const BOB_HASH: &str = "$6$cloudbootsalt$illthLM5DXU1iMtZC9H57E/euG/0cbApQa0ve5EjWwjH0COq2Xv6Vl6MRKIQI1QCT0m.P7/s.HZIyLTNLAsA90";
+
+    /// A Debian-like root: sshd_config with the Include, systemd running.
+    fn debian_root() -> (tempfile::TempDir, RealFs) {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("etc/ssh")).unwrap();
+        std::fs::create_dir_all(tmp.path().join("run/systemd/system")).unwrap();
+        std::fs::write(
+            tmp.path().join("etc/ssh/sshd_config"),
+            "Include /etc/ssh/sshd_config.d/*.conf\nUsePAM yes\n",
+        )
+        .unwrap();
+        std::fs::write(tmp.path().join("etc/os-release"), "ID=debian\n").unwrap();
+        let fs = RealFs {
+            root: Root::new(tmp.path()),
+        };
+        (tmp, fs)
+    }
+
+    fn yaml(text: &str) -> Value {
+        crate::yaml::load(text.as_bytes(), "t").unwrap()
+    }
+
+    /// Random passwords R1, R2, ... (20 characters each).
+    fn counter() -> impl FnMut() -> String {
+        let mut n = 0;
+        move || {
+            n += 1;
+            format!("R{n:0>19}")
+        }
+    }
+
+    fn run(text: &str, fs: &RealFs) -> ModuleOutput {
+        plan(&yaml(text), &[], fs, &mut counter())
+    }
+
+    /// Each effect as one line: argv and stdin for programs, the path for files.
+    fn lines(out: &ModuleOutput) -> Vec<String> {
+        out.effects
+            .iter()
+            .map(|e| match e {
+                Effect::Run(c) => {
+                    let mut s = c.argv.join(" ");
+                    if let Some(d) = &c.stdin {
+                        assert!(d.secret, "stdin of {s} must be secret");
+                        s.push_str(&format!(" <<{}", String::from_utf8_lossy(&d.bytes)));
+                    }
+                    s
+                }
+                Effect::Host(h) => format!("host {}", h.argv.join(" ")),
+                Effect::WriteFile { path, data, mode, .. } => format!(
+                    "write {} {mode:o} {}",
+                    path.display(),
+                    String::from_utf8_lossy(&data.bytes)
+                ),
+                other => other.summary(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn hash_detection_is_cloud_inits_regex() {
+        // Expected values from Python: re.match(r"\$(1|2a|2y|5|6)(\$.+){2}", p)
+        // and ":" not in p.
+        for (p, want) in [
+            ("$6$salt$hash", true),
+            ("$6$$x", false),
+            ("$6$$$x", true),
+            ("$6$a$", false),
+            ("$6$a$b", true),
+            ("$6$ab", false),
+            ("$5$rounds=5000$s$h", true),
+            ("$y$j9T$salt$hash", false),
+            ("$2b$10$abc", false),
+            ("$2a$10$abc", true),
+            ("$2y$1$x", true),
+            ("$1$a$b:c", false),
+            ("x$6$a$b", false),
+            ("$6$a\nb$c", false),
+            ("$6$a$\nb", false),
+            ("$6$a$b\nc", true),
+            ("$7$a$b", false),
+            ("$6$\u{e9}$\u{e9}", true),
+            ("$6$a$$", true),
+            ("$6$$a$b", true),
+            ("$6 $a$b", false),
+            ("$6$a\r$b", true),
+            (BOB_HASH, true),
+        ] {
+            assert_eq!(is_hashed(p), want, "{p:?}");
+        }
+    }
+
+    #[test]
+    fn random_passwords_use_cloud_inits_alphabet_and_length() {
+        assert_eq!(PW_SET.len(), 55);
+        for c in "loLOI01".chars() {
+            assert!(!PW_SET.contains(c));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        let first = rand_user_password();
+        let mut all_same = true;
+        for _ in 0..300 {
+            let p = rand_user_password();
+            assert_eq!(p.len(), RANDOM_LEN);
+            assert!(p.chars().all(|c| PW_SET.contains(c)), "{p}");
+            all_same &= p == first;
+            seen.extend(p.chars());
+        }
+        assert!(!all_same);
+        // 6000 draws from 55 characters: every one shows up.
+        assert_eq!(seen.len(), 55);
+    }
+
+    #[test]
+    fn multiline_list_plain_hashed_and_random() {
+        let (_t, fs) = debian_root();
+        let out = run(
+            &format!("chpasswd:\n  expire: false\n  list: |\n    alice:alice-plain-pw\n    bob:{BOB_HASH}\n    carol:RANDOM\n    dave:R\nssh_pwauth: true\n"),
+            &fs,
+        );
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        assert_eq!(
+            lines(&out),
+            [
+                "chpasswd <<alice:alice-plain-pw\ncarol:R0000000000000000001\ndave:R0000000000000000002\n".to_string(),
+                format!("chpasswd -e <<bob:{BOB_HASH}\n"),
+                format!("/bin/sh -c {CONSOLE_WRITER} <<Set the following 'random' passwords\n\ncarol:R0000000000000000001\ndave:R0000000000000000002\n"),
+                "host systemctl status ssh".into(),
+                "mkdir /etc/ssh/sshd_config.d (0755)".into(),
+                "write /etc/ssh/sshd_config.d/50-cloud-init.conf 600 PasswordAuthentication yes\n".into(),
+                "host systemctl restart ssh".into(),
+            ]
+        );
+        // The recorded stdin sizes (passwords/expected/commands).
+        let Effect::Run(c) = &out.effects[0] else { panic!() };
+        assert_eq!(c.stdin.as_ref().unwrap().bytes.len(), 74);
+        let Effect::Run(c) = &out.effects[1] else { panic!() };
+        assert_eq!(c.stdin.as_ref().unwrap().bytes.len(), 108);
+    }
+
+    #[test]
+    fn users_form_orders_text_hash_random_and_expires_all() {
+        let (_t, fs) = debian_root();
+        let out = run(
+            &format!(
+                "password: ignored-pw\nchpasswd:\n  users:\n    - {{name: carol, type: RANDOM}}\n    - {{name: alice, password: a-pw, type: text}}\n    - {{name: bob, password: '{BOB_HASH}'}}\nssh_pwauth: unchanged\n"
+            ),
+            &fs,
+        );
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        assert_eq!(
+            lines(&out),
+            [
+                "chpasswd <<alice:a-pw\ncarol:R0000000000000000001\n".to_string(),
+                format!("chpasswd -e <<bob:{BOB_HASH}\n"),
+                format!("/bin/sh -c {CONSOLE_WRITER} <<Set the following 'random' passwords\n\ncarol:R0000000000000000001\n"),
+                "passwd --expire alice".into(),
+                "passwd --expire carol".into(),
+                "passwd --expire bob".into(),
+                "host systemctl status ssh".into(),
+            ]
+        );
+    }
+
+    #[test]
+    fn users_and_list_together_users_first() {
+        let (_t, fs) = debian_root();
+        let out = run(
+            "chpasswd:\n  expire: 'off'\n  users: [{name: u1, password: p1, type: text}]\n  list: ['l1:p2', 'l2:$1$a$b']\n",
+            &fs,
+        );
+        assert_eq!(
+            lines(&out),
+            [
+                "chpasswd <<u1:p1\nl1:p2\n",
+                "chpasswd -e <<l2:$1$a$b\n",
+                "host systemctl status ssh"
+            ]
+        );
+    }
+
+    #[test]
+    fn password_goes_to_the_default_user_only_without_other_entries() {
+        let (_t, fs) = debian_root();
+        let base = "system_info:\n  default_user: {name: debian}\nusers: [default, alice]\n";
+        let out = run(&format!("{base}password: secret-default\n"), &fs);
+        assert_eq!(
+            lines(&out)[..2],
+            ["chpasswd <<debian:secret-default\n", "passwd --expire debian"]
+        );
+        // The list rules apply: a hash goes to chpasswd -e, RANDOM is random.
+        let out = run(&format!("{base}password: '{BOB_HASH}'\n"), &fs);
+        assert_eq!(lines(&out)[0], format!("chpasswd -e <<debian:{BOB_HASH}\n"));
+        let out = run(&format!("{base}password: RANDOM\n"), &fs);
+        assert_eq!(lines(&out)[0], "chpasswd <<debian:R0000000000000000001\n");
+        // An int is taken as its digits (str()), as cloud-init does.
+        let out = run(&format!("{base}password: 1234\n"), &fs);
+        assert_eq!(lines(&out)[0], "chpasswd <<debian:1234\n");
+        // No default user: nothing but the status check.
+        let out = run("users: [alice]\npassword: pw\n", &fs);
+        assert_eq!(lines(&out), ["host systemctl status ssh"]);
+        // null is no password (cloud-init would set the password "None").
+        let out = run(&format!("{base}password:\n"), &fs);
+        assert_eq!(lines(&out), ["host systemctl status ssh"]);
+        assert!(out.errors.is_empty());
+        // Module arguments: the first is the password and `list` is ignored.
+        let out = plan(
+            &yaml(&format!("{base}chpasswd: {{list: ['x:y'], expire: false}}\n")),
+            &["from-args".to_string()],
+            &fs,
+            &mut counter(),
+        );
+        assert_eq!(lines(&out)[0], "chpasswd <<debian:from-args\n");
+    }
+
+    #[test]
+    fn input_cloud_init_crashes_on_sets_nothing_and_never_quotes_a_password() {
+        let (_t, fs) = debian_root();
+        for (text, key) in [
+            ("chpasswd:\n  list: |\n    alice:pw-one\n    secret-no-colon\n", "chpasswd.list line 2"),
+            ("chpasswd:\n  list: ['alice:pw-one', 'secret-no-colon']\n", "chpasswd.list[1]"),
+            ("chpasswd:\n  list: ['alice:pw-one', {bob: secret-in-map}]\n", "chpasswd.list[1]"),
+            ("chpasswd:\n  list: {bob: secret-in-map}\n", "chpasswd.list"),
+            ("chpasswd:\n  users: [{name: a, password: pw-one, type: text}, 'bob:secret-str']\n", "chpasswd.users[1]"),
+            ("chpasswd:\n  users: [{password: secret-nameless, type: text}]\n", "chpasswd.users[0].name"),
+            ("chpasswd:\n  users: 'bob:secret-str'\n", "chpasswd.users"),
+            ("chpasswd: 'bob:secret-str'\n", "chpasswd"),
+            ("chpasswd:\n", "chpasswd"),
+        ] {
+            let out = run(&format!("{text}ssh_pwauth: true\n"), &fs);
+            assert!(out.effects.is_empty(), "{text}: {:?}", lines(&out));
+            assert_eq!(out.errors.len(), 1, "{text}");
+            assert!(out.errors[0].starts_with(&format!("{key}:")), "{text}: {}", out.errors[0]);
+            for secret in ["secret", "pw-one", "alice:"] {
+                assert!(!out.errors[0].contains(secret), "{}", out.errors[0]);
+            }
+        }
+    }
+
+    #[test]
+    fn bad_users_entries_are_reported_and_the_rest_applies() {
+        let (_t, fs) = debian_root();
+        let out = run(
+            "chpasswd:\n  expire: false\n  users:\n    - {name: a, password: secret-a, type: random}\n    - {name: b, password: secret-b, type: plaintext}\n    - {name: c, type: text}\n    - {name: d, password: 1234, type: text}\n    - {name: [e], type: RANDOM}\n    - {name: ok, password: fine, type: text}\n",
+            &fs,
+        );
+        assert_eq!(
+            lines(&out),
+            ["chpasswd <<ok:fine\n", "host systemctl status ssh"]
+        );
+        assert_eq!(
+            out.errors,
+            [
+                "chpasswd.users[0].type: must be text, hash or RANDOM (case matters), not 'random'; this user's password is not set",
+                "chpasswd.users[1].type: must be text, hash or RANDOM, not this str; this user's password is not set",
+                "chpasswd.users[2].password: is required for type text (cloud-init 22.4 would set the literal password 'RANDOM'); this user's password is not set",
+                "chpasswd.users[3].password: must be a string, not int; this user's password is not set",
+                "chpasswd.users[4].name: must be a string, not list; this user's password is not set",
+            ]
+        );
+    }
+
+    #[test]
+    fn ssh_pwauth_values() {
+        let (tmp, fs) = debian_root();
+        let write = |v: &str| {
+            let out = run(&format!("ssh_pwauth: {v}\n"), &fs);
+            (lines(&out), out.errors)
+        };
+        for v in ["true", "yes", "'on'", "1", "'TRUE '"] {
+            let (l, e) = write(v);
+            assert!(e.is_empty());
+            assert_eq!(l[2], "write /etc/ssh/sshd_config.d/50-cloud-init.conf 600 PasswordAuthentication yes\n", "{v}");
+        }
+        for v in ["false", "no", "'off'", "0"] {
+            let (l, _) = write(v);
+            assert_eq!(l[2], "write /etc/ssh/sshd_config.d/50-cloud-init.conf 600 PasswordAuthentication no\n", "{v}");
+        }
+        for v in ["unchanged", "UNCHANGED", "null", "maybe"] {
+            let (l, e) = write(v);
+            assert_eq!(l, ["host systemctl status ssh"], "{v}");
+            assert!(e.is_empty());
+        }
+        let (l, e) = write("[1]");
+        assert_eq!(l, ["host systemctl status ssh"]);
+        assert_eq!(e.len(), 1);
+        // Already set: no write, no restart.
+        std::fs::create_dir_all(tmp.path().join("etc/ssh/sshd_config.d")).unwrap();
+        std::fs::write(
+            tmp.path().join("etc/ssh/sshd_config.d/50-cloud-init.conf"),
+            "PasswordAuthentication no\n",
+        )
+        .unwrap();
+        assert_eq!(write("false").0, ["host systemctl status ssh"]);
+    }
+
+    #[test]
+    fn service_commands_per_distro() {
+        let cfg = yaml("{}");
+        let cmd = |d: &str, systemd: bool| {
+            let (s, r) = ssh_service_commands(d, &cfg, systemd);
+            format!("{} / {}", s.join(" "), r.join(" "))
+        };
+        assert_eq!(cmd("debian", true), "systemctl status ssh / systemctl restart ssh");
+        assert_eq!(cmd("ubuntu", false), "service ssh status / service ssh restart");
+        assert_eq!(cmd("centos", false), "service sshd status / service sshd restart");
+        assert_eq!(cmd("rhel", true), "systemctl status sshd / systemctl restart sshd");
+        assert_eq!(cmd("arch", false), "systemctl status sshd / systemctl restart sshd");
+        assert_eq!(
+            cmd("alpine", true),
+            "rc-service --nocolor sshd status / rc-service --nocolor sshd restart"
+        );
+        assert_eq!(cmd("sles", true), "systemctl status sshd.service / systemctl restart sshd.service");
+        assert_eq!(cmd("opensuse", false), "service sshd status / service sshd restart");
+        assert_eq!(
+            cmd("gentoo", false),
+            "rc-service /etc/init.d/sshd status / rc-service /etc/init.d/sshd restart"
+        );
+        // system_info.ssh_svcname is read where the distro does not force it.
+        let cfg = yaml("system_info: {ssh_svcname: openssh}");
+        assert_eq!(ssh_service_commands("debian", &cfg, true).0, ["systemctl", "status", "openssh"]);
+        assert_eq!(ssh_service_commands("centos", &cfg, true).0, ["systemctl", "status", "sshd"]);
+    }
+
+    #[test]
+    fn systemd_is_read_from_the_root() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fs = RealFs {
+            root: Root::new(tmp.path()),
+        };
+        assert!(!uses_systemd(&fs));
+        // An offline image whose init is systemd.
+        std::fs::create_dir_all(tmp.path().join("sbin")).unwrap();
+        std::os::unix::fs::symlink("/lib/systemd/systemd", tmp.path().join("sbin/init")).unwrap();
+        assert!(uses_systemd(&fs));
+        // A running system says for itself: /run/systemd without system/.
+        std::fs::create_dir_all(tmp.path().join("run/systemd")).unwrap();
+        assert!(!uses_systemd(&fs));
+        std::fs::create_dir_all(tmp.path().join("run/systemd/system")).unwrap();
+        assert!(uses_systemd(&fs));
+    }
+
+    #[test]
+    fn centos6_edits_sshd_config_and_uses_service() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("etc/ssh")).unwrap();
+        std::fs::write(tmp.path().join("etc/redhat-release"), "CentOS release 6.10 (Final)\n").unwrap();
+        std::fs::write(
+            tmp.path().join("etc/ssh/sshd_config"),
+            "#PermitRootLogin yes\nPasswordAuthentication no\nUsePAM yes\n",
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            tmp.path().join("etc/ssh/sshd_config"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+        let fs = RealFs {
+            root: Root::new(tmp.path()),
+        };
+        let out = run("ssh_pwauth: true\n", &fs);
+        assert_eq!(
+            lines(&out),
+            [
+                "host service sshd status",
+                "write /etc/ssh/sshd_config 600 #PermitRootLogin yes\nPasswordAuthentication yes\nUsePAM yes\n",
+                "host service sshd restart",
+            ]
+        );
+    }
 }
