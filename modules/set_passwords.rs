@@ -242,6 +242,12 @@ fn names(list: &[(String, String)]) -> Vec<String> {
     list.iter().map(|(u, _)| u.clone()).collect()
 }
 
+/// A list of names as Python prints it (`['alice', 'bob']`), for the log.
+fn py_list(names: &[String]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
 /// The module, with the random source given (tests pass a fixed one).
 pub fn plan(
     cfg: &Value,
@@ -425,20 +431,24 @@ pub fn plan(
         }
 
         if !pw.plain.is_empty() {
-            tracing::debug!("Changing password for {:?}:", names(&pw.plain));
+            tracing::debug!("Changing password for {}:", py_list(&names(&pw.plain)));
             let mut c = Command::new(["chpasswd"]).on_failure(OnFailure::Report);
             c.stdin = Some(payload(&pw.plain));
             out.effects.push(Effect::Run(c));
         }
         if !pw.hashed.is_empty() {
-            tracing::debug!("Setting hashed password for {:?}:", names(&pw.hashed));
+            tracing::debug!(
+                "Setting hashed password for {}:",
+                py_list(&names(&pw.hashed))
+            );
             let mut c = Command::new(["chpasswd", "-e"]).on_failure(OnFailure::Report);
             c.stdin = Some(payload(&pw.hashed));
             out.effects.push(Effect::Run(c));
         }
         if !pw.random.is_empty() {
             let block = format!("{RANDOM_HEADER}\n\n{}\n", pw.random.join("\n"));
-            let mut c = Command::new(["/bin/sh", "-c", CONSOLE_WRITER]).on_failure(OnFailure::Ignore);
+            let mut c =
+                Command::new(["/bin/sh", "-c", CONSOLE_WRITER]).on_failure(OnFailure::Ignore);
             c.stdin = Some(Data::secret(block));
             out.effects.push(Effect::Run(c));
         }
@@ -715,7 +725,9 @@ mod tests {
                     s
                 }
                 Effect::Host(h) => format!("host {}", h.argv.join(" ")),
-                Effect::WriteFile { path, data, mode, .. } => format!(
+                Effect::WriteFile {
+                    path, data, mode, ..
+                } => format!(
                     "write {} {mode:o} {}",
                     path.display(),
                     String::from_utf8_lossy(&data.bytes)
@@ -800,9 +812,13 @@ mod tests {
             ]
         );
         // The recorded stdin sizes (passwords/expected/commands).
-        let Effect::Run(c) = &out.effects[0] else { panic!() };
+        let Effect::Run(c) = &out.effects[0] else {
+            panic!()
+        };
         assert_eq!(c.stdin.as_ref().unwrap().bytes.len(), 74);
-        let Effect::Run(c) = &out.effects[1] else { panic!() };
+        let Effect::Run(c) = &out.effects[1] else {
+            panic!()
+        };
         assert_eq!(c.stdin.as_ref().unwrap().bytes.len(), 108);
     }
 
@@ -854,7 +870,10 @@ mod tests {
         let out = run(&format!("{base}password: secret-default\n"), &fs);
         assert_eq!(
             lines(&out)[..2],
-            ["chpasswd <<debian:secret-default\n", "passwd --expire debian"]
+            [
+                "chpasswd <<debian:secret-default\n",
+                "passwd --expire debian"
+            ]
         );
         // The list rules apply: a hash goes to chpasswd -e, RANDOM is random.
         let out = run(&format!("{base}password: '{BOB_HASH}'\n"), &fs);
@@ -873,7 +892,9 @@ mod tests {
         assert!(out.errors.is_empty());
         // Module arguments: the first is the password and `list` is ignored.
         let out = plan(
-            &yaml(&format!("{base}chpasswd: {{list: ['x:y'], expire: false}}\n")),
+            &yaml(&format!(
+                "{base}chpasswd: {{list: ['x:y'], expire: false}}\n"
+            )),
             &["from-args".to_string()],
             &fs,
             &mut counter(),
@@ -885,12 +906,27 @@ mod tests {
     fn input_cloud_init_crashes_on_sets_nothing_and_never_quotes_a_password() {
         let (_t, fs) = debian_root();
         for (text, key) in [
-            ("chpasswd:\n  list: |\n    alice:pw-one\n    secret-no-colon\n", "chpasswd.list line 2"),
-            ("chpasswd:\n  list: ['alice:pw-one', 'secret-no-colon']\n", "chpasswd.list[1]"),
-            ("chpasswd:\n  list: ['alice:pw-one', {bob: secret-in-map}]\n", "chpasswd.list[1]"),
+            (
+                "chpasswd:\n  list: |\n    alice:pw-one\n    secret-no-colon\n",
+                "chpasswd.list line 2",
+            ),
+            (
+                "chpasswd:\n  list: ['alice:pw-one', 'secret-no-colon']\n",
+                "chpasswd.list[1]",
+            ),
+            (
+                "chpasswd:\n  list: ['alice:pw-one', {bob: secret-in-map}]\n",
+                "chpasswd.list[1]",
+            ),
             ("chpasswd:\n  list: {bob: secret-in-map}\n", "chpasswd.list"),
-            ("chpasswd:\n  users: [{name: a, password: pw-one, type: text}, 'bob:secret-str']\n", "chpasswd.users[1]"),
-            ("chpasswd:\n  users: [{password: secret-nameless, type: text}]\n", "chpasswd.users[0].name"),
+            (
+                "chpasswd:\n  users: [{name: a, password: pw-one, type: text}, 'bob:secret-str']\n",
+                "chpasswd.users[1]",
+            ),
+            (
+                "chpasswd:\n  users: [{password: secret-nameless, type: text}]\n",
+                "chpasswd.users[0].name",
+            ),
             ("chpasswd:\n  users: 'bob:secret-str'\n", "chpasswd.users"),
             ("chpasswd: 'bob:secret-str'\n", "chpasswd"),
             ("chpasswd:\n", "chpasswd"),
@@ -898,7 +934,11 @@ mod tests {
             let out = run(&format!("{text}ssh_pwauth: true\n"), &fs);
             assert!(out.effects.is_empty(), "{text}: {:?}", lines(&out));
             assert_eq!(out.errors.len(), 1, "{text}");
-            assert!(out.errors[0].starts_with(&format!("{key}:")), "{text}: {}", out.errors[0]);
+            assert!(
+                out.errors[0].starts_with(&format!("{key}:")),
+                "{text}: {}",
+                out.errors[0]
+            );
             for secret in ["secret", "pw-one", "alice:"] {
                 assert!(!out.errors[0].contains(secret), "{}", out.errors[0]);
             }
@@ -938,11 +978,19 @@ mod tests {
         for v in ["true", "yes", "'on'", "1", "'TRUE '"] {
             let (l, e) = write(v);
             assert!(e.is_empty());
-            assert_eq!(l[2], "write /etc/ssh/sshd_config.d/50-cloud-init.conf 600 PasswordAuthentication yes\n", "{v}");
+            assert_eq!(
+                l[2],
+                "write /etc/ssh/sshd_config.d/50-cloud-init.conf 600 PasswordAuthentication yes\n",
+                "{v}"
+            );
         }
         for v in ["false", "no", "'off'", "0"] {
             let (l, _) = write(v);
-            assert_eq!(l[2], "write /etc/ssh/sshd_config.d/50-cloud-init.conf 600 PasswordAuthentication no\n", "{v}");
+            assert_eq!(
+                l[2],
+                "write /etc/ssh/sshd_config.d/50-cloud-init.conf 600 PasswordAuthentication no\n",
+                "{v}"
+            );
         }
         for v in ["unchanged", "UNCHANGED", "null", "maybe"] {
             let (l, e) = write(v);
@@ -969,25 +1017,52 @@ mod tests {
             let (s, r) = ssh_service_commands(d, &cfg, systemd);
             format!("{} / {}", s.join(" "), r.join(" "))
         };
-        assert_eq!(cmd("debian", true), "systemctl status ssh / systemctl restart ssh");
-        assert_eq!(cmd("ubuntu", false), "service ssh status / service ssh restart");
-        assert_eq!(cmd("centos", false), "service sshd status / service sshd restart");
-        assert_eq!(cmd("rhel", true), "systemctl status sshd / systemctl restart sshd");
-        assert_eq!(cmd("arch", false), "systemctl status sshd / systemctl restart sshd");
+        assert_eq!(
+            cmd("debian", true),
+            "systemctl status ssh / systemctl restart ssh"
+        );
+        assert_eq!(
+            cmd("ubuntu", false),
+            "service ssh status / service ssh restart"
+        );
+        assert_eq!(
+            cmd("centos", false),
+            "service sshd status / service sshd restart"
+        );
+        assert_eq!(
+            cmd("rhel", true),
+            "systemctl status sshd / systemctl restart sshd"
+        );
+        assert_eq!(
+            cmd("arch", false),
+            "systemctl status sshd / systemctl restart sshd"
+        );
         assert_eq!(
             cmd("alpine", true),
             "rc-service --nocolor sshd status / rc-service --nocolor sshd restart"
         );
-        assert_eq!(cmd("sles", true), "systemctl status sshd.service / systemctl restart sshd.service");
-        assert_eq!(cmd("opensuse", false), "service sshd status / service sshd restart");
+        assert_eq!(
+            cmd("sles", true),
+            "systemctl status sshd.service / systemctl restart sshd.service"
+        );
+        assert_eq!(
+            cmd("opensuse", false),
+            "service sshd status / service sshd restart"
+        );
         assert_eq!(
             cmd("gentoo", false),
             "rc-service /etc/init.d/sshd status / rc-service /etc/init.d/sshd restart"
         );
         // system_info.ssh_svcname is read where the distro does not force it.
         let cfg = yaml("system_info: {ssh_svcname: openssh}");
-        assert_eq!(ssh_service_commands("debian", &cfg, true).0, ["systemctl", "status", "openssh"]);
-        assert_eq!(ssh_service_commands("centos", &cfg, true).0, ["systemctl", "status", "sshd"]);
+        assert_eq!(
+            ssh_service_commands("debian", &cfg, true).0,
+            ["systemctl", "status", "openssh"]
+        );
+        assert_eq!(
+            ssh_service_commands("centos", &cfg, true).0,
+            ["systemctl", "status", "sshd"]
+        );
     }
 
     #[test]
@@ -1012,7 +1087,11 @@ mod tests {
     fn centos6_edits_sshd_config_and_uses_service() {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(tmp.path().join("etc/ssh")).unwrap();
-        std::fs::write(tmp.path().join("etc/redhat-release"), "CentOS release 6.10 (Final)\n").unwrap();
+        std::fs::write(
+            tmp.path().join("etc/redhat-release"),
+            "CentOS release 6.10 (Final)\n",
+        )
+        .unwrap();
         std::fs::write(
             tmp.path().join("etc/ssh/sshd_config"),
             "#PermitRootLogin yes\nPasswordAuthentication no\nUsePAM yes\n",
