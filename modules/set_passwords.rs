@@ -258,22 +258,22 @@ pub fn plan(
     let mut out = ModuleOutput::default();
 
     // `password`, or the first module argument (which also drops `list`).
-    let password: Option<String> = if let Some(a) = args.first() {
-        Some(a.clone())
-    } else {
+    // Read only if no one else gets a password, as cloud-init reads it.
+    let password = || -> Result<Option<String>, String> {
+        if let Some(a) = args.first() {
+            return Ok(Some(a.clone()));
+        }
         match cfg.get("password") {
-            None | Some(Value::Null) => None,
-            Some(Value::Str(s)) => Some(s.clone()),
+            // cloud-init's str() would make null the password "None".
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Str(s)) => Ok(Some(s.clone())),
             Some(v @ (Value::Int(_) | Value::Float(_) | Value::Timestamp(_))) => {
-                Some(v.python_str())
+                Ok(Some(v.python_str()))
             }
-            Some(v) => {
-                out.error(format!(
-                    "password: must be a string, not {}; the default user's password is not set",
-                    v.type_name()
-                ));
-                None
-            }
+            Some(v) => Err(format!(
+                "password: must be a string, not {}; the default user's password is not set",
+                v.type_name()
+            )),
         }
     };
 
@@ -363,6 +363,10 @@ pub fn plan(
     }
 
     if users_list.is_empty() && lines.is_empty() {
+        let password = password().unwrap_or_else(|e| {
+            out.error(e);
+            None
+        });
         if let Some(pw) = password.filter(|p| !p.is_empty()) {
             let ug = match crate::users::normalize_users_groups(cfg) {
                 Ok(ug) => ug,
@@ -889,6 +893,18 @@ mod tests {
         // null is no password (cloud-init would set the password "None").
         let out = run(&format!("{base}password:\n"), &fs);
         assert_eq!(lines(&out), ["host systemctl status ssh"]);
+        assert!(out.errors.is_empty());
+        // A password of the wrong type is an error only when it would be used.
+        let out = run(&format!("{base}password: [x]\n"), &fs);
+        assert_eq!(lines(&out), ["host systemctl status ssh"]);
+        assert_eq!(
+            out.errors,
+            ["password: must be a string, not list; the default user's password is not set"]
+        );
+        let out = run(
+            &format!("{base}password: [x]\nchpasswd: {{list: ['a:b']}}\n"),
+            &fs,
+        );
         assert!(out.errors.is_empty());
         // Module arguments: the first is the password and `list` is ignored.
         let out = plan(

@@ -562,3 +562,36 @@ fn bad_input_fails_the_module_with_the_key_and_without_the_password() {
         "{errors:?}"
     );
 }
+
+#[test]
+fn single_with_an_argument_sets_the_default_users_password_under_any_spelling() {
+    if !can_chroot("single_with_an_argument_sets_the_default_users_password_under_any_spelling") {
+        return;
+    }
+    let m = live_machine("passwords");
+    boot(&m);
+    fs::remove_file(m.path("/var/log/shim-commands")).unwrap();
+    // cloud-init's `single`: the first argument is the password, and
+    // chpasswd.list (from the seed) is dropped; users are not affected.
+    for name in ["cc_set_passwords.py", "set-passwords"] {
+        m.run_ok(
+            &[
+                "single",
+                "--name",
+                name,
+                "--frequency",
+                "always",
+                "arg-pw-7Kq",
+            ],
+            0,
+        );
+    }
+    let log = m.read("/var/log/shim-commands");
+    let ran: Vec<&str> = log.lines().filter(|l| l.starts_with("chpasswd")).collect();
+    // "debian:arg-pw-7Kq\n": 18 bytes, twice.
+    assert_eq!(ran, ["chpasswd\tstdin=18 users=debian"; 2]);
+    assert!(m
+        .read("/root/chpasswd-stdin")
+        .ends_with("debian:arg-pw-7Kq\n"));
+    assert!(!m.read("/var/log/cloud-init.log").contains("arg-pw-7Kq"));
+}
