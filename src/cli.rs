@@ -770,7 +770,9 @@ fn cmd_install(args: &Args) -> Result<i32, Usage> {
         let init = init.unwrap_or_else(|| install::detect(&fs));
         install::service_files(init, install::initd_dir(&fs))
             .into_iter()
-            .map(|(path, content, mode)| crate::effect::Effect::write(path, crate::effect::Data::public(content), mode))
+            .map(|(path, content, mode)| {
+                crate::effect::Effect::write(path, crate::effect::Data::public(content), mode)
+            })
             .collect()
     } else if uninstall {
         match install::uninstall(&fs) {

@@ -308,7 +308,11 @@ pub fn service_files(init: Init, initd: &str) -> Vec<(String, String, u32)> {
         .map(|i| {
             let name = STAGES[i].0;
             match init {
-                Init::Systemd => (format!("/lib/systemd/system/{name}.service"), systemd_unit(i), 0o644),
+                Init::Systemd => (
+                    format!("/lib/systemd/system/{name}.service"),
+                    systemd_unit(i),
+                    0o644,
+                ),
                 Init::Sysv => (format!("{initd}/{name}"), sysv_script(i), 0o755),
                 Init::Upstart => (format!("/etc/init/{name}.conf"), upstart_job(i), 0o644),
             }

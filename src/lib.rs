@@ -38,6 +38,7 @@ pub mod report;
 pub mod rootfs;
 pub mod schema;
 pub mod semaphore;
+pub mod sshd_config;
 pub mod stages;
 pub mod status;
 pub mod target;

@@ -1,0 +1,1135 @@
+//! set_passwords (`cc_set_passwords`, "chpasswd"): sets passwords with
+//! `chpasswd` and turns sshd's `PasswordAuthentication` on or off, as
+//! cloud-init 22.4 does, once per instance.
+//!
+//! - `chpasswd.users`: `{name, password, type}` with type `text`, `hash`
+//!   (the default) or `RANDOM`.
+//! - `chpasswd.list` (deprecated): `user:password` lines, as a list or a
+//!   multi-line string. A password matching cloud-init's regex
+//!   `\$(1|2a|2y|5|6)(\$.+){2}` (at the start) without a `:` is a hash;
+//!   `R` or `RANDOM` makes a random one.
+//! - `password`: the default user's password, used only when neither of the
+//!   above gives anyone a password (the same `list` rules apply to it). With
+//!   module arguments (`single --name set_passwords ARG`), the first one is
+//!   that password and `chpasswd.list` is ignored, as in cloud-init.
+//! - `chpasswd.expire` (default true): `passwd --expire` for every user set,
+//!   hashed ones too (22.3+).
+//! - `ssh_pwauth`: `true`/`false` (or cloud-init's true/false strings) set
+//!   `PasswordAuthentication yes`/`no` through [`crate::sshd_config`] (the
+//!   `sshd_config.d/50-cloud-init.conf` drop-in on images whose
+//!   sshd_config includes it); `unchanged` or absent leaves it. The ssh
+//!   service is asked for its status first in any case, and restarted only
+//!   when the setting changed.
+//!
+//! Secrets: passwords reach `chpasswd` on stdin as [`Data::secret`], never
+//! on a command line, in a log or in a plan. Random passwords (20 characters
+//! from cloud-init's alphabet, from the OS's random source) are shown on the
+//! root's `/dev/console` only, in cloud-init's exact block; since a plain
+//! `Console` effect is logged and printed by plans, the block is given as
+//! secret stdin to `/bin/sh -c '... cat >/dev/console'` run in the root (nothing
+//! when the root has no `/dev/console`, as cloud-init's `multi_log` with
+//! `fallback_to_stdout=False`).
+//!
+//! Service commands (`distro.manage_service`): `systemctl status|restart
+//! <svc>` where systemd runs, else the distro's init command (`service sshd
+//! status` on CentOS/RHEL 6, `rc-service --nocolor sshd` on Alpine). The
+//! service is `ssh` on Debian/Ubuntu (`system_info.ssh_svcname` overrides),
+//! `sshd` on the Red Hat family, Arch, Alpine and SUSE (`sshd.service` with
+//! systemd). Both are host actions: performed on a live root `/`, recorded
+//! otherwise. Whether systemd runs is cloud-init's `uses_systemd()`: the
+//! root's `/run/systemd/system` is a directory. A root that is not running
+//! (no `/run/systemd` at all) counts as systemd when its `/sbin/init` is a
+//! link to `systemd`, so a plan for an offline image names the commands the
+//! image would run.
+//!
+//! Bad input: a value cloud-init would crash on before setting anything
+//! (`chpasswd` or `chpasswd.users` of the wrong type, a users item that is
+//! not a mapping or has no `name`, a list line without `:`) is an error
+//! naming the key, and nothing is set, as in cloud-init. A users entry with
+//! an unknown `type`, a missing password for `text`/`hash`, or a name or
+//! password that is not a string is an error naming the key; the other
+//! entries still apply. No error message quotes a password.
+
+use std::path::Path;
+
+use crate::effect::{Command, Data, Effect, HostAction, OnFailure};
+use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
+use crate::rootfs::{FsView, Kind};
+use crate::schema::{Field, Ty};
+use crate::semaphore::Frequency;
+use crate::sshd_config;
+use crate::value::Value;
+
+pub struct SetPasswords;
+
+// Every key that can hold a password is `Any` here: the schema's type
+// errors quote the value, and a password must never be quoted. The module
+// checks these types itself, with messages that name the key only.
+static CHPASSWD: &[Field] = &[
+    Field::opt("expire", Ty::Any),
+    Field::opt("list", Ty::Any),
+    Field::opt("users", Ty::Any),
+];
+
+static INFO: ModuleInfo = ModuleInfo {
+    name: "set_passwords",
+    aliases: &[],
+    frequency: Frequency::Instance,
+    activate_by: &[],
+    keys: &["chpasswd", "password", "ssh_pwauth"],
+    schema: &[
+        Field::opt("chpasswd", Ty::Any),
+        Field::opt("password", Ty::Any),
+        Field::opt("ssh_pwauth", Ty::Any),
+    ],
+    summary: "set user passwords (chpasswd) and sshd's PasswordAuthentication",
+};
+
+/// cloud-init's `PW_SET`: letters and digits without `loLOI01`.
+pub const PW_SET: &str = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789";
+
+/// The length of a random password (`rand_user_password(pwlen=20)`).
+pub const RANDOM_LEN: usize = 20;
+
+/// The line that opens the console block of random passwords.
+pub const RANDOM_HEADER: &str = "Set the following 'random' passwords";
+
+/// Writes stdin to the root's `/dev/console` if it has one; never fails
+/// the module (`multi_log` only prints a note when the console cannot be
+/// written).
+pub const CONSOLE_WRITER: &str =
+    "[ ! -e /dev/console ] || cat >/dev/console || echo Failed to write to /dev/console";
+
+impl Module for SetPasswords {
+    fn info(&self) -> &'static ModuleInfo {
+        &INFO
+    }
+
+    fn plan(&self, ctx: &Context) -> ModuleOutput {
+        plan(ctx.cfg, ctx.args, ctx.fs, &mut rand_user_password)
+    }
+}
+
+/// Fills `buf` from the kernel's random source (`random.SystemRandom`).
+fn random_bytes(buf: &mut [u8]) {
+    let mut filled = 0;
+    while filled < buf.len() {
+        // SAFETY: the pointer and length describe the unfilled tail of `buf`.
+        let n =
+            unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), buf.len() - filled, 0) };
+        if n > 0 {
+            filled += n as usize;
+        } else if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            // No getrandom(2) (very old kernels): the device instead.
+            use std::io::Read;
+            std::fs::File::open("/dev/urandom")
+                .and_then(|mut f| f.read_exact(&mut buf[filled..]))
+                .expect("no source of randomness (getrandom and /dev/urandom failed)");
+            return;
+        }
+    }
+}
+
+/// `rand_user_password()`: 20 characters, each uniformly from [`PW_SET`].
+pub fn rand_user_password() -> String {
+    let set = PW_SET.as_bytes();
+    // The largest multiple of the alphabet's size below 256: bytes at or
+    // above it are drawn again, so every character is equally likely.
+    let limit = 256 - 256 % set.len();
+    let mut out = String::with_capacity(RANDOM_LEN);
+    let mut buf = [0u8; 64];
+    while out.len() < RANDOM_LEN {
+        random_bytes(&mut buf);
+        for &b in &buf {
+            if (b as usize) < limit && out.len() < RANDOM_LEN {
+                out.push(set[b as usize % set.len()] as char);
+            }
+        }
+    }
+    out
+}
+
+/// cloud-init's hash test: `re.match(r"\$(1|2a|2y|5|6)(\$.+){2}", p)` and no
+/// `:` in `p`. `.` stops at a newline; the match need not reach the end.
+pub fn is_hashed(p: &str) -> bool {
+    if p.contains(':') {
+        return false;
+    }
+    let Some(rest) = ["$1", "$2a", "$2y", "$5", "$6"]
+        .iter()
+        .find_map(|id| p.strip_prefix(id))
+    else {
+        return false;
+    };
+    let rest = rest.split('\n').next().unwrap_or_default();
+    // `$A$B` with A and B not empty: a `$` at index 0 and another at an index
+    // j >= 2 with something after it.
+    let b = rest.as_bytes();
+    b.first() == Some(&b'$') && (2..b.len().saturating_sub(1)).any(|j| b[j] == b'$')
+}
+
+/// `util.is_true` / `util.is_false` on a config value.
+fn py_bool_words(v: &Value, words: &[&str]) -> bool {
+    let s = v.python_str();
+    words.contains(&crate::sshd_config::py_strip(&s.to_lowercase()))
+}
+
+fn is_true(v: &Value) -> bool {
+    match v {
+        Value::Bool(b) => *b,
+        other => py_bool_words(other, &["true", "1", "on", "yes"]),
+    }
+}
+
+fn is_false(v: &Value) -> bool {
+    match v {
+        Value::Bool(b) => !*b,
+        other => py_bool_words(other, &["off", "0", "no", "false"]),
+    }
+}
+
+/// The passwords to set, sorted as cloud-init sorts them.
+#[derive(Debug, Default)]
+struct Passwords {
+    /// Plain text (and random) passwords, for `chpasswd`.
+    plain: Vec<(String, String)>,
+    /// Hashes, for `chpasswd -e`.
+    hashed: Vec<(String, String)>,
+    /// `user:password` of the random ones, for the console.
+    random: Vec<String>,
+}
+
+impl Passwords {
+    /// One `user:password` line of `chpasswd.list` (or the default user's).
+    fn add_line(&mut self, user: &str, password: &str, rand: &mut dyn FnMut() -> String) {
+        if is_hashed(password) {
+            self.hashed.push((user.to_string(), password.to_string()));
+        } else {
+            let password = if password == "R" || password == "RANDOM" {
+                let p = rand();
+                self.random.push(format!("{user}:{p}"));
+                p
+            } else {
+                password.to_string()
+            };
+            self.plain.push((user.to_string(), password));
+        }
+    }
+}
+
+/// A `chpasswd.users` entry as cloud-init's `get_users_by_type` reads it.
+struct UserEntry<'a> {
+    index: usize,
+    name: &'a Value,
+    password: Option<&'a Value>,
+    /// `type` (default `hash`).
+    kind: Option<&'a Value>,
+}
+
+/// `chpasswd` stdin: `user:password` lines.
+fn payload(list: &[(String, String)]) -> Data {
+    let mut s = String::new();
+    for (u, p) in list {
+        s.push_str(u);
+        s.push(':');
+        s.push_str(p);
+        s.push('\n');
+    }
+    Data::secret(s)
+}
+
+fn names(list: &[(String, String)]) -> Vec<String> {
+    list.iter().map(|(u, _)| u.clone()).collect()
+}
+
+/// A list of names as Python prints it (`['alice', 'bob']`), for the log.
+fn py_list(names: &[String]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+/// The module, with the random source given (tests pass a fixed one).
+pub fn plan(
+    cfg: &Value,
+    args: &[String],
+    fs: &dyn FsView,
+    rand: &mut dyn FnMut() -> String,
+) -> ModuleOutput {
+    let mut out = ModuleOutput::default();
+
+    // `password`, or the first module argument (which also drops `list`).
+    // Read only if no one else gets a password, as cloud-init reads it.
+    let password = || -> Result<Option<String>, String> {
+        if let Some(a) = args.first() {
+            return Ok(Some(a.clone()));
+        }
+        match cfg.get("password") {
+            // cloud-init's str() would make null the password "None".
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Str(s)) => Ok(Some(s.clone())),
+            Some(v @ (Value::Int(_) | Value::Float(_) | Value::Timestamp(_))) => {
+                Ok(Some(v.python_str()))
+            }
+            Some(v) => Err(format!(
+                "password: must be a string, not {}; the default user's password is not set",
+                v.type_name()
+            )),
+        }
+    };
+
+    let mut expire = true;
+    let mut users_list: &[Value] = &[];
+    let mut lines: Vec<(String, String)> = Vec::new();
+    if let Some(chfg) = cfg.get("chpasswd") {
+        let Value::Map(chfg) = chfg else {
+            out.error(format!(
+                "chpasswd: must be a mapping (with users, list, expire), not {}; no password set",
+                chfg.type_name()
+            ));
+            return out;
+        };
+        for (k, _) in chfg.iter() {
+            let k = k.python_str();
+            if !CHPASSWD.iter().any(|f| f.name == k) {
+                tracing::warn!("chpasswd.{k}: unknown key (expected one of expire, list, users)");
+            }
+        }
+        match chfg.get("users") {
+            None | Some(Value::Null) => {}
+            Some(Value::Seq(items)) => users_list = items,
+            Some(v) => {
+                out.error(format!(
+                    "chpasswd.users: must be a list of {{name, password, type}} mappings, not {}; no password set",
+                    v.type_name()
+                ));
+                return out;
+            }
+        }
+        let list = chfg.get("list").filter(|l| args.is_empty() && l.truthy());
+        if let Some(list) = list {
+            tracing::warn!("DEPRECATION: key 'lists' is now deprecated. Use 'users'.");
+            let raw: Vec<(String, &str)> = match list {
+                Value::Seq(items) => {
+                    tracing::debug!("Handling input for chpasswd as list.");
+                    let mut raw = Vec::new();
+                    for (i, item) in items.iter().enumerate() {
+                        match item {
+                            Value::Str(s) => raw.push((format!("chpasswd.list[{i}]"), s.as_str())),
+                            other => {
+                                out.error(format!(
+                                    "chpasswd.list[{i}]: must be a 'user:password' string, not {}; no password set",
+                                    other.type_name()
+                                ));
+                                return out;
+                            }
+                        }
+                    }
+                    raw
+                }
+                Value::Str(s) => {
+                    tracing::warn!(
+                        "DEPRECATION: The chpasswd multiline string format is deprecated and will be removed from a future version of cloud-init. Use the list format instead."
+                    );
+                    tracing::debug!("Handling input for chpasswd as multiline string.");
+                    sshd_config::py_splitlines(s)
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, l)| (format!("chpasswd.list line {}", i + 1), l))
+                        .collect()
+                }
+                other => {
+                    out.error(format!(
+                        "chpasswd.list: must be a list of 'user:password' strings or a multi-line string, not {}; no password set",
+                        other.type_name()
+                    ));
+                    return out;
+                }
+            };
+            for (at, line) in raw {
+                match line.split_once(':') {
+                    Some((u, p)) => lines.push((u.to_string(), p.to_string())),
+                    None => {
+                        out.error(format!(
+                            "{at}: no ':' between user name and password; no password set"
+                        ));
+                        return out;
+                    }
+                }
+            }
+        }
+        if let Some(e) = chfg.get("expire") {
+            expire = e.to_bool();
+        }
+    }
+
+    if users_list.is_empty() && lines.is_empty() {
+        let password = password().unwrap_or_else(|e| {
+            out.error(e);
+            None
+        });
+        if let Some(pw) = password.filter(|p| !p.is_empty()) {
+            let ug = match crate::users::normalize_users_groups(cfg) {
+                Ok(ug) => ug,
+                Err(e) => {
+                    out.error(format!(
+                        "users: {e}; the default user's password is not set"
+                    ));
+                    return out;
+                }
+            };
+            match ug.default_user() {
+                Some((user, _)) => lines.push((user, pw)),
+                None => tracing::warn!("No default or defined user to change password for."),
+            }
+        }
+    }
+
+    // `get_users_by_type`: every item needs a mapping with a name first.
+    let mut entries = Vec::new();
+    for (index, item) in users_list.iter().enumerate() {
+        let Value::Map(m) = item else {
+            out.error(format!(
+                "chpasswd.users[{index}]: must be a mapping with name and password or type, not {}; no password set",
+                item.type_name()
+            ));
+            return out;
+        };
+        let Some(name) = m.get("name") else {
+            out.error(format!(
+                "chpasswd.users[{index}].name: is required and missing; no password set"
+            ));
+            return out;
+        };
+        entries.push(UserEntry {
+            index,
+            name,
+            password: m.get("password"),
+            kind: m.get("type"),
+        });
+    }
+
+    let mut pw = Passwords::default();
+    if !users_list.is_empty() || !lines.is_empty() {
+        // Text, then hashes, then random ones: each list in the users' order.
+        for entry in &entries {
+            check_entry(entry, &mut out);
+        }
+        for kind in ["text", "hash", "RANDOM"] {
+            for e in entries.iter().filter(|e| e.kind() == Some(kind)) {
+                let (Some(name), Some(password)) = (valid_name(e), valid_password(e)) else {
+                    continue;
+                };
+                match kind {
+                    "text" => pw.plain.push((name.into(), password.into())),
+                    "hash" => pw.hashed.push((name.into(), password.into())),
+                    _ => {
+                        let p = rand();
+                        pw.random.push(format!("{name}:{p}"));
+                        pw.plain.push((name.into(), p));
+                    }
+                }
+            }
+        }
+        for (u, p) in &lines {
+            pw.add_line(u, p, rand);
+        }
+
+        if !pw.plain.is_empty() {
+            tracing::debug!("Changing password for {}:", py_list(&names(&pw.plain)));
+            let mut c = Command::new(["chpasswd"]).on_failure(OnFailure::Report);
+            c.stdin = Some(payload(&pw.plain));
+            out.effects.push(Effect::Run(c));
+        }
+        if !pw.hashed.is_empty() {
+            tracing::debug!(
+                "Setting hashed password for {}:",
+                py_list(&names(&pw.hashed))
+            );
+            let mut c = Command::new(["chpasswd", "-e"]).on_failure(OnFailure::Report);
+            c.stdin = Some(payload(&pw.hashed));
+            out.effects.push(Effect::Run(c));
+        }
+        if !pw.random.is_empty() {
+            let block = format!("{RANDOM_HEADER}\n\n{}\n", pw.random.join("\n"));
+            let mut c =
+                Command::new(["/bin/sh", "-c", CONSOLE_WRITER]).on_failure(OnFailure::Ignore);
+            c.stdin = Some(Data::secret(block));
+            out.effects.push(Effect::Run(c));
+        }
+        if expire {
+            let all = names(&pw.plain).into_iter().chain(names(&pw.hashed));
+            for u in all {
+                out.effects.push(Effect::Run(
+                    Command::new(["passwd", "--expire", u.as_str()]).on_failure(OnFailure::Report),
+                ));
+            }
+        }
+    }
+
+    handle_ssh_pwauth(cfg, fs, &mut out);
+    out
+}
+
+impl UserEntry<'_> {
+    /// The entry's `type`: `hash` when absent, `None` when not a string.
+    fn kind(&self) -> Option<&str> {
+        match self.kind {
+            None => Some("hash"),
+            Some(v) => v.as_str(),
+        }
+    }
+}
+
+/// Reports what is wrong with one users entry (it is then skipped).
+fn check_entry(e: &UserEntry, out: &mut ModuleOutput) {
+    let at = format!("chpasswd.users[{}]", e.index);
+    let kind = e.kind();
+    if !matches!(kind, Some("text" | "hash" | "RANDOM")) {
+        out.error(format!(
+            "{at}.type: must be text, hash or RANDOM{}; this user's password is not set",
+            match e.kind {
+                // Quoted only when it is a known type in the wrong case:
+                // anything else might be a misplaced password.
+                Some(Value::Str(s))
+                    if ["text", "hash", "random"].contains(&s.to_lowercase().as_str()) =>
+                {
+                    format!(" (case matters), not '{s}'")
+                }
+                Some(other) => format!(", not this {}", other.type_name()),
+                None => String::new(),
+            }
+        ));
+        return;
+    }
+    if valid_name(e).is_none() {
+        out.error(format!(
+            "{at}.name: must be a string, not {}; this user's password is not set",
+            e.name.type_name()
+        ));
+        return;
+    }
+    if kind != Some("RANDOM") {
+        match e.password {
+            None => out.error(format!(
+                "{at}.password: is required for type {} (cloud-init 22.4 would set the literal password 'RANDOM'); this user's password is not set",
+                kind.unwrap_or("hash")
+            )),
+            Some(Value::Str(_)) => {}
+            Some(other) => out.error(format!(
+                "{at}.password: must be a string, not {}; this user's password is not set",
+                other.type_name()
+            )),
+        }
+    }
+}
+
+fn valid_name<'a>(e: &UserEntry<'a>) -> Option<&'a str> {
+    e.name
+        .as_str()
+        .filter(|_| matches!(e.kind(), Some("text" | "hash" | "RANDOM")))
+}
+
+fn valid_password<'a>(e: &UserEntry<'a>) -> Option<&'a str> {
+    match e.kind() {
+        Some("RANDOM") => Some(""),
+        Some("text" | "hash") => e.password.and_then(Value::as_str),
+        _ => None,
+    }
+}
+
+/// cloud-init's `uses_systemd()` on the root: `/run/systemd/system` is a
+/// directory (not a link). A root with no `/run/systemd` at all is not
+/// running; it counts as systemd when its `/sbin/init` links to `systemd`.
+pub fn uses_systemd(fs: &dyn FsView) -> bool {
+    if matches!(fs.lstat(Path::new("/run/systemd/system")), Some(s) if s.kind == Kind::Dir) {
+        return true;
+    }
+    if fs.lstat(Path::new("/run/systemd")).is_some() {
+        return false;
+    }
+    fs.read_link(Path::new("/sbin/init"))
+        .map(|t| t.file_name().is_some_and(|n| n == "systemd"))
+        .unwrap_or(false)
+}
+
+/// The ssh service's `status` and `restart` commands as the distro's
+/// `manage_service` builds them.
+pub fn ssh_service_commands(
+    distro: &str,
+    cfg: &Value,
+    systemd: bool,
+) -> (Vec<String>, Vec<String>) {
+    let configured = cfg
+        .get("system_info")
+        .and_then(|s| s.get("ssh_svcname"))
+        .filter(|v| !v.is_null())
+        .map(Value::python_str);
+    let (service, init_cmd): (String, &[&str]) = match distro {
+        "alpine" => {
+            let argv = |action: &str| {
+                ["rc-service", "--nocolor", "sshd", action]
+                    .map(String::from)
+                    .to_vec()
+            };
+            return (argv("status"), argv("restart"));
+        }
+        "almalinux" | "amazon" | "centos" | "cloudlinux" | "eurolinux" | "fedora"
+        | "miraclelinux" | "openEuler" | "openmandriva" | "rhel" | "redhat" | "rocky"
+        | "virtuozzo" => ("sshd".into(), &["service"]),
+        "arch" => ("sshd".into(), &["systemctl"]),
+        "opensuse"
+        | "opensuse-leap"
+        | "opensuse-microos"
+        | "opensuse-tumbleweed"
+        | "sles"
+        | "sle_hpc"
+        | "sle-micro"
+        | "suse" => {
+            if systemd {
+                ("sshd.service".into(), &["systemctl"])
+            } else {
+                ("sshd".into(), &["service"])
+            }
+        }
+        "gentoo" | "cos" => ("/etc/init.d/sshd".into(), &["rc-service"]),
+        "photon" | "mariner" => (configured.unwrap_or_else(|| "ssh".into()), &["systemctl"]),
+        _ => (configured.unwrap_or_else(|| "ssh".into()), &["service"]),
+    };
+    let argv = |action: &str| -> Vec<String> {
+        if systemd || init_cmd.contains(&"systemctl") {
+            vec!["systemctl".into(), action.into(), service.clone()]
+        } else {
+            init_cmd
+                .iter()
+                .map(|s| s.to_string())
+                .chain([service.clone(), action.into()])
+                .collect()
+        }
+    };
+    (argv("status"), argv("restart"))
+}
+
+/// `handle_ssh_pwauth(cfg.get("ssh_pwauth"), distro)`.
+fn handle_ssh_pwauth(cfg: &Value, fs: &dyn FsView, out: &mut ModuleOutput) {
+    let distro = crate::module::distro_name(cfg, fs);
+    let (status, restart) = ssh_service_commands(&distro, cfg, uses_systemd(fs));
+    // cloud-init asks first, whatever ssh_pwauth says. A live run cannot
+    // know the answer before it plans, so the restart below assumes the
+    // service is running (what the recorded boots show).
+    out.effects.push(Effect::Host(HostAction {
+        what: format!("check the ssh service ({})", status.join(" ")),
+        argv: status,
+    }));
+    let pw_auth = cfg.get("ssh_pwauth").unwrap_or(&Value::Null);
+    if let Value::Str(_) = pw_auth {
+        tracing::warn!(
+            "DEPRECATION: The 'ssh_pwauth' config key should be set to a boolean value. The string format is deprecated and will be removed in a future version of cloud-init."
+        );
+    }
+    const KEY: &str = "PasswordAuthentication";
+    let value = if is_true(pw_auth) {
+        "yes"
+    } else if is_false(pw_auth) {
+        "no"
+    } else {
+        let bmsg = format!("Leaving SSH config '{KEY}' unchanged.");
+        match pw_auth {
+            Value::Null => tracing::debug!("{bmsg} ssh_pwauth=None"),
+            Value::Str(s) if s.to_lowercase() == "unchanged" => {
+                tracing::debug!("{bmsg} ssh_pwauth={s}")
+            }
+            Value::Str(s) => tracing::warn!("{bmsg} Unrecognized value: ssh_pwauth={s}"),
+            other => out.error(format!(
+                "ssh_pwauth: must be true, false or \"unchanged\", not {} ({})",
+                other.type_name(),
+                other.python_str()
+            )),
+        }
+        return;
+    };
+    let update = match sshd_config::update_ssh_config(
+        fs,
+        &[(KEY, value)],
+        Path::new(sshd_config::DEF_SSHD_CFG),
+    ) {
+        Ok(u) => u,
+        Err(e) => {
+            out.error(format!("ssh_pwauth: {e}"));
+            return;
+        }
+    };
+    if !update.updated() {
+        out.note(format!(
+            "No need to restart SSH service, {KEY} not updated."
+        ));
+        return;
+    }
+    out.effects.extend(update.effects);
+    out.effects.push(Effect::Host(HostAction {
+        what: format!(
+            "restart the ssh service for {KEY} {value} ({})",
+            restart.join(" ")
+        ),
+        argv: restart,
+    }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rootfs::{RealFs, Root};
+
+    const BOB_HASH: &str = "$6$cloudbootsalt$illthLM5DXU1iMtZC9H57E/euG/0cbApQa0ve5EjWwjH0COq2Xv6Vl6MRKIQI1QCT0m.P7/s.HZIyLTNLAsA90";
+
+    /// A Debian-like root: sshd_config with the Include, systemd running.
+    fn debian_root() -> (tempfile::TempDir, RealFs) {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("etc/ssh")).unwrap();
+        std::fs::create_dir_all(tmp.path().join("run/systemd/system")).unwrap();
+        std::fs::write(
+            tmp.path().join("etc/ssh/sshd_config"),
+            "Include /etc/ssh/sshd_config.d/*.conf\nUsePAM yes\n",
+        )
+        .unwrap();
+        std::fs::write(tmp.path().join("etc/os-release"), "ID=debian\n").unwrap();
+        let fs = RealFs {
+            root: Root::new(tmp.path()),
+        };
+        (tmp, fs)
+    }
+
+    fn yaml(text: &str) -> Value {
+        crate::yaml::load(text.as_bytes(), "t").unwrap()
+    }
+
+    /// Random passwords R1, R2, ... (20 characters each).
+    fn counter() -> impl FnMut() -> String {
+        let mut n = 0;
+        move || {
+            n += 1;
+            format!("R{n:0>19}")
+        }
+    }
+
+    fn run(text: &str, fs: &RealFs) -> ModuleOutput {
+        plan(&yaml(text), &[], fs, &mut counter())
+    }
+
+    /// Each effect as one line: argv and stdin for programs, the path for files.
+    fn lines(out: &ModuleOutput) -> Vec<String> {
+        out.effects
+            .iter()
+            .map(|e| match e {
+                Effect::Run(c) => {
+                    let mut s = c.argv.join(" ");
+                    if let Some(d) = &c.stdin {
+                        assert!(d.secret, "stdin of {s} must be secret");
+                        s.push_str(&format!(" <<{}", String::from_utf8_lossy(&d.bytes)));
+                    }
+                    s
+                }
+                Effect::Host(h) => format!("host {}", h.argv.join(" ")),
+                Effect::WriteFile {
+                    path, data, mode, ..
+                } => format!(
+                    "write {} {mode:o} {}",
+                    path.display(),
+                    String::from_utf8_lossy(&data.bytes)
+                ),
+                other => other.summary(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn hash_detection_is_cloud_inits_regex() {
+        // Expected values from Python: re.match(r"\$(1|2a|2y|5|6)(\$.+){2}", p)
+        // and ":" not in p.
+        for (p, want) in [
+            ("$6$salt$hash", true),
+            ("$6$$x", false),
+            ("$6$$$x", true),
+            ("$6$a$", false),
+            ("$6$a$b", true),
+            ("$6$ab", false),
+            ("$5$rounds=5000$s$h", true),
+            ("$y$j9T$salt$hash", false),
+            ("$2b$10$abc", false),
+            ("$2a$10$abc", true),
+            ("$2y$1$x", true),
+            ("$1$a$b:c", false),
+            ("x$6$a$b", false),
+            ("$6$a\nb$c", false),
+            ("$6$a$\nb", false),
+            ("$6$a$b\nc", true),
+            ("$7$a$b", false),
+            ("$6$\u{e9}$\u{e9}", true),
+            ("$6$a$$", true),
+            ("$6$$a$b", true),
+            ("$6 $a$b", false),
+            ("$6$a\r$b", true),
+            (BOB_HASH, true),
+        ] {
+            assert_eq!(is_hashed(p), want, "{p:?}");
+        }
+    }
+
+    #[test]
+    fn random_passwords_use_cloud_inits_alphabet_and_length() {
+        assert_eq!(PW_SET.len(), 55);
+        for c in "loLOI01".chars() {
+            assert!(!PW_SET.contains(c));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        let first = rand_user_password();
+        let mut all_same = true;
+        for _ in 0..300 {
+            let p = rand_user_password();
+            assert_eq!(p.len(), RANDOM_LEN);
+            assert!(p.chars().all(|c| PW_SET.contains(c)), "{p}");
+            all_same &= p == first;
+            seen.extend(p.chars());
+        }
+        assert!(!all_same);
+        // 6000 draws from 55 characters: every one shows up.
+        assert_eq!(seen.len(), 55);
+    }
+
+    #[test]
+    fn multiline_list_plain_hashed_and_random() {
+        let (_t, fs) = debian_root();
+        let out = run(
+            &format!("chpasswd:\n  expire: false\n  list: |\n    alice:alice-plain-pw\n    bob:{BOB_HASH}\n    carol:RANDOM\n    dave:R\nssh_pwauth: true\n"),
+            &fs,
+        );
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        assert_eq!(
+            lines(&out),
+            [
+                "chpasswd <<alice:alice-plain-pw\ncarol:R0000000000000000001\ndave:R0000000000000000002\n".to_string(),
+                format!("chpasswd -e <<bob:{BOB_HASH}\n"),
+                format!("/bin/sh -c {CONSOLE_WRITER} <<Set the following 'random' passwords\n\ncarol:R0000000000000000001\ndave:R0000000000000000002\n"),
+                "host systemctl status ssh".into(),
+                "mkdir /etc/ssh/sshd_config.d (0755)".into(),
+                "write /etc/ssh/sshd_config.d/50-cloud-init.conf 600 PasswordAuthentication yes\n".into(),
+                "host systemctl restart ssh".into(),
+            ]
+        );
+        // The recorded stdin sizes (passwords/expected/commands).
+        let Effect::Run(c) = &out.effects[0] else {
+            panic!()
+        };
+        assert_eq!(c.stdin.as_ref().unwrap().bytes.len(), 74);
+        let Effect::Run(c) = &out.effects[1] else {
+            panic!()
+        };
+        assert_eq!(c.stdin.as_ref().unwrap().bytes.len(), 108);
+    }
+
+    #[test]
+    fn users_form_orders_text_hash_random_and_expires_all() {
+        let (_t, fs) = debian_root();
+        let out = run(
+            &format!(
+                "password: ignored-pw\nchpasswd:\n  users:\n    - {{name: carol, type: RANDOM}}\n    - {{name: alice, password: a-pw, type: text}}\n    - {{name: bob, password: '{BOB_HASH}'}}\nssh_pwauth: unchanged\n"
+            ),
+            &fs,
+        );
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        assert_eq!(
+            lines(&out),
+            [
+                "chpasswd <<alice:a-pw\ncarol:R0000000000000000001\n".to_string(),
+                format!("chpasswd -e <<bob:{BOB_HASH}\n"),
+                format!("/bin/sh -c {CONSOLE_WRITER} <<Set the following 'random' passwords\n\ncarol:R0000000000000000001\n"),
+                "passwd --expire alice".into(),
+                "passwd --expire carol".into(),
+                "passwd --expire bob".into(),
+                "host systemctl status ssh".into(),
+            ]
+        );
+    }
+
+    #[test]
+    fn users_and_list_together_users_first() {
+        let (_t, fs) = debian_root();
+        let out = run(
+            "chpasswd:\n  expire: 'off'\n  users: [{name: u1, password: p1, type: text}]\n  list: ['l1:p2', 'l2:$1$a$b']\n",
+            &fs,
+        );
+        assert_eq!(
+            lines(&out),
+            [
+                "chpasswd <<u1:p1\nl1:p2\n",
+                "chpasswd -e <<l2:$1$a$b\n",
+                "host systemctl status ssh"
+            ]
+        );
+    }
+
+    #[test]
+    fn password_goes_to_the_default_user_only_without_other_entries() {
+        let (_t, fs) = debian_root();
+        let base = "system_info:\n  default_user: {name: debian}\nusers: [default, alice]\n";
+        let out = run(&format!("{base}password: secret-default\n"), &fs);
+        assert_eq!(
+            lines(&out)[..2],
+            [
+                "chpasswd <<debian:secret-default\n",
+                "passwd --expire debian"
+            ]
+        );
+        // The list rules apply: a hash goes to chpasswd -e, RANDOM is random.
+        let out = run(&format!("{base}password: '{BOB_HASH}'\n"), &fs);
+        assert_eq!(lines(&out)[0], format!("chpasswd -e <<debian:{BOB_HASH}\n"));
+        let out = run(&format!("{base}password: RANDOM\n"), &fs);
+        assert_eq!(lines(&out)[0], "chpasswd <<debian:R0000000000000000001\n");
+        // An int is taken as its digits (str()), as cloud-init does.
+        let out = run(&format!("{base}password: 1234\n"), &fs);
+        assert_eq!(lines(&out)[0], "chpasswd <<debian:1234\n");
+        // No default user: nothing but the status check.
+        let out = run("users: [alice]\npassword: pw\n", &fs);
+        assert_eq!(lines(&out), ["host systemctl status ssh"]);
+        // null is no password (cloud-init would set the password "None").
+        let out = run(&format!("{base}password:\n"), &fs);
+        assert_eq!(lines(&out), ["host systemctl status ssh"]);
+        assert!(out.errors.is_empty());
+        // A password of the wrong type is an error only when it would be used.
+        let out = run(&format!("{base}password: [x]\n"), &fs);
+        assert_eq!(lines(&out), ["host systemctl status ssh"]);
+        assert_eq!(
+            out.errors,
+            ["password: must be a string, not list; the default user's password is not set"]
+        );
+        let out = run(
+            &format!("{base}password: [x]\nchpasswd: {{list: ['a:b']}}\n"),
+            &fs,
+        );
+        assert!(out.errors.is_empty());
+        // Module arguments: the first is the password and `list` is ignored.
+        let out = plan(
+            &yaml(&format!(
+                "{base}chpasswd: {{list: ['x:y'], expire: false}}\n"
+            )),
+            &["from-args".to_string()],
+            &fs,
+            &mut counter(),
+        );
+        assert_eq!(lines(&out)[0], "chpasswd <<debian:from-args\n");
+    }
+
+    #[test]
+    fn input_cloud_init_crashes_on_sets_nothing_and_never_quotes_a_password() {
+        let (_t, fs) = debian_root();
+        for (text, key) in [
+            (
+                "chpasswd:\n  list: |\n    alice:pw-one\n    secret-no-colon\n",
+                "chpasswd.list line 2",
+            ),
+            (
+                "chpasswd:\n  list: ['alice:pw-one', 'secret-no-colon']\n",
+                "chpasswd.list[1]",
+            ),
+            (
+                "chpasswd:\n  list: ['alice:pw-one', {bob: secret-in-map}]\n",
+                "chpasswd.list[1]",
+            ),
+            ("chpasswd:\n  list: {bob: secret-in-map}\n", "chpasswd.list"),
+            (
+                "chpasswd:\n  users: [{name: a, password: pw-one, type: text}, 'bob:secret-str']\n",
+                "chpasswd.users[1]",
+            ),
+            (
+                "chpasswd:\n  users: [{password: secret-nameless, type: text}]\n",
+                "chpasswd.users[0].name",
+            ),
+            ("chpasswd:\n  users: 'bob:secret-str'\n", "chpasswd.users"),
+            ("chpasswd: 'bob:secret-str'\n", "chpasswd"),
+            ("chpasswd:\n", "chpasswd"),
+        ] {
+            let out = run(&format!("{text}ssh_pwauth: true\n"), &fs);
+            assert!(out.effects.is_empty(), "{text}: {:?}", lines(&out));
+            assert_eq!(out.errors.len(), 1, "{text}");
+            assert!(
+                out.errors[0].starts_with(&format!("{key}:")),
+                "{text}: {}",
+                out.errors[0]
+            );
+            for secret in ["secret", "pw-one", "alice:"] {
+                assert!(!out.errors[0].contains(secret), "{}", out.errors[0]);
+            }
+        }
+    }
+
+    #[test]
+    fn bad_users_entries_are_reported_and_the_rest_applies() {
+        let (_t, fs) = debian_root();
+        let out = run(
+            "chpasswd:\n  expire: false\n  users:\n    - {name: a, password: secret-a, type: random}\n    - {name: b, password: secret-b, type: plaintext}\n    - {name: c, type: text}\n    - {name: d, password: 1234, type: text}\n    - {name: [e], type: RANDOM}\n    - {name: ok, password: fine, type: text}\n",
+            &fs,
+        );
+        assert_eq!(
+            lines(&out),
+            ["chpasswd <<ok:fine\n", "host systemctl status ssh"]
+        );
+        assert_eq!(
+            out.errors,
+            [
+                "chpasswd.users[0].type: must be text, hash or RANDOM (case matters), not 'random'; this user's password is not set",
+                "chpasswd.users[1].type: must be text, hash or RANDOM, not this str; this user's password is not set",
+                "chpasswd.users[2].password: is required for type text (cloud-init 22.4 would set the literal password 'RANDOM'); this user's password is not set",
+                "chpasswd.users[3].password: must be a string, not int; this user's password is not set",
+                "chpasswd.users[4].name: must be a string, not list; this user's password is not set",
+            ]
+        );
+    }
+
+    #[test]
+    fn ssh_pwauth_values() {
+        let (tmp, fs) = debian_root();
+        let write = |v: &str| {
+            let out = run(&format!("ssh_pwauth: {v}\n"), &fs);
+            (lines(&out), out.errors)
+        };
+        for v in ["true", "yes", "'on'", "1", "'TRUE '"] {
+            let (l, e) = write(v);
+            assert!(e.is_empty());
+            assert_eq!(
+                l[2],
+                "write /etc/ssh/sshd_config.d/50-cloud-init.conf 600 PasswordAuthentication yes\n",
+                "{v}"
+            );
+        }
+        for v in ["false", "no", "'off'", "0"] {
+            let (l, _) = write(v);
+            assert_eq!(
+                l[2],
+                "write /etc/ssh/sshd_config.d/50-cloud-init.conf 600 PasswordAuthentication no\n",
+                "{v}"
+            );
+        }
+        for v in ["unchanged", "UNCHANGED", "null", "maybe"] {
+            let (l, e) = write(v);
+            assert_eq!(l, ["host systemctl status ssh"], "{v}");
+            assert!(e.is_empty());
+        }
+        let (l, e) = write("[1]");
+        assert_eq!(l, ["host systemctl status ssh"]);
+        assert_eq!(e.len(), 1);
+        // Already set: no write, no restart.
+        std::fs::create_dir_all(tmp.path().join("etc/ssh/sshd_config.d")).unwrap();
+        std::fs::write(
+            tmp.path().join("etc/ssh/sshd_config.d/50-cloud-init.conf"),
+            "PasswordAuthentication no\n",
+        )
+        .unwrap();
+        assert_eq!(write("false").0, ["host systemctl status ssh"]);
+    }
+
+    #[test]
+    fn service_commands_per_distro() {
+        let cfg = yaml("{}");
+        let cmd = |d: &str, systemd: bool| {
+            let (s, r) = ssh_service_commands(d, &cfg, systemd);
+            format!("{} / {}", s.join(" "), r.join(" "))
+        };
+        assert_eq!(
+            cmd("debian", true),
+            "systemctl status ssh / systemctl restart ssh"
+        );
+        assert_eq!(
+            cmd("ubuntu", false),
+            "service ssh status / service ssh restart"
+        );
+        assert_eq!(
+            cmd("centos", false),
+            "service sshd status / service sshd restart"
+        );
+        assert_eq!(
+            cmd("rhel", true),
+            "systemctl status sshd / systemctl restart sshd"
+        );
+        assert_eq!(
+            cmd("arch", false),
+            "systemctl status sshd / systemctl restart sshd"
+        );
+        assert_eq!(
+            cmd("alpine", true),
+            "rc-service --nocolor sshd status / rc-service --nocolor sshd restart"
+        );
+        assert_eq!(
+            cmd("sles", true),
+            "systemctl status sshd.service / systemctl restart sshd.service"
+        );
+        assert_eq!(
+            cmd("opensuse", false),
+            "service sshd status / service sshd restart"
+        );
+        assert_eq!(
+            cmd("gentoo", false),
+            "rc-service /etc/init.d/sshd status / rc-service /etc/init.d/sshd restart"
+        );
+        // system_info.ssh_svcname is read where the distro does not force it.
+        let cfg = yaml("system_info: {ssh_svcname: openssh}");
+        assert_eq!(
+            ssh_service_commands("debian", &cfg, true).0,
+            ["systemctl", "status", "openssh"]
+        );
+        assert_eq!(
+            ssh_service_commands("centos", &cfg, true).0,
+            ["systemctl", "status", "sshd"]
+        );
+    }
+
+    #[test]
+    fn systemd_is_read_from_the_root() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fs = RealFs {
+            root: Root::new(tmp.path()),
+        };
+        assert!(!uses_systemd(&fs));
+        // An offline image whose init is systemd.
+        std::fs::create_dir_all(tmp.path().join("sbin")).unwrap();
+        std::os::unix::fs::symlink("/lib/systemd/systemd", tmp.path().join("sbin/init")).unwrap();
+        assert!(uses_systemd(&fs));
+        // A running system says for itself: /run/systemd without system/.
+        std::fs::create_dir_all(tmp.path().join("run/systemd")).unwrap();
+        assert!(!uses_systemd(&fs));
+        std::fs::create_dir_all(tmp.path().join("run/systemd/system")).unwrap();
+        assert!(uses_systemd(&fs));
+    }
+
+    #[test]
+    fn centos6_edits_sshd_config_and_uses_service() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("etc/ssh")).unwrap();
+        std::fs::write(
+            tmp.path().join("etc/redhat-release"),
+            "CentOS release 6.10 (Final)\n",
+        )
+        .unwrap();
+        std::fs::write(
+            tmp.path().join("etc/ssh/sshd_config"),
+            "#PermitRootLogin yes\nPasswordAuthentication no\nUsePAM yes\n",
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            tmp.path().join("etc/ssh/sshd_config"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+        let fs = RealFs {
+            root: Root::new(tmp.path()),
+        };
+        let out = run("ssh_pwauth: true\n", &fs);
+        assert_eq!(
+            lines(&out),
+            [
+                "host service sshd status",
+                "write /etc/ssh/sshd_config 600 #PermitRootLogin yes\nPasswordAuthentication yes\nUsePAM yes\n",
+                "host service sshd restart",
+            ]
+        );
+    }
+}
