@@ -191,7 +191,7 @@ fn static_hostname(fs: &dyn FsView) -> Option<String> {
         let text = fs.read_string(Path::new("/etc/sysconfig/network"))?;
         return SysConf::parse(&text)
             .ok()
-            .and_then(|c| c.get("HOSTNAME").map(str::to_string))
+            .and_then(|c| c.get("HOSTNAME").ok().flatten().map(str::to_string))
             .filter(|h| !h.is_empty());
     }
     let text = fs.read_string(Path::new("/etc/hostname"))?;
@@ -517,6 +517,8 @@ pub struct SysConf {
 struct SysEntry {
     key: String,
     value: String,
+    /// configobj read the value as a list (cloud-init's writer fails on it).
+    list: bool,
     comments: Vec<String>,
     inline: String,
 }
@@ -561,18 +563,17 @@ fn after(rest: &str) -> After<'_> {
     }
 }
 
-/// configobj's `_handle_value` (lists on): the value and its inline comment.
-fn sysconf_value(v: &str, line_no: usize) -> Result<(String, String), String> {
-    let list_err = || {
-        format!("line {line_no}: the value '{v}' is a list to configobj (a comma outside quotes); cloud-init 22.4 fails writing it")
-    };
+/// configobj's `_handle_value` (lists on): the value (`None` for a list)
+/// and its inline comment.
+fn sysconf_value(v: &str, line_no: usize) -> Result<(Option<String>, String), String> {
+    let list_err = || Ok((None, String::new()));
     let parse_err = || format!("Parse error in value at line {line_no}.");
     if v.starts_with("\"\"\"") || v.starts_with("'''") {
         let q = &v[..3];
         let body = &v[3..];
         return match body.find(q) {
             Some(end) => match trailing_comment(&body[end + 3..]) {
-                Some(c) => Ok((body[..end].to_string(), c.to_string())),
+                Some(c) => Ok((Some(body[..end].to_string()), c.to_string())),
                 None => Err(parse_err()),
             },
             None => Err(format!(
@@ -581,16 +582,16 @@ fn sysconf_value(v: &str, line_no: usize) -> Result<(String, String), String> {
         };
     }
     if v.is_empty() {
-        return Ok((String::new(), String::new()));
+        return Ok((Some(String::new()), String::new()));
     }
     if v.starts_with(',') {
         return match trailing_comment(&v[1..]) {
-            Some(_) => Err(list_err()),
+            Some(_) => list_err(),
             None => Err(parse_err()),
         };
     }
     if v.starts_with('#') {
-        return Ok((String::new(), v.to_string()));
+        return Ok((Some(String::new()), v.to_string()));
     }
     let first = v.as_bytes()[0];
     if first == b'"' || first == b'\'' {
@@ -599,8 +600,8 @@ fn sysconf_value(v: &str, line_no: usize) -> Result<(String, String), String> {
         while let Some(i) = v[from..].find(q) {
             let close = from + i;
             match after(&v[close + 1..]) {
-                After::End(c) => return Ok((v[1..close].to_string(), c.to_string())),
-                After::Comma => return Err(list_err()),
+                After::End(c) => return Ok((Some(v[1..close].to_string()), c.to_string())),
+                After::Comma => return list_err(),
                 After::Junk => from = close + 1,
             }
         }
@@ -609,10 +610,10 @@ fn sysconf_value(v: &str, line_no: usize) -> Result<(String, String), String> {
     // Unquoted: up to the first `#` or `,`, trailing blanks dropped.
     let end = v.find(['#', ',']).unwrap_or(v.len());
     if v[end..].starts_with(',') {
-        return Err(list_err());
+        return list_err();
     }
     let value = v[..end].trim_end_matches(py_space);
-    Ok((value.to_string(), v[end..].to_string()))
+    Ok((Some(value.to_string()), v[end..].to_string()))
 }
 
 /// Shell variables, as `sys_conf._contains_shell_variable` finds them.
@@ -770,7 +771,8 @@ impl SysConf {
             }
             conf.entries.push(SysEntry {
                 key,
-                value,
+                list: value.is_none(),
+                value: value.unwrap_or_default(),
                 comments: comments.clone(),
                 inline,
             });
@@ -784,18 +786,26 @@ impl SysConf {
         Ok(conf)
     }
 
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.entries
-            .iter()
-            .find(|e| e.key == key)
-            .map(|e| e.value.as_str())
+    /// The value of `key`; an error when configobj reads it as a list.
+    pub fn get(&self, key: &str) -> Result<Option<&str>, String> {
+        match self.entries.iter().find(|e| e.key == key) {
+            Some(e) if e.list => Err(format!(
+                "{key} is a list to configobj (a comma outside quotes)"
+            )),
+            Some(e) => Ok(Some(e.value.as_str())),
+            None => Ok(None),
+        }
     }
 
     pub fn set(&mut self, key: &str, value: &str) {
         match self.entries.iter_mut().find(|e| e.key == key) {
-            Some(e) => e.value = value.to_string(),
+            Some(e) => {
+                e.value = value.to_string();
+                e.list = false;
+            }
             None => self.entries.push(SysEntry {
                 key: key.to_string(),
+                list: false,
                 value: value.to_string(),
                 comments: Vec::new(),
                 inline: String::new(),
@@ -816,6 +826,12 @@ impl SysConf {
         };
         out.extend(self.initial.iter().map(|l| comment_line(l)));
         for e in &self.entries {
+            if e.list {
+                return Err(format!(
+                    "the value of {} is a list to configobj (a comma outside quotes); cloud-init 22.4 fails writing it (ValueError)",
+                    e.key
+                ));
+            }
             for c in &e.comments {
                 let c = c.trim_start_matches(py_space);
                 out.push(comment_line(c));
@@ -1018,7 +1034,8 @@ impl HostDistro {
             Family::Redhat => {
                 let text = fs.read_string(fname).unwrap_or_default();
                 let conf = SysConf::parse(&text).map_err(|e| format!("{}: {e}", fname.display()))?;
-                Ok(conf.get("HOSTNAME").map(str::to_string))
+                let name = conf.get("HOSTNAME").map_err(|e| format!("{}: {e}", fname.display()))?;
+                Ok(name.map(str::to_string))
             }
             _ => Ok(fs
                 .read_string(fname)
@@ -1723,8 +1740,9 @@ mod tests {
             update_sysconfig(Some(text), "HOSTNAME", "web1.example.com").unwrap().unwrap(),
             "# comment\nNETWORKING=yes\n\nHOSTNAME=web1.example.com# inline\nNOZEROCONF=yes\n# tail\n"
         );
-        assert_eq!(SysConf::parse(text).unwrap().get("HOSTNAME"), Some("old.example"));
-        assert!(SysConf::parse("A=a, b\n").is_err());
+        assert_eq!(SysConf::parse(text).unwrap().get("HOSTNAME"), Ok(Some("old.example")));
+        assert!(SysConf::parse("A=a, b\n").unwrap().render().is_err());
+        assert!(SysConf::parse("HOSTNAME=a,\n").unwrap().get("HOSTNAME").is_err());
         assert!(SysConf::parse("garbage\n").is_err());
         assert!(SysConf::parse("A=1\nA=2\n").is_err());
         assert_eq!(update_sysconfig(Some("A=1\n"), "HOSTNAME", "").unwrap(), None);
