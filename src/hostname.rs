@@ -676,10 +676,11 @@ fn sysconf_quote(value: &str) -> Result<String, String> {
             if value.contains("\"\"\"") && value.contains("'''") {
                 return Err(format!("Value \"{value}\" cannot be safely quoted."));
             }
+            // configobj's `_get_triple_quote` (its names for the two are swapped).
             return Ok(if value.contains("\"\"\"") {
-                format!("'''{value}'''")
-            } else {
                 format!("\"\"\"{value}\"\"\"")
+            } else {
+                format!("'''{value}'''")
             });
         }
         return single_quote(value);
