@@ -32,7 +32,14 @@ impl Module for UpdateHostname {
 
     fn plan(&self, ctx: &Context) -> ModuleOutput {
         let mut out = ModuleOutput::default();
-        crate::hostname::update_hostname(ctx.fs, ctx.paths, ctx.cfg, ctx.instance, ctx.name, &mut out);
+        crate::hostname::update_hostname(
+            ctx.fs,
+            ctx.paths,
+            ctx.cfg,
+            ctx.instance,
+            ctx.name,
+            &mut out,
+        );
         out
     }
 }

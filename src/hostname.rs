@@ -138,7 +138,10 @@ fn cfg_text<'a>(cfg: &'a Value, key: &str) -> Result<Option<&'a str>, String> {
 /// `util.make_header(base=...)`: `# Created by cloud-init v. ... on <RFC 2822 date>`.
 fn make_header(base: &str) -> String {
     let date = chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S +0000");
-    format!("# {base} by cloud-init v. {} on {date}", crate::VERSION_STRING)
+    format!(
+        "# {base} by cloud-init v. {} on {date}",
+        crate::VERSION_STRING
+    )
 }
 
 /// `json.dumps({"fqdn": .., "hostname": ..}, indent=1, sort_keys=True) + "\n"`.
@@ -446,7 +449,11 @@ impl HostsConf {
                     return HostsLine::Comment(line.to_string());
                 }
                 HostsLine::Entry {
-                    pieces: head.split(py_space).filter(|p| !p.is_empty()).map(str::to_string).collect(),
+                    pieces: head
+                        .split(py_space)
+                        .filter(|p| !p.is_empty())
+                        .map(str::to_string)
+                        .collect(),
                     tail: tail.to_string(),
                 }
             })
@@ -459,7 +466,9 @@ impl HostsConf {
         self.lines
             .iter()
             .filter_map(|l| match l {
-                HostsLine::Entry { pieces, .. } if pieces.first().map(String::as_str) == Some(ip) => {
+                HostsLine::Entry { pieces, .. }
+                    if pieces.first().map(String::as_str) == Some(ip) =>
+                {
                     Some(pieces[1..].to_vec())
                 }
                 _ => None,
@@ -584,8 +593,8 @@ fn sysconf_value(v: &str, line_no: usize) -> Result<(Option<String>, String), St
     if v.is_empty() {
         return Ok((Some(String::new()), String::new()));
     }
-    if v.starts_with(',') {
-        return match trailing_comment(&v[1..]) {
+    if let Some(after_comma) = v.strip_prefix(',') {
+        return match trailing_comment(after_comma) {
             Some(_) => list_err(),
             None => Err(parse_err()),
         };
@@ -640,8 +649,7 @@ fn contains_shell_variable(s: &str) -> bool {
 /// `shlex.quote`.
 fn shlex_quote(s: &str) -> String {
     let safe = !s.is_empty()
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c));
     if safe {
         s.to_string()
@@ -738,7 +746,9 @@ impl SysConf {
             let indent_len = line.len() - line.trim_start_matches(py_space).len();
             let (indent, rest) = line.split_at(indent_len);
             let invalid = || {
-                format!("Invalid line ('{line}') (matched as neither section nor keyword) at line {n}.")
+                format!(
+                    "Invalid line ('{line}') (matched as neither section nor keyword) at line {n}."
+                )
             };
             let (key_raw, value_raw) = match rest.chars().next() {
                 Some(q @ ('"' | '\'')) => {
@@ -857,7 +867,11 @@ impl SysConf {
 
 /// `rhel_util.update_sysconfig_file(fn, {key: value})` on the file's current
 /// text (`None`: absent). `None` back: nothing to write (an empty value).
-pub fn update_sysconfig(existing: Option<&str>, key: &str, value: &str) -> Result<Option<String>, String> {
+pub fn update_sysconfig(
+    existing: Option<&str>,
+    key: &str,
+    value: &str,
+) -> Result<Option<String>, String> {
     if value.is_empty() {
         return Ok(None);
     }
@@ -940,7 +954,17 @@ impl HostDistro {
     /// The distro cloud-init would load for this config and root. An error
     /// for a name cloud-init has no distro class for.
     pub fn for_root(cfg: &Value, fs: &dyn FsView) -> Result<HostDistro, String> {
-        let name = crate::module::distro_name(cfg, fs);
+        let configured = cfg
+            .get("system_info")
+            .and_then(|s| s.get("distro"))
+            .and_then(Value::as_str)
+            .is_some();
+        let mut name = crate::module::distro_name(cfg, fs);
+        if !configured && family_of(&name).is_none() {
+            // Without `system_info.distro` cloud-init's built-in config says
+            // ubuntu; cloudboot names the root's own distribution when it can.
+            name = "ubuntu".into();
+        }
         let (family, osfamily) = family_of(&name)
             .ok_or_else(|| format!("cloud-init has no distro '{name}' to set hostnames with"))?;
         Ok(HostDistro {
@@ -1034,8 +1058,11 @@ impl HostDistro {
             }
             Family::Redhat => {
                 let text = fs.read_string(fname).unwrap_or_default();
-                let conf = SysConf::parse(&text).map_err(|e| format!("{}: {e}", fname.display()))?;
-                let name = conf.get("HOSTNAME").map_err(|e| format!("{}: {e}", fname.display()))?;
+                let conf =
+                    SysConf::parse(&text).map_err(|e| format!("{}: {e}", fname.display()))?;
+                let name = conf
+                    .get("HOSTNAME")
+                    .map_err(|e| format!("{}: {e}", fname.display()))?;
                 Ok(name.map(str::to_string))
             }
             _ => Ok(fs
@@ -1094,7 +1121,10 @@ impl HostDistro {
     }
 
     /// `_read_system_hostname()`: the file and the name it holds.
-    pub fn read_system_hostname(&self, fs: &dyn FsView) -> Result<(PathBuf, Option<String>), String> {
+    pub fn read_system_hostname(
+        &self,
+        fs: &dyn FsView,
+    ) -> Result<(PathBuf, Option<String>), String> {
         let fname = PathBuf::from(match self.family {
             Family::Redhat if self.systemd => "/etc/hostname",
             _ => self.hostname_conf_fn(),
@@ -1282,7 +1312,9 @@ pub fn render_template(text: &str, params: &[(&str, &str)]) -> Result<String, St
             let add = if rest.ends_with('\n') { "\n" } else { "" };
             Ok(format!("{}{add}", jinja_render(rest, params)?))
         }
-        Some(other) => Err(format!("Unknown template rendering type '{other}' requested")),
+        Some(other) => Err(format!(
+            "Unknown template rendering type '{other}' requested"
+        )),
     }
 }
 
@@ -1556,7 +1588,10 @@ pub fn update_etc_hosts(
     let manage_str = manage.map(Value::python_str);
     let enabled = match manage {
         None => false,
-        Some(_) => translate_bool(&Value::str(manage_str.clone().unwrap_or_default()), &["template"]),
+        Some(_) => translate_bool(
+            &Value::str(manage_str.clone().unwrap_or_default()),
+            &["template"],
+        ),
     };
     let distro = match HostDistro::for_root(cfg, fs) {
         Ok(d) => d,
@@ -1579,7 +1614,10 @@ pub fn update_etc_hosts(
         let tpl = template_path(cfg, distro.osfamily);
         let text = match fs.read_string(&tpl) {
             Some(t) => t,
-            None => match BUILTIN_TEMPLATES.iter().find(|(f, _)| *f == distro.osfamily) {
+            None => match BUILTIN_TEMPLATES
+                .iter()
+                .find(|(f, _)| *f == distro.osfamily)
+            {
                 Some((_, t)) => {
                     out.note(format!(
                         "No template found at {}: using cloud-init 22.4's hosts.{}.tmpl",
@@ -1597,9 +1635,10 @@ pub fn update_etc_hosts(
             },
         };
         match render_template(&text, &[("hostname", &hostname), ("fqdn", &fqdn)]) {
-            Ok(rendered) => out
-                .effects
-                .push(Effect::write(HOSTS_FN, Data::public(rendered), 0o644)),
+            Ok(rendered) => {
+                out.effects
+                    .push(Effect::write(HOSTS_FN, Data::public(rendered), 0o644))
+            }
             Err(e) => out.error(format!("{}: {e}", tpl.display())),
         }
     } else if manage_str.as_deref() == Some("localhost") {
@@ -1654,7 +1693,7 @@ pub fn maybe_set_hostname(
             return early;
         }
     };
-    if !names.hostname.as_deref().is_some_and(|h| !h.is_empty()) {
+    if names.hostname.as_deref().is_none_or(str::is_empty) {
         early
             .notes
             .push("no hostname in meta-data or config: hostname not set".into());
@@ -1665,9 +1704,9 @@ pub fn maybe_set_hostname(
     early.effects = out.effects;
     early.notes = out.notes;
     for e in out.errors {
-        early
-            .notes
-            .push(format!("Failed setting hostname: {e}; will retry in a later stage"));
+        early.notes.push(format!(
+            "Failed setting hostname: {e}; will retry in a later stage"
+        ));
     }
     early
 }
@@ -1708,7 +1747,10 @@ mod tests {
     #[test]
     fn fqdn_from_hosts_reads_aliases() {
         let hosts = "127.0.0.1 localhost\n127.0.1.1 web.example.com web # c\n";
-        assert_eq!(fqdn_from_hosts(hosts, "web").as_deref(), Some("web.example.com"));
+        assert_eq!(
+            fqdn_from_hosts(hosts, "web").as_deref(),
+            Some("web.example.com")
+        );
         assert_eq!(fqdn_from_hosts(hosts, "localhost"), None);
     }
 
@@ -1718,7 +1760,10 @@ mod tests {
         assert_eq!(jinja_render("a\n{# c #}\nb\n", &p).unwrap(), "a\nb");
         assert_eq!(jinja_render("a {# c -#}  \n\n b", &p).unwrap(), "a b");
         assert_eq!(jinja_render("a\n  {#- c #}\nb", &p).unwrap(), "ab");
-        assert_eq!(jinja_render("{{fqdn}} {{ x }}\n\n", &p).unwrap(), "h.d CI_MISSING_JINJA_VAR/x\n");
+        assert_eq!(
+            jinja_render("{{fqdn}} {{ x }}\n\n", &p).unwrap(),
+            "h.d CI_MISSING_JINJA_VAR/x\n"
+        );
         assert!(jinja_render("{% if x %}{% endif %}", &p).is_err());
     }
 
@@ -1730,7 +1775,10 @@ mod tests {
             "127.0.0.1 h.d h \n"
         );
         assert!(render_template("$nope\n", &p).is_err());
-        assert_eq!(render_template("## template: basic\ncost $5 $\n", &p).unwrap_err(), "the template variable '5' is not defined (KeyError)");
+        assert_eq!(
+            render_template("## template: basic\ncost $5 $\n", &p).unwrap_err(),
+            "the template variable '5' is not defined (KeyError)"
+        );
         assert!(render_template("## template:cheetah\nx\n", &p).is_err());
     }
 
@@ -1741,12 +1789,21 @@ mod tests {
             update_sysconfig(Some(text), "HOSTNAME", "web1.example.com").unwrap().unwrap(),
             "# comment\nNETWORKING=yes\n\nHOSTNAME=web1.example.com# inline\nNOZEROCONF=yes\n# tail\n"
         );
-        assert_eq!(SysConf::parse(text).unwrap().get("HOSTNAME"), Ok(Some("old.example")));
+        assert_eq!(
+            SysConf::parse(text).unwrap().get("HOSTNAME"),
+            Ok(Some("old.example"))
+        );
         assert!(SysConf::parse("A=a, b\n").unwrap().render().is_err());
-        assert!(SysConf::parse("HOSTNAME=a,\n").unwrap().get("HOSTNAME").is_err());
+        assert!(SysConf::parse("HOSTNAME=a,\n")
+            .unwrap()
+            .get("HOSTNAME")
+            .is_err());
         assert!(SysConf::parse("garbage\n").is_err());
         assert!(SysConf::parse("A=1\nA=2\n").is_err());
-        assert_eq!(update_sysconfig(Some("A=1\n"), "HOSTNAME", "").unwrap(), None);
+        assert_eq!(
+            update_sysconfig(Some("A=1\n"), "HOSTNAME", "").unwrap(),
+            None
+        );
         let new = update_sysconfig(None, "HOSTNAME", "h").unwrap().unwrap();
         assert!(new.starts_with("# Created by cloud-init v. "), "{new}");
         assert!(new.ends_with("\nHOSTNAME=h\n"), "{new}");

@@ -59,7 +59,13 @@ fn host_lines(effects: &[Effect]) -> Vec<String> {
     effects
         .iter()
         .filter_map(|e| match e {
-            Effect::Host(h) => Some(h.argv.iter().map(|w| shlex_quote(w)).collect::<Vec<_>>().join(" ")),
+            Effect::Host(h) => Some(
+                h.argv
+                    .iter()
+                    .map(|w| shlex_quote(w))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
             _ => None,
         })
         .collect()
@@ -121,7 +127,10 @@ fn planned_effects(m: &Machine, stage: &str) -> (Vec<Vec<String>>, Vec<String>) 
     let mut writes = Vec::new();
     for st in plan["stages"].as_array().unwrap() {
         for module in st["modules"].as_array().into_iter().flatten() {
-            let name = module["name"].as_str().unwrap_or_default().replace('-', "_");
+            let name = module["name"]
+                .as_str()
+                .unwrap_or_default()
+                .replace('-', "_");
             if OURS.contains(&name.as_str()) {
                 assert_eq!(
                     module["errors"].as_array().map(Vec::len).unwrap_or(0),
@@ -181,7 +190,11 @@ fn boot(m: &Machine, emulate_kernel: bool) -> Boot {
         let out = m.run(args);
         assert!(out.status.code().is_some(), "{label} crashed");
         for argv in planned {
-            let line = argv.iter().map(|w| shlex_quote(w)).collect::<Vec<_>>().join(" ");
+            let line = argv
+                .iter()
+                .map(|w| shlex_quote(w))
+                .collect::<Vec<_>>()
+                .join(" ");
             if emulate_kernel {
                 emulate_host_actions(
                     m,
@@ -229,7 +242,11 @@ fn assert_hostname_files(m: &Machine, case: &str) {
             Some(line) => {
                 let expected = expected_file(case, f).unwrap_or_else(|| panic!("{case}: {f}"));
                 assert_eq!(m.read(f), expected, "{case}: {f}");
-                assert_eq!(format!("{:04o}", m.mode(f)), line.mode, "{case}: mode of {f}");
+                assert_eq!(
+                    format!("{:04o}", m.mode(f)),
+                    line.mode,
+                    "{case}: mode of {f}"
+                );
             }
             None => assert!(!m.exists(f), "{case}: {f} should not exist"),
         }
@@ -242,7 +259,11 @@ fn assert_hostname_files(m: &Machine, case: &str) {
 fn check_case(case: &str) {
     let m = machine_for(case);
     let b = boot(&m, false);
-    assert_eq!(b.cmds, recorded_hostname_commands(case, false), "{case}: boot 1 commands");
+    assert_eq!(
+        b.cmds,
+        recorded_hostname_commands(case, false),
+        "{case}: boot 1 commands"
+    );
     assert_hostname_files(&m, case);
     for f in HOSTNAME_FILES {
         let status = manifest_entry(case, f).map(|l| l.status);
@@ -255,7 +276,11 @@ fn check_case(case: &str) {
 
     m.reboot();
     let b = boot(&m, false);
-    assert_eq!(b.cmds, recorded_hostname_commands(case, true), "{case}: boot 2 commands");
+    assert_eq!(
+        b.cmds,
+        recorded_hostname_commands(case, true),
+        "{case}: boot 2 commands"
+    );
     assert_hostname_files(&m, case);
     for f in HOSTNAME_FILES {
         let status = boot2_status(case, f);
@@ -293,7 +318,14 @@ fn every_other_recorded_case() {
     let mut n = 0;
     for entry in std::fs::read_dir(fixtures().join("cases")).unwrap() {
         let case = entry.unwrap().file_name().to_string_lossy().into_owned();
-        if ["hostname", "hostname-localhost", "hostname-preserve", "full"].contains(&case.as_str()) {
+        if [
+            "hostname",
+            "hostname-localhost",
+            "hostname-preserve",
+            "full",
+        ]
+        .contains(&case.as_str())
+        {
             continue;
         }
         check_case(&case);
@@ -347,7 +379,10 @@ fn names_as_util_get_hostname_fqdn() {
     let cases = g["names"].as_array().unwrap();
     for c in cases {
         let m = Machine::new();
-        m.write("/proc/sys/kernel/hostname", &format!("{}\n", c["running"].as_str().unwrap()));
+        m.write(
+            "/proc/sys/kernel/hostname",
+            &format!("{}\n", c["running"].as_str().unwrap()),
+        );
         if let Some(h) = c["hosts"].as_str() {
             m.write("/etc/hosts", h);
         }
@@ -362,11 +397,7 @@ fn names_as_util_get_hostname_fqdn() {
             (Err(_), Some(_)) => {}
             (Ok(n), None) => {
                 assert_eq!(
-                    (
-                        n.hostname.as_deref(),
-                        n.fqdn.as_deref(),
-                        n.is_default
-                    ),
+                    (n.hostname.as_deref(), n.fqdn.as_deref(), n.is_default),
                     (
                         c["out"]["hostname"].as_str(),
                         c["out"]["fqdn"].as_str(),
@@ -406,7 +437,8 @@ fn sysconfig_network_as_configobj_writes_it() {
             _ => panic!("{c}: got {got:?}"),
         }
         if let Some(e) = existing {
-            let read = SysConf::parse(e).and_then(|s| s.get("HOSTNAME").map(|v| v.map(str::to_string)));
+            let read =
+                SysConf::parse(e).and_then(|s| s.get("HOSTNAME").map(|v| v.map(str::to_string)));
             match (&read, &c["read"]) {
                 (Err(_), r) if r.get("error").is_some() || r.get("list").is_some() => {}
                 (Ok(v), r) if !r.is_object() => assert_eq!(v.as_deref(), r.as_str(), "{c}"),
@@ -432,11 +464,20 @@ fn etc_hostname_as_hostname_conf_writes_it() {
         let read = d.read_hostname(&fs, Path::new("/etc/hostname")).unwrap();
         assert_eq!(read.as_deref(), c["read"].as_str(), "{c}");
         let mut effects = Vec::new();
-        d.write_hostname(&fs, c["name"].as_str().unwrap(), Path::new("/etc/hostname"), &mut effects)
-            .unwrap();
+        d.write_hostname(
+            &fs,
+            c["name"].as_str().unwrap(),
+            Path::new("/etc/hostname"),
+            &mut effects,
+        )
+        .unwrap();
         match &effects[..] {
             [Effect::WriteFile { data, mode, .. }] => {
-                assert_eq!(String::from_utf8_lossy(&data.bytes), c["written"].as_str().unwrap(), "{c}");
+                assert_eq!(
+                    String::from_utf8_lossy(&data.bytes),
+                    c["written"].as_str().unwrap(),
+                    "{c}"
+                );
                 assert_eq!(*mode, 0o644);
             }
             other => panic!("{other:?}"),
@@ -455,12 +496,21 @@ fn etc_hosts_localhost_line_as_update_etc_hosts_edits_it() {
             m.write("/etc/hosts", e);
         }
         let fs = fs_of(&m);
-        let d = HostDistro::for_root(&distro_cfg(c["distro"].as_str().unwrap(), &serde_json::json!({})), &fs)
-            .unwrap();
+        let d = HostDistro::for_root(
+            &distro_cfg(c["distro"].as_str().unwrap(), &serde_json::json!({})),
+            &fs,
+        )
+        .unwrap();
         let got = d
-            .update_etc_hosts(&fs, c["hostname"].as_str().unwrap(), c["fqdn"].as_str().unwrap())
+            .update_etc_hosts(
+                &fs,
+                c["hostname"].as_str().unwrap(),
+                c["fqdn"].as_str().unwrap(),
+            )
             .map(|e| match e {
-                Effect::WriteFile { data, mode, path, .. } => {
+                Effect::WriteFile {
+                    data, mode, path, ..
+                } => {
                     assert_eq!((mode, path.to_str().unwrap()), (0o644, "/etc/hosts"));
                     normalise(&String::from_utf8_lossy(&data.bytes))
                 }
@@ -498,7 +548,10 @@ fn builtin_templates_are_cloud_init_22_4s() {
         if *family == "mariner" {
             // 22.4 ships it as host.mariner.tmpl with a `+` before every line.
             let shipped = std::fs::read_to_string(dir.join("host.mariner.tmpl")).unwrap();
-            let fixed: String = shipped.lines().map(|l| format!("{}\n", l.strip_prefix('+').unwrap_or(l))).collect();
+            let fixed: String = shipped
+                .lines()
+                .map(|l| format!("{}\n", l.strip_prefix('+').unwrap_or(l)))
+                .collect();
             assert_eq!(*text, fixed);
             continue;
         }
@@ -518,7 +571,10 @@ fn rhel_6_and_7_sequences_as_cloud_init_runs_them() {
         for (path, content) in s["files"].as_object().unwrap() {
             m.write(path, content.as_str().unwrap());
         }
-        m.write("/proc/sys/kernel/hostname", &format!("{}\n", s["running"].as_str().unwrap()));
+        m.write(
+            "/proc/sys/kernel/hostname",
+            &format!("{}\n", s["running"].as_str().unwrap()),
+        );
         if s["systemd"].as_bool().unwrap() {
             std::fs::create_dir_all(m.path("/run/systemd/system")).unwrap();
         }
@@ -538,7 +594,9 @@ fn rhel_6_and_7_sequences_as_cloud_init_runs_them() {
             let f = step["fqdn"].as_str().unwrap();
             let mut out = cloudboot::module::ModuleOutput::default();
             match step["op"].as_str().unwrap() {
-                "set_hostname" => d.set_hostname(&fs, &cfg, h, Some(f), &mut out.effects).unwrap(),
+                "set_hostname" => d
+                    .set_hostname(&fs, &cfg, h, Some(f), &mut out.effects)
+                    .unwrap(),
                 "update_hostname" => d
                     .update_hostname(
                         &fs,
@@ -559,7 +617,14 @@ fn rhel_6_and_7_sequences_as_cloud_init_runs_them() {
                 .unwrap()
                 .iter()
                 .filter(|c| c.as_array().unwrap().len() > 1)
-                .map(|c| c.as_array().unwrap().iter().map(|w| w.as_str().unwrap()).collect::<Vec<_>>().join(" "))
+                .map(|c| {
+                    c.as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|w| w.as_str().unwrap())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
                 .collect();
             assert_eq!(host_lines(&out.effects), expected_cmds, "{at}");
             let mut written: Vec<String> = out
@@ -576,15 +641,23 @@ fn rhel_6_and_7_sequences_as_cloud_init_runs_them() {
             assert!(applied.errors.is_empty(), "{at}: {:?}", applied.errors);
             emulate_host_actions(&m, &out.effects);
             // hostnamectl writes /etc/hostname itself in golden.py's model.
-            let mut expected_written: Vec<String> = st["written"].as_object().unwrap().keys().cloned().collect();
-            if expected_cmds.iter().any(|c| c.starts_with("hostnamectl set-hostname ")) {
+            let mut expected_written: Vec<String> =
+                st["written"].as_object().unwrap().keys().cloned().collect();
+            if expected_cmds
+                .iter()
+                .any(|c| c.starts_with("hostnamectl set-hostname "))
+            {
                 expected_written.push("/etc/hostname".into());
             }
             written.sort();
             expected_written.sort();
             assert_eq!(written, expected_written, "{at}");
             for (path, content) in st["written"].as_object().unwrap() {
-                assert_eq!(normalise(&m.read(path)), content.as_str().unwrap(), "{at}: {path}");
+                assert_eq!(
+                    normalise(&m.read(path)),
+                    content.as_str().unwrap(),
+                    "{at}: {path}"
+                );
             }
             assert_eq!(
                 m.read("/proc/sys/kernel/hostname").trim_end(),
@@ -599,7 +672,8 @@ fn rhel_6_and_7_sequences_as_cloud_init_runs_them() {
 // ---------------------------------------------------------------------------
 // Whole boots of RHEL-family roots through the binary
 
-const C6_NETWORK: &str = "NETWORKING=yes\nHOSTNAME=localhost.localdomain\n# keep me\nNOZEROCONF=yes\n";
+const C6_NETWORK: &str =
+    "NETWORKING=yes\nHOSTNAME=localhost.localdomain\n# keep me\nNOZEROCONF=yes\n";
 
 /// cloud-init 0.7.5's hosts.redhat.tmpl (Cheetah), as a CentOS 6 image has it.
 const TEMPLATE_0_7_5: &str = "#*\n    This file /etc/cloud/templates/hosts.redhat.tmpl is only utilized\n    if enabled in cloud-config.  Specifically, in order to enable it\n    you need to add the following to config:\n      manage_etc_hosts: True\n*#\n# Your system has configured 'manage_etc_hosts' as True.\n# As a result, if you wish for changes to this file to persist\n# then you will need to either\n# a.) make changes to the master file in /etc/cloud/templates/hosts.redhat.tmpl\n# b.) change or remove the value of 'manage_etc_hosts' in\n#     /etc/cloud/cloud.cfg or cloud-config from user-data\n# \n# The following lines are desirable for IPv4 capable hosts\n127.0.0.1 ${fqdn} ${hostname} \n127.0.0.1 localhost.localdomain localhost\n127.0.0.1 localhost4.localdomain4 localhost4\n\n# The following lines are desirable for IPv6 capable hosts\n::1 ${fqdn} ${hostname}\n::1 localhost.localdomain localhost\n::1 localhost6.localdomain6 localhost6\n\n";
@@ -611,7 +685,10 @@ fn rhel_machine(release: (&str, &str), meta: &str, user: &str) -> Machine {
         "/etc/cloud/cloud.cfg.d/90-test.cfg",
         "datasource_list: [NoCloud, None]\nnetwork: {config: disabled}\n",
     );
-    m.write("/etc/hosts", "127.0.0.1   localhost localhost.localdomain\n");
+    m.write(
+        "/etc/hosts",
+        "127.0.0.1   localhost localhost.localdomain\n",
+    );
     m
 }
 
@@ -631,7 +708,10 @@ fn centos_6_keeps_the_other_lines_of_sysconfig_network() {
     let cmds = boot(&m, true).cmds;
     assert_eq!(
         host_cmds(&cmds),
-        ["init-local: hostname c6-meta", "init: hostname web1.example.com"]
+        [
+            "init-local: hostname c6-meta",
+            "init: hostname web1.example.com"
+        ]
     );
     // The RHEL family prefers the FQDN; the other lines stay.
     assert_eq!(
@@ -640,15 +720,26 @@ fn centos_6_keeps_the_other_lines_of_sysconfig_network() {
     );
     assert!(!m.exists("/etc/hostname"));
     let prev = m.read("/var/lib/cloud/data/previous-hostname");
-    assert_eq!(normalise(&prev), "# Created by cloud-init v. <VERSION> on <DATE>\nHOSTNAME=web1.example.com\n");
+    assert_eq!(
+        normalise(&prev),
+        "# Created by cloud-init v. <VERSION> on <DATE>\nHOSTNAME=web1.example.com\n"
+    );
     assert_eq!(
         m.read("/var/lib/cloud/data/set-hostname"),
         "{\n \"fqdn\": \"web1.example.com\",\n \"hostname\": \"web1\"\n}\n"
     );
     // 0.7.5's Cheetah template: its comment block is not copied.
     let hosts = m.read("/etc/hosts");
-    assert!(hosts.starts_with("# Your system has configured 'manage_etc_hosts' as True.\n"), "{hosts}");
-    assert!(hosts.contains("\n127.0.0.1 web1.example.com web1 \n::1") || hosts.contains("\n127.0.0.1 web1.example.com web1 \n127.0.0.1 localhost.localdomain"), "{hosts}");
+    assert!(
+        hosts.starts_with("# Your system has configured 'manage_etc_hosts' as True.\n"),
+        "{hosts}"
+    );
+    assert!(
+        hosts.contains("\n127.0.0.1 web1.example.com web1 \n::1")
+            || hosts
+                .contains("\n127.0.0.1 web1.example.com web1 \n127.0.0.1 localhost.localdomain"),
+        "{hosts}"
+    );
     assert!(hosts.contains("\n::1 web1.example.com web1\n"), "{hosts}");
 
     // Boot 2: nothing to change; the template is rendered again.
@@ -671,18 +762,27 @@ fn centos_6_user_changed_hostname_is_left_alone() {
     m.write("/etc/sysconfig/network", C6_NETWORK);
     boot(&m, true);
     // Someone renames the machine; the next boot keeps it.
-    m.write("/etc/sysconfig/network", "NETWORKING=yes\nHOSTNAME=mine.example\n");
+    m.write(
+        "/etc/sysconfig/network",
+        "NETWORKING=yes\nHOSTNAME=mine.example\n",
+    );
     m.write("/proc/sys/kernel/hostname", "mine.example\n");
     m.reboot();
     let cmds = boot(&m, true).cmds;
     assert!(cmds.is_empty(), "{cmds:?}");
-    assert_eq!(m.read("/etc/sysconfig/network"), "NETWORKING=yes\nHOSTNAME=mine.example\n");
+    assert_eq!(
+        m.read("/etc/sysconfig/network"),
+        "NETWORKING=yes\nHOSTNAME=mine.example\n"
+    );
 }
 
 #[test]
 fn rhel_7_uses_hostnamectl_and_writes_etc_hostname() {
     let m = rhel_machine(
-        ("/etc/os-release", "NAME=\"Red Hat Enterprise Linux Server\"\nID=\"rhel\"\nVERSION_ID=\"7.9\"\n"),
+        (
+            "/etc/os-release",
+            "NAME=\"Red Hat Enterprise Linux Server\"\nID=\"rhel\"\nVERSION_ID=\"7.9\"\n",
+        ),
         "instance-id: iid-r7\nlocal-hostname: r7-meta.example.net\n",
         "#cloud-config\nhostname: web1\nfqdn: web1.example.com\nmanage_etc_hosts: localhost\n",
     );
@@ -702,7 +802,10 @@ fn rhel_7_uses_hostnamectl_and_writes_etc_hostname() {
     );
     assert_eq!(m.read("/etc/hostname"), "web1.example.com\n");
     // systemd's previous-hostname has no newline (util.write_file(fn, name)).
-    assert_eq!(m.read("/var/lib/cloud/data/previous-hostname"), "web1.example.com");
+    assert_eq!(
+        m.read("/var/lib/cloud/data/previous-hostname"),
+        "web1.example.com"
+    );
     assert_eq!(
         m.read("/etc/hosts"),
         "127.0.0.1\tlocalhost\tlocalhost.localdomain\n127.0.0.1\tweb1.example.com\tweb1\n\n"

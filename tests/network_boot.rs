@@ -97,10 +97,16 @@ fn a_centos6_image_gets_every_nic_of_network_data_json() {
         route.contains("ADDRESS0=10.30.0.0") && route.contains("GATEWAY0=10.20.0.1"),
         "{route}"
     );
-    // CentOS 6 flavour: no NetworkManager-era keys, and HOSTNAME= kept.
+    // CentOS 6 flavour: no NetworkManager-era keys, and HOSTNAME= kept by
+    // the renderer; set_hostname then writes meta-data's name there (the
+    // FQDN, as the RHEL family prefers), as cloud-init 22.4 does.
     assert!(!eth0.contains("IPV6_FORCE_ACCEPT_RA"), "{eth0}");
     let network = m.read("/etc/sysconfig/network");
-    assert!(network.contains("HOSTNAME=old.example"), "{network}");
+    assert!(
+        network.contains("HOSTNAME=legacy-centos6.novalocal\n"),
+        "{network}"
+    );
+    assert!(!network.contains("old.example"), "{network}");
     assert!(network.contains("NETWORKING=yes"), "{network}");
     let status = m.run_ok(&["status", "--long"], 0);
     assert!(
