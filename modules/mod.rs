@@ -10,7 +10,10 @@ pub mod scripts_per_instance;
 pub mod scripts_per_once;
 pub mod scripts_user;
 pub mod scripts_vendor;
+pub mod set_hostname;
 pub mod set_passwords;
+pub mod update_etc_hosts;
+pub mod update_hostname;
 pub mod write_files;
 pub mod write_files_deferred;
 
@@ -31,5 +34,8 @@ pub fn all() -> &'static [&'static dyn Module] {
         &scripts_user::ScriptsUser,
         &final_message::FinalMessage,
         &set_passwords::SetPasswords,
+        &set_hostname::SetHostname,
+        &update_hostname::UpdateHostname,
+        &update_etc_hosts::UpdateEtcHosts,
     ]
 }

@@ -155,6 +155,11 @@ impl<'t> Engine<'t> {
         self.instancify(&instance, fetched.fresh, &sys_cfg, report);
         let new_instance = report.new_instance.unwrap_or(false);
         let net_cfg = self.merged_config(&sys_cfg, &instance, report);
+        if local {
+            // Before the network comes up, so DHCP clients send the name
+            // (cloud-init's `_maybe_set_hostname(stage="local")`).
+            self.early_hostname(report, &net_cfg, &instance);
+        }
         self.apply_network(report, Some(&instance), &net_cfg, new_instance, !local);
         if local {
             let decl = self.map.stage(Stage::Local);
@@ -171,7 +176,11 @@ impl<'t> Engine<'t> {
             }
         }
         // Network stage (or local stage of a dsmode-local datasource):
+        // the hostname again with the config as it is before user-data is
+        // consumed (`_maybe_set_hostname(stage="init-net")`), then
         // user-data, then cloud_init_modules.
+        let cfg_now = self.merged_config(&sys_cfg, &instance, report);
+        self.early_hostname(report, &cfg_now, &instance);
         let merged = self.consume_data(&instance, &sys_cfg, report);
         let resolved = self.map.resolve(Stage::Network, &merged, &stages::lookup);
         report.module_source = Some(resolved.source);
@@ -233,6 +242,38 @@ impl<'t> Engine<'t> {
             records: applied.records,
             errors,
             notes: plan.notes,
+        });
+    }
+
+    /// `_maybe_set_hostname`: the hostname from meta-data (and the config
+    /// so far) set before modules run; failures are notes, retried by the
+    /// set_hostname module. Reported as the pseudo-module `early_hostname`.
+    fn early_hostname(&mut self, report: &mut StageReport, cfg: &Value, instance: &Instance) {
+        let early =
+            crate::hostname::maybe_set_hostname(self.target.fs(), &self.paths, cfg, instance);
+        if early.effects.is_empty() && early.notes.is_empty() {
+            return;
+        }
+        let applied = apply_all(self.target, &early.effects);
+        let result = if !applied.errors.is_empty() {
+            ModResult::Failed
+        } else if early.effects.is_empty() {
+            ModResult::Skipped
+        } else {
+            ModResult::Ran
+        };
+        for e in &applied.errors {
+            report.errors.push(format!("early_hostname: {e}"));
+        }
+        report.modules.push(ModuleReport {
+            name: "early_hostname".into(),
+            frequency: Frequency::Always,
+            result,
+            reason: "the hostname set before modules run, as cloud-init's _maybe_set_hostname"
+                .into(),
+            records: applied.records,
+            errors: applied.errors,
+            notes: early.notes,
         });
     }
 

@@ -97,10 +97,16 @@ fn a_centos6_image_gets_every_nic_of_network_data_json() {
         route.contains("ADDRESS0=10.30.0.0") && route.contains("GATEWAY0=10.20.0.1"),
         "{route}"
     );
-    // CentOS 6 flavour: no NetworkManager-era keys, and HOSTNAME= kept.
+    // CentOS 6 flavour: no NetworkManager-era keys, and HOSTNAME= kept by
+    // the renderer; set_hostname then writes meta-data's name there (the
+    // FQDN, as the RHEL family prefers), as cloud-init 22.4 does.
     assert!(!eth0.contains("IPV6_FORCE_ACCEPT_RA"), "{eth0}");
     let network = m.read("/etc/sysconfig/network");
-    assert!(network.contains("HOSTNAME=old.example"), "{network}");
+    assert!(
+        network.contains("HOSTNAME=legacy-centos6.novalocal\n"),
+        "{network}"
+    );
+    assert!(!network.contains("old.example"), "{network}");
     assert!(network.contains("NETWORKING=yes"), "{network}");
     let status = m.run_ok(&["status", "--long"], 0);
     assert!(
@@ -182,7 +188,7 @@ fn nocloud_network_config_v2_goes_to_the_renderer_the_config_names() {
     // and not performed, since the root is not this machine's /.
     let steps: Vec<&str> = report
         .lines()
-        .filter(|l| l.trim_start().starts_with("host "))
+        .filter(|l| l.trim_start().starts_with("host ") && l.contains(" interface "))
         .map(|l| l.trim_start().split(" [").next().unwrap())
         .collect();
     assert_eq!(
