@@ -114,9 +114,17 @@ impl Module for SetPasswords {
 fn random_bytes(buf: &mut [u8]) {
     let mut filled = 0;
     while filled < buf.len() {
+        // The raw system call, not glibc's getrandom(): that wrapper only
+        // exists from glibc 2.25, and the release build runs on 2.17.
         // SAFETY: the pointer and length describe the unfilled tail of `buf`.
-        let n =
-            unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), buf.len() - filled, 0) };
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_getrandom,
+                buf[filled..].as_mut_ptr(),
+                buf.len() - filled,
+                0,
+            )
+        };
         if n > 0 {
             filled += n as usize;
         } else if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {

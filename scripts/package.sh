@@ -16,6 +16,10 @@ mkdir -p dist/pkg/deb dist/pkg/rpm/etc/rc.d/init.d
 "$gnu" --root dist/pkg/deb install --init sysv --files-only >/dev/null
 "$gnu" --root dist/pkg/rpm install --init systemd --files-only >/dev/null
 "$gnu" --root dist/pkg/rpm install --init sysv --files-only >/dev/null
+# The compatibility name, shipped as a link in the .deb (the package replaces
+# cloud-init's); cargo-generate-rpm packs links as copies, so the .rpm makes
+# it in %post instead.
+mkdir -p dist/pkg/deb/usr/bin && ln -sf cloudboot dist/pkg/deb/usr/bin/cloud-init
 mkdir -p "$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release" "$CARGO_TARGET_DIR/x86_64-unknown-linux-musl/release"
 cp "$gnu" "$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release/cloudboot"
 cp "$static" "$CARGO_TARGET_DIR/x86_64-unknown-linux-musl/release/cloudboot"

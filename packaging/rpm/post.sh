@@ -1,5 +1,5 @@
-# cloudboot takes cloud-init's place: /usr/bin/cloud-init is a link to it,
-# and its stages start at boot: systemd units on EL7+, chkconfig on EL6
+# cloudboot takes cloud-init's place: /usr/bin/cloud-init becomes a link to it
+# (cargo-generate-rpm cannot ship links), and its stages start at boot: systemd units on EL7+, chkconfig on EL6
 # (the scripts' chkconfig lines put the local stage before network and
 # NetworkManager).
 ln -sf cloudboot /usr/bin/cloud-init

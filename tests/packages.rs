@@ -1,0 +1,228 @@
+//! The packages scripts/package.sh builds (.ci/run builds them before the
+//! tests): their file lists, and the .deb installed into a copy of the
+//! recorder's Debian 12 root (replacing its cloud-init), where a NoCloud
+//! boot through the installed `/usr/bin/cloud-init` (cloudboot, run inside
+//! the root in private namespaces) must leave the same files as the same
+//! boot run from the build tree with `--root`.
+
+mod common;
+mod modules_common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn dist(ext: &str) -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("dist");
+    let found = std::fs::read_dir(&dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().and_then(|e| e.to_str()) == Some(ext));
+    if found.is_none() && std::env::var_os("CLOUDBOOT_REQUIRE_PACKAGES").is_some() {
+        panic!("no .{ext} in dist/: run scripts/release.sh and scripts/package.sh");
+    }
+    found
+}
+
+fn lines(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        cmd,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_deb_holds_the_binary_the_services_stages_yaml_and_the_cloud_init_name() {
+    let Some(deb) = dist("deb") else { return };
+    let list = lines(Command::new("dpkg-deb").arg("-c").arg(&deb));
+    for want in [
+        "-rwxr-xr-x 0/0",
+        "./usr/bin/cloudboot",
+        "./usr/bin/cloud-init -> cloudboot",
+        "./etc/cloudboot/stages.yaml",
+        "./lib/systemd/system/cloudboot-local.service",
+        "./lib/systemd/system/cloudboot-final.service",
+        "./etc/init.d/cloudboot-local",
+    ] {
+        assert!(list.contains(want), "{want} not in\n{list}");
+    }
+    let info = lines(Command::new("dpkg-deb").arg("-I").arg(&deb));
+    for want in [
+        "Conflicts: cloud-init",
+        "Replaces: cloud-init",
+        "Provides: cloud-init",
+        "postinst",
+        "conffiles",
+    ] {
+        assert!(info.contains(want), "{want} not in\n{info}");
+    }
+}
+
+#[test]
+fn the_rpm_holds_the_static_binary_both_service_kinds_and_stages_yaml() {
+    let Some(rpm) = dist("rpm") else { return };
+    if Command::new("rpm").arg("--version").output().is_err() {
+        return;
+    }
+    let list = lines(Command::new("rpm").arg("-qlp").arg(&rpm));
+    for want in [
+        "/usr/bin/cloudboot",
+        "/etc/cloudboot/stages.yaml",
+        "/etc/rc.d/init.d/cloudboot-local",
+        "/usr/lib/systemd/system/cloudboot-local.service",
+    ] {
+        assert!(list.lines().any(|l| l == want), "{want} not in\n{list}");
+    }
+    let scripts = lines(Command::new("rpm").args(["-qp", "--scripts"]).arg(&rpm));
+    assert!(
+        scripts.contains("ln -sf cloudboot /usr/bin/cloud-init"),
+        "{scripts}"
+    );
+    assert!(scripts.contains("chkconfig --add"), "{scripts}");
+    let conflicts = lines(Command::new("rpm").args(["-qp", "--conflicts"]).arg(&rpm));
+    assert_eq!(conflicts.trim(), "cloud-init");
+    // The init script's chkconfig line: local stage before network (10).
+    let script = lines(Command::new("sh").arg("-c").arg(format!(
+        "rpm2cpio {} | cpio -i --to-stdout ./etc/rc.d/init.d/cloudboot-local 2>/dev/null",
+        rpm.display()
+    )));
+    assert!(script.contains("# chkconfig: 2345 07 93"), "{script}");
+}
+
+fn debian_root() -> Option<PathBuf> {
+    let root = std::env::var_os("CLOUDBOOT_DEBIAN_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/cache/cloudboot-recorder/root"));
+    let ok = root.join("etc/debian_version").exists() && unsafe { libc::geteuid() } == 0;
+    if !ok && std::env::var_os("CLOUDBOOT_REQUIRE_ROOT_TESTS").is_some() {
+        panic!("the package install test needs root and the Debian root (CLOUDBOOT_DEBIAN_ROOT)");
+    }
+    ok.then_some(root)
+}
+
+fn copy_root(base: &Path, to: &Path) {
+    assert!(Command::new("cp")
+        .args(["-a", "--reflink=auto"])
+        .arg(base)
+        .arg(to)
+        .status()
+        .unwrap()
+        .success());
+}
+
+/// Puts a case's seed into a root as the recorder does.
+fn seed(root: &Path, case: &str) {
+    let dir = modules_common::case_dir(case);
+    let s = root.join("var/lib/cloud/seed/nocloud");
+    std::fs::create_dir_all(&s).unwrap();
+    for f in ["meta-data", "user-data"] {
+        std::fs::copy(dir.join(f), s.join(f)).unwrap();
+    }
+    std::fs::write(
+        root.join("etc/cloud/cloud.cfg.d/90-recorder.cfg"),
+        modules_common::RECORDER_CFG,
+    )
+    .unwrap();
+}
+
+#[test]
+fn the_deb_installed_in_debian_boots_as_the_build_tree_does() {
+    let (Some(deb), Some(base)) = (dist("deb"), debian_root()) else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let installed = work.path().join("installed");
+    copy_root(&base, &installed);
+    std::fs::copy(&deb, installed.join("tmp/cloudboot.deb")).unwrap();
+    // Replace cloud-init by the package, as an operator would.
+    let dpkg = Command::new("chroot")
+        .arg(&installed)
+        .args([
+            "sh",
+            "-c",
+            "dpkg -r cloud-init >/dev/null && dpkg -i /tmp/cloudboot.deb",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        dpkg.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dpkg.stderr)
+    );
+    assert_eq!(
+        std::fs::read_link(installed.join("usr/bin/cloud-init"))
+            .unwrap()
+            .to_str(),
+        Some("cloudboot")
+    );
+    for s in [
+        "cloudboot-local",
+        "cloudboot",
+        "cloudboot-config",
+        "cloudboot-final",
+    ] {
+        let wants = installed.join(format!(
+            "etc/systemd/system/multi-user.target.wants/{s}.service"
+        ));
+        assert_eq!(
+            std::fs::read_link(&wants).unwrap(),
+            PathBuf::from(format!("/lib/systemd/system/{s}.service"))
+        );
+    }
+    // cloud-init's config stays (a removed package keeps its conffiles).
+    assert!(installed.join("etc/cloud/cloud.cfg").exists());
+
+    let tree = work.path().join("tree");
+    copy_root(&base, &tree);
+    let case = "hostname";
+    seed(&installed, case);
+    seed(&tree, case);
+    // The installed binary, inside the root, in private namespaces (its host
+    // actions then act on those, never on this machine).
+    let boot = Command::new("unshare")
+        .args(["--uts", "--mount", "--pid", "--net", "--ipc", "--fork", "--", "sh", "-c"])
+        .arg(
+            "mount -t proc proc \"$0/proc\" && for a in 'init --local' init 'modules --mode=config' 'modules --mode=final'; do \
+             chroot \"$0\" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin /usr/bin/cloud-init $a >/dev/null 2>&1; done; umount \"$0/proc\"",
+        )
+        .arg(&installed)
+        .status()
+        .unwrap();
+    assert!(boot.success());
+    for args in [
+        &["init", "--local"][..],
+        &["init"],
+        &["modules", "--mode=config"],
+        &["modules", "--mode=final"],
+    ] {
+        Command::new(common::BIN)
+            .arg("--root")
+            .arg(&tree)
+            .args(args)
+            .output()
+            .unwrap();
+    }
+    for f in [
+        "etc/hostname",
+        "etc/hosts",
+        "etc/passwd",
+        "etc/group",
+        "etc/sudoers.d/90-cloud-init-users",
+        "var/lib/cloud/data/instance-id",
+        "var/lib/cloud/data/set-hostname",
+        "var/lib/cloud/instances/iid-hostname-0001/cloud-config.txt",
+        "var/lib/cloud/instances/iid-hostname-0001/user-data.txt",
+    ] {
+        let a = std::fs::read(installed.join(f));
+        let b = std::fs::read(tree.join(f));
+        assert_eq!(a.is_ok(), b.is_ok(), "{f}: present in one boot only");
+        assert!(
+            a.unwrap_or_default() == b.unwrap_or_default(),
+            "{f} differs between the installed and the build-tree boot"
+        );
+    }
+}
