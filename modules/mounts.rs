@@ -817,7 +817,7 @@ pub fn plan_swap(ctx: &Context, out: &mut ModuleOutput) -> SwapPlan {
         match size_value(&size, "size") {
             Ok(v) => v,
             Err(e) => {
-                out.error(format!("{e}; no swap file"));
+                out.error(format!("{e} No swap file made."));
                 return plan;
             }
         }
@@ -826,7 +826,7 @@ pub fn plan_swap(ctx: &Context, out: &mut ModuleOutput) -> SwapPlan {
         None => None,
         Some(Ok(v)) => v,
         Some(Err(e)) => {
-            out.error(format!("{e}; no swap file"));
+            out.error(format!("{e} No swap file made."));
             return plan;
         }
     };
@@ -878,7 +878,8 @@ pub fn plan_swap(ctx: &Context, out: &mut ModuleOutput) -> SwapPlan {
         .read_string(Path::new("/proc/sys/kernel/osrelease"))
         .and_then(|r| kernel_version(&r))
         .is_some_and(|v| v < (4, 18));
-    let dd = (fstype == "xfs" && old_kernel) || matches!(fstype.as_str(), "btrfs" | "ext2" | "ext3");
+    let dd =
+        (fstype == "xfs" && old_kernel) || matches!(fstype.as_str(), "btrfs" | "ext2" | "ext3");
     let fill = if dd {
         vec![
             "dd".to_string(),
@@ -1137,7 +1138,10 @@ pub fn decide(
             tracing::debug!("Device {s} already defined in fstab");
             continue;
         }
-        if entries.iter().any(|e| e.fields[0].as_deref() == Some(s.as_str())) {
+        if entries
+            .iter()
+            .any(|e| e.fields[0].as_deref() == Some(s.as_str()))
+        {
             tracing::debug!("Not including {start}, already previously included");
             continue;
         }
@@ -1317,7 +1321,10 @@ mod tests {
                 b"f".to_vec()
             ]
         );
-        assert_eq!(splitlines(b"a\n\nb\n"), vec![b"a".to_vec(), vec![], b"b".to_vec()]);
+        assert_eq!(
+            splitlines(b"a\n\nb\n"),
+            vec![b"a".to_vec(), vec![], b"b".to_vec()]
+        );
         assert_eq!(splitlines(b""), Vec::<Vec<u8>>::new());
         // Not UTF-8: only \n, \r, \r\n split, bytes kept.
         assert_eq!(
@@ -1335,7 +1342,9 @@ mod tests {
         for ok in ["sda", "sda1", "xvda", "hda", "vdd1", "sr0", "xvdb12"] {
             assert!(is_short_device_name(ok), "{ok}");
         }
-        for no in ["sd", "xxvda", "nvme0n1", "sdA", "sr", "vda1a", "/dev/sda", "sr0a"] {
+        for no in [
+            "sd", "xxvda", "nvme0n1", "sdA", "sr", "vda1a", "/dev/sda", "sr0a",
+        ] {
             assert!(!is_short_device_name(no), "{no}");
         }
         assert!(is_network_device("nfs:/x"));
