@@ -1397,6 +1397,21 @@ mod tests {
         assert_eq!(dirname("/a/b/c"), "/a/b");
     }
 
+    #[test]
+    fn free_space_is_asked_of_a_live_root_only() {
+        let live = crate::rootfs::RealFs {
+            root: crate::rootfs::Root::new("/"),
+        };
+        assert!(is_live_root(&live));
+        assert!(free_bytes(&live, "/").is_some_and(|b| b > 0));
+        let tmp = tempfile::tempdir().unwrap();
+        let scratch = crate::rootfs::RealFs {
+            root: crate::rootfs::Root::new(tmp.path()),
+        };
+        assert!(!is_live_root(&scratch));
+        assert_eq!(free_bytes(&scratch, "/"), None);
+    }
+
     /// tests/fixtures/mounts/golden.json: cloud-init 22.4's own functions
     /// (see the README there).
     fn golden() -> serde_json::Value {

@@ -211,7 +211,9 @@ fn mounts_defaults_case_plans_the_recorded_commands() {
 #[test]
 fn full_case_mounts_part() {
     let m = recorded_machine("full");
-    boot_any(&m);
+    // The init stage (where mounts runs) has no error; later stages may have
+    // errors of modules other issues handle.
+    assert_eq!(boot_any(&m)[..2], [Some(0), Some(0)]);
     assert_recorded_files(&m, "full");
     assert_eq!(
         planned_steps(&recorded_machine("full")),
@@ -663,4 +665,38 @@ fn swap_sizes_auto_and_errors() {
     );
     m.boot();
     assert_eq!(m.read("/swapfile"), "old");
+}
+
+#[test]
+fn wrong_top_level_types_fail_the_module_alone() {
+    // mounts not a list: the engine's schema check fails the module before it
+    // runs, naming where the value came from; fstab is not touched.
+    let m = Machine::seeded(
+        META,
+        "#cloud-config\nmounts: vdb /mnt\nwrite_files: [{path: /etc/x, content: y}]\n",
+    );
+    m.write("/etc/fstab", "# mine\n");
+    m.boot_expecting(&[0, 1, 0, 0]);
+    assert_eq!(m.read("/etc/fstab"), "# mine\n");
+    assert_eq!(m.read("/etc/x"), "y");
+    let errors = m.stage_errors("init").join("\n");
+    assert!(
+        errors.contains("mounts") && errors.contains("user-data, line 2"),
+        "{errors}"
+    );
+
+    // mount_default_fields must have six fields: nothing is changed.
+    let m = Machine::seeded(
+        META,
+        "#cloud-config\nmount_default_fields: [~, ~, auto, defaults]\nmounts: [[vdb, /b]]\n",
+    );
+    m.write("/etc/fstab", "# mine\n");
+    m.boot_expecting(&[0, 1, 0, 0]);
+    assert_eq!(m.read("/etc/fstab"), "# mine\n");
+    assert!(!m.exists("/b"));
+    let errors = m.stage_errors("init").join("\n");
+    assert!(
+        errors.contains("mount_default_fields: expected 6 fields") && errors.contains("found 4"),
+        "{errors}"
+    );
 }
