@@ -51,14 +51,21 @@
 //!   written in the entry itself are kept exactly as given, and so is the
 //!   swap file's `sw`. With systemd and the built-in defaults nothing changes:
 //!   22.4 already writes nofail (the recorded cases are byte-identical).
-//! - **Bad entries** (not a list, empty, more than six fields, a field that is
-//!   a list or mapping, a field with blanks or line breaks that would break
-//!   the fstab line, a field left `null`) are reported by index and skipped;
-//!   the other entries still apply. 22.4 crashes on most of these and writes
-//!   nothing. Numbers are written as text (`0`, `2`), which 22.4 only does
-//!   for names that resolve (it crashes on the others).
-//! - fstab is replaced atomically; lines that are not valid UTF-8 are kept as
-//!   they are (22.4 fails to read such a file).
+//! - **Bad entries** are reported by index and skipped; the other entries
+//!   still apply: not a list, an empty list, a field left `null` (22.4
+//!   crashes on these and writes nothing), more than six fields, a field that
+//!   is a list or mapping, an empty field (options aside) or one with blanks
+//!   or line breaks
+//!   (22.4 writes these into fstab as they are: a seventh field,
+//!   `['/mnt/x']`, a line split in two). Numbers are written as text (`0`,
+//!   `2`), which 22.4 only does for names that resolve (it crashes on the
+//!   others). A top-level key of the wrong type (`mounts` not a list, `swap`
+//!   not a mapping) fails the module before it runs, as for every module;
+//!   `mount_default_fields` must have exactly six fields (22.4 crashes with
+//!   fewer than four and pads entries to its length).
+//! - fstab is replaced atomically (22.4 rewrites it in place); lines that
+//!   are not valid UTF-8 are kept byte for byte (22.4 cannot read such a
+//!   file). As in 22.4, line ends become `\n`.
 //! - The swap file is created empty with mode 0600 before it is filled (22.4
 //!   fills it, then chmods it). Whether to use `dd` is decided from the
 //!   filesystem type in `/proc/self/mountinfo`: `btrfs`, `xfs` on kernels
@@ -706,8 +713,9 @@ pub fn default_fields(cfg: &Value, systemd: bool) -> Result<Vec<Option<String>>,
 }
 
 /// Why a field cannot go into an fstab line as it is.
-fn field_problem(text: &str) -> Option<&'static str> {
-    if text.is_empty() {
+/// (Empty options are fine: `comment=cloudconfig` follows them.)
+fn field_problem(j: usize, text: &str) -> Option<&'static str> {
+    if text.is_empty() && j != 3 {
         Some("is empty")
     } else if text.bytes().any(|b| is_ws(b) || b < 0x20 || b == 0x7f) {
         Some("contains blanks or control characters (write a space as \\040)")
@@ -902,7 +910,7 @@ pub fn decide(
             let name = FIELD_NAMES.get(j).copied().unwrap_or("field");
             let problem = match f {
                 None => Some("is null and mount_default_fields gives no value"),
-                Some(t) => field_problem(t),
+                Some(t) => field_problem(j, t),
             };
             if let Some(p) = problem {
                 out.error(format!(

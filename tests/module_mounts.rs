@@ -519,17 +519,20 @@ fn bad_entries_are_named_and_the_others_still_apply() {
   - [vdd, /with space]\n\
   - {vde: /mnt/map}\n\
   - [vdf, /too, many, fields, '0', '2', x]\n\
-  - [LABEL=data, /data]\n";
+  - [LABEL=data, /data]\n\
+  - [vdg, '', auto]\n\
+  - [vdh, /h, auto, '']\n";
     let m = Machine::seeded(META, user);
     m.write("/etc/fstab", "# header\r\nUUID=1 / ext4 defaults 0 1\n");
     let before = std::fs::metadata(m.path("/etc/fstab")).unwrap().ino();
     // cloud-init's exit code: the number of errors of the stage.
-    m.boot_expecting(&[0, 6, 0, 0]);
+    m.boot_expecting(&[0, 7, 0, 0]);
     assert_eq!(
         m.read("/etc/fstab"),
         "# header\nUUID=1 / ext4 defaults 0 1\n\
 /dev/vdc\t/ok\text4\tdefaults,comment=cloudconfig\t0\t2\n\
-LABEL=data\t/data\tauto\tdefaults,nofail,comment=cloudconfig\t0\t2\n"
+LABEL=data\t/data\tauto\tdefaults,nofail,comment=cloudconfig\t0\t2\n\
+vdh\t/h\tauto\t,comment=cloudconfig\t0\t2\n"
     );
     // Replaced by rename, not rewritten in place.
     assert_ne!(
@@ -545,6 +548,7 @@ LABEL=data\t/data\tauto\tdefaults,nofail,comment=cloudconfig\t0\t2\n"
         "fs_file contains blanks",
         "mounts[5]: expected a list",
         "mounts[6]: an fstab entry has 1 to 6 fields, found 7",
+        "mounts[8] (vdg  auto defaults,nofail 0 2): fs_file is empty",
     ] {
         assert!(errors.contains(needle), "{needle:?} not in:\n{errors}");
     }
