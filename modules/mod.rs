@@ -3,6 +3,7 @@
 
 pub mod bootcmd;
 pub mod final_message;
+pub mod mounts;
 pub mod resolv_conf;
 pub mod runcmd;
 pub mod scripts_per_boot;
@@ -27,6 +28,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &runcmd::Runcmd,
         &bootcmd::Bootcmd,
         &resolv_conf::ResolvConf,
+        &mounts::Mounts,
         &scripts_vendor::ScriptsVendor,
         &scripts_per_once::ScriptsPerOnce,
         &scripts_per_boot::ScriptsPerBoot,

@@ -18,6 +18,7 @@ pub mod diff;
 pub mod distro;
 pub mod effect;
 pub mod exec;
+pub mod fstab;
 pub mod hostname;
 pub mod http;
 pub mod install;
