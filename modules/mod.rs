@@ -10,6 +10,8 @@ pub mod scripts_per_instance;
 pub mod scripts_per_once;
 pub mod scripts_user;
 pub mod scripts_vendor;
+pub mod ssh;
+pub mod users_groups;
 pub mod write_files;
 pub mod write_files_deferred;
 
@@ -29,5 +31,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &scripts_per_instance::ScriptsPerInstance,
         &scripts_user::ScriptsUser,
         &final_message::FinalMessage,
+        &users_groups::UsersGroups,
+        &ssh::Ssh,
     ]
 }
