@@ -126,8 +126,14 @@ impl Module for Ssh {
                     continue;
                 }
                 let p = dir.join(&name);
-                if st.lstat(&p).is_some_and(|a| a.kind == crate::rootfs::Kind::Dir) {
-                    warn(&mut out, format!("Failed deleting key file {}", p.display()));
+                if st
+                    .lstat(&p)
+                    .is_some_and(|a| a.kind == crate::rootfs::Kind::Dir)
+                {
+                    warn(
+                        &mut out,
+                        format!("Failed deleting key file {}", p.display()),
+                    );
                     continue;
                 }
                 st.remove(&p);
@@ -180,7 +186,11 @@ fn provided_keys(st: &mut Staged, out: &mut ModuleOutput, keys: &Value) -> Resul
                     .iter()
                     .any(|p| key == format!("{k}_{p}"))
             });
-            let reason = if unsupported { "unsupported" } else { "unrecognized" };
+            let reason = if unsupported {
+                "unsupported"
+            } else {
+                "unrecognized"
+            };
             warn(out, format!("Skipping {reason} ssh_keys entry: \"{key}\""));
             continue;
         };
@@ -246,11 +256,19 @@ fn generate_keys(st: &mut Staged, cfg: &Value) {
             });
         }
         // ssh-keygen: unknown types fail with exit 1; cloud-init only logs it.
-        let cmd = Command::new(["ssh-keygen", "-t", kind.as_str(), "-N", "", "-f", file.as_str()])
-            .env("LANG", "C")
-            .on_failure(OnFailure::Ignore)
-            .creates(&file)
-            .creates(format!("{file}.pub"));
+        let cmd = Command::new([
+            "ssh-keygen",
+            "-t",
+            kind.as_str(),
+            "-N",
+            "",
+            "-f",
+            file.as_str(),
+        ])
+        .env("LANG", "C")
+        .on_failure(OnFailure::Ignore)
+        .creates(&file)
+        .creates(format!("{file}.pub"));
         st.run(cmd);
         if let Some(gid) = ssh_keys_gid {
             // sshd-keygen's permissions, where the ssh_keys group exists.
@@ -289,12 +307,7 @@ fn apply_credentials(st: &mut Staged, ctx: &Context) -> Result<(), String> {
         // list.extend(str) adds its characters.
         Some(Value::Str(s)) => keys.extend(s.chars().map(String::from)),
         Some(Value::Map(m)) => keys.extend(m.iter().map(|(k, _)| k.python_str())),
-        Some(other) => {
-            return Err(format!(
-                "'{}' object is not iterable",
-                other.type_name()
-            ))
-        }
+        Some(other) => return Err(format!("'{}' object is not iterable", other.type_name())),
     }
     // `keys = set(keys)`, used for both users.
     let keys: Vec<String> = PySet::from_items(&keys)

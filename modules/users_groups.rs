@@ -89,8 +89,14 @@ impl Module for UsersGroups {
         };
         let mut run = Run {
             st: Staged::new(ctx.fs),
-            users: accounts::passwd(ctx.fs).into_iter().map(|p| p.name).collect(),
-            groups: accounts::group(ctx.fs).into_iter().map(|g| g.name).collect(),
+            users: accounts::passwd(ctx.fs)
+                .into_iter()
+                .map(|p| p.name)
+                .collect(),
+            groups: accounts::group(ctx.fs)
+                .into_iter()
+                .map(|g| g.name)
+                .collect(),
             snappy: system_is_snappy(ctx.fs),
             out: &mut out,
         };
@@ -112,10 +118,11 @@ impl Module for UsersGroups {
                 .into_iter()
                 .filter(|k| set(k))
                 .collect();
-            let need_home: Vec<&str> = ["ssh_authorized_keys", "ssh_import_id", "ssh_redirect_user"]
-                .into_iter()
-                .filter(|k| set(k))
-                .collect();
+            let need_home: Vec<&str> =
+                ["ssh_authorized_keys", "ssh_import_id", "ssh_redirect_user"]
+                    .into_iter()
+                    .filter(|k| set(k))
+                    .collect();
             if !no_home.is_empty() && !need_home.is_empty() {
                 run.out.error(format!(
                     "Not creating user {user}. Key(s) {} cannot be provided with {}",
@@ -124,7 +131,9 @@ impl Module for UsersGroups {
                 ));
                 return run.finish();
             }
-            let redirect = cfg.remove("ssh_redirect_user").unwrap_or(Value::Bool(false));
+            let redirect = cfg
+                .remove("ssh_redirect_user")
+                .unwrap_or(Value::Bool(false));
             if redirect.truthy() {
                 if cfg.contains_key("ssh_authorized_keys") || cfg.contains_key("ssh_import_id") {
                     run.out.error(format!(
@@ -202,7 +211,9 @@ impl Run<'_, '_> {
             self.warn(format!("Skipping creation of existing group '{name}'"));
         } else {
             // A failed groupadd is logged, not raised.
-            let cmd = self.command(&["groupadd", name]).on_failure(OnFailure::Ignore);
+            let cmd = self
+                .command(&["groupadd", name])
+                .on_failure(OnFailure::Ignore);
             self.st.run(cmd);
             tracing::info!("Created new group {name}");
             self.groups.push(name.to_string());
@@ -321,8 +332,14 @@ impl Run<'_, '_> {
             }
         }
         let set = |k: &str| kwargs.get(k).is_some_and(Value::truthy);
-        cmd.argv
-            .push(if set("no_create_home") || set("system") { "-M" } else { "-m" }.into());
+        cmd.argv.push(
+            if set("no_create_home") || set("system") {
+                "-M"
+            } else {
+                "-m"
+            }
+            .into(),
+        );
         tracing::debug!("Adding user {name}");
         self.st.run(cmd);
         self.users.push(name.to_string());
@@ -528,7 +545,8 @@ impl Run<'_, '_> {
                 .join("\n");
                 self.st.write(base, Data::public(text), 0o440, None);
             } else {
-                let text = ["".to_string(), make_header("added"), include, String::new()].join("\n");
+                let text =
+                    ["".to_string(), make_header("added"), include, String::new()].join("\n");
                 self.st.append(base, Data::public(text));
             }
             tracing::debug!("Added '#includedir {}' to {SUDO_BASE}", path.display());
@@ -573,7 +591,10 @@ fn system_is_snappy(fs: &dyn crate::rootfs::FsView) -> bool {
     let ubuntu_core = os_release.lines().any(|l| {
         l.trim()
             .strip_prefix("ID=")
-            .map(|v| v.trim_matches(['"', '\'']).eq_ignore_ascii_case("ubuntu-core"))
+            .map(|v| {
+                v.trim_matches(['"', '\''])
+                    .eq_ignore_ascii_case("ubuntu-core")
+            })
             .unwrap_or(false)
     });
     ubuntu_core

@@ -95,7 +95,13 @@ pub fn user_name(fs: &dyn FsView, uid: u32) -> String {
         .into_iter()
         .find(|p| p.uid == uid)
         .map(|p| p.name)
-        .unwrap_or_else(|| if uid == 0 { "root".into() } else { uid.to_string() })
+        .unwrap_or_else(|| {
+            if uid == 0 {
+                "root".into()
+            } else {
+                uid.to_string()
+            }
+        })
 }
 
 /// The name of a gid (the number itself when /etc/group has none).
@@ -104,7 +110,13 @@ pub fn group_name(fs: &dyn FsView, gid: u32) -> String {
         .into_iter()
         .find(|g| g.gid == gid)
         .map(|g| g.name)
-        .unwrap_or_else(|| if gid == 0 { "root".into() } else { gid.to_string() })
+        .unwrap_or_else(|| {
+            if gid == 0 {
+                "root".into()
+            } else {
+                gid.to_string()
+            }
+        })
 }
 
 /// `subp.which(program)` inside the root.
@@ -200,7 +212,8 @@ pub fn account(fs: &dyn FsView, user: &str, cfg: Option<&Mapping>) -> Option<Acc
     let home = match text("homedir") {
         Some(h) => h.to_string(),
         None => {
-            let base = setting(fs, "/etc/default/useradd", "HOME").unwrap_or_else(|| "/home".into());
+            let base =
+                setting(fs, "/etc/default/useradd", "HOME").unwrap_or_else(|| "/home".into());
             format!("{}/{user}", base.trim_end_matches('/'))
         }
     };
@@ -224,7 +237,10 @@ pub fn account(fs: &dyn FsView, user: &str, cfg: Option<&Mapping>) -> Option<Acc
     };
     let mut groups: Vec<String> = match cfg.get("groups") {
         Some(Value::Str(s)) => s.split(',').map(|g| g.trim().to_string()).collect(),
-        Some(Value::Seq(items)) => items.iter().map(|g| g.python_str().trim().to_string()).collect(),
+        Some(Value::Seq(items)) => items
+            .iter()
+            .map(|g| g.python_str().trim().to_string())
+            .collect(),
         _ => Vec::new(),
     };
     groups.push(primary);
@@ -411,8 +427,9 @@ impl<'a> Staged<'a> {
             argv.push("-R".into());
         }
         argv.push(path.to_string_lossy().into_owned());
-        self.effects
-            .push(Effect::Run(Command::new(argv).on_failure(OnFailure::Ignore)));
+        self.effects.push(Effect::Run(
+            Command::new(argv).on_failure(OnFailure::Ignore),
+        ));
     }
 
     /// Writes a whole file (`util.write_file`): missing parents are made
@@ -638,7 +655,10 @@ mod tests {
     #[test]
     fn existing_users_come_from_passwd_new_ones_from_config() {
         let (_t, fs) = root_with(&[
-            ("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\nann:x:1000:1000::/home/ann:/bin/sh\n"),
+            (
+                "/etc/passwd",
+                "root:x:0:0:root:/root:/bin/bash\nann:x:1000:1000::/home/ann:/bin/sh\n",
+            ),
             ("/etc/group", "root:x:0:\nann:x:1000:\nadm:x:4:ann\n"),
             ("/etc/login.defs", "USERGROUPS_ENAB yes\n"),
             ("/etc/default/useradd", "SHELL=/bin/sh\n# HOME=/srv\n"),
@@ -660,14 +680,20 @@ mod tests {
         assert_eq!(bob.owner.to_string(), "bob:staff");
         assert_eq!(bob.owner.ids(), (None, None));
         let carl = account(&fs, "carl", Some(&Mapping::new())).unwrap();
-        assert_eq!((carl.home.as_str(), carl.owner.to_string()), ("/home/carl", "carl:carl".into()));
+        assert_eq!(
+            (carl.home.as_str(), carl.owner.to_string()),
+            ("/home/carl", "carl:carl".into())
+        );
     }
 
     #[test]
     fn staged_reads_follow_planned_writes_and_fold_empty_creates() {
         let (_t, fs) = root_with(&[("/etc/sudoers", "root ALL=(ALL) ALL\n")]);
         let mut s = Staged::new(&fs);
-        s.append(Path::new("/etc/sudoers"), Data::public("#includedir /etc/sudoers.d\n"));
+        s.append(
+            Path::new("/etc/sudoers"),
+            Data::public("#includedir /etc/sudoers.d\n"),
+        );
         assert_eq!(
             s.read_string(Path::new("/etc/sudoers")).unwrap(),
             "root ALL=(ALL) ALL\n#includedir /etc/sudoers.d\n"
@@ -681,10 +707,16 @@ mod tests {
             .filter(|e| matches!(e, Effect::WriteFile { path, .. } if path == f))
             .collect();
         assert_eq!(writes.len(), 1);
-        let Effect::WriteFile { mode, owner, data, .. } = writes[0] else {
+        let Effect::WriteFile {
+            mode, owner, data, ..
+        } = writes[0]
+        else {
             unreachable!()
         };
-        assert_eq!((*mode, owner.as_ref().unwrap().to_string()), (0o600, "x:x".into()));
+        assert_eq!(
+            (*mode, owner.as_ref().unwrap().to_string()),
+            (0o600, "x:x".into())
+        );
         assert_eq!(data.bytes, b"ssh-ed25519 AAAA k\n");
         assert!(s.is_dir(Path::new("/home/x/.ssh")));
     }

@@ -468,3 +468,44 @@ impl Effect {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_arguments_are_redacted_everywhere_but_the_argv() {
+        let cmd = Command::new(["useradd", "alice", "--password"])
+            .secret_arg("$6$salt$hash with 'quotes'")
+            .creates("/home/alice");
+        assert_eq!(cmd.argv[3], "$6$salt$hash with 'quotes'");
+        assert_eq!(cmd.display(), "useradd alice --password <redacted>");
+        let e = Effect::Run(cmd);
+        assert_eq!(e.summary(), "run useradd alice --password <redacted>");
+        let json = e.to_json().to_string();
+        assert!(!json.contains("salt"), "{json}");
+        assert!(json.contains("\"<redacted>\""), "{json}");
+    }
+
+    #[test]
+    fn owners_show_by_name_and_resolve_in_the_root() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("etc")).unwrap();
+        std::fs::write(
+            tmp.path().join("etc/passwd"),
+            "alice:x:2001:2001::/h:/bin/sh\n",
+        )
+        .unwrap();
+        std::fs::write(tmp.path().join("etc/group"), "staff:x:50:\n").unwrap();
+        let fs = crate::rootfs::RealFs {
+            root: crate::rootfs::Root::new(tmp.path()),
+        };
+        let o = Owner::by_name("alice", "staff");
+        assert_eq!(o.to_string(), "alice:staff");
+        assert_eq!(o.ids(), (None, None));
+        assert_eq!(o.resolve(&fs), Ok((Some(2001), Some(50))));
+        let e = Owner::by_name("bob", "staff").resolve(&fs).unwrap_err();
+        assert_eq!(e, "user 'bob' does not exist in /etc/passwd");
+        assert_eq!(Owner::root().resolve(&fs), Ok((Some(0), Some(0))));
+    }
+}

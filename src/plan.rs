@@ -103,11 +103,13 @@ impl Overlay {
                 break;
             }
             if self.stat_canon(a).is_none() {
-                self.nodes
-                    .insert(a.to_path_buf(), Node::Dir {
+                self.nodes.insert(
+                    a.to_path_buf(),
+                    Node::Dir {
                         mode: 0o755,
                         keep_real: false,
-                    });
+                    },
+                );
             }
         }
     }
@@ -372,10 +374,7 @@ impl Target for PlanTarget {
             Effect::Chown { path, owner, mode } => {
                 if !self.overlay.chown(path, owner.as_ref(), *mode) {
                     let mut r = Record::new(effect, Outcome::Planned);
-                    r.detail = Some(format!(
-                        "{} does not exist yet in the plan",
-                        path.display()
-                    ));
+                    r.detail = Some(format!("{} does not exist yet in the plan", path.display()));
                     return r;
                 }
             }

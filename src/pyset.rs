@@ -164,7 +164,11 @@ impl PySet {
                 }
             }
             perturb >>= PERTURB_SHIFT;
-            i = (i.wrapping_mul(5).wrapping_add(1).wrapping_add(perturb as usize)) & mask;
+            i = (i
+                .wrapping_mul(5)
+                .wrapping_add(1)
+                .wrapping_add(perturb as usize))
+                & mask;
         }
     }
 
@@ -213,13 +217,20 @@ fn insert_clean(table: &mut [Option<(i64, String)>], mask: usize, key: String, h
             }
         }
         perturb >>= PERTURB_SHIFT;
-        i = (i.wrapping_mul(5).wrapping_add(1).wrapping_add(perturb as usize)) & mask;
+        i = (i
+            .wrapping_mul(5)
+            .wrapping_add(1)
+            .wrapping_add(perturb as usize))
+            & mask;
     }
 }
 
 /// The order `for k in set(items)` visits `items` (duplicates dropped).
 pub fn set_order<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> Vec<String> {
-    PySet::from_items(items).iter().map(str::to_string).collect()
+    PySet::from_items(items)
+        .iter()
+        .map(str::to_string)
+        .collect()
 }
 
 #[cfg(test)]
@@ -311,7 +322,11 @@ mod tests {
             let (once, twice): (Vec<String>, Vec<String>) = serde_json::from_str(line).unwrap();
             let set = PySet::from_items(items);
             assert_eq!(set.iter().collect::<Vec<_>>(), once, "set({items:?})");
-            assert_eq!(set.copy().iter().collect::<Vec<_>>(), twice, "set(set({items:?}))");
+            assert_eq!(
+                set.copy().iter().collect::<Vec<_>>(),
+                twice,
+                "set(set({items:?}))"
+            );
         }
     }
 }

@@ -553,7 +553,11 @@ fn extract_authorized_keys(
         staged.restorecon(Path::new(&ssh_dir), true);
     }
     let cfg = if staged.is_file(Path::new(DEF_SSHD_CFG)) {
-        parse_ssh_config_map(&staged.read_string(Path::new(DEF_SSHD_CFG)).unwrap_or_default())
+        parse_ssh_config_map(
+            &staged
+                .read_string(Path::new(DEF_SSHD_CFG))
+                .unwrap_or_default(),
+        )
     } else {
         Vec::new()
     };
@@ -562,14 +566,12 @@ fn extract_authorized_keys(
     let strictmodes = get("strictmodes").unwrap_or_else(|| "yes".into());
     let fns = render_authorizedkeysfile_paths(&key_paths, &user.home, &user.name);
     for (key_path, f) in key_paths.split_whitespace().zip(fns) {
-        if key_path.contains("%u")
+        let users_own = key_path.contains("%u")
             || key_path.contains("%h")
-            || f.starts_with(&format!("{}/", user.home))
-        {
-            if check_create_path(staged, user, root, &f, strictmodes == "yes") {
-                chosen = f;
-                break;
-            }
+            || f.starts_with(&format!("{}/", user.home));
+        if users_own && check_create_path(staged, user, root, &f, strictmodes == "yes") {
+            chosen = f;
+            break;
         }
     }
     if chosen != default_file {
@@ -633,7 +635,10 @@ mod tests {
         let k = parse_key_line("garbage", None);
         assert!(!k.valid());
         assert_eq!(k.to_string(), "garbage");
-        assert_eq!(parse_key_line("ssh-rsa AAAAB3", None).to_string(), "ssh-rsa AAAAB3");
+        assert_eq!(
+            parse_key_line("ssh-rsa AAAAB3", None).to_string(),
+            "ssh-rsa AAAAB3"
+        );
     }
 
     #[test]
@@ -656,20 +661,42 @@ mod tests {
     #[test]
     fn authorized_keys_file_tokens() {
         assert_eq!(
-            render_authorizedkeysfile_paths("/etc/ssh/keys/%u .ssh/authorized_keys %%h", "/home/a", "a"),
-            ["/etc/ssh/keys/a", "/home/a/.ssh/authorized_keys", "/home/a/%h"]
+            render_authorizedkeysfile_paths(
+                "/etc/ssh/keys/%u .ssh/authorized_keys %%h",
+                "/home/a",
+                "a"
+            ),
+            [
+                "/etc/ssh/keys/a",
+                "/home/a/.ssh/authorized_keys",
+                "/home/a/%h"
+            ]
         );
-        assert_eq!(render_authorizedkeysfile_paths("", "/", "root"), ["//.ssh/authorized_keys"]);
+        assert_eq!(
+            render_authorizedkeysfile_paths("", "/", "root"),
+            ["//.ssh/authorized_keys"]
+        );
     }
 
     #[test]
     fn sshd_config_lines_round_trip_as_cloud_init_writes_them() {
-        let mut lines = parse_ssh_config_lines("  # c\nPort 22\nSubsystem\tsftp\t/x\nLonely\nA=b\n");
+        let mut lines =
+            parse_ssh_config_lines("  # c\nPort 22\nSubsystem\tsftp\t/x\nLonely\nA=b\n");
         assert_eq!(lines.len(), 4);
-        let changed = update_ssh_config_lines(&mut lines, &[("port", "2222"), ("HostCertificate", "/c")]);
+        let changed =
+            update_ssh_config_lines(&mut lines, &[("port", "2222"), ("HostCertificate", "/c")]);
         assert_eq!(changed, ["port", "HostCertificate"]);
         let text: Vec<String> = lines.iter().map(ToString::to_string).collect();
-        assert_eq!(text, ["# c", "Port 2222", "Subsystem sftp\t/x", "A b", "HostCertificate /c"]);
+        assert_eq!(
+            text,
+            [
+                "# c",
+                "Port 2222",
+                "Subsystem sftp\t/x",
+                "A b",
+                "HostCertificate /c"
+            ]
+        );
         assert_eq!(splitlines("a\r\nb\rc\n\nd"), ["a", "b", "c", "", "d"]);
     }
 }

@@ -442,6 +442,7 @@ impl Target for LiveTarget {
 mod tests {
     use super::*;
     use crate::effect::HostAction;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn host_actions_on_a_scratch_root_are_recorded_not_performed() {
@@ -460,5 +461,84 @@ mod tests {
             matches!(&r.outcome, Outcome::NotRun(why) if why.contains("recorded, not performed"))
         );
         assert!(!marker.exists());
+    }
+
+    fn scratch(passwd: &str) -> (tempfile::TempDir, LiveTarget) {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("etc")).unwrap();
+        std::fs::write(tmp.path().join("etc/passwd"), passwd).unwrap();
+        std::fs::write(tmp.path().join("etc/group"), "root:x:0:\nann:x:1500:\n").unwrap();
+        let root = Root::new(tmp.path());
+        let t = LiveTarget::new(root.clone(), Runner::new(root, None, false));
+        (tmp, t)
+    }
+
+    fn keys_file() -> Effect {
+        Effect::WriteFile {
+            path: "/home/ann/.ssh/authorized_keys".into(),
+            data: Data::public("ssh-ed25519 AAAA k\n"),
+            mode: 0o600,
+            owner: Some(Owner::by_name("ann", "ann")),
+            append: false,
+        }
+    }
+
+    #[test]
+    fn owners_by_name_are_looked_up_when_applied() {
+        // useradd ran (here: the line is there) before the write is applied.
+        let (tmp, mut t) =
+            scratch("root:x:0:0::/root:/bin/sh\nann:x:1500:1500::/home/ann:/bin/sh\n");
+        let r = t.apply(&keys_file());
+        assert_eq!(r.outcome, Outcome::Done, "{r:?}");
+        let host = tmp.path().join("home/ann/.ssh/authorized_keys");
+        if privileged() {
+            use std::os::unix::fs::MetadataExt;
+            let md = fs::metadata(&host).unwrap();
+            assert_eq!((md.uid(), md.gid()), (1500, 1500));
+            assert_eq!(r.detail, None);
+        }
+        let r = t.apply(&Effect::Chown {
+            path: "/home/ann/.ssh".into(),
+            owner: Some(Owner::by_name("ann", "ann")),
+            mode: Some(0o700),
+        });
+        assert_eq!(r.outcome, Outcome::Done, "{r:?}");
+        assert_eq!(
+            fs::metadata(tmp.path().join("home/ann/.ssh"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o7777,
+            0o700
+        );
+    }
+
+    #[test]
+    fn an_unknown_owner_is_recorded_where_programs_do_not_run_and_fails_where_they_do() {
+        // A scratch root (no /bin/sh): useradd was listed, not run.
+        let (tmp, mut t) = scratch("root:x:0:0::/root:/bin/sh\n");
+        let r = t.apply(&keys_file());
+        assert_eq!(r.outcome, Outcome::Done);
+        let note = r.detail.unwrap();
+        assert!(
+            note.starts_with("owner ann:ann recorded, not applied"),
+            "{note}"
+        );
+        assert!(tmp.path().join("home/ann/.ssh/authorized_keys").exists());
+        // A root that runs programs, as root: useradd should have made ann.
+        if privileged() {
+            let (tmp, mut t) = scratch("root:x:0:0::/root:/bin/sh\n");
+            fs::create_dir_all(tmp.path().join("bin")).unwrap();
+            fs::write(tmp.path().join("bin/sh"), "").unwrap();
+            let r = t.apply(&keys_file());
+            match &r.outcome {
+                Outcome::Failed(msg) => assert!(
+                    msg.contains("owner ann:ann: user 'ann' does not exist in /etc/passwd"),
+                    "{msg}"
+                ),
+                other => panic!("{other:?}"),
+            }
+            assert!(!tmp.path().join("home/ann/.ssh/authorized_keys").exists());
+        }
     }
 }

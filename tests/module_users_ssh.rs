@@ -66,7 +66,10 @@ fn image_host_keys(m: &Machine) {
         let key = format!("/etc/ssh/ssh_host_{kind}_key");
         m.write(&key, "image private key (a stand-in)\n");
         fs::set_permissions(m.path(&key), fs::Permissions::from_mode(0o600)).unwrap();
-        m.write(&format!("{key}.pub"), &format!("ssh-{kind} AAAAimage root@image\n"));
+        m.write(
+            &format!("{key}.pub"),
+            &format!("ssh-{kind} AAAAimage root@image\n"),
+        );
     }
 }
 
@@ -129,9 +132,7 @@ fn ours(case: &str) -> Vec<ManifestLine> {
                                 || p == "/etc/ssh/ssh_host_ed25519_key-cert.pub"))
                 }
                 "dir" => {
-                    p.ends_with("/.ssh")
-                        || p == "/etc/ssh/authorized_keys"
-                        || p == "/etc/sudoers.d"
+                    p.ends_with("/.ssh") || p == "/etc/ssh/authorized_keys" || p == "/etc/sudoers.d"
                 }
                 _ => false,
             }
@@ -234,9 +235,18 @@ fn plans_run_the_recorded_commands_in_order() {
         let want: Vec<String> = recorded.iter().map(|r| redact_password(&r.line)).collect();
         assert_eq!(got, want, "{case}: commands");
         for (p, r) in planned.iter().zip(&recorded) {
-            assert_eq!(p.stage, "init", "{case}: {} runs in the network stage", r.line);
+            assert_eq!(
+                p.stage, "init",
+                "{case}: {} runs in the network stage",
+                r.line
+            );
             // Secret input shows as <redacted>; the chroot test counts its bytes.
-            assert_eq!(p.stdin.is_some(), r.stdin.is_some(), "{case}: stdin of {}", r.line);
+            assert_eq!(
+                p.stdin.is_some(),
+                r.stdin.is_some(),
+                "{case}: stdin of {}",
+                r.line
+            );
             if let Some(s) = &p.stdin {
                 assert_eq!(s, "<redacted>", "{case}: stdin of {}", r.line);
             }
@@ -269,7 +279,11 @@ fn scratch_boots_write_the_recorded_files() {
                 );
                 files += 1;
             } else {
-                assert!(m.path(&l.path).is_dir(), "{case}: {} is a directory", l.path);
+                assert!(
+                    m.path(&l.path).is_dir(),
+                    "{case}: {} is a directory",
+                    l.path
+                );
                 dirs += 1;
             }
             assert_eq!(
@@ -312,7 +326,9 @@ fn scratch_boots_write_the_recorded_files() {
 }
 
 fn unsafe_is_root() -> bool {
-    fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+    fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
 }
 
 /// Guest paths of the files under `dir`.
@@ -350,14 +366,20 @@ fn provided_host_keys_are_written_as_given_and_image_keys_go() {
         assert_eq!(manifest_entry(case, file).unwrap().mode, "0600");
     }
     // The image's ecdsa key is gone (ssh_deletekeys), as recorded.
-    for f in ["/etc/ssh/ssh_host_ecdsa_key", "/etc/ssh/ssh_host_ecdsa_key.pub"] {
+    for f in [
+        "/etc/ssh/ssh_host_ecdsa_key",
+        "/etc/ssh/ssh_host_ecdsa_key.pub",
+    ] {
         assert_eq!(manifest_entry(case, f).unwrap().status, "removed");
         assert!(!m.exists(f), "{f}");
     }
     // And in `ssh-root` (ssh_deletekeys: false) they stay.
     let m = machine("ssh-root");
     boot(&m);
-    assert_eq!(m.read("/etc/ssh/ssh_host_ecdsa_key.pub"), "ssh-ecdsa AAAAimage root@image\n");
+    assert_eq!(
+        m.read("/etc/ssh/ssh_host_ecdsa_key.pub"),
+        "ssh-ecdsa AAAAimage root@image\n"
+    );
 }
 
 #[test]
@@ -434,7 +456,10 @@ fn warnings_cloud_init_gave_are_logged() {
         ),
     ] {
         let recorded = fs::read_to_string(case_dir(case).join("expected/warnings")).unwrap();
-        assert!(recorded.contains(&format!("__init__.py[WARNING]: {want}")), "{case}");
+        assert!(
+            recorded.contains(&format!("__init__.py[WARNING]: {want}")),
+            "{case}"
+        );
         let m = machine(case);
         boot(&m);
         let log = m.read("/var/log/cloud-init.log");
@@ -465,7 +490,8 @@ fn a_reboot_runs_neither_module_again() {
         assert!(
             recorded_commands(case, true)
                 .iter()
-                .all(|r| !PROGRAMS.iter().any(|p| r.line.starts_with(p)) || r.line.starts_with("ssh-keygen -l")),
+                .all(|r| !PROGRAMS.iter().any(|p| r.line.starts_with(p))
+                    || r.line.starts_with("ssh-keygen -l")),
             "{case}"
         );
         let m = machine(case);
@@ -528,7 +554,9 @@ esac
 
 fn install_shims(m: &Machine) {
     m.install_busybox();
-    for applet in ["grep", "cut", "chown", "chmod", "hostname", "cp", "mv", "head"] {
+    for applet in [
+        "grep", "cut", "chown", "chmod", "hostname", "cp", "mv", "head",
+    ] {
         let p = m.path(&format!("/bin/{applet}"));
         if !p.exists() {
             std::os::unix::fs::symlink("busybox", p).unwrap();
