@@ -287,6 +287,10 @@ fn generate_keys(st: &mut Staged, cfg: &Value) {
 fn apply_credentials(st: &mut Staged, ctx: &Context) -> Result<(), String> {
     let cfg = ctx.cfg;
     let ug = crate::users::normalize_users_groups(cfg)?;
+    // cloud-init normalises again here, and logs its deprecations again.
+    for w in &ug.warnings {
+        tracing::warn!("{w}");
+    }
     let default = ug.default_user();
     let disable_root = cfg_bool(cfg, "disable_root", true);
     let disable_root_opts = cfg
