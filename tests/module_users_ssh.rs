@@ -417,15 +417,30 @@ fn secrets_stay_out_of_plans_and_logs() {
         let m = machine(case);
         let text = m.run_ok(&["plan"], 0);
         let json = m.run_ok(&["plan", "--format", "json"], 0);
-        boot(&m);
+        // What `boot` prints: its report lists every command it ran or listed.
+        let out = m.run(&["boot"]);
+        let printed = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(printed.contains("run useradd "), "{case}: {printed}");
         let log = m.read("/var/log/cloud-init.log");
         let output = m.read("/var/log/cloud-init-output.log");
+        let status = m.read("/var/lib/cloud/data/status.json");
+        let long =
+            String::from_utf8_lossy(&m.run(&["status", "--long", "--format", "json"]).stdout)
+                .into_owned();
+        assert!(long.contains("users"), "{case}: {long}");
         for s in &found {
             for (what, body) in [
                 ("plan", &text),
                 ("plan --format json", &json),
+                ("boot's report", &printed),
                 ("cloud-init.log", &log),
                 ("cloud-init-output.log", &output),
+                ("status.json", &status),
+                ("status --long", &long),
             ] {
                 assert!(!body.contains(s.as_str()), "{case}: {what} shows a secret");
             }
