@@ -13,8 +13,10 @@ pub mod scripts_user;
 pub mod scripts_vendor;
 pub mod set_hostname;
 pub mod set_passwords;
+pub mod ssh;
 pub mod update_etc_hosts;
 pub mod update_hostname;
+pub mod users_groups;
 pub mod write_files;
 pub mod write_files_deferred;
 
@@ -39,5 +41,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &set_hostname::SetHostname,
         &update_hostname::UpdateHostname,
         &update_etc_hosts::UpdateEtcHosts,
+        &users_groups::UsersGroups,
+        &ssh::Ssh,
     ]
 }

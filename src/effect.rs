@@ -6,9 +6,11 @@
 //! `<redacted>` in their place.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::json;
+
+use crate::rootfs::FsView;
 
 /// File content or program input, with a mark for secrets.
 #[derive(Clone, Debug, PartialEq)]
@@ -33,36 +35,118 @@ impl Data {
     }
 }
 
+/// One half of an owner: a name, and its id when it was known at plan time.
+/// A name without an id (a user or group that an earlier effect of the same
+/// run creates, such as `useradd`) is looked up in the target root's
+/// `/etc/passwd` or `/etc/group` when the effect is applied.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Named {
+    pub name: String,
+    pub id: Option<u32>,
+}
+
+impl Named {
+    pub fn known(name: impl Into<String>, id: u32) -> Named {
+        Named {
+            name: name.into(),
+            id: Some(id),
+        }
+    }
+
+    /// A name to be looked up when the effect is applied.
+    pub fn lookup(name: impl Into<String>) -> Named {
+        Named {
+            name: name.into(),
+            id: None,
+        }
+    }
+}
+
 /// An owner as written in config (`user:group`) and as resolved in the root.
+/// Plans and logs show it by name.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Owner {
-    pub user: Option<(String, u32)>,
-    pub group: Option<(String, u32)>,
+    pub user: Option<Named>,
+    pub group: Option<Named>,
 }
 
 impl Owner {
     pub fn root() -> Owner {
         Owner {
-            user: Some(("root".into(), 0)),
-            group: Some(("root".into(), 0)),
+            user: Some(Named::known("root", 0)),
+            group: Some(Named::known("root", 0)),
         }
     }
 
+    /// `user:group` by name, both looked up when the effect is applied.
+    pub fn by_name(user: &str, group: &str) -> Owner {
+        Owner {
+            user: Some(Named::lookup(user)),
+            group: Some(Named::lookup(group)),
+        }
+    }
+
+    /// The ids known at plan time (a name still to be looked up gives `None`).
     pub fn ids(&self) -> (Option<u32>, Option<u32>) {
         (
-            self.user.as_ref().map(|u| u.1),
-            self.group.as_ref().map(|g| g.1),
+            self.user.as_ref().and_then(|u| u.id),
+            self.group.as_ref().and_then(|g| g.id),
         )
+    }
+
+    /// Whether every half that is set has its id.
+    pub fn is_resolved(&self) -> bool {
+        self.user.as_ref().is_none_or(|u| u.id.is_some())
+            && self.group.as_ref().is_none_or(|g| g.id.is_some())
+    }
+
+    /// The ids, names looked up in the root behind `fs` where they were not
+    /// known at plan time. An unset half stays `None` (left as it is).
+    pub fn resolve(&self, fs: &dyn FsView) -> Result<(Option<u32>, Option<u32>), String> {
+        let one = |n: &Option<Named>, file: &str, what: &str| -> Result<Option<u32>, String> {
+            match n {
+                None => Ok(None),
+                Some(Named { id: Some(id), .. }) => Ok(Some(*id)),
+                Some(Named { name, id: None }) => lookup_id(fs, Path::new(file), name)
+                    .map(Some)
+                    .ok_or_else(|| format!("{what} '{name}' does not exist in {file}")),
+            }
+        };
+        Ok((
+            one(&self.user, "/etc/passwd", "user")?,
+            one(&self.group, "/etc/group", "group")?,
+        ))
     }
 }
 
 impl fmt::Display for Owner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let u = self.user.as_ref().map(|u| u.0.as_str()).unwrap_or("-");
-        let g = self.group.as_ref().map(|g| g.0.as_str()).unwrap_or("-");
+        let u = self.user.as_ref().map(|u| u.name.as_str()).unwrap_or("-");
+        let g = self.group.as_ref().map(|g| g.name.as_str()).unwrap_or("-");
         write!(f, "{u}:{g}")
     }
 }
+
+/// `name:x:id:...` lookup in `/etc/passwd` or `/etc/group`; numeric names are
+/// taken as ids, as chown does.
+pub fn lookup_id(fs: &dyn FsView, file: &Path, name: &str) -> Option<u32> {
+    if let Some(text) = fs.read_string(file) {
+        for line in text.lines() {
+            let mut f = line.split(':');
+            if f.next() == Some(name) {
+                return f.nth(1).and_then(|id| id.parse().ok());
+            }
+        }
+    }
+    // Well-known ids exist even where a scratch root has no /etc/passwd yet.
+    match name {
+        "root" => Some(0),
+        n => n.parse().ok(),
+    }
+}
+
+/// What plans and logs show in place of a secret.
+pub const REDACTED: &str = "<redacted>";
 
 /// What to do when a program exits non-zero.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,6 +169,10 @@ pub struct Command {
     pub on_failure: OnFailure,
     /// Files the program is known to create, so a plan's overlay can follow it.
     pub creates: Vec<PathBuf>,
+    /// Indexes into `argv` of secret arguments (a password hash that the tool
+    /// only takes on its command line): the program gets them, every log,
+    /// plan and error message shows `<redacted>`.
+    pub secret_args: Vec<usize>,
 }
 
 impl Command {
@@ -95,7 +183,36 @@ impl Command {
             env: Vec::new(),
             on_failure: OnFailure::Fatal,
             creates: Vec::new(),
+            secret_args: Vec::new(),
         }
+    }
+
+    /// Appends a secret argument (see [`Command::secret_args`]).
+    pub fn secret_arg(mut self, arg: impl Into<String>) -> Command {
+        self.secret_args.push(self.argv.len());
+        self.argv.push(arg.into());
+        self
+    }
+
+    /// Marks files the program creates (see [`Command::creates`]).
+    pub fn creates(mut self, path: impl Into<PathBuf>) -> Command {
+        self.creates.push(path.into());
+        self
+    }
+
+    /// The argv with secret arguments replaced by `<redacted>`.
+    pub fn redacted_argv(&self) -> Vec<String> {
+        self.argv
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                if self.secret_args.contains(&i) {
+                    REDACTED.to_string()
+                } else {
+                    a.clone()
+                }
+            })
+            .collect()
     }
 
     pub fn env(mut self, key: &str, value: &str) -> Command {
@@ -108,11 +225,19 @@ impl Command {
         self
     }
 
-    /// The command line as a shell user would type it (for logs and plans).
+    /// The command line as a shell user would type it (for logs and plans),
+    /// secret arguments redacted.
     pub fn display(&self) -> String {
         self.argv
             .iter()
-            .map(|a| shell_quote(a))
+            .enumerate()
+            .map(|(i, a)| {
+                if self.secret_args.contains(&i) {
+                    REDACTED.to_string()
+                } else {
+                    shell_quote(a)
+                }
+            })
             .collect::<Vec<_>>()
             .join(" ")
     }
@@ -152,8 +277,15 @@ pub enum Effect {
         owner: Option<Owner>,
         append: bool,
     },
-    /// Create a directory and its missing parents with `mode`.
+    /// Create a directory with `mode` (missing parents get 0755).
     Mkdir { path: PathBuf, mode: u32 },
+    /// Give an existing path an owner and/or a mode (cloud-init's
+    /// `chownbyid` and `chmod` after a program or a makedirs made it).
+    Chown {
+        path: PathBuf,
+        owner: Option<Owner>,
+        mode: Option<u32>,
+    },
     /// Create or replace a symlink.
     Symlink { path: PathBuf, target: PathBuf },
     /// Remove a file or symlink (absent is fine).
@@ -192,6 +324,7 @@ impl Effect {
             Effect::WriteFile { append: true, .. } => "append",
             Effect::WriteFile { .. } => "write",
             Effect::Mkdir { .. } => "mkdir",
+            Effect::Chown { .. } => "chown",
             Effect::Symlink { .. } => "symlink",
             Effect::Remove { .. } => "remove",
             Effect::Run(_) => "run",
@@ -222,6 +355,16 @@ impl Effect {
                 )
             }
             Effect::Mkdir { path, mode } => format!("mkdir {} ({mode:04o})", path.display()),
+            Effect::Chown { path, owner, mode } => {
+                let mut what = Vec::new();
+                if let Some(o) = owner {
+                    what.push(o.to_string());
+                }
+                if let Some(m) = mode {
+                    what.push(format!("{m:04o}"));
+                }
+                format!("chown {} ({})", path.display(), what.join(", "))
+            }
             Effect::Symlink { path, target } => {
                 format!("symlink {} -> {}", path.display(), target.display())
             }
@@ -288,13 +431,19 @@ impl Effect {
             Effect::Mkdir { path, mode } => {
                 json!({"action": "mkdir", "path": path, "mode": format!("{mode:04o}")})
             }
+            Effect::Chown { path, owner, mode } => json!({
+                "action": "chown",
+                "path": path,
+                "owner": owner.as_ref().map(|o| o.to_string()),
+                "mode": mode.map(|m| format!("{m:04o}")),
+            }),
             Effect::Symlink { path, target } => {
                 json!({"action": "symlink", "path": path, "target": target})
             }
             Effect::Remove { path } => json!({"action": "remove", "path": path}),
             Effect::Run(cmd) => json!({
                 "action": "run",
-                "argv": cmd.argv,
+                "argv": cmd.redacted_argv(),
                 "env": cmd.env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
                 "stdin": cmd.stdin.as_ref().map(|d| if d.secret {
                     "<redacted>".to_string()
@@ -317,5 +466,46 @@ impl Effect {
             Effect::Host(h) => json!({"action": "host", "what": h.what, "argv": h.argv}),
             Effect::Console(text) => json!({"action": "console", "text": text}),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_arguments_are_redacted_everywhere_but_the_argv() {
+        let cmd = Command::new(["useradd", "alice", "--password"])
+            .secret_arg("$6$salt$hash with 'quotes'")
+            .creates("/home/alice");
+        assert_eq!(cmd.argv[3], "$6$salt$hash with 'quotes'");
+        assert_eq!(cmd.display(), "useradd alice --password <redacted>");
+        let e = Effect::Run(cmd);
+        assert_eq!(e.summary(), "run useradd alice --password <redacted>");
+        let json = e.to_json().to_string();
+        assert!(!json.contains("salt"), "{json}");
+        assert!(json.contains("\"<redacted>\""), "{json}");
+    }
+
+    #[test]
+    fn owners_show_by_name_and_resolve_in_the_root() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("etc")).unwrap();
+        std::fs::write(
+            tmp.path().join("etc/passwd"),
+            "alice:x:2001:2001::/h:/bin/sh\n",
+        )
+        .unwrap();
+        std::fs::write(tmp.path().join("etc/group"), "staff:x:50:\n").unwrap();
+        let fs = crate::rootfs::RealFs {
+            root: crate::rootfs::Root::new(tmp.path()),
+        };
+        let o = Owner::by_name("alice", "staff");
+        assert_eq!(o.to_string(), "alice:staff");
+        assert_eq!(o.ids(), (None, None));
+        assert_eq!(o.resolve(&fs), Ok((Some(2001), Some(50))));
+        let e = Owner::by_name("bob", "staff").resolve(&fs).unwrap_err();
+        assert_eq!(e, "user 'bob' does not exist in /etc/passwd");
+        assert_eq!(Owner::root().resolve(&fs), Ok((Some(0), Some(0))));
     }
 }

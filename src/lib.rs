@@ -7,6 +7,7 @@
 //! records them on an overlay ([`plan::PlanTarget`]). State lives where
 //! cloud-init keeps it ([`paths`], [`semaphore`], [`status`]).
 
+pub mod accounts;
 pub mod base64;
 pub mod blockfs;
 pub mod boot;
@@ -36,10 +37,12 @@ pub mod net;
 pub mod paths;
 pub mod plan;
 pub mod pyjson;
+pub mod pyset;
 pub mod report;
 pub mod rootfs;
 pub mod schema;
 pub mod semaphore;
+pub mod ssh_util;
 pub mod sshd_config;
 pub mod stages;
 pub mod status;

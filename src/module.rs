@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::datasource::Instance;
-use crate::effect::{Effect, Owner};
+use crate::effect::{lookup_id, Effect, Named, Owner};
 use crate::paths::Paths;
 use crate::rootfs::FsView;
 use crate::semaphore::Frequency;
@@ -85,13 +85,13 @@ impl Context<'_> {
             let uid = self.uid_of(u).ok_or_else(|| {
                 format!("Unknown user or group: user '{u}' is not in /etc/passwd")
             })?;
-            owner.user = Some((u.to_string(), uid));
+            owner.user = Some(Named::known(u, uid));
         }
         if let Some(g) = g.filter(|g| !keep(g)) {
             let gid = self.gid_of(g).ok_or_else(|| {
                 format!("Unknown user or group: group '{g}' is not in /etc/group")
             })?;
-            owner.group = Some((g.to_string(), gid));
+            owner.group = Some(Named::known(g, gid));
         }
         Ok(owner)
     }
@@ -103,23 +103,6 @@ pub fn uptime(fs: &dyn FsView) -> String {
         .or_else(|| std::fs::read_to_string("/proc/uptime").ok())
         .and_then(|s| s.split_whitespace().next().map(str::to_string))
         .unwrap_or_else(|| "0.0".into())
-}
-
-/// `name:x:id:...` lookup; numeric names are taken as ids, as chown does.
-fn lookup_id(fs: &dyn FsView, file: &Path, name: &str) -> Option<u32> {
-    if let Some(text) = fs.read_string(file) {
-        for line in text.lines() {
-            let mut f = line.split(':');
-            if f.next() == Some(name) {
-                return f.nth(1).and_then(|id| id.parse().ok());
-            }
-        }
-    }
-    // Well-known ids exist even where a scratch root has no /etc/passwd yet.
-    match name {
-        "root" => Some(0),
-        n => n.parse().ok(),
-    }
 }
 
 /// What a module hands back.

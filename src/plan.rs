@@ -10,7 +10,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::diff;
-use crate::effect::Effect;
+use crate::effect::{Effect, Owner};
 use crate::rootfs::{canonical_path, FsView, Kind, RealFs, Root, Stat};
 use crate::target::{Outcome, Record, Target};
 
@@ -24,6 +24,9 @@ enum Node {
     },
     Dir {
         mode: u32,
+        /// A real directory whose mode or owner changed: its real entries
+        /// are still there.
+        keep_real: bool,
     },
     Link(PathBuf),
     Removed,
@@ -87,7 +90,7 @@ impl Overlay {
                 uid,
                 gid,
             }) => Some(synth(Kind::File, *mode, *uid, *gid, data.len() as u64)),
-            Some(Node::Dir { mode }) => Some(synth(Kind::Dir, *mode, 0, 0, 0)),
+            Some(Node::Dir { mode, .. }) => Some(synth(Kind::Dir, *mode, 0, 0, 0)),
             Some(Node::Link(_)) => Some(synth(Kind::Symlink, 0o777, 0, 0, 0)),
             Some(Node::Removed) => None,
             None => self.real.lstat(canon),
@@ -100,8 +103,13 @@ impl Overlay {
                 break;
             }
             if self.stat_canon(a).is_none() {
-                self.nodes
-                    .insert(a.to_path_buf(), Node::Dir { mode: 0o755 });
+                self.nodes.insert(
+                    a.to_path_buf(),
+                    Node::Dir {
+                        mode: 0o755,
+                        keep_real: false,
+                    },
+                );
             }
         }
     }
@@ -122,6 +130,44 @@ impl Overlay {
             }
         }
         self.nodes.insert(canon, node);
+    }
+}
+
+impl Overlay {
+    /// Whether the existing directory at `path` is the real one (or keeps
+    /// it), so a changed mode keeps its real entries.
+    fn keeps_real(&self, path: &Path) -> bool {
+        let canon = self.canonical(path, true);
+        match self.node(&canon) {
+            None => true,
+            Some(Node::Dir { keep_real, .. }) => *keep_real,
+            Some(_) => false,
+        }
+    }
+
+    /// A planned chown/chmod; false when the path is not there.
+    fn chown(&mut self, path: &Path, owner: Option<&Owner>, mode: Option<u32>) -> bool {
+        let Some(st) = self.stat(path) else {
+            return false;
+        };
+        let (uid, gid) = owner
+            .map(|o| o.resolve(self).unwrap_or_else(|_| o.ids()))
+            .unwrap_or((None, None));
+        let node = match st.kind {
+            Kind::Dir => Node::Dir {
+                mode: mode.unwrap_or(st.mode & 0o7777),
+                keep_real: self.keeps_real(path),
+            },
+            Kind::File => Node::File {
+                data: self.read(path).unwrap_or_default(),
+                mode: mode.unwrap_or(st.mode & 0o7777),
+                uid: uid.unwrap_or(st.uid),
+                gid: gid.unwrap_or(st.gid),
+            },
+            _ => return true,
+        };
+        self.put(path, node);
+        true
     }
 }
 
@@ -157,6 +203,14 @@ impl FsView for Overlay {
             return Err(io::ErrorKind::NotFound.into());
         }
         let mut names: BTreeSet<String> = match self.node(&canon) {
+            Some(Node::Dir {
+                keep_real: true, ..
+            }) => self
+                .real
+                .list_dir(&canon)
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
             Some(_) => BTreeSet::new(),
             None => self
                 .real
@@ -225,9 +279,11 @@ impl PlanTarget {
             Vec::new()
         };
         after.extend_from_slice(&data.bytes);
+        // Names made earlier in the run (useradd) are not in the overlay's
+        // /etc/passwd: the plan shows them by name, with ids 0 here.
         let (uid, gid) = owner
             .as_ref()
-            .map(|o| o.ids())
+            .map(|o| o.resolve(&self.overlay).unwrap_or_else(|_| o.ids()))
             .map(|(u, g)| (u.unwrap_or(0), g.unwrap_or(0)))
             .unwrap_or((0, 0));
         let unchanged = before.as_deref() == Some(after.as_slice())
@@ -291,10 +347,36 @@ impl Target for PlanTarget {
         match effect {
             Effect::WriteFile { .. } => return self.plan_write(effect),
             Effect::Mkdir { path, mode } => {
-                if self.overlay.is_dir(path) {
-                    return Record::new(effect, Outcome::Unchanged);
+                match self.overlay.stat(path) {
+                    Some(st) if st.kind == Kind::Dir && st.mode & 0o7777 == *mode => {
+                        return Record::new(effect, Outcome::Unchanged);
+                    }
+                    // An existing directory only gets its mode changed.
+                    Some(st) if st.kind == Kind::Dir => {
+                        let keep_real = self.overlay.keeps_real(path);
+                        self.overlay.put(
+                            path,
+                            Node::Dir {
+                                mode: *mode,
+                                keep_real,
+                            },
+                        )
+                    }
+                    _ => self.overlay.put(
+                        path,
+                        Node::Dir {
+                            mode: *mode,
+                            keep_real: false,
+                        },
+                    ),
                 }
-                self.overlay.put(path, Node::Dir { mode: *mode });
+            }
+            Effect::Chown { path, owner, mode } => {
+                if !self.overlay.chown(path, owner.as_ref(), *mode) {
+                    let mut r = Record::new(effect, Outcome::Planned);
+                    r.detail = Some(format!("{} does not exist yet in the plan", path.display()));
+                    return r;
+                }
             }
             Effect::Symlink { path, target } => self.overlay.put(path, Node::Link(target.clone())),
             Effect::Remove { path } => {

@@ -363,8 +363,14 @@ pub fn update_ssh_config(
     let (mode, owner) = match fs.stat(&target) {
         Some(s) if s.kind == Kind::File => {
             let owner = (s.uid != 0 || s.gid != 0).then(|| Owner {
-                user: Some((id_name(fs, "/etc/passwd", s.uid), s.uid)),
-                group: Some((id_name(fs, "/etc/group", s.gid), s.gid)),
+                user: Some(crate::effect::Named::known(
+                    id_name(fs, "/etc/passwd", s.uid),
+                    s.uid,
+                )),
+                group: Some(crate::effect::Named::known(
+                    id_name(fs, "/etc/group", s.gid),
+                    s.gid,
+                )),
             });
             (s.mode, owner)
         }

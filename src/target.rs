@@ -8,7 +8,7 @@ use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use crate::effect::{Data, Effect, OnFailure};
+use crate::effect::{Data, Effect, OnFailure, Owner};
 use crate::exec::{privileged, Runner};
 use crate::rootfs::{create_dirs, sync_dir, write_atomic, FsView, RealFs, Root};
 
@@ -107,6 +107,13 @@ pub fn apply_all(target: &mut dyn Target, effects: &[Effect]) -> Applied {
     out
 }
 
+/// What [`LiveTarget::owner_ids`] decided.
+enum OwnerIds {
+    Ids(Option<u32>, Option<u32>),
+    /// Not applied, with why.
+    Recorded(String),
+}
+
 enum WriteResult {
     Written,
     WrittenWithNote(String),
@@ -131,15 +138,46 @@ impl LiveTarget {
         }
     }
 
+    /// The ids to give a path for `owner`, or a note saying why none are
+    /// given. Names planned without ids (users made earlier in this run, by
+    /// useradd) are looked up now, in the root's /etc/passwd and /etc/group.
+    /// A name that is still unknown is an error on a root where programs run
+    /// (useradd should have made it); on a root where they are listed, not
+    /// run, the owner is recorded instead.
+    fn owner_ids(&self, owner: &Owner) -> Result<OwnerIds, String> {
+        // Only root may give a file away. On a scratch root, an ordinary
+        // user's run records the owner instead of failing.
+        if !self.privileged && !self.root.is_host_root() {
+            return Ok(OwnerIds::Recorded(format!(
+                "owner {owner} recorded, not applied (not running as root)"
+            )));
+        }
+        match owner.resolve(&self.fs) {
+            Ok((uid, gid)) => Ok(OwnerIds::Ids(uid, gid)),
+            Err(e) => match self.runner.cannot_run("useradd") {
+                Some(why) => Ok(OwnerIds::Recorded(format!(
+                    "owner {owner} recorded, not applied: {e} (programs are {why})"
+                ))),
+                None => Err(format!("owner {owner}: {e}")),
+            },
+        }
+    }
+
     fn write_file(
         &mut self,
         path: &Path,
         data: &Data,
         mode: u32,
-        owner: Option<&crate::effect::Owner>,
+        owner: Option<&Owner>,
         append: bool,
     ) -> io::Result<WriteResult> {
         let host = self.root.resolve_parent(path);
+        let (ids, note) = match owner.map(|o| self.owner_ids(o)) {
+            None => (None, None),
+            Some(Ok(OwnerIds::Ids(u, g))) => (Some((u, g)), None),
+            Some(Ok(OwnerIds::Recorded(note))) => (None, Some(note)),
+            Some(Err(e)) => return Err(io::Error::other(e)),
+        };
         if let Some(parent) = host.parent() {
             create_dirs(parent, 0o755)?;
         }
@@ -156,36 +194,53 @@ impl LiveTarget {
         // mtime) alone, and spare the fsyncs.
         if let Ok(md) = fs::symlink_metadata(&host) {
             use std::os::unix::fs::MetadataExt;
-            let (uid, gid) = owner.map(|o| o.ids()).unwrap_or((None, None));
+            let (uid, gid) = ids.unwrap_or((None, None));
             let same_owner = uid.is_none_or(|u| u == md.uid()) && gid.is_none_or(|g| g == md.gid());
             if md.is_file()
                 && md.len() == bytes.len() as u64
                 && md.mode() & 0o7777 == mode
                 && same_owner
+                && note.is_none()
                 && fs::read(&host).ok().as_deref() == Some(bytes.as_slice())
             {
                 return Ok(WriteResult::Unchanged);
             }
         }
-        // Ownership: only root may give a file away. On a scratch root, an
-        // ordinary user's run records the owner instead of failing.
-        let mut note = None;
-        let ids = match owner {
-            Some(o) if self.privileged => Some(o.ids()),
-            Some(o) if !self.root.is_host_root() => {
-                note = Some(format!(
-                    "owner {o} recorded, not applied (not running as root)"
-                ));
-                None
-            }
-            Some(o) => Some(o.ids()),
-            None => None,
-        };
         write_atomic(&host, &bytes, mode, ids)?;
         Ok(match note {
             Some(n) => WriteResult::WrittenWithNote(n),
             None => WriteResult::Written,
         })
+    }
+
+    /// `Effect::Chown`: owner and/or mode of an existing path.
+    fn chown(
+        &mut self,
+        path: &Path,
+        owner: Option<&Owner>,
+        mode: Option<u32>,
+    ) -> Result<Option<String>, String> {
+        let host = self.root.resolve(path);
+        if fs::symlink_metadata(&host).is_err() {
+            return Err(format!(
+                "changing owner of {}: it does not exist",
+                path.display()
+            ));
+        }
+        let mut note = None;
+        if let Some(o) = owner {
+            match self.owner_ids(o)? {
+                OwnerIds::Ids(uid, gid) => std::os::unix::fs::chown(&host, uid, gid)
+                    .map_err(|e| format!("changing owner of {}: {e}", path.display()))?,
+                OwnerIds::Recorded(n) => note = Some(n),
+            }
+        }
+        // chmod after chown: chown clears setuid/setgid bits.
+        if let Some(m) = mode {
+            fs::set_permissions(&host, fs::Permissions::from_mode(m))
+                .map_err(|e| format!("changing mode of {}: {e}", path.display()))?;
+        }
+        Ok(note)
     }
 
     fn run_parts(
@@ -277,11 +332,23 @@ impl Target for LiveTarget {
                 if unchanged {
                     return Record::new(effect, Outcome::Unchanged);
                 }
-                create_dirs(&host, *mode)
+                // Missing parents get 0755, as Python's makedirs gives them.
+                host.parent()
+                    .map_or(Ok(()), |p| create_dirs(p, 0o755))
+                    .and_then(|_| create_dirs(&host, *mode))
                     .and_then(|_| fs::set_permissions(&host, fs::Permissions::from_mode(*mode)))
                     .map(|_| Outcome::Done)
                     .map_err(|e| format!("creating directory {}: {e}", path.display()))
             }
+            Effect::Chown { path, owner, mode } => match self.chown(path, owner.as_ref(), *mode) {
+                Ok(None) => Ok(Outcome::Done),
+                Ok(Some(note)) => {
+                    let mut r = Record::new(effect, Outcome::Done);
+                    r.detail = Some(note);
+                    return r;
+                }
+                Err(e) => Err(e),
+            },
             Effect::Symlink { path, target } => {
                 let host = self.root.resolve_parent(path);
                 let tmp = host.with_file_name(format!(
@@ -375,6 +442,7 @@ impl Target for LiveTarget {
 mod tests {
     use super::*;
     use crate::effect::HostAction;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn host_actions_on_a_scratch_root_are_recorded_not_performed() {
@@ -393,5 +461,84 @@ mod tests {
             matches!(&r.outcome, Outcome::NotRun(why) if why.contains("recorded, not performed"))
         );
         assert!(!marker.exists());
+    }
+
+    fn scratch(passwd: &str) -> (tempfile::TempDir, LiveTarget) {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("etc")).unwrap();
+        std::fs::write(tmp.path().join("etc/passwd"), passwd).unwrap();
+        std::fs::write(tmp.path().join("etc/group"), "root:x:0:\nann:x:1500:\n").unwrap();
+        let root = Root::new(tmp.path());
+        let t = LiveTarget::new(root.clone(), Runner::new(root, None, false));
+        (tmp, t)
+    }
+
+    fn keys_file() -> Effect {
+        Effect::WriteFile {
+            path: "/home/ann/.ssh/authorized_keys".into(),
+            data: Data::public("ssh-ed25519 AAAA k\n"),
+            mode: 0o600,
+            owner: Some(Owner::by_name("ann", "ann")),
+            append: false,
+        }
+    }
+
+    #[test]
+    fn owners_by_name_are_looked_up_when_applied() {
+        // useradd ran (here: the line is there) before the write is applied.
+        let (tmp, mut t) =
+            scratch("root:x:0:0::/root:/bin/sh\nann:x:1500:1500::/home/ann:/bin/sh\n");
+        let r = t.apply(&keys_file());
+        assert_eq!(r.outcome, Outcome::Done, "{r:?}");
+        let host = tmp.path().join("home/ann/.ssh/authorized_keys");
+        if privileged() {
+            use std::os::unix::fs::MetadataExt;
+            let md = fs::metadata(&host).unwrap();
+            assert_eq!((md.uid(), md.gid()), (1500, 1500));
+            assert_eq!(r.detail, None);
+        }
+        let r = t.apply(&Effect::Chown {
+            path: "/home/ann/.ssh".into(),
+            owner: Some(Owner::by_name("ann", "ann")),
+            mode: Some(0o700),
+        });
+        assert_eq!(r.outcome, Outcome::Done, "{r:?}");
+        assert_eq!(
+            fs::metadata(tmp.path().join("home/ann/.ssh"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o7777,
+            0o700
+        );
+    }
+
+    #[test]
+    fn an_unknown_owner_is_recorded_where_programs_do_not_run_and_fails_where_they_do() {
+        // A scratch root (no /bin/sh): useradd was listed, not run.
+        let (tmp, mut t) = scratch("root:x:0:0::/root:/bin/sh\n");
+        let r = t.apply(&keys_file());
+        assert_eq!(r.outcome, Outcome::Done);
+        let note = r.detail.unwrap();
+        assert!(
+            note.starts_with("owner ann:ann recorded, not applied"),
+            "{note}"
+        );
+        assert!(tmp.path().join("home/ann/.ssh/authorized_keys").exists());
+        // A root that runs programs, as root: useradd should have made ann.
+        if privileged() {
+            let (tmp, mut t) = scratch("root:x:0:0::/root:/bin/sh\n");
+            fs::create_dir_all(tmp.path().join("bin")).unwrap();
+            fs::write(tmp.path().join("bin/sh"), "").unwrap();
+            let r = t.apply(&keys_file());
+            match &r.outcome {
+                Outcome::Failed(msg) => assert!(
+                    msg.contains("owner ann:ann: user 'ann' does not exist in /etc/passwd"),
+                    "{msg}"
+                ),
+                other => panic!("{other:?}"),
+            }
+            assert!(!tmp.path().join("home/ann/.ssh/authorized_keys").exists());
+        }
     }
 }
