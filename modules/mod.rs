@@ -14,6 +14,7 @@ pub mod scripts_vendor;
 pub mod set_hostname;
 pub mod set_passwords;
 pub mod ssh;
+pub mod ssh_authkey_fingerprints;
 pub mod update_etc_hosts;
 pub mod update_hostname;
 pub mod users_groups;
@@ -43,5 +44,6 @@ pub fn all() -> &'static [&'static dyn Module] {
         &update_etc_hosts::UpdateEtcHosts,
         &users_groups::UsersGroups,
         &ssh::Ssh,
+        &ssh_authkey_fingerprints::SshAuthkeyFingerprints,
     ]
 }

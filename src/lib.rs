@@ -42,6 +42,7 @@ pub mod report;
 pub mod rootfs;
 pub mod schema;
 pub mod semaphore;
+pub mod sha256;
 pub mod ssh_util;
 pub mod sshd_config;
 pub mod stages;

@@ -541,7 +541,7 @@ fn check_create_path(
 /// `extract_authorized_keys`: the keys file cloud-init picks for `user`
 /// (the first `AuthorizedKeysFile` entry that is the user's and passes the
 /// checks, else `~/.ssh/authorized_keys`) and its current lines.
-fn extract_authorized_keys(
+pub fn extract_authorized_keys(
     staged: &mut Staged,
     user: &Account,
     root: &Account,
