@@ -191,8 +191,10 @@ impl Lab {
              mount --bind {dir} /etc/systemd/network
              /lib/systemd/systemd-networkd > {log} 2>&1 &
              pid=$!
+             # Up to 45 s: a DHCP DISCOVER lost while the machine is busy is
+             # retried by networkd only after a back-off of several seconds.
              i=0
-             while [ $i -lt 75 ]; do
+             while [ $i -lt 225 ]; do
                  if {ready}; then break; fi
                  sleep 0.2; i=$((i+1))
              done
