@@ -4,6 +4,7 @@
 pub mod bootcmd;
 pub mod final_message;
 pub mod mounts;
+pub mod phone_home;
 pub mod resolv_conf;
 pub mod runcmd;
 pub mod scripts_per_boot;
@@ -45,5 +46,6 @@ pub fn all() -> &'static [&'static dyn Module] {
         &users_groups::UsersGroups,
         &ssh::Ssh,
         &ssh_authkey_fingerprints::SshAuthkeyFingerprints,
+        &phone_home::PhoneHome,
     ]
 }

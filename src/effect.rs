@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde_json::json;
 
@@ -266,6 +267,74 @@ pub struct HostAction {
     pub argv: Vec<String>,
 }
 
+/// An HTTP request to send, with cloud-init's `readurl` retries (phone_home's
+/// POST). A plan records it and sends nothing; a live run sends it, also
+/// against a scratch `--root` (datasources fetch over HTTP there too).
+#[derive(Clone, Debug, PartialEq)]
+pub struct HttpRequest {
+    /// `POST`, or `GET` when there is no body (`readurl` picks the method
+    /// from whether there is data).
+    pub method: String,
+    pub url: String,
+    /// Extra request headers (`Content-Type` of the body).
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Data>,
+    /// Attempts in all, at least 1.
+    pub tries: u32,
+    /// The pause between two attempts (`sec_between`).
+    pub retry_delay: Duration,
+    /// Logged as a warning when every attempt failed.
+    pub failure: String,
+    /// Whether a request that never succeeded fails the module
+    /// (`OnFailure::Ignore`: cloud-init's `util.logexc` and carry on).
+    pub on_failure: OnFailure,
+}
+
+impl HttpRequest {
+    /// The field names of a form-encoded body (shown by plans), in order.
+    pub fn form_fields(&self) -> Option<Vec<String>> {
+        let form = self.headers.iter().any(|(k, v)| {
+            k.eq_ignore_ascii_case("content-type") && v == "application/x-www-form-urlencoded"
+        });
+        let body = self.body.as_ref()?;
+        if !form {
+            return None;
+        }
+        let text = String::from_utf8_lossy(&body.bytes);
+        Some(
+            text.split('&')
+                .filter(|p| !p.is_empty())
+                .map(|p| form_unquote(p.split('=').next().unwrap_or_default()))
+                .collect(),
+        )
+    }
+}
+
+/// Undoes `quote_plus` for display.
+fn form_unquote(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(v) => {
+                        out.push(v);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// One thing to do.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Effect {
@@ -305,6 +374,8 @@ pub enum Effect {
     Host(HostAction),
     /// A message for the console and `/var/log/cloud-init-output.log`.
     Console(String),
+    /// Send an HTTP request (never in a plan).
+    Http(HttpRequest),
 }
 
 impl Effect {
@@ -331,6 +402,7 @@ impl Effect {
             Effect::RunParts { .. } => "run-parts",
             Effect::Host(_) => "host",
             Effect::Console(_) => "console",
+            Effect::Http(_) => "http",
         }
     }
 
@@ -403,6 +475,22 @@ impl Effect {
             }
             Effect::Host(h) => format!("host {}", h.what),
             Effect::Console(text) => format!("console {text}"),
+            Effect::Http(r) => {
+                let body = match (&r.body, r.form_fields()) {
+                    (None, _) => "no body".to_string(),
+                    (Some(d), _) if d.secret => "body <redacted>".to_string(),
+                    (Some(_), Some(fields)) => format!("form: {}", fields.join(", ")),
+                    (Some(d), None) => format!("{} bytes", d.bytes.len()),
+                };
+                format!(
+                    "http {} {} ({body}; {} {}, {}s apart)",
+                    r.method,
+                    r.url,
+                    r.tries,
+                    if r.tries == 1 { "try" } else { "tries" },
+                    r.retry_delay.as_secs_f64()
+                )
+            }
         }
     }
 
@@ -465,6 +553,20 @@ impl Effect {
             }),
             Effect::Host(h) => json!({"action": "host", "what": h.what, "argv": h.argv}),
             Effect::Console(text) => json!({"action": "console", "text": text}),
+            Effect::Http(r) => json!({
+                "action": "http",
+                "method": r.method,
+                "url": r.url,
+                "headers": r.headers.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>(),
+                "fields": r.form_fields(),
+                "body": r.body.as_ref().map(|d| if d.secret {
+                    "<redacted>".to_string()
+                } else {
+                    String::from_utf8_lossy(&d.bytes).into_owned()
+                }),
+                "tries": r.tries,
+                "retry_delay": r.retry_delay.as_secs_f64(),
+            }),
         }
     }
 }

@@ -399,6 +399,11 @@ impl Target for PlanTarget {
                 }
             }
             Effect::RunParts { .. } | Effect::Host(_) | Effect::Console(_) => {}
+            Effect::Http(_) => {
+                let mut r = Record::new(effect, Outcome::Planned);
+                r.detail = Some("not sent: a plan never touches the network".into());
+                return r;
+            }
         }
         Record::new(effect, Outcome::Planned)
     }

@@ -8,7 +8,7 @@ use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use crate::effect::{Data, Effect, OnFailure, Owner};
+use crate::effect::{Data, Effect, HttpRequest, OnFailure, Owner};
 use crate::exec::{privileged, Runner};
 use crate::rootfs::{create_dirs, sync_dir, write_atomic, FsView, RealFs, Root};
 
@@ -92,6 +92,7 @@ pub fn apply_all(target: &mut dyn Target, effects: &[Effect]) -> Applied {
         if let Outcome::Failed(msg) = &record.outcome {
             let policy = match effect {
                 Effect::Run(c) => c.on_failure,
+                Effect::Http(r) => r.on_failure,
                 _ => OnFailure::Report,
             };
             // Ignored failures are logged (by the target) and recorded, not counted.
@@ -412,6 +413,22 @@ impl Target for LiveTarget {
                 self.runner.note(text);
                 Ok(Outcome::Done)
             }
+            Effect::Http(req) => match send(req) {
+                Ok(note) => {
+                    let mut r = Record::new(effect, Outcome::Done);
+                    r.detail = Some(note);
+                    return r;
+                }
+                Err(last) => {
+                    // The configured wording is the warning; the last
+                    // attempt's error goes to the debug log and the record.
+                    tracing::debug!("{}: {last}", req.failure);
+                    let mut r = Record::new(effect, Outcome::Failed(req.failure.clone()));
+                    tracing::warn!("{}", req.failure);
+                    r.detail = Some(last);
+                    return r;
+                }
+            },
             Effect::Host(action) => {
                 if !self.root.is_host_root() {
                     Ok(Outcome::NotRun(format!(
@@ -436,6 +453,61 @@ impl Target for LiveTarget {
         }
         Record::new(effect, outcome)
     }
+}
+
+/// Bounds for each attempt of an [`Effect::Http`]: cloud-init's `readurl`
+/// has no timeout there, so a server that never answers would hold boot.
+const HTTP_EFFECT_LIMITS: crate::http::Limits = crate::http::Limits {
+    connect_timeout: std::time::Duration::from_secs(5),
+    total_timeout: std::time::Duration::from_secs(20),
+    max_body: 1 << 20,
+};
+
+/// Sends `req` as cloud-init's `readurl` does: up to `tries` attempts, a
+/// pause between them, an answer below 400 is success
+/// (`raise_for_status`). A URL cloudboot cannot fetch at all (https, a bad
+/// port) is not retried: every attempt would fail the same way at once.
+/// Returns a note on success, the last error otherwise.
+fn send(req: &HttpRequest) -> Result<String, String> {
+    let headers: Vec<(&str, &str)> = req
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let body = req.body.as_ref().map(|d| d.bytes.as_slice());
+    let tries = req.tries.max(1);
+    let mut last = String::new();
+    for i in 0..tries {
+        tracing::debug!(
+            "[{i}/{tries}] open '{}' with {} configuration",
+            req.url,
+            req.method
+        );
+        match crate::http::request(&req.method, &req.url, &headers, body, &HTTP_EFFECT_LIMITS) {
+            Ok(resp) if resp.status < 400 => {
+                tracing::debug!(
+                    "Read from {} ({}, {}b) after {} attempts",
+                    req.url,
+                    resp.status,
+                    resp.body.len(),
+                    i + 1
+                );
+                return Ok(format!("HTTP {} after {} attempt(s)", resp.status, i + 1));
+            }
+            Ok(resp) => last = format!("{} {}: HTTP status {}", req.method, req.url, resp.status),
+            Err(e @ crate::http::HttpError::Url(..)) => return Err(e.to_string()),
+            Err(e) => last = e.to_string(),
+        }
+        tracing::debug!("{last}");
+        if i + 1 < tries && !req.retry_delay.is_zero() {
+            tracing::debug!(
+                "Please wait {} seconds while we wait to try again",
+                req.retry_delay.as_secs_f64()
+            );
+            std::thread::sleep(req.retry_delay);
+        }
+    }
+    Err(last)
 }
 
 #[cfg(test)]
