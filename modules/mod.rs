@@ -5,6 +5,7 @@ pub mod bootcmd;
 pub mod final_message;
 pub mod mounts;
 pub mod phone_home;
+pub mod power_state_change;
 pub mod resolv_conf;
 pub mod runcmd;
 pub mod scripts_per_boot;
@@ -39,6 +40,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &scripts_per_instance::ScriptsPerInstance,
         &scripts_user::ScriptsUser,
         &final_message::FinalMessage,
+        &power_state_change::PowerStateChange,
         &set_passwords::SetPasswords,
         &set_hostname::SetHostname,
         &update_hostname::UpdateHostname,
