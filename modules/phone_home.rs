@@ -336,34 +336,12 @@ fn py_int(v: &Value) -> Result<Option<i64>, String> {
         }
         Value::Float(f) if f.is_nan() => None,
         Value::Float(f) => Some(f.trunc().clamp(i64::MIN as f64, i64::MAX as f64) as i64),
-        Value::Str(s) => parse_py_int(s),
-        Value::Bytes(b) => std::str::from_utf8(b).ok().and_then(parse_py_int),
+        Value::Str(s) => crate::value::python_int_text(s),
+        Value::Bytes(b) => std::str::from_utf8(b)
+            .ok()
+            .and_then(crate::value::python_int_text),
         _ => None,
     })
-}
-
-/// `int(str)`: surrounding whitespace, a sign, decimal digits with single
-/// underscores between them. Huge values saturate (they mean "many tries").
-fn parse_py_int(s: &str) -> Option<i64> {
-    let t = s.trim();
-    let (neg, digits) = match t.as_bytes().first()? {
-        b'-' => (true, &t[1..]),
-        b'+' => (false, &t[1..]),
-        _ => (false, t),
-    };
-    if digits.is_empty()
-        || digits.starts_with('_')
-        || digits.ends_with('_')
-        || digits.contains("__")
-        || !digits.bytes().all(|b| b.is_ascii_digit() || b == b'_')
-    {
-        return None;
-    }
-    let mut n: i64 = 0;
-    for b in digits.bytes().filter(|b| *b != b'_') {
-        n = n.saturating_mul(10).saturating_add(i64::from(b - b'0'));
-    }
-    Some(if neg { -n } else { n })
 }
 
 /// `templater.render_string(url, {"INSTANCE_ID": iid})`.

@@ -409,19 +409,7 @@ fn python_int(v: &Value) -> Option<i64> {
         Value::Int(i) => Some(*i),
         Value::Bool(b) => Some(i64::from(*b)),
         Value::Float(f) if f.is_finite() => Some(f.trunc() as i64),
-        Value::Str(s) => {
-            let digits = python_number_text(s)?;
-            let (neg, body) = match digits.as_bytes().first() {
-                Some(b'-') => (true, &digits[1..]),
-                Some(b'+') => (false, &digits[1..]),
-                _ => (false, &digits[..]),
-            };
-            if body.is_empty() || !body.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
-            }
-            let n: i64 = body.parse().ok()?;
-            Some(if neg { -n } else { n })
-        }
+        Value::Str(s) => crate::value::python_int_text(s),
         _ => None,
     }
 }

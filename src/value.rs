@@ -354,6 +354,31 @@ impl fmt::Display for Value {
     }
 }
 
+/// Python's `int(text)` for decimal text: surrounding whitespace, a sign,
+/// digits with single `_` between them. Beyond i64 it saturates (callers
+/// only need "very large"). `None` where Python raises `ValueError`.
+pub fn python_int_text(text: &str) -> Option<i64> {
+    let t = text.trim();
+    let (neg, digits) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    if digits.is_empty()
+        || digits.starts_with('_')
+        || digits.ends_with('_')
+        || digits.contains("__")
+        || !digits.bytes().all(|b| b.is_ascii_digit() || b == b'_')
+    {
+        return None;
+    }
+    let mut n: i64 = 0;
+    for b in digits.bytes().filter(u8::is_ascii_digit) {
+        n = n.saturating_mul(10).saturating_add(i64::from(b - b'0'));
+    }
+    Some(if neg { -n } else { n })
+}
+
 /// Python's `repr(float)`: the shortest digits that read back to the same
 /// float, written positionally when the decimal exponent is in -4..16 and as
 /// `1.5e+20` / `1e-05` otherwise (Rust's own formatting switches elsewhere).

@@ -505,28 +505,10 @@ fn read_sys_net(fs: &dyn FsView, path: &Path) -> Option<String> {
     (!text.is_empty()).then(|| text.to_string())
 }
 
-/// Python's `int(text)` for sysfs numbers: sign, digits, `_` between
-/// digits; beyond i64 saturates (only zero or not, and 0/1/3, matter).
+/// Python's `int(text)` for sysfs numbers (only zero or not, and 0/1/3,
+/// matter).
 fn py_int(text: &str) -> Option<i64> {
-    let t = text.trim();
-    let (neg, digits) = match t.as_bytes().first() {
-        Some(b'-') => (true, &t[1..]),
-        Some(b'+') => (false, &t[1..]),
-        _ => (false, t),
-    };
-    if digits.is_empty()
-        || digits.starts_with('_')
-        || digits.ends_with('_')
-        || digits.contains("__")
-        || !digits.bytes().all(|b| b.is_ascii_digit() || b == b'_')
-    {
-        return None;
-    }
-    let mut n: i64 = 0;
-    for b in digits.bytes().filter(u8::is_ascii_digit) {
-        n = n.saturating_mul(10).saturating_add(i64::from(b - b'0'));
-    }
-    Some(if neg { -n } else { n })
+    crate::value::python_int_text(text)
 }
 
 /// `'%s' % value` of an optional string: Python prints `None`.
