@@ -86,18 +86,11 @@ fn lookup<'a>(vars: &'a [(&str, String)], name: &str) -> Option<&'a str> {
 
 /// cloud-init's `templater.render_string` for the cases a message needs.
 fn render(template: &str, vars: &[(&str, String)]) -> Result<String, String> {
-    let (first, rest) = template.split_once('\n').unwrap_or((template, ""));
-    let header = first.trim().to_ascii_lowercase();
-    if let Some(kind) = header.strip_prefix("## template:") {
-        return match kind.trim() {
-            "jinja" => render_jinja(rest, vars),
-            "basic" => render_basic(rest, vars),
-            other => Err(format!(
-                "Unknown template rendering type '{other}' requested"
-            )),
-        };
+    use crate::templater::{self, Kind};
+    match templater::detect(template)? {
+        (Kind::Jinja, body, _) => render_jinja(body, vars),
+        (Kind::Basic, body, _) => render_basic(body, vars),
     }
-    render_basic(template, vars)
 }
 
 /// `{{ name }}` only; undefined names render as cloud-init's
@@ -127,33 +120,11 @@ fn render_jinja(text: &str, vars: &[(&str, String)]) -> Result<String, String> {
 
 /// `$name` and `${name}` (`templater.basic_render`); an unknown name is an error.
 fn render_basic(text: &str, vars: &[(&str, String)]) -> Result<String, String> {
-    let mut out = String::new();
-    let mut chars = text.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        if c != '$' {
-            out.push(c);
-            continue;
-        }
-        let braced = text[i + 1..].starts_with('{');
-        let start = i + 1 + usize::from(braced);
-        let len = text[start..]
-            .find(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_' || ch == '.'))
-            .unwrap_or(text.len() - start);
-        if len == 0 {
-            out.push(c);
-            continue;
-        }
-        let name = &text[start..start + len];
-        let mut end = start + len;
-        if braced && text[end..].starts_with('}') {
-            end += 1;
-        }
-        out.push_str(lookup(vars, name).ok_or_else(|| format!("KeyError: '{name}'"))?);
-        while chars.peek().is_some_and(|(j, _)| *j < end) {
-            chars.next();
-        }
-    }
-    Ok(out)
+    crate::templater::basic_render(text, |name| {
+        lookup(vars, name)
+            .map(str::to_string)
+            .ok_or_else(|| format!("KeyError: '{name}'"))
+    })
 }
 
 #[cfg(test)]

@@ -346,62 +346,17 @@ fn py_int(v: &Value) -> Result<Option<i64>, String> {
 
 /// `templater.render_string(url, {"INSTANCE_ID": iid})`.
 fn render_string(text: &str, iid: &str) -> Result<String, String> {
-    let (ident, rest) = text.split_once('\n').unwrap_or((text, ""));
-    let header = ident
-        .strip_prefix("##")
-        .map(|r| r.trim_start_matches(|c: char| c.is_whitespace()))
-        .filter(|r| r.len() >= 9 && r[..9].eq_ignore_ascii_case("template:"))
-        .map(|r| r[9..].trim().to_lowercase());
-    match header.as_deref() {
-        None => basic_render(text, iid),
-        Some("basic") => basic_render(rest, iid),
-        Some("jinja") => {
+    use crate::templater::{self, Kind};
+    let (kind, body, _) = templater::detect(text).map_err(|e| format!("ValueError: {e}"))?;
+    match kind {
+        Kind::Jinja => {
             let vars = serde_json::json!({ "INSTANCE_ID": iid });
-            crate::jinja::render(rest, &vars)
+            crate::jinja::render(body, &vars)
                 .map(|(s, _)| s)
                 .map_err(|e| e.to_string())
         }
-        Some(other) => Err(format!(
-            "ValueError: Unknown template rendering type '{other}' requested"
-        )),
+        Kind::Basic => templater::basic_render(body, |name| lookup(name, iid)),
     }
-}
-
-/// `templater.basic_render` with the one parameter phone_home gives:
-/// `\$\{([A-Za-z0-9_.]+)\}|\$([A-Za-z0-9_.]+)`, a dotted name walking into
-/// dictionaries (there are none here).
-fn basic_render(text: &str, iid: &str) -> Result<String, String> {
-    let is_name = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'.';
-    let bytes = text.as_bytes();
-    let mut out = String::with_capacity(text.len());
-    let mut i = 0;
-    let mut copied = 0;
-    while i < bytes.len() {
-        if bytes[i] != b'$' {
-            i += 1;
-            continue;
-        }
-        let name_len = |start: usize| bytes[start..].iter().take_while(|b| is_name(**b)).count();
-        // `${name}` first, then `$name`; each match's (name, end).
-        let braced = (bytes.get(i + 1) == Some(&b'{'))
-            .then(|| (i + 2, name_len(i + 2)))
-            .filter(|&(start, len)| len > 0 && bytes.get(start + len) == Some(&b'}'))
-            .map(|(start, len)| (&text[start..start + len], start + len + 1));
-        let m = braced.or_else(|| {
-            let (start, len) = (i + 1, name_len(i + 1));
-            (len > 0).then(|| (&text[start..start + len], start + len))
-        });
-        let Some((name, end)) = m else {
-            i += 1;
-            continue;
-        };
-        out.push_str(&text[copied..i]);
-        out.push_str(&lookup(name, iid)?);
-        i = end;
-        copied = end;
-    }
-    out.push_str(&text[copied..]);
-    Ok(out)
 }
 
 /// `basic_render`'s `replacer` over `{"INSTANCE_ID": iid}`.

@@ -1295,26 +1295,14 @@ pub fn template_path(cfg: &Value, osfamily: &str) -> PathBuf {
 /// (`#* ... *#`, cloud-init 0.7.5's own templates) has the comment removed
 /// first, as Cheetah did: 22.4 would copy it into `/etc/hosts`.
 pub fn render_template(text: &str, params: &[(&str, &str)]) -> Result<String, String> {
-    let (ident, rest) = match text.split_once('\n') {
-        Some((a, b)) => (a, b),
-        None => (text, ""),
-    };
-    let ident_l = ident.to_lowercase();
-    let kind = ident_l
-        .strip_prefix("##")
-        .map(|r| r.trim_start_matches(py_space))
-        .and_then(|r| r.strip_prefix("template:"))
-        .map(|k| py_strip(k).to_string());
-    match kind.as_deref() {
-        None => basic_render(&strip_cheetah_comments(text), params),
-        Some("basic") => basic_render(rest, params),
-        Some("jinja") => {
-            let add = if rest.ends_with('\n') { "\n" } else { "" };
-            Ok(format!("{}{add}", jinja_render(rest, params)?))
+    use crate::templater::{self, Kind};
+    match templater::detect(text)? {
+        (Kind::Basic, _, false) => basic_render(&strip_cheetah_comments(text), params),
+        (Kind::Basic, body, _) => basic_render(body, params),
+        (Kind::Jinja, body, _) => {
+            let add = if body.ends_with('\n') { "\n" } else { "" };
+            Ok(format!("{}{add}", jinja_render(body, params)?))
         }
-        Some(other) => Err(format!(
-            "Unknown template rendering type '{other}' requested"
-        )),
     }
 }
 
@@ -1342,44 +1330,21 @@ fn strip_cheetah_comments(text: &str) -> String {
     out
 }
 
-/// `templater.basic_render`: `$name` and `${name}`; a name that is not a
+/// `templater.basic_render` over the hosts parameters; a name that is not a
 /// parameter is an error (cloud-init's KeyError).
 fn basic_render(text: &str, params: &[(&str, &str)]) -> Result<String, String> {
-    let mut out = String::new();
-    let mut rest = text;
-    let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.';
-    while let Some(i) = rest.find('$') {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 1..];
-        let (name, consumed) = if let Some(b) = after.strip_prefix('{') {
-            match b.find('}') {
-                Some(e) if e > 0 && b[..e].chars().all(is_name) => (&b[..e], e + 2),
-                _ => ("", 0),
-            }
-        } else {
-            let e = after.find(|c: char| !is_name(c)).unwrap_or(after.len());
-            (&after[..e], e)
-        };
-        if name.is_empty() {
-            out.push('$');
-            rest = after;
-            continue;
-        }
+    crate::templater::basic_render(text, |name| {
         if name.contains('.') {
             return Err(format!(
                 "the template variable '{name}' is not a hosts template parameter"
             ));
         }
-        let value = params
+        params
             .iter()
             .find(|(k, _)| *k == name)
-            .map(|(_, v)| *v)
-            .ok_or_else(|| format!("the template variable '{name}' is not defined (KeyError)"))?;
-        out.push_str(value);
-        rest = &after[consumed..];
-    }
-    out.push_str(rest);
-    Ok(out)
+            .map(|(_, v)| v.to_string())
+            .ok_or_else(|| format!("the template variable '{name}' is not defined (KeyError)"))
+    })
 }
 
 /// Jinja as cloud-init configures it (`trim_blocks=True`, no

@@ -48,6 +48,7 @@ pub mod sshd_config;
 pub mod stages;
 pub mod status;
 pub mod target;
+pub mod templater;
 pub mod userdata;
 pub mod users;
 pub mod value;

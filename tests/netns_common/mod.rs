@@ -198,12 +198,16 @@ impl Lab {
                  if {ready}; then break; fi
                  sleep 0.2; i=$((i+1))
              done
+             # The state while networkd still runs: stopped, it drops its
+             # DHCP addresses (\"DHCP lease lost\"), racing this dump.
+             {{ ip -br addr; ip route; ip -6 route; ip link; }} > {state}
              kill $pid
              cat {log}
              echo '=== state'
-             ip -br addr; ip route; ip -6 route; ip link",
+             cat {state}",
             dir = network_dir.display(),
             log = self.dir.path().join("networkd.log").display(),
+            state = self.dir.path().join("networkd.state").display(),
         );
         self.guest_sh(&script)
     }
