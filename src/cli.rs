@@ -39,6 +39,9 @@ cloudboot's own:
   boot [--seed DIR]                  run all four stages in order and report
                                      (--seed installs a NoCloud seed directory first)
   devel parse-yaml FILE              print cloudboot's reading of a YAML file as JSON
+  per once|instance|always NAME CMD [ARG...]
+                                     cloud-init-per (also under that name): run CMD once,
+                                     once per instance or always, on this machine's /
   install [--init systemd|sysv|upstart] [--uninstall] [--dry-run] [--files-only]
                                      put cloudboot in cloud-init's place in the root: the
                                      binary, /usr/bin/cloud-init, the four stage services

@@ -2,8 +2,9 @@
 //!
 //! The binary goes to `/usr/bin/cloudboot`, `/usr/bin/cloud-init` becomes a
 //! link to it (a cloud-init already there is kept as
-//! `/usr/bin/cloud-init.cloudboot-saved` for `--uninstall`), and the four
-//! stages get services of the image's init system:
+//! `/usr/bin/cloud-init.cloudboot-saved` for `--uninstall`), so does
+//! `/usr/bin/cloud-init-per` where cloud-init's helper is not there, and the
+//! four stages get services of the image's init system:
 //!
 //! - **systemd**: `cloudboot-local`, `cloudboot`, `cloudboot-config`,
 //!   `cloudboot-final` in `/etc/systemd/system`, ordered as cloud-init's own
@@ -82,6 +83,8 @@ pub fn detect(fs: &dyn FsView) -> Init {
 pub const BIN: &str = "/usr/bin/cloudboot";
 pub const COMPAT: &str = "/usr/bin/cloud-init";
 pub const SAVED: &str = "/usr/bin/cloud-init.cloudboot-saved";
+/// cloud-init's helper for bootcmd and boothooks ([`crate::per`]).
+pub const PER_HELPER: &str = "/usr/bin/cloud-init-per";
 pub const RECORD: &str = "/var/lib/cloudboot/install.json";
 
 /// The four stages: service name, description, command line.
@@ -413,6 +416,16 @@ pub fn install(fs: &dyn FsView, init: Init, binary: &[u8]) -> (Vec<Effect>, Reco
         path: COMPAT.into(),
         target: "cloudboot".into(),
     });
+    // cloud-init's own helper script works on the same state and stays
+    // where the cloud-init package does; where it is gone, cloudboot
+    // answers to the name.
+    if fs.lstat(Path::new(PER_HELPER)).is_none() {
+        effects.push(Effect::Symlink {
+            path: PER_HELPER.into(),
+            target: "cloudboot".into(),
+        });
+        rec.created.push(PER_HELPER.into());
+    }
     match init {
         Init::Systemd => {
             for (i, (name, _, _)) in STAGES.iter().enumerate() {

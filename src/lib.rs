@@ -35,6 +35,7 @@ pub mod module;
 pub mod modules;
 pub mod net;
 pub mod paths;
+pub mod per;
 pub mod plan;
 pub mod pyjson;
 pub mod pyset;

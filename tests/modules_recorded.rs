@@ -77,24 +77,6 @@ fn boot_ignoring_exit_codes(m: &common::Machine) {
     }
 }
 
-/// A stand-in for cloud-init's `cloud-init-per` helper (which an image with
-/// cloud-init installed has in /usr/bin): run a command once, once per
-/// instance, or always, keyed by name, with the marker files under cloud-init's
-/// `sem` directories.
-const CLOUD_INIT_PER: &str = r#"#!/bin/sh
-freq=$1; name=$2; shift 2
-case $freq in
-  once) sem=/var/lib/cloud/sem/bootper.$name.once ;;
-  instance) sem=/var/lib/cloud/instance/sem/bootper.$name.instance ;;
-  always) sem= ;;
-  *) echo "unknown frequency $freq" >&2; exit 1 ;;
-esac
-if [ -n "$sem" ] && [ -e "$sem" ]; then exit 0; fi
-"$@"; rc=$?
-if [ -n "$sem" ]; then echo "$rc" > "$sem"; fi
-exit $rc
-"#;
-
 #[test]
 fn scripts_run_in_cloud_inits_order_on_first_boot_and_reboot() {
     if !common::can_chroot("scripts_run_in_cloud_inits_order_on_first_boot_and_reboot") {
@@ -105,14 +87,14 @@ fn scripts_run_in_cloud_inits_order_on_first_boot_and_reboot() {
     m.install_busybox();
     // busybox has no bash; the one bash script of the seed is plain sh.
     m.write("/bin/bash", "#!/bin/sh\nexec /bin/sh \"$@\"\n");
-    m.write("/usr/bin/cloud-init-per", CLOUD_INIT_PER);
-    for exe in ["/bin/bash", "/usr/bin/cloud-init-per"] {
-        std::fs::set_permissions(
-            m.path(exe),
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
-    }
+    std::fs::set_permissions(
+        m.path("/bin/bash"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    // The seed's bootcmd calls cloud-init-per: cloudboot's own, as the
+    // packages install it where cloud-init's is gone.
+    m.install_cloudboot(&["cloud-init-per"]);
     boot_ignoring_exit_codes(&m);
     assert_eq!(
         m.read("/var/tmp/order.log"),

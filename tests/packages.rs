@@ -43,6 +43,7 @@ fn the_deb_holds_the_binary_the_services_stages_yaml_and_the_cloud_init_name() {
         "-rwxr-xr-x 0/0",
         "./usr/bin/cloudboot",
         "./usr/bin/cloud-init -> cloudboot",
+        "./usr/bin/cloud-init-per -> cloudboot",
         "./etc/cloudboot/stages.yaml",
         "./lib/systemd/system/cloudboot-local.service",
         "./lib/systemd/system/cloudboot-final.service",
@@ -79,7 +80,11 @@ fn the_rpm_holds_the_static_binary_both_service_kinds_and_stages_yaml() {
     }
     let scripts = lines(Command::new("rpm").args(["-qp", "--scripts"]).arg(&rpm));
     assert!(
-        scripts.contains("ln -sf cloudboot /usr/bin/cloud-init"),
+        scripts.contains("ln -sf cloudboot /usr/bin/cloud-init\n"),
+        "{scripts}"
+    );
+    assert!(
+        scripts.contains("ln -s cloudboot /usr/bin/cloud-init-per"),
         "{scripts}"
     );
     assert!(scripts.contains("chkconfig --add"), "{scripts}");
@@ -158,6 +163,26 @@ fn the_deb_installed_in_debian_boots_as_the_build_tree_does() {
             .unwrap()
             .to_str(),
         Some("cloudboot")
+    );
+    // cloud-init's helper went with its package; the installed binary
+    // answers to the name: `once` runs the command the first time only.
+    for _ in 0..2 {
+        let per = Command::new("chroot")
+            .arg(&installed)
+            .args(["/usr/bin/cloud-init-per", "once", "pkg-test", "sh", "-c"])
+            .arg("echo ran >> /var/tmp/per.log")
+            .status()
+            .unwrap();
+        assert!(per.success());
+    }
+    assert_eq!(
+        std::fs::read_to_string(installed.join("var/tmp/per.log")).unwrap(),
+        "ran\n"
+    );
+    assert!(
+        std::fs::read_to_string(installed.join("var/lib/cloud/sem/bootper.pkg_test.once"))
+            .unwrap()
+            .starts_with("0\t")
     );
     for s in [
         "cloudboot-local",

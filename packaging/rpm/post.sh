@@ -3,6 +3,8 @@
 # (the scripts' chkconfig lines put the local stage before network and
 # NetworkManager).
 ln -sf cloudboot /usr/bin/cloud-init
+# cloud-init's helper for bootcmd and boothooks, gone with cloud-init's package.
+[ -e /usr/bin/cloud-init-per ] || ln -s cloudboot /usr/bin/cloud-init-per
 if [ -d /run/systemd/system ] || [ -x /usr/bin/systemctl ]; then
     mkdir -p /etc/systemd/system/multi-user.target.wants
     for s in cloudboot-local cloudboot cloudboot-config cloudboot-final; do

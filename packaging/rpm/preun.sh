@@ -4,5 +4,7 @@ if [ "$1" = 0 ]; then
         rm -f /etc/systemd/system/multi-user.target.wants/$s.service
         [ -x /sbin/chkconfig ] && /sbin/chkconfig --del $s || :
     done
-    [ "$(readlink /usr/bin/cloud-init 2>/dev/null)" = cloudboot ] && rm -f /usr/bin/cloud-init || :
+    for link in /usr/bin/cloud-init /usr/bin/cloud-init-per; do
+        [ "$(readlink $link 2>/dev/null)" = cloudboot ] && rm -f $link || :
+    done
 fi

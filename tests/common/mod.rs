@@ -159,6 +159,34 @@ impl Machine {
         fs::create_dir_all(self.path("/tmp")).unwrap();
         fs::create_dir_all(self.path("/var/tmp")).unwrap();
     }
+
+    /// Puts this build's cloudboot in the root as `/usr/bin/cloudboot`, with
+    /// the shared libraries it needs (from `ldd`) at their paths, and links
+    /// `/usr/bin/<name>` to it for each of `names`, so it runs inside the
+    /// root under chroot (as `cloud-init-per`, say).
+    pub fn install_cloudboot(&self, names: &[&str]) {
+        fs::create_dir_all(self.path("/usr/bin")).unwrap();
+        fs::copy(BIN, self.path("/usr/bin/cloudboot")).unwrap();
+        let ldd = Command::new("ldd").arg(BIN).output().unwrap();
+        for line in String::from_utf8_lossy(&ldd.stdout).lines() {
+            // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" or
+            // "/lib64/ld-linux-x86-64.so.2 (0x...)".
+            let lib = line
+                .split_whitespace()
+                .find(|w| w.starts_with('/'))
+                .map(PathBuf::from);
+            if let Some(lib) = lib {
+                let dest = self.root().join(lib.strip_prefix("/").unwrap());
+                fs::create_dir_all(dest.parent().unwrap()).unwrap();
+                fs::copy(&lib, &dest).unwrap();
+            }
+        }
+        for name in names {
+            let _ = fs::remove_file(self.path(&format!("/usr/bin/{name}")));
+            std::os::unix::fs::symlink("cloudboot", self.path(&format!("/usr/bin/{name}")))
+                .unwrap();
+        }
+    }
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, String>) {
