@@ -3,7 +3,8 @@
 //! recorder's Debian 12 root (replacing its cloud-init), where a NoCloud
 //! boot through the installed `/usr/bin/cloud-init` (cloudboot, run inside
 //! the root in private namespaces) must leave the same files as the same
-//! boot run from the build tree with `--root`.
+//! boot run from the build tree with `--root`; and the .rpm installed and
+//! erased in such a root with `rpm --root`, its scriptlets run inside it.
 
 mod common;
 mod modules_common;
@@ -264,6 +265,105 @@ fn the_deb_installed_in_debian_boots_as_the_build_tree_does() {
         assert!(
             a == b,
             "{f} differs between the installed and the build-tree boot:\n--- installed\n{a}\n--- build tree\n{b}"
+        );
+    }
+}
+
+/// The .rpm's scriptlets and static binary, in the only root at hand (the
+/// Debian one: rpm installs there with `--root`, running %post and %preun
+/// inside it, as on EL): after cloud-init is removed (the packages
+/// conflict), %post links `cloud-init` and `cloud-init-per` and, where
+/// systemctl is (EL7+), enables the four units; the static binary runs
+/// there under both names; erasing the package takes the links away.
+#[test]
+fn the_rpm_scriptlets_link_and_enable_and_erase_cleanly() {
+    let (Some(rpm), Some(base)) = (dist("rpm"), debian_root()) else {
+        return;
+    };
+    if Command::new("rpm").arg("--version").output().is_err() {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let root = work.path().join("root");
+    copy_root(&base, &root);
+    let chroot_sh = |script: &str| {
+        let out = Command::new("chroot")
+            .arg(&root)
+            .args(["sh", "-c", script])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // EL's `rpm -e cloud-init`, and a systemctl as EL7 has it (this
+    // debootstrap'd root has no systemd).
+    chroot_sh("dpkg -r cloud-init >/dev/null && test ! -e /usr/bin/cloud-init-per");
+    std::fs::write(root.join("usr/bin/systemctl"), "#!/bin/sh\nexit 0\n").unwrap();
+    std::fs::set_permissions(
+        root.join("usr/bin/systemctl"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    // --nodeps: this root's rpm database is empty (no /bin/sh package).
+    let rpm_root = |args: &[&str]| {
+        let out = Command::new("rpm")
+            .arg("--root")
+            .arg(&root)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "rpm {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    rpm_root(&["-i", "--nodeps", rpm.to_str().unwrap()]);
+    for link in ["usr/bin/cloud-init", "usr/bin/cloud-init-per"] {
+        assert_eq!(
+            std::fs::read_link(root.join(link)).unwrap().to_str(),
+            Some("cloudboot"),
+            "{link}"
+        );
+    }
+    for s in [
+        "cloudboot-local",
+        "cloudboot",
+        "cloudboot-config",
+        "cloudboot-final",
+    ] {
+        assert_eq!(
+            std::fs::read_link(root.join(format!(
+                "etc/systemd/system/multi-user.target.wants/{s}.service"
+            )))
+            .unwrap(),
+            PathBuf::from(format!("/usr/lib/systemd/system/{s}.service"))
+        );
+        assert!(root
+            .join(format!("usr/lib/systemd/system/{s}.service"))
+            .is_file());
+    }
+    assert!(chroot_sh("/usr/bin/cloud-init --version").starts_with("cloudboot "));
+    chroot_sh("/usr/bin/cloud-init-per once rpm-test true");
+    assert!(
+        std::fs::read_to_string(root.join("var/lib/cloud/sem/bootper.rpm_test.once"))
+            .unwrap()
+            .starts_with("0\t")
+    );
+    rpm_root(&["-e", "--nodeps", "cloudboot"]);
+    for gone in [
+        "usr/bin/cloudboot",
+        "usr/bin/cloud-init",
+        "usr/bin/cloud-init-per",
+        "etc/systemd/system/multi-user.target.wants/cloudboot-local.service",
+    ] {
+        assert!(
+            root.join(gone).symlink_metadata().is_err(),
+            "{gone} is left"
         );
     }
 }
