@@ -17,9 +17,10 @@ cd "$(dirname "$0")/.."
 seed=$(realpath "${1:-examples/nocloud-write-files}")
 runs=${2:-5}
 # Swap is not namespaced: a seed's swap file would be switched on for this
-# whole machine by either tool's `swapon -a`.
-if grep -qs '^swap:' "$seed/user-data" "$seed/vendor-data"; then
-    echo "vs-cloud-init: $seed configures swap, which would act on this machine; use a seed without it" >&2
+# whole machine by either tool's `swapon -a`; and a power_state would ask
+# for a shutdown. Neither belongs in a timing run.
+if grep -qs '^\(swap\|power_state\):' "$seed/user-data" "$seed/vendor-data"; then
+    echo "vs-cloud-init: $seed configures swap or power_state, which would act on this machine; use a seed without them" >&2
     exit 1
 fi
 [ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
