@@ -129,6 +129,7 @@ fn main() {
         );
     }
     unreachable_search(runs.min(10));
+    render_scale();
     println!(
         "\npeak RSS of any stage process: {} KiB",
         children_max_rss_kib()
@@ -182,4 +183,61 @@ fn unreachable_search(runs: usize) {
         );
     }
     drop(silent);
+}
+
+/// Rendering time against the number of NICs (1, 8, 64, 256), for each
+/// renderer: a v1 config where every NIC has a static address, a route and
+/// DNS, parsed and rendered in this process (no files written). The time per
+/// NIC should stay flat: nothing may be quadratic in the NIC count.
+fn render_scale() {
+    use cloudboot::net::render::{by_name, Flavor, RenderContext};
+    use cloudboot::net::state::NetworkState;
+    let empty = tempfile::tempdir().unwrap();
+    let fs = cloudboot::rootfs::RealFs {
+        root: cloudboot::rootfs::Root::new(empty.path()),
+    };
+    println!("\nrendering N NICs (static address, route, DNS each), median of 15:");
+    for n in [1usize, 8, 64, 256] {
+        let mut yaml = String::from("version: 1\nconfig:\n");
+        let mut macs = std::collections::HashMap::new();
+        for i in 0..n {
+            let mac = format!("fa:16:3e:00:{:02x}:{:02x}", i / 256, i % 256);
+            macs.insert(mac.clone(), format!("eth{i}"));
+            yaml.push_str(&format!(
+                "- type: physical\n  name: eth{i}\n  mac_address: '{mac}'\n  subnets:\n  - type: static\n    address: 10.{}.{}.10/24\n    dns_nameservers: [10.0.0.2]\n    routes:\n    - {{network: 172.16.{}.0, netmask: 255.255.255.0, gateway: 10.{}.{}.1}}\n",
+                i / 256, i % 256, i % 256, i / 256, i % 256
+            ));
+        }
+        let cfg = cloudboot::yaml::load(yaml.as_bytes(), "bench").unwrap();
+        let mut line = format!("  {n:>3} NICs:");
+        for name in ["sysconfig", "eni", "networkd", "netplan"] {
+            let renderer = by_name(name).unwrap();
+            let mut times = Vec::new();
+            for _ in 0..15 {
+                let start = Instant::now();
+                let state = NetworkState::parse(&cfg, &macs).unwrap();
+                let out = renderer.render(
+                    &state,
+                    &RenderContext {
+                        fs: &fs,
+                        flavor: if name == "sysconfig" {
+                            Flavor::Rhel
+                        } else {
+                            Flavor::Default
+                        },
+                    },
+                );
+                assert!(!out.files.is_empty());
+                times.push(start.elapsed());
+            }
+            times.sort();
+            let median = times[times.len() / 2];
+            line.push_str(&format!(
+                "  {name} {:.2} ms ({:.1} us/NIC)",
+                median.as_secs_f64() * 1e3,
+                median.as_secs_f64() * 1e6 / n as f64
+            ));
+        }
+        println!("{line}");
+    }
 }

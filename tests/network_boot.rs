@@ -120,6 +120,48 @@ fn a_centos6_image_gets_every_nic_of_network_data_json() {
     assert_eq!(m.read(&format!("{scripts}/ifcfg-eth1")), "edited\n");
 }
 
+/// A snapshot image: its parent's cloud-init left `ifcfg-eth3` and
+/// `route-eth3` for a NIC this instance does not have, and an operator wrote
+/// `ifcfg-eth4` by hand. The new instance's config removes cloud-init's
+/// stale pair (or the network service would bring the parent's address up
+/// again) and never touches the operator's file.
+#[test]
+fn a_snapshot_s_stale_cloud_init_ifcfg_files_go_and_hand_written_ones_stay() {
+    let tree = iso_common::Tree::new();
+    let iso = multinic_iso(&tree);
+    let m = Machine::new();
+    centos6(&m);
+    nic(&m, "eth0", "fa:16:3e:11:22:01");
+    nic(&m, "eth1", "fa:16:3e:11:22:02");
+    nic(&m, "eth2", "fa:16:3e:11:22:03");
+    let scripts = "/etc/sysconfig/network-scripts";
+    let header = "# Created by cloud-init on instance boot automatically, do not edit.\n#\n";
+    m.write(
+        &format!("{scripts}/ifcfg-eth3"),
+        &format!("{header}BOOTPROTO=none\nDEVICE=eth3\nIPADDR=198.51.100.7\n"),
+    );
+    m.write(
+        &format!("{scripts}/route-eth3"),
+        &format!("{header}ADDRESS0=10.9.0.0\n"),
+    );
+    let hand = "DEVICE=eth4\nBOOTPROTO=none\nIPADDR=192.0.2.44\n";
+    m.write(&format!("{scripts}/ifcfg-eth4"), hand);
+    m.write(
+        &format!("{scripts}/ifcfg-lo"),
+        &format!("{header}DEVICE=lo\n"),
+    );
+    boot_with(&m, &iso);
+    assert!(!m.exists(&format!("{scripts}/ifcfg-eth3")));
+    assert!(!m.exists(&format!("{scripts}/route-eth3")));
+    assert_eq!(m.read(&format!("{scripts}/ifcfg-eth4")), hand);
+    assert!(m.exists(&format!("{scripts}/ifcfg-lo")));
+    assert!(m
+        .read(&format!("{scripts}/ifcfg-eth0"))
+        .contains("IPADDR=203.0.113.10"));
+    let status = m.run_ok(&["status", "--long"], 0);
+    assert!(status.contains("network: ran"), "{status}");
+}
+
 #[test]
 fn a_scratch_root_without_sysfs_still_lists_all_three_nics() {
     let tree = iso_common::Tree::new();

@@ -68,6 +68,7 @@
 //!   own header lines and `NETWORKING*`/`IPV6_AUTOCONF` lines, after the
 //!   lines it writes.
 
+use crate::rootfs::FsView;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -161,8 +162,43 @@ impl Renderer for Sysconfig {
             .push(file(NETRULES_PATH.into(), render_persistent_net(state)));
         out.files
             .push(file(CONTROL_PATH.into(), render_control(state, ctx)));
+        let written: std::collections::HashSet<PathBuf> =
+            out.files.iter().map(|f| f.path.clone()).collect();
+        for stale in stale_files(ctx.fs, &written) {
+            out.warnings.push(format!(
+                "removed {}: written by cloud-init for a device this config does not have",
+                stale.display()
+            ));
+            out.remove.push(stale);
+        }
         out
     }
+}
+
+/// The `ifcfg-*`, `route-*` and `route6-*` files cloud-init (or cloudboot)
+/// wrote for devices the new config does not have: a snapshot image keeps
+/// its parent's, and the network service would bring their addresses up
+/// beside the new ones (22.4 leaves them). Only files that start with
+/// cloud-init's header are removed; a file a person wrote is never touched.
+fn stale_files(fs: &dyn FsView, written: &std::collections::HashSet<PathBuf>) -> Vec<PathBuf> {
+    let header = make_header('#');
+    let mut names = fs.list_dir(Path::new(SCRIPTS_DIR)).unwrap_or_default();
+    names.sort();
+    names
+        .into_iter()
+        .filter(|n| {
+            ["ifcfg-", "route-", "route6-"].iter().any(|p| {
+                n.strip_prefix(p)
+                    .is_some_and(|dev| !dev.is_empty() && dev != "lo")
+            })
+        })
+        .map(|n| Path::new(SCRIPTS_DIR).join(n))
+        .filter(|p| !written.contains(p))
+        .filter(|p| {
+            fs.read_string(p)
+                .is_some_and(|text| text.starts_with(&header))
+        })
+        .collect()
 }
 
 fn file(path: PathBuf, content: String) -> RenderedFile {
