@@ -212,3 +212,84 @@ fn netplan_output_comes_up_through_netplan_generate_and_networkd() {
     let state = addrs_and_routes(&lab, &out);
     assert_up(&state, &log);
 }
+
+/// A snapshot image whose eth0 came up with its parent's address: after the
+/// ENI files are up, eth0 also carries 192.0.2.99. The network stage's
+/// decision, made from the guest's real `ip -o addr`, takes eth0 down and up
+/// again with the distro's tools (the exact host action cloudboot would
+/// run), and afterwards eth0 has the new address only.
+#[test]
+fn a_stale_address_goes_when_the_interface_is_taken_down_and_up_again() {
+    let Some(lab) = lab(NICS) else { return };
+    let m = seeded_root("eni");
+    // The root's ifupdown, as the renderer choice looks for it.
+    for tool in ["/sbin/ifup", "/sbin/ifdown", "/sbin/ifquery"] {
+        m.write(tool, "#!/bin/sh\n");
+        std::fs::set_permissions(
+            m.path(tool),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+    }
+    let net = m.path("/etc/network");
+    let up = lab.ifup_all(&net);
+    assert!(String::from_utf8_lossy(&up.stdout).contains("10.10.0.5/24"));
+    let added = lab.guest_sh("ip addr add 192.0.2.99/24 dev eth0");
+    assert!(added.status.success(), "{added:?}");
+
+    let listing = lab.guest_sh("ip -o addr show");
+    let current =
+        cloudboot::net::apply::current_addresses(&String::from_utf8_lossy(&listing.stdout));
+    // eth0 as the metadata configures it (static only).
+    let cfg = cloudboot::yaml::load(
+        b"version: 1\nconfig:\n- {type: physical, name: eth0, mac_address: 'fa:16:3e:00:00:10', subnets: [{type: static, address: 10.10.0.5/24, gateway: 10.10.0.1}]}\n",
+        "test",
+    )
+    .unwrap();
+    let macs = [("fa:16:3e:00:00:10".to_string(), "eth0".to_string())]
+        .into_iter()
+        .collect();
+    let fs = cloudboot::rootfs::RealFs {
+        root: cloudboot::rootfs::Root::new(m.root()),
+    };
+    let (effects, notes) = cloudboot::net::apply::stale_reups(
+        &fs,
+        &cloudboot::value::Value::empty_map(),
+        &cfg,
+        &macs,
+        &current,
+    );
+    assert!(notes.is_empty(), "{notes:?}");
+    let [cloudboot::effect::Effect::Host(action)] = &effects[..] else {
+        panic!("{effects:?}")
+    };
+    assert!(action.what.contains("192.0.2.99"), "{}", action.what);
+    let argv: Vec<String> = action
+        .argv
+        .iter()
+        .map(|a| cloudboot::effect::shell_quote(a))
+        .collect();
+    // The action runs where ifupdown reads the rendered files.
+    let script = format!(
+        "mount -t tmpfs none /run
+         mount --bind {net} /etc/network
+         mkdir -p /var/lib/dhcp
+         {argv}
+         echo '=== state'
+         ip -br addr",
+        net = net.display(),
+        argv = argv.join(" "),
+    );
+    let out = lab.guest_sh(&script);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let state = text.split("=== state").nth(1).unwrap_or_default();
+    let eth0 = state
+        .lines()
+        .find(|l| l.starts_with("eth0"))
+        .unwrap_or_default();
+    assert!(
+        eth0.contains("10.10.0.5/24") && !eth0.contains("192.0.2.99"),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -534,8 +534,139 @@ fn nics_with_addresses(live: bool) -> std::collections::HashSet<String> {
     crate::net::input::rename::nics_with_addresses(&[&v6, &v4])
 }
 
-/// `Init.apply_network_config` and `Distro.apply_network_config`, as effects.
+/// `Init.apply_network_config` and `Distro.apply_network_config`, as effects;
+/// then, in the network stage on a live root, the interfaces that still carry
+/// addresses the config does not give them are taken down and brought up
+/// again ([`stale_reups`]).
 pub fn plan_boot(b: &BootNet) -> NetPlan {
+    let mut found = None;
+    let mut plan = plan_apply(b, &mut found);
+    if let (true, true, Some((cfg, macs))) = (b.bring_up, b.live, found) {
+        let current = current_addresses(&ip_output(&["-o", "addr", "show"]));
+        let (effects, notes) = stale_reups(b.fs, b.cfg, &cfg, &macs, &current);
+        plan.effects.extend(effects);
+        plan.notes.extend(notes);
+    }
+    plan
+}
+
+/// What `ip ARGS` prints on this machine (nothing when it cannot run).
+fn ip_output(args: &[&str]) -> String {
+    std::process::Command::new("ip")
+        .args(args)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+/// Global-scope addresses per interface, from `ip -o addr show`.
+pub fn current_addresses(
+    ip_o_addr: &str,
+) -> std::collections::HashMap<String, Vec<std::net::IpAddr>> {
+    let mut out: std::collections::HashMap<String, Vec<std::net::IpAddr>> = Default::default();
+    for line in ip_o_addr.lines() {
+        // "4: eth0    inet 192.0.2.2/24 brd 192.0.2.255 scope global eth0\ ..."
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let global = f.windows(2).any(|w| w == ["scope", "global"]);
+        if f.len() < 4 || !matches!(f[2], "inet" | "inet6") || !global {
+            continue;
+        }
+        let name = f[1].split('@').next().unwrap_or_default();
+        let addr = f[3].split('/').next().unwrap_or_default();
+        if let Ok(ip) = addr.parse() {
+            out.entry(name.to_string()).or_default().push(ip);
+        }
+    }
+    out
+}
+
+/// cloudboot's fix for snapshot images and early network services: an
+/// interface whose new config is static only, and which is up with a
+/// global address that config does not list (its parent image's address,
+/// or one a service set before the config was written), is taken down and
+/// brought up again with the distro's tools, so the old address does not
+/// stay beside the new one. For ENI and sysconfig (the old distros' tools):
+/// `ifdown` (allowed to fail: the tools may not know the interface as up),
+/// `ip addr flush dev IF scope global`, `ifup`. Interfaces with DHCP are
+/// left alone (any address may be the lease). Effects are host actions:
+/// performed on a live root only.
+pub fn stale_reups(
+    fs: &dyn FsView,
+    sys_cfg: &Value,
+    net_cfg: &Value,
+    macs: &std::collections::HashMap<String, String>,
+    current: &std::collections::HashMap<String, Vec<std::net::IpAddr>>,
+) -> (Vec<crate::effect::Effect>, Vec<String>) {
+    use crate::effect::{Effect, HostAction};
+    let mut notes = Vec::new();
+    let Ok(state) = crate::net::state::NetworkState::parse(net_cfg, macs) else {
+        return (Vec::new(), notes);
+    };
+    let distro = crate::distro::detect(fs);
+    let renderer = match select_renderer(fs, &distro, sys_cfg) {
+        Ok((choice, _)) => choice.name,
+        Err(_) => return (Vec::new(), notes),
+    };
+    let mut effects = Vec::new();
+    for iface in &state.interfaces {
+        let name = iface.name();
+        let subnets = iface.subnets();
+        let static_only = !subnets.is_empty()
+            && subnets
+                .iter()
+                .all(|s| matches!(s.kind().as_str(), "static" | "static6"));
+        let Some(now) = current.get(&name) else {
+            continue;
+        };
+        if !static_only {
+            continue;
+        }
+        let wanted: Vec<std::net::IpAddr> = subnets
+            .iter()
+            .filter_map(|s| s.str("address"))
+            .filter_map(|a| a.split('/').next().and_then(|a| a.parse().ok()))
+            .collect();
+        let stale: Vec<String> = now
+            .iter()
+            .filter(|a| !wanted.contains(a))
+            .map(|a| a.to_string())
+            .collect();
+        if stale.is_empty() {
+            continue;
+        }
+        if !matches!(renderer, "eni" | "sysconfig") {
+            notes.push(format!(
+                "{name} still has {} (not in the new config); the {renderer} renderer's service replaces addresses itself",
+                stale.join(", ")
+            ));
+            continue;
+        }
+        effects.push(Effect::Host(HostAction {
+            what: format!(
+                "take {name} down and up again: it still has {} (not in the new config)",
+                stale.join(", ")
+            ),
+            argv: [
+                "sh",
+                "-c",
+                "ifdown \"$1\" >/dev/null 2>&1; ip addr flush dev \"$1\" scope global && ifup \"$1\"",
+                "sh",
+                &name,
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        }));
+    }
+    (effects, notes)
+}
+
+/// `Init.apply_network_config` and `Distro.apply_network_config`, as
+/// effects. `found` receives the config and the MAC map once one is found.
+fn plan_apply(
+    b: &BootNet,
+    found_out: &mut Option<(Value, std::collections::HashMap<String, String>)>,
+) -> NetPlan {
     use crate::effect::{Command, Data, Effect, HostAction, OnFailure};
     use crate::net::input::{rename, sys::SysNet};
     let mut plan = NetPlan::default();
@@ -580,6 +711,7 @@ pub fn plan_boot(b: &BootNet) -> NetPlan {
         }
         Found::Config(src, cfg) => (src, cfg),
     };
+    *found_out = Some((cfg.clone(), macs.clone()));
     // Renames by MAC come first, every boot, applied or not.
     match rename::physdevs_from_config(&cfg, &sys) {
         Ok(physdevs) => {
@@ -766,6 +898,88 @@ mod tests {
             ..known
         };
         assert_eq!(should_apply(&again, &cfg), None);
+    }
+
+    #[test]
+    fn current_addresses_are_the_global_ones_per_interface() {
+        let out = "1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever
+4: eth0    inet 192.0.2.99/24 brd 192.0.2.255 scope global eth0\\       valid_lft forever preferred_lft forever
+4: eth0    inet 10.0.0.5/24 brd 10.0.0.255 scope global secondary eth0\\       valid_lft forever
+4: eth0    inet6 fd00::2/64 scope global nodad \\       valid_lft forever preferred_lft forever
+4: eth0    inet6 fe80::fc:ff:fe00:1/64 scope link \\       valid_lft forever preferred_lft forever
+5: eth1    inet6 fe80::1/64 scope link \\       valid_lft forever preferred_lft forever
+";
+        let cur = current_addresses(out);
+        let eth0: Vec<String> = cur["eth0"].iter().map(|a| a.to_string()).collect();
+        assert_eq!(eth0, ["192.0.2.99", "10.0.0.5", "fd00::2"]);
+        assert!(!cur.contains_key("lo") && !cur.contains_key("eth1"));
+    }
+
+    #[test]
+    fn an_interface_up_with_an_old_address_is_taken_down_and_up_again() {
+        let centos6 = [
+            (
+                "/etc/redhat-release",
+                "CentOS release 6.10 (Final)\n",
+                0o644,
+            ),
+            ("/sbin/ifup", "#!/bin/sh\n", 0o755),
+            ("/sbin/ifdown", "#!/bin/sh\n", 0o755),
+            (
+                "/etc/sysconfig/network-scripts/network-functions",
+                "",
+                0o644,
+            ),
+        ];
+        let (_t, fs) = root_with(&centos6);
+        let cfg = yaml(
+            "version: 1\nconfig:\n- {type: physical, name: eth0, mac_address: 'fa:16:3e:00:00:01', subnets: [{type: static, address: 10.0.0.5/24}, {type: static6, address: 'fd00::5/64'}]}\n- {type: physical, name: eth1, mac_address: 'fa:16:3e:00:00:02', subnets: [{type: dhcp}]}\n- {type: physical, name: eth2, mac_address: 'fa:16:3e:00:00:03', subnets: [{type: static, address: 10.2.0.5/24}]}\n",
+        );
+        let macs: std::collections::HashMap<String, String> = [
+            ("fa:16:3e:00:00:01", "eth0"),
+            ("fa:16:3e:00:00:02", "eth1"),
+            ("fa:16:3e:00:00:03", "eth2"),
+        ]
+        .iter()
+        .map(|(m, n)| (m.to_string(), n.to_string()))
+        .collect();
+        let ip = |v: &[&str]| {
+            v.iter()
+                .map(|a| a.parse().unwrap())
+                .collect::<Vec<std::net::IpAddr>>()
+        };
+        let current: std::collections::HashMap<String, Vec<std::net::IpAddr>> = [
+            // The parent image's address beside the new one.
+            (
+                "eth0".to_string(),
+                ip(&["192.0.2.99", "10.0.0.5", "fd00::5"]),
+            ),
+            // DHCP: any address may be the lease.
+            ("eth1".to_string(), ip(&["192.0.2.50"])),
+            // Exactly the new config.
+            ("eth2".to_string(), ip(&["10.2.0.5"])),
+        ]
+        .into_iter()
+        .collect();
+        let (effects, notes) = stale_reups(&fs, &Value::empty_map(), &cfg, &macs, &current);
+        assert!(notes.is_empty(), "{notes:?}");
+        assert_eq!(effects.len(), 1, "{effects:?}");
+        let crate::effect::Effect::Host(h) = &effects[0] else {
+            panic!("{effects:?}")
+        };
+        assert_eq!(
+            h.what,
+            "take eth0 down and up again: it still has 192.0.2.99 (not in the new config)"
+        );
+        assert_eq!(h.argv[0..2], ["sh", "-c"]);
+        assert!(
+            h.argv[2].contains("ifdown \"$1\"")
+                && h.argv[2].contains("ip addr flush dev \"$1\" scope global && ifup \"$1\"")
+        );
+        assert_eq!(h.argv[3..], ["sh", "eth0"]);
+        // Nothing is up yet: nothing to do.
+        let (effects, _) = stale_reups(&fs, &Value::empty_map(), &cfg, &macs, &Default::default());
+        assert!(effects.is_empty());
     }
 
     #[test]
