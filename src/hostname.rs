@@ -38,6 +38,7 @@ use crate::datasource::Instance;
 use crate::effect::{Data, Effect, HostAction};
 use crate::module::ModuleOutput;
 use crate::paths::Paths;
+use crate::pystr::{is_space as py_space, splitlines as py_splitlines, strip as py_strip};
 use crate::rootfs::FsView;
 use crate::value::Value;
 
@@ -53,51 +54,6 @@ pub const PREVIOUS_HOSTNAME_FILE: &str = "previous-hostname";
 
 // ---------------------------------------------------------------------------
 // Python helpers
-
-/// Python's `str.splitlines()`.
-pub fn py_splitlines(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut chars = text.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        let brk = matches!(
-            c,
-            '\n' | '\r'
-                | '\u{0b}'
-                | '\u{0c}'
-                | '\u{1c}'
-                | '\u{1d}'
-                | '\u{1e}'
-                | '\u{85}'
-                | '\u{2028}'
-                | '\u{2029}'
-        );
-        if brk {
-            out.push(&text[start..i]);
-            let mut end = i + c.len_utf8();
-            if c == '\r' {
-                if let Some(&(j, '\n')) = chars.peek() {
-                    chars.next();
-                    end = j + 1;
-                }
-            }
-            start = end;
-        }
-    }
-    if start < text.len() {
-        out.push(&text[start..]);
-    }
-    out
-}
-
-/// Python's `str.strip()` (whitespace as Python counts it).
-fn py_strip(s: &str) -> &str {
-    s.trim_matches(py_space)
-}
-
-fn py_space(c: char) -> bool {
-    c.is_whitespace() || matches!(c, '\u{1c}'..='\u{1f}')
-}
 
 /// `util.translate_bool(val)`: falsy is false, booleans are themselves,
 /// anything else is true when `str(val).lower().strip()` is one of

@@ -39,6 +39,7 @@ pub mod per;
 pub mod plan;
 pub mod pyjson;
 pub mod pyset;
+pub mod pystr;
 pub mod report;
 pub mod rootfs;
 pub mod schema;

@@ -26,6 +26,7 @@
 
 use std::fmt;
 
+pub(crate) use crate::pystr::strip as py_strip;
 use crate::value::{Mapping, Value};
 
 /// `mergers.DEF_MERGE_TYPE`: what `mergemanydict` uses for a source without
@@ -713,12 +714,6 @@ fn int_eq_float(i: i64, f: f64) -> bool {
     // 2^63 as f64 is exact; anything at or beyond it cannot be an i64.
     const LIMIT: f64 = 9_223_372_036_854_775_808.0;
     f.fract() == 0.0 && (-LIMIT..LIMIT).contains(&f) && f as i64 == i
-}
-
-/// Python's `str.strip()`: Unicode whitespace plus the ASCII separators
-/// U+001C..U+001F, which Python counts as whitespace and Rust does not.
-pub(crate) fn py_strip(s: &str) -> &str {
-    s.trim_matches(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
 }
 
 /// Removes and returns a dict's merger spec as `dict_extract_mergers` does:

@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 
 use crate::accounts::{Account, Staged};
 use crate::effect::Data;
+pub use crate::pystr::splitlines;
+use crate::sshd_config::{self, parse_ssh_config_lines, update_ssh_config_lines};
 
-pub const DEF_SSHD_CFG: &str = "/etc/ssh/sshd_config";
+pub use crate::sshd_config::DEF_SSHD_CFG;
 
 /// The key types cloud-init accepts (`VALID_KEY_TYPES`).
 pub const VALID_KEY_TYPES: &[&str] = &[
@@ -40,34 +42,6 @@ pub const VALID_KEY_TYPES: &[&str] = &[
 /// `DISABLE_USER_OPTS`: the prefix of root's keys with `disable_root`
 /// (`$USER` and `$DISABLE_USER` are replaced).
 pub const DISABLE_USER_OPTS: &str = "no-port-forwarding,no-agent-forwarding,no-X11-forwarding,command=\"echo 'Please login as the user \\\"$USER\\\" rather than the user \\\"$DISABLE_USER\\\".';echo;sleep 10;exit 142\"";
-
-/// Python's `str.splitlines()`.
-pub fn splitlines(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut chars = text.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        let end = match c {
-            '\r' => {
-                if let Some((_, '\n')) = chars.peek() {
-                    chars.next();
-                    i + 2
-                } else {
-                    i + 1
-                }
-            }
-            '\n' | '\x0b' | '\x0c' | '\x1c' | '\x1d' | '\x1e' | '\u{85}' | '\u{2028}'
-            | '\u{2029}' => i + c.len_utf8(),
-            _ => continue,
-        };
-        out.push(&text[start..i]);
-        start = end;
-    }
-    if start < text.len() {
-        out.push(&text[start..]);
-    }
-    out
-}
 
 /// Python's `str.split(None, n)` (`n` splits at most).
 fn split_ws(s: &str, n: usize) -> Vec<String> {
@@ -291,119 +265,19 @@ fn path_join(a: &str, b: &str) -> String {
     }
 }
 
-/// One line of sshd_config (`SshdConfigLine`).
-#[derive(Clone, Debug, PartialEq)]
-pub struct SshdConfigLine {
-    pub line: String,
-    /// The keyword as written (compared case-insensitively).
-    pub key: Option<String>,
-    pub value: Option<String>,
-}
-
-impl std::fmt::Display for SshdConfigLine {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.key {
-            None => f.write_str(&self.line),
-            Some(k) => match self.value.as_deref().filter(|v| !v.is_empty()) {
-                Some(v) => write!(f, "{k} {v}"),
-                None => f.write_str(k),
-            },
-        }
-    }
-}
-
-/// `parse_ssh_config_lines`: lines are stripped; a line with a keyword and
-/// no value is dropped.
-pub fn parse_ssh_config_lines(text: &str) -> Vec<SshdConfigLine> {
-    let mut out = Vec::new();
-    for line in splitlines(text) {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            out.push(SshdConfigLine {
-                line: line.to_string(),
-                key: None,
-                value: None,
-            });
-            continue;
-        }
-        let parts = split_ws(line, 1);
-        let (key, val) = if parts.len() == 2 {
-            (parts[0].clone(), parts[1].clone())
-        } else if let Some((k, v)) = line.split_once('=') {
-            (k.to_string(), v.to_string())
-        } else {
-            tracing::debug!("sshd_config: option \"{line}\" has no key/value pair, skipping it");
-            continue;
-        };
-        out.push(SshdConfigLine {
-            line: line.to_string(),
-            key: Some(key),
-            value: Some(val),
-        });
-    }
-    out
-}
-
-/// `parse_ssh_config_map`: keyword (lower case) → value, the last one wins.
+/// `parse_ssh_config_map` of sshd_config's text: keyword (lower case) ->
+/// value, the last one winning.
 pub fn parse_ssh_config_map(text: &str) -> Vec<(String, String)> {
-    let mut map: Vec<(String, String)> = Vec::new();
-    for l in parse_ssh_config_lines(text) {
-        if let (Some(k), Some(v)) = (l.key, l.value) {
-            let k = k.to_lowercase();
-            match map.iter_mut().find(|(key, _)| *key == k) {
-                Some(e) => e.1 = v,
-                None => map.push((k, v)),
-            }
-        }
-    }
-    map
-}
-
-/// `update_ssh_config_lines`: the keys of `updates` that changed.
-pub fn update_ssh_config_lines(
-    lines: &mut Vec<SshdConfigLine>,
-    updates: &[(&str, &str)],
-) -> Vec<String> {
-    let mut found: Vec<&str> = Vec::new();
-    let mut changed: Vec<String> = Vec::new();
-    for line in lines.iter_mut() {
-        let Some(k) = line.key.as_ref().map(|k| k.to_lowercase()) else {
-            continue;
-        };
-        if let Some((key, value)) = updates.iter().find(|(u, _)| u.to_lowercase() == k) {
-            if !found.contains(key) {
-                found.push(key);
-            }
-            if line.value.as_deref() != Some(*value) {
-                changed.push(key.to_string());
-                line.value = Some(value.to_string());
-            }
-        }
-    }
-    if found.len() != updates.len() {
-        for (key, value) in updates {
-            if found.contains(key) {
-                continue;
-            }
-            changed.push(key.to_string());
-            lines.push(SshdConfigLine {
-                line: String::new(),
-                key: Some(key.to_string()),
-                value: Some(value.to_string()),
-            });
-        }
-    }
-    changed
+    sshd_config::config_map(parse_ssh_config_lines(splitlines(text)))
 }
 
 /// `_includes_dconf`: sshd_config has `Include /etc/ssh/sshd_config.d/*.conf`.
 fn includes_dconf(staged: &Staged, fname: &str) -> bool {
-    if !staged.is_file(Path::new(fname)) {
-        return false;
-    }
-    let text = staged.read_string(Path::new(fname)).unwrap_or_default();
-    let want = format!("Include {fname}.d/*.conf");
-    text.split_inclusive('\n').any(|l| l.starts_with(&want))
+    staged.is_file(Path::new(fname))
+        && sshd_config::text_includes_dconf(
+            &staged.read_string(Path::new(fname)).unwrap_or_default(),
+            Path::new(fname),
+        )
 }
 
 /// `update_ssh_config(updates)`: into `sshd_config.d/50-cloud-init.conf`
@@ -416,7 +290,7 @@ pub fn update_ssh_config(staged: &mut Staged, updates: &[(&str, &str)]) -> bool 
         if !staged.is_dir(&dir) {
             staged.ensure_dir(&dir, 0o755);
         }
-        fname = dir.join("50-cloud-init.conf");
+        fname = dir.join(sshd_config::DCONF_NAME);
         if !staged.is_file(&fname) {
             // util.ensure_file(fname, 0o600)
             staged.write(&fname, Data::public(""), 0o600, None);
@@ -427,7 +301,7 @@ pub fn update_ssh_config(staged: &mut Staged, updates: &[(&str, &str)]) -> bool 
     } else {
         String::new()
     };
-    let mut lines = parse_ssh_config_lines(&text);
+    let mut lines = parse_ssh_config_lines(splitlines(&text));
     let changed = update_ssh_config_lines(&mut lines, updates);
     if !changed.is_empty() {
         let content: Vec<String> = lines.iter().map(ToString::to_string).collect();
@@ -680,8 +554,9 @@ mod tests {
 
     #[test]
     fn sshd_config_lines_round_trip_as_cloud_init_writes_them() {
-        let mut lines =
-            parse_ssh_config_lines("  # c\nPort 22\nSubsystem\tsftp\t/x\nLonely\nA=b\n");
+        let mut lines = parse_ssh_config_lines(splitlines(
+            "  # c\nPort 22\nSubsystem\tsftp\t/x\nLonely\nA=b\n",
+        ));
         assert_eq!(lines.len(), 4);
         let changed =
             update_ssh_config_lines(&mut lines, &[("port", "2222"), ("HostCertificate", "/c")]);

@@ -23,6 +23,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::effect::{Data, Effect, Owner};
+pub use crate::pystr::{is_space as py_isspace, splitlines as py_splitlines, strip as py_strip};
 use crate::rootfs::{FsView, Kind};
 
 /// `ssh_util.DEF_SSHD_CFG`.
@@ -30,62 +31,6 @@ pub const DEF_SSHD_CFG: &str = "/etc/ssh/sshd_config";
 
 /// The drop-in cloud-init writes when sshd_config includes its `.d`.
 pub const DCONF_NAME: &str = "50-cloud-init.conf";
-
-/// Python's `str.isspace()` for one character.
-pub fn py_isspace(c: char) -> bool {
-    matches!(
-        c,
-        '\t' | '\n'
-            | '\x0b'
-            | '\x0c'
-            | '\r'
-            | '\x1c'..='\x1f'
-            | ' '
-            | '\u{85}'
-            | '\u{a0}'
-            | '\u{1680}'
-            | '\u{2000}'..='\u{200a}'
-            | '\u{2028}'
-            | '\u{2029}'
-            | '\u{202f}'
-            | '\u{205f}'
-            | '\u{3000}'
-    )
-}
-
-/// Python's `str.strip()` (no argument).
-pub fn py_strip(s: &str) -> &str {
-    s.trim_matches(py_isspace)
-}
-
-/// Python's `str.splitlines()`: `\n`, `\r\n`, `\r`, `\v`, `\f`, `\x1c`,
-/// `\x1d`, `\x1e`, U+0085, U+2028 and U+2029 end a line; no empty last line.
-pub fn py_splitlines(s: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut chars = s.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        let end = match c {
-            '\r' => {
-                if let Some((_, '\n')) = chars.peek() {
-                    chars.next();
-                    i + 2
-                } else {
-                    i + 1
-                }
-            }
-            '\n' | '\x0b' | '\x0c' | '\x1c' | '\x1d' | '\x1e' | '\u{85}' | '\u{2028}'
-            | '\u{2029}' => i + c.len_utf8(),
-            _ => continue,
-        };
-        out.push(&s[start..i]);
-        start = end;
-    }
-    if start < s.len() {
-        out.push(&s[start..]);
-    }
-    out
-}
 
 /// Python's `s.split(None, 1)` on a stripped, non-empty string: the first
 /// word and the rest (leading whitespace removed), if there is a rest.
@@ -200,8 +145,14 @@ pub fn parse_ssh_config_map(
     fs: &dyn FsView,
     fname: &Path,
 ) -> Result<Vec<(String, String)>, SshdConfigError> {
+    Ok(config_map(parse_ssh_config(fs, fname)?))
+}
+
+/// The keyword -> value map of parsed lines (lower-cased keywords, the last
+/// occurrence winning, in order of first appearance: a Python dict).
+pub fn config_map(lines: Vec<SshdConfigLine>) -> Vec<(String, String)> {
     let mut ret: Vec<(String, String)> = Vec::new();
-    for line in parse_ssh_config(fs, fname)? {
+    for line in lines {
         let Some(key) = line.key() else { continue };
         let value = line.value.unwrap_or_default();
         match ret.iter_mut().find(|(k, _)| *k == key) {
@@ -209,7 +160,7 @@ pub fn parse_ssh_config_map(
             None => ret.push((key, value)),
         }
     }
-    Ok(ret)
+    ret
 }
 
 /// `_includes_dconf(fname)`: a line of the file (as Python iterates a text
@@ -219,10 +170,15 @@ pub fn includes_dconf(fs: &dyn FsView, fname: &Path) -> Result<bool, SshdConfigE
     if !is_file(fs, fname) {
         return Ok(false);
     }
-    let text = read_text(fs, fname)?;
+    Ok(text_includes_dconf(&read_text(fs, fname)?, fname))
+}
+
+/// Whether `text` (the content of `fname`) has a line starting with
+/// `Include <fname>.d/*.conf`.
+pub fn text_includes_dconf(text: &str, fname: &Path) -> bool {
     let wanted = format!("Include {}.d/*.conf", fname.display());
     let text = text.replace("\r\n", "\n").replace('\r', "\n");
-    Ok(text.lines().any(|l| l.starts_with(&wanted)))
+    text.lines().any(|l| l.starts_with(&wanted))
 }
 
 /// `update_ssh_config_lines(lines, updates)`: updates `lines` in place and

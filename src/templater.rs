@@ -5,6 +5,8 @@
 //! their own parameters. The jinja subsets live with their users
 //! ([`crate::jinja`] for user-data and URLs).
 
+use crate::pystr::is_space as py_space;
+
 /// The renderer a template's first line names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -35,11 +37,6 @@ pub fn detect(text: &str) -> Result<(Kind, &str, bool), String> {
             "Unknown template rendering type '{other}' requested"
         )),
     }
-}
-
-/// Python's `\s` and `str.strip()` whitespace.
-fn py_space(c: char) -> bool {
-    c.is_whitespace() || matches!(c, '\u{1c}'..='\u{1f}')
 }
 
 /// `basic_render`: every match of `\$\{([A-Za-z0-9_.]+)\}|\$([A-Za-z0-9_.]+)`

@@ -50,6 +50,7 @@ use std::path::{Path, PathBuf};
 
 use crate::net::render::{RenderContext, Rendered, RenderedFile, Renderer};
 use crate::net::state::{Iface, NetworkState, Subnet};
+pub(crate) use crate::pystr::{splitlines as py_splitlines, strip as py_strip};
 use crate::rootfs::FsView;
 use crate::value::{python_float_repr, Mapping, Value};
 
@@ -893,55 +894,6 @@ fn py_repr_str(s: &str) -> String {
         }
     }
     out.push(quote);
-    out
-}
-
-/// `str.isspace` for one character: Unicode whitespace plus the
-/// separators `\x1c`-`\x1f`, which Rust's `char::is_whitespace` leaves out.
-pub(crate) fn py_isspace(c: char) -> bool {
-    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
-}
-
-/// `str.strip()`.
-pub(crate) fn py_strip(s: &str) -> &str {
-    s.trim_matches(py_isspace)
-}
-
-/// `str.splitlines()`: splits at `\n`, `\r`, `\r\n`, `\v`, `\f`,
-/// `\x1c`-`\x1e`, `\x85`, `\u2028`, `\u2029`; no empty last line.
-pub(crate) fn py_splitlines(s: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut chars = s.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        let is_break = matches!(
-            c,
-            '\n' | '\r'
-                | '\u{0b}'
-                | '\u{0c}'
-                | '\u{1c}'
-                | '\u{1d}'
-                | '\u{1e}'
-                | '\u{85}'
-                | '\u{2028}'
-                | '\u{2029}'
-        );
-        if !is_break {
-            continue;
-        }
-        out.push(&s[start..i]);
-        let mut end = i + c.len_utf8();
-        if c == '\r' {
-            if let Some(&(j, '\n')) = chars.peek() {
-                chars.next();
-                end = j + 1;
-            }
-        }
-        start = end;
-    }
-    if start < s.len() {
-        out.push(&s[start..]);
-    }
     out
 }
 

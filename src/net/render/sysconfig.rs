@@ -76,6 +76,7 @@ use super::{Flavor, RenderContext, Rendered, RenderedFile, Renderer};
 use crate::net::state::{
     is_ipv6_address, prefix_to_ipv4_mask, Iface, NetworkState, Subnet, IPV6_DYNAMIC_TYPES,
 };
+use crate::pystr::{is_space as py_space, splitlines as py_splitlines};
 use crate::value::Value;
 
 const SCRIPTS_DIR: &str = "/etc/sysconfig/network-scripts";
@@ -213,12 +214,6 @@ fn file(path: PathBuf, content: String) -> RenderedFile {
 /// newline).
 fn make_header(sep: char) -> String {
     format!("{sep} Created by cloud-init on instance boot automatically, do not edit.\n{sep}")
-}
-
-/// Python's `str.isspace` for one character (what `\s` and `str.split()`
-/// match): Rust's whitespace plus the four ASCII separators.
-fn py_space(c: char) -> bool {
-    c.is_whitespace() || ('\x1c'..='\x1f').contains(&c)
 }
 
 /// `_quote_value`: values with blanks are double-quoted, unless they already
@@ -1020,44 +1015,6 @@ fn render_control(state: &NetworkState, ctx: &RenderContext) -> String {
         }
     }
     lines.join("\n") + "\n"
-}
-
-/// Python's `str.splitlines()`.
-fn py_splitlines(text: &str) -> Vec<&str> {
-    let is_break = |c: char| {
-        matches!(
-            c,
-            '\n' | '\r'
-                | '\x0b'
-                | '\x0c'
-                | '\x1c'
-                | '\x1d'
-                | '\x1e'
-                | '\u{85}'
-                | '\u{2028}'
-                | '\u{2029}'
-        )
-    };
-    let mut lines = Vec::new();
-    let mut start = 0;
-    let mut chars = text.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        if is_break(c) {
-            lines.push(&text[start..i]);
-            let mut end = i + c.len_utf8();
-            if c == '\r' {
-                if let Some(&(j, '\n')) = chars.peek() {
-                    chars.next();
-                    end = j + 1;
-                }
-            }
-            start = end;
-        }
-    }
-    if start < text.len() {
-        lines.push(&text[start..]);
-    }
-    lines
 }
 
 /// `distros/parsers/resolv_conf.py`'s `ResolvConf`, as much as rendering
