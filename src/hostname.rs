@@ -1398,6 +1398,34 @@ fn jinja_render(text: &str, params: &[(&str, &str)]) -> Result<String, String> {
 // ---------------------------------------------------------------------------
 // The modules' handle functions
 
+/// What both modules do first: stop when `preserve_hostname` is set (the
+/// note says what the module was `doing`), else the distro's hostname
+/// handling and the names to use (errors go to `out`).
+fn prepare(
+    fs: &dyn FsView,
+    cfg: &Value,
+    instance: &Instance,
+    name: &str,
+    doing: &str,
+    out: &mut ModuleOutput,
+) -> Option<(HostDistro, Names)> {
+    if cfg_bool(cfg, "preserve_hostname", false) {
+        out.note(format!(
+            "Configuration option 'preserve_hostname' is set, not {doing} the hostname in module {name}"
+        ));
+        return None;
+    }
+    let result = HostDistro::for_root(cfg, fs)
+        .and_then(|d| get_hostname_fqdn(cfg, instance, fs, false).map(|n| (d, n)));
+    match result {
+        Ok(pair) => Some(pair),
+        Err(e) => {
+            out.error(e);
+            None
+        }
+    }
+}
+
 /// cc_set_hostname's `handle`, into `out`.
 pub fn set_hostname(
     fs: &dyn FsView,
@@ -1407,19 +1435,8 @@ pub fn set_hostname(
     name: &str,
     out: &mut ModuleOutput,
 ) {
-    if cfg_bool(cfg, "preserve_hostname", false) {
-        out.note(format!(
-            "Configuration option 'preserve_hostname' is set, not setting the hostname in module {name}"
-        ));
+    let Some((distro, names)) = prepare(fs, cfg, instance, name, "setting", out) else {
         return;
-    }
-    let distro = match HostDistro::for_root(cfg, fs) {
-        Ok(d) => d,
-        Err(e) => return out.error(e),
-    };
-    let names = match get_hostname_fqdn(cfg, instance, fs, false) {
-        Ok(n) => n,
-        Err(e) => return out.error(e),
     };
     let hostname = names.hostname.unwrap_or_default();
     let fqdn = names.fqdn.unwrap_or_default();
@@ -1467,19 +1484,8 @@ pub fn update_hostname(
     name: &str,
     out: &mut ModuleOutput,
 ) {
-    if cfg_bool(cfg, "preserve_hostname", false) {
-        out.note(format!(
-            "Configuration option 'preserve_hostname' is set, not updating the hostname in module {name}"
-        ));
+    let Some((distro, names)) = prepare(fs, cfg, instance, name, "updating", out) else {
         return;
-    }
-    let distro = match HostDistro::for_root(cfg, fs) {
-        Ok(d) => d,
-        Err(e) => return out.error(e),
-    };
-    let names = match get_hostname_fqdn(cfg, instance, fs, false) {
-        Ok(n) => n,
-        Err(e) => return out.error(e),
     };
     let hostname = names.hostname.unwrap_or_default();
     if names.is_default && hostname == "localhost" {

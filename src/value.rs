@@ -213,6 +213,30 @@ impl Value {
         }
     }
 
+    /// Python's `repr(value)` (how a dict or list prints in an f-string or
+    /// a `%s`), for what YAML and JSON hold.
+    pub fn python_repr(&self) -> String {
+        match self {
+            Value::Str(s) => python_str_repr(s),
+            Value::Seq(items) => format!(
+                "[{}]",
+                items
+                    .iter()
+                    .map(Value::python_repr)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Value::Map(m) => format!(
+                "{{{}}}",
+                m.iter()
+                    .map(|(k, v)| format!("{}: {}", k.python_repr(), v.python_repr()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            other => other.python_str(),
+        }
+    }
+
     /// The value with every mapping's keys in the order PyYAML's `yaml.dump`
     /// writes them (`sort_keys=True`, i.e. Python's `sorted()`; a mapping
     /// whose keys Python cannot compare, such as str with int, keeps its
@@ -377,6 +401,48 @@ pub fn python_int_text(text: &str) -> Option<i64> {
         n = n.saturating_mul(10).saturating_add(i64::from(b - b'0'));
     }
     Some(if neg { -n } else { n })
+}
+
+/// `repr(str)`: single quotes unless the text has one and no double quote;
+/// backslash escapes for the quote, `\\`, `\t\n\r` and what Python does not
+/// print (control characters, non-space blanks, format characters).
+pub fn python_str_repr(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::new();
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            ' ' => out.push(' '),
+            c if c.is_control()
+                || c.is_whitespace()
+                || matches!(c, '\u{ad}' | '\u{200b}'..='\u{200f}' | '\u{2060}'..='\u{2064}' | '\u{feff}') =>
+            {
+                let n = c as u32;
+                if n < 0x100 {
+                    out.push_str(&format!("\\x{n:02x}"));
+                } else if n < 0x10000 {
+                    out.push_str(&format!("\\u{n:04x}"));
+                } else {
+                    out.push_str(&format!("\\U{n:08x}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
 }
 
 /// Python's `repr(float)`: the shortest digits that read back to the same

@@ -22,7 +22,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::Value as J;
 
-use crate::value::{python_float_repr, Mapping, Value};
+use crate::value::{Mapping, Value};
 
 type Object = serde_json::Map<String, J>;
 
@@ -346,7 +346,7 @@ impl Converter<'_> {
                 _ => {
                     return Err(format!(
                         "No mac_address or name entry for {}",
-                        py_repr(&Value::Map(cfg.clone()))
+                        Value::Map(cfg.clone()).python_repr()
                     ))
                 }
             };
@@ -363,7 +363,7 @@ impl Converter<'_> {
             let msg = format!(
                 "Unable to find a system nic for {}: no interface has MAC {mac}; \
                  leaving out that link and its {networks} network(s)",
-                py_repr(&Value::Map(cfg.clone()))
+                Value::Map(cfg.clone()).python_repr()
             );
             self.warn(msg);
             skipped.insert(i);
@@ -661,68 +661,15 @@ fn py_str_j(v: &J) -> String {
 }
 
 fn py_repr_j(v: &J) -> String {
-    py_repr(&plain(v))
+    plain(v).python_repr()
 }
 
 /// Python's `str(value)` (what `"%s" % value` writes).
 pub(crate) fn py_str(v: &Value) -> String {
     match v {
         Value::Str(s) => s.clone(),
-        other => py_repr(other),
+        other => other.python_repr(),
     }
-}
-
-/// Python's `repr(value)` for what JSON can hold.
-pub(crate) fn py_repr(v: &Value) -> String {
-    match v {
-        Value::Null => "None".into(),
-        Value::Bool(true) => "True".into(),
-        Value::Bool(false) => "False".into(),
-        Value::Int(i) => i.to_string(),
-        Value::Float(f) => python_float_repr(*f),
-        Value::Str(s) => py_str_repr(s),
-        Value::Seq(items) => format!(
-            "[{}]",
-            items.iter().map(py_repr).collect::<Vec<_>>().join(", ")
-        ),
-        Value::Map(m) => format!(
-            "{{{}}}",
-            m.iter()
-                .map(|(k, v)| format!("{}: {}", py_repr(k), py_repr(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        other => other.python_str(),
-    }
-}
-
-/// `repr(str)`: single quotes unless the text has one and no double quote.
-fn py_str_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || (0x7f..0xa0).contains(&(c as u32)) => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
 }
 
 #[cfg(test)]
@@ -810,7 +757,7 @@ mod tests {
     #[test]
     fn python_values_in_names() {
         assert_eq!(
-            py_repr(&plain(&json!({"a": [1, 2.5, null, true, "it's"]}))),
+            plain(&json!({"a": [1, 2.5, null, true, "it's"]})).python_repr(),
             r#"{'a': [1, 2.5, None, True, "it's"]}"#
         );
         assert_eq!(percent_s("%s.5%%", "eth0").unwrap(), "eth0.5%");

@@ -13,7 +13,6 @@
 
 use std::collections::HashSet;
 
-use super::openstack::py_repr;
 use super::sys::SysNet;
 use crate::effect::HostAction;
 use crate::value::{Mapping, Value};
@@ -422,7 +421,7 @@ fn nic_repr(c: &CurrentNic) -> String {
     .into_iter()
     .map(|(k, v)| (Value::str(k), v))
     .collect();
-    py_repr(&Value::Map(m))
+    Value::Map(m).python_repr()
 }
 
 #[cfg(test)]

@@ -52,7 +52,7 @@ use crate::net::render::{RenderContext, Rendered, RenderedFile, Renderer};
 use crate::net::state::{Iface, NetworkState, Subnet};
 pub(crate) use crate::pystr::{splitlines as py_splitlines, strip as py_strip};
 use crate::rootfs::FsView;
-use crate::value::{python_float_repr, Mapping, Value};
+use crate::value::{Mapping, Value};
 
 /// `distros/debian.py` `network_conf_fn["eni"]`.
 pub const ENI_PATH: &str = "/etc/network/interfaces.d/50-cloud-init";
@@ -811,7 +811,7 @@ fn bracket(pat: &[char], c: char) -> Option<(bool, &[char])> {
 /// `str(value)` where cloud-init formats a value into a line.
 fn py_str(v: &Value) -> String {
     match v {
-        Value::Seq(_) | Value::Map(_) => py_repr(v),
+        Value::Seq(_) | Value::Map(_) => v.python_repr(),
         other => other.python_str(),
     }
 }
@@ -835,74 +835,14 @@ fn py_iter(v: &Value) -> Vec<String> {
     }
 }
 
-/// `repr(value)`: how a dict or list prints inside an f-string.
-fn py_repr(v: &Value) -> String {
-    match v {
-        Value::Str(s) => py_repr_str(s),
-        Value::Float(f) => python_float_repr(*f),
-        Value::Seq(items) => format!(
-            "[{}]",
-            items.iter().map(py_repr).collect::<Vec<_>>().join(", ")
-        ),
-        Value::Map(m) => format!(
-            "{{{}}}",
-            m.iter()
-                .map(|(k, v)| format!("{}: {}", py_repr(k), py_repr(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        other => other.python_str(),
-    }
-}
-
-/// `repr(str)`: single quotes unless the text has one and no double quote;
-/// backslash escapes for the quote, `\\`, `\t\n\r` and what Python does not
-/// print (control characters, non-space blanks, format characters).
-fn py_repr_str(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::new();
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            ' ' => out.push(' '),
-            c if c.is_control()
-                || c.is_whitespace()
-                || matches!(c, '\u{ad}' | '\u{200b}'..='\u{200f}' | '\u{2060}'..='\u{2064}' | '\u{feff}') =>
-            {
-                let n = c as u32;
-                if n < 0x100 {
-                    out.push_str(&format!("\\x{n:02x}"));
-                } else if n < 0x10000 {
-                    out.push_str(&format!("\\u{n:04x}"));
-                } else {
-                    out.push_str(&format!("\\U{n:08x}"));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn python_reprs() {
+        let py_repr = Value::python_repr;
+        let py_repr_str = crate::value::python_str_repr;
         let mut m = Mapping::new();
         m.insert(
             Value::str("addresses"),
