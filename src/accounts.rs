@@ -91,32 +91,32 @@ pub fn getgrnam(fs: &dyn FsView, name: &str) -> Option<GrEntry> {
 
 /// The name of a uid (the number itself when /etc/passwd has none).
 pub fn user_name(fs: &dyn FsView, uid: u32) -> String {
-    passwd(fs)
-        .into_iter()
-        .find(|p| p.uid == uid)
-        .map(|p| p.name)
-        .unwrap_or_else(|| {
-            if uid == 0 {
-                "root".into()
-            } else {
-                uid.to_string()
-            }
-        })
+    name_or_number(
+        passwd(fs)
+            .into_iter()
+            .find(|p| p.uid == uid)
+            .map(|p| p.name),
+        uid,
+    )
 }
 
 /// The name of a gid (the number itself when /etc/group has none).
 pub fn group_name(fs: &dyn FsView, gid: u32) -> String {
-    group(fs)
-        .into_iter()
-        .find(|g| g.gid == gid)
-        .map(|g| g.name)
-        .unwrap_or_else(|| {
-            if gid == 0 {
-                "root".into()
-            } else {
-                gid.to_string()
-            }
-        })
+    name_or_number(
+        group(fs).into_iter().find(|g| g.gid == gid).map(|g| g.name),
+        gid,
+    )
+}
+
+/// A looked-up name, else `root` for id 0, else the number.
+fn name_or_number(found: Option<String>, id: u32) -> String {
+    found.unwrap_or_else(|| {
+        if id == 0 {
+            "root".into()
+        } else {
+            id.to_string()
+        }
+    })
 }
 
 /// `subp.which(program)` inside the root.

@@ -264,18 +264,6 @@ fn through_links(fs: &dyn FsView, path: &Path) -> PathBuf {
     p
 }
 
-/// The name of an id in the root's `/etc/passwd` or `/etc/group`.
-fn id_name(fs: &dyn FsView, file: &str, id: u32) -> String {
-    fs.read_string(Path::new(file))
-        .and_then(|t| {
-            t.lines().find_map(|l| {
-                let f: Vec<&str> = l.split(':').collect();
-                (f.len() > 2 && f[2].parse() == Ok(id)).then(|| f[0].to_string())
-            })
-        })
-        .unwrap_or_else(|| id.to_string())
-}
-
 /// `update_ssh_config(updates, fname)`: reads the file (or its
 /// `50-cloud-init.conf` when `fname` includes `fname.d/*.conf`), applies
 /// `updates` (keyword, value; in order) and, if anything changed, returns
@@ -320,11 +308,11 @@ pub fn update_ssh_config(
         Some(s) if s.kind == Kind::File => {
             let owner = (s.uid != 0 || s.gid != 0).then(|| Owner {
                 user: Some(crate::effect::Named::known(
-                    id_name(fs, "/etc/passwd", s.uid),
+                    crate::accounts::user_name(fs, s.uid),
                     s.uid,
                 )),
                 group: Some(crate::effect::Named::known(
-                    id_name(fs, "/etc/group", s.gid),
+                    crate::accounts::group_name(fs, s.gid),
                     s.gid,
                 )),
             });

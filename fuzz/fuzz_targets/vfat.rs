@@ -3,22 +3,12 @@
 #![no_main]
 
 use cloudboot::blockfs::{vfat::Vfat, Filesystem};
+
 use libfuzzer_sys::fuzz_target;
 
-fn walk(fs: &dyn Filesystem, dir: &str, depth: usize) {
-    if depth > 8 {
-        return;
-    }
-    let Ok(entries) = fs.list_dir(dir) else { return };
-    for e in entries.iter().take(64) {
-        let path = if dir.is_empty() { e.name.clone() } else { format!("{dir}/{}", e.name) };
-        if e.is_dir {
-            walk(fs, &path, depth + 1);
-        } else {
-            let _ = fs.read_file(&path, 1 << 20);
-        }
-    }
-}
+#[path = "shared/walk.rs"]
+mod shared_walk;
+use shared_walk::walk;
 
 fuzz_target!(|data: &[u8]| {
     let _ = cloudboot::blockfs::vfat::probe_label(&data.to_vec());
