@@ -435,13 +435,29 @@ impl<'a> Staged<'a> {
     /// Writes a whole file (`util.write_file`): missing parents are made
     /// 0755, the file gets `mode` and `owner` (none: the writer's).
     pub fn write(&mut self, path: &Path, data: Data, mode: u32, owner: Option<Owner>) {
+        let content = data.bytes.clone();
+        self.put_file(path, content, data, mode, owner, false);
+    }
+
+    /// Stages a file write (or append) of `data`, after which the file
+    /// holds `content`: parents made, the view updated, the effect and the
+    /// relabel recorded.
+    fn put_file(
+        &mut self,
+        path: &Path,
+        content: Vec<u8>,
+        data: Data,
+        mode: u32,
+        owner: Option<Owner>,
+        append: bool,
+    ) {
         if let Some(parent) = path.parent() {
             self.ensure_parents(parent);
         }
         self.nodes.insert(
             path.to_path_buf(),
             Node::File {
-                data: data.bytes.clone(),
+                data: content,
                 mode,
                 owner: owner.clone(),
             },
@@ -451,7 +467,7 @@ impl<'a> Staged<'a> {
             data,
             mode,
             owner,
-            append: false,
+            append,
         });
         self.restorecon(path, false);
     }
@@ -506,25 +522,7 @@ impl<'a> Staged<'a> {
         };
         let mut all = self.read(path).unwrap_or_default();
         all.extend_from_slice(&data.bytes);
-        if let Some(parent) = path.parent() {
-            self.ensure_parents(parent);
-        }
-        self.nodes.insert(
-            path.to_path_buf(),
-            Node::File {
-                data: all,
-                mode,
-                owner: owner.clone(),
-            },
-        );
-        self.effects.push(Effect::WriteFile {
-            path: path.to_path_buf(),
-            data,
-            mode,
-            owner,
-            append: true,
-        });
-        self.restorecon(path, false);
+        self.put_file(path, all, data, mode, owner, true);
     }
 
     /// Records directories the live target would create for a write.
