@@ -146,14 +146,6 @@ pub const SYSVINIT_OPTS_22_4: &str = "defaults,nobootwait";
 /// cloudboot's default options where systemd does not run.
 pub const SYSVINIT_OPTS: &str = "defaults,nofail";
 
-/// `distros.uses_systemd()`: `/run/systemd/system` is a directory (lstat).
-pub fn uses_systemd(fs: &dyn FsView) -> bool {
-    matches!(
-        fs.lstat(Path::new("/run/systemd/system")),
-        Some(s) if s.kind == crate::rootfs::Kind::Dir
-    )
-}
-
 // ---------------------------------------------------------------------------
 // Device names
 
@@ -943,7 +935,7 @@ pub fn decide(
 
 fn plan(ctx: &Context) -> ModuleOutput {
     let mut out = ModuleOutput::default();
-    let systemd = uses_systemd(ctx.fs);
+    let systemd = crate::distro::runs_systemd(ctx.fs);
     let defvals = match default_fields(ctx.cfg, systemd) {
         Ok(d) => d,
         Err(e) => {

@@ -61,12 +61,7 @@ impl Module for ResolvConf {
 
     fn plan(&self, ctx: &Context) -> ModuleOutput {
         let mut out = ModuleOutput::default();
-        if !ctx
-            .cfg
-            .get("manage_resolv_conf")
-            .map(Value::to_bool)
-            .unwrap_or(false)
-        {
+        if !ctx.cfg.get_bool("manage_resolv_conf", false) {
             out.note(
                 "Skipping module named resolv_conf, 'manage_resolv_conf' present but set to False",
             );

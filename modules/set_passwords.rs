@@ -52,9 +52,10 @@
 
 use std::path::Path;
 
+use crate::distro::uses_systemd;
 use crate::effect::{Command, Data, Effect, HostAction, OnFailure};
 use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
-use crate::rootfs::{FsView, Kind};
+use crate::rootfs::FsView;
 use crate::schema::{Field, Ty};
 use crate::semaphore::Frequency;
 use crate::sshd_config;
@@ -543,21 +544,6 @@ fn valid_password<'a>(e: &UserEntry<'a>) -> Option<&'a str> {
         Some("text" | "hash") => e.password.and_then(Value::as_str),
         _ => None,
     }
-}
-
-/// cloud-init's `uses_systemd()` on the root: `/run/systemd/system` is a
-/// directory (not a link). A root with no `/run/systemd` at all is not
-/// running; it counts as systemd when its `/sbin/init` links to `systemd`.
-pub fn uses_systemd(fs: &dyn FsView) -> bool {
-    if matches!(fs.lstat(Path::new("/run/systemd/system")), Some(s) if s.kind == Kind::Dir) {
-        return true;
-    }
-    if fs.lstat(Path::new("/run/systemd")).is_some() {
-        return false;
-    }
-    fs.read_link(Path::new("/sbin/init"))
-        .map(|t| t.file_name().is_some_and(|n| n == "systemd"))
-        .unwrap_or(false)
 }
 
 /// The ssh service's `status` and `restart` commands as the distro's

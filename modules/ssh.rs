@@ -100,11 +100,6 @@ fn config_key_file(key: &str) -> Option<String> {
     }
 }
 
-/// `get_cfg_option_bool(cfg, key, default)`.
-fn cfg_bool(cfg: &Value, key: &str, default: bool) -> bool {
-    cfg.get(key).map(Value::to_bool).unwrap_or(default)
-}
-
 impl Module for Ssh {
     fn info(&self) -> &'static ModuleInfo {
         &INFO
@@ -292,12 +287,12 @@ fn apply_credentials(st: &mut Staged, ctx: &Context) -> Result<(), String> {
         tracing::warn!("{w}");
     }
     let default = ug.default_user();
-    let disable_root = cfg_bool(cfg, "disable_root", true);
+    let disable_root = cfg.get_bool("disable_root", true);
     let disable_root_opts = cfg
         .get("disable_root_opts")
         .map(Value::python_str)
         .unwrap_or_else(|| ssh_util::DISABLE_USER_OPTS.to_string());
-    let mut keys: Vec<String> = if cfg_bool(cfg, "allow_public_ssh_keys", true) {
+    let mut keys: Vec<String> = if cfg.get_bool("allow_public_ssh_keys", true) {
         ctx.instance.public_keys.clone()
     } else {
         tracing::debug!(

@@ -45,12 +45,7 @@ impl Module for SshAuthkeyFingerprints {
 
     fn plan(&self, ctx: &Context) -> ModuleOutput {
         let mut out = ModuleOutput::default();
-        if ctx
-            .cfg
-            .get("no_ssh_fingerprints")
-            .map(Value::to_bool)
-            .unwrap_or(false)
-        {
+        if ctx.cfg.get_bool("no_ssh_fingerprints", false) {
             out.note("Skipping module named ssh_authkey_fingerprints, logging of SSH fingerprints disabled");
             return out;
         }

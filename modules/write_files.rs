@@ -93,7 +93,7 @@ pub fn plan_entries(ctx: &Context, deferred: bool) -> ModuleOutput {
     };
     let mut selected = 0;
     for (i, entry) in entries.iter().enumerate() {
-        let defer = entry.get("defer").map(Value::to_bool).unwrap_or(false);
+        let defer = entry.get_bool("defer", false);
         if defer != deferred {
             continue;
         }

@@ -323,10 +323,7 @@ impl<'t> Engine<'t> {
         let mut drop_link = false;
         if let Some(c) = cached {
             let trust = stage != Stage::Local
-                || sys_cfg
-                    .get("manual_cache_clean")
-                    .map(Value::to_bool)
-                    .unwrap_or(false)
+                || sys_cfg.get_bool("manual_cache_clean", false)
                 || fs.exists(&self.paths.instance_link().join("manual-clean"));
             let run_iid = fs
                 .read_string(&self.paths.runpath(".instance-id"))
@@ -437,11 +434,7 @@ impl<'t> Engine<'t> {
                 effects.push(Effect::write(guest, Data::secret(content.clone()), 0o660));
             }
         }
-        if sys_cfg
-            .get("manual_cache_clean")
-            .map(Value::to_bool)
-            .unwrap_or(false)
-        {
+        if sys_cfg.get_bool("manual_cache_clean", false) {
             effects.push(Effect::write(
                 idir.join("manual-clean"),
                 Data::public(""),
@@ -545,10 +538,7 @@ impl<'t> Engine<'t> {
             .map(|s| s.ran(self.target.fs()).is_none())
             .unwrap_or(true);
 
-        let allow_userdata = sys_cfg
-            .get("allow_userdata")
-            .map(Value::to_bool)
-            .unwrap_or(true);
+        let allow_userdata = sys_cfg.get_bool("allow_userdata", true);
         let mut user_cfg = Value::empty_map();
         let (mut vendor_cfg, mut vendor2_cfg) = (Value::empty_map(), Value::empty_map());
         let files = self.files(report);
@@ -585,9 +575,7 @@ impl<'t> Engine<'t> {
                     // `--file` configs over the system config) as its base.
                     let without_vendor = merge::merge_many(&[user_cfg.clone(), init_cfg.clone()]);
                     let vcfg = without_vendor.get(key).cloned().unwrap_or_default();
-                    if !matches!(vcfg, Value::Map(_))
-                        || !vcfg.get("enabled").map(Value::to_bool).unwrap_or(false)
-                    {
+                    if !matches!(vcfg, Value::Map(_)) || !vcfg.get_bool("enabled", false) {
                         report
                             .notes
                             .push(format!("{key} disabled by config; not consumed"));

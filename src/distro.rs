@@ -134,6 +134,30 @@ pub fn detect(fs: &dyn FsView) -> Distro {
     }
 }
 
+/// cloud-init's `uses_systemd()`: the root's `/run/systemd/system` is a
+/// directory (not a link).
+pub fn runs_systemd(fs: &dyn FsView) -> bool {
+    matches!(
+        fs.lstat(Path::new("/run/systemd/system")),
+        Some(s) if s.kind == crate::rootfs::Kind::Dir
+    )
+}
+
+/// [`runs_systemd`], and for an image that is not running (no `/run/systemd`
+/// at all) whether its `/sbin/init` links to `systemd`: a plan for an
+/// offline image then names the commands the image would run.
+pub fn uses_systemd(fs: &dyn FsView) -> bool {
+    if runs_systemd(fs) {
+        return true;
+    }
+    if fs.lstat(Path::new("/run/systemd")).is_some() {
+        return false;
+    }
+    fs.read_link(Path::new("/sbin/init"))
+        .map(|t| t.file_name().is_some_and(|n| n == "systemd"))
+        .unwrap_or(false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

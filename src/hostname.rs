@@ -35,15 +35,13 @@
 use std::path::{Path, PathBuf};
 
 use crate::datasource::Instance;
+use crate::distro::uses_systemd;
 use crate::effect::{Data, Effect, HostAction};
 use crate::module::ModuleOutput;
 use crate::paths::Paths;
 use crate::pystr::{is_space as py_space, splitlines as py_splitlines, strip as py_strip};
 use crate::rootfs::FsView;
 use crate::value::Value;
-
-/// cloud-init's `util.TRUE_STRINGS`.
-const TRUE_STRINGS: &[&str] = &["true", "1", "on", "yes"];
 
 /// Where the modules write.
 pub const HOSTS_FN: &str = "/etc/hosts";
@@ -55,26 +53,10 @@ pub const PREVIOUS_HOSTNAME_FILE: &str = "previous-hostname";
 // ---------------------------------------------------------------------------
 // Python helpers
 
-/// `util.translate_bool(val)`: falsy is false, booleans are themselves,
-/// anything else is true when `str(val).lower().strip()` is one of
-/// cloud-init's true strings (or an addon).
+/// `util.translate_bool(val, addons)`: [`Value::to_bool`], or
+/// `str(val).lower().strip()` is one of `addons`.
 pub fn translate_bool(v: &Value, addons: &[&str]) -> bool {
-    match v {
-        Value::Bool(b) => *b,
-        v if !v.truthy() => false,
-        other => {
-            let s = other.python_str().to_lowercase();
-            let s = py_strip(&s);
-            TRUE_STRINGS.contains(&s) || addons.contains(&s)
-        }
-    }
-}
-
-/// `util.get_cfg_option_bool(cfg, key, default)`.
-fn cfg_bool(cfg: &Value, key: &str, default: bool) -> bool {
-    cfg.get(key)
-        .map(|v| translate_bool(v, &[]))
-        .unwrap_or(default)
+    v.to_bool() || (v.truthy() && addons.contains(&py_strip(&v.python_str().to_lowercase())))
 }
 
 /// The value of a config key as a Python `str` method would see it: cloud-init
@@ -873,19 +855,6 @@ pub struct HostDistro {
     system_info: Value,
 }
 
-/// Whether the root's init is systemd (module docs).
-pub fn uses_systemd(fs: &dyn FsView) -> bool {
-    if fs.is_dir(Path::new("/run/systemd/system")) {
-        return true;
-    }
-    if fs.lstat(Path::new("/run/systemd")).is_some() {
-        return false;
-    }
-    fs.read_link(Path::new("/sbin/init"))
-        .map(|t| t.to_string_lossy().contains("systemd"))
-        .unwrap_or(false)
-}
-
 fn family_of(name: &str) -> Option<(Family, &'static str)> {
     Some(match name {
         "debian" | "ubuntu" => (Family::Debian, "debian"),
@@ -979,11 +948,9 @@ impl HostDistro {
     pub fn select_hostname(&self, cfg: &Value, hostname: &str, fqdn: Option<&str>) -> String {
         let prefer = match cfg.get("prefer_fqdn_over_hostname") {
             Some(v) => translate_bool(v, &[]),
-            None => cfg_bool(
-                &self.system_info,
-                "prefer_fqdn_over_hostname",
-                self.prefer_fqdn_default(),
-            ),
+            None => self
+                .system_info
+                .get_bool("prefer_fqdn_over_hostname", self.prefer_fqdn_default()),
         };
         match fqdn {
             Some(f) if prefer && !f.is_empty() => f.to_string(),
@@ -1409,7 +1376,7 @@ fn prepare(
     doing: &str,
     out: &mut ModuleOutput,
 ) -> Option<(HostDistro, Names)> {
-    if cfg_bool(cfg, "preserve_hostname", false) {
+    if cfg.get_bool("preserve_hostname", false) {
         out.note(format!(
             "Configuration option 'preserve_hostname' is set, not {doing} the hostname in module {name}"
         ));

@@ -185,6 +185,12 @@ impl Value {
         }
     }
 
+    /// `util.get_cfg_option_bool(cfg, key, default)`: the key read with
+    /// [`Value::to_bool`], `default` when it is absent.
+    pub fn get_bool(&self, key: &str, default: bool) -> bool {
+        self.get(key).map(Value::to_bool).unwrap_or(default)
+    }
+
     /// cloud-init's `util.translate_bool`: real booleans, or one of the strings
     /// "true", "1", "on", "yes" (any case, surrounding blanks ignored).
     pub fn to_bool(&self) -> bool {
@@ -192,7 +198,7 @@ impl Value {
             Value::Bool(b) => *b,
             v if !v.truthy() => false,
             other => matches!(
-                other.python_str().trim().to_ascii_lowercase().as_str(),
+                crate::pystr::strip(&other.python_str().to_lowercase()),
                 "true" | "1" | "on" | "yes"
             ),
         }

@@ -790,11 +790,7 @@ fn plan_apply(
         Data::public(crate::semaphore::content_now()),
         0o644,
     ));
-    let activation_disabled = b
-        .cfg
-        .get("disable_network_activation")
-        .map(Value::to_bool)
-        .unwrap_or(false);
+    let activation_disabled = b.cfg.get_bool("disable_network_activation", false);
     let bring_up = b.bring_up && !activation_disabled;
     if bring_up {
         let names: Vec<String> = state.interfaces.iter().map(|i| i.name()).collect();
