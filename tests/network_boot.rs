@@ -120,6 +120,51 @@ fn a_centos6_image_gets_every_nic_of_network_data_json() {
     assert_eq!(m.read(&format!("{scripts}/ifcfg-eth1")), "edited\n");
 }
 
+/// The same drive on a CentOS 7 root (os-release, initscripts): the RHEL
+/// 7+ flavour of the same three `ifcfg` files, with NetworkManager told to
+/// keep its hands off (`NM_CONTROLLED=no`, as cloud-init 22.4 writes it).
+#[test]
+fn a_centos7_image_gets_every_nic_of_network_data_json() {
+    let tree = iso_common::Tree::new();
+    let iso = multinic_iso(&tree);
+    let m = Machine::new();
+    m.write(
+        "/etc/os-release",
+        "NAME=\"CentOS Linux\"\nID=\"centos\"\nVERSION_ID=\"7\"\n",
+    );
+    m.write(
+        "/etc/redhat-release",
+        "CentOS Linux release 7.9.2009 (Core)\n",
+    );
+    executable(&m, "/sbin/ifup");
+    executable(&m, "/sbin/ifdown");
+    m.write(
+        "/etc/sysconfig/network-scripts/network-functions",
+        "# initscripts\n",
+    );
+    nic(&m, "eth0", "fa:16:3e:11:22:01");
+    nic(&m, "eth1", "fa:16:3e:11:22:02");
+    nic(&m, "eth2", "fa:16:3e:11:22:03");
+    boot_with(&m, &iso);
+    let scripts = "/etc/sysconfig/network-scripts";
+    let eth0 = m.read(&format!("{scripts}/ifcfg-eth0"));
+    assert!(
+        eth0.contains("HWADDR=fa:16:3e:11:22:01")
+            && eth0.contains("IPADDR=203.0.113.10")
+            && eth0.contains("NM_CONTROLLED=no"),
+        "{eth0}"
+    );
+    let eth1 = m.read(&format!("{scripts}/ifcfg-eth1"));
+    assert!(eth1.contains("BOOTPROTO=dhcp"), "{eth1}");
+    let eth2 = m.read(&format!("{scripts}/ifcfg-eth2"));
+    assert!(eth2.contains("IPADDR=10.20.0.10"), "{eth2}");
+    assert!(m
+        .read(&format!("{scripts}/route-eth2"))
+        .contains("ADDRESS0=10.30.0.0"));
+    let status = m.run_ok(&["status", "--long"], 0);
+    assert!(status.contains("with the sysconfig renderer"), "{status}");
+}
+
 /// A snapshot image: its parent's cloud-init left `ifcfg-eth3` and
 /// `route-eth3` for a NIC this instance does not have, and an operator wrote
 /// `ifcfg-eth4` by hand. The new instance's config removes cloud-init's
