@@ -237,6 +237,10 @@ impl NetworkState {
     fn parse_v1(&mut self, items: &[Value]) -> Result<(), NetError> {
         // Per-interface nameservers, applied once every interface exists.
         let mut dns_map: Vec<(String, DnsLists)> = Vec::new();
+        // Interface names given by more than one command: cloud-init lets the
+        // later one replace the earlier's settings without a word; cloudboot
+        // does the same and says so.
+        let mut named: Vec<String> = Vec::new();
         for command in items {
             let Some(cmd) = command.as_map() else {
                 self.warnings
@@ -244,6 +248,22 @@ impl NetworkState {
                 continue;
             };
             let kind = cmd.get("type").map(Value::python_str).unwrap_or_default();
+            if matches!(
+                kind.as_str(),
+                "physical" | "loopback" | "infiniband" | "vlan" | "bond" | "bridge"
+            ) {
+                if let Some(name) = cmd.get("name").map(Value::python_str) {
+                    if named.contains(&name) {
+                        let msg = format!(
+                            "interface {name} is configured more than once: the later entry replaces the earlier one's settings (as in cloud-init)"
+                        );
+                        tracing::warn!("{msg}");
+                        self.warnings.push(msg);
+                    } else {
+                        named.push(name);
+                    }
+                }
+            }
             let result = match kind.as_str() {
                 "physical" | "loopback" | "infiniband" => self.handle_physical(cmd),
                 "vlan" => self.handle_vlan(cmd),
@@ -1042,6 +1062,22 @@ impl Subnet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_given_twice_is_warned_about_and_the_later_entry_wins() {
+        let cfg = crate::yaml::load(
+            b"version: 1\nconfig:\n- {type: physical, name: eth0, subnets: [{type: static, address: 10.0.0.5/24}]}\n- {type: physical, name: eth0, subnets: [{type: dhcp}]}\n",
+            "t",
+        )
+        .unwrap();
+        let state = NetworkState::parse(&cfg, &HashMap::new()).unwrap();
+        assert_eq!(state.interfaces.len(), 1);
+        assert_eq!(state.interfaces[0].subnets()[0].kind(), "dhcp");
+        assert_eq!(
+            state.warnings,
+            ["interface eth0 is configured more than once: the later entry replaces the earlier one's settings (as in cloud-init)"]
+        );
+    }
     use crate::yaml;
 
     fn parse(text: &str) -> NetworkState {
