@@ -1,8 +1,10 @@
 //! bootcmd (`cc_bootcmd`): on every boot, early in the network stage, runs
 //! the `bootcmd` list as one shell script, with `INSTANCE_ID` set. As
 //! cloud-init does, the script is `util.shellify(bootcmd)` written to a
-//! temporary file under `/run/cloud-init/tmp` and run by `/bin/sh`; the file
-//! goes afterwards, whether the script succeeded or not.
+//! temporary file of its own under `/run/cloud-init/tmp`
+//! (`bootcmd-<run id>.sh`: two runs at once never share one, as cloud-init's
+//! random names do not) and run by `/bin/sh`; the file goes afterwards,
+//! whether the script succeeded or not.
 
 use crate::effect::{Command, Data, Effect, OnFailure};
 use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
@@ -41,7 +43,10 @@ impl Module for Bootcmd {
                 return out;
             }
         };
-        let path = ctx.paths.runpath("tmp").join("bootcmd.sh");
+        let path = ctx
+            .paths
+            .runpath("tmp")
+            .join(format!("bootcmd-{}.sh", ctx.run_id));
         out.effects
             .push(Effect::write(&path, Data::public(script), 0o600));
         let mut run = Command::new(["/bin/sh".to_string(), path.to_string_lossy().into_owned()])

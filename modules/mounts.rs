@@ -220,9 +220,11 @@ impl Devices<'_> {
 
     /// `os.path.realpath(p).split("/")[-1]`, inside the root.
     fn real_basename(&self, p: &str) -> String {
+        // A loop keeps the path as it is (Python's non-strict realpath).
         let canon = crate::rootfs::canonical_path(&Self::guest(p), true, |prefix| {
             self.fs.read_link(prefix).ok()
-        });
+        })
+        .unwrap_or_else(|_| Self::guest(p));
         canon
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -329,9 +331,11 @@ impl Devices<'_> {
             if self.fs.lstat(Path::new(&link)).is_none() {
                 continue;
             }
-            let canon = crate::rootfs::canonical_path(Path::new(&link), true, |p| {
+            let Ok(canon) = crate::rootfs::canonical_path(Path::new(&link), true, |p| {
                 self.fs.read_link(p).ok()
-            });
+            }) else {
+                continue;
+            };
             if let Some(d) = self.validate(Some(canon.to_string_lossy().into_owned())) {
                 return Some(d);
             }

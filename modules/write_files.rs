@@ -10,15 +10,24 @@
 //!
 //! Differences from cloud-init, on purpose: files are written atomically
 //! (temp file, fsync, rename); a bad entry (undecodable content, unknown
-//! owner) is reported and skipped while the other entries are still written,
-//! where cloud-init stops at the first failure; and the content of a file
-//! that is not world-readable is treated as a secret in logs and plans.
+//! owner, content of the wrong type) is reported with its index, path and
+//! line and skipped while the other entries are still written, in order,
+//! where cloud-init stops at the first failure; the content of a file that
+//! is not world-readable is treated as a secret in logs and plans; gzip
+//! content is decompressed as it is written, never whole in memory, up to
+//! `cloudboot: {limits: {write_file_bytes: N}}` (256 MiB unless set).
+//!
+//! Run again (a boot cut short after some entries and before the semaphore
+//! runs the module again), every effect is idempotent: a write replaces the
+//! file with the same bytes, mode and owner; an `append: true` entry is
+//! made once per instance, because a record under
+//! `instances/<iid>/cloudboot-appends/` remembers where its bytes went and
+//! an append whose bytes are already there is skipped.
 
-use std::io::Read;
 use std::path::{Component, PathBuf};
 
 use crate::base64;
-use crate::effect::{Data, Effect};
+use crate::effect::{Append, Data, Effect};
 use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
 use crate::schema::{Field, Ty};
 use crate::semaphore::Frequency;
@@ -59,7 +68,7 @@ static INFO: ModuleInfo = ModuleInfo {
     frequency: Frequency::Instance,
     activate_by: &["write_files"],
     keys: &["write_files"],
-    schema: &[Field::opt("write_files", Ty::List(&ENTRY))],
+    schema: &[Field::opt("write_files", Ty::Entries(&ENTRY))],
     summary: "write arbitrary files",
 };
 
@@ -98,6 +107,18 @@ pub fn plan_entries(ctx: &Context, deferred: bool) -> ModuleOutput {
             continue;
         }
         selected += 1;
+        // An entry of the wrong shape fails alone (the engine's error
+        // names its file and line); the others are still written, in order.
+        if let Some(e) = ctx.entry_error(&format!("write_files[{i}]")) {
+            match entry.get("path").filter(|p| p.truthy()) {
+                Some(p) => out.error(format!(
+                    "{e}; {} not written",
+                    abspath(&p.python_str()).display()
+                )),
+                None => out.error(e),
+            }
+            continue;
+        }
         match plan_entry(ctx, i + 1, entry) {
             Ok(effect) => out.effects.push(effect),
             Err(msg) => out.error(msg),
@@ -169,12 +190,26 @@ fn plan_entry(ctx: &Context, n: usize, entry: &Value) -> Result<Effect, String> 
         .resolve_owner(&owner_spec)
         .map_err(|e| format!("{}: {e}; {} not written", at("owner"), path.display()))?;
     let mode = decode_perms(map.get("permissions"), &at("permissions"));
-    let append = map.get("append").map(Value::to_bool).unwrap_or(false);
     // A file kept from other users probably holds something secret.
-    let data = if mode & 0o004 == 0 {
-        Data::secret(content)
+    let secret = mode & 0o004 == 0;
+    let data = match content {
+        Decoded::Plain(bytes) if secret => Data::secret(bytes),
+        Decoded::Plain(bytes) => Data::public(bytes),
+        Decoded::Gzip(bytes) => Data::gzipped(bytes, write_limit(ctx.cfg), secret),
+    };
+    let append = if map.get("append").map(Value::to_bool).unwrap_or(false) {
+        // Once per instance: a run cut short after the append and before
+        // the semaphore must not append again. The record is named by the
+        // entry and its content, so a changed entry is a new append.
+        let mut key = format!("{}\0{}\0", n - 1, path.display()).into_bytes();
+        key.extend_from_slice(&data.bytes);
+        Append::OncePerInstance {
+            record: ctx
+                .ipath("cloudboot-appends")
+                .join(crate::sha256::hex(&key)),
+        }
     } else {
-        Data::public(content)
+        Append::No
     };
     Ok(Effect::WriteFile {
         path,
@@ -184,6 +219,23 @@ fn plan_entry(ctx: &Context, n: usize, entry: &Value) -> Result<Effect, String> 
         append,
     })
 }
+
+/// The most a gzip entry may decompress to: `cloudboot: {limits:
+/// {write_file_bytes: N}}` in the config, else 256 MiB. cloud-init has no
+/// limit (a 1 GiB bomb costs it gigabytes of memory); cloudboot streams the
+/// content to disk and stops at this one.
+pub fn write_limit(cfg: &Value) -> u64 {
+    cfg.get("cloudboot")
+        .and_then(|c| c.get("limits"))
+        .and_then(|l| l.get("write_file_bytes"))
+        .and_then(|v| match v {
+            Value::Int(i) => u64::try_from(*i).ok(),
+            _ => None,
+        })
+        .unwrap_or(DEFAULT_WRITE_LIMIT)
+}
+
+const DEFAULT_WRITE_LIMIT: u64 = 256 << 20;
 
 /// `os.path.abspath` relative to `/`: `.` and `..` folded.
 fn abspath(p: &str) -> PathBuf {
@@ -200,26 +252,36 @@ fn abspath(p: &str) -> PathBuf {
     out
 }
 
-/// `canonicalize_extraction` + `extract_contents`.
-fn decode(content: &[u8], encoding: &str) -> Result<Vec<u8>, String> {
+/// Decoded content: gzip data stays compressed until it is written
+/// (streamed to the file, never whole in memory).
+#[derive(Debug, PartialEq)]
+enum Decoded {
+    Plain(Vec<u8>),
+    Gzip(Vec<u8>),
+}
+
+/// `canonicalize_extraction` + `extract_contents`, but gzip is only
+/// checked here (its magic bytes) and decompressed when written.
+fn decode(content: &[u8], encoding: &str) -> Result<Decoded, String> {
     let enc = encoding.trim().to_ascii_lowercase();
-    let gunzip = |data: &[u8]| -> Result<Vec<u8>, String> {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(data)
-            .read_to_end(&mut out)
-            .map_err(|e| format!("not gzip data: {e}"))?;
-        Ok(out)
+    let gzip = |data: Vec<u8>| -> Result<Decoded, String> {
+        if !data.starts_with(&[0x1f, 0x8b]) {
+            return Err("not gzip data: invalid gzip header".into());
+        }
+        Ok(Decoded::Gzip(data))
     };
     match enc.as_str() {
-        "gz" | "gzip" => gunzip(content),
+        "gz" | "gzip" => gzip(content.to_vec()),
         "gz+base64" | "gzip+base64" | "gz+b64" | "gzip+b64" => {
-            gunzip(&base64::decode(content).map_err(|e| format!("not base64: {e}"))?)
+            gzip(base64::decode(content).map_err(|e| format!("not base64: {e}"))?)
         }
-        "b64" | "base64" => base64::decode(content).map_err(|e| format!("not base64: {e}")),
-        "" | "text/plain" => Ok(content.to_vec()),
+        "b64" | "base64" => base64::decode(content)
+            .map(Decoded::Plain)
+            .map_err(|e| format!("not base64: {e}")),
+        "" | "text/plain" => Ok(Decoded::Plain(content.to_vec())),
         other => {
             tracing::warn!("Unknown encoding type {other}, assuming text/plain");
-            Ok(content.to_vec())
+            Ok(Decoded::Plain(content.to_vec()))
         }
     }
 }
@@ -263,6 +325,7 @@ fn parse_octal(s: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
 
     #[test]
     fn perms_decode_like_cloud_init() {
@@ -276,20 +339,55 @@ mod tests {
 
     #[test]
     fn encodings() {
-        assert_eq!(decode(b"aGk=", " B64 ").unwrap(), b"hi");
+        let plain = |b: &[u8]| Decoded::Plain(b.to_vec());
+        assert_eq!(decode(b"aGk=", " B64 ").unwrap(), plain(b"hi"));
         let mut gz = Vec::new();
         {
             use std::io::Write;
             let mut e = flate2::write::GzEncoder::new(&mut gz, flate2::Compression::default());
             e.write_all(b"zipped").unwrap();
         }
-        assert_eq!(decode(&gz, "gzip").unwrap(), b"zipped");
+        // Kept compressed; the write decompresses it.
+        assert_eq!(decode(&gz, "gzip").unwrap(), Decoded::Gzip(gz.clone()));
+        let unzipped = |d: Decoded| match d {
+            Decoded::Gzip(b) => {
+                let mut out = Vec::new();
+                Data::gzipped(b, 100, false)
+                    .reader()
+                    .read_to_end(&mut out)
+                    .unwrap();
+                out
+            }
+            other => panic!("{other:?}"),
+        };
         let b = base64::encode(&gz);
         for enc in ["gz+base64", "gzip+base64", "gz+b64", "gzip+b64"] {
-            assert_eq!(decode(b.as_bytes(), enc).unwrap(), b"zipped");
+            assert_eq!(unzipped(decode(b.as_bytes(), enc).unwrap()), b"zipped");
         }
-        assert_eq!(decode(b"raw", "rot13").unwrap(), b"raw");
+        assert_eq!(decode(b"raw", "rot13").unwrap(), plain(b"raw"));
         assert!(decode(b"not gzip", "gz").is_err());
+    }
+
+    #[test]
+    fn gzip_past_the_limit_is_an_error_naming_the_limit() {
+        let mut gz = Vec::new();
+        {
+            use std::io::Write;
+            let mut e = flate2::write::GzEncoder::new(&mut gz, flate2::Compression::default());
+            e.write_all(&[0u8; 1000]).unwrap();
+        }
+        let mut out = Vec::new();
+        let e = Data::gzipped(gz.clone(), 999, false)
+            .reader()
+            .read_to_end(&mut out)
+            .unwrap_err();
+        assert!(e.to_string().contains("limit of 999 bytes"), "{e}");
+        out.clear();
+        Data::gzipped(gz, 1000, false)
+            .reader()
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out.len(), 1000);
     }
 
     #[test]

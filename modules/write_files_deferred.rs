@@ -16,7 +16,7 @@ static INFO: ModuleInfo = ModuleInfo {
     keys: &["write_files"],
     schema: &[Field::opt(
         "write_files",
-        Ty::List(&super::write_files::ENTRY),
+        Ty::Entries(&super::write_files::ENTRY),
     )],
     summary: "write the write_files entries marked defer: true",
 };

@@ -467,7 +467,7 @@ impl<'a> Staged<'a> {
             data,
             mode,
             owner,
-            append,
+            append: append.into(),
         });
         self.restorecon(path, false);
     }
@@ -501,7 +501,7 @@ impl<'a> Staged<'a> {
         if tail > 0 {
             if let Some(Effect::WriteFile {
                 path: p,
-                append: false,
+                append: crate::effect::Append::No,
                 ..
             }) = self.effects.get(tail - 1)
             {

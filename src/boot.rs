@@ -81,6 +81,7 @@ impl<'t> Engine<'t> {
     /// the network stage's modules without the datasource work of `init`.
     pub fn run_stage_as(&mut self, stage: Stage, modules_only: bool) -> StageReport {
         let mut report = StageReport::new(stage);
+        self.target.begin();
         let mode = if modules_only && stage == Stage::Network {
             "modules-init"
         } else {
@@ -791,34 +792,47 @@ impl<'t> Engine<'t> {
             freq.as_str()
         );
         // A key of the wrong type fails this module alone, before it plans
-        // anything; unknown keys are only warned about.
+        // anything; a wrong type inside one entry of a list whose entries
+        // stand alone (write_files) fails that entry, and the module runs
+        // the others; unknown keys are only warned about.
         let mut schema_problems = Vec::new();
         crate::schema::check_fields(info.schema, cfg, "", false, &mut schema_problems);
-        let type_errors: Vec<&crate::schema::Problem> = schema_problems
-            .iter()
-            .filter(|p| p.severity == crate::schema::Severity::TypeError)
-            .collect();
+        let bad = |severity| {
+            schema_problems
+                .iter()
+                .filter(move |p: &&crate::schema::Problem| p.severity == severity)
+        };
         // Name the file and line the bad value came from (only worked out
         // when there is something to report).
-        let type_errors: Vec<String> = if type_errors.is_empty() {
-            Vec::new()
-        } else {
-            let locator = crate::schema::Locator::for_boot(
-                self.target.fs(),
-                &self.paths,
-                &instance.instance_id,
-            );
-            type_errors
-                .iter()
-                .map(|p| {
-                    let at = crate::schema::value_at(cfg, &p.path);
-                    match locator.locate(&p.path, at) {
-                        Some(place) => format!("{place}: {}: {}", p.path, p.message),
-                        None => format!("{}: {}", p.path, p.message),
-                    }
-                })
-                .collect()
+        let mut locator = None;
+        let mut placed = |p: &crate::schema::Problem| {
+            let locator = locator.get_or_insert_with(|| {
+                crate::schema::Locator::for_boot(
+                    self.target.fs(),
+                    &self.paths,
+                    &instance.instance_id,
+                )
+            });
+            let at = crate::schema::value_at(cfg, &p.path);
+            match locator.locate(&p.path, at) {
+                Some(place) => format!("{place}: {}: {}", p.path, p.message),
+                None => format!("{}: {}", p.path, p.message),
+            }
         };
+        let type_errors: Vec<String> = bad(crate::schema::Severity::TypeError)
+            .map(&mut placed)
+            .collect();
+        // `write_files[1].content` -> `write_files[1]`: the entry the
+        // module skips and reports (if it is one it handles).
+        let bad_entries: Vec<(String, String)> = bad(crate::schema::Severity::EntryError)
+            .map(|p| {
+                let entry = match p.path.find(']') {
+                    Some(i) => p.path[..=i].to_string(),
+                    None => p.path.clone(),
+                };
+                (entry, placed(p))
+            })
+            .collect();
         let warnings: Vec<String> = schema_problems
             .iter()
             .filter(|p| p.severity == crate::schema::Severity::Warning)
@@ -827,6 +841,7 @@ impl<'t> Engine<'t> {
         for w in &warnings {
             tracing::warn!("{name}: {w}");
         }
+        let run_id = self.target.root().temps().id().to_string();
         let output = if !type_errors.is_empty() {
             let mut o = crate::module::ModuleOutput::default();
             for e in type_errors {
@@ -842,6 +857,8 @@ impl<'t> Engine<'t> {
                 paths: &self.paths,
                 fs: self.target.fs(),
                 args: &planned.args,
+                bad_entries: &bad_entries,
+                run_id: &run_id,
             };
             // A module bug must not take the boot down with it.
             let mut o = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -864,6 +881,9 @@ impl<'t> Engine<'t> {
         errors.extend(applied.errors);
         let mut records = applied.records;
         if let Some(s) = &sem {
+            if !output.effects.is_empty() {
+                self.target.settle();
+            }
             let e = Effect::write(
                 s.path.clone(),
                 Data::public(semaphore::content_now()),
@@ -916,6 +936,7 @@ impl<'t> Engine<'t> {
         args: Vec<String>,
     ) -> (i32, StageReport) {
         let mut report = StageReport::new(Stage::Final);
+        self.target.begin();
         let sys_cfg = self.system_config(&mut report);
         let Some(fetched) = self.fetch(Stage::Final, &sys_cfg, &mut report) else {
             report

@@ -14,7 +14,7 @@ use crate::exec::Runner;
 use crate::paths::{Paths, LOG_FILE, OUTPUT_LOG_FILE, STAGES_YAML};
 use crate::plan::PlanTarget;
 use crate::report::{self, StageReport};
-use crate::rootfs::{create_dirs, write_atomic, FsView, RealFs, Root};
+use crate::rootfs::{FsView, RealFs, Root};
 use crate::semaphore::Frequency;
 use crate::stages::{self, Stage, StageMap};
 use crate::target::{apply_all, LiveTarget, Target};
@@ -228,28 +228,15 @@ fn stage_map(args: &Args, root: &Root) -> Result<StageMap, String> {
 
 /// A live target for `root`, with the log files opened.
 fn live_target(root: &Root) -> LiveTarget {
-    if let Err(e) = logging::open_file(&root.resolve(Path::new(LOG_FILE))) {
+    if let Err(e) = logging::open_file(root, Path::new(LOG_FILE)) {
         tracing::warn!(
             "cannot open {LOG_FILE} in {}: {e}",
             root.host_path().display()
         );
     }
-    let out_path = root.resolve(Path::new(OUTPUT_LOG_FILE));
-    let output = out_path
-        .parent()
-        .map(|d| create_dirs(d, 0o755))
-        .and_then(|r| r.ok())
-        .and_then(|_| {
-            use std::os::unix::fs::OpenOptionsExt;
-            // Scripts' output can hold secrets (and set_passwords prints
-            // random passwords to the console): never world-readable.
-            fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .mode(0o640)
-                .open(&out_path)
-                .ok()
-        });
+    // Scripts' output can hold secrets (and set_passwords prints random
+    // passwords to the console): never world-readable.
+    let output = root.open_append(Path::new(OUTPUT_LOG_FILE), 0o640).ok();
     for log in [LOG_FILE, OUTPUT_LOG_FILE] {
         fix_log_owner(root, Path::new(log));
     }
@@ -284,7 +271,7 @@ fn fix_log_owner(root: &Root, guest: &Path) {
             id("/etc/group", group)
         };
         if let (Some(u), Some(g)) = (uid, gid) {
-            let _ = std::os::unix::fs::chown(root.resolve(guest), Some(u), Some(g));
+            let _ = root.set_owner_mode(guest, Some((Some(u), Some(g))), None);
             return;
         }
     }
@@ -870,12 +857,11 @@ fn cmd_net(args: &Args) -> Result<i32, Usage> {
 
 /// Copies a NoCloud seed directory into the root's `seed/nocloud`.
 fn install_seed(root: &Root, dir: &Path) -> std::io::Result<()> {
-    let dest = root.resolve(&Paths::default().seed_dir("nocloud"));
-    create_dirs(&dest, 0o755)?;
+    let dest = Paths::default().seed_dir("nocloud");
     for name in ["meta-data", "user-data", "vendor-data", "network-config"] {
         let src = dir.join(name);
         if src.is_file() {
-            write_atomic(&dest.join(name), &fs::read(&src)?, 0o600, None)?;
+            root.write_bytes(&dest.join(name), &fs::read(&src)?, 0o600, None)?;
         }
     }
     Ok(())

@@ -16,8 +16,13 @@ use crate::rootfs::FsView;
 /// File content or program input, with a mark for secrets.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Data {
+    /// The content; gzip-compressed when `gunzip_limit` is set.
     pub bytes: Vec<u8>,
     pub secret: bool,
+    /// `Some(limit)`: `bytes` is gzip data, decompressed as it is written
+    /// (never whole in memory), and more than `limit` bytes of it is an
+    /// error that leaves the old file in place.
+    pub gunzip_limit: Option<u64>,
 }
 
 impl Data {
@@ -25,6 +30,7 @@ impl Data {
         Data {
             bytes: bytes.into(),
             secret: false,
+            gunzip_limit: None,
         }
     }
 
@@ -32,8 +38,111 @@ impl Data {
         Data {
             bytes: bytes.into(),
             secret: true,
+            gunzip_limit: None,
         }
     }
+
+    /// gzip data, to be written decompressed, at most `limit` bytes of it.
+    pub fn gzipped(compressed: Vec<u8>, limit: u64, secret: bool) -> Data {
+        Data {
+            bytes: compressed,
+            secret,
+            gunzip_limit: Some(limit),
+        }
+    }
+
+    /// The content as it is to be written: a stream that decompresses gzip
+    /// data as it is read and fails, naming the limit, past it.
+    pub fn reader(&self) -> Box<dyn std::io::Read + '_> {
+        match self.gunzip_limit {
+            None => Box::new(&self.bytes[..]),
+            Some(limit) => Box::new(Gunzip {
+                inner: flate2::read::GzDecoder::new(&self.bytes[..]),
+                left: limit,
+                limit,
+            }),
+        }
+    }
+}
+
+/// A gzip stream cut at a limit (see [`Data::reader`]).
+struct Gunzip<'a> {
+    inner: flate2::read::GzDecoder<&'a [u8]>,
+    left: u64,
+    limit: u64,
+}
+
+impl std::io::Read for Gunzip<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        // One byte more than allowed tells "exactly the limit" from "more".
+        let want = buf.len().min(self.left.saturating_add(1) as usize);
+        let n = self.inner.read(&mut buf[..want]).map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("not gzip data: {e}"),
+            )
+        })?;
+        if n as u64 > self.left {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "decompressed content is larger than the limit of {} bytes (cloudboot.limits.write_file_bytes)",
+                    self.limit
+                ),
+            ));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// How a write treats what the file already holds.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Append {
+    /// Replace the file.
+    No,
+    /// Add to the end.
+    Always,
+    /// Add to the end once per instance, even if the module runs again
+    /// after a crash (its semaphore is written only when it finished):
+    /// `record`, under the instance directory, remembers where the bytes
+    /// went, and an append whose bytes are there already is not repeated.
+    OncePerInstance { record: PathBuf },
+}
+
+impl From<bool> for Append {
+    fn from(append: bool) -> Append {
+        if append {
+            Append::Always
+        } else {
+            Append::No
+        }
+    }
+}
+
+impl Append {
+    pub fn is_append(&self) -> bool {
+        *self != Append::No
+    }
+}
+
+/// Whether the once-per-instance append of `data` to `path` is already
+/// done: its record names an offset where the file holds exactly `data`.
+/// (Shared by the live and plan targets: one decision.)
+pub fn already_appended(fs: &dyn FsView, path: &Path, data: &Data, record: &Path) -> bool {
+    let Some(offset) = fs
+        .read_string(record)
+        .and_then(|t| t.lines().next()?.trim().parse::<usize>().ok())
+    else {
+        return false;
+    };
+    let Ok(now) = fs.read(path) else {
+        return false;
+    };
+    offset
+        .checked_add(data.bytes.len())
+        .and_then(|end| now.get(offset..end))
+        .is_some_and(|held| held == data.bytes.as_slice())
 }
 
 /// One half of an owner: a name, and its id when it was known at plan time.
@@ -344,7 +453,7 @@ pub enum Effect {
         data: Data,
         mode: u32,
         owner: Option<Owner>,
-        append: bool,
+        append: Append,
     },
     /// Create a directory with `mode` (missing parents get 0755).
     Mkdir { path: PathBuf, mode: u32 },
@@ -378,22 +487,43 @@ pub enum Effect {
     Http(HttpRequest),
 }
 
+/// Whether a write's content stays out of plans and logs: secret bytes, or
+/// a file others may not read (a runcmd script at 0700, a sudoers file at
+/// 0440). What the file's mode hides on disk, a plan does not print either.
+pub fn hides_content(data: &Data, mode: u32) -> bool {
+    data.secret || mode & 0o004 == 0
+}
+
 impl Effect {
+    /// The path an effect on the filesystem acts on.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Effect::WriteFile { path, .. }
+            | Effect::Mkdir { path, .. }
+            | Effect::Chown { path, .. }
+            | Effect::Symlink { path, .. }
+            | Effect::Remove { path } => Some(path),
+            _ => None,
+        }
+    }
+
     pub fn write(path: impl Into<PathBuf>, data: Data, mode: u32) -> Effect {
         Effect::WriteFile {
             path: path.into(),
             data,
             mode,
             owner: None,
-            append: false,
+            append: Append::No,
         }
     }
 
     /// The verb a plan prints first.
     pub fn verb(&self) -> &'static str {
         match self {
-            Effect::WriteFile { append: true, .. } => "append",
-            Effect::WriteFile { .. } => "write",
+            Effect::WriteFile {
+                append: Append::No, ..
+            } => "write",
+            Effect::WriteFile { .. } => "append",
             Effect::Mkdir { .. } => "mkdir",
             Effect::Chown { .. } => "chown",
             Effect::Symlink { .. } => "symlink",
@@ -417,13 +547,22 @@ impl Effect {
                 ..
             } => {
                 let owner = owner.as_ref().map(|o| format!(" {o}")).unwrap_or_default();
-                let secret = if data.secret { ", secret" } else { "" };
+                let secret = if data.secret {
+                    ", secret"
+                } else if hides_content(data, *mode) {
+                    ", not world-readable"
+                } else {
+                    ""
+                };
+                let size = match data.gunzip_limit {
+                    None => format!("{} bytes", data.bytes.len()),
+                    Some(_) => format!("{} bytes gzip", data.bytes.len()),
+                };
                 format!(
-                    "{} {} ({:04o}{owner}, {} bytes{secret})",
+                    "{} {} ({:04o}{owner}, {size}{secret})",
                     self.verb(),
                     path.display(),
                     mode,
-                    data.bytes.len()
                 )
             }
             Effect::Mkdir { path, mode } => format!("mkdir {} ({mode:04o})", path.display()),
@@ -508,10 +647,12 @@ impl Effect {
                 "path": path,
                 "mode": format!("{mode:04o}"),
                 "owner": owner.as_ref().map(|o| o.to_string()),
-                "append": append,
+                "append": append.is_append(),
                 "bytes": data.bytes.len(),
-                "content": if data.secret {
+                "content": if hides_content(data, *mode) {
                     serde_json::Value::from("<redacted>")
+                } else if data.gunzip_limit.is_some() {
+                    serde_json::Value::from(format!("<gzip, {} bytes>", data.bytes.len()))
                 } else {
                     serde_json::Value::from(String::from_utf8_lossy(&data.bytes).into_owned())
                 },

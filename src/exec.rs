@@ -80,7 +80,7 @@ impl Runner {
                 "not run: running {argv0} inside {root} needs root (chroot)"
             ));
         }
-        if !self.root.resolve(Path::new("/bin/sh")).exists() {
+        if !self.root.exists(Path::new("/bin/sh")) {
             return Some(format!(
                 "not run: {root} has no /bin/sh, so it is not a system to run {argv0} in"
             ));
@@ -113,16 +113,17 @@ impl Runner {
                 ),
             )
         };
-        let host = self.root.resolve(Path::new(argv0));
         let mut head = [0u8; 128];
-        let n = File::open(&host)
+        let n = self
+            .root
+            .open_read(Path::new(argv0))
             .and_then(|mut f| f.read(&mut head))
             .map_err(|_| missing(argv0))?;
         if let Some(line) = head[..n].strip_prefix(b"#!") {
             let line = line.split(|&b| b == b'\n').next().unwrap_or_default();
             let text = String::from_utf8_lossy(line);
             if let Some(interp) = text.split_whitespace().next() {
-                if interp.starts_with('/') && !self.root.resolve(Path::new(interp)).exists() {
+                if interp.starts_with('/') && !self.root.exists(Path::new(interp)) {
                     return Err(missing(&format!("interpreter {interp} of {argv0}")));
                 }
             }

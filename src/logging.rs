@@ -7,9 +7,8 @@
 //! A small subscriber of our own: the format is fixed and start-up stays cheap.
 
 use std::fmt::Write as _;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -38,16 +37,9 @@ pub fn init(debug: bool) {
     let _ = tracing::subscriber::set_global_default(Forward);
 }
 
-/// Starts appending to the log file at `host_path` (created 0640).
-pub fn open_file(host_path: &Path) -> std::io::Result<()> {
-    if let Some(dir) = host_path.parent() {
-        crate::rootfs::create_dirs(dir, 0o755)?;
-    }
-    let f = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o640)
-        .open(host_path)?;
+/// Starts appending to the log file `guest` in `root` (created 0640).
+pub fn open_file(root: &crate::rootfs::Root, guest: &Path) -> std::io::Result<()> {
+    let f = root.open_append(guest, 0o640)?;
     *LOGGER.file.lock().unwrap_or_else(|e| e.into_inner()) = Some(f);
     Ok(())
 }

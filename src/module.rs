@@ -44,6 +44,25 @@ pub struct Context<'a> {
     pub fs: &'a dyn FsView,
     /// Arguments from the module list entry or `single` (`[name, freq, args...]`).
     pub args: &'a [String],
+    /// Entries of a [`crate::schema::Ty::Entries`] list that have the wrong
+    /// shape: (`write_files[1]`, the error naming file and line). A module
+    /// with such a list skips each and reports its error (when the entry
+    /// is one it handles), and handles the others.
+    pub bad_entries: &'a [(String, String)],
+    /// A token unique to this run among all runs on this root (pid and
+    /// random bits), for files that must not collide with another run's.
+    pub run_id: &'a str,
+}
+
+impl Context<'_> {
+    /// The error for entry `path` (`write_files[1]`) when it has the wrong
+    /// shape (see [`Context::bad_entries`]).
+    pub fn entry_error(&self, path: &str) -> Option<&str> {
+        self.bad_entries
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, e)| e.as_str())
+    }
 }
 
 impl Context<'_> {
@@ -164,6 +183,11 @@ pub fn normalize_name(name: &str) -> String {
 /// `subp.runparts(dir, exe_prefix=prefix)`: every executable file directly in
 /// `dir`, in sorted order. A missing directory or one without executables is
 /// a note, not an error, as in cloud-init.
+///
+/// Unlike 22.4's `runparts`, names that start with a dot are skipped (as
+/// Debian's `run-parts` skips them): cloudboot's temporary files
+/// (`.runcmd.cloudboot-*`) are dotfiles, so one left by a crash can never
+/// run a script a second time, and nor can an editor's backup.
 pub fn run_parts(
     ctx: &Context,
     dir: PathBuf,
@@ -176,6 +200,7 @@ pub fn run_parts(
         .list_dir(&dir)
         .unwrap_or_default()
         .iter()
+        .filter(|n| !n.starts_with('.'))
         .map(|n| dir.join(n))
         .filter(|p| ctx.fs.is_executable_file(p))
         .collect();

@@ -10,7 +10,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::diff;
-use crate::effect::{Effect, Owner};
+use crate::effect::{already_appended, hides_content, Append, Data, Effect, Owner};
 use crate::rootfs::{canonical_path, FsView, Kind, RealFs, Root, Stat};
 use crate::target::{Outcome, Record, Target};
 
@@ -47,7 +47,7 @@ impl Overlay {
     }
 
     /// The guest path with every symlink (planned or real) followed.
-    fn canonical(&self, path: &Path, follow_last: bool) -> PathBuf {
+    fn canonical(&self, path: &Path, follow_last: bool) -> io::Result<PathBuf> {
         canonical_path(path, follow_last, |prefix| self.link_at(prefix))
     }
 
@@ -114,8 +114,8 @@ impl Overlay {
         }
     }
 
-    fn put(&mut self, path: &Path, node: Node) {
-        let canon = self.canonical(path, !matches!(node, Node::Link(_) | Node::Removed));
+    fn put(&mut self, path: &Path, node: Node) -> io::Result<()> {
+        let canon = self.canonical(path, !matches!(node, Node::Link(_) | Node::Removed))?;
         self.ensure_parents(&canon);
         if matches!(node, Node::Removed) {
             // Children planned under a removed directory go too.
@@ -130,6 +130,7 @@ impl Overlay {
             }
         }
         self.nodes.insert(canon, node);
+        Ok(())
     }
 }
 
@@ -137,7 +138,9 @@ impl Overlay {
     /// Whether the existing directory at `path` is the real one (or keeps
     /// it), so a changed mode keeps its real entries.
     fn keeps_real(&self, path: &Path) -> bool {
-        let canon = self.canonical(path, true);
+        let Ok(canon) = self.canonical(path, true) else {
+            return false;
+        };
         match self.node(&canon) {
             None => true,
             Some(Node::Dir { keep_real, .. }) => *keep_real,
@@ -146,9 +149,9 @@ impl Overlay {
     }
 
     /// A planned chown/chmod; false when the path is not there.
-    fn chown(&mut self, path: &Path, owner: Option<&Owner>, mode: Option<u32>) -> bool {
+    fn chown(&mut self, path: &Path, owner: Option<&Owner>, mode: Option<u32>) -> io::Result<bool> {
         let Some(st) = self.stat(path) else {
-            return false;
+            return Ok(false);
         };
         let (uid, gid) = owner
             .map(|o| o.resolve(self).unwrap_or_else(|_| o.ids()))
@@ -164,16 +167,16 @@ impl Overlay {
                 uid: uid.unwrap_or(st.uid),
                 gid: gid.unwrap_or(st.gid),
             },
-            _ => return true,
+            _ => return Ok(true),
         };
-        self.put(path, node);
-        true
+        self.put(path, node)?;
+        Ok(true)
     }
 }
 
 impl FsView for Overlay {
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
-        let canon = self.canonical(path, true);
+        let canon = self.canonical(path, true)?;
         match self.node(&canon) {
             Some(Node::File { data, .. }) => Ok(data.clone()),
             Some(Node::Removed) => Err(io::ErrorKind::NotFound.into()),
@@ -184,15 +187,15 @@ impl FsView for Overlay {
     }
 
     fn stat(&self, path: &Path) -> Option<Stat> {
-        self.stat_canon(&self.canonical(path, true))
+        self.stat_canon(&self.canonical(path, true).ok()?)
     }
 
     fn lstat(&self, path: &Path) -> Option<Stat> {
-        self.stat_canon(&self.canonical(path, false))
+        self.stat_canon(&self.canonical(path, false).ok()?)
     }
 
     fn list_dir(&self, path: &Path) -> io::Result<Vec<String>> {
-        let canon = self.canonical(path, true);
+        let canon = self.canonical(path, true)?;
         if !matches!(
             self.stat_canon(&canon),
             Some(Stat {
@@ -240,7 +243,7 @@ impl FsView for Overlay {
     }
 
     fn read_link(&self, path: &Path) -> io::Result<PathBuf> {
-        let canon = self.canonical(path, false);
+        let canon = self.canonical(path, false)?;
         self.link_at(&canon)
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a symlink"))
     }
@@ -250,6 +253,32 @@ impl FsView for Overlay {
 pub struct PlanTarget {
     root: Root,
     overlay: Overlay,
+}
+
+/// Decompressed content larger than this is counted, not kept, by a plan.
+const PLAN_KEEPS: u64 = 4 << 20;
+
+/// What a planned write's new bytes are.
+enum Content {
+    Kept(Vec<u8>),
+    /// Too large to keep in memory: only its size.
+    Counted(u64),
+}
+
+/// The bytes `data` writes, decoded (within the same limit the live run
+/// applies); large gzip content is streamed and counted, never held whole.
+fn new_content(data: &Data) -> io::Result<Content> {
+    if data.gunzip_limit.is_none() {
+        return Ok(Content::Kept(data.bytes.clone()));
+    }
+    let mut reader = data.reader();
+    let mut kept = Vec::new();
+    io::Read::read_to_end(&mut io::Read::take(&mut reader, PLAN_KEEPS + 1), &mut kept)?;
+    if kept.len() as u64 <= PLAN_KEEPS {
+        return Ok(Content::Kept(kept));
+    }
+    let rest = io::copy(&mut reader, &mut io::sink())?;
+    Ok(Content::Counted(kept.len() as u64 + rest))
 }
 
 impl PlanTarget {
@@ -271,14 +300,37 @@ impl PlanTarget {
         else {
             unreachable!("plan_write is only called for writes")
         };
+        if let Append::OncePerInstance { record } = append {
+            if already_appended(&self.overlay, path, data, record) {
+                let mut r = Record::new(effect, Outcome::Unchanged);
+                r.summary = format!("{} [unchanged]", r.summary);
+                r.detail = Some(format!(
+                    "already appended for this instance ({})",
+                    record.display()
+                ));
+                return r;
+            }
+        }
         let before = self.overlay.read(path).ok();
         let before_stat = self.overlay.stat(path);
-        let mut after = if *append {
+        let mut after = if append.is_append() {
             before.clone().unwrap_or_default()
         } else {
             Vec::new()
         };
-        after.extend_from_slice(&data.bytes);
+        // gzip content is decoded as the live run decodes it (so a plan
+        // names the same error), but only kept when small.
+        let mut too_big = None;
+        match new_content(data) {
+            Ok(Content::Kept(bytes)) => after.extend_from_slice(&bytes),
+            Ok(Content::Counted(n)) => too_big = Some(n),
+            Err(e) => {
+                return Record::new(
+                    effect,
+                    Outcome::Failed(format!("writing {}: {e}", path.display())),
+                )
+            }
+        }
         // Names made earlier in the run (useradd) are not in the overlay's
         // /etc/passwd: the plan shows them by name, with ids 0 here.
         let (uid, gid) = owner
@@ -288,8 +340,12 @@ impl PlanTarget {
             .unwrap_or((0, 0));
         let unchanged = before.as_deref() == Some(after.as_slice())
             && before_stat.as_ref().map(|s| s.mode) == Some(*mode);
-        let detail = if data.secret {
+        let detail = if hides_content(data, *mode) {
             Some("content <redacted>".to_string())
+        } else if let Some(n) = too_big {
+            Some(format!(
+                "gzip content, {n} bytes decompressed (not shown; later steps of this plan see the file empty)"
+            ))
         } else if unchanged {
             None
         } else {
@@ -305,7 +361,7 @@ impl PlanTarget {
             (Some(_), false) => "changed",
             (None, false) => "new file",
         };
-        self.overlay.put(
+        if let Err(e) = self.overlay.put(
             path,
             Node::File {
                 data: after,
@@ -313,7 +369,12 @@ impl PlanTarget {
                 uid,
                 gid,
             },
-        );
+        ) {
+            return Record::new(
+                effect,
+                Outcome::Failed(format!("writing {}: {e}", path.display())),
+            );
+        }
         let mut r = Record::new(
             effect,
             if unchanged {
@@ -344,38 +405,41 @@ impl Target for PlanTarget {
     fn note(&mut self, _line: &str) {}
 
     fn apply(&mut self, effect: &Effect) -> Record {
-        match effect {
+        let planned: io::Result<()> = match effect {
             Effect::WriteFile { .. } => return self.plan_write(effect),
-            Effect::Mkdir { path, mode } => {
-                match self.overlay.stat(path) {
-                    Some(st) if st.kind == Kind::Dir && st.mode & 0o7777 == *mode => {
-                        return Record::new(effect, Outcome::Unchanged);
-                    }
-                    // An existing directory only gets its mode changed.
-                    Some(st) if st.kind == Kind::Dir => {
-                        let keep_real = self.overlay.keeps_real(path);
-                        self.overlay.put(
-                            path,
-                            Node::Dir {
-                                mode: *mode,
-                                keep_real,
-                            },
-                        )
-                    }
-                    _ => self.overlay.put(
+            Effect::Mkdir { path, mode } => match self.overlay.stat(path) {
+                Some(st) if st.kind == Kind::Dir && st.mode & 0o7777 == *mode => {
+                    return Record::new(effect, Outcome::Unchanged);
+                }
+                // An existing directory only gets its mode changed.
+                Some(st) if st.kind == Kind::Dir => {
+                    let keep_real = self.overlay.keeps_real(path);
+                    self.overlay.put(
                         path,
                         Node::Dir {
                             mode: *mode,
-                            keep_real: false,
+                            keep_real,
                         },
-                    ),
+                    )
                 }
-            }
+                _ => self.overlay.put(
+                    path,
+                    Node::Dir {
+                        mode: *mode,
+                        keep_real: false,
+                    },
+                ),
+            },
             Effect::Chown { path, owner, mode } => {
-                if !self.overlay.chown(path, owner.as_ref(), *mode) {
-                    let mut r = Record::new(effect, Outcome::Planned);
-                    r.detail = Some(format!("{} does not exist yet in the plan", path.display()));
-                    return r;
+                match self.overlay.chown(path, owner.as_ref(), *mode) {
+                    Ok(false) => {
+                        let mut r = Record::new(effect, Outcome::Planned);
+                        r.detail =
+                            Some(format!("{} does not exist yet in the plan", path.display()));
+                        return r;
+                    }
+                    Ok(true) => Ok(()),
+                    Err(e) => Err(e),
                 }
             }
             Effect::Symlink { path, target } => self.overlay.put(path, Node::Link(target.clone())),
@@ -383,29 +447,36 @@ impl Target for PlanTarget {
                 if self.overlay.lstat(path).is_none() {
                     return Record::new(effect, Outcome::Unchanged);
                 }
-                self.overlay.put(path, Node::Removed);
+                self.overlay.put(path, Node::Removed)
             }
-            Effect::Run(cmd) => {
-                for created in &cmd.creates {
-                    self.overlay.put(
-                        created,
-                        Node::File {
-                            data: Vec::new(),
-                            mode: 0o644,
-                            uid: 0,
-                            gid: 0,
-                        },
-                    );
-                }
-            }
-            Effect::RunParts { .. } | Effect::Host(_) | Effect::Console(_) => {}
+            Effect::Run(cmd) => cmd.creates.iter().try_for_each(|created| {
+                self.overlay.put(
+                    created,
+                    Node::File {
+                        data: Vec::new(),
+                        mode: 0o644,
+                        uid: 0,
+                        gid: 0,
+                    },
+                )
+            }),
+            Effect::RunParts { .. } | Effect::Host(_) | Effect::Console(_) => Ok(()),
             Effect::Http(_) => {
                 let mut r = Record::new(effect, Outcome::Planned);
                 r.detail = Some("not sent: a plan never touches the network".into());
                 return r;
             }
+        };
+        match planned {
+            Ok(()) => Record::new(effect, Outcome::Planned),
+            Err(e) => {
+                let path = effect.path().map(|p| p.display().to_string());
+                Record::new(
+                    effect,
+                    Outcome::Failed(format!("{}: {e}", path.unwrap_or_default())),
+                )
+            }
         }
-        Record::new(effect, Outcome::Planned)
     }
 }
 

@@ -27,6 +27,10 @@ pub enum Ty {
     /// module itself says what it does with others).
     Enum(&'static [&'static str]),
     List(&'static Ty),
+    /// A list whose entries stand alone (`write_files`): an entry of the
+    /// wrong shape fails that entry ([`Severity::EntryError`]); the module
+    /// still runs the others.
+    Entries(&'static Ty),
     /// A mapping with these keys; others are unknown (a warning).
     Map(&'static [Field]),
     /// A mapping with any keys.
@@ -64,6 +68,9 @@ impl Field {
 pub enum Severity {
     /// A wrong type: the module cannot use the value.
     TypeError,
+    /// A wrong type inside one entry of a [`Ty::Entries`] list: that entry
+    /// is skipped and reported, the module runs the rest.
+    EntryError,
     /// A required key missing, or a string outside its list.
     Error,
     /// An unknown key.
@@ -225,7 +232,7 @@ fn ty_name(t: &Ty) -> String {
         Ty::Null => "null".into(),
         Ty::StrOrBytes => "a string or !!binary".into(),
         Ty::Enum(_) => "a string".into(),
-        Ty::List(_) => "a list".into(),
+        Ty::List(_) | Ty::Entries(_) => "a list".into(),
         Ty::Map(_) | Ty::AnyMap => "a mapping".into(),
         Ty::OneOf(ts) => ts.iter().map(ty_name).collect::<Vec<_>>().join(" or "),
     }
@@ -240,7 +247,7 @@ fn shape_matches(t: &Ty, v: &Value) -> bool {
         (Ty::Int, Value::Int(_)) => true,
         (Ty::Null, Value::Null) => true,
         (Ty::StrOrBytes, Value::Str(_) | Value::Bytes(_)) => true,
-        (Ty::List(_), Value::Seq(_)) => true,
+        (Ty::List(_) | Ty::Entries(_), Value::Seq(_)) => true,
         (Ty::Map(_) | Ty::AnyMap, Value::Map(_)) => true,
         (Ty::OneOf(ts), v) => ts.iter().any(|t| shape_matches(t, v)),
         _ => false,
@@ -269,6 +276,18 @@ fn check_value(t: &Ty, v: &Value, path: &str, out: &mut Vec<Problem>) {
         (Ty::List(item), Value::Seq(items)) => {
             for (i, it) in items.iter().enumerate() {
                 check_value(item, it, &format!("{path}[{i}]"), out);
+            }
+        }
+        (Ty::Entries(item), Value::Seq(items)) => {
+            for (i, it) in items.iter().enumerate() {
+                let mut mine = Vec::new();
+                check_value(item, it, &format!("{path}[{i}]"), &mut mine);
+                for mut p in mine {
+                    if p.severity == Severity::TypeError {
+                        p.severity = Severity::EntryError;
+                    }
+                    out.push(p);
+                }
             }
         }
         (Ty::Map(fields), Value::Map(_)) => check_fields(fields, v, path, true, out),
@@ -474,7 +493,7 @@ mod tests {
         assert!(
             p.contains(&(
                 "write_files[0].content: expected a string or !!binary, found int (5)".into(),
-                Severity::TypeError
+                Severity::EntryError
             )),
             "{p:?}"
         );
@@ -488,7 +507,7 @@ mod tests {
         assert!(
             p.iter().any(
                 |(m, s)| m.starts_with("write_files[0].append: expected a boolean")
-                    && *s == Severity::TypeError
+                    && *s == Severity::EntryError
             ),
             "{p:?}"
         );

@@ -11,14 +11,14 @@
 //! same file only once the module has finished. Two cloudboot runs are kept
 //! apart by an fs2 lock per semaphore, held from the check to the write.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use fs2::FileExt;
 
 use crate::paths::Paths;
-use crate::rootfs::{create_dirs, FsView, Root};
+use crate::rootfs::{FsView, Root};
 use crate::value::python_float_repr;
 
 /// How often a module (or other step) runs.
@@ -160,19 +160,20 @@ pub struct SemLock {
 
 impl SemLock {
     pub fn acquire(root: &Root, paths: &Paths, sem: &Semaphore) -> io::Result<SemLock> {
-        let dir = root.resolve(&paths.runpath("cloudboot-locks"));
-        create_dirs(&dir, 0o700)?;
+        let dir = paths.runpath("cloudboot-locks");
+        root.create_dir_all(&dir, 0o700)?;
         let name = sem
             .path
             .strip_prefix("/")
             .unwrap_or(&sem.path)
             .to_string_lossy()
             .replace('/', "!");
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(dir.join(format!("{name}.lock")))?;
+        let file = File::from(root.open_fd(
+            &dir.join(format!("{name}.lock")),
+            false,
+            libc::O_WRONLY | libc::O_CREAT,
+            0o600,
+        )?);
         file.lock_exclusive()?;
         Ok(SemLock { _file: file })
     }
@@ -180,10 +181,7 @@ impl SemLock {
 
 /// Deletes a semaphore file (for `clean` and tests).
 pub fn clear(root: &Root, path: &Path) -> io::Result<()> {
-    match fs::remove_file(root.resolve(path)) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
-    }
+    root.remove(path)
 }
 
 #[cfg(test)]

@@ -325,7 +325,7 @@ pub fn update_ssh_config(
         data: Data::public(text),
         mode,
         owner,
-        append: false,
+        append: crate::effect::Append::No,
     });
     Ok(SshdUpdate {
         path: fname,

@@ -3,14 +3,12 @@
 //! record. Both answer reads through [`FsView`], so a module planned after
 //! another sees what that one did (or would have done).
 
-use std::fs;
 use std::io;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use crate::effect::{Data, Effect, HttpRequest, OnFailure, Owner};
+use crate::effect::{already_appended, Append, Data, Effect, HttpRequest, OnFailure, Owner};
 use crate::exec::{privileged, Runner};
-use crate::rootfs::{create_dirs, sync_dir, write_atomic, FsView, RealFs, Root};
+use crate::rootfs::{FsView, Kind, RealFs, Root};
 
 /// What became of one effect.
 #[derive(Clone, Debug, PartialEq)]
@@ -66,6 +64,14 @@ pub trait Target {
     fn apply(&mut self, effect: &Effect) -> Record;
     /// A line for `/var/log/cloud-init-output.log` and the console (live only).
     fn note(&mut self, line: &str);
+    /// At the start of a stage: clean up what an interrupted run left (its
+    /// temporary files), and keep a journal of this run's (live only).
+    fn begin(&mut self) {}
+    /// Makes what was applied so far durable (live only): called before a
+    /// semaphore says a module ran, so that after a power cut the
+    /// semaphore is never there without its module's files and programs'
+    /// writes.
+    fn settle(&mut self) {}
 }
 
 /// The records of a list of effects and the errors among them.
@@ -119,6 +125,8 @@ enum WriteResult {
     Written,
     WrittenWithNote(String),
     Unchanged,
+    /// A once-per-instance append already made (its record).
+    AlreadyAppended(std::path::PathBuf),
 }
 
 /// Applies effects to a real root.
@@ -170,44 +178,67 @@ impl LiveTarget {
         data: &Data,
         mode: u32,
         owner: Option<&Owner>,
-        append: bool,
+        append: &Append,
     ) -> io::Result<WriteResult> {
-        let host = self.root.resolve_parent(path);
         let (ids, note) = match owner.map(|o| self.owner_ids(o)) {
             None => (None, None),
             Some(Ok(OwnerIds::Ids(u, g))) => (Some((u, g)), None),
             Some(Ok(OwnerIds::Recorded(note))) => (None, Some(note)),
             Some(Err(e)) => return Err(io::Error::other(e)),
         };
-        if let Some(parent) = host.parent() {
-            create_dirs(parent, 0o755)?;
+        if let Append::OncePerInstance { record } = append {
+            if already_appended(&self.fs, path, data, record) {
+                return Ok(WriteResult::AlreadyAppended(record.clone()));
+            }
         }
-        let mut bytes = Vec::new();
-        if append {
-            match fs::read(&host) {
-                Ok(old) => bytes = old,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        // The old content, for an append: streamed from the file through
+        // the root (a link is followed inside it, never out of it).
+        let old = if append.is_append() {
+            match self.root.open_read(path) {
+                Ok(f) => Some(f),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => None,
                 Err(e) => return Err(e),
             }
-        }
-        bytes.extend_from_slice(&data.bytes);
+        } else {
+            None
+        };
+        let old_len = match &old {
+            Some(f) => f.metadata()?.len(),
+            None => 0,
+        };
         // Same content, mode and owner already there: leave the file (and its
-        // mtime) alone, and spare the fsyncs.
-        if let Ok(md) = fs::symlink_metadata(&host) {
-            use std::os::unix::fs::MetadataExt;
-            let (uid, gid) = ids.unwrap_or((None, None));
-            let same_owner = uid.is_none_or(|u| u == md.uid()) && gid.is_none_or(|g| g == md.gid());
-            if md.is_file()
-                && md.len() == bytes.len() as u64
-                && md.mode() & 0o7777 == mode
-                && same_owner
-                && note.is_none()
-                && fs::read(&host).ok().as_deref() == Some(bytes.as_slice())
-            {
-                return Ok(WriteResult::Unchanged);
+        // mtime) alone, and spare the fsyncs. (gzip content is not decoded
+        // twice to find out: it is written.)
+        if data.gunzip_limit.is_none() && note.is_none() {
+            if let Ok(st) = self.root.stat(path, true) {
+                let (uid, gid) = ids.unwrap_or((None, None));
+                let same_owner = uid.is_none_or(|u| u == st.uid) && gid.is_none_or(|g| g == st.gid);
+                let same = st.kind == Kind::File
+                    && st.mode == mode
+                    && same_owner
+                    && if old.is_some() {
+                        data.bytes.is_empty()
+                    } else {
+                        st.len == data.bytes.len() as u64
+                            && self.root.read(path).ok().as_deref() == Some(data.bytes.as_slice())
+                    };
+                if same {
+                    return Ok(WriteResult::Unchanged);
+                }
             }
         }
-        write_atomic(&host, &bytes, mode, ids)?;
+        if let Append::OncePerInstance { record } = append {
+            // Before the append, where it goes: after a crash between the
+            // two the file does not hold the bytes at that offset, and the
+            // next run appends them.
+            self.root
+                .write_bytes(record, format!("{old_len}\n").as_bytes(), 0o600, None)?;
+        }
+        let mut src: Box<dyn io::Read> = match old {
+            Some(f) => Box::new(io::Read::chain(io::Read::take(f, old_len), data.reader())),
+            None => data.reader(),
+        };
+        self.root.write_atomic(path, &mut src, None, mode, ids)?;
         Ok(match note {
             Some(n) => WriteResult::WrittenWithNote(n),
             None => WriteResult::Written,
@@ -221,26 +252,24 @@ impl LiveTarget {
         owner: Option<&Owner>,
         mode: Option<u32>,
     ) -> Result<Option<String>, String> {
-        let host = self.root.resolve(path);
-        if fs::symlink_metadata(&host).is_err() {
-            return Err(format!(
-                "changing owner of {}: it does not exist",
-                path.display()
-            ));
+        if let Err(e) = self.root.stat(path, true) {
+            return Err(if e.kind() == io::ErrorKind::NotFound {
+                format!("changing owner of {}: it does not exist", path.display())
+            } else {
+                format!("changing owner of {}: {e}", path.display())
+            });
         }
         let mut note = None;
+        let mut ids = None;
         if let Some(o) = owner {
             match self.owner_ids(o)? {
-                OwnerIds::Ids(uid, gid) => std::os::unix::fs::chown(&host, uid, gid)
-                    .map_err(|e| format!("changing owner of {}: {e}", path.display()))?,
+                OwnerIds::Ids(uid, gid) => ids = Some((uid, gid)),
                 OwnerIds::Recorded(n) => note = Some(n),
             }
         }
-        // chmod after chown: chown clears setuid/setgid bits.
-        if let Some(m) = mode {
-            fs::set_permissions(&host, fs::Permissions::from_mode(m))
-                .map_err(|e| format!("changing mode of {}: {e}", path.display()))?;
-        }
+        self.root
+            .set_owner_mode(path, ids, mode)
+            .map_err(|e| format!("changing owner or mode of {}: {e}", path.display()))?;
         Ok(note)
     }
 
@@ -307,6 +336,20 @@ impl Target for LiveTarget {
         self.runner.note(line);
     }
 
+    fn begin(&mut self) {
+        self.root.temps().enable_journal();
+        self.root.temps().sweep(&self.root);
+    }
+
+    fn settle(&mut self) {
+        if let Err(e) = self.root.sync() {
+            tracing::warn!(
+                "syncing the filesystem of {}: {e}",
+                self.root.host_path().display()
+            );
+        }
+    }
+
     fn apply(&mut self, effect: &Effect) -> Record {
         let outcome = match effect {
             Effect::WriteFile {
@@ -315,9 +358,17 @@ impl Target for LiveTarget {
                 mode,
                 owner,
                 append,
-            } => match self.write_file(path, data, *mode, owner.as_ref(), *append) {
+            } => match self.write_file(path, data, *mode, owner.as_ref(), append) {
                 Ok(WriteResult::Written) => Ok(Outcome::Done),
                 Ok(WriteResult::Unchanged) => Ok(Outcome::Unchanged),
+                Ok(WriteResult::AlreadyAppended(record)) => {
+                    let mut r = Record::new(effect, Outcome::Unchanged);
+                    r.detail = Some(format!(
+                        "already appended for this instance ({})",
+                        record.display()
+                    ));
+                    return r;
+                }
                 Ok(WriteResult::WrittenWithNote(note)) => {
                     let mut r = Record::new(effect, Outcome::Done);
                     r.detail = Some(note);
@@ -326,18 +377,20 @@ impl Target for LiveTarget {
                 Err(e) => Err(format!("writing {}: {e}", path.display())),
             },
             Effect::Mkdir { path, mode } => {
-                let host = self.root.resolve(path);
-                let unchanged = fs::metadata(&host)
-                    .map(|m| m.is_dir() && m.permissions().mode() & 0o7777 == *mode)
+                let unchanged = self
+                    .root
+                    .stat(path, true)
+                    .map(|st| st.kind == Kind::Dir && st.mode == *mode)
                     .unwrap_or(false);
                 if unchanged {
                     return Record::new(effect, Outcome::Unchanged);
                 }
                 // Missing parents get 0755, as Python's makedirs gives them.
-                host.parent()
-                    .map_or(Ok(()), |p| create_dirs(p, 0o755))
-                    .and_then(|_| create_dirs(&host, *mode))
-                    .and_then(|_| fs::set_permissions(&host, fs::Permissions::from_mode(*mode)))
+                let parent = path.parent().unwrap_or(Path::new("/"));
+                self.root
+                    .create_dir_all(parent, 0o755)
+                    .and_then(|_| self.root.create_dir_all(path, *mode))
+                    .and_then(|_| self.root.set_owner_mode(path, None, Some(*mode)))
                     .map(|_| Outcome::Done)
                     .map_err(|e| format!("creating directory {}: {e}", path.display()))
             }
@@ -350,38 +403,16 @@ impl Target for LiveTarget {
                 }
                 Err(e) => Err(e),
             },
-            Effect::Symlink { path, target } => {
-                let host = self.root.resolve_parent(path);
-                let tmp = host.with_file_name(format!(
-                    ".{}.cloudboot-{}",
-                    host.file_name().unwrap_or_default().to_string_lossy(),
-                    std::process::id()
-                ));
-                let _ = fs::remove_file(&tmp);
-                let parent = host.parent().unwrap_or(Path::new("/")).to_path_buf();
-                create_dirs(&parent, 0o755)
-                    .and_then(|_| std::os::unix::fs::symlink(target, &tmp))
-                    .and_then(|_| fs::rename(&tmp, &host))
-                    .map(|_| {
-                        sync_dir(&parent);
-                        Outcome::Done
-                    })
-                    .map_err(|e| {
-                        let _ = fs::remove_file(&tmp);
-                        format!("linking {}: {e}", path.display())
-                    })
-            }
-            Effect::Remove { path } => {
-                let host = self.root.resolve_parent(path);
-                let res = match fs::symlink_metadata(&host) {
-                    Ok(md) if md.is_dir() => fs::remove_dir_all(&host),
-                    Ok(_) => fs::remove_file(&host),
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-                    Err(e) => Err(e),
-                };
-                res.map(|_| Outcome::Done)
-                    .map_err(|e| format!("removing {}: {e}", path.display()))
-            }
+            Effect::Symlink { path, target } => self
+                .root
+                .symlink(path, target)
+                .map(|_| Outcome::Done)
+                .map_err(|e| format!("linking {}: {e}", path.display())),
+            Effect::Remove { path } => self
+                .root
+                .remove(path)
+                .map(|_| Outcome::Done)
+                .map_err(|e| format!("removing {}: {e}", path.display())),
             Effect::Run(cmd) => {
                 let argv0 = cmd.argv.first().cloned().unwrap_or_default();
                 if let Some(why) = self.runner.cannot_run(&argv0) {
@@ -514,6 +545,7 @@ fn send(req: &HttpRequest) -> Result<String, String> {
 mod tests {
     use super::*;
     use crate::effect::HostAction;
+    use std::fs;
     use std::os::unix::fs::PermissionsExt;
 
     #[test]
@@ -551,7 +583,7 @@ mod tests {
             data: Data::public("ssh-ed25519 AAAA k\n"),
             mode: 0o600,
             owner: Some(Owner::by_name("ann", "ann")),
-            append: false,
+            append: Append::No,
         }
     }
 

@@ -29,11 +29,13 @@ fn plan_of_a_fresh_root_writes_nothing_and_lists_everything() {
     );
     assert!(
         text.contains(
-            "write /var/lib/cloud/instances/iid-test-1/scripts/runcmd (0700, 31 bytes) [new file]"
+            "write /var/lib/cloud/instances/iid-test-1/scripts/runcmd (0700, 31 bytes, not world-readable) [new file]"
         ),
         "{text}"
     );
-    assert!(text.contains("+'touch' '/var/tmp/x'"), "{text}");
+    // A file others may not read (the runcmd script, 0700) is not printed:
+    // scripts carry tokens and passwords as often as keys do.
+    assert!(!text.contains("'touch' '/var/tmp/x'"), "{text}");
     // Every command it would run: the runcmd script the config stage writes
     // is seen by the final stage's scripts_user through the overlay.
     assert!(

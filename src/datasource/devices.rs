@@ -71,9 +71,14 @@ fn device_paths(ctx: &DsContext) -> Vec<(String, PathBuf)> {
         .collect();
     let root = ctx.root;
     let by_label = Path::new("/dev/disk/by-label");
+    // A device whose link cannot be resolved inside the root (a loop) is
+    // not probed.
+    let mut add = |guest: PathBuf| match root.resolve(&guest) {
+        Ok(host) => out.push((guest.display().to_string(), host)),
+        Err(e) => tracing::warn!("skipping device {}: {e}", guest.display()),
+    };
     for name in ctx.fs.list_dir(by_label).unwrap_or_default() {
-        let guest = by_label.join(&name);
-        out.push((guest.display().to_string(), root.resolve(&guest)));
+        add(by_label.join(&name));
     }
     let mut blocks = ctx
         .fs
@@ -82,8 +87,7 @@ fn device_paths(ctx: &DsContext) -> Vec<(String, PathBuf)> {
     // CD-ROMs first (config drives are usually there), then the rest by name.
     blocks.sort_by_key(|n| (!n.starts_with("sr"), n.clone()));
     for name in blocks {
-        let guest = PathBuf::from("/dev").join(&name);
-        out.push((guest.display().to_string(), root.resolve(&guest)));
+        add(PathBuf::from("/dev").join(&name));
     }
     out
 }

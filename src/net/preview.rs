@@ -12,7 +12,7 @@ use crate::net::apply;
 use crate::net::input;
 use crate::net::render::{self, RenderContext};
 use crate::net::state::NetworkState;
-use crate::rootfs::{create_dirs, write_atomic, RealFs, Root};
+use crate::rootfs::{RealFs, Root};
 use crate::value::Value;
 
 /// What `net render` was asked.
@@ -171,7 +171,7 @@ pub fn render(req: &Request) -> Result<Outcome, String> {
     };
     let renderer = render::by_name(&name)
         .ok_or_else(|| format!("unknown --renderer {name} (sysconfig, eni, networkd, netplan)"))?;
-    create_dirs(&req.output, 0o755).map_err(|e| format!("{}: {e}", req.output.display()))?;
+    std::fs::create_dir_all(&req.output).map_err(|e| format!("{}: {e}", req.output.display()))?;
     let root = Root::new(&req.output);
     let fs = RealFs { root: root.clone() };
     let ctx = RenderContext {
@@ -186,20 +186,16 @@ pub fn render(req: &Request) -> Result<Outcome, String> {
         ..Default::default()
     };
     for f in &rendered.files {
-        let host = root.resolve(&f.path);
-        if let Some(parent) = host.parent() {
-            create_dirs(parent, 0o755).map_err(|e| format!("{}: {e}", parent.display()))?;
-        }
-        write_atomic(&host, f.content.as_bytes(), f.mode, None)
-            .map_err(|e| format!("writing {}: {e}", host.display()))?;
+        root.write_bytes(&f.path, f.content.as_bytes(), f.mode, None)
+            .map_err(|e| format!("writing {}: {e}", f.path.display()))?;
         outcome
             .written
             .push((f.path.clone(), f.mode, f.content.len()));
     }
     for path in &rendered.remove {
-        let host = root.resolve(path);
-        if host.symlink_metadata().is_ok() {
-            std::fs::remove_file(&host).map_err(|e| format!("removing {}: {e}", host.display()))?;
+        if root.stat(path, false).is_ok() {
+            root.remove(path)
+                .map_err(|e| format!("removing {}: {e}", path.display()))?;
             outcome.removed.push(path.clone());
         }
     }

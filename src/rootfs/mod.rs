@@ -1,0 +1,863 @@
+//! The target root: every path cloudboot touches is a path *inside* it.
+//!
+//! Paths in cloudboot are guest paths (`/etc/hosts`, `/var/lib/cloud/instance`).
+//! [`Root::resolve`] turns one into a path on this machine, following symlinks
+//! the way the kernel would after `chroot`: an absolute link target starts again
+//! at the root, and `..` never climbs out of it. That matters because
+//! `/var/lib/cloud/instance` is an absolute link, and because an image is input
+//! we do not trust.
+//!
+//! [`FsView`] is the read side modules see. The live view reads the root; the
+//! plan view (see `plan.rs`) reads an overlay of effects not yet applied.
+
+use std::ffi::OsStr;
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+mod resolve;
+mod sys;
+mod temp;
+
+pub use resolve::{components, Located, MAX_SYMLINKS};
+pub use temp::{is_temp_name, Temps, JOURNAL_DIR};
+
+/// The directory that stands for `/` of the machine being configured.
+///
+/// Every operation takes a guest path and works from a descriptor of the
+/// root directory (see `resolve.rs`), so no path, link or race can make it
+/// read or write outside the root.
+#[derive(Clone)]
+pub struct Root {
+    host: PathBuf,
+    /// The root directory, opened on first use (an error is kept and given
+    /// to every operation: a root that cannot be opened fails them all).
+    fd: Arc<OnceLock<Result<OwnedFd, (io::ErrorKind, String)>>>,
+    temps: Arc<Temps>,
+    /// Resolve without `openat2`, as on kernels before 5.6 (tests).
+    walk_only: bool,
+}
+
+impl std::fmt::Debug for Root {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Root").field("host", &self.host).finish()
+    }
+}
+
+/// How a resolution error reads: `ELOOP` says what it means here.
+fn explain(e: io::Error) -> io::Error {
+    if e.raw_os_error() == Some(libc::ELOOP) {
+        io::Error::new(
+            e.kind(),
+            format!(
+                "too many levels of symbolic links inside the root (a loop, or more than {MAX_SYMLINKS} links)"
+            ),
+        )
+    } else {
+        e
+    }
+}
+
+impl Root {
+    pub fn new(host: impl Into<PathBuf>) -> Root {
+        let host = host.into();
+        let host = if host.as_os_str().is_empty() {
+            PathBuf::from("/")
+        } else {
+            host
+        };
+        Root {
+            host,
+            fd: Arc::new(OnceLock::new()),
+            temps: Arc::new(Temps::new()),
+            walk_only: false,
+        }
+    }
+
+    /// This root, resolved by the component-by-component walk only (what
+    /// a kernel without `openat2` gets), for tests that check both ways.
+    pub fn walk_only(mut self) -> Root {
+        self.walk_only = true;
+        self
+    }
+
+    /// The root directory as a path on this machine.
+    pub fn host_path(&self) -> &Path {
+        &self.host
+    }
+
+    /// True when we configure the machine we run on (root `/`).
+    pub fn is_host_root(&self) -> bool {
+        self.host == Path::new("/")
+            || fs::canonicalize(&self.host)
+                .map(|p| p == Path::new("/"))
+                .unwrap_or(false)
+    }
+
+    /// This process's temporary files under this root.
+    pub fn temps(&self) -> &Temps {
+        &self.temps
+    }
+
+    fn fd(&self) -> io::Result<BorrowedFd<'_>> {
+        let opened = self.fd.get_or_init(|| {
+            File::open(&self.host)
+                .and_then(|f| {
+                    if f.metadata()?.is_dir() {
+                        Ok(OwnedFd::from(f))
+                    } else {
+                        Err(io::Error::from_raw_os_error(libc::ENOTDIR))
+                    }
+                })
+                .map_err(|e| (e.kind(), format!("the root {}: {e}", self.host.display())))
+        });
+        match opened {
+            Ok(fd) => Ok(fd.as_fd()),
+            Err((kind, msg)) => Err(io::Error::new(*kind, msg.clone())),
+        }
+    }
+
+    /// Where `guest` is: its directory, open, and its last name.
+    pub fn locate(&self, guest: &Path, follow_last: bool) -> io::Result<Located> {
+        resolve::locate(self.fd()?, guest, follow_last, self.walk_only).map_err(explain)
+    }
+
+    /// The host path of a guest path, every link followed inside the root:
+    /// for naming the path to a person, or to code that must have a path
+    /// (a device to read). Reads and writes use the descriptor-based calls
+    /// below, which cannot be raced out of the root.
+    pub fn resolve(&self, guest: &Path) -> io::Result<PathBuf> {
+        self.host_of(guest, true)
+    }
+
+    /// As [`Root::resolve`], but a link in the last component is kept.
+    pub fn resolve_parent(&self, guest: &Path) -> io::Result<PathBuf> {
+        self.host_of(guest, false)
+    }
+
+    fn host_of(&self, guest: &Path, follow_last: bool) -> io::Result<PathBuf> {
+        let canonical = canonical_path(guest, follow_last, |prefix| self.read_link(prefix).ok())?;
+        Ok(self
+            .host
+            .join(canonical.strip_prefix("/").unwrap_or(&canonical)))
+    }
+
+    /// Opens `guest` with `flags` (`O_NOFOLLOW` is always added for the
+    /// last name: `follow_last` follows a link there inside the root first).
+    pub fn open_fd(
+        &self,
+        guest: &Path,
+        follow_last: bool,
+        flags: i32,
+        mode: u32,
+    ) -> io::Result<OwnedFd> {
+        let at = self.locate(guest, follow_last)?;
+        let flags = if at.name.is_some() {
+            flags | libc::O_NOFOLLOW
+        } else {
+            flags
+        };
+        sys::openat(at.dir.as_fd(), at.name_or_dot(), flags, mode).map_err(explain)
+    }
+
+    /// The whole file, following links inside the root.
+    pub fn read(&self, guest: &Path) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        File::from(self.open_fd(
+            guest,
+            true,
+            libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY,
+            0,
+        )?)
+        .read_to_end(&mut out)?;
+        Ok(out)
+    }
+
+    /// A file to read, following links inside the root.
+    pub fn open_read(&self, guest: &Path) -> io::Result<File> {
+        self.open_fd(guest, true, libc::O_RDONLY | libc::O_NOCTTY, 0)
+            .map(File::from)
+    }
+
+    /// Metadata; with `follow_last` false a link is reported as itself.
+    pub fn stat(&self, guest: &Path, follow_last: bool) -> io::Result<Stat> {
+        let at = self.locate(guest, follow_last)?;
+        let name = at.name.as_deref().unwrap_or(OsStr::new(""));
+        sys::fstatat(at.dir.as_fd(), name, false)
+            .map(|st| Stat::from_raw(&st))
+            .map_err(explain)
+    }
+
+    /// Entry names of a directory, sorted byte-wise.
+    pub fn list_dir(&self, guest: &Path) -> io::Result<Vec<String>> {
+        let fd = self.open_fd(guest, true, libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
+        let mut names: Vec<String> = sys::read_dir(fd)?
+            .into_iter()
+            .map(|n| n.to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// The target of a symlink.
+    pub fn read_link(&self, guest: &Path) -> io::Result<PathBuf> {
+        let at = self.locate(guest, false)?;
+        let name = at
+            .name
+            .as_deref()
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+        sys::readlinkat(at.dir.as_fd(), name).map(PathBuf::from)
+    }
+
+    pub fn exists(&self, guest: &Path) -> bool {
+        self.stat(guest, true).is_ok()
+    }
+
+    /// `mkdir -p`: every directory it creates gets `mode` (not masked by
+    /// the umask), and the directory holding each new one is fsync'd, so a
+    /// new directory survives a power cut with what is written in it.
+    pub fn create_dir_all(&self, guest: &Path, mode: u32) -> io::Result<()> {
+        self.mkdirs(guest, mode, 0)
+    }
+
+    fn mkdirs(&self, guest: &Path, mode: u32, depth: usize) -> io::Result<()> {
+        if depth > 4096 {
+            return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+        }
+        let at = match self.locate(guest, true) {
+            Ok(at) => at,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let parent = guest.parent().unwrap_or(Path::new("/"));
+                self.mkdirs(parent, mode, depth + 1)?;
+                self.locate(guest, true)?
+            }
+            Err(e) => return Err(e),
+        };
+        let Some(name) = at.name.as_deref() else {
+            return Ok(()); // the root, or a path ending in `..`: there.
+        };
+        match sys::mkdirat(at.dir.as_fd(), name, mode) {
+            Ok(()) => {
+                let fd = sys::openat(
+                    at.dir.as_fd(),
+                    name,
+                    libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+                    0,
+                )?;
+                File::from(fd).set_permissions(fs::Permissions::from_mode(mode))?;
+                sync_fd(at.dir.as_fd());
+                Ok(())
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                match sys::fstatat(at.dir.as_fd(), name, false) {
+                    Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFDIR => Ok(()),
+                    _ => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Replaces `guest` with what `src` yields, atomically: a reader, or a
+    /// crash, sees the old file or the whole new one. A link in the last
+    /// component is followed inside the root, as `open(2)` would after
+    /// `chroot` and as cloud-init's `write_file` does (`/etc/resolv.conf`
+    /// pointing into `/run` is written where it points). `limit` bounds the bytes taken from `src`; more is
+    /// an error and nothing is replaced. Missing parents are made (0755).
+    /// Returns the bytes written.
+    pub fn write_atomic(
+        &self,
+        guest: &Path,
+        src: &mut dyn Read,
+        limit: Option<u64>,
+        mode: u32,
+        owner: Option<(Option<u32>, Option<u32>)>,
+    ) -> io::Result<u64> {
+        let parent = guest.parent().unwrap_or(Path::new("/"));
+        self.create_dir_all(parent, 0o755)?;
+        let at = self.locate(guest, true)?;
+        let name = at
+            .name
+            .as_deref()
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::EISDIR))?;
+        self.temps.note_dir(self, parent);
+        let tmp = self.temps.name_for(name);
+        let dir = at.dir.as_fd();
+        let fd = sys::openat(
+            dir,
+            &tmp,
+            libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW,
+            0o600,
+        )?;
+        let mut f = File::from(fd);
+        let result = (|| {
+            let n = copy_limited(src, &mut f, limit)?;
+            if let Some((uid, gid)) = owner {
+                std::os::unix::fs::fchown(&f, uid, gid)?;
+            }
+            // chmod after chown (chown clears setuid/setgid bits); the
+            // execute bits only once the file has its name, so a temporary
+            // file is never a runnable script.
+            f.set_permissions(fs::Permissions::from_mode(mode & !0o111))?;
+            f.sync_all()?;
+            sys::renameat(dir, &tmp, name)?;
+            Ok(n)
+        })();
+        match result {
+            Ok(n) => {
+                if mode & 0o111 != 0 {
+                    f.set_permissions(fs::Permissions::from_mode(mode))?;
+                }
+                sync_fd(dir);
+                Ok(n)
+            }
+            Err(e) => {
+                let _ = sys::unlinkat(dir, &tmp, false);
+                Err(e)
+            }
+        }
+    }
+
+    /// [`Root::write_atomic`] of bytes.
+    pub fn write_bytes(
+        &self,
+        guest: &Path,
+        data: &[u8],
+        mode: u32,
+        owner: Option<(Option<u32>, Option<u32>)>,
+    ) -> io::Result<()> {
+        self.write_atomic(guest, &mut &data[..], None, mode, owner)
+            .map(drop)
+    }
+
+    /// Creates or replaces the symlink `guest` -> `target`, atomically.
+    pub fn symlink(&self, guest: &Path, target: &Path) -> io::Result<()> {
+        let parent = guest.parent().unwrap_or(Path::new("/"));
+        self.create_dir_all(parent, 0o755)?;
+        let at = self.locate(guest, false)?;
+        let name = at
+            .name
+            .as_deref()
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::EISDIR))?;
+        self.temps.note_dir(self, parent);
+        let tmp = self.temps.name_for(name);
+        let dir = at.dir.as_fd();
+        let _ = sys::unlinkat(dir, &tmp, false);
+        sys::symlinkat(target.as_os_str(), dir, &tmp)?;
+        if let Err(e) = sys::renameat(dir, &tmp, name) {
+            let _ = sys::unlinkat(dir, &tmp, false);
+            return Err(e);
+        }
+        sync_fd(dir);
+        Ok(())
+    }
+
+    /// Removes a file, a link (not what it points to) or a whole directory
+    /// tree; an absent path is fine.
+    pub fn remove(&self, guest: &Path) -> io::Result<()> {
+        let at = match self.locate(guest, false) {
+            Ok(at) => at,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let Some(name) = at.name.as_deref() else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "refusing to remove the root itself",
+            ));
+        };
+        remove_at(at.dir.as_fd(), name, 0)
+    }
+
+    /// Gives an existing path (links followed inside the root) an owner
+    /// (`None` halves are left) and/or a mode.
+    pub fn set_owner_mode(
+        &self,
+        guest: &Path,
+        owner: Option<(Option<u32>, Option<u32>)>,
+        mode: Option<u32>,
+    ) -> io::Result<()> {
+        // O_NONBLOCK: a FIFO must not hang us; opening is only to hold
+        // the very file we change.
+        let f = File::from(self.open_fd(
+            guest,
+            true,
+            libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY,
+            0,
+        )?);
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::fchown(&f, uid, gid)?;
+        }
+        // chmod after chown: chown clears setuid/setgid bits.
+        if let Some(m) = mode {
+            f.set_permissions(fs::Permissions::from_mode(m))?;
+        }
+        Ok(())
+    }
+
+    /// A file to append to (created with `mode`, parents 0755), for logs.
+    pub fn open_append(&self, guest: &Path, mode: u32) -> io::Result<File> {
+        self.create_dir_all(guest.parent().unwrap_or(Path::new("/")), 0o755)?;
+        self.open_fd(
+            guest,
+            true,
+            libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND,
+            mode,
+        )
+        .map(File::from)
+    }
+
+    /// Flushes the root's filesystem (`syncfs`; `sync` on kernels without it).
+    pub fn sync(&self) -> io::Result<()> {
+        sys::syncfs(self.fd()?)
+    }
+}
+
+/// Copies `src` into `dst`, failing once more than `limit` bytes came.
+fn copy_limited(src: &mut dyn Read, dst: &mut File, limit: Option<u64>) -> io::Result<u64> {
+    let Some(limit) = limit else {
+        return io::copy(src, dst);
+    };
+    let n = io::copy(&mut src.take(limit + 1), dst)?;
+    if n > limit {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("more than the limit of {limit} bytes"),
+        ));
+    }
+    Ok(n)
+}
+
+/// Removes `name` in `dir`, recursively if it is a directory (never
+/// following a link), at most 256 levels deep.
+fn remove_at(dir: BorrowedFd, name: &OsStr, depth: usize) -> io::Result<()> {
+    match sys::unlinkat(dir, name, false) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EISDIR | libc::EPERM)) => {
+            if depth >= 256 {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "directory tree more than 256 levels deep",
+                ));
+            }
+            let sub = sys::openat(
+                dir,
+                name,
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+                0,
+            )
+            .map_err(|_| e)?;
+            for entry in sys::read_dir(sub.try_clone()?)? {
+                remove_at(sub.as_fd(), &entry, depth + 1)?;
+            }
+            sys::unlinkat(dir, name, true)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// fsync a directory so a rename or a new entry in it survives power loss
+/// (best effort: some filesystems refuse fsync on directories).
+fn sync_fd(dir: BorrowedFd) {
+    // An O_PATH descriptor cannot be fsync'd: reopen the directory itself.
+    if let Ok(fd) = sys::openat(dir, OsStr::new("."), libc::O_RDONLY | libc::O_DIRECTORY, 0) {
+        let _ = File::from(fd).sync_all();
+    }
+}
+
+/// A guest path with every symlink followed as the kernel would inside a
+/// chroot: `read_link` answers for a resolved prefix; an absolute target
+/// starts again at `/`; `..` stops at `/`. More than 40 links (a loop) is
+/// `ELOOP`. With `follow_last` false a link in the last component is kept
+/// (to replace or remove the link itself). For views that are not a
+/// directory on disk (the plan's overlay) and for naming paths.
+pub fn canonical_path(
+    path: &Path,
+    follow_last: bool,
+    read_link: impl Fn(&Path) -> Option<PathBuf>,
+) -> io::Result<PathBuf> {
+    let mut pending = components(path);
+    pending.reverse();
+    let mut cur = PathBuf::from("/");
+    let mut links = 0usize;
+    while let Some(part) = pending.pop() {
+        if part == ".." {
+            cur.pop();
+            continue;
+        }
+        let next = cur.join(&part);
+        if follow_last || !pending.is_empty() {
+            if let Some(target) = read_link(&next) {
+                links += 1;
+                if links > MAX_SYMLINKS {
+                    return Err(explain(io::Error::from_raw_os_error(libc::ELOOP)));
+                }
+                if target.is_absolute() {
+                    cur = PathBuf::from("/");
+                }
+                let mut t = components(&target);
+                t.reverse();
+                pending.extend(t);
+                continue;
+            }
+        }
+        cur = next;
+    }
+    Ok(cur)
+}
+
+/// What kind of thing a path names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    File,
+    Dir,
+    Symlink,
+    Other,
+}
+
+/// The facts about a file that plans and modules look at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stat {
+    pub kind: Kind,
+    /// Permission bits (07777).
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub len: u64,
+    /// Seconds since the epoch.
+    pub mtime: i64,
+}
+
+impl Stat {
+    fn from_raw(st: &libc::stat) -> Stat {
+        let kind = match st.st_mode & libc::S_IFMT {
+            libc::S_IFLNK => Kind::Symlink,
+            libc::S_IFDIR => Kind::Dir,
+            libc::S_IFREG => Kind::File,
+            _ => Kind::Other,
+        };
+        Stat {
+            kind,
+            mode: st.st_mode & 0o7777,
+            uid: st.st_uid,
+            gid: st.st_gid,
+            len: st.st_size as u64,
+            mtime: st.st_mtime,
+        }
+    }
+
+    pub fn from_metadata(md: &fs::Metadata) -> Stat {
+        let ft = md.file_type();
+        let kind = if ft.is_symlink() {
+            Kind::Symlink
+        } else if ft.is_dir() {
+            Kind::Dir
+        } else if ft.is_file() {
+            Kind::File
+        } else {
+            Kind::Other
+        };
+        Stat {
+            kind,
+            mode: md.mode() & 0o7777,
+            uid: md.uid(),
+            gid: md.gid(),
+            len: md.len(),
+            mtime: md.mtime(),
+        }
+    }
+}
+
+/// Read access to the target root, by guest path.
+pub trait FsView {
+    /// The whole file; `ErrorKind::NotFound` when absent.
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// Metadata, following symlinks; `None` when absent.
+    fn stat(&self, path: &Path) -> Option<Stat>;
+    /// Metadata of the path itself (a symlink is reported as one).
+    fn lstat(&self, path: &Path) -> Option<Stat>;
+    /// Entry names of a directory, sorted byte-wise.
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<String>>;
+    /// The target of a symlink.
+    fn read_link(&self, path: &Path) -> io::Result<PathBuf>;
+
+    fn exists(&self, path: &Path) -> bool {
+        self.stat(path).is_some()
+    }
+
+    fn is_dir(&self, path: &Path) -> bool {
+        matches!(
+            self.stat(path),
+            Some(Stat {
+                kind: Kind::Dir,
+                ..
+            })
+        )
+    }
+
+    /// Text content, or `None` if the file is absent or unreadable.
+    fn read_string(&self, path: &Path) -> Option<String> {
+        self.read(path)
+            .ok()
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+    }
+
+    /// Python's `os.access(path, X_OK)` on a regular file, as `runparts` checks it.
+    fn is_executable_file(&self, path: &Path) -> bool {
+        matches!(self.stat(path), Some(s) if s.kind == Kind::File && s.mode & 0o111 != 0)
+    }
+}
+
+/// The live view: the files as they are in the root now.
+pub struct RealFs {
+    pub root: Root,
+}
+
+impl FsView for RealFs {
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        self.root.read(path)
+    }
+
+    fn stat(&self, path: &Path) -> Option<Stat> {
+        self.root.stat(path, true).ok()
+    }
+
+    fn lstat(&self, path: &Path) -> Option<Stat> {
+        self.root.stat(path, false).ok()
+    }
+
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<String>> {
+        self.root.list_dir(path)
+    }
+
+    fn read_link(&self, path: &Path) -> io::Result<PathBuf> {
+        self.root.read_link(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    /// The same root resolved both ways: with openat2 and by the walk.
+    fn both(dir: &Path) -> [Root; 2] {
+        [Root::new(dir), Root::new(dir).walk_only()]
+    }
+
+    #[test]
+    fn absolute_links_stay_inside_the_root() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::create_dir_all(tmp.path().join("var/lib/cloud/instances/i-1/sem")).unwrap();
+        fs::create_dir_all(tmp.path().join("etc")).unwrap();
+        fs::write(tmp.path().join("etc/passwd"), "inside\n").unwrap();
+        symlink(
+            "/var/lib/cloud/instances/i-1",
+            tmp.path().join("var/lib/cloud/instance"),
+        )
+        .unwrap();
+        // A hostile link cannot point out of the root.
+        symlink("../../../../../../etc", tmp.path().join("evil")).unwrap();
+        for root in both(tmp.path()) {
+            assert_eq!(
+                root.resolve(Path::new("/var/lib/cloud/instance/sem/x"))
+                    .unwrap(),
+                tmp.path().join("var/lib/cloud/instances/i-1/sem/x")
+            );
+            root.write_bytes(
+                Path::new("/var/lib/cloud/instance/sem/x"),
+                b"s",
+                0o644,
+                None,
+            )
+            .unwrap();
+            assert_eq!(
+                fs::read(tmp.path().join("var/lib/cloud/instances/i-1/sem/x")).unwrap(),
+                b"s"
+            );
+            assert_eq!(
+                root.resolve(Path::new("/evil/passwd")).unwrap(),
+                tmp.path().join("etc/passwd")
+            );
+            assert_eq!(root.read(Path::new("/evil/passwd")).unwrap(), b"inside\n");
+            assert_eq!(
+                root.resolve(Path::new("/../../x")).unwrap(),
+                tmp.path().join("x")
+            );
+        }
+    }
+
+    #[test]
+    fn link_loops_are_errors_for_that_path() {
+        let tmp = tempfile::tempdir().unwrap();
+        symlink("/b", tmp.path().join("a")).unwrap();
+        symlink("/a", tmp.path().join("b")).unwrap();
+        // `ln -s /etc ROOT/etc`: under chroot, /etc is a link to itself.
+        symlink("/etc", tmp.path().join("etc")).unwrap();
+        for root in both(tmp.path()) {
+            for p in ["/a/x", "/etc/hostname", "/etc"] {
+                let e = root.read(Path::new(p)).unwrap_err();
+                assert!(e.to_string().contains("too many levels"), "{p}: {e}");
+                let e = root
+                    .write_bytes(&Path::new(p).join("f"), b"x", 0o644, None)
+                    .unwrap_err();
+                assert!(e.to_string().contains("too many levels"), "{p}: {e}");
+                assert!(root.resolve(Path::new(p)).is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn a_chain_of_forty_links_resolves_and_forty_one_does_not() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::write(tmp.path().join("end"), "end").unwrap();
+        for i in 0..41 {
+            let target = if i == 0 {
+                "end".to_string()
+            } else {
+                format!("l{}", i - 1)
+            };
+            symlink(&target, tmp.path().join(format!("l{i}"))).unwrap();
+        }
+        for root in both(tmp.path()) {
+            assert_eq!(root.read(Path::new("/l39")).unwrap(), b"end");
+            let e = root.read(Path::new("/l40")).unwrap_err();
+            assert!(e.to_string().contains("too many levels"), "{e}");
+        }
+    }
+
+    #[test]
+    fn atomic_write_sets_mode_and_replaces() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("f");
+        fs::write(&p, b"old").unwrap();
+        for root in both(tmp.path()) {
+            root.write_bytes(Path::new("/f"), b"new", 0o750, None)
+                .unwrap();
+            assert_eq!(fs::read(&p).unwrap(), b"new");
+            assert_eq!(fs::metadata(&p).unwrap().mode() & 0o7777, 0o750);
+            assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 1);
+        }
+    }
+
+    #[test]
+    fn a_write_through_a_link_lands_inside_and_a_limit_keeps_the_old_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::write(tmp.path().join("target"), b"old").unwrap();
+        symlink("/target", tmp.path().join("link")).unwrap();
+        let root = Root::new(tmp.path());
+        let e = root
+            .write_atomic(
+                Path::new("/target"),
+                &mut &b"too long"[..],
+                Some(3),
+                0o644,
+                None,
+            )
+            .unwrap_err();
+        assert!(e.to_string().contains("limit of 3 bytes"), "{e}");
+        assert_eq!(fs::read(tmp.path().join("target")).unwrap(), b"old");
+        assert_eq!(
+            fs::read_dir(tmp.path()).unwrap().count(),
+            2,
+            "no temp file left"
+        );
+        root.write_bytes(Path::new("/link"), b"new", 0o644, None)
+            .unwrap();
+        assert!(tmp.path().join("link").is_symlink());
+        assert_eq!(fs::read(tmp.path().join("target")).unwrap(), b"new");
+        // A dangling link: its target is made, inside the root.
+        symlink("/../../made", tmp.path().join("dangling")).unwrap();
+        root.write_bytes(Path::new("/dangling"), b"x", 0o644, None)
+            .unwrap();
+        assert_eq!(fs::read(tmp.path().join("made")).unwrap(), b"x");
+    }
+
+    #[test]
+    fn remove_takes_links_not_their_targets_and_whole_trees() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::create_dir_all(tmp.path().join("keep")).unwrap();
+        fs::write(tmp.path().join("keep/f"), b"x").unwrap();
+        fs::create_dir_all(tmp.path().join("tree/a/b")).unwrap();
+        fs::write(tmp.path().join("tree/a/b/f"), b"x").unwrap();
+        symlink("/keep", tmp.path().join("tree/a/link")).unwrap();
+        let root = Root::new(tmp.path());
+        root.remove(Path::new("/tree")).unwrap();
+        assert!(!tmp.path().join("tree").exists());
+        assert!(tmp.path().join("keep/f").exists());
+        root.remove(Path::new("/no/such")).unwrap();
+    }
+
+    #[test]
+    fn directories_are_made_with_their_mode_whatever_the_umask() {
+        let tmp = tempfile::tempdir().unwrap();
+        for root in both(tmp.path()) {
+            let d = format!("/d{}", root.walk_only as u8);
+            root.create_dir_all(&Path::new(&d).join("x/y"), 0o700)
+                .unwrap();
+            for sub in ["", "/x", "/x/y"] {
+                let md = fs::metadata(tmp.path().join(format!("{}{sub}", &d[1..]))).unwrap();
+                assert!(md.is_dir());
+                assert_eq!(md.mode() & 0o7777, 0o700);
+            }
+        }
+    }
+
+    /// A reader that, when first read, looks at the temporary file being
+    /// written next to `dir/name` and remembers its mode.
+    struct Peek {
+        dir: PathBuf,
+        seen: Option<u32>,
+        data: &'static [u8],
+    }
+
+    impl Read for Peek {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.seen.is_none() {
+                let tmp = fs::read_dir(&self.dir)
+                    .unwrap()
+                    .flatten()
+                    .find(|e| is_temp_name(&e.file_name().to_string_lossy()))
+                    .expect("a temporary file while writing");
+                self.seen = Some(tmp.metadata().unwrap().mode() & 0o7777);
+            }
+            self.data.read(buf)
+        }
+    }
+
+    #[test]
+    fn a_temporary_file_is_never_executable_and_its_name_is_a_dotfile_of_this_run() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = Root::new(tmp.path());
+        let mut src = Peek {
+            dir: tmp.path().to_path_buf(),
+            seen: None,
+            data: b"#!/bin/sh\necho hi\n",
+        };
+        root.write_atomic(Path::new("/runcmd"), &mut src, None, 0o700, None)
+            .unwrap();
+        assert_eq!(src.seen, Some(0o600), "temp file mode while written");
+        assert_eq!(
+            fs::metadata(tmp.path().join("runcmd")).unwrap().mode() & 0o7777,
+            0o700
+        );
+        let name = root.temps().name_for(OsStr::new("runcmd"));
+        let name = name.to_string_lossy();
+        assert!(
+            name.starts_with(".runcmd.cloudboot-") && is_temp_name(&name),
+            "{name}"
+        );
+        // Another run (another PID namespace may reuse our pid) picks
+        // another name.
+        let other = Temps::new().name_for(OsStr::new("runcmd"));
+        assert_ne!(name, other.to_string_lossy());
+        // A long name still fits in a directory entry.
+        let long = "x".repeat(255);
+        assert!(root.temps().name_for(OsStr::new(&long)).len() <= 255);
+    }
+}

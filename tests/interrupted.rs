@@ -1,0 +1,222 @@
+//! Runs cut short and runs at once: what a killed run leaves is never run
+//! or appended again, is cleaned up by the next stage, and two runs never
+//! share a temporary file. The programs run inside the root (chroot: root
+//! only).
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+
+use common::*;
+
+#[test]
+fn a_leftover_temporary_script_never_runs() {
+    if !can_chroot("a_leftover_temporary_script_never_runs") {
+        return;
+    }
+    let m = Machine::seeded(
+        META,
+        "#cloud-config\nruncmd:\n  - echo runcmd >> /var/tmp/log\n",
+    );
+    m.install_busybox();
+    // What a run killed between writing runcmd's temporary file and renaming
+    // it leaves: a complete, executable-looking script under a dot name.
+    let scripts = "/var/lib/cloud/instances/iid-test-1/scripts";
+    for leftover in [".runcmd.cloudboot-4242-0badf00d", ".runcmd.cloudboot-4242"] {
+        let p = format!("{scripts}/{leftover}");
+        m.write(&p, "#!/bin/sh\necho leftover >> /var/tmp/log\n");
+        fs::set_permissions(m.path(&p), fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    m.boot();
+    assert_eq!(m.read("/var/tmp/log"), "runcmd\n");
+}
+
+/// Holds an exclusive flock on a journal, as a running cloudboot does.
+fn hold_lock(path: &std::path::Path) -> fs::File {
+    use std::os::fd::AsRawFd;
+    let f = fs::File::open(path).unwrap();
+    assert_eq!(unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) }, 0);
+    f
+}
+
+#[test]
+fn what_a_dead_run_left_goes_at_the_next_stage_and_a_live_runs_files_stay() {
+    let m = Machine::seeded(META, "#cloud-config\n{}\n");
+    let journals = "/var/lib/cloud/data/cloudboot-tmp";
+    // A run that died (its journal is not locked) left a temporary file in
+    // /etc and one in the state directory.
+    m.write(
+        &format!("{journals}/777-0000dead"),
+        "/etc\n/var/lib/cloud/data\n",
+    );
+    m.write("/etc/.hostname.cloudboot-777-0000dead", "half");
+    m.write(
+        "/var/lib/cloud/data/.status.json.cloudboot-777-0000dead",
+        "{",
+    );
+    // A run still going (another stage, `single` from runcmd) holds its
+    // journal: its temporary file is mid-write and must stay.
+    m.write(&format!("{journals}/888-0000beef"), "/etc\n");
+    m.write("/etc/.hosts.cloudboot-888-0000beef", "being written");
+    // Not cloudboot's: a name that only looks similar stays too.
+    m.write("/etc/.keep.cloudboot-notours", "mine");
+    let _live = hold_lock(&m.path(&format!("{journals}/888-0000beef")));
+    m.run_ok(&["init", "--local"], 0);
+    assert!(!m.exists("/etc/.hostname.cloudboot-777-0000dead"));
+    assert!(!m.exists("/var/lib/cloud/data/.status.json.cloudboot-777-0000dead"));
+    assert!(!m.exists(&format!("{journals}/777-0000dead")));
+    assert_eq!(
+        m.read("/etc/.hosts.cloudboot-888-0000beef"),
+        "being written"
+    );
+    assert_eq!(m.read("/etc/.keep.cloudboot-notours"), "mine");
+    let log = m.read("/var/log/cloud-init.log");
+    assert!(
+        log.contains("removed 2 temporary file(s) left by an interrupted run"),
+        "{log}"
+    );
+}
+
+#[test]
+fn an_append_is_made_once_per_instance_even_when_the_module_runs_again() {
+    let user = "#cloud-config\nwrite_files:\n  - path: /etc/app.conf\n    append: true\n    content: |\n      added\n";
+    let m = Machine::seeded(META, user);
+    m.write("/etc/app.conf", "base\n");
+    m.run_ok(&["init", "--local"], 0);
+    m.run_ok(&["init"], 0);
+    assert_eq!(m.read("/etc/app.conf"), "base\nadded\n");
+    // A kill after the append and before the semaphore: the module runs
+    // again on the next boot.
+    fs::remove_file(m.path("/var/lib/cloud/instances/iid-test-1/sem/config_write_files")).unwrap();
+    m.reboot();
+    m.run_ok(&["init", "--local"], 0);
+    let out = m.run_ok(&["init"], 0);
+    assert_eq!(m.read("/etc/app.conf"), "base\nadded\n", "{out}");
+    assert!(m.exists("/var/lib/cloud/instances/iid-test-1/sem/config_write_files"));
+    // A new instance appends again (cloud-init's per-instance meaning).
+    m.seed("instance-id: iid-test-2\n", user);
+    m.reboot();
+    m.run_ok(&["init", "--local"], 0);
+    m.run_ok(&["init"], 0);
+    assert_eq!(m.read("/etc/app.conf"), "base\nadded\nadded\n");
+}
+
+#[test]
+fn a_kill_between_the_record_and_the_append_still_appends() {
+    let user = "#cloud-config\nwrite_files:\n  - path: /etc/app.conf\n    append: true\n    content: |\n      added\n";
+    let m = Machine::seeded(META, user);
+    m.write("/etc/app.conf", "base\n");
+    m.run_ok(&["init", "--local"], 0);
+    m.run_ok(&["init"], 0);
+    // Undo the append and the semaphore, keep the record: what a kill
+    // right after the record was written leaves.
+    m.write("/etc/app.conf", "base\n");
+    fs::remove_file(m.path("/var/lib/cloud/instances/iid-test-1/sem/config_write_files")).unwrap();
+    let records = m.path("/var/lib/cloud/instances/iid-test-1/cloudboot-appends");
+    assert_eq!(fs::read_dir(&records).unwrap().count(), 1);
+    m.reboot();
+    m.run_ok(&["init", "--local"], 0);
+    m.run_ok(&["init"], 0);
+    assert_eq!(m.read("/etc/app.conf"), "base\nadded\n");
+}
+
+#[test]
+fn two_init_runs_at_once_each_run_bootcmd_from_their_own_file() {
+    if !can_chroot("two_init_runs_at_once_each_run_bootcmd_from_their_own_file") {
+        return;
+    }
+    // With one shared file, the first run to finish removed it before the
+    // other ran it (or wrote it while the other was reading it).
+    let m = Machine::seeded(
+        META,
+        "#cloud-config\nbootcmd:\n  - echo ran >> /var/tmp/bootcmd\n",
+    );
+    m.install_busybox();
+    m.run_ok(&["init", "--local"], 0);
+    for round in 0..20 {
+        let _ = fs::remove_file(m.path("/var/tmp/bootcmd"));
+        let spawn = || {
+            Command::new(BIN)
+                .arg("--root")
+                .arg(m.root())
+                .arg("init")
+                .output()
+        };
+        let (a, b) = std::thread::scope(|s| {
+            let a = s.spawn(spawn);
+            let b = s.spawn(spawn);
+            (a.join().unwrap().unwrap(), b.join().unwrap().unwrap())
+        });
+        for out in [&a, &b] {
+            assert!(
+                out.status.success(),
+                "round {round}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        assert_eq!(m.read("/var/tmp/bootcmd"), "ran\nran\n", "round {round}");
+    }
+}
+
+#[test]
+fn the_filesystem_is_synced_after_a_modules_programs_and_before_its_semaphore() {
+    if !can_chroot("the_filesystem_is_synced_after_a_modules_programs_and_before_its_semaphore") {
+        return;
+    }
+    if Command::new("strace").arg("-V").output().is_err() {
+        panic!("needs strace (apt-get install strace; .ci/run installs it)");
+    }
+    let m = Machine::seeded(
+        META,
+        "#cloud-config\nruncmd:\n  - echo ran > /var/tmp/ran\n",
+    );
+    m.install_busybox();
+    for args in [
+        &["init", "--local"][..],
+        &["init"],
+        &["modules", "--mode=config"],
+    ] {
+        m.run_ok(args, 0);
+    }
+    let trace = tempfile::NamedTempFile::new().unwrap();
+    let out = Command::new("strace")
+        .args([
+            "-f",
+            "-qq",
+            "-e",
+            "trace=execve,syncfs,sync,rename,renameat,renameat2",
+        ])
+        .arg("-o")
+        .arg(trace.path())
+        .arg(BIN)
+        .arg("--root")
+        .arg(m.root())
+        .args(["modules", "--mode=final"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let trace = fs::read_to_string(trace.path()).unwrap();
+    let lines: Vec<&str> = trace.lines().collect();
+    let find = |what: &dyn Fn(&str) -> bool, from: usize| {
+        lines[from..].iter().position(|l| what(l)).map(|i| i + from)
+    };
+    let ran = find(
+        &|l| l.contains("execve(") && l.contains("scripts/runcmd"),
+        0,
+    )
+    .unwrap_or_else(|| panic!("runcmd never ran:\n{trace}"));
+    let synced = find(&|l| l.contains("syncfs(") || l.contains("sync()"), ran)
+        .unwrap_or_else(|| panic!("no sync after runcmd:\n{trace}"));
+    let sem = find(
+        &|l| l.contains("rename") && l.contains("\"config_scripts_user\""),
+        ran,
+    )
+    .unwrap_or_else(|| panic!("no semaphore after runcmd:\n{trace}"));
+    assert!(synced < sem, "the semaphore came before the sync:\n{trace}");
+}
