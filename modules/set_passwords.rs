@@ -18,8 +18,17 @@
 //!   `PasswordAuthentication yes`/`no` through [`crate::sshd_config`] (the
 //!   `sshd_config.d/50-cloud-init.conf` drop-in on images whose
 //!   sshd_config includes it); `unchanged` or absent leaves it. The ssh
-//!   service is asked for its status first in any case, and restarted only
-//!   when the setting changed.
+//!   service is asked for its status first in any case, and its exit code
+//!   decides, as in 22.4 (`handle_ssh_pwauth` has the table): running, the config
+//!   is written and the service restarted if it changed; stopped (3), or
+//!   any failure without systemd (CentOS 6, whose sshd starts after the
+//!   config stage), the config is written and nothing restarted; on
+//!   systemd, 4 (not installed) or any other failure leaves the config
+//!   alone with cloud-init's warning. The module never fails for the
+//!   answer. The status runs when the target gets to it, so the module
+//!   returns an [`Effect::Probe`] carrying each answer's effects; a plan,
+//!   or a root that is not this machine's `/`, takes the service as
+//!   running.
 //!
 //! Secrets: passwords reach `chpasswd` on stdin as [`Data::secret`], never
 //! on a command line, in a log or in a plan. Random passwords (20 characters
@@ -35,8 +44,8 @@
 //! status` on CentOS/RHEL 6, `rc-service --nocolor sshd` on Alpine). The
 //! service is `ssh` on Debian/Ubuntu (`system_info.ssh_svcname` overrides),
 //! `sshd` on the Red Hat family, Arch, Alpine and SUSE (`sshd.service` with
-//! systemd). Both are host actions: performed on a live root `/`, recorded
-//! otherwise. Whether systemd runs is cloud-init's `uses_systemd()`: the
+//! systemd). Both act on the running machine: performed on a live root `/`,
+//! recorded otherwise. Whether systemd runs is cloud-init's `uses_systemd()`: the
 //! root's `/run/systemd/system` is a directory. A root that is not running
 //! (no `/run/systemd` at all) counts as systemd when its `/sbin/init` is a
 //! link to `systemd`, so a plan for an offline image names the commands the
@@ -49,12 +58,23 @@
 //! an unknown `type`, a missing password for `text`/`hash`, or a name or
 //! password that is not a string is an error naming the key; the other
 //! entries still apply. No error message quotes a password.
+//!
+//! Where cloudboot deliberately differs from 22.4:
+//! - The "SSH service ... is not available. Error: ..." warning describes
+//!   the failed status up to its `Reason:` line; the program's output,
+//!   which cloud-init appends, is in cloud-init-output.log.
+//! - `ssh_pwauth` of a type cloud-init crashes on (a list, a mapping) is an
+//!   error whatever the service answers (22.4 crashes only after a usable
+//!   answer).
 
 use std::path::Path;
+
+use tracing::Level;
 
 use crate::distro::uses_systemd;
 use crate::effect::{Command, Data, Effect, HostAction, OnFailure};
 use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
+use crate::probe::{Branch, Probe, When, PROBE_ERROR};
 use crate::rootfs::FsView;
 use crate::schema::{Field, Ty};
 use crate::semaphore::Frequency;
@@ -546,13 +566,18 @@ fn valid_password<'a>(e: &UserEntry<'a>) -> Option<&'a str> {
     }
 }
 
-/// The ssh service's `status` and `restart` commands as the distro's
-/// `manage_service` builds them.
-pub fn ssh_service_commands(
-    distro: &str,
-    cfg: &Value,
-    systemd: bool,
-) -> (Vec<String>, Vec<String>) {
+/// The ssh service as the distro's `manage_service` drives it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SshService {
+    /// `ssh_svcname` (`ssh`, `sshd`, `sshd.service`, ...), as cloud-init
+    /// names it in its messages.
+    pub name: String,
+    pub status: Vec<String>,
+    pub restart: Vec<String>,
+}
+
+/// The ssh service of `distro` (`systemd`: cloud-init's `uses_systemd()`).
+pub fn ssh_service(distro: &str, cfg: &Value, systemd: bool) -> SshService {
     let configured = cfg
         .get("system_info")
         .and_then(|s| s.get("ssh_svcname"))
@@ -565,7 +590,11 @@ pub fn ssh_service_commands(
                     .map(String::from)
                     .to_vec()
             };
-            return (argv("status"), argv("restart"));
+            return SshService {
+                name: "sshd".into(),
+                status: argv("status"),
+                restart: argv("restart"),
+            };
         }
         "almalinux" | "amazon" | "centos" | "cloudlinux" | "eurolinux" | "fedora"
         | "miraclelinux" | "openEuler" | "openmandriva" | "rhel" | "redhat" | "rocky"
@@ -600,71 +629,205 @@ pub fn ssh_service_commands(
                 .collect()
         }
     };
-    (argv("status"), argv("restart"))
+    SshService {
+        status: argv("status"),
+        restart: argv("restart"),
+        name: service,
+    }
 }
 
-/// `handle_ssh_pwauth(cfg.get("ssh_pwauth"), distro)`.
+const PW_AUTH_KEY: &str = "PasswordAuthentication";
+
+/// What `handle_ssh_pwauth` does once it knows whether it may restart the
+/// service: the messages it logs, the sshd_config effects, the restart.
+/// Worked out before the service is asked, since a module only plans.
+struct PwAuthPlan {
+    /// The messages up to the restart (the deprecation warning, "Leaving
+    /// ... unchanged", "No need to restart ...").
+    log: Vec<(Level, String)>,
+    /// `PasswordAuthentication` to write, with the sshd_config effects;
+    /// `None` when nothing changes.
+    change: Option<(&'static str, Vec<Effect>)>,
+}
+
+impl PwAuthPlan {
+    fn new(pw_auth: &Value, fs: &dyn FsView, out: &mut ModuleOutput) -> PwAuthPlan {
+        let mut log = Vec::new();
+        if let Value::Str(_) = pw_auth {
+            log.push((
+                Level::WARN,
+                "DEPRECATION: The 'ssh_pwauth' config key should be set to a boolean value. The string format is deprecated and will be removed in a future version of cloud-init.".to_string(),
+            ));
+        }
+        let value = if is_true(pw_auth) {
+            "yes"
+        } else if is_false(pw_auth) {
+            "no"
+        } else {
+            let bmsg = format!("Leaving SSH config '{PW_AUTH_KEY}' unchanged.");
+            match pw_auth {
+                Value::Null => log.push((Level::DEBUG, format!("{bmsg} ssh_pwauth=None"))),
+                Value::Str(s) if s.to_lowercase() == "unchanged" => {
+                    log.push((Level::DEBUG, format!("{bmsg} ssh_pwauth={s}")))
+                }
+                Value::Str(s) => log.push((
+                    Level::WARN,
+                    format!("{bmsg} Unrecognized value: ssh_pwauth={s}"),
+                )),
+                // cloud-init crashes on `pw_auth.lower()`.
+                other => out.error(format!(
+                    "ssh_pwauth: must be true, false or \"unchanged\", not {} ({})",
+                    other.type_name(),
+                    other.python_str()
+                )),
+            }
+            return PwAuthPlan { log, change: None };
+        };
+        match sshd_config::update_ssh_config(
+            fs,
+            &[(PW_AUTH_KEY, value)],
+            Path::new(sshd_config::DEF_SSHD_CFG),
+        ) {
+            Ok(update) if update.updated() => PwAuthPlan {
+                log,
+                change: Some((value, update.effects)),
+            },
+            Ok(_) => {
+                log.push((
+                    Level::DEBUG,
+                    format!("No need to restart SSH service, {PW_AUTH_KEY} not updated."),
+                ));
+                PwAuthPlan { log, change: None }
+            }
+            Err(e) => {
+                out.error(format!("ssh_pwauth: {e}"));
+                PwAuthPlan { log, change: None }
+            }
+        }
+    }
+
+    /// The branch for a status answer after which sshd_config is written;
+    /// `restart` also restarts the service, as `first` (logged first) says.
+    fn branch(
+        &self,
+        when: When,
+        state: &str,
+        first: Option<String>,
+        svc: &SshService,
+        restart: bool,
+    ) -> Branch {
+        let mut log: Vec<(Level, String)> = first.map(|m| (Level::DEBUG, m)).into_iter().collect();
+        log.extend(self.log.iter().cloned());
+        let mut effects = Vec::new();
+        let mut done = None;
+        let meaning = match &self.change {
+            None => format!("{state}: {PW_AUTH_KEY} stays as it is"),
+            Some((value, writes)) => {
+                effects.extend(writes.iter().cloned());
+                if restart {
+                    effects.push(Effect::Host(HostAction {
+                        what: format!(
+                            "restart the ssh service for {PW_AUTH_KEY} {value} ({})",
+                            svc.restart.join(" ")
+                        ),
+                        argv: svc.restart.clone(),
+                    }));
+                    done = Some("Restarted the SSH daemon.".to_string());
+                    format!("{state}: {PW_AUTH_KEY} {value} written, the service restarted")
+                } else {
+                    log.push((
+                        Level::DEBUG,
+                        "Not restarting SSH service: service is stopped.".into(),
+                    ));
+                    format!("{state}: {PW_AUTH_KEY} {value} written, the service not restarted")
+                }
+            }
+        };
+        Branch {
+            when,
+            meaning,
+            log,
+            effects,
+            done,
+        }
+    }
+}
+
+/// A branch that leaves `ssh_pwauth` alone, with cloud-init's warning.
+fn ignored(when: When, state: &str, warning: String) -> Branch {
+    Branch {
+        when,
+        meaning: format!("{state}: ssh_pwauth is ignored"),
+        log: vec![(Level::WARN, warning)],
+        effects: Vec::new(),
+        done: None,
+    }
+}
+
+/// `handle_ssh_pwauth(cfg.get("ssh_pwauth"), distro)`: the service's status
+/// is asked first, whatever `ssh_pwauth` says, and its exit code decides:
+///
+/// | status exit            | systemd                        | no systemd                    |
+/// |------------------------|--------------------------------|-------------------------------|
+/// | 0 (running)            | write, restart if changed      | write, restart if changed     |
+/// | 3 (stopped)            | write, no restart              | write, no restart             |
+/// | 4 (not installed)      | nothing (warning)              | write, no restart             |
+/// | other, or cannot start | nothing (warning)              | write, no restart             |
+///
+/// The module never fails for the answer (cloud-init catches it); a failed
+/// restart fails it, as in cloud-init.
 fn handle_ssh_pwauth(cfg: &Value, fs: &dyn FsView, out: &mut ModuleOutput) {
     let distro = crate::module::distro_name(cfg, fs);
-    let (status, restart) = ssh_service_commands(&distro, cfg, uses_systemd(fs));
-    // cloud-init asks first, whatever ssh_pwauth says. A live run cannot
-    // know the answer before it plans, so the restart below assumes the
-    // service is running (what the recorded boots show).
-    out.effects.push(Effect::Host(HostAction {
-        what: format!("check the ssh service ({})", status.join(" ")),
-        argv: status,
-    }));
+    let svc = ssh_service(&distro, cfg, uses_systemd(fs));
+    // `distro.uses_systemd()`: Alpine's says no, whatever runs.
+    let systemd = uses_systemd(fs) && distro != "alpine";
     let pw_auth = cfg.get("ssh_pwauth").unwrap_or(&Value::Null);
-    if let Value::Str(_) = pw_auth {
-        tracing::warn!(
-            "DEPRECATION: The 'ssh_pwauth' config key should be set to a boolean value. The string format is deprecated and will be removed in a future version of cloud-init."
-        );
-    }
-    const KEY: &str = "PasswordAuthentication";
-    let value = if is_true(pw_auth) {
-        "yes"
-    } else if is_false(pw_auth) {
-        "no"
+    let plan = PwAuthPlan::new(pw_auth, fs, out);
+    let shown = pw_auth.python_str();
+    let name = &svc.name;
+    let writing = |why: &str| {
+        Some(format!(
+            "Writing config 'ssh_pwauth: {shown}'. SSH service '{name}' will not be restarted because {why}."
+        ))
+    };
+    let running = plan.branch(When::Exit(vec![0]), "running", None, &svc, true);
+    let branches = if systemd {
+        vec![
+            running,
+            plan.branch(When::Exit(vec![3]), "stopped", writing("it is stopped"), &svc, false),
+            ignored(
+                When::Exit(vec![4]),
+                "not installed",
+                format!("Ignoring config 'ssh_pwauth: {shown}'. SSH service '{name}' is not installed."),
+            ),
+            ignored(
+                When::Otherwise,
+                "not available",
+                format!("Ignoring config 'ssh_pwauth: {shown}'. SSH service '{name}' is not available. Error: {PROBE_ERROR}."),
+            ),
+        ]
     } else {
-        let bmsg = format!("Leaving SSH config '{KEY}' unchanged.");
-        match pw_auth {
-            Value::Null => tracing::debug!("{bmsg} ssh_pwauth=None"),
-            Value::Str(s) if s.to_lowercase() == "unchanged" => {
-                tracing::debug!("{bmsg} ssh_pwauth={s}")
-            }
-            Value::Str(s) => tracing::warn!("{bmsg} Unrecognized value: ssh_pwauth={s}"),
-            other => out.error(format!(
-                "ssh_pwauth: must be true, false or \"unchanged\", not {} ({})",
-                other.type_name(),
-                other.python_str()
-            )),
-        }
-        return;
+        vec![
+            running,
+            plan.branch(
+                When::Otherwise,
+                "not running or not available",
+                writing("it is not running or not available"),
+                &svc,
+                false,
+            ),
+        ]
     };
-    let update = match sshd_config::update_ssh_config(
-        fs,
-        &[(KEY, value)],
-        Path::new(sshd_config::DEF_SSHD_CFG),
-    ) {
-        Ok(u) => u,
-        Err(e) => {
-            out.error(format!("ssh_pwauth: {e}"));
-            return;
-        }
-    };
-    if !update.updated() {
-        out.note(format!(
-            "No need to restart SSH service, {KEY} not updated."
-        ));
-        return;
-    }
-    out.effects.extend(update.effects);
-    out.effects.push(Effect::Host(HostAction {
-        what: format!(
-            "restart the ssh service for {KEY} {value} ({})",
-            restart.join(" ")
-        ),
-        argv: restart,
+    out.effects.push(Effect::Probe(Probe {
+        action: HostAction {
+            what: format!("check the ssh service ({})", svc.status.join(" ")),
+            argv: svc.status,
+        },
+        // Where nothing is asked (a plan, a root that is not this machine's
+        // /): a running sshd, what the recorded boots show.
+        assume: 0,
+        branches,
+        log: crate::log_at!(),
     }));
 }
 
@@ -709,30 +872,51 @@ mod tests {
         plan(&yaml(text), &[], fs, &mut counter())
     }
 
-    /// Each effect as one line: argv and stdin for programs, the path for files.
+    /// Each effect as one line: argv and stdin for programs, the path for
+    /// files; a probe as its program, then the branch its `assume` picks.
     fn lines(out: &ModuleOutput) -> Vec<String> {
-        out.effects
+        flat(&out.effects)
+    }
+
+    fn flat(effects: &[Effect]) -> Vec<String> {
+        effects
             .iter()
-            .map(|e| match e {
-                Effect::Run(c) => {
-                    let mut s = c.argv.join(" ");
-                    if let Some(d) = &c.stdin {
-                        assert!(d.secret, "stdin of {s} must be secret");
-                        s.push_str(&format!(" <<{}", String::from_utf8_lossy(&d.bytes)));
-                    }
-                    s
+            .flat_map(|e| match e {
+                Effect::Probe(p) => {
+                    let branch = p
+                        .branch(&crate::probe::Answer::NotAsked(
+                            crate::target::Outcome::Planned,
+                        ))
+                        .unwrap();
+                    let mut l = vec![format!("host {}", p.action.argv.join(" "))];
+                    l.extend(flat(&branch.effects));
+                    l
                 }
-                Effect::Host(h) => format!("host {}", h.argv.join(" ")),
-                Effect::WriteFile {
-                    path, data, mode, ..
-                } => format!(
-                    "write {} {mode:o} {}",
-                    path.display(),
-                    String::from_utf8_lossy(&data.bytes)
-                ),
-                other => other.summary(),
+                e => vec![line(e)],
             })
             .collect()
+    }
+
+    fn line(e: &Effect) -> String {
+        match e {
+            Effect::Run(c) => {
+                let mut s = c.argv.join(" ");
+                if let Some(d) = &c.stdin {
+                    assert!(d.secret, "stdin of {s} must be secret");
+                    s.push_str(&format!(" <<{}", String::from_utf8_lossy(&d.bytes)));
+                }
+                s
+            }
+            Effect::Host(h) => format!("host {}", h.argv.join(" ")),
+            Effect::WriteFile {
+                path, data, mode, ..
+            } => format!(
+                "write {} {mode:o} {}",
+                path.display(),
+                String::from_utf8_lossy(&data.bytes)
+            ),
+            other => other.summary(),
+        }
     }
 
     #[test]
@@ -1024,8 +1208,8 @@ mod tests {
     fn service_commands_per_distro() {
         let cfg = yaml("{}");
         let cmd = |d: &str, systemd: bool| {
-            let (s, r) = ssh_service_commands(d, &cfg, systemd);
-            format!("{} / {}", s.join(" "), r.join(" "))
+            let svc = ssh_service(d, &cfg, systemd);
+            format!("{} / {}", svc.status.join(" "), svc.restart.join(" "))
         };
         assert_eq!(
             cmd("debian", true),
@@ -1066,11 +1250,11 @@ mod tests {
         // system_info.ssh_svcname is read where the distro does not force it.
         let cfg = yaml("system_info: {ssh_svcname: openssh}");
         assert_eq!(
-            ssh_service_commands("debian", &cfg, true).0,
+            ssh_service("debian", &cfg, true).status,
             ["systemctl", "status", "openssh"]
         );
         assert_eq!(
-            ssh_service_commands("centos", &cfg, true).0,
+            ssh_service("centos", &cfg, true).status,
             ["systemctl", "status", "sshd"]
         );
     }

@@ -10,7 +10,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::diff;
-use crate::effect::{Effect, Owner};
+use crate::effect::{Effect, HostAction, Owner};
+use crate::probe::Answer;
 use crate::rootfs::{canonical_path, FsView, Kind, RealFs, Root, Stat};
 use crate::target::{Outcome, Record, Target};
 
@@ -343,6 +344,10 @@ impl Target for PlanTarget {
 
     fn note(&mut self, _line: &str) {}
 
+    fn ask(&mut self, _action: &HostAction) -> Answer {
+        Answer::NotAsked(Outcome::Planned)
+    }
+
     fn apply(&mut self, effect: &Effect) -> Record {
         match effect {
             Effect::WriteFile { .. } => return self.plan_write(effect),
@@ -399,6 +404,12 @@ impl Target for PlanTarget {
                 }
             }
             Effect::RunParts { .. } | Effect::Host(_) | Effect::Console(_) => {}
+            Effect::Probe(_) => {
+                return Record::new(
+                    effect,
+                    Outcome::Failed(crate::target::PROBE_OUTSIDE_APPLY_ALL.into()),
+                )
+            }
             Effect::Http(_) => {
                 let mut r = Record::new(effect, Outcome::Planned);
                 r.detail = Some("not sent: a plan never touches the network".into());
