@@ -60,6 +60,13 @@
 //! entries still apply. No error message quotes a password.
 //!
 //! Where cloudboot deliberately differs from 22.4:
+//! - A user name or password with a newline, a carriage return or a NUL
+//!   (a `chpasswd.users` entry, a `chpasswd.list` item, `password`, the
+//!   default user's name) is refused with an error naming the key (and
+//!   the user, never the password); that entry is not set, the others
+//!   are, and the module is reported failed. 22.4 hands it to chpasswd as
+//!   it is, where `"alice:pw\nroot:x"` is two lines and sets root's
+//!   password.
 //! - The "SSH service ... is not available. Error: ..." warning describes
 //!   the failed status up to its `Reason:` line; the program's output,
 //!   which cloud-init appends, is in cloud-init-output.log.
@@ -71,6 +78,7 @@ use std::path::Path;
 
 use tracing::Level;
 
+use crate::accounts;
 use crate::distro::uses_systemd;
 use crate::effect::{Command, Data, Effect, HostAction, OnFailure};
 use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
@@ -79,7 +87,7 @@ use crate::rootfs::FsView;
 use crate::schema::{Field, Ty};
 use crate::semaphore::Frequency;
 use crate::sshd_config;
-use crate::value::Value;
+use crate::value::{python_str_repr, Value};
 
 pub struct SetPasswords;
 
@@ -105,6 +113,9 @@ static INFO: ModuleInfo = ModuleInfo {
     ],
     summary: "set user passwords (chpasswd) and sshd's PasswordAuthentication",
 };
+
+/// Where user names and passwords go: one `user:password` line each.
+const CHPASSWD_INPUT: &str = "chpasswd's input";
 
 /// cloud-init's `PW_SET`: letters and digits without `loLOI01`.
 pub const PW_SET: &str = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789";
@@ -375,6 +386,15 @@ pub fn plan(
                 }
             };
             for (at, line) in raw {
+                if let Err(e) = accounts::one_line(&at, line, CHPASSWD_INPUT) {
+                    let user = line
+                        .split_once(':')
+                        .filter(|(u, _)| accounts::one_line("", u, "").is_ok())
+                        .map(|(u, _)| format!(" (user {})", python_str_repr(u)))
+                        .unwrap_or_default();
+                    out.error(format!("{e}{user}; this entry is not set"));
+                    continue;
+                }
                 match line.split_once(':') {
                     Some((u, p)) => lines.push((u.to_string(), p.to_string())),
                     None => {
@@ -407,7 +427,16 @@ pub fn plan(
                 }
             };
             match ug.default_user() {
-                Some((user, _)) => lines.push((user, pw)),
+                Some((user, _)) => {
+                    let checked =
+                        accounts::one_line("password", &pw, CHPASSWD_INPUT).and_then(|_| {
+                            accounts::one_line("the default user's name", &user, CHPASSWD_INPUT)
+                        });
+                    match checked {
+                        Ok(()) => lines.push((user, pw)),
+                        Err(e) => out.error(format!("{e}; the default user's password is not set")),
+                    }
+                }
                 None => tracing::warn!("No default or defined user to change password for."),
             }
         }
@@ -440,14 +469,15 @@ pub fn plan(
     let mut pw = Passwords::default();
     if !users_list.is_empty() || !lines.is_empty() {
         // Text, then hashes, then random ones: each list in the users' order.
+        let mut valid = Vec::new();
         for entry in &entries {
-            check_entry(entry, &mut out);
+            match entry.checked() {
+                Ok(v) => valid.push(v),
+                Err(e) => out.error(e),
+            }
         }
         for kind in ["text", "hash", "RANDOM"] {
-            for e in entries.iter().filter(|e| e.kind() == Some(kind)) {
-                let (Some(name), Some(password)) = (valid_name(e), valid_password(e)) else {
-                    continue;
-                };
+            for &(_, name, password) in valid.iter().filter(|v| v.0 == kind) {
                 match kind {
                     "text" => pw.plain.push((name.into(), password.into())),
                     "hash" => pw.hashed.push((name.into(), password.into())),
@@ -499,70 +529,62 @@ pub fn plan(
     out
 }
 
-impl UserEntry<'_> {
-    /// The entry's `type`: `hash` when absent, `None` when not a string.
-    fn kind(&self) -> Option<&str> {
-        match self.kind {
-            None => Some("hash"),
-            Some(v) => v.as_str(),
-        }
-    }
-}
-
-/// Reports what is wrong with one users entry (it is then skipped).
-fn check_entry(e: &UserEntry, out: &mut ModuleOutput) {
-    let at = format!("chpasswd.users[{}]", e.index);
-    let kind = e.kind();
-    if !matches!(kind, Some("text" | "hash" | "RANDOM")) {
-        out.error(format!(
-            "{at}.type: must be text, hash or RANDOM{}; this user's password is not set",
-            match e.kind {
-                // Quoted only when it is a known type in the wrong case:
-                // anything else might be a misplaced password.
-                Some(Value::Str(s))
-                    if ["text", "hash", "random"].contains(&s.to_lowercase().as_str()) =>
-                {
-                    format!(" (case matters), not '{s}'")
-                }
-                Some(other) => format!(", not this {}", other.type_name()),
-                None => String::new(),
+impl<'a> UserEntry<'a> {
+    /// The entry's type, name and password (empty for `RANDOM`), or what is
+    /// wrong with it (it is then skipped).
+    fn checked(&self) -> Result<(&'a str, &'a str, &'a str), String> {
+        let at = format!("chpasswd.users[{}]", self.index);
+        let not_set = "this user's password is not set";
+        let kind = match self.kind {
+            None => "hash",
+            Some(Value::Str(k)) if matches!(k.as_str(), "text" | "hash" | "RANDOM") => k,
+            other => {
+                return Err(format!(
+                    "{at}.type: must be text, hash or RANDOM{}; {not_set}",
+                    match other {
+                        // Quoted only when it is a known type in the wrong
+                        // case: anything else might be a misplaced password.
+                        Some(Value::Str(s))
+                            if ["text", "hash", "random"].contains(&s.to_lowercase().as_str()) =>
+                        {
+                            format!(" (case matters), not '{s}'")
+                        }
+                        Some(other) => format!(", not this {}", other.type_name()),
+                        None => String::new(),
+                    }
+                ));
             }
-        ));
-        return;
-    }
-    if valid_name(e).is_none() {
-        out.error(format!(
-            "{at}.name: must be a string, not {}; this user's password is not set",
-            e.name.type_name()
-        ));
-        return;
-    }
-    if kind != Some("RANDOM") {
-        match e.password {
-            None => out.error(format!(
-                "{at}.password: is required for type {} (cloud-init 22.4 would set the literal password 'RANDOM'); this user's password is not set",
-                kind.unwrap_or("hash")
-            )),
-            Some(Value::Str(_)) => {}
-            Some(other) => out.error(format!(
-                "{at}.password: must be a string, not {}; this user's password is not set",
-                other.type_name()
-            )),
-        }
-    }
-}
-
-fn valid_name<'a>(e: &UserEntry<'a>) -> Option<&'a str> {
-    e.name
-        .as_str()
-        .filter(|_| matches!(e.kind(), Some("text" | "hash" | "RANDOM")))
-}
-
-fn valid_password<'a>(e: &UserEntry<'a>) -> Option<&'a str> {
-    match e.kind() {
-        Some("RANDOM") => Some(""),
-        Some("text" | "hash") => e.password.and_then(Value::as_str),
-        _ => None,
+        };
+        let Value::Str(name) = self.name else {
+            return Err(format!(
+                "{at}.name: must be a string, not {}; {not_set}",
+                self.name.type_name()
+            ));
+        };
+        accounts::one_line(&format!("{at}.name"), name, CHPASSWD_INPUT)
+            .map_err(|e| format!("{e}; {not_set}"))?;
+        let password = match (kind, self.password) {
+            ("RANDOM", _) => "",
+            (_, None) => {
+                return Err(format!(
+                    "{at}.password: is required for type {kind} (cloud-init 22.4 would set the literal password 'RANDOM'); {not_set}"
+                ))
+            }
+            (_, Some(Value::Str(p))) => p,
+            (_, Some(other)) => {
+                return Err(format!(
+                    "{at}.password: must be a string, not {}; {not_set}",
+                    other.type_name()
+                ))
+            }
+        };
+        accounts::one_line(
+            &format!("{at}.password (user {})", python_str_repr(name)),
+            password,
+            CHPASSWD_INPUT,
+        )
+        .map_err(|e| format!("{e}; {not_set}"))?;
+        Ok((kind, name, password))
     }
 }
 
@@ -1159,6 +1181,49 @@ mod tests {
                 "chpasswd.users[3].password: must be a string, not int; this user's password is not set",
                 "chpasswd.users[4].name: must be a string, not list; this user's password is not set",
             ]
+        );
+    }
+
+    #[test]
+    fn a_name_or_password_that_would_add_a_chpasswd_line_is_refused_alone() {
+        let (_t, fs) = debian_root();
+        let out = run(
+            "chpasswd:\n  expire: false\n  users:\n    - {name: alice, password: \"pw-a\\nroot:owned-a\", type: text}\n    - {name: \"b\\nroot\", type: RANDOM}\n    - {name: ok, password: fine, type: text}\n    - {name: h, password: \"$6$a$b\\0c\"}\n  list: [\"dave:pw-d\\nroot:owned-d\", \"erin:fine-e\", \"f\\rroot:owned-f\"]\n",
+            &fs,
+        );
+        assert_eq!(
+            lines(&out),
+            [
+                "chpasswd <<ok:fine\nerin:fine-e\n",
+                "host systemctl status ssh"
+            ]
+        );
+        assert_eq!(
+            out.errors,
+            [
+                "chpasswd.list[0] has a newline: it must be one line in chpasswd's input (user 'dave'); this entry is not set",
+                "chpasswd.list[2] has a carriage return: it must be one line in chpasswd's input; this entry is not set",
+                "chpasswd.users[0].password (user 'alice') has a newline: it must be one line in chpasswd's input; this user's password is not set",
+                "chpasswd.users[1].name has a newline: it must be one line in chpasswd's input; this user's password is not set",
+                "chpasswd.users[3].password (user 'h') has a NUL character: it must be one line in chpasswd's input; this user's password is not set",
+            ]
+        );
+        // The default user's password, and a default user's name.
+        let base = "system_info:\n  default_user: {name: debian}\nusers: [default]\n";
+        let out = run(&format!("{base}password: \"pw\\nroot:owned\"\n"), &fs);
+        assert_eq!(lines(&out), ["host systemctl status ssh"]);
+        assert_eq!(
+            out.errors,
+            ["password has a newline: it must be one line in chpasswd's input; the default user's password is not set"]
+        );
+        let out = run(
+            "system_info:\n  default_user: {name: \"de\\nbian\"}\nusers: [default]\npassword: pw\n",
+            &fs,
+        );
+        assert_eq!(lines(&out), ["host systemctl status ssh"]);
+        assert_eq!(
+            out.errors,
+            ["the default user's name has a newline: it must be one line in chpasswd's input; the default user's password is not set"]
         );
     }
 
