@@ -622,3 +622,26 @@ users:
         "{errors:?}"
     );
 }
+
+#[test]
+fn a_default_user_key_with_a_line_break_inside_is_refused_and_the_others_written() {
+    // ssh's keys for the default user and root (top-level
+    // ssh_authorized_keys): 22.4 would write the first as two lines, the
+    // second an unrestricted root key.
+    let ud = format!(
+        "#cloud-config\ndisable_root: false\nssh_authorized_keys:\n  - \"{KEY_A}\\ncommand=\\\"/bin/sh\\\" ssh-ed25519 AAAAinjected x\"\n  - |\n    {KEY_B}\n"
+    );
+    let m = machine(&ud);
+    let report = module(&m, "ssh");
+    assert_eq!(report["result"], "failed");
+    assert_eq!(
+        report["errors"],
+        serde_json::json!([
+            "ssh_authorized_keys or the datasource's public-keys: a key has a newline: it must be one line in authorized_keys; that key is not written"
+        ])
+    );
+    let (user, _, _) = write_of(&m, "/home/debian/.ssh/authorized_keys").unwrap();
+    assert_eq!(user, format!("{KEY_B}\n"));
+    let (root, _, _) = write_of(&m, "/root/.ssh/authorized_keys").unwrap();
+    assert_eq!(root, format!("{KEY_B}\n"));
+}
