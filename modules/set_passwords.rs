@@ -728,8 +728,10 @@ impl PwAuthPlan {
         }
     }
 
-    /// The branch for a status answer after which sshd_config is written;
-    /// `restart` also restarts the service, as `first` (logged first) says.
+    /// The branch for a status answer after which sshd_config is written:
+    /// `first` (logged before the rest) is cloud-init's word on why the
+    /// service will not be restarted; `restart` restarts it when the config
+    /// changed.
     fn branch(
         &self,
         when: When,
