@@ -18,8 +18,17 @@
 //!   `PasswordAuthentication yes`/`no` through [`crate::sshd_config`] (the
 //!   `sshd_config.d/50-cloud-init.conf` drop-in on images whose
 //!   sshd_config includes it); `unchanged` or absent leaves it. The ssh
-//!   service is asked for its status first in any case, and restarted only
-//!   when the setting changed.
+//!   service is asked for its status first in any case, and its exit code
+//!   decides, as in 22.4 (`handle_ssh_pwauth` has the table): running, the config
+//!   is written and the service restarted if it changed; stopped (3), or
+//!   any failure without systemd (CentOS 6, whose sshd starts after the
+//!   config stage), the config is written and nothing restarted; on
+//!   systemd, 4 (not installed) or any other failure leaves the config
+//!   alone with cloud-init's warning. The module never fails for the
+//!   answer. The status runs when the target gets to it, so the module
+//!   returns an [`Effect::Probe`] carrying each answer's effects; a plan,
+//!   or a root that is not this machine's `/`, takes the service as
+//!   running.
 //!
 //! Secrets: passwords reach `chpasswd` on stdin as [`Data::secret`], never
 //! on a command line, in a log or in a plan. Random passwords (20 characters
@@ -35,8 +44,8 @@
 //! status` on CentOS/RHEL 6, `rc-service --nocolor sshd` on Alpine). The
 //! service is `ssh` on Debian/Ubuntu (`system_info.ssh_svcname` overrides),
 //! `sshd` on the Red Hat family, Arch, Alpine and SUSE (`sshd.service` with
-//! systemd). Both are host actions: performed on a live root `/`, recorded
-//! otherwise. Whether systemd runs is cloud-init's `uses_systemd()`: the
+//! systemd). Both act on the running machine: performed on a live root `/`,
+//! recorded otherwise. Whether systemd runs is cloud-init's `uses_systemd()`: the
 //! root's `/run/systemd/system` is a directory. A root that is not running
 //! (no `/run/systemd` at all) counts as systemd when its `/sbin/init` is a
 //! link to `systemd`, so a plan for an offline image names the commands the
@@ -49,17 +58,36 @@
 //! an unknown `type`, a missing password for `text`/`hash`, or a name or
 //! password that is not a string is an error naming the key; the other
 //! entries still apply. No error message quotes a password.
+//!
+//! Where cloudboot deliberately differs from 22.4:
+//! - A user name or password with a newline, a carriage return or a NUL
+//!   (a `chpasswd.users` entry, a `chpasswd.list` item, `password`, the
+//!   default user's name) is refused with an error naming the key (and
+//!   the user, never the password); that entry is not set, the others
+//!   are, and the module is reported failed. 22.4 hands it to chpasswd as
+//!   it is, where `"alice:pw\nroot:x"` is two lines and sets root's
+//!   password.
+//! - The "SSH service ... is not available. Error: ..." warning describes
+//!   the failed status up to its `Reason:` line; the program's output,
+//!   which cloud-init appends, is in cloud-init-output.log.
+//! - `ssh_pwauth` of a type cloud-init crashes on (a list, a mapping) is an
+//!   error whatever the service answers (22.4 crashes only after a usable
+//!   answer).
 
 use std::path::Path;
 
+use tracing::Level;
+
+use crate::accounts;
 use crate::distro::uses_systemd;
 use crate::effect::{Command, Data, Effect, HostAction, OnFailure};
 use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
+use crate::probe::{Branch, Probe, When, PROBE_ERROR};
 use crate::rootfs::FsView;
 use crate::schema::{Field, Ty};
 use crate::semaphore::Frequency;
 use crate::sshd_config;
-use crate::value::Value;
+use crate::value::{python_str_repr, Value};
 
 pub struct SetPasswords;
 
@@ -85,6 +113,9 @@ static INFO: ModuleInfo = ModuleInfo {
     ],
     summary: "set user passwords (chpasswd) and sshd's PasswordAuthentication",
 };
+
+/// Where user names and passwords go: one `user:password` line each.
+const CHPASSWD_INPUT: &str = "chpasswd's input";
 
 /// cloud-init's `PW_SET`: letters and digits without `loLOI01`.
 pub const PW_SET: &str = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789";
@@ -355,6 +386,15 @@ pub fn plan(
                 }
             };
             for (at, line) in raw {
+                if let Err(e) = accounts::one_line(&at, line, CHPASSWD_INPUT) {
+                    let user = line
+                        .split_once(':')
+                        .filter(|(u, _)| accounts::one_line("", u, "").is_ok())
+                        .map(|(u, _)| format!(" (user {})", python_str_repr(u)))
+                        .unwrap_or_default();
+                    out.error(format!("{e}{user}; this entry is not set"));
+                    continue;
+                }
                 match line.split_once(':') {
                     Some((u, p)) => lines.push((u.to_string(), p.to_string())),
                     None => {
@@ -387,7 +427,16 @@ pub fn plan(
                 }
             };
             match ug.default_user() {
-                Some((user, _)) => lines.push((user, pw)),
+                Some((user, _)) => {
+                    let checked =
+                        accounts::one_line("password", &pw, CHPASSWD_INPUT).and_then(|_| {
+                            accounts::one_line("the default user's name", &user, CHPASSWD_INPUT)
+                        });
+                    match checked {
+                        Ok(()) => lines.push((user, pw)),
+                        Err(e) => out.error(format!("{e}; the default user's password is not set")),
+                    }
+                }
                 None => tracing::warn!("No default or defined user to change password for."),
             }
         }
@@ -420,14 +469,15 @@ pub fn plan(
     let mut pw = Passwords::default();
     if !users_list.is_empty() || !lines.is_empty() {
         // Text, then hashes, then random ones: each list in the users' order.
+        let mut valid = Vec::new();
         for entry in &entries {
-            check_entry(entry, &mut out);
+            match entry.checked() {
+                Ok(v) => valid.push(v),
+                Err(e) => out.error(e),
+            }
         }
         for kind in ["text", "hash", "RANDOM"] {
-            for e in entries.iter().filter(|e| e.kind() == Some(kind)) {
-                let (Some(name), Some(password)) = (valid_name(e), valid_password(e)) else {
-                    continue;
-                };
+            for &(_, name, password) in valid.iter().filter(|v| v.0 == kind) {
                 match kind {
                     "text" => pw.plain.push((name.into(), password.into())),
                     "hash" => pw.hashed.push((name.into(), password.into())),
@@ -479,80 +529,77 @@ pub fn plan(
     out
 }
 
-impl UserEntry<'_> {
-    /// The entry's `type`: `hash` when absent, `None` when not a string.
-    fn kind(&self) -> Option<&str> {
-        match self.kind {
-            None => Some("hash"),
-            Some(v) => v.as_str(),
-        }
-    }
-}
-
-/// Reports what is wrong with one users entry (it is then skipped).
-fn check_entry(e: &UserEntry, out: &mut ModuleOutput) {
-    let at = format!("chpasswd.users[{}]", e.index);
-    let kind = e.kind();
-    if !matches!(kind, Some("text" | "hash" | "RANDOM")) {
-        out.error(format!(
-            "{at}.type: must be text, hash or RANDOM{}; this user's password is not set",
-            match e.kind {
-                // Quoted only when it is a known type in the wrong case:
-                // anything else might be a misplaced password.
-                Some(Value::Str(s))
-                    if ["text", "hash", "random"].contains(&s.to_lowercase().as_str()) =>
-                {
-                    format!(" (case matters), not '{s}'")
-                }
-                Some(other) => format!(", not this {}", other.type_name()),
-                None => String::new(),
+impl<'a> UserEntry<'a> {
+    /// The entry's type, name and password (empty for `RANDOM`), or what is
+    /// wrong with it (it is then skipped).
+    fn checked(&self) -> Result<(&'a str, &'a str, &'a str), String> {
+        let at = format!("chpasswd.users[{}]", self.index);
+        let not_set = "this user's password is not set";
+        let kind = match self.kind {
+            None => "hash",
+            Some(Value::Str(k)) if matches!(k.as_str(), "text" | "hash" | "RANDOM") => k,
+            other => {
+                return Err(format!(
+                    "{at}.type: must be text, hash or RANDOM{}; {not_set}",
+                    match other {
+                        // Quoted only when it is a known type in the wrong
+                        // case: anything else might be a misplaced password.
+                        Some(Value::Str(s))
+                            if ["text", "hash", "random"].contains(&s.to_lowercase().as_str()) =>
+                        {
+                            format!(" (case matters), not '{s}'")
+                        }
+                        Some(other) => format!(", not this {}", other.type_name()),
+                        None => String::new(),
+                    }
+                ));
             }
-        ));
-        return;
-    }
-    if valid_name(e).is_none() {
-        out.error(format!(
-            "{at}.name: must be a string, not {}; this user's password is not set",
-            e.name.type_name()
-        ));
-        return;
-    }
-    if kind != Some("RANDOM") {
-        match e.password {
-            None => out.error(format!(
-                "{at}.password: is required for type {} (cloud-init 22.4 would set the literal password 'RANDOM'); this user's password is not set",
-                kind.unwrap_or("hash")
-            )),
-            Some(Value::Str(_)) => {}
-            Some(other) => out.error(format!(
-                "{at}.password: must be a string, not {}; this user's password is not set",
-                other.type_name()
-            )),
-        }
-    }
-}
-
-fn valid_name<'a>(e: &UserEntry<'a>) -> Option<&'a str> {
-    e.name
-        .as_str()
-        .filter(|_| matches!(e.kind(), Some("text" | "hash" | "RANDOM")))
-}
-
-fn valid_password<'a>(e: &UserEntry<'a>) -> Option<&'a str> {
-    match e.kind() {
-        Some("RANDOM") => Some(""),
-        Some("text" | "hash") => e.password.and_then(Value::as_str),
-        _ => None,
+        };
+        let Value::Str(name) = self.name else {
+            return Err(format!(
+                "{at}.name: must be a string, not {}; {not_set}",
+                self.name.type_name()
+            ));
+        };
+        accounts::one_line(&format!("{at}.name"), name, CHPASSWD_INPUT)
+            .map_err(|e| format!("{e}; {not_set}"))?;
+        let password = match (kind, self.password) {
+            ("RANDOM", _) => "",
+            (_, None) => {
+                return Err(format!(
+                    "{at}.password: is required for type {kind} (cloud-init 22.4 would set the literal password 'RANDOM'); {not_set}"
+                ))
+            }
+            (_, Some(Value::Str(p))) => p,
+            (_, Some(other)) => {
+                return Err(format!(
+                    "{at}.password: must be a string, not {}; {not_set}",
+                    other.type_name()
+                ))
+            }
+        };
+        accounts::one_line(
+            &format!("{at}.password (user {})", python_str_repr(name)),
+            password,
+            CHPASSWD_INPUT,
+        )
+        .map_err(|e| format!("{e}; {not_set}"))?;
+        Ok((kind, name, password))
     }
 }
 
-/// The ssh service's `status` and `restart` commands as the distro's
-/// `manage_service` builds them.
-pub fn ssh_service_commands(
-    distro: &str,
-    cfg: &Value,
-    systemd: bool,
-) -> (Vec<String>, Vec<String>) {
+/// The ssh service as the distro's `manage_service` drives it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SshService {
+    /// `ssh_svcname` (`ssh`, `sshd`, `sshd.service`, ...), as cloud-init
+    /// names it in its messages.
+    pub name: String,
+    pub status: Vec<String>,
+    pub restart: Vec<String>,
+}
+
+/// The ssh service of `distro` (`systemd`: cloud-init's `uses_systemd()`).
+pub fn ssh_service(distro: &str, cfg: &Value, systemd: bool) -> SshService {
     let configured = cfg
         .get("system_info")
         .and_then(|s| s.get("ssh_svcname"))
@@ -565,7 +612,11 @@ pub fn ssh_service_commands(
                     .map(String::from)
                     .to_vec()
             };
-            return (argv("status"), argv("restart"));
+            return SshService {
+                name: "sshd".into(),
+                status: argv("status"),
+                restart: argv("restart"),
+            };
         }
         "almalinux" | "amazon" | "centos" | "cloudlinux" | "eurolinux" | "fedora"
         | "miraclelinux" | "openEuler" | "openmandriva" | "rhel" | "redhat" | "rocky"
@@ -600,71 +651,207 @@ pub fn ssh_service_commands(
                 .collect()
         }
     };
-    (argv("status"), argv("restart"))
+    SshService {
+        status: argv("status"),
+        restart: argv("restart"),
+        name: service,
+    }
 }
 
-/// `handle_ssh_pwauth(cfg.get("ssh_pwauth"), distro)`.
+const PW_AUTH_KEY: &str = "PasswordAuthentication";
+
+/// What `handle_ssh_pwauth` does once it knows whether it may restart the
+/// service: the messages it logs, the sshd_config effects, the restart.
+/// Worked out before the service is asked, since a module only plans.
+struct PwAuthPlan {
+    /// The messages up to the restart (the deprecation warning, "Leaving
+    /// ... unchanged", "No need to restart ...").
+    log: Vec<(Level, String)>,
+    /// `PasswordAuthentication` to write, with the sshd_config effects;
+    /// `None` when nothing changes.
+    change: Option<(&'static str, Vec<Effect>)>,
+}
+
+impl PwAuthPlan {
+    fn new(pw_auth: &Value, fs: &dyn FsView, out: &mut ModuleOutput) -> PwAuthPlan {
+        let mut log = Vec::new();
+        if let Value::Str(_) = pw_auth {
+            log.push((
+                Level::WARN,
+                "DEPRECATION: The 'ssh_pwauth' config key should be set to a boolean value. The string format is deprecated and will be removed in a future version of cloud-init.".to_string(),
+            ));
+        }
+        let value = if is_true(pw_auth) {
+            "yes"
+        } else if is_false(pw_auth) {
+            "no"
+        } else {
+            let bmsg = format!("Leaving SSH config '{PW_AUTH_KEY}' unchanged.");
+            match pw_auth {
+                Value::Null => log.push((Level::DEBUG, format!("{bmsg} ssh_pwauth=None"))),
+                Value::Str(s) if s.to_lowercase() == "unchanged" => {
+                    log.push((Level::DEBUG, format!("{bmsg} ssh_pwauth={s}")))
+                }
+                Value::Str(s) => log.push((
+                    Level::WARN,
+                    format!("{bmsg} Unrecognized value: ssh_pwauth={s}"),
+                )),
+                // cloud-init crashes on `pw_auth.lower()`.
+                other => out.error(format!(
+                    "ssh_pwauth: must be true, false or \"unchanged\", not {} ({})",
+                    other.type_name(),
+                    other.python_str()
+                )),
+            }
+            return PwAuthPlan { log, change: None };
+        };
+        match sshd_config::update_ssh_config(
+            fs,
+            &[(PW_AUTH_KEY, value)],
+            Path::new(sshd_config::DEF_SSHD_CFG),
+        ) {
+            Ok(update) if update.updated() => PwAuthPlan {
+                log,
+                change: Some((value, update.effects)),
+            },
+            Ok(_) => {
+                log.push((
+                    Level::DEBUG,
+                    format!("No need to restart SSH service, {PW_AUTH_KEY} not updated."),
+                ));
+                PwAuthPlan { log, change: None }
+            }
+            Err(e) => {
+                out.error(format!("ssh_pwauth: {e}"));
+                PwAuthPlan { log, change: None }
+            }
+        }
+    }
+
+    /// The branch for a status answer after which sshd_config is written:
+    /// `first` (logged before the rest) is cloud-init's word on why the
+    /// service will not be restarted; `restart` restarts it when the config
+    /// changed.
+    fn branch(
+        &self,
+        when: When,
+        state: &str,
+        first: Option<String>,
+        svc: &SshService,
+        restart: bool,
+    ) -> Branch {
+        let mut log: Vec<(Level, String)> = first.map(|m| (Level::DEBUG, m)).into_iter().collect();
+        log.extend(self.log.iter().cloned());
+        let mut effects = Vec::new();
+        let mut done = None;
+        let meaning = match &self.change {
+            None => format!("{state}: {PW_AUTH_KEY} stays as it is"),
+            Some((value, writes)) => {
+                effects.extend(writes.iter().cloned());
+                if restart {
+                    effects.push(Effect::Host(HostAction {
+                        what: format!(
+                            "restart the ssh service for {PW_AUTH_KEY} {value} ({})",
+                            svc.restart.join(" ")
+                        ),
+                        argv: svc.restart.clone(),
+                    }));
+                    done = Some("Restarted the SSH daemon.".to_string());
+                    format!("{state}: {PW_AUTH_KEY} {value} written, the service restarted")
+                } else {
+                    log.push((
+                        Level::DEBUG,
+                        "Not restarting SSH service: service is stopped.".into(),
+                    ));
+                    format!("{state}: {PW_AUTH_KEY} {value} written, the service not restarted")
+                }
+            }
+        };
+        Branch {
+            when,
+            meaning,
+            log,
+            effects,
+            done,
+        }
+    }
+}
+
+/// A branch that leaves `ssh_pwauth` alone, with cloud-init's warning.
+fn ignored(when: When, state: &str, warning: String) -> Branch {
+    Branch {
+        when,
+        meaning: format!("{state}: ssh_pwauth is ignored"),
+        log: vec![(Level::WARN, warning)],
+        effects: Vec::new(),
+        done: None,
+    }
+}
+
+/// `handle_ssh_pwauth(cfg.get("ssh_pwauth"), distro)`: the service's status
+/// is asked first, whatever `ssh_pwauth` says, and its exit code decides:
+///
+/// | status exit            | systemd                        | no systemd                    |
+/// |------------------------|--------------------------------|-------------------------------|
+/// | 0 (running)            | write, restart if changed      | write, restart if changed     |
+/// | 3 (stopped)            | write, no restart              | write, no restart             |
+/// | 4 (not installed)      | nothing (warning)              | write, no restart             |
+/// | other, or cannot start | nothing (warning)              | write, no restart             |
+///
+/// The module never fails for the answer (cloud-init catches it); a failed
+/// restart fails it, as in cloud-init.
 fn handle_ssh_pwauth(cfg: &Value, fs: &dyn FsView, out: &mut ModuleOutput) {
     let distro = crate::module::distro_name(cfg, fs);
-    let (status, restart) = ssh_service_commands(&distro, cfg, uses_systemd(fs));
-    // cloud-init asks first, whatever ssh_pwauth says. A live run cannot
-    // know the answer before it plans, so the restart below assumes the
-    // service is running (what the recorded boots show).
-    out.effects.push(Effect::Host(HostAction {
-        what: format!("check the ssh service ({})", status.join(" ")),
-        argv: status,
-    }));
+    let svc = ssh_service(&distro, cfg, uses_systemd(fs));
+    // `distro.uses_systemd()`: Alpine's says no, whatever runs.
+    let systemd = uses_systemd(fs) && distro != "alpine";
     let pw_auth = cfg.get("ssh_pwauth").unwrap_or(&Value::Null);
-    if let Value::Str(_) = pw_auth {
-        tracing::warn!(
-            "DEPRECATION: The 'ssh_pwauth' config key should be set to a boolean value. The string format is deprecated and will be removed in a future version of cloud-init."
-        );
-    }
-    const KEY: &str = "PasswordAuthentication";
-    let value = if is_true(pw_auth) {
-        "yes"
-    } else if is_false(pw_auth) {
-        "no"
+    let plan = PwAuthPlan::new(pw_auth, fs, out);
+    let shown = pw_auth.python_str();
+    let name = &svc.name;
+    let writing = |why: &str| {
+        Some(format!(
+            "Writing config 'ssh_pwauth: {shown}'. SSH service '{name}' will not be restarted because {why}."
+        ))
+    };
+    let running = plan.branch(When::Exit(vec![0]), "running", None, &svc, true);
+    let branches = if systemd {
+        vec![
+            running,
+            plan.branch(When::Exit(vec![3]), "stopped", writing("it is stopped"), &svc, false),
+            ignored(
+                When::Exit(vec![4]),
+                "not installed",
+                format!("Ignoring config 'ssh_pwauth: {shown}'. SSH service '{name}' is not installed."),
+            ),
+            ignored(
+                When::Otherwise,
+                "not available",
+                format!("Ignoring config 'ssh_pwauth: {shown}'. SSH service '{name}' is not available. Error: {PROBE_ERROR}."),
+            ),
+        ]
     } else {
-        let bmsg = format!("Leaving SSH config '{KEY}' unchanged.");
-        match pw_auth {
-            Value::Null => tracing::debug!("{bmsg} ssh_pwauth=None"),
-            Value::Str(s) if s.to_lowercase() == "unchanged" => {
-                tracing::debug!("{bmsg} ssh_pwauth={s}")
-            }
-            Value::Str(s) => tracing::warn!("{bmsg} Unrecognized value: ssh_pwauth={s}"),
-            other => out.error(format!(
-                "ssh_pwauth: must be true, false or \"unchanged\", not {} ({})",
-                other.type_name(),
-                other.python_str()
-            )),
-        }
-        return;
+        vec![
+            running,
+            plan.branch(
+                When::Otherwise,
+                "not running or not available",
+                writing("it is not running or not available"),
+                &svc,
+                false,
+            ),
+        ]
     };
-    let update = match sshd_config::update_ssh_config(
-        fs,
-        &[(KEY, value)],
-        Path::new(sshd_config::DEF_SSHD_CFG),
-    ) {
-        Ok(u) => u,
-        Err(e) => {
-            out.error(format!("ssh_pwauth: {e}"));
-            return;
-        }
-    };
-    if !update.updated() {
-        out.note(format!(
-            "No need to restart SSH service, {KEY} not updated."
-        ));
-        return;
-    }
-    out.effects.extend(update.effects);
-    out.effects.push(Effect::Host(HostAction {
-        what: format!(
-            "restart the ssh service for {KEY} {value} ({})",
-            restart.join(" ")
-        ),
-        argv: restart,
+    out.effects.push(Effect::Probe(Probe {
+        action: HostAction {
+            what: format!("check the ssh service ({})", svc.status.join(" ")),
+            argv: svc.status,
+        },
+        // Where nothing is asked (a plan, a root that is not this machine's
+        // /): a running sshd, what the recorded boots show.
+        assume: 0,
+        branches,
+        log: crate::log_at!(),
     }));
 }
 
@@ -709,30 +896,51 @@ mod tests {
         plan(&yaml(text), &[], fs, &mut counter())
     }
 
-    /// Each effect as one line: argv and stdin for programs, the path for files.
+    /// Each effect as one line: argv and stdin for programs, the path for
+    /// files; a probe as its program, then the branch its `assume` picks.
     fn lines(out: &ModuleOutput) -> Vec<String> {
-        out.effects
+        flat(&out.effects)
+    }
+
+    fn flat(effects: &[Effect]) -> Vec<String> {
+        effects
             .iter()
-            .map(|e| match e {
-                Effect::Run(c) => {
-                    let mut s = c.argv.join(" ");
-                    if let Some(d) = &c.stdin {
-                        assert!(d.secret, "stdin of {s} must be secret");
-                        s.push_str(&format!(" <<{}", String::from_utf8_lossy(&d.bytes)));
-                    }
-                    s
+            .flat_map(|e| match e {
+                Effect::Probe(p) => {
+                    let branch = p
+                        .branch(&crate::probe::Answer::NotAsked(
+                            crate::target::Outcome::Planned,
+                        ))
+                        .unwrap();
+                    let mut l = vec![format!("host {}", p.action.argv.join(" "))];
+                    l.extend(flat(&branch.effects));
+                    l
                 }
-                Effect::Host(h) => format!("host {}", h.argv.join(" ")),
-                Effect::WriteFile {
-                    path, data, mode, ..
-                } => format!(
-                    "write {} {mode:o} {}",
-                    path.display(),
-                    String::from_utf8_lossy(&data.bytes)
-                ),
-                other => other.summary(),
+                e => vec![line(e)],
             })
             .collect()
+    }
+
+    fn line(e: &Effect) -> String {
+        match e {
+            Effect::Run(c) => {
+                let mut s = c.argv.join(" ");
+                if let Some(d) = &c.stdin {
+                    assert!(d.secret, "stdin of {s} must be secret");
+                    s.push_str(&format!(" <<{}", String::from_utf8_lossy(&d.bytes)));
+                }
+                s
+            }
+            Effect::Host(h) => format!("host {}", h.argv.join(" ")),
+            Effect::WriteFile {
+                path, data, mode, ..
+            } => format!(
+                "write {} {mode:o} {}",
+                path.display(),
+                String::from_utf8_lossy(&data.bytes)
+            ),
+            other => other.summary(),
+        }
     }
 
     #[test]
@@ -979,6 +1187,49 @@ mod tests {
     }
 
     #[test]
+    fn a_name_or_password_that_would_add_a_chpasswd_line_is_refused_alone() {
+        let (_t, fs) = debian_root();
+        let out = run(
+            "chpasswd:\n  expire: false\n  users:\n    - {name: alice, password: \"pw-a\\nroot:owned-a\", type: text}\n    - {name: \"b\\nroot\", type: RANDOM}\n    - {name: ok, password: fine, type: text}\n    - {name: h, password: \"$6$a$b\\0c\"}\n  list: [\"dave:pw-d\\nroot:owned-d\", \"erin:fine-e\", \"f\\rroot:owned-f\"]\n",
+            &fs,
+        );
+        assert_eq!(
+            lines(&out),
+            [
+                "chpasswd <<ok:fine\nerin:fine-e\n",
+                "host systemctl status ssh"
+            ]
+        );
+        assert_eq!(
+            out.errors,
+            [
+                "chpasswd.list[0] has a newline: it must be one line in chpasswd's input (user 'dave'); this entry is not set",
+                "chpasswd.list[2] has a carriage return: it must be one line in chpasswd's input; this entry is not set",
+                "chpasswd.users[0].password (user 'alice') has a newline: it must be one line in chpasswd's input; this user's password is not set",
+                "chpasswd.users[1].name has a newline: it must be one line in chpasswd's input; this user's password is not set",
+                "chpasswd.users[3].password (user 'h') has a NUL character: it must be one line in chpasswd's input; this user's password is not set",
+            ]
+        );
+        // The default user's password, and a default user's name.
+        let base = "system_info:\n  default_user: {name: debian}\nusers: [default]\n";
+        let out = run(&format!("{base}password: \"pw\\nroot:owned\"\n"), &fs);
+        assert_eq!(lines(&out), ["host systemctl status ssh"]);
+        assert_eq!(
+            out.errors,
+            ["password has a newline: it must be one line in chpasswd's input; the default user's password is not set"]
+        );
+        let out = run(
+            "system_info:\n  default_user: {name: \"de\\nbian\"}\nusers: [default]\npassword: pw\n",
+            &fs,
+        );
+        assert_eq!(lines(&out), ["host systemctl status ssh"]);
+        assert_eq!(
+            out.errors,
+            ["the default user's name has a newline: it must be one line in chpasswd's input; the default user's password is not set"]
+        );
+    }
+
+    #[test]
     fn ssh_pwauth_values() {
         let (tmp, fs) = debian_root();
         let write = |v: &str| {
@@ -1024,8 +1275,8 @@ mod tests {
     fn service_commands_per_distro() {
         let cfg = yaml("{}");
         let cmd = |d: &str, systemd: bool| {
-            let (s, r) = ssh_service_commands(d, &cfg, systemd);
-            format!("{} / {}", s.join(" "), r.join(" "))
+            let svc = ssh_service(d, &cfg, systemd);
+            format!("{} / {}", svc.status.join(" "), svc.restart.join(" "))
         };
         assert_eq!(
             cmd("debian", true),
@@ -1066,11 +1317,11 @@ mod tests {
         // system_info.ssh_svcname is read where the distro does not force it.
         let cfg = yaml("system_info: {ssh_svcname: openssh}");
         assert_eq!(
-            ssh_service_commands("debian", &cfg, true).0,
+            ssh_service("debian", &cfg, true).status,
             ["systemctl", "status", "openssh"]
         );
         assert_eq!(
-            ssh_service_commands("centos", &cfg, true).0,
+            ssh_service("centos", &cfg, true).status,
             ["systemctl", "status", "sshd"]
         );
     }

@@ -149,10 +149,13 @@ impl Module for Ssh {
             out.note("ssh_publish_hostkeys: this datasource publishes no host keys");
         }
 
-        if let Err(e) = apply_credentials(&mut st, ctx) {
-            warn(&mut out, "Applying SSH credentials failed!".to_string());
-            tracing::debug!("{e}");
-            out.notes.push(e);
+        match apply_credentials(&mut st, ctx) {
+            Ok(refused) => refused.into_iter().for_each(|e| out.error(e)),
+            Err(e) => {
+                warn(&mut out, "Applying SSH credentials failed!".to_string());
+                tracing::debug!("{e}");
+                out.notes.push(e);
+            }
         }
         out.effects = st.effects;
         out
@@ -278,8 +281,10 @@ fn generate_keys(st: &mut Staged, cfg: &Value) {
     }
 }
 
-/// The default user's and root's keys (`apply_credentials`).
-fn apply_credentials(st: &mut Staged, ctx: &Context) -> Result<(), String> {
+/// The default user's and root's keys (`apply_credentials`). Returns the
+/// errors for keys refused because they would not stay one line in
+/// authorized_keys (see users_groups: 22.4 writes them as two keys).
+fn apply_credentials(st: &mut Staged, ctx: &Context) -> Result<Vec<String>, String> {
     let cfg = ctx.cfg;
     let ug = crate::users::normalize_users_groups(cfg)?;
     // cloud-init normalises again here, and logs its deprecations again.
@@ -308,6 +313,18 @@ fn apply_credentials(st: &mut Staged, ctx: &Context) -> Result<(), String> {
         Some(Value::Map(m)) => keys.extend(m.iter().map(|(k, _)| k.python_str())),
         Some(other) => return Err(format!("'{}' object is not iterable", other.type_name())),
     }
+    let mut refused = Vec::new();
+    keys.retain(
+        |k| match accounts::one_line("a key", crate::pystr::strip(k), "authorized_keys") {
+            Ok(()) => true,
+            Err(e) => {
+                refused.push(format!(
+                    "ssh_authorized_keys or the datasource's public-keys: {e}; that key is not written"
+                ));
+                false
+            }
+        },
+    );
     // `keys = set(keys)`, used for both users.
     let keys: Vec<String> = PySet::from_items(&keys)
         .iter()
@@ -331,5 +348,5 @@ fn apply_credentials(st: &mut Staged, ctx: &Context) -> Result<(), String> {
         String::new()
     };
     ssh_util::setup_user_keys(st, &keys, &root, &root, Some(&prefix));
-    Ok(())
+    Ok(refused)
 }

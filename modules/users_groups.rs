@@ -39,6 +39,23 @@
 //! `doas` is not a 22.4 key (ignored, as 22.4 ignores it). A failed
 //! `groupadd` is logged and the module goes on, as in cloud-init; any other
 //! failed command stops the module there.
+//!
+//! Where cloudboot deliberately differs from 22.4: a user or group whose
+//! name, or any field in `ONE_LINE_FIELDS`, holds a newline, a carriage
+//! return or a NUL is refused with an error naming the key and the user
+//! (the name quoted with its escapes), is not made at all, and the module
+//! is reported failed; the other users and groups are still made. 22.4
+//! writes such values as they are (checked by driving its `Distro` code):
+//! - `sudo` rules become extra lines of `/etc/sudoers.d/90-cloud-init-users`
+//!   (`"ALL=(ALL) ALL\nmallory ALL=(ALL) NOPASSWD:ALL"` grants mallory);
+//! - `plain_text_passwd`/`hashed_passwd` become extra `user:password` lines
+//!   on chpasswd's stdin (`"pw\nroot:x"` sets root's password);
+//! - an `ssh_authorized_keys` entry becomes two authorized_keys lines (a
+//!   line break at either end is stripped first, by cloud-init too, so a
+//!   key written as a `|` block is fine);
+//! - names, `gecos`, `homedir`, `shell`, `groups`, `primary_group`, `passwd`
+//!   go on useradd's and groupadd's command lines, which Debian 12's shadow
+//!   refuses (exit 3), failing 22.4's module and every user after it.
 
 use std::path::Path;
 
@@ -106,6 +123,10 @@ impl Module for UsersGroups {
         let default_user = ug.default_user().map(|(n, _)| n);
         let cloud_keys = &ctx.instance.public_keys;
         for (name, members) in &ug.groups {
+            if let Err(e) = check_group(name, members) {
+                run.out.error(e);
+                continue;
+            }
             if let Err(e) = run.create_group(name, members) {
                 run.out.error(e);
                 return run.finish();
@@ -165,6 +186,10 @@ impl Module for UsersGroups {
                     }
                 }
             }
+            if let Err(e) = check_user(user, &cfg) {
+                run.out.error(e);
+                continue;
+            }
             if let Err(e) = run.create_user(user, &cfg) {
                 run.out.error(e);
                 return run.finish();
@@ -172,6 +197,99 @@ impl Module for UsersGroups {
         }
         run.finish()
     }
+}
+
+/// The fields of a user entry that are written into a line-oriented file or
+/// given to a program as one argument: the key, how an error names it, and
+/// where it goes. The name itself is checked apart (it goes everywhere).
+const ONE_LINE_FIELDS: &[(&str, &str, &str)] = &[
+    ("gecos", "gecos", "useradd's --comment (/etc/passwd)"),
+    ("homedir", "homedir", "useradd's --home (/etc/passwd)"),
+    ("shell", "shell", "useradd's --shell (/etc/passwd)"),
+    ("uid", "uid", "useradd's --uid (/etc/passwd)"),
+    (
+        "primary_group",
+        "primary_group",
+        "groupadd and useradd's --gid (/etc/group)",
+    ),
+    (
+        "groups",
+        "groups",
+        "groupadd and useradd's --groups (/etc/group)",
+    ),
+    (
+        "expiredate",
+        "expiredate",
+        "useradd's --expiredate (/etc/shadow)",
+    ),
+    ("inactive", "inactive", "useradd's --inactive (/etc/shadow)"),
+    ("selinux_user", "selinux_user", "useradd's --selinux-user"),
+    ("passwd", "passwd", "useradd's --password (/etc/shadow)"),
+    ("plain_text_passwd", "plain_text_passwd", "chpasswd's input"),
+    ("hashed_passwd", "hashed_passwd", "chpasswd -e's input"),
+    ("sudo", "sudo", SUDOERS_FILE),
+    (
+        "ssh_authorized_keys",
+        "ssh_authorized_keys",
+        "authorized_keys",
+    ),
+    (
+        "cloud_public_ssh_keys",
+        "the datasource's public keys (for ssh_redirect_user)",
+        "authorized_keys",
+    ),
+    ("snapuser", "snapuser", "snap create-user's command line"),
+];
+
+/// Every string in a config value (list items, mapping keys and values).
+fn strings(v: &Value) -> Vec<&str> {
+    match v {
+        Value::Str(s) => vec![s.as_str()],
+        Value::Seq(items) => items.iter().flat_map(strings).collect(),
+        Value::Map(m) => m
+            .iter()
+            .flat_map(|(k, v)| strings(k).into_iter().chain(strings(v)))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Refuses a user any of whose names or fields would not stay one line
+/// where it is written ([`accounts::one_line`]); such a user is not made.
+fn check_user(name: &str, cfg: &Mapping) -> Result<(), String> {
+    let who = format!("users: user {}", crate::value::python_str_repr(name));
+    let not_made = |e: String| format!("{who}: {e}; the user is not created");
+    accounts::one_line(
+        "the name",
+        name,
+        "/etc/passwd, chpasswd's input and /etc/sudoers.d",
+    )
+    .map_err(not_made)?;
+    for (key, label, place) in ONE_LINE_FIELDS {
+        for value in cfg.get(key).map(strings).unwrap_or_default() {
+            // An authorized key loses its surrounding blanks and line
+            // breaks first (`AuthKeyLineParser.parse`): `- |` blocks are fine.
+            let value = if matches!(*key, "ssh_authorized_keys" | "cloud_public_ssh_keys") {
+                crate::pystr::strip(value)
+            } else {
+                value
+            };
+            accounts::one_line(label, value, place).map_err(not_made)?;
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a group of `groups` whose name or a member's would not stay one
+/// line (`groupadd NAME`, `usermod -a -G NAME MEMBER`).
+fn check_group(name: &str, members: &[String]) -> Result<(), String> {
+    let who = format!("groups: group {}", crate::value::python_str_repr(name));
+    let not_made = |e: String| format!("{who}: {e}; the group is not created");
+    accounts::one_line("the name", name, "/etc/group").map_err(not_made)?;
+    for m in members {
+        accounts::one_line("a member's name", m, "/etc/group").map_err(not_made)?;
+    }
+    Ok(())
 }
 
 /// One run of the module: the effects so far and who exists by now.

@@ -481,6 +481,9 @@ pub enum Effect {
     },
     /// Act on the running machine.
     Host(HostAction),
+    /// Ask the running machine (a program's exit code), then apply the
+    /// effects the answer picks (see [`crate::probe`]).
+    Probe(crate::probe::Probe),
     /// A message for the console and `/var/log/cloud-init-output.log`.
     Console(String),
     /// Send an HTTP request (never in a plan).
@@ -530,7 +533,7 @@ impl Effect {
             Effect::Remove { .. } => "remove",
             Effect::Run(_) => "run",
             Effect::RunParts { .. } => "run-parts",
-            Effect::Host(_) => "host",
+            Effect::Host(_) | Effect::Probe(_) => "host",
             Effect::Console(_) => "console",
             Effect::Http(_) => "http",
         }
@@ -613,6 +616,7 @@ impl Effect {
                 format!("run-parts {} [{}]{prefix}", dir.display(), names.join(", "))
             }
             Effect::Host(h) => format!("host {}", h.what),
+            Effect::Probe(p) => p.summary(),
             Effect::Console(text) => format!("console {text}"),
             Effect::Http(r) => {
                 let body = match (&r.body, r.form_fields()) {
@@ -693,6 +697,7 @@ impl Effect {
                 "env": env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
             }),
             Effect::Host(h) => json!({"action": "host", "what": h.what, "argv": h.argv}),
+            Effect::Probe(p) => p.to_json(),
             Effect::Console(text) => json!({"action": "console", "text": text}),
             Effect::Http(r) => json!({
                 "action": "http",

@@ -37,6 +37,7 @@ pub mod net;
 pub mod paths;
 pub mod per;
 pub mod plan;
+pub mod probe;
 pub mod pyjson;
 pub mod pyset;
 pub mod pystr;

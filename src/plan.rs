@@ -10,7 +10,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::diff;
-use crate::effect::{already_appended, hides_content, Append, Data, Effect, Owner};
+use crate::effect::{already_appended, hides_content, Append, Data, Effect, HostAction, Owner};
+use crate::probe::Answer;
 use crate::rootfs::{canonical_path, FsView, Kind, RealFs, Root, Stat};
 use crate::target::{Outcome, Record, Target};
 
@@ -404,6 +405,10 @@ impl Target for PlanTarget {
 
     fn note(&mut self, _line: &str) {}
 
+    fn ask(&mut self, _action: &HostAction) -> Answer {
+        Answer::NotAsked(Outcome::Planned)
+    }
+
     fn apply(&mut self, effect: &Effect) -> Record {
         let planned: io::Result<()> = match effect {
             Effect::WriteFile { .. } => return self.plan_write(effect),
@@ -461,6 +466,12 @@ impl Target for PlanTarget {
                 )
             }),
             Effect::RunParts { .. } | Effect::Host(_) | Effect::Console(_) => Ok(()),
+            Effect::Probe(_) => {
+                return Record::new(
+                    effect,
+                    Outcome::Failed(crate::target::PROBE_OUTSIDE_APPLY_ALL.into()),
+                )
+            }
             Effect::Http(_) => {
                 let mut r = Record::new(effect, Outcome::Planned);
                 r.detail = Some("not sent: a plan never touches the network".into());

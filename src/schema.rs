@@ -33,6 +33,10 @@ pub enum Ty {
     Entries(&'static Ty),
     /// A mapping with these keys; others are unknown (a warning).
     Map(&'static [Field]),
+    /// A mapping of which only these keys are checked: the others are
+    /// another reader's (a module that reads one key of the engine's
+    /// `vendor_data`).
+    MapPart(&'static [Field]),
     /// A mapping with any keys.
     AnyMap,
     OneOf(&'static [Ty]),
@@ -108,11 +112,19 @@ pub static ENGINE_FIELDS: &[Field] = &[
 ];
 
 static MODULE_ENTRY: Ty = Ty::OneOf(&[Ty::Str, Ty::List(&Ty::Any), Ty::AnyMap]);
+/// `vendor_data` and `vendor_data2`, as cloud-init 22.4's schema has them
+/// (`cc_scripts_vendor`), plus `disabled_handlers`, which its schema
+/// forbids but its engine reads (`_consume_vendordata`), as cloudboot's does.
 static VENDOR_DATA: &[Field] = &[
     Field::opt("enabled", Ty::OneOf(&[Ty::Bool, Ty::Str])),
-    Field::opt("prefix", Ty::OneOf(&[Ty::Str, Ty::List(&Ty::Str)])),
+    Field::opt("prefix", VENDOR_DATA_PREFIX),
     Field::opt("disabled_handlers", Ty::List(&Ty::Str)),
 ];
+
+/// `vendor_data.prefix`: one word, or a command line whose words may be
+/// integers (`[timeout, 30]`), as cloud-init's schema says. scripts_vendor
+/// declares it too, so a boot refuses what `cloudboot schema` refuses.
+pub const VENDOR_DATA_PREFIX: Ty = Ty::OneOf(&[Ty::Str, Ty::List(&Ty::OneOf(&[Ty::Str, Ty::Int]))]);
 
 /// Top-level keys of cloud-init 22.4's schema (`schema-cloud-config-v1.json`,
 /// the `cc_*` definitions): a key here that no cloudboot module reads is
@@ -233,7 +245,7 @@ fn ty_name(t: &Ty) -> String {
         Ty::StrOrBytes => "a string or !!binary".into(),
         Ty::Enum(_) => "a string".into(),
         Ty::List(_) | Ty::Entries(_) => "a list".into(),
-        Ty::Map(_) | Ty::AnyMap => "a mapping".into(),
+        Ty::Map(_) | Ty::MapPart(_) | Ty::AnyMap => "a mapping".into(),
         Ty::OneOf(ts) => ts.iter().map(ty_name).collect::<Vec<_>>().join(" or "),
     }
 }
@@ -248,7 +260,7 @@ fn shape_matches(t: &Ty, v: &Value) -> bool {
         (Ty::Null, Value::Null) => true,
         (Ty::StrOrBytes, Value::Str(_) | Value::Bytes(_)) => true,
         (Ty::List(_) | Ty::Entries(_), Value::Seq(_)) => true,
-        (Ty::Map(_) | Ty::AnyMap, Value::Map(_)) => true,
+        (Ty::Map(_) | Ty::MapPart(_) | Ty::AnyMap, Value::Map(_)) => true,
         (Ty::OneOf(ts), v) => ts.iter().any(|t| shape_matches(t, v)),
         _ => false,
     }
@@ -291,6 +303,7 @@ fn check_value(t: &Ty, v: &Value, path: &str, out: &mut Vec<Problem>) {
             }
         }
         (Ty::Map(fields), Value::Map(_)) => check_fields(fields, v, path, true, out),
+        (Ty::MapPart(fields), Value::Map(_)) => check_fields(fields, v, path, false, out),
         (Ty::OneOf(ts), v) => {
             if let Some(t) = ts.iter().find(|t| shape_matches(t, v)) {
                 check_value(t, v, path, out);
@@ -530,6 +543,31 @@ mod tests {
             )),
             "{p:?}"
         );
+    }
+
+    #[test]
+    fn a_module_checks_only_its_part_of_a_shared_mapping() {
+        let scripts_vendor = crate::modules::all()
+            .iter()
+            .find(|m| m.info().name == "scripts_vendor")
+            .unwrap();
+        let check = |text: &str| {
+            let mut out = Vec::new();
+            let doc = yaml::load(text.as_bytes(), "t").unwrap();
+            check_fields(scripts_vendor.info().schema, &doc, "", false, &mut out);
+            out.into_iter()
+                .map(|p| format!("{}: {}", p.path, p.message))
+                .collect::<Vec<_>>()
+        };
+        // `enabled` is the engine's: neither wrong nor unknown here.
+        assert!(check("vendor_data: {enabled: 1, prefix: [timeout, 30]}").is_empty());
+        assert_eq!(
+            check("vendor_data: {prefix: [timeout, 3.5]}"),
+            ["vendor_data.prefix[1]: expected a string or an integer, found float (3.5)"]
+        );
+        // The whole document reports it once (engine and module agree).
+        let p = problems("vendor_data: {prefix: [timeout, 3.5], disabled_handlers: []}\n");
+        assert_eq!(p.len(), 1, "{p:?}");
     }
 
     #[test]

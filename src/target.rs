@@ -6,9 +6,16 @@
 use std::io;
 use std::path::Path;
 
-use crate::effect::{already_appended, Append, Data, Effect, HttpRequest, OnFailure, Owner};
+use crate::effect::{
+    already_appended, Append, Data, Effect, HostAction, HttpRequest, OnFailure, Owner,
+};
 use crate::exec::{privileged, Runner};
+use crate::probe::Answer;
 use crate::rootfs::{FsView, Kind, RealFs, Root};
+
+/// Why a target's `apply` refuses a probe: only [`apply_all`] knows how to
+/// apply the branch that follows it.
+pub const PROBE_OUTSIDE_APPLY_ALL: &str = "a probe is applied with apply_all (a cloudboot bug)";
 
 /// What became of one effect.
 #[derive(Clone, Debug, PartialEq)]
@@ -72,6 +79,9 @@ pub trait Target {
     /// semaphore is never there without its module's files and programs'
     /// writes.
     fn settle(&mut self) {}
+    /// Runs a program on the running machine and says how it ended
+    /// (an [`Effect::Host`]'s, or a probe's question).
+    fn ask(&mut self, action: &HostAction) -> Answer;
 }
 
 /// The records of a list of effects and the errors among them.
@@ -85,13 +95,37 @@ pub struct Applied {
 /// recorded as not run); any other failure is reported and the rest go on.
 pub fn apply_all(target: &mut dyn Target, effects: &[Effect]) -> Applied {
     let mut out = Applied::default();
-    let mut stopped: Option<String> = None;
+    apply_into(target, effects, &mut out, &mut None);
+    out
+}
+
+/// [`apply_all`], into `out`; `stopped` says why the rest are skipped. A
+/// probe's branch is applied in its place, under the same rules.
+fn apply_into(
+    target: &mut dyn Target,
+    effects: &[Effect],
+    out: &mut Applied,
+    stopped: &mut Option<String>,
+) {
     for effect in effects {
         if let Some(why) = &stopped {
             out.records.push(Record::new(
                 effect,
                 Outcome::NotRun(format!("skipped: {why}")),
             ));
+            continue;
+        }
+        if let Effect::Probe(probe) = effect {
+            let answer = target.ask(&probe.action);
+            let (record, branch) = probe.answered(effect, answer);
+            out.records.push(record);
+            if let Some(branch) = branch {
+                let errors = out.errors.len();
+                apply_into(target, &branch.effects, out, stopped);
+                if let Some(done) = branch.done.as_ref().filter(|_| out.errors.len() == errors) {
+                    (probe.log.0)(tracing::Level::DEBUG, done);
+                }
+            }
             continue;
         }
         let record = target.apply(effect);
@@ -106,12 +140,11 @@ pub fn apply_all(target: &mut dyn Target, effects: &[Effect]) -> Applied {
                 out.errors.push(msg.clone());
             }
             if policy == OnFailure::Fatal {
-                stopped = Some(format!("an earlier step failed ({msg})"));
+                *stopped = Some(format!("an earlier step failed ({msg})"));
             }
         }
         out.records.push(record);
     }
-    out
 }
 
 /// What [`LiveTarget::owner_ids`] decided.
@@ -350,6 +383,25 @@ impl Target for LiveTarget {
         }
     }
 
+    fn ask(&mut self, action: &HostAction) -> Answer {
+        if !self.root.is_host_root() {
+            return Answer::NotAsked(Outcome::NotRun(format!(
+                "recorded, not performed: the target root {} is not this machine's /",
+                self.root.host_path().display()
+            )));
+        }
+        if action.argv.is_empty() {
+            return Answer::Exited(crate::exec::Exit::Code(0));
+        }
+        match self
+            .runner
+            .run(&crate::effect::Command::new(action.argv.clone()))
+        {
+            Ok(exit) => Answer::Exited(exit),
+            Err(e) => Answer::NotStarted(e.to_string()),
+        }
+    }
+
     fn apply(&mut self, effect: &Effect) -> Record {
         let outcome = match effect {
             Effect::WriteFile {
@@ -460,23 +512,13 @@ impl Target for LiveTarget {
                     return r;
                 }
             },
-            Effect::Host(action) => {
-                if !self.root.is_host_root() {
-                    Ok(Outcome::NotRun(format!(
-                        "recorded, not performed: the target root {} is not this machine's /",
-                        self.root.host_path().display()
-                    )))
-                } else if action.argv.is_empty() {
-                    Ok(Outcome::Done)
-                } else {
-                    let cmd = crate::effect::Command::new(action.argv.clone());
-                    match self.runner.run(&cmd) {
-                        Ok(exit) if exit.success() => Ok(Outcome::Done),
-                        Ok(exit) => Err(format!("{} failed: {}", action.what, exit.describe())),
-                        Err(e) => Err(format!("{} failed: {e}", action.what)),
-                    }
-                }
-            }
+            Effect::Host(action) => match self.ask(action) {
+                Answer::NotAsked(outcome) => Ok(outcome),
+                Answer::Exited(exit) if exit.success() => Ok(Outcome::Done),
+                Answer::Exited(exit) => Err(format!("{} failed: {}", action.what, exit.describe())),
+                Answer::NotStarted(e) => Err(format!("{} failed: {e}", action.what)),
+            },
+            Effect::Probe(_) => Err(PROBE_OUTSIDE_APPLY_ALL.into()),
         };
         let outcome = outcome.unwrap_or_else(Outcome::Failed);
         if let Outcome::Failed(msg) = &outcome {

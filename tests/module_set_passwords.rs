@@ -602,3 +602,33 @@ fn single_with_an_argument_sets_the_default_users_password_under_any_spelling() 
         .ends_with("debian:arg-pw-7Kq\n"));
     assert!(!m.read("/var/log/cloud-init.log").contains("arg-pw-7Kq"));
 }
+
+#[test]
+fn an_entry_that_would_add_a_chpasswd_line_is_refused_and_the_others_are_set() {
+    if !can_chroot("an_entry_that_would_add_a_chpasswd_line_is_refused_and_the_others_are_set") {
+        return;
+    }
+    // cloud-init 22.4 gives chpasswd "alice:pw-a\nroot:owned-pw\n": the
+    // second line sets root's password.
+    let m = live_machine("passwords");
+    m.seed(
+        "instance-id: iid-one-line\n",
+        "#cloud-config\nchpasswd:\n  expire: false\n  list: [\"alice:pw-a\\nroot:owned-pw\", \"bob:fine-pw\"]\n",
+    );
+    m.run(&["init", "--local"]);
+    m.run(&["init"]);
+    let _ = fs::write(m.path("/var/log/shim-commands"), "");
+    // One error in the config stage (its exit code counts them).
+    let out = m.run(&["modules", "--mode=config"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(m.read("/root/chpasswd-stdin"), "bob:fine-pw\n");
+    let errors = m.stage_errors("modules-config");
+    assert_eq!(
+        errors,
+        ["set-passwords: chpasswd.list[0] has a newline: it must be one line in chpasswd's input (user 'alice'); this entry is not set"]
+    );
+    let log = m.read("/var/log/cloud-init.log");
+    for secret in ["owned-pw", "pw-a", "fine-pw"] {
+        assert!(!log.contains(secret), "the log has {secret}");
+    }
+}

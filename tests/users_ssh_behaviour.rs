@@ -554,3 +554,115 @@ fn where_programs_run_an_owner_useradd_did_not_make_fails_the_module() {
     );
     assert!(!m.exists("/home/ghost/.ssh/authorized_keys"));
 }
+
+#[test]
+fn a_field_that_would_add_a_line_refuses_its_user_and_the_others_are_made() {
+    // Each bad user has one field with a line break (or a NUL) where
+    // cloud-init 22.4 writes it as it is: a second sudo rule, a second
+    // chpasswd line (root's password), a second authorized key.
+    let ud = format!(
+        r#"#cloud-config
+groups: [okgroup, "bad\ngroup"]
+users:
+  - {{name: ann, sudo: 'ALL=(ALL) ALL', lock_passwd: false}}
+  - {{name: mallet, sudo: "ALL=(ALL) ALL\nmallory ALL=(ALL) NOPASSWD:ALL"}}
+  - {{name: "bad\nname", sudo: 'ALL=(ALL) ALL'}}
+  - {{name: gecos, gecos: "Ann\nB"}}
+  - {{name: pw, plain_text_passwd: "secret-pw\nroot:owned-pw"}}
+  - {{name: keys, ssh_authorized_keys: ["{KEY_A}\ncommand=\"/bin/sh\" {KEY_B}"]}}
+  - {{name: nul, shell: "/bin/sh\0x"}}
+  - {{name: grp, groups: ["adm\nwheel"]}}
+  - name: blockkey
+    lock_passwd: false
+    ssh_authorized_keys:
+      - |
+        {KEY_A}
+  - {{name: last, sudo: ['ALL=(ALL) ALL'], lock_passwd: false}}
+"#
+    );
+    let m = machine(&ud);
+    let report = module(&m, "users-groups");
+    assert_eq!(report["result"], "failed");
+    let errors: Vec<String> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            "groups: group 'bad\\ngroup': the name has a newline: it must be one line in /etc/group; the group is not created",
+            "users: user 'mallet': sudo has a newline: it must be one line in /etc/sudoers.d/90-cloud-init-users; the user is not created",
+            "users: user 'bad\\nname': the name has a newline: it must be one line in /etc/passwd, chpasswd's input and /etc/sudoers.d; the user is not created",
+            "users: user 'gecos': gecos has a newline: it must be one line in useradd's --comment (/etc/passwd); the user is not created",
+            "users: user 'pw': plain_text_passwd has a newline: it must be one line in chpasswd's input; the user is not created",
+            "users: user 'keys': ssh_authorized_keys has a newline: it must be one line in authorized_keys; the user is not created",
+            "users: user 'nul': shell has a NUL character: it must be one line in useradd's --shell (/etc/passwd); the user is not created",
+            "users: user 'grp': groups has a newline: it must be one line in groupadd and useradd's --groups (/etc/group); the user is not created",
+        ]
+    );
+    // The others are made, in order; the refused ones are not touched.
+    assert_eq!(
+        commands_of(&m, "users"),
+        [
+            "groupadd okgroup",
+            "useradd ann -m",
+            "useradd blockkey -m",
+            "useradd last -m",
+        ]
+    );
+
+    // The network stage reports the eight errors (its exit code counts
+    // them, as cloud-init's does) and the boot goes on.
+    m.run_ok(&["init", "--local"], 0);
+    m.run_ok(&["init"], 8);
+    let rules = m.read("/etc/sudoers.d/90-cloud-init-users");
+    assert!(
+        rules.ends_with(
+            "\n\n# User rules for ann\nann ALL=(ALL) ALL\n\n# User rules for last\nlast ALL=(ALL) ALL\n"
+        ),
+        "{rules}"
+    );
+    assert!(!rules.contains("mallory"), "{rules}");
+    // A key given as a `|` block (a trailing newline) is one line.
+    assert_eq!(
+        m.read("/home/blockkey/.ssh/authorized_keys"),
+        format!("{KEY_A}\n")
+    );
+    assert!(!m.exists("/home/keys"));
+    // Nothing quotes the password; the log stays one line per message.
+    let log = m.read("/var/log/cloud-init.log");
+    assert!(!log.contains("secret-pw") && !log.contains("owned-pw"));
+    assert!(log.contains("users: user 'bad\\nname': the name has a newline"));
+    let errors = m.stage_errors("init");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("users: user 'mallet': sudo has a newline")),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn a_default_user_key_with_a_line_break_inside_is_refused_and_the_others_written() {
+    // ssh's keys for the default user and root (top-level
+    // ssh_authorized_keys): 22.4 would write the first as two lines, the
+    // second an unrestricted root key.
+    let ud = format!(
+        "#cloud-config\ndisable_root: false\nssh_authorized_keys:\n  - \"{KEY_A}\\ncommand=\\\"/bin/sh\\\" ssh-ed25519 AAAAinjected x\"\n  - |\n    {KEY_B}\n"
+    );
+    let m = machine(&ud);
+    let report = module(&m, "ssh");
+    assert_eq!(report["result"], "failed");
+    assert_eq!(
+        report["errors"],
+        serde_json::json!([
+            "ssh_authorized_keys or the datasource's public-keys: a key has a newline: it must be one line in authorized_keys; that key is not written"
+        ])
+    );
+    let (user, _, _) = write_of(&m, "/home/debian/.ssh/authorized_keys").unwrap();
+    assert_eq!(user, format!("{KEY_B}\n"));
+    let (root, _, _) = write_of(&m, "/root/.ssh/authorized_keys").unwrap();
+    assert_eq!(root, format!("{KEY_B}\n"));
+}
