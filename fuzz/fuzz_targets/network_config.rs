@@ -17,13 +17,11 @@ use cloudboot::rootfs::{RealFs, Root};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let macs: HashMap<String, String> = [
-        ("fa:16:3e:00:00:00", "eth0"),
-        ("fa:16:3e:00:00:01", "eth1"),
-    ]
-    .into_iter()
-    .map(|(m, n)| (m.to_string(), n.to_string()))
-    .collect();
+    let macs: HashMap<String, String> =
+        [("fa:16:3e:00:00:00", "eth0"), ("fa:16:3e:00:00:01", "eth1")]
+            .into_iter()
+            .map(|(m, n)| (m.to_string(), n.to_string()))
+            .collect();
     // Every reading of the bytes, not only the one `--kind auto` picks: a
     // fuzzed input is rarely recognisable, and each path must hold.
     for kind in [Kind::V1, Kind::V2, Kind::Eni] {
