@@ -153,7 +153,16 @@ fn eni_output_comes_up_under_ifupdown() {
     assert!(eni.contains("iface eth2 inet6 static"), "{eni}");
     let out = lab.ifup_all(&m.path("/etc/network"));
     let log = String::from_utf8_lossy(&out.stdout).into_owned();
+    // As on Debian 12 and current Ubuntu: no net-tools, so a route written
+    // for `route` would be lost (behind `|| true`); the routes must come up
+    // with iproute2 alone.
+    assert!(
+        log.contains(netns_common::NET_TOOLS_HIDDEN),
+        "route was not hidden:\n{log}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!log.contains("ifup failed"), "{log}");
+    assert!(!log.contains("route: not found"), "{log}");
     let state = addrs_and_routes(&lab, &out);
     assert_up(&state, &log);
 }

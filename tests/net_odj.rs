@@ -47,7 +47,7 @@ fn corpus_odj_cases_equal_cloud_init() {
         .into_iter()
         .filter(|c| net_common::name(c).starts_with("odj-"))
         .collect();
-    assert_eq!(cases.len(), 4);
+    assert_eq!(cases.len(), 6);
     for case in cases {
         let input = read_json(&case.join("input.json"));
         let (v1, warnings) = convert_net_json(&input, &net_common::macs(&case)).unwrap();

@@ -1,7 +1,10 @@
 //! The ENI renderer against `cloud-init devel net-convert -D debian -O eni`
 //! (cloud-init 22.4), byte for byte, for every case of the parity corpus
 //! (tests/fixtures/net), and its handling of the image's own
-//! `/etc/network/interfaces`.
+//! `/etc/network/interfaces`. Routes are the deliberate difference of
+//! every case that has them: iproute2's `ip route` where cloud-init writes
+//! net-tools' `route` (the corpus's `cloudboot/debian-eni/`), each form
+//! checked here too.
 
 mod net_common;
 
@@ -15,7 +18,7 @@ use cloudboot::net::render::eni::{
 use cloudboot::net::render::{Flavor, RenderContext, Rendered, Renderer};
 use cloudboot::net::state::NetworkState;
 use cloudboot::rootfs::{RealFs, Root};
-use net_common::{cases, expected, name, state};
+use net_common::{cases, cloudboot_expected, derived_difference, expected, name, state};
 
 /// Where cloudboot deliberately writes something else than cloud-init:
 /// the case, why, and cloud-init's expected files turned into ours.
@@ -77,15 +80,29 @@ iface lo inet loopback
 fn corpus_matches_cloud_init() {
     let tmp = root(&[(MAIN_PATH, DEBIAN9)]);
     let mut failures = Vec::new();
-    let mut identical = 0;
+    let (mut identical, mut with_routes) = (0, 0);
     for case in cases() {
         let n = name(&case);
         let mut st = state(&case);
         // As the caller does before rendering.
         let demoted = st.demote_extra_default_gateways();
         let rendered = render_in(&st, tmp.path());
-        let mut want = expected(&case, "debian-eni");
-        assert_eq!(want.len(), 2, "{n}: cloud-init wrote two files");
+        let theirs = expected(&case, "debian-eni");
+        assert_eq!(theirs.len(), 2, "{n}: cloud-init wrote two files");
+        let mut want = cloudboot_expected(&case, "debian-eni");
+        // The derived difference is exactly the cases where cloud-init
+        // writes `route`.
+        let uses_route = theirs[ENI_PATH].contains("post-up route add ");
+        assert_eq!(derived_difference(&case, "debian-eni"), uses_route, "{n}");
+        if uses_route {
+            with_routes += 1;
+            let text = &want[ENI_PATH];
+            assert!(
+                !text.contains("post-up route ") && !text.contains("pre-down route "),
+                "{n}"
+            );
+            assert_eq!(want[NETRULES_PATH], theirs[NETRULES_PATH], "{n}");
+        }
         match DELIBERATE.iter().find(|(c, _, _)| *c == n) {
             Some((_, _, fix)) => {
                 assert!(!demoted.is_empty(), "{n}: expected a demoted gateway");
@@ -93,7 +110,7 @@ fn corpus_matches_cloud_init() {
             }
             None => {
                 assert!(demoted.is_empty(), "{n}: unexpected demotion {demoted:?}");
-                identical += 1;
+                identical += usize::from(!uses_route);
             }
         }
         let got = files(&rendered);
@@ -114,8 +131,8 @@ fn corpus_matches_cloud_init() {
         assert!(rendered.files.iter().all(|f| f.mode == 0o644), "{n}");
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    assert_eq!(identical + DELIBERATE.len(), cases().len());
-    assert_eq!(identical, 35);
+    assert_eq!(identical + with_routes + DELIBERATE.len(), cases().len());
+    assert_eq!((identical, with_routes), (28, 9));
 }
 
 /// The two-gateway fix keeps everything else: eth1 still gets its address
@@ -150,8 +167,8 @@ config:
     let out = files(&render_in(&st, tmp.path()));
     let eni = &out[ENI_PATH];
     assert!(eni.contains("    gateway 10.0.0.1\n"));
-    assert!(!eni.contains("default gw 10.1.0.1"), "{eni}");
-    assert!(eni.contains("post-up route add -net 172.16.0.0/12 gw 10.1.0.254 || true\n"));
+    assert!(!eni.contains("default via 10.1.0.1"), "{eni}");
+    assert!(eni.contains("post-up ip route add 172.16.0.0/12 via 10.1.0.254 || true\n"));
     assert!(eni.contains("    address 10.1.0.2/24\n"));
     assert!(eni.contains("    gateway fd00::1\n"));
 }
@@ -381,4 +398,154 @@ fn unreadable_main_file_is_left_alone() {
     let r = render_in(&one_nic(), tmp.path());
     assert!(!files(&r).contains_key(MAIN_PATH));
     assert!(r.warnings.iter().any(|w| w.contains("cannot be read")));
+}
+
+/// The stanza of `header` (e.g. `iface eth0 inet static`) in `eni`.
+fn stanza<'a>(eni: &'a str, header: &str) -> &'a str {
+    eni.split("\n\n")
+        .find(|s| s.lines().any(|l| l == header))
+        .unwrap_or_else(|| panic!("no {header}:\n{eni}"))
+}
+
+/// Deliberate: every form of route as iproute2 writes it, in the stanza it
+/// belongs to, with `pre-down ... del` matching each `post-up ... add`
+/// (cloud-init 22.4 writes net-tools' `route add`/`route del`, which
+/// Debian 12 and current Ubuntu do not install, behind `|| true`: the
+/// routes were silently lost).
+#[test]
+fn routes_are_written_for_iproute2_in_every_form() {
+    let v = cloudboot::yaml::load(
+        b"version: 1
+config:
+- type: physical
+  name: eth0
+  mac_address: 'fa:16:3e:00:00:00'
+  subnets:
+  - type: static
+    address: 10.0.0.5/24
+    routes:
+    - {network: 0.0.0.0, netmask: 0.0.0.0, gateway: 10.0.0.1, metric: 100}
+    - {network: 10.1.0.0, prefix: 16, gateway: 10.0.0.254}
+    - {network: 192.0.2.7, netmask: 255.255.255.255, gateway: 10.0.0.253, metric: 5}
+  - type: static6
+    address: 'fd00::5/64'
+    routes:
+    - {destination: '::/0', gateway: 'fd00::1'}
+    - {network: 'fd01::', prefix: 48, gateway: 'fd00::fe', metric: 200}
+- {type: physical, name: eth1, mac_address: 'fa:16:3e:00:00:01'}
+- type: bond
+  name: bond0
+  bond_interfaces: [eth1]
+  params: {bond-mode: active-backup}
+  subnets:
+  - type: static
+    address: 10.2.0.5/24
+    routes: [{network: 10.3.0.0, prefix: 16, gateway: 10.2.0.1}]
+- type: vlan
+  name: bond0.7
+  vlan_link: bond0
+  vlan_id: 7
+  subnets:
+  - type: static
+    address: 10.4.0.5/24
+    routes: [{network: 10.5.0.0, prefix: 16, gateway: 10.4.0.1, metric: 0}]
+- {type: route, destination: 10.6.0.0/16, gateway: 10.0.0.1, metric: 7}
+- {type: route, destination: 'fd02::/64', gateway: 'fd00::1'}
+",
+        "t",
+    )
+    .unwrap();
+    let st = NetworkState::parse(&v, &Default::default()).unwrap();
+    let tmp = root(&[(MAIN_PATH, DEBIAN9)]);
+    let r = render_in(&st, tmp.path());
+    assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+    let eni = &files(&r)[ENI_PATH];
+    let both = |spec: &str| {
+        format!(
+            "    post-up ip {spec} || true\n    pre-down ip {}",
+            spec.replacen(" add ", " del ", 1)
+        )
+    };
+    let v4 = stanza(eni, "iface eth0 inet static");
+    for spec in [
+        "route add default via 10.0.0.1 metric 100",
+        "route add 10.1.0.0/16 via 10.0.0.254",
+        "route add 192.0.2.7/32 via 10.0.0.253 metric 5",
+    ] {
+        assert!(v4.contains(&both(spec)), "{spec}:\n{v4}");
+    }
+    let v6 = stanza(eni, "iface eth0 inet6 static");
+    for spec in [
+        "-6 route add default via fd00::1",
+        "-6 route add fd01::/48 via fd00::fe metric 200",
+    ] {
+        assert!(v6.contains(&both(spec)), "{spec}:\n{v6}");
+    }
+    let bond = stanza(eni, "iface bond0 inet static");
+    assert!(
+        bond.contains(&both("route add 10.3.0.0/16 via 10.2.0.1")),
+        "{bond}"
+    );
+    let vlan = stanza(eni, "iface bond0.7 inet static");
+    assert!(
+        vlan.contains(&both("route add 10.5.0.0/16 via 10.4.0.1 metric 0")),
+        "{vlan}"
+    );
+    // Global routes: lines of their own after the stanzas, as cloud-init
+    // places them.
+    assert!(
+        eni.ends_with(
+            "\n\npost-up ip route add 10.6.0.0/16 via 10.0.0.1 metric 7 || true\n\
+         pre-down ip route del 10.6.0.0/16 via 10.0.0.1 metric 7 || true\n\n\
+         post-up ip -6 route add fd02::/64 via fd00::1 || true\n\
+         pre-down ip -6 route del fd02::/64 via fd00::1 || true\n"
+        ),
+        "{eni}"
+    );
+    // net-tools is named nowhere.
+    assert!(
+        !eni.lines()
+            .any(|l| l.trim_start().starts_with("post-up route")
+                || l.trim_start().starts_with("pre-down route")),
+        "{eni}"
+    );
+    assert_eq!(eni.matches("post-up ip ").count(), 9, "{eni}");
+    assert_eq!(eni.matches("pre-down ip ").count(), 9, "{eni}");
+}
+
+/// ifupdown runs `post-up` lines with `/bin/sh`: a route whose gateway is
+/// not an IP address is left out (with a warning), not written into a
+/// shell command.
+#[test]
+fn a_route_gateway_that_is_not_an_address_is_not_written() {
+    let v = cloudboot::yaml::load(
+        b"version: 1
+config:
+- type: physical
+  name: eth0
+  subnets:
+  - type: static
+    address: 10.0.0.5/24
+    routes:
+    - {network: 10.1.0.0, prefix: 16, gateway: '10.0.0.1; touch /tmp/owned'}
+    - {network: 10.2.0.0, prefix: 16, gateway: 10.0.0.2}
+",
+        "t",
+    )
+    .unwrap();
+    let st = NetworkState::parse(&v, &Default::default()).unwrap();
+    let tmp = root(&[(MAIN_PATH, DEBIAN9)]);
+    let r = render_in(&st, tmp.path());
+    let eni = &files(&r)[ENI_PATH];
+    assert!(!eni.contains("owned") && !eni.contains("10.1.0.0"), "{eni}");
+    assert!(
+        eni.contains("    post-up ip route add 10.2.0.0/16 via 10.0.0.2 || true\n"),
+        "{eni}"
+    );
+    assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
+    assert!(
+        r.warnings[0].contains("gateway that is not an IP address"),
+        "{:?}",
+        r.warnings
+    );
 }

@@ -96,6 +96,32 @@ fn changes() -> BTreeMap<&'static str, Vec<Change>> {
                 ),
             ],
         ),
+        // Bonds from network_data.json with the MAC of their first member
+        // and with one of their own; the members keep their own MACs.
+        (
+            "odj-bond-member-mac",
+            vec![
+                Network("eth0", &["Bond=bond0"]),
+                Network("eth1", &["Bond=bond0"]),
+                Netdev(
+                    "bond0",
+                    "[NetDev]\nName=bond0\nKind=bond\nMACAddress=fa:16:3e:00:00:00\n\n\
+                     [Bond]\nMode=active-backup\nMIIMonitorSec=100ms\n",
+                ),
+            ],
+        ),
+        (
+            "odj-bond-own-mac",
+            vec![
+                Network("eth0", &["Bond=bond0"]),
+                Network("eth1", &["Bond=bond0"]),
+                Netdev(
+                    "bond0",
+                    "[NetDev]\nName=bond0\nKind=bond\nMACAddress=fa:16:3e:00:00:21\n\n\
+                     [Bond]\nMode=802.3ad\nMIIMonitorSec=100ms\n",
+                ),
+            ],
+        ),
         (
             "v1-bond-active-backup",
             vec![
@@ -249,7 +275,7 @@ fn every_case_matches_cloud_init_or_its_listed_fix() {
         assert!(r.remove.is_empty());
         checked += 1;
     }
-    assert_eq!(checked, 36);
+    assert_eq!(checked, 38);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 

@@ -148,7 +148,7 @@ fn every_corpus_case_matches_cloud_init() {
         "{matched}/{checked} match; failures:\n{}",
         failures.join("\n")
     );
-    assert_eq!(checked, 36 * 2 * 2);
+    assert_eq!(checked, 38 * 2 * 2);
 }
 
 /// tests/fixtures/sysconfig-extra: rules the corpus does not reach, against

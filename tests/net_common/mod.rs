@@ -59,6 +59,25 @@ pub fn expected(case: &Path, target: &str) -> BTreeMap<String, String> {
     out
 }
 
+/// What cloudboot must write for `target`: `cloudboot/<target>/` where the
+/// case has it (a deliberate difference generate.py derives from
+/// cloud-init's output, see the README), else cloud-init's files.
+pub fn cloudboot_expected(case: &Path, target: &str) -> BTreeMap<String, String> {
+    if derived_difference(case, target) {
+        let root = case.join("cloudboot").join(target);
+        let mut out = BTreeMap::new();
+        walk(&root, &root, &mut out);
+        out
+    } else {
+        expected(case, target)
+    }
+}
+
+/// Whether the case has `cloudboot/<target>/`.
+pub fn derived_difference(case: &Path, target: &str) -> bool {
+    case.join("cloudboot").join(target).is_dir()
+}
+
 fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return;

@@ -35,6 +35,35 @@ pub struct Lab {
     dnsmasq: Vec<PathBuf>,
 }
 
+/// Shell lines that make net-tools' `route` disappear in the private mount
+/// namespace of a guest script: every real directory of the `PATH` ifupdown
+/// gives its hooks that holds a `route` is replaced by a tmpfs of symlinks
+/// to everything it held but `route` (the directory itself stays reachable
+/// under `/run/real-*`, so `ip`, `ifup` and `dhclient` work as before).
+/// Fails the script if `route` can still be found, and prints
+/// [`NET_TOOLS_HIDDEN`] once it is gone. Needs `/run` to be a tmpfs.
+pub const HIDE_NET_TOOLS: &str = r#"for d in /usr/local/sbin /usr/local/bin /usr/sbin /usr/bin /sbin /bin; do
+                 if [ -d "$d" ] && [ ! -L "$d" ] && [ -e "$d/route" ]; then
+                     real=/run/real-$(echo "$d" | tr / _)
+                     mkdir -p "$real" && mount --bind "$d" "$real"
+                     mount -t tmpfs none "$d"
+                     for f in "$real"/* "$real"/.[!.]*; do
+                         [ -e "$f" ] || [ -L "$f" ] || continue
+                         name=${f##*/}
+                         if [ "$name" = route ]; then continue; fi
+                         # A relative link resolves the same from $d.
+                         if [ -L "$f" ]; then ln -s "$(readlink "$f")" "$d/$name"
+                         else ln -s "$f" "$d/$name"; fi
+                     done
+                 fi
+             done
+             export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+             if command -v route >/dev/null 2>&1; then echo "route is still there: $(command -v route)"; exit 1; fi
+             echo '=== net-tools hidden'"#;
+
+/// The line [`HIDE_NET_TOOLS`] prints once `route` is gone.
+pub const NET_TOOLS_HIDDEN: &str = "=== net-tools hidden";
+
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 fn run(argv: &[&str]) -> Output {
@@ -147,7 +176,10 @@ impl Lab {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Brings up what an ENI renderer wrote: `etc_network` (the root's
+    /// Brings up what an ENI renderer wrote, as on Debian 12 or a current
+    /// Ubuntu, which do not install net-tools: its `route` is hidden first
+    /// (see [`HIDE_NET_TOOLS`]; the output then has a line
+    /// [`NET_TOOLS_HIDDEN`]). Then `etc_network` (the root's
     /// `/etc/network`, with `interfaces` sourcing `interfaces.d`) is bound
     /// over `/etc/network`, and `ifup -a` runs with its state, leases and
     /// resolv.conf in scratch places. Returns ifup's output, then a line
@@ -161,6 +193,7 @@ impl Lab {
         std::fs::write(scratch.join("resolv.conf"), "").unwrap();
         let script = format!(
             "mount -t tmpfs none /run
+             {hide}
              mount --bind {net} /etc/network
              mount --bind {s}/resolv.conf /etc/resolv.conf
              mkdir -p /var/lib/dhcp && mount --bind {s}/dhcp /var/lib/dhcp
@@ -170,6 +203,7 @@ impl Lab {
              # dhclient outlives ifup; stop it (without a release) so the
              # namespace can go.
              for p in /run/dhclient*.pid; do [ -f \"$p\" ] && kill $(cat \"$p\"); done; true",
+            hide = HIDE_NET_TOOLS,
             net = etc_network.display(),
             s = scratch.display(),
         );

@@ -240,18 +240,22 @@ impl Converter<'_> {
 
         match kind.as_str() {
             Some("bond") => {
-                // Debian's 22.4 puts the bond's MAC in `params`; the
-                // `bond_*` keys go there as written.
-                let mut params = Vec::new();
+                // The bond's MAC goes on the bond, as in Debian's
+                // 22.4.2-1+deb12u4 (an upstream fix it imported). Before
+                // that, 22.4 put it in `params`, which network_state copies
+                // onto every member: all members got the bond's MAC, so
+                // udev rules, HWADDR and netplan/networkd matches named two
+                // NICs by one MAC and only one member came up (cloud-init
+                // issue #3856). The `bond_*` keys go in `params` as written.
                 if let Some(mac) = &mac {
-                    params.push((Value::str("mac_address"), Value::str(mac)));
+                    cfg.insert(Value::str("mac_address"), Value::str(mac));
                 }
-                for (k, v) in link {
-                    if k != "bond_links" && k.starts_with("bond") {
-                        params.push((Value::str(k), plain(v)));
-                    }
-                }
-                // Distinct: JSON object keys are, and none is `mac_address`.
+                let params = link
+                    .iter()
+                    .filter(|(k, _)| *k != "bond_links" && k.starts_with("bond"))
+                    .map(|(k, v)| (Value::str(k), plain(v)))
+                    .collect();
+                // Distinct: JSON object keys are.
                 let params = Mapping::from_distinct_entries(params);
                 let targets = link
                     .get("bond_links")

@@ -6,7 +6,7 @@
 //! `/etc/udev/rules.d/70-persistent-net.rules`.
 //!
 //! The output is byte-identical to `cloud-init devel net-convert -D debian
-//! -O eni`, Python-isms included: an interface's `dns` dict is written as
+//! -O eni` but for the route lines (below), Python-isms included: an interface's `dns` dict is written as
 //! Python prints it (`dns {'addresses': [...], ...}`), booleans become
 //! `on`/`off`, and attribute lines are sorted as strings. To keep that, the
 //! renderer works on the interface dicts of [`NetworkState`] the way
@@ -14,6 +14,14 @@
 //!
 //! Deliberate differences from cloud-init:
 //!
+//! - **Routes use iproute2.** cloud-init writes `post-up route add ... ||
+//!   true` and `pre-down route del ... || true`: net-tools' `route`, which
+//!   Debian 12 and current Ubuntu do not install, so every static and
+//!   default route given as a route was silently lost (`/bin/sh: 1: route:
+//!   not found`, hidden by `|| true`). Here they are `ip route add/del` and
+//!   `ip -6 route add/del` (see [`render_route`] for each form); iproute2 is
+//!   on every image with ifupdown, Debian 8 and Ubuntu 14.04 included.
+//!   Lines, order and `|| true` are otherwise cloud-init's.
 //! - **Several default gateways.** The caller runs
 //!   [`NetworkState::demote_extra_default_gateways`] first. For a subnet it
 //!   marked [`Subnet::not_default`], neither the `gateway` line nor a
@@ -46,6 +54,7 @@
 //! `50-cloud-init.cfg` that cloud-init wrote on Ubuntu is removed, since
 //! ours replaces it ([`UBUNTU_ENI_PATH`]).
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use crate::net::render::{RenderContext, Rendered, RenderedFile, Renderer};
@@ -453,44 +462,66 @@ fn is_default_route(route: &Mapping) -> bool {
         )
 }
 
-/// `_render_route`: `post-up route add ... || true` and the matching
-/// `pre-down route del`. cloud-init raises on a route without a gateway;
-/// such a route is skipped here, with a warning.
+/// A route as `post-up ip route add ... || true` and the matching
+/// `pre-down ip route del`, where cloud-init's `_render_route` writes
+/// net-tools' `route add` / `route del` (a deliberate difference, see the
+/// module header). Each form, cloud-init's and ours:
+///
+/// | route | cloud-init 22.4 | cloudboot |
+/// |---|---|---|
+/// | IPv4 default | `route add default gw G` | `ip route add default via G` |
+/// | IPv4 network | `route add -net N/P gw G` | `ip route add N/P via G` |
+/// | IPv4 host (/32) | `route add -host N/32 gw G` | `ip route add N/32 via G` |
+/// | IPv6 default | `route add -A inet6 default gw G` | `ip -6 route add default via G` |
+/// | IPv6 network | `route add -A inet6 N/P gw G` | `ip -6 route add N/P via G` |
+///
+/// with ` metric M` after either when the route has one. cloud-init raises
+/// on a route without a gateway; such a route is skipped here, with a
+/// warning, and so is one whose gateway or destination is not an IP
+/// address: ifupdown runs these lines with `/bin/sh`, so nothing but an
+/// address may go into them.
 fn render_route(route: &Mapping, indent: &str, warnings: &mut Vec<String>) -> Option<Vec<String>> {
     let field = |k: &str| route.get(k).map(py_str);
-    let Some(gateway) = field("gateway") else {
+    let skip = |why: &str, warnings: &mut Vec<String>| {
         warnings.push(format!(
-            "route {} has no gateway: not written",
+            "route {} {why}: not written",
             Value::Map(route.clone()).to_json()
         ));
-        return None;
+        None
     };
-    let network = field("network");
-    let default = match network.as_deref() {
-        Some("0.0.0.0") if field("netmask").as_deref() == Some("0.0.0.0") => " default",
-        Some("::") if matches!(route.get("prefix"), Some(Value::Int(0))) => " -A inet6 default",
-        _ => "",
+    let Some(gateway) = field("gateway") else {
+        return skip("has no gateway", warnings);
     };
-    let mut line = String::new();
-    if let (Some(net), "") = (&network, default) {
-        if net.contains(':') {
-            line.push_str(" -A inet6");
-        } else if matches!(route.get("prefix"), Some(Value::Int(32))) {
-            line.push_str(" -host");
-        } else {
-            line.push_str(" -net");
-        }
-        if let Some(prefix) = route.get("prefix") {
-            line.push_str(&format!(" {net}/{}", py_str(prefix)));
-        }
+    if gateway.parse::<IpAddr>().is_err() {
+        return skip("has a gateway that is not an IP address", warnings);
     }
-    line.push_str(&format!("{default} gw {gateway}"));
-    if let Some(metric) = field("metric") {
-        line.push_str(&format!(" metric {metric}"));
+    // Normalized routes always have both, and an integer prefix and metric
+    // (`normalize_route`); anything else stays out of the shell line.
+    let (Some(network), Some(Value::Int(prefix))) = (field("network"), route.get("prefix")) else {
+        return skip("has no destination", warnings);
+    };
+    let Ok(destination) = network.parse::<IpAddr>() else {
+        return skip("has a destination that is not an IP address", warnings);
+    };
+    let ip = if destination.is_ipv6() {
+        "ip -6 route"
+    } else {
+        "ip route"
+    };
+    let target = if is_default_route(route) {
+        "default".to_string()
+    } else {
+        format!("{network}/{prefix}")
+    };
+    let mut spec = format!("{target} via {gateway}");
+    match route.get("metric") {
+        None => {}
+        Some(Value::Int(metric)) => spec.push_str(&format!(" metric {metric}")),
+        Some(_) => return skip("has a metric that is not an integer", warnings),
     }
     Some(vec![
-        format!("{indent}post-up route add{line} || true"),
-        format!("{indent}pre-down route del{line} || true"),
+        format!("{indent}post-up {ip} add {spec} || true"),
+        format!("{indent}pre-down {ip} del {spec} || true"),
     ])
 }
 
