@@ -105,13 +105,14 @@ impl StageStatus {
         ]
     }
 
-    /// Ends the stage: its errors, the datasource, the module record; and at
-    /// the end of the final stage, `result.json`.
+    /// Ends the stage: its errors, the datasource, the module record and the
+    /// warnings; and at the end of the final stage, `result.json`.
     pub fn finish(
         mut self,
         paths: &Paths,
         datasource: Option<&str>,
         errors: &[String],
+        warnings: &[String],
         modules: &[ModuleLine],
     ) -> Vec<Effect> {
         let mode = self.mode;
@@ -134,6 +135,14 @@ impl StageStatus {
             self.doc["cloudboot"] = json!({});
         }
         self.doc["cloudboot"][mode] = J::Array(lines);
+        if !self.doc["cloudboot"]
+            .get("warnings")
+            .map(J::is_object)
+            .unwrap_or(false)
+        {
+            self.doc["cloudboot"]["warnings"] = json!({});
+        }
+        self.doc["cloudboot"]["warnings"][mode] = J::from(warnings.to_vec());
         let mut effects = self.write(paths);
         if mode == "modules-final" {
             let v1 = &self.doc["v1"];
@@ -165,6 +174,8 @@ pub struct Details {
     pub last_update: String,
     pub datasource: Option<String>,
     pub modules: Vec<(String, Vec<ModuleLine>)>,
+    /// cloudboot's warnings of every stage, each once.
+    pub warnings: Vec<String>,
 }
 
 /// `get_bootstatus`, read under the root.
@@ -219,6 +230,7 @@ pub fn details(fs: &dyn FsView, paths: &Paths) -> Details {
     let mut datasource = Some(String::new());
     let mut latest = 0.0f64;
     let mut modules = Vec::new();
+    let mut warnings: Vec<String> = Vec::new();
     let status_file = paths.runpath("status.json");
     let doc = fs
         .read(&status_file)
@@ -272,6 +284,16 @@ pub fn details(fs: &dyn FsView, paths: &Paths) -> Details {
                 "modules-config",
                 "modules-final",
             ] {
+                // A warning two stages found (both searched) is shown once.
+                let stage_warnings = cb
+                    .get("warnings")
+                    .and_then(|w| w.get(mode))
+                    .and_then(J::as_array);
+                for w in stage_warnings.into_iter().flatten().filter_map(J::as_str) {
+                    if !warnings.iter().any(|seen| seen == w) {
+                        warnings.push(w.to_string());
+                    }
+                }
                 if let Some(lines) = cb.get(mode).and_then(J::as_array) {
                     let parsed = lines
                         .iter()
@@ -312,6 +334,7 @@ pub fn details(fs: &dyn FsView, paths: &Paths) -> Details {
         last_update,
         datasource,
         modules,
+        warnings,
     }
 }
 
@@ -326,6 +349,12 @@ impl Details {
                 s.push_str(&format!("last_update: {}\n", self.last_update));
             }
             s.push_str(&format!("detail:\n{}\n", self.description));
+            if !self.warnings.is_empty() {
+                s.push_str("warnings:\n");
+                for w in &self.warnings {
+                    s.push_str(&format!("  {w}\n"));
+                }
+            }
             if !self.modules.is_empty() {
                 s.push_str("modules:\n");
                 for (mode, lines) in &self.modules {
@@ -370,6 +399,7 @@ impl Details {
                 );
             }
             d["modules"] = J::Object(m);
+            d["warnings"] = J::from(self.warnings.clone());
         }
         pyjson::dumps(&d, 2)
     }
