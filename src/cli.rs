@@ -22,6 +22,7 @@ use crate::rootfs::{create_dirs, write_atomic, FsView, RealFs, Root};
 use crate::semaphore::Frequency;
 use crate::stages::{self, Stage, StageMap};
 use crate::target::{apply_all, LiveTarget, Target};
+use crate::value::python_str_repr;
 use crate::{logging, pyjson, status};
 
 /// cloud-init's command line (its options and help in its words, in its
@@ -369,8 +370,8 @@ fn readable_file(path: &str) -> Result<(), String> {
 fn existing_dir(path: &str) -> Result<(), String> {
     match fs::metadata(path) {
         Ok(m) if m.is_dir() => Ok(()),
-        Ok(_) => Err(format!("'{path}' is not a directory")),
-        Err(e) => Err(format!("no such directory: {}", os_error(&e, path))),
+        Ok(_) => Err(format!("{} is not a directory", python_str_repr(path))),
+        Err(e) => Err(missing_or(&e, "no such directory", path)),
     }
 }
 
@@ -379,7 +380,16 @@ fn existing_dir(path: &str) -> Result<(), String> {
 fn existing_path(path: &str) -> Result<(), String> {
     fs::metadata(path)
         .map(drop)
-        .map_err(|e| format!("can't use '{path}': {}", os_error(&e, path)))
+        .map_err(|e| missing_or(&e, "no such file or device", path))
+}
+
+/// "no such ...: 'PATH'" when it is not there, else why it cannot be used.
+fn missing_or(e: &std::io::Error, missing: &str, path: &str) -> String {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        format!("{missing}: {}", python_str_repr(path))
+    } else {
+        format!("can't use {}: {}", python_str_repr(path), os_error(e, path))
+    }
 }
 
 /// `net render --mac NAME,MAC`.
