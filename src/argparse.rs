@@ -195,13 +195,19 @@ impl Arg {
     }
 }
 
-/// A subcommand: its name, its line in the parent's help, and its parser.
+/// A subcommand: its name, its line in the parent's help, and how its
+/// arguments are read.
 pub struct Command {
     name: &'static str,
     help: String,
-    parser: Parser,
-    /// Its arguments are passed on untouched (a command line of its own).
-    raw: bool,
+    args: CommandArgs,
+}
+
+enum CommandArgs {
+    /// By its own parser.
+    Parsed(Parser),
+    /// Not at all: passed on as they are (a command line of its own).
+    Raw,
 }
 
 struct Subcommands {
@@ -321,13 +327,6 @@ impl Parser {
         }
     }
 
-    /// A parser without `-h/--help` of its own.
-    fn without_help(prog: &str) -> Parser {
-        let mut p = Parser::new(prog);
-        p.args.clear();
-        p
-    }
-
     pub fn description(mut self, text: &str) -> Parser {
         self.description = Some(text.to_string());
         self
@@ -359,20 +358,17 @@ impl Parser {
         self.sub_mut().commands.push(Command {
             name,
             help: help.to_string(),
-            parser,
-            raw: false,
+            args: CommandArgs::Parsed(parser),
         });
         self
     }
 
     /// Adds a subcommand that takes everything after it as it is.
     pub fn raw_command(mut self, name: &'static str, help: &str) -> Parser {
-        let parser = Parser::without_help(&format!("{} {name}", self.prog));
         self.sub_mut().commands.push(Command {
             name,
             help: help.to_string(),
-            parser,
-            raw: true,
+            args: CommandArgs::Raw,
         });
         self
     }
@@ -526,10 +522,10 @@ impl Parser {
                 }
             }
         } else {
-            let short = a.get(..2).unwrap_or(a);
+            let (short, attached) = a.split_at(a.char_indices().nth(2).map_or(a.len(), |(i, _)| i));
             for (f, arg) in self.option_strings() {
                 if f == short {
-                    found.push(option(Some(arg), f, Some(&a[2..])));
+                    found.push(option(Some(arg), f, Some(attached)));
                 } else if f.starts_with(a) {
                     found.push(option(Some(arg), f, None));
                 }
@@ -782,8 +778,8 @@ struct Run<'p, 'a> {
     slots: &'a [Slot<'p>],
     matches: Matches,
     extras: Vec<String>,
-    /// Arguments taken so far (by address), for the required check.
-    seen: HashSet<*const Arg>,
+    /// The dests of the arguments taken so far, for the required check.
+    seen: HashSet<String>,
     positionals: Vec<Positional<'p>>,
 }
 
@@ -855,7 +851,7 @@ impl Run<'_, '_> {
     }
 
     fn take_positional(&mut self, arg: &Arg, strings: &[String]) -> Result<(), Stop> {
-        self.seen.insert(arg as *const Arg);
+        self.seen.insert(arg.dest.clone());
         let mut values = strings.to_vec();
         // The first `--` only separates; it is not a value.
         if let Some(i) = values.iter().position(|s| s == "--") {
@@ -886,15 +882,16 @@ impl Run<'_, '_> {
             )));
         };
         let rest = &strings[1..];
-        let sub_matches = if cmd.raw {
-            Matches {
+        let sub_matches = match &cmd.args {
+            CommandArgs::Raw => Matches {
                 raw: rest.to_vec(),
                 ..Matches::default()
+            },
+            CommandArgs::Parsed(parser) => {
+                let (m, extras) = parser.parse_known(rest)?;
+                self.extras.extend(extras);
+                m
             }
-        } else {
-            let (m, extras) = cmd.parser.parse_known(rest)?;
-            self.extras.extend(extras);
-            m
         };
         self.matches.command = Some((name.clone(), Box::new(sub_matches)));
         Ok(())
@@ -967,7 +964,7 @@ impl Run<'_, '_> {
     }
 
     fn take_option(&mut self, arg: &Arg, value: Option<&str>) -> Result<(), Stop> {
-        self.seen.insert(arg as *const Arg);
+        self.seen.insert(arg.dest.clone());
         match (&arg.action, value) {
             (Action::Help, _) => return Err(Exit::Help(self.parser.format_help()).into()),
             (Action::Version(text), _) => return Err(Exit::Version(format!("{text}\n")).into()),
@@ -1000,7 +997,7 @@ impl Run<'_, '_> {
             .parser
             .args
             .iter()
-            .filter(|a| a.required && !self.seen.contains(&(*a as *const Arg)))
+            .filter(|a| a.required && !self.seen.contains(&a.dest))
             .map(Arg::name)
             .collect();
         if let Some(sub) = &self.parser.sub {
@@ -1335,6 +1332,15 @@ mod tests {
                 "data <varname>."
             ]
         );
+    }
+
+    #[test]
+    fn short_options_with_any_characters_attached() {
+        let p = Parser::new("p").arg(Arg::value(&["-f", "--format"], "x"));
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let m = p.parse(&args(&["-fé"])).unwrap();
+        assert_eq!(m.value("format"), Some("é"));
+        assert!(matches!(p.parse(&args(&["-é"])), Err(Exit::Error(_))));
     }
 
     #[test]

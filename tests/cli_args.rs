@@ -263,3 +263,18 @@ fn per_takes_its_arguments_as_they_are() {
         text(&out.stdout)
     );
 }
+
+/// `query` asked nothing says so and prints cloud-init's query help.
+#[test]
+fn query_asked_nothing_prints_cloud_inits_query_help() {
+    let fixture: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/cli/argparse.json")).unwrap();
+    let m = Machine::new();
+    let out = as_cloud_init(m.root(), &["query"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "ERROR: Expected one of the options: --all, --format, --list-keys or varname\n"
+    );
+    assert_eq!(text(&out.stdout), fixture["query_help"].as_str().unwrap());
+}
