@@ -1,9 +1,10 @@
 //! `status.json` and `result.json` as cloud-init's `status_wrapper` keeps them,
 //! and `cloudboot status` as `cloud-init status` reports them.
 //!
-//! cloudboot adds one thing, under its own top-level key (cloud-init reads
+//! cloudboot adds two things, under its own top-level keys (cloud-init reads
 //! only `v1`, and keeps other keys when it rewrites the file): for each stage,
-//! which modules ran or were skipped, and why. `status --long` prints it.
+//! which modules ran or were skipped, and why (`cloudboot`), and the warnings
+//! it had (`cloudboot_warnings`). `status --long` prints both.
 
 use std::path::Path;
 
@@ -22,6 +23,18 @@ pub const MODES: [&str; 5] = [
     "modules-config",
     "modules-final",
 ];
+
+/// The modes in the order a boot runs them.
+const MODES_IN_ORDER: [&str; 5] = [
+    "init-local",
+    "init",
+    "modules-init",
+    "modules-config",
+    "modules-final",
+];
+
+/// cloudboot's warnings of each stage, in status.json: `{mode: [warning]}`.
+const WARNINGS_KEY: &str = "cloudboot_warnings";
 
 const STATUS_LINK_TARGET: &str = "../../var/lib/cloud/data/status.json";
 const RESULT_LINK_TARGET: &str = "../../var/lib/cloud/data/result.json";
@@ -135,14 +148,15 @@ impl StageStatus {
             self.doc["cloudboot"] = json!({});
         }
         self.doc["cloudboot"][mode] = J::Array(lines);
-        if !self.doc["cloudboot"]
-            .get("warnings")
+        if !self
+            .doc
+            .get(WARNINGS_KEY)
             .map(J::is_object)
             .unwrap_or(false)
         {
-            self.doc["cloudboot"]["warnings"] = json!({});
+            self.doc[WARNINGS_KEY] = json!({});
         }
-        self.doc["cloudboot"]["warnings"][mode] = J::from(warnings.to_vec());
+        self.doc[WARNINGS_KEY][mode] = J::from(warnings.to_vec());
         let mut effects = self.write(paths);
         if mode == "modules-final" {
             let v1 = &self.doc["v1"];
@@ -276,24 +290,20 @@ pub fn details(fs: &dyn FsView, paths: &Paths) -> Details {
                 }
             }
         }
-        if let Some(cb) = doc.get("cloudboot").and_then(J::as_object) {
-            for mode in [
-                "init-local",
-                "init",
-                "modules-init",
-                "modules-config",
-                "modules-final",
-            ] {
-                // A warning two stages found (both searched) is shown once.
-                let stage_warnings = cb
-                    .get("warnings")
-                    .and_then(|w| w.get(mode))
-                    .and_then(J::as_array);
-                for w in stage_warnings.into_iter().flatten().filter_map(J::as_str) {
-                    if !warnings.iter().any(|seen| seen == w) {
-                        warnings.push(w.to_string());
-                    }
+        // A warning two stages found (both searched) is shown once.
+        for mode in MODES_IN_ORDER {
+            let stage_warnings = doc
+                .get(WARNINGS_KEY)
+                .and_then(|w| w.get(mode))
+                .and_then(J::as_array);
+            for w in stage_warnings.into_iter().flatten().filter_map(J::as_str) {
+                if !warnings.iter().any(|seen| seen == w) {
+                    warnings.push(w.to_string());
                 }
+            }
+        }
+        if let Some(cb) = doc.get("cloudboot").and_then(J::as_object) {
+            for mode in MODES_IN_ORDER {
                 if let Some(lines) = cb.get(mode).and_then(J::as_array) {
                     let parsed = lines
                         .iter()
