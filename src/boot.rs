@@ -100,14 +100,20 @@ impl<'t> Engine<'t> {
         };
         let lines: Vec<_> = report.modules.iter().map(ModuleReport::line).collect();
         let errors = report.errors.clone();
-        let effects = st.finish(&self.paths, datasource.as_deref(), &errors, &lines);
+        let effects = st.finish(
+            &self.paths,
+            datasource.as_deref(),
+            &errors,
+            &report.warnings,
+            &lines,
+        );
         self.apply(&mut report, effects);
         report
     }
 
     fn system_config(&self, report: &mut StageReport) -> Value {
-        let mut loaded = config::load_system(self.target.fs());
-        report.errors.append(&mut loaded.problems);
+        let loaded = config::load_system(self.target.fs());
+        loaded.problems.into_iter().for_each(|p| report.error(p));
         loaded.cfg
     }
 
@@ -140,7 +146,7 @@ impl<'t> Engine<'t> {
                 return None;
             }
             if !self.opts.force {
-                report.errors.push("No instance datasource found.".into());
+                report.error("No instance datasource found.");
             }
             return None;
         };
@@ -283,7 +289,7 @@ impl<'t> Engine<'t> {
         let sys_cfg = self.system_config(report);
         let Some(fetched) = self.fetch(stage, &sys_cfg, report) else {
             if !self.opts.force {
-                report.errors.push(format!(
+                report.error(format!(
                     "Can not apply stage {}, no datasource found! Likely bad things to come!",
                     stage.name()
                 ));
@@ -358,6 +364,7 @@ impl<'t> Engine<'t> {
         };
         let found = datasource::search(&names, &ctx);
         report.errors.extend(found.problems);
+        report.warnings.extend(found.warnings);
         if drop_link {
             let link = self.paths.instance_link();
             self.apply(report, vec![Effect::Remove { path: link }]);
@@ -529,7 +536,7 @@ impl<'t> Engine<'t> {
             let pr = userdata::process(raw.unwrap_or_default(), kind, &env);
             let mut effects = userdata::store(&p, &iid, kind, raw, &pr);
             effects.extend(pr.effects.iter().cloned());
-            report.errors.extend(pr.problems.iter().cloned());
+            pr.problems.iter().for_each(|p| report.error(p.as_str()));
             self.apply(report, effects);
             processed.push((kind, raw.is_some(), pr.parts));
         }
@@ -598,7 +605,7 @@ impl<'t> Engine<'t> {
                 disabled,
             };
             let consumed = userdata::consume(&parts, kind, &env);
-            report.errors.extend(consumed.problems);
+            consumed.problems.into_iter().for_each(|p| report.error(p));
             self.apply(report, consumed.effects);
             match kind {
                 Kind::User => user_cfg = consumed.cloud_config,
@@ -626,7 +633,7 @@ impl<'t> Engine<'t> {
         let user = userdata::read_cloud_config(fs, &self.paths, iid, Kind::User, &mut problems);
         let v1 = userdata::read_cloud_config(fs, &self.paths, iid, Kind::Vendor, &mut problems);
         let v2 = userdata::read_cloud_config(fs, &self.paths, iid, Kind::Vendor2, &mut problems);
-        report.errors.extend(problems);
+        problems.into_iter().for_each(|p| report.error(p));
         let files = self.files(report);
         config::merged(&files, &user, &v2, &v1, sys_cfg)
     }
@@ -640,9 +647,9 @@ impl<'t> Engine<'t> {
                 Ok(raw) => match crate::yaml::load(&raw, &f.to_string_lossy()) {
                     Ok(v @ Value::Map(_)) => out.push(v),
                     Ok(_) => {}
-                    Err(e) => report.errors.push(e.to_string()),
+                    Err(e) => report.error(e.to_string()),
                 },
-                Err(e) => report.errors.push(format!("{}: {e}", f.display())),
+                Err(e) => report.error(format!("{}: {e}", f.display())),
             }
         }
         out
@@ -939,16 +946,12 @@ impl<'t> Engine<'t> {
         self.target.begin();
         let sys_cfg = self.system_config(&mut report);
         let Some(fetched) = self.fetch(Stage::Final, &sys_cfg, &mut report) else {
-            report
-                .errors
-                .push("Failed to fetch your datasource, likely bad things to come!".into());
+            report.error("Failed to fetch your datasource, likely bad things to come!");
             return (1, report);
         };
         let instance = fetched.instance;
         let Some(module) = stages::lookup(name) else {
-            report
-                .errors
-                .push(format!("Did not run {name}, does it exist?"));
+            report.error(format!("Did not run {name}, does it exist?"));
             return (1, report);
         };
         let stage = Stage::ALL

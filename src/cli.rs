@@ -1,14 +1,18 @@
-//! The command line: cloud-init's verbs and exit codes, plus `plan` and `boot`.
+//! The command line: cloud-init's verbs, options, help, usage errors and exit
+//! codes, plus cloudboot's own global options and verbs (`plan`, `boot`, ...).
 //!
 //! Installed as `/usr/bin/cloud-init`, cloudboot answers the same commands a
 //! systemd unit or SysV script gives cloud-init (`init --local`, `init`,
-//! `modules --mode=config`, ...). Parsing is by hand: a handful of flags does
-//! not need a parser crate, and start-up stays cheap.
+//! `modules --mode=config`, ...), read as cloud-init's argparse reads them
+//! ([`crate::argparse`]): global options before the verb, each verb with its
+//! own options and `--help`. The help texts of cloud-init's verbs are
+//! cloud-init's own.
 
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::argparse::{os_error, Arg, Matches, Nargs, Parser};
 use crate::boot::{Engine, Options};
 use crate::exec::Runner;
 use crate::paths::{Paths, LOG_FILE, OUTPUT_LOG_FILE, STAGES_YAML};
@@ -18,181 +22,446 @@ use crate::rootfs::{FsView, RealFs, Root};
 use crate::semaphore::Frequency;
 use crate::stages::{self, Stage, StageMap};
 use crate::target::{apply_all, LiveTarget, Target};
+use crate::value::python_str_repr;
 use crate::{logging, pyjson, status};
 
-const USAGE: &str = "\
-usage: cloudboot [--root DIR] [--stages FILE] [--file FILE]... [--device PATH]... [--mount-fallback] [--debug] [--force] COMMAND
+/// cloud-init's command line (its options and help in its words, in its
+/// order), then cloudboot's own options and verbs.
+fn command_line(prog: &str) -> Parser {
+    Parser::new(prog)
+        .arg(Arg::version(
+            &["--version", "-v"],
+            &format!("cloudboot {}", env!("CARGO_PKG_VERSION")),
+            "Show program's version number and exit.",
+        ))
+        .arg(
+            Arg::append(
+                &["--file", "-f"],
+                "Use additional yaml configuration files.",
+            )
+            .dest("files")
+            .check(readable_file),
+        )
+        .arg(Arg::flag(
+            &["--debug", "-d"],
+            "Show additional pre-action logging (default: False).",
+        ))
+        .arg(Arg::flag(
+            &["--force"],
+            "Force running even if no datasource is found (use at your own risk).",
+        ))
+        .arg(
+            Arg::value(
+                &["--root"],
+                "The machine to configure is DIR (default: /): every path is read and \
+                 written under it, nothing outside it is touched.",
+            )
+            .metavar("DIR")
+            .check(existing_dir),
+        )
+        .arg(
+            Arg::value(
+                &["--stages"],
+                "The stage map to use (default: the root's /etc/cloudboot/stages.yaml, \
+                 else the built-in one).",
+            )
+            .metavar("FILE"),
+        )
+        .arg(
+            Arg::append(
+                &["--device"],
+                "A device or image file (on this machine) to look for a seed on first; \
+                 may be given more than once.",
+            )
+            .dest("devices")
+            .metavar("PATH")
+            .check(existing_path),
+        )
+        .arg(Arg::flag(
+            &["--mount-fallback"],
+            "Mount a device that cannot be read in place (live root only).",
+        ))
+        .subcommands("Subcommands", "subcommand")
+        .command(
+            "init",
+            "Initialize cloud-init and perform initial modules.",
+            |p| {
+                p.arg(Arg::flag(
+                    &["--local", "-l"],
+                    "Start in local mode (default: False).",
+                ))
+            },
+        )
+        .command(
+            "modules",
+            "Activate modules using a given configuration key.",
+            |p| {
+                p.arg(
+                    Arg::value(
+                        &["--mode", "-m"],
+                        "Module configuration name to use (default: config).",
+                    )
+                    .choices(&["init", "config", "final"])
+                    .default("config"),
+                )
+            },
+        )
+        .command("single", "Run a single module.", |p| {
+            p.arg(Arg::value(&["--name", "-n"], "Module name to run.").required())
+                .arg(
+                    Arg::value(&["--frequency"], "Module frequency for this run.")
+                        .choices(&["instance", "always", "once"]),
+                )
+                .arg(Arg::flag(&["--report"], "Enable reporting."))
+                .arg(
+                    Arg::positional(
+                        "module_args",
+                        Nargs::Any,
+                        "Any additional arguments to pass to this module.",
+                    )
+                    .metavar("argument"),
+                )
+        })
+        .command(
+            "query",
+            "Query standardized instance metadata from the command line.",
+            query_args,
+        )
+        .command("devel", "Run development tools.", |p| {
+            p.subcommands("Subcommands", "subcommand").command(
+                "parse-yaml",
+                "Print cloudboot's reading of a YAML file as JSON.",
+                |p| {
+                    p.arg(Arg::positional(
+                        "FILE",
+                        Nargs::One,
+                        "The YAML file to read (- for stdin).",
+                    ))
+                },
+            )
+        })
+        .command(
+            "clean",
+            "Remove logs and artifacts so cloud-init can re-run.",
+            |p| {
+                p.arg(Arg::flag(&["-l", "--logs"], "Remove cloud-init logs.").dest("remove_logs"))
+                    .arg(Arg::flag(
+                        &["--machine-id"],
+                        "Remove /etc/machine-id for golden image creation. Next boot \
+                         generates a new machine-id.",
+                    ))
+                    .arg(Arg::flag(
+                        &["-r", "--reboot"],
+                        "Reboot system after logs are cleaned so cloud-init re-runs.",
+                    ))
+                    .arg(
+                        Arg::flag(
+                            &["-s", "--seed"],
+                            "Remove cloud-init seed directory /var/lib/cloud/seed.",
+                        )
+                        .dest("remove_seed"),
+                    )
+            },
+        )
+        .command(
+            "status",
+            "Report cloud-init status or wait on completion.",
+            |p| {
+                p.arg(
+                    Arg::value(
+                        &["--format"],
+                        "Specify output format for cloud-id (default: tabular)",
+                    )
+                    .choices(&["json", "tabular", "yaml"])
+                    .default("tabular"),
+                )
+                .arg(Arg::flag(
+                    &["-l", "--long"],
+                    "Report long format of statuses including run stage name and error \
+                     messages",
+                ))
+                .arg(Arg::flag(
+                    &["-w", "--wait"],
+                    "Block waiting on cloud-init to complete",
+                ))
+            },
+        )
+        .command(
+            "schema",
+            "Validate cloud-config files against the modules' keys.",
+            |p| {
+                p.arg(Arg::value(
+                    &["-c", "--config-file"],
+                    "Path of the cloud-config yaml file to validate",
+                ))
+                .arg(Arg::flag(
+                    &["--system"],
+                    "Validate the system cloud-config userdata",
+                ))
+                .arg(Arg::flag(
+                    &["--annotate"],
+                    "Accepted as cloud-init accepts it; the errors are listed, not \
+                     annotated",
+                ))
+            },
+        )
+        .command(
+            "plan",
+            "Show what a boot would do, stage by stage; change nothing.",
+            |p| {
+                p.arg(
+                    Arg::value(&["--stage"], "The stage to plan (default: all).")
+                        .choices(&["local", "network", "config", "final", "all"])
+                        .default("all"),
+                )
+                .arg(
+                    Arg::value(&["--format"], "Output format (default: text).")
+                        .choices(&["text", "json"])
+                        .default("text"),
+                )
+            },
+        )
+        .command(
+            "boot",
+            "Run all four stages in order and report what they did.",
+            |p| {
+                p.arg(
+                    Arg::value(
+                        &["--seed"],
+                        "Install this NoCloud seed directory (meta-data, user-data, ...) \
+                         in the root first.",
+                    )
+                    .metavar("DIR")
+                    .check(existing_dir),
+                )
+            },
+        )
+        .command(
+            "install",
+            "Put cloudboot in cloud-init's place in the root: the binary, \
+             /usr/bin/cloud-init and the four stage services.",
+            |p| {
+                p.arg(
+                    Arg::value(&["--init"], "The init system (default: detected).")
+                        .choices(&["systemd", "sysv", "upstart"]),
+                )
+                .arg(Arg::flag(
+                    &["--uninstall"],
+                    "Put back what install changed.",
+                ))
+                .arg(Arg::flag(
+                    &["--dry-run"],
+                    "Print what would be written; change nothing.",
+                ))
+                .arg(Arg::flag(
+                    &["--files-only"],
+                    "Write the service files alone (for packages).",
+                ))
+            },
+        )
+        .raw_command(
+            "per",
+            "Run a command once, once per instance or always, as cloud-init-per does \
+             (see per --help).",
+        )
+        .command("net", "Network config tools.", |p| {
+            p.subcommands("Subcommands", "subcommand").command(
+                "render",
+                "Render a network config into a directory (no machine involved).",
+                |p| {
+                    p.arg(
+                        Arg::value(&["--input", "-i"], "The network config to render.")
+                            .metavar("FILE")
+                            .required(),
+                    )
+                    .arg(
+                        Arg::value(
+                            &["--kind", "-k"],
+                            "Its format: network_data.json, v1, v2, eni or auto \
+                             (default: auto, guessed from the content).",
+                        )
+                        .metavar("KIND")
+                        .default("auto"),
+                    )
+                    .arg(
+                        Arg::value(
+                            &["--renderer", "-O"],
+                            "The renderer (default: the distro's).",
+                        )
+                        .choices(&[
+                            "sysconfig",
+                            "eni",
+                            "networkd",
+                            "netplan",
+                        ]),
+                    )
+                    .arg(
+                        Arg::value(
+                            &["--distro", "-D"],
+                            "The distro to render for (centos, centos6, rhel7, debian, \
+                             ubuntu18, ...).",
+                        )
+                        .metavar("NAME"),
+                    )
+                    .arg(
+                        Arg::append(
+                            &["--mac", "-m"],
+                            "An interface that exists, as NAME,MAC; may be given more \
+                             than once.",
+                        )
+                        .metavar("NAME,MAC")
+                        .check(mac_pair),
+                    )
+                    .arg(
+                        Arg::value(&["--output", "-d"], "The directory to render into.")
+                            .metavar("DIR")
+                            .required(),
+                    )
+                },
+            )
+        })
+}
 
-cloud-init's commands:
-  init [--local]                     run the local or the network stage
-  modules [--mode init|config|final] run a stage's modules (default: config)
-  single --name NAME [--frequency instance|always|once] [ARG...]
-                                     run one module
-  status [--long] [--format tabular|json|yaml] [--wait]
-  clean [--logs] [--seed] [--machine-id] [--reboot]
-  query [KEY] [--all] [--list-keys] [--instance-data FILE]
-  schema --config-file FILE | --system
-                                     check cloud-config against the modules' keys
-cloudboot's own:
-  plan [--stage local|network|config|final|all] [--format text|json]
-                                     show what a boot would do; change nothing
-  boot [--seed DIR]                  run all four stages in order and report
-                                     (--seed installs a NoCloud seed directory first)
-  devel parse-yaml FILE              print cloudboot's reading of a YAML file as JSON
-  per once|instance|always NAME CMD [ARG...]
-                                     cloud-init-per (also under that name): run CMD once,
-                                     once per instance or always, on this machine's /
-  install [--init systemd|sysv|upstart] [--uninstall] [--dry-run] [--files-only]
-                                     put cloudboot in cloud-init's place in the root: the
-                                     binary, /usr/bin/cloud-init, the four stage services
-                                     (--files-only: the service files alone, for packages)
-  net render --input FILE [--kind network_data.json|v1|v2|eni|auto]
-             [--renderer sysconfig|eni|networkd|netplan] [--distro NAME]
-             [--mac NAME,MAC]... --output DIR
-                                     render a network config into DIR (no machine involved;
-                                     the --mac pairs are the interfaces that exist)
+/// `cloud-init query`'s options (`cmd/query.py:get_parser`).
+fn query_args(p: Parser) -> Parser {
+    p.arg(Arg::flag(
+        &["-d", "--debug"],
+        "Add verbose messages during template render",
+    ))
+    .arg(Arg::value(
+        &["-i", "--instance-data"],
+        "Path to instance-data.json file. Default is /run/cloud-init/instance-data.json",
+    ))
+    .arg(Arg::flag(
+        &["-l", "--list-keys"],
+        "List query keys available at the provided instance-data <varname>.",
+    ))
+    .arg(Arg::value(
+        &["-u", "--user-data"],
+        "Path to user-data file. Default is /var/lib/cloud/instance/user-data.txt",
+    ))
+    .arg(Arg::value(
+        &["-v", "--vendor-data"],
+        "Path to vendor-data file. Default is /var/lib/cloud/instance/vendor-data.txt",
+    ))
+    .arg(Arg::positional(
+        "varname",
+        Nargs::Optional,
+        "A dot-delimited specific variable to query from instance-data. For example: \
+         v1.local_hostname. If the value is not JSON serializable, it will be \
+         base64-encoded and will contain the prefix \"ci-b64:\". ",
+    ))
+    .arg(Arg::flag(&["-a", "--all"], "Dump all available instance-data").dest("dump_all"))
+    .arg(Arg::value(
+        &["-f", "--format"],
+        "Optionally specify a custom output format string. Any instance-data variable \
+         can be specified between double-curly braces. For example -f \"{{ v2.cloud_name }}\"",
+    ))
+}
 
---root DIR   the machine to configure is DIR (default /); nothing outside it is touched
-";
+/// `--file`: opened as argparse's `FileType("rb")` opens it.
+fn readable_file(path: &str) -> Result<(), String> {
+    fs::File::open(path)
+        .map(drop)
+        .map_err(|e| format!("can't open '{path}': {}", os_error(&e, path)))
+}
 
-/// A usage error: message and exit code 2 (argparse's).
-struct Usage(String);
+/// `--root`, `boot --seed`: a directory that exists (never created).
+fn existing_dir(path: &str) -> Result<(), String> {
+    match fs::metadata(path) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(format!("{} is not a directory", python_str_repr(path))),
+        Err(e) => Err(missing_or(&e, "no such directory", path)),
+    }
+}
 
-/// The parsed command line.
+/// `--device`: a device node or image file that exists. Not opened here:
+/// opening a drive can have effects of its own.
+fn existing_path(path: &str) -> Result<(), String> {
+    fs::metadata(path)
+        .map(drop)
+        .map_err(|e| missing_or(&e, "no such file or device", path))
+}
+
+/// "no such ...: 'PATH'" when it is not there, else why it cannot be used.
+fn missing_or(e: &std::io::Error, missing: &str, path: &str) -> String {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        format!("{missing}: {}", python_str_repr(path))
+    } else {
+        format!("can't use {}: {}", python_str_repr(path), os_error(e, path))
+    }
+}
+
+/// `net render --mac NAME,MAC`.
+fn mac_pair(value: &str) -> Result<(), String> {
+    crate::net::preview::parse_mac_pair(value)
+        .map(drop)
+        .ok_or_else(|| format!("expected NAME,MAC, not '{value}'"))
+}
+
+/// The global options, as the verbs use them.
 struct Args {
     root: PathBuf,
     stages: Option<PathBuf>,
     files: Vec<PathBuf>,
     devices: Vec<PathBuf>,
     mount_fallback: bool,
-    debug: bool,
     force: bool,
-    command: String,
-    rest: Vec<String>,
 }
 
-fn parse_global(argv: &[String]) -> Result<Args, Usage> {
-    let mut args = Args {
-        root: PathBuf::from("/"),
-        stages: None,
-        files: Vec::new(),
-        devices: Vec::new(),
-        mount_fallback: false,
-        debug: false,
-        force: false,
-        command: String::new(),
-        rest: Vec::new(),
-    };
-    let mut it = Opts::new(argv);
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--root" => args.root = PathBuf::from(it.value("--root")?),
-            "--stages" => args.stages = Some(PathBuf::from(it.value("--stages")?)),
-            "--file" | "-f" => args.files.push(PathBuf::from(it.value("--file")?)),
-            "--device" => args.devices.push(PathBuf::from(it.value("--device")?)),
-            "--mount-fallback" => args.mount_fallback = true,
-            "--debug" | "-d" => args.debug = true,
-            "--force" => args.force = true,
-            "--version" | "-v" => args.command = "version".into(),
-            "--help" | "-h" => args.command = "help".into(),
-            s if s.starts_with('-') && args.command.is_empty() => {
-                return Err(Usage(format!("unknown option {s}")))
-            }
-            s if args.command.is_empty() => args.command = s.to_string(),
-            s => args.rest.push(s.to_string()),
+impl Args {
+    fn from(m: &Matches) -> Args {
+        let paths = |dest: &str| m.values(dest).iter().map(PathBuf::from).collect();
+        Args {
+            root: PathBuf::from(m.value("root").unwrap_or("/")),
+            stages: m.value("stages").map(PathBuf::from),
+            files: paths("files"),
+            devices: paths("devices"),
+            mount_fallback: m.flag("mount_fallback"),
+            force: m.flag("force"),
         }
     }
-    if args.command.is_empty() {
-        return Err(Usage("a command is required".into()));
-    }
-    Ok(args)
 }
 
-/// Walks arguments, splitting `--opt=value`.
-struct Opts {
-    items: Vec<String>,
-    pos: usize,
-}
-
-impl Opts {
-    fn new(argv: &[String]) -> Opts {
-        let mut items = Vec::new();
-        let mut literal = false;
-        for a in argv {
-            if literal {
-                items.push(a.clone());
-            } else if a == "--" {
-                literal = true;
-                items.push(a.clone());
-            } else if let (true, Some((k, v))) = (a.starts_with("--"), a.split_once('=')) {
-                items.push(k.to_string());
-                items.push(v.to_string());
+/// Entry point: `prog` is the name it was called by (argv[0], as argparse
+/// shows it); returns the process exit code.
+pub fn main(prog: &str, argv: Vec<String>) -> i32 {
+    let matches = match command_line(prog).parse(&argv) {
+        Ok(m) => m,
+        Err(exit) => return exit.report(),
+    };
+    let Some((command, sub)) = matches.command() else {
+        unreachable!("the parser insists on a subcommand");
+    };
+    let args = Args::from(&matches);
+    logging::init(matches.flag("debug") || (command == "query" && sub.flag("debug")));
+    match command {
+        "init" => run_live(
+            &args,
+            if sub.flag("local") {
+                Stage::Local
             } else {
-                items.push(a.clone());
-            }
-        }
-        Opts { items, pos: 0 }
-    }
-
-    fn value(&mut self, opt: &str) -> Result<String, Usage> {
-        let v = self
-            .items
-            .get(self.pos)
-            .cloned()
-            .ok_or_else(|| Usage(format!("{opt} needs a value")))?;
-        self.pos += 1;
-        Ok(v)
-    }
-}
-
-impl Iterator for Opts {
-    type Item = String;
-    fn next(&mut self) -> Option<String> {
-        let v = self.items.get(self.pos).cloned();
-        self.pos += 1;
-        v
-    }
-}
-
-/// Entry point: returns the process exit code.
-pub fn main(argv: Vec<String>) -> i32 {
-    let args = match parse_global(&argv) {
-        Ok(a) => a,
-        Err(Usage(msg)) => {
-            eprintln!("cloudboot: {msg}\n\n{USAGE}");
-            return 2;
-        }
-    };
-    logging::init(args.debug);
-    let result = match args.command.as_str() {
-        "help" => {
-            print!("{USAGE}");
-            Ok(0)
-        }
-        "version" => {
-            println!("cloudboot {}", env!("CARGO_PKG_VERSION"));
-            Ok(0)
-        }
-        "init" => cmd_init(&args),
-        "modules" => cmd_modules(&args),
-        "single" => cmd_single(&args),
-        "status" => cmd_status(&args),
-        "clean" => cmd_clean(&args),
-        "query" => cmd_query(&args),
-        "plan" => cmd_plan(&args),
-        "schema" => cmd_schema(&args),
-        "boot" => cmd_boot(&args),
-        "devel" => cmd_devel(&args),
-        "net" => cmd_net(&args),
-        "install" => cmd_install(&args),
-        other => Err(Usage(format!("unknown command '{other}'"))),
-    };
-    match result {
-        Ok(code) => code,
-        Err(Usage(msg)) => {
-            eprintln!("cloudboot {}: {msg}\n\n{USAGE}", args.command);
-            2
-        }
+                Stage::Network
+            },
+            false,
+        ),
+        "modules" => match sub.value("mode") {
+            Some("init") => run_live(&args, Stage::Network, true),
+            Some("final") => run_live(&args, Stage::Final, false),
+            _ => run_live(&args, Stage::Config, false),
+        },
+        "single" => cmd_single(&args, sub),
+        "status" => cmd_status(&args, sub),
+        "clean" => cmd_clean(&args, sub),
+        "query" => cmd_query(&args, sub),
+        "plan" => cmd_plan(&args, sub),
+        "schema" => cmd_schema(&args, sub),
+        "boot" => cmd_boot(&args, sub),
+        "devel" => cmd_devel(sub),
+        "net" => cmd_net(sub),
+        "install" => cmd_install(&args, sub),
+        "per" => crate::per::main("cloudboot per", sub.raw()),
+        other => unreachable!("'{other}' is a subcommand of the parser but has no handler"),
     }
 }
 
@@ -290,116 +559,45 @@ fn exit_code(errors: usize) -> i32 {
     errors.min(255) as i32
 }
 
-/// Runs one stage live; exit code = its number of errors.
-fn run_live(args: &Args, stage: Stage, modules_only: bool) -> Result<i32, Usage> {
+/// Runs one stage live; exit code = its number of errors. Each error was
+/// logged where it was found; the stage's record in status.json lists them.
+fn run_live(args: &Args, stage: Stage, modules_only: bool) -> i32 {
     let root = Root::new(&args.root);
     let Some(map) = checked_stage_map(args, &root) else {
-        return Ok(1);
+        return 1;
     };
     let mut target = live_target(&root);
     let mut engine = Engine::new(&mut target, map, options(args));
     let report = engine.run_stage_as(stage, modules_only);
-    for e in &report.errors {
-        tracing::warn!("{e}");
-    }
-    Ok(exit_code(report.errors.len()))
+    exit_code(report.errors.len())
 }
 
-fn cmd_init(args: &Args) -> Result<i32, Usage> {
-    let mut local = false;
-    for a in &args.rest {
-        match a.as_str() {
-            "--local" | "-l" => local = true,
-            other => return Err(Usage(format!("unknown option {other}"))),
-        }
-    }
-    run_live(
-        args,
-        if local { Stage::Local } else { Stage::Network },
-        false,
-    )
-}
-
-fn cmd_modules(args: &Args) -> Result<i32, Usage> {
-    let mut mode = "config".to_string();
-    let mut it = Opts::new(&args.rest);
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--mode" | "-m" => mode = it.value("--mode")?,
-            other => return Err(Usage(format!("unknown option {other}"))),
-        }
-    }
-    match mode.as_str() {
-        "init" => run_live(args, Stage::Network, true),
-        "config" => run_live(args, Stage::Config, false),
-        "final" => run_live(args, Stage::Final, false),
-        other => Err(Usage(format!(
-            "invalid mode '{other}' (choose from 'init', 'config', 'final')"
-        ))),
-    }
-}
-
-fn cmd_single(args: &Args) -> Result<i32, Usage> {
-    let mut name = None;
-    let mut freq = None;
-    let mut module_args = Vec::new();
-    let mut it = Opts::new(&args.rest);
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--name" | "-n" => name = Some(it.value("--name")?),
-            "--frequency" => {
-                let f = it.value("--frequency")?;
-                freq = Some(Frequency::parse_short(&f).ok_or_else(|| {
-                    Usage(format!(
-                        "invalid frequency '{f}' (choose from 'instance', 'always', 'once')"
-                    ))
-                })?);
-            }
-            "--report" => {}
-            "--" => module_args.extend(it.by_ref()),
-            s if s.starts_with('-') => return Err(Usage(format!("unknown option {s}"))),
-            s => module_args.push(s.to_string()),
-        }
-    }
-    let name = name.ok_or_else(|| Usage("--name is required".into()))?;
+fn cmd_single(args: &Args, m: &Matches) -> i32 {
+    let name = m.value("name").expect("--name is required by the parser");
+    let freq = m.value("frequency").and_then(Frequency::parse_short);
+    let module_args = m.values("module_args").to_vec();
     let root = Root::new(&args.root);
     let Some(map) = checked_stage_map(args, &root) else {
-        return Ok(1);
+        return 1;
     };
     let mut target = live_target(&root);
     let mut engine = Engine::new(&mut target, map, options(args));
-    let (code, report) = engine.single(&name, freq, module_args);
-    for e in &report.errors {
-        tracing::warn!("{e}");
-    }
+    let (code, report) = engine.single(name, freq, module_args);
     if let Some(m) = report.modules.first() {
         tracing::info!("single {}: {} ({})", m.name, m.result.as_str(), m.reason);
     }
-    Ok(code)
+    code
 }
 
-fn cmd_status(args: &Args) -> Result<i32, Usage> {
-    let mut long = false;
-    let mut wait = false;
-    let mut format = "tabular".to_string();
-    let mut it = Opts::new(&args.rest);
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--long" | "-l" => long = true,
-            "--wait" | "-w" => wait = true,
-            "--format" => format = it.value("--format")?,
-            other => return Err(Usage(format!("unknown option {other}"))),
-        }
-    }
-    if !matches!(format.as_str(), "tabular" | "json" | "yaml") {
-        return Err(Usage(format!("invalid format '{format}'")));
-    }
+fn cmd_status(args: &Args, m: &Matches) -> i32 {
+    let long = m.flag("long");
+    let format = m.value("format").unwrap_or_default();
     let fs = RealFs {
         root: Root::new(&args.root),
     };
     let paths = Paths::default();
     let mut d = status::details(&fs, &paths);
-    if wait {
+    if m.flag("wait") {
         while matches!(d.status, "not run" | "running") {
             if format == "tabular" {
                 print!(".");
@@ -412,48 +610,42 @@ fn cmd_status(args: &Args) -> Result<i32, Usage> {
             println!();
         }
     }
-    match format.as_str() {
+    match format {
         "tabular" => print!("{}", d.tabular(long)),
         // JSON is valid YAML; cloud-init's YAML output carries the same keys.
         _ => println!("{}", d.json(long)),
     }
-    Ok(if d.status == "error" { 1 } else { 0 })
+    if d.status == "error" {
+        1
+    } else {
+        0
+    }
 }
 
-fn cmd_clean(args: &Args) -> Result<i32, Usage> {
-    let (mut logs, mut seed, mut machine_id, mut reboot) = (false, false, false, false);
-    for a in &args.rest {
-        match a.as_str() {
-            "--logs" | "-l" => logs = true,
-            "--seed" | "-s" => seed = true,
-            "--machine-id" => machine_id = true,
-            "--reboot" | "-r" => reboot = true,
-            other => return Err(Usage(format!("unknown option {other}"))),
-        }
-    }
+fn cmd_clean(args: &Args, m: &Matches) -> i32 {
     let root = Root::new(&args.root);
     let mut target = LiveTarget::new(root.clone(), Runner::new(root.clone(), None, true));
     let paths = Paths::default();
     let mut effects = Vec::new();
     for name in target.fs().list_dir(&paths.cloud_dir).unwrap_or_default() {
-        if name == "seed" && !seed {
+        if name == "seed" && !m.flag("remove_seed") {
             continue;
         }
         effects.push(crate::effect::Effect::Remove {
             path: paths.cloud_dir.join(name),
         });
     }
-    if logs {
+    if m.flag("remove_logs") {
         for f in [LOG_FILE, OUTPUT_LOG_FILE] {
             effects.push(crate::effect::Effect::Remove { path: f.into() });
         }
     }
-    if machine_id {
+    if m.flag("machine_id") {
         effects.push(crate::effect::Effect::Remove {
             path: "/etc/machine-id".into(),
         });
     }
-    if reboot {
+    if m.flag("reboot") {
         effects.push(crate::effect::Effect::Host(crate::effect::HostAction {
             what: "reboot now".into(),
             argv: vec!["shutdown".into(), "-r".into(), "now".into()],
@@ -463,26 +655,51 @@ fn cmd_clean(args: &Args) -> Result<i32, Usage> {
     for e in &applied.errors {
         eprintln!("Error:\n{e}");
     }
-    Ok(if applied.errors.is_empty() { 0 } else { 1 })
+    if applied.errors.is_empty() {
+        0
+    } else {
+        1
+    }
 }
 
-fn cmd_query(args: &Args) -> Result<i32, Usage> {
-    let (mut all, mut list_keys) = (false, false);
-    let mut key = None;
-    let mut file = None;
-    let mut it = Opts::new(&args.rest);
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--all" | "-a" => all = true,
-            "--list-keys" | "-l" => list_keys = true,
-            "--instance-data" | "-i" => file = Some(PathBuf::from(it.value("--instance-data")?)),
-            s if s.starts_with('-') => return Err(Usage(format!("unknown option {s}"))),
-            s => key = Some(s.to_string()),
+/// The description `cloud-init query` prints with its help when it is given
+/// nothing to do (`cmd/query.py`'s docstring).
+const QUERY_DESCRIPTION: &str = "Query standardized instance metadata provided to machine, \
+returning a JSON structure. Some instance-data values may be binary on some platforms, such \
+as userdata and vendordata. Attempt to decompress and decode UTF-8 any binary values. Any \
+binary values in the instance metadata will be base64-encoded and prefixed with \"ci-b64:\" \
+in the output. userdata and, where applicable, vendordata may be provided to the machine \
+gzip-compressed (and therefore as binary data). query will attempt to decompress these to a \
+string before emitting the JSON output; if this fails, they are treated as binary.";
+
+/// user-data or vendor-data as `query` shows it: text, else gunzipped text
+/// (`cmd/query.py:load_userdata`).
+fn userdata_text(bytes: Vec<u8>) -> String {
+    match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => {
+            let bytes = e.into_bytes();
+            let mut out = Vec::new();
+            let gz =
+                std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut out);
+            String::from_utf8_lossy(if gz.is_ok() { &out } else { &bytes }).into_owned()
         }
     }
-    if !all && !list_keys && key.is_none() {
+}
+
+/// `cloud-init query`: a key, the keys under one (`--list-keys`), all of it
+/// (`--all`), or a jinja format string (`--format`) over the instance data.
+fn cmd_query(args: &Args, m: &Matches) -> i32 {
+    let key = m.value("varname").filter(|k| !k.is_empty());
+    let format = m.value("format").filter(|f| !f.is_empty());
+    let list_keys = m.flag("list_keys");
+    if !m.flag("dump_all") && !list_keys && key.is_none() && format.is_none() {
         eprintln!("ERROR: Expected one of the options: --all, --format, --list-keys or varname");
-        return Ok(1);
+        print!(
+            "{}",
+            query_args(Parser::new("query").description(QUERY_DESCRIPTION)).format_help()
+        );
+        return 1;
     }
     let root = Root::new(&args.root);
     let fs = RealFs { root: root.clone() };
@@ -490,6 +707,7 @@ fn cmd_query(args: &Args) -> Result<i32, Usage> {
     let privileged = crate::exec::privileged();
     let sensitive = paths.runpath("instance-data-sensitive.json");
     let public = paths.runpath("instance-data.json");
+    let file = m.value("instance_data").map(PathBuf::from);
     let bytes = match &file {
         Some(f) => fs::read(f).ok(),
         None if privileged => fs.read(&sensitive).ok().or_else(|| fs.read(&public).ok()),
@@ -502,21 +720,39 @@ fn cmd_query(args: &Args) -> Result<i32, Usage> {
             file.unwrap_or(if privileged { sensitive } else { public })
                 .display()
         );
-        return Ok(1);
+        return 1;
     };
-    for (k, name) in [
-        ("userdata", "user-data.txt"),
-        ("vendordata", "vendor-data.txt"),
+    for (k, dest, name) in [
+        ("userdata", "user_data", "user-data.txt"),
+        ("vendordata", "vendor_data", "vendor-data.txt"),
     ] {
-        let p = paths.instance_link().join(name);
-        data[k] = if privileged {
-            serde_json::Value::from(fs.read_string(&p).unwrap_or_default())
+        let given = m.value(dest).map(PathBuf::from);
+        let shown = given
+            .clone()
+            .unwrap_or_else(|| paths.instance_link().join(name));
+        data[k] = if !privileged {
+            serde_json::Value::from(format!(
+                "<redacted for non-root user> file:{}",
+                shown.display()
+            ))
+        } else if let Some(path) = given {
+            // A file named on the command line must be there.
+            match fs::read(&path) {
+                Ok(b) => serde_json::Value::from(userdata_text(b)),
+                Err(e) => {
+                    eprintln!("ERROR: cannot read {}: {e}", path.display());
+                    return 1;
+                }
+            }
         } else {
-            serde_json::Value::from(format!("<redacted for non-root user> file:{}", p.display()))
+            serde_json::Value::from(fs.read(&shown).map(userdata_text).unwrap_or_default())
         };
     }
+    if let Some(fmt) = format {
+        return query_format(fmt, &data);
+    }
     let mut value = &data;
-    if let Some(k) = &key {
+    if let Some(k) = key {
         for part in k.split('.') {
             let next = value.get(part).or_else(|| {
                 value.as_object().and_then(|o| {
@@ -529,7 +765,7 @@ fn cmd_query(args: &Args) -> Result<i32, Usage> {
                 Some(v) => value = v,
                 None => {
                     eprintln!("ERROR: Undefined instance-data key '{k}'");
-                    return Ok(1);
+                    return 1;
                 }
             }
         }
@@ -548,7 +784,7 @@ fn cmd_query(args: &Args) -> Result<i32, Usage> {
                     "ERROR: --list-keys provided but '{}' is not a dict",
                     key.unwrap_or_default()
                 );
-                return Ok(1);
+                return 1;
             }
         }
     } else {
@@ -557,32 +793,46 @@ fn cmd_query(args: &Args) -> Result<i32, Usage> {
             other => println!("{}", pyjson::dumps(other, 1)),
         }
     }
-    Ok(0)
+    0
+}
+
+/// `query --format`: the string rendered as a jinja template over the
+/// instance data, as cloud-init's `render_jinja_payload` does.
+fn query_format(fmt: &str, data: &serde_json::Value) -> i32 {
+    match crate::jinja::render(fmt, &crate::jinja::instance_vars(data)) {
+        Ok((text, missing)) => {
+            if !missing.is_empty() {
+                let names: Vec<String> = missing.iter().map(|m| format!("'{m}'")).collect();
+                eprintln!(
+                    "WARNING: Could not render jinja template variables in file 'query commandline': {}",
+                    names.join(", ")
+                );
+            }
+            if text.is_empty() {
+                return 1;
+            }
+            println!("{text}");
+            0
+        }
+        Err(e) => {
+            eprintln!("WARNING: Ignoring jinja template for query commandline: {e}");
+            1
+        }
+    }
 }
 
 /// `cloud-init schema`: "Valid cloud-config: FILE" and exit 0, or
 /// "Error:" and the problems on stderr and exit 1. Unknown keys are
 /// warnings; they do not make a file invalid.
-fn cmd_schema(args: &Args) -> Result<i32, Usage> {
-    let mut file = None;
-    let mut system = false;
-    let mut it = Opts::new(&args.rest);
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--config-file" | "-c" => file = Some(PathBuf::from(it.value("--config-file")?)),
-            "--system" => system = true,
-            "--annotate" => {}
-            other => return Err(Usage(format!("unknown option {other}"))),
-        }
-    }
+fn cmd_schema(args: &Args, m: &Matches) -> i32 {
     let fail = |msg: String| {
         eprintln!("Error:\n{msg}");
-        Ok(1)
+        1
     };
-    let (content, name) = match (&file, system) {
+    let (content, name) = match (m.value("config_file"), m.flag("system")) {
         (Some(f), false) => match fs::read(f) {
-            Ok(c) => (c, f.display().to_string()),
-            Err(_) => return fail(format!("Configfile {} does not exist", f.display())),
+            Ok(c) => (c, f.to_string()),
+            Err(_) => return fail(format!("Configfile {f} does not exist")),
         },
         (None, true) => {
             let fs = RealFs {
@@ -594,11 +844,7 @@ fn cmd_schema(args: &Args) -> Result<i32, Usage> {
                 Err(e) => return fail(format!("{}: {e}", p.display())),
             }
         }
-        _ => {
-            return Err(Usage(
-                "Expected one of --config-file or --system arguments".into(),
-            ))
-        }
+        _ => return fail("Expected one of --config-file or --system arguments".into()),
     };
     if !content.starts_with(b"#cloud-config") {
         return fail(format!(
@@ -636,68 +882,41 @@ fn cmd_schema(args: &Args) -> Result<i32, Usage> {
         return fail(format!("Cloud config schema errors: {}", errors.join(", ")));
     }
     println!("Valid cloud-config: {name}");
-    Ok(0)
+    0
 }
 
-fn parse_stage_list(s: &str) -> Result<Vec<Stage>, Usage> {
-    if s == "all" {
-        return Ok(Stage::ALL.to_vec());
-    }
-    Stage::parse(s).map(|st| vec![st]).ok_or_else(|| {
-        Usage(format!(
-            "unknown stage '{s}' (local, network, config, final, all)"
-        ))
-    })
-}
-
-fn cmd_plan(args: &Args) -> Result<i32, Usage> {
-    let mut stages = Stage::ALL.to_vec();
-    let mut json = false;
-    let mut it = Opts::new(&args.rest);
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--stage" => stages = parse_stage_list(&it.value("--stage")?)?,
-            "--format" => match it.value("--format")?.as_str() {
-                "json" => json = true,
-                "text" => json = false,
-                other => return Err(Usage(format!("invalid format '{other}' (text, json)"))),
-            },
-            other => return Err(Usage(format!("unknown option {other}"))),
-        }
-    }
+/// `plan`: what a boot would do, stage by stage. Exits as a boot would:
+/// with the number of errors it found.
+fn cmd_plan(args: &Args, m: &Matches) -> i32 {
+    let stages = match m.value("stage").map(Stage::parse) {
+        Some(Some(stage)) => vec![stage],
+        _ => Stage::ALL.to_vec(),
+    };
     let root = Root::new(&args.root);
     let Some(map) = checked_stage_map(args, &root) else {
-        return Ok(1);
+        return 1;
     };
     let mut target = PlanTarget::new(root);
     let mut engine = Engine::new(&mut target, map, options(args));
     let reports: Vec<StageReport> = stages.into_iter().map(|s| engine.run_stage(s)).collect();
-    if json {
+    if m.value("format") == Some("json") {
         println!("{}", pyjson::dumps(&report::render_json(&reports, true), 2));
     } else {
         print!("{}", report::render_text(&reports, true));
     }
-    Ok(0)
+    exit_code(reports.iter().map(|r| r.errors.len()).sum())
 }
 
-fn cmd_boot(args: &Args) -> Result<i32, Usage> {
-    let mut seed = None;
-    let mut it = Opts::new(&args.rest);
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--seed" => seed = Some(PathBuf::from(it.value("--seed")?)),
-            other => return Err(Usage(format!("unknown option {other}"))),
-        }
-    }
+fn cmd_boot(args: &Args, m: &Matches) -> i32 {
     let root = Root::new(&args.root);
-    if let Some(dir) = &seed {
-        if let Err(e) = install_seed(&root, dir) {
-            eprintln!("cloudboot boot: cannot install seed {}: {e}", dir.display());
-            return Ok(1);
+    if let Some(dir) = m.value("seed") {
+        if let Err(e) = install_seed(&root, Path::new(dir)) {
+            eprintln!("cloudboot boot: cannot install seed {dir}: {e}");
+            return 1;
         }
     }
     let Some(map) = checked_stage_map(args, &root) else {
-        return Ok(1);
+        return 1;
     };
     let mut target = live_target(&root);
     let mut engine = Engine::new(&mut target, map, options(args));
@@ -715,47 +934,26 @@ fn cmd_boot(args: &Args) -> Result<i32, Usage> {
         errors,
         if errors == 1 { "" } else { "s" }
     );
-    Ok(exit_code(errors))
+    exit_code(errors)
 }
 
 /// `devel parse-yaml FILE`: cloudboot's reading of a YAML file, as JSON.
-fn cmd_devel(args: &Args) -> Result<i32, Usage> {
-    match args.rest.as_slice() {
-        [sub, file] if sub == "parse-yaml" => Ok(crate::devel::parse_yaml(Path::new(file))),
-        [sub, ..] if sub == "parse-yaml" => Err(Usage(
-            "devel parse-yaml needs one FILE (- for stdin)".into(),
-        )),
-        [sub, ..] => Err(Usage(format!("unknown devel command '{sub}' (parse-yaml)"))),
-        [] => Err(Usage("devel needs a command (parse-yaml)".into())),
+fn cmd_devel(m: &Matches) -> i32 {
+    match m.command() {
+        Some(("parse-yaml", sub)) => {
+            let file = sub.value("FILE").expect("FILE is required by the parser");
+            crate::devel::parse_yaml(Path::new(file))
+        }
+        other => unreachable!("devel has no subcommand {other:?}"),
     }
 }
 
-fn cmd_install(args: &Args) -> Result<i32, Usage> {
+fn cmd_install(args: &Args, m: &Matches) -> i32 {
     use crate::install;
-    let mut init = None;
-    let mut uninstall = false;
-    let mut dry_run = false;
-    let mut files_only = false;
-    let mut it = Opts::new(&args.rest);
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--init" => {
-                let v = it.value("--init")?;
-                init = Some(install::Init::parse(&v).ok_or_else(|| {
-                    Usage(format!(
-                        "unknown init system '{v}' (systemd, sysv, upstart)"
-                    ))
-                })?);
-            }
-            "--uninstall" => uninstall = true,
-            "--dry-run" => dry_run = true,
-            "--files-only" => files_only = true,
-            other => return Err(Usage(format!("install: unknown argument {other}"))),
-        }
-    }
+    let init = m.value("init").and_then(install::Init::parse);
     let root = Root::new(&args.root);
     let fs = RealFs { root: root.clone() };
-    let effects = if files_only {
+    let effects = if m.flag("files_only") {
         // The service files alone, as packages ship them.
         let init = init.unwrap_or_else(|| install::detect(&fs));
         install::service_files(init, install::initd_dir(&fs))
@@ -764,27 +962,31 @@ fn cmd_install(args: &Args) -> Result<i32, Usage> {
                 crate::effect::Effect::write(path, crate::effect::Data::public(content), mode)
             })
             .collect()
-    } else if uninstall {
+    } else if m.flag("uninstall") {
         match install::uninstall(&fs) {
             Ok(e) => e,
             Err(e) => {
                 eprintln!("cloudboot install --uninstall: {e}");
-                return Ok(1);
+                return 1;
             }
         }
     } else {
         let init = init.unwrap_or_else(|| install::detect(&fs));
-        let exe = std::env::current_exe()
-            .and_then(fs::read)
-            .map_err(|e| Usage(format!("cannot read this cloudboot binary: {e}")))?;
+        let exe = match std::env::current_exe().and_then(fs::read) {
+            Ok(exe) => exe,
+            Err(e) => {
+                eprintln!("cloudboot install: cannot read this cloudboot binary: {e}");
+                return 1;
+            }
+        };
         println!("init system: {}", init.as_str());
         install::install(&fs, init, &exe).0
     };
-    if dry_run {
+    if m.flag("dry_run") {
         for e in &effects {
             println!("{}", e.summary());
         }
-        return Ok(0);
+        return 0;
     }
     let mut target = LiveTarget::new(root.clone(), Runner::new(root, None, true));
     let applied = apply_all(&mut target, &effects);
@@ -794,46 +996,33 @@ fn cmd_install(args: &Args) -> Result<i32, Usage> {
     for e in &applied.errors {
         eprintln!("cloudboot install: {e}");
     }
-    Ok(if applied.errors.is_empty() { 0 } else { 1 })
+    if applied.errors.is_empty() {
+        0
+    } else {
+        1
+    }
 }
 
-fn cmd_net(args: &Args) -> Result<i32, Usage> {
+fn cmd_net(m: &Matches) -> i32 {
     use crate::net::preview;
-    let Some((sub, rest)) = args.rest.split_first() else {
-        return Err(Usage("net needs a command (render)".into()));
+    let Some(("render", m)) = m.command() else {
+        unreachable!("net has one subcommand, render");
     };
-    if sub != "render" {
-        return Err(Usage(format!("unknown net command '{sub}' (render)")));
-    }
-    let mut req = preview::Request {
-        kind: "auto".into(),
-        ..Default::default()
+    let req = preview::Request {
+        input: PathBuf::from(m.value("input").expect("--input is required by the parser")),
+        kind: m.value("kind").unwrap_or_default().to_string(),
+        renderer: m.value("renderer").map(str::to_string),
+        distro: m.value("distro").map(str::to_string),
+        macs: m
+            .values("mac")
+            .iter()
+            .filter_map(|v| preview::parse_mac_pair(v))
+            .collect(),
+        output: preview::output_dir(Path::new(
+            m.value("output")
+                .expect("--output is required by the parser"),
+        )),
     };
-    let mut output = None;
-    let mut it = Opts::new(rest);
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--input" | "-i" => req.input = PathBuf::from(it.value("--input")?),
-            "--kind" | "-k" => req.kind = it.value("--kind")?,
-            "--renderer" | "-O" => req.renderer = Some(it.value("--renderer")?),
-            "--distro" | "-D" => req.distro = Some(it.value("--distro")?),
-            "--mac" | "-m" => {
-                let v = it.value("--mac")?;
-                let pair = preview::parse_mac_pair(&v)
-                    .ok_or_else(|| Usage(format!("--mac wants NAME,MAC, not '{v}'")))?;
-                req.macs.push(pair);
-            }
-            "--output" | "-d" => output = Some(PathBuf::from(it.value("--output")?)),
-            other => return Err(Usage(format!("net render: unknown argument {other}"))),
-        }
-    }
-    if req.input.as_os_str().is_empty() {
-        return Err(Usage("net render needs --input FILE".into()));
-    }
-    let Some(output) = output else {
-        return Err(Usage("net render needs --output DIR".into()));
-    };
-    req.output = preview::output_dir(&output);
     match preview::render(&req) {
         Ok(done) => {
             println!("renderer: {}", done.renderer);
@@ -846,17 +1035,31 @@ fn cmd_net(args: &Args) -> Result<i32, Usage> {
             for w in &done.warnings {
                 println!("warning: {w}");
             }
-            Ok(0)
+            0
         }
         Err(e) => {
             eprintln!("cloudboot net render: {e}");
-            Ok(1)
+            1
         }
     }
 }
 
-/// Copies a NoCloud seed directory into the root's `seed/nocloud`.
+/// Copies a NoCloud seed directory into the root's `seed/nocloud`. A seed
+/// without `meta-data` and `user-data` (NoCloud needs both) is refused,
+/// naming what is missing, before anything is copied.
 fn install_seed(root: &Root, dir: &Path) -> std::io::Result<()> {
+    for required in ["meta-data", "user-data"] {
+        let p = dir.join(required);
+        if !p.is_file() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!(
+                    "{} is missing (a NoCloud seed needs meta-data and user-data)",
+                    p.display()
+                ),
+            ));
+        }
+    }
     let dest = Paths::default().seed_dir("nocloud");
     for name in ["meta-data", "user-data", "vendor-data", "network-config"] {
         let src = dir.join(name);
@@ -865,4 +1068,66 @@ fn install_seed(root: &Root, dir: &Path) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value as J;
+
+    /// The global options; everything else in argparse's namespace is the
+    /// verb's.
+    const GLOBAL: [&str; 4] = ["files", "debug", "force", "subcommand"];
+
+    /// Every command line cloud-init 22.4 accepts in
+    /// tests/fixtures/cli/argparse.json is read to the values argparse
+    /// itself gave (the refused ones are checked against the binary, in
+    /// tests/cli_args.rs).
+    #[test]
+    fn accepted_command_lines_mean_what_they_mean_to_cloud_init() {
+        let fixture: J =
+            serde_json::from_str(include_str!("../tests/fixtures/cli/argparse.json")).unwrap();
+        let mut checked = 0;
+        for case in fixture["cases"].as_array().unwrap() {
+            let Some(ns) = case["ns"].as_object() else {
+                continue;
+            };
+            let argv: Vec<String> = case["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_string())
+                .collect();
+            let m = command_line("/usr/bin/cloud-init")
+                .parse(&argv)
+                .unwrap_or_else(|e| panic!("{argv:?} refused: {e:?}"));
+            let (command, sub) = m.command().unwrap();
+            for (key, want) in ns {
+                let at = if GLOBAL.contains(&key.as_str()) {
+                    &m
+                } else {
+                    sub
+                };
+                match want {
+                    J::String(s) if key == "subcommand" => assert_eq!(command, s, "{argv:?}"),
+                    J::Bool(b) => assert_eq!(at.flag(key), *b, "{argv:?}: {key}"),
+                    J::String(s) => assert_eq!(at.value(key), Some(s.as_str()), "{argv:?}: {key}"),
+                    J::Array(a) => {
+                        let want: Vec<&str> = a.iter().map(|v| v.as_str().unwrap()).collect();
+                        assert_eq!(at.values(key), want, "{argv:?}: {key}")
+                    }
+                    J::Null => assert!(
+                        at.value(key).is_none() && !at.flag(key),
+                        "{argv:?}: {key} should not be set"
+                    ),
+                    other => panic!("unexpected value {other} for {key}"),
+                }
+            }
+            checked += 1;
+        }
+        assert!(
+            checked >= 20,
+            "only {checked} accepted command lines checked"
+        );
+    }
 }

@@ -155,7 +155,7 @@ fn read_into(fs: &dyn FsView, path: &Path, out: &mut Loaded) -> Value {
         }
         Ok(None) => Value::empty_map(),
         Err(e) => {
-            tracing::warn!("config file ignored: {e}");
+            // Logged by the stage that reports it (once, however often read).
             out.problems.push(e);
             Value::empty_map()
         }

@@ -8,6 +8,7 @@
 //! cloud-init keeps it ([`paths`], [`semaphore`], [`status`]).
 
 pub mod accounts;
+pub mod argparse;
 pub mod base64;
 pub mod blockfs;
 pub mod boot;

@@ -77,7 +77,12 @@ pub struct StageReport {
     /// The engine's own steps (state files, user-data, semaphores of steps).
     pub engine: Vec<Record>,
     pub modules: Vec<ModuleReport>,
+    /// Every error of the stage (its exit code, status.json's list), a
+    /// module's prefixed with its name.
     pub errors: Vec<String>,
+    /// Problems that are not errors but must not go unnoticed (a datasource
+    /// named in `datasource_list` that cloudboot does not have).
+    pub warnings: Vec<String>,
     pub notes: Vec<String>,
 }
 
@@ -92,8 +97,53 @@ impl StageReport {
             engine: Vec::new(),
             modules: Vec::new(),
             errors: Vec::new(),
+            warnings: Vec::new(),
             notes: Vec::new(),
         }
+    }
+
+    /// Records an error the engine found: logged and listed once. The same
+    /// message found again in the same stage (the config is read several
+    /// times in a stage) is not repeated. Errors already logged where they
+    /// happened (a module's, a failed effect's) go to `errors` directly.
+    pub fn error(&mut self, msg: impl Into<String>) {
+        let msg = msg.into();
+        if !self.errors.contains(&msg) {
+            tracing::warn!("{msg}");
+            self.errors.push(msg);
+        }
+    }
+
+    /// As [`StageReport::error`], for a warning.
+    pub fn warning(&mut self, msg: impl Into<String>) {
+        let msg = msg.into();
+        if !self.warnings.contains(&msg) {
+            tracing::warn!("{msg}");
+            self.warnings.push(msg);
+        }
+    }
+
+    /// The stage's errors that are not a module's, and for each module
+    /// with errors, its name and how many: a module's errors are shown
+    /// under the module, so the stage's list only points at them.
+    fn errors_outside_modules(&self) -> (Vec<&String>, Vec<(&str, usize)>) {
+        let of_modules: std::collections::HashSet<String> = self
+            .modules
+            .iter()
+            .flat_map(|m| m.errors.iter().map(move |e| format!("{}: {e}", m.name)))
+            .collect();
+        let others = self
+            .errors
+            .iter()
+            .filter(|e| !of_modules.contains(*e))
+            .collect();
+        let failed = self
+            .modules
+            .iter()
+            .filter(|m| !m.errors.is_empty())
+            .map(|m| (m.name.as_str(), m.errors.len()))
+            .collect();
+        (others, failed)
     }
 }
 
@@ -137,6 +187,9 @@ pub fn render_text(reports: &[StageReport], plan: bool) -> String {
                 None => "",
             };
             out.push_str(&format!("datasource: {ds}\ninstance-id: {iid}{fresh}\n"));
+        }
+        for w in &rep.warnings {
+            out.push_str(&format!("warning: {w}\n"));
         }
         for n in &rep.notes {
             out.push_str(&format!("note: {n}\n"));
@@ -201,12 +254,19 @@ pub fn render_text(reports: &[StageReport], plan: bool) -> String {
                 out.push_str(&format!("      error: {e}\n"));
             }
         }
+        // Each error is printed once: a module's under the module, the
+        // others here.
         if rep.errors.is_empty() {
             out.push_str("errors: none\n");
         } else {
             out.push_str(&format!("errors ({}):\n", rep.errors.len()));
-            for e in &rep.errors {
+            let (others, failed_modules) = rep.errors_outside_modules();
+            for e in others {
                 out.push_str(&format!("  {e}\n"));
+            }
+            for (name, n) in failed_modules {
+                let s = if n == 1 { "" } else { "s" };
+                out.push_str(&format!("  {name}: {n} error{s}, shown above\n"));
             }
         }
         out.push('\n');
@@ -249,6 +309,7 @@ pub fn render_json(reports: &[StageReport], plan: bool) -> J {
                     "notes": m.notes,
                 })).collect::<Vec<_>>(),
                 "errors": rep.errors,
+                "warnings": rep.warnings,
                 "notes": rep.notes,
             })
         })

@@ -1,9 +1,10 @@
 //! `status.json` and `result.json` as cloud-init's `status_wrapper` keeps them,
 //! and `cloudboot status` as `cloud-init status` reports them.
 //!
-//! cloudboot adds one thing, under its own top-level key (cloud-init reads
+//! cloudboot adds two things, under its own top-level keys (cloud-init reads
 //! only `v1`, and keeps other keys when it rewrites the file): for each stage,
-//! which modules ran or were skipped, and why. `status --long` prints it.
+//! which modules ran or were skipped, and why (`cloudboot`), and the warnings
+//! it had (`cloudboot_warnings`). `status --long` prints both.
 
 use std::path::Path;
 
@@ -22,6 +23,18 @@ pub const MODES: [&str; 5] = [
     "modules-config",
     "modules-final",
 ];
+
+/// The modes in the order a boot runs them.
+const MODES_IN_ORDER: [&str; 5] = [
+    "init-local",
+    "init",
+    "modules-init",
+    "modules-config",
+    "modules-final",
+];
+
+/// cloudboot's warnings of each stage, in status.json: `{mode: [warning]}`.
+const WARNINGS_KEY: &str = "cloudboot_warnings";
 
 const STATUS_LINK_TARGET: &str = "../../var/lib/cloud/data/status.json";
 const RESULT_LINK_TARGET: &str = "../../var/lib/cloud/data/result.json";
@@ -105,13 +118,14 @@ impl StageStatus {
         ]
     }
 
-    /// Ends the stage: its errors, the datasource, the module record; and at
-    /// the end of the final stage, `result.json`.
+    /// Ends the stage: its errors, the datasource, the module record and the
+    /// warnings; and at the end of the final stage, `result.json`.
     pub fn finish(
         mut self,
         paths: &Paths,
         datasource: Option<&str>,
         errors: &[String],
+        warnings: &[String],
         modules: &[ModuleLine],
     ) -> Vec<Effect> {
         let mode = self.mode;
@@ -134,6 +148,15 @@ impl StageStatus {
             self.doc["cloudboot"] = json!({});
         }
         self.doc["cloudboot"][mode] = J::Array(lines);
+        if !self
+            .doc
+            .get(WARNINGS_KEY)
+            .map(J::is_object)
+            .unwrap_or(false)
+        {
+            self.doc[WARNINGS_KEY] = json!({});
+        }
+        self.doc[WARNINGS_KEY][mode] = J::from(warnings.to_vec());
         let mut effects = self.write(paths);
         if mode == "modules-final" {
             let v1 = &self.doc["v1"];
@@ -165,6 +188,8 @@ pub struct Details {
     pub last_update: String,
     pub datasource: Option<String>,
     pub modules: Vec<(String, Vec<ModuleLine>)>,
+    /// cloudboot's warnings of every stage, each once.
+    pub warnings: Vec<String>,
 }
 
 /// `get_bootstatus`, read under the root.
@@ -219,6 +244,7 @@ pub fn details(fs: &dyn FsView, paths: &Paths) -> Details {
     let mut datasource = Some(String::new());
     let mut latest = 0.0f64;
     let mut modules = Vec::new();
+    let mut warnings: Vec<String> = Vec::new();
     let status_file = paths.runpath("status.json");
     let doc = fs
         .read(&status_file)
@@ -264,14 +290,20 @@ pub fn details(fs: &dyn FsView, paths: &Paths) -> Details {
                 }
             }
         }
+        // A warning two stages found (both searched) is shown once.
+        for mode in MODES_IN_ORDER {
+            let stage_warnings = doc
+                .get(WARNINGS_KEY)
+                .and_then(|w| w.get(mode))
+                .and_then(J::as_array);
+            for w in stage_warnings.into_iter().flatten().filter_map(J::as_str) {
+                if !warnings.iter().any(|seen| seen == w) {
+                    warnings.push(w.to_string());
+                }
+            }
+        }
         if let Some(cb) = doc.get("cloudboot").and_then(J::as_object) {
-            for mode in [
-                "init-local",
-                "init",
-                "modules-init",
-                "modules-config",
-                "modules-final",
-            ] {
+            for mode in MODES_IN_ORDER {
                 if let Some(lines) = cb.get(mode).and_then(J::as_array) {
                     let parsed = lines
                         .iter()
@@ -312,6 +344,7 @@ pub fn details(fs: &dyn FsView, paths: &Paths) -> Details {
         last_update,
         datasource,
         modules,
+        warnings,
     }
 }
 
@@ -326,6 +359,12 @@ impl Details {
                 s.push_str(&format!("last_update: {}\n", self.last_update));
             }
             s.push_str(&format!("detail:\n{}\n", self.description));
+            if !self.warnings.is_empty() {
+                s.push_str("warnings:\n");
+                for w in &self.warnings {
+                    s.push_str(&format!("  {w}\n"));
+                }
+            }
             if !self.modules.is_empty() {
                 s.push_str("modules:\n");
                 for (mode, lines) in &self.modules {
@@ -370,6 +409,7 @@ impl Details {
                 );
             }
             d["modules"] = J::Object(m);
+            d["warnings"] = J::from(self.warnings.clone());
         }
         pyjson::dumps(&d, 2)
     }

@@ -79,7 +79,7 @@ fn emulate_host_actions(m: &Machine, effects: &[Effect]) {
 /// The host actions (argv) `plan --stage S` lists, and the files our
 /// modules write, with a check that none of our modules failed.
 fn planned_effects(m: &Machine, stage: &str) -> (Vec<Vec<String>>, Vec<String>) {
-    let out = m.run_ok(&["plan", "--stage", stage, "--format", "json"], 0);
+    let out = m.plan(&["--stage", stage, "--format", "json"]);
     let plan: serde_json::Value = serde_json::from_str(&out).expect("plan json");
     let mut actions = Vec::new();
     let mut writes = Vec::new();

@@ -44,7 +44,7 @@ struct Step {
 
 /// The commands and host actions `plan --format json` shows for mounts.
 fn planned_steps(m: &Machine) -> Vec<Step> {
-    let out = m.run_ok(&["plan", "--format", "json"], 0);
+    let out = m.plan(&["--format", "json"]);
     let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
     let mut steps = Vec::new();
     for stage in plan["stages"].as_array().unwrap() {

@@ -293,15 +293,14 @@ fn a_plan_sends_nothing() {
         &base,
         "  url: '{base}/$INSTANCE_ID/'\n  post: [instance_id, fqdn]\n",
     );
-    let text = m.run_ok(&["plan"], 0);
+    let text = m.plan(&[]);
     assert!(
         text.contains(&format!(
             "http POST {base}/iid-ph-1/ (form: instance_id, fqdn; 10 tries, 3s apart)"
         )),
         "{text}"
     );
-    let json: serde_json::Value =
-        serde_json::from_str(&m.run_ok(&["plan", "--format", "json"], 0)).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&m.plan(&["--format", "json"])).unwrap();
     let effect = json["stages"]
         .as_array()
         .unwrap()

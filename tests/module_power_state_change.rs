@@ -54,7 +54,7 @@ fn host_effects(module: &serde_json::Value) -> Vec<serde_json::Value> {
 
 /// `plan --format json`: the power_state_change module's entry.
 fn planned(m: &Machine) -> serde_json::Value {
-    let out = m.run_ok(&["plan", "--format", "json"], 0);
+    let out = m.plan(&["--format", "json"]);
     let plan: serde_json::Value = serde_json::from_str(&out).expect("plan json");
     plan["stages"]
         .as_array()

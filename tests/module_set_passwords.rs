@@ -104,7 +104,7 @@ impl Step {
 
 /// set_passwords' effects in a whole-boot plan, and the plan's text.
 fn planned(m: &Machine) -> (Vec<Step>, Vec<serde_json::Value>, String) {
-    let json = m.run_ok(&["plan", "--format", "json"], 0);
+    let json = m.plan(&["--format", "json"]);
     let plan: serde_json::Value = serde_json::from_str(&json).unwrap();
     let mut steps = Vec::new();
     let mut effects = Vec::new();
@@ -141,7 +141,7 @@ fn planned(m: &Machine) -> (Vec<Step>, Vec<serde_json::Value>, String) {
         }
     }
     assert!(!steps.is_empty(), "set_passwords planned nothing");
-    let text = m.run_ok(&["plan"], 0);
+    let text = m.plan(&[]);
     (steps, effects, json + &text)
 }
 

@@ -197,7 +197,7 @@ fn keygen_line(p: &Planned) -> String {
 /// The last owner the plan gives each path (a write's or a chown's; a
 /// write without one leaves the writer's, root's).
 fn planned_owners(m: &Machine) -> BTreeMap<String, String> {
-    let out = m.run_ok(&["plan", "--format", "json"], 0);
+    let out = m.plan(&["--format", "json"]);
     let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
     let mut owners = BTreeMap::new();
     for stage in plan["stages"].as_array().unwrap() {
@@ -423,8 +423,8 @@ fn secrets_stay_out_of_plans_and_logs() {
         }
         assert!(!found.is_empty(), "{case}: the seed has secrets");
         let m = machine(case);
-        let text = m.run_ok(&["plan"], 0);
-        let json = m.run_ok(&["plan", "--format", "json"], 0);
+        let text = m.plan(&[]);
+        let json = m.plan(&["--format", "json"]);
         // What `boot` prints: its report lists every command it ran or listed.
         let out = m.run(&["boot"]);
         let printed = format!(

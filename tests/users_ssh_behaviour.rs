@@ -23,7 +23,7 @@ fn machine(user_data: &str) -> Machine {
 
 /// The effects users_groups and ssh plan, as `plan --format json` lists them.
 fn effects(m: &Machine) -> Vec<serde_json::Value> {
-    let out = m.run_ok(&["plan", "--format", "json"], 0);
+    let out = m.plan(&["--format", "json"]);
     let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
     let mut all = Vec::new();
     for stage in plan["stages"].as_array().unwrap() {
@@ -39,7 +39,7 @@ fn effects(m: &Machine) -> Vec<serde_json::Value> {
 
 /// The plan's module report (result, errors, notes) of `name`.
 fn module(m: &Machine, name: &str) -> serde_json::Value {
-    let out = m.run_ok(&["plan", "--format", "json"], 0);
+    let out = m.plan(&["--format", "json"]);
     let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
     for stage in plan["stages"].as_array().unwrap() {
         for module in stage["modules"].as_array().into_iter().flatten() {
@@ -242,7 +242,7 @@ fn an_existing_user_is_not_added_again_but_gets_the_rest() {
     );
     // The existing user's owner is known now: uid 1500, primary group users.
     assert_eq!(owner.as_deref(), Some("ann:users"));
-    assert!(!m.run_ok(&["plan"], 0).contains("s3cret-pw"));
+    assert!(!m.plan(&[]).contains("s3cret-pw"));
     boot_init(&m);
     if unsafe_is_root() {
         use std::os::unix::fs::MetadataExt;

@@ -255,6 +255,64 @@ pub fn by_name(name: &str) -> Option<Box<dyn Datasource>> {
     }
 }
 
+/// The datasource names of cloud-init 22.4 (its built-in `datasource_list`),
+/// to tell a datasource cloudboot does not have from a name nobody knows.
+const CLOUD_INIT_DATASOURCES: [&str; 28] = [
+    "NoCloud",
+    "ConfigDrive",
+    "LXD",
+    "OpenNebula",
+    "DigitalOcean",
+    "Azure",
+    "AltCloud",
+    "OVF",
+    "MAAS",
+    "GCE",
+    "OpenStack",
+    "AliYun",
+    "Vultr",
+    "Ec2",
+    "CloudSigma",
+    "CloudStack",
+    "SmartOS",
+    "Bigstep",
+    "Scaleway",
+    "Hetzner",
+    "IBMCloud",
+    "Oracle",
+    "Exoscale",
+    "RbxCloud",
+    "UpCloud",
+    "VMware",
+    "NWCS",
+    "None",
+];
+
+/// A warning for each name in `datasource_list` that cannot be searched
+/// because cloudboot has no such datasource: without it a boot could end on
+/// `None` (no keys, no hostname) with nothing said.
+pub fn unavailable_in_list(cfg: &Value) -> Vec<String> {
+    let Some(list) = cfg.get("datasource_list").and_then(Value::as_seq) else {
+        return Vec::new();
+    };
+    list.iter()
+        .map(Value::python_str)
+        .filter(|name| by_name(name).is_none())
+        .map(|name| {
+            let bare = name.trim().trim_start_matches("DataSource");
+            if CLOUD_INIT_DATASOURCES.contains(&bare) {
+                format!(
+                    "datasource_list names {name}, a cloud-init datasource cloudboot does not have; skipped"
+                )
+            } else {
+                format!(
+                    "datasource_list names {name}, which is no datasource cloud-init or cloudboot knows (a typo?); skipped"
+                )
+            }
+        })
+        .collect()
+}
+
 /// The names to search in a stage: the stage's list from stages.yaml,
 /// ordered and filtered by `datasource_list` when the config has one.
 pub fn search_order(stage_list: &[String], cfg: &Value) -> Vec<String> {
@@ -272,6 +330,8 @@ pub fn search_order(stage_list: &[String], cfg: &Value) -> Vec<String> {
 pub struct Search {
     pub instance: Option<Instance>,
     pub problems: Vec<String>,
+    /// Names in `datasource_list` that cloudboot cannot search.
+    pub warnings: Vec<String>,
     pub searched: Vec<String>,
 }
 
@@ -280,11 +340,14 @@ pub fn search(names: &[String], ctx: &DsContext) -> Search {
     let mut out = Search {
         instance: None,
         problems: Vec::new(),
+        warnings: unavailable_in_list(ctx.cfg),
         searched: Vec::new(),
     };
+    for w in &out.warnings {
+        tracing::warn!("{w}");
+    }
     for name in names {
         let Some(ds) = by_name(name) else {
-            tracing::debug!("datasource {name} is not one cloudboot has; skipped");
             continue;
         };
         out.searched.push(name.clone());

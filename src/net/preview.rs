@@ -62,15 +62,20 @@ pub fn parse_distro(spec: &str) -> Distro {
 
 /// Which format a file is in, for `--kind auto`: JSON with `links` or
 /// `networks` is `network_data.json`; YAML says its `version`; text with
-/// `iface` stanzas is ENI.
-pub fn detect_kind(raw: &[u8]) -> Result<Kind, String> {
-    if let Ok(serde_json::Value::Object(o)) = serde_json::from_slice::<serde_json::Value>(raw) {
+/// `iface` stanzas is ENI. A file that looks like one format but does not
+/// parse as it gets that format's parse error (with its line), not a
+/// "cannot tell": a `{` first is JSON (or YAML's flow style), anything
+/// else without `iface` stanzas is YAML.
+pub fn detect_kind(raw: &[u8], source: &str) -> Result<Kind, String> {
+    let json = serde_json::from_slice::<serde_json::Value>(raw);
+    if let Ok(serde_json::Value::Object(o)) = &json {
         if o.contains_key("links") || o.contains_key("networks") || o.contains_key("services") {
             return Ok(Kind::NetworkDataJson);
         }
     }
-    if let Ok(v) = crate::yaml::load(raw, "input") {
-        let doc = v.get("network").unwrap_or(&v);
+    let yaml = crate::yaml::load(raw, source);
+    if let Ok(v) = &yaml {
+        let doc = v.get("network").unwrap_or(v);
         match doc.get("version") {
             Some(Value::Int(1)) => return Ok(Kind::V1),
             Some(Value::Int(2)) => return Ok(Kind::V2),
@@ -84,7 +89,18 @@ pub fn detect_kind(raw: &[u8]) -> Result<Kind, String> {
     {
         return Ok(Kind::Eni);
     }
-    Err("cannot tell the input's format; give --kind network_data.json|v1|v2|eni".into())
+    let other = "give --kind if it is another format";
+    match (json, yaml) {
+        (Err(e), Err(_)) if text.trim_start().starts_with('{') => Err(format!(
+            "{source}: not JSON: {e} (read as network_data.json, which it looks like; {other})"
+        )),
+        (_, Err(e)) => Err(format!("{e} (read as YAML, which it looks like; {other})")),
+        _ => Err(format!(
+            "{source}: cannot tell the input's format: not network_data.json (no links, \
+             networks or services), no network config version 1 or 2, no ENI stanzas; \
+             give --kind network_data.json|v1|v2|eni"
+        )),
+    }
 }
 
 /// Converts the input into a v1/v2 network config, with the converter's
@@ -138,8 +154,9 @@ pub struct Outcome {
 pub fn render(req: &Request) -> Result<Outcome, String> {
     let raw =
         std::fs::read(&req.input).map_err(|e| format!("reading {}: {e}", req.input.display()))?;
+    let source = req.input.display().to_string();
     let kind = match req.kind.as_str() {
-        "auto" | "" => detect_kind(&raw)?,
+        "auto" | "" => detect_kind(&raw, &source)?,
         "network_data.json" | "network-data-json" | "json" => Kind::NetworkDataJson,
         "v1" | "yaml-v1" => Kind::V1,
         "v2" | "yaml-v2" => Kind::V2,
@@ -155,7 +172,6 @@ pub fn render(req: &Request) -> Result<Outcome, String> {
         .iter()
         .map(|(name, mac)| (mac.to_ascii_lowercase(), name.clone()))
         .collect();
-    let source = req.input.display().to_string();
     let (config, mut warnings) = to_network_config(&raw, kind, &source, &macs)?;
     let mut state =
         NetworkState::parse(&config, &macs).map_err(|e| format!("{source}: {}", e.0))?;

@@ -89,6 +89,42 @@ impl Machine {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Runs `plan ARGS` and returns what it printed. Like a boot, a plan
+    /// exits with the number of errors it lists: that is checked here, so a
+    /// plan with errors (a refused config the test is about) is fine.
+    pub fn plan(&self, args: &[&str]) -> String {
+        let argv: Vec<&str> = std::iter::once("plan")
+            .chain(args.iter().copied())
+            .collect();
+        let out = self.run(&argv);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let errors: usize = if args.contains(&"json") {
+            let plan: serde_json::Value = serde_json::from_str(&text).expect("plan json");
+            plan["stages"]
+                .as_array()
+                .expect("plan stages")
+                .iter()
+                .map(|st| st["errors"].as_array().map_or(0, Vec::len))
+                .sum()
+        } else {
+            text.lines()
+                .filter_map(|l| {
+                    l.strip_prefix("errors (")?
+                        .strip_suffix("):")?
+                        .parse::<usize>()
+                        .ok()
+                })
+                .sum()
+        };
+        assert_eq!(
+            out.status.code(),
+            Some(errors.min(255) as i32),
+            "plan {args:?}: exit code is the number of errors listed\nstdout:\n{text}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    }
+
     /// The four stages, in order, with cloud-init's verbs; each must exit 0.
     pub fn boot(&self) {
         for args in [

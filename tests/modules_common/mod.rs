@@ -215,7 +215,7 @@ fn stage_label(command: &str) -> String {
 
 /// Every `run` effect of a whole-boot plan of `m`, in order.
 pub fn planned_commands(m: &Machine) -> Vec<Planned> {
-    let out = m.run_ok(&["plan", "--format", "json"], 0);
+    let out = m.plan(&["--format", "json"]);
     let plan: serde_json::Value = serde_json::from_str(&out).expect("plan --format json");
     let mut cmds = Vec::new();
     for stage in plan["stages"].as_array().unwrap() {
