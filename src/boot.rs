@@ -849,6 +849,7 @@ impl<'t> Engine<'t> {
             tracing::warn!("{name}: {w}");
         }
         let run_id = self.target.root().temps().id().to_string();
+        let progress = self.paths.progress(freq, &instance.instance_id, &run_name);
         let output = if !type_errors.is_empty() {
             let mut o = crate::module::ModuleOutput::default();
             for e in type_errors {
@@ -866,6 +867,7 @@ impl<'t> Engine<'t> {
                 args: &planned.args,
                 bad_entries: &bad_entries,
                 run_id: &run_id,
+                progress: &progress,
             };
             // A module bug must not take the boot down with it.
             let mut o = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -896,6 +898,12 @@ impl<'t> Engine<'t> {
                 Data::public(semaphore::content_now()),
                 0o644,
             );
+            records.extend(apply_all(self.target, &[e]).records);
+        }
+        // The run is over (and its semaphore, if it keeps one, says so):
+        // its record of scripts started and finished goes.
+        if self.target.fs().lstat(&progress).is_some() {
+            let e = Effect::Remove { path: progress };
             records.extend(apply_all(self.target, &[e]).records);
         }
         let (result, reason) = if errors.is_empty() {

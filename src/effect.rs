@@ -478,6 +478,10 @@ pub enum Effect {
         env: Vec<(String, String)>,
         /// Put before each script (`vendor_data: prefix`), e.g. `[timeout, 30]`.
         prefix: Vec<String>,
+        /// Where each script is recorded as started (durably, before it
+        /// runs) and finished, so that a run of the module cut short is
+        /// taken up without running any script a second time.
+        progress: Option<PathBuf>,
     },
     /// Act on the running machine.
     Host(HostAction),
@@ -689,6 +693,7 @@ impl Effect {
                 scripts,
                 env,
                 prefix,
+                ..
             } => json!({
                 "action": "run-parts",
                 "dir": dir,

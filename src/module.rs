@@ -52,6 +52,10 @@ pub struct Context<'a> {
     /// A token unique to this run among all runs on this root (pid and
     /// random bits), for files that must not collide with another run's.
     pub run_id: &'a str,
+    /// This module run's record of the scripts it started and finished
+    /// (see [`run_parts`]); the engine removes it once the semaphore says
+    /// the module ran.
+    pub progress: &'a Path,
 }
 
 impl Context<'_> {
@@ -188,6 +192,15 @@ pub fn normalize_name(name: &str) -> String {
 /// Debian's `run-parts` skips them): cloudboot's temporary files
 /// (`.runcmd.cloudboot-*`) are dotfiles, so one left by a crash can never
 /// run a script a second time, and nor can an editor's backup.
+///
+/// No script runs twice for one module run, even across a crash: each is
+/// recorded in [`Context::progress`] as started (durably, before it runs)
+/// and as finished. When the module runs again because an earlier run was
+/// cut short (its semaphore was not written), the scripts that finished are
+/// not run again, and one that was started but never finished (the crash
+/// came while it ran) is reported as an error, not run again: it may have
+/// done part or all of its work. cloud-init instead writes the semaphore
+/// first, so a crash loses every script after the one that was running.
 pub fn run_parts(
     ctx: &Context,
     dir: PathBuf,
@@ -195,17 +208,29 @@ pub fn run_parts(
     env: Vec<(String, String)>,
 ) -> ModuleOutput {
     let mut out = ModuleOutput::default();
-    let scripts: Vec<PathBuf> = ctx
-        .fs
-        .list_dir(&dir)
-        .unwrap_or_default()
-        .iter()
-        .filter(|n| !n.starts_with('.'))
-        .map(|n| dir.join(n))
-        .filter(|p| ctx.fs.is_executable_file(p))
-        .collect();
+    let progress = Progress::read(ctx.fs, ctx.progress);
+    let mut scripts = Vec::new();
+    for name in ctx.fs.list_dir(&dir).unwrap_or_default() {
+        let path = dir.join(&name);
+        if name.starts_with('.') || !ctx.fs.is_executable_file(&path) {
+            continue;
+        }
+        match progress.state(&name) {
+            ScriptState::NotStarted => scripts.push(path),
+            ScriptState::Finished => out.note(format!(
+                "{} already ran in an earlier, interrupted run of this module",
+                path.display()
+            )),
+            ScriptState::Interrupted => out.error(format!(
+                "{} was cut short by a crash or power loss in an earlier run of this module; \
+                 it is not run again, so that no script runs twice (it may have done part of \
+                 its work): check what it does and run it by hand if it should run",
+                path.display()
+            )),
+        }
+    }
     if scripts.is_empty() {
-        out.note(format!("no executable scripts in {}", dir.display()));
+        out.note(format!("no executable scripts to run in {}", dir.display()));
         return out;
     }
     out.effects.push(Effect::RunParts {
@@ -213,6 +238,57 @@ pub fn run_parts(
         scripts,
         env,
         prefix,
+        progress: Some(ctx.progress.to_path_buf()),
     });
     out
+}
+
+/// Where a script stands in [`Context::progress`].
+#[derive(Debug, PartialEq)]
+pub enum ScriptState {
+    NotStarted,
+    Finished,
+    /// Started, never finished.
+    Interrupted,
+}
+
+/// The lines of a progress record: `started NAME` and `finished NAME`.
+pub struct Progress {
+    started: Vec<String>,
+    finished: Vec<String>,
+}
+
+impl Progress {
+    pub const STARTED: &'static str = "started ";
+    pub const FINISHED: &'static str = "finished ";
+
+    pub fn read(fs: &dyn FsView, path: &Path) -> Progress {
+        let text = fs.read_string(path).unwrap_or_default();
+        let names = |prefix: &str| -> Vec<String> {
+            text.lines()
+                .filter_map(|l| l.strip_prefix(prefix))
+                .map(str::to_string)
+                .collect()
+        };
+        Progress {
+            started: names(Self::STARTED),
+            finished: names(Self::FINISHED),
+        }
+    }
+
+    /// A script's name as a record line holds it (one line, whatever the name).
+    pub fn line_name(name: &str) -> String {
+        name.escape_default().to_string()
+    }
+
+    pub fn state(&self, name: &str) -> ScriptState {
+        let name = Self::line_name(name);
+        if self.finished.contains(&name) {
+            ScriptState::Finished
+        } else if self.started.contains(&name) {
+            ScriptState::Interrupted
+        } else {
+            ScriptState::NotStarted
+        }
+    }
 }

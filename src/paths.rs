@@ -102,6 +102,21 @@ impl Paths {
         }
     }
 
+    /// Which scripts a module run has started and finished, kept until
+    /// its semaphore is written (cloudboot's own record; see
+    /// `module::run_parts`): in the instance directory for a per-instance
+    /// run, in `data/` for a per-once run, under `/run` for a per-boot one
+    /// (a reboot starts that over anyway).
+    pub fn progress(&self, freq: crate::semaphore::Frequency, iid: &str, name: &str) -> PathBuf {
+        use crate::semaphore::Frequency;
+        let file = format!("cloudboot-progress/{name}");
+        match freq {
+            Frequency::Always => self.runpath(&file),
+            Frequency::Instance => self.ipath(iid, &file),
+            Frequency::Once => self.data(&file),
+        }
+    }
+
     pub fn is_under_cloud_dir(&self, p: &Path) -> bool {
         p.starts_with(&self.cloud_dir)
     }

@@ -10,6 +10,7 @@ use crate::effect::{
     already_appended, Append, Data, Effect, HostAction, HttpRequest, OnFailure, Owner,
 };
 use crate::exec::{privileged, Runner};
+use crate::module::Progress;
 use crate::probe::Answer;
 use crate::rootfs::{FsView, Kind, RealFs, Root};
 
@@ -306,11 +307,32 @@ impl LiveTarget {
         Ok(note)
     }
 
+    /// Appends `what NAME` to a module run's progress record; `durable`
+    /// waits until it is on disk (a script is recorded as started before
+    /// it runs, so a power cut while it runs is known on the next boot).
+    fn record_progress(
+        &self,
+        progress: &Path,
+        what: &str,
+        name: &str,
+        durable: bool,
+    ) -> io::Result<()> {
+        use std::io::Write;
+        let line = format!("{what}{}\n", Progress::line_name(name));
+        let mut f = self.root.open_append(progress, 0o600)?;
+        f.write_all(line.as_bytes())?;
+        if durable {
+            f.sync_data()?;
+        }
+        Ok(())
+    }
+
     fn run_parts(
         &mut self,
         scripts: &[std::path::PathBuf],
         env: &[(String, String)],
         prefix: &[String],
+        progress: Option<&Path>,
     ) -> Result<Option<String>, String> {
         let mut failed = Vec::new();
         let mut not_run = Vec::new();
@@ -328,15 +350,29 @@ impl LiveTarget {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or(argv0.clone());
+            if let Some(p) = progress {
+                // Not recorded, not run: better a script not run than one
+                // that might run twice.
+                if let Err(e) = self.record_progress(p, Progress::STARTED, &name, true) {
+                    tracing::warn!("{argv0} not run: recording it in {}: {e}", p.display());
+                    failed.push(name);
+                    continue;
+                }
+            }
             match self.runner.run(&cmd) {
                 Ok(exit) if exit.success() => {}
                 Ok(exit) => {
                     tracing::warn!("{argv0} failed: {}", exit.describe());
-                    failed.push(name);
+                    failed.push(name.clone());
                 }
                 Err(e) => {
                     tracing::warn!("{argv0} could not be run: {e}");
-                    failed.push(name);
+                    failed.push(name.clone());
+                }
+            }
+            if let Some(p) = progress {
+                if let Err(e) = self.record_progress(p, Progress::FINISHED, &name, false) {
+                    tracing::warn!("recording {argv0} as finished in {}: {e}", p.display());
                 }
             }
         }
@@ -486,8 +522,9 @@ impl Target for LiveTarget {
                 scripts,
                 env,
                 prefix,
+                progress,
                 ..
-            } => match self.run_parts(scripts, env, prefix) {
+            } => match self.run_parts(scripts, env, prefix, progress.as_deref()) {
                 Ok(None) => Ok(Outcome::Done),
                 Ok(Some(why)) => Ok(Outcome::NotRun(why)),
                 Err(e) => Err(e),

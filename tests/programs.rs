@@ -67,13 +67,23 @@ fn a_stage_killed_mid_module_leaves_no_semaphore_and_the_module_runs_again() {
     if !can_chroot("a_stage_killed_mid_module_leaves_no_semaphore_and_the_module_runs_again") {
         return;
     }
-    // The script kills cloudboot (its parent) the first time it runs.
+    // runcmd kills cloudboot (its parent) the first time it runs; the
+    // script `zz-after` sorts after it.
     let m = Machine::seeded(
         META,
         &runcmd_seed(
             "  - 'if [ ! -e /var/tmp/killed ]; then touch /var/tmp/killed; kill -9 $PPID; sleep 5; fi'\n  - echo completed >> /var/tmp/completed\n",
         ),
     );
+    m.write(
+        "/var/lib/cloud/instances/iid-test-1/scripts/zz-after",
+        "#!/bin/sh\necho after >> /var/tmp/after\n",
+    );
+    std::fs::set_permissions(
+        m.path("/var/lib/cloud/instances/iid-test-1/scripts/zz-after"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     m.install_busybox();
     m.run_ok(&["init", "--local"], 0);
     m.run_ok(&["init"], 0);
@@ -100,11 +110,27 @@ fn a_stage_killed_mid_module_leaves_no_semaphore_and_the_module_runs_again() {
         status, "status: running\n",
         "the killed stage never finished"
     );
-    // The next boot runs it again, to the end.
+    assert!(!m.exists("/var/tmp/after"));
+    // The next boot runs the module again: the script after runcmd runs;
+    // runcmd itself, cut short while it ran, is reported and not run a
+    // second time (it may have done part of its work).
     m.reboot();
-    m.boot();
-    assert_eq!(m.read("/var/tmp/completed"), "completed\n");
+    m.boot_expecting(&[0, 0, 0, 1]);
+    assert_eq!(m.read("/var/tmp/after"), "after\n");
+    assert!(!m.exists("/var/tmp/completed"));
     assert!(is_sem_content(&m.read(sem)));
+    let status = m.run_ok(&["status", "--long"], 1);
+    assert!(
+        status.contains("scripts/runcmd was cut short by a crash or power loss"),
+        "{status}"
+    );
+    // Its record of scripts goes with the finished run.
+    let progress: Vec<_> = std::fs::read_dir(m.path("/var/lib/cloud/instances/iid-test-1"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name() == "cloudboot-progress")
+        .collect();
+    assert!(progress.is_empty() || std::fs::read_dir(progress[0].path()).unwrap().count() == 0);
 }
 
 #[test]
