@@ -523,7 +523,9 @@ impl<'t> Engine<'t> {
                 fs: self.target.fs(),
                 paths: &p,
                 iid: &iid,
-                limits: crate::http::Limits::default(),
+                from: instance.data_from(kind),
+                limits: userdata::Limits::from_config(sys_cfg),
+                http: &crate::http::get,
             };
             let pr = userdata::process(raw.unwrap_or_default(), kind, &env);
             let mut effects = userdata::store(&p, &iid, kind, raw, &pr);

@@ -169,6 +169,13 @@ impl Stat {
 pub trait FsView {
     /// The whole file; `ErrorKind::NotFound` when absent.
     fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// The file, but never more than `max` + 1 bytes of it (one more tells
+    /// it is larger), so a hostile input's size cannot decide what it costs.
+    fn read_at_most(&self, path: &Path, max: u64) -> io::Result<Vec<u8>> {
+        let mut data = self.read(path)?;
+        data.truncate(usize::try_from(max.saturating_add(1)).unwrap_or(usize::MAX));
+        Ok(data)
+    }
     /// Metadata, following symlinks; `None` when absent.
     fn stat(&self, path: &Path) -> Option<Stat>;
     /// Metadata of the path itself (a symlink is reported as one).
@@ -213,6 +220,15 @@ pub struct RealFs {
 impl FsView for RealFs {
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         fs::read(self.root.resolve(path))
+    }
+
+    fn read_at_most(&self, path: &Path, max: u64) -> io::Result<Vec<u8>> {
+        use std::io::Read;
+        let mut data = Vec::new();
+        fs::File::open(self.root.resolve(path))?
+            .take(max.saturating_add(1))
+            .read_to_end(&mut data)?;
+        Ok(data)
     }
 
     fn stat(&self, path: &Path) -> Option<Stat> {

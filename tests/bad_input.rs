@@ -18,7 +18,7 @@ fn broken_user_data_yaml_is_named_and_the_boot_goes_on() {
     m.run_ok(&["modules", "--mode=final"], 0);
     let status = m.run_ok(&["status", "--long"], 1);
     assert!(
-        status.contains("user-data part part-001, line 5, column 1: "),
+        status.contains("user-data (/var/lib/cloud/seed/nocloud/user-data), line 5, column 1: "),
         "{status}"
     );
     // The config from cloud.cfg.d still applied.

@@ -145,7 +145,9 @@ fn an_unreachable_include_is_one_clear_error_and_the_boot_goes_on() {
     assert_eq!(errors.len(), 1, "{errors:?}");
     let e = errors[0].as_str().unwrap();
     assert!(
-        e.starts_with(&format!("user-data #include {dead}: ")),
+        e.starts_with(&format!(
+            "user-data (/var/lib/cloud/seed/nocloud/user-data), #include {dead}: "
+        )),
         "{e}"
     );
     assert!(
@@ -175,7 +177,7 @@ sys.stdout.write(m.as_string())
     assert_eq!(m.read("/etc/first"), "whole");
     let s = status_long(&m);
     assert!(
-        s.contains("user-data: MIME multipart ends before its closing boundary --BOUNDARY--: part 2 is incomplete and was dropped"),
+        s.contains("user-data (/var/lib/cloud/seed/nocloud/user-data): MIME multipart ends before its closing boundary --BOUNDARY--: part 2 is incomplete and was dropped"),
         "{s}"
     );
 }
@@ -226,7 +228,7 @@ sys.stdout.write(m.as_string())
     assert_eq!(m.read("/etc/after"), "applied");
     let s = status_long(&m);
     assert!(
-        s.contains("user-data part part-001: #part-handler parts are Python code, which cloudboot does not run; the part was ignored"),
+        s.contains("user-data (/var/lib/cloud/seed/nocloud/user-data), MIME part 1 (part-001): #part-handler parts are Python code, which cloudboot does not run; the part was ignored"),
         "{s}"
     );
 }

@@ -63,6 +63,11 @@ pub struct Instance {
     pub user_data: Option<Vec<u8>>,
     pub vendor_data: Option<Vec<u8>>,
     pub vendor_data2: Option<Vec<u8>>,
+    /// Where each blob came from (a seed file, a device and the file on it,
+    /// a URL), so that a problem in it names the file.
+    pub user_data_from: Option<String>,
+    pub vendor_data_from: Option<String>,
+    pub vendor_data2_from: Option<String>,
     /// Network config in cloud-init's v1/v2 form (NoCloud `network-config`).
     pub network_config: Option<Value>,
     /// OpenStack `network_data.json`, as given.
@@ -102,6 +107,16 @@ impl Instance {
         }
     }
 
+    /// Where the blob of `kind` came from, if the datasource said.
+    pub fn data_from(&self, kind: crate::userdata::Kind) -> Option<&str> {
+        use crate::userdata::Kind;
+        match kind {
+            Kind::User => self.user_data_from.as_deref(),
+            Kind::Vendor => self.vendor_data_from.as_deref(),
+            Kind::Vendor2 => self.vendor_data2_from.as_deref(),
+        }
+    }
+
     /// The `<ClassName>: <str(ds)>` line of `instances/<iid>/datasource`.
     pub fn datasource_line(&self) -> String {
         format!("{}: {}", self.class_name, self.description)
@@ -119,6 +134,9 @@ impl Instance {
             "user_data_b64": b64(&self.user_data),
             "vendor_data_b64": b64(&self.vendor_data),
             "vendor_data2_b64": b64(&self.vendor_data2),
+            "user_data_from": self.user_data_from,
+            "vendor_data_from": self.vendor_data_from,
+            "vendor_data2_from": self.vendor_data2_from,
             "network_config": self.network_config.as_ref().map(Value::to_json),
             "network_json": self.network_json,
             "network_eni": self.network_eni,
@@ -155,6 +173,9 @@ impl Instance {
             user_data: bytes("user_data_b64"),
             vendor_data: bytes("vendor_data_b64"),
             vendor_data2: bytes("vendor_data2_b64"),
+            user_data_from: s("user_data_from"),
+            vendor_data_from: s("vendor_data_from"),
+            vendor_data2_from: s("vendor_data2_from"),
             network_config: j
                 .get("network_config")
                 .filter(|v| !v.is_null())

@@ -72,9 +72,22 @@ impl SeedSource for MountedSource {
                 self.device,
                 MAX_USER_DATA >> 20
             )),
-            Ok(_) => std::fs::read(&p)
-                .map(Some)
-                .map_err(|e| format!("{}: {rel}: {e}", self.device)),
+            Ok(_) => {
+                // The size was checked; a file that grows is still cut off.
+                use std::io::Read;
+                let mut data = Vec::new();
+                std::fs::File::open(&p)
+                    .and_then(|f| f.take(MAX_USER_DATA as u64 + 1).read_to_end(&mut data))
+                    .map_err(|e| format!("{}: {rel}: {e}", self.device))?;
+                if data.len() > MAX_USER_DATA {
+                    return Err(format!(
+                        "{}: {rel}: larger than {} MiB",
+                        self.device,
+                        MAX_USER_DATA >> 20
+                    ));
+                }
+                Ok(Some(data))
+            }
         }
     }
 
