@@ -442,7 +442,7 @@ impl<'t> Engine<'t> {
             ));
         }
         // The cache holds user-data: owner-only, and secret in plans.
-        let cache = serde_json::to_vec(&instance.to_json()).unwrap_or_default();
+        let cache = instance.to_cache_json();
         effects.push(Effect::write(
             idir.join(paths::DATASOURCE_CACHE),
             Data::secret(cache),
