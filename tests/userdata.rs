@@ -352,3 +352,47 @@ fn the_write_files_documentation_example_is_byte_exact() {
         assert_eq!(format!("{:04o}", m.mode(path)), mode, "{path}");
     }
 }
+
+#[test]
+fn the_system_config_sets_the_limits_and_user_data_cannot_raise_them() {
+    let mime = python(
+        r#"
+import sys
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+m = MIMEMultipart()
+m.attach(MIMEText('#cloud-config\nuser_data_limits: {max_parts: 100}\nruncmd: [one]\n', 'cloud-config'))
+m.attach(MIMEText('#cloud-config\nruncmd: [two]\n', 'cloud-config'))
+m.attach(MIMEText('#cloud-config\nruncmd: [three]\n', 'cloud-config'))
+sys.stdout.write(m.as_string())
+"#,
+    );
+    let m = Machine::new();
+    seed_bytes(&m, META, &mime);
+    m.write(
+        "/etc/cloud/cloud.cfg.d/90_limits.cfg",
+        "user_data_limits: {max_parts: 2}\nwrite_files: [{path: /etc/still, content: ok}]\n",
+    );
+    m.run_ok(&["init", "--local"], 0);
+    m.run_ok(&["init"], 1);
+    assert_eq!(
+        m.stage_errors("init"),
+        ["user-data (/var/lib/cloud/seed/nocloud/user-data): the MIME message has more parts than the 2 cloudboot accepts (user_data_limits.max_parts); it was not used"]
+    );
+    assert_eq!(m.read("/etc/still"), "ok");
+    // `cloudboot schema` knows the key and its types.
+    m.write(
+        "/srv/limits.cfg",
+        "#cloud-config\nuser_data_limits: {max_parts: 2, max_includes: many}\n",
+    );
+    let out = m.run(&[
+        "schema",
+        "--config-file",
+        m.path("/srv/limits.cfg").to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        text.trim_end(),
+        "Error:\nCloud config schema errors: user_data_limits.max_includes (line 2, column 34): expected an integer, found str (many)"
+    );
+}

@@ -422,3 +422,31 @@ pub fn gzip_write_files_bomb() -> Case {
     text.push(b'\n');
     Case::seeded_bytes(&text)
 }
+
+/// A cloud-config of `n` top-level keys. Not bounded yet: a mapping's keys
+/// are found by a linear search, both where the YAML loader builds it
+/// (`value.rs`) and where parts merge (`merge.rs`), so time grows with n².
+pub fn many_keys(n: usize) -> Case {
+    let mut text = String::from("#cloud-config\n");
+    for i in 0..n {
+        text.push_str(&format!("k{i}: 1\n"));
+    }
+    Case::seeded_bytes(text.as_bytes())
+}
+
+/// `parts` cloud-config parts, each appending `items` entries to runcmd.
+/// Not bounded yet: each merge copies all merged so far (`merge.rs`), so time
+/// grows with the square of the parts.
+pub fn appending_parts(parts: usize, items: usize) -> Case {
+    let body = format!(
+        "#cloud-config\nmerge_how: dict(recurse_array)+list(append)\nruncmd: [{}]\n",
+        vec!["x"; items].join(",")
+    );
+    let mut msg = b"Content-Type: multipart/mixed; boundary=\"B\"\nMIME-Version: 1.0\n\n".to_vec();
+    for _ in 0..parts {
+        msg.extend_from_slice(b"--B\nContent-Type: text/cloud-config\n\n");
+        msg.extend_from_slice(body.as_bytes());
+    }
+    msg.extend_from_slice(b"--B--\n");
+    Case::seeded_bytes(&msg)
+}
