@@ -225,42 +225,57 @@ pub fn process(raw: &[u8], kind: Kind, env: &Env) -> Processed {
         not_followed: Vec::new(),
     };
     if raw.len() > MAX_USER_DATA {
-        run.problem(format!(
-            "{top}: {:.1} MiB, more than the {} MiB cloudboot accepts; it was ignored",
-            raw.len() as f64 / (1u64 << 20) as f64,
-            MAX_USER_DATA >> 20
-        ));
+        let m = too_large(&top, raw.len() as u64, MAX_USER_DATA);
+        run.problem(format!("{m}; it was ignored"));
         return run.out;
     }
     run.blob(raw, &top, 0);
     run.finish()
 }
 
+/// Why [`read_limited`] gave no file.
+#[derive(Debug, PartialEq, thiserror::Error)]
+pub enum ReadError {
+    #[error("{0}: not a regular file")]
+    NotRegular(String),
+    /// What, its size, and the limit.
+    #[error("{}", too_large(.0, *.1, *.2))]
+    TooLarge(String, u64, usize),
+    #[error("{0}: {1}")]
+    Io(String, String),
+}
+
 /// A regular file of at most `max` bytes in the root: `Ok(None)` when absent.
 /// Anything else is an error naming the path: a device or FIFO (whose read
 /// could block or never end), or a file larger than `max`, which is found
 /// from its size before reading, and never read past `max` + 1 bytes.
-pub fn read_limited(fs: &dyn FsView, path: &Path, max: usize) -> Result<Option<Vec<u8>>, String> {
+pub fn read_limited(
+    fs: &dyn FsView,
+    path: &Path,
+    max: usize,
+) -> Result<Option<Vec<u8>>, ReadError> {
+    let shown = || path.display().to_string();
     let Some(st) = fs.stat(path) else {
         return Ok(None);
     };
     if st.kind != crate::rootfs::Kind::File {
-        return Err(format!("{}: not a regular file", path.display()));
+        return Err(ReadError::NotRegular(shown()));
     }
     if st.len > max as u64 {
-        return Err(too_large(path, st.len, max));
+        return Err(ReadError::TooLarge(shown(), st.len, max));
     }
     let data = fs
         .read_at_most(path, max as u64)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .map_err(|e| ReadError::Io(shown(), e.to_string()))?;
     if data.len() > max {
         // It grew while being read.
-        return Err(too_large(path, data.len() as u64, max));
+        return Err(ReadError::TooLarge(shown(), data.len() as u64, max));
     }
     Ok(Some(data))
 }
 
-fn too_large(path: &Path, len: u64, max: usize) -> String {
+/// `<what>: 64.0 MiB, more than the 16 MiB cloudboot accepts`.
+fn too_large(what: &str, len: u64, max: usize) -> String {
     let max = match max % (1 << 20) {
         0 => format!("{} MiB", max >> 20),
         _ => format!("{max} bytes"),
@@ -269,10 +284,7 @@ fn too_large(path: &Path, len: u64, max: usize) -> String {
         true => format!("{:.1} MiB", len as f64 / (1u64 << 20) as f64),
         false => format!("{len} bytes"),
     };
-    format!(
-        "{}: {len}, more than the {max} cloudboot accepts",
-        path.display()
-    )
+    format!("{what}: {len}, more than the {max} cloudboot accepts")
 }
 
 /// Why gzip data gave nothing.
@@ -305,7 +317,8 @@ struct Processor<'e, 'a> {
     attached: usize,
     /// `#include` URLs followed so far.
     includes: usize,
-    /// What decompression and includes may still add, of [`MAX_USER_DATA`].
+    /// What is left of [`MAX_USER_DATA`] for the blob and all that its
+    /// decompression and includes add.
     bytes_left: usize,
     /// When the includes' time is up (set by the first fetch).
     include_deadline: Option<Instant>,
@@ -631,7 +644,7 @@ impl Processor<'_, '_> {
             return match read_limited(self.env.fs, Path::new(path), self.bytes_left) {
                 Ok(Some(data)) => Ok(data),
                 Ok(None) => Err(format!("{label}: {path}: no such file")),
-                Err(e) if self.bytes_left < MAX_USER_DATA && e.contains("more than") => {
+                Err(ReadError::TooLarge(..)) if self.bytes_left < MAX_USER_DATA => {
                     Err(self.over_budget(label))
                 }
                 Err(e) => Err(format!("{label}: {e}")),

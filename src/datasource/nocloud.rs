@@ -240,7 +240,8 @@ impl NoCloud {
                 .strip_prefix("file://")
                 .or(u.starts_with('/').then_some(u.as_str()))
             {
-                return read_limited(ctx.fs, Path::new(path), MAX_USER_DATA);
+                return read_limited(ctx.fs, Path::new(path), MAX_USER_DATA)
+                    .map_err(|e| e.to_string());
             }
             match crate::http::get(&u, &crate::http::Limits::default()) {
                 Ok(r) if r.ok() => Ok(Some(r.body)),

@@ -37,7 +37,7 @@ impl SeedSource for DirSource<'_> {
         match self.fs.stat(&p) {
             // A directory or a device where a file should be: not there.
             Some(st) if st.kind != crate::rootfs::Kind::File => Ok(None),
-            _ => read_limited(self.fs, &p, MAX_USER_DATA),
+            _ => read_limited(self.fs, &p, MAX_USER_DATA).map_err(|e| e.to_string()),
         }
     }
 
