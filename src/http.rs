@@ -430,6 +430,39 @@ mod tests {
         drop(l);
     }
 
+    /// A server that sends `head` and then holds the connection open
+    /// without sending anything more, until the client goes.
+    fn serve_and_hold(head: &'static [u8]) -> String {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        std::thread::spawn(move || {
+            if let Ok((mut s, _)) = l.accept() {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf);
+                let _ = s.write_all(head);
+                // Held until the client closes its end.
+                let _ = s.read(&mut buf);
+            }
+        });
+        format!("http://{addr}/x")
+    }
+
+    #[test]
+    fn a_body_larger_than_the_limit_is_refused_from_its_length_unread() {
+        let url = serve_and_hold(b"HTTP/1.1 200 OK\r\nContent-Length: 209715200\r\n\r\n");
+        // Were the body waited for, this would end in a timeout instead.
+        let e = get(&url, &Limits::default()).unwrap_err();
+        assert_eq!(e, HttpError::TooLarge(url.clone(), 16 << 20));
+    }
+
+    #[test]
+    fn reading_stops_at_the_content_length() {
+        // The server keeps the connection open after the body.
+        let url = serve_and_hold(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
+        let resp = get(&url, &Limits::default()).unwrap();
+        assert_eq!(resp.body, b"hello");
+    }
+
     #[test]
     fn https_is_refused_clearly() {
         let e = get("https://example.com/x", &Limits::default()).unwrap_err();
