@@ -450,7 +450,7 @@ impl<'t> Engine<'t> {
             ));
         }
         // The cache holds user-data: owner-only, and secret in plans.
-        let cache = serde_json::to_vec(&instance.to_json()).unwrap_or_default();
+        let cache = instance.to_cache_json();
         effects.push(Effect::write(
             idir.join(paths::DATASOURCE_CACHE),
             Data::secret(cache),
@@ -531,7 +531,9 @@ impl<'t> Engine<'t> {
                 fs: self.target.fs(),
                 paths: &p,
                 iid: &iid,
-                limits: crate::http::Limits::default(),
+                from: instance.data_from(kind),
+                limits: userdata::Limits::from_config(sys_cfg),
+                http: &crate::http::get,
             };
             let pr = userdata::process(raw.unwrap_or_default(), kind, &env);
             let mut effects = userdata::store(&p, &iid, kind, raw, &pr);

@@ -207,42 +207,110 @@ fn once(
     if let Some(b) = body {
         s.write_all(b).map_err(io_err)?;
     }
-    // Read everything (Connection: close), bounded in time and size.
-    let head_cap = 64 * 1024;
+    // The head first, then the body (until Content-Length bytes or the
+    // close), bounded in time and size: a body larger than `max_body` is
+    // refused from its Content-Length before it is read, or as soon as more
+    // than that has come.
     let mut raw = Vec::new();
     let mut buf = [0u8; 16384];
+    let mut head: Option<Head> = None;
     loop {
         s.set_read_timeout(Some(remaining().ok_or_else(|| timeout(()))?))
             .map_err(io_err)?;
-        match s.read(&mut buf) {
+        let n = match s.read(&mut buf) {
             Ok(0) => break,
-            Ok(n) => {
-                raw.extend_from_slice(&buf[..n]);
-                if raw.len() > limits.max_body + head_cap {
-                    return Err(HttpError::TooLarge(url.to_string(), limits.max_body));
-                }
-            }
+            Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(io_err(e)),
+        };
+        // Where the head's end may be: in what just came, or just before it.
+        let scan_from = raw.len().saturating_sub(3);
+        raw.extend_from_slice(&buf[..n]);
+        if head.is_none() {
+            head = parse_head(url, &raw, scan_from)?;
+            let Some(h) = &head else {
+                continue;
+            };
+            if let Some(len) = h.content_length {
+                if len > limits.max_body {
+                    return Err(HttpError::TooLarge(url.to_string(), limits.max_body));
+                }
+                // One allocation of the right size instead of doublings.
+                raw.reserve_exact((h.body_start + len).saturating_sub(raw.len()));
+            }
+        }
+        if let Some(h) = &head {
+            let got = raw.len() - h.body_start;
+            match h.content_length {
+                Some(len) if got >= len => break,
+                Some(_) => {}
+                None if got > h.max_raw_body(limits.max_body) => {
+                    return Err(HttpError::TooLarge(url.to_string(), limits.max_body))
+                }
+                None => {}
+            }
         }
     }
-    parse_response(url, &raw, limits.max_body)
+    let head = match head {
+        Some(h) => h,
+        None => parse_head(url, &raw, 0)?.ok_or_else(|| {
+            HttpError::Protocol(
+                url.to_string(),
+                "the response has no complete header".into(),
+            )
+        })?,
+    };
+    finish(url, raw, head, limits.max_body)
 }
 
-fn parse_response(url: &str, raw: &[u8], max_body: usize) -> Result<Response, HttpError> {
+/// The most response head cloudboot reads.
+const MAX_HEAD: usize = 64 << 10;
+
+/// A response's status line and headers, and where its body starts.
+struct Head {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body_start: usize,
+    chunked: bool,
+    content_length: Option<usize>,
+}
+
+impl Head {
+    /// How much of the body as sent may be read: a chunked body carries
+    /// chunk sizes too (a generous allowance for them).
+    fn max_raw_body(&self, max_body: usize) -> usize {
+        if self.chunked {
+            max_body.saturating_mul(2).saturating_add(MAX_HEAD)
+        } else {
+            max_body
+        }
+    }
+}
+
+/// The head, once `raw` holds all of it (`Ok(None)` until then); its end
+/// (a blank line) is looked for from `scan_from` on, so that a head that
+/// comes a byte at a time is not scanned again for every byte.
+fn parse_head(url: &str, raw: &[u8], scan_from: usize) -> Result<Option<Head>, HttpError> {
     let proto = |m: &str| HttpError::Protocol(url.to_string(), m.to_string());
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|i| (i, i + 4))
-        .or_else(|| {
-            raw.windows(2)
-                .position(|w| w == b"\n\n")
-                .map(|i| (i, i + 2))
-        })
-        .ok_or_else(|| proto("the response has no complete header"))?;
-    let head = String::from_utf8_lossy(&raw[..split.0]);
-    let mut lines = head.lines();
+    let split = raw[scan_from..].windows(2).enumerate().find_map(|(i, w)| {
+        let at = scan_from + i;
+        match w {
+            b"\n\n" => Some((at, at + 2)),
+            b"\r\n" if raw[at + 2..].starts_with(b"\r\n") => Some((at, at + 4)),
+            _ => None,
+        }
+    });
+    let Some((head_end, body_start)) = split else {
+        if raw.len() > MAX_HEAD {
+            return Err(proto(&format!(
+                "the response header is larger than the {} KiB cloudboot reads",
+                MAX_HEAD >> 10
+            )));
+        }
+        return Ok(None);
+    };
+    let text = String::from_utf8_lossy(&raw[..head_end]);
+    let mut lines = text.lines();
     let status_line = lines.next().unwrap_or_default();
     let status: u16 = status_line
         .split_whitespace()
@@ -253,35 +321,51 @@ fn parse_response(url: &str, raw: &[u8], max_body: usize) -> Result<Response, Ht
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
         .collect();
-    let mut resp = Response {
+    let find = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    };
+    let chunked =
+        find("Transfer-Encoding").is_some_and(|t| t.to_ascii_lowercase().contains("chunked"));
+    let content_length = match chunked {
+        true => None,
+        false => find("Content-Length").and_then(|l| l.trim().parse::<usize>().ok()),
+    };
+    Ok(Some(Head {
         status,
         headers,
-        body: Vec::new(),
-    };
-    let rest = &raw[split.1..];
-    let chunked = resp
-        .header("Transfer-Encoding")
-        .is_some_and(|t| t.to_ascii_lowercase().contains("chunked"));
-    resp.body = if chunked {
-        dechunk(rest).ok_or_else(|| proto("malformed chunked body"))?
-    } else if let Some(len) = resp
-        .header("Content-Length")
-        .and_then(|l| l.parse::<usize>().ok())
-    {
-        if rest.len() < len {
-            return Err(proto(&format!(
-                "the body ended after {} of {len} bytes",
-                rest.len()
-            )));
-        }
-        rest[..len].to_vec()
+        body_start,
+        chunked,
+        content_length,
+    }))
+}
+
+/// The response, its body taken out of `raw` without a copy (or dechunked).
+fn finish(url: &str, mut raw: Vec<u8>, head: Head, max_body: usize) -> Result<Response, HttpError> {
+    let proto = |m: &str| HttpError::Protocol(url.to_string(), m.to_string());
+    let body = if head.chunked {
+        dechunk(&raw[head.body_start..]).ok_or_else(|| proto("malformed chunked body"))?
     } else {
-        rest.to_vec()
+        if let Some(len) = head.content_length {
+            let got = raw.len() - head.body_start;
+            if got < len {
+                return Err(proto(&format!("the body ended after {got} of {len} bytes")));
+            }
+            raw.truncate(head.body_start + len);
+        }
+        raw.drain(..head.body_start);
+        raw
     };
-    if resp.body.len() > max_body {
+    if body.len() > max_body {
         return Err(HttpError::TooLarge(url.to_string(), max_body));
     }
-    Ok(resp)
+    Ok(Response {
+        status: head.status,
+        headers: head.headers,
+        body,
+    })
 }
 
 fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
@@ -344,6 +428,39 @@ mod tests {
         assert!(matches!(get(&url, &quick), Err(HttpError::Timeout(..))));
         assert!(start.elapsed() < Duration::from_secs(3));
         drop(l);
+    }
+
+    /// A server that sends `head` and then holds the connection open
+    /// without sending anything more, until the client goes.
+    fn serve_and_hold(head: &'static [u8]) -> String {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        std::thread::spawn(move || {
+            if let Ok((mut s, _)) = l.accept() {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf);
+                let _ = s.write_all(head);
+                // Held until the client closes its end.
+                let _ = s.read(&mut buf);
+            }
+        });
+        format!("http://{addr}/x")
+    }
+
+    #[test]
+    fn a_body_larger_than_the_limit_is_refused_from_its_length_unread() {
+        let url = serve_and_hold(b"HTTP/1.1 200 OK\r\nContent-Length: 209715200\r\n\r\n");
+        // Were the body waited for, this would end in a timeout instead.
+        let e = get(&url, &Limits::default()).unwrap_err();
+        assert_eq!(e, HttpError::TooLarge(url.clone(), 16 << 20));
+    }
+
+    #[test]
+    fn reading_stops_at_the_content_length() {
+        // The server keeps the connection open after the body.
+        let url = serve_and_hold(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
+        let resp = get(&url, &Limits::default()).unwrap();
+        assert_eq!(resp.body, b"hello");
     }
 
     #[test]

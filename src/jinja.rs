@@ -14,6 +14,11 @@ use crate::value::python_float_repr;
 
 pub const MISSING_PREFIX: &str = "CI_MISSING_JINJA_VAR/";
 
+/// A template renders to this much at most. A variable can stand for all of
+/// the instance data, so a small template could otherwise render to a
+/// copy of it per line; cloud-init (jinja) has no such bound.
+pub const MAX_OUTPUT: usize = crate::userdata::MAX_USER_DATA;
+
 /// A template that uses jinja cloudboot does not render.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{0}")]
@@ -59,11 +64,13 @@ pub fn render(body: &str, vars: &J) -> Result<(String, Vec<String>), JinjaError>
     let mut missing = Vec::new();
     let mut rest = body;
     loop {
-        let next = ["{{", "{%", "{#"]
-            .iter()
-            .filter_map(|open| rest.find(open).map(|i| (i, *open)))
-            .min();
-        let Some((start, open)) = next else {
+        if out.len() > MAX_OUTPUT {
+            return Err(JinjaError(format!(
+                "the template renders to more than {} MiB, which cloudboot refuses",
+                MAX_OUTPUT >> 20
+            )));
+        }
+        let Some((start, open)) = next_tag(rest) else {
             out.push_str(rest);
             break;
         };
@@ -97,7 +104,31 @@ pub fn render(body: &str, vars: &J) -> Result<(String, Vec<String>), JinjaError>
         }
         rest = &rest[end + close.len()..];
     }
+    if out.len() > MAX_OUTPUT {
+        return Err(JinjaError(format!(
+            "the template renders to more than {} MiB, which cloudboot refuses",
+            MAX_OUTPUT >> 20
+        )));
+    }
     Ok((out, missing))
+}
+
+/// Where the next `{{`, `{%` or `{#` starts, and which it is: one pass over
+/// the text (looking for each opener in turn would scan the rest of the
+/// template again for every tag).
+fn next_tag(text: &str) -> Option<(usize, &'static str)> {
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    while let Some(i) = bytes[from..].iter().position(|&b| b == b'{') {
+        let at = from + i;
+        match bytes.get(at + 1) {
+            Some(b'{') => return Some((at, "{{")),
+            Some(b'%') => return Some((at, "{%")),
+            Some(b'#') => return Some((at, "{#")),
+            _ => from = at + 1,
+        }
+    }
+    None
 }
 
 /// Resolves `a.b['c'].d`; anything that is not a plain path is refused.
@@ -210,6 +241,21 @@ mod tests {
             "#cloud-config\nhostname: web\nid: i-1 db ['k1']\nx CI_MISSING_JINJA_VAR/nope.a\n"
         );
         assert_eq!(missing, ["nope.a"]);
+    }
+
+    #[test]
+    fn output_is_bounded() {
+        let big = json!({"v1": {"blob": "x".repeat(1 << 20)}});
+        let vars = instance_vars(&big);
+        let e = render(&"{{ v1.blob }}\n".repeat(17), &vars).unwrap_err();
+        assert_eq!(
+            e.0,
+            "the template renders to more than 16 MiB, which cloudboot refuses"
+        );
+        assert_eq!(
+            render(&"{{ v1.blob }}".repeat(15), &vars).unwrap().0.len(),
+            15 << 20
+        );
     }
 
     #[test]

@@ -109,6 +109,15 @@ pub static ENGINE_FIELDS: &[Field] = &[
     Field::opt("output", Ty::Any),
     Field::opt("launch-index", Ty::Int),
     Field::opt("unverified_modules", Ty::List(&Ty::Str)),
+    // cloudboot's own bounds on user-data (userdata::Limits).
+    Field::opt(crate::userdata::LIMITS_KEY, Ty::Map(USER_DATA_LIMITS)),
+];
+
+static USER_DATA_LIMITS: &[Field] = &[
+    Field::opt("max_parts", Ty::Int),
+    Field::opt("max_includes", Ty::Int),
+    Field::opt("max_include_depth", Ty::Int),
+    Field::opt("include_timeout", Ty::Int),
 ];
 
 static MODULE_ENTRY: Ty = Ty::OneOf(&[Ty::Str, Ty::List(&Ty::Any), Ty::AnyMap]);

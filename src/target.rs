@@ -253,8 +253,7 @@ impl LiveTarget {
                     && if old.is_some() {
                         data.bytes.is_empty()
                     } else {
-                        st.len == data.bytes.len() as u64
-                            && self.root.read(path).ok().as_deref() == Some(data.bytes.as_slice())
+                        st.len == data.bytes.len() as u64 && holds(&self.root, path, &data.bytes)
                     };
                 if same {
                     return Ok(WriteResult::Unchanged);
@@ -562,6 +561,26 @@ impl Target for LiveTarget {
             tracing::warn!("{msg}");
         }
         Record::new(effect, outcome)
+    }
+}
+
+/// Whether the file at `path` holds exactly `bytes`, compared a block at a
+/// time (a large file is not read whole beside its new content).
+fn holds(root: &Root, path: &Path, bytes: &[u8]) -> bool {
+    use std::io::Read;
+    let Ok(mut f) = root.open_read(path) else {
+        return false;
+    };
+    let mut buf = [0u8; 64 * 1024];
+    let mut rest = bytes;
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => return rest.is_empty(),
+            Ok(n) if n <= rest.len() && buf[..n] == rest[..n] => rest = &rest[n..],
+            Ok(_) => return false,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
     }
 }
 

@@ -16,10 +16,20 @@
 //!    handed on; `#part-handler` (Python) refused with a clear message.
 //!
 //! Both steps only plan: what they would write or run comes back as effects.
-//! Every problem is one clear message; the other parts still apply.
+//! Every problem is one clear message naming where the part came from (the
+//! file or URL, the MIME part, the include, the archive entry); the other
+//! parts still apply.
+//!
+//! cloud-init sets no bounds here, so a 459-byte user-data that includes
+//! itself ten times runs for hours and a gzip bomb fills memory. cloudboot's
+//! own bounds ([`MAX_USER_DATA`] and [`Limits`]) keep the cost of any input
+//! in proportion to those limits; each is far above what a real user sends,
+//! and each, when hit, is named in the message.
 
+use std::borrow::Cow;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::effect::{Command, Data, Effect, HostAction, OnFailure};
 use crate::http;
@@ -31,12 +41,76 @@ use crate::rootfs::FsView;
 use crate::value::{Mapping, Value};
 use crate::yaml;
 
-/// User-data (raw, or after gunzip, or fetched by `#include`) larger than
-/// this is refused. EC2 allows 16 KiB and OpenStack 64 KiB; cloud-init sets
-/// no limit at all, so a gzip bomb or a runaway include could exhaust memory.
+/// User-data larger than this is refused: as it arrives (a seed file, an
+/// image, an HTTP body), once decompressed, and all that one blob's
+/// decompression and includes add together. EC2 allows 16 KiB and OpenStack
+/// 64 KiB; cloud-init sets no limit at all.
 pub const MAX_USER_DATA: usize = 16 << 20;
-/// `#include` inside included content, this deep at most (a URL including itself).
-const MAX_INCLUDE_DEPTH: usize = 8;
+
+/// The system config key that changes [`Limits`].
+pub const LIMITS_KEY: &str = "user_data_limits";
+
+/// cloudboot's bounds on processing one blob (user-data, vendor-data and
+/// vendor-data2 each have their own), besides [`MAX_USER_DATA`]. Set under
+/// [`LIMITS_KEY`] in the system config (`/etc/cloud/cloud.cfg`,
+/// `cloud.cfg.d`); user-data cannot raise its own limits.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Limits {
+    /// Parts: MIME parts (a nested multipart counts too), archive entries
+    /// and the parts of included content, together (`max_parts`).
+    pub max_parts: usize,
+    /// `#include` URLs followed, at any depth (`max_includes`). Without it a
+    /// user-data that includes itself ten times fans out exponentially.
+    pub max_includes: usize,
+    /// Included content that includes, this deep at most (`max_include_depth`).
+    pub max_include_depth: usize,
+    /// All of the includes' fetches, retries included, within this
+    /// (`include_timeout`, in seconds).
+    pub include_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_parts: 1000,
+            max_includes: 100,
+            max_include_depth: 8,
+            include_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Limits {
+    /// The defaults, with what [`LIMITS_KEY`] in the system config sets. A
+    /// value that is not a whole number (0 or more) is logged and the
+    /// default kept (`cloudboot schema` names its file and line).
+    pub fn from_config(cfg: &Value) -> Limits {
+        let mut limits = Limits::default();
+        let Some(Value::Map(set)) = cfg.get(LIMITS_KEY) else {
+            return limits;
+        };
+        let mut timeout = limits.include_timeout.as_secs() as usize;
+        for (key, slot) in [
+            ("max_parts", &mut limits.max_parts),
+            ("max_includes", &mut limits.max_includes),
+            ("max_include_depth", &mut limits.max_include_depth),
+            ("include_timeout", &mut timeout),
+        ] {
+            match set.get(key) {
+                None => {}
+                Some(Value::Int(n)) if *n >= 0 => *slot = usize::try_from(*n).unwrap_or(usize::MAX),
+                Some(other) => tracing::warn!(
+                    "{LIMITS_KEY}.{key}: expected a whole number of 0 or more, found {} ({}); the default {} is used",
+                    other.type_name(),
+                    other.python_str(),
+                    *slot
+                ),
+            }
+        }
+        limits.include_timeout = Duration::from_secs(timeout as u64);
+        limits
+    }
+}
 
 const DECOMP_TYPES: &[&str] = &[
     "application/gzip",
@@ -93,6 +167,10 @@ pub struct Part {
     /// The content, transfer encoding undone.
     pub payload: Vec<u8>,
     pub launch_index: Option<i64>,
+    /// Where it came from, for messages: `user-data (/var/lib/cloud/seed/
+    /// nocloud/user-data), MIME part 3 (cc.yaml)`, with `#include URL` and
+    /// `#cloud-config-archive entry N` steps as they apply.
+    pub origin: String,
 }
 
 impl Part {
@@ -113,105 +191,256 @@ pub struct Processed {
     pub effects: Vec<Effect>,
 }
 
+/// How `http://` includes are fetched: [`http::get`] at boot; tests and
+/// fuzzing pass their own, so processing can run without a network.
+pub type HttpGet<'a> = &'a dyn Fn(&str, &http::Limits) -> Result<http::Response, http::HttpError>;
+
 /// What processing may read: the root (for `file://` includes and the
 /// include-once cache) and the network (for `http://` includes).
 pub struct Env<'a> {
     pub fs: &'a dyn FsView,
     pub paths: &'a Paths,
     pub iid: &'a str,
-    pub limits: http::Limits,
+    /// Where the blob came from (a seed file, a device and the file on it,
+    /// a URL), named in messages; `None` when the datasource does not say.
+    pub from: Option<&'a str>,
+    pub limits: Limits,
+    pub http: HttpGet<'a>,
 }
 
-/// `UserDataProcessor.process`.
+/// `UserDataProcessor.process`, within [`MAX_USER_DATA`] and [`Limits`].
 pub fn process(raw: &[u8], kind: Kind, env: &Env) -> Processed {
-    let mut out = Processed::default();
+    let top = match env.from {
+        Some(from) => format!("{} ({from})", kind.label()),
+        None => kind.label().to_string(),
+    };
+    let mut run = Processor {
+        env,
+        kind,
+        out: Processed::default(),
+        attached: 0,
+        includes: 0,
+        bytes_left: MAX_USER_DATA,
+        include_deadline: None,
+        not_followed: Vec::new(),
+    };
     if raw.len() > MAX_USER_DATA {
-        out.problems.push(too_large(kind.label(), raw.len()));
-        return out;
+        let m = too_large(&top, raw.len() as u64, MAX_USER_DATA);
+        run.problem(format!("{m}; it was ignored"));
+        return run.out;
     }
-    let mut count = 0usize;
-    process_blob(raw, kind, env, 0, &mut count, &mut out);
-    out
+    run.blob(raw, &top, 0);
+    run.finish()
 }
 
-fn too_large(what: &str, len: usize) -> String {
-    format!(
-        "{what} is {:.1} MiB, more than the {} MiB cloudboot accepts; it was ignored",
-        len as f64 / (1u64 << 20) as f64,
-        MAX_USER_DATA >> 20
-    )
+/// Why [`read_limited`] gave no file.
+#[derive(Debug, PartialEq, thiserror::Error)]
+pub enum ReadError {
+    #[error("{0}: not a regular file")]
+    NotRegular(String),
+    /// What, its size, and the limit.
+    #[error("{}", too_large(.0, *.1, *.2))]
+    TooLarge(String, u64, usize),
+    #[error("{0}: {1}")]
+    Io(String, String),
 }
 
-/// Gunzips when the data is gzip (by magic), bounded by [`MAX_USER_DATA`].
-fn gunzip(data: &[u8]) -> Result<Vec<u8>, String> {
+/// A regular file of at most `max` bytes in the root: `Ok(None)` when absent.
+/// Anything else is an error naming the path: a device or FIFO (whose read
+/// could block or never end), or a file larger than `max`, which is found
+/// from its size before reading, and never read past `max` + 1 bytes.
+pub fn read_limited(
+    fs: &dyn FsView,
+    path: &Path,
+    max: usize,
+) -> Result<Option<Vec<u8>>, ReadError> {
+    let shown = || path.display().to_string();
+    let Some(st) = fs.stat(path) else {
+        return Ok(None);
+    };
+    if st.kind != crate::rootfs::Kind::File {
+        return Err(ReadError::NotRegular(shown()));
+    }
+    if st.len > max as u64 {
+        return Err(ReadError::TooLarge(shown(), st.len, max));
+    }
+    let data = fs
+        .read_at_most(path, max as u64)
+        .map_err(|e| ReadError::Io(shown(), e.to_string()))?;
+    if data.len() > max {
+        // It grew while being read.
+        return Err(ReadError::TooLarge(shown(), data.len() as u64, max));
+    }
+    Ok(Some(data))
+}
+
+/// `<what>: 64.0 MiB, more than the 16 MiB cloudboot accepts`.
+fn too_large(what: &str, len: u64, max: usize) -> String {
+    let max = match max % (1 << 20) {
+        0 => format!("{} MiB", max >> 20),
+        _ => format!("{max} bytes"),
+    };
+    let len = match len >= 1 << 20 {
+        true => format!("{:.1} MiB", len as f64 / (1u64 << 20) as f64),
+        false => format!("{len} bytes"),
+    };
+    format!("{what}: {len}, more than the {max} cloudboot accepts")
+}
+
+/// Why gzip data gave nothing.
+enum GunzipError {
+    /// It decompresses to more than the room left.
+    TooLarge,
+    /// Not really gzip (cloud-init then keeps the data as it is).
+    Invalid(String),
+}
+
+/// Gunzips, never producing more than `max` bytes (one more tells it is too large).
+fn gunzip(data: &[u8], max: usize) -> Result<Vec<u8>, GunzipError> {
     let mut out = Vec::new();
     flate2::read::GzDecoder::new(data)
-        .take(MAX_USER_DATA as u64 + 1)
+        .take(max as u64 + 1)
         .read_to_end(&mut out)
-        .map_err(|e| e.to_string())?;
-    if out.len() > MAX_USER_DATA {
-        return Err(too_large("decompressed data", out.len()));
+        .map_err(|e| GunzipError::Invalid(e.to_string()))?;
+    if out.len() > max {
+        return Err(GunzipError::TooLarge);
     }
     Ok(out)
 }
 
-/// `convert_string` + `_process_msg` for one blob (the top level, or an include).
-fn process_blob(
-    raw: &[u8],
+/// One blob's processing, with what it has used of its bounds.
+struct Processor<'e, 'a> {
+    env: &'e Env<'a>,
     kind: Kind,
-    env: &Env,
-    depth: usize,
-    count: &mut usize,
-    out: &mut Processed,
-) {
-    let data = if raw.starts_with(&[0x1f, 0x8b]) {
-        match gunzip(raw) {
-            Ok(d) => d,
-            Err(e) if e.contains("MiB") => {
-                out.problems.push(format!("{}: {e}", kind.label()));
-                return;
-            }
-            // Not really gzip: cloud-init keeps it as it is.
-            Err(_) => raw.to_vec(),
+    out: Processed,
+    /// Parts attached so far (unnamed ones are named `part-NNN` after it).
+    attached: usize,
+    /// `#include` URLs followed so far.
+    includes: usize,
+    /// What is left of [`MAX_USER_DATA`] for the blob and all that its
+    /// decompression and includes add.
+    bytes_left: usize,
+    /// When the includes' time is up (set by the first fetch).
+    include_deadline: Option<Instant>,
+    /// Includes (and parts) left out because a limit was reached: the
+    /// message for the first, and how many in all, reported once at the end.
+    not_followed: Vec<(&'static str, String, usize)>,
+}
+
+impl Processor<'_, '_> {
+    fn problem(&mut self, message: String) {
+        self.out.problems.push(message);
+    }
+
+    /// Records what a limit left out: one message per limit, however many.
+    fn left_out(&mut self, limit: &'static str, message: impl FnOnce() -> String) {
+        match self.not_followed.iter_mut().find(|(l, _, _)| *l == limit) {
+            Some((_, _, n)) => *n += 1,
+            None => self.not_followed.push((limit, message(), 1)),
         }
-    } else {
-        raw.to_vec()
-    };
-    let head = String::from_utf8_lossy(&data[..data.len().min(4096)]).to_ascii_lowercase();
-    let leaves: Vec<mime::Entity> = if head.contains("mime-version:") {
-        match mime::parse(&data) {
-            Ok((msg, warnings)) => {
-                for w in warnings {
-                    out.problems.push(format!("{}: {w}", kind.label()));
+    }
+
+    fn finish(mut self) -> Processed {
+        for (_, message, n) in std::mem::take(&mut self.not_followed) {
+            let message = if n > 1 {
+                format!("{message} (and {} more for the same reason)", n - 1)
+            } else {
+                message
+            };
+            self.problem(message);
+        }
+        self.out
+    }
+
+    /// The message when decompression or an include would take the blob
+    /// past [`MAX_USER_DATA`] in all.
+    fn over_budget(&self, what: &str) -> String {
+        format!(
+            "{what}: more than {} MiB of {} once decompressed and included (cloudboot's limit); it was not used",
+            MAX_USER_DATA >> 20,
+            self.kind.label()
+        )
+    }
+
+    /// `convert_string` + `_process_msg` for one blob (the top level, or an
+    /// include), `origin` naming it in messages.
+    fn blob(&mut self, raw: &[u8], origin: &str, depth: usize) {
+        let data: Cow<[u8]> = if raw.starts_with(&[0x1f, 0x8b]) {
+            match gunzip(raw, self.bytes_left) {
+                Ok(d) => Cow::Owned(d),
+                Err(GunzipError::TooLarge) => {
+                    let m = self.over_budget(origin);
+                    self.problem(m);
+                    return;
                 }
-                msg.leaves().into_iter().cloned().collect()
+                // Not really gzip: cloud-init keeps it as it is.
+                Err(GunzipError::Invalid(_)) => Cow::Borrowed(raw),
             }
-            Err(e) => {
-                out.problems.push(format!(
-                    "{}: MIME message cannot be read: {e}",
-                    kind.label()
-                ));
-                return;
-            }
+        } else {
+            Cow::Borrowed(raw)
+        };
+        if data.len() > self.bytes_left {
+            let m = self.over_budget(origin);
+            self.problem(m);
+            return;
         }
-    } else {
-        vec![mime::Entity {
-            headers: vec![("Content-Type".into(), "text/x-not-multipart".into())],
-            raw_body: data,
-            parts: Vec::new(),
-        }]
-    };
-    for leaf in leaves {
+        self.bytes_left -= data.len();
+        let head = String::from_utf8_lossy(&data[..data.len().min(4096)]).to_ascii_lowercase();
+        let message = if head.contains("mime-version:") {
+            let room = self.env.limits.max_parts.saturating_sub(self.attached);
+            match mime::parse(&data, room) {
+                Ok(m) => m,
+                Err(mime::MimeError::TooManyParts(_)) => {
+                    let before = match self.attached {
+                        0 => String::new(),
+                        n => format!(" with the {n} before it"),
+                    };
+                    let m = format!(
+                        "{origin}: the MIME message has more parts{before} than the {} cloudboot accepts ({LIMITS_KEY}.max_parts); it was not used",
+                        self.env.limits.max_parts
+                    );
+                    self.problem(m);
+                    return;
+                }
+                Err(e) => {
+                    self.problem(format!("{origin}: MIME message cannot be read: {e}"));
+                    return;
+                }
+            }
+        } else {
+            mime::Message {
+                parts: vec![mime::Part {
+                    headers: vec![("Content-Type".into(), "text/x-not-multipart".into())],
+                    body: &data,
+                    number: None,
+                }],
+                warnings: Vec::new(),
+            }
+        };
+        for w in message.warnings {
+            self.problem(format!("{origin}: {w}"));
+        }
+        for leaf in message.parts {
+            let label = match &leaf.number {
+                Some(n) => format!("{origin}, MIME part {n}"),
+                None => origin.to_string(),
+            };
+            self.leaf(&leaf, label, depth);
+        }
+    }
+
+    /// One leaf of a blob's message.
+    fn leaf(&mut self, leaf: &mime::Part, label: String, depth: usize) {
+        let named = |label: &str| match leaf.filename() {
+            Some(f) if leaf.number.is_some() => format!("{label} ({f})"),
+            _ => label.to_string(),
+        };
         let mut ctype = leaf.content_type();
         let mut payload = match leaf.decoded_body() {
             Ok(p) => p,
             Err(e) => {
-                out.problems.push(format!(
-                    "{} part {}: {e}",
-                    kind.label(),
-                    leaf.filename().unwrap_or_default()
-                ));
-                continue;
+                self.problem(format!("{}: {e}", named(&label)));
+                return;
             }
         };
         let mut headers: Vec<(String, String)> = leaf
@@ -231,20 +460,27 @@ fn process_blob(
             .cloned()
             .collect();
         if DECOMP_TYPES.contains(&ctype.as_str()) {
-            match gunzip(&payload) {
+            match gunzip(&payload, self.bytes_left) {
                 Ok(p) => {
                     // Only the filename and Launch-Index survive (cloud-init
                     // builds a new part around the decompressed payload).
-                    payload = p;
+                    self.bytes_left -= p.len();
+                    payload = Cow::Owned(p);
                     ctype = "text/plain".into();
                     headers.clear();
                 }
-                Err(e) => {
-                    out.problems.push(format!(
-                        "Failed decompressing payload from {ctype} of length {} due to: {e}",
+                Err(GunzipError::TooLarge) => {
+                    let m = self.over_budget(&named(&label));
+                    self.problem(m);
+                    return;
+                }
+                Err(GunzipError::Invalid(e)) => {
+                    self.problem(format!(
+                        "{}: Failed decompressing payload from {ctype} of length {} due to: {e}",
+                        named(&label),
                         payload.len()
                     ));
-                    continue;
+                    return;
                 }
             }
         }
@@ -258,52 +494,309 @@ fn process_blob(
         }
         match ctype.as_str() {
             "text/x-include-url" | "text/x-include-once-url" => {
-                if depth >= MAX_INCLUDE_DEPTH {
-                    out.problems.push(format!(
-                        "{}: #include nested more than {MAX_INCLUDE_DEPTH} deep; not followed",
-                        kind.label()
-                    ));
-                    continue;
-                }
-                include(&payload, kind, env, depth, count, out);
+                self.include(&payload, &named(&label), depth)
             }
-            "text/cloud-config-archive" => explode_archive(&payload, kind, count, out),
+            "text/cloud-config-archive" => self.explode_archive(&payload, &named(&label)),
             _ => {
                 let launch_index = leaf
                     .header("Launch-Index")
                     .and_then(|v| v.trim().parse().ok());
-                attach(
-                    out,
-                    count,
+                self.attach(
+                    label,
+                    leaf.number.is_some(),
                     Part {
                         content_type: ctype,
                         filename: leaf.filename().unwrap_or_default(),
                         headers,
-                        payload,
+                        payload: payload.into_owned(),
                         launch_index,
+                        origin: String::new(),
                     },
                 );
             }
         }
     }
-}
 
-/// `_attach_part`: names unnamed parts `part-NNN` (1-based) and takes the
-/// launch index of a cloud-config part from its `launch-index` key.
-fn attach(out: &mut Processed, count: &mut usize, mut part: Part) {
-    *count += 1;
-    if part.filename.is_empty() {
-        part.filename = format!("part-{:03}", *count);
-    }
-    if part.launch_index.is_none() && part.content_type == "text/cloud-config" {
-        if let Ok(v) = yaml::load(&part.payload, "launch-index") {
-            part.launch_index = v.get("launch-index").and_then(|i| match i {
-                Value::Int(n) => Some(*n),
-                other => other.python_str().trim().parse().ok(),
+    /// `_attach_part`: names unnamed parts `part-NNN` (1-based) and takes the
+    /// launch index of a cloud-config part from its `launch-index` key.
+    /// `label` names where it came from; with `show_name`, its file name
+    /// (given or made) follows.
+    fn attach(&mut self, label: String, show_name: bool, mut part: Part) {
+        if self.attached >= self.env.limits.max_parts {
+            let max = self.env.limits.max_parts;
+            self.left_out("parts", || {
+                format!("{label}: not used: more parts than the {max} cloudboot accepts ({LIMITS_KEY}.max_parts)")
             });
+            return;
+        }
+        self.attached += 1;
+        if part.filename.is_empty() {
+            part.filename = format!("part-{:03}", self.attached);
+        }
+        part.origin = if show_name {
+            format!("{label} ({})", part.filename)
+        } else {
+            label
+        };
+        // Only a part that mentions the key is read for it (the handler
+        // reads every cloud-config part again anyway).
+        if part.launch_index.is_none()
+            && part.content_type == "text/cloud-config"
+            && contains(&part.payload, b"launch-index")
+        {
+            if let Ok(v) = yaml::load(&part.payload, &part.origin) {
+                part.launch_index = v.get("launch-index").and_then(|i| match i {
+                    Value::Int(n) => Some(*n),
+                    other => other.python_str().trim().parse().ok(),
+                });
+            }
+        }
+        self.out.parts.push(part);
+    }
+
+    /// `_do_include`: one URL per line; `#include-once` URLs are fetched once
+    /// per instance and cached in `instance/data/urlcache/<md5 of the URL>`.
+    fn include(&mut self, payload: &[u8], origin: &str, depth: usize) {
+        let text = String::from_utf8_lossy(payload).into_owned();
+        let mut once = false;
+        for line in text.lines() {
+            let lower = line.to_ascii_lowercase();
+            let mut line = line;
+            if lower.starts_with("#include-once") {
+                line = line["#include-once".len()..].trim_start();
+                once = true;
+            } else if lower.starts_with("#include") {
+                line = line["#include".len()..].trim_start();
+                once = false;
+            }
+            if line.starts_with('#') {
+                continue;
+            }
+            let url = line.trim();
+            if url.is_empty() {
+                continue;
+            }
+            let label = format!(
+                "{origin}, {} {url}",
+                if once { "#include-once" } else { "#include" }
+            );
+            let limits = &self.env.limits;
+            if depth >= limits.max_include_depth {
+                let max = limits.max_include_depth;
+                self.left_out("depth", || {
+                    format!("{label}: not followed: includes nest more than {max} deep (cloudboot's limit, {LIMITS_KEY}.max_include_depth)")
+                });
+                continue;
+            }
+            if self.includes >= limits.max_includes {
+                let (max, kind) = (limits.max_includes, self.kind.label());
+                self.left_out("includes", || {
+                    format!("{label}: not fetched: more than {max} includes for one {kind} (cloudboot's limit, {LIMITS_KEY}.max_includes)")
+                });
+                continue;
+            }
+            self.includes += 1;
+            let cache = self
+                .env
+                .paths
+                .instance_link()
+                .join("data/urlcache")
+                .join(crate::md5::hex(url.as_bytes()));
+            let cached = if once {
+                read_limited(self.env.fs, &cache, self.bytes_left)
+                    .ok()
+                    .flatten()
+            } else {
+                None
+            };
+            let body = match cached {
+                Some(body) => body,
+                None => match self.fetch(url, &label) {
+                    Ok(body) => {
+                        if once {
+                            self.out.effects.push(Effect::write(
+                                cache.clone(),
+                                Data::secret(body.clone()),
+                                0o600,
+                            ));
+                        }
+                        body
+                    }
+                    Err(e) => {
+                        self.problem(e);
+                        continue;
+                    }
+                },
+            };
+            self.blob(&body, &label, depth + 1);
         }
     }
-    out.parts.push(part);
+
+    /// `read_file_or_url`: `file://` and plain paths inside the root, `http://`
+    /// with cloudboot's bounds (three tries, a second apart, all of the
+    /// blob's includes within [`Limits::include_timeout`], no more than the
+    /// bytes left). The error is the whole message, `label` first.
+    fn fetch(&mut self, url: &str, label: &str) -> Result<Vec<u8>, String> {
+        let local = url
+            .strip_prefix("file://")
+            .or(url.starts_with('/').then_some(url));
+        if let Some(path) = local {
+            return match read_limited(self.env.fs, Path::new(path), self.bytes_left) {
+                Ok(Some(data)) => Ok(data),
+                Ok(None) => Err(format!("{label}: {path}: no such file")),
+                Err(ReadError::TooLarge(..)) if self.bytes_left < MAX_USER_DATA => {
+                    Err(self.over_budget(label))
+                }
+                Err(e) => Err(format!("{label}: {e}")),
+            };
+        }
+        let timeout = self.env.limits.include_timeout;
+        let deadline = *self
+            .include_deadline
+            .get_or_insert_with(|| Instant::now() + timeout);
+        let time_up = || {
+            format!(
+                "the {} s cloudboot gives one {}'s includes were up ({LIMITS_KEY}.include_timeout)",
+                timeout.as_secs(),
+                self.kind.label()
+            )
+        };
+        let mut last = String::new();
+        for attempt in 0..3 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if attempt > 0 {
+                if left <= Duration::from_secs(1) {
+                    return Err(format!(
+                        "{label}: {last} (after {attempt} tries; {})",
+                        time_up()
+                    ));
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(format!("{label}: not fetched: {}", time_up()));
+            }
+            let limits = http::Limits {
+                connect_timeout: Duration::from_secs(5).min(left),
+                total_timeout: Duration::from_secs(10).min(left),
+                max_body: self.bytes_left,
+            };
+            match (self.env.http)(url, &limits) {
+                Ok(resp) if resp.ok() => return Ok(resp.body),
+                Ok(resp) => {
+                    return Err(format!(
+                        "{label}: Fetching from {url} resulted in a invalid http code of {}",
+                        resp.status
+                    ))
+                }
+                Err(http::HttpError::TooLarge(..)) if self.bytes_left < MAX_USER_DATA => {
+                    return Err(self.over_budget(label))
+                }
+                Err(e @ (http::HttpError::Url(..) | http::HttpError::TooLarge(..))) => {
+                    return Err(format!("{label}: {e}"))
+                }
+                Err(e) => last = e.to_string(),
+            }
+        }
+        Err(format!("{label}: {last} (after 3 tries)"))
+    }
+
+    /// `_explode_archive`: a YAML list; each entry a string (its content) or a
+    /// mapping with `content`, `type`, `filename`, `launch-index`, and any
+    /// other keys as headers. Entries are attached as they are (no includes).
+    fn explode_archive(&mut self, payload: &[u8], origin: &str) {
+        let name = format!("{origin}, #cloud-config-archive");
+        let entries = match yaml::load(payload, &name) {
+            Ok(Value::Seq(items)) => items,
+            Ok(Value::Null) => Vec::new(),
+            Ok(other) => {
+                self.problem(format!(
+                    "{name}: expected a list, found {}",
+                    other.type_name()
+                ));
+                return;
+            }
+            Err(e) => {
+                self.problem(e.to_string());
+                return;
+            }
+        };
+        let room = self.env.limits.max_parts.saturating_sub(self.attached);
+        if entries.len() > room {
+            let m = format!(
+                "{name}: {} entries, more parts than the {} cloudboot accepts ({LIMITS_KEY}.max_parts); it was not used",
+                entries.len(),
+                self.env.limits.max_parts
+            );
+            self.problem(m);
+            return;
+        }
+        for (index, entry) in entries.into_iter().enumerate() {
+            let map = match entry {
+                Value::Str(s) => {
+                    let mut m = Mapping::new();
+                    m.insert(Value::str("content"), Value::Str(s));
+                    m
+                }
+                Value::Map(m) => m,
+                _ => continue,
+            };
+            let (payload, binary) = match map.get("content") {
+                Some(Value::Bytes(b)) => (b.clone(), true),
+                Some(Value::Null) | None => (Vec::new(), false),
+                Some(v) => (v.python_str().into_bytes(), false),
+            };
+            let ctype = match map.get("type").filter(|t| t.truthy()) {
+                Some(t) => t.python_str(),
+                None => sniff(&payload)
+                    .unwrap_or(if binary {
+                        "application/octet-stream"
+                    } else {
+                        "text/cloud-config"
+                    })
+                    .to_string(),
+            };
+            let mut headers = Vec::new();
+            for (k, v) in map.iter() {
+                let key = k.python_str();
+                let skip = [
+                    "content",
+                    "filename",
+                    "type",
+                    "launch-index",
+                    "content-disposition",
+                    "number-attachments",
+                    "content-type",
+                ];
+                if !skip.contains(&key.to_ascii_lowercase().as_str()) {
+                    headers.push((key, v.python_str()));
+                }
+            }
+            self.attach(
+                format!("{name} entry {}", index + 1),
+                true,
+                Part {
+                    content_type: ctype,
+                    filename: map
+                        .get("filename")
+                        .map(Value::python_str)
+                        .unwrap_or_default(),
+                    headers,
+                    payload,
+                    launch_index: map
+                        .get("launch-index")
+                        .and_then(|v| v.python_str().parse().ok()),
+                    origin: String::new(),
+                },
+            );
+        }
+    }
+}
+
+/// Whether `needle` occurs in `haystack`.
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// `handlers.type_from_starts_with`: the longest matching prefix, after
@@ -327,185 +820,6 @@ pub fn sniff(data: &[u8]) -> Option<&'static str> {
         .iter()
         .find(|(p, _)| t.starts_with(p))
         .map(|(_, ct)| *ct)
-}
-
-/// `_do_include`: one URL per line; `#include-once` URLs are fetched once per
-/// instance and cached in `instance/data/urlcache/<md5 of the URL>`.
-fn include(
-    payload: &[u8],
-    kind: Kind,
-    env: &Env,
-    depth: usize,
-    count: &mut usize,
-    out: &mut Processed,
-) {
-    let text = String::from_utf8_lossy(payload).into_owned();
-    let mut once = false;
-    for line in text.lines() {
-        let lower = line.to_ascii_lowercase();
-        let mut line = line;
-        if lower.starts_with("#include-once") {
-            line = line["#include-once".len()..].trim_start();
-            once = true;
-        } else if lower.starts_with("#include") {
-            line = line["#include".len()..].trim_start();
-            once = false;
-        }
-        if line.starts_with('#') {
-            continue;
-        }
-        let url = line.trim();
-        if url.is_empty() {
-            continue;
-        }
-        let cache = env
-            .paths
-            .instance_link()
-            .join("data/urlcache")
-            .join(crate::md5::hex(url.as_bytes()));
-        let content = if once && env.fs.exists(&cache) {
-            env.fs.read(&cache).ok()
-        } else {
-            match fetch(url, env) {
-                Ok(body) => {
-                    if once {
-                        out.effects.push(Effect::write(
-                            cache.clone(),
-                            Data::secret(body.clone()),
-                            0o600,
-                        ));
-                    }
-                    Some(body)
-                }
-                Err(e) => {
-                    out.problems
-                        .push(format!("{} #include {url}: {e}", kind.label()));
-                    None
-                }
-            }
-        };
-        if let Some(body) = content {
-            process_blob(&body, kind, env, depth + 1, count, out);
-        }
-    }
-}
-
-/// `read_file_or_url`: `file://` and plain paths inside the root, `http://`
-/// with cloudboot's bounds (three tries, a second apart).
-fn fetch(url: &str, env: &Env) -> Result<Vec<u8>, String> {
-    let local = url
-        .strip_prefix("file://")
-        .or(url.starts_with('/').then_some(url));
-    if let Some(path) = local {
-        let data = env
-            .fs
-            .read(Path::new(path))
-            .map_err(|e| format!("{path}: {e}"))?;
-        if data.len() > MAX_USER_DATA {
-            return Err(too_large(path, data.len()));
-        }
-        return Ok(data);
-    }
-    let mut last = String::new();
-    for attempt in 0..3 {
-        if attempt > 0 {
-            std::thread::sleep(std::time::Duration::from_secs(1));
-        }
-        match http::get(url, &env.limits) {
-            Ok(resp) if resp.ok() => return Ok(resp.body),
-            Ok(resp) => {
-                return Err(format!(
-                    "Fetching from {url} resulted in a invalid http code of {}",
-                    resp.status
-                ))
-            }
-            Err(e @ (http::HttpError::Url(..) | http::HttpError::TooLarge(..))) => {
-                return Err(e.to_string())
-            }
-            Err(e) => last = e.to_string(),
-        }
-    }
-    Err(format!("{last} (after 3 tries)"))
-}
-
-/// `_explode_archive`: a YAML list; each entry a string (its content) or a
-/// mapping with `content`, `type`, `filename`, `launch-index`, and any
-/// other keys as headers. Entries are attached as they are (no includes).
-fn explode_archive(payload: &[u8], kind: Kind, count: &mut usize, out: &mut Processed) {
-    let name = format!("{} (#cloud-config-archive)", kind.label());
-    let entries = match yaml::load(payload, &name) {
-        Ok(Value::Seq(items)) => items,
-        Ok(Value::Null) => Vec::new(),
-        Ok(other) => {
-            out.problems.push(format!(
-                "{name}: expected a list, found {}",
-                other.type_name()
-            ));
-            return;
-        }
-        Err(e) => {
-            out.problems.push(e.to_string());
-            return;
-        }
-    };
-    for entry in entries {
-        let map = match entry {
-            Value::Str(s) => {
-                let mut m = Mapping::new();
-                m.insert(Value::str("content"), Value::Str(s));
-                m
-            }
-            Value::Map(m) => m,
-            _ => continue,
-        };
-        let (payload, binary) = match map.get("content") {
-            Some(Value::Bytes(b)) => (b.clone(), true),
-            Some(Value::Null) | None => (Vec::new(), false),
-            Some(v) => (v.python_str().into_bytes(), false),
-        };
-        let ctype = match map.get("type").filter(|t| t.truthy()) {
-            Some(t) => t.python_str(),
-            None => sniff(&payload)
-                .unwrap_or(if binary {
-                    "application/octet-stream"
-                } else {
-                    "text/cloud-config"
-                })
-                .to_string(),
-        };
-        let mut headers = Vec::new();
-        for (k, v) in map.iter() {
-            let key = k.python_str();
-            let skip = [
-                "content",
-                "filename",
-                "type",
-                "launch-index",
-                "content-disposition",
-                "number-attachments",
-                "content-type",
-            ];
-            if !skip.contains(&key.to_ascii_lowercase().as_str()) {
-                headers.push((key, v.python_str()));
-            }
-        }
-        attach(
-            out,
-            count,
-            Part {
-                content_type: ctype,
-                filename: map
-                    .get("filename")
-                    .map(Value::python_str)
-                    .unwrap_or_default(),
-                headers,
-                payload,
-                launch_index: map
-                    .get("launch-index")
-                    .and_then(|v| v.python_str().parse().ok()),
-            },
-        );
-    }
 }
 
 /// A MIME boundary in the shape Python's email package makes.
@@ -570,6 +884,7 @@ pub fn store(
             headers: Vec::new(),
             payload: Vec::new(),
             launch_index: None,
+            origin: String::new(),
         });
     }
     vec![
@@ -660,7 +975,11 @@ fn handle(
     cc: &mut CloudConfigBuf,
     out: &mut Consumed,
 ) {
-    let label = format!("{} part {}", kind.label(), part.filename);
+    let label = if part.origin.is_empty() {
+        format!("{} part {}", kind.label(), part.filename)
+    } else {
+        part.origin.clone()
+    };
     let vendor = kind != Kind::User;
     match ctype {
         "text/cloud-config" | "text/cloud-config-jsonp" => {
@@ -762,13 +1081,12 @@ fn handle(
         "text/x-not-multipart" | "text/plain" => {
             if !payload.is_empty() {
                 tracing::warn!(
-                    "Unhandled non-multipart ({ctype}) {} ({} bytes)",
-                    kind.label(),
+                    "Unhandled non-multipart ({ctype}) {label} ({} bytes)",
                     payload.len()
                 );
             }
         }
-        other => tracing::warn!("Unhandled unknown content-type ({other}) {}", kind.label()),
+        other => tracing::warn!("Unhandled unknown content-type ({other}) {label}"),
     }
 }
 
@@ -929,7 +1247,13 @@ mod tests {
         )
     }
 
-    fn processed(raw: &[u8]) -> Processed {
+    /// Processes `raw` as user-data from `/seed/user-data` in an empty
+    /// root, with `limits`, answering `http://` includes with `web`.
+    fn processed_with(
+        raw: &[u8],
+        limits: Limits,
+        web: &dyn Fn(&str, &http::Limits) -> Result<http::Response, http::HttpError>,
+    ) -> Processed {
         let tmp = tempfile::tempdir().unwrap();
         let (fs, paths) = env_in(tmp.path());
         process(
@@ -939,9 +1263,43 @@ mod tests {
                 fs: &fs,
                 paths: &paths,
                 iid: "i",
-                limits: http::Limits::default(),
+                from: Some("/seed/user-data"),
+                limits,
+                http: web,
             },
         )
+    }
+
+    fn processed(raw: &[u8]) -> Processed {
+        processed_with(raw, Limits::default(), &|url, _| {
+            panic!("no include expected, asked for {url}")
+        })
+    }
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut gz = Vec::new();
+        let mut e = flate2::write::GzEncoder::new(&mut gz, flate2::Compression::best());
+        e.write_all(data).unwrap();
+        e.finish().unwrap();
+        gz
+    }
+
+    /// A MIME multipart of `parts` (content type, and any more header lines
+    /// after it; body), as cloud-init's users write them.
+    fn multipart(parts: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut m =
+            b"Content-Type: multipart/mixed; boundary=\"XX\"\nMIME-Version: 1.0\n\n".to_vec();
+        for (i, (ctype, body)) in parts.iter().enumerate() {
+            m.extend_from_slice(
+                format!("--XX\nContent-Type: {ctype}\nContent-Disposition: attachment; filename=\"p{}\"\n\n", i + 1)
+                    .as_bytes(),
+            );
+            m.extend_from_slice(body);
+            m.push(b'\n');
+        }
+        m.extend_from_slice(b"--XX--\n");
+        m
     }
 
     #[test]
@@ -975,25 +1333,168 @@ mod tests {
 
     #[test]
     fn gzip_is_undone_and_bounded() {
-        use std::io::Write;
-        let mut gz = Vec::new();
-        let mut e = flate2::write::GzEncoder::new(&mut gz, flate2::Compression::default());
-        e.write_all(b"#cloud-config\na: 1\n").unwrap();
-        e.finish().unwrap();
-        let p = processed(&gz);
+        let p = processed(&gzip(b"#cloud-config\na: 1\n"));
         assert_eq!(p.parts[0].content_type, "text/cloud-config");
         // A gzip bomb: 17 MiB of zeros.
-        let mut bomb = Vec::new();
-        let mut e = flate2::write::GzEncoder::new(&mut bomb, flate2::Compression::best());
-        e.write_all(&vec![0u8; 17 << 20]).unwrap();
-        e.finish().unwrap();
-        let p = processed(&bomb);
+        let p = processed(&gzip(&vec![0u8; 17 << 20]));
         assert!(p.parts.is_empty());
-        assert!(
-            p.problems[0].contains("more than the 16 MiB"),
-            "{:?}",
-            p.problems
+        assert_eq!(
+            p.problems,
+            ["user-data (/seed/user-data): more than 16 MiB of user-data once decompressed and included (cloudboot's limit); it was not used"]
         );
+    }
+
+    #[test]
+    fn decompressed_parts_share_one_budget() {
+        // Each part alone fits in 16 MiB; the second would take the whole past it.
+        let bomb = crate::base64::encode(&gzip(&vec![b'#'; 10 << 20]));
+        let gz = "application/x-gzip\nContent-Transfer-Encoding: base64";
+        let msg = multipart(&[
+            (gz, bomb.as_bytes()),
+            (gz, bomb.as_bytes()),
+            ("text/cloud-config", b"#cloud-config\na: 1"),
+        ]);
+        let p = processed(&msg);
+        let names: Vec<&str> = p.parts.iter().map(|p| p.filename.as_str()).collect();
+        assert_eq!(names, ["p1", "p3"]);
+        assert_eq!(
+            p.problems,
+            ["user-data (/seed/user-data), MIME part 2 (p2): more than 16 MiB of user-data once decompressed and included (cloudboot's limit); it was not used"]
+        );
+    }
+
+    #[test]
+    fn include_fan_out_is_bounded_and_reported_once() {
+        // 459 bytes that include themselves ten times: 10^8 fetches at depth 8.
+        let body = format!("#include\n{}", "http://loop.example/ud\n".repeat(10));
+        let fetches = std::cell::Cell::new(0usize);
+        let web = |_: &str, _: &http::Limits| {
+            fetches.set(fetches.get() + 1);
+            Ok(http::Response {
+                status: 200,
+                headers: Vec::new(),
+                body: body.clone().into_bytes(),
+            })
+        };
+        let p = processed_with(body.as_bytes(), Limits::default(), &web);
+        assert_eq!(fetches.get(), 100);
+        assert!(p.parts.is_empty());
+        // The top's 10 URL lines and 10 in each of the 100 bodies fetched:
+        // 910 left out (850 too deep, 60 past the count), one message each.
+        let chain = |n| ", #include http://loop.example/ud".repeat(n);
+        assert_eq!(
+            p.problems,
+            [format!("user-data (/seed/user-data){}: not followed: includes nest more than 8 deep (cloudboot's limit, user_data_limits.max_include_depth) (and 849 more for the same reason)", chain(9)),
+             format!("user-data (/seed/user-data){}: not fetched: more than 100 includes for one user-data (cloudboot's limit, user_data_limits.max_includes) (and 59 more for the same reason)", chain(8))]
+        );
+    }
+
+    #[test]
+    fn includes_share_one_time_budget() {
+        let limits = Limits {
+            include_timeout: Duration::ZERO,
+            ..Limits::default()
+        };
+        let p = processed_with(
+            b"#include\nhttp://a.example/1\nhttp://a.example/2\n",
+            limits,
+            &|url, _| panic!("{url} fetched after the time was up"),
+        );
+        assert_eq!(
+            p.problems,
+            ["user-data (/seed/user-data), #include http://a.example/1: not fetched: the 0 s cloudboot gives one user-data's includes were up (user_data_limits.include_timeout)",
+             "user-data (/seed/user-data), #include http://a.example/2: not fetched: the 0 s cloudboot gives one user-data's includes were up (user_data_limits.include_timeout)"]
+        );
+    }
+
+    #[test]
+    fn parts_are_bounded_across_mime_archives_and_includes() {
+        let limits = Limits {
+            max_parts: 3,
+            ..Limits::default()
+        };
+        let no_web = |url: &str, _: &http::Limits| -> Result<http::Response, http::HttpError> {
+            panic!("{url}")
+        };
+        // Four parts in one message: refused whole, before any is used.
+        let four = multipart(&[("text/x-shellscript", &b"#!/bin/sh"[..]); 4]);
+        let p = processed_with(&four, limits.clone(), &no_web);
+        assert!(p.parts.is_empty());
+        assert_eq!(
+            p.problems,
+            ["user-data (/seed/user-data): the MIME message has more parts than the 3 cloudboot accepts (user_data_limits.max_parts); it was not used"]
+        );
+        // An archive that would go past what its message left.
+        let archive = b"#cloud-config-archive\n- '#!/bin/sh'\n- '#!/bin/sh'\n- '#!/bin/sh'\n";
+        let msg = multipart(&[
+            ("text/x-shellscript", b"#!/bin/sh"),
+            ("text/cloud-config-archive", archive),
+            ("text/x-shellscript", b"#!/bin/sh"),
+        ]);
+        let p = processed_with(&msg, limits, &no_web);
+        let names: Vec<&str> = p.parts.iter().map(|p| p.filename.as_str()).collect();
+        assert_eq!(names, ["p1", "p3"]);
+        assert_eq!(
+            p.problems,
+            ["user-data (/seed/user-data), MIME part 2 (p2), #cloud-config-archive: 3 entries, more parts than the 3 cloudboot accepts (user_data_limits.max_parts); it was not used"]
+        );
+    }
+
+    #[test]
+    fn parts_name_where_they_came_from() {
+        let web = |url: &str, _: &http::Limits| {
+            assert_eq!(url, "http://h.example/more");
+            Ok(http::Response {
+                status: 200,
+                headers: Vec::new(),
+                body: multipart(&[("text/cloud-config", b"a: 1")]),
+            })
+        };
+        let inner = multipart(&[
+            ("text/x-include-url", b"http://h.example/more"),
+            (
+                "text/plain",
+                b"#cloud-config-archive\n- {content: 'b: 2', filename: arch.yaml}\n- 'c: 3'",
+            ),
+        ]);
+        let outer = format!(
+            "Content-Type: multipart/mixed; boundary=OUT\nMIME-Version: 1.0\n\n--OUT\nContent-Type: text/cloud-config\n\n#cloud-config\n--OUT\n{}\n--OUT--\n",
+            String::from_utf8(inner).unwrap()
+        );
+        let p = processed_with(outer.as_bytes(), Limits::default(), &web);
+        assert!(p.problems.is_empty(), "{:?}", p.problems);
+        let origins: Vec<&str> = p.parts.iter().map(|p| p.origin.as_str()).collect();
+        assert_eq!(
+            origins,
+            [
+                "user-data (/seed/user-data), MIME part 1 (part-001)",
+                "user-data (/seed/user-data), MIME part 2.1 (p1), #include http://h.example/more, MIME part 1 (p1)",
+                "user-data (/seed/user-data), MIME part 2.2 (p2), #cloud-config-archive entry 1 (arch.yaml)",
+                "user-data (/seed/user-data), MIME part 2.2 (p2), #cloud-config-archive entry 2 (part-004)",
+            ]
+        );
+        // A single part is the blob itself.
+        let p = processed(b"#cloud-config\na: 1\n");
+        assert_eq!(p.parts[0].origin, "user-data (/seed/user-data)");
+    }
+
+    #[test]
+    fn limits_come_from_the_system_config() {
+        let cfg = yaml::load(
+            b"user_data_limits: {max_parts: 5, max_includes: 0, include_timeout: 2, max_include_depth: lots}\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(
+            Limits::from_config(&cfg),
+            Limits {
+                max_parts: 5,
+                max_includes: 0,
+                max_include_depth: 8,
+                include_timeout: Duration::from_secs(2),
+            }
+        );
+        assert_eq!(Limits::from_config(&Value::empty_map()), Limits::default());
     }
 
     #[test]

@@ -18,7 +18,7 @@ fn broken_user_data_yaml_is_named_and_the_boot_goes_on() {
     m.run_ok(&["modules", "--mode=final"], 0);
     let status = m.run_ok(&["status", "--long"], 1);
     assert!(
-        status.contains("user-data part part-001, line 5, column 1: "),
+        status.contains("user-data (/var/lib/cloud/seed/nocloud/user-data), line 5, column 1: "),
         "{status}"
     );
     // The config from cloud.cfg.d still applied.
@@ -169,5 +169,85 @@ fn a_wrong_type_in_a_cloud_cfg_d_file_names_that_file_and_line() {
     assert!(
         status.contains("runcmd: /etc/cloud/cloud.cfg.d/90_site.cfg, line 2, column 1: runcmd: expected a list, found str (echo hi)"),
         "{status}"
+    );
+}
+
+/// Item 12 of issue 10: a problem in user-data names the file it came from,
+/// the MIME part (number and file name), and the line where it starts.
+#[test]
+fn a_bad_part_in_mime_user_data_names_the_file_the_part_and_the_line() {
+    let mime = python(
+        r#"
+import sys
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+m = MIMEMultipart()
+def part(body, sub, name):
+    p = MIMEText(body, sub)
+    p.add_header('Content-Disposition', 'attachment', filename=name)
+    m.attach(p)
+part('#!/bin/sh\necho one\n', 'x-shellscript', 'one.sh')
+part('#cloud-config\nwrite_files: [{path: /etc/from-part-2, content: two}]\n', 'cloud-config', 'two.yaml')
+part('#cloud-config\nruncmd:\n  - ls\nwrite_files:\n  - path: /etc/x\n    content: a\nhostname: a: b\n', 'cloud-config', 'cloud-config.txt')
+sys.stdout.write(m.as_string())
+"#,
+    );
+    let m = Machine::new();
+    m.write("/var/lib/cloud/seed/nocloud/meta-data", META);
+    std::fs::write(m.path("/var/lib/cloud/seed/nocloud/user-data"), mime).unwrap();
+    m.run_ok(&["init", "--local"], 0);
+    m.run_ok(&["init"], 1);
+    let errors = m.stage_errors("init");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    // PyYAML: "mapping values are not allowed here", line 7, column 12 of the part.
+    assert!(
+        errors[0].starts_with(
+            "user-data (/var/lib/cloud/seed/nocloud/user-data), MIME part 3 (cloud-config.txt), line 7, column 12: "
+        ),
+        "{}",
+        errors[0]
+    );
+    // The other parts applied.
+    assert_eq!(m.read("/etc/from-part-2"), "two");
+}
+
+#[test]
+fn a_bad_included_part_names_the_include() {
+    let (base, _) = serve(vec![("/inc", b"#cloud-config\nruncmd: [ls\n".to_vec())]);
+    let m = Machine::seeded(META, &format!("#include\n{base}/inc\n"));
+    m.run_ok(&["init", "--local"], 0);
+    m.run_ok(&["init"], 1);
+    let errors = m.stage_errors("init");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with(&format!(
+            "user-data (/var/lib/cloud/seed/nocloud/user-data), #include {base}/inc, line "
+        )),
+        "{}",
+        errors[0]
+    );
+}
+
+#[test]
+fn bad_config_drive_user_data_names_the_drive_file() {
+    let m = Machine::new();
+    m.write(
+        "/var/lib/cloud/seed/config_drive/openstack/latest/meta_data.json",
+        r#"{"uuid": "iid-drive-1"}"#,
+    );
+    m.write(
+        "/var/lib/cloud/seed/config_drive/openstack/latest/user_data",
+        "#cloud-config\nhostname: a: b\n",
+    );
+    m.run_ok(&["init", "--local"], 0);
+    m.run_ok(&["init"], 1);
+    let errors = m.stage_errors("init");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with(
+            "user-data (/var/lib/cloud/seed/config_drive/openstack/latest/user_data), line 2, column 12: "
+        ),
+        "{}",
+        errors[0]
     );
 }

@@ -156,7 +156,7 @@ fn a_bad_merge_how_drops_the_part_and_names_the_token() {
     m.run_ok(&["modules", "--mode=config"], 0);
     let status = m.run_ok(&["status", "--long"], 1);
     assert!(
-        status.contains("user-data part part-001: Failed at merging in cloud config part")
+        status.contains("user-data (/var/lib/cloud/seed/nocloud/user-data): Failed at merging in cloud config part")
             && status.contains("'bogus'"),
         "{status}"
     );

@@ -145,7 +145,9 @@ fn an_unreachable_include_is_one_clear_error_and_the_boot_goes_on() {
     assert_eq!(errors.len(), 1, "{errors:?}");
     let e = errors[0].as_str().unwrap();
     assert!(
-        e.starts_with(&format!("user-data #include {dead}: ")),
+        e.starts_with(&format!(
+            "user-data (/var/lib/cloud/seed/nocloud/user-data), #include {dead}: "
+        )),
         "{e}"
     );
     assert!(
@@ -175,7 +177,7 @@ sys.stdout.write(m.as_string())
     assert_eq!(m.read("/etc/first"), "whole");
     let s = status_long(&m);
     assert!(
-        s.contains("user-data: MIME multipart ends before its closing boundary --BOUNDARY--: part 2 is incomplete and was dropped"),
+        s.contains("user-data (/var/lib/cloud/seed/nocloud/user-data): MIME multipart ends before its closing boundary --BOUNDARY--: part 2 is incomplete and was dropped"),
         "{s}"
     );
 }
@@ -226,7 +228,7 @@ sys.stdout.write(m.as_string())
     assert_eq!(m.read("/etc/after"), "applied");
     let s = status_long(&m);
     assert!(
-        s.contains("user-data part part-001: #part-handler parts are Python code, which cloudboot does not run; the part was ignored"),
+        s.contains("user-data (/var/lib/cloud/seed/nocloud/user-data), MIME part 1 (part-001): #part-handler parts are Python code, which cloudboot does not run; the part was ignored"),
         "{s}"
     );
 }
@@ -349,4 +351,48 @@ fn the_write_files_documentation_example_is_byte_exact() {
         assert_eq!(std::fs::read(m.path(path)).unwrap(), expected, "{path}");
         assert_eq!(format!("{:04o}", m.mode(path)), mode, "{path}");
     }
+}
+
+#[test]
+fn the_system_config_sets_the_limits_and_user_data_cannot_raise_them() {
+    let mime = python(
+        r#"
+import sys
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+m = MIMEMultipart()
+m.attach(MIMEText('#cloud-config\nuser_data_limits: {max_parts: 100}\nruncmd: [one]\n', 'cloud-config'))
+m.attach(MIMEText('#cloud-config\nruncmd: [two]\n', 'cloud-config'))
+m.attach(MIMEText('#cloud-config\nruncmd: [three]\n', 'cloud-config'))
+sys.stdout.write(m.as_string())
+"#,
+    );
+    let m = Machine::new();
+    seed_bytes(&m, META, &mime);
+    m.write(
+        "/etc/cloud/cloud.cfg.d/90_limits.cfg",
+        "user_data_limits: {max_parts: 2}\nwrite_files: [{path: /etc/still, content: ok}]\n",
+    );
+    m.run_ok(&["init", "--local"], 0);
+    m.run_ok(&["init"], 1);
+    assert_eq!(
+        m.stage_errors("init"),
+        ["user-data (/var/lib/cloud/seed/nocloud/user-data): the MIME message has more parts than the 2 cloudboot accepts (user_data_limits.max_parts); it was not used"]
+    );
+    assert_eq!(m.read("/etc/still"), "ok");
+    // `cloudboot schema` knows the key and its types.
+    m.write(
+        "/srv/limits.cfg",
+        "#cloud-config\nuser_data_limits: {max_parts: 2, max_includes: many}\n",
+    );
+    let out = m.run(&[
+        "schema",
+        "--config-file",
+        m.path("/srv/limits.cfg").to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        text.trim_end(),
+        "Error:\nCloud config schema errors: user_data_limits.max_includes (line 2, column 34): expected an integer, found str (many)"
+    );
 }

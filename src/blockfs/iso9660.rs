@@ -1124,10 +1124,7 @@ impl<R: ReadAt> Iso9660<R> {
         }
         let total: u64 = extents.iter().map(|e| e.len).sum();
         if total > max_bytes {
-            return Err(FsError::TooLarge(format!(
-                "{}: {total} bytes, more than the limit of {max_bytes} bytes",
-                shown(path)
-            )));
+            return Err(FsError::file_too_large(&shown(path), total, max_bytes));
         }
         let image = self.dev.size();
         // Parts of one file never overlap, so its data fits in the image;

@@ -109,6 +109,16 @@ pub enum FsError {
     Io(#[from] io::Error),
 }
 
+impl FsError {
+    /// A file of `size` bytes where at most `max` are read: one wording for
+    /// every filesystem.
+    pub fn file_too_large(shown: &str, size: u64, max: u64) -> FsError {
+        FsError::TooLarge(format!(
+            "{shown}: {size} bytes, more than the limit of {max} bytes"
+        ))
+    }
+}
+
 /// One directory entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DirEntry {

@@ -729,9 +729,7 @@ impl Volume<'_> {
     fn read_node(&self, node: &Node, shown: &str, max_bytes: u64) -> Result<Vec<u8>, FsError> {
         let size = u64::from(node.size);
         if size > max_bytes {
-            return Err(FsError::TooLarge(format!(
-                "{shown}: {size} bytes is over the limit of {max_bytes}"
-            )));
+            return Err(FsError::file_too_large(shown, size, max_bytes));
         }
         if size == 0 {
             // An empty file normally has no cluster; if it has one, Linux

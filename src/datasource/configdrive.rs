@@ -324,6 +324,18 @@ pub fn instance_from(
         "public_keys"
     };
     let public_keys = normalize_pubkeys(md.get(key_name));
+    // Where each blob came from, for messages about it.
+    let from = |rel: String, present: bool| present.then(|| super::source::shown(src, &rel));
+    let (user_data_from, vendor_data_from, vendor_data2_from) = if d.version == 1 {
+        (from("meta.js".into(), d.user_data.is_some()), None, None)
+    } else {
+        let base = format!("openstack/{}", d.os_version);
+        (
+            from(format!("{base}/user_data"), d.user_data.is_some()),
+            from(format!("{base}/vendor_data.json"), vendor_data.is_some()),
+            from(format!("{base}/vendor_data2.json"), vendor_data2.is_some()),
+        )
+    };
     let source = src.describe();
     let (description, subplatform) = match flavor {
         Flavor::Drive => (
@@ -355,6 +367,9 @@ pub fn instance_from(
         user_data: d.user_data,
         vendor_data,
         vendor_data2,
+        user_data_from,
+        vendor_data_from,
+        vendor_data2_from,
         network_config: None,
         network_json: d.network_data,
         network_eni: d.network_eni,

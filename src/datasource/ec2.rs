@@ -235,6 +235,9 @@ impl Ec2 {
             instance_id,
             dsmode: DsMode::Net,
             metadata: Value::Map(metadata),
+            user_data_from: user_data
+                .is_some()
+                .then(|| client.url(&format!("{version}/user-data"))),
             user_data,
             public_keys,
             availability_zone: az,

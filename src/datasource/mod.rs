@@ -17,8 +17,6 @@ pub mod source;
 
 use std::path::PathBuf;
 
-use serde_json::json;
-
 use crate::base64;
 use crate::paths::Paths;
 use crate::rootfs::FsView;
@@ -63,6 +61,11 @@ pub struct Instance {
     pub user_data: Option<Vec<u8>>,
     pub vendor_data: Option<Vec<u8>>,
     pub vendor_data2: Option<Vec<u8>>,
+    /// Where each blob came from (a seed file, a device and the file on it,
+    /// a URL), so that a problem in it names the file.
+    pub user_data_from: Option<String>,
+    pub vendor_data_from: Option<String>,
+    pub vendor_data2_from: Option<String>,
     /// Network config in cloud-init's v1/v2 form (NoCloud `network-config`).
     pub network_config: Option<Value>,
     /// OpenStack `network_data.json`, as given.
@@ -102,45 +105,82 @@ impl Instance {
         }
     }
 
+    /// Where the blob of `kind` came from, if the datasource said.
+    pub fn data_from(&self, kind: crate::userdata::Kind) -> Option<&str> {
+        use crate::userdata::Kind;
+        match kind {
+            Kind::User => self.user_data_from.as_deref(),
+            Kind::Vendor => self.vendor_data_from.as_deref(),
+            Kind::Vendor2 => self.vendor_data2_from.as_deref(),
+        }
+    }
+
     /// The `<ClassName>: <str(ds)>` line of `instances/<iid>/datasource`.
     pub fn datasource_line(&self) -> String {
         format!("{}: {}", self.class_name, self.description)
     }
 
-    pub fn to_json(&self) -> serde_json::Value {
-        let b64 = |d: &Option<Vec<u8>>| d.as_ref().map(|b| base64::encode(b));
-        json!({
-            "dsname": self.dsname,
-            "class_name": self.class_name,
-            "description": self.description,
-            "instance_id": self.instance_id,
-            "dsmode": self.dsmode.as_str(),
-            "metadata": self.metadata.to_json(),
-            "user_data_b64": b64(&self.user_data),
-            "vendor_data_b64": b64(&self.vendor_data),
-            "vendor_data2_b64": b64(&self.vendor_data2),
-            "network_config": self.network_config.as_ref().map(Value::to_json),
-            "network_json": self.network_json,
-            "network_eni": self.network_eni,
-            "public_keys": self.public_keys,
-            "availability_zone": self.availability_zone,
-            "region": self.region,
-            "files": self.files.iter().map(|(p, c)| json!([p, base64::encode(c)])).collect::<Vec<_>>(),
-            "ec2_metadata": self.ec2_metadata,
-            "cloud_name": self.cloud_name,
-            "platform": self.platform,
-            "subplatform": self.subplatform,
-            "disconnected": self.disconnected,
-        })
+    /// The cache file's JSON (`obj.json`), the blobs in base64, written
+    /// straight into the output (a large user-data is not held twice more).
+    pub fn to_cache_json(&self) -> Vec<u8> {
+        let cached = Cached {
+            dsname: &self.dsname,
+            class_name: &self.class_name,
+            description: &self.description,
+            instance_id: &self.instance_id,
+            dsmode: self.dsmode.as_str(),
+            metadata: self.metadata.to_json(),
+            user_data_b64: self.user_data.as_deref().map(Base64),
+            vendor_data_b64: self.vendor_data.as_deref().map(Base64),
+            vendor_data2_b64: self.vendor_data2.as_deref().map(Base64),
+            user_data_from: &self.user_data_from,
+            vendor_data_from: &self.vendor_data_from,
+            vendor_data2_from: &self.vendor_data2_from,
+            network_config: self.network_config.as_ref().map(Value::to_json),
+            network_json: &self.network_json,
+            network_eni: &self.network_eni,
+            public_keys: &self.public_keys,
+            availability_zone: &self.availability_zone,
+            region: &self.region,
+            files: self
+                .files
+                .iter()
+                .map(|(p, c)| (p.as_str(), Base64(c)))
+                .collect(),
+            ec2_metadata: &self.ec2_metadata,
+            cloud_name: &self.cloud_name,
+            platform: &self.platform,
+            subplatform: &self.subplatform,
+            disconnected: self.disconnected,
+        };
+        // Room for the blobs' base64 and the rest, so the output is
+        // allocated once rather than doubled (and copied) as it grows.
+        let blobs: usize = [&self.user_data, &self.vendor_data, &self.vendor_data2]
+            .iter()
+            .filter_map(|b| b.as_ref().map(Vec::len))
+            .chain(self.files.iter().map(|(_, c)| c.len()))
+            .sum();
+        let mut out = Vec::with_capacity(blobs / 3 * 4 + (64 << 10));
+        match serde_json::to_writer(&mut out, &cached) {
+            Ok(()) => out,
+            Err(_) => Vec::new(),
+        }
     }
 
-    pub fn from_json(j: &serde_json::Value) -> Option<Instance> {
-        let s = |k: &str| j.get(k).and_then(|v| v.as_str()).map(str::to_string);
-        let bytes = |k: &str| {
-            j.get(k)
-                .and_then(|v| v.as_str())
-                .and_then(|t| base64::decode(t.as_bytes()).ok())
+    /// The instance [`Instance::to_cache_json`] wrote. The blobs are decoded one at
+    /// a time, each base64 text dropped once decoded, so that reading back a
+    /// large user-data costs its size once or twice, not four times.
+    pub fn from_json(mut j: serde_json::Value) -> Option<Instance> {
+        let mut bytes = |k: &str| match j.get_mut(k).map(serde_json::Value::take) {
+            Some(serde_json::Value::String(t)) => base64::decode(t.as_bytes()).ok(),
+            _ => None,
         };
+        let (user_data, vendor_data, vendor_data2) = (
+            bytes("user_data_b64"),
+            bytes("vendor_data_b64"),
+            bytes("vendor_data2_b64"),
+        );
+        let s = |k: &str| j.get(k).and_then(|v| v.as_str()).map(str::to_string);
         Some(Instance {
             dsname: s("dsname")?,
             class_name: s("class_name")?,
@@ -152,9 +192,12 @@ impl Instance {
                 DsMode::Net
             },
             metadata: Value::from_json(j.get("metadata")?),
-            user_data: bytes("user_data_b64"),
-            vendor_data: bytes("vendor_data_b64"),
-            vendor_data2: bytes("vendor_data2_b64"),
+            user_data,
+            vendor_data,
+            vendor_data2,
+            user_data_from: s("user_data_from"),
+            vendor_data_from: s("vendor_data_from"),
+            vendor_data2_from: s("vendor_data2_from"),
             network_config: j
                 .get("network_config")
                 .filter(|v| !v.is_null())
@@ -194,6 +237,44 @@ impl Instance {
                 .and_then(|v| v.as_bool())
                 .unwrap_or(false),
         })
+    }
+}
+
+/// [`Instance`] as its cache file holds it.
+#[derive(serde::Serialize)]
+struct Cached<'a> {
+    dsname: &'a str,
+    class_name: &'a str,
+    description: &'a str,
+    instance_id: &'a str,
+    dsmode: &'a str,
+    metadata: serde_json::Value,
+    user_data_b64: Option<Base64<'a>>,
+    vendor_data_b64: Option<Base64<'a>>,
+    vendor_data2_b64: Option<Base64<'a>>,
+    user_data_from: &'a Option<String>,
+    vendor_data_from: &'a Option<String>,
+    vendor_data2_from: &'a Option<String>,
+    network_config: Option<serde_json::Value>,
+    network_json: &'a Option<serde_json::Value>,
+    network_eni: &'a Option<String>,
+    public_keys: &'a [String],
+    availability_zone: &'a Option<String>,
+    region: &'a Option<String>,
+    files: Vec<(&'a str, Base64<'a>)>,
+    ec2_metadata: &'a Option<serde_json::Value>,
+    cloud_name: &'a str,
+    platform: &'a str,
+    subplatform: &'a str,
+    disconnected: bool,
+}
+
+/// Bytes serialized as a base64 string, encoded as they are written.
+struct Base64<'a>(&'a [u8]);
+
+impl serde::Serialize for Base64<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&base64::Display(self.0))
     }
 }
 
@@ -393,7 +474,10 @@ pub fn cache_path(paths: &Paths) -> PathBuf {
 
 /// The cached instance, if any (read through the `instance` link).
 pub fn load_cache(fs: &dyn FsView, paths: &Paths) -> Option<Instance> {
-    let bytes = fs.read(&cache_path(paths)).ok()?;
-    let j: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    Instance::from_json(&j)
+    // The file's bytes go before the blobs are decoded.
+    let j: serde_json::Value = {
+        let bytes = fs.read(&cache_path(paths)).ok()?;
+        serde_json::from_slice(&bytes).ok()?
+    };
+    Instance::from_json(j)
 }

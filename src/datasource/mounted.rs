@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::source::SeedSource;
-use crate::rootfs::Root;
-use crate::userdata::MAX_USER_DATA;
+use crate::rootfs::{FsView, Kind, RealFs, Root};
+use crate::userdata::{read_limited, MAX_USER_DATA};
 
 /// A device mounted on a private directory, unmounted when dropped.
 pub struct MountedSource {
@@ -46,6 +46,16 @@ impl MountedSource {
     }
 }
 
+impl MountedSource {
+    /// The mount as a root: paths resolve inside it as in a chroot, so a
+    /// symlink on the device cannot name a file of this machine.
+    fn fs(&self) -> RealFs {
+        RealFs {
+            root: Root::new(&self.dir),
+        }
+    }
+}
+
 impl Drop for MountedSource {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg(&self.dir).status();
@@ -59,36 +69,48 @@ impl SeedSource for MountedSource {
     }
 
     fn read(&self, rel: &str) -> Result<Option<Vec<u8>>, String> {
-        let rel = rel.trim_start_matches('/');
-        if rel.split('/').any(|c| c == "..") {
-            return Ok(None);
-        }
-        let p = self.dir.join(rel);
-        match std::fs::metadata(&p) {
-            Err(_) => Ok(None),
-            Ok(md) if !md.is_file() => Ok(None),
-            Ok(md) if md.len() > MAX_USER_DATA as u64 => Err(format!(
-                "{}: {rel}: larger than {} MiB",
-                self.device,
-                MAX_USER_DATA >> 20
-            )),
-            Ok(_) => std::fs::read(&p)
-                .map(Some)
-                .map_err(|e| format!("{}: {rel}: {e}", self.device)),
+        let fs = self.fs();
+        let path = Path::new("/").join(rel.trim_start_matches('/'));
+        match fs.stat(&path) {
+            Some(st) if st.kind != Kind::File => Ok(None),
+            _ => {
+                read_limited(&fs, &path, MAX_USER_DATA).map_err(|e| format!("{}: {e}", self.device))
+            }
         }
     }
 
     fn list(&self, rel: &str) -> Vec<String> {
-        std::fs::read_dir(self.dir.join(rel.trim_start_matches('/')))
-            .map(|rd| {
-                rd.flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
+        self.fs()
+            .list_dir(&Path::new("/").join(rel.trim_start_matches('/')))
             .unwrap_or_default()
     }
 
     fn is_device(&self) -> bool {
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_symlink_on_the_device_does_not_reach_this_machine() {
+        let host = tempfile::tempdir().unwrap();
+        let secret = host.path().join("secret");
+        std::fs::write(&secret, "this machine's file").unwrap();
+        let mount = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(&secret, mount.path().join("user-data")).unwrap();
+        std::fs::write(mount.path().join("meta-data"), "instance-id: i\n").unwrap();
+        let src = MountedSource {
+            dir: mount.path().to_path_buf(),
+            device: "/dev/sr0".into(),
+        };
+        assert_eq!(src.read("meta-data").unwrap().unwrap(), b"instance-id: i\n");
+        assert_eq!(src.read("user-data"), Ok(None));
+        std::os::unix::fs::symlink(host.path(), mount.path().join("openstack")).unwrap();
+        assert_eq!(src.list("openstack"), Vec::<String>::new());
+        // Nothing was mounted: dropping it must not run umount.
+        std::mem::forget(src);
     }
 }

@@ -22,7 +22,7 @@ use super::source::{DirSource, SeedSource};
 use super::{Datasource, DsContext, DsMode, Found, Instance};
 use crate::merge::merge_many;
 use crate::stages::Stage;
-use crate::userdata::MAX_USER_DATA;
+use crate::userdata::{read_limited, MAX_USER_DATA};
 use crate::value::{Mapping, Value};
 use crate::yaml;
 
@@ -38,6 +38,9 @@ struct Seed {
     user_data: Option<Vec<u8>>,
     vendor_data: Option<Vec<u8>>,
     network_config: Option<Value>,
+    /// Where user-data and vendor-data were read, for messages about them.
+    user_data_from: Option<String>,
+    vendor_data_from: Option<String>,
 }
 
 impl Seed {
@@ -48,6 +51,8 @@ impl Seed {
             user_data: None,
             vendor_data: None,
             network_config: None,
+            user_data_from: None,
+            vendor_data_from: None,
         }
     }
 }
@@ -135,8 +140,10 @@ fn read_seed(src: &dyn SeedSource, problems: &mut Vec<String>) -> Option<Seed> {
         source: src.describe(),
         meta: load_mapping(&meta_raw, &shown("meta-data"), problems),
         user_data: Some(user_data),
+        vendor_data_from: vendor_data.is_some().then(|| shown("vendor-data")),
         vendor_data,
         network_config,
+        user_data_from: Some(shown("user-data")),
     })
 }
 
@@ -148,11 +155,12 @@ impl NoCloud {
             ("dmi", "/sys/class/dmi/id/product_serial"),
             ("cmdline", "/proc/cmdline"),
         ] {
-            if let Some(fill) = ctx
-                .fs
-                .read_string(Path::new(path))
-                .and_then(|t| parse_ds_token(&t))
-            {
+            // Both are a line; more than 64 KiB is no kernel's.
+            let text = read_limited(ctx.fs, Path::new(path), 64 << 10)
+                .ok()
+                .flatten()
+                .map(|b| String::from_utf8_lossy(&b).into_owned());
+            if let Some(fill) = text.as_deref().and_then(parse_ds_token) {
                 seeds.push(Seed::meta_only(name, Value::Map(fill)));
             }
         }
@@ -189,6 +197,8 @@ impl NoCloud {
                 }),
                 vendor_data: None,
                 network_config: None,
+                user_data_from: Some("datasource.NoCloud.user-data".into()),
+                vendor_data_from: None,
             });
         }
         if with_devices {
@@ -230,14 +240,8 @@ impl NoCloud {
                 .strip_prefix("file://")
                 .or(u.starts_with('/').then_some(u.as_str()))
             {
-                let p = Path::new(path);
-                return match ctx.fs.stat(p) {
-                    None => Ok(None),
-                    Some(st) if st.len > MAX_USER_DATA as u64 => {
-                        Err(format!("{path}: larger than {} MiB", MAX_USER_DATA >> 20))
-                    }
-                    Some(_) => ctx.fs.read(p).map(Some).map_err(|e| format!("{path}: {e}")),
-                };
+                return read_limited(ctx.fs, Path::new(path), MAX_USER_DATA)
+                    .map_err(|e| e.to_string());
             }
             match crate::http::get(&u, &crate::http::Limits::default()) {
                 Ok(r) if r.ok() => Ok(Some(r.body)),
@@ -253,12 +257,15 @@ impl NoCloud {
         if let Some(p) = problems.pop() {
             return Err(p);
         }
+        let vendor_data = fetch("vendor-data")?;
         Ok(Seed {
             source: base.to_string(),
             meta,
             user_data: Some(fetch("user-data")?.unwrap_or_default()),
-            vendor_data: fetch("vendor-data")?,
+            vendor_data_from: vendor_data.is_some().then(|| url("vendor-data")),
+            vendor_data,
             network_config: None,
+            user_data_from: Some(url("user-data")),
         })
     }
 }
@@ -280,11 +287,16 @@ impl Datasource for NoCloud {
         let local_class = ctx.stage == Stage::Local;
         let mut meta = Value::empty_map();
         let (mut ud, mut vd, mut net) = (None, None, None);
+        let (mut ud_from, mut vd_from) = (None, None);
         let mut found = Vec::new();
         for s in seeds {
             meta = merge_many(&[meta, s.meta]);
-            ud = s.user_data.or(ud);
-            vd = s.vendor_data.or(vd);
+            if s.user_data.is_some() {
+                (ud, ud_from) = (s.user_data, s.user_data_from);
+            }
+            if s.vendor_data.is_some() {
+                (vd, vd_from) = (s.vendor_data, s.vendor_data_from);
+            }
             net = s.network_config.or(net);
             found.push(s.source);
         }
@@ -304,8 +316,8 @@ impl Datasource for NoCloud {
             match Self::read_seedfrom(ctx, &seedfrom) {
                 Ok(seed) => {
                     meta = merge_many(&[meta, seed.meta]);
-                    ud = seed.user_data;
-                    vd = seed.vendor_data;
+                    (ud, ud_from) = (seed.user_data, seed.user_data_from);
+                    (vd, vd_from) = (seed.vendor_data, seed.vendor_data_from);
                     found.push(seedfrom);
                 }
                 Err(e) => {
@@ -360,6 +372,8 @@ impl Datasource for NoCloud {
             dsmode,
             user_data: ud,
             vendor_data: vd,
+            user_data_from: ud_from,
+            vendor_data_from: vd_from,
             network_config: net,
             network_eni,
             public_keys,

@@ -36,6 +36,9 @@ impl Datasource for NoneSource {
                     .unwrap_or_else(|| "iid-datasource-none".into()),
                 dsmode: DsMode::Net,
                 metadata,
+                user_data_from: user_data
+                    .is_some()
+                    .then(|| "datasource.None.userdata_raw".to_string()),
                 user_data,
                 cloud_name: "none".into(),
                 platform: "none".into(),

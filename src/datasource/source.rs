@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::blockfs::{Filesystem, FsError};
 use crate::rootfs::FsView;
-use crate::userdata::MAX_USER_DATA;
+use crate::userdata::{read_limited, MAX_USER_DATA};
 
 /// A tree of seed files.
 pub trait SeedSource {
@@ -35,19 +35,9 @@ impl SeedSource for DirSource<'_> {
     fn read(&self, rel: &str) -> Result<Option<Vec<u8>>, String> {
         let p = self.base.join(rel.trim_start_matches('/'));
         match self.fs.stat(&p) {
-            None => Ok(None),
+            // A directory or a device where a file should be: not there.
             Some(st) if st.kind != crate::rootfs::Kind::File => Ok(None),
-            Some(st) if st.len > MAX_USER_DATA as u64 => Err(format!(
-                "{}: {:.1} MiB, more than the {} MiB cloudboot accepts",
-                p.display(),
-                st.len as f64 / (1u64 << 20) as f64,
-                MAX_USER_DATA >> 20
-            )),
-            Some(_) => self
-                .fs
-                .read(&p)
-                .map(Some)
-                .map_err(|e| format!("{}: {e}", p.display())),
+            _ => read_limited(self.fs, &p, MAX_USER_DATA).map_err(|e| e.to_string()),
         }
     }
 

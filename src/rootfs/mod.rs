@@ -167,20 +167,20 @@ impl Root {
     /// The whole file, following links inside the root.
     pub fn read(&self, guest: &Path) -> io::Result<Vec<u8>> {
         let mut out = Vec::new();
-        File::from(self.open_fd(
+        self.open_read(guest)?.read_to_end(&mut out)?;
+        Ok(out)
+    }
+
+    /// A file to read, following links inside the root. (`O_NONBLOCK`: a
+    /// FIFO planted where a file should be cannot hang the open.)
+    pub fn open_read(&self, guest: &Path) -> io::Result<File> {
+        self.open_fd(
             guest,
             true,
             libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY,
             0,
-        )?)
-        .read_to_end(&mut out)?;
-        Ok(out)
-    }
-
-    /// A file to read, following links inside the root.
-    pub fn open_read(&self, guest: &Path) -> io::Result<File> {
-        self.open_fd(guest, true, libc::O_RDONLY | libc::O_NOCTTY, 0)
-            .map(File::from)
+        )
+        .map(File::from)
     }
 
     /// Metadata; with `follow_last` false a link is reported as itself.
@@ -577,6 +577,13 @@ impl Stat {
 pub trait FsView {
     /// The whole file; `ErrorKind::NotFound` when absent.
     fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// The file, but never more than `max` + 1 bytes of it (one more tells
+    /// it is larger), so a hostile input's size cannot decide what it costs.
+    fn read_at_most(&self, path: &Path, max: u64) -> io::Result<Vec<u8>> {
+        let mut data = self.read(path)?;
+        data.truncate(usize::try_from(max.saturating_add(1)).unwrap_or(usize::MAX));
+        Ok(data)
+    }
     /// Metadata, following symlinks; `None` when absent.
     fn stat(&self, path: &Path) -> Option<Stat>;
     /// Metadata of the path itself (a symlink is reported as one).
@@ -621,6 +628,15 @@ pub struct RealFs {
 impl FsView for RealFs {
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         self.root.read(path)
+    }
+
+    fn read_at_most(&self, path: &Path, max: u64) -> io::Result<Vec<u8>> {
+        let mut data = Vec::new();
+        self.root
+            .open_read(path)?
+            .take(max.saturating_add(1))
+            .read_to_end(&mut data)?;
+        Ok(data)
     }
 
     fn stat(&self, path: &Path) -> Option<Stat> {

@@ -1,0 +1,144 @@
+//! Hostile user-data costs what cloudboot's limits allow, never what its
+//! shape or size asks for: each case here is one clear error naming the input
+//! and the limit, the rest of the boot goes on, and no stage process's peak
+//! memory (its own `ru_maxrss`) reaches 64 MiB. How long each case takes is
+//! printed by `cargo bench --bench hostile`, not tested. The inputs are in
+//! `tests/hostile_common`.
+
+mod common;
+mod hostile_common;
+
+use hostile_common::*;
+
+/// The most memory any stage may use on any of these inputs.
+const MAX_RSS_KIB: i64 = 64 * 1024;
+
+/// Boots `case` through the four stages, insisting on each exit code (the
+/// number of errors the stage reported) and on every stage's peak memory.
+fn boot(case: &Case, codes: [i32; 4]) {
+    for (run, (args, code)) in case.boot().iter().zip(STAGES.iter().zip(codes)) {
+        assert_eq!(
+            run.code, code,
+            "cloudboot {args:?}: exit code (-N: killed by signal N)\n{}",
+            run.stderr
+        );
+        eprintln!("cloudboot {args:?}: peak RSS {} KiB", run.max_rss_kib);
+        assert!(
+            run.max_rss_kib < MAX_RSS_KIB,
+            "cloudboot {args:?} used {} KiB at its peak, not under {MAX_RSS_KIB} KiB",
+            run.max_rss_kib
+        );
+    }
+    assert!(case.booted_on(), "{} was not written", case.went_on);
+}
+
+const SEED: &str = "user-data (/var/lib/cloud/seed/nocloud/user-data)";
+
+#[test]
+fn a_user_data_that_includes_itself_ten_times_stops_at_the_include_limit() {
+    let case = self_including();
+    boot(&case, [0, 2, 0, 0]);
+    assert_eq!(case.requests.lock().unwrap().len(), 100, "fetches");
+    let chain = |n| format!("{SEED}{}", format!(", #include {}/ud", case.base).repeat(n));
+    assert_eq!(
+        case.machine.stage_errors("init"),
+        [
+            format!("{}: not followed: includes nest more than 8 deep (cloudboot's limit, user_data_limits.max_include_depth) (and 849 more for the same reason)", chain(9)),
+            format!("{}: not fetched: more than 100 includes for one user-data (cloudboot's limit, user_data_limits.max_includes) (and 59 more for the same reason)", chain(8)),
+        ]
+    );
+}
+
+#[test]
+fn a_hundred_thousand_mime_parts_are_refused_and_the_boot_goes_on() {
+    let case = mime_parts(100_000, 0);
+    boot(&case, [0, 1, 0, 0]);
+    let m = &case.machine;
+    assert_eq!(
+        m.stage_errors("init"),
+        [format!("{SEED}: the MIME message has more parts than the 1000 cloudboot accepts (user_data_limits.max_parts); it was not used")]
+    );
+    // Not one part was used.
+    let scripts = m.path(&format!("{}/scripts", m.idir("iid-test-1")));
+    assert_eq!(
+        std::fs::read_dir(scripts).map(|d| d.count()).unwrap_or(0),
+        0
+    );
+}
+
+#[test]
+fn a_thousand_mime_parts_are_all_used() {
+    let case = mime_parts(1000, 0);
+    boot(&case, [0, 0, 0, 0]);
+    let m = &case.machine;
+    let scripts = m.path(&format!("{}/scripts", m.idir("iid-test-1")));
+    assert_eq!(std::fs::read_dir(scripts).unwrap().count(), 1000);
+}
+
+#[test]
+fn a_200_mb_seed_file_is_refused_unread() {
+    let case = big_seed_file();
+    boot(&case, [1, 0, 0, 0]);
+    assert_eq!(
+        case.machine.stage_errors("init-local"),
+        ["/var/lib/cloud/seed/nocloud/user-data: 200.0 MiB, more than the 16 MiB cloudboot accepts; ignored"]
+    );
+}
+
+#[test]
+fn a_200_mb_user_data_on_an_iso_or_fat_image_is_refused_unread() {
+    for (image, fs_type) in [(Image::Iso9660, "iso9660"), (Image::Fat, "vfat")] {
+        let case = big_on_image(image);
+        boot(&case, [1, 0, 0, 0]);
+        assert_eq!(
+            case.machine.stage_errors("init-local"),
+            [format!("{} ({fs_type}): user-data: /user-data: 209715200 bytes, more than the limit of 16777216 bytes; ignored", case.options[1])]
+        );
+    }
+}
+
+/// `seedfrom` over HTTP: refused at 16 MiB; the fallback datasource boots.
+#[test]
+fn a_200_mb_user_data_from_an_http_seed_is_refused() {
+    for content_length in [true, false] {
+        let case = big_http_seed(content_length);
+        boot(&case, [0, 1, 0, 0]);
+        let base = &case.base;
+        assert_eq!(
+            case.machine.stage_errors("init"),
+            [format!("NoCloud seedfrom {base}/: {base}/user-data: the response is larger than the 16777216 bytes cloudboot accepts")],
+            "Content-Length sent: {content_length}"
+        );
+        assert_eq!(
+            case.machine.read("/var/lib/cloud/data/instance-id"),
+            "iid-datasource-none\n"
+        );
+    }
+}
+
+/// Each refused, and the include after them still applies.
+#[test]
+fn a_200_mb_include_is_refused_and_the_next_one_applies() {
+    let case = big_includes();
+    boot(&case, [0, 3, 0, 0]);
+    let base = &case.base;
+    let budget = "more than 16 MiB of user-data once decompressed and included (cloudboot's limit); it was not used";
+    assert_eq!(
+        case.machine.stage_errors("init"),
+        [
+            format!("{SEED}, #include {base}/big: {budget}"),
+            format!("{SEED}, #include {base}/endless: {budget}"),
+            format!("{SEED}, #include file:///srv/big: {budget}"),
+        ]
+    );
+}
+
+#[test]
+fn a_gzip_bomb_is_refused_and_the_boot_goes_on() {
+    let case = gzip_bomb();
+    boot(&case, [0, 1, 0, 0]);
+    assert_eq!(
+        case.machine.stage_errors("init"),
+        [format!("{SEED}: more than 16 MiB of user-data once decompressed and included (cloudboot's limit); it was not used")]
+    );
+}
