@@ -37,6 +37,54 @@ fn canonical(v: &serde_json::Value) -> serde_json::Value {
     }
 }
 
+/// The JSON text with every integer literal that does not fit in 64 bits
+/// turned into the string `"int:<digits>"`, so that comparing parsed values
+/// compares such integers exactly (serde_json would round them to floats).
+fn exact_big_ints(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    let mut in_string = false;
+    while let Some(c) = chars.next() {
+        if in_string {
+            out.push(c);
+            match c {
+                '\\' => out.extend(chars.next()),
+                '"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        if c == '"' {
+            in_string = true;
+            out.push(c);
+            continue;
+        }
+        if c == '-' || c.is_ascii_digit() {
+            let mut number = String::from(c);
+            while let Some(&d) = chars.peek() {
+                if !(d.is_ascii_digit() || ".eE+-".contains(d)) {
+                    break;
+                }
+                number.push(d);
+                chars.next();
+            }
+            let integer = number.trim_start_matches('-');
+            let big = !integer.is_empty()
+                && integer.bytes().all(|b| b.is_ascii_digit())
+                && number.parse::<i64>().is_err()
+                && number.parse::<u64>().is_err();
+            if big {
+                out.push_str(&format!("\"int:{number}\""));
+            } else {
+                out.push_str(&number);
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// What one case must give, and whether it matched.
 fn check(yaml: &Path) -> Result<(), String> {
     let own = yaml.with_extension("cloudboot");
@@ -80,9 +128,9 @@ fn check(yaml: &Path) -> Result<(), String> {
     if code != Some(0) {
         return Err(format!("PyYAML accepts it, we refused: {stderr}"));
     }
-    let want: serde_json::Value =
-        serde_json::from_str(expected).map_err(|e| format!("bad expected JSON: {e}"))?;
-    let got: serde_json::Value = serde_json::from_str(stdout.trim())
+    let want: serde_json::Value = serde_json::from_str(&exact_big_ints(expected))
+        .map_err(|e| format!("bad expected JSON: {e}"))?;
+    let got: serde_json::Value = serde_json::from_str(&exact_big_ints(stdout.trim()))
         .map_err(|e| format!("bad output JSON: {e}: {stdout}"))?;
     if canonical(&want) != canonical(&got) {
         return Err(format!("want {want}\n     got  {got}"));
@@ -121,6 +169,14 @@ fn loader_matches_pyyaml_safe_load() {
         failures.len(),
         cases.len(),
         failures.join("\n")
+    );
+}
+
+#[test]
+fn big_integers_compare_exactly() {
+    assert_eq!(
+        exact_big_ints(r#"{"a": [18446744073709551616, -1, 1.5e+20, "9999999999999999999\\"1"]}"#),
+        r#"{"a": ["int:18446744073709551616", -1, 1.5e+20, "9999999999999999999\\"1"]}"#
     );
 }
 

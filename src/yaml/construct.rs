@@ -13,6 +13,7 @@
 
 use std::collections::HashMap;
 
+use super::bigint::Integer;
 use super::compose::{Content, Fault, Node, Pos};
 use super::resolve::{self, *};
 use super::timestamp::Timestamp;
@@ -319,27 +320,19 @@ impl Constructor {
     }
 }
 
-/// Python's `==` between two hashable keys: numbers compare by value across
-/// bool, int and float (`1 == 1.0 == True`), everything else by kind and value.
+/// Whether a Python dict sees two keys as one: numbers compare by value
+/// across bool, int and float (`1 == 1.0 == True`), everything else by kind
+/// and value. NaN is never equal to itself, but a dict checks identity
+/// first and PyYAML makes every `.nan` the same float object, so all NaN
+/// keys are one key.
 fn python_key_eq(a: &Value, b: &Value) -> bool {
-    fn number(v: &Value) -> Option<(Option<i64>, f64)> {
-        match v {
-            Value::Bool(b) => Some((Some(i64::from(*b)), f64::from(u8::from(*b)))),
-            Value::Int(i) => Some((Some(*i), *i as f64)),
-            Value::Float(f) => Some((None, *f)),
-            _ => None,
-        }
+    let nan = |v: &Value| matches!(v, Value::Float(f) if f.is_nan());
+    if nan(a) && nan(b) {
+        return true;
     }
-    match (number(a), number(b)) {
-        (Some((Some(x), _)), Some((Some(y), _))) => x == y,
-        (Some((Some(i), _)), Some((None, f))) | (Some((None, f)), Some((Some(i), _))) => {
-            f.fract() == 0.0
-                && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f)
-                && f as i64 == i
-        }
-        (Some((None, x)), Some((None, y))) => x == y,
-        (None, None) => a == b,
-        _ => false,
+    match crate::value::python_number_cmp(a, b) {
+        Some(order) => order.is_eq(),
+        None => a == b,
     }
 }
 
@@ -348,7 +341,10 @@ fn scalar(tag: &str, text: &str) -> Result<Value, String> {
     Ok(match tag {
         NULL => Value::Null,
         BOOL => Value::Bool(construct_bool(text)?),
-        INT => Value::Int(construct_int(text)?),
+        INT => match construct_int(text)? {
+            Integer::Small(i) => Value::Int(i),
+            Integer::Big(b) => Value::BigInt(b),
+        },
         FLOAT => Value::Float(construct_float(text)?),
         BINARY => {
             if let Some(c) = text.chars().find(|c| !c.is_ascii()) {

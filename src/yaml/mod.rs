@@ -23,20 +23,23 @@
 //! from one between tokens (refused by PyYAML). It is maintained, has no
 //! `unsafe` dependency tree to speak of, and builds with our MSRV.
 //!
-//! Integers beyond 64 bits: PyYAML has big integers; [`Value`] has `i64`.
-//! We refuse such a document with a clear message rather than change the
-//! number's type or value behind the user's back.
+//! Integers beyond 64 bits: PyYAML has Python's unbounded ints, so we keep
+//! such a number exactly ([`BigInt`], `Value::BigInt`) and the rest of the
+//! document applies; past Python's own limit of 4300 digits it is refused
+//! (see [`bigint`]).
 //!
 //! Writing: [`dump_cloud_config`] writes what cloud-init's `safeyaml.dumps`
 //! writes (`cloud-config.txt`); [`dump_bare_mapping`] the same without the
 //! `---` and `...` markers (the netplan renderer's file).
 
+pub mod bigint;
 mod compose;
 mod construct;
 mod emit;
 mod resolve;
 mod timestamp;
 
+pub use bigint::BigInt;
 pub use construct::Marks;
 pub use emit::{dump_bare_mapping, dump_cloud_config};
 
