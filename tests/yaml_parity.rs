@@ -240,3 +240,19 @@ fn parse_yaml_reads_stdin_and_refuses_unknown_devel_commands() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
 }
+
+mod common;
+
+/// A `write_files` entry whose `content: |` ends user-data that has no final
+/// line break: PyYAML reads the block scalar without a trailing newline, so
+/// cloud-init writes the file without one (we used to add it).
+#[test]
+fn a_block_scalar_ending_user_data_gets_no_extra_newline() {
+    let m = common::Machine::seeded(
+        common::META,
+        "#cloud-config\nwrite_files:\n- path: /etc/keep\n  content: |+\n    kept\n\n- path: /etc/last\n  content: |\n    #!/bin/sh\n    echo last",
+    );
+    m.boot();
+    assert_eq!(m.read("/etc/keep"), "kept\n\n");
+    assert_eq!(m.read("/etc/last"), "#!/bin/sh\necho last");
+}

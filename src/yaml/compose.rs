@@ -97,6 +97,8 @@ struct Source<'a> {
     /// The last (char index, byte index) looked up: queries mostly move
     /// forward, so walking on from here keeps them cheap on non-ASCII text.
     checkpoint: Cell<(usize, usize)>,
+    char_len: usize,
+    ascii: bool,
 }
 
 impl<'a> Source<'a> {
@@ -104,12 +106,14 @@ impl<'a> Source<'a> {
         Source {
             text,
             checkpoint: Cell::new((0, 0)),
+            char_len: text.chars().count(),
+            ascii: text.is_ascii(),
         }
     }
 
     /// Byte offset of the `char_index`-th character (the text length past the end).
     fn byte_at(&self, char_index: usize) -> usize {
-        if self.text.is_ascii() {
+        if self.ascii {
             return char_index.min(self.text.len());
         }
         let (mut ci, mut bi) = self.checkpoint.get();
@@ -145,6 +149,11 @@ impl<'a> Source<'a> {
             }
         }
         pos
+    }
+
+    /// The text's length in characters.
+    fn char_len(&self) -> usize {
+        self.char_len
     }
 
     /// Where the stream ends, as PyYAML marks "unexpected end of stream".
@@ -290,6 +299,13 @@ struct Anchor {
 
 struct Composer<'a> {
     shifts: &'a [(usize, usize)],
+    /// What to do with a block scalar that runs to the end of the text.
+    last_line: &'a LastLine,
+    /// Where the original text ends, when we parse it with a line break
+    /// added: no position may lie beyond it.
+    end: Option<Pos>,
+    /// The value of a block scalar that runs to the end of the text.
+    final_block_scalar: Option<String>,
     source: Source<'a>,
     /// Char index ranges of quoted and block scalars, for [`stray_tab`].
     scalar_ranges: Vec<(usize, usize)>,
@@ -305,24 +321,100 @@ struct Composer<'a> {
 }
 
 /// Composes the single document of `text`; `None` for an empty stream.
+///
+/// A text whose last line has no line break: PyYAML reads that line as it
+/// is, while the parser reads it as though it ended with one, and gives a
+/// block scalar that ends there a final line break PyYAML's does not have
+/// (`a: |\n  x` is `"x"` to PyYAML). So we parse the text with the break
+/// added, where the parser agrees with PyYAML, then take back what the
+/// added break put into that block scalar, and keep every position within
+/// the original text.
 pub fn compose(text: &str) -> Result<Option<Rc<Node>>, Fault> {
     check_printable(&Source::new(text))?;
+    let Some(last) = text.rsplit(['\n', '\r']).next().filter(|l| !l.is_empty()) else {
+        return compose_reindenting(text, &LastLine::Terminated, None).map(|(root, _)| root);
+    };
+    let end = Source::new(text).end_pos();
+    let padded = format!("{text}\n");
+    let rule = if last.chars().any(|c| c != ' ') {
+        // Content: the added break is the last thing in the scalar's value.
+        LastLine::Content
+    } else {
+        // Spaces only: content if there are more of them than the scalar's
+        // indentation, else a blank line that adds nothing. Without the
+        // line the value is the blank-line answer; compare.
+        let trimmed = &text[..text.len() - last.len()];
+        let without = compose_reindenting(trimmed, &LastLine::Terminated, Some(end))
+            .ok()
+            .and_then(|(_, value)| value);
+        LastLine::Blanks { without }
+    };
+    compose_reindenting(&padded, &rule, Some(end)).map(|(root, _)| root)
+}
+
+/// What the text's last line is, when it has no line break.
+enum LastLine {
+    /// It has one (or the text is empty).
+    Terminated,
+    /// It holds more than spaces.
+    Content,
+    /// It holds only spaces; `without` is the value a block scalar ending
+    /// the text has when the line is left out.
+    Blanks { without: Option<String> },
+}
+
+impl LastLine {
+    /// The value PyYAML gives a block scalar that ran to the end of the
+    /// text with a line break added, where the parser gave `value`.
+    fn correct(&self, value: String) -> String {
+        let drop_added_break = |mut v: String| {
+            if v.ends_with('\n') {
+                v.pop();
+            }
+            v
+        };
+        match self {
+            LastLine::Terminated => value,
+            LastLine::Content => drop_added_break(value),
+            LastLine::Blanks {
+                without: Some(without),
+            } if value == *without || value.strip_suffix('\n') == Some(without) => {
+                // A blank line: no content, and with no break after it, no
+                // break to keep either.
+                without.clone()
+            }
+            LastLine::Blanks { .. } => drop_added_break(value),
+        }
+    }
+}
+
+/// [`compose_once`], again with some lines re-indented where the parser's
+/// YAML 1.2 indentation rules refuse what PyYAML accepts.
+fn compose_reindenting(
+    text: &str,
+    last_line: &LastLine,
+    end: Option<Pos>,
+) -> Result<(Option<Rc<Node>>, Option<String>), Fault> {
     // YAML 1.2 wants the lines inside a flow collection or a quoted scalar
     // indented more than the block around them; PyYAML (1.1) does not care,
     // and neither does the value, since such lines' leading blanks are
     // folded away. When the parser stops on that rule we indent the line and
     // parse again, then give positions back in the original's columns.
+    let clamp = |f: Fault| Fault {
+        at: f.at.map(|p| end.map_or(p, |e| p.min(e))),
+        message: f.message,
+    };
     let mut shifts: Vec<(usize, usize)> = Vec::new();
     let mut current = std::borrow::Cow::Borrowed(text);
     loop {
-        match compose_once(&current, &shifts) {
-            Ok(root) => return Ok(root),
-            Err(Attempt::Fault(f)) => return Err(unshift_fault(f, &shifts)),
+        match compose_once(&current, &shifts, last_line, end) {
+            Ok(done) => return Ok(done),
+            Err(Attempt::Fault(f)) => return Err(clamp(unshift_fault(f, &shifts))),
             Err(Attempt::Reindent(more)) => {
                 if shifts.len() + more.len() > MAX_REINDENTED_LINES {
                     // Give up on the workaround; report the parser's refusal.
-                    return match compose_once(&current, &[(usize::MAX, 0)]) {
-                        Err(Attempt::Fault(f)) => Err(unshift_fault(f, &shifts)),
+                    return match compose_once(&current, &[(usize::MAX, 0)], last_line, end) {
+                        Err(Attempt::Fault(f)) => Err(clamp(unshift_fault(f, &shifts))),
                         _ => Err(Fault {
                             at: None,
                             message: "too many under-indented lines in flow collections".into(),
@@ -395,10 +487,18 @@ fn unshift_fault(f: Fault, shifts: &[(usize, usize)]) -> Fault {
 
 /// One pass of the parser over `text`. `shifts` are the re-indented lines
 /// (a line number of `usize::MAX` turns the re-indenting off).
-fn compose_once(text: &str, shifts: &[(usize, usize)]) -> Result<Option<Rc<Node>>, Attempt> {
+fn compose_once(
+    text: &str,
+    shifts: &[(usize, usize)],
+    last_line: &LastLine,
+    end: Option<Pos>,
+) -> Result<(Option<Rc<Node>>, Option<String>), Attempt> {
     let source = Source::new(text);
     let mut c = Composer {
         shifts,
+        last_line,
+        end,
+        final_block_scalar: None,
         source,
         scalar_ranges: Vec::new(),
         all_scalar_ranges: Vec::new(),
@@ -437,13 +537,14 @@ fn compose_once(text: &str, shifts: &[(usize, usize)]) -> Result<Option<Rc<Node>
     if let Some(tab) = c.tab_before(usize::MAX) {
         return Err(Attempt::Fault(tab));
     }
-    Ok(c.root)
+    Ok((c.root, c.final_block_scalar))
 }
 
 impl<'a> Composer<'a> {
     /// A node's position: the parser's, in the original text's columns.
     fn pos(&self, marker: &saphyr_parser::Marker) -> Pos {
-        unshift(pos(marker), self.shifts)
+        let p = unshift(pos(marker), self.shifts);
+        self.end.map_or(p, |end| p.min(end))
     }
 
     /// For the parser's YAML 1.2 indentation refusals PyYAML would not
@@ -713,6 +814,14 @@ impl<'a> Composer<'a> {
                 if !plain {
                     self.record_scalar_range(&span, style);
                 }
+                let block = matches!(style, ScalarStyle::Literal | ScalarStyle::Folded);
+                let value = if block && span.end.index() + 1 >= self.source.char_len() {
+                    let corrected = self.last_line.correct(value.into_owned());
+                    self.final_block_scalar = Some(corrected.clone());
+                    std::borrow::Cow::Owned(corrected)
+                } else {
+                    value
+                };
                 self.all_scalar_ranges
                     .push((span.start.index(), span.end.index()));
                 let anchor_start = span.start.index();
