@@ -111,10 +111,25 @@ fn check(yaml: &Path) -> Result<(), String> {
             ));
         }
         if let Some(place) = place.strip_prefix(" line ") {
-            let (line, column) = place.split_once(" column ").unwrap_or((place, "?"));
+            let (problem, context) = match place.split_once(" context line ") {
+                Some((p, c)) => (p, Some(c)),
+                None => (place, None),
+            };
+            let (line, column) = problem.split_once(" column ").unwrap_or((problem, "?"));
             let want = format!(", line {line}, column {column}: ");
             if !stderr.contains(&want) {
                 return Err(format!("refused at another place: want{want}got {stderr}"));
+            }
+            // The context mark, as `Display` writes it: "CONTEXT (line L, column C): ".
+            let got_context = stderr
+                .split_once(" (line ")
+                .and_then(|(_, rest)| rest.split_once("): "))
+                .map(|(mark, _)| mark.replace(", column ", " column "));
+            let want_context = context.map(str::to_string);
+            if got_context != want_context {
+                return Err(format!(
+                    "another context mark: want {want_context:?}, got {got_context:?}: {stderr}"
+                ));
             }
         }
         return Ok(());

@@ -43,11 +43,21 @@ pub struct Pos {
     pub column: usize,
 }
 
-/// A problem found while reading, and where.
+/// A problem found while reading, and where: PyYAML's problem and mark,
+/// and its context (what was being read, and where that began).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Fault {
     pub at: Option<Pos>,
     pub message: String,
+    pub context: Option<Context>,
+}
+
+/// PyYAML's `context` and `context_mark`: `while scanning a quoted scalar`
+/// and where the quote is, say. The mark is `None` where PyYAML has none.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Context {
+    pub what: String,
+    pub at: Option<Pos>,
 }
 
 impl Fault {
@@ -55,6 +65,30 @@ impl Fault {
         Fault {
             at: Some(pos),
             message: message.into(),
+            context: None,
+        }
+    }
+
+    /// The same fault, found while reading something that began at `at`.
+    pub fn within(self, what: impl Into<String>, at: Option<Pos>) -> Fault {
+        Fault {
+            context: Some(Context {
+                what: what.into(),
+                at,
+            }),
+            ..self
+        }
+    }
+
+    /// The fault with its positions moved by `f`.
+    fn map_positions(self, f: impl Fn(Pos) -> Pos) -> Fault {
+        Fault {
+            at: self.at.map(&f),
+            context: self.context.map(|c| Context {
+                what: c.what,
+                at: c.at.map(&f),
+            }),
+            message: self.message,
         }
     }
 }
@@ -257,6 +291,10 @@ fn anchor_name(source: &Source, start: usize, start_pos: Pos) -> Result<Option<S
     if indicator != '&' && indicator != '*' {
         return Ok(None);
     }
+    let indicator_at = Pos {
+        line: start_pos.line,
+        column: start_pos.column + offset,
+    };
     offset += 1;
     let mut name = String::new();
     for c in chars {
@@ -271,9 +309,10 @@ fn anchor_name(source: &Source, start: usize, start_pos: Pos) -> Result<Option<S
                     column: start_pos.column + offset,
                 },
                 format!(
-                    "while scanning an {what}: expected alphabetic or numeric character, but found '{c}' (PyYAML allows only letters, digits, '-' and '_' in {what} names)"
+                    "expected alphabetic or numeric character, but found '{c}' (PyYAML allows only letters, digits, '-' and '_' in {what} names)"
                 ),
-            ));
+            )
+            .within(format!("while scanning an {what}"), Some(indicator_at)));
         }
         name.push(c);
         offset += 1;
@@ -284,8 +323,11 @@ fn anchor_name(source: &Source, start: usize, start_pos: Pos) -> Result<Option<S
 /// A collection being composed.
 struct Frame {
     is_map: bool,
-    /// The 0-based column of `[` or `{` for a flow collection.
+    /// The 0-based column of `[` or `{` for a flow collection, in the
+    /// parsed (maybe re-indented) text.
     flow_column: Option<usize>,
+    /// Where that bracket is, in the original text.
+    bracket: Option<Pos>,
     tag: String,
     start: Pos,
     anchor: usize,
@@ -309,7 +351,7 @@ struct Composer<'a> {
     source: Source<'a>,
     /// Char index ranges of quoted and block scalars, for [`stray_tab`].
     scalar_ranges: Vec<(usize, usize)>,
-    /// Char index ranges of every scalar, for [`Composer::open_bracket_column`].
+    /// Char index ranges of every scalar, for [`Composer::open_bracket`].
     all_scalar_ranges: Vec<(usize, usize)>,
     stack: Vec<Frame>,
     anchors: HashMap<usize, Anchor>,
@@ -400,10 +442,7 @@ fn compose_reindenting(
     // and neither does the value, since such lines' leading blanks are
     // folded away. When the parser stops on that rule we indent the line and
     // parse again, then give positions back in the original's columns.
-    let clamp = |f: Fault| Fault {
-        at: f.at.map(|p| end.map_or(p, |e| p.min(e))),
-        message: f.message,
-    };
+    let clamp = |f: Fault| f.map_positions(|p| end.map_or(p, |e| p.min(e)));
     let mut shifts: Vec<(usize, usize)> = Vec::new();
     let mut current = std::borrow::Cow::Borrowed(text);
     loop {
@@ -418,6 +457,7 @@ fn compose_reindenting(
                         _ => Err(Fault {
                             at: None,
                             message: "too many under-indented lines in flow collections".into(),
+                            context: None,
                         }),
                     };
                 }
@@ -479,10 +519,7 @@ fn unshift(p: Pos, shifts: &[(usize, usize)]) -> Pos {
 }
 
 fn unshift_fault(f: Fault, shifts: &[(usize, usize)]) -> Fault {
-    Fault {
-        at: f.at.map(|p| unshift(p, shifts)),
-        message: f.message,
-    }
+    f.map_positions(|p| unshift(p, shifts))
 }
 
 /// One pass of the parser over `text`. `shifts` are the re-indented lines
@@ -541,6 +578,21 @@ fn compose_once(
 }
 
 impl<'a> Composer<'a> {
+    /// A position in the original text, in the parsed text's columns (as
+    /// faults are, until [`compose`] maps them back).
+    fn shift_back(&self, p: Pos) -> Pos {
+        let added: usize = self
+            .shifts
+            .iter()
+            .filter(|(line, _)| *line == p.line)
+            .map(|(_, n)| n)
+            .sum();
+        Pos {
+            line: p.line,
+            column: p.column + added,
+        }
+    }
+
     /// A node's position: the parser's, in the original text's columns.
     fn pos(&self, marker: &saphyr_parser::Marker) -> Pos {
         let p = unshift(pos(marker), self.shifts);
@@ -583,19 +635,20 @@ impl<'a> Composer<'a> {
             // look for the open bracket in the text when we must.)
             let column = match self.stack.iter().rev().find_map(|f| f.flow_column) {
                 Some(c) => c,
-                None => self.open_bracket_column(at.index())?,
+                None => self.open_bracket(at.index())?.0.column - 1,
             };
             return Some(vec![(at.line(), column + 1)]);
         }
         None
     }
 
-    /// The 0-based column of the innermost `[` or `{` still open before
-    /// character `limit`, skipping scalars, quoted text and comments.
-    fn open_bracket_column(&self, limit: usize) -> Option<usize> {
-        let mut open: Vec<usize> = Vec::new();
+    /// The innermost `[` or `{` still open before character `limit`, and
+    /// where it is (in the parsed text), skipping scalars, quoted text and
+    /// comments.
+    fn open_bracket(&self, limit: usize) -> Option<(Pos, char)> {
+        let mut open: Vec<(Pos, char)> = Vec::new();
         let mut ranges = self.all_scalar_ranges.iter().peekable();
-        let mut column = 0;
+        let mut at = Pos { line: 1, column: 1 };
         let mut previous = ' ';
         let mut chars = self.source.text.chars().enumerate();
         while let Some((i, c)) = chars.next() {
@@ -607,13 +660,16 @@ impl<'a> Composer<'a> {
             }
             let in_scalar = ranges.peek().is_some_and(|r| r.0 <= i && i < r.1);
             if c == '\n' {
-                column = 0;
+                at = Pos {
+                    line: at.line + 1,
+                    column: 1,
+                };
                 previous = ' ';
                 continue;
             }
             if !in_scalar {
                 match c {
-                    '[' | '{' => open.push(column),
+                    '[' | '{' => open.push((at, c)),
                     ']' | '}' => {
                         open.pop();
                     }
@@ -624,7 +680,10 @@ impl<'a> Composer<'a> {
                                 break;
                             }
                         }
-                        column = 0;
+                        at = Pos {
+                            line: at.line + 1,
+                            column: 1,
+                        };
                         previous = ' ';
                         continue;
                     }
@@ -632,7 +691,17 @@ impl<'a> Composer<'a> {
                         let len = quoted_len(self.source.from(i), c).unwrap_or(1);
                         for _ in 1..len {
                             if let Some((_, q)) = chars.next() {
-                                column = if q == '\n' { 0 } else { column + 1 };
+                                at = if q == '\n' {
+                                    Pos {
+                                        line: at.line + 1,
+                                        column: 0,
+                                    }
+                                } else {
+                                    Pos {
+                                        column: at.column + 1,
+                                        ..at
+                                    }
+                                };
                             }
                         }
                     }
@@ -640,14 +709,16 @@ impl<'a> Composer<'a> {
                 }
             }
             previous = c;
-            column += 1;
+            at.column += 1;
         }
         open.pop()
     }
 
     fn tab_before(&self, limit: usize) -> Option<Fault> {
-        stray_tab(&self.source, &self.scalar_ranges, limit)
-            .map(|p| Fault::at(p, "found character '\\t' that cannot start any token"))
+        stray_tab(&self.source, &self.scalar_ranges, limit).map(|p| {
+            Fault::at(p, "found character '\\t' that cannot start any token")
+                .within("while scanning for the next token", None)
+        })
     }
 
     /// The char index of a line and column (for faults we made ourselves).
@@ -670,7 +741,8 @@ impl<'a> Composer<'a> {
     }
 
     /// A parser error, placed where PyYAML places it when the parser's mark
-    /// is elsewhere, and after any earlier stray tab.
+    /// is elsewhere, and after any earlier stray tab; with PyYAML's context
+    /// (what was being read, and where it began) where it has one.
     fn scan_fault(&self, e: &ScanError) -> Fault {
         let info = e.info();
         // The parser can stop a token early on a tab ("while scanning a
@@ -703,14 +775,45 @@ impl<'a> Composer<'a> {
                 "flow collections nested too deeply (more than the parser's limit of about 250 levels)",
             );
         }
-        if info.contains("found unexpected end of stream") {
-            return Fault::at(self.source.end_pos(), info.to_string());
+        if let Some(problem) = info.strip_prefix("while scanning a quoted scalar, ") {
+            // The parser's mark is the opening quote; PyYAML's problem mark
+            // is where the text ends, or the `---`/`...` that ends it.
+            let problem_at = if problem.contains("end of stream") {
+                self.source.end_pos()
+            } else {
+                document_marker_after(rest).map_or(at, |lines| Pos {
+                    line: at.line + lines,
+                    column: 1,
+                })
+            };
+            return Fault::at(problem_at, problem)
+                .within("while scanning a quoted scalar", Some(at));
+        }
+        if info == "while parsing a block mapping, did not find expected key" {
+            // At a `-` the parser marks the node after it; PyYAML the `-`.
+            let line_start = rest_line_start(self.source.text, self.source.byte_at(index));
+            let before = &self.source.text[line_start..self.source.byte_at(index)];
+            if before.trim_start_matches(' ').starts_with("- ")
+                && before.chars().all(|c| c == ' ' || c == '-')
+            {
+                let dash = before.chars().position(|c| c == '-').unwrap_or(0);
+                let moved = Pos {
+                    line: at.line,
+                    column: dash + 1,
+                };
+                let fault = Fault::at(moved, "expected <block end>, but found '-'");
+                return match self.parse_context(info, index, at) {
+                    Some(c) => fault.within(c.what, c.at),
+                    None => fault,
+                };
+            }
         }
         if info.contains("found unknown escape character")
             || info.contains("did not find expected hexadecimal number")
         {
             if let Some((skip, message)) = bad_escape(rest) {
-                return Fault::at(offset_pos(skip), message);
+                return Fault::at(offset_pos(skip), message)
+                    .within("while scanning a double-quoted scalar", Some(at));
             }
         }
         if info.contains("cannot start with a tab") {
@@ -718,7 +821,8 @@ impl<'a> Composer<'a> {
                 return Fault::at(
                     offset_pos(skip),
                     "found character '\\t' that cannot start any token",
-                );
+                )
+                .within("while scanning for the next token", None);
             }
         }
         if info
@@ -732,8 +836,9 @@ impl<'a> Composer<'a> {
             let found = rest.chars().nth(skip).unwrap_or('\0');
             return Fault::at(
                 offset_pos(skip),
-                format!("while scanning a block scalar: expected chomping or indentation indicators, but found '{found}'"),
-            );
+                format!("expected chomping or indentation indicators, but found '{found}'"),
+            )
+            .within("while scanning a block scalar", Some(at));
         }
         if info.contains("found unknown anchor") {
             let name: String = rest
@@ -743,7 +848,75 @@ impl<'a> Composer<'a> {
                 .collect();
             return Fault::at(at, format!("found undefined alias '{name}'"));
         }
+        if let Some(context) = self.parse_context(info, index, at) {
+            let problem = info.split_once(", ").map_or(info, |(_, p)| p);
+            return Fault::at(at, problem).within(context.what, context.at);
+        }
         Fault::at(at, info.to_string())
+    }
+
+    /// PyYAML's parser context for an error the parser made at character
+    /// `index` (at `at`): the innermost collection still open there, and
+    /// where it began.
+    fn parse_context(&self, info: &str, index: usize, at: Pos) -> Option<Context> {
+        let context = |what: &str, at: Pos| {
+            Some(Context {
+                what: what.to_string(),
+                at: Some(at),
+            })
+        };
+        // The parser can be tokens ahead of the last event we composed, so
+        // an open bracket is looked for in the text.
+        let bracket = self.open_bracket(index);
+        let flow = |bracket: (Pos, char)| {
+            let what = if bracket.1 == '[' {
+                "while parsing a flow sequence"
+            } else {
+                "while parsing a flow mapping"
+            };
+            context(what, bracket.0)
+        };
+        if info.starts_with("while parsing a node") {
+            // PyYAML: the node's own place, in a flow or a block context.
+            let what = if bracket.is_some() {
+                "while parsing a flow node"
+            } else {
+                "while parsing a block node"
+            };
+            return context(what, at);
+        }
+        if let Some(bracket) = bracket {
+            // Inside a flow collection PyYAML's flow-collection parser is
+            // what refuses the token (a single-pair mapping in a flow
+            // sequence is part of the sequence to it).
+            return flow(bracket);
+        }
+        let block = |map: Option<bool>| {
+            self.stack
+                .iter()
+                .rev()
+                .find(|f| f.bracket.is_none() && map.is_none_or(|m| f.is_map == m))
+                .and_then(|f| {
+                    let what = if f.is_map {
+                        "while parsing a block mapping"
+                    } else {
+                        "while parsing a block collection"
+                    };
+                    context(what, self.shift_back(f.start))
+                })
+        };
+        if info.starts_with("while parsing a block mapping") {
+            return block(Some(true));
+        }
+        if info.starts_with("while parsing a block collection") {
+            return block(Some(false));
+        }
+        // Tokens left over after a node in a block collection: PyYAML's
+        // "expected <block end>, but found ...".
+        if info.starts_with("invalid trailing content") || info == "misplaced bracket" {
+            return block(None);
+        }
+        None
     }
 
     fn event(&mut self, event: Event, span: Span) -> Result<(), Fault> {
@@ -759,14 +932,17 @@ impl<'a> Composer<'a> {
                     self.check_yaml_directive(span.start.index())?;
                 }
                 if self.documents > 1 {
-                    return Err(Fault::at(
-                        at,
-                        if explicit {
-                            "expected a single document in the stream, but found another document"
-                        } else {
-                            "expected '<document start>' (---) before more content after the document end (...)"
-                        },
-                    ));
+                    return Err(if explicit {
+                        // PyYAML's context mark is the first document's node.
+                        let first = self.root.as_ref().map(|n| self.shift_back(n.start));
+                        Fault::at(at, "but found another document")
+                            .within("expected a single document in the stream", first)
+                    } else {
+                        Fault::at(
+                            at,
+                            "expected '<document start>' (---) before more content after the document end (...)",
+                        )
+                    });
                 }
             }
             Event::Alias(id) => {
@@ -864,9 +1040,20 @@ impl<'a> Composer<'a> {
                     .flatten()
                     .filter(|c| *c == '[' || *c == '{')
                     .map(|_| span.end.col().saturating_sub(1));
+                let bracket = flow_column.map(|_| {
+                    let p = unshift(
+                        Pos {
+                            line: span.end.line(),
+                            column: span.end.col(),
+                        },
+                        self.shifts,
+                    );
+                    self.end.map_or(p, |end| p.min(end))
+                });
                 self.stack.push(Frame {
                     is_map,
                     flow_column,
+                    bracket,
                     tag,
                     start,
                     anchor,
@@ -934,14 +1121,20 @@ impl<'a> Composer<'a> {
         if before.trim_end().ends_with('?') {
             return Ok(());
         }
-        Err(Fault::at(
-            at,
-            if frame.flow_column.is_some() {
-                "while parsing a flow mapping: expected the node content, but found ':' (a key is missing)"
-            } else {
-                "while parsing a block mapping: expected <block end>, but found ':' (a key is missing)"
-            },
-        ))
+        Err(match frame.bracket {
+            Some(bracket) => Fault::at(
+                at,
+                "expected the node content, but found ':' (a key is missing)",
+            )
+            .within(
+                "while parsing a flow mapping",
+                Some(self.shift_back(bracket)),
+            ),
+            None => Fault::at(at, "expected <block end>, but found ':' (a key is missing)").within(
+                "while parsing a block mapping",
+                Some(self.shift_back(frame.start)),
+            ),
+        })
     }
 
     /// A stream whose first token is `...` (no document before it):
@@ -961,10 +1154,11 @@ impl<'a> Composer<'a> {
                 .strip_prefix("...")
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']));
             if ends && content.len() == line.len() {
-                return Err(Fault::at(
-                    self.source.pos_of(index),
-                    "while parsing a block node: expected the node content, but found '<document end>'",
-                ));
+                let at = self.source.pos_of(index);
+                return Err(
+                    Fault::at(at, "expected the node content, but found '<document end>'")
+                        .within("while parsing a block node", Some(at)),
+                );
             }
             break;
         }
@@ -1025,13 +1219,10 @@ impl<'a> Composer<'a> {
         let Some(name) = anchor_name(&self.source, start, start_pos)? else {
             return Ok(());
         };
-        if let Some(first) = self.anchor_names.get(&name) {
-            return Err(Fault::at(
-                start_pos,
-                format!(
-                    "found duplicate anchor '{name}'; first occurrence at line {}, column {}, second occurrence here",
-                    first.line, first.column
-                ),
+        if let Some(&first) = self.anchor_names.get(&name) {
+            return Err(Fault::at(start_pos, "second occurrence").within(
+                format!("found duplicate anchor '{name}'; first occurrence"),
+                Some(first),
             ));
         }
         self.anchor_names.insert(name, start_pos);
@@ -1045,6 +1236,21 @@ impl<'a> Composer<'a> {
         }
         Ok(())
     }
+}
+
+/// How many lines after the first line of `text` the first line starting
+/// with a document marker (`---` or `...` and a blank or the end) is.
+fn document_marker_after(text: &str) -> Option<usize> {
+    text.split('\n').enumerate().skip(1).find_map(|(i, line)| {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let rest = line.strip_prefix("---").or(line.strip_prefix("..."))?;
+        (rest.is_empty() || rest.starts_with([' ', '\t'])).then_some(i)
+    })
+}
+
+/// The byte offset where the line holding byte `at` starts.
+fn rest_line_start(text: &str, at: usize) -> usize {
+    text[..at].rfind('\n').map_or(0, |i| i + 1)
 }
 
 /// The length in characters of the quoted scalar at the start of `text`
@@ -1098,7 +1304,7 @@ fn bad_escape(text: &str) -> Option<(usize, String)> {
                             return Some((
                                 i + 2,
                                 format!(
-                                    "while scanning a double-quoted scalar: expected escape sequence of {hex_len} hexadecimal numbers, but found '{c}'"
+                                    "expected escape sequence of {hex_len} hexadecimal numbers, but found '{c}'"
                                 ),
                             ));
                         }
@@ -1107,12 +1313,7 @@ fn bad_escape(text: &str) -> Option<(usize, String)> {
                     continue;
                 }
                 if !"0abt\tnvfre \"/\\N_LP\n\r".contains(e) {
-                    return Some((
-                        i + 1,
-                        format!(
-                            "while scanning a double-quoted scalar: found unknown escape character '{e}'"
-                        ),
-                    ));
+                    return Some((i + 1, format!("found unknown escape character '{e}'")));
                 }
                 i += 2;
             }

@@ -87,12 +87,33 @@ impl Constructor {
     }
 
     fn fail(&mut self, round: usize, at: Pos, message: String) -> Value {
+        self.record(round, at, Fault::at(at, message))
+    }
+
+    /// [`Constructor::fail`] for a fault inside the collection that starts
+    /// at `within` (PyYAML's context: "while constructing a mapping").
+    fn fail_within(
+        &mut self,
+        round: usize,
+        at: Pos,
+        message: String,
+        context: &str,
+        within: Pos,
+    ) -> Value {
+        self.record(
+            round,
+            at,
+            Fault::at(at, message).within(context, Some(within)),
+        )
+    }
+
+    fn record(&mut self, round: usize, at: Pos, fault: Fault) -> Value {
         let earlier = match &self.first_fault {
             None => true,
             Some((r, p, _)) => (round, at) < (*r, *p),
         };
         if earlier {
-            self.first_fault = Some((round, at, Fault::at(at, message)));
+            self.first_fault = Some((round, at, fault));
         }
         Value::Null
     }
@@ -159,14 +180,18 @@ impl Constructor {
     /// `!!omap` and `!!pairs`: a sequence of one-pair mappings, which PyYAML
     /// turns into a list of (key, value) tuples; we make 2-item lists.
     fn pairs(&mut self, node: &Node, round: usize, path: &mut String) -> Value {
+        let context = if node.tag == OMAP {
+            "while constructing an ordered map"
+        } else {
+            "while constructing pairs"
+        };
         let Content::Seq(items) = &node.content else {
-            return self.fail(
+            return self.fail_within(
                 round,
                 node.start,
-                format!(
-                    "while constructing an ordered map: expected a sequence, but found {}",
-                    node.content.kind()
-                ),
+                format!("expected a sequence, but found {}", node.content.kind()),
+                context,
+                node.start,
             );
         };
         let mut out = Vec::with_capacity(items.len());
@@ -174,24 +199,25 @@ impl Constructor {
             let pair = match &item.content {
                 Content::Map(pairs) if pairs.len() == 1 => &pairs[0],
                 Content::Map(pairs) => {
-                    self.fail(
+                    self.fail_within(
                         round,
                         item.start,
                         format!(
-                            "while constructing an ordered map: expected a single mapping item, but found {} items",
+                            "expected a single mapping item, but found {} items",
                             pairs.len()
                         ),
+                        context,
+                        node.start,
                     );
                     continue;
                 }
                 other => {
-                    self.fail(
+                    self.fail_within(
                         round,
                         item.start,
-                        format!(
-                            "while constructing an ordered map: expected a mapping of length 1, but found {}",
-                            other.kind()
-                        ),
+                        format!("expected a mapping of length 1, but found {}", other.kind()),
+                        context,
+                        node.start,
                     );
                     continue;
                 }
@@ -229,13 +255,15 @@ impl Constructor {
                         if matches!(sub.content, Content::Map(_)) {
                             each.push(self.flatten(sub, round));
                         } else {
-                            self.fail(
+                            self.fail_within(
                                 round,
                                 sub.start,
                                 format!(
-                                    "while constructing a mapping: expected a mapping for merging, but found {}",
+                                    "expected a mapping for merging, but found {}",
                                     sub.content.kind()
                                 ),
+                                "while constructing a mapping",
+                                node.start,
                             );
                         }
                     }
@@ -244,10 +272,13 @@ impl Constructor {
                     }
                 }
                 Content::Scalar(_) => {
-                    self.fail(
+                    self.fail_within(
                         round,
                         value.start,
-                        "while constructing a mapping: expected a mapping or list of mappings for merging, but found scalar".into(),
+                        "expected a mapping or list of mappings for merging, but found scalar"
+                            .into(),
+                        "while constructing a mapping",
+                        node.start,
                     );
                 }
             }
@@ -277,10 +308,12 @@ impl Constructor {
                 _ => self.node(key_node, round, path),
             };
             if matches!(key, Value::Seq(_) | Value::Map(_)) {
-                self.fail(
+                self.fail_within(
                     round,
                     key_node.start,
-                    "while constructing a mapping: found unhashable key".into(),
+                    "found unhashable key".into(),
+                    "while constructing a mapping",
+                    node.start,
                 );
                 continue;
             }
