@@ -16,7 +16,6 @@
 //! limits keep hostile input from exhausting the machine: nesting depth and
 //! the number of nodes (and bytes) that aliases may repeat.
 
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -128,20 +127,36 @@ pub struct Node {
 /// The text with positions in characters, as the parser reports them.
 struct Source<'a> {
     text: &'a str,
-    /// The last (char index, byte index) looked up: queries mostly move
-    /// forward, so walking on from here keeps them cheap on non-ASCII text.
-    checkpoint: Cell<(usize, usize)>,
+    /// For non-ASCII text, the byte offset of every [`STRIDE`]th character,
+    /// so that finding a character's byte offset never walks far (lookups
+    /// come in any order).
+    strides: Vec<usize>,
     char_len: usize,
     ascii: bool,
 }
 
+/// Characters between two entries of [`Source::strides`].
+const STRIDE: usize = 256;
+
 impl<'a> Source<'a> {
     fn new(text: &'a str) -> Self {
+        let ascii = text.is_ascii();
+        let mut strides = Vec::new();
+        let mut char_len = text.len();
+        if !ascii {
+            char_len = 0;
+            for (i, (byte, _)) in text.char_indices().enumerate() {
+                if i % STRIDE == 0 {
+                    strides.push(byte);
+                }
+                char_len += 1;
+            }
+        }
         Source {
             text,
-            checkpoint: Cell::new((0, 0)),
-            char_len: text.chars().count(),
-            ascii: text.is_ascii(),
+            strides,
+            char_len,
+            ascii,
         }
     }
 
@@ -150,19 +165,13 @@ impl<'a> Source<'a> {
         if self.ascii {
             return char_index.min(self.text.len());
         }
-        let (mut ci, mut bi) = self.checkpoint.get();
-        if char_index < ci {
-            (ci, bi) = (0, 0);
-        }
-        for c in self.text[bi..].chars() {
-            if ci == char_index {
-                break;
-            }
-            ci += 1;
-            bi += c.len_utf8();
-        }
-        self.checkpoint.set((ci, bi));
-        bi
+        let Some(&from) = self.strides.get(char_index / STRIDE) else {
+            return self.text.len();
+        };
+        self.text[from..]
+            .char_indices()
+            .nth(char_index % STRIDE)
+            .map_or(self.text.len(), |(b, _)| from + b)
     }
 
     /// The text from the `char_index`-th character on.
@@ -330,6 +339,11 @@ struct Frame {
     bracket: Option<Pos>,
     tag: String,
     start: Pos,
+    /// Where the collection's first event starts (char index, parsed text).
+    start_index: usize,
+    /// In a flow mapping, the char indexes where the key waiting for its
+    /// value starts and ends.
+    pending_key: Option<(usize, usize)>,
     anchor: usize,
     children: Vec<Rc<Node>>,
 }
@@ -848,11 +862,40 @@ impl<'a> Composer<'a> {
                 .collect();
             return Fault::at(at, format!("found undefined alias '{name}'"));
         }
+        if info == "simple key expect ':'" {
+            // PyYAML: "while scanning a simple key" where the would-be key
+            // begins: the last line with a token, before the parser's mark.
+            let problem = Fault::at(at, "could not find expected ':'");
+            return match self.key_line_start(index, at) {
+                Some(key) => problem.within("while scanning a simple key", Some(key)),
+                None => problem,
+            };
+        }
         if let Some(context) = self.parse_context(info, index, at) {
             let problem = info.split_once(", ").map_or(info, |(_, p)| p);
             return Fault::at(at, problem).within(context.what, context.at);
         }
         Fault::at(at, info.to_string())
+    }
+
+    /// Where the last line holding a token before character `index` (at
+    /// `at`) starts: its first character that is not a blank, on `at`'s
+    /// own line if something comes before `at` there, else on an earlier
+    /// line that is neither blank nor only a comment.
+    fn key_line_start(&self, index: usize, at: Pos) -> Option<Pos> {
+        let before = &self.source.text[..self.source.byte_at(index)];
+        for (back, line) in before.rsplit('\n').enumerate() {
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            let content = line.trim_start_matches([' ', '\t']);
+            if content.is_empty() || content.starts_with('#') {
+                continue;
+            }
+            return Some(Pos {
+                line: at.line.checked_sub(back)?,
+                column: line[..line.len() - content.len()].chars().count() + 1,
+            });
+        }
+        None
     }
 
     /// PyYAML's parser context for an error the parser made at character
@@ -913,7 +956,10 @@ impl<'a> Composer<'a> {
         }
         // Tokens left over after a node in a block collection: PyYAML's
         // "expected <block end>, but found ...".
-        if info.starts_with("invalid trailing content") || info == "misplaced bracket" {
+        if info.starts_with("invalid trailing content")
+            || info == "misplaced bracket"
+            || info == "wrongly indented line in block scalar"
+        {
             return block(None);
         }
         None
@@ -971,7 +1017,7 @@ impl<'a> Composer<'a> {
                 if self.stack.len() + node.height > MAX_DEPTH {
                     return Err(too_deep(at));
                 }
-                self.add(node)?;
+                self.add(node, span.start.index(), span.end.index())?;
             }
             Event::Scalar(value, style, anchor, tag) => {
                 if value.is_empty() && style == ScalarStyle::Plain && anchor == 0 && tag.is_none() {
@@ -1018,7 +1064,7 @@ impl<'a> Composer<'a> {
                         },
                     );
                 }
-                self.add(node)?;
+                self.add(node, span.start.index(), span.end.index())?;
             }
             Event::SequenceStart(anchor, tag) | Event::MappingStart(anchor, tag) => {
                 if self.stack.len() + 1 > MAX_DEPTH {
@@ -1054,6 +1100,8 @@ impl<'a> Composer<'a> {
                     is_map,
                     flow_column,
                     bracket,
+                    start_index: span.start.index(),
+                    pending_key: None,
                     tag,
                     start,
                     anchor,
@@ -1098,7 +1146,7 @@ impl<'a> Composer<'a> {
                         },
                     );
                 }
-                self.add(node)?;
+                self.add(node, frame.start_index, span.end.index())?;
             }
             Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => {}
         }
@@ -1229,10 +1277,83 @@ impl<'a> Composer<'a> {
         Ok(())
     }
 
-    fn add(&mut self, node: Rc<Node>) -> Result<(), Fault> {
-        match self.stack.last_mut() {
-            Some(frame) => frame.children.push(node),
-            None => self.root = Some(node),
+    /// Adds a complete node (from char `start` to `end`) to the collection
+    /// being composed, or makes it the document's root.
+    fn add(&mut self, node: Rc<Node>, start: usize, end: usize) -> Result<(), Fault> {
+        let Some(frame) = self.stack.last_mut() else {
+            self.root = Some(node);
+            return Ok(());
+        };
+        let in_flow_mapping = frame.is_map && frame.bracket.is_some();
+        let is_key = frame.children.len() % 2 == 0;
+        let pending_key = frame.pending_key.take();
+        frame.children.push(node);
+        if in_flow_mapping {
+            if is_key {
+                if let Some(f) = self.stack.last_mut() {
+                    f.pending_key = Some((start, end));
+                }
+            } else if let Some(key) = pending_key {
+                self.check_flow_key(key, start)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// PyYAML takes a flow mapping's key without `?` to be a key only when
+    /// its `:` is on the key's line and within 1024 characters of its
+    /// start (a "simple key"); otherwise the `:` is refused. The parser
+    /// allows both.
+    fn check_flow_key(
+        &self,
+        (key_start, key_end): (usize, usize),
+        value_start: usize,
+    ) -> Result<(), Fault> {
+        let between: String = self
+            .source
+            .from(key_end)
+            .chars()
+            .take(value_start.saturating_sub(key_end))
+            .collect();
+        // The `:` after the key: past blanks, line breaks and comments.
+        let mut colon = None;
+        let mut in_comment = false;
+        for (i, c) in between.chars().enumerate() {
+            match c {
+                '\n' | '\r' => in_comment = false,
+                _ if in_comment => {}
+                '#' => in_comment = true,
+                ':' => {
+                    colon = Some(key_end + i);
+                    break;
+                }
+                ' ' | '\t' => {}
+                _ => break,
+            }
+        }
+        let Some(colon) = colon else {
+            return Ok(());
+        };
+        let before_key = &self.source.text[..self.source.byte_at(key_start)];
+        if before_key.trim_end().ends_with('?') {
+            return Ok(());
+        }
+        let key_text: String = self
+            .source
+            .from(key_start)
+            .chars()
+            .take(colon - key_start)
+            .collect();
+        if key_text.contains(['\n', '\r']) || colon - key_start > 1024 {
+            let bracket = self.stack.last().and_then(|f| f.bracket);
+            return Err(Fault::at(
+                self.source.pos_of(colon),
+                "expected ',' or '}', but got ':' (a key without '?' must be on one line, and at most 1024 characters long)",
+            )
+            .within(
+                "while parsing a flow mapping",
+                bracket.map(|b| self.shift_back(b)),
+            ));
         }
         Ok(())
     }

@@ -240,13 +240,25 @@ fn is_float(v: &str) -> bool {
 /// Why a scalar could not be constructed: PyYAML's exception text.
 pub type ConstructError = String;
 
+/// A scalar's text for a message: at most 200 characters of it (Python's
+/// own messages cut there too), so a huge bad scalar makes a short error.
+pub(super) fn shown(text: &str) -> String {
+    match text.char_indices().nth(200) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
 /// Python's `int(text, base)` for the text PyYAML hands it (surrounding
 /// ASCII whitespace allowed, as `int()` allows it).
 fn parse_digits(text: &str, base: u32, original: &str) -> Result<Magnitude, ConstructError> {
     let t = text.trim_matches(|c: char| c.is_ascii_whitespace());
-    // Python's message shows at most 200 characters of the text.
-    let shown: String = original.chars().take(200).collect();
-    let invalid = || format!("invalid literal for int() with base {base}: '{shown}'");
+    let invalid = || {
+        format!(
+            "invalid literal for int() with base {base}: '{}'",
+            shown(original)
+        )
+    };
     if t.is_empty() || !t.chars().all(|c| c.is_digit(base)) {
         return Err(invalid());
     }
@@ -303,7 +315,7 @@ pub fn construct_float(original: &str) -> Result<f64, ConstructError> {
         // Rust and Python agree on `1.`, `.5`, `1e3`, `inf`, `nan`; Python
         // refuses a second sign, which Rust's parser would refuse too.
         t.parse::<f64>()
-            .map_err(|_| format!("could not convert string to float: '{original}'"))
+            .map_err(|_| format!("could not convert string to float: '{}'", shown(original)))
     };
     if rest == ".inf" {
         Ok(sign * f64::INFINITY)
@@ -326,7 +338,8 @@ pub fn construct_bool(original: &str) -> Result<bool, ConstructError> {
         "yes" | "true" | "on" => Ok(true),
         "no" | "false" | "off" => Ok(false),
         _ => Err(format!(
-            "'{original}' is not a boolean (yes/no, true/false, on/off)"
+            "'{}' is not a boolean (yes/no, true/false, on/off)",
+            shown(original)
         )),
     }
 }
