@@ -16,7 +16,7 @@ mkdir -p "$work/src/openstack/latest" "$work/corpus/iso9660" "$work/corpus/vfat"
 for f in ../tests/fixtures/net/cases/*/input.json ../tests/fixtures/net-odj/cases/*/input.json; do
     [ -f "$f" ] && cp "$f" "$work/corpus/network_data_json/$(basename "$(dirname "$f")").json"
 done
-cp ../tests/fixtures/yaml/*.yaml ../tests/fixtures/yaml-dump/*.yaml "$work/corpus/yaml/"
+cp ../tests/fixtures/yaml/*.yaml ../tests/fixtures/yaml-dump/*.yaml ../tests/fixtures/yaml-fuzz/*.yaml "$work/corpus/yaml/"
 echo '{"uuid": "fuzz"}' > "$work/src/openstack/latest/meta_data.json"
 printf '#cloud-config\n' > "$work/src/openstack/latest/user_data"
 printf 'instance-id: fuzz\n' > "$work/src/meta-data"

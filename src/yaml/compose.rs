@@ -9,7 +9,15 @@
 //! * a tab may appear only inside a quoted or block scalar or a comment
 //!   (PyYAML: "found character '\t' that cannot start any token");
 //! * anchor names of letters, digits, `-` and `_`; an anchor defined twice;
-//! * after a `...`, a new document needs `---`; one document per stream.
+//! * after a `...`, a new document needs `---`; one document per stream;
+//! * a flow mapping key without `?` has its `:` on its line, within 1024
+//!   characters.
+//!
+//! Where PyYAML reads differently, we correct the parser: a block scalar on
+//! an unterminated last line gets no line break (see [`compose`]). And each
+//! refusal gets PyYAML's problem mark and context (what was being read and
+//! where it began: the open quote or bracket, the block mapping), so that a
+//! person is sent to the line where the problem starts.
 //!
 //! Nodes are shared through `Rc` when an alias names them, as PyYAML shares
 //! the Python object; the constructor copies them into the value tree. Two
@@ -332,9 +340,9 @@ fn anchor_name(source: &Source, start: usize, start_pos: Pos) -> Result<Option<S
 /// A collection being composed.
 struct Frame {
     is_map: bool,
-    /// The 0-based column of `[` or `{` for a flow collection, in the
-    /// parsed (maybe re-indented) text.
-    flow_column: Option<usize>,
+    /// For a flow collection, where its `[` or `{` is in the parsed (maybe
+    /// re-indented) text: char index and 0-based column.
+    flow_bracket: Option<(usize, usize)>,
     /// Where that bracket is, in the original text.
     bracket: Option<Pos>,
     tag: String,
@@ -459,12 +467,24 @@ fn compose_reindenting(
     let clamp = |f: Fault| f.map_positions(|p| end.map_or(p, |e| p.min(e)));
     let mut shifts: Vec<(usize, usize)> = Vec::new();
     let mut current = std::borrow::Cow::Borrowed(text);
+    // Each pass parses the whole text again: bound the passes and the text
+    // they parse in all, so that no input makes this slow.
+    let budget = REINDENT_WORK_FACTOR * text.len() + REINDENT_WORK_ALLOWANCE;
+    let mut work = 0;
+    let mut passes = 0;
     loop {
+        work += current.len();
         match compose_once(&current, &shifts, last_line, end) {
             Ok(done) => return Ok(done),
             Err(Attempt::Fault(f)) => return Err(clamp(unshift_fault(f, &shifts))),
             Err(Attempt::Reindent(more)) => {
-                if shifts.len() + more.len() > MAX_REINDENTED_LINES {
+                // A line already re-indented that the parser still refuses
+                // is not helped by more blanks.
+                let again = more
+                    .iter()
+                    .any(|(line, _)| shifts.iter().any(|s| s.0 == *line));
+                passes += 1;
+                if again || passes > MAX_REINDENT_PASSES || work + current.len() > budget {
                     // Give up on the workaround; report the parser's refusal.
                     return match compose_once(&current, &[(usize::MAX, 0)], last_line, end) {
                         Err(Attempt::Fault(f)) => Err(clamp(unshift_fault(f, &shifts))),
@@ -475,19 +495,20 @@ fn compose_reindenting(
                         }),
                     };
                 }
-                let mut t = current.into_owned();
-                for &(line, spaces) in &more {
-                    t = indent_line(&t, line, spaces);
-                }
-                current = std::borrow::Cow::Owned(t);
+                current = std::borrow::Cow::Owned(indent_lines(&current, &more));
                 shifts.extend(more);
             }
         }
     }
 }
 
-/// How many lines [`compose`] will re-indent before it gives up.
-const MAX_REINDENTED_LINES: usize = 200;
+/// How many times [`compose_reindenting`] re-indents (each time the lines
+/// of one flow collection or quoted scalar) before it gives up.
+const MAX_REINDENT_PASSES: usize = 200;
+/// How much text the re-indenting passes may parse in all: this many times
+/// the text's length, plus [`REINDENT_WORK_ALLOWANCE`] bytes.
+const REINDENT_WORK_FACTOR: usize = 16;
+const REINDENT_WORK_ALLOWANCE: usize = 1 << 20;
 
 enum Attempt {
     Fault(Fault),
@@ -495,21 +516,27 @@ enum Attempt {
     Reindent(Vec<(usize, usize)>),
 }
 
-/// Inserts `spaces` blanks at the start of 1-based `line`.
-fn indent_line(text: &str, line: usize, spaces: usize) -> String {
-    let mut out = String::with_capacity(text.len() + spaces);
-    let mut current = 1;
-    let mut chars = text.chars().peekable();
-    if line == 1 {
-        out.push_str(&" ".repeat(spaces));
+/// Inserts blanks at the start of lines: `(line, spaces)`, lines 1-based.
+fn indent_lines(text: &str, lines: &[(usize, usize)]) -> String {
+    let mut by_line: HashMap<usize, usize> = HashMap::new();
+    for &(line, spaces) in lines {
+        *by_line.entry(line).or_default() += spaces;
     }
+    let added: usize = by_line.values().sum();
+    let mut out = String::with_capacity(text.len() + added);
+    let indent = |out: &mut String, line: usize| {
+        if let Some(&spaces) = by_line.get(&line) {
+            out.extend(std::iter::repeat_n(' ', spaces));
+        }
+    };
+    let mut current = 1;
+    indent(&mut out, current);
+    let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
         out.push(c);
         if c == '\n' || (c == '\r' && chars.peek() != Some(&'\n')) {
             current += 1;
-            if current == line {
-                out.push_str(&" ".repeat(spaces));
-            }
+            indent(&mut out, current);
         }
     }
     out
@@ -544,6 +571,8 @@ fn compose_once(
     last_line: &LastLine,
     end: Option<Pos>,
 ) -> Result<(Option<Rc<Node>>, Option<String>), Attempt> {
+    #[cfg(test)]
+    tests::PASSES.with(|p| p.set(p.get() + 1));
     let source = Source::new(text);
     let mut c = Composer {
         shifts,
@@ -644,23 +673,41 @@ impl<'a> Composer<'a> {
             return (!lines.is_empty()).then_some(lines);
         }
         if info.starts_with("invalid indentation") {
-            // Inside a flow collection: indent the line past its bracket.
-            // (The parser may stop before it reports the collection, so we
-            // look for the open bracket in the text when we must.)
-            let column = match self.stack.iter().rev().find_map(|f| f.flow_column) {
-                Some(c) => c,
-                None => self.open_bracket(at.index())?.0.column - 1,
+            // Inside a flow collection: indent this line past its bracket,
+            // and the collection's later lines that need it too (one pass
+            // for the collection, not one per line). The parser may stop
+            // before it reports the collection, so we look for the open
+            // bracket in the text when we must.
+            let (index, column) = match self.stack.iter().rev().find_map(|f| f.flow_bracket) {
+                Some(b) => b,
+                None => {
+                    let (pos, _, index) = self.open_bracket(at.index())?;
+                    (index, pos.column - 1)
+                }
             };
-            return Some(vec![(at.line(), column + 1)]);
+            let close = matching_close(self.source.from(index)).map_or(usize::MAX, |n| index + n);
+            let mut lines = vec![(at.line(), column + 1)];
+            let rest = self.source.from(at.index());
+            let mut offset = at.index();
+            for (i, line) in rest.split_inclusive('\n').enumerate() {
+                if offset >= close {
+                    break;
+                }
+                if i > 0 && line.chars().take_while(|c| *c == ' ').count() <= column {
+                    lines.push((at.line() + i, column + 1));
+                }
+                offset += line.chars().count();
+            }
+            return Some(lines);
         }
         None
     }
 
-    /// The innermost `[` or `{` still open before character `limit`, and
-    /// where it is (in the parsed text), skipping scalars, quoted text and
-    /// comments.
-    fn open_bracket(&self, limit: usize) -> Option<(Pos, char)> {
-        let mut open: Vec<(Pos, char)> = Vec::new();
+    /// The innermost `[` or `{` still open before character `limit`, where
+    /// it is (in the parsed text) and its char index, skipping scalars,
+    /// quoted text and comments.
+    fn open_bracket(&self, limit: usize) -> Option<(Pos, char, usize)> {
+        let mut open: Vec<(Pos, char, usize)> = Vec::new();
         let mut ranges = self.all_scalar_ranges.iter().peekable();
         let mut at = Pos { line: 1, column: 1 };
         let mut previous = ' ';
@@ -683,7 +730,7 @@ impl<'a> Composer<'a> {
             }
             if !in_scalar {
                 match c {
-                    '[' | '{' => open.push((at, c)),
+                    '[' | '{' => open.push((at, c, i)),
                     ']' | '}' => {
                         open.pop();
                     }
@@ -911,7 +958,7 @@ impl<'a> Composer<'a> {
         // The parser can be tokens ahead of the last event we composed, so
         // an open bracket is looked for in the text.
         let bracket = self.open_bracket(index);
-        let flow = |bracket: (Pos, char)| {
+        let flow = |bracket: (Pos, char, usize)| {
             let what = if bracket.1 == '[' {
                 "while parsing a flow sequence"
             } else {
@@ -1081,12 +1128,12 @@ impl<'a> Composer<'a> {
                     self.anchors.insert(anchor, Anchor { node: None });
                 }
                 // A flow collection's span ends just after its bracket.
-                let flow_column = (span.end.index() > span.start.index())
+                let flow_bracket = (span.end.index() > span.start.index())
                     .then(|| self.source.from(span.end.index() - 1).chars().next())
                     .flatten()
                     .filter(|c| *c == '[' || *c == '{')
-                    .map(|_| span.end.col().saturating_sub(1));
-                let bracket = flow_column.map(|_| {
+                    .map(|_| (span.end.index() - 1, span.end.col().saturating_sub(1)));
+                let bracket = flow_bracket.map(|_| {
                     let p = unshift(
                         Pos {
                             line: span.end.line(),
@@ -1098,7 +1145,7 @@ impl<'a> Composer<'a> {
                 });
                 self.stack.push(Frame {
                     is_map,
-                    flow_column,
+                    flow_bracket,
                     bracket,
                     start_index: span.start.index(),
                     pending_key: None,
@@ -1359,6 +1406,48 @@ impl<'a> Composer<'a> {
     }
 }
 
+/// In `text` starting with `[` or `{`, how many characters in its matching
+/// close bracket is; `None` if it is not closed. Quoted text and comments
+/// are skipped, as [`Composer::open_bracket`] skips them.
+fn matching_close(text: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut previous = ' ';
+    let mut chars = text.char_indices();
+    let mut count = 0; // characters before the current one
+    while let Some((byte, c)) = chars.next() {
+        let index = count;
+        count += 1;
+        match c {
+            '[' | '{' => depth += 1,
+            ']' | '}' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return Some(index);
+                }
+            }
+            '#' if previous == ' ' || previous == '\t' || previous == '\n' => {
+                for (_, c) in chars.by_ref() {
+                    count += 1;
+                    if c == '\n' {
+                        break;
+                    }
+                }
+                previous = '\n';
+                continue;
+            }
+            '"' | '\'' if " \t\n[{,:".contains(previous) => {
+                for _ in 1..quoted_len(&text[byte..], c)? {
+                    chars.next();
+                    count += 1;
+                }
+            }
+            _ => {}
+        }
+        previous = c;
+    }
+    None
+}
+
 /// How many lines after the first line of `text` the first line starting
 /// with a document marker (`---` or `...` and a blank or the end) is.
 fn document_marker_after(text: &str) -> Option<usize> {
@@ -1442,4 +1531,66 @@ fn bad_escape(text: &str) -> Option<(usize, String)> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    thread_local! {
+        /// How many times the parser has gone over a text, in this thread.
+        pub static PASSES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    /// `compose(text)`, and how many parser passes it took.
+    fn passes(text: &str) -> (Result<Option<Rc<Node>>, Fault>, usize) {
+        PASSES.with(|p| p.set(0));
+        let result = compose(text);
+        (result, PASSES.with(|p| p.get()))
+    }
+
+    #[test]
+    fn under_indented_flow_lines_take_one_pass_per_collection() {
+        let list = format!(
+            "packages: [{}]\n",
+            (0..300)
+                .map(|i| format!("p{i}"))
+                .collect::<Vec<_>>()
+                .join(",\n")
+        );
+        let (result, n) = passes(&list);
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(n, 2);
+    }
+
+    #[test]
+    fn re_indenting_stops_when_it_does_not_help() {
+        // Found by the fuzzer: a quoted scalar whose continuation lines the
+        // parser refuses however far they are indented.
+        for input in [
+            &include_bytes!("../../tests/fixtures/yaml-fuzz/slow-reindent-quoted.yaml")[..],
+            include_bytes!("../../tests/fixtures/yaml-fuzz/slow-reindent-flow.yaml"),
+        ] {
+            let (result, n) = passes(std::str::from_utf8(input).unwrap());
+            assert!(result.is_err());
+            assert!(n <= 4, "{n} passes");
+        }
+    }
+
+    #[test]
+    fn re_indenting_parses_a_bounded_amount_of_text() {
+        // 250 flow lists, each needing its own pass, in 2 MiB: the passes
+        // stop at 16 times the text (plus 1 MiB), and the parser's refusal
+        // stands.
+        let mut doc: String = (0..250).map(|i| format!("k{i}: [a,\nb]\n")).collect();
+        doc.push_str(&format!("pad: {}\n", "x".repeat(2 << 20)));
+        let (result, n) = passes(&doc);
+        assert!(result.is_err());
+        assert!(n <= 18, "{n} passes");
+        // A small one with as many lists is read whole.
+        let small: String = (0..150).map(|i| format!("k{i}: [a,\nb]\n")).collect();
+        let (result, n) = passes(&small);
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(n, 151);
+    }
 }
