@@ -506,9 +506,10 @@ fn compose_reindenting(
 /// of one flow collection or quoted scalar) before it gives up.
 const MAX_REINDENT_PASSES: usize = 200;
 /// How much text the re-indenting passes may parse in all: this many times
-/// the text's length, plus [`REINDENT_WORK_ALLOWANCE`] bytes.
+/// the text's length, plus [`REINDENT_WORK_ALLOWANCE`] bytes (enough for a
+/// hundred passes over a few-kilobyte cloud-config).
 const REINDENT_WORK_FACTOR: usize = 16;
-const REINDENT_WORK_ALLOWANCE: usize = 1 << 20;
+const REINDENT_WORK_ALLOWANCE: usize = 256 << 10;
 
 enum Attempt {
     Fault(Fault),
@@ -1580,17 +1581,26 @@ mod tests {
     #[test]
     fn re_indenting_parses_a_bounded_amount_of_text() {
         // 250 flow lists, each needing its own pass, in 2 MiB: the passes
-        // stop at 16 times the text (plus 1 MiB), and the parser's refusal
-        // stands.
+        // stop at 16 times the text (plus 256 KiB), and the parser's
+        // refusal stands.
         let mut doc: String = (0..250).map(|i| format!("k{i}: [a,\nb]\n")).collect();
         doc.push_str(&format!("pad: {}\n", "x".repeat(2 << 20)));
         let (result, n) = passes(&doc);
         assert!(result.is_err());
         assert!(n <= 18, "{n} passes");
         // A small one with as many lists is read whole.
-        let small: String = (0..150).map(|i| format!("k{i}: [a,\nb]\n")).collect();
+        let small: String = (0..100).map(|i| format!("k{i}: [a,\nb]\n")).collect();
         let (result, n) = passes(&small);
         assert!(result.is_ok(), "{result:?}");
-        assert_eq!(n, 151);
+        assert_eq!(n, 101);
+        // Found by the fuzzer: 16 KiB with hundreds of flow collections.
+        let (result, n) = passes(
+            std::str::from_utf8(include_bytes!(
+                "../../tests/fixtures/yaml-fuzz/many-reindent-passes.yaml"
+            ))
+            .unwrap(),
+        );
+        assert!(result.is_err());
+        assert!(n <= 17 + (256 << 10) / 16289, "{n} passes");
     }
 }
