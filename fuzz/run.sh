@@ -1,21 +1,22 @@
 #!/usr/bin/env bash
 # Fuzz the in-place filesystem readers, the network_data.json converter and
-# the network config inputs (v1, v2, ENI; each through every renderer),
-# user-data processing and NoCloud meta-data for SECONDS each (default 300),
-# starting from real images built by genisoimage and mkfs.vfat/mtools, the
-# network fixtures, and the tests' seeds and user-data (MIME, gzip, archive,
-# jsonp, jinja and include ones made here).
+# the network config inputs (v1, v2, ENI; each through every renderer), the
+# YAML loader and dumper, user-data processing and NoCloud meta-data for
+# SECONDS each (default 300), starting from real images built by genisoimage
+# and mkfs.vfat/mtools, the parity corpora, the network fixtures, and the
+# tests' seeds and user-data (MIME, gzip, archive, jsonp, jinja and include
+# ones made here).
 # cargo-fuzz needs nightly flags; RUSTC_BOOTSTRAP lets the stable toolchain
 # accept them. Usage: fuzz/run.sh [SECONDS] [TARGET...]
 set -euo pipefail
 cd "$(dirname "$0")"
 secs=${1:-300}; shift || true
-targets=("${@:-iso9660 vfat network_data_json network_config userdata nocloud_meta_data}")
+targets=("${@:-iso9660 vfat network_data_json network_config yaml userdata nocloud_meta_data}")
 export RUSTC_BOOTSTRAP=1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/src/openstack/latest" "$work/corpus/iso9660" "$work/corpus/vfat" "$work/corpus/network_data_json" \
-    "$work/corpus/network_config" "$work/corpus/userdata" "$work/corpus/nocloud_meta_data"
+    "$work/corpus/network_config" "$work/corpus/yaml" "$work/corpus/userdata" "$work/corpus/nocloud_meta_data"
 for f in ../tests/fixtures/net/cases/*/input.json ../tests/fixtures/net-odj/cases/*/input.json; do
     [ -f "$f" ] && cp "$f" "$work/corpus/network_data_json/$(basename "$(dirname "$f")").json"
 done
@@ -25,6 +26,7 @@ for f in ../tests/fixtures/net/cases/*/input.yaml ../tests/fixtures/net/cases/*/
          ../tests/fixtures/sysconfig-extra/*/input.yaml ../tests/fixtures/netplan-extra/cases/*/input.yaml; do
     [ -f "$f" ] && cp "$f" "$work/corpus/network_config/$(basename "$(dirname "$f")")-$(basename "$f")"
 done
+cp ../tests/fixtures/yaml/*.yaml ../tests/fixtures/yaml-dump/*.yaml ../tests/fixtures/yaml-fuzz/*.yaml "$work/corpus/yaml/"
 n=0
 for f in ../examples/*/user-data ../tests/fixtures/modules/cases/*/user-data ../tests/fixtures/write_files_docs/user-data; do
     [ -f "$f" ] && cp "$f" "$work/corpus/userdata/$((n += 1))"

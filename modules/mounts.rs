@@ -663,9 +663,11 @@ fn field_text(v: &Value) -> Result<Option<String>, String> {
     match v {
         Value::Null => Ok(None),
         Value::Str(s) => Ok(Some(s.clone())),
-        Value::Int(_) | Value::Float(_) | Value::Bool(_) | Value::Timestamp(_) => {
-            Ok(Some(v.python_str()))
-        }
+        Value::Int(_)
+        | Value::BigInt(_)
+        | Value::Float(_)
+        | Value::Bool(_)
+        | Value::Timestamp(_) => Ok(Some(v.python_str())),
         other => Err(format!(
             "expected a string, found {} ({})",
             other.type_name(),

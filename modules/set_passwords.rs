@@ -307,9 +307,9 @@ pub fn plan(
             // cloud-init's str() would make null the password "None".
             None | Some(Value::Null) => Ok(None),
             Some(Value::Str(s)) => Ok(Some(s.clone())),
-            Some(v @ (Value::Int(_) | Value::Float(_) | Value::Timestamp(_))) => {
-                Ok(Some(v.python_str()))
-            }
+            Some(
+                v @ (Value::Int(_) | Value::BigInt(_) | Value::Float(_) | Value::Timestamp(_)),
+            ) => Ok(Some(v.python_str())),
             Some(v) => Err(format!(
                 "password: must be a string, not {}; the default user's password is not set",
                 v.type_name()

@@ -7,10 +7,13 @@
 //! infinities `{"$float": "nan"}`, timestamps `{"$timestamp": "<as written>"}`,
 //! a non-string key is its own JSON text (`1` → `"1"`, `true` → `"true"`),
 //! `!!set` a mapping to null, `!!omap`/`!!pairs` a list of `[key, value]`.
+//! Integers of any size are written as their digits, as Python's
+//! `json.dumps` writes them.
 
 use std::io::Read;
 use std::path::Path;
 
+use crate::value::Value;
 use crate::yaml;
 
 /// Loads `path` (`-` for standard input) and prints it; the exit code is 0,
@@ -35,12 +38,72 @@ pub fn parse_yaml(path: &Path) -> i32 {
     };
     match yaml::load(&bytes, &name) {
         Ok(value) => {
-            println!("{}", value.to_json());
+            println!("{}", json_text(&value));
             0
         }
         Err(e) => {
             eprintln!("cloudboot devel parse-yaml: {e}");
             1
         }
+    }
+}
+
+/// Compact JSON of a value with [`Value::to_json`]'s conventions, except
+/// that an integer past 64 bits is a JSON number (its exact digits), which
+/// serde_json's own numbers cannot hold.
+fn json_text(v: &Value) -> String {
+    let mut out = String::new();
+    write_json(v, &mut out);
+    out
+}
+
+fn write_json(v: &Value, out: &mut String) {
+    match v {
+        Value::BigInt(b) => out.push_str(b.as_str()),
+        Value::Seq(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json(item, out);
+            }
+            out.push(']');
+        }
+        Value::Map(m) => {
+            out.push('{');
+            for (i, (k, item)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                let key = match k {
+                    Value::Str(s) => s.clone(),
+                    other => json_text(other),
+                };
+                out.push_str(&serde_json::Value::String(key).to_string());
+                out.push(':');
+                write_json(item, out);
+            }
+            out.push('}');
+        }
+        scalar => out.push_str(&scalar.to_json().to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn big_integers_are_json_numbers_in_values_and_keys() {
+        let v = yaml::load(
+            b"a: [18446744073709551616, -9223372036854775809]\n36893488147419103232: x\n\"q\\\"\": 1.5\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(
+            json_text(&v),
+            r#"{"a":[18446744073709551616,-9223372036854775809],"36893488147419103232":"x","q\"":1.5}"#
+        );
     }
 }

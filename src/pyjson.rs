@@ -41,6 +41,10 @@ fn write(v: &Value, indent: usize, level: usize, out: &mut String) {
             newline(indent, level, out);
             out.push(']');
         }
+        // An integer past 64 bits, in `value::Value::to_json`'s form.
+        Value::Object(map) if big_int_digits(map).is_some() => {
+            out.push_str(big_int_digits(map).unwrap_or_default())
+        }
         Value::Object(map) => {
             if map.is_empty() {
                 out.push_str("{}");
@@ -61,6 +65,15 @@ fn write(v: &Value, indent: usize, level: usize, out: &mut String) {
             newline(indent, level, out);
             out.push('}');
         }
+    }
+}
+
+/// The digits of a `{"$int": "<digits>"}` object, which Python's
+/// json.dumps writes as a plain number.
+fn big_int_digits(map: &serde_json::Map<String, Value>) -> Option<&str> {
+    match (map.len(), map.get("$int")) {
+        (1, Some(Value::String(d))) if crate::value::Value::integer(d).is_some() => Some(d),
+        _ => None,
     }
 }
 
@@ -96,6 +109,15 @@ fn write_str(s: &str, out: &mut String) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn writes_big_integers_as_python_does() {
+        let v = crate::value::Value::integer("-340282366920938463463374607431768211456").unwrap();
+        assert_eq!(
+            dumps(&json!({"a": v.to_json(), "b": [{"$int": "x"}]}), 0),
+            "{\n\"a\": -340282366920938463463374607431768211456,\n\"b\": [\n{\n\"$int\": \"x\"\n}\n]\n}"
+        );
+    }
 
     #[test]
     fn matches_python_output() {

@@ -241,7 +241,11 @@ fn describe(v: &Value) -> String {
     } else {
         shown
     };
-    format!("{} ({shown})", v.type_name())
+    match v {
+        // Python's type is int, but no key cloudboot reads takes one this big.
+        Value::BigInt(_) => format!("an int past 64 bits ({shown})"),
+        _ => format!("{} ({shown})", v.type_name()),
+    }
 }
 
 fn ty_name(t: &Ty) -> String {

@@ -71,7 +71,7 @@ fn type_name(v: &Value) -> &'static str {
         Value::Str(_) => "str",
         Value::Seq(_) => "list",
         Value::Map(_) => "dict",
-        Value::Int(_) => "int",
+        Value::Int(_) | Value::BigInt(_) => "int",
         Value::Bool(_) => "bool",
         Value::Null => "NoneType",
         _ => "object",
@@ -148,7 +148,11 @@ fn normalize_users(
             let mut v = Vec::new();
             for (k, val) in m.iter() {
                 match val {
-                    Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Str(_) => {
+                    Value::Bool(_)
+                    | Value::Int(_)
+                    | Value::BigInt(_)
+                    | Value::Float(_)
+                    | Value::Str(_) => {
                         if val.to_bool() {
                             v.push(Value::str(k.python_str()));
                         }

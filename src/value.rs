@@ -6,9 +6,11 @@
 //! Mappings keep insertion order (PyYAML keeps it too, and cloud-init's
 //! merging walks keys in order).
 
+use std::cmp::Ordering;
 use std::fmt;
 
 use crate::base64;
+pub use crate::yaml::BigInt;
 
 /// A configuration value as PyYAML's `safe_load` would produce it.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -17,6 +19,10 @@ pub enum Value {
     Null,
     Bool(bool),
     Int(i64),
+    /// An integer outside `i64`, kept exactly (PyYAML's ints have no bound;
+    /// see `yaml::bigint`). Modules that need a number refuse it as the
+    /// wrong type; everything else (merging, dumping, JSON) carries it.
+    BigInt(BigInt),
     Float(f64),
     Str(String),
     Bytes(Vec<u8>),
@@ -116,6 +122,16 @@ impl Value {
         Value::Str(s.into())
     }
 
+    /// The integer written in decimal `text` (sign, digits): `Int`, or
+    /// `BigInt` past `i64`; `None` if it is not such text or is longer
+    /// than Python would read ([`crate::yaml::bigint::MAX_DIGITS`]).
+    pub fn integer(text: &str) -> Option<Value> {
+        Some(match crate::yaml::bigint::parse_decimal(text)? {
+            crate::yaml::bigint::Integer::Small(i) => Value::Int(i),
+            crate::yaml::bigint::Integer::Big(b) => Value::BigInt(b),
+        })
+    }
+
     pub fn empty_map() -> Value {
         Value::Map(Mapping::new())
     }
@@ -158,7 +174,7 @@ impl Value {
         match self {
             Value::Null => "NoneType",
             Value::Bool(_) => "bool",
-            Value::Int(_) => "int",
+            Value::Int(_) | Value::BigInt(_) => "int",
             Value::Float(_) => "float",
             Value::Str(_) => "str",
             Value::Bytes(_) => "bytes",
@@ -175,6 +191,7 @@ impl Value {
             Value::Null => false,
             Value::Bool(b) => *b,
             Value::Int(i) => *i != 0,
+            Value::BigInt(_) => true,
             Value::Float(f) => *f != 0.0,
             Value::Str(s) => !s.is_empty(),
             Value::Bytes(b) => !b.is_empty(),
@@ -211,6 +228,7 @@ impl Value {
             Value::Bool(true) => "True".into(),
             Value::Bool(false) => "False".into(),
             Value::Int(i) => i.to_string(),
+            Value::BigInt(b) => b.to_string(),
             Value::Float(f) => python_float_repr(*f),
             Value::Str(s) => s.clone(),
             Value::Bytes(b) => format!("b'{}'", String::from_utf8_lossy(b)),
@@ -258,28 +276,7 @@ impl Value {
                     .iter()
                     .map(|(k, v)| (k.clone(), v.in_pyyaml_dump_order()))
                     .collect();
-                let numeric = |v: &Value| match v {
-                    Value::Bool(b) => Some(f64::from(u8::from(*b))),
-                    Value::Int(i) => Some(*i as f64),
-                    Value::Float(f) => Some(*f),
-                    _ => None,
-                };
-                let keys = || entries.iter().map(|(k, _)| k);
-                if keys().all(|k| matches!(k, Value::Str(_)))
-                    || keys().all(|k| matches!(k, Value::Bytes(_)))
-                {
-                    entries.sort_by(|(a, _), (b, _)| match (a, b) {
-                        (Value::Str(a), Value::Str(b)) => a.cmp(b),
-                        (Value::Bytes(a), Value::Bytes(b)) => a.cmp(b),
-                        _ => std::cmp::Ordering::Equal,
-                    });
-                } else if keys().all(|k| numeric(k).is_some()) {
-                    entries.sort_by(|(a, _), (b, _)| {
-                        numeric(a)
-                            .partial_cmp(&numeric(b))
-                            .unwrap_or(std::cmp::Ordering::Equal)
-                    });
-                }
+                sort_entries_like_pyyaml(&mut entries, |(k, _)| k);
                 Value::Map(entries.into_iter().collect())
             }
             other => other.clone(),
@@ -288,14 +285,25 @@ impl Value {
 
     /// JSON form, with the conventions `cloudboot devel parse-yaml` documents:
     /// bytes `{"$binary": "<base64>"}`, non-finite floats `{"$float": "nan"}`,
-    /// timestamps `{"$timestamp": "<as written>"}`, non-string keys as their
-    /// own JSON text.
+    /// timestamps `{"$timestamp": "<as written>"}`, integers past 64 bits
+    /// `{"$int": "<digits>"}` (up to 2^64 - 1 they are plain numbers),
+    /// non-string keys as their own JSON text.
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::Value as J;
         match self {
             Value::Null => J::Null,
             Value::Bool(b) => J::Bool(*b),
             Value::Int(i) => J::from(*i),
+            Value::BigInt(b) => match b.to_u64() {
+                Some(u) => J::from(u),
+                // serde_json holds no larger integer: a marked object, as
+                // for NaN (`devel parse-yaml` writes the digits themselves).
+                None => {
+                    let mut m = serde_json::Map::new();
+                    m.insert("$int".into(), J::String(b.to_string()));
+                    J::Object(m)
+                }
+            },
             Value::Float(f) => match serde_json::Number::from_f64(*f) {
                 Some(n) => J::Number(n),
                 None => {
@@ -343,9 +351,10 @@ impl Value {
         match j {
             J::Null => Value::Null,
             J::Bool(b) => Value::Bool(*b),
-            J::Number(n) => match n.as_i64() {
-                Some(i) => Value::Int(i),
-                None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+            J::Number(n) => match (n.as_i64(), n.as_u64()) {
+                (Some(i), _) => Value::Int(i),
+                (None, Some(u)) => Value::integer(&u.to_string()).unwrap_or(Value::Null),
+                _ => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
             },
             J::String(s) => Value::Str(s.clone()),
             J::Array(a) => Value::Seq(a.iter().map(Value::from_json).collect()),
@@ -354,6 +363,11 @@ impl Value {
                     if let Some(J::String(b64)) = o.get("$binary") {
                         if let Ok(bytes) = base64::decode(b64.as_bytes()) {
                             return Value::Bytes(bytes);
+                        }
+                    }
+                    if let Some(J::String(digits)) = o.get("$int") {
+                        if let Some(v) = Value::integer(digits) {
+                            return v;
                         }
                     }
                     if let Some(J::String(t)) = o.get("$timestamp") {
@@ -381,6 +395,135 @@ impl Value {
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.python_str())
+    }
+}
+
+/// Python's comparison of two numbers (bool, int, float), exact as
+/// Python's is (`2**63 > 9.223372036854775e18`, `1 == 1.0 == True`);
+/// `None` when either is not a number, or for NaN.
+pub fn python_number_cmp(a: &Value, b: &Value) -> Option<Ordering> {
+    enum Number<'a> {
+        Small(i64),
+        Big(&'a BigInt),
+        Float(f64),
+    }
+    fn number(v: &Value) -> Option<Number<'_>> {
+        match v {
+            Value::Bool(b) => Some(Number::Small(i64::from(*b))),
+            Value::Int(i) => Some(Number::Small(*i)),
+            Value::BigInt(b) => Some(Number::Big(b)),
+            Value::Float(f) => Some(Number::Float(*f)),
+            _ => None,
+        }
+    }
+    use Number::*;
+    match (number(a)?, number(b)?) {
+        (Small(x), Small(y)) => Some(x.cmp(&y)),
+        (Small(x), Float(f)) => cmp_i64_f64(x, f),
+        (Float(f), Small(x)) => cmp_i64_f64(x, f).map(Ordering::reverse),
+        (Big(x), Small(y)) => Some(x.cmp_i64(y)),
+        (Small(x), Big(y)) => Some(y.cmp_i64(x).reverse()),
+        (Big(x), Big(y)) => Some(x.cmp(y)),
+        (Big(x), Float(f)) => x.cmp_f64(f),
+        (Float(f), Big(x)) => x.cmp_f64(f).map(Ordering::reverse),
+        (Float(x), Float(y)) => x.partial_cmp(&y),
+    }
+}
+
+/// `i` against `f` exactly (not through `i as f64`, which rounds).
+fn cmp_i64_f64(i: i64, f: f64) -> Option<Ordering> {
+    // 2^63 is exact as a float; every i64 is below it and at or above -2^63.
+    const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+    if f.is_nan() {
+        return None;
+    }
+    if f >= TWO_POW_63 {
+        return Some(Ordering::Less);
+    }
+    if f < -TWO_POW_63 {
+        return Some(Ordering::Greater);
+    }
+    let whole = f.trunc();
+    // In range, so the conversion is exact.
+    match i.cmp(&(whole as i64)) {
+        Ordering::Equal => 0.0.partial_cmp(&(f - whole)),
+        unequal => Some(unequal),
+    }
+}
+
+/// Orders a mapping's entries as PyYAML's `sort_keys=True` does:
+/// `sorted(mapping.items())` when Python can compare every key with every
+/// other (all str, all bytes, or all numbers), else as they are (PyYAML
+/// swallows the TypeError). cloud-init writes `cloud-config.txt` this way.
+pub fn sort_entries_like_pyyaml<T>(entries: &mut [T], key: impl Fn(&T) -> &Value) {
+    if entries.len() < 2 {
+        return;
+    }
+    if entries.iter().all(|e| matches!(key(e), Value::Str(_))) {
+        entries.sort_by(|a, b| key(a).as_str().cmp(&key(b).as_str()));
+    } else if entries.iter().all(|e| matches!(key(e), Value::Bytes(_))) {
+        entries.sort_by(|a, b| match (key(a), key(b)) {
+            (Value::Bytes(x), Value::Bytes(y)) => x.cmp(y),
+            _ => Ordering::Equal,
+        });
+    } else if entries
+        .iter()
+        .all(|e| python_number_cmp(key(e), key(e)).is_some())
+    {
+        // No NaN: a total order, so any stable sort gives Python's result.
+        entries.sort_by(|a, b| python_number_cmp(key(a), key(b)).unwrap_or(Ordering::Equal));
+    } else if entries.iter().all(|e| {
+        matches!(
+            key(e),
+            Value::Bool(_) | Value::Int(_) | Value::BigInt(_) | Value::Float(_)
+        )
+    }) {
+        // NaN keys: Python's order then depends on its sort algorithm.
+        // Small mappings get CPython's own (a run, then binary insertion);
+        // larger ones a total order with NaN last, so the cost stays
+        // O(n log n) and the sort cannot fail.
+        if entries.len() < 64 {
+            cpython_small_sort(entries, |a, b| {
+                python_number_cmp(key(a), key(b)) == Some(Ordering::Less)
+            });
+        } else {
+            entries.sort_by(|a, b| match python_number_cmp(key(a), key(b)) {
+                Some(o) => o,
+                None => {
+                    let nan = |v: &Value| matches!(v, Value::Float(f) if f.is_nan());
+                    nan(key(a)).cmp(&nan(key(b)))
+                }
+            });
+        }
+    }
+}
+
+/// CPython's `list.sort` for fewer than 64 items, with `less` as `<`: the
+/// leading run (reversed if strictly descending), then binary insertion.
+fn cpython_small_sort<T>(items: &mut [T], less: impl Fn(&T, &T) -> bool) {
+    let n = items.len();
+    let mut run = 1;
+    if n > 1 {
+        run = 2;
+        let descending = less(&items[1], &items[0]);
+        while run < n && less(&items[run], &items[run - 1]) == descending {
+            run += 1;
+        }
+        if descending {
+            items[..run].reverse();
+        }
+    }
+    for start in run..n {
+        let (mut lo, mut hi) = (0, start);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if less(&items[start], &items[mid]) {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        items[lo..=start].rotate_right(1);
     }
 }
 

@@ -1,34 +1,50 @@
 //! `yaml::dump_cloud_config` writes what cloud-init's `safeyaml.dumps` writes.
 //!
-//! Each `tests/fixtures/yaml-dump/NN-name.json` is a value and the
-//! `.expected` beside it is PyYAML's output for it, both made by the
-//! committed `generate.py` (run it with /usr/bin/python3 to remake them).
+//! Each `tests/fixtures/yaml-dump/NN-name.json` is a value (or
+//! `NN-name.yaml` a document PyYAML loads) and the `.expected` beside it is
+//! cloud-init's `safeyaml.dumps` output for it, both made by the committed
+//! `generate.py` (run it with /usr/bin/python3 to remake them).
 
 use std::path::Path;
 
 use cloudboot::value::Value;
 use cloudboot::yaml;
 
-#[test]
-fn dumps_match_pyyaml_byte_for_byte() {
+/// Each fixture's value: from its `.json` (a value) or its `.yaml` (a
+/// document, loaded as cloud-init loads user-data).
+fn fixture_values() -> Vec<(std::path::PathBuf, Value)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/yaml-dump");
     let mut cases: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .filter(|p| p.extension().is_some_and(|e| e == "json" || e == "yaml"))
         .collect();
     cases.sort();
-    assert!(cases.len() >= 20, "fixtures missing in {}", dir.display());
+    assert!(cases.len() >= 24, "fixtures missing in {}", dir.display());
+    cases
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read(&path).unwrap();
+            let value = if path.extension().is_some_and(|e| e == "json") {
+                Value::from_json(&serde_json::from_slice(&text).unwrap())
+            } else {
+                yaml::load(&text, &path.display().to_string()).unwrap()
+            };
+            (path, value)
+        })
+        .collect()
+}
+
+#[test]
+fn dumps_match_pyyaml_byte_for_byte() {
     let mut failures = Vec::new();
-    for json_path in &cases {
-        let json: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(json_path).unwrap()).unwrap();
-        let expected = std::fs::read_to_string(json_path.with_extension("expected")).unwrap();
-        let got = yaml::dump_cloud_config(&Value::from_json(&json));
+    for (path, value) in fixture_values() {
+        let expected = std::fs::read_to_string(path.with_extension("expected")).unwrap();
+        let got = yaml::dump_cloud_config(&value);
         if got != expected {
             failures.push(format!(
                 "{}:\n--- PyYAML\n{expected}\n--- cloudboot\n{got}",
-                json_path.display()
+                path.display()
             ));
         }
     }
@@ -37,21 +53,13 @@ fn dumps_match_pyyaml_byte_for_byte() {
 
 #[test]
 fn dumps_read_back_to_the_same_value() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/yaml-dump");
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_none_or(|e| e != "json") {
-            continue;
-        }
-        let json: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        let value = Value::from_json(&json);
+    for (path, value) in fixture_values() {
         let text = yaml::dump_cloud_config(&value);
         let back = yaml::load(text.as_bytes(), "dump").unwrap();
         // NaN is not equal to itself; compare the JSON forms.
         assert_eq!(
             back.to_json(),
-            normalise_timestamps(value).to_json(),
+            normalise_timestamps(value).in_pyyaml_dump_order().to_json(),
             "{}",
             path.display()
         );
@@ -71,4 +79,52 @@ fn normalise_timestamps(v: Value) -> Value {
         ),
         other => other,
     }
+}
+
+mod common;
+
+/// An integer past 64 bits in user-data used to refuse the whole part. It
+/// is a plain Python int to cloud-init: the rest of the part applies, and it
+/// reaches `cloud-config.txt` and instance-data as cloud-init writes them.
+#[test]
+fn a_big_integer_keeps_the_rest_of_the_part() {
+    let user_data = "#cloud-config\n\
+        serial: 18446744073709551616\n\
+        write_files:\n\
+        - path: /etc/bad-mode\n  content: x\n  permissions: 340282366920938463463374607431768211456\n\
+        runcmd: [echo -99999999999999999999]\n";
+    let m = common::Machine::seeded(
+        "instance-id: iid-test-1\nlocal-hostname: testhost\nbig: -0x1_0000_0000_0000_0000_0000\n",
+        user_data,
+    );
+    // write_files (init stage) fails for that entry alone, as for any
+    // mistyped value in an entry; write_files_deferred (final) does not
+    // write it (it is not deferred), so it does not fail.
+    m.boot_expecting(&[0, 1, 0, 0]);
+    let errors = m.stage_errors("init").join("\n");
+    assert!(
+        errors.contains("user-data, line 6, column 3: write_files[0].permissions: expected a string or an integer, found an int past 64 bits (340282366920938463463374607431768211456)"),
+        "{errors}"
+    );
+    // The rest of the part applied.
+    let idir = "/var/lib/cloud/instances/iid-test-1";
+    assert_eq!(
+        m.read(&format!("{idir}/scripts/runcmd")),
+        "#!/bin/sh\necho -99999999999999999999\n"
+    );
+    // What cloud-init 22.4 writes: /usr/bin/python3 -c "from cloudinit
+    // import safeyaml, util; print(safeyaml.dumps(util.load_yaml(open(
+    // 'user-data').read())), end='')" after the part handler's header.
+    assert_eq!(
+        m.read(&format!("{idir}/cloud-config.txt")),
+        "#cloud-config\n\n# from 1 files\n# part-001\n\n---\nruncmd:\n- echo -99999999999999999999\n\
+         serial: 18446744073709551616\nwrite_files:\n-   content: x\n    path: /etc/bad-mode\n\
+         \x20   permissions: 340282366920938463463374607431768211456\n...\n"
+    );
+    // instance-data.json has the meta-data's number as json.dumps writes it.
+    let instance_data = m.read("/run/cloud-init/instance-data.json");
+    assert!(
+        instance_data.contains("\n   \"big\": -1208925819614629174706176,\n"),
+        "{instance_data}"
+    );
 }

@@ -37,6 +37,54 @@ fn canonical(v: &serde_json::Value) -> serde_json::Value {
     }
 }
 
+/// The JSON text with every integer literal that does not fit in 64 bits
+/// turned into the string `"int:<digits>"`, so that comparing parsed values
+/// compares such integers exactly (serde_json would round them to floats).
+fn exact_big_ints(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    let mut in_string = false;
+    while let Some(c) = chars.next() {
+        if in_string {
+            out.push(c);
+            match c {
+                '\\' => out.extend(chars.next()),
+                '"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        if c == '"' {
+            in_string = true;
+            out.push(c);
+            continue;
+        }
+        if c == '-' || c.is_ascii_digit() {
+            let mut number = String::from(c);
+            while let Some(&d) = chars.peek() {
+                if !(d.is_ascii_digit() || ".eE+-".contains(d)) {
+                    break;
+                }
+                number.push(d);
+                chars.next();
+            }
+            let integer = number.trim_start_matches('-');
+            let big = !integer.is_empty()
+                && integer.bytes().all(|b| b.is_ascii_digit())
+                && number.parse::<i64>().is_err()
+                && number.parse::<u64>().is_err();
+            if big {
+                out.push_str(&format!("\"int:{number}\""));
+            } else {
+                out.push_str(&number);
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// What one case must give, and whether it matched.
 fn check(yaml: &Path) -> Result<(), String> {
     let own = yaml.with_extension("cloudboot");
@@ -63,10 +111,25 @@ fn check(yaml: &Path) -> Result<(), String> {
             ));
         }
         if let Some(place) = place.strip_prefix(" line ") {
-            let (line, column) = place.split_once(" column ").unwrap_or((place, "?"));
+            let (problem, context) = match place.split_once(" context line ") {
+                Some((p, c)) => (p, Some(c)),
+                None => (place, None),
+            };
+            let (line, column) = problem.split_once(" column ").unwrap_or((problem, "?"));
             let want = format!(", line {line}, column {column}: ");
             if !stderr.contains(&want) {
                 return Err(format!("refused at another place: want{want}got {stderr}"));
+            }
+            // The context mark, as `Display` writes it: "CONTEXT (line L, column C): ".
+            let got_context = stderr
+                .split_once(" (line ")
+                .and_then(|(_, rest)| rest.split_once("): "))
+                .map(|(mark, _)| mark.replace(", column ", " column "));
+            let want_context = context.map(str::to_string);
+            if got_context != want_context {
+                return Err(format!(
+                    "another context mark: want {want_context:?}, got {got_context:?}: {stderr}"
+                ));
             }
         }
         return Ok(());
@@ -80,9 +143,9 @@ fn check(yaml: &Path) -> Result<(), String> {
     if code != Some(0) {
         return Err(format!("PyYAML accepts it, we refused: {stderr}"));
     }
-    let want: serde_json::Value =
-        serde_json::from_str(expected).map_err(|e| format!("bad expected JSON: {e}"))?;
-    let got: serde_json::Value = serde_json::from_str(stdout.trim())
+    let want: serde_json::Value = serde_json::from_str(&exact_big_ints(expected))
+        .map_err(|e| format!("bad expected JSON: {e}"))?;
+    let got: serde_json::Value = serde_json::from_str(&exact_big_ints(stdout.trim()))
         .map_err(|e| format!("bad output JSON: {e}: {stdout}"))?;
     if canonical(&want) != canonical(&got) {
         return Err(format!("want {want}\n     got  {got}"));
@@ -121,6 +184,14 @@ fn loader_matches_pyyaml_safe_load() {
         failures.len(),
         cases.len(),
         failures.join("\n")
+    );
+}
+
+#[test]
+fn big_integers_compare_exactly() {
+    assert_eq!(
+        exact_big_ints(r#"{"a": [18446744073709551616, -1, 1.5e+20, "9999999999999999999\\"1"]}"#),
+        r#"{"a": ["int:18446744073709551616", -1, 1.5e+20, "9999999999999999999\\"1"]}"#
     );
 }
 
@@ -183,4 +254,20 @@ fn parse_yaml_reads_stdin_and_refuses_unknown_devel_commands() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
+}
+
+mod common;
+
+/// A `write_files` entry whose `content: |` ends user-data that has no final
+/// line break: PyYAML reads the block scalar without a trailing newline, so
+/// cloud-init writes the file without one (we used to add it).
+#[test]
+fn a_block_scalar_ending_user_data_gets_no_extra_newline() {
+    let m = common::Machine::seeded(
+        common::META,
+        "#cloud-config\nwrite_files:\n- path: /etc/keep\n  content: |+\n    kept\n\n- path: /etc/last\n  content: |\n    #!/bin/sh\n    echo last",
+    );
+    m.boot();
+    assert_eq!(m.read("/etc/keep"), "kept\n\n");
+    assert_eq!(m.read("/etc/last"), "#!/bin/sh\necho last");
 }

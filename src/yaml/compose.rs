@@ -9,14 +9,21 @@
 //! * a tab may appear only inside a quoted or block scalar or a comment
 //!   (PyYAML: "found character '\t' that cannot start any token");
 //! * anchor names of letters, digits, `-` and `_`; an anchor defined twice;
-//! * after a `...`, a new document needs `---`; one document per stream.
+//! * after a `...`, a new document needs `---`; one document per stream;
+//! * a flow mapping key without `?` has its `:` on its line, within 1024
+//!   characters.
+//!
+//! Where PyYAML reads differently, we correct the parser: a block scalar on
+//! an unterminated last line gets no line break (see [`compose`]). And each
+//! refusal gets PyYAML's problem mark and context (what was being read and
+//! where it began: the open quote or bracket, the block mapping), so that a
+//! person is sent to the line where the problem starts.
 //!
 //! Nodes are shared through `Rc` when an alias names them, as PyYAML shares
 //! the Python object; the constructor copies them into the value tree. Two
 //! limits keep hostile input from exhausting the machine: nesting depth and
 //! the number of nodes (and bytes) that aliases may repeat.
 
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -43,11 +50,21 @@ pub struct Pos {
     pub column: usize,
 }
 
-/// A problem found while reading, and where.
+/// A problem found while reading, and where: PyYAML's problem and mark,
+/// and its context (what was being read, and where that began).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Fault {
     pub at: Option<Pos>,
     pub message: String,
+    pub context: Option<Context>,
+}
+
+/// PyYAML's `context` and `context_mark`: `while scanning a quoted scalar`
+/// and where the quote is, say. The mark is `None` where PyYAML has none.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Context {
+    pub what: String,
+    pub at: Option<Pos>,
 }
 
 impl Fault {
@@ -55,6 +72,30 @@ impl Fault {
         Fault {
             at: Some(pos),
             message: message.into(),
+            context: None,
+        }
+    }
+
+    /// The same fault, found while reading something that began at `at`.
+    pub fn within(self, what: impl Into<String>, at: Option<Pos>) -> Fault {
+        Fault {
+            context: Some(Context {
+                what: what.into(),
+                at,
+            }),
+            ..self
+        }
+    }
+
+    /// The fault with its positions moved by `f`.
+    fn map_positions(self, f: impl Fn(Pos) -> Pos) -> Fault {
+        Fault {
+            at: self.at.map(&f),
+            context: self.context.map(|c| Context {
+                what: c.what,
+                at: c.at.map(&f),
+            }),
+            message: self.message,
         }
     }
 }
@@ -94,37 +135,51 @@ pub struct Node {
 /// The text with positions in characters, as the parser reports them.
 struct Source<'a> {
     text: &'a str,
-    /// The last (char index, byte index) looked up: queries mostly move
-    /// forward, so walking on from here keeps them cheap on non-ASCII text.
-    checkpoint: Cell<(usize, usize)>,
+    /// For non-ASCII text, the byte offset of every [`STRIDE`]th character,
+    /// so that finding a character's byte offset never walks far (lookups
+    /// come in any order).
+    strides: Vec<usize>,
+    char_len: usize,
+    ascii: bool,
 }
+
+/// Characters between two entries of [`Source::strides`].
+const STRIDE: usize = 256;
 
 impl<'a> Source<'a> {
     fn new(text: &'a str) -> Self {
+        let ascii = text.is_ascii();
+        let mut strides = Vec::new();
+        let mut char_len = text.len();
+        if !ascii {
+            char_len = 0;
+            for (i, (byte, _)) in text.char_indices().enumerate() {
+                if i % STRIDE == 0 {
+                    strides.push(byte);
+                }
+                char_len += 1;
+            }
+        }
         Source {
             text,
-            checkpoint: Cell::new((0, 0)),
+            strides,
+            char_len,
+            ascii,
         }
     }
 
     /// Byte offset of the `char_index`-th character (the text length past the end).
     fn byte_at(&self, char_index: usize) -> usize {
-        if self.text.is_ascii() {
+        if self.ascii {
             return char_index.min(self.text.len());
         }
-        let (mut ci, mut bi) = self.checkpoint.get();
-        if char_index < ci {
-            (ci, bi) = (0, 0);
-        }
-        for c in self.text[bi..].chars() {
-            if ci == char_index {
-                break;
-            }
-            ci += 1;
-            bi += c.len_utf8();
-        }
-        self.checkpoint.set((ci, bi));
-        bi
+        let Some(&from) = self.strides.get(char_index / STRIDE) else {
+            return self.text.len();
+        };
+        self.text[from..]
+            .char_indices()
+            .nth(char_index % STRIDE)
+            .map_or(self.text.len(), |(b, _)| from + b)
     }
 
     /// The text from the `char_index`-th character on.
@@ -145,6 +200,11 @@ impl<'a> Source<'a> {
             }
         }
         pos
+    }
+
+    /// The text's length in characters.
+    fn char_len(&self) -> usize {
+        self.char_len
     }
 
     /// Where the stream ends, as PyYAML marks "unexpected end of stream".
@@ -248,6 +308,10 @@ fn anchor_name(source: &Source, start: usize, start_pos: Pos) -> Result<Option<S
     if indicator != '&' && indicator != '*' {
         return Ok(None);
     }
+    let indicator_at = Pos {
+        line: start_pos.line,
+        column: start_pos.column + offset,
+    };
     offset += 1;
     let mut name = String::new();
     for c in chars {
@@ -262,9 +326,10 @@ fn anchor_name(source: &Source, start: usize, start_pos: Pos) -> Result<Option<S
                     column: start_pos.column + offset,
                 },
                 format!(
-                    "while scanning an {what}: expected alphabetic or numeric character, but found '{c}' (PyYAML allows only letters, digits, '-' and '_' in {what} names)"
+                    "expected alphabetic or numeric character, but found '{c}' (PyYAML allows only letters, digits, '-' and '_' in {what} names)"
                 ),
-            ));
+            )
+            .within(format!("while scanning an {what}"), Some(indicator_at)));
         }
         name.push(c);
         offset += 1;
@@ -275,10 +340,18 @@ fn anchor_name(source: &Source, start: usize, start_pos: Pos) -> Result<Option<S
 /// A collection being composed.
 struct Frame {
     is_map: bool,
-    /// The 0-based column of `[` or `{` for a flow collection.
-    flow_column: Option<usize>,
+    /// For a flow collection, where its `[` or `{` is in the parsed (maybe
+    /// re-indented) text: char index and 0-based column.
+    flow_bracket: Option<(usize, usize)>,
+    /// Where that bracket is, in the original text.
+    bracket: Option<Pos>,
     tag: String,
     start: Pos,
+    /// Where the collection's first event starts (char index, parsed text).
+    start_index: usize,
+    /// In a flow mapping, the char indexes where the key waiting for its
+    /// value starts and ends.
+    pending_key: Option<(usize, usize)>,
     anchor: usize,
     children: Vec<Rc<Node>>,
 }
@@ -290,10 +363,17 @@ struct Anchor {
 
 struct Composer<'a> {
     shifts: &'a [(usize, usize)],
+    /// What to do with a block scalar that runs to the end of the text.
+    last_line: &'a LastLine,
+    /// Where the original text ends, when we parse it with a line break
+    /// added: no position may lie beyond it.
+    end: Option<Pos>,
+    /// The value of a block scalar that runs to the end of the text.
+    final_block_scalar: Option<String>,
     source: Source<'a>,
     /// Char index ranges of quoted and block scalars, for [`stray_tab`].
     scalar_ranges: Vec<(usize, usize)>,
-    /// Char index ranges of every scalar, for [`Composer::open_bracket_column`].
+    /// Char index ranges of every scalar, for [`Composer::open_bracket`].
     all_scalar_ranges: Vec<(usize, usize)>,
     stack: Vec<Frame>,
     anchors: HashMap<usize, Anchor>,
@@ -305,43 +385,131 @@ struct Composer<'a> {
 }
 
 /// Composes the single document of `text`; `None` for an empty stream.
+///
+/// A text whose last line has no line break: PyYAML reads that line as it
+/// is, while the parser reads it as though it ended with one, and gives a
+/// block scalar that ends there a final line break PyYAML's does not have
+/// (`a: |\n  x` is `"x"` to PyYAML). So we parse the text with the break
+/// added, where the parser agrees with PyYAML, then take back what the
+/// added break put into that block scalar, and keep every position within
+/// the original text.
 pub fn compose(text: &str) -> Result<Option<Rc<Node>>, Fault> {
     check_printable(&Source::new(text))?;
+    let Some(last) = text.rsplit(['\n', '\r']).next().filter(|l| !l.is_empty()) else {
+        return compose_reindenting(text, &LastLine::Terminated, None).map(|(root, _)| root);
+    };
+    let end = Source::new(text).end_pos();
+    let padded = format!("{text}\n");
+    let rule = if last.chars().any(|c| c != ' ') {
+        // Content: the added break is the last thing in the scalar's value.
+        LastLine::Content
+    } else {
+        // Spaces only: content if there are more of them than the scalar's
+        // indentation, else a blank line that adds nothing. Without the
+        // line the value is the blank-line answer; compare.
+        let trimmed = &text[..text.len() - last.len()];
+        let without = compose_reindenting(trimmed, &LastLine::Terminated, Some(end))
+            .ok()
+            .and_then(|(_, value)| value);
+        LastLine::Blanks { without }
+    };
+    compose_reindenting(&padded, &rule, Some(end)).map(|(root, _)| root)
+}
+
+/// What the text's last line is, when it has no line break.
+enum LastLine {
+    /// It has one (or the text is empty).
+    Terminated,
+    /// It holds more than spaces.
+    Content,
+    /// It holds only spaces; `without` is the value a block scalar ending
+    /// the text has when the line is left out.
+    Blanks { without: Option<String> },
+}
+
+impl LastLine {
+    /// The value PyYAML gives a block scalar that ran to the end of the
+    /// text with a line break added, where the parser gave `value`.
+    fn correct(&self, value: String) -> String {
+        let drop_added_break = |mut v: String| {
+            if v.ends_with('\n') {
+                v.pop();
+            }
+            v
+        };
+        match self {
+            LastLine::Terminated => value,
+            LastLine::Content => drop_added_break(value),
+            LastLine::Blanks {
+                without: Some(without),
+            } if value == *without || value.strip_suffix('\n') == Some(without) => {
+                // A blank line: no content, and with no break after it, no
+                // break to keep either.
+                without.clone()
+            }
+            LastLine::Blanks { .. } => drop_added_break(value),
+        }
+    }
+}
+
+/// [`compose_once`], again with some lines re-indented where the parser's
+/// YAML 1.2 indentation rules refuse what PyYAML accepts.
+fn compose_reindenting(
+    text: &str,
+    last_line: &LastLine,
+    end: Option<Pos>,
+) -> Result<(Option<Rc<Node>>, Option<String>), Fault> {
     // YAML 1.2 wants the lines inside a flow collection or a quoted scalar
     // indented more than the block around them; PyYAML (1.1) does not care,
     // and neither does the value, since such lines' leading blanks are
     // folded away. When the parser stops on that rule we indent the line and
     // parse again, then give positions back in the original's columns.
+    let clamp = |f: Fault| f.map_positions(|p| end.map_or(p, |e| p.min(e)));
     let mut shifts: Vec<(usize, usize)> = Vec::new();
     let mut current = std::borrow::Cow::Borrowed(text);
+    // Each pass parses the whole text again: bound the passes and the text
+    // they parse in all, so that no input makes this slow.
+    let budget = REINDENT_WORK_FACTOR * text.len() + REINDENT_WORK_ALLOWANCE;
+    let mut work = 0;
+    let mut passes = 0;
     loop {
-        match compose_once(&current, &shifts) {
-            Ok(root) => return Ok(root),
-            Err(Attempt::Fault(f)) => return Err(unshift_fault(f, &shifts)),
+        work += current.len();
+        match compose_once(&current, &shifts, last_line, end) {
+            Ok(done) => return Ok(done),
+            Err(Attempt::Fault(f)) => return Err(clamp(unshift_fault(f, &shifts))),
             Err(Attempt::Reindent(more)) => {
-                if shifts.len() + more.len() > MAX_REINDENTED_LINES {
+                // A line already re-indented that the parser still refuses
+                // is not helped by more blanks.
+                let again = more
+                    .iter()
+                    .any(|(line, _)| shifts.iter().any(|s| s.0 == *line));
+                passes += 1;
+                if again || passes > MAX_REINDENT_PASSES || work + current.len() > budget {
                     // Give up on the workaround; report the parser's refusal.
-                    return match compose_once(&current, &[(usize::MAX, 0)]) {
-                        Err(Attempt::Fault(f)) => Err(unshift_fault(f, &shifts)),
+                    return match compose_once(&current, &[(usize::MAX, 0)], last_line, end) {
+                        Err(Attempt::Fault(f)) => Err(clamp(unshift_fault(f, &shifts))),
                         _ => Err(Fault {
                             at: None,
                             message: "too many under-indented lines in flow collections".into(),
+                            context: None,
                         }),
                     };
                 }
-                let mut t = current.into_owned();
-                for &(line, spaces) in &more {
-                    t = indent_line(&t, line, spaces);
-                }
-                current = std::borrow::Cow::Owned(t);
+                current = std::borrow::Cow::Owned(indent_lines(&current, &more));
                 shifts.extend(more);
             }
         }
     }
 }
 
-/// How many lines [`compose`] will re-indent before it gives up.
-const MAX_REINDENTED_LINES: usize = 200;
+/// How many times [`compose_reindenting`] re-indents (each time the lines
+/// of one flow collection or quoted scalar) before it gives up.
+const MAX_REINDENT_PASSES: usize = 200;
+/// How much text the re-indenting passes may parse in all: this many times
+/// the text's length, plus [`REINDENT_WORK_ALLOWANCE`] bytes (enough for a
+/// hundred passes over a few-kilobyte cloud-config).
+const REINDENT_WORK_FACTOR: usize = 16;
+const REINDENT_WORK_ALLOWANCE: usize = 256 << 10;
 
 enum Attempt {
     Fault(Fault),
@@ -349,21 +517,27 @@ enum Attempt {
     Reindent(Vec<(usize, usize)>),
 }
 
-/// Inserts `spaces` blanks at the start of 1-based `line`.
-fn indent_line(text: &str, line: usize, spaces: usize) -> String {
-    let mut out = String::with_capacity(text.len() + spaces);
-    let mut current = 1;
-    let mut chars = text.chars().peekable();
-    if line == 1 {
-        out.push_str(&" ".repeat(spaces));
+/// Inserts blanks at the start of lines: `(line, spaces)`, lines 1-based.
+fn indent_lines(text: &str, lines: &[(usize, usize)]) -> String {
+    let mut by_line: HashMap<usize, usize> = HashMap::new();
+    for &(line, spaces) in lines {
+        *by_line.entry(line).or_default() += spaces;
     }
+    let added: usize = by_line.values().sum();
+    let mut out = String::with_capacity(text.len() + added);
+    let indent = |out: &mut String, line: usize| {
+        if let Some(&spaces) = by_line.get(&line) {
+            out.extend(std::iter::repeat_n(' ', spaces));
+        }
+    };
+    let mut current = 1;
+    indent(&mut out, current);
+    let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
         out.push(c);
         if c == '\n' || (c == '\r' && chars.peek() != Some(&'\n')) {
             current += 1;
-            if current == line {
-                out.push_str(&" ".repeat(spaces));
-            }
+            indent(&mut out, current);
         }
     }
     out
@@ -387,18 +561,25 @@ fn unshift(p: Pos, shifts: &[(usize, usize)]) -> Pos {
 }
 
 fn unshift_fault(f: Fault, shifts: &[(usize, usize)]) -> Fault {
-    Fault {
-        at: f.at.map(|p| unshift(p, shifts)),
-        message: f.message,
-    }
+    f.map_positions(|p| unshift(p, shifts))
 }
 
 /// One pass of the parser over `text`. `shifts` are the re-indented lines
 /// (a line number of `usize::MAX` turns the re-indenting off).
-fn compose_once(text: &str, shifts: &[(usize, usize)]) -> Result<Option<Rc<Node>>, Attempt> {
+fn compose_once(
+    text: &str,
+    shifts: &[(usize, usize)],
+    last_line: &LastLine,
+    end: Option<Pos>,
+) -> Result<(Option<Rc<Node>>, Option<String>), Attempt> {
+    #[cfg(test)]
+    tests::PASSES.with(|p| p.set(p.get() + 1));
     let source = Source::new(text);
     let mut c = Composer {
         shifts,
+        last_line,
+        end,
+        final_block_scalar: None,
         source,
         scalar_ranges: Vec::new(),
         all_scalar_ranges: Vec::new(),
@@ -437,13 +618,29 @@ fn compose_once(text: &str, shifts: &[(usize, usize)]) -> Result<Option<Rc<Node>
     if let Some(tab) = c.tab_before(usize::MAX) {
         return Err(Attempt::Fault(tab));
     }
-    Ok(c.root)
+    Ok((c.root, c.final_block_scalar))
 }
 
 impl<'a> Composer<'a> {
+    /// A position in the original text, in the parsed text's columns (as
+    /// faults are, until [`compose`] maps them back).
+    fn shift_back(&self, p: Pos) -> Pos {
+        let added: usize = self
+            .shifts
+            .iter()
+            .filter(|(line, _)| *line == p.line)
+            .map(|(_, n)| n)
+            .sum();
+        Pos {
+            line: p.line,
+            column: p.column + added,
+        }
+    }
+
     /// A node's position: the parser's, in the original text's columns.
     fn pos(&self, marker: &saphyr_parser::Marker) -> Pos {
-        unshift(pos(marker), self.shifts)
+        let p = unshift(pos(marker), self.shifts);
+        self.end.map_or(p, |end| p.min(end))
     }
 
     /// For the parser's YAML 1.2 indentation refusals PyYAML would not
@@ -477,24 +674,43 @@ impl<'a> Composer<'a> {
             return (!lines.is_empty()).then_some(lines);
         }
         if info.starts_with("invalid indentation") {
-            // Inside a flow collection: indent the line past its bracket.
-            // (The parser may stop before it reports the collection, so we
-            // look for the open bracket in the text when we must.)
-            let column = match self.stack.iter().rev().find_map(|f| f.flow_column) {
-                Some(c) => c,
-                None => self.open_bracket_column(at.index())?,
+            // Inside a flow collection: indent this line past its bracket,
+            // and the collection's later lines that need it too (one pass
+            // for the collection, not one per line). The parser may stop
+            // before it reports the collection, so we look for the open
+            // bracket in the text when we must.
+            let (index, column) = match self.stack.iter().rev().find_map(|f| f.flow_bracket) {
+                Some(b) => b,
+                None => {
+                    let (pos, _, index) = self.open_bracket(at.index())?;
+                    (index, pos.column - 1)
+                }
             };
-            return Some(vec![(at.line(), column + 1)]);
+            let close = matching_close(self.source.from(index)).map_or(usize::MAX, |n| index + n);
+            let mut lines = vec![(at.line(), column + 1)];
+            let rest = self.source.from(at.index());
+            let mut offset = at.index();
+            for (i, line) in rest.split_inclusive('\n').enumerate() {
+                if offset >= close {
+                    break;
+                }
+                if i > 0 && line.chars().take_while(|c| *c == ' ').count() <= column {
+                    lines.push((at.line() + i, column + 1));
+                }
+                offset += line.chars().count();
+            }
+            return Some(lines);
         }
         None
     }
 
-    /// The 0-based column of the innermost `[` or `{` still open before
-    /// character `limit`, skipping scalars, quoted text and comments.
-    fn open_bracket_column(&self, limit: usize) -> Option<usize> {
-        let mut open: Vec<usize> = Vec::new();
+    /// The innermost `[` or `{` still open before character `limit`, where
+    /// it is (in the parsed text) and its char index, skipping scalars,
+    /// quoted text and comments.
+    fn open_bracket(&self, limit: usize) -> Option<(Pos, char, usize)> {
+        let mut open: Vec<(Pos, char, usize)> = Vec::new();
         let mut ranges = self.all_scalar_ranges.iter().peekable();
-        let mut column = 0;
+        let mut at = Pos { line: 1, column: 1 };
         let mut previous = ' ';
         let mut chars = self.source.text.chars().enumerate();
         while let Some((i, c)) = chars.next() {
@@ -506,13 +722,16 @@ impl<'a> Composer<'a> {
             }
             let in_scalar = ranges.peek().is_some_and(|r| r.0 <= i && i < r.1);
             if c == '\n' {
-                column = 0;
+                at = Pos {
+                    line: at.line + 1,
+                    column: 1,
+                };
                 previous = ' ';
                 continue;
             }
             if !in_scalar {
                 match c {
-                    '[' | '{' => open.push(column),
+                    '[' | '{' => open.push((at, c, i)),
                     ']' | '}' => {
                         open.pop();
                     }
@@ -523,7 +742,10 @@ impl<'a> Composer<'a> {
                                 break;
                             }
                         }
-                        column = 0;
+                        at = Pos {
+                            line: at.line + 1,
+                            column: 1,
+                        };
                         previous = ' ';
                         continue;
                     }
@@ -531,7 +753,17 @@ impl<'a> Composer<'a> {
                         let len = quoted_len(self.source.from(i), c).unwrap_or(1);
                         for _ in 1..len {
                             if let Some((_, q)) = chars.next() {
-                                column = if q == '\n' { 0 } else { column + 1 };
+                                at = if q == '\n' {
+                                    Pos {
+                                        line: at.line + 1,
+                                        column: 0,
+                                    }
+                                } else {
+                                    Pos {
+                                        column: at.column + 1,
+                                        ..at
+                                    }
+                                };
                             }
                         }
                     }
@@ -539,14 +771,16 @@ impl<'a> Composer<'a> {
                 }
             }
             previous = c;
-            column += 1;
+            at.column += 1;
         }
         open.pop()
     }
 
     fn tab_before(&self, limit: usize) -> Option<Fault> {
-        stray_tab(&self.source, &self.scalar_ranges, limit)
-            .map(|p| Fault::at(p, "found character '\\t' that cannot start any token"))
+        stray_tab(&self.source, &self.scalar_ranges, limit).map(|p| {
+            Fault::at(p, "found character '\\t' that cannot start any token")
+                .within("while scanning for the next token", None)
+        })
     }
 
     /// The char index of a line and column (for faults we made ourselves).
@@ -569,7 +803,8 @@ impl<'a> Composer<'a> {
     }
 
     /// A parser error, placed where PyYAML places it when the parser's mark
-    /// is elsewhere, and after any earlier stray tab.
+    /// is elsewhere, and after any earlier stray tab; with PyYAML's context
+    /// (what was being read, and where it began) where it has one.
     fn scan_fault(&self, e: &ScanError) -> Fault {
         let info = e.info();
         // The parser can stop a token early on a tab ("while scanning a
@@ -602,14 +837,45 @@ impl<'a> Composer<'a> {
                 "flow collections nested too deeply (more than the parser's limit of about 250 levels)",
             );
         }
-        if info.contains("found unexpected end of stream") {
-            return Fault::at(self.source.end_pos(), info.to_string());
+        if let Some(problem) = info.strip_prefix("while scanning a quoted scalar, ") {
+            // The parser's mark is the opening quote; PyYAML's problem mark
+            // is where the text ends, or the `---`/`...` that ends it.
+            let problem_at = if problem.contains("end of stream") {
+                self.source.end_pos()
+            } else {
+                document_marker_after(rest).map_or(at, |lines| Pos {
+                    line: at.line + lines,
+                    column: 1,
+                })
+            };
+            return Fault::at(problem_at, problem)
+                .within("while scanning a quoted scalar", Some(at));
+        }
+        if info == "while parsing a block mapping, did not find expected key" {
+            // At a `-` the parser marks the node after it; PyYAML the `-`.
+            let line_start = rest_line_start(self.source.text, self.source.byte_at(index));
+            let before = &self.source.text[line_start..self.source.byte_at(index)];
+            if before.trim_start_matches(' ').starts_with("- ")
+                && before.chars().all(|c| c == ' ' || c == '-')
+            {
+                let dash = before.chars().position(|c| c == '-').unwrap_or(0);
+                let moved = Pos {
+                    line: at.line,
+                    column: dash + 1,
+                };
+                let fault = Fault::at(moved, "expected <block end>, but found '-'");
+                return match self.parse_context(info, index, at) {
+                    Some(c) => fault.within(c.what, c.at),
+                    None => fault,
+                };
+            }
         }
         if info.contains("found unknown escape character")
             || info.contains("did not find expected hexadecimal number")
         {
             if let Some((skip, message)) = bad_escape(rest) {
-                return Fault::at(offset_pos(skip), message);
+                return Fault::at(offset_pos(skip), message)
+                    .within("while scanning a double-quoted scalar", Some(at));
             }
         }
         if info.contains("cannot start with a tab") {
@@ -617,7 +883,8 @@ impl<'a> Composer<'a> {
                 return Fault::at(
                     offset_pos(skip),
                     "found character '\\t' that cannot start any token",
-                );
+                )
+                .within("while scanning for the next token", None);
             }
         }
         if info
@@ -631,8 +898,9 @@ impl<'a> Composer<'a> {
             let found = rest.chars().nth(skip).unwrap_or('\0');
             return Fault::at(
                 offset_pos(skip),
-                format!("while scanning a block scalar: expected chomping or indentation indicators, but found '{found}'"),
-            );
+                format!("expected chomping or indentation indicators, but found '{found}'"),
+            )
+            .within("while scanning a block scalar", Some(at));
         }
         if info.contains("found unknown anchor") {
             let name: String = rest
@@ -642,7 +910,107 @@ impl<'a> Composer<'a> {
                 .collect();
             return Fault::at(at, format!("found undefined alias '{name}'"));
         }
+        if info == "simple key expect ':'" {
+            // PyYAML: "while scanning a simple key" where the would-be key
+            // begins: the last line with a token, before the parser's mark.
+            let problem = Fault::at(at, "could not find expected ':'");
+            return match self.key_line_start(index, at) {
+                Some(key) => problem.within("while scanning a simple key", Some(key)),
+                None => problem,
+            };
+        }
+        if let Some(context) = self.parse_context(info, index, at) {
+            let problem = info.split_once(", ").map_or(info, |(_, p)| p);
+            return Fault::at(at, problem).within(context.what, context.at);
+        }
         Fault::at(at, info.to_string())
+    }
+
+    /// Where the last line holding a token before character `index` (at
+    /// `at`) starts: its first character that is not a blank, on `at`'s
+    /// own line if something comes before `at` there, else on an earlier
+    /// line that is neither blank nor only a comment.
+    fn key_line_start(&self, index: usize, at: Pos) -> Option<Pos> {
+        let before = &self.source.text[..self.source.byte_at(index)];
+        for (back, line) in before.rsplit('\n').enumerate() {
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            let content = line.trim_start_matches([' ', '\t']);
+            if content.is_empty() || content.starts_with('#') {
+                continue;
+            }
+            return Some(Pos {
+                line: at.line.checked_sub(back)?,
+                column: line[..line.len() - content.len()].chars().count() + 1,
+            });
+        }
+        None
+    }
+
+    /// PyYAML's parser context for an error the parser made at character
+    /// `index` (at `at`): the innermost collection still open there, and
+    /// where it began.
+    fn parse_context(&self, info: &str, index: usize, at: Pos) -> Option<Context> {
+        let context = |what: &str, at: Pos| {
+            Some(Context {
+                what: what.to_string(),
+                at: Some(at),
+            })
+        };
+        // The parser can be tokens ahead of the last event we composed, so
+        // an open bracket is looked for in the text.
+        let bracket = self.open_bracket(index);
+        let flow = |bracket: (Pos, char, usize)| {
+            let what = if bracket.1 == '[' {
+                "while parsing a flow sequence"
+            } else {
+                "while parsing a flow mapping"
+            };
+            context(what, bracket.0)
+        };
+        if info.starts_with("while parsing a node") {
+            // PyYAML: the node's own place, in a flow or a block context.
+            let what = if bracket.is_some() {
+                "while parsing a flow node"
+            } else {
+                "while parsing a block node"
+            };
+            return context(what, at);
+        }
+        if let Some(bracket) = bracket {
+            // Inside a flow collection PyYAML's flow-collection parser is
+            // what refuses the token (a single-pair mapping in a flow
+            // sequence is part of the sequence to it).
+            return flow(bracket);
+        }
+        let block = |map: Option<bool>| {
+            self.stack
+                .iter()
+                .rev()
+                .find(|f| f.bracket.is_none() && map.is_none_or(|m| f.is_map == m))
+                .and_then(|f| {
+                    let what = if f.is_map {
+                        "while parsing a block mapping"
+                    } else {
+                        "while parsing a block collection"
+                    };
+                    context(what, self.shift_back(f.start))
+                })
+        };
+        if info.starts_with("while parsing a block mapping") {
+            return block(Some(true));
+        }
+        if info.starts_with("while parsing a block collection") {
+            return block(Some(false));
+        }
+        // Tokens left over after a node in a block collection: PyYAML's
+        // "expected <block end>, but found ...".
+        if info.starts_with("invalid trailing content")
+            || info == "misplaced bracket"
+            || info == "wrongly indented line in block scalar"
+        {
+            return block(None);
+        }
+        None
     }
 
     fn event(&mut self, event: Event, span: Span) -> Result<(), Fault> {
@@ -658,14 +1026,17 @@ impl<'a> Composer<'a> {
                     self.check_yaml_directive(span.start.index())?;
                 }
                 if self.documents > 1 {
-                    return Err(Fault::at(
-                        at,
-                        if explicit {
-                            "expected a single document in the stream, but found another document"
-                        } else {
-                            "expected '<document start>' (---) before more content after the document end (...)"
-                        },
-                    ));
+                    return Err(if explicit {
+                        // PyYAML's context mark is the first document's node.
+                        let first = self.root.as_ref().map(|n| self.shift_back(n.start));
+                        Fault::at(at, "but found another document")
+                            .within("expected a single document in the stream", first)
+                    } else {
+                        Fault::at(
+                            at,
+                            "expected '<document start>' (---) before more content after the document end (...)",
+                        )
+                    });
                 }
             }
             Event::Alias(id) => {
@@ -694,7 +1065,7 @@ impl<'a> Composer<'a> {
                 if self.stack.len() + node.height > MAX_DEPTH {
                     return Err(too_deep(at));
                 }
-                self.add(node)?;
+                self.add(node, span.start.index(), span.end.index())?;
             }
             Event::Scalar(value, style, anchor, tag) => {
                 if value.is_empty() && style == ScalarStyle::Plain && anchor == 0 && tag.is_none() {
@@ -713,6 +1084,14 @@ impl<'a> Composer<'a> {
                 if !plain {
                     self.record_scalar_range(&span, style);
                 }
+                let block = matches!(style, ScalarStyle::Literal | ScalarStyle::Folded);
+                let value = if block && span.end.index() + 1 >= self.source.char_len() {
+                    let corrected = self.last_line.correct(value.into_owned());
+                    self.final_block_scalar = Some(corrected.clone());
+                    std::borrow::Cow::Owned(corrected)
+                } else {
+                    value
+                };
                 self.all_scalar_ranges
                     .push((span.start.index(), span.end.index()));
                 let anchor_start = span.start.index();
@@ -733,7 +1112,7 @@ impl<'a> Composer<'a> {
                         },
                     );
                 }
-                self.add(node)?;
+                self.add(node, span.start.index(), span.end.index())?;
             }
             Event::SequenceStart(anchor, tag) | Event::MappingStart(anchor, tag) => {
                 if self.stack.len() + 1 > MAX_DEPTH {
@@ -750,14 +1129,27 @@ impl<'a> Composer<'a> {
                     self.anchors.insert(anchor, Anchor { node: None });
                 }
                 // A flow collection's span ends just after its bracket.
-                let flow_column = (span.end.index() > span.start.index())
+                let flow_bracket = (span.end.index() > span.start.index())
                     .then(|| self.source.from(span.end.index() - 1).chars().next())
                     .flatten()
                     .filter(|c| *c == '[' || *c == '{')
-                    .map(|_| span.end.col().saturating_sub(1));
+                    .map(|_| (span.end.index() - 1, span.end.col().saturating_sub(1)));
+                let bracket = flow_bracket.map(|_| {
+                    let p = unshift(
+                        Pos {
+                            line: span.end.line(),
+                            column: span.end.col(),
+                        },
+                        self.shifts,
+                    );
+                    self.end.map_or(p, |end| p.min(end))
+                });
                 self.stack.push(Frame {
                     is_map,
-                    flow_column,
+                    flow_bracket,
+                    bracket,
+                    start_index: span.start.index(),
+                    pending_key: None,
                     tag,
                     start,
                     anchor,
@@ -802,7 +1194,7 @@ impl<'a> Composer<'a> {
                         },
                     );
                 }
-                self.add(node)?;
+                self.add(node, frame.start_index, span.end.index())?;
             }
             Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => {}
         }
@@ -825,14 +1217,20 @@ impl<'a> Composer<'a> {
         if before.trim_end().ends_with('?') {
             return Ok(());
         }
-        Err(Fault::at(
-            at,
-            if frame.flow_column.is_some() {
-                "while parsing a flow mapping: expected the node content, but found ':' (a key is missing)"
-            } else {
-                "while parsing a block mapping: expected <block end>, but found ':' (a key is missing)"
-            },
-        ))
+        Err(match frame.bracket {
+            Some(bracket) => Fault::at(
+                at,
+                "expected the node content, but found ':' (a key is missing)",
+            )
+            .within(
+                "while parsing a flow mapping",
+                Some(self.shift_back(bracket)),
+            ),
+            None => Fault::at(at, "expected <block end>, but found ':' (a key is missing)").within(
+                "while parsing a block mapping",
+                Some(self.shift_back(frame.start)),
+            ),
+        })
     }
 
     /// A stream whose first token is `...` (no document before it):
@@ -852,10 +1250,11 @@ impl<'a> Composer<'a> {
                 .strip_prefix("...")
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']));
             if ends && content.len() == line.len() {
-                return Err(Fault::at(
-                    self.source.pos_of(index),
-                    "while parsing a block node: expected the node content, but found '<document end>'",
-                ));
+                let at = self.source.pos_of(index);
+                return Err(
+                    Fault::at(at, "expected the node content, but found '<document end>'")
+                        .within("while parsing a block node", Some(at)),
+                );
             }
             break;
         }
@@ -916,26 +1315,153 @@ impl<'a> Composer<'a> {
         let Some(name) = anchor_name(&self.source, start, start_pos)? else {
             return Ok(());
         };
-        if let Some(first) = self.anchor_names.get(&name) {
-            return Err(Fault::at(
-                start_pos,
-                format!(
-                    "found duplicate anchor '{name}'; first occurrence at line {}, column {}, second occurrence here",
-                    first.line, first.column
-                ),
+        if let Some(&first) = self.anchor_names.get(&name) {
+            return Err(Fault::at(start_pos, "second occurrence").within(
+                format!("found duplicate anchor '{name}'; first occurrence"),
+                Some(first),
             ));
         }
         self.anchor_names.insert(name, start_pos);
         Ok(())
     }
 
-    fn add(&mut self, node: Rc<Node>) -> Result<(), Fault> {
-        match self.stack.last_mut() {
-            Some(frame) => frame.children.push(node),
-            None => self.root = Some(node),
+    /// Adds a complete node (from char `start` to `end`) to the collection
+    /// being composed, or makes it the document's root.
+    fn add(&mut self, node: Rc<Node>, start: usize, end: usize) -> Result<(), Fault> {
+        let Some(frame) = self.stack.last_mut() else {
+            self.root = Some(node);
+            return Ok(());
+        };
+        let in_flow_mapping = frame.is_map && frame.bracket.is_some();
+        let is_key = frame.children.len() % 2 == 0;
+        let pending_key = frame.pending_key.take();
+        frame.children.push(node);
+        if in_flow_mapping {
+            if is_key {
+                if let Some(f) = self.stack.last_mut() {
+                    f.pending_key = Some((start, end));
+                }
+            } else if let Some(key) = pending_key {
+                self.check_flow_key(key, start)?;
+            }
         }
         Ok(())
     }
+
+    /// PyYAML takes a flow mapping's key without `?` to be a key only when
+    /// its `:` is on the key's line and within 1024 characters of its
+    /// start (a "simple key"); otherwise the `:` is refused. The parser
+    /// allows both.
+    fn check_flow_key(
+        &self,
+        (key_start, key_end): (usize, usize),
+        value_start: usize,
+    ) -> Result<(), Fault> {
+        let between: String = self
+            .source
+            .from(key_end)
+            .chars()
+            .take(value_start.saturating_sub(key_end))
+            .collect();
+        // The `:` after the key: past blanks, line breaks and comments.
+        let mut colon = None;
+        let mut in_comment = false;
+        for (i, c) in between.chars().enumerate() {
+            match c {
+                '\n' | '\r' => in_comment = false,
+                _ if in_comment => {}
+                '#' => in_comment = true,
+                ':' => {
+                    colon = Some(key_end + i);
+                    break;
+                }
+                ' ' | '\t' => {}
+                _ => break,
+            }
+        }
+        let Some(colon) = colon else {
+            return Ok(());
+        };
+        let before_key = &self.source.text[..self.source.byte_at(key_start)];
+        if before_key.trim_end().ends_with('?') {
+            return Ok(());
+        }
+        let key_text: String = self
+            .source
+            .from(key_start)
+            .chars()
+            .take(colon - key_start)
+            .collect();
+        if key_text.contains(['\n', '\r']) || colon - key_start > 1024 {
+            let bracket = self.stack.last().and_then(|f| f.bracket);
+            return Err(Fault::at(
+                self.source.pos_of(colon),
+                "expected ',' or '}', but got ':' (a key without '?' must be on one line, and at most 1024 characters long)",
+            )
+            .within(
+                "while parsing a flow mapping",
+                bracket.map(|b| self.shift_back(b)),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// In `text` starting with `[` or `{`, how many characters in its matching
+/// close bracket is; `None` if it is not closed. Quoted text and comments
+/// are skipped, as [`Composer::open_bracket`] skips them.
+fn matching_close(text: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut previous = ' ';
+    let mut chars = text.char_indices();
+    let mut count = 0; // characters before the current one
+    while let Some((byte, c)) = chars.next() {
+        let index = count;
+        count += 1;
+        match c {
+            '[' | '{' => depth += 1,
+            ']' | '}' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return Some(index);
+                }
+            }
+            '#' if previous == ' ' || previous == '\t' || previous == '\n' => {
+                for (_, c) in chars.by_ref() {
+                    count += 1;
+                    if c == '\n' {
+                        break;
+                    }
+                }
+                previous = '\n';
+                continue;
+            }
+            '"' | '\'' if " \t\n[{,:".contains(previous) => {
+                for _ in 1..quoted_len(&text[byte..], c)? {
+                    chars.next();
+                    count += 1;
+                }
+            }
+            _ => {}
+        }
+        previous = c;
+    }
+    None
+}
+
+/// How many lines after the first line of `text` the first line starting
+/// with a document marker (`---` or `...` and a blank or the end) is.
+fn document_marker_after(text: &str) -> Option<usize> {
+    text.split('\n').enumerate().skip(1).find_map(|(i, line)| {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let rest = line.strip_prefix("---").or(line.strip_prefix("..."))?;
+        (rest.is_empty() || rest.starts_with([' ', '\t'])).then_some(i)
+    })
+}
+
+/// The byte offset where the line holding byte `at` starts.
+fn rest_line_start(text: &str, at: usize) -> usize {
+    text[..at].rfind('\n').map_or(0, |i| i + 1)
 }
 
 /// The length in characters of the quoted scalar at the start of `text`
@@ -989,7 +1515,7 @@ fn bad_escape(text: &str) -> Option<(usize, String)> {
                             return Some((
                                 i + 2,
                                 format!(
-                                    "while scanning a double-quoted scalar: expected escape sequence of {hex_len} hexadecimal numbers, but found '{c}'"
+                                    "expected escape sequence of {hex_len} hexadecimal numbers, but found '{c}'"
                                 ),
                             ));
                         }
@@ -998,12 +1524,7 @@ fn bad_escape(text: &str) -> Option<(usize, String)> {
                     continue;
                 }
                 if !"0abt\tnvfre \"/\\N_LP\n\r".contains(e) {
-                    return Some((
-                        i + 1,
-                        format!(
-                            "while scanning a double-quoted scalar: found unknown escape character '{e}'"
-                        ),
-                    ));
+                    return Some((i + 1, format!("found unknown escape character '{e}'")));
                 }
                 i += 2;
             }
@@ -1011,4 +1532,76 @@ fn bad_escape(text: &str) -> Option<(usize, String)> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    thread_local! {
+        /// How many times the parser has gone over a text, in this thread.
+        pub static PASSES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    /// `compose(text)`, and how many parser passes it took.
+    fn passes(text: &str) -> (Result<Option<Rc<Node>>, Fault>, usize) {
+        PASSES.with(|p| p.set(0));
+        let result = compose(text);
+        (result, PASSES.with(|p| p.get()))
+    }
+
+    #[test]
+    fn under_indented_flow_lines_take_one_pass_per_collection() {
+        let list = format!(
+            "packages: [{}]\n",
+            (0..300)
+                .map(|i| format!("p{i}"))
+                .collect::<Vec<_>>()
+                .join(",\n")
+        );
+        let (result, n) = passes(&list);
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(n, 2);
+    }
+
+    #[test]
+    fn re_indenting_stops_when_it_does_not_help() {
+        // Found by the fuzzer: a quoted scalar whose continuation lines the
+        // parser refuses however far they are indented.
+        for input in [
+            &include_bytes!("../../tests/fixtures/yaml-fuzz/slow-reindent-quoted.yaml")[..],
+            include_bytes!("../../tests/fixtures/yaml-fuzz/slow-reindent-flow.yaml"),
+        ] {
+            let (result, n) = passes(std::str::from_utf8(input).unwrap());
+            assert!(result.is_err());
+            assert!(n <= 4, "{n} passes");
+        }
+    }
+
+    #[test]
+    fn re_indenting_parses_a_bounded_amount_of_text() {
+        // 250 flow lists, each needing its own pass, in 2 MiB: the passes
+        // stop at 16 times the text (plus 256 KiB), and the parser's
+        // refusal stands.
+        let mut doc: String = (0..250).map(|i| format!("k{i}: [a,\nb]\n")).collect();
+        doc.push_str(&format!("pad: {}\n", "x".repeat(2 << 20)));
+        let (result, n) = passes(&doc);
+        assert!(result.is_err());
+        assert!(n <= 18, "{n} passes");
+        // A small one with as many lists is read whole.
+        let small: String = (0..100).map(|i| format!("k{i}: [a,\nb]\n")).collect();
+        let (result, n) = passes(&small);
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(n, 101);
+        // Found by the fuzzer: 11 and 16 KiB with hundreds of flow
+        // collections.
+        for input in [
+            &include_bytes!("../../tests/fixtures/yaml-fuzz/many-reindent-passes.yaml")[..],
+            include_bytes!("../../tests/fixtures/yaml-fuzz/many-reindent-passes-2.yaml"),
+        ] {
+            let (result, n) = passes(std::str::from_utf8(input).unwrap());
+            assert!(result.is_err());
+            assert!(n <= 17 + (256 << 10) / input.len(), "{n} passes");
+        }
+    }
 }

@@ -13,6 +13,7 @@
 
 use std::collections::HashMap;
 
+use super::bigint::Integer;
 use super::compose::{Content, Fault, Node, Pos};
 use super::resolve::{self, *};
 use super::timestamp::Timestamp;
@@ -86,12 +87,33 @@ impl Constructor {
     }
 
     fn fail(&mut self, round: usize, at: Pos, message: String) -> Value {
+        self.record(round, at, Fault::at(at, message))
+    }
+
+    /// [`Constructor::fail`] for a fault inside the collection that starts
+    /// at `within` (PyYAML's context: "while constructing a mapping").
+    fn fail_within(
+        &mut self,
+        round: usize,
+        at: Pos,
+        message: String,
+        context: &str,
+        within: Pos,
+    ) -> Value {
+        self.record(
+            round,
+            at,
+            Fault::at(at, message).within(context, Some(within)),
+        )
+    }
+
+    fn record(&mut self, round: usize, at: Pos, fault: Fault) -> Value {
         let earlier = match &self.first_fault {
             None => true,
             Some((r, p, _)) => (round, at) < (*r, *p),
         };
         if earlier {
-            self.first_fault = Some((round, at, Fault::at(at, message)));
+            self.first_fault = Some((round, at, fault));
         }
         Value::Null
     }
@@ -158,14 +180,18 @@ impl Constructor {
     /// `!!omap` and `!!pairs`: a sequence of one-pair mappings, which PyYAML
     /// turns into a list of (key, value) tuples; we make 2-item lists.
     fn pairs(&mut self, node: &Node, round: usize, path: &mut String) -> Value {
+        let context = if node.tag == OMAP {
+            "while constructing an ordered map"
+        } else {
+            "while constructing pairs"
+        };
         let Content::Seq(items) = &node.content else {
-            return self.fail(
+            return self.fail_within(
                 round,
                 node.start,
-                format!(
-                    "while constructing an ordered map: expected a sequence, but found {}",
-                    node.content.kind()
-                ),
+                format!("expected a sequence, but found {}", node.content.kind()),
+                context,
+                node.start,
             );
         };
         let mut out = Vec::with_capacity(items.len());
@@ -173,24 +199,25 @@ impl Constructor {
             let pair = match &item.content {
                 Content::Map(pairs) if pairs.len() == 1 => &pairs[0],
                 Content::Map(pairs) => {
-                    self.fail(
+                    self.fail_within(
                         round,
                         item.start,
                         format!(
-                            "while constructing an ordered map: expected a single mapping item, but found {} items",
+                            "expected a single mapping item, but found {} items",
                             pairs.len()
                         ),
+                        context,
+                        node.start,
                     );
                     continue;
                 }
                 other => {
-                    self.fail(
+                    self.fail_within(
                         round,
                         item.start,
-                        format!(
-                            "while constructing an ordered map: expected a mapping of length 1, but found {}",
-                            other.kind()
-                        ),
+                        format!("expected a mapping of length 1, but found {}", other.kind()),
+                        context,
+                        node.start,
                     );
                     continue;
                 }
@@ -228,13 +255,15 @@ impl Constructor {
                         if matches!(sub.content, Content::Map(_)) {
                             each.push(self.flatten(sub, round));
                         } else {
-                            self.fail(
+                            self.fail_within(
                                 round,
                                 sub.start,
                                 format!(
-                                    "while constructing a mapping: expected a mapping for merging, but found {}",
+                                    "expected a mapping for merging, but found {}",
                                     sub.content.kind()
                                 ),
+                                "while constructing a mapping",
+                                node.start,
                             );
                         }
                     }
@@ -243,10 +272,13 @@ impl Constructor {
                     }
                 }
                 Content::Scalar(_) => {
-                    self.fail(
+                    self.fail_within(
                         round,
                         value.start,
-                        "while constructing a mapping: expected a mapping or list of mappings for merging, but found scalar".into(),
+                        "expected a mapping or list of mappings for merging, but found scalar"
+                            .into(),
+                        "while constructing a mapping",
+                        node.start,
                     );
                 }
             }
@@ -276,10 +308,12 @@ impl Constructor {
                 _ => self.node(key_node, round, path),
             };
             if matches!(key, Value::Seq(_) | Value::Map(_)) {
-                self.fail(
+                self.fail_within(
                     round,
                     key_node.start,
-                    "while constructing a mapping: found unhashable key".into(),
+                    "found unhashable key".into(),
+                    "while constructing a mapping",
+                    node.start,
                 );
                 continue;
             }
@@ -319,27 +353,19 @@ impl Constructor {
     }
 }
 
-/// Python's `==` between two hashable keys: numbers compare by value across
-/// bool, int and float (`1 == 1.0 == True`), everything else by kind and value.
+/// Whether a Python dict sees two keys as one: numbers compare by value
+/// across bool, int and float (`1 == 1.0 == True`), everything else by kind
+/// and value. NaN is never equal to itself, but a dict checks identity
+/// first and PyYAML makes every `.nan` the same float object, so all NaN
+/// keys are one key.
 fn python_key_eq(a: &Value, b: &Value) -> bool {
-    fn number(v: &Value) -> Option<(Option<i64>, f64)> {
-        match v {
-            Value::Bool(b) => Some((Some(i64::from(*b)), f64::from(u8::from(*b)))),
-            Value::Int(i) => Some((Some(*i), *i as f64)),
-            Value::Float(f) => Some((None, *f)),
-            _ => None,
-        }
+    let nan = |v: &Value| matches!(v, Value::Float(f) if f.is_nan());
+    if nan(a) && nan(b) {
+        return true;
     }
-    match (number(a), number(b)) {
-        (Some((Some(x), _)), Some((Some(y), _))) => x == y,
-        (Some((Some(i), _)), Some((None, f))) | (Some((None, f)), Some((Some(i), _))) => {
-            f.fract() == 0.0
-                && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f)
-                && f as i64 == i
-        }
-        (Some((None, x)), Some((None, y))) => x == y,
-        (None, None) => a == b,
-        _ => false,
+    match crate::value::python_number_cmp(a, b) {
+        Some(order) => order.is_eq(),
+        None => a == b,
     }
 }
 
@@ -348,7 +374,10 @@ fn scalar(tag: &str, text: &str) -> Result<Value, String> {
     Ok(match tag {
         NULL => Value::Null,
         BOOL => Value::Bool(construct_bool(text)?),
-        INT => Value::Int(construct_int(text)?),
+        INT => match construct_int(text)? {
+            Integer::Small(i) => Value::Int(i),
+            Integer::Big(b) => Value::BigInt(b),
+        },
         FLOAT => Value::Float(construct_float(text)?),
         BINARY => {
             if let Some(c) = text.chars().find(|c| !c.is_ascii()) {

@@ -17,7 +17,7 @@
 use super::resolve;
 use super::timestamp::Timestamp;
 use crate::base64;
-use crate::value::{python_float_repr, Mapping, Value};
+use crate::value::{python_float_repr, sort_entries_like_pyyaml, Mapping, Value};
 
 const BEST_INDENT: usize = 4;
 const BEST_WIDTH: usize = 80;
@@ -91,6 +91,7 @@ impl Scalar {
             Value::Null => (resolve::NULL, "null".to_string(), None),
             Value::Bool(b) => (resolve::BOOL, b.to_string(), None),
             Value::Int(i) => (resolve::INT, i.to_string(), None),
+            Value::BigInt(b) => (resolve::INT, b.to_string(), None),
             Value::Float(f) => (resolve::FLOAT, float_text(*f), None),
             Value::Str(s) => (resolve::STR, s.clone(), None),
             Value::Bytes(b) => (resolve::BINARY, encodebytes(b), Some('|')),
@@ -699,32 +700,9 @@ impl Emitter {
     }
 }
 
-/// The mapping's entries in PyYAML's order: `sorted(mapping.items())` when
-/// Python can compare every key with every other, else as inserted.
-fn sorted_entries(m: &crate::value::Mapping) -> Vec<(&Value, &Value)> {
+/// The mapping's entries in PyYAML's order.
+fn sorted_entries(m: &Mapping) -> Vec<(&Value, &Value)> {
     let mut entries: Vec<(&Value, &Value)> = m.iter().collect();
-    if entries.len() < 2 {
-        return entries;
-    }
-    let number = |v: &Value| match v {
-        Value::Bool(b) => Some(f64::from(u8::from(*b))),
-        Value::Int(i) => Some(*i as f64),
-        Value::Float(f) => Some(*f),
-        _ => None,
-    };
-    if entries.iter().all(|(k, _)| matches!(k, Value::Str(_))) {
-        entries.sort_by(|a, b| a.0.as_str().cmp(&b.0.as_str()));
-    } else if entries.iter().all(|(k, _)| matches!(k, Value::Bytes(_))) {
-        entries.sort_by(|a, b| match (a.0, b.0) {
-            (Value::Bytes(x), Value::Bytes(y)) => x.cmp(y),
-            _ => std::cmp::Ordering::Equal,
-        });
-    } else if entries.iter().all(|(k, _)| number(k).is_some()) {
-        entries.sort_by(|a, b| {
-            number(a.0)
-                .partial_cmp(&number(b.0))
-                .unwrap_or(std::cmp::Ordering::Equal)
-        });
-    }
+    sort_entries_like_pyyaml(&mut entries, |(k, _)| k);
     entries
 }

@@ -23,35 +23,85 @@
 //! from one between tokens (refused by PyYAML). It is maintained, has no
 //! `unsafe` dependency tree to speak of, and builds with our MSRV.
 //!
-//! Integers beyond 64 bits: PyYAML has big integers; [`Value`] has `i64`.
-//! We refuse such a document with a clear message rather than change the
-//! number's type or value behind the user's back.
+//! Integers beyond 64 bits: PyYAML has Python's unbounded ints, so we keep
+//! such a number exactly ([`BigInt`], `Value::BigInt`) and the rest of the
+//! document applies; past Python's own limit of 4300 digits it is refused
+//! (see [`bigint`]).
 //!
 //! Writing: [`dump_cloud_config`] writes what cloud-init's `safeyaml.dumps`
 //! writes (`cloud-config.txt`); [`dump_bare_mapping`] the same without the
 //! `---` and `...` markers (the netplan renderer's file).
 
+pub mod bigint;
 mod compose;
 mod construct;
 mod emit;
 mod resolve;
 mod timestamp;
 
+pub use bigint::BigInt;
 pub use construct::Marks;
 pub use emit::{dump_bare_mapping, dump_cloud_config};
 
 use crate::value::Value;
 
-/// A document that could not be read, with what a person needs to find the fault.
+/// A document that could not be read, with what a person needs to find the
+/// fault: PyYAML's problem and its mark, and, where PyYAML gives one, its
+/// context and context mark (an unclosed quote: "while scanning a quoted
+/// scalar" at the quote, then "found unexpected end of stream" at the end).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{source_name}{}: {message}", location(*line, *column))]
 pub struct YamlError {
     pub source_name: String,
-    /// 1-based, as PyYAML's mark plus one.
+    /// Where the problem was found; 1-based, as PyYAML's mark plus one.
     pub line: Option<usize>,
     /// 1-based, in characters.
     pub column: Option<usize>,
+    /// The problem (PyYAML's `problem`).
     pub message: String,
+    /// What was being read when the problem was found, if PyYAML says.
+    pub context: Option<Box<ErrorContext>>,
+}
+
+/// PyYAML's `context` ("while parsing a flow sequence") and `context_mark`
+/// (where that sequence began), when it gives them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorContext {
+    pub what: String,
+    /// 1-based; `None` where PyYAML has no context mark.
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+}
+
+impl YamlError {
+    /// The 1-based line and column where the problem starts: the context
+    /// mark when there is one (the opening quote of an unclosed string, the
+    /// bracket of an unclosed list), else the problem's own. cloud-init's
+    /// `util.load_yaml` reports the same mark.
+    pub fn start(&self) -> Option<(usize, usize)> {
+        self.context
+            .as_ref()
+            .and_then(|c| c.line.zip(c.column))
+            .or(self.line.zip(self.column))
+    }
+}
+
+impl std::fmt::Display for YamlError {
+    /// `FILE, line L, column C: CONTEXT (line L2, column C2): PROBLEM`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}{}: ",
+            self.source_name,
+            location(self.line, self.column)
+        )?;
+        if let Some(context) = &self.context {
+            match (context.line, context.column) {
+                (Some(l), Some(c)) => write!(f, "{} (line {l}, column {c}): ", context.what)?,
+                _ => write!(f, "{}: ", context.what)?,
+            }
+        }
+        f.write_str(&self.message)
+    }
 }
 
 fn location(line: Option<usize>, column: Option<usize>) -> String {
@@ -82,6 +132,13 @@ fn load_with(
         line: f.at.map(|p| p.line),
         column: f.at.map(|p| p.column),
         message: f.message,
+        context: f.context.map(|c| {
+            Box::new(ErrorContext {
+                what: c.what,
+                line: c.at.map(|p| p.line),
+                column: c.at.map(|p| p.column),
+            })
+        }),
     };
     let text = std::str::from_utf8(text).map_err(|e| {
         // cloud-init decodes user-data as UTF-8 before PyYAML sees it.
@@ -94,6 +151,7 @@ fn load_with(
             line: Some(line),
             column: Some(column),
             message: format!("not UTF-8 text: {e}"),
+            context: None,
         }
     })?;
     match compose::compose(text).map_err(fault)? {
@@ -130,6 +188,34 @@ mod tests {
             err.to_string().starts_with("/etc/cloud/cloud.cfg, line"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn errors_carry_pyyamls_context_and_where_the_problem_starts() {
+        // An unclosed quote: PyYAML's problem is the end of the stream, its
+        // context the quote; cloud-init logs the context's line.
+        let err = load(b"a: 1\nb: \"x\ny: 2\n", "user-data").unwrap_err();
+        assert_eq!((err.line, err.column), (Some(4), Some(1)));
+        let context = err.context.as_deref().unwrap();
+        assert_eq!(context.what, "while scanning a quoted scalar");
+        assert_eq!((context.line, context.column), (Some(2), Some(4)));
+        assert_eq!(err.start(), Some((2, 4)));
+        assert_eq!(
+            err.to_string(),
+            "user-data, line 4, column 1: while scanning a quoted scalar (line 2, column 4): found unexpected end of stream"
+        );
+        // A tab: a context without a mark, so the problem is where it starts.
+        let err = load(b"a:\n\tb: 1\n", "t").unwrap_err();
+        let context = err.context.as_deref().unwrap();
+        assert_eq!(context.what, "while scanning for the next token");
+        assert_eq!((context.line, err.start()), (None, Some((2, 1))));
+        assert_eq!(
+            err.to_string(),
+            "t, line 2, column 1: while scanning for the next token: found character '\\t' that cannot start any token"
+        );
+        // No context at all.
+        let err = load(b"a: b: c\n", "t").unwrap_err();
+        assert_eq!((err.start(), err.context), (Some((1, 5)), None));
     }
 
     #[test]

@@ -25,6 +25,8 @@ pub const PAIRS: &str = "tag:yaml.org,2002:pairs";
 /// read as a plain string, for user-data written by Python 2 tools.
 pub const PYTHON_UNICODE: &str = "tag:yaml.org,2002:python/unicode";
 
+use super::bigint::{Integer, Magnitude};
+
 /// The tag PyYAML's implicit resolvers give a plain scalar.
 pub fn implicit_tag(value: &str) -> &'static str {
     // Python's `re.match(...$)` also accepts one trailing newline.
@@ -238,45 +240,43 @@ fn is_float(v: &str) -> bool {
 /// Why a scalar could not be constructed: PyYAML's exception text.
 pub type ConstructError = String;
 
-/// Python's `int(text, base)` for the ASCII digits PyYAML hands it, kept
-/// within i64 (bigger integers are refused: see `yaml::load`).
-fn parse_digits(text: &str, base: u32, original: &str) -> Result<i128, ConstructError> {
+/// A scalar's text for a message: at most 200 characters of it (Python's
+/// own messages cut there too), so a huge bad scalar makes a short error.
+pub(super) fn shown(text: &str) -> String {
+    match text.char_indices().nth(200) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
+/// Python's `int(text, base)` for the text PyYAML hands it (surrounding
+/// ASCII whitespace allowed, as `int()` allows it).
+fn parse_digits(text: &str, base: u32, original: &str) -> Result<Magnitude, ConstructError> {
     let t = text.trim_matches(|c: char| c.is_ascii_whitespace());
-    if t.is_empty() {
-        return Err(format!(
-            "invalid literal for int() with base {base}: '{original}'"
-        ));
+    let invalid = || {
+        format!(
+            "invalid literal for int() with base {base}: '{}'",
+            shown(original)
+        )
+    };
+    if t.is_empty() || !t.chars().all(|c| c.is_digit(base)) {
+        return Err(invalid());
     }
-    let mut acc: i128 = 0;
-    for c in t.chars() {
-        let d = c
-            .to_digit(base)
-            .ok_or_else(|| format!("invalid literal for int() with base {base}: '{original}'"))?;
-        acc = acc * i128::from(base) + i128::from(d);
-        if acc > i128::from(i64::MAX) + 1 {
-            return Err(too_big(original));
-        }
-    }
-    Ok(acc)
+    Magnitude::from_digits(t, base)
 }
 
-fn too_big(original: &str) -> ConstructError {
-    format!(
-        "integer {original} does not fit in 64 bits (cloudboot keeps integers between -2^63 and 2^63-1)"
-    )
-}
-
-/// `SafeConstructor.construct_yaml_int`.
-pub fn construct_int(original: &str) -> Result<i64, ConstructError> {
+/// `SafeConstructor.construct_yaml_int`: a Python int, so of any size;
+/// past `i64` it is kept exactly (see [`super::bigint`]).
+pub fn construct_int(original: &str) -> Result<Integer, ConstructError> {
     let value: String = original.chars().filter(|c| *c != '_').collect();
-    let (sign, rest) = match value.as_bytes().first() {
+    let (negative, rest) = match value.as_bytes().first() {
         None => return Err("an !!int needs digits, found an empty value".into()),
-        Some(b'-') => (-1i128, &value[1..]),
-        Some(b'+') => (1, &value[1..]),
-        Some(_) => (1, &value[..]),
+        Some(b'-') => (true, &value[1..]),
+        Some(b'+') => (false, &value[1..]),
+        Some(_) => (false, &value[..]),
     };
     let magnitude = if rest == "0" {
-        0
+        Magnitude::default()
     } else if let Some(bin) = rest.strip_prefix("0b") {
         parse_digits(bin, 2, original)?
     } else if let Some(hex) = rest.strip_prefix("0x") {
@@ -284,18 +284,16 @@ pub fn construct_int(original: &str) -> Result<i64, ConstructError> {
     } else if rest.starts_with('0') {
         parse_digits(rest, 8, original)?
     } else if rest.contains(':') {
-        let mut total: i128 = 0;
+        // `a:b:c` is ((a * 60) + b) * 60 + c, each part Python's int().
+        let mut total = Magnitude::default();
         for part in rest.split(':') {
-            total = total * 60 + parse_digits(part, 10, original)?;
-            if total > i128::from(i64::MAX) + 1 {
-                return Err(too_big(original));
-            }
+            total.mul_add_magnitude(60, &parse_digits(part, 10, original)?)?;
         }
         total
     } else {
         parse_digits(rest, 10, original)?
     };
-    i64::try_from(sign * magnitude).map_err(|_| too_big(original))
+    magnitude.into_integer(negative)
 }
 
 /// `SafeConstructor.construct_yaml_float`: Python's `float()` after removing
@@ -317,7 +315,7 @@ pub fn construct_float(original: &str) -> Result<f64, ConstructError> {
         // Rust and Python agree on `1.`, `.5`, `1e3`, `inf`, `nan`; Python
         // refuses a second sign, which Rust's parser would refuse too.
         t.parse::<f64>()
-            .map_err(|_| format!("could not convert string to float: '{original}'"))
+            .map_err(|_| format!("could not convert string to float: '{}'", shown(original)))
     };
     if rest == ".inf" {
         Ok(sign * f64::INFINITY)
@@ -340,7 +338,8 @@ pub fn construct_bool(original: &str) -> Result<bool, ConstructError> {
         "yes" | "true" | "on" => Ok(true),
         "no" | "false" | "off" => Ok(false),
         _ => Err(format!(
-            "'{original}' is not a boolean (yes/no, true/false, on/off)"
+            "'{}' is not a boolean (yes/no, true/false, on/off)",
+            shown(original)
         )),
     }
 }
@@ -395,14 +394,42 @@ mod tests {
 
     #[test]
     fn constructors() {
-        assert_eq!(construct_int("0644"), Ok(420));
-        assert_eq!(construct_int("-0x1A"), Ok(-26));
-        assert_eq!(construct_int("190:20:30"), Ok(685230));
-        assert_eq!(construct_int("-1:30"), Ok(-90));
-        assert_eq!(construct_int("1__0"), Ok(10));
-        assert_eq!(construct_int("-9223372036854775808"), Ok(i64::MIN));
-        assert!(construct_int("9223372036854775808").is_err());
+        let small = |i| Ok(Integer::Small(i));
+        assert_eq!(construct_int("0644"), small(420));
+        assert_eq!(construct_int("-0x1A"), small(-26));
+        assert_eq!(construct_int("190:20:30"), small(685230));
+        assert_eq!(construct_int("-1:30"), small(-90));
+        assert_eq!(construct_int("1__0"), small(10));
+        assert_eq!(construct_int("-9223372036854775808"), small(i64::MIN));
+        assert_eq!(construct_int("-0x8000000000000000"), small(i64::MIN));
+        let big = |text: &str| match construct_int(text) {
+            Ok(Integer::Big(b)) => b.as_str().to_string(),
+            other => panic!("{text}: {other:?}"),
+        };
+        assert_eq!(big("9223372036854775808"), "9223372036854775808");
+        assert_eq!(big("-9223372036854775809"), "-9223372036854775809");
+        assert_eq!(big("0x1_0000_0000_0000_0000"), "18446744073709551616");
+        assert_eq!(big("+0x_ffffffffffffffff"), "18446744073709551615");
+        assert_eq!(big("0777777777777777777777777"), "4722366482869645213695");
+        assert_eq!(
+            big(&format!("-0b1{}", "0".repeat(64))),
+            "-18446744073709551616"
+        );
+        assert_eq!(
+            construct_int(&format!("-0b1{}", "0".repeat(63))),
+            small(i64::MIN)
+        );
+        assert_eq!(
+            big("190:20:30:10:10:10:10:10:10:10:10:10:10:10"),
+            "24859948817390644067796610"
+        );
+        assert_eq!(
+            big("1_000_000_000_000_000_000_000"),
+            "1000000000000000000000"
+        );
         assert!(construct_int("08").is_err());
+        assert!(construct_int(&"9".repeat(5000)).is_err());
+        assert!(construct_int(&format!("0x{}", "f".repeat(5000))).is_err());
         assert!(construct_int("").is_err());
         assert_eq!(construct_float("190:20:30.15"), Ok(685230.15));
         assert_eq!(construct_float("1e3"), Ok(1000.0));

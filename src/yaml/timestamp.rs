@@ -201,7 +201,8 @@ impl Timestamp {
     pub fn parse(s: &str) -> Result<Timestamp, String> {
         // Python's `$` also matches before one final newline.
         let s = s.strip_suffix('\n').unwrap_or(s);
-        let t = parse_grammar(s).ok_or_else(|| format!("invalid timestamp '{s}'"))?;
+        let t = parse_grammar(s)
+            .ok_or_else(|| format!("invalid timestamp '{}'", super::resolve::shown(s)))?;
         t.check()?;
         Ok(t)
     }
