@@ -181,8 +181,10 @@ fn check(part: Option<&str>, needs: &[Need]) -> bool {
         Need::Root(_) => " — .ci/run runs it as root",
         _ => " — .ci/run installs or builds it",
     };
-    // Straight to the handle, past libtest's capture of eprintln!.
-    let _ = writeln!(std::io::stderr().lock(), "SKIPPED {what}: {why}{hint}");
+    // Straight to the handle, past libtest's capture of eprintln!, and in
+    // one write, so that libtest's own lines cannot cut into it.
+    let line = format!("SKIPPED {what}: {why}{hint}\n");
+    let _ = std::io::stderr().write_all(line.as_bytes());
     false
 }
 
