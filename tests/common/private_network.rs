@@ -5,10 +5,12 @@
 //! the metadata services' 169.254.169.254 among them, is unreachable unless
 //! the test puts it on `lo` itself ([`add_to_lo`]).
 //!
-//! A network namespace belongs to a thread (and to every process and
-//! thread it starts afterwards), so each libtest test, which runs on a
-//! thread of its own, gets its own. Making one needs root (CAP_SYS_ADMIN).
-//! Used by tests/common (every boot a test runs) and benches/boot.rs.
+//! A network namespace belongs to a thread, and to every process and
+//! thread it starts afterwards. tests/common enters one on the main thread
+//! before `main`, so that every test of the binary (libtest runs each on a
+//! thread it starts later) and everything they run share it; a test or the
+//! bench that wants a fresh one for itself enters another on its own
+//! thread. Making one needs root (CAP_SYS_ADMIN).
 #![allow(dead_code)]
 
 use std::cell::Cell;
