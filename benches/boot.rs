@@ -5,12 +5,16 @@
 //! total, and the peak resident memory of any stage process.
 //!
 //! Measurements live here, never in tests. Set CLOUDBOOT_BENCH_RUNS to change
-//! the number of boots per example (default 30).
+//! the number of boots per example (default 30). Nothing it runs sends a
+//! packet past this machine's loopback (see [`unreachable_search`]).
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+#[path = "../tests/common/private_network.rs"]
+mod private_network;
 
 const BIN: &str = env!("CARGO_BIN_EXE_cloudboot");
 const STAGES: [(&str, &[&str]); 4] = [
@@ -84,6 +88,15 @@ fn main() {
         .unwrap_or(30);
     println!("cloudboot boot benchmark: {runs} boots per example, each stage a separate process");
     println!("binary: {BIN}");
+    // Every boot here runs in a network namespace of the bench's own, so
+    // that not even a regression in the datasource search can send a packet
+    // past this machine's loopback.
+    match private_network::enter() {
+        Ok(()) => println!("network: a private namespace with only lo"),
+        Err(e) => println!(
+            "network: this machine's, without a private namespace ({e}; run as root for one)"
+        ),
+    }
     for example in examples() {
         let mut per_stage: Vec<Vec<Duration>> = vec![Vec::new(); STAGES.len()];
         let mut totals = Vec::new();
@@ -138,51 +151,93 @@ fn main() {
 
 /// The worst case the bounds are for: DMI says OpenStack and EC2, and no
 /// metadata service answers. Once with the services at a loopback port that
-/// accepts connections and never answers, once at the default link-local
-/// addresses (whatever this machine's network does with them). Prints the
-/// local + network stage time, which ends in the None fallback.
+/// accepts connections and never answers, once at cloud-init's default
+/// link-local URLs. Prints the local + network stage time, which ends in the
+/// None fallback.
+///
+/// Nothing of it leaves the machine: it runs on a thread of its own in a
+/// network namespace it makes (tests/common/private_network.rs), with only
+/// `lo`, where 169.254.169.254 is put on `lo` with a listener just as silent
+/// as the loopback one; EC2's other default, fd00:ec2::254, has no route
+/// there. Without root there is no namespace: the loopback figure is still
+/// measured (it only talks to 127.0.0.1) and the link-local one is skipped.
 fn unreachable_search(runs: usize) {
-    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", silent.local_addr().unwrap());
-    for (name, cfg) in [
-        (
+    std::thread::spawn(move || {
+        let isolated = private_network::enter()
+            .and_then(|()| private_network::add_to_lo("169.254.169.254/32"));
+        let loopback = silent_listener("127.0.0.1:0");
+        let base = format!("http://{loopback}");
+        search_figure(
             "silent service on loopback",
-            format!(
+            &format!(
                 "datasource:\n  OpenStack: {{metadata_urls: ['{base}']}}\n  Ec2: {{metadata_urls: ['{base}']}}\n"
             ),
-        ),
-        ("default link-local URLs", String::new()),
-    ] {
-        let mut times = Vec::new();
-        for _ in 0..runs {
-            let root = tempfile::tempdir().unwrap();
-            let dmi = root.path().join("sys/class/dmi/id");
-            fs::create_dir_all(&dmi).unwrap();
-            fs::write(dmi.join("product_name"), "OpenStack Nova\n").unwrap();
-            fs::write(dmi.join("sys_vendor"), "Amazon EC2\n").unwrap();
-            fs::create_dir_all(root.path().join("etc/cloud")).unwrap();
-            fs::write(root.path().join("etc/cloud/cloud.cfg"), &cfg).unwrap();
-            let start = Instant::now();
-            for args in [&["init", "--local"][..], &["init"][..]] {
-                Command::new(BIN)
-                    .arg("--root")
-                    .arg(root.path())
-                    .args(args)
-                    .output()
-                    .unwrap();
-            }
-            times.push(start.elapsed());
-            let iid = fs::read_to_string(root.path().join("var/lib/cloud/data/instance-id")).unwrap();
-            assert_eq!(iid, "iid-datasource-none\n", "the search fell back to None");
-        }
-        let worst = *times.iter().max().unwrap();
-        println!(
-            "\nno datasource reachable ({name}): local + network stages median {}, worst {} ({runs} runs; ends in DataSourceNone)",
-            ms(median(&mut times)),
-            ms(worst)
+            runs,
         );
+        match isolated {
+            Ok(()) => {
+                silent_listener("169.254.169.254:80");
+                search_figure(
+                    "default link-local URLs, silent, in a private network namespace",
+                    "",
+                    runs,
+                );
+            }
+            Err(e) => println!(
+                "\nno datasource reachable (default link-local URLs): skipped, it needs a private \
+                 network namespace, so that nothing is sent to this machine's network ({e}; run as root)"
+            ),
+        }
+    })
+    .join()
+    .unwrap();
+}
+
+/// A listener that accepts connections and never answers, until the bench
+/// ends. Returns its address.
+fn silent_listener(addr: &str) -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let local = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming() {
+            held.extend(conn.ok());
+        }
+    });
+    local
+}
+
+/// `runs` local + network stages of a root whose DMI says OpenStack and
+/// EC2, with `cfg` as its cloud.cfg; prints the median and the worst.
+fn search_figure(name: &str, cfg: &str, runs: usize) {
+    let mut times = Vec::new();
+    for _ in 0..runs {
+        let root = tempfile::tempdir().unwrap();
+        let dmi = root.path().join("sys/class/dmi/id");
+        fs::create_dir_all(&dmi).unwrap();
+        fs::write(dmi.join("product_name"), "OpenStack Nova\n").unwrap();
+        fs::write(dmi.join("sys_vendor"), "Amazon EC2\n").unwrap();
+        fs::create_dir_all(root.path().join("etc/cloud")).unwrap();
+        fs::write(root.path().join("etc/cloud/cloud.cfg"), cfg).unwrap();
+        let start = Instant::now();
+        for args in [&["init", "--local"][..], &["init"][..]] {
+            Command::new(BIN)
+                .arg("--root")
+                .arg(root.path())
+                .args(args)
+                .output()
+                .unwrap();
+        }
+        times.push(start.elapsed());
+        let iid = fs::read_to_string(root.path().join("var/lib/cloud/data/instance-id")).unwrap();
+        assert_eq!(iid, "iid-datasource-none\n", "the search fell back to None");
     }
-    drop(silent);
+    let worst = *times.iter().max().unwrap();
+    println!(
+        "\nno datasource reachable ({name}): local + network stages median {}, worst {} ({runs} runs; ends in DataSourceNone)",
+        ms(median(&mut times)),
+        ms(worst)
+    );
 }
 
 /// Rendering time against the number of NICs (1, 8, 64, 256), for each

@@ -58,5 +58,11 @@ pub mod users;
 pub mod value;
 pub mod yaml;
 
+/// The test suite's one skip mechanism (a missing prerequisite says so in
+/// a line `cargo test` shows), shared with the integration tests.
+#[cfg(test)]
+#[path = "../tests/common/skip.rs"]
+mod skip;
+
 /// The version in the welcome and final messages (`Cloud-init v. ...`).
 pub const VERSION_STRING: &str = concat!(env!("CARGO_PKG_VERSION"), "-cloudboot");

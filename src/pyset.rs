@@ -252,17 +252,10 @@ mod tests {
     /// (the recorder's cloud-init ran on Debian 12's 3.11).
     #[test]
     fn set_order_matches_cpython_311() {
-        let py = std::path::Path::new("/usr/bin/python3");
-        let version = std::process::Command::new(py)
-            .args(["-c", "import sys; print(sys.version_info[:2] == (3, 11))"])
-            .output();
-        match version {
-            Ok(o) if String::from_utf8_lossy(&o.stdout).trim() == "True" => {}
-            _ => {
-                eprintln!("skipped: no python3.11 at /usr/bin/python3");
-                return;
-            }
+        if !crate::skip::require(&[crate::skip::Need::Python311]) {
+            return;
         }
+        let py = std::path::Path::new("/usr/bin/python3");
         // A small deterministic generator: sets of 0..60 strings, with
         // duplicates, of ASCII, Latin-1, BMP and astral characters.
         let mut seed: u64 = 0x2545_f491_4f6c_dd1d;

@@ -356,6 +356,27 @@ mod tests {
         (tmp, fs)
     }
 
+    /// The write that rewrites the existing file `host` (at `guest` in the
+    /// root) with `text`, keeping its mode and its owner: none to state for
+    /// root's, else its ids (the scratch root has no passwd to name them).
+    /// The test's files belong to whoever runs the tests.
+    fn rewrite(host: &Path, guest: &str, text: &str, mode: u32) -> Effect {
+        use crate::effect::{Append, Named, Owner};
+        use std::os::unix::fs::MetadataExt;
+        let md = std::fs::metadata(host).unwrap();
+        let owner = (md.uid() != 0 || md.gid() != 0).then(|| Owner {
+            user: Some(Named::known(md.uid().to_string(), md.uid())),
+            group: Some(Named::known(md.gid().to_string(), md.gid())),
+        });
+        Effect::WriteFile {
+            path: guest.into(),
+            data: Data::public(text),
+            mode,
+            owner,
+            append: Append::No,
+        }
+    }
+
     #[test]
     fn splitlines_is_pythons() {
         assert_eq!(
@@ -457,9 +478,10 @@ mod tests {
         .unwrap();
         assert_eq!(
             u.effects,
-            vec![Effect::write(
+            vec![rewrite(
+                &dropin,
                 "/etc/ssh/sshd_config.d/50-cloud-init.conf",
-                Data::public("# mine\nPasswordAuthentication yes\n"),
+                "# mine\nPasswordAuthentication yes\n",
                 0o640
             )]
         );
@@ -506,9 +528,10 @@ mod tests {
         .unwrap();
         assert_eq!(
             u.effects,
-            vec![Effect::write(
+            vec![rewrite(
+                &cfg,
                 DEF_SSHD_CFG,
-                Data::public("#PasswordAuthentication yes\n\nPasswordAuthentication yes\n"),
+                "#PasswordAuthentication yes\n\nPasswordAuthentication yes\n",
                 0o600
             )]
         );

@@ -693,11 +693,19 @@ mod tests {
         let r = t.apply(&keys_file());
         assert_eq!(r.outcome, Outcome::Done, "{r:?}");
         let host = tmp.path().join("home/ann/.ssh/authorized_keys");
-        if privileged() {
+        if crate::skip::require_for(
+            "the owner on disk",
+            &[crate::skip::Need::Root("to give files to other users")],
+        ) {
             use std::os::unix::fs::MetadataExt;
             let md = fs::metadata(&host).unwrap();
             assert_eq!((md.uid(), md.gid()), (1500, 1500));
             assert_eq!(r.detail, None);
+        } else {
+            assert_eq!(
+                r.detail.as_deref(),
+                Some("owner ann:ann recorded, not applied (not running as root)")
+            );
         }
         let r = t.apply(&Effect::Chown {
             path: "/home/ann/.ssh".into(),
@@ -728,7 +736,10 @@ mod tests {
         );
         assert!(tmp.path().join("home/ann/.ssh/authorized_keys").exists());
         // A root that runs programs, as root: useradd should have made ann.
-        if privileged() {
+        if crate::skip::require_for(
+            "a root where programs run",
+            &[crate::skip::Need::Root("to run programs in a scratch root")],
+        ) {
             let (tmp, mut t) = scratch("root:x:0:0::/root:/bin/sh\n");
             fs::create_dir_all(tmp.path().join("bin")).unwrap();
             fs::write(tmp.path().join("bin/sh"), "").unwrap();

@@ -10,8 +10,8 @@
 //!
 //! Needs root and the built Debian root: `CLOUDBOOT_DEBIAN_ROOT`, else the
 //! recorder's cache `/var/cache/cloudboot-recorder/root`. `.ci/run` builds
-//! it; without it the test is skipped (a failure under
-//! `CLOUDBOOT_REQUIRE_ROOT_TESTS`).
+//! it; without it the tests say they are skipped (`common::skip`; a failure
+//! under `CLOUDBOOT_REQUIRE_ROOT_TESTS`).
 
 mod common;
 mod modules_common;
@@ -19,37 +19,10 @@ mod modules_common;
 use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use modules_common::*;
-
-fn debian_root() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("CLOUDBOOT_DEBIAN_ROOT").map(PathBuf::from),
-        Some(PathBuf::from("/var/cache/cloudboot-recorder/root")),
-    ];
-    let found = candidates
-        .into_iter()
-        .flatten()
-        .find(|p| p.join("etc/debian_version").exists());
-    let root_user = unsafe { libc::geteuid() } == 0;
-    match (found, root_user) {
-        (Some(p), true) => Some(p),
-        (found, _) => {
-            let why = if !root_user {
-                "not root".to_string()
-            } else {
-                format!("no Debian root (set CLOUDBOOT_DEBIAN_ROOT; built: {found:?})")
-            };
-            if std::env::var_os("CLOUDBOOT_REQUIRE_ROOT_TESTS").is_some() {
-                panic!("the Debian-root test cannot run: {why}");
-            }
-            eprintln!("skipped: {why}");
-            None
-        }
-    }
-}
 
 /// A copy of the Debian root prepared for `case` as `record.sh` prepares it.
 fn prepare(base: &Path, case: &str) -> tempfile::TempDir {
@@ -337,7 +310,9 @@ fn compare(case: &str, root: &Path, log: &str) -> Vec<String> {
 }
 
 fn check_case(case: &str) {
-    let Some(base) = debian_root() else { return };
+    let Some(base) = common::skip::debian_root() else {
+        return;
+    };
     let dir = prepare(&base, case);
     let root = dir.path().join("root");
     let log = boot(&root);
@@ -473,7 +448,9 @@ fn snapshot(root: &Path) -> std::collections::BTreeMap<String, (u32, u32, u32, u
 /// log (its /etc/hosts rewrite leaves the same bytes).
 #[test]
 fn full_case_reboot_runs_only_per_always_modules_and_changes_what_cloud_init_changes() {
-    let Some(base) = debian_root() else { return };
+    let Some(base) = common::skip::debian_root() else {
+        return;
+    };
     let dir = prepare(&base, "full");
     let root = dir.path().join("root");
     boot(&root);
@@ -540,7 +517,9 @@ fn full_case_reboot_runs_only_per_always_modules_and_changes_what_cloud_init_cha
 /// the cases with users and keys, in the Debian root where the users exist.
 #[test]
 fn key_fingerprint_tables_are_cloud_inits() {
-    let Some(base) = debian_root() else { return };
+    let Some(base) = common::skip::debian_root() else {
+        return;
+    };
     for case in ["ssh", "ssh-root", "users", "full"] {
         let dir = prepare(&base, case);
         let root = dir.path().join("root");

@@ -92,15 +92,19 @@ exec "$@""#;
     (code, text)
 }
 
-fn needs_root(test: &str) -> bool {
-    can_chroot(test)
+/// What every test here needs: the overlay is mounted in a private mount
+/// namespace, which only root can make.
+fn can_overlay_etc() -> bool {
+    skip::require(&[skip::Need::Root(
+        "to overlay the host's /etc in a private mount namespace",
+    )])
 }
 
 const WRITE_ETC: &str =
     "#cloud-config\nwrite_files:\n  - path: /etc/evil.conf\n    content: evil\n";
 
-fn loop_root(link: &str, test: &str) {
-    if !needs_root(test) {
+fn loop_root(link: &str) {
+    if !can_overlay_etc() {
         return;
     }
     let m = Machine::seeded(
@@ -123,20 +127,17 @@ fn loop_root(link: &str, test: &str) {
 
 #[test]
 fn etc_linked_to_itself_is_an_error_not_the_hosts_etc() {
-    loop_root("/etc", "etc_linked_to_itself_is_an_error_not_the_hosts_etc");
+    loop_root("/etc");
 }
 
 #[test]
 fn etc_linked_to_dot_dot_etc_is_an_error_not_the_hosts_etc() {
-    loop_root(
-        "../../../../etc",
-        "etc_linked_to_dot_dot_etc_is_an_error_not_the_hosts_etc",
-    );
+    loop_root("../../../../etc");
 }
 
 #[test]
 fn a_chain_of_41_links_is_an_error_not_the_rest_taken_literally() {
-    if !needs_root("a_chain_of_41_links_is_an_error_not_the_rest_taken_literally") {
+    if !can_overlay_etc() {
         return;
     }
     let m = Machine::seeded(
@@ -159,7 +160,7 @@ fn a_chain_of_41_links_is_an_error_not_the_rest_taken_literally() {
 
 #[test]
 fn an_append_through_a_link_reads_the_roots_file_not_the_hosts() {
-    if !needs_root("an_append_through_a_link_reads_the_roots_file_not_the_hosts") {
+    if !can_overlay_etc() {
         return;
     }
     let m = Machine::seeded(
@@ -181,7 +182,7 @@ fn an_append_through_a_link_reads_the_roots_file_not_the_hosts() {
 
 #[test]
 fn a_write_through_a_last_component_link_stays_inside() {
-    if !needs_root("a_write_through_a_last_component_link_stays_inside") {
+    if !can_overlay_etc() {
         return;
     }
     let m = Machine::seeded(
@@ -200,7 +201,7 @@ fn a_write_through_a_last_component_link_stays_inside() {
 
 #[test]
 fn a_linked_state_directory_keeps_the_state_inside() {
-    if !needs_root("a_linked_state_directory_keeps_the_state_inside") {
+    if !can_overlay_etc() {
         return;
     }
     let m = Machine::new();
@@ -229,7 +230,7 @@ fn a_linked_state_directory_keeps_the_state_inside() {
 
 #[test]
 fn a_linked_parent_directory_keeps_writes_inside() {
-    if !needs_root("a_linked_parent_directory_keeps_writes_inside") {
+    if !can_overlay_etc() {
         return;
     }
     let m = Machine::seeded(

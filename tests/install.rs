@@ -191,9 +191,13 @@ fn systemd_units_are_ordered_as_cloud_inits_and_verify() {
     }
     // systemd itself checks them, when it is here: against this machine's
     // unit files, copied into the root.
-    if std::path::Path::new("/usr/bin/systemd-analyze").exists()
-        && std::path::Path::new("/lib/systemd/system/sysinit.target").exists()
-    {
+    if common::skip::require_for(
+        "systemd-analyze verify",
+        &[
+            common::skip::Need::Program("systemd-analyze", "systemd"),
+            common::skip::Need::File("/lib/systemd/system/sysinit.target", "systemd"),
+        ],
+    ) {
         let copy = std::process::Command::new("cp")
             .arg("-an")
             .arg("/lib/systemd/system/.")

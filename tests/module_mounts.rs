@@ -254,7 +254,7 @@ fn recorded_steps_boot2(case: &str) -> Vec<Recorded> {
 /// 16 MiB, mode 0600, a swap signature.
 #[test]
 fn the_swap_file_is_made_under_chroot() {
-    if !can_chroot("the_swap_file_is_made_under_chroot") {
+    if !can_chroot() {
         return;
     }
     let m = recorded_machine("mounts");

@@ -267,9 +267,22 @@ fn plans_run_the_recorded_commands_in_order() {
 
 #[test]
 fn scratch_boots_write_the_recorded_files() {
+    // As root, the scratch root's directories are root's, as in the
+    // recorder's root. An ordinary user's are its own, and the checks sshd
+    // makes (and cloud-init before it picks an AuthorizedKeysFile outside
+    // the home) rightly refuse ssh-root's /etc/ssh/authorized_keys/%u there.
+    let as_root = common::skip::require_for(
+        "the ssh-root case, and root's files owned by root",
+        &[common::skip::Need::Root(
+            "for a root whose directories are root's, as sshd's checks want",
+        )],
+    );
     let mut files = 0;
     let mut dirs = 0;
     for case in CASES {
+        if case == "ssh-root" && !as_root {
+            continue;
+        }
         let m = machine(case);
         let owners = planned_owners(&m);
         boot(&m);
@@ -311,7 +324,7 @@ fn scratch_boots_write_the_recorded_files() {
                 "{case}: owner of {}",
                 l.path
             );
-            if l.owner == "root:root" && unsafe_is_root() {
+            if l.owner == "root:root" && as_root {
                 let md = fs::metadata(m.path(&l.path)).unwrap();
                 assert_eq!((md.uid(), md.gid()), (0, 0), "{case}: {}", l.path);
             }
@@ -330,13 +343,8 @@ fn scratch_boots_write_the_recorded_files() {
     }
     // Files + directories: users 7+5, ssh 5+3, ssh-root 6+2, ssh-keys 8+3,
     // full 6+4 (sshd_config and sudoers among the files, unchanged).
-    assert_eq!((files, dirs), (32, 17));
-}
-
-fn unsafe_is_root() -> bool {
-    fs::metadata("/proc/self")
-        .map(|m| m.uid() == 0)
-        .unwrap_or(false)
+    let expected = if as_root { (32, 17) } else { (32 - 6, 17 - 2) };
+    assert_eq!((files, dirs), expected);
 }
 
 /// Guest paths of the files under `dir`.
@@ -635,7 +643,7 @@ fn shim_log(m: &Machine) -> Vec<String> {
 
 #[test]
 fn where_programs_run_the_calls_and_owners_are_cloud_init_s() {
-    if !common::can_chroot("where_programs_run_the_calls_and_owners_are_cloud_init_s") {
+    if !common::can_chroot() {
         return;
     }
     let mut calls = 0;

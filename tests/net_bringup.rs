@@ -15,8 +15,6 @@
 mod common;
 mod netns_common;
 
-use std::path::Path;
-
 use common::Machine;
 use netns_common::{lab, Lab, Nic};
 
@@ -180,17 +178,13 @@ fn networkd_output_comes_up_under_systemd_networkd() {
 
 #[test]
 fn netplan_output_comes_up_through_netplan_generate_and_networkd() {
-    if !Path::new("/usr/sbin/netplan").exists() {
-        if std::env::var_os("CLOUDBOOT_REQUIRE_ROOT_TESTS").is_some() {
-            panic!("netplan is not installed (.ci/run installs netplan.io)");
-        }
-        eprintln!("skipped: netplan is not installed");
+    if !common::skip::require(&[common::skip::Need::Program("netplan", "netplan.io")]) {
         return;
     }
     let Some(lab) = lab(NICS) else { return };
     let m = seeded_root("netplan");
     // netplan's own generator turns our YAML into networkd files under the root.
-    let gen = std::process::Command::new("/usr/sbin/netplan")
+    let gen = std::process::Command::new(common::skip::program("netplan").unwrap())
         .arg("generate")
         .arg("--root-dir")
         .arg(m.root())

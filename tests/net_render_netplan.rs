@@ -2,6 +2,7 @@
 //! `net-convert -D ubuntu -O netplan` for every case of the network corpus
 //! (tests/fixtures/net), byte for byte, and its deliberate differences.
 
+mod common;
 mod net_common;
 
 use std::collections::{BTreeMap, HashMap};
@@ -343,17 +344,16 @@ const NETPLAN_REFUSES: &[(&str, &str)] = &[
 /// cases) and refuses a broken one. Skipped without netplan.
 #[test]
 fn netplan_generate_accepts_our_files() {
-    let netplan = Path::new("/usr/sbin/netplan");
-    if !netplan.exists() {
-        eprintln!("netplan not installed: skipped");
+    if !common::skip::require(&[common::skip::Need::Program("netplan", "netplan.io")]) {
         return;
     }
+    let netplan = common::skip::program("netplan").unwrap();
     let generate = |content: &str| -> (bool, String) {
         let root = tempfile::tempdir().unwrap();
         let dir = root.path().join("etc/netplan");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("50-cloud-init.yaml"), content).unwrap();
-        let out = std::process::Command::new(netplan)
+        let out = std::process::Command::new(&netplan)
             .arg("generate")
             .arg("--root-dir")
             .arg(root.path())

@@ -12,18 +12,10 @@ mod modules_common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn dist(ext: &str) -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("dist");
-    let found = std::fs::read_dir(&dir)
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.extension().and_then(|e| e.to_str()) == Some(ext));
-    if found.is_none() && std::env::var_os("CLOUDBOOT_REQUIRE_PACKAGES").is_some() {
-        panic!("no .{ext} in dist/: run scripts/release.sh and scripts/package.sh");
-    }
-    found
-}
+use common::skip::{self, Need};
+
+/// rpm itself, to read and install the .rpm (rpm2cpio comes with it).
+const RPM: &[Need] = &[Need::Program("rpm", "rpm"), Need::Program("cpio", "cpio")];
 
 fn lines(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();
@@ -38,7 +30,9 @@ fn lines(cmd: &mut Command) -> String {
 
 #[test]
 fn the_deb_holds_the_binary_the_services_stages_yaml_and_the_cloud_init_name() {
-    let Some(deb) = dist("deb") else { return };
+    let Some(deb) = skip::package("deb") else {
+        return;
+    };
     let list = lines(Command::new("dpkg-deb").arg("-c").arg(&deb));
     for want in [
         "-rwxr-xr-x 0/0",
@@ -66,8 +60,10 @@ fn the_deb_holds_the_binary_the_services_stages_yaml_and_the_cloud_init_name() {
 
 #[test]
 fn the_rpm_holds_the_static_binary_both_service_kinds_and_stages_yaml() {
-    let Some(rpm) = dist("rpm") else { return };
-    if Command::new("rpm").arg("--version").output().is_err() {
+    let Some(rpm) = skip::package("rpm") else {
+        return;
+    };
+    if !skip::require(RPM) {
         return;
     }
     let list = lines(Command::new("rpm").arg("-qlp").arg(&rpm));
@@ -99,17 +95,6 @@ fn the_rpm_holds_the_static_binary_both_service_kinds_and_stages_yaml() {
     assert!(script.contains("# chkconfig: 2345 07 93"), "{script}");
 }
 
-fn debian_root() -> Option<PathBuf> {
-    let root = std::env::var_os("CLOUDBOOT_DEBIAN_ROOT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/var/cache/cloudboot-recorder/root"));
-    let ok = root.join("etc/debian_version").exists() && unsafe { libc::geteuid() } == 0;
-    if !ok && std::env::var_os("CLOUDBOOT_REQUIRE_ROOT_TESTS").is_some() {
-        panic!("the package install test needs root and the Debian root (CLOUDBOOT_DEBIAN_ROOT)");
-    }
-    ok.then_some(root)
-}
-
 fn copy_root(base: &Path, to: &Path) {
     assert!(Command::new("cp")
         .args(["-a", "--reflink=auto"])
@@ -137,7 +122,10 @@ fn seed(root: &Path, case: &str) {
 
 #[test]
 fn the_deb_installed_in_debian_boots_as_the_build_tree_does() {
-    let (Some(deb), Some(base)) = (dist("deb"), debian_root()) else {
+    let Some(deb) = skip::package("deb") else {
+        return;
+    };
+    let Some(base) = skip::debian_root() else {
         return;
     };
     let work = tempfile::tempdir().unwrap();
@@ -277,12 +265,15 @@ fn the_deb_installed_in_debian_boots_as_the_build_tree_does() {
 /// there under both names; erasing the package takes the links away.
 #[test]
 fn the_rpm_scriptlets_link_and_enable_and_erase_cleanly() {
-    let (Some(rpm), Some(base)) = (dist("rpm"), debian_root()) else {
+    let Some(rpm) = skip::package("rpm") else {
         return;
     };
-    if Command::new("rpm").arg("--version").output().is_err() {
+    if !skip::require(RPM) {
         return;
     }
+    let Some(base) = skip::debian_root() else {
+        return;
+    };
     let work = tempfile::tempdir().unwrap();
     let root = work.path().join("root");
     copy_root(&base, &root);

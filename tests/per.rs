@@ -9,7 +9,7 @@ use common::Machine;
 use std::process::{Command, Output};
 
 fn machine() -> Option<Machine> {
-    if !common::can_chroot("cloud-init-per") {
+    if !common::can_chroot() {
         return None;
     }
     let m = Machine::new();

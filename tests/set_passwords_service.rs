@@ -256,7 +256,7 @@ fn in_chroot(root: &Path, args: &[&str]) -> std::process::Output {
 
 #[test]
 fn live_runs_ask_the_service_and_follow_its_answer() {
-    if !can_chroot("live_runs_ask_the_service_and_follow_its_answer") {
+    if !can_chroot() {
         return;
     }
     let rows = rows();

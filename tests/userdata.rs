@@ -41,7 +41,7 @@ sys.stdout.write(outer.as_string())
 
 #[test]
 fn mime_multipart_parts_all_apply_in_cloud_init_order() {
-    if !can_chroot("mime_multipart_parts_all_apply_in_cloud_init_order") {
+    if !can_chroot() {
         return;
     }
     let m = Machine::new();

@@ -4,9 +4,13 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+pub mod private_network;
+pub mod skip;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_cloudboot");
 
@@ -183,7 +187,7 @@ impl Machine {
     /// Puts a static busybox in the root as /bin/sh and friends, so programs
     /// can run inside it under chroot.
     pub fn install_busybox(&self) {
-        let bb = busybox().expect("busybox-static is installed (.ci/run installs it)");
+        let bb = skip::busybox().expect("busybox-static is installed (.ci/run installs it)");
         fs::create_dir_all(self.path("/bin")).unwrap();
         fs::copy(bb, self.path("/bin/busybox")).unwrap();
         for applet in [
@@ -251,34 +255,40 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, String>) {
     }
 }
 
-fn busybox() -> Option<&'static str> {
-    ["/bin/busybox", "/usr/bin/busybox"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
+/// Whether this test can chroot into a scratch root with a busybox in it;
+/// if not, it is skipped (see [`skip`]) and the caller returns.
+pub fn can_chroot() -> bool {
+    skip::require(skip::CHROOT)
 }
 
-/// True when this process may chroot and has a static busybox to put in the
-/// root. Tests that need both return early otherwise, unless
-/// CLOUDBOOT_REQUIRE_ROOT_TESTS is set (`.ci/run` sets it), in which case
-/// a missing prerequisite is a failure.
-pub fn can_chroot(test: &str) -> bool {
-    // SAFETY: geteuid cannot fail.
-    let root = unsafe { libc_geteuid() } == 0;
-    let missing = match (root, busybox()) {
-        (true, Some(_)) => return true,
-        (false, _) => "root (to chroot)",
-        (true, None) => "busybox-static (apt-get install busybox-static)",
-    };
-    if std::env::var_os("CLOUDBOOT_REQUIRE_ROOT_TESTS").is_some() {
-        panic!("{test} needs {missing}, and CLOUDBOOT_REQUIRE_ROOT_TESTS is set");
+/// Every test binary that has this module starts, as root, in a network
+/// namespace of its own that holds only `lo` (see [`private_network`]):
+/// every test in it, the servers it starts on 127.0.0.1 and every cloudboot
+/// it runs are there, so that nothing a boot does reaches past this
+/// machine's loopback, even when it goes looking for a metadata service at
+/// cloud-init's default addresses. It is entered before `main` (from
+/// `.init_array`), while the process has one thread, so that libtest's test
+/// threads, started later, are all in it. An ordinary user cannot make one:
+/// its tests run on the host's loopback, where their servers are too.
+#[used]
+#[link_section = ".init_array"]
+static ENTER_PRIVATE_NETWORK: extern "C" fn() = enter_private_network;
+
+extern "C" fn enter_private_network() {
+    if !skip::is_root() {
+        return;
     }
-    eprintln!("{test}: skipped, needs {missing}");
-    false
-}
-
-extern "C" {
-    #[link_name = "geteuid"]
-    fn libc_geteuid() -> u32;
+    if let Err(e) = private_network::enter() {
+        // Root without CAP_SYS_ADMIN (a container): the tests only talk to
+        // 127.0.0.1 anyway, but CI must have the namespace.
+        if std::env::var_os("CLOUDBOOT_REQUIRE_ROOT_TESTS").is_some() {
+            let _ = writeln!(
+                std::io::stderr(),
+                "no private network namespace for the tests ({e}), and CLOUDBOOT_REQUIRE_ROOT_TESTS is set"
+            );
+            std::process::abort();
+        }
+    }
 }
 
 /// Matches cloud-init's semaphore content `"<pid>: <float time>\n"`.
@@ -305,7 +315,7 @@ pub const META: &str = "instance-id: iid-test-1\nlocal-hostname: testhost\n";
 pub fn serve(
     routes: Vec<(&'static str, Vec<u8>)>,
 ) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
-    use std::io::{Read, Write};
+    use std::io::Read;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));

@@ -7,15 +7,17 @@
 //! path the tool reads, so nothing of the host's `/etc`, `/run` or network
 //! is touched.
 //!
-//! Needs root, iproute2, dnsmasq, ifupdown with dhclient, systemd-networkd.
-//! Without them [`Lab::new`] returns `None` and the test is skipped, unless
-//! `CLOUDBOOT_REQUIRE_ROOT_TESTS` is set (as `.ci/run` sets it as root).
+//! Needs root, iproute2, dnsmasq, ifupdown with dhclient, systemd-networkd
+//! ([`LAB`]). Without them [`lab`] returns `None` and the test says it is
+//! skipped (`common::skip`), or fails under `CLOUDBOOT_REQUIRE_ROOT_TESTS`.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+use super::common::skip::{self, Need};
 
 /// One guest NIC and its peer in the cloud namespace.
 pub struct Nic {
@@ -82,36 +84,20 @@ fn run_ok(argv: &[&str]) {
     );
 }
 
-fn have(tool: &str) -> bool {
-    ["/usr/sbin", "/sbin", "/usr/bin", "/bin", "/lib/systemd"]
-        .iter()
-        .any(|d| Path::new(d).join(tool).exists())
-}
+/// What the lab needs: root for the namespaces, and the real tools.
+pub const LAB: &[Need] = &[
+    Need::Root("to make network namespaces"),
+    Need::Program("ip", "iproute2"),
+    Need::Program("dnsmasq", "dnsmasq-base"),
+    Need::Program("ifup", "ifupdown"),
+    Need::Program("dhclient", "isc-dhcp-client"),
+    Need::Program("systemd-networkd", "systemd"),
+];
 
-/// Whether the lab can run here; the reason when it cannot.
-pub fn unavailable() -> Option<String> {
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("not root".into());
-    }
-    for tool in ["ip", "dnsmasq", "ifup", "dhclient", "systemd-networkd"] {
-        if !have(tool) {
-            return Some(format!("{tool} is not installed"));
-        }
-    }
-    None
-}
-
-/// Skips (returns `None`) when the lab cannot run, failing instead under
-/// `CLOUDBOOT_REQUIRE_ROOT_TESTS`.
+/// The lab, or `None` when it cannot run here (the test is skipped: see
+/// `common::skip`).
 pub fn lab(nics: &[Nic]) -> Option<Lab> {
-    if let Some(why) = unavailable() {
-        if std::env::var_os("CLOUDBOOT_REQUIRE_ROOT_TESTS").is_some() {
-            panic!("bring-up test cannot run: {why}");
-        }
-        eprintln!("skipped: {why}");
-        return None;
-    }
-    Some(Lab::new(nics))
+    skip::require(LAB).then(|| Lab::new(nics))
 }
 
 impl Lab {
