@@ -7,8 +7,7 @@
 //!
 //! Measurements live here, never in tests. CLOUDBOOT_BENCH_RUNS (default 1)
 //! boots each input that many times (fresh each time) and keeps the median
-//! time and the highest peak of each stage. CLOUDBOOT_BENCH_WRITE_FILES_BOMB=1
-//! adds a write_files entry of 1 GiB gzipped (the hook for that case).
+//! time and the highest peak of each stage.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -63,23 +62,14 @@ fn main() {
             "jinja, 500,000 variables (11 MB)",
             Box::new(|| jinja_variables(500_000)),
         ),
-        // Not bounded yet (value.rs, merge.rs): figures to follow them by.
+        ("write_files gzip of 1 GiB", Box::new(gzip_write_files_bomb)),
+        ("20,000 keys (190 KB)", Box::new(|| many_keys(20_000))),
+        ("1,000,000 keys (11 MB)", Box::new(|| many_keys(1_000_000))),
         (
-            "20,000 keys (190 KB), unbounded",
-            Box::new(|| many_keys(20_000)),
-        ),
-        (
-            "300 appending parts (1.2 MB), unbounded",
+            "300 appending parts (1.2 MB)",
             Box::new(|| appending_parts(300, 2000)),
         ),
     ];
-    // The lead's case (issue 10: write_files' gzip, unbounded today: some
-    // 3 GiB and a 1 GiB file on the 2026-12 code): only when asked for.
-    let with_write_files = std::env::var_os("CLOUDBOOT_BENCH_WRITE_FILES_BOMB").is_some();
-    let mut cases = cases;
-    if with_write_files {
-        cases.push(("write_files gzip of 1 GiB", Box::new(gzip_write_files_bomb)));
-    }
     println!("{runs} boot(s) per input; per stage: median wall time, highest peak RSS, exit code");
     println!(
         "{:<42} {:>22} {:>22} {:>22} {:>22}",
@@ -112,8 +102,5 @@ fn main() {
             "{name:<42} {:>22} {:>22} {:>22} {:>22}",
             cells[0], cells[1], cells[2], cells[3]
         );
-    }
-    if !with_write_files {
-        println!("write_files gzip of 1 GiB: skipped (CLOUDBOOT_BENCH_WRITE_FILES_BOMB=1 runs it)");
     }
 }

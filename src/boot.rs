@@ -574,7 +574,7 @@ impl<'t> Engine<'t> {
                         Value::Int(i) => Some(*i),
                         other => other.python_str().trim().parse().ok(),
                     });
-                    userdata::filter_launch_index(&parts, wanted)
+                    userdata::filter_launch_index(parts, wanted)
                 }
                 _ => {
                     if !present {

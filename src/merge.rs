@@ -24,6 +24,7 @@
 //!   [`DEF_PART_MERGERS`], a later part's top-level key replaces);
 //! * [`merge`] / [`try_merge`]: one merge with an explicit spec.
 
+use std::collections::HashMap;
 use std::fmt;
 
 pub(crate) use crate::pystr::strip as py_strip;
@@ -517,104 +518,271 @@ pub fn merge(base: &Value, new: &Value, how: &Mergers) -> Value {
 /// Merges `new` into `base`; `Err` carries the Python exception cloud-init
 /// raises for these inputs (`TypeError: ...`, `KeyError: ...`).
 pub fn try_merge(base: &Value, new: &Value, how: &Mergers) -> Result<Value, String> {
+    check_merge(base, new, how)?;
+    let mut out = base.clone();
+    merge_into(&mut out, new, how);
+    Ok(out)
+}
+
+/// [`try_merge`] in place: `base` becomes the merge, without being copied
+/// (merging n parts into one buffer costs what they hold, not n times
+/// that). On `Err` it is unchanged.
+pub fn try_merge_into(base: &mut Value, new: &Value, how: &Mergers) -> Result<(), String> {
+    check_merge(base, new, how)?;
+    merge_into(base, new, how);
+    Ok(())
+}
+
+// A merge is done in two passes: `check_merge` finds the exception Python
+// would raise, touching nothing, and only then `merge_into` changes the
+// base, and cannot fail. (Python's mergers copy each level they touch, so a
+// failed merge leaves the buffer as it was; copying every level here would
+// make merging many parts quadratic.) The two walk the same way: keep them
+// in step.
+
+/// The exception merging `new` into `base` raises, if any.
+fn check_merge(base: &Value, new: &Value, how: &Mergers) -> Result<(), String> {
     match base {
-        Value::Map(old) => match how.dict() {
-            Some(d) => merge_dict(d, how, old, new),
-            None => Ok(base.clone()),
+        Value::Map(old) => match (how.dict(), new) {
+            (Some(d), Value::Map(new)) => check_dict(d, how, old, new),
+            _ => Ok(()),
         },
         Value::Seq(old) => match how.list() {
-            Some(l) => merge_list(l, how, old, new),
-            None => Ok(base.clone()),
+            Some(l) => check_list(l, how, old, new),
+            None => Ok(()),
         },
-        Value::Str(old) => match how.str_merger() {
-            Some(s) => merge_str(s, old, new),
-            None => Ok(base.clone()),
+        Value::Str(_) => match how.str_merger() {
+            Some(s) if s.append && !matches!(new, Value::Str(_)) => Err(format!(
+                "TypeError: can only concatenate str (not \"{}\") to str",
+                new.type_name()
+            )),
+            _ => Ok(()),
         },
         // No merger has `_on_nonetype`, `_on_int`, `_on_bytes`...: the
         // lookup falls through to `UnknownMerger`, which keeps the base.
-        _ => Ok(base.clone()),
+        _ => Ok(()),
     }
 }
 
-fn merge_dict(d: &DictMerger, how: &Mergers, old: &Mapping, new: &Value) -> Result<Value, String> {
-    let Value::Map(new) = new else {
-        return Ok(Value::Map(old.clone()));
-    };
-    let mut out: Vec<(Value, Value)> = old.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+/// Whether a dict merger merges a key's old and new values (rather than
+/// the new replacing the old, or the old staying).
+fn dict_recurses(d: &DictMerger, v: &Value) -> bool {
+    !d.replace
+        && match v {
+            Value::Seq(_) => d.recurse_array,
+            Value::Str(_) => d.recurse_str,
+            // recurse_dict is always on ("backwards compat").
+            Value::Map(_) => true,
+            _ => false,
+        }
+}
+
+fn check_dict(d: &DictMerger, how: &Mergers, old: &Mapping, new: &Mapping) -> Result<(), String> {
+    let keys = KeyIndex::of(old.iter().map(|(k, _)| k));
     for (k, v) in new.iter() {
-        let Some(pos) = out.iter().position(|(ok, _)| py_eq(ok, k)) else {
-            out.push((k.clone(), v.clone()));
+        let Some(pos) = keys.find(k, |i| old.get_index(i).map(|(k, _)| k)) else {
             continue;
         };
         if v.is_null() && d.allow_delete {
-            out.remove(pos);
             continue;
         }
-        let old_v = &out[pos].1;
-        let merged = if d.replace {
-            v.clone()
-        } else {
-            match v {
-                Value::Seq(_) if d.recurse_array => try_merge(old_v, v, how)?,
-                Value::Str(_) if d.recurse_str => try_merge(old_v, v, how)?,
-                // recurse_dict is always on ("backwards compat").
-                Value::Map(_) => try_merge(old_v, v, how)?,
-                _ => old_v.clone(),
-            }
-        };
-        // A Python dict keeps the key object it already had.
-        out[pos].1 = merged;
+        if let (true, Some((_, old_v))) = (dict_recurses(d, v), old.get_index(pos)) {
+            check_merge(old_v, v, how)?;
+        }
     }
-    Ok(Value::Map(out.into_iter().collect()))
+    Ok(())
 }
 
-fn merge_list(l: &ListMerger, how: &Mergers, old: &[Value], new: &Value) -> Result<Value, String> {
+/// Whether a `replace` list merger merges an item's old and new values
+/// (rather than the new replacing the old).
+fn list_recurses(l: &ListMerger, v: &Value) -> bool {
+    match v {
+        Value::Seq(_) => l.recurse_array,
+        Value::Str(_) => l.recurse_str,
+        Value::Map(_) => l.recurse_dict,
+        _ => false,
+    }
+}
+
+fn check_list(l: &ListMerger, how: &Mergers, old: &[Value], new: &Value) -> Result<(), String> {
     if l.method == ListMethod::Replace && !matches!(new, Value::Seq(_)) {
-        return Ok(new.clone());
+        return Ok(());
     }
     match l.method {
-        ListMethod::Append => {
-            let mut out = old.to_vec();
-            out.extend(py_iter(new).map_err(not_iterable)?);
-            Ok(Value::Seq(out))
-        }
-        ListMethod::Prepend => {
-            let mut out = py_iter(new).map_err(not_iterable)?;
-            out.extend_from_slice(old);
-            Ok(Value::Seq(out))
-        }
+        ListMethod::Append | ListMethod::Prepend => py_iter_check(new).map_err(not_iterable),
         ListMethod::Replace | ListMethod::NoReplace => {
             // Python walks the common length only: `len(new)` and `new[i]`
             // are evaluated even when the old item is kept (and can raise).
             let common = old.len().min(py_len(new)?);
-            let mut out = old.to_vec();
-            for (i, slot) in out.iter_mut().enumerate().take(common) {
+            for (i, slot) in old.iter().enumerate().take(common) {
                 let new_v = py_index(new, i)?;
-                if l.method == ListMethod::NoReplace {
-                    continue;
+                if l.method == ListMethod::Replace && list_recurses(l, &new_v) {
+                    check_merge(slot, &new_v, how)?;
                 }
-                *slot = match &new_v {
-                    Value::Seq(_) if l.recurse_array => try_merge(slot, &new_v, how)?,
-                    Value::Str(_) if l.recurse_str => try_merge(slot, &new_v, how)?,
-                    Value::Map(_) if l.recurse_dict => try_merge(slot, &new_v, how)?,
-                    _ => new_v,
-                };
             }
-            Ok(Value::Seq(out))
+            Ok(())
         }
     }
 }
 
-fn merge_str(s: &StrMerger, old: &str, new: &Value) -> Result<Value, String> {
-    if !s.append {
-        return Ok(new.clone());
+/// Merges `new` into `base` in place; [`check_merge`] said it cannot fail.
+fn merge_into(base: &mut Value, new: &Value, how: &Mergers) {
+    match base {
+        Value::Map(old) => {
+            if let (Some(d), Value::Map(new)) = (how.dict(), new) {
+                merge_dict_into(d, how, old, new);
+            }
+        }
+        Value::Seq(old) => {
+            if let Some(l) = how.list() {
+                if let Some(replaced) = merge_list_into(l, how, old, new) {
+                    *base = replaced;
+                }
+            }
+        }
+        Value::Str(old) => match how.str_merger() {
+            Some(s) if s.append => {
+                if let Value::Str(n) = new {
+                    old.push_str(n);
+                }
+            }
+            Some(_) => *base = new.clone(),
+            None => {}
+        },
+        _ => {}
     }
-    match new {
-        Value::Str(n) => Ok(Value::Str(format!("{old}{n}"))),
-        other => Err(format!(
-            "TypeError: can only concatenate str (not \"{}\") to str",
-            other.type_name()
-        )),
+}
+
+/// Where each key of a mapping is, so that merging a mapping of n keys is
+/// O(n), not O(n²) (a 16 MiB user-data of keys would otherwise take hours).
+/// A string key only ever equals a string key in Python, so string keys are
+/// hashed; the others (ints, floats, bools, which Python finds equal across
+/// types) are few and compared with Python's equality.
+struct KeyIndex {
+    strings: HashMap<String, usize>,
+    others: Vec<usize>,
+}
+
+impl KeyIndex {
+    fn of<'a>(keys: impl Iterator<Item = &'a Value>) -> KeyIndex {
+        let mut index = KeyIndex {
+            strings: HashMap::new(),
+            others: Vec::new(),
+        };
+        for (i, k) in keys.enumerate() {
+            index.add(k, i);
+        }
+        index
+    }
+
+    fn add(&mut self, k: &Value, i: usize) {
+        match k {
+            Value::Str(s) => {
+                self.strings.insert(s.clone(), i);
+            }
+            _ => self.others.push(i),
+        }
+    }
+
+    fn remove(&mut self, k: &Value, i: usize) {
+        match k {
+            Value::Str(s) => {
+                self.strings.remove(s);
+            }
+            _ => self.others.retain(|&o| o != i),
+        }
+    }
+
+    /// The position of `k`; `key_at` gives the key at a position.
+    fn find<'a>(&self, k: &Value, key_at: impl Fn(usize) -> Option<&'a Value>) -> Option<usize> {
+        match k {
+            Value::Str(s) => self.strings.get(s).copied(),
+            _ => self
+                .others
+                .iter()
+                .copied()
+                .find(|&i| key_at(i).is_some_and(|ok| py_eq(ok, k))),
+        }
+    }
+}
+
+fn merge_dict_into(d: &DictMerger, how: &Mergers, old: &mut Mapping, new: &Mapping) {
+    // Entries in order, moved out (not copied); a deleted one leaves a hole
+    // so that positions stay valid.
+    let mut out: Vec<Option<(Value, Value)>> = std::mem::take(old)
+        .into_entries()
+        .into_iter()
+        .map(Some)
+        .collect();
+    let mut keys = KeyIndex::of(out.iter().flatten().map(|(k, _)| k));
+    for (k, v) in new.iter() {
+        let Some(pos) = keys.find(k, |i| out[i].as_ref().map(|(k, _)| k)) else {
+            keys.add(k, out.len());
+            out.push(Some((k.clone(), v.clone())));
+            continue;
+        };
+        if v.is_null() && d.allow_delete {
+            out[pos] = None;
+            keys.remove(k, pos);
+            continue;
+        }
+        // A Python dict keeps the key object it already had.
+        let Some((_, old_v)) = out[pos].as_mut() else {
+            continue;
+        };
+        if d.replace {
+            *old_v = v.clone();
+        } else if dict_recurses(d, v) {
+            merge_into(old_v, v, how);
+        }
+    }
+    // Keys are distinct: each was looked up before it was added.
+    *old = Mapping::from_distinct_entries(out.into_iter().flatten().collect());
+}
+
+/// Merges into the list `old`; `Some` is a value that replaces it (a
+/// `replace` list merger given something that is not a list).
+fn merge_list_into(
+    l: &ListMerger,
+    how: &Mergers,
+    old: &mut Vec<Value>,
+    new: &Value,
+) -> Option<Value> {
+    if l.method == ListMethod::Replace && !matches!(new, Value::Seq(_)) {
+        return Some(new.clone());
+    }
+    // check_merge made sure these succeed.
+    match l.method {
+        ListMethod::Append => old.extend(py_iter(new).unwrap_or_default()),
+        ListMethod::Prepend => {
+            let mut out = py_iter(new).unwrap_or_default();
+            out.append(old);
+            *old = out;
+        }
+        ListMethod::Replace => {
+            let common = old.len().min(py_len(new).unwrap_or(0));
+            for (i, slot) in old.iter_mut().enumerate().take(common) {
+                let Ok(new_v) = py_index(new, i) else {
+                    continue;
+                };
+                if list_recurses(l, &new_v) {
+                    merge_into(slot, &new_v, how);
+                } else {
+                    *slot = new_v;
+                }
+            }
+        }
+        // Every old item stays (Python still reads `new[i]`: checked).
+        ListMethod::NoReplace => {}
+    }
+    None
+}
+
+/// Whether `for x in v` works, without building the items.
+fn py_iter_check(v: &Value) -> Result<(), String> {
+    match v {
+        Value::Seq(_) | Value::Str(_) | Value::Map(_) | Value::Bytes(_) => Ok(()),
+        other => Err(other.type_name().to_string()),
     }
 }
 
@@ -770,6 +938,9 @@ pub fn extract(part: &mut Value, headers: &[(String, String)]) -> Result<Mergers
 pub struct PartMerger {
     buf: Option<Value>,
     files: Vec<String>,
+    /// Nodes of the parts merged so far: a bound on the buffer's size
+    /// (a merge never makes more nodes than its two sides hold).
+    nodes: u64,
 }
 
 impl PartMerger {
@@ -792,14 +963,20 @@ impl PartMerger {
             self.buf = Some(Value::empty_map());
         }
         let how = extract(&mut part, headers)?;
-        let base = self.buf.take().unwrap_or_else(Value::empty_map);
-        match try_merge(&base, &part, &how) {
-            Ok(merged) => self.buf = Some(merged),
-            Err(e) => {
-                self.buf = Some(base);
-                return Err(e);
-            }
+        // Each part is one YAML document, itself within the loader's node
+        // limit; many of them appending to one list must not add up past
+        // it either (memory grows with the buffer: a few hundred bytes a
+        // node).
+        let nodes = self.nodes.saturating_add(part.node_count());
+        if nodes > crate::yaml::MAX_NODES {
+            return Err(format!(
+                "merging it would take the cloud-config past {} nodes (scalars, lists and mappings), cloudboot's limit; it was left out",
+                crate::yaml::MAX_NODES
+            ));
         }
+        let base = self.buf.get_or_insert_with(Value::empty_map);
+        try_merge_into(base, &part, &how)?;
+        self.nodes = nodes;
         let name: String = filename
             .chars()
             .map(|c| {

@@ -895,14 +895,13 @@ pub fn store(
 
 /// The launch-index filter (`filters/launch_index.py`): with an index from
 /// meta-data, parts that name another index are dropped.
-pub fn filter_launch_index(parts: &[Part], wanted: Option<i64>) -> Vec<Part> {
+pub fn filter_launch_index(parts: Vec<Part>, wanted: Option<i64>) -> Vec<Part> {
     parts
-        .iter()
+        .into_iter()
         .filter(|p| match (wanted, p.launch_index) {
             (Some(w), Some(i)) => w == i,
             _ => true,
         })
-        .cloned()
         .collect()
 }
 
@@ -1519,9 +1518,9 @@ mod tests {
     fn launch_index_filter() {
         let p = processed(b"#cloud-config\nlaunch-index: 1\na: 1\n");
         assert_eq!(p.parts[0].launch_index, Some(1));
-        assert_eq!(filter_launch_index(&p.parts, Some(1)).len(), 1);
-        assert_eq!(filter_launch_index(&p.parts, Some(0)).len(), 0);
-        assert_eq!(filter_launch_index(&p.parts, None).len(), 1);
+        assert_eq!(filter_launch_index(p.parts.clone(), Some(1)).len(), 1);
+        assert_eq!(filter_launch_index(p.parts.clone(), Some(0)).len(), 0);
+        assert_eq!(filter_launch_index(p.parts.clone(), None).len(), 1);
     }
 
     #[test]

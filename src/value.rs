@@ -7,6 +7,7 @@
 //! merging walks keys in order).
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::fmt;
 
 use crate::base64;
@@ -35,9 +36,33 @@ pub enum Value {
 }
 
 /// An insertion-ordered mapping. Keys are usually strings; YAML allows others.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Default)]
 pub struct Mapping {
     entries: Vec<(Value, Value)>,
+    /// Where each string key is, once there are more than a few (below
+    /// that a linear search is quicker): lookups and inserts stay O(1) in a
+    /// mapping of a million keys, which a 16 MiB user-data can hold. Other
+    /// keys (ints, floats, ...) are few and searched linearly. Boxed: a
+    /// `HashMap` inline would double the size of every `Value`.
+    #[allow(clippy::box_collection)]
+    index: Option<Box<HashMap<String, usize>>>,
+}
+
+/// Mappings with more entries than this keep an index of their string keys.
+const INDEX_FROM: usize = 16;
+
+impl PartialEq for Mapping {
+    fn eq(&self, other: &Mapping) -> bool {
+        self.entries == other.entries
+    }
+}
+
+impl fmt::Debug for Mapping {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mapping")
+            .field("entries", &self.entries)
+            .finish()
+    }
 }
 
 impl Mapping {
@@ -45,48 +70,90 @@ impl Mapping {
         Mapping::default()
     }
 
+    /// Builds the index once the mapping is large enough to need one.
+    fn reindex(&mut self) {
+        self.index = (self.entries.len() > INDEX_FROM).then(|| {
+            Box::new(
+                self.entries
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, (k, _))| k.as_str().map(|s| (s.to_string(), i)))
+                    .collect(),
+            )
+        });
+    }
+
+    fn position_str(&self, key: &str) -> Option<usize> {
+        match &self.index {
+            Some(index) => index.get(key).copied(),
+            None => self
+                .entries
+                .iter()
+                .position(|(k, _)| matches!(k, Value::Str(s) if s == key)),
+        }
+    }
+
+    fn position(&self, key: &Value) -> Option<usize> {
+        match key {
+            Value::Str(s) => self.position_str(s),
+            _ => self.entries.iter().position(|(k, _)| k == key),
+        }
+    }
+
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.entries
-            .iter()
-            .find(|(k, _)| matches!(k, Value::Str(s) if s == key))
-            .map(|(_, v)| v)
+        self.position_str(key).map(|i| &self.entries[i].1)
     }
 
     /// Mutable access by string key.
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
-        self.entries
-            .iter_mut()
-            .find(|(k, _)| matches!(k, Value::Str(s) if s == key))
-            .map(|(_, v)| v)
+        self.position_str(key).map(|i| &mut self.entries[i].1)
     }
 
     pub fn get_value(&self, key: &Value) -> Option<&Value> {
-        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.position(key).map(|i| &self.entries[i].1)
     }
 
     pub fn contains_key(&self, key: &str) -> bool {
-        self.get(key).is_some()
+        self.position_str(key).is_some()
     }
 
     /// Inserts or replaces (in place, keeping the key's position), as a Python dict does.
     pub fn insert(&mut self, key: Value, value: Value) {
-        if let Some(slot) = self.entries.iter_mut().find(|(k, _)| *k == key) {
-            slot.1 = value;
-        } else {
-            self.entries.push((key, value));
+        if let Some(i) = self.position(&key) {
+            self.entries[i].1 = value;
+            return;
+        }
+        if let (Some(index), Value::Str(s)) = (self.index.as_mut(), &key) {
+            index.insert(s.clone(), self.entries.len());
+        }
+        self.entries.push((key, value));
+        if self.index.is_none() && self.entries.len() > INDEX_FROM {
+            self.reindex();
         }
     }
 
     pub fn remove(&mut self, key: &str) -> Option<Value> {
-        let pos = self
-            .entries
-            .iter()
-            .position(|(k, _)| matches!(k, Value::Str(s) if s == key))?;
-        Some(self.entries.remove(pos).1)
+        let pos = self.position_str(key)?;
+        let (_, v) = self.entries.remove(pos);
+        // Later positions moved: rare enough to rebuild.
+        if self.index.is_some() {
+            self.reindex();
+        }
+        Some(v)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&Value, &Value)> {
         self.entries.iter().map(|(k, v)| (k, v))
+    }
+
+    /// The entry at position `i` (insertion order).
+    pub fn get_index(&self, i: usize) -> Option<(&Value, &Value)> {
+        self.entries.get(i).map(|(k, v)| (k, v))
+    }
+
+    /// The entries, in order, moved out.
+    pub fn into_entries(self) -> Vec<(Value, Value)> {
+        self.entries
     }
 
     pub fn len(&self) -> usize {
@@ -113,7 +180,12 @@ impl Mapping {
     /// distinct (the YAML loader dedups with Python's rules, faster than
     /// [`Mapping::insert`]'s linear search would on big mappings).
     pub(crate) fn from_distinct_entries(entries: Vec<(Value, Value)>) -> Self {
-        Mapping { entries }
+        let mut m = Mapping {
+            entries,
+            index: None,
+        };
+        m.reindex();
+        m
     }
 }
 
@@ -134,6 +206,21 @@ impl Value {
 
     pub fn empty_map() -> Value {
         Value::Map(Mapping::new())
+    }
+
+    /// How many nodes (scalars, lists, mappings, keys counted) this holds,
+    /// as the YAML loader counts them.
+    pub fn node_count(&self) -> u64 {
+        match self {
+            Value::Seq(items) => 1 + items.iter().map(Value::node_count).sum::<u64>(),
+            Value::Map(m) => {
+                1 + m
+                    .iter()
+                    .map(|(k, v)| k.node_count() + v.node_count())
+                    .sum::<u64>()
+            }
+            _ => 1,
+        }
     }
 
     /// `value["key"]` for mappings; `None` for anything else.

@@ -142,3 +142,51 @@ fn a_gzip_bomb_is_refused_and_the_boot_goes_on() {
         [format!("{SEED}: more than 16 MiB of user-data once decompressed and included (cloudboot's limit); it was not used")]
     );
 }
+
+#[test]
+fn a_write_files_entry_of_1_gib_gzipped_stops_at_the_write_limit() {
+    let case = gzip_write_files_bomb();
+    boot(&case, [0, 1, 0, 0]);
+    let errors = case.machine.stage_errors("init");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("write_files: writing /var/tmp/bomb: ")
+            && errors[0].contains("larger than the limit of 268435456 bytes"),
+        "{errors:?}"
+    );
+    // Nothing of it is left: not the file, not its temporary file.
+    let left: Vec<_> = std::fs::read_dir(case.machine.path("/var/tmp"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn two_hundred_thousand_keys_are_refused_at_the_node_limit() {
+    // 2 MB. (A user-data near the 16 MiB limit costs about six times its
+    // size in the network stage whatever it holds: `cargo bench --bench
+    // hostile` prints the million-key case.)
+    let case = many_keys(200_000);
+    boot(&case, [0, 1, 0, 0]);
+    assert_eq!(
+        case.machine.stage_errors("init"),
+        [format!("{SEED}, line 50001, column 9: the document has more than 100000 nodes (scalars, lists and mappings): refusing it rather than spend gigabytes on it")]
+    );
+}
+
+#[test]
+fn parts_that_append_past_the_node_limit_are_left_out() {
+    // Each part is 2,005 nodes: 49 fit under 100,000, the other 251 do not.
+    let case = appending_parts(300, 2000);
+    boot(&case, [0, 251, 0, 0]);
+    let errors = case.machine.stage_errors("init");
+    assert_eq!(
+        errors[0],
+        format!("{SEED}, MIME part 50 (part-050): Failed at merging in cloud config part: merging it would take the cloud-config past 100000 nodes (scalars, lists and mappings), cloudboot's limit; it was left out; the part was ignored")
+    );
+    let config = case.machine.read(&format!(
+        "{}/cloud-config.txt",
+        case.machine.idir("iid-test-1")
+    ));
+    assert_eq!(config.matches("- x").count(), 49 * 2000);
+}

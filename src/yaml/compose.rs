@@ -39,7 +39,13 @@ use super::resolve;
 pub const MAX_DEPTH: usize = 200;
 /// How many nodes aliases may repeat in one document: a billion-laughs
 /// document stops here instead of growing until memory runs out.
-pub const MAX_ALIAS_NODES: u64 = 1_000_000;
+pub const MAX_ALIAS_NODES: u64 = 100_000;
+/// How many nodes (scalars, sequences, mappings) one document may hold. A
+/// node costs a few hundred bytes once loaded, merged and dumped again, so
+/// a 16 MiB user-data of a million short keys would take gigabytes and
+/// many seconds; real cloud-config has a few hundred nodes, a very large
+/// one tens of thousands. PyYAML has no such limit: a deliberate difference.
+pub const MAX_NODES: u64 = 100_000;
 /// How many bytes of scalar text aliases may repeat in one document.
 pub const MAX_ALIAS_BYTES: u64 = 64 << 20;
 
@@ -381,6 +387,8 @@ struct Composer<'a> {
     root: Option<Rc<Node>>,
     documents: usize,
     alias_nodes: u64,
+    /// Nodes written out in the text (aliases are counted apart).
+    nodes: u64,
     alias_bytes: u64,
 }
 
@@ -589,6 +597,7 @@ fn compose_once(
         root: None,
         documents: 0,
         alias_nodes: 0,
+        nodes: 0,
         alias_bytes: 0,
     };
     let mut parser = Parser::new_from_str(text);
@@ -1017,6 +1026,20 @@ impl<'a> Composer<'a> {
         // Faults are in the parsed text's columns (compose maps them back);
         // nodes keep the original's.
         let at = pos(&span.start);
+        if matches!(
+            event,
+            Event::Scalar(..) | Event::SequenceStart(..) | Event::MappingStart(..)
+        ) {
+            self.nodes += 1;
+            if self.nodes > MAX_NODES {
+                return Err(Fault::at(
+                    at,
+                    format!(
+                        "the document has more than {MAX_NODES} nodes (scalars, lists and mappings): refusing it rather than spend gigabytes on it"
+                    ),
+                ));
+            }
+        }
         let start = self.pos(&span.start);
         let is_map = matches!(event, Event::MappingStart(..));
         match event {

@@ -40,6 +40,7 @@ mod resolve;
 mod timestamp;
 
 pub use bigint::BigInt;
+pub use compose::MAX_NODES;
 pub use construct::Marks;
 pub use emit::{dump_bare_mapping, dump_cloud_config};
 
