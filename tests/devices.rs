@@ -9,25 +9,6 @@ use std::process::Command;
 
 use common::*;
 
-fn tool(name: &str) -> String {
-    for dir in ["/usr/sbin", "/sbin", "/usr/bin", "/bin"] {
-        let p = Path::new(dir).join(name);
-        if p.exists() {
-            return p.display().to_string();
-        }
-    }
-    panic!("{name} is missing: apt-get install dosfstools mtools genisoimage (.ci/run does)");
-}
-
-fn run(cmd: &str, args: &[&str]) {
-    let out = Command::new(tool(cmd)).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// A vfat image labelled `label` holding `files` (relative path, content).
 fn vfat_image(dir: &Path, label: &str, files: &[(&str, &str)]) -> PathBuf {
     let img = dir.join(format!("{label}.img"));
@@ -35,7 +16,7 @@ fn vfat_image(dir: &Path, label: &str, files: &[(&str, &str)]) -> PathBuf {
         .unwrap()
         .set_len(4 << 20)
         .unwrap();
-    run("mkfs.vfat", &["-n", label, img.to_str().unwrap()]);
+    run_image_tool("mkfs.vfat", &["-n", label, img.to_str().unwrap()]);
     let src = dir.join(format!("{label}-src"));
     for (rel, content) in files {
         let p = src.join(rel);
@@ -44,7 +25,7 @@ fn vfat_image(dir: &Path, label: &str, files: &[(&str, &str)]) -> PathBuf {
         let mut parts = Vec::new();
         for comp in Path::new(rel).parent().unwrap().components() {
             parts.push(comp.as_os_str().to_string_lossy().into_owned());
-            let _ = Command::new(tool("mmd"))
+            let _ = Command::new(image_tool("mmd"))
                 .args([
                     "-i",
                     img.to_str().unwrap(),
@@ -52,7 +33,7 @@ fn vfat_image(dir: &Path, label: &str, files: &[(&str, &str)]) -> PathBuf {
                 ])
                 .output();
         }
-        run(
+        run_image_tool(
             "mcopy",
             &[
                 "-i",
@@ -74,7 +55,7 @@ fn iso_image(dir: &Path, label: &str, files: &[(&str, &str)]) -> PathBuf {
         std::fs::write(&p, content).unwrap();
     }
     let img = dir.join(format!("{label}.iso"));
-    run(
+    run_image_tool(
         "genisoimage",
         // As nova builds config drives: genisoimage -V config-2 -R -J.
         &[
@@ -338,7 +319,7 @@ fn the_multinic_example_as_a_config_drive_iso() {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/configdrive-multinic");
     let m = Machine::new();
     let img = m.dir.path().join("config-2.iso");
-    run(
+    run_image_tool(
         "genisoimage",
         &[
             "-quiet",

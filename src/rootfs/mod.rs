@@ -277,15 +277,8 @@ impl Root {
         mode: u32,
         owner: Option<(Option<u32>, Option<u32>)>,
     ) -> io::Result<u64> {
-        let parent = guest.parent().unwrap_or(Path::new("/"));
-        self.create_dir_all(parent, 0o755)?;
-        let at = self.locate(guest, true)?;
-        let name = at
-            .name
-            .as_deref()
-            .ok_or_else(|| io::Error::from_raw_os_error(libc::EISDIR))?;
-        self.temps.note_dir(self, parent);
-        let tmp = self.temps.name_for(name);
+        let (at, name, tmp) = self.replacing(guest, true)?;
+        let name = name.as_os_str();
         let dir = at.dir.as_fd();
         let fd = sys::openat(
             dir,
@@ -322,6 +315,28 @@ impl Root {
         }
     }
 
+    /// What replacing `guest` by a rename needs: its directory (made if
+    /// missing, 0755), its name there, and a temporary name beside it,
+    /// journaled before it is used (see `temp.rs`).
+    fn replacing(
+        &self,
+        guest: &Path,
+        follow_last: bool,
+    ) -> io::Result<(Located, std::ffi::OsString, std::ffi::OsString)> {
+        let parent = guest.parent().unwrap_or(Path::new("/"));
+        self.create_dir_all(parent, 0o755)?;
+        let at = self.locate(guest, follow_last)?;
+        let name = at
+            .name
+            .clone()
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::EISDIR))?;
+        // Journaled where the temporary file really goes (a followed link
+        // may point into another directory).
+        self.temps.note_dir(self, &at.dir_path);
+        let tmp = self.temps.name_for(&name);
+        Ok((at, name, tmp))
+    }
+
     /// [`Root::write_atomic`] of bytes.
     pub fn write_bytes(
         &self,
@@ -336,15 +351,8 @@ impl Root {
 
     /// Creates or replaces the symlink `guest` -> `target`, atomically.
     pub fn symlink(&self, guest: &Path, target: &Path) -> io::Result<()> {
-        let parent = guest.parent().unwrap_or(Path::new("/"));
-        self.create_dir_all(parent, 0o755)?;
-        let at = self.locate(guest, false)?;
-        let name = at
-            .name
-            .as_deref()
-            .ok_or_else(|| io::Error::from_raw_os_error(libc::EISDIR))?;
-        self.temps.note_dir(self, parent);
-        let tmp = self.temps.name_for(name);
+        let (at, name, tmp) = self.replacing(guest, false)?;
+        let name = name.as_os_str();
         let dir = at.dir.as_fd();
         let _ = sys::unlinkat(dir, &tmp, false);
         sys::symlinkat(target.as_os_str(), dir, &tmp)?;
@@ -875,5 +883,25 @@ mod tests {
         // A long name still fits in a directory entry.
         let long = "x".repeat(255);
         assert!(root.temps().name_for(OsStr::new(&long)).len() <= 255);
+    }
+
+    #[test]
+    fn the_journal_names_the_directory_a_temporary_file_really_goes_to() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::create_dir_all(tmp.path().join("real")).unwrap();
+        fs::create_dir_all(tmp.path().join("etc")).unwrap();
+        symlink("/real/conf", tmp.path().join("etc/conf")).unwrap();
+        let root = Root::new(tmp.path());
+        root.temps().enable_journal();
+        root.write_bytes(Path::new("/etc/conf"), b"x", 0o644, None)
+            .unwrap();
+        let journal = fs::read_to_string(
+            tmp.path()
+                .join(JOURNAL_DIR.trim_start_matches('/'))
+                .join(root.temps().id()),
+        )
+        .unwrap();
+        assert!(journal.lines().any(|l| l == "/real"), "{journal}");
+        assert_eq!(fs::read(tmp.path().join("real/conf")).unwrap(), b"x");
     }
 }

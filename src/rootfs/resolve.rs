@@ -35,6 +35,9 @@ static OPENAT2: AtomicU8 = AtomicU8::new(0);
 pub struct Located {
     pub dir: OwnedFd,
     pub name: Option<OsString>,
+    /// A guest path of `dir` (after any link in the last component was
+    /// followed: where the name really is).
+    pub dir_path: PathBuf,
 }
 
 impl Located {
@@ -167,15 +170,18 @@ pub fn locate(
                 return Ok(Located {
                     dir: open_dir(root, &guest, walk_only)?,
                     name: None,
+                    dir_path: Path::new("/").join(&guest),
                 })
             }
         };
         let parent: PathBuf = parts.iter().collect();
         let dir = open_dir(root, &parent, walk_only)?;
+        let dir_path = Path::new("/").join(&parent);
         if !follow_last {
             return Ok(Located {
                 dir,
                 name: Some(name),
+                dir_path,
             });
         }
         match sys::readlinkat(dir.as_fd(), &name) {
@@ -191,6 +197,7 @@ pub fn locate(
                 return Ok(Located {
                     dir,
                     name: Some(name),
+                    dir_path,
                 })
             }
             Err(e) => return Err(e),

@@ -355,6 +355,28 @@ pub fn dead_url() -> String {
     url
 }
 
+/// Where an image-making tool is (`mkfs.vfat` lives in `/usr/sbin`, which
+/// an ordinary user's PATH may lack).
+pub fn image_tool(name: &str) -> String {
+    for dir in ["/usr/sbin", "/sbin", "/usr/bin", "/bin"] {
+        let p = Path::new(dir).join(name);
+        if p.exists() {
+            return p.display().to_string();
+        }
+    }
+    panic!("{name} is missing: apt-get install dosfstools mtools genisoimage (.ci/run does)");
+}
+
+/// Runs an image-making tool, insisting that it succeeds.
+pub fn run_image_tool(cmd: &str, args: &[&str]) {
+    let out = Command::new(image_tool(cmd)).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Runs a Python snippet (stdlib only) and returns its stdout bytes: tests
 /// build MIME user-data with Python's `email` package, as users do.
 pub fn python(code: &str) -> Vec<u8> {

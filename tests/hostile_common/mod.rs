@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::common::{python, Machine, BIN, META};
+use crate::common::{python, run_image_tool, Machine, BIN, META};
 
 /// The boot's four stages, as cloud-init's units run them.
 pub const STAGES: [&[&str]; 4] = [
@@ -273,25 +273,6 @@ pub enum Image {
     Fat,
 }
 
-fn tool(name: &str) -> String {
-    for dir in ["/usr/sbin", "/sbin", "/usr/bin", "/bin"] {
-        let p = Path::new(dir).join(name);
-        if p.exists() {
-            return p.display().to_string();
-        }
-    }
-    panic!("{name} is missing: apt-get install dosfstools mtools genisoimage (.ci/run does)");
-}
-
-fn run_tool(cmd: &str, args: &[&str]) {
-    let out = Command::new(tool(cmd)).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// A cidata image whose user-data is 200 MB, named with `--device`: really
 /// that large (genisoimage and mcopy write it all).
 pub fn big_on_image(kind: Image) -> Case {
@@ -303,7 +284,7 @@ pub fn big_on_image(kind: Image) -> Case {
     let image: PathBuf = match kind {
         Image::Iso9660 => {
             let iso = dir.path().join("cidata.iso");
-            run_tool(
+            run_image_tool(
                 "genisoimage",
                 &[
                     "-quiet",
@@ -321,10 +302,10 @@ pub fn big_on_image(kind: Image) -> Case {
         Image::Fat => {
             let fat = dir.path().join("cidata.img");
             sparse(&fat, MB200 + (16 << 20));
-            run_tool("mkfs.vfat", &["-n", "CIDATA", fat.to_str().unwrap()]);
+            run_image_tool("mkfs.vfat", &["-n", "CIDATA", fat.to_str().unwrap()]);
             for name in ["meta-data", "user-data"] {
                 let from = src.join(name);
-                run_tool(
+                run_image_tool(
                     "mcopy",
                     &[
                         "-i",
