@@ -68,7 +68,7 @@ fuzz_target!(|data: &[u8]| {
         http: &web,
     };
     let processed = userdata::process(data, Kind::User, &env);
-    let parts = userdata::filter_launch_index(&processed.parts, Some(0));
+    let parts = userdata::filter_launch_index(processed.parts.clone(), Some(0));
     let handlers = HandlerEnv {
         fs: &fs,
         paths: &paths,
