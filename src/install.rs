@@ -210,51 +210,114 @@ pub const SYSV_START: [u32; 4] = [7, 26, 27, 99];
 /// Stop priorities (`100 - start`, as chkconfig scripts usually pair them).
 pub const SYSV_STOP: [u32; 4] = [93, 74, 73, 1];
 
-/// The SysV script of stage `i`: chkconfig and LSB headers both, so
-/// `chkconfig`, `insserv` and `update-rc.d` all read it.
-pub fn sysv_script(i: usize) -> String {
+/// Which SysV init reads the scripts: Debian's insserv/startpar, which
+/// orders them from their LSB headers, or RHEL's chkconfig, which orders
+/// them by the priorities on their `# chkconfig:` line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SysvFlavour {
+    /// `/etc/init.d`, rc links made by `update-rc.d` (insserv).
+    Debian,
+    /// `/etc/rc.d/init.d`, rc links by chkconfig priority.
+    Chkconfig,
+}
+
+impl SysvFlavour {
+    /// The flavour that owns an init script directory (see [`initd_dir`]).
+    pub fn of_initd(initd: &str) -> SysvFlavour {
+        if initd == "/etc/rc.d/init.d" {
+            SysvFlavour::Chkconfig
+        } else {
+            SysvFlavour::Debian
+        }
+    }
+}
+
+/// The SysV script of stage `i`.
+///
+/// On Debian `networking` runs in runlevel S (`S10networking` in rcS.d), so
+/// a local stage in runlevels 2-5 can never start before it: the local
+/// stage is an rcS script (`Default-Start: S`) that starts before
+/// `networking`, and each later stage requires the one before it, so
+/// insserv puts the network stage after `$network` and startpar never runs
+/// two stages at once. (Debian's own cloud-init scripts put all four in
+/// 2-5, after the network is up.) On RHEL the chkconfig line decides: the
+/// local stage (S07) before `network` (S10) and `NetworkManager` (S23),
+/// the network stage after both (S26), config S27, final S99.
+pub fn sysv_script(i: usize, flavour: SysvFlavour) -> String {
     let (name, desc, args) = STAGES[i];
-    let (required, before, after) = match i {
-        0 => ("$local_fs", "networking network NetworkManager", ""),
-        1 => (
-            "$local_fs $network",
-            "sshd ssh",
-            "networking network NetworkManager cloudboot-local",
-        ),
-        2 => ("$local_fs $network $remote_fs", "", "cloudboot"),
-        _ => (
-            "$local_fs $network $remote_fs $syslog",
-            "",
-            "cloudboot-config rc.local",
-        ),
-    };
-    let lsb_before = if before.is_empty() {
-        String::new()
-    } else {
-        format!("# X-Start-Before:    {before}\n")
-    };
-    let lsb_after = if after.is_empty() {
-        String::new()
-    } else {
-        format!("# X-Start-After:     {after}\n")
+    let headers = match flavour {
+        SysvFlavour::Debian => {
+            // The final stage runs last, as Debian's cloud-final does
+            // (`$all`), beside rc.local.
+            let (required, should, before, start) = match i {
+                0 => ("$local_fs", "udev", "networking", "S"),
+                1 => (
+                    "$local_fs $remote_fs $network cloudboot-local",
+                    "",
+                    "ssh",
+                    "2 3 4 5",
+                ),
+                2 => ("$local_fs $remote_fs cloudboot", "", "", "2 3 4 5"),
+                _ => ("$all cloudboot-config", "", "", "2 3 4 5"),
+            };
+            let mut h = format!(
+                "### BEGIN INIT INFO\n\
+                 # Provides:          {name}\n\
+                 # Required-Start:    {required}\n\
+                 # Required-Stop:\n"
+            );
+            if !should.is_empty() {
+                h += &format!("# Should-Start:      {should}\n");
+            }
+            if !before.is_empty() {
+                h += &format!("# X-Start-Before:    {before}\n");
+            }
+            // Nothing to do at shutdown: no Default-Stop runlevels.
+            h += &format!(
+                "# Default-Start:     {start}\n\
+                 # Default-Stop:\n\
+                 # Short-Description: {desc}\n\
+                 ### END INIT INFO\n"
+            );
+            h
+        }
+        SysvFlavour::Chkconfig => {
+            // chkconfig also reads LSB headers (EL6); they say the same
+            // order as the priorities.
+            let (required, before) = match i {
+                0 => ("$local_fs", "network NetworkManager"),
+                1 => ("$local_fs $network cloudboot-local", "sshd"),
+                2 => ("$local_fs $network $remote_fs cloudboot", ""),
+                _ => ("$local_fs $network $remote_fs $syslog cloudboot-config", ""),
+            };
+            let before = if before.is_empty() {
+                String::new()
+            } else {
+                format!("# X-Start-Before:    {before}\n")
+            };
+            format!(
+                "# chkconfig: 2345 {start:02} {stop:02}\n\
+                 # description: {desc}\n\
+                 #\n\
+                 ### BEGIN INIT INFO\n\
+                 # Provides:          {name}\n\
+                 # Required-Start:    {required}\n\
+                 # Required-Stop:\n\
+                 {before}\
+                 # Default-Start:     2 3 4 5\n\
+                 # Default-Stop:      0 1 6\n\
+                 # Short-Description: {desc}\n\
+                 ### END INIT INFO\n",
+                start = SYSV_START[i],
+                stop = SYSV_STOP[i],
+            )
+        }
     };
     format!(
         "#!/bin/sh\n\
          # Installed by cloudboot install; `cloudboot install --uninstall` removes it.\n\
          #\n\
-         # chkconfig: 2345 {start:02} {stop:02}\n\
-         # description: {desc}\n\
-         #\n\
-         ### BEGIN INIT INFO\n\
-         # Provides:          {name}\n\
-         # Required-Start:    {required}\n\
-         # Required-Stop:\n\
-         {lsb_before}\
-         {lsb_after}\
-         # Default-Start:     2 3 4 5\n\
-         # Default-Stop:      0 1 6\n\
-         # Short-Description: {desc}\n\
-         ### END INIT INFO\n\
+         {headers}\
          \n\
          case \"$1\" in\n\
          \x20   start)\n\
@@ -267,9 +330,7 @@ pub fn sysv_script(i: usize) -> String {
          \x20       echo \"Usage: $0 start\" >&2\n\
          \x20       exit 3\n\
          \x20       ;;\n\
-         esac\n",
-        start = SYSV_START[i],
-        stop = SYSV_STOP[i],
+         esac\n"
     )
 }
 
@@ -316,7 +377,11 @@ pub fn service_files(init: Init, initd: &str) -> Vec<(String, String, u32)> {
                     systemd_unit(i),
                     0o644,
                 ),
-                Init::Sysv => (format!("{initd}/{name}"), sysv_script(i), 0o755),
+                Init::Sysv => (
+                    format!("{initd}/{name}"),
+                    sysv_script(i, SysvFlavour::of_initd(initd)),
+                    0o755,
+                ),
                 Init::Upstart => (format!("/etc/init/{name}.conf"), upstart_job(i), 0o644),
             }
         })
@@ -474,7 +539,7 @@ pub fn install(fs: &dyn FsView, init: Init, binary: &[u8]) -> (Vec<Effect>, Reco
                     &mut effects,
                     &mut rec,
                     &script,
-                    Data::public(sysv_script(i)),
+                    Data::public(sysv_script(i, SysvFlavour::of_initd(initd))),
                     0o755,
                 );
                 if debian {

@@ -269,3 +269,39 @@ fn dry_run_changes_nothing() {
     );
     assert_eq!(m.snapshot(), before);
 }
+
+/// The LSB headers Debian's insserv orders by. `networking` runs in rcS
+/// there, so the local stage must be an rcS script that starts before it;
+/// each later stage requires the one before it, so that startpar never
+/// runs two at once (tests/vm.rs boots this on a sysvinit guest).
+#[test]
+fn debian_sysv_scripts_put_the_local_stage_in_rcs_before_networking() {
+    let m = Machine::new();
+    m.write("/etc/debian_version", "12.8\n");
+    std::fs::create_dir_all(m.path("/etc/init.d")).unwrap();
+    m.run_ok(&["install", "--init", "sysv", "--files-only"], 0);
+    let header = |name: &str, field: &str| -> String {
+        let script = m.read(&format!("/etc/init.d/{name}"));
+        script
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("# {field}:")))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_else(|| panic!("{name} has no {field}:\n{script}"))
+    };
+    assert_eq!(header("cloudboot-local", "Default-Start"), "S");
+    assert_eq!(header("cloudboot-local", "X-Start-Before"), "networking");
+    assert!(!m.read("/etc/init.d/cloudboot-local").contains("chkconfig"));
+    for (stage, previous) in [
+        ("cloudboot", "cloudboot-local"),
+        ("cloudboot-config", "cloudboot"),
+        ("cloudboot-final", "cloudboot-config"),
+    ] {
+        assert_eq!(header(stage, "Default-Start"), "2 3 4 5");
+        let required = header(stage, "Required-Start");
+        assert!(
+            required.split_whitespace().any(|r| r == previous),
+            "{stage} must require {previous}: {required}"
+        );
+    }
+    assert!(header("cloudboot", "Required-Start").contains("$network"));
+}

@@ -75,6 +75,13 @@ pub fn package(ext: &'static str) -> Option<PathBuf> {
         .flatten()
 }
 
+/// Skips the current test for a reason of the caller's own (one that no
+/// [`Need`] describes), in the same visible line.
+pub fn announce(why: &str) {
+    let line = format!("SKIPPED {}: {why}\n", current_test());
+    let _ = std::io::stderr().write_all(line.as_bytes());
+}
+
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }

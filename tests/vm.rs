@@ -1,0 +1,545 @@
+//! Real machines: Debian 12 guests booted under QEMU with cloudboot
+//! installed from its .deb in cloud-init's place, on real hardware paths (a
+//! config drive on /dev/sr0, virtio NICs named by udev, a NoCloud vfat
+//! disk, an EC2 metadata service on 169.254.169.254), systemd and SysV. See
+//! tests/vm/README.md for the harness; each boot takes a minute or so under
+//! TCG.
+
+mod common;
+mod vm_common;
+
+use vm_common::{guest, Boot, Hardware, Init, System};
+
+/// An ssh key made for these tests (its private half was thrown away).
+const KEY: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOL4dEmcYrmIOlI03W/PWKCHTf2lA7JUX6SQQsrSJ4QD vm-test";
+
+/// The NICs of the config-drive scenario: MAC, and the user network QEMU
+/// puts behind it (each NIC its own, so that their subnets differ).
+const STATIC_GW: (&str, &str) = ("52:54:00:c0:00:01", "net=10.0.2.0/24");
+const DHCP: (&str, &str) = ("52:54:00:c0:00:02", "net=10.0.3.0/24");
+const STATIC_ROUTE: (&str, &str) = ("52:54:00:c0:00:03", "net=10.0.4.0/24");
+const ADDED: (&str, &str) = ("52:54:00:c0:00:04", "net=10.0.5.0/24");
+
+fn nic((mac, net): (&str, &str)) -> String {
+    format!("{mac},{net}")
+}
+
+/// User-data every scenario gives: bootcmd (network stage, every boot)
+/// records the addresses up at that moment; runcmd (final stage, once per
+/// instance) records that it ran.
+const USER_DATA: &str = "#cloud-config
+bootcmd:
+  - [sh, -c, 'mkdir -p /var/vm-test; { echo \"== $(cut -d\" \" -f1 /proc/uptime)\"; ip -o -4 addr show; } >> /var/vm-test/bootcmd.log']
+runcmd:
+  - [sh, -c, 'echo \"runcmd $(cat /proc/sys/kernel/random/boot_id)\" >> /var/vm-test/runcmd.log']
+chpasswd:
+  expire: false
+  list: |
+    debian:vm-test-password
+";
+
+fn meta_data(uuid: &str, hostname: &str) -> String {
+    format!(
+        r#"{{"uuid": "{uuid}", "hostname": "{hostname}", "name": "{hostname}",
+ "availability_zone": "nova", "launch_index": 0,
+ "public_keys": {{"vm-test": "{KEY}"}}}}"#
+    )
+}
+
+fn link(id: &str, mac: &str) -> String {
+    format!(r#"{{"id": "{id}", "type": "phy", "ethernet_mac_address": "{mac}", "mtu": 1500}}"#)
+}
+
+fn static_net(id: &str, link: &str, ip: &str, routes: &str) -> String {
+    format!(
+        r#"{{"id": "{id}", "type": "ipv4", "link": "{link}", "ip_address": "{ip}",
+ "netmask": "255.255.255.0", "routes": [{routes}], "network_id": "{id}-uuid"}}"#
+    )
+}
+
+fn route(network: &str, netmask: &str, gateway: &str) -> String {
+    format!(r#"{{"network": "{network}", "netmask": "{netmask}", "gateway": "{gateway}"}}"#)
+}
+
+/// The first instance's network: static with the default gateway, DHCP,
+/// static with one extra route (the seed's CentOS 6 case).
+fn network_first() -> String {
+    format!(
+        r#"{{"links": [{}, {}, {}],
+ "networks": [{}, {{"id": "net2", "type": "ipv4_dhcp", "link": "tap2", "network_id": "net2-uuid"}}, {}],
+ "services": [{{"type": "dns", "address": "10.0.2.3"}}]}}"#,
+        link("tap1", STATIC_GW.0),
+        link("tap2", DHCP.0),
+        link("tap3", STATIC_ROUTE.0),
+        static_net(
+            "net1",
+            "tap1",
+            "10.0.2.15",
+            &route("0.0.0.0", "0.0.0.0", "10.0.2.2")
+        ),
+        static_net(
+            "net3",
+            "tap3",
+            "10.0.4.10",
+            &route("192.168.50.0", "255.255.255.0", "10.0.4.1")
+        ),
+    )
+}
+
+/// The second instance's: the DHCP NIC gone, a fourth NIC added.
+fn network_second() -> String {
+    format!(
+        r#"{{"links": [{}, {}, {}],
+ "networks": [{}, {}, {}],
+ "services": [{{"type": "dns", "address": "10.0.2.3"}}]}}"#,
+        link("tap1", STATIC_GW.0),
+        link("tap3", STATIC_ROUTE.0),
+        link("tap4", ADDED.0),
+        static_net(
+            "net1",
+            "tap1",
+            "10.0.2.15",
+            &route("0.0.0.0", "0.0.0.0", "10.0.2.2")
+        ),
+        static_net(
+            "net3",
+            "tap3",
+            "10.0.4.10",
+            &route("192.168.50.0", "255.255.255.0", "10.0.4.1")
+        ),
+        static_net("net4", "tap4", "10.0.5.10", ""),
+    )
+}
+
+/// A config drive as nova writes one: a directory per metadata version
+/// (here the first, the first with `network_data.json`, and `latest`; a
+/// reader takes the newest version it knows).
+fn config_drive_files(meta: &str, network: &str) -> Vec<(String, String)> {
+    let mut files = Vec::new();
+    for v in ["2012-08-10", "2015-10-15", "latest"] {
+        files.push((format!("openstack/{v}/meta_data.json"), meta.to_string()));
+        files.push((format!("openstack/{v}/user_data"), USER_DATA.to_string()));
+        if v != "2012-08-10" {
+            files.push((
+                format!("openstack/{v}/network_data.json"),
+                network.to_string(),
+            ));
+        }
+    }
+    files
+}
+
+fn drive(g: &vm_common::Guest, name: &str, files: &[(String, String)]) -> std::path::PathBuf {
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
+    vm_common::config_drive(&g.path(name), &files)
+}
+
+/// What every good boot shows: the hook saw boot-finished, status done, no
+/// errors in result.json.
+fn assert_finished(b: &Boot) {
+    assert!(
+        b.read("timeout").is_empty() && !b.read("boot-finished").is_empty(),
+        "boot {} never finished\n{}",
+        b.n,
+        b.describe()
+    );
+    assert!(
+        b.read("status").contains("status: done"),
+        "boot {}: {}",
+        b.n,
+        b.describe()
+    );
+    let result = b.read("result.json");
+    assert!(
+        result.contains("\"errors\": []"),
+        "boot {}: result.json {result}\n{}",
+        b.n,
+        b.describe()
+    );
+}
+
+fn default_routes(b: &Boot) -> Vec<String> {
+    b.read("route")
+        .lines()
+        .filter(|l| l.starts_with("default"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Whether `b` has a route to `dest` via `via` on the NIC with `mac`.
+fn has_route(b: &Boot, dest: &str, via: &str, mac: &str) -> bool {
+    let Some(dev) = b.name_of(mac) else {
+        return false;
+    };
+    let want = format!("{dest} via {via} dev {dev}");
+    b.read("route")
+        .lines()
+        .any(|l| l == want || l.starts_with(&format!("{want} ")))
+}
+
+fn runcmd_runs(b: &Boot) -> usize {
+    b.read("runcmd.log").lines().count()
+}
+
+#[test]
+fn config_drive_three_nics_then_reboot_then_a_new_instance_with_other_nics() {
+    let Some(mut g) = guest(Init::Systemd, System::Cloudboot) else {
+        return;
+    };
+    let first = drive(
+        &g,
+        "first.iso",
+        &config_drive_files(&meta_data("vm-cd-1", "vm-cd-one"), &network_first()),
+    );
+    // PCI order (eth0, eth1, eth2 before any renaming) differs from the
+    // metadata's.
+    let hw = Hardware {
+        nics: vec![nic(STATIC_ROUTE), nic(STATIC_GW), nic(DHCP)],
+        cdrom: Some(first),
+        ..Default::default()
+    };
+
+    let b1 = g.boot(&hw);
+    assert_finished(&b1);
+    let d = b1.describe();
+    assert_eq!(b1.addresses_of(STATIC_GW.0), ["10.0.2.15/24"], "{d}");
+    assert_eq!(b1.addresses_of(DHCP.0), ["10.0.3.15/24"], "{d}");
+    assert_eq!(b1.addresses_of(STATIC_ROUTE.0), ["10.0.4.10/24"], "{d}");
+    let gw_dev = b1.name_of(STATIC_GW.0).unwrap();
+    let defaults = default_routes(&b1);
+    assert!(
+        defaults.len() == 1
+            && defaults[0].starts_with(&format!("default via 10.0.2.2 dev {gw_dev}")),
+        "exactly one default route, via the metadata's gateway: {defaults:?}\n{d}"
+    );
+    assert!(
+        has_route(&b1, "192.168.50.0/24", "10.0.4.1", STATIC_ROUTE.0),
+        "the metadata's extra route\n{d}"
+    );
+    assert_eq!(b1.read("hostname").trim(), "vm-cd-one", "{d}");
+    assert!(
+        b1.read("authorized_keys")
+            .contains(&format!("== /home/debian/.ssh/authorized_keys\n{KEY}")),
+        "the key for the default user\n{}\n{d}",
+        b1.read("authorized_keys")
+    );
+    assert_eq!(runcmd_runs(&b1), 1, "{d}");
+    // The network stage started with the static addresses already up.
+    let at_network = b1.read("bootcmd.log");
+    assert!(
+        at_network.contains("10.0.2.15/24") && at_network.contains("10.0.4.10/24"),
+        "addresses when bootcmd ran: {at_network}\n{d}"
+    );
+
+    // Reboot, same disk, same drive: nothing per-instance runs again.
+    let b2 = g.boot(&hw);
+    assert_finished(&b2);
+    let d = b2.describe();
+    assert_eq!(runcmd_runs(&b2), 1, "runcmd ran again\n{d}");
+    assert_eq!(b2.read("host-keys"), b1.read("host-keys"), "{d}");
+    assert_eq!(
+        b2.read("authorized_keys"),
+        b1.read("authorized_keys"),
+        "{d}"
+    );
+    assert_eq!(b2.addresses_of(STATIC_GW.0), ["10.0.2.15/24"], "{d}");
+    assert_eq!(b2.addresses_of(DHCP.0), ["10.0.3.15/24"], "{d}");
+    assert_eq!(b2.addresses_of(STATIC_ROUTE.0), ["10.0.4.10/24"], "{d}");
+    assert_eq!(default_routes(&b2).len(), 1, "{d}");
+    assert!(
+        has_route(&b2, "192.168.50.0/24", "10.0.4.1", STATIC_ROUTE.0),
+        "{d}"
+    );
+    assert_eq!(
+        b2.read("bootcmd.log").matches("== ").count(),
+        2,
+        "bootcmd runs every boot\n{d}"
+    );
+
+    // A new instance on other hardware: the DHCP NIC gone, a new NIC first
+    // in PCI order (where the old eth0 was).
+    let second = drive(
+        &g,
+        "second.iso",
+        &config_drive_files(&meta_data("vm-cd-2", "vm-cd-two"), &network_second()),
+    );
+    let hw = Hardware {
+        nics: vec![nic(ADDED), nic(STATIC_GW), nic(STATIC_ROUTE)],
+        cdrom: Some(second),
+        ..Default::default()
+    };
+    let b3 = g.boot(&hw);
+    assert_finished(&b3);
+    let d = b3.describe();
+    assert_eq!(b3.read("hostname").trim(), "vm-cd-two", "{d}");
+    assert_eq!(b3.addresses_of(STATIC_GW.0), ["10.0.2.15/24"], "{d}");
+    assert_eq!(b3.addresses_of(STATIC_ROUTE.0), ["10.0.4.10/24"], "{d}");
+    assert_eq!(b3.addresses_of(ADDED.0), ["10.0.5.10/24"], "{d}");
+    assert_eq!(default_routes(&b3).len(), 1, "{d}");
+    assert!(
+        has_route(&b3, "192.168.50.0/24", "10.0.4.1", STATIC_ROUTE.0),
+        "{d}"
+    );
+    assert_eq!(runcmd_runs(&b3), 2, "runcmd once for the new instance\n{d}");
+    let nics = b3.read("nics");
+    assert!(
+        !nics.contains("rename") && !nics.contains("cirename"),
+        "leftover temporary names: {nics}\n{d}"
+    );
+    let rules = b3.read("70-persistent-net.rules");
+    assert!(
+        !rules.contains(DHCP.0),
+        "the removed NIC's udev rule stayed:\n{rules}\n{d}"
+    );
+    let eni = read_dir_text(&b3.dir.join("interfaces.d"));
+    assert!(
+        !eni.contains("inet dhcp"),
+        "the removed DHCP NIC's stanza stayed:\n{eni}\n{d}"
+    );
+}
+
+/// All files of a directory the guest copied, concatenated.
+fn read_dir_text(dir: &std::path::Path) -> String {
+    let mut out = String::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            out += &std::fs::read_to_string(e.path()).unwrap_or_default();
+        }
+    }
+    out
+}
+
+#[test]
+fn sysv_runs_the_local_stage_before_networking_and_the_rest_in_order() {
+    let Some(mut g) = guest(Init::Sysv, System::Cloudboot) else {
+        return;
+    };
+    let network = format!(
+        r#"{{"links": [{}], "networks": [{}], "services": []}}"#,
+        link("tap1", STATIC_GW.0),
+        static_net(
+            "net1",
+            "tap1",
+            "10.0.2.15",
+            &route("0.0.0.0", "0.0.0.0", "10.0.2.2")
+        ),
+    );
+    let iso = drive(
+        &g,
+        "seed.iso",
+        &config_drive_files(&meta_data("vm-sysv-1", "vm-sysv"), &network),
+    );
+    let b = g.boot(&Hardware {
+        nics: vec![nic(STATIC_GW)],
+        cdrom: Some(iso),
+        ..Default::default()
+    });
+    assert_finished(&b);
+    let d = b.describe();
+    // The console, in the order things happened.
+    let at = |needle: &str| {
+        b.console
+            .find(needle)
+            .unwrap_or_else(|| panic!("the console never shows {needle:?}\n{d}"))
+    };
+    let local = at("running 'init-local'");
+    let networking = at("Configuring network interfaces");
+    let network_stage = at("running 'init'");
+    let config = at("running 'modules:config'");
+    let final_ = at("running 'modules:final'");
+    assert!(
+        local < networking && networking < network_stage && network_stage < config && config < final_,
+        "stage order on the console: local {local}, networking {networking}, network {network_stage}, \
+         config {config}, final {final_}\n{d}"
+    );
+    assert!(
+        b.read("bootcmd.log").contains("10.0.2.15/24"),
+        "the static address was not up when the network stage ran\n{d}"
+    );
+    assert!(
+        b.read("result.json").contains("ConfigDrive"),
+        "{}\n{d}",
+        b.read("result.json")
+    );
+    assert_eq!(b.read("hostname").trim(), "vm-sysv", "{d}");
+    assert_eq!(b.addresses_of(STATIC_GW.0), ["10.0.2.15/24"], "{d}");
+    assert_eq!(default_routes(&b).len(), 1, "{d}");
+}
+
+#[test]
+fn a_missing_disk_in_the_metadata_and_in_mounts_never_holds_the_next_boot() {
+    let Some(mut g) = guest(Init::Systemd, System::Cloudboot) else {
+        return;
+    };
+    let network = format!(
+        r#"{{"links": [{}], "networks": [{}], "services": []}}"#,
+        link("tap1", STATIC_GW.0),
+        static_net(
+            "net1",
+            "tap1",
+            "10.0.2.15",
+            &route("0.0.0.0", "0.0.0.0", "10.0.2.2")
+        ),
+    );
+    let mut files = config_drive_files(&meta_data("vm-disk-1", "vm-disk"), &network);
+    // The EC2 metadata names an ephemeral disk (vdb) the machine does not
+    // have, and user-data mounts it, with the built-in options.
+    files.push((
+        "ec2/latest/meta-data.json".into(),
+        r#"{"instance-id": "vm-disk-1", "block-device-mapping": {"ami": "vda", "ephemeral0": "vdb", "root": "/dev/vda"}}"#.into(),
+    ));
+    for f in files.iter_mut().filter(|f| f.0.ends_with("user_data")) {
+        f.1 += "mounts:\n  - [vdb, /mnt/data]\n";
+    }
+    let iso = drive(&g, "seed.iso", &files);
+    let hw = Hardware {
+        nics: vec![nic(STATIC_GW)],
+        cdrom: Some(iso),
+        ..Default::default()
+    };
+    let b1 = g.boot(&hw);
+    assert_finished(&b1);
+    let fstab = b1.read("fstab");
+    let line = fstab
+        .lines()
+        .find(|l| l.starts_with("vdb\t") || l.starts_with("/dev/vdb"))
+        .unwrap_or_else(|| panic!("no fstab line for the absent disk:\n{fstab}"));
+    assert!(line.contains("nofail"), "{line}");
+    assert!(
+        !fstab.lines().any(|l| l.contains(" /mnt ")),
+        "the absent ephemeral0 was mounted on /mnt:\n{fstab}"
+    );
+    let b2 = g.boot(&hw);
+    assert_finished(&b2);
+    assert!(
+        b2.console.contains("Reached target") || b2.console.contains("multi-user"),
+        "{}",
+        b2.describe()
+    );
+}
+
+#[test]
+fn nocloud_on_a_vfat_disk() {
+    let Some(mut g) = guest(Init::Systemd, System::Cloudboot) else {
+        return;
+    };
+    let meta = "instance-id: vm-nocloud-1\nlocal-hostname: vm-nocloud\n";
+    let network = format!(
+        "version: 2\nethernets:\n  lan:\n    match: {{macaddress: \"{}\"}}\n    set-name: lan0\n    \
+         addresses: [10.0.2.20/24]\n    gateway4: 10.0.2.2\n",
+        STATIC_GW.0
+    );
+    let user = format!("{USER_DATA}ssh_authorized_keys:\n  - {KEY}\n");
+    let seed = vm_common::vfat(
+        &g.path("seed.img"),
+        "CIDATA",
+        &[
+            ("meta-data", meta),
+            ("user-data", &user),
+            ("network-config", &network),
+        ],
+    );
+    let b = g.boot(&Hardware {
+        nics: vec![nic(STATIC_GW)],
+        drives: vec![seed],
+        ..Default::default()
+    });
+    assert_finished(&b);
+    let d = b.describe();
+    assert!(b.read("result.json").contains("NoCloud"), "{d}");
+    assert_eq!(b.read("hostname").trim(), "vm-nocloud", "{d}");
+    assert_eq!(b.name_of(STATIC_GW.0).as_deref(), Some("lan0"), "{d}");
+    assert_eq!(b.addresses_of(STATIC_GW.0), ["10.0.2.20/24"], "{d}");
+    let defaults = default_routes(&b);
+    assert!(
+        defaults.len() == 1 && defaults[0].starts_with("default via 10.0.2.2 dev lan0"),
+        "{defaults:?}\n{d}"
+    );
+    assert!(b.read("authorized_keys").contains(KEY), "{d}");
+    assert_eq!(runcmd_runs(&b), 1, "{d}");
+}
+
+#[test]
+fn ec2_metadata_service_on_its_real_address() {
+    let Some(mut g) = guest(Init::Systemd, System::Cloudboot) else {
+        return;
+    };
+    // The service's tree: QEMU starts tests/vm/imds.py on each connection
+    // the guest makes to 169.254.169.254:80 (guestfwd); nothing listens on
+    // the machine.
+    let tree = g.path("imds");
+    let md = tree.join("latest/meta-data");
+    for (path, content) in [
+        ("instance-id", "i-0123456789abcdef0"),
+        ("local-hostname", "ip-169-254-0-15.ec2.internal"),
+        ("hostname", "ip-169-254-0-15.ec2.internal"),
+        ("instance-type", "t3.micro"),
+        ("placement/availability-zone", "us-east-1a"),
+        ("public-keys/0/openssh-key", KEY),
+        ("mac", STATIC_GW.0),
+    ] {
+        let p = md.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+    std::fs::write(md.parent().unwrap().join("user-data"), USER_DATA).unwrap();
+    std::fs::create_dir_all(tree.join("latest/dynamic/instance-identity")).unwrap();
+    std::fs::write(
+        tree.join("latest/dynamic/instance-identity/document"),
+        r#"{"region": "us-east-1", "instanceId": "i-0123456789abcdef0", "availabilityZone": "us-east-1a"}"#,
+    )
+    .unwrap();
+    let imds = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vm/imds.py");
+    let b = g.boot(&Hardware {
+        nics: vec![format!(
+            "{},net=169.254.0.0/16,guestfwd=tcp:169.254.169.254:80-cmd:python3 {imds} {}",
+            STATIC_GW.0,
+            tree.display()
+        )],
+        smbios: Some(
+            "manufacturer=Amazon EC2,product=t3.micro,uuid=ec2e1916-9099-7caf-fd21-012345abcdef"
+                .into(),
+        ),
+        ..Default::default()
+    });
+    assert_finished(&b);
+    let d = b.describe();
+    let requests = std::fs::read_to_string(tree.join("requests.log")).unwrap_or_default();
+    assert!(
+        requests.contains("GET /latest/meta-data/instance-id")
+            || requests.contains("GET /2009-04-04/meta-data/instance-id"),
+        "the guest never asked the service: {requests}\n{d}"
+    );
+    assert!(b.read("result.json").contains("Ec2"), "{d}");
+    assert!(b.read("authorized_keys").contains(KEY), "{d}");
+    assert_eq!(runcmd_runs(&b), 1, "{d}");
+    assert_eq!(b.read("hostname").trim(), "ip-169-254-0-15", "{d}");
+}
+
+#[test]
+#[ignore = "needs growpart and resizefs (issue 13, the second modules wave): cloudboot skips them today"]
+fn the_root_partition_grows_to_the_disk() {
+    let Some(mut g) = guest(Init::Systemd, System::Cloudboot) else {
+        return;
+    };
+    let iso = drive(
+        &g,
+        "seed.iso",
+        &config_drive_files(
+            &meta_data("vm-grow-1", "vm-grow"),
+            r#"{"links": [], "networks": []}"#,
+        ),
+    );
+    let b = g.boot(&Hardware {
+        cdrom: Some(iso),
+        ..Default::default()
+    });
+    assert_finished(&b);
+    // The disk is 4 GiB, the partition 2 GiB in the image's table.
+    let size: u64 = b.read("root-size").trim().parse().unwrap_or(0);
+    assert!(size > 3 << 30, "/ is {size} bytes\n{}", b.describe());
+}
