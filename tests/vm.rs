@@ -480,6 +480,8 @@ fn ec2_metadata_service_on_its_real_address() {
         ("instance-type", "t3.micro"),
         ("placement/availability-zone", "us-east-1a"),
         ("public-keys/0/openssh-key", KEY),
+        // EC2 lists the keys as `index=name`.
+        ("public-keys/.listing", "0=vm-test"),
         ("mac", STATIC_GW.0),
     ] {
         let p = md.join(path);
@@ -510,8 +512,9 @@ fn ec2_metadata_service_on_its_real_address() {
     let d = b.describe();
     let requests = std::fs::read_to_string(tree.join("requests.log")).unwrap_or_default();
     assert!(
-        requests.contains("GET /latest/meta-data/instance-id")
-            || requests.contains("GET /2009-04-04/meta-data/instance-id"),
+        requests.contains("PUT /latest/api/token")
+            && requests.contains("/meta-data/instance-id")
+            && requests.contains("/user-data"),
         "the guest never asked the service: {requests}\n{d}"
     );
     assert!(b.read("result.json").contains("Ec2"), "{d}");

@@ -7,7 +7,8 @@ the connection being its stdin and stdout: nothing listens on any address of
 the machine. TREE is a directory laid out as the service's paths
 (`TREE/latest/meta-data/instance-id`, `TREE/latest/user-data`, ...); a
 directory answers with the listing EC2 gives (one name per line, `/` after a
-directory). Every dated version (`/2009-04-04/...`, `/2021-03-23/...`)
+directory) unless the directory has a `.listing` file, which is the answer
+(EC2 lists `public-keys/` as `0=keyname`). Every dated version (`/2009-04-04/...`, `/2021-03-23/...`)
 serves `latest`'s tree, as EC2 serves the same data under each. `PUT /latest/api/token` answers with a token (IMDSv2); every
 request is appended to TREE/requests.log.
 """
@@ -57,7 +58,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self._send(404, b"not found")
         path = os.path.join(TREE, rel)
         if os.path.isdir(path):
-            names = sorted(os.listdir(path))
+            listing = os.path.join(path, ".listing")
+            if os.path.isfile(listing):
+                with open(listing, "rb") as f:
+                    return self._send(200, f.read())
+            names = sorted(n for n in os.listdir(path) if not n.startswith("."))
             body = "\n".join(
                 n + "/" if os.path.isdir(os.path.join(path, n)) else n for n in names
             )
