@@ -31,8 +31,12 @@ deb=$(ls dist/cloudboot_*.deb 2>/dev/null | head -1)
 [ -n "$deb" ] || { echo "vm-boot: no dist/cloudboot_*.deb (scripts/release.sh && scripts/package.sh)" >&2; exit 1; }
 work=$(mktemp -d "${CLOUDBOOT_VM_SCRATCH:-/var/tmp}/cloudboot-vm-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-echo "vm-boot: images $images, $deb, $runs boots each, accel ${CLOUDBOOT_VM_ACCEL:-probed}" >&2
+echo "vm-boot: images $images, $deb, $runs boots each" >&2
 
+# The accelerator probe (run-vm.sh) once, before any boot is timed.
+CLOUDBOOT_VM_ACCEL=${CLOUDBOOT_VM_ACCEL:-$(tests/vm/run-vm.sh --kernel-dir "$images/systemd" --disk - --serial - --probe-only)}
+export CLOUDBOOT_VM_ACCEL
+echo "vm-boot: accelerator $CLOUDBOOT_VM_ACCEL" >&2
 tests/vm/prepare-disk.sh "$images/systemd" "$work/cloud-init.raw" cloud-init
 tests/vm/prepare-disk.sh "$images/systemd" "$work/cloudboot.raw" "$deb"
 

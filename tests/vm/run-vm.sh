@@ -7,6 +7,7 @@
 #   tests/vm/run-vm.sh --kernel-dir DIR --disk DISK --serial LOG \
 #       [--nic MAC[,net=CIDR][,guestfwd=RULE]]... [--cdrom ISO] [--drive RAW]... \
 #       [--smbios TYPE1-OPTIONS] [--timeout SECONDS]
+#   tests/vm/run-vm.sh --kernel-dir DIR --disk - --serial - --probe-only   # prints kvm or tcg
 #
 # DIR holds vmlinuz and initrd.img (tests/vm/build-image.sh makes them); the
 # kernel boots /dev/vda1 with net.ifnames=0, so NICs are eth0, eth1, ... in
@@ -16,10 +17,11 @@
 # Exit status: QEMU's; 124 when the timeout killed it.
 set -euo pipefail
 
-kdir="" disk="" serial="" cdrom="" smbios="" timeout=600
+kdir="" disk="" serial="" cdrom="" smbios="" timeout=600 probe_only=""
 nics=() drives=()
 while [ $# -gt 0 ]; do
     case "$1" in
+        --probe-only) probe_only=1; shift; continue ;;
         --kernel-dir) kdir=$2 ;;
         --disk) disk=$2 ;;
         --serial) serial=$2 ;;
@@ -36,6 +38,8 @@ done
 
 QEMU=${QEMU:-qemu-system-x86_64}
 
+# The probe's answer is kept for this machine's boot (keyed on its boot id):
+# a hung KVM costs its 30 s once, not per guest.
 probe_accel() {
     if [ -n "${CLOUDBOOT_VM_ACCEL:-}" ]; then
         echo "$CLOUDBOOT_VM_ACCEL"
@@ -45,15 +49,26 @@ probe_accel() {
         echo tcg
         return
     fi
-    local log
+    local cache log answer
+    cache="${TMPDIR:-/tmp}/cloudboot-vm-accel.$(cat /proc/sys/kernel/random/boot_id).$(id -u)"
+    if [ -f "$cache" ]; then
+        cat "$cache"
+        return
+    fi
     log=$(mktemp)
-    timeout 30 "$QEMU" -accel kvm -m 256 -display none -monitor none -no-reboot \
+    timeout -k 5 30 "$QEMU" -accel kvm -m 256 -display none -monitor none -no-reboot \
         -serial "file:$log" -kernel "$kdir/vmlinuz" \
         -append "console=ttyS0 panic=-1 root=/dev/cloudboot-probe-none" >/dev/null 2>&1 || true
-    if grep -q "Kernel panic" "$log"; then echo kvm; else echo tcg; fi
+    if grep -q "Kernel panic" "$log"; then answer=kvm; else answer=tcg; fi
     rm -f "$log"
+    echo "$answer" >"$cache"
+    echo "$answer"
 }
 accel=$(probe_accel)
+if [ -n "$probe_only" ]; then
+    echo "$accel"
+    exit 0
+fi
 
 args=(-accel "$accel" -m 1024 -smp 1 -display none -monitor none -no-reboot
     -serial "file:$serial"
@@ -81,5 +96,5 @@ done
 
 echo "run-vm.sh: $QEMU ${args[*]}" >&2
 status=0
-timeout "$timeout" "$QEMU" "${args[@]}" </dev/null || status=$?
+timeout -k 10 "$timeout" "$QEMU" "${args[@]}" </dev/null || status=$?
 exit "$status"
