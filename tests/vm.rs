@@ -62,6 +62,26 @@ fn route(network: &str, netmask: &str, gateway: &str) -> String {
     format!(r#"{{"network": "{network}", "netmask": "{netmask}", "gateway": "{gateway}"}}"#)
 }
 
+/// The static network holding the default gateway (on `tap1`).
+fn gateway_net() -> String {
+    static_net(
+        "net1",
+        "tap1",
+        "10.0.2.15",
+        &route("0.0.0.0", "0.0.0.0", "10.0.2.2"),
+    )
+}
+
+/// The static network with one extra route (on `tap3`).
+fn routed_net() -> String {
+    static_net(
+        "net3",
+        "tap3",
+        "10.0.4.10",
+        &route("192.168.50.0", "255.255.255.0", "10.0.4.1"),
+    )
+}
+
 /// The first instance's network: static with the default gateway, DHCP,
 /// static with one extra route (the seed's CentOS 6 case).
 fn network_first() -> String {
@@ -72,18 +92,8 @@ fn network_first() -> String {
         link("tap1", STATIC_GW.0),
         link("tap2", DHCP.0),
         link("tap3", STATIC_ROUTE.0),
-        static_net(
-            "net1",
-            "tap1",
-            "10.0.2.15",
-            &route("0.0.0.0", "0.0.0.0", "10.0.2.2")
-        ),
-        static_net(
-            "net3",
-            "tap3",
-            "10.0.4.10",
-            &route("192.168.50.0", "255.255.255.0", "10.0.4.1")
-        ),
+        gateway_net(),
+        routed_net(),
     )
 }
 
@@ -96,19 +106,18 @@ fn network_second() -> String {
         link("tap1", STATIC_GW.0),
         link("tap3", STATIC_ROUTE.0),
         link("tap4", ADDED.0),
-        static_net(
-            "net1",
-            "tap1",
-            "10.0.2.15",
-            &route("0.0.0.0", "0.0.0.0", "10.0.2.2")
-        ),
-        static_net(
-            "net3",
-            "tap3",
-            "10.0.4.10",
-            &route("192.168.50.0", "255.255.255.0", "10.0.4.1")
-        ),
+        gateway_net(),
+        routed_net(),
         static_net("net4", "tap4", "10.0.5.10", ""),
+    )
+}
+
+/// One NIC, the static one with the gateway.
+fn network_one() -> String {
+    format!(
+        r#"{{"links": [{}], "networks": [{}], "services": []}}"#,
+        link("tap1", STATIC_GW.0),
+        gateway_net(),
     )
 }
 
@@ -128,6 +137,21 @@ fn config_drive_files(meta: &str, network: &str) -> Vec<(String, String)> {
         }
     }
     files
+}
+
+/// A machine with a config drive of `files` (named `name` in the guest's
+/// directory) and `nics` in PCI order.
+fn with_drive(
+    g: &vm_common::Guest,
+    name: &str,
+    files: &[(String, String)],
+    nics: &[(&str, &str)],
+) -> Hardware {
+    Hardware {
+        nics: nics.iter().map(|n| nic(*n)).collect(),
+        cdrom: Some(drive(g, name, files)),
+        ..Default::default()
+    }
 }
 
 fn drive(g: &vm_common::Guest, name: &str, files: &[(String, String)]) -> std::path::PathBuf {
@@ -181,6 +205,27 @@ fn has_route(b: &Boot, dest: &str, via: &str, mac: &str) -> bool {
         .any(|l| l == want || l.starts_with(&format!("{want} ")))
 }
 
+/// The config-drive scenario's network as a user checks it: each NIC (by
+/// MAC) has exactly its address, there is one default route, via the
+/// metadata's gateway on the static NIC, and the metadata's extra route.
+fn assert_network(b: &Boot, addresses: &[(&str, &str)]) {
+    let d = b.describe();
+    for (mac, address) in addresses {
+        assert_eq!(b.addresses_of(mac), [*address], "{mac}\n{d}");
+    }
+    let gw_dev = b.name_of(STATIC_GW.0).unwrap_or_default();
+    let defaults = default_routes(b);
+    assert!(
+        defaults.len() == 1
+            && defaults[0].starts_with(&format!("default via 10.0.2.2 dev {gw_dev}")),
+        "exactly one default route, via the metadata's gateway: {defaults:?}\n{d}"
+    );
+    assert!(
+        has_route(b, "192.168.50.0/24", "10.0.4.1", STATIC_ROUTE.0),
+        "the metadata's extra route\n{d}"
+    );
+}
+
 fn runcmd_runs(b: &Boot) -> usize {
     b.read("runcmd.log").lines().count()
 }
@@ -190,36 +235,24 @@ fn config_drive_three_nics_then_reboot_then_a_new_instance_with_other_nics() {
     let Some(mut g) = guest(Init::Systemd, System::Cloudboot) else {
         return;
     };
-    let first = drive(
+    // PCI order (eth0, eth1, eth2 before any renaming) differs from the
+    // metadata's.
+    let hw = with_drive(
         &g,
         "first.iso",
         &config_drive_files(&meta_data("vm-cd-1", "vm-cd-one"), &network_first()),
+        &[STATIC_ROUTE, STATIC_GW, DHCP],
     );
-    // PCI order (eth0, eth1, eth2 before any renaming) differs from the
-    // metadata's.
-    let hw = Hardware {
-        nics: vec![nic(STATIC_ROUTE), nic(STATIC_GW), nic(DHCP)],
-        cdrom: Some(first),
-        ..Default::default()
-    };
 
     let b1 = g.boot(&hw);
     assert_finished(&b1);
     let d = b1.describe();
-    assert_eq!(b1.addresses_of(STATIC_GW.0), ["10.0.2.15/24"], "{d}");
-    assert_eq!(b1.addresses_of(DHCP.0), ["10.0.3.15/24"], "{d}");
-    assert_eq!(b1.addresses_of(STATIC_ROUTE.0), ["10.0.4.10/24"], "{d}");
-    let gw_dev = b1.name_of(STATIC_GW.0).unwrap();
-    let defaults = default_routes(&b1);
-    assert!(
-        defaults.len() == 1
-            && defaults[0].starts_with(&format!("default via 10.0.2.2 dev {gw_dev}")),
-        "exactly one default route, via the metadata's gateway: {defaults:?}\n{d}"
-    );
-    assert!(
-        has_route(&b1, "192.168.50.0/24", "10.0.4.1", STATIC_ROUTE.0),
-        "the metadata's extra route\n{d}"
-    );
+    let first_network = [
+        (STATIC_GW.0, "10.0.2.15/24"),
+        (DHCP.0, "10.0.3.15/24"),
+        (STATIC_ROUTE.0, "10.0.4.10/24"),
+    ];
+    assert_network(&b1, &first_network);
     assert_eq!(b1.read("hostname").trim(), "vm-cd-one", "{d}");
     assert!(
         b1.read("authorized_keys")
@@ -246,14 +279,7 @@ fn config_drive_three_nics_then_reboot_then_a_new_instance_with_other_nics() {
         b1.read("authorized_keys"),
         "{d}"
     );
-    assert_eq!(b2.addresses_of(STATIC_GW.0), ["10.0.2.15/24"], "{d}");
-    assert_eq!(b2.addresses_of(DHCP.0), ["10.0.3.15/24"], "{d}");
-    assert_eq!(b2.addresses_of(STATIC_ROUTE.0), ["10.0.4.10/24"], "{d}");
-    assert_eq!(default_routes(&b2).len(), 1, "{d}");
-    assert!(
-        has_route(&b2, "192.168.50.0/24", "10.0.4.1", STATIC_ROUTE.0),
-        "{d}"
-    );
+    assert_network(&b2, &first_network);
     assert_eq!(
         b2.read("bootcmd.log").matches("== ").count(),
         2,
@@ -262,27 +288,23 @@ fn config_drive_three_nics_then_reboot_then_a_new_instance_with_other_nics() {
 
     // A new instance on other hardware: the DHCP NIC gone, a new NIC first
     // in PCI order (where the old eth0 was).
-    let second = drive(
+    let hw = with_drive(
         &g,
         "second.iso",
         &config_drive_files(&meta_data("vm-cd-2", "vm-cd-two"), &network_second()),
+        &[ADDED, STATIC_GW, STATIC_ROUTE],
     );
-    let hw = Hardware {
-        nics: vec![nic(ADDED), nic(STATIC_GW), nic(STATIC_ROUTE)],
-        cdrom: Some(second),
-        ..Default::default()
-    };
     let b3 = g.boot(&hw);
     assert_finished(&b3);
     let d = b3.describe();
     assert_eq!(b3.read("hostname").trim(), "vm-cd-two", "{d}");
-    assert_eq!(b3.addresses_of(STATIC_GW.0), ["10.0.2.15/24"], "{d}");
-    assert_eq!(b3.addresses_of(STATIC_ROUTE.0), ["10.0.4.10/24"], "{d}");
-    assert_eq!(b3.addresses_of(ADDED.0), ["10.0.5.10/24"], "{d}");
-    assert_eq!(default_routes(&b3).len(), 1, "{d}");
-    assert!(
-        has_route(&b3, "192.168.50.0/24", "10.0.4.1", STATIC_ROUTE.0),
-        "{d}"
+    assert_network(
+        &b3,
+        &[
+            (STATIC_GW.0, "10.0.2.15/24"),
+            (STATIC_ROUTE.0, "10.0.4.10/24"),
+            (ADDED.0, "10.0.5.10/24"),
+        ],
     );
     assert_eq!(runcmd_runs(&b3), 2, "runcmd once for the new instance\n{d}");
     let nics = b3.read("nics");
@@ -318,26 +340,12 @@ fn sysv_runs_the_local_stage_before_networking_and_the_rest_in_order() {
     let Some(mut g) = guest(Init::Sysv, System::Cloudboot) else {
         return;
     };
-    let network = format!(
-        r#"{{"links": [{}], "networks": [{}], "services": []}}"#,
-        link("tap1", STATIC_GW.0),
-        static_net(
-            "net1",
-            "tap1",
-            "10.0.2.15",
-            &route("0.0.0.0", "0.0.0.0", "10.0.2.2")
-        ),
-    );
-    let iso = drive(
+    let b = g.boot(&with_drive(
         &g,
         "seed.iso",
-        &config_drive_files(&meta_data("vm-sysv-1", "vm-sysv"), &network),
-    );
-    let b = g.boot(&Hardware {
-        nics: vec![nic(STATIC_GW)],
-        cdrom: Some(iso),
-        ..Default::default()
-    });
+        &config_drive_files(&meta_data("vm-sysv-1", "vm-sysv"), &network_one()),
+        &[STATIC_GW],
+    ));
     assert_finished(&b);
     let d = b.describe();
     // The console, in the order things happened.
@@ -375,17 +383,7 @@ fn a_missing_disk_in_the_metadata_and_in_mounts_never_holds_the_next_boot() {
     let Some(mut g) = guest(Init::Systemd, System::Cloudboot) else {
         return;
     };
-    let network = format!(
-        r#"{{"links": [{}], "networks": [{}], "services": []}}"#,
-        link("tap1", STATIC_GW.0),
-        static_net(
-            "net1",
-            "tap1",
-            "10.0.2.15",
-            &route("0.0.0.0", "0.0.0.0", "10.0.2.2")
-        ),
-    );
-    let mut files = config_drive_files(&meta_data("vm-disk-1", "vm-disk"), &network);
+    let mut files = config_drive_files(&meta_data("vm-disk-1", "vm-disk"), &network_one());
     // The EC2 metadata names an ephemeral disk (vdb) the machine does not
     // have, and user-data mounts it, with the built-in options.
     files.push((
@@ -395,12 +393,7 @@ fn a_missing_disk_in_the_metadata_and_in_mounts_never_holds_the_next_boot() {
     for f in files.iter_mut().filter(|f| f.0.ends_with("user_data")) {
         f.1 += "mounts:\n  - [vdb, /mnt/data]\n";
     }
-    let iso = drive(&g, "seed.iso", &files);
-    let hw = Hardware {
-        nics: vec![nic(STATIC_GW)],
-        cdrom: Some(iso),
-        ..Default::default()
-    };
+    let hw = with_drive(&g, "seed.iso", &files, &[STATIC_GW]);
     let b1 = g.boot(&hw);
     assert_finished(&b1);
     let fstab = b1.read("fstab");
