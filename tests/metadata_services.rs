@@ -298,3 +298,49 @@ fn truncated_json_is_one_clear_error_and_the_search_goes_on() {
         "{errors:?}"
     );
 }
+
+/// Where DMI names EC2 the service is there: a first answer that comes
+/// late (here 2 s, a loaded host at boot) must not lose the instance, as
+/// it did with the 0.5 s timeout meant for clouds without the service (the
+/// VM test's EC2 boot ended in DataSourceNone on a busy machine). Without
+/// DMI, the config alone asking for Ec2, it stays about a second.
+/// EC2's routes, behind a token request that takes 2 s to be refused.
+fn slow_token_service() -> String {
+    let routes = table(EC2_ROUTES);
+    let (base, _log) = server(Box::new(move |s: &Seen| {
+        if s.method == "PUT" {
+            std::thread::sleep(std::time::Duration::from_secs(2));
+            return (404, Vec::new());
+        }
+        routes(&s.path)
+    }));
+    base
+}
+
+#[test]
+fn ec2_confirmed_by_dmi_waits_for_a_slow_first_answer() {
+    let base = slow_token_service();
+    let m = Machine::new();
+    m.write("/sys/class/dmi/id/sys_vendor", "Amazon EC2\n");
+    m.write(
+        "/etc/cloud/cloud.cfg",
+        &format!("datasource:\n  Ec2:\n    metadata_urls: ['{base}']\n"),
+    );
+    m.boot();
+    assert_eq!(m.read("/var/lib/cloud/data/instance-id"), "i-0abc\n");
+
+    let base = slow_token_service();
+    let m = Machine::new();
+    m.write(
+        "/etc/cloud/cloud.cfg",
+        &format!(
+            "datasource_list: [Ec2, None]\ndatasource:\n  Ec2:\n    metadata_urls: ['{base}']\n"
+        ),
+    );
+    m.boot();
+    assert_eq!(
+        m.read("/var/lib/cloud/data/instance-id"),
+        "iid-datasource-none\n",
+        "without DMI a silent service is given up after about a second"
+    );
+}

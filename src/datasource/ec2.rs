@@ -14,7 +14,7 @@
 
 use serde_json::{Map, Value as J};
 
-use super::service::{dmi, metadata_urls, Bounds, Client, Miss};
+use super::service::{dmi, metadata_urls, Bounds, Client, Miss, Waits};
 use super::{Datasource, DsContext, DsMode, Found, Instance};
 use crate::value::Value;
 
@@ -267,7 +267,19 @@ impl Datasource for Ec2 {
             };
         }
         let ds_cfg = ctx.ds_cfg("Ec2");
-        let bounds = Bounds::from_cfg(&ds_cfg);
+        // On a platform DMI names, cloud-init's `url_timeout` 50 and
+        // `url_max_wait` 120: the service is there, and a loaded host may
+        // answer its first request late (a VM test lost EC2 to a 0.5 s
+        // timeout). Asked for by config alone: about a second.
+        let waits = if cloud.is_some() {
+            Waits {
+                timeout: 50.0,
+                max_wait: 120.0,
+            }
+        } else {
+            Waits::UNCONFIRMED
+        };
+        let bounds = Bounds::from_cfg(&ds_cfg, waits);
         let discovery = std::time::Instant::now() + bounds.max_wait;
         let defaults = ["http://169.254.169.254", "http://[fd00:ec2::254]"];
         for base in metadata_urls(&ds_cfg, &defaults) {

@@ -2,10 +2,11 @@
 //! config drive's tree served over HTTP (`<base>/openstack/<version>/...`),
 //! so the same reader serves both. Tried only where DMI says OpenStack (as
 //! cloud-init's `detect_openstack`), at `datasource.OpenStack.metadata_urls`
-//! (default `http://169.254.169.254`), within [`Bounds`].
+//! (default `http://169.254.169.254`), within [`Bounds`] (cloud-init's
+//! request timeout, 10 s: DMI already said the service is there).
 
 use super::configdrive::{instance_from, read_v2, Flavor};
-use super::service::{dmi, metadata_urls, Bounds, Client, ServiceSource};
+use super::service::{dmi, metadata_urls, Bounds, Client, ServiceSource, Waits};
 use super::{Datasource, DsContext, Found};
 
 pub struct OpenStack;
@@ -40,7 +41,16 @@ impl Datasource for OpenStack {
             };
         }
         let ds_cfg = ctx.ds_cfg("OpenStack");
-        let bounds = Bounds::from_cfg(&ds_cfg);
+        // DMI said OpenStack: cloud-init's `url_timeout` 10, and its
+        // `url_max_wait` -1 (no waiting: each URL tried once) as a window
+        // of one such request.
+        let bounds = Bounds::from_cfg(
+            &ds_cfg,
+            Waits {
+                timeout: 10.0,
+                max_wait: 10.0,
+            },
+        );
         let discovery = std::time::Instant::now() + bounds.max_wait;
         for base in metadata_urls(&ds_cfg, &["http://169.254.169.254"]) {
             let client = Client::new(&base, bounds.clone(), discovery);

@@ -1,14 +1,16 @@
 //! Talking to a metadata service (OpenStack, EC2) within hard bounds.
 //!
-//! cloud-init waits up to 120 s per EC2 URL (50 s timeouts, 5 retries), so a
-//! cloud without the service holds boot for minutes. Here every request has a
-//! connect and a total timeout, a failed one is retried with back-off, and
-//! the whole conversation with one service has a deadline (`max_wait`); all
-//! three are settable per datasource (`datasource.<Name>.timeout`,
-//! `retries`, `max_wait`). The waiting that matters is for a service that
-//! is not there: finding one gets `max_wait` (1.2 s by default) for all the
-//! datasource's URLs together; once one answers, reading it gets its own,
-//! longer budget.
+//! Every request has a connect and a total timeout, a failed one is retried
+//! with back-off, and the whole conversation with one service has a deadline
+//! (`max_wait`); all three are settable per datasource
+//! (`datasource.<Name>.timeout`, `retries`, `max_wait`). Finding a service
+//! gets `max_wait` for all the datasource's URLs together; once one answers,
+//! reading it gets its own, longer budget. The defaults depend on what is
+//! known ([`Waits`]): where DMI names the cloud the service is there, and
+//! cloud-init's own waits apply (EC2: 50 s per request, 120 s in all), since
+//! a slow first answer at boot must not lose the instance; where only the
+//! config asks for the datasource, a cloud without the service costs about a
+//! second (0.5 s per request, 1.2 s in all), not cloud-init's minutes.
 
 use std::cell::Cell;
 use std::time::{Duration, Instant};
@@ -33,10 +35,32 @@ pub struct Bounds {
     pub crawl_wait: Duration,
 }
 
+/// The default request timeout and discovery window of a datasource, in
+/// seconds, before `datasource.<name>.{timeout,max_wait}` override them.
+#[derive(Clone, Copy, Debug)]
+pub struct Waits {
+    pub timeout: f64,
+    pub max_wait: f64,
+}
+
+impl Waits {
+    /// Where nothing says the service exists (the config asked for the
+    /// datasource, DMI did not name the cloud): a cloud without it costs
+    /// about a second.
+    pub const UNCONFIRMED: Waits = Waits {
+        timeout: 0.5,
+        max_wait: 1.2,
+    };
+}
+
 impl Bounds {
-    /// cloudboot's defaults (a second to find a service, half a minute to
-    /// read it), overridden by `datasource.<name>.{timeout,retries,max_wait}`.
-    pub fn from_cfg(ds_cfg: &Value) -> Bounds {
+    /// Bounds from `datasource.<name>.{timeout,retries,max_wait}`, with
+    /// `defaults` where they are not set. A datasource whose platform DMI
+    /// confirms passes cloud-init's own defaults (the service is there and
+    /// may be slow to answer at boot: EC2 waits up to 120 s), one that is
+    /// only asked for passes [`Waits::UNCONFIRMED`]. The crawl, once a
+    /// service has answered, gets half a minute.
+    pub fn from_cfg(ds_cfg: &Value, defaults: Waits) -> Bounds {
         let secs = |key: &str, default: f64| {
             ds_cfg
                 .get(key)
@@ -49,9 +73,9 @@ impl Bounds {
                 .unwrap_or(default)
         };
         Bounds {
-            timeout: Duration::from_secs_f64(secs("timeout", 0.5).max(0.05)),
+            timeout: Duration::from_secs_f64(secs("timeout", defaults.timeout).max(0.05)),
             retries: secs("retries", 2.0) as usize,
-            max_wait: Duration::from_secs_f64(secs("max_wait", 1.2)),
+            max_wait: Duration::from_secs_f64(secs("max_wait", defaults.max_wait)),
             crawl_timeout: Duration::from_secs(5),
             crawl_wait: Duration::from_secs(30),
         }
