@@ -34,9 +34,11 @@
 
 pub mod bigint;
 mod compose;
+mod composer;
 mod construct;
 mod emit;
 mod resolve;
+mod source;
 mod timestamp;
 
 pub use bigint::BigInt;
