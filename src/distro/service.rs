@@ -3,7 +3,10 @@
 //! has systemd), else the distro's init command: SysV's (and upstart's)
 //! `service NAME ACTION` on the Red Hat family, Debian/Ubuntu without
 //! systemd and SUSE without systemd, OpenRC's `rc-service` on Alpine and
-//! Gentoo.
+//! Gentoo. The ssh service is `ssh` on Debian/Ubuntu
+//! (`system_info.ssh_svcname` overrides), `sshd` on the Red Hat family,
+//! Arch, Alpine and SUSE (`sshd.service` with systemd). Whether systemd
+//! runs is [`Distro::systemd`]; Alpine's class says no whatever runs.
 
 use super::Distro;
 use crate::value::Value;
