@@ -26,7 +26,7 @@
 //!   `get_hostname(fqdn=True)` (meta-data `local-hostname`, else the
 //!   machine's name and `/etc/hosts`), not the `hostname:`/`fqdn:` config
 //!   keys: cc_phone_home calls `cloud.get_hostname()`, not
-//!   `util.get_hostname_fqdn`. [`crate::hostname::datasource_hostname`] is
+//!   `util.get_hostname_fqdn`. [`crate::distro::Distro::datasource_hostname`] is
 //!   that function.
 //! - `$INSTANCE_ID` / `${INSTANCE_ID}` in the URL go through cloud-init's
 //!   templater (`render_string`): any other `$name` is a `KeyError` and a
@@ -198,9 +198,12 @@ impl Module for PhoneHome {
 
         let iid = ctx.iid().to_string();
         let mut all_keys: Vec<(&str, String)> = vec![("instance_id", iid.clone())];
-        let (hostname, _) =
-            crate::hostname::datasource_hostname(ctx.instance, ctx.fs, false, false);
-        let (fqdn, _) = crate::hostname::datasource_hostname(ctx.instance, ctx.fs, true, false);
+        let (hostname, _) = ctx
+            .distro
+            .datasource_hostname(ctx.instance, ctx.fs, false, false);
+        let (fqdn, _) = ctx
+            .distro
+            .datasource_hostname(ctx.instance, ctx.fs, true, false);
         all_keys.extend(hostname.map(|h| ("hostname", h)));
         all_keys.extend(fqdn.map(|h| ("fqdn", h)));
         for (key, path) in PUBKEYS {

@@ -12,13 +12,11 @@
 //!                           # argv) whose exit 0 = go, 1 = don't, else = don't
 //! ```
 //!
-//! The command is the distribution's `shutdown_command`: `shutdown -P|-H|-r
-//! <delay> [message]` on Linux; on Alpine `poweroff|halt|reboot -d <seconds>`
-//! (Alpine's tools take seconds and no message, so the message is dropped, as
-//! 22.4 drops it); with `system_info.distro` naming a BSD (freebsd, netbsd,
-//! openbsd, dragonflybsd) poweroff is `shutdown -p`. The distribution is
-//! `system_info.distro`, else the one the root holds
-//! ([`crate::module::distro_name`]).
+//! The command is the distribution's `shutdown_command`
+//! ([`crate::distro::shutdown`]): `shutdown -P|-H|-r <delay> [message]` on
+//! Linux; on Alpine `poweroff|halt|reboot -d <seconds>`; on the BSDs
+//! poweroff is `shutdown -p`. The distribution is `ctx.distro`'s name
+//! (`system_info.distro`, else the one the root holds).
 //!
 //! cloud-init forks a child that waits until the cloud-init process is gone
 //! (or its `/proc/<pid>/cmdline` changed) or `timeout` seconds passed, then
@@ -51,6 +49,7 @@
 //! - The watcher reads `/proc`, so the BSD flags are only the command's; the
 //!   `procstat` route 22.4 takes on FreeBSD is not needed (cloudboot is Linux).
 
+use crate::distro::shutdown::shutdown_command;
 use crate::effect::{shell_quote, Effect, HostAction};
 use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
 use crate::schema::{Field, Ty};
@@ -299,7 +298,8 @@ pub fn load_power_state(cfg: &Value, distro: &str) -> Result<Option<PowerState>,
             ))
         }
     };
-    let command = shutdown_command(distro, &mode, pstate.get("delay"), message.as_deref())?;
+    let minutes = delay_minutes(pstate.get("delay"))?;
+    let command = shutdown_command(distro, &mode, minutes, message.as_deref());
     let timeout = match pstate.get("timeout") {
         None => 30.0,
         Some(t) => python_float(t)
@@ -362,14 +362,9 @@ fn sh_single_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
-/// The distribution's `shutdown_command(mode, delay, message)`.
-pub fn shutdown_command(
-    distro: &str,
-    mode: &str,
-    delay: Option<&Value>,
-    message: Option<&str>,
-) -> Result<Vec<String>, String> {
-    let minutes = match delay {
+/// `power_state[delay]` in minutes: `None` for "now" (or no delay).
+fn delay_minutes(delay: Option<&Value>) -> Result<Option<i64>, String> {
+    Ok(match delay {
         None => None,
         Some(Value::Str(s)) if s == "now" => None,
         Some(d) => Some(python_int(d).filter(|m| *m >= 0).ok_or_else(|| {
@@ -378,28 +373,7 @@ pub fn shutdown_command(
                 d.python_str()
             )
         })?),
-    };
-    if distro == "alpine" {
-        // Alpine's halt/poweroff/reboot: `-d <seconds>`, no "now", no message.
-        let secs = minutes.map(|m| m.saturating_mul(60)).unwrap_or(0);
-        return Ok(vec![mode.into(), "-d".into(), secs.to_string()]);
-    }
-    let bsd = matches!(distro, "freebsd" | "netbsd" | "openbsd" | "dragonflybsd");
-    let flag = match mode {
-        "halt" => "-H",
-        "poweroff" if bsd => "-p",
-        "poweroff" => "-P",
-        _ => "-r",
-    };
-    let mut argv = vec![
-        "shutdown".to_string(),
-        flag.to_string(),
-        minutes.map_or_else(|| "now".to_string(), |m| format!("+{m}")),
-    ];
-    if let Some(m) = message {
-        argv.push(m.to_string());
-    }
-    Ok(argv)
+    })
 }
 
 /// Python's `int(value)` for what YAML gives: ints, bools, floats (towards
@@ -501,8 +475,7 @@ impl Module for PowerStateChange {
 
     fn plan(&self, ctx: &Context) -> ModuleOutput {
         let mut out = ModuleOutput::default();
-        let distro = crate::module::distro_name(ctx.cfg, ctx.fs);
-        let ps = match load_power_state(ctx.cfg, &distro) {
+        let ps = match load_power_state(ctx.cfg, &ctx.distro.name) {
             Ok(Some(ps)) => ps,
             Ok(None) => {
                 out.note("no power_state provided. doing nothing");

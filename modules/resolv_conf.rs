@@ -71,7 +71,7 @@ impl Module for ResolvConf {
             out.error("manage_resolv_conf True but no parameters provided!");
             return out;
         };
-        let distro = crate::module::distro_name(ctx.cfg, ctx.fs);
+        let distro = &ctx.distro.name;
         if matches!(distro.as_str(), "photon" | "mariner") {
             out.error(format!(
                 "{distro} keeps DNS in /etc/systemd/resolved.conf, which cloudboot does not render"

@@ -5,24 +5,36 @@
 //! hostname (a host action), and `data/set-hostname`, which makes it skip
 //! when nothing changed. `preserve_hostname` turns it off;
 //! `prefer_fqdn_over_hostname` picks the FQDN (the default on the RHEL
-//! family). The logic is in `crate::hostname`, which the engine also uses
-//! for the early call of `init --local` and `init`.
+//! family). The distro's part (which file, which command, the names) is
+//! `crate::distro::hostname` and `crate::distro::names`; the engine also
+//! runs this module's `handle` early in `init --local` and `init`
+//! ([`maybe_set_hostname`]).
 
+use crate::datasource::Instance;
+use crate::distro::names::Names;
+use crate::distro::Distro;
+use crate::effect::{Data, Effect};
 use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
+use crate::paths::Paths;
+use crate::rootfs::FsView;
 use crate::schema::{Field, Ty};
 use crate::semaphore::Frequency;
+use crate::value::Value;
 
 pub struct SetHostname;
 
 /// The keys set_hostname and update_hostname read. cloud-init takes any
 /// value for the booleans (`translate_bool`) and fails on a non-string
-/// hostname itself, so the types are checked in `crate::hostname`.
+/// hostname itself, so the types are checked in `crate::distro::names`.
 pub static HOSTNAME_KEYS: &[Field] = &[
     Field::opt("preserve_hostname", Ty::Any),
     Field::opt("hostname", Ty::Any),
     Field::opt("fqdn", Ty::Any),
     Field::opt("prefer_fqdn_over_hostname", Ty::Any),
 ];
+
+/// `data/set-hostname` (set_hostname's record of what it last set).
+pub const SET_HOSTNAME_FILE: &str = "set-hostname";
 
 static INFO: ModuleInfo = ModuleInfo {
     name: "set_hostname",
@@ -46,7 +58,150 @@ impl Module for SetHostname {
 
     fn plan(&self, ctx: &Context) -> ModuleOutput {
         let mut out = ModuleOutput::default();
-        crate::hostname::set_hostname(ctx.fs, ctx.paths, ctx.cfg, ctx.instance, ctx.name, &mut out);
+        set_hostname(
+            ctx.fs,
+            ctx.paths,
+            ctx.cfg,
+            ctx.instance,
+            ctx.distro,
+            ctx.name,
+            &mut out,
+        );
         out
     }
+}
+
+/// `json.dumps({"fqdn": .., "hostname": ..}, indent=1, sort_keys=True) + "\n"`.
+fn set_hostname_json(hostname: &str, fqdn: &str) -> String {
+    let v = serde_json::json!({"hostname": hostname, "fqdn": fqdn});
+    format!("{}\n", crate::pyjson::dumps(&v, 1))
+}
+
+/// What set_hostname and update_hostname do first: stop when
+/// `preserve_hostname` is set (the note says what the module was `doing`),
+/// else check the distro can handle hostnames and find the names to use
+/// (errors go to `out`).
+pub(crate) fn prepare(
+    fs: &dyn FsView,
+    cfg: &Value,
+    instance: &Instance,
+    distro: &Distro,
+    name: &str,
+    doing: &str,
+    out: &mut ModuleOutput,
+) -> Option<Names> {
+    if cfg.get_bool("preserve_hostname", false) {
+        out.note(format!(
+            "Configuration option 'preserve_hostname' is set, not {doing} the hostname in module {name}"
+        ));
+        return None;
+    }
+    let result = distro
+        .hostname_family()
+        .and_then(|_| distro.hostname_fqdn(cfg, instance, fs, false));
+    match result {
+        Ok(names) => Some(names),
+        Err(e) => {
+            out.error(e);
+            None
+        }
+    }
+}
+
+/// cc_set_hostname's `handle`, into `out`.
+pub fn set_hostname(
+    fs: &dyn FsView,
+    paths: &Paths,
+    cfg: &Value,
+    instance: &Instance,
+    distro: &Distro,
+    name: &str,
+    out: &mut ModuleOutput,
+) {
+    let Some(names) = prepare(fs, cfg, instance, distro, name, "setting", out) else {
+        return;
+    };
+    let hostname = names.hostname.unwrap_or_default();
+    let fqdn = names.fqdn.unwrap_or_default();
+    let prev_fn = paths.data(SET_HOSTNAME_FILE);
+    let prev: serde_json::Value = match fs.read_string(&prev_fn) {
+        None => serde_json::Value::Null,
+        Some(text) => match serde_json::from_str(&text) {
+            Ok(v) => v,
+            Err(e) => {
+                return out.error(format!(
+                    "{}: not JSON ({e}); cloud-init 22.4 fails on it",
+                    prev_fn.display()
+                ))
+            }
+        },
+    };
+    let same = |key: &str, v: &str| prev.get(key).and_then(|p| p.as_str()) == Some(v);
+    if same("hostname", &hostname) && same("fqdn", &fqdn) {
+        out.note("No hostname changes. Skipping set-hostname");
+        return;
+    }
+    if names.is_default && hostname == "localhost" {
+        out.note("Hostname is localhost. Let other services handle this.");
+        return;
+    }
+    out.note(format!("Setting the hostname to {fqdn} ({hostname})"));
+    if let Err(e) = distro.set_hostname(fs, cfg, &hostname, Some(&fqdn), &mut out.effects) {
+        return out.error(format!(
+            "Failed to set the hostname to {fqdn} ({hostname}): {e}"
+        ));
+    }
+    out.effects.push(Effect::write(
+        prev_fn,
+        Data::public(set_hostname_json(&hostname, &fqdn)),
+        0o644,
+    ));
+}
+
+// The engine's early call
+
+/// What [`maybe_set_hostname`] plans.
+#[derive(Debug, Default)]
+pub struct EarlyHostname {
+    pub effects: Vec<Effect>,
+    pub notes: Vec<String>,
+}
+
+/// cloud-init's `_maybe_set_hostname` (cmd/main.py), which `init --local`
+/// runs before the network is configured and `init` runs before user-data is
+/// consumed: when meta-data or the config names a hostname, set_hostname's
+/// `handle` runs (no semaphore), with the config as it is at that moment
+/// (on an instance's first boot that is without this boot's user-data). A
+/// failure is only noted, as cloud-init only logs it and retries later.
+pub fn maybe_set_hostname(
+    fs: &dyn FsView,
+    paths: &Paths,
+    cfg: &Value,
+    instance: &Instance,
+    distro: &Distro,
+) -> EarlyHostname {
+    let mut early = EarlyHostname::default();
+    let names = match distro.hostname_fqdn(cfg, instance, fs, true) {
+        Ok(n) => n,
+        Err(e) => {
+            early.notes.push(format!("hostname not set: {e}"));
+            return early;
+        }
+    };
+    if names.hostname.as_deref().is_none_or(str::is_empty) {
+        early
+            .notes
+            .push("no hostname in meta-data or config: hostname not set".into());
+        return early;
+    }
+    let mut out = ModuleOutput::default();
+    set_hostname(fs, paths, cfg, instance, distro, "set-hostname", &mut out);
+    early.effects = out.effects;
+    early.notes = out.notes;
+    for e in out.errors {
+        early.notes.push(format!(
+            "Failed setting hostname: {e}; will retry in a later stage"
+        ));
+    }
+    early
 }

@@ -39,17 +39,11 @@
 //! when the root has no `/dev/console`, as cloud-init's `multi_log` with
 //! `fallback_to_stdout=False`).
 //!
-//! Service commands (`distro.manage_service`): `systemctl status|restart
-//! <svc>` where systemd runs, else the distro's init command (`service sshd
-//! status` on CentOS/RHEL 6, `rc-service --nocolor sshd` on Alpine). The
-//! service is `ssh` on Debian/Ubuntu (`system_info.ssh_svcname` overrides),
-//! `sshd` on the Red Hat family, Arch, Alpine and SUSE (`sshd.service` with
-//! systemd). Both act on the running machine: performed on a live root `/`,
-//! recorded otherwise. Whether systemd runs is cloud-init's `uses_systemd()`: the
-//! root's `/run/systemd/system` is a directory. A root that is not running
-//! (no `/run/systemd` at all) counts as systemd when its `/sbin/init` is a
-//! link to `systemd`, so a plan for an offline image names the commands the
-//! image would run.
+//! Service commands are the distro's (`distro.manage_service`, see
+//! [`crate::distro::service`]): `systemctl status|restart <svc>` where
+//! systemd runs, else the distro's init command (`service sshd status` on
+//! CentOS/RHEL 6, `rc-service --nocolor sshd` on Alpine). Both act on the
+//! running machine: performed on a live root `/`, recorded otherwise.
 //!
 //! Bad input: a value cloud-init would crash on before setting anything
 //! (`chpasswd` or `chpasswd.users` of the wrong type, a users item that is
@@ -79,7 +73,8 @@ use std::path::Path;
 use tracing::Level;
 
 use crate::accounts;
-use crate::distro::uses_systemd;
+use crate::distro::service::SshService;
+use crate::distro::Distro;
 use crate::effect::{Command, Data, Effect, HostAction, OnFailure};
 use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
 use crate::probe::{Branch, Probe, When, PROBE_ERROR};
@@ -138,7 +133,13 @@ impl Module for SetPasswords {
     }
 
     fn plan(&self, ctx: &Context) -> ModuleOutput {
-        plan(ctx.cfg, ctx.args, ctx.fs, &mut rand_user_password)
+        plan(
+            ctx.cfg,
+            ctx.args,
+            ctx.fs,
+            ctx.distro,
+            &mut rand_user_password,
+        )
     }
 }
 
@@ -293,6 +294,7 @@ pub fn plan(
     cfg: &Value,
     args: &[String],
     fs: &dyn FsView,
+    distro: &Distro,
     rand: &mut dyn FnMut() -> String,
 ) -> ModuleOutput {
     let mut out = ModuleOutput::default();
@@ -417,7 +419,7 @@ pub fn plan(
             None
         });
         if let Some(pw) = password.filter(|p| !p.is_empty()) {
-            let ug = match crate::users::normalize_users_groups(cfg) {
+            let ug = match crate::distro::users::normalize_users_groups(cfg) {
                 Ok(ug) => ug,
                 Err(e) => {
                     out.error(format!(
@@ -525,7 +527,7 @@ pub fn plan(
         }
     }
 
-    handle_ssh_pwauth(cfg, fs, &mut out);
+    handle_ssh_pwauth(cfg, fs, distro, &mut out);
     out
 }
 
@@ -585,76 +587,6 @@ impl<'a> UserEntry<'a> {
         )
         .map_err(|e| format!("{e}; {not_set}"))?;
         Ok((kind, name, password))
-    }
-}
-
-/// The ssh service as the distro's `manage_service` drives it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SshService {
-    /// `ssh_svcname` (`ssh`, `sshd`, `sshd.service`, ...), as cloud-init
-    /// names it in its messages.
-    pub name: String,
-    pub status: Vec<String>,
-    pub restart: Vec<String>,
-}
-
-/// The ssh service of `distro` (`systemd`: cloud-init's `uses_systemd()`).
-pub fn ssh_service(distro: &str, cfg: &Value, systemd: bool) -> SshService {
-    let configured = cfg
-        .get("system_info")
-        .and_then(|s| s.get("ssh_svcname"))
-        .filter(|v| !v.is_null())
-        .map(Value::python_str);
-    let (service, init_cmd): (String, &[&str]) = match distro {
-        "alpine" => {
-            let argv = |action: &str| {
-                ["rc-service", "--nocolor", "sshd", action]
-                    .map(String::from)
-                    .to_vec()
-            };
-            return SshService {
-                name: "sshd".into(),
-                status: argv("status"),
-                restart: argv("restart"),
-            };
-        }
-        "almalinux" | "amazon" | "centos" | "cloudlinux" | "eurolinux" | "fedora"
-        | "miraclelinux" | "openEuler" | "openmandriva" | "rhel" | "redhat" | "rocky"
-        | "virtuozzo" => ("sshd".into(), &["service"]),
-        "arch" => ("sshd".into(), &["systemctl"]),
-        "opensuse"
-        | "opensuse-leap"
-        | "opensuse-microos"
-        | "opensuse-tumbleweed"
-        | "sles"
-        | "sle_hpc"
-        | "sle-micro"
-        | "suse" => {
-            if systemd {
-                ("sshd.service".into(), &["systemctl"])
-            } else {
-                ("sshd".into(), &["service"])
-            }
-        }
-        "gentoo" | "cos" => ("/etc/init.d/sshd".into(), &["rc-service"]),
-        "photon" | "mariner" => (configured.unwrap_or_else(|| "ssh".into()), &["systemctl"]),
-        _ => (configured.unwrap_or_else(|| "ssh".into()), &["service"]),
-    };
-    let argv = |action: &str| -> Vec<String> {
-        if systemd || init_cmd.contains(&"systemctl") {
-            vec!["systemctl".into(), action.into(), service.clone()]
-        } else {
-            init_cmd
-                .iter()
-                .map(|s| s.to_string())
-                .chain([service.clone(), action.into()])
-                .collect()
-        }
-    };
-    SshService {
-        status: argv("status"),
-        restart: argv("restart"),
-        name: service,
     }
 }
 
@@ -800,11 +732,9 @@ fn ignored(when: When, state: &str, warning: String) -> Branch {
 ///
 /// The module never fails for the answer (cloud-init catches it); a failed
 /// restart fails it, as in cloud-init.
-fn handle_ssh_pwauth(cfg: &Value, fs: &dyn FsView, out: &mut ModuleOutput) {
-    let distro = crate::module::distro_name(cfg, fs);
-    let svc = ssh_service(&distro, cfg, uses_systemd(fs));
-    // `distro.uses_systemd()`: Alpine's says no, whatever runs.
-    let systemd = uses_systemd(fs) && distro != "alpine";
+fn handle_ssh_pwauth(cfg: &Value, fs: &dyn FsView, distro: &Distro, out: &mut ModuleOutput) {
+    let svc = distro.ssh_service();
+    let systemd = distro.uses_systemd();
     let pw_auth = cfg.get("ssh_pwauth").unwrap_or(&Value::Null);
     let plan = PwAuthPlan::new(pw_auth, fs, out);
     let shown = pw_auth.python_str();
@@ -859,6 +789,16 @@ fn handle_ssh_pwauth(cfg: &Value, fs: &dyn FsView, out: &mut ModuleOutput) {
 mod tests {
     use super::*;
     use crate::rootfs::{RealFs, Root};
+
+    /// The module on `fs`, with the distro detected there.
+    fn plan(
+        cfg: &Value,
+        args: &[String],
+        fs: &RealFs,
+        rand: &mut dyn FnMut() -> String,
+    ) -> ModuleOutput {
+        super::plan(cfg, args, fs, &Distro::detect(fs, cfg), rand)
+    }
 
     const BOB_HASH: &str = "$6$cloudbootsalt$illthLM5DXU1iMtZC9H57E/euG/0cbApQa0ve5EjWwjH0COq2Xv6Vl6MRKIQI1QCT0m.P7/s.HZIyLTNLAsA90";
 
@@ -1269,79 +1209,6 @@ mod tests {
         )
         .unwrap();
         assert_eq!(write("false").0, ["host systemctl status ssh"]);
-    }
-
-    #[test]
-    fn service_commands_per_distro() {
-        let cfg = yaml("{}");
-        let cmd = |d: &str, systemd: bool| {
-            let svc = ssh_service(d, &cfg, systemd);
-            format!("{} / {}", svc.status.join(" "), svc.restart.join(" "))
-        };
-        assert_eq!(
-            cmd("debian", true),
-            "systemctl status ssh / systemctl restart ssh"
-        );
-        assert_eq!(
-            cmd("ubuntu", false),
-            "service ssh status / service ssh restart"
-        );
-        assert_eq!(
-            cmd("centos", false),
-            "service sshd status / service sshd restart"
-        );
-        assert_eq!(
-            cmd("rhel", true),
-            "systemctl status sshd / systemctl restart sshd"
-        );
-        assert_eq!(
-            cmd("arch", false),
-            "systemctl status sshd / systemctl restart sshd"
-        );
-        assert_eq!(
-            cmd("alpine", true),
-            "rc-service --nocolor sshd status / rc-service --nocolor sshd restart"
-        );
-        assert_eq!(
-            cmd("sles", true),
-            "systemctl status sshd.service / systemctl restart sshd.service"
-        );
-        assert_eq!(
-            cmd("opensuse", false),
-            "service sshd status / service sshd restart"
-        );
-        assert_eq!(
-            cmd("gentoo", false),
-            "rc-service /etc/init.d/sshd status / rc-service /etc/init.d/sshd restart"
-        );
-        // system_info.ssh_svcname is read where the distro does not force it.
-        let cfg = yaml("system_info: {ssh_svcname: openssh}");
-        assert_eq!(
-            ssh_service("debian", &cfg, true).status,
-            ["systemctl", "status", "openssh"]
-        );
-        assert_eq!(
-            ssh_service("centos", &cfg, true).status,
-            ["systemctl", "status", "sshd"]
-        );
-    }
-
-    #[test]
-    fn systemd_is_read_from_the_root() {
-        let tmp = tempfile::tempdir().unwrap();
-        let fs = RealFs {
-            root: Root::new(tmp.path()),
-        };
-        assert!(!uses_systemd(&fs));
-        // An offline image whose init is systemd.
-        std::fs::create_dir_all(tmp.path().join("sbin")).unwrap();
-        std::os::unix::fs::symlink("/lib/systemd/systemd", tmp.path().join("sbin/init")).unwrap();
-        assert!(uses_systemd(&fs));
-        // A running system says for itself: /run/systemd without system/.
-        std::fs::create_dir_all(tmp.path().join("run/systemd")).unwrap();
-        assert!(!uses_systemd(&fs));
-        std::fs::create_dir_all(tmp.path().join("run/systemd/system")).unwrap();
-        assert!(uses_systemd(&fs));
     }
 
     #[test]

@@ -286,7 +286,7 @@ fn generate_keys(st: &mut Staged, cfg: &Value) {
 /// authorized_keys (see users_groups: 22.4 writes them as two keys).
 fn apply_credentials(st: &mut Staged, ctx: &Context) -> Result<Vec<String>, String> {
     let cfg = ctx.cfg;
-    let ug = crate::users::normalize_users_groups(cfg)?;
+    let ug = crate::distro::users::normalize_users_groups(cfg)?;
     // cloud-init normalises again here, and logs its deprecations again.
     for w in &ug.warnings {
         tracing::warn!("{w}");

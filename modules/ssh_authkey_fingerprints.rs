@@ -54,7 +54,7 @@ impl Module for SshAuthkeyFingerprints {
             .get("authkey_hash")
             .map(Value::python_str)
             .unwrap_or_else(|| "sha256".into());
-        let users = match crate::users::normalize_users_groups(ctx.cfg) {
+        let users = match crate::distro::users::normalize_users_groups(ctx.cfg) {
             Ok(u) => u,
             Err(e) => {
                 out.error(e);

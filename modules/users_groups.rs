@@ -1,8 +1,8 @@
 //! users_groups (`cc_users_groups`): the groups and users of `groups`,
 //! `users`, `user` and `system_info.default_user`, as cloud-init 22.4 makes
 //! them with the distro's tools (`Distro.create_group`, `create_user`,
-//! `add_user`, `lock_passwd`, `write_sudo_rules`), in the network stage,
-//! once per instance.
+//! `add_user`, `lock_passwd`, `write_sudo_rules`; the commands are
+//! [`crate::distro::users`]'), in the network stage, once per instance.
 //!
 //! In cloud-init's order: every group of `groups` first (`groupadd`; members
 //! that already exist get `usermod -a -G`, the others a warning), then each
@@ -60,6 +60,8 @@
 use std::path::Path;
 
 use crate::accounts::{self, Staged};
+use crate::distro::users::SUDOERS_FILE;
+use crate::distro::{make_header, Distro};
 use crate::effect::{Command, Data, OnFailure};
 use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
 use crate::pyset::PySet;
@@ -86,8 +88,6 @@ static INFO: ModuleInfo = ModuleInfo {
     summary: "create groups and users, their sudo rules and ssh keys",
 };
 
-/// `distro.ci_sudoers_fn`.
-pub const SUDOERS_FILE: &str = "/etc/sudoers.d/90-cloud-init-users";
 const SUDO_BASE: &str = "/etc/sudoers";
 
 impl Module for UsersGroups {
@@ -97,7 +97,7 @@ impl Module for UsersGroups {
 
     fn plan(&self, ctx: &Context) -> ModuleOutput {
         let mut out = ModuleOutput::default();
-        let ug = match crate::users::normalize_users_groups(ctx.cfg) {
+        let ug = match crate::distro::users::normalize_users_groups(ctx.cfg) {
             Ok(ug) => ug,
             Err(e) => {
                 out.error(e);
@@ -114,7 +114,7 @@ impl Module for UsersGroups {
                 .into_iter()
                 .map(|g| g.name)
                 .collect(),
-            snappy: system_is_snappy(ctx.fs),
+            distro: ctx.distro,
             out: &mut out,
         };
         for w in &ug.warnings {
@@ -299,7 +299,7 @@ struct Run<'a, 'o> {
     users: Vec<String>,
     /// `util.is_group`.
     groups: Vec<String>,
-    snappy: bool,
+    distro: &'a Distro,
     out: &'o mut ModuleOutput,
 }
 
@@ -315,23 +315,13 @@ impl Run<'_, '_> {
         self.out.notes.push(msg);
     }
 
-    fn command(&self, argv: &[&str]) -> Command {
-        let mut argv: Vec<String> = argv.iter().map(|a| a.to_string()).collect();
-        if self.snappy && matches!(argv[0].as_str(), "useradd" | "groupadd") {
-            argv.insert(2, "--extrausers".into());
-        }
-        Command::new(argv)
-    }
-
     /// `Distro.create_group(name, members)`.
     fn create_group(&mut self, name: &str, members: &[String]) -> Result<(), String> {
         if self.groups.iter().any(|g| g == name) {
             self.warn(format!("Skipping creation of existing group '{name}'"));
         } else {
             // A failed groupadd is logged, not raised.
-            let cmd = self
-                .command(&["groupadd", name])
-                .on_failure(OnFailure::Ignore);
+            let cmd = self.distro.groupadd(name).on_failure(OnFailure::Ignore);
             self.st.run(cmd);
             tracing::info!("Created new group {name}");
             self.groups.push(name.to_string());
@@ -343,8 +333,7 @@ impl Run<'_, '_> {
                 ));
                 continue;
             }
-            self.st
-                .run(Command::new(["usermod", "-a", "-G", name, member.as_str()]));
+            self.st.run(self.distro.add_member(name, member));
             tracing::info!("Added user '{member}' to group '{name}'");
         }
         Ok(())
@@ -403,61 +392,7 @@ impl Run<'_, '_> {
                 }
             }
         }
-        if let Some(uid) = kwargs.get("uid").cloned() {
-            kwargs.insert(Value::str("uid"), Value::str(uid.python_str()));
-        }
-        let mut cmd = self.command(&["useradd", name]);
-        let mut keys: Vec<(String, Value)> = kwargs
-            .iter()
-            .map(|(k, v)| (k.python_str(), v.clone()))
-            .collect();
-        keys.sort_by(|a, b| a.0.cmp(&b.0));
-        for (key, val) in &keys {
-            let opt = match key.as_str() {
-                "gecos" => Some("--comment"),
-                "homedir" => Some("--home"),
-                "primary_group" => Some("--gid"),
-                "uid" => Some("--uid"),
-                "groups" => Some("--groups"),
-                "passwd" => Some("--password"),
-                "shell" => Some("--shell"),
-                "expiredate" => Some("--expiredate"),
-                "inactive" => Some("--inactive"),
-                "selinux_user" => Some("--selinux-user"),
-                _ => None,
-            };
-            let flag = match key.as_str() {
-                "no_user_group" => Some("--no-user-group"),
-                "system" => Some("--system"),
-                "no_log_init" => Some("--no-log-init"),
-                _ => None,
-            };
-            match (opt, val) {
-                (Some(opt), Value::Str(v)) if !v.is_empty() => {
-                    cmd.argv.push(opt.to_string());
-                    cmd = if key == "passwd" {
-                        cmd.secret_arg(v.clone())
-                    } else {
-                        cmd.argv.push(v.clone());
-                        cmd
-                    };
-                }
-                _ => {
-                    if let Some(flag) = flag.filter(|_| val.truthy()) {
-                        cmd.argv.push(flag.to_string());
-                    }
-                }
-            }
-        }
-        let set = |k: &str| kwargs.get(k).is_some_and(Value::truthy);
-        cmd.argv.push(
-            if set("no_create_home") || set("system") {
-                "-M"
-            } else {
-                "-m"
-            }
-            .into(),
-        );
+        let cmd = self.distro.useradd(name, kwargs);
         tracing::debug!("Adding user {name}");
         self.st.run(cmd);
         self.users.push(name.to_string());
@@ -480,13 +415,14 @@ impl Run<'_, '_> {
         self.add_user(name, cfg)?;
         let given = |k: &str| cfg.get(k).filter(|v| v.truthy()).map(Value::python_str);
         if let Some(pw) = given("plain_text_passwd") {
-            self.set_passwd(name, &pw, false);
+            self.st.run(self.distro.set_passwd(name, &pw, false));
         }
         if let Some(pw) = given("hashed_passwd") {
-            self.set_passwd(name, &pw, true);
+            self.st.run(self.distro.set_passwd(name, &pw, true));
         }
         if cfg.get("lock_passwd").is_none_or(Value::truthy) {
-            self.lock_passwd(name)?;
+            let cmd = self.distro.lock_passwd(self.st.fs, name)?;
+            self.st.run(cmd);
         }
         if let Some(sudo) = cfg.get("sudo") {
             if sudo.truthy() {
@@ -566,55 +502,10 @@ impl Run<'_, '_> {
         Ok(())
     }
 
-    /// `Distro.set_passwd`: `name:password` on chpasswd's stdin (no newline).
-    fn set_passwd(&mut self, name: &str, passwd: &str, hashed: bool) {
-        let mut argv = vec!["chpasswd"];
-        if hashed {
-            argv.push("-e");
-        }
-        let mut cmd = Command::new(argv);
-        cmd.stdin = Some(Data::secret(format!("{name}:{passwd}")));
-        self.st.run(cmd);
-    }
-
-    /// `Distro.lock_passwd`: `passwd -l`, else `usermod --lock`.
-    fn lock_passwd(&mut self, name: &str) -> Result<(), String> {
-        let fs = self.st.fs;
-        let argv = if accounts::which(fs, "passwd").is_some() {
-            vec!["passwd", "-l", name]
-        } else if accounts::which(fs, "usermod").is_some() {
-            vec!["usermod", "--lock", name]
-        } else if !accounts::runs_programs(fs) {
-            // A scratch root: nothing runs here, list what a system runs.
-            vec!["passwd", "-l", name]
-        } else {
-            return Err(format!(
-                "Unable to lock user account '{name}'. No tools available.   Tried: ['passwd', 'usermod']."
-            ));
-        };
-        self.st.run(Command::new(argv));
-        Ok(())
-    }
-
     /// `Distro.write_sudo_rules(user, rules)`.
     fn write_sudo_rules(&mut self, user: &str, rules: &Value) -> Result<(), String> {
-        let mut lines = vec![String::new(), format!("# User rules for {user}")];
-        match rules {
-            Value::Seq(items) => {
-                for r in items {
-                    lines.push(format!("{user} {}", r.python_str()));
-                }
-            }
-            Value::Str(s) => lines.push(format!("{user} {s}")),
-            other => {
-                return Err(format!(
-                    "Can not create sudoers rule addition with type '{}'",
-                    other.type_name()
-                ))
-            }
-        }
-        let content = format!("{}\n", lines.join("\n"));
-        let file = Path::new(SUDOERS_FILE);
+        let content = self.distro.sudo_rules(user, rules)?;
+        let file = Path::new(self.distro.sudoers_file());
         self.ensure_sudo_dir(file.parent().unwrap_or(Path::new("/etc/sudoers.d")));
         if !self.st.exists(file) {
             let text = format!("{}\n{content}", make_header("created"));
@@ -673,19 +564,6 @@ impl Run<'_, '_> {
     }
 }
 
-/// `util.make_header(base=...)`: `# Created by cloud-init v. <version> on <RFC 2822 date>`.
-fn make_header(base: &str) -> String {
-    let mut b = base.to_string();
-    if let Some(first) = b.get(..1) {
-        b.replace_range(..1, &first.to_uppercase());
-    }
-    format!(
-        "# {b} by cloud-init v. {} on {}",
-        crate::VERSION_STRING,
-        chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S +0000")
-    )
-}
-
 /// `os.path.abspath` with `/` as the working directory.
 fn abspath(p: &str) -> String {
     let mut parts: Vec<&str> = Vec::new();
@@ -699,30 +577,6 @@ fn abspath(p: &str) -> String {
         }
     }
     format!("/{}", parts.join("/"))
-}
-
-/// `util.system_is_snappy()`, of the root.
-fn system_is_snappy(fs: &dyn crate::rootfs::FsView) -> bool {
-    let os_release = fs
-        .read_string(Path::new("/etc/os-release"))
-        .unwrap_or_default();
-    let ubuntu_core = os_release.lines().any(|l| {
-        l.trim()
-            .strip_prefix("ID=")
-            .map(|v| {
-                v.trim_matches(['"', '\''])
-                    .eq_ignore_ascii_case("ubuntu-core")
-            })
-            .unwrap_or(false)
-    });
-    ubuntu_core
-        || fs
-            .read_string(Path::new("/proc/cmdline"))
-            .is_some_and(|c| c.contains("snap_core="))
-        || fs
-            .read_string(Path::new("/etc/system-image/channel.ini"))
-            .is_some_and(|c| c.to_lowercase().contains("ubuntu-core"))
-        || fs.is_dir(Path::new("/etc/system-image/config.d"))
 }
 
 #[cfg(test)]

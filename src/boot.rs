@@ -256,8 +256,15 @@ impl<'t> Engine<'t> {
     /// so far) set before modules run; failures are notes, retried by the
     /// set_hostname module. Reported as the pseudo-module `early_hostname`.
     fn early_hostname(&mut self, report: &mut StageReport, cfg: &Value, instance: &Instance) {
-        let early =
-            crate::hostname::maybe_set_hostname(self.target.fs(), &self.paths, cfg, instance);
+        let fs = self.target.fs();
+        let distro = crate::distro::Distro::detect(fs, cfg);
+        let early = crate::modules::set_hostname::maybe_set_hostname(
+            fs,
+            &self.paths,
+            cfg,
+            instance,
+            &distro,
+        );
         if early.effects.is_empty() && early.notes.is_empty() {
             return;
         }
@@ -859,6 +866,7 @@ impl<'t> Engine<'t> {
             }
             o
         } else {
+            let distro = crate::distro::Distro::detect(self.target.fs(), cfg);
             let ctx = Context {
                 name,
                 stage,
@@ -866,6 +874,7 @@ impl<'t> Engine<'t> {
                 instance,
                 paths: &self.paths,
                 fs: self.target.fs(),
+                distro: &distro,
                 args: &planned.args,
                 bad_entries: &bad_entries,
                 run_id: &run_id,

@@ -9,7 +9,7 @@
 use serde_json::{json, Map, Value as J};
 
 use crate::datasource::Instance;
-use crate::distro::Distro;
+use crate::distro::OsRelease;
 use crate::value::Value;
 
 const EXPERIMENTAL: &str = "EXPERIMENTAL: The structure and format of content scoped under the 'ds' key may change in subsequent releases of cloud-init.";
@@ -123,7 +123,7 @@ fn process(v: &mut J, path: &str, b64: &mut Vec<String>, sensitive: &mut Vec<Str
 }
 
 /// Builds both documents for `instance`.
-pub fn build(instance: &Instance, sys_cfg: &Value, distro: &Distro) -> InstanceData {
+pub fn build(instance: &Instance, sys_cfg: &Value, distro: &OsRelease) -> InstanceData {
     let un = uname();
     let mut ds = Map::new();
     ds.insert("meta_data".into(), ci_json(&instance.metadata));

@@ -21,7 +21,6 @@ pub mod distro;
 pub mod effect;
 pub mod exec;
 pub mod fstab;
-pub mod hostname;
 pub mod http;
 pub mod install;
 pub mod instance_data;
@@ -54,7 +53,6 @@ pub mod status;
 pub mod target;
 pub mod templater;
 pub mod userdata;
-pub mod users;
 pub mod value;
 pub mod yaml;
 

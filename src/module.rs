@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::datasource::Instance;
+use crate::distro::Distro;
 use crate::effect::{lookup_id, Effect, Named, Owner};
 use crate::paths::Paths;
 use crate::rootfs::FsView;
@@ -42,6 +43,9 @@ pub struct Context<'a> {
     pub instance: &'a Instance,
     pub paths: &'a Paths,
     pub fs: &'a dyn FsView,
+    /// The distribution, detected by the engine: per-distro decisions
+    /// (hostname files, services, users, shutdown) are its methods.
+    pub distro: &'a Distro,
     /// Arguments from the module list entry or `single` (`[name, freq, args...]`).
     pub args: &'a [String],
     /// Entries of a [`crate::schema::Ty::Entries`] list that have the wrong
@@ -168,6 +172,8 @@ pub trait Module: Sync {
 /// The distribution name modules are checked against: `system_info.distro`
 /// from the config, as cloud-init takes it, else the root's own (cloud-init's
 /// builtin default would say `ubuntu` of any image without a cloud.cfg).
+/// [`Distro::name`] for the engine, which checks modules before it has a
+/// context to put a `Distro` on.
 pub fn distro_name(cfg: &Value, fs: &dyn FsView) -> String {
     cfg.get("system_info")
         .and_then(|s| s.get("distro"))

@@ -13,9 +13,11 @@ mod modules_common;
 use std::path::Path;
 
 use cloudboot::datasource::Instance;
+use cloudboot::distro::sysconfig::{update_sysconfig, SysConf};
+use cloudboot::distro::{hostname, Distro};
 use cloudboot::effect::Effect;
 use cloudboot::exec::Runner;
-use cloudboot::hostname::{self, HostDistro, SysConf};
+use cloudboot::modules::update_etc_hosts::render_template;
 use cloudboot::rootfs::{RealFs, Root};
 use cloudboot::target::{apply_all, LiveTarget};
 use cloudboot::value::Value;
@@ -338,10 +340,11 @@ fn names_as_util_get_hostname_fqdn() {
             m.write("/etc/hosts", h);
         }
         let cfg = Value::from_json(&c["cfg"]);
-        let got = hostname::get_hostname_fqdn(
+        let fs = fs_of(&m);
+        let got = Distro::detect(&fs, &cfg).hostname_fqdn(
             &cfg,
             &instance_with(&c["metadata"]),
-            &fs_of(&m),
+            &fs,
             c["metadata_only"].as_bool().unwrap(),
         );
         match (&got, c["out"].get("error")) {
@@ -371,7 +374,7 @@ fn sysconfig_network_as_configobj_writes_it() {
     for c in cases {
         let existing = c["existing"].as_str();
         let value = c["value"].as_str().unwrap();
-        let got = hostname::update_sysconfig(existing, "HOSTNAME", value);
+        let got = update_sysconfig(existing, "HOSTNAME", value);
         if existing.is_some_and(|e| e.starts_with('[')) {
             // cloudboot refuses sections, which configobj accepts.
             assert!(got.is_err(), "{c}");
@@ -411,7 +414,7 @@ fn etc_hostname_as_hostname_conf_writes_it() {
             m.write("/etc/hostname", e);
         }
         let fs = fs_of(&m);
-        let d = HostDistro::for_root(&distro_cfg("debian", &serde_json::json!({})), &fs).unwrap();
+        let d = Distro::detect(&fs, &distro_cfg("debian", &serde_json::json!({})));
         let read = d.read_hostname(&fs, Path::new("/etc/hostname")).unwrap();
         assert_eq!(read.as_deref(), c["read"].as_str(), "{c}");
         let mut effects = Vec::new();
@@ -447,11 +450,10 @@ fn etc_hosts_localhost_line_as_update_etc_hosts_edits_it() {
             m.write("/etc/hosts", e);
         }
         let fs = fs_of(&m);
-        let d = HostDistro::for_root(
-            &distro_cfg(c["distro"].as_str().unwrap(), &serde_json::json!({})),
+        let d = Distro::detect(
             &fs,
-        )
-        .unwrap();
+            &distro_cfg(c["distro"].as_str().unwrap(), &serde_json::json!({})),
+        );
         let got = d
             .update_etc_hosts(
                 &fs,
@@ -479,7 +481,7 @@ fn hosts_templates_as_cloud_init_renders_them() {
     let dir = fixtures().join("base/etc/cloud/templates");
     for c in cases {
         let text = std::fs::read_to_string(dir.join(c["template"].as_str().unwrap())).unwrap();
-        let got = hostname::render_template(
+        let got = render_template(
             &text,
             &[
                 ("hostname", c["hostname"].as_str().unwrap()),
@@ -539,7 +541,7 @@ fn rhel_6_and_7_sequences_as_cloud_init_runs_them() {
             }
             let cfg = Value::from_json(&cfg_json);
             let fs = fs_of(&m);
-            let d = HostDistro::for_root(&cfg, &fs).unwrap();
+            let d = Distro::detect(&fs, &cfg);
             assert_eq!(d.systemd, s["systemd"].as_bool().unwrap());
             let h = step["hostname"].as_str().unwrap();
             let f = step["fqdn"].as_str().unwrap();
@@ -555,7 +557,8 @@ fn rhel_6_and_7_sequences_as_cloud_init_runs_them() {
                         h,
                         Some(f),
                         Path::new("/var/lib/cloud/data/previous-hostname"),
-                        &mut out,
+                        &mut out.effects,
+                        &mut out.notes,
                     )
                     .unwrap(),
                 "update_etc_hosts" => out.effects.extend(d.update_etc_hosts(&fs, h, f)),

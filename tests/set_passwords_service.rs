@@ -147,9 +147,11 @@ fn each_status_answer_picks_what_cloud_init_22_4_does() {
             root: Root::new(tmp.path()),
         };
         let cfg = cloudboot::yaml::load(row.config().unwrap_or_default().as_bytes(), "t").unwrap();
-        let out = cloudboot::modules::set_passwords::plan(&cfg, &[], &fs, &mut || -> String {
-            unreachable!()
-        });
+        let distro = cloudboot::distro::Distro::detect(&fs, &cfg);
+        let out =
+            cloudboot::modules::set_passwords::plan(&cfg, &[], &fs, &distro, &mut || -> String {
+                unreachable!()
+            });
         assert!(out.errors.is_empty(), "{}: {:?}", row.name(), out.errors);
         let [Effect::Probe(probe)] = &out.effects[..] else {
             panic!("{}: {:?}", row.name(), out.effects)

@@ -6,8 +6,8 @@
 
 use std::path::Path;
 
-use crate::distro::Distro;
-use crate::net::render::Flavor;
+use crate::distro::network::select_renderer;
+use crate::distro::OsRelease;
 use crate::rootfs::FsView;
 use crate::value::Value;
 
@@ -191,212 +191,6 @@ pub fn should_apply(policy: &UpdatePolicy, cfg: &Value) -> Option<&'static str> 
         return Some("updates: network: when: boot-legacy");
     }
     None
-}
-
-/// `renderers.DEFAULT_PRIORITY`.
-pub const DEFAULT_PRIORITY: &[&str] = &[
-    "eni",
-    "sysconfig",
-    "netplan",
-    "network-manager",
-    "freebsd",
-    "netbsd",
-    "openbsd",
-    "networkd",
-];
-
-/// The renderers cloudboot writes.
-pub const IMPLEMENTED: &[&str] = &["eni", "sysconfig", "netplan", "networkd"];
-
-/// `sysconfig.KNOWN_DISTROS`.
-const SYSCONFIG_DISTROS: &[&str] = &[
-    "almalinux",
-    "centos",
-    "cloudlinux",
-    "eurolinux",
-    "fedora",
-    "miraclelinux",
-    "openEuler",
-    "openmandriva",
-    "rhel",
-    "rocky",
-    "suse",
-    "virtuozzo",
-];
-
-/// `subp.which(name, search=dirs, target=root)`.
-fn which(fs: &dyn FsView, name: &str, dirs: &[&str]) -> bool {
-    dirs.iter()
-        .any(|d| fs.is_executable_file(&Path::new(d).join(name)))
-}
-
-fn is_file(fs: &dyn FsView, path: &str) -> bool {
-    matches!(fs.stat(Path::new(path)), Some(s) if s.kind == crate::rootfs::Kind::File)
-}
-
-/// Each renderer module's `available(target)`, read under the root.
-pub fn available(fs: &dyn FsView, distro: &Distro, name: &str) -> bool {
-    let sbin = ["/sbin", "/usr/sbin"];
-    match name {
-        "eni" => {
-            ["ifquery", "ifup", "ifdown"]
-                .iter()
-                .all(|p| which(fs, p, &sbin))
-                && is_file(fs, "/etc/network/interfaces")
-        }
-        "sysconfig" => {
-            SYSCONFIG_DISTROS.contains(&distro.variant.as_str())
-                && ["ifup", "ifdown"].iter().all(|p| which(fs, p, &sbin))
-                && (is_file(fs, "/etc/sysconfig/network-scripts/network-functions")
-                    || is_file(fs, "/etc/sysconfig/config"))
-        }
-        "netplan" => which(fs, "netplan", &["/usr/sbin", "/sbin"]),
-        "networkd" => ["ip", "systemctl"]
-            .iter()
-            .all(|p| which(fs, p, &["/usr/sbin", "/bin"])),
-        "network-manager" => {
-            is_file(fs, "/etc/NetworkManager/NetworkManager.conf")
-                && which(fs, "nmcli", &["/usr/bin", "/bin", "/usr/sbin", "/sbin"])
-        }
-        _ => false,
-    }
-}
-
-/// The renderer chosen, and why.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Choice {
-    pub name: &'static str,
-    pub flavor: Flavor,
-    pub why: String,
-}
-
-/// The distribution family's own renderer: what cloudboot uses when
-/// nothing in the priority list is available under the root (a bare image
-/// tree, a root whose tools live elsewhere). cloud-init gives up there
-/// (`RendererNotFoundError`); a preview or a minimal image still deserves
-/// the files its distribution reads.
-pub fn family_renderer(distro: &Distro) -> &'static str {
-    match distro.variant.as_str() {
-        v if SYSCONFIG_DISTROS.contains(&v) => "sysconfig",
-        "ubuntu" => {
-            // Ubuntu 17.10 and later read netplan.
-            let major: u32 = distro
-                .version_id
-                .split('.')
-                .next()
-                .and_then(|m| m.parse().ok())
-                .unwrap_or(0);
-            if major >= 18 {
-                "netplan"
-            } else {
-                "eni"
-            }
-        }
-        "debian" => "eni",
-        "arch" | "photon" | "mariner" => "networkd",
-        _ => "eni",
-    }
-}
-
-/// The sysconfig flavour for a distribution: initscripts-only RHEL/CentOS 6,
-/// or 7 and later.
-pub fn flavor_for(distro: &Distro) -> Flavor {
-    let major = distro.version_id.split('.').next().unwrap_or("");
-    let rhel_family = matches!(
-        distro.variant.as_str(),
-        "rhel" | "centos" | "cloudlinux" | "virtuozzo" | "eurolinux"
-    );
-    if rhel_family && major == "6" {
-        Flavor::Rhel6
-    } else if SYSCONFIG_DISTROS.contains(&distro.variant.as_str()) {
-        Flavor::Rhel
-    } else {
-        Flavor::Default
-    }
-}
-
-/// `renderers.select`: the first available renderer of
-/// `system_info.network.renderers` (or the default priority). Names
-/// cloud-init knows but cloudboot does not render (`network-manager`, the
-/// BSDs) are passed over with a note; unknown names are an error, as in
-/// cloud-init.
-pub fn select_renderer(
-    fs: &dyn FsView,
-    distro: &Distro,
-    sys_cfg: &Value,
-) -> Result<(Choice, Vec<String>), String> {
-    let mut notes = Vec::new();
-    let configured: Option<Vec<String>> = sys_cfg
-        .get("system_info")
-        .and_then(|s| s.get("network"))
-        .and_then(|n| n.get("renderers"))
-        .and_then(Value::as_seq)
-        .map(|s| s.iter().map(Value::python_str).collect());
-    let priority: Vec<String> = configured
-        .clone()
-        .unwrap_or_else(|| DEFAULT_PRIORITY.iter().map(|s| s.to_string()).collect());
-    let unknown: Vec<&String> = priority
-        .iter()
-        .filter(|n| !DEFAULT_PRIORITY.contains(&n.as_str()))
-        .collect();
-    if !unknown.is_empty() {
-        return Err(format!(
-            "Unknown renderers provided in priority list: {unknown:?}"
-        ));
-    }
-    let flavor = flavor_for(distro);
-    for name in &priority {
-        if !available(fs, distro, name) {
-            continue;
-        }
-        match IMPLEMENTED.iter().find(|n| **n == name.as_str()) {
-            Some(n) => {
-                return Ok((
-                    Choice {
-                        name: n,
-                        flavor,
-                        why: format!("first available of {priority:?}"),
-                    },
-                    notes,
-                ))
-            }
-            None => notes.push(format!(
-                "renderer {name} is available but cloudboot does not write it; trying the next"
-            )),
-        }
-    }
-    // An explicit list that names one renderer is a choice, available or not.
-    if let Some(list) = &configured {
-        if let Some(n) = list
-            .iter()
-            .find_map(|n| IMPLEMENTED.iter().find(|i| **i == n.as_str()))
-        {
-            return Ok((
-                Choice {
-                    name: n,
-                    flavor,
-                    why: format!("none of {priority:?} available under the root; first listed"),
-                },
-                notes,
-            ));
-        }
-    }
-    let name = family_renderer(distro);
-    Ok((
-        Choice {
-            name,
-            flavor,
-            why: format!(
-                "none of {priority:?} available under the root; {name} for distro '{}'",
-                if distro.id.is_empty() {
-                    "unknown"
-                } else {
-                    &distro.id
-                }
-            ),
-        },
-        notes,
-    ))
 }
 
 /// How a renderer's output is brought up on a live machine (cloud-init's
@@ -602,7 +396,7 @@ pub fn stale_reups(
     let Ok(state) = crate::net::state::NetworkState::parse(net_cfg, macs) else {
         return (Vec::new(), notes);
     };
-    let distro = crate::distro::detect(fs);
+    let distro = OsRelease::read(fs);
     let renderer = match select_renderer(fs, &distro, sys_cfg) {
         Ok((choice, _)) => choice.name,
         Err(_) => return (Vec::new(), notes),
@@ -754,7 +548,7 @@ fn plan_apply(
             "{iface}: gateway {gw} is not made a default route (an earlier interface has one)"
         ));
     }
-    let distro = crate::distro::detect(b.fs);
+    let distro = OsRelease::read(b.fs);
     let (choice, notes) = match select_renderer(b.fs, &distro, b.cfg) {
         Ok(c) => c,
         Err(e) => {
@@ -976,55 +770,5 @@ mod tests {
         // Nothing is up yet: nothing to do.
         let (effects, _) = stale_reups(&fs, &Value::empty_map(), &cfg, &macs, &Default::default());
         assert!(effects.is_empty());
-    }
-
-    #[test]
-    fn renderer_choice_reads_the_root() {
-        let centos6 = [
-            (
-                "/etc/redhat-release",
-                "CentOS release 6.10 (Final)\n",
-                0o644,
-            ),
-            ("/sbin/ifup", "#!/bin/sh\n", 0o755),
-            ("/sbin/ifdown", "#!/bin/sh\n", 0o755),
-            (
-                "/etc/sysconfig/network-scripts/network-functions",
-                "",
-                0o644,
-            ),
-        ];
-        let (_t, fs) = root_with(&centos6);
-        let distro = crate::distro::detect(&fs);
-        let (c, _) = select_renderer(&fs, &distro, &Value::empty_map()).unwrap();
-        assert_eq!((c.name, c.flavor), ("sysconfig", Flavor::Rhel6));
-
-        let debian = [
-            ("/etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n", 0o644),
-            ("/sbin/ifup", "", 0o755),
-            ("/sbin/ifdown", "", 0o755),
-            ("/sbin/ifquery", "", 0o755),
-            ("/etc/network/interfaces", "", 0o644),
-            ("/usr/sbin/netplan", "", 0o755),
-        ];
-        let (_t, fs) = root_with(&debian);
-        let distro = crate::distro::detect(&fs);
-        let (c, _) = select_renderer(&fs, &distro, &Value::empty_map()).unwrap();
-        assert_eq!(c.name, "eni");
-        let cfg = yaml("system_info: {network: {renderers: [netplan, eni]}}\n");
-        let (c, _) = select_renderer(&fs, &distro, &cfg).unwrap();
-        assert_eq!(c.name, "netplan");
-        let cfg = yaml("system_info: {network: {renderers: [wicked]}}\n");
-        assert!(select_renderer(&fs, &distro, &cfg).is_err());
-
-        // A bare tree of CentOS 7: nothing available, the family's renderer.
-        let (_t, fs) = root_with(&[(
-            "/etc/os-release",
-            "ID=\"centos\"\nVERSION_ID=\"7\"\n",
-            0o644,
-        )]);
-        let distro = crate::distro::detect(&fs);
-        let (c, _) = select_renderer(&fs, &distro, &Value::empty_map()).unwrap();
-        assert_eq!((c.name, c.flavor), ("sysconfig", Flavor::Rhel));
     }
 }

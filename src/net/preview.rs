@@ -7,8 +7,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::distro::Distro;
-use crate::net::apply;
+use crate::distro::network::{family_renderer, flavor_for};
+use crate::distro::OsRelease;
 use crate::net::input;
 use crate::net::render::{self, RenderContext};
 use crate::net::state::NetworkState;
@@ -39,8 +39,8 @@ pub enum Kind {
     Eni,
 }
 
-/// `--distro centos6` / `rhel-7` / `ubuntu:18.04` into a [`Distro`].
-pub fn parse_distro(spec: &str) -> Distro {
+/// `--distro centos6` / `rhel-7` / `ubuntu:18.04` into an [`OsRelease`].
+pub fn parse_distro(spec: &str) -> OsRelease {
     let spec = spec.to_ascii_lowercase();
     let split = spec
         .find(|c: char| c.is_ascii_digit())
@@ -52,7 +52,7 @@ pub fn parse_distro(spec: &str) -> Distro {
         "opensuse" | "sles" => "suse".to_string(),
         _ => id.clone(),
     };
-    Distro {
+    OsRelease {
         id,
         version_id: version.to_string(),
         codename: String::new(),
@@ -183,7 +183,7 @@ pub fn render(req: &Request) -> Result<Outcome, String> {
     let distro = req.distro.as_deref().map(parse_distro).unwrap_or_default();
     let name = match &req.renderer {
         Some(r) => r.clone(),
-        None => apply::family_renderer(&distro).to_string(),
+        None => family_renderer(&distro).to_string(),
     };
     let renderer = render::by_name(&name)
         .ok_or_else(|| format!("unknown --renderer {name} (sysconfig, eni, networkd, netplan)"))?;
@@ -192,7 +192,7 @@ pub fn render(req: &Request) -> Result<Outcome, String> {
     let fs = RealFs { root: root.clone() };
     let ctx = RenderContext {
         fs: &fs,
-        flavor: apply::flavor_for(&distro),
+        flavor: flavor_for(&distro),
     };
     let rendered = renderer.render(&state, &ctx);
     warnings.extend(rendered.warnings.iter().cloned());

@@ -31,16 +31,8 @@ pub struct Rendered {
     pub warnings: Vec<String>,
 }
 
-/// Which variant of a renderer's output.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Flavor {
-    /// RHEL/CentOS 7 and later (cloud-init's sysconfig output).
-    Rhel,
-    /// RHEL/CentOS 6: initscripts without NetworkManager's keys.
-    Rhel6,
-    /// Anything else (the renderer's one output).
-    Default,
-}
+/// Which variant of a renderer's output: the distro's to say.
+pub use crate::distro::network::Flavor;
 
 /// What a renderer may look at besides the state.
 pub struct RenderContext<'a> {

@@ -8,9 +8,9 @@ use std::path::Path;
 
 use crate::rootfs::FsView;
 
-/// The distribution of a root.
+/// What a root's release files say.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Distro {
+pub struct OsRelease {
     /// `ID` (`redhat` for RHEL, as cloud-init renames it).
     pub id: String,
     pub version_id: String,
@@ -85,77 +85,61 @@ fn variant_of(id: &str) -> String {
     }
 }
 
-/// Reads the distribution of the root behind `fs`.
-pub fn detect(fs: &dyn FsView) -> Distro {
-    let os_release = fs
-        .read_string(Path::new("/etc/os-release"))
-        .map(|t| shell_vars(&t))
-        .filter(|v| !v.is_empty());
-    let (mut id, version_id, codename) = if let Some(vars) = os_release {
-        let mut codename = get(&vars, "VERSION_CODENAME").to_string();
-        if codename.is_empty() {
-            // `Debian GNU/Linux 8 (jessie)` style VERSION.
-            let version = get(&vars, "VERSION");
-            if let Some((_, rest)) = version.split_once(" (") {
-                codename = rest.trim_end_matches(')').to_string();
+/// Reads the release of the root behind `fs` (the [`OsRelease`] part of
+/// [`super::Distro::detect`], for instance-data and the module check).
+pub fn detect(fs: &dyn FsView) -> OsRelease {
+    OsRelease::read(fs)
+}
+
+impl OsRelease {
+    /// Reads the release files of the root behind `fs`.
+    pub fn read(fs: &dyn FsView) -> OsRelease {
+        let os_release = fs
+            .read_string(Path::new("/etc/os-release"))
+            .map(|t| shell_vars(&t))
+            .filter(|v| !v.is_empty());
+        let (mut id, version_id, codename) = if let Some(vars) = os_release {
+            let mut codename = get(&vars, "VERSION_CODENAME").to_string();
+            if codename.is_empty() {
+                // `Debian GNU/Linux 8 (jessie)` style VERSION.
+                let version = get(&vars, "VERSION");
+                if let Some((_, rest)) = version.split_once(" (") {
+                    codename = rest.trim_end_matches(')').to_string();
+                }
             }
+            (
+                get(&vars, "ID").to_string(),
+                get(&vars, "VERSION_ID").to_string(),
+                codename,
+            )
+        } else if let Some(rh) = fs
+            .read_string(Path::new("/etc/redhat-release"))
+            .and_then(|t| redhat_release(&t))
+        {
+            rh
+        } else if let Some(lsb) = fs.read_string(Path::new("/etc/lsb-release")) {
+            let vars = shell_vars(&lsb);
+            (
+                get(&vars, "DISTRIB_ID").to_lowercase(),
+                get(&vars, "DISTRIB_RELEASE").to_string(),
+                get(&vars, "DISTRIB_CODENAME").to_string(),
+            )
+        } else if let Some(v) = fs.read_string(Path::new("/etc/debian_version")) {
+            ("debian".to_string(), v.trim().to_string(), String::new())
+        } else {
+            (String::new(), String::new(), String::new())
+        };
+        if id == "rhel" {
+            id = "redhat".into();
         }
-        (
-            get(&vars, "ID").to_string(),
-            get(&vars, "VERSION_ID").to_string(),
+        let variant = variant_of(&id);
+        OsRelease {
+            id,
+            version_id,
             codename,
-        )
-    } else if let Some(rh) = fs
-        .read_string(Path::new("/etc/redhat-release"))
-        .and_then(|t| redhat_release(&t))
-    {
-        rh
-    } else if let Some(lsb) = fs.read_string(Path::new("/etc/lsb-release")) {
-        let vars = shell_vars(&lsb);
-        (
-            get(&vars, "DISTRIB_ID").to_lowercase(),
-            get(&vars, "DISTRIB_RELEASE").to_string(),
-            get(&vars, "DISTRIB_CODENAME").to_string(),
-        )
-    } else if let Some(v) = fs.read_string(Path::new("/etc/debian_version")) {
-        ("debian".to_string(), v.trim().to_string(), String::new())
-    } else {
-        (String::new(), String::new(), String::new())
-    };
-    if id == "rhel" {
-        id = "redhat".into();
+            variant,
+        }
     }
-    let variant = variant_of(&id);
-    Distro {
-        id,
-        version_id,
-        codename,
-        variant,
-    }
-}
-
-/// cloud-init's `uses_systemd()`: the root's `/run/systemd/system` is a
-/// directory (not a link).
-pub fn runs_systemd(fs: &dyn FsView) -> bool {
-    matches!(
-        fs.lstat(Path::new("/run/systemd/system")),
-        Some(s) if s.kind == crate::rootfs::Kind::Dir
-    )
-}
-
-/// [`runs_systemd`], and for an image that is not running (no `/run/systemd`
-/// at all) whether its `/sbin/init` links to `systemd`: a plan for an
-/// offline image then names the commands the image would run.
-pub fn uses_systemd(fs: &dyn FsView) -> bool {
-    if runs_systemd(fs) {
-        return true;
-    }
-    if fs.lstat(Path::new("/run/systemd")).is_some() {
-        return false;
-    }
-    fs.read_link(Path::new("/sbin/init"))
-        .map(|t| t.file_name().is_some_and(|n| n == "systemd"))
-        .unwrap_or(false)
 }
 
 #[cfg(test)]

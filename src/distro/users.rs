@@ -2,9 +2,16 @@
 //! cloud-init 22.4 reads them (`distros/ug_util.py`:
 //! `normalize_users_groups`, `extract_default`). Every module that needs
 //! "the default user" (users_groups, ssh, set_passwords) goes through here,
-//! so they agree on who that is.
+//! so they agree on who that is. Also the distro's commands for users,
+//! groups and sudo rules.
 
+use std::path::Path;
+
+use super::Distro;
+use crate::accounts;
+use crate::effect::{Command, Data};
 use crate::merge;
+use crate::rootfs::FsView;
 use crate::value::{Mapping, Value};
 
 /// The normalized users and groups, in cloud-init's order.
@@ -330,6 +337,174 @@ pub fn normalize_users_groups(cfg: &Value) -> Result<UsersGroups, String> {
         default_user_config.as_map().unwrap_or(&Mapping::new()),
     )?;
     Ok(out)
+}
+
+/// `distro.ci_sudoers_fn`: where the users' sudo rules go.
+pub const SUDOERS_FILE: &str = "/etc/sudoers.d/90-cloud-init-users";
+
+/// The users and groups side of the distro classes (`create_group`,
+/// `add_user`, `set_passwd`, `lock_passwd`, `write_sudo_rules`): the
+/// commands and file contents; users_groups runs them in its order.
+impl Distro {
+    /// `useradd NAME` or `groupadd NAME`, followed by `--extrausers` on
+    /// Ubuntu Core (`util.system_is_snappy()`), as cloud-init adds it.
+    fn command(&self, program: &str, name: &str) -> Command {
+        let mut argv = vec![program.to_string(), name.to_string()];
+        if self.snappy {
+            argv.push("--extrausers".into());
+        }
+        Command::new(argv)
+    }
+
+    /// `create_group`'s `groupadd NAME`.
+    pub fn groupadd(&self, name: &str) -> Command {
+        self.command("groupadd", name)
+    }
+
+    /// `create_group`'s `usermod -a -G GROUP MEMBER`.
+    pub fn add_member(&self, group: &str, member: &str) -> Command {
+        Command::new(["usermod", "-a", "-G", group, member])
+    }
+
+    /// `add_user`'s `useradd` for a user entry (its groups already made):
+    /// the options in sorted key order, the password hash a secret
+    /// argument, `-M` for `no_create_home` or `system`, else `-m`.
+    pub fn useradd(&self, name: &str, mut kwargs: Mapping) -> Command {
+        if let Some(uid) = kwargs.get("uid").cloned() {
+            kwargs.insert(Value::str("uid"), Value::str(uid.python_str()));
+        }
+        let mut cmd = self.command("useradd", name);
+        let mut keys: Vec<(String, Value)> = kwargs
+            .iter()
+            .map(|(k, v)| (k.python_str(), v.clone()))
+            .collect();
+        keys.sort_by(|a, b| a.0.cmp(&b.0));
+        for (key, val) in &keys {
+            let opt = match key.as_str() {
+                "gecos" => Some("--comment"),
+                "homedir" => Some("--home"),
+                "primary_group" => Some("--gid"),
+                "uid" => Some("--uid"),
+                "groups" => Some("--groups"),
+                "passwd" => Some("--password"),
+                "shell" => Some("--shell"),
+                "expiredate" => Some("--expiredate"),
+                "inactive" => Some("--inactive"),
+                "selinux_user" => Some("--selinux-user"),
+                _ => None,
+            };
+            let flag = match key.as_str() {
+                "no_user_group" => Some("--no-user-group"),
+                "system" => Some("--system"),
+                "no_log_init" => Some("--no-log-init"),
+                _ => None,
+            };
+            match (opt, val) {
+                (Some(opt), Value::Str(v)) if !v.is_empty() => {
+                    cmd.argv.push(opt.to_string());
+                    cmd = if key == "passwd" {
+                        cmd.secret_arg(v.clone())
+                    } else {
+                        cmd.argv.push(v.clone());
+                        cmd
+                    };
+                }
+                _ => {
+                    if let Some(flag) = flag.filter(|_| val.truthy()) {
+                        cmd.argv.push(flag.to_string());
+                    }
+                }
+            }
+        }
+        let set = |k: &str| kwargs.get(k).is_some_and(Value::truthy);
+        cmd.argv.push(
+            if set("no_create_home") || set("system") {
+                "-M"
+            } else {
+                "-m"
+            }
+            .into(),
+        );
+        cmd
+    }
+
+    /// `set_passwd`: `name:password` on chpasswd's stdin (no newline).
+    pub fn set_passwd(&self, name: &str, passwd: &str, hashed: bool) -> Command {
+        let mut argv = vec!["chpasswd"];
+        if hashed {
+            argv.push("-e");
+        }
+        let mut cmd = Command::new(argv);
+        cmd.stdin = Some(Data::secret(format!("{name}:{passwd}")));
+        cmd
+    }
+
+    /// `lock_passwd`: `passwd -l`, else `usermod --lock` (what the root has).
+    pub fn lock_passwd(&self, fs: &dyn FsView, name: &str) -> Result<Command, String> {
+        let argv = if accounts::which(fs, "passwd").is_some() {
+            vec!["passwd", "-l", name]
+        } else if accounts::which(fs, "usermod").is_some() {
+            vec!["usermod", "--lock", name]
+        } else if !accounts::runs_programs(fs) {
+            // A scratch root: nothing runs here, list what a system runs.
+            vec!["passwd", "-l", name]
+        } else {
+            return Err(format!(
+                "Unable to lock user account '{name}'. No tools available.   Tried: ['passwd', 'usermod']."
+            ));
+        };
+        Ok(Command::new(argv))
+    }
+
+    /// `ci_sudoers_fn`.
+    pub fn sudoers_file(&self) -> &'static str {
+        SUDOERS_FILE
+    }
+
+    /// `write_sudo_rules`' text for `user`: a string rule or a list of them.
+    pub fn sudo_rules(&self, user: &str, rules: &Value) -> Result<String, String> {
+        let mut lines = vec![String::new(), format!("# User rules for {user}")];
+        match rules {
+            Value::Seq(items) => {
+                for r in items {
+                    lines.push(format!("{user} {}", r.python_str()));
+                }
+            }
+            Value::Str(s) => lines.push(format!("{user} {s}")),
+            other => {
+                return Err(format!(
+                    "Can not create sudoers rule addition with type '{}'",
+                    other.type_name()
+                ))
+            }
+        }
+        let content = format!("{}\n", lines.join("\n"));
+        Ok(content)
+    }
+}
+
+/// `util.system_is_snappy()`, of the root.
+pub(super) fn system_is_snappy(fs: &dyn FsView) -> bool {
+    let os_release = fs
+        .read_string(Path::new("/etc/os-release"))
+        .unwrap_or_default();
+    let ubuntu_core = os_release.lines().any(|l| {
+        l.trim()
+            .strip_prefix("ID=")
+            .map(|v| {
+                v.trim_matches(['"', '\''])
+                    .eq_ignore_ascii_case("ubuntu-core")
+            })
+            .unwrap_or(false)
+    });
+    ubuntu_core
+        || fs
+            .read_string(Path::new("/proc/cmdline"))
+            .is_some_and(|c| c.contains("snap_core="))
+        || fs
+            .read_string(Path::new("/etc/system-image/channel.ini"))
+            .is_some_and(|c| c.to_lowercase().contains("ubuntu-core"))
+        || fs.is_dir(Path::new("/etc/system-image/config.d"))
 }
 
 #[cfg(test)]

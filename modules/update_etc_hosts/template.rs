@@ -1,0 +1,189 @@
+//! The hosts templates rendered as cloud-init 22.4's `templater` renders
+//! them: the basic renderer (`$name`, `${name}`) and the jinja subset
+//! hosts templates use.
+
+use crate::pystr::is_space as py_space;
+
+/// `templater.render_string(text, params)`: a `## template: jinja` header
+/// selects jinja (variables and comments, with `-` whitespace control and
+/// `trim_blocks`), `## template: basic` or no header the basic renderer
+/// (`$name`, `${name}`). A header-less template with a Cheetah block comment
+/// (`#* ... *#`, cloud-init 0.7.5's own templates) has the comment removed
+/// first, as Cheetah did: 22.4 would copy it into `/etc/hosts`.
+pub fn render_template(text: &str, params: &[(&str, &str)]) -> Result<String, String> {
+    use crate::templater::{self, Kind};
+    match templater::detect(text)? {
+        (Kind::Basic, _, false) => basic_render(&strip_cheetah_comments(text), params),
+        (Kind::Basic, body, _) => basic_render(body, params),
+        (Kind::Jinja, body, _) => {
+            let add = if body.ends_with('\n') { "\n" } else { "" };
+            Ok(format!("{}{add}", jinja_render(body, params)?))
+        }
+    }
+}
+
+/// Cheetah's `#* ... *#` block comments, removed with the rest of a line
+/// they end.
+fn strip_cheetah_comments(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("#*") {
+        let Some(end) = rest[start + 2..].find("*#") else {
+            break;
+        };
+        out.push_str(&rest[..start]);
+        let mut after = &rest[start + 2 + end + 2..];
+        // A comment that is whole lines leaves no blank line behind.
+        let line_start = out.is_empty() || out.ends_with('\n');
+        if line_start {
+            if let Some(r) = after.strip_prefix('\n') {
+                after = r;
+            }
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `templater.basic_render` over the hosts parameters; a name that is not a
+/// parameter is an error (cloud-init's KeyError).
+fn basic_render(text: &str, params: &[(&str, &str)]) -> Result<String, String> {
+    crate::templater::basic_render(text, |name| {
+        if name.contains('.') {
+            return Err(format!(
+                "the template variable '{name}' is not a hosts template parameter"
+            ));
+        }
+        params
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+            .ok_or_else(|| format!("the template variable '{name}' is not defined (KeyError)"))
+    })
+}
+
+/// Jinja as cloud-init configures it (`trim_blocks=True`, no
+/// `keep_trailing_newline`), for what hosts templates use: `{{ name }}`
+/// and `{# comments #}`, with `-` whitespace control. Statements are
+/// refused by name. An undefined name renders as
+/// `CI_MISSING_JINJA_VAR/<name>`, as in cloud-init.
+fn jinja_render(text: &str, params: &[(&str, &str)]) -> Result<String, String> {
+    // Jinja drops one trailing newline of the source.
+    let text = text.strip_suffix('\n').unwrap_or(text);
+    let mut out = String::new();
+    let mut rest = text;
+    let mut strip_next = false;
+    loop {
+        let next = ["{{", "{%", "{#"]
+            .iter()
+            .filter_map(|o| rest.find(o).map(|i| (i, *o)))
+            .min();
+        let Some((start, open)) = next else {
+            out.push_str(if strip_next {
+                rest.trim_start_matches(py_space)
+            } else {
+                rest
+            });
+            break;
+        };
+        let mut literal = &rest[..start];
+        if strip_next {
+            literal = literal.trim_start_matches(py_space);
+        }
+        let body_start = start + 2;
+        let lstrip = rest[body_start..].starts_with('-');
+        if lstrip {
+            literal = literal.trim_end_matches(py_space);
+        }
+        out.push_str(literal);
+        let close = match open {
+            "{{" => "}}",
+            "{%" => "%}",
+            _ => "#}",
+        };
+        let end = rest[body_start..]
+            .find(close)
+            .map(|i| body_start + i)
+            .ok_or_else(|| format!("unclosed '{open}' in the template"))?;
+        let mut inner = &rest[body_start..end];
+        if lstrip {
+            inner = &inner[1..];
+        }
+        let rstrip = inner.ends_with('-');
+        if rstrip {
+            inner = &inner[..inner.len() - 1];
+        }
+        let inner = inner.trim();
+        match open {
+            "{{" => {
+                let value = params
+                    .iter()
+                    .find(|(k, _)| *k == inner)
+                    .map(|(_, v)| v.to_string());
+                match value {
+                    Some(v) => out.push_str(&v),
+                    None if !inner.is_empty()
+                        && inner.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+                    {
+                        out.push_str(crate::jinja::MISSING_PREFIX);
+                        out.push_str(inner);
+                    }
+                    None => {
+                        return Err(format!(
+                            "jinja expression '{{{{ {inner} }}}}' is not supported by cloudboot in a hosts template"
+                        ))
+                    }
+                }
+            }
+            "{%" => {
+                return Err(format!(
+                    "jinja statement '{{% {inner} %}}' is not supported by cloudboot in a hosts template"
+                ))
+            }
+            _ => {}
+        }
+        rest = &rest[end + close.len()..];
+        strip_next = rstrip;
+        // trim_blocks: the first newline after a comment (or statement) goes.
+        if open == "{#" && !rstrip {
+            if let Some(r) = rest.strip_prefix('\n') {
+                rest = r;
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jinja_comments_whitespace_control_and_missing_names() {
+        let p = [("hostname", "h"), ("fqdn", "h.d")];
+        assert_eq!(jinja_render("a\n{# c #}\nb\n", &p).unwrap(), "a\nb");
+        assert_eq!(jinja_render("a {# c -#}  \n\n b", &p).unwrap(), "a b");
+        assert_eq!(jinja_render("a\n  {#- c #}\nb", &p).unwrap(), "ab");
+        assert_eq!(
+            jinja_render("{{fqdn}} {{ x }}\n\n", &p).unwrap(),
+            "h.d CI_MISSING_JINJA_VAR/x\n"
+        );
+        assert!(jinja_render("{% if x %}{% endif %}", &p).is_err());
+    }
+
+    #[test]
+    fn basic_render_and_cheetah_comments() {
+        let p = [("hostname", "h"), ("fqdn", "h.d")];
+        assert_eq!(
+            render_template("#*\n  note\n*#\n127.0.0.1 ${fqdn} $hostname \n", &p).unwrap(),
+            "127.0.0.1 h.d h \n"
+        );
+        assert!(render_template("$nope\n", &p).is_err());
+        assert_eq!(
+            render_template("## template: basic\ncost $5 $\n", &p).unwrap_err(),
+            "the template variable '5' is not defined (KeyError)"
+        );
+        assert!(render_template("## template:cheetah\nx\n", &p).is_err());
+    }
+}

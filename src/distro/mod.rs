@@ -1,0 +1,176 @@
+//! The distro layer, as cloud-init's `cloudinit/distros/`: one [`Distro`]
+//! value, detected once from the target root and the config's
+//! `system_info`, carried on every module's context (`ctx.distro`). What
+//! differs between distributions is decided by its methods, which return
+//! effects or commands and never touch the host: they read the root only
+//! through the [`FsView`] they are given (in a plan, the overlay that
+//! already shows what earlier modules would have done).
+//!
+//! | what                               | where                            |
+//! |------------------------------------|----------------------------------|
+//! | release files (`/etc/os-release`)  | [`os_release`]                   |
+//! | hostname files, `/etc/hosts`       | [`hostname`], [`names`]          |
+//! | users, groups, sudo                | [`users`]                        |
+//! | services (systemd, SysV, OpenRC)   | [`service`]                      |
+//! | shutdown                           | [`shutdown`]                     |
+//! | network renderer and its flavour   | [`network`]                      |
+//! | package manager, locale, timezone, keyboard | not yet: see below      |
+//!
+//! The file parsers the distro classes use sit beside them, one file each:
+//! [`hostname_conf`] (`/etc/hostname`), [`hosts`] (`/etc/hosts`),
+//! [`sysconfig`] (`/etc/sysconfig/*`, configobj) and [`resolv_conf`].
+//!
+//! Room for what comes next (issue 13): a package manager (`apt`, `yum`,
+//! `dnf`, `apk`, ...: `Distro::package_command`), locale
+//! (`/etc/default/locale` or `/etc/locale.conf`, `locale-gen`), timezone
+//! (`/etc/timezone` and the `/etc/localtime` link, or `timedatectl`) and
+//! keyboard (`localectl` or `/etc/default/keyboard`) each get one file here
+//! with `impl Distro` methods, chosen by [`Distro::name`] and the init
+//! system as the others are; modules then ask `ctx.distro`.
+
+pub mod hostname;
+pub mod hostname_conf;
+pub mod hosts;
+pub mod names;
+pub mod network;
+pub mod os_release;
+pub mod resolv_conf;
+pub mod service;
+pub mod shutdown;
+pub mod sysconfig;
+pub mod users;
+
+use std::path::Path;
+
+use crate::rootfs::FsView;
+use crate::value::Value;
+
+pub use os_release::{detect, OsRelease};
+
+/// The distribution a run configures, as cloud-init's `Distro` object sees
+/// it: its name, the root's release, its init system and `system_info`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Distro {
+    /// cloud-init's distro name: `system_info.distro` from the config, as
+    /// cloud-init takes it, else the root's own variant (cloud-init's
+    /// builtin default would say `ubuntu` of any image without a
+    /// cloud.cfg). Modules' `distros()` lists are checked against it.
+    pub name: String,
+    /// What the root's release files say (instance-data's `distro`, the
+    /// renderer's choice).
+    pub release: OsRelease,
+    /// `system_info.distro` was given (else [`Distro::name`] is the root's).
+    pub configured: bool,
+    /// cloud-init's `uses_systemd()` for the root: `/run/systemd/system` is
+    /// a directory; for an image that is not running (no `/run/systemd` at
+    /// all), whether its `/sbin/init` links to `systemd`, so a plan for an
+    /// offline image names the commands the image would run.
+    pub systemd: bool,
+    /// `/run/systemd/system` is a directory: systemd runs the root now
+    /// (what cloud-init itself tests; an offline image says no).
+    pub systemd_running: bool,
+    /// Ubuntu Core (`util.system_is_snappy()`): useradd and groupadd
+    /// write to `--extrausers`.
+    pub snappy: bool,
+    /// `system_info` (cloud-init's `distro._cfg`): per-image overrides
+    /// (`ssh_svcname`, `paths.templates_dir`, `default_user`, ...). An
+    /// empty mapping when absent or not a mapping.
+    pub system_info: Value,
+}
+
+impl Distro {
+    /// The distro for this root and config. Reads the release files and
+    /// `/run/systemd` once; everything after asks the value.
+    pub fn detect(fs: &dyn FsView, cfg: &Value) -> Distro {
+        let release = OsRelease::read(fs);
+        let configured_name = cfg
+            .get("system_info")
+            .and_then(|s| s.get("distro"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let systemd_running = runs_systemd(fs);
+        Distro {
+            configured: configured_name.is_some(),
+            name: configured_name.unwrap_or_else(|| release.variant.clone()),
+            release,
+            systemd: systemd_running || image_uses_systemd(fs),
+            systemd_running,
+            snappy: users::system_is_snappy(fs),
+            system_info: cfg
+                .get("system_info")
+                .filter(|v| matches!(v, Value::Map(_)))
+                .cloned()
+                .unwrap_or_else(Value::empty_map),
+        }
+    }
+}
+
+/// cloud-init's `uses_systemd()`: the root's `/run/systemd/system` is a
+/// directory (not a link).
+pub fn runs_systemd(fs: &dyn FsView) -> bool {
+    matches!(
+        fs.lstat(Path::new("/run/systemd/system")),
+        Some(s) if s.kind == crate::rootfs::Kind::Dir
+    )
+}
+
+/// For an image that is not running (no `/run/systemd` at all): whether
+/// its `/sbin/init` links to `systemd`.
+fn image_uses_systemd(fs: &dyn FsView) -> bool {
+    if fs.lstat(Path::new("/run/systemd")).is_some() {
+        return false;
+    }
+    fs.read_link(Path::new("/sbin/init"))
+        .map(|t| t.file_name().is_some_and(|n| n == "systemd"))
+        .unwrap_or(false)
+}
+
+/// `util.make_header(base=...)`: `# Created by cloud-init v. <version> on
+/// <RFC 2822 date>` (`base` with its first letter made upper case).
+pub(crate) fn make_header(base: &str) -> String {
+    let mut b = base.to_string();
+    if let Some(first) = b.get(..1) {
+        b.replace_range(..1, &first.to_uppercase());
+    }
+    format!(
+        "# {b} by cloud-init v. {} on {}",
+        crate::VERSION_STRING,
+        chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S +0000")
+    )
+}
+
+/// `chop_comment(text, "#")`: the text before the first `#`, and the rest.
+pub(crate) fn chop_comment(text: &str) -> (&str, &str) {
+    match text.find('#') {
+        Some(i) => (&text[..i], &text[i..]),
+        None => (text, ""),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `Distro::systemd`, as the modules used to ask it.
+    fn uses_systemd(fs: &dyn FsView) -> bool {
+        Distro::detect(fs, &Value::empty_map()).systemd
+    }
+
+    #[test]
+    fn systemd_is_read_from_the_root() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fs = crate::rootfs::RealFs {
+            root: crate::rootfs::Root::new(tmp.path()),
+        };
+        assert!(!uses_systemd(&fs));
+        // An offline image whose init is systemd.
+        std::fs::create_dir_all(tmp.path().join("sbin")).unwrap();
+        std::os::unix::fs::symlink("/lib/systemd/systemd", tmp.path().join("sbin/init")).unwrap();
+        assert!(uses_systemd(&fs));
+        // A running system says for itself: /run/systemd without system/.
+        std::fs::create_dir_all(tmp.path().join("run/systemd")).unwrap();
+        assert!(!uses_systemd(&fs));
+        std::fs::create_dir_all(tmp.path().join("run/systemd/system")).unwrap();
+        assert!(uses_systemd(&fs));
+    }
+}
