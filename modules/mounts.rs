@@ -15,7 +15,8 @@
 //!   ends up `null` is not written, and removes the entries before it with the
 //!   same first field.
 //! - Device names are resolved as `sanitize_devname` does: `host:/path` as is;
-//!   `ephemeralN`, `ebsN`, `swap`, `ami`, `root` through the datasource (EC2's
+//!   `ephemeralN`, `ebsN`, `swap`, `ami`, `root` through the names the
+//!   datasource gives devices (`Instance::block_devices`: EC2's
 //!   `block-device-mapping`; for ConfigDrive and OpenStack the EC2 metadata's
 //!   mapping, then the filesystem label); `sdb`/`xvdb`/`vdb`/`hda`/`sr0` get
 //!   `/dev/`; `NAME.N` names partition N; a disk with a first partition names
@@ -86,7 +87,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::datasource::Instance;
+use crate::datasource::{BlockDevices, DeviceLookup};
 use crate::effect::{Command, Data, Effect, HostAction, OnFailure};
 use crate::fstab::{
     compose_fstab, fstab_changed, human2bytes, is_ws, kernel_version, mem_total, mount_fstype,
@@ -149,34 +150,12 @@ pub const SYSVINIT_OPTS: &str = "defaults,nofail";
 // ---------------------------------------------------------------------------
 // Device names
 
-/// How a datasource turns `ephemeral0`-style names into devices
-/// (`device_name_to_device`).
-#[derive(Debug)]
-pub enum MetaNames<'a> {
-    /// DataSourceEc2: `metadata["block-device-mapping"]`.
-    Ec2(Option<&'a Value>),
-    /// ConfigDrive and OpenStack (`SourceMixin`): the EC2 metadata's mapping,
-    /// then a filesystem label.
-    OpenStack(Option<&'a serde_json::Value>),
-    /// Every other datasource: nothing resolves.
-    None,
-}
-
-impl<'a> MetaNames<'a> {
-    pub fn of(instance: &'a Instance) -> MetaNames<'a> {
-        match instance.dsname.as_str() {
-            "Ec2" => MetaNames::Ec2(instance.metadata.get("block-device-mapping")),
-            "ConfigDrive" | "OpenStack" => MetaNames::OpenStack(instance.ec2_metadata.as_ref()),
-            _ => MetaNames::None,
-        }
-    }
-}
-
 /// Resolves device names inside the root, as cloud-init's
 /// `sanitize_devname` does on the machine it runs on.
 pub struct Devices<'a> {
     pub fs: &'a dyn FsView,
-    pub meta: MetaNames<'a>,
+    /// The names the datasource gives devices (`ephemeral0`, `swap`, ...).
+    pub names: &'a BlockDevices,
     /// `device_aliases`.
     pub aliases: Vec<(String, String)>,
 }
@@ -245,22 +224,9 @@ impl Devices<'_> {
         p.rsplit('/').next().unwrap_or(p)
     }
 
-    /// `DataSourceEc2.device_name_to_device`.
-    fn ec2_name(&self, bdm: Option<&Value>, name: &str) -> Option<String> {
-        let map = bdm?.as_map()?;
-        let mut found = None;
-        for (k, v) in map.iter() {
-            let k = k.python_str();
-            if k == name {
-                found = Some(v.python_str());
-                break;
-            }
-            // Eucalyptus names it `ephemeral` (LP: #513842).
-            if k == "ephemeral" && name == "ephemeral0" {
-                found = Some(v.python_str());
-            }
-        }
-        let ofound = found?;
+    /// [`DeviceLookup::AsGiven`] (`DataSourceEc2.device_name_to_device`).
+    fn as_given(&self, name: &str) -> Option<String> {
+        let ofound = self.names.get(name)?.to_string();
         let dev = if ofound.starts_with('/') {
             ofound.clone()
         } else {
@@ -293,8 +259,8 @@ impl Devices<'_> {
         self.remap(Self::basename(&device))
     }
 
-    /// `SourceMixin.device_name_to_device`.
-    fn openstack_name(&self, ec2: Option<&serde_json::Value>, name: &str) -> Option<String> {
+    /// [`DeviceLookup::PresentOrLabel`] (`SourceMixin.device_name_to_device`).
+    fn present_or_label(&self, name: &str) -> Option<String> {
         if name.is_empty() {
             return None;
         }
@@ -305,18 +271,8 @@ impl Devices<'_> {
         if name == "ami" {
             names.push("root".into());
         }
-        let bdm = ec2
-            .filter(|e| match e {
-                serde_json::Value::Object(o) => !o.is_empty(),
-                other => !other.is_null(),
-            })
-            .and_then(|e| e.get("block-device-mapping"))
-            .and_then(|b| b.as_object());
         for n in &names {
-            let dev = bdm.and_then(|b| b.get(n.as_str())).map(|d| match d {
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            });
+            let dev = self.names.get(n).map(str::to_string);
             if let Some(d) = self.validate(dev) {
                 return Some(d);
             }
@@ -345,10 +301,10 @@ impl Devices<'_> {
 
     /// `cloud.device_name_to_device(name)`.
     pub fn meta_name(&self, name: &str) -> Option<String> {
-        match &self.meta {
-            MetaNames::Ec2(bdm) => self.ec2_name(*bdm, name),
-            MetaNames::OpenStack(ec2) => self.openstack_name(*ec2, name),
-            MetaNames::None => None,
+        match self.names.lookup {
+            DeviceLookup::AsGiven => self.as_given(name),
+            DeviceLookup::PresentOrLabel => self.present_or_label(name),
+            DeviceLookup::Nothing => None,
         }
     }
 
@@ -425,33 +381,6 @@ fn size_value(v: &Value, key: &str) -> Result<Option<f64>, String> {
 
 // ---------------------------------------------------------------------------
 // The swap file
-
-/// Whether the root is the machine we run on (so the free space of a path
-/// there can be asked of the kernel).
-fn is_live_root(fs: &dyn FsView) -> bool {
-    let boot_id = Path::new("/proc/sys/kernel/random/boot_id");
-    let host_root = std::fs::metadata("/")
-        .ok()
-        .map(|m| crate::rootfs::Stat::from_metadata(&m));
-    host_root.is_some()
-        && fs.stat(Path::new("/")) == host_root
-        && matches!((fs.read(boot_id), std::fs::read(boot_id)), (Ok(a), Ok(b)) if a == b)
-}
-
-/// Free bytes (`f_frsize * f_bfree`) of the filesystem holding `dir`, on a
-/// live root only.
-fn free_bytes(fs: &dyn FsView, dir: &str) -> Option<u64> {
-    if !is_live_root(fs) {
-        return None;
-    }
-    let c = std::ffi::CString::new(dir).ok()?;
-    // SAFETY: statvfs writes into the struct we own; the path is NUL-terminated.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
-        return None;
-    }
-    Some((st.f_frsize as u64).saturating_mul(st.f_bfree as u64))
-}
 
 /// `os.path.dirname`.
 fn dirname(p: &str) -> String {
@@ -577,7 +506,7 @@ pub fn plan_swap(ctx: &Context, out: &mut ModuleOutput) -> SwapPlan {
             return plan;
         };
         ensure_dir(&mut plan.effects);
-        let avail = free_bytes(ctx.fs, &swap_dir);
+        let avail = ctx.host.free_bytes(ctx.fs, &swap_dir);
         suggested_swapsize(mem, maxsize.map(|m| m as u64), avail) as f64
     } else {
         size_bytes.unwrap_or(0.0)
@@ -961,7 +890,7 @@ fn plan(ctx: &Context) -> ModuleOutput {
         .unwrap_or_default();
     let devices = Devices {
         fs: ctx.fs,
-        meta: MetaNames::of(ctx.instance),
+        names: &ctx.instance.block_devices,
         aliases,
     };
     let old_bytes = ctx.fs.read(Path::new(FSTAB)).ok();
@@ -1073,21 +1002,6 @@ mod tests {
         assert_eq!(dirname("/a/b/c"), "/a/b");
     }
 
-    #[test]
-    fn free_space_is_asked_of_a_live_root_only() {
-        let live = crate::rootfs::RealFs {
-            root: crate::rootfs::Root::new("/"),
-        };
-        assert!(is_live_root(&live));
-        assert!(free_bytes(&live, "/").is_some_and(|b| b > 0));
-        let tmp = tempfile::tempdir().unwrap();
-        let scratch = crate::rootfs::RealFs {
-            root: crate::rootfs::Root::new(tmp.path()),
-        };
-        assert!(!is_live_root(&scratch));
-        assert_eq!(free_bytes(&scratch, "/"), None);
-    }
-
     /// tests/fixtures/mounts/golden.json: cloud-init 22.4's own functions
     /// (see the README there).
     fn golden() -> serde_json::Value {
@@ -1119,9 +1033,12 @@ mod tests {
             root: crate::rootfs::Root::new(root),
         };
         let bdm = |name: &str| Value::from_json(&g["bdm"][name]);
-        let ec2 = bdm("Ec2");
-        let euca = bdm("Ec2-euca");
-        let mixin = g["bdm"]["ConfigDrive"].clone();
+        let ec2 = BlockDevices::from_ec2_metadata(Some(&bdm("Ec2")));
+        let euca = BlockDevices::from_ec2_metadata(Some(&bdm("Ec2-euca")));
+        let ec2_no_bdm = BlockDevices::from_ec2_metadata(None);
+        let mixin = BlockDevices::from_openstack_ec2_metadata(Some(&g["bdm"]["ConfigDrive"]));
+        let mixin_no_ec2 = BlockDevices::from_openstack_ec2_metadata(None);
+        let nothing = BlockDevices::default();
         let aliases: Vec<(String, String)> = g["aliases"]
             .as_object()
             .unwrap()
@@ -1131,18 +1048,18 @@ mod tests {
         let mut n = 0;
         let mut resolved = 0;
         for c in g["sanitize_devname"].as_array().unwrap() {
-            let meta = match c["ds"].as_str().unwrap() {
-                "NoCloud" => MetaNames::None,
-                "Ec2" => MetaNames::Ec2(Some(&ec2)),
-                "Ec2-euca" => MetaNames::Ec2(Some(&euca)),
-                "Ec2-no-bdm" => MetaNames::Ec2(None),
-                "ConfigDrive" => MetaNames::OpenStack(Some(&mixin)),
-                "ConfigDrive-no-ec2" => MetaNames::OpenStack(None),
+            let names = match c["ds"].as_str().unwrap() {
+                "NoCloud" => &nothing,
+                "Ec2" => &ec2,
+                "Ec2-euca" => &euca,
+                "Ec2-no-bdm" => &ec2_no_bdm,
+                "ConfigDrive" => &mixin,
+                "ConfigDrive-no-ec2" => &mixin_no_ec2,
                 other => panic!("{other}"),
             };
             let devices = Devices {
                 fs: &fs,
-                meta,
+                names,
                 aliases: if c["aliases"].as_bool().unwrap() {
                     aliases.clone()
                 } else {
