@@ -171,7 +171,7 @@ impl Host for FakeHost {
 mod tests {
     use super::*;
 
-    /// Moved from `modules/mounts.rs`, where the free space was asked of
+    /// Moved from the mounts module, where the free space was asked of
     /// the kernel directly.
     #[test]
     fn free_space_is_asked_of_a_live_root_only() {

@@ -21,7 +21,6 @@ pub mod distro;
 pub mod docs;
 pub mod effect;
 pub mod exec;
-pub mod fstab;
 pub mod host;
 pub mod hostname;
 pub mod http;
