@@ -1,4 +1,5 @@
-//! Datasources: where an instance's identity and data come from.
+//! Datasources: where an instance's identity and data come from. Each is
+//! one file here plus one line in [`registry`], which says how to add one.
 //!
 //! A datasource returns one [`Instance`]; nothing downstream knows which one it
 //! was. The result is cached as JSON in the instance directory, and later
