@@ -1,53 +1,57 @@
-//! cloudboot's modules, one file each. A module sees the engine's API
-//! (`crate::module`) only: config and context in, effects out.
+//! cloudboot's modules, one file each, and their registry. A module sees the
+//! engine's API (`crate::module`) only: config and context in, effects out.
+//!
+//! # To add a module
+//!
+//! 1. Write `modules/<name>.rs`: a unit struct that implements
+//!    [`Module`](crate::module::Module), with a `static INFO: ModuleInfo`
+//!    (cloud-init's name, aliases, frequency, activation keys, the keys it
+//!    reads with their schema, and a one-line summary).
+//! 2. Add one line, `<name>::<Struct>,`, to the [`registry!`] list below. That
+//!    line declares the file as a module and registers it.
+//! 3. Place it in a stage in `stages.yaml` (cloud-init's `cloud_*_modules`
+//!    order), or list it in `tests/registry.rs`'s exceptions with the reason.
+//! 4. Run `scripts/readme-lists.sh` so the README's module table lists it.
+//!
+//! `tests/registry.rs` fails when a registered module is placed in no stage,
+//! when stages.yaml names a module cloudboot lacks, or when two modules
+//! answer to one name; `tests/readme_lists.rs` fails when the README's table
+//! is not the registry's.
 
-pub mod bootcmd;
-pub mod final_message;
-pub mod mounts;
-pub mod phone_home;
-pub mod power_state_change;
-pub mod resolv_conf;
-pub mod runcmd;
-pub mod scripts_per_boot;
-pub mod scripts_per_instance;
-pub mod scripts_per_once;
-pub mod scripts_user;
-pub mod scripts_vendor;
-pub mod set_hostname;
-pub mod set_passwords;
-pub mod ssh;
-pub mod ssh_authkey_fingerprints;
-pub mod update_etc_hosts;
-pub mod update_hostname;
-pub mod users_groups;
-pub mod write_files;
-pub mod write_files_deferred;
+/// Declares each module file and lists its module in [`all`], from one
+/// line per module.
+macro_rules! registry {
+    ($($file:ident::$module:ident,)*) => {
+        $(pub mod $file;)*
 
-use crate::module::Module;
+        /// Every module cloudboot has, in file-name order (stages.yaml
+        /// orders the runs).
+        pub fn all() -> &'static [&'static dyn crate::module::Module] {
+            &[$(&$file::$module),*]
+        }
+    };
+}
 
-/// Every module cloudboot has, in no particular order (stages.yaml orders them).
-pub fn all() -> &'static [&'static dyn Module] {
-    &[
-        &write_files::WriteFiles,
-        &write_files_deferred::WriteFilesDeferred,
-        &runcmd::Runcmd,
-        &bootcmd::Bootcmd,
-        &resolv_conf::ResolvConf,
-        &mounts::Mounts,
-        &scripts_vendor::ScriptsVendor,
-        &scripts_per_once::ScriptsPerOnce,
-        &scripts_per_boot::ScriptsPerBoot,
-        &scripts_per_instance::ScriptsPerInstance,
-        &scripts_user::ScriptsUser,
-        &final_message::FinalMessage,
-        &power_state_change::PowerStateChange,
-        &set_passwords::SetPasswords,
-        &set_hostname::SetHostname,
-        &update_hostname::UpdateHostname,
-        &update_etc_hosts::UpdateEtcHosts,
-        &users_groups::UsersGroups,
-        &ssh::Ssh,
-        &ssh_authkey_fingerprints::SshAuthkeyFingerprints,
-        &phone_home::PhoneHome,
-    ]
+registry! {
+    bootcmd::Bootcmd,
+    final_message::FinalMessage,
+    mounts::Mounts,
+    phone_home::PhoneHome,
+    power_state_change::PowerStateChange,
+    resolv_conf::ResolvConf,
+    runcmd::Runcmd,
+    scripts_per_boot::ScriptsPerBoot,
+    scripts_per_instance::ScriptsPerInstance,
+    scripts_per_once::ScriptsPerOnce,
+    scripts_user::ScriptsUser,
+    scripts_vendor::ScriptsVendor,
+    set_hostname::SetHostname,
+    set_passwords::SetPasswords,
+    ssh::Ssh,
+    ssh_authkey_fingerprints::SshAuthkeyFingerprints,
+    update_etc_hosts::UpdateEtcHosts,
+    update_hostname::UpdateHostname,
+    users_groups::UsersGroups,
+    write_files::WriteFiles,
+    write_files_deferred::WriteFilesDeferred,
 }

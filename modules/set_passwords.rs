@@ -133,46 +133,15 @@ impl Module for SetPasswords {
     }
 
     fn plan(&self, ctx: &Context) -> ModuleOutput {
-        plan(
-            ctx.cfg,
-            ctx.args,
-            ctx.fs,
-            ctx.distro,
-            &mut rand_user_password,
-        )
+        plan(ctx.cfg, ctx.args, ctx.fs, ctx.distro, &mut || {
+            rand_user_password(ctx.host)
+        })
     }
 }
 
-/// Fills `buf` from the kernel's random source (`random.SystemRandom`).
-fn random_bytes(buf: &mut [u8]) {
-    let mut filled = 0;
-    while filled < buf.len() {
-        // The raw system call, not glibc's getrandom(): that wrapper only
-        // exists from glibc 2.25, and the release build runs on 2.17.
-        // SAFETY: the pointer and length describe the unfilled tail of `buf`.
-        let n = unsafe {
-            libc::syscall(
-                libc::SYS_getrandom,
-                buf[filled..].as_mut_ptr(),
-                buf.len() - filled,
-                0,
-            )
-        };
-        if n > 0 {
-            filled += n as usize;
-        } else if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-            // No getrandom(2) (very old kernels): the device instead.
-            use std::io::Read;
-            std::fs::File::open("/dev/urandom")
-                .and_then(|mut f| f.read_exact(&mut buf[filled..]))
-                .expect("no source of randomness (getrandom and /dev/urandom failed)");
-            return;
-        }
-    }
-}
-
-/// `rand_user_password()`: 20 characters, each uniformly from [`PW_SET`].
-pub fn rand_user_password() -> String {
+/// `rand_user_password()`: 20 characters, each uniformly from [`PW_SET`],
+/// drawn from the host's random source.
+pub fn rand_user_password(host: &dyn crate::host::Host) -> String {
     let set = PW_SET.as_bytes();
     // The largest multiple of the alphabet's size below 256: bytes at or
     // above it are drawn again, so every character is equally likely.
@@ -180,7 +149,7 @@ pub fn rand_user_password() -> String {
     let mut out = String::with_capacity(RANDOM_LEN);
     let mut buf = [0u8; 64];
     while out.len() < RANDOM_LEN {
-        random_bytes(&mut buf);
+        host.random_bytes(&mut buf);
         for &b in &buf {
             if (b as usize) < limit && out.len() < RANDOM_LEN {
                 out.push(set[b as usize % set.len()] as char);
@@ -923,10 +892,10 @@ mod tests {
             assert!(!PW_SET.contains(c));
         }
         let mut seen = std::collections::BTreeSet::new();
-        let first = rand_user_password();
+        let first = rand_user_password(&crate::host::RealHost);
         let mut all_same = true;
         for _ in 0..300 {
-            let p = rand_user_password();
+            let p = rand_user_password(&crate::host::RealHost);
             assert_eq!(p.len(), RANDOM_LEN);
             assert!(p.chars().all(|c| PW_SET.contains(c)), "{p}");
             all_same &= p == first;

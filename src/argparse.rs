@@ -42,7 +42,7 @@ enum Action {
     Version(String),
 }
 
-/// How many values a positional takes (argparse's `nargs`).
+/// How many values a positional or an option takes (argparse's `nargs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Nargs {
     /// Exactly one (`nargs=None`).
@@ -51,6 +51,8 @@ pub enum Nargs {
     Optional,
     /// Any number (`*`).
     Any,
+    /// One or more (`+`).
+    OneOrMore,
 }
 
 /// A value check run when the value is taken (argparse's `type=`); the
@@ -104,6 +106,14 @@ impl Arg {
     /// An option with one value; the last one given wins.
     pub fn value(flags: &[&'static str], help: &str) -> Arg {
         Arg::option(flags, Action::Store, help)
+    }
+
+    /// An option with one or more values (`nargs="+"`): it takes the
+    /// arguments up to the next option or `--`.
+    pub fn values(flags: &[&'static str], help: &str) -> Arg {
+        let mut arg = Arg::option(flags, Action::Store, help);
+        arg.nargs = Nargs::OneOrMore;
+        arg
     }
 
     /// An option that may be given several times (`action="append"`).
@@ -191,6 +201,16 @@ impl Arg {
             self.dest.clone()
         } else {
             self.dest.to_uppercase()
+        }
+    }
+
+    /// The value words of usage and help (`_format_args`): `DOCS`, or
+    /// `DOCS [DOCS ...]` for one or more.
+    fn shown_values(&self) -> String {
+        let m = self.shown_metavar();
+        match self.nargs {
+            Nargs::OneOrMore => format!("{m} [{m} ...]"),
+            _ => m,
         }
     }
 }
@@ -625,7 +645,7 @@ impl Parser {
             .filter(|a| !a.is_positional())
             .map(|a| {
                 let part = if a.takes_value() {
-                    format!("{} {}", a.flags[0], a.shown_metavar())
+                    format!("{} {}", a.flags[0], a.shown_values())
                 } else {
                     a.flags[0].to_string()
                 };
@@ -644,6 +664,7 @@ impl Parser {
                 Nargs::One => a.shown_metavar(),
                 Nargs::Optional => format!("[{}]", a.shown_metavar()),
                 Nargs::Any => format!("[{} ...]", a.shown_metavar()),
+                Nargs::OneOrMore => a.shown_values(),
             })
             .collect();
         if let Some(sub) = &self.sub {
@@ -745,6 +766,14 @@ impl Positional<'_> {
                                 out.push(lead + n + trail);
                             }
                         }
+                    }
+                }
+                // `(-*A[A-]*)`: the longest run first.
+                Nargs::OneOrMore => {
+                    let d = dashes(0);
+                    if pattern.get(d) == Some(&'A') {
+                        let run = pattern[d + 1..].iter().take_while(|c| **c != 'O').count();
+                        out.extend((d + 1..=d + 1 + run).rev());
                     }
                 }
                 // `(-*[A-]*)`.
@@ -913,6 +942,9 @@ impl Run<'_, '_> {
             self.extras.push(self.args[start].clone());
             return Ok(start + 1);
         };
+        if arg.nargs == Nargs::OneOrMore && explicit.is_none() {
+            return self.consume_values(arg, start);
+        }
         let ignored = |arg: &Arg, value: &str| {
             Stop::Usage(format!(
                 "argument {}: ignored explicit argument {}",
@@ -961,6 +993,28 @@ impl Run<'_, '_> {
             self.take_option(arg, value.as_deref())?;
         }
         Ok(stop)
+    }
+
+    /// An option of one or more values without `=`: the arguments up to
+    /// the next option or `--` (argparse's `A[A]*` for an optional).
+    fn consume_values(&mut self, arg: &Arg, start: usize) -> Result<usize, Stop> {
+        let n = self.slots[start + 1..]
+            .iter()
+            .take_while(|s| matches!(s, Slot::Positional))
+            .count();
+        if n == 0 {
+            return Err(Stop::Usage(format!(
+                "argument {}: expected at least one argument",
+                arg.name()
+            )));
+        }
+        let values = self.args[start + 1..start + 1 + n].to_vec();
+        for v in &values {
+            check_value(arg, v)?;
+        }
+        self.seen.insert(arg.dest.clone());
+        self.matches.values.insert(arg.dest.clone(), values);
+        Ok(start + 1 + n)
     }
 
     fn take_option(&mut self, arg: &Arg, value: Option<&str>) -> Result<(), Stop> {
@@ -1063,7 +1117,7 @@ fn invocation(a: &Arg) -> String {
     if a.is_positional() {
         a.shown_metavar()
     } else if a.takes_value() {
-        let m = a.shown_metavar();
+        let m = a.shown_values();
         a.flags
             .iter()
             .map(|f| format!("{f} {m}"))
@@ -1341,6 +1395,36 @@ mod tests {
         let m = p.parse(&args(&["-fé"])).unwrap();
         assert_eq!(m.value("format"), Some("é"));
         assert!(matches!(p.parse(&args(&["-é"])), Err(Exit::Error(_))));
+    }
+
+    /// `nargs="+"` on an option, as `cloud-init schema --docs` has it.
+    #[test]
+    fn an_option_of_one_or_more_values_takes_them_up_to_the_next_option() {
+        let p = Parser::new("p")
+            .arg(Arg::values(&["-d", "--docs"], "x"))
+            .arg(Arg::flag(&["--system"], "y"));
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let m = p.parse(&args(&["--docs", "a", "b", "--system"])).unwrap();
+        assert_eq!(m.values("docs"), ["a", "b"]);
+        assert!(m.flag("system"));
+        assert_eq!(p.parse(&args(&["-d=all"])).unwrap().values("docs"), ["all"]);
+        assert_eq!(p.parse(&args(&["-dall"])).unwrap().values("docs"), ["all"]);
+        let Err(Exit::Error(e)) = p.parse(&args(&["--docs", "--system"])) else {
+            panic!("accepted");
+        };
+        assert!(
+            e.ends_with("p: error: argument -d/--docs: expected at least one argument\n"),
+            "{e}"
+        );
+        assert!(
+            p.format_usage()
+                .ends_with(" [-d DOCS [DOCS ...]] [--system]\n"),
+            "{}",
+            p.format_usage()
+        );
+        assert!(p
+            .format_help()
+            .contains("  -d DOCS [DOCS ...], --docs DOCS [DOCS ...]\n"));
     }
 
     #[test]

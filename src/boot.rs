@@ -879,6 +879,7 @@ impl<'t> Engine<'t> {
                 bad_entries: &bad_entries,
                 run_id: &run_id,
                 progress: &progress,
+                host: &crate::host::RealHost,
             };
             // A module bug must not take the boot down with it.
             let mut o = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

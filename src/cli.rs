@@ -198,6 +198,10 @@ fn command_line(prog: &str) -> Parser {
                     &["--system"],
                     "Validate the system cloud-config userdata",
                 ))
+                .arg(Arg::values(
+                    &["-d", "--docs"],
+                    "Print schema module docs. Choices: all or space-delimited cc_names.",
+                ))
                 .arg(Arg::flag(
                     &["--annotate"],
                     "Accepted as cloud-init accepts it; the errors are listed, not \
@@ -823,12 +827,29 @@ fn query_format(fmt: &str, data: &serde_json::Value) -> i32 {
 
 /// `cloud-init schema`: "Valid cloud-config: FILE" and exit 0, or
 /// "Error:" and the problems on stderr and exit 1. Unknown keys are
-/// warnings; they do not make a file invalid.
+/// warnings; they do not make a file invalid. `--docs` prints modules'
+/// docs from the registry instead.
 fn cmd_schema(args: &Args, m: &Matches) -> i32 {
     let fail = |msg: String| {
         eprintln!("Error:\n{msg}");
         1
     };
+    let docs = m.values("docs");
+    if !docs.is_empty() {
+        if m.value("config_file").is_some() || m.flag("system") {
+            return fail("Expected one of --config-file, --system or --docs arguments".into());
+        }
+        if m.flag("annotate") {
+            return fail("Invalid flag combination. Cannot use --annotate with --docs".into());
+        }
+        return match crate::docs::module_docs(docs) {
+            Ok(text) => {
+                println!("{text}");
+                0
+            }
+            Err(e) => fail(e),
+        };
+    }
     let (content, name) = match (m.value("config_file"), m.flag("system")) {
         (Some(f), false) => match fs::read(f) {
             Ok(c) => (c, f.to_string()),
@@ -844,7 +865,7 @@ fn cmd_schema(args: &Args, m: &Matches) -> i32 {
                 Err(e) => return fail(format!("{}: {e}", p.display())),
             }
         }
-        _ => return fail("Expected one of --config-file or --system arguments".into()),
+        _ => return fail("Expected one of --config-file, --system or --docs arguments".into()),
     };
     if !content.starts_with(b"#cloud-config") {
         return fail(format!(

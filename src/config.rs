@@ -22,9 +22,9 @@ use crate::rootfs::{FsView, Kind};
 use crate::value::Value;
 use crate::yaml;
 
-/// cloud-init's `CFG_BUILTIN`, the part cloudboot reads.
-const BUILTIN: &str = r#"
-datasource_list: [NoCloud, ConfigDrive, OpenStack, Ec2, None]
+/// cloud-init's `CFG_BUILTIN`, the part cloudboot reads, after its
+/// `datasource_list` (every registered datasource, see [`builtin`]).
+const BUILTIN_REST: &str = r#"
 def_log_file: /var/log/cloud-init.log
 syslog_fix_perms: ["syslog:adm", "root:adm", "root:wheel", "root:root"]
 system_info:
@@ -47,9 +47,14 @@ pub struct Loaded {
     pub problems: Vec<String>,
 }
 
-/// The builtin defaults.
+/// The builtin defaults. Its `datasource_list` is the datasource registry,
+/// in its order (cloud-init's), so a datasource is added in one place.
 pub fn builtin() -> Value {
-    yaml::load(BUILTIN.as_bytes(), "builtin").expect("builtin config is valid YAML")
+    let text = format!(
+        "datasource_list: [{}]{BUILTIN_REST}",
+        crate::datasource::registry::default_list().join(", ")
+    );
+    yaml::load(text.as_bytes(), "builtin").expect("builtin config is valid YAML")
 }
 
 /// Reads one config file that must hold a mapping (or nothing).

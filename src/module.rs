@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::datasource::Instance;
 use crate::distro::Distro;
 use crate::effect::{lookup_id, Effect, Named, Owner};
+use crate::host::Host;
 use crate::paths::Paths;
 use crate::rootfs::FsView;
 use crate::semaphore::Frequency;
@@ -60,6 +61,9 @@ pub struct Context<'a> {
     /// (see [`run_parts`]); the engine removes it once the semaphore says
     /// the module ran.
     pub progress: &'a Path,
+    /// The machine cloudboot runs on (live root or not, free space,
+    /// randomness, the clock): a module asks it, never the machine itself.
+    pub host: &'a dyn Host,
 }
 
 impl Context<'_> {

@@ -16,7 +16,7 @@
 use serde_json::Value as J;
 
 use super::source::{subplatform, DirSource, SeedSource};
-use super::{Datasource, DsContext, DsMode, Found, Instance};
+use super::{BlockDevices, Datasource, DatasourceInfo, DsContext, DsMode, Found, Instance};
 use crate::base64;
 use crate::merge::merge_many;
 use crate::value::{Mapping, Value};
@@ -389,12 +389,29 @@ pub fn instance_from(
         subplatform,
         disconnected: false,
         metadata: md,
+        // Read from `ec2_metadata` once found (`Datasource::block_devices`).
+        block_devices: BlockDevices::default(),
     }))
 }
 
+static INFO: DatasourceInfo = DatasourceInfo {
+    name: "ConfigDrive",
+    aliases: &[],
+    summary: "`config-2`/`CONFIG-2` devices and seed directories; version 2 (newest known \
+              `openstack/<version>`, else `latest`; `meta_data.json`, `user_data`, \
+              `vendor_data(2).json`, `network_data.json`, nova's ENI template, injected `files`, \
+              `ec2/latest`) and version 1",
+};
+
 impl Datasource for ConfigDrive {
-    fn name(&self) -> &'static str {
-        "ConfigDrive"
+    fn info(&self) -> &'static DatasourceInfo {
+        &INFO
+    }
+
+    /// `SourceMixin.device_name_to_device`: the EC2 meta-data's mapping,
+    /// then filesystem labels.
+    fn block_devices(&self, instance: &Instance) -> BlockDevices {
+        BlockDevices::from_openstack_ec2_metadata(instance.ec2_metadata.as_ref())
     }
 
     fn get(&self, ctx: &DsContext) -> Found {

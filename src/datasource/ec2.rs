@@ -15,7 +15,7 @@
 use serde_json::{Map, Value as J};
 
 use super::service::{dmi, metadata_urls, Bounds, Client, Miss, Waits};
-use super::{Datasource, DsContext, DsMode, Found, Instance};
+use super::{BlockDevices, Datasource, DatasourceInfo, DsContext, DsMode, Found, Instance};
 use crate::value::Value;
 
 pub struct Ec2;
@@ -251,9 +251,22 @@ impl Ec2 {
     }
 }
 
+static INFO: DatasourceInfo = DatasourceInfo {
+    name: "Ec2",
+    aliases: &[],
+    summary: "EC2 IMDS (IMDSv2 token, IMDSv1 fallback); tried only where DMI or the config says \
+              so, every request bounded, with an overall `max_wait`",
+};
+
 impl Datasource for Ec2 {
-    fn name(&self) -> &'static str {
-        "Ec2"
+    fn info(&self) -> &'static DatasourceInfo {
+        &INFO
+    }
+
+    /// `DataSourceEc2.device_name_to_device`: the meta-data's
+    /// `block-device-mapping`.
+    fn block_devices(&self, instance: &Instance) -> BlockDevices {
+        BlockDevices::from_ec2_metadata(instance.metadata.get("block-device-mapping"))
     }
 
     fn get(&self, ctx: &DsContext) -> Found {

@@ -1,19 +1,26 @@
-//! Datasources: where an instance's identity and data come from.
+//! Datasources: where an instance's identity and data come from. Each is
+//! one file here plus one line in [`registry`], which says how to add one.
 //!
 //! A datasource returns one [`Instance`]; nothing downstream knows which one it
 //! was. The result is cached as JSON in the instance directory, and later
 //! stages (and later boots, once the instance-id is confirmed) reuse it
 //! instead of searching again, as cloud-init does with `obj.pkl`.
 
-mod configdrive;
+mod block_devices;
 mod devices;
-mod ec2;
 mod mounted;
-mod nocloud;
-mod none;
-mod openstack;
+pub mod registry;
 mod service;
 pub mod source;
+
+/// Declares the file of each registered datasource (the list is in
+/// `registry.rs`, one line each).
+macro_rules! declare_files {
+    ($($file:ident::$source:ident,)*) => {
+        $(mod $file;)*
+    };
+}
+registry::registry!(declare_files);
 
 use std::path::PathBuf;
 
@@ -23,9 +30,11 @@ use crate::rootfs::FsView;
 use crate::stages::Stage;
 use crate::value::Value;
 
+pub use block_devices::{BlockDevices, DeviceLookup};
 pub use configdrive::ConfigDrive;
 pub use nocloud::NoCloud;
 pub use none::NoneSource;
+pub use registry::{by_name, DatasourceInfo};
 
 /// cloud-init's dsmode: in which stage the datasource's data is processed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -85,6 +94,11 @@ pub struct Instance {
     pub subplatform: String,
     /// The fallback datasource (`None`): no real data.
     pub disconnected: bool,
+    /// The names the metadata gives block devices (`ephemeral0`, `swap`),
+    /// for the `mounts` module. Not cached: the datasource reads them from
+    /// the fields above when it answers and when its cache is read
+    /// ([`Datasource::block_devices`]).
+    pub block_devices: BlockDevices,
 }
 
 impl Instance {
@@ -170,7 +184,21 @@ impl Instance {
     /// The instance [`Instance::to_cache_json`] wrote. The blobs are decoded one at
     /// a time, each base64 text dropped once decoded, so that reading back a
     /// large user-data costs its size once or twice, not four times.
-    pub fn from_json(mut j: serde_json::Value) -> Option<Instance> {
+    pub fn from_json(j: serde_json::Value) -> Option<Instance> {
+        Self::cached_fields(j).map(Instance::with_block_devices)
+    }
+
+    /// [`Instance::block_devices`], as the datasource named
+    /// [`Instance::dsname`] reads them from the other fields.
+    fn with_block_devices(mut self) -> Instance {
+        if let Some(ds) = by_name(&self.dsname) {
+            self.block_devices = ds.block_devices(&self);
+        }
+        self
+    }
+
+    /// The fields the cache file holds.
+    fn cached_fields(mut j: serde_json::Value) -> Option<Instance> {
         let mut bytes = |k: &str| match j.get_mut(k).map(serde_json::Value::take) {
             Some(serde_json::Value::String(t)) => base64::decode(t.as_bytes()).ok(),
             _ => None,
@@ -236,6 +264,7 @@ impl Instance {
                 .get("disconnected")
                 .and_then(|v| v.as_bool())
                 .unwrap_or(false),
+            block_devices: BlockDevices::default(),
         })
     }
 }
@@ -311,63 +340,29 @@ pub struct Found {
     pub problems: Vec<String>,
 }
 
-/// A place instance data can come from.
-pub trait Datasource {
+/// A place instance data can come from. Each is registered in
+/// [`registry`], which says how to add one.
+pub trait Datasource: Sync {
+    /// Its name, other names and summary.
+    fn info(&self) -> &'static DatasourceInfo;
     /// The `datasource_list` name.
-    fn name(&self) -> &'static str;
+    fn name(&self) -> &'static str {
+        self.info().name
+    }
     /// Looks for data; `instance: None` when this datasource is not here.
     fn get(&self, ctx: &DsContext) -> Found;
+    /// The names its metadata gives block devices (cloud-init's
+    /// `device_name_to_device`), read from an instance it found; the
+    /// default: none.
+    fn block_devices(&self, _instance: &Instance) -> BlockDevices {
+        BlockDevices::default()
+    }
     /// Whether a cached instance still describes this machine (cloud-init's
     /// `check_instance_id`); the default says no, which forces a new search.
     fn check_instance_id(&self, _ctx: &DsContext, _cached_iid: &str) -> bool {
         false
     }
 }
-
-/// The datasource named `name`, if cloudboot has it.
-pub fn by_name(name: &str) -> Option<Box<dyn Datasource>> {
-    match name.trim().trim_start_matches("DataSource") {
-        "NoCloud" | "NoCloudNet" => Some(Box::new(NoCloud)),
-        "ConfigDrive" => Some(Box::new(ConfigDrive)),
-        "OpenStack" => Some(Box::new(openstack::OpenStack)),
-        "Ec2" => Some(Box::new(ec2::Ec2)),
-        "None" => Some(Box::new(NoneSource)),
-        _ => None,
-    }
-}
-
-/// The datasource names of cloud-init 22.4 (its built-in `datasource_list`),
-/// to tell a datasource cloudboot does not have from a name nobody knows.
-const CLOUD_INIT_DATASOURCES: [&str; 28] = [
-    "NoCloud",
-    "ConfigDrive",
-    "LXD",
-    "OpenNebula",
-    "DigitalOcean",
-    "Azure",
-    "AltCloud",
-    "OVF",
-    "MAAS",
-    "GCE",
-    "OpenStack",
-    "AliYun",
-    "Vultr",
-    "Ec2",
-    "CloudSigma",
-    "CloudStack",
-    "SmartOS",
-    "Bigstep",
-    "Scaleway",
-    "Hetzner",
-    "IBMCloud",
-    "Oracle",
-    "Exoscale",
-    "RbxCloud",
-    "UpCloud",
-    "VMware",
-    "NWCS",
-    "None",
-];
 
 /// A warning for each name in `datasource_list` that cannot be searched
 /// because cloudboot has no such datasource: without it a boot could end on
@@ -380,8 +375,7 @@ pub fn unavailable_in_list(cfg: &Value) -> Vec<String> {
         .map(Value::python_str)
         .filter(|name| by_name(name).is_none())
         .map(|name| {
-            let bare = name.trim().trim_start_matches("DataSource");
-            if CLOUD_INIT_DATASOURCES.contains(&bare) {
+            if registry::CLOUD_INIT_DATASOURCES.contains(&registry::bare_name(&name)) {
                 format!(
                     "datasource_list names {name}, a cloud-init datasource cloudboot does not have; skipped"
                 )
@@ -439,7 +433,7 @@ pub fn search(names: &[String], ctx: &DsContext) -> Search {
         out.problems.extend(found.problems);
         if let Some(instance) = found.instance {
             tracing::info!("found datasource {}", instance.description);
-            out.instance = Some(instance);
+            out.instance = Some(instance.with_block_devices());
             break;
         }
     }

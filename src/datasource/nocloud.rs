@@ -19,7 +19,7 @@
 use std::path::Path;
 
 use super::source::{DirSource, SeedSource};
-use super::{Datasource, DsContext, DsMode, Found, Instance};
+use super::{Datasource, DatasourceInfo, DsContext, DsMode, Found, Instance};
 use crate::merge::merge_many;
 use crate::stages::Stage;
 use crate::userdata::{read_limited, MAX_USER_DATA};
@@ -270,9 +270,18 @@ impl NoCloud {
     }
 }
 
+static INFO: DatasourceInfo = DatasourceInfo {
+    name: "NoCloud",
+    // The network stage's class in cloud-init (`DataSourceNoCloudNet`).
+    aliases: &["NoCloudNet"],
+    summary: "seed directories, `ds=nocloud[-net];i=..;h=..;s=..` on the kernel command line or in \
+              the SMBIOS serial, `seedfrom` (`file://`, `http://`), `datasource.NoCloud`, and \
+              `cidata`/`CIDATA` devices",
+};
+
 impl Datasource for NoCloud {
-    fn name(&self) -> &'static str {
-        "NoCloud"
+    fn info(&self) -> &'static DatasourceInfo {
+        &INFO
     }
 
     fn get(&self, ctx: &DsContext) -> Found {

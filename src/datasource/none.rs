@@ -4,14 +4,21 @@
 //! is never confirmed in the local stage (cloud-init's base
 //! `check_instance_id`), so a seed that appears later is found.
 
-use super::{Datasource, DsContext, DsMode, Found, Instance};
+use super::{Datasource, DatasourceInfo, DsContext, DsMode, Found, Instance};
 use crate::value::Value;
 
 pub struct NoneSource;
 
+static INFO: DatasourceInfo = DatasourceInfo {
+    name: "None",
+    aliases: &[],
+    summary: "the fallback, always found: instance-id `iid-datasource-none` and what \
+              `datasource.None` gives (`metadata`, `userdata_raw`)",
+};
+
 impl Datasource for NoneSource {
-    fn name(&self) -> &'static str {
-        "None"
+    fn info(&self) -> &'static DatasourceInfo {
+        &INFO
     }
 
     fn get(&self, ctx: &DsContext) -> Found {

@@ -7,7 +7,7 @@
 
 use super::configdrive::{instance_from, read_v2, Flavor};
 use super::service::{dmi, metadata_urls, Bounds, Client, ServiceSource, Waits};
-use super::{Datasource, DsContext, Found};
+use super::{BlockDevices, Datasource, DatasourceInfo, DsContext, Found, Instance};
 
 pub struct OpenStack;
 
@@ -26,9 +26,23 @@ pub fn detected(ctx: &DsContext) -> bool {
         || dmi(ctx.fs, "chassis_asset_tag").is_some_and(|t| DMI_ASSET_TAGS.contains(&t.as_str()))
 }
 
+static INFO: DatasourceInfo = DatasourceInfo {
+    name: "OpenStack",
+    aliases: &[],
+    summary: "the OpenStack metadata service: the config drive's tree over HTTP, its EC2 API as \
+              fallback; tried only where DMI says OpenStack, every request bounded, with an \
+              overall `max_wait`",
+};
+
 impl Datasource for OpenStack {
-    fn name(&self) -> &'static str {
-        "OpenStack"
+    fn info(&self) -> &'static DatasourceInfo {
+        &INFO
+    }
+
+    /// As a config drive's (`SourceMixin`), also when the service answered
+    /// with its EC2 API.
+    fn block_devices(&self, instance: &Instance) -> BlockDevices {
+        BlockDevices::from_openstack_ec2_metadata(instance.ec2_metadata.as_ref())
     }
 
     fn get(&self, ctx: &DsContext) -> Found {

@@ -1,0 +1,218 @@
+//! Facts about the machine cloudboot runs on, as opposed to the target root
+//! it configures: whether that root is the machine's own, the free space of
+//! a filesystem, random bytes, the clock.
+//!
+//! A module asks these through [`crate::module::Context::host`], never the
+//! machine itself, so that every module runs in-process against
+//! [`FakeHost`] in its tests, and a plan or a boot into a scratch root never
+//! reports the free space of the disk the tests happen to run on.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use crate::rootfs::FsView;
+
+/// What a module may ask of the machine it runs on.
+pub trait Host: Sync {
+    /// Whether `fs` shows the root of the machine we run on, so the kernel's
+    /// answers (free space, mounts) are about that root.
+    fn is_live_root(&self, fs: &dyn FsView) -> bool;
+    /// Free bytes (`f_frsize * f_bfree`) of the filesystem holding `dir` of
+    /// the root `fs` shows; `None` when that root is not live (the free
+    /// space of an image that is not running is unknown) or the kernel
+    /// cannot say.
+    fn free_bytes(&self, fs: &dyn FsView, dir: &str) -> Option<u64>;
+    /// Fills `buf` from a random source fit for passwords.
+    fn random_bytes(&self, buf: &mut [u8]);
+    /// The time now.
+    fn now(&self) -> SystemTime;
+}
+
+/// The machine we run on.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RealHost;
+
+impl Host for RealHost {
+    /// The root is live when it is this machine's `/` (same device and
+    /// inode) and has booted the same kernel (same boot id): a chroot of a
+    /// bind mount of `/` is live, a copy of it is not.
+    fn is_live_root(&self, fs: &dyn FsView) -> bool {
+        let boot_id = Path::new("/proc/sys/kernel/random/boot_id");
+        let host_root = std::fs::metadata("/")
+            .ok()
+            .map(|m| crate::rootfs::Stat::from_metadata(&m));
+        host_root.is_some()
+            && fs.stat(Path::new("/")) == host_root
+            && matches!((fs.read(boot_id), std::fs::read(boot_id)), (Ok(a), Ok(b)) if a == b)
+    }
+
+    fn free_bytes(&self, fs: &dyn FsView, dir: &str) -> Option<u64> {
+        if !self.is_live_root(fs) {
+            return None;
+        }
+        let c = std::ffi::CString::new(dir).ok()?;
+        // SAFETY: statvfs writes into the struct we own; the path is NUL-terminated.
+        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+        if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+            return None;
+        }
+        Some((st.f_frsize as u64).saturating_mul(st.f_bfree as u64))
+    }
+
+    /// The kernel's random source (Python's `random.SystemRandom`).
+    fn random_bytes(&self, buf: &mut [u8]) {
+        let mut filled = 0;
+        while filled < buf.len() {
+            // The raw system call, not glibc's getrandom(): that wrapper only
+            // exists from glibc 2.25, and the release build runs on 2.17.
+            // SAFETY: the pointer and length describe the unfilled tail of `buf`.
+            let n = unsafe {
+                libc::syscall(
+                    libc::SYS_getrandom,
+                    buf[filled..].as_mut_ptr(),
+                    buf.len() - filled,
+                    0,
+                )
+            };
+            if n > 0 {
+                filled += n as usize;
+            } else if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+                // No getrandom(2) (very old kernels): the device instead.
+                use std::io::Read;
+                std::fs::File::open("/dev/urandom")
+                    .and_then(|mut f| f.read_exact(&mut buf[filled..]))
+                    .expect("no source of randomness (getrandom and /dev/urandom failed)");
+                return;
+            }
+        }
+    }
+
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}
+
+/// A machine for tests: every answer is set, nothing is asked of the
+/// machine the tests run on. Random bytes are a fixed, reproducible stream.
+#[derive(Debug)]
+pub struct FakeHost {
+    /// What [`Host::is_live_root`] answers, whatever the root.
+    pub live: bool,
+    /// What [`Host::free_bytes`] answers on a live root.
+    pub free: Option<u64>,
+    /// What [`Host::now`] answers.
+    pub now: SystemTime,
+    /// The random stream's state (splitmix64).
+    seed: AtomicU64,
+}
+
+impl Default for FakeHost {
+    /// A root that is not live (so no free space), 2024-01-01T00:00:00Z,
+    /// random stream 0.
+    fn default() -> FakeHost {
+        FakeHost {
+            live: false,
+            free: None,
+            now: SystemTime::UNIX_EPOCH + Duration::from_secs(1_704_067_200),
+            seed: AtomicU64::new(0),
+        }
+    }
+}
+
+impl FakeHost {
+    /// A live root with `free` bytes free everywhere.
+    pub fn live_with_free(free: u64) -> FakeHost {
+        FakeHost {
+            live: true,
+            free: Some(free),
+            ..FakeHost::default()
+        }
+    }
+
+    /// Starts the random stream at `seed`.
+    pub fn seeded(seed: u64) -> FakeHost {
+        FakeHost {
+            seed: AtomicU64::new(seed),
+            ..FakeHost::default()
+        }
+    }
+}
+
+impl Host for FakeHost {
+    fn is_live_root(&self, _fs: &dyn FsView) -> bool {
+        self.live
+    }
+
+    fn free_bytes(&self, _fs: &dyn FsView, _dir: &str) -> Option<u64> {
+        self.free.filter(|_| self.live)
+    }
+
+    fn random_bytes(&self, buf: &mut [u8]) {
+        for chunk in buf.chunks_mut(8) {
+            // splitmix64: every call continues the stream.
+            let mut z = self
+                .seed
+                .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed)
+                .wrapping_add(0x9e37_79b9_7f4a_7c15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^= z >> 31;
+            chunk.copy_from_slice(&z.to_le_bytes()[..chunk.len()]);
+        }
+    }
+
+    fn now(&self) -> SystemTime {
+        self.now
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Moved from the mounts module, where the free space was asked of
+    /// the kernel directly.
+    #[test]
+    fn free_space_is_asked_of_a_live_root_only() {
+        let live = crate::rootfs::RealFs {
+            root: crate::rootfs::Root::new("/"),
+        };
+        assert!(RealHost.is_live_root(&live));
+        assert!(RealHost.free_bytes(&live, "/").is_some_and(|b| b > 0));
+        let tmp = tempfile::tempdir().unwrap();
+        let scratch = crate::rootfs::RealFs {
+            root: crate::rootfs::Root::new(tmp.path()),
+        };
+        assert!(!RealHost.is_live_root(&scratch));
+        assert_eq!(RealHost.free_bytes(&scratch, "/"), None);
+    }
+
+    #[test]
+    fn the_fake_answers_what_it_was_given() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fs = crate::rootfs::RealFs {
+            root: crate::rootfs::Root::new(tmp.path()),
+        };
+        assert!(!FakeHost::default().is_live_root(&fs));
+        assert_eq!(FakeHost::default().free_bytes(&fs, "/"), None);
+        let live = FakeHost::live_with_free(1 << 30);
+        assert!(live.is_live_root(&fs));
+        assert_eq!(live.free_bytes(&fs, "/var"), Some(1 << 30));
+        // The same seed gives the same bytes; the stream moves on.
+        let (a, b) = (FakeHost::seeded(7), FakeHost::seeded(7));
+        let (mut x, mut y) = ([0u8; 20], [0u8; 20]);
+        a.random_bytes(&mut x);
+        b.random_bytes(&mut y);
+        assert_eq!(x, y);
+        a.random_bytes(&mut y);
+        assert_ne!(x, y);
+    }
+
+    #[test]
+    fn real_random_bytes_fill_the_buffer() {
+        let mut buf = [0u8; 4096];
+        RealHost.random_bytes(&mut buf);
+        assert!(buf.iter().any(|b| *b != 0));
+    }
+}
