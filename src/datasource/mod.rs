@@ -5,6 +5,7 @@
 //! stages (and later boots, once the instance-id is confirmed) reuse it
 //! instead of searching again, as cloud-init does with `obj.pkl`.
 
+pub mod cache;
 mod configdrive;
 mod devices;
 mod ec2;
