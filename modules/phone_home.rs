@@ -76,7 +76,7 @@ use std::time::Duration;
 use crate::effect::{Data, Effect, HttpRequest, OnFailure};
 use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
 use crate::schema::{Field, Ty};
-use crate::semaphore::Frequency;
+use crate::schedule::Frequency;
 use crate::value::Value;
 
 pub struct PhoneHome;

@@ -53,7 +53,7 @@ use crate::distro::shutdown::shutdown_command;
 use crate::effect::{shell_quote, Effect, HostAction};
 use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
 use crate::schema::{Field, Ty};
-use crate::semaphore::Frequency;
+use crate::schedule::Frequency;
 use crate::value::{python_float_repr, Value};
 
 pub struct PowerStateChange;

@@ -13,7 +13,7 @@
 use crate::effect::{Data, Effect};
 use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
 use crate::schema::{Field, Ty};
-use crate::semaphore::Frequency;
+use crate::schedule::Frequency;
 use crate::value::Value;
 
 pub struct ResolvConf;

@@ -6,7 +6,7 @@
 use crate::effect::{Data, Effect};
 use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
 use crate::schema::{Field, Ty};
-use crate::semaphore::Frequency;
+use crate::schedule::Frequency;
 use crate::value::Value;
 
 /// A runcmd item: a command line, an argument list, or null (a YAML comment).

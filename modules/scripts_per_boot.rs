@@ -3,7 +3,7 @@
 //! image's own boot hooks).
 
 use crate::module::{run_parts, Context, Module, ModuleInfo, ModuleOutput};
-use crate::semaphore::Frequency;
+use crate::schedule::Frequency;
 
 pub struct ScriptsPerBoot;
 

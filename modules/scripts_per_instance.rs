@@ -2,7 +2,7 @@
 //! `/var/lib/cloud/scripts/per-instance` once per instance, in sorted order.
 
 use crate::module::{run_parts, Context, Module, ModuleInfo, ModuleOutput};
-use crate::semaphore::Frequency;
+use crate::schedule::Frequency;
 
 pub struct ScriptsPerInstance;
 

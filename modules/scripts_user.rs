@@ -5,7 +5,7 @@
 //! `Runparts: N failures (names) in M attempted commands`.
 
 use crate::module::{run_parts, Context, Module, ModuleInfo, ModuleOutput};
-use crate::semaphore::Frequency;
+use crate::schedule::Frequency;
 
 pub struct ScriptsUser;
 

@@ -16,7 +16,7 @@
 
 use crate::module::{run_parts, Context, Module, ModuleInfo, ModuleOutput};
 use crate::schema::{Field, Ty, VENDOR_DATA_PREFIX};
-use crate::semaphore::Frequency;
+use crate::schedule::Frequency;
 use crate::value::Value;
 
 pub struct ScriptsVendor;

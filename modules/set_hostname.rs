@@ -18,7 +18,7 @@ use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
 use crate::paths::Paths;
 use crate::rootfs::FsView;
 use crate::schema::{Field, Ty};
-use crate::semaphore::Frequency;
+use crate::schedule::Frequency;
 use crate::value::Value;
 
 pub struct SetHostname;

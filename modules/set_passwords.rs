@@ -80,7 +80,7 @@ use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
 use crate::probe::{Branch, Probe, When, PROBE_ERROR};
 use crate::rootfs::FsView;
 use crate::schema::{Field, Ty};
-use crate::semaphore::Frequency;
+use crate::schedule::Frequency;
 use crate::sshd_config;
 use crate::value::{python_str_repr, Value};
 

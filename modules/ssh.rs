@@ -44,7 +44,7 @@ use crate::effect::{Command, Data, Named, OnFailure, Owner};
 use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
 use crate::pyset::PySet;
 use crate::schema::{Field, Ty};
-use crate::semaphore::Frequency;
+use crate::schedule::Frequency;
 use crate::ssh_util;
 use crate::value::Value;
 

@@ -19,7 +19,7 @@ use crate::accounts::{self, Staged};
 use crate::effect::Effect;
 use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
 use crate::schema::{Field, Ty};
-use crate::semaphore::Frequency;
+use crate::schedule::Frequency;
 use crate::ssh_util::{self, AuthKeyLine};
 use crate::value::Value;
 

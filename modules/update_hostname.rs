@@ -8,7 +8,7 @@
 
 use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
 use crate::modules::set_hostname::prepare;
-use crate::semaphore::Frequency;
+use crate::schedule::Frequency;
 
 pub struct UpdateHostname;
 

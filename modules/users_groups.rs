@@ -66,7 +66,7 @@ use crate::effect::{Command, Data, OnFailure};
 use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
 use crate::pyset::PySet;
 use crate::schema::{Field, Ty};
-use crate::semaphore::Frequency;
+use crate::schedule::Frequency;
 use crate::ssh_util;
 use crate::value::{Mapping, Value};
 

@@ -30,7 +30,7 @@ use crate::base64;
 use crate::effect::{Append, Data, Effect};
 use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
 use crate::schema::{Field, Ty};
-use crate::semaphore::Frequency;
+use crate::schedule::Frequency;
 use crate::value::Value;
 
 /// A `write_files` entry (also read by write_files_deferred).

@@ -4,7 +4,7 @@
 
 use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
 use crate::schema::{Field, Ty};
-use crate::semaphore::Frequency;
+use crate::schedule::Frequency;
 
 pub struct WriteFilesDeferred;
 

@@ -2,6 +2,12 @@
 //! and `single` do, step by step, as cloud-init 22.4 does it
 //! (`cmd/main.py:main_init`, `main_modules`, `main_single`).
 //!
+//! This file only sequences a stage: find or restore the instance
+//! ([`crate::datasource::cache`] says when the cache holds), build the
+//! stage's config once, consume user-data ([`crate::userdata`], whose
+//! `vendor` file says what vendor-data may do), run the stage's modules
+//! ([`crate::module_runner`]), and write status.json and result.json.
+//!
 //! The engine decides; the target applies (live) or records (plan). Every
 //! file the engine writes, its state files included, goes through the same
 //! effects and the same target as the modules' do, so a plan lists all of it.
@@ -9,17 +15,19 @@
 use std::path::PathBuf;
 
 use crate::config;
-use crate::datasource::{self, DsContext, DsMode, Instance};
+use crate::datasource::{self, cache::Cached, DsContext, DsMode, Instance};
 use crate::effect::{Data, Effect};
+use crate::instance_state;
 use crate::merge;
-use crate::module::{Context, Module};
-use crate::paths::{self, Paths, INITIAL_SUBDIRS, INSTANCE_SUBDIRS, NO_PREVIOUS_INSTANCE_ID};
+use crate::module_runner::ModuleRunner;
+use crate::paths::{Paths, INITIAL_SUBDIRS};
 use crate::report::{ModResult, ModuleReport, StageReport};
-use crate::semaphore::{self, Frequency, SemLock, Semaphore};
-use crate::stages::{self, Entry, Planned, Stage, StageMap};
+use crate::schedule::{Frequency, Stage};
+use crate::semaphore::{self, Semaphore};
+use crate::stages::{self, Planned, StageMap};
 use crate::status::{self, StageStatus};
 use crate::target::{apply_all, Target};
-use crate::userdata::{self, Kind};
+use crate::userdata::{self, vendor, Kind};
 use crate::value::Value;
 
 /// What the caller chose on the command line.
@@ -48,6 +56,18 @@ struct Fetched {
     instance: Instance,
     /// From a search this run (not the cache).
     fresh: bool,
+}
+
+/// A stage's config, read from disk once per stage.
+struct StageConfig {
+    /// The system config (builtin, cloud.cfg, cloud.cfg.d, the runtime file).
+    system: Value,
+    /// The `--file` configs, in command-line order (the first has the
+    /// highest priority, as in `ConfigMerger._read_cfg`).
+    files: Vec<Value>,
+    /// All of it merged with the instance's cloud-config files as they are
+    /// on disk (what the last consumption of user-data left).
+    merged: Value,
 }
 
 impl<'t> Engine<'t> {
@@ -89,7 +109,8 @@ impl<'t> Engine<'t> {
         };
         let (st, effects) = StageStatus::begin(self.target.fs(), &self.paths, mode);
         self.apply(&mut report, effects);
-        let welcome = welcome_line(self.target.fs(), stage);
+        let uptime = crate::module::uptime(self.target.fs());
+        let welcome = status::welcome_line(stage, &uptime);
         tracing::info!("{welcome}");
         self.target.note(&welcome);
         let datasource = match stage {
@@ -115,6 +136,74 @@ impl<'t> Engine<'t> {
         let loaded = config::load_system(self.target.fs());
         loaded.problems.into_iter().for_each(|p| report.error(p));
         loaded.cfg
+    }
+
+    /// The stage's config, once the instance is known: the `--file` configs
+    /// and the instance's cloud-config files read, and all of it merged.
+    fn stage_config(
+        &self,
+        system: Value,
+        instance: &Instance,
+        report: &mut StageReport,
+    ) -> StageConfig {
+        let fs = self.target.fs();
+        let iid = &instance.instance_id;
+        let mut problems = Vec::new();
+        let mut read =
+            |kind| userdata::read_cloud_config(fs, &self.paths, iid, kind, &mut problems);
+        let (user, v1, v2) = (read(Kind::User), read(Kind::Vendor), read(Kind::Vendor2));
+        problems.into_iter().for_each(|p| report.error(p));
+        let mut files = Vec::new();
+        for f in &self.opts.files {
+            match std::fs::read(f) {
+                Ok(raw) => match crate::yaml::load(&raw, &f.to_string_lossy()) {
+                    Ok(v @ Value::Map(_)) => files.push(v),
+                    Ok(_) => {}
+                    Err(e) => report.error(e.to_string()),
+                },
+                Err(e) => report.error(format!("{}: {e}", f.display())),
+            }
+        }
+        let merged = config::merged(&files, &user, &v2, &v1, &system);
+        StageConfig {
+            system,
+            files,
+            merged,
+        }
+    }
+
+    /// A runner for `stage`'s modules with `cfg`.
+    fn runner<'a>(
+        &'a mut self,
+        stage: Stage,
+        cfg: &'a Value,
+        instance: &'a Instance,
+    ) -> ModuleRunner<'a> {
+        let distro = crate::distro::Distro::detect(self.target.fs(), cfg);
+        ModuleRunner {
+            target: &mut *self.target,
+            paths: &self.paths,
+            stage,
+            cfg,
+            instance,
+            distro,
+        }
+    }
+
+    /// The stage's module list (its `cloud_*_modules` list, else
+    /// stages.yaml's), in order, recorded in the report.
+    fn run_modules(
+        &mut self,
+        stage: Stage,
+        cfg: &Value,
+        instance: &Instance,
+        report: &mut StageReport,
+    ) {
+        let resolved = self.map.resolve(stage, cfg, &stages::lookup);
+        report.module_source = Some(resolved.source);
+        report.notes.extend(resolved.warnings);
+        self.runner(stage, cfg, instance)
+            .run_list(&resolved.entries, report);
     }
 
     /// `init` (network stage) and `init --local`. Returns the datasource
@@ -161,22 +250,26 @@ impl<'t> Engine<'t> {
         let description = instance.description.clone();
         self.instancify(&instance, fetched.fresh, &sys_cfg, report);
         let new_instance = report.new_instance.unwrap_or(false);
-        let net_cfg = self.merged_config(&sys_cfg, &instance, report);
+        // The config as it is before this boot's user-data is consumed:
+        // the network, the early hostname and the local stage's modules
+        // all see this one.
+        let cfg = self.stage_config(sys_cfg, &instance, report);
         if local {
             // Before the network comes up, so DHCP clients send the name
             // (cloud-init's `_maybe_set_hostname(stage="local")`).
-            self.early_hostname(report, &net_cfg, &instance);
+            self.early_hostname(report, &cfg.merged, &instance);
         }
-        self.apply_network(report, Some(&instance), &net_cfg, new_instance, !local);
+        self.apply_network(report, Some(&instance), &cfg.merged, new_instance, !local);
         if local {
             let decl = self.map.stage(Stage::Local);
             if !decl.modules.is_empty() {
-                let merged = self.merged_config(&sys_cfg, &instance, report);
+                // The local stage keeps no module source in its report.
                 let entries = self
                     .map
-                    .resolve(Stage::Local, &merged, &stages::lookup)
+                    .resolve(Stage::Local, &cfg.merged, &stages::lookup)
                     .entries;
-                self.run_entries(Stage::Local, &entries, &merged, &instance, report);
+                self.runner(Stage::Local, &cfg.merged, &instance)
+                    .run_list(&entries, report);
             }
             if instance.dsmode != DsMode::Local {
                 return Some(description);
@@ -185,20 +278,10 @@ impl<'t> Engine<'t> {
         // Network stage (or local stage of a dsmode-local datasource):
         // the hostname again with the config as it is before user-data is
         // consumed (`_maybe_set_hostname(stage="init-net")`), then
-        // user-data, then cloud_init_modules.
-        let cfg_now = self.merged_config(&sys_cfg, &instance, report);
-        self.early_hostname(report, &cfg_now, &instance);
-        let merged = self.consume_data(&instance, &sys_cfg, report);
-        let resolved = self.map.resolve(Stage::Network, &merged, &stages::lookup);
-        report.module_source = Some(resolved.source);
-        report.notes.extend(resolved.warnings);
-        self.run_entries(
-            Stage::Network,
-            &resolved.entries,
-            &merged,
-            &instance,
-            report,
-        );
+        // user-data, then cloud_init_modules with the config it made.
+        self.early_hostname(report, &cfg.merged, &instance);
+        let merged = self.consume_data(&instance, &cfg, report);
+        self.run_modules(Stage::Network, &merged, &instance, report);
         Some(description)
     }
 
@@ -228,28 +311,18 @@ impl<'t> Engine<'t> {
             tracing::info!("network: {n}");
         }
         let applied = apply_all(self.target, &plan.effects);
-        let mut errors = plan.errors;
-        errors.extend(applied.errors);
-        for e in &errors {
+        let m = ModuleReport::engine_step(
+            "network",
+            plan.summary,
+            plan.applied,
+            applied,
+            plan.errors,
+            plan.notes,
+        );
+        for e in &m.errors {
             tracing::warn!("network: {e}");
-            report.errors.push(format!("network: {e}"));
         }
-        let result = if !errors.is_empty() {
-            ModResult::Failed
-        } else if plan.applied {
-            ModResult::Ran
-        } else {
-            ModResult::Skipped
-        };
-        report.modules.push(ModuleReport {
-            name: "network".into(),
-            frequency: Frequency::Always,
-            result,
-            reason: plan.summary,
-            records: applied.records,
-            errors,
-            notes: plan.notes,
-        });
+        report.add_module(m);
     }
 
     /// `_maybe_set_hostname`: the hostname from meta-data (and the config
@@ -269,26 +342,14 @@ impl<'t> Engine<'t> {
             return;
         }
         let applied = apply_all(self.target, &early.effects);
-        let result = if !applied.errors.is_empty() {
-            ModResult::Failed
-        } else if early.effects.is_empty() {
-            ModResult::Skipped
-        } else {
-            ModResult::Ran
-        };
-        for e in &applied.errors {
-            report.errors.push(format!("early_hostname: {e}"));
-        }
-        report.modules.push(ModuleReport {
-            name: "early_hostname".into(),
-            frequency: Frequency::Always,
-            result,
-            reason: "the hostname set before modules run, as cloud-init's _maybe_set_hostname"
-                .into(),
-            records: applied.records,
-            errors: applied.errors,
-            notes: early.notes,
-        });
+        report.add_module(ModuleReport::engine_step(
+            "early_hostname",
+            "the hostname set before modules run, as cloud-init's _maybe_set_hostname".into(),
+            !early.effects.is_empty(),
+            applied,
+            Vec::new(),
+            early.notes,
+        ));
     }
 
     /// `modules --mode config|final`.
@@ -305,13 +366,12 @@ impl<'t> Engine<'t> {
         };
         let instance = fetched.instance;
         if fetched.fresh {
-            self.persist_instance_data(&instance, &sys_cfg, report);
+            let fs = self.target.fs();
+            let effects = instance_state::instance_data(fs, &self.paths, &instance, &sys_cfg);
+            self.apply(report, effects);
         }
-        let merged = self.merged_config(&sys_cfg, &instance, report);
-        let resolved = self.map.resolve(stage, &merged, &stages::lookup);
-        report.module_source = Some(resolved.source);
-        report.notes.extend(resolved.warnings);
-        self.run_entries(stage, &resolved.entries, &merged, &instance, report);
+        let cfg = self.stage_config(sys_cfg, &instance, report);
+        self.run_modules(stage, &cfg.merged, &instance, report);
         None
     }
 
@@ -323,9 +383,8 @@ impl<'t> Engine<'t> {
         sys_cfg: &Value,
         report: &mut StageReport,
     ) -> Option<Fetched> {
-        let fs = self.target.fs();
         let ctx = DsContext {
-            fs,
+            fs: self.target.fs(),
             root: self.target.root(),
             devices: &self.opts.devices,
             mount_fallback: self.opts.mount_fallback,
@@ -333,21 +392,8 @@ impl<'t> Engine<'t> {
             cfg: sys_cfg,
             stage,
         };
-        let cached = datasource::load_cache(fs, &self.paths);
-        let mut drop_link = false;
-        if let Some(c) = cached {
-            let trust = stage != Stage::Local
-                || sys_cfg.get_bool("manual_cache_clean", false)
-                || fs.exists(&self.paths.instance_link().join("manual-clean"));
-            let run_iid = fs
-                .read_string(&self.paths.runpath(".instance-id"))
-                .map(|s| s.trim().to_string());
-            let valid = trust
-                || run_iid.as_deref() == Some(c.instance_id.as_str())
-                || datasource::by_name(&c.dsname)
-                    .map(|ds| ds.check_instance_id(&ctx, &c.instance_id))
-                    .unwrap_or(false);
-            if valid {
+        let drop_link = match datasource::cache::restore(&ctx) {
+            Cached::Trusted(c) => {
                 tracing::debug!("restored from cache: {}", c.description);
                 report.datasource = Some(c.description.clone());
                 report.instance_id = Some(c.instance_id.clone());
@@ -356,12 +402,15 @@ impl<'t> Engine<'t> {
                     fresh: false,
                 });
             }
-            tracing::debug!(
-                "cached instance {} no longer valid; searching",
-                c.instance_id
-            );
-            drop_link = true;
-        }
+            Cached::Stale(c) => {
+                tracing::debug!(
+                    "cached instance {} no longer valid; searching",
+                    c.instance_id
+                );
+                true
+            }
+            Cached::Missing => false,
+        };
         // Config/final stages search with no dependencies: only None qualifies.
         let names: Vec<String> = match stage {
             Stage::Local | Stage::Network => {
@@ -393,126 +442,19 @@ impl<'t> Engine<'t> {
         sys_cfg: &Value,
         report: &mut StageReport,
     ) {
-        let fs = self.target.fs();
-        let p = &self.paths;
-        let iid = &instance.instance_id;
-        let idir = p.instance_dir(iid);
-        let previous_iid = fs
-            .read_string(&p.data("instance-id"))
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| NO_PREVIOUS_INSTANCE_ID.to_string());
-        report.new_instance = Some(previous_iid != *iid);
-        let ds_line = instance.datasource_line();
-        let previous_ds = fs
-            .read_string(&idir.join("datasource"))
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| ds_line.clone());
-        let mut effects = vec![Effect::Symlink {
-            path: p.instance_link(),
-            target: idir.clone(),
-        }];
-        effects.push(Effect::Mkdir {
-            path: idir.clone(),
-            mode: 0o755,
-        });
-        for sub in INSTANCE_SUBDIRS {
-            effects.push(Effect::Mkdir {
-                path: idir.join(sub),
-                mode: 0o755,
-            });
-        }
-        let line = |s: &str| Data::public(format!("{s}\n"));
-        effects.push(Effect::write(
-            p.data("previous-datasource"),
-            line(&previous_ds),
-            0o644,
-        ));
-        effects.push(Effect::write(
-            idir.join("datasource"),
-            line(&ds_line),
-            0o644,
-        ));
-        effects.push(Effect::write(p.data("instance-id"), line(iid), 0o644));
-        effects.push(Effect::write(p.runpath(".instance-id"), line(iid), 0o644));
-        effects.push(Effect::write(
-            p.data("previous-instance-id"),
-            line(&previous_iid),
-            0o644,
-        ));
-        // ConfigDrive's injected `files`, written on an instance's first boot
-        // (`on_first_boot`), mode 0660 as cloud-init writes them.
-        if fresh && previous_iid != *iid {
-            for (path, content) in &instance.files {
-                let guest = std::path::Path::new("/").join(path.trim_start_matches('/'));
-                effects.push(Effect::write(guest, Data::secret(content.clone()), 0o660));
-            }
-        }
-        if sys_cfg.get_bool("manual_cache_clean", false) {
-            effects.push(Effect::write(
-                idir.join("manual-clean"),
-                Data::public(""),
-                0o644,
-            ));
-        }
-        // The cache holds user-data: owner-only, and secret in plans.
-        let cache = instance.to_cache_json();
-        effects.push(Effect::write(
-            idir.join(paths::DATASOURCE_CACHE),
-            Data::secret(cache),
-            0o600,
-        ));
-        self.apply(report, effects);
+        let reflected =
+            instance_state::reflect(self.target.fs(), &self.paths, instance, fresh, sys_cfg);
+        report.new_instance = Some(reflected.new_instance);
+        self.apply(report, reflected.effects);
         let missing = !self
             .target
             .fs()
             .exists(&self.paths.runpath("instance-data.json"));
         if fresh || missing {
-            self.persist_instance_data(instance, sys_cfg, report);
+            let fs = self.target.fs();
+            let effects = instance_state::instance_data(fs, &self.paths, instance, sys_cfg);
+            self.apply(report, effects);
         }
-    }
-
-    /// `/run/cloud-init/instance-data.json` (0644, redacted) and
-    /// `instance-data-sensitive.json` (0600), the standardized v1 keys.
-    fn persist_instance_data(
-        &mut self,
-        instance: &Instance,
-        sys_cfg: &Value,
-        report: &mut StageReport,
-    ) {
-        let distro = crate::distro::detect(self.target.fs());
-        let data = crate::instance_data::build(instance, sys_cfg, &distro);
-        let p = &self.paths;
-        let id_file = p.runpath(&format!("cloud-id-{}", data.cloud_id));
-        let mut effects = vec![
-            Effect::write(
-                p.runpath("instance-data.json"),
-                Data::public(status::json_file(&data.public)),
-                0o644,
-            ),
-            Effect::write(
-                p.runpath("instance-data-sensitive.json"),
-                Data::secret(status::json_file(&data.sensitive)),
-                0o600,
-            ),
-            Effect::write(
-                id_file.clone(),
-                Data::public(format!("{}\n", data.cloud_id)),
-                0o644,
-            ),
-        ];
-        // A cloud-id file of another cloud (an image moved between clouds) goes.
-        if let Ok(prev) = self.target.fs().read_link(&p.runpath("cloud-id")) {
-            if prev != id_file {
-                effects.push(Effect::Remove { path: prev });
-            }
-        }
-        effects.push(Effect::Symlink {
-            path: p.runpath("cloud-id"),
-            target: id_file,
-        });
-        self.apply(report, effects);
     }
 
     /// `Init.update()` and `consume_data`: stores the blobs, consumes them
@@ -521,7 +463,7 @@ impl<'t> Engine<'t> {
     fn consume_data(
         &mut self,
         instance: &Instance,
-        sys_cfg: &Value,
+        cfg: &StageConfig,
         report: &mut StageReport,
     ) -> Value {
         let iid = instance.instance_id.clone();
@@ -539,7 +481,7 @@ impl<'t> Engine<'t> {
                 paths: &p,
                 iid: &iid,
                 from: instance.data_from(kind),
-                limits: userdata::Limits::from_config(sys_cfg),
+                limits: userdata::Limits::from_config(&cfg.system),
                 http: &crate::http::get,
             };
             let pr = userdata::process(raw.unwrap_or_default(), kind, &env);
@@ -555,56 +497,32 @@ impl<'t> Engine<'t> {
             .map(|s| s.ran(self.target.fs()).is_none())
             .unwrap_or(true);
 
-        let allow_userdata = sys_cfg.get_bool("allow_userdata", true);
+        let allow_userdata = cfg.system.get_bool("allow_userdata", true);
         let mut user_cfg = Value::empty_map();
         let (mut vendor_cfg, mut vendor2_cfg) = (Value::empty_map(), Value::empty_map());
-        let files = self.files(report);
-        let mut init_sources = files.clone();
-        init_sources.push(sys_cfg.clone());
+        let mut init_sources = cfg.files.clone();
+        init_sources.push(cfg.system.clone());
         let init_cfg = merge::merge_many(&init_sources);
         for (kind, present, parts) in processed {
-            let key = match kind {
-                Kind::User => "",
-                Kind::Vendor => "vendor_data",
-                Kind::Vendor2 => "vendor_data2",
-            };
-            let mut disabled = Vec::new();
-            let parts = match kind {
+            let (parts, disabled) = match kind {
                 Kind::User if !allow_userdata => {
                     report
                         .notes
                         .push("allow_userdata is false: user-data discarded".into());
-                    Vec::new()
+                    (Vec::new(), Vec::new())
                 }
                 Kind::User => {
-                    let wanted = instance.metadata.get("launch-index").and_then(|v| match v {
-                        Value::Int(i) => Some(*i),
-                        other => other.python_str().trim().parse().ok(),
-                    });
-                    userdata::filter_launch_index(parts, wanted)
+                    let wanted = userdata::launch_index(&instance.metadata);
+                    (userdata::filter_launch_index(parts, wanted), Vec::new())
                 }
-                _ => {
-                    if !present {
+                _ if !present => continue,
+                _ => match vendor::consumable(kind, &user_cfg, &init_cfg) {
+                    Ok(disabled) => (parts, disabled),
+                    Err(note) => {
+                        report.notes.push(note);
                         continue;
                     }
-                    // User-data may switch vendor-data off (`vendor_data: {enabled: false}`):
-                    // `ConfigMerger(include_vendor=False)` with `Init.cfg` (the
-                    // `--file` configs over the system config) as its base.
-                    let without_vendor = merge::merge_many(&[user_cfg.clone(), init_cfg.clone()]);
-                    let vcfg = without_vendor.get(key).cloned().unwrap_or_default();
-                    if !matches!(vcfg, Value::Map(_)) || !vcfg.get_bool("enabled", false) {
-                        report
-                            .notes
-                            .push(format!("{key} disabled by config; not consumed"));
-                        continue;
-                    }
-                    disabled = vcfg
-                        .get("disabled_handlers")
-                        .and_then(Value::as_seq)
-                        .map(|s| s.iter().map(Value::python_str).collect())
-                        .unwrap_or_default();
-                    parts
-                }
+                },
             };
             let env = userdata::HandlerEnv {
                 fs: self.target.fs(),
@@ -626,332 +544,13 @@ impl<'t> Engine<'t> {
             let e = Effect::write(sem.path, Data::public(semaphore::content_now()), 0o644);
             self.apply(report, vec![e]);
         }
-        config::merged(&files, &user_cfg, &vendor2_cfg, &vendor_cfg, sys_cfg)
-    }
-
-    /// The merged config of a later stage, from the instance's cloud-config files.
-    fn merged_config(
-        &mut self,
-        sys_cfg: &Value,
-        instance: &Instance,
-        report: &mut StageReport,
-    ) -> Value {
-        let fs = self.target.fs();
-        let iid = &instance.instance_id;
-        let mut problems = Vec::new();
-        let user = userdata::read_cloud_config(fs, &self.paths, iid, Kind::User, &mut problems);
-        let v1 = userdata::read_cloud_config(fs, &self.paths, iid, Kind::Vendor, &mut problems);
-        let v2 = userdata::read_cloud_config(fs, &self.paths, iid, Kind::Vendor2, &mut problems);
-        problems.into_iter().for_each(|p| report.error(p));
-        let files = self.files(report);
-        config::merged(&files, &user, &v2, &v1, sys_cfg)
-    }
-
-    /// The `--file` configs, in command-line order (the first has the
-    /// highest priority, as in `ConfigMerger._read_cfg`).
-    fn files(&self, report: &mut StageReport) -> Vec<Value> {
-        let mut out = Vec::new();
-        for f in &self.opts.files {
-            match std::fs::read(f) {
-                Ok(raw) => match crate::yaml::load(&raw, &f.to_string_lossy()) {
-                    Ok(v @ Value::Map(_)) => out.push(v),
-                    Ok(_) => {}
-                    Err(e) => report.error(e.to_string()),
-                },
-                Err(e) => report.error(format!("{}: {e}", f.display())),
-            }
-        }
-        out
-    }
-
-    fn run_entries(
-        &mut self,
-        stage: Stage,
-        entries: &[Entry],
-        cfg: &Value,
-        instance: &Instance,
-        report: &mut StageReport,
-    ) {
-        let mut inapplicable = Vec::new();
-        let mut unverified = Vec::new();
-        let distro = crate::module::distro_name(cfg, self.target.fs());
-        let overridden: Vec<String> = cfg
-            .get("unverified_modules")
-            .and_then(Value::as_seq)
-            .map(|s| {
-                s.iter()
-                    .map(|n| crate::module::normalize_name(&n.python_str()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        for entry in entries {
-            match entry {
-                Entry::Unknown(name) => {
-                    let why = format!("cloudboot has no module named '{name}'");
-                    tracing::warn!("{why}; skipped");
-                    report
-                        .modules
-                        .push(ModuleReport::skipped(name, Frequency::Instance, why));
-                }
-                Entry::Run(planned) => {
-                    // `run_section`: a module not verified on this distro
-                    // is skipped unless `unverified_modules` names it.
-                    let distros = planned.module.distros();
-                    let active = planned.module.info().activate_by.is_empty()
-                        || planned
-                            .module
-                            .info()
-                            .activate_by
-                            .iter()
-                            .any(|k| cfg.get(k).is_some());
-                    if active
-                        && !distros.is_empty()
-                        && !distros.contains(&distro.as_str())
-                        && !overridden.contains(&planned.module.info().name.to_string())
-                    {
-                        unverified.push(planned.name.clone());
-                        report.modules.push(ModuleReport::skipped(
-                            &planned.name,
-                            planned.frequency(),
-                            format!(
-                                "not verified on distro '{distro}' (only {}); add it to 'unverified_modules' to run it anyway",
-                                distros.join(", ")
-                            ),
-                        ));
-                        continue;
-                    }
-                    let m = self.run_module(stage, planned, cfg, instance, true);
-                    if m.result == ModResult::Skipped
-                        && m.reason.starts_with("no applicable config")
-                    {
-                        inapplicable.push(m.name.clone());
-                    }
-                    for e in &m.errors {
-                        report.errors.push(format!("{}: {e}", m.name));
-                    }
-                    report.modules.push(m);
-                }
-            }
-        }
-        if !inapplicable.is_empty() {
-            tracing::info!(
-                "Skipping modules '{}' because no applicable config is provided.",
-                inapplicable.join(",")
-            );
-        }
-        if !unverified.is_empty() {
-            tracing::info!(
-                "Skipping modules '{}' because they are not verified on distro '{distro}'.  \
-                 To run anyway, add them to 'unverified_modules' in config.",
-                unverified.join(",")
-            );
-        }
-    }
-
-    /// Runs one module under its semaphore. The semaphore is written once
-    /// the module has finished (with or without errors), never before.
-    fn run_module(
-        &mut self,
-        stage: Stage,
-        planned: &Planned,
-        cfg: &Value,
-        instance: &Instance,
-        check_activation: bool,
-    ) -> ModuleReport {
-        let module: &'static dyn Module = planned.module;
-        let info = module.info();
-        let freq = planned.frequency();
-        let name = planned.name.as_str();
-        if check_activation
-            && !info.activate_by.is_empty()
-            && !info.activate_by.iter().any(|k| cfg.get(k).is_some())
-        {
-            return ModuleReport::skipped(
-                name,
-                freq,
-                format!(
-                    "no applicable config: none of {} is set",
-                    info.activate_by.join(", ")
-                ),
-            );
-        }
-        let run_name = format!("config-{name}");
-        let sem = Semaphore::new(&self.paths, &run_name, freq, &instance.instance_id);
-        let already = |fs: &dyn crate::rootfs::FsView| {
-            sem.as_ref().and_then(|s| s.ran(fs)).map(|ran| {
-                let why = format!("already ran (freq={}): {}", freq.as_str(), ran.describe());
-                tracing::info!("{run_name} {why}");
-                ModuleReport::skipped(name, freq, why)
-            })
-        };
-        if let Some(skip) = already(self.target.fs()) {
-            return skip;
-        }
-        // Live runs hold the semaphore's lock from the check to the write,
-        // so a second cloudboot waits here and then sees the semaphore.
-        let _lock = match (&sem, self.target.is_plan()) {
-            (Some(s), false) => match SemLock::acquire(self.target.root(), &self.paths, s) {
-                Ok(l) => Some(l),
-                Err(e) => {
-                    tracing::warn!("could not lock {}: {e}", s.path.display());
-                    None
-                }
-            },
-            _ => None,
-        };
-        if let Some(skip) = already(self.target.fs()) {
-            return skip;
-        }
-        tracing::debug!(
-            "Running module {name} (modules/{}.rs) with frequency {}",
-            info.name,
-            freq.as_str()
-        );
-        // A key of the wrong type fails this module alone, before it plans
-        // anything; a wrong type inside one entry of a list whose entries
-        // stand alone (write_files) fails that entry, and the module runs
-        // the others; unknown keys are only warned about.
-        let mut schema_problems = Vec::new();
-        crate::schema::check_fields(info.schema, cfg, "", false, &mut schema_problems);
-        let bad = |severity| {
-            schema_problems
-                .iter()
-                .filter(move |p: &&crate::schema::Problem| p.severity == severity)
-        };
-        // Name the file and line the bad value came from (only worked out
-        // when there is something to report).
-        let mut locator = None;
-        let mut placed = |p: &crate::schema::Problem| {
-            let locator = locator.get_or_insert_with(|| {
-                crate::schema::Locator::for_boot(
-                    self.target.fs(),
-                    &self.paths,
-                    &instance.instance_id,
-                )
-            });
-            let at = crate::schema::value_at(cfg, &p.path);
-            match locator.locate(&p.path, at) {
-                Some(place) => format!("{place}: {}: {}", p.path, p.message),
-                None => format!("{}: {}", p.path, p.message),
-            }
-        };
-        let type_errors: Vec<String> = bad(crate::schema::Severity::TypeError)
-            .map(&mut placed)
-            .collect();
-        // `write_files[1].content` -> `write_files[1]`: the entry the
-        // module skips and reports (if it is one it handles).
-        let bad_entries: Vec<(String, String)> = bad(crate::schema::Severity::EntryError)
-            .map(|p| {
-                let entry = match p.path.find(']') {
-                    Some(i) => p.path[..=i].to_string(),
-                    None => p.path.clone(),
-                };
-                (entry, placed(p))
-            })
-            .collect();
-        let warnings: Vec<String> = schema_problems
-            .iter()
-            .filter(|p| p.severity == crate::schema::Severity::Warning)
-            .map(|p| format!("{}: {}", p.path, p.message))
-            .collect();
-        for w in &warnings {
-            tracing::warn!("{name}: {w}");
-        }
-        let run_id = self.target.root().temps().id().to_string();
-        let progress = self.paths.progress(freq, &instance.instance_id, &run_name);
-        let output = if !type_errors.is_empty() {
-            let mut o = crate::module::ModuleOutput::default();
-            for e in type_errors {
-                o.error(e);
-            }
-            o
-        } else {
-            let distro = crate::distro::Distro::detect(self.target.fs(), cfg);
-            let ctx = Context {
-                name,
-                stage,
-                cfg,
-                instance,
-                paths: &self.paths,
-                fs: self.target.fs(),
-                distro: &distro,
-                args: &planned.args,
-                bad_entries: &bad_entries,
-                run_id: &run_id,
-                progress: &progress,
-                host: &crate::host::RealHost,
-            };
-            // A module bug must not take the boot down with it.
-            let mut o = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                module.plan(&ctx)
-            })) {
-                Ok(o) => o,
-                Err(_) => {
-                    let mut o = crate::module::ModuleOutput::default();
-                    o.error(format!(
-                        "module {name} crashed (a cloudboot bug); nothing applied"
-                    ));
-                    o
-                }
-            };
-            o.notes.extend(warnings);
-            o
-        };
-        let applied = apply_all(self.target, &output.effects);
-        let mut errors = output.errors;
-        errors.extend(applied.errors);
-        let mut records = applied.records;
-        if let Some(s) = &sem {
-            if !output.effects.is_empty() {
-                self.target.settle();
-            }
-            let e = Effect::write(
-                s.path.clone(),
-                Data::public(semaphore::content_now()),
-                0o644,
-            );
-            records.extend(apply_all(self.target, &[e]).records);
-        }
-        // The run is over (and its semaphore, if it keeps one, says so):
-        // its record of scripts started and finished goes.
-        if self.target.fs().lstat(&progress).is_some() {
-            let e = Effect::Remove { path: progress };
-            records.extend(apply_all(self.target, &[e]).records);
-        }
-        let (result, reason) = if errors.is_empty() {
-            tracing::debug!("{run_name} ran successfully");
-            let mut reason = if output.effects.is_empty() {
-                output
-                    .notes
-                    .first()
-                    .cloned()
-                    .unwrap_or_else(|| "nothing to do".into())
-            } else {
-                format!(
-                    "{} effect{}",
-                    output.effects.len(),
-                    if output.effects.len() == 1 { "" } else { "s" }
-                )
-            };
-            // Say which semaphore now records the run (or that none does).
-            match &sem {
-                Some(s) => reason.push_str(&format!("; semaphore {}", s.path.display())),
-                None => reason.push_str("; runs every boot, no semaphore"),
-            }
-            (ModResult::Ran, reason)
-        } else {
-            tracing::warn!("Running module {name} (modules/{}.rs) failed", info.name);
-            (ModResult::Failed, format!("{} error(s)", errors.len()))
-        };
-        ModuleReport {
-            name: name.to_string(),
-            frequency: freq,
-            result,
-            reason,
-            records,
-            errors,
-            notes: output.notes,
-        }
+        config::merged(
+            &cfg.files,
+            &user_cfg,
+            &vendor2_cfg,
+            &vendor_cfg,
+            &cfg.system,
+        )
     }
 
     /// `cloud-init single --name NAME [--frequency F] [args]`: exit 0 when it
@@ -985,34 +584,19 @@ impl<'t> Engine<'t> {
             })
             .unwrap_or(Stage::Final);
         report.stage = stage;
-        let merged = self.merged_config(&sys_cfg, &instance, &mut report);
+        let cfg = self.stage_config(sys_cfg, &instance, &mut report);
         let planned = Planned {
             module,
             name: name.to_string(),
             frequency,
             args,
         };
-        let m = self.run_module(stage, &planned, &merged, &instance, false);
+        // `single` runs the module whether or not its keys are set.
+        let m = self.runner(stage, &cfg.merged, &instance).run(&planned);
         let code = if m.result == ModResult::Failed { 1 } else { 0 };
         report.datasource = Some(instance.description.clone());
         report.instance_id = Some(instance.instance_id.clone());
         report.modules.push(m);
         (code, report)
     }
-}
-
-/// `Cloud-init v. <version> running '<action>' at <RFC2822>. Up <uptime> seconds.`
-fn welcome_line(fs: &dyn crate::rootfs::FsView, stage: Stage) -> String {
-    let action = match stage {
-        Stage::Local => "init-local",
-        Stage::Network => "init",
-        Stage::Config => "modules:config",
-        Stage::Final => "modules:final",
-    };
-    format!(
-        "Cloud-init v. {} running '{action}' at {}. Up {} seconds.",
-        crate::VERSION_STRING,
-        chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S +0000"),
-        crate::module::uptime(fs)
-    )
 }

@@ -11,8 +11,8 @@ use crate::effect::{lookup_id, Effect, Named, Owner};
 use crate::host::Host;
 use crate::paths::Paths;
 use crate::rootfs::FsView;
-use crate::semaphore::Frequency;
-use crate::stages::Stage;
+use crate::schedule::Frequency;
+use crate::schedule::Stage;
 use crate::value::Value;
 
 /// What a module declares about itself.
@@ -171,19 +171,6 @@ pub trait Module: Sync {
     fn distros(&self) -> &'static [&'static str] {
         &[]
     }
-}
-
-/// The distribution name modules are checked against: `system_info.distro`
-/// from the config, as cloud-init takes it, else the root's own (cloud-init's
-/// builtin default would say `ubuntu` of any image without a cloud.cfg).
-/// [`Distro::name`] for the engine, which checks modules before it has a
-/// context to put a `Distro` on.
-pub fn distro_name(cfg: &Value, fs: &dyn FsView) -> String {
-    cfg.get("system_info")
-        .and_then(|s| s.get("distro"))
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .unwrap_or_else(|| crate::distro::detect(fs).variant)
 }
 
 /// Normalises a module name as cloud-init's `form_module_name` does (`-` and

@@ -6,6 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::schedule::Frequency;
+
 pub const CLOUD_DIR: &str = "/var/lib/cloud";
 pub const RUN_DIR: &str = "/run/cloud-init";
 pub const LOG_FILE: &str = "/var/log/cloud-init.log";
@@ -93,8 +95,7 @@ impl Paths {
 
     /// Where the semaphores of a frequency live (`Runners._get_sem`); `None`
     /// for PER_ALWAYS, which keeps none.
-    pub fn sem_dir(&self, freq: crate::semaphore::Frequency, iid: &str) -> Option<PathBuf> {
-        use crate::semaphore::Frequency;
+    pub fn sem_dir(&self, freq: Frequency, iid: &str) -> Option<PathBuf> {
         match freq {
             Frequency::Always => None,
             Frequency::Instance => Some(self.ipath(iid, "sem")),
@@ -107,8 +108,7 @@ impl Paths {
     /// `module::run_parts`): in the instance directory for a per-instance
     /// run, in `data/` for a per-once run, under `/run` for a per-boot one
     /// (a reboot starts that over anyway).
-    pub fn progress(&self, freq: crate::semaphore::Frequency, iid: &str, name: &str) -> PathBuf {
-        use crate::semaphore::Frequency;
+    pub fn progress(&self, freq: Frequency, iid: &str, name: &str) -> PathBuf {
         let file = format!("cloudboot-progress/{name}");
         match freq {
             Frequency::Always => self.runpath(&file),

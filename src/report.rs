@@ -5,10 +5,9 @@
 
 use serde_json::{json, Value as J};
 
-use crate::semaphore::Frequency;
-use crate::stages::Stage;
+use crate::schedule::{Frequency, Stage};
 use crate::status::ModuleLine;
-use crate::target::{Outcome, Record};
+use crate::target::{Applied, Outcome, Record};
 
 /// Whether a module ran.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +51,37 @@ impl ModuleReport {
             records: Vec::new(),
             errors: Vec::new(),
             notes: Vec::new(),
+        }
+    }
+
+    /// A step the engine reports as if it were a module (`network`,
+    /// `early_hostname`): every boot, failed when it has errors, else ran
+    /// when it changed something (`did`), else skipped.
+    pub fn engine_step(
+        name: &str,
+        reason: String,
+        did: bool,
+        applied: Applied,
+        errors: Vec<String>,
+        notes: Vec<String>,
+    ) -> ModuleReport {
+        let mut errors = errors;
+        errors.extend(applied.errors);
+        let result = if !errors.is_empty() {
+            ModResult::Failed
+        } else if did {
+            ModResult::Ran
+        } else {
+            ModResult::Skipped
+        };
+        ModuleReport {
+            name: name.to_string(),
+            frequency: Frequency::Always,
+            result,
+            reason,
+            records: applied.records,
+            errors,
+            notes,
         }
     }
 
@@ -112,6 +142,15 @@ impl StageReport {
             tracing::warn!("{msg}");
             self.errors.push(msg);
         }
+    }
+
+    /// A module's run (or a step reported as one): its errors join the
+    /// stage's, each prefixed with the module's name.
+    pub fn add_module(&mut self, m: ModuleReport) {
+        for e in &m.errors {
+            self.errors.push(format!("{}: {e}", m.name));
+        }
+        self.modules.push(m);
     }
 
     /// As [`StageReport::error`], for a warning.

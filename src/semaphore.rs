@@ -21,47 +21,8 @@ use crate::paths::Paths;
 use crate::rootfs::{FsView, Root};
 use crate::value::python_float_repr;
 
-/// How often a module (or other step) runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Frequency {
-    /// Once per instance-id (`once-per-instance`).
-    Instance,
-    /// Every boot (`always`).
-    Always,
-    /// Once per machine, whatever the instance-id (`once`).
-    Once,
-}
-
-impl Frequency {
-    /// cloud-init's own string (`settings.PER_INSTANCE` etc.).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Frequency::Instance => "once-per-instance",
-            Frequency::Always => "always",
-            Frequency::Once => "once",
-        }
-    }
-
-    /// The strings a `cloud_*_modules` entry may carry.
-    pub fn parse(s: &str) -> Option<Frequency> {
-        match s {
-            "once-per-instance" => Some(Frequency::Instance),
-            "always" => Some(Frequency::Always),
-            "once" => Some(Frequency::Once),
-            _ => None,
-        }
-    }
-
-    /// The short names of `cloud-init single --frequency`.
-    pub fn parse_short(s: &str) -> Option<Frequency> {
-        match s {
-            "instance" => Some(Frequency::Instance),
-            "always" => Some(Frequency::Always),
-            "once" => Some(Frequency::Once),
-            _ => None,
-        }
-    }
-}
+// Modules import `Frequency` from here; it lives in `schedule`.
+pub use crate::schedule::Frequency;
 
 /// `canon_sem_name`: every `-` becomes `_`.
 pub fn canon_sem_name(name: &str) -> String {

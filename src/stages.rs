@@ -19,74 +19,15 @@ use petgraph::algo::tarjan_scc;
 use petgraph::graphmap::DiGraphMap;
 
 use crate::module::{normalize_name, Module};
-use crate::semaphore::Frequency;
+use crate::schedule::Frequency;
 use crate::value::Value;
 use crate::yaml;
 
+// Callers name the stages through this file too; they live in `schedule`.
+pub use crate::schedule::Stage;
+
 /// The stage map cloudboot ships with.
 pub const DEFAULT_STAGES_YAML: &str = include_str!("../stages.yaml");
-
-/// The four boot stages, in order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Stage {
-    Local,
-    Network,
-    Config,
-    Final,
-}
-
-impl Stage {
-    pub const ALL: [Stage; 4] = [Stage::Local, Stage::Network, Stage::Config, Stage::Final];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Stage::Local => "local",
-            Stage::Network => "network",
-            Stage::Config => "config",
-            Stage::Final => "final",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Stage> {
-        Stage::ALL.into_iter().find(|st| st.name() == s)
-    }
-
-    /// cloud-init's status.json mode for the stage.
-    pub fn mode(self) -> &'static str {
-        match self {
-            Stage::Local => "init-local",
-            Stage::Network => "init",
-            Stage::Config => "modules-config",
-            Stage::Final => "modules-final",
-        }
-    }
-
-    /// The cloud-init command line that runs the stage.
-    pub fn command(self) -> &'static str {
-        match self {
-            Stage::Local => "init --local",
-            Stage::Network => "init",
-            Stage::Config => "modules --mode config",
-            Stage::Final => "modules --mode final",
-        }
-    }
-
-    /// The `cloud.cfg` key holding this stage's module list.
-    pub fn cloud_cfg_key(self) -> Option<&'static str> {
-        match self {
-            Stage::Local => None,
-            Stage::Network => Some("cloud_init_modules"),
-            Stage::Config => Some("cloud_config_modules"),
-            Stage::Final => Some("cloud_final_modules"),
-        }
-    }
-}
-
-impl fmt::Display for Stage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// A stage map that cannot be used; nothing runs.
 #[derive(Debug, thiserror::Error, PartialEq)]

@@ -14,6 +14,7 @@ use crate::effect::{Data, Effect};
 use crate::paths::Paths;
 use crate::pyjson;
 use crate::rootfs::FsView;
+use crate::schedule::Stage;
 
 /// cloud-init's status modes, in its order.
 pub const MODES: [&str; 5] = [
@@ -51,6 +52,22 @@ pub fn json_file(v: &J) -> Vec<u8> {
     let mut s = pyjson::dumps(v, 1);
     s.push('\n');
     s.into_bytes()
+}
+
+/// `Cloud-init v. <version> running '<action>' at <RFC2822>. Up <uptime> seconds.`,
+/// the line each stage starts with.
+pub fn welcome_line(stage: Stage, uptime: &str) -> String {
+    let action = match stage {
+        Stage::Local => "init-local",
+        Stage::Network => "init",
+        Stage::Config => "modules:config",
+        Stage::Final => "modules:final",
+    };
+    format!(
+        "Cloud-init v. {} running '{action}' at {}. Up {uptime} seconds.",
+        crate::VERSION_STRING,
+        chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S +0000"),
+    )
 }
 
 /// One module's line in the status record.

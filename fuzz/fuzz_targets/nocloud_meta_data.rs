@@ -9,7 +9,7 @@
 use cloudboot::datasource::{load_cache, Datasource, DsContext, NoCloud};
 use cloudboot::paths::Paths;
 use cloudboot::rootfs::Root;
-use cloudboot::stages::Stage;
+use cloudboot::schedule::Stage;
 use cloudboot::value::Value;
 use libfuzzer_sys::fuzz_target;
 

@@ -94,7 +94,7 @@ use std::path::{Path, PathBuf};
 use crate::effect::{Data, Effect, HostAction};
 use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
 use crate::schema::{Field, Ty};
-use crate::semaphore::Frequency;
+use crate::schedule::Frequency;
 use crate::value::Value;
 
 pub use devices::{is_meta_device_name, is_network_device, is_short_device_name, Devices};

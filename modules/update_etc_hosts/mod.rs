@@ -19,7 +19,7 @@ use crate::distro::hostname::{translate_bool, BUILTIN_TEMPLATES, HOSTS_FN};
 use crate::effect::{Data, Effect};
 use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
 use crate::schema::{Field, Ty};
-use crate::semaphore::Frequency;
+use crate::schedule::Frequency;
 use crate::value::Value;
 
 pub struct UpdateEtcHosts;

@@ -7,6 +7,7 @@
 //! instead of searching again, as cloud-init does with `obj.pkl`.
 
 mod block_devices;
+pub mod cache;
 mod devices;
 mod mounted;
 pub mod registry;
@@ -27,7 +28,7 @@ use std::path::PathBuf;
 use crate::base64;
 use crate::paths::Paths;
 use crate::rootfs::FsView;
-use crate::stages::Stage;
+use crate::schedule::Stage;
 use crate::value::Value;
 
 pub use block_devices::{BlockDevices, DeviceLookup};

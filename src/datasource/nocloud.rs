@@ -21,7 +21,7 @@ use std::path::Path;
 use super::source::{DirSource, SeedSource};
 use super::{Datasource, DatasourceInfo, DsContext, DsMode, Found, Instance};
 use crate::merge::merge_many;
-use crate::stages::Stage;
+use crate::schedule::Stage;
 use crate::userdata::{read_limited, MAX_USER_DATA};
 use crate::value::{Mapping, Value};
 use crate::yaml;
