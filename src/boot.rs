@@ -257,7 +257,8 @@ impl<'t> Engine<'t> {
         if local {
             // Before the network comes up, so DHCP clients send the name
             // (cloud-init's `_maybe_set_hostname(stage="local")`).
-            self.early_hostname(report, &cfg.merged, &instance);
+            self.runner(Stage::Local, &cfg.merged, &instance)
+                .early_hostname(report);
         }
         self.apply_network(report, Some(&instance), &cfg.merged, new_instance, !local);
         if local {
@@ -279,7 +280,8 @@ impl<'t> Engine<'t> {
         // the hostname again with the config as it is before user-data is
         // consumed (`_maybe_set_hostname(stage="init-net")`), then
         // user-data, then cloud_init_modules with the config it made.
-        self.early_hostname(report, &cfg.merged, &instance);
+        self.runner(Stage::Network, &cfg.merged, &instance)
+            .early_hostname(report);
         let merged = self.consume_data(&instance, &cfg, report);
         self.run_modules(Stage::Network, &merged, &instance, report);
         Some(description)
@@ -323,33 +325,6 @@ impl<'t> Engine<'t> {
             tracing::warn!("network: {e}");
         }
         report.add_module(m);
-    }
-
-    /// `_maybe_set_hostname`: the hostname from meta-data (and the config
-    /// so far) set before modules run; failures are notes, retried by the
-    /// set_hostname module. Reported as the pseudo-module `early_hostname`.
-    fn early_hostname(&mut self, report: &mut StageReport, cfg: &Value, instance: &Instance) {
-        let fs = self.target.fs();
-        let distro = crate::distro::Distro::detect(fs, cfg);
-        let early = crate::modules::set_hostname::maybe_set_hostname(
-            fs,
-            &self.paths,
-            cfg,
-            instance,
-            &distro,
-        );
-        if early.effects.is_empty() && early.notes.is_empty() {
-            return;
-        }
-        let applied = apply_all(self.target, &early.effects);
-        report.add_module(ModuleReport::engine_step(
-            "early_hostname",
-            "the hostname set before modules run, as cloud-init's _maybe_set_hostname".into(),
-            !early.effects.is_empty(),
-            applied,
-            Vec::new(),
-            early.notes,
-        ));
     }
 
     /// `modules --mode config|final`.

@@ -45,6 +45,31 @@ struct Checked {
 }
 
 impl ModuleRunner<'_> {
+    /// `_maybe_set_hostname`: the hostname from meta-data (and the config
+    /// so far) set before modules run; failures are notes, retried by the
+    /// set_hostname module. Reported as the pseudo-module `early_hostname`.
+    pub fn early_hostname(&mut self, report: &mut StageReport) {
+        let early = crate::modules::set_hostname::maybe_set_hostname(
+            self.target.fs(),
+            self.paths,
+            self.cfg,
+            self.instance,
+            &self.distro,
+        );
+        if early.effects.is_empty() && early.notes.is_empty() {
+            return;
+        }
+        let applied = apply_all(self.target, &early.effects);
+        report.add_module(ModuleReport::engine_step(
+            "early_hostname",
+            "the hostname set before modules run, as cloud-init's _maybe_set_hostname".into(),
+            !early.effects.is_empty(),
+            applied,
+            Vec::new(),
+            early.notes,
+        ));
+    }
+
     /// Runs a stage's list in order, each entry into the report.
     pub fn run_list(&mut self, entries: &[Entry], report: &mut StageReport) {
         let mut inapplicable = Vec::new();
