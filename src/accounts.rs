@@ -658,20 +658,7 @@ impl<'a> Staged<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rootfs::{RealFs, Root};
-
-    fn root_with(files: &[(&str, &str)]) -> (tempfile::TempDir, RealFs) {
-        let tmp = tempfile::tempdir().unwrap();
-        for (p, c) in files {
-            let host = tmp.path().join(p.trim_start_matches('/'));
-            std::fs::create_dir_all(host.parent().unwrap()).unwrap();
-            std::fs::write(host, c).unwrap();
-        }
-        let fs = RealFs {
-            root: Root::new(tmp.path()),
-        };
-        (tmp, fs)
-    }
+    use crate::rootfs::testing::root_with;
 
     #[test]
     fn line_breaks_and_nul_are_refused_without_quoting_the_value() {

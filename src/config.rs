@@ -203,6 +203,7 @@ pub fn merged(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rootfs::testing::root_with;
     use crate::rootfs::{RealFs, Root};
 
     #[test]
@@ -227,19 +228,6 @@ mod tests {
             "{:?}",
             l.problems
         );
-    }
-
-    fn root_with(files: &[(&str, &str)]) -> (tempfile::TempDir, RealFs) {
-        let tmp = tempfile::tempdir().unwrap();
-        for (path, text) in files {
-            let p = tmp.path().join(path.trim_start_matches('/'));
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, text).unwrap();
-        }
-        let fs = RealFs {
-            root: Root::new(tmp.path()),
-        };
-        (tmp, fs)
     }
 
     #[test]

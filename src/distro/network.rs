@@ -248,25 +248,10 @@ pub fn select_renderer(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rootfs::{RealFs, Root};
-    use std::os::unix::fs::PermissionsExt;
+    use crate::rootfs::testing::root_with_modes as root_with;
 
     fn yaml(text: &str) -> Value {
         crate::yaml::load(text.as_bytes(), "t").unwrap()
-    }
-
-    fn root_with(files: &[(&str, &str, u32)]) -> (tempfile::TempDir, RealFs) {
-        let tmp = tempfile::tempdir().unwrap();
-        for (path, content, mode) in files {
-            let p = tmp.path().join(path.trim_start_matches('/'));
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(&p, content).unwrap();
-            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(*mode)).unwrap();
-        }
-        let fs = RealFs {
-            root: Root::new(tmp.path()),
-        };
-        (tmp, fs)
     }
 
     #[test]

@@ -664,6 +664,35 @@ impl FsView for RealFs {
     }
 }
 
+/// Scratch roots for the unit tests of code that reads a root.
+#[cfg(test)]
+pub mod testing {
+    use super::{RealFs, Root};
+    use std::os::unix::fs::PermissionsExt;
+
+    /// A temporary root holding `files` (path in the root, content, mode),
+    /// read through a [`RealFs`]; the directory lives as long as the guard.
+    pub fn root_with_modes(files: &[(&str, &str, u32)]) -> (tempfile::TempDir, RealFs) {
+        let tmp = tempfile::tempdir().unwrap();
+        for (path, content, mode) in files {
+            let p = tmp.path().join(path.trim_start_matches('/'));
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, content).unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(*mode)).unwrap();
+        }
+        let fs = RealFs {
+            root: Root::new(tmp.path()),
+        };
+        (tmp, fs)
+    }
+
+    /// [`root_with_modes`] with every file 0644.
+    pub fn root_with(files: &[(&str, &str)]) -> (tempfile::TempDir, RealFs) {
+        let files: Vec<(&str, &str, u32)> = files.iter().map(|(p, c)| (*p, *c, 0o644)).collect();
+        root_with_modes(&files)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
