@@ -245,6 +245,25 @@ pub fn select_renderer(
     ))
 }
 
+/// A CentOS 6 root as far as the renderer choice looks (release file,
+/// executable ifup/ifdown, initscripts' network-functions), for tests here
+/// and in `net::apply`.
+#[cfg(test)]
+pub const CENTOS6: [(&str, &str, u32); 4] = [
+    (
+        "/etc/redhat-release",
+        "CentOS release 6.10 (Final)\n",
+        0o644,
+    ),
+    ("/sbin/ifup", "#!/bin/sh\n", 0o755),
+    ("/sbin/ifdown", "#!/bin/sh\n", 0o755),
+    (
+        "/etc/sysconfig/network-scripts/network-functions",
+        "",
+        0o644,
+    ),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,21 +275,7 @@ mod tests {
 
     #[test]
     fn renderer_choice_reads_the_root() {
-        let centos6 = [
-            (
-                "/etc/redhat-release",
-                "CentOS release 6.10 (Final)\n",
-                0o644,
-            ),
-            ("/sbin/ifup", "#!/bin/sh\n", 0o755),
-            ("/sbin/ifdown", "#!/bin/sh\n", 0o755),
-            (
-                "/etc/sysconfig/network-scripts/network-functions",
-                "",
-                0o644,
-            ),
-        ];
-        let (_t, fs) = root_with(&centos6);
+        let (_t, fs) = root_with(&CENTOS6);
         let distro = OsRelease::read(&fs);
         let (c, _) = select_renderer(&fs, &distro, &Value::empty_map()).unwrap();
         assert_eq!((c.name, c.flavor), ("sysconfig", Flavor::Rhel6));

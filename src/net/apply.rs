@@ -692,21 +692,7 @@ mod tests {
 
     #[test]
     fn an_interface_up_with_an_old_address_is_taken_down_and_up_again() {
-        let centos6 = [
-            (
-                "/etc/redhat-release",
-                "CentOS release 6.10 (Final)\n",
-                0o644,
-            ),
-            ("/sbin/ifup", "#!/bin/sh\n", 0o755),
-            ("/sbin/ifdown", "#!/bin/sh\n", 0o755),
-            (
-                "/etc/sysconfig/network-scripts/network-functions",
-                "",
-                0o644,
-            ),
-        ];
-        let (_t, fs) = root_with(&centos6);
+        let (_t, fs) = root_with(&crate::distro::network::CENTOS6);
         let cfg = yaml(
             "version: 1\nconfig:\n- {type: physical, name: eth0, mac_address: 'fa:16:3e:00:00:01', subnets: [{type: static, address: 10.0.0.5/24}, {type: static6, address: 'fd00::5/64'}]}\n- {type: physical, name: eth1, mac_address: 'fa:16:3e:00:00:02', subnets: [{type: dhcp}]}\n- {type: physical, name: eth2, mac_address: 'fa:16:3e:00:00:03', subnets: [{type: static, address: 10.2.0.5/24}]}\n",
         );
