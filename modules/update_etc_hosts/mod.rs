@@ -71,16 +71,9 @@ fn update_etc_hosts(ctx: &Context, out: &mut ModuleOutput) {
         if manage_str.as_deref() == Some("template") {
             out.note("DEPRECATED: please use manage_etc_hosts: true instead of 'template'");
         }
-        let names = match distro.hostname_fqdn(cfg, ctx.instance, fs, false) {
-            Ok(n) => n,
-            Err(e) => return out.error(e),
-        };
-        let hostname = names.hostname.unwrap_or_default();
-        if hostname.is_empty() {
-            out.note("Option 'manage_etc_hosts' was set, but no hostname was found");
+        let Some((hostname, fqdn)) = names(ctx, out) else {
             return;
-        }
-        let fqdn = names.fqdn.unwrap_or_default();
+        };
         let tpl = distro.hosts_template_path(osfamily);
         let text = match fs.read_string(&tpl) {
             Some(t) => t,
@@ -109,16 +102,9 @@ fn update_etc_hosts(ctx: &Context, out: &mut ModuleOutput) {
             Err(e) => out.error(format!("{}: {e}", tpl.display())),
         }
     } else if manage_str.as_deref() == Some("localhost") {
-        let names = match distro.hostname_fqdn(cfg, ctx.instance, fs, false) {
-            Ok(n) => n,
-            Err(e) => return out.error(e),
-        };
-        let hostname = names.hostname.unwrap_or_default();
-        if hostname.is_empty() {
-            out.note("Option 'manage_etc_hosts' was set, but no hostname was found");
+        let Some((hostname, fqdn)) = names(ctx, out) else {
             return;
-        }
-        let fqdn = names.fqdn.unwrap_or_default();
+        };
         out.note(format!("Managing localhost in {HOSTS_FN}"));
         if let Some(e) = distro.update_etc_hosts(fs, &hostname, &fqdn) {
             out.effects.push(e);
@@ -128,4 +114,22 @@ fn update_etc_hosts(ctx: &Context, out: &mut ModuleOutput) {
             "Configuration option 'manage_etc_hosts' is not set, not managing {HOSTS_FN} in module {name}"
         ));
     }
+}
+
+/// The hostname and FQDN the hosts file gets, or `None` (with the note or
+/// error cloud-init gives) when there is no hostname to write.
+fn names(ctx: &Context, out: &mut ModuleOutput) -> Option<(String, String)> {
+    let names = match ctx.distro.hostname_fqdn(ctx.cfg, ctx.instance, ctx.fs, false) {
+        Ok(n) => n,
+        Err(e) => {
+            out.error(e);
+            return None;
+        }
+    };
+    let hostname = names.hostname.unwrap_or_default();
+    if hostname.is_empty() {
+        out.note("Option 'manage_etc_hosts' was set, but no hostname was found");
+        return None;
+    }
+    Some((hostname, names.fqdn.unwrap_or_default()))
 }
