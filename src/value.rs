@@ -252,6 +252,19 @@ impl Value {
         }
     }
 
+    /// A mapping's entries as Python's `str()` of key and value (no
+    /// entries for anything but a mapping): how cloud-init reads name ->
+    /// device tables such as `device_aliases` and `block-device-mapping`.
+    pub fn str_pairs(&self) -> Vec<(String, String)> {
+        self.as_map()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.python_str(), v.python_str()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
     }

@@ -160,12 +160,7 @@ fn plan(ctx: &Context) -> ModuleOutput {
     let aliases = ctx
         .cfg
         .get("device_aliases")
-        .and_then(Value::as_map)
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| (k.python_str(), v.python_str()))
-                .collect()
-        })
+        .map(Value::str_pairs)
         .unwrap_or_default();
     let devices = Devices {
         fs: ctx.fs,

@@ -47,14 +47,7 @@ impl BlockDevices {
     /// #513842): it stands for `ephemeral0` when the mapping has no
     /// `ephemeral0` (the last `ephemeral` given, as cloud-init reads it).
     pub fn from_ec2_metadata(bdm: Option<&Value>) -> BlockDevices {
-        let mut mapping: Vec<(String, String)> = bdm
-            .and_then(Value::as_map)
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| (k.python_str(), v.python_str()))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let mut mapping = bdm.map(Value::str_pairs).unwrap_or_default();
         if !mapping.iter().any(|(n, _)| n == "ephemeral0") {
             if let Some((_, dev)) = mapping.iter().rev().find(|(n, _)| n == "ephemeral") {
                 let dev = dev.clone();
