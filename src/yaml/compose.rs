@@ -298,13 +298,18 @@ pub(super) fn indent_lines(text: &str, lines: &[(usize, usize)]) -> String {
     out
 }
 
+/// How many columns re-indenting added at the start of `line`.
+pub(super) fn added_on(line: usize, shifts: &[(usize, usize)]) -> usize {
+    shifts
+        .iter()
+        .filter(|(l, _)| *l == line)
+        .map(|(_, n)| n)
+        .sum()
+}
+
 /// A position in re-indented text, in the original's columns.
 pub(super) fn unshift(p: Pos, shifts: &[(usize, usize)]) -> Pos {
-    let added: usize = shifts
-        .iter()
-        .filter(|(line, _)| *line == p.line)
-        .map(|(_, n)| n)
-        .sum();
+    let added = added_on(p.line, shifts);
     Pos {
         line: p.line,
         column: if p.column > added {

@@ -64,12 +64,7 @@ impl<'a> Composer<'a> {
     /// A position in the original text, in the parsed text's columns (as
     /// faults are, until [`compose`] maps them back).
     pub(super) fn shift_back(&self, p: Pos) -> Pos {
-        let added: usize = self
-            .shifts
-            .iter()
-            .filter(|(line, _)| *line == p.line)
-            .map(|(_, n)| n)
-            .sum();
+        let added = added_on(p.line, self.shifts);
         Pos {
             line: p.line,
             column: p.column + added,
