@@ -463,7 +463,9 @@ fn ec2_metadata_service_on_its_real_address() {
     };
     // The service's tree: QEMU starts tests/vm/imds.py on each connection
     // the guest makes to 169.254.169.254:80 (guestfwd); nothing listens on
-    // the machine.
+    // the machine, and the address exists only in the guest's user-mode
+    // network (restrict=on): the host sends nothing to it (and, as root,
+    // this binary runs in a network namespace of its own, tests/common).
     let tree = g.path("imds");
     let md = tree.join("latest/meta-data");
     for (path, content) in [

@@ -143,7 +143,7 @@ impl<'a> Composer<'a> {
     /// quoted text and comments.
     pub(super) fn open_bracket(&self, limit: usize) -> Option<(Pos, char, usize)> {
         let mut open: Vec<(Pos, char, usize)> = Vec::new();
-        let mut ranges = self.all_scalar_ranges.iter().peekable();
+        let mut ranges = RangeCursor::new(&self.all_scalar_ranges);
         let mut at = Pos { line: 1, column: 1 };
         let mut previous = ' ';
         let mut chars = self.source.text.chars().enumerate();
@@ -151,10 +151,7 @@ impl<'a> Composer<'a> {
             if i >= limit {
                 break;
             }
-            while ranges.peek().is_some_and(|r| r.1 <= i) {
-                ranges.next();
-            }
-            let in_scalar = ranges.peek().is_some_and(|r| r.0 <= i && i < r.1);
+            let in_scalar = ranges.contains(i);
             if c == '\n' {
                 at = Pos {
                     line: at.line + 1,

@@ -123,7 +123,7 @@ pub(super) fn stray_tab(
     scalar_ranges: &[(usize, usize)],
     limit: usize,
 ) -> Option<Pos> {
-    let mut ranges = scalar_ranges.iter().peekable();
+    let mut ranges = RangeCursor::new(scalar_ranges);
     let mut pos = Pos { line: 1, column: 1 };
     let mut in_comment = false;
     let mut after_blank = true;
@@ -132,10 +132,7 @@ pub(super) fn stray_tab(
         if i >= limit {
             break;
         }
-        while ranges.peek().is_some_and(|r| r.1 <= i) {
-            ranges.next();
-        }
-        let in_scalar = ranges.peek().is_some_and(|r| r.0 <= i && i < r.1);
+        let in_scalar = ranges.contains(i);
         match c {
             '\n' | '\r' => {
                 in_comment = false;
@@ -215,4 +212,26 @@ pub(super) fn anchor_name(
         offset += 1;
     }
     Ok(Some(name))
+}
+
+/// Whether a forward scan's char index is inside one of a list of sorted,
+/// non-overlapping char-index ranges (scalars, say), asked with indexes
+/// that never decrease: each range is passed once.
+pub(super) struct RangeCursor<'a> {
+    ranges: std::iter::Peekable<std::slice::Iter<'a, (usize, usize)>>,
+}
+
+impl<'a> RangeCursor<'a> {
+    pub(super) fn new(ranges: &'a [(usize, usize)]) -> Self {
+        RangeCursor {
+            ranges: ranges.iter().peekable(),
+        }
+    }
+
+    pub(super) fn contains(&mut self, i: usize) -> bool {
+        while self.ranges.peek().is_some_and(|r| r.1 <= i) {
+            self.ranges.next();
+        }
+        self.ranges.peek().is_some_and(|r| r.0 <= i && i < r.1)
+    }
 }
