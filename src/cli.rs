@@ -847,7 +847,7 @@ fn cmd_schema(args: &Args, m: &Matches) -> i32 {
                 println!("{text}");
                 0
             }
-            Err(e) => fail(e),
+            Err(e) => fail(e.to_string()),
         };
     }
     let (content, name) = match (m.value("config_file"), m.flag("system")) {

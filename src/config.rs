@@ -57,22 +57,43 @@ pub fn builtin() -> Value {
     yaml::load(text.as_bytes(), "builtin").expect("builtin config is valid YAML")
 }
 
+/// A config file that cannot be used (it is then read as `{}`), named.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigFileError {
+    #[error("{}: {error}", .path.display())]
+    Unreadable {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// Not YAML (the error names the file and the line).
+    #[error(transparent)]
+    Yaml(#[from] yaml::YamlError),
+    #[error("{}: expected a mapping at the top level, found {type_name}", .path.display())]
+    NotAMapping {
+        path: PathBuf,
+        type_name: &'static str,
+    },
+}
+
 /// Reads one config file that must hold a mapping (or nothing).
-pub fn read_file(fs: &dyn FsView, path: &Path) -> Result<Option<Value>, String> {
+pub fn read_file(fs: &dyn FsView, path: &Path) -> Result<Option<Value>, ConfigFileError> {
     let raw = match fs.read(path) {
         Ok(raw) => raw,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("{}: {e}", path.display())),
+        Err(error) => {
+            return Err(ConfigFileError::Unreadable {
+                path: path.to_path_buf(),
+                error,
+            })
+        }
     };
-    match yaml::load(&raw, &path.to_string_lossy()) {
-        Ok(v @ Value::Map(_)) => Ok(Some(v)),
-        Ok(Value::Null) => Ok(Some(Value::empty_map())),
-        Ok(other) => Err(format!(
-            "{}: expected a mapping at the top level, found {}",
-            path.display(),
-            other.type_name()
-        )),
-        Err(e) => Err(e.to_string()),
+    match yaml::load(&raw, &path.to_string_lossy())? {
+        v @ Value::Map(_) => Ok(Some(v)),
+        Value::Null => Ok(Some(Value::empty_map())),
+        other => Err(ConfigFileError::NotAMapping {
+            path: path.to_path_buf(),
+            type_name: other.type_name(),
+        }),
     }
 }
 
@@ -161,7 +182,7 @@ fn read_into(fs: &dyn FsView, path: &Path, out: &mut Loaded) -> Value {
         Ok(None) => Value::empty_map(),
         Err(e) => {
             // Logged by the stage that reports it (once, however often read).
-            out.problems.push(e);
+            out.problems.push(e.to_string());
             Value::empty_map()
         }
     }

@@ -10,12 +10,29 @@ use crate::module::{Module, ModuleInfo};
 use crate::schema::{Field, Ty};
 use crate::stages::{Stage, StageMap};
 
+/// A `--docs` request or a README that the docs cannot be made for.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum DocsError {
+    /// Names no module has (as Python reprs), and the valid ones:
+    /// cloud-init's message.
+    #[error("Invalid --docs value [{}]. Must be one of: {}", .invalid.join(", "), .valid.join(", "))]
+    InvalidModules {
+        invalid: Vec<String>,
+        valid: Vec<String>,
+    },
+    /// A generated table's begin marker (the line) is not in README.md.
+    #[error("README.md has no line {0}")]
+    NoBeginMarker(String),
+    #[error("README.md has no line {end} after {begin}")]
+    NoEndMarker { begin: String, end: String },
+}
+
 /// `cloud-init schema --docs NAME...`: each requested module's doc, in
 /// registry order (as cloud-init, whatever order they were asked in).
 /// `all` asks for every module; a module may be named as cloud-init names it
 /// (`cc_runcmd`) or by any name cloudboot accepts for it (`runcmd`). An
 /// unknown name is the error cloud-init gives, listing the valid ones.
-pub fn module_docs(requested: &[String]) -> Result<String, String> {
+pub fn module_docs(requested: &[String]) -> Result<String, DocsError> {
     let all = crate::modules::all();
     let mut wanted: Vec<&'static str> = Vec::new();
     let mut invalid: Vec<&str> = Vec::new();
@@ -30,7 +47,7 @@ pub fn module_docs(requested: &[String]) -> Result<String, String> {
         }
     }
     if !invalid.is_empty() {
-        let shown: Vec<String> = invalid
+        let invalid: Vec<String> = invalid
             .iter()
             .map(|n| crate::value::python_str_repr(n))
             .collect();
@@ -39,11 +56,7 @@ pub fn module_docs(requested: &[String]) -> Result<String, String> {
             .map(|m| format!("cc_{}", m.info().name))
             .chain(["all".to_string()])
             .collect();
-        return Err(format!(
-            "Invalid --docs value [{}]. Must be one of: {}",
-            shown.join(", "),
-            valid.join(", ")
-        ));
+        return Err(DocsError::InvalidModules { invalid, valid });
     }
     Ok(all
         .iter()
@@ -297,17 +310,20 @@ pub fn end_marker(name: &str) -> String {
 
 /// `readme` with the text between each table's markers replaced by the
 /// table; an error names a marker that is missing or out of order.
-pub fn update_readme(readme: &str, tables: &[(&str, String)]) -> Result<String, String> {
+pub fn update_readme(readme: &str, tables: &[(&str, String)]) -> Result<String, DocsError> {
     let mut out = readme.to_string();
     for (name, table) in tables {
         let (begin, end) = (begin_marker(name), end_marker(name));
         let start = out
             .find(&begin)
-            .ok_or_else(|| format!("README.md has no line {begin}"))?
+            .ok_or_else(|| DocsError::NoBeginMarker(begin.clone()))?
             + begin.len();
         let stop = out[start..]
             .find(&end)
-            .ok_or_else(|| format!("README.md has no line {end} after {begin}"))?
+            .ok_or_else(|| DocsError::NoEndMarker {
+                begin: begin.clone(),
+                end: end.clone(),
+            })?
             + start;
         out.replace_range(start..stop, &format!("\n{table}"));
     }
@@ -332,7 +348,9 @@ mod tests {
 
     #[test]
     fn unknown_names_are_refused_as_cloud_init_refuses_them() {
-        let err = module_docs(&["cc_nope".into(), "runcmd".into()]).unwrap_err();
+        let err = module_docs(&["cc_nope".into(), "runcmd".into()])
+            .unwrap_err()
+            .to_string();
         assert!(
             err.starts_with("Invalid --docs value ['cc_nope']. Must be one of: cc_bootcmd, "),
             "{err}"

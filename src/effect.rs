@@ -212,14 +212,21 @@ impl Owner {
 
     /// The ids, names looked up in the root behind `fs` where they were not
     /// known at plan time. An unset half stays `None` (left as it is).
-    pub fn resolve(&self, fs: &dyn FsView) -> Result<(Option<u32>, Option<u32>), String> {
-        let one = |n: &Option<Named>, file: &str, what: &str| -> Result<Option<u32>, String> {
+    pub fn resolve(&self, fs: &dyn FsView) -> Result<(Option<u32>, Option<u32>), UnknownOwner> {
+        let one = |n: &Option<Named>,
+                   file: &'static str,
+                   what: &'static str|
+         -> Result<Option<u32>, UnknownOwner> {
             match n {
                 None => Ok(None),
                 Some(Named { id: Some(id), .. }) => Ok(Some(*id)),
                 Some(Named { name, id: None }) => lookup_id(fs, Path::new(file), name)
                     .map(Some)
-                    .ok_or_else(|| format!("{what} '{name}' does not exist in {file}")),
+                    .ok_or_else(|| UnknownOwner {
+                        what,
+                        name: name.clone(),
+                        file,
+                    }),
             }
         };
         Ok((
@@ -227,6 +234,18 @@ impl Owner {
             one(&self.group, "/etc/group", "group")?,
         ))
     }
+}
+
+/// An owner's user or group that the root's `/etc/passwd` or `/etc/group`
+/// does not have.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{what} '{name}' does not exist in {file}")]
+pub struct UnknownOwner {
+    /// `user` or `group`.
+    pub what: &'static str,
+    pub name: String,
+    /// The file it was looked up in.
+    pub file: &'static str,
 }
 
 impl fmt::Display for Owner {
@@ -757,7 +776,10 @@ mod tests {
         assert_eq!(o.to_string(), "alice:staff");
         assert_eq!(o.ids(), (None, None));
         assert_eq!(o.resolve(&fs), Ok((Some(2001), Some(50))));
-        let e = Owner::by_name("bob", "staff").resolve(&fs).unwrap_err();
+        let e = Owner::by_name("bob", "staff")
+            .resolve(&fs)
+            .unwrap_err()
+            .to_string();
         assert_eq!(e, "user 'bob' does not exist in /etc/passwd");
         assert_eq!(Owner::root().resolve(&fs), Ok((Some(0), Some(0))));
     }

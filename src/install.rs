@@ -629,12 +629,21 @@ fn copy_of(fs: &dyn FsView, from: &Path, to: &Path) -> Option<Effect> {
     ))
 }
 
+/// Why `install --uninstall` has nothing to undo: its record ([`RECORD`]).
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum UninstallError {
+    #[error("{} not found: cloudboot install was not run on this root", RECORD)]
+    NoRecord,
+    #[error("{} is not readable", RECORD)]
+    BadRecord,
+}
+
 /// The effects of `install --uninstall`, from the record `install` left.
-pub fn uninstall(fs: &dyn FsView) -> Result<Vec<Effect>, String> {
+pub fn uninstall(fs: &dyn FsView) -> Result<Vec<Effect>, UninstallError> {
     let text = fs
         .read_string(Path::new(RECORD))
-        .ok_or_else(|| format!("{RECORD} not found: cloudboot install was not run on this root"))?;
-    let rec = Record::from_json(&text).ok_or_else(|| format!("{RECORD} is not readable"))?;
+        .ok_or(UninstallError::NoRecord)?;
+    let rec = Record::from_json(&text).ok_or(UninstallError::BadRecord)?;
     let mut effects: Vec<Effect> = rec
         .created
         .iter()

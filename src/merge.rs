@@ -27,8 +27,11 @@
 use std::collections::HashMap;
 use std::fmt;
 
+mod error;
+
 pub(crate) use crate::pystr::strip as py_strip;
 use crate::value::{Mapping, Value};
+pub use error::MergeError;
 
 /// `mergers.DEF_MERGE_TYPE`: what `mergemanydict` uses for a source without
 /// its own `merge_how`.
@@ -198,12 +201,11 @@ impl Mergers {
     /// Items whose name is empty (or otherwise falsy) are skipped. Options
     /// nobody knows are ignored, as cloud-init ignores them. Errors (an
     /// unknown merger name, a malformed item) are those cloud-init raises.
-    pub fn parse(spec: &Value) -> Result<Mergers, String> {
+    pub fn parse(spec: &Value) -> Result<Mergers, MergeError> {
         let raw = match spec {
             Value::Null => return Ok(Mergers::default()),
             Value::Str(s) => return Mergers::parse_str(s),
-            other => py_iter(other)
-                .map_err(|e| format!("merge_how must be a string or a list of mergers, not {e}"))?,
+            other => py_iter(other).map_err(MergeError::SpecNotList)?,
         };
         let mut parsed = Vec::new();
         for item in &raw {
@@ -212,17 +214,11 @@ impl Mergers {
                 Value::Map(m) => {
                     let name = match m.get("name") {
                         Some(Value::Str(s)) => py_strip(&s.replace('-', "_")).to_string(),
-                        Some(other) => {
-                            return Err(format!(
-                                "merger name must be a string, not {} ({})",
-                                other.type_name(),
-                                other.python_str()
-                            ))
-                        }
-                        None => return Err(format!("merger {} has no 'name'", item.to_json())),
+                        Some(other) => return Err(name_not_string(other)),
+                        None => return Err(MergeError::NoName(item.to_json().to_string())),
                     };
                     let Some(settings) = m.get("settings") else {
-                        return Err(format!("merger '{name}' has no 'settings'"));
+                        return Err(MergeError::NoSettings(name));
                     };
                     (Value::Str(name), Opts::Value(settings.clone()))
                 }
@@ -230,11 +226,12 @@ impl Mergers {
                 // cloud-init indexes whatever it is given, so a plain string
                 // item "list" means merger "l" with options "ist".
                 other => {
-                    let seq = py_iter(other)
-                        .map_err(|_| format!("merger {} is not subscriptable", other.to_json()))?;
+                    let seq = py_iter(other).map_err(|_| {
+                        MergeError::ItemNotSubscriptable(other.to_json().to_string())
+                    })?;
                     // `"abc"[0]` is "a", and bytes index to ints.
                     let Some(name) = seq.first().cloned() else {
-                        return Err(format!("merger {} is empty", other.to_json()));
+                        return Err(MergeError::EmptyItem(other.to_json().to_string()));
                     };
                     let opts = match other {
                         Value::Str(s) if seq.len() >= 2 => {
@@ -259,7 +256,7 @@ impl Mergers {
     /// constructs the chain: `+`-separated `name(opt,opt,...)` tokens; each
     /// token is lower-cased, trimmed and has `-` turned into `_`; empty tokens
     /// are skipped; option names are trimmed, empty ones dropped.
-    pub fn parse_str(spec: &str) -> Result<Mergers, String> {
+    pub fn parse_str(spec: &str) -> Result<Mergers, MergeError> {
         construct(string_tokens(spec)?)
     }
 
@@ -370,7 +367,8 @@ enum Opts {
 }
 
 impl Opts {
-    fn has(&self, opt: &str) -> Result<bool, String> {
+    /// `opt in opts`; `Err` is the value in which `in` raises.
+    fn has(&self, opt: &str) -> Result<bool, &Value> {
         match self {
             Opts::Names(names) => Ok(names.iter().any(|n| n == opt)),
             Opts::Value(Value::Seq(items)) => {
@@ -380,17 +378,21 @@ impl Opts {
             Opts::Value(Value::Map(m)) => Ok(m
                 .iter()
                 .any(|(k, _)| matches!(k, Value::Str(s) if s == opt))),
-            Opts::Value(other) => Err(format!(
-                "merger settings must be a list of option names, not {} ({})",
-                other.type_name(),
-                other.python_str()
-            )),
+            Opts::Value(other) => Err(other),
         }
     }
 }
 
+/// A merger name that is not a string.
+fn name_not_string(name: &Value) -> MergeError {
+    MergeError::NameNotString {
+        type_name: name.type_name(),
+        value: name.python_str(),
+    }
+}
+
 /// `string_extract_mergers`: the `(name, options)` tokens of a string spec.
-fn string_tokens(spec: &str) -> Result<Vec<(Value, Opts)>, String> {
+fn string_tokens(spec: &str) -> Result<Vec<(Value, Opts)>, MergeError> {
     let mut out = Vec::new();
     for token in spec.split('+') {
         let token = py_strip(&token.to_lowercase()).replace('-', "_");
@@ -400,11 +402,7 @@ fn string_tokens(spec: &str) -> Result<Vec<(Value, Opts)>, String> {
         // `^([a-zA-Z_][A-Za-z0-9_]*)\((.*?)\)$`: an identifier, then the
         // options between the first `(` and a `)` that ends the token.
         // (`.` does not match a newline, so options cannot span lines.)
-        let bad = || {
-            format!(
-                "bad merger '{token}' in merge_how: expected name(option,...), e.g. list(append)"
-            )
-        };
+        let bad = || MergeError::BadToken(token.clone());
         let Some((name, rest)) = token.split_once('(') else {
             return Err(bad());
         };
@@ -434,7 +432,7 @@ fn string_tokens(spec: &str) -> Result<Vec<(Value, Opts)>, String> {
 /// `mergers.construct`: finds each named merger (`m_` prefix optional), then
 /// builds it from its options. Names are checked for the whole chain before
 /// any options are looked at, as cloud-init imports all modules first.
-fn construct(parsed: Vec<(Value, Opts)>) -> Result<Mergers, String> {
+fn construct(parsed: Vec<(Value, Opts)>) -> Result<Mergers, MergeError> {
     #[derive(Clone, Copy)]
     enum Kind {
         Dict,
@@ -444,29 +442,24 @@ fn construct(parsed: Vec<(Value, Opts)>) -> Result<Mergers, String> {
     let mut kinds = Vec::with_capacity(parsed.len());
     for (name, _) in &parsed {
         let Value::Str(name) = name else {
-            return Err(format!(
-                "merger name must be a string, not {} ({})",
-                name.type_name(),
-                name.python_str()
-            ));
+            return Err(name_not_string(name));
         };
         let module = name.strip_prefix("m_").unwrap_or(name);
         kinds.push(match module {
             "dict" => Kind::Dict,
             "list" => Kind::List,
             "str" => Kind::Str,
-            _ => {
-                return Err(format!(
-                    "unknown merger '{name}' in merge_how (known: dict, list, str)"
-                ))
-            }
+            _ => return Err(MergeError::UnknownMerger(name.clone())),
         });
     }
     let mut chain = Vec::with_capacity(parsed.len());
     for (kind, (name, opts)) in kinds.into_iter().zip(&parsed) {
         let has = |o: &str| {
-            opts.has(o)
-                .map_err(|e| format!("merger '{}': {e}", name.python_str()))
+            opts.has(o).map_err(|settings| MergeError::BadSettings {
+                merger: name.python_str(),
+                type_name: settings.type_name(),
+                value: settings.python_str(),
+            })
         };
         chain.push(match kind {
             Kind::Dict => Merger::Dict(DictMerger {
@@ -517,7 +510,7 @@ pub fn merge(base: &Value, new: &Value, how: &Mergers) -> Value {
 
 /// Merges `new` into `base`; `Err` carries the Python exception cloud-init
 /// raises for these inputs (`TypeError: ...`, `KeyError: ...`).
-pub fn try_merge(base: &Value, new: &Value, how: &Mergers) -> Result<Value, String> {
+pub fn try_merge(base: &Value, new: &Value, how: &Mergers) -> Result<Value, MergeError> {
     check_merge(base, new, how)?;
     let mut out = base.clone();
     merge_into(&mut out, new, how);
@@ -527,7 +520,7 @@ pub fn try_merge(base: &Value, new: &Value, how: &Mergers) -> Result<Value, Stri
 /// [`try_merge`] in place: `base` becomes the merge, without being copied
 /// (merging n parts into one buffer costs what they hold, not n times
 /// that). On `Err` it is unchanged.
-pub fn try_merge_into(base: &mut Value, new: &Value, how: &Mergers) -> Result<(), String> {
+pub fn try_merge_into(base: &mut Value, new: &Value, how: &Mergers) -> Result<(), MergeError> {
     check_merge(base, new, how)?;
     merge_into(base, new, how);
     Ok(())
@@ -541,7 +534,7 @@ pub fn try_merge_into(base: &mut Value, new: &Value, how: &Mergers) -> Result<()
 // in step.
 
 /// The exception merging `new` into `base` raises, if any.
-fn check_merge(base: &Value, new: &Value, how: &Mergers) -> Result<(), String> {
+fn check_merge(base: &Value, new: &Value, how: &Mergers) -> Result<(), MergeError> {
     match base {
         Value::Map(old) => match (how.dict(), new) {
             (Some(d), Value::Map(new)) => check_dict(d, how, old, new),
@@ -552,10 +545,9 @@ fn check_merge(base: &Value, new: &Value, how: &Mergers) -> Result<(), String> {
             None => Ok(()),
         },
         Value::Str(_) => match how.str_merger() {
-            Some(s) if s.append && !matches!(new, Value::Str(_)) => Err(format!(
-                "TypeError: can only concatenate str (not \"{}\") to str",
-                new.type_name()
-            )),
+            Some(s) if s.append && !matches!(new, Value::Str(_)) => {
+                Err(MergeError::StrConcat(new.type_name()))
+            }
             _ => Ok(()),
         },
         // No merger has `_on_nonetype`, `_on_int`, `_on_bytes`...: the
@@ -577,7 +569,12 @@ fn dict_recurses(d: &DictMerger, v: &Value) -> bool {
         }
 }
 
-fn check_dict(d: &DictMerger, how: &Mergers, old: &Mapping, new: &Mapping) -> Result<(), String> {
+fn check_dict(
+    d: &DictMerger,
+    how: &Mergers,
+    old: &Mapping,
+    new: &Mapping,
+) -> Result<(), MergeError> {
     let keys = KeyIndex::of(old.iter().map(|(k, _)| k));
     for (k, v) in new.iter() {
         let Some(pos) = keys.find(k, |i| old.get_index(i).map(|(k, _)| k)) else {
@@ -604,12 +601,14 @@ fn list_recurses(l: &ListMerger, v: &Value) -> bool {
     }
 }
 
-fn check_list(l: &ListMerger, how: &Mergers, old: &[Value], new: &Value) -> Result<(), String> {
+fn check_list(l: &ListMerger, how: &Mergers, old: &[Value], new: &Value) -> Result<(), MergeError> {
     if l.method == ListMethod::Replace && !matches!(new, Value::Seq(_)) {
         return Ok(());
     }
     match l.method {
-        ListMethod::Append | ListMethod::Prepend => py_iter_check(new).map_err(not_iterable),
+        ListMethod::Append | ListMethod::Prepend => {
+            py_iter_check(new).map_err(MergeError::NotIterable)
+        }
         ListMethod::Replace | ListMethod::NoReplace => {
             // Python walks the common length only: `len(new)` and `new[i]`
             // are evaluated even when the old item is kept (and can raise).
@@ -778,48 +777,42 @@ fn merge_list_into(
     None
 }
 
-/// Whether `for x in v` works, without building the items.
-fn py_iter_check(v: &Value) -> Result<(), String> {
+/// Whether `for x in v` works, without building the items; `Err(type
+/// name)` when it does not.
+fn py_iter_check(v: &Value) -> Result<(), &'static str> {
     match v {
         Value::Seq(_) | Value::Str(_) | Value::Map(_) | Value::Bytes(_) => Ok(()),
-        other => Err(other.type_name().to_string()),
+        other => Err(other.type_name()),
     }
-}
-
-fn not_iterable(type_name: String) -> String {
-    format!("TypeError: '{type_name}' object is not iterable")
 }
 
 /// The items Python's `for x in value` yields; `Err(type name)` when the
 /// value is not iterable.
-fn py_iter(v: &Value) -> Result<Vec<Value>, String> {
+fn py_iter(v: &Value) -> Result<Vec<Value>, &'static str> {
     match v {
         Value::Seq(items) => Ok(items.clone()),
         Value::Str(s) => Ok(s.chars().map(|c| Value::Str(c.to_string())).collect()),
         Value::Map(m) => Ok(m.iter().map(|(k, _)| k.clone()).collect()),
         Value::Bytes(b) => Ok(b.iter().map(|&x| Value::Int(i64::from(x))).collect()),
-        other => Err(other.type_name().to_string()),
+        other => Err(other.type_name()),
     }
 }
 
 /// Python's `len(value)`.
-fn py_len(v: &Value) -> Result<usize, String> {
+fn py_len(v: &Value) -> Result<usize, MergeError> {
     match v {
         Value::Seq(items) => Ok(items.len()),
         Value::Str(s) => Ok(s.chars().count()),
         Value::Map(m) => Ok(m.len()),
         Value::Bytes(b) => Ok(b.len()),
-        other => Err(format!(
-            "TypeError: object of type '{}' has no len()",
-            other.type_name()
-        )),
+        other => Err(MergeError::NoLen(other.type_name())),
     }
 }
 
 /// Python's `value[i]` for an index below `len(value)`; on a dict that is a
 /// key lookup, which fails unless the dict has the key `i`.
-fn py_index(v: &Value, i: usize) -> Result<Value, String> {
-    let missing = || format!("KeyError: {i}");
+fn py_index(v: &Value, i: usize) -> Result<Value, MergeError> {
+    let missing = || MergeError::KeyError(i);
     match v {
         Value::Seq(items) => items.get(i).cloned().ok_or_else(missing),
         Value::Str(s) => s
@@ -838,10 +831,7 @@ fn py_index(v: &Value, i: usize) -> Result<Value, String> {
                 .map(|(_, v)| v.clone())
                 .ok_or_else(missing)
         }
-        other => Err(format!(
-            "TypeError: '{}' object is not subscriptable",
-            other.type_name()
-        )),
+        other => Err(MergeError::NotSubscriptable(other.type_name())),
     }
 }
 
@@ -904,10 +894,10 @@ fn take_spec(m: &mut Mapping) -> Option<Value> {
 /// `headers` are the part's MIME headers in order. As cloud-init builds them
 /// with `dict(part)`, a header is found only under its exact spelling, and
 /// its value is that of the first header with that name in any case.
-pub fn extract(part: &mut Value, headers: &[(String, String)]) -> Result<Mergers, String> {
+pub fn extract(part: &mut Value, headers: &[(String, String)]) -> Result<Mergers, MergeError> {
     let Value::Map(m) = part else {
         // `util.load_yaml` turns anything but a dict into None.
-        return Err("empty cloud config".into());
+        return Err(MergeError::EmptyCloudConfig);
     };
     let own = match take_spec(m) {
         Some(spec) => Mergers::parse(&spec)?,
@@ -958,7 +948,7 @@ impl PartMerger {
         filename: &str,
         mut part: Value,
         headers: &[(String, String)],
-    ) -> Result<(), String> {
+    ) -> Result<(), MergeError> {
         if self.buf.is_none() || self.files.is_empty() {
             self.buf = Some(Value::empty_map());
         }
@@ -969,10 +959,7 @@ impl PartMerger {
         // node).
         let nodes = self.nodes.saturating_add(part.node_count());
         if nodes > crate::yaml::MAX_NODES {
-            return Err(format!(
-                "merging it would take the cloud-config past {} nodes (scalars, lists and mappings), cloudboot's limit; it was left out",
-                crate::yaml::MAX_NODES
-            ));
+            return Err(MergeError::TooManyNodes(crate::yaml::MAX_NODES));
         }
         let base = self.buf.get_or_insert_with(Value::empty_map);
         try_merge_into(base, &part, &how)?;
@@ -992,12 +979,13 @@ impl PartMerger {
     }
 
     /// Applies a `#cloud-config-jsonp` part: `patch` turns the buffer so far
-    /// into the new one (`CloudConfigPartHandler._merge_patch`).
-    pub fn patch(
+    /// into the new one (`CloudConfigPartHandler._merge_patch`); its error
+    /// (a [`crate::jsonpatch::PatchError`]) is passed on.
+    pub fn patch<E>(
         &mut self,
         filename: &str,
-        patch: impl FnOnce(&Value) -> Result<Value, String>,
-    ) -> Result<(), String> {
+        patch: impl FnOnce(&Value) -> Result<Value, E>,
+    ) -> Result<(), E> {
         if self.buf.is_none() || self.files.is_empty() {
             self.buf = Some(Value::empty_map());
         }
@@ -1055,10 +1043,13 @@ pub fn merge_many_reversed(sources: &[Value]) -> Value {
 /// lists to theirs; a spec without `dict(...)` leaves the source out).
 /// `Err` where cloud-init raises (a bad spec, a source that is not a dict, a
 /// merge that raises), naming the source by its position in `sources`.
-pub fn try_merge_many(sources: &[Value], reverse: bool) -> Result<Value, String> {
+pub fn try_merge_many(sources: &[Value], reverse: bool) -> Result<Value, MergeError> {
     let mut merged = Value::empty_map();
-    for (i, src) in ordered(sources, reverse) {
-        merged = merge_source(&merged, src).map_err(|e| format!("source {i}: {e}"))?;
+    for (index, src) in ordered(sources, reverse) {
+        merged = merge_source(&merged, src).map_err(|error| MergeError::Source {
+            index,
+            error: Box::new(error),
+        })?;
     }
     Ok(merged)
 }
@@ -1066,7 +1057,7 @@ pub fn try_merge_many(sources: &[Value], reverse: bool) -> Result<Value, String>
 /// As [`try_merge_many`], but a source that cannot be merged is left out and
 /// reported as `(its index in sources, the error)`, so one bad file does not
 /// cost the whole configuration.
-pub fn merge_many_lenient(sources: &[Value], reverse: bool) -> (Value, Vec<(usize, String)>) {
+pub fn merge_many_lenient(sources: &[Value], reverse: bool) -> (Value, Vec<(usize, MergeError)>) {
     let mut merged = Value::empty_map();
     let mut problems = Vec::new();
     for (i, src) in ordered(sources, reverse) {
@@ -1090,16 +1081,13 @@ fn ordered(sources: &[Value], reverse: bool) -> Box<dyn Iterator<Item = (usize, 
 }
 
 /// One step of `mergemanydict`.
-fn merge_source(merged: &Value, src: &Value) -> Result<Value, String> {
+fn merge_source(merged: &Value, src: &Value) -> Result<Value, MergeError> {
     // `if cfg:`: None and empty dicts are skipped before anything is looked at.
     if !src.truthy() {
         return Ok(merged.clone());
     }
     let Value::Map(m) = src else {
-        return Err(format!(
-            "a config source must be a dict, not {}",
-            src.type_name()
-        ));
+        return Err(MergeError::SourceNotDict(src.type_name()));
     };
     let mut m = m.clone();
     let how = match take_spec(&mut m) {
@@ -1141,15 +1129,20 @@ mod tests {
 
     #[test]
     fn errors_name_the_bad_token() {
-        let e = Mergers::parse_str("list(append)+foo(bar)").unwrap_err();
+        let e = Mergers::parse_str("list(append)+foo(bar)")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("'foo'"), "{e}");
-        let e = Mergers::parse_str("list(append)+dict").unwrap_err();
+        let e = Mergers::parse_str("list(append)+dict")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("'dict'"), "{e}");
         let e = Mergers::parse(&Value::Seq(vec![map(&[
             ("name", s("list")),
             ("settings", Value::Null),
         ])]))
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("'list'") && e.contains("NoneType"), "{e}");
     }
 

@@ -4,12 +4,13 @@
 //! another sees what that one did (or would have done).
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::effect::{
-    already_appended, Append, Data, Effect, HostAction, HttpRequest, OnFailure, Owner,
+    already_appended, Append, Data, Effect, HostAction, HttpRequest, OnFailure, Owner, UnknownOwner,
 };
 use crate::exec::{privileged, Runner};
+use crate::http::HttpError;
 use crate::module::Progress;
 use crate::probe::Answer;
 use crate::rootfs::{FsView, Kind, RealFs, Root};
@@ -17,6 +18,57 @@ use crate::rootfs::{FsView, Kind, RealFs, Root};
 /// Why a target's `apply` refuses a probe: only [`apply_all`] knows how to
 /// apply the branch that follows it.
 pub const PROBE_OUTSIDE_APPLY_ALL: &str = "a probe is applied with apply_all (a cloudboot bug)";
+
+/// Why an effect failed on a live root: what was being done, to which path
+/// or program, and the system's answer. Its text is the failed record's
+/// (and the warning logged).
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("writing {}: {error}", .path.display())]
+    Write { path: PathBuf, error: io::Error },
+    #[error("creating directory {}: {error}", .path.display())]
+    Mkdir { path: PathBuf, error: io::Error },
+    #[error("changing owner of {}: it does not exist", .0.display())]
+    ChownMissing(PathBuf),
+    /// The path to change could not be looked at.
+    #[error("changing owner of {}: {error}", .path.display())]
+    ChownStat { path: PathBuf, error: io::Error },
+    #[error("changing owner or mode of {}: {error}", .path.display())]
+    Chown { path: PathBuf, error: io::Error },
+    /// An owner (`user:group`) the root does not have.
+    #[error("owner {owner}: {error}")]
+    Owner { owner: String, error: UnknownOwner },
+    #[error("linking {}: {error}", .path.display())]
+    Link { path: PathBuf, error: io::Error },
+    #[error("removing {}: {error}", .path.display())]
+    Remove { path: PathBuf, error: io::Error },
+    /// A program that ran and failed (the command line, how it ended).
+    #[error("command {command} failed: {exit}")]
+    CommandFailed { command: String, exit: String },
+    #[error("command {program} could not be run: {error}")]
+    CommandNotStarted { program: String, error: io::Error },
+    /// Scripts of a run-parts directory that failed (their names), of
+    /// those attempted.
+    #[error("Runparts: {} failures ({}) in {attempted} attempted commands", .failed.len(), .failed.join(","))]
+    RunParts {
+        failed: Vec<String>,
+        attempted: usize,
+    },
+    /// An action on the running machine that failed (what it was, why).
+    #[error("{what} failed: {error}")]
+    Host { what: String, error: String },
+    #[error("{}", PROBE_OUTSIDE_APPLY_ALL)]
+    ProbeOutsideApplyAll,
+    /// An HTTP request answered with an error status.
+    #[error("{method} {url}: HTTP status {status}")]
+    HttpStatus {
+        method: String,
+        url: String,
+        status: u16,
+    },
+    #[error(transparent)]
+    Http(#[from] HttpError),
+}
 
 /// What became of one effect.
 #[derive(Clone, Debug, PartialEq)]
@@ -187,7 +239,7 @@ impl LiveTarget {
     /// A name that is still unknown is an error on a root where programs run
     /// (useradd should have made it); on a root where they are listed, not
     /// run, the owner is recorded instead.
-    fn owner_ids(&self, owner: &Owner) -> Result<OwnerIds, String> {
+    fn owner_ids(&self, owner: &Owner) -> Result<OwnerIds, ApplyError> {
         // Only root may give a file away. On a scratch root, an ordinary
         // user's run records the owner instead of failing.
         if !self.privileged && !self.root.is_host_root() {
@@ -201,7 +253,10 @@ impl LiveTarget {
                 Some(why) => Ok(OwnerIds::Recorded(format!(
                     "owner {owner} recorded, not applied: {e} (programs are {why})"
                 ))),
-                None => Err(format!("owner {owner}: {e}")),
+                None => Err(ApplyError::Owner {
+                    owner: owner.to_string(),
+                    error: e,
+                }),
             },
         }
     }
@@ -284,12 +339,15 @@ impl LiveTarget {
         path: &Path,
         owner: Option<&Owner>,
         mode: Option<u32>,
-    ) -> Result<Option<String>, String> {
-        if let Err(e) = self.root.stat(path, true) {
-            return Err(if e.kind() == io::ErrorKind::NotFound {
-                format!("changing owner of {}: it does not exist", path.display())
+    ) -> Result<Option<String>, ApplyError> {
+        if let Err(error) = self.root.stat(path, true) {
+            return Err(if error.kind() == io::ErrorKind::NotFound {
+                ApplyError::ChownMissing(path.to_path_buf())
             } else {
-                format!("changing owner of {}: {e}", path.display())
+                ApplyError::ChownStat {
+                    path: path.to_path_buf(),
+                    error,
+                }
             });
         }
         let mut note = None;
@@ -302,7 +360,10 @@ impl LiveTarget {
         }
         self.root
             .set_owner_mode(path, ids, mode)
-            .map_err(|e| format!("changing owner or mode of {}: {e}", path.display()))?;
+            .map_err(|error| ApplyError::Chown {
+                path: path.to_path_buf(),
+                error,
+            })?;
         Ok(note)
     }
 
@@ -332,7 +393,7 @@ impl LiveTarget {
         env: &[(String, String)],
         prefix: &[String],
         progress: Option<&Path>,
-    ) -> Result<Option<String>, String> {
+    ) -> Result<Option<String>, ApplyError> {
         let mut failed = Vec::new();
         let mut not_run = Vec::new();
         for script in scripts {
@@ -376,12 +437,10 @@ impl LiveTarget {
             }
         }
         if !failed.is_empty() {
-            return Err(format!(
-                "Runparts: {} failures ({}) in {} attempted commands",
-                failed.len(),
-                failed.join(","),
-                scripts.len() - not_run.len()
-            ));
+            return Err(ApplyError::RunParts {
+                failed,
+                attempted: scripts.len() - not_run.len(),
+            });
         }
         Ok((!not_run.is_empty()).then(|| not_run.join("; ")))
     }
@@ -461,7 +520,10 @@ impl Target for LiveTarget {
                     r.detail = Some(note);
                     return r;
                 }
-                Err(e) => Err(format!("writing {}: {e}", path.display())),
+                Err(error) => Err(ApplyError::Write {
+                    path: path.clone(),
+                    error,
+                }),
             },
             Effect::Mkdir { path, mode } => {
                 let unchanged = self
@@ -479,7 +541,10 @@ impl Target for LiveTarget {
                     .and_then(|_| self.root.create_dir_all(path, *mode))
                     .and_then(|_| self.root.set_owner_mode(path, None, Some(*mode)))
                     .map(|_| Outcome::Done)
-                    .map_err(|e| format!("creating directory {}: {e}", path.display()))
+                    .map_err(|error| ApplyError::Mkdir {
+                        path: path.clone(),
+                        error,
+                    })
             }
             Effect::Chown { path, owner, mode } => match self.chown(path, owner.as_ref(), *mode) {
                 Ok(None) => Ok(Outcome::Done),
@@ -494,12 +559,19 @@ impl Target for LiveTarget {
                 .root
                 .symlink(path, target)
                 .map(|_| Outcome::Done)
-                .map_err(|e| format!("linking {}: {e}", path.display())),
-            Effect::Remove { path } => self
-                .root
-                .remove(path)
-                .map(|_| Outcome::Done)
-                .map_err(|e| format!("removing {}: {e}", path.display())),
+                .map_err(|error| ApplyError::Link {
+                    path: path.clone(),
+                    error,
+                }),
+            Effect::Remove { path } => {
+                self.root
+                    .remove(path)
+                    .map(|_| Outcome::Done)
+                    .map_err(|error| ApplyError::Remove {
+                        path: path.clone(),
+                        error,
+                    })
+            }
             Effect::Run(cmd) => {
                 let argv0 = cmd.argv.first().cloned().unwrap_or_default();
                 if let Some(why) = self.runner.cannot_run(&argv0) {
@@ -508,12 +580,14 @@ impl Target for LiveTarget {
                     tracing::debug!("Running command {}", cmd.display());
                     match self.runner.run(cmd) {
                         Ok(exit) if exit.success() => Ok(Outcome::Done),
-                        Ok(exit) => Err(format!(
-                            "command {} failed: {}",
-                            cmd.display(),
-                            exit.describe()
-                        )),
-                        Err(e) => Err(format!("command {} could not be run: {e}", argv0)),
+                        Ok(exit) => Err(ApplyError::CommandFailed {
+                            command: cmd.display(),
+                            exit: exit.describe(),
+                        }),
+                        Err(error) => Err(ApplyError::CommandNotStarted {
+                            program: argv0,
+                            error,
+                        }),
                     }
                 }
             }
@@ -544,19 +618,25 @@ impl Target for LiveTarget {
                     tracing::debug!("{}: {last}", req.failure);
                     let mut r = Record::new(effect, Outcome::Failed(req.failure.clone()));
                     tracing::warn!("{}", req.failure);
-                    r.detail = Some(last);
+                    r.detail = Some(last.to_string());
                     return r;
                 }
             },
             Effect::Host(action) => match self.ask(action) {
                 Answer::NotAsked(outcome) => Ok(outcome),
                 Answer::Exited(exit) if exit.success() => Ok(Outcome::Done),
-                Answer::Exited(exit) => Err(format!("{} failed: {}", action.what, exit.describe())),
-                Answer::NotStarted(e) => Err(format!("{} failed: {e}", action.what)),
+                Answer::Exited(exit) => Err(ApplyError::Host {
+                    what: action.what.clone(),
+                    error: exit.describe(),
+                }),
+                Answer::NotStarted(error) => Err(ApplyError::Host {
+                    what: action.what.clone(),
+                    error,
+                }),
             },
-            Effect::Probe(_) => Err(PROBE_OUTSIDE_APPLY_ALL.into()),
+            Effect::Probe(_) => Err(ApplyError::ProbeOutsideApplyAll),
         };
-        let outcome = outcome.unwrap_or_else(Outcome::Failed);
+        let outcome = outcome.unwrap_or_else(|e| Outcome::Failed(e.to_string()));
         if let Outcome::Failed(msg) = &outcome {
             tracing::warn!("{msg}");
         }
@@ -597,7 +677,7 @@ const HTTP_EFFECT_LIMITS: crate::http::Limits = crate::http::Limits {
 /// (`raise_for_status`). A URL cloudboot cannot fetch at all (https, a bad
 /// port) is not retried: every attempt would fail the same way at once.
 /// Returns a note on success, the last error otherwise.
-fn send(req: &HttpRequest) -> Result<String, String> {
+fn send(req: &HttpRequest) -> Result<String, ApplyError> {
     let headers: Vec<(&str, &str)> = req
         .headers
         .iter()
@@ -605,14 +685,20 @@ fn send(req: &HttpRequest) -> Result<String, String> {
         .collect();
     let body = req.body.as_ref().map(|d| d.bytes.as_slice());
     let tries = req.tries.max(1);
-    let mut last = String::new();
-    for i in 0..tries {
+    let mut i = 0;
+    loop {
         tracing::debug!(
             "[{i}/{tries}] open '{}' with {} configuration",
             req.url,
             req.method
         );
-        match crate::http::request(&req.method, &req.url, &headers, body, &HTTP_EFFECT_LIMITS) {
+        let error = match crate::http::request(
+            &req.method,
+            &req.url,
+            &headers,
+            body,
+            &HTTP_EFFECT_LIMITS,
+        ) {
             Ok(resp) if resp.status < 400 => {
                 tracing::debug!(
                     "Read from {} ({}, {}b) after {} attempts",
@@ -623,20 +709,27 @@ fn send(req: &HttpRequest) -> Result<String, String> {
                 );
                 return Ok(format!("HTTP {} after {} attempt(s)", resp.status, i + 1));
             }
-            Ok(resp) => last = format!("{} {}: HTTP status {}", req.method, req.url, resp.status),
-            Err(e @ crate::http::HttpError::Url(..)) => return Err(e.to_string()),
-            Err(e) => last = e.to_string(),
+            Ok(resp) => ApplyError::HttpStatus {
+                method: req.method.clone(),
+                url: req.url.clone(),
+                status: resp.status,
+            },
+            Err(e @ HttpError::Url(..)) => return Err(e.into()),
+            Err(e) => e.into(),
+        };
+        tracing::debug!("{error}");
+        if i + 1 >= tries {
+            return Err(error);
         }
-        tracing::debug!("{last}");
-        if i + 1 < tries && !req.retry_delay.is_zero() {
+        if !req.retry_delay.is_zero() {
             tracing::debug!(
                 "Please wait {} seconds while we wait to try again",
                 req.retry_delay.as_secs_f64()
             );
             std::thread::sleep(req.retry_delay);
         }
+        i += 1;
     }
-    Err(last)
 }
 
 #[cfg(test)]

@@ -104,12 +104,14 @@ fn run_case(c: &J) -> Result<(), String> {
     match c["kind"].as_str().unwrap() {
         "merge" => {
             let got = Mergers::parse(&dec(&c["spec"]))
-                .and_then(|how| merge::try_merge(&dec(&c["base"]), &dec(&c["new"]), &how));
+                .and_then(|how| merge::try_merge(&dec(&c["base"]), &dec(&c["new"]), &how))
+                .map_err(|e| e.to_string());
             check(id, expect, got)
         }
         "parse" => {
             let got = Mergers::parse(&dec(&c["spec"]))
-                .map(|m| Value::Seq(m.describe().into_iter().map(Value::Str).collect()));
+                .map(|m| Value::Seq(m.describe().into_iter().map(Value::Str).collect()))
+                .map_err(|e| e.to_string());
             check(id, expect, got)
         }
         "many" => {
@@ -117,7 +119,8 @@ fn run_case(c: &J) -> Result<(), String> {
                 Value::Seq(s) => s,
                 other => panic!("{id}: sources {other:?}"),
             };
-            let got = merge::try_merge_many(&sources, c["reverse"].as_bool().unwrap());
+            let got = merge::try_merge_many(&sources, c["reverse"].as_bool().unwrap())
+                .map_err(|e| e.to_string());
             check(id, expect, got)
         }
         "parts" => {

@@ -45,7 +45,9 @@ fn read(path: &Path) -> String {
 }
 
 fn ours(case: &Path) -> Result<J, String> {
-    convert_eni(&read(&case.join("input.eni"))).map(|v| v.to_json())
+    convert_eni(&read(&case.join("input.eni")))
+        .map(|v| v.to_json())
+        .map_err(|e| e.to_string())
 }
 
 /// What the ENI renderer makes of our conversion, header included.

@@ -16,6 +16,7 @@
 use serde_json::Value as J;
 
 use super::source::{subplatform, DirSource, SeedSource};
+use super::DsError;
 use super::{BlockDevices, Datasource, DatasourceInfo, DsContext, DsMode, Found, Instance};
 use crate::base64;
 use crate::merge::merge_many;
@@ -55,19 +56,17 @@ pub struct DriveData {
 
 /// `read_config_drive`: v2, else v1. `Ok(None)` when the source is not a
 /// config drive at all; `Err` when it is one but broken.
-pub fn read(src: &dyn SeedSource) -> Result<Option<DriveData>, String> {
+pub fn read(src: &dyn SeedSource) -> Result<Option<DriveData>, DsError> {
     if let Some(d) = read_v2(src)? {
         return Ok(Some(d));
     }
     read_v1(src)
 }
 
-fn json(src: &dyn SeedSource, rel: &str, raw: &[u8]) -> Result<J, String> {
-    serde_json::from_slice(raw).map_err(|e| {
-        format!(
-            "Failed to process path {}: {e}",
-            super::source::shown(src, rel)
-        )
+fn json(src: &dyn SeedSource, rel: &str, raw: &[u8]) -> Result<J, DsError> {
+    serde_json::from_slice(raw).map_err(|e| DsError::Json {
+        file: super::source::shown(src, rel),
+        error: e.to_string(),
     })
 }
 
@@ -82,7 +81,7 @@ fn working_version(src: &dyn SeedSource) -> String {
         .unwrap_or_else(|| "latest".to_string())
 }
 
-pub fn read_v2(src: &dyn SeedSource) -> Result<Option<DriveData>, String> {
+pub fn read_v2(src: &dyn SeedSource) -> Result<Option<DriveData>, DsError> {
     let version = working_version(src);
     let base = format!("openstack/{version}");
     let md_rel = format!("{base}/meta_data.json");
@@ -91,10 +90,7 @@ pub fn read_v2(src: &dyn SeedSource) -> Result<Option<DriveData>, String> {
     };
     let md_json = json(src, &md_rel, &md_raw)?;
     if !md_json.is_object() {
-        return Err(format!(
-            "{}: expected a JSON object",
-            super::source::shown(src, &md_rel)
-        ));
+        return Err(DsError::NotAnObject(super::source::shown(src, &md_rel)));
     }
     let mut d = DriveData {
         version: 2,
@@ -115,7 +111,7 @@ pub fn read_v2(src: &dyn SeedSource) -> Result<Option<DriveData>, String> {
     let mut md = Value::from_json(&md_json);
     if let Some(seed) = md.get("random_seed").map(Value::python_str) {
         let bytes = base64::decode(seed.as_bytes())
-            .map_err(|e| format!("Badly formatted metadata random_seed entry: {e}"))?;
+            .map_err(DsError::RandomSeed)?;
         if let Value::Map(m) = &mut md {
             m.insert(Value::str("random_seed"), Value::Bytes(bytes));
         }
@@ -124,13 +120,15 @@ pub fn read_v2(src: &dyn SeedSource) -> Result<Option<DriveData>, String> {
         let Some(path) = item.get("path").map(Value::python_str) else {
             continue;
         };
-        let content = read_content_path(src, item)
-            .map_err(|e| format!("Failed to read provided file {path}: {e}"))?;
+        let content = read_content_path(src, item).map_err(|e| DsError::InjectedFile {
+            path: path.clone(),
+            error: Box::new(e),
+        })?;
         d.files.push((path, content));
     }
     if let Some(net) = md.get("network_config").filter(|v| v.truthy()) {
         let content = read_content_path(src, net)
-            .map_err(|e| format!("Failed to read network configuration: {e}"))?;
+            .map_err(|e| DsError::NetworkConfig(Box::new(e)))?;
         d.network_eni = Some(String::from_utf8_lossy(&content).into_owned());
     }
     d.dsmode = md
@@ -144,10 +142,7 @@ pub fn read_v2(src: &dyn SeedSource) -> Result<Option<DriveData>, String> {
     let Value::Map(m) = &mut md else {
         unreachable!("checked to be an object above")
     };
-    let uuid = m
-        .get("uuid")
-        .cloned()
-        .ok_or_else(|| "No 'uuid' entry in metadata".to_string())?;
+    let uuid = m.get("uuid").cloned().ok_or(DsError::NoUuid)?;
     m.insert(Value::str("instance-id"), uuid);
     if let Some(h) = m.get("hostname").cloned() {
         m.insert(Value::str("local-hostname"), h);
@@ -157,22 +152,22 @@ pub fn read_v2(src: &dyn SeedSource) -> Result<Option<DriveData>, String> {
 }
 
 /// `_read_content_path`: `openstack/<content_path>`.
-fn read_content_path(src: &dyn SeedSource, item: &Value) -> Result<Vec<u8>, String> {
+fn read_content_path(src: &dyn SeedSource, item: &Value) -> Result<Vec<u8>, DsError> {
     let path = item
         .get("content_path")
         .map(Value::python_str)
         .unwrap_or_default();
     let pieces: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
     if pieces.is_empty() || pieces.contains(&"..") {
-        return Err(format!("item has no valid content path ({path:?})"));
+        return Err(DsError::BadContentPath(path));
     }
     let rel = format!("openstack/{}", pieces.join("/"));
     src.read(&rel)?
-        .ok_or_else(|| format!("{} is missing", super::source::shown(src, &rel)))
+        .ok_or_else(|| DsError::Missing(super::source::shown(src, &rel)))
 }
 
 /// `read_v1`: the pre-Folsom layout.
-fn read_v1(src: &dyn SeedSource) -> Result<Option<DriveData>, String> {
+fn read_v1(src: &dyn SeedSource) -> Result<Option<DriveData>, DsError> {
     let interfaces = src.read("etc/network/interfaces")?;
     let meta_js = src.read("meta.js")?;
     let keys = src.read("root/.ssh/authorized_keys")?;
@@ -215,7 +210,7 @@ fn read_v1(src: &dyn SeedSource) -> Result<Option<DriveData>, String> {
 
 /// `sources.convert_vendordata`: a string as is; a dict gives its
 /// `cloud-init` entry; a list becomes one blob per element (as a multipart).
-pub fn convert_vendordata(v: &J) -> Result<Option<Vec<u8>>, String> {
+pub fn convert_vendordata(v: &J) -> Result<Option<Vec<u8>>, DsError> {
     match v {
         J::Null => Ok(None),
         J::String(s) => Ok(Some(s.as_bytes().to_vec())),
@@ -230,9 +225,7 @@ pub fn convert_vendordata(v: &J) -> Result<Option<Vec<u8>>, String> {
                 .collect::<Result<_, _>>()?;
             Ok(Some(super::multipart_of(&blobs)))
         }
-        other => Err(format!(
-            "vendor-data must be a string, a list or a dict, not {other}"
-        )),
+        other => Err(DsError::VendorData(other.to_string())),
     }
 }
 
@@ -274,7 +267,7 @@ impl ConfigDrive {
         src: &dyn SeedSource,
         d: DriveData,
         ctx: &DsContext,
-    ) -> Result<Option<Instance>, String> {
+    ) -> Result<Option<Instance>, DsError> {
         instance_from(src, d, ctx, Flavor::Drive)
     }
 }
@@ -285,7 +278,7 @@ pub fn instance_from(
     d: DriveData,
     ctx: &DsContext,
     flavor: Flavor,
-) -> Result<Option<Instance>, String> {
+) -> Result<Option<Instance>, DsError> {
     let mut defaults = Mapping::new();
     defaults.insert(Value::str("instance-id"), Value::str("iid-dsconfigdrive"));
     let md = merge_many(&[d.metadata.clone(), Value::Map(defaults)]);

@@ -15,7 +15,9 @@
 use serde_json::{Map, Value as J};
 
 use super::service::{dmi, metadata_urls, Bounds, Client, Miss, Waits};
-use super::{BlockDevices, Datasource, DatasourceInfo, DsContext, DsMode, Found, Instance};
+use super::{
+    BlockDevices, Datasource, DatasourceInfo, DsContext, DsError, DsMode, Found, Instance,
+};
 use crate::value::Value;
 
 pub struct Ec2;
@@ -85,14 +87,17 @@ fn decode_leaf(blob: &[u8]) -> J {
 }
 
 /// `MetadataMaterializer._materialize` for one directory.
-fn crawl(client: &Client, path: &str, depth: usize, budget: &mut usize) -> Result<J, String> {
+fn crawl(client: &Client, path: &str, depth: usize, budget: &mut usize) -> Result<J, DsError> {
     if depth > MAX_DEPTH {
-        return Err(format!("{path}: deeper than {MAX_DEPTH} levels"));
+        return Err(DsError::TooDeep {
+            path: path.to_string(),
+            max: MAX_DEPTH,
+        });
     }
     let listing = match client.get(path) {
         Ok(b) => String::from_utf8_lossy(&b).into_owned(),
         Err(Miss::NotFound) => String::new(),
-        Err(Miss::Failed(e)) => return Err(e),
+        Err(Miss::Failed(e)) => return Err(DsError::Service(e)),
     };
     let mut children = Vec::new();
     let mut leaves: Vec<(String, String)> = Vec::new();
@@ -104,7 +109,7 @@ fn crawl(client: &Client, path: &str, depth: usize, budget: &mut usize) -> Resul
         }
         *budget = budget
             .checked_sub(1)
-            .ok_or_else(|| format!("more than {MAX_ENTRIES} metadata entries"))?;
+            .ok_or(DsError::TooManyEntries(MAX_ENTRIES))?;
         if field.ends_with('/') {
             if !children.contains(&name.to_string()) {
                 children.push(name.to_string());
@@ -133,7 +138,7 @@ fn crawl(client: &Client, path: &str, depth: usize, budget: &mut usize) -> Resul
         let blob = match client.get(&format!("{path}{resource}")) {
             Ok(b) => b,
             Err(Miss::NotFound) => Vec::new(),
-            Err(Miss::Failed(e)) => return Err(e),
+            Err(Miss::Failed(e)) => return Err(DsError::Service(e)),
         };
         out.insert(
             field,
@@ -154,7 +159,7 @@ impl Ec2 {
         bounds: &Bounds,
         discovery: std::time::Instant,
         cloud: &str,
-    ) -> Result<Option<Instance>, String> {
+    ) -> Result<Option<Instance>, DsError> {
         let mut client = Client::new(base, bounds.clone(), discovery);
         // IMDSv2 token; a service without tokens (404/405/400) is IMDSv1.
         match client.request("PUT", "latest/api/token", &[(TOKEN_TTL_HEADER, "21600")]) {
@@ -162,11 +167,7 @@ impl Ec2 {
                 let token = String::from_utf8_lossy(&r.body).trim().to_string();
                 client.with_header(TOKEN_HEADER, &token);
             }
-            Ok(r) if r.status == 403 => {
-                return Err(
-                    "the token request was refused (403): the HTTP endpoint is disabled".into(),
-                )
-            }
+            Ok(r) if r.status == 403 => return Err(DsError::TokenRefused),
             Ok(_) => tracing::debug!("{base}: no IMDSv2 token; using IMDSv1"),
             Err(Miss::Failed(e)) => {
                 tracing::debug!("{base}: {e}");
@@ -194,7 +195,7 @@ impl Ec2 {
         let user_data = match client.get(&format!("{version}/user-data")) {
             Ok(b) => Some(b),
             Err(Miss::NotFound) => None,
-            Err(Miss::Failed(e)) => return Err(e),
+            Err(Miss::Failed(e)) => return Err(DsError::Service(e)),
         };
         let identity = client
             .get(&format!("{version}/dynamic/instance-identity/document"))
@@ -204,7 +205,7 @@ impl Ec2 {
         let instance_id = md
             .get("instance-id")
             .map(Value::python_str)
-            .ok_or("meta-data has no instance-id")?;
+            .ok_or(DsError::NoInstanceId)?;
         let az = md
             .get("placement")
             .and_then(|p| p.get("availability-zone"))

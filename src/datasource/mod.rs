@@ -9,6 +9,7 @@
 mod block_devices;
 pub mod cache;
 mod devices;
+mod error;
 mod mounted;
 pub mod registry;
 mod service;
@@ -33,6 +34,7 @@ use crate::value::Value;
 
 pub use block_devices::{BlockDevices, DeviceLookup};
 pub use configdrive::ConfigDrive;
+pub use error::DsError;
 pub use nocloud::NoCloud;
 pub use none::NoneSource;
 pub use registry::{by_name, DatasourceInfo};

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::source::SeedSource;
+use super::DsError;
 use crate::rootfs::{FsView, Kind, RealFs, Root};
 use crate::userdata::{read_limited, MAX_USER_DATA};
 
@@ -17,26 +18,28 @@ pub struct MountedSource {
 
 impl MountedSource {
     /// `mount -o ro <dev> <tmpdir>` (`util.mount_cb`).
-    pub fn mount(root: &Root, host_dev: &Path, shown: &str) -> Result<MountedSource, String> {
+    pub fn mount(root: &Root, host_dev: &Path, shown: &str) -> Result<MountedSource, DsError> {
         if !root.is_host_root() {
-            return Err("not tried: the target root is not this machine's /".into());
+            return Err(DsError::MountNotHostRoot);
         }
         if !crate::exec::privileged() {
-            return Err("not tried: mounting needs root".into());
+            return Err(DsError::MountNotPrivileged);
         }
         let dir = std::env::temp_dir().join(format!("cloudboot-mount-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        std::fs::create_dir_all(&dir).map_err(|e| DsError::MountDir {
+            dir: dir.display().to_string(),
+            error: e.to_string(),
+        })?;
         let out = Command::new("mount")
             .args(["-o", "ro"])
             .arg(host_dev)
             .arg(&dir)
             .output()
-            .map_err(|e| format!("mount: {e}"))?;
+            .map_err(|e| DsError::MountSpawn(e.to_string()))?;
         if !out.status.success() {
             let _ = std::fs::remove_dir(&dir);
-            return Err(format!(
-                "mount failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
+            return Err(DsError::MountFailed(
+                String::from_utf8_lossy(&out.stderr).trim().to_string(),
             ));
         }
         Ok(MountedSource {
@@ -68,14 +71,15 @@ impl SeedSource for MountedSource {
         self.device.clone()
     }
 
-    fn read(&self, rel: &str) -> Result<Option<Vec<u8>>, String> {
+    fn read(&self, rel: &str) -> Result<Option<Vec<u8>>, DsError> {
         let fs = self.fs();
         let path = Path::new("/").join(rel.trim_start_matches('/'));
         match fs.stat(&path) {
             Some(st) if st.kind != Kind::File => Ok(None),
-            _ => {
-                read_limited(&fs, &path, MAX_USER_DATA).map_err(|e| format!("{}: {e}", self.device))
-            }
+            _ => read_limited(&fs, &path, MAX_USER_DATA).map_err(|error| DsError::Mounted {
+                device: self.device.clone(),
+                error,
+            }),
         }
     }
 

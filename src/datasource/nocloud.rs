@@ -19,7 +19,7 @@
 use std::path::Path;
 
 use super::source::{DirSource, SeedSource};
-use super::{Datasource, DatasourceInfo, DsContext, DsMode, Found, Instance};
+use super::{Datasource, DatasourceInfo, DsContext, DsError, DsMode, Found, Instance};
 use crate::merge::merge_many;
 use crate::schedule::Stage;
 use crate::userdata::{read_limited, MAX_USER_DATA};
@@ -226,7 +226,7 @@ impl NoCloud {
 
     /// `util.read_seeded`: `<seedfrom>meta-data`, `user-data`, `vendor-data`
     /// by plain string concatenation (`%s` stands for the name).
-    fn read_seedfrom(ctx: &DsContext, base: &str) -> Result<Seed, String> {
+    fn read_seedfrom(ctx: &DsContext, base: &str) -> Result<Seed, DsError> {
         let url = |name: &str| {
             if base.contains("%s") {
                 base.replace("%s", name)
@@ -234,28 +234,30 @@ impl NoCloud {
                 format!("{base}{name}")
             }
         };
-        let fetch = |name: &str| -> Result<Option<Vec<u8>>, String> {
+        let fetch = |name: &str| -> Result<Option<Vec<u8>>, DsError> {
             let u = url(name);
             if let Some(path) = u
                 .strip_prefix("file://")
                 .or(u.starts_with('/').then_some(u.as_str()))
             {
-                return read_limited(ctx.fs, Path::new(path), MAX_USER_DATA)
-                    .map_err(|e| e.to_string());
+                return Ok(read_limited(ctx.fs, Path::new(path), MAX_USER_DATA)?);
             }
             match crate::http::get(&u, &crate::http::Limits::default()) {
                 Ok(r) if r.ok() => Ok(Some(r.body)),
                 Ok(r) if r.status == 404 => Ok(None),
-                Ok(r) => Err(format!("{u}: HTTP {}", r.status)),
-                Err(e) => Err(e.to_string()),
+                Ok(r) => Err(DsError::HttpStatus {
+                    url: u,
+                    status: r.status,
+                }),
+                Err(e) => Err(e.into()),
             }
         };
         let meta_raw =
-            fetch("meta-data")?.ok_or_else(|| format!("{} is missing", url("meta-data")))?;
+            fetch("meta-data")?.ok_or_else(|| DsError::Missing(url("meta-data")))?;
         let mut problems = Vec::new();
         let meta = load_mapping(&meta_raw, &url("meta-data"), &mut problems);
         if let Some(p) = problems.pop() {
-            return Err(p);
+            return Err(DsError::Seed(p));
         }
         let vendor_data = fetch("vendor-data")?;
         Ok(Seed {

@@ -16,6 +16,7 @@ use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use super::source::SeedSource;
+use super::DsError;
 use crate::http::{self, HttpError, Limits};
 use crate::userdata::MAX_USER_DATA;
 use crate::value::Value;
@@ -213,11 +214,11 @@ impl SeedSource for ServiceSource<'_> {
         self.client.base.clone()
     }
 
-    fn read(&self, rel: &str) -> Result<Option<Vec<u8>>, String> {
+    fn read(&self, rel: &str) -> Result<Option<Vec<u8>>, DsError> {
         match self.client.get(rel) {
             Ok(b) => Ok(Some(b)),
             Err(Miss::NotFound) => Ok(None),
-            Err(Miss::Failed(e)) => Err(e),
+            Err(Miss::Failed(e)) => Err(DsError::Service(e)),
         }
     }
 

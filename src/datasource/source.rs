@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::DsError;
 use crate::blockfs::{Filesystem, FsError};
 use crate::rootfs::FsView;
 use crate::userdata::{read_limited, MAX_USER_DATA};
@@ -14,7 +15,7 @@ pub trait SeedSource {
     fn describe(&self) -> String;
     /// A file by relative path: `Ok(None)` when absent, `Err` when present
     /// but unreadable (a corrupt image, a file over the size limit).
-    fn read(&self, rel: &str) -> Result<Option<Vec<u8>>, String>;
+    fn read(&self, rel: &str) -> Result<Option<Vec<u8>>, DsError>;
     /// Names in a directory (empty when absent).
     fn list(&self, rel: &str) -> Vec<String>;
     /// Whether the source is a device (`config-disk`) rather than a directory (`seed-dir`).
@@ -32,12 +33,12 @@ impl SeedSource for DirSource<'_> {
         self.base.display().to_string()
     }
 
-    fn read(&self, rel: &str) -> Result<Option<Vec<u8>>, String> {
+    fn read(&self, rel: &str) -> Result<Option<Vec<u8>>, DsError> {
         let p = self.base.join(rel.trim_start_matches('/'));
         match self.fs.stat(&p) {
             // A directory or a device where a file should be: not there.
             Some(st) if st.kind != crate::rootfs::Kind::File => Ok(None),
-            _ => read_limited(self.fs, &p, MAX_USER_DATA).map_err(|e| e.to_string()),
+            _ => Ok(read_limited(self.fs, &p, MAX_USER_DATA)?),
         }
     }
 
@@ -64,7 +65,7 @@ impl SeedSource for DeviceSource {
         self.device.clone()
     }
 
-    fn read(&self, rel: &str) -> Result<Option<Vec<u8>>, String> {
+    fn read(&self, rel: &str) -> Result<Option<Vec<u8>>, DsError> {
         match self
             .fs
             .read_file(rel.trim_start_matches('/'), MAX_USER_DATA as u64)
@@ -73,11 +74,12 @@ impl SeedSource for DeviceSource {
             Err(FsError::NotFound(_) | FsError::IsADirectory(_) | FsError::NotADirectory(_)) => {
                 Ok(None)
             }
-            Err(e) => Err(format!(
-                "{} ({}): {rel}: {e}",
-                self.device,
-                self.fs.fs_type()
-            )),
+            Err(e) => Err(DsError::Device {
+                device: self.device.clone(),
+                fs_type: self.fs.fs_type(),
+                file: rel.to_string(),
+                error: e.to_string(),
+            }),
         }
     }
 

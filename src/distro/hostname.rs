@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use super::hostname_conf::HostnameConf;
 use super::hosts::HostsConf;
 use super::sysconfig::{update_sysconfig, SysConf};
-use super::{make_header, Distro};
+use super::{make_header, Distro, DistroError};
 use crate::effect::{Data, Effect, HostAction};
 use crate::pystr::strip as py_strip;
 use crate::rootfs::FsView;
@@ -79,19 +79,16 @@ impl Distro {
     /// cloud-init has no class for is taken as ubuntu (cloud-init's
     /// built-in config says ubuntu); a configured name it has no class for
     /// is an error.
-    pub fn hostname_family(&self) -> Result<(Family, &'static str), String> {
+    pub fn hostname_family(&self) -> Result<(Family, &'static str), DistroError> {
         match family_of(&self.name) {
             Some(f) => Ok(f),
             None if !self.configured => Ok((Family::Debian, "debian")),
-            None => Err(format!(
-                "cloud-init has no distro '{}' to set hostnames with",
-                self.name
-            )),
+            None => Err(DistroError::NoSuchDistro(self.name.clone())),
         }
     }
 
     /// `distro.osfamily` (names the hosts template).
-    pub fn osfamily(&self) -> Result<&'static str, String> {
+    pub fn osfamily(&self) -> Result<&'static str, DistroError> {
         self.hostname_family().map(|(_, o)| o)
     }
 
@@ -125,13 +122,13 @@ impl Distro {
         }
     }
 
-    fn check_writers(&self) -> Result<(), String> {
+    fn check_writers(&self) -> Result<(), DistroError> {
         let (family, osfamily) = self.hostname_family()?;
         if family == Family::HostsOnly {
-            Err(format!(
-                "cloudboot does not set hostnames on distro '{}' (cloud-init's {osfamily} writer is not implemented)",
-                self.name
-            ))
+            Err(DistroError::NoHostnameWriter {
+                distro: self.name.clone(),
+                osfamily,
+            })
         } else {
             Ok(())
         }
@@ -160,13 +157,17 @@ impl Distro {
 
     /// `_read_hostname(filename)`: `Ok(None)` where cloud-init returns its
     /// default (`None`); an error where it raises.
-    pub fn read_hostname(&self, fs: &dyn FsView, fname: &Path) -> Result<Option<String>, String> {
+    pub fn read_hostname(
+        &self,
+        fs: &dyn FsView,
+        fname: &Path,
+    ) -> Result<Option<String>, DistroError> {
         match self.family() {
             Family::Redhat if self.systemd => {
                 if Self::is_previous(fname) {
                     let text = fs
                         .read_string(fname)
-                        .ok_or_else(|| format!("reading {}: not found", fname.display()))?;
+                        .ok_or_else(|| DistroError::NotFound(fname.to_path_buf()))?;
                     Ok(Some(py_strip(&text).to_string()))
                 } else {
                     // `subp(["hostname"])`: its output, newline and all.
@@ -176,11 +177,8 @@ impl Distro {
             }
             Family::Redhat => {
                 let text = fs.read_string(fname).unwrap_or_default();
-                let conf =
-                    SysConf::parse(&text).map_err(|e| format!("{}: {e}", fname.display()))?;
-                let name = conf
-                    .get("HOSTNAME")
-                    .map_err(|e| format!("{}: {e}", fname.display()))?;
+                let conf = SysConf::parse(&text).map_err(|e| e.in_file(fname))?;
+                let name = conf.get("HOSTNAME").map_err(|e| e.in_file(fname))?;
                 Ok(name.map(str::to_string))
             }
             _ => Ok(fs
@@ -198,7 +196,7 @@ impl Distro {
         name: &str,
         fname: &Path,
         effects: &mut Vec<Effect>,
-    ) -> Result<(), String> {
+    ) -> Result<(), DistroError> {
         match self.family() {
             Family::Redhat if self.systemd => {
                 if Self::is_previous(fname) {
@@ -221,7 +219,7 @@ impl Distro {
             Family::Redhat => {
                 let existing = fs.read_string(fname);
                 if let Some(text) = update_sysconfig(existing.as_deref(), "HOSTNAME", name)
-                    .map_err(|e| format!("{}: {e}", fname.display()))?
+                    .map_err(|e| e.in_file(fname))?
                 {
                     effects.push(Effect::write(fname, Data::public(text), 0o644));
                 }
@@ -242,7 +240,7 @@ impl Distro {
     pub fn read_system_hostname(
         &self,
         fs: &dyn FsView,
-    ) -> Result<(PathBuf, Option<String>), String> {
+    ) -> Result<(PathBuf, Option<String>), DistroError> {
         let fname = PathBuf::from(match self.family() {
             Family::Redhat if self.systemd => "/etc/hostname",
             _ => self.hostname_conf_fn(),
@@ -274,7 +272,7 @@ impl Distro {
         hostname: &str,
         fqdn: Option<&str>,
         effects: &mut Vec<Effect>,
-    ) -> Result<(), String> {
+    ) -> Result<(), DistroError> {
         self.check_writers()?;
         let name = self.select_hostname(cfg, hostname, fqdn);
         self.write_hostname(fs, &name, Path::new(self.hostname_conf_fn()), effects)?;
@@ -295,7 +293,7 @@ impl Distro {
         prev_fn: &Path,
         effects: &mut Vec<Effect>,
         notes: &mut Vec<String>,
-    ) -> Result<(), String> {
+    ) -> Result<(), DistroError> {
         self.check_writers()?;
         let applying = hostname;
         let hostname = self.select_hostname(cfg, hostname, fqdn);

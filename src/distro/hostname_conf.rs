@@ -1,7 +1,7 @@
 //! cloud-init's `HostnameConf` (`distros/parsers/hostname.py`): the
 //! `/etc/hostname` of Debian, Ubuntu, Alpine and Arch, comments kept.
 
-use super::chop_comment;
+use super::{chop_comment, DistroError};
 use crate::pystr::{splitlines as py_splitlines, strip as py_strip};
 
 /// cloud-init's `HostnameConf` (`/etc/hostname` and friends).
@@ -20,7 +20,7 @@ enum HLine {
 impl HostnameConf {
     /// Parses; more than one distinct hostname is an error (cloud-init's
     /// `IOError("Multiple hostnames ... found!")`).
-    pub fn parse(text: &str) -> Result<HostnameConf, String> {
+    pub fn parse(text: &str) -> Result<HostnameConf, DistroError> {
         let mut lines = Vec::new();
         let mut found: Vec<String> = Vec::new();
         for line in py_splitlines(text) {
@@ -42,7 +42,7 @@ impl HostnameConf {
             });
         }
         if found.len() > 1 {
-            return Err(format!("Multiple hostnames ({}) found!", found.join(", ")));
+            return Err(DistroError::MultipleHostnames(found.join(", ")));
         }
         Ok(HostnameConf { lines })
     }

@@ -28,6 +28,7 @@
 //! with `impl Distro` methods, chosen by [`Distro::name`] and the init
 //! system as the others are; modules then ask `ctx.distro`.
 
+mod error;
 pub mod hostname;
 pub mod hostname_conf;
 pub mod hosts;
@@ -45,6 +46,7 @@ use std::path::Path;
 use crate::rootfs::FsView;
 use crate::value::Value;
 
+pub use error::DistroError;
 pub use os_release::{detect, OsRelease};
 
 /// The distribution a run configures, as cloud-init's `Distro` object sees

@@ -15,7 +15,7 @@ use super::hostname::{family_of, Family, HOSTS_FN};
 use super::hostname_conf::HostnameConf;
 use super::hosts::fqdn_from_hosts;
 use super::sysconfig::SysConf;
-use super::Distro;
+use super::{Distro, DistroError};
 use crate::datasource::Instance;
 use crate::pystr::strip as py_strip;
 use crate::rootfs::FsView;
@@ -23,15 +23,20 @@ use crate::value::Value;
 
 /// The value of a config key as a Python `str` method would see it: cloud-init
 /// calls `str` methods on `hostname` and `fqdn`, which fail on anything else.
-fn cfg_text<'a>(cfg: &'a Value, key: &str) -> Result<Option<&'a str>, String> {
+fn cfg_text<'a>(cfg: &'a Value, key: &str) -> Result<Option<&'a str>, DistroError> {
     match cfg.get(key) {
         None => Ok(None),
         Some(Value::Str(s)) => Ok(Some(s.as_str())),
-        Some(other) => Err(format!(
-            "'{key}' must be a string, not {} ({}): cloud-init 22.4 fails on it",
-            other.type_name(),
-            other.python_str()
-        )),
+        Some(other) => Err(not_a_string(key, other)),
+    }
+}
+
+/// A config value cloud-init calls `str` methods on that is no string.
+fn not_a_string(key: &str, value: &Value) -> DistroError {
+    DistroError::NotAString {
+        key: key.to_string(),
+        type_name: value.type_name(),
+        value: value.python_str(),
     }
 }
 
@@ -143,18 +148,12 @@ impl Distro {
         instance: &Instance,
         fs: &dyn FsView,
         metadata_only: bool,
-    ) -> Result<Names, String> {
+    ) -> Result<Names, DistroError> {
         if let Some(fqdn_v) = cfg.get("fqdn") {
             // The user gave an fqdn; the default hostname is its first label.
             let fqdn = match fqdn_v {
                 Value::Str(s) => s.clone(),
-                other => {
-                    return Err(format!(
-                        "'fqdn' must be a string, not {} ({}): cloud-init 22.4 fails on it",
-                        other.type_name(),
-                        other.python_str()
-                    ))
-                }
+                other => return Err(not_a_string("fqdn", other)),
             };
             let hostname = match cfg.get("hostname") {
                 Some(v) => v.python_str(),

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use super::{Distro, OsRelease};
+use super::{Distro, DistroError, OsRelease};
 use crate::rootfs::FsView;
 use crate::value::Value;
 
@@ -29,7 +29,7 @@ impl Distro {
         &self,
         fs: &dyn FsView,
         sys_cfg: &Value,
-    ) -> Result<(Choice, Vec<String>), String> {
+    ) -> Result<(Choice, Vec<String>), DistroError> {
         select_renderer(fs, &self.release, sys_cfg)
     }
 
@@ -170,7 +170,7 @@ pub fn select_renderer(
     fs: &dyn FsView,
     distro: &OsRelease,
     sys_cfg: &Value,
-) -> Result<(Choice, Vec<String>), String> {
+) -> Result<(Choice, Vec<String>), DistroError> {
     let mut notes = Vec::new();
     let configured: Option<Vec<String>> = sys_cfg
         .get("system_info")
@@ -186,8 +186,8 @@ pub fn select_renderer(
         .filter(|n| !DEFAULT_PRIORITY.contains(&n.as_str()))
         .collect();
     if !unknown.is_empty() {
-        return Err(format!(
-            "Unknown renderers provided in priority list: {unknown:?}"
+        return Err(DistroError::UnknownRenderers(
+            unknown.into_iter().cloned().collect(),
         ));
     }
     let flavor = flavor_for(distro);

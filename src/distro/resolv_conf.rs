@@ -2,6 +2,7 @@
 //! needs: parse, add nameservers and search domains, write back (the
 //! sysconfig renderer's `/etc/resolv.conf`).
 
+use super::DistroError;
 use crate::pystr::{is_space as py_space, splitlines as py_splitlines};
 
 enum Line {
@@ -23,7 +24,7 @@ const OPTIONS: &[&str] = &["nameserver", "domain", "search", "sortlist", "option
 
 impl ResolvConf {
     /// `ResolvConf._parse`; an error where cloud-init raises `IOError`.
-    pub fn parse(text: &str) -> Result<ResolvConf, String> {
+    pub fn parse(text: &str) -> Result<ResolvConf, DistroError> {
         let mut lines = Vec::new();
         for (i, line) in py_splitlines(text).into_iter().enumerate() {
             if line.trim_matches(py_space).is_empty() {
@@ -44,10 +45,10 @@ impl ResolvConf {
             let (name, rest) = head.split_at(head.find(py_space).unwrap_or(head.len()));
             let value = rest.trim_start_matches(py_space);
             if value.is_empty() {
-                return Err(format!("Incorrectly formatted resolv.conf line {}", i + 1));
+                return Err(DistroError::ResolvLine(i + 1));
             }
             if !OPTIONS.contains(&name) {
-                return Err(format!("Unexpected resolv.conf option {name}"));
+                return Err(DistroError::ResolvOption(name.to_string()));
             }
             lines.push(Line::Option {
                 name: name.to_string(),
@@ -103,7 +104,7 @@ impl ResolvConf {
 
     /// `add_search_domain`: at most 6 domains and 256 characters (where
     /// cloud-init raises `ValueError`, an error).
-    pub fn add_search_domain(&mut self, domain: &str) -> Result<(), String> {
+    pub fn add_search_domain(&mut self, domain: &str) -> Result<(), DistroError> {
         let flat: Vec<String> = self
             .values("search")
             .iter()
@@ -119,15 +120,11 @@ impl ResolvConf {
             return Ok(());
         }
         if flat.len() >= 6 {
-            return Err(format!(
-                "Adding '{domain}' would go beyond the '6' maximum search domains"
-            ));
+            return Err(DistroError::TooManySearchDomains(domain.to_string()));
         }
         let list = new.join(" ");
         if list.chars().count() > 256 {
-            return Err(format!(
-                "Adding '{domain}' would go beyond the 256 maximum search list character limit"
-            ));
+            return Err(DistroError::SearchListTooLong(domain.to_string()));
         }
         self.remove("search");
         self.append("search", &list);

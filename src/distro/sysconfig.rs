@@ -2,7 +2,7 @@
 //! `configobj.ConfigObj`) for `/etc/sysconfig/*` files, and
 //! `rhel_util.update_sysconfig_file`.
 
-use super::make_header;
+use super::{make_header, DistroError};
 use crate::pystr::{is_space as py_space, splitlines as py_splitlines, strip as py_strip};
 
 /// cloud-init's `SysConf`, a `configobj.ConfigObj` for `/etc/sysconfig/*`
@@ -74,9 +74,9 @@ fn after(rest: &str) -> After<'_> {
 
 /// configobj's `_handle_value` (lists on): the value (`None` for a list)
 /// and its inline comment.
-fn sysconf_value(v: &str, line_no: usize) -> Result<(Option<String>, String), String> {
+fn sysconf_value(v: &str, line_no: usize) -> Result<(Option<String>, String), DistroError> {
     let list_err = || Ok((None, String::new()));
-    let parse_err = || format!("Parse error in value at line {line_no}.");
+    let parse_err = || DistroError::SysconfigValue(line_no);
     if v.starts_with("\"\"\"") || v.starts_with("'''") {
         let q = &v[..3];
         let body = &v[3..];
@@ -85,9 +85,7 @@ fn sysconf_value(v: &str, line_no: usize) -> Result<(Option<String>, String), St
                 Some(c) => Ok((Some(body[..end].to_string()), c.to_string())),
                 None => Err(parse_err()),
             },
-            None => Err(format!(
-                "line {line_no}: multi-line triple-quoted values are not supported by cloudboot"
-            )),
+            None => Err(DistroError::SysconfigTripleQuoted(line_no)),
         };
     }
     if v.is_empty() {
@@ -159,7 +157,7 @@ fn shlex_quote(s: &str) -> String {
 }
 
 /// `SysConf._quote`.
-fn sysconf_quote(value: &str) -> Result<String, String> {
+fn sysconf_quote(value: &str) -> Result<String, DistroError> {
     if value.is_empty() {
         return Ok(String::new());
     }
@@ -182,7 +180,7 @@ fn sysconf_quote(value: &str) -> Result<String, String> {
     if contains_shell_variable(value) {
         if value.contains(['\n', '"', '\'']) {
             if value.contains("\"\"\"") && value.contains("'''") {
-                return Err(format!("Value \"{value}\" cannot be safely quoted."));
+                return Err(DistroError::SysconfigUnquotable(value.to_string()));
             }
             // configobj's `_get_triple_quote` (its names for the two are swapped).
             return Ok(if value.contains("\"\"\"") {
@@ -197,9 +195,9 @@ fn sysconf_quote(value: &str) -> Result<String, String> {
 }
 
 /// configobj's `_get_single_quote(value) % value`.
-fn single_quote(value: &str) -> Result<String, String> {
+fn single_quote(value: &str) -> Result<String, DistroError> {
     if value.contains('\'') && value.contains('"') {
-        Err(format!("Value \"{value}\" cannot be safely quoted."))
+        Err(DistroError::SysconfigUnquotable(value.to_string()))
     } else if value.contains('"') {
         Ok(format!("'{value}'"))
     } else {
@@ -210,7 +208,7 @@ fn single_quote(value: &str) -> Result<String, String> {
 impl SysConf {
     /// Parses as `SysConf(text.splitlines())` does; an error is what makes
     /// configobj (or, for lists, cloud-init's writer) raise.
-    pub fn parse(text: &str) -> Result<SysConf, String> {
+    pub fn parse(text: &str) -> Result<SysConf, DistroError> {
         let mut conf = SysConf {
             initial: Vec::new(),
             entries: Vec::new(),
@@ -238,17 +236,17 @@ impl SysConf {
             }
             reset_comment = true;
             if sline.starts_with('[') && sline.contains(']') {
-                return Err(format!(
-                    "line {n}: sections ('{sline}') are not supported by cloudboot in a sysconfig file"
-                ));
+                return Err(DistroError::SysconfigSection {
+                    line: n,
+                    text: sline.to_string(),
+                });
             }
             // `^(\s*)(".*?"|'.*?'|[^'"=].*?)\s*=\s*(.*)$`
             let indent_len = line.len() - line.trim_start_matches(py_space).len();
             let (indent, rest) = line.split_at(indent_len);
-            let invalid = || {
-                format!(
-                    "Invalid line ('{line}') (matched as neither section nor keyword) at line {n}."
-                )
+            let invalid = || DistroError::SysconfigInvalidLine {
+                line: n,
+                text: line.to_string(),
             };
             let (key_raw, value_raw) = match rest.chars().next() {
                 Some(q @ ('"' | '\'')) => {
@@ -278,7 +276,7 @@ impl SysConf {
             let (value, inline) = sysconf_value(value_raw, n)?;
             let key = unquote(key_raw).to_string();
             if conf.entries.iter().any(|e| e.key == key) {
-                return Err(format!("Duplicate keyword name at line {n}."));
+                return Err(DistroError::SysconfigDuplicateKey(n));
             }
             conf.entries.push(SysEntry {
                 key,
@@ -298,11 +296,9 @@ impl SysConf {
     }
 
     /// The value of `key`; an error when configobj reads it as a list.
-    pub fn get(&self, key: &str) -> Result<Option<&str>, String> {
+    pub fn get(&self, key: &str) -> Result<Option<&str>, DistroError> {
         match self.entries.iter().find(|e| e.key == key) {
-            Some(e) if e.list => Err(format!(
-                "{key} is a list to configobj (a comma outside quotes)"
-            )),
+            Some(e) if e.list => Err(DistroError::SysconfigList(key.to_string())),
             Some(e) => Ok(Some(e.value.as_str())),
             None => Ok(None),
         }
@@ -325,7 +321,7 @@ impl SysConf {
     }
 
     /// `str(conf)`: the lines joined by `\n`, no newline at the end.
-    pub fn render(&self) -> Result<String, String> {
+    pub fn render(&self) -> Result<String, DistroError> {
         let mut out: Vec<String> = Vec::new();
         let comment_line = |l: &str| {
             let s = py_strip(l);
@@ -338,10 +334,7 @@ impl SysConf {
         out.extend(self.initial.iter().map(|l| comment_line(l)));
         for e in &self.entries {
             if e.list {
-                return Err(format!(
-                    "the value of {} is a list to configobj (a comma outside quotes); cloud-init 22.4 fails writing it (ValueError)",
-                    e.key
-                ));
+                return Err(DistroError::SysconfigListNotWritable(e.key.clone()));
             }
             for c in &e.comments {
                 let c = c.trim_start_matches(py_space);
@@ -371,7 +364,7 @@ pub fn update_sysconfig(
     existing: Option<&str>,
     key: &str,
     value: &str,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, DistroError> {
     if value.is_empty() {
         return Ok(None);
     }

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use super::Distro;
+use super::{Distro, DistroError};
 use crate::accounts;
 use crate::effect::{Command, Data};
 use crate::merge;
@@ -86,7 +86,7 @@ fn type_name(v: &Value) -> &'static str {
 }
 
 /// `_normalize_groups`.
-fn normalize_groups(cfg: &Value) -> Result<Vec<(String, Vec<String>)>, String> {
+fn normalize_groups(cfg: &Value) -> Result<Vec<(String, Vec<String>)>, DistroError> {
     let mut grouped: Vec<(String, Vec<Value>)> = Vec::new();
     let mut add =
         |name: String, members: Vec<Value>| match grouped.iter_mut().find(|(n, _)| *n == name) {
@@ -108,16 +108,13 @@ fn normalize_groups(cfg: &Value) -> Result<Vec<(String, Vec<String>)>, String> {
                                 Value::Seq(members) => add(k.python_str(), members.clone()),
                                 Value::Str(_) => add(k.python_str(), vec![v.clone()]),
                                 other => {
-                                    return Err(format!(
-                                        "Bad group member type {}",
-                                        type_name(other)
-                                    ))
+                                    return Err(DistroError::GroupMemberType(type_name(other)))
                                 }
                             }
                         }
                     }
                     Value::Str(s) => add(s, Vec::new()),
-                    other => return Err(format!("Unknown group name type {}", type_name(&other))),
+                    other => return Err(DistroError::GroupNameType(type_name(&other))),
                 }
             }
         }
@@ -131,12 +128,7 @@ fn normalize_groups(cfg: &Value) -> Result<Vec<(String, Vec<String>)>, String> {
                 add(k.python_str(), members);
             }
         }
-        (None, other) => {
-            return Err(format!(
-                "Group config must be list, dict or string type only but found {}",
-                type_name(other)
-            ))
-        }
+        (None, other) => return Err(DistroError::GroupConfigType(type_name(other))),
     }
     Ok(grouped
         .into_iter()
@@ -148,7 +140,7 @@ fn normalize_groups(cfg: &Value) -> Result<Vec<(String, Vec<String>)>, String> {
 fn normalize_users(
     u_cfg: &Value,
     def_user_cfg: &Mapping,
-) -> Result<Vec<(String, Mapping)>, String> {
+) -> Result<Vec<(String, Mapping)>, DistroError> {
     // A mapping: name -> true/false or name -> config.
     let entries: Vec<Value> = match u_cfg {
         Value::Map(m) => {
@@ -170,11 +162,10 @@ fn normalize_users(
                         v.push(Value::Map(c));
                     }
                     other => {
-                        return Err(format!(
-                            "Unmappable user value type {} for key {}",
-                            type_name(other),
-                            k.python_str()
-                        ))
+                        return Err(DistroError::UserValueType {
+                            type_name: type_name(other),
+                            key: k.python_str(),
+                        })
                     }
                 }
             }
@@ -215,12 +206,7 @@ fn normalize_users(
                 };
                 users.push((name, merged));
             }
-            other => {
-                return Err(format!(
-                    "User config must be dictionary/list or string  types only and not {}",
-                    type_name(other)
-                ))
-            }
+            other => return Err(DistroError::UserConfigType(type_name(other))),
         }
     }
     // Keys with `-` become `_`.
@@ -274,7 +260,7 @@ fn normalize_users(
 
 /// `normalize_users_groups(cfg, distro)`; the distro's default user is
 /// `system_info.default_user`.
-pub fn normalize_users_groups(cfg: &Value) -> Result<UsersGroups, String> {
+pub fn normalize_users_groups(cfg: &Value) -> Result<UsersGroups, DistroError> {
     let mut out = UsersGroups::default();
     let mut old_user = Mapping::new();
     match cfg.get("user") {
@@ -440,7 +426,7 @@ impl Distro {
     }
 
     /// `lock_passwd`: `passwd -l`, else `usermod --lock` (what the root has).
-    pub fn lock_passwd(&self, fs: &dyn FsView, name: &str) -> Result<Command, String> {
+    pub fn lock_passwd(&self, fs: &dyn FsView, name: &str) -> Result<Command, DistroError> {
         let argv = if accounts::which(fs, "passwd").is_some() {
             vec!["passwd", "-l", name]
         } else if accounts::which(fs, "usermod").is_some() {
@@ -449,9 +435,7 @@ impl Distro {
             // A scratch root: nothing runs here, list what a system runs.
             vec!["passwd", "-l", name]
         } else {
-            return Err(format!(
-                "Unable to lock user account '{name}'. No tools available.   Tried: ['passwd', 'usermod']."
-            ));
+            return Err(DistroError::CannotLock(name.to_string()));
         };
         Ok(Command::new(argv))
     }
@@ -462,7 +446,7 @@ impl Distro {
     }
 
     /// `write_sudo_rules`' text for `user`: a string rule or a list of them.
-    pub fn sudo_rules(&self, user: &str, rules: &Value) -> Result<String, String> {
+    pub fn sudo_rules(&self, user: &str, rules: &Value) -> Result<String, DistroError> {
         let mut lines = vec![String::new(), format!("# User rules for {user}")];
         match rules {
             Value::Seq(items) => {
@@ -471,12 +455,7 @@ impl Distro {
                 }
             }
             Value::Str(s) => lines.push(format!("{user} {s}")),
-            other => {
-                return Err(format!(
-                    "Can not create sudoers rule addition with type '{}'",
-                    other.type_name()
-                ))
-            }
+            other => return Err(DistroError::SudoRuleType(other.type_name())),
         }
         let content = format!("{}\n", lines.join("\n"));
         Ok(content)

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use crate::distro::network::select_renderer;
 use crate::distro::OsRelease;
+use crate::net::input::NetInputError;
 use crate::rootfs::FsView;
 use crate::value::Value;
 
@@ -66,7 +67,7 @@ fn without_network_key(cfg: Value) -> Value {
 /// `cmdline.read_kernel_cmdline_config`: the last `network-config=` token,
 /// `disabled` or base64 of (optionally gzipped) YAML. Undecodable base64 is
 /// ignored as cloud-init ignores it, with the reason returned.
-pub fn kernel_cmdline_config(cmdline: &str) -> Result<Option<Value>, String> {
+pub fn kernel_cmdline_config(cmdline: &str) -> Result<Option<Value>, NetInputError> {
     let Some(data64) = cmdline
         .split_whitespace()
         .filter_map(|t| t.strip_prefix("network-config="))
@@ -82,12 +83,8 @@ pub fn kernel_cmdline_config(cmdline: &str) -> Result<Option<Value>, String> {
         m.insert(Value::str("config"), Value::str("disabled"));
         return Ok(Some(Value::Map(m)));
     }
-    let blob = crate::base64::decode(data64.as_bytes()).map_err(|_| {
-        format!(
-            "Expected base64 encoded kernel commandline parameter network-config. \
-             Ignoring network-config={data64}."
-        )
-    })?;
+    let blob = crate::base64::decode(data64.as_bytes())
+        .map_err(|_| NetInputError::CmdlineNotBase64(data64.to_string()))?;
     // `_decomp_gzip`: gunzip when it is gzip, else the bytes as they are.
     let blob = if blob.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
@@ -95,7 +92,7 @@ pub fn kernel_cmdline_config(cmdline: &str) -> Result<Option<Value>, String> {
         flate2::read::GzDecoder::new(&blob[..])
             .take(1 << 20)
             .read_to_end(&mut out)
-            .map_err(|e| format!("network-config= on the kernel command line: {e}"))?;
+            .map_err(|e| NetInputError::CmdlineGzip(e.to_string()))?;
         out
     } else {
         blob
@@ -104,7 +101,7 @@ pub fn kernel_cmdline_config(cmdline: &str) -> Result<Option<Value>, String> {
     match crate::yaml::load(&blob, "kernel command line network-config") {
         Ok(v @ Value::Map(_)) => Ok(Some(v)),
         Ok(_) => Ok(None),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -126,7 +123,7 @@ pub fn find_config(
         .read_string(Path::new("/proc/cmdline"))
         .unwrap_or_default();
     let from_cmdline = kernel_cmdline_config(&cmdline).unwrap_or_else(|e| {
-        notes.push(e);
+        notes.push(e.to_string());
         None
     });
     // The initramfs source (klibc's /run/net-*.conf) is not read: cloudboot
@@ -471,7 +468,7 @@ fn plan_apply(
             by_mac.macs
         }
         Err(e) => {
-            plan.notes.push(e);
+            plan.notes.push(e.to_string());
             Default::default()
         }
     };

@@ -9,11 +9,65 @@ use std::path::{Path, PathBuf};
 
 use crate::distro::network::{family_renderer, flavor_for};
 use crate::distro::OsRelease;
-use crate::net::input;
+use crate::net::input::{self, NetInputError};
 use crate::net::render::{self, RenderContext};
-use crate::net::state::NetworkState;
+use crate::net::state::{NetError, NetworkState};
 use crate::rootfs::{RealFs, Root};
 use crate::value::Value;
+use crate::yaml::YamlError;
+
+/// Why `net render` rendered nothing: the input file (named) that cannot be
+/// read or converted, or an option or output directory that is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum PreviewError {
+    #[error("reading {path}: {error}")]
+    ReadInput {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// A file that starts like JSON but is none, when the kind was guessed.
+    #[error("{file}: not JSON: {error} (read as network_data.json, which it looks like; give --kind if it is another format)")]
+    LooksLikeJson {
+        file: String,
+        error: serde_json::Error,
+    },
+    /// A file that does not load as YAML, when the kind was guessed.
+    #[error("{0} (read as YAML, which it looks like; give --kind if it is another format)")]
+    LooksLikeYaml(YamlError),
+    #[error("{0}: cannot tell the input's format: not network_data.json (no links, networks or services), no network config version 1 or 2, no ENI stanzas; give --kind network_data.json|v1|v2|eni")]
+    UnknownFormat(String),
+    #[error("{file}: not JSON: {error}")]
+    NotJson {
+        file: String,
+        error: serde_json::Error,
+    },
+    #[error(transparent)]
+    Yaml(#[from] YamlError),
+    /// network_data.json or ENI that does not convert.
+    #[error("{file}: {error}")]
+    Convert { file: String, error: NetInputError },
+    /// A YAML config of another version than `--kind` says (or none).
+    #[error("{file}: expected network config version {want}, found version {found}")]
+    WrongVersion {
+        file: String,
+        want: i64,
+        found: String,
+    },
+    /// A v1/v2 config the network model refuses.
+    #[error("{file}: {error}")]
+    State { file: String, error: NetError },
+    #[error("unknown --kind {0} (network_data.json, v1, v2, eni, auto)")]
+    UnknownKind(String),
+    #[error("unknown --renderer {0} (sysconfig, eni, networkd, netplan)")]
+    UnknownRenderer(String),
+    /// The output directory cannot be made.
+    #[error("{dir}: {error}")]
+    Output { dir: PathBuf, error: std::io::Error },
+    #[error("writing {path}: {error}")]
+    Write { path: PathBuf, error: String },
+    #[error("removing {path}: {error}")]
+    Remove { path: PathBuf, error: String },
+}
 
 /// What `net render` was asked.
 #[derive(Debug, Default)]
@@ -66,7 +120,7 @@ pub fn parse_distro(spec: &str) -> OsRelease {
 /// parse as it gets that format's parse error (with its line), not a
 /// "cannot tell": a `{` first is JSON (or YAML's flow style), anything
 /// else without `iface` stanzas is YAML.
-pub fn detect_kind(raw: &[u8], source: &str) -> Result<Kind, String> {
+pub fn detect_kind(raw: &[u8], source: &str) -> Result<Kind, PreviewError> {
     let json = serde_json::from_slice::<serde_json::Value>(raw);
     if let Ok(serde_json::Value::Object(o)) = &json {
         if o.contains_key("links") || o.contains_key("networks") || o.contains_key("services") {
@@ -89,17 +143,15 @@ pub fn detect_kind(raw: &[u8], source: &str) -> Result<Kind, String> {
     {
         return Ok(Kind::Eni);
     }
-    let other = "give --kind if it is another format";
     match (json, yaml) {
-        (Err(e), Err(_)) if text.trim_start().starts_with('{') => Err(format!(
-            "{source}: not JSON: {e} (read as network_data.json, which it looks like; {other})"
-        )),
-        (_, Err(e)) => Err(format!("{e} (read as YAML, which it looks like; {other})")),
-        _ => Err(format!(
-            "{source}: cannot tell the input's format: not network_data.json (no links, \
-             networks or services), no network config version 1 or 2, no ENI stanzas; \
-             give --kind network_data.json|v1|v2|eni"
-        )),
+        (Err(error), Err(_)) if text.trim_start().starts_with('{') => {
+            Err(PreviewError::LooksLikeJson {
+                file: source.to_string(),
+                error,
+            })
+        }
+        (_, Err(e)) => Err(PreviewError::LooksLikeYaml(e)),
+        _ => Err(PreviewError::UnknownFormat(source.to_string())),
     }
 }
 
@@ -110,31 +162,39 @@ pub fn to_network_config(
     kind: Kind,
     source: &str,
     macs: &HashMap<String, String>,
-) -> Result<(Value, Vec<String>), String> {
+) -> Result<(Value, Vec<String>), PreviewError> {
+    let converted = |error| PreviewError::Convert {
+        file: source.to_string(),
+        error,
+    };
     match kind {
         Kind::NetworkDataJson => {
             let json: serde_json::Value =
-                serde_json::from_slice(raw).map_err(|e| format!("{source}: not JSON: {e}"))?;
-            input::openstack::convert_net_json(&json, macs).map_err(|e| format!("{source}: {e}"))
+                serde_json::from_slice(raw).map_err(|error| PreviewError::NotJson {
+                    file: source.to_string(),
+                    error,
+                })?;
+            input::openstack::convert_net_json(&json, macs).map_err(converted)
         }
         Kind::Eni => {
             let text = String::from_utf8_lossy(raw);
             input::eni::convert_eni(&text)
                 .map(|v| (v, Vec::new()))
-                .map_err(|e| format!("{source}: {e}"))
+                .map_err(converted)
         }
         Kind::V1 | Kind::V2 => {
-            let v = crate::yaml::load(raw, source).map_err(|e| e.to_string())?;
+            let v = crate::yaml::load(raw, source)?;
             let doc = v.get("network").cloned().unwrap_or(v);
             let want = if kind == Kind::V1 { 1 } else { 2 };
             match doc.get("version") {
                 Some(Value::Int(n)) if *n == want => Ok((doc, Vec::new())),
-                other => Err(format!(
-                    "{source}: expected network config version {want}, found version {}",
-                    other
+                other => Err(PreviewError::WrongVersion {
+                    file: source.to_string(),
+                    want,
+                    found: other
                         .map(Value::python_str)
-                        .unwrap_or_else(|| "(none)".into())
-                )),
+                        .unwrap_or_else(|| "(none)".into()),
+                }),
             }
         }
     }
@@ -151,9 +211,11 @@ pub struct Outcome {
 
 /// Renders `req` into its output directory (taken as the root: an existing
 /// `/etc/network/interfaces` there is read as on a machine).
-pub fn render(req: &Request) -> Result<Outcome, String> {
-    let raw =
-        std::fs::read(&req.input).map_err(|e| format!("reading {}: {e}", req.input.display()))?;
+pub fn render(req: &Request) -> Result<Outcome, PreviewError> {
+    let raw = std::fs::read(&req.input).map_err(|error| PreviewError::ReadInput {
+        path: req.input.clone(),
+        error,
+    })?;
     let source = req.input.display().to_string();
     let kind = match req.kind.as_str() {
         "auto" | "" => detect_kind(&raw, &source)?,
@@ -161,11 +223,7 @@ pub fn render(req: &Request) -> Result<Outcome, String> {
         "v1" | "yaml-v1" => Kind::V1,
         "v2" | "yaml-v2" => Kind::V2,
         "eni" => Kind::Eni,
-        other => {
-            return Err(format!(
-                "unknown --kind {other} (network_data.json, v1, v2, eni, auto)"
-            ))
-        }
+        other => return Err(PreviewError::UnknownKind(other.to_string())),
     };
     let macs: HashMap<String, String> = req
         .macs
@@ -173,8 +231,10 @@ pub fn render(req: &Request) -> Result<Outcome, String> {
         .map(|(name, mac)| (mac.to_ascii_lowercase(), name.clone()))
         .collect();
     let (config, mut warnings) = to_network_config(&raw, kind, &source, &macs)?;
-    let mut state =
-        NetworkState::parse(&config, &macs).map_err(|e| format!("{source}: {}", e.0))?;
+    let mut state = NetworkState::parse(&config, &macs).map_err(|error| PreviewError::State {
+        file: source.clone(),
+        error,
+    })?;
     for (iface, gw) in state.demote_extra_default_gateways() {
         warnings.push(format!(
             "{iface}: gateway {gw} is not made a default route (an earlier interface has one)"
@@ -185,9 +245,12 @@ pub fn render(req: &Request) -> Result<Outcome, String> {
         Some(r) => r.clone(),
         None => family_renderer(&distro).to_string(),
     };
-    let renderer = render::by_name(&name)
-        .ok_or_else(|| format!("unknown --renderer {name} (sysconfig, eni, networkd, netplan)"))?;
-    std::fs::create_dir_all(&req.output).map_err(|e| format!("{}: {e}", req.output.display()))?;
+    let renderer =
+        render::by_name(&name).ok_or_else(|| PreviewError::UnknownRenderer(name.clone()))?;
+    std::fs::create_dir_all(&req.output).map_err(|error| PreviewError::Output {
+        dir: req.output.clone(),
+        error,
+    })?;
     let root = Root::new(&req.output);
     let fs = RealFs { root: root.clone() };
     let ctx = RenderContext {
@@ -203,15 +266,20 @@ pub fn render(req: &Request) -> Result<Outcome, String> {
     };
     for f in &rendered.files {
         root.write_bytes(&f.path, f.content.as_bytes(), f.mode, None)
-            .map_err(|e| format!("writing {}: {e}", f.path.display()))?;
+            .map_err(|e| PreviewError::Write {
+                path: f.path.clone(),
+                error: e.to_string(),
+            })?;
         outcome
             .written
             .push((f.path.clone(), f.mode, f.content.len()));
     }
     for path in &rendered.remove {
         if root.stat(path, false).is_ok() {
-            root.remove(path)
-                .map_err(|e| format!("removing {}: {e}", path.display()))?;
+            root.remove(path).map_err(|e| PreviewError::Remove {
+                path: path.clone(),
+                error: e.to_string(),
+            })?;
             outcome.removed.push(path.clone());
         }
     }

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use super::{sniff, Kind, Part};
 use crate::effect::{Command, Data, Effect, HostAction, OnFailure};
 use crate::jinja;
-use crate::merge::PartMerger;
+use crate::jsonpatch::PatchError;
+use crate::merge::{MergeError, PartMerger};
 use crate::paths::Paths;
 use crate::rootfs::FsView;
 use crate::value::Value;
@@ -90,7 +91,7 @@ fn handle(
     match ctype {
         "text/cloud-config" | "text/cloud-config-jsonp" => {
             if let Err(e) = cc.merge(ctype, payload, part, &label) {
-                out.problems.push(e);
+                out.problems.push(e.to_string());
             }
         }
         "text/x-shellscript" => {
@@ -196,20 +197,49 @@ fn handle(
     }
 }
 
+/// A user-data part a handler could not use; it is left out and reported.
+/// `label` names the part (its file name, or where it came from).
+#[derive(Debug, thiserror::Error)]
+pub enum PartError {
+    // A `## template: jinja` part.
+    #[error("Cannot render jinja template vars. Instance data not yet present at {}", .0.display())]
+    NoInstanceData(PathBuf),
+    #[error("Loading Jinja instance data failed: {0}")]
+    InstanceData(serde_json::Error),
+    #[error(transparent)]
+    Jinja(#[from] jinja::JinjaError),
+
+    // A cloud-config part.
+    #[error("{label}: the JSON patch cannot be read: {error}")]
+    PatchUnreadable {
+        label: String,
+        error: serde_json::Error,
+    },
+    #[error("{label}: {error}")]
+    Patch { label: String, error: PatchError },
+    /// A part that does not load as YAML (the error names it and the line).
+    #[error(transparent)]
+    Yaml(#[from] yaml::YamlError),
+    #[error("{label}: Failed at merging in cloud config part: {error}; the part was ignored")]
+    Merge { label: String, error: MergeError },
+    #[error("{label}: cloud-config must be a mapping, found {type_name}")]
+    NotAMapping {
+        label: String,
+        type_name: &'static str,
+    },
+}
+
 /// The jinja handler: instance data from `/run/cloud-init/instance-data-sensitive.json`.
-fn render_jinja(payload: &[u8], env: &HandlerEnv) -> Result<(String, Vec<String>), String> {
+fn render_jinja(payload: &[u8], env: &HandlerEnv) -> Result<(String, Vec<String>), PartError> {
     let path = env.paths.runpath("instance-data-sensitive.json");
-    let data = env.fs.read(&path).map_err(|_| {
-        format!(
-            "Cannot render jinja template vars. Instance data not yet present at {}",
-            path.display()
-        )
-    })?;
-    let json: serde_json::Value = serde_json::from_slice(&data)
-        .map_err(|e| format!("Loading Jinja instance data failed: {e}"))?;
+    let data = env
+        .fs
+        .read(&path)
+        .map_err(|_| PartError::NoInstanceData(path.clone()))?;
+    let json: serde_json::Value = serde_json::from_slice(&data).map_err(PartError::InstanceData)?;
     let text = String::from_utf8_lossy(payload);
     let body = text.split_once('\n').map(|(_, b)| b).unwrap_or("");
-    jinja::render(body, &jinja::instance_vars(&json)).map_err(|e| e.0)
+    Ok(jinja::render(body, &jinja::instance_vars(&json))?)
 }
 
 /// The cloud-config handler (`CloudConfigPartHandler`): each part merged with
@@ -228,21 +258,27 @@ impl CloudConfigBuf {
         payload: &[u8],
         part: &Part,
         label: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), PartError> {
         if ctype == "text/cloud-config-jsonp" {
             let text = String::from_utf8_lossy(payload);
             let body = text.trim_start();
             let body = body.strip_prefix("#cloud-config-jsonp").unwrap_or(body);
-            let patch: serde_json::Value = serde_json::from_str(body)
-                .map_err(|e| format!("{label}: the JSON patch cannot be read: {e}"))?;
+            let patch: serde_json::Value =
+                serde_json::from_str(body).map_err(|error| PartError::PatchUnreadable {
+                    label: label.to_string(),
+                    error,
+                })?;
             return self
                 .parts
                 .patch(&part.filename, |current| {
                     crate::jsonpatch::apply(current, &patch)
                 })
-                .map_err(|e| format!("{label}: {e}"));
+                .map_err(|error| PartError::Patch {
+                    label: label.to_string(),
+                    error,
+                });
         }
-        let loaded = yaml::load(payload, label).map_err(|e| e.to_string());
+        let loaded = yaml::load(payload, label);
         // `util.load_yaml` gives None for anything but a mapping; the handler
         // then skips the part ("empty cloud config") but still writes the
         // (possibly empty) file.
@@ -253,19 +289,20 @@ impl CloudConfigBuf {
         let merged = self.parts.add(&part.filename, as_part, &part.headers);
         match (loaded?, merged) {
             (Value::Map(_), Ok(())) => Ok(()),
-            (Value::Map(_), Err(e)) => Err(format!(
-                "{label}: Failed at merging in cloud config part: {e}; the part was ignored"
-            )),
+            (Value::Map(_), Err(error)) => Err(PartError::Merge {
+                label: label.to_string(),
+                error,
+            }),
             (Value::Null, _) => {
                 tracing::warn!(
                     "Failed at merging in cloud config part from {label}: empty cloud config"
                 );
                 Ok(())
             }
-            (other, _) => Err(format!(
-                "{label}: cloud-config must be a mapping, found {}",
-                other.type_name()
-            )),
+            (other, _) => Err(PartError::NotAMapping {
+                label: label.to_string(),
+                type_name: other.type_name(),
+            }),
         }
     }
 
@@ -309,7 +346,7 @@ pub fn read_cloud_config(
         Ok(Some(v)) => v,
         Ok(None) => Value::empty_map(),
         Err(e) => {
-            problems.push(e);
+            problems.push(e.to_string());
             Value::empty_map()
         }
     }

@@ -16,6 +16,43 @@ use crate::mime;
 use crate::value::{Mapping, Value};
 use crate::yaml;
 
+/// An `#include` whose content could not be had: reported, and the include
+/// skipped. `label` names the include line in every message.
+#[derive(Debug, thiserror::Error)]
+enum IncludeError {
+    #[error("{label}: {path}: no such file")]
+    NoSuchFile { label: String, path: String },
+    #[error("{label}: {error}")]
+    Read { label: String, error: ReadError },
+    /// The blob's byte budget is spent (the message says which limit).
+    #[error("{0}")]
+    OverBudget(String),
+    /// The blob's include time ran out between tries (the last try's error).
+    #[error("{label}: {last} (after {attempts} tries; {time_up})")]
+    TimeUp {
+        label: String,
+        last: String,
+        attempts: u32,
+        time_up: String,
+    },
+    #[error("{label}: not fetched: {time_up}")]
+    NotFetched { label: String, time_up: String },
+    #[error("{label}: Fetching from {url} resulted in a invalid http code of {status}")]
+    HttpStatus {
+        label: String,
+        url: String,
+        status: u16,
+    },
+    #[error("{label}: {error}")]
+    Http {
+        label: String,
+        error: http::HttpError,
+    },
+    /// Every try failed (the last one's error).
+    #[error("{label}: {last} (after 3 tries)")]
+    Retries { label: String, last: String },
+}
+
 const DECOMP_TYPES: &[&str] = &[
     "application/gzip",
     "application/gzip-compressed",
@@ -388,7 +425,7 @@ impl Processor<'_, '_> {
                         body
                     }
                     Err(e) => {
-                        self.problem(e);
+                        self.problem(e.to_string());
                         continue;
                     }
                 },
@@ -401,18 +438,24 @@ impl Processor<'_, '_> {
     /// with cloudboot's bounds (three tries, a second apart, all of the
     /// blob's includes within [`Limits::include_timeout`], no more than the
     /// bytes left). The error is the whole message, `label` first.
-    fn fetch(&mut self, url: &str, label: &str) -> Result<Vec<u8>, String> {
+    fn fetch(&mut self, url: &str, label: &str) -> Result<Vec<u8>, IncludeError> {
         let local = url
             .strip_prefix("file://")
             .or(url.starts_with('/').then_some(url));
         if let Some(path) = local {
             return match read_limited(self.env.fs, Path::new(path), self.bytes_left) {
                 Ok(Some(data)) => Ok(data),
-                Ok(None) => Err(format!("{label}: {path}: no such file")),
+                Ok(None) => Err(IncludeError::NoSuchFile {
+                    label: label.to_string(),
+                    path: path.to_string(),
+                }),
                 Err(ReadError::TooLarge(..)) if self.bytes_left < MAX_USER_DATA => {
-                    Err(self.over_budget(label))
+                    Err(IncludeError::OverBudget(self.over_budget(label)))
                 }
-                Err(e) => Err(format!("{label}: {e}")),
+                Err(error) => Err(IncludeError::Read {
+                    label: label.to_string(),
+                    error,
+                }),
             };
         }
         let timeout = self.env.limits.include_timeout;
@@ -431,16 +474,21 @@ impl Processor<'_, '_> {
             let left = deadline.saturating_duration_since(Instant::now());
             if attempt > 0 {
                 if left <= Duration::from_secs(1) {
-                    return Err(format!(
-                        "{label}: {last} (after {attempt} tries; {})",
-                        time_up()
-                    ));
+                    return Err(IncludeError::TimeUp {
+                        label: label.to_string(),
+                        last,
+                        attempts: attempt,
+                        time_up: time_up(),
+                    });
                 }
                 std::thread::sleep(Duration::from_secs(1));
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(format!("{label}: not fetched: {}", time_up()));
+                return Err(IncludeError::NotFetched {
+                    label: label.to_string(),
+                    time_up: time_up(),
+                });
             }
             let limits = http::Limits {
                 connect_timeout: Duration::from_secs(5).min(left),
@@ -450,21 +498,28 @@ impl Processor<'_, '_> {
             match (self.env.http)(url, &limits) {
                 Ok(resp) if resp.ok() => return Ok(resp.body),
                 Ok(resp) => {
-                    return Err(format!(
-                        "{label}: Fetching from {url} resulted in a invalid http code of {}",
-                        resp.status
-                    ))
+                    return Err(IncludeError::HttpStatus {
+                        label: label.to_string(),
+                        url: url.to_string(),
+                        status: resp.status,
+                    })
                 }
                 Err(http::HttpError::TooLarge(..)) if self.bytes_left < MAX_USER_DATA => {
-                    return Err(self.over_budget(label))
+                    return Err(IncludeError::OverBudget(self.over_budget(label)))
                 }
-                Err(e @ (http::HttpError::Url(..) | http::HttpError::TooLarge(..))) => {
-                    return Err(format!("{label}: {e}"))
+                Err(error @ (http::HttpError::Url(..) | http::HttpError::TooLarge(..))) => {
+                    return Err(IncludeError::Http {
+                        label: label.to_string(),
+                        error,
+                    })
                 }
                 Err(e) => last = e.to_string(),
             }
         }
-        Err(format!("{label}: {last} (after 3 tries)"))
+        Err(IncludeError::Retries {
+            label: label.to_string(),
+            last,
+        })
     }
 
     /// `_explode_archive`: a YAML list; each entry a string (its content) or a

@@ -41,6 +41,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use super::NetInputError;
 use crate::net::render::eni::{py_splitlines, py_strip};
 use crate::value::{Mapping, Value};
 
@@ -101,14 +102,14 @@ struct Stanza {
 }
 
 /// `convert_eni_data`: `{version: 1, config: [...]}`.
-pub fn convert_eni(text: &str) -> Result<Value, String> {
+pub fn convert_eni(text: &str) -> Result<Value, NetInputError> {
     let (stanzas, auto) = parse(text)?;
     to_net_config(&stanzas, &auto)
 }
 
 /// `_parse_deb_config_data`, with the differences the module comment lists:
 /// the stanzas in file order, and the names on `auto` lines.
-fn parse(text: &str) -> Result<(Vec<Stanza>, HashSet<String>), String> {
+fn parse(text: &str) -> Result<(Vec<Stanza>, HashSet<String>), NetInputError> {
     let mut stanzas: Vec<Stanza> = Vec::new();
     let mut auto: HashSet<String> = HashSet::new();
     // The stanza options go to (cloud-init's `currif`).
@@ -118,7 +119,11 @@ fn parse(text: &str) -> Result<(Vec<Stanza>, HashSet<String>), String> {
         if line.starts_with('#') {
             continue;
         }
-        let err = |what: &str| format!("ENI line {}: {what}: {line:?}", number + 1);
+        let err = |problem: &str| NetInputError::EniLine {
+            line: number + 1,
+            problem: problem.to_string(),
+            text: line.to_string(),
+        };
         // `line.split(" ")`: single spaces, empty words kept.
         let split: Vec<&str> = line.split(' ').collect();
         let option = split[0];
@@ -255,7 +260,7 @@ fn stanza_option(option: &str) -> Option<Opt> {
 
 /// `_ifaces_to_net_config_data`: one device per name before `:` (`lo` a
 /// loopback, the rest physical), one subnet per stanza, sorted by device.
-fn to_net_config(stanzas: &[Stanza], auto: &HashSet<String>) -> Result<Value, String> {
+fn to_net_config(stanzas: &[Stanza], auto: &HashSet<String>) -> Result<Value, NetInputError> {
     let mut devs: BTreeMap<String, Mapping> = BTreeMap::new();
     for stanza in stanzas {
         // Named only on an `auto` line (cloud-init: KeyError).
@@ -297,7 +302,7 @@ fn to_net_config(stanzas: &[Stanza], auto: &HashSet<String>) -> Result<Value, St
             let address = stanza
                 .options
                 .get("address")
-                .ok_or_else(|| format!("ENI: static 'iface {}' has no address", stanza.name))?;
+                .ok_or_else(|| NetInputError::EniNoAddress(stanza.name.clone()))?;
             put(&mut subnet, "address", Value::str(address));
         }
         for key in ["netmask", "gateway", "broadcast"] {

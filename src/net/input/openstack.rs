@@ -22,6 +22,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::Value as J;
 
+use super::NetInputError;
 use crate::value::{Mapping, Value};
 
 type Object = serde_json::Map<String, J>;
@@ -76,7 +77,7 @@ const MAX_SUBNETS: usize = 100_000;
 pub fn convert_net_json(
     network_json: &J,
     known_macs: &HashMap<String, String>,
-) -> Result<(Value, Vec<String>), String> {
+) -> Result<(Value, Vec<String>), NetInputError> {
     convert_net_json_ib(network_json, known_macs, &HashMap::new())
 }
 
@@ -87,16 +88,11 @@ pub fn convert_net_json_ib(
     network_json: &J,
     known_macs: &HashMap<String, String>,
     ib_hwaddrs: &HashMap<String, String>,
-) -> Result<(Value, Vec<String>), String> {
+) -> Result<(Value, Vec<String>), NetInputError> {
     let top = match network_json {
         J::Object(o) => o,
-        J::Null => return Err("network_data.json is null: no network config in it".into()),
-        other => {
-            return Err(format!(
-                "network_data.json must be an object, not {}",
-                json_type(other)
-            ))
-        }
+        J::Null => return Err(NetInputError::JsonNull),
+        other => return Err(NetInputError::JsonNotObject(json_type(other))),
     };
     let mut conv = Converter {
         known_macs,
@@ -130,9 +126,7 @@ pub fn convert_net_json_ib(
             let Value::Map(cfg) = cfg else { continue };
             let name = match cfg.get("name") {
                 Some(Value::Str(s)) => s.clone(),
-                Some(Value::Seq(_) | Value::Map(_)) => {
-                    return Err("unhashable interface name".to_string())
-                }
+                Some(Value::Seq(_) | Value::Map(_)) => return Err(NetInputError::UnhashableName),
                 _ => continue,
             };
             if let Some(hw) = ib_hwaddrs.get(&name) {
@@ -144,10 +138,7 @@ pub fn convert_net_json_ib(
     // Every service, dns or not, becomes a global nameserver entry.
     for service in py_list(top.get("services"), "services")? {
         let J::Object(service) = service else {
-            return Err(format!(
-                "a service must be an object, not {}",
-                json_type(service)
-            ));
+            return Err(not_an_object("service", service));
         };
         let mut cfg = plain_map(service);
         cfg.insert(Value::str("type"), Value::str("nameserver"));
@@ -198,9 +189,9 @@ impl Converter<'_> {
         link: &J,
         by_link: &NetworksByLink,
         bond_number: &mut usize,
-    ) -> Result<(), String> {
+    ) -> Result<(), NetInputError> {
         let J::Object(link) = link else {
-            return Err(format!("a link must be an object, not {}", json_type(link)));
+            return Err(not_an_object("link", link));
         };
         let mut cfg = Mapping::new();
         for (k, v) in link {
@@ -210,17 +201,12 @@ impl Converter<'_> {
         }
         let mac = match link.get("ethernet_mac_address") {
             Some(J::String(s)) if !s.is_empty() => Some(s.to_lowercase()),
-            Some(v) if truthy(v) => {
-                return Err(format!(
-                    "ethernet_mac_address must be a string, not {}",
-                    json_type(v)
-                ))
-            }
+            Some(v) if truthy(v) => return Err(NetInputError::MacNotString(json_type(v))),
             _ => None,
         };
-        let id = link.get("id").ok_or("a link has no 'id'")?;
-        let key = Key::of(id).ok_or_else(|| format!("unhashable link id: {}", py_str_j(id)))?;
-        let kind = link.get("type").ok_or("a link has no 'type'")?;
+        let id = link.get("id").ok_or(missing("link", "id"))?;
+        let key = Key::of(id).ok_or_else(|| NetInputError::UnhashableLinkId(py_str_j(id)))?;
+        let kind = link.get("type").ok_or(missing("link", "type"))?;
         let index = self.config.len();
         let mut info = LinkInfo {
             name: cfg.get("name").cloned().unwrap_or_default(),
@@ -232,7 +218,7 @@ impl Converter<'_> {
         for network in by_link.get(&key).map(Vec::as_slice).unwrap_or_default() {
             self.subnet_count += 1;
             if self.subnet_count > MAX_SUBNETS {
-                return Err(format!("more than {MAX_SUBNETS} subnets"));
+                return Err(NetInputError::TooManySubnets(MAX_SUBNETS));
             }
             subnets.push(Value::Map(subnet(network, &mut cfg)?));
         }
@@ -259,7 +245,7 @@ impl Converter<'_> {
                 let params = Mapping::from_distinct_entries(params);
                 let targets = link
                     .get("bond_links")
-                    .ok_or("a bond link has no 'bond_links'")?;
+                    .ok_or(missing("bond link", "bond_links"))?;
                 // OpenStack's bond id may be anything; cloud-init names bonds
                 // itself, in order.
                 let name = format!("bond{bond_number}");
@@ -275,11 +261,11 @@ impl Converter<'_> {
             Some("vlan") => {
                 let parent = link
                     .get("vlan_link")
-                    .ok_or("a vlan link has no 'vlan_link'")?;
-                let vlan_id = link.get("vlan_id").ok_or("a vlan link has no 'vlan_id'")?;
+                    .ok_or(missing("vlan link", "vlan_link"))?;
+                let vlan_id = link.get("vlan_id").ok_or(missing("vlan link", "vlan_id"))?;
                 let vlan_mac = link
                     .get("vlan_mac_address")
-                    .ok_or("a vlan link has no 'vlan_mac_address'")?;
+                    .ok_or(missing("vlan link", "vlan_mac_address"))?;
                 let name = format!("{}.{}", py_str_j(parent), py_str_j(vlan_id));
                 cfg.insert(Value::str("name"), Value::str(&name));
                 cfg.insert(Value::str("vlan_id"), plain(vlan_id));
@@ -321,7 +307,7 @@ impl Converter<'_> {
     /// links from their MACs, then `bond_interfaces`, `vlan_link` and vlan
     /// names from the names of the links they refer to. Returns the entries
     /// left out (the deliberate fix).
-    fn resolve_names(&mut self) -> Result<HashSet<usize>, String> {
+    fn resolve_names(&mut self) -> Result<HashSet<usize>, NetInputError> {
         let need_names: Vec<usize> = (0..self.config.len())
             .filter(|&i| {
                 let cfg = &self.config[i];
@@ -348,9 +334,8 @@ impl Converter<'_> {
             let mac = match cfg.get("mac_address") {
                 Some(Value::Str(m)) if !m.is_empty() => m.clone(),
                 _ => {
-                    return Err(format!(
-                        "No mac_address or name entry for {}",
-                        Value::Map(cfg.clone()).python_repr()
+                    return Err(NetInputError::NoMacOrName(
+                        Value::Map(cfg.clone()).python_repr(),
                     ))
                 }
             };
@@ -465,10 +450,10 @@ impl Converter<'_> {
     }
 
     /// `link_id_info[target]`.
-    fn target(&self, target: &J) -> Result<&LinkInfo, String> {
+    fn target(&self, target: &J) -> Result<&LinkInfo, NetInputError> {
         Key::of(target)
             .and_then(|k| self.infos.get(&k))
-            .ok_or_else(|| format!("no link has id {}", py_repr_j(target)))
+            .ok_or_else(|| NetInputError::UnknownLinkId(py_repr_j(target)))
     }
 
     fn warn(&mut self, msg: String) {
@@ -479,14 +464,14 @@ impl Converter<'_> {
 
 /// One network as a v1 subnet (cloud-init's inner `for network in ...`),
 /// setting `accept-ra` on the link's entry where cloud-init does.
-fn subnet(network: &Object, cfg: &mut Mapping) -> Result<Mapping, String> {
+fn subnet(network: &Object, cfg: &mut Mapping) -> Result<Mapping, NetInputError> {
     let mut subnet = Mapping::new();
     for (k, v) in network {
         if SUBNET_KEYS.contains(&k.as_str()) {
             subnet.insert(Value::str(k), plain(v));
         }
     }
-    let kind = network.get("type").ok_or("a network has no 'type'")?;
+    let kind = network.get("type").ok_or(missing("network", "type"))?;
     let kind = kind.as_str().unwrap_or_default();
     let address = || network.get("ip_address").map(plain).unwrap_or_default();
     let mut set = |k: &str, v: Value| subnet.insert(Value::str(k), v);
@@ -522,16 +507,13 @@ fn subnet(network: &Object, cfg: &mut Mapping) -> Result<Mapping, String> {
 /// every network's `link` with a link's `id` (`n["link"] == link["id"]`),
 /// so every network must be an object with a `link`; an id is hashable, so
 /// a list or object `link` is on no link.
-fn index_networks<'a>(networks: &[&'a J]) -> Result<NetworksByLink<'a>, String> {
+fn index_networks<'a>(networks: &[&'a J]) -> Result<NetworksByLink<'a>, NetInputError> {
     let mut by_link: HashMap<Key, Vec<_>> = HashMap::new();
     for network in networks {
         let J::Object(n) = network else {
-            return Err(format!(
-                "a network must be an object, not {}",
-                json_type(network)
-            ));
+            return Err(not_an_object("network", network));
         };
-        let link = n.get("link").ok_or("a network has no 'link'")?;
+        let link = n.get("link").ok_or(missing("network", "link"))?;
         if let Some(key) = Key::of(link) {
             by_link.entry(key).or_default().push(n);
         }
@@ -543,17 +525,30 @@ fn index_networks<'a>(networks: &[&'a J]) -> Result<NetworksByLink<'a>, String> 
 /// gives its items; an empty string or object gives nothing; a non-empty
 /// one gives strings (which fail as objects); anything else is not
 /// iterable. A missing key is `.get(key, [])`.
-fn py_list<'a>(value: Option<&'a J>, what: &str) -> Result<Vec<&'a J>, String> {
+fn py_list<'a>(value: Option<&'a J>, key: &'static str) -> Result<Vec<&'a J>, NetInputError> {
     match value {
         None => Ok(Vec::new()),
         Some(J::Array(a)) => Ok(a.iter().collect()),
         Some(J::String(s)) if s.is_empty() => Ok(Vec::new()),
         Some(J::Object(o)) if o.is_empty() => Ok(Vec::new()),
-        Some(other) => Err(format!(
-            "'{what}' must be a list of objects, not {}",
-            json_type(other)
-        )),
+        Some(other) => Err(NetInputError::NotAListOfObjects {
+            key,
+            found: json_type(other),
+        }),
     }
+}
+
+/// An `item` of network_data.json that is `found` rather than an object.
+fn not_an_object(item: &'static str, found: &J) -> NetInputError {
+    NetInputError::NotAnObject {
+        item,
+        found: json_type(found),
+    }
+}
+
+/// An `item` of network_data.json without `key`.
+fn missing(item: &'static str, key: &'static str) -> NetInputError {
+    NetInputError::MissingKey { item, key }
 }
 
 /// A JSON value as a Python dict key: `True == 1 == 1.0` hash alike.
@@ -607,7 +602,7 @@ fn truthy(v: &J) -> bool {
 /// vlan id's own text is read as format too (as cloud-init's
 /// `"%%s.%s" % vlan_id` leaves it): `%%` is a percent sign, and any other
 /// conversion has no argument left (Python's TypeError or ValueError).
-fn percent_s(fmt: &str, arg: &str) -> Result<String, String> {
+fn percent_s(fmt: &str, arg: &str) -> Result<String, NetInputError> {
     let mut out = String::new();
     let mut used = false;
     let mut chars = fmt.chars();
@@ -622,7 +617,7 @@ fn percent_s(fmt: &str, arg: &str) -> Result<String, String> {
                 out.push_str(arg);
                 used = true;
             }
-            _ => return Err(format!("bad vlan name format {fmt:?}")),
+            _ => return Err(NetInputError::VlanNameFormat(fmt.to_string())),
         }
     }
     Ok(out)
@@ -853,8 +848,9 @@ mod tests {
         let networks: Vec<J> = (0..2000)
             .map(|_| json!({"link": "same", "type": "ipv4_dhcp"}))
             .collect();
-        let err =
-            convert_net_json(&json!({"links": links, "networks": networks}), &known).unwrap_err();
+        let err = convert_net_json(&json!({"links": links, "networks": networks}), &known)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("subnets"), "{err}");
         // Many distinct links and networks convert, in linear time.
         let links: Vec<J> = (0..20000)

@@ -14,6 +14,7 @@
 use std::collections::HashSet;
 
 use super::sys::SysNet;
+use super::NetInputError;
 use crate::effect::HostAction;
 use crate::value::{Mapping, Value};
 
@@ -100,27 +101,28 @@ impl RenamePlan {
 /// its `hv_netvsc` NIC), and also, faithfully, makes a swap between NICs
 /// of different drivers match nothing. An error is cloud-init's exception:
 /// no renames at all.
-pub fn physdevs_from_config(netcfg: &Value, sys: &SysNet) -> Result<Vec<Physdev>, String> {
+pub fn physdevs_from_config(netcfg: &Value, sys: &SysNet) -> Result<Vec<Physdev>, NetInputError> {
     let empty = Mapping::new();
-    let map_of = |v: Option<&Value>, what: &str| -> Result<Mapping, String> {
+    let not_a_mapping = |key: &'static str, found: &Value| NetInputError::NotAMapping {
+        key,
+        found: found.type_name(),
+    };
+    let map_of = |v: Option<&Value>, key: &'static str| -> Result<Mapping, NetInputError> {
         match v {
             None => Ok(empty.clone()),
             Some(Value::Map(m)) => Ok(m.clone()),
-            Some(other) => Err(format!(
-                "{what} must be a mapping, not {}",
-                other.type_name()
-            )),
+            Some(other) => Err(not_a_mapping(key, other)),
         }
     };
-    let text = |v: Option<&Value>, what: &str| -> Result<Option<String>, String> {
+    let text = |v: Option<&Value>, key: &'static str| -> Result<Option<String>, NetInputError> {
         match v {
             Some(v) if !v.truthy() => Ok(None),
             None => Ok(None),
             Some(Value::Str(s)) => Ok(Some(s.clone())),
-            Some(other) => Err(format!(
-                "{what} must be a string, not {}",
-                other.type_name()
-            )),
+            Some(other) => Err(NetInputError::NotAString {
+                key,
+                found: other.type_name(),
+            }),
         }
     };
     // Given, else from sysfs by the wanted name; a non-string given value
@@ -150,16 +152,11 @@ pub fn physdevs_from_config(netcfg: &Value, sys: &SysNet) -> Result<Vec<Physdev>
             let entries = match netcfg.get("config") {
                 None => &[][..],
                 Some(Value::Seq(s)) => s.as_slice(),
-                Some(other) => {
-                    return Err(format!("config must be a list, not {}", other.type_name()))
-                }
+                Some(other) => return Err(NetInputError::ConfigNotAList(other.type_name())),
             };
             for ent in entries {
                 let Value::Map(ent) = ent else {
-                    return Err(format!(
-                        "config entry must be a mapping, not {}",
-                        ent.type_name()
-                    ));
+                    return Err(not_a_mapping("config entry", ent));
                 };
                 if !matches!(ent.get("type"), Some(Value::Str(t)) if t == "physical") {
                     continue;
@@ -168,7 +165,7 @@ pub fn physdevs_from_config(netcfg: &Value, sys: &SysNet) -> Result<Vec<Physdev>
                     continue;
                 };
                 let name = text(ent.get("name"), "name")?
-                    .ok_or_else(|| format!("physical entry with MAC {mac} has no name"))?;
+                    .ok_or_else(|| NetInputError::NoName(mac.clone()))?;
                 let params = map_of(ent.get("params"), "params")?;
                 out.push(Physdev {
                     driver: driver_of(params.get("driver"), &name),
@@ -182,10 +179,7 @@ pub fn physdevs_from_config(netcfg: &Value, sys: &SysNet) -> Result<Vec<Physdev>
             let ethernets = map_of(netcfg.get("ethernets"), "ethernets")?;
             for (_, ent) in ethernets.iter() {
                 let Value::Map(ent) = ent else {
-                    return Err(format!(
-                        "ethernet must be a mapping, not {}",
-                        ent.type_name()
-                    ));
+                    return Err(not_a_mapping("ethernet", ent));
                 };
                 let Some(name) = text(ent.get("set-name"), "set-name")? else {
                     continue;
@@ -203,12 +197,11 @@ pub fn physdevs_from_config(netcfg: &Value, sys: &SysNet) -> Result<Vec<Physdev>
             }
         }
         _ => {
-            return Err(format!(
-                "Unknown network config version: {}",
+            return Err(NetInputError::UnknownVersion(
                 netcfg
                     .get("version")
                     .map(Value::python_str)
-                    .unwrap_or_else(|| "None".into())
+                    .unwrap_or_else(|| "None".into()),
             ))
         }
     }
@@ -307,10 +300,10 @@ pub fn plan_renames(renames: &[Physdev], current: &[CurrentNic]) -> RenamePlan {
                 continue;
             }
             // cloud-init raises at once: nothing is done.
-            Err(msg) => {
+            Err(e) => {
                 return RenamePlan {
                     steps: Vec::new(),
-                    errors: vec![msg],
+                    errors: vec![e.to_string()],
                 }
             }
         };
@@ -382,7 +375,7 @@ fn find_entry(
     mac: &str,
     driver: Option<&str>,
     device_id: Option<&str>,
-) -> Result<Option<usize>, String> {
+) -> Result<Option<usize>, NetInputError> {
     let matches = |c: &CurrentNic| match (mac.is_empty(), driver, device_id) {
         (true, _, _) => false,
         (false, Some(d), Some(id)) => {
@@ -397,12 +390,12 @@ fn find_entry(
         [one] => Ok(Some(*one)),
         many => {
             let list: Vec<String> = many.iter().map(|&i| nic_repr(&cur[i])).collect();
-            Err(format!(
-                "Failed to match a single device. Matched devices \"[{}]\" with search values \"(mac:{mac} driver:{} device_id:{})\"",
-                list.join(", "),
-                driver.unwrap_or("None"),
-                device_id.unwrap_or("None")
-            ))
+            Err(NetInputError::AmbiguousDevice {
+                devices: list.join(", "),
+                mac: mac.to_string(),
+                driver: driver.unwrap_or("None").to_string(),
+                device_id: device_id.unwrap_or("None").to_string(),
+            })
         }
     }
 }

@@ -22,6 +22,7 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::path::Path;
 
+use super::NetInputError;
 use crate::rootfs::{FsView, Kind};
 use crate::value::{Mapping, Value};
 
@@ -337,19 +338,23 @@ impl SysNet {
     /// the synthetic `hv_netvsc` NIC, and the `hv_netvsc` one wins.
     /// InfiniBand interfaces are also listed under their 6-byte form (the
     /// form `network_data.json` uses), unless an Ethernet MAC has it.
-    pub fn interfaces_by_mac(&self, blacklist_drivers: &[String]) -> Result<ByMac, String> {
+    pub fn interfaces_by_mac(&self, blacklist_drivers: &[String]) -> Result<ByMac, NetInputError> {
         let mut out = ByMac::default();
         let mut drivers: HashMap<String, Option<String>> = HashMap::new();
         for nic in self.interfaces(blacklist_drivers) {
             let mac = nic.mac.to_lowercase();
             if let Some(seen) = out.macs.get(&mac).cloned() {
-                let msg = format!(
-                    "duplicate mac found! both '{}' and '{seen}' have mac '{}'.",
-                    nic.name, nic.mac
-                );
+                let duplicate = NetInputError::DuplicateMac {
+                    name: nic.name.clone(),
+                    other: seen.clone(),
+                    mac: nic.mac.clone(),
+                };
+                let msg = duplicate.to_string();
                 // An IB address listed first has no driver recorded: cloud-init's
                 // KeyError, an error all the same.
-                let seen_driver = drivers.get(&mac).ok_or_else(|| msg.clone())?;
+                let Some(seen_driver) = drivers.get(&mac) else {
+                    return Err(duplicate);
+                };
                 let hv = |d: &Option<String>| d.as_deref() == Some("hv_netvsc");
                 let mut fatal = true;
                 if nic.driver != *seen_driver {
@@ -371,7 +376,7 @@ impl SysNet {
                     }
                 }
                 if fatal {
-                    return Err(msg);
+                    return Err(duplicate);
                 }
             }
             out.macs.insert(mac.clone(), nic.name.clone());
@@ -884,7 +889,7 @@ pub(crate) mod tests {
             "02:00:00:00:00:01",
             "e1000",
         ));
-        let err = s.read().interfaces_by_mac(&[]).unwrap_err();
+        let err = s.read().interfaces_by_mac(&[]).unwrap_err().to_string();
         assert_eq!(
             err,
             "duplicate mac found! both 'eth1' and 'eth0' have mac '02:00:00:00:00:01'."

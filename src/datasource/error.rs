@@ -1,0 +1,89 @@
+//! What goes wrong reading a datasource: each error names the file, device
+//! or URL and, where there is one, the key. The search reports it (as text,
+//! in `Found::problems`) and goes on to the next source.
+
+use crate::http::HttpError;
+use crate::userdata::ReadError;
+
+/// A datasource, or one of its seed files, that cannot be read.
+#[derive(Debug, PartialEq, thiserror::Error)]
+pub enum DsError {
+    // Reading a seed file.
+    /// A seed file in the root that is not readable (too large, a device).
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// A seed file on a device that is mounted (the fallback).
+    #[error("{device}: {error}")]
+    Mounted { device: String, error: ReadError },
+    /// A seed file on a device read in place, with the filesystem's words.
+    #[error("{device} ({fs_type}): {file}: {error}")]
+    Device {
+        device: String,
+        fs_type: &'static str,
+        file: String,
+        error: String,
+    },
+    /// A required file (a seed's `meta-data`, a `content_path`) is absent.
+    #[error("{0} is missing")]
+    Missing(String),
+    /// A URL that answered with an HTTP error status.
+    #[error("{url}: HTTP {status}")]
+    HttpStatus { url: String, status: u16 },
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    /// A metadata service request that failed, in the client's words (it
+    /// names the URL).
+    #[error("{0}")]
+    Service(String),
+    /// A seed whose meta-data was not usable, as the seed reader reported it.
+    #[error("{0}")]
+    Seed(String),
+
+    // Mounting a device (cloud-init's fallback when it cannot be read in place).
+    #[error("not tried: the target root is not this machine's /")]
+    MountNotHostRoot,
+    #[error("not tried: mounting needs root")]
+    MountNotPrivileged,
+    /// The private mount point could not be made.
+    #[error("{dir}: {error}")]
+    MountDir { dir: String, error: String },
+    /// `mount` could not be started.
+    #[error("mount: {0}")]
+    MountSpawn(String),
+    /// `mount` failed; its standard error.
+    #[error("mount failed: {0}")]
+    MountFailed(String),
+
+    // A config drive (`sources/helpers/openstack.py`'s messages).
+    #[error("Failed to process path {file}: {error}")]
+    Json { file: String, error: String },
+    #[error("{0}: expected a JSON object")]
+    NotAnObject(String),
+    /// meta_data.json's `random_seed` is not base64.
+    #[error("Badly formatted metadata random_seed entry: {0}")]
+    RandomSeed(String),
+    /// A `files` entry of meta_data.json whose content cannot be read.
+    #[error("Failed to read provided file {path}: {error}")]
+    InjectedFile { path: String, error: Box<DsError> },
+    /// meta_data.json's `network_config` content cannot be read.
+    #[error("Failed to read network configuration: {0}")]
+    NetworkConfig(Box<DsError>),
+    /// A `content_path` that is empty or leaves `openstack/`.
+    #[error("item has no valid content path ({0:?})")]
+    BadContentPath(String),
+    #[error("No 'uuid' entry in metadata")]
+    NoUuid,
+    /// vendor_data.json of another JSON type (the value, as JSON).
+    #[error("vendor-data must be a string, a list or a dict, not {0}")]
+    VendorData(String),
+
+    // The EC2 metadata service.
+    #[error("{path}: deeper than {max} levels")]
+    TooDeep { path: String, max: usize },
+    #[error("more than {0} metadata entries")]
+    TooManyEntries(usize),
+    #[error("the token request was refused (403): the HTTP endpoint is disabled")]
+    TokenRefused,
+    #[error("meta-data has no instance-id")]
+    NoInstanceId,
+}
