@@ -16,6 +16,7 @@ use std::path::PathBuf;
 
 use crate::config;
 use crate::datasource::{self, cache::Cached, DsContext, DsMode, Instance};
+use crate::distro::Distro;
 use crate::effect::{Data, Effect};
 use crate::instance_state;
 use crate::merge;
@@ -49,6 +50,9 @@ pub struct Engine<'t> {
     paths: Paths,
     map: StageMap,
     opts: Options,
+    /// The root's distro, read the first time a step of the stage needs it
+    /// and kept for the stage (see [`Engine::distro`]).
+    root_distro: Option<Distro>,
 }
 
 /// The instance a stage works with, and how it was found.
@@ -77,7 +81,18 @@ impl<'t> Engine<'t> {
             paths: Paths::default(),
             map,
             opts,
+            root_distro: None,
         }
+    }
+
+    /// The distro under `cfg`. The root's release files and init system
+    /// are read once per stage; the name and `system_info` follow the
+    /// config, which grows as user-data is consumed.
+    fn distro(&mut self, cfg: &Value) -> Distro {
+        let fs = self.target.fs();
+        self.root_distro
+            .get_or_insert_with(|| Distro::detect(fs, &Value::empty_map()))
+            .with_config(cfg)
     }
 
     pub fn target(&mut self) -> &mut dyn Target {
@@ -102,6 +117,7 @@ impl<'t> Engine<'t> {
     pub fn run_stage_as(&mut self, stage: Stage, modules_only: bool) -> StageReport {
         let mut report = StageReport::new(stage);
         self.target.begin();
+        self.root_distro = None;
         let mode = if modules_only && stage == Stage::Network {
             "modules-init"
         } else {
@@ -179,7 +195,7 @@ impl<'t> Engine<'t> {
         cfg: &'a Value,
         instance: &'a Instance,
     ) -> ModuleRunner<'a> {
-        let distro = crate::distro::Distro::detect(self.target.fs(), cfg);
+        let distro = self.distro(cfg);
         ModuleRunner {
             target: &mut *self.target,
             paths: &self.paths,
@@ -299,8 +315,10 @@ impl<'t> Engine<'t> {
         new_instance: bool,
         bring_up: bool,
     ) {
+        let release = self.distro(cfg).release;
         let plan = crate::net::apply::plan_boot(&crate::net::apply::BootNet {
             fs: self.target.fs(),
+            release: &release,
             paths: &self.paths,
             cfg,
             instance,
@@ -341,8 +359,10 @@ impl<'t> Engine<'t> {
         };
         let instance = fetched.instance;
         if fetched.fresh {
+            let release = self.distro(&sys_cfg).release;
             let fs = self.target.fs();
-            let effects = instance_state::instance_data(fs, &self.paths, &instance, &sys_cfg);
+            let effects =
+                instance_state::instance_data(fs, &self.paths, &instance, &sys_cfg, &release);
             self.apply(report, effects);
         }
         let cfg = self.stage_config(sys_cfg, &instance, report);
@@ -426,8 +446,10 @@ impl<'t> Engine<'t> {
             .fs()
             .exists(&self.paths.runpath("instance-data.json"));
         if fresh || missing {
+            let release = self.distro(sys_cfg).release;
             let fs = self.target.fs();
-            let effects = instance_state::instance_data(fs, &self.paths, instance, sys_cfg);
+            let effects =
+                instance_state::instance_data(fs, &self.paths, instance, sys_cfg, &release);
             self.apply(report, effects);
         }
     }
@@ -538,6 +560,7 @@ impl<'t> Engine<'t> {
     ) -> (i32, StageReport) {
         let mut report = StageReport::new(Stage::Final);
         self.target.begin();
+        self.root_distro = None;
         let sys_cfg = self.system_config(&mut report);
         let Some(fetched) = self.fetch(Stage::Final, &sys_cfg, &mut report) else {
             report.error("Failed to fetch your datasource, likely bad things to come!");

@@ -57,7 +57,7 @@
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use crate::net::render::{RenderContext, Rendered, RenderedFile, Renderer};
+use crate::net::render::{BringUp, RenderContext, Rendered, RenderedFile, Renderer};
 use crate::net::state::{Iface, NetworkState, Subnet};
 pub(crate) use crate::pystr::{splitlines as py_splitlines, strip as py_strip};
 use crate::rootfs::FsView;
@@ -98,6 +98,12 @@ pub struct Eni;
 impl Renderer for Eni {
     fn name(&self) -> &'static str {
         "eni"
+    }
+
+    /// cloud-init's ifupdown activator: `ifup` per interface, which adds
+    /// the configured addresses and leaves any other in place.
+    fn bring_up(&self, interfaces: &[String]) -> BringUp {
+        BringUp::ifup(interfaces)
     }
 
     /// `Renderer.render_network_state` plus the Debian distro's

@@ -44,7 +44,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{RenderContext, Rendered, RenderedFile, Renderer};
+use super::{BringUp, RenderContext, Rendered, RenderedFile, Renderer};
 use crate::net::state::{NetworkState, Subnet, BOND_V1_TO_V2, BRIDGE_V1_TO_V2, IPV6_DYNAMIC_TYPES};
 use crate::rootfs::{FsView, Kind};
 use crate::value::{Mapping, Value};
@@ -100,6 +100,16 @@ pub struct Netplan;
 impl Renderer for Netplan {
     fn name(&self) -> &'static str {
         "netplan"
+    }
+
+    /// cloud-init's netplan renderer runs `netplan generate` after writing.
+    fn after_write(&self) -> &'static [&'static str] {
+        &["netplan", "generate"]
+    }
+
+    /// cloud-init's netplan activator; netplan replaces addresses itself.
+    fn bring_up(&self, _interfaces: &[String]) -> BringUp {
+        BringUp::service(&["netplan", "apply"])
     }
 
     /// `Renderer.render_network_state`, the writing part. cloud-init then
