@@ -76,13 +76,7 @@ pub const LEGACY_ETH0_PATH: &str = "/etc/network/interfaces.d/eth0.cfg";
 pub const UBUNTU_ENI_PATH: &str = "/etc/network/interfaces.d/50-cloud-init.cfg";
 
 /// `distros/debian.py` `NETWORK_FILE_HEADER`.
-pub const HEADER: &str = "\
-# This file is generated from information provided by the datasource.  Changes
-# to it will not persist across an instance reboot.  To disable cloud-init's
-# network configuration capabilities, write a file
-# /etc/cloud/cloud.cfg.d/99-disable-network-config.cfg with the following:
-# network: {config: disabled}
-";
+pub use super::DEBIAN_NETWORK_FILE_HEADER as HEADER;
 
 /// The line added to a main file that does not read `interfaces.d`, and the
 /// comment above it.

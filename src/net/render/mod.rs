@@ -20,6 +20,16 @@ use std::path::PathBuf;
 use crate::net::state::NetworkState;
 use crate::rootfs::FsView;
 
+/// `distros/debian.py` `NETWORK_FILE_HEADER`, which heads the ENI file and
+/// (as Ubuntu's and Debian's `netplan_header`) the netplan file.
+pub const DEBIAN_NETWORK_FILE_HEADER: &str = "\
+# This file is generated from information provided by the datasource.  Changes
+# to it will not persist across an instance reboot.  To disable cloud-init's
+# network configuration capabilities, write a file
+# /etc/cloud/cloud.cfg.d/99-disable-network-config.cfg with the following:
+# network: {config: disabled}
+";
+
 /// A file a renderer wants written (a guest path; content; mode).
 #[derive(Clone, Debug, PartialEq)]
 pub struct RenderedFile {

@@ -58,13 +58,7 @@ pub const NETPLAN_MODE: u32 = 0o644;
 
 /// `cloudinit.distros.debian.NETWORK_FILE_HEADER` (Ubuntu's and Debian's
 /// `netplan_header`).
-pub const HEADER: &str = "\
-# This file is generated from information provided by the datasource.  Changes
-# to it will not persist across an instance reboot.  To disable cloud-init's
-# network configuration capabilities, write a file
-# /etc/cloud/cloud.cfg.d/99-disable-network-config.cfg with the following:
-# network: {config: disabled}
-";
+pub use super::DEBIAN_NETWORK_FILE_HEADER as HEADER;
 
 /// The netplan features assumed present (see the module comment).
 pub const FEATURES: &[&str] = &["dhcp-use-domains", "ipv6-mtu"];
