@@ -883,7 +883,7 @@ fn cmd_schema(args: &Args, m: &Matches) -> i32 {
             ))
         }
     };
-    let problems = crate::schema::check_document(&doc);
+    let problems = crate::schema::check_document(&doc, &crate::modules::schemas());
     let shown = |p: &crate::schema::Problem| match locate.line_of(&p.path) {
         Some((l, c)) => format!("{} (line {l}, column {c}): {}", p.path, p.message),
         None => format!("{}: {}", p.path, p.message),
