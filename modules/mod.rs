@@ -55,3 +55,9 @@ registry! {
     write_files::WriteFiles,
     write_files_deferred::WriteFilesDeferred,
 }
+
+/// Every module's schema, for checking a whole cloud-config document
+/// (`crate::schema::check_document`).
+pub fn schemas() -> Vec<&'static [crate::schema::Field]> {
+    all().iter().map(|m| m.info().schema).collect()
+}

@@ -16,6 +16,7 @@ use std::path::PathBuf;
 
 use crate::config;
 use crate::datasource::{self, cache::Cached, DsContext, DsMode, Instance};
+use crate::distro::Distro;
 use crate::effect::{Data, Effect};
 use crate::instance_state;
 use crate::merge;
@@ -49,6 +50,9 @@ pub struct Engine<'t> {
     paths: Paths,
     map: StageMap,
     opts: Options,
+    /// The root's distro, read the first time a step of the stage needs it
+    /// and kept for the stage (see [`Engine::distro`]).
+    root_distro: Option<Distro>,
 }
 
 /// The instance a stage works with, and how it was found.
@@ -77,11 +81,29 @@ impl<'t> Engine<'t> {
             paths: Paths::default(),
             map,
             opts,
+            root_distro: None,
         }
+    }
+
+    /// The distro under `cfg`. The root's release files and init system
+    /// are read once per stage; the name and `system_info` follow the
+    /// config, which grows as user-data is consumed.
+    fn distro(&mut self, cfg: &Value) -> Distro {
+        let fs = self.target.fs();
+        self.root_distro
+            .get_or_insert_with(|| Distro::detect(fs, &Value::empty_map()))
+            .with_config(cfg)
     }
 
     pub fn target(&mut self) -> &mut dyn Target {
         self.target
+    }
+
+    /// A new stage (or `single`): the target starts over, the root's
+    /// distro is read again when first needed.
+    fn begin(&mut self) {
+        self.target.begin();
+        self.root_distro = None;
     }
 
     /// Applies engine effects, recording them in the stage report.
@@ -101,7 +123,7 @@ impl<'t> Engine<'t> {
     /// the network stage's modules without the datasource work of `init`.
     pub fn run_stage_as(&mut self, stage: Stage, modules_only: bool) -> StageReport {
         let mut report = StageReport::new(stage);
-        self.target.begin();
+        self.begin();
         let mode = if modules_only && stage == Stage::Network {
             "modules-init"
         } else {
@@ -152,18 +174,11 @@ impl<'t> Engine<'t> {
         let mut read =
             |kind| userdata::read_cloud_config(fs, &self.paths, iid, kind, &mut problems);
         let (user, v1, v2) = (read(Kind::User), read(Kind::Vendor), read(Kind::Vendor2));
-        problems.into_iter().for_each(|p| report.error(p));
-        let mut files = Vec::new();
-        for f in &self.opts.files {
-            match std::fs::read(f) {
-                Ok(raw) => match crate::yaml::load(&raw, &f.to_string_lossy()) {
-                    Ok(v @ Value::Map(_)) => files.push(v),
-                    Ok(_) => {}
-                    Err(e) => report.error(e.to_string()),
-                },
-                Err(e) => report.error(format!("{}: {e}", f.display())),
-            }
-        }
+        let (files, file_problems) = config::read_cli_files(&self.opts.files);
+        problems
+            .into_iter()
+            .chain(file_problems)
+            .for_each(|p| report.error(p));
         let merged = config::merged(&files, &user, &v2, &v1, &system);
         StageConfig {
             system,
@@ -179,7 +194,7 @@ impl<'t> Engine<'t> {
         cfg: &'a Value,
         instance: &'a Instance,
     ) -> ModuleRunner<'a> {
-        let distro = crate::distro::Distro::detect(self.target.fs(), cfg);
+        let distro = self.distro(cfg);
         ModuleRunner {
             target: &mut *self.target,
             paths: &self.paths,
@@ -299,8 +314,10 @@ impl<'t> Engine<'t> {
         new_instance: bool,
         bring_up: bool,
     ) {
+        let release = self.distro(cfg).release;
         let plan = crate::net::apply::plan_boot(&crate::net::apply::BootNet {
             fs: self.target.fs(),
+            release: &release,
             paths: &self.paths,
             cfg,
             instance,
@@ -341,9 +358,7 @@ impl<'t> Engine<'t> {
         };
         let instance = fetched.instance;
         if fetched.fresh {
-            let fs = self.target.fs();
-            let effects = instance_state::instance_data(fs, &self.paths, &instance, &sys_cfg);
-            self.apply(report, effects);
+            self.write_instance_data(&instance, &sys_cfg, report);
         }
         let cfg = self.stage_config(sys_cfg, &instance, report);
         self.run_modules(stage, &cfg.merged, &instance, report);
@@ -426,10 +441,21 @@ impl<'t> Engine<'t> {
             .fs()
             .exists(&self.paths.runpath("instance-data.json"));
         if fresh || missing {
-            let fs = self.target.fs();
-            let effects = instance_state::instance_data(fs, &self.paths, instance, sys_cfg);
-            self.apply(report, effects);
+            self.write_instance_data(instance, sys_cfg, report);
         }
+    }
+
+    /// instance-data.json, its sensitive twin and the cloud-id link.
+    fn write_instance_data(
+        &mut self,
+        instance: &Instance,
+        sys_cfg: &Value,
+        report: &mut StageReport,
+    ) {
+        let release = self.distro(sys_cfg).release;
+        let fs = self.target.fs();
+        let effects = instance_state::instance_data(fs, &self.paths, instance, sys_cfg, &release);
+        self.apply(report, effects);
     }
 
     /// `Init.update()` and `consume_data`: stores the blobs, consumes them
@@ -537,7 +563,7 @@ impl<'t> Engine<'t> {
         args: Vec<String>,
     ) -> (i32, StageReport) {
         let mut report = StageReport::new(Stage::Final);
-        self.target.begin();
+        self.begin();
         let sys_cfg = self.system_config(&mut report);
         let Some(fetched) = self.fetch(Stage::Final, &sys_cfg, &mut report) else {
             report.error("Failed to fetch your datasource, likely bad things to come!");
@@ -548,15 +574,9 @@ impl<'t> Engine<'t> {
             report.error(format!("Did not run {name}, does it exist?"));
             return (1, report);
         };
-        let stage = Stage::ALL
-            .into_iter()
-            .find(|s| {
-                self.map
-                    .stage(*s)
-                    .modules
-                    .iter()
-                    .any(|d| d.module.info().name == module.info().name)
-            })
+        let stage = self
+            .map
+            .stage_placing(module.info().name)
             .unwrap_or(Stage::Final);
         report.stage = stage;
         let cfg = self.stage_config(sys_cfg, &instance, &mut report);

@@ -883,7 +883,7 @@ fn cmd_schema(args: &Args, m: &Matches) -> i32 {
             ))
         }
     };
-    let problems = crate::schema::check_document(&doc);
+    let problems = crate::schema::check_document(&doc, &crate::modules::schemas());
     let shown = |p: &crate::schema::Problem| match locate.line_of(&p.path) {
         Some((l, c)) => format!("{} (line {l}, column {c}): {}", p.path, p.message),
         None => format!("{}: {}", p.path, p.message),
@@ -971,13 +971,15 @@ fn cmd_devel(m: &Matches) -> i32 {
 
 fn cmd_install(args: &Args, m: &Matches) -> i32 {
     use crate::install;
-    let init = m.value("init").and_then(install::Init::parse);
+    let init = m
+        .value("init")
+        .and_then(crate::distro::init_system::Init::parse);
     let root = Root::new(&args.root);
     let fs = RealFs { root: root.clone() };
     let effects = if m.flag("files_only") {
         // The service files alone, as packages ship them.
-        let init = init.unwrap_or_else(|| install::detect(&fs));
-        install::service_files(init, install::initd_dir(&fs))
+        let init = init.unwrap_or_else(|| crate::distro::init_system::detect(&fs));
+        install::service_files(init, crate::distro::init_system::initd_dir(&fs))
             .into_iter()
             .map(|(path, content, mode)| {
                 crate::effect::Effect::write(path, crate::effect::Data::public(content), mode)
@@ -992,7 +994,7 @@ fn cmd_install(args: &Args, m: &Matches) -> i32 {
             }
         }
     } else {
-        let init = init.unwrap_or_else(|| install::detect(&fs));
+        let init = init.unwrap_or_else(|| crate::distro::init_system::detect(&fs));
         let exe = match std::env::current_exe().and_then(fs::read) {
             Ok(exe) => exe,
             Err(e) => {

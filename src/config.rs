@@ -201,6 +201,26 @@ fn merge_named(layers: &[(String, Value)], reverse: bool, problems: &mut Vec<Str
     merged
 }
 
+/// The `--file` configs (paths on this machine, not under the root), in
+/// command-line order: those that are mappings, and the problems of those
+/// that could not be read or parsed (a file that is not a mapping is
+/// passed over, as cloud-init does).
+pub fn read_cli_files(files: &[PathBuf]) -> (Vec<Value>, Vec<String>) {
+    let mut configs = Vec::new();
+    let mut problems = Vec::new();
+    for f in files {
+        match std::fs::read(f) {
+            Ok(raw) => match yaml::load(&raw, &f.to_string_lossy()) {
+                Ok(v @ Value::Map(_)) => configs.push(v),
+                Ok(_) => {}
+                Err(e) => problems.push(e.to_string()),
+            },
+            Err(e) => problems.push(format!("{}: {e}", f.display())),
+        }
+    }
+    (configs, problems)
+}
+
 /// The config modules see (`ConfigMerger._read_cfg`): `mergemanydict` of,
 /// highest priority first, the `--file` configs, the instance's user,
 /// vendor2 and vendor cloud-config, and the system config.

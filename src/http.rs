@@ -388,7 +388,9 @@ mod tests {
     use super::*;
     use std::net::TcpListener;
 
-    fn serve_once(response: &'static [u8]) -> String {
+    /// A server for one request: it sends `response`, then (`hold`) keeps
+    /// the connection open without sending more, until the client goes.
+    fn serve(response: &'static [u8], hold: bool) -> String {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap();
         std::thread::spawn(move || {
@@ -396,9 +398,16 @@ mod tests {
                 let mut buf = [0u8; 4096];
                 let _ = s.read(&mut buf);
                 let _ = s.write_all(response);
+                if hold {
+                    let _ = s.read(&mut buf);
+                }
             }
         });
         format!("http://{addr}/x")
+    }
+
+    fn serve_once(response: &'static [u8]) -> String {
+        serve(response, false)
     }
 
     #[test]
@@ -430,21 +439,8 @@ mod tests {
         drop(l);
     }
 
-    /// A server that sends `head` and then holds the connection open
-    /// without sending anything more, until the client goes.
     fn serve_and_hold(head: &'static [u8]) -> String {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = l.local_addr().unwrap();
-        std::thread::spawn(move || {
-            if let Ok((mut s, _)) = l.accept() {
-                let mut buf = [0u8; 4096];
-                let _ = s.read(&mut buf);
-                let _ = s.write_all(head);
-                // Held until the client closes its end.
-                let _ = s.read(&mut buf);
-            }
-        });
-        format!("http://{addr}/x")
+        serve(head, true)
     }
 
     #[test]

@@ -32,53 +32,10 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::distro::init_system::{self, initd_dir};
+use crate::distro::init_system::{Init, SysvFlavour};
 use crate::effect::{Command, Data, Effect, OnFailure};
 use crate::rootfs::FsView;
-
-/// The init systems cloudboot installs for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Init {
-    Systemd,
-    Sysv,
-    Upstart,
-}
-
-impl Init {
-    pub fn parse(s: &str) -> Option<Init> {
-        match s {
-            "systemd" => Some(Init::Systemd),
-            "sysv" | "sysvinit" => Some(Init::Sysv),
-            "upstart" => Some(Init::Upstart),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Init::Systemd => "systemd",
-            Init::Sysv => "sysv",
-            Init::Upstart => "upstart",
-        }
-    }
-}
-
-/// The init system of a root: systemd when its binary and unit directory
-/// are there, upstart when `initctl` and `/etc/init` are, else SysV.
-pub fn detect(fs: &dyn FsView) -> Init {
-    let exists = |p: &str| fs.exists(Path::new(p));
-    let systemd = ["/lib/systemd/systemd", "/usr/lib/systemd/systemd"]
-        .iter()
-        .any(|p| exists(p));
-    // /sbin/init a link to systemd is the surest sign; a systemd binary
-    // beside SysV init (CentOS 6 has none; Debian 8 can have both) counts.
-    if systemd && exists("/etc/systemd/system") {
-        return Init::Systemd;
-    }
-    if exists("/sbin/initctl") && fs.is_dir(Path::new("/etc/init")) {
-        return Init::Upstart;
-    }
-    Init::Sysv
-}
 
 pub const BIN: &str = "/usr/bin/cloudboot";
 pub const COMPAT: &str = "/usr/bin/cloud-init";
@@ -210,28 +167,6 @@ pub const SYSV_START: [u32; 4] = [7, 26, 27, 99];
 /// Stop priorities (`100 - start`, as chkconfig scripts usually pair them).
 pub const SYSV_STOP: [u32; 4] = [93, 74, 73, 1];
 
-/// Which SysV init reads the scripts: Debian's insserv/startpar, which
-/// orders them from their LSB headers, or RHEL's chkconfig, which orders
-/// them by the priorities on their `# chkconfig:` line.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SysvFlavour {
-    /// `/etc/init.d`, rc links made by `update-rc.d` (insserv).
-    Debian,
-    /// `/etc/rc.d/init.d`, rc links by chkconfig priority.
-    Chkconfig,
-}
-
-impl SysvFlavour {
-    /// The flavour that owns an init script directory (see [`initd_dir`]).
-    pub fn of_initd(initd: &str) -> SysvFlavour {
-        if initd == "/etc/rc.d/init.d" {
-            SysvFlavour::Chkconfig
-        } else {
-            SysvFlavour::Debian
-        }
-    }
-}
-
 /// The SysV script of stage `i`.
 ///
 /// On Debian `networking` runs in runlevel S (`S10networking` in rcS.d), so
@@ -351,16 +286,6 @@ pub fn upstart_job(i: usize) -> String {
          console output\n\
          exec {BIN} {args}\n"
     )
-}
-
-/// Where SysV scripts live in a root: `/etc/rc.d/init.d` on RHEL-family
-/// systems, `/etc/init.d` elsewhere.
-pub fn initd_dir(fs: &dyn FsView) -> &'static str {
-    if fs.is_dir(Path::new("/etc/rc.d/init.d")) {
-        "/etc/rc.d/init.d"
-    } else {
-        "/etc/init.d"
-    }
 }
 
 /// The service files alone (path, content, mode), for packages: systemd
@@ -524,7 +449,7 @@ pub fn install(fs: &dyn FsView, init: Init, binary: &[u8]) -> (Vec<Effect>, Reco
             }
         }
         Init::Sysv => {
-            let debian = fs.exists(Path::new("/etc/debian_version"));
+            let debian = init_system::links_by_update_rc_d(fs);
             let initd = initd_dir(fs);
             let rcdir = |level: u32| {
                 if initd == "/etc/rc.d/init.d" {

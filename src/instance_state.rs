@@ -9,6 +9,7 @@
 use std::path::Path;
 
 use crate::datasource::Instance;
+use crate::distro::OsRelease;
 use crate::effect::{Data, Effect};
 use crate::paths::{Paths, DATASOURCE_CACHE, INSTANCE_SUBDIRS, NO_PREVIOUS_INSTANCE_ID};
 use crate::rootfs::FsView;
@@ -113,9 +114,9 @@ pub fn instance_data(
     p: &Paths,
     instance: &Instance,
     sys_cfg: &Value,
+    release: &OsRelease,
 ) -> Vec<Effect> {
-    let distro = crate::distro::detect(fs);
-    let data = crate::instance_data::build(instance, sys_cfg, &distro);
+    let data = crate::instance_data::build(instance, sys_cfg, release);
     let id_file = p.runpath(&format!("cloud-id-{}", data.cloud_id));
     let mut effects = vec![
         Effect::write(

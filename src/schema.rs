@@ -366,8 +366,10 @@ pub fn check_fields(fields: &[Field], v: &Value, path: &str, strict: bool, out: 
     }
 }
 
-/// Checks a whole cloud-config document against every module and the engine.
-pub fn check_document(doc: &Value) -> Vec<Problem> {
+/// Checks a whole cloud-config document against the engine's keys and
+/// `modules`' schemas (every module's: the registry is the caller's, so
+/// the schema vocabulary does not depend on the modules that use it).
+pub fn check_document(doc: &Value, modules: &[&[Field]]) -> Vec<Problem> {
     let mut out = Vec::new();
     let Some(map) = doc.as_map() else {
         if !doc.is_null() {
@@ -379,11 +381,10 @@ pub fn check_document(doc: &Value) -> Vec<Problem> {
         }
         return out;
     };
-    let modules = crate::modules::all();
     check_fields(ENGINE_FIELDS, doc, "", false, &mut out);
-    for m in modules {
+    for schema in modules {
         let mut mine = Vec::new();
-        check_fields(m.info().schema, doc, "", false, &mut mine);
+        check_fields(schema, doc, "", false, &mut mine);
         // Two modules may read one key (write_files and write_files_deferred).
         for p in mine {
             if !out.contains(&p) {
@@ -396,7 +397,7 @@ pub fn check_document(doc: &Value) -> Vec<Problem> {
         let known = ENGINE_FIELDS.iter().any(|f| f.name == key)
             || modules
                 .iter()
-                .any(|m| m.info().schema.iter().any(|f| f.name == key));
+                .any(|schema| schema.iter().any(|f| f.name == key));
         if known {
             continue;
         }
@@ -505,10 +506,13 @@ mod tests {
     use crate::yaml;
 
     fn problems(text: &str) -> Vec<(String, Severity)> {
-        check_document(&yaml::load(text.as_bytes(), "t").unwrap())
-            .into_iter()
-            .map(|p| (format!("{}: {}", p.path, p.message), p.severity))
-            .collect()
+        check_document(
+            &yaml::load(text.as_bytes(), "t").unwrap(),
+            &crate::modules::schemas(),
+        )
+        .into_iter()
+        .map(|p| (format!("{}: {}", p.path, p.message), p.severity))
+        .collect()
     }
 
     #[test]

@@ -228,6 +228,16 @@ impl StageMap {
         self.stages.get(&stage).cloned().unwrap_or_default()
     }
 
+    /// The first stage that places `module` (`single` runs a module as
+    /// part of it), if any.
+    pub fn stage_placing(&self, module: &str) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|s| {
+            self.stages
+                .get(s)
+                .is_some_and(|d| d.modules.iter().any(|m| m.module.info().name == module))
+        })
+    }
+
     /// Canonical name → the canonical names it runs after (all stages).
     fn edges(&self) -> HashMap<&'static str, Vec<String>> {
         self.stages

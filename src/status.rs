@@ -215,7 +215,8 @@ fn boot_status(fs: &dyn FsView, paths: &Paths) -> (&'static str, String) {
         .read_string(Path::new("/proc/cmdline"))
         .unwrap_or_default();
     let words: Vec<&str> = cmdline.split_whitespace().collect();
-    if !fs.is_dir(Path::new("/run/systemd/system")) {
+    // cloud-init's `uses_systemd()` (an lstat: a link does not count).
+    if !crate::distro::runs_systemd(fs) {
         (
             "enabled-by-sysvinit",
             "Cloud-init enabled on sysvinit".into(),

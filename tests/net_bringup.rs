@@ -257,6 +257,7 @@ fn a_stale_address_goes_when_the_interface_is_taken_down_and_up_again() {
     };
     let (effects, notes) = cloudboot::net::apply::stale_reups(
         &fs,
+        &cloudboot::distro::OsRelease::read(&fs),
         &cloudboot::value::Value::empty_map(),
         &cfg,
         &macs,

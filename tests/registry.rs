@@ -1,7 +1,8 @@
-//! One registry each, enforced: what `modules/mod.rs` and
-//! `src/datasource/registry.rs` register, what `stages.yaml` places and
-//! searches, and the builtin `datasource_list` all agree, and no two
-//! plugins answer to one name.
+//! One registry each, enforced: what `modules/mod.rs`,
+//! `src/datasource/registry.rs` and `src/net/render/mod.rs` register, what
+//! `stages.yaml` places and searches, the builtin `datasource_list` and the
+//! distro layer's renderer choice all agree, and no two plugins answer to
+//! one name.
 
 use std::collections::BTreeMap;
 
@@ -219,4 +220,79 @@ fn the_registry_keeps_cloud_inits_order_and_is_the_builtin_datasource_list() {
         .map(Value::python_str)
         .collect();
     assert_eq!(builtin, datasources::default_list());
+}
+
+/// Every renderer in `net::render::RENDERERS` is one cloud-init knows (in
+/// its priority list), the distro layer can choose it (it is among the
+/// names `select_renderer` returns, and a root with its tools makes it
+/// available), and it says how its output is brought up.
+#[test]
+fn every_renderer_is_one_cloud_init_knows_and_the_distro_can_choose() {
+    use cloudboot::distro::network::{available, DEFAULT_PRIORITY, IMPLEMENTED};
+    use cloudboot::distro::OsRelease;
+    use cloudboot::net::render::{by_name, RENDERERS};
+    let names: Vec<&str> = RENDERERS.iter().map(|r| r.name()).collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(
+        sorted.len(),
+        names.len(),
+        "two renderers answer to one name: {names:?}"
+    );
+    let mut implemented = IMPLEMENTED.to_vec();
+    implemented.sort();
+    assert_eq!(
+        sorted, implemented,
+        "distro::network::IMPLEMENTED lists the registry's renderers"
+    );
+    // A root with every renderer's tools and files, on a distro each suits.
+    let root = tempfile::tempdir().unwrap();
+    let tools = [
+        "sbin/ifquery",
+        "sbin/ifup",
+        "sbin/ifdown",
+        "usr/sbin/netplan",
+        "usr/sbin/ip",
+        "bin/systemctl",
+    ];
+    let files = [
+        "etc/network/interfaces",
+        "etc/sysconfig/network-scripts/network-functions",
+    ];
+    for (path, mode) in tools
+        .iter()
+        .map(|t| (t, 0o755))
+        .chain(files.iter().map(|f| (f, 0o644)))
+    {
+        let path = root.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "").unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(mode))
+            .unwrap();
+    }
+    let fs = cloudboot::rootfs::RealFs {
+        root: cloudboot::rootfs::Root::new(root.path()),
+    };
+    let centos = OsRelease {
+        variant: "centos".into(),
+        ..OsRelease::default()
+    };
+    for renderer in RENDERERS {
+        let name = renderer.name();
+        assert!(
+            DEFAULT_PRIORITY.contains(&name),
+            "{name} is not in cloud-init's renderer priority"
+        );
+        assert!(
+            available(&fs, &centos, name),
+            "{name}: no root makes it available"
+        );
+        assert!(
+            by_name(name).is_some_and(|r| r.name() == name),
+            "by_name finds {name}"
+        );
+        let up = renderer.bring_up(&["eth0".to_string()]);
+        assert!(!up.commands.is_empty(), "{name} says how to bring eth0 up");
+    }
 }

@@ -149,7 +149,7 @@ pub const FSTAB: &str = "/etc/fstab";
 
 fn plan(ctx: &Context) -> ModuleOutput {
     let mut out = ModuleOutput::default();
-    let systemd = crate::distro::runs_systemd(ctx.fs);
+    let systemd = ctx.distro.systemd_running;
     let defvals = match default_fields(ctx.cfg, systemd) {
         Ok(d) => d,
         Err(e) => {

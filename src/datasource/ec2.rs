@@ -58,14 +58,14 @@ fn platform(ctx: &DsContext) -> Option<&'static str> {
 /// The config asks for Ec2 itself: a `datasource_list` other than the
 /// built-in one naming it, or `datasource.Ec2.metadata_urls`.
 fn requested(ctx: &DsContext) -> bool {
-    let builtin = crate::config::builtin();
-    let list = ctx.cfg.get("datasource_list");
-    let explicit = list.is_some() && list != builtin.get("datasource_list");
-    (explicit
-        && list
-            .and_then(Value::as_seq)
-            .is_some_and(|l| l.iter().any(|d| d.python_str() == "Ec2")))
-        || ctx.ds_cfg("Ec2").get("metadata_urls").is_some()
+    let names: Option<Vec<String>> = ctx
+        .cfg
+        .get("datasource_list")
+        .and_then(Value::as_seq)
+        .map(|l| l.iter().map(Value::python_str).collect());
+    // The builtin list is the registry's, in its order.
+    let explicit = names.is_some_and(|n| n != super::registry::default_list() && n.iter().any(|d| d == "Ec2"));
+    explicit || ctx.ds_cfg("Ec2").get("metadata_urls").is_some()
 }
 
 /// `MetadataLeafDecoder`: JSON objects parsed, multi-line text split.

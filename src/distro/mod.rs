@@ -32,6 +32,7 @@ mod error;
 pub mod hostname;
 pub mod hostname_conf;
 pub mod hosts;
+pub mod init_system;
 pub mod names;
 pub mod network;
 pub mod os_release;
@@ -47,7 +48,7 @@ use crate::rootfs::FsView;
 use crate::value::Value;
 
 pub use error::DistroError;
-pub use os_release::{detect, OsRelease};
+pub use os_release::OsRelease;
 
 /// The distribution a run configures, as cloud-init's `Distro` object sees
 /// it: its name, the root's release, its init system and `system_info`.
@@ -84,25 +85,38 @@ impl Distro {
     /// The distro for this root and config. Reads the release files and
     /// `/run/systemd` once; everything after asks the value.
     pub fn detect(fs: &dyn FsView, cfg: &Value) -> Distro {
-        let release = OsRelease::read(fs);
-        let configured_name = cfg
-            .get("system_info")
-            .and_then(|s| s.get("distro"))
-            .and_then(Value::as_str)
-            .map(str::to_string);
         let systemd_running = runs_systemd(fs);
-        Distro {
-            configured: configured_name.is_some(),
-            name: configured_name.unwrap_or_else(|| release.variant.clone()),
-            release,
+        let root = Distro {
+            name: String::new(),
+            release: OsRelease::read(fs),
+            configured: false,
             systemd: systemd_running || image_uses_systemd(fs),
             systemd_running,
             snappy: users::system_is_snappy(fs),
-            system_info: cfg
-                .get("system_info")
+            system_info: Value::empty_map(),
+        };
+        root.with_config(cfg)
+    }
+
+    /// The same root's distro under another config: only the name and
+    /// `system_info` follow the config (cloud-init makes a new `Distro`
+    /// when consumed user-data changes the config; the root's release
+    /// files and init system are what they were, so the engine reads
+    /// them once per stage).
+    pub fn with_config(&self, cfg: &Value) -> Distro {
+        let system_info = cfg.get("system_info");
+        let configured_name = system_info
+            .and_then(|s| s.get("distro"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        Distro {
+            configured: configured_name.is_some(),
+            name: configured_name.unwrap_or_else(|| self.release.variant.clone()),
+            system_info: system_info
                 .filter(|v| matches!(v, Value::Map(_)))
                 .cloned()
                 .unwrap_or_else(Value::empty_map),
+            ..self.clone()
         }
     }
 }

@@ -85,12 +85,6 @@ fn variant_of(id: &str) -> String {
     }
 }
 
-/// Reads the release of the root behind `fs` (the [`OsRelease`] part of
-/// [`super::Distro::detect`], for instance-data and the module check).
-pub fn detect(fs: &dyn FsView) -> OsRelease {
-    OsRelease::read(fs)
-}
-
 impl OsRelease {
     /// Reads the release files of the root behind `fs`.
     pub fn read(fs: &dyn FsView) -> OsRelease {
@@ -175,7 +169,7 @@ mod tests {
             "CentOS release 6.10 (Final)\n",
         )
         .unwrap();
-        let d = detect(&fs);
+        let d = OsRelease::read(&fs);
         assert_eq!(
             (d.id.as_str(), d.version_id.as_str(), d.variant.as_str()),
             ("centos", "6.10", "centos")
@@ -185,7 +179,7 @@ mod tests {
             "NAME=\"Debian GNU/Linux\"\nID=debian\nVERSION_ID=\"8\"\nVERSION=\"8 (jessie)\"\n",
         )
         .unwrap();
-        let d = detect(&fs);
+        let d = OsRelease::read(&fs);
         assert_eq!(
             (d.id.as_str(), d.version_id.as_str(), d.codename.as_str()),
             ("debian", "8", "jessie")

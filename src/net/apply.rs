@@ -190,32 +190,11 @@ pub fn should_apply(policy: &UpdatePolicy, cfg: &Value) -> Option<&'static str> 
     None
 }
 
-/// How a renderer's output is brought up on a live machine (cloud-init's
-/// activators): `ifup` per interface for ENI and sysconfig (cloud-init 22.4
-/// has no sysconfig activator without NetworkManager, so a CentOS 6 boot
-/// waited for the network service; `/sbin/ifup` is what that service runs),
-/// `netplan apply`, or a restart of systemd-networkd.
-pub fn bring_up_commands(renderer: &str, interfaces: &[String]) -> Vec<Vec<String>> {
-    let argv = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    match renderer {
-        "eni" | "sysconfig" => interfaces
-            .iter()
-            .map(|i| vec!["ifup".to_string(), i.clone()])
-            .collect(),
-        "netplan" => vec![argv(&["netplan", "apply"])],
-        "networkd" => vec![argv(&[
-            "systemctl",
-            "restart",
-            "systemd-networkd",
-            "systemd-resolved",
-        ])],
-        _ => Vec::new(),
-    }
-}
-
 /// What the network step of a boot sees.
 pub struct BootNet<'a> {
     pub fs: &'a dyn FsView,
+    /// The root's release (which renderer, which flavour).
+    pub release: &'a OsRelease,
     pub paths: &'a crate::paths::Paths,
     /// The config network decisions read (`network:`, `system_info`,
     /// `updates`, `disable_network_activation`).
@@ -334,7 +313,7 @@ pub fn plan_boot(b: &BootNet) -> NetPlan {
     let mut plan = plan_apply(b, &mut found);
     if let (true, true, Some((cfg, macs))) = (b.bring_up, b.live, found) {
         let current = current_addresses(&ip_output(&["-o", "addr", "show"]));
-        let (effects, notes) = stale_reups(b.fs, b.cfg, &cfg, &macs, &current);
+        let (effects, notes) = stale_reups(b.fs, b.release, b.cfg, &cfg, &macs, &current);
         plan.effects.extend(effects);
         plan.notes.extend(notes);
     }
@@ -383,6 +362,7 @@ pub fn current_addresses(
 /// performed on a live root only.
 pub fn stale_reups(
     fs: &dyn FsView,
+    release: &OsRelease,
     sys_cfg: &Value,
     net_cfg: &Value,
     macs: &std::collections::HashMap<String, String>,
@@ -393,11 +373,12 @@ pub fn stale_reups(
     let Ok(state) = crate::net::state::NetworkState::parse(net_cfg, macs) else {
         return (Vec::new(), notes);
     };
-    let distro = OsRelease::read(fs);
-    let renderer = match select_renderer(fs, &distro, sys_cfg) {
+    let renderer = match select_renderer(fs, release, sys_cfg) {
         Ok((choice, _)) => choice.name,
         Err(_) => return (Vec::new(), notes),
     };
+    let keeps_other_addresses = crate::net::render::by_name(renderer)
+        .is_some_and(|r| r.bring_up(&[]).keeps_other_addresses);
     let mut effects = Vec::new();
     for iface in &state.interfaces {
         let name = iface.name();
@@ -425,7 +406,7 @@ pub fn stale_reups(
         if stale.is_empty() {
             continue;
         }
-        if !matches!(renderer, "eni" | "sysconfig") {
+        if !keeps_other_addresses {
             notes.push(format!(
                 "{name} still has {} (not in the new config); the {renderer} renderer's service replaces addresses itself",
                 stale.join(", ")
@@ -545,8 +526,7 @@ fn plan_apply(
             "{iface}: gateway {gw} is not made a default route (an earlier interface has one)"
         ));
     }
-    let distro = OsRelease::read(b.fs);
-    let (choice, notes) = match select_renderer(b.fs, &distro, b.cfg) {
+    let (choice, notes) = match select_renderer(b.fs, b.release, b.cfg) {
         Ok(c) => c,
         Err(e) => {
             plan.errors.push(format!(
@@ -570,10 +550,9 @@ fn plan_apply(
     for path in rendered.remove {
         plan.effects.push(Effect::Remove { path });
     }
-    if choice.name == "netplan" {
-        // cloud-init's netplan renderer runs `netplan generate` after writing.
+    if !renderer.after_write().is_empty() {
         plan.effects.push(Effect::Run(
-            Command::new(["netplan", "generate"]).on_failure(OnFailure::Report),
+            Command::new(renderer.after_write().iter().copied()).on_failure(OnFailure::Report),
         ));
     }
     plan.effects.push(Effect::write(
@@ -585,7 +564,7 @@ fn plan_apply(
     let bring_up = b.bring_up && !activation_disabled;
     if bring_up {
         let names: Vec<String> = state.interfaces.iter().map(|i| i.name()).collect();
-        for argv in bring_up_commands(choice.name, &names) {
+        for argv in renderer.bring_up(&names).commands {
             plan.effects.push(Effect::Host(HostAction {
                 what: format!("bring up: {}", argv.join(" ")),
                 argv,
@@ -719,7 +698,14 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        let (effects, notes) = stale_reups(&fs, &Value::empty_map(), &cfg, &macs, &current);
+        let (effects, notes) = stale_reups(
+            &fs,
+            &OsRelease::read(&fs),
+            &Value::empty_map(),
+            &cfg,
+            &macs,
+            &current,
+        );
         assert!(notes.is_empty(), "{notes:?}");
         assert_eq!(effects.len(), 1, "{effects:?}");
         let crate::effect::Effect::Host(h) = &effects[0] else {
@@ -736,7 +722,14 @@ mod tests {
         );
         assert_eq!(h.argv[3..], ["sh", "eth0"]);
         // Nothing is up yet: nothing to do.
-        let (effects, _) = stale_reups(&fs, &Value::empty_map(), &cfg, &macs, &Default::default());
+        let (effects, _) = stale_reups(
+            &fs,
+            &OsRelease::read(&fs),
+            &Value::empty_map(),
+            &cfg,
+            &macs,
+            &Default::default(),
+        );
         assert!(effects.is_empty());
     }
 }

@@ -57,7 +57,7 @@
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use crate::net::render::{RenderContext, Rendered, RenderedFile, Renderer};
+use crate::net::render::{BringUp, RenderContext, Rendered, RenderedFile, Renderer};
 use crate::net::state::{Iface, NetworkState, Subnet};
 pub(crate) use crate::pystr::{splitlines as py_splitlines, strip as py_strip};
 use crate::rootfs::FsView;
@@ -76,13 +76,7 @@ pub const LEGACY_ETH0_PATH: &str = "/etc/network/interfaces.d/eth0.cfg";
 pub const UBUNTU_ENI_PATH: &str = "/etc/network/interfaces.d/50-cloud-init.cfg";
 
 /// `distros/debian.py` `NETWORK_FILE_HEADER`.
-pub const HEADER: &str = "\
-# This file is generated from information provided by the datasource.  Changes
-# to it will not persist across an instance reboot.  To disable cloud-init's
-# network configuration capabilities, write a file
-# /etc/cloud/cloud.cfg.d/99-disable-network-config.cfg with the following:
-# network: {config: disabled}
-";
+pub use super::DEBIAN_NETWORK_FILE_HEADER as HEADER;
 
 /// The line added to a main file that does not read `interfaces.d`, and the
 /// comment above it.
@@ -98,6 +92,12 @@ pub struct Eni;
 impl Renderer for Eni {
     fn name(&self) -> &'static str {
         "eni"
+    }
+
+    /// cloud-init's ifupdown activator: `ifup` per interface, which adds
+    /// the configured addresses and leaves any other in place.
+    fn bring_up(&self, interfaces: &[String]) -> BringUp {
+        BringUp::ifup(interfaces)
     }
 
     /// `Renderer.render_network_state` plus the Debian distro's

@@ -3,6 +3,12 @@
 //! the files already in the root) and returns files to write. Their output
 //! matches `cloud-init devel net-convert` of cloud-init 22.4 byte for byte
 //! (tests/fixtures/net), apart from the deliberate fixes each one lists.
+//!
+//! To add a renderer: its file here (a unit struct implementing
+//! [`Renderer`]), one line in [`RENDERERS`], and its `available` test in
+//! `crate::distro::network` (which renderer a distro picks is the distro's
+//! decision). `tests/registry.rs` checks that every renderer here is one
+//! cloud-init knows and that the distro layer can pick it.
 
 pub mod eni;
 pub mod netplan;
@@ -13,6 +19,16 @@ use std::path::PathBuf;
 
 use crate::net::state::NetworkState;
 use crate::rootfs::FsView;
+
+/// `distros/debian.py` `NETWORK_FILE_HEADER`, which heads the ENI file and
+/// (as Ubuntu's and Debian's `netplan_header`) the netplan file.
+pub const DEBIAN_NETWORK_FILE_HEADER: &str = "\
+# This file is generated from information provided by the datasource.  Changes
+# to it will not persist across an instance reboot.  To disable cloud-init's
+# network configuration capabilities, write a file
+# /etc/cloud/cloud.cfg.d/99-disable-network-config.cfg with the following:
+# network: {config: disabled}
+";
 
 /// A file a renderer wants written (a guest path; content; mode).
 #[derive(Clone, Debug, PartialEq)]
@@ -43,19 +59,59 @@ pub struct RenderContext<'a> {
 }
 
 /// A network renderer.
-pub trait Renderer {
+pub trait Renderer: Sync {
     /// cloud-init's name for it (`sysconfig`, `eni`, `networkd`, `netplan`).
     fn name(&self) -> &'static str;
     fn render(&self, state: &NetworkState, ctx: &RenderContext) -> Rendered;
+    /// The program cloud-init runs once the files are written, if any.
+    fn after_write(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// How its output is brought up on a live machine (cloud-init's
+    /// activators).
+    fn bring_up(&self, interfaces: &[String]) -> BringUp;
 }
 
-/// The renderer cloud-init calls `name`, if cloudboot writes it.
-pub fn by_name(name: &str) -> Option<Box<dyn Renderer>> {
-    match name {
-        "eni" => Some(Box::new(eni::Eni)),
-        "sysconfig" => Some(Box::new(sysconfig::Sysconfig)),
-        "netplan" => Some(Box::new(netplan::Netplan)),
-        "networkd" => Some(Box::new(networkd::Networkd)),
-        _ => None,
+/// The commands that bring a renderer's output up, and what they do to
+/// addresses already on an interface.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BringUp {
+    pub commands: Vec<Vec<String>>,
+    /// The commands add the configured addresses and leave others in
+    /// place (`ifup`), so a stale static address must be flushed first.
+    pub keeps_other_addresses: bool,
+}
+
+impl BringUp {
+    /// `ifup IFACE` for each interface.
+    fn ifup(interfaces: &[String]) -> BringUp {
+        BringUp {
+            commands: interfaces
+                .iter()
+                .map(|i| vec!["ifup".to_string(), i.clone()])
+                .collect(),
+            keeps_other_addresses: true,
+        }
     }
+
+    /// One command for every interface: a service that owns the addresses.
+    fn service(argv: &[&str]) -> BringUp {
+        BringUp {
+            commands: vec![argv.iter().map(|a| a.to_string()).collect()],
+            keeps_other_addresses: false,
+        }
+    }
+}
+
+/// Every renderer cloudboot writes.
+pub const RENDERERS: &[&dyn Renderer] = &[
+    &eni::Eni,
+    &sysconfig::Sysconfig,
+    &netplan::Netplan,
+    &networkd::Networkd,
+];
+
+/// The renderer cloud-init calls `name`, if cloudboot writes it.
+pub fn by_name(name: &str) -> Option<&'static dyn Renderer> {
+    RENDERERS.iter().copied().find(|r| r.name() == name)
 }

@@ -44,7 +44,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{RenderContext, Rendered, RenderedFile, Renderer};
+use super::{BringUp, RenderContext, Rendered, RenderedFile, Renderer};
 use crate::net::state::{NetworkState, Subnet, BOND_V1_TO_V2, BRIDGE_V1_TO_V2, IPV6_DYNAMIC_TYPES};
 use crate::rootfs::{FsView, Kind};
 use crate::value::{Mapping, Value};
@@ -58,13 +58,7 @@ pub const NETPLAN_MODE: u32 = 0o644;
 
 /// `cloudinit.distros.debian.NETWORK_FILE_HEADER` (Ubuntu's and Debian's
 /// `netplan_header`).
-pub const HEADER: &str = "\
-# This file is generated from information provided by the datasource.  Changes
-# to it will not persist across an instance reboot.  To disable cloud-init's
-# network configuration capabilities, write a file
-# /etc/cloud/cloud.cfg.d/99-disable-network-config.cfg with the following:
-# network: {config: disabled}
-";
+pub use super::DEBIAN_NETWORK_FILE_HEADER as HEADER;
 
 /// The netplan features assumed present (see the module comment).
 pub const FEATURES: &[&str] = &["dhcp-use-domains", "ipv6-mtu"];
@@ -100,6 +94,16 @@ pub struct Netplan;
 impl Renderer for Netplan {
     fn name(&self) -> &'static str {
         "netplan"
+    }
+
+    /// cloud-init's netplan renderer runs `netplan generate` after writing.
+    fn after_write(&self) -> &'static [&'static str] {
+        &["netplan", "generate"]
+    }
+
+    /// cloud-init's netplan activator; netplan replaces addresses itself.
+    fn bring_up(&self, _interfaces: &[String]) -> BringUp {
+        BringUp::service(&["netplan", "apply"])
     }
 
     /// `Renderer.render_network_state`, the writing part. cloud-init then

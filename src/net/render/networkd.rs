@@ -39,7 +39,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
-use super::{RenderContext, Rendered, RenderedFile, Renderer};
+use super::{BringUp, RenderContext, Rendered, RenderedFile, Renderer};
 use crate::net::state::{Iface, NetworkState};
 use crate::value::{Mapping, Value};
 
@@ -55,6 +55,16 @@ pub struct Networkd;
 impl Renderer for Networkd {
     fn name(&self) -> &'static str {
         "networkd"
+    }
+
+    /// cloud-init's networkd activator; networkd replaces addresses itself.
+    fn bring_up(&self, _interfaces: &[String]) -> BringUp {
+        BringUp::service(&[
+            "systemctl",
+            "restart",
+            "systemd-networkd",
+            "systemd-resolved",
+        ])
     }
 
     /// `Renderer._render_content`, plus the `.netdev` files and member

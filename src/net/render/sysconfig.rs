@@ -72,7 +72,7 @@ use crate::rootfs::FsView;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{Flavor, RenderContext, Rendered, RenderedFile, Renderer};
+use super::{BringUp, Flavor, RenderContext, Rendered, RenderedFile, Renderer};
 use crate::distro::resolv_conf::ResolvConf;
 use crate::net::state::{
     is_ipv6_address, prefix_to_ipv4_mask, Iface, NetworkState, Subnet, IPV6_DYNAMIC_TYPES,
@@ -135,6 +135,14 @@ pub struct Sysconfig;
 impl Renderer for Sysconfig {
     fn name(&self) -> &'static str {
         "sysconfig"
+    }
+
+    /// cloud-init 22.4 has no activator for it without NetworkManager: a
+    /// boot waited for the distro's network service, whose work is `ifup`
+    /// per interface. `ifup` adds the configured addresses and leaves any
+    /// other in place.
+    fn bring_up(&self, interfaces: &[String]) -> BringUp {
+        BringUp::ifup(interfaces)
     }
 
     /// `Renderer.render_network_state`, in its order: the sysconfig files,
