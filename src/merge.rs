@@ -27,7 +27,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-pub(crate) use crate::pystr::strip as py_strip;
+pub(crate) use crate::py::str::strip as py_strip;
 use crate::value::{Mapping, Value};
 
 /// `mergers.DEF_MERGE_TYPE`: what `mergemanydict` uses for a source without

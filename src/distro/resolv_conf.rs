@@ -2,7 +2,7 @@
 //! needs: parse, add nameservers and search domains, write back (the
 //! sysconfig renderer's `/etc/resolv.conf`).
 
-use crate::pystr::{is_space as py_space, splitlines as py_splitlines};
+use crate::py::str::{is_space as py_space, splitlines as py_splitlines};
 
 enum Line {
     Blank,
