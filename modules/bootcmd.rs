@@ -36,7 +36,7 @@ impl Module for Bootcmd {
             out.note("Skipping module named bootcmd, no 'bootcmd' key in configuration");
             return out;
         };
-        let script = match crate::modules::runcmd::shellify(cmds) {
+        let script = match crate::py::shell::shellify(cmds) {
             Ok(s) => s,
             Err(e) => {
                 out.error(format!("Failed to shellify bootcmd: {e}"));

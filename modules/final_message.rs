@@ -94,28 +94,27 @@ fn render(template: &str, vars: &[(&str, String)]) -> Result<String, String> {
 }
 
 /// `{{ name }}` only; undefined names render as cloud-init's
-/// `CI_MISSING_JINJA_VAR/<name>`. Other jinja is refused, not guessed at.
+/// `CI_MISSING_JINJA_VAR/<name>`. Other jinja is refused, not guessed at;
+/// a `{# comment #}` is text here, as final_message has always shown it.
 fn render_jinja(text: &str, vars: &[(&str, String)]) -> Result<String, String> {
+    use crate::jinja::{render_with, Dialect, Lookup};
+    const MESSAGE: Dialect = Dialect {
+        comments: false,
+        whitespace_control: false,
+        max_output: None,
+        statement_note: "",
+        expression_note: "",
+    };
     if text.contains("{%") {
         return Err("jinja statements ({% ... %}) are not supported in final_message".into());
     }
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let end = after
-            .find("}}")
-            .ok_or_else(|| "unclosed '{{' in the template".to_string())?;
-        let name = after[..end].trim();
-        match lookup(vars, name) {
-            Some(v) => out.push_str(v),
-            None => out.push_str(&format!("CI_MISSING_JINJA_VAR/{name}")),
-        }
-        rest = &after[end + 2..];
-    }
-    out.push_str(rest);
-    Ok(out)
+    let named = |name: &str| match lookup(vars, name) {
+        Some(v) => Lookup::Found(v.to_string()),
+        None => Lookup::Undefined,
+    };
+    render_with(text, &MESSAGE, named)
+        .map(|(out, _)| out)
+        .map_err(|e| e.0)
 }
 
 /// `$name` and `${name}` (`templater.basic_render`); an unknown name is an error.

@@ -182,7 +182,7 @@ impl Module for PhoneHome {
                 return out;
             }
         };
-        let tries = match py_int(ph.get("tries").unwrap_or(&Value::Null)) {
+        let tries = match crate::py::int::from_value(ph.get("tries").unwrap_or(&Value::Null)) {
             Ok(Some(t)) => t,
             Ok(None) => {
                 tracing::warn!(
@@ -325,26 +325,6 @@ fn post_list(v: Option<&Value>) -> Result<Vec<String>, String> {
         Some(Value::Map(m)) => m.iter().map(|(k, _)| hashable(k)).collect(),
         Some(other) => Err(format!("'{}' object is not iterable", other.type_name())),
     }
-}
-
-/// Python's `int(v)`: `Ok(None)` where it raises `ValueError`/`TypeError`
-/// (the module falls back to 10), `Err` where it raises something the module
-/// does not catch (`OverflowError`).
-fn py_int(v: &Value) -> Result<Option<i64>, String> {
-    Ok(match v {
-        Value::Int(i) => Some(*i),
-        Value::Bool(b) => Some(i64::from(*b)),
-        Value::Float(f) if f.is_infinite() => {
-            return Err("OverflowError: cannot convert float infinity to integer".into())
-        }
-        Value::Float(f) if f.is_nan() => None,
-        Value::Float(f) => Some(f.trunc().clamp(i64::MIN as f64, i64::MAX as f64) as i64),
-        Value::Str(s) => crate::value::python_int_text(s),
-        Value::Bytes(b) => std::str::from_utf8(b)
-            .ok()
-            .and_then(crate::value::python_int_text),
-        _ => None,
-    })
 }
 
 /// `templater.render_string(url, {"INSTANCE_ID": iid})`.
@@ -495,29 +475,6 @@ mod tests {
         assert!(r("## template: mako\nx")
             .unwrap_err()
             .contains("Unknown template"));
-    }
-
-    #[test]
-    fn tries_as_python_int_reads_them() {
-        let int = |v: Value| py_int(&v);
-        assert_eq!(int(Value::Int(5)), Ok(Some(5)));
-        assert_eq!(int(Value::str(" 7\n")), Ok(Some(7)));
-        assert_eq!(int(Value::str("1_0")), Ok(Some(10)));
-        assert_eq!(int(Value::str("-2")), Ok(Some(-2)));
-        assert_eq!(int(Value::Float(3.9)), Ok(Some(3)));
-        assert_eq!(int(Value::Bool(true)), Ok(Some(1)));
-        for bad in [
-            Value::str("x"),
-            Value::str("5.0"),
-            Value::str("1__0"),
-            Value::str(""),
-            Value::Null,
-            Value::Seq(vec![]),
-            Value::Float(f64::NAN),
-        ] {
-            assert_eq!(int(bad.clone()), Ok(None), "{bad:?}");
-        }
-        assert!(int(Value::Float(f64::INFINITY)).is_err());
     }
 
     #[test]

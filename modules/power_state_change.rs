@@ -352,14 +352,10 @@ fn exec_line(items: &[Value]) -> Result<String, String> {
             ));
         };
         line.push(' ');
-        line.push_str(&sh_single_quote(s));
+        // Always quoted, so that `exec` sees each item as one word.
+        line.push_str(&crate::py::shell::shellify_quote(s));
     }
     Ok(line)
-}
-
-/// Always quoted, so that `exec` sees each item as one word.
-fn sh_single_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 /// `power_state[delay]` in minutes: `None` for "now" (or no delay).
@@ -376,15 +372,13 @@ fn delay_minutes(delay: Option<&Value>) -> Result<Option<i64>, String> {
     })
 }
 
-/// Python's `int(value)` for what YAML gives: ints, bools, floats (towards
-/// zero), and decimal strings (whitespace, a sign, `_` between digits).
+/// Python's `int(value)` ([`crate::py::int::from_value`]) as this module
+/// has always read a delay: an infinite float (Python's `OverflowError`)
+/// and `bytes` are refused like any other delay that is not a number.
 fn python_int(v: &Value) -> Option<i64> {
     match v {
-        Value::Int(i) => Some(*i),
-        Value::Bool(b) => Some(i64::from(*b)),
-        Value::Float(f) if f.is_finite() => Some(f.trunc() as i64),
-        Value::Str(s) => crate::value::python_int_text(s),
-        _ => None,
+        Value::Bytes(_) => None,
+        other => crate::py::int::from_value(other).ok().flatten(),
     }
 }
 
@@ -394,42 +388,9 @@ fn python_float(v: &Value) -> Option<f64> {
         Value::Int(i) => Some(*i as f64),
         Value::Bool(b) => Some(f64::from(u8::from(*b))),
         Value::Float(f) => Some(*f),
-        Value::Str(s) => {
-            let t = python_number_text(s)?;
-            let body = t.trim_start_matches(['+', '-']).to_ascii_lowercase();
-            let named = matches!(body.as_str(), "inf" | "infinity" | "nan");
-            let numeric = !body.is_empty()
-                && body
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'+' | b'-'));
-            if named || numeric {
-                t.parse().ok()
-            } else {
-                None
-            }
-        }
+        Value::Str(s) => crate::py::float::parse(s),
         _ => None,
     }
-}
-
-/// Whitespace trimmed and `_` between digits removed, as Python's number
-/// parsing allows; `None` for any other `_`.
-fn python_number_text(s: &str) -> Option<String> {
-    let t = s.trim();
-    let b = t.as_bytes();
-    let mut out = String::with_capacity(t.len());
-    for (i, c) in t.char_indices() {
-        if c == '_' {
-            let digit_before = i > 0 && b[i - 1].is_ascii_digit();
-            let digit_after = b.get(i + 1).is_some_and(u8::is_ascii_digit);
-            if !(digit_before && digit_after) {
-                return None;
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    Some(out)
 }
 
 /// The timeout in whole seconds for the watcher: rounded up; never (or

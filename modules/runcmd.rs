@@ -7,7 +7,6 @@ use crate::effect::{Data, Effect};
 use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
 use crate::schema::{Field, Ty};
 use crate::schedule::Frequency;
-use crate::value::Value;
 
 /// A runcmd item: a command line, an argument list, or null (a YAML comment).
 static COMMAND: Ty = Ty::OneOf(&[Ty::Str, Ty::List(&Ty::Any), Ty::Null]);
@@ -36,7 +35,7 @@ impl Module for Runcmd {
             out.note("Skipping module named runcmd, no 'runcmd' key in configuration");
             return out;
         };
-        match shellify(cmds) {
+        match crate::py::shell::shellify(cmds) {
             // The script is what the user asked to run: shown in plans.
             Ok(script) => out
                 .effects
@@ -48,62 +47,5 @@ impl Module for Runcmd {
             )),
         }
         out
-    }
-}
-
-/// `util.shellify(cmdlist)`.
-pub fn shellify(cmds: &Value) -> Result<String, String> {
-    let items = cmds.as_seq().ok_or_else(|| {
-        format!(
-            "Input to shellify was type '{}'. Expected list or tuple.",
-            cmds.type_name()
-        )
-    })?;
-    let mut script = String::from("#!/bin/sh\n");
-    for (i, item) in items.iter().enumerate() {
-        match item {
-            Value::Seq(args) => {
-                let quoted: Vec<String> = args
-                    .iter()
-                    .map(|a| format!("'{}'", a.python_str().replace('\'', "'\\''")))
-                    .collect();
-                script.push_str(&quoted.join(" "));
-                script.push('\n');
-            }
-            Value::Str(s) => {
-                script.push_str(s);
-                script.push('\n');
-            }
-            Value::Null => {}
-            other => {
-                return Err(format!(
-                "Unable to shellify type '{}' (runcmd[{i}]). Expected list, string, tuple. Got: {}",
-                other.type_name(),
-                other.python_str()
-            ))
-            }
-        }
-    }
-    Ok(script)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shellify_matches_cloud_init() {
-        let cmds = Value::Seq(vec![
-            Value::Seq(vec![Value::str("echo"), Value::str("it's")]),
-            Value::str("ls -l"),
-            Value::Null,
-            Value::Seq(vec![Value::str("sleep"), Value::Int(1)]),
-        ]);
-        assert_eq!(
-            shellify(&cmds).unwrap(),
-            "#!/bin/sh\n'echo' 'it'\\''s'\nls -l\n'sleep' '1'\n"
-        );
-        assert!(shellify(&Value::str("ls")).is_err());
-        assert!(shellify(&Value::Seq(vec![Value::Int(3)])).is_err());
     }
 }

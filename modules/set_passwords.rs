@@ -78,6 +78,7 @@ use crate::distro::Distro;
 use crate::effect::{Command, Data, Effect, HostAction, OnFailure};
 use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
 use crate::probe::{Branch, Probe, When, PROBE_ERROR};
+use crate::py::truth::{is_false, is_true};
 use crate::rootfs::FsView;
 use crate::schema::{Field, Ty};
 use crate::schedule::Frequency;
@@ -176,26 +177,6 @@ pub fn is_hashed(p: &str) -> bool {
     // j >= 2 with something after it.
     let b = rest.as_bytes();
     b.first() == Some(&b'$') && (2..b.len().saturating_sub(1)).any(|j| b[j] == b'$')
-}
-
-/// `util.is_true` / `util.is_false` on a config value.
-fn py_bool_words(v: &Value, words: &[&str]) -> bool {
-    let s = v.python_str();
-    words.contains(&crate::sshd_config::py_strip(&s.to_lowercase()))
-}
-
-fn is_true(v: &Value) -> bool {
-    match v {
-        Value::Bool(b) => *b,
-        other => py_bool_words(other, &["true", "1", "on", "yes"]),
-    }
-}
-
-fn is_false(v: &Value) -> bool {
-    match v {
-        Value::Bool(b) => !*b,
-        other => py_bool_words(other, &["off", "0", "no", "false"]),
-    }
 }
 
 /// The passwords to set, sorted as cloud-init sorts them.
@@ -342,7 +323,7 @@ pub fn plan(
                         "DEPRECATION: The chpasswd multiline string format is deprecated and will be removed from a future version of cloud-init. Use the list format instead."
                     );
                     tracing::debug!("Handling input for chpasswd as multiline string.");
-                    sshd_config::py_splitlines(s)
+                    crate::py::str::splitlines(s)
                         .into_iter()
                         .enumerate()
                         .map(|(i, l)| (format!("chpasswd.list line {}", i + 1), l))

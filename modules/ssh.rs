@@ -26,7 +26,7 @@
 //!   and 0755 root's elsewhere), else `~/.ssh/authorized_keys`; keys already
 //!   there are kept, the same key blob is replaced. Keys are written in the
 //!   order cloud-init's `set()` gives them under `PYTHONHASHSEED=0` (see
-//!   [`crate::pyset`]), the order of the recorded cases.
+//!   [`crate::py::set`]), the order of the recorded cases.
 //! - With SELinux on (the root has `/sys/fs/selinux/enforce` and
 //!   `restorecon`), what is written is relabelled with `restorecon`, where
 //!   cloud-init's `SeLinuxGuard`s are (recursively for `~/.ssh` and after
@@ -42,7 +42,7 @@ use std::path::Path;
 use crate::accounts::{self, Staged};
 use crate::effect::{Command, Data, Named, OnFailure, Owner};
 use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
-use crate::pyset::PySet;
+use crate::py::set::PySet;
 use crate::schema::{Field, Ty};
 use crate::schedule::Frequency;
 use crate::ssh_util;
@@ -315,7 +315,7 @@ fn apply_credentials(st: &mut Staged, ctx: &Context) -> Result<Vec<String>, Stri
     }
     let mut refused = Vec::new();
     keys.retain(
-        |k| match accounts::one_line("a key", crate::pystr::strip(k), "authorized_keys") {
+        |k| match accounts::one_line("a key", crate::py::str::strip(k), "authorized_keys") {
             Ok(()) => true,
             Err(e) => {
                 refused.push(format!(

@@ -61,10 +61,12 @@ use std::path::Path;
 
 use crate::accounts::{self, Staged};
 use crate::distro::users::SUDOERS_FILE;
-use crate::distro::{make_header, Distro};
+use crate::distro::Distro;
 use crate::effect::{Command, Data, OnFailure};
 use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
-use crate::pyset::PySet;
+use crate::py::header::make_header;
+use crate::py::path::abspath;
+use crate::py::set::PySet;
 use crate::schema::{Field, Ty};
 use crate::schedule::Frequency;
 use crate::ssh_util;
@@ -270,7 +272,7 @@ fn check_user(name: &str, cfg: &Mapping) -> Result<(), String> {
             // An authorized key loses its surrounding blanks and line
             // breaks first (`AuthKeyLineParser.parse`): `- |` blocks are fine.
             let value = if matches!(*key, "ssh_authorized_keys" | "cloud_public_ssh_keys") {
-                crate::pystr::strip(value)
+                crate::py::str::strip(value)
             } else {
                 value
             };
@@ -526,7 +528,7 @@ impl Run<'_, '_> {
         } else {
             String::new()
         };
-        let found = ssh_util::splitlines(&contents).into_iter().any(|line| {
+        let found = crate::py::str::splitlines(&contents).into_iter().any(|line| {
             let line = line.trim();
             let Some(rest) = line
                 .strip_prefix(['#', '|', '@'])
@@ -561,33 +563,5 @@ impl Run<'_, '_> {
             tracing::debug!("Added '#includedir {}' to {SUDO_BASE}", path.display());
         }
         self.st.ensure_dir(path, 0o750);
-    }
-}
-
-/// `os.path.abspath` with `/` as the working directory.
-fn abspath(p: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for c in p.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            c => parts.push(c),
-        }
-    }
-    format!("/{}", parts.join("/"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sudoers_include_paths() {
-        assert_eq!(abspath("/etc/sudoers.d/"), "/etc/sudoers.d");
-        assert_eq!(abspath("/etc//x/../sudoers.d"), "/etc/sudoers.d");
-        assert_eq!(abspath("sudoers.d"), "/sudoers.d");
-        assert!(make_header("added").starts_with("# Added by cloud-init v. "));
     }
 }

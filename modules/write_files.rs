@@ -24,11 +24,12 @@
 //! `instances/<iid>/cloudboot-appends/` remembers where its bytes went and
 //! an append whose bytes are already there is skipped.
 
-use std::path::{Component, PathBuf};
+use std::path::PathBuf;
 
 use crate::base64;
 use crate::effect::{Append, Data, Effect};
 use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
+use crate::py::path::abspath;
 use crate::schema::{Field, Ty};
 use crate::schedule::Frequency;
 use crate::value::Value;
@@ -113,7 +114,7 @@ pub fn plan_entries(ctx: &Context, deferred: bool) -> ModuleOutput {
             match entry.get("path").filter(|p| p.truthy()) {
                 Some(p) => out.error(format!(
                     "{e}; {} not written",
-                    abspath(&p.python_str()).display()
+                    abspath(&p.python_str())
                 )),
                 None => out.error(e),
             }
@@ -143,7 +144,7 @@ fn plan_entry(ctx: &Context, n: usize, entry: &Value) -> Result<Effect, String> 
         )
     })?;
     let path = match map.get("path") {
-        Some(p) if p.truthy() => abspath(&p.python_str()),
+        Some(p) if p.truthy() => PathBuf::from(abspath(&p.python_str())),
         _ => {
             return Err(format!(
                 "No path provided to write for entry {n} in module {}",
@@ -237,21 +238,6 @@ pub fn write_limit(cfg: &Value) -> u64 {
 
 const DEFAULT_WRITE_LIMIT: u64 = 256 << 20;
 
-/// `os.path.abspath` relative to `/`: `.` and `..` folded.
-fn abspath(p: &str) -> PathBuf {
-    let mut out = PathBuf::from("/");
-    for c in std::path::Path::new(p).components() {
-        match c {
-            Component::Normal(s) => out.push(s),
-            Component::ParentDir => {
-                out.pop();
-            }
-            _ => {}
-        }
-    }
-    out
-}
-
 /// Decoded content: gzip data stays compressed until it is written
 /// (streamed to the file, never whole in memory).
 #[derive(Debug, PartialEq)]
@@ -294,7 +280,7 @@ fn decode_perms(perm: Option<&Value>, key: &str) -> u32 {
         Some(Value::Int(i)) => u32::try_from(*i).ok(),
         Some(Value::Bool(b)) => Some(u32::from(*b)),
         Some(Value::Float(f)) if f.is_finite() && *f >= 0.0 => Some(*f as u32),
-        Some(other) => parse_octal(&other.python_str()),
+        Some(other) => crate::py::int::parse_octal(&other.python_str()),
     };
     match parsed {
         Some(m) => m & 0o7777,
@@ -307,19 +293,6 @@ fn decode_perms(perm: Option<&Value>, key: &str) -> u32 {
             DEFAULT_PERMS
         }
     }
-}
-
-/// Python's `int(s, 8)`: blanks around, an optional `0o`, `_` between digits.
-fn parse_octal(s: &str) -> Option<u32> {
-    let s = s.trim();
-    let s = s
-        .strip_prefix("0o")
-        .or_else(|| s.strip_prefix("0O"))
-        .unwrap_or(s);
-    if s.is_empty() || s.starts_with('_') || s.ends_with('_') || s.contains("__") {
-        return None;
-    }
-    u32::from_str_radix(&s.replace('_', ""), 8).ok()
 }
 
 #[cfg(test)]
@@ -388,11 +361,5 @@ mod tests {
             .read_to_end(&mut out)
             .unwrap();
         assert_eq!(out.len(), 1000);
-    }
-
-    #[test]
-    fn paths_are_made_absolute() {
-        assert_eq!(abspath("etc/../tmp/./x"), PathBuf::from("/tmp/x"));
-        assert_eq!(abspath("/a//b/"), PathBuf::from("/a/b"));
     }
 }

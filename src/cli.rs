@@ -23,7 +23,7 @@ use crate::schedule::{Frequency, Stage};
 use crate::stages::{self, StageMap};
 use crate::target::{apply_all, LiveTarget, Target};
 use crate::value::python_str_repr;
-use crate::{logging, pyjson, status};
+use crate::{logging, py, status};
 
 /// cloud-init's command line (its options and help in its words, in its
 /// order), then cloudboot's own options and verbs.
@@ -794,7 +794,7 @@ fn cmd_query(args: &Args, m: &Matches) -> i32 {
     } else {
         match value {
             serde_json::Value::String(s) => println!("{s}"),
-            other => println!("{}", pyjson::dumps(other, 1)),
+            other => println!("{}", py::json::dumps(other, 1)),
         }
     }
     0
@@ -921,7 +921,10 @@ fn cmd_plan(args: &Args, m: &Matches) -> i32 {
     let mut engine = Engine::new(&mut target, map, options(args));
     let reports: Vec<StageReport> = stages.into_iter().map(|s| engine.run_stage(s)).collect();
     if m.value("format") == Some("json") {
-        println!("{}", pyjson::dumps(&report::render_json(&reports, true), 2));
+        println!(
+            "{}",
+            py::json::dumps(&report::render_json(&reports, true), 2)
+        );
     } else {
         print!("{}", report::render_text(&reports, true));
     }

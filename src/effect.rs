@@ -372,16 +372,14 @@ impl Command {
     }
 }
 
-/// Quotes an argument for display only when it needs it.
+/// Quotes an argument for display (logs and plans) only when it needs it:
+/// bare where `shlex.quote` would leave it bare, else quoted as
+/// `util.shellify` quotes (how cloudboot has always shown a `'`).
 pub fn shell_quote(arg: &str) -> String {
-    let plain = !arg.is_empty()
-        && arg
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b));
-    if plain {
+    if crate::py::shell::shlex_safe(arg) {
         arg.to_string()
     } else {
-        format!("'{}'", arg.replace('\'', "'\\''"))
+        crate::py::shell::shellify_quote(arg)
     }
 }
 

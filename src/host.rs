@@ -16,7 +16,11 @@ use crate::rootfs::FsView;
 /// What a module may ask of the machine it runs on.
 pub trait Host: Sync {
     /// Whether `fs` shows the root of the machine we run on, so the kernel's
-    /// answers (free space, mounts) are about that root.
+    /// answers (free space, mounts) are about that root. This asks what the
+    /// files are (a bind mount of `/` is live); whether cloudboot may act on
+    /// the machine (chroot or not, host actions, mounts) asks what `--root`
+    /// names, [`crate::rootfs::Root::is_host_root`], and a bind mount of `/`
+    /// is not that: a run into it stays inside it.
     fn is_live_root(&self, fs: &dyn FsView) -> bool;
     /// Free bytes (`f_frsize * f_bfree`) of the filesystem holding `dir` of
     /// the root `fs` shows; `None` when that root is not live (the free

@@ -29,7 +29,7 @@ use std::fmt;
 
 mod error;
 
-pub(crate) use crate::pystr::strip as py_strip;
+pub(crate) use crate::py::str::strip as py_strip;
 use crate::value::{Mapping, Value};
 pub use error::MergeError;
 

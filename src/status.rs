@@ -12,7 +12,7 @@ use serde_json::{json, Value as J};
 
 use crate::effect::{Data, Effect};
 use crate::paths::Paths;
-use crate::pyjson;
+use crate::py;
 use crate::rootfs::FsView;
 use crate::schedule::Stage;
 
@@ -49,7 +49,7 @@ fn now() -> f64 {
 
 /// Python's `atomic_helper.write_json`: indent 1, sorted keys, newline.
 pub fn json_file(v: &J) -> Vec<u8> {
-    let mut s = pyjson::dumps(v, 1);
+    let mut s = py::json::dumps(v, 1);
     s.push('\n');
     s.into_bytes()
 }
@@ -429,6 +429,6 @@ impl Details {
             d["modules"] = J::Object(m);
             d["warnings"] = J::from(self.warnings.clone());
         }
-        pyjson::dumps(&d, 2)
+        py::json::dumps(&d, 2)
     }
 }

@@ -2,10 +2,10 @@
 //! renderer a template asks for (`detect_template`) and the basic renderer
 //! (`basic_render`). What a name means (and what an unknown one is) is the
 //! caller's: hosts templates, final_message and phone_home's URL each give
-//! their own parameters. The jinja subsets live with their users
-//! ([`crate::jinja`] for user-data and URLs).
+//! their own parameters. The jinja renderer is [`crate::jinja`], one engine
+//! for every kind of template.
 
-use crate::pystr::is_space as py_space;
+use crate::py::str::is_space as py_space;
 
 /// The renderer a template's first line names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -285,42 +285,6 @@ impl Value {
         }
     }
 
-    /// Python truthiness (`if value:`).
-    pub fn truthy(&self) -> bool {
-        match self {
-            Value::Null => false,
-            Value::Bool(b) => *b,
-            Value::Int(i) => *i != 0,
-            Value::BigInt(_) => true,
-            Value::Float(f) => *f != 0.0,
-            Value::Str(s) => !s.is_empty(),
-            Value::Bytes(b) => !b.is_empty(),
-            // Python's dates and datetimes are always true.
-            Value::Timestamp(_) => true,
-            Value::Seq(s) => !s.is_empty(),
-            Value::Map(m) => !m.is_empty(),
-        }
-    }
-
-    /// `util.get_cfg_option_bool(cfg, key, default)`: the key read with
-    /// [`Value::to_bool`], `default` when it is absent.
-    pub fn get_bool(&self, key: &str, default: bool) -> bool {
-        self.get(key).map(Value::to_bool).unwrap_or(default)
-    }
-
-    /// cloud-init's `util.translate_bool`: real booleans, or one of the strings
-    /// "true", "1", "on", "yes" (any case, surrounding blanks ignored).
-    pub fn to_bool(&self) -> bool {
-        match self {
-            Value::Bool(b) => *b,
-            v if !v.truthy() => false,
-            other => matches!(
-                crate::pystr::strip(&other.python_str().to_lowercase()),
-                "true" | "1" | "on" | "yes"
-            ),
-        }
-    }
-
     /// Python's `str(value)` for scalars (used where cloud-init calls `str()`).
     pub fn python_str(&self) -> String {
         match self {
@@ -334,6 +298,16 @@ impl Value {
             Value::Bytes(b) => format!("b'{}'", String::from_utf8_lossy(b)),
             Value::Timestamp(t) => crate::yaml::timestamp_python_str(t),
             other => other.to_json().to_string(),
+        }
+    }
+
+    /// Python's `str(value)` for any value (what `"%s" % value` writes): a
+    /// string as it is, a list or dict as its `repr`, a scalar as
+    /// [`Value::python_str`] (which writes a list or dict as JSON).
+    pub fn python_str_any(&self) -> String {
+        match self {
+            Value::Str(s) => s.clone(),
+            other => other.python_repr(),
         }
     }
 
@@ -627,31 +601,6 @@ fn cpython_small_sort<T>(items: &mut [T], less: impl Fn(&T, &T) -> bool) {
     }
 }
 
-/// Python's `int(text)` for decimal text: surrounding whitespace, a sign,
-/// digits with single `_` between them. Beyond i64 it saturates (callers
-/// only need "very large"). `None` where Python raises `ValueError`.
-pub fn python_int_text(text: &str) -> Option<i64> {
-    let t = text.trim();
-    let (neg, digits) = match t.as_bytes().first() {
-        Some(b'-') => (true, &t[1..]),
-        Some(b'+') => (false, &t[1..]),
-        _ => (false, t),
-    };
-    if digits.is_empty()
-        || digits.starts_with('_')
-        || digits.ends_with('_')
-        || digits.contains("__")
-        || !digits.bytes().all(|b| b.is_ascii_digit() || b == b'_')
-    {
-        return None;
-    }
-    let mut n: i64 = 0;
-    for b in digits.bytes().filter(u8::is_ascii_digit) {
-        n = n.saturating_mul(10).saturating_add(i64::from(b - b'0'));
-    }
-    Some(if neg { -n } else { n })
-}
-
 /// `repr(str)`: single quotes unless the text has one and no double quote;
 /// backslash escapes for the quote, `\\`, `\t\n\r` and what Python does not
 /// print (control characters, non-space blanks, format characters).
@@ -778,15 +727,6 @@ mod tests {
             .collect(),
         );
         assert_eq!(mixed.in_pyyaml_dump_order(), mixed);
-    }
-
-    #[test]
-    fn translate_bool_matches_cloud_init() {
-        assert!(Value::str(" YES ").to_bool());
-        assert!(Value::Int(1).to_bool());
-        assert!(!Value::Int(2).to_bool());
-        assert!(!Value::str("no").to_bool());
-        assert!(!Value::Null.to_bool());
     }
 
     #[test]

@@ -25,7 +25,9 @@ pub fn human2bytes(size: &str) -> Result<u64, String> {
         Some('B') => (&s[..s.len() - 1], 1),
         _ => (s, 1),
     };
-    let num = parse_python_float(num).ok_or_else(invalid)?;
+    let num = crate::py::float::parse(num)
+        .filter(|n| n.is_finite())
+        .ok_or_else(invalid)?;
     if num < 0.0 {
         return Err(format!("'{size}': cannot be negative"));
     }
@@ -34,33 +36,6 @@ pub fn human2bytes(size: &str) -> Result<u64, String> {
         return Err(format!("'{size}' is too large"));
     }
     Ok(bytes as u64)
-}
-
-/// Python's `float(text)` for finite decimal numbers: blanks around, a sign,
-/// digits with single `_` between them, a fraction, an exponent.
-pub fn parse_python_float(text: &str) -> Option<f64> {
-    let t = text.trim_matches(|c: char| c.is_whitespace());
-    if t.is_empty() {
-        return None;
-    }
-    let bytes = t.as_bytes();
-    for (i, &b) in bytes.iter().enumerate() {
-        let ok = match b {
-            b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-' => true,
-            b'_' => {
-                i > 0
-                    && i + 1 < bytes.len()
-                    && bytes[i - 1].is_ascii_digit()
-                    && bytes[i + 1].is_ascii_digit()
-            }
-            _ => false,
-        };
-        if !ok {
-            return None;
-        }
-    }
-    let v: f64 = t.replace('_', "").parse().ok()?;
-    v.is_finite().then_some(v)
 }
 
 /// `MemTotal` from a `/proc/meminfo` text, in bytes (`util.read_meminfo`).

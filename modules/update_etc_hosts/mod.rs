@@ -15,7 +15,8 @@ mod template;
 
 pub use template::render_template;
 
-use crate::distro::hostname::{translate_bool, BUILTIN_TEMPLATES, HOSTS_FN};
+use crate::distro::hostname::{BUILTIN_TEMPLATES, HOSTS_FN};
+use crate::py::truth::translate_bool;
 use crate::effect::{Data, Effect};
 use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
 use crate::schema::{Field, Ty};

@@ -2,8 +2,6 @@
 //! them: the basic renderer (`$name`, `${name}`) and the jinja subset
 //! hosts templates use.
 
-use crate::pystr::is_space as py_space;
-
 /// `templater.render_string(text, params)`: a `## template: jinja` header
 /// selects jinja (variables and comments, with `-` whitespace control and
 /// `trim_blocks`), `## template: basic` or no header the basic renderer
@@ -69,90 +67,24 @@ fn basic_render(text: &str, params: &[(&str, &str)]) -> Result<String, String> {
 /// refused by name. An undefined name renders as
 /// `CI_MISSING_JINJA_VAR/<name>`, as in cloud-init.
 fn jinja_render(text: &str, params: &[(&str, &str)]) -> Result<String, String> {
-    // Jinja drops one trailing newline of the source.
-    let text = text.strip_suffix('\n').unwrap_or(text);
-    let mut out = String::new();
-    let mut rest = text;
-    let mut strip_next = false;
-    loop {
-        let next = ["{{", "{%", "{#"]
-            .iter()
-            .filter_map(|o| rest.find(o).map(|i| (i, *o)))
-            .min();
-        let Some((start, open)) = next else {
-            out.push_str(if strip_next {
-                rest.trim_start_matches(py_space)
-            } else {
-                rest
-            });
-            break;
-        };
-        let mut literal = &rest[..start];
-        if strip_next {
-            literal = literal.trim_start_matches(py_space);
+    use crate::jinja::{render_with, Dialect, Lookup};
+    const HOSTS: Dialect = Dialect {
+        comments: true,
+        whitespace_control: true,
+        max_output: None,
+        statement_note: " in a hosts template",
+        expression_note: " in a hosts template",
+    };
+    let lookup = |name: &str| match params.iter().find(|(k, _)| *k == name) {
+        Some((_, v)) => Lookup::Found(v.to_string()),
+        None if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+            Lookup::Undefined
         }
-        let body_start = start + 2;
-        let lstrip = rest[body_start..].starts_with('-');
-        if lstrip {
-            literal = literal.trim_end_matches(py_space);
-        }
-        out.push_str(literal);
-        let close = match open {
-            "{{" => "}}",
-            "{%" => "%}",
-            _ => "#}",
-        };
-        let end = rest[body_start..]
-            .find(close)
-            .map(|i| body_start + i)
-            .ok_or_else(|| format!("unclosed '{open}' in the template"))?;
-        let mut inner = &rest[body_start..end];
-        if lstrip {
-            inner = &inner[1..];
-        }
-        let rstrip = inner.ends_with('-');
-        if rstrip {
-            inner = &inner[..inner.len() - 1];
-        }
-        let inner = inner.trim();
-        match open {
-            "{{" => {
-                let value = params
-                    .iter()
-                    .find(|(k, _)| *k == inner)
-                    .map(|(_, v)| v.to_string());
-                match value {
-                    Some(v) => out.push_str(&v),
-                    None if !inner.is_empty()
-                        && inner.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
-                    {
-                        out.push_str(crate::jinja::MISSING_PREFIX);
-                        out.push_str(inner);
-                    }
-                    None => {
-                        return Err(format!(
-                            "jinja expression '{{{{ {inner} }}}}' is not supported by cloudboot in a hosts template"
-                        ))
-                    }
-                }
-            }
-            "{%" => {
-                return Err(format!(
-                    "jinja statement '{{% {inner} %}}' is not supported by cloudboot in a hosts template"
-                ))
-            }
-            _ => {}
-        }
-        rest = &rest[end + close.len()..];
-        strip_next = rstrip;
-        // trim_blocks: the first newline after a comment (or statement) goes.
-        if open == "{#" && !rstrip {
-            if let Some(r) = rest.strip_prefix('\n') {
-                rest = r;
-            }
-        }
-    }
-    Ok(out)
+        None => Lookup::Refused,
+    };
+    render_with(text, &HOSTS, lookup)
+        .map(|(out, _)| out)
+        .map_err(|e| e.0)
 }
 
 #[cfg(test)]

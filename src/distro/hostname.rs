@@ -16,20 +16,16 @@ use std::path::{Path, PathBuf};
 use super::hostname_conf::HostnameConf;
 use super::hosts::HostsConf;
 use super::sysconfig::{update_sysconfig, SysConf};
-use super::{make_header, Distro, DistroError};
+use super::{Distro, DistroError};
 use crate::effect::{Data, Effect, HostAction};
-use crate::pystr::strip as py_strip;
+use crate::py::header::make_header;
+use crate::py::str::strip as py_strip;
+use crate::py::truth::translate_bool;
 use crate::rootfs::FsView;
 use crate::value::Value;
 
 /// Where `update_etc_hosts` writes.
 pub const HOSTS_FN: &str = "/etc/hosts";
-
-/// `util.translate_bool(val, addons)`: [`Value::to_bool`], or
-/// `str(val).lower().strip()` is one of `addons`.
-pub fn translate_bool(v: &Value, addons: &[&str]) -> bool {
-    v.to_bool() || (v.truthy() && addons.contains(&py_strip(&v.python_str().to_lowercase())))
-}
 
 /// A message cloud-init logs at debug level, kept for the module's notes.
 fn note(notes: &mut Vec<String>, msg: String) {
@@ -410,19 +406,5 @@ impl Distro {
             .and_then(Value::as_str)
             .unwrap_or("/etc/cloud/templates/");
         Path::new(dir).join(format!("hosts.{osfamily}.tmpl"))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn translate_bool_as_cloud_init() {
-        assert!(translate_bool(&Value::str(" Yes "), &[]));
-        assert!(!translate_bool(&Value::str("localhost"), &[]));
-        assert!(translate_bool(&Value::str("template"), &["template"]));
-        assert!(translate_bool(&Value::Int(1), &[]));
-        assert!(!translate_bool(&Value::Null, &[]));
     }
 }

@@ -2,7 +2,7 @@
 //! `/etc/hostname` of Debian, Ubuntu, Alpine and Arch, comments kept.
 
 use super::{chop_comment, DistroError};
-use crate::pystr::{splitlines as py_splitlines, strip as py_strip};
+use crate::py::str::{splitlines as py_splitlines, strip as py_strip};
 
 /// cloud-init's `HostnameConf` (`/etc/hostname` and friends).
 #[derive(Clone, Debug, Default, PartialEq)]

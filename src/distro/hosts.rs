@@ -3,7 +3,7 @@
 //! `util.get_fqdn_from_hosts`.
 
 use super::chop_comment;
-use crate::pystr::{is_space as py_space, splitlines as py_splitlines, strip as py_strip};
+use crate::py::str::{is_space as py_space, splitlines as py_splitlines, strip as py_strip};
 
 /// cloud-init's `HostsConf` (`/etc/hosts`).
 #[derive(Clone, Debug, PartialEq)]

@@ -141,20 +141,6 @@ fn image_uses_systemd(fs: &dyn FsView) -> bool {
         .unwrap_or(false)
 }
 
-/// `util.make_header(base=...)`: `# Created by cloud-init v. <version> on
-/// <RFC 2822 date>` (`base` with its first letter made upper case).
-pub(crate) fn make_header(base: &str) -> String {
-    let mut b = base.to_string();
-    if let Some(first) = b.get(..1) {
-        b.replace_range(..1, &first.to_uppercase());
-    }
-    format!(
-        "# {b} by cloud-init v. {} on {}",
-        crate::VERSION_STRING,
-        chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S +0000")
-    )
-}
-
 /// `chop_comment(text, "#")`: the text before the first `#`, and the rest.
 pub(crate) fn chop_comment(text: &str) -> (&str, &str) {
     match text.find('#') {

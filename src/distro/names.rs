@@ -17,7 +17,7 @@ use super::hosts::fqdn_from_hosts;
 use super::sysconfig::SysConf;
 use super::{Distro, DistroError};
 use crate::datasource::Instance;
-use crate::pystr::strip as py_strip;
+use crate::py::str::strip as py_strip;
 use crate::rootfs::FsView;
 use crate::value::Value;
 

@@ -3,7 +3,7 @@
 //! sysconfig renderer's `/etc/resolv.conf`).
 
 use super::DistroError;
-use crate::pystr::{is_space as py_space, splitlines as py_splitlines};
+use crate::py::str::{is_space as py_space, splitlines as py_splitlines};
 
 enum Line {
     Blank,

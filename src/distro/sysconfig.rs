@@ -2,8 +2,9 @@
 //! `configobj.ConfigObj`) for `/etc/sysconfig/*` files, and
 //! `rhel_util.update_sysconfig_file`.
 
-use super::{make_header, DistroError};
-use crate::pystr::{is_space as py_space, splitlines as py_splitlines, strip as py_strip};
+use super::DistroError;
+use crate::py::header::make_header;
+use crate::py::str::{is_space as py_space, splitlines as py_splitlines, strip as py_strip};
 
 /// cloud-init's `SysConf`, a `configobj.ConfigObj` for `/etc/sysconfig/*`
 /// files: what it reads from such a file and how it writes it back (every
@@ -144,18 +145,6 @@ fn contains_shell_variable(s: &str) -> bool {
     false
 }
 
-/// `shlex.quote`.
-fn shlex_quote(s: &str) -> String {
-    let safe = !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c));
-    if safe {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\"'\"'"))
-    }
-}
-
 /// `SysConf._quote`.
 fn sysconf_quote(value: &str) -> Result<String, DistroError> {
     if value.is_empty() {
@@ -191,7 +180,7 @@ fn sysconf_quote(value: &str) -> Result<String, DistroError> {
         }
         return single_quote(value);
     }
-    Ok(shlex_quote(value))
+    Ok(crate::py::shell::shlex_quote(value))
 }
 
 /// configobj's `_get_single_quote(value) % value`.

@@ -90,7 +90,10 @@ impl Root {
         &self.host
     }
 
-    /// True when we configure the machine we run on (root `/`).
+    /// True when we configure the machine we run on (root `/`): programs
+    /// run without chroot and host actions are performed. (Whether the
+    /// kernel's answers are about the root's files is
+    /// [`crate::host::Host::is_live_root`], which says why the two differ.)
     pub fn is_host_root(&self) -> bool {
         self.host == Path::new("/")
             || fs::canonicalize(&self.host)

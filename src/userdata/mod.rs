@@ -48,6 +48,10 @@ pub use process::process;
 /// 64 KiB; cloud-init sets no limit at all.
 pub const MAX_USER_DATA: usize = 16 << 20;
 
+// A jinja template renders to user-data, so it is bounded as user-data is
+// (the bound lives in `jinja`, which does not depend on user-data).
+const _: () = assert!(crate::jinja::MAX_OUTPUT == MAX_USER_DATA);
+
 /// The system config key that changes [`Limits`].
 pub const LIMITS_KEY: &str = "user_data_limits";
 

@@ -23,6 +23,7 @@ use std::collections::{HashMap, HashSet};
 use serde_json::Value as J;
 
 use super::NetInputError;
+use crate::py::truth::json_truthy;
 use crate::value::{Mapping, Value};
 
 type Object = serde_json::Map<String, J>;
@@ -201,7 +202,7 @@ impl Converter<'_> {
         }
         let mac = match link.get("ethernet_mac_address") {
             Some(J::String(s)) if !s.is_empty() => Some(s.to_lowercase()),
-            Some(v) if truthy(v) => return Err(NetInputError::MacNotString(json_type(v))),
+            Some(v) if json_truthy(v) => return Err(NetInputError::MacNotString(json_type(v))),
             _ => None,
         };
         let id = link.get("id").ok_or(missing("link", "id"))?;
@@ -373,7 +374,7 @@ impl Converter<'_> {
                                 if skipped.contains(&info.index) {
                                     let msg = format!(
                                         "{}: leaving out bond member {}, left out above",
-                                        py_str(
+                                        Value::python_str_any(
                                             self.config[index].get("name").unwrap_or(&Value::Null)
                                         ),
                                         py_str_j(target)
@@ -381,11 +382,11 @@ impl Converter<'_> {
                                     self.warn(msg);
                                     continue;
                                 }
-                                names.push(Value::Str(py_str(&info.name)));
+                                names.push(Value::Str(info.name.python_str_any()));
                             }
                             Value::Seq(names)
                         }
-                        target => Value::Str(py_str(&self.target(target)?.name)),
+                        target => Value::Str(self.target(target)?.name.python_str_any()),
                     };
                     self.config[index].insert(Value::str("bond_interfaces"), value);
                 }
@@ -397,7 +398,7 @@ impl Converter<'_> {
                     if skipped.contains(&index) {
                         continue;
                     }
-                    let parent = py_str(&self.target(&target)?.name);
+                    let parent = self.target(&target)?.name.python_str_any();
                     let name = percent_s(&format!("%s.{vlan_id}"), &parent)?;
                     let cfg = &mut self.config[index];
                     cfg.insert(Value::str("vlan_link"), Value::Str(parent));
@@ -440,7 +441,10 @@ impl Converter<'_> {
                 return;
             }
             for index in more {
-                let name = py_str(self.config[index].get("name").unwrap_or(&Value::Null));
+                let name = self.config[index]
+                    .get("name")
+                    .unwrap_or(&Value::Null)
+                    .python_str_any();
                 self.warn(format!(
                     "leaving out {name}: every interface it is on was left out"
                 ));
@@ -586,18 +590,6 @@ impl Key {
     }
 }
 
-/// Python's truth value of a JSON value.
-fn truthy(v: &J) -> bool {
-    match v {
-        J::Null => false,
-        J::Bool(b) => *b,
-        J::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        J::String(s) => !s.is_empty(),
-        J::Array(a) => !a.is_empty(),
-        J::Object(o) => !o.is_empty(),
-    }
-}
-
 /// `fmt % arg` for the vlan name format `"%s.<vlan_id>"`, where the
 /// vlan id's own text is read as format too (as cloud-init's
 /// `"%%s.%s" % vlan_id` leaves it): `%%` is a percent sign, and any other
@@ -656,19 +648,11 @@ fn json_type(v: &J) -> &'static str {
 }
 
 fn py_str_j(v: &J) -> String {
-    py_str(&plain(v))
+    plain(v).python_str_any()
 }
 
 fn py_repr_j(v: &J) -> String {
     plain(v).python_repr()
-}
-
-/// Python's `str(value)` (what `"%s" % value` writes).
-pub(crate) fn py_str(v: &Value) -> String {
-    match v {
-        Value::Str(s) => s.clone(),
-        other => other.python_repr(),
-    }
 }
 
 #[cfg(test)]
@@ -688,7 +672,7 @@ mod tests {
             .and_then(Value::as_seq)
             .unwrap_or_default()
             .iter()
-            .filter_map(|c| c.get("name").map(py_str))
+            .filter_map(|c| c.get("name").map(Value::python_str_any))
             .collect()
     }
 

@@ -94,7 +94,7 @@ impl SysIface {
         let dir = Path::new(SYS_CLASS_NET).join(name);
         let at = |rel: &str| dir.join(rel);
         let text = |rel: &str| read_sys_net(fs, &at(rel));
-        let int = |rel: &str| text(rel).and_then(|t| py_int(&t));
+        let int = |rel: &str| text(rel).and_then(|t| crate::py::int::parse(&t));
         let master = fs.exists(&at("master")).then(|| {
             // `os.path.basename(os.path.realpath(master))`: sysfs links
             // `master` straight to the master's directory.
@@ -508,12 +508,6 @@ fn read_sys_net(fs: &dyn FsView, path: &Path) -> Option<String> {
     let text = fs.read_string(path)?;
     let text = text.trim();
     (!text.is_empty()).then(|| text.to_string())
-}
-
-/// Python's `int(text)` for sysfs numbers (only zero or not, and 0/1/3,
-/// matter).
-fn py_int(text: &str) -> Option<i64> {
-    crate::value::python_int_text(text)
 }
 
 /// `'%s' % value` of an optional string: Python prints `None`.
@@ -1040,14 +1034,9 @@ pub(crate) mod tests {
         );
     }
 
+    /// Python's `int()` rules, tested here before, are `py::int`'s tests.
     #[test]
-    fn python_rules() {
-        assert_eq!(py_int(" 1 "), Some(1));
-        assert_eq!(py_int("+1_0"), Some(10));
-        assert_eq!(py_int("-0"), Some(0));
-        for bad in ["", "1__0", "_1", "1_", "0x1", "one", "1.0"] {
-            assert_eq!(py_int(bad), None, "{bad}");
-        }
+    fn natural_sort_order() {
         let mut v = vec![
             "eth10", "ens0", "eth2", "Eth1", "ens10", "ens8", "ens03", "lo",
         ];

@@ -59,7 +59,7 @@ use std::path::{Path, PathBuf};
 
 use crate::net::render::{BringUp, RenderContext, Rendered, RenderedFile, Renderer};
 use crate::net::state::{Iface, NetworkState, Subnet};
-pub(crate) use crate::pystr::{splitlines as py_splitlines, strip as py_strip};
+pub(crate) use crate::py::str::{splitlines as py_splitlines, strip as py_strip};
 use crate::rootfs::FsView;
 use crate::value::{Mapping, Value};
 
@@ -329,7 +329,7 @@ fn set(map: &mut Mapping, key: &str, value: Value) {
 }
 
 fn str_of(map: &Mapping, key: &str) -> String {
-    map.get(key).map(py_str).unwrap_or_default()
+    map.get(key).map(Value::python_str_any).unwrap_or_default()
 }
 
 /// `_iface_start_entry`: the `auto` (or `allow-hotplug`, or commented-out
@@ -379,10 +379,10 @@ fn subnet_lines(subnet: &Subnet) -> Vec<String> {
         }
         let value = if key == "address" {
             match subnet.get("prefix") {
-                Some(prefix) => format!("{}/{}", py_str(v), py_str(prefix)),
+                Some(prefix) => format!("{}/{}", v.python_str_any(), prefix.python_str_any()),
                 // cloud-init raises KeyError (an address on a subnet
                 // that is not static); the address alone is what it means.
-                None => py_str(v),
+                None => v.python_str_any(),
             }
         } else {
             py_str_or_join(v)
@@ -481,7 +481,7 @@ fn is_default_route(route: &Mapping) -> bool {
 /// address: ifupdown runs these lines with `/bin/sh`, so nothing but an
 /// address may go into them.
 fn render_route(route: &Mapping, indent: &str, warnings: &mut Vec<String>) -> Option<Vec<String>> {
-    let field = |k: &str| route.get(k).map(py_str);
+    let field = |k: &str| route.get(k).map(Value::python_str_any);
     let skip = |why: &str, warnings: &mut Vec<String>| {
         warnings.push(format!(
             "route {} {why}: not written",
@@ -543,11 +543,11 @@ pub fn persistent_net_rules(state: &NetworkState) -> String {
         let driver = iface
             .get("driver")
             .filter(|d| d.truthy())
-            .map(py_str)
+            .map(Value::python_str_any)
             .unwrap_or_else(|| "?*".into());
         out.push_str(&format!(
             "SUBSYSTEM==\"net\", ACTION==\"add\", DRIVERS==\"{driver}\", ATTR{{address}}==\"{}\", NAME=\"{}\"\n",
-            py_str(mac),
+            mac.python_str_any(),
             iface.name()
         ));
     }
@@ -839,19 +839,15 @@ fn bracket(pat: &[char], c: char) -> Option<(bool, &[char])> {
 // Python's str(), repr(), str.strip() and str.splitlines(), as cloud-init's
 // output depends on them.
 
-/// `str(value)` where cloud-init formats a value into a line.
-fn py_str(v: &Value) -> String {
-    match v {
-        Value::Seq(_) | Value::Map(_) => v.python_repr(),
-        other => other.python_str(),
-    }
-}
-
 /// `" ".join(value)` for a list, `str(value)` otherwise.
 fn py_str_or_join(v: &Value) -> String {
     match v {
-        Value::Seq(items) => items.iter().map(py_str).collect::<Vec<_>>().join(" "),
-        other => py_str(other),
+        Value::Seq(items) => items
+            .iter()
+            .map(Value::python_str_any)
+            .collect::<Vec<_>>()
+            .join(" "),
+        other => other.python_str_any(),
     }
 }
 
@@ -859,10 +855,10 @@ fn py_str_or_join(v: &Value) -> String {
 /// characters; anything else (where Python raises) is one item.
 fn py_iter(v: &Value) -> Vec<String> {
     match v {
-        Value::Seq(items) => items.iter().map(py_str).collect(),
-        Value::Map(m) => m.iter().map(|(k, _)| py_str(k)).collect(),
+        Value::Seq(items) => items.iter().map(Value::python_str_any).collect(),
+        Value::Map(m) => m.iter().map(|(k, _)| k.python_str_any()).collect(),
         Value::Str(s) => s.chars().map(String::from).collect(),
-        other => vec![py_str(other)],
+        other => vec![other.python_str_any()],
     }
 }
 

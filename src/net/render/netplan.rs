@@ -427,7 +427,11 @@ fn extract_addresses(
     }
     if let Some(accept_ra) = config.get("accept-ra") {
         // `util.is_true`.
-        insert(entry, "accept-ra", Value::Bool(accept_ra.to_bool()));
+        insert(
+            entry,
+            "accept-ra",
+            Value::Bool(crate::py::truth::is_true(accept_ra)),
+        );
     }
 }
 

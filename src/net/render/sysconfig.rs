@@ -77,7 +77,7 @@ use crate::distro::resolv_conf::ResolvConf;
 use crate::net::state::{
     is_ipv6_address, prefix_to_ipv4_mask, Iface, NetworkState, Subnet, IPV6_DYNAMIC_TYPES,
 };
-use crate::pystr::{is_space as py_space, splitlines as py_splitlines};
+use crate::py::str::{is_space as py_space, splitlines as py_splitlines};
 use crate::value::Value;
 
 const SCRIPTS_DIR: &str = "/etc/sysconfig/network-scripts";
@@ -220,7 +220,8 @@ fn file(path: PathBuf, content: String) -> RenderedFile {
 }
 
 /// `_make_header`: the two comment lines every file starts with (no final
-/// newline).
+/// newline). The sysconfig renderer's own header, not `util.make_header`
+/// ([`crate::py::header`]), whose line names the version and the date.
 fn make_header(sep: char) -> String {
     format!("{sep} Created by cloud-init on instance boot automatically, do not edit.\n{sep}")
 }

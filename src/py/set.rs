@@ -163,12 +163,7 @@ impl PySet {
                     Some(_) => {}
                 }
             }
-            perturb >>= PERTURB_SHIFT;
-            i = (i
-                .wrapping_mul(5)
-                .wrapping_add(1)
-                .wrapping_add(perturb as usize))
-                & mask;
+            i = next_probe(i, &mut perturb, mask);
         }
     }
 
@@ -216,13 +211,18 @@ fn insert_clean(table: &mut [Option<(i64, String)>], mask: usize, key: String, h
                 }
             }
         }
-        perturb >>= PERTURB_SHIFT;
-        i = (i
-            .wrapping_mul(5)
-            .wrapping_add(1)
-            .wrapping_add(perturb as usize))
-            & mask;
+        i = next_probe(i, &mut perturb, mask);
     }
+}
+
+/// Where CPython probes next after the linear probes from `i`:
+/// `perturb >>= PERTURB_SHIFT; i = (i * 5 + 1 + perturb) & mask`.
+fn next_probe(i: usize, perturb: &mut u64, mask: usize) -> usize {
+    *perturb >>= PERTURB_SHIFT;
+    (i.wrapping_mul(5)
+        .wrapping_add(1)
+        .wrapping_add(*perturb as usize))
+        & mask
 }
 
 /// The order `for k in set(items)` visits `items` (duplicates dropped).
