@@ -10,11 +10,7 @@
 //! basic templates) for version, timestamp, datasource and uptime, in lower
 //! or upper case.
 
-use crate::effect::{Data, Effect};
-use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
-use crate::schema::{Field, Ty};
-use crate::schedule::Frequency;
-use crate::value::Value;
+use crate::module::prelude::*;
 
 pub struct FinalMessage;
 
@@ -54,7 +50,7 @@ impl Module for FinalMessage {
         let timestamp = chrono::Utc::now()
             .format("%a, %d %b %Y %H:%M:%S +0000")
             .to_string();
-        let version = crate::VERSION_STRING.to_string();
+        let version = VERSION_STRING.to_string();
         let vars = [
             ("uptime", uptime.clone()),
             ("timestamp", timestamp.clone()),

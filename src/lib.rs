@@ -7,7 +7,6 @@
 //! records them on an overlay ([`plan::PlanTarget`]). State lives where
 //! cloud-init keeps it ([`paths`], [`semaphore`], [`status`]).
 
-pub mod accounts;
 pub mod argparse;
 pub mod base64;
 pub mod blockfs;
@@ -50,8 +49,6 @@ pub mod schedule;
 pub mod schema;
 pub mod semaphore;
 pub mod sha256;
-pub mod ssh_util;
-pub mod sshd_config;
 pub mod stages;
 pub mod status;
 pub mod target;

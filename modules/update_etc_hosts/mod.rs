@@ -15,12 +15,7 @@ mod template;
 
 pub use template::render_template;
 
-use crate::distro::hostname::{translate_bool, BUILTIN_TEMPLATES, HOSTS_FN};
-use crate::effect::{Data, Effect};
-use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
-use crate::schema::{Field, Ty};
-use crate::schedule::Frequency;
-use crate::value::Value;
+use crate::module::prelude::*;
 
 pub struct UpdateEtcHosts;
 

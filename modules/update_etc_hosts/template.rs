@@ -2,7 +2,7 @@
 //! them: the basic renderer (`$name`, `${name}`) and the jinja subset
 //! hosts templates use.
 
-use crate::pystr::is_space as py_space;
+use crate::module::prelude::pystr::is_space as py_space;
 
 /// `templater.render_string(text, params)`: a `## template: jinja` header
 /// selects jinja (variables and comments, with `-` whitespace control and
