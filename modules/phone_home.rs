@@ -302,7 +302,7 @@ fn read_conf(ctx: &Context, file: &str) -> Result<Value, ConfigError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Value::empty_map()),
         Err(e) => return Err(ConfigError::new(file, format!("reading {file}: {e}"))),
     };
-    let v = crate::yaml::load(&bytes, file).map_err(|e| ConfigError::new(file, e.to_string()))?;
+    let v = yaml::load(&bytes, file).map_err(|e| ConfigError::new(file, e.to_string()))?;
     Ok(if v.is_null() { Value::empty_map() } else { v })
 }
 
@@ -352,7 +352,7 @@ fn py_int(v: &Value) -> Result<Option<i64>, String> {
 
 /// `templater.render_string(url, {"INSTANCE_ID": iid})`.
 fn render_string(text: &str, iid: &str) -> Result<String, String> {
-    use crate::templater::{self, Kind};
+    use templater::Kind;
     let (kind, body, _) = templater::detect(text).map_err(|e| format!("ValueError: {e}"))?;
     match kind {
         Kind::Jinja => {

@@ -65,7 +65,7 @@ impl Module for SetHostname {
 /// `json.dumps({"fqdn": .., "hostname": ..}, indent=1, sort_keys=True) + "\n"`.
 fn set_hostname_json(hostname: &str, fqdn: &str) -> String {
     let v = serde_json::json!({"hostname": hostname, "fqdn": fqdn});
-    format!("{}\n", crate::pyjson::dumps(&v, 1))
+    format!("{}\n", pyjson::dumps(&v, 1))
 }
 
 /// What set_hostname and update_hostname do first: stop when

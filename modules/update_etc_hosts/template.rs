@@ -3,6 +3,7 @@
 //! hosts templates use.
 
 use crate::module::prelude::pystr::is_space as py_space;
+use crate::module::prelude::*;
 
 /// `templater.render_string(text, params)`: a `## template: jinja` header
 /// selects jinja (variables and comments, with `-` whitespace control and
@@ -11,7 +12,7 @@ use crate::module::prelude::pystr::is_space as py_space;
 /// (`#* ... *#`, cloud-init 0.7.5's own templates) has the comment removed
 /// first, as Cheetah did: 22.4 would copy it into `/etc/hosts`.
 pub fn render_template(text: &str, params: &[(&str, &str)]) -> Result<String, String> {
-    use crate::templater::{self, Kind};
+    use templater::Kind;
     match templater::detect(text)? {
         (Kind::Basic, _, false) => basic_render(&strip_cheetah_comments(text), params),
         (Kind::Basic, body, _) => basic_render(body, params),
