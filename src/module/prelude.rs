@@ -5,9 +5,7 @@
 //! see and do is what this file lists.
 
 // What a module is, what it is given and what it hands back.
-pub use super::{
-    normalize_name, run_parts, ConfigError, Context, Module, ModuleInfo, ModuleOutput,
-};
+pub use super::{run_parts, ConfigError, Context, Module, ModuleInfo, ModuleOutput};
 pub use crate::schedule::{Frequency, Stage};
 pub use crate::schema::{Field, Ty, VENDOR_DATA_PREFIX};
 
