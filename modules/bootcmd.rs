@@ -6,10 +6,7 @@
 //! random names do not) and run by `/bin/sh`; the file goes afterwards,
 //! whether the script succeeded or not.
 
-use crate::effect::{Command, Data, Effect, OnFailure};
-use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
-use crate::schema::{Field, Ty};
-use crate::schedule::Frequency;
+use crate::module::prelude::*;
 
 static COMMAND: Ty = Ty::OneOf(&[Ty::Str, Ty::List(&Ty::Any), Ty::Null]);
 
@@ -36,7 +33,7 @@ impl Module for Bootcmd {
             out.note("Skipping module named bootcmd, no 'bootcmd' key in configuration");
             return out;
         };
-        let script = match crate::py::shell::shellify(cmds) {
+        let script = match py::shell::shellify(cmds) {
             Ok(s) => s,
             Err(e) => {
                 out.error(format!("Failed to shellify bootcmd: {e}"));

@@ -10,11 +10,7 @@
 //! basic templates) for version, timestamp, datasource and uptime, in lower
 //! or upper case.
 
-use crate::effect::{Data, Effect};
-use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
-use crate::schema::{Field, Ty};
-use crate::schedule::Frequency;
-use crate::value::Value;
+use crate::module::prelude::*;
 
 pub struct FinalMessage;
 
@@ -51,10 +47,10 @@ impl Module for FinalMessage {
             t => t.to_string(),
         };
         let uptime = ctx.uptime();
-        let timestamp = chrono::Utc::now()
+        let timestamp = chrono::DateTime::<chrono::Utc>::from(ctx.host.now())
             .format("%a, %d %b %Y %H:%M:%S +0000")
             .to_string();
-        let version = crate::VERSION_STRING.to_string();
+        let version = VERSION_STRING.to_string();
         let vars = [
             ("uptime", uptime.clone()),
             ("timestamp", timestamp.clone()),
@@ -86,7 +82,7 @@ fn lookup<'a>(vars: &'a [(&str, String)], name: &str) -> Option<&'a str> {
 
 /// cloud-init's `templater.render_string` for the cases a message needs.
 fn render(template: &str, vars: &[(&str, String)]) -> Result<String, String> {
-    use crate::templater::{self, Kind};
+    use templater::Kind;
     match templater::detect(template)? {
         (Kind::Jinja, body, _) => render_jinja(body, vars),
         (Kind::Basic, body, _) => render_basic(body, vars),
@@ -161,5 +157,29 @@ mod tests {
             "1.5 CI_MISSING_JINJA_VAR/missing"
         );
         assert!(render("## template: jinja\n{% if x %}", &vars()).is_err());
+    }
+
+    /// Through the module test kit: the clock and the uptime are the
+    /// host's (the fake's), and boot-finished records them.
+    #[test]
+    fn kit_message_and_boot_finished_use_the_hosts_clock_and_uptime() {
+        let run = Kit::debian12()
+            .cfg("final_message: done at $timestamp after $uptime s\n")
+            .plan(&FinalMessage);
+        assert!(run.errors().is_empty(), "{:?}", run.errors());
+        assert!(matches!(
+            &run.effects()[0],
+            Effect::Console(text) if text == "done at Mon, 01 Jan 2024 00:00:00 +0000 after 100.00 s"
+        ));
+        assert_eq!(
+            run.file("/var/lib/cloud/instance/boot-finished").as_deref(),
+            Some(
+                format!(
+                    "100.00 - Mon, 01 Jan 2024 00:00:00 +0000 - v. {}\n",
+                    VERSION_STRING
+                )
+                .as_str()
+            )
+        );
     }
 }

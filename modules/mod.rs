@@ -1,12 +1,15 @@
 //! cloudboot's modules, one file each, and their registry. A module sees the
-//! engine's API (`crate::module`) only: config and context in, effects out.
+//! engine's API (`crate::module::prelude`) only: config and context in,
+//! effects out. `shared/` holds code several modules share; it is not a
+//! module and not in the registry.
 //!
 //! # To add a module
 //!
-//! 1. Write `modules/<name>.rs`: a unit struct that implements
-//!    [`Module`](crate::module::Module), with a `static INFO: ModuleInfo`
-//!    (cloud-init's name, aliases, frequency, activation keys, the keys it
-//!    reads with their schema, and a one-line summary).
+//! 1. Write `modules/<name>.rs`: `use crate::module::prelude::*;`, then a
+//!    unit struct that implements [`Module`](crate::module::Module), with a
+//!    `static INFO: ModuleInfo` (cloud-init's name, aliases, frequency,
+//!    activation keys, the keys it reads with their schema, and a one-line
+//!    summary).
 //! 2. Add one line, `<name>::<Struct>,`, to the [`registry!`] list below. That
 //!    line declares the file as a module and registers it.
 //! 3. Place it in a stage in `stages.yaml` (cloud-init's `cloud_*_modules`
@@ -17,6 +20,8 @@
 //! when stages.yaml names a module cloudboot lacks, or when two modules
 //! answer to one name; `tests/readme_lists.rs` fails when the README's table
 //! is not the registry's.
+
+pub mod shared;
 
 /// Declares each module file and lists its module in [`all`], from one
 /// line per module.

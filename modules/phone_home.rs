@@ -73,11 +73,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::effect::{Data, Effect, HttpRequest, OnFailure};
-use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
-use crate::schema::{Field, Ty};
-use crate::schedule::Frequency;
-use crate::value::Value;
+use crate::module::prelude::*;
 
 pub struct PhoneHome;
 
@@ -298,21 +294,25 @@ impl Module for PhoneHome {
 }
 
 /// `util.read_conf(fname)`: a YAML mapping from a file in the root; a
-/// missing file is an empty mapping.
-fn read_conf(ctx: &Context, file: &str) -> Result<Value, String> {
+/// missing file is an empty mapping. The error is about the file (its
+/// key is the file's path).
+fn read_conf(ctx: &Context, file: &str) -> Result<Value, ConfigError> {
     let bytes = match ctx.fs.read(Path::new(file)) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Value::empty_map()),
-        Err(e) => return Err(format!("reading {file}: {e}")),
+        Err(e) => return Err(ConfigError::new(file, format!("reading {file}: {e}"))),
     };
-    let v = crate::yaml::load(&bytes, file).map_err(|e| e.to_string())?;
+    let v = yaml::load(&bytes, file).map_err(|e| ConfigError::new(file, e.to_string()))?;
     Ok(if v.is_null() { Value::empty_map() } else { v })
 }
 
 /// `ph_cfg.get("post", "all")`, iterated as Python iterates it.
-fn post_list(v: Option<&Value>) -> Result<Vec<String>, String> {
+fn post_list(v: Option<&Value>) -> Result<Vec<String>, ConfigError> {
+    let error = |message: String| ConfigError::new("phone_home.post", message);
     let hashable = |v: &Value| match v {
-        Value::Seq(_) | Value::Map(_) => Err(format!("unhashable type: '{}'", v.type_name())),
+        Value::Seq(_) | Value::Map(_) => {
+            Err(error(format!("unhashable type: '{}'", v.type_name())))
+        }
         other => Ok(other.python_str()),
     };
     match v {
@@ -323,13 +323,16 @@ fn post_list(v: Option<&Value>) -> Result<Vec<String>, String> {
         Some(Value::Str(s)) => Ok(s.chars().map(String::from).collect()),
         Some(Value::Seq(items)) => items.iter().map(hashable).collect(),
         Some(Value::Map(m)) => m.iter().map(|(k, _)| hashable(k)).collect(),
-        Some(other) => Err(format!("'{}' object is not iterable", other.type_name())),
+        Some(other) => Err(error(format!(
+            "'{}' object is not iterable",
+            other.type_name()
+        ))),
     }
 }
 
 /// `templater.render_string(url, {"INSTANCE_ID": iid})`.
 fn render_string(text: &str, iid: &str) -> Result<String, String> {
-    use crate::templater::{self, Kind};
+    use templater::Kind;
     let (kind, body, _) = templater::detect(text).map_err(|e| format!("ValueError: {e}"))?;
     match kind {
         Kind::Jinja => {

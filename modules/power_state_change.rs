@@ -49,12 +49,7 @@
 //! - The watcher reads `/proc`, so the BSD flags are only the command's; the
 //!   `procstat` route 22.4 takes on FreeBSD is not needed (cloudboot is Linux).
 
-use crate::distro::shutdown::shutdown_command;
-use crate::effect::{shell_quote, Effect, HostAction};
-use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
-use crate::schema::{Field, Ty};
-use crate::schedule::Frequency;
-use crate::value::{python_float_repr, Value};
+use crate::module::prelude::*;
 
 pub struct PowerStateChange;
 
@@ -87,7 +82,7 @@ static INFO: ModuleInfo = ModuleInfo {
 const MODES: &[&str] = &["halt", "poweroff", "reboot"];
 
 /// Where the watcher's messages go (host path: it only runs on root `/`).
-const WATCH_LOG: &str = crate::paths::OUTPUT_LOG_FILE;
+const WATCH_LOG: &str = OUTPUT_LOG_FILE;
 
 /// `$0` of both scripts, so their messages say who they are.
 const SCRIPT_NAME: &str = "power_state_change";
@@ -267,23 +262,29 @@ pub fn watcher_argv(w: &Watch) -> Vec<String> {
 /// cloud-init's `load_power_state`: `Ok(None)` when `power_state` is absent
 /// or null; an error in cloud-init's words otherwise. `distro` is the
 /// distribution's name (`system_info.distro` or the detected variant).
-pub fn load_power_state(cfg: &Value, distro: &str) -> Result<Option<PowerState>, String> {
+pub fn load_power_state(
+    cfg: &Value,
+    distro: &str,
+) -> Result<Option<PowerState>, ConfigError> {
     let pstate = match cfg.get("power_state") {
         None | Some(Value::Null) => return Ok(None),
         Some(p) => p,
     };
     if pstate.as_map().is_none() {
-        return Err("power_state is not a dict.".into());
+        return Err(ConfigError::new("power_state", "power_state is not a dict."));
     }
     let mode = match pstate.get("mode") {
         Some(Value::Str(m)) if MODES.contains(&m.as_str()) => m.clone(),
         other => {
-            return Err(format!(
-                "power_state[mode] required, must be one of: {}. found: '{}'.",
-                MODES.join(","),
-                other
-                    .map(Value::python_str)
-                    .unwrap_or_else(|| "None".into())
+            return Err(ConfigError::new(
+                "power_state.mode",
+                format!(
+                    "power_state[mode] required, must be one of: {}. found: '{}'.",
+                    MODES.join(","),
+                    other
+                        .map(Value::python_str)
+                        .unwrap_or_else(|| "None".into())
+                ),
             ))
         }
     };
@@ -291,10 +292,13 @@ pub fn load_power_state(cfg: &Value, distro: &str) -> Result<Option<PowerState>,
         None | Some(Value::Null) => None,
         Some(Value::Str(s)) => Some(s.clone()).filter(|s| !s.is_empty()),
         Some(other) => {
-            return Err(format!(
-                "power_state[message] must be a string. found {} '{}'.",
-                other.type_name(),
-                other.python_str()
+            return Err(ConfigError::new(
+                "power_state.message",
+                format!(
+                    "power_state[message] must be a string. found {} '{}'.",
+                    other.type_name(),
+                    other.python_str()
+                ),
             ))
         }
     };
@@ -302,8 +306,12 @@ pub fn load_power_state(cfg: &Value, distro: &str) -> Result<Option<PowerState>,
     let command = shutdown_command(distro, &mode, minutes, message.as_deref());
     let timeout = match pstate.get("timeout") {
         None => 30.0,
-        Some(t) => python_float(t)
-            .ok_or_else(|| format!("failed to convert timeout '{}' to float.", t.python_str()))?,
+        Some(t) => python_float(t).ok_or_else(|| {
+            ConfigError::new(
+                "power_state.timeout",
+                format!("failed to convert timeout '{}' to float.", t.python_str()),
+            )
+        })?,
     };
     let condition = match pstate.get("condition") {
         None | Some(Value::Bool(true)) => Condition::Always,
@@ -311,9 +319,12 @@ pub fn load_power_state(cfg: &Value, distro: &str) -> Result<Option<PowerState>,
         Some(Value::Str(s)) => Condition::Shell(s.clone()),
         Some(Value::Seq(items)) => Condition::Shell(exec_line(items)?),
         Some(other) => {
-            return Err(format!(
-                "power_state[condition] type {} invalid. must be list, bool, str",
-                other.type_name()
+            return Err(ConfigError::new(
+                "power_state.condition",
+                format!(
+                    "power_state[condition] type {} invalid. must be list, bool, str",
+                    other.type_name()
+                ),
             ))
         }
     };
@@ -323,9 +334,9 @@ pub fn load_power_state(cfg: &Value, distro: &str) -> Result<Option<PowerState>,
     }) {
         // No program can be given a NUL in an argument.
         if arg.contains('\0') {
-            return Err(format!(
-                "power_state: '{}' contains a NUL byte.",
-                arg.escape_default()
+            return Err(ConfigError::new(
+                "power_state",
+                format!("power_state: '{}' contains a NUL byte.", arg.escape_default()),
             ));
         }
     }
@@ -338,18 +349,21 @@ pub fn load_power_state(cfg: &Value, distro: &str) -> Result<Option<PowerState>,
 }
 
 /// A list condition as one `sh -c` line that execs it as Popen would.
-fn exec_line(items: &[Value]) -> Result<String, String> {
+fn exec_line(items: &[Value]) -> Result<String, ConfigError> {
+    let error = |message: String| ConfigError::new("power_state.condition", message);
     if items.is_empty() {
-        return Err("power_state[condition] is an empty list; there is no command to run.".into());
+        return Err(error(
+            "power_state[condition] is an empty list; there is no command to run.".into(),
+        ));
     }
     let mut line = String::from("exec");
     for it in items {
         let Value::Str(s) = it else {
-            return Err(format!(
+            return Err(error(format!(
                 "power_state[condition] list items must be strings. found {} '{}'.",
                 it.type_name(),
                 it.python_str()
-            ));
+            )));
         };
         line.push(' ');
         // Always quoted, so that `exec` sees each item as one word.
@@ -359,14 +373,17 @@ fn exec_line(items: &[Value]) -> Result<String, String> {
 }
 
 /// `power_state[delay]` in minutes: `None` for "now" (or no delay).
-fn delay_minutes(delay: Option<&Value>) -> Result<Option<i64>, String> {
+fn delay_minutes(delay: Option<&Value>) -> Result<Option<i64>, ConfigError> {
     Ok(match delay {
         None => None,
         Some(Value::Str(s)) if s == "now" => None,
         Some(d) => Some(python_int(d).filter(|m| *m >= 0).ok_or_else(|| {
-            format!(
-                "power_state[delay] must be 'now' or '+m' (minutes). found '{}'.",
-                d.python_str()
+            ConfigError::new(
+                "power_state.delay",
+                format!(
+                    "power_state[delay] must be 'now' or '+m' (minutes). found '{}'.",
+                    d.python_str()
+                ),
             )
         })?),
     })
@@ -451,7 +468,7 @@ impl Module for PowerStateChange {
             out.note("Condition was false. Will not perform state change.");
             return out;
         }
-        let pid = std::process::id();
+        let pid = ctx.host.pid();
         tracing::debug!(
             "After pid {pid} ends, will execute: {}",
             ps.command.join(" ")
@@ -480,7 +497,7 @@ mod tests {
     }
 
     fn load(yaml: &str) -> Result<Option<PowerState>, String> {
-        load_power_state(&cfg(yaml), "debian")
+        load_power_state(&cfg(yaml), "debian").map_err(String::from)
     }
 
     fn command(yaml: &str, distro: &str) -> Vec<String> {
@@ -644,6 +661,31 @@ mod tests {
         assert_eq!(
             describe(&ps),
             "reboot (shutdown -r now 'Bye now') once cloudboot has exited or after 30 s, if `test -f /x` exits 0"
+        );
+    }
+
+    /// Through the module test kit: the watcher waits on cloudboot's own
+    /// pid (the fake host's 4242), then runs the distro's shutdown.
+    #[test]
+    fn kit_plans_the_watcher_on_the_hosts_pid() {
+        let run = Kit::debian12()
+            .cfg("power_state:\n  mode: reboot\n  delay: '+5'\n  message: bye\n")
+            .plan(&PowerStateChange);
+        assert!(run.errors().is_empty(), "{:?}", run.errors());
+        let commands = run.commands();
+        assert_eq!(commands.len(), 1);
+        let argv = &commands[0];
+        assert_eq!(argv[..2], ["/bin/sh", "-c"]);
+        assert_eq!(argv[5], "4242");
+        let end = argv.iter().position(|a| a == "--").unwrap();
+        assert_eq!(argv[end + 1..], ["shutdown", "-r", "+5", "bye"]);
+        let bad = Kit::debian12()
+            .cfg("power_state: {mode: sleep}\n")
+            .plan(&PowerStateChange);
+        assert!(bad.effects().is_empty());
+        assert_eq!(
+            bad.errors(),
+            ["power_state[mode] required, must be one of: halt,poweroff,reboot. found: 'sleep'. Not performing power state change!"]
         );
     }
 }

@@ -10,11 +10,7 @@
 //! names it. Photon and Mariner keep DNS in systemd-resolved's file, whose
 //! template cloudboot does not have: the module says so and writes nothing.
 
-use crate::effect::{Data, Effect};
-use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
-use crate::schema::{Field, Ty};
-use crate::schedule::Frequency;
-use crate::value::Value;
+use crate::module::prelude::*;
 
 pub struct ResolvConf;
 
@@ -90,17 +86,20 @@ impl Module for ResolvConf {
 }
 
 /// The list under `key`, each item as jinja prints it; `None` when absent.
-fn list(params: &Value, key: &str) -> Result<Option<Vec<String>>, String> {
+fn list(params: &Value, key: &str) -> Result<Option<Vec<String>>, ConfigError> {
     match params.get(key) {
         None => Ok(None),
         Some(Value::Seq(items)) => Ok(Some(items.iter().map(Value::python_str).collect())),
-        Some(other) => Err(format!("{key} must be a list, not {}", other.type_name())),
+        Some(other) => Err(ConfigError::new(
+            format!("resolv_conf.{key}"),
+            format!("{key} must be a list, not {}", other.type_name()),
+        )),
     }
 }
 
 /// `generate_resolv_conf` and the template, as 22.4 renders them (jinja
 /// with `trim_blocks`, and the newline cloud-init's templater adds).
-pub fn render(params: &Value) -> Result<String, String> {
+pub fn render(params: &Value) -> Result<String, ConfigError> {
     let mut text = String::from(HEADER);
     if let Some(servers) = list(params, "nameservers")? {
         for s in servers {
@@ -138,9 +137,9 @@ pub fn render(params: &Value) -> Result<String, String> {
             }
         }
         Some(other) => {
-            return Err(format!(
-                "options must be a mapping, not {}",
-                other.type_name()
+            return Err(ConfigError::new(
+                "resolv_conf.options",
+                format!("options must be a mapping, not {}", other.type_name()),
             ))
         }
     }

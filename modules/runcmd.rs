@@ -3,10 +3,7 @@
 //! cloud-init's `util.shellify`: `#!/bin/sh`, then one line per command; a
 //! list command has every argument single-quoted, a string is written as is.
 
-use crate::effect::{Data, Effect};
-use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
-use crate::schema::{Field, Ty};
-use crate::schedule::Frequency;
+use crate::module::prelude::*;
 
 /// A runcmd item: a command line, an argument list, or null (a YAML comment).
 static COMMAND: Ty = Ty::OneOf(&[Ty::Str, Ty::List(&Ty::Any), Ty::Null]);
@@ -47,5 +44,39 @@ impl Module for Runcmd {
             )),
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Through the module test kit: the commands become the instance's
+    /// runcmd script (run later by scripts_user), executable by root only.
+    #[test]
+    fn kit_writes_the_script_into_the_instance() {
+        use std::path::PathBuf;
+        let run = Kit::debian12()
+            .cfg("runcmd:\n- [touch, /tmp/it's here]\n- echo hi > /tmp/x\n")
+            .plan(&Runcmd);
+        assert!(run.errors().is_empty());
+        let written = run.written();
+        assert_eq!(written.len(), 1);
+        assert_eq!(
+            written[0].path,
+            PathBuf::from("/var/lib/cloud/instances/iid-kit/scripts/runcmd")
+        );
+        assert_eq!(written[0].mode, 0o700);
+        assert_eq!(
+            written[0].content,
+            "#!/bin/sh\n'touch' '/tmp/it'\\''s here'\necho hi > /tmp/x\n"
+        );
+        assert!(run.commands().is_empty(), "runcmd itself runs nothing");
+        let none = Kit::debian12().plan(&Runcmd);
+        assert!(none.effects().is_empty());
+        assert_eq!(
+            none.notes(),
+            ["Skipping module named runcmd, no 'runcmd' key in configuration"]
+        );
     }
 }

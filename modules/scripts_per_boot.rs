@@ -2,8 +2,7 @@
 //! `/var/lib/cloud/scripts/per-boot` on every boot, in sorted order (an
 //! image's own boot hooks).
 
-use crate::module::{run_parts, Context, Module, ModuleInfo, ModuleOutput};
-use crate::schedule::Frequency;
+use crate::module::prelude::*;
 
 pub struct ScriptsPerBoot;
 

@@ -1,8 +1,7 @@
 //! scripts_per_instance (`cc_scripts_per_instance`): runs the executables in
 //! `/var/lib/cloud/scripts/per-instance` once per instance, in sorted order.
 
-use crate::module::{run_parts, Context, Module, ModuleInfo, ModuleOutput};
-use crate::schedule::Frequency;
+use crate::module::prelude::*;
 
 pub struct ScriptsPerInstance;
 

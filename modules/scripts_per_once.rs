@@ -2,8 +2,7 @@
 //! `/var/lib/cloud/scripts/per-once` once for the life of the image, in
 //! sorted order.
 
-use crate::module::{run_parts, Context, Module, ModuleInfo, ModuleOutput};
-use crate::schedule::Frequency;
+use crate::module::prelude::*;
 
 pub struct ScriptsPerOnce;
 

@@ -4,8 +4,7 @@
 //! others; the module then fails with cloud-init's
 //! `Runparts: N failures (names) in M attempted commands`.
 
-use crate::module::{run_parts, Context, Module, ModuleInfo, ModuleOutput};
-use crate::schedule::Frequency;
+use crate::module::prelude::*;
 
 pub struct ScriptsUser;
 

@@ -14,10 +14,7 @@
 //! null `prefix`, which 22.4's schema refuses and its module takes as no
 //! prefix, is refused like the schema refuses it.
 
-use crate::module::{run_parts, Context, Module, ModuleInfo, ModuleOutput};
-use crate::schema::{Field, Ty, VENDOR_DATA_PREFIX};
-use crate::schedule::Frequency;
-use crate::value::Value;
+use crate::module::prelude::*;
 
 pub struct ScriptsVendor;
 

@@ -10,16 +10,7 @@
 //! runs this module's `handle` early in `init --local` and `init`
 //! ([`maybe_set_hostname`]).
 
-use crate::datasource::Instance;
-use crate::distro::names::Names;
-use crate::distro::Distro;
-use crate::effect::{Data, Effect};
-use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
-use crate::paths::Paths;
-use crate::rootfs::FsView;
-use crate::schema::{Field, Ty};
-use crate::schedule::Frequency;
-use crate::value::Value;
+use crate::module::prelude::*;
 
 pub struct SetHostname;
 
@@ -74,7 +65,7 @@ impl Module for SetHostname {
 /// `json.dumps({"fqdn": .., "hostname": ..}, indent=1, sort_keys=True) + "\n"`.
 fn set_hostname_json(hostname: &str, fqdn: &str) -> String {
     let v = serde_json::json!({"hostname": hostname, "fqdn": fqdn});
-    format!("{}\n", crate::py::json::dumps(&v, 1))
+    format!("{}\n", py::json::dumps(&v, 1))
 }
 
 /// What set_hostname and update_hostname do first: stop when
@@ -204,4 +195,39 @@ pub fn maybe_set_hostname(
         ));
     }
     early
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Through the module test kit: the hostname file of each family, the
+    /// running hostname, and the record that stops a second run.
+    #[test]
+    fn kit_writes_the_familys_hostname_file_and_the_record() {
+        let cfg = "hostname: web1\nfqdn: web1.example.com\n";
+        let debian = Kit::debian12().cfg(cfg).plan(&SetHostname);
+        assert!(debian.errors().is_empty(), "{:?}", debian.errors());
+        assert_eq!(debian.file("/etc/hostname").as_deref(), Some("web1\n"));
+        assert_eq!(debian.commands(), [["hostname", "web1"]]);
+        assert_eq!(
+            debian.file("/var/lib/cloud/data/set-hostname").as_deref(),
+            Some("{\n \"fqdn\": \"web1.example.com\",\n \"hostname\": \"web1\"\n}\n")
+        );
+        let centos = Kit::centos7().cfg(cfg).plan(&SetHostname);
+        assert!(centos.errors().is_empty(), "{:?}", centos.errors());
+        assert!(centos
+            .file("/etc/sysconfig/network")
+            .is_some_and(|t| t.contains("HOSTNAME=web1")));
+        // The record says it was done: a second run changes nothing.
+        let again = Kit::debian12()
+            .file(
+                "/var/lib/cloud/data/set-hostname",
+                &debian.file("/var/lib/cloud/data/set-hostname").unwrap(),
+            )
+            .cfg(cfg)
+            .plan(&SetHostname);
+        assert!(again.effects().is_empty());
+        assert_eq!(again.notes(), ["No hostname changes. Skipping set-hostname"]);
+    }
 }

@@ -72,18 +72,10 @@ use std::path::Path;
 
 use tracing::Level;
 
-use crate::accounts;
-use crate::distro::service::SshService;
-use crate::distro::Distro;
-use crate::effect::{Command, Data, Effect, HostAction, OnFailure};
-use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
-use crate::probe::{Branch, Probe, When, PROBE_ERROR};
-use crate::py::truth::{is_false, is_true};
-use crate::rootfs::FsView;
-use crate::schema::{Field, Ty};
-use crate::schedule::Frequency;
-use crate::sshd_config;
-use crate::value::{python_str_repr, Value};
+use crate::module::prelude::*;
+use crate::modules::shared::one_line::one_line;
+use crate::modules::shared::sshd_config;
+use crate::module::prelude::py::truth::{is_false, is_true};
 
 pub struct SetPasswords;
 
@@ -142,7 +134,7 @@ impl Module for SetPasswords {
 
 /// `rand_user_password()`: 20 characters, each uniformly from [`PW_SET`],
 /// drawn from the host's random source.
-pub fn rand_user_password(host: &dyn crate::host::Host) -> String {
+pub fn rand_user_password(host: &dyn Host) -> String {
     let set = PW_SET.as_bytes();
     // The largest multiple of the alphabet's size below 256: bytes at or
     // above it are drawn again, so every character is equally likely.
@@ -251,7 +243,7 @@ pub fn plan(
 
     // `password`, or the first module argument (which also drops `list`).
     // Read only if no one else gets a password, as cloud-init reads it.
-    let password = || -> Result<Option<String>, String> {
+    let password = || -> Result<Option<String>, ConfigError> {
         if let Some(a) = args.first() {
             return Ok(Some(a.clone()));
         }
@@ -262,9 +254,12 @@ pub fn plan(
             Some(
                 v @ (Value::Int(_) | Value::BigInt(_) | Value::Float(_) | Value::Timestamp(_)),
             ) => Ok(Some(v.python_str())),
-            Some(v) => Err(format!(
-                "password: must be a string, not {}; the default user's password is not set",
-                v.type_name()
+            Some(v) => Err(ConfigError::new(
+                "password",
+                format!(
+                    "password: must be a string, not {}; the default user's password is not set",
+                    v.type_name()
+                ),
             )),
         }
     };
@@ -338,10 +333,10 @@ pub fn plan(
                 }
             };
             for (at, line) in raw {
-                if let Err(e) = accounts::one_line(&at, line, CHPASSWD_INPUT) {
+                if let Err(e) = one_line(&at, line, CHPASSWD_INPUT) {
                     let user = line
                         .split_once(':')
-                        .filter(|(u, _)| accounts::one_line("", u, "").is_ok())
+                        .filter(|(u, _)| one_line("", u, "").is_ok())
                         .map(|(u, _)| format!(" (user {})", python_str_repr(u)))
                         .unwrap_or_default();
                     out.error(format!("{e}{user}; this entry is not set"));
@@ -369,7 +364,7 @@ pub fn plan(
             None
         });
         if let Some(pw) = password.filter(|p| !p.is_empty()) {
-            let ug = match crate::distro::users::normalize_users_groups(cfg) {
+            let ug = match normalize_users_groups(cfg) {
                 Ok(ug) => ug,
                 Err(e) => {
                     out.error(format!(
@@ -381,8 +376,8 @@ pub fn plan(
             match ug.default_user() {
                 Some((user, _)) => {
                     let checked =
-                        accounts::one_line("password", &pw, CHPASSWD_INPUT).and_then(|_| {
-                            accounts::one_line("the default user's name", &user, CHPASSWD_INPUT)
+                        one_line("password", &pw, CHPASSWD_INPUT).and_then(|_| {
+                            one_line("the default user's name", &user, CHPASSWD_INPUT)
                         });
                     match checked {
                         Ok(()) => lines.push((user, pw)),
@@ -484,14 +479,15 @@ pub fn plan(
 impl<'a> UserEntry<'a> {
     /// The entry's type, name and password (empty for `RANDOM`), or what is
     /// wrong with it (it is then skipped).
-    fn checked(&self) -> Result<(&'a str, &'a str, &'a str), String> {
+    fn checked(&self) -> Result<(&'a str, &'a str, &'a str), ConfigError> {
         let at = format!("chpasswd.users[{}]", self.index);
         let not_set = "this user's password is not set";
+        let error = |key: &str, message: String| ConfigError::new(format!("{at}.{key}"), message);
         let kind = match self.kind {
             None => "hash",
             Some(Value::Str(k)) if matches!(k.as_str(), "text" | "hash" | "RANDOM") => k,
             other => {
-                return Err(format!(
+                return Err(error("type", format!(
                     "{at}.type: must be text, hash or RANDOM{}; {not_set}",
                     match other {
                         // Quoted only when it is a known type in the wrong
@@ -504,38 +500,47 @@ impl<'a> UserEntry<'a> {
                         Some(other) => format!(", not this {}", other.type_name()),
                         None => String::new(),
                     }
-                ));
+                )));
             }
         };
         let Value::Str(name) = self.name else {
-            return Err(format!(
-                "{at}.name: must be a string, not {}; {not_set}",
-                self.name.type_name()
+            return Err(error(
+                "name",
+                format!(
+                    "{at}.name: must be a string, not {}; {not_set}",
+                    self.name.type_name()
+                ),
             ));
         };
-        accounts::one_line(&format!("{at}.name"), name, CHPASSWD_INPUT)
-            .map_err(|e| format!("{e}; {not_set}"))?;
+        one_line(&format!("{at}.name"), name, CHPASSWD_INPUT)
+            .map_err(|e| error("name", format!("{e}; {not_set}")))?;
         let password = match (kind, self.password) {
             ("RANDOM", _) => "",
             (_, None) => {
-                return Err(format!(
-                    "{at}.password: is required for type {kind} (cloud-init 22.4 would set the literal password 'RANDOM'); {not_set}"
+                return Err(error(
+                    "password",
+                    format!(
+                        "{at}.password: is required for type {kind} (cloud-init 22.4 would set the literal password 'RANDOM'); {not_set}"
+                    ),
                 ))
             }
             (_, Some(Value::Str(p))) => p,
             (_, Some(other)) => {
-                return Err(format!(
-                    "{at}.password: must be a string, not {}; {not_set}",
-                    other.type_name()
+                return Err(error(
+                    "password",
+                    format!(
+                        "{at}.password: must be a string, not {}; {not_set}",
+                        other.type_name()
+                    ),
                 ))
             }
         };
-        accounts::one_line(
+        one_line(
             &format!("{at}.password (user {})", python_str_repr(name)),
             password,
             CHPASSWD_INPUT,
         )
-        .map_err(|e| format!("{e}; {not_set}"))?;
+        .map_err(|e| error("password", format!("{e}; {not_set}")))?;
         Ok((kind, name, password))
     }
 }
@@ -731,7 +736,7 @@ fn handle_ssh_pwauth(cfg: &Value, fs: &dyn FsView, distro: &Distro, out: &mut Mo
         // /): a running sshd, what the recorded boots show.
         assume: 0,
         branches,
-        log: crate::log_at!(),
+        log: log_at!(),
     }));
 }
 

@@ -39,14 +39,10 @@
 
 use std::path::Path;
 
-use crate::accounts::{self, Staged};
-use crate::effect::{Command, Data, Named, OnFailure, Owner};
-use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
-use crate::py::set::PySet;
-use crate::schema::{Field, Ty};
-use crate::schedule::Frequency;
-use crate::ssh_util;
-use crate::value::Value;
+use crate::module::prelude::*;
+use crate::modules::shared::one_line::one_line;
+use crate::modules::shared::ssh_util;
+use crate::modules::shared::staged::Staged;
 
 pub struct Ssh;
 
@@ -123,7 +119,7 @@ impl Module for Ssh {
                 let p = dir.join(&name);
                 if st
                     .lstat(&p)
-                    .is_some_and(|a| a.kind == crate::rootfs::Kind::Dir)
+                    .is_some_and(|a| a.kind == FileKind::Dir)
                 {
                     warn(
                         &mut out,
@@ -154,7 +150,7 @@ impl Module for Ssh {
             Err(e) => {
                 warn(&mut out, "Applying SSH credentials failed!".to_string());
                 tracing::debug!("{e}");
-                out.notes.push(e);
+                out.notes.push(e.into());
             }
         }
         out.effects = st.effects;
@@ -169,11 +165,15 @@ fn warn(out: &mut ModuleOutput, msg: String) {
 }
 
 /// `ssh_keys`: write what is given, derive missing public keys.
-fn provided_keys(st: &mut Staged, out: &mut ModuleOutput, keys: &Value) -> Result<(), String> {
+fn provided_keys(
+    st: &mut Staged,
+    out: &mut ModuleOutput,
+    keys: &Value,
+) -> Result<(), ConfigError> {
     let Value::Map(map) = keys else {
-        return Err(format!(
-            "'{}' object has no attribute 'items'",
-            keys.type_name()
+        return Err(ConfigError::new(
+            "ssh_keys",
+            format!("'{}' object has no attribute 'items'", keys.type_name()),
         ));
     };
     for (key, val) in map.iter() {
@@ -196,9 +196,12 @@ fn provided_keys(st: &mut Staged, out: &mut ModuleOutput, keys: &Value) -> Resul
             Value::Str(s) => s.clone(),
             Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
             other => {
-                return Err(format!(
-                    "ssh_keys.{key}: expected a string, found {}",
-                    other.type_name()
+                return Err(ConfigError::new(
+                    format!("ssh_keys.{key}"),
+                    format!(
+                        "ssh_keys.{key}: expected a string, found {}",
+                        other.type_name()
+                    ),
                 ))
             }
         };
@@ -248,7 +251,7 @@ fn generate_keys(st: &mut Staged, cfg: &Value) {
         }
         if !st.is_dir(Path::new("/etc/ssh")) {
             // util.ensure_dir: made (0755), mode left alone.
-            st.push(crate::effect::Effect::Mkdir {
+            st.push(Effect::Mkdir {
                 path: "/etc/ssh".into(),
                 mode: 0o755,
             });
@@ -284,9 +287,9 @@ fn generate_keys(st: &mut Staged, cfg: &Value) {
 /// The default user's and root's keys (`apply_credentials`). Returns the
 /// errors for keys refused because they would not stay one line in
 /// authorized_keys (see users_groups: 22.4 writes them as two keys).
-fn apply_credentials(st: &mut Staged, ctx: &Context) -> Result<Vec<String>, String> {
+fn apply_credentials(st: &mut Staged, ctx: &Context) -> Result<Vec<String>, ConfigError> {
     let cfg = ctx.cfg;
-    let ug = crate::distro::users::normalize_users_groups(cfg)?;
+    let ug = normalize_users_groups(cfg)?;
     // cloud-init normalises again here, and logs its deprecations again.
     for w in &ug.warnings {
         tracing::warn!("{w}");
@@ -311,11 +314,16 @@ fn apply_credentials(st: &mut Staged, ctx: &Context) -> Result<Vec<String>, Stri
         // list.extend(str) adds its characters.
         Some(Value::Str(s)) => keys.extend(s.chars().map(String::from)),
         Some(Value::Map(m)) => keys.extend(m.iter().map(|(k, _)| k.python_str())),
-        Some(other) => return Err(format!("'{}' object is not iterable", other.type_name())),
+        Some(other) => {
+            return Err(ConfigError::new(
+                "ssh_authorized_keys",
+                format!("'{}' object is not iterable", other.type_name()),
+            ))
+        }
     }
     let mut refused = Vec::new();
     keys.retain(
-        |k| match accounts::one_line("a key", crate::py::str::strip(k), "authorized_keys") {
+        |k| match one_line("a key", py::str::strip(k), "authorized_keys") {
             Ok(()) => true,
             Err(e) => {
                 refused.push(format!(
@@ -331,11 +339,13 @@ fn apply_credentials(st: &mut Staged, ctx: &Context) -> Result<Vec<String>, Stri
         .map(str::to_string)
         .collect();
     let root = accounts::account(st.fs, "root", None)
-        .ok_or_else(|| "Unable to get SSH info for user 'root'".to_string())?;
+        .ok_or_else(|| ConfigError::new("users", "Unable to get SSH info for user 'root'"))?;
     let mut user_name = None;
     if let Some((name, ucfg)) = &default {
         let account = accounts::account(st.fs, name, Some(ucfg))
-            .ok_or_else(|| format!("Unable to get SSH info for user '{name}'"))?;
+            .ok_or_else(|| {
+                ConfigError::new("users", format!("Unable to get SSH info for user '{name}'"))
+            })?;
         ssh_util::setup_user_keys(st, &keys, &account, &root, None);
         user_name = Some(name.clone());
     }

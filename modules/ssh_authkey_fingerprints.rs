@@ -15,13 +15,9 @@
 //! default, or `md5`; other hashlib names print `?`, as cloud-init prints
 //! for a hash it cannot make).
 
-use crate::accounts::{self, Staged};
-use crate::effect::Effect;
-use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
-use crate::schema::{Field, Ty};
-use crate::schedule::Frequency;
-use crate::ssh_util::{self, AuthKeyLine};
-use crate::value::Value;
+use crate::module::prelude::*;
+use crate::modules::shared::ssh_util::{self, AuthKeyLine};
+use crate::modules::shared::staged::Staged;
 
 pub struct SshAuthkeyFingerprints;
 
@@ -54,7 +50,7 @@ impl Module for SshAuthkeyFingerprints {
             .get("authkey_hash")
             .map(Value::python_str)
             .unwrap_or_else(|| "sha256".into());
-        let users = match crate::distro::users::normalize_users_groups(ctx.cfg) {
+        let users = match normalize_users_groups(ctx.cfg) {
             Ok(u) => u,
             Err(e) => {
                 out.error(e);
@@ -97,12 +93,12 @@ fn fingerprint(b64: &str, hash: &str) -> String {
     if b64.is_empty() {
         return String::new();
     }
-    let Ok(bytes) = crate::base64::decode(b64.as_bytes()) else {
+    let Ok(bytes) = base64::decode(b64.as_bytes()) else {
         return "?".into();
     };
     let hex = match hash {
-        "sha256" => crate::sha256::hex(&bytes),
-        "md5" => crate::md5::hex(&bytes),
+        "sha256" => sha256::hex(&bytes),
+        "md5" => md5::hex(&bytes),
         _ => return "?".into(),
     };
     hex.as_bytes()

@@ -6,9 +6,8 @@
 //! `preserve_hostname` turns it off. The distro's part is
 //! `crate::distro::hostname`.
 
-use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
-use crate::modules::set_hostname::prepare;
-use crate::schedule::Frequency;
+use crate::module::prelude::*;
+use super::set_hostname::prepare;
 
 pub struct UpdateHostname;
 
@@ -26,7 +25,7 @@ static INFO: ModuleInfo = ModuleInfo {
         "fqdn",
         "prefer_fqdn_over_hostname",
     ],
-    schema: crate::modules::set_hostname::HOSTNAME_KEYS,
+    schema: super::set_hostname::HOSTNAME_KEYS,
     summary: "update the hostname on every boot, unless someone else changed it",
 };
 

@@ -59,18 +59,11 @@
 
 use std::path::Path;
 
-use crate::accounts::{self, Staged};
-use crate::distro::users::SUDOERS_FILE;
-use crate::distro::Distro;
-use crate::effect::{Command, Data, OnFailure};
-use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
-use crate::py::header::make_header;
-use crate::py::path::abspath;
-use crate::py::set::PySet;
-use crate::schema::{Field, Ty};
-use crate::schedule::Frequency;
-use crate::ssh_util;
-use crate::value::{Mapping, Value};
+use crate::module::prelude::*;
+use crate::module::prelude::py::{header::make_header, path::abspath};
+use crate::modules::shared::one_line::one_line;
+use crate::modules::shared::ssh_util;
+use crate::modules::shared::staged::Staged;
 
 pub struct UsersGroups;
 
@@ -99,7 +92,7 @@ impl Module for UsersGroups {
 
     fn plan(&self, ctx: &Context) -> ModuleOutput {
         let mut out = ModuleOutput::default();
-        let ug = match crate::distro::users::normalize_users_groups(ctx.cfg) {
+        let ug = match normalize_users_groups(ctx.cfg) {
             Ok(ug) => ug,
             Err(e) => {
                 out.error(e);
@@ -258,10 +251,11 @@ fn strings(v: &Value) -> Vec<&str> {
 
 /// Refuses a user any of whose names or fields would not stay one line
 /// where it is written ([`accounts::one_line`]); such a user is not made.
-fn check_user(name: &str, cfg: &Mapping) -> Result<(), String> {
+fn check_user(name: &str, cfg: &Mapping) -> Result<(), ConfigError> {
     let who = format!("users: user {}", crate::value::python_str_repr(name));
-    let not_made = |e: String| format!("{who}: {e}; the user is not created");
-    accounts::one_line(
+    let not_made =
+        |e: String| ConfigError::new("users", format!("{who}: {e}; the user is not created"));
+    one_line(
         "the name",
         name,
         "/etc/passwd, chpasswd's input and /etc/sudoers.d",
@@ -276,7 +270,7 @@ fn check_user(name: &str, cfg: &Mapping) -> Result<(), String> {
             } else {
                 value
             };
-            accounts::one_line(label, value, place).map_err(not_made)?;
+            one_line(label, value, place).map_err(not_made)?;
         }
     }
     Ok(())
@@ -284,12 +278,13 @@ fn check_user(name: &str, cfg: &Mapping) -> Result<(), String> {
 
 /// Refuses a group of `groups` whose name or a member's would not stay one
 /// line (`groupadd NAME`, `usermod -a -G NAME MEMBER`).
-fn check_group(name: &str, members: &[String]) -> Result<(), String> {
+fn check_group(name: &str, members: &[String]) -> Result<(), ConfigError> {
     let who = format!("groups: group {}", crate::value::python_str_repr(name));
-    let not_made = |e: String| format!("{who}: {e}; the group is not created");
-    accounts::one_line("the name", name, "/etc/group").map_err(not_made)?;
+    let not_made =
+        |e: String| ConfigError::new("groups", format!("{who}: {e}; the group is not created"));
+    one_line("the name", name, "/etc/group").map_err(not_made)?;
     for m in members {
-        accounts::one_line("a member's name", m, "/etc/group").map_err(not_made)?;
+        one_line("a member's name", m, "/etc/group").map_err(not_made)?;
     }
     Ok(())
 }
@@ -318,7 +313,7 @@ impl Run<'_, '_> {
     }
 
     /// `Distro.create_group(name, members)`.
-    fn create_group(&mut self, name: &str, members: &[String]) -> Result<(), String> {
+    fn create_group(&mut self, name: &str, members: &[String]) -> Result<(), ConfigError> {
         if self.groups.iter().any(|g| g == name) {
             self.warn(format!("Skipping creation of existing group '{name}'"));
         } else {
@@ -342,7 +337,7 @@ impl Run<'_, '_> {
     }
 
     /// `Distro.add_user(name, **kwargs)`.
-    fn add_user(&mut self, name: &str, cfg: &Mapping) -> Result<(), String> {
+    fn add_user(&mut self, name: &str, cfg: &Mapping) -> Result<(), ConfigError> {
         if self.users.iter().any(|u| u == name) {
             tracing::info!("User {name} already exists, skipping.");
             return Ok(());
@@ -364,9 +359,12 @@ impl Run<'_, '_> {
                     m.iter().map(|(k, _)| k.clone()).collect()
                 }
                 other => {
-                    return Err(format!(
-                        "Failed to create user {name}: '{}' object is not iterable",
-                        other.type_name()
+                    return Err(ConfigError::new(
+                        "users",
+                        format!(
+                            "Failed to create user {name}: '{}' object is not iterable",
+                            other.type_name()
+                        ),
                     ))
                 }
             };
@@ -374,9 +372,12 @@ impl Run<'_, '_> {
                 match item {
                     Value::Str(s) => groups.push(s.trim().to_string()),
                     other => {
-                        return Err(format!(
-                            "Failed to create user {name}: '{}' object has no attribute 'strip'",
-                            other.type_name()
+                        return Err(ConfigError::new(
+                            "users",
+                            format!(
+                                "Failed to create user {name}: '{}' object has no attribute 'strip'",
+                                other.type_name()
+                            ),
                         ))
                     }
                 }
@@ -402,7 +403,7 @@ impl Run<'_, '_> {
     }
 
     /// `Distro.create_user(name, **kwargs)`.
-    fn create_user(&mut self, name: &str, cfg: &Mapping) -> Result<(), String> {
+    fn create_user(&mut self, name: &str, cfg: &Mapping) -> Result<(), ConfigError> {
         if let Some(snapuser) = cfg.get("snapuser") {
             let mut argv = vec!["snap", "create-user", "--sudoer", "--json"];
             if cfg.get("known").is_some_and(Value::truthy) {
@@ -441,8 +442,11 @@ impl Run<'_, '_> {
                 Value::Map(m) => m.iter().map(|(_, v)| v.python_str()).collect(),
                 Value::Seq(items) => items.iter().map(Value::python_str).collect(),
                 Value::Null => {
-                    return Err(format!(
-                        "Failed to set up the ssh keys of {name}: 'NoneType' object is not iterable"
+                    return Err(ConfigError::new(
+                        "users",
+                        format!(
+                            "Failed to set up the ssh keys of {name}: 'NoneType' object is not iterable"
+                        ),
                     ))
                 }
                 other => {
@@ -494,18 +498,20 @@ impl Run<'_, '_> {
         cfg: &Mapping,
         keys: &[String],
         options: Option<&str>,
-    ) -> Result<(), String> {
+    ) -> Result<(), ConfigError> {
         let fs = self.st.fs;
         let user = accounts::account(fs, name, Some(cfg))
-            .ok_or_else(|| format!("Unable to get SSH info for user '{name}'"))?;
+            .ok_or_else(|| {
+                ConfigError::new("users", format!("Unable to get SSH info for user '{name}'"))
+            })?;
         let root = accounts::account(fs, "root", None)
-            .ok_or_else(|| "Unable to get SSH info for user 'root'".to_string())?;
+            .ok_or_else(|| ConfigError::new("users", "Unable to get SSH info for user 'root'"))?;
         ssh_util::setup_user_keys(&mut self.st, keys, &user, &root, options);
         Ok(())
     }
 
     /// `Distro.write_sudo_rules(user, rules)`.
-    fn write_sudo_rules(&mut self, user: &str, rules: &Value) -> Result<(), String> {
+    fn write_sudo_rules(&mut self, user: &str, rules: &Value) -> Result<(), ConfigError> {
         let content = self.distro.sudo_rules(user, rules)?;
         let file = Path::new(self.distro.sudoers_file());
         self.ensure_sudo_dir(file.parent().unwrap_or(Path::new("/etc/sudoers.d")));

@@ -26,13 +26,8 @@
 
 use std::path::PathBuf;
 
-use crate::base64;
-use crate::effect::{Append, Data, Effect};
-use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
-use crate::py::path::abspath;
-use crate::schema::{Field, Ty};
-use crate::schedule::Frequency;
-use crate::value::Value;
+use crate::module::prelude::*;
+use crate::module::prelude::py::path::abspath;
 
 /// A `write_files` entry (also read by write_files_deferred).
 pub static ENTRY: Ty = Ty::Map(&[
@@ -134,40 +129,52 @@ pub fn plan_entries(ctx: &Context, deferred: bool) -> ModuleOutput {
     out
 }
 
-fn plan_entry(ctx: &Context, n: usize, entry: &Value) -> Result<Effect, String> {
+fn plan_entry(ctx: &Context, n: usize, entry: &Value) -> Result<Effect, ConfigError> {
     let at = |key: &str| format!("write_files[{}].{key}", n - 1);
     let map = entry.as_map().ok_or_else(|| {
-        format!(
-            "write_files[{}]: expected a mapping, found {}",
-            n - 1,
-            entry.type_name()
+        ConfigError::new(
+            format!("write_files[{}]", n - 1),
+            format!(
+                "write_files[{}]: expected a mapping, found {}",
+                n - 1,
+                entry.type_name()
+            ),
         )
     })?;
     let path = match map.get("path") {
         Some(p) if p.truthy() => PathBuf::from(abspath(&p.python_str())),
         _ => {
-            return Err(format!(
-                "No path provided to write for entry {n} in module {}",
-                ctx.name
+            return Err(ConfigError::new(
+                at("path"),
+                format!(
+                    "No path provided to write for entry {n} in module {}",
+                    ctx.name
+                ),
             ))
         }
     };
     let content = match map.get("content") {
         None | Some(Value::Null) if map.get("source").is_some() => {
-            return Err(format!(
-                "{}: fetching a file from a URI is not supported yet and there is no content to fall back to; {} not written",
+            return Err(ConfigError::new(
                 at("source"),
-                path.display()
+                format!(
+                    "{}: fetching a file from a URI is not supported yet and there is no content to fall back to; {} not written",
+                    at("source"),
+                    path.display()
+                ),
             ))
         }
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Str(s)) => s.clone().into_bytes(),
         Some(Value::Bytes(b)) => b.clone(),
         Some(other) => {
-            return Err(format!(
-                "{}: expected text or !!binary, found {}",
+            return Err(ConfigError::new(
                 at("content"),
-                other.type_name()
+                format!(
+                    "{}: expected text or !!binary, found {}",
+                    at("content"),
+                    other.type_name()
+                ),
             ))
         }
     };
@@ -176,20 +183,26 @@ fn plan_entry(ctx: &Context, n: usize, entry: &Value) -> Result<Effect, String> 
         .map(Value::python_str)
         .unwrap_or_default();
     let content = decode(&content, &encoding).map_err(|e| {
-        format!(
-            "{} ({}): {e}; {} not written",
+        ConfigError::new(
             at("content"),
-            encoding.trim(),
-            path.display()
+            format!(
+                "{} ({}): {e}; {} not written",
+                at("content"),
+                encoding.trim(),
+                path.display()
+            ),
         )
     })?;
     let owner_spec = map
         .get("owner")
         .map(Value::python_str)
         .unwrap_or_else(|| DEFAULT_OWNER.to_string());
-    let owner = ctx
-        .resolve_owner(&owner_spec)
-        .map_err(|e| format!("{}: {e}; {} not written", at("owner"), path.display()))?;
+    let owner = ctx.resolve_owner(&owner_spec).map_err(|e| {
+        ConfigError::new(
+            at("owner"),
+            format!("{}: {e}; {} not written", at("owner"), path.display()),
+        )
+    })?;
     let mode = decode_perms(map.get("permissions"), &at("permissions"));
     // A file kept from other users probably holds something secret.
     let secret = mode & 0o004 == 0;
@@ -207,7 +220,7 @@ fn plan_entry(ctx: &Context, n: usize, entry: &Value) -> Result<Effect, String> 
         Append::OncePerInstance {
             record: ctx
                 .ipath("cloudboot-appends")
-                .join(crate::sha256::hex(&key)),
+                .join(sha256::hex(&key)),
         }
     } else {
         Append::No
@@ -248,22 +261,29 @@ enum Decoded {
 
 /// `canonicalize_extraction` + `extract_contents`, but gzip is only
 /// checked here (its magic bytes) and decompressed when written.
-fn decode(content: &[u8], encoding: &str) -> Result<Decoded, String> {
+///
+/// The error is about `content` and says only what is wrong with it (the
+/// caller names the entry and the file).
+fn decode(content: &[u8], encoding: &str) -> Result<Decoded, ConfigError> {
     let enc = encoding.trim().to_ascii_lowercase();
-    let gzip = |data: Vec<u8>| -> Result<Decoded, String> {
+    let not_base64 = |e: String| ConfigError::new("content", format!("not base64: {e}"));
+    let gzip = |data: Vec<u8>| -> Result<Decoded, ConfigError> {
         if !data.starts_with(&[0x1f, 0x8b]) {
-            return Err("not gzip data: invalid gzip header".into());
+            return Err(ConfigError::new(
+                "content",
+                "not gzip data: invalid gzip header",
+            ));
         }
         Ok(Decoded::Gzip(data))
     };
     match enc.as_str() {
         "gz" | "gzip" => gzip(content.to_vec()),
         "gz+base64" | "gzip+base64" | "gz+b64" | "gzip+b64" => {
-            gzip(base64::decode(content).map_err(|e| format!("not base64: {e}"))?)
+            gzip(base64::decode(content).map_err(not_base64)?)
         }
         "b64" | "base64" => base64::decode(content)
             .map(Decoded::Plain)
-            .map_err(|e| format!("not base64: {e}")),
+            .map_err(not_base64),
         "" | "text/plain" => Ok(Decoded::Plain(content.to_vec())),
         other => {
             tracing::warn!("Unknown encoding type {other}, assuming text/plain");
@@ -361,5 +381,38 @@ mod tests {
             .read_to_end(&mut out)
             .unwrap();
         assert_eq!(out.len(), 1000);
+    }
+
+    /// Through the module test kit (an in-memory Debian 12 root): the
+    /// files a user asked for, with their content, mode and owner, and an
+    /// entry naming an unknown owner refused alone.
+    #[test]
+    fn kit_writes_each_file_and_refuses_an_unknown_owner_alone() {
+        let run = Kit::debian12()
+            .cfg(concat!(
+                "write_files:\n",
+                "- path: /etc/motd\n",
+                "  content: welcome\n",
+                "- path: /etc/app/token\n",
+                "  encoding: b64\n",
+                "  content: c2VjcmV0\n",
+                "  permissions: '0600'\n",
+                "- path: /etc/app/other\n",
+                "  owner: nobody\n",
+                "  content: x\n",
+            ))
+            .plan(&WriteFiles);
+        let written = run.written();
+        assert_eq!(written.len(), 2);
+        assert_eq!(written[0].path, PathBuf::from("/etc/motd"));
+        assert_eq!(written[0].content, "welcome");
+        assert_eq!(written[0].mode, 0o644);
+        assert_eq!(written[0].owner.as_deref(), Some("root:root"));
+        assert_eq!(run.file("/etc/app/token").as_deref(), Some("secret"));
+        assert_eq!(written[1].mode, 0o600);
+        assert_eq!(
+            run.errors(),
+            ["write_files[2].owner: Unknown user or group: user 'nobody' is not in /etc/passwd; /etc/app/other not written"]
+        );
     }
 }

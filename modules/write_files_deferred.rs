@@ -2,9 +2,7 @@
 //! with `defer: true`, written in the final stage, after users and packages
 //! exist (so `owner:` can name a user that users_groups created).
 
-use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
-use crate::schema::{Field, Ty};
-use crate::schedule::Frequency;
+use crate::module::prelude::*;
 
 pub struct WriteFilesDeferred;
 

@@ -131,7 +131,7 @@ impl<'t> Engine<'t> {
         };
         let (st, effects) = StageStatus::begin(self.target.fs(), &self.paths, mode);
         self.apply(&mut report, effects);
-        let uptime = crate::module::uptime(self.target.fs());
+        let uptime = crate::module::uptime(self.target.fs(), &crate::host::RealHost);
         let welcome = status::welcome_line(stage, &uptime);
         tracing::info!("{welcome}");
         self.target.note(&welcome);

@@ -1,6 +1,6 @@
 //! Facts about the machine cloudboot runs on, as opposed to the target root
 //! it configures: whether that root is the machine's own, the free space of
-//! a filesystem, random bytes, the clock.
+//! a filesystem, random bytes, the clock, its own process id and uptime.
 //!
 //! A module asks these through [`crate::module::Context::host`], never the
 //! machine itself, so that every module runs in-process against
@@ -31,6 +31,11 @@ pub trait Host: Sync {
     fn random_bytes(&self, buf: &mut [u8]);
     /// The time now.
     fn now(&self) -> SystemTime;
+    /// cloudboot's own process id (what a watcher waits on to end).
+    fn pid(&self) -> u32;
+    /// The text of the host's `/proc/uptime`, for a root that has none of
+    /// its own to read; `None` when it cannot be read.
+    fn proc_uptime(&self) -> Option<String>;
 }
 
 /// The machine we run on.
@@ -95,6 +100,14 @@ impl Host for RealHost {
     fn now(&self) -> SystemTime {
         SystemTime::now()
     }
+
+    fn pid(&self) -> u32 {
+        std::process::id()
+    }
+
+    fn proc_uptime(&self) -> Option<String> {
+        std::fs::read_to_string("/proc/uptime").ok()
+    }
 }
 
 /// A machine for tests: every answer is set, nothing is asked of the
@@ -107,18 +120,24 @@ pub struct FakeHost {
     pub free: Option<u64>,
     /// What [`Host::now`] answers.
     pub now: SystemTime,
+    /// What [`Host::pid`] answers.
+    pub pid: u32,
+    /// What [`Host::proc_uptime`] answers.
+    pub proc_uptime: Option<String>,
     /// The random stream's state (splitmix64).
     seed: AtomicU64,
 }
 
 impl Default for FakeHost {
     /// A root that is not live (so no free space), 2024-01-01T00:00:00Z,
-    /// random stream 0.
+    /// pid 4242, up 100 seconds, random stream 0.
     fn default() -> FakeHost {
         FakeHost {
             live: false,
             free: None,
             now: SystemTime::UNIX_EPOCH + Duration::from_secs(1_704_067_200),
+            pid: 4242,
+            proc_uptime: Some("100.00 180.00\n".into()),
             seed: AtomicU64::new(0),
         }
     }
@@ -168,6 +187,14 @@ impl Host for FakeHost {
 
     fn now(&self) -> SystemTime {
         self.now
+    }
+
+    fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    fn proc_uptime(&self) -> Option<String> {
+        self.proc_uptime.clone()
     }
 }
 

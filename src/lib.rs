@@ -7,7 +7,6 @@
 //! records them on an overlay ([`plan::PlanTarget`]). State lives where
 //! cloud-init keeps it ([`paths`], [`semaphore`], [`status`]).
 
-pub mod accounts;
 pub mod argparse;
 pub mod base64;
 pub mod blockfs;
@@ -42,19 +41,12 @@ pub mod per;
 pub mod plan;
 pub mod probe;
 pub mod py;
-/// The old paths of [`py::str`] and [`py::set`], kept only for
-/// `src/sshd_config.rs` and `src/ssh_util.rs`, which another part of issue 12
-/// is changing at the same time; remove once both name `crate::py`.
-#[doc(hidden)]
-pub use py::{set as pyset, str as pystr};
 pub mod report;
 pub mod rootfs;
 pub mod schedule;
 pub mod schema;
 pub mod semaphore;
 pub mod sha256;
-pub mod ssh_util;
-pub mod sshd_config;
 pub mod stages;
 pub mod status;
 pub mod target;

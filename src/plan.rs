@@ -3,7 +3,8 @@
 //! Reads see the overlay first, then the real root, so the plan of a later
 //! module sees what an earlier one would have written, and the engine's own
 //! state (the `instance` link, semaphores) reads as it would after a real run.
-//! Nothing here writes to disk.
+//! Nothing here writes to disk. The same [`Overlay`] is the view a module
+//! keeps of its own planned effects and the module test kit's memory root.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
@@ -15,36 +16,105 @@ use crate::probe::Answer;
 use crate::rootfs::{canonical_path, FsView, Kind, RealFs, Root, Stat};
 use crate::target::{Outcome, Record, Target};
 
+/// What an [`Overlay`] planned at a path, over what its base shows.
 #[derive(Clone, Debug)]
-enum Node {
+pub enum Node {
     File {
         data: Vec<u8>,
         mode: u32,
         uid: u32,
         gid: u32,
+        /// The owner as the effect named it (names not yet made included),
+        /// for views that report owners by name ([`Overlay::planned`]).
+        owner: Option<Owner>,
     },
     Dir {
         mode: u32,
         /// A real directory whose mode or owner changed: its real entries
         /// are still there.
         keep_real: bool,
+        owner: Option<Owner>,
     },
     Link(PathBuf),
     Removed,
 }
 
-/// The real root with planned changes laid over it.
-pub struct Overlay {
-    real: RealFs,
+/// A view of a root (`base`) with planned changes laid over it: the one
+/// overlay. The dry run lays every effect of a plan over the real root
+/// ([`PlanTarget`]); a module lays the effects it has planned so far over
+/// the view it was given, to read what its own earlier steps would have
+/// written (`modules/shared/staged.rs`); the module test kit lays the
+/// files a test puts in over an empty root (`Overlay::empty`). Reads see
+/// the planned nodes first, then the base; symlinks, planned or real, are
+/// followed as the kernel would inside the root. Nothing here writes to
+/// disk.
+pub struct Overlay<B = RealFs> {
+    base: B,
     nodes: BTreeMap<PathBuf, Node>,
 }
 
-impl Overlay {
-    pub fn new(root: Root) -> Overlay {
+impl Overlay<RealFs> {
+    /// The real root at `root` with nothing planned yet.
+    pub fn over_root(root: Root) -> Overlay<RealFs> {
+        Overlay::new(RealFs { root })
+    }
+}
+
+impl Overlay<EmptyRoot> {
+    /// An in-memory root: only `/`, until files are put in.
+    pub fn empty() -> Overlay<EmptyRoot> {
+        Overlay::new(EmptyRoot)
+    }
+}
+
+/// A root holding nothing but `/` (the base of an in-memory [`Overlay`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EmptyRoot;
+
+impl FsView for EmptyRoot {
+    fn read(&self, _path: &Path) -> io::Result<Vec<u8>> {
+        Err(io::ErrorKind::NotFound.into())
+    }
+
+    fn stat(&self, path: &Path) -> Option<Stat> {
+        (path == Path::new("/")).then_some(Stat {
+            kind: Kind::Dir,
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+            len: 0,
+            mtime: 0,
+        })
+    }
+
+    fn lstat(&self, path: &Path) -> Option<Stat> {
+        self.stat(path)
+    }
+
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<String>> {
+        if path == Path::new("/") {
+            Ok(Vec::new())
+        } else {
+            Err(io::ErrorKind::NotFound.into())
+        }
+    }
+
+    fn read_link(&self, _path: &Path) -> io::Result<PathBuf> {
+        Err(io::Error::new(io::ErrorKind::InvalidInput, "not a symlink"))
+    }
+}
+
+impl<B: FsView> Overlay<B> {
+    pub fn new(base: B) -> Overlay<B> {
         Overlay {
-            real: RealFs { root },
+            base,
             nodes: BTreeMap::new(),
         }
+    }
+
+    /// The view the planned changes are laid over.
+    pub fn base(&self) -> &B {
+        &self.base
     }
 
     /// The guest path with every symlink (planned or real) followed.
@@ -57,7 +127,7 @@ impl Overlay {
         match self.node(canon) {
             Some(Node::Link(t)) => Some(t.clone()),
             Some(_) => None,
-            None => self.real.read_link(canon).ok(),
+            None => self.base.read_link(canon).ok(),
         }
     }
 
@@ -75,6 +145,19 @@ impl Overlay {
             })
     }
 
+    /// What was planned at `path` (or `Removed` when an ancestor was
+    /// removed); `None` when the base shows it as it is.
+    pub fn planned(&self, path: &Path, follow_last: bool) -> Option<&Node> {
+        self.node(&self.canonical(path, follow_last).ok()?)
+    }
+
+    /// The node planned at exactly `path` (not an ancestor's removal), to
+    /// change in place.
+    pub fn planned_mut(&mut self, path: &Path) -> Option<&mut Node> {
+        let canon = self.canonical(path, true).ok()?;
+        self.nodes.get_mut(&canon)
+    }
+
     fn stat_canon(&self, canon: &Path) -> Option<Stat> {
         let synth = |kind, mode, uid, gid, len| Stat {
             kind,
@@ -90,11 +173,12 @@ impl Overlay {
                 mode,
                 uid,
                 gid,
+                ..
             }) => Some(synth(Kind::File, *mode, *uid, *gid, data.len() as u64)),
             Some(Node::Dir { mode, .. }) => Some(synth(Kind::Dir, *mode, 0, 0, 0)),
             Some(Node::Link(_)) => Some(synth(Kind::Symlink, 0o777, 0, 0, 0)),
             Some(Node::Removed) => None,
-            None => self.real.lstat(canon),
+            None => self.base.lstat(canon),
         }
     }
 
@@ -109,13 +193,16 @@ impl Overlay {
                     Node::Dir {
                         mode: 0o755,
                         keep_real: false,
+                        owner: None,
                     },
                 );
             }
         }
     }
 
-    fn put(&mut self, path: &Path, node: Node) -> io::Result<()> {
+    /// Lays `node` at `path`, making missing parents (0755) as a write
+    /// would.
+    pub fn put(&mut self, path: &Path, node: Node) -> io::Result<()> {
         let canon = self.canonical(path, !matches!(node, Node::Link(_) | Node::Removed))?;
         self.ensure_parents(&canon);
         if matches!(node, Node::Removed) {
@@ -133,12 +220,10 @@ impl Overlay {
         self.nodes.insert(canon, node);
         Ok(())
     }
-}
 
-impl Overlay {
     /// Whether the existing directory at `path` is the real one (or keeps
     /// it), so a changed mode keeps its real entries.
-    fn keeps_real(&self, path: &Path) -> bool {
+    pub fn keeps_real(&self, path: &Path) -> bool {
         let Ok(canon) = self.canonical(path, true) else {
             return false;
         };
@@ -161,12 +246,14 @@ impl Overlay {
             Kind::Dir => Node::Dir {
                 mode: mode.unwrap_or(st.mode & 0o7777),
                 keep_real: self.keeps_real(path),
+                owner: owner.cloned(),
             },
             Kind::File => Node::File {
                 data: self.read(path).unwrap_or_default(),
                 mode: mode.unwrap_or(st.mode & 0o7777),
                 uid: uid.unwrap_or(st.uid),
                 gid: gid.unwrap_or(st.gid),
+                owner: owner.cloned(),
             },
             _ => return Ok(true),
         };
@@ -175,7 +262,7 @@ impl Overlay {
     }
 }
 
-impl FsView for Overlay {
+impl<B: FsView> FsView for Overlay<B> {
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         let canon = self.canonical(path, true)?;
         match self.node(&canon) {
@@ -183,7 +270,7 @@ impl FsView for Overlay {
             Some(Node::Removed) => Err(io::ErrorKind::NotFound.into()),
             Some(Node::Dir { .. }) => Err(io::Error::other("is a directory")),
             Some(Node::Link(_)) => Err(io::ErrorKind::NotFound.into()),
-            None => self.real.read(&canon),
+            None => self.base.read(&canon),
         }
     }
 
@@ -210,14 +297,14 @@ impl FsView for Overlay {
             Some(Node::Dir {
                 keep_real: true, ..
             }) => self
-                .real
+                .base
                 .list_dir(&canon)
                 .unwrap_or_default()
                 .into_iter()
                 .collect(),
             Some(_) => BTreeSet::new(),
             None => self
-                .real
+                .base
                 .list_dir(&canon)
                 .unwrap_or_default()
                 .into_iter()
@@ -253,7 +340,7 @@ impl FsView for Overlay {
 /// The dry-run target: applies to the overlay and records what would happen.
 pub struct PlanTarget {
     root: Root,
-    overlay: Overlay,
+    overlay: Overlay<RealFs>,
 }
 
 /// Decompressed content larger than this is counted, not kept, by a plan.
@@ -285,7 +372,7 @@ fn new_content(data: &Data) -> io::Result<Content> {
 impl PlanTarget {
     pub fn new(root: Root) -> PlanTarget {
         PlanTarget {
-            overlay: Overlay::new(root.clone()),
+            overlay: Overlay::over_root(root.clone()),
             root,
         }
     }
@@ -369,6 +456,7 @@ impl PlanTarget {
                 mode: *mode,
                 uid,
                 gid,
+                owner: owner.clone(),
             },
         ) {
             return Record::new(
@@ -424,6 +512,7 @@ impl Target for PlanTarget {
                         Node::Dir {
                             mode: *mode,
                             keep_real,
+                            owner: None,
                         },
                     )
                 }
@@ -432,6 +521,7 @@ impl Target for PlanTarget {
                     Node::Dir {
                         mode: *mode,
                         keep_real: false,
+                        owner: None,
                     },
                 ),
             },
@@ -462,6 +552,7 @@ impl Target for PlanTarget {
                         mode: 0o644,
                         uid: 0,
                         gid: 0,
+                        owner: None,
                     },
                 )
             }),

@@ -5,8 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::datasource::{BlockDevices, DeviceLookup};
-use crate::rootfs::FsView;
+use crate::module::prelude::*;
 
 /// Resolves device names inside the root, as cloud-init's
 /// `sanitize_devname` does on the machine it runs on.
@@ -58,7 +57,7 @@ impl Devices<'_> {
     /// `os.path.realpath(p).split("/")[-1]`, inside the root.
     fn real_basename(&self, p: &str) -> String {
         // A loop keeps the path as it is (Python's non-strict realpath).
-        let canon = crate::rootfs::canonical_path(&Self::guest(p), true, |prefix| {
+        let canon = canonical_path(&Self::guest(p), true, |prefix| {
             self.fs.read_link(prefix).ok()
         })
         .unwrap_or_else(|_| Self::guest(p));
@@ -145,7 +144,7 @@ impl Devices<'_> {
             if self.fs.lstat(Path::new(&link)).is_none() {
                 continue;
             }
-            let Ok(canon) = crate::rootfs::canonical_path(Path::new(&link), true, |p| {
+            let Ok(canon) = canonical_path(Path::new(&link), true, |p| {
                 self.fs.read_link(p).ok()
             }) else {
                 continue;
@@ -223,7 +222,6 @@ impl Devices<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::value::Value;
 
     #[test]
     fn device_name_filters() {

@@ -6,8 +6,7 @@
 use std::collections::BTreeSet;
 
 use super::devices::Devices;
-use crate::module::ModuleOutput;
-use crate::value::Value;
+use crate::module::prelude::*;
 
 pub const MNT_COMMENT: &str = "comment=cloudconfig";
 /// 22.4's default options where systemd runs.
@@ -231,7 +230,8 @@ fn field_text(v: &Value) -> Result<Option<String>, String> {
 }
 
 /// `mount_default_fields`, or 22.4's default (with cloudboot's sysvinit options).
-pub fn default_fields(cfg: &Value, systemd: bool) -> Result<Vec<Option<String>>, String> {
+pub fn default_fields(cfg: &Value, systemd: bool) -> Result<Vec<Option<String>>, ConfigError> {
+    let error = |message: String| ConfigError::new("mount_default_fields", message);
     let opts = if systemd { SYSTEMD_OPTS } else { SYSVINIT_OPTS };
     let builtin = vec![
         None,
@@ -245,22 +245,22 @@ pub fn default_fields(cfg: &Value, systemd: bool) -> Result<Vec<Option<String>>,
         None | Some(Value::Null) => return Ok(builtin),
         Some(Value::Seq(items)) => items,
         Some(other) => {
-            return Err(format!(
+            return Err(error(format!(
                 "mount_default_fields: expected a list of 6 fields, found {}",
                 other.type_name()
-            ))
+            )))
         }
     };
     if items.len() != 6 {
-        return Err(format!(
+        return Err(error(format!(
             "mount_default_fields: expected 6 fields [fs_spec, fs_file, fs_vfstype, fs_mntops, fs_freq, fs_passno], found {}",
             items.len()
-        ));
+        )));
     }
     items
         .iter()
         .enumerate()
-        .map(|(j, v)| field_text(v).map_err(|e| format!("mount_default_fields[{j}]: {e}")))
+        .map(|(j, v)| field_text(v).map_err(|e| error(format!("mount_default_fields[{j}]: {e}"))))
         .collect()
 }
 

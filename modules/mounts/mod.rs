@@ -91,11 +91,7 @@ mod swap;
 
 use std::path::{Path, PathBuf};
 
-use crate::effect::{Data, Effect, HostAction};
-use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
-use crate::schema::{Field, Ty};
-use crate::schedule::Frequency;
-use crate::value::Value;
+use crate::module::prelude::*;
 
 pub use devices::{is_meta_device_name, is_network_device, is_short_device_name, Devices};
 use fstab::{compose_fstab, fstab_changed, mount_points, read_fstab};
@@ -235,4 +231,35 @@ fn plan(ctx: &Context) -> ModuleOutput {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Through the module test kit: a network mount goes into fstab beside
+    /// the lines already there, its mount point is made, and the
+    /// filesystems are mounted.
+    #[test]
+    fn kit_adds_a_network_mount_to_fstab() {
+        let run = Kit::debian12()
+            .file("/etc/fstab", "/dev/vda1 / ext4 defaults 0 1\n")
+            .cfg("mounts:\n- [nfs.example.com:/export, /mnt/nfs, nfs]\n")
+            .plan(&Mounts);
+        assert!(run.errors().is_empty(), "{:?}", run.errors());
+        let fstab = run.file("/etc/fstab").unwrap();
+        let lines: Vec<&str> = fstab.lines().collect();
+        assert!(lines.contains(&"/dev/vda1 / ext4 defaults 0 1"), "{fstab}");
+        let new = lines
+            .iter()
+            .find(|l| l.starts_with("nfs.example.com:/export"))
+            .unwrap_or_else(|| panic!("{fstab}"));
+        let fields: Vec<&str> = new.split_whitespace().collect();
+        assert_eq!(fields[1..3], ["/mnt/nfs", "nfs"], "{new}");
+        assert!(fields[3].contains("comment=cloudconfig"), "{new}");
+        assert!(run.effects().iter().any(
+            |e| matches!(e, Effect::Mkdir { path, .. } if path == Path::new("/mnt/nfs"))
+        ));
+        assert!(run.commands().contains(&vec!["mount".to_string(), "-a".to_string()]));
+    }
 }

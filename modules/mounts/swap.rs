@@ -5,9 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::fstab::{kernel_version, mount_fstype};
-use crate::effect::{Command, Data, Effect, OnFailure};
-use crate::module::{Context, ModuleOutput};
-use crate::value::Value;
+use crate::module::prelude::*;
 
 pub const MB: u64 = 1 << 20;
 const GB: u64 = 1 << 30;
@@ -84,20 +82,21 @@ pub fn suggested_swapsize(memsize: u64, maxsize: Option<u64>, avail: Option<u64>
     minsize.min(maxsize)
 }
 
-/// A size as the config gives it.
-fn size_value(v: &Value, key: &str) -> Result<Option<f64>, String> {
+/// A size as the config gives it (`swap.<key>`).
+fn size_value(v: &Value, key: &str) -> Result<Option<f64>, ConfigError> {
+    let error = |message: String| ConfigError::new(format!("swap.{key}"), message);
     match v {
         Value::Null => Ok(None),
         Value::Int(i) if *i >= 0 => Ok(Some(*i as f64)),
         Value::Float(f) if f.is_finite() && *f >= 0.0 => Ok(Some(*f)),
         Value::Str(s) => human2bytes(s)
             .map(|b| Some(b as f64))
-            .map_err(|e| format!("swap.{key}: {e}")),
-        other => Err(format!(
+            .map_err(|e| error(format!("swap.{key}: {e}"))),
+        other => Err(error(format!(
             "swap.{key}: expected a size in bytes or text such as 512M, found {} ({})",
             other.type_name(),
             other.python_str()
-        )),
+        ))),
     }
 }
 

@@ -15,13 +15,8 @@ mod template;
 
 pub use template::render_template;
 
-use crate::distro::hostname::{BUILTIN_TEMPLATES, HOSTS_FN};
-use crate::py::truth::translate_bool;
-use crate::effect::{Data, Effect};
-use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
-use crate::schema::{Field, Ty};
-use crate::schedule::Frequency;
-use crate::value::Value;
+use crate::module::prelude::*;
+use crate::module::prelude::py::truth::translate_bool;
 
 pub struct UpdateEtcHosts;
 

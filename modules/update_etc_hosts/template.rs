@@ -2,6 +2,8 @@
 //! them: the basic renderer (`$name`, `${name}`) and the jinja subset
 //! hosts templates use.
 
+use crate::module::prelude::*;
+
 /// `templater.render_string(text, params)`: a `## template: jinja` header
 /// selects jinja (variables and comments, with `-` whitespace control and
 /// `trim_blocks`), `## template: basic` or no header the basic renderer
@@ -9,7 +11,7 @@
 /// (`#* ... *#`, cloud-init 0.7.5's own templates) has the comment removed
 /// first, as Cheetah did: 22.4 would copy it into `/etc/hosts`.
 pub fn render_template(text: &str, params: &[(&str, &str)]) -> Result<String, String> {
-    use crate::templater::{self, Kind};
+    use templater::Kind;
     match templater::detect(text)? {
         (Kind::Basic, _, false) => basic_render(&strip_cheetah_comments(text), params),
         (Kind::Basic, body, _) => basic_render(body, params),

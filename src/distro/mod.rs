@@ -28,6 +28,7 @@
 //! with `impl Distro` methods, chosen by [`Distro::name`] and the init
 //! system as the others are; modules then ask `ctx.distro`.
 
+pub mod accounts;
 mod error;
 pub mod hostname;
 pub mod hostname_conf;

@@ -7,8 +7,8 @@
 
 use std::path::Path;
 
+use super::accounts;
 use super::{Distro, DistroError};
-use crate::accounts;
 use crate::effect::{Command, Data};
 use crate::merge;
 use crate::rootfs::FsView;

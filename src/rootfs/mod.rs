@@ -631,6 +631,41 @@ pub trait FsView {
     }
 }
 
+/// A borrowed view is a view (an overlay laid over the view a module was
+/// given borrows it).
+impl<T: FsView + ?Sized> FsView for &T {
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        (**self).read(path)
+    }
+    fn read_at_most(&self, path: &Path, max: u64) -> io::Result<Vec<u8>> {
+        (**self).read_at_most(path, max)
+    }
+    fn stat(&self, path: &Path) -> Option<Stat> {
+        (**self).stat(path)
+    }
+    fn lstat(&self, path: &Path) -> Option<Stat> {
+        (**self).lstat(path)
+    }
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<String>> {
+        (**self).list_dir(path)
+    }
+    fn read_link(&self, path: &Path) -> io::Result<PathBuf> {
+        (**self).read_link(path)
+    }
+    fn exists(&self, path: &Path) -> bool {
+        (**self).exists(path)
+    }
+    fn is_dir(&self, path: &Path) -> bool {
+        (**self).is_dir(path)
+    }
+    fn read_string(&self, path: &Path) -> Option<String> {
+        (**self).read_string(path)
+    }
+    fn is_executable_file(&self, path: &Path) -> bool {
+        (**self).is_executable_file(path)
+    }
+}
+
 /// The live view: the files as they are in the root now.
 pub struct RealFs {
     pub root: Root,

@@ -6,12 +6,11 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::accounts::{Account, Staged};
-use crate::effect::Data;
-pub use crate::pystr::splitlines;
-use crate::sshd_config::{self, parse_ssh_config_lines, update_ssh_config_lines};
-
-pub use crate::sshd_config::DEF_SSHD_CFG;
+pub use super::sshd_config::DEF_SSHD_CFG;
+use super::sshd_config::{self, parse_ssh_config_lines, update_ssh_config_lines};
+use super::staged::Staged;
+pub use crate::module::prelude::py::str::splitlines;
+use crate::module::prelude::*;
 
 /// The key types cloud-init accepts (`VALID_KEY_TYPES`).
 pub const VALID_KEY_TYPES: &[&str] = &[

@@ -22,9 +22,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::effect::{Data, Effect, Owner};
-pub use crate::pystr::{is_space as py_isspace, splitlines as py_splitlines, strip as py_strip};
-use crate::rootfs::{FsView, Kind};
+pub use crate::module::prelude::py::str::{
+    is_space as py_isspace, splitlines as py_splitlines, strip as py_strip,
+};
+use crate::module::prelude::*;
 
 /// `ssh_util.DEF_SSHD_CFG`.
 pub const DEF_SSHD_CFG: &str = "/etc/ssh/sshd_config";
@@ -114,7 +115,7 @@ pub enum SshdConfigError {
 }
 
 fn is_file(fs: &dyn FsView, path: &Path) -> bool {
-    matches!(fs.stat(path), Some(s) if s.kind == Kind::File)
+    matches!(fs.stat(path), Some(s) if s.kind == FileKind::File)
 }
 
 fn read_text(fs: &dyn FsView, path: &Path) -> Result<String, SshdConfigError> {
@@ -253,7 +254,7 @@ fn through_links(fs: &dyn FsView, path: &Path) -> PathBuf {
     let mut p = path.to_path_buf();
     for _ in 0..40 {
         match fs.lstat(&p) {
-            Some(s) if s.kind == Kind::Symlink => match fs.read_link(&p) {
+            Some(s) if s.kind == FileKind::Symlink => match fs.read_link(&p) {
                 Ok(t) if t.is_absolute() => p = t,
                 Ok(t) => p = p.parent().unwrap_or(Path::new("/")).join(t),
                 Err(_) => break,
@@ -305,16 +306,10 @@ pub fn update_ssh_config(
     let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
     let target = through_links(fs, &fname);
     let (mode, owner) = match fs.stat(&target) {
-        Some(s) if s.kind == Kind::File => {
+        Some(s) if s.kind == FileKind::File => {
             let owner = (s.uid != 0 || s.gid != 0).then(|| Owner {
-                user: Some(crate::effect::Named::known(
-                    crate::accounts::user_name(fs, s.uid),
-                    s.uid,
-                )),
-                group: Some(crate::effect::Named::known(
-                    crate::accounts::group_name(fs, s.gid),
-                    s.gid,
-                )),
+                user: Some(Named::known(accounts::user_name(fs, s.uid), s.uid)),
+                group: Some(Named::known(accounts::group_name(fs, s.gid), s.gid)),
             });
             (s.mode, owner)
         }
@@ -325,7 +320,7 @@ pub fn update_ssh_config(
         data: Data::public(text),
         mode,
         owner,
-        append: crate::effect::Append::No,
+        append: Append::No,
     });
     Ok(SshdUpdate {
         path: fname,
@@ -361,7 +356,6 @@ mod tests {
     /// root's, else its ids (the scratch root has no passwd to name them).
     /// The test's files belong to whoever runs the tests.
     fn rewrite(host: &Path, guest: &str, text: &str, mode: u32) -> Effect {
-        use crate::effect::{Append, Named, Owner};
         use std::os::unix::fs::MetadataExt;
         let md = std::fs::metadata(host).unwrap();
         let owner = (md.uid() != 0 || md.gid() != 0).then(|| Owner {

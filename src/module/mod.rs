@@ -1,7 +1,15 @@
 //! The API a module sees: what it declares about itself, the context it is
 //! given, and what it hands back. A module is pure: config and context in,
 //! effects out. It reads the root only through `ctx.fs` (which, in a plan,
-//! already shows what earlier modules would have done).
+//! already shows what earlier modules would have done). A module names the
+//! engine only through [`prelude`].
+
+mod error;
+pub mod prelude;
+#[cfg(test)]
+pub mod testing;
+
+pub use error::ConfigError;
 
 use std::path::{Path, PathBuf};
 
@@ -88,9 +96,9 @@ impl Context<'_> {
     }
 
     /// Seconds since boot as cloud-init's `util.uptime()` gives it: the first
-    /// field of the root's `/proc/uptime` (else this machine's).
+    /// field of the root's `/proc/uptime` (else the host's).
     pub fn uptime(&self) -> String {
-        uptime(self.fs)
+        uptime(self.fs, self.host)
     }
 
     /// A user's uid from the root's `/etc/passwd`.
@@ -105,7 +113,8 @@ impl Context<'_> {
 
     /// Resolves `user:group` as cloud-init's `extract_usergroup` reads it (an
     /// empty part, `-1` or `none` leaves that half unchanged).
-    pub fn resolve_owner(&self, spec: &str) -> Result<Owner, String> {
+    /// The error's key is `owner`.
+    pub fn resolve_owner(&self, spec: &str) -> Result<Owner, ConfigError> {
         let (u, g) = match spec.split_once(':') {
             Some((u, g)) => (u.trim(), Some(g.trim())),
             None => (spec.trim(), None),
@@ -114,13 +123,19 @@ impl Context<'_> {
         let mut owner = Owner::default();
         if !keep(u) {
             let uid = self.uid_of(u).ok_or_else(|| {
-                format!("Unknown user or group: user '{u}' is not in /etc/passwd")
+                ConfigError::new(
+                    "owner",
+                    format!("Unknown user or group: user '{u}' is not in /etc/passwd"),
+                )
             })?;
             owner.user = Some(Named::known(u, uid));
         }
         if let Some(g) = g.filter(|g| !keep(g)) {
             let gid = self.gid_of(g).ok_or_else(|| {
-                format!("Unknown user or group: group '{g}' is not in /etc/group")
+                ConfigError::new(
+                    "owner",
+                    format!("Unknown user or group: group '{g}' is not in /etc/group"),
+                )
             })?;
             owner.group = Some(Named::known(g, gid));
         }
@@ -129,9 +144,9 @@ impl Context<'_> {
 }
 
 /// See [`Context::uptime`].
-pub fn uptime(fs: &dyn FsView) -> String {
+pub fn uptime(fs: &dyn FsView, host: &dyn Host) -> String {
     fs.read_string(Path::new("/proc/uptime"))
-        .or_else(|| std::fs::read_to_string("/proc/uptime").ok())
+        .or_else(|| host.proc_uptime())
         .and_then(|s| s.split_whitespace().next().map(str::to_string))
         .unwrap_or_else(|| "0.0".into())
 }

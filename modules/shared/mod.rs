@@ -1,0 +1,8 @@
+//! Code several modules share; not a module (the registry in
+//! `modules/mod.rs` lists the modules). Like a module, it sees the engine
+//! only through [`crate::module::prelude`].
+
+pub mod one_line;
+pub mod ssh_util;
+pub mod sshd_config;
+pub mod staged;
