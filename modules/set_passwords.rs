@@ -757,21 +757,14 @@ mod tests {
 
     const BOB_HASH: &str = "$6$cloudbootsalt$illthLM5DXU1iMtZC9H57E/euG/0cbApQa0ve5EjWwjH0COq2Xv6Vl6MRKIQI1QCT0m.P7/s.HZIyLTNLAsA90";
 
-    /// A Debian-like root: sshd_config with the Include, systemd running.
+    /// A Debian-like root: sshd_config with the Include, systemd running
+    /// (`/run/systemd/system` a directory).
     fn debian_root() -> (tempfile::TempDir, RealFs) {
-        let tmp = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(tmp.path().join("etc/ssh")).unwrap();
-        std::fs::create_dir_all(tmp.path().join("run/systemd/system")).unwrap();
-        std::fs::write(
-            tmp.path().join("etc/ssh/sshd_config"),
-            "Include /etc/ssh/sshd_config.d/*.conf\nUsePAM yes\n",
-        )
-        .unwrap();
-        std::fs::write(tmp.path().join("etc/os-release"), "ID=debian\n").unwrap();
-        let fs = RealFs {
-            root: Root::new(tmp.path()),
-        };
-        (tmp, fs)
+        crate::rootfs::testing::root_with(&[
+            ("/etc/ssh/sshd_config", "Include /etc/ssh/sshd_config.d/*.conf\nUsePAM yes\n"),
+            ("/etc/os-release", "ID=debian\n"),
+            ("/run/systemd/system/.keep", ""),
+        ])
     }
 
     fn yaml(text: &str) -> Value {
@@ -803,7 +796,7 @@ mod tests {
             .flat_map(|e| match e {
                 Effect::Probe(p) => {
                     let branch = p
-                        .branch(&crate::probe::Answer::NotAsked(
+                        .branch(&crate::effect::probe::Answer::NotAsked(
                             crate::target::Outcome::Planned,
                         ))
                         .unwrap();

@@ -481,7 +481,7 @@ impl<'t> Engine<'t> {
                 fs: self.target.fs(),
                 paths: &p,
                 iid: &iid,
-                from: instance.data_from(kind),
+                from: kind.source_in(instance),
                 limits: userdata::Limits::from_config(&cfg.system),
                 http: &crate::http::get,
             };

@@ -13,6 +13,12 @@ use serde_json::json;
 
 use crate::rootfs::FsView;
 
+mod outcome;
+pub mod probe;
+pub mod progress;
+
+pub use outcome::{Exit, Outcome, Record};
+
 /// File content or program input, with a mark for secrets.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Data {
@@ -504,7 +510,7 @@ pub enum Effect {
     Host(HostAction),
     /// Ask the running machine (a program's exit code), then apply the
     /// effects the answer picks (see [`crate::probe`]).
-    Probe(crate::probe::Probe),
+    Probe(probe::Probe),
     /// A message for the console and `/var/log/cloud-init-output.log`.
     Console(String),
     /// Send an HTTP request (never in a plan).

@@ -21,25 +21,7 @@ use crate::rootfs::Root;
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// How a program ended.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Exit {
-    Code(i32),
-    Signal(i32),
-}
-
-impl Exit {
-    pub fn success(&self) -> bool {
-        *self == Exit::Code(0)
-    }
-
-    pub fn describe(&self) -> String {
-        match self {
-            Exit::Code(c) => format!("exit code {c}"),
-            Exit::Signal(s) => format!("killed by signal {s}"),
-        }
-    }
-}
+pub use crate::effect::Exit;
 
 /// Whether this process may chroot (and chown to other users).
 pub fn privileged() -> bool {

@@ -9,6 +9,7 @@
 
 pub mod argparse;
 pub mod base64;
+pub mod bigint;
 pub mod blockfs;
 pub mod boot;
 pub mod cli;
@@ -39,7 +40,6 @@ pub mod net;
 pub mod paths;
 pub mod per;
 pub mod plan;
-pub mod probe;
 pub mod py;
 pub mod report;
 pub mod rootfs;

@@ -11,8 +11,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::diff;
+use crate::effect::probe::Answer;
 use crate::effect::{already_appended, hides_content, Append, Data, Effect, HostAction, Owner};
-use crate::probe::Answer;
 use crate::rootfs::{canonical_path, FsView, Kind, RealFs, Root, Stat};
 use crate::target::{Outcome, Record, Target};
 

@@ -6,13 +6,14 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::effect::probe::Answer;
+use crate::effect::progress::Progress;
 use crate::effect::{
     already_appended, Append, Data, Effect, HostAction, HttpRequest, OnFailure, Owner, UnknownOwner,
 };
+pub use crate::effect::{Outcome, Record};
 use crate::exec::{privileged, Runner};
 use crate::http::HttpError;
-use crate::module::Progress;
-use crate::probe::Answer;
 use crate::rootfs::{FsView, Kind, RealFs, Root};
 
 /// Why a target's `apply` refuses a probe: only [`apply_all`] knows how to
@@ -68,52 +69,6 @@ pub enum ApplyError {
     },
     #[error(transparent)]
     Http(#[from] HttpError),
-}
-
-/// What became of one effect.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Outcome {
-    Done,
-    /// Nothing to do: the file already has this content and mode.
-    Unchanged,
-    /// Planned (dry run).
-    Planned,
-    /// Deliberately not done (recorded host action, unprivileged run, ...).
-    NotRun(String),
-    Failed(String),
-}
-
-impl Outcome {
-    pub fn label(&self) -> &'static str {
-        match self {
-            Outcome::Done => "done",
-            Outcome::Unchanged => "unchanged",
-            Outcome::Planned => "planned",
-            Outcome::NotRun(_) => "not-run",
-            Outcome::Failed(_) => "failed",
-        }
-    }
-}
-
-/// An effect and its outcome, ready to print.
-#[derive(Clone, Debug)]
-pub struct Record {
-    pub summary: String,
-    pub json: serde_json::Value,
-    pub outcome: Outcome,
-    /// A diff for a planned write, or a note.
-    pub detail: Option<String>,
-}
-
-impl Record {
-    pub fn new(effect: &Effect, outcome: Outcome) -> Record {
-        Record {
-            summary: effect.summary(),
-            json: effect.to_json(),
-            outcome,
-            detail: None,
-        }
-    }
 }
 
 /// A place effects are applied to.

@@ -11,7 +11,9 @@ use std::collections::HashMap;
 use std::fmt;
 
 use crate::base64;
-pub use crate::yaml::BigInt;
+pub use crate::bigint::BigInt;
+
+pub mod timestamp;
 
 /// A configuration value as PyYAML's `safe_load` would produce it.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -21,7 +23,7 @@ pub enum Value {
     Bool(bool),
     Int(i64),
     /// An integer outside `i64`, kept exactly (PyYAML's ints have no bound;
-    /// see `yaml::bigint`). Modules that need a number refuse it as the
+    /// see `crate::bigint`). Modules that need a number refuse it as the
     /// wrong type; everything else (merging, dumping, JSON) carries it.
     BigInt(BigInt),
     Float(f64),
@@ -196,11 +198,11 @@ impl Value {
 
     /// The integer written in decimal `text` (sign, digits): `Int`, or
     /// `BigInt` past `i64`; `None` if it is not such text or is longer
-    /// than Python would read ([`crate::yaml::bigint::MAX_DIGITS`]).
+    /// than Python would read ([`crate::bigint::MAX_DIGITS`]).
     pub fn integer(text: &str) -> Option<Value> {
-        Some(match crate::yaml::bigint::parse_decimal(text)? {
-            crate::yaml::bigint::Integer::Small(i) => Value::Int(i),
-            crate::yaml::bigint::Integer::Big(b) => Value::BigInt(b),
+        Some(match crate::bigint::parse_decimal(text)? {
+            crate::bigint::Integer::Small(i) => Value::Int(i),
+            crate::bigint::Integer::Big(b) => Value::BigInt(b),
         })
     }
 
@@ -278,7 +280,7 @@ impl Value {
             Value::Float(_) => "float",
             Value::Str(_) => "str",
             Value::Bytes(_) => "bytes",
-            Value::Timestamp(t) if crate::yaml::timestamp_has_time(t) => "datetime",
+            Value::Timestamp(t) if timestamp::has_time(t) => "datetime",
             Value::Timestamp(_) => "date",
             Value::Seq(_) => "list",
             Value::Map(_) => "dict",
@@ -296,7 +298,7 @@ impl Value {
             Value::Float(f) => python_float_repr(*f),
             Value::Str(s) => s.clone(),
             Value::Bytes(b) => format!("b'{}'", String::from_utf8_lossy(b)),
-            Value::Timestamp(t) => crate::yaml::timestamp_python_str(t),
+            Value::Timestamp(t) => timestamp::python_str(t),
             other => other.to_json().to_string(),
         }
     }
@@ -677,6 +679,15 @@ pub fn python_float_repr(f: f64) -> String {
     } else {
         let exp_sign = if exp < 0 { '-' } else { '+' };
         format!("{sign}{mantissa}e{exp_sign}{:02}", exp.abs())
+    }
+}
+
+/// A scalar's text for a message: at most 200 characters of it (Python's
+/// own messages cut there too), so a huge bad scalar makes a short error.
+pub fn shown(text: &str) -> String {
+    match text.char_indices().nth(200) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text.to_string(),
     }
 }
 

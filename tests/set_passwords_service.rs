@@ -15,9 +15,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
+use cloudboot::effect::probe::{Answer, PROBE_ERROR};
 use cloudboot::effect::Effect;
 use cloudboot::exec::Exit;
-use cloudboot::probe::{Answer, PROBE_ERROR};
 use cloudboot::rootfs::{RealFs, Root};
 use common::*;
 

@@ -48,7 +48,7 @@ fuzz_target!(|data: &[u8]| {
         let Some(instance) = found.instance else {
             continue;
         };
-        let distro = cloudboot::distro::detect(&fs);
+        let distro = cloudboot::distro::OsRelease::read(&fs);
         let _ = cloudboot::instance_data::build(&instance, &cfg, &distro);
         let cache = instance.to_cache_json();
         fs.files.insert(

@@ -3,7 +3,7 @@
 //! in `Found::problems`) and goes on to the next source.
 
 use crate::http::HttpError;
-use crate::userdata::ReadError;
+use crate::rootfs::ReadError;
 
 /// A datasource, or one of its seed files, that cannot be read.
 #[derive(Debug, PartialEq, thiserror::Error)]

@@ -39,6 +39,13 @@ pub use nocloud::NoCloud;
 pub use none::NoneSource;
 pub use registry::{by_name, DatasourceInfo};
 
+/// User-data larger than this is refused: as it arrives (a seed file, an
+/// image, an HTTP body), once decompressed, and all that one blob's
+/// decompression and includes add together. EC2 allows 16 KiB and OpenStack
+/// 64 KiB; cloud-init sets no limit at all. (A datasource reads no more;
+/// `crate::userdata` holds each blob to it again once decompressed.)
+pub const MAX_USER_DATA: usize = 16 << 20;
+
 /// cloud-init's dsmode: in which stage the datasource's data is processed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum DsMode {
@@ -119,16 +126,6 @@ impl Instance {
         match self.metadata.get("cloud-name") {
             Some(Value::Str(s)) => s.to_lowercase(),
             _ => self.cloud_name.clone(),
-        }
-    }
-
-    /// Where the blob of `kind` came from, if the datasource said.
-    pub fn data_from(&self, kind: crate::userdata::Kind) -> Option<&str> {
-        use crate::userdata::Kind;
-        match kind {
-            Kind::User => self.user_data_from.as_deref(),
-            Kind::Vendor => self.vendor_data_from.as_deref(),
-            Kind::Vendor2 => self.vendor_data2_from.as_deref(),
         }
     }
 

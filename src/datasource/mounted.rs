@@ -7,8 +7,9 @@ use std::process::Command;
 
 use super::source::SeedSource;
 use super::DsError;
+use super::MAX_USER_DATA;
+use crate::rootfs::read_limited;
 use crate::rootfs::{FsView, Kind, RealFs, Root};
-use crate::userdata::{read_limited, MAX_USER_DATA};
 
 /// A device mounted on a private directory, unmounted when dropped.
 pub struct MountedSource {

@@ -22,7 +22,8 @@ use super::source::{DirSource, SeedSource};
 use super::{Datasource, DatasourceInfo, DsContext, DsError, DsMode, Found, Instance};
 use crate::merge::merge_many;
 use crate::schedule::Stage;
-use crate::userdata::{read_limited, MAX_USER_DATA};
+use super::MAX_USER_DATA;
+use crate::rootfs::read_limited;
 use crate::value::{Mapping, Value};
 use crate::yaml;
 

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use super::source::SeedSource;
 use super::DsError;
+use super::MAX_USER_DATA;
 use crate::http::{self, HttpError, Limits};
-use crate::userdata::MAX_USER_DATA;
 use crate::value::Value;
 
 /// Bounds for one datasource's services.

@@ -5,9 +5,10 @@
 use std::path::{Path, PathBuf};
 
 use super::DsError;
+use super::MAX_USER_DATA;
 use crate::blockfs::{Filesystem, FsError};
+use crate::rootfs::read_limited;
 use crate::rootfs::FsView;
-use crate::userdata::{read_limited, MAX_USER_DATA};
 
 /// A tree of seed files.
 pub trait SeedSource {

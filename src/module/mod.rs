@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use crate::datasource::Instance;
 use crate::distro::Distro;
+use crate::effect::progress::{Progress, ScriptState};
 use crate::effect::{lookup_id, Effect, Named, Owner};
 use crate::host::Host;
 use crate::paths::Paths;
@@ -253,54 +254,4 @@ pub fn run_parts(
         progress: Some(ctx.progress.to_path_buf()),
     });
     out
-}
-
-/// Where a script stands in [`Context::progress`].
-#[derive(Debug, PartialEq)]
-pub enum ScriptState {
-    NotStarted,
-    Finished,
-    /// Started, never finished.
-    Interrupted,
-}
-
-/// The lines of a progress record: `started NAME` and `finished NAME`.
-pub struct Progress {
-    started: Vec<String>,
-    finished: Vec<String>,
-}
-
-impl Progress {
-    pub const STARTED: &'static str = "started ";
-    pub const FINISHED: &'static str = "finished ";
-
-    pub fn read(fs: &dyn FsView, path: &Path) -> Progress {
-        let text = fs.read_string(path).unwrap_or_default();
-        let names = |prefix: &str| -> Vec<String> {
-            text.lines()
-                .filter_map(|l| l.strip_prefix(prefix))
-                .map(str::to_string)
-                .collect()
-        };
-        Progress {
-            started: names(Self::STARTED),
-            finished: names(Self::FINISHED),
-        }
-    }
-
-    /// A script's name as a record line holds it (one line, whatever the name).
-    pub fn line_name(name: &str) -> String {
-        name.escape_default().to_string()
-    }
-
-    pub fn state(&self, name: &str) -> ScriptState {
-        let name = Self::line_name(name);
-        if self.finished.contains(&name) {
-            ScriptState::Finished
-        } else if self.started.contains(&name) {
-            ScriptState::Interrupted
-        } else {
-            ScriptState::NotStarted
-        }
-    }
 }

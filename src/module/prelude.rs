@@ -13,10 +13,10 @@ pub use crate::schema::{Field, Ty, VENDOR_DATA_PREFIX};
 pub use crate::value::{python_float_repr, python_str_repr, Mapping, Value};
 
 // Effects: what a module asks the target to do.
+pub use crate::effect::probe::{Branch, Probe, When, PROBE_ERROR};
 pub use crate::effect::{
     shell_quote, Append, Command, Data, Effect, HostAction, HttpRequest, Named, OnFailure, Owner,
 };
-pub use crate::probe::{Branch, Probe, When, PROBE_ERROR};
 
 // The root, read-only, as `ctx.fs` shows it; guest paths resolved inside it.
 pub use crate::rootfs::{canonical_path, FsView, Kind as FileKind};

@@ -19,10 +19,12 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
+mod limited;
 mod resolve;
 mod sys;
 mod temp;
 
+pub use limited::{read_limited, too_large, ReadError};
 pub use resolve::{components, Located, MAX_SYMLINKS};
 pub use temp::{is_temp_name, Temps, JOURNAL_DIR};
 

@@ -26,7 +26,6 @@
 //! in proportion to those limits; each is far above what a real user sends,
 //! and each, when hit, is named in the message.
 
-use std::path::Path;
 use std::time::Duration;
 
 use crate::effect::{Data, Effect};
@@ -42,11 +41,8 @@ pub mod vendor;
 pub use handlers::{consume, read_cloud_config, Consumed, HandlerEnv};
 pub use process::process;
 
-/// User-data larger than this is refused: as it arrives (a seed file, an
-/// image, an HTTP body), once decompressed, and all that one blob's
-/// decompression and includes add together. EC2 allows 16 KiB and OpenStack
-/// 64 KiB; cloud-init sets no limit at all.
-pub const MAX_USER_DATA: usize = 16 << 20;
+pub use crate::datasource::MAX_USER_DATA;
+pub(crate) use crate::rootfs::{read_limited, too_large, ReadError};
 
 // A jinja template renders to user-data, so it is bounded as user-data is
 // (the bound lives in `jinja`, which does not depend on user-data).
@@ -125,6 +121,16 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Where `instance`'s blob of this kind came from, if the datasource
+    /// said.
+    pub fn source_in(self, instance: &crate::datasource::Instance) -> Option<&str> {
+        match self {
+            Kind::User => instance.user_data_from.as_deref(),
+            Kind::Vendor => instance.vendor_data_from.as_deref(),
+            Kind::Vendor2 => instance.vendor_data2_from.as_deref(),
+        }
+    }
+
     fn raw_name(self) -> &'static str {
         match self {
             Kind::User => "user-data.txt",
@@ -199,60 +205,6 @@ pub struct Env<'a> {
     pub from: Option<&'a str>,
     pub limits: Limits,
     pub http: HttpGet<'a>,
-}
-
-/// Why [`read_limited`] gave no file.
-#[derive(Debug, PartialEq, thiserror::Error)]
-pub enum ReadError {
-    #[error("{0}: not a regular file")]
-    NotRegular(String),
-    /// What, its size, and the limit.
-    #[error("{}", too_large(.0, *.1, *.2))]
-    TooLarge(String, u64, usize),
-    #[error("{0}: {1}")]
-    Io(String, String),
-}
-
-/// A regular file of at most `max` bytes in the root: `Ok(None)` when absent.
-/// Anything else is an error naming the path: a device or FIFO (whose read
-/// could block or never end), or a file larger than `max`, which is found
-/// from its size before reading, and never read past `max` + 1 bytes.
-pub fn read_limited(
-    fs: &dyn FsView,
-    path: &Path,
-    max: usize,
-) -> Result<Option<Vec<u8>>, ReadError> {
-    let shown = || path.display().to_string();
-    let Some(st) = fs.stat(path) else {
-        return Ok(None);
-    };
-    if st.kind != crate::rootfs::Kind::File {
-        return Err(ReadError::NotRegular(shown()));
-    }
-    if st.len > max as u64 {
-        return Err(ReadError::TooLarge(shown(), st.len, max));
-    }
-    let data = fs
-        .read_at_most(path, max as u64)
-        .map_err(|e| ReadError::Io(shown(), e.to_string()))?;
-    if data.len() > max {
-        // It grew while being read.
-        return Err(ReadError::TooLarge(shown(), data.len() as u64, max));
-    }
-    Ok(Some(data))
-}
-
-/// `<what>: 64.0 MiB, more than the 16 MiB cloudboot accepts`.
-fn too_large(what: &str, len: u64, max: usize) -> String {
-    let max = match max % (1 << 20) {
-        0 => format!("{} MiB", max >> 20),
-        _ => format!("{max} bytes"),
-    };
-    let len = match len >= 1 << 20 {
-        true => format!("{:.1} MiB", len as f64 / (1u64 << 20) as f64),
-        false => format!("{len} bytes"),
-    };
-    format!("{what}: {len}, more than the {max} cloudboot accepts")
 }
 
 /// `handlers.type_from_starts_with`: the longest matching prefix, after
@@ -376,6 +328,7 @@ mod tests {
     use super::*;
     use crate::rootfs::{RealFs, Root};
     use crate::yaml;
+    use std::path::Path;
 
     fn env_in(root: &Path) -> (RealFs, Paths) {
         (

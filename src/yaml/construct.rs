@@ -13,11 +13,11 @@
 
 use std::collections::HashMap;
 
-use super::bigint::Integer;
 use super::compose::{Content, Fault, Node, Pos};
 use super::resolve::{self, *};
-use super::timestamp::Timestamp;
 use crate::base64;
+use crate::bigint::Integer;
+use crate::value::timestamp::Timestamp;
 use crate::value::{Mapping, Value};
 
 /// Where each mapping key and sequence item starts, by key path.

@@ -15,8 +15,8 @@
 //! pairs are plain mappings and lists by the time they reach us.
 
 use super::resolve;
-use super::timestamp::Timestamp;
 use crate::base64;
+use crate::value::timestamp::Timestamp;
 use crate::value::{python_float_repr, sort_entries_like_pyyaml, Mapping, Value};
 
 const BEST_INDENT: usize = 4;

@@ -32,16 +32,13 @@
 //! writes (`cloud-config.txt`); [`dump_bare_mapping`] the same without the
 //! `---` and `...` markers (the netplan renderer's file).
 
-pub mod bigint;
 mod compose;
 mod composer;
 mod construct;
 mod emit;
 mod resolve;
 mod source;
-mod timestamp;
 
-pub use bigint::BigInt;
 pub use compose::MAX_NODES;
 pub use construct::Marks;
 pub use emit::{dump_bare_mapping, dump_cloud_config};
@@ -163,19 +160,6 @@ fn load_with(
             .document(&root)
             .map_err(fault),
     }
-}
-
-/// Whether a timestamp as written has a time of day (Python `datetime`) or
-/// not (`date`).
-pub fn timestamp_has_time(written: &str) -> bool {
-    timestamp::Timestamp::parse(written).is_ok_and(|t| t.time.is_some())
-}
-
-/// Python's `str()` of the date or datetime a timestamp stands for.
-pub fn timestamp_python_str(written: &str) -> String {
-    timestamp::Timestamp::parse(written)
-        .map(|t| t.python_str())
-        .unwrap_or_else(|_| written.to_string())
 }
 
 #[cfg(test)]

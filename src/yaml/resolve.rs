@@ -25,7 +25,8 @@ pub const PAIRS: &str = "tag:yaml.org,2002:pairs";
 /// read as a plain string, for user-data written by Python 2 tools.
 pub const PYTHON_UNICODE: &str = "tag:yaml.org,2002:python/unicode";
 
-use super::bigint::{Integer, Magnitude};
+use crate::bigint::{Integer, Magnitude};
+use crate::value::shown;
 
 /// The tag PyYAML's implicit resolvers give a plain scalar.
 pub fn implicit_tag(value: &str) -> &'static str {
@@ -43,7 +44,7 @@ pub fn implicit_tag(value: &str) -> &'static str {
         MERGE
     } else if v == "=" {
         VALUE
-    } else if super::timestamp::is_implicit_timestamp(v) {
+    } else if crate::value::timestamp::is_implicit_timestamp(v) {
         TIMESTAMP
     } else {
         STR
@@ -239,15 +240,6 @@ fn is_float(v: &str) -> bool {
 
 /// Why a scalar could not be constructed: PyYAML's exception text.
 pub type ConstructError = String;
-
-/// A scalar's text for a message: at most 200 characters of it (Python's
-/// own messages cut there too), so a huge bad scalar makes a short error.
-pub(super) fn shown(text: &str) -> String {
-    match text.char_indices().nth(200) {
-        Some((cut, _)) => format!("{}...", &text[..cut]),
-        None => text.to_string(),
-    }
-}
 
 /// Python's `int(text, base)` for the text PyYAML hands it (surrounding
 /// ASCII whitespace allowed, as `int()` allows it).

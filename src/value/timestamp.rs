@@ -7,7 +7,7 @@
 //! module does both: it parses the constructor's grammar, checks it as
 //! `datetime` does, and formats as `str(datetime)` / `isoformat(' ')`.
 //!
-//! [`Value::Timestamp`]: crate::value::Value::Timestamp
+//! [`Value::Timestamp`]: super::Value::Timestamp
 
 /// The parts of a timestamp; `time` is `None` for a plain date.
 #[derive(Clone, Debug, PartialEq)]
@@ -201,8 +201,8 @@ impl Timestamp {
     pub fn parse(s: &str) -> Result<Timestamp, String> {
         // Python's `$` also matches before one final newline.
         let s = s.strip_suffix('\n').unwrap_or(s);
-        let t = parse_grammar(s)
-            .ok_or_else(|| format!("invalid timestamp '{}'", super::resolve::shown(s)))?;
+        let t =
+            parse_grammar(s).ok_or_else(|| format!("invalid timestamp '{}'", super::shown(s)))?;
         t.check()?;
         Ok(t)
     }
@@ -254,6 +254,19 @@ impl Timestamp {
         }
         out
     }
+}
+
+/// Whether a timestamp as written has a time of day (Python `datetime`) or
+/// not (`date`).
+pub fn has_time(written: &str) -> bool {
+    Timestamp::parse(written).is_ok_and(|t| t.time.is_some())
+}
+
+/// Python's `str()` of the date or datetime a timestamp stands for.
+pub fn python_str(written: &str) -> String {
+    Timestamp::parse(written)
+        .map(|t| t.python_str())
+        .unwrap_or_else(|_| written.to_string())
 }
 
 #[cfg(test)]

@@ -17,9 +17,7 @@
 
 use tracing::Level;
 
-use crate::effect::{Effect, HostAction};
-use crate::exec::Exit;
-use crate::target::{Outcome, Record};
+use super::{Effect, Exit, HostAction, Outcome, Record};
 
 /// Which answers a [`Branch`] is for.
 #[derive(Clone, Debug, PartialEq)]
@@ -208,7 +206,7 @@ impl Probe {
 #[macro_export]
 macro_rules! log_at {
     () => {
-        $crate::probe::Logger(|level: ::tracing::Level, msg: &str| match level {
+        $crate::effect::probe::Logger(|level: ::tracing::Level, msg: &str| match level {
             ::tracing::Level::ERROR => ::tracing::error!("{msg}"),
             ::tracing::Level::WARN => ::tracing::warn!("{msg}"),
             ::tracing::Level::INFO => ::tracing::info!("{msg}"),
