@@ -93,7 +93,7 @@ fn render(template: &str, vars: &[(&str, String)]) -> Result<String, String> {
 /// `CI_MISSING_JINJA_VAR/<name>`. Other jinja is refused, not guessed at;
 /// a `{# comment #}` is text here, as final_message has always shown it.
 fn render_jinja(text: &str, vars: &[(&str, String)]) -> Result<String, String> {
-    use crate::jinja::{render_with, Dialect, Lookup};
+    use jinja::{render_with, Dialect, Lookup};
     const MESSAGE: Dialect = Dialect {
         comments: false,
         whitespace_control: false,
@@ -115,7 +115,7 @@ fn render_jinja(text: &str, vars: &[(&str, String)]) -> Result<String, String> {
 
 /// `$name` and `${name}` (`templater.basic_render`); an unknown name is an error.
 fn render_basic(text: &str, vars: &[(&str, String)]) -> Result<String, String> {
-    crate::templater::basic_render(text, |name| {
+    templater::basic_render(text, |name| {
         lookup(vars, name)
             .map(str::to_string)
             .ok_or_else(|| format!("KeyError: '{name}'"))

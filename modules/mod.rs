@@ -31,7 +31,7 @@ macro_rules! registry {
 
         /// Every module cloudboot has, in file-name order (stages.yaml
         /// orders the runs).
-        pub fn all() -> &'static [&'static dyn crate::module::Module] {
+        pub fn all() -> &'static [&'static dyn crate::module::prelude::Module] {
             &[$(&$file::$module),*]
         }
     };
@@ -63,6 +63,6 @@ registry! {
 
 /// Every module's schema, for checking a whole cloud-config document
 /// (`crate::schema::check_document`).
-pub fn schemas() -> Vec<&'static [crate::schema::Field]> {
+pub fn schemas() -> Vec<&'static [crate::module::prelude::Field]> {
     all().iter().map(|m| m.info().schema).collect()
 }

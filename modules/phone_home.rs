@@ -178,7 +178,7 @@ impl Module for PhoneHome {
                 return out;
             }
         };
-        let tries = match crate::py::int::from_value(ph.get("tries").unwrap_or(&Value::Null)) {
+        let tries = match py::int::from_value(ph.get("tries").unwrap_or(&Value::Null)) {
             Ok(Some(t)) => t,
             Ok(None) => {
                 tracing::warn!(
@@ -337,7 +337,7 @@ fn render_string(text: &str, iid: &str) -> Result<String, String> {
     match kind {
         Kind::Jinja => {
             let vars = serde_json::json!({ "INSTANCE_ID": iid });
-            crate::jinja::render(body, &vars)
+            jinja::render(body, &vars)
                 .map(|(s, _)| s)
                 .map_err(|e| e.to_string())
         }

@@ -367,7 +367,7 @@ fn exec_line(items: &[Value]) -> Result<String, ConfigError> {
         };
         line.push(' ');
         // Always quoted, so that `exec` sees each item as one word.
-        line.push_str(&crate::py::shell::shellify_quote(s));
+        line.push_str(&py::shell::shellify_quote(s));
     }
     Ok(line)
 }
@@ -395,7 +395,7 @@ fn delay_minutes(delay: Option<&Value>) -> Result<Option<i64>, ConfigError> {
 fn python_int(v: &Value) -> Option<i64> {
     match v {
         Value::Bytes(_) => None,
-        other => crate::py::int::from_value(other).ok().flatten(),
+        other => py::int::from_value(other).ok().flatten(),
     }
 }
 
@@ -405,7 +405,7 @@ fn python_float(v: &Value) -> Option<f64> {
         Value::Int(i) => Some(*i as f64),
         Value::Bool(b) => Some(f64::from(u8::from(*b))),
         Value::Float(f) => Some(*f),
-        Value::Str(s) => crate::py::float::parse(s),
+        Value::Str(s) => py::float::parse(s),
         _ => None,
     }
 }

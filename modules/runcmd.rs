@@ -32,7 +32,7 @@ impl Module for Runcmd {
             out.note("Skipping module named runcmd, no 'runcmd' key in configuration");
             return out;
         };
-        match crate::py::shell::shellify(cmds) {
+        match py::shell::shellify(cmds) {
             // The script is what the user asked to run: shown in plans.
             Ok(script) => out
                 .effects

@@ -318,7 +318,7 @@ pub fn plan(
                         "DEPRECATION: The chpasswd multiline string format is deprecated and will be removed from a future version of cloud-init. Use the list format instead."
                     );
                     tracing::debug!("Handling input for chpasswd as multiline string.");
-                    crate::py::str::splitlines(s)
+                    py::str::splitlines(s)
                         .into_iter()
                         .enumerate()
                         .map(|(i, l)| (format!("chpasswd.list line {}", i + 1), l))

@@ -252,7 +252,7 @@ fn strings(v: &Value) -> Vec<&str> {
 /// Refuses a user any of whose names or fields would not stay one line
 /// where it is written ([`accounts::one_line`]); such a user is not made.
 fn check_user(name: &str, cfg: &Mapping) -> Result<(), ConfigError> {
-    let who = format!("users: user {}", crate::value::python_str_repr(name));
+    let who = format!("users: user {}", python_str_repr(name));
     let not_made =
         |e: String| ConfigError::new("users", format!("{who}: {e}; the user is not created"));
     one_line(
@@ -266,7 +266,7 @@ fn check_user(name: &str, cfg: &Mapping) -> Result<(), ConfigError> {
             // An authorized key loses its surrounding blanks and line
             // breaks first (`AuthKeyLineParser.parse`): `- |` blocks are fine.
             let value = if matches!(*key, "ssh_authorized_keys" | "cloud_public_ssh_keys") {
-                crate::py::str::strip(value)
+                py::str::strip(value)
             } else {
                 value
             };
@@ -279,7 +279,7 @@ fn check_user(name: &str, cfg: &Mapping) -> Result<(), ConfigError> {
 /// Refuses a group of `groups` whose name or a member's would not stay one
 /// line (`groupadd NAME`, `usermod -a -G NAME MEMBER`).
 fn check_group(name: &str, members: &[String]) -> Result<(), ConfigError> {
-    let who = format!("groups: group {}", crate::value::python_str_repr(name));
+    let who = format!("groups: group {}", python_str_repr(name));
     let not_made =
         |e: String| ConfigError::new("groups", format!("{who}: {e}; the group is not created"));
     one_line("the name", name, "/etc/group").map_err(not_made)?;
@@ -534,7 +534,7 @@ impl Run<'_, '_> {
         } else {
             String::new()
         };
-        let found = crate::py::str::splitlines(&contents).into_iter().any(|line| {
+        let found = py::str::splitlines(&contents).into_iter().any(|line| {
             let line = line.trim();
             let Some(rest) = line
                 .strip_prefix(['#', '|', '@'])

@@ -300,7 +300,7 @@ fn decode_perms(perm: Option<&Value>, key: &str) -> u32 {
         Some(Value::Int(i)) => u32::try_from(*i).ok(),
         Some(Value::Bool(b)) => Some(u32::from(*b)),
         Some(Value::Float(f)) if f.is_finite() && *f >= 0.0 => Some(*f as u32),
-        Some(other) => crate::py::int::parse_octal(&other.python_str()),
+        Some(other) => py::int::parse_octal(&other.python_str()),
     };
     match parsed {
         Some(m) => m & 0o7777,

@@ -23,7 +23,7 @@ pub fn human2bytes(size: &str) -> Result<u64, String> {
         Some('B') => (&s[..s.len() - 1], 1),
         _ => (s, 1),
     };
-    let num = crate::py::float::parse(num)
+    let num = py::float::parse(num)
         .filter(|n| n.is_finite())
         .ok_or_else(invalid)?;
     if num < 0.0 {

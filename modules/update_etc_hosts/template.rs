@@ -49,7 +49,7 @@ fn strip_cheetah_comments(text: &str) -> String {
 /// `templater.basic_render` over the hosts parameters; a name that is not a
 /// parameter is an error (cloud-init's KeyError).
 fn basic_render(text: &str, params: &[(&str, &str)]) -> Result<String, String> {
-    crate::templater::basic_render(text, |name| {
+    templater::basic_render(text, |name| {
         if name.contains('.') {
             return Err(format!(
                 "the template variable '{name}' is not a hosts template parameter"
@@ -69,7 +69,7 @@ fn basic_render(text: &str, params: &[(&str, &str)]) -> Result<String, String> {
 /// refused by name. An undefined name renders as
 /// `CI_MISSING_JINJA_VAR/<name>`, as in cloud-init.
 fn jinja_render(text: &str, params: &[(&str, &str)]) -> Result<String, String> {
-    use crate::jinja::{render_with, Dialect, Lookup};
+    use jinja::{render_with, Dialect, Lookup};
     const HOSTS: Dialect = Dialect {
         comments: true,
         whitespace_control: true,

@@ -1,6 +1,9 @@
-//! No import circles between the crate's top-level modules: every
-//! `crate::<module>` a file of `src/` or `modules/` names (outside comments
-//! and its `#[cfg(test)] mod tests`) is an edge from the file's top-level
+//! The layers hold: no import circles between the crate's top-level
+//! modules, modules that name the engine only through the prelude, and
+//! modules that ask the machine nothing but through their context.
+//!
+//! Every `crate::<module>` a file of `src/` or `modules/` names (outside
+//! comments and its `#[cfg(test)] mod tests`) is an edge from the file's top-level
 //! module to that one, and the graph must have no cycle. A cycle means two
 //! layers each need the other, so neither can be understood, tested or
 //! replaced alone: the fix is to move the shared piece down (or hand it in
@@ -125,5 +128,76 @@ fn the_graph_sees_imports() {
         graph["modules"].contains_key("module"),
         "{:?}",
         graph["modules"]
+    );
+}
+
+/// Modules name the engine only through `crate::module::prelude` (and
+/// share code through `crate::modules`): what a module may touch is what
+/// the prelude lists.
+#[test]
+fn modules_name_the_engine_only_through_the_prelude() {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&manifest.join("modules"), &mut files);
+    let mut outside = Vec::new();
+    for file in &files {
+        let text = code(&std::fs::read_to_string(file).unwrap());
+        for (i, _) in text.match_indices("crate::") {
+            let rest = &text[i..];
+            if !rest.starts_with("crate::module::prelude") && !rest.starts_with("crate::modules::")
+            {
+                let line = rest.lines().next().unwrap_or_default();
+                outside.push(format!(
+                    "{}: {line}",
+                    file.strip_prefix(manifest).unwrap().display()
+                ));
+            }
+        }
+    }
+    assert!(files.len() > 20, "the modules were read: {files:?}");
+    assert!(
+        outside.is_empty(),
+        "engine names outside the prelude:\n{}",
+        outside.join("\n")
+    );
+}
+
+/// A module asks the machine nothing itself: files through `ctx.fs`, the
+/// host (live root or not, free space, randomness, the clock, the pid,
+/// uptime) through `ctx.host`, so each can be tested in-process against
+/// fakes (the module test kit).
+#[test]
+fn modules_read_the_host_only_through_the_context() {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&manifest.join("modules"), &mut files);
+    let host_calls = [
+        "std::fs::",
+        "std::process::",
+        "std::env::",
+        "SystemTime",
+        "Instant::now",
+        "Utc::now",
+        "Local::now",
+        "libc::",
+        "getrandom",
+        "nix::",
+    ];
+    let mut found = Vec::new();
+    for file in &files {
+        let text = code(&std::fs::read_to_string(file).unwrap());
+        for call in host_calls {
+            if text.contains(call) {
+                found.push(format!(
+                    "{}: {call}",
+                    file.strip_prefix(manifest).unwrap().display()
+                ));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "modules asking the machine directly:\n{}",
+        found.join("\n")
     );
 }
