@@ -81,7 +81,7 @@ fn lookup<'a>(vars: &'a [(&str, String)], name: &str) -> Option<&'a str> {
 }
 
 /// cloud-init's `templater.render_string` for the cases a message needs.
-fn render(template: &str, vars: &[(&str, String)]) -> Result<String, String> {
+fn render(template: &str, vars: &[(&str, String)]) -> Result<String, ConfigError> {
     use templater::Kind;
     match templater::detect(template)? {
         (Kind::Jinja, body, _) => render_jinja(body, vars),
@@ -92,7 +92,7 @@ fn render(template: &str, vars: &[(&str, String)]) -> Result<String, String> {
 /// `{{ name }}` only; undefined names render as cloud-init's
 /// `CI_MISSING_JINJA_VAR/<name>`. Other jinja is refused, not guessed at;
 /// a `{# comment #}` is text here, as final_message has always shown it.
-fn render_jinja(text: &str, vars: &[(&str, String)]) -> Result<String, String> {
+fn render_jinja(text: &str, vars: &[(&str, String)]) -> Result<String, ConfigError> {
     use jinja::{render_with, Dialect, Lookup};
     const MESSAGE: Dialect = Dialect {
         comments: false,
@@ -102,23 +102,24 @@ fn render_jinja(text: &str, vars: &[(&str, String)]) -> Result<String, String> {
         expression_note: "",
     };
     if text.contains("{%") {
-        return Err("jinja statements ({% ... %}) are not supported in final_message".into());
+        return Err(ConfigError::new(
+            "final_message",
+            "jinja statements ({% ... %}) are not supported in final_message",
+        ));
     }
     let named = |name: &str| match lookup(vars, name) {
         Some(v) => Lookup::Found(v.to_string()),
         None => Lookup::Undefined,
     };
-    render_with(text, &MESSAGE, named)
-        .map(|(out, _)| out)
-        .map_err(|e| e.0)
+    Ok(render_with(text, &MESSAGE, named).map(|(out, _)| out)?)
 }
 
 /// `$name` and `${name}` (`templater.basic_render`); an unknown name is an error.
-fn render_basic(text: &str, vars: &[(&str, String)]) -> Result<String, String> {
+fn render_basic(text: &str, vars: &[(&str, String)]) -> Result<String, ConfigError> {
     templater::basic_render(text, |name| {
         lookup(vars, name)
             .map(str::to_string)
-            .ok_or_else(|| format!("KeyError: '{name}'"))
+            .ok_or_else(|| ConfigError::new("final_message", format!("KeyError: '{name}'")))
     })
 }
 

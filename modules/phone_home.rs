@@ -331,24 +331,24 @@ fn post_list(v: Option<&Value>) -> Result<Vec<String>, ConfigError> {
 }
 
 /// `templater.render_string(url, {"INSTANCE_ID": iid})`.
-fn render_string(text: &str, iid: &str) -> Result<String, String> {
+fn render_string(text: &str, iid: &str) -> Result<String, ConfigError> {
     use templater::Kind;
-    let (kind, body, _) = templater::detect(text).map_err(|e| format!("ValueError: {e}"))?;
+    let (kind, body, _) = templater::detect(text)
+        .map_err(|e| ConfigError::new("phone_home.url", format!("ValueError: {e}")))?;
     match kind {
         Kind::Jinja => {
             let vars = serde_json::json!({ "INSTANCE_ID": iid });
-            jinja::render(body, &vars)
-                .map(|(s, _)| s)
-                .map_err(|e| e.to_string())
+            Ok(jinja::render(body, &vars).map(|(s, _)| s)?)
         }
         Kind::Basic => templater::basic_render(body, |name| lookup(name, iid)),
     }
 }
 
 /// `basic_render`'s `replacer` over `{"INSTANCE_ID": iid}`.
-fn lookup(name: &str, iid: &str) -> Result<String, String> {
+fn lookup(name: &str, iid: &str) -> Result<String, ConfigError> {
     let path: Vec<&str> = name.split('.').collect();
-    let key_error = |k: &str| format!("KeyError: '{k}'");
+    let error = |what: String| ConfigError::new("phone_home.url", what);
+    let key_error = |k: &str| error(format!("KeyError: '{k}'"));
     let (last, walk) = path.split_last().unwrap_or((&"", &[]));
     // The only value is a string, so any walk ends in a TypeError.
     let mut selected: Option<&str> = None; // None: still the params dict
@@ -357,18 +357,18 @@ fn lookup(name: &str, iid: &str) -> Result<String, String> {
             None if *key == "INSTANCE_ID" => selected = Some(iid),
             None => return Err(key_error(key)),
             Some(v) => {
-                return Err(format!(
+                return Err(error(format!(
                     "TypeError: Can not traverse into non-dictionary '{v}' of type str while looking for subkey '{key}'"
-                ))
+                )))
             }
         }
     }
     match selected {
         None if *last == "INSTANCE_ID" => Ok(iid.to_string()),
         None => Err(key_error(last)),
-        Some(v) => Err(format!(
+        Some(v) => Err(error(format!(
             "TypeError: Can not extract key '{last}' from non-dictionary '{v}' of type str"
-        )),
+        ))),
     }
 }
 
@@ -466,6 +466,7 @@ mod tests {
         assert_eq!(r("http://h/$a.b").unwrap_err(), "KeyError: 'a'");
         assert!(r("http://h/$INSTANCE_ID.a.b")
             .unwrap_err()
+            .message
             .starts_with("TypeError: Can not traverse into non-dictionary 'i-123'"));
         assert_eq!(
             r("## template: jinja\nhttp://h/{{ INSTANCE_ID }}/").unwrap(),
@@ -477,6 +478,7 @@ mod tests {
         );
         assert!(r("## template: mako\nx")
             .unwrap_err()
+            .message
             .contains("Unknown template"));
     }
 

@@ -250,11 +250,11 @@ fn strings(v: &Value) -> Vec<&str> {
 }
 
 /// Refuses a user any of whose names or fields would not stay one line
-/// where it is written ([`accounts::one_line`]); such a user is not made.
+/// where it is written ([`one_line`]); such a user is not made.
 fn check_user(name: &str, cfg: &Mapping) -> Result<(), ConfigError> {
     let who = format!("users: user {}", python_str_repr(name));
     let not_made =
-        |e: String| ConfigError::new("users", format!("{who}: {e}; the user is not created"));
+        |e: ConfigError| ConfigError::new("users", format!("{who}: {e}; the user is not created"));
     one_line(
         "the name",
         name,
@@ -281,7 +281,7 @@ fn check_user(name: &str, cfg: &Mapping) -> Result<(), ConfigError> {
 fn check_group(name: &str, members: &[String]) -> Result<(), ConfigError> {
     let who = format!("groups: group {}", python_str_repr(name));
     let not_made =
-        |e: String| ConfigError::new("groups", format!("{who}: {e}; the group is not created"));
+        |e: ConfigError| ConfigError::new("groups", format!("{who}: {e}; the group is not created"));
     one_line("the name", name, "/etc/group").map_err(not_made)?;
     for m in members {
         one_line("a member's name", m, "/etc/group").map_err(not_made)?;

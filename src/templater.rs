@@ -7,6 +7,15 @@
 
 use crate::py::str::is_space as py_space;
 
+/// A template cloudboot cannot render as cloud-init would.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    /// A header naming a renderer other than `basic` and `jinja` (cloud-init's
+    /// `ValueError`).
+    #[error("Unknown template rendering type '{0}' requested")]
+    UnknownRenderer(String),
+}
+
 /// The renderer a template's first line names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -20,7 +29,7 @@ pub enum Kind {
 /// text is a basic template. Returns the kind, the template text, and
 /// whether there was a header. Any other renderer (`cheetah` too: 22.4
 /// dropped it) is cloud-init's `ValueError`.
-pub fn detect(text: &str) -> Result<(Kind, &str, bool), String> {
+pub fn detect(text: &str) -> Result<(Kind, &str, bool), TemplateError> {
     let (ident, rest) = text.split_once('\n').unwrap_or((text, ""));
     let kind = ident
         .strip_prefix("##")
@@ -33,19 +42,18 @@ pub fn detect(text: &str) -> Result<(Kind, &str, bool), String> {
         None => Ok((Kind::Basic, text, false)),
         Some("basic") => Ok((Kind::Basic, rest, true)),
         Some("jinja") => Ok((Kind::Jinja, rest, true)),
-        Some(other) => Err(format!(
-            "Unknown template rendering type '{other}' requested"
-        )),
+        Some(other) => Err(TemplateError::UnknownRenderer(other.to_string())),
     }
 }
 
 /// `basic_render`: every match of `\$\{([A-Za-z0-9_.]+)\}|\$([A-Za-z0-9_.]+)`
 /// is replaced by `value(name)`; the first error stops the rendering (where
-/// cloud-init's replacer raises). A `$` that starts no match stays as it is.
-pub fn basic_render(
+/// cloud-init's replacer raises; what an unknown name is, is the caller's
+/// error). A `$` that starts no match stays as it is.
+pub fn basic_render<E>(
     text: &str,
-    mut value: impl FnMut(&str) -> Result<String, String>,
-) -> Result<String, String> {
+    mut value: impl FnMut(&str) -> Result<String, E>,
+) -> Result<String, E> {
     let is_name = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'.';
     let bytes = text.as_bytes();
     let name_len = |start: usize| {
@@ -123,7 +131,7 @@ mod tests {
         );
         assert!(detect("## template:cheetah\nq").is_err());
         assert_eq!(
-            detect("## template: mako\n").unwrap_err(),
+            detect("## template: mako\n").unwrap_err().to_string(),
             "Unknown template rendering type 'mako' requested"
         );
         // `#` alone or text before `##` is no header.

@@ -12,8 +12,9 @@ const GB: u64 = 1 << 30;
 
 /// `util.human2bytes`: `16M`, `.5G`, `100`, `1MB` (`B`, `K`, `M`, `G`, `T`,
 /// upper case only); a float times the multiplier, truncated.
-pub fn human2bytes(size: &str) -> Result<u64, String> {
-    let invalid = || format!("'{size}' is not valid input.");
+pub fn human2bytes(size: &str) -> Result<u64, ConfigError> {
+    let error = |what: String| ConfigError::new("swap.size", what);
+    let invalid = || error(format!("'{size}' is not valid input."));
     let s = size.strip_suffix('B').unwrap_or(size);
     let (num, mult) = match s.chars().last() {
         Some('K') => (&s[..s.len() - 1], 1u64 << 10),
@@ -27,11 +28,11 @@ pub fn human2bytes(size: &str) -> Result<u64, String> {
         .filter(|n| n.is_finite())
         .ok_or_else(invalid)?;
     if num < 0.0 {
-        return Err(format!("'{size}': cannot be negative"));
+        return Err(error(format!("'{size}': cannot be negative")));
     }
     let bytes = num * mult as f64;
     if !bytes.is_finite() || bytes >= u64::MAX as f64 {
-        return Err(format!("'{size}' is too large"));
+        return Err(error(format!("'{size}' is too large")));
     }
     Ok(bytes as u64)
 }

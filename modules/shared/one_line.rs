@@ -1,6 +1,8 @@
 //! The one-line check for user and group fields that modules write into
 //! line-oriented files or give a program as one argument.
 
+use crate::module::prelude::ConfigError;
+
 /// Checks a user or group field that cloudboot writes into a line-oriented
 /// file (`/etc/sudoers.d`, chpasswd's input, `authorized_keys`) or gives a
 /// program as one argument (useradd, groupadd): a newline or carriage return
@@ -9,7 +11,7 @@
 /// values as they are; cloudboot refuses them. `field` names the value and
 /// `place` where it goes; the error quotes neither the value nor anything
 /// around it (it may be a password).
-pub fn one_line(field: &str, value: &str, place: &str) -> Result<(), String> {
+pub fn one_line(field: &str, value: &str, place: &str) -> Result<(), ConfigError> {
     let breaker = value.chars().find_map(|c| match c {
         '\n' => Some("a newline"),
         '\r' => Some("a carriage return"),
@@ -18,8 +20,9 @@ pub fn one_line(field: &str, value: &str, place: &str) -> Result<(), String> {
     });
     match breaker {
         None => Ok(()),
-        Some(what) => Err(format!(
-            "{field} has {what}: it must be one line in {place}"
+        Some(what) => Err(ConfigError::new(
+            field,
+            format!("{field} has {what}: it must be one line in {place}"),
         )),
     }
 }

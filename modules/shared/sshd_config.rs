@@ -332,6 +332,16 @@ pub fn update_ssh_config(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `PasswordAuthentication VALUE` in the root's sshd config.
+    fn set_password_auth(fs: &dyn FsView, value: &str) -> SshdUpdate {
+        update_ssh_config(
+            fs,
+            &[("PasswordAuthentication", value)],
+            Path::new(DEF_SSHD_CFG),
+        )
+        .unwrap()
+    }
     use crate::rootfs::{RealFs, Root};
 
     fn lines(text: &str) -> Vec<SshdConfigLine> {
@@ -427,12 +437,7 @@ mod tests {
             "Include /etc/ssh/sshd_config.d/*.conf\nUsePAM yes\n",
         )
         .unwrap();
-        let u = update_ssh_config(
-            &fs,
-            &[("PasswordAuthentication", "no")],
-            Path::new(DEF_SSHD_CFG),
-        )
-        .unwrap();
+        let u = set_password_auth(&fs, "no");
         assert_eq!(
             u.path,
             Path::new("/etc/ssh/sshd_config.d/50-cloud-init.conf")
@@ -457,19 +462,9 @@ mod tests {
         std::fs::write(&dropin, "# mine\nPasswordAuthentication no\n").unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&dropin, std::fs::Permissions::from_mode(0o640)).unwrap();
-        let u = update_ssh_config(
-            &fs,
-            &[("PasswordAuthentication", "no")],
-            Path::new(DEF_SSHD_CFG),
-        )
-        .unwrap();
+        let u = set_password_auth(&fs, "no");
         assert!(!u.updated() && u.effects.is_empty());
-        let u = update_ssh_config(
-            &fs,
-            &[("PasswordAuthentication", "yes")],
-            Path::new(DEF_SSHD_CFG),
-        )
-        .unwrap();
+        let u = set_password_auth(&fs, "yes");
         assert_eq!(
             u.effects,
             vec![rewrite(
@@ -514,12 +509,7 @@ mod tests {
         .unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o600)).unwrap();
-        let u = update_ssh_config(
-            &fs,
-            &[("PasswordAuthentication", "yes")],
-            Path::new(DEF_SSHD_CFG),
-        )
-        .unwrap();
+        let u = set_password_auth(&fs, "yes");
         assert_eq!(
             u.effects,
             vec![rewrite(
@@ -531,12 +521,7 @@ mod tests {
         );
         // A missing sshd_config is created (0644) with just the setting.
         std::fs::remove_file(&cfg).unwrap();
-        let u = update_ssh_config(
-            &fs,
-            &[("PasswordAuthentication", "no")],
-            Path::new(DEF_SSHD_CFG),
-        )
-        .unwrap();
+        let u = set_password_auth(&fs, "no");
         assert_eq!(
             u.effects,
             vec![Effect::write(
@@ -552,12 +537,7 @@ mod tests {
         let (tmp, fs) = root();
         std::fs::write(tmp.path().join("etc/ssh/real_config"), "Port 22\n").unwrap();
         std::os::unix::fs::symlink("real_config", tmp.path().join("etc/ssh/sshd_config")).unwrap();
-        let u = update_ssh_config(
-            &fs,
-            &[("PasswordAuthentication", "no")],
-            Path::new(DEF_SSHD_CFG),
-        )
-        .unwrap();
+        let u = set_password_auth(&fs, "no");
         assert!(
             matches!(&u.effects[0], Effect::WriteFile { path, .. } if path == Path::new("/etc/ssh/real_config"))
         );

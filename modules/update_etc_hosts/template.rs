@@ -10,7 +10,7 @@ use crate::module::prelude::*;
 /// (`$name`, `${name}`). A header-less template with a Cheetah block comment
 /// (`#* ... *#`, cloud-init 0.7.5's own templates) has the comment removed
 /// first, as Cheetah did: 22.4 would copy it into `/etc/hosts`.
-pub fn render_template(text: &str, params: &[(&str, &str)]) -> Result<String, String> {
+pub fn render_template(text: &str, params: &[(&str, &str)]) -> Result<String, ConfigError> {
     use templater::Kind;
     match templater::detect(text)? {
         (Kind::Basic, _, false) => basic_render(&strip_cheetah_comments(text), params),
@@ -48,18 +48,19 @@ fn strip_cheetah_comments(text: &str) -> String {
 
 /// `templater.basic_render` over the hosts parameters; a name that is not a
 /// parameter is an error (cloud-init's KeyError).
-fn basic_render(text: &str, params: &[(&str, &str)]) -> Result<String, String> {
+fn basic_render(text: &str, params: &[(&str, &str)]) -> Result<String, ConfigError> {
     templater::basic_render(text, |name| {
+        let error = |what: String| ConfigError::new("manage_etc_hosts", what);
         if name.contains('.') {
-            return Err(format!(
+            return Err(error(format!(
                 "the template variable '{name}' is not a hosts template parameter"
-            ));
+            )));
         }
         params
             .iter()
             .find(|(k, _)| *k == name)
             .map(|(_, v)| v.to_string())
-            .ok_or_else(|| format!("the template variable '{name}' is not defined (KeyError)"))
+            .ok_or_else(|| error(format!("the template variable '{name}' is not defined (KeyError)")))
     })
 }
 
@@ -68,7 +69,7 @@ fn basic_render(text: &str, params: &[(&str, &str)]) -> Result<String, String> {
 /// and `{# comments #}`, with `-` whitespace control. Statements are
 /// refused by name. An undefined name renders as
 /// `CI_MISSING_JINJA_VAR/<name>`, as in cloud-init.
-fn jinja_render(text: &str, params: &[(&str, &str)]) -> Result<String, String> {
+fn jinja_render(text: &str, params: &[(&str, &str)]) -> Result<String, ConfigError> {
     use jinja::{render_with, Dialect, Lookup};
     const HOSTS: Dialect = Dialect {
         comments: true,
@@ -84,9 +85,7 @@ fn jinja_render(text: &str, params: &[(&str, &str)]) -> Result<String, String> {
         }
         None => Lookup::Refused,
     };
-    render_with(text, &HOSTS, lookup)
-        .map(|(out, _)| out)
-        .map_err(|e| e.0)
+    Ok(render_with(text, &HOSTS, lookup).map(|(out, _)| out)?)
 }
 
 #[cfg(test)]

@@ -38,6 +38,20 @@ impl From<crate::distro::DistroError> for ConfigError {
     }
 }
 
+/// A template's renderer (cloud-init's `ValueError`), as the module shows it.
+impl From<crate::templater::TemplateError> for ConfigError {
+    fn from(e: crate::templater::TemplateError) -> ConfigError {
+        ConfigError::new("", e.to_string())
+    }
+}
+
+/// The jinja subset's refusal of a template, as the module shows it.
+impl From<crate::jinja::JinjaError> for ConfigError {
+    fn from(e: crate::jinja::JinjaError) -> ConfigError {
+        ConfigError::new("", e.to_string())
+    }
+}
+
 /// The text a module's output reports ([`super::ModuleOutput::error`]).
 impl From<ConfigError> for String {
     fn from(e: ConfigError) -> String {

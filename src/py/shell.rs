@@ -28,16 +28,28 @@ pub fn shellify_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
+/// What `util.shellify` refuses, in its words (its `TypeError`s).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ShellifyError {
+    /// The commands are not a list (the value's Python type).
+    #[error("Input to shellify was type '{0}'. Expected list or tuple.")]
+    NotAList(&'static str),
+    /// Command `index` is neither a list, a string nor null.
+    #[error("Unable to shellify type '{kind}' (runcmd[{index}]). Expected list, string, tuple. Got: {shown}")]
+    BadCommand {
+        index: usize,
+        kind: &'static str,
+        shown: String,
+    },
+}
+
 /// `util.shellify(cmdlist)`: `#!/bin/sh`, then one line per command; a
 /// list command has every argument quoted ([`shellify_quote`]), a string
 /// is written as is, a null skipped.
-pub fn shellify(cmds: &Value) -> Result<String, String> {
-    let items = cmds.as_seq().ok_or_else(|| {
-        format!(
-            "Input to shellify was type '{}'. Expected list or tuple.",
-            cmds.type_name()
-        )
-    })?;
+pub fn shellify(cmds: &Value) -> Result<String, ShellifyError> {
+    let items = cmds
+        .as_seq()
+        .ok_or_else(|| ShellifyError::NotAList(cmds.type_name()))?;
     let mut script = String::from("#!/bin/sh\n");
     for (i, item) in items.iter().enumerate() {
         match item {
@@ -55,11 +67,11 @@ pub fn shellify(cmds: &Value) -> Result<String, String> {
             }
             Value::Null => {}
             other => {
-                return Err(format!(
-                "Unable to shellify type '{}' (runcmd[{i}]). Expected list, string, tuple. Got: {}",
-                other.type_name(),
-                other.python_str()
-            ))
+                return Err(ShellifyError::BadCommand {
+                    index: i,
+                    kind: other.type_name(),
+                    shown: other.python_str(),
+                })
             }
         }
     }
