@@ -104,11 +104,3 @@ impl DistroError {
     }
 }
 
-/// Modules still report errors as text (`ModuleOutput::error`, `?` in
-/// functions whose error is a `String`); this lets them take a
-/// distro error as they took its message.
-impl From<DistroError> for String {
-    fn from(e: DistroError) -> String {
-        e.to_string()
-    }
-}

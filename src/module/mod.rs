@@ -164,8 +164,10 @@ pub struct ModuleOutput {
 }
 
 impl ModuleOutput {
-    pub fn error(&mut self, msg: impl Into<String>) {
-        let msg = msg.into();
+    /// Reports a problem: a message, or any layer's error (a
+    /// [`ConfigError`], a distro or template error), as its text.
+    pub fn error(&mut self, msg: impl std::fmt::Display) {
+        let msg = msg.to_string();
         tracing::warn!("{msg}");
         self.errors.push(msg);
     }
