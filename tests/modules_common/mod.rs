@@ -125,15 +125,7 @@ pub fn recorded_commands(case: &str, boot2: bool) -> Vec<Recorded> {
 
 /// `shlex.quote`, to compare planned argv with the recorded lines.
 pub fn shlex_quote(word: &str) -> String {
-    let safe = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c));
-    if safe {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', "'\"'\"'"))
-    }
+    cloudboot::py::shell::shlex_quote(word)
 }
 
 /// A file cloud-init left (normalised as `recorder.py` normalises), if its
