@@ -303,6 +303,20 @@ fn host_keys_and_seed_as_cloud_init_in_the_debian_root() {
         .is_char_device());
     assert_eq!(copy.read("/dev/urandom.env"), b"/dev/urandom", "{log}");
 
+    // The semaphores cloud-init writes for them (the recorder's
+    // var-lib-cloud.txt of the `full` case names the same two).
+    for sem in ["config_seed_random", "config_keys_to_console"] {
+        assert!(
+            copy.path(&format!("/var/lib/cloud/instances/iid-keys-seed/sem/{sem}"))
+                .exists(),
+            "{sem}\n{log}"
+        );
+        let recorded = modules_common::case_dir("full").join("expected/var-lib-cloud.txt");
+        assert!(fs::read_to_string(recorded)
+            .unwrap()
+            .contains(&format!("/sem/{sem}\n")));
+    }
+
     // Blacklists from the config, then the module turned off.
     for cfg in [
         "ssh_fp_console_blacklist: [ssh-rsa, ssh-dss]\nssh_key_console_blacklist: [ssh-ed25519]\n",
