@@ -40,6 +40,7 @@ macro_rules! registry {
 registry! {
     bootcmd::Bootcmd,
     final_message::FinalMessage,
+    keys_to_console::KeysToConsole,
     mounts::Mounts,
     phone_home::PhoneHome,
     power_state_change::PowerStateChange,
@@ -50,6 +51,7 @@ registry! {
     scripts_per_once::ScriptsPerOnce,
     scripts_user::ScriptsUser,
     scripts_vendor::ScriptsVendor,
+    seed_random::SeedRandom,
     set_hostname::SetHostname,
     set_passwords::SetPasswords,
     ssh::Ssh,
