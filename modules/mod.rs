@@ -40,6 +40,7 @@ macro_rules! registry {
 registry! {
     bootcmd::Bootcmd,
     final_message::FinalMessage,
+    locale::Locale,
     mounts::Mounts,
     phone_home::PhoneHome,
     power_state_change::PowerStateChange,
@@ -54,6 +55,7 @@ registry! {
     set_passwords::SetPasswords,
     ssh::Ssh,
     ssh_authkey_fingerprints::SshAuthkeyFingerprints,
+    timezone::Timezone,
     update_etc_hosts::UpdateEtcHosts,
     update_hostname::UpdateHostname,
     users_groups::UsersGroups,
