@@ -5,8 +5,9 @@
 //! `en_US.UTF-8`); a false value (`false`, `off`, `no`, `0`) skips it.
 //! `locale_configfile` names the file to write instead of the distro's.
 //! What is written and run is the distro's (`src/distro/locale.rs`:
-//! `locale-gen` and `update-locale` on Debian, `LANG=` in
-//! `/etc/locale.conf` or `/etc/sysconfig/i18n` on the RHEL family).
+//! `locale-gen` and `update-locale` on Debian, where the root has them;
+//! `LANG=` in `/etc/locale.conf` or `/etc/sysconfig/i18n` on the RHEL
+//! family).
 //! tests/fixtures/locale_timezone holds what 22.4 itself does.
 
 use crate::module::prelude::*;
@@ -90,9 +91,16 @@ mod tests {
     /// /etc/redhat-release says what the root is.
     const CENTOS_6: &str = "";
 
+    /// A Debian 12 root with the `locales` package's tools.
+    fn debian12() -> Kit {
+        Kit::debian12()
+            .file_mode("/usr/sbin/locale-gen", "", 0o755)
+            .file_mode("/usr/sbin/update-locale", "", 0o755)
+    }
+
     #[test]
     fn debian_generates_and_sets_the_default_locale() {
-        let p = Kit::debian12().plan(&Locale);
+        let p = debian12().plan(&Locale);
         assert_eq!(
             p.commands(),
             [
@@ -105,7 +113,7 @@ mod tests {
             ]
         );
         // Already set: nothing to do.
-        let p = Kit::debian12()
+        let p = debian12()
             .file("/etc/default/locale", "LANG=en_US.UTF-8\n")
             .plan(&Locale);
         assert!(p.effects().is_empty(), "{:?}", p.effects());
@@ -137,6 +145,16 @@ mod tests {
         assert_eq!(
             p.file("/etc/sysconfig/i18n").as_deref(),
             Some("LANG=fr_FR.UTF-8\nSYSFONT=latarcyrheb-sun16\n")
+        );
+    }
+
+    #[test]
+    fn a_root_without_the_locales_tools_is_left_alone() {
+        let p = Kit::debian12().plan(&Locale);
+        assert!(p.effects().is_empty() && p.errors().is_empty(), "{p:?}");
+        assert_eq!(
+            p.notes()[1],
+            "locale-gen is not in the root: not setting LANG=en_US.UTF-8 (cloud-init 22.4 would fail here)"
         );
     }
 

@@ -6,7 +6,9 @@
 //!   locale differs from it (case-insensitively), when it is unset, or when
 //!   the file to write does not exist yet, except for `C`, `C.UTF-8` and
 //!   `POSIX`, which need no generating; then `update-locale
-//!   --locale-file=FILE LANG=LOCALE` under the same conditions.
+//!   --locale-file=FILE LANG=LOCALE` under the same conditions. One
+//!   departure: a root without those programs (a minimal or scratch root)
+//!   gets a note and nothing else, where 22.4 fails the module.
 //! - The RHEL family (`rhel.py`): `LANG=` through configobj
 //!   ([`update_sysconfig`]) in `/etc/locale.conf` where systemd runs (7 and
 //!   later; 22.4 ignores `locale_configfile` there), else in
@@ -17,6 +19,7 @@
 
 use std::path::Path;
 
+use super::accounts;
 use super::hostname::Family;
 use super::sysconfig::{update_sysconfig, SysConf};
 use super::{Distro, DistroError};
@@ -173,17 +176,32 @@ impl Distro {
             return Ok(());
         }
         // `regenerate_locale`: these exist without generating.
-        if ["c", "c.utf-8", "posix"].contains(&locale.to_lowercase().as_str()) {
-            change
-                .notes
-                .push(format!("{KEYNAME}={locale} does not require rengeneration"));
+        let generate = !["c", "c.utf-8", "posix"].contains(&locale.to_lowercase().as_str());
+        // A root without Debian's `locales` tools (a minimal or scratch
+        // root) is left alone: 22.4 would fail the module on the missing
+        // program, and the locale could not be set there anyway.
+        let tools: &[&str] = if generate {
+            &["locale-gen", "update-locale"]
         } else {
+            &["update-locale"]
+        };
+        if let Some(missing) = tools.iter().find(|t| accounts::which(fs, t).is_none()) {
+            change.notes.push(format!(
+                "{missing} is not in the root: not setting {KEYNAME}={locale} (cloud-init 22.4 would fail here)"
+            ));
+            return Ok(());
+        }
+        if generate {
             change
                 .notes
                 .push(format!("Generating locales for {locale}"));
             change
                 .effects
                 .push(Effect::Run(Command::new(["locale-gen", locale])));
+        } else {
+            change
+                .notes
+                .push(format!("{KEYNAME}={locale} does not require rengeneration"));
         }
         // `update_locale_conf`.
         change.notes.push(format!(
