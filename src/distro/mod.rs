@@ -14,19 +14,19 @@
 //! | services (systemd, SysV, OpenRC)   | [`service`]                      |
 //! | shutdown                           | [`shutdown`]                     |
 //! | network renderer and its flavour   | [`network`]                      |
-//! | package manager, locale, timezone, keyboard | not yet: see below      |
+//! | locale (`LANG`)                    | [`locale`]                       |
+//! | timezone (`/etc/localtime`)        | [`timezone`]                     |
+//! | package manager, keyboard          | not yet: see below               |
 //!
 //! The file parsers the distro classes use sit beside them, one file each:
 //! [`hostname_conf`] (`/etc/hostname`), [`hosts`] (`/etc/hosts`),
 //! [`sysconfig`] (`/etc/sysconfig/*`, configobj) and [`resolv_conf`].
 //!
 //! Room for what comes next (issue 13): a package manager (`apt`, `yum`,
-//! `dnf`, `apk`, ...: `Distro::package_command`), locale
-//! (`/etc/default/locale` or `/etc/locale.conf`, `locale-gen`), timezone
-//! (`/etc/timezone` and the `/etc/localtime` link, or `timedatectl`) and
-//! keyboard (`localectl` or `/etc/default/keyboard`) each get one file here
-//! with `impl Distro` methods, chosen by [`Distro::name`] and the init
-//! system as the others are; modules then ask `ctx.distro`.
+//! `dnf`, `apk`, ...: `Distro::package_command`) and keyboard (`localectl`
+//! or `/etc/default/keyboard`) each get one file here with `impl Distro`
+//! methods, chosen by [`Distro::name`] and the init system as the others
+//! are; modules then ask `ctx.distro`.
 
 pub mod accounts;
 mod error;
@@ -34,6 +34,7 @@ pub mod hostname;
 pub mod hostname_conf;
 pub mod hosts;
 pub mod init_system;
+pub mod locale;
 pub mod names;
 pub mod network;
 pub mod os_release;
@@ -41,6 +42,7 @@ pub mod resolv_conf;
 pub mod service;
 pub mod shutdown;
 pub mod sysconfig;
+pub mod timezone;
 pub mod users;
 
 use std::path::Path;
