@@ -90,17 +90,9 @@ impl Module for KeysToConsole {
     }
 }
 
-/// `_get_helper_tool_path(distro)`: below `distro.usr_lib_exec`, which is
-/// `/usr/libexec` for the rhel family's classes (centos, fedora, rocky,
-/// amazon, ...), `/usr/local/lib` for FreeBSD's (and DragonFly's), and
-/// `/usr/lib` for every other.
+/// `_get_helper_tool_path(distro)`: below the distro's `usr_lib_exec`.
 fn helper_path(distro: &Distro) -> String {
-    let usr_lib_exec = match distro.osfamily() {
-        Ok("redhat") => "/usr/libexec",
-        Ok("freebsd") => "/usr/local/lib",
-        _ => "/usr/lib",
-    };
-    format!("{usr_lib_exec}/{HELPER}")
+    format!("{}/{HELPER}", distro.usr_lib_exec())
 }
 
 /// `util.get_cfg_option_list(cfg, key, default)`: absent gives `default`,

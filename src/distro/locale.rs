@@ -24,6 +24,7 @@ use super::hostname::Family;
 use super::sysconfig::{update_sysconfig, SysConf};
 use super::{Distro, DistroError};
 use crate::effect::{Command, Data, Effect};
+use crate::py::shell::{load_shell_content, ShlexError};
 use crate::rootfs::FsView;
 
 /// Debian's `LOCALE_CONF_FN`.
@@ -45,8 +46,8 @@ pub enum LocaleError {
     NoLocale,
     /// `util.load_shell_content` on a file `shlex` cannot split, or with a
     /// word that is not `KEY=value` (Python's own exception texts).
-    #[error("{file}: {message}")]
-    ShellContent { file: String, message: String },
+    #[error("{file}: {error}")]
+    ShellContent { file: String, error: ShlexError },
     /// A sysconfig file configobj cannot read or write.
     #[error(transparent)]
     Sysconfig(#[from] DistroError),
@@ -97,9 +98,9 @@ impl Distro {
             _ => match fs.read_string(Path::new(DEBIAN_LOCALE_FN)) {
                 None => None,
                 Some(text) => load_shell_content(&text)
-                    .map_err(|message| LocaleError::ShellContent {
+                    .map_err(|error| LocaleError::ShellContent {
                         file: DEBIAN_LOCALE_FN.into(),
-                        message,
+                        error,
                     })?
                     .into_iter()
                     .rev()
@@ -216,130 +217,5 @@ impl Distro {
             .creates(out_fn),
         ));
         Ok(())
-    }
-}
-
-/// `util.load_shell_content(text)`: the `KEY=value` words of
-/// `shlex.split(text, comments=True)`, in order, empty values left out; a
-/// word without `=` fails as Python's unpacking does.
-fn load_shell_content(text: &str) -> Result<Vec<(String, String)>, String> {
-    let mut vars = Vec::new();
-    for word in shlex_split(text)? {
-        let Some((key, value)) = word.split_once('=') else {
-            return Err("not enough values to unpack (expected 2, got 1)".into());
-        };
-        if !value.is_empty() {
-            vars.push((key.to_string(), value.to_string()));
-        }
-    }
-    Ok(vars)
-}
-
-/// Python's `shlex.split(text, comments=True)` (POSIX mode, whitespace
-/// splitting): `'...'` literal, `"..."` with `\` escaping only `"` and
-/// `\`, `\` escaping any character outside quotes, `#` starting a comment
-/// to the end of the line wherever a word may continue. The errors are
-/// shlex's `ValueError` texts.
-fn shlex_split(text: &str) -> Result<Vec<String>, String> {
-    #[derive(Clone, Copy, PartialEq)]
-    enum State {
-        Space,
-        Word,
-        Quote(char),
-        Escape(Option<char>),
-    }
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut quoted = false;
-    let mut state = State::Space;
-    let mut chars = text.chars();
-    let finish = |word: &mut String, quoted: &mut bool, words: &mut Vec<String>| {
-        if !word.is_empty() || *quoted {
-            words.push(std::mem::take(word));
-        }
-        *quoted = false;
-    };
-    while let Some(c) = chars.next() {
-        match state {
-            State::Space | State::Word => match c {
-                ' ' | '\t' | '\r' | '\n' => {
-                    finish(&mut word, &mut quoted, &mut words);
-                    state = State::Space;
-                }
-                '#' => {
-                    for c in chars.by_ref() {
-                        if c == '\n' {
-                            break;
-                        }
-                    }
-                    finish(&mut word, &mut quoted, &mut words);
-                    state = State::Space;
-                }
-                '\'' | '"' => {
-                    quoted = true;
-                    state = State::Quote(c);
-                }
-                '\\' => state = State::Escape(None),
-                _ => {
-                    word.push(c);
-                    state = State::Word;
-                }
-            },
-            State::Quote(q) => {
-                if c == q {
-                    state = State::Word;
-                } else if c == '\\' && q == '"' {
-                    state = State::Escape(Some(q));
-                } else {
-                    word.push(c);
-                }
-            }
-            State::Escape(in_quote) => {
-                // Inside double quotes, a backslash stays unless it escapes
-                // the quote or itself.
-                if let Some(q) = in_quote {
-                    if c != q && c != '\\' {
-                        word.push('\\');
-                    }
-                }
-                word.push(c);
-                state = in_quote.map_or(State::Word, State::Quote);
-            }
-        }
-    }
-    match state {
-        State::Quote(_) => Err("No closing quotation".into()),
-        State::Escape(_) => Err("No escaped character".into()),
-        _ => {
-            finish(&mut word, &mut quoted, &mut words);
-            Ok(words)
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shell_content_is_split_as_python_shlex_splits_it() {
-        let split = |t: &str| shlex_split(t).unwrap();
-        assert_eq!(split("LANG=en_US.UTF-8\n"), ["LANG=en_US.UTF-8"]);
-        assert_eq!(
-            split("# c\nLANG='en US' # tail\nLC_ALL=\"a\\\"b\\c\"x\n"),
-            ["LANG=en US", "LC_ALL=a\"b\\cx"]
-        );
-        assert_eq!(split("A=b#c d\nE=f"), ["A=b", "E=f"]);
-        assert_eq!(split("A=\\ b ''"), ["A= b", ""]);
-        assert_eq!(shlex_split("A='b"), Err("No closing quotation".into()));
-        assert_eq!(shlex_split("A=\\"), Err("No escaped character".into()));
-        assert_eq!(
-            load_shell_content("A= B=1 garbage"),
-            Err("not enough values to unpack (expected 2, got 1)".into())
-        );
-        assert_eq!(
-            load_shell_content("A= B=1\n"),
-            Ok(vec![("B".into(), "1".into())])
-        );
     }
 }

@@ -124,6 +124,20 @@ impl Distro {
     }
 }
 
+impl Distro {
+    /// `distro.usr_lib_exec`, where cloud-init's helper programs live:
+    /// `/usr/libexec` for the rhel family's classes (centos, fedora, rocky,
+    /// amazon, ...), `/usr/local/lib` for FreeBSD's (and DragonFly's),
+    /// `/usr/lib` for every other.
+    pub fn usr_lib_exec(&self) -> &'static str {
+        match self.osfamily() {
+            Ok("redhat") => "/usr/libexec",
+            Ok("freebsd") => "/usr/local/lib",
+            _ => "/usr/lib",
+        }
+    }
+}
+
 /// cloud-init's `uses_systemd()`: the root's `/run/systemd/system` is a
 /// directory (not a link).
 pub fn runs_systemd(fs: &dyn FsView) -> bool {

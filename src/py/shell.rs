@@ -78,6 +78,117 @@ pub fn shellify(cmds: &Value) -> Result<String, ShellifyError> {
     Ok(script)
 }
 
+/// What `shlex.split` and `util.load_shell_content` refuse, in Python's
+/// words.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ShlexError {
+    #[error("No closing quotation")]
+    NoClosingQuotation,
+    #[error("No escaped character")]
+    NoEscapedCharacter,
+    /// A word of shell content that is not `KEY=value` (Python's unpacking).
+    #[error("not enough values to unpack (expected 2, got 1)")]
+    NotKeyValue,
+}
+
+/// `util.load_shell_content(text)`: the `KEY=value` words of
+/// `shlex.split(text, comments=True)`, in order, empty values left out; a
+/// word without `=` fails as Python's unpacking does.
+pub fn load_shell_content(text: &str) -> Result<Vec<(String, String)>, ShlexError> {
+    let mut vars = Vec::new();
+    for word in shlex_split(text)? {
+        let Some((key, value)) = word.split_once('=') else {
+            return Err(ShlexError::NotKeyValue);
+        };
+        if !value.is_empty() {
+            vars.push((key.to_string(), value.to_string()));
+        }
+    }
+    Ok(vars)
+}
+
+/// Python's `shlex.split(text, comments=True)` (POSIX mode, whitespace
+/// splitting): `'...'` literal, `"..."` with `\` escaping only `"` and
+/// `\`, `\` escaping any character outside quotes, `#` starting a comment
+/// to the end of the line wherever a word may continue. The errors are
+/// shlex's `ValueError` texts.
+pub fn shlex_split(text: &str) -> Result<Vec<String>, ShlexError> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum State {
+        Space,
+        Word,
+        Quote(char),
+        Escape(Option<char>),
+    }
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut quoted = false;
+    let mut state = State::Space;
+    let mut chars = text.chars();
+    let finish = |word: &mut String, quoted: &mut bool, words: &mut Vec<String>| {
+        if !word.is_empty() || *quoted {
+            words.push(std::mem::take(word));
+        }
+        *quoted = false;
+    };
+    while let Some(c) = chars.next() {
+        match state {
+            State::Space | State::Word => match c {
+                ' ' | '\t' | '\r' | '\n' => {
+                    finish(&mut word, &mut quoted, &mut words);
+                    state = State::Space;
+                }
+                '#' => {
+                    for c in chars.by_ref() {
+                        if c == '\n' {
+                            break;
+                        }
+                    }
+                    finish(&mut word, &mut quoted, &mut words);
+                    state = State::Space;
+                }
+                '\'' | '"' => {
+                    quoted = true;
+                    state = State::Quote(c);
+                }
+                '\\' => state = State::Escape(None),
+                _ => {
+                    word.push(c);
+                    state = State::Word;
+                }
+            },
+            State::Quote(q) => {
+                if c == q {
+                    state = State::Word;
+                } else if c == '\\' && q == '"' {
+                    state = State::Escape(Some(q));
+                } else {
+                    word.push(c);
+                }
+            }
+            State::Escape(in_quote) => {
+                // Inside double quotes, a backslash stays unless it escapes
+                // the quote or itself.
+                if let Some(q) = in_quote {
+                    if c != q && c != '\\' {
+                        word.push('\\');
+                    }
+                }
+                word.push(c);
+                state = in_quote.map_or(State::Word, State::Quote);
+            }
+        }
+    }
+    match state {
+        State::Quote(_) => Err(ShlexError::NoClosingQuotation),
+        State::Escape(_) => Err(ShlexError::NoEscapedCharacter),
+        _ => {
+            finish(&mut word, &mut quoted, &mut words);
+            Ok(words)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,5 +220,27 @@ mod tests {
         );
         assert!(shellify(&Value::str("ls")).is_err());
         assert!(shellify(&Value::Seq(vec![Value::Int(3)])).is_err());
+    }
+
+    #[test]
+    fn shell_content_is_split_as_python_shlex_splits_it() {
+        let split = |t: &str| shlex_split(t).unwrap();
+        assert_eq!(split("LANG=en_US.UTF-8\n"), ["LANG=en_US.UTF-8"]);
+        assert_eq!(
+            split("# c\nLANG='en US' # tail\nLC_ALL=\"a\\\"b\\c\"x\n"),
+            ["LANG=en US", "LC_ALL=a\"b\\cx"]
+        );
+        assert_eq!(split("A=b#c d\nE=f"), ["A=b", "E=f"]);
+        assert_eq!(split("A=\\ b ''"), ["A= b", ""]);
+        assert_eq!(shlex_split("A='b"), Err(ShlexError::NoClosingQuotation));
+        assert_eq!(shlex_split("A=\\"), Err(ShlexError::NoEscapedCharacter));
+        assert_eq!(
+            load_shell_content("A= B=1 garbage"),
+            Err(ShlexError::NotKeyValue)
+        );
+        assert_eq!(
+            load_shell_content("A= B=1\n"),
+            Ok(vec![("B".into(), "1".into())])
+        );
     }
 }
