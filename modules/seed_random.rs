@@ -226,15 +226,15 @@ fn python_bytes_repr(b: &[u8]) -> String {
 }
 
 /// `util.append_file(file, seed)` as an effect on the root's own `file`.
-fn append(fs: &dyn FsView, file: &str, seed: Vec<u8>) -> Result<Effect, String> {
+fn append(fs: &dyn FsView, file: &str, seed: Vec<u8>) -> Result<Effect, ConfigError> {
     // cloud-init runs in `/`: a relative name is under the root's `/`.
     let path = Path::new("/").join(file);
     let data = Data::secret(seed);
     Ok(match fs.stat(&path) {
         Some(st) if st.kind == FileKind::Dir => {
-            return Err(format!(
-                "[Errno 21] Is a directory: {}",
-                python_str_repr(file)
+            return Err(ConfigError::new(
+                "random_seed.file",
+                format!("[Errno 21] Is a directory: {}", python_str_repr(file)),
             ))
         }
         Some(st) if st.kind == FileKind::Other => append_to_device(file, data),
