@@ -337,15 +337,17 @@ impl Command {
 
     /// The argv with secret arguments replaced by `<redacted>`.
     pub fn redacted_argv(&self) -> Vec<String> {
+        self.redacted_with(str::to_string)
+    }
+
+    /// Each argument through `show`, a secret one as `<redacted>`.
+    fn redacted_with(&self, show: impl Fn(&str) -> String) -> Vec<String> {
         self.argv
             .iter()
             .enumerate()
-            .map(|(i, a)| {
-                if self.secret_args.contains(&i) {
-                    REDACTED.to_string()
-                } else {
-                    a.clone()
-                }
+            .map(|(i, a)| match self.secret_args.contains(&i) {
+                true => REDACTED.to_string(),
+                false => show(a),
             })
             .collect()
     }
@@ -363,18 +365,7 @@ impl Command {
     /// The command line as a shell user would type it (for logs and plans),
     /// secret arguments redacted.
     pub fn display(&self) -> String {
-        self.argv
-            .iter()
-            .enumerate()
-            .map(|(i, a)| {
-                if self.secret_args.contains(&i) {
-                    REDACTED.to_string()
-                } else {
-                    shell_quote(a)
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
+        self.redacted_with(shell_quote).join(" ")
     }
 }
 
