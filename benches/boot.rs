@@ -205,7 +205,8 @@ fn main() {
 
 /// The cost of a cloud that is not there: the config asks for OpenStack and
 /// EC2 (`datasource_list`), DMI names neither, and no metadata service
-/// answers, so each gets its unconfirmed bounds (about a second). Where DMI
+/// answers. OpenStack is not tried without DMI; EC2, asked for by the
+/// config, gets its unconfirmed bounds (about a second). Where DMI
 /// does name the cloud, the waits are cloud-init's own (EC2's 120 s: the
 /// service is there and may be slow at boot), which is a test's business
 /// (metadata_services::ec2_confirmed_by_dmi_waits_for_a_slow_first_answer),
