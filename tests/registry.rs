@@ -292,7 +292,7 @@ fn every_renderer_is_one_cloud_init_knows_and_the_distro_can_choose() {
             by_name(name).is_some_and(|r| r.name() == name),
             "by_name finds {name}"
         );
-        let up = renderer.bring_up(&["eth0".to_string()]);
-        assert!(!up.commands.is_empty(), "{name} says how to bring eth0 up");
+        let up = renderer.bring_up().commands(&["eth0".to_string()]);
+        assert!(!up.is_empty(), "{name} says how to bring eth0 up");
     }
 }

@@ -377,8 +377,8 @@ pub fn stale_reups(
         Ok((choice, _)) => choice.name,
         Err(_) => return (Vec::new(), notes),
     };
-    let keeps_other_addresses = crate::net::render::by_name(renderer)
-        .is_some_and(|r| r.bring_up(&[]).keeps_other_addresses);
+    let keeps_other_addresses =
+        crate::net::render::by_name(renderer).is_some_and(|r| r.bring_up().keeps_other_addresses());
     let mut effects = Vec::new();
     for iface in &state.interfaces {
         let name = iface.name();
@@ -564,7 +564,7 @@ fn plan_apply(
     let bring_up = b.bring_up && !activation_disabled;
     if bring_up {
         let names: Vec<String> = state.interfaces.iter().map(|i| i.name()).collect();
-        for argv in renderer.bring_up(&names).commands {
+        for argv in renderer.bring_up().commands(&names) {
             plan.effects.push(Effect::Host(HostAction {
                 what: format!("bring up: {}", argv.join(" ")),
                 argv,

@@ -96,8 +96,8 @@ impl Renderer for Eni {
 
     /// cloud-init's ifupdown activator: `ifup` per interface, which adds
     /// the configured addresses and leaves any other in place.
-    fn bring_up(&self, interfaces: &[String]) -> BringUp {
-        BringUp::ifup(interfaces)
+    fn bring_up(&self) -> BringUp {
+        BringUp::Ifup
     }
 
     /// `Renderer.render_network_state` plus the Debian distro's

@@ -69,37 +69,33 @@ pub trait Renderer: Sync {
     }
     /// How its output is brought up on a live machine (cloud-init's
     /// activators).
-    fn bring_up(&self, interfaces: &[String]) -> BringUp;
+    fn bring_up(&self) -> BringUp;
 }
 
-/// The commands that bring a renderer's output up, and what they do to
-/// addresses already on an interface.
-#[derive(Clone, Debug, PartialEq)]
-pub struct BringUp {
-    pub commands: Vec<Vec<String>>,
-    /// The commands add the configured addresses and leave others in
-    /// place (`ifup`), so a stale static address must be flushed first.
-    pub keeps_other_addresses: bool,
+/// How a renderer's output is brought up: `ifup` per interface, or one
+/// command for a service that owns every interface's addresses.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum BringUp {
+    Ifup,
+    Service(&'static [&'static str]),
 }
 
 impl BringUp {
-    /// `ifup IFACE` for each interface.
-    fn ifup(interfaces: &[String]) -> BringUp {
-        BringUp {
-            commands: interfaces
+    /// The commands that bring `interfaces` up.
+    pub fn commands(self, interfaces: &[String]) -> Vec<Vec<String>> {
+        match self {
+            BringUp::Ifup => interfaces
                 .iter()
                 .map(|i| vec!["ifup".to_string(), i.clone()])
                 .collect(),
-            keeps_other_addresses: true,
+            BringUp::Service(argv) => vec![argv.iter().map(|a| a.to_string()).collect()],
         }
     }
 
-    /// One command for every interface: a service that owns the addresses.
-    fn service(argv: &[&str]) -> BringUp {
-        BringUp {
-            commands: vec![argv.iter().map(|a| a.to_string()).collect()],
-            keeps_other_addresses: false,
-        }
+    /// The commands add the configured addresses and leave others in place
+    /// (`ifup`), so a stale static address must be flushed first.
+    pub fn keeps_other_addresses(self) -> bool {
+        self == BringUp::Ifup
     }
 }
 

@@ -102,8 +102,8 @@ impl Renderer for Netplan {
     }
 
     /// cloud-init's netplan activator; netplan replaces addresses itself.
-    fn bring_up(&self, _interfaces: &[String]) -> BringUp {
-        BringUp::service(&["netplan", "apply"])
+    fn bring_up(&self) -> BringUp {
+        BringUp::Service(&["netplan", "apply"])
     }
 
     /// `Renderer.render_network_state`, the writing part. cloud-init then

@@ -58,8 +58,8 @@ impl Renderer for Networkd {
     }
 
     /// cloud-init's networkd activator; networkd replaces addresses itself.
-    fn bring_up(&self, _interfaces: &[String]) -> BringUp {
-        BringUp::service(&[
+    fn bring_up(&self) -> BringUp {
+        BringUp::Service(&[
             "systemctl",
             "restart",
             "systemd-networkd",

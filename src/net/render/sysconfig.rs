@@ -141,8 +141,8 @@ impl Renderer for Sysconfig {
     /// boot waited for the distro's network service, whose work is `ifup`
     /// per interface. `ifup` adds the configured addresses and leaves any
     /// other in place.
-    fn bring_up(&self, interfaces: &[String]) -> BringUp {
-        BringUp::ifup(interfaces)
+    fn bring_up(&self) -> BringUp {
+        BringUp::Ifup
     }
 
     /// `Renderer.render_network_state`, in its order: the sysconfig files,
