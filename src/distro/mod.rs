@@ -16,17 +16,17 @@
 //! | network renderer and its flavour   | [`network`]                      |
 //! | locale (`LANG`)                    | [`locale`]                       |
 //! | timezone (`/etc/localtime`)        | [`timezone`]                     |
-//! | package manager, keyboard          | not yet: see below               |
+//! | package manager (apt, yum, dnf)    | [`packages`]                     |
+//! | keyboard                           | not yet: see below               |
 //!
 //! The file parsers the distro classes use sit beside them, one file each:
 //! [`hostname_conf`] (`/etc/hostname`), [`hosts`] (`/etc/hosts`),
 //! [`sysconfig`] (`/etc/sysconfig/*`, configobj) and [`resolv_conf`].
 //!
-//! Room for what comes next (issue 13): a package manager (`apt`, `yum`,
-//! `dnf`, `apk`, ...: `Distro::package_command`) and keyboard (`localectl`
-//! or `/etc/default/keyboard`) each get one file here with `impl Distro`
-//! methods, chosen by [`Distro::name`] and the init system as the others
-//! are; modules then ask `ctx.distro`.
+//! Room for what comes next (issue 13): keyboard (`localectl` or
+//! `/etc/default/keyboard`) gets one file here with `impl Distro` methods,
+//! chosen by [`Distro::name`] and the init system as the others are;
+//! modules then ask `ctx.distro`.
 
 pub mod accounts;
 mod error;
@@ -38,6 +38,7 @@ pub mod locale;
 pub mod names;
 pub mod network;
 pub mod os_release;
+pub mod packages;
 pub mod resolv_conf;
 pub mod service;
 pub mod shutdown;
