@@ -43,6 +43,7 @@ registry! {
     keys_to_console::KeysToConsole,
     locale::Locale,
     mounts::Mounts,
+    package_update_upgrade_install::PackageUpdateUpgradeInstall,
     phone_home::PhoneHome,
     power_state_change::PowerStateChange,
     resolv_conf::ResolvConf,
