@@ -38,6 +38,7 @@ macro_rules! registry {
 }
 
 registry! {
+    apt_configure::AptConfigure,
     bootcmd::Bootcmd,
     final_message::FinalMessage,
     keys_to_console::KeysToConsole,

@@ -297,6 +297,26 @@ impl Distro {
         Ok(effects)
     }
 
+    /// `distro.get_primary_arch()` on Debian (`dpkg --print-architecture`):
+    /// the architecture dpkg calls the machine cloudboot was built for,
+    /// which is the machine the root runs on (cloudboot does not run the
+    /// command: a plan must not).
+    pub fn dpkg_architecture(&self) -> &'static str {
+        match std::env::consts::ARCH {
+            "x86_64" => "amd64",
+            "x86" => "i386",
+            "aarch64" => "arm64",
+            "arm" => "armhf",
+            "powerpc64" if cfg!(target_endian = "little") => "ppc64el",
+            "powerpc64" => "ppc64",
+            "powerpc" => "powerpc",
+            "s390x" => "s390x",
+            "riscv64" => "riscv64",
+            "loongarch64" => "loong64",
+            other => other,
+        }
+    }
+
     /// `apt_get_wrapper` (eatmydata when present) and `apt_get_command`.
     fn apt_get_prefix(&self, fs: &dyn FsView) -> Vec<String> {
         let wrapper = self.system_info.get("apt_get_wrapper");
