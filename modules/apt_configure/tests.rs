@@ -11,7 +11,12 @@ const EXPECTED: &str = include_str!("../../tests/fixtures/apt_configure/expected
 /// The Debian 12 root of the recorder's cases: apt-get and lsb_release,
 /// the image's package_mirrors, the case's files and installed packages.
 fn kit(case: &J) -> Kit {
-    let mut kit = Kit::debian12()
+    let ubuntu = case["distro"] == "ubuntu";
+    let base = match ubuntu {
+        true => Kit::with_os_release("ID=ubuntu\nVERSION_ID=\"22.04\"\nVERSION_CODENAME=jammy\n"),
+        false => Kit::debian12(),
+    };
+    let mut kit = base
         .file_mode("/usr/bin/apt-get", "", 0o755)
         .file_mode("/usr/bin/lsb_release", "", 0o755);
     for (path, content) in case["files"].as_object().into_iter().flatten() {
@@ -24,9 +29,13 @@ fn kit(case: &J) -> Kit {
         .map(|p| format!("Package: {}\nStatus: install ok installed\n\n", p.as_str().unwrap()))
         .collect();
     let mut cfg = case["cfg"].clone();
-    cfg["system_info"] = json!({"package_mirrors": [{"arches": ["default"], "failsafe": {
-        "primary": "https://deb.debian.org/debian",
-        "security": "https://deb.debian.org/debian-security"}}]});
+    // Debian 12's package_mirrors; the Ubuntu case has none (cloud-init's
+    // default mirrors).
+    if !ubuntu {
+        cfg["system_info"] = json!({"package_mirrors": [{"arches": ["default"], "failsafe": {
+            "primary": "https://deb.debian.org/debian",
+            "security": "https://deb.debian.org/debian-security"}}]});
+    }
     kit.file("/var/lib/dpkg/status", &status)
         .cfg(&serde_json::to_string(&cfg).unwrap())
 }
