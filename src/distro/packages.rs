@@ -16,20 +16,20 @@
 //!   in the instance's `sem/` directory, written before the command runs
 //!   (so a failed update is not retried on a later run of the instance).
 //!
-//! One departure: debian.py waits up to 30 seconds for another process to
-//! release apt's and dpkg's locks (`_wait_for_apt_command`, fcntl locks on
-//! [`APT_LOCK_FILES`]) before it runs apt-get; the commands here run at
-//! once (apt-get then fails on a held lock, and the module reports it).
+//! Every apt-get command waits, as debian.py's `_wait_for_apt_command`
+//! does, up to 30 seconds for other processes to release apt's and dpkg's
+//! locks ([`APT_LOCK_FILES`]; the executor does the waiting, see
+//! [`LockWait`]).
 //!
 //! The methods read the root through the [`FsView`] they are given and
 //! return effects; the programs run inside the target root.
 
 use std::path::PathBuf;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use super::accounts::which;
 use super::Distro;
-use crate::effect::{Command, Data, Effect};
+use crate::effect::{Command, Data, Effect, LockWait};
 use crate::paths::Paths;
 use crate::rootfs::FsView;
 use crate::schedule::Frequency;
@@ -52,6 +52,9 @@ pub const APT_LOCK_FILES: [&str; 4] = [
     "/var/cache/apt/archives/lock",
     "/var/lib/apt/lists/lock",
 ];
+
+/// debian.py's `APT_LOCK_WAIT_TIMEOUT`.
+pub const APT_LOCK_WAIT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The name 22.4's `Runners` gives `update_package_sources`' semaphore
 /// (canonicalised to `update_sources` on disk).
@@ -232,7 +235,12 @@ impl Distro {
                     other => other.to_string(),
                 });
                 argv.extend(pkgs.iter().map(|p| p.arg("=")));
-                Command::new(argv).env("DEBIAN_FRONTEND", "noninteractive")
+                Command::new(argv)
+                    .env("DEBIAN_FRONTEND", "noninteractive")
+                    .lock_wait(LockWait {
+                        files: APT_LOCK_FILES.iter().map(PathBuf::from).collect(),
+                        timeout: APT_LOCK_WAIT_TIMEOUT,
+                    })
             }
             Manager::Rpm => {
                 let mut argv: Vec<String> = match which(fs, "dnf") {
@@ -471,6 +479,9 @@ mod tests {
         want.extend(["install", "a", "b=1.0"]);
         assert_eq!(c.argv, want);
         assert_eq!(c.env, [("DEBIAN_FRONTEND".into(), "noninteractive".into())]);
+        let wait = c.lock_wait.as_ref().unwrap();
+        assert_eq!(wait.files[0], Path::new("/var/lib/dpkg/lock-frontend"));
+        assert_eq!(wait.timeout, Duration::from_secs(30));
 
         let fs = root(DEBIAN, &["eatmydata"]);
         let c = d.package_command(&fs, "upgrade", &[], &[]).unwrap();
@@ -497,7 +508,7 @@ mod tests {
         let d = distro(&fs, "{}");
         let c = d.package_command(&fs, "install", &[], &pkgs).unwrap();
         assert_eq!(c.argv, ["yum", "-t", "-y", "install", "a", "b-1.0"]);
-        assert!(c.env.is_empty());
+        assert!(c.env.is_empty() && c.lock_wait.is_none());
         let fs = root(CENTOS, &["dnf"]);
         let c = d.package_command(&fs, "install", &[], &pkgs).unwrap();
         assert_eq!(c.argv, ["dnf", "-y", "install", "a", "b-1.0"]);
