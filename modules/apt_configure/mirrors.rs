@@ -124,3 +124,60 @@ fn datasource_mirrors(
     }
     (!out.is_empty()).then_some(out)
 }
+
+/// apt's cache of the package lists.
+const APT_LISTS: &str = "/var/lib/apt/lists";
+
+/// `mirrorurl_to_apt_fileprefix`: the scheme and a trailing `/` dropped,
+/// every `/` made `_` (how apt names a mirror's cached lists).
+fn apt_file_prefix(mirror: &str) -> String {
+    let s = mirror.strip_suffix('/').unwrap_or(mirror);
+    let s = s.find("://").map_or(s, |i| &s[i + 3..]);
+    s.replace('/', "_")
+}
+
+/// `rename_apt_lists`: apt's cached lists of cloud-init's default mirrors
+/// renamed for the new ones, so the cache stays good. Best effort, as in
+/// 22.4 (a rename that fails is logged only); `mv` inside the root does it.
+pub fn rename_lists(
+    fs: &dyn FsView,
+    mirrors: &[(String, String)],
+    arch: &str,
+    out: &mut Vec<Effect>,
+    notes: &mut Vec<String>,
+) -> Result<(), ConfigError> {
+    let mut names = fs.list_dir(std::path::Path::new(APT_LISTS)).unwrap_or_default();
+    names.sort();
+    for (name, old) in default_mirrors(arch)? {
+        let Some((_, new)) = mirrors.iter().find(|(k, v)| *k == name && !v.is_empty()) else {
+            continue;
+        };
+        let (oprefix, nprefix) = (apt_file_prefix(&old), apt_file_prefix(new));
+        if oprefix == nprefix {
+            continue;
+        }
+        for file in names.iter().filter(|f| f.starts_with(&format!("{oprefix}_"))) {
+            let from = format!("{APT_LISTS}/{file}");
+            let to = format!("{APT_LISTS}/{nprefix}{}", &file[oprefix.len()..]);
+            notes.push(format!("Renaming apt list {from} to {to}"));
+            out.push(Effect::Run(
+                Command::new(["mv", "-f", "--", &from, &to]).on_failure(OnFailure::Ignore),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apt_file_prefixes_as_apt_names_them() {
+        assert_eq!(
+            apt_file_prefix("http://archive.ubuntu.com/ubuntu/"),
+            "archive.ubuntu.com_ubuntu"
+        );
+        assert_eq!(apt_file_prefix("deb.debian.org/debian"), "deb.debian.org_debian");
+    }
+}

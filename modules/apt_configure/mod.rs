@@ -26,11 +26,12 @@
 //! without it, `UNAVAILABLE` as 22.4); the architecture is the one
 //! cloudboot was built for (22.4 runs `dpkg --print-architecture`); host
 //! names are not resolved to pick a mirror (`search`, `search_dns`); only
-//! the default `add_apt_repo_match` is taken; apt's cached lists are not
-//! renamed for a new mirror (`rename_apt_lists`); jinja templates take
-//! variables only (the distro's own templates use `{% if %}`: they are
-//! refused by name, so `sources_list` must be given or the sources list
-//! preserved).
+//! the default `add_apt_repo_match` is taken; keys are made keyrings by
+//! gpg's `--output` and apt's cached lists renamed by `mv`, inside the
+//! root (22.4 does both in Python); jinja templates take variables only
+//! (Debian's own `sources.list.debian.tmpl` uses `{% if %}` and is refused
+//! by name, so on Debian `sources_list` must be given or the sources list
+//! preserved, as Debian 12's cloud.cfg does; Ubuntu's renders).
 //! tests/fixtures/apt_configure holds what 22.4 itself does.
 
 mod convert;
@@ -185,6 +186,7 @@ fn plan(ctx: &Context, out: &mut Vec<Effect>, notes: &mut Vec<String>) -> Result
             }
         }
         sources::generate_sources_list(ctx, &apt, &release, &mirrors, out, notes)?;
+        mirrors::rename_lists(ctx.fs, &mirrors, arch, out, notes)?;
     }
 
     apply_apt_config(ctx, &apt, out, notes);
