@@ -31,6 +31,13 @@ apt:
   sources:
     local:
       source: "deb [trusted=yes] file:/srv/repo ./"
+    # A key only: gpg makes it a keyring where the root has gpg (Debian's
+    # minimal root has not: 22.4 logs that and goes on, and so must we).
+    keyonly:
+      key: |
+        -----BEGIN PGP PUBLIC KEY BLOCK-----
+        not a key
+        -----END PGP PUBLIC KEY BLOCK-----
 packages:
   - cloudboot-test-hello
   - [cloudboot-test-versioned, "1.2-1"]
@@ -224,4 +231,15 @@ fn a_package_is_installed_from_a_local_apt_repository_in_the_debian_root() {
         assert!(sem.join(s).is_file(), "{s}\n{log}");
     }
     assert!(!log.contains("Traceback"), "{log}");
+    let status = Command::new(BIN)
+        .arg("--root")
+        .arg(copy.root())
+        .args(["status", "--long"])
+        .output()
+        .unwrap();
+    let status = String::from_utf8_lossy(&status.stdout);
+    // As the image's cloud.cfg spells them.
+    for m in ["apt-configure", "package-update-upgrade-install"] {
+        assert!(status.contains(&format!("{m}: ran")), "{status}\n{log}");
+    }
 }

@@ -169,8 +169,10 @@ pub fn generate_sources_list(
 /// `/etc/apt/trusted.gpg.d/<name>.gpg` (`/etc/apt/cloud-init.gpg.d/` when
 /// hardened) by gpg inside the root. Returns the keyring's path, `None`
 /// when the entry has no key. 22.4 writes gpg's `--dearmor` output
-/// itself; here gpg writes it (`--output`), the same bytes. A failing gpg
-/// is logged, not fatal, as in 22.4 (`util.logexc`).
+/// itself; here gpg writes it (`--output`), the same bytes, and `chmod`
+/// gives it 22.4's mode. A failing gpg (or none in the root: Debian's
+/// minimal images have only gpgv) is logged, not fatal, as in 22.4
+/// (`util.logexc`).
 pub fn add_key(
     ent: &Value,
     file_name: &str,
@@ -229,11 +231,12 @@ pub fn add_key(
             ));
         }
     }
-    out.push(Effect::Chown {
-        path: file.clone().into(),
-        owner: None,
-        mode: Some(0o644),
-    });
+    // `util.write_file`'s mode. A chmod program rather than a chown effect:
+    // where gpg failed (or the root has none) there is no file, and that
+    // is no failure of the module's, as in 22.4.
+    out.push(Effect::Run(
+        Command::new(["chmod", "0644", &file]).on_failure(OnFailure::Ignore),
+    ));
     Some(file)
 }
 
