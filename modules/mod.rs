@@ -38,6 +38,7 @@ macro_rules! registry {
 }
 
 registry! {
+    apt_configure::AptConfigure,
     bootcmd::Bootcmd,
     byobu::Byobu,
     disable_ec2_metadata::DisableEc2Metadata,
@@ -49,6 +50,7 @@ registry! {
     locale::Locale,
     migrator::Migrator,
     mounts::Mounts,
+    package_update_upgrade_install::PackageUpdateUpgradeInstall,
     phone_home::PhoneHome,
     power_state_change::PowerStateChange,
     refresh_rmc_and_interface::RefreshRmcAndInterface,

@@ -308,6 +308,22 @@ pub struct Command {
     /// only takes on its command line): the program gets them, every log,
     /// plan and error message shows `<redacted>`.
     pub secret_args: Vec<usize>,
+    /// Locks other processes may hold that the program needs (apt's and
+    /// dpkg's): see [`LockWait`].
+    pub lock_wait: Option<LockWait>,
+}
+
+/// Lock files (guest paths) whose `fcntl` locks must all be free before a
+/// program runs, as debian.py's `_wait_for_apt_command` waits for apt's:
+/// a file that does not exist is no lock; while one is held by another
+/// process the run waits (a second at a time); should the program fail
+/// while one is held again (another process took it in between), it is
+/// run again once they are free. After `timeout` without a run that
+/// counts, the command fails with "Could not get apt lock".
+#[derive(Clone, Debug, PartialEq)]
+pub struct LockWait {
+    pub files: Vec<PathBuf>,
+    pub timeout: Duration,
 }
 
 impl Command {
@@ -319,7 +335,14 @@ impl Command {
             on_failure: OnFailure::Fatal,
             creates: Vec::new(),
             secret_args: Vec::new(),
+            lock_wait: None,
         }
+    }
+
+    /// Waits for locks before it runs (see [`LockWait`]).
+    pub fn lock_wait(mut self, wait: LockWait) -> Command {
+        self.lock_wait = Some(wait);
+        self
     }
 
     /// Appends a secret argument (see [`Command::secret_args`]).

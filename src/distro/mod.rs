@@ -17,14 +17,13 @@
 //! | locale (`LANG`)                    | [`locale`]                       |
 //! | timezone (`/etc/localtime`)        | [`timezone`]                     |
 //! | keyboard (`localectl`)             | [`keyboard`]                     |
-//! | package manager                    | not yet: see below               |
+//! | package manager (apt, yum, dnf)    | [`packages`]                     |
 //!
 //! The file parsers the distro classes use sit beside them, one file each:
 //! [`hostname_conf`] (`/etc/hostname`), [`hosts`] (`/etc/hosts`),
 //! [`sysconfig`] (`/etc/sysconfig/*`, configobj) and [`resolv_conf`].
 //!
-//! Room for what comes next (issue 13): a package manager (`apt`, `yum`,
-//! `dnf`, `apk`, ...: `Distro::package_command`) gets one file here with `impl Distro`
+//! A new per-distro decision gets one file here with `impl Distro`
 //! methods, chosen by [`Distro::name`] and the init system as the others
 //! are; modules then ask `ctx.distro`.
 
@@ -39,6 +38,7 @@ pub mod locale;
 pub mod names;
 pub mod network;
 pub mod os_release;
+pub mod packages;
 pub mod resolv_conf;
 pub mod service;
 pub mod shutdown;
