@@ -40,11 +40,13 @@ macro_rules! registry {
 registry! {
     bootcmd::Bootcmd,
     final_message::FinalMessage,
+    growpart::Growpart,
     keys_to_console::KeysToConsole,
     locale::Locale,
     mounts::Mounts,
     phone_home::PhoneHome,
     power_state_change::PowerStateChange,
+    resizefs::Resizefs,
     resolv_conf::ResolvConf,
     runcmd::Runcmd,
     scripts_per_boot::ScriptsPerBoot,

@@ -113,24 +113,52 @@ impl Runner {
         Ok(())
     }
 
+    /// Starts `proc` and returns at once (cloud-init's `util.fork_cb`): its
+    /// output goes to the output log, and a thread reaps it and logs how it
+    /// ended, for as long as cloudboot still runs.
+    fn start_in_background(&mut self, mut proc: Proc, cmd: &Command) -> io::Result<Exit> {
+        proc.stdin(Stdio::null());
+        match self.output_log.as_ref().map(File::try_clone) {
+            Some(Ok(log)) => {
+                proc.stdout(log.try_clone()?);
+                proc.stderr(log);
+            }
+            _ => {
+                proc.stdout(Stdio::null());
+                proc.stderr(Stdio::null());
+            }
+        }
+        let mut child = proc.spawn()?;
+        let shown = cmd.display();
+        std::thread::spawn(move || match child.wait() {
+            Ok(status) if status.success() => tracing::debug!("backgrounded {shown} finished"),
+            Ok(status) => tracing::warn!("backgrounded {shown} failed: {status}"),
+            Err(e) => tracing::warn!("backgrounded {shown}: {e}"),
+        });
+        Ok(Exit::Code(0))
+    }
+
     /// Runs `cmd`, waiting for it; output goes to the log and the console.
     pub fn run(&mut self, cmd: &Command) -> io::Result<Exit> {
         let argv0 = cmd
             .argv
             .first()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command"))?;
-        if self.chroot {
+        // A command for the machine itself (block-device tools) runs
+        // outside the root whatever the root is.
+        let chroot = self.chroot && !cmd.on_host;
+        if chroot {
             self.check_program(argv0)?;
         }
         let mut proc = Proc::new(argv0);
         proc.args(&cmd.argv[1..]);
-        if std::env::var_os("PATH").is_none() || self.chroot {
+        if std::env::var_os("PATH").is_none() || chroot {
             proc.env("PATH", DEFAULT_PATH);
         }
         for (k, v) in &cmd.env {
             proc.env(k, v);
         }
-        if self.chroot {
+        if chroot {
             let root = CString::new(self.root.host_path().as_os_str().as_bytes())
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
             // SAFETY: only async-signal-safe calls (chroot, chdir) between fork and exec.
@@ -144,6 +172,9 @@ impl Runner {
             }
         } else {
             proc.current_dir("/");
+        }
+        if cmd.background {
+            return self.start_in_background(proc, cmd);
         }
         let (mut reader, writer) = io::pipe()?;
         proc.stdout(writer.try_clone()?);

@@ -23,6 +23,9 @@ pub use crate::rootfs::{canonical_path, FsView, Kind as FileKind};
 
 // What the engine knows and modules read: the instance, cloud-init's paths,
 // the machine cloudboot runs on.
+pub use crate::blockdev::{
+    BlockDevice, DevKind, DevNum, DiskQuery, HostRoot, Mount, MountOf, PartInfo,
+};
 pub use crate::datasource::{BlockDevices, DeviceLookup, Instance};
 pub use crate::host::Host;
 pub use crate::paths::{Paths, OUTPUT_LOG_FILE};
@@ -54,3 +57,5 @@ pub use crate::log_at;
 // The in-process module test kit, for the tests beside each module.
 #[cfg(test)]
 pub use super::testing::{Kit, Planned, Written};
+#[cfg(test)]
+pub use crate::host::FakeHost;

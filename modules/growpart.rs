@@ -1,0 +1,364 @@
+//! growpart (`cc_growpart`): on every boot, in the network stage (Debian
+//! 12's `cloud_init_modules`, after write_files), grows the partition under
+//! `/` (and the other `devices`) to the end of its disk, so an image booted
+//! on a bigger disk gets the space; resizefs then grows the filesystem.
+//!
+//! Keys, all under `growpart`, as 22.4 reads them (absent: 22.4's
+//! `DEFAULT_CONFIG`, `{mode: auto, devices: ["/"], ignore_growroot_disabled: false}`):
+//! - `mode`: `auto` (growpart if it is installed, else nothing, quietly),
+//!   `growpart` (an error when it is not installed: `mode growpart not
+//!   available`), `gpart` (FreeBSD's tool: never available here, the same
+//!   error), `off` or any false value (22.4's `DEPRECATED` warning for one
+//!   that is not `off`); another is `unknown resize mode X`.
+//! - `devices`: mount points of the root (`/`, `/var`: the device of the
+//!   root's own mount there) or device paths (`/dev/vdb1`).
+//! - `ignore_growroot_disabled`: unless true, the root's
+//!   `/etc/growroot-disabled` turns the module off.
+//!
+//! Each device goes the way 22.4's `resize_devices` takes it, with its
+//! messages (`'/' SKIPPED: ...`, as notes): a path the root has no mount of
+//! its own for (a scratch root that is a plain directory), a device that
+//! does not exist or is no block device, one that is no partition. A
+//! partition gets `growpart DISK N` (LANG=C), run on this machine (see
+//! `modules/shared/block_devices.rs`): growpart exits 1 when there is
+//! nothing to grow (22.4's NOCHANGE), which is no failure. 22.4 first runs
+//! `growpart --dry-run DISK N` and compares the sizes before and after for
+//! its `changed (...) from X to Y` line; cloudboot runs growpart once and
+//! lets its own output (in cloud-init-output.log) say what changed.
+//!
+//! Mapped devices (`/dev/mapper/*`, `/dev/dm-*`): 22.4 skips one that is not
+//! LUKS and resizes a LUKS volume with `cryptsetup resize`, its key read
+//! from `/cc_growpart_keydata`. cloudboot detects the mapped device and
+//! skips it with 22.4's message when cryptsetup is not installed (as 22.4
+//! decides: "not encrypted"); where cryptsetup is installed it does not
+//! ask `dmsetup deps` / `cryptsetup status` / `isLuks` and resizes nothing,
+//! saying so (a LUKS or LVM root is grown by hand).
+//!
+//! Safety: when the target root is not `/`, no device that holds this
+//! machine's own `/` (or is on its disk) is touched: a `devices` entry
+//! that leads there is an error naming the device. A scratch root that is a
+//! plain directory has no device of its own: with the default config that
+//! is 22.4's "could not determine device" note; with `growpart` set in the
+//! config, an entry that would land on this machine's `/` is refused.
+
+use crate::module::prelude::*;
+use crate::modules::shared::block_devices::{lead, option_list, refusal, Lead};
+
+pub struct Growpart;
+
+static GROWPART: &[Field] = &[
+    Field::opt(
+        "mode",
+        Ty::OneOf(&[Ty::Enum(&["auto", "growpart", "gpart", "off"]), Ty::Bool]),
+    ),
+    Field::opt("devices", Ty::List(&Ty::Str)),
+    Field::opt("ignore_growroot_disabled", Ty::Bool),
+];
+
+static INFO: ModuleInfo = ModuleInfo {
+    name: "growpart",
+    aliases: &[],
+    frequency: Frequency::Always,
+    activate_by: &[],
+    keys: &["growpart"],
+    schema: &[Field::opt("growpart", Ty::Map(GROWPART))],
+    summary: "grow the partition under / (and other devices) to the end of its disk",
+};
+
+/// 22.4's `DEFAULT_CONFIG`, as its debug line prints it.
+const DEFAULT_CONFIG: &str =
+    "{'mode': 'auto', 'devices': ['/'], 'ignore_growroot_disabled': False}";
+
+/// The root's file that turns growpart off (cloud-initramfs-growroot's).
+pub const GROWROOT_DISABLED: &str = "/etc/growroot-disabled";
+
+impl Module for Growpart {
+    fn info(&self) -> &'static ModuleInfo {
+        &INFO
+    }
+
+    fn plan(&self, ctx: &Context) -> ModuleOutput {
+        let mut out = ModuleOutput::default();
+        let default = Value::empty_map();
+        let explicit = ctx.cfg.get("growpart").is_some();
+        let mycfg = match ctx.cfg.get("growpart") {
+            None => {
+                out.note(format!(
+                    "No 'growpart' entry in cfg.  Using default: {DEFAULT_CONFIG}"
+                ));
+                &default
+            }
+            Some(m @ Value::Map(_)) => m,
+            Some(_) => {
+                out.note("'growpart' in config was not a dict");
+                return out;
+            }
+        };
+        let auto = Value::Str("auto".into());
+        let mode = mycfg.get("mode").unwrap_or(&auto);
+        if py::truth::is_false(mode) {
+            let text = mode.python_str();
+            if text != "off" {
+                out.note(format!(
+                    "DEPRECATED: growpart mode '{text}' is deprecated. Use 'off' instead."
+                ));
+            }
+            out.note(format!("growpart disabled: mode={text}"));
+            return out;
+        }
+        let ignore = mycfg
+            .get("ignore_growroot_disabled")
+            .cloned()
+            .unwrap_or(Value::Bool(false));
+        if py::truth::is_false(&ignore) && ctx.fs.exists(std::path::Path::new(GROWROOT_DISABLED))
+        {
+            out.note(format!("growpart disabled: {GROWROOT_DISABLED} exists"));
+            out.note("use ignore_growroot_disabled to ignore");
+            return out;
+        }
+        let devices = option_list(mycfg, "devices", &["/"]);
+        if devices.is_empty() {
+            out.note("growpart: empty device list");
+            return out;
+        }
+        let mode = mode.python_str();
+        if let Err(e) = resizer(ctx, &mode) {
+            out.note(format!("growpart unable to find resizer for '{mode}': {e}"));
+            if mode != "auto" {
+                out.error(e);
+            }
+            return out;
+        }
+        for devent in &devices {
+            match plan_device(ctx, devent, explicit) {
+                Step::Grow { disk, number } => {
+                    out.note(format!("'{devent}' growpart {disk} {number}"));
+                    out.effects.push(Effect::Run(
+                        Command::new(["growpart", disk.as_str(), number.as_str()])
+                            .env("LANG", "C")
+                            .on_host()
+                            .ok_codes(&[1])
+                            .on_failure(OnFailure::Report),
+                    ));
+                }
+                Step::Skip(why) => out.note(format!("'{devent}' SKIPPED: {why}")),
+                Step::Refuse(why) => out.error(why),
+            }
+        }
+        out
+    }
+}
+
+/// 22.4's `resizer_factory`: growpart, where it is installed (on this
+/// machine); gpart is FreeBSD's and never is.
+fn resizer(ctx: &Context, mode: &str) -> Result<(), String> {
+    let growpart = ctx.host.which("growpart").is_some();
+    match mode {
+        "auto" if growpart => Ok(()),
+        "auto" => Err("No resizers available".into()),
+        "growpart" if growpart => Ok(()),
+        "growpart" | "gpart" => Err(format!("mode {mode} not available")),
+        other => Err(format!("unknown resize mode {other}")),
+    }
+}
+
+/// What becomes of one `devices` entry.
+#[derive(Debug, PartialEq)]
+enum Step {
+    Grow { disk: String, number: String },
+    /// 22.4's SKIPPED, with its message.
+    Skip(String),
+    /// cloudboot's refusal (an error).
+    Refuse(String),
+}
+
+/// 22.4's `resize_devices` for one entry.
+fn plan_device(ctx: &Context, devent: &str, explicit: bool) -> Step {
+    // `devent2dev`: a device path as it is, else the device of the mount.
+    let blockdev = if devent.starts_with("/dev/") {
+        devent.to_string()
+    } else {
+        match lead(ctx, devent) {
+            Lead::Mount(m) => m.source,
+            Lead::NotOwn(host_mount) => {
+                // The root is a plain directory: nothing of the guest's to
+                // grow. Asked for explicitly, say so loudly where it would
+                // have been this machine's own disk.
+                if let Some(why) = host_mount
+                    .filter(|_| explicit)
+                    .and_then(|m| refusal(ctx, "grow the partition", &m.source))
+                {
+                    return Step::Refuse(why);
+                }
+                // 22.4's message, its missing `%` and all.
+                return Step::Skip(
+                    "unable to convert to device: Could not determine device of '%s' % dev_ent"
+                        .into(),
+                );
+            }
+        }
+    };
+    if let Some(why) = refusal(ctx, "grow the partition", &blockdev) {
+        return Step::Refuse(why);
+    }
+    let dev = ctx.host.block_device(&blockdev);
+    match dev.stat {
+        Err(e) => return Step::Skip(format!("stat of '{blockdev}' failed: {e}")),
+        Ok(DevKind::Other) => {
+            return Step::Skip(format!("device '{blockdev}' not a block device"))
+        }
+        Ok(_) => {}
+    }
+    if dev.real.starts_with("/dev/dm-") {
+        return Step::Skip(match ctx.host.which("cryptsetup") {
+            None => format!("Resizing mapped device ({blockdev}) skipped as it is not encrypted."),
+            Some(_) => format!(
+                "Resizing mapped device ({blockdev}) skipped: cloudboot does not resize \
+                 encrypted (LUKS) or LVM volumes (22.4 resizes a LUKS volume with \
+                 cryptsetup resize and the key in /cc_growpart_keydata)"
+            ),
+        });
+    }
+    match dev.part {
+        PartInfo::NoSyspath(sys) => Step::Skip(format!(
+            "device_part_info({blockdev}) failed: {blockdev} had no syspath ({sys})"
+        )),
+        PartInfo::NotPartition => Step::Skip(format!(
+            "device_part_info({blockdev}) failed: {blockdev} not a partition"
+        )),
+        PartInfo::Partition { disk, number } => Step::Grow { disk, number },
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modules::shared::block_devices::recorded;
+
+    /// Every case 22.4's cc_growpart was driven through
+    /// (`tests/fixtures/growpart/record.py`): the same growpart runs, the
+    /// same messages, and an error where 22.4 raised.
+    #[test]
+    fn does_what_22_4_does_for_each_recorded_layout() {
+        for case in recorded::cases()
+            .iter()
+            .filter(|c| c["module"] == "growpart")
+        {
+            let name = case["case"].as_str().unwrap();
+            let run = recorded::kit(case).plan(&Growpart);
+            let ours: Vec<(Vec<String>, bool)> = run
+                .commands()
+                .into_iter()
+                .map(|argv| (argv, false))
+                .collect();
+            // Where 22.4's dry run finds nothing to grow (exit 1) it runs
+            // nothing more; cloudboot runs growpart once, which finds the
+            // same and exits 1 (no failure: `ok_codes`).
+            let expected = match case["layout"]["dry_run_exit"].as_i64() {
+                Some(1) => vec![(vec!["growpart".into(), "/dev/vda".into(), "1".into()], false)],
+                _ => recorded::changes(case),
+            };
+            assert_eq!(ours, expected, "{name}");
+            for m in recorded::messages(case) {
+                assert!(run.notes().contains(&m), "{name}: {m:?} not in {:?}", run.notes());
+            }
+            match case["error"].as_str() {
+                None => assert!(run.errors().is_empty(), "{name}: {:?}", run.errors()),
+                Some(e) => {
+                    let msg = e.split_once(": ").unwrap().1;
+                    assert_eq!(run.errors(), [msg], "{name}");
+                }
+            }
+            for e in run.effects() {
+                let Effect::Run(c) = e else { panic!("{name}: {e:?}") };
+                assert!(c.on_host && c.ok_codes == [1], "{name}: {c:?}");
+                assert_eq!(c.env, [("LANG".to_string(), "C".to_string())]);
+            }
+        }
+    }
+
+    /// A root that is a plain directory on this machine's `/` (254:1, on
+    /// the disk 254:0).
+    fn scratch_root(cfg: &str) -> Kit {
+        let vda1 = BlockDevice {
+            real: "/dev/vda1".into(),
+            stat: Ok(DevKind::Block),
+            dev: Some(DevNum { major: 254, minor: 1 }),
+            disk_dev: Some(DevNum { major: 254, minor: 0 }),
+            part: PartInfo::Partition {
+                disk: "/dev/vda".into(),
+                number: "1".into(),
+            },
+        };
+        let vda2 = BlockDevice {
+            real: "/dev/vda2".into(),
+            dev: Some(DevNum { major: 254, minor: 2 }),
+            ..vda1.clone()
+        };
+        let loop0p1 = BlockDevice {
+            real: "/dev/loop0p1".into(),
+            dev: Some(DevNum { major: 259, minor: 0 }),
+            disk_dev: Some(DevNum { major: 7, minor: 0 }),
+            part: PartInfo::Partition {
+                disk: "/dev/loop0".into(),
+                number: "1".into(),
+            },
+            ..vda1.clone()
+        };
+        let host = FakeHost::with(|h| {
+            h.root_dir = "/tmp/scratch".into();
+            h.mounts = vec![Mount {
+                dev: DevNum { major: 254, minor: 1 },
+                mount_point: "/".into(),
+                fstype: "ext4".into(),
+                source: "/dev/vda1".into(),
+                read_write: true,
+            }];
+            h.devices = vec![
+                ("/dev/vda1".into(), vda1),
+                ("/dev/vda2".into(), vda2),
+                ("/dev/loop0p1".into(), loop0p1),
+            ];
+            h.host_root = Some(HostRoot {
+                dev: DevNum { major: 254, minor: 1 },
+                disk: DevNum { major: 254, minor: 0 },
+            });
+            h.programs = vec!["growpart".into()];
+
+        });
+        Kit::debian12().host(host).cfg(cfg)
+    }
+
+    #[test]
+    fn by_default_a_scratch_root_has_nothing_to_grow() {
+        let run = scratch_root("{}").plan(&Growpart);
+        assert!(run.effects().is_empty() && run.errors().is_empty());
+        assert!(run.notes().contains(
+            &"'/' SKIPPED: unable to convert to device: Could not determine device of '%s' % dev_ent"
+                .to_string()
+        ));
+    }
+
+    #[test]
+    fn the_hosts_root_device_and_disk_are_refused_and_nothing_runs() {
+        for devices in ["['/']", "['/dev/vda1']", "['/dev/vda2']"] {
+            let run = scratch_root(&format!("growpart: {{devices: {devices}}}")).plan(&Growpart);
+            assert!(run.effects().is_empty(), "{devices}");
+            assert_eq!(run.errors().len(), 1, "{devices}: {:?}", run.errors());
+            assert!(
+                run.errors()[0].contains("it holds this machine's own / (device 254:1)")
+                    && run.errors()[0].contains("and the target root is not /"),
+                "{:?}",
+                run.errors()
+            );
+        }
+    }
+
+    #[test]
+    fn another_disk_is_grown_from_a_scratch_root() {
+        let run = scratch_root("growpart: {devices: [/dev/loop0p1]}").plan(&Growpart);
+        assert!(run.errors().is_empty(), "{:?}", run.errors());
+        assert_eq!(run.commands(), [["growpart", "/dev/loop0", "1"]]);
+    }
+}
