@@ -39,6 +39,7 @@ macro_rules! registry {
 
 registry! {
     bootcmd::Bootcmd,
+    disk_setup::DiskSetup,
     final_message::FinalMessage,
     growpart::Growpart,
     keys_to_console::KeysToConsole,

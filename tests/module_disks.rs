@@ -387,3 +387,163 @@ fn a_scratch_root_by_default_has_nothing_to_grow_and_no_error() {
         m.stage_errors("init")
     );
 }
+
+/// What disk_setup needs beyond the disk tools.
+const PARTITION_TOOLS: &[Need] = &[
+    Need::Root("to attach loop devices"),
+    Need::Program("losetup", "mount"),
+    Need::Program("sfdisk", "fdisk"),
+    Need::Program("sgdisk", "gdisk"),
+    Need::Program("partprobe", "parted"),
+    Need::Program("blkid", "util-linux"),
+    Need::Program("lsblk", "util-linux"),
+    Need::Program("mkfs.ext4", "e2fsprogs"),
+    Need::Program("mkfs.xfs", "xfsprogs"),
+    Need::Program("mkswap", "util-linux"),
+];
+
+/// `blkid -o export`'s TYPE and LABEL of a device.
+fn fs_of(dev: &str) -> (String, String) {
+    let out = Command::new("blkid")
+        .args(["-c", "/dev/null", "-o", "export", dev])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let get = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .unwrap_or_default()
+            .to_string()
+    };
+    (get("TYPE"), get("LABEL"))
+}
+
+/// A blank second disk (no table), named by `device_aliases`, partitioned
+/// and formatted by disk_setup from a scratch root; returns the disk, the
+/// machine and the stage's output.
+fn set_up_disk(config: &str) -> (tempfile::TempDir, LoopDisk, Machine, String) {
+    let work = tempfile::tempdir().unwrap();
+    let disk = LoopDisk::new(work.path(), 96 * MIB, "");
+    let m = Machine::new();
+    let config = config.replace("DISK", &disk.dev);
+    let (code, out) = network_stage(&m, &config);
+    assert_eq!(code, Some(0), "{config}\n{out}");
+    assert!(
+        m.stage_errors("init").is_empty(),
+        "{:?}",
+        m.stage_errors("init")
+    );
+    (work, disk, m, out)
+}
+
+#[test]
+fn disk_setup_writes_an_mbr_table_and_makes_ext4_and_swap() {
+    if !skip::require(PARTITION_TOOLS) {
+        return;
+    }
+    let (_work, disk, m, out) = set_up_disk(
+        "device_aliases: {data: DISK}\n\
+         disk_setup:\n  data: {table_type: mbr, layout: [50, [50, 82]], overwrite: false}\n\
+         fs_setup:\n\
+         - {label: fs1, filesystem: ext4, device: data, partition: auto}\n\
+         - {label: swap1, filesystem: swap, device: data, partition: any}\n",
+    );
+    let dump = sh(&["sfdisk", "--dump", &disk.dev]);
+    assert!(dump.contains("label: dos"), "{dump}");
+    let types: Vec<&str> = dump
+        .lines()
+        .filter(|l| l.starts_with(&disk.dev))
+        .map(|l| l.split("type=").nth(1).unwrap_or_default().trim())
+        .collect();
+    assert_eq!(types, ["83", "82"], "{dump}\n{out}");
+    assert_eq!(fs_of(&disk.part(1)), ("ext4".into(), "fs1".into()), "{out}");
+    assert_eq!(
+        fs_of(&disk.part(2)),
+        ("swap".into(), "swap1".into()),
+        "{out}"
+    );
+    // Once per instance: a second boot of the same instance leaves it.
+    m.reboot();
+    let (code, out) = network_stage(&m, "{}\n");
+    assert_eq!(code, Some(0), "{out}");
+}
+
+#[test]
+fn disk_setup_writes_a_gpt_table_and_makes_xfs() {
+    if !skip::require(PARTITION_TOOLS) {
+        return;
+    }
+    // xfs needs 300 MiB: the whole disk for it, the table with one
+    // partition of the given type.
+    let work = tempfile::tempdir().unwrap();
+    let disk = LoopDisk::new(work.path(), 400 * MIB, "");
+    let m = Machine::new();
+    let config = format!(
+        "disk_setup:\n  {dev}: {{table_type: gpt, layout: [[100, 8300]], overwrite: true}}\n\
+         fs_setup:\n- {{label: big, filesystem: xfs, device: {dev}, partition: any}}\n",
+        dev = disk.dev
+    );
+    let (code, out) = network_stage(&m, &config);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        m.stage_errors("init").is_empty(),
+        "{:?}",
+        m.stage_errors("init")
+    );
+    let print = sh(&["sgdisk", "-p", &disk.dev]);
+    let codes: Vec<&str> = print
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("Number"))
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .collect();
+    assert_eq!(codes, ["8300"], "{print}");
+    assert_eq!(fs_of(&disk.part(1)), ("xfs".into(), "big".into()), "{out}");
+}
+
+/// disk_setup refuses the machine's own disk from a scratch root, by name.
+#[test]
+fn disk_setup_never_touches_the_hosts_own_disk_from_a_scratch_root() {
+    if !skip::require(&[Need::Root(
+        "to read the machine's block devices as the boot does",
+    )]) {
+        return;
+    }
+    let m = Machine::new();
+    let source = sh(&["findmnt", "-n", "-o", "SOURCE", "/"])
+        .trim()
+        .to_string();
+    if !source.starts_with("/dev/") {
+        skip::announce("this machine's / is not on a block device");
+        return;
+    }
+    let (_, out) = network_stage(
+        &m,
+        &format!(
+            "disk_setup:\n  {source}: {{layout: true, overwrite: true}}\n\
+             fs_setup:\n- {{filesystem: ext4, device: {source}, partition: none, overwrite: true}}\n"
+        ),
+    );
+    let errors = m.stage_errors("init");
+    for what in ["partition", "make a filesystem on"] {
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains(&format!("refusing to {what} /dev/"))),
+            "{what}: {errors:?}\n{out}"
+        );
+    }
+    let plan = m.plan(&["--format", "json"]);
+    let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
+    for stage in plan["stages"].as_array().unwrap() {
+        for module in stage["modules"].as_array().into_iter().flatten() {
+            if module["name"] == "disk_setup" {
+                assert_eq!(
+                    module["effects"].as_array().map_or(0, Vec::len),
+                    0,
+                    "{module}"
+                );
+            }
+        }
+    }
+}
