@@ -222,3 +222,53 @@ impl Runner {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A command for the machine runs outside a root that is not `/` (no
+    /// chroot, so no root privileges and no `/bin/sh` in the root needed),
+    /// and a background one returns before it ends.
+    #[test]
+    fn machine_commands_run_outside_the_root_and_in_the_background() {
+        let root = tempfile::tempdir().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let mut runner = Runner::new(Root::new(root.path()), None, false);
+        let mark = out.path().join("mark");
+        let shown = mark.display().to_string();
+        let exit = runner
+            .run(&Command::new(["sh", "-c", "echo here > \"$1\"", "sh", &shown]).on_host())
+            .unwrap();
+        assert!(exit.success());
+        assert_eq!(std::fs::read_to_string(&mark).unwrap(), "here\n");
+
+        let late = out.path().join("late");
+        let shown = late.display().to_string();
+        let started = std::time::Instant::now();
+        let exit = runner
+            .run(
+                &Command::new(["sh", "-c", "sleep 2; echo done > \"$1\"", "sh", &shown])
+                    .on_host()
+                    .background(),
+            )
+            .unwrap();
+        assert!(exit.success());
+        assert!(started.elapsed() < std::time::Duration::from_millis(1500));
+        assert!(!late.exists(), "it has not finished yet");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !late.exists() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert_eq!(std::fs::read_to_string(&late).unwrap(), "done\n");
+    }
+
+    #[test]
+    fn exit_codes_besides_0_can_be_success() {
+        let cmd = Command::new(["growpart", "/dev/vda", "1"]).ok_codes(&[1]);
+        assert!(cmd.succeeded(&Exit::Code(0)));
+        assert!(cmd.succeeded(&Exit::Code(1)));
+        assert!(!cmd.succeeded(&Exit::Code(2)));
+        assert!(!cmd.succeeded(&Exit::Signal(9)));
+    }
+}
