@@ -26,13 +26,16 @@
 //! its `changed (...) from X to Y` line; cloudboot runs growpart once and
 //! lets its own output (in cloud-init-output.log) say what changed.
 //!
-//! Mapped devices (`/dev/mapper/*`, `/dev/dm-*`): 22.4 skips one that is not
-//! LUKS and resizes a LUKS volume with `cryptsetup resize`, its key read
-//! from `/cc_growpart_keydata`. cloudboot detects the mapped device and
-//! skips it with 22.4's message when cryptsetup is not installed (as 22.4
-//! decides: "not encrypted"); where cryptsetup is installed it does not
-//! ask `dmsetup deps` / `cryptsetup status` / `isLuks` and resizes nothing,
-//! saying so (a LUKS or LVM root is grown by hand).
+//! Mapped devices (`/dev/mapper/*` on `/dev/dm-*`), as 22.4: the partition
+//! under it from `dmsetup deps`; LUKS when `cryptsetup status` of the
+//! mapping and `cryptsetup isLuks` of the partition say so (no cryptsetup:
+//! not encrypted). A LUKS volume's partition grows first, then the volume,
+//! `cryptsetup --key-file - resize` with the key from the root's
+//! `/cc_growpart_keydata` (JSON `key`, base64, and `slot`) on stdin
+//! (secret: never in plans or logs), then `cryptsetup luksKillSlot` of that
+//! slot and the key file removed. Any other mapped device (LVM) is skipped
+//! (`... skipped as it is not encrypted.`). This path is checked against
+//! 22.4 with the machine mocked, not on a real LUKS volume.
 //!
 //! Safety: when the target root is not `/`, no device that holds this
 //! machine's own `/` (or is on its disk) is touched: a `devices` entry
@@ -129,8 +132,12 @@ impl Module for Growpart {
             }
             return out;
         }
-        for devent in &devices {
-            match plan_device(ctx, devent, explicit) {
+        // 22.4's work list: an encrypted volume puts its partition (and
+        // itself again) in front, so the partition grows first.
+        let mut devices: std::collections::VecDeque<String> = devices.into();
+        let mut handled: Vec<String> = Vec::new();
+        while let Some(devent) = devices.pop_front() {
+            match plan_device(ctx, &devent, explicit, &handled, &mut out) {
                 Step::Grow { disk, number } => {
                     out.note(format!("'{devent}' growpart {disk} {number}"));
                     out.effects.push(Effect::Run(
@@ -142,8 +149,19 @@ impl Module for Growpart {
                     ));
                 }
                 Step::Skip(why) => out.note(format!("'{devent}' SKIPPED: {why}")),
+                Step::Failed(why) => out.note(format!("'{devent}' FAILED: {why}")),
                 Step::Refuse(why) => out.error(why),
+                Step::PartitionFirst(partition) => {
+                    devices.push_front(devent);
+                    devices.push_front(partition);
+                    continue;
+                }
+                Step::Luks(effects, message) => {
+                    out.effects.extend(effects);
+                    out.note(format!("'{devent}' resized: {message}"));
+                }
             }
+            handled.push(devent);
         }
         out
     }
@@ -165,15 +183,31 @@ fn resizer(ctx: &Context, mode: &str) -> Result<(), String> {
 /// What becomes of one `devices` entry.
 #[derive(Debug, PartialEq)]
 enum Step {
-    Grow { disk: String, number: String },
+    Grow {
+        disk: String,
+        number: String,
+    },
     /// 22.4's SKIPPED, with its message.
     Skip(String),
+    /// 22.4's FAILED (logged, the module goes on), with its message.
+    Failed(String),
     /// cloudboot's refusal (an error).
     Refuse(String),
+    /// An encrypted volume whose partition is to grow first.
+    PartitionFirst(String),
+    /// An encrypted volume resized (`cryptsetup resize`), with 22.4's
+    /// message.
+    Luks(Vec<Effect>, String),
 }
 
-/// 22.4's `resize_devices` for one entry.
-fn plan_device(ctx: &Context, devent: &str, explicit: bool) -> Step {
+/// 22.4's `resize_devices` for one entry; `handled` the entries done.
+fn plan_device(
+    ctx: &Context,
+    devent: &str,
+    explicit: bool,
+    handled: &[String],
+    out: &mut ModuleOutput,
+) -> Step {
     // `devent2dev`: a device path as it is, else the device of the mount.
     let blockdev = if devent.starts_with("/dev/") {
         devent.to_string()
@@ -210,14 +244,11 @@ fn plan_device(ctx: &Context, devent: &str, explicit: bool) -> Step {
         Ok(_) => {}
     }
     if dev.real.starts_with("/dev/dm-") {
-        return Step::Skip(match ctx.host.which("cryptsetup") {
-            None => format!("Resizing mapped device ({blockdev}) skipped as it is not encrypted."),
-            Some(_) => format!(
-                "Resizing mapped device ({blockdev}) skipped: cloudboot does not resize \
-                 encrypted (LUKS) or LVM volumes (22.4 resizes a LUKS volume with \
-                 cryptsetup resize and the key in /cc_growpart_keydata)"
-            ),
-        });
+        out.note(format!(
+            "{blockdev} is a mapped device pointing to {}",
+            dev.real
+        ));
+        return mapped(ctx, &blockdev, &dev.real, handled, out);
     }
     match dev.part {
         PartInfo::NoSyspath(sys) => Step::Skip(format!(
@@ -230,6 +261,124 @@ fn plan_device(ctx: &Context, devent: &str, explicit: bool) -> Step {
     }
 }
 
+
+/// Where an encrypted volume's key is left for growpart (by the image's
+/// encryption setup), read and then removed, as 22.4's `KEYDATA_PATH`.
+const KEYDATA: &str = "/cc_growpart_keydata";
+
+/// 22.4's handling of a mapped device (`/dev/mapper/*` on `/dev/dm-*`): the
+/// partition under it (`dmsetup deps`); when that is LUKS (`cryptsetup
+/// status` of the mapping, `cryptsetup isLuks` of the partition), the
+/// partition grows first, then the volume (`cryptsetup resize`, its key
+/// from `/cc_growpart_keydata` on stdin), the key's slot is killed and the
+/// key file removed. Anything else mapped (LVM) is not resized, as in 22.4.
+fn mapped(
+    ctx: &Context,
+    blockdev: &str,
+    underlying: &str,
+    handled: &[String],
+    out: &mut ModuleOutput,
+) -> Step {
+    let failed = |e: &str| Step::Failed(format!("Resizing encrypted device ({blockdev}) failed: {e}"));
+    let deps_query = DiskQuery::DmsetupDeps(blockdev.into());
+    let dep = match ctx.host.disk_query(&deps_query) {
+        Ok(d) => d,
+        Err(e) => return failed(&e.to_string()),
+    };
+    if !dep.starts_with("1 depend") {
+        return failed(&format!(
+            "Expecting '1 dependencies' from 'dmsetup'. Received: {dep}"
+        ));
+    }
+    let Some(name) = dep
+        .split_once(": (")
+        .map(|(_, rest)| rest.split(')').next().unwrap_or_default())
+    else {
+        let argv: Vec<String> = deps_query.argv().iter().map(|a| python_str_repr(a)).collect();
+        return failed(&format!(
+            "Ran `[{}]`, but received unexpected stdout: `{dep}`",
+            argv.join(", ")
+        ));
+    };
+    let partition = format!("/dev/{name}");
+    if !is_encrypted(ctx, underlying, &partition, out) {
+        return Step::Skip(format!(
+            "Resizing mapped device ({blockdev}) skipped as it is not encrypted."
+        ));
+    }
+    if !handled.contains(&partition) {
+        return Step::PartitionFirst(partition);
+    }
+    let Some(text) = ctx.fs.read_string(std::path::Path::new(KEYDATA)) else {
+        return Step::Skip("No encryption keyfile found".into());
+    };
+    let keydata = serde_json::from_str::<serde_json::Value>(&text).ok();
+    let key = keydata
+        .as_ref()
+        .and_then(|k| k["key"].as_str())
+        .and_then(|k| base64::decode(k.as_bytes()).ok());
+    let slot = keydata.as_ref().and_then(|k| match &k["slot"] {
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::String(s) => Some(s.clone()),
+        _ => None,
+    });
+    let (Some(key), Some(slot)) = (key, slot) else {
+        return failed(
+            "Could not load encryption key. This is expected if the volume has been \
+             previously resized.",
+        );
+    };
+    let mut resize = Command::new(["cryptsetup", "--key-file", "-", "resize", blockdev])
+        .on_host()
+        .on_failure(OnFailure::Report);
+    resize.stdin = Some(Data::secret(key));
+    // 22.4 kills the slot and removes the key whether the resize worked or
+    // not (its `finally`), and only warns when the slot cannot be killed.
+    let kill = Command::new(["cryptsetup", "luksKillSlot", "--batch-mode", &partition, &slot])
+        .on_host()
+        .on_failure(OnFailure::Ignore);
+    Step::Luks(
+        vec![
+            Effect::Run(resize),
+            Effect::Run(kill),
+            Effect::Remove {
+                path: KEYDATA.into(),
+            },
+        ],
+        format!("Successfully resized encrypted volume '{blockdev}'"),
+    )
+}
+
+/// 22.4's `is_encrypted(blockdev, partition)`, with its messages.
+fn is_encrypted(ctx: &Context, mapping: &str, partition: &str, out: &mut ModuleOutput) -> bool {
+    if ctx.host.which("cryptsetup").is_none() {
+        out.note("cryptsetup not found. Assuming no encrypted partitions");
+        return false;
+    }
+    match ctx.host.disk_query(&DiskQuery::CryptsetupStatus(mapping.into())) {
+        Ok(_) => {}
+        Err(QueryFailed { code: Some(4), .. }) => {
+            out.note(format!("Determined that {mapping} is not encrypted"));
+            return false;
+        }
+        Err(e) => {
+            out.note(format!(
+                "Received unexpected exit code {} from cryptsetup status. Assuming no \
+                 encrypted partitions.",
+                e.code.map(|c| c.to_string()).unwrap_or_else(|| "None".into())
+            ));
+            return false;
+        }
+    }
+    let luks = ctx
+        .host
+        .disk_query(&DiskQuery::CryptsetupIsLuks(partition.into()))
+        .is_ok();
+    if luks {
+        out.note(format!("Determined that {mapping} is encrypted"));
+    }
+    luks
+}
 
 #[cfg(test)]
 mod tests {
@@ -248,9 +397,13 @@ mod tests {
             let name = case["case"].as_str().unwrap();
             let run = recorded::kit(case).plan(&Growpart);
             let ours: Vec<(Vec<String>, bool)> = run
-                .commands()
-                .into_iter()
-                .map(|argv| (argv, false))
+                .effects()
+                .iter()
+                .map(|e| match e {
+                    Effect::Run(c) => (c.argv.clone(), false),
+                    Effect::Remove { path } => (vec!["rm".into(), path.display().to_string()], false),
+                    e => panic!("{name}: {e:?}"),
+                })
                 .collect();
             // Where 22.4's dry run finds nothing to grow (exit 1) it runs
             // nothing more; cloudboot runs growpart once, which finds the
@@ -261,7 +414,25 @@ mod tests {
             };
             assert_eq!(ours, expected, "{name}");
             for m in recorded::messages(case) {
-                assert!(run.notes().contains(&m), "{name}: {m:?} not in {:?}", run.notes());
+                assert!(
+                    run.notes().iter().any(|n| n == &m || (m.ends_with(": ") && n.starts_with(&m))),
+                    "{name}: {m:?} not in {:?}",
+                    run.notes()
+                );
+            }
+            // The key reaches cryptsetup on stdin, as 22.4 gives it.
+            for (theirs, ours) in case["ran"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| r["stdin"].is_string())
+                .zip(run.effects().iter().filter_map(|e| match e {
+                    Effect::Run(c) => c.stdin.as_ref(),
+                    _ => None,
+                }))
+            {
+                assert_eq!(theirs["stdin"].as_str().unwrap().as_bytes(), &ours.bytes[..]);
+                assert!(ours.secret, "{name}: the key is secret");
             }
             match case["error"].as_str() {
                 None => assert!(run.errors().is_empty(), "{name}: {:?}", run.errors()),
@@ -271,9 +442,14 @@ mod tests {
                 }
             }
             for e in run.effects() {
-                let Effect::Run(c) = e else { panic!("{name}: {e:?}") };
-                assert!(c.on_host && c.ok_codes == [1], "{name}: {c:?}");
-                assert_eq!(c.env, [("LANG".to_string(), "C".to_string())]);
+                match e {
+                    Effect::Run(c) if c.argv[0] == "growpart" => {
+                        assert!(c.on_host && c.ok_codes == [1], "{name}: {c:?}");
+                        assert_eq!(c.env, [("LANG".to_string(), "C".to_string())]);
+                    }
+                    Effect::Run(c) => assert!(c.on_host, "{name}: {c:?}"),
+                    _ => {}
+                }
             }
         }
     }

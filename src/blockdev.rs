@@ -138,6 +138,22 @@ pub enum DiskQuery {
     SfdiskList(String),
     /// `sgdisk -p DEV` (with `LANG=C`).
     SgdiskPrint(String),
+    /// `dmsetup deps --options=devname DEV`: what a mapped device is made of
+    /// (growpart's `get_underlying_partition`).
+    DmsetupDeps(String),
+    /// `cryptsetup status DEV` (exit 4: not an encrypted mapping).
+    CryptsetupStatus(String),
+    /// `cryptsetup isLuks DEV`.
+    CryptsetupIsLuks(String),
+}
+
+/// A question whose program failed: its exit code (none when it could not
+/// be started or was killed) and what it said.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct QueryFailed {
+    pub code: Option<i32>,
+    pub message: String,
 }
 
 impl DiskQuery {
@@ -158,6 +174,9 @@ impl DiskQuery {
             DiskQuery::SectorSize(d) => v(&["blockdev", "--getss", d]),
             DiskQuery::SfdiskList(d) => v(&["sfdisk", "-l", d]),
             DiskQuery::SgdiskPrint(d) => v(&["sgdisk", "-p", d]),
+            DiskQuery::DmsetupDeps(d) => v(&["dmsetup", "deps", "--options=devname", d]),
+            DiskQuery::CryptsetupStatus(d) => v(&["cryptsetup", "status", d]),
+            DiskQuery::CryptsetupIsLuks(d) => v(&["cryptsetup", "isLuks", d]),
         }
     }
 
@@ -370,24 +389,30 @@ pub fn real_which(program: &str) -> Option<String> {
 
 /// The real answer to [`crate::host::Host::disk_query`]: runs the program,
 /// on the machine we run on, and returns its standard output.
-pub fn real_disk_query(query: &DiskQuery) -> Result<String, String> {
+pub fn real_disk_query(query: &DiskQuery) -> Result<String, QueryFailed> {
     let argv = query.argv();
     let out = std::process::Command::new(&argv[0])
         .args(&argv[1..])
         .env("LANG", "C")
         .stdin(std::process::Stdio::null())
         .output()
-        .map_err(|e| format!("{}: {e}", argv.join(" ")))?;
+        .map_err(|e| QueryFailed {
+            code: None,
+            message: format!("{}: {e}", argv.join(" ")),
+        })?;
     match out.status.code() {
         Some(c) if query.ok_codes().contains(&c) => {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         }
-        code => Err(format!(
-            "Unexpected error while running command.\nCommand: {:?}\nExit code: {}\nStderr: {}",
-            argv,
-            code.map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )),
+        code => Err(QueryFailed {
+            code,
+            message: format!(
+                "Unexpected error while running command.\nCommand: {:?}\nExit code: {}\nStderr: {}",
+                argv,
+                code.map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        }),
     }
 }
 

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use crate::blockdev::{BlockDevice, DiskQuery, HostRoot, Mount, MountOf, PartInfo};
+use crate::blockdev::{BlockDevice, DiskQuery, HostRoot, Mount, MountOf, PartInfo, QueryFailed};
 use crate::rootfs::FsView;
 
 /// What a module may ask of the machine it runs on.
@@ -56,7 +56,7 @@ pub trait Host: Sync {
     /// The answer to a read-only question about a disk (disk_setup's
     /// `lsblk`, `blkid`, `blockdev`, `sfdisk -l`, `sgdisk -p`): the
     /// program's output, or why it failed.
-    fn disk_query(&self, query: &DiskQuery) -> Result<String, String>;
+    fn disk_query(&self, query: &DiskQuery) -> Result<String, QueryFailed>;
 }
 
 /// The machine we run on.
@@ -153,7 +153,7 @@ impl Host for RealHost {
         crate::blockdev::real_which(program)
     }
 
-    fn disk_query(&self, query: &DiskQuery) -> Result<String, String> {
+    fn disk_query(&self, query: &DiskQuery) -> Result<String, QueryFailed> {
         crate::blockdev::real_disk_query(query)
     }
 }
@@ -185,6 +185,8 @@ pub struct FakeHost {
     pub programs: Vec<String>,
     /// Answers to disk queries (any other fails).
     pub disk_answers: Vec<(DiskQuery, String)>,
+    /// Disk queries whose program exits with this code.
+    pub disk_failures: Vec<(DiskQuery, i32)>,
     /// The random stream's state (splitmix64).
     seed: AtomicU64,
 }
@@ -205,6 +207,7 @@ impl Default for FakeHost {
             host_root: None,
             programs: Vec::new(),
             disk_answers: Vec::new(),
+            disk_failures: Vec::new(),
             seed: AtomicU64::new(0),
         }
     }
@@ -299,12 +302,21 @@ impl Host for FakeHost {
             .then(|| format!("/usr/sbin/{program}"))
     }
 
-    fn disk_query(&self, query: &DiskQuery) -> Result<String, String> {
+    fn disk_query(&self, query: &DiskQuery) -> Result<String, QueryFailed> {
+        if let Some((_, code)) = self.disk_failures.iter().find(|(q, _)| q == query) {
+            return Err(QueryFailed {
+                code: Some(*code),
+                message: format!("{}: exit code {code}", query.argv().join(" ")),
+            });
+        }
         self.disk_answers
             .iter()
             .find(|(q, _)| q == query)
             .map(|(_, a)| a.clone())
-            .ok_or_else(|| format!("{}: no such device", query.argv().join(" ")))
+            .ok_or_else(|| QueryFailed {
+                code: None,
+                message: format!("{}: no such device", query.argv().join(" ")),
+            })
     }
 }
 

@@ -136,6 +136,31 @@ pub mod recorded {
                 },
             ));
         }
+        // Mapped devices: what dmsetup and cryptsetup answer for them.
+        for (path, d) in layout["devices"].as_object().into_iter().flatten() {
+            let Some(real) = d["real"].as_str().filter(|r| r.starts_with("/dev/dm-")) else {
+                continue;
+            };
+            if let Some(deps) = layout["dmsetup"].as_str() {
+                host.disk_answers
+                    .push((DiskQuery::DmsetupDeps(path.clone()), deps.to_string()));
+                if let Some(name) = deps
+                    .split_once(": (")
+                    .map(|(_, r)| r.split(')').next().unwrap())
+                {
+                    let isluks = DiskQuery::CryptsetupIsLuks(format!("/dev/{name}"));
+                    match layout["isLuks_exit"].as_i64() {
+                        Some(code) if code != 0 => host.disk_failures.push((isluks, code as i32)),
+                        _ => host.disk_answers.push((isluks, String::new())),
+                    }
+                }
+            }
+            let status = DiskQuery::CryptsetupStatus(real.to_string());
+            match layout["status_exit"].as_i64() {
+                Some(code) if code != 0 => host.disk_failures.push((status, code as i32)),
+                _ => host.disk_answers.push((status, String::new())),
+            }
+        }
         host.programs = layout["programs"]
             .as_array()
             .into_iter()
@@ -143,6 +168,9 @@ pub mod recorded {
             .map(|p| p.as_str().unwrap().to_string())
             .collect();
         let mut kit = Kit::debian12().host(host);
+        if let Some(keydata) = layout["keydata"].as_str() {
+            kit = kit.file("/cc_growpart_keydata", keydata);
+        }
         for f in layout["files"].as_array().into_iter().flatten() {
             kit = kit.file(f.as_str().unwrap(), "");
         }
@@ -172,25 +200,28 @@ pub mod recorded {
                 (argv, r["forked"].as_bool().unwrap())
             })
             .filter(|(a, _)| {
-                !(a.len() > 1 && ["--help", "--dry-run", "help", "deps"].contains(&a[1].as_str()))
+                !(a.len() > 1
+                    && ["--help", "--dry-run", "help", "deps", "status", "isLuks"]
+                        .contains(&a[1].as_str()))
             })
             .collect()
     }
 
-    /// What 22.4 logged that cloudboot says too: not its timings, the
+    /// What 22.4 logged that cloudboot says too: not its timings or the
     /// result lines that compare sizes before and after (cloudboot does
-    /// not measure them) and the lines of questions it does not ask.
+    /// not measure them); a failed program's description only up to it.
     pub fn messages(case: &serde_json::Value) -> Vec<String> {
         case["log"]
             .as_array()
             .unwrap()
             .iter()
             .map(|l| l[1].as_str().unwrap().to_string())
-            .filter(|m| {
-                !m.contains(" took ")
-                    && !m.contains("NOCHANGE: no change necessary")
-                    && !m.contains("is a mapped device pointing to")
-                    && !m.starts_with("cryptsetup not found")
+            .filter(|m| !m.contains(" took ") && !m.contains("NOCHANGE: no change necessary"))
+            // A failed program is described in cloudboot's words after
+            // 22.4's lead-in.
+            .map(|m| match m.find("Unexpected error while running command") {
+                Some(i) => m[..i].to_string(),
+                None => m,
             })
             .collect()
     }

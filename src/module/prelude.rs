@@ -24,7 +24,7 @@ pub use crate::rootfs::{canonical_path, FsView, Kind as FileKind};
 // What the engine knows and modules read: the instance, cloud-init's paths,
 // the machine cloudboot runs on.
 pub use crate::blockdev::{
-    BlockDevice, DevKind, DevNum, DiskQuery, HostRoot, Mount, MountOf, PartInfo,
+    BlockDevice, DevKind, DevNum, DiskQuery, HostRoot, Mount, MountOf, PartInfo, QueryFailed,
 };
 pub use crate::datasource::{BlockDevices, DeviceLookup, Instance};
 pub use crate::host::Host;
