@@ -45,7 +45,9 @@
 //! config, an entry that would land on this machine's `/` is refused.
 
 use crate::module::prelude::*;
-use crate::modules::shared::block_devices::{lead, option_list, refusal, Lead};
+use crate::modules::shared::block_devices::{
+    lead, option_list, refusal, rootdev_from_cmdline, Lead,
+};
 
 pub struct Growpart;
 
@@ -213,6 +215,15 @@ fn plan_device(
         devent.to_string()
     } else {
         match lead(ctx, devent) {
+            // 22.4 reads what `/dev/root` stands for from `root=`.
+            Lead::Mount(m) if m.source == "/dev/root" => match rootdev_from_cmdline(ctx) {
+                Some(dev) => dev,
+                None => {
+                    return Step::Skip(
+                        "unable to convert to device: Unable to find device '/dev/root'".into(),
+                    )
+                }
+            },
             Lead::Mount(m) => m.source,
             Lead::NotOwn(host_mount) => {
                 // The root is a plain directory: nothing of the guest's to
@@ -529,6 +540,49 @@ mod tests {
                 run.errors()
             );
         }
+    }
+
+    /// A mount source `/dev/root` is the device `root=` names.
+    #[test]
+    fn dev_root_is_read_from_the_kernel_command_line() {
+        let host = FakeHost::with(|h| {
+            h.root_dir = "/".into();
+            h.mounts = vec![Mount {
+                dev: DevNum { major: 254, minor: 1 },
+                mount_point: "/".into(),
+                fstype: "ext4".into(),
+                source: "/dev/root".into(),
+                read_write: true,
+            }];
+            h.devices = vec![(
+                "/dev/disk/by-uuid/abcd".into(),
+                BlockDevice {
+                    real: "/dev/vda1".into(),
+                    stat: Ok(DevKind::Block),
+                    dev: Some(DevNum { major: 254, minor: 1 }),
+                    disk_dev: Some(DevNum { major: 254, minor: 0 }),
+                    part: PartInfo::Partition {
+                        disk: "/dev/vda".into(),
+                        number: "1".into(),
+                    },
+                },
+            )];
+            h.programs = vec!["growpart".into()];
+        });
+        let kit = Kit::debian12()
+            .host(host)
+            .file("/proc/cmdline", "BOOT_IMAGE=/vmlinuz root=UUID=ABCD ro quiet\n");
+        assert_eq!(kit.plan(&Growpart).commands(), [["growpart", "/dev/vda", "1"]]);
+        let no_cmdline = Kit::debian12().host(FakeHost::with(|h| {
+            h.root_dir = "/".into();
+            h.mounts = kit.host.mounts.clone();
+            h.programs = vec!["growpart".into()];
+        }));
+        let run = no_cmdline.plan(&Growpart);
+        assert!(run.commands().is_empty());
+        assert!(run.notes().contains(
+            &"'/' SKIPPED: unable to convert to device: Unable to find device '/dev/root'".to_string()
+        ));
     }
 
     #[test]

@@ -20,8 +20,9 @@
 //! its own), `Device '...' did not exist. cannot resize: ...`, `device
 //! '...' not a block device. cannot resize: ...`, `Not resizing unknown
 //! filesystem type ...`. FreeBSD's and DragonFly's filesystems (ufs, zfs,
-//! hammer2) are not resized (cloudboot runs on Linux); neither is a root
-//! that is `/dev/root` (22.4 reads the kernel command line's `root=`).
+//! hammer2) are not resized (cloudboot runs on Linux). A mount source
+//! `/dev/root` that does not exist is the device `root=` of the root's
+//! `/proc/cmdline` names, as 22.4 reads it.
 //!
 //! Safety: when the target root is not `/`, a filesystem on the device
 //! holding this machine's own `/` (or its disk) is never resized: an error
@@ -29,7 +30,7 @@
 //! `resize_rootfs` is set in the config; by default it is the note above).
 
 use crate::module::prelude::*;
-use crate::modules::shared::block_devices::{lead, refusal, Lead};
+use crate::modules::shared::block_devices::{lead, refusal, rootdev_from_cmdline, Lead};
 
 pub struct Resizefs;
 
@@ -160,19 +161,16 @@ impl Module for Resizefs {
 /// 22.4's `maybe_get_writable_device_path`: the device, or the message
 /// saying why nothing is resized.
 fn writable_device(ctx: &Context, devpath: &str, info: &str) -> Result<String, String> {
-    if devpath == "/dev/root" {
-        let found = ctx.host.block_device(devpath);
-        if found.stat.is_err() {
-            // 22.4 reads `root=` of the kernel command line here.
-            return Err("Unable to find device '/dev/root'".into());
-        }
+    let mut devpath = devpath.to_string();
+    if devpath == "/dev/root" && ctx.host.block_device(&devpath).stat.is_err() {
+        // What `/dev/root` stands for: `root=` of the kernel command line.
+        devpath = rootdev_from_cmdline(ctx).ok_or("Unable to find device '/dev/root'")?;
     }
     if devpath == "overlayroot" {
         return Err(format!(
             "Not attempting to resize devpath '{devpath}': {info}"
         ));
     }
-    let mut devpath = devpath.to_string();
     if !devpath.starts_with("/dev/") && ctx.host.block_device(&devpath).stat.is_err() {
         devpath = format!("/dev/{}", devpath.trim_start_matches('/'));
     }

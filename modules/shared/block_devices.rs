@@ -55,6 +55,28 @@ pub fn refusal(ctx: &Context, what: &str, device: &str) -> Option<String> {
     })
 }
 
+/// `util.rootdev_from_cmdline(util.get_cmdline())`: the device `root=` of
+/// the root's `/proc/cmdline` names (what a mount source `/dev/root`
+/// stands for). A `PARTUUID=` is its `/dev/disk/by-partuuid/` link (22.4
+/// also asks blkid when the link is missing).
+pub fn rootdev_from_cmdline(ctx: &Context) -> Option<String> {
+    let cmdline = ctx.fs.read_string(std::path::Path::new("/proc/cmdline"))?;
+    let found = cmdline
+        .split_whitespace()
+        .find_map(|t| t.strip_prefix("root="))?;
+    Some(if found.starts_with("/dev/") {
+        found.to_string()
+    } else if let Some(l) = found.strip_prefix("LABEL=") {
+        format!("/dev/disk/by-label/{l}")
+    } else if let Some(u) = found.strip_prefix("UUID=") {
+        format!("/dev/disk/by-uuid/{}", u.to_lowercase())
+    } else if let Some(u) = found.strip_prefix("PARTUUID=") {
+        format!("/dev/disk/by-partuuid/{}", u.to_lowercase())
+    } else {
+        format!("/dev/{found}")
+    })
+}
+
 /// `util.get_cfg_option_list(cfg, key, default)`: absent gives `default`,
 /// null none, a list its items, anything else one item, as `str()` writes it.
 pub fn option_list(cfg: &Value, key: &str, default: &[&str]) -> Vec<String> {
