@@ -158,10 +158,8 @@ impl Drop for Mounted {
     }
 }
 
-/// A seed for the root, whose user-data is `cloud_config` (the network
-/// stage reads it) and the output of `init` (the network stage): the
-/// stage's errors and the output log.
-fn network_stage(m: &Machine, cloud_config: &str) -> (Option<i32>, String) {
+/// A NoCloud seed whose user-data is `cloud_config`.
+fn seed(m: &Machine, cloud_config: &str) {
     m.seed(
         "instance-id: iid-disks-1\nlocal-hostname: disks\n",
         &format!("#cloud-config\n{cloud_config}"),
@@ -170,6 +168,39 @@ fn network_stage(m: &Machine, cloud_config: &str) -> (Option<i32>, String) {
         "/etc/cloud/cloud.cfg.d/90-test.cfg",
         "datasource_list: [NoCloud, None]\nnetwork: {config: disabled}\n",
     );
+}
+
+/// The commands `plan --format json` lists for `module`, and whether each
+/// runs on the machine.
+fn planned(m: &Machine, module: &str) -> Vec<(Vec<String>, bool)> {
+    let plan: serde_json::Value = serde_json::from_str(&m.plan(&["--format", "json"])).unwrap();
+    let mut all = Vec::new();
+    for stage in plan["stages"].as_array().unwrap() {
+        for md in stage["modules"].as_array().into_iter().flatten() {
+            if md["name"] != module {
+                continue;
+            }
+            for e in md["effects"].as_array().into_iter().flatten() {
+                if e["action"] == "run" {
+                    let argv = e["argv"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|a| a.as_str().unwrap().to_string())
+                        .collect();
+                    all.push((argv, e["on_host"] == true));
+                }
+            }
+        }
+    }
+    all
+}
+
+/// A seed for the root, whose user-data is `cloud_config` (the network
+/// stage reads it) and the output of `init` (the network stage): the
+/// stage's errors and the output log.
+fn network_stage(m: &Machine, cloud_config: &str) -> (Option<i32>, String) {
+    seed(m, cloud_config);
     let out = m.run(&["init"]);
     let text = format!(
         "stdout:\n{}\nstderr:\n{}",
@@ -200,6 +231,19 @@ fn grows_the_root(mkfs: &[&str], part: u64, grown: u64, fs_size: fn(&Path, &str)
     let _mounted = Mounted::new(&dev, m.root());
     let before = fs_size(m.root(), &dev);
     assert!(before <= part, "{before}");
+    // The plan lists what will run, on the machine, and changes nothing.
+    seed(&m, "{}\n");
+    let s = |a: &[&str]| a.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        planned(&m, "growpart"),
+        [(s(&["growpart", &disk.dev, "1"]), true)]
+    );
+    let resize = match mkfs[0] {
+        "mkfs.xfs" => s(&["xfs_growfs", m.root().to_str().unwrap()]),
+        _ => s(&["resize2fs", &dev]),
+    };
+    assert_eq!(planned(&m, "resizefs"), [(resize, true)]);
+    assert!(disk.part_end(1) <= part, "a plan grows nothing");
     let (code, out) = network_stage(&m, "{}\n");
 
     // The partition ends at the disk's end (MBR: its last sector).
