@@ -308,6 +308,16 @@ pub struct Command {
     /// only takes on its command line): the program gets them, every log,
     /// plan and error message shows `<redacted>`.
     pub secret_args: Vec<usize>,
+    /// Run on the machine cloudboot runs on, not inside the root: the
+    /// block-device tools (growpart, resize2fs, sfdisk, mkfs), which act on
+    /// the running kernel's devices, which a root's own `/dev` and `/proc`
+    /// (empty in a root that is not booted) do not show.
+    pub on_host: bool,
+    /// Exit codes besides 0 that are no failure (growpart's 1: nothing to grow).
+    pub ok_codes: Vec<i32>,
+    /// Started and not waited for (resizefs's `noblock`): its end is
+    /// logged, never reported.
+    pub background: bool,
     /// Locks other processes may hold that the program needs (apt's and
     /// dpkg's): see [`LockWait`].
     pub lock_wait: Option<LockWait>,
@@ -335,6 +345,9 @@ impl Command {
             on_failure: OnFailure::Fatal,
             creates: Vec::new(),
             secret_args: Vec::new(),
+            on_host: false,
+            ok_codes: Vec::new(),
+            background: false,
             lock_wait: None,
         }
     }
@@ -343,6 +356,29 @@ impl Command {
     pub fn lock_wait(mut self, wait: LockWait) -> Command {
         self.lock_wait = Some(wait);
         self
+    }
+
+    /// Runs it on the machine, not in the root (see [`Command::on_host`]).
+    pub fn on_host(mut self) -> Command {
+        self.on_host = true;
+        self
+    }
+
+    /// Exit codes besides 0 that count as success.
+    pub fn ok_codes(mut self, codes: &[i32]) -> Command {
+        self.ok_codes = codes.to_vec();
+        self
+    }
+
+    /// Starts it and does not wait (see [`Command::background`]).
+    pub fn background(mut self) -> Command {
+        self.background = true;
+        self
+    }
+
+    /// Whether `exit` is success for this command.
+    pub fn succeeded(&self, exit: &Exit) -> bool {
+        exit.success() || matches!(exit, Exit::Code(c) if self.ok_codes.contains(c))
     }
 
     /// Appends a secret argument (see [`Command::secret_args`]).
@@ -611,6 +647,12 @@ impl Effect {
                         s.push_str(&format!(" < ({} bytes on stdin)", stdin.bytes.len()));
                     }
                 }
+                if cmd.on_host {
+                    s.push_str(" (on this machine, not in the root)");
+                }
+                if cmd.background {
+                    s.push_str(" (in the background)");
+                }
                 s
             }
             Effect::RunParts {
@@ -697,16 +739,27 @@ impl Effect {
                 json!({"action": "symlink", "path": path, "target": target})
             }
             Effect::Remove { path } => json!({"action": "remove", "path": path}),
-            Effect::Run(cmd) => json!({
-                "action": "run",
-                "argv": cmd.redacted_argv(),
-                "env": cmd.env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
-                "stdin": cmd.stdin.as_ref().map(|d| if d.secret {
-                    "<redacted>".to_string()
-                } else {
-                    String::from_utf8_lossy(&d.bytes).into_owned()
-                }),
-            }),
+            Effect::Run(cmd) => {
+                let mut j = json!({
+                    "action": "run",
+                    "argv": cmd.redacted_argv(),
+                    "env": cmd.env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
+                    "stdin": cmd.stdin.as_ref().map(|d| if d.secret {
+                        "<redacted>".to_string()
+                    } else {
+                        String::from_utf8_lossy(&d.bytes).into_owned()
+                    }),
+                });
+                // Only where set, so the plans of every other command keep
+                // their shape.
+                if cmd.on_host {
+                    j["on_host"] = true.into();
+                }
+                if cmd.background {
+                    j["background"] = true.into();
+                }
+                j
+            }
             Effect::RunParts {
                 dir,
                 scripts,

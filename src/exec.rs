@@ -115,6 +115,31 @@ impl Runner {
         Ok(())
     }
 
+    /// Starts `proc` and returns at once (cloud-init's `util.fork_cb`): its
+    /// output goes to the output log, and a thread reaps it and logs how it
+    /// ended, for as long as cloudboot still runs.
+    fn start_in_background(&mut self, mut proc: Proc, cmd: &Command) -> io::Result<Exit> {
+        proc.stdin(Stdio::null());
+        match self.output_log.as_ref().map(File::try_clone) {
+            Some(Ok(log)) => {
+                proc.stdout(log.try_clone()?);
+                proc.stderr(log);
+            }
+            _ => {
+                proc.stdout(Stdio::null());
+                proc.stderr(Stdio::null());
+            }
+        }
+        let mut child = proc.spawn()?;
+        let shown = cmd.display();
+        std::thread::spawn(move || match child.wait() {
+            Ok(status) if status.success() => tracing::debug!("backgrounded {shown} finished"),
+            Ok(status) => tracing::warn!("backgrounded {shown} failed: {status}"),
+            Err(e) => tracing::warn!("backgrounded {shown}: {e}"),
+        });
+        Ok(Exit::Code(0))
+    }
+
     /// Runs `cmd`, waiting for it; output goes to the log and the console.
     /// A command with a [`LockWait`] waits for its locks first (and runs
     /// again when it failed because another process took one).
@@ -179,18 +204,21 @@ impl Runner {
             .argv
             .first()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command"))?;
-        if self.chroot {
+        // A command for the machine itself (block-device tools) runs
+        // outside the root whatever the root is.
+        let chroot = self.chroot && !cmd.on_host;
+        if chroot {
             self.check_program(argv0)?;
         }
         let mut proc = Proc::new(argv0);
         proc.args(&cmd.argv[1..]);
-        if std::env::var_os("PATH").is_none() || self.chroot {
+        if std::env::var_os("PATH").is_none() || chroot {
             proc.env("PATH", DEFAULT_PATH);
         }
         for (k, v) in &cmd.env {
             proc.env(k, v);
         }
-        if self.chroot {
+        if chroot {
             let root = CString::new(self.root.host_path().as_os_str().as_bytes())
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
             // SAFETY: only async-signal-safe calls (chroot, chdir) between fork and exec.
@@ -204,6 +232,9 @@ impl Runner {
             }
         } else {
             proc.current_dir("/");
+        }
+        if cmd.background {
+            return self.start_in_background(proc, cmd);
         }
         let (mut reader, writer) = io::pipe()?;
         proc.stdout(writer.try_clone()?);
@@ -313,5 +344,50 @@ mod tests {
         assert_eq!(err.to_string(), "Could not get apt lock");
         holder.kill().unwrap();
         holder.wait().unwrap();
+    }
+
+    /// A command for the machine runs outside a root that is not `/` (no
+    /// chroot, so no root privileges and no `/bin/sh` in the root needed),
+    /// and a background one returns before it ends.
+    #[test]
+    fn machine_commands_run_outside_the_root_and_in_the_background() {
+        let root = tempfile::tempdir().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let mut runner = Runner::new(Root::new(root.path()), None, false);
+        let mark = out.path().join("mark");
+        let shown = mark.display().to_string();
+        let exit = runner
+            .run(&Command::new(["sh", "-c", "echo here > \"$1\"", "sh", &shown]).on_host())
+            .unwrap();
+        assert!(exit.success());
+        assert_eq!(std::fs::read_to_string(&mark).unwrap(), "here\n");
+
+        let late = out.path().join("late");
+        let shown = late.display().to_string();
+        let started = std::time::Instant::now();
+        let exit = runner
+            .run(
+                &Command::new(["sh", "-c", "sleep 2; echo done > \"$1\"", "sh", &shown])
+                    .on_host()
+                    .background(),
+            )
+            .unwrap();
+        assert!(exit.success());
+        assert!(started.elapsed() < std::time::Duration::from_millis(1500));
+        assert!(!late.exists(), "it has not finished yet");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !late.exists() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert_eq!(std::fs::read_to_string(&late).unwrap(), "done\n");
+    }
+
+    #[test]
+    fn exit_codes_besides_0_can_be_success() {
+        let cmd = Command::new(["growpart", "/dev/vda", "1"]).ok_codes(&[1]);
+        assert!(cmd.succeeded(&Exit::Code(0)));
+        assert!(cmd.succeeded(&Exit::Code(1)));
+        assert!(!cmd.succeeded(&Exit::Code(2)));
+        assert!(!cmd.succeeded(&Exit::Signal(9)));
     }
 }

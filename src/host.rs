@@ -1,6 +1,8 @@
 //! Facts about the machine cloudboot runs on, as opposed to the target root
 //! it configures: whether that root is the machine's own, the free space of
-//! a filesystem, random bytes, the clock, its own process id and uptime.
+//! a filesystem, random bytes, the clock, its own process id and uptime, and
+//! its mounts and block devices (`src/blockdev.rs`: which device holds a
+//! path of the root, what a device is, which one holds the machine's `/`).
 //!
 //! A module asks these through [`crate::module::Context::host`], never the
 //! machine itself, so that every module runs in-process against
@@ -11,6 +13,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
+use crate::blockdev::{BlockDevice, DiskQuery, HostRoot, Mount, MountOf, PartInfo, QueryFailed};
 use crate::rootfs::FsView;
 
 /// What a module may ask of the machine it runs on.
@@ -36,6 +39,24 @@ pub trait Host: Sync {
     /// The text of the host's `/proc/uptime`, for a root that has none of
     /// its own to read; `None` when it cannot be read.
     fn proc_uptime(&self) -> Option<String>;
+    /// The mount holding `guest` (a path of the root `fs` shows), from the
+    /// kernel's mount table; `None` when the root is no directory of this
+    /// machine or the table cannot be read.
+    fn mount_of(&self, fs: &dyn FsView, guest: &str) -> Option<MountOf>;
+    /// What a device path of this machine (`/dev/vdb1`) is.
+    fn block_device(&self, path: &str) -> BlockDevice;
+    /// The device holding this machine's own `/`, and its disk, which a
+    /// run into the root `fs` must not touch; `None` when `fs` is this
+    /// machine's `/` itself (a boot of the machine acts on its own disks,
+    /// as cloud-init does) or the device cannot be found.
+    fn protected_root(&self, fs: &dyn FsView) -> Option<HostRoot>;
+    /// Where `program` is in this machine's PATH (the block-device tools
+    /// run on the machine, not in the root: see `modules/growpart.rs`).
+    fn which(&self, program: &str) -> Option<String>;
+    /// The answer to a read-only question about a disk (disk_setup's
+    /// `lsblk`, `blkid`, `blockdev`, `sfdisk -l`, `sgdisk -p`): the
+    /// program's output, or why it failed.
+    fn disk_query(&self, query: &DiskQuery) -> Result<String, QueryFailed>;
 }
 
 /// The machine we run on.
@@ -108,6 +129,33 @@ impl Host for RealHost {
     fn proc_uptime(&self) -> Option<String> {
         std::fs::read_to_string("/proc/uptime").ok()
     }
+
+    fn mount_of(&self, fs: &dyn FsView, guest: &str) -> Option<MountOf> {
+        crate::blockdev::real_mount_of(fs, guest)
+    }
+
+    fn block_device(&self, path: &str) -> BlockDevice {
+        crate::blockdev::real_block_device(path)
+    }
+
+    fn protected_root(&self, fs: &dyn FsView) -> Option<HostRoot> {
+        let is_slash = fs
+            .host_dir()
+            .and_then(|d| std::fs::canonicalize(d).ok())
+            .is_some_and(|d| d == Path::new("/"));
+        match is_slash {
+            true => None,
+            false => crate::blockdev::real_host_root(),
+        }
+    }
+
+    fn which(&self, program: &str) -> Option<String> {
+        crate::blockdev::real_which(program)
+    }
+
+    fn disk_query(&self, query: &DiskQuery) -> Result<String, QueryFailed> {
+        crate::blockdev::real_disk_query(query)
+    }
 }
 
 /// A machine for tests: every answer is set, nothing is asked of the
@@ -124,6 +172,21 @@ pub struct FakeHost {
     pub pid: u32,
     /// What [`Host::proc_uptime`] answers.
     pub proc_uptime: Option<String>,
+    /// The mount table [`Host::mount_of`] reads, with the root at
+    /// [`FakeHost::root_dir`].
+    pub mounts: Vec<Mount>,
+    /// Where the fake root lives on the fake machine.
+    pub root_dir: std::path::PathBuf,
+    /// The device paths that exist (any other is missing).
+    pub devices: Vec<(String, BlockDevice)>,
+    /// What [`Host::protected_root`] answers.
+    pub host_root: Option<HostRoot>,
+    /// Programs in PATH (each as `/usr/sbin/<name>`).
+    pub programs: Vec<String>,
+    /// Answers to disk queries (any other fails).
+    pub disk_answers: Vec<(DiskQuery, String)>,
+    /// Disk queries whose program exits with this code.
+    pub disk_failures: Vec<(DiskQuery, i32)>,
     /// The random stream's state (splitmix64).
     seed: AtomicU64,
 }
@@ -138,12 +201,26 @@ impl Default for FakeHost {
             now: SystemTime::UNIX_EPOCH + Duration::from_secs(1_704_067_200),
             pid: 4242,
             proc_uptime: Some("100.00 180.00\n".into()),
+            mounts: Vec::new(),
+            root_dir: "/target".into(),
+            devices: Vec::new(),
+            host_root: None,
+            programs: Vec::new(),
+            disk_answers: Vec::new(),
+            disk_failures: Vec::new(),
             seed: AtomicU64::new(0),
         }
     }
 }
 
 impl FakeHost {
+    /// The default fake with `set` applied (its random stream stays private).
+    pub fn with(set: impl FnOnce(&mut FakeHost)) -> FakeHost {
+        let mut host = FakeHost::default();
+        set(&mut host);
+        host
+    }
+
     /// A live root with `free` bytes free everywhere.
     pub fn live_with_free(free: u64) -> FakeHost {
         FakeHost {
@@ -195,6 +272,51 @@ impl Host for FakeHost {
 
     fn proc_uptime(&self) -> Option<String> {
         self.proc_uptime.clone()
+    }
+
+    fn mount_of(&self, _fs: &dyn FsView, guest: &str) -> Option<MountOf> {
+        crate::blockdev::mount_of(&self.mounts, &self.root_dir, guest)
+    }
+
+    fn block_device(&self, path: &str) -> BlockDevice {
+        match self.devices.iter().find(|(p, _)| p == path) {
+            Some((_, d)) => d.clone(),
+            None => BlockDevice {
+                real: path.to_string(),
+                stat: Err(format!("[Errno 2] No such file or directory: '{path}'")),
+                dev: None,
+                disk_dev: None,
+                part: PartInfo::NotPartition,
+            },
+        }
+    }
+
+    fn protected_root(&self, _fs: &dyn FsView) -> Option<HostRoot> {
+        self.host_root
+    }
+
+    fn which(&self, program: &str) -> Option<String> {
+        self.programs
+            .iter()
+            .any(|p| p == program)
+            .then(|| format!("/usr/sbin/{program}"))
+    }
+
+    fn disk_query(&self, query: &DiskQuery) -> Result<String, QueryFailed> {
+        if let Some((_, code)) = self.disk_failures.iter().find(|(q, _)| q == query) {
+            return Err(QueryFailed {
+                code: Some(*code),
+                message: format!("{}: exit code {code}", query.argv().join(" ")),
+            });
+        }
+        self.disk_answers
+            .iter()
+            .find(|(q, _)| q == query)
+            .map(|(_, a)| a.clone())
+            .ok_or_else(|| QueryFailed {
+                code: None,
+                message: format!("{}: no such device", query.argv().join(" ")),
+            })
     }
 }
 

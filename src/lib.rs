@@ -10,6 +10,7 @@
 pub mod argparse;
 pub mod base64;
 pub mod bigint;
+pub mod blockdev;
 pub mod blockfs;
 pub mod boot;
 pub mod cli;

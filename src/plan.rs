@@ -335,6 +335,11 @@ impl<B: FsView> FsView for Overlay<B> {
         self.link_at(&canon)
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a symlink"))
     }
+
+    /// The overlay lies over the same directory.
+    fn host_dir(&self) -> Option<&Path> {
+        self.base.host_dir()
+    }
 }
 
 /// The dry-run target: applies to the overlay and records what would happen.

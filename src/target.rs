@@ -529,12 +529,16 @@ impl Target for LiveTarget {
             }
             Effect::Run(cmd) => {
                 let argv0 = cmd.argv.first().cloned().unwrap_or_default();
-                if let Some(why) = self.runner.cannot_run(&argv0) {
+                let cannot = match cmd.on_host {
+                    true => None,
+                    false => self.runner.cannot_run(&argv0),
+                };
+                if let Some(why) = cannot {
                     Ok(Outcome::NotRun(why))
                 } else {
                     tracing::debug!("Running command {}", cmd.display());
                     match self.runner.run(cmd) {
-                        Ok(exit) if exit.success() => Ok(Outcome::Done),
+                        Ok(exit) if cmd.succeeded(&exit) => Ok(Outcome::Done),
                         Ok(exit) => Err(ApplyError::CommandFailed {
                             command: cmd.display(),
                             exit: exit.describe(),

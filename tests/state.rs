@@ -246,8 +246,10 @@ fn modules_without_their_keys_are_skipped_without_a_semaphore() {
         status.contains("write_files: skipped (no applicable config: none of write_files is set)"),
         "{status}"
     );
+    // disk_setup (activated by disk_setup or fs_setup) is among them, as
+    // in cloud-init's own list.
     assert!(m.read("/var/log/cloud-init.log").contains(
-        "Skipping modules 'bootcmd,write_files,update_etc_hosts,resolv_conf' because no applicable config is provided."
+        "Skipping modules 'bootcmd,write_files,disk_setup,update_etc_hosts,resolv_conf' because no applicable config is provided."
     ));
 }
 

@@ -85,7 +85,8 @@
 //! an image that is not running is unknown), as 22.4 does without a
 //! filesystem.
 
-mod devices;
+// disk_setup resolves `device_aliases` and the datasource's names as mounts does.
+pub(crate) mod devices;
 mod fstab;
 mod swap;
 

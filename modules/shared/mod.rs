@@ -2,6 +2,7 @@
 //! `modules/mod.rs` lists the modules). Like a module, it sees the engine
 //! only through [`crate::module::prelude`].
 
+pub mod block_devices;
 pub mod one_line;
 pub mod ssh_util;
 pub mod sshd_config;

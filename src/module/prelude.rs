@@ -23,6 +23,9 @@ pub use crate::rootfs::{canonical_path, FsView, Kind as FileKind};
 
 // What the engine knows and modules read: the instance, cloud-init's paths,
 // the machine cloudboot runs on.
+pub use crate::blockdev::{
+    BlockDevice, DevKind, DevNum, DiskQuery, HostRoot, Mount, MountOf, PartInfo, QueryFailed,
+};
 pub use crate::datasource::events::network_event_enabled;
 pub use crate::datasource::{BlockDevices, DeviceLookup, Instance};
 pub use crate::host::Host;
@@ -56,3 +59,5 @@ pub use crate::log_at;
 // The in-process module test kit, for the tests beside each module.
 #[cfg(test)]
 pub use super::testing::{Kit, Planned, Written};
+#[cfg(test)]
+pub use crate::host::FakeHost;

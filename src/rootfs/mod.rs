@@ -631,6 +631,13 @@ pub trait FsView {
     fn is_executable_file(&self, path: &Path) -> bool {
         matches!(self.stat(path), Some(s) if s.kind == Kind::File && s.mode & 0o111 != 0)
     }
+
+    /// Where the root lives on the machine we run on (`--root`), when it is
+    /// a real directory (not an in-memory root): how the host layer finds
+    /// which mount, and so which block device, holds a guest path.
+    fn host_dir(&self) -> Option<&Path> {
+        None
+    }
 }
 
 /// A borrowed view is a view (an overlay laid over the view a module was
@@ -665,6 +672,9 @@ impl<T: FsView + ?Sized> FsView for &T {
     }
     fn is_executable_file(&self, path: &Path) -> bool {
         (**self).is_executable_file(path)
+    }
+    fn host_dir(&self) -> Option<&Path> {
+        (**self).host_dir()
     }
 }
 
@@ -701,6 +711,10 @@ impl FsView for RealFs {
 
     fn read_link(&self, path: &Path) -> io::Result<PathBuf> {
         self.root.read_link(path)
+    }
+
+    fn host_dir(&self) -> Option<&Path> {
+        Some(self.root.host_path())
     }
 }
 
