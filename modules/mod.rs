@@ -46,6 +46,7 @@ registry! {
     phone_home::PhoneHome,
     power_state_change::PowerStateChange,
     resolv_conf::ResolvConf,
+    rsyslog::Rsyslog,
     runcmd::Runcmd,
     scripts_per_boot::ScriptsPerBoot,
     scripts_per_instance::ScriptsPerInstance,

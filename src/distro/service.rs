@@ -36,6 +36,78 @@ impl Distro {
     }
 }
 
+/// What `distro.manage_service` is asked to do to a service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServiceAction {
+    Stop,
+    Start,
+    Enable,
+    Disable,
+    Restart,
+    /// systemd's `reload-or-restart`; a restart elsewhere.
+    Reload,
+    /// systemd's `reload-or-try-restart` (nothing when it is stopped); a
+    /// restart elsewhere.
+    TryReload,
+    Status,
+}
+
+impl Distro {
+    /// `distro.manage_service(action, service)` as cloud-init 22.4 builds
+    /// the command: `systemctl` where systemd runs the root or the class
+    /// only has systemd (Arch, Photon, Mariner), OpenRC's `rc-service`
+    /// (`--nocolor` on Alpine) on Alpine, Gentoo and COS, else
+    /// `service NAME ACTION` with SysV's words (`enable` starts, `disable`
+    /// stops, both reloads restart).
+    pub fn manage_service(&self, action: ServiceAction, service: &str) -> Vec<String> {
+        use ServiceAction::*;
+        let init_cmd: &[&str] = match self.name.as_str() {
+            "alpine" => {
+                // alpine.py: `rc-service` for the service, `rc-update` to
+                // add it to or drop it from the runlevel.
+                let argv: [&str; 4] = match action {
+                    Enable => ["rc-update", "--nocolor", "add", service],
+                    Disable => ["rc-update", "--nocolor", "del", service],
+                    _ => ["rc-service", "--nocolor", service, sysv_verb(action)],
+                };
+                return argv.map(String::from).to_vec();
+            }
+            "gentoo" | "cos" => &["rc-service"],
+            "arch" | "photon" | "mariner" => &["systemctl"],
+            _ => &["service"],
+        };
+        if self.uses_systemd() || init_cmd.contains(&"systemctl") {
+            let verb = match action {
+                Stop => "stop",
+                Start => "start",
+                Enable => "enable",
+                Disable => "disable",
+                Restart => "restart",
+                Reload => "reload-or-restart",
+                TryReload => "reload-or-try-restart",
+                Status => "status",
+            };
+            return vec!["systemctl".into(), verb.into(), service.into()];
+        }
+        init_cmd
+            .iter()
+            .map(|s| s.to_string())
+            .chain([service.to_string(), sysv_verb(action).into()])
+            .collect()
+    }
+}
+
+/// The word a SysV-style init command takes for `action`.
+fn sysv_verb(action: ServiceAction) -> &'static str {
+    use ServiceAction::*;
+    match action {
+        Stop | Disable => "stop",
+        Start | Enable => "start",
+        Restart | Reload | TryReload => "restart",
+        Status => "status",
+    }
+}
+
 /// The ssh service of `distro` (`systemd`: cloud-init's `uses_systemd()`;
 /// `system_info` for `ssh_svcname`).
 pub fn ssh_service(distro: &str, system_info: &Value, systemd: bool) -> SshService {
@@ -111,6 +183,40 @@ mod tests {
             cfg.get("system_info").unwrap_or(&Value::Null),
             systemd,
         )
+    }
+
+    fn distro(name: &str, systemd: bool) -> Distro {
+        let fs = crate::plan::Overlay::empty();
+        Distro {
+            name: name.into(),
+            systemd,
+            ..Distro::detect(&fs, &Value::empty_map())
+        }
+    }
+
+    #[test]
+    fn manage_service_as_22_4_builds_it() {
+        use ServiceAction::*;
+        let cmd = |d: &str, systemd: bool, action| {
+            distro(d, systemd).manage_service(action, "ntp").join(" ")
+        };
+        assert_eq!(
+            cmd("debian", true, Reload),
+            "systemctl reload-or-restart ntp"
+        );
+        assert_eq!(
+            cmd("debian", true, TryReload),
+            "systemctl reload-or-try-restart ntp"
+        );
+        assert_eq!(cmd("debian", false, Reload), "service ntp restart");
+        assert_eq!(cmd("centos", false, Enable), "service ntp start");
+        assert_eq!(cmd("arch", false, Enable), "systemctl enable ntp");
+        assert_eq!(cmd("gentoo", false, Status), "rc-service ntp status");
+        assert_eq!(
+            cmd("alpine", true, Reload),
+            "rc-service --nocolor ntp restart"
+        );
+        assert_eq!(cmd("alpine", false, Enable), "rc-update --nocolor add ntp");
     }
 
     #[test]
