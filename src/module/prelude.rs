@@ -31,7 +31,7 @@ pub use crate::paths::{Paths, OUTPUT_LOG_FILE};
 pub use crate::distro::accounts::{self, Account};
 pub use crate::distro::hostname::{BUILTIN_TEMPLATES, HOSTS_FN};
 pub use crate::distro::names::Names;
-pub use crate::distro::service::{ServiceAction, SshService};
+pub use crate::distro::service::SshService;
 pub use crate::distro::shutdown::shutdown_command;
 pub use crate::distro::users::{normalize_users_groups, SUDOERS_FILE};
 pub use crate::distro::{runs_systemd, Distro};
