@@ -43,6 +43,7 @@ registry! {
     keys_to_console::KeysToConsole,
     locale::Locale,
     mounts::Mounts,
+    ntp::Ntp,
     phone_home::PhoneHome,
     power_state_change::PowerStateChange,
     resolv_conf::ResolvConf,

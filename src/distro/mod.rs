@@ -16,6 +16,7 @@
 //! | network renderer and its flavour   | [`network`]                      |
 //! | locale (`LANG`)                    | [`locale`]                       |
 //! | timezone (`/etc/localtime`)        | [`timezone`]                     |
+//! | NTP clients (chrony, ntp, ...)     | [`ntp`]                          |
 //! | package manager, keyboard          | not yet: see below               |
 //!
 //! The file parsers the distro classes use sit beside them, one file each:
@@ -37,6 +38,7 @@ pub mod init_system;
 pub mod locale;
 pub mod names;
 pub mod network;
+pub mod ntp;
 pub mod os_release;
 pub mod resolv_conf;
 pub mod service;
