@@ -36,7 +36,9 @@ static NTP: [Field; 5] = [
     Field::opt("pools", Ty::List(&Ty::Str)),
     Field::opt("servers", Ty::List(&Ty::Str)),
     Field::opt("ntp_client", Ty::Str),
-    Field::opt("enabled", Ty::Bool),
+    // 22.4's schema says boolean; its handler takes "off" and the like too
+    // (`util.is_false`).
+    Field::opt("enabled", Ty::OneOf(&[Ty::Bool, Ty::Str])),
     Field::opt("config", Ty::Map(&CLIENT_CONFIG)),
 ];
 
@@ -138,20 +140,18 @@ fn handle(ctx: &Context, out: &mut ModuleOutput) -> Result<(), String> {
         Some(t) => t.python_str(),
         None => {
             let template_name = get_str("template_name");
-            let path = distro.template_path(&template_name.replace("{distro}", &distro.name));
+            let name = template_name.replace("{distro}", &distro.name);
+            let path = distro.template_path(&name);
             let is_file = fs.stat(&path).is_some_and(|s| s.kind == FileKind::File);
             match fs.read_string(&path).filter(|_| is_file) {
                 Some(text) => text,
                 None => {
+                    let dir = path.parent().unwrap_or(std::path::Path::new("/"));
                     warn(
                         out,
                         format!(
-                            "No template found in {} for template named {}",
-                            path.parent().unwrap_or(std::path::Path::new("")).display(),
-                            path.file_name()
-                                .and_then(|n| n.to_str())
-                                .and_then(|n| n.strip_suffix(".tmpl"))
-                                .unwrap_or_default()
+                            "No template found in {} for template named {name}",
+                            dir.display()
                         ),
                     );
                     return Err(format!("No template found, not rendering {template_name}"));
