@@ -132,7 +132,8 @@ fn rsyslog_remotes_and_ntp_servers_in_the_debian_root() {
         "# the image's own chrony.conf\n"
     );
 
-    // Both ran once for the instance, as cloud-init's semaphores say.
+    // Both ran once for the instance, as cloud-init's semaphores say: a
+    // second boot leaves the files (and the image's .dist) alone.
     for sem in ["config_rsyslog", "config_ntp"] {
         assert!(
             m.exists(&format!(
@@ -141,4 +142,16 @@ fn rsyslog_remotes_and_ntp_servers_in_the_debian_root() {
             "{sem}"
         );
     }
+    m.write("/etc/rsyslog.d/20-cloud-config.conf", "edited by hand\n");
+    m.reboot();
+    fs::create_dir_all(m.path("/run/systemd/system")).unwrap();
+    m.boot();
+    assert_eq!(
+        m.read("/etc/rsyslog.d/20-cloud-config.conf"),
+        "edited by hand\n"
+    );
+    assert_eq!(
+        m.read("/etc/chrony/chrony.conf.dist"),
+        "# the image's own chrony.conf\n"
+    );
 }
