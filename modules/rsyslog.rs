@@ -171,10 +171,12 @@ fn load_config(cfg: &Value, out: &mut ModuleOutput) -> Result<RsyslogConfig, Str
             m
         }
         Value::Map(m) => m.clone(),
-        // `cfg.get("rsyslog", {})` of anything else: `mycfg[key]` fails.
+        // Anything else fails at `key not in mycfg` (not iterable), or, for
+        // a string, at `mycfg[key] = default`.
+        Value::Str(_) => return Err("'str' object does not support item assignment".into()),
         other => {
             return Err(format!(
-                "'{}' object does not support item assignment",
+                "argument of type '{}' is not iterable",
                 other.type_name()
             ))
         }
