@@ -422,11 +422,16 @@ mod tests {
     const RHEL_7: &str = "NAME=\"Red Hat Enterprise Linux Server\"\nVERSION=\"7.9 (Maipo)\"\n\
         ID=\"rhel\"\nID_LIKE=\"fedora\"\nVERSION_ID=\"7.9\"\n";
 
-    /// The root 22.4's distro class in the case stands for: Debian 12 and
-    /// RHEL 7 with systemd running, CentOS 6 without.
+    /// Ubuntu 22.04's `/etc/os-release`.
+    const UBUNTU_22_04: &str = "NAME=\"Ubuntu\"\nVERSION_ID=\"22.04\"\nID=ubuntu\nID_LIKE=debian\n\
+        VERSION_CODENAME=jammy\n";
+
+    /// The root 22.4's distro class in the case stands for: Debian 12,
+    /// Ubuntu 22.04 and RHEL 7 with systemd running, CentOS 6 without.
     fn kit(distro: &str) -> Kit {
         match distro {
             "debian" => Kit::debian12().dir("/run/systemd/system"),
+            "ubuntu" => Kit::with_os_release(UBUNTU_22_04).dir("/run/systemd/system"),
             "rhel" => Kit::with_os_release(RHEL_7).dir("/run/systemd/system"),
             "centos" => Kit::with_os_release("")
                 .file("/etc/redhat-release", "CentOS release 6.10 (Final)\n"),
@@ -526,7 +531,7 @@ mod tests {
     #[test]
     fn every_recorded_case_plans_as_cloud_init_22_4_ran_it() {
         let cases: Vec<J> = serde_json::from_str(EXPECTED).unwrap();
-        assert!(cases.len() >= 90, "{} cases", cases.len());
+        assert!(cases.len() >= 120, "{} cases", cases.len());
         for case in &cases {
             let name = case["name"].as_str().unwrap();
             let mut kit = kit(case["distro"].as_str().unwrap());
