@@ -47,7 +47,7 @@ pub mod sysconfig;
 pub mod timezone;
 pub mod users;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::rootfs::FsView;
 use crate::value::Value;
@@ -137,6 +137,19 @@ impl Distro {
             Ok("freebsd") => "/usr/local/lib",
             _ => "/usr/lib",
         }
+    }
+
+    /// `cloud.get_template_filename(name)`'s path:
+    /// `system_info.paths.templates_dir` (default `/etc/cloud/templates/`)
+    /// joined with `<name>.tmpl`.
+    pub fn template_path(&self, name: &str) -> PathBuf {
+        let dir = self
+            .system_info
+            .get("paths")
+            .and_then(|p| p.get("templates_dir"))
+            .and_then(Value::as_str)
+            .unwrap_or("/etc/cloud/templates/");
+        Path::new(dir).join(format!("{name}.tmpl"))
     }
 }
 

@@ -6,10 +6,10 @@
 //! names the services `chronyd` and `ntpd`), the distro class's preferred
 //! clients (`preferred_ntp_clients`), the default pool names
 //! (`generate_server_names`), and which client is in the root
-//! (`subp.which(check_exe)`). Decisions only: the module renders and
-//! writes.
+//! (`subp.which(check_exe)`). Decisions only: the module renders (the
+//! template found by [`Distro::template_path`]) and writes.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::accounts::SEARCH_PATH;
 use super::Distro;
@@ -200,19 +200,6 @@ impl Distro {
                     .join(".")
             })
             .collect()
-    }
-
-    /// `cloud.get_template_filename(name)`'s path:
-    /// `system_info.paths.templates_dir` (default `/etc/cloud/templates/`)
-    /// joined with `<name>.tmpl`.
-    pub fn template_path(&self, name: &str) -> PathBuf {
-        let dir = self
-            .system_info
-            .get("paths")
-            .and_then(|p| p.get("templates_dir"))
-            .and_then(Value::as_str)
-            .unwrap_or("/etc/cloud/templates/");
-        Path::new(dir).join(format!("{name}.tmpl"))
     }
 }
 
