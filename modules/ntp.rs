@@ -12,7 +12,9 @@
 //!    `<templates_dir>/<template_name>.tmpl`) with `servers` and `pools`;
 //!    with neither, the distro's four default pools.
 //! 4. The client's packages are installed when its program is not in the
-//!    root (`Distro::install_packages`).
+//!    root (`Distro::install_packages`: on Debian the package sources are
+//!    updated first, once per instance); a failed install stops the module
+//!    before the reload, as in 22.4.
 //! 5. The service is reloaded or started (`reload` through
 //!    `Distro::manage_service`: `systemctl reload-or-restart chrony`, or
 //!    `service ntpd restart`), an action on the running machine; its
@@ -200,10 +202,7 @@ fn handle(ctx: &Context, out: &mut ModuleOutput) -> Result<(), String> {
             .iter()
             .map(Value::python_str)
             .collect();
-        match install_packages(ctx, &packages) {
-            Ok(effects) => out.effects.extend(effects),
-            Err(e) => out.error(e),
-        }
+        out.effects.extend(install_packages(ctx, &packages)?);
     }
 
     let argv = distro.manage_service("reload", &service_name);
@@ -380,15 +379,13 @@ fn render(text: &str, servers: &[String], pools: &[String]) -> Result<String, St
     }
 }
 
-/// `distro.install_packages(packages)`: not on this branch yet (the
-/// package layer, `src/distro/packages.rs`, is another branch's); the
-/// client's packages are named in the module's error instead.
+/// `distro.install_packages(packages)`: on Debian and Ubuntu the package
+/// sources are updated first (once per instance), as 22.4 does.
 fn install_packages(ctx: &Context, packages: &[String]) -> Result<Vec<Effect>, String> {
-    let _ = ctx;
-    Err(format!(
-        "the NTP client is not installed, and cloudboot cannot install packages yet: install {} by hand",
-        Value::Seq(packages.iter().map(|p| Value::str(p.as_str())).collect()).python_repr()
-    ))
+    let specs: Vec<PackageSpec> = packages.iter().map(PackageSpec::name).collect();
+    ctx.distro
+        .install_packages(ctx.fs, &ctx.sources_mark(), &specs)
+        .map_err(|e| e.to_string())
 }
 
 /// A warning cloud-init logs: to the log, and among the module's notes.
@@ -549,21 +546,8 @@ mod tests {
             // JSON is YAML.
             let kit = kit.cfg(&case["cfg"].to_string());
             let planned = kit.plan(&Ntp);
-            let mut planned_ops = planned_ops(planned.effects());
-            let mut errors = planned.errors().to_vec();
-            if let Some(i) = errors.iter().position(|e| e.contains("cannot install packages yet")) {
-                let e = errors.remove(i);
-                let list = e.split("install [").nth(1).unwrap().split(']').next().unwrap();
-                let pkgs = list
-                    .split(", ")
-                    .filter(|p| !p.is_empty())
-                    .map(|p| p.trim_matches('\'').to_string())
-                    .collect();
-                let at = planned_ops.len() - 1;
-                planned_ops.insert(at, Op::Install(pkgs));
-            }
             assert_eq!(
-                planned_ops,
+                planned_ops(planned.effects()),
                 expected_ops(case),
                 "{name}: effects"
             );
@@ -575,12 +559,48 @@ mod tests {
                 .collect();
             assert_eq!(planned.notes(), logs, "{name}: messages");
             match case["error"].as_str() {
-                None => assert!(errors.is_empty(), "{name}: {errors:?}"),
+                None => assert!(planned.errors().is_empty(), "{name}: {:?}", planned.errors()),
                 Some(error) => {
                     let message = error.split_once(": ").unwrap().1;
-                    assert_eq!(errors, [message], "{name}");
+                    assert_eq!(planned.errors(), [message], "{name}");
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_missing_client_is_installed_by_the_distro_before_the_reload() {
+        let p = Kit::debian12()
+            .dir("/run/systemd/system")
+            .file(
+                "/etc/cloud/templates/chrony.conf.debian.tmpl",
+                TEMPLATES[1].1,
+            )
+            .cfg("ntp: {servers: [ntp.example.com]}\n")
+            .plan(&Ntp);
+        let commands: Vec<String> = p.commands().iter().map(|c| c.join(" ")).collect();
+        assert_eq!(commands.len(), 3, "{commands:?}");
+        assert!(commands[0].starts_with("apt-get ") && commands[0].ends_with(" update"));
+        assert!(commands[1].starts_with("apt-get ") && commands[1].ends_with(" install chrony"));
+        assert_eq!(commands[2], "systemctl reload-or-restart chrony");
+        // The package sources' command is fatal: a failed install leaves
+        // the service alone, as 22.4's exception does.
+        assert!(p.effects().iter().all(|e| match e {
+            Effect::Run(c) => c.on_failure == OnFailure::Fatal,
+            _ => true,
+        }));
+
+        let p = Kit::with_os_release("")
+            .file("/etc/redhat-release", "CentOS release 6.10 (Final)\n")
+            .file("/etc/cloud/templates/chrony.conf.centos.tmpl", TEMPLATES[0].1)
+            .cfg("ntp: {}\n")
+            .plan(&Ntp);
+        assert_eq!(
+            p.commands(),
+            [
+                vec!["yum", "-t", "-y", "install", "chrony"],
+                vec!["service", "chronyd", "restart"]
+            ]
+        );
     }
 }

@@ -352,7 +352,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.starts_with("Invalid --docs value ['cc_nope']. Must be one of: cc_bootcmd, "),
+            err.starts_with("Invalid --docs value ['cc_nope']. Must be one of: cc_apt_configure, "),
             "{err}"
         );
         assert!(err.ends_with(", cc_write_files_deferred, all"), "{err}");

@@ -16,16 +16,15 @@
 //! | network renderer and its flavour   | [`network`]                      |
 //! | locale (`LANG`)                    | [`locale`]                       |
 //! | timezone (`/etc/localtime`)        | [`timezone`]                     |
+//! | keyboard (`localectl`)             | [`keyboard`]                     |
+//! | package manager (apt, yum, dnf)    | [`packages`]                     |
 //! | NTP clients (chrony, ntp, ...)     | [`ntp`]                          |
-//! | package manager, keyboard          | not yet: see below               |
 //!
 //! The file parsers the distro classes use sit beside them, one file each:
 //! [`hostname_conf`] (`/etc/hostname`), [`hosts`] (`/etc/hosts`),
 //! [`sysconfig`] (`/etc/sysconfig/*`, configobj) and [`resolv_conf`].
 //!
-//! Room for what comes next (issue 13): a package manager (`apt`, `yum`,
-//! `dnf`, `apk`, ...: `Distro::package_command`) and keyboard (`localectl`
-//! or `/etc/default/keyboard`) each get one file here with `impl Distro`
+//! A new per-distro decision gets one file here with `impl Distro`
 //! methods, chosen by [`Distro::name`] and the init system as the others
 //! are; modules then ask `ctx.distro`.
 
@@ -35,11 +34,13 @@ pub mod hostname;
 pub mod hostname_conf;
 pub mod hosts;
 pub mod init_system;
+pub mod keyboard;
 pub mod locale;
 pub mod names;
 pub mod network;
 pub mod ntp;
 pub mod os_release;
+pub mod packages;
 pub mod resolv_conf;
 pub mod service;
 pub mod shutdown;
