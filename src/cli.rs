@@ -128,17 +128,54 @@ fn command_line(prog: &str) -> Parser {
             query_args,
         )
         .command("devel", "Run development tools.", |p| {
-            p.subcommands("Subcommands", "subcommand").command(
-                "parse-yaml",
-                "Print cloudboot's reading of a YAML file as JSON.",
-                |p| {
-                    p.arg(Arg::positional(
-                        "FILE",
-                        Nargs::One,
-                        "The YAML file to read (- for stdin).",
-                    ))
-                },
-            )
+            p.subcommands("Subcommands", "subcommand")
+                .command(
+                    "hotplug-hook",
+                    "Handle (or query whether cloud-init handles) a hotplug event.",
+                    |p| {
+                        p.arg(
+                            Arg::value(&["-s", "--subsystem"], "subsystem to act on")
+                                .choices(&["net"])
+                                .required(),
+                        )
+                        .subcommands("Hotplug Action", "hotplug_action")
+                        .command(
+                            "query",
+                            "Query if hotplug is enabled for given subsystem.",
+                            |p| p,
+                        )
+                        .command(
+                            "handle",
+                            "Handle the hotplug event.",
+                            |p| {
+                                p.arg(
+                                    Arg::value(
+                                        &["-d", "--devpath"],
+                                        "Sysfs path to hotplugged device",
+                                    )
+                                    .metavar("PATH")
+                                    .required(),
+                                )
+                                .arg(
+                                    Arg::value(&["-u", "--udevaction"], "Specify action to take.")
+                                        .choices(&["add", "remove"])
+                                        .required(),
+                                )
+                            },
+                        )
+                    },
+                )
+                .command(
+                    "parse-yaml",
+                    "Print cloudboot's reading of a YAML file as JSON.",
+                    |p| {
+                        p.arg(Arg::positional(
+                            "FILE",
+                            Nargs::One,
+                            "The YAML file to read (- for stdin).",
+                        ))
+                    },
+                )
         })
         .command(
             "clean",
@@ -461,7 +498,7 @@ pub fn main(prog: &str, argv: Vec<String>) -> i32 {
         "plan" => cmd_plan(&args, sub),
         "schema" => cmd_schema(&args, sub),
         "boot" => cmd_boot(&args, sub),
-        "devel" => cmd_devel(sub),
+        "devel" => cmd_devel(&args, sub),
         "net" => cmd_net(sub),
         "install" => cmd_install(&args, sub),
         "per" => crate::per::main("cloudboot per", sub.raw()),
@@ -961,9 +998,18 @@ fn cmd_boot(args: &Args, m: &Matches) -> i32 {
     exit_code(errors)
 }
 
-/// `devel parse-yaml FILE`: cloudboot's reading of a YAML file, as JSON.
-fn cmd_devel(m: &Matches) -> i32 {
+/// `devel parse-yaml FILE`: cloudboot's reading of a YAML file, as JSON;
+/// `devel hotplug-hook -s net query|handle`: whether network hotplug is on.
+fn cmd_devel(args: &Args, m: &Matches) -> i32 {
     match m.command() {
+        Some(("hotplug-hook", sub)) => {
+            let root = Root::new(&args.root);
+            let fs = RealFs { root };
+            match sub.command() {
+                Some(("query", _)) => crate::hotplug::query(&fs, &Paths::default()),
+                _ => crate::hotplug::handle(),
+            }
+        }
         Some(("parse-yaml", sub)) => {
             let file = sub.value("FILE").expect("FILE is required by the parser");
             crate::devel::parse_yaml(Path::new(file))

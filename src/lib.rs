@@ -22,6 +22,7 @@ pub mod docs;
 pub mod effect;
 pub mod exec;
 pub mod host;
+pub mod hotplug;
 pub mod http;
 pub mod install;
 pub mod instance_data;

@@ -128,6 +128,26 @@ pub fn ssh_service(distro: &str, system_info: &Value, systemd: bool) -> SshServi
 mod tests {
     use super::*;
 
+    /// 22.4's `manage_service` for 13 distros, both init systems, every
+    /// action (tests/fixtures/service/record.py).
+    #[test]
+    fn service_commands_are_22_4s() {
+        let text = include_str!("../../tests/fixtures/service/expected.json");
+        let cases: serde_json::Value = serde_json::from_str(text).unwrap();
+        let cases = cases.as_array().unwrap();
+        assert_eq!(cases.len(), 13 * 2 * 8);
+        for c in cases {
+            let want: Vec<String> = serde_json::from_value(c["argv"].clone()).unwrap();
+            let got = service_command(
+                c["distro"].as_str().unwrap(),
+                c["systemd"].as_bool().unwrap(),
+                c["action"].as_str().unwrap(),
+                "svc",
+            );
+            assert_eq!(got, want, "{c}");
+        }
+    }
+
     fn yaml(text: &str) -> Value {
         crate::yaml::load(text.as_bytes(), "t").unwrap()
     }
