@@ -15,7 +15,10 @@
 //! for keys with `-` or `.` an alias with `_`.
 //!
 //! Which renderer a template asks for (`## template: jinja`) is
-//! [`crate::templater`]'s.
+//! [`crate::templater`]'s. Templates with `if` and `for` over lists (the
+//! ntp clients') are [`blocks`]'.
+
+pub mod blocks;
 
 use serde_json::{Map, Value as J};
 

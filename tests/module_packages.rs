@@ -3,6 +3,8 @@
 //! installed for real by apt-get from a local repository the test builds
 //! (`dpkg-deb --build`, `dpkg-scanpackages`) and puts in the copy at
 //! `/srv/repo`, named by user-data's `apt.sources` as a `file:` source.
+//! ntp, in the config stage, installs its missing client (a stand-in
+//! `chrony` package in the same repository) the same way.
 //!
 //! Nothing may reach the network: the copy's own sources (deb.debian.org)
 //! are removed, and cloudboot boots in a network namespace of its own
@@ -41,6 +43,8 @@ apt:
 packages:
   - cloudboot-test-hello
   - [cloudboot-test-versioned, "1.2-1"]
+ntp:
+  servers: [ntp.example.com]
 "#;
 
 fn run(cmd: &mut Command) {
@@ -156,6 +160,9 @@ fn prepare(base: &Path) -> Copy {
     fs::create_dir_all(&repo).unwrap();
     build_deb(&repo, "cloudboot-test-hello", "1.0-1");
     build_deb(&repo, "cloudboot-test-versioned", "1.2-1");
+    // ntp's client on Debian (a stand-in: the module only needs apt-get
+    // to install it).
+    build_deb(&repo, "chrony", "4.3-2");
     let out = Command::new("dpkg-scanpackages")
         .args([".", "/dev/null"])
         .current_dir(&repo)
@@ -164,6 +171,11 @@ fn prepare(base: &Path) -> Copy {
     assert!(out.status.success(), "{out:?}");
     fs::write(repo.join("Packages"), &out.stdout).unwrap();
     copy
+}
+
+/// The instance's semaphore directory in the copy.
+fn sem_dir(copy: &Copy) -> PathBuf {
+    copy.path("/var/lib/cloud/instances/iid-packages-0001/sem")
 }
 
 #[test]
@@ -202,6 +214,23 @@ fn a_package_is_installed_from_a_local_apt_repository_in_the_debian_root() {
         );
     }
 
+    // ntp installed its client (chrony: the Debian root has none) after
+    // writing its config where Debian keeps it.
+    let out = Command::new("chroot")
+        .arg(copy.root())
+        .args(["dpkg-query", "-W", "-f=${Status}", "chrony"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "install ok installed",
+        "{log}"
+    );
+    assert!(copy
+        .read("/etc/chrony/chrony.conf")
+        .contains("# servers\nserver ntp.example.com iburst\n"));
+    assert!(sem_dir(&copy).join("config_ntp").is_file(), "{log}");
+
     // What apt_configure wrote.
     assert_eq!(
         copy.read("/etc/apt/sources.list.d/local.list"),
@@ -222,7 +251,7 @@ fn a_package_is_installed_from_a_local_apt_repository_in_the_debian_root() {
     );
 
     // The semaphores: both modules, and the sources updated once.
-    let sem = copy.path("/var/lib/cloud/instances/iid-packages-0001/sem");
+    let sem = sem_dir(&copy);
     for s in [
         "config_apt_configure",
         "config_package_update_upgrade_install",

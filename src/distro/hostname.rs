@@ -399,12 +399,6 @@ impl Distro {
     /// `system_info.paths.templates_dir` (default `/etc/cloud/templates/`)
     /// joined with `hosts.<osfamily>.tmpl`.
     pub fn hosts_template_path(&self, osfamily: &str) -> PathBuf {
-        let dir = self
-            .system_info
-            .get("paths")
-            .and_then(|p| p.get("templates_dir"))
-            .and_then(Value::as_str)
-            .unwrap_or("/etc/cloud/templates/");
-        Path::new(dir).join(format!("hosts.{osfamily}.tmpl"))
+        self.template_path(&format!("hosts.{osfamily}"))
     }
 }

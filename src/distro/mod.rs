@@ -18,6 +18,7 @@
 //! | timezone (`/etc/localtime`)        | [`timezone`]                     |
 //! | keyboard (`localectl`)             | [`keyboard`]                     |
 //! | package manager (apt, yum, dnf)    | [`packages`]                     |
+//! | NTP clients (chrony, ntp, ...)     | [`ntp`]                          |
 //!
 //! The file parsers the distro classes use sit beside them, one file each:
 //! [`hostname_conf`] (`/etc/hostname`), [`hosts`] (`/etc/hosts`),
@@ -37,6 +38,7 @@ pub mod keyboard;
 pub mod locale;
 pub mod names;
 pub mod network;
+pub mod ntp;
 pub mod os_release;
 pub mod packages;
 pub mod resolv_conf;
@@ -46,7 +48,7 @@ pub mod sysconfig;
 pub mod timezone;
 pub mod users;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::rootfs::FsView;
 use crate::value::Value;
@@ -136,6 +138,19 @@ impl Distro {
             Ok("freebsd") => "/usr/local/lib",
             _ => "/usr/lib",
         }
+    }
+
+    /// `cloud.get_template_filename(name)`'s path:
+    /// `system_info.paths.templates_dir` (default `/etc/cloud/templates/`)
+    /// joined with `<name>.tmpl`.
+    pub fn template_path(&self, name: &str) -> PathBuf {
+        let dir = self
+            .system_info
+            .get("paths")
+            .and_then(|p| p.get("templates_dir"))
+            .and_then(Value::as_str)
+            .unwrap_or("/etc/cloud/templates/");
+        Path::new(dir).join(format!("{name}.tmpl"))
     }
 }
 

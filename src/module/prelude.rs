@@ -9,7 +9,8 @@ pub use super::{run_parts, ConfigError, Context, Module, ModuleInfo, ModuleOutpu
 pub use crate::schedule::{Frequency, Stage};
 pub use crate::schema::{Field, Ty, VENDOR_DATA_PREFIX};
 
-// Config values.
+// Config values, and cloud-init's `mergemanydict`.
+pub use crate::merge::merge_many_reversed;
 pub use crate::value::{python_float_repr, python_str_repr, Mapping, Value};
 
 // Effects: what a module asks the target to do.
@@ -35,6 +36,7 @@ pub use crate::paths::{Paths, OUTPUT_LOG_FILE};
 pub use crate::distro::accounts::{self, Account};
 pub use crate::distro::hostname::{BUILTIN_TEMPLATES, HOSTS_FN};
 pub use crate::distro::names::Names;
+pub use crate::distro::ntp::ntp_client_installed;
 pub use crate::distro::packages::{PackageError, PackageSpec, SourcesMark};
 pub use crate::distro::service::SshService;
 pub use crate::distro::shutdown::shutdown_command;
