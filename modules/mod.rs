@@ -63,6 +63,7 @@ registry! {
     users_groups::UsersGroups,
     write_files::WriteFiles,
     write_files_deferred::WriteFilesDeferred,
+    yum_add_repo::YumAddRepo,
 }
 
 /// Every module's schema, for checking a whole cloud-config document

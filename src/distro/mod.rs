@@ -16,6 +16,7 @@
 //! | network renderer and its flavour   | [`network`]                      |
 //! | locale (`LANG`)                    | [`locale`]                       |
 //! | timezone (`/etc/localtime`)        | [`timezone`]                     |
+//! | yum `.repo` files                  | [`yum_repo`]                     |
 //! | package manager, keyboard          | not yet: see below               |
 //!
 //! The file parsers the distro classes use sit beside them, one file each:
@@ -44,6 +45,7 @@ pub mod shutdown;
 pub mod sysconfig;
 pub mod timezone;
 pub mod users;
+pub mod yum_repo;
 
 use std::path::Path;
 
