@@ -38,6 +38,7 @@ macro_rules! registry {
 }
 
 registry! {
+    apt_pipelining::AptPipelining,
     bootcmd::Bootcmd,
     final_message::FinalMessage,
     keys_to_console::KeysToConsole,
