@@ -40,6 +40,7 @@ macro_rules! registry {
 registry! {
     apt_pipelining::AptPipelining,
     bootcmd::Bootcmd,
+    ca_certs::CaCerts,
     final_message::FinalMessage,
     keys_to_console::KeysToConsole,
     locale::Locale,

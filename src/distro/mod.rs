@@ -17,6 +17,7 @@
 //! | locale (`LANG`)                    | [`locale`]                       |
 //! | timezone (`/etc/localtime`)        | [`timezone`]                     |
 //! | yum `.repo` files                  | [`yum_repo`]                     |
+//! | trusted CA certificates            | [`ca_certs`]                     |
 //! | package manager, keyboard          | not yet: see below               |
 //!
 //! The file parsers the distro classes use sit beside them, one file each:
@@ -30,6 +31,7 @@
 //! are; modules then ask `ctx.distro`.
 
 pub mod accounts;
+pub mod ca_certs;
 mod error;
 pub mod hostname;
 pub mod hostname_conf;
