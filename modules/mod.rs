@@ -66,6 +66,7 @@ registry! {
     write_files::WriteFiles,
     write_files_deferred::WriteFilesDeferred,
     yum_add_repo::YumAddRepo,
+    zypper_add_repo::ZypperAddRepo,
 }
 
 /// Every module's schema, for checking a whole cloud-config document

@@ -18,6 +18,7 @@
 //! | timezone (`/etc/localtime`)        | [`timezone`]                     |
 //! | yum `.repo` files                  | [`yum_repo`]                     |
 //! | trusted CA certificates            | [`ca_certs`]                     |
+//! | zypper `.repo` files, `zypp.conf`  | [`zypper`]                       |
 //! | package manager, keyboard          | not yet: see below               |
 //!
 //! The file parsers the distro classes use sit beside them, one file each:
@@ -48,6 +49,7 @@ pub mod sysconfig;
 pub mod timezone;
 pub mod users;
 pub mod yum_repo;
+pub mod zypper;
 
 use std::path::Path;
 
