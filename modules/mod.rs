@@ -38,6 +38,7 @@ macro_rules! registry {
 }
 
 registry! {
+    apk_configure::ApkConfigure,
     apt_pipelining::AptPipelining,
     bootcmd::Bootcmd,
     ca_certs::CaCerts,

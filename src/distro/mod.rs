@@ -19,6 +19,7 @@
 //! | yum `.repo` files                  | [`yum_repo`]                     |
 //! | trusted CA certificates            | [`ca_certs`]                     |
 //! | zypper `.repo` files, `zypp.conf`  | [`zypper`]                       |
+//! | Alpine's `/etc/apk/repositories`   | [`apk`]                          |
 //! | package manager, keyboard          | not yet: see below               |
 //!
 //! The file parsers the distro classes use sit beside them, one file each:
@@ -32,6 +33,7 @@
 //! are; modules then ask `ctx.distro`.
 
 pub mod accounts;
+pub mod apk;
 pub mod ca_certs;
 mod error;
 pub mod hostname;
