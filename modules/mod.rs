@@ -49,6 +49,7 @@ registry! {
     phone_home::PhoneHome,
     power_state_change::PowerStateChange,
     resolv_conf::ResolvConf,
+    rh_subscription::RhSubscription,
     runcmd::Runcmd,
     scripts_per_boot::ScriptsPerBoot,
     scripts_per_instance::ScriptsPerInstance,
