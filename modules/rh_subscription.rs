@@ -277,7 +277,14 @@ mod tests {
             let Effect::Run(register) = &probe.branches[1].effects[0] else {
                 panic!("{probe:?}")
             };
-            let shown = format!("{:?} {}", register.redacted_argv(), register.display());
+            // What a plan and the logs print of the probe and its commands.
+            let shown = format!(
+                "{:?} {} {} {}",
+                register.redacted_argv(),
+                register.display(),
+                p.effects()[0].summary(),
+                p.effects()[0].to_json()
+            );
             assert!(!shown.contains("s3cret"), "{shown}");
             assert!(shown.contains("<redacted>"), "{shown}");
             assert!(register.argv.iter().any(|a| a.contains("s3cret")));
