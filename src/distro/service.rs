@@ -36,6 +36,58 @@ impl Distro {
     }
 }
 
+/// `distro.manage_service(action, service)`: the command that does
+/// `action` (`stop`, `start`, `enable`, `disable`, `restart`, `reload`,
+/// `try-reload`, `status`) to `service` on `distro` (`systemd`: cloud-init's
+/// `uses_systemd()`). systemctl where systemd runs or the distro's
+/// `init_cmd` is systemctl, OpenRC's two commands on Alpine, else the
+/// distro's init command (`service NAME ACTION`), where enable is start,
+/// disable stop, and both reloads restart.
+pub fn service_command(distro: &str, systemd: bool, action: &str, service: &str) -> Vec<String> {
+    let words: Vec<&str> = if distro == "alpine" {
+        match action {
+            "disable" => vec!["rc-update", "--nocolor", "del", service],
+            "enable" => vec!["rc-update", "--nocolor", "add", service],
+            "reload" | "try-reload" => vec!["rc-service", "--nocolor", service, "restart"],
+            _ => vec!["rc-service", "--nocolor", service, action],
+        }
+    } else if systemd || init_cmd(distro) == ["systemctl"] {
+        let verb = match action {
+            "reload" => "reload-or-restart",
+            "try-reload" => "reload-or-try-restart",
+            other => other,
+        };
+        vec!["systemctl", verb, service]
+    } else {
+        let verb = match action {
+            "enable" => "start",
+            "disable" => "stop",
+            "reload" | "try-reload" => "restart",
+            other => other,
+        };
+        let mut argv = init_cmd(distro).to_vec();
+        argv.extend([service, verb]);
+        argv
+    };
+    words.into_iter().map(String::from).collect()
+}
+
+/// The distro class's `init_cmd` (what runs services without systemd).
+fn init_cmd(distro: &str) -> &'static [&'static str] {
+    match distro {
+        "arch" | "photon" | "mariner" => &["systemctl"],
+        "gentoo" | "cos" => &["rc-service"],
+        _ => &["service"],
+    }
+}
+
+impl Distro {
+    /// `distro.manage_service(action, service)` (see [`service_command`]).
+    pub fn manage_service(&self, action: &str, service: &str) -> Vec<String> {
+        service_command(&self.name, self.uses_systemd(), action, service)
+    }
+}
+
 /// The ssh service of `distro` (`systemd`: cloud-init's `uses_systemd()`;
 /// `system_info` for `ssh_svcname`).
 pub fn ssh_service(distro: &str, system_info: &Value, systemd: bool) -> SshService {
@@ -43,23 +95,11 @@ pub fn ssh_service(distro: &str, system_info: &Value, systemd: bool) -> SshServi
         .get("ssh_svcname")
         .filter(|v| !v.is_null())
         .map(Value::python_str);
-    let (service, init_cmd): (String, &[&str]) = match distro {
-        "alpine" => {
-            let argv = |action: &str| {
-                ["rc-service", "--nocolor", "sshd", action]
-                    .map(String::from)
-                    .to_vec()
-            };
-            return SshService {
-                name: "sshd".into(),
-                status: argv("status"),
-                restart: argv("restart"),
-            };
-        }
+    let name: String = match distro {
+        "alpine" => "sshd".into(),
         "almalinux" | "amazon" | "centos" | "cloudlinux" | "eurolinux" | "fedora"
         | "miraclelinux" | "openEuler" | "openmandriva" | "rhel" | "redhat" | "rocky"
-        | "virtuozzo" => ("sshd".into(), &["service"]),
-        "arch" => ("sshd".into(), &["systemctl"]),
+        | "virtuozzo" | "arch" => "sshd".into(),
         "opensuse"
         | "opensuse-leap"
         | "opensuse-microos"
@@ -69,30 +109,18 @@ pub fn ssh_service(distro: &str, system_info: &Value, systemd: bool) -> SshServi
         | "sle-micro"
         | "suse" => {
             if systemd {
-                ("sshd.service".into(), &["systemctl"])
+                "sshd.service".into()
             } else {
-                ("sshd".into(), &["service"])
+                "sshd".into()
             }
         }
-        "gentoo" | "cos" => ("/etc/init.d/sshd".into(), &["rc-service"]),
-        "photon" | "mariner" => (configured.unwrap_or_else(|| "ssh".into()), &["systemctl"]),
-        _ => (configured.unwrap_or_else(|| "ssh".into()), &["service"]),
-    };
-    let argv = |action: &str| -> Vec<String> {
-        if systemd || init_cmd.contains(&"systemctl") {
-            vec!["systemctl".into(), action.into(), service.clone()]
-        } else {
-            init_cmd
-                .iter()
-                .map(|s| s.to_string())
-                .chain([service.clone(), action.into()])
-                .collect()
-        }
+        "gentoo" | "cos" => "/etc/init.d/sshd".into(),
+        _ => configured.unwrap_or_else(|| "ssh".into()),
     };
     SshService {
-        status: argv("status"),
-        restart: argv("restart"),
-        name: service,
+        status: service_command(distro, systemd, "status", &name),
+        restart: service_command(distro, systemd, "restart", &name),
+        name,
     }
 }
 
