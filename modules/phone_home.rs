@@ -288,6 +288,7 @@ impl Module for PhoneHome {
             retry_delay: RETRY_DELAY,
             failure,
             on_failure: OnFailure::Ignore,
+            save_to: None,
         }));
         out
     }
@@ -554,6 +555,7 @@ mod tests {
             retry_delay: Duration::from_millis(10),
             failure: format!("Failed to post phone home data to {url} in {tries} tries"),
             on_failure: OnFailure::Ignore,
+            save_to: None,
         })
     }
 

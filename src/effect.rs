@@ -308,6 +308,22 @@ pub struct Command {
     /// only takes on its command line): the program gets them, every log,
     /// plan and error message shows `<redacted>`.
     pub secret_args: Vec<usize>,
+    /// Locks other processes may hold that the program needs (apt's and
+    /// dpkg's): see [`LockWait`].
+    pub lock_wait: Option<LockWait>,
+}
+
+/// Lock files (guest paths) whose `fcntl` locks must all be free before a
+/// program runs, as debian.py's `_wait_for_apt_command` waits for apt's:
+/// a file that does not exist is no lock; while one is held by another
+/// process the run waits (a second at a time); should the program fail
+/// while one is held again (another process took it in between), it is
+/// run again once they are free. After `timeout` without a run that
+/// counts, the command fails with "Could not get apt lock".
+#[derive(Clone, Debug, PartialEq)]
+pub struct LockWait {
+    pub files: Vec<PathBuf>,
+    pub timeout: Duration,
 }
 
 impl Command {
@@ -319,7 +335,14 @@ impl Command {
             on_failure: OnFailure::Fatal,
             creates: Vec::new(),
             secret_args: Vec::new(),
+            lock_wait: None,
         }
+    }
+
+    /// Waits for locks before it runs (see [`LockWait`]).
+    pub fn lock_wait(mut self, wait: LockWait) -> Command {
+        self.lock_wait = Some(wait);
+        self
     }
 
     /// Appends a secret argument (see [`Command::secret_args`]).
@@ -411,6 +434,9 @@ pub struct HttpRequest {
     /// Whether a request that never succeeded fails the module
     /// (`OnFailure::Ignore`: cloud-init's `util.logexc` and carry on).
     pub on_failure: OnFailure,
+    /// Where a successful, non-empty answer's body is written in the root,
+    /// and its mode (a fetched script); `None`: the body is dropped.
+    pub save_to: Option<(PathBuf, u32)>,
 }
 
 impl HttpRequest {
@@ -427,35 +453,10 @@ impl HttpRequest {
         Some(
             text.split('&')
                 .filter(|p| !p.is_empty())
-                .map(|p| form_unquote(p.split('=').next().unwrap_or_default()))
+                .map(|p| crate::py::url::unquote_plus(p.split('=').next().unwrap_or_default()))
                 .collect(),
         )
     }
-}
-
-/// Undoes `quote_plus` for display.
-fn form_unquote(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("");
-                match u8::from_str_radix(hex, 16) {
-                    Ok(v) => {
-                        out.push(v);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// One thing to do.
@@ -643,8 +644,12 @@ impl Effect {
                     (Some(_), Some(fields)) => format!("form: {}", fields.join(", ")),
                     (Some(d), None) => format!("{} bytes", d.bytes.len()),
                 };
+                let save = match &r.save_to {
+                    Some((path, mode)) => format!(", body to {} ({mode:04o})", path.display()),
+                    None => String::new(),
+                };
                 format!(
-                    "http {} {} ({body}; {} {}, {}s apart)",
+                    "http {} {} ({body}; {} {}, {}s apart{save})",
                     r.method,
                     r.url,
                     r.tries,
@@ -731,6 +736,7 @@ impl Effect {
                 }),
                 "tries": r.tries,
                 "retry_delay": r.retry_delay.as_secs_f64(),
+                "save_to": r.save_to.as_ref().map(|(p, _)| p.display().to_string()),
             }),
         }
     }

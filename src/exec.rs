@@ -11,10 +11,12 @@
 use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command as Proc, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::effect::Command;
 use crate::rootfs::Root;
@@ -114,7 +116,65 @@ impl Runner {
     }
 
     /// Runs `cmd`, waiting for it; output goes to the log and the console.
+    /// A command with a [`LockWait`] waits for its locks first (and runs
+    /// again when it failed because another process took one).
     pub fn run(&mut self, cmd: &Command) -> io::Result<Exit> {
+        let Some(wait) = &cmd.lock_wait else {
+            return self.run_once(cmd);
+        };
+        let start = Instant::now();
+        tracing::debug!("Waiting for apt lock");
+        while start.elapsed() < wait.timeout {
+            if !self.locks_free(&wait.files) {
+                std::thread::sleep(Duration::from_secs(1));
+                continue;
+            }
+            tracing::debug!("apt lock available");
+            let exit = self.run_once(cmd)?;
+            // Failed while a lock is held again: another process raced us.
+            if exit.success() || self.locks_free(&wait.files) {
+                return Ok(exit);
+            }
+            tracing::debug!("Another process holds apt lock. Waiting...");
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "Could not get apt lock",
+        ))
+    }
+
+    /// debian.py's `_apt_lock_available`: each lock file that exists in the
+    /// root can be locked (`fcntl` write lock, released at once).
+    fn locks_free(&self, files: &[PathBuf]) -> bool {
+        files.iter().all(|f| {
+            if !self.root.exists(f) {
+                return true;
+            }
+            let Ok(fd) = self.root.open_fd(
+                f,
+                true,
+                libc::O_WRONLY | libc::O_NOCTTY | libc::O_NONBLOCK,
+                0,
+            ) else {
+                // What cannot be opened cannot be waited for: as free.
+                return true;
+            };
+            // SAFETY: flock is plain data; all-zero is a valid value.
+            let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+            lock.l_type = libc::F_WRLCK as libc::c_short;
+            lock.l_whence = libc::SEEK_SET as libc::c_short;
+            // l_start 0, l_len 0: the whole file, as `fcntl.lockf` takes it.
+            // SAFETY: a valid descriptor and a fully initialised flock.
+            let held = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETLK, &lock) } != 0;
+            // Closing the descriptor releases the lock taken.
+            drop(fd);
+            !held
+        })
+    }
+
+    /// Runs `cmd` once.
+    fn run_once(&mut self, cmd: &Command) -> io::Result<Exit> {
         let argv0 = cmd
             .argv
             .first()
@@ -189,5 +249,69 @@ impl Runner {
             Some(c) => Exit::Code(c),
             None => Exit::Signal(status.signal().unwrap_or(0)),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::effect::LockWait;
+    use std::fs;
+    use std::io::BufRead;
+
+    /// A process that holds an fcntl lock on `file` (as apt does, and as
+    /// debian.py tests it: `fcntl.lockf`) for `secs` seconds; returns once
+    /// it holds it.
+    fn hold_lock(file: &Path, secs: u32) -> std::process::Child {
+        let mut child = Proc::new("python3")
+            .args([
+                "-c",
+                "import fcntl,sys,time\nf=open(sys.argv[1],'w')\nfcntl.lockf(f,fcntl.LOCK_EX)\nprint('held',flush=True)\ntime.sleep(float(sys.argv[2]))",
+            ])
+            .arg(file)
+            .arg(secs.to_string())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let mut line = String::new();
+        io::BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line, "held\n");
+        child
+    }
+
+    fn waiting(file: &Path, timeout: u64) -> Command {
+        // `true` on the machine itself (root `/`): it changes nothing.
+        Command::new(["true"]).lock_wait(LockWait {
+            files: vec![file.to_path_buf(), "/nonexistent/cloudboot-lock".into()],
+            timeout: Duration::from_secs(timeout),
+        })
+    }
+
+    #[test]
+    fn a_held_apt_lock_is_waited_for_then_the_command_runs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let lock = tmp.path().join("lock");
+        let mut runner = Runner::new(Root::new("/"), None, false);
+        // Free: at once.
+        fs::write(&lock, "").unwrap();
+        assert!(runner.run(&waiting(&lock, 5)).unwrap().success());
+
+        let mut holder = hold_lock(&lock, 2);
+        let start = Instant::now();
+        assert!(runner.run(&waiting(&lock, 20)).unwrap().success());
+        assert!(
+            start.elapsed() >= Duration::from_secs(1),
+            "{:?}",
+            start.elapsed()
+        );
+        holder.wait().unwrap();
+
+        let mut holder = hold_lock(&lock, 4);
+        let err = runner.run(&waiting(&lock, 1)).unwrap_err();
+        assert_eq!(err.to_string(), "Could not get apt lock");
+        holder.kill().unwrap();
+        holder.wait().unwrap();
     }
 }

@@ -562,8 +562,24 @@ impl Target for LiveTarget {
                 Ok(Outcome::Done)
             }
             Effect::Http(req) => match send(req) {
-                Ok(note) => {
-                    let mut r = Record::new(effect, Outcome::Done);
+                Ok((note, body)) => {
+                    let saved = match &req.save_to {
+                        Some((path, mode)) if !body.is_empty() => self
+                            .root
+                            .write_bytes(path, &body, *mode, None)
+                            .map_err(|error| ApplyError::Write {
+                                path: path.clone(),
+                                error,
+                            }),
+                        _ => Ok(()),
+                    };
+                    let mut r = Record::new(
+                        effect,
+                        match saved {
+                            Ok(()) => Outcome::Done,
+                            Err(e) => Outcome::Failed(e.to_string()),
+                        },
+                    );
                     r.detail = Some(note);
                     return r;
                 }
@@ -631,8 +647,8 @@ const HTTP_EFFECT_LIMITS: crate::http::Limits = crate::http::Limits {
 /// pause between them, an answer below 400 is success
 /// (`raise_for_status`). A URL cloudboot cannot fetch at all (https, a bad
 /// port) is not retried: every attempt would fail the same way at once.
-/// Returns a note on success, the last error otherwise.
-fn send(req: &HttpRequest) -> Result<String, ApplyError> {
+/// Returns a note and the body on success, the last error otherwise.
+fn send(req: &HttpRequest) -> Result<(String, Vec<u8>), ApplyError> {
     let headers: Vec<(&str, &str)> = req
         .headers
         .iter()
@@ -662,7 +678,8 @@ fn send(req: &HttpRequest) -> Result<String, ApplyError> {
                     resp.body.len(),
                     i + 1
                 );
-                return Ok(format!("HTTP {} after {} attempt(s)", resp.status, i + 1));
+                let note = format!("HTTP {} after {} attempt(s)", resp.status, i + 1);
+                return Ok((note, resp.body));
             }
             Ok(resp) => ApplyError::HttpStatus {
                 method: req.method.clone(),

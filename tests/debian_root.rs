@@ -303,8 +303,62 @@ fn compare(case: &str, root: &Path, log: &str) -> Vec<String> {
             ));
         }
     }
+    problems.extend(compare_semaphores(case, root));
     if !problems.is_empty() {
         problems.push(format!("cloudboot's output:\n{log}"));
+    }
+    problems
+}
+
+/// The semaphores a boot leaves (instance `sem/` and `/var/lib/cloud/sem/`,
+/// file names only): cloud-init's, from the manifest, and cloudboot's, from
+/// the root. The same set means the same modules ran (and are not run
+/// again) with the same frequencies.
+fn compare_semaphores(case: &str, root: &Path) -> Vec<String> {
+    let is_sem = |p: &str| {
+        let Some((dir, name)) = p.rsplit_once('/') else {
+            return false;
+        };
+        !name.is_empty()
+            && (dir == "/var/lib/cloud/sem"
+                || (dir.starts_with("/var/lib/cloud/instances/") && dir.ends_with("/sem")))
+    };
+    let theirs: BTreeSet<String> = manifest(case)
+        .into_iter()
+        .filter(|l| l.kind == "file" && l.status != "removed" && is_sem(&l.path))
+        .map(|l| l.path)
+        .collect();
+    let mut ours = BTreeSet::new();
+    let mut dirs = vec!["var/lib/cloud/sem".to_string()];
+    if let Ok(instances) = fs::read_dir(root.join("var/lib/cloud/instances")) {
+        for i in instances.flatten() {
+            dirs.push(format!(
+                "var/lib/cloud/instances/{}/sem",
+                i.file_name().to_string_lossy()
+            ));
+        }
+    }
+    for dir in dirs {
+        for e in fs::read_dir(root.join(&dir))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if e.file_type().is_ok_and(|t| t.is_file()) {
+                ours.insert(format!("/{dir}/{}", e.file_name().to_string_lossy()));
+            }
+        }
+    }
+    let mut problems = Vec::new();
+    for missing in theirs.difference(&ours) {
+        problems.push(format!(
+            "{missing}: cloud-init wrote this semaphore; cloudboot did not"
+        ));
+    }
+    for extra in ours.difference(&theirs) {
+        problems.push(format!(
+            "{extra}: cloudboot wrote this semaphore; cloud-init did not"
+        ));
     }
     problems
 }
@@ -403,6 +457,16 @@ fn write_files_owner_case_ends_in_cloud_inits_state() {
 #[test]
 fn full_case_ends_in_cloud_inits_state() {
     check_case("full");
+}
+
+#[test]
+fn mime_case_ends_in_cloud_inits_state() {
+    check_case("mime");
+}
+
+#[test]
+fn minimal_case_ends_in_cloud_inits_state() {
+    check_case("minimal");
 }
 
 /// Every path under `root` (but the kernel's and the bookkeeping trees) with

@@ -34,12 +34,13 @@ fn a_valid_file() {
 
 #[test]
 fn unknown_keys_warn_and_stay_valid() {
-    let (code, out, err) = schema("#cloud-config\npackages: [vim]\nruncmd: [ls]\nrunmcd: [ls]\n");
+    let (code, out, err) =
+        schema("#cloud-config\npuppet: {install: true}\nruncmd: [ls]\nrunmcd: [ls]\n");
     assert_eq!(code, 0);
     assert_eq!(out, "Valid cloud-config: FILE\n");
     assert!(
         err.contains(
-            "Warning: packages (line 2, column 1): a cloud-init key no cloudboot module reads yet; ignored\n"
+            "Warning: puppet (line 2, column 1): a cloud-init key no cloudboot module reads yet; ignored\n"
         ),
         "{err}"
     );

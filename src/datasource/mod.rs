@@ -10,6 +10,7 @@ mod block_devices;
 pub mod cache;
 mod devices;
 mod error;
+pub mod events;
 mod mounted;
 pub mod registry;
 mod service;

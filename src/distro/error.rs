@@ -57,6 +57,10 @@ pub enum DistroError {
     #[error("Value \"{0}\" cannot be safely quoted.")]
     SysconfigUnquotable(String),
 
+    // The keyboard (`keyboard.rs`).
+    #[error("setting the keyboard layout needs systemd's localectl; cloud-init 22.4 cannot do it without systemd either (NotImplementedError)")]
+    NoKeymapWithoutSystemd,
+
     // `/etc/resolv.conf`.
     #[error("Incorrectly formatted resolv.conf line {0}")]
     ResolvLine(usize),

@@ -16,19 +16,18 @@
 //! | network renderer and its flavour   | [`network`]                      |
 //! | locale (`LANG`)                    | [`locale`]                       |
 //! | timezone (`/etc/localtime`)        | [`timezone`]                     |
+//! | keyboard (`localectl`)             | [`keyboard`]                     |
+//! | package manager (apt, yum, dnf)    | [`packages`]                     |
 //! | yum `.repo` files                  | [`yum_repo`]                     |
 //! | trusted CA certificates            | [`ca_certs`]                     |
 //! | zypper `.repo` files, `zypp.conf`  | [`zypper`]                       |
 //! | Alpine's `/etc/apk/repositories`   | [`apk`]                          |
-//! | package manager, keyboard          | not yet: see below               |
 //!
 //! The file parsers the distro classes use sit beside them, one file each:
 //! [`hostname_conf`] (`/etc/hostname`), [`hosts`] (`/etc/hosts`),
 //! [`sysconfig`] (`/etc/sysconfig/*`, configobj) and [`resolv_conf`].
 //!
-//! Room for what comes next (issue 13): a package manager (`apt`, `yum`,
-//! `dnf`, `apk`, ...: `Distro::package_command`) and keyboard (`localectl`
-//! or `/etc/default/keyboard`) each get one file here with `impl Distro`
+//! A new per-distro decision gets one file here with `impl Distro`
 //! methods, chosen by [`Distro::name`] and the init system as the others
 //! are; modules then ask `ctx.distro`.
 
@@ -40,10 +39,12 @@ pub mod hostname;
 pub mod hostname_conf;
 pub mod hosts;
 pub mod init_system;
+pub mod keyboard;
 pub mod locale;
 pub mod names;
 pub mod network;
 pub mod os_release;
+pub mod packages;
 pub mod resolv_conf;
 pub mod service;
 pub mod shutdown;

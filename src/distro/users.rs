@@ -43,7 +43,7 @@ impl UsersGroups {
 /// `util.uniq_merge`: strings are split on `,` (items not stripped, empty
 /// ones dropped), lists taken as they are, duplicates removed keeping the
 /// first.
-fn uniq_merge(lists: &[&Value]) -> Vec<Value> {
+pub fn uniq_merge(lists: &[&Value]) -> Vec<Value> {
     let mut out: Vec<Value> = Vec::new();
     for l in lists {
         let items: Vec<Value> = match l {

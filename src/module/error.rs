@@ -38,6 +38,13 @@ impl From<crate::distro::DistroError> for ConfigError {
     }
 }
 
+/// The package layer's refusal (a malformed package spec names its key).
+impl From<crate::distro::packages::PackageError> for ConfigError {
+    fn from(e: crate::distro::packages::PackageError) -> ConfigError {
+        ConfigError::new(e.key(), e.to_string())
+    }
+}
+
 /// A template's renderer (cloud-init's `ValueError`), as the module shows it.
 impl From<crate::templater::TemplateError> for ConfigError {
     fn from(e: crate::templater::TemplateError) -> ConfigError {

@@ -96,6 +96,19 @@ impl Context<'_> {
         self.paths.ipath(self.iid(), name)
     }
 
+    /// The record that the package sources were updated for this instance
+    /// (22.4's `update-sources` semaphore), written by this process now:
+    /// what [`Distro::install_packages`] and
+    /// [`Distro::update_package_sources`] take.
+    pub fn sources_mark(&self) -> crate::distro::packages::SourcesMark {
+        crate::distro::packages::SourcesMark::new(
+            self.paths,
+            self.iid(),
+            self.host.pid(),
+            self.host.now(),
+        )
+    }
+
     /// Seconds since boot as cloud-init's `util.uptime()` gives it: the first
     /// field of the root's `/proc/uptime` (else the host's).
     pub fn uptime(&self) -> String {

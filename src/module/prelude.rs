@@ -23,6 +23,7 @@ pub use crate::rootfs::{canonical_path, FsView, Kind as FileKind};
 
 // What the engine knows and modules read: the instance, cloud-init's paths,
 // the machine cloudboot runs on.
+pub use crate::datasource::events::network_event_enabled;
 pub use crate::datasource::{BlockDevices, DeviceLookup, Instance};
 pub use crate::host::Host;
 pub use crate::paths::{Paths, OUTPUT_LOG_FILE};
@@ -32,9 +33,10 @@ pub use crate::distro::accounts::{self, Account};
 pub use crate::distro::apk::ApkRepos;
 pub use crate::distro::hostname::{BUILTIN_TEMPLATES, HOSTS_FN};
 pub use crate::distro::names::Names;
+pub use crate::distro::packages::{PackageError, PackageSpec, SourcesMark};
 pub use crate::distro::service::SshService;
 pub use crate::distro::shutdown::shutdown_command;
-pub use crate::distro::users::{normalize_users_groups, SUDOERS_FILE};
+pub use crate::distro::users::{normalize_users_groups, uniq_merge, SUDOERS_FILE};
 pub use crate::distro::{runs_systemd, Distro};
 
 // Python-compatible helpers (cloud-init's behaviour, byte for byte) and

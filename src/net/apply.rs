@@ -169,18 +169,7 @@ pub fn should_apply(policy: &UpdatePolicy, cfg: &Value) -> Option<&'static str> 
     if policy.new_instance {
         return Some("new instance");
     }
-    let when: Vec<String> = cfg
-        .get("updates")
-        .and_then(|u| u.get("network"))
-        .and_then(|n| n.get("when"))
-        .and_then(Value::as_seq)
-        .map(|s| {
-            s.iter()
-                .filter_map(Value::as_str)
-                .map(String::from)
-                .collect()
-        })
-        .unwrap_or_default();
+    let when = crate::datasource::events::user_network_events(cfg).unwrap_or_default();
     if !policy.already_this_boot && when.iter().any(|w| w == "boot") {
         return Some("updates: network: when: boot");
     }

@@ -30,3 +30,4 @@ pub mod set;
 pub mod shell;
 pub mod str;
 pub mod truth;
+pub mod url;

@@ -1,0 +1,125 @@
+//! install_hotplug (`cc_install_hotplug`): once per instance, in the final
+//! stage, installs (or removes) the udev rule that hands network hotplug
+//! events to cloud-init, `/etc/udev/rules.d/10-cloud-init-hook-hotplug.rules`,
+//! when the user asks for them: `updates: {network: {when: [hotplug]}}`.
+//!
+//! As 22.4: the rule runs `<libexecdir>/hook-hotplug` (`/usr/libexec/cloud-init`
+//! when the root has it, else `/usr/lib/cloud-init`), the image's script that
+//! passes the event on to `cloud-init devel hotplug-hook`; after writing or
+//! removing the rule, `udevadm control --reload-rules` runs. Hotplug not
+//! enabled: a rule left from before is removed; otherwise nothing happens.
+//! Without `udevadm` in the root nothing is installed.
+
+use crate::module::prelude::*;
+
+pub struct InstallHotplug;
+
+/// 22.4's `HOTPLUG_UDEV_PATH`.
+const RULES: &str = "/etc/udev/rules.d/10-cloud-init-hook-hotplug.rules";
+
+static INFO: ModuleInfo = ModuleInfo {
+    name: "install_hotplug",
+    aliases: &[],
+    frequency: Frequency::Instance,
+    activate_by: &[],
+    // `updates` is also the engine's (network config on boot events).
+    keys: &["updates"],
+    schema: &[],
+    summary: "install the udev rule for network hotplug when updates.network.when has hotplug",
+};
+
+impl Module for InstallHotplug {
+    fn info(&self) -> &'static ModuleInfo {
+        &INFO
+    }
+
+    fn plan(&self, ctx: &Context) -> ModuleOutput {
+        let mut out = ModuleOutput::default();
+        let rules = std::path::Path::new(RULES);
+        let reload = || Effect::Run(Command::new(["udevadm", "control", "--reload-rules"]));
+        if !network_event_enabled(ctx.cfg, "hotplug") {
+            if ctx.fs.exists(rules) {
+                out.note("Uninstalling hotplug, not enabled");
+                out.effects.push(Effect::Remove { path: rules.into() });
+                out.effects.push(reload());
+            } else if asks_for_hotplug(ctx.cfg) {
+                // Only reached when the list had an unknown event: every
+                // datasource cloudboot has supports hotplug.
+                let msg = "Hotplug is unsupported by current datasource. Udev rules will NOT be installed.";
+                tracing::warn!("{msg}");
+                out.notes.push(msg.into());
+            } else {
+                out.note("Skipping hotplug install, not enabled");
+            }
+            return out;
+        }
+        if accounts::which(ctx.fs, "udevadm").is_none() {
+            out.note("Skipping hotplug install, udevadm not found");
+            return out;
+        }
+        let libexecdir = if ctx.fs.exists(std::path::Path::new("/usr/libexec/cloud-init")) {
+            "/usr/libexec/cloud-init"
+        } else {
+            "/usr/lib/cloud-init"
+        };
+        let text = format!(
+            "# Installed by cloud-init due to network hotplug userdata\n\
+             ACTION!=\"add|remove\", GOTO=\"cloudinit_end\"\n\
+             LABEL=\"cloudinit_hook\"\n\
+             SUBSYSTEM==\"net\", RUN+=\"{libexecdir}/hook-hotplug\"\n\
+             LABEL=\"cloudinit_end\"\n"
+        );
+        out.effects
+            .push(Effect::write(RULES, Data::public(text), 0o644));
+        out.effects.push(reload());
+        out
+    }
+}
+
+/// `"hotplug" in cfg["updates"]["network"]["when"]`, read as it is written.
+fn asks_for_hotplug(cfg: &Value) -> bool {
+    cfg.get("updates")
+        .and_then(|u| u.get("network"))
+        .and_then(|n| n.get("when"))
+        .and_then(Value::as_seq)
+        .is_some_and(|w| w.iter().any(|e| e.as_str() == Some("hotplug")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOTPLUG: &str = "updates: {network: {when: [boot, hotplug]}}";
+
+    #[test]
+    fn the_rule_is_written_and_udev_reloaded() {
+        let p = Kit::debian12()
+            .cfg(HOTPLUG)
+            .file_mode("/usr/bin/udevadm", "", 0o755)
+            .plan(&InstallHotplug);
+        assert_eq!(
+            p.file(RULES).unwrap(),
+            "# Installed by cloud-init due to network hotplug userdata\n\
+             ACTION!=\"add|remove\", GOTO=\"cloudinit_end\"\n\
+             LABEL=\"cloudinit_hook\"\n\
+             SUBSYSTEM==\"net\", RUN+=\"/usr/lib/cloud-init/hook-hotplug\"\n\
+             LABEL=\"cloudinit_end\"\n"
+        );
+        assert_eq!(p.commands(), [["udevadm", "control", "--reload-rules"]]);
+    }
+
+    #[test]
+    fn not_enabled_removes_an_old_rule() {
+        let p = Kit::debian12().file(RULES, "old\n").plan(&InstallHotplug);
+        assert!(matches!(&p.effects()[0], Effect::Remove { path } if path.as_os_str() == RULES));
+        let p = Kit::debian12().plan(&InstallHotplug);
+        assert!(p.effects().is_empty());
+        assert_eq!(p.notes(), ["Skipping hotplug install, not enabled"]);
+    }
+
+    #[test]
+    fn without_udevadm_nothing_is_installed() {
+        let p = Kit::debian12().cfg(HOTPLUG).plan(&InstallHotplug);
+        assert!(p.effects().is_empty());
+    }
+}
