@@ -70,6 +70,7 @@ registry! {
     seed_random::SeedRandom,
     set_hostname::SetHostname,
     set_passwords::SetPasswords,
+    spacewalk::Spacewalk,
     ssh::Ssh,
     ssh_authkey_fingerprints::SshAuthkeyFingerprints,
     ssh_import_id::SshImportId,
