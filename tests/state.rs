@@ -247,7 +247,7 @@ fn modules_without_their_keys_are_skipped_without_a_semaphore() {
         "{status}"
     );
     assert!(m.read("/var/log/cloud-init.log").contains(
-        "Skipping modules 'bootcmd,write_files,update_etc_hosts,resolv_conf' because no applicable config is provided."
+        "Skipping modules 'bootcmd,write_files,update_etc_hosts,resolv_conf,ca_certs' because no applicable config is provided."
     ));
 }
 
