@@ -38,9 +38,12 @@ macro_rules! registry {
 }
 
 registry! {
+    apk_configure::ApkConfigure,
     apt_configure::AptConfigure,
+    apt_pipelining::AptPipelining,
     bootcmd::Bootcmd,
     byobu::Byobu,
+    ca_certs::CaCerts,
     disable_ec2_metadata::DisableEc2Metadata,
     disk_setup::DiskSetup,
     final_message::FinalMessage,
@@ -60,6 +63,7 @@ registry! {
     reset_rmc::ResetRmc,
     resizefs::Resizefs,
     resolv_conf::ResolvConf,
+    rh_subscription::RhSubscription,
     rightscale_userdata::RightscaleUserdata,
     rsyslog::Rsyslog,
     runcmd::Runcmd,
@@ -71,6 +75,7 @@ registry! {
     seed_random::SeedRandom,
     set_hostname::SetHostname,
     set_passwords::SetPasswords,
+    spacewalk::Spacewalk,
     ssh::Ssh,
     ssh_authkey_fingerprints::SshAuthkeyFingerprints,
     ssh_import_id::SshImportId,
@@ -80,6 +85,8 @@ registry! {
     users_groups::UsersGroups,
     write_files::WriteFiles,
     write_files_deferred::WriteFilesDeferred,
+    yum_add_repo::YumAddRepo,
+    zypper_add_repo::ZypperAddRepo,
 }
 
 /// Every module's schema, for checking a whole cloud-config document

@@ -249,7 +249,7 @@ fn modules_without_their_keys_are_skipped_without_a_semaphore() {
     // disk_setup (activated by disk_setup or fs_setup) is among them, as
     // in cloud-init's own list.
     assert!(m.read("/var/log/cloud-init.log").contains(
-        "Skipping modules 'bootcmd,write_files,disk_setup,update_etc_hosts,resolv_conf,rsyslog' because no applicable config is provided."
+        "Skipping modules 'bootcmd,write_files,disk_setup,update_etc_hosts,resolv_conf,ca_certs,rsyslog' because no applicable config is provided."
     ));
 }
 

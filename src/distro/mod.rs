@@ -19,6 +19,10 @@
 //! | keyboard (`localectl`)             | [`keyboard`]                     |
 //! | package manager (apt, yum, dnf)    | [`packages`]                     |
 //! | NTP clients (chrony, ntp, ...)     | [`ntp`]                          |
+//! | yum `.repo` files                  | [`yum_repo`]                     |
+//! | trusted CA certificates            | [`ca_certs`]                     |
+//! | zypper `.repo` files, `zypp.conf`  | [`zypper`]                       |
+//! | Alpine's `/etc/apk/repositories`   | [`apk`]                          |
 //!
 //! The file parsers the distro classes use sit beside them, one file each:
 //! [`hostname_conf`] (`/etc/hostname`), [`hosts`] (`/etc/hosts`),
@@ -29,6 +33,8 @@
 //! are; modules then ask `ctx.distro`.
 
 pub mod accounts;
+pub mod apk;
+pub mod ca_certs;
 mod error;
 pub mod hostname;
 pub mod hostname_conf;
@@ -47,6 +53,8 @@ pub mod shutdown;
 pub mod sysconfig;
 pub mod timezone;
 pub mod users;
+pub mod yum_repo;
+pub mod zypper;
 
 use std::path::{Path, PathBuf};
 

@@ -190,6 +190,15 @@ impl ModuleOutput {
         tracing::debug!("{msg}");
         self.notes.push(msg);
     }
+
+    /// A message cloud-init logs as a warning without failing the module
+    /// (a skipped entry, a deprecated key): logged at warning level and
+    /// kept with the notes.
+    pub fn warn(&mut self, msg: impl Into<String>) {
+        let msg = msg.into();
+        tracing::warn!("{msg}");
+        self.notes.push(msg);
+    }
 }
 
 /// A cloudboot module.

@@ -34,6 +34,7 @@ pub use crate::paths::{Paths, OUTPUT_LOG_FILE};
 
 // The distro layer: what differs between distributions.
 pub use crate::distro::accounts::{self, Account};
+pub use crate::distro::apk::ApkRepos;
 pub use crate::distro::hostname::{BUILTIN_TEMPLATES, HOSTS_FN};
 pub use crate::distro::names::Names;
 pub use crate::distro::ntp::ntp_client_installed;
