@@ -469,6 +469,11 @@ fn minimal_case_ends_in_cloud_inits_state() {
     check_case("minimal");
 }
 
+#[test]
+fn wave2_case_ends_in_cloud_inits_state() {
+    check_case("wave2");
+}
+
 /// Every path under `root` (but the kernel's and the bookkeeping trees) with
 /// its mode, owner and a hash of its content or link target.
 fn snapshot(root: &Path) -> std::collections::BTreeMap<String, (u32, u32, u32, u64)> {
