@@ -74,14 +74,20 @@ fn prepare(base: &Path, case: &str) -> tempfile::TempDir {
     dir
 }
 
-fn boot(root: &Path) -> String {
+/// The four stages, as the recorder ran them, with the name its
+/// `exit-codes` file gives each.
+const STAGES: [(&str, &[&str]); 4] = [
+    ("init-local", &["init", "--local"]),
+    ("init", &["init"]),
+    ("config", &["modules", "--mode=config"]),
+    ("final", &["modules", "--mode=final"]),
+];
+
+/// Boots `root`; returns what cloudboot printed and each stage's exit code.
+fn boot(root: &Path) -> (String, Vec<(&'static str, Option<i32>)>) {
     let mut log = String::new();
-    for args in [
-        &["init", "--local"][..],
-        &["init"][..],
-        &["modules", "--mode=config"][..],
-        &["modules", "--mode=final"][..],
-    ] {
+    let mut codes = Vec::new();
+    for (stage, args) in STAGES {
         let out = Command::new(common::BIN)
             .arg("--root")
             .arg(root)
@@ -94,8 +100,31 @@ fn boot(root: &Path) -> String {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         ));
+        codes.push((stage, out.status.code()));
     }
-    log
+    (log, codes)
+}
+
+/// Each stage's exit code against cloud-init's (`expected/exit-codes`):
+/// both count the modules (or steps) that failed.
+fn compare_exit_codes(case: &str, codes: &[(&str, Option<i32>)]) -> Vec<String> {
+    let text = fs::read_to_string(case_dir(case).join("expected/exit-codes")).unwrap();
+    let mut problems = Vec::new();
+    for line in text.lines() {
+        let Some((stage, code)) = line.split_once('\t') else {
+            continue;
+        };
+        let ours = codes
+            .iter()
+            .find(|(s, _)| *s == stage)
+            .and_then(|(_, c)| *c);
+        if ours != code.parse().ok() {
+            problems.push(format!(
+                "stage {stage}: cloudboot exited {ours:?}, cloud-init {code}"
+            ));
+        }
+    }
+    problems
 }
 
 /// `name` -> id from the root's passwd or group.
@@ -369,8 +398,9 @@ fn check_case(case: &str) {
     };
     let dir = prepare(&base, case);
     let root = dir.path().join("root");
-    let log = boot(&root);
-    let problems = compare(case, &root, &log);
+    let (log, codes) = boot(&root);
+    let mut problems = compare_exit_codes(case, &codes);
+    problems.extend(compare(case, &root, &log));
     assert!(problems.is_empty(), "{case}:\n{}", problems.join("\n"));
 }
 
@@ -474,6 +504,11 @@ fn wave2_case_ends_in_cloud_inits_state() {
     check_case("wave2");
 }
 
+#[test]
+fn wave3_case_ends_in_cloud_inits_state() {
+    check_case("wave3");
+}
+
 /// Every path under `root` (but the kernel's and the bookkeeping trees) with
 /// its mode, owner and a hash of its content or link target.
 fn snapshot(root: &Path) -> std::collections::BTreeMap<String, (u32, u32, u32, u64)> {
@@ -524,7 +559,7 @@ fn full_case_reboot_runs_only_per_always_modules_and_changes_what_cloud_init_cha
     let root = dir.path().join("root");
     boot(&root);
     let before = snapshot(&root);
-    let log = boot(&root);
+    let (log, _) = boot(&root);
     let after = snapshot(&root);
 
     let status: serde_json::Value =
@@ -592,7 +627,7 @@ fn key_fingerprint_tables_are_cloud_inits() {
     for case in ["ssh", "ssh-root", "users", "full"] {
         let dir = prepare(&base, case);
         let root = dir.path().join("root");
-        let log = boot(&root);
+        let (log, _) = boot(&root);
         let ci_info = |text: String| -> Vec<String> {
             text.lines()
                 .filter(|l| l.starts_with("ci-info: "))
