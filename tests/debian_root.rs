@@ -22,87 +22,35 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Command;
 
+use modules_common::debian_copy::DebianCopy;
 use modules_common::*;
 
-/// A copy of the Debian root prepared for `case` as `record.sh` prepares it.
-fn prepare(base: &Path, case: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("root");
-    let ok = Command::new("cp")
-        .args(["-a", "--reflink=auto"])
-        .arg(base)
-        .arg(&root)
-        .status()
-        .unwrap();
-    assert!(ok.success());
+/// A copy of the Debian root prepared for `case` as `record.sh` prepares
+/// it: the case's seed files (0644) and its `root/` overlay.
+fn prepare(base: &Path, case: &str) -> DebianCopy {
+    let copy = DebianCopy::as_recorded(base);
     let cdir = case_dir(case);
-    let seed = root.join("var/lib/cloud/seed/nocloud");
-    fs::create_dir_all(&seed).unwrap();
     for name in ["meta-data", "user-data", "vendor-data", "network-config"] {
-        if let Ok(content) = fs::read(cdir.join(name)) {
-            fs::write(seed.join(name), content).unwrap();
+        if let Ok(content) = fs::read_to_string(cdir.join(name)) {
+            let guest = format!("/var/lib/cloud/seed/nocloud/{name}");
+            copy.write(&guest, &content);
             fs::set_permissions(
-                seed.join(name),
+                copy.path(&guest),
                 std::os::unix::fs::PermissionsExt::from_mode(0o644),
             )
             .unwrap();
         }
     }
-    fs::write(
-        root.join("etc/cloud/cloud.cfg.d/90-recorder.cfg"),
-        RECORDER_CFG,
-    )
-    .unwrap();
     if cdir.join("root").is_dir() {
         let ok = Command::new("cp")
             .arg("-a")
             .arg(format!("{}/.", cdir.join("root").display()))
-            .arg(&root)
+            .arg(copy.root())
             .status()
             .unwrap();
         assert!(ok.success());
     }
-    // What the recorder's namespaces gave cloud-init: its kernel command line
-    // and a /run that says systemd is PID 1.
-    fs::create_dir_all(root.join("proc")).unwrap();
-    fs::write(
-        root.join("proc/cmdline"),
-        "BOOT_IMAGE=/boot/vmlinuz root=LABEL=root ro console=ttyS0\n",
-    )
-    .unwrap();
-    fs::create_dir_all(root.join("run/systemd/system")).unwrap();
-    dir
-}
-
-/// The four stages, as the recorder ran them, with the name its
-/// `exit-codes` file gives each.
-const STAGES: [(&str, &[&str]); 4] = [
-    ("init-local", &["init", "--local"]),
-    ("init", &["init"]),
-    ("config", &["modules", "--mode=config"]),
-    ("final", &["modules", "--mode=final"]),
-];
-
-/// Boots `root`; returns what cloudboot printed and each stage's exit code.
-fn boot(root: &Path) -> (String, Vec<(&'static str, Option<i32>)>) {
-    let mut log = String::new();
-    let mut codes = Vec::new();
-    for (stage, args) in STAGES {
-        let out = Command::new(common::BIN)
-            .arg("--root")
-            .arg(root)
-            .args(args)
-            .output()
-            .unwrap();
-        log.push_str(&format!(
-            "== {args:?}: {:?}\n{}{}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-        codes.push((stage, out.status.code()));
-    }
-    (log, codes)
+    copy
 }
 
 /// Each stage's exit code against cloud-init's (`expected/exit-codes`):
@@ -396,9 +344,9 @@ fn check_case(case: &str) {
     let Some(base) = common::skip::debian_root() else {
         return;
     };
-    let dir = prepare(&base, case);
-    let root = dir.path().join("root");
-    let (log, codes) = boot(&root);
+    let copy = prepare(&base, case);
+    let root = copy.root();
+    let (log, codes) = copy.boot();
     let mut problems = compare_exit_codes(case, &codes);
     problems.extend(compare(case, &root, &log));
     assert!(problems.is_empty(), "{case}:\n{}", problems.join("\n"));
@@ -555,11 +503,11 @@ fn full_case_reboot_runs_only_per_always_modules_and_changes_what_cloud_init_cha
     let Some(base) = common::skip::debian_root() else {
         return;
     };
-    let dir = prepare(&base, "full");
-    let root = dir.path().join("root");
-    boot(&root);
+    let copy = prepare(&base, "full");
+    let root = copy.root();
+    copy.boot();
     let before = snapshot(&root);
-    let (log, _) = boot(&root);
+    let (log, _) = copy.boot();
     let after = snapshot(&root);
 
     let status: serde_json::Value =
@@ -625,9 +573,9 @@ fn key_fingerprint_tables_are_cloud_inits() {
         return;
     };
     for case in ["ssh", "ssh-root", "users", "full"] {
-        let dir = prepare(&base, case);
-        let root = dir.path().join("root");
-        let (log, _) = boot(&root);
+        let copy = prepare(&base, case);
+        let root = copy.root();
+        let (log, _) = copy.boot();
         let ci_info = |text: String| -> Vec<String> {
             text.lines()
                 .filter(|l| l.starts_with("ci-info: "))

@@ -9,10 +9,12 @@
 //! without them; a failure under `CLOUDBOOT_REQUIRE_ROOT_TESTS`).
 
 mod common;
+mod modules_common;
 
 use std::fs;
 use std::path::Path;
-use std::process::Command;
+
+use modules_common::debian_copy::DebianCopy;
 
 /// A self-signed CA certificate made for this test (its key was thrown away).
 const CERT: &str = "-----BEGIN CERTIFICATE-----
@@ -36,54 +38,6 @@ Qk5+Qf6XpQwhNMAlkyr4QsF48b0DbODFQq89v1SqIg==
 -----END CERTIFICATE-----
 ";
 
-/// The same settings the recorder boots with (no network, no disks).
-const CFG: &str = "datasource_list: [NoCloud, None]\nnetwork: {config: disabled}\ngrowpart: {mode: \"off\"}\nresize_rootfs: false\n";
-
-/// A copy of the Debian root, seeded with `user_data` for instance `iid`.
-fn prepare(base: &Path) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("root");
-    let ok = Command::new("cp")
-        .args(["-a", "--reflink=auto"])
-        .arg(base)
-        .arg(&root)
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    fs::write(root.join("etc/cloud/cloud.cfg.d/90-test.cfg"), CFG).unwrap();
-    fs::create_dir_all(root.join("proc")).unwrap();
-    fs::write(root.join("proc/cmdline"), "root=LABEL=root ro\n").unwrap();
-    fs::create_dir_all(root.join("run/systemd/system")).unwrap();
-    dir
-}
-
-fn seed(root: &Path, iid: &str, user_data: &str) {
-    let seed = root.join("var/lib/cloud/seed/nocloud");
-    fs::create_dir_all(&seed).unwrap();
-    fs::write(seed.join("meta-data"), format!("instance-id: {iid}\n")).unwrap();
-    fs::write(seed.join("user-data"), user_data).unwrap();
-}
-
-/// The local and network stages (ca_certs is in Debian's cloud_init_modules).
-fn boot(root: &Path) -> String {
-    let mut log = String::new();
-    for args in [&["init", "--local"][..], &["init"][..]] {
-        let out = Command::new(common::BIN)
-            .arg("--root")
-            .arg(root)
-            .args(args)
-            .output()
-            .unwrap();
-        log.push_str(&format!(
-            "== {args:?}: {:?}\n{}{}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    log
-}
-
 fn user_data(extra: &str) -> String {
     let indented: String = CERT.lines().map(|l| format!("      {l}\n")).collect();
     format!("#cloud-config\nca_certs:\n{extra}  trusted:\n    - |\n{indented}")
@@ -99,13 +53,14 @@ fn update_ca_certificates_trusts_the_certificate_and_remove_defaults_leaves_it_a
         assert!(std::env::var_os("CLOUDBOOT_REQUIRE_ROOT_TESTS").is_none());
         return;
     }
-    let dir = prepare(&base);
-    let root = dir.path().join("root");
+    let copy = DebianCopy::as_recorded(&base);
+    let root = copy.root();
     let defaults = fs::read_to_string(root.join("etc/ca-certificates.conf")).unwrap();
     assert!(defaults.contains("mozilla/"), "{defaults}");
 
-    seed(&root, "iid-ca-certs-1", &user_data(""));
-    let log = boot(&root);
+    copy.seed("instance-id: iid-ca-certs-1\n", &user_data(""));
+    // The local and network stages (ca_certs is in Debian's cloud_init_modules).
+    let (log, _) = copy.stages(2);
     let ours = root.join("usr/share/ca-certificates/cloud-init-ca-certs.crt");
     assert_eq!(fs::read_to_string(&ours).unwrap(), CERT, "{log}");
     let conf = fs::read_to_string(root.join("etc/ca-certificates.conf")).unwrap();
@@ -128,12 +83,11 @@ fn update_ca_certificates_trusts_the_certificate_and_remove_defaults_leaves_it_a
     // A reboot (a new /run) into a new instance that removes the
     // defaults: only ours is left.
     fs::remove_dir_all(root.join("run/cloud-init")).unwrap();
-    seed(
-        &root,
-        "iid-ca-certs-2",
+    copy.seed(
+        "instance-id: iid-ca-certs-2\n",
         &user_data("  remove_defaults: true\n"),
     );
-    let log = boot(&root);
+    let (log, _) = copy.stages(2);
     assert_eq!(
         fs::read_to_string(root.join("etc/ca-certificates.conf")).unwrap(),
         "cloud-init-ca-certs.crt\n",

@@ -19,11 +19,10 @@ mod modules_common;
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::UnixDatagram;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use common::*;
-use modules_common::RECORDER_CFG;
+use modules_common::debian_copy::DebianCopy;
 
 const HELPER: &str = "/usr/lib/cloud-init/write-ssh-key-fingerprints";
 
@@ -69,29 +68,23 @@ fn wrong_types_fail_the_module_naming_file_and_line() {
 
 /// A copy of the Debian root, prepared as `record.sh` prepares one, with
 /// its own host keys and a syslog socket; removed when dropped.
-struct DebianCopy {
-    dir: tempfile::TempDir,
+struct KeysCopy {
+    copy: DebianCopy,
 }
 
-impl DebianCopy {
-    fn new(base: &Path, meta: &str, user: &str) -> DebianCopy {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("root");
-        run(Command::new("cp")
-            .args(["-a", "--reflink=auto"])
-            .arg(base)
-            .arg(&root));
-        let copy = DebianCopy { dir };
-        // Nothing of this test may write to this machine's console.
-        fs::remove_file(copy.path("/dev/console")).unwrap();
-        copy.write("/var/lib/cloud/seed/nocloud/meta-data", meta);
-        copy.write("/var/lib/cloud/seed/nocloud/user-data", user);
-        copy.write("/etc/cloud/cloud.cfg.d/90-recorder.cfg", RECORDER_CFG);
-        copy.write(
-            "/proc/cmdline",
-            "BOOT_IMAGE=/boot/vmlinuz root=LABEL=root ro console=ttyS0\n",
-        );
-        fs::create_dir_all(copy.path("/run/systemd/system")).unwrap();
+impl std::ops::Deref for KeysCopy {
+    type Target = DebianCopy;
+    fn deref(&self) -> &DebianCopy {
+        &self.copy
+    }
+}
+
+impl KeysCopy {
+    fn new(base: &Path, meta: &str, user: &str) -> KeysCopy {
+        let copy = KeysCopy {
+            copy: DebianCopy::as_recorded(base),
+        };
+        copy.seed(meta, user);
         // Host keys of this copy's own, made by its ssh-keygen (a DSA key
         // too: 22.4's default key blacklist is ssh-dss).
         for old in fs::read_dir(copy.path("/etc/ssh")).unwrap().flatten() {
@@ -117,20 +110,6 @@ impl DebianCopy {
         copy
     }
 
-    fn root(&self) -> PathBuf {
-        self.dir.path().join("root")
-    }
-
-    fn path(&self, guest: &str) -> PathBuf {
-        self.root().join(guest.trim_start_matches('/'))
-    }
-
-    fn write(&self, guest: &str, text: &str) {
-        let p = self.path(guest);
-        fs::create_dir_all(p.parent().unwrap()).unwrap();
-        fs::write(&p, text).unwrap();
-    }
-
     fn read(&self, guest: &str) -> Vec<u8> {
         fs::read(self.path(guest)).unwrap_or_default()
     }
@@ -151,46 +130,13 @@ impl DebianCopy {
         });
     }
 
-    /// A program run inside the copy; its stdout, and its stderr.
-    fn chroot(&self, argv: &[&str]) -> (String, String) {
-        let out = Command::new("chroot")
-            .arg(self.root())
-            .args(argv)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{argv:?}: {out:?}");
-        (
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
-    /// `cloudboot --root COPY ARGS`: its stderr.
+    /// `cloudboot --root COPY ARGS`: the log of the run.
     fn cloudboot(&self, args: &[&str]) -> String {
-        let out = Command::new(BIN)
-            .arg("--root")
-            .arg(self.root())
-            .args(args)
-            .output()
-            .unwrap();
-        format!(
-            "== {args:?}: {:?}\n{}{}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
+        self.copy.cloudboot(args).1
     }
 
     fn boot(&self) -> String {
-        [
-            &["init", "--local"][..],
-            &["init"],
-            &["modules", "--mode=config"],
-            &["modules", "--mode=final"],
-        ]
-        .iter()
-        .map(|args| self.cloudboot(args))
-        .collect()
+        self.copy.boot().0
     }
 
     /// cloud-init 22.4's `handle()` of module `cc_NAME`, driven in the
@@ -248,11 +194,6 @@ fn without_syslog_time(text: &str) -> String {
         .collect()
 }
 
-fn run(cmd: &mut Command) {
-    let st = cmd.status().unwrap();
-    assert!(st.success(), "{cmd:?}");
-}
-
 /// The user-data's `random_seed` (but its file): gzip data
 /// (`gzip.compress(b"gzipped seed\n", mtime=0)`) and a command that
 /// records the file it was given.
@@ -266,7 +207,7 @@ fn host_keys_and_seed_as_cloud_init_in_the_debian_root() {
     let Some(base) = common::skip::debian_root() else {
         return;
     };
-    let copy = DebianCopy::new(
+    let copy = KeysCopy::new(
         &base,
         "instance-id: iid-keys-seed\nlocal-hostname: keys\nrandom_seed: from the metadata\n",
         &format!("#cloud-config\nssh_deletekeys: false\nssh_genkeytypes: []\nrandom_seed:\n{SEED}"),

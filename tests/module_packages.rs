@@ -20,7 +20,7 @@ use std::process::Command;
 
 use common::skip::{self, Need};
 use common::BIN;
-use modules_common::RECORDER_CFG;
+use modules_common::debian_copy::DebianCopy;
 
 const META: &str = "instance-id: iid-packages-0001\nlocal-hostname: packages\n";
 
@@ -79,76 +79,12 @@ fn build_deb(dir: &Path, name: &str, version: &str) {
     fs::remove_dir_all(&tree).unwrap();
 }
 
-struct Copy {
-    dir: tempfile::TempDir,
-}
-
-impl Copy {
-    fn root(&self) -> PathBuf {
-        self.dir.path().join("root")
-    }
-
-    fn path(&self, guest: &str) -> PathBuf {
-        self.root().join(guest.trim_start_matches('/'))
-    }
-
-    fn write(&self, guest: &str, text: &str) {
-        let p = self.path(guest);
-        fs::create_dir_all(p.parent().unwrap()).unwrap();
-        fs::write(&p, text).unwrap();
-    }
-
-    fn read(&self, guest: &str) -> String {
-        fs::read_to_string(self.path(guest)).unwrap_or_default()
-    }
-
-    /// The four stages, each `cloudboot --root COPY ...` in a network
-    /// namespace of its own.
-    fn boot(&self) -> String {
-        let mut log = String::new();
-        for args in [
-            &["init", "--local"][..],
-            &["init"],
-            &["modules", "--mode=config"],
-            &["modules", "--mode=final"],
-        ] {
-            let out = Command::new("unshare")
-                .args(["--net", "--"])
-                .arg(BIN)
-                .arg("--root")
-                .arg(self.root())
-                .args(args)
-                .output()
-                .unwrap();
-            log.push_str(&format!(
-                "== {args:?}: {:?}\n{}{}",
-                out.status.code(),
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        log
-    }
-}
-
 /// The copy, with the repository in it and no source but that one.
-fn prepare(base: &Path) -> Copy {
-    let dir = tempfile::tempdir().unwrap();
-    run(Command::new("cp")
-        .args(["-a", "--reflink=auto"])
-        .arg(base)
-        .arg(dir.path().join("root")));
-    let copy = Copy { dir };
-    // Nothing of this test may write to this machine's console.
-    let _ = fs::remove_file(copy.path("/dev/console"));
-    copy.write("/var/lib/cloud/seed/nocloud/meta-data", META);
-    copy.write("/var/lib/cloud/seed/nocloud/user-data", USER_DATA);
-    copy.write("/etc/cloud/cloud.cfg.d/90-recorder.cfg", RECORDER_CFG);
-    copy.write(
-        "/proc/cmdline",
-        "BOOT_IMAGE=/boot/vmlinuz root=LABEL=root ro console=ttyS0\n",
-    );
-    fs::create_dir_all(copy.path("/run/systemd/system")).unwrap();
+fn prepare(base: &Path) -> DebianCopy {
+    // Each stage in a network namespace of its own: apt-get can reach
+    // nothing but the file: repository.
+    let copy = DebianCopy::as_recorded(base).without_network();
+    copy.seed(META, USER_DATA);
     // The image's own sources name the network: gone.
     let _ = fs::remove_file(copy.path("/etc/apt/sources.list"));
     if let Ok(entries) = fs::read_dir(copy.path("/etc/apt/sources.list.d")) {
@@ -174,7 +110,7 @@ fn prepare(base: &Path) -> Copy {
 }
 
 /// The instance's semaphore directory in the copy.
-fn sem_dir(copy: &Copy) -> PathBuf {
+fn sem_dir(copy: &DebianCopy) -> PathBuf {
     copy.path("/var/lib/cloud/instances/iid-packages-0001/sem")
 }
 
@@ -191,7 +127,7 @@ fn a_package_is_installed_from_a_local_apt_repository_in_the_debian_root() {
         return;
     }
     let copy = prepare(&base);
-    let log = copy.boot();
+    let (log, _) = copy.boot();
 
     // Installed, by dpkg's own account, with their files.
     for (pkg, version) in [

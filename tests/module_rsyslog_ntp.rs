@@ -19,7 +19,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
 use common::*;
-use modules_common::RECORDER_CFG;
+use modules_common::debian_copy::{copy_root, prepare_as_recorded};
 
 const USER_DATA: &str = "#cloud-config
 rsyslog:
@@ -54,21 +54,8 @@ fn rsyslog_remotes_and_ntp_servers_in_the_debian_root() {
         return;
     };
     let m = Machine::new();
-    let st = Command::new("cp")
-        .args(["-a", "--reflink=auto"])
-        .arg(base.join("."))
-        .arg(m.root())
-        .status()
-        .unwrap();
-    assert!(st.success());
-    // Nothing of this test may write to this machine's console.
-    fs::remove_file(m.path("/dev/console")).unwrap();
-    m.write("/etc/cloud/cloud.cfg.d/90-recorder.cfg", RECORDER_CFG);
-    m.write(
-        "/proc/cmdline",
-        "BOOT_IMAGE=/boot/vmlinuz root=LABEL=root ro console=ttyS0\n",
-    );
-    fs::create_dir_all(m.path("/run/systemd/system")).unwrap();
+    copy_root(&base, m.root());
+    prepare_as_recorded(m.root());
     m.write("/usr/sbin/chronyd", "#!/bin/sh\nexit 0\n");
     fs::set_permissions(
         m.path("/usr/sbin/chronyd"),

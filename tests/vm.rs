@@ -519,7 +519,6 @@ fn ec2_metadata_service_on_its_real_address() {
 }
 
 #[test]
-#[ignore = "needs growpart and resizefs (issue 13, the second modules wave): cloudboot skips them today"]
 fn the_root_partition_grows_to_the_disk() {
     let Some(mut g) = guest(Init::Systemd, System::Cloudboot) else {
         return;

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 use super::common::Machine;
 
+pub mod debian_copy;
+
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/modules")
 }
