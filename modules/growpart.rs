@@ -46,7 +46,7 @@
 
 use crate::module::prelude::*;
 use crate::modules::shared::block_devices::{
-    lead, option_list, refusal, rootdev_from_cmdline, Lead,
+    lead, refusal, rootdev_from_cmdline, Lead,
 };
 
 pub struct Growpart;
@@ -121,7 +121,7 @@ impl Module for Growpart {
             out.note("use ignore_growroot_disabled to ignore");
             return out;
         }
-        let devices = option_list(mycfg, "devices", &["/"]);
+        let devices = py::cfg::option_list(mycfg, "devices", &["/"]);
         if devices.is_empty() {
             out.note("growpart: empty device list");
             return out;

@@ -79,8 +79,8 @@ impl Module for KeysToConsole {
             out.notes.push(msg);
             return out;
         }
-        let fp_blacklist = option_list(ctx.cfg, "ssh_fp_console_blacklist", &[]);
-        let key_blacklist = option_list(ctx.cfg, "ssh_key_console_blacklist", &["ssh-dss"]);
+        let fp_blacklist = py::cfg::option_list(ctx.cfg, "ssh_fp_console_blacklist", &[]);
+        let key_blacklist = py::cfg::option_list(ctx.cfg, "ssh_key_console_blacklist", &["ssh-dss"]);
         out.effects.push(Effect::Run(Command::new([
             helper,
             fp_blacklist.join(","),
@@ -93,17 +93,6 @@ impl Module for KeysToConsole {
 /// `_get_helper_tool_path(distro)`: below the distro's `usr_lib_exec`.
 fn helper_path(distro: &Distro) -> String {
     format!("{}/{HELPER}", distro.usr_lib_exec())
-}
-
-/// `util.get_cfg_option_list(cfg, key, default)`: absent gives `default`,
-/// null none, a list its items, anything else one item, as `str()` writes it.
-fn option_list(cfg: &Value, key: &str, default: &[&str]) -> Vec<String> {
-    match cfg.get(key) {
-        None => default.iter().map(|s| s.to_string()).collect(),
-        Some(Value::Null) => Vec::new(),
-        Some(Value::Seq(items)) => items.iter().map(Value::python_str).collect(),
-        Some(other) => vec![other.python_str()],
-    }
 }
 
 #[cfg(test)]

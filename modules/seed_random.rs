@@ -32,7 +32,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::module::prelude::*;
-use crate::modules::write_files::write_limit;
+use crate::modules::shared::limits::write_limit;
 
 pub struct SeedRandom;
 

@@ -27,6 +27,7 @@
 use std::path::PathBuf;
 
 use crate::module::prelude::*;
+use crate::modules::shared::limits::write_limit;
 use crate::module::prelude::py::path::abspath;
 
 /// A `write_files` entry (also read by write_files_deferred).
@@ -233,23 +234,6 @@ fn plan_entry(ctx: &Context, n: usize, entry: &Value) -> Result<Effect, ConfigEr
         append,
     })
 }
-
-/// The most a gzip entry may decompress to: `cloudboot: {limits:
-/// {write_file_bytes: N}}` in the config, else 256 MiB. cloud-init has no
-/// limit (a 1 GiB bomb costs it gigabytes of memory); cloudboot streams the
-/// content to disk and stops at this one.
-pub fn write_limit(cfg: &Value) -> u64 {
-    cfg.get("cloudboot")
-        .and_then(|c| c.get("limits"))
-        .and_then(|l| l.get("write_file_bytes"))
-        .and_then(|v| match v {
-            Value::Int(i) => u64::try_from(*i).ok(),
-            _ => None,
-        })
-        .unwrap_or(DEFAULT_WRITE_LIMIT)
-}
-
-const DEFAULT_WRITE_LIMIT: u64 = 256 << 20;
 
 /// Decoded content: gzip data stays compressed until it is written
 /// (streamed to the file, never whole in memory).

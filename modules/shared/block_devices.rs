@@ -77,17 +77,6 @@ pub fn rootdev_from_cmdline(ctx: &Context) -> Option<String> {
     })
 }
 
-/// `util.get_cfg_option_list(cfg, key, default)`: absent gives `default`,
-/// null none, a list its items, anything else one item, as `str()` writes it.
-pub fn option_list(cfg: &Value, key: &str, default: &[&str]) -> Vec<String> {
-    match cfg.get(key) {
-        None => default.iter().map(|s| s.to_string()).collect(),
-        Some(Value::Null) => Vec::new(),
-        Some(Value::Seq(items)) => items.iter().map(Value::python_str).collect(),
-        Some(other) => vec![other.python_str()],
-    }
-}
-
 /// The recorded expectations of 22.4's cc_growpart and cc_resizefs
 /// (`tests/fixtures/growpart/`), and a kit whose host has each case's
 /// layout.

@@ -3,6 +3,7 @@
 //! only through [`crate::module::prelude`].
 
 pub mod block_devices;
+pub mod limits;
 pub mod one_line;
 pub mod ssh_util;
 pub mod sshd_config;

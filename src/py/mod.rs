@@ -21,6 +21,7 @@
 //! `value::python_float_repr`): this folder builds on [`crate::value`], and
 //! the value model needs none of it, so the two make no circle.
 
+pub mod cfg;
 pub mod float;
 pub mod header;
 pub mod int;
