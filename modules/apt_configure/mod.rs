@@ -28,10 +28,9 @@
 //! names are not resolved to pick a mirror (`search`, `search_dns`); only
 //! the default `add_apt_repo_match` is taken; keys are made keyrings by
 //! gpg's `--output` and apt's cached lists renamed by `mv`, inside the
-//! root (22.4 does both in Python); jinja templates take variables only
-//! (Debian's own `sources.list.debian.tmpl` uses `{% if %}` and is refused
-//! by name, so on Debian `sources_list` must be given or the sources list
-//! preserved, as Debian 12's cloud.cfg does; Ubuntu's renders).
+//! root (22.4 does both in Python); jinja templates are rendered by
+//! `jinja::blocks` (Debian's and Ubuntu's own templates render as 22.4
+//! renders them; an expression it does not read is refused by name).
 //! tests/fixtures/apt_configure holds what 22.4 itself does.
 
 mod convert;

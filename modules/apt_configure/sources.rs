@@ -12,7 +12,8 @@ const DEFAULT_KEYSERVER: &str = "keyserver.ubuntu.com";
 const SOURCES_LIST: &str = "/etc/apt/sources.list";
 
 /// `templater.render_string(text, params)`: jinja after a `## template:
-/// jinja` header (variables only: a statement is refused by name), else
+/// jinja` header (`jinja::blocks`: Debian's template has `{% if codename in
+/// (...) %}`; what it does not read is refused by name), else
 /// the basic renderer, where a name that is not a parameter is an error
 /// (cloud-init's KeyError).
 pub fn render(text: &str, params: &Params, key: &str) -> Result<String, ConfigError> {
@@ -25,26 +26,14 @@ pub fn render(text: &str, params: &Params, key: &str) -> Result<String, ConfigEr
             })
         }),
         (Kind::Jinja, body, _) => {
-            use jinja::{render_with, Dialect, Lookup};
-            const APT: Dialect = Dialect {
-                comments: true,
-                whitespace_control: true,
-                max_output: None,
-                statement_note: " in an apt sources template",
-                expression_note: " in an apt sources template",
-            };
-            let found = |name: &str| match lookup(name) {
-                Some(v) => Lookup::Found(v),
-                None if !name.is_empty()
-                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
-                {
-                    Lookup::Undefined
+            // Later parameters win, as 22.4's dict update does.
+            let mut vars: Vec<(&str, jinja::blocks::Var)> = Vec::new();
+            for (k, v) in params.iter().rev() {
+                if !vars.iter().any(|(name, _)| name == k) {
+                    vars.push((k, jinja::blocks::Var::Str(v.clone())));
                 }
-                None => Lookup::Refused,
-            };
-            let add = if body.ends_with('\n') { "\n" } else { "" };
-            let (out, _) = render_with(body, &APT, found).map_err(|e| ConfigError::new(key, e.to_string()))?;
-            Ok(format!("{out}{add}"))
+            }
+            jinja::blocks::render(body, &vars).map_err(|e| ConfigError::new(key, e.to_string()))
         }
     }
 }

@@ -92,11 +92,7 @@ fn sort_renames(ops: &mut [J]) {
 }
 
 /// Where cloudboot differs on purpose (see the module's docs).
-const DEPARTURES: &[(&str, &str)] = &[(
-    "no-apt-with-template",
-    // Debian's own template has `{% if %}`, which cloudboot's jinja refuses.
-    "is not supported by cloudboot",
-)];
+const DEPARTURES: &[(&str, &str)] = &[];
 
 #[test]
 fn every_recorded_case_plans_as_cloud_init_22_4_ran_it() {

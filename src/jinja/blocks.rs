@@ -205,6 +205,11 @@ fn refuse(statement: &str) -> JinjaError {
     ))
 }
 
+/// Whether word `at` of `w` is the keyword `kw`.
+fn is_word(w: &[Tok], at: usize, kw: &str) -> bool {
+    matches!(w.get(at), Some(Tok::Word(x)) if x == kw)
+}
+
 fn is_name(s: &str) -> bool {
     let mut chars = s.chars();
     chars
@@ -213,15 +218,68 @@ fn is_name(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// An expression: names, `|list`, `+`, `not`, `and`, `or`.
+/// An expression: names, string literals, tuples of them, `|list`, `+`,
+/// `in` and `not in`, `not`, `and`, `or`, and parentheses.
 #[derive(Debug)]
 enum Expr {
     Name(String),
+    Lit(String),
+    Tuple(Vec<Expr>),
     List(Box<Expr>),
     Add(Box<Expr>, Box<Expr>),
+    /// `needle in haystack`, or `not in` when the flag is set.
+    In(Box<Expr>, Box<Expr>, bool),
     Not(Box<Expr>),
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
+}
+
+/// A word of an expression.
+#[derive(Clone, Debug, PartialEq)]
+enum Tok {
+    Word(String),
+    /// A quoted string, without its quotes.
+    Lit(String),
+    Sym(char),
+}
+
+/// The words of `text`, or `None` for a character cloudboot does not read
+/// (a quoted string with a backslash, an operator it has not).
+fn tokens(text: &str) -> Option<Vec<Tok>> {
+    let mut out = Vec::new();
+    let mut chars = text.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c.is_whitespace() {
+            chars.next();
+        } else if "|+(),".contains(c) {
+            out.push(Tok::Sym(c));
+            chars.next();
+        } else if c == '\'' || c == '"' {
+            chars.next();
+            let mut lit = String::new();
+            loop {
+                match chars.next()? {
+                    '\\' => return None,
+                    q if q == c => break,
+                    other => lit.push(other),
+                }
+            }
+            out.push(Tok::Lit(lit));
+        } else if c.is_ascii_alphanumeric() || c == '_' {
+            let mut word = String::new();
+            while let Some(&c) = chars
+                .peek()
+                .filter(|c| c.is_ascii_alphanumeric() || **c == '_')
+            {
+                word.push(c);
+                chars.next();
+            }
+            out.push(Tok::Word(word));
+        } else {
+            return None;
+        }
+    }
+    Some(out)
 }
 
 impl Expr {
@@ -229,69 +287,113 @@ impl Expr {
         let refused = || {
             JinjaError(format!(
                 "jinja expression '{text}' is not supported by cloudboot \
-                 (only names, |list, +, not, and, or)"
+                 (only names, quoted strings, tuples, |list, +, in, not, and, or)"
             ))
         };
-        let spaced = text.replace('|', " | ").replace('+', " + ");
-        let words: Vec<&str> = spaced.split_whitespace().collect();
+        let w = tokens(text).ok_or_else(refused)?;
         let mut at = 0;
-        let expr = Expr::or(&words, &mut at).ok_or_else(refused)?;
-        if at != words.len() {
+        let expr = Expr::or(&w, &mut at).ok_or_else(refused)?;
+        if at != w.len() {
             return Err(refused());
         }
         Ok(expr)
     }
 
-    fn or(w: &[&str], at: &mut usize) -> Option<Expr> {
+    fn or(w: &[Tok], at: &mut usize) -> Option<Expr> {
         let mut left = Expr::and(w, at)?;
-        while w.get(*at) == Some(&"or") {
+        while is_word(w, *at, "or") {
             *at += 1;
             left = Expr::Or(Box::new(left), Box::new(Expr::and(w, at)?));
         }
         Some(left)
     }
 
-    fn and(w: &[&str], at: &mut usize) -> Option<Expr> {
+    fn and(w: &[Tok], at: &mut usize) -> Option<Expr> {
         let mut left = Expr::not(w, at)?;
-        while w.get(*at) == Some(&"and") {
+        while is_word(w, *at, "and") {
             *at += 1;
             left = Expr::And(Box::new(left), Box::new(Expr::not(w, at)?));
         }
         Some(left)
     }
 
-    fn not(w: &[&str], at: &mut usize) -> Option<Expr> {
-        if w.get(*at) == Some(&"not") {
+    fn not(w: &[Tok], at: &mut usize) -> Option<Expr> {
+        if is_word(w, *at, "not") {
             *at += 1;
             return Some(Expr::Not(Box::new(Expr::not(w, at)?)));
         }
-        Expr::add(w, at)
+        Expr::compare(w, at)
     }
 
-    fn add(w: &[&str], at: &mut usize) -> Option<Expr> {
+    /// `a in b`, `a not in b` (binding tighter than `not`, as in Python).
+    fn compare(w: &[Tok], at: &mut usize) -> Option<Expr> {
+        let left = Expr::add(w, at)?;
+        let negated = is_word(w, *at, "not") && is_word(w, *at + 1, "in");
+        if !negated && !is_word(w, *at, "in") {
+            return Some(left);
+        }
+        *at += if negated { 2 } else { 1 };
+        let right = Expr::add(w, at)?;
+        Some(Expr::In(Box::new(left), Box::new(right), negated))
+    }
+
+    fn add(w: &[Tok], at: &mut usize) -> Option<Expr> {
         let mut left = Expr::filtered(w, at)?;
-        while w.get(*at) == Some(&"+") {
+        while w.get(*at) == Some(&Tok::Sym('+')) {
             *at += 1;
             left = Expr::Add(Box::new(left), Box::new(Expr::filtered(w, at)?));
         }
         Some(left)
     }
 
-    fn filtered(w: &[&str], at: &mut usize) -> Option<Expr> {
-        let name = *w.get(*at)?;
-        if !is_name(name) || ["or", "and", "not", "in"].contains(&name) {
-            return None;
-        }
-        *at += 1;
-        let mut expr = Expr::Name(name.into());
-        while w.get(*at) == Some(&"|") {
-            if w.get(*at + 1) != Some(&"list") {
+    fn filtered(w: &[Tok], at: &mut usize) -> Option<Expr> {
+        let mut expr = Expr::primary(w, at)?;
+        while w.get(*at) == Some(&Tok::Sym('|')) {
+            if !is_word(w, *at + 1, "list") {
                 return None;
             }
             *at += 2;
             expr = Expr::List(Box::new(expr));
         }
         Some(expr)
+    }
+
+    /// A name, a quoted string, `(expr)`, or a tuple `(a, b, ...)`.
+    fn primary(w: &[Tok], at: &mut usize) -> Option<Expr> {
+        match w.get(*at)? {
+            Tok::Word(name)
+                if is_name(name) && !["or", "and", "not", "in"].contains(&name.as_str()) =>
+            {
+                *at += 1;
+                Some(Expr::Name(name.clone()))
+            }
+            Tok::Lit(s) => {
+                *at += 1;
+                Some(Expr::Lit(s.clone()))
+            }
+            Tok::Sym('(') => {
+                *at += 1;
+                let mut items = Vec::new();
+                let mut tuple = false;
+                while w.get(*at) != Some(&Tok::Sym(')')) {
+                    items.push(Expr::or(w, at)?);
+                    match w.get(*at)? {
+                        Tok::Sym(',') => {
+                            tuple = true;
+                            *at += 1;
+                        }
+                        Tok::Sym(')') => {}
+                        _ => return None,
+                    }
+                }
+                *at += 1;
+                if !tuple && items.len() == 1 {
+                    return items.pop();
+                }
+                Some(Expr::Tuple(items))
+            }
+            _ => None,
+        }
     }
 
     fn eval(&self, scope: &[(String, Val)]) -> Result<Val, JinjaError> {
@@ -302,6 +404,34 @@ impl Expr {
                 .find(|(k, _)| k == n)
                 .map(|(_, v)| v.clone())
                 .unwrap_or_else(|| Val::Undefined(n.clone())),
+            Expr::Lit(s) => Val::Str(s.clone()),
+            Expr::Tuple(items) => Val::List(
+                items
+                    .iter()
+                    .map(|e| match e.eval(scope)? {
+                        Val::Str(s) => Ok(s),
+                        other => Err(JinjaError(format!(
+                            "a {} in a tuple is not supported by cloudboot (strings only)",
+                            other.type_name()
+                        ))),
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
+            Expr::In(needle, haystack, negated) => {
+                let found = match (needle.eval(scope)?, haystack.eval(scope)?) {
+                    (Val::Str(n), Val::List(l)) => l.contains(&n),
+                    (Val::Str(n), Val::Str(h)) => h.contains(&n),
+                    (Val::Undefined(_), Val::List(_)) => false,
+                    (n, h) => {
+                        return Err(JinjaError(format!(
+                            "'{} in {}' is not supported by cloudboot",
+                            n.type_name(),
+                            h.type_name()
+                        )))
+                    }
+                };
+                Val::Bool(found != *negated)
+            }
             Expr::List(e) => Val::List(match e.eval(scope)? {
                 Val::List(l) => l,
                 Val::Str(s) => s.chars().map(String::from).collect(),
@@ -460,6 +590,25 @@ mod tests {
         assert_eq!(render(timesyncd, &vars(&[], &[])).unwrap(), "[Time]\n\n");
     }
 
+    /// Debian's sources.list template (cloud-init 22.4's
+    /// `sources.list.debian.tmpl`): `in` over a tuple of strings.
+    #[test]
+    fn in_over_a_tuple_of_strings() {
+        let line = "{{codename}}{% if codename in ('buster', 'stretch') %}/updates{% else %}-security{% endif %}";
+        let with = |c: &str| vec![("codename", Var::Str(c.into()))];
+        assert_eq!(render(line, &with("buster")).unwrap(), "buster/updates");
+        assert_eq!(
+            render(line, &with("bookworm")).unwrap(),
+            "bookworm-security"
+        );
+        let v = vars(&["a", "b"], &[]);
+        assert_eq!(
+            render("{{ 'a' in servers }} {{ 'c' not in servers }} {{ not 'a' in servers }} {{ (servers) }}", &v).unwrap(),
+            "True True False ['a', 'b']"
+        );
+        assert_eq!(render("{{ 'x' in \"fox\" }}", &v).unwrap(), "True");
+    }
+
     #[test]
     fn printing_undefined_else_and_refusals() {
         let v = vars(&["a", "b"], &[]);
@@ -475,6 +624,8 @@ mod tests {
         assert!(e.0.contains("'{% set x = 1 %}' is not supported"), "{e}");
         let e = render("{{ servers[0] }}", &v).unwrap_err();
         assert!(e.0.contains("'servers[0]' is not supported"), "{e}");
+        let e = render("{% if a == b %}x{% endif %}", &v).unwrap_err();
+        assert!(e.0.contains("'a == b' is not supported"), "{e}");
         let e = render("{% for s in servers %}", &v).unwrap_err();
         assert!(e.0.contains("ends before its '{% endfor %}'"), "{e}");
     }
