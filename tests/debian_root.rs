@@ -457,6 +457,13 @@ fn wave3_case_ends_in_cloud_inits_state() {
     check_case("wave3");
 }
 
+/// apt_configure, package_update_upgrade_install and ntp with apt-get for
+/// real, from the case's own file: repository.
+#[test]
+fn packages_case_ends_in_cloud_inits_state() {
+    check_case("packages");
+}
+
 /// Every path under `root` (but the kernel's and the bookkeeping trees) with
 /// its mode, owner and a hash of its content or link target.
 fn snapshot(root: &Path) -> std::collections::BTreeMap<String, (u32, u32, u32, u64)> {
