@@ -474,6 +474,13 @@ fn repos_case_ends_in_cloud_inits_state() {
     check_case("repos");
 }
 
+/// rh_subscription against a stand-in subscription-manager that logs its
+/// command lines (the password included: a public test value).
+#[test]
+fn rhsm_case_ends_in_cloud_inits_state() {
+    check_case("rhsm");
+}
+
 /// Every path under `root` (but the kernel's and the bookkeeping trees) with
 /// its mode, owner and a hash of its content or link target.
 fn snapshot(root: &Path) -> std::collections::BTreeMap<String, (u32, u32, u32, u64)> {
