@@ -251,3 +251,33 @@ fn bad_config_drive_user_data_names_the_drive_file() {
         errors[0]
     );
 }
+
+/// The second wave of modules (issue 13): a key of the wrong type fails
+/// that module with the file, key, line and column; the others run.
+#[test]
+fn second_wave_keys_of_the_wrong_type_name_file_and_line() {
+    let m = Machine::seeded(
+        META,
+        "#cloud-config\ntimezone: [Europe/Berlin]\nntp:\n  servers: 5\nkeyboard:\n  layout: [de]\n\
+         rsyslog:\n  remotes: [a]\napt:\n  conf: 5\nbyobu_by_default: 7\nruncmd: [ls]\n",
+    );
+    // A Debian root under systemd, where each of these modules runs.
+    m.write("/etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n");
+    std::fs::create_dir_all(m.path("/run/systemd/system")).unwrap();
+    let plan = m.plan(&[]);
+    for want in [
+        "user-data, line 2, column 1: timezone: expected a string, found list",
+        "user-data, line 4, column 3: ntp.servers: expected a list, found int (5)",
+        "user-data, line 6, column 3: keyboard.layout: expected a string, found list",
+        "user-data, line 8, column 3: rsyslog.remotes: expected a mapping, found list",
+        "user-data, line 10, column 3: apt.conf: expected a string, found int (5)",
+        "user-data, line 11, column 1: byobu_by_default: expected a string, found int (7)",
+    ] {
+        assert!(plan.contains(want), "{want}\n{plan}");
+    }
+    // runcmd, in the same stage, is not held up by them.
+    assert!(
+        plan.contains("runcmd [once-per-instance]: would run"),
+        "{plan}"
+    );
+}
