@@ -47,7 +47,10 @@ impl Module for DisableEc2Metadata {
         } else if accounts::which(ctx.fs, "ifconfig").is_some() {
             REJECT_CMD_IF
         } else {
-            out.error("Neither \"route\" nor \"ip\" command found, unable to manipulate routing table");
+            // 22.4 logs this as an error and returns: the module does not fail.
+            let msg = "Neither \"route\" nor \"ip\" command found, unable to manipulate routing table";
+            tracing::error!("{msg}");
+            out.notes.push(msg.into());
             return out;
         };
         out.effects.push(Effect::Host(HostAction {
@@ -85,12 +88,13 @@ mod tests {
     }
 
     #[test]
-    fn neither_program_is_22_4s_error() {
+    fn neither_program_is_22_4s_logged_error_and_no_failure() {
         let p = Kit::debian12()
             .cfg("disable_ec2_metadata: true")
             .plan(&DisableEc2Metadata);
+        assert!(p.errors().is_empty());
         assert_eq!(
-            p.errors(),
+            p.notes(),
             ["Neither \"route\" nor \"ip\" command found, unable to manipulate routing table"]
         );
     }
