@@ -89,14 +89,14 @@ registry! {
     zypper_add_repo::ZypperAddRepo,
 }
 
-/// The small second-wave modules against 22.4's own handlers.
-#[cfg(test)]
-mod small_recorded {
-    include!("../tests/fixtures/small_modules/recorded.rs");
-}
-
 /// Every module's schema, for checking a whole cloud-config document
 /// (`crate::schema::check_document`).
 pub fn schemas() -> Vec<&'static [crate::module::prelude::Field]> {
     all().iter().map(|m| m.info().schema).collect()
+}
+
+/// The small second-wave modules against 22.4's own handlers.
+#[cfg(test)]
+mod small_recorded {
+    include!("../tests/fixtures/small_modules/recorded.rs");
 }
