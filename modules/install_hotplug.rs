@@ -36,7 +36,16 @@ impl Module for InstallHotplug {
     fn plan(&self, ctx: &Context) -> ModuleOutput {
         let mut out = ModuleOutput::default();
         let rules = std::path::Path::new(RULES);
-        let reload = || Effect::Run(Command::new(["udevadm", "control", "--reload-rules"]));
+        // The running udev daemon's rules: with a root other than / this is
+        // recorded, never done.
+        let reload = || {
+            Effect::Host(HostAction {
+                what: "reload udev's rules".into(),
+                argv: ["udevadm", "control", "--reload-rules"]
+                    .map(String::from)
+                    .to_vec(),
+            })
+        };
         if !network_event_enabled(ctx.cfg, "hotplug") {
             if ctx.fs.exists(rules) {
                 out.note("Uninstalling hotplug, not enabled");

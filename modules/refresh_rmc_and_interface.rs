@@ -9,8 +9,8 @@
 //! is restarted.
 //!
 //! Skipped where the root has no `rmcctrl` (every image but PowerVM ones).
-//! The interfaces are the running machine's, so the steps run as one
-//! `sh -c` inside the root. One difference from 22.4: an interface without
+//! The interfaces are the running machine's, so the steps are one `sh -c`
+//! on the machine: a host action, only performed when the root is `/`. One difference from 22.4: an interface without
 //! an ifcfg file is passed over, where 22.4 fails the module
 //! (`UnboundLocalError` after its "does not exist" message).
 
@@ -61,12 +61,14 @@ impl Module for RefreshRmcAndInterface {
              NetworkManager and it is  restarted to re-establish the communication with the \
              hypervisor",
         );
-        out.effects.push(Effect::Run(Command::new([
-            "/bin/sh",
-            "-c",
-            REFRESH,
-            "refresh_rmc_and_interface",
-        ])));
+        // The machine's interfaces and NetworkManager: with a root other
+        // than / this is recorded, never done.
+        out.effects.push(Effect::Host(HostAction {
+            what: "bring the IPv6-only interfaces down and up, outside NetworkManager".into(),
+            argv: ["/bin/sh", "-c", REFRESH, "refresh_rmc_and_interface"]
+                .map(String::from)
+                .to_vec(),
+        }));
         out
     }
 }
