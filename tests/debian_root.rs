@@ -481,6 +481,20 @@ fn rhsm_case_ends_in_cloud_inits_state() {
     check_case("rhsm");
 }
 
+/// reset_rmc (in Debian's own list) with stand-in RSCT tools that log
+/// their calls and write a new node id.
+#[test]
+fn rsct_case_ends_in_cloud_inits_state() {
+    check_case("rsct");
+}
+
+/// spacewalk installs rhn-setup (a stand-in, from the case's file:
+/// repository) and registers with rhnreg_ks.
+#[test]
+fn spacewalk_case_ends_in_cloud_inits_state() {
+    check_case("spacewalk");
+}
+
 /// Every path under `root` (but the kernel's and the bookkeeping trees) with
 /// its mode, owner and a hash of its content or link target.
 fn snapshot(root: &Path) -> std::collections::BTreeMap<String, (u32, u32, u32, u64)> {
