@@ -445,13 +445,7 @@ mod tests {
                 assert_eq!(theirs["stdin"].as_str().unwrap().as_bytes(), &ours.bytes[..]);
                 assert!(ours.secret, "{name}: the key is secret");
             }
-            match case["error"].as_str() {
-                None => assert!(run.errors().is_empty(), "{name}: {:?}", run.errors()),
-                Some(e) => {
-                    let msg = e.split_once(": ").unwrap().1;
-                    assert_eq!(run.errors(), [msg], "{name}");
-                }
-            }
+            run.assert_error_as_recorded(name, case["error"].as_str());
             for e in run.effects() {
                 match e {
                     Effect::Run(c) if c.argv[0] == "growpart" => {

@@ -558,13 +558,7 @@ mod tests {
                 .map(|l| l.as_str().unwrap())
                 .collect();
             assert_eq!(planned.notes(), logs, "{name}: messages");
-            match case["error"].as_str() {
-                None => assert!(planned.errors().is_empty(), "{name}: {:?}", planned.errors()),
-                Some(error) => {
-                    let message = error.split_once(": ").unwrap().1;
-                    assert_eq!(planned.errors(), [message], "{name}");
-                }
-            }
+            planned.assert_error_as_recorded(name, case["error"].as_str());
         }
     }
 

@@ -637,13 +637,7 @@ mod tests {
             if !probe_done.is_empty() {
                 assert_eq!(probe_done, done, "{name}: the message after the reload");
             }
-            match case["error"].as_str() {
-                None => assert!(planned.errors().is_empty(), "{name}: {:?}", planned.errors()),
-                Some(error) => {
-                    let message = error.split_once(": ").unwrap().1;
-                    assert_eq!(planned.errors(), [message], "{name}");
-                }
-            }
+            planned.assert_error_as_recorded(name, case["error"].as_str());
         }
     }
 

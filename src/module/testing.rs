@@ -209,6 +209,24 @@ impl Planned {
         &self.out.notes
     }
 
+    /// Checks the module's errors against what 22.4 raised in a recorded
+    /// case (`recorded`: the exception as `Type: message`, or none): no
+    /// error where it raised nothing, else one error whose text is the
+    /// message (after the file it names, where the error is about a file).
+    pub fn assert_error_as_recorded(&self, case: &str, recorded: Option<&str>) {
+        let errors = self.errors();
+        match recorded {
+            None => assert!(errors.is_empty(), "{case}: {errors:?}"),
+            Some(error) => {
+                let message = error.split_once(": ").map_or(error, |(_, m)| m);
+                assert!(
+                    errors.len() == 1 && errors[0].ends_with(message),
+                    "{case}: {errors:?}, expected {error}"
+                );
+            }
+        }
+    }
+
     /// Every file write, in order.
     pub fn written(&self) -> Vec<Written> {
         self.out
