@@ -631,3 +631,85 @@ fn key_fingerprint_tables_are_cloud_inits() {
         assert_eq!(got, want, "{case}\n{log}");
     }
 }
+
+/// The second boot (a reboot: a fresh /run) of the cases recorded for the
+/// second wave of modules: cloudboot changes the files cloud-init's second
+/// boot changed (`expected/boot2/changes`), no others, and each stage exits
+/// as cloud-init's did (`expected/boot2/exit-codes`).
+#[test]
+fn second_boots_change_what_cloud_init_changes() {
+    let Some(base) = common::skip::debian_root() else {
+        return;
+    };
+    // What the recorder leaves out of its snapshots, and the trees
+    // `snapshot` skips.
+    let ignored = |p: &str| {
+        [
+            "/var/cache/",
+            "/var/lib/apt/",
+            "/var/lib/dpkg/",
+            "/var/lib/systemd/",
+            "/var/lib/cloud/",
+            "/var/log/",
+            "/run/",
+            "/tmp/",
+        ]
+        .iter()
+        .any(|d| p.starts_with(d))
+            || p.contains("__pycache__")
+    };
+    let mut problems = Vec::new();
+    for case in [
+        "mime",
+        "minimal",
+        "wave2",
+        "wave3",
+        "packages",
+        "repos",
+        "rhsm",
+        "rsct",
+        "spacewalk",
+    ] {
+        let copy = prepare(&base, case);
+        let root = copy.root();
+        copy.boot();
+        fs::remove_dir_all(root.join("run/cloud-init")).unwrap();
+        let before = snapshot(&root);
+        let (log, codes) = copy.boot();
+        let after = snapshot(&root);
+        let ours: BTreeSet<String> = after
+            .iter()
+            .filter(|(p, v)| before.get(*p) != Some(v))
+            .map(|(p, _)| p.clone())
+            .chain(before.keys().filter(|p| !after.contains_key(*p)).cloned())
+            .filter(|p| !ignored(p))
+            .collect();
+        let text = fs::read_to_string(case_dir(case).join("expected/boot2/changes")).unwrap();
+        let theirs: BTreeSet<String> = text
+            .lines()
+            .filter(|l| !l.contains("same content after normalisation"))
+            .filter_map(|l| l.split('\t').next())
+            .filter(|p| !ignored(p))
+            .map(str::to_string)
+            .collect();
+        if ours != theirs {
+            problems.push(format!(
+                "{case}: the second boot changed {ours:?}; cloud-init's {theirs:?}\n{log}"
+            ));
+        }
+        let want = fs::read_to_string(case_dir(case).join("expected/boot2/exit-codes")).unwrap();
+        for line in want.lines() {
+            let (stage, code) = line.split_once('\t').unwrap();
+            let got = codes
+                .iter()
+                .find(|(s, _)| *s == stage)
+                .and_then(|(_, c)| *c);
+            if got != code.parse().ok() {
+                problems.push(format!(
+                    "{case}: second boot, stage {stage} exited {got:?}, cloud-init {code}\n{log}"
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
