@@ -55,8 +55,7 @@ impl Module for InstallHotplug {
                 // Only reached when the list had an unknown event: every
                 // datasource cloudboot has supports hotplug.
                 let msg = "Hotplug is unsupported by current datasource. Udev rules will NOT be installed.";
-                tracing::warn!("{msg}");
-                out.notes.push(msg.into());
+                out.warn(msg);
             } else {
                 out.note("Skipping hotplug install, not enabled");
             }

@@ -75,8 +75,7 @@ impl Module for KeysToConsole {
                 "Unable to activate module {}, helper tool not found at {helper}",
                 ctx.name
             );
-            tracing::warn!("{msg}");
-            out.notes.push(msg);
+            out.warn(msg);
             return out;
         }
         let fp_blacklist = py::cfg::option_list(ctx.cfg, "ssh_fp_console_blacklist", &[]);

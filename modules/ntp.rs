@@ -149,8 +149,7 @@ fn handle(ctx: &Context, out: &mut ModuleOutput) -> Result<(), String> {
                 Some(text) => text,
                 None => {
                     let dir = path.parent().unwrap_or(std::path::Path::new("/"));
-                    warn(
-                        out,
+                    out.warn(
                         format!(
                             "No template found in {} for template named {name}",
                             dir.display()
@@ -388,11 +387,6 @@ fn install_packages(ctx: &Context, packages: &[String]) -> Result<Vec<Effect>, S
         .map_err(|e| e.to_string())
 }
 
-/// A warning cloud-init logs: to the log, and among the module's notes.
-fn warn(out: &mut ModuleOutput, msg: String) {
-    tracing::warn!("{msg}");
-    out.notes.push(msg);
-}
 
 #[cfg(test)]
 mod tests {

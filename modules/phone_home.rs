@@ -159,8 +159,7 @@ impl Module for PhoneHome {
             let msg = format!(
                 "Skipping module named {name}, no 'url' found in 'phone_home' configuration"
             );
-            tracing::warn!("{msg}");
-            out.notes.push(msg);
+            out.warn(msg);
             return out;
         };
         let Value::Str(url) = url_v else {

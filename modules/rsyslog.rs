@@ -156,8 +156,7 @@ fn load_config(cfg: &Value, out: &mut ModuleOutput) -> Result<RsyslogConfig, Str
         Value::Seq(list) => {
             let msg = "DEPRECATION: This rsyslog list format is deprecated and will be removed \
                        in a future version of cloud-init. Use documented keys.";
-            tracing::warn!("{msg}");
-            out.notes.push(msg.into());
+            out.warn(msg);
             let mut m = Mapping::new();
             m.insert(Value::str("configs"), Value::Seq(list.clone()));
             for (legacy, key) in [
@@ -249,7 +248,7 @@ fn apply_rsyslog_changes(
         let (content, filename) = match ent {
             Value::Map(m) => {
                 let Some(content) = m.get("content") else {
-                    warn(out, format!("No 'content' entry in config entry {pos}"));
+                    out.warn(format!("No 'content' entry in config entry {pos}"));
                     continue;
                 };
                 (content, m.get("filename"))
@@ -269,7 +268,7 @@ fn apply_rsyslog_changes(
         };
         let filename = filename.trim_matches(py::str::is_space);
         if filename.is_empty() {
-            warn(out, format!("Entry {pos} has an empty filename"));
+            out.warn(format!("Entry {pos} has an empty filename"));
             continue;
         }
         let path = join(cfg_dir, filename);
@@ -295,7 +294,7 @@ fn apply_rsyslog_changes(
             }
             // `content.endswith` raises before the file is opened;
             // `util.logexc` logs it and the loop goes on.
-            _ => warn(out, format!("Failed to write to {path}")),
+            _ => out.warn(format!("Failed to write to {path}")),
         }
     }
     Ok(files)
@@ -326,8 +325,7 @@ fn remotes_to_rsyslog_cfg(remotes: &Mapping, out: &mut ModuleOutput) -> Result<S
         };
         match parse_remotes_line(text, name) {
             Ok(remote) => lines.push(remote),
-            Err(RemoteError::Value(e)) => warn(
-                out,
+            Err(RemoteError::Value(e)) => out.warn(
                 format!(
                     "failed loading remote {}: {text} [{e}]",
                     name.python_str_any()
@@ -523,11 +521,6 @@ fn reload_syslog(distro: &Distro, reload: &Reload, done: String) -> Effect {
     }
 }
 
-/// A warning cloud-init logs: to the log, and among the module's notes.
-fn warn(out: &mut ModuleOutput, msg: String) {
-    tracing::warn!("{msg}");
-    out.notes.push(msg);
-}
 
 #[cfg(test)]
 mod tests {

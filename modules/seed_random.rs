@@ -29,7 +29,7 @@
 //! give its size only, as cloud-init logs it.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::module::prelude::*;
 use crate::modules::shared::limits::write_limit;
@@ -143,7 +143,7 @@ fn seed_command(ctx: &Context, mycfg: &Value, file: &str, out: &mut ModuleOutput
         }
         return;
     };
-    if which(ctx.fs, program).is_none() {
+    if accounts::which(ctx.fs, program).is_none() {
         if required {
             out.error(failed(format!(
                 "command '{program}' not found but required=true"
@@ -276,22 +276,6 @@ fn owner_ids(uid: u32, gid: u32) -> Owner {
         user: Some(named(uid)),
         group: Some(named(gid)),
     }
-}
-
-/// `subp.which(program)` inside the root: a name with a `/` is taken from
-/// `/` first; then every directory of cloud-init's `PATH`.
-fn which(fs: &dyn FsView, program: &str) -> Option<PathBuf> {
-    if program.contains('/') {
-        let direct = Path::new("/").join(program.trim_start_matches('/'));
-        if fs.is_executable_file(&direct) {
-            return Some(direct);
-        }
-        return accounts::SEARCH_PATH
-            .iter()
-            .map(|d| PathBuf::from(format!("{d}/{program}")))
-            .find(|p| fs.is_executable_file(p));
-    }
-    accounts::which(fs, program)
 }
 
 #[cfg(test)]

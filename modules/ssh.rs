@@ -121,8 +121,7 @@ impl Module for Ssh {
                     .lstat(&p)
                     .is_some_and(|a| a.kind == FileKind::Dir)
                 {
-                    warn(
-                        &mut out,
+                    out.warn(
                         format!("Failed deleting key file {}", p.display()),
                     );
                     continue;
@@ -148,7 +147,7 @@ impl Module for Ssh {
         match apply_credentials(&mut st, ctx) {
             Ok(refused) => refused.into_iter().for_each(|e| out.error(e)),
             Err(e) => {
-                warn(&mut out, "Applying SSH credentials failed!".to_string());
+                out.warn("Applying SSH credentials failed!".to_string());
                 tracing::debug!("{e}");
                 out.notes.push(e.into());
             }
@@ -158,11 +157,6 @@ impl Module for Ssh {
     }
 }
 
-/// A warning cloud-init logs: to the log, and among the module's notes.
-fn warn(out: &mut ModuleOutput, msg: String) {
-    tracing::warn!("{msg}");
-    out.notes.push(msg);
-}
 
 /// `ssh_keys`: write what is given, derive missing public keys.
 fn provided_keys(
@@ -189,7 +183,7 @@ fn provided_keys(
             } else {
                 "unrecognized"
             };
-            warn(out, format!("Skipping {reason} ssh_keys entry: \"{key}\""));
+            out.warn(format!("Skipping {reason} ssh_keys entry: \"{key}\""));
             continue;
         };
         let text = match val {

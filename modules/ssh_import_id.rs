@@ -49,8 +49,7 @@ impl Module for SshImportId {
         }
         if accounts::which(ctx.fs, BINARY).is_none() {
             let msg = "ssh-import-id is not installed, but module ssh_import_id is configured. Skipping module.";
-            tracing::warn!("{msg}");
-            out.notes.push(msg.into());
+            out.warn(msg);
             return out;
         }
         if let Some((user, ids)) = ctx.args.split_first() {

@@ -119,11 +119,19 @@ fn name_or_number(found: Option<String>, id: u32) -> String {
     })
 }
 
-/// `subp.which(program)` inside the root.
+/// `subp.which(program)` inside the root: a name with a `/` is taken from
+/// `/` first (the root is the programs' working directory); then every
+/// directory of cloud-init's `PATH`.
 pub fn which(fs: &dyn FsView, program: &str) -> Option<PathBuf> {
+    if program.contains('/') {
+        let direct = Path::new("/").join(program.trim_start_matches('/'));
+        if fs.is_executable_file(&direct) {
+            return Some(direct);
+        }
+    }
     SEARCH_PATH
         .iter()
-        .map(|d| Path::new(d).join(program))
+        .map(|d| PathBuf::from(format!("{d}/{program}")))
         .find(|p| fs.is_executable_file(p))
 }
 
