@@ -381,6 +381,7 @@ impl<'t> Engine<'t> {
             paths: &self.paths,
             cfg: sys_cfg,
             stage,
+            facts: datasource::Facts::new(self.target.fs(), self.target.root(), &self.opts.devices),
         };
         let drop_link = match datasource::cache::restore(&ctx) {
             Cached::Trusted(c) => {

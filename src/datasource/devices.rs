@@ -23,7 +23,7 @@ pub fn candidates(
 ) -> Vec<Box<dyn SeedSource>> {
     let mut out: Vec<Box<dyn SeedSource>> = Vec::new();
     let mut seen: Vec<PathBuf> = Vec::new();
-    for (shown, host) in device_paths(ctx) {
+    for (shown, host) in device_paths(ctx.fs, ctx.root, ctx.devices) {
         let canon = std::fs::canonicalize(&host).unwrap_or_else(|_| host.clone());
         if seen.contains(&canon) {
             continue;
@@ -62,14 +62,17 @@ pub fn candidates(
     out
 }
 
-/// Every device to probe, as (name to show, path on this machine).
-fn device_paths(ctx: &DsContext) -> Vec<(String, PathBuf)> {
-    let mut out: Vec<(String, PathBuf)> = ctx
-        .devices
+/// Every device to probe, as (name to show, path on this machine): the
+/// ones given on the command line, then the root's.
+pub(super) fn device_paths(
+    fs: &dyn crate::rootfs::FsView,
+    root: &crate::rootfs::Root,
+    devices: &[PathBuf],
+) -> Vec<(String, PathBuf)> {
+    let mut out: Vec<(String, PathBuf)> = devices
         .iter()
         .map(|p| (p.display().to_string(), p.clone()))
         .collect();
-    let root = ctx.root;
     let by_label = Path::new("/dev/disk/by-label");
     // A device whose link cannot be resolved inside the root (a loop) is
     // not probed.
@@ -77,11 +80,10 @@ fn device_paths(ctx: &DsContext) -> Vec<(String, PathBuf)> {
         Ok(host) => out.push((guest.display().to_string(), host)),
         Err(e) => tracing::warn!("skipping device {}: {e}", guest.display()),
     };
-    for name in ctx.fs.list_dir(by_label).unwrap_or_default() {
+    for name in fs.list_dir(by_label).unwrap_or_default() {
         add(by_label.join(&name));
     }
-    let mut blocks = ctx
-        .fs
+    let mut blocks = fs
         .list_dir(Path::new("/sys/class/block"))
         .unwrap_or_default();
     // CD-ROMs first (config drives are usually there), then the rest by name.

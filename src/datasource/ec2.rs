@@ -14,9 +14,9 @@
 
 use serde_json::{Map, Value as J};
 
-use super::service::{dmi, metadata_urls, Bounds, Client, Miss, Waits};
+use super::service::{metadata_urls, Bounds, Client, Miss, Waits};
 use super::{
-    BlockDevices, Datasource, DatasourceInfo, DsContext, DsError, DsMode, Found, Instance,
+    BlockDevices, Datasource, DatasourceInfo, Detect, DsContext, DsError, DsMode, Found, Instance,
 };
 use crate::value::Value;
 
@@ -34,22 +34,25 @@ const MAX_DEPTH: usize = 10;
 
 /// The platform, from DMI under the root (ds-identify's `ec2_identify_platform`).
 fn platform(ctx: &DsContext) -> Option<&'static str> {
-    let starts_ec2 =
-        |v: Option<String>| v.is_some_and(|s| s.to_ascii_lowercase().starts_with("ec2"));
-    if starts_ec2(dmi(ctx.fs, "product_uuid"))
-        || starts_ec2(dmi(ctx.fs, "product_serial"))
-        || starts_ec2(
-            ctx.fs
-                .read_string(std::path::Path::new("/sys/hypervisor/uuid")),
-        )
-        || dmi(ctx.fs, "sys_vendor").is_some_and(|v| v.contains("Amazon"))
+    let facts = &ctx.facts;
+    let starts_ec2 = |v: Option<&str>| v.is_some_and(|s| s.to_ascii_lowercase().starts_with("ec2"));
+    if starts_ec2(facts.dmi("product_uuid"))
+        || starts_ec2(facts.dmi("product_serial"))
+        || starts_ec2(facts.hypervisor_uuid().as_deref())
+        || facts.dmi("sys_vendor").is_some_and(|v| v.contains("Amazon"))
     {
         return Some("aws");
     }
-    if dmi(ctx.fs, "product_serial").is_some_and(|s| s.ends_with("brightbox.com")) {
+    if facts
+        .dmi("product_serial")
+        .is_some_and(|s| s.ends_with("brightbox.com"))
+    {
         return Some("brightbox");
     }
-    if dmi(ctx.fs, "product_name").is_some_and(|p| p.starts_with("3DS Outscale")) {
+    if facts
+        .dmi("product_name")
+        .is_some_and(|p| p.starts_with("3DS Outscale"))
+    {
         return Some("outscale");
     }
     None
@@ -270,16 +273,21 @@ impl Datasource for Ec2 {
         BlockDevices::from_ec2_metadata(instance.metadata.get("block-device-mapping"))
     }
 
+    /// Found where DMI names an EC2 platform; otherwise tried only when
+    /// the config asks for Ec2 itself.
+    fn detect(&self, ctx: &DsContext) -> Detect {
+        if platform(ctx).is_some() {
+            Detect::Found
+        } else if requested(ctx) {
+            Detect::Maybe
+        } else {
+            Detect::NotFound
+        }
+    }
+
     fn get(&self, ctx: &DsContext) -> Found {
         let mut problems = Vec::new();
         let cloud = platform(ctx);
-        if cloud.is_none() && !requested(ctx) {
-            tracing::debug!("Ec2: not an EC2 platform by DMI and not asked for; not tried");
-            return Found {
-                instance: None,
-                problems,
-            };
-        }
         let ds_cfg = ctx.ds_cfg("Ec2");
         // On a platform DMI names, cloud-init's `url_timeout` 50 and
         // `url_max_wait` 120: the service is there, and a loaded host may

@@ -8,7 +8,9 @@
 
 mod block_devices;
 pub mod cache;
+pub mod detect;
 mod devices;
+pub mod ephemeral;
 mod error;
 pub mod events;
 mod mounted;
@@ -35,6 +37,7 @@ use crate::value::Value;
 
 pub use block_devices::{BlockDevices, DeviceLookup};
 pub use configdrive::ConfigDrive;
+pub use detect::{Detect, Facts};
 pub use error::DsError;
 pub use nocloud::NoCloud;
 pub use none::NoneSource;
@@ -321,6 +324,9 @@ pub struct DsContext<'a> {
     /// The system config (cloud.cfg and friends): `datasource.<Name>` lives there.
     pub cfg: &'a Value,
     pub stage: Stage,
+    /// What ds-identify reads (DMI, command line, labels), read once per
+    /// search: [`Datasource::detect`] decides from it.
+    pub facts: Facts<'a>,
 }
 
 impl DsContext<'_> {
@@ -350,7 +356,16 @@ pub trait Datasource: Sync {
     fn name(&self) -> &'static str {
         self.info().name
     }
+    /// Whether this datasource can apply here, from [`DsContext::facts`]
+    /// (and cheap checks of its own: a seed directory, a socket), as
+    /// ds-identify's `dscheck_<Name>`; it must cost microseconds and never
+    /// touch the network. [`Detect::NotFound`] means [`Datasource::get`] is
+    /// never called. The default, `Maybe`, always looks.
+    fn detect(&self, _ctx: &DsContext) -> Detect {
+        Detect::Maybe
+    }
     /// Looks for data; `instance: None` when this datasource is not here.
+    /// Called only when [`Datasource::detect`] did not say `NotFound`.
     fn get(&self, ctx: &DsContext) -> Found;
     /// The names its metadata gives block devices (cloud-init's
     /// `device_name_to_device`), read from an instance it found; the
@@ -426,6 +441,10 @@ pub fn search(names: &[String], ctx: &DsContext) -> Search {
         let Some(ds) = by_name(name) else {
             continue;
         };
+        if ds.detect(ctx) == Detect::NotFound {
+            tracing::debug!("{name}: not detected on this platform; not tried");
+            continue;
+        }
         out.searched.push(name.clone());
         let found = ds.get(ctx);
         for p in &found.problems {

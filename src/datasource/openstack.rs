@@ -7,7 +7,7 @@
 
 use super::configdrive::{instance_from, read_v2, Flavor};
 use super::service::{dmi, metadata_urls, Bounds, Client, ServiceSource, Waits};
-use super::{BlockDevices, Datasource, DatasourceInfo, DsContext, Found, Instance};
+use super::{BlockDevices, Datasource, DatasourceInfo, Detect, DsContext, Found, Instance};
 
 pub struct OpenStack;
 
@@ -22,8 +22,11 @@ const DMI_ASSET_TAGS: &[&str] = &[
 
 /// `detect_openstack`, from DMI under the root.
 pub fn detected(ctx: &DsContext) -> bool {
-    dmi(ctx.fs, "product_name").is_some_and(|p| DMI_PRODUCTS.contains(&p.as_str()))
-        || dmi(ctx.fs, "chassis_asset_tag").is_some_and(|t| DMI_ASSET_TAGS.contains(&t.as_str()))
+    let facts = &ctx.facts;
+    facts.dmi("product_name").is_some_and(|p| DMI_PRODUCTS.contains(&p))
+        || facts
+            .dmi("chassis_asset_tag")
+            .is_some_and(|t| DMI_ASSET_TAGS.contains(&t))
 }
 
 static INFO: DatasourceInfo = DatasourceInfo {
@@ -45,15 +48,12 @@ impl Datasource for OpenStack {
         BlockDevices::from_openstack_ec2_metadata(instance.ec2_metadata.as_ref())
     }
 
+    fn detect(&self, ctx: &DsContext) -> Detect {
+        Detect::found_if(detected(ctx))
+    }
+
     fn get(&self, ctx: &DsContext) -> Found {
         let mut problems = Vec::new();
-        if !detected(ctx) {
-            tracing::debug!("OpenStack: DMI does not say OpenStack; not tried");
-            return Found {
-                instance: None,
-                problems,
-            };
-        }
         let ds_cfg = ctx.ds_cfg("OpenStack");
         // DMI said OpenStack: cloud-init's `url_timeout` 10, and its
         // `url_max_wait` -1 (no waiting: each URL tried once) as a window
