@@ -5,6 +5,7 @@ mod common;
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
 
+use common::metadata_server::{MetadataServer, Reply};
 use common::*;
 
 /// One request as the server saw it.
@@ -176,6 +177,39 @@ fn ec2_imdsv2_uses_its_token_on_every_request() {
             .all(|s| s.token.as_deref() == Some("tok-123")),
         "{log:?}"
     );
+}
+
+/// On the real address, 169.254.169.254:80 in the test's own namespace,
+/// with the built-in metadata URLs (no `metadata_urls`): what a cloud
+/// looks like to cloudboot.
+#[test]
+fn ec2_on_its_real_address() {
+    if !skip::require(&[skip::Need::Root(
+        "a metadata address in a private network namespace",
+    )]) {
+        return;
+    }
+    let routes = table(EC2_ROUTES);
+    let server = MetadataServer::on(
+        "169.254.169.254:80",
+        Box::new(move |r| {
+            if r.method == "PUT" {
+                return Reply::status(405, "");
+            }
+            let (status, body) = routes(&r.path);
+            Reply::status(status, body)
+        }),
+    );
+    let m = Machine::new();
+    m.write("/sys/class/dmi/id/sys_vendor", "Amazon EC2\n");
+    m.boot();
+    assert_eq!(m.read("/var/lib/cloud/data/instance-id"), "i-0abc\n");
+    assert_eq!(m.read("/etc/from-ec2"), "imds");
+    assert_eq!(
+        m.run_ok(&["query", "v1.subplatform"], 0),
+        "metadata (http://169.254.169.254)\n"
+    );
+    assert_eq!(server.requests()[0].method, "PUT");
 }
 
 #[test]
