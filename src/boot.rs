@@ -374,6 +374,7 @@ impl<'t> Engine<'t> {
         report: &mut StageReport,
     ) -> Option<Fetched> {
         let ctx = DsContext {
+            declared: &[],
             fs: self.target.fs(),
             root: self.target.root(),
             devices: &self.opts.devices,
@@ -402,12 +403,25 @@ impl<'t> Engine<'t> {
             }
             Cached::Missing => false,
         };
+        // The described datasources are read only when searching: a stage
+        // that trusts the cache neither reads them nor reports a bad one again.
+        let (declared, refused) = datasource::declared::load_all(self.target.fs());
+        report.errors.extend(refused);
+        let ctx = DsContext {
+            declared: &declared,
+            ..ctx
+        };
         // Config/final stages search with no dependencies: only None qualifies.
         let names: Vec<String> = match stage {
             Stage::Local | Stage::Network => {
-                datasource::search_order(&self.map.stage(stage).datasources, sys_cfg)
+                let described: Vec<String> = declared
+                    .iter()
+                    .filter(|d| d.in_stage(stage))
+                    .map(|d| d.name().to_string())
+                    .collect();
+                datasource::search_order(&self.map.stage(stage).datasources, &described, sys_cfg)
             }
-            _ => datasource::search_order(&["None".to_string()], sys_cfg),
+            _ => datasource::search_order(&["None".to_string()], &[], sys_cfg),
         };
         let found = datasource::search(&names, &ctx);
         report.errors.extend(found.problems);

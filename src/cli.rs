@@ -244,6 +244,11 @@ fn command_line(prog: &str) -> Parser {
                     "Accepted as cloud-init accepts it; the errors are listed, not \
                      annotated",
                 ))
+                .arg(Arg::value(
+                    &["--datasource"],
+                    "Validate a datasource description (a file for \
+                     /etc/cloudboot/datasources.d); cloudboot only",
+                ))
             },
         )
         .command(
@@ -871,6 +876,28 @@ fn cmd_schema(args: &Args, m: &Matches) -> i32 {
         eprintln!("Error:\n{msg}");
         1
     };
+    if let Some(file) = m.value("datasource") {
+        let text = match fs::read(file) {
+            Ok(t) => t,
+            Err(e) => return fail(format!("{file}: {e}")),
+        };
+        return match crate::datasource::declared::Declared::parse(file, &text) {
+            Ok(d) => {
+                println!(
+                    "Valid datasource description: {file} (datasource {})",
+                    d.name()
+                );
+                0
+            }
+            Err(refused) => {
+                let lines: Vec<String> = refused.into_iter().map(|r| r.0).collect();
+                fail(format!(
+                    "Datasource description errors:\n{}",
+                    lines.join("\n")
+                ))
+            }
+        };
+    }
     let docs = m.values("docs");
     if !docs.is_empty() {
         if m.value("config_file").is_some() || m.flag("system") {

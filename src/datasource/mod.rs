@@ -8,6 +8,7 @@
 
 mod block_devices;
 pub mod cache;
+pub mod declared;
 pub mod detect;
 mod devices;
 pub mod ephemeral;
@@ -327,6 +328,22 @@ pub struct DsContext<'a> {
     /// What ds-identify reads (DMI, command line, labels), read once per
     /// search: [`Datasource::detect`] decides from it.
     pub facts: Facts<'a>,
+    /// The datasources described in `/etc/cloudboot/datasources.d`.
+    pub declared: &'a [declared::Declared],
+}
+
+impl<'a> DsContext<'a> {
+    /// The datasource a `datasource_list` name means: a built-in one, or
+    /// one described in `datasources.d`.
+    pub fn datasource(&self, name: &str) -> Option<&'a dyn Datasource> {
+        by_name(name).or_else(|| {
+            let bare = registry::bare_name(name);
+            self.declared
+                .iter()
+                .find(|d| d.info().name == bare)
+                .map(|d| d as &dyn Datasource)
+        })
+    }
 }
 
 impl DsContext<'_> {
@@ -383,13 +400,18 @@ pub trait Datasource: Sync {
 /// A warning for each name in `datasource_list` that cannot be searched
 /// because cloudboot has no such datasource: without it a boot could end on
 /// `None` (no keys, no hostname) with nothing said.
-pub fn unavailable_in_list(cfg: &Value) -> Vec<String> {
+pub fn unavailable_in_list(cfg: &Value, declared: &[declared::Declared]) -> Vec<String> {
     let Some(list) = cfg.get("datasource_list").and_then(Value::as_seq) else {
         return Vec::new();
     };
     list.iter()
         .map(Value::python_str)
-        .filter(|name| by_name(name).is_none())
+        .filter(|name| {
+            by_name(name).is_none()
+                && !declared
+                    .iter()
+                    .any(|d| d.info().name == registry::bare_name(name))
+        })
         .map(|name| {
             if registry::CLOUD_INIT_DATASOURCES.contains(&registry::bare_name(&name)) {
                 format!(
@@ -405,16 +427,21 @@ pub fn unavailable_in_list(cfg: &Value) -> Vec<String> {
 }
 
 /// The names to search in a stage: the stage's list from stages.yaml,
-/// ordered and filtered by `datasource_list` when the config has one.
-pub fn search_order(stage_list: &[String], cfg: &Value) -> Vec<String> {
-    match cfg.get("datasource_list").and_then(Value::as_seq) {
-        Some(list) => list
-            .iter()
-            .map(Value::python_str)
-            .filter(|n| stage_list.iter().any(|s| s == n))
-            .collect(),
-        None => stage_list.to_vec(),
-    }
+/// ordered and filtered by `datasource_list` when the config has one. The
+/// datasources described in `datasources.d` for this stage come first,
+/// whether `datasource_list` names them or not (installing a description
+/// is asking for it; an image's own `datasource_list` predates it), or at
+/// their place in `datasource_list` when it names them.
+pub fn search_order(stage_list: &[String], declared: &[String], cfg: &Value) -> Vec<String> {
+    let Some(list) = cfg.get("datasource_list").and_then(Value::as_seq) else {
+        return declared.iter().chain(stage_list).cloned().collect();
+    };
+    let listed: Vec<String> = list.iter().map(Value::python_str).collect();
+    let unlisted = declared.iter().filter(|d| !listed.contains(d));
+    let in_list = listed
+        .iter()
+        .filter(|n| stage_list.contains(n) || declared.contains(n));
+    unlisted.chain(in_list).cloned().collect()
 }
 
 /// The outcome of a search.
@@ -431,14 +458,14 @@ pub fn search(names: &[String], ctx: &DsContext) -> Search {
     let mut out = Search {
         instance: None,
         problems: Vec::new(),
-        warnings: unavailable_in_list(ctx.cfg),
+        warnings: unavailable_in_list(ctx.cfg, ctx.declared),
         searched: Vec::new(),
     };
     for w in &out.warnings {
         tracing::warn!("{w}");
     }
     for name in names {
-        let Some(ds) = by_name(name) else {
+        let Some(ds) = ctx.datasource(name) else {
             continue;
         };
         if ds.detect(ctx) == Detect::NotFound {

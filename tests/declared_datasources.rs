@@ -1,0 +1,196 @@
+//! Datasources described in YAML (`/etc/cloudboot/datasources.d`): the
+//! shipped examples against a metadata service on its real address in the
+//! test's own network namespace, a token step, detection, and descriptions
+//! refused with file, key and line.
+
+mod common;
+
+use common::metadata_server::{MetadataServer, Reply, Request};
+use common::skip::{self, Need};
+use common::*;
+
+const HETZNER_META: &str = "instance-id: 4711\nhostname: hetzner-box\npublic-keys:\n- ssh-ed25519 AAAAC3Nza hetzner-key\nvendor_data: '#cloud-config\n\n  write_files: [{path: /etc/vendor-ran, content: v}]\n\n  '\nnetwork-config:\n  version: 1\n  config:\n  - type: physical\n    name: eth0\n    mac_address: '96:00:00:00:00:01'\n    subnets:\n    - type: dhcp\n";
+const USER_DATA: &str =
+    "#cloud-config\nwrite_files: [{path: /etc/from-declared, content: described}]\n";
+
+fn hetzner_service(r: &Request) -> Reply {
+    match r.path.as_str() {
+        "/hetzner/v1/metadata" => Reply::ok(HETZNER_META),
+        "/hetzner/v1/userdata" => Reply::ok(USER_DATA),
+        _ => Reply::not_found(),
+    }
+}
+
+fn with_example(m: &Machine, name: &str) {
+    let text = std::fs::read_to_string(format!(
+        "{}/examples/datasources.d/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    m.write(&format!("/etc/cloudboot/datasources.d/{name}"), &text);
+}
+
+/// `/run/cloud-init/cloud-id` is a link to `cloud-id-<id>`, which holds the id.
+fn assert_cloud_id(m: &Machine, id: &str) {
+    let link = std::fs::read_link(m.path("/run/cloud-init/cloud-id")).unwrap();
+    assert_eq!(
+        link.display().to_string(),
+        format!("/run/cloud-init/cloud-id-{id}")
+    );
+    assert_eq!(
+        m.read(&format!("/run/cloud-init/cloud-id-{id}")),
+        format!("{id}\n")
+    );
+}
+
+fn need_root() -> bool {
+    skip::require(&[Need::Root(
+        "a metadata address in a private network namespace",
+    )])
+}
+
+#[test]
+fn the_hetzner_example_boots_an_instance() {
+    if !need_root() {
+        return;
+    }
+    let server = MetadataServer::on("169.254.169.254:80", Box::new(hetzner_service));
+    let m = Machine::new();
+    m.write("/sys/class/dmi/id/sys_vendor", "Hetzner\n");
+    with_example(&m, "hetzner.yaml");
+    m.boot();
+    assert_eq!(m.read("/var/lib/cloud/data/instance-id"), "4711\n");
+    assert_eq!(m.read("/etc/from-declared"), "described");
+    assert_eq!(m.read("/etc/hostname"), "hetzner-box\n");
+    // Vendor-data as the service gave it (user-data's write_files wins
+    // over vendor-data's, as in cloud-init).
+    assert_eq!(
+        m.read("/var/lib/cloud/instances/4711/vendor-data.txt"),
+        "#cloud-config\nwrite_files: [{path: /etc/vendor-ran, content: v}]\n"
+    );
+    assert_cloud_id(&m, "hetzner");
+    assert_eq!(m.run_ok(&["query", "v1.cloud_name"], 0), "hetzner\n");
+    assert!(m
+        .run_ok(&["query", "v1.public_ssh_keys"], 0)
+        .contains("ssh-ed25519 AAAAC3Nza hetzner-key"));
+    assert_eq!(
+        m.read("/var/lib/cloud/instances/4711/datasource"),
+        "DataSourceHetznerDescribed: DataSourceHetznerDescribed \
+         [declared=/etc/cloudboot/datasources.d/hetzner.yaml][url=http://169.254.169.254/hetzner/v1/]\n"
+    );
+    assert!(m
+        .run_ok(&["status", "--long"], 0)
+        .contains("DataSourceHetznerDescribed"));
+    // Read in the local stage, once.
+    assert_eq!(
+        server.paths(),
+        ["/hetzner/v1/metadata", "/hetzner/v1/userdata"]
+    );
+}
+
+#[test]
+fn not_detected_means_not_asked() {
+    if !need_root() {
+        return;
+    }
+    let server = MetadataServer::on("169.254.169.254:80", Box::new(hetzner_service));
+    let m = Machine::new();
+    m.write("/sys/class/dmi/id/sys_vendor", "QEMU\n");
+    with_example(&m, "hetzner.yaml");
+    m.boot();
+    assert!(server.paths().is_empty(), "{:?}", server.paths());
+    assert!(!m.exists("/etc/from-declared"));
+}
+
+#[test]
+fn a_token_step_and_headers() {
+    if !need_root() {
+        return;
+    }
+    let server = MetadataServer::on(
+        "169.254.169.254:80",
+        Box::new(|r: &Request| {
+            if r.method == "PUT" && r.path == "/token" {
+                return match r.header("X-Ttl") {
+                    Some("60") => Reply::ok("secret-token\n"),
+                    _ => Reply::status(400, ""),
+                };
+            }
+            if r.header("X-Token") != Some("secret-token") || r.header("X-Flavor") != Some("mine") {
+                return Reply::status(401, "");
+            }
+            match r.path.as_str() {
+                "/v1/meta.json" => Reply::ok(
+                    r#"{"node": {"id": "node-9", "name": "tok-host"}, "ud": "I2Nsb3VkLWNvbmZpZwp3cml0ZV9maWxlczogW3twYXRoOiAvZXRjL3Rva2VuLXVkLCBjb250ZW50OiBva31dCg=="}"#,
+                ),
+                _ => Reply::not_found(),
+            }
+        }),
+    );
+    let m = Machine::new();
+    m.write("/proc/cmdline", "ro mycloud quiet\n");
+    m.write(
+        "/etc/cloudboot/datasources.d/mine.yaml",
+        "name: MyCloud\ndetect: {cmdline: mycloud}\nservice:\n  urls: [http://169.254.169.254]\n  headers: {X-Flavor: mine}\n  token: {path: token, headers: {X-Ttl: '60'}, send_as: X-Token}\ndocuments:\n  meta: {path: v1/meta.json}\ninstance:\n  instance_id: {document: meta, pointer: /node/id}\n  local_hostname: {document: meta, pointer: /node/name}\n  user_data: {document: meta, pointer: /ud, encoding: base64}\n",
+    );
+    m.boot();
+    assert_eq!(m.read("/var/lib/cloud/data/instance-id"), "node-9\n");
+    assert_eq!(m.read("/etc/token-ud"), "ok");
+    assert_cloud_id(&m, "mycloud");
+    let reqs = server.requests();
+    assert_eq!(reqs[0].method, "PUT");
+    assert!(reqs[1..]
+        .iter()
+        .all(|r| r.header("X-Token") == Some("secret-token")));
+    // The token is a secret: not in the log, the status or instance-data.
+    let log = m.read("/var/log/cloud-init.log");
+    assert!(!log.contains("secret-token"));
+    assert!(!m
+        .read("/run/cloud-init/instance-data.json")
+        .contains("secret-token"));
+}
+
+#[test]
+fn a_bad_description_is_refused_with_file_and_line_and_the_boot_goes_on() {
+    let m = Machine::seeded(
+        META,
+        "#cloud-config\nwrite_files: [{path: /etc/seeded, content: ok}]\n",
+    );
+    m.write(
+        "/etc/cloudboot/datasources.d/broken.yaml",
+        "name: Broken\nservice:\n  urls: [http://169.254.169.254/]\ndocuments:\n  meta: {path: m.json}\ninstance:\n  instance_id: {document: nothere, pointer: /id}\n",
+    );
+    m.boot_expecting(&[1, 0, 0, 0]);
+    assert_eq!(m.read("/etc/seeded"), "ok");
+    let errors = m.stage_errors("init-local");
+    assert!(
+        errors.iter().any(|e| e.contains(
+            "/etc/cloudboot/datasources.d/broken.yaml, line 7, column 17: instance.instance_id.document: no document named nothere"
+        )),
+        "{errors:#?}"
+    );
+    // `cloudboot schema --datasource` says the same, exit 1.
+    let out = m.run(&[
+        "schema",
+        "--datasource",
+        &m.path("/etc/cloudboot/datasources.d/broken.yaml")
+            .display()
+            .to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("line 7, column 17: instance.instance_id.document"));
+}
+
+#[test]
+fn the_shipped_examples_are_valid() {
+    for name in ["hetzner.yaml", "nwcs.yaml"] {
+        let m = Machine::new();
+        let path = format!(
+            "{}/examples/datasources.d/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let out = m.run_ok(&["schema", "--datasource", &path], 0);
+        assert!(out.starts_with("Valid datasource description"), "{out}");
+    }
+}
