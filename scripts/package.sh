@@ -22,6 +22,7 @@ mkdir -p dist/pkg/deb dist/pkg/rpm/etc/rc.d/init.d
 mkdir -p dist/pkg/deb/usr/bin && ln -sf cloudboot dist/pkg/deb/usr/bin/cloud-init
 # cloud-init's helper for bootcmd and boothooks, gone with cloud-init's package.
 ln -sf cloudboot dist/pkg/deb/usr/bin/cloud-init-per
+ln -sf cloudboot dist/pkg/deb/usr/bin/cloud-id
 mkdir -p "$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release" "$CARGO_TARGET_DIR/x86_64-unknown-linux-musl/release"
 cp "$gnu" "$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release/cloudboot"
 cp "$static" "$CARGO_TARGET_DIR/x86_64-unknown-linux-musl/release/cloudboot"

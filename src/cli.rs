@@ -127,6 +127,11 @@ fn command_line(prog: &str) -> Parser {
             "Query standardized instance metadata from the command line.",
             query_args,
         )
+        .command(
+            "cloud-id",
+            "Report the canonical cloud-id for this instance (the cloud-id program).",
+            crate::cloud_id::args,
+        )
         .command("devel", "Run development tools.", |p| {
             p.subcommands("Subcommands", "subcommand")
                 .command(
@@ -500,6 +505,7 @@ pub fn main(prog: &str, argv: Vec<String>) -> i32 {
         "status" => cmd_status(&args, sub),
         "clean" => cmd_clean(&args, sub),
         "query" => cmd_query(&args, sub),
+        "cloud-id" => crate::cloud_id::run(&args.root, sub),
         "plan" => cmd_plan(&args, sub),
         "schema" => cmd_schema(&args, sub),
         "boot" => cmd_boot(&args, sub),

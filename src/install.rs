@@ -3,7 +3,7 @@
 //! The binary goes to `/usr/bin/cloudboot`, `/usr/bin/cloud-init` becomes a
 //! link to it (a cloud-init already there is kept as
 //! `/usr/bin/cloud-init.cloudboot-saved` for `--uninstall`), so does
-//! `/usr/bin/cloud-init-per` where cloud-init's helper is not there, and the
+//! `/usr/bin/cloud-init-per` and `/usr/bin/cloud-id` where cloud-init's are not there, and the
 //! four stages get services of the image's init system:
 //!
 //! - **systemd**: `cloudboot-local`, `cloudboot`, `cloudboot-config`,
@@ -42,6 +42,9 @@ pub const COMPAT: &str = "/usr/bin/cloud-init";
 pub const SAVED: &str = "/usr/bin/cloud-init.cloudboot-saved";
 /// cloud-init's helper for bootcmd and boothooks ([`crate::per`]).
 pub const PER_HELPER: &str = "/usr/bin/cloud-init-per";
+/// cloud-init's programs cloudboot answers to by name, where the image
+/// lacks them: the helper, and `cloud-id` ([`crate::cloud_id`]).
+pub const HELPERS: [&str; 2] = [PER_HELPER, "/usr/bin/cloud-id"];
 pub const RECORD: &str = "/var/lib/cloudboot/install.json";
 
 /// The four stages: service name, description, command line.
@@ -406,15 +409,17 @@ pub fn install(fs: &dyn FsView, init: Init, binary: &[u8]) -> (Vec<Effect>, Reco
         path: COMPAT.into(),
         target: "cloudboot".into(),
     });
-    // cloud-init's own helper script works on the same state and stays
-    // where the cloud-init package does; where it is gone, cloudboot
-    // answers to the name.
-    if fs.lstat(Path::new(PER_HELPER)).is_none() {
-        effects.push(Effect::Symlink {
-            path: PER_HELPER.into(),
-            target: "cloudboot".into(),
-        });
-        rec.created.push(PER_HELPER.into());
+    // cloud-init's own helper programs work on the same state and stay
+    // where the cloud-init package does; where they are gone, cloudboot
+    // answers to their names.
+    for helper in HELPERS {
+        if fs.lstat(Path::new(helper)).is_none() {
+            effects.push(Effect::Symlink {
+                path: helper.into(),
+                target: "cloudboot".into(),
+            });
+            rec.created.push(helper.into());
+        }
     }
     match init {
         Init::Systemd => {

@@ -14,6 +14,7 @@ pub mod blockdev;
 pub mod blockfs;
 pub mod boot;
 pub mod cli;
+pub mod cloud_id;
 pub mod config;
 pub mod datasource;
 pub mod devel;

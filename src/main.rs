@@ -11,6 +11,7 @@ fn main() {
     // command line, with the program shown as it was called (argparse's way).
     let code = match name.as_str() {
         "cloud-init-per" | "cloud-init-run-module" => cloudboot::per::main(&name, &args),
+        "cloud-id" => cloudboot::cloud_id::main(&name, &args),
         _ => cloudboot::cli::main(&called_as, args),
     };
     std::process::exit(code);

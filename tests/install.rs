@@ -108,13 +108,15 @@ fn sysv_local_stage_starts_before_network_and_networkmanager() {
     assert!(m
         .read("/usr/bin/cloud-init.cloudboot-saved")
         .contains("cloud-init 0.7.5"));
-    // No cloud-init-per on this image: cloudboot answers to the name.
-    assert_eq!(
-        std::fs::read_link(m.path("/usr/bin/cloud-init-per"))
-            .unwrap()
-            .to_str(),
-        Some("cloudboot")
-    );
+    // No cloud-init-per or cloud-id on this image: cloudboot answers to
+    // the names.
+    for helper in ["/usr/bin/cloud-init-per", "/usr/bin/cloud-id"] {
+        assert_eq!(
+            std::fs::read_link(m.path(helper)).unwrap().to_str(),
+            Some("cloudboot"),
+            "{helper}"
+        );
+    }
     assert_eq!(m.mode("/usr/bin/cloudboot"), 0o755);
     // The installed binary is this one, and answers as cloud-init would be asked.
     let v = std::process::Command::new(m.path("/usr/bin/cloud-init"))
@@ -228,6 +230,7 @@ fn systemd_units_are_ordered_as_cloud_inits_and_verify() {
     assert!(!m.exists("/etc/systemd/system/cloud-init-local.service"));
     assert!(!m.exists("/usr/bin/cloud-init"));
     assert!(!m.exists("/usr/bin/cloud-init-per"));
+    assert!(!m.exists("/usr/bin/cloud-id"));
 }
 
 #[test]

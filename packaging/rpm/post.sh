@@ -5,6 +5,7 @@
 ln -sf cloudboot /usr/bin/cloud-init
 # cloud-init's helper for bootcmd and boothooks, gone with cloud-init's package.
 [ -e /usr/bin/cloud-init-per ] || ln -s cloudboot /usr/bin/cloud-init-per
+[ -e /usr/bin/cloud-id ] || ln -s cloudboot /usr/bin/cloud-id
 if [ -d /run/systemd/system ] || [ -x /usr/bin/systemctl ]; then
     mkdir -p /etc/systemd/system/multi-user.target.wants
     for s in cloudboot-local cloudboot cloudboot-config cloudboot-final; do

@@ -4,7 +4,7 @@ if [ "$1" = 0 ]; then
         rm -f /etc/systemd/system/multi-user.target.wants/$s.service
         [ -x /sbin/chkconfig ] && /sbin/chkconfig --del $s || :
     done
-    for link in /usr/bin/cloud-init /usr/bin/cloud-init-per; do
+    for link in /usr/bin/cloud-init /usr/bin/cloud-init-per /usr/bin/cloud-id; do
         [ "$(readlink $link 2>/dev/null)" = cloudboot ] && rm -f $link || :
     done
 fi
