@@ -444,6 +444,15 @@ pub fn search_order(stage_list: &[String], declared: &[String], cfg: &Value) -> 
     unlisted.chain(in_list).cloned().collect()
 }
 
+/// Every registered datasource's [`Datasource::detect`] verdict here, in
+/// registry order: ds-identify's report (nothing is fetched).
+pub fn identify(ctx: &DsContext) -> Vec<(&'static str, Detect)> {
+    registry::all()
+        .iter()
+        .map(|d| (d.info().name, d.detect(ctx)))
+        .collect()
+}
+
 /// The outcome of a search.
 pub struct Search {
     pub instance: Option<Instance>,
