@@ -110,8 +110,14 @@ pub static ENGINE_FIELDS: &[Field] = &[
     Field::opt("launch-index", Ty::Int),
     Field::opt("unverified_modules", Ty::List(&Ty::Str)),
     // cloudboot's own bounds on user-data (userdata::Limits).
-    Field::opt(crate::userdata::LIMITS_KEY, Ty::Map(USER_DATA_LIMITS)),
+    Field::opt(USER_DATA_LIMITS_KEY, Ty::Map(USER_DATA_LIMITS)),
 ];
+
+/// The system config key of cloudboot's bounds on user-data
+/// (`userdata::Limits` reads it under this name). Declared here, with its
+/// keys, so that the schema vocabulary depends on nothing that reads
+/// configs (datasources describe themselves with it).
+pub const USER_DATA_LIMITS_KEY: &str = "user_data_limits";
 
 static USER_DATA_LIMITS: &[Field] = &[
     Field::opt("max_parts", Ty::Int),

@@ -49,7 +49,7 @@ pub(crate) use crate::rootfs::{read_limited, too_large, ReadError};
 const _: () = assert!(crate::jinja::MAX_OUTPUT == MAX_USER_DATA);
 
 /// The system config key that changes [`Limits`].
-pub const LIMITS_KEY: &str = "user_data_limits";
+pub const LIMITS_KEY: &str = crate::schema::USER_DATA_LIMITS_KEY;
 
 /// cloudboot's bounds on processing one blob (user-data, vendor-data and
 /// vendor-data2 each have their own), besides [`MAX_USER_DATA`]. Set under
