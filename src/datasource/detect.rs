@@ -51,6 +51,8 @@ pub const DMI_FIELDS: [&str; 8] = [
 pub struct FsFact {
     /// The device as the guest names it (`/dev/sr0`).
     pub device: String,
+    /// The path on this machine that opens it.
+    pub host: PathBuf,
     /// `iso9660`, `vfat`.
     pub fs_type: &'static str,
     pub label: String,
@@ -138,6 +140,8 @@ impl<'a> Facts<'a> {
             let mut out: Vec<FsFact> = Vec::new();
             let mut seen: Vec<PathBuf> = Vec::new();
             for (shown, host) in super::devices::device_paths(self.fs, self.root, self.devices) {
+                // A device reached by two names (a by-label link, its node)
+                // is probed once.
                 let canon = std::fs::canonicalize(&host).unwrap_or_else(|_| host.clone());
                 if seen.contains(&canon) {
                     continue;
@@ -149,6 +153,7 @@ impl<'a> Facts<'a> {
                 if let Some((fs_type, label)) = crate::blockfs::probe(&file) {
                     out.push(FsFact {
                         device: shown,
+                        host,
                         fs_type,
                         label,
                     });

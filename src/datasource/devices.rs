@@ -22,29 +22,26 @@ pub fn candidates(
     problems: &mut Vec<String>,
 ) -> Vec<Box<dyn SeedSource>> {
     let mut out: Vec<Box<dyn SeedSource>> = Vec::new();
-    let mut seen: Vec<PathBuf> = Vec::new();
-    for (shown, host) in device_paths(ctx.fs, ctx.root, ctx.devices) {
-        let canon = std::fs::canonicalize(&host).unwrap_or_else(|_| host.clone());
-        if seen.contains(&canon) {
+    // The devices were probed once for detection; only those labelled
+    // `labels` are opened here.
+    for fact in ctx.facts.filesystems() {
+        let (shown, host, fs_type, label) = (&fact.device, &fact.host, fact.fs_type, &fact.label);
+        if !labels.iter().any(|l| l == label) {
             continue;
         }
-        seen.push(canon);
-        let Ok(file) = File::open(&host) else {
+        let Ok(file) = File::open(host) else {
             continue;
         };
-        let Some((fs_type, label)) = blockfs::probe(&file) else {
-            continue;
-        };
-        if !labels.iter().any(|l| *l == label) {
-            continue;
-        }
         match blockfs::open(file) {
             Ok(fs) => {
                 tracing::debug!("{shown}: {fs_type} labelled {label}");
-                out.push(Box::new(DeviceSource { fs, device: shown }));
+                out.push(Box::new(DeviceSource {
+                    fs,
+                    device: shown.clone(),
+                }));
             }
             Err(e) if ctx.mount_fallback => {
-                match super::mounted::MountedSource::mount(ctx.root, &host, &shown) {
+                match super::mounted::MountedSource::mount(ctx.root, host, shown) {
                     Ok(src) => {
                         tracing::warn!(
                             "{shown}: read natively failed ({e}); mounted read-only instead"
