@@ -327,6 +327,9 @@ pub struct DsContext<'a> {
     /// What ds-identify reads (DMI, command line, labels), read once per
     /// search: [`Datasource::detect`] decides from it.
     pub facts: Facts<'a>,
+    /// A `plan`: nothing may change, not even the local stage's ephemeral
+    /// network ([`ephemeral::bring_up`]).
+    pub planning: bool,
 }
 
 impl DsContext<'_> {
