@@ -16,6 +16,8 @@
 //! where DMI says EC2 (or an EC2-compatible cloud), or where the config asks
 //! for it (`datasource_list` set by a config file, or `metadata_urls`).
 
+mod network;
+
 use serde_json::{Map, Value as J};
 
 use super::ephemeral;
@@ -24,6 +26,7 @@ use super::{
     BlockDevices, Datasource, DatasourceInfo, Detect, DsContext, DsError, DsMode, Found, Instance,
 };
 use crate::schedule::Stage;
+use crate::sysnet::SysNet;
 use crate::value::Value;
 
 pub struct Ec2;
@@ -261,6 +264,40 @@ impl Ec2 {
     }
 }
 
+/// `DataSourceEc2.network_config`: the meta-data's `network` tree
+/// converted ([`network::convert`]) with the MACs of the root's
+/// `/sys/class/net` (`get_interfaces_by_mac`) and its fallback NIC, as the
+/// network step resolves every other datasource's config. `None` (the
+/// fallback config applies) without a `network` tree, or where the root
+/// shows no NICs (a scratch root: 22.4 always runs on the machine).
+fn network_config(ctx: &DsContext, ds_cfg: &Value, md: &J) -> Option<Value> {
+    let Some(net_md) = md.get("network").filter(|n| n.is_object()) else {
+        tracing::debug!("Metadata 'network' key not valid: {:?}.", md.get("network"));
+        return None;
+    };
+    let sys = SysNet::read(ctx.fs);
+    if sys.ifaces.is_empty() {
+        tracing::debug!("Ec2 network config: the root's /sys/class/net lists no NIC");
+        return None;
+    }
+    let macs = match sys.interfaces_by_mac(&[]) {
+        Ok(by_mac) => by_mac.macs,
+        Err(e) => {
+            tracing::warn!("Ec2 network config: {e}");
+            return None;
+        }
+    };
+    let fallback = sys.fallback_nic(&[]);
+    let full = ds_cfg.get_bool("apply_full_imds_network_config", true);
+    match network::convert(net_md, &macs, fallback.as_deref(), full) {
+        Ok(cfg) => Some(Value::from_json(&cfg)),
+        Err(e) => {
+            tracing::warn!("Ec2 network config from meta-data network: {e}");
+            None
+        }
+    }
+}
+
 static INFO: DatasourceInfo = DatasourceInfo {
     name: "Ec2",
     aliases: &[],
@@ -345,6 +382,10 @@ impl Datasource for Ec2 {
                         instance.class_name = "DataSourceEc2Local".into();
                         instance.description = "DataSourceEc2Local".into();
                     }
+                    instance.network_config = instance
+                        .ec2_metadata
+                        .as_ref()
+                        .and_then(|md| network_config(ctx, &ds_cfg, md));
                     return Found {
                         instance: Some(instance),
                         problems,
