@@ -212,6 +212,7 @@ fn ec2_local_reads_the_metadata_over_a_classless_route() {
     let status = m.read("/var/lib/cloud/data/status.json");
     assert!(status.contains("DataSourceEc2Local"), "{status}");
     from_the_lease(&server);
+    assert!(leases(&lab).contains(GUEST_MAC), "dnsmasq gave no lease");
     // Every request carried the IMDSv2 token.
     assert!(server.requests()[1..]
         .iter()
@@ -304,11 +305,40 @@ fn no_ephemeral_dhcp_off_aws() {
         assert!(!m.exists("/var/lib/cloud/data/instance-id"), "{dmi:?}");
     }
     assert!(server.requests().is_empty(), "{:?}", server.paths());
-    let leases = std::fs::read_dir(lab.dir.path())
+    let leases = leases(&lab);
+    assert!(!leases.contains(GUEST_MAC), "a lease was taken: {leases}");
+}
+
+/// A plan changes nothing, not even for a moment: Ec2Local takes no lease
+/// in it (the guest's NIC stays down, dnsmasq hands out nothing).
+#[test]
+fn a_plan_takes_no_lease() {
+    let nics = nics();
+    let Some(lab) = lab_with_dhcp_options(&nics, &["--dhcp-option=3,10.20.0.1"]) else {
+        return;
+    };
+    let server = metadata_in_cloud(&lab, ec2_handler());
+    let m = Machine::new();
+    m.write("/sys/class/dmi/id/sys_vendor", "Amazon EC2\n");
+    let before = guest_network(&lab);
+    let out = in_guest(&lab, &m, &["--debug", "plan"]);
+    assert!(out.status.code().is_some(), "{out:?}");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("Ec2Local: no ephemeral network: a plan changes no network"),
+        "{log}"
+    );
+    assert!(server.requests().is_empty(), "{:?}", server.paths());
+    assert_eq!(guest_network(&lab), before);
+    assert!(!leases(&lab).contains(GUEST_MAC), "a lease was taken");
+}
+
+/// What dnsmasq has handed out.
+fn leases(lab: &Lab) -> String {
+    std::fs::read_dir(lab.dir.path())
         .unwrap()
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().ends_with(".leases"))
         .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
-        .collect::<String>();
-    assert!(!leases.contains(GUEST_MAC), "a lease was taken: {leases}");
+        .collect()
 }

@@ -51,7 +51,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-pub use dhcp::Lease;
+pub use dhcp::{Lease, AZURE_WIRESERVER};
 
 use super::{DsContext, DsError};
 use crate::rootfs::{FsView, RealFs, Root};
@@ -62,6 +62,10 @@ use crate::sysnet::SysNet;
 /// `timeout` (60 s by default); the local stage is held this long at most
 /// when no DHCP server answers.
 const DHCP_LIMIT: Duration = Duration::from_secs(20);
+
+/// How long a NIC just brought up may take to become operational (carrier)
+/// before DHCP starts anyway.
+const CARRIER_WAIT: Duration = Duration::from_secs(3);
 
 /// A network brought up for reading metadata; dropping it takes down what
 /// [`bring_up`] set up (nothing, when the network was already there).
@@ -131,6 +135,9 @@ pub fn bring_up_dhcp(ctx: &DsContext) -> Result<EphemeralNet, DsError> {
     if !link_is_up(&nic.name).map_err(|e| command_error(&nic.name, "SIOCGIFFLAGS", e))? {
         set_link_up(&nic.name, true).map_err(|e| command_error(&nic.name, "link up", e))?;
         net.link_down = Some(nic.name.clone());
+        // A DISCOVER sent before the link is operational is lost, and the
+        // next goes only after the client's back-off.
+        wait_until_running(&nic.name, CARRIER_WAIT);
     }
     let lease = dhcp::obtain_lease(&nic.name, nic.index, nic.mac, DHCP_LIMIT).map_err(|e| {
         DsError::Dhcp {
@@ -359,15 +366,33 @@ fn with_ifreq<T>(
     }
 }
 
-fn link_is_up(nic: &str) -> std::io::Result<bool> {
+/// The interface's flags (`IFF_UP`, `IFF_RUNNING`, ...).
+fn link_flags(nic: &str) -> std::io::Result<libc::c_short> {
     with_ifreq(nic, |fd, req| {
         // SAFETY: SIOCGIFFLAGS fills the ifreq we pass.
         if unsafe { libc::ioctl(fd, libc::SIOCGIFFLAGS, req as *mut libc::ifreq) } < 0 {
             return Err(std::io::Error::last_os_error());
         }
         // SAFETY: the flags member is the one SIOCGIFFLAGS set.
-        Ok(unsafe { req.ifr_ifru.ifru_flags } & libc::IFF_UP as libc::c_short != 0)
+        Ok(unsafe { req.ifr_ifru.ifru_flags })
     })
+}
+
+fn link_is_up(nic: &str) -> std::io::Result<bool> {
+    Ok(link_flags(nic)? & libc::IFF_UP as libc::c_short != 0)
+}
+
+/// Waits (up to `limit`) for the link to be operational (`IFF_RUNNING`).
+fn wait_until_running(nic: &str, limit: Duration) {
+    let until = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < until {
+        match link_flags(nic) {
+            Ok(f) if f & libc::IFF_RUNNING as libc::c_short != 0 => return,
+            Ok(_) => std::thread::sleep(Duration::from_millis(20)),
+            Err(_) => return,
+        }
+    }
+    tracing::debug!("{nic}: no carrier after {limit:?}; trying DHCP anyway");
 }
 
 /// `ip link set dev <nic> up|down`, by ioctl (no program needed).
