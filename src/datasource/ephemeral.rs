@@ -40,9 +40,9 @@
 //! That is an action on the host, which cloudboot never takes for a root
 //! other than `/` ... except when this process has a network namespace of
 //! its own (not PID 1's, or one `ip netns add` made): then the NIC is a
-//! lab's, and nothing of the host's network can change. A root other than `/` in the
-//! host's namespace, and any `plan`, get no ephemeral network: the
-//! datasource is told why and is not found there.
+//! lab's, and nothing of the host's network can change. A root other than
+//! `/` in the host's namespace, and any `plan`, get no ephemeral network:
+//! the datasource is told why and is not found in the local stage.
 
 mod dhcp;
 
