@@ -55,6 +55,26 @@ fn imds_routes(prefix: &str, tree: &J, out: &mut Vec<(String, String)>) {
     }
 }
 
+/// Serves `meta_data` (and an empty cloud-config) as IMDS on
+/// 169.254.169.254 in this test's own network namespace.
+fn serve_imds(meta_data: &J) -> MetadataServer {
+    let mut routes = Vec::new();
+    imds_routes("/2021-03-23/meta-data/", meta_data, &mut routes);
+    routes.push(("/2021-03-23/user-data".into(), "#cloud-config\n{}\n".into()));
+    MetadataServer::on(
+        "169.254.169.254:80",
+        Box::new(move |r| {
+            if r.method == "PUT" {
+                return Reply::ok("tok");
+            }
+            match routes.iter().find(|(p, _)| *p == r.path) {
+                Some((_, body)) => Reply::ok(body.clone()),
+                None => Reply::not_found(),
+            }
+        }),
+    )
+}
+
 /// A NIC in the root's fake `/sys/class/net`, physical with a link.
 fn nic(m: &Machine, name: &str, mac: &str) {
     let dir = format!("/sys/class/net/{name}");
@@ -79,21 +99,7 @@ fn every_nic_of_the_imds_network_tree_is_rendered() {
         "local-hostname": "ip-172-31-17-70",
         "network": case["network_md"],
     });
-    let mut routes = Vec::new();
-    imds_routes("/2021-03-23/meta-data/", &tree, &mut routes);
-    routes.push(("/2021-03-23/user-data".into(), "#cloud-config\n{}\n".into()));
-    let _server = MetadataServer::on(
-        "169.254.169.254:80",
-        Box::new(move |r| {
-            if r.method == "PUT" {
-                return Reply::ok("tok");
-            }
-            match routes.iter().find(|(p, _)| *p == r.path) {
-                Some((_, body)) => Reply::ok(body.clone()),
-                None => Reply::not_found(),
-            }
-        }),
-    );
+    let _server = serve_imds(&tree);
     let m = Machine::new();
     m.write("/sys/class/dmi/id/sys_vendor", "Amazon EC2\n");
     m.write("/etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n");
@@ -133,4 +139,34 @@ fn every_nic_of_the_imds_network_tree_is_rendered() {
         assert!(eth1.contains(line), "{line} not in\n{eth1}");
     }
     assert!(!eth1.lines().any(|l| l.starts_with("Address=")), "{eth1}");
+}
+
+/// A tree 22.4 cannot convert (a device-number that is no integer) is one
+/// clear error naming the URL and the key; the instance is still found and
+/// the fallback network config applies.
+#[test]
+fn a_bad_device_number_is_one_clear_error() {
+    if !skip::require(&[skip::Need::Root(
+        "a metadata address in a private network namespace",
+    )]) {
+        return;
+    }
+    let tree = serde_json::json!({
+        "instance-id": "i-0bad",
+        "network": {"interfaces": {"macs": {"0a:00:00:00:00:01": {"device-number": "first"}}}},
+    });
+    let _server = serve_imds(&tree);
+    let m = Machine::new();
+    m.write("/sys/class/dmi/id/sys_vendor", "Amazon EC2\n");
+    nic(&m, "eth0", "0a:00:00:00:00:01");
+    m.run_ok(&["init", "--local"], 0);
+    m.run_ok(&["init"], 1);
+    assert_eq!(m.read("/var/lib/cloud/data/instance-id"), "i-0bad\n");
+    assert_eq!(
+        m.stage_errors("init"),
+        [
+            "Ec2 metadata at http://169.254.169.254: meta-data/network: device-number of \
+             0a:00:00:00:00:01 is not an integer: \"first\""
+        ]
+    );
 }

@@ -269,33 +269,22 @@ impl Ec2 {
 /// `/sys/class/net` (`get_interfaces_by_mac`) and its fallback NIC, as the
 /// network step resolves every other datasource's config. `None` (the
 /// fallback config applies) without a `network` tree, or where the root
-/// shows no NICs (a scratch root: 22.4 always runs on the machine).
-fn network_config(ctx: &DsContext, ds_cfg: &Value, md: &J) -> Option<Value> {
+/// shows no NICs (a scratch root: 22.4 always runs on the machine); an
+/// error (where 22.4 raises) for a tree it cannot convert.
+fn network_config(ctx: &DsContext, ds_cfg: &Value, md: &J) -> Result<Option<Value>, String> {
     let Some(net_md) = md.get("network").filter(|n| n.is_object()) else {
         tracing::debug!("Metadata 'network' key not valid: {:?}.", md.get("network"));
-        return None;
+        return Ok(None);
     };
     let sys = SysNet::read(ctx.fs);
     if sys.ifaces.is_empty() {
         tracing::debug!("Ec2 network config: the root's /sys/class/net lists no NIC");
-        return None;
+        return Ok(None);
     }
-    let macs = match sys.interfaces_by_mac(&[]) {
-        Ok(by_mac) => by_mac.macs,
-        Err(e) => {
-            tracing::warn!("Ec2 network config: {e}");
-            return None;
-        }
-    };
+    let macs = sys.interfaces_by_mac(&[]).map_err(|e| e.to_string())?.macs;
     let fallback = sys.fallback_nic(&[]);
     let full = ds_cfg.get_bool("apply_full_imds_network_config", true);
-    match network::convert(net_md, &macs, fallback.as_deref(), full) {
-        Ok(cfg) => Some(Value::from_json(&cfg)),
-        Err(e) => {
-            tracing::warn!("Ec2 network config from meta-data network: {e}");
-            None
-        }
-    }
+    network::convert(net_md, &macs, fallback.as_deref(), full).map(|cfg| Some(Value::from_json(&cfg)))
 }
 
 static INFO: DatasourceInfo = DatasourceInfo {
@@ -382,10 +371,14 @@ impl Datasource for Ec2 {
                         instance.class_name = "DataSourceEc2Local".into();
                         instance.description = "DataSourceEc2Local".into();
                     }
-                    instance.network_config = instance
-                        .ec2_metadata
-                        .as_ref()
-                        .and_then(|md| network_config(ctx, &ds_cfg, md));
+                    let md = instance.ec2_metadata.as_ref();
+                    match md.map(|md| network_config(ctx, &ds_cfg, md)) {
+                        Some(Ok(cfg)) => instance.network_config = cfg,
+                        Some(Err(e)) => problems.push(format!(
+                            "Ec2 metadata at {base}: meta-data/network: {e}"
+                        )),
+                        None => {}
+                    }
                     return Found {
                         instance: Some(instance),
                         problems,
