@@ -383,6 +383,7 @@ impl<'t> Engine<'t> {
             cfg: sys_cfg,
             stage,
             facts: datasource::Facts::new(self.target.fs(), self.target.root(), &self.opts.devices),
+            planning: self.target.is_plan(),
         };
         let drop_link = match datasource::cache::restore(&ctx) {
             Cached::Trusted(c) => {

@@ -52,6 +52,7 @@ pub mod semaphore;
 pub mod sha256;
 pub mod stages;
 pub mod status;
+pub mod sysnet;
 pub mod target;
 pub mod templater;
 pub mod userdata;

@@ -242,6 +242,7 @@ fn detection_matches_ds_identify() {
             stage: Stage::Network,
             facts: Facts::new(&fs, &fs.root, &devices),
             declared: &none,
+            planning: false,
         };
         let ours = datasource::identify(&ctx);
         let names: Vec<&str> = ours.iter().map(|(n, _)| *n).collect();

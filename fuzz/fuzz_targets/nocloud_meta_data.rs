@@ -34,15 +34,7 @@ fuzz_target!(|data: &[u8]| {
         let paths = Paths::default();
         let root = Root::new("/nonexistent-cloudboot-fuzz-root");
         let cfg = Value::empty_map();
-        let ctx = DsContext {
-            fs: &fs,
-            root: &root,
-            devices: &[],
-            mount_fallback: false,
-            paths: &paths,
-            cfg: &cfg,
-            stage: Stage::Local,
-        };
+        let ctx = DsContext::new(&fs, &root, &paths, &cfg, Stage::Local);
         let found = NoCloud.get(&ctx);
         let _ = NoCloud.check_instance_id(&ctx, "i-fuzz");
         let Some(instance) = found.instance else {

@@ -7,17 +7,26 @@
 //! directory, `0=name` under `public-keys/` a key, JSON-looking leaves
 //! parsed, multi-line leaves split), bounded in entries and depth.
 //!
+//! In the local stage this is 22.4's `DataSourceEc2Local` (on AWS and
+//! Outscale only): the service is read over an ephemeral DHCP network
+//! (`ephemeral::bring_up_dhcp`), and the instance is `DataSourceEc2Local`'s.
+//!
 //! Without ds-identify to narrow the search, polling a link-local address on
 //! a cloud that has none would cost the whole `max_wait`; so Ec2 is tried
 //! where DMI says EC2 (or an EC2-compatible cloud), or where the config asks
 //! for it (`datasource_list` set by a config file, or `metadata_urls`).
 
+mod network;
+
 use serde_json::{Map, Value as J};
 
+use super::ephemeral;
 use super::service::{metadata_urls, Bounds, Client, Miss, Waits};
 use super::{
     BlockDevices, Datasource, DatasourceInfo, Detect, DsContext, DsError, DsMode, Found, Instance,
 };
+use crate::schedule::Stage;
+use crate::sysnet::SysNet;
 use crate::value::Value;
 
 pub struct Ec2;
@@ -255,11 +264,35 @@ impl Ec2 {
     }
 }
 
+/// `DataSourceEc2.network_config`: the meta-data's `network` tree
+/// converted ([`network::convert`]) with the MACs of the root's
+/// `/sys/class/net` (`get_interfaces_by_mac`) and its fallback NIC, as the
+/// network step resolves every other datasource's config. `None` (the
+/// fallback config applies) without a `network` tree, or where the root
+/// shows no NICs (a scratch root: 22.4 always runs on the machine); an
+/// error (where 22.4 raises) for a tree it cannot convert.
+fn network_config(ctx: &DsContext, ds_cfg: &Value, md: &J) -> Result<Option<Value>, String> {
+    let Some(net_md) = md.get("network").filter(|n| n.is_object()) else {
+        tracing::debug!("Metadata 'network' key not valid: {:?}.", md.get("network"));
+        return Ok(None);
+    };
+    let sys = SysNet::read(ctx.fs);
+    if sys.ifaces.is_empty() {
+        tracing::debug!("Ec2 network config: the root's /sys/class/net lists no NIC");
+        return Ok(None);
+    }
+    let macs = sys.interfaces_by_mac(&[]).map_err(|e| e.to_string())?.macs;
+    let fallback = sys.fallback_nic(&[]);
+    let full = ds_cfg.get_bool("apply_full_imds_network_config", true);
+    network::convert(net_md, &macs, fallback.as_deref(), full).map(|cfg| Some(Value::from_json(&cfg)))
+}
+
 static INFO: DatasourceInfo = DatasourceInfo {
     name: "Ec2",
     aliases: &[],
     summary: "EC2 IMDS (IMDSv2 token, IMDSv1 fallback); tried only where DMI or the config says \
-              so, every request bounded, with an overall `max_wait`",
+              so, every request bounded, with an overall `max_wait`; in the local stage \
+              `Ec2Local` on AWS and Outscale, over ephemeral DHCP",
 };
 
 impl Datasource for Ec2 {
@@ -288,6 +321,19 @@ impl Datasource for Ec2 {
     fn get(&self, ctx: &DsContext) -> Found {
         let mut problems = Vec::new();
         let cloud = platform(ctx);
+        let local = ctx.stage == Stage::Local;
+        // DataSourceEc2Local.get_data: the local stage only on AWS and
+        // Outscale (`_get_cloud_name`); elsewhere the network stage reads it.
+        if local && !matches!(cloud, Some("aws" | "outscale")) {
+            tracing::debug!(
+                "Local Ec2 mode only supported on aws and outscale, not {}",
+                cloud.unwrap_or("unknown")
+            );
+            return Found {
+                instance: None,
+                problems,
+            };
+        }
         let ds_cfg = ctx.ds_cfg("Ec2");
         // On a platform DMI names, cloud-init's `url_timeout` 50 and
         // `url_max_wait` 120: the service is there, and a loaded host may
@@ -302,15 +348,41 @@ impl Datasource for Ec2 {
             Waits::UNCONFIRMED
         };
         let bounds = Bounds::from_cfg(&ds_cfg, waits);
-        let discovery = std::time::Instant::now() + bounds.max_wait;
         let defaults = ["http://169.254.169.254", "http://[fd00:ec2::254]"];
-        for base in metadata_urls(&ds_cfg, &defaults) {
+        let urls = metadata_urls(&ds_cfg, &defaults);
+        // `perform_dhcp_setup` (Ec2Local): the local stage has no network
+        // yet; the guard holds one while the service is read. As 22.4, no
+        // lease means the datasource is not found in this stage.
+        let _network = match ephemeral::bring_up_dhcp(ctx) {
+            Ok(net) => net,
+            Err(e) => {
+                tracing::debug!("Ec2Local: {e}");
+                return Found {
+                    instance: None,
+                    problems,
+                };
+            }
+        };
+        let discovery = std::time::Instant::now() + bounds.max_wait;
+        for base in urls {
             match Self::from_service(&base, &bounds, discovery, cloud.unwrap_or("unknown")) {
-                Ok(Some(instance)) => {
+                Ok(Some(mut instance)) => {
+                    if local {
+                        instance.class_name = "DataSourceEc2Local".into();
+                        instance.description = "DataSourceEc2Local".into();
+                    }
+                    let md = instance.ec2_metadata.as_ref();
+                    match md.map(|md| network_config(ctx, &ds_cfg, md)) {
+                        Some(Ok(cfg)) => instance.network_config = cfg,
+                        Some(Err(e)) => problems.push(format!(
+                            "Ec2 metadata at {base}: meta-data/network: {e}"
+                        )),
+                        None => {}
+                    }
                     return Found {
                         instance: Some(instance),
                         problems,
-                    }
+                    };
                 }
                 Ok(None) => tracing::debug!("Ec2: no metadata service at {base}"),
                 Err(e) => problems.push(format!("Ec2 metadata at {base}: {e}")),

@@ -86,4 +86,18 @@ pub enum DsError {
     TokenRefused,
     #[error("meta-data has no instance-id")]
     NoInstanceId,
+
+    // Ephemeral DHCP (ephemeral.rs): the local stage's network.
+    /// Not brought up, and why (a plan; a root other than `/` in the
+    /// host's network namespace).
+    #[error("no ephemeral network: {0}")]
+    EphemeralRefused(String),
+    /// `find_fallback_nic` found no NIC in this network namespace.
+    #[error("no ephemeral network: no NIC for DHCP (find_fallback_nic found none in this network namespace)")]
+    NoFallbackNic,
+    #[error("no DHCP lease on {interface}: {error}")]
+    Dhcp { interface: String, error: String },
+    /// An `ip` command that failed, with its standard error.
+    #[error("ephemeral network: {0}")]
+    EphemeralCommand(String),
 }

@@ -330,9 +330,35 @@ pub struct DsContext<'a> {
     pub facts: Facts<'a>,
     /// The datasources described in `/etc/cloudboot/datasources.d`.
     pub declared: &'a [declared::Declared],
+    /// A `plan`: nothing may change, not even the local stage's ephemeral
+    /// network ([`ephemeral::bring_up`]).
+    pub planning: bool,
 }
 
 impl<'a> DsContext<'a> {
+    /// A context for the root's files alone: no devices named on the
+    /// command line, no described datasources, not a plan.
+    pub fn new(
+        fs: &'a dyn FsView,
+        root: &'a crate::rootfs::Root,
+        paths: &'a Paths,
+        cfg: &'a Value,
+        stage: Stage,
+    ) -> DsContext<'a> {
+        DsContext {
+            fs,
+            root,
+            devices: &[],
+            mount_fallback: false,
+            paths,
+            cfg,
+            stage,
+            facts: Facts::new(fs, root, &[]),
+            declared: &[],
+            planning: false,
+        }
+    }
+
     /// The datasource a `datasource_list` name means: a built-in one, or
     /// one described in `datasources.d`.
     pub fn datasource(&self, name: &str) -> Option<&'a dyn Datasource> {

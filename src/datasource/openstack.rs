@@ -4,10 +4,15 @@
 //! cloud-init's `detect_openstack`), at `datasource.OpenStack.metadata_urls`
 //! (default `http://169.254.169.254`), within [`Bounds`] (cloud-init's
 //! request timeout, 10 s: DMI already said the service is there).
+//!
+//! In the local stage this is 22.4's `DataSourceOpenStackLocal`: the same
+//! reading over an ephemeral DHCP network (`ephemeral::bring_up_dhcp`).
 
 use super::configdrive::{instance_from, read_v2, Flavor};
+use super::ephemeral;
 use super::service::{dmi, metadata_urls, Bounds, Client, ServiceSource, Waits};
 use super::{BlockDevices, Datasource, DatasourceInfo, Detect, DsContext, Found, Instance};
+use crate::schedule::Stage;
 
 pub struct OpenStack;
 
@@ -29,12 +34,24 @@ pub fn detected(ctx: &DsContext) -> bool {
             .is_some_and(|t| DMI_ASSET_TAGS.contains(&t))
 }
 
+/// In the local stage the instance is `DataSourceOpenStackLocal`'s (its
+/// class name, and `str(ds)` with it).
+fn local_class(ctx: &DsContext, mut instance: Instance) -> Instance {
+    if ctx.stage == Stage::Local {
+        instance.class_name = "DataSourceOpenStackLocal".into();
+        if let Some(rest) = instance.description.strip_prefix("DataSourceOpenStack") {
+            instance.description = format!("DataSourceOpenStackLocal{rest}");
+        }
+    }
+    instance
+}
+
 static INFO: DatasourceInfo = DatasourceInfo {
     name: "OpenStack",
     aliases: &[],
     summary: "the OpenStack metadata service: the config drive's tree over HTTP, its EC2 API as \
               fallback; tried only where DMI says OpenStack, every request bounded, with an \
-              overall `max_wait`",
+              overall `max_wait`; in the local stage `OpenStackLocal`, over ephemeral DHCP",
 };
 
 impl Datasource for OpenStack {
@@ -65,15 +82,30 @@ impl Datasource for OpenStack {
                 max_wait: 10.0,
             },
         );
+        let urls = metadata_urls(&ds_cfg, &["http://169.254.169.254"]);
+        // OpenStackLocal (`perform_dhcp_setup`): in the local stage the
+        // service is read over an ephemeral DHCP network; without a lease
+        // the datasource is not found in this stage (22.4 logs and returns
+        // False).
+        let _network = match ephemeral::bring_up_dhcp(ctx) {
+            Ok(net) => net,
+            Err(e) => {
+                tracing::debug!("OpenStackLocal: {e}");
+                return Found {
+                    instance: None,
+                    problems,
+                };
+            }
+        };
         let discovery = std::time::Instant::now() + bounds.max_wait;
-        for base in metadata_urls(&ds_cfg, &["http://169.254.169.254"]) {
+        for base in urls {
             let client = Client::new(&base, bounds.clone(), discovery);
             let src = ServiceSource { client: &client };
             match read_v2(&src) {
                 Ok(Some(d)) => match instance_from(&src, d, ctx, Flavor::Service) {
                     Ok(Some(instance)) => {
                         return Found {
-                            instance: Some(instance),
+                            instance: Some(local_class(ctx, instance)),
                             problems,
                         }
                     }
@@ -95,7 +127,7 @@ impl Datasource for OpenStack {
                         instance.description = "DataSourceOpenStack [net,ver=ec2]".into();
                         instance.platform = "openstack".into();
                         return Found {
-                            instance: Some(instance),
+                            instance: Some(local_class(ctx, instance)),
                             problems,
                         };
                     }

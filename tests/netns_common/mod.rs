@@ -97,11 +97,18 @@ pub const LAB: &[Need] = &[
 /// The lab, or `None` when it cannot run here (the test is skipped: see
 /// `common::skip`).
 pub fn lab(nics: &[Nic]) -> Option<Lab> {
-    skip::require(LAB).then(|| Lab::new(nics))
+    skip::require(LAB).then(|| Lab::new(nics, &[]))
+}
+
+/// As [`lab`], with dnsmasq also given `dhcp_options` (`--dhcp-option=...`
+/// arguments: a router, classless static routes, vendor options). One that
+/// sets option 3 replaces the lab's default of no router.
+pub fn lab_with_dhcp_options(nics: &[Nic], dhcp_options: &[&str]) -> Option<Lab> {
+    skip::require(LAB).then(|| Lab::new(nics, dhcp_options))
 }
 
 impl Lab {
-    fn new(nics: &[Nic]) -> Lab {
+    fn new(nics: &[Nic], dhcp_options: &[&str]) -> Lab {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let tag = format!("{}-{n}", std::process::id());
         let lab = Lab {
@@ -127,7 +134,10 @@ impl Lab {
                 let pid = lab.dir.path().join(format!("dnsmasq-{peer}.pid"));
                 let leases = lab.dir.path().join(format!("dnsmasq-{peer}.leases"));
                 let range = format!("--dhcp-range={first},{last},255.255.255.0,1h");
-                run_ok(&[
+                let interface = format!("--interface={peer}");
+                let leasefile = format!("--dhcp-leasefile={}", leases.display());
+                let pidfile = format!("--pid-file={}", pid.display());
+                let mut argv = vec![
                     "ip",
                     "netns",
                     "exec",
@@ -135,15 +145,20 @@ impl Lab {
                     "dnsmasq",
                     "--conf-file=/dev/null",
                     "--port=0",
-                    &format!("--interface={peer}"),
+                    &interface,
                     "--bind-interfaces",
-                    // No router option: default routes come from the
-                    // metadata, so tests can count them.
-                    "--dhcp-option=3",
-                    &range,
-                    &format!("--dhcp-leasefile={}", leases.display()),
-                    &format!("--pid-file={}", pid.display()),
-                ]);
+                ];
+                // No router option unless asked: default routes come from
+                // the metadata, so tests can count them.
+                let router_given = dhcp_options
+                    .iter()
+                    .any(|o| o.starts_with("--dhcp-option=3,"));
+                if !router_given {
+                    argv.push("--dhcp-option=3");
+                }
+                argv.extend_from_slice(dhcp_options);
+                argv.extend([range.as_str(), leasefile.as_str(), pidfile.as_str()]);
+                run_ok(&argv);
                 lab.dnsmasq.push(pid);
             }
         }

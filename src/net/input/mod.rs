@@ -4,7 +4,9 @@
 pub mod eni;
 pub mod openstack;
 pub mod rename;
-pub mod sys;
+/// The machine's interfaces: `crate::sysnet`, which the datasources'
+/// ephemeral DHCP also reads (so it sits below both).
+pub use crate::sysnet as sys;
 
 /// Network input that cannot be converted or used: each names the file
 /// (`network_data.json`, an ENI line) and the key or value at fault. Where
@@ -75,12 +77,8 @@ pub enum NetInputError {
     Yaml(#[from] crate::yaml::YamlError),
 
     // The machine's interfaces (`/sys/class/net`).
-    #[error("duplicate mac found! both '{name}' and '{other}' have mac '{mac}'.")]
-    DuplicateMac {
-        name: String,
-        other: String,
-        mac: String,
-    },
+    #[error(transparent)]
+    DuplicateMac(#[from] crate::sysnet::DuplicateMac),
 
     // Renaming by MAC (`net.rename_interfaces`), from a v1/v2 config
     // (types are Python's names).

@@ -12,6 +12,11 @@
 //! before choosing the fallback NIC, and `ovs-vsctl` to list Open vSwitch
 //! internal interfaces ([`SysNet::ovs_internal`]).
 //!
+//! It sits below both the network layer (`crate::net`, which renders what
+//! it finds) and the datasources (whose ephemeral DHCP picks the fallback
+//! NIC of the running machine with it), so neither needs the other;
+//! `net::input::sys` names it too.
+//!
 //! Differences: the entries are taken in sorted order (`os.listdir` gives
 //! the kernel's); a file that cannot be read for any reason counts as
 //! absent (cloud-init only forgives ENOENT, ENOTDIR and EINVAL and raises
@@ -22,7 +27,6 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::NetInputError;
 use crate::rootfs::{FsView, Kind};
 use crate::value::{Mapping, Value};
 
@@ -33,6 +37,15 @@ const DEFAULT_PRIMARY_INTERFACE: &str = "eth0";
 
 /// `ARPHRD_INFINIBAND` as `/sys/class/net/<dev>/type` writes it.
 const ARPHRD_INFINIBAND: &str = "32";
+
+/// Two interfaces with one MAC (cloud-init's `RuntimeError`).
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("duplicate mac found! both '{name}' and '{other}' have mac '{mac}'.")]
+pub struct DuplicateMac {
+    pub name: String,
+    pub other: String,
+    pub mac: String,
+}
 
 /// What cloud-init reads about one entry of `/sys/class/net` (`read_sys_net`
 /// values are stripped; an unreadable or empty file is `None`).
@@ -338,13 +351,13 @@ impl SysNet {
     /// the synthetic `hv_netvsc` NIC, and the `hv_netvsc` one wins.
     /// InfiniBand interfaces are also listed under their 6-byte form (the
     /// form `network_data.json` uses), unless an Ethernet MAC has it.
-    pub fn interfaces_by_mac(&self, blacklist_drivers: &[String]) -> Result<ByMac, NetInputError> {
+    pub fn interfaces_by_mac(&self, blacklist_drivers: &[String]) -> Result<ByMac, DuplicateMac> {
         let mut out = ByMac::default();
         let mut drivers: HashMap<String, Option<String>> = HashMap::new();
         for nic in self.interfaces(blacklist_drivers) {
             let mac = nic.mac.to_lowercase();
             if let Some(seen) = out.macs.get(&mac).cloned() {
-                let duplicate = NetInputError::DuplicateMac {
+                let duplicate = DuplicateMac {
                     name: nic.name.clone(),
                     other: seen.clone(),
                     mac: nic.mac.clone(),
