@@ -108,6 +108,10 @@ pub struct Instance {
     pub subplatform: String,
     /// The fallback datasource (`None`): no real data.
     pub disconnected: bool,
+    /// The datasource's own config (cloud-init's `get_config_obj`: Azure's
+    /// `ssh_pwauth` and default user from ovf-env.xml), merged over the
+    /// system config and under the instance's cloud-config.
+    pub config: Option<Value>,
     /// The names the metadata gives block devices (`ephemeral0`, `swap`),
     /// for the `mounts` module. Not cached: the datasource reads them from
     /// the fields above when it answers and when its cache is read
@@ -170,6 +174,7 @@ impl Instance {
             platform: &self.platform,
             subplatform: &self.subplatform,
             disconnected: self.disconnected,
+            config: self.config.as_ref().map(Value::to_json),
         };
         // Room for the blobs' base64 and the rest, so the output is
         // allocated once rather than doubled (and copied) as it grows.
@@ -268,6 +273,10 @@ impl Instance {
                 .get("disconnected")
                 .and_then(|v| v.as_bool())
                 .unwrap_or(false),
+            config: j
+                .get("config")
+                .filter(|v| !v.is_null())
+                .map(Value::from_json),
             block_devices: BlockDevices::default(),
         })
     }
@@ -300,6 +309,7 @@ struct Cached<'a> {
     platform: &'a str,
     subplatform: &'a str,
     disconnected: bool,
+    config: Option<serde_json::Value>,
 }
 
 /// Bytes serialized as a base64 string, encoded as they are written.
@@ -327,6 +337,9 @@ pub struct DsContext<'a> {
     /// What ds-identify reads (DMI, command line, labels), read once per
     /// search: [`Datasource::detect`] decides from it.
     pub facts: Facts<'a>,
+    /// A plan (`cloudboot plan`): a datasource reads but tells its cloud
+    /// nothing and writes nothing (Azure's report-ready, its agent files).
+    pub dry_run: bool,
 }
 
 impl DsContext<'_> {
