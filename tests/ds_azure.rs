@@ -375,3 +375,68 @@ fn without_its_platform_azure_is_not_tried() {
     assert!(imds.requests().is_empty(), "{:?}", imds.requests());
     assert!(wire.requests().is_empty(), "{:?}", wire.requests());
 }
+
+/// No provisioning media (no `/dev/sr0`): 22.4's mount failure, so IMDS
+/// provides it all, user-data included, and the agent gets the minimal
+/// ovf-env.xml 22.4 builds from IMDS.
+#[test]
+fn without_media_imds_alone_provisions() {
+    if !root_needed() {
+        return;
+    }
+    let user_data = "#cloud-config\nwrite_files: [{path: /etc/from-imds, content: userdata}]\n";
+    let mut doc: serde_json::Value =
+        serde_json::from_slice(&fixture("imds-instance.json")).unwrap();
+    doc["compute"]["userData"] = cloudboot::base64::encode(user_data.as_bytes()).into();
+    let body = serde_json::to_vec(&doc).unwrap();
+    let imds = MetadataServer::on(
+        "169.254.169.254:80",
+        Box::new(move |r: &Request| match r.path.as_str() {
+            IMDS_PATH => Reply::ok(body.clone()),
+            _ => Reply::not_found(),
+        }),
+    );
+    let wire = MetadataServer::also_on("168.63.129.16:80", wireserver());
+    let m = azure_machine();
+    boot(&m);
+    assert_eq!(
+        m.read("/var/lib/cloud/data/instance-id"),
+        format!("{IID}\n")
+    );
+    assert_eq!(
+        m.read(&format!("/var/lib/cloud/instances/{IID}/datasource")),
+        "DataSourceAzure: DataSourceAzure [seed=IMDS]\n"
+    );
+    assert_eq!(m.run_ok(&["query", "v1.subplatform"], 0), "imds (IMDS)\n");
+    assert_eq!(m.read("/etc/hostname"), "azvm-host\n");
+    assert_eq!(m.read("/etc/from-imds"), "userdata");
+    assert!(m
+        .read("/home/azureuser/.ssh/authorized_keys")
+        .contains(IMDS_KEY));
+    assert_cloud_id(&m);
+    assert_eq!(
+        m.read("/var/lib/waagent/ovf-env.xml"),
+        expected()["minimal_ovf"].as_str().unwrap()
+    );
+    assert_eq!(imds.requests().len(), 1);
+    assert_eq!(wire.requests().len(), 2);
+}
+
+/// A plan reads what a boot would but tells the fabric nothing and leaves
+/// no agent files.
+#[test]
+fn a_plan_does_not_report_ready() {
+    if !root_needed() {
+        return;
+    }
+    let imds = MetadataServer::on("169.254.169.254:80", imds());
+    let wire = MetadataServer::also_on("168.63.129.16:80", wireserver());
+    let m = azure_machine();
+    provisioning_cd(&m, &fixture("ovf-full.xml"));
+    let out = m.plan(&[]);
+    assert!(out.contains("/etc/from-azure"), "{out}");
+    assert!(!out.contains(PASSWORD), "the plan shows the password");
+    assert_eq!(imds.requests().len(), 1);
+    assert!(wire.requests().is_empty(), "{:?}", wire.requests());
+    assert!(!m.exists("/var/lib/waagent"));
+}

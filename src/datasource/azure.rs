@@ -7,7 +7,8 @@
 //!    seed directory `/var/lib/cloud/seed/azure`, `/dev/sr0`, every ISO9660
 //!    device, and the copy left in `datasource.Azure.data_dir`
 //!    (`/var/lib/waagent`) by an earlier boot. Devices are read in place;
-//!    one that cannot be read (the UDF media 22.4 mounts; no `/dev/sr0`) is
+//!    one that cannot be read (the UDF media 22.4 mounts, unless
+//!    `--mount-fallback` lets cloudboot mount it too; no `/dev/sr0`) is
 //!    22.4's mount failure: provisioning from IMDS alone.
 //! 2. With the local stage's network ([`super::ephemeral::bring_up`]), IMDS
 //!    (`/metadata/instance`, api-version 2021-08-01 with `extended=true`,
@@ -318,6 +319,21 @@ fn find_provisioning(ctx: &DsContext, cfg: &DsCfg) -> Result<Option<Provisioning
                 };
                 if try_source(&src, shown)? {
                     return Ok(found);
+                }
+            }
+            // The UDF media Azure uses is not read in place: mounted, as
+            // 22.4 does, when `--mount-fallback` allows it.
+            Err(e) if ctx.mount_fallback && host.exists() => {
+                match super::mounted::MountedSource::mount(ctx.root, &host, &shown) {
+                    Ok(src) => {
+                        if try_source(&src, shown)? {
+                            return Ok(found);
+                        }
+                    }
+                    Err(why) => {
+                        tracing::debug!("{shown} was not mountable: {e}; mount: {why}");
+                        unreadable = true;
+                    }
                 }
             }
             Err(e) => {
