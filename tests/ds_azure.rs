@@ -440,3 +440,30 @@ fn a_plan_does_not_report_ready() {
     assert!(wire.requests().is_empty(), "{:?}", wire.requests());
     assert!(!m.exists("/var/lib/waagent"));
 }
+
+/// IMDS answering with a truncated document: 22.4 ignores it (a warning
+/// naming the URL), provisions from ovf-env.xml and still reports ready.
+#[test]
+fn a_truncated_imds_answer_is_ignored_and_provisioning_completes() {
+    if !root_needed() {
+        return;
+    }
+    let _imds = MetadataServer::on(
+        "169.254.169.254:80",
+        Box::new(|_: &Request| Reply::ok(r#"{"compute": {"osProfile": "#)),
+    );
+    let wire = MetadataServer::also_on("168.63.129.16:80", wireserver());
+    let m = azure_machine();
+    provisioning_cd(&m, &fixture("ovf-full.xml"));
+    boot(&m);
+    assert_eq!(
+        m.read("/var/lib/cloud/data/instance-id"),
+        format!("{IID}\n")
+    );
+    assert_eq!(m.read("/etc/hostname"), "azvm-host\n");
+    assert_eq!(m.read("/etc/from-azure"), "customdata");
+    assert!(m.read("/var/log/cloud-init.log").contains(&format!(
+        "Ignoring non-json IMDS instance metadata response from http://169.254.169.254{IMDS_PATH}: EOF while parsing"
+    )));
+    assert_eq!(wire.requests().len(), 2);
+}

@@ -386,9 +386,13 @@ fn imds_version(api_version: &str) -> Result<serde_json::Map<String, J>, ImdsMis
             Ok(r) if r.ok() => {
                 return match serde_json::from_slice::<J>(&r.body) {
                     Ok(J::Object(m)) => Ok(m),
-                    Ok(_) | Err(_) => {
+                    other => {
+                        let why = match other {
+                            Err(e) => e.to_string(),
+                            _ => "not a JSON object".into(),
+                        };
                         tracing::warn!(
-                            "Ignoring non-json IMDS instance metadata response from {url}"
+                            "Ignoring non-json IMDS instance metadata response from {url}: {why}"
                         );
                         Ok(serde_json::Map::new())
                     }
@@ -804,7 +808,9 @@ fn crawl(ctx: &DsContext, cfg: &DsCfg, problems: &mut Vec<String>) -> Result<Ins
     };
     // IMDS's user-data only when ovf-env.xml had no CustomData.
     let mut user_data = user_data;
+    let mut user_data_from = seed.as_ref().map(|s| format!("{s}/ovf-env.xml CustomData"));
     if user_data.is_empty() {
+        user_data_from = Some(format!("{IMDS_URL} compute.userData"));
         if let Some(ud) = compute(&imds, &["userData"])
             .map(json_str)
             .filter(|u| !u.is_empty())
@@ -812,7 +818,7 @@ fn crawl(ctx: &DsContext, cfg: &DsCfg, problems: &mut Vec<String>) -> Result<Ins
             let compact: String = ud.split_whitespace().collect();
             match crate::base64::decode(compact.as_bytes()) {
                 Ok(b) => user_data = b,
-                Err(_) => tracing::warn!("Bad userdata in IMDS"),
+                Err(e) => tracing::warn!("Bad userdata in IMDS ({IMDS_URL} compute.userData): {e}"),
             }
         }
     }
@@ -923,7 +929,7 @@ fn crawl(ctx: &DsContext, cfg: &DsCfg, problems: &mut Vec<String>) -> Result<Ins
         instance_id: iid,
         dsmode: DsMode::Net,
         metadata: Value::Map(md),
-        user_data_from: (!user_data.is_empty()).then(|| format!("{seed} (CustomData)")),
+        user_data_from: user_data_from.filter(|_| !user_data.is_empty()),
         user_data: (!user_data.is_empty()).then_some(user_data),
         network_config,
         public_keys,
@@ -975,10 +981,15 @@ fn write_agent_copy(ctx: &DsContext, dir: &Path, document: &[u8], problems: &mut
     }
     let path = dir.join("ovf-env.xml");
     let redacted = ovf::redact_password(document);
-    let result = ctx.root.create_dir_all(dir, 0o700).and_then(|()| {
-        ctx.root
-            .write_atomic(&path, &mut &redacted[..], None, 0o600, None)
-    });
+    // `util.ensure_dir(datadir, 0o700)`: made, or made private if it was not.
+    let result = ctx
+        .root
+        .create_dir_all(dir, 0o700)
+        .and_then(|()| ctx.root.set_owner_mode(dir, None, Some(0o700)))
+        .and_then(|()| {
+            ctx.root
+                .write_atomic(&path, &mut &redacted[..], None, 0o600, None)
+        });
     if let Err(e) = result {
         problems.push(format!("Azure: {}: {e}", path.display()));
     }
