@@ -170,6 +170,12 @@ impl<'t> Engine<'t> {
     ) -> StageConfig {
         let fs = self.target.fs();
         let iid = &instance.instance_id;
+        // The datasource's config sits between the system's and the
+        // instance's (cloud-init's ConfigMerger order).
+        let system = match &instance.config {
+            Some(ds_cfg) => merge::merge_many(&[ds_cfg.clone(), system]),
+            None => system,
+        };
         let mut problems = Vec::new();
         let mut read =
             |kind| userdata::read_cloud_config(fs, &self.paths, iid, kind, &mut problems);

@@ -204,10 +204,11 @@ fn a_datasource_cloudboot_does_not_have_is_warned_about() {
     let m = Machine::seeded("instance-id: iid-wrong-4\n", "#cloud-config\n{}\n");
     m.write(
         "/etc/cloud/cloud.cfg",
-        "datasource_list: [Azure, NoClod, None]\n",
+        "datasource_list: [AltCloud, NoClod, None]\n",
     );
+    // (Was Azure, which cloudboot now has; any 22.4 name it still lacks.)
     let azure =
-        "datasource_list names Azure, a cloud-init datasource cloudboot does not have; skipped";
+        "datasource_list names AltCloud, a cloud-init datasource cloudboot does not have; skipped";
     let typo = "datasource_list names NoClod, which is no datasource cloud-init or cloudboot knows (a typo?); skipped";
 
     let plan = stdout(&m.run(&["plan", "--stage", "local"]));

@@ -109,6 +109,10 @@ pub struct Instance {
     pub subplatform: String,
     /// The fallback datasource (`None`): no real data.
     pub disconnected: bool,
+    /// The datasource's own config (cloud-init's `get_config_obj`: Azure's
+    /// `ssh_pwauth` and default user from ovf-env.xml), merged over the
+    /// system config and under the instance's cloud-config.
+    pub config: Option<Value>,
     /// The names the metadata gives block devices (`ephemeral0`, `swap`),
     /// for the `mounts` module. Not cached: the datasource reads them from
     /// the fields above when it answers and when its cache is read
@@ -171,6 +175,7 @@ impl Instance {
             platform: &self.platform,
             subplatform: &self.subplatform,
             disconnected: self.disconnected,
+            config: self.config.as_ref().map(Value::to_json),
         };
         // Room for the blobs' base64 and the rest, so the output is
         // allocated once rather than doubled (and copied) as it grows.
@@ -269,6 +274,10 @@ impl Instance {
                 .get("disconnected")
                 .and_then(|v| v.as_bool())
                 .unwrap_or(false),
+            config: j
+                .get("config")
+                .filter(|v| !v.is_null())
+                .map(Value::from_json),
             block_devices: BlockDevices::default(),
         })
     }
@@ -301,6 +310,7 @@ struct Cached<'a> {
     platform: &'a str,
     subplatform: &'a str,
     disconnected: bool,
+    config: Option<serde_json::Value>,
 }
 
 /// Bytes serialized as a base64 string, encoded as they are written.
@@ -331,7 +341,9 @@ pub struct DsContext<'a> {
     /// The datasources described in `/etc/cloudboot/datasources.d`.
     pub declared: &'a [declared::Declared],
     /// A `plan`: nothing may change, not even the local stage's ephemeral
-    /// network ([`ephemeral::bring_up`]).
+    /// network ([`ephemeral::bring_up`]); a datasource reads but tells its
+    /// cloud nothing and writes nothing (Azure's report-ready, its agent
+    /// files).
     pub planning: bool,
 }
 

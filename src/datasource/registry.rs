@@ -31,6 +31,7 @@ macro_rules! registry {
         $then! {
             nocloud::NoCloud,
             configdrive::ConfigDrive,
+            azure::Azure,
             openstack::OpenStack,
             ec2::Ec2,
             none::NoneSource,
@@ -128,6 +129,8 @@ mod tests {
             ("OpenStack", "OpenStack"),
             ("Ec2", "Ec2"),
             ("None", "None"),
+            ("Azure", "Azure"),
+            ("DataSourceAzure", "Azure"),
         ] {
             assert_eq!(
                 by_name(asked).map(|d| d.info().name),
@@ -135,7 +138,7 @@ mod tests {
                 "{asked}"
             );
         }
-        assert!(by_name("Azure").is_none());
+        assert!(by_name("GCE").is_none());
         assert!(by_name("nocloud").is_none());
     }
 
@@ -143,7 +146,14 @@ mod tests {
     fn the_default_list_is_cloud_inits_order() {
         assert_eq!(
             default_list(),
-            ["NoCloud", "ConfigDrive", "OpenStack", "Ec2", "None"]
+            [
+                "NoCloud",
+                "ConfigDrive",
+                "Azure",
+                "OpenStack",
+                "Ec2",
+                "None"
+            ]
         );
     }
 }

@@ -88,6 +88,19 @@ impl MetadataServer {
     /// free loopback port.
     pub fn on(addr: &str, handler: Handler) -> MetadataServer {
         private_network::enter().expect("a private network namespace (needs root)");
+        Self::also_on(addr, handler)
+    }
+
+    /// A second service in the namespace this thread entered with
+    /// [`MetadataServer::on`] (Azure's IMDS on 169.254.169.254 and its
+    /// wireserver on 168.63.129.16 are on one network): puts `addr`'s IP on
+    /// the same `lo` and serves `handler` there. Refuses to run outside a
+    /// namespace of the test's own.
+    pub fn also_on(addr: &str, handler: Handler) -> MetadataServer {
+        assert!(
+            private_network::entered(),
+            "MetadataServer::also_on({addr}): call MetadataServer::on first, on this thread"
+        );
         let sock: SocketAddr = addr.parse().expect("IP:PORT");
         if !sock.ip().is_loopback() {
             let cidr = if sock.is_ipv4() {
