@@ -23,7 +23,10 @@ pub struct CaCerts;
 static CA_CERTS_KEYS: &[Field] = &[
     Field::opt("remove_defaults", Ty::Any),
     Field::opt("remove-defaults", Ty::Any),
-    Field::opt("trusted", Ty::OneOf(&[Ty::List(&Ty::Any), Ty::Str, Ty::Null])),
+    Field::opt(
+        "trusted",
+        Ty::OneOf(&[Ty::List(&Ty::Any), Ty::Str, Ty::Null]),
+    ),
 ];
 
 static INFO: ModuleInfo = ModuleInfo {
@@ -89,9 +92,11 @@ impl Module for CaCerts {
             for dir in [layout.cert_path, layout.system_path] {
                 // `util.delete_dir_contents`.
                 match ctx.fs.list_dir(Path::new(dir)) {
-                    Ok(names) => out.effects.extend(names.into_iter().map(|n| Effect::Remove {
-                        path: Path::new(dir).join(n),
-                    })),
+                    Ok(names) => out
+                        .effects
+                        .extend(names.into_iter().map(|n| Effect::Remove {
+                            path: Path::new(dir).join(n),
+                        })),
                     Err(_) => {
                         out.error(format!("[Errno 2] No such file or directory: '{dir}'"));
                         return out;
@@ -105,11 +110,8 @@ impl Module for CaCerts {
             out.effects
                 .push(Effect::write(config, Data::public(""), 0o644));
             config_text = Some(String::new());
-            out.effects.extend(
-                ctx.distro
-                    .ca_certs_distrust_new()
-                    .map(Effect::Run),
-            );
+            out.effects
+                .extend(ctx.distro.ca_certs_distrust_new().map(Effect::Run));
         }
 
         if let Some(trusted) = certs_cfg.get("trusted") {
@@ -186,7 +188,8 @@ mod tests {
             .cfg("ca_certs:\n  trusted:\n  - CERT\n")
             .plan(&CaCerts);
         assert_eq!(
-            p.file("/usr/share/ca-certificates/cloud-init-ca-certs.crt").as_deref(),
+            p.file("/usr/share/ca-certificates/cloud-init-ca-certs.crt")
+                .as_deref(),
             Some("CERT")
         );
         assert_eq!(

@@ -23,7 +23,10 @@ static INFO: ModuleInfo = ModuleInfo {
     frequency: Frequency::Always,
     activate_by: &["disable_ec2_metadata"],
     keys: &["disable_ec2_metadata"],
-    schema: &[Field::opt("disable_ec2_metadata", Ty::OneOf(&[Ty::Bool, Ty::Str]))],
+    schema: &[Field::opt(
+        "disable_ec2_metadata",
+        Ty::OneOf(&[Ty::Bool, Ty::Str]),
+    )],
     summary: "reject the route to the EC2 metadata service (169.254.169.254)",
 };
 
@@ -48,7 +51,8 @@ impl Module for DisableEc2Metadata {
             REJECT_CMD_IF
         } else {
             // 22.4 logs this as an error and returns: the module does not fail.
-            let msg = "Neither \"route\" nor \"ip\" command found, unable to manipulate routing table";
+            let msg =
+                "Neither \"route\" nor \"ip\" command found, unable to manipulate routing table";
             tracing::error!("{msg}");
             out.notes.push(msg.into());
             return out;

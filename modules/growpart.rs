@@ -45,9 +45,7 @@
 //! config, an entry that would land on this machine's `/` is refused.
 
 use crate::module::prelude::*;
-use crate::modules::shared::block_devices::{
-    lead, refusal, rootdev_from_cmdline, Lead,
-};
+use crate::modules::shared::block_devices::{lead, refusal, rootdev_from_cmdline, Lead};
 
 pub struct Growpart;
 
@@ -115,8 +113,7 @@ impl Module for Growpart {
             .get("ignore_growroot_disabled")
             .cloned()
             .unwrap_or(Value::Bool(false));
-        if py::truth::is_false(&ignore) && ctx.fs.exists(std::path::Path::new(GROWROOT_DISABLED))
-        {
+        if py::truth::is_false(&ignore) && ctx.fs.exists(std::path::Path::new(GROWROOT_DISABLED)) {
             out.note(format!("growpart disabled: {GROWROOT_DISABLED} exists"));
             out.note("use ignore_growroot_disabled to ignore");
             return out;
@@ -249,9 +246,7 @@ fn plan_device(
     let dev = ctx.host.block_device(&blockdev);
     match dev.stat {
         Err(e) => return Step::Skip(format!("stat of '{blockdev}' failed: {e}")),
-        Ok(DevKind::Other) => {
-            return Step::Skip(format!("device '{blockdev}' not a block device"))
-        }
+        Ok(DevKind::Other) => return Step::Skip(format!("device '{blockdev}' not a block device")),
         Ok(_) => {}
     }
     if dev.real.starts_with("/dev/dm-") {
@@ -272,7 +267,6 @@ fn plan_device(
     }
 }
 
-
 /// Where an encrypted volume's key is left for growpart (by the image's
 /// encryption setup), read and then removed, as 22.4's `KEYDATA_PATH`.
 const KEYDATA: &str = "/cc_growpart_keydata";
@@ -290,7 +284,11 @@ fn mapped(
     handled: &[String],
     out: &mut ModuleOutput,
 ) -> Step {
-    let failed = |e: &str| Step::Failed(format!("Resizing encrypted device ({blockdev}) failed: {e}"));
+    let failed = |e: &str| {
+        Step::Failed(format!(
+            "Resizing encrypted device ({blockdev}) failed: {e}"
+        ))
+    };
     let deps_query = DiskQuery::DmsetupDeps(blockdev.into());
     let dep = match ctx.host.disk_query(&deps_query) {
         Ok(d) => d,
@@ -305,7 +303,11 @@ fn mapped(
         .split_once(": (")
         .map(|(_, rest)| rest.split(')').next().unwrap_or_default())
     else {
-        let argv: Vec<String> = deps_query.argv().iter().map(|a| python_str_repr(a)).collect();
+        let argv: Vec<String> = deps_query
+            .argv()
+            .iter()
+            .map(|a| python_str_repr(a))
+            .collect();
         return failed(&format!(
             "Ran `[{}]`, but received unexpected stdout: `{dep}`",
             argv.join(", ")
@@ -345,9 +347,15 @@ fn mapped(
     resize.stdin = Some(Data::secret(key));
     // 22.4 kills the slot and removes the key whether the resize worked or
     // not (its `finally`), and only warns when the slot cannot be killed.
-    let kill = Command::new(["cryptsetup", "luksKillSlot", "--batch-mode", &partition, &slot])
-        .on_host()
-        .on_failure(OnFailure::Ignore);
+    let kill = Command::new([
+        "cryptsetup",
+        "luksKillSlot",
+        "--batch-mode",
+        &partition,
+        &slot,
+    ])
+    .on_host()
+    .on_failure(OnFailure::Ignore);
     Step::Luks(
         vec![
             Effect::Run(resize),
@@ -366,7 +374,10 @@ fn is_encrypted(ctx: &Context, mapping: &str, partition: &str, out: &mut ModuleO
         out.note("cryptsetup not found. Assuming no encrypted partitions");
         return false;
     }
-    match ctx.host.disk_query(&DiskQuery::CryptsetupStatus(mapping.into())) {
+    match ctx
+        .host
+        .disk_query(&DiskQuery::CryptsetupStatus(mapping.into()))
+    {
         Ok(_) => {}
         Err(QueryFailed { code: Some(4), .. }) => {
             out.note(format!("Determined that {mapping} is not encrypted"));
@@ -376,7 +387,9 @@ fn is_encrypted(ctx: &Context, mapping: &str, partition: &str, out: &mut ModuleO
             out.note(format!(
                 "Received unexpected exit code {} from cryptsetup status. Assuming no \
                  encrypted partitions.",
-                e.code.map(|c| c.to_string()).unwrap_or_else(|| "None".into())
+                e.code
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "None".into())
             ));
             return false;
         }
@@ -412,7 +425,9 @@ mod tests {
                 .iter()
                 .map(|e| match e {
                     Effect::Run(c) => (c.argv.clone(), false),
-                    Effect::Remove { path } => (vec!["rm".into(), path.display().to_string()], false),
+                    Effect::Remove { path } => {
+                        (vec!["rm".into(), path.display().to_string()], false)
+                    }
                     e => panic!("{name}: {e:?}"),
                 })
                 .collect();
@@ -420,13 +435,18 @@ mod tests {
             // nothing more; cloudboot runs growpart once, which finds the
             // same and exits 1 (no failure: `ok_codes`).
             let expected = match case["layout"]["dry_run_exit"].as_i64() {
-                Some(1) => vec![(vec!["growpart".into(), "/dev/vda".into(), "1".into()], false)],
+                Some(1) => vec![(
+                    vec!["growpart".into(), "/dev/vda".into(), "1".into()],
+                    false,
+                )],
                 _ => recorded::changes(case),
             };
             assert_eq!(ours, expected, "{name}");
             for m in recorded::messages(case) {
                 assert!(
-                    run.notes().iter().any(|n| n == &m || (m.ends_with(": ") && n.starts_with(&m))),
+                    run.notes()
+                        .iter()
+                        .any(|n| n == &m || (m.ends_with(": ") && n.starts_with(&m))),
                     "{name}: {m:?} not in {:?}",
                     run.notes()
                 );
@@ -442,7 +462,10 @@ mod tests {
                     _ => None,
                 }))
             {
-                assert_eq!(theirs["stdin"].as_str().unwrap().as_bytes(), &ours.bytes[..]);
+                assert_eq!(
+                    theirs["stdin"].as_str().unwrap().as_bytes(),
+                    &ours.bytes[..]
+                );
                 assert!(ours.secret, "{name}: the key is secret");
             }
             run.assert_error_as_recorded(name, case["error"].as_str());
@@ -465,8 +488,14 @@ mod tests {
         let vda1 = BlockDevice {
             real: "/dev/vda1".into(),
             stat: Ok(DevKind::Block),
-            dev: Some(DevNum { major: 254, minor: 1 }),
-            disk_dev: Some(DevNum { major: 254, minor: 0 }),
+            dev: Some(DevNum {
+                major: 254,
+                minor: 1,
+            }),
+            disk_dev: Some(DevNum {
+                major: 254,
+                minor: 0,
+            }),
             part: PartInfo::Partition {
                 disk: "/dev/vda".into(),
                 number: "1".into(),
@@ -474,12 +503,18 @@ mod tests {
         };
         let vda2 = BlockDevice {
             real: "/dev/vda2".into(),
-            dev: Some(DevNum { major: 254, minor: 2 }),
+            dev: Some(DevNum {
+                major: 254,
+                minor: 2,
+            }),
             ..vda1.clone()
         };
         let loop0p1 = BlockDevice {
             real: "/dev/loop0p1".into(),
-            dev: Some(DevNum { major: 259, minor: 0 }),
+            dev: Some(DevNum {
+                major: 259,
+                minor: 0,
+            }),
             disk_dev: Some(DevNum { major: 7, minor: 0 }),
             part: PartInfo::Partition {
                 disk: "/dev/loop0".into(),
@@ -490,7 +525,10 @@ mod tests {
         let host = FakeHost::with(|h| {
             h.root_dir = "/tmp/scratch".into();
             h.mounts = vec![Mount {
-                dev: DevNum { major: 254, minor: 1 },
+                dev: DevNum {
+                    major: 254,
+                    minor: 1,
+                },
                 mount_point: "/".into(),
                 fstype: "ext4".into(),
                 source: "/dev/vda1".into(),
@@ -502,11 +540,16 @@ mod tests {
                 ("/dev/loop0p1".into(), loop0p1),
             ];
             h.host_root = Some(HostRoot {
-                dev: DevNum { major: 254, minor: 1 },
-                disk: DevNum { major: 254, minor: 0 },
+                dev: DevNum {
+                    major: 254,
+                    minor: 1,
+                },
+                disk: DevNum {
+                    major: 254,
+                    minor: 0,
+                },
             });
             h.programs = vec!["growpart".into()];
-
         });
         Kit::debian12().host(host).cfg(cfg)
     }
@@ -542,7 +585,10 @@ mod tests {
         let host = FakeHost::with(|h| {
             h.root_dir = "/".into();
             h.mounts = vec![Mount {
-                dev: DevNum { major: 254, minor: 1 },
+                dev: DevNum {
+                    major: 254,
+                    minor: 1,
+                },
                 mount_point: "/".into(),
                 fstype: "ext4".into(),
                 source: "/dev/root".into(),
@@ -553,8 +599,14 @@ mod tests {
                 BlockDevice {
                     real: "/dev/vda1".into(),
                     stat: Ok(DevKind::Block),
-                    dev: Some(DevNum { major: 254, minor: 1 }),
-                    disk_dev: Some(DevNum { major: 254, minor: 0 }),
+                    dev: Some(DevNum {
+                        major: 254,
+                        minor: 1,
+                    }),
+                    disk_dev: Some(DevNum {
+                        major: 254,
+                        minor: 0,
+                    }),
                     part: PartInfo::Partition {
                         disk: "/dev/vda".into(),
                         number: "1".into(),
@@ -563,10 +615,14 @@ mod tests {
             )];
             h.programs = vec!["growpart".into()];
         });
-        let kit = Kit::debian12()
-            .host(host)
-            .file("/proc/cmdline", "BOOT_IMAGE=/vmlinuz root=UUID=ABCD ro quiet\n");
-        assert_eq!(kit.plan(&Growpart).commands(), [["growpart", "/dev/vda", "1"]]);
+        let kit = Kit::debian12().host(host).file(
+            "/proc/cmdline",
+            "BOOT_IMAGE=/vmlinuz root=UUID=ABCD ro quiet\n",
+        );
+        assert_eq!(
+            kit.plan(&Growpart).commands(),
+            [["growpart", "/dev/vda", "1"]]
+        );
         let no_cmdline = Kit::debian12().host(FakeHost::with(|h| {
             h.root_dir = "/".into();
             h.mounts = kit.host.mounts.clone();
@@ -575,7 +631,8 @@ mod tests {
         let run = no_cmdline.plan(&Growpart);
         assert!(run.commands().is_empty());
         assert!(run.notes().contains(
-            &"'/' SKIPPED: unable to convert to device: Unable to find device '/dev/root'".to_string()
+            &"'/' SKIPPED: unable to convert to device: Unable to find device '/dev/root'"
+                .to_string()
         ));
     }
 

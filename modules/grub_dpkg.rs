@@ -31,7 +31,10 @@ pub struct GrubDpkg;
 static GRUB_DPKG: &[Field] = &[
     Field::opt("enabled", Ty::OneOf(&[Ty::Bool, Ty::Str])),
     Field::opt("grub-pc/install_devices", Ty::Str),
-    Field::opt("grub-pc/install_devices_empty", Ty::OneOf(&[Ty::Bool, Ty::Str])),
+    Field::opt(
+        "grub-pc/install_devices_empty",
+        Ty::OneOf(&[Ty::Bool, Ty::Str]),
+    ),
 ];
 
 static INFO: ModuleInfo = ModuleInfo {

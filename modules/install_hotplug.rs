@@ -65,7 +65,10 @@ impl Module for InstallHotplug {
             out.note("Skipping hotplug install, udevadm not found");
             return out;
         }
-        let libexecdir = if ctx.fs.exists(std::path::Path::new("/usr/libexec/cloud-init")) {
+        let libexecdir = if ctx
+            .fs
+            .exists(std::path::Path::new("/usr/libexec/cloud-init"))
+        {
             "/usr/libexec/cloud-init"
         } else {
             "/usr/lib/cloud-init"

@@ -87,9 +87,11 @@ impl Module for Keyboard {
             &text("variant", ""),
             &text("options", ""),
         ) {
-            Ok(commands) => out
-                .effects
-                .extend(commands.into_iter().map(|argv| Effect::Run(Command::new(argv)))),
+            Ok(commands) => out.effects.extend(
+                commands
+                    .into_iter()
+                    .map(|argv| Effect::Run(Command::new(argv))),
+            ),
             Err(e) => out.error(e),
         }
         out
@@ -112,7 +114,14 @@ mod tests {
         assert_eq!(
             p.commands(),
             [
-                vec!["localectl", "set-x11-keymap", "de", "pc105", "nodeadkeys", "compose:rwin"],
+                vec![
+                    "localectl",
+                    "set-x11-keymap",
+                    "de",
+                    "pc105",
+                    "nodeadkeys",
+                    "compose:rwin"
+                ],
                 vec!["systemctl", "restart", "console-setup"],
             ]
         );
@@ -131,9 +140,15 @@ mod tests {
 
     #[test]
     fn without_systemd_it_fails_as_22_4_does() {
-        let p = Kit::debian12().cfg("keyboard: {layout: us}").plan(&Keyboard);
+        let p = Kit::debian12()
+            .cfg("keyboard: {layout: us}")
+            .plan(&Keyboard);
         assert!(p.effects().is_empty());
-        assert!(p.errors()[0].contains("NotImplementedError"), "{:?}", p.errors());
+        assert!(
+            p.errors()[0].contains("NotImplementedError"),
+            "{:?}",
+            p.errors()
+        );
     }
 
     #[test]

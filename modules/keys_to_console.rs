@@ -45,7 +45,11 @@ static INFO: ModuleInfo = ModuleInfo {
     aliases: &[],
     frequency: Frequency::Instance,
     activate_by: &[],
-    keys: &["ssh", "ssh_fp_console_blacklist", "ssh_key_console_blacklist"],
+    keys: &[
+        "ssh",
+        "ssh_fp_console_blacklist",
+        "ssh_key_console_blacklist",
+    ],
     schema: &[
         Field::opt("ssh", Ty::Map(SSH)),
         Field::opt("ssh_fp_console_blacklist", TYPE_LIST),
@@ -61,7 +65,10 @@ impl Module for KeysToConsole {
 
     fn plan(&self, ctx: &Context) -> ModuleOutput {
         let mut out = ModuleOutput::default();
-        let emit = ctx.cfg.get("ssh").and_then(|s| s.get("emit_keys_to_console"));
+        let emit = ctx
+            .cfg
+            .get("ssh")
+            .and_then(|s| s.get("emit_keys_to_console"));
         if emit.is_some_and(py::truth::is_false) {
             out.note(format!(
                 "Skipping module named {}, logging of SSH host keys disabled",
@@ -79,7 +86,8 @@ impl Module for KeysToConsole {
             return out;
         }
         let fp_blacklist = py::cfg::option_list(ctx.cfg, "ssh_fp_console_blacklist", &[]);
-        let key_blacklist = py::cfg::option_list(ctx.cfg, "ssh_key_console_blacklist", &["ssh-dss"]);
+        let key_blacklist =
+            py::cfg::option_list(ctx.cfg, "ssh_key_console_blacklist", &["ssh-dss"]);
         out.effects.push(Effect::Run(Command::new([
             helper,
             fp_blacklist.join(","),
@@ -114,7 +122,10 @@ mod tests {
         };
         // A failing helper fails the module, as 22.4's raise does.
         assert_eq!(c.on_failure, OnFailure::Fatal);
-        assert_eq!(run.effects()[0].summary(), format!("run {DEBIAN_HELPER} '' ssh-dss"));
+        assert_eq!(
+            run.effects()[0].summary(),
+            format!("run {DEBIAN_HELPER} '' ssh-dss")
+        );
     }
 
     #[test]

@@ -118,7 +118,8 @@ mod tests {
             Some("12: 3.4\n")
         );
         assert_eq!(
-            p.file("/var/lib/cloud/sem/config_scripts_per_once.once").as_deref(),
+            p.file("/var/lib/cloud/sem/config_scripts_per_once.once")
+                .as_deref(),
             Some("5: 6\n")
         );
         let removed: Vec<_> = p

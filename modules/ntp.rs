@@ -121,13 +121,19 @@ fn handle(ctx: &Context, out: &mut ModuleOutput) -> Result<(), String> {
         }
     };
     if py::truth::is_false(ntp_cfg.get("enabled").unwrap_or(&Value::Bool(true))) {
-        out.note(format!("Skipping module named {}, disabled by cfg", ctx.name));
+        out.note(format!(
+            "Skipping module named {}, disabled by cfg",
+            ctx.name
+        ));
         return Ok(());
     }
 
     let client = select_ntp_client(ctx, ntp_cfg.get("ntp_client"), out);
     // User settings over the distro's (`mergemanydict(..., reverse=True)`).
-    let user = ntp_cfg.get("config").cloned().unwrap_or_else(Value::empty_map);
+    let user = ntp_cfg
+        .get("config")
+        .cloned()
+        .unwrap_or_else(Value::empty_map);
     let config = merge_many_reversed(&[Value::Map(client), user]);
     let config = config.as_map().cloned().unwrap_or_default();
     supplemental_schema_validation(&config)?;
@@ -149,12 +155,10 @@ fn handle(ctx: &Context, out: &mut ModuleOutput) -> Result<(), String> {
                 Some(text) => text,
                 None => {
                     let dir = path.parent().unwrap_or(std::path::Path::new("/"));
-                    out.warn(
-                        format!(
-                            "No template found in {} for template named {name}",
-                            dir.display()
-                        ),
-                    );
+                    out.warn(format!(
+                        "No template found in {} for template named {name}",
+                        dir.display()
+                    ));
                     return Err(format!("No template found, not rendering {template_name}"));
                 }
             }
@@ -166,7 +170,10 @@ fn handle(ctx: &Context, out: &mut ModuleOutput) -> Result<(), String> {
         match ntp_cfg.get(key) {
             Some(v) if v.truthy() => match v {
                 Value::Seq(items) => Ok(items.iter().map(Value::python_str_any).collect()),
-                other => Err(format!("ntp:{key} must be a list, not {}", other.type_name())),
+                other => Err(format!(
+                    "ntp:{key} must be a list, not {}",
+                    other.type_name()
+                )),
             },
             _ => Ok(Vec::new()),
         }
@@ -178,7 +185,10 @@ fn handle(ctx: &Context, out: &mut ModuleOutput) -> Result<(), String> {
     if write {
         if servers.is_empty() && distro.name == "alpine" && service_name == "ntpd" {
             servers = distro.ntp_pool_names();
-            out.note(format!("Adding distro default ntp servers: {}", servers.join(",")));
+            out.note(format!(
+                "Adding distro default ntp servers: {}",
+                servers.join(",")
+            ));
         } else if servers.is_empty() && pools.is_empty() {
             pools = distro.ntp_pool_names();
             out.note(format!(
@@ -187,8 +197,11 @@ fn handle(ctx: &Context, out: &mut ModuleOutput) -> Result<(), String> {
             ));
         }
         let rendered = render(&text, &servers, &pools)?;
-        out.effects
-            .push(Effect::write(confpath.as_str(), Data::public(rendered), 0o644));
+        out.effects.push(Effect::write(
+            confpath.as_str(),
+            Data::public(rendered),
+            0o644,
+        ));
     }
 
     // `install_ntp_client`.
@@ -243,7 +256,9 @@ fn select_ntp_client(ctx: &Context, ntp_client: Option<&Value>, out: &mut Module
         let cfg = config(client);
         let exe = cfg.get("check_exe").and_then(Value::as_str).unwrap_or("");
         if ntp_client_installed(ctx.fs, exe) {
-            out.note(format!("Selected NTP client \"{client}\", already installed"));
+            out.note(format!(
+                "Selected NTP client \"{client}\", already installed"
+            ));
             return cfg;
         }
     }
@@ -274,10 +289,7 @@ fn supplemental_schema_validation(config: &Mapping) -> Result<(), String> {
             "Either ntp:config:template or ntp:config:template_name values are required".into(),
         );
     }
-    let mut keys: Vec<(String, &Value)> = config
-        .iter()
-        .map(|(k, v)| (k.python_str(), v))
-        .collect();
+    let mut keys: Vec<(String, &Value)> = config.iter().map(|(k, v)| (k.python_str(), v)).collect();
     keys.sort_by(|a, b| a.0.cmp(&b.0));
     for (key, value) in keys {
         let keypath = format!("ntp:config:{key}");
@@ -340,7 +352,9 @@ fn rename_to_dist(fs: &dyn FsView, confpath: &str) -> Result<Vec<Effect>, String
                 .map_err(|e| format!("reading the link {confpath}: {e}"))?,
         },
         Some(FileKind::File) => {
-            let data = fs.read(path).map_err(|e| format!("reading {confpath}: {e}"))?;
+            let data = fs
+                .read(path)
+                .map_err(|e| format!("reading {confpath}: {e}"))?;
             let mode = fs.stat(path).map(|s| s.mode & 0o7777).unwrap_or(0o644);
             Effect::write(dist, Data::public(data), mode)
         }
@@ -387,7 +401,6 @@ fn install_packages(ctx: &Context, packages: &[String]) -> Result<Vec<Effect>, S
         .map_err(|e| e.to_string())
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -399,14 +412,38 @@ mod tests {
 
     /// 22.4's templates the cases' roots hold (`/etc/cloud/templates/`).
     const TEMPLATES: [(&str, &str); 8] = [
-        ("chrony.conf.centos", include_str!("../tests/fixtures/ntp/templates/chrony.conf.centos.tmpl")),
-        ("chrony.conf.debian", include_str!("../tests/fixtures/ntp/templates/chrony.conf.debian.tmpl")),
-        ("chrony.conf.rhel", include_str!("../tests/fixtures/ntp/templates/chrony.conf.rhel.tmpl")),
-        ("chrony.conf.ubuntu", include_str!("../tests/fixtures/ntp/templates/chrony.conf.ubuntu.tmpl")),
-        ("ntp.conf.debian", include_str!("../tests/fixtures/ntp/templates/ntp.conf.debian.tmpl")),
-        ("ntp.conf.rhel", include_str!("../tests/fixtures/ntp/templates/ntp.conf.rhel.tmpl")),
-        ("ntp.conf.ubuntu", include_str!("../tests/fixtures/ntp/templates/ntp.conf.ubuntu.tmpl")),
-        ("timesyncd.conf", include_str!("../tests/fixtures/ntp/templates/timesyncd.conf.tmpl")),
+        (
+            "chrony.conf.centos",
+            include_str!("../tests/fixtures/ntp/templates/chrony.conf.centos.tmpl"),
+        ),
+        (
+            "chrony.conf.debian",
+            include_str!("../tests/fixtures/ntp/templates/chrony.conf.debian.tmpl"),
+        ),
+        (
+            "chrony.conf.rhel",
+            include_str!("../tests/fixtures/ntp/templates/chrony.conf.rhel.tmpl"),
+        ),
+        (
+            "chrony.conf.ubuntu",
+            include_str!("../tests/fixtures/ntp/templates/chrony.conf.ubuntu.tmpl"),
+        ),
+        (
+            "ntp.conf.debian",
+            include_str!("../tests/fixtures/ntp/templates/ntp.conf.debian.tmpl"),
+        ),
+        (
+            "ntp.conf.rhel",
+            include_str!("../tests/fixtures/ntp/templates/ntp.conf.rhel.tmpl"),
+        ),
+        (
+            "ntp.conf.ubuntu",
+            include_str!("../tests/fixtures/ntp/templates/ntp.conf.ubuntu.tmpl"),
+        ),
+        (
+            "timesyncd.conf",
+            include_str!("../tests/fixtures/ntp/templates/timesyncd.conf.tmpl"),
+        ),
     ];
 
     /// RHEL 7's `/etc/os-release` (22.4's `rhel` class).
@@ -580,7 +617,10 @@ mod tests {
 
         let p = Kit::with_os_release("")
             .file("/etc/redhat-release", "CentOS release 6.10 (Final)\n")
-            .file("/etc/cloud/templates/chrony.conf.centos.tmpl", TEMPLATES[0].1)
+            .file(
+                "/etc/cloud/templates/chrony.conf.centos.tmpl",
+                TEMPLATES[0].1,
+            )
             .cfg("ntp: {}\n")
             .plan(&Ntp);
         assert_eq!(

@@ -101,7 +101,10 @@ impl Module for PackageUpdateUpgradeInstall {
         };
 
         if update || upgrade || has_packages {
-            match ctx.distro.update_package_sources(ctx.fs, &ctx.sources_mark()) {
+            match ctx
+                .distro
+                .update_package_sources(ctx.fs, &ctx.sources_mark())
+            {
                 Ok(effects) => out.effects.extend(carry_on(effects)),
                 Err(e) => {
                     // A distro without a package manager of ours: nothing

@@ -262,16 +262,16 @@ pub fn watcher_argv(w: &Watch) -> Vec<String> {
 /// cloud-init's `load_power_state`: `Ok(None)` when `power_state` is absent
 /// or null; an error in cloud-init's words otherwise. `distro` is the
 /// distribution's name (`system_info.distro` or the detected variant).
-pub fn load_power_state(
-    cfg: &Value,
-    distro: &str,
-) -> Result<Option<PowerState>, ConfigError> {
+pub fn load_power_state(cfg: &Value, distro: &str) -> Result<Option<PowerState>, ConfigError> {
     let pstate = match cfg.get("power_state") {
         None | Some(Value::Null) => return Ok(None),
         Some(p) => p,
     };
     if pstate.as_map().is_none() {
-        return Err(ConfigError::new("power_state", "power_state is not a dict."));
+        return Err(ConfigError::new(
+            "power_state",
+            "power_state is not a dict.",
+        ));
     }
     let mode = match pstate.get("mode") {
         Some(Value::Str(m)) if MODES.contains(&m.as_str()) => m.clone(),
@@ -336,7 +336,10 @@ pub fn load_power_state(
         if arg.contains('\0') {
             return Err(ConfigError::new(
                 "power_state",
-                format!("power_state: '{}' contains a NUL byte.", arg.escape_default()),
+                format!(
+                    "power_state: '{}' contains a NUL byte.",
+                    arg.escape_default()
+                ),
             ));
         }
     }

@@ -54,8 +54,12 @@ impl Module for ResetRmc {
             return out;
         }
         out.note("Attempting to reset RMC.");
-        out.effects
-            .push(Effect::Run(Command::new(["/bin/sh", "-c", RESET, "reset_rmc"])));
+        out.effects.push(Effect::Run(Command::new([
+            "/bin/sh",
+            "-c",
+            RESET,
+            "reset_rmc",
+        ])));
         out
     }
 }

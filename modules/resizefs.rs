@@ -116,7 +116,13 @@ impl Module for Resizefs {
             if !mount.read_write && ctx.fs.is_dir(snapshots) {
                 // 22.4's `"%s/.snapshots" % mount_point` (`//.snapshots` on `/`).
                 let at = format!("{mount_point}/.snapshots");
-                vec!["btrfs".into(), "filesystem".into(), "resize".into(), "max".into(), at]
+                vec![
+                    "btrfs".into(),
+                    "filesystem".into(),
+                    "resize".into(),
+                    "max".into(),
+                    at,
+                ]
             } else {
                 vec![
                     "btrfs".into(),
@@ -212,7 +218,11 @@ mod tests {
                 .collect();
             assert_eq!(ours, recorded::changes(case), "{name}");
             for m in recorded::messages(case) {
-                assert!(run.notes().contains(&m), "{name}: {m:?} not in {:?}", run.notes());
+                assert!(
+                    run.notes().contains(&m),
+                    "{name}: {m:?} not in {:?}",
+                    run.notes()
+                );
             }
             assert!(run.errors().is_empty(), "{name}: {:?}", run.errors());
             assert!(
@@ -230,7 +240,10 @@ mod tests {
         let host = FakeHost::with(|h| {
             h.root_dir = "/tmp/scratch".into();
             h.mounts = vec![Mount {
-                dev: DevNum { major: 254, minor: 1 },
+                dev: DevNum {
+                    major: 254,
+                    minor: 1,
+                },
                 mount_point: "/".into(),
                 fstype: "ext4".into(),
                 source: "/dev/vda1".into(),
@@ -241,8 +254,14 @@ mod tests {
                 BlockDevice {
                     real: "/dev/vda1".into(),
                     stat: Ok(DevKind::Block),
-                    dev: Some(DevNum { major: 254, minor: 1 }),
-                    disk_dev: Some(DevNum { major: 254, minor: 0 }),
+                    dev: Some(DevNum {
+                        major: 254,
+                        minor: 1,
+                    }),
+                    disk_dev: Some(DevNum {
+                        major: 254,
+                        minor: 0,
+                    }),
                     part: PartInfo::Partition {
                         disk: "/dev/vda".into(),
                         number: "1".into(),
@@ -250,10 +269,15 @@ mod tests {
                 },
             )];
             h.host_root = Some(HostRoot {
-                dev: DevNum { major: 254, minor: 1 },
-                disk: DevNum { major: 254, minor: 0 },
+                dev: DevNum {
+                    major: 254,
+                    minor: 1,
+                },
+                disk: DevNum {
+                    major: 254,
+                    minor: 0,
+                },
             });
-
         });
         Kit::debian12().host(host).cfg(cfg)
     }
@@ -284,6 +308,9 @@ mod tests {
         let mut kit = scratch_root_on_the_hosts_disk("resize_rootfs: true");
         kit.args = vec!["false".into()];
         let run = kit.plan(&Resizefs);
-        assert_eq!(run.notes(), ["Skipping module named resizefs, resizing disabled"]);
+        assert_eq!(
+            run.notes(),
+            ["Skipping module named resizefs, resizing disabled"]
+        );
     }
 }

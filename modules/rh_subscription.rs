@@ -176,13 +176,20 @@ fn register(rh: &Mapping) -> Result<Vec<Effect>, Vec<String>> {
         && (!auto_attach.is_some_and(Value::truthy)
             || auto_attach.is_some_and(|a| py::truth::is_false(&Value::str(a.python_str()))))
     {
-        return Err(vec!["The service-level key must be used in conjunction with the \
+        return Err(vec![
+            "The service-level key must be used in conjunction with the \
                          auto-attach key.  Please re-run with auto-attach: True"
-            .into()]);
+                .into(),
+        ]);
     }
 
     // `rhn_register`.
-    let mut register = match (get("activation-key"), get("org"), get("username"), get("password")) {
+    let mut register = match (
+        get("activation-key"),
+        get("org"),
+        get("username"),
+        get("password"),
+    ) {
         (Some(key), Some(org), _, _) => {
             let mut cmd = sub_man(["register".to_string()])
                 .secret_arg(format!("--activationkey={}", text(key)));
@@ -270,7 +277,9 @@ mod tests {
             "rh_subscription:\n  username: joe\n  password: s3cret-pw\n",
             "rh_subscription:\n  activation-key: s3cret-key\n  org: 7\n",
         ] {
-            let p = Kit::with_os_release("ID=rhel\n").cfg(cfg).plan(&RhSubscription);
+            let p = Kit::with_os_release("ID=rhel\n")
+                .cfg(cfg)
+                .plan(&RhSubscription);
             let Effect::Probe(probe) = &p.effects()[0] else {
                 panic!("{:?}", p.effects())
             };

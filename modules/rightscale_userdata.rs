@@ -54,9 +54,7 @@ impl Module for RightscaleUserdata {
             ));
             return out;
         }
-        let scripts = ctx
-            .paths
-            .ipath(&ctx.instance.instance_id, "scripts");
+        let scripts = ctx.paths.ipath(&ctx.instance.instance_id, "scripts");
         for (i, url) in urls.into_iter().enumerate() {
             let file = scripts.join(format!("rightscale-{i:02}"));
             out.effects.push(Effect::Http(HttpRequest {
@@ -106,8 +104,14 @@ mod tests {
         assert_eq!(
             got,
             [
-                ("http://127.0.0.1/a".to_string(), (format!("{dir}/rightscale-00").into(), 0o700)),
-                ("http://127.0.0.1/b".to_string(), (format!("{dir}/rightscale-01").into(), 0o700)),
+                (
+                    "http://127.0.0.1/a".to_string(),
+                    (format!("{dir}/rightscale-00").into(), 0o700)
+                ),
+                (
+                    "http://127.0.0.1/b".to_string(),
+                    (format!("{dir}/rightscale-01").into(), 0o700)
+                ),
             ]
         );
     }

@@ -104,8 +104,7 @@ impl Module for Rsyslog {
             out.note("Empty config rsyslog['configs'], nothing to do");
             return out;
         }
-        let files = match apply_rsyslog_changes(&configs, &mycfg.filename, &mycfg.dir, &mut out)
-        {
+        let files = match apply_rsyslog_changes(&configs, &mycfg.filename, &mycfg.dir, &mut out) {
             Ok(files) => files,
             Err(e) => {
                 out.error(e);
@@ -128,7 +127,8 @@ impl Module for Rsyslog {
                     .push(Effect::write(&file.path, Data::public(text.clone()), 0o644));
             }
         }
-        out.effects.push(reload_syslog(ctx.distro, &mycfg.reload, done));
+        out.effects
+            .push(reload_syslog(ctx.distro, &mycfg.reload, done));
         out
     }
 }
@@ -325,12 +325,10 @@ fn remotes_to_rsyslog_cfg(remotes: &Mapping, out: &mut ModuleOutput) -> Result<S
         };
         match parse_remotes_line(text, name) {
             Ok(remote) => lines.push(remote),
-            Err(RemoteError::Value(e)) => out.warn(
-                format!(
-                    "failed loading remote {}: {text} [{e}]",
-                    name.python_str_any()
-                ),
-            ),
+            Err(RemoteError::Value(e)) => out.warn(format!(
+                "failed loading remote {}: {text} [{e}]",
+                name.python_str_any()
+            )),
             Err(RemoteError::Crash(e)) => return Err(e),
         }
     }
@@ -356,7 +354,10 @@ fn parse_remotes_line(line: &str, name: &Value) -> Result<String, RemoteError> {
         [data, comment] => (*data, Some(comment.trim_matches(py::str::is_space))),
         _ => (line, None),
     };
-    let toks: Vec<&str> = data.split(py::str::is_space).filter(|t| !t.is_empty()).collect();
+    let toks: Vec<&str> = data
+        .split(py::str::is_space)
+        .filter(|t| !t.is_empty())
+        .collect();
     let (matcher, host_port) = match toks.as_slice() {
         // One token: the data as it is, blanks and all.
         [_] => (None, data),
@@ -520,7 +521,6 @@ fn reload_syslog(distro: &Distro, reload: &Reload, done: String) -> Effect {
         }
     }
 }
-
 
 #[cfg(test)]
 mod tests {

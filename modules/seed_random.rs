@@ -42,7 +42,10 @@ const DEFAULT_FILE: &str = "/dev/urandom";
 static RANDOM_SEED: &[Field] = &[
     Field::opt("file", Ty::Str),
     Field::opt("data", Ty::StrOrBytes),
-    Field::opt("encoding", Ty::Enum(&["raw", "base64", "b64", "gzip", "gz"])),
+    Field::opt(
+        "encoding",
+        Ty::Enum(&["raw", "base64", "b64", "gzip", "gz"]),
+    ),
     Field::opt("command", Ty::List(&Ty::Str)),
     Field::opt("command_required", Ty::Bool),
 ];
@@ -121,9 +124,7 @@ impl Module for SeedRandom {
 /// the root has it.
 fn seed_command(ctx: &Context, mycfg: &Value, file: &str, out: &mut ModuleOutput) {
     let command = mycfg.get("command").filter(|c| !c.is_null());
-    let required = mycfg
-        .get("command_required")
-        .is_some_and(Value::truthy);
+    let required = mycfg.get("command_required").is_some_and(Value::truthy);
     // 22.4 warns with the command as Python prints it, then fails.
     let failed = |why: String| {
         format!(
@@ -412,9 +413,7 @@ mod tests {
         let run = Kit::debian12()
             .file(SEED, "x")
             .cfg(&format!("random_seed:\n  file: {SEED}\n"))
-            .instance(|i| {
-                i.metadata = yaml::load(b"random_seed: !!binary AQID\n", "md").unwrap()
-            })
+            .instance(|i| i.metadata = yaml::load(b"random_seed: !!binary AQID\n", "md").unwrap())
             .plan(&SeedRandom);
         check("metadata_only", &run);
     }
@@ -492,10 +491,7 @@ mod tests {
             expected("command_gets_the_file")["command_saw_RANDOM_SEED_FILE"],
             "<TMP>/seed"
         );
-        assert_eq!(
-            c.env,
-            [("RANDOM_SEED_FILE".to_string(), SEED.to_string())]
-        );
+        assert_eq!(c.env, [("RANDOM_SEED_FILE".to_string(), SEED.to_string())]);
         assert_eq!(c.on_failure, OnFailure::Fatal);
     }
 
@@ -518,7 +514,10 @@ mod tests {
         let stdin = c.stdin.as_ref().unwrap();
         assert_eq!(stdin.bytes, b"abc");
         assert!(stdin.secret);
-        assert_eq!(e.summary(), "run sh -c 'cat >> \"$1\"' sh /dev/urandom < <redacted>");
+        assert_eq!(
+            e.summary(),
+            "run sh -c 'cat >> \"$1\"' sh /dev/urandom < <redacted>"
+        );
     }
 
     #[test]

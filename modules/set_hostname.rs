@@ -228,6 +228,9 @@ mod tests {
             .cfg(cfg)
             .plan(&SetHostname);
         assert!(again.effects().is_empty());
-        assert_eq!(again.notes(), ["No hostname changes. Skipping set-hostname"]);
+        assert_eq!(
+            again.notes(),
+            ["No hostname changes. Skipping set-hostname"]
+        );
     }
 }

@@ -72,10 +72,10 @@ use std::path::Path;
 
 use tracing::Level;
 
+use crate::module::prelude::py::truth::{is_false, is_true};
 use crate::module::prelude::*;
 use crate::modules::shared::one_line::one_line;
 use crate::modules::shared::sshd_config;
-use crate::module::prelude::py::truth::{is_false, is_true};
 
 pub struct SetPasswords;
 
@@ -375,10 +375,8 @@ pub fn plan(
             };
             match ug.default_user() {
                 Some((user, _)) => {
-                    let checked =
-                        one_line("password", &pw, CHPASSWD_INPUT).and_then(|_| {
-                            one_line("the default user's name", &user, CHPASSWD_INPUT)
-                        });
+                    let checked = one_line("password", &pw, CHPASSWD_INPUT)
+                        .and_then(|_| one_line("the default user's name", &user, CHPASSWD_INPUT));
                     match checked {
                         Ok(()) => lines.push((user, pw)),
                         Err(e) => out.error(format!("{e}; the default user's password is not set")),
@@ -487,20 +485,24 @@ impl<'a> UserEntry<'a> {
             None => "hash",
             Some(Value::Str(k)) if matches!(k.as_str(), "text" | "hash" | "RANDOM") => k,
             other => {
-                return Err(error("type", format!(
-                    "{at}.type: must be text, hash or RANDOM{}; {not_set}",
-                    match other {
-                        // Quoted only when it is a known type in the wrong
-                        // case: anything else might be a misplaced password.
-                        Some(Value::Str(s))
-                            if ["text", "hash", "random"].contains(&s.to_lowercase().as_str()) =>
-                        {
-                            format!(" (case matters), not '{s}'")
+                return Err(error(
+                    "type",
+                    format!(
+                        "{at}.type: must be text, hash or RANDOM{}; {not_set}",
+                        match other {
+                            // Quoted only when it is a known type in the wrong
+                            // case: anything else might be a misplaced password.
+                            Some(Value::Str(s))
+                                if ["text", "hash", "random"]
+                                    .contains(&s.to_lowercase().as_str()) =>
+                            {
+                                format!(" (case matters), not '{s}'")
+                            }
+                            Some(other) => format!(", not this {}", other.type_name()),
+                            None => String::new(),
                         }
-                        Some(other) => format!(", not this {}", other.type_name()),
-                        None => String::new(),
-                    }
-                )));
+                    ),
+                ));
             }
         };
         let Value::Str(name) = self.name else {
@@ -761,7 +763,10 @@ mod tests {
     /// (`/run/systemd/system` a directory).
     fn debian_root() -> (tempfile::TempDir, RealFs) {
         crate::rootfs::testing::root_with(&[
-            ("/etc/ssh/sshd_config", "Include /etc/ssh/sshd_config.d/*.conf\nUsePAM yes\n"),
+            (
+                "/etc/ssh/sshd_config",
+                "Include /etc/ssh/sshd_config.d/*.conf\nUsePAM yes\n",
+            ),
             ("/etc/os-release", "ID=debian\n"),
             ("/run/systemd/system/.keep", ""),
         ])

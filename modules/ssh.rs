@@ -117,13 +117,8 @@ impl Module for Ssh {
                     continue;
                 }
                 let p = dir.join(&name);
-                if st
-                    .lstat(&p)
-                    .is_some_and(|a| a.kind == FileKind::Dir)
-                {
-                    out.warn(
-                        format!("Failed deleting key file {}", p.display()),
-                    );
+                if st.lstat(&p).is_some_and(|a| a.kind == FileKind::Dir) {
+                    out.warn(format!("Failed deleting key file {}", p.display()));
                     continue;
                 }
                 st.remove(&p);
@@ -157,13 +152,8 @@ impl Module for Ssh {
     }
 }
 
-
 /// `ssh_keys`: write what is given, derive missing public keys.
-fn provided_keys(
-    st: &mut Staged,
-    out: &mut ModuleOutput,
-    keys: &Value,
-) -> Result<(), ConfigError> {
+fn provided_keys(st: &mut Staged, out: &mut ModuleOutput, keys: &Value) -> Result<(), ConfigError> {
     let Value::Map(map) = keys else {
         return Err(ConfigError::new(
             "ssh_keys",
@@ -336,10 +326,9 @@ fn apply_credentials(st: &mut Staged, ctx: &Context) -> Result<Vec<String>, Conf
         .ok_or_else(|| ConfigError::new("users", "Unable to get SSH info for user 'root'"))?;
     let mut user_name = None;
     if let Some((name, ucfg)) = &default {
-        let account = accounts::account(st.fs, name, Some(ucfg))
-            .ok_or_else(|| {
-                ConfigError::new("users", format!("Unable to get SSH info for user '{name}'"))
-            })?;
+        let account = accounts::account(st.fs, name, Some(ucfg)).ok_or_else(|| {
+            ConfigError::new("users", format!("Unable to get SSH info for user '{name}'"))
+        })?;
         ssh_util::setup_user_keys(st, &keys, &account, &root, None);
         user_name = Some(name.clone());
     }

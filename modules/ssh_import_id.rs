@@ -28,7 +28,10 @@ static INFO: ModuleInfo = ModuleInfo {
     frequency: Frequency::Instance,
     activate_by: &[],
     keys: &["ssh_import_id"],
-    schema: &[Field::opt("ssh_import_id", Ty::OneOf(&[Ty::List(&Ty::Any), Ty::Str]))],
+    schema: &[Field::opt(
+        "ssh_import_id",
+        Ty::OneOf(&[Ty::List(&Ty::Any), Ty::Str]),
+    )],
     summary: "import SSH keys from Launchpad or GitHub with ssh-import-id",
 };
 
@@ -114,8 +117,9 @@ fn import(ctx: &Context, out: &mut ModuleOutput, user: &str, ids: &[String]) {
         .to_vec();
     argv.extend(ids.iter().cloned());
     out.note(format!("Importing SSH ids for user {user}."));
-    out.effects
-        .push(Effect::Run(Command::new(argv).on_failure(OnFailure::Report)));
+    out.effects.push(Effect::Run(
+        Command::new(argv).on_failure(OnFailure::Report),
+    ));
 }
 
 /// `is_key_in_nested_dict`: the key in the mapping, in a mapping below
@@ -151,19 +155,33 @@ mod tests {
 
     #[test]
     fn the_default_user_takes_the_top_level_ids_others_their_own() {
-        let p = kit(
-            "system_info: {default_user: {name: debian}}\n\
+        let p = kit("system_info: {default_user: {name: debian}}\n\
              users: [default, {name: bob, ssh_import_id: 'gh:bob,lp:bob'}, {name: carol}]\n\
-             ssh_import_id: [gh:one, gh:one, lp:two]\n",
-        )
+             ssh_import_id: [gh:one, gh:one, lp:two]\n")
         .plan(&SshImportId);
         assert!(p.errors().is_empty(), "{:?}", p.errors());
         assert_eq!(
             p.commands(),
             [
                 // 22.4's dict order: the default user last.
-                vec!["sudo", "--preserve-env=https_proxy", "-Hu", "bob", "ssh-import-id", "gh:bob", "lp:bob"],
-                vec!["sudo", "--preserve-env=https_proxy", "-Hu", "debian", "ssh-import-id", "gh:one", "lp:two"],
+                vec![
+                    "sudo",
+                    "--preserve-env=https_proxy",
+                    "-Hu",
+                    "bob",
+                    "ssh-import-id",
+                    "gh:bob",
+                    "lp:bob"
+                ],
+                vec![
+                    "sudo",
+                    "--preserve-env=https_proxy",
+                    "-Hu",
+                    "debian",
+                    "ssh-import-id",
+                    "gh:one",
+                    "lp:two"
+                ],
             ]
         );
     }
@@ -172,7 +190,9 @@ mod tests {
     fn nothing_without_the_key_and_a_warning_without_the_program() {
         let p = kit("users: [default]").plan(&SshImportId);
         assert!(p.effects().is_empty());
-        let p = Kit::debian12().cfg("ssh_import_id: [gh:x]").plan(&SshImportId);
+        let p = Kit::debian12()
+            .cfg("ssh_import_id: [gh:x]")
+            .plan(&SshImportId);
         assert!(p.effects().is_empty());
         assert!(p.notes()[0].starts_with("ssh-import-id is not installed"));
     }

@@ -6,8 +6,8 @@
 //! `preserve_hostname` turns it off. The distro's part is
 //! `crate::distro::hostname`.
 
-use crate::module::prelude::*;
 use super::set_hostname::prepare;
+use crate::module::prelude::*;
 
 pub struct UpdateHostname;
 

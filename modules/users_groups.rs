@@ -59,8 +59,8 @@
 
 use std::path::Path;
 
-use crate::module::prelude::*;
 use crate::module::prelude::py::{header::make_header, path::abspath};
+use crate::module::prelude::*;
 use crate::modules::shared::one_line::one_line;
 use crate::modules::shared::ssh_util;
 use crate::modules::shared::staged::Staged;
@@ -280,8 +280,9 @@ fn check_user(name: &str, cfg: &Mapping) -> Result<(), ConfigError> {
 /// line (`groupadd NAME`, `usermod -a -G NAME MEMBER`).
 fn check_group(name: &str, members: &[String]) -> Result<(), ConfigError> {
     let who = format!("groups: group {}", python_str_repr(name));
-    let not_made =
-        |e: ConfigError| ConfigError::new("groups", format!("{who}: {e}; the group is not created"));
+    let not_made = |e: ConfigError| {
+        ConfigError::new("groups", format!("{who}: {e}; the group is not created"))
+    };
     one_line("the name", name, "/etc/group").map_err(not_made)?;
     for m in members {
         one_line("a member's name", m, "/etc/group").map_err(not_made)?;
@@ -375,9 +376,9 @@ impl Run<'_, '_> {
                         return Err(ConfigError::new(
                             "users",
                             format!(
-                                "Failed to create user {name}: '{}' object has no attribute 'strip'",
-                                other.type_name()
-                            ),
+                            "Failed to create user {name}: '{}' object has no attribute 'strip'",
+                            other.type_name()
+                        ),
                         ))
                     }
                 }
@@ -500,10 +501,9 @@ impl Run<'_, '_> {
         options: Option<&str>,
     ) -> Result<(), ConfigError> {
         let fs = self.st.fs;
-        let user = accounts::account(fs, name, Some(cfg))
-            .ok_or_else(|| {
-                ConfigError::new("users", format!("Unable to get SSH info for user '{name}'"))
-            })?;
+        let user = accounts::account(fs, name, Some(cfg)).ok_or_else(|| {
+            ConfigError::new("users", format!("Unable to get SSH info for user '{name}'"))
+        })?;
         let root = accounts::account(fs, "root", None)
             .ok_or_else(|| ConfigError::new("users", "Unable to get SSH info for user 'root'"))?;
         ssh_util::setup_user_keys(&mut self.st, keys, &user, &root, options);

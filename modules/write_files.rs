@@ -26,9 +26,9 @@
 
 use std::path::PathBuf;
 
+use crate::module::prelude::py::path::abspath;
 use crate::module::prelude::*;
 use crate::modules::shared::limits::write_limit;
-use crate::module::prelude::py::path::abspath;
 
 /// A `write_files` entry (also read by write_files_deferred).
 pub static ENTRY: Ty = Ty::Map(&[
@@ -108,10 +108,7 @@ pub fn plan_entries(ctx: &Context, deferred: bool) -> ModuleOutput {
         // names its file and line); the others are still written, in order.
         if let Some(e) = ctx.entry_error(&format!("write_files[{i}]")) {
             match entry.get("path").filter(|p| p.truthy()) {
-                Some(p) => out.error(format!(
-                    "{e}; {} not written",
-                    abspath(&p.python_str())
-                )),
+                Some(p) => out.error(format!("{e}; {} not written", abspath(&p.python_str()))),
                 None => out.error(e),
             }
             continue;
@@ -219,9 +216,7 @@ fn plan_entry(ctx: &Context, n: usize, entry: &Value) -> Result<Effect, ConfigEr
         let mut key = format!("{}\0{}\0", n - 1, path.display()).into_bytes();
         key.extend_from_slice(&data.bytes);
         Append::OncePerInstance {
-            record: ctx
-                .ipath("cloudboot-appends")
-                .join(sha256::hex(&key)),
+            record: ctx.ipath("cloudboot-appends").join(sha256::hex(&key)),
         }
     } else {
         Append::No

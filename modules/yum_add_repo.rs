@@ -186,15 +186,23 @@ mod tests {
     #[test]
     fn centos_7_writes_a_dated_repo_file() {
         let p = Kit::centos7()
-            .cfg("yum_repos:\n  epel:\n    baseurl: http://e.example/$basearch\n    enabled: true\n")
+            .cfg(
+                "yum_repos:\n  epel:\n    baseurl: http://e.example/$basearch\n    enabled: true\n",
+            )
             .plan(&YumAddRepo);
         let w = p.written();
         assert_eq!(w.len(), 1, "{w:?}");
-        assert_eq!(w[0].path, std::path::Path::new("/etc/yum.repos.d/epel.repo"));
+        assert_eq!(
+            w[0].path,
+            std::path::Path::new("/etc/yum.repos.d/epel.repo")
+        );
         assert_eq!(w[0].mode, 0o644);
         let (first, rest) = w[0].content.split_once('\n').unwrap();
         assert!(first.starts_with("# Created by cloud-init on "), "{first}");
         assert!(first.ends_with(" +0000"), "{first}");
-        assert_eq!(rest, "[epel]\nbaseurl = http://e.example/$basearch\nenabled = 1\n\n");
+        assert_eq!(
+            rest,
+            "[epel]\nbaseurl = http://e.example/$basearch\nenabled = 1\n\n"
+        );
     }
 }

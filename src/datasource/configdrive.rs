@@ -110,8 +110,7 @@ pub fn read_v2(src: &dyn SeedSource) -> Result<Option<DriveData>, DsError> {
     }
     let mut md = Value::from_json(&md_json);
     if let Some(seed) = md.get("random_seed").map(Value::python_str) {
-        let bytes = base64::decode(seed.as_bytes())
-            .map_err(DsError::RandomSeed)?;
+        let bytes = base64::decode(seed.as_bytes()).map_err(DsError::RandomSeed)?;
         if let Value::Map(m) = &mut md {
             m.insert(Value::str("random_seed"), Value::Bytes(bytes));
         }
@@ -127,8 +126,8 @@ pub fn read_v2(src: &dyn SeedSource) -> Result<Option<DriveData>, DsError> {
         d.files.push((path, content));
     }
     if let Some(net) = md.get("network_config").filter(|v| v.truthy()) {
-        let content = read_content_path(src, net)
-            .map_err(|e| DsError::NetworkConfig(Box::new(e)))?;
+        let content =
+            read_content_path(src, net).map_err(|e| DsError::NetworkConfig(Box::new(e)))?;
         d.network_eni = Some(String::from_utf8_lossy(&content).into_owned());
     }
     d.dsmode = md

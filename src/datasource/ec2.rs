@@ -48,7 +48,9 @@ fn platform(ctx: &DsContext) -> Option<&'static str> {
     if starts_ec2(facts.dmi("product_uuid"))
         || starts_ec2(facts.dmi("product_serial"))
         || starts_ec2(facts.hypervisor_uuid().as_deref())
-        || facts.dmi("sys_vendor").is_some_and(|v| v.contains("Amazon"))
+        || facts
+            .dmi("sys_vendor")
+            .is_some_and(|v| v.contains("Amazon"))
     {
         return Some("aws");
     }
@@ -76,7 +78,8 @@ fn requested(ctx: &DsContext) -> bool {
         .and_then(Value::as_seq)
         .map(|l| l.iter().map(Value::python_str).collect());
     // The builtin list is the registry's, in its order.
-    let explicit = names.is_some_and(|n| n != super::registry::default_list() && n.iter().any(|d| d == "Ec2"));
+    let explicit =
+        names.is_some_and(|n| n != super::registry::default_list() && n.iter().any(|d| d == "Ec2"));
     explicit || ctx.ds_cfg("Ec2").get("metadata_urls").is_some()
 }
 
@@ -284,7 +287,8 @@ fn network_config(ctx: &DsContext, ds_cfg: &Value, md: &J) -> Result<Option<Valu
     let macs = sys.interfaces_by_mac(&[]).map_err(|e| e.to_string())?.macs;
     let fallback = sys.fallback_nic(&[]);
     let full = ds_cfg.get_bool("apply_full_imds_network_config", true);
-    network::convert(net_md, &macs, fallback.as_deref(), full).map(|cfg| Some(Value::from_json(&cfg)))
+    network::convert(net_md, &macs, fallback.as_deref(), full)
+        .map(|cfg| Some(Value::from_json(&cfg)))
 }
 
 static INFO: DatasourceInfo = DatasourceInfo {
@@ -374,9 +378,9 @@ impl Datasource for Ec2 {
                     let md = instance.ec2_metadata.as_ref();
                     match md.map(|md| network_config(ctx, &ds_cfg, md)) {
                         Some(Ok(cfg)) => instance.network_config = cfg,
-                        Some(Err(e)) => problems.push(format!(
-                            "Ec2 metadata at {base}: meta-data/network: {e}"
-                        )),
+                        Some(Err(e)) => {
+                            problems.push(format!("Ec2 metadata at {base}: meta-data/network: {e}"))
+                        }
                         None => {}
                     }
                     return Found {

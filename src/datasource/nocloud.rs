@@ -19,11 +19,11 @@
 use std::path::Path;
 
 use super::source::{DirSource, SeedSource};
+use super::MAX_USER_DATA;
 use super::{Datasource, DatasourceInfo, DsContext, DsError, DsMode, Found, Instance};
 use crate::merge::merge_many;
-use crate::schedule::Stage;
-use super::MAX_USER_DATA;
 use crate::rootfs::read_limited;
+use crate::schedule::Stage;
 use crate::value::{Mapping, Value};
 use crate::yaml;
 
@@ -253,8 +253,7 @@ impl NoCloud {
                 Err(e) => Err(e.into()),
             }
         };
-        let meta_raw =
-            fetch("meta-data")?.ok_or_else(|| DsError::Missing(url("meta-data")))?;
+        let meta_raw = fetch("meta-data")?.ok_or_else(|| DsError::Missing(url("meta-data")))?;
         let mut problems = Vec::new();
         let meta = load_mapping(&meta_raw, &url("meta-data"), &mut problems);
         if let Some(p) = problems.pop() {
@@ -277,7 +276,8 @@ static INFO: DatasourceInfo = DatasourceInfo {
     name: "NoCloud",
     // The network stage's class in cloud-init (`DataSourceNoCloudNet`).
     aliases: &["NoCloudNet"],
-    summary: "seed directories, `ds=nocloud[-net];i=..;h=..;s=..` on the kernel command line or in \
+    summary:
+        "seed directories, `ds=nocloud[-net];i=..;h=..;s=..` on the kernel command line or in \
               the SMBIOS serial, `seedfrom` (`file://`, `http://`), `datasource.NoCloud`, and \
               `cidata`/`CIDATA` devices",
 };

@@ -28,7 +28,9 @@ const DMI_ASSET_TAGS: &[&str] = &[
 /// `detect_openstack`, from DMI under the root.
 pub fn detected(ctx: &DsContext) -> bool {
     let facts = &ctx.facts;
-    facts.dmi("product_name").is_some_and(|p| DMI_PRODUCTS.contains(&p))
+    facts
+        .dmi("product_name")
+        .is_some_and(|p| DMI_PRODUCTS.contains(&p))
         || facts
             .dmi("chassis_asset_tag")
             .is_some_and(|t| DMI_ASSET_TAGS.contains(&t))

@@ -69,9 +69,9 @@ pub fn convert(
         // device-number is zero-indexed; the metric is one-indexed.
         nic_idx = match nic_metadata.get("device-number") {
             None => nic_idx,
-            Some(d) => py_int(d).ok_or_else(|| {
-                format!("device-number of {mac} is not an integer: {d}")
-            })?,
+            Some(d) => {
+                py_int(d).ok_or_else(|| format!("device-number of {mac} is not an integer: {d}"))?
+            }
         } + 1;
         let dhcp_override = json!({"route-metric": nic_idx * 100});
         let mut dev = Map::new();
@@ -121,7 +121,11 @@ fn secondary_addresses(nic_metadata: &J, mac: &str) -> Vec<String> {
         let prefix = match cidr.map(|c| c.split('/').collect::<Vec<_>>()) {
             Some(parts) if parts.len() == 2 => parts[1].to_string(),
             _ => {
-                let ip_type = if cidr_key.contains("ipv4") { "ipv4" } else { "ipv6" };
+                let ip_type = if cidr_key.contains("ipv4") {
+                    "ipv4"
+                } else {
+                    "ipv6"
+                };
                 tracing::warn!(
                     "Could not parse {cidr_key} {} for mac {mac}. {ip_type} network config prefix defaults to /{default_prefix}",
                     cidr.unwrap_or("None")
@@ -130,7 +134,10 @@ fn secondary_addresses(nic_metadata: &J, mac: &str) -> Vec<String> {
             }
         };
         for ip in &ips[1..] {
-            let ip = ip.as_str().map(str::to_string).unwrap_or_else(|| ip.to_string());
+            let ip = ip
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| ip.to_string());
             out.push(format!("{ip}/{prefix}"));
         }
     }
