@@ -86,4 +86,14 @@ pub enum DsError {
     TokenRefused,
     #[error("meta-data has no instance-id")]
     NoInstanceId,
+
+    // IBMCloud
+    /// The IBM config disk holds something 22.4's `metadata_from_dir`
+    /// refuses (a file that is not JSON, no `meta_data.json`).
+    #[error("Failed reading IBM config disk (platform={platform} path={path}): {reason}")]
+    IbmConfigDisk {
+        platform: &'static str,
+        path: String,
+        reason: String,
+    },
 }

@@ -1,0 +1,323 @@
+//! IBMCloud, RbxCloud, MAAS, Bigstep, CloudSigma and SmartOS, each booted
+//! end to end against what the cloud gives: disks the test builds (vfat by
+//! mkfs.vfat/mtools, ISO9660 by genisoimage) under the root, a metadata
+//! service on its address in the test's own network namespace, a serial
+//! port stand-in. Each also shows it is not tried without its platform.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+
+const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMisc misc@test";
+
+/// `#cloud-config` user-data writing `/etc/<name>` (proof it was applied).
+fn user_data(name: &str) -> String {
+    format!("#cloud-config\nwrite_files: [{{path: /etc/{name}, content: applied}}]\n")
+}
+
+/// What every boot must end with: the instance-id, the hostname written,
+/// the key in root's authorized_keys, the user-data applied and
+/// `/run/cloud-init/cloud-id` naming the cloud.
+fn assert_booted(
+    m: &Machine,
+    iid: &str,
+    hostname: &str,
+    key_file: &str,
+    written: &str,
+    cloud: &str,
+) {
+    assert_eq!(
+        m.read("/var/lib/cloud/data/instance-id"),
+        format!("{iid}\n")
+    );
+    assert_eq!(m.read("/etc/hostname"), format!("{hostname}\n"));
+    assert!(
+        m.read(key_file).contains(KEY),
+        "{key_file}: {}",
+        m.read(key_file)
+    );
+    assert_eq!(m.read(&format!("/etc/{written}")), "applied");
+    let link = std::fs::read_link(m.path("/run/cloud-init/cloud-id")).unwrap();
+    assert_eq!(
+        link,
+        Path::new(&format!("/run/cloud-init/cloud-id-{cloud}"))
+    );
+    assert_eq!(
+        m.read(&format!("/run/cloud-init/cloud-id-{cloud}")),
+        format!("{cloud}\n")
+    );
+}
+
+/// Whether the search passed over `name` without trying it (its
+/// `detect` said `NotFound`), from the debug log.
+fn not_tried(m: &Machine, name: &str) -> bool {
+    m.read("/var/log/cloud-init.log")
+        .contains(&format!("{name}: not detected on this platform; not tried"))
+}
+
+/// Writes `files` (relative path, content) under `dir`.
+fn tree(dir: &Path, files: &[(&str, &[u8])]) {
+    for (rel, content) in files {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, content).unwrap();
+    }
+}
+
+/// A vfat image labelled `label` (volume serial `serial`, 8 hex digits,
+/// when given) holding `files`, filled by mtools without mounting.
+fn vfat_image(dir: &Path, label: &str, serial: Option<&str>, files: &[(&str, &[u8])]) -> PathBuf {
+    let img = dir.join(format!("{label}.img"));
+    std::fs::File::create(&img)
+        .unwrap()
+        .set_len(4 << 20)
+        .unwrap();
+    let mut args = vec!["-n", label];
+    if let Some(s) = serial {
+        args.extend(["-i", s]);
+    }
+    args.push(img.to_str().unwrap());
+    run_image_tool("mkfs.vfat", &args);
+    let src = dir.join(format!("{label}-src"));
+    tree(&src, files);
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let p = entry.unwrap().path();
+        run_image_tool(
+            "mcopy",
+            &[
+                "-s",
+                "-i",
+                img.to_str().unwrap(),
+                p.to_str().unwrap(),
+                "::/",
+            ],
+        );
+    }
+    img
+}
+
+/// An ISO9660 image (Rock Ridge, Joliet) labelled `label`.
+fn iso_image(dir: &Path, label: &str, files: &[(&str, &[u8])]) -> PathBuf {
+    let src = dir.join(format!("{label}-isosrc"));
+    tree(&src, files);
+    let img = dir.join(format!("{label}.iso"));
+    run_image_tool(
+        "genisoimage",
+        &[
+            "-quiet",
+            "-o",
+            img.to_str().unwrap(),
+            "-V",
+            label,
+            "-R",
+            "-J",
+            src.to_str().unwrap(),
+        ],
+    );
+    img
+}
+
+/// Puts an image in the root as /dev/<name>, announced in /sys/class/block.
+fn attach(m: &Machine, img: &Path, name: &str) {
+    std::fs::create_dir_all(m.path("/dev")).unwrap();
+    std::fs::copy(img, m.path(&format!("/dev/{name}"))).unwrap();
+    std::fs::create_dir_all(m.path(&format!("/sys/class/block/{name}"))).unwrap();
+}
+
+fn mtools_env() {
+    // mtools otherwise refuses images whose geometry looks odd to it.
+    std::env::set_var("MTOOLS_SKIP_CHECK", "1");
+}
+
+// ---------------------------------------------------------------- IBMCloud
+
+const IBM_UUID: &str = "5a1c9f47-0f83-4a5b-9c0e-0000000000ab";
+
+fn ibm_files(iid: &str, written: &str) -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        (
+            "openstack/latest/meta_data.json",
+            format!(
+                r#"{{"uuid": "{iid}", "hostname": "ibm-host", "name": "ibm-host",
+                    "public_keys": {{"1234": "{KEY}"}}, "availability_zone": "dal13",
+                    "random_seed": "c2VlZA=="}}"#
+            )
+            .into_bytes(),
+        ),
+        ("openstack/latest/user_data", user_data(written).into_bytes()),
+        (
+            "openstack/latest/vendor_data.json",
+            br##"{"cloud-init": "#cloud-config\nruncmd: [from-ibm-vendor]\n"}"##.to_vec(),
+        ),
+        (
+            "openstack/latest/network_data.json",
+            br#"{"links": [{"id": "l0", "type": "phy", "ethernet_mac_address": "06:00:00:00:00:01"}], "networks": [], "services": [{"type": "dns", "address": "10.0.80.11"}]}"#.to_vec(),
+        ),
+    ]
+}
+
+fn as_refs<'a>(files: &'a [(&'static str, Vec<u8>)]) -> Vec<(&'static str, &'a [u8])> {
+    files.iter().map(|(p, c)| (*p, c.as_slice())).collect()
+}
+
+fn xen(m: &Machine) {
+    std::fs::create_dir_all(m.path("/proc/xen")).unwrap();
+    m.write("/sys/hypervisor/uuid", &format!("{IBM_UUID}\n"));
+}
+
+/// "OS code": a FAT `config-2` disk with IBM's volume serial 9796-932E.
+#[test]
+fn ibmcloud_os_code_config_2_disk() {
+    mtools_env();
+    let m = Machine::new();
+    xen(&m);
+    let files = ibm_files("ibm-os-code-1", "from-ibm");
+    let img = vfat_image(m.dir.path(), "config-2", Some("9796932E"), &as_refs(&files));
+    attach(&m, &img, "xvdh");
+    m.boot();
+    assert_booted(
+        &m,
+        "ibm-os-code-1",
+        "ibm-host",
+        "/root/.ssh/authorized_keys",
+        "from-ibm",
+        "ibmcloud",
+    );
+    assert_eq!(
+        m.read("/var/lib/cloud/instances/ibm-os-code-1/datasource"),
+        "DataSourceIBMCloud: DataSourceIBMCloud [OS-Code/Live /dev/xvdh]\n"
+    );
+    assert_eq!(
+        m.run_ok(&["query", "v1.subplatform"], 0),
+        "OS-Code/Live (/dev/xvdh)\n"
+    );
+    assert_eq!(m.run_ok(&["query", "v1.platform"], 0), "ibmcloud\n");
+    // metadata_from_dir keeps only the renamed keys.
+    let ds_md = m.run_ok(&["query", "ds.meta_data"], 0);
+    assert!(
+        !ds_md.contains("dal13") && ds_md.contains("ibm-host"),
+        "{ds_md}"
+    );
+    // Vendor-data's cloud-init entry, and network_data.json for the network.
+    assert!(m
+        .read("/var/lib/cloud/instances/ibm-os-code-1/scripts/runcmd")
+        .contains("from-ibm-vendor"));
+    assert!(m
+        .read("/var/lib/cloud/instances/ibm-os-code-1/cloudboot-datasource.json")
+        .contains("06:00:00:00:00:01"));
+    // Found in the local stage: ConfigDrive did not claim the disk.
+    assert!(!m
+        .read("/var/log/cloud-init.log")
+        .contains("found datasource DataSourceConfigDrive"));
+}
+
+/// "Template": an ISO labelled METADATA; IBM's agent did the network.
+#[test]
+fn ibmcloud_template_metadata_disk() {
+    let m = Machine::new();
+    xen(&m);
+    let files = ibm_files("ibm-template-1", "from-ibm-template");
+    let img = iso_image(m.dir.path(), "METADATA", &as_refs(&files));
+    attach(&m, &img, "xvdi");
+    m.boot();
+    assert_booted(
+        &m,
+        "ibm-template-1",
+        "ibm-host",
+        "/root/.ssh/authorized_keys",
+        "from-ibm-template",
+        "ibmcloud",
+    );
+    assert_eq!(
+        m.run_ok(&["query", "v1.subplatform"], 0),
+        "Template/Live/Metadata (/dev/xvdi)\n"
+    );
+    let cache = m.read("/var/lib/cloud/instances/ibm-template-1/cloudboot-datasource.json");
+    assert!(
+        cache.contains(r#""network_config":{"config":"disabled","version":1}"#),
+        "{cache}"
+    );
+}
+
+/// Not Xen, a config-2 disk without IBM's serial, or IBM's provisioning
+/// boot: not IBMCloud (the disk is an OpenStack config drive, or nothing).
+#[test]
+fn ibmcloud_is_not_tried_without_its_platform() {
+    mtools_env();
+    // A METADATA disk, but not on Xen.
+    let m = Machine::new();
+    let files = ibm_files("ibm-nope", "nope");
+    attach(
+        &m,
+        &iso_image(m.dir.path(), "METADATA", &as_refs(&files)),
+        "xvdi",
+    );
+    m.boot();
+    assert!(not_tried(&m, "IBMCloud"));
+    assert_eq!(
+        m.read("/var/lib/cloud/data/instance-id"),
+        "iid-datasource-none\n"
+    );
+
+    // Xen and config-2, but another serial: ConfigDrive's.
+    let m = Machine::new();
+    xen(&m);
+    m.write(
+        "/etc/cloud/cloud.cfg",
+        "datasource_list: [IBMCloud, ConfigDrive, None]\n",
+    );
+    let img = vfat_image(m.dir.path(), "config-2", Some("12345678"), &as_refs(&files));
+    attach(&m, &img, "xvdh");
+    m.boot();
+    assert!(not_tried(&m, "IBMCloud"));
+    assert!(m
+        .read("/var/lib/cloud/instances/ibm-nope/datasource")
+        .starts_with("DataSourceConfigDrive: "));
+
+    // The provisioning boot: the config exists and the install log is new.
+    let m = Machine::new();
+    xen(&m);
+    attach(
+        &m,
+        &iso_image(m.dir.path(), "METADATA", &as_refs(&files)),
+        "xvdi",
+    );
+    m.write("/proc/1/environ", "");
+    m.write("/root/provisioningConfiguration.cfg", "x\n");
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+    std::fs::File::options()
+        .write(true)
+        .open(m.path("/proc/1/environ"))
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    m.write("/root/swinstall.log", "installing\n");
+    m.boot();
+    assert!(not_tried(&m, "IBMCloud"));
+    assert_eq!(
+        m.read("/var/lib/cloud/data/instance-id"),
+        "iid-datasource-none\n"
+    );
+}
+
+/// A meta_data.json that is not JSON: one problem naming the disk and the
+/// file, and the search goes on.
+#[test]
+fn ibmcloud_broken_meta_data_is_reported() {
+    let m = Machine::new();
+    xen(&m);
+    let files: Vec<(&str, &[u8])> = vec![("openstack/latest/meta_data.json", b"{\"uuid\": ")];
+    attach(&m, &iso_image(m.dir.path(), "METADATA", &files), "xvdi");
+    m.run_ok(&["init", "--local"], 1);
+    let errors = m.stage_errors("init-local");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with(
+            "Failed reading IBM config disk (platform=Template/Live/Metadata path=/dev/xvdi): \
+             Failed decoding openstack/latest/meta_data.json: EOF while parsing"
+        ),
+        "{errors:?}"
+    );
+}
