@@ -321,3 +321,103 @@ fn ibmcloud_broken_meta_data_is_reported() {
         "{errors:?}"
     );
 }
+
+// ---------------------------------------------------------------- RbxCloud
+
+const RBX_FIXTURES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/datasources/rbxcloud"
+);
+
+fn rbx_disk(m: &Machine, label: &str) -> PathBuf {
+    mtools_env();
+    let cloud_json = std::fs::read(format!("{RBX_FIXTURES}/cloud.json")).unwrap();
+    let user = std::fs::read(format!("{RBX_FIXTURES}/user.data")).unwrap();
+    vfat_image(
+        m.dir.path(),
+        label,
+        None,
+        &[("cloud.json", &cloud_json), ("user.data", &user)],
+    )
+}
+
+/// The CLOUDMD disk of `tests/fixtures/datasources/rbxcloud`: the instance,
+/// the network config and the default user (with its keys and password
+/// hash) exactly as 22.4's `read_user_data_callback` gave them.
+#[test]
+fn rbxcloud_cloudmd_disk() {
+    let m = Machine::new();
+    m.write("/etc/hosts", "127.0.0.1 localhost\n");
+    // An image's cloud.cfg makes the distro's default user (RbxCloud's).
+    m.write("/etc/cloud/cloud.cfg", "users: [default]\n");
+    m.write(
+        "/etc/passwd",
+        "root:x:0:0:root:/root:/bin/sh\nguru:x:1000:1000:guru:/home/guru:/bin/sh\n",
+    );
+    m.write("/etc/group", "root:x:0:\nguru:x:1000:\n");
+    attach(&m, &rbx_disk(&m, "CLOUDMD"), "vdb");
+    m.boot();
+    assert_booted(
+        &m,
+        "c4a3b2f1-rbx-0001",
+        "rbx-host",
+        "/home/guru/.ssh/authorized_keys",
+        "from-rbxcloud",
+        "rbxcloud",
+    );
+    let expected: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(format!("{RBX_FIXTURES}/expected-with-hosts.json")).unwrap(),
+    )
+    .unwrap();
+    let cache: serde_json::Value = serde_json::from_str(
+        &m.read("/var/lib/cloud/instances/c4a3b2f1-rbx-0001/cloudboot-datasource.json"),
+    )
+    .unwrap();
+    assert_eq!(cache["config"], expected["cfg"]);
+    assert_eq!(cache["network_config"], expected["cfg"]["network_config"]);
+    // The default user's sudo rule, from the datasource's config.
+    assert!(m
+        .read("/etc/sudoers.d/90-cloud-init-users")
+        .contains("guru ALL=(ALL) NOPASSWD:ALL"));
+    assert_eq!(
+        m.read("/var/lib/cloud/instances/c4a3b2f1-rbx-0001/datasource"),
+        "DataSourceRbxCloud: DataSourceRbxCloud [seed=None]\n"
+    );
+}
+
+/// No CLOUDMD label: not tried.
+#[test]
+fn rbxcloud_is_not_tried_without_its_label() {
+    let m = Machine::new();
+    attach(&m, &rbx_disk(&m, "OTHER"), "vdb");
+    m.boot();
+    assert!(not_tried(&m, "RbxCloud"));
+    assert_eq!(
+        m.read("/var/lib/cloud/data/instance-id"),
+        "iid-datasource-none\n"
+    );
+}
+
+/// A cloud.json that is not JSON: one problem naming the disk and the
+/// file, and the search goes on (to None).
+#[test]
+fn rbxcloud_broken_cloud_json_is_reported() {
+    mtools_env();
+    let m = Machine::new();
+    let img = vfat_image(
+        m.dir.path(),
+        "CLOUDMD",
+        None,
+        &[("cloud.json", b"{\"vm\": ")],
+    );
+    attach(&m, &img, "vdb");
+    m.run_ok(&["init", "--local"], 1);
+    let errors = m.stage_errors("init-local");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with(
+            "RbxCloud disk /dev/vdb: Failed to process path /dev/vdb/cloud.json: EOF while parsing"
+        ),
+        "{errors:?}"
+    );
+}

@@ -384,6 +384,7 @@ pub fn instance_from(
         metadata: md,
         // Read from `ec2_metadata` once found (`Datasource::block_devices`).
         block_devices: BlockDevices::default(),
+        config: None,
     }))
 }
 

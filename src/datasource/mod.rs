@@ -113,6 +113,10 @@ pub struct Instance {
     /// the fields above when it answers and when its cache is read
     /// ([`Datasource::block_devices`]).
     pub block_devices: BlockDevices,
+    /// Config the datasource itself supplies (cloud-init's
+    /// `get_config_obj`: RbxCloud's default user, ...), merged over the
+    /// system config and under the instance's cloud-config.
+    pub config: Option<Value>,
 }
 
 impl Instance {
@@ -170,6 +174,7 @@ impl Instance {
             platform: &self.platform,
             subplatform: &self.subplatform,
             disconnected: self.disconnected,
+            config: self.config.as_ref().map(Value::to_json),
         };
         // Room for the blobs' base64 and the rest, so the output is
         // allocated once rather than doubled (and copied) as it grows.
@@ -269,6 +274,10 @@ impl Instance {
                 .and_then(|v| v.as_bool())
                 .unwrap_or(false),
             block_devices: BlockDevices::default(),
+            config: j
+                .get("config")
+                .filter(|v| !v.is_null())
+                .map(Value::from_json),
         })
     }
 }
@@ -300,6 +309,7 @@ struct Cached<'a> {
     platform: &'a str,
     subplatform: &'a str,
     disconnected: bool,
+    config: Option<serde_json::Value>,
 }
 
 /// Bytes serialized as a base64 string, encoded as they are written.

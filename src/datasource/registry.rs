@@ -34,6 +34,7 @@ macro_rules! registry {
             openstack::OpenStack,
             ec2::Ec2,
             ibmcloud::IbmCloud,
+            rbxcloud::RbxCloud,
             none::NoneSource,
         }
     };
@@ -130,6 +131,7 @@ mod tests {
             ("Ec2", "Ec2"),
             ("None", "None"),
             ("IBMCloud", "IBMCloud"),
+            ("RbxCloud", "RbxCloud"),
         ] {
             assert_eq!(
                 by_name(asked).map(|d| d.info().name),
@@ -151,6 +153,7 @@ mod tests {
                 "OpenStack",
                 "Ec2",
                 "IBMCloud",
+                "RbxCloud",
                 "None"
             ]
         );
