@@ -421,3 +421,226 @@ fn rbxcloud_broken_cloud_json_is_reported() {
         "{errors:?}"
     );
 }
+
+// -------------------------------------------------------------------- MAAS
+
+const MAAS_ADDR: &str = "10.20.30.40:5240";
+const MAAS_URL: &str = "http://10.20.30.40:5240/MAAS/metadata/";
+
+/// The config MAAS writes on a node it deploys.
+fn maas_cfg(m: &Machine) {
+    m.write(
+        "/etc/cloud/cloud.cfg.d/90_dpkg_maas.cfg",
+        &format!(
+            "datasource:\n  MAAS:\n    metadata_url: '{MAAS_URL}'\n    consumer_key: Xh2eWpaYZKrEJUVKNb\n    token_key: VRhrs3aa6cXy4bs2Lb\n    token_secret: hZ7d6pGUCnfHtvtQGnkFTU5w3tDfPDEH\n    consumer_secret: ''\n"
+        ),
+    );
+}
+
+/// MAAS's metadata, 404 for what the routes lack, 401 without OAuth.
+fn maas_server(routes: Vec<(&'static str, Vec<u8>)>) -> metadata_server::MetadataServer {
+    use metadata_server::{MetadataServer, Reply};
+    MetadataServer::on(
+        MAAS_ADDR,
+        Box::new(move |r| {
+            if !r
+                .header("Authorization")
+                .is_some_and(|a| a.starts_with("OAuth "))
+            {
+                return Reply::status(401, "");
+            }
+            let path = r
+                .path
+                .strip_prefix("/MAAS/metadata/2012-03-01/")
+                .unwrap_or("");
+            match routes.iter().find(|(p, _)| *p == path) {
+                Some((_, body)) => Reply::ok(body.clone()),
+                None => Reply::not_found(),
+            }
+        }),
+    )
+}
+
+fn maas_routes() -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        ("meta-data/instance-id", b"node-4y3h7x".to_vec()),
+        ("meta-data/local-hostname", b"maas-node".to_vec()),
+        ("meta-data/public-keys", format!("{KEY}\n").into_bytes()),
+        (
+            "meta-data/vendor-data",
+            // YAML whose `cloud-init` entry is the vendor-data
+            // (`convert_vendordata`).
+            b"cloud-init: \"#cloud-config\\nruncmd: [from-maas-vendor]\\n\"\n".to_vec(),
+        ),
+        ("user-data", user_data("from-maas").into_bytes()),
+    ]
+}
+
+/// The service on its address (in the test's own network namespace),
+/// every request signed as 22.4 signs it.
+#[test]
+fn maas_metadata_service_with_oauth() {
+    if !skip::require(&[skip::Need::Root(
+        "a MAAS address in a private network namespace",
+    )]) {
+        return;
+    }
+    let server = maas_server(maas_routes());
+    let m = Machine::new();
+    maas_cfg(&m);
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    m.boot();
+    assert_booted(
+        &m,
+        "node-4y3h7x",
+        "maas-node",
+        "/root/.ssh/authorized_keys",
+        "from-maas",
+        "maas",
+    );
+    assert_eq!(
+        m.read("/var/lib/cloud/instances/node-4y3h7x/datasource"),
+        format!(
+            "DataSourceMAAS: DataSourceMAAS [{}]\n",
+            MAAS_URL.trim_end_matches('/')
+        )
+    );
+    assert!(m
+        .read("/var/lib/cloud/instances/node-4y3h7x/scripts/runcmd")
+        .contains("from-maas-vendor"));
+    let requests = server.requests();
+    let paths: Vec<&str> = requests.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/MAAS/metadata/2012-03-01/meta-data/instance-id",
+            "/MAAS/metadata/2012-03-01/meta-data/instance-id",
+            "/MAAS/metadata/2012-03-01/meta-data/local-hostname",
+            "/MAAS/metadata/2012-03-01/meta-data/public-keys",
+            "/MAAS/metadata/2012-03-01/meta-data/vendor-data",
+            "/MAAS/metadata/2012-03-01/user-data",
+        ]
+    );
+    // Each request: OAuth 1.0 PLAINTEXT, its own nonce, this run's time.
+    let mut nonces = Vec::new();
+    for r in &requests {
+        let auth = r.header("Authorization").unwrap();
+        let fields: Vec<(&str, &str)> = auth
+            .strip_prefix("OAuth ")
+            .unwrap()
+            .split(", ")
+            .map(|f| {
+                let (k, v) = f.split_once('=').unwrap();
+                (k, v.trim_matches('"'))
+            })
+            .collect();
+        let names: Vec<&str> = fields.iter().map(|(k, _)| *k).collect();
+        assert_eq!(
+            names,
+            [
+                "oauth_nonce",
+                "oauth_timestamp",
+                "oauth_version",
+                "oauth_signature_method",
+                "oauth_consumer_key",
+                "oauth_token",
+                "oauth_signature"
+            ],
+            "{auth}"
+        );
+        let field = |k: &str| fields.iter().find(|(n, _)| *n == k).unwrap().1;
+        assert_eq!(field("oauth_version"), "1.0");
+        assert_eq!(field("oauth_signature_method"), "PLAINTEXT");
+        assert_eq!(field("oauth_consumer_key"), "Xh2eWpaYZKrEJUVKNb");
+        assert_eq!(field("oauth_token"), "VRhrs3aa6cXy4bs2Lb");
+        // escape("") & escape(token_secret), escaped again.
+        assert_eq!(
+            field("oauth_signature"),
+            "%26hZ7d6pGUCnfHtvtQGnkFTU5w3tDfPDEH"
+        );
+        let ts: u64 = field("oauth_timestamp").parse().unwrap();
+        assert!(ts >= before && ts <= before + 120, "{auth}");
+        nonces.push(field("oauth_nonce").to_string());
+    }
+    nonces.sort();
+    nonces.dedup();
+    assert_eq!(nonces.len(), requests.len(), "every nonce is new");
+    // The secret never reaches the log.
+    assert!(!m
+        .read("/var/log/cloud-init.log")
+        .contains("hZ7d6pGUCnfHtvtQGnkFTU5w3tDfPDEH"));
+}
+
+/// A service without a required item: one problem naming it, and the
+/// search goes on to None.
+#[test]
+fn maas_missing_local_hostname_is_reported() {
+    if !skip::require(&[skip::Need::Root(
+        "a MAAS address in a private network namespace",
+    )]) {
+        return;
+    }
+    let routes = maas_routes()
+        .into_iter()
+        .filter(|(p, _)| *p != "meta-data/local-hostname")
+        .collect();
+    let _server = maas_server(routes);
+    let m = Machine::new();
+    maas_cfg(&m);
+    m.run_ok(&["init", "--local"], 0);
+    m.run_ok(&["init"], 1);
+    assert_eq!(
+        m.read("/var/lib/cloud/data/instance-id"),
+        "iid-datasource-none\n"
+    );
+    assert_eq!(
+        m.stage_errors("init"),
+        [format!(
+            "MAAS: Failed fetching metadata from url {}: {}: missing files [\"meta-data/local-hostname\"]",
+            MAAS_URL.trim_end_matches('/'),
+            MAAS_URL.trim_end_matches('/')
+        )]
+    );
+}
+
+/// The seed directory: read as the service's tree, without a version.
+#[test]
+fn maas_seed_directory() {
+    let m = Machine::new();
+    let seed = "/var/lib/cloud/seed/maas";
+    m.write(&format!("{seed}/meta-data/instance-id"), "node-seeded");
+    m.write(&format!("{seed}/meta-data/local-hostname"), "maas-seeded");
+    m.write(&format!("{seed}/meta-data/public-keys"), KEY);
+    m.write(&format!("{seed}/user-data"), &user_data("from-maas-seed"));
+    m.boot();
+    assert_booted(
+        &m,
+        "node-seeded",
+        "maas-seeded",
+        "/root/.ssh/authorized_keys",
+        "from-maas-seed",
+        "maas",
+    );
+    assert_eq!(
+        m.run_ok(&["query", "v1.subplatform"], 0),
+        format!("seed-dir ({seed})\n")
+    );
+}
+
+/// No MAAS config and no seed: not tried, nothing asked of the service.
+#[test]
+fn maas_is_not_tried_without_its_config() {
+    if !skip::require(&[skip::Need::Root(
+        "a MAAS address in a private network namespace",
+    )]) {
+        return;
+    }
+    let server = maas_server(maas_routes());
+    let m = Machine::new();
+    m.boot();
+    assert!(not_tried(&m, "MAAS"));
+    assert!(server.requests().is_empty());
+}

@@ -31,6 +31,7 @@ macro_rules! registry {
         $then! {
             nocloud::NoCloud,
             configdrive::ConfigDrive,
+            maas::Maas,
             openstack::OpenStack,
             ec2::Ec2,
             ibmcloud::IbmCloud,
@@ -132,6 +133,7 @@ mod tests {
             ("None", "None"),
             ("IBMCloud", "IBMCloud"),
             ("RbxCloud", "RbxCloud"),
+            ("MAAS", "MAAS"),
         ] {
             assert_eq!(
                 by_name(asked).map(|d| d.info().name),
@@ -150,6 +152,7 @@ mod tests {
             [
                 "NoCloud",
                 "ConfigDrive",
+                "MAAS",
                 "OpenStack",
                 "Ec2",
                 "IBMCloud",
