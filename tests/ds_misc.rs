@@ -644,3 +644,108 @@ fn maas_is_not_tried_without_its_config() {
     assert!(not_tried(&m, "MAAS"));
     assert!(server.requests().is_empty());
 }
+
+// ----------------------------------------------------------------- Bigstep
+
+const BIGSTEP_URL: &str = "http://10.11.12.13/metadata/instance-7f3a";
+
+fn bigstep_server(body: Vec<u8>) -> metadata_server::MetadataServer {
+    use metadata_server::{MetadataServer, Reply};
+    MetadataServer::on(
+        "10.11.12.13:80",
+        Box::new(move |r| {
+            if r.path == "/metadata/instance-7f3a" {
+                Reply::ok(body.clone())
+            } else {
+                Reply::not_found()
+            }
+        }),
+    )
+}
+
+fn bigstep_doc() -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "metadata": {
+            "instance-id": "bigstep-7f3a",
+            "local-hostname": "bigstep-host",
+            "public-keys": [KEY],
+        },
+        "userdata_raw": user_data("from-bigstep"),
+        "vendordata_raw": "#cloud-config\nruncmd: [from-bigstep-vendor]\n",
+    }))
+    .unwrap()
+}
+
+#[test]
+fn bigstep_url_from_its_seed_file() {
+    if !skip::require(&[skip::Need::Root(
+        "a metadata address in a private network namespace",
+    )]) {
+        return;
+    }
+    let server = bigstep_server(bigstep_doc());
+    let m = Machine::new();
+    m.write(
+        "/var/lib/cloud/data/seed/bigstep/url",
+        &format!("{BIGSTEP_URL}\n"),
+    );
+    m.boot();
+    assert_booted(
+        &m,
+        "bigstep-7f3a",
+        "bigstep-host",
+        "/root/.ssh/authorized_keys",
+        "from-bigstep",
+        "bigstep",
+    );
+    assert!(m
+        .read("/var/lib/cloud/instances/bigstep-7f3a/scripts/runcmd")
+        .contains("from-bigstep-vendor"));
+    assert_eq!(
+        m.run_ok(&["query", "v1.subplatform"], 0),
+        format!("metadata ({BIGSTEP_URL})\n")
+    );
+    let paths: Vec<String> = server.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths, ["/metadata/instance-7f3a"]);
+}
+
+/// A document without `userdata_raw`: one problem naming the URL and the
+/// key; the search goes on to None.
+#[test]
+fn bigstep_missing_key_is_reported() {
+    if !skip::require(&[skip::Need::Root(
+        "a metadata address in a private network namespace",
+    )]) {
+        return;
+    }
+    let _server =
+        bigstep_server(br#"{"metadata": {"instance-id": "x"}, "vendordata_raw": ""}"#.to_vec());
+    let m = Machine::new();
+    m.write("/var/lib/cloud/data/seed/bigstep/url", BIGSTEP_URL);
+    m.run_ok(&["init", "--local"], 0);
+    m.run_ok(&["init"], 1);
+    assert_eq!(
+        m.stage_errors("init"),
+        [format!(
+            "Bigstep metadata at {BIGSTEP_URL}: {BIGSTEP_URL}: no 'userdata_raw' in the document"
+        )]
+    );
+    assert_eq!(
+        m.read("/var/lib/cloud/data/instance-id"),
+        "iid-datasource-none\n"
+    );
+}
+
+#[test]
+fn bigstep_is_not_tried_without_its_seed_file() {
+    if !skip::require(&[skip::Need::Root(
+        "a metadata address in a private network namespace",
+    )]) {
+        return;
+    }
+    let server = bigstep_server(bigstep_doc());
+    let m = Machine::new();
+    m.boot();
+    assert!(not_tried(&m, "Bigstep"));
+    assert!(server.requests().is_empty());
+}

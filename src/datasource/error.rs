@@ -96,4 +96,8 @@ pub enum DsError {
         path: String,
         reason: String,
     },
+
+    // Bigstep
+    #[error("{url}: no '{key}' in the document")]
+    BigstepKey { url: String, key: String },
 }

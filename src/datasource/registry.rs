@@ -34,6 +34,7 @@ macro_rules! registry {
             maas::Maas,
             openstack::OpenStack,
             ec2::Ec2,
+            bigstep::Bigstep,
             ibmcloud::IbmCloud,
             rbxcloud::RbxCloud,
             none::NoneSource,
@@ -134,6 +135,7 @@ mod tests {
             ("IBMCloud", "IBMCloud"),
             ("RbxCloud", "RbxCloud"),
             ("MAAS", "MAAS"),
+            ("Bigstep", "Bigstep"),
         ] {
             assert_eq!(
                 by_name(asked).map(|d| d.info().name),
@@ -155,6 +157,7 @@ mod tests {
                 "MAAS",
                 "OpenStack",
                 "Ec2",
+                "Bigstep",
                 "IBMCloud",
                 "RbxCloud",
                 "None"
