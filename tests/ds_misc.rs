@@ -749,3 +749,144 @@ fn bigstep_is_not_tried_without_its_seed_file() {
     assert!(not_tried(&m, "Bigstep"));
     assert!(server.requests().is_empty());
 }
+
+// -------------------------------------------------------------- CloudSigma
+
+/// A unix socket at `guest` under the root standing for a serial port:
+/// each connection is handed to `serve` (with the log of what it was
+/// sent) on its own thread.
+fn serial_stand_in<F>(
+    m: &Machine,
+    guest: &str,
+    serve: F,
+) -> std::sync::Arc<std::sync::Mutex<Vec<u8>>>
+where
+    F: Fn(&mut std::os::unix::net::UnixStream, &std::sync::Mutex<Vec<u8>>) + Send + Sync + 'static,
+{
+    let path = m.path(guest);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = log.clone();
+    let serve = std::sync::Arc::new(serve);
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut s) = conn else { continue };
+            let (seen, serve) = (seen.clone(), serve.clone());
+            std::thread::spawn(move || serve(&mut s, &seen));
+        }
+    });
+    log
+}
+
+/// Reads exactly `n` bytes (or what comes before the end), logging them.
+fn read_logged(
+    s: &mut std::os::unix::net::UnixStream,
+    n: usize,
+    log: &std::sync::Mutex<Vec<u8>>,
+) -> Vec<u8> {
+    use std::io::Read;
+    let mut buf = vec![0u8; n];
+    let mut got = 0;
+    while got < n {
+        match s.read(&mut buf[got..]) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => got += k,
+        }
+    }
+    buf.truncate(got);
+    log.lock().unwrap().extend_from_slice(&buf);
+    buf
+}
+
+const CLOUDSIGMA_UUID: &str = "65b2fb23-8c03-4187-a3ba-8b7c919e8890";
+
+fn cloudsigma_context() -> String {
+    let ud = base64_of(user_data("from-cloudsigma").as_bytes());
+    serde_json::to_string(&serde_json::json!({
+        "uuid": CLOUDSIGMA_UUID,
+        "name": "sigma-host",
+        "cpu": 1000,
+        "meta": {
+            "ssh_public_key": KEY,
+            "cloudinit-user-data": ud,
+            "base64_fields": "cloudinit-user-data",
+        },
+        "vendor_data": {"cloudinit": "#cloud-config\nruncmd: [from-sigma-vendor]\n"},
+    }))
+    .unwrap()
+}
+
+fn base64_of(b: &[u8]) -> String {
+    String::from_utf8(python(&format!(
+        "import base64,sys; sys.stdout.write(base64.b64encode(bytes({:?})).decode())",
+        b
+    )))
+    .unwrap()
+}
+
+/// cepko's exchange: `<\n\n>` in, one line of JSON and `\x04` out.
+fn cloudsigma_port(m: &Machine, context: String) -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    serial_stand_in(m, "/dev/ttyS1", move |s, log| {
+        use std::io::Write;
+        if read_logged(s, 4, log) == b"<\n\n>" {
+            let _ = s.write_all(format!("{context}\x04\n").as_bytes());
+        }
+    })
+}
+
+#[test]
+fn cloudsigma_server_context_over_the_serial_port() {
+    let m = Machine::new();
+    m.write("/sys/class/dmi/id/product_name", "CloudSigma\n");
+    let log = cloudsigma_port(&m, cloudsigma_context());
+    m.boot();
+    assert_booted(
+        &m,
+        CLOUDSIGMA_UUID,
+        "sigma-host",
+        "/root/.ssh/authorized_keys",
+        "from-cloudsigma",
+        "cloudsigma",
+    );
+    assert_eq!(
+        log.lock().unwrap().as_slice(),
+        b"<\n\n>",
+        "one request, cepko's"
+    );
+    assert_eq!(
+        m.run_ok(&["query", "v1.subplatform"], 0),
+        "cepko (/dev/ttyS1)\n"
+    );
+    assert!(m
+        .read(&format!(
+            "/var/lib/cloud/instances/{CLOUDSIGMA_UUID}/scripts/runcmd"
+        ))
+        .contains("from-sigma-vendor"));
+}
+
+/// A context without `meta.ssh_public_key` (22.4's KeyError): one problem
+/// naming it; the search goes on.
+#[test]
+fn cloudsigma_missing_key_is_reported() {
+    let m = Machine::new();
+    m.write("/sys/class/dmi/id/product_name", "CloudSigma\n");
+    let _log = cloudsigma_port(
+        &m,
+        format!(r#"{{"uuid": "{CLOUDSIGMA_UUID}", "meta": {{}}}}"#),
+    );
+    m.run_ok(&["init", "--local"], 1);
+    assert_eq!(
+        m.stage_errors("init-local"),
+        ["CloudSigma (/dev/ttyS1): the server context's meta has no 'ssh_public_key'"]
+    );
+}
+
+#[test]
+fn cloudsigma_is_not_tried_without_its_dmi() {
+    let m = Machine::new();
+    let log = cloudsigma_port(&m, cloudsigma_context());
+    m.boot();
+    assert!(not_tried(&m, "CloudSigma"));
+    assert!(log.lock().unwrap().is_empty());
+}

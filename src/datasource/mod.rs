@@ -15,6 +15,7 @@ mod error;
 pub mod events;
 mod mounted;
 pub mod registry;
+mod serial_port;
 mod service;
 pub mod source;
 

@@ -34,6 +34,7 @@ macro_rules! registry {
             maas::Maas,
             openstack::OpenStack,
             ec2::Ec2,
+            cloudsigma::CloudSigma,
             bigstep::Bigstep,
             ibmcloud::IbmCloud,
             rbxcloud::RbxCloud,
@@ -136,6 +137,7 @@ mod tests {
             ("RbxCloud", "RbxCloud"),
             ("MAAS", "MAAS"),
             ("Bigstep", "Bigstep"),
+            ("CloudSigma", "CloudSigma"),
         ] {
             assert_eq!(
                 by_name(asked).map(|d| d.info().name),
@@ -157,6 +159,7 @@ mod tests {
                 "MAAS",
                 "OpenStack",
                 "Ec2",
+                "CloudSigma",
                 "Bigstep",
                 "IBMCloud",
                 "RbxCloud",
