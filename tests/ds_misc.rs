@@ -818,11 +818,7 @@ fn cloudsigma_context() -> String {
 }
 
 fn base64_of(b: &[u8]) -> String {
-    String::from_utf8(python(&format!(
-        "import base64,sys; sys.stdout.write(base64.b64encode(bytes({:?})).decode())",
-        b
-    )))
-    .unwrap()
+    cloudboot::base64::encode(b)
 }
 
 /// cepko's exchange: `<\n\n>` in, one line of JSON and `\x04` out.
@@ -889,4 +885,236 @@ fn cloudsigma_is_not_tried_without_its_dmi() {
     m.boot();
     assert!(not_tried(&m, "CloudSigma"));
     assert!(log.lock().unwrap().is_empty());
+}
+
+// ----------------------------------------------------------------- SmartOS
+
+const SMARTOS_FIXTURES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/datasources/smartos"
+);
+
+fn smartos_fixture(name: &str) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(format!("{SMARTOS_FIXTURES}/{name}")).unwrap()).unwrap()
+}
+
+fn crc32_hex(body: &str) -> String {
+    let mut crc = flate2::Crc::new();
+    crc.update(body.as_bytes());
+    format!("{:08x}", crc.sum())
+}
+
+/// The host's side of the Joyent metadata protocol V2, answering from
+/// `metadata.json` (the data make.sh gave 22.4's clients), every line the
+/// guest sends logged (one per line, `\n` ended).
+fn joyent_host(m: &Machine, guest: &str) -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    let meta = smartos_fixture("metadata.json");
+    serial_stand_in(m, guest, move |s, log| {
+        use std::io::{BufRead, Write};
+        let mut reader = std::io::BufReader::new(s.try_clone().unwrap());
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            log.lock().unwrap().extend_from_slice(line.as_bytes());
+            let line = line.trim_end_matches('\n');
+            let reply = if line.is_empty() {
+                "invalid command".to_string()
+            } else if line == "NEGOTIATE V2" {
+                "V2_OK".to_string()
+            } else {
+                let body: Vec<&str> = line.splitn(4, ' ').nth(3).unwrap().split(' ').collect();
+                assert_eq!(
+                    line.split(' ').nth(2).unwrap(),
+                    crc32_hex(line.splitn(4, ' ').nth(3).unwrap()),
+                    "the guest's checksum"
+                );
+                let value = match body[1] {
+                    "KEYS" => Some(
+                        meta.as_object()
+                            .unwrap()
+                            .keys()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join("\n"),
+                    ),
+                    _ => {
+                        let key = String::from_utf8(
+                            cloudboot::base64::decode(body[2].as_bytes()).unwrap(),
+                        )
+                        .unwrap();
+                        meta[&key].as_str().map(str::to_string)
+                    }
+                };
+                let answer = match value {
+                    Some(v) => format!("{} SUCCESS {}", body[0], base64_of(v.as_bytes())),
+                    None => format!("{} NOTFOUND", body[0]),
+                };
+                format!("V2 {} {} {answer}", answer.len(), crc32_hex(&answer))
+            };
+            if s.write_all(format!("{reply}\n").as_bytes()).is_err() {
+                return;
+            }
+        }
+    })
+}
+
+/// What the guest asked for, frame by frame, without the request ids.
+fn requests_of(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
+        .map(|l| match l.strip_prefix("V2 ") {
+            Some(rest) => {
+                let body = rest.splitn(3, ' ').nth(2).unwrap();
+                body.split_once(' ').unwrap().1.to_string()
+            }
+            None => l.clone(),
+        })
+        .collect()
+}
+
+/// The guest lines of a fixture's transcript.
+fn fixture_requests(name: &str) -> Vec<String> {
+    let t = smartos_fixture(name);
+    let lines: Vec<String> = t["transcript"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p[0] == "guest")
+        .map(|p| p[1].as_str().unwrap().to_string())
+        .collect();
+    requests_of(&lines)
+}
+
+fn logged_lines(log: &std::sync::Mutex<Vec<u8>>) -> Vec<String> {
+    String::from_utf8(log.lock().unwrap().clone())
+        .unwrap()
+        .split_terminator('\n')
+        .map(str::to_string)
+        .collect()
+}
+
+fn assert_smartos_booted(m: &Machine, fixture: &str) {
+    assert_booted(
+        m,
+        "9f3b2a10-5e6d-4c3b-8a21-0000000000aa",
+        "smartos-host",
+        "/root/.ssh/authorized_keys",
+        "from-smartos",
+        "joyent",
+    );
+    let cache: serde_json::Value = serde_json::from_str(&m.read(
+        "/var/lib/cloud/instances/9f3b2a10-5e6d-4c3b-8a21-0000000000aa/cloudboot-datasource.json",
+    ))
+    .unwrap();
+    let expected = smartos_fixture(fixture);
+    assert_eq!(cache["network_config"], expected["network_config"]);
+    for key in [
+        "instance-id",
+        "local-hostname",
+        "dns_domain",
+        "availability_zone",
+        "routes",
+    ] {
+        assert_eq!(cache["metadata"][key], expected["metadata"][key], "{key}");
+    }
+    assert_eq!(
+        m.run_ok(&["query", "v1.availability_zone"], 0),
+        "us-east-3b\n"
+    );
+    assert_eq!(
+        m.run_ok(&["query", "v1.subplatform"], 0),
+        "serial (/dev/ttyS1)\n"
+    );
+}
+
+/// A KVM guest: `/dev/ttyS1` (a socket standing in for the port), the
+/// flush, the negotiation and the legacy client's base64 keys, every frame
+/// as 22.4's client sent it (make.sh's kvm.json).
+#[test]
+fn smartos_kvm_over_the_serial_port() {
+    let m = Machine::new();
+    m.write("/sys/class/dmi/id/product_name", "SmartDC HVM\n");
+    let log = joyent_host(&m, "/dev/ttyS1");
+    m.boot();
+    assert_smartos_booted(&m, "kvm.json");
+    assert_eq!(
+        requests_of(&logged_lines(&log)),
+        fixture_requests("kvm.json")
+    );
+    assert_eq!(
+        m.read("/var/lib/cloud/instances/9f3b2a10-5e6d-4c3b-8a21-0000000000aa/datasource"),
+        "DataSourceSmartOS: DataSourceSmartOS [client=JoyentMetadataLegacySerialClient(device=/dev/ttyS1, timeout=60)]\n"
+    );
+    // 22.4's built-in vendor-data: the per-boot script runner.
+    assert!(m
+        .read("/var/lib/cloud/instances/9f3b2a10-5e6d-4c3b-8a21-0000000000aa/vendor-data.txt")
+        .contains("01_smartos_vendor_data.sh"));
+}
+
+/// An LX zone: the zone's socket, no flush, no base64 keys (lx.json).
+#[test]
+fn smartos_lx_zone_over_its_socket() {
+    let m = Machine::new();
+    m.write("/proc/sys/kernel/version", "BrandZ virtual linux\n");
+    let log = joyent_host(&m, "/native/.zonecontrol/metadata.sock");
+    m.boot();
+    assert_smartos_booted(&m, "lx.json");
+    assert_eq!(
+        requests_of(&logged_lines(&log)),
+        fixture_requests("lx.json")
+    );
+    assert_eq!(
+        m.read("/var/lib/cloud/instances/9f3b2a10-5e6d-4c3b-8a21-0000000000aa/datasource"),
+        "DataSourceSmartOS: DataSourceSmartOS [client=JoyentMetadataSocketClient(socketpath=/native/.zonecontrol/metadata.sock)]\n"
+    );
+}
+
+/// Neither SmartDC's DMI nor an LX zone's kernel: not tried, the port
+/// never opened.
+#[test]
+fn smartos_is_not_tried_without_its_platform() {
+    let m = Machine::new();
+    let log = joyent_host(&m, "/dev/ttyS1");
+    // The zone's socket without the zone's kernel is not enough either.
+    let zone = joyent_host(&m, "/native/.zonecontrol/metadata.sock");
+    m.boot();
+    assert!(not_tried(&m, "SmartOS"));
+    assert!(log.lock().unwrap().is_empty() && zone.lock().unwrap().is_empty());
+}
+
+/// A host whose answers fail their checksum: one problem naming the
+/// socket and 22.4's words; the search goes on.
+#[test]
+fn smartos_bad_checksum_is_reported() {
+    let m = Machine::new();
+    m.write("/proc/sys/kernel/version", "BrandZ virtual linux\n");
+    let _log = serial_stand_in(&m, "/native/.zonecontrol/metadata.sock", |s, log| {
+        use std::io::{BufRead, Write};
+        let mut reader = std::io::BufReader::new(s.try_clone().unwrap());
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap_or(0) > 0 {
+            log.lock().unwrap().extend_from_slice(line.as_bytes());
+            let reply = if line == "NEGOTIATE V2\n" {
+                "V2_OK".to_string()
+            } else {
+                let id = line.split(' ').nth(3).unwrap();
+                format!("V2 21 00000000 {id} SUCCESS W10=")
+            };
+            line.clear();
+            if s.write_all(format!("{reply}\n").as_bytes()).is_err() {
+                return;
+            }
+        }
+    });
+    m.run_ok(&["init", "--local"], 1);
+    let errors = m.stage_errors("init-local");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with(
+            "SmartOS metadata (/native/.zonecontrol/metadata.sock): Invalid checksum (expected: "
+        ) && errors[0].ends_with("; got 00000000)."),
+        "{errors:?}"
+    );
 }

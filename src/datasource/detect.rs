@@ -211,6 +211,14 @@ impl<'a> Facts<'a> {
             format!("{:02X}{:02X}-{:02X}{:02X}", s[3], s[2], s[1], s[0])
         })
     }
+
+    /// The kernel's version string (`uname -v`, Python's `os.uname()[3]`),
+    /// from `/proc/sys/kernel/version` under the root: an LX zone on
+    /// SmartOS says `BrandZ virtual linux` there.
+    pub fn kernel_version(&self) -> Option<String> {
+        self.read_small("/proc/sys/kernel/version")
+            .map(|s| s.trim_end_matches('\n').to_string())
+    }
 }
 
 #[cfg(test)]

@@ -35,6 +35,7 @@ macro_rules! registry {
             openstack::OpenStack,
             ec2::Ec2,
             cloudsigma::CloudSigma,
+            smartos::SmartOs,
             bigstep::Bigstep,
             ibmcloud::IbmCloud,
             rbxcloud::RbxCloud,
@@ -138,6 +139,7 @@ mod tests {
             ("MAAS", "MAAS"),
             ("Bigstep", "Bigstep"),
             ("CloudSigma", "CloudSigma"),
+            ("SmartOS", "SmartOS"),
         ] {
             assert_eq!(
                 by_name(asked).map(|d| d.info().name),
@@ -160,6 +162,7 @@ mod tests {
                 "OpenStack",
                 "Ec2",
                 "CloudSigma",
+                "SmartOS",
                 "Bigstep",
                 "IBMCloud",
                 "RbxCloud",

@@ -171,6 +171,12 @@ impl Port {
             }
         }
     }
+
+    /// Drops what has arrived but not been read as a line (a partial line
+    /// left by a timeout).
+    pub fn discard_pending(&mut self) {
+        self.pending.clear();
+    }
 }
 
 /// pyserial's settings for a tty: raw, 9600 baud, 8N1, the modem lines
