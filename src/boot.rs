@@ -170,12 +170,6 @@ impl<'t> Engine<'t> {
     ) -> StageConfig {
         let fs = self.target.fs();
         let iid = &instance.instance_id;
-        // The datasource's config sits between the system's and the
-        // instance's (cloud-init's ConfigMerger order).
-        let system = match &instance.config {
-            Some(ds_cfg) => merge::merge_many(&[ds_cfg.clone(), system]),
-            None => system,
-        };
         let mut problems = Vec::new();
         let mut read =
             |kind| userdata::read_cloud_config(fs, &self.paths, iid, kind, &mut problems);
@@ -185,6 +179,13 @@ impl<'t> Engine<'t> {
             .into_iter()
             .chain(file_problems)
             .for_each(|p| report.error(p));
+        // The datasource's own config (`get_config_obj`) sits between the
+        // system config and the instance's cloud-config (22.4's
+        // `ConfigMerger._read_cfg`); it is part of the base config from here.
+        let system = match &instance.config {
+            Some(ds_cfg) => merge::merge_many(&[ds_cfg.clone(), system]),
+            None => system,
+        };
         let merged = config::merged(&files, &user, &v2, &v1, &system);
         StageConfig {
             system,

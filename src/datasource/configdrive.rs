@@ -420,6 +420,11 @@ impl Datasource for ConfigDrive {
             &["config-2", "CONFIG-2"],
             &mut problems,
         ));
+        // 22.4's `find_candidate_devs`: IBMCloud's own config-2 disk is
+        // not a config drive when IBMCloud may be searched.
+        if let Some(ibm) = super::ibmcloud::config_drive_exclusion(ctx) {
+            sources.retain(|s| !s.is_device() || s.describe() != ibm);
+        }
         for src in sources {
             match read(src.as_ref()) {
                 Ok(Some(d)) => match Self::instance(src.as_ref(), d, ctx) {

@@ -180,6 +180,50 @@ impl<'a> Facts<'a> {
     pub fn exists(&self, path: &str) -> bool {
         self.fs.stat(Path::new(path)).is_some()
     }
+
+    /// Whether this is a Xen guest: `/proc/xen` under the root (22.4's
+    /// IBMCloud `_is_xen`), or `/sys/hypervisor/type` saying `xen` (what
+    /// ds-identify's `systemd-detect-virt` also looks at).
+    pub fn is_xen(&self) -> bool {
+        self.exists("/proc/xen")
+            || self
+                .read_small("/sys/hypervisor/type")
+                .is_some_and(|t| t.trim() == "xen")
+    }
+
+    /// The UUID blkid gives a FAT filesystem of [`Facts::filesystems`]
+    /// (its volume serial, `9796-932E`), by the device's name there;
+    /// `None` for other filesystems (an ISO9660 "UUID" is a date, never
+    /// this shape) or when the boot sector has no serial. Read when asked:
+    /// only IBMCloud needs it, and only for `config-2` devices.
+    pub fn fat_uuid(&self, device: &str) -> Option<String> {
+        let fact = self.filesystems().iter().find(|f| f.device == device)?;
+        if fact.fs_type != "vfat" {
+            return None;
+        }
+        let (_, host) = super::devices::device_paths(self.fs, self.root, self.devices)
+            .into_iter()
+            .find(|(shown, _)| shown == device)?;
+        let mut boot = [0u8; 512];
+        let file = std::fs::File::open(host).ok()?;
+        std::os::unix::fs::FileExt::read_exact_at(&file, &mut boot, 0).ok()?;
+        // FAT32 has no 16-bit FAT size; its extended boot record (0x29
+        // signature, then the serial) sits further on, as blkid reads it.
+        let fat32 = boot[22] == 0 && boot[23] == 0;
+        let (signature, serial) = if fat32 { (66, 67) } else { (38, 39) };
+        (boot[signature] == 0x29).then(|| {
+            let s = &boot[serial..serial + 4];
+            format!("{:02X}{:02X}-{:02X}{:02X}", s[3], s[2], s[1], s[0])
+        })
+    }
+
+    /// The kernel's version string (`uname -v`, Python's `os.uname()[3]`),
+    /// from `/proc/sys/kernel/version` under the root: an LX zone on
+    /// SmartOS says `BrandZ virtual linux` there.
+    pub fn kernel_version(&self) -> Option<String> {
+        self.read_small("/proc/sys/kernel/version")
+            .map(|s| s.trim_end_matches('\n').to_string())
+    }
 }
 
 #[cfg(test)]

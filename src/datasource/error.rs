@@ -100,4 +100,18 @@ pub enum DsError {
     /// An `ip` command that failed, with its standard error.
     #[error("ephemeral network: {0}")]
     EphemeralCommand(String),
+
+    // IBMCloud
+    /// The IBM config disk holds something 22.4's `metadata_from_dir`
+    /// refuses (a file that is not JSON, no `meta_data.json`).
+    #[error("Failed reading IBM config disk (platform={platform} path={path}): {reason}")]
+    IbmConfigDisk {
+        platform: &'static str,
+        path: String,
+        reason: String,
+    },
+
+    // Bigstep
+    #[error("{url}: no '{key}' in the document")]
+    BigstepKey { url: String, key: String },
 }

@@ -16,6 +16,7 @@ mod error;
 pub mod events;
 mod mounted;
 pub mod registry;
+mod serial_port;
 mod service;
 pub mod source;
 
@@ -110,8 +111,9 @@ pub struct Instance {
     /// The fallback datasource (`None`): no real data.
     pub disconnected: bool,
     /// The datasource's own config (cloud-init's `get_config_obj`: Azure's
-    /// `ssh_pwauth` and default user from ovf-env.xml), merged over the
-    /// system config and under the instance's cloud-config.
+    /// `ssh_pwauth` and default user from ovf-env.xml, RbxCloud's default
+    /// user, SmartOS's disks), merged over the system config and under the
+    /// instance's cloud-config.
     pub config: Option<Value>,
     /// The names the metadata gives block devices (`ephemeral0`, `swap`),
     /// for the `mounts` module. Not cached: the datasource reads them from

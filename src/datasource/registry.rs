@@ -32,8 +32,14 @@ macro_rules! registry {
             nocloud::NoCloud,
             configdrive::ConfigDrive,
             azure::Azure,
+            maas::Maas,
             openstack::OpenStack,
             ec2::Ec2,
+            cloudsigma::CloudSigma,
+            smartos::SmartOs,
+            bigstep::Bigstep,
+            ibmcloud::IbmCloud,
+            rbxcloud::RbxCloud,
             none::NoneSource,
         }
     };
@@ -131,6 +137,12 @@ mod tests {
             ("None", "None"),
             ("Azure", "Azure"),
             ("DataSourceAzure", "Azure"),
+            ("IBMCloud", "IBMCloud"),
+            ("RbxCloud", "RbxCloud"),
+            ("MAAS", "MAAS"),
+            ("Bigstep", "Bigstep"),
+            ("CloudSigma", "CloudSigma"),
+            ("SmartOS", "SmartOS"),
         ] {
             assert_eq!(
                 by_name(asked).map(|d| d.info().name),
@@ -150,8 +162,14 @@ mod tests {
                 "NoCloud",
                 "ConfigDrive",
                 "Azure",
+                "MAAS",
                 "OpenStack",
                 "Ec2",
+                "CloudSigma",
+                "SmartOS",
+                "Bigstep",
+                "IBMCloud",
+                "RbxCloud",
                 "None"
             ]
         );
