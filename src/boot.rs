@@ -373,7 +373,12 @@ impl<'t> Engine<'t> {
         sys_cfg: &Value,
         report: &mut StageReport,
     ) -> Option<Fetched> {
+        let nics = RootNics {
+            fs: self.target.fs(),
+            sys: std::cell::OnceCell::new(),
+        };
         let ctx = DsContext {
+            nics: &nics,
             fs: self.target.fs(),
             root: self.target.root(),
             devices: &self.opts.devices,
@@ -594,5 +599,32 @@ impl<'t> Engine<'t> {
         report.instance_id = Some(instance.instance_id.clone());
         report.modules.push(m);
         (code, report)
+    }
+}
+
+/// The root's NICs for the datasources ([`datasource::Nics`]), read from
+/// `/sys/class/net` under the root the first time one asks.
+struct RootNics<'a> {
+    fs: &'a dyn crate::rootfs::FsView,
+    sys: std::cell::OnceCell<crate::net::input::sys::SysNet>,
+}
+
+impl RootNics<'_> {
+    fn sys(&self) -> &crate::net::input::sys::SysNet {
+        self.sys
+            .get_or_init(|| crate::net::input::sys::SysNet::read(self.fs))
+    }
+}
+
+impl datasource::Nics for RootNics<'_> {
+    fn by_mac(&self) -> Result<std::collections::HashMap<String, String>, String> {
+        self.sys()
+            .interfaces_by_mac(&[])
+            .map(|m| m.macs)
+            .map_err(|e| e.to_string())
+    }
+
+    fn fallback(&self) -> Option<String> {
+        self.sys().fallback_nic(&[])
     }
 }

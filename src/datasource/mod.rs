@@ -327,6 +327,22 @@ pub struct DsContext<'a> {
     /// What ds-identify reads (DMI, command line, labels), read once per
     /// search: [`Datasource::detect`] decides from it.
     pub facts: Facts<'a>,
+    /// The machine's NICs, for datasources whose metadata names them by MAC.
+    pub nics: &'a dyn Nics,
+}
+
+/// The machine's network interfaces as cloud-init's `cloudinit.net` sees
+/// them (`/sys/class/net` under the root), for datasources that turn
+/// metadata naming NICs by MAC into network config (Vultr, UpCloud, NWCS)
+/// or configure the fallback NIC (Scaleway). The engine hands them in: the
+/// net layer reads sysfs, and it names this layer (the instance whose
+/// network it configures), so this layer cannot name it back.
+pub trait Nics {
+    /// `get_interfaces_by_mac`: MAC (lower case) -> interface name; an
+    /// error (two NICs with one MAC) in cloud-init's words.
+    fn by_mac(&self) -> Result<std::collections::HashMap<String, String>, String>;
+    /// `find_fallback_nic`: the first NIC DHCP could work on.
+    fn fallback(&self) -> Option<String>;
 }
 
 impl DsContext<'_> {

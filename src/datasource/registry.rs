@@ -33,6 +33,7 @@ macro_rules! registry {
             configdrive::ConfigDrive,
             openstack::OpenStack,
             ec2::Ec2,
+            hetzner::Hetzner,
             none::NoneSource,
         }
     };
@@ -128,6 +129,7 @@ mod tests {
             ("OpenStack", "OpenStack"),
             ("Ec2", "Ec2"),
             ("None", "None"),
+            ("Hetzner", "Hetzner"),
         ] {
             assert_eq!(
                 by_name(asked).map(|d| d.info().name),
@@ -143,7 +145,14 @@ mod tests {
     fn the_default_list_is_cloud_inits_order() {
         assert_eq!(
             default_list(),
-            ["NoCloud", "ConfigDrive", "OpenStack", "Ec2", "None"]
+            [
+                "NoCloud",
+                "ConfigDrive",
+                "OpenStack",
+                "Ec2",
+                "Hetzner",
+                "None"
+            ]
         );
     }
 }

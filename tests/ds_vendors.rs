@@ -1,0 +1,208 @@
+//! Hetzner, Vultr, UpCloud, NWCS, Scaleway and LXD: each booted end to end
+//! against its metadata service on the cloud's own address (in the test's
+//! private network namespace, `MetadataServer::on`) or its unix socket,
+//! with the platform's DMI under the root; and each not tried at all (no
+//! request) without its platform facts.
+
+mod common;
+
+use common::metadata_server::{table, MetadataServer, Reply, Request};
+use common::*;
+
+const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJ5ZWtleQ test@vendor";
+
+/// Skips (returns false) unless the test may make a network namespace.
+fn may_own_an_address() -> bool {
+    skip::require(&[skip::Need::Root(
+        "a metadata address in a private network namespace",
+    )])
+}
+
+/// A cloud-config that writes `path`.
+fn writes(path: &str) -> String {
+    format!("#cloud-config\nwrite_files: [{{path: {path}, content: applied}}]\n")
+}
+
+/// What every end-to-end boot ends with: the instance-id, the hostname,
+/// the key for root, user-data applied, and `cloud-id` naming the cloud.
+fn assert_booted(m: &Machine, iid: &str, hostname: &str, user_file: &str, cloud_id: &str) {
+    assert_eq!(
+        m.read("/var/lib/cloud/data/instance-id"),
+        format!("{iid}\n")
+    );
+    assert_eq!(m.read("/etc/hostname"), format!("{hostname}\n"));
+    assert!(
+        m.read("/root/.ssh/authorized_keys").contains(KEY),
+        "{}",
+        m.read("/root/.ssh/authorized_keys")
+    );
+    assert_eq!(m.read(user_file), "applied");
+    assert_eq!(
+        m.read(&format!("/run/cloud-init/cloud-id-{cloud_id}")),
+        format!("{cloud_id}\n")
+    );
+    assert_eq!(
+        m.run_ok(&["query", "v1.cloud_name"], 0),
+        format!("{cloud_id}\n")
+    );
+    assert!(
+        m.stage_errors("init-local").is_empty(),
+        "{:?}",
+        m.stage_errors("init-local")
+    );
+    assert!(
+        m.stage_errors("init").is_empty(),
+        "{:?}",
+        m.stage_errors("init")
+    );
+}
+
+/// A machine with root in /etc/passwd (the keys go to root when there is
+/// no default user).
+fn machine(vendor: &str) -> Machine {
+    let m = Machine::new();
+    m.write("/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");
+    m.write("/etc/group", "root:x:0:\n");
+    if !vendor.is_empty() {
+        m.write("/sys/class/dmi/id/sys_vendor", &format!("{vendor}\n"));
+    }
+    m
+}
+
+/// A NIC under the root's /sys/class/net, up and with carrier.
+fn nic(m: &Machine, name: &str, mac: &str) {
+    m.write(
+        &format!("/sys/class/net/{name}/address"),
+        &format!("{mac}\n"),
+    );
+    m.write(&format!("/sys/class/net/{name}/carrier"), "1\n");
+    m.write(&format!("/sys/class/net/{name}/operstate"), "up\n");
+    std::fs::create_dir_all(m.path(&format!("/sys/class/net/{name}/device"))).unwrap();
+}
+
+/// The test's metadata service saw nothing: the datasource was not tried.
+fn assert_untried(server: &MetadataServer, m: &Machine) {
+    assert!(server.requests().is_empty(), "{:?}", server.paths());
+    assert_eq!(
+        m.read("/var/lib/cloud/data/instance-id"),
+        "iid-datasource-none\n"
+    );
+}
+
+// ---------------------------------------------------------------- Hetzner
+
+fn hetzner_metadata() -> String {
+    format!(
+        "instance-id: 4711\nhostname: hetz-1\npublic-keys:\n- {KEY}\n\
+         network-config:\n  version: 1\n  config:\n  - type: physical\n    name: eth0\n    subnets:\n    - type: dhcp\n\
+         vendor_data: \"{}\"\n",
+        writes("/etc/from-hetzner-vendor").replace('\n', "\\n")
+    )
+}
+
+#[test]
+fn hetzner_on_its_real_address() {
+    if !may_own_an_address() {
+        return;
+    }
+    let user_data = common::python(&format!(
+        "import base64,sys; sys.stdout.write(base64.b64encode({:?}.encode()).decode())",
+        writes("/etc/from-hetzner")
+    ));
+    let server = MetadataServer::on(
+        "169.254.169.254:80",
+        table(vec![
+            ("/hetzner/v1/metadata", hetzner_metadata().into_bytes()),
+            ("/hetzner/v1/userdata", user_data),
+        ]),
+    );
+    let m = machine("Hetzner");
+    m.write("/sys/class/dmi/id/product_serial", "4711\n");
+    nic(&m, "eth0", "96:00:00:00:00:01");
+    m.boot();
+    assert_booted(&m, "4711", "hetz-1", "/etc/from-hetzner", "hetzner");
+    // (user-data's write_files wins over vendor-data's, as in cloud-init)
+    assert_eq!(
+        m.read("/var/lib/cloud/instances/4711/vendor-data.txt"),
+        writes("/etc/from-hetzner-vendor")
+    );
+    assert_eq!(
+        m.read("/var/lib/cloud/instances/4711/datasource"),
+        "DataSourceHetzner: DataSourceHetzner\n"
+    );
+    assert_eq!(
+        m.run_ok(&["query", "v1.subplatform"], 0),
+        "metadata (http://169.254.169.254/hetzner/v1/metadata)\n"
+    );
+    // Read once, in the local stage; later stages use the cache.
+    assert_eq!(
+        server.paths(),
+        ["/hetzner/v1/metadata", "/hetzner/v1/userdata"]
+    );
+    // The next boot keeps the instance: its DMI serial is the instance-id.
+    m.reboot();
+    m.boot();
+    assert_eq!(server.paths().len(), 2, "{:?}", server.paths());
+}
+
+#[test]
+fn hetzner_refuses_metadata_of_another_serial() {
+    if !may_own_an_address() {
+        return;
+    }
+    let _server = MetadataServer::on(
+        "169.254.169.254:80",
+        table(vec![
+            ("/hetzner/v1/metadata", hetzner_metadata().into_bytes()),
+            ("/hetzner/v1/userdata", Vec::new()),
+        ]),
+    );
+    let m = machine("Hetzner");
+    m.write("/sys/class/dmi/id/product_serial", "999\n");
+    m.run_ok(&["init", "--local"], 1);
+    assert_eq!(
+        m.stage_errors("init-local"),
+        ["Hetzner: SMBIOS serial does not match instance ID from metadata"]
+    );
+}
+
+#[test]
+fn hetzner_with_malformed_metadata_names_the_url() {
+    if !may_own_an_address() {
+        return;
+    }
+    let _server = MetadataServer::on(
+        "169.254.169.254:80",
+        table(vec![
+            (
+                "/hetzner/v1/metadata",
+                b"instance-id: 1\nhostname: [x\n".to_vec(),
+            ),
+            ("/hetzner/v1/userdata", Vec::new()),
+        ]),
+    );
+    let m = machine("Hetzner");
+    m.write("/sys/class/dmi/id/product_serial", "1\n");
+    m.run_ok(&["init", "--local"], 1);
+    let errors = m.stage_errors("init-local");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("Hetzner: http://169.254.169.254/hetzner/v1/metadata"),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn hetzner_is_not_tried_without_its_dmi() {
+    if !may_own_an_address() {
+        return;
+    }
+    let server = MetadataServer::on(
+        "169.254.169.254:80",
+        Box::new(|_: &Request| Reply::not_found()),
+    );
+    let m = machine("");
+    m.write("/sys/class/dmi/id/product_serial", "4711\n");
+    m.boot();
+    assert_untried(&server, &m);
+}
