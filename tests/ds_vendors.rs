@@ -206,3 +206,87 @@ fn hetzner_is_not_tried_without_its_dmi() {
     m.boot();
     assert_untried(&server, &m);
 }
+
+// ------------------------------------------------------------------ Vultr
+
+const VULTR_V1: &str = include_str!("fixtures/datasources/vultr/v1.json");
+
+fn vultr_machine() -> Machine {
+    let m = machine("Vultr");
+    m.write("/etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n");
+    nic(&m, "eth0", "56:00:03:1b:4e:ca");
+    nic(&m, "eth1", "5a:00:03:1b:4e:ca");
+    nic(&m, "eth2", "5a:00:03:1b:4e:cb");
+    m
+}
+
+#[test]
+fn vultr_on_its_real_address() {
+    if !may_own_an_address() {
+        return;
+    }
+    let server = MetadataServer::on(
+        "169.254.169.254:80",
+        table(vec![("/v1.json", VULTR_V1.as_bytes().to_vec())]),
+    );
+    let m = vultr_machine();
+    m.boot();
+    assert_booted(
+        &m,
+        "fd5b2f0e-7e66-4b49-9e0a-6a9d3b7b1a11",
+        "vultr-guest-1",
+        "/etc/from-vultr",
+        "vultr",
+    );
+    assert_eq!(m.run_ok(&["query", "v1.region"], 0), "us\n");
+    assert_eq!(m.run_ok(&["query", "v1.subplatform"], 0), "unknown\n");
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1, "{:?}", server.paths());
+    assert_eq!(requests[0].header("Metadata-Token"), Some("cloudinit"));
+    assert_eq!(
+        requests[0].header("User-Agent"),
+        Some("Cloud-Init/22.4 - OS: Linux Variant: debian")
+    );
+    // The network config 22.4 generates (tests/fixtures/datasources/vultr).
+    let cached: serde_json::Value = serde_json::from_str(&m.read(
+        "/var/lib/cloud/instances/fd5b2f0e-7e66-4b49-9e0a-6a9d3b7b1a11/cloudboot-datasource.json",
+    ))
+    .unwrap();
+    let expected: serde_json::Value = serde_json::from_str(include_str!(
+        "fixtures/datasources/vultr/expected-network.json"
+    ))
+    .unwrap();
+    assert_eq!(cached["network_config"], expected);
+}
+
+#[test]
+fn vultr_without_a_nic_of_its_macs_is_a_clear_problem() {
+    if !may_own_an_address() {
+        return;
+    }
+    let _server = MetadataServer::on(
+        "169.254.169.254:80",
+        table(vec![("/v1.json", VULTR_V1.as_bytes().to_vec())]),
+    );
+    let m = machine("Vultr");
+    m.run_ok(&["init", "--local"], 1);
+    assert_eq!(
+        m.stage_errors("init-local"),
+        ["Vultr: http://169.254.169.254/v1.json: no network interface on this machine has the MAC '56:00:03:1b:4e:ca' of 'interfaces[0].mac'"]
+    );
+}
+
+#[test]
+fn vultr_is_not_tried_without_its_platform_facts() {
+    if !may_own_an_address() {
+        return;
+    }
+    let server = MetadataServer::on(
+        "169.254.169.254:80",
+        table(vec![("/v1.json", VULTR_V1.as_bytes().to_vec())]),
+    );
+    let m = machine("");
+    m.write("/proc/cmdline", "root=/dev/vda1 vultrx\n");
+    m.boot();
+    assert_untried(&server, &m);
+}

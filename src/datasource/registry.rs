@@ -32,6 +32,7 @@ macro_rules! registry {
             nocloud::NoCloud,
             configdrive::ConfigDrive,
             openstack::OpenStack,
+            vultr::Vultr,
             ec2::Ec2,
             hetzner::Hetzner,
             none::NoneSource,
@@ -130,6 +131,7 @@ mod tests {
             ("Ec2", "Ec2"),
             ("None", "None"),
             ("Hetzner", "Hetzner"),
+            ("Vultr", "Vultr"),
         ] {
             assert_eq!(
                 by_name(asked).map(|d| d.info().name),

@@ -295,6 +295,22 @@ pub fn get_url(
     }
 }
 
+/// A metadata document that must be a JSON object (`json.loads`).
+pub fn json_object(url: &str, body: &[u8]) -> Result<Value, DsError> {
+    let doc: serde_json::Value = serde_json::from_slice(body).map_err(|e| DsError::Document {
+        url: url.to_string(),
+        error: format!("not JSON: {e}"),
+    })?;
+    let v = Value::from_json(&doc);
+    match v {
+        Value::Map(_) => Ok(v),
+        other => Err(DsError::Document {
+            url: url.to_string(),
+            error: format!("expected a JSON object, found a {}", other.type_name()),
+        }),
+    }
+}
+
 /// A metadata document that must be a YAML mapping (`util.load_yaml`).
 pub fn yaml_mapping(url: &str, body: &[u8]) -> Result<Value, DsError> {
     match crate::yaml::load(body, url) {
@@ -334,6 +350,22 @@ impl<'a> Doc<'a> {
         match self.required(key)? {
             v @ (Value::Seq(_) | Value::Map(_)) => Err(self.wrong(key, "str", v)),
             v => Ok(v.python_str()),
+        }
+    }
+
+    /// `md["key"]`, a mapping.
+    pub fn mapping(&self, key: &str) -> Result<&'a Value, DsError> {
+        match self.required(key)? {
+            v @ Value::Map(_) => Ok(v),
+            v => Err(self.wrong(key, "dict", v)),
+        }
+    }
+
+    /// `md["key"]`, a list.
+    pub fn list(&self, key: &str) -> Result<&'a [Value], DsError> {
+        match self.required(key)? {
+            Value::Seq(items) => Ok(items),
+            v => Err(self.wrong(key, "list", v)),
         }
     }
 
