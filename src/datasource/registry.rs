@@ -151,6 +151,7 @@ mod tests {
                 "NoCloud",
                 "ConfigDrive",
                 "OpenStack",
+                "Vultr",
                 "Ec2",
                 "Hetzner",
                 "None"
