@@ -290,3 +290,113 @@ fn vultr_is_not_tried_without_its_platform_facts() {
     m.boot();
     assert_untried(&server, &m);
 }
+
+// ---------------------------------------------------------------- UpCloud
+
+const UPCLOUD_MD: &str = include_str!("fixtures/datasources/upcloud/metadata-v1.json");
+const UPCLOUD_IID: &str = "00322b68-0096-4042-9406-faad61922128";
+
+fn upcloud_machine() -> Machine {
+    let m = machine("UpCloud");
+    m.write(
+        "/sys/class/dmi/id/product_uuid",
+        &format!("{UPCLOUD_IID}\n"),
+    );
+    for (i, mac) in [
+        "32:d5:ba:4a:36:e7",
+        "32:d5:ba:4a:84:cc",
+        "32:d5:ba:4a:63:e7",
+        "32:d5:ba:4a:8a:e1",
+        "32:d5:ba:4a:8a:e2",
+    ]
+    .iter()
+    .enumerate()
+    {
+        nic(&m, &format!("eth{i}"), mac);
+    }
+    m
+}
+
+#[test]
+fn upcloud_local_on_its_real_address() {
+    if !may_own_an_address() {
+        return;
+    }
+    let server = MetadataServer::on(
+        "169.254.169.254:80",
+        table(vec![("/metadata/v1.json", UPCLOUD_MD.as_bytes().to_vec())]),
+    );
+    let m = upcloud_machine();
+    m.boot();
+    assert_booted(&m, UPCLOUD_IID, "up-host-1", "/etc/from-upcloud", "upcloud");
+    assert_eq!(
+        m.read(&format!(
+            "/var/lib/cloud/instances/{UPCLOUD_IID}/datasource"
+        )),
+        "DataSourceUpCloudLocal: DataSourceUpCloudLocal\n"
+    );
+    assert_eq!(m.run_ok(&["query", "v1.availability_zone"], 0), "fi-hel2\n");
+    assert_eq!(
+        m.run_ok(&["query", "v1.subplatform"], 0),
+        "metadata (http://169.254.169.254/metadata/v1.json)\n"
+    );
+    let cached: serde_json::Value = serde_json::from_str(&m.read(&format!(
+        "/var/lib/cloud/instances/{UPCLOUD_IID}/cloudboot-datasource.json"
+    )))
+    .unwrap();
+    let expected: serde_json::Value = serde_json::from_str(include_str!(
+        "fixtures/datasources/upcloud/expected-network.json"
+    ))
+    .unwrap();
+    assert_eq!(cached["network_config"], expected);
+    assert_eq!(server.paths(), ["/metadata/v1.json"]);
+}
+
+/// Asked for by name in the network stage only, it is `DataSourceUpCloud`.
+#[test]
+fn upcloud_in_the_network_stage() {
+    if !may_own_an_address() {
+        return;
+    }
+    let _server = MetadataServer::on(
+        "169.254.169.254:80",
+        table(vec![("/metadata/v1.json", UPCLOUD_MD.as_bytes().to_vec())]),
+    );
+    let m = upcloud_machine();
+    m.write("/etc/cloud/cloud.cfg", "datasource_list: [UpCloud, None]\n");
+    m.write(
+        "/etc/cloudboot/stages.yaml",
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/stages.yaml"))
+            .unwrap()
+            .replace(
+                "datasources: [NoCloud, ConfigDrive, Vultr, Hetzner, UpCloud]",
+                "datasources: [NoCloud, ConfigDrive]",
+            ),
+    );
+    m.boot();
+    assert_eq!(
+        m.read(&format!(
+            "/var/lib/cloud/instances/{UPCLOUD_IID}/datasource"
+        )),
+        "DataSourceUpCloud: DataSourceUpCloud\n"
+    );
+    assert_eq!(m.read("/etc/from-upcloud"), "applied");
+}
+
+#[test]
+fn upcloud_is_not_tried_without_its_dmi() {
+    if !may_own_an_address() {
+        return;
+    }
+    let server = MetadataServer::on(
+        "169.254.169.254:80",
+        table(vec![("/metadata/v1.json", UPCLOUD_MD.as_bytes().to_vec())]),
+    );
+    let m = machine("");
+    m.write(
+        "/sys/class/dmi/id/product_uuid",
+        &format!("{UPCLOUD_IID}\n"),
+    );
+    m.boot();
+    assert_untried(&server, &m);
+}

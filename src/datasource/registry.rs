@@ -35,6 +35,7 @@ macro_rules! registry {
             vultr::Vultr,
             ec2::Ec2,
             hetzner::Hetzner,
+            upcloud::UpCloud,
             none::NoneSource,
         }
     };
@@ -132,6 +133,8 @@ mod tests {
             ("None", "None"),
             ("Hetzner", "Hetzner"),
             ("Vultr", "Vultr"),
+            ("UpCloud", "UpCloud"),
+            ("UpCloudLocal", "UpCloud"),
         ] {
             assert_eq!(
                 by_name(asked).map(|d| d.info().name),
@@ -154,6 +157,7 @@ mod tests {
                 "Vultr",
                 "Ec2",
                 "Hetzner",
+                "UpCloud",
                 "None"
             ]
         );
