@@ -369,7 +369,7 @@ fn upcloud_in_the_network_stage() {
         &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/stages.yaml"))
             .unwrap()
             .replace(
-                "datasources: [NoCloud, ConfigDrive, Vultr, Hetzner, UpCloud]",
+                "datasources: [NoCloud, ConfigDrive, Vultr, Hetzner, UpCloud, NWCS]",
                 "datasources: [NoCloud, ConfigDrive]",
             ),
     );
@@ -397,6 +397,87 @@ fn upcloud_is_not_tried_without_its_dmi() {
         "/sys/class/dmi/id/product_uuid",
         &format!("{UPCLOUD_IID}\n"),
     );
+    m.boot();
+    assert_untried(&server, &m);
+}
+
+// ------------------------------------------------------------------- NWCS
+
+fn nwcs_metadata() -> String {
+    serde_json::json!({
+        "instance-id": "nwcs-8f3a",
+        "hostname": "nwcs-host",
+        "public-keys": [KEY],
+        "network": {
+            "version": 1,
+            "config": [
+                {"type": "physical", "name": "ens3", "mac_address": "aa:00:00:00:0a:01",
+                 "subnets": [{"type": "dhcp"}]},
+                {"type": "nameserver", "address": ["1.1.1.1"]}
+            ]
+        },
+        "userdata": writes("/etc/from-nwcs"),
+        "vendordata": null
+    })
+    .to_string()
+}
+
+#[test]
+fn nwcs_on_its_real_address() {
+    if !may_own_an_address() {
+        return;
+    }
+    let server = MetadataServer::on(
+        "169.254.169.254:80",
+        table(vec![("/api/v1/metadata", nwcs_metadata().into_bytes())]),
+    );
+    let m = machine("NWCS");
+    nic(&m, "eth0", "aa:00:00:00:0a:01");
+    m.boot();
+    assert_booted(&m, "nwcs-8f3a", "nwcs-host", "/etc/from-nwcs", "nwcs");
+    assert_eq!(
+        m.run_ok(&["query", "v1.subplatform"], 0),
+        "metadata (http://169.254.169.254/api/v1/metadata)\n"
+    );
+    // The NIC NWCS calls ens3 is this machine's eth0.
+    let cached: serde_json::Value = serde_json::from_str(
+        &m.read("/var/lib/cloud/instances/nwcs-8f3a/cloudboot-datasource.json"),
+    )
+    .unwrap();
+    assert_eq!(cached["network_config"]["config"][0]["name"], "eth0");
+    assert_eq!(server.paths(), ["/api/v1/metadata"]);
+}
+
+#[test]
+fn nwcs_with_a_missing_key_names_it() {
+    if !may_own_an_address() {
+        return;
+    }
+    let _server = MetadataServer::on(
+        "169.254.169.254:80",
+        table(vec![(
+            "/api/v1/metadata",
+            br#"{"instance-id": "x", "public-keys": [], "network": {}}"#.to_vec(),
+        )]),
+    );
+    let m = machine("NWCS");
+    m.run_ok(&["init", "--local"], 1);
+    assert_eq!(
+        m.stage_errors("init-local"),
+        ["NWCS: http://169.254.169.254/api/v1/metadata: no 'hostname' in the metadata"]
+    );
+}
+
+#[test]
+fn nwcs_is_not_tried_without_its_dmi() {
+    if !may_own_an_address() {
+        return;
+    }
+    let server = MetadataServer::on(
+        "169.254.169.254:80",
+        table(vec![("/api/v1/metadata", nwcs_metadata().into_bytes())]),
+    );
+    let m = machine("Other");
     m.boot();
     assert_untried(&server, &m);
 }

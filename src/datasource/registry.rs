@@ -36,6 +36,7 @@ macro_rules! registry {
             ec2::Ec2,
             hetzner::Hetzner,
             upcloud::UpCloud,
+            nwcs::Nwcs,
             none::NoneSource,
         }
     };
@@ -135,6 +136,7 @@ mod tests {
             ("Vultr", "Vultr"),
             ("UpCloud", "UpCloud"),
             ("UpCloudLocal", "UpCloud"),
+            ("NWCS", "NWCS"),
         ] {
             assert_eq!(
                 by_name(asked).map(|d| d.info().name),
@@ -158,6 +160,7 @@ mod tests {
                 "Ec2",
                 "Hetzner",
                 "UpCloud",
+                "NWCS",
                 "None"
             ]
         );
