@@ -369,7 +369,7 @@ fn upcloud_in_the_network_stage() {
         &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/stages.yaml"))
             .unwrap()
             .replace(
-                "datasources: [NoCloud, ConfigDrive, Vultr, Hetzner, UpCloud, NWCS]",
+                "datasources: [NoCloud, ConfigDrive, Vultr, Scaleway, Hetzner, UpCloud, NWCS]",
                 "datasources: [NoCloud, ConfigDrive]",
             ),
     );
@@ -478,6 +478,103 @@ fn nwcs_is_not_tried_without_its_dmi() {
         table(vec![("/api/v1/metadata", nwcs_metadata().into_bytes())]),
     );
     let m = machine("Other");
+    m.boot();
+    assert_untried(&server, &m);
+}
+
+// --------------------------------------------------------------- Scaleway
+
+/// Scaleway's service: conf for anyone, user-data and vendor-data only to
+/// a client port below 1024 (403 otherwise); no vendor-data (404).
+fn scaleway_service(r: &Request) -> Reply {
+    match r.path.as_str() {
+        "/conf?format=json" => Reply::ok(
+            serde_json::json!({
+                "id": "scw-6bd8",
+                "hostname": "scw-host",
+                "ssh_public_keys": [{"key": KEY, "fingerprint": "256 SHA256:x"}],
+                "tags": ["AUTHORIZED_KEY=ssh-rsa_AAAAB3Nza_tagged"],
+                "ipv6": {"address": "2001:bc8::2", "netmask": "64", "gateway": "2001:bc8::1"},
+            })
+            .to_string(),
+        ),
+        "/user_data/cloud-init" | "/vendor_data/cloud-init" if r.peer.port() >= 1024 => {
+            Reply::status(403, "privileged port required")
+        }
+        "/user_data/cloud-init" => Reply::ok(writes("/etc/from-scaleway")),
+        _ => Reply::not_found(),
+    }
+}
+
+fn scaleway_data_ports(server: &MetadataServer) -> Vec<(String, u16)> {
+    server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.contains("_data/"))
+        .map(|r| (r.path, r.peer.port()))
+        .collect()
+}
+
+#[test]
+fn scaleway_on_its_real_address_from_a_privileged_port() {
+    if !may_own_an_address() {
+        return;
+    }
+    let server = MetadataServer::on("169.254.42.42:80", Box::new(scaleway_service));
+    let m = machine("Scaleway");
+    nic(&m, "eth0", "de:00:00:00:00:01");
+    m.boot();
+    assert_booted(&m, "scw-6bd8", "scw-host", "/etc/from-scaleway", "scaleway");
+    assert!(m
+        .read("/root/.ssh/authorized_keys")
+        .contains("ssh-rsa AAAAB3Nza tagged"));
+    assert_eq!(
+        m.run_ok(&["query", "v1.subplatform"], 0),
+        "metadata (http://169.254.42.42/conf?format=json)\n"
+    );
+    assert_eq!(
+        scaleway_data_ports(&server),
+        [
+            ("/user_data/cloud-init".to_string(), 1),
+            ("/vendor_data/cloud-init".to_string(), 1)
+        ]
+    );
+    let cached: serde_json::Value = serde_json::from_str(
+        &m.read("/var/lib/cloud/instances/scw-6bd8/cloudboot-datasource.json"),
+    )
+    .unwrap();
+    assert_eq!(cached["network_config"]["config"][0]["name"], "eth0");
+}
+
+/// A source port in use (22.4's EADDRINUSE) is passed over for the next.
+#[test]
+fn scaleway_takes_the_next_port_when_one_is_in_use() {
+    if !may_own_an_address() {
+        return;
+    }
+    let server = MetadataServer::on("169.254.42.42:80", Box::new(scaleway_service));
+    let _taken = std::net::TcpListener::bind("0.0.0.0:1").unwrap();
+    let m = machine("");
+    m.write("/proc/cmdline", "root=/dev/vda1 scaleway\n");
+    m.run_ok(&["init", "--local"], 0);
+    assert_eq!(m.read("/var/lib/cloud/data/instance-id"), "scw-6bd8\n");
+    assert_eq!(
+        scaleway_data_ports(&server),
+        [
+            ("/user_data/cloud-init".to_string(), 2),
+            ("/vendor_data/cloud-init".to_string(), 2)
+        ]
+    );
+}
+
+#[test]
+fn scaleway_is_not_tried_without_its_platform_facts() {
+    if !may_own_an_address() {
+        return;
+    }
+    let server = MetadataServer::on("169.254.42.42:80", Box::new(scaleway_service));
+    let m = machine("");
+    m.write("/proc/cmdline", "root=/dev/vda1 noscaleway\n");
     m.boot();
     assert_untried(&server, &m);
 }

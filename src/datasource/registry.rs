@@ -34,6 +34,7 @@ macro_rules! registry {
             openstack::OpenStack,
             vultr::Vultr,
             ec2::Ec2,
+            scaleway::Scaleway,
             hetzner::Hetzner,
             upcloud::UpCloud,
             nwcs::Nwcs,
@@ -137,6 +138,7 @@ mod tests {
             ("UpCloud", "UpCloud"),
             ("UpCloudLocal", "UpCloud"),
             ("NWCS", "NWCS"),
+            ("Scaleway", "Scaleway"),
         ] {
             assert_eq!(
                 by_name(asked).map(|d| d.info().name),
@@ -158,6 +160,7 @@ mod tests {
                 "OpenStack",
                 "Vultr",
                 "Ec2",
+                "Scaleway",
                 "Hetzner",
                 "UpCloud",
                 "NWCS",
