@@ -670,6 +670,38 @@ mod tests {
     }
 
     #[test]
+    fn over_a_unix_socket() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sock");
+        let l = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        std::thread::spawn(move || {
+            if let Ok((mut s, _)) = l.accept() {
+                let mut buf = [0u8; 4096];
+                let n = s.read(&mut buf).unwrap_or(0);
+                let asked = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let line = asked.lines().next().unwrap_or_default().to_string();
+                let host = asked.contains("\r\nHost: lxd\r\n");
+                let body = format!("{line} host={host}");
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        let r = request_via(
+            "GET",
+            "http://lxd/1.0/meta-data",
+            &[],
+            None,
+            &Limits::default(),
+            &Via::UnixSocket(path),
+        )
+        .unwrap();
+        assert_eq!(r.body, b"GET /1.0/meta-data HTTP/1.1 host=true");
+    }
+
+    #[test]
     fn https_is_refused_clearly() {
         let e = get("https://example.com/x", &Limits::default()).unwrap_err();
         assert!(e.to_string().contains("https needs TLS"), "{e}");

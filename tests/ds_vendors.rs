@@ -369,7 +369,7 @@ fn upcloud_in_the_network_stage() {
         &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/stages.yaml"))
             .unwrap()
             .replace(
-                "datasources: [NoCloud, ConfigDrive, Vultr, Scaleway, Hetzner, UpCloud, NWCS]",
+                "datasources: [NoCloud, ConfigDrive, LXD, Vultr, Scaleway, Hetzner, UpCloud, NWCS]",
                 "datasources: [NoCloud, ConfigDrive]",
             ),
     );
@@ -577,4 +577,141 @@ fn scaleway_is_not_tried_without_its_platform_facts() {
     m.write("/proc/cmdline", "root=/dev/vda1 noscaleway\n");
     m.boot();
     assert_untried(&server, &m);
+}
+
+// -------------------------------------------------------------------- LXD
+
+/// An LXD agent at `<root>/dev/lxd/sock`: answers GETs from `routes` (404
+/// otherwise), logging each request's path and Host header.
+fn lxd_socket(
+    m: &Machine,
+    routes: Vec<(&'static str, String)>,
+) -> std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>> {
+    use std::io::{BufRead, BufReader, Write};
+    std::fs::create_dir_all(m.path("/dev/lxd")).unwrap();
+    let listener = std::os::unix::net::UnixListener::bind(m.path("/dev/lxd/sock")).unwrap();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = log.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut stream) = conn else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap_or(0);
+            let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+            let mut host = String::new();
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                    break;
+                }
+                if let Some(v) = h.strip_prefix("Host:") {
+                    host = v.trim().to_string();
+                }
+            }
+            seen.lock().unwrap().push((path.clone(), host));
+            let (status, body) = match routes.iter().find(|(p, _)| *p == path) {
+                Some((_, body)) => ("200 OK", body.clone()),
+                None => ("404 Not Found", "not found".to_string()),
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    log
+}
+
+#[test]
+fn lxd_over_its_socket() {
+    let m = machine("");
+    nic(&m, "eth0", "00:16:3e:00:00:01");
+    let user_data = format!(
+        "#cloud-config\nssh_authorized_keys: ['{KEY}']\nwrite_files: [{{path: /etc/from-lxd, content: applied}}]\n"
+    );
+    let log = lxd_socket(
+        &m,
+        vec![
+            (
+                "/1.0/meta-data",
+                "#cloud-config\ninstance-id: lxd-c1\nlocal-hostname: lxd-c1\n".into(),
+            ),
+            (
+                "/1.0/config",
+                serde_json::json!([
+                    "/1.0/config/user.user-data",
+                    "/1.0/config/cloud-init.user-data",
+                    "/1.0/config/cloud-init.network-config",
+                    "/1.0/config/user.vendor-data",
+                    "/1.0/config/user.gone"
+                ])
+                .to_string(),
+            ),
+            ("/1.0/config/cloud-init.user-data", user_data),
+            (
+                "/1.0/config/user.user-data",
+                writes("/etc/from-lxd-user-key"),
+            ),
+            (
+                "/1.0/config/cloud-init.network-config",
+                "version: 1\nconfig:\n- {type: physical, name: eth0, subnets: [{type: dhcp}]}\n"
+                    .into(),
+            ),
+            ("/1.0/config/user.vendor-data", "#cloud-config\n{}\n".into()),
+            (
+                "/1.0/devices",
+                r#"{"eth0": {"type": "nic", "network": "lxdbr0"}}"#.into(),
+            ),
+        ],
+    );
+    m.boot();
+    assert_booted(&m, "lxd-c1", "lxd-c1", "/etc/from-lxd", "lxd");
+    // cloud-init.user-data wins over user.user-data.
+    assert!(!m.exists("/etc/from-lxd-user-key"));
+    assert_eq!(
+        m.run_ok(&["query", "v1.subplatform"], 0),
+        "LXD socket API v. 1.0 (/dev/lxd/sock)\n"
+    );
+    let seen = log.lock().unwrap().clone();
+    let paths: Vec<&str> = seen.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/1.0/meta-data",
+            "/1.0/config",
+            "/1.0/config/cloud-init.network-config",
+            "/1.0/config/cloud-init.user-data",
+            "/1.0/config/user.gone",
+            "/1.0/config/user.user-data",
+            "/1.0/config/user.vendor-data",
+            "/1.0/devices",
+        ]
+    );
+    assert!(seen.iter().all(|(_, host)| host == "lxd"), "{seen:?}");
+    let cached: serde_json::Value =
+        serde_json::from_str(&m.read("/var/lib/cloud/instances/lxd-c1/cloudboot-datasource.json"))
+            .unwrap();
+    assert_eq!(cached["network_config"]["config"][0]["name"], "eth0");
+    // A second boot: the socket confirms the instance-id (check_instance_id).
+    m.reboot();
+    m.run_ok(&["init", "--local"], 0);
+    let log = log.lock().unwrap().clone();
+    assert_eq!(log.len(), 9, "{log:?}");
+    assert_eq!(log[8].0, "/1.0/meta-data");
+}
+
+#[test]
+fn lxd_is_not_tried_without_its_socket() {
+    let m = machine("");
+    // A file where the socket would be is not the socket.
+    m.write("/dev/lxd/sock", "");
+    m.boot();
+    assert_eq!(
+        m.read("/var/lib/cloud/data/instance-id"),
+        "iid-datasource-none\n"
+    );
+    let status = m.read("/var/lib/cloud/data/status.json");
+    assert!(!status.contains("LXD"), "{status}");
 }

@@ -31,6 +31,7 @@ macro_rules! registry {
         $then! {
             nocloud::NoCloud,
             configdrive::ConfigDrive,
+            lxd::Lxd,
             openstack::OpenStack,
             vultr::Vultr,
             ec2::Ec2,
@@ -139,6 +140,7 @@ mod tests {
             ("UpCloudLocal", "UpCloud"),
             ("NWCS", "NWCS"),
             ("Scaleway", "Scaleway"),
+            ("LXD", "LXD"),
         ] {
             assert_eq!(
                 by_name(asked).map(|d| d.info().name),
@@ -157,6 +159,7 @@ mod tests {
             [
                 "NoCloud",
                 "ConfigDrive",
+                "LXD",
                 "OpenStack",
                 "Vultr",
                 "Ec2",
