@@ -247,6 +247,10 @@ fn vultr_on_its_real_address() {
         requests[0].header("User-Agent"),
         Some("Cloud-Init/22.4 - OS: Linux Variant: debian")
     );
+    // user-data and vendor-data stay out of the world-readable instance-data.
+    let public = m.read("/run/cloud-init/instance-data.json");
+    assert!(!public.contains("from-vultr"), "{public}");
+    assert!(!public.contains("package_upgrade"), "{public}");
     // The network config 22.4 generates (tests/fixtures/datasources/vultr).
     let cached: serde_json::Value = serde_json::from_str(&m.read(
         "/var/lib/cloud/instances/fd5b2f0e-7e66-4b49-9e0a-6a9d3b7b1a11/cloudboot-datasource.json",
@@ -274,6 +278,28 @@ fn vultr_without_a_nic_of_its_macs_is_a_clear_problem() {
         m.stage_errors("init-local"),
         ["Vultr: http://169.254.169.254/v1.json: no network interface on this machine has the MAC '56:00:03:1b:4e:ca' of 'interfaces[0].mac'"]
     );
+}
+
+/// Bare metal: no Vultr DMI, `vultr` on the command line. Its instance
+/// cannot be confirmed locally (22.4's `is_baremetal`), so every boot
+/// reads the service again.
+#[test]
+fn vultr_bare_metal_by_its_command_line() {
+    if !may_own_an_address() {
+        return;
+    }
+    let server = MetadataServer::on(
+        "169.254.169.254:80",
+        table(vec![("/v1.json", VULTR_V1.as_bytes().to_vec())]),
+    );
+    let m = vultr_machine();
+    std::fs::remove_file(m.path("/sys/class/dmi/id/sys_vendor")).unwrap();
+    m.write("/proc/cmdline", "root=/dev/sda1 vultr\n");
+    m.boot();
+    assert_eq!(m.read("/etc/from-vultr"), "applied");
+    m.reboot();
+    m.boot();
+    assert_eq!(server.paths(), ["/v1.json", "/v1.json"]);
 }
 
 #[test]
@@ -384,6 +410,28 @@ fn upcloud_in_the_network_stage() {
 }
 
 #[test]
+fn upcloud_with_malformed_json_names_the_url() {
+    if !may_own_an_address() {
+        return;
+    }
+    let _server = MetadataServer::on(
+        "169.254.169.254:80",
+        table(vec![(
+            "/metadata/v1.json",
+            b"{\"instance_id\": \"x\",".to_vec(),
+        )]),
+    );
+    let m = upcloud_machine();
+    m.run_ok(&["init", "--local"], 1);
+    let errors = m.stage_errors("init-local");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("UpCloud: http://169.254.169.254/metadata/v1.json: not JSON: EOF"),
+        "{errors:?}"
+    );
+}
+
+#[test]
 fn upcloud_is_not_tried_without_its_dmi() {
     if !may_own_an_address() {
         return;
@@ -465,6 +513,25 @@ fn nwcs_with_a_missing_key_names_it() {
     assert_eq!(
         m.stage_errors("init-local"),
         ["NWCS: http://169.254.169.254/api/v1/metadata: no 'hostname' in the metadata"]
+    );
+}
+
+/// An answer larger than cloudboot accepts (16 MiB) is refused from its
+/// length, and named.
+#[test]
+fn nwcs_with_an_oversized_answer_names_the_url() {
+    if !may_own_an_address() {
+        return;
+    }
+    let _server = MetadataServer::on(
+        "169.254.169.254:80",
+        table(vec![("/api/v1/metadata", vec![b' '; 17 << 20])]),
+    );
+    let m = machine("NWCS");
+    m.run_ok(&["init", "--local"], 1);
+    assert_eq!(
+        m.stage_errors("init-local"),
+        ["NWCS: http://169.254.169.254/api/v1/metadata: the response is larger than the 16777216 bytes cloudboot accepts"]
     );
 }
 

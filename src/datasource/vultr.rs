@@ -272,6 +272,11 @@ fn read(ctx: &DsContext) -> Result<Instance, DsError> {
         hostname = "guest".into();
     }
     let mut metadata = md.as_map().cloned().unwrap_or_default();
+    // Not in the meta-data that instance-data.json shows to everyone:
+    // Vultr's vendor-data carries the root password, user-data may too
+    // (22.4 keeps both there).
+    metadata.remove("user-data");
+    metadata.remove("vendor-data");
     metadata.insert(Value::str("instance-id"), Value::str(&instance_id));
     metadata.insert(Value::str("local-hostname"), Value::str(hostname));
     metadata.insert(Value::str("region"), Value::str(&region));
