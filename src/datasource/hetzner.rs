@@ -13,7 +13,8 @@
 use std::time::Instant;
 
 use super::service::{
-    bounds_with_retries, get_url, instance_id_matches_dmi, raw_data, yaml_mapping, Doc, Waits,
+    bounds_with_retries, cfg_text, get_url, instance_id_matches_dmi, raw_data, yaml_mapping, Doc,
+    Waits,
 };
 use super::{
     ephemeral, Datasource, DatasourceInfo, Detect, DsContext, DsError, DsMode, Found, Instance,
@@ -54,15 +55,8 @@ fn maybe_b64decode(data: Vec<u8>) -> Vec<u8> {
 /// Reads the service and builds the instance (`_get_data`).
 fn read(ctx: &DsContext, serial: &str) -> Result<Instance, DsError> {
     let ds_cfg = ctx.ds_cfg("Hetzner");
-    let url = |key: &str, default: String| {
-        ds_cfg
-            .get(key)
-            .filter(|v| !v.is_null())
-            .map(Value::python_str)
-            .unwrap_or(default)
-    };
-    let metadata_url = url("metadata_url", format!("{BASE_URL_V1}/metadata"));
-    let userdata_url = url("userdata_url", format!("{BASE_URL_V1}/userdata"));
+    let metadata_url = cfg_text(&ds_cfg, "metadata_url", || format!("{BASE_URL_V1}/metadata"));
+    let userdata_url = cfg_text(&ds_cfg, "userdata_url", || format!("{BASE_URL_V1}/userdata"));
     // DMI says Hetzner: 22.4's MD_TIMEOUT 2 s and MD_RETRIES 60, within
     // two minutes in all.
     let bounds = bounds_with_retries(

@@ -15,6 +15,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use super::service::found;
 use super::{Datasource, DatasourceInfo, Detect, DsContext, DsError, DsMode, Found, Instance};
 use crate::http::{self, Limits, Via};
 use crate::value::Value;
@@ -254,16 +255,7 @@ impl Datasource for Lxd {
                 problems: Vec::new(),
             };
         }
-        match read(ctx) {
-            Ok(i) => Found {
-                instance: Some(i),
-                problems: Vec::new(),
-            },
-            Err(e) => Found {
-                instance: None,
-                problems: vec![format!("LXD: {e}")],
-            },
-        }
+        found("LXD", read(ctx))
     }
 
     /// The meta-data's instance-id, asked of the socket again.

@@ -11,7 +11,9 @@
 
 use std::time::Instant;
 
-use super::service::{bounds_with_retries, get_url, json_object, raw_data, Doc, Waits};
+use super::service::{
+    bounds_with_retries, cfg_text, found, get_url, json_object, raw_data, Doc, Waits,
+};
 use super::{
     ephemeral, Datasource, DatasourceInfo, Detect, DsContext, DsError, DsMode, Found, Instance,
 };
@@ -42,11 +44,7 @@ fn rename_nics(network: &mut Value, by_mac: &std::collections::HashMap<String, S
 
 fn read(ctx: &DsContext) -> Result<Instance, DsError> {
     let ds_cfg = ctx.ds_cfg("NWCS");
-    let url = ds_cfg
-        .get("metadata_url")
-        .filter(|v| !v.is_null())
-        .map(Value::python_str)
-        .unwrap_or_else(|| format!("{BASE_URL_V1}/metadata"));
+    let url = cfg_text(&ds_cfg, "metadata_url", || format!("{BASE_URL_V1}/metadata"));
     // DMI says NWCS: 22.4's MD_TIMEOUT 5 s and MD_RETRIES 30.
     let bounds = bounds_with_retries(
         &ds_cfg,
@@ -120,16 +118,7 @@ impl Datasource for Nwcs {
     }
 
     fn get(&self, ctx: &DsContext) -> Found {
-        match read(ctx) {
-            Ok(i) => Found {
-                instance: Some(i),
-                problems: Vec::new(),
-            },
-            Err(e) => Found {
-                instance: None,
-                problems: vec![format!("NWCS: {e}")],
-            },
-        }
+        found("NWCS", read(ctx))
     }
 }
 

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::service::{bounds_with_retries, get_url, json_object, Doc, Waits};
+use super::service::{bounds_with_retries, cfg_text, found, get_url, json_object, Doc, Waits};
 use super::{
     ephemeral, Datasource, DatasourceInfo, Detect, DsContext, DsError, DsMode, Found, Instance,
     MAX_USER_DATA,
@@ -135,13 +135,7 @@ fn network_config(md: &Value, fallback: &str) -> Value {
 
 fn read(ctx: &DsContext) -> Result<Instance, DsError> {
     let ds_cfg = ctx.ds_cfg("Scaleway");
-    let url = |key: &str, path: &str| {
-        ds_cfg
-            .get(key)
-            .filter(|v| !v.is_null())
-            .map(Value::python_str)
-            .unwrap_or_else(|| format!("{DS_BASE_URL}{path}"))
-    };
+    let url = |key: &str, path: &str| cfg_text(&ds_cfg, key, || format!("{DS_BASE_URL}{path}"));
     let metadata_url = url("metadata_url", "/conf?format=json");
     let userdata_url = url("userdata_url", "/user_data/cloud-init");
     let vendordata_url = url("vendordata_url", "/vendor_data/cloud-init");
@@ -227,16 +221,7 @@ impl Datasource for Scaleway {
     }
 
     fn get(&self, ctx: &DsContext) -> Found {
-        match read(ctx) {
-            Ok(i) => Found {
-                instance: Some(i),
-                problems: Vec::new(),
-            },
-            Err(e) => Found {
-                instance: None,
-                problems: vec![format!("Scaleway: {e}")],
-            },
-        }
+        found("Scaleway", read(ctx))
     }
 }
 

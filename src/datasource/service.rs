@@ -410,3 +410,28 @@ pub fn raw_data(doc: &Doc, key: &str) -> Result<Option<Vec<u8>>, DsError> {
 pub fn instance_id_matches_dmi(fs: &dyn crate::rootfs::FsView, field: &str, iid: &str) -> bool {
     !iid.is_empty() && dmi(fs, field).is_some_and(|v| v.eq_ignore_ascii_case(iid))
 }
+
+/// `datasource.<Name>.<key>` as text (`str()` of a scalar), else `default`:
+/// a URL or a header the config may override (`metadata_url`).
+pub fn cfg_text(ds_cfg: &Value, key: &str, default: impl FnOnce() -> String) -> String {
+    ds_cfg
+        .get(key)
+        .filter(|v| !v.is_null())
+        .map(Value::python_str)
+        .unwrap_or_else(default)
+}
+
+/// The answer of a datasource that reads one service: its instance, or
+/// none and the error as one problem, prefixed with the datasource's name.
+pub fn found(name: &str, read: Result<super::Instance, DsError>) -> super::Found {
+    match read {
+        Ok(i) => super::Found {
+            instance: Some(i),
+            problems: Vec::new(),
+        },
+        Err(e) => super::Found {
+            instance: None,
+            problems: vec![format!("{name}: {e}")],
+        },
+    }
+}

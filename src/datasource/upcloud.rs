@@ -18,7 +18,8 @@ use std::time::Instant;
 use serde_json::{json, Map, Value as J};
 
 use super::service::{
-    bounds_with_retries, get_url, instance_id_matches_dmi, json_object, raw_data, Doc, Waits,
+    bounds_with_retries, cfg_text, get_url, instance_id_matches_dmi, json_object, raw_data, Doc,
+    Waits,
 };
 use super::{
     ephemeral, Datasource, DatasourceInfo, Detect, DsContext, DsError, DsMode, Found, Instance,
@@ -109,11 +110,7 @@ pub fn convert_network_config(
 /// Reads the service (`_get_data`); `server_uuid` is the DMI system UUID.
 fn read(ctx: &DsContext, server_uuid: &str, problems: &mut Vec<String>) -> Result<Instance, DsError> {
     let ds_cfg = ctx.ds_cfg("UpCloud");
-    let url = ds_cfg
-        .get("metadata_url")
-        .filter(|v| !v.is_null())
-        .map(Value::python_str)
-        .unwrap_or_else(|| METADATA_URL.into());
+    let url = cfg_text(&ds_cfg, "metadata_url", || METADATA_URL.into());
     // DMI says UpCloud: 22.4's MD_TIMEOUT 2 s and MD_RETRIES 30 (a minute).
     let bounds = bounds_with_retries(
         &ds_cfg,

@@ -18,7 +18,8 @@ use std::time::Instant;
 use serde_json::{json, Map, Value as J};
 
 use super::service::{
-    bounds_with_retries, get_url, instance_id_matches_dmi, json_object, raw_data, Doc, Waits,
+    bounds_with_retries, cfg_text, found, get_url, instance_id_matches_dmi, json_object, raw_data,
+    Doc, Waits,
 };
 use super::{
     ephemeral, Datasource, DatasourceInfo, Detect, DsContext, DsError, DsMode, Found, Instance,
@@ -208,17 +209,9 @@ fn user_agent(ctx: &DsContext) -> String {
 
 fn read(ctx: &DsContext) -> Result<Instance, DsError> {
     let ds_cfg = ctx.ds_cfg("Vultr");
-    let base = ds_cfg
-        .get("url")
-        .filter(|v| !v.is_null())
-        .map(Value::python_str)
-        .unwrap_or_else(|| "http://169.254.169.254".into());
+    let base = cfg_text(&ds_cfg, "url", || "http://169.254.169.254".into());
     let url = format!("{base}/v1.json");
-    let agent = ds_cfg
-        .get("user-agent")
-        .filter(|v| !v.is_null())
-        .map(Value::python_str)
-        .unwrap_or_else(|| user_agent(ctx));
+    let agent = cfg_text(&ds_cfg, "user-agent", || user_agent(ctx));
     // DMI or the command line says Vultr: 22.4's timeout 10 s, 30 retries,
     // within two minutes in all.
     let bounds = bounds_with_retries(
@@ -326,16 +319,7 @@ impl Datasource for Vultr {
                 problems: Vec::new(),
             };
         }
-        match read(ctx) {
-            Ok(i) => Found {
-                instance: Some(i),
-                problems: Vec::new(),
-            },
-            Err(e) => Found {
-                instance: None,
-                problems: vec![format!("Vultr: {e}")],
-            },
-        }
+        found("Vultr", read(ctx))
     }
 
     /// 22.4's check as it is: the DMI serial (the subid) against the DMI
