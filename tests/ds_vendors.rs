@@ -261,6 +261,10 @@ fn vultr_on_its_real_address() {
     ))
     .unwrap();
     assert_eq!(cached["network_config"], expected);
+    let eni = m.read("/etc/network/interfaces.d/50-cloud-init");
+    assert!(eni.contains("iface eth0 inet dhcp"), "{eni}");
+    assert!(eni.contains("address 10.1.112.3"), "{eni}");
+    assert!(!eni.contains("eth2"), "unconfigured: {eni}");
 }
 
 #[test]
@@ -375,6 +379,8 @@ fn upcloud_local_on_its_real_address() {
     ))
     .unwrap();
     assert_eq!(cached["network_config"], expected);
+    let eni = m.read("/etc/network/interfaces.d/50-cloud-init");
+    assert!(eni.contains("address 10.20.0.5"), "{eni}");
     assert_eq!(server.paths(), ["/metadata/v1.json"]);
 }
 
@@ -611,6 +617,10 @@ fn scaleway_on_its_real_address_from_a_privileged_port() {
     )
     .unwrap();
     assert_eq!(cached["network_config"]["config"][0]["name"], "eth0");
+    // Rendered (ENI in this bare root): DHCP and the static IPv6.
+    let eni = m.read("/etc/network/interfaces.d/50-cloud-init");
+    assert!(eni.contains("iface eth0 inet dhcp"), "{eni}");
+    assert!(eni.contains("2001:bc8::2"), "{eni}");
 }
 
 /// A source port in use (22.4's EADDRINUSE) is passed over for the next.
