@@ -159,7 +159,7 @@ fn read_metadata(socket: &Socket) -> Result<Crawled, DsError> {
 fn to_dict(kind: &str, text: &str) -> Result<Value, DsError> {
     match crate::yaml::load(text.as_bytes(), kind) {
         Ok(v @ Value::Map(_)) => Ok(v),
-        Ok(Value::Null) | Ok(_) => Err(DsError::Document {
+        Ok(_) => Err(DsError::Document {
             url: format!("{LXD_URL} {kind}"),
             error: format!("Invalid {kind} format. Expected YAML but found: {text}"),
         }),
