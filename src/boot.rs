@@ -382,6 +382,7 @@ impl<'t> Engine<'t> {
     ) -> Option<Fetched> {
         let ctx = DsContext {
             declared: &[],
+            nics: datasource::Nics::new(self.target.fs()),
             fs: self.target.fs(),
             root: self.target.root(),
             devices: &self.opts.devices,

@@ -5,6 +5,8 @@
 //! without the service (or a hostile one) cannot hold boot or memory. Plain
 //! `http://` only: metadata services are link-local HTTP; `https://` is
 //! refused with a clear message until TLS comes (issue: datasources).
+//! [`request_via`] connects from a chosen source port (Scaleway) or over a
+//! unix socket (LXD's `/dev/lxd/sock`).
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -61,6 +63,10 @@ pub enum HttpError {
     TooLarge(String, usize),
     #[error("{0}: {1}")]
     Protocol(String, String),
+    /// [`Via::SourcePort`]'s port is taken (`EADDRINUSE`): the caller may
+    /// try another.
+    #[error("{0}: local port {1} is already in use")]
+    AddressInUse(String, u16),
 }
 
 struct Url {
@@ -116,10 +122,38 @@ pub fn request(
     body: Option<&[u8]>,
     limits: &Limits,
 ) -> Result<Response, HttpError> {
+    request_via(method, url, headers, body, limits, &Via::Tcp)
+}
+
+/// How a request reaches its server, when not by an ordinary TCP
+/// connection to the URL's host and port.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Via {
+    #[default]
+    Tcp,
+    /// TCP from this local port (bound on `0.0.0.0` with `SO_REUSEPORT`,
+    /// as 22.4's Scaleway `SourceAddressAdapter`): Scaleway serves
+    /// user-data only to a client port below 1024, which only root can
+    /// bind. A port in use fails as [`HttpError::AddressInUse`].
+    SourcePort(u16),
+    /// HTTP over this unix socket (LXD's `/dev/lxd/sock`); the URL gives
+    /// the path and the `Host` header.
+    UnixSocket(std::path::PathBuf),
+}
+
+/// [`request`], connected as `via` says.
+pub fn request_via(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+    limits: &Limits,
+    via: &Via,
+) -> Result<Response, HttpError> {
     let deadline = Instant::now() + limits.total_timeout;
     let mut current = url.to_string();
     for _ in 0..=5 {
-        let resp = once(method, &current, headers, body, limits, deadline)?;
+        let resp = once(method, &current, headers, body, limits, deadline, via)?;
         if matches!(resp.status, 301 | 302 | 303 | 307 | 308) {
             if let Some(loc) = resp.header("Location") {
                 current = if loc.starts_with("http://") || loc.starts_with("https://") {
@@ -146,6 +180,7 @@ fn once(
     body: Option<&[u8]>,
     limits: &Limits,
     deadline: Instant,
+    via: &Via,
 ) -> Result<Response, HttpError> {
     let u = parse_url(url)?;
     let timeout = |_| HttpError::Timeout(url.to_string(), limits.total_timeout);
@@ -154,36 +189,69 @@ fn once(
             .checked_duration_since(Instant::now())
             .filter(|d| !d.is_zero())
     };
-    let addrs: Vec<_> = (u.host.as_str(), u.port)
-        .to_socket_addrs()
-        .map_err(|e| HttpError::Connect(url.to_string(), e.to_string()))?
-        .collect();
-    let mut last_err = String::from("no address");
-    let mut stream = None;
-    for addr in addrs {
-        let budget = remaining().ok_or_else(|| timeout(()))?;
-        match TcpStream::connect_timeout(&addr, limits.connect_timeout.min(budget)) {
-            Ok(s) => {
-                stream = Some(s);
-                break;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                last_err = format!("no connection within {:?}", limits.connect_timeout)
-            }
-            Err(e) => last_err = e.to_string(),
+    let mut s = match via {
+        Via::UnixSocket(path) => {
+            Stream::Unix(std::os::unix::net::UnixStream::connect(path).map_err(|e| {
+                HttpError::Connect(url.to_string(), format!("{}: {e}", path.display()))
+            })?)
         }
-    }
-    let mut s = stream.ok_or_else(|| HttpError::Connect(url.to_string(), last_err))?;
+        _ => {
+            let addrs: Vec<_> = (u.host.as_str(), u.port)
+                .to_socket_addrs()
+                .map_err(|e| HttpError::Connect(url.to_string(), e.to_string()))?
+                .collect();
+            let mut last_err = String::from("no address");
+            let mut stream = None;
+            for addr in addrs {
+                let budget = remaining().ok_or_else(|| timeout(()))?;
+                let wait = limits.connect_timeout.min(budget);
+                let tried = match via {
+                    Via::SourcePort(port) => source_port::connect(&addr, *port, wait),
+                    _ => TcpStream::connect_timeout(&addr, wait),
+                };
+                match tried {
+                    Ok(s) => {
+                        stream = Some(s);
+                        break;
+                    }
+                    // Taken, or its last connection to this server is not gone yet.
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::AddrInUse | std::io::ErrorKind::AddrNotAvailable
+                        ) =>
+                    {
+                        if let Via::SourcePort(port) = via {
+                            return Err(HttpError::AddressInUse(url.to_string(), *port));
+                        }
+                        last_err = e.to_string()
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                        last_err = format!("no connection within {:?}", limits.connect_timeout)
+                    }
+                    Err(e) => last_err = e.to_string(),
+                }
+            }
+            Stream::Tcp(stream.ok_or_else(|| HttpError::Connect(url.to_string(), last_err))?)
+        }
+    };
     let host_header = if u.port == 80 {
         u.host.clone()
     } else {
         format!("{}:{}", u.host, u.port)
     };
-    let mut req = format!(
-        "{method} {} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: cloudboot/{}\r\nAccept: */*\r\nConnection: close\r\n",
-        u.path,
-        env!("CARGO_PKG_VERSION")
-    );
+    let mut req = format!("{method} {} HTTP/1.1\r\nHost: {host_header}\r\n", u.path);
+    // A caller's own User-Agent (Vultr's announces the OS) replaces ours.
+    if !headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("User-Agent"))
+    {
+        req.push_str(&format!(
+            "User-Agent: cloudboot/{}\r\n",
+            env!("CARGO_PKG_VERSION")
+        ));
+    }
+    req.push_str("Accept: */*\r\nConnection: close\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -261,6 +329,148 @@ fn once(
         })?,
     };
     finish(url, raw, head, limits.max_body)
+}
+
+/// A connection of either kind, read and written alike.
+enum Stream {
+    Tcp(TcpStream),
+    Unix(std::os::unix::net::UnixStream),
+}
+
+impl Stream {
+    fn set_read_timeout(&self, t: Option<Duration>) -> std::io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.set_read_timeout(t),
+            Stream::Unix(s) => s.set_read_timeout(t),
+        }
+    }
+
+    fn set_write_timeout(&self, t: Option<Duration>) -> std::io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.set_write_timeout(t),
+            Stream::Unix(s) => s.set_write_timeout(t),
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            Stream::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            Stream::Unix(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.flush(),
+            Stream::Unix(s) => s.flush(),
+        }
+    }
+}
+
+/// A TCP connection from a chosen local port, which the standard library
+/// cannot make (it binds only listeners): `socket`, `SO_REUSEPORT`, `bind`,
+/// then a non-blocking `connect` waited for with `poll`.
+mod source_port {
+    use std::io::{Error, ErrorKind};
+    use std::net::{SocketAddr, TcpStream};
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::time::Duration;
+
+    pub fn connect(addr: &SocketAddr, port: u16, timeout: Duration) -> std::io::Result<TcpStream> {
+        let SocketAddr::V4(v4) = addr else {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "a source port is only chosen for IPv4",
+            ));
+        };
+        let check = |r: libc::c_int| {
+            if r < 0 {
+                Err(Error::last_os_error())
+            } else {
+                Ok(r)
+            }
+        };
+        // SAFETY: plain system calls on a descriptor owned here; the
+        // sockaddr structures are fully initialised and sized.
+        unsafe {
+            let fd = check(libc::socket(
+                libc::AF_INET,
+                libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+                0,
+            ))?;
+            let fd = OwnedFd::from_raw_fd(fd);
+            let one: libc::c_int = 1;
+            check(libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_REUSEPORT,
+                &one as *const _ as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            ))?;
+            let sockaddr = |ip: std::net::Ipv4Addr, port: u16| libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: port.to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from(ip).to_be(),
+                },
+                sin_zero: [0; 8],
+            };
+            let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            let local = sockaddr(std::net::Ipv4Addr::UNSPECIFIED, port);
+            check(libc::bind(
+                fd.as_raw_fd(),
+                &local as *const _ as *const libc::sockaddr,
+                len,
+            ))?;
+            let remote = sockaddr(*v4.ip(), v4.port());
+            let r = libc::connect(
+                fd.as_raw_fd(),
+                &remote as *const _ as *const libc::sockaddr,
+                len,
+            );
+            if r < 0 {
+                let e = Error::last_os_error();
+                if e.raw_os_error() != Some(libc::EINPROGRESS) {
+                    return Err(e);
+                }
+                let mut pfd = libc::pollfd {
+                    fd: fd.as_raw_fd(),
+                    events: libc::POLLOUT,
+                    revents: 0,
+                };
+                let ms = timeout.as_millis().clamp(1, i32::MAX as u128) as libc::c_int;
+                if check(libc::poll(&mut pfd, 1, ms))? == 0 {
+                    return Err(Error::new(ErrorKind::TimedOut, "connect timed out"));
+                }
+                let mut err: libc::c_int = 0;
+                let mut err_len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+                check(libc::getsockopt(
+                    fd.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    libc::SO_ERROR,
+                    &mut err as *mut _ as *mut libc::c_void,
+                    &mut err_len,
+                ))?;
+                if err != 0 {
+                    return Err(Error::from_raw_os_error(err));
+                }
+            }
+            let stream = TcpStream::from(fd);
+            stream.set_nonblocking(false)?;
+            Ok(stream)
+        }
+    }
 }
 
 /// The most response head cloudboot reads.
@@ -457,6 +667,38 @@ mod tests {
         let url = serve_and_hold(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
         let resp = get(&url, &Limits::default()).unwrap();
         assert_eq!(resp.body, b"hello");
+    }
+
+    #[test]
+    fn over_a_unix_socket() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sock");
+        let l = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        std::thread::spawn(move || {
+            if let Ok((mut s, _)) = l.accept() {
+                let mut buf = [0u8; 4096];
+                let n = s.read(&mut buf).unwrap_or(0);
+                let asked = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let line = asked.lines().next().unwrap_or_default().to_string();
+                let host = asked.contains("\r\nHost: lxd\r\n");
+                let body = format!("{line} host={host}");
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        let r = request_via(
+            "GET",
+            "http://lxd/1.0/meta-data",
+            &[],
+            None,
+            &Limits::default(),
+            &Via::UnixSocket(path),
+        )
+        .unwrap();
+        assert_eq!(r.body, b"GET /1.0/meta-data HTTP/1.1 host=true");
     }
 
     #[test]

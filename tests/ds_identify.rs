@@ -243,6 +243,7 @@ fn detection_matches_ds_identify() {
             facts: Facts::new(&fs, &fs.root, &devices),
             declared: &none,
             planning: false,
+            nics: datasource::Nics::new(&fs),
         };
         let ours = datasource::identify(&ctx);
         let names: Vec<&str> = ours.iter().map(|(n, _)| *n).collect();

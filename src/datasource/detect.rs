@@ -224,6 +224,18 @@ impl<'a> Facts<'a> {
         self.read_small("/proc/sys/kernel/version")
             .map(|s| s.trim_end_matches('\n').to_string())
     }
+
+    /// Whether a path under the root is a unix socket (ds-identify's
+    /// `is_socket_file`: LXD's `/dev/lxd/sock`), links followed inside the
+    /// root.
+    pub fn is_socket(&self, path: &str) -> bool {
+        use std::os::unix::fs::FileTypeExt;
+        self.root
+            .resolve(Path::new(path))
+            .ok()
+            .and_then(|host| std::fs::metadata(host).ok())
+            .is_some_and(|m| m.file_type().is_socket())
+    }
 }
 
 #[cfg(test)]

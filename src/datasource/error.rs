@@ -114,4 +114,31 @@ pub enum DsError {
     // Bigstep
     #[error("{url}: no '{key}' in the document")]
     BigstepKey { url: String, key: String },
+
+    // Hetzner, Vultr, UpCloud, NWCS, Scaleway, LXD: one JSON or YAML
+    // document each.
+    /// The document is not what its format says (bad JSON or YAML).
+    #[error("{url}: {error}")]
+    Document { url: String, error: String },
+    /// A key the datasource needs is absent (or null).
+    #[error("{url}: no '{key}' in the metadata")]
+    MissingKey { url: String, key: String },
+    /// A key of the wrong type (Python's type names).
+    #[error("{url}: '{key}' is a {found}, expected a {expected}")]
+    WrongType {
+        url: String,
+        key: String,
+        expected: &'static str,
+        found: &'static str,
+    },
+    /// The metadata names a NIC by a MAC no interface of this machine has.
+    #[error("{url}: no network interface on this machine has the MAC '{mac}' of '{key}'")]
+    NoSuchNic {
+        url: String,
+        key: String,
+        mac: String,
+    },
+    /// The platform's own inconsistency, in 22.4's words (Hetzner's serial).
+    #[error("{0}")]
+    Platform(String),
 }

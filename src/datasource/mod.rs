@@ -347,6 +347,8 @@ pub struct DsContext<'a> {
     /// cloud nothing and writes nothing (Azure's report-ready, its agent
     /// files).
     pub planning: bool,
+    /// The machine's NICs, for datasources whose metadata names them by MAC.
+    pub nics: Nics<'a>,
 }
 
 impl<'a> DsContext<'a> {
@@ -370,6 +372,7 @@ impl<'a> DsContext<'a> {
             facts: Facts::new(fs, root, &[]),
             declared: &[],
             planning: false,
+            nics: Nics::new(fs),
         }
     }
 
@@ -383,6 +386,44 @@ impl<'a> DsContext<'a> {
                 .find(|d| d.info().name == bare)
                 .map(|d| d as &dyn Datasource)
         })
+    }
+}
+
+/// The machine's network interfaces as cloud-init's `cloudinit.net` sees
+/// them (`/sys/class/net` under the root, `crate::sysnet`), for datasources
+/// that turn metadata naming NICs by MAC into network config (Vultr,
+/// UpCloud, NWCS) or configure the fallback NIC (Scaleway, LXD); read the
+/// first time one asks.
+pub struct Nics<'a> {
+    fs: &'a dyn FsView,
+    sys: std::cell::OnceCell<crate::sysnet::SysNet>,
+}
+
+impl<'a> Nics<'a> {
+    pub fn new(fs: &'a dyn FsView) -> Nics<'a> {
+        Nics {
+            fs,
+            sys: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn sys(&self) -> &crate::sysnet::SysNet {
+        self.sys
+            .get_or_init(|| crate::sysnet::SysNet::read(self.fs))
+    }
+
+    /// `get_interfaces_by_mac`: MAC (lower case) -> interface name; an
+    /// error (two NICs with one MAC) in cloud-init's words.
+    pub fn by_mac(&self) -> Result<std::collections::HashMap<String, String>, String> {
+        self.sys()
+            .interfaces_by_mac(&[])
+            .map(|m| m.macs)
+            .map_err(|e| e.to_string())
+    }
+
+    /// `find_fallback_nic`: the first NIC DHCP could work on.
+    pub fn fallback(&self) -> Option<String> {
+        self.sys().fallback_nic(&[])
     }
 }
 

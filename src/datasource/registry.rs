@@ -31,15 +31,21 @@ macro_rules! registry {
         $then! {
             nocloud::NoCloud,
             configdrive::ConfigDrive,
+            lxd::Lxd,
             azure::Azure,
             maas::Maas,
             openstack::OpenStack,
+            vultr::Vultr,
             ec2::Ec2,
             cloudsigma::CloudSigma,
             smartos::SmartOs,
             bigstep::Bigstep,
+            scaleway::Scaleway,
+            hetzner::Hetzner,
             ibmcloud::IbmCloud,
             rbxcloud::RbxCloud,
+            upcloud::UpCloud,
+            nwcs::Nwcs,
             none::NoneSource,
         }
     };
@@ -143,6 +149,13 @@ mod tests {
             ("Bigstep", "Bigstep"),
             ("CloudSigma", "CloudSigma"),
             ("SmartOS", "SmartOS"),
+            ("Hetzner", "Hetzner"),
+            ("Vultr", "Vultr"),
+            ("UpCloud", "UpCloud"),
+            ("UpCloudLocal", "UpCloud"),
+            ("NWCS", "NWCS"),
+            ("Scaleway", "Scaleway"),
+            ("LXD", "LXD"),
         ] {
             assert_eq!(
                 by_name(asked).map(|d| d.info().name),
@@ -161,16 +174,22 @@ mod tests {
             [
                 "NoCloud",
                 "ConfigDrive",
+                "LXD",
                 "Azure",
                 "MAAS",
                 "OpenStack",
+                "Vultr",
                 "Ec2",
                 "CloudSigma",
                 "SmartOS",
                 "Bigstep",
+                "Scaleway",
+                "Hetzner",
                 "IBMCloud",
                 "RbxCloud",
-                "None"
+                "UpCloud",
+                "NWCS",
+                "None",
             ]
         );
     }

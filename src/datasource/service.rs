@@ -254,3 +254,184 @@ pub fn dmi(fs: &dyn crate::rootfs::FsView, name: &str) -> Option<String> {
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
 }
+
+/// [`Bounds::from_cfg`] for a datasource with its own default number of
+/// retries (22.4's `MD_RETRIES`); `datasource.<Name>.retries` still wins.
+pub fn bounds_with_retries(ds_cfg: &Value, waits: Waits, retries: usize) -> Bounds {
+    let mut bounds = Bounds::from_cfg(ds_cfg, waits);
+    if ds_cfg.get("retries").is_none() {
+        bounds.retries = retries;
+    }
+    bounds
+}
+
+/// One document at a whole URL (`http://169.254.169.254/hetzner/v1/metadata`),
+/// read within `bounds`, its discovery window ending at `discovery`: the
+/// body of a 2xx answer; any other answer, or none, an error naming the URL.
+pub fn get_url(
+    url: &str,
+    bounds: &Bounds,
+    discovery: Instant,
+    headers: &[(&str, &str)],
+) -> Result<Vec<u8>, DsError> {
+    // `http://host[:port]` and the rest, so the client's base is the origin.
+    let origin_end = url
+        .find("://")
+        .map(|i| i + 3)
+        .and_then(|i| url[i..].find('/').map(|j| i + j))
+        .unwrap_or(url.len());
+    let client = Client::new(&url[..origin_end], bounds.clone(), discovery);
+    match client.request("GET", &url[origin_end..], headers) {
+        Ok(r) if r.ok() => Ok(r.body),
+        Ok(r) => Err(DsError::HttpStatus {
+            url: url.to_string(),
+            status: r.status,
+        }),
+        Err(Miss::Failed(e)) => Err(DsError::Service(e)),
+        Err(Miss::NotFound) => Err(DsError::HttpStatus {
+            url: url.to_string(),
+            status: 404,
+        }),
+    }
+}
+
+/// A metadata document that must be a JSON object (`json.loads`).
+pub fn json_object(url: &str, body: &[u8]) -> Result<Value, DsError> {
+    let doc: serde_json::Value = serde_json::from_slice(body).map_err(|e| DsError::Document {
+        url: url.to_string(),
+        error: format!("not JSON: {e}"),
+    })?;
+    let v = Value::from_json(&doc);
+    match v {
+        Value::Map(_) => Ok(v),
+        other => Err(DsError::Document {
+            url: url.to_string(),
+            error: format!("expected a JSON object, found a {}", other.type_name()),
+        }),
+    }
+}
+
+/// A metadata document that must be a YAML mapping (`util.load_yaml`).
+pub fn yaml_mapping(url: &str, body: &[u8]) -> Result<Value, DsError> {
+    match crate::yaml::load(body, url) {
+        Ok(v @ Value::Map(_)) => Ok(v),
+        Ok(other) => Err(DsError::Document {
+            url: url.to_string(),
+            error: format!("expected a YAML mapping, found a {}", other.type_name()),
+        }),
+        Err(e) => Err(DsError::Document {
+            url: url.to_string(),
+            error: e.to_string(),
+        }),
+    }
+}
+
+/// The keys of one metadata document, each missing or mistyped key an
+/// error naming the document's URL and the key.
+pub struct Doc<'a> {
+    pub url: &'a str,
+    pub value: &'a Value,
+}
+
+impl<'a> Doc<'a> {
+    /// `md["key"]`: present and not null.
+    pub fn required(&self, key: &str) -> Result<&'a Value, DsError> {
+        self.value
+            .get(key)
+            .filter(|v| !v.is_null())
+            .ok_or_else(|| DsError::MissingKey {
+                url: self.url.to_string(),
+                key: key.to_string(),
+            })
+    }
+
+    /// `str(md["key"])` of a scalar.
+    pub fn scalar(&self, key: &str) -> Result<String, DsError> {
+        match self.required(key)? {
+            v @ (Value::Seq(_) | Value::Map(_)) => Err(self.wrong(key, "str", v)),
+            v => Ok(v.python_str()),
+        }
+    }
+
+    /// `md["key"]`, a mapping.
+    pub fn mapping(&self, key: &str) -> Result<&'a Value, DsError> {
+        match self.required(key)? {
+            v @ Value::Map(_) => Ok(v),
+            v => Err(self.wrong(key, "dict", v)),
+        }
+    }
+
+    /// `md["key"]`, a list.
+    pub fn list(&self, key: &str) -> Result<&'a [Value], DsError> {
+        match self.required(key)? {
+            Value::Seq(items) => Ok(items),
+            v => Err(self.wrong(key, "list", v)),
+        }
+    }
+
+    /// The error for `key` holding `found` where `expected` belongs.
+    pub fn wrong(&self, key: &str, expected: &'static str, found: &Value) -> DsError {
+        DsError::WrongType {
+            url: self.url.to_string(),
+            key: key.to_string(),
+            expected,
+            found: found.type_name(),
+        }
+    }
+}
+
+/// User-data or vendor-data given inside a metadata document, as 22.4's
+/// `UserDataProcessor.process` takes a `*data_raw` value: a string is one
+/// blob, a list of strings one part each (a multipart), null or absent
+/// none; anything else cannot be processed and is an error naming the key.
+pub fn raw_data(doc: &Doc, key: &str) -> Result<Option<Vec<u8>>, DsError> {
+    match doc.value.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Str(s)) => Ok(Some(s.as_bytes().to_vec())),
+        Some(Value::Bytes(b)) => Ok(Some(b.clone())),
+        Some(Value::Seq(items)) => {
+            let blobs = items
+                .iter()
+                .map(|i| match i {
+                    Value::Str(s) => Ok(s.as_bytes().to_vec()),
+                    Value::Bytes(b) => Ok(b.clone()),
+                    other => Err(doc.wrong(key, "list of str", other)),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Some(super::multipart_of(&blobs)))
+        }
+        Some(other) => Err(doc.wrong(key, "str or list", other)),
+    }
+}
+
+/// 22.4's `instance_id_matches_system_uuid`: the DMI field (`product_uuid`,
+/// or `product_serial` for `system-serial-number`) is the instance-id,
+/// case aside.
+pub fn instance_id_matches_dmi(fs: &dyn crate::rootfs::FsView, field: &str, iid: &str) -> bool {
+    !iid.is_empty() && dmi(fs, field).is_some_and(|v| v.eq_ignore_ascii_case(iid))
+}
+
+/// `datasource.<Name>.<key>` as text (`str()` of a scalar), else `default`:
+/// a URL or a header the config may override (`metadata_url`).
+pub fn cfg_text(ds_cfg: &Value, key: &str, default: impl FnOnce() -> String) -> String {
+    ds_cfg
+        .get(key)
+        .filter(|v| !v.is_null())
+        .map(Value::python_str)
+        .unwrap_or_else(default)
+}
+
+/// The answer of a datasource that reads one service: its instance, or
+/// none and the error as one problem, prefixed with the datasource's name.
+pub fn found(name: &str, read: Result<super::Instance, DsError>) -> super::Found {
+    match read {
+        Ok(i) => super::Found {
+            instance: Some(i),
+            problems: Vec::new(),
+        },
+        Err(e) => super::Found {
+            instance: None,
+            problems: vec![format!("{name}: {e}")],
+        },
+    }
+}
