@@ -32,6 +32,7 @@ macro_rules! registry {
             nocloud::NoCloud,
             configdrive::ConfigDrive,
             openstack::OpenStack,
+            aliyun::AliYun,
             ec2::Ec2,
             none::NoneSource,
         }
@@ -128,6 +129,8 @@ mod tests {
             ("OpenStack", "OpenStack"),
             ("Ec2", "Ec2"),
             ("None", "None"),
+            ("AliYun", "AliYun"),
+            ("DataSourceAliYun", "AliYun"),
         ] {
             assert_eq!(
                 by_name(asked).map(|d| d.info().name),
@@ -143,7 +146,14 @@ mod tests {
     fn the_default_list_is_cloud_inits_order() {
         assert_eq!(
             default_list(),
-            ["NoCloud", "ConfigDrive", "OpenStack", "Ec2", "None"]
+            [
+                "NoCloud",
+                "ConfigDrive",
+                "OpenStack",
+                "AliYun",
+                "Ec2",
+                "None"
+            ]
         );
     }
 }

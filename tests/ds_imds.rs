@@ -1,0 +1,174 @@
+//! The metadata-service datasources of issue 14's ds-imds group (AliYun,
+//! GCE, Oracle, Exoscale, CloudStack, DigitalOcean), each booted against
+//! its service on the cloud's real address, inside a network namespace of
+//! the test's own (`MetadataServer::on`), with the platform's DMI facts
+//! under the root; and each not tried at all without those facts.
+
+mod common;
+
+use common::metadata_server::{MetadataServer, Reply, Request};
+use common::*;
+
+/// Tests that serve a cloud's real address need a namespace of their own.
+fn in_private_namespace() -> bool {
+    skip::require(&[skip::Need::Root(
+        "a metadata address in a private network namespace",
+    )])
+}
+
+/// The user-data every test serves: one file written.
+fn user_data(marker: &str) -> String {
+    format!("#cloud-config\nwrite_files: [{{path: /etc/from-ds, content: {marker}}}]\n")
+}
+
+/// What every boot must end with: the instance-id, the hostname, the key
+/// in root's authorized_keys, the user-data's file, and cloud-id.
+fn assert_booted(m: &Machine, iid: &str, hostname: &str, key: &str, marker: &str, cloud_id: &str) {
+    assert_eq!(
+        m.read("/var/lib/cloud/data/instance-id"),
+        format!("{iid}\n")
+    );
+    assert_eq!(m.read("/etc/hostname"), format!("{hostname}\n"));
+    assert!(
+        m.read("/root/.ssh/authorized_keys").contains(key),
+        "{key} in {}",
+        m.read("/root/.ssh/authorized_keys")
+    );
+    assert_eq!(m.read("/etc/from-ds"), marker);
+    assert_eq!(
+        m.read(&format!("/run/cloud-init/cloud-id-{cloud_id}")),
+        format!("{cloud_id}\n")
+    );
+    assert_eq!(
+        std::fs::read_link(m.path("/run/cloud-init/cloud-id")).unwrap(),
+        std::path::Path::new(&format!("/run/cloud-init/cloud-id-{cloud_id}"))
+    );
+}
+
+/// A v1 key of instance-data, as `cloudboot query` prints it.
+fn query(m: &Machine, key: &str) -> String {
+    m.run_ok(&["query", key], 0).trim_end().to_string()
+}
+
+/// A machine whose config lists only `name` (and None), so that a boot
+/// without the platform's facts shows the datasource is not even tried.
+fn machine_listing(name: &str) -> Machine {
+    let m = Machine::new();
+    m.write(
+        "/etc/cloud/cloud.cfg",
+        &format!("datasource_list: [{name}, None]\n"),
+    );
+    m
+}
+
+/// The boot fell back to None without asking the service anything.
+fn assert_not_tried(m: &Machine, server: &MetadataServer) {
+    m.boot();
+    assert_eq!(
+        m.read("/var/lib/cloud/data/instance-id"),
+        "iid-datasource-none\n"
+    );
+    assert_eq!(server.paths(), Vec::<String>::new());
+}
+
+/// A handler answering GETs from a table of path → body, 404 otherwise;
+/// each request also checked by `check` (headers a cloud requires).
+fn routes(
+    table: Vec<(String, Vec<u8>)>,
+    check: impl Fn(&Request) -> Option<Reply> + Send + Sync + 'static,
+) -> Box<dyn Fn(&Request) -> Reply + Send + Sync> {
+    Box::new(move |r: &Request| {
+        if let Some(reply) = check(r) {
+            return reply;
+        }
+        match table.iter().find(|(p, _)| *p == r.path) {
+            Some((_, body)) => Reply::ok(body.clone()),
+            None => Reply::not_found(),
+        }
+    })
+}
+
+fn owned(table: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {
+    table
+        .iter()
+        .map(|(p, b)| (p.to_string(), b.as_bytes().to_vec()))
+        .collect()
+}
+
+// AliYun
+
+const ALIYUN_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAliYun aliyun@test";
+
+fn aliyun_routes() -> Vec<(String, Vec<u8>)> {
+    let ud = user_data("aliyun");
+    let mut t = owned(&[
+        ("/2016-01-01/meta-data/instance-id", "i-bp1aliyun"),
+        (
+            "/2016-01-01/meta-data/",
+            "instance-id\nhostname\nplacement/\npublic-keys/\n",
+        ),
+        ("/2016-01-01/meta-data/hostname", "ecs-host"),
+        ("/2016-01-01/meta-data/placement/", "availability-zone\n"),
+        (
+            "/2016-01-01/meta-data/placement/availability-zone",
+            "cn-hangzhou-b",
+        ),
+        ("/2016-01-01/meta-data/public-keys/", "skp-1/\n"),
+        ("/2016-01-01/meta-data/public-keys/skp-1/", "openssh-key\n"),
+        (
+            "/2016-01-01/meta-data/public-keys/skp-1/openssh-key",
+            ALIYUN_KEY,
+        ),
+    ]);
+    t.push(("/2016-01-01/user-data".into(), ud.into_bytes()));
+    t
+}
+
+#[test]
+fn aliyun_on_its_real_address() {
+    if !in_private_namespace() {
+        return;
+    }
+    let server = MetadataServer::on("100.100.100.200:80", routes(aliyun_routes(), |_| None));
+    let m = Machine::new();
+    m.write("/sys/class/dmi/id/product_name", "Alibaba Cloud ECS\n");
+    m.boot();
+    assert_booted(
+        &m,
+        "i-bp1aliyun",
+        "ecs-host",
+        ALIYUN_KEY,
+        "aliyun",
+        "aliyun",
+    );
+    assert_eq!(query(&m, "v1.platform"), "aliyun");
+    // Ec2's region off AWS is the zone less its last character, as 22.4.
+    assert_eq!(query(&m, "v1.region"), "cn-hangzhou-");
+    assert_eq!(query(&m, "v1.availability_zone"), "cn-hangzhou-b");
+    assert_eq!(
+        query(&m, "v1.subplatform"),
+        "metadata (http://100.100.100.200)"
+    );
+    assert_eq!(
+        m.read("/var/lib/cloud/instances/i-bp1aliyun/datasource"),
+        "DataSourceAliYun: DataSourceAliYun\n"
+    );
+    // No IMDSv2 token (22.4 asks for one on AWS only), API 2016-01-01 only.
+    let requests = server.requests();
+    assert!(requests.iter().all(|r| r.method == "GET"), "{requests:?}");
+    assert!(requests
+        .iter()
+        .all(|r| r.path.starts_with("/2016-01-01/")
+            && r.header("X-aws-ec2-metadata-token").is_none()));
+}
+
+#[test]
+fn aliyun_is_not_tried_without_its_product_name() {
+    if !in_private_namespace() {
+        return;
+    }
+    let server = MetadataServer::on("100.100.100.200:80", routes(aliyun_routes(), |_| None));
+    let m = machine_listing("AliYun");
+    m.write("/sys/class/dmi/id/product_name", "Some Other Cloud\n");
+    assert_not_tried(&m, &server);
+}
