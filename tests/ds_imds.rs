@@ -172,3 +172,157 @@ fn aliyun_is_not_tried_without_its_product_name() {
     m.write("/sys/class/dmi/id/product_name", "Some Other Cloud\n");
     assert_not_tried(&m, &server);
 }
+
+// GCE
+
+const GCE_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGceInstance gce@test";
+const GCE_PROJECT_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGceProject project@test";
+const GCE_URL_CFG: &str =
+    "datasource:\n  GCE:\n    metadata_url: http://169.254.169.254/computeMetadata/v1/\n";
+
+/// A GCE metadata server: it refuses a request without `Metadata-Flavor:
+/// Google` (403, as Google's does) and marks every answer with it.
+fn gce_server(instance_attributes: serde_json::Value, flavor: bool) -> MetadataServer {
+    let mut table = owned(&[
+        ("/computeMetadata/v1/instance/id", "4520031799277581759"),
+        (
+            "/computeMetadata/v1/instance/zone",
+            "projects/1234/zones/us-central1-a",
+        ),
+        (
+            "/computeMetadata/v1/instance/hostname",
+            "gce-host.c.my-project.internal",
+        ),
+    ]);
+    table.push((
+        "/computeMetadata/v1/instance/attributes/?recursive=True".into(),
+        instance_attributes.to_string().into_bytes(),
+    ));
+    table.push((
+        "/computeMetadata/v1/project/attributes/?recursive=True".into(),
+        serde_json::json!({"ssh-keys": format!("cloudinit:{GCE_PROJECT_KEY}")})
+            .to_string()
+            .into_bytes(),
+    ));
+    let inner = routes(table, |r| {
+        (r.header("Metadata-Flavor") != Some("Google")).then(|| Reply::status(403, ""))
+    });
+    MetadataServer::on(
+        "169.254.169.254:80",
+        Box::new(move |r| {
+            let reply = inner(r);
+            if flavor {
+                reply.with_header("Metadata-Flavor", "Google")
+            } else {
+                reply
+            }
+        }),
+    )
+}
+
+fn gce_machine() -> Machine {
+    let m = Machine::new();
+    m.write("/sys/class/dmi/id/product_name", "Google Compute Engine\n");
+    m.write("/etc/cloud/cloud.cfg.d/90-gce.cfg", GCE_URL_CFG);
+    m
+}
+
+#[test]
+fn gce_local_on_its_real_address() {
+    if !in_private_namespace() {
+        return;
+    }
+    let ud = user_data("gce");
+    let server = gce_server(
+        serde_json::json!({
+            "ssh-keys": format!("cloudinit:{GCE_KEY}\nsomeone:ssh-rsa AAAAB3other other"),
+            "block-project-ssh-keys": "TRUE",
+            "user-data": cloudboot::base64::encode(ud.as_bytes()),
+            "user-data-encoding": "base64",
+        }),
+        true,
+    );
+    let m = gce_machine();
+    m.boot();
+    // GCE asks for short hostnames.
+    assert_booted(&m, "4520031799277581759", "gce-host", GCE_KEY, "gce", "gce");
+    assert_eq!(
+        m.read("/var/lib/cloud/instances/4520031799277581759/datasource"),
+        "DataSourceGCELocal: DataSourceGCELocal\n"
+    );
+    assert_eq!(query(&m, "v1.availability_zone"), "us-central1-a");
+    assert_eq!(query(&m, "v1.region"), "us-central1");
+    assert_eq!(query(&m, "v1.platform"), "gce");
+    // Project keys blocked; a user other than cloudinit (and no default
+    // user) ignored.
+    let keys = m.read("/root/.ssh/authorized_keys");
+    assert!(
+        !keys.contains("Project") && !keys.contains("other"),
+        "{keys}"
+    );
+    let requests = server.requests();
+    assert!(!requests.is_empty());
+    for r in &requests {
+        assert_eq!(r.header("Metadata-Flavor"), Some("Google"), "{r:?}");
+        assert!(r.path.starts_with("/computeMetadata/v1/"), "{r:?}");
+    }
+}
+
+#[test]
+fn gce_in_the_network_stage_with_project_keys() {
+    if !in_private_namespace() {
+        return;
+    }
+    let _server = gce_server(serde_json::json!({"user-data": user_data("gce-net")}), true);
+    let m = gce_machine();
+    m.write("/sys/class/dmi/id/product_name", "\n");
+    m.write("/sys/class/dmi/id/product_serial", "GoogleCloud-ABCDEF\n");
+    for args in [
+        &["init"][..],
+        &["modules", "--mode=config"][..],
+        &["modules", "--mode=final"][..],
+    ] {
+        m.run_ok(args, 0);
+    }
+    assert_booted(
+        &m,
+        "4520031799277581759",
+        "gce-host",
+        GCE_PROJECT_KEY,
+        "gce-net",
+        "gce",
+    );
+    assert_eq!(
+        m.read("/var/lib/cloud/instances/4520031799277581759/datasource"),
+        "DataSourceGCE: DataSourceGCE\n"
+    );
+}
+
+#[test]
+fn gce_refuses_a_server_that_is_not_googles() {
+    if !in_private_namespace() {
+        return;
+    }
+    let server = gce_server(serde_json::json!({}), false);
+    let m = gce_machine();
+    // The refusal is one problem in each of the two stages that search.
+    m.boot_expecting(&[1, 1, 0, 0]);
+    assert!(m.stage_errors("init")[0]
+        .contains("instance/id: the answer has no \"Metadata-Flavor: Google\" header"));
+    assert_eq!(
+        m.read("/var/lib/cloud/data/instance-id"),
+        "iid-datasource-none\n"
+    );
+    assert_eq!(server.paths(), ["/computeMetadata/v1/instance/id"; 2]);
+}
+
+#[test]
+fn gce_is_not_tried_without_its_dmi() {
+    if !in_private_namespace() {
+        return;
+    }
+    let server = gce_server(serde_json::json!({}), true);
+    let m = machine_listing("GCE");
+    m.write("/etc/cloud/cloud.cfg.d/90-gce.cfg", GCE_URL_CFG);
+    assert_not_tried(&m, &server);
+}

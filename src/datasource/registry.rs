@@ -31,6 +31,7 @@ macro_rules! registry {
         $then! {
             nocloud::NoCloud,
             configdrive::ConfigDrive,
+            gce::Gce,
             openstack::OpenStack,
             aliyun::AliYun,
             ec2::Ec2,
@@ -131,6 +132,9 @@ mod tests {
             ("None", "None"),
             ("AliYun", "AliYun"),
             ("DataSourceAliYun", "AliYun"),
+            ("GCE", "GCE"),
+            ("GCELocal", "GCE"),
+            ("DataSourceGCELocal", "GCE"),
         ] {
             assert_eq!(
                 by_name(asked).map(|d| d.info().name),
@@ -149,6 +153,7 @@ mod tests {
             [
                 "NoCloud",
                 "ConfigDrive",
+                "GCE",
                 "OpenStack",
                 "AliYun",
                 "Ec2",
