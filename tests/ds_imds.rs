@@ -326,3 +326,168 @@ fn gce_is_not_tried_without_its_dmi() {
     m.write("/etc/cloud/cloud.cfg.d/90-gce.cfg", GCE_URL_CFG);
     assert_not_tried(&m, &server);
 }
+
+// Oracle
+
+const ORACLE_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOracle oracle@test";
+const ORACLE_IID: &str = "ocid1.instance.oc1.phx.abcdef";
+
+/// An OCI metadata service. With `v2`, /opc/v2/ answers (and refuses a
+/// request without the bearer header); without, only /opc/v1/ does.
+fn oracle_server(v2: bool) -> MetadataServer {
+    let instance = serde_json::json!({
+        "availabilityDomain": "Uocm:PHX-AD-1",
+        "ociAdName": "phx-ad-1",
+        "id": ORACLE_IID,
+        "hostname": "oracle-host",
+        "displayName": "my instance",
+        "region": "phx",
+        "metadata": {
+            "ssh_authorized_keys": format!("{ORACLE_KEY}\n"),
+            "user_data": cloudboot::base64::encode(user_data("oracle").as_bytes()),
+        },
+    })
+    .to_string();
+    let vnics = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/datasources/oracle/vnics.json"
+    ))
+    .unwrap();
+    let v = if v2 { "v2" } else { "v1" };
+    let table = vec![
+        (format!("/opc/{v}/instance/"), instance.into_bytes()),
+        (format!("/opc/{v}/vnics/"), vnics.into_bytes()),
+    ];
+    MetadataServer::on(
+        "169.254.169.254:80",
+        routes(table, |r| {
+            (r.path.starts_with("/opc/v2/") && r.header("Authorization") != Some("Bearer Oracle"))
+                .then(|| Reply::status(401, ""))
+        }),
+    )
+}
+
+fn oracle_machine() -> Machine {
+    let m = Machine::new();
+    m.write("/sys/class/dmi/id/chassis_asset_tag", "OracleCloud.com\n");
+    m.write(
+        "/sys/class/dmi/id/product_uuid",
+        "5B0C2F1A-0000-4000-8000-ABCDEF012345\n",
+    );
+    m.write("/sys/class/net/ens3/address", "02:00:17:00:00:01\n");
+    m.write("/sys/class/net/ens4/address", "02:00:17:00:00:02\n");
+    m
+}
+
+#[test]
+fn oracle_on_its_real_address() {
+    if !in_private_namespace() {
+        return;
+    }
+    let server = oracle_server(true);
+    let m = oracle_machine();
+    m.boot();
+    assert_booted(
+        &m,
+        ORACLE_IID,
+        "oracle-host",
+        ORACLE_KEY,
+        "oracle",
+        "oracle",
+    );
+    assert_eq!(
+        m.read(&format!("/var/lib/cloud/instances/{ORACLE_IID}/datasource")),
+        "DataSourceOracle: DataSourceOracle\n"
+    );
+    assert_eq!(query(&m, "v1.availability_zone"), "phx-ad-1");
+    assert_eq!(
+        query(&m, "v1.subplatform"),
+        "metadata (http://169.254.169.254/opc/v2/)"
+    );
+    let requests = server.requests();
+    assert_eq!(
+        requests.iter().map(|r| r.path.as_str()).collect::<Vec<_>>(),
+        ["/opc/v2/instance/", "/opc/v2/vnics/"]
+    );
+    for r in &requests {
+        assert_eq!(r.header("Authorization"), Some("Bearer Oracle"), "{r:?}");
+    }
+    let network = rendered_network(&m);
+    assert!(
+        network.contains("10.0.1.5/24") && network.contains("9000"),
+        "{network}"
+    );
+    // check_instance_id: the same system UUID keeps the cache, another
+    // one searches again.
+    m.reboot();
+    m.run_ok(&["init", "--local"], 0);
+    assert_eq!(server.requests().len(), 2);
+    m.reboot();
+    m.write(
+        "/sys/class/dmi/id/product_uuid",
+        "6C1D3A2B-0000-4000-8000-ABCDEF012345\n",
+    );
+    m.run_ok(&["init", "--local"], 0);
+    assert_eq!(server.requests().len(), 4);
+}
+
+#[test]
+fn oracle_falls_back_to_v1_without_the_header() {
+    if !in_private_namespace() {
+        return;
+    }
+    let server = oracle_server(false);
+    let m = oracle_machine();
+    m.boot();
+    assert_booted(
+        &m,
+        ORACLE_IID,
+        "oracle-host",
+        ORACLE_KEY,
+        "oracle",
+        "oracle",
+    );
+    assert_eq!(
+        query(&m, "v1.subplatform"),
+        "metadata (http://169.254.169.254/opc/v1/)"
+    );
+    let requests = server.requests();
+    assert_eq!(requests[0].path, "/opc/v2/instance/");
+    let v1: Vec<&Request> = requests
+        .iter()
+        .filter(|r| r.path.starts_with("/opc/v1/"))
+        .collect();
+    assert_eq!(v1.len(), 2, "{requests:?}");
+    assert!(v1.iter().all(|r| r.header("Authorization").is_none()));
+}
+
+#[test]
+fn oracle_is_not_tried_without_its_asset_tag() {
+    if !in_private_namespace() {
+        return;
+    }
+    let server = oracle_server(true);
+    let m = machine_listing("Oracle");
+    assert_not_tried(&m, &server);
+}
+
+/// Every network file the renderers may have written, concatenated.
+fn rendered_network(m: &Machine) -> String {
+    let mut out = String::new();
+    for dir in [
+        "/etc/network",
+        "/etc/netplan",
+        "/etc/systemd/network",
+        "/etc/sysconfig/network-scripts",
+    ] {
+        let mut stack = vec![m.path(dir)];
+        while let Some(p) = stack.pop() {
+            if p.is_dir() {
+                stack.extend(std::fs::read_dir(&p).unwrap().flatten().map(|e| e.path()));
+            } else if let Ok(text) = std::fs::read_to_string(&p) {
+                out.push_str(&text);
+            }
+        }
+    }
+    out
+}

@@ -35,6 +35,7 @@ macro_rules! registry {
             openstack::OpenStack,
             aliyun::AliYun,
             ec2::Ec2,
+            oracle::Oracle,
             none::NoneSource,
         }
     };
@@ -135,6 +136,7 @@ mod tests {
             ("GCE", "GCE"),
             ("GCELocal", "GCE"),
             ("DataSourceGCELocal", "GCE"),
+            ("Oracle", "Oracle"),
         ] {
             assert_eq!(
                 by_name(asked).map(|d| d.info().name),
@@ -157,6 +159,7 @@ mod tests {
                 "OpenStack",
                 "AliYun",
                 "Ec2",
+                "Oracle",
                 "None"
             ]
         );
