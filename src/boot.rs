@@ -179,7 +179,8 @@ impl<'t> Engine<'t> {
             .into_iter()
             .chain(file_problems)
             .for_each(|p| report.error(p));
-        let merged = config::merged(&files, &user, &v2, &v1, &system);
+        let under = config::under_datasource(&system, instance.config.as_ref());
+        let merged = config::merged(&files, &user, &v2, &v1, &under);
         StageConfig {
             system,
             files,
@@ -551,7 +552,7 @@ impl<'t> Engine<'t> {
             &user_cfg,
             &vendor2_cfg,
             &vendor_cfg,
-            &cfg.system,
+            &config::under_datasource(&cfg.system, instance.config.as_ref()),
         )
     }
 

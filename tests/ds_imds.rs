@@ -491,3 +491,144 @@ fn rendered_network(m: &Machine) -> String {
     }
     out
 }
+
+/// Every file under the root that holds `secret`, with its mode.
+fn files_holding(m: &Machine, secret: &str) -> Vec<(String, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    let mut stack = vec![m.root().to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let Ok(meta) = std::fs::symlink_metadata(&p) else {
+            continue;
+        };
+        if meta.is_dir() {
+            stack.extend(std::fs::read_dir(&p).unwrap().flatten().map(|e| e.path()));
+        } else if meta.is_file() {
+            let bytes = std::fs::read(&p).unwrap_or_default();
+            if String::from_utf8_lossy(&bytes).contains(secret) {
+                let guest = p.strip_prefix(m.root()).unwrap().display().to_string();
+                out.push((guest, meta.permissions().mode() & 0o777));
+            }
+        }
+    }
+    out
+}
+
+/// Boots, checking that no stage prints `secret`.
+fn boot_keeping(m: &Machine, secret: &str) {
+    for args in [
+        &["init", "--local"][..],
+        &["init"][..],
+        &["modules", "--mode=config"][..],
+        &["modules", "--mode=final"][..],
+    ] {
+        let out = m.run(args);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !text.contains(secret),
+            "{args:?} printed the password:\n{text}"
+        );
+        assert_eq!(out.status.code(), Some(0), "{args:?}:\n{text}");
+    }
+}
+
+/// A CloudStack-style password server's handler: the password for
+/// `send_my_password`, `saved_password` for the acknowledgement.
+fn password_server(password: &'static str) -> Box<dyn Fn(&Request) -> Reply + Send + Sync> {
+    Box::new(move |r: &Request| match r.header("DomU_Request") {
+        Some("send_my_password") => Reply::ok(password),
+        Some("saved_password") => Reply::ok("saved_password"),
+        _ => Reply::ok("bad_request"),
+    })
+}
+
+/// The password made it to set_passwords (ssh_pwauth true opened
+/// PasswordAuthentication) and sits only in the owner-only cache.
+fn assert_password_kept(m: &Machine, iid: &str, password: &str) {
+    let sshd = m.read("/etc/ssh/sshd_config");
+    assert!(sshd.contains("PasswordAuthentication yes"), "{sshd}");
+    assert_eq!(
+        files_holding(m, password),
+        [(
+            format!("var/lib/cloud/instances/{iid}/cloudboot-datasource.json"),
+            0o600
+        )]
+    );
+}
+
+// Exoscale
+
+const EXO_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExoscale exo@test";
+const EXO_IID: &str = "a6e1b6f3-7d2c-4b8e-9f01-exoscale0001";
+const EXO_PASSWORD: &str = "Exo-pw-0f9e8d7c";
+
+fn exoscale_server() -> (MetadataServer, MetadataServer) {
+    let mut table = owned(&[
+        ("/1.0/meta-data/instance-id", EXO_IID),
+        (
+            "/1.0/meta-data/",
+            "instance-id\nlocal-hostname\navailability-zone\npublic-keys\n",
+        ),
+        ("/1.0/meta-data/local-hostname", "exo-host"),
+        ("/1.0/meta-data/availability-zone", "ch-gva-2"),
+        ("/1.0/meta-data/public-keys", EXO_KEY),
+    ]);
+    table.push(("/1.0/user-data".into(), user_data("exoscale").into_bytes()));
+    let metadata = MetadataServer::on("169.254.169.254:80", routes(table, |_| None));
+    // The same address, in the namespace `on` made.
+    let passwords = MetadataServer::serve(
+        std::net::TcpListener::bind("169.254.169.254:8080").unwrap(),
+        password_server(EXO_PASSWORD),
+    );
+    (metadata, passwords)
+}
+
+#[test]
+fn exoscale_on_its_real_address_with_its_password_server() {
+    if !in_private_namespace() {
+        return;
+    }
+    let (metadata, passwords) = exoscale_server();
+    let m = Machine::new();
+    m.write(
+        "/sys/class/dmi/id/product_name",
+        "Exoscale Compute Platform\n",
+    );
+    m.write("/etc/ssh/sshd_config", "PasswordAuthentication no\n");
+    boot_keeping(&m, EXO_PASSWORD);
+    assert_booted(&m, EXO_IID, "exo-host", EXO_KEY, "exoscale", "exoscale");
+    assert_eq!(query(&m, "v1.availability_zone"), "ch-gva-2");
+    assert_eq!(query(&m, "v1.subplatform"), "unknown");
+    assert_password_kept(&m, EXO_IID, EXO_PASSWORD);
+    for args in [&[][..], &["--format", "json"][..]] {
+        assert!(!m.plan(args).contains(EXO_PASSWORD));
+    }
+    assert!(metadata.paths().iter().all(|p| p.starts_with("/1.0/")));
+    let asked: Vec<(String, Option<String>)> = passwords
+        .requests()
+        .iter()
+        .map(|r| (r.path.clone(), r.header("DomU_Request").map(str::to_string)))
+        .collect();
+    assert_eq!(
+        asked,
+        [
+            ("/1.0/".to_string(), Some("send_my_password".to_string())),
+            ("/1.0/".to_string(), Some("saved_password".to_string())),
+        ]
+    );
+}
+
+#[test]
+fn exoscale_is_not_tried_without_its_product_name() {
+    if !in_private_namespace() {
+        return;
+    }
+    let (metadata, passwords) = exoscale_server();
+    let m = machine_listing("Exoscale");
+    assert_not_tried(&m, &metadata);
+    assert!(passwords.requests().is_empty());
+}

@@ -382,6 +382,7 @@ pub fn instance_from(
         subplatform,
         disconnected: false,
         metadata: md,
+        config: None,
         // Read from `ec2_metadata` once found (`Datasource::block_devices`).
         block_devices: BlockDevices::default(),
     }))

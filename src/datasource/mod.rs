@@ -108,6 +108,12 @@ pub struct Instance {
     pub subplatform: String,
     /// The fallback datasource (`None`): no real data.
     pub disconnected: bool,
+    /// The datasource's own config (cloud-init's `get_config_obj`: the
+    /// password a password server gave, as `password`, `chpasswd` and
+    /// `ssh_pwauth`), merged above the system config and below the
+    /// instance's cloud-config. It may hold a secret: the cache that keeps
+    /// it is the owner's alone, and it never goes into instance-data.
+    pub config: Option<Value>,
     /// The names the metadata gives block devices (`ephemeral0`, `swap`),
     /// for the `mounts` module. Not cached: the datasource reads them from
     /// the fields above when it answers and when its cache is read
@@ -170,6 +176,7 @@ impl Instance {
             platform: &self.platform,
             subplatform: &self.subplatform,
             disconnected: self.disconnected,
+            config: self.config.as_ref().map(Value::to_json),
         };
         // Room for the blobs' base64 and the rest, so the output is
         // allocated once rather than doubled (and copied) as it grows.
@@ -268,6 +275,10 @@ impl Instance {
                 .get("disconnected")
                 .and_then(|v| v.as_bool())
                 .unwrap_or(false),
+            config: j
+                .get("config")
+                .filter(|v| !v.is_null())
+                .map(Value::from_json),
             block_devices: BlockDevices::default(),
         })
     }
@@ -300,6 +311,8 @@ struct Cached<'a> {
     platform: &'a str,
     subplatform: &'a str,
     disconnected: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    config: Option<serde_json::Value>,
 }
 
 /// Bytes serialized as a base64 string, encoded as they are written.

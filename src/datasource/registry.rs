@@ -36,6 +36,7 @@ macro_rules! registry {
             aliyun::AliYun,
             ec2::Ec2,
             oracle::Oracle,
+            exoscale::Exoscale,
             none::NoneSource,
         }
     };
@@ -137,6 +138,7 @@ mod tests {
             ("GCELocal", "GCE"),
             ("DataSourceGCELocal", "GCE"),
             ("Oracle", "Oracle"),
+            ("Exoscale", "Exoscale"),
         ] {
             assert_eq!(
                 by_name(asked).map(|d| d.info().name),
@@ -160,6 +162,7 @@ mod tests {
                 "AliYun",
                 "Ec2",
                 "Oracle",
+                "Exoscale",
                 "None"
             ]
         );
