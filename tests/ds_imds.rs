@@ -632,3 +632,132 @@ fn exoscale_is_not_tried_without_its_product_name() {
     assert_not_tried(&m, &metadata);
     assert!(passwords.requests().is_empty());
 }
+
+// CloudStack
+
+const CS_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICloudStack cs@test";
+const CS_IID: &str = "8f3a7c2e-cloudstack-vm-0001";
+const CS_PASSWORD: &str = "Cs-pw-5a4b3c2d";
+
+/// The virtual router at 10.1.1.1: metadata on port 80, passwords on 8080
+/// answering `send_my_password` with `answer`.
+fn cloudstack_router(answer: &'static str) -> (MetadataServer, MetadataServer) {
+    let mut table = owned(&[
+        ("/latest/meta-data/instance-id", CS_IID),
+        (
+            "/latest/meta-data/",
+            "instance-id\nlocal-hostname\navailability-zone\npublic-keys\n",
+        ),
+        ("/latest/meta-data/local-hostname", "cs-host"),
+        ("/latest/meta-data/availability-zone", "zone-1"),
+        ("/latest/meta-data/public-keys", CS_KEY),
+    ]);
+    table.push((
+        "/latest/user-data".into(),
+        user_data("cloudstack").into_bytes(),
+    ));
+    let metadata = MetadataServer::on("10.1.1.1:80", routes(table, |_| None));
+    let passwords = MetadataServer::serve(
+        std::net::TcpListener::bind("10.1.1.1:8080").unwrap(),
+        password_server(answer),
+    );
+    (metadata, passwords)
+}
+
+fn cloudstack_machine() -> Machine {
+    let m = Machine::new();
+    m.write(
+        "/sys/class/dmi/id/product_name",
+        "CloudStack KVM Hypervisor\n",
+    );
+    m.write("/etc/ssh/sshd_config", "PasswordAuthentication no\n");
+    m
+}
+
+/// The `DomU_Request` headers the password server saw, in order.
+fn domu_requests(server: &MetadataServer) -> Vec<String> {
+    server
+        .requests()
+        .iter()
+        .map(|r| {
+            assert_eq!(r.path, "/");
+            r.header("DomU_Request").unwrap_or_default().to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn cloudstack_router_from_the_dhclient_lease_with_a_password() {
+    if !in_private_namespace() {
+        return;
+    }
+    let (metadata, passwords) = cloudstack_router(CS_PASSWORD);
+    let m = cloudstack_machine();
+    m.write(
+        "/var/lib/dhcp/dhclient.eth0.leases",
+        "lease {\n  interface \"eth0\";\n  fixed-address 10.1.1.20;\n  option dhcp-server-identifier 10.1.1.1;\n}\n",
+    );
+    boot_keeping(&m, CS_PASSWORD);
+    assert_booted(&m, CS_IID, "cs-host", CS_KEY, "cloudstack", "cloudstack");
+    assert_eq!(query(&m, "v1.availability_zone"), "zone-1");
+    assert_eq!(query(&m, "v1.subplatform"), "metadata (http://10.1.1.1/)");
+    assert_password_kept(&m, CS_IID, CS_PASSWORD);
+    assert!(metadata.paths().iter().all(|p| p.starts_with("/latest/")));
+    assert_eq!(
+        domu_requests(&passwords),
+        ["send_my_password", "saved_password"]
+    );
+}
+
+#[test]
+fn cloudstack_router_from_a_networkd_lease_refusing_the_password() {
+    if !in_private_namespace() {
+        return;
+    }
+    let (_metadata, passwords) = cloudstack_router("bad_request");
+    let m = cloudstack_machine();
+    m.write(
+        "/run/systemd/netif/leases/2",
+        "# This is private data. Do not parse.\nADDRESS=10.1.1.20\nSERVER_ADDRESS=10.1.1.1\n",
+    );
+    m.boot();
+    assert_booted(&m, CS_IID, "cs-host", CS_KEY, "cloudstack", "cloudstack");
+    // A refusal is not acknowledged, and sets no password.
+    assert_eq!(domu_requests(&passwords), ["send_my_password"]);
+    assert_eq!(
+        m.read("/etc/ssh/sshd_config"),
+        "PasswordAuthentication no\n"
+    );
+}
+
+#[test]
+fn cloudstack_router_from_the_default_gateway_with_the_password_saved() {
+    if !in_private_namespace() {
+        return;
+    }
+    let (_metadata, passwords) = cloudstack_router("saved_password\n");
+    let m = cloudstack_machine();
+    m.write(
+        "/proc/net/route",
+        "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
+         eth0\t00000000\t0101010A\t0003\t0\t0\t0\t00000000\t0\t0\t0\n",
+    );
+    m.boot();
+    assert_booted(&m, CS_IID, "cs-host", CS_KEY, "cloudstack", "cloudstack");
+    assert_eq!(domu_requests(&passwords), ["send_my_password"]);
+}
+
+#[test]
+fn cloudstack_is_not_tried_without_its_product_name() {
+    if !in_private_namespace() {
+        return;
+    }
+    let (metadata, passwords) = cloudstack_router(CS_PASSWORD);
+    let m = machine_listing("CloudStack");
+    m.write(
+        "/var/lib/dhcp/dhclient.eth0.leases",
+        "lease {\n  option dhcp-server-identifier 10.1.1.1;\n}\n",
+    );
+    assert_not_tried(&m, &metadata);
+    assert!(passwords.requests().is_empty());
+}

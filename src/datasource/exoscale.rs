@@ -29,26 +29,25 @@ static INFO: DatasourceInfo = DatasourceInfo {
               port 8080; tried only where DMI's product name starts with Exoscale",
 };
 
-/// The password server's answer to `send_my_password`, as the datasources
-/// that ask it (Exoscale, CloudStack) read it.
-pub(super) enum PasswordAnswer {
-    /// A password to set (and to acknowledge).
-    Password(String),
-    /// Nothing to set: empty, `saved_password` (or CloudStack's
-    /// `bad_request`).
-    Nothing,
+/// How a CloudStack-style password server's answer to
+/// `send_my_password` is read: whether it is stripped first (CloudStack
+/// reads it through wget and strips it; Exoscale does not), which answers
+/// mean no password, which ones are a refusal.
+pub(super) struct PasswordAnswers<'a> {
+    pub strip: bool,
+    pub nothing: &'a [&'a str],
+    pub refused: &'a [&'a str],
 }
 
 /// Asks a CloudStack-style password server (`DomU_Request:
-/// send_my_password`) at `url` and acknowledges a password it gives
-/// (`DomU_Request: saved_password`), so it is handed out once. `nothing`
-/// lists the answers that mean no password. The password is never put in
-/// a message.
+/// send_my_password`) at `path` and acknowledges a password it gives
+/// (`DomU_Request: saved_password`), so it is handed out once. `Ok(None)`:
+/// no password to set. The password is never put in a message.
 pub(super) fn ask_password_server(
     client: &Client,
     path: &str,
-    nothing: &[&str],
-) -> Result<PasswordAnswer, DsError> {
+    answers: &PasswordAnswers,
+) -> Result<Option<String>, DsError> {
     let ask = |request: &str| match client.request("GET", path, &[("DomU_Request", request)]) {
         Ok(r) if r.ok() => Ok(r.body),
         Ok(r) => Err(DsError::HttpStatus {
@@ -62,17 +61,26 @@ pub(super) fn ask_password_server(
         Err(Miss::Failed(e)) => Err(DsError::Service(e)),
     };
     let body = ask("send_my_password")?;
-    let password = String::from_utf8(body).map_err(|_| {
+    let mut password = String::from_utf8(body).map_err(|_| {
         DsError::Service(format!(
             "{}: the password server's answer is not UTF-8",
             client.url(path)
         ))
     })?;
-    if nothing.contains(&password.as_str()) {
-        return Ok(PasswordAnswer::Nothing);
+    if answers.strip {
+        password = password.trim().to_string();
+    }
+    if answers.nothing.contains(&password.as_str()) {
+        return Ok(None);
+    }
+    if answers.refused.contains(&password.as_str()) {
+        return Err(DsError::Service(format!(
+            "{}: the password server answered {password:?}: Error when attempting to fetch root password.",
+            client.url(path)
+        )));
     }
     ask("saved_password")?;
-    Ok(PasswordAnswer::Password(password))
+    Ok(Some(password))
 }
 
 /// The config a password server's password becomes (22.4's
@@ -133,13 +141,19 @@ impl Exoscale {
             bounds,
             std::time::Instant::now() + std::time::Duration::from_secs(60),
         );
+        // Exoscale's server has no `bad_request` answer (22.4's note).
+        let answers = PasswordAnswers {
+            strip: false,
+            nothing: &["", "saved_password"],
+            refused: &[],
+        };
         let config = match ask_password_server(
             &password_client,
             &format!("{api_version}/"),
-            &["", "saved_password"],
+            &answers,
         ) {
-            Ok(PasswordAnswer::Password(p)) => Some(password_config(p)),
-            Ok(PasswordAnswer::Nothing) => None,
+            Ok(Some(p)) => Some(password_config(p)),
+            Ok(None) => None,
             Err(e) => {
                 // As 22.4: logged, and the instance is still found.
                 tracing::warn!("failed to read from password server url {password_base}: {e}");

@@ -35,6 +35,7 @@ macro_rules! registry {
             openstack::OpenStack,
             aliyun::AliYun,
             ec2::Ec2,
+            cloudstack::CloudStack,
             oracle::Oracle,
             exoscale::Exoscale,
             none::NoneSource,
@@ -139,6 +140,7 @@ mod tests {
             ("DataSourceGCELocal", "GCE"),
             ("Oracle", "Oracle"),
             ("Exoscale", "Exoscale"),
+            ("CloudStack", "CloudStack"),
         ] {
             assert_eq!(
                 by_name(asked).map(|d| d.info().name),
@@ -161,6 +163,7 @@ mod tests {
                 "OpenStack",
                 "AliYun",
                 "Ec2",
+                "CloudStack",
                 "Oracle",
                 "Exoscale",
                 "None"
