@@ -761,3 +761,84 @@ fn cloudstack_is_not_tried_without_its_product_name() {
     assert_not_tried(&m, &metadata);
     assert!(passwords.requests().is_empty());
 }
+
+// DigitalOcean
+
+const DO_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDigitalOcean do@test";
+
+/// The droplet's metadata/v1.json: the fixture's document with user-data.
+fn digitalocean_server() -> MetadataServer {
+    let mut md: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/datasources/digitalocean/metadata.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    md["user_data"] = serde_json::Value::from(user_data("digitalocean"));
+    MetadataServer::on(
+        "169.254.169.254:80",
+        routes(
+            vec![("/metadata/v1.json".into(), md.to_string().into_bytes())],
+            |_| None,
+        ),
+    )
+}
+
+#[test]
+fn digitalocean_on_its_real_address() {
+    if !in_private_namespace() {
+        return;
+    }
+    let server = digitalocean_server();
+    let m = Machine::new();
+    m.write("/sys/class/dmi/id/sys_vendor", "DigitalOcean\n");
+    m.write("/sys/class/dmi/id/product_serial", "2756294\n");
+    m.write("/sys/class/net/ens3/address", "04:01:58:27:7f:01\n");
+    m.write("/sys/class/net/ens4/address", "04:01:58:27:7f:02\n");
+    m.boot();
+    assert_booted(
+        &m,
+        "2756294",
+        "do-host",
+        DO_KEY,
+        "digitalocean",
+        "digitalocean",
+    );
+    // The vendor-data arrived (its write_files yields to user-data's, as
+    // cloud-config merging has it).
+    assert!(m
+        .read("/var/lib/cloud/instances/2756294/vendor-data.txt")
+        .contains("/etc/from-do-vendor"));
+    assert_eq!(
+        m.read("/var/lib/cloud/instances/2756294/datasource"),
+        "DataSourceDigitalOcean: DataSourceDigitalOcean\n"
+    );
+    assert_eq!(query(&m, "v1.availability_zone"), "nyc3");
+    assert_eq!(
+        query(&m, "v1.subplatform"),
+        "metadata (http://169.254.169.254/metadata/v1.json)"
+    );
+    let network = rendered_network(&m);
+    for want in ["45.55.50.93", "2604:a880:800:10::1e5:6001", "10.132.75.35"] {
+        assert!(network.contains(want), "{want} in {network}");
+    }
+    assert_eq!(server.paths(), ["/metadata/v1.json"]);
+    // check_instance_id: the serial number is the droplet id; the next
+    // boot's local stage trusts the cache without asking again.
+    m.reboot();
+    m.run_ok(&["init", "--local"], 0);
+    assert_eq!(server.paths().len(), 1);
+}
+
+#[test]
+fn digitalocean_is_not_tried_without_its_vendor() {
+    if !in_private_namespace() {
+        return;
+    }
+    let server = digitalocean_server();
+    let m = machine_listing("DigitalOcean");
+    m.write("/sys/class/dmi/id/product_serial", "2756294\n");
+    assert_not_tried(&m, &server);
+}

@@ -65,7 +65,7 @@ fn fetch(client: &Client, version: u8, path: &str) -> Result<J, DsError> {
 /// `get_interfaces_by_mac`, as far as VNICs need it: each interface of the
 /// root's `/sys/class/net` with a MAC of its own (no loopback, bridge or
 /// bond), by lower-case MAC.
-fn interfaces_by_mac(ctx: &DsContext) -> Vec<(String, String)> {
+pub(super) fn interfaces_by_mac(ctx: &DsContext) -> Vec<(String, String)> {
     let dir = std::path::Path::new("/sys/class/net");
     let mut names = ctx.fs.list_dir(dir).unwrap_or_default();
     names.sort();

@@ -31,6 +31,7 @@ macro_rules! registry {
         $then! {
             nocloud::NoCloud,
             configdrive::ConfigDrive,
+            digitalocean::DigitalOcean,
             gce::Gce,
             openstack::OpenStack,
             aliyun::AliYun,
@@ -141,6 +142,7 @@ mod tests {
             ("Oracle", "Oracle"),
             ("Exoscale", "Exoscale"),
             ("CloudStack", "CloudStack"),
+            ("DigitalOcean", "DigitalOcean"),
         ] {
             assert_eq!(
                 by_name(asked).map(|d| d.info().name),
@@ -159,6 +161,7 @@ mod tests {
             [
                 "NoCloud",
                 "ConfigDrive",
+                "DigitalOcean",
                 "GCE",
                 "OpenStack",
                 "AliYun",
