@@ -842,3 +842,97 @@ fn digitalocean_is_not_tried_without_its_vendor() {
     m.write("/sys/class/dmi/id/product_serial", "2756294\n");
     assert_not_tried(&m, &server);
 }
+
+// Bad input: one problem naming the URL (and the key), and the search
+// goes on (here to None).
+
+#[test]
+fn digitalocean_malformed_json_is_one_problem_naming_the_url() {
+    if !in_private_namespace() {
+        return;
+    }
+    let _server = MetadataServer::on(
+        "169.254.169.254:80",
+        routes(
+            owned(&[("/metadata/v1.json", "{\"droplet_id\": 1,")]),
+            |_| None,
+        ),
+    );
+    let m = Machine::new();
+    m.write("/sys/class/dmi/id/sys_vendor", "DigitalOcean\n");
+    m.write("/sys/class/dmi/id/product_serial", "2756294\n");
+    m.boot_expecting(&[1, 0, 0, 0]);
+    let errors = m.stage_errors("init-local");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains("http://169.254.169.254/metadata/v1.json"),
+        "{errors:?}"
+    );
+    assert_eq!(
+        m.read("/var/lib/cloud/data/instance-id"),
+        "iid-datasource-none\n"
+    );
+}
+
+#[test]
+fn oracle_without_an_instance_id_is_one_problem_naming_the_key() {
+    if !in_private_namespace() {
+        return;
+    }
+    let instance =
+        serde_json::json!({"ociAdName": "phx-ad-1", "hostname": "h", "displayName": "d"});
+    let _server = MetadataServer::on(
+        "169.254.169.254:80",
+        routes(
+            vec![(
+                "/opc/v2/instance/".into(),
+                instance.to_string().into_bytes(),
+            )],
+            |_| None,
+        ),
+    );
+    let m = oracle_machine();
+    m.boot_expecting(&[1, 0, 0, 0]);
+    let errors = m.stage_errors("init-local");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains("http://169.254.169.254/opc/v2/instance/")
+            && errors[0].contains("\"id\""),
+        "{errors:?}"
+    );
+    assert_eq!(
+        m.read("/var/lib/cloud/data/instance-id"),
+        "iid-datasource-none\n"
+    );
+}
+
+#[test]
+fn gce_attributes_that_are_not_json_are_one_problem_naming_the_url() {
+    if !in_private_namespace() {
+        return;
+    }
+    let table = owned(&[
+        ("/computeMetadata/v1/instance/id", "1"),
+        ("/computeMetadata/v1/instance/zone", "projects/1/zones/z-a"),
+        ("/computeMetadata/v1/instance/hostname", "h"),
+        (
+            "/computeMetadata/v1/instance/attributes/?recursive=True",
+            "{oops",
+        ),
+    ]);
+    let _server = MetadataServer::on(
+        "169.254.169.254:80",
+        Box::new(move |r: &Request| {
+            routes(table.clone(), |_| None)(r).with_header("Metadata-Flavor", "Google")
+        }),
+    );
+    let m = gce_machine();
+    m.boot_expecting(&[1, 1, 0, 0]);
+    let errors = m.stage_errors("init");
+    assert!(
+        errors.iter().any(|e| e.contains(
+            "http://169.254.169.254/computeMetadata/v1/instance/attributes/?recursive=True"
+        )),
+        "{errors:?}"
+    );
+}
