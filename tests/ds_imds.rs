@@ -620,6 +620,20 @@ fn exoscale_on_its_real_address_with_its_password_server() {
             ("/1.0/".to_string(), Some("saved_password".to_string())),
         ]
     );
+    // With a default user, set_passwords gives it the password through
+    // chpasswd, its stdin redacted in the plan.
+    let fresh = Machine::new();
+    fresh.write(
+        "/sys/class/dmi/id/product_name",
+        "Exoscale Compute Platform\n",
+    );
+    fresh.write(
+        "/etc/cloud/cloud.cfg.d/50-user.cfg",
+        "users: [default]\nsystem_info: {default_user: {name: exo}}\n",
+    );
+    let plan = fresh.plan(&[]);
+    assert!(plan.contains("run chpasswd < <redacted>"), "{plan}");
+    assert!(!plan.contains(EXO_PASSWORD));
 }
 
 #[test]
