@@ -11,7 +11,8 @@
 //! empty answer or `saved_password` means none, `bad_request` is a refusal
 //! (logged, the instance is still found), and a password is acknowledged
 //! with `DomU_Request: saved_password`. It reaches set_passwords through
-//! the datasource's config, as 22.4's `get_config_obj`; it is never logged.
+//! the datasource's config, as 22.4's `get_config_obj`; it is never logged
+//! (`password_server.rs`).
 //!
 //! Not done: 22.4's seed directory (`/var/lib/cloud/seed/cs`), and its
 //! `data-server` lookup is this host's resolver (not the root's files).
@@ -21,7 +22,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::ec2::read_meta_and_user_data;
-use super::exoscale::{ask_password_server, password_config, PasswordAnswers};
+use super::password_server::{ask_password_server, password_config, PasswordAnswers};
 use super::service::{Bounds, Client, Miss, Waits};
 use super::{Datasource, DatasourceInfo, Detect, DsContext, DsError, DsMode, Found, Instance};
 use crate::value::Value;

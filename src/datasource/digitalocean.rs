@@ -212,7 +212,7 @@ impl DigitalOcean {
                 match convert_network_configuration(
                     interfaces,
                     nameservers,
-                    &super::oracle::interfaces_by_mac(ctx),
+                    &super::nics::interfaces_by_mac(ctx),
                 ) {
                     Ok(cfg) => Some(Value::from_json(&cfg)),
                     Err(e) => {

@@ -14,6 +14,8 @@ pub mod ephemeral;
 mod error;
 pub mod events;
 mod mounted;
+mod nics;
+mod password_server;
 pub mod registry;
 mod service;
 pub mod source;

@@ -62,29 +62,6 @@ fn fetch(client: &Client, version: u8, path: &str) -> Result<J, DsError> {
     })
 }
 
-/// `get_interfaces_by_mac`, as far as VNICs need it: each interface of the
-/// root's `/sys/class/net` with a MAC of its own (no loopback, bridge or
-/// bond), by lower-case MAC.
-pub(super) fn interfaces_by_mac(ctx: &DsContext) -> Vec<(String, String)> {
-    let dir = std::path::Path::new("/sys/class/net");
-    let mut names = ctx.fs.list_dir(dir).unwrap_or_default();
-    names.sort();
-    names
-        .into_iter()
-        .filter(|n| n != "lo")
-        .filter(|n| !ctx.facts.exists(&format!("/sys/class/net/{n}/bridge")))
-        .filter(|n| !ctx.facts.exists(&format!("/sys/class/net/{n}/bonding")))
-        .filter_map(|n| {
-            let mac = ctx
-                .facts
-                .read_small(&format!("/sys/class/net/{n}/address"))?
-                .trim()
-                .to_lowercase();
-            (!mac.is_empty() && mac != "00:00:00:00:00:00").then_some((mac, n))
-        })
-        .collect()
-}
-
 /// `_add_network_config_from_opc_imds` on 22.4's v1 config: the primary
 /// VNIC with DHCP when `set_primary`, the others with their private
 /// address; a VNIC whose MAC no interface has is skipped. On bare metal
@@ -249,7 +226,7 @@ impl Oracle {
         // the engine's fallback rather than 22.4's empty config.
         let network_config = match &opc.vnics {
             Some(vnics) if !iscsi_root => {
-                match network_config(vnics, &interfaces_by_mac(ctx), true) {
+                match network_config(vnics, &super::nics::interfaces_by_mac(ctx), true) {
                     Ok(cfg) => Some(Value::from_json(&cfg)),
                     Err(e) => {
                         tracing::warn!("Failed to parse IMDS network configuration! {root}vnics/: {e}");
