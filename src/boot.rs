@@ -181,12 +181,9 @@ impl<'t> Engine<'t> {
             .for_each(|p| report.error(p));
         // The datasource's own config (`get_config_obj`) sits between the
         // system config and the instance's cloud-config (22.4's
-        // `ConfigMerger._read_cfg`); it is part of the base config from here.
-        let system = match &instance.config {
-            Some(ds_cfg) => merge::merge_many(&[ds_cfg.clone(), system]),
-            None => system,
-        };
-        let merged = config::merged(&files, &user, &v2, &v1, &system);
+        // `ConfigMerger._read_cfg`).
+        let under = config::under_datasource(&system, instance.config.as_ref());
+        let merged = config::merged(&files, &user, &v2, &v1, &under);
         StageConfig {
             system,
             files,
@@ -574,7 +571,7 @@ impl<'t> Engine<'t> {
             &user_cfg,
             &vendor2_cfg,
             &vendor_cfg,
-            &cfg.system,
+            &config::under_datasource(&cfg.system, instance.config.as_ref()),
         )
     }
 

@@ -241,6 +241,16 @@ pub fn merged(
     merge::merge_many(&sources)
 }
 
+/// The system config with the datasource's own under it
+/// (`ConfigMerger`'s datasource configs, which override the base config);
+/// without one, the system config as it is.
+pub fn under_datasource(system: &Value, datasource: Option<&Value>) -> Value {
+    match datasource {
+        Some(ds) => merge::merge_many(&[ds.clone(), system.clone()]),
+        None => system.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -167,6 +167,25 @@ fn crawl(client: &Client, path: &str, depth: usize, budget: &mut usize) -> Resul
     Ok(J::Object(out))
 }
 
+/// The `meta-data/` tree and the user-data (`None` on 404) of one API
+/// version, at a service that has answered (`ec2.get_instance_userdata`,
+/// `ec2.get_instance_metadata`), crawled as Ec2 crawls it: for the clouds
+/// that serve EC2's API without its token or identity document (AliYun,
+/// Exoscale, CloudStack).
+pub(super) fn read_meta_and_user_data(
+    client: &Client,
+    version: &str,
+) -> Result<(J, Option<Vec<u8>>), DsError> {
+    let user_data = match client.get(&format!("{version}/user-data")) {
+        Ok(b) => Some(b),
+        Err(Miss::NotFound) => None,
+        Err(Miss::Failed(e)) => return Err(DsError::Service(e)),
+    };
+    let mut budget = MAX_ENTRIES;
+    let md = crawl(client, &format!("{version}/meta-data/"), 0, &mut budget)?;
+    Ok((md, user_data))
+}
+
 impl Ec2 {
     /// Talks to one base URL; `Ok(None)` when no service answers there.
     pub(super) fn from_service(

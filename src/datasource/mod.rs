@@ -15,6 +15,7 @@ pub mod ephemeral;
 mod error;
 pub mod events;
 mod mounted;
+mod password_server;
 pub mod registry;
 mod serial_port;
 mod service;
@@ -112,8 +113,10 @@ pub struct Instance {
     pub disconnected: bool,
     /// The datasource's own config (cloud-init's `get_config_obj`: Azure's
     /// `ssh_pwauth` and default user from ovf-env.xml, RbxCloud's default
-    /// user, SmartOS's disks), merged over the system config and under the
-    /// instance's cloud-config.
+    /// user, SmartOS's disks, the password a password server gave),
+    /// merged above the system config and below the instance's
+    /// cloud-config. It may hold a secret: the cache that keeps it is the
+    /// owner's alone, and it never goes into instance-data.
     pub config: Option<Value>,
     /// The names the metadata gives block devices (`ephemeral0`, `swap`),
     /// for the `mounts` module. Not cached: the datasource reads them from
@@ -312,6 +315,7 @@ struct Cached<'a> {
     platform: &'a str,
     subplatform: &'a str,
     disconnected: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     config: Option<serde_json::Value>,
 }
 
@@ -419,6 +423,21 @@ impl<'a> Nics<'a> {
             .interfaces_by_mac(&[])
             .map(|m| m.macs)
             .map_err(|e| e.to_string())
+    }
+
+    /// [`Nics::by_mac`] as (MAC, name) pairs in name order; none when two
+    /// NICs share a MAC (cloud-init raises there; the caller's network
+    /// config then falls back).
+    pub fn by_mac_sorted(&self) -> Vec<(String, String)> {
+        let mut pairs: Vec<(String, String)> = match self.by_mac() {
+            Ok(m) => m.into_iter().collect(),
+            Err(e) => {
+                tracing::warn!("{e}");
+                Vec::new()
+            }
+        };
+        pairs.sort_by(|a, b| a.1.cmp(&b.1));
+        pairs
     }
 
     /// `find_fallback_nic`: the first NIC DHCP could work on.
