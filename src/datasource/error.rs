@@ -86,4 +86,17 @@ pub enum DsError {
     TokenRefused,
     #[error("meta-data has no instance-id")]
     NoInstanceId,
+
+    // OpenNebula, VMware, OVF, AltCloud (media and hypervisor channels).
+    /// A file that is there but not usable as a whole (context.sh that
+    /// bash would refuse, ovf-env.xml that is not XML), with the reason.
+    #[error("{file}: {error}")]
+    BadFile { file: String, error: String },
+    /// One key of a file or channel whose value is not usable.
+    #[error("{file}: {key}: {error}")]
+    BadValue {
+        file: String,
+        key: String,
+        error: String,
+    },
 }

@@ -31,6 +31,7 @@ macro_rules! registry {
         $then! {
             nocloud::NoCloud,
             configdrive::ConfigDrive,
+            opennebula::OpenNebula,
             openstack::OpenStack,
             ec2::Ec2,
             none::NoneSource,
@@ -128,6 +129,8 @@ mod tests {
             ("OpenStack", "OpenStack"),
             ("Ec2", "Ec2"),
             ("None", "None"),
+            ("OpenNebula", "OpenNebula"),
+            ("OpenNebulaNet", "OpenNebula"),
         ] {
             assert_eq!(
                 by_name(asked).map(|d| d.info().name),
@@ -143,7 +146,14 @@ mod tests {
     fn the_default_list_is_cloud_inits_order() {
         assert_eq!(
             default_list(),
-            ["NoCloud", "ConfigDrive", "OpenStack", "Ec2", "None"]
+            [
+                "NoCloud",
+                "ConfigDrive",
+                "OpenNebula",
+                "OpenStack",
+                "Ec2",
+                "None"
+            ]
         );
     }
 }
