@@ -224,3 +224,153 @@ fn a_broken_context_sh_is_reported_and_the_search_goes_on() {
         ["OpenNebula: /dev/sr0/context.sh: Error processing context.sh: line 2: syntax error: unexpected end of file looking for matching `''"]
     );
 }
+
+// -------------------------------------------------------------------- VMware
+
+/// A `vmware-rpctool` that answers `info-get guestinfo.<key>` from
+/// /var/lib/guestinfo/<key> ("No value found" and exit 1 when absent),
+/// stores `info-set`, and logs every call to /var/log/rpctool.calls.
+const FAKE_RPCTOOL: &str = r#"#!/bin/sh
+echo "$*" >> /var/log/rpctool.calls
+case "$1" in
+  "info-get guestinfo."*)
+    f="/var/lib/guestinfo/${1#info-get guestinfo.}"
+    if [ -f "$f" ]; then cat "$f"; else echo "No value found" >&2; exit 1; fi ;;
+  "info-set guestinfo."*)
+    rest="${1#info-set guestinfo.}"
+    printf '%s' "${rest#* }" > "/var/lib/guestinfo/${rest%% *}" ;;
+  *) exit 1 ;;
+esac
+"#;
+
+/// A root with busybox, the fake tool and the guestinfo `keys` set.
+fn vmware_machine(keys: &[(&str, &str)]) -> Option<Machine> {
+    if !can_chroot() {
+        return None;
+    }
+    let m = Machine::new();
+    m.install_busybox();
+    m.write("/usr/bin/vmware-rpctool", FAKE_RPCTOOL);
+    std::fs::set_permissions(
+        m.path("/usr/bin/vmware-rpctool"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    m.write("/var/log/rpctool.calls", "");
+    m.write("/var/lib/guestinfo/.keep", "");
+    for (k, v) in keys {
+        m.write(&format!("/var/lib/guestinfo/{k}"), v);
+    }
+    Some(m)
+}
+
+fn gzip_base64(text: &str) -> String {
+    String::from_utf8(python(&format!(
+        "import base64,gzip,sys; sys.stdout.write(base64.b64encode(gzip.compress({text:?}.encode(), mtime=0)).decode())"
+    )))
+    .unwrap()
+}
+
+fn vmware_dmi(m: &Machine) {
+    m.write("/sys/class/dmi/id/sys_vendor", "VMware, Inc.\n");
+    m.write(
+        "/sys/class/dmi/id/product_name",
+        "VMware Virtual Platform\n",
+    );
+    m.write(
+        "/sys/class/dmi/id/product_uuid",
+        "4237E3F2-AAAA-BBBB-CCCC-0123456789AB\n",
+    );
+}
+
+#[test]
+fn vmware_guestinfo_boots_the_instance() {
+    let metadata = format!(
+        r#"{{"local-hostname": "vm-guest", "public-keys": ["{KEY}"],
+            "network": {{"version": 2, "ethernets": {{"nic0": {{"match": {{"macaddress": "00:50:56:aa:bb:cc"}}, "dhcp4": true}}}}}},
+            "redact": ["userdata"]}}"#
+    );
+    let Some(m) = vmware_machine(&[
+        ("metadata", &gzip_base64(&metadata)),
+        ("metadata.encoding", "gzip+base64\n"),
+        (
+            "userdata",
+            &base64(user_data("/etc/from-vmware").as_bytes()),
+        ),
+        ("userdata.encoding", "b64"),
+        (
+            "vendordata",
+            "#cloud-config\nruncmd: [[touch, /etc/vendor-vmware]]\n",
+        ),
+    ]) else {
+        return;
+    };
+    vmware_dmi(&m);
+    m.boot();
+    // No instance-id in the meta-data: the DMI product UUID, lower case.
+    let iid = "4237e3f2-aaaa-bbbb-cccc-0123456789ab";
+    assert_booted(&m, iid, "vm-guest", KEY, "/etc/from-vmware", "vmware");
+    // Vendor-data's runcmd ran (user-data has none to replace it).
+    assert!(m.exists("/etc/vendor-vmware"));
+    assert_eq!(
+        m.read(&format!("/var/lib/cloud/instances/{iid}/datasource")),
+        "DataSourceVMware: DataSourceVMware\n"
+    );
+    assert_eq!(
+        m.run_ok(&["query", "v1.subplatform"], 0),
+        "guestinfo (guestinfo.metadata)\n"
+    );
+    let c = cache(&m, iid);
+    assert_eq!(
+        c["network_config"]["ethernets"]["nic0"]["match"]["macaddress"],
+        "00:50:56:aa:bb:cc"
+    );
+    // What was asked of the channel, in 22.4's order, and the redaction.
+    let calls = m.read("/var/log/rpctool.calls");
+    let calls: Vec<&str> = calls.lines().collect();
+    assert_eq!(
+        calls,
+        [
+            "info-get guestinfo.metadata",
+            "info-get guestinfo.metadata.encoding",
+            "info-get guestinfo.userdata",
+            "info-get guestinfo.userdata.encoding",
+            "info-get guestinfo.vendordata",
+            "info-get guestinfo.vendordata.encoding",
+            "info-set guestinfo.userdata ---",
+            "info-set guestinfo.userdata.encoding  ",
+        ]
+    );
+    assert_eq!(m.read("/var/lib/guestinfo/userdata"), "---");
+}
+
+#[test]
+fn vmware_is_not_tried_without_its_platform() {
+    let Some(m) = vmware_machine(&[("metadata", r#"{"instance-id": "vm-x"}"#)]) else {
+        return;
+    };
+    // The tool is there, DMI says nothing of VMware.
+    m.boot();
+    assert_eq!(
+        m.read("/var/lib/cloud/data/instance-id"),
+        "iid-datasource-none\n"
+    );
+    assert_eq!(
+        m.read("/var/log/rpctool.calls"),
+        "",
+        "the tool was not asked"
+    );
+}
+
+#[test]
+fn vmware_metadata_that_is_no_mapping_is_reported_and_the_search_goes_on() {
+    let Some(m) = vmware_machine(&[("metadata", "- just\n- a list\n")]) else {
+        return;
+    };
+    vmware_dmi(&m);
+    m.run_ok(&["init", "--local"], 1);
+    assert_eq!(
+        m.stage_errors("init-local"),
+        ["VMware: /usr/bin/vmware-rpctool: guestinfo.metadata: neither JSON nor a YAML mapping (YAML list)"]
+    );
+}

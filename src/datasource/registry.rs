@@ -34,6 +34,7 @@ macro_rules! registry {
             opennebula::OpenNebula,
             openstack::OpenStack,
             ec2::Ec2,
+            vmware::VMware,
             none::NoneSource,
         }
     };
@@ -131,6 +132,7 @@ mod tests {
             ("None", "None"),
             ("OpenNebula", "OpenNebula"),
             ("OpenNebulaNet", "OpenNebula"),
+            ("DataSourceVMware", "VMware"),
         ] {
             assert_eq!(
                 by_name(asked).map(|d| d.info().name),
@@ -152,6 +154,7 @@ mod tests {
                 "OpenNebula",
                 "OpenStack",
                 "Ec2",
+                "VMware",
                 "None"
             ]
         );
