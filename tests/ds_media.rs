@@ -325,12 +325,14 @@ fn vmware_guestinfo_boots_the_instance() {
         c["network_config"]["ethernets"]["nic0"]["match"]["macaddress"],
         "00:50:56:aa:bb:cc"
     );
-    // What was asked of the channel, in 22.4's order, and the redaction.
+    // What was asked of the channel, in 22.4's order (OVF, searched first,
+    // asks for its environment), and the redaction.
     let calls = m.read("/var/log/rpctool.calls");
     let calls: Vec<&str> = calls.lines().collect();
     assert_eq!(
         calls,
         [
+            "info-get guestinfo.ovfEnv",
             "info-get guestinfo.metadata",
             "info-get guestinfo.metadata.encoding",
             "info-get guestinfo.userdata",
@@ -373,4 +375,198 @@ fn vmware_metadata_that_is_no_mapping_is_reported_and_the_search_goes_on() {
         m.stage_errors("init-local"),
         ["VMware: /usr/bin/vmware-rpctool: guestinfo.metadata: neither JSON nor a YAML mapping (YAML list)"]
     );
+}
+
+// ----------------------------------------------------------------------- OVF
+
+/// An OVF environment with these properties (values XML-escaped by the caller).
+fn ovf_env(props: &[(&str, &str)]) -> String {
+    let props: String = props
+        .iter()
+        .map(|(k, v)| format!("      <Property oe:key=\"{k}\" oe:value=\"{v}\"/>\n"))
+        .collect();
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+         <Environment xmlns=\"http://schemas.dmtf.org/ovf/environment/1\"\n\
+         \x20    xmlns:oe=\"http://schemas.dmtf.org/ovf/environment/1\"\n\
+         \x20    xmlns:ve=\"http://www.vmware.com/schema/ovfenv\" oe:id=\"\">\n\
+         \x20  <PlatformSection><Kind>VMware ESXi</Kind></PlatformSection>\n\
+         \x20  <PropertySection>\n{props}   </PropertySection>\n</Environment>\n"
+    )
+}
+
+fn ovf_props(iid: &str, file: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("instance-id", iid.to_string()),
+        ("hostname", "ovfhost".into()),
+        ("public-keys", KEY.into()),
+        ("user-data", base64(user_data(file).as_bytes())),
+        ("password", "s3cret-ovf".into()),
+    ]
+}
+
+fn ovf_text(props: &[(&'static str, String)]) -> String {
+    let p: Vec<(&str, &str)> = props.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    ovf_env(&p)
+}
+
+#[test]
+fn ovf_transport_cd_boots_the_instance() {
+    let m = Machine::new();
+    let mut props = ovf_props("ovf-iid-1", "/etc/from-ovf");
+    props.push((
+        "network-config",
+        base64(b"network:\n  version: 2\n  ethernets:\n    nics:\n      match: {name: 'ens*'}\n      dhcp4: true\n"),
+    ));
+    let iso = iso_image(
+        m.root(),
+        "OVF ENV",
+        &[("ovf-env.xml", ovf_text(&props).as_bytes())],
+    );
+    attach(&m, &iso, "sr0");
+    m.boot();
+    assert_booted(&m, "ovf-iid-1", "ovfhost", KEY, "/etc/from-ovf", "ovf");
+    assert_eq!(
+        m.read("/var/lib/cloud/instances/ovf-iid-1/datasource"),
+        "DataSourceOVF: DataSourceOVF [seed=iso]\n"
+    );
+    assert_eq!(m.run_ok(&["query", "v1.subplatform"], 0), "ovf (iso)\n");
+    let c = cache(&m, "ovf-iid-1");
+    assert_eq!(
+        c["network_config"],
+        serde_json::json!({"version": 2, "ethernets": {"nics": {"match": {"name": "ens*"}, "dhcp4": true}}})
+    );
+    // The password property reaches no file this boot wrote.
+    for f in [
+        "/run/cloud-init/instance-data.json",
+        "/run/cloud-init/instance-data-sensitive.json",
+        "/var/lib/cloud/instances/ovf-iid-1/cloudboot-datasource.json",
+    ] {
+        assert!(!m.read(f).contains("s3cret-ovf"), "{f}");
+    }
+}
+
+#[test]
+fn an_ovf_cd_without_an_ovf_label_is_found_by_its_namespace() {
+    let m = Machine::new();
+    let props = ovf_props("ovf-iid-2", "/etc/from-ovf");
+    let iso = iso_image(
+        m.root(),
+        "VMWARE_TRANSPORT",
+        &[("ovf-env.xml", ovf_text(&props).as_bytes())],
+    );
+    attach(&m, &iso, "sr1");
+    m.boot();
+    assert_eq!(m.read("/var/lib/cloud/data/instance-id"), "ovf-iid-2\n");
+    assert!(m.exists("/etc/from-ovf"));
+}
+
+#[test]
+fn ovf_seed_with_seedfrom() {
+    let m = Machine::new();
+    let props = vec![
+        ("hostname", "seeded-ovf".to_string()),
+        ("public-keys", KEY.to_string()),
+        ("seedfrom", "file:///srv/ovf-seed/".to_string()),
+    ];
+    let text = ovf_text(&props);
+    // 22.4 reads the seed directory itself; ds-identify looks in seed/ovf.
+    m.write("/var/lib/cloud/seed/ovf-env.xml", &text);
+    m.write("/var/lib/cloud/seed/ovf/ovf-env.xml", &text);
+    m.write(
+        "/srv/ovf-seed/meta-data",
+        "instance-id: from-seedfrom\nlocal-hostname: not-this-one\n",
+    );
+    m.write(
+        "/srv/ovf-seed/user-data",
+        &user_data("/etc/from-ovf-seedfrom"),
+    );
+    m.boot();
+    assert_booted(
+        &m,
+        "from-seedfrom",
+        "seeded-ovf",
+        KEY,
+        "/etc/from-ovf-seedfrom",
+        "ovf",
+    );
+    assert_eq!(
+        m.read("/var/lib/cloud/instances/from-seedfrom/datasource"),
+        "DataSourceOVF: DataSourceOVF [seed=/var/lib/cloud/seed/ovf-env.xml,file:///srv/ovf-seed/]\n"
+    );
+}
+
+#[test]
+fn ovf_guestinfo_transport() {
+    let Some(m) = vmware_machine(&[]) else {
+        return;
+    };
+    vmware_dmi(&m);
+    m.write(
+        "/var/lib/guestinfo/ovfEnv",
+        &ovf_text(&ovf_props("ovf-guestinfo", "/etc/from-ovf-guestinfo")),
+    );
+    m.boot();
+    assert_booted(
+        &m,
+        "ovf-guestinfo",
+        "ovfhost",
+        KEY,
+        "/etc/from-ovf-guestinfo",
+        "ovf",
+    );
+    assert_eq!(
+        m.read("/var/lib/cloud/instances/ovf-guestinfo/datasource"),
+        "DataSourceOVF: DataSourceOVF [seed=com.vmware.guestInfo]\n"
+    );
+    assert_eq!(
+        m.read("/var/log/rpctool.calls"),
+        "info-get guestinfo.ovfEnv\n"
+    );
+}
+
+#[test]
+fn ovf_is_not_tried_without_a_cdrom() {
+    // Labelled as OVF, but on a disk (vdb), not a CD-ROM.
+    let m = Machine::new();
+    let iso = iso_image(
+        m.root(),
+        "OVF ENV",
+        &[(
+            "ovf-env.xml",
+            ovf_text(&ovf_props("no", "/etc/from-ovf")).as_bytes(),
+        )],
+    );
+    attach(&m, &iso, "vdb");
+    m.boot();
+    assert_eq!(
+        m.read("/var/lib/cloud/data/instance-id"),
+        "iid-datasource-none\n"
+    );
+    assert!(!m.exists("/etc/from-ovf"));
+}
+
+#[test]
+fn a_malformed_ovf_environment_is_reported_and_the_search_goes_on() {
+    let m = Machine::seeded(META, &user_data("/etc/from-nocloud"));
+    let iso = iso_image(
+        m.root(),
+        "OVF ENV",
+        &[(
+            "ovf-env.xml",
+            b"<Environment><PropertySection></Environment>\n",
+        )],
+    );
+    attach(&m, &iso, "sr0");
+    m.write(
+        "/etc/cloud/cloud.cfg",
+        "datasource_list: [OVF, NoCloud, None]\n",
+    );
+    m.run_ok(&["init", "--local"], 1);
+    assert_eq!(
+        m.stage_errors("init-local"),
+        ["OVF: /dev/sr0/ovf-env.xml: line 1: mismatched tag: </Environment> closes <PropertySection>"]
+    );
+    m.run_ok(&["init"], 0);
+    assert!(m.exists("/etc/from-nocloud"));
 }

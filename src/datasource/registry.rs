@@ -32,6 +32,7 @@ macro_rules! registry {
             nocloud::NoCloud,
             configdrive::ConfigDrive,
             opennebula::OpenNebula,
+            ovf::Ovf,
             openstack::OpenStack,
             ec2::Ec2,
             vmware::VMware,
@@ -133,6 +134,8 @@ mod tests {
             ("OpenNebula", "OpenNebula"),
             ("OpenNebulaNet", "OpenNebula"),
             ("DataSourceVMware", "VMware"),
+            ("OVF", "OVF"),
+            ("DataSourceOVFNet", "OVF"),
         ] {
             assert_eq!(
                 by_name(asked).map(|d| d.info().name),
@@ -152,6 +155,7 @@ mod tests {
                 "NoCloud",
                 "ConfigDrive",
                 "OpenNebula",
+                "OVF",
                 "OpenStack",
                 "Ec2",
                 "VMware",
