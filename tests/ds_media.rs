@@ -570,3 +570,121 @@ fn a_malformed_ovf_environment_is_reported_and_the_search_goes_on() {
     m.run_ok(&["init"], 0);
     assert!(m.exists("/etc/from-nocloud"));
 }
+
+// ------------------------------------------------------------------ AltCloud
+
+/// A 1.44 MB vfat floppy image holding `files` at its top.
+fn floppy_image(dir: &Path, files: &[(&str, &str)]) -> PathBuf {
+    let img = dir.join("floppy.img");
+    std::fs::File::create(&img)
+        .unwrap()
+        .set_len(1440 << 10)
+        .unwrap();
+    run_image_tool("mkfs.vfat", &[img.to_str().unwrap()]);
+    for (name, content) in files {
+        let p = dir.join(name);
+        std::fs::write(&p, content).unwrap();
+        run_image_tool(
+            "mcopy",
+            &[
+                "-i",
+                img.to_str().unwrap(),
+                p.to_str().unwrap(),
+                &format!("::/{name}"),
+            ],
+        );
+    }
+    img
+}
+
+/// AltCloud's user-data: it has no meta-data of its own to speak of.
+fn altcloud_user_data(file: &str) -> String {
+    format!(
+        "#cloud-config\nhostname: alt-vm\nssh_authorized_keys: ['{KEY}']\n\
+         write_files: [{{path: {file}, content: applied}}]\n"
+    )
+}
+
+const ALTCLOUD_LIST: &str = "datasource_list: [AltCloud, None]\n";
+
+#[test]
+fn altcloud_rhev_floppy_boots_the_instance() {
+    let m = Machine::new();
+    m.write("/sys/class/dmi/id/product_name", "RHEV Hypervisor\n");
+    m.write("/etc/cloud/cloud.cfg", ALTCLOUD_LIST);
+    let img = floppy_image(
+        m.root(),
+        &[(
+            "user-data.txt",
+            &format!("\n{}\n\n", altcloud_user_data("/etc/from-rhev")),
+        )],
+    );
+    attach(&m, &img, "fd0");
+    m.boot();
+    assert_booted(&m, "455", "alt-vm", KEY, "/etc/from-rhev", "altcloud");
+    assert_eq!(
+        m.read("/var/lib/cloud/instances/455/datasource"),
+        "DataSourceAltCloud: DataSourceAltCloud [seed=None]\n"
+    );
+    assert_eq!(
+        m.run_ok(&["query", "v1.subplatform"], 0),
+        "rhev (/dev/fd0)\n"
+    );
+    assert_eq!(m.run_ok(&["query", "v1.local_hostname"], 0), "localhost\n");
+}
+
+#[test]
+fn altcloud_vsphere_by_cloud_info() {
+    let m = Machine::new();
+    // cloud-info wins over DMI; deltacloud-user-data.txt over user-data.txt.
+    m.write("/etc/sysconfig/cloud-info", "  vsphere\n");
+    m.write("/sys/class/dmi/id/product_name", "RHEV Hypervisor\n");
+    m.write("/etc/cloud/cloud.cfg", ALTCLOUD_LIST);
+    let iso = iso_image(
+        m.root(),
+        "CDROM",
+        &[
+            (
+                "deltacloud-user-data.txt",
+                altcloud_user_data("/etc/from-vsphere").as_bytes(),
+            ),
+            ("user-data.txt", user_data("/etc/not-this-one").as_bytes()),
+        ],
+    );
+    attach(&m, &iso, "sr0");
+    m.boot();
+    assert_booted(&m, "455", "alt-vm", KEY, "/etc/from-vsphere", "altcloud");
+    assert!(!m.exists("/etc/not-this-one"));
+    assert_eq!(
+        m.run_ok(&["query", "v1.subplatform"], 0),
+        "vsphere (/dev/sr0)\n"
+    );
+}
+
+#[test]
+fn altcloud_is_not_tried_unless_the_config_names_it() {
+    // Its platform and media, but the built-in list: ds-identify never
+    // finds AltCloud, so neither does cloudboot.
+    let m = Machine::new();
+    m.write("/sys/class/dmi/id/product_name", "RHEV Hypervisor\n");
+    let img = floppy_image(
+        m.root(),
+        &[("user-data.txt", &altcloud_user_data("/etc/from-rhev"))],
+    );
+    attach(&m, &img, "fd0");
+    m.boot();
+    assert_eq!(
+        m.read("/var/lib/cloud/data/instance-id"),
+        "iid-datasource-none\n"
+    );
+    assert!(!m.exists("/etc/from-rhev"));
+    // Named, but no RHEV or vSphere: not found.
+    let m = Machine::new();
+    m.write("/etc/cloud/cloud.cfg", ALTCLOUD_LIST);
+    attach(&m, &img, "fd0");
+    m.boot();
+    assert_eq!(
+        m.read("/var/lib/cloud/data/instance-id"),
+        "iid-datasource-none\n"
+    );
+}

@@ -32,6 +32,7 @@ macro_rules! registry {
             nocloud::NoCloud,
             configdrive::ConfigDrive,
             opennebula::OpenNebula,
+            altcloud::AltCloud,
             ovf::Ovf,
             openstack::OpenStack,
             ec2::Ec2,
@@ -135,6 +136,7 @@ mod tests {
             ("OpenNebulaNet", "OpenNebula"),
             ("DataSourceVMware", "VMware"),
             ("OVF", "OVF"),
+            ("AltCloud", "AltCloud"),
             ("DataSourceOVFNet", "OVF"),
         ] {
             assert_eq!(
@@ -155,6 +157,7 @@ mod tests {
                 "NoCloud",
                 "ConfigDrive",
                 "OpenNebula",
+                "AltCloud",
                 "OVF",
                 "OpenStack",
                 "Ec2",

@@ -71,12 +71,22 @@ impl Rpctool {
     /// Runs one RPC command inside the root; `Err` when it could not run
     /// at all (or ran too long), with the reason.
     pub fn call(&self, ctx: &DsContext, rpc: &str) -> Result<Answer, String> {
-        let argv = self.argv(rpc);
+        run_bounded(ctx, &self.argv(rpc), CALL_TIMEOUT)
+    }
+}
+
+/// Runs `argv` inside the root (chroot when it is not `/`, which needs
+/// root), its output captured and bounded, killed after `timeout`; `Err`
+/// when it could not run or ran too long, with the reason. (AltCloud's
+/// `modprobe floppy` runs through it too.)
+pub fn run_bounded(ctx: &DsContext, argv: &[String], timeout: Duration) -> Result<Answer, String> {
+    let rpc = argv[1..].join(" ");
+    let program = &argv[0];
         let host_root = ctx.root.is_host_root();
         if !host_root && !crate::exec::privileged() {
             return Err(format!(
                 "{} not run: running it inside {} needs root (chroot)",
-                self.path,
+                program,
                 ctx.root.host_path().display()
             ));
         }
@@ -102,7 +112,7 @@ impl Rpctool {
                 });
             }
         }
-        let mut child = cmd.spawn().map_err(|e| format!("{}: {e}", self.path))?;
+        let mut child = cmd.spawn().map_err(|e| format!("{program}: {e}"))?;
         let limited = |r: Option<Box<dyn Read + Send>>, max: usize| {
             std::thread::spawn(move || {
                 let mut out = Vec::new();
@@ -114,7 +124,7 @@ impl Rpctool {
         };
         let out = limited(child.stdout.take().map(|r| Box::new(r) as _), MAX_USER_DATA);
         let err = limited(child.stderr.take().map(|r| Box::new(r) as _), 64 << 10);
-        let deadline = Instant::now() + CALL_TIMEOUT;
+        let deadline = Instant::now() + timeout;
         let status = loop {
             match child.try_wait() {
                 Ok(Some(status)) => break status,
@@ -125,20 +135,18 @@ impl Rpctool {
                     let _ = child.kill();
                     let _ = child.wait();
                     return Err(format!(
-                        "{} {rpc:?}: no answer in {} s; killed",
-                        self.path,
-                        CALL_TIMEOUT.as_secs()
+                        "{program} {rpc:?}: no answer in {} s; killed",
+                        timeout.as_secs()
                     ));
                 }
-                Err(e) => return Err(format!("{}: {e}", self.path)),
+                Err(e) => return Err(format!("{program}: {e}")),
             }
         };
         let stdout = out.join().unwrap_or_default();
         let stderr = err.join().unwrap_or_default();
         if stdout.len() > MAX_USER_DATA {
             return Err(format!(
-                "{} {rpc:?}: more than {MAX_USER_DATA} bytes of answer",
-                self.path
+                "{program} {rpc:?}: more than {MAX_USER_DATA} bytes of answer"
             ));
         }
         // subp decodes with errors="replace".
@@ -147,5 +155,4 @@ impl Rpctool {
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
             stderr: String::from_utf8_lossy(&stderr).into_owned(),
         })
-    }
 }
