@@ -688,3 +688,63 @@ fn altcloud_is_not_tried_unless_the_config_names_it() {
         "iid-datasource-none\n"
     );
 }
+
+#[test]
+fn vmware_guestinfo_from_the_environment() {
+    // A container: VMX_GUESTINFO and the keys as variables, no DMI, no tool.
+    let m = Machine::new();
+    let md = format!(
+        r#"{{"instance-id": "vm-env", "local-hostname": "env-host", "public-keys": "{KEY}"}}"#
+    );
+    let ud = base64(user_data("/etc/from-vmware-env").as_bytes());
+    for args in [
+        &["init", "--local"][..],
+        &["init"][..],
+        &["modules", "--mode=config"][..],
+        &["modules", "--mode=final"][..],
+    ] {
+        let out = std::process::Command::new(BIN)
+            .arg("--root")
+            .arg(m.root())
+            .args(args)
+            .env("VMX_GUESTINFO", "1")
+            .env("VMX_GUESTINFO_METADATA", &md)
+            .env("VMX_GUESTINFO_USERDATA", &ud)
+            .env("VMX_GUESTINFO_USERDATA_ENCODING", "base64")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_booted(
+        &m,
+        "vm-env",
+        "env-host",
+        KEY,
+        "/etc/from-vmware-env",
+        "vmware",
+    );
+    assert_eq!(
+        m.run_ok(&["query", "v1.subplatform"], 0),
+        "envvar (VMX_GUESTINFO_METADATA)\n"
+    );
+}
+
+#[test]
+fn an_oversized_guestinfo_answer_is_refused() {
+    let Some(m) = vmware_machine(&[]) else {
+        return;
+    };
+    vmware_dmi(&m);
+    // 17 MiB of user-data: more than cloudboot reads of any one blob.
+    std::fs::write(m.path("/var/lib/guestinfo/userdata"), vec![b'x'; 17 << 20]).unwrap();
+    m.write("/var/lib/guestinfo/metadata", r#"{"instance-id": "big"}"#);
+    m.run_ok(&["init", "--local"], 1);
+    assert_eq!(
+        m.stage_errors("init-local"),
+        ["VMware: /usr/bin/vmware-rpctool: guestinfo.userdata: /usr/bin/vmware-rpctool \"info-get guestinfo.userdata\": more than 16777216 bytes of answer"]
+    );
+}
