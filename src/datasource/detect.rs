@@ -238,6 +238,23 @@ impl<'a> Facts<'a> {
     }
 }
 
+/// Whether the config asks for datasource `name` itself: a
+/// `datasource_list` that is not the built-in one and names it. ds-identify
+/// honours such a list without its checks when it names one source, so a
+/// datasource detected by its platform is still tried then (bounded as
+/// unconfirmed).
+pub fn named_in_config(cfg: &crate::value::Value, name: &str) -> bool {
+    let Some(list) = cfg
+        .get("datasource_list")
+        .and_then(crate::value::Value::as_seq)
+    else {
+        return false;
+    };
+    let names: Vec<String> = list.iter().map(crate::value::Value::python_str).collect();
+    names != super::registry::default_list()
+        && names.iter().any(|n| super::registry::bare_name(n) == name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

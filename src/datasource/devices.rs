@@ -21,24 +21,44 @@ pub fn candidates(
     labels: &[&str],
     problems: &mut Vec<String>,
 ) -> Vec<Box<dyn SeedSource>> {
-    let mut out: Vec<Box<dyn SeedSource>> = Vec::new();
-    // The devices were probed once for detection; only those labelled
-    // `labels` are opened here.
+    candidates_ranked(
+        ctx,
+        &|_, label| labels.contains(&label).then_some(0),
+        problems,
+    )
+}
+
+/// Devices whose filesystem `rank` accepts (by type and label; `None`
+/// skips it), opened as seed sources, lower ranks first and otherwise in
+/// the order they are found: for datasources that look for more than one
+/// label, then for any ISO9660 (OpenNebula's `LABEL=CONTEXT`,
+/// `LABEL=CDROM`, `TYPE=iso9660`).
+pub fn candidates_ranked(
+    ctx: &DsContext,
+    rank: &dyn Fn(&'static str, &str) -> Option<u8>,
+    problems: &mut Vec<String>,
+) -> Vec<Box<dyn SeedSource>> {
+    let mut out: Vec<(u8, Box<dyn SeedSource>)> = Vec::new();
+    // The devices were probed once, for detection; only those `rank`
+    // accepts are opened here.
     for fact in ctx.facts.filesystems() {
         let (shown, host, fs_type, label) = (&fact.device, &fact.host, fact.fs_type, &fact.label);
-        if !labels.iter().any(|l| l == label) {
+        let Some(at) = rank(fs_type, label) else {
             continue;
-        }
+        };
         let Ok(file) = File::open(host) else {
             continue;
         };
         match blockfs::open(file) {
             Ok(fs) => {
                 tracing::debug!("{shown}: {fs_type} labelled {label}");
-                out.push(Box::new(DeviceSource {
-                    fs,
-                    device: shown.clone(),
-                }));
+                out.push((
+                    at,
+                    Box::new(DeviceSource {
+                        fs,
+                        device: shown.clone(),
+                    }),
+                ));
             }
             Err(e) if ctx.mount_fallback => {
                 match super::mounted::MountedSource::mount(ctx.root, host, shown) {
@@ -46,7 +66,7 @@ pub fn candidates(
                         tracing::warn!(
                             "{shown}: read natively failed ({e}); mounted read-only instead"
                         );
-                        out.push(Box::new(src));
+                        out.push((at, Box::new(src)));
                     }
                     Err(why) => problems.push(format!(
                         "{shown} ({fs_type}, label {label}): {e}; mount fallback: {why}"
@@ -56,7 +76,9 @@ pub fn candidates(
             Err(e) => problems.push(format!("{shown} ({fs_type}, label {label}): {e}")),
         }
     }
-    out
+    // Stable: the order found stays within a rank.
+    out.sort_by_key(|(at, _)| *at);
+    out.into_iter().map(|(_, src)| src).collect()
 }
 
 /// Every device to probe, as (name to show, path on this machine): the

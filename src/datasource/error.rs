@@ -141,4 +141,17 @@ pub enum DsError {
     /// The platform's own inconsistency, in 22.4's words (Hetzner's serial).
     #[error("{0}")]
     Platform(String),
+
+    // OpenNebula, VMware, OVF, AltCloud (media and hypervisor channels).
+    /// A file that is there but not usable as a whole (context.sh that
+    /// bash would refuse, ovf-env.xml that is not XML), with the reason.
+    #[error("{file}: {error}")]
+    BadFile { file: String, error: String },
+    /// One key of a file or channel whose value is not usable.
+    #[error("{file}: {key}: {error}")]
+    BadValue {
+        file: String,
+        key: String,
+        error: String,
+    },
 }

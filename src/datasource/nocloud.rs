@@ -228,31 +228,8 @@ impl NoCloud {
     /// `util.read_seeded`: `<seedfrom>meta-data`, `user-data`, `vendor-data`
     /// by plain string concatenation (`%s` stands for the name).
     fn read_seedfrom(ctx: &DsContext, base: &str) -> Result<Seed, DsError> {
-        let url = |name: &str| {
-            if base.contains("%s") {
-                base.replace("%s", name)
-            } else {
-                format!("{base}{name}")
-            }
-        };
-        let fetch = |name: &str| -> Result<Option<Vec<u8>>, DsError> {
-            let u = url(name);
-            if let Some(path) = u
-                .strip_prefix("file://")
-                .or(u.starts_with('/').then_some(u.as_str()))
-            {
-                return Ok(read_limited(ctx.fs, Path::new(path), MAX_USER_DATA)?);
-            }
-            match crate::http::get(&u, &crate::http::Limits::default()) {
-                Ok(r) if r.ok() => Ok(Some(r.body)),
-                Ok(r) if r.status == 404 => Ok(None),
-                Ok(r) => Err(DsError::HttpStatus {
-                    url: u,
-                    status: r.status,
-                }),
-                Err(e) => Err(e.into()),
-            }
-        };
+        let url = |name: &str| seeded_url(base, name);
+        let fetch = |name: &str| fetch_seeded(ctx, base, name);
         let meta_raw = fetch("meta-data")?.ok_or_else(|| DsError::Missing(url("meta-data")))?;
         let mut problems = Vec::new();
         let meta = load_mapping(&meta_raw, &url("meta-data"), &mut problems);
@@ -269,6 +246,42 @@ impl NoCloud {
             network_config: None,
             user_data_from: Some(url("user-data")),
         })
+    }
+}
+
+/// `util.read_seeded`'s URL of one file: `<seedfrom><name>` by plain
+/// string concatenation (`%s` stands for the name).
+pub(super) fn seeded_url(base: &str, name: &str) -> String {
+    if base.contains("%s") {
+        base.replace("%s", name)
+    } else {
+        format!("{base}{name}")
+    }
+}
+
+/// One file of a `seedfrom` (`file://` or a path under the root, else
+/// HTTP), bounded; `Ok(None)` when absent (404). OVF's `seedfrom` reads
+/// through it too.
+pub(super) fn fetch_seeded(
+    ctx: &DsContext,
+    base: &str,
+    name: &str,
+) -> Result<Option<Vec<u8>>, DsError> {
+    let u = seeded_url(base, name);
+    if let Some(path) = u
+        .strip_prefix("file://")
+        .or(u.starts_with('/').then_some(u.as_str()))
+    {
+        return Ok(read_limited(ctx.fs, Path::new(path), MAX_USER_DATA)?);
+    }
+    match crate::http::get(&u, &crate::http::Limits::default()) {
+        Ok(r) if r.ok() => Ok(Some(r.body)),
+        Ok(r) if r.status == 404 => Ok(None),
+        Ok(r) => Err(DsError::HttpStatus {
+            url: u,
+            status: r.status,
+        }),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -32,8 +32,11 @@ macro_rules! registry {
             nocloud::NoCloud,
             configdrive::ConfigDrive,
             lxd::Lxd,
+            opennebula::OpenNebula,
             digitalocean::DigitalOcean,
             azure::Azure,
+            altcloud::AltCloud,
+            ovf::Ovf,
             maas::Maas,
             gce::Gce,
             openstack::OpenStack,
@@ -51,6 +54,7 @@ macro_rules! registry {
             exoscale::Exoscale,
             rbxcloud::RbxCloud,
             upcloud::UpCloud,
+            vmware::VMware,
             nwcs::Nwcs,
             none::NoneSource,
         }
@@ -171,6 +175,12 @@ mod tests {
             ("Exoscale", "Exoscale"),
             ("CloudStack", "CloudStack"),
             ("DigitalOcean", "DigitalOcean"),
+            ("OpenNebula", "OpenNebula"),
+            ("OpenNebulaNet", "OpenNebula"),
+            ("DataSourceVMware", "VMware"),
+            ("OVF", "OVF"),
+            ("AltCloud", "AltCloud"),
+            ("DataSourceOVFNet", "OVF"),
         ] {
             assert_eq!(
                 by_name(asked).map(|d| d.info().name),
@@ -178,8 +188,19 @@ mod tests {
                 "{asked}"
             );
         }
-        assert!(by_name("GCE").is_none());
         assert!(by_name("nocloud").is_none());
+        assert!(by_name("Nowhere").is_none());
+    }
+
+    #[test]
+    fn every_cloud_init_datasource_is_registered() {
+        for name in CLOUD_INIT_DATASOURCES {
+            assert!(
+                by_name(name).is_some(),
+                "cloud-init 22.4's {name} is not registered"
+            );
+        }
+        assert_eq!(default_list(), CLOUD_INIT_DATASOURCES);
     }
 
     #[test]
@@ -190,8 +211,11 @@ mod tests {
                 "NoCloud",
                 "ConfigDrive",
                 "LXD",
+                "OpenNebula",
                 "DigitalOcean",
                 "Azure",
+                "AltCloud",
+                "OVF",
                 "MAAS",
                 "GCE",
                 "OpenStack",
@@ -209,6 +233,7 @@ mod tests {
                 "Exoscale",
                 "RbxCloud",
                 "UpCloud",
+                "VMware",
                 "NWCS",
                 "None",
             ]
