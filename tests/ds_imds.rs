@@ -634,6 +634,17 @@ fn exoscale_on_its_real_address_with_its_password_server() {
     let plan = fresh.plan(&[]);
     assert!(plan.contains("run chpasswd < <redacted>"), "{plan}");
     assert!(!plan.contains(EXO_PASSWORD));
+    // A plan changes nothing: it asked, and did not acknowledge, so the
+    // server still has the password for the real boot.
+    let acks = |server: &MetadataServer| {
+        server
+            .requests()
+            .iter()
+            .filter(|r| r.header("DomU_Request") == Some("saved_password"))
+            .count()
+    };
+    assert_eq!(acks(&passwords), 1);
+    assert!(passwords.requests().len() > 2, "the plan asked");
 }
 
 #[test]

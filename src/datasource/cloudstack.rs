@@ -218,7 +218,7 @@ impl CloudStack {
             nothing: &["", "saved_password"],
             refused: &["bad_request"],
         };
-        let config = match ask_password_server(&password_client, "", &answers) {
+        let config = match ask_password_server(&password_client, "", &answers, ctx.planning) {
             Ok(password) => password.map(password_config),
             Err(e) => {
                 // As 22.4: logged, and the instance is still found.

@@ -82,16 +82,20 @@ impl Exoscale {
             nothing: &["", "saved_password"],
             refused: &[],
         };
-        let config =
-            match ask_password_server(&password_client, &format!("{api_version}/"), &answers) {
-                Ok(Some(p)) => Some(password_config(p)),
-                Ok(None) => None,
-                Err(e) => {
-                    // As 22.4: logged, and the instance is still found.
-                    tracing::warn!("failed to read from password server url {password_base}: {e}");
-                    None
-                }
-            };
+        let config = match ask_password_server(
+            &password_client,
+            &format!("{api_version}/"),
+            &answers,
+            ctx.planning,
+        ) {
+            Ok(Some(p)) => Some(password_config(p)),
+            Ok(None) => None,
+            Err(e) => {
+                // As 22.4: logged, and the instance is still found.
+                tracing::warn!("failed to read from password server url {password_base}: {e}");
+                None
+            }
+        };
         Ok(Some(Instance {
             dsname: "Exoscale".into(),
             class_name: "DataSourceExoscale".into(),

@@ -22,11 +22,14 @@ pub(super) struct PasswordAnswers<'a> {
 /// Asks a CloudStack-style password server (`DomU_Request:
 /// send_my_password`) at `path` and acknowledges a password it gives
 /// (`DomU_Request: saved_password`), so it is handed out once. `Ok(None)`:
-/// no password to set. The password is never put in a message.
+/// no password to set. The password is never put in a message. A plan
+/// (`planning`) asks but does not acknowledge: the server keeps the
+/// password for the real boot.
 pub(super) fn ask_password_server(
     client: &Client,
     path: &str,
     answers: &PasswordAnswers,
+    planning: bool,
 ) -> Result<Option<String>, DsError> {
     let ask = |request: &str| match client.request("GET", path, &[("DomU_Request", request)]) {
         Ok(r) if r.ok() => Ok(r.body),
@@ -59,7 +62,9 @@ pub(super) fn ask_password_server(
             client.url(path)
         )));
     }
-    ask("saved_password")?;
+    if !planning {
+        ask("saved_password")?;
+    }
     Ok(Some(password))
 }
 
