@@ -194,3 +194,99 @@ fn the_shipped_examples_are_valid() {
         assert!(out.starts_with("Valid datasource description"), "{out}");
     }
 }
+
+const NWCS_META: &str = r##"{"instance-id": "nwcs-77", "hostname": "nwcs-box", "public-keys": ["ssh-ed25519 AAAAC3Nzb nwcs-key"], "network": {"version": 1, "config": [{"type": "physical", "name": "eth0", "mac_address": "aa:bb:cc:00:11:22", "subnets": [{"type": "dhcp"}]}]}, "userdata": "#cloud-config\nwrite_files: [{path: /etc/from-declared, content: described}]\n", "vendordata": "#cloud-config\nruncmd: [[true]]\n"}"##;
+
+fn nwcs_service(r: &Request) -> Reply {
+    match r.path.as_str() {
+        "/api/v1/metadata" => Reply::ok(NWCS_META),
+        _ => Reply::not_found(),
+    }
+}
+
+/// What a user sees of an instance, whichever datasource gave it: the
+/// instance-id, hostname, keys, user-data and vendor-data as stored, the
+/// network config, and `v1` of instance-data (all but `subplatform`, which
+/// names the URL each read, and the datasource's own name).
+fn instance_as_seen(m: &Machine, iid: &str) -> Vec<(String, String)> {
+    let cache: serde_json::Value = serde_json::from_str(&m.read(&format!(
+        "/var/lib/cloud/instances/{iid}/cloudboot-datasource.json"
+    )))
+    .unwrap();
+    let mut v1: serde_json::Value = serde_json::from_str(&m.run_ok(&["query", "v1"], 0)).unwrap();
+    let v1 = v1.as_object_mut().unwrap();
+    v1.remove("subplatform");
+    v1.remove("datasource");
+    let mut seen = vec![
+        (
+            "instance-id".into(),
+            m.read("/var/lib/cloud/data/instance-id"),
+        ),
+        ("hostname".into(), m.read("/etc/hostname")),
+        ("keys".into(), m.read("/root/.ssh/authorized_keys")),
+        ("written".into(), m.read("/etc/from-declared")),
+        ("network_config".into(), cache["network_config"].to_string()),
+        ("v1".into(), serde_json::to_string_pretty(&v1).unwrap()),
+    ];
+    for f in ["user-data.txt", "vendor-data.txt"] {
+        seen.push((
+            f.into(),
+            m.read(&format!("/var/lib/cloud/instances/{iid}/{f}")),
+        ));
+    }
+    seen
+}
+
+/// The shipped example boots the instance the built-in datasource boots,
+/// from the same service.
+fn same_as_builtin(example: &str, dmi: &[(&str, &str)], handler: fn(&Request) -> Reply, iid: &str) {
+    let _server = MetadataServer::on("169.254.169.254:80", Box::new(handler));
+    let boot = |described: bool| {
+        let m = Machine::new();
+        for (field, value) in dmi {
+            m.write(&format!("/sys/class/dmi/id/{field}"), &format!("{value}\n"));
+        }
+        if described {
+            with_example(&m, example);
+        }
+        m.boot();
+        let line = m.read(&format!("/var/lib/cloud/instances/{iid}/datasource"));
+        assert_eq!(line.contains("Described"), described, "{line}");
+        instance_as_seen(&m, iid)
+    };
+    let builtin = boot(false);
+    let described = boot(true);
+    for ((what, b), (_, d)) in builtin.iter().zip(&described) {
+        assert_eq!(
+            b, d,
+            "{example}: {what} differs from the built-in datasource's"
+        );
+    }
+}
+
+#[test]
+fn the_hetzner_example_gives_the_built_in_hetzner_instance() {
+    if !need_root() {
+        return;
+    }
+    // The built-in insists that the instance-id is the DMI serial, as 22.4.
+    same_as_builtin(
+        "hetzner.yaml",
+        &[("sys_vendor", "Hetzner"), ("product_serial", "4711")],
+        hetzner_service,
+        "4711",
+    );
+}
+
+#[test]
+fn the_nwcs_example_gives_the_built_in_nwcs_instance() {
+    if !need_root() {
+        return;
+    }
+    same_as_builtin(
+        "nwcs.yaml",
+        &[("sys_vendor", "NWCS")],
+        nwcs_service,
+        "nwcs-77",
+    );
+}
