@@ -30,19 +30,6 @@ fn with_example(m: &Machine, name: &str) {
     m.write(&format!("/etc/cloudboot/datasources.d/{name}"), &text);
 }
 
-/// `/run/cloud-init/cloud-id` is a link to `cloud-id-<id>`, which holds the id.
-fn assert_cloud_id(m: &Machine, id: &str) {
-    let link = std::fs::read_link(m.path("/run/cloud-init/cloud-id")).unwrap();
-    assert_eq!(
-        link.display().to_string(),
-        format!("/run/cloud-init/cloud-id-{id}")
-    );
-    assert_eq!(
-        m.read(&format!("/run/cloud-init/cloud-id-{id}")),
-        format!("{id}\n")
-    );
-}
-
 fn need_root() -> bool {
     skip::require(&[Need::Root(
         "a metadata address in a private network namespace",
@@ -68,7 +55,7 @@ fn the_hetzner_example_boots_an_instance() {
         m.read("/var/lib/cloud/instances/4711/vendor-data.txt"),
         "#cloud-config\nwrite_files: [{path: /etc/vendor-ran, content: v}]\n"
     );
-    assert_cloud_id(&m, "hetzner");
+    m.assert_cloud_id("hetzner");
     assert_eq!(m.run_ok(&["query", "v1.cloud_name"], 0), "hetzner\n");
     assert!(m
         .run_ok(&["query", "v1.public_ssh_keys"], 0)
@@ -136,7 +123,7 @@ fn a_token_step_and_headers() {
     m.boot();
     assert_eq!(m.read("/var/lib/cloud/data/instance-id"), "node-9\n");
     assert_eq!(m.read("/etc/token-ud"), "ok");
-    assert_cloud_id(&m, "mycloud");
+    m.assert_cloud_id("mycloud");
     let reqs = server.requests();
     assert_eq!(reqs[0].method, "PUT");
     assert!(reqs[1..]

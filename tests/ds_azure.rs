@@ -122,16 +122,6 @@ fn boot(m: &Machine) {
     }
 }
 
-/// `/run/cloud-init/cloud-id` names the cloud: a link (absolute, as
-/// cloud-init makes it) to `cloud-id-azure`, which says `azure`.
-fn assert_cloud_id(m: &Machine) {
-    assert_eq!(
-        std::fs::read_link(m.path("/run/cloud-init/cloud-id")).unwrap(),
-        std::path::Path::new("/run/cloud-init/cloud-id-azure")
-    );
-    assert_eq!(m.read("/run/cloud-init/cloud-id-azure"), "azure\n");
-}
-
 fn root_needed() -> bool {
     skip::require(&[
         skip::Need::Root("169.254.169.254 and 168.63.129.16 in a private network namespace"),
@@ -170,7 +160,7 @@ fn provisioning_from_the_cd_completes_with_report_ready() {
         .contains(r#"Please login as the user \"azureuser\" rather than the user \"root\""#));
     // CustomData is the user-data.
     assert_eq!(m.read("/etc/from-azure"), "customdata");
-    assert_cloud_id(&m);
+    m.assert_cloud_id("azure");
     assert_eq!(m.run_ok(&["query", "v1.cloud_name"], 0), "azure\n");
     assert_eq!(m.run_ok(&["query", "v1.region"], 0), "westeurope\n");
     assert_eq!(m.run_ok(&["query", "v1.availability_zone"], 0), "0\n");
@@ -288,7 +278,7 @@ fn a_seed_directory_and_the_wireserver_from_dhcp_option_245() {
         "DataSourceAzure: DataSourceAzure [seed=/var/lib/cloud/seed/azure]\n"
     );
     assert_eq!(m.read("/etc/from-azure"), "customdata");
-    assert_cloud_id(&m);
+    m.assert_cloud_id("azure");
     let fabric = wire.requests();
     assert_eq!(fabric.len(), 2, "{fabric:?}");
     assert_eq!(
@@ -420,7 +410,7 @@ fn without_media_imds_alone_provisions() {
     assert!(m
         .read("/home/azureuser/.ssh/authorized_keys")
         .contains(IMDS_KEY));
-    assert_cloud_id(&m);
+    m.assert_cloud_id("azure");
     assert_eq!(
         m.read("/var/lib/waagent/ovf-env.xml"),
         expected()["minimal_ovf"].as_str().unwrap()

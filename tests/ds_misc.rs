@@ -28,26 +28,9 @@ fn assert_booted(
     written: &str,
     cloud: &str,
 ) {
-    assert_eq!(
-        m.read("/var/lib/cloud/data/instance-id"),
-        format!("{iid}\n")
-    );
-    assert_eq!(m.read("/etc/hostname"), format!("{hostname}\n"));
-    assert!(
-        m.read(key_file).contains(KEY),
-        "{key_file}: {}",
-        m.read(key_file)
-    );
-    assert_eq!(m.read(&format!("/etc/{written}")), "applied");
-    let link = std::fs::read_link(m.path("/run/cloud-init/cloud-id")).unwrap();
-    assert_eq!(
-        link,
-        Path::new(&format!("/run/cloud-init/cloud-id-{cloud}"))
-    );
-    assert_eq!(
-        m.read(&format!("/run/cloud-init/cloud-id-{cloud}")),
-        format!("{cloud}\n")
-    );
+    let written = format!("/etc/{written}");
+    m.assert_booted(iid, hostname, (key_file, KEY), &written, cloud);
+    assert_eq!(m.read(&written), "applied");
 }
 
 /// Whether the search passed over `name` without trying it (its

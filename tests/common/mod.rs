@@ -130,6 +130,40 @@ impl Machine {
         text
     }
 
+    /// `/run/cloud-init/cloud-id` names the cloud: a link (absolute, as
+    /// cloud-init makes it, so read inside the root) to `cloud-id-<id>`,
+    /// which holds the id.
+    pub fn assert_cloud_id(&self, id: &str) {
+        let link = std::fs::read_link(self.path("/run/cloud-init/cloud-id")).unwrap();
+        assert_eq!(link, Path::new(&format!("/run/cloud-init/cloud-id-{id}")));
+        assert_eq!(
+            self.read(&format!("/run/cloud-init/cloud-id-{id}")),
+            format!("{id}\n")
+        );
+    }
+
+    /// What a boot on a cloud ends with, as its user checks it: the
+    /// instance-id, the hostname written, `key` in `key_file` (an
+    /// authorized_keys), the file user-data writes, and cloud-id.
+    pub fn assert_booted(
+        &self,
+        iid: &str,
+        hostname: &str,
+        (key_file, key): (&str, &str),
+        written: &str,
+        cloud_id: &str,
+    ) {
+        assert_eq!(
+            self.read("/var/lib/cloud/data/instance-id"),
+            format!("{iid}\n")
+        );
+        assert_eq!(self.read("/etc/hostname"), format!("{hostname}\n"));
+        let keys = self.read(key_file);
+        assert!(keys.contains(key), "{key} in {key_file}: {keys}");
+        assert!(self.exists(written), "{written} written by user-data");
+        self.assert_cloud_id(cloud_id);
+    }
+
     /// The four stages, in order, with cloud-init's verbs; each must exit 0.
     pub fn boot(&self) {
         for args in [
