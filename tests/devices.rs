@@ -7,6 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::images::*;
 use common::*;
 
 /// A vfat image labelled `label` holding `files` (relative path, content).
@@ -46,39 +47,6 @@ fn vfat_image(dir: &Path, label: &str, files: &[(&str, &str)]) -> PathBuf {
     img
 }
 
-/// An ISO9660 image with Joliet and Rock Ridge, as nova and cloud-localds make them.
-fn iso_image(dir: &Path, label: &str, files: &[(&str, &str)]) -> PathBuf {
-    let src = dir.join(format!("{label}-isosrc"));
-    for (rel, content) in files {
-        let p = src.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(&p, content).unwrap();
-    }
-    let img = dir.join(format!("{label}.iso"));
-    run_image_tool(
-        "genisoimage",
-        // As nova builds config drives: genisoimage -V config-2 -R -J.
-        &[
-            "-quiet",
-            "-o",
-            img.to_str().unwrap(),
-            "-V",
-            label,
-            "-R",
-            "-J",
-            src.to_str().unwrap(),
-        ],
-    );
-    img
-}
-
-/// Puts an image in the root as /dev/<name>, announced in /sys/class/block.
-fn attach(m: &Machine, img: &Path, name: &str) {
-    std::fs::create_dir_all(m.path("/dev")).unwrap();
-    std::fs::copy(img, m.path(&format!("/dev/{name}"))).unwrap();
-    std::fs::create_dir_all(m.path(&format!("/sys/class/block/{name}"))).unwrap();
-}
-
 const USER: &str = "#cloud-config\nwrite_files: [{path: /etc/from-device, content: seeded}]\n";
 
 #[test]
@@ -89,8 +57,8 @@ fn a_cidata_vfat_disk_under_the_root() {
         "cidata",
         &[("meta-data", "instance-id: vfat-1\n"), ("user-data", USER)],
     );
-    attach(&m, &img, "vdb");
-    attach(&m, &vfat_image(m.dir.path(), "other", &[("x", "y")]), "vdc");
+    m.attach(&img, "vdb");
+    m.attach(&vfat_image(m.dir.path(), "other", &[("x", "y")]), "vdc");
     m.boot();
     assert_eq!(m.read("/var/lib/cloud/data/instance-id"), "vfat-1\n");
     assert_eq!(m.read("/etc/from-device"), "seeded");
@@ -144,7 +112,7 @@ fn a_corrupt_image_is_reported_and_the_search_goes_on() {
         .expect("the openstack directory entry");
     bytes[entry + 26..entry + 28].copy_from_slice(&0xfff0u16.to_le_bytes());
     std::fs::write(&img, &bytes).unwrap();
-    attach(&m, &img, "sr0");
+    m.attach(&img, "sr0");
     // ConfigDrive first, so the broken drive is read before NoCloud's seed.
     m.write(
         "/etc/cloud/cloud.cfg",
@@ -178,7 +146,7 @@ fn a_cidata_iso_under_the_root() {
             ("network-config", "version: 2\nethernets: {}\n"),
         ],
     );
-    attach(&m, &img, "sr0");
+    m.attach(&img, "sr0");
     m.boot();
     assert_eq!(m.read("/var/lib/cloud/data/instance-id"), "iso-1\n");
     assert_eq!(m.read("/etc/from-device"), "seeded");
@@ -207,7 +175,7 @@ fn a_config_drive_iso_in_the_cdrom() {
             ("openstack/content/0000", "injected by nova\n"),
         ],
     );
-    attach(&m, &img, "sr0");
+    m.attach(&img, "sr0");
     m.boot();
     assert_eq!(m.read("/var/lib/cloud/data/instance-id"), "iso-drive\n");
     assert_eq!(m.read("/etc/from-device"), "seeded");
@@ -233,7 +201,7 @@ fn a_corrupt_iso_is_one_clear_error_and_the_next_datasource_is_tried() {
     bytes[root_record + 2..root_record + 6].copy_from_slice(&0x00ff_ffffu32.to_le_bytes());
     bytes[root_record + 6..root_record + 10].copy_from_slice(&0x00ff_ffffu32.to_be_bytes());
     std::fs::write(&img, &bytes).unwrap();
-    attach(&m, &img, "sr0");
+    m.attach(&img, "sr0");
     m.write(
         "/etc/cloud/cloud.cfg",
         "datasource_list: [ConfigDrive, NoCloud, None]\n",
@@ -283,7 +251,7 @@ fn a_drive_with_only_2012_08_10_and_nova_s_eni_template() {
             ),
         ],
     );
-    attach(&m, &img, "sr0");
+    m.attach(&img, "sr0");
     m.boot();
     assert_eq!(m.read("/var/lib/cloud/data/instance-id"), "folsom\n");
     assert_eq!(m.read("/etc/from-device"), "seeded");
@@ -308,7 +276,7 @@ fn a_version_1_drive_on_vfat() {
             ),
         ],
     );
-    attach(&m, &img, "vdb");
+    m.attach(&img, "vdb");
     m.boot();
     assert_eq!(m.read("/var/lib/cloud/data/instance-id"), "v1-vfat\n");
     assert_eq!(m.read("/etc/from-device"), "v1");
@@ -332,7 +300,7 @@ fn the_multinic_example_as_a_config_drive_iso() {
             example.to_str().unwrap(),
         ],
     );
-    attach(&m, &img, "sr0");
+    m.attach(&img, "sr0");
     m.boot();
     let iid = "4f3a1b9e-0b7c-4c1e-9a51-3c2d7f0e8a11";
     assert_eq!(

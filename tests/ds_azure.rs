@@ -9,6 +9,7 @@
 
 mod common;
 
+use common::images::*;
 use common::metadata_server::{Handler, MetadataServer, Reply, Request};
 use common::*;
 
@@ -77,26 +78,12 @@ fn azure_machine() -> Machine {
 /// The provisioning CD: ovf-env.xml on an ISO9660 image labelled as
 /// Azure labels it, in the root as `/dev/sr0`.
 fn provisioning_cd(m: &Machine, ovf: &[u8]) {
-    let src = m.dir.path().join("cd-src");
-    std::fs::create_dir_all(&src).unwrap();
-    std::fs::write(src.join("ovf-env.xml"), ovf).unwrap();
-    let img = m.dir.path().join("cd.iso");
-    run_image_tool(
-        "genisoimage",
-        &[
-            "-quiet",
-            "-o",
-            img.to_str().unwrap(),
-            "-V",
-            "rd_rdfe_stable.161212-1209",
-            "-R",
-            "-J",
-            src.to_str().unwrap(),
-        ],
+    let img = iso_image(
+        m.dir.path(),
+        "rd_rdfe_stable.161212-1209",
+        &[("ovf-env.xml", ovf)],
     );
-    std::fs::create_dir_all(m.path("/dev")).unwrap();
-    std::fs::copy(&img, m.path("/dev/sr0")).unwrap();
-    std::fs::create_dir_all(m.path("/sys/class/block/sr0")).unwrap();
+    m.attach(&img, "sr0");
 }
 
 /// Runs the four stages; the local stage finds Azure. The users module

@@ -164,27 +164,14 @@ fn ds_identify(root: &Path, case: &Case, names: &[&str]) -> Option<Vec<(String, 
 
 /// A filesystem image labelled `label`, for cloudboot to probe.
 fn image(dir: &Path, i: usize, ty: &str, label: &str) -> PathBuf {
-    let path = dir.join(format!("dev{i}.img"));
+    let dir = dir.join(format!("dev{i}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let files = [("x", "x")];
     if ty == "vfat" {
-        std::fs::write(&path, vec![0u8; 1 << 20]).unwrap();
-        common::run_image_tool("mkfs.vfat", &["-n", label, &path.display().to_string()]);
+        common::images::vfat_image(&dir, label, None, &files)
     } else {
-        let content = dir.join(format!("iso{i}"));
-        std::fs::create_dir_all(&content).unwrap();
-        std::fs::write(content.join("x"), "x").unwrap();
-        common::run_image_tool(
-            "genisoimage",
-            &[
-                "-quiet",
-                "-V",
-                label,
-                "-o",
-                &path.display().to_string(),
-                &content.display().to_string(),
-            ],
-        );
+        common::images::iso_image(&dir, label, &files)
     }
-    path
 }
 
 fn verdict_word(d: Detect) -> &'static str {

@@ -8,44 +8,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+use common::images::*;
 use common::*;
-
-/// An ISO9660 image labelled `label` (Joliet and Rock Ridge) holding `files`.
-fn iso_image(dir: &Path, label: &str, files: &[(&str, &[u8])]) -> PathBuf {
-    let src = dir.join(format!("{label}-isosrc").replace(' ', "_"));
-    for (rel, content) in files {
-        let p = src.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(&p, content).unwrap();
-    }
-    let img = dir.join(format!("{label}.iso").replace(' ', "_"));
-    run_image_tool(
-        "genisoimage",
-        &[
-            "-quiet",
-            "-o",
-            img.to_str().unwrap(),
-            "-V",
-            label,
-            "-R",
-            "-J",
-            src.to_str().unwrap(),
-        ],
-    );
-    img
-}
-
-/// Puts an image in the root as /dev/<name>, announced in /sys/class/block
-/// (with its size in 512-byte sectors, as sysfs gives it).
-fn attach(m: &Machine, img: &Path, name: &str) {
-    std::fs::create_dir_all(m.path("/dev")).unwrap();
-    std::fs::copy(img, m.path(&format!("/dev/{name}"))).unwrap();
-    let sectors = std::fs::metadata(img).unwrap().len() / 512;
-    m.write(
-        &format!("/sys/class/block/{name}/size"),
-        &format!("{sectors}\n"),
-    );
-}
 
 /// A physical NIC under the root's /sys/class/net.
 fn nic(m: &Machine, name: &str, mac: &str) {
@@ -116,7 +80,7 @@ fn opennebula_context_cd_boots_the_instance() {
         "CONTEXT",
         &[("context.sh", context_sh("").as_bytes())],
     );
-    attach(&m, &iso, "sr0");
+    m.attach(&iso, "sr0");
     nic(&m, "eth0", "02:00:0a:00:00:0f");
     nic(&m, "eth1", "02:00:0a:00:00:10");
     m.boot();
@@ -185,7 +149,7 @@ fn opennebula_is_not_tried_without_its_disk() {
         "OTHER",
         &[("context.sh", context_sh("").as_bytes())],
     );
-    attach(&m, &iso, "sr0");
+    m.attach(&iso, "sr0");
     m.boot();
     assert_eq!(
         m.read("/var/lib/cloud/data/instance-id"),
@@ -202,7 +166,7 @@ fn a_broken_context_sh_is_reported_and_the_search_goes_on() {
         "CONTEXT",
         &[("context.sh", b"SET_HOSTNAME='never closed\n")],
     );
-    attach(&m, &iso, "sr0");
+    m.attach(&iso, "sr0");
     m.write(
         "/etc/cloud/cloud.cfg",
         "datasource_list: [OpenNebula, NoCloud, None]\n",
@@ -415,7 +379,7 @@ fn ovf_transport_cd_boots_the_instance() {
         "OVF ENV",
         &[("ovf-env.xml", ovf_text(&props).as_bytes())],
     );
-    attach(&m, &iso, "sr0");
+    m.attach(&iso, "sr0");
     m.boot();
     assert_booted(&m, "ovf-iid-1", "ovfhost", KEY, "/etc/from-ovf", "ovf");
     assert_eq!(
@@ -447,7 +411,7 @@ fn an_ovf_cd_without_an_ovf_label_is_found_by_its_namespace() {
         "VMWARE_TRANSPORT",
         &[("ovf-env.xml", ovf_text(&props).as_bytes())],
     );
-    attach(&m, &iso, "sr1");
+    m.attach(&iso, "sr1");
     m.boot();
     assert_eq!(m.read("/var/lib/cloud/data/instance-id"), "ovf-iid-2\n");
     assert!(m.exists("/etc/from-ovf"));
@@ -529,7 +493,7 @@ fn ovf_is_not_tried_without_a_cdrom() {
             ovf_text(&ovf_props("no", "/etc/from-ovf")).as_bytes(),
         )],
     );
-    attach(&m, &iso, "vdb");
+    m.attach(&iso, "vdb");
     m.boot();
     assert_eq!(
         m.read("/var/lib/cloud/data/instance-id"),
@@ -549,7 +513,7 @@ fn a_malformed_ovf_environment_is_reported_and_the_search_goes_on() {
             b"<Environment><PropertySection></Environment>\n",
         )],
     );
-    attach(&m, &iso, "sr0");
+    m.attach(&iso, "sr0");
     m.write(
         "/etc/cloud/cloud.cfg",
         "datasource_list: [OVF, NoCloud, None]\n",
@@ -611,7 +575,7 @@ fn altcloud_rhev_floppy_boots_the_instance() {
             &format!("\n{}\n\n", altcloud_user_data("/etc/from-rhev")),
         )],
     );
-    attach(&m, &img, "fd0");
+    m.attach(&img, "fd0");
     m.boot();
     assert_booted(&m, "455", "alt-vm", KEY, "/etc/from-rhev", "altcloud");
     assert_eq!(
@@ -643,7 +607,7 @@ fn altcloud_vsphere_by_cloud_info() {
             ("user-data.txt", user_data("/etc/not-this-one").as_bytes()),
         ],
     );
-    attach(&m, &iso, "sr0");
+    m.attach(&iso, "sr0");
     m.boot();
     assert_booted(&m, "455", "alt-vm", KEY, "/etc/from-vsphere", "altcloud");
     assert!(!m.exists("/etc/not-this-one"));
@@ -663,7 +627,7 @@ fn altcloud_is_not_tried_unless_the_config_names_it() {
         m.root(),
         &[("user-data.txt", &altcloud_user_data("/etc/from-rhev"))],
     );
-    attach(&m, &img, "fd0");
+    m.attach(&img, "fd0");
     m.boot();
     assert_eq!(
         m.read("/var/lib/cloud/data/instance-id"),
@@ -673,7 +637,7 @@ fn altcloud_is_not_tried_unless_the_config_names_it() {
     // Named, but no RHEV or vSphere: not found.
     let m = Machine::new();
     m.write("/etc/cloud/cloud.cfg", ALTCLOUD_LIST);
-    attach(&m, &img, "fd0");
+    m.attach(&img, "fd0");
     m.boot();
     assert_eq!(
         m.read("/var/lib/cloud/data/instance-id"),

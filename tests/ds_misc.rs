@@ -6,8 +6,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+use common::images::*;
 use common::*;
 
 const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMisc misc@test";
@@ -38,75 +39,6 @@ fn assert_booted(
 fn not_tried(m: &Machine, name: &str) -> bool {
     m.read("/var/log/cloud-init.log")
         .contains(&format!("{name}: not detected on this platform; not tried"))
-}
-
-/// Writes `files` (relative path, content) under `dir`.
-fn tree(dir: &Path, files: &[(&str, &[u8])]) {
-    for (rel, content) in files {
-        let p = dir.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(&p, content).unwrap();
-    }
-}
-
-/// A vfat image labelled `label` (volume serial `serial`, 8 hex digits,
-/// when given) holding `files`, filled by mtools without mounting.
-fn vfat_image(dir: &Path, label: &str, serial: Option<&str>, files: &[(&str, &[u8])]) -> PathBuf {
-    let img = dir.join(format!("{label}.img"));
-    std::fs::File::create(&img)
-        .unwrap()
-        .set_len(4 << 20)
-        .unwrap();
-    let mut args = vec!["-n", label];
-    if let Some(s) = serial {
-        args.extend(["-i", s]);
-    }
-    args.push(img.to_str().unwrap());
-    run_image_tool("mkfs.vfat", &args);
-    let src = dir.join(format!("{label}-src"));
-    tree(&src, files);
-    for entry in std::fs::read_dir(&src).unwrap() {
-        let p = entry.unwrap().path();
-        run_image_tool(
-            "mcopy",
-            &[
-                "-s",
-                "-i",
-                img.to_str().unwrap(),
-                p.to_str().unwrap(),
-                "::/",
-            ],
-        );
-    }
-    img
-}
-
-/// An ISO9660 image (Rock Ridge, Joliet) labelled `label`.
-fn iso_image(dir: &Path, label: &str, files: &[(&str, &[u8])]) -> PathBuf {
-    let src = dir.join(format!("{label}-isosrc"));
-    tree(&src, files);
-    let img = dir.join(format!("{label}.iso"));
-    run_image_tool(
-        "genisoimage",
-        &[
-            "-quiet",
-            "-o",
-            img.to_str().unwrap(),
-            "-V",
-            label,
-            "-R",
-            "-J",
-            src.to_str().unwrap(),
-        ],
-    );
-    img
-}
-
-/// Puts an image in the root as /dev/<name>, announced in /sys/class/block.
-fn attach(m: &Machine, img: &Path, name: &str) {
-    std::fs::create_dir_all(m.path("/dev")).unwrap();
-    std::fs::copy(img, m.path(&format!("/dev/{name}"))).unwrap();
-    std::fs::create_dir_all(m.path(&format!("/sys/class/block/{name}"))).unwrap();
 }
 
 fn mtools_env() {
@@ -158,7 +90,7 @@ fn ibmcloud_os_code_config_2_disk() {
     xen(&m);
     let files = ibm_files("ibm-os-code-1", "from-ibm");
     let img = vfat_image(m.dir.path(), "config-2", Some("9796932E"), &as_refs(&files));
-    attach(&m, &img, "xvdh");
+    m.attach(&img, "xvdh");
     m.boot();
     assert_booted(
         &m,
@@ -203,7 +135,7 @@ fn ibmcloud_template_metadata_disk() {
     xen(&m);
     let files = ibm_files("ibm-template-1", "from-ibm-template");
     let img = iso_image(m.dir.path(), "METADATA", &as_refs(&files));
-    attach(&m, &img, "xvdi");
+    m.attach(&img, "xvdi");
     m.boot();
     assert_booted(
         &m,
@@ -232,8 +164,7 @@ fn ibmcloud_is_not_tried_without_its_platform() {
     // A METADATA disk, but not on Xen.
     let m = Machine::new();
     let files = ibm_files("ibm-nope", "nope");
-    attach(
-        &m,
+    m.attach(
         &iso_image(m.dir.path(), "METADATA", &as_refs(&files)),
         "xvdi",
     );
@@ -252,7 +183,7 @@ fn ibmcloud_is_not_tried_without_its_platform() {
         "datasource_list: [IBMCloud, ConfigDrive, None]\n",
     );
     let img = vfat_image(m.dir.path(), "config-2", Some("12345678"), &as_refs(&files));
-    attach(&m, &img, "xvdh");
+    m.attach(&img, "xvdh");
     m.boot();
     assert!(not_tried(&m, "IBMCloud"));
     assert!(m
@@ -262,8 +193,7 @@ fn ibmcloud_is_not_tried_without_its_platform() {
     // The provisioning boot: the config exists and the install log is new.
     let m = Machine::new();
     xen(&m);
-    attach(
-        &m,
+    m.attach(
         &iso_image(m.dir.path(), "METADATA", &as_refs(&files)),
         "xvdi",
     );
@@ -292,7 +222,7 @@ fn ibmcloud_broken_meta_data_is_reported() {
     let m = Machine::new();
     xen(&m);
     let files: Vec<(&str, &[u8])> = vec![("openstack/latest/meta_data.json", b"{\"uuid\": ")];
-    attach(&m, &iso_image(m.dir.path(), "METADATA", &files), "xvdi");
+    m.attach(&iso_image(m.dir.path(), "METADATA", &files), "xvdi");
     m.run_ok(&["init", "--local"], 1);
     let errors = m.stage_errors("init-local");
     assert_eq!(errors.len(), 1, "{errors:?}");
@@ -338,7 +268,7 @@ fn rbxcloud_cloudmd_disk() {
         "root:x:0:0:root:/root:/bin/sh\nguru:x:1000:1000:guru:/home/guru:/bin/sh\n",
     );
     m.write("/etc/group", "root:x:0:\nguru:x:1000:\n");
-    attach(&m, &rbx_disk(&m, "CLOUDMD"), "vdb");
+    m.attach(&rbx_disk(&m, "CLOUDMD"), "vdb");
     m.boot();
     assert_booted(
         &m,
@@ -372,7 +302,7 @@ fn rbxcloud_cloudmd_disk() {
 #[test]
 fn rbxcloud_is_not_tried_without_its_label() {
     let m = Machine::new();
-    attach(&m, &rbx_disk(&m, "OTHER"), "vdb");
+    m.attach(&rbx_disk(&m, "OTHER"), "vdb");
     m.boot();
     assert!(not_tried(&m, "RbxCloud"));
     assert_eq!(
@@ -393,7 +323,7 @@ fn rbxcloud_broken_cloud_json_is_reported() {
         None,
         &[("cloud.json", b"{\"vm\": ")],
     );
-    attach(&m, &img, "vdb");
+    m.attach(&img, "vdb");
     m.run_ok(&["init", "--local"], 1);
     let errors = m.stage_errors("init-local");
     assert_eq!(errors.len(), 1, "{errors:?}");

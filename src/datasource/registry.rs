@@ -202,41 +202,4 @@ mod tests {
         }
         assert_eq!(default_list(), CLOUD_INIT_DATASOURCES);
     }
-
-    #[test]
-    fn the_default_list_is_cloud_inits_order() {
-        assert_eq!(
-            default_list(),
-            [
-                "NoCloud",
-                "ConfigDrive",
-                "LXD",
-                "OpenNebula",
-                "DigitalOcean",
-                "Azure",
-                "AltCloud",
-                "OVF",
-                "MAAS",
-                "GCE",
-                "OpenStack",
-                "AliYun",
-                "Vultr",
-                "Ec2",
-                "CloudSigma",
-                "CloudStack",
-                "SmartOS",
-                "Bigstep",
-                "Scaleway",
-                "Hetzner",
-                "IBMCloud",
-                "Oracle",
-                "Exoscale",
-                "RbxCloud",
-                "UpCloud",
-                "VMware",
-                "NWCS",
-                "None",
-            ]
-        );
-    }
 }
