@@ -268,16 +268,7 @@ impl Datasource for CloudStack {
     }
 
     fn get(&self, ctx: &DsContext) -> Found {
-        match Self::read(ctx) {
-            Ok(instance) => Found {
-                instance,
-                problems: Vec::new(),
-            },
-            Err(e) => Found {
-                instance: None,
-                problems: vec![format!("CloudStack: {e}")],
-            },
-        }
+        Found::from_read("CloudStack", Self::read(ctx))
     }
 }
 

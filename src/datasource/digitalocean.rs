@@ -259,16 +259,7 @@ impl Datasource for DigitalOcean {
     }
 
     fn get(&self, ctx: &DsContext) -> Found {
-        match Self::read(ctx) {
-            Ok(instance) => Found {
-                instance: Some(instance),
-                problems: Vec::new(),
-            },
-            Err(e) => Found {
-                instance: None,
-                problems: vec![format!("DigitalOcean: {e}")],
-            },
-        }
+        Found::from_read("DigitalOcean", Self::read(ctx).map(Some))
     }
 
     /// `instance_id_matches_system_uuid(iid, "system-serial-number")`.

@@ -138,15 +138,6 @@ impl Datasource for Exoscale {
     }
 
     fn get(&self, ctx: &DsContext) -> Found {
-        match Self::read(ctx) {
-            Ok(instance) => Found {
-                instance,
-                problems: Vec::new(),
-            },
-            Err(e) => Found {
-                instance: None,
-                problems: vec![format!("Exoscale metadata: {e}")],
-            },
-        }
+        Found::from_read("Exoscale metadata", Self::read(ctx))
     }
 }

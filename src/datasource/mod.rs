@@ -464,6 +464,23 @@ pub struct Found {
     pub problems: Vec<String>,
 }
 
+impl Found {
+    /// What one read of a datasource gives: its instance (or none: not
+    /// here), or one problem, `label` then the error's words.
+    pub fn from_read(label: &str, read: Result<Option<Instance>, DsError>) -> Found {
+        match read {
+            Ok(instance) => Found {
+                instance,
+                problems: Vec::new(),
+            },
+            Err(e) => Found {
+                instance: None,
+                problems: vec![format!("{label}: {e}")],
+            },
+        }
+    }
+}
+
 /// A place instance data can come from. Each is registered in
 /// [`registry`], which says how to add one.
 pub trait Datasource: Sync {

@@ -278,16 +278,7 @@ impl Datasource for Oracle {
     }
 
     fn get(&self, ctx: &DsContext) -> Found {
-        match Self::read(ctx) {
-            Ok(instance) => Found {
-                instance: Some(instance),
-                problems: Vec::new(),
-            },
-            Err(e) => Found {
-                instance: None,
-                problems: vec![format!("Oracle metadata: {e}")],
-            },
-        }
+        Found::from_read("Oracle metadata", Self::read(ctx).map(Some))
     }
 
     /// The system UUID has the instance's lifespan: the cache holds while

@@ -424,14 +424,5 @@ pub fn cfg_text(ds_cfg: &Value, key: &str, default: impl FnOnce() -> String) -> 
 /// The answer of a datasource that reads one service: its instance, or
 /// none and the error as one problem, prefixed with the datasource's name.
 pub fn found(name: &str, read: Result<super::Instance, DsError>) -> super::Found {
-    match read {
-        Ok(i) => super::Found {
-            instance: Some(i),
-            problems: Vec::new(),
-        },
-        Err(e) => super::Found {
-            instance: None,
-            problems: vec![format!("{name}: {e}")],
-        },
-    }
+    super::Found::from_read(name, read.map(Some))
 }

@@ -391,16 +391,7 @@ impl Datasource for VMware {
     }
 
     fn get(&self, ctx: &DsContext) -> Found {
-        match Self::read(ctx) {
-            Ok(instance) => Found {
-                instance,
-                problems: Vec::new(),
-            },
-            Err(e) => Found {
-                instance: None,
-                problems: vec![format!("VMware: {e}")],
-            },
-        }
+        Found::from_read("VMware", Self::read(ctx))
     }
 }
 

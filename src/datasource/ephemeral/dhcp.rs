@@ -352,19 +352,11 @@ fn parse_reply(packet: &[u8], xid: u32, mac: [u8; 6]) -> Option<Reply> {
     Some(Reply { address, options })
 }
 
-/// A random transaction id (`getrandom(2)`; the clock if that fails).
+/// A random transaction id, from the kernel's random source.
 fn random_xid() -> u32 {
     let mut b = [0u8; 4];
-    // SAFETY: writes at most 4 bytes into `b`.
-    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), 4, 0) };
-    if n == 4 {
-        u32::from_ne_bytes(b)
-    } else {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos() ^ std::process::id())
-            .unwrap_or(0x5eed)
-    }
+    crate::host::kernel_random(&mut b);
+    u32::from_ne_bytes(b)
 }
 
 /// An `AF_PACKET` datagram socket on one NIC, for IPv4.
