@@ -297,6 +297,35 @@ impl Host for FakeHost {
     }
 }
 
+/// Fills `buf` from the kernel's random source: getrandom(2), or
+/// `/dev/urandom` on kernels without it (CentOS 6's 2.6.32).
+pub fn kernel_random(buf: &mut [u8]) {
+    let mut filled = 0;
+    while filled < buf.len() {
+        // The raw system call, not glibc's getrandom(): that wrapper only
+        // exists from glibc 2.25, and the release build runs on 2.17.
+        // SAFETY: the pointer and length describe the unfilled tail of `buf`.
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_getrandom,
+                buf[filled..].as_mut_ptr(),
+                buf.len() - filled,
+                0,
+            )
+        };
+        if n > 0 {
+            filled += n as usize;
+        } else if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            // No getrandom(2) (very old kernels): the device instead.
+            use std::io::Read;
+            std::fs::File::open("/dev/urandom")
+                .and_then(|mut f| f.read_exact(&mut buf[filled..]))
+                .expect("no source of randomness (getrandom and /dev/urandom failed)");
+            return;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -344,34 +373,5 @@ mod tests {
         let mut buf = [0u8; 4096];
         RealHost.random_bytes(&mut buf);
         assert!(buf.iter().any(|b| *b != 0));
-    }
-}
-
-/// Fills `buf` from the kernel's random source: getrandom(2), or
-/// `/dev/urandom` on kernels without it (CentOS 6's 2.6.32).
-pub fn kernel_random(buf: &mut [u8]) {
-    let mut filled = 0;
-    while filled < buf.len() {
-        // The raw system call, not glibc's getrandom(): that wrapper only
-        // exists from glibc 2.25, and the release build runs on 2.17.
-        // SAFETY: the pointer and length describe the unfilled tail of `buf`.
-        let n = unsafe {
-            libc::syscall(
-                libc::SYS_getrandom,
-                buf[filled..].as_mut_ptr(),
-                buf.len() - filled,
-                0,
-            )
-        };
-        if n > 0 {
-            filled += n as usize;
-        } else if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-            // No getrandom(2) (very old kernels): the device instead.
-            use std::io::Read;
-            std::fs::File::open("/dev/urandom")
-                .and_then(|mut f| f.read_exact(&mut buf[filled..]))
-                .expect("no source of randomness (getrandom and /dev/urandom failed)");
-            return;
-        }
     }
 }
