@@ -17,7 +17,7 @@ use std::net::{IpAddr, Ipv4Addr, TcpListener};
 use std::os::fd::AsRawFd;
 use std::process::{Command, Output};
 
-use common::metadata_server::{table, Handler, MetadataServer, Reply};
+use common::metadata_server::{table, Handler, MetadataServer, Reply, Request};
 use common::{Machine, BIN};
 use netns_common::{lab_with_dhcp_options, Lab, Nic};
 
@@ -341,4 +341,41 @@ fn leases(lab: &Lab) -> String {
         .filter(|e| e.file_name().to_string_lossy().ends_with(".leases"))
         .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
         .collect()
+}
+
+/// A datasource that reads in the local stage only when its service is not
+/// already reachable (22.4's `connectivity_url_data`), Hetzner here: in the
+/// guest, with no route to 169.254.169.254, it brings the NIC up with DHCP,
+/// reads, and leaves the network as it was.
+#[test]
+fn hetzner_reads_its_metadata_over_dhcp_when_unreachable() {
+    let nics = nics();
+    let Some(lab) = lab_with_dhcp_options(&nics, &["--dhcp-option=3,10.20.0.1"]) else {
+        return;
+    };
+    let server = metadata_in_cloud(
+        &lab,
+        Box::new(|r: &Request| {
+            match r.path.as_str() {
+            "/hetzner/v1/metadata" => Reply::ok(
+                "instance-id: 4242\nhostname: hetzner-dhcp\npublic-keys: []\nnetwork-config: {version: 1, config: []}\n",
+            ),
+            "/hetzner/v1/userdata" => Reply::ok(
+                "#cloud-config\nwrite_files: [{path: /etc/from-hetzner-dhcp, content: dhcp}]\n",
+            ),
+            _ => Reply::not_found(),
+        }
+        }),
+    );
+    let m = Machine::new();
+    m.write("/sys/class/dmi/id/sys_vendor", "Hetzner\n");
+    m.write("/sys/class/dmi/id/product_serial", "4242\n");
+    let before = guest_network(&lab);
+    boot_in_guest(&lab, &m);
+    assert_eq!(m.read("/var/lib/cloud/data/instance-id"), "4242\n");
+    assert_eq!(m.read("/etc/from-hetzner-dhcp"), "dhcp");
+    assert_eq!(m.read("/etc/hostname"), "hetzner-dhcp\n");
+    from_the_lease(&server);
+    assert_eq!(guest_network(&lab), before, "the guest's network changed");
+    assert_eq!(guest_processes(&lab), "", "processes left in the guest");
 }
