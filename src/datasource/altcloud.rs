@@ -217,15 +217,7 @@ impl Datasource for AltCloud {
 
     fn get(&self, ctx: &DsContext) -> Found {
         let mut problems = Vec::new();
-        match Self::read(ctx, &mut problems) {
-            Ok(instance) => Found { instance, problems },
-            Err(e) => {
-                problems.push(format!("AltCloud: {e}"));
-                Found {
-                    instance: None,
-                    problems,
-                }
-            }
-        }
+        let read = Self::read(ctx, &mut problems);
+        Found::from_read_with("AltCloud", read, problems)
     }
 }

@@ -468,16 +468,21 @@ impl Found {
     /// What one read of a datasource gives: its instance (or none: not
     /// here), or one problem, `label` then the error's words.
     pub fn from_read(label: &str, read: Result<Option<Instance>, DsError>) -> Found {
-        match read {
-            Ok(instance) => Found {
-                instance,
-                problems: Vec::new(),
-            },
-            Err(e) => Found {
-                instance: None,
-                problems: vec![format!("{label}: {e}")],
-            },
-        }
+        Found::from_read_with(label, read, Vec::new())
+    }
+
+    /// [`Found::from_read`] after the problems the read already reported
+    /// (a device passed over, a transport that failed).
+    pub fn from_read_with(
+        label: &str,
+        read: Result<Option<Instance>, DsError>,
+        mut problems: Vec<String>,
+    ) -> Found {
+        let instance = read.unwrap_or_else(|e| {
+            problems.push(format!("{label}: {e}"));
+            None
+        });
+        Found { instance, problems }
     }
 }
 

@@ -434,16 +434,8 @@ impl Datasource for Ovf {
 
     fn get(&self, ctx: &DsContext) -> Found {
         let mut problems = Vec::new();
-        match Self::read(ctx, &mut problems) {
-            Ok(instance) => Found { instance, problems },
-            Err(e) => {
-                problems.push(format!("OVF: {e}"));
-                Found {
-                    instance: None,
-                    problems,
-                }
-            }
-        }
+        let read = Self::read(ctx, &mut problems);
+        Found::from_read_with("OVF", read, problems)
     }
 }
 
