@@ -370,7 +370,7 @@ fn with_ifreq<T>(
 fn link_flags(nic: &str) -> std::io::Result<libc::c_short> {
     with_ifreq(nic, |fd, req| {
         // SAFETY: SIOCGIFFLAGS fills the ifreq we pass.
-        if unsafe { libc::ioctl(fd, libc::SIOCGIFFLAGS, req as *mut libc::ifreq) } < 0 {
+        if unsafe { libc::ioctl(fd, libc::SIOCGIFFLAGS as _, req as *mut libc::ifreq) } < 0 {
             return Err(std::io::Error::last_os_error());
         }
         // SAFETY: the flags member is the one SIOCGIFFLAGS set.
@@ -400,7 +400,7 @@ fn set_link_up(nic: &str, up: bool) -> std::io::Result<()> {
     with_ifreq(nic, |fd, req| {
         // SAFETY: SIOCGIFFLAGS then SIOCSIFFLAGS on the ifreq we own.
         unsafe {
-            if libc::ioctl(fd, libc::SIOCGIFFLAGS, req as *mut libc::ifreq) < 0 {
+            if libc::ioctl(fd, libc::SIOCGIFFLAGS as _, req as *mut libc::ifreq) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
             let up_flag = libc::IFF_UP as libc::c_short;
@@ -409,7 +409,7 @@ fn set_link_up(nic: &str, up: bool) -> std::io::Result<()> {
             } else {
                 req.ifr_ifru.ifru_flags &= !up_flag;
             }
-            if libc::ioctl(fd, libc::SIOCSIFFLAGS, req as *mut libc::ifreq) < 0 {
+            if libc::ioctl(fd, libc::SIOCSIFFLAGS as _, req as *mut libc::ifreq) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
         }
