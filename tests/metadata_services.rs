@@ -93,7 +93,13 @@ fn openstack_metadata_service() {
         &format!("datasource:\n  OpenStack:\n    metadata_urls: ['{base}']\n    max_wait: 5\n"),
     );
     m.boot();
-    assert_eq!(m.read("/var/lib/cloud/data/instance-id"), "os-uuid-1\n");
+    m.assert_booted(
+        "os-uuid-1",
+        "os-host",
+        ("/root/.ssh/authorized_keys", "ssh-ed25519 AAAA os"),
+        "/etc/from-openstack",
+        "openstack",
+    );
     assert_eq!(
         m.read("/var/lib/cloud/instances/os-uuid-1/datasource"),
         "DataSourceOpenStack: DataSourceOpenStack [net,ver=2]\n"
@@ -203,7 +209,13 @@ fn ec2_on_its_real_address() {
     let m = Machine::new();
     m.write("/sys/class/dmi/id/sys_vendor", "Amazon EC2\n");
     m.boot();
-    assert_eq!(m.read("/var/lib/cloud/data/instance-id"), "i-0abc\n");
+    m.assert_booted(
+        "i-0abc",
+        "ip-10-0-0-9",
+        ("/root/.ssh/authorized_keys", "ssh-rsa AAAA ec2key"),
+        "/etc/from-ec2",
+        "aws",
+    );
     assert_eq!(m.read("/etc/from-ec2"), "imds");
     assert_eq!(
         m.run_ok(&["query", "v1.subplatform"], 0),
