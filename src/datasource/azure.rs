@@ -207,9 +207,7 @@ impl Datasource for Azure {
 
     /// `instance_id_matches_system_uuid`: the DMI system uuid, without case.
     fn check_instance_id(&self, ctx: &DsContext, cached_iid: &str) -> bool {
-        !cached_iid.is_empty()
-            && super::service::dmi(ctx.fs, "product_uuid")
-                .is_some_and(|u| u.eq_ignore_ascii_case(cached_iid))
+        super::service::instance_id_matches_dmi(&ctx.facts, "product_uuid", cached_iid)
     }
 }
 
@@ -649,7 +647,9 @@ pub fn is_byte_swapped(previous: &str, current: &str) -> bool {
 /// `_iid`: the DMI system uuid in lower case, or the recorded instance-id
 /// when it is the same uuid in other case or byte order.
 fn instance_id(ctx: &DsContext) -> Result<String, Failure> {
-    let uuid = super::service::dmi(ctx.fs, "product_uuid")
+    let uuid = ctx
+        .facts
+        .dmi("product_uuid")
         .ok_or_else(|| Failure::reported("failed to read system-uuid"))?;
     let iid = uuid.to_lowercase();
     if let Some(previous) = ctx.fs.read_string(&ctx.paths.data("instance-id")) {

@@ -452,9 +452,6 @@ impl Datasource for ConfigDrive {
     /// `instance_id_matches_system_uuid`: the instance-id is the DMI system
     /// uuid (case-insensitive), read under the root.
     fn check_instance_id(&self, ctx: &DsContext, cached_iid: &str) -> bool {
-        ctx.fs
-            .read_string(std::path::Path::new("/sys/class/dmi/id/product_uuid"))
-            .map(|u| u.trim().eq_ignore_ascii_case(cached_iid))
-            .unwrap_or(false)
+        super::service::instance_id_matches_dmi(&ctx.facts, "product_uuid", cached_iid)
     }
 }

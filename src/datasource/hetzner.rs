@@ -163,7 +163,7 @@ impl Datasource for Hetzner {
 
     /// `instance_id_matches_system_uuid(iid, "system-serial-number")`.
     fn check_instance_id(&self, ctx: &DsContext, cached_iid: &str) -> bool {
-        instance_id_matches_dmi(ctx.fs, "product_serial", cached_iid)
+        instance_id_matches_dmi(&ctx.facts, "product_serial", cached_iid)
     }
 }
 

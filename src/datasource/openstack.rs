@@ -10,7 +10,9 @@
 
 use super::configdrive::{instance_from, read_v2, Flavor};
 use super::ephemeral;
-use super::service::{dmi, metadata_urls, Bounds, Client, ServiceSource, Waits};
+use super::service::{
+    instance_id_matches_dmi, metadata_urls, Bounds, Client, ServiceSource, Waits,
+};
 use super::{BlockDevices, Datasource, DatasourceInfo, Detect, DsContext, Found, Instance};
 use crate::schedule::Stage;
 
@@ -148,6 +150,6 @@ impl Datasource for OpenStack {
     }
 
     fn check_instance_id(&self, ctx: &DsContext, cached_iid: &str) -> bool {
-        dmi(ctx.fs, "product_uuid").is_some_and(|u| u.eq_ignore_ascii_case(cached_iid))
+        instance_id_matches_dmi(&ctx.facts, "product_uuid", cached_iid)
     }
 }

@@ -248,13 +248,6 @@ pub fn metadata_urls(ds_cfg: &Value, default: &[&str]) -> Vec<String> {
     }
 }
 
-/// A DMI field under the root (`/sys/class/dmi/id/<name>`), trimmed.
-pub fn dmi(fs: &dyn crate::rootfs::FsView, name: &str) -> Option<String> {
-    fs.read_string(&std::path::Path::new("/sys/class/dmi/id").join(name))
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-}
-
 /// [`Bounds::from_cfg`] for a datasource with its own default number of
 /// retries (22.4's `MD_RETRIES`); `datasource.<Name>.retries` still wins.
 pub fn bounds_with_retries(ds_cfg: &Value, waits: Waits, retries: usize) -> Bounds {
@@ -407,8 +400,11 @@ pub fn raw_data(doc: &Doc, key: &str) -> Result<Option<Vec<u8>>, DsError> {
 /// 22.4's `instance_id_matches_system_uuid`: the DMI field (`product_uuid`,
 /// or `product_serial` for `system-serial-number`) is the instance-id,
 /// case aside.
-pub fn instance_id_matches_dmi(fs: &dyn crate::rootfs::FsView, field: &str, iid: &str) -> bool {
-    !iid.is_empty() && dmi(fs, field).is_some_and(|v| v.eq_ignore_ascii_case(iid))
+pub fn instance_id_matches_dmi(facts: &super::Facts, field: &str, iid: &str) -> bool {
+    !iid.is_empty()
+        && facts
+            .dmi(field)
+            .is_some_and(|v| v.eq_ignore_ascii_case(iid))
 }
 
 /// `datasource.<Name>.<key>` as text (`str()` of a scalar), else `default`:

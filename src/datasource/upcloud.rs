@@ -253,7 +253,7 @@ impl Datasource for UpCloud {
 
     /// `instance_id_matches_system_uuid`.
     fn check_instance_id(&self, ctx: &DsContext, cached_iid: &str) -> bool {
-        instance_id_matches_dmi(ctx.fs, "product_uuid", cached_iid)
+        instance_id_matches_dmi(&ctx.facts, "product_uuid", cached_iid)
     }
 }
 

@@ -353,7 +353,7 @@ impl Datasource for Vultr {
             && ctx
                 .facts
                 .dmi("product_serial")
-                .is_some_and(|subid| instance_id_matches_dmi(ctx.fs, "product_uuid", subid))
+                .is_some_and(|subid| instance_id_matches_dmi(&ctx.facts, "product_uuid", subid))
     }
 }
 
