@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
-# cloudboot against cloud-init 22.4 on the same image and seed: each boot runs
-# the four stages in a fresh copy of a Debian 12 root (debootstrap'd once and
-# cached by tests/fixtures/modules/record.sh --build-only: cloud-init,
-# openssh-server, sudo), inside private uts/mount/pid/net/ipc namespaces with
-# the root chrooted, so neither tool can touch this machine's hostname,
-# mounts or network. Both do the same work (Debian's cloud.cfg module lists:
-# the default user, ssh host keys, ...); the figures are wall-clock times per
-# stage, median of RUNS boots, and the ratio.
+# cloudboot against cloud-init 22.4 on the same image and seed. Each run is three boots of one
+# fresh copy of a Debian 12 root (debootstrap'd once and cached by
+# tests/fixtures/modules/record.sh --build-only: cloud-init, openssh-server, sudo): the first
+# boot, a reboot (same instance), and a boot as a new instance (the seed's instance-id changed).
+# Every boot runs the four stages inside fresh private uts/mount/pid/net/ipc namespaces with the
+# root chrooted and a fresh /run, so neither tool can touch this machine's hostname, mounts or
+# network. Both do the same work (Debian's cloud.cfg module lists). Printed: wall-clock time per
+# stage run (median of RUNS runs), the harness's own floor (the same namespaces, chroot and env
+# running /bin/true), each tool's time beyond the floor, the ratios, and the peak RSS of any
+# stage run (one more run under /usr/bin/time, not timed).
 #
-#   sudo benches/vs-cloud-init.sh [SEED_DIR] [RUNS]    (defaults: examples/nocloud-write-files, 5)
+#   sudo benches/vs-cloud-init.sh [SEED_DIR] [RUNS]    (defaults: benches/engine-only, 5)
 #
-# Needs root, the tools record.sh needs (debootstrap on first use), and a
-# release build (built here if missing).
+# benches/engine-only is the engine-only seed: 50 write_files and a runcmd, no users, no host
+# keys, no locale: what each tool costs on its own. examples/nocloud-write-files is a typical one.
+# CLOUDBOOT_BIN=path times another cloudboot binary (default: this tree's release build);
+# CLOUDBOOT_BEFORE=path adds a column for an older build, for before/after figures from one run.
+# Needs root, the tools record.sh needs (debootstrap on first use) and /usr/bin/time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seed=$(realpath "${1:-examples/nocloud-write-files}")
+seed=$(realpath "${1:-benches/engine-only}")
 runs=${2:-5}
 # Swap is not namespaced: a seed's swap file would be switched on for this
 # whole machine by either tool's `swapon -a`; and a power_state would ask
@@ -24,17 +29,24 @@ if grep -qs '^\(swap\|power_state\):' "$seed/user-data" "$seed/vendor-data"; the
     exit 1
 fi
 [ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
+[ -x /usr/bin/time ] || { echo "vs-cloud-init: needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
 export CLOUDBOOT_RECORDER_CACHE=${CLOUDBOOT_RECORDER_CACHE:-/var/cache/cloudboot-recorder}
 tests/fixtures/modules/record.sh --build-only
 base="$CLOUDBOOT_RECORDER_CACHE/root"
-cargo build --release -q
-bin=${CARGO_TARGET_DIR:-target}/release/cloudboot
+if [ -z "${CLOUDBOOT_BIN:-}" ]; then
+    cargo build --release -q
+    CLOUDBOOT_BIN=${CARGO_TARGET_DIR:-target}/release/cloudboot
+fi
+tools=(floor cloud-init cloudboot)
+[ -n "${CLOUDBOOT_BEFORE:-}" ] && tools+=(before)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# One boot: $1 = cloud-init | cloudboot; prints "ms ms ms ms" (the four stages).
-boot_once() {
-    local tool=$1 root="$work/root"
+# A fresh root with the seed for tool $1, its dirty pages written out first: the copy is
+# this bench's doing, and a first sync (cloudboot's syncfs) must not pay for it.
+prepare_root() {
+    local tool=$1 root="$work/root" bin=$CLOUDBOOT_BIN
+    [ "$tool" = before ] && bin=$CLOUDBOOT_BEFORE
     rm -rf "$root"
     cp -a "$base" "$root"
     mkdir -p "$root/var/lib/cloud/seed/nocloud"
@@ -43,14 +55,22 @@ boot_once() {
     done
     printf 'datasource_list: [NoCloud, None]\nnetwork: {config: disabled}\ngrowpart: {mode: "off"}\nresize_rootfs: false\n' \
         >"$root/etc/cloud/cloud.cfg.d/90-bench.cfg"
-    local cmd=/usr/bin/cloud-init
-    if [ "$tool" = cloudboot ]; then
-        install -m 0755 "$bin" "$root/usr/local/bin/cloudboot"
-        cmd=/usr/local/bin/cloudboot
-    fi
+    install -m 0755 "$bin" "$root/usr/local/bin/cloudboot"
+    sync
+}
+
+# One boot of the prepared root by tool $1 (cloud-init | cloudboot | before | floor; floor
+# runs /bin/true for each stage). $2 = time: prints four stage times in microseconds;
+# $2 = rss: runs each stage under /usr/bin/time and prints four peak RSS in KiB.
+boot_once() {
+    local tool=$1 cmd=/usr/local/bin/cloudboot
+    case $tool in
+        cloud-init) cmd=/usr/bin/cloud-init ;;
+        floor) cmd=/bin/true ;;
+    esac
     unshare --uts --mount --pid --net --ipc --propagation private --fork -- bash -c '
         set -e
-        root=$1 cmd=$2
+        root=$1 cmd=$2 mode=$3 work=$4
         hostname localhost
         mount --bind "$root" "$root"
         mount -t proc bench-proc "$root/proc"
@@ -62,39 +82,79 @@ boot_once() {
         mkdir -p "$root/dev/pts" "$root/dev/shm"
         mount -t tmpfs -o mode=0755 bench-run "$root/run"
         mkdir -p "$root/run/lock"
-        times=""
+        out=""
         for args in "init --local" "init" "modules --mode=config" "modules --mode=final"; do
-            t0=$(date +%s%N)
+            [ "$cmd" = /bin/true ] && args=""
+            if [ "$mode" = rss ]; then
+                # shellcheck disable=SC2086
+                /usr/bin/time -f %M -o "$work/rss" chroot "$root" /usr/bin/env -i \
+                    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+                    $cmd $args </dev/null >/dev/null 2>&1 || true
+                out="$out $(tail -1 "$work/rss")"
+                continue
+            fi
+            t0=${EPOCHREALTIME/./}
             # shellcheck disable=SC2086
             chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
                 $cmd $args </dev/null >/dev/null 2>&1 || true
-            t1=$(date +%s%N)
-            times="$times $(( (t1 - t0) / 1000000 ))"
+            t1=${EPOCHREALTIME/./}
+            out="$out $(( t1 - t0 ))"
         done
-        echo $times
-    ' _ "$root" "$cmd"
+        echo $out
+    ' _ "$work/root" "$cmd" "$2" "$work"
+}
+
+# One run of tool $1 in mode $2: first boot, reboot, new instance; one line of 12 fields.
+run_once() {
+    local tool=$1 mode=$2 line
+    prepare_root "$tool"
+    line=$(boot_once "$tool" "$mode")
+    line="$line $(boot_once "$tool" "$mode")"
+    sed -i 's/^instance-id:.*/instance-id: iid-vs-cloud-init-new/' "$work/root/var/lib/cloud/seed/nocloud/meta-data"
+    line="$line $(boot_once "$tool" "$mode")"
+    echo "$line"
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
-declare -A all
-for tool in cloud-init cloudboot; do
-    : >"$work/$tool.times"
-    for _ in $(seq "$runs"); do boot_once "$tool" >>"$work/$tool.times"; done
+for _ in $(seq "$runs"); do
+    for tool in "${tools[@]}"; do run_once "$tool" time >>"$work/$tool.times"; done
 done
+for tool in "${tools[@]}"; do run_once "$tool" rss >"$work/$tool.rss"; done
 
-echo "seed: $seed; $runs boots each; wall-clock ms, median"
-printf '%-8s %12s %12s %8s\n' stage cloud-init cloudboot ratio
+# Milliseconds, median over runs: column $2 (1..12) of tool $1, or with $2 = total the sum.
+ms() {
+    awk -v c="$2" '{t = 0; for (i = 1; i <= NF; i++) if (c == "total" || i == c) t += $i; print t / 1000}' \
+        "$work/$1.times" | median
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.0fx", (b > 0) ? a / b : 0}'; }
+minus() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a - b}'; }
+
+echo "seed: $seed; $runs runs of three boots (first, reboot, new instance)"
+echo "wall-clock ms per stage run (median); 'own' = beyond the harness floor (chroot + env + /bin/true)"
+header="%-21s %9s %10s %8s %7s %9s %9s"
+[ -n "${CLOUDBOOT_BEFORE:-}" ] && header="$header %9s %9s"
+labels=("stage run" floor cloud-init cloudboot ratio "ci own" "cb own")
+[ -n "${CLOUDBOOT_BEFORE:-}" ] && labels+=(before "before own")
+# shellcheck disable=SC2059
+printf "$header\n" "${labels[@]}"
+boots=(first reboot new-instance)
 names=(local network config final)
-for i in 1 2 3 4 5; do
-    for tool in cloud-init cloudboot; do
-        if [ "$i" = 5 ]; then
-            all[$tool]=$(awk '{print $1+$2+$3+$4}' "$work/$tool.times" | median)
-        else
-            all[$tool]=$(awk -v c="$i" '{print $c}' "$work/$tool.times" | median)
-        fi
-    done
-    name=${names[$((i-1))]:-total}
-    ratio=$(awk -v a="${all[cloud-init]}" -v b="${all[cloudboot]}" 'BEGIN {printf (b > 0) ? "%.1fx" : "-", a / b}')
-    printf '%-8s %12s %12s %8s\n' "$name" "${all[cloud-init]}" "${all[cloudboot]}" "$ratio"
+for i in $(seq 1 12) total; do
+    if [ "$i" = total ]; then name="total (12 stage runs)"; else
+        name="${boots[$(( (i-1) / 4 ))]}/${names[$(( (i-1) % 4 ))]}"
+    fi
+    fl=$(ms floor "$i") ci=$(ms cloud-init "$i") cb=$(ms cloudboot "$i")
+    row=("$name" "$fl" "$ci" "$cb" "$(ratio "$ci" "$cb")" "$(minus "$ci" "$fl")" "$(minus "$cb" "$fl")")
+    if [ -n "${CLOUDBOOT_BEFORE:-}" ]; then
+        bf=$(ms before "$i"); row+=("$bf" "$(minus "$bf" "$fl")")
+    fi
+    # shellcheck disable=SC2059
+    printf "$header\n" "${row[@]}"
 done
+echo "best possible ratio in this harness (cloud-init / floor): $(ratio "$(ms cloud-init total)" "$(ms floor total)")"
+[ -n "${CLOUDBOOT_BEFORE:-}" ] && echo "cloudboot before -> now: $(ms before total) -> $(ms cloudboot total) ms, $(ratio "$(ms cloud-init total)" "$(ms before total)") -> $(ratio "$(ms cloud-init total)" "$(ms cloudboot total)") vs cloud-init"
+peak() { tr ' ' '\n' <"$work/$1.rss" | sort -n | tail -1; }
+line="peak RSS of any stage run (KiB): cloud-init $(peak cloud-init), cloudboot $(peak cloudboot)"
+[ -n "${CLOUDBOOT_BEFORE:-}" ] && line="$line, before $(peak before)"
+echo "$line; per stage, cloudboot: $(cat "$work/cloudboot.rss")"
