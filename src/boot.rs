@@ -151,6 +151,10 @@ impl<'t> Engine<'t> {
             &lines,
         );
         self.apply(&mut report, effects);
+        // The stage's writes are durable when it ends (rootfs/commit.rs).
+        if let Err(e) = self.target.settle() {
+            report.error(e);
+        }
         report
     }
 
@@ -613,6 +617,9 @@ impl<'t> Engine<'t> {
         report.datasource = Some(instance.description.clone());
         report.instance_id = Some(instance.instance_id.clone());
         report.modules.push(m);
+        if let Err(e) = self.target.settle() {
+            report.error(e);
+        }
         (code, report)
     }
 }

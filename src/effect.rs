@@ -265,7 +265,12 @@ impl fmt::Display for Owner {
 /// `name:x:id:...` lookup in `/etc/passwd` or `/etc/group`; numeric names are
 /// taken as ids, as chown does.
 pub fn lookup_id(fs: &dyn FsView, file: &Path, name: &str) -> Option<u32> {
-    if let Some(text) = fs.read_string(file) {
+    id_in(fs.read_string(file).as_deref(), name)
+}
+
+/// [`lookup_id`] in the text of `/etc/passwd` or `/etc/group` (`None`: no file).
+pub fn id_in(text: Option<&str>, name: &str) -> Option<u32> {
+    if let Some(text) = text {
         for line in text.lines() {
             let mut f = line.split(':');
             if f.next() == Some(name) {
@@ -576,6 +581,21 @@ impl Effect {
     }
 
     /// The verb a plan prints first.
+    /// Whether applying it does more than change files in the root (a
+    /// program, a request, a question to the host): such effects are not
+    /// repeated harmlessly.
+    pub fn acts_beyond_files(&self) -> bool {
+        !matches!(
+            self,
+            Effect::WriteFile { .. }
+                | Effect::Mkdir { .. }
+                | Effect::Chown { .. }
+                | Effect::Symlink { .. }
+                | Effect::Remove { .. }
+                | Effect::Console(_)
+        )
+    }
+
     pub fn verb(&self) -> &'static str {
         match self {
             Effect::WriteFile {

@@ -204,6 +204,12 @@ impl Runner {
             .argv
             .first()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command"))?;
+        // The program sees every file written so far (rootfs/commit.rs), and
+        // may change any directory resolved so far.
+        if let Err(e) = self.root.publish() {
+            tracing::warn!("{e}");
+        }
+        self.root.forget_dirs();
         // A command for the machine itself (block-device tools) runs
         // outside the root whatever the root is.
         let chroot = self.chroot && !cmd.on_host;

@@ -9,7 +9,7 @@
 //! this file decides what running one entry of it means.
 
 use crate::datasource::Instance;
-use crate::effect::{Data, Effect};
+use crate::effect::Effect;
 use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
 use crate::paths::Paths;
 use crate::report::{ModResult, ModuleReport, StageReport};
@@ -198,20 +198,31 @@ impl ModuleRunner<'_> {
         let mut errors = output.errors;
         errors.extend(applied.errors);
         let mut records = applied.records;
-        if let Some(s) = &sem {
-            if !output.effects.is_empty() {
-                self.target.settle();
+        // Its files are durable before its semaphore says it ran (a power
+        // cut in between runs it again: see rootfs/commit.rs).
+        if sem.is_some() && !output.effects.is_empty() {
+            if let Err(e) = self.target.settle() {
+                errors.push(e);
             }
-            let e = Effect::write(
-                s.path.clone(),
-                Data::public(semaphore::content_now()),
-                0o644,
-            );
-            records.extend(apply_all(self.target, &[e]).records);
         }
-        // The run is over (and its semaphore, if it keeps one, says so):
-        // its record of scripts started and finished goes.
+        if let Some(s) = &sem {
+            records.push(self.target.record_ran(&s.path, &semaphore::content_now()));
+            // The semaphore itself is durable at the next settle: losing it
+            // to a power cut reruns a module that only wrote files (the same
+            // files again), but a module that ran programs or talked to the
+            // network must not run twice, so its semaphore is settled now.
+            if output.effects.iter().any(Effect::acts_beyond_files) {
+                if let Err(e) = self.target.settle() {
+                    errors.push(e);
+                }
+            }
+        }
+        // The run is over (and its semaphore, if it keeps one, says so,
+        // durably): its record of scripts started and finished goes.
         if self.target.fs().lstat(&progress).is_some() {
+            if let Err(e) = self.target.settle() {
+                errors.push(e);
+            }
             let e = Effect::Remove { path: progress };
             records.extend(apply_all(self.target, &[e]).records);
         }
@@ -320,6 +331,7 @@ impl ModuleRunner<'_> {
             progress,
             distro: &self.distro,
             host: &crate::host::RealHost,
+            accounts: Default::default(),
         };
         // A module bug must not take the boot down with it.
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| module.plan(&ctx))) {

@@ -82,11 +82,20 @@ pub trait Target {
     /// At the start of a stage: clean up what an interrupted run left (its
     /// temporary files), and keep a journal of this run's (live only).
     fn begin(&mut self) {}
-    /// Makes what was applied so far durable (live only): called before a
-    /// semaphore says a module ran, so that after a power cut the
-    /// semaphore is never there without its module's files and programs'
-    /// writes.
-    fn settle(&mut self) {}
+    /// Makes what was applied so far durable (live only; see
+    /// `rootfs/commit.rs`): called before a semaphore says a module ran, so
+    /// that after a power cut the semaphore is never there without its
+    /// module's files and programs' writes, and at a stage's end.
+    fn settle(&mut self) -> Result<(), String> {
+        Ok(())
+    }
+    /// Writes a module's semaphore (`content` at `semaphore`), once its
+    /// work is settled: visible at once, durable at the next settle (a
+    /// power cut before then runs the module again, see module_runner.rs).
+    fn record_ran(&mut self, semaphore: &Path, content: &str) -> Record {
+        let e = Effect::write(semaphore.to_path_buf(), Data::public(content), 0o644);
+        self.apply(&e)
+    }
     /// Runs a program on the running machine and says how it ended
     /// (an [`Effect::Host`]'s, or a probe's question).
     fn ask(&mut self, action: &HostAction) -> Answer;
@@ -421,15 +430,39 @@ impl Target for LiveTarget {
     fn begin(&mut self) {
         self.root.temps().enable_journal();
         self.root.temps().sweep(&self.root);
+        self.root.begin_stage();
     }
 
-    fn settle(&mut self) {
-        if let Err(e) = self.root.sync() {
-            tracing::warn!(
-                "syncing the filesystem of {}: {e}",
+    fn settle(&mut self) -> Result<(), String> {
+        self.root.settle().map_err(|e| {
+            format!(
+                "making the writes durable on the filesystem of {}: {e}",
                 self.root.host_path().display()
-            );
+            )
+        })
+    }
+
+    fn record_ran(&mut self, semaphore: &Path, content: &str) -> Record {
+        let effect = Effect::write(semaphore.to_path_buf(), Data::public(content), 0o644);
+        // Whatever is still staged (the stage's own state files) is settled
+        // first: a semaphore never outlives, in a power cut, what came before.
+        if self.root.has_staged() {
+            if let Err(e) = self.settle() {
+                tracing::warn!("{e}");
+            }
         }
+        let outcome = match self.root.write_lazily(semaphore, content.as_bytes(), 0o644) {
+            Ok(()) => Outcome::Done,
+            Err(error) => {
+                let e = ApplyError::Write {
+                    path: semaphore.to_path_buf(),
+                    error,
+                };
+                tracing::warn!("{e}");
+                Outcome::Failed(e.to_string())
+            }
+        };
+        Record::new(&effect, outcome)
     }
 
     fn ask(&mut self, action: &HostAction) -> Answer {

@@ -219,7 +219,7 @@ fn the_filesystem_is_synced_after_a_modules_programs_and_before_its_semaphore() 
 }
 
 #[test]
-fn a_new_directory_is_fsynced_in_its_parent_before_anything_is_written_in_it() {
+fn a_new_directory_is_synced_before_a_file_is_renamed_into_it() {
     if !skip::require(&[skip::Need::Program("strace", "strace")]) {
         return;
     }
@@ -230,7 +230,12 @@ fn a_new_directory_is_fsynced_in_its_parent_before_anything_is_written_in_it() {
     m.run_ok(&["init", "--local"], 0);
     let trace = tempfile::NamedTempFile::new().unwrap();
     let out = Command::new("strace")
-        .args(["-f", "-qq", "-e", "trace=mkdir,mkdirat,fsync,fdatasync"])
+        .args([
+            "-f",
+            "-qq",
+            "-e",
+            "trace=mkdir,mkdirat,fsync,fdatasync,syncfs,sync,rename,renameat,renameat2",
+        ])
         .arg("-o")
         .arg(trace.path())
         .arg(BIN)
@@ -247,9 +252,10 @@ fn a_new_directory_is_fsynced_in_its_parent_before_anything_is_written_in_it() {
     assert_eq!(m.read("/srv/a/b/c/file"), "x");
     let trace = fs::read_to_string(trace.path()).unwrap();
     let lines: Vec<&str> = trace.lines().collect();
-    // Every directory made (mkdirat returning 0) is followed by an fsync
-    // (of its parent) before the next directory is made: a power cut
-    // never keeps a file whose directory entry was lost.
+    // Every directory made (mkdirat returning 0) is synced (its own
+    // parent's fsync, or the group commit's syncfs) before the file is
+    // renamed into place: a power cut never keeps a file whose directory
+    // entry was lost.
     let made: Vec<usize> = lines
         .iter()
         .enumerate()
@@ -260,17 +266,16 @@ fn a_new_directory_is_fsynced_in_its_parent_before_anything_is_written_in_it() {
         made.iter().any(|&i| lines[i].contains("srv\"")),
         "no mkdir of /srv:\n{trace}"
     );
-    for &i in &made {
-        let next_mkdir = lines[i + 1..]
-            .iter()
-            .position(|l| l.contains("mkdir"))
-            .map(|p| p + i + 1)
-            .unwrap_or(lines.len());
+    let placed = lines
+        .iter()
+        .position(|l| l.contains("rename") && l.contains("\"file\""))
+        .unwrap_or_else(|| panic!("the file was never renamed into place:\n{trace}"));
+    for &i in made.iter().filter(|&&i| i < placed) {
         assert!(
-            lines[i + 1..next_mkdir]
+            lines[i + 1..placed]
                 .iter()
-                .any(|l| l.contains("fsync(")),
-            "no fsync after {}:\n{trace}",
+                .any(|l| l.contains("fsync(") || l.contains("syncfs(") || l.contains("sync()")),
+            "no sync between {} and the file's rename:\n{trace}",
             lines[i]
         );
     }

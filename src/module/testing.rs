@@ -170,6 +170,7 @@ impl Kit {
             run_id: "kit",
             progress: &progress,
             host: &self.host,
+            accounts: Default::default(),
         };
         Planned {
             out: module.plan(&ctx),

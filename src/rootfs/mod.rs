@@ -19,6 +19,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
+mod commit;
+mod dir_cache;
 mod limited;
 mod resolve;
 mod sys;
@@ -27,6 +29,9 @@ mod temp;
 pub use limited::{read_limited, too_large, ReadError};
 pub use resolve::{components, Located, MAX_SYMLINKS};
 pub use temp::{is_temp_name, Temps, JOURNAL_DIR};
+
+use commit::{Group, Staged};
+use dir_cache::DirCache;
 
 /// The directory that stands for `/` of the machine being configured.
 ///
@@ -40,6 +45,10 @@ pub struct Root {
     /// to every operation: a root that cannot be opened fails them all).
     fd: Arc<OnceLock<Result<OwnedFd, (io::ErrorKind, String)>>>,
     temps: Arc<Temps>,
+    /// Resolved directories, kept in stage mode (see `dir_cache.rs`).
+    dirs: Arc<DirCache>,
+    /// Writes staged for the next group commit, in stage mode (see `commit.rs`).
+    group: Arc<Group>,
     /// Resolve without `openat2`, as on kernels before 5.6 (tests).
     walk_only: bool,
 }
@@ -76,6 +85,8 @@ impl Root {
             host,
             fd: Arc::new(OnceLock::new()),
             temps: Arc::new(Temps::new()),
+            dirs: Arc::new(DirCache::default()),
+            group: Arc::new(Group::default()),
             walk_only: false,
         }
     }
@@ -126,9 +137,77 @@ impl Root {
         }
     }
 
-    /// Where `guest` is: its directory, open, and its last name.
+    /// Stage mode, for a boot stage on this root (all clones): writes are
+    /// grouped and made durable together ([`Root::publish`],
+    /// [`Root::settle`]: see `commit.rs`), and resolved directories are kept
+    /// until the next commit (`dir_cache.rs`). Whoever turns it on settles
+    /// at the stage's end.
+    pub fn begin_stage(&self) {
+        self.group.enable();
+        self.dirs.enable();
+    }
+
+    fn in_stage(&self) -> bool {
+        self.group.is_enabled()
+    }
+
+    /// Where `guest` is: its directory, open, and its last name. A staged
+    /// file there is published first, so what is found is what was written.
     pub fn locate(&self, guest: &Path, follow_last: bool) -> io::Result<Located> {
-        resolve::locate(self.fd()?, guest, follow_last, self.walk_only).map_err(explain)
+        let at = self.locate_staged(guest, follow_last)?;
+        if let Some(name) = &at.name {
+            if !self.group.is_empty() && self.group.holds(at.dir.id, name) {
+                self.publish_now();
+            }
+        }
+        Ok(at)
+    }
+
+    /// [`Root::locate`] without publishing a file staged there (for a write
+    /// that replaces it).
+    fn locate_staged(&self, guest: &Path, follow_last: bool) -> io::Result<Located> {
+        let root = self.fd()?;
+        let open_dir = |dir: &Path| {
+            self.dirs
+                .open(dir, || resolve::open_dir(root, dir, self.walk_only))
+        };
+        resolve::locate(guest, follow_last, open_dir).map_err(explain)
+    }
+
+    /// Publishes what is staged because someone is about to look
+    /// (errors are kept for the next [`Root::settle`] to report).
+    fn publish_now(&self) {
+        if let Err(e) = self.publish() {
+            tracing::warn!("{e}");
+        }
+    }
+
+    /// Makes every staged file visible under its name (`commit.rs` steps 1
+    /// and 2): before a program runs, before anything reads one.
+    pub fn publish(&self) -> io::Result<()> {
+        self.group.publish(|| self.sync())
+    }
+
+    /// Makes everything done so far durable: staged files published and
+    /// one `syncfs` for them, new directories, links and what programs
+    /// wrote. Before a semaphore says a module ran, and at a stage's end.
+    pub fn settle(&self) -> io::Result<()> {
+        let published = self.publish();
+        // The cache lives no longer than a module (see dir_cache.rs).
+        self.dirs.forget();
+        self.sync()?;
+        published
+    }
+
+    /// Whether writes wait to be published.
+    pub fn has_staged(&self) -> bool {
+        !self.group.is_empty()
+    }
+
+    /// Forget the directories resolved so far: a program ran, and may have
+    /// changed any of them.
+    pub fn forget_dirs(&self) {
+        self.dirs.forget();
     }
 
     /// The host path of a guest path, every link followed inside the root:
@@ -190,7 +269,18 @@ impl Root {
 
     /// Metadata; with `follow_last` false a link is reported as itself.
     pub fn stat(&self, guest: &Path, follow_last: bool) -> io::Result<Stat> {
-        let at = self.locate(guest, follow_last)?;
+        // The name itself first: only a link needs the walk that follows it.
+        let mut at = self.locate(guest, false)?;
+        if follow_last {
+            if let Some(name) = at.name.as_deref() {
+                match sys::fstatat(at.dir.as_fd(), name, false) {
+                    Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFLNK => {
+                        at = self.locate(guest, true)?;
+                    }
+                    found => return found.map(|st| Stat::from_raw(&st)).map_err(explain),
+                }
+            }
+        }
         let name = at.name.as_deref().unwrap_or(OsStr::new(""));
         sys::fstatat(at.dir.as_fd(), name, false)
             .map(|st| Stat::from_raw(&st))
@@ -200,6 +290,13 @@ impl Root {
     /// Entry names of a directory, sorted byte-wise.
     pub fn list_dir(&self, guest: &Path) -> io::Result<Vec<String>> {
         let fd = self.open_fd(guest, true, libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
+        // A file staged here is not in the listing yet.
+        if !self.group.is_empty() {
+            let id = resolve::Dir::new(fd.try_clone()?)?.id;
+            if self.group.holds_in(id) {
+                self.publish_now();
+            }
+        }
         let mut names: Vec<String> = sys::read_dir(fd)?
             .into_iter()
             .map(|n| n.to_string_lossy().into_owned())
@@ -233,6 +330,10 @@ impl Root {
         if depth > 4096 {
             return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
         }
+        // Resolved (so there) since the last commit.
+        if self.dirs.contains(guest) {
+            return Ok(());
+        }
         let at = match self.locate(guest, true) {
             Ok(at) => at,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -254,7 +355,10 @@ impl Root {
                     0,
                 )?;
                 File::from(fd).set_permissions(fs::Permissions::from_mode(mode))?;
-                sync_fd(at.dir.as_fd());
+                // In stage mode, the next settle's syncfs covers it.
+                if !self.in_stage() {
+                    sync_fd(at.dir.as_fd());
+                }
                 Ok(())
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
@@ -273,7 +377,8 @@ impl Root {
     /// `chroot` and as cloud-init's `write_file` does (`/etc/resolv.conf`
     /// pointing into `/run` is written where it points). `limit` bounds the bytes taken from `src`; more is
     /// an error and nothing is replaced. Missing parents are made (0755).
-    /// Returns the bytes written.
+    /// Returns the bytes written. In stage mode the file is staged: in
+    /// place, and durable, once published and settled (`commit.rs`).
     pub fn write_atomic(
         &self,
         guest: &Path,
@@ -285,12 +390,7 @@ impl Root {
         let (at, name, tmp) = self.replacing(guest, true)?;
         let name = name.as_os_str();
         let dir = at.dir.as_fd();
-        let fd = sys::openat(
-            dir,
-            &tmp,
-            libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW,
-            0o600,
-        )?;
+        let fd = self.create_temp(dir, &tmp)?;
         let mut f = File::from(fd);
         let result = (|| {
             let n = copy_limited(src, &mut f, limit)?;
@@ -301,10 +401,26 @@ impl Root {
             // execute bits only once the file has its name, so a temporary
             // file is never a runnable script.
             f.set_permissions(fs::Permissions::from_mode(mode & !0o111))?;
+            if self.in_stage() {
+                return Ok(n);
+            }
             f.sync_all()?;
             sys::renameat(dir, &tmp, name)?;
             Ok(n)
         })();
+        if result.is_ok() && self.in_stage() {
+            let full = self.group.stage(Staged {
+                dir: at.dir.clone(),
+                tmp,
+                name: name.to_os_string(),
+                exec_mode: (mode & 0o111 != 0).then_some(mode),
+                guest: guest.to_path_buf(),
+            });
+            if full {
+                self.publish()?;
+            }
+            return result;
+        }
         match result {
             Ok(n) => {
                 if mode & 0o111 != 0 {
@@ -330,16 +446,42 @@ impl Root {
     ) -> io::Result<(Located, std::ffi::OsString, std::ffi::OsString)> {
         let parent = guest.parent().unwrap_or(Path::new("/"));
         self.create_dir_all(parent, 0o755)?;
-        let at = self.locate(guest, follow_last)?;
+        let at = self.locate_staged(guest, follow_last)?;
         let name = at
             .name
             .clone()
             .ok_or_else(|| io::Error::from_raw_os_error(libc::EISDIR))?;
+        // Written again before anyone saw the staged content: it is dropped
+        // (its temporary name is the one this write takes).
+        if !self.group.is_empty() {
+            self.group.drop_staged(at.dir.id, &name);
+        }
         // Journaled where the temporary file really goes (a followed link
         // may point into another directory).
         self.temps.note_dir(self, &at.dir_path);
         let tmp = self.temps.name_for(&name);
         Ok((at, name, tmp))
+    }
+
+    /// Creates the temporary file `tmp` in `dir` (0600, never a link). In
+    /// stage mode a staged file may hold the same name (two long names
+    /// that share the part kept): it is published, and the name is free.
+    fn create_temp(&self, dir: BorrowedFd, tmp: &OsStr) -> io::Result<OwnedFd> {
+        let create = || {
+            sys::openat(
+                dir,
+                tmp,
+                libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW,
+                0o600,
+            )
+        };
+        match create() {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && self.has_staged() => {
+                self.publish()?;
+                create()
+            }
+            other => other,
+        }
     }
 
     /// [`Root::write_atomic`] of bytes.
@@ -365,8 +507,35 @@ impl Root {
             let _ = sys::unlinkat(dir, &tmp, false);
             return Err(e);
         }
-        sync_fd(dir);
+        if self.in_stage() {
+            // A link changes what paths resolve to.
+            self.dirs.forget();
+        } else {
+            sync_fd(dir);
+        }
         Ok(())
+    }
+
+    /// Replaces `guest` with `data` at once for every reader (and a kill),
+    /// durable only at the next [`Root::settle`]: for a record whose loss
+    /// in a power cut only repeats work that is idempotent (the semaphore
+    /// of a module that wrote files and ran no program: its files are
+    /// settled before it is written). Outside stage mode, a durable write.
+    pub fn write_lazily(&self, guest: &Path, data: &[u8], mode: u32) -> io::Result<()> {
+        if !self.in_stage() {
+            return self.write_bytes(guest, data, mode, None);
+        }
+        let (at, name, tmp) = self.replacing(guest, true)?;
+        let dir = at.dir.as_fd();
+        let fd = self.create_temp(dir, &tmp)?;
+        let mut f = File::from(fd);
+        let result = io::Write::write_all(&mut f, data)
+            .and_then(|()| f.set_permissions(fs::Permissions::from_mode(mode)))
+            .and_then(|()| sys::renameat(dir, &tmp, &name));
+        if result.is_err() {
+            let _ = sys::unlinkat(dir, &tmp, false);
+        }
+        result
     }
 
     /// Removes a file, a link (not what it points to) or a whole directory
@@ -383,6 +552,8 @@ impl Root {
                 "refusing to remove the root itself",
             ));
         };
+        // A directory (or link) that goes may be one resolved before.
+        self.dirs.forget();
         remove_at(at.dir.as_fd(), name, 0)
     }
 

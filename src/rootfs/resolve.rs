@@ -17,6 +17,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
 
 use super::sys;
 
@@ -29,11 +30,37 @@ const RESOLVE_IN_ROOT: u64 = 0x10;
 /// Whether `openat2` works here: 0 not yet known, 1 yes, 2 no.
 static OPENAT2: AtomicU8 = AtomicU8::new(0);
 
+/// A directory of the root, open, and which one it is (device and inode):
+/// two guest paths name the same directory when their ids are equal, which
+/// is how staged writes are found again (see `commit.rs`).
+#[derive(Debug)]
+pub struct Dir {
+    fd: OwnedFd,
+    pub id: (u64, u64),
+}
+
+impl Dir {
+    pub fn new(fd: OwnedFd) -> io::Result<Dir> {
+        let st = sys::fstatat(fd.as_fd(), OsStr::new(""), false)?;
+        Ok(Dir {
+            fd,
+            id: (st.st_dev as u64, st.st_ino as u64),
+        })
+    }
+}
+
+impl AsFd for Dir {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
 /// A path's place: the directory that holds it, open, and its last name in
 /// that directory (`None` when the path names that directory itself: `/`,
 /// or a path ending in `..`).
 pub struct Located {
-    pub dir: OwnedFd,
+    /// Shared with the root's cache of resolved directories.
+    pub dir: Arc<Dir>,
     pub name: Option<OsString>,
     /// A guest path of `dir` (after any link in the last component was
     /// followed: where the name really is).
@@ -154,11 +181,12 @@ fn walk(root: BorrowedFd, parts: Vec<OsString>) -> io::Result<OwnedFd> {
 /// Where `guest` is: its directory, open, and its last name. With
 /// `follow_last` a link in the last component is followed (inside the
 /// root) until the name is not a link; without, the link itself is named.
+/// `open_dir` opens a directory by guest path ([`open_dir`], or the root's
+/// cache of it).
 pub fn locate(
-    root: BorrowedFd,
     guest: &Path,
     follow_last: bool,
-    walk_only: bool,
+    open_dir: impl Fn(&Path) -> io::Result<Arc<Dir>>,
 ) -> io::Result<Located> {
     let mut guest = guest.to_path_buf();
     let mut links = 0usize;
@@ -168,14 +196,14 @@ pub fn locate(
             Some(n) if n != ".." => n,
             _ => {
                 return Ok(Located {
-                    dir: open_dir(root, &guest, walk_only)?,
+                    dir: open_dir(&guest)?,
                     name: None,
                     dir_path: Path::new("/").join(&guest),
                 })
             }
         };
         let parent: PathBuf = parts.iter().collect();
-        let dir = open_dir(root, &parent, walk_only)?;
+        let dir = open_dir(&parent)?;
         let dir_path = Path::new("/").join(&parent);
         if !follow_last {
             return Ok(Located {
