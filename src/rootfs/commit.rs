@@ -184,3 +184,173 @@ impl Drop for Group {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::MAX_STAGED;
+    use crate::rootfs::Root;
+    use std::fs;
+    use std::path::Path;
+
+    fn staged_root() -> (tempfile::TempDir, Root) {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = Root::new(tmp.path());
+        root.begin_stage();
+        (tmp, root)
+    }
+
+    /// The names in `dir` of the host, sorted.
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<_> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_staged_file_is_in_place_only_once_published_and_whole() {
+        let (tmp, root) = staged_root();
+        root.write_bytes(Path::new("/etc/app.conf"), b"new\n", 0o644, None)
+            .unwrap();
+        // On disk, only the temporary file: the name is not there yet.
+        let on_disk = names(&tmp.path().join("etc"));
+        assert_eq!(on_disk.len(), 1, "{on_disk:?}");
+        assert!(crate::rootfs::is_temp_name(&on_disk[0]), "{on_disk:?}");
+        root.settle().unwrap();
+        assert_eq!(names(&tmp.path().join("etc")), ["app.conf"]);
+        assert_eq!(fs::read(tmp.path().join("etc/app.conf")).unwrap(), b"new\n");
+    }
+
+    #[test]
+    fn reading_listing_or_stating_a_staged_file_through_the_root_sees_it() {
+        let (_tmp, root) = staged_root();
+        let p = Path::new("/etc/app.conf");
+        root.write_bytes(p, b"one\n", 0o600, None).unwrap();
+        assert_eq!(root.read(p).unwrap(), b"one\n");
+        root.write_bytes(Path::new("/etc/two.conf"), b"two\n", 0o644, None)
+            .unwrap();
+        assert_eq!(
+            root.list_dir(Path::new("/etc")).unwrap(),
+            ["app.conf", "two.conf"]
+        );
+        root.write_bytes(Path::new("/etc/three.conf"), b"3\n", 0o640, None)
+            .unwrap();
+        let st = root.stat(Path::new("/etc/three.conf"), true).unwrap();
+        assert_eq!((st.len, st.mode), (2, 0o640));
+    }
+
+    #[test]
+    fn a_file_written_twice_before_anyone_looks_is_renamed_once_with_the_last_content() {
+        let (tmp, root) = staged_root();
+        let p = Path::new("/var/lib/cloud/data/status.json");
+        root.write_bytes(p, b"{\"first\": 1}", 0o644, None).unwrap();
+        root.write_bytes(p, b"{\"second\": 2}", 0o644, None)
+            .unwrap();
+        let dir = tmp.path().join("var/lib/cloud/data");
+        assert_eq!(
+            names(&dir).len(),
+            1,
+            "one temporary file: {:?}",
+            names(&dir)
+        );
+        root.settle().unwrap();
+        assert_eq!(names(&dir), ["status.json"]);
+        assert_eq!(
+            fs::read(dir.join("status.json")).unwrap(),
+            b"{\"second\": 2}"
+        );
+    }
+
+    #[test]
+    fn execute_bits_come_after_the_rename() {
+        let (tmp, root) = staged_root();
+        root.write_bytes(
+            Path::new("/usr/local/bin/hello"),
+            b"#!/bin/sh\n",
+            0o755,
+            None,
+        )
+        .unwrap();
+        let dir = tmp.path().join("usr/local/bin");
+        let tmpname = &names(&dir)[0];
+        let mode = |p: &Path| {
+            std::os::unix::fs::PermissionsExt::mode(&fs::metadata(p).unwrap().permissions()) & 0o777
+        };
+        assert_eq!(
+            mode(&dir.join(tmpname)),
+            0o644,
+            "a temporary file is never executable"
+        );
+        root.settle().unwrap();
+        assert_eq!(mode(&dir.join("hello")), 0o755);
+    }
+
+    #[test]
+    fn many_writes_stay_within_the_bound_of_staged_files() {
+        let (tmp, root) = staged_root();
+        for i in 0..(MAX_STAGED * 2 + 10) {
+            let p = format!("/srv/d{}/f{i}", i % 7);
+            root.write_bytes(Path::new(&p), format!("{i}\n").as_bytes(), 0o644, None)
+                .unwrap();
+            assert!(root.group.state().staged.len() < MAX_STAGED);
+        }
+        root.settle().unwrap();
+        let total: usize = (0..7)
+            .map(|d| names(&tmp.path().join(format!("srv/d{d}"))).len())
+            .sum();
+        assert_eq!(total, MAX_STAGED * 2 + 10);
+        assert_eq!(fs::read(tmp.path().join("srv/d3/f10")).unwrap(), b"10\n");
+    }
+
+    #[test]
+    fn a_root_dropped_with_files_staged_publishes_them() {
+        let tmp = tempfile::tempdir().unwrap();
+        {
+            let root = Root::new(tmp.path());
+            root.begin_stage();
+            root.write_bytes(Path::new("/etc/late"), b"late\n", 0o644, None)
+                .unwrap();
+        }
+        assert_eq!(names(&tmp.path().join("etc")), ["late"]);
+    }
+
+    #[test]
+    fn outside_a_stage_a_write_is_in_place_when_it_returns() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = Root::new(tmp.path());
+        root.write_bytes(Path::new("/etc/now"), b"now\n", 0o644, None)
+            .unwrap();
+        assert_eq!(fs::read(tmp.path().join("etc/now")).unwrap(), b"now\n");
+    }
+
+    #[test]
+    fn a_link_made_in_a_stage_is_followed_by_the_next_write() {
+        let (tmp, root) = staged_root();
+        root.create_dir_all(Path::new("/var/lib/cloud/instances/i-1"), 0o755)
+            .unwrap();
+        root.create_dir_all(Path::new("/var/lib/cloud/instances/i-2"), 0o755)
+            .unwrap();
+        // Resolved once through the first link (and so cached)...
+        root.symlink(
+            Path::new("/var/lib/cloud/instance"),
+            Path::new("/var/lib/cloud/instances/i-1"),
+        )
+        .unwrap();
+        root.write_bytes(Path::new("/var/lib/cloud/instance/a"), b"1", 0o644, None)
+            .unwrap();
+        // ...then the link changes: the next write goes where it points now.
+        root.symlink(
+            Path::new("/var/lib/cloud/instance"),
+            Path::new("/var/lib/cloud/instances/i-2"),
+        )
+        .unwrap();
+        root.write_bytes(Path::new("/var/lib/cloud/instance/b"), b"2", 0o644, None)
+            .unwrap();
+        root.settle().unwrap();
+        let i = tmp.path().join("var/lib/cloud/instances");
+        assert_eq!(names(&i.join("i-1")), ["a"]);
+        assert_eq!(names(&i.join("i-2")), ["b"]);
+    }
+}
