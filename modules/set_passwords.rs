@@ -17,9 +17,9 @@
 //! - `ssh_pwauth`: `true`/`false` (or cloud-init's true/false strings) set
 //!   `PasswordAuthentication yes`/`no` through [`crate::sshd_config`] (the
 //!   `sshd_config.d/50-cloud-init.conf` drop-in on images whose
-//!   sshd_config includes it); `unchanged` or absent leaves it. The ssh
-//!   service is asked for its status first in any case, and its exit code
-//!   decides, as in 22.4 (`handle_ssh_pwauth` has the table): running, the config
+//!   sshd_config includes it); `unchanged` or absent leaves it. When the
+//!   config changes, the ssh service is asked for its status first, and its
+//!   exit code decides, as in 22.4 (`handle_ssh_pwauth` has the table): running, the config
 //!   is written and the service restarted if it changed; stopped (3), or
 //!   any failure without systemd (CentOS 6, whose sshd starts after the
 //!   config stage), the config is written and nothing restarted; on
@@ -64,6 +64,12 @@
 //! - The "SSH service ... is not available. Error: ..." warning describes
 //!   the failed status up to its `Reason:` line; the program's output,
 //!   which cloud-init appends, is in cloud-init-output.log.
+//! - When `ssh_pwauth` changes nothing (absent, `unchanged`, or the value
+//!   sshd_config already has), the ssh service is not asked for its status:
+//!   22.4 asks, only to log why it will not restart a service it has no
+//!   reason to restart (and, on systemd without sshd, to warn that the
+//!   absent setting is ignored). The status costs a program run (a SysV
+//!   script: several) in every first boot's config stage.
 //! - `ssh_pwauth` of a type cloud-init crashes on (a list, a mapping) is an
 //!   error whatever the service answers (22.4 crashes only after a usable
 //!   answer).
@@ -694,6 +700,15 @@ fn handle_ssh_pwauth(cfg: &Value, fs: &dyn FsView, distro: &Distro, out: &mut Mo
     let systemd = distro.uses_systemd();
     let pw_auth = cfg.get("ssh_pwauth").unwrap_or(&Value::Null);
     let plan = PwAuthPlan::new(pw_auth, fs, out);
+    // Nothing to write: the answer could only decide a restart that does
+    // not happen, so the service is not asked (a deliberate difference).
+    if plan.change.is_none() {
+        let log = log_at!();
+        plan.log
+            .iter()
+            .for_each(|(level, msg)| (log.0)(*level, msg));
+        return;
+    }
     let shown = pw_auth.python_str();
     let name = &svc.name;
     let writing = |why: &str| {
@@ -940,7 +955,6 @@ mod tests {
                 "passwd --expire alice".into(),
                 "passwd --expire carol".into(),
                 "passwd --expire bob".into(),
-                "host systemctl status ssh".into(),
             ]
         );
     }
@@ -954,11 +968,7 @@ mod tests {
         );
         assert_eq!(
             lines(&out),
-            [
-                "chpasswd <<u1:p1\nl1:p2\n",
-                "chpasswd -e <<l2:$1$a$b\n",
-                "host systemctl status ssh"
-            ]
+            ["chpasswd <<u1:p1\nl1:p2\n", "chpasswd -e <<l2:$1$a$b\n",]
         );
     }
 
@@ -984,14 +994,14 @@ mod tests {
         assert_eq!(lines(&out)[0], "chpasswd <<debian:1234\n");
         // No default user: nothing but the status check.
         let out = run("users: [alice]\npassword: pw\n", &fs);
-        assert_eq!(lines(&out), ["host systemctl status ssh"]);
+        assert_eq!(lines(&out), Vec::<String>::new());
         // null is no password (cloud-init would set the password "None").
         let out = run(&format!("{base}password:\n"), &fs);
-        assert_eq!(lines(&out), ["host systemctl status ssh"]);
+        assert_eq!(lines(&out), Vec::<String>::new());
         assert!(out.errors.is_empty());
         // A password of the wrong type is an error only when it would be used.
         let out = run(&format!("{base}password: [x]\n"), &fs);
-        assert_eq!(lines(&out), ["host systemctl status ssh"]);
+        assert_eq!(lines(&out), Vec::<String>::new());
         assert_eq!(
             out.errors,
             ["password: must be a string, not list; the default user's password is not set"]
@@ -1063,10 +1073,7 @@ mod tests {
             "chpasswd:\n  expire: false\n  users:\n    - {name: a, password: secret-a, type: random}\n    - {name: b, password: secret-b, type: plaintext}\n    - {name: c, type: text}\n    - {name: d, password: 1234, type: text}\n    - {name: [e], type: RANDOM}\n    - {name: ok, password: fine, type: text}\n",
             &fs,
         );
-        assert_eq!(
-            lines(&out),
-            ["chpasswd <<ok:fine\n", "host systemctl status ssh"]
-        );
+        assert_eq!(lines(&out), ["chpasswd <<ok:fine\n"]);
         assert_eq!(
             out.errors,
             [
@@ -1086,13 +1093,7 @@ mod tests {
             "chpasswd:\n  expire: false\n  users:\n    - {name: alice, password: \"pw-a\\nroot:owned-a\", type: text}\n    - {name: \"b\\nroot\", type: RANDOM}\n    - {name: ok, password: fine, type: text}\n    - {name: h, password: \"$6$a$b\\0c\"}\n  list: [\"dave:pw-d\\nroot:owned-d\", \"erin:fine-e\", \"f\\rroot:owned-f\"]\n",
             &fs,
         );
-        assert_eq!(
-            lines(&out),
-            [
-                "chpasswd <<ok:fine\nerin:fine-e\n",
-                "host systemctl status ssh"
-            ]
-        );
+        assert_eq!(lines(&out), ["chpasswd <<ok:fine\nerin:fine-e\n",]);
         assert_eq!(
             out.errors,
             [
@@ -1106,7 +1107,7 @@ mod tests {
         // The default user's password, and a default user's name.
         let base = "system_info:\n  default_user: {name: debian}\nusers: [default]\n";
         let out = run(&format!("{base}password: \"pw\\nroot:owned\"\n"), &fs);
-        assert_eq!(lines(&out), ["host systemctl status ssh"]);
+        assert_eq!(lines(&out), Vec::<String>::new());
         assert_eq!(
             out.errors,
             ["password has a newline: it must be one line in chpasswd's input; the default user's password is not set"]
@@ -1115,7 +1116,7 @@ mod tests {
             "system_info:\n  default_user: {name: \"de\\nbian\"}\nusers: [default]\npassword: pw\n",
             &fs,
         );
-        assert_eq!(lines(&out), ["host systemctl status ssh"]);
+        assert_eq!(lines(&out), Vec::<String>::new());
         assert_eq!(
             out.errors,
             ["the default user's name has a newline: it must be one line in chpasswd's input; the default user's password is not set"]
@@ -1148,11 +1149,11 @@ mod tests {
         }
         for v in ["unchanged", "UNCHANGED", "null", "maybe"] {
             let (l, e) = write(v);
-            assert_eq!(l, ["host systemctl status ssh"], "{v}");
+            assert_eq!(l, Vec::<String>::new(), "{v}");
             assert!(e.is_empty());
         }
         let (l, e) = write("[1]");
-        assert_eq!(l, ["host systemctl status ssh"]);
+        assert_eq!(l, Vec::<String>::new());
         assert_eq!(e.len(), 1);
         // Already set: no write, no restart.
         std::fs::create_dir_all(tmp.path().join("etc/ssh/sshd_config.d")).unwrap();
@@ -1161,7 +1162,7 @@ mod tests {
             "PasswordAuthentication no\n",
         )
         .unwrap();
-        assert_eq!(write("false").0, ["host systemctl status ssh"]);
+        assert_eq!(write("false").0, Vec::<String>::new());
     }
 
     #[test]

@@ -47,6 +47,17 @@ impl Row {
         )
     }
 
+    /// Whether `ssh_pwauth` changes sshd_config (which starts with
+    /// `PasswordAuthentication no`): only then does cloudboot ask the
+    /// service. 22.4 asks in every row, only to decide a restart that does
+    /// not happen, and logs what it heard (warnings included, even for an
+    /// absent `ssh_pwauth`); cloudboot's log for such a row is 22.4's for
+    /// the same `ssh_pwauth` with the service running (a deliberate
+    /// difference, modules/set_passwords.rs).
+    fn changes_config(&self) -> bool {
+        self.ssh_pwauth == "true"
+    }
+
     /// The config `ssh_pwauth` comes from (none when absent).
     fn config(&self) -> Option<String> {
         (self.ssh_pwauth != "absent").then(|| format!("ssh_pwauth: {}\n", self.ssh_pwauth))
@@ -153,6 +164,10 @@ fn each_status_answer_picks_what_cloud_init_22_4_does() {
                 unreachable!()
             });
         assert!(out.errors.is_empty(), "{}: {:?}", row.name(), out.errors);
+        if !row.changes_config() {
+            assert!(out.effects.is_empty(), "{}: {:?}", row.name(), out.effects);
+            continue;
+        }
         let [Effect::Probe(probe)] = &out.effects[..] else {
             panic!("{}: {:?}", row.name(), out.effects)
         };
@@ -325,7 +340,7 @@ fn live_runs_ask_the_service_and_follow_its_answer() {
                 .map(str::to_string)
                 .collect();
             // A missing program is tried, not run: the shim log stays empty.
-            let want: Vec<String> = if row.status == "missing" {
+            let want: Vec<String> = if row.status == "missing" || !row.changes_config() {
                 Vec::new()
             } else {
                 row.calls.clone()
@@ -338,7 +353,19 @@ fn live_runs_ask_the_service_and_follow_its_answer() {
                 row.name()
             );
             let log = m.read("/var/log/cloud-init.log");
-            assert_eq!(module_messages(&log), row.logs, "{}\n{log}", row.name());
+            let want_logs = if row.changes_config() {
+                &row.logs
+            } else {
+                let running = rows
+                    .iter()
+                    .find(|r| {
+                        (&r.distro, r.systemd, &r.ssh_pwauth, r.status.as_str())
+                            == (&row.distro, row.systemd, &row.ssh_pwauth, "0")
+                    })
+                    .unwrap();
+                &running.logs
+            };
+            assert_eq!(&module_messages(&log), want_logs, "{}\n{log}", row.name());
             done += 1;
         }
     }
