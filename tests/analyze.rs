@@ -197,7 +197,7 @@ fn blame_lists_every_module_that_ran_with_its_time_and_plot_draws_a_bar_for_each
 fn a_failed_module_finishes_its_event_and_its_stage_with_fail() {
     let m = Machine::seeded(
         "instance-id: iid-analyze-fail\n",
-        "#cloud-config\nwrite_files:\n  - path: /etc/analyze-ok\n    content: ok\nbootcmd:\n  - [/nonexistent/program]\n",
+        "#cloud-config\nwrite_files:\n  - path: /etc/analyze-ok\n    content: ok\nbootcmd: 5\n",
     );
     m.run(&["init", "--local"]);
     m.run(&["init"]);
@@ -215,7 +215,7 @@ fn a_failed_module_finishes_its_event_and_its_stage_with_fail() {
             .any(|l| l.contains("finish: init-network: FAIL: searching for network datasources")),
         "{log}"
     );
-    assert!(log.contains("finish: init-network/config-write-files: SUCCESS: config-write-files ran successfully"));
+    assert!(log.contains("finish: init-network/config-write_files: SUCCESS: config-write_files ran successfully"));
 }
 
 #[test]
