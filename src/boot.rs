@@ -392,9 +392,9 @@ impl<'t> Engine<'t> {
             facts: datasource::Facts::new(self.target.fs(), self.target.root(), &self.opts.devices),
             planning: self.target.is_plan(),
         };
-        let check = (stage <= Stage::Network).then(|| crate::events::check_cache(stage == Stage::Local));
+        let check = crate::events::check_cache(stage);
         let restored = datasource::cache::restore(&ctx);
-        check.map(|e| e.finish(crate::events::Outcome::Success, restored.describe(stage)));
+        check.finish(crate::events::Outcome::Success, restored.describe(stage));
         let drop_link = match restored {
             Cached::Trusted(c) => {
                 tracing::debug!("restored from cache: {}", c.description);

@@ -418,6 +418,11 @@ fn query_args(p: Parser) -> Parser {
 /// `cloud-init analyze`'s verbs and options (`analyze/__main__.py:get_parser`,
 /// its help texts verbatim), and cloudboot's `plot`.
 fn analyze_args(p: Parser) -> Parser {
+    // 22.4's help texts, trailing blanks and all.
+    const IN: &str = "specify where to read input.";
+    const IN_: &str = "specify where to read input. ";
+    const OUT: &str = "specify where to write output.";
+    const OUT_: &str = "specify where to write output. ";
     let io = |p: Parser, input_help: &str, output_help: &str| {
         p.arg(
             Arg::value(&["-i", "--infile"], input_help)
@@ -434,32 +439,30 @@ fn analyze_args(p: Parser) -> Parser {
         .command(
             "blame",
             "Print list of executed stages ordered by time to init",
-            |p| io(p, "specify where to read input.", "specify where to write output. "),
+            |p| io(p, IN, OUT_),
         )
         .command(
             "show",
             "Print list of in-order events during execution",
             |p| {
-                let p = p.arg(
-                    Arg::value(&["-f", "--format"], "specify formatting of output.")
-                        .dest("print_format")
-                        .default(crate::analyze::records::SHOW_FORMAT),
-                );
-                io(p, "specify where to read input.", "specify where to write output.")
+                let format = Arg::value(&["-f", "--format"], "specify formatting of output.")
+                    .dest("print_format")
+                    .default(crate::analyze::records::SHOW_FORMAT);
+                io(p.arg(format), IN, OUT)
             },
         )
         .command("dump", "Dump cloud-init events in JSON format", |p| {
-            io(p, "specify where to read input. ", "specify where to write output. ")
+            io(p, IN_, OUT_)
         })
         .command(
             "boot",
             "Print list of boot times for kernel and cloud-init",
-            |p| io(p, "specify where to read input. ", "specify where to write output."),
+            |p| io(p, IN_, OUT),
         )
         .command(
             "plot",
             "Draw the stages and each module as bars on a time axis, as SVG (cloudboot only)",
-            |p| io(p, "specify where to read input.", "specify where to write output."),
+            |p| io(p, IN, OUT),
         )
 }
 

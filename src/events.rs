@@ -118,6 +118,15 @@ impl Event {
         }
     }
 
+    /// An event that writes nothing (where 22.4 writes none).
+    pub fn none() -> Event {
+        Event {
+            name: None,
+            outcome: Outcome::Success,
+            message: String::new(),
+        }
+    }
+
     /// The outcome and message its `finish:` will carry.
     pub fn set(&mut self, outcome: Outcome, message: String) {
         self.outcome = outcome;
@@ -148,13 +157,20 @@ impl Drop for Event {
 }
 
 /// `Init._get_data_source`'s `check-cache` event: the local stage checks
-/// the cache, the others trust it.
-pub fn check_cache(local: bool) -> Event {
-    let existing = if local { "check" } else { "trust" };
-    Event::start(
-        "check-cache",
-        format!("attempting to read from cache [{existing}]"),
-    )
+/// the cache, the network stage trusts it. The config and final stages
+/// read the cache before 22.4's log is set up: no event there.
+pub fn check_cache(stage: Stage) -> Event {
+    match stage {
+        Stage::Local => Event::start(
+            "check-cache",
+            "attempting to read from cache [check]".into(),
+        ),
+        Stage::Network => Event::start(
+            "check-cache",
+            "attempting to read from cache [trust]".into(),
+        ),
+        _ => Event::none(),
+    }
 }
 
 /// `sources.find_source`'s event for one datasource tried: `search-<Name>`,
@@ -228,7 +244,10 @@ impl Module {
     /// said it had), or `FAIL` with the start's description (22.4's module
     /// raised).
     pub fn finish(self, ran: bool, failed: bool) {
-        let Module { mut event, run_name } = self;
+        let Module {
+            mut event,
+            run_name,
+        } = self;
         if failed {
             event.outcome = Outcome::Fail;
         } else if ran {

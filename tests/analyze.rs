@@ -45,7 +45,11 @@ fn analyze(args: &[&str]) -> (Option<i32>, String, String) {
 
 fn analyze_ok(args: &[&str]) -> String {
     let (code, out, err) = analyze(args);
-    assert_eq!(code, Some(0), "analyze {args:?}\nstdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(
+        code,
+        Some(0),
+        "analyze {args:?}\nstdout:\n{out}\nstderr:\n{err}"
+    );
     out
 }
 
@@ -91,7 +95,10 @@ fn xml_elements(text: &str) -> Vec<(String, Option<String>)> {
                 "unknown entity &{ent}; in {t:?}"
             );
         }
-        assert!(!t.contains('<') && !t.contains('>'), "stray bracket in {t:?}");
+        assert!(
+            !t.contains('<') && !t.contains('>'),
+            "stray bracket in {t:?}"
+        );
     };
     while let Some(i) = rest.find('<') {
         check_text(&rest[..i]);
@@ -104,7 +111,11 @@ fn xml_elements(text: &str) -> Vec<(String, Option<String>)> {
         }
         let self_closing = tag.ends_with('/');
         let tag = tag.trim_end_matches('/');
-        let name = tag.split_whitespace().next().expect("a tag name").to_string();
+        let name = tag
+            .split_whitespace()
+            .next()
+            .expect("a tag name")
+            .to_string();
         let mut attrs = tag[name.len()..].trim();
         let mut class = None;
         while !attrs.is_empty() {
@@ -130,7 +141,15 @@ fn xml_elements(text: &str) -> Vec<(String, Option<String>)> {
 fn plot_labels(svg: &str) -> Vec<String> {
     svg.split("<text class=\"label\"")
         .skip(1)
-        .map(|t| t.split('>').nth(1).unwrap().split('<').next().unwrap().to_string())
+        .map(|t| {
+            t.split('>')
+                .nth(1)
+                .unwrap()
+                .split('<')
+                .next()
+                .unwrap()
+                .to_string()
+        })
         .collect()
 }
 
@@ -168,9 +187,20 @@ fn blame_lists_every_module_that_ran_with_its_time_and_plot_draws_a_bar_for_each
     );
 
     let show = analyze_ok(&["show", "-i", log_arg]);
-    for stage in ["init-local", "init-network", "modules-config", "modules-final"] {
-        assert!(show.contains(&format!("Starting stage: {stage}\n")), "{show}");
-        assert!(show.contains(&format!("Finished stage: ({stage}) ")), "{show}");
+    for stage in [
+        "init-local",
+        "init-network",
+        "modules-config",
+        "modules-final",
+    ] {
+        assert!(
+            show.contains(&format!("Starting stage: {stage}\n")),
+            "{show}"
+        );
+        assert!(
+            show.contains(&format!("Finished stage: ({stage}) ")),
+            "{show}"
+        );
     }
 
     let svg = analyze_ok(&["plot", "-i", log_arg]);
@@ -185,7 +215,9 @@ fn blame_lists_every_module_that_ran_with_its_time_and_plot_draws_a_bar_for_each
     for (stage, name) in &ran {
         let want = format!("{stage}/config-{name} ");
         assert!(
-            labels.iter().any(|l| l.starts_with(&want) && l.ends_with(" ms")),
+            labels
+                .iter()
+                .any(|l| l.starts_with(&want) && l.ends_with(" ms")),
             "no bar labelled {want}... ms in {labels:?}"
         );
     }
@@ -215,7 +247,9 @@ fn a_failed_module_finishes_its_event_and_its_stage_with_fail() {
             .any(|l| l.contains("finish: init-network: FAIL: searching for network datasources")),
         "{log}"
     );
-    assert!(log.contains("finish: init-network/config-write_files: SUCCESS: config-write_files ran successfully"));
+    assert!(log.contains(
+        "finish: init-network/config-write_files: SUCCESS: config-write_files ran successfully"
+    ));
 }
 
 #[test]
@@ -233,7 +267,8 @@ fn a_real_cloud_init_logs_analysis_is_22_4s_byte_for_byte() {
     let log = fixtures().join("cloud-init-22.4.log");
     let log = log.to_str().unwrap();
     for verb in ["show", "blame", "dump"] {
-        let want = std::fs::read_to_string(fixtures().join(format!("expected-{verb}.txt"))).unwrap();
+        let want =
+            std::fs::read_to_string(fixtures().join(format!("expected-{verb}.txt"))).unwrap();
         assert_eq!(analyze_ok(&[verb, "-i", log]), want, "analyze {verb}");
     }
     let want = std::fs::read_to_string(fixtures().join("expected-show-format.txt")).unwrap();
@@ -279,12 +314,15 @@ fn boot_without_systemd_says_what_22_4_says() {
     std::fs::write(&log, "").unwrap();
     let (code, out, err) = analyze(&["boot", "-i", log.to_str().unwrap()]);
     assert_eq!(code, Some(1));
-    assert!(out.ends_with(
-        "Your Linux distro or container does not support this functionality.\n\
+    assert!(
+        out.ends_with(
+            "Your Linux distro or container does not support this functionality.\n\
          You must be running a Kernel Telemetry supported distro.\n\
          Please check https://cloudinit.readthedocs.io/en/latest/topics/analyze.html for more \
          information on supported distros.\n"
-    ), "{out}");
+        ),
+        "{out}"
+    );
     assert_eq!(err, "failure\n");
 }
 
@@ -292,7 +330,12 @@ fn boot_without_systemd_says_what_22_4_says() {
 fn debian_analyze(copy: &DebianCopy, verb: &str, guest_log: &str) -> String {
     let out = Command::new("chroot")
         .arg(copy.root())
-        .args(["/usr/bin/env", "-i", "TZ=UTC", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"])
+        .args([
+            "/usr/bin/env",
+            "-i",
+            "TZ=UTC",
+            "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+        ])
         .args(["cloud-init", "analyze", verb, "-i", guest_log])
         .output()
         .unwrap();
@@ -323,7 +366,11 @@ fn debians_cloud_init_analyze_reads_a_cloudboot_log_as_cloudboot_does() {
     let host_log = host_log.to_str().unwrap();
     for verb in ["blame", "show", "dump"] {
         let theirs = debian_analyze(&copy, verb, "/var/log/cloud-init.log");
-        assert_eq!(analyze_ok(&[verb, "-i", host_log]), theirs, "analyze {verb}");
+        assert_eq!(
+            analyze_ok(&[verb, "-i", host_log]),
+            theirs,
+            "analyze {verb}"
+        );
     }
     let blame = analyze_ok(&["blame", "-i", host_log]);
     assert!(blame.contains("-- Boot Record 02 --"), "{blame}");

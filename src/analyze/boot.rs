@@ -86,7 +86,8 @@ fn is_container() -> bool {
             .status()
             .is_ok_and(|s| s.success())
     };
-    if quiet("systemd-detect-virt", &["--quiet", "--container"]) || quiet("running-in-container", &[])
+    if quiet("systemd-detect-virt", &["--quiet", "--container"])
+        || quiet("running-in-container", &[])
     {
         return true;
     }
@@ -185,8 +186,7 @@ pub(super) fn boot(input: &mut dyn Read, out: &mut dyn Write) -> &'static str {
     let events = super::events_of(&text).unwrap_or_default();
     let last_init_local = events.iter().rev().find(|e| {
         e.get("name").and_then(Value::as_str) == Some("init-local")
-            && e
-                .get("description")
+            && e.get("description")
                 .and_then(Value::as_str)
                 .is_some_and(|d| d.contains("starting search"))
     });

@@ -68,14 +68,18 @@ pub fn run(req: &Request) -> i32 {
     let out = match req.verb {
         "show" => records::show(&events, req.format),
         "blame" => records::blame(&events),
-        "dump" => Ok(crate::py::json::dumps(&serde_json::Value::Array(
-            events.into_iter().map(serde_json::Value::Object).collect(),
-        ), 1) + "\n"),
+        "dump" => Ok(crate::py::json::dumps(
+            &serde_json::Value::Array(events.into_iter().map(serde_json::Value::Object).collect()),
+            1,
+        ) + "\n"),
         "plot" => plot::svg(&events),
         other => Err(format!("no analyze verb {other}")),
     };
     match out {
-        Ok(text) => match output.write_all(text.as_bytes()).and_then(|_| output.flush()) {
+        Ok(text) => match output
+            .write_all(text.as_bytes())
+            .and_then(|_| output.flush())
+        {
             Ok(()) => 0,
             Err(e) => fail(&format!("{}: {e}", req.outfile)),
         },

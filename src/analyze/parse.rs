@@ -118,7 +118,9 @@ pub fn parse_ci_logline(line: &str) -> Result<Option<Event>, Bad> {
             // No hostname, a pid: the whole of it is the time; the pid goes.
             let rest = lstrip(eventstr);
             let Some(i) = rest.find(crate::py::str::is_space) else {
-                return Err(Bad::Fatal("IndexError: list index out of range (pid)".into()));
+                return Err(Bad::Fatal(
+                    "IndexError: list index out of range (pid)".into(),
+                ));
             };
             eventstr = lstrip(&rest[i..]);
             crate::py::str::strip(&timehost).to_string()

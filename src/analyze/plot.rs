@@ -40,7 +40,9 @@ fn name_of(e: &Event) -> &str {
 }
 
 fn kind_of(e: &Event) -> &str {
-    e.get("event_type").and_then(Value::as_str).unwrap_or_default()
+    e.get("event_type")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
 }
 
 /// The boot records' bars: each finish closes the latest open start of the
@@ -110,13 +112,14 @@ fn escape(s: &str) -> String {
 /// Milliseconds as a label: `12 ms`, `0.35 ms`, `1234 ms`.
 fn ms(us: i64) -> String {
     let v = us as f64 / 1000.0;
-    if us % 1000 == 0 {
-        format!("{v:.0} ms")
+    let number = if us % 1000 == 0 {
+        format!("{v:.0}")
     } else if v >= 10.0 {
-        format!("{v:.1} ms")
+        format!("{v:.1}")
     } else {
-        format!("{v:.3} ms").trim_end_matches('0').to_string() + ""
-    }
+        format!("{v:.3}").trim_end_matches('0').to_string()
+    };
+    format!("{number} ms")
 }
 
 /// A tick step (1, 2 or 5 times a power of ten, in microseconds) that

@@ -67,9 +67,7 @@ fn str_format(template: &str, event: &Event) -> Result<String, String> {
         };
         let field = &tail[1..end];
         let (key, spec) = field.split_once(':').unwrap_or((field, ""));
-        let value = event
-            .get(key)
-            .ok_or_else(|| format!("KeyError: '{key}'"))?;
+        let value = event.get(key).ok_or_else(|| format!("KeyError: '{key}'"))?;
         out.push_str(&format_value(value, spec)?);
         rest = &tail[end + 1..];
     }
@@ -108,9 +106,8 @@ fn format_value(value: &Value, spec: &str) -> Result<String, String> {
 pub fn micros(event: &Event) -> Result<i64, String> {
     let t = match event.get("timestamp") {
         Some(Value::Number(n)) => n.as_f64().unwrap_or(f64::NAN),
-        Some(Value::String(s)) => {
-            crate::py::float::parse(s).ok_or_else(|| format!("ValueError: could not convert string to float: '{s}'"))?
-        }
+        Some(Value::String(s)) => crate::py::float::parse(s)
+            .ok_or_else(|| format!("ValueError: could not convert string to float: '{s}'"))?,
         _ => return Err("KeyError: 'timestamp'".into()),
     };
     if !t.is_finite() {
@@ -155,10 +152,7 @@ fn event_record(start_time: i64, start: &Event, finish: &Event) -> Result<Event,
         "delta".into(),
         Value::from(seconds(started, micros(finish)?)),
     );
-    record.insert(
-        "elapsed".into(),
-        Value::from(seconds(start_time, started)),
-    );
+    record.insert("elapsed".into(), Value::from(seconds(start_time, started)));
     record.insert(
         "indent".into(),
         Value::from(format!("|{}`->", " ".repeat(depth.saturating_sub(1)))),
@@ -181,7 +175,8 @@ pub fn generate_records(events: &[Event], print_format: &str) -> Result<Vec<Boot
     for (i, event) in events.iter().enumerate() {
         let next = events.get(i + 1);
         if event_type(event) == Some("start") {
-            if !records.is_empty() && event.get("name").and_then(Value::as_str) == Some("init-local")
+            if !records.is_empty()
+                && event.get("name").and_then(Value::as_str) == Some("init-local")
             {
                 records.push(total(total_time));
                 boot_records.push(std::mem::take(&mut records));
