@@ -176,7 +176,7 @@ pub fn check_cache(stage: Stage) -> Event {
 /// `sources.find_source`'s event for one datasource tried: `search-<Name>`,
 /// after its class (`DataSourceNoCloud`; in the network stage the `...Net`
 /// class where 22.4 has one, `DataSourceNoCloudNet`); finished with whether
-/// it was found.
+/// it was found. None in the config and final stages, as in 22.4's log.
 pub fn search(name: &str, aliases: &[&str], stage: Stage) -> Search {
     let local = stage == Stage::Local;
     let net = format!("{name}Net");
@@ -187,10 +187,15 @@ pub fn search(name: &str, aliases: &[&str], stage: Stage) -> Search {
     };
     let mode = if local { "local" } else { "network" };
     let class = format!("DataSource{class_name}");
-    let event = Event::start(
-        &format!("search-{class_name}"),
-        format!("searching for {mode} data from {class}"),
-    );
+    // The config and final stages search before 22.4's log is set up.
+    let event = if stage <= Stage::Network {
+        Event::start(
+            &format!("search-{class_name}"),
+            format!("searching for {mode} data from {class}"),
+        )
+    } else {
+        Event::none()
+    };
     Search { event, mode, class }
 }
 
@@ -263,10 +268,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn outside_a_stage_events_have_no_name_and_write_nothing() {
-        *current() = None;
-        let e = Event::start("check-cache", "x".into());
-        assert!(e.name.is_none());
+    fn the_config_and_final_stages_write_no_cache_or_search_events() {
+        for stage in [Stage::Config, Stage::Final] {
+            assert!(check_cache(stage).name.is_none());
+            assert!(search("NoCloud", &["NoCloudNet"], stage)
+                .event
+                .name
+                .is_none());
+        }
     }
 
     #[test]
