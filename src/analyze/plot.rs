@@ -144,7 +144,7 @@ pub fn svg(events: &[Event]) -> Result<String, String> {
     let scale = WIDTH / longest as f64;
     let label_room = 400.0;
     let rows: usize = boots.iter().map(|b| b.bars.len()).sum();
-    let height = 40.0 + boots.len() as f64 * (BOOT_HEADER + 10.0) + rows as f64 * ROW;
+    let height = 50.0 + boots.len() as f64 * (BOOT_HEADER + 10.0) + rows as f64 * ROW;
     let width = LEFT * 2.0 + WIDTH + label_room;
     let mut s = String::new();
     s.push_str(&format!(
