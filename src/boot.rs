@@ -129,6 +129,7 @@ impl<'t> Engine<'t> {
         } else {
             stage.mode()
         };
+        crate::events::begin_stage(mode);
         let (st, effects) = StageStatus::begin(self.target.fs(), &self.paths, mode);
         self.apply(&mut report, effects);
         let uptime = crate::module::uptime(self.target.fs(), &crate::host::RealHost);
@@ -155,6 +156,7 @@ impl<'t> Engine<'t> {
         if let Err(e) = self.target.settle() {
             report.error(e);
         }
+        crate::events::end_stage();
         report
     }
 
@@ -394,7 +396,10 @@ impl<'t> Engine<'t> {
             facts: datasource::Facts::new(self.target.fs(), self.target.root(), &self.opts.devices),
             planning: self.target.is_plan(),
         };
-        let drop_link = match datasource::cache::restore(&ctx) {
+        let check = crate::events::check_cache(stage);
+        let restored = datasource::cache::restore(&ctx);
+        check.finish(crate::events::Outcome::Success, restored.describe(stage));
+        let drop_link = match restored {
             Cached::Trusted(c) => {
                 tracing::debug!("restored from cache: {}", c.description);
                 report.datasource = Some(c.description.clone());
@@ -530,6 +535,7 @@ impl<'t> Engine<'t> {
         init_sources.push(cfg.system.clone());
         let init_cfg = merge::merge_many(&init_sources);
         for (kind, present, parts) in processed {
+            let _event = crate::events::consume(kind.label());
             let (parts, disabled) = match kind {
                 Kind::User if !allow_userdata => {
                     report

@@ -132,6 +132,11 @@ fn command_line(prog: &str) -> Parser {
             "Report the canonical cloud-id for this instance (the cloud-id program).",
             crate::cloud_id::args,
         )
+        .command(
+            "analyze",
+            "Devel tool: Analyze cloud-init logs and data.",
+            analyze_args,
+        )
         .command("devel", "Run development tools.", |p| {
             p.subcommands("Subcommands", "subcommand")
                 .command(
@@ -410,6 +415,79 @@ fn query_args(p: Parser) -> Parser {
     ))
 }
 
+/// `cloud-init analyze`'s verbs and options (`analyze/__main__.py:get_parser`,
+/// its help texts verbatim), and cloudboot's `plot`.
+fn analyze_args(p: Parser) -> Parser {
+    // 22.4's help texts, trailing blanks and all.
+    const IN: &str = "specify where to read input.";
+    const IN_: &str = "specify where to read input. ";
+    const OUT: &str = "specify where to write output.";
+    const OUT_: &str = "specify where to write output. ";
+    let io = |p: Parser, input_help: &str, output_help: &str| {
+        p.arg(
+            Arg::value(&["-i", "--infile"], input_help)
+                .dest("infile")
+                .default(LOG_FILE),
+        )
+        .arg(
+            Arg::value(&["-o", "--outfile"], output_help)
+                .dest("outfile")
+                .default("-"),
+        )
+    };
+    p.subcommands("Subcommands", "subcommand")
+        .command(
+            "blame",
+            "Print list of executed stages ordered by time to init",
+            |p| io(p, IN, OUT_),
+        )
+        .command(
+            "show",
+            "Print list of in-order events during execution",
+            |p| {
+                let format = Arg::value(&["-f", "--format"], "specify formatting of output.")
+                    .dest("print_format")
+                    .default(crate::analyze::records::SHOW_FORMAT);
+                io(p.arg(format), IN, OUT)
+            },
+        )
+        .command("dump", "Dump cloud-init events in JSON format", |p| {
+            io(p, IN_, OUT_)
+        })
+        .command(
+            "boot",
+            "Print list of boot times for kernel and cloud-init",
+            |p| io(p, IN_, OUT),
+        )
+        .command(
+            "plot",
+            "Draw the stages and each module as bars on a time axis, as SVG (cloudboot only)",
+            |p| io(p, IN, OUT),
+        )
+}
+
+/// `analyze VERB`: the log is the root's unless `-i` names another file.
+fn cmd_analyze(args: &Args, m: &Matches) -> i32 {
+    let Some((verb, sub)) = m.command() else {
+        unreachable!("the parser insists on an analyze subcommand");
+    };
+    let infile = match sub.value("infile") {
+        Some(f) if f == LOG_FILE && args.root != Path::new("/") => {
+            args.root.join(LOG_FILE.trim_start_matches('/'))
+        }
+        Some(f) => PathBuf::from(f),
+        None => PathBuf::from(LOG_FILE),
+    };
+    crate::analyze::run(&crate::analyze::Request {
+        verb,
+        infile: &infile.to_string_lossy(),
+        outfile: sub.value("outfile").unwrap_or("-"),
+        format: sub
+            .value("print_format")
+            .unwrap_or(crate::analyze::records::SHOW_FORMAT),
+    })
+}
+
 /// `--file`: opened as argparse's `FileType("rb")` opens it.
 fn readable_file(path: &str) -> Result<(), String> {
     fs::File::open(path)
@@ -509,6 +587,7 @@ pub fn main(prog: &str, argv: Vec<String>) -> i32 {
         "plan" => cmd_plan(&args, sub),
         "schema" => cmd_schema(&args, sub),
         "boot" => cmd_boot(&args, sub),
+        "analyze" => cmd_analyze(&args, sub),
         "devel" => cmd_devel(&args, sub),
         "net" => cmd_net(sub),
         "install" => cmd_install(&args, sub),

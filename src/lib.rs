@@ -7,6 +7,7 @@
 //! records them on an overlay ([`plan::PlanTarget`]). State lives where
 //! cloud-init keeps it ([`paths`], [`semaphore`], [`status`]).
 
+pub mod analyze;
 pub mod argparse;
 pub mod base64;
 pub mod bigint;
@@ -22,6 +23,7 @@ pub mod diff;
 pub mod distro;
 pub mod docs;
 pub mod effect;
+pub mod events;
 pub mod exec;
 pub mod host;
 pub mod hotplug;

@@ -147,6 +147,13 @@ impl ModuleRunner<'_> {
     /// module whatever its config says). The semaphore is written once the
     /// module has finished (with or without errors), never before.
     pub fn run(&mut self, planned: &Planned) -> ModuleReport {
+        let event = crate::events::module(&planned.name, planned.frequency().as_str());
+        let m = self.run_module(planned);
+        event.finish(m.result == ModResult::Ran, m.result == ModResult::Failed);
+        m
+    }
+
+    fn run_module(&mut self, planned: &Planned) -> ModuleReport {
         let info = planned.module.info();
         let freq = planned.frequency();
         let name = planned.name.as_str();

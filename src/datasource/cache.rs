@@ -48,3 +48,20 @@ pub fn restore(ctx: &DsContext) -> Cached {
         Cached::Stale(c)
     }
 }
+
+impl Cached {
+    /// What 22.4's `check-cache` event says of the cache. The run check
+    /// (this boot's `.instance-id` naming the cache) is what lets the
+    /// stages after the local one use it; the local stage, early in a
+    /// boot, has the datasource check it.
+    pub fn describe(&self, stage: Stage) -> String {
+        match self {
+            Cached::Missing => "no cache found".into(),
+            Cached::Trusted(c) if stage == Stage::Local => {
+                format!("restored from checked cache: {}", c.description)
+            }
+            Cached::Trusted(c) => format!("restored from cache with run check: {}", c.description),
+            Cached::Stale(c) => format!("cache invalid in datasource: {}", c.description),
+        }
+    }
+}

@@ -599,7 +599,9 @@ pub fn search(names: &[String], ctx: &DsContext) -> Search {
             continue;
         }
         out.searched.push(name.clone());
+        let event = crate::events::search(ds.info().name, ds.info().aliases, ctx.stage);
         let found = ds.get(ctx);
+        event.finish(found.instance.is_some());
         for p in &found.problems {
             tracing::warn!("{p}");
         }
