@@ -20,6 +20,9 @@
 #
 #   sudo benches/vm-boot.sh [RUNS]        (default 5 boots of each)
 #
+# With CLOUDBOOT_VM_LOGS=DIR, each system's last /var/log/cloud-init.log is
+# kept as DIR/<system>.log (for `cloudboot analyze blame|plot -i`).
+#
 # Needs root, the built images (sudo tests/vm/build-image.sh) and the .deb
 # (scripts/release.sh && scripts/package.sh).
 set -euo pipefail
@@ -88,6 +91,10 @@ for i in $(seq 1 "$runs"); do
         mkdir "$work/out"
         debugfs -R "rdump /var/vm-test $work/out" "$disk?offset=1048576" >/dev/null 2>&1
         rec="$work/out/vm-test/boot-1"
+        if [ -n "${CLOUDBOOT_VM_LOGS:-}" ]; then
+            mkdir -p "$CLOUDBOOT_VM_LOGS"
+            cp "$rec/cloud-init.log" "$CLOUDBOOT_VM_LOGS/$system.log"
+        fi
         python3 - "$system" "$i" "$rec" "$(cat "$work/ssh" 2>/dev/null)" >>"$results" <<'PY'
 import json, sys
 system, i, rec, ssh = sys.argv[1:5]
