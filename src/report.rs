@@ -114,6 +114,29 @@ pub struct StageReport {
     /// named in `datasource_list` that cloudboot does not have).
     pub warnings: Vec<String>,
     pub notes: Vec<String>,
+    /// `errors` and `warnings` as sets, for [`StageReport::error`]'s "once"
+    /// (a search of the list made many messages cost quadratic time).
+    seen: [Seen; 2],
+}
+
+/// The messages of a list up to `indexed`, as a set; what was pushed on
+/// the list directly since is indexed when next asked.
+#[derive(Clone, Debug, Default)]
+struct Seen {
+    set: std::collections::HashSet<String>,
+    indexed: usize,
+}
+
+impl Seen {
+    /// Whether `list` holds `msg`.
+    fn holds(&mut self, list: &[String], msg: &str) -> bool {
+        if self.indexed > list.len() {
+            *self = Seen::default();
+        }
+        self.set.extend(list[self.indexed..].iter().cloned());
+        self.indexed = list.len();
+        self.set.contains(msg)
+    }
 }
 
 impl StageReport {
@@ -129,6 +152,7 @@ impl StageReport {
             errors: Vec::new(),
             warnings: Vec::new(),
             notes: Vec::new(),
+            seen: Default::default(),
         }
     }
 
@@ -138,7 +162,7 @@ impl StageReport {
     /// happened (a module's, a failed effect's) go to `errors` directly.
     pub fn error(&mut self, msg: impl Into<String>) {
         let msg = msg.into();
-        if !self.errors.contains(&msg) {
+        if !self.seen[0].holds(&self.errors, &msg) {
             tracing::warn!("{msg}");
             self.errors.push(msg);
         }
@@ -156,7 +180,7 @@ impl StageReport {
     /// As [`StageReport::error`], for a warning.
     pub fn warning(&mut self, msg: impl Into<String>) {
         let msg = msg.into();
-        if !self.warnings.contains(&msg) {
+        if !self.seen[1].holds(&self.warnings, &msg) {
             tracing::warn!("{msg}");
             self.warnings.push(msg);
         }
