@@ -114,6 +114,41 @@ pub struct StageReport {
     /// named in `datasource_list` that cloudboot does not have).
     pub warnings: Vec<String>,
     pub notes: Vec<String>,
+    /// `errors` and `warnings` as sets, for [`StageReport::error`]'s "once"
+    /// (a search of the list made many messages cost quadratic time).
+    seen: [Seen; 2],
+}
+
+/// Where the messages of a list (up to `indexed`) are, by their hash: a
+/// set of positions rather than of copies, since a stage can hold tens of
+/// thousands of messages. What was pushed on the list directly since is
+/// indexed when next asked.
+#[derive(Clone, Debug, Default)]
+struct Seen {
+    by_hash: std::collections::HashMap<u64, Vec<usize>>,
+    indexed: usize,
+}
+
+impl Seen {
+    /// Whether `list` holds `msg`.
+    fn holds(&mut self, list: &[String], msg: &str) -> bool {
+        use std::hash::BuildHasher;
+        // A fixed hasher: positions found by hash are compared anyway.
+        let hash = |m: &str| {
+            std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+                .hash_one(m)
+        };
+        if self.indexed > list.len() {
+            *self = Seen::default();
+        }
+        for (i, m) in list.iter().enumerate().skip(self.indexed) {
+            self.by_hash.entry(hash(m)).or_default().push(i);
+        }
+        self.indexed = list.len();
+        self.by_hash
+            .get(&hash(msg))
+            .is_some_and(|at| at.iter().any(|&i| list[i] == msg))
+    }
 }
 
 impl StageReport {
@@ -129,6 +164,7 @@ impl StageReport {
             errors: Vec::new(),
             warnings: Vec::new(),
             notes: Vec::new(),
+            seen: Default::default(),
         }
     }
 
@@ -138,7 +174,7 @@ impl StageReport {
     /// happened (a module's, a failed effect's) go to `errors` directly.
     pub fn error(&mut self, msg: impl Into<String>) {
         let msg = msg.into();
-        if !self.errors.contains(&msg) {
+        if !self.seen[0].holds(&self.errors, &msg) {
             tracing::warn!("{msg}");
             self.errors.push(msg);
         }
@@ -156,7 +192,7 @@ impl StageReport {
     /// As [`StageReport::error`], for a warning.
     pub fn warning(&mut self, msg: impl Into<String>) {
         let msg = msg.into();
-        if !self.warnings.contains(&msg) {
+        if !self.seen[1].holds(&self.warnings, &msg) {
             tracing::warn!("{msg}");
             self.warnings.push(msg);
         }
@@ -354,4 +390,29 @@ pub fn render_json(reports: &[StageReport], plan: bool) -> J {
         })
         .collect();
     json!({"plan": plan, "stages": stages})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_found_again_is_listed_once() {
+        let mut r = StageReport::new(Stage::Network);
+        r.error("a");
+        // A module's error goes on the list directly; found again by the
+        // engine, it is not repeated.
+        r.errors.push("b".into());
+        r.error("b");
+        r.error("a");
+        for i in 0..1000 {
+            r.error(format!("e{i}"));
+        }
+        r.error("e5");
+        assert_eq!(r.errors.len(), 1002);
+        assert_eq!(&r.errors[..3], ["a", "b", "e0"]);
+        r.warning("w");
+        r.warning("w");
+        assert_eq!(r.warnings, ["w"]);
+    }
 }

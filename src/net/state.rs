@@ -12,7 +12,7 @@
 //! fields (and their order) the way cloud-init's renderers do; typed
 //! accessors cover what is common.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::value::{Mapping, Value};
@@ -38,6 +38,12 @@ pub struct NetworkState {
     pub use_ipv6: bool,
     /// Commands skipped as invalid (cloud-init logs them and goes on).
     pub warnings: Vec<String>,
+    /// Where each interface is in `interfaces`, by name, while parsing: a
+    /// scan for each command made a config of n interfaces cost n².
+    index: HashMap<String, usize>,
+    /// A command's `params` renamed an interface (a `name` key): the
+    /// index no longer says, and names are looked up by a scan.
+    renamed: bool,
 }
 
 /// One interface: cloud-init's interface dict.
@@ -210,11 +216,33 @@ impl NetworkState {
     }
 
     pub fn iface(&self, name: &str) -> Option<&Iface> {
-        self.interfaces.iter().find(|i| i.name() == name)
+        self.iface_index(name).map(|i| &self.interfaces[i])
     }
 
+    /// The first interface named `name`. The index answers while it holds
+    /// every interface under its own name; after a rename by `params`, with
+    /// two interfaces of one name, or with `interfaces` changed from
+    /// outside, a scan does.
     fn iface_index(&self, name: &str) -> Option<usize> {
+        if !self.renamed && self.index.len() == self.interfaces.len() {
+            match self.index.get(name) {
+                None => return None,
+                Some(&i) if self.interfaces.get(i).is_some_and(|f| f.name() == name) => {
+                    return Some(i)
+                }
+                Some(_) => {}
+            }
+        }
         self.interfaces.iter().position(|i| i.name() == name)
+    }
+
+    /// Adds a command's `params` to interface `i` (a `name` among them
+    /// renames it, as a dict update does in cloud-init).
+    fn add_params(&mut self, i: usize, params: &Mapping) {
+        for (k, v) in params.iter() {
+            self.renamed |= k.as_str() == Some("name");
+            self.interfaces[i].0.insert(k.clone(), v.clone());
+        }
     }
 
     /// `has_default_route`.
@@ -240,7 +268,7 @@ impl NetworkState {
         // Interface names given by more than one command: cloud-init lets the
         // later one replace the earlier's settings without a word; cloudboot
         // does the same and says so.
-        let mut named: Vec<String> = Vec::new();
+        let mut named: HashSet<String> = HashSet::new();
         for command in items {
             let Some(cmd) = command.as_map() else {
                 self.warnings
@@ -253,14 +281,12 @@ impl NetworkState {
                 "physical" | "loopback" | "infiniband" | "vlan" | "bond" | "bridge"
             ) {
                 if let Some(name) = cmd.get("name").map(Value::python_str) {
-                    if named.contains(&name) {
+                    if !named.insert(name.clone()) {
                         let msg = format!(
                             "interface {name} is configured more than once: the later entry replaces the earlier one's settings (as in cloud-init)"
                         );
                         tracing::warn!("{msg}");
                         self.warnings.push(msg);
-                    } else {
-                        named.push(name);
                     }
                 }
             }
@@ -361,9 +387,18 @@ impl NetworkState {
         for (k, v) in entries {
             iface.set(k, v);
         }
+        // The index holds, for each name, the first interface of that
+        // name (what a scan finds).
         match self.iface_index(&name) {
-            Some(i) => self.interfaces[i] = iface,
-            None => self.interfaces.push(iface),
+            Some(i) => {
+                self.renamed |= iface.name() != name;
+                self.interfaces[i] = iface;
+            }
+            None => {
+                let at = self.interfaces.len();
+                self.index.entry(iface.name()).or_insert(at);
+                self.interfaces.push(iface);
+            }
         }
         Ok(())
     }
@@ -393,9 +428,7 @@ impl NetworkState {
             .cloned()
             .unwrap_or_default();
         if let Some(i) = self.iface_index(&name) {
-            for (k, v) in params.iter() {
-                self.interfaces[i].0.insert(k.clone(), v.clone());
-            }
+            self.add_params(i, &params);
             self.interfaces[i].set("bond-slaves", Value::str("none"));
         }
         for slave in cmd
@@ -412,9 +445,7 @@ impl NetworkState {
             }
             if let Some(i) = self.iface_index(&slave) {
                 self.interfaces[i].set("bond-master", Value::str(&name));
-                for (k, v) in params.iter() {
-                    self.interfaces[i].0.insert(k.clone(), v.clone());
-                }
+                self.add_params(i, &params);
             }
         }
         Ok(())
@@ -440,9 +471,7 @@ impl NetworkState {
         let i = self.iface_index(&name).expect("just added");
         self.interfaces[i].set("bridge_ports", Value::Seq(ports));
         if let Some(params) = cmd.get("params").and_then(Value::as_map) {
-            for (k, v) in params.iter() {
-                self.interfaces[i].0.insert(k.clone(), v.clone());
-            }
+            self.add_params(i, params);
         }
         if let Some(stp) = self.interfaces[i].0.get("bridge_stp").cloned() {
             let b = match &stp {

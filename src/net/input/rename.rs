@@ -11,7 +11,7 @@
 //! keeping (`downable`); one whose wanted name another interface has pushes
 //! that one aside to the first free `cirename<N>`.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::sys::SysNet;
 use super::NetInputError;
@@ -284,14 +284,22 @@ pub fn plan_renames(renames: &[Physdev], current: &[CurrentNic]) -> RenamePlan {
             ..c.clone()
         })
         .collect();
-    // `update_byname`: a dict by name, so the last of equal names wins.
-    let by_name = |cur: &[CurrentNic], name: &str| cur.iter().rposition(|c| c.name == name);
+    // Lookups by MAC and by name, kept as the plan renames: a search of
+    // every interface for each rename made n renames cost n².
+    let mut names = Names::of(&cur);
+    let by_mac = by_mac(&cur);
     let mut ups = Vec::new();
     let mut tmpi = 0usize;
     for r in renames {
         let mac = r.mac.to_lowercase();
         let new_name = r.name.as_str();
-        let idx = match find_entry(&cur, &mac, r.driver.as_deref(), r.device_id.as_deref()) {
+        let idx = match find_entry(
+            &cur,
+            &by_mac,
+            &mac,
+            r.driver.as_deref(),
+            r.device_id.as_deref(),
+        ) {
             Ok(Some(i)) => i,
             Ok(None) => {
                 plan.errors.push(format!(
@@ -329,7 +337,7 @@ pub fn plan_renames(renames: &[Physdev], current: &[CurrentNic]) -> RenamePlan {
             cur_ops.push(RenameStep::Down(cur_name.clone()));
             ups.push(RenameStep::Up(new_name.to_string()));
         }
-        if let Some(t) = by_name(&cur, new_name) {
+        if let Some(t) = names.last(new_name) {
             if cur[t].up {
                 if !cur[t].downable {
                     // As in cloud-init, the up queued above stays queued.
@@ -343,7 +351,7 @@ pub fn plan_renames(renames: &[Physdev], current: &[CurrentNic]) -> RenamePlan {
             let tmp = loop {
                 let candidate = format!("cirename{tmpi}");
                 tmpi += 1;
-                if by_name(&cur, &candidate).is_none() {
+                if names.last(&candidate).is_none() {
                     break candidate;
                 }
             };
@@ -351,6 +359,7 @@ pub fn plan_renames(renames: &[Physdev], current: &[CurrentNic]) -> RenamePlan {
                 from: new_name.to_string(),
                 to: tmp.clone(),
             });
+            names.rename(t, &cur[t].name, &tmp);
             cur[t].name = tmp.clone();
             if cur[t].up {
                 ups.push(RenameStep::Up(tmp));
@@ -360,6 +369,7 @@ pub fn plan_renames(renames: &[Physdev], current: &[CurrentNic]) -> RenamePlan {
             from: cur[idx].name.clone(),
             to: new_name.to_string(),
         });
+        names.rename(idx, &cur[idx].name, new_name);
         cur[idx].name = new_name.to_string();
         plan.steps.extend(cur_ops);
     }
@@ -367,11 +377,48 @@ pub fn plan_renames(renames: &[Physdev], current: &[CurrentNic]) -> RenamePlan {
     plan
 }
 
+/// The interfaces by name, as the plan renames them: `update_byname`'s
+/// dict by name, where the last of equal names wins.
+struct Names(HashMap<String, BTreeSet<usize>>);
+
+impl Names {
+    fn of(cur: &[CurrentNic]) -> Names {
+        let mut m: HashMap<String, BTreeSet<usize>> = HashMap::new();
+        for (i, c) in cur.iter().enumerate() {
+            m.entry(c.name.clone()).or_default().insert(i);
+        }
+        Names(m)
+    }
+
+    /// The last interface called `name`.
+    fn last(&self, name: &str) -> Option<usize> {
+        self.0.get(name).and_then(|s| s.last().copied())
+    }
+
+    /// Interface `i` is no longer called `from` but `to`.
+    fn rename(&mut self, i: usize, from: &str, to: &str) {
+        if let Some(s) = self.0.get_mut(from) {
+            s.remove(&i);
+        }
+        self.0.entry(to.to_string()).or_default().insert(i);
+    }
+}
+
+/// The interfaces of each (lower-case) MAC, in order.
+fn by_mac(cur: &[CurrentNic]) -> HashMap<String, Vec<usize>> {
+    let mut m: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, c) in cur.iter().enumerate() {
+        m.entry(c.mac.clone()).or_default().push(i);
+    }
+    m
+}
+
 /// `find_entry`: the one interface matching on MAC, and on the driver and
 /// device id when given (device id counts only with a driver); an error
-/// when several match.
+/// when several match. `by_mac` holds `cur`'s interfaces by MAC.
 fn find_entry(
     cur: &[CurrentNic],
+    by_mac: &HashMap<String, Vec<usize>>,
     mac: &str,
     driver: Option<&str>,
     device_id: Option<&str>,
@@ -384,7 +431,13 @@ fn find_entry(
         (false, Some(d), None) => c.mac == mac && c.driver.as_deref() == Some(d),
         (false, None, _) => c.mac == mac,
     };
-    let found: Vec<usize> = (0..cur.len()).filter(|&i| matches(&cur[i])).collect();
+    let found: Vec<usize> = by_mac
+        .get(mac)
+        .into_iter()
+        .flatten()
+        .copied()
+        .filter(|&i| matches(&cur[i]))
+        .collect();
     match found.as_slice() {
         [] => Ok(None),
         [one] => Ok(Some(*one)),

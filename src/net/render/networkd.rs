@@ -72,6 +72,7 @@ impl Renderer for Networkd {
     fn render(&self, state: &NetworkState, ctx: &RenderContext) -> Rendered {
         let mut out = Rendered::default();
         let members = Members::of(state, &mut out.warnings);
+        let set_names = set_names(state);
         let mut netdevs = BTreeSet::new();
         for iface in &state.interfaces {
             let name = iface.name();
@@ -93,7 +94,7 @@ impl Renderer for Networkd {
                 parse_routes(&format!("c{rid}"), route, &mut cfg);
             }
             if state.version == 2 {
-                v2_dhcp_settings(iface, state, dhcp, &mut cfg, &mut out.warnings);
+                v2_dhcp_settings(iface, state, &set_names, dhcp, &mut cfg, &mut out.warnings);
             }
             for (section, key, value) in members.settings(&name) {
                 cfg.update_section(section, key, value);
@@ -353,6 +354,7 @@ fn strs(v: &[String]) -> Value {
 fn v2_dhcp_settings(
     iface: &Iface,
     state: &NetworkState,
+    set_names: &HashMap<String, String>,
     dhcp: &str,
     cfg: &mut CfgParser,
     warnings: &mut Vec<String>,
@@ -362,11 +364,8 @@ fn v2_dhcp_settings(
         return;
     };
     let mut name = iface.name();
-    if let Some((key, _)) = ethernets
-        .iter()
-        .find(|(_, dev)| dev.get("set-name").is_some_and(|s| s.python_str() == name))
-    {
-        name = key.python_str();
+    if let Some(key) = set_names.get(&name) {
+        name = key.clone();
     }
     let Some(device) = ethernets.get(&name) else {
         return;
@@ -465,6 +464,26 @@ fn bond_param(iface: &Iface, key: &str) -> Option<Value> {
         .get(&format!("bond-{key}"))
         .or_else(|| iface.get(&format!("bond_{}", key.replace('-', "_"))))
         .cloned()
+}
+
+/// The v2 `ethernets` keys by their `set-name` (the first of equal ones),
+/// for [`v2_dhcp_settings`]: once, rather than a search of all of them for
+/// each interface.
+fn set_names(state: &NetworkState) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    if state.version != 2 {
+        return out;
+    }
+    let Some(ethernets) = state.config.get("ethernets").and_then(Value::as_map) else {
+        return out;
+    };
+    for (key, dev) in ethernets.iter() {
+        if let Some(set_name) = dev.get("set-name") {
+            out.entry(set_name.python_str())
+                .or_insert_with(|| key.python_str());
+        }
+    }
+    out
 }
 
 /// Settings each member's `.network` needs: `(section, key, value)`.

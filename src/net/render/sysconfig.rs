@@ -69,7 +69,7 @@
 //!   lines it writes.
 
 use crate::rootfs::FsView;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use super::{BringUp, Flavor, RenderContext, Rendered, RenderedFile, Renderer};
@@ -155,6 +155,7 @@ impl Renderer for Sysconfig {
             flavor: ctx.flavor,
             has_default_route: state.has_default_route(),
             ifaces: Vec::new(),
+            by_name: HashMap::new(),
             warnings: Vec::new(),
         };
         for (path, content) in run.render_sysconfig() {
@@ -444,12 +445,16 @@ struct Run<'a> {
     flavor: Flavor,
     has_default_route: bool,
     ifaces: Vec<Ifcfg>,
+    /// Where each name's ifcfg is in `ifaces` (one per name): a scan for
+    /// each interface made n interfaces cost n².
+    by_name: HashMap<String, usize>,
     warnings: Vec<String>,
 }
 
 impl Run<'_> {
     fn cfg(&mut self, name: &str) -> Option<&mut Ifcfg> {
-        self.ifaces.iter_mut().find(|c| c.name == name)
+        let at = *self.by_name.get(name)?;
+        self.ifaces.get_mut(at)
     }
 
     /// The interfaces of one type, each with its ifcfg.
@@ -457,7 +462,7 @@ impl Run<'_> {
         self.state
             .interfaces
             .iter()
-            .filter(|i| i.kind() == kind && self.ifaces.iter().any(|c| c.name == i.name()))
+            .filter(|i| i.kind() == kind && self.by_name.contains_key(&i.name()))
             .cloned()
             .collect()
     }
@@ -475,11 +480,12 @@ impl Run<'_> {
                 ));
                 continue;
             }
-            if self.ifaces.iter().any(|c| c.name == name) {
+            if self.by_name.contains_key(&name) {
                 continue;
             }
             let mut cfg = Ifcfg::new(&name);
             render_iface_shared(iface, &mut cfg, self.flavor, &mut self.warnings);
+            self.by_name.insert(name, self.ifaces.len());
             self.ifaces.push(cfg);
         }
         for iface in self.of_type("physical") {
@@ -531,7 +537,7 @@ impl Run<'_> {
             }
         }
         let (flavor, has_default_route) = (self.flavor, self.has_default_route);
-        let Some(pos) = self.ifaces.iter().position(|c| c.name == name) else {
+        let Some(&pos) = self.by_name.get(&name) else {
             return;
         };
         let cfg = &mut self.ifaces[pos];
