@@ -46,10 +46,15 @@ pub fn reflect(
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| ds_line.clone());
-    let mut effects = vec![Effect::Symlink {
-        path: p.instance_link(),
-        target: idir.clone(),
-    }];
+    let mut effects = Vec::new();
+    // cloud-init forces the link on every init run; when it already points
+    // at this instance that leaves it as it was, so it is not made again.
+    if fs.read_link(&p.instance_link()).ok() != Some(idir.clone()) {
+        effects.push(Effect::Symlink {
+            path: p.instance_link(),
+            target: idir.clone(),
+        });
+    }
     effects.push(Effect::Mkdir {
         path: idir.clone(),
         mode: 0o755,
@@ -135,15 +140,17 @@ pub fn instance_data(
             0o644,
         ),
     ];
-    // A cloud-id file of another cloud (an image moved between clouds) goes.
-    if let Ok(prev) = fs.read_link(&p.runpath("cloud-id")) {
-        if prev != id_file {
-            effects.push(Effect::Remove { path: prev });
-        }
+    // A cloud-id file of another cloud (an image moved between clouds) goes;
+    // a link that already names this one stays as it is.
+    let prev = fs.read_link(&p.runpath("cloud-id")).ok();
+    if let Some(prev) = prev.as_ref().filter(|prev| **prev != id_file) {
+        effects.push(Effect::Remove { path: prev.clone() });
     }
-    effects.push(Effect::Symlink {
-        path: p.runpath("cloud-id"),
-        target: id_file,
-    });
+    if prev.as_ref() != Some(&id_file) {
+        effects.push(Effect::Symlink {
+            path: p.runpath("cloud-id"),
+            target: id_file,
+        });
+    }
     effects
 }
