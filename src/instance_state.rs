@@ -154,3 +154,44 @@ pub fn instance_data(
     }
     effects
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rootfs::testing::root_with;
+
+    fn links(effects: &[Effect]) -> Vec<&Path> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Symlink { path, .. } => Some(path.as_path()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_instance_link_is_made_when_it_does_not_point_at_the_instance() {
+        let (tmp, fs) = root_with(&[("/var/lib/cloud/data/instance-id", "i-1\n")]);
+        let p = Paths::default();
+        let instance = |iid: &str| Instance {
+            instance_id: iid.into(),
+            ..Instance::default()
+        };
+        let cfg = Value::empty_map();
+        let first = reflect(&fs, &p, &instance("i-1"), true, &cfg);
+        assert_eq!(links(&first.effects), [p.instance_link().as_path()]);
+        // The next run finds the link there: it is left as it is.
+        std::os::unix::fs::symlink(
+            "/var/lib/cloud/instances/i-1",
+            tmp.path().join("var/lib/cloud/instance"),
+        )
+        .unwrap();
+        let again = reflect(&fs, &p, &instance("i-1"), false, &cfg);
+        assert!(links(&again.effects).is_empty(), "{:?}", again.effects);
+        // Another instance moves it.
+        let other = reflect(&fs, &p, &instance("i-2"), true, &cfg);
+        assert_eq!(links(&other.effects), [p.instance_link().as_path()]);
+        assert!(other.new_instance);
+    }
+}
