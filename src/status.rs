@@ -495,7 +495,7 @@ mod tests {
         let status = paths.data("status.json");
         // The local stage starts a boot: the old link goes, a new one is made.
         let (st, effects) = StageStatus::begin(&fs, &paths, "init-local");
-        assert_eq!(writes(&effects), [status.clone()]);
+        assert_eq!(writes(&effects), std::slice::from_ref(&status));
         assert_eq!(links(&effects), [paths.runpath("status.json")]);
         assert!(links(&st.finish(&paths, None, &[], &[], &[])).is_empty());
         // A later stage finds the link there (as the local stage left it)
@@ -505,7 +505,7 @@ mod tests {
         std::os::unix::fs::symlink(STATUS_LINK_TARGET, run.join("status.json")).unwrap();
         for mode in ["init", "modules-config", "modules-final"] {
             let (st, effects) = StageStatus::begin(&fs, &paths, mode);
-            assert_eq!(writes(&effects), [status.clone()], "{mode}");
+            assert_eq!(writes(&effects), std::slice::from_ref(&status), "{mode}");
             assert!(links(&effects).is_empty(), "{mode}: {effects:?}");
             let end = st.finish(&paths, Some("DataSourceNone"), &[], &[], &[]);
             assert_eq!(writes(&end)[0], status, "{mode}");
