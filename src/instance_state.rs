@@ -24,7 +24,7 @@ pub struct Reflected {
 }
 
 /// `Init._reflect_cur_instance` plus the cache. `fresh`: the instance came
-/// from a search this run (not the cache).
+/// from a search this run (not the cache, which is then left as it is).
 pub fn reflect(
     fs: &dyn FsView,
     p: &Paths,
@@ -98,13 +98,16 @@ pub fn reflect(
             0o644,
         ));
     }
-    // The cache holds user-data: owner-only, and secret in plans.
-    let cache = instance.to_cache_json();
-    effects.push(Effect::write(
-        idir.join(DATASOURCE_CACHE),
-        Data::secret(cache),
-        0o600,
-    ));
+    // The cache holds user-data: owner-only, and secret in plans. An
+    // instance restored from it is what it holds: it is not written back
+    // (nor read again to find that out).
+    if fresh {
+        effects.push(Effect::write(
+            idir.join(DATASOURCE_CACHE),
+            Data::secret(instance.to_cache_json()),
+            0o600,
+        ));
+    }
     Reflected {
         effects,
         new_instance,
