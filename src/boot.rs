@@ -69,6 +69,10 @@ struct StageConfig {
     /// The `--file` configs, in command-line order (the first has the
     /// highest priority, as in `ConfigMerger._read_cfg`).
     files: Vec<Value>,
+    /// The system config with the datasource's own under it: what the
+    /// instance's cloud-config is merged over, before and after user-data
+    /// is consumed.
+    under: Value,
     /// All of it merged with the instance's cloud-config files as they are
     /// on disk (what the last consumption of user-data left).
     merged: Value,
@@ -193,6 +197,7 @@ impl<'t> Engine<'t> {
         StageConfig {
             system,
             files,
+            under,
             merged,
         }
     }
@@ -466,11 +471,15 @@ impl<'t> Engine<'t> {
             instance_state::reflect(self.target.fs(), &self.paths, instance, fresh, sys_cfg);
         report.new_instance = Some(reflected.new_instance);
         self.apply(report, reflected.effects);
-        let missing = !self
-            .target
-            .fs()
-            .exists(&self.paths.runpath("instance-data.json"));
-        if fresh || missing {
+        // A cached instance's instance-data is written once per boot (/run
+        // is new each boot): only when it is not there yet.
+        let missing = || {
+            !self
+                .target
+                .fs()
+                .exists(&self.paths.runpath("instance-data.json"))
+        };
+        if fresh || missing() {
             self.write_instance_data(instance, sys_cfg, report);
         }
     }
@@ -576,13 +585,7 @@ impl<'t> Engine<'t> {
             let e = Effect::write(sem.path, Data::public(semaphore::content_now()), 0o644);
             self.apply(report, vec![e]);
         }
-        config::merged(
-            &cfg.files,
-            &user_cfg,
-            &vendor2_cfg,
-            &vendor_cfg,
-            &config::under_datasource(&cfg.system, instance.config.as_ref()),
-        )
+        config::merged(&cfg.files, &user_cfg, &vendor2_cfg, &vendor_cfg, &cfg.under)
     }
 
     /// `cloud-init single --name NAME [--frequency F] [args]`: exit 0 when it

@@ -24,7 +24,7 @@ pub struct Reflected {
 }
 
 /// `Init._reflect_cur_instance` plus the cache. `fresh`: the instance came
-/// from a search this run (not the cache).
+/// from a search this run (not the cache, which is then left as it is).
 pub fn reflect(
     fs: &dyn FsView,
     p: &Paths,
@@ -46,10 +46,15 @@ pub fn reflect(
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| ds_line.clone());
-    let mut effects = vec![Effect::Symlink {
-        path: p.instance_link(),
-        target: idir.clone(),
-    }];
+    let mut effects = Vec::new();
+    // cloud-init forces the link on every init run; when it already points
+    // at this instance that leaves it as it was, so it is not made again.
+    if fs.read_link(&p.instance_link()).ok() != Some(idir.clone()) {
+        effects.push(Effect::Symlink {
+            path: p.instance_link(),
+            target: idir.clone(),
+        });
+    }
     effects.push(Effect::Mkdir {
         path: idir.clone(),
         mode: 0o755,
@@ -93,13 +98,16 @@ pub fn reflect(
             0o644,
         ));
     }
-    // The cache holds user-data: owner-only, and secret in plans.
-    let cache = instance.to_cache_json();
-    effects.push(Effect::write(
-        idir.join(DATASOURCE_CACHE),
-        Data::secret(cache),
-        0o600,
-    ));
+    // The cache holds user-data: owner-only, and secret in plans. An
+    // instance restored from it is what it holds: it is not written back
+    // (nor read again to find that out).
+    if fresh {
+        effects.push(Effect::write(
+            idir.join(DATASOURCE_CACHE),
+            Data::secret(instance.to_cache_json()),
+            0o600,
+        ));
+    }
     Reflected {
         effects,
         new_instance,
@@ -135,15 +143,58 @@ pub fn instance_data(
             0o644,
         ),
     ];
-    // A cloud-id file of another cloud (an image moved between clouds) goes.
-    if let Ok(prev) = fs.read_link(&p.runpath("cloud-id")) {
-        if prev != id_file {
-            effects.push(Effect::Remove { path: prev });
-        }
+    // A cloud-id file of another cloud (an image moved between clouds) goes;
+    // a link that already names this one stays as it is.
+    let prev = fs.read_link(&p.runpath("cloud-id")).ok();
+    if let Some(prev) = prev.as_ref().filter(|prev| **prev != id_file) {
+        effects.push(Effect::Remove { path: prev.clone() });
     }
-    effects.push(Effect::Symlink {
-        path: p.runpath("cloud-id"),
-        target: id_file,
-    });
+    if prev.as_ref() != Some(&id_file) {
+        effects.push(Effect::Symlink {
+            path: p.runpath("cloud-id"),
+            target: id_file,
+        });
+    }
     effects
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rootfs::testing::root_with;
+
+    fn links(effects: &[Effect]) -> Vec<&Path> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Symlink { path, .. } => Some(path.as_path()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_instance_link_is_made_when_it_does_not_point_at_the_instance() {
+        let (tmp, fs) = root_with(&[("/var/lib/cloud/data/instance-id", "i-1\n")]);
+        let p = Paths::default();
+        let instance = |iid: &str| Instance {
+            instance_id: iid.into(),
+            ..Instance::default()
+        };
+        let cfg = Value::empty_map();
+        let first = reflect(&fs, &p, &instance("i-1"), true, &cfg);
+        assert_eq!(links(&first.effects), [p.instance_link().as_path()]);
+        // The next run finds the link there: it is left as it is.
+        std::os::unix::fs::symlink(
+            "/var/lib/cloud/instances/i-1",
+            tmp.path().join("var/lib/cloud/instance"),
+        )
+        .unwrap();
+        let again = reflect(&fs, &p, &instance("i-1"), false, &cfg);
+        assert!(links(&again.effects).is_empty(), "{:?}", again.effects);
+        // Another instance moves it.
+        let other = reflect(&fs, &p, &instance("i-2"), true, &cfg);
+        assert_eq!(links(&other.effects), [p.instance_link().as_path()]);
+        assert!(other.new_instance);
+    }
 }

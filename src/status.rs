@@ -6,7 +6,7 @@
 //! which modules ran or were skipped, and why (`cloudboot`), and the warnings
 //! it had (`cloudboot_warnings`). `status --long` prints both.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value as J};
 
@@ -84,15 +84,33 @@ pub struct ModuleLine {
 pub struct StageStatus {
     doc: J,
     mode: &'static str,
+    /// `/run/cloud-init/result.json` already points at data/result.json
+    /// (the final stage run again in one boot): it is not linked again.
+    result_linked: bool,
+}
+
+/// A `/run/cloud-init` link to `target`, unless it already is one: cloud-init
+/// forces it on every run (`util.sym_link(..., force=True)`), which leaves
+/// the same link; cloudboot spares the rewrite (a new link, a rename and a
+/// directory sync).
+fn link_unless_there(fs: &dyn FsView, path: PathBuf, target: &str) -> Option<Effect> {
+    let there = fs.read_link(&path).is_ok_and(|t| t == Path::new(target));
+    (!there).then(|| Effect::Symlink {
+        path,
+        target: target.into(),
+    })
 }
 
 impl StageStatus {
     /// Starts `mode`: the local stage begins a new boot (old files removed),
-    /// the others load what is there.
+    /// the others load what is there. As cloud-init's `status_wrapper`,
+    /// status.json is written here and once more by [`StageStatus::finish`],
+    /// and linked from `/run/cloud-init` here only.
     pub fn begin(fs: &dyn FsView, paths: &Paths, mode: &'static str) -> (StageStatus, Vec<Effect>) {
         let mut effects = Vec::new();
         let mut doc = None;
-        if mode == "init-local" {
+        let new_boot = mode == "init-local";
+        if new_boot {
             for p in [
                 paths.runpath("status.json"),
                 paths.runpath("result.json"),
@@ -116,23 +134,33 @@ impl StageStatus {
         }
         v1.insert("stage".into(), J::from(mode));
         v1[mode]["start"] = J::from(now());
-        let st = StageStatus { doc, mode };
-        effects.extend(st.write(paths));
+        let result_linked = mode == "modules-final"
+            && link_unless_there(fs, paths.runpath("result.json"), RESULT_LINK_TARGET).is_none();
+        let st = StageStatus {
+            doc,
+            mode,
+            result_linked,
+        };
+        effects.push(st.write(paths));
+        // The local stage has just removed the link; the others find it
+        // there unless something took it away.
+        let link = paths.runpath("status.json");
+        effects.extend(match new_boot {
+            true => Some(Effect::Symlink {
+                path: link,
+                target: STATUS_LINK_TARGET.into(),
+            }),
+            false => link_unless_there(fs, link, STATUS_LINK_TARGET),
+        });
         (st, effects)
     }
 
-    fn write(&self, paths: &Paths) -> Vec<Effect> {
-        vec![
-            Effect::write(
-                paths.data("status.json"),
-                Data::public(json_file(&self.doc)),
-                0o644,
-            ),
-            Effect::Symlink {
-                path: paths.runpath("status.json"),
-                target: STATUS_LINK_TARGET.into(),
-            },
-        ]
+    fn write(&self, paths: &Paths) -> Effect {
+        Effect::write(
+            paths.data("status.json"),
+            Data::public(json_file(&self.doc)),
+            0o644,
+        )
     }
 
     /// Ends the stage: its errors, the datasource, the module record and the
@@ -174,7 +202,7 @@ impl StageStatus {
             self.doc[WARNINGS_KEY] = json!({});
         }
         self.doc[WARNINGS_KEY][mode] = J::from(warnings.to_vec());
-        let mut effects = self.write(paths);
+        let mut effects = vec![self.write(paths)];
         if mode == "modules-final" {
             let v1 = &self.doc["v1"];
             let all: Vec<J> = MODES
@@ -187,10 +215,12 @@ impl StageStatus {
                 Data::public(json_file(&result)),
                 0o644,
             ));
-            effects.push(Effect::Symlink {
-                path: paths.runpath("result.json"),
-                target: RESULT_LINK_TARGET.into(),
-            });
+            if !self.result_linked {
+                effects.push(Effect::Symlink {
+                    path: paths.runpath("result.json"),
+                    target: RESULT_LINK_TARGET.into(),
+                });
+            }
         }
         effects
     }
@@ -430,5 +460,79 @@ impl Details {
             d["warnings"] = J::from(self.warnings.clone());
         }
         py::json::dumps(&d, 2)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rootfs::testing::root_with;
+
+    fn links(effects: &[Effect]) -> Vec<PathBuf> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Symlink { path, .. } => Some(path.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn writes(effects: &[Effect]) -> Vec<PathBuf> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::WriteFile { path, .. } => Some(path.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn status_json_is_written_at_start_and_end_and_linked_once_per_boot() {
+        let (tmp, fs) = root_with(&[("/var/lib/cloud/data/status.json", "{\"v1\": {}}\n")]);
+        let paths = Paths::default();
+        let status = paths.data("status.json");
+        // The local stage starts a boot: the old link goes, a new one is made.
+        let (st, effects) = StageStatus::begin(&fs, &paths, "init-local");
+        assert_eq!(writes(&effects), std::slice::from_ref(&status));
+        assert_eq!(links(&effects), [paths.runpath("status.json")]);
+        assert!(links(&st.finish(&paths, None, &[], &[], &[])).is_empty());
+        // A later stage finds the link there (as the local stage left it)
+        // and writes the file only, at its start and at its end.
+        let run = tmp.path().join("run/cloud-init");
+        std::fs::create_dir_all(&run).unwrap();
+        std::os::unix::fs::symlink(STATUS_LINK_TARGET, run.join("status.json")).unwrap();
+        for mode in ["init", "modules-config", "modules-final"] {
+            let (st, effects) = StageStatus::begin(&fs, &paths, mode);
+            assert_eq!(writes(&effects), std::slice::from_ref(&status), "{mode}");
+            assert!(links(&effects).is_empty(), "{mode}: {effects:?}");
+            let end = st.finish(&paths, Some("DataSourceNone"), &[], &[], &[]);
+            assert_eq!(writes(&end)[0], status, "{mode}");
+            let result_link: &[PathBuf] = match mode {
+                "modules-final" => &[paths.runpath("result.json")][..],
+                _ => &[],
+            };
+            assert_eq!(links(&end), result_link, "{mode}");
+        }
+        // The final stage run again in the same boot keeps its result link.
+        std::os::unix::fs::symlink(RESULT_LINK_TARGET, run.join("result.json")).unwrap();
+        let (st, _) = StageStatus::begin(&fs, &paths, "modules-final");
+        let end = st.finish(&paths, None, &[], &[], &[]);
+        assert_eq!(writes(&end), [status, paths.data("result.json")]);
+        assert!(links(&end).is_empty());
+    }
+
+    #[test]
+    fn a_link_that_went_missing_or_points_elsewhere_is_made_again() {
+        let (tmp, fs) = root_with(&[("/var/lib/cloud/data/status.json", "{\"v1\": {}}\n")]);
+        let paths = Paths::default();
+        let (_, effects) = StageStatus::begin(&fs, &paths, "modules-config");
+        assert_eq!(links(&effects), [paths.runpath("status.json")]);
+        let run = tmp.path().join("run/cloud-init");
+        std::fs::create_dir_all(&run).unwrap();
+        std::os::unix::fs::symlink("/elsewhere/status.json", run.join("status.json")).unwrap();
+        let (_, effects) = StageStatus::begin(&fs, &paths, "modules-config");
+        assert_eq!(links(&effects), [paths.runpath("status.json")]);
     }
 }

@@ -28,17 +28,20 @@ pub fn restore(ctx: &DsContext) -> Cached {
     let Some(c) = load_cache(ctx.fs, ctx.paths) else {
         return Cached::Missing;
     };
+    // Each check reads only when the ones before it did not decide: after
+    // the local stage nothing more is read.
     let trust = ctx.stage != Stage::Local
         || ctx.cfg.get_bool("manual_cache_clean", false)
         || ctx
             .fs
             .exists(&ctx.paths.instance_link().join("manual-clean"));
-    let run_iid = ctx
-        .fs
-        .read_string(&ctx.paths.runpath(".instance-id"))
-        .map(|s| s.trim().to_string());
+    let this_boots = || {
+        ctx.fs
+            .read_string(&ctx.paths.runpath(".instance-id"))
+            .is_some_and(|s| s.trim() == c.instance_id)
+    };
     let valid = trust
-        || run_iid.as_deref() == Some(c.instance_id.as_str())
+        || this_boots()
         || by_name(&c.dsname)
             .map(|ds| ds.check_instance_id(ctx, &c.instance_id))
             .unwrap_or(false);
