@@ -637,43 +637,37 @@ fn live_target(root: &Root) -> LiveTarget {
     // Scripts' output can hold secrets (and set_passwords prints random
     // passwords to the console): never world-readable.
     let output = root.open_append(Path::new(OUTPUT_LOG_FILE), 0o640).ok();
-    for log in [LOG_FILE, OUTPUT_LOG_FILE] {
-        fix_log_owner(root, Path::new(log));
-    }
+    fix_log_owner(root, &[Path::new(LOG_FILE), Path::new(OUTPUT_LOG_FILE)]);
     LiveTarget::new(root.clone(), Runner::new(root.clone(), output, true))
 }
 
 /// cloud-init's `syslog_fix_perms` default (`syslog:adm`, `root:adm`,
 /// `root:wheel`, `root:root`): the first owner that exists in the root gets
-/// the log file, so the `adm` group can read it as on a cloud-init system.
-fn fix_log_owner(root: &Root, guest: &Path) {
+/// the log files, so the `adm` group can read them as on a cloud-init system.
+fn fix_log_owner(root: &Root, logs: &[&Path]) {
     let fs = RealFs { root: root.clone() };
-    let id = |file: &str, name: &str| -> Option<u32> {
-        fs.read_string(Path::new(file))?.lines().find_map(|l| {
-            let mut f = l.split(':');
-            (f.next() == Some(name)).then(|| f.nth(1)?.parse().ok())?
-        })
-    };
-    for (user, group) in [
+    // /etc/passwd and /etc/group read once for all candidates.
+    let accounts = crate::module::Accounts::default();
+    let owner = [
         ("syslog", "adm"),
         ("root", "adm"),
         ("root", "wheel"),
         ("root", "root"),
-    ] {
-        let uid = if user == "root" {
-            Some(0)
-        } else {
-            id("/etc/passwd", user)
+    ]
+    .into_iter()
+    .find_map(|(user, group)| {
+        let uid = match user {
+            "root" => Some(0),
+            u => accounts.id(&fs, "/etc/passwd", u),
         };
-        let gid = if group == "root" {
-            Some(0)
-        } else {
-            id("/etc/group", group)
+        let gid = match group {
+            "root" => Some(0),
+            g => accounts.id(&fs, "/etc/group", g),
         };
-        if let (Some(u), Some(g)) = (uid, gid) {
-            let _ = root.set_owner_mode(guest, Some((Some(u), Some(g))), None);
-            return;
-        }
+        Some((Some(uid?), Some(gid?)))
+    });
+    for log in logs {
+        let _ = root.set_owner_mode(log, owner, None);
     }
 }
 

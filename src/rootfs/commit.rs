@@ -10,7 +10,9 @@
 //!    name;
 //! 2. renames each over its name, in the order they were written (execute
 //!    bits only after the rename, as for a single write);
+//!
 //! and [`super::Root::settle`] adds
+//!
 //! 3. a second `syncfs`: the renames, new directories and links are on disk.
 //!
 //! A power cut at any point leaves each name with its old content or its

@@ -230,19 +230,50 @@ pub fn sniff(data: &[u8]) -> Option<&'static str> {
         .map(|(_, ct)| *ct)
 }
 
-/// A MIME boundary in the shape Python's email package makes.
-fn boundary() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let mixed = (nanos ^ (u128::from(std::process::id()) << 64)) % 10u128.pow(19);
-    format!("==============={mixed:019}==")
+/// A MIME boundary in the shape Python's email package makes (15 `=`, 19
+/// digits, `==`), and like its `_make_boundary` one that no part contains
+/// (else `.0`, `.1`, ... is added). Python's digits are random; these come
+/// from the parts, so the same user-data gives the same file and a reboot
+/// leaves `user-data.txt.i` as it is instead of rewriting it.
+fn boundary(parts: &[Part]) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for p in parts {
+        (
+            &p.content_type,
+            &p.filename,
+            &p.headers,
+            &p.payload,
+            p.launch_index,
+        )
+            .hash(&mut h);
+    }
+    unused_boundary(
+        format!("==============={:019}==", h.finish() % 10u64.pow(19)),
+        parts,
+    )
+}
+
+/// `base`, or `base.N` for the first N whose delimiter line no part holds.
+fn unused_boundary(base: String, parts: &[Part]) -> String {
+    let used = |b: &str| {
+        let line = format!("--{b}");
+        parts
+            .iter()
+            .any(|p| p.payload.windows(line.len()).any(|w| w == line.as_bytes()))
+    };
+    let mut b = base.clone();
+    let mut n = 0;
+    while used(&b) {
+        b = format!("{base}.{n}");
+        n += 1;
+    }
+    b
 }
 
 /// `str(msg)` of the processed message (`user-data.txt.i`).
 pub fn processed_mime(parts: &[Part]) -> Vec<u8> {
-    let b = boundary();
+    let b = boundary(parts);
     // Sized once (a part's headers are about 150 bytes): grown by doubling,
     // a message of 16 MiB could hold twice that.
     let size: usize = parts
@@ -438,6 +469,19 @@ mod tests {
                 "Content-Type: multipart/mixed; boundary=\"{b}\"\nMIME-Version: 1.0\nNumber-Attachments: 1\n\n--{b}\nMIME-Version: 1.0\nContent-Type: text/cloud-config\nContent-Disposition: attachment; filename=\"part-001\"\n\n#cloud-config\nruncmd: [ls]\n\n--{b}--\n"
             )
         );
+    }
+
+    #[test]
+    fn the_same_parts_give_the_same_processed_file_and_its_boundary_is_in_no_part() {
+        let parts = processed(b"#cloud-config\nruncmd: [ls]\n").parts;
+        assert_eq!(processed_mime(&parts), processed_mime(&parts));
+        let other = processed(b"#cloud-config\nruncmd: [pwd]\n").parts;
+        assert_ne!(boundary(&parts), boundary(&other));
+        // A part holding the boundary's delimiter line gets another one.
+        let mut tricky = parts.clone();
+        tricky[0].payload = b"#cloud-config\n# --=B==\n# --=B==.0\n".to_vec();
+        assert_eq!(unused_boundary("=B==".into(), &tricky), "=B==.1");
+        assert_eq!(unused_boundary("=C==".into(), &tricky), "=C==");
     }
 
     #[test]
