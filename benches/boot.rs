@@ -2,7 +2,10 @@
 //! stage as its own process exactly as a real boot runs them (`init --local`,
 //! `init`, `modules --mode=config`, `modules --mode=final`), each run in a
 //! fresh temporary root. Prints the median and worst time per stage and in
-//! total, and the peak resident memory of any stage process.
+//! total, the peak resident memory (RSS) of each stage's process, and that
+//! of any stage process. The engine-only seed of benches/vs-cloud-init.sh
+//! is booted too, and a config drive example as the ISO image nova makes of
+//! it (when genisoimage is there).
 //!
 //! Measurements live here, never in tests. Set CLOUDBOOT_BENCH_RUNS to change
 //! the number of boots per example (default 30), and CLOUDBOOT_BENCH_AGAINST
@@ -11,8 +14,9 @@
 //! [`unreachable_search`]).
 
 use std::fs;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 #[path = "../tests/common/private_network.rs"]
@@ -27,12 +31,19 @@ const STAGES: [(&str, &[&str]); 4] = [
 ];
 
 fn examples() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-    let mut out: Vec<PathBuf> = fs::read_dir(&dir)
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut out: Vec<PathBuf> = fs::read_dir(manifest.join("examples"))
         .expect("examples/")
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.join("meta-data").is_file() && p.join("user-data").is_file())
+        .filter(|p| {
+            let nocloud = p.join("meta-data").is_file() && p.join("user-data").is_file();
+            let config_drive = p.join("openstack").is_dir();
+            if config_drive && !has_genisoimage() {
+                println!("skipped {}: needs genisoimage", p.display());
+            }
+            nocloud || (config_drive && has_genisoimage())
+        })
         .filter(|p| {
             // Users need the distro's useradd, which a scratch root does not
             // have (and their files' owners with them): such seeds are
@@ -49,14 +60,26 @@ fn examples() -> Vec<PathBuf> {
             !makes_users
         })
         .collect();
+    out.push(manifest.join("benches/engine-only"));
     out.sort();
     out
+}
+
+fn has_genisoimage() -> bool {
+    Command::new("genisoimage")
+        .arg("-version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// Each stage's time and the total, for every boot of one binary.
 struct StageTimes {
     per_stage: Vec<Vec<Duration>>,
     totals: Vec<Duration>,
+    /// The highest peak RSS (KiB) of each stage's process over the boots.
+    peak_rss_kib: Vec<i64>,
 }
 
 impl StageTimes {
@@ -69,9 +92,10 @@ impl StageTimes {
             let mut times = self.per_stage[i].clone();
             let worst = *times.iter().max().unwrap();
             println!(
-                "  {name:<8} median {:>10}   worst {:>10}",
+                "  {name:<8} median {:>10}   worst {:>10}   peak RSS {:>5} KiB",
                 ms(median(&mut times)),
-                ms(worst)
+                ms(worst),
+                self.peak_rss_kib[i]
             );
         }
         let worst = *self.totals.iter().max().unwrap();
@@ -92,30 +116,33 @@ fn boot_example(example: &Path, bins: &[PathBuf], runs: usize) -> Vec<StageTimes
         .map(|_| StageTimes {
             per_stage: vec![Vec::new(); STAGES.len()],
             totals: Vec::new(),
+            peak_rss_kib: vec![0; STAGES.len()],
         })
         .collect();
     for _ in 0..runs {
         for (bin, times) in bins.iter().zip(timed.iter_mut()) {
             let root = tempfile::tempdir().unwrap();
-            seed(root.path(), example);
+            let device = seed(root.path(), example);
             let mut total = Duration::ZERO;
             for (i, (name, args)) in STAGES.iter().enumerate() {
+                let mut stage = Command::new(bin);
+                stage.arg("--root").arg(root.path());
+                if let Some(device) = &device {
+                    stage.arg("--device").arg(device);
+                }
+                stage.args(*args);
                 let start = Instant::now();
-                let out = Command::new(bin)
-                    .arg("--root")
-                    .arg(root.path())
-                    .args(*args)
-                    .output()
-                    .unwrap();
+                let (status, stderr, rss_kib) = run_measured(&mut stage);
                 let took = start.elapsed();
                 assert!(
-                    out.status.success(),
+                    status.success(),
                     "{} stage {name} failed with {}: {}",
                     example.display(),
                     bin.display(),
-                    String::from_utf8_lossy(&out.stderr)
+                    String::from_utf8_lossy(&stderr)
                 );
                 times.per_stage[i].push(took);
+                times.peak_rss_kib[i] = times.peak_rss_kib[i].max(rss_kib);
                 total += took;
             }
             times.totals.push(total);
@@ -124,7 +151,22 @@ fn boot_example(example: &Path, bins: &[PathBuf], runs: usize) -> Vec<StageTimes
     timed
 }
 
-fn seed(root: &Path, example: &Path) {
+/// Puts `example` where the stages find it: a NoCloud seed directory in
+/// the root, or for a config drive tree (`openstack/`) an ISO image of it
+/// labelled `config-2`, as nova makes it, whose path is returned (for
+/// `--device`).
+fn seed(root: &Path, example: &Path) -> Option<PathBuf> {
+    if example.join("openstack").is_dir() {
+        let iso = root.join("config-2.iso");
+        let made = Command::new("genisoimage")
+            .args(["-quiet", "-V", "config-2", "-R", "-J", "-o"])
+            .arg(&iso)
+            .arg(example)
+            .status()
+            .unwrap();
+        assert!(made.success(), "genisoimage {}", example.display());
+        return Some(iso);
+    }
     let dest = root.join("var/lib/cloud/seed/nocloud");
     fs::create_dir_all(&dest).unwrap();
     for name in ["meta-data", "user-data", "vendor-data", "network-config"] {
@@ -133,6 +175,38 @@ fn seed(root: &Path, example: &Path) {
             fs::copy(&src, dest.join(name)).unwrap();
         }
     }
+    None
+}
+
+/// Runs `cmd` (stdout discarded) to its end: its exit status, its stderr
+/// and its peak RSS in KiB, which `wait4` reports for that one process
+/// (with any children it waited for).
+// The child is reaped by the wait4 below, which std cannot see.
+#[allow(clippy::zombie_processes)]
+fn run_measured(cmd: &mut Command) -> (ExitStatus, Vec<u8>, i64) {
+    use std::io::Read;
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = Vec::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_end(&mut stderr)
+        .unwrap();
+    let mut status = 0;
+    // SAFETY: wait4 writes only into the two values we pass; the child is
+    // ours and not waited for anywhere else (std does not reap on drop).
+    let ru = unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        let pid = libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut ru);
+        assert_eq!(pid, child.id() as libc::pid_t, "wait4");
+        ru
+    };
+    (ExitStatus::from_raw(status), stderr, ru.ru_maxrss)
 }
 
 /// Peak RSS of all waited-for children so far, in KiB.
