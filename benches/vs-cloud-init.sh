@@ -8,13 +8,17 @@
 # network. Both do the same work (Debian's cloud.cfg module lists). Printed: wall-clock time per
 # stage run (median of RUNS runs), the harness's own floor (the same namespaces, chroot and env
 # running /bin/true), each tool's time beyond the floor, the ratios, and the peak RSS of any
-# stage run (one more run under /usr/bin/time, not timed).
+# stage run: cloudboot's own (from its log: it records getrusage's peak at each stage's end)
+# and the largest process of the stage, cloudboot or a program it ran (one more run under
+# /usr/bin/time, not timed).
 #
 #   sudo benches/vs-cloud-init.sh [SEED_DIR] [RUNS]    (defaults: benches/engine-only, 5)
 #
 # benches/engine-only is the engine-only seed: 50 write_files and a runcmd, no users, no host
 # keys, no locale: what each tool costs on its own. examples/nocloud-write-files is a typical one.
-# CLOUDBOOT_BIN=path times another cloudboot binary (default: this tree's release build);
+# CLOUDBOOT_BIN=path times another cloudboot binary (default: this tree's static musl build,
+# as scripts/release.sh makes it for the rpm and for old images; the glibc build when the musl
+# target is missing);
 # CLOUDBOOT_BEFORE=path adds a column for an older build, for before/after figures from one run.
 # Needs root, the tools record.sh needs (debootstrap on first use) and /usr/bin/time.
 set -euo pipefail
@@ -34,9 +38,18 @@ export CLOUDBOOT_RECORDER_CACHE=${CLOUDBOOT_RECORDER_CACHE:-/var/cache/cloudboot
 tests/fixtures/modules/record.sh --build-only
 base="$CLOUDBOOT_RECORDER_CACHE/root"
 if [ -z "${CLOUDBOOT_BIN:-}" ]; then
-    cargo build --release -q
-    CLOUDBOOT_BIN=${CARGO_TARGET_DIR:-target}/release/cloudboot
+    if rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl; then
+        # scripts/release.sh's static build, in a directory of its own (other RUSTFLAGS).
+        dir=${CARGO_TARGET_DIR:-target}/bench-static
+        RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" CARGO_TARGET_DIR=$dir \
+            cargo build --release -q --target x86_64-unknown-linux-musl
+        CLOUDBOOT_BIN=$dir/x86_64-unknown-linux-musl/release/cloudboot
+    else
+        cargo build --release -q
+        CLOUDBOOT_BIN=${CARGO_TARGET_DIR:-target}/release/cloudboot
+    fi
 fi
+echo "cloudboot: $CLOUDBOOT_BIN ($(file -b "$CLOUDBOOT_BIN" | cut -d, -f1-2))" >&2
 tools=(floor cloud-init cloudboot)
 [ -n "${CLOUDBOOT_BEFORE:-}" ] && tools+=(before)
 work=$(mktemp -d)
@@ -105,6 +118,7 @@ boot_once() {
 }
 
 # One run of tool $1 in mode $2: first boot, reboot, new instance; one line of 12 fields.
+# cloudboot's own peak per stage, from its log, goes to $work/$1.own (one line of 12).
 run_once() {
     local tool=$1 mode=$2 line
     prepare_root "$tool"
@@ -113,6 +127,9 @@ run_once() {
     sed -i 's/^instance-id:.*/instance-id: iid-vs-cloud-init-new/' "$work/root/var/lib/cloud/seed/nocloud/meta-data"
     line="$line $(boot_once "$tool" "$mode")"
     echo "$line"
+    sed -n "s/.*cloudboot's peak memory in this stage: \([0-9]*\) KiB/\1/p" "$work/root/var/log/cloud-init.log" \
+        | tr '\n' ' ' >>"$work/$tool.own"
+    echo >>"$work/$tool.own"
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
@@ -154,7 +171,12 @@ for i in $(seq 1 12) total; do
 done
 echo "best possible ratio in this harness (cloud-init / floor): $(ratio "$(ms cloud-init total)" "$(ms floor total)")"
 [ -n "${CLOUDBOOT_BEFORE:-}" ] && echo "cloudboot before -> now: $(ms before total) -> $(ms cloudboot total) ms, $(ratio "$(ms cloud-init total)" "$(ms before total)") -> $(ratio "$(ms cloud-init total)" "$(ms cloudboot total)") vs cloud-init"
-peak() { tr ' ' '\n' <"$work/$1.rss" | sort -n | tail -1; }
-line="peak RSS of any stage run (KiB): cloud-init $(peak cloud-init), cloudboot $(peak cloudboot)"
-[ -n "${CLOUDBOOT_BEFORE:-}" ] && line="$line, before $(peak before)"
-echo "$line; per stage, cloudboot: $(cat "$work/cloudboot.rss")"
+peak() { tr ' ' '\n' <"$work/$1" | grep . | sort -n | tail -1 | grep . || echo n/a; }
+line="peak RSS (KiB), cloudboot's own in any stage run (getrusage, from its log): $(peak cloudboot.own)"
+[ -n "${CLOUDBOOT_BEFORE:-}" ] && [ -s "$work/before.own" ] && line="$line (before: $(peak before.own))"
+echo "$line"
+echo "  per stage run, last run: $(tail -1 "$work/cloudboot.own")"
+line="peak RSS (KiB) of the largest process of any stage run (/usr/bin/time: the tool or a program it ran):"
+line="$line cloud-init $(peak cloud-init.rss), cloudboot $(peak cloudboot.rss)"
+[ -n "${CLOUDBOOT_BEFORE:-}" ] && line="$line, before $(peak before.rss)"
+echo "$line"

@@ -694,6 +694,10 @@ fn run_live(args: &Args, stage: Stage, modules_only: bool) -> i32 {
     let mut target = live_target(&root);
     let mut engine = Engine::new(&mut target, map, options(args));
     let report = engine.run_stage_as(stage, modules_only);
+    // The stage's own memory, for the benches (the programs it ran apart).
+    if let Some(kib) = crate::host::own_peak_rss_kib() {
+        tracing::debug!("cloudboot's peak memory in this stage: {kib} KiB");
+    }
     exit_code(report.errors.len())
 }
 

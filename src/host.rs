@@ -326,6 +326,15 @@ pub fn kernel_random(buf: &mut [u8]) {
     }
 }
 
+/// This process's peak resident memory so far, in KiB (`getrusage`:
+/// the programs it ran are not counted).
+pub fn own_peak_rss_kib() -> Option<u64> {
+    // SAFETY: rusage is plain data, filled by the kernel on success.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } == 0;
+    ok.then(|| usage.ru_maxrss as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
