@@ -128,7 +128,7 @@ run_once() {
     line="$line $(boot_once "$tool" "$mode")"
     echo "$line"
     sed -n "s/.*cloudboot's peak memory in this stage: \([0-9]*\) KiB/\1/p" "$work/root/var/log/cloud-init.log" \
-        | tr '\n' ' ' >>"$work/$tool.own"
+        2>/dev/null | tr '\n' ' ' >>"$work/$tool.own" || true
     echo >>"$work/$tool.own"
 }
 
