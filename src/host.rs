@@ -332,7 +332,7 @@ pub fn own_peak_rss_kib() -> Option<u64> {
     // SAFETY: rusage is plain data, filled by the kernel on success.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let ok = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } == 0;
-    ok.then(|| usage.ru_maxrss as u64)
+    ok.then_some(usage.ru_maxrss as u64)
 }
 
 #[cfg(test)]
