@@ -7,6 +7,7 @@
 //! records them on an overlay ([`plan::PlanTarget`]). State lives where
 //! cloud-init keeps it ([`paths`], [`semaphore`], [`status`]).
 
+pub mod alloc;
 pub mod analyze;
 pub mod argparse;
 pub mod base64;

@@ -1,3 +1,8 @@
+/// The static build's allocator (see src/alloc.rs); the glibc build keeps glibc's.
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: cloudboot::alloc::Pooled = cloudboot::alloc::Pooled::new();
+
 fn main() {
     let mut argv = std::env::args();
     let called_as = argv.next().unwrap_or_default();
