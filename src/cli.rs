@@ -616,10 +616,7 @@ fn stage_map(args: &Args, root: &Root) -> Result<StageMap, String> {
             let fs = RealFs { root: root.clone() };
             match fs.read_string(Path::new(STAGES_YAML)) {
                 Some(t) => (t, STAGES_YAML.to_string()),
-                None => (
-                    stages::DEFAULT_STAGES_YAML.to_string(),
-                    "stages.yaml (built in)".into(),
-                ),
+                None => return Ok(StageMap::builtin()),
             }
         }
     };

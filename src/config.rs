@@ -19,23 +19,27 @@ use std::path::{Path, PathBuf};
 use crate::merge;
 use crate::paths::{CLOUD_CFG, RUN_CLOUD_CFG};
 use crate::rootfs::{FsView, Kind};
-use crate::value::Value;
+use crate::value::{Mapping, Value};
 use crate::yaml;
 
 /// cloud-init's `CFG_BUILTIN`, the part cloudboot reads, after its
-/// `datasource_list` (every registered datasource, see [`builtin`]).
-const BUILTIN_REST: &str = r#"
-def_log_file: /var/log/cloud-init.log
-syslog_fix_perms: ["syslog:adm", "root:adm", "root:wheel", "root:root"]
-system_info:
-  paths:
-    cloud_dir: /var/lib/cloud
-    templates_dir: /etc/cloud/templates/
-  network:
-    renderers: null
-vendor_data: {enabled: true, prefix: []}
-vendor_data2: {enabled: true, prefix: []}
-"#;
+/// `datasource_list` (every registered datasource, see [`builtin`]). Built
+/// as data rather than parsed from YAML: every stage starts from it.
+fn builtin_rest() -> serde_json::Value {
+    serde_json::json!({
+        "def_log_file": "/var/log/cloud-init.log",
+        "syslog_fix_perms": ["syslog:adm", "root:adm", "root:wheel", "root:root"],
+        "system_info": {
+            "paths": {
+                "cloud_dir": "/var/lib/cloud",
+                "templates_dir": "/etc/cloud/templates/",
+            },
+            "network": {"renderers": null},
+        },
+        "vendor_data": {"enabled": true, "prefix": []},
+        "vendor_data2": {"enabled": true, "prefix": []},
+    })
+}
 
 /// A loaded config and what went wrong on the way.
 #[derive(Clone, Debug, Default)]
@@ -50,11 +54,18 @@ pub struct Loaded {
 /// The builtin defaults. Its `datasource_list` is the datasource registry,
 /// in its order (cloud-init's), so a datasource is added in one place.
 pub fn builtin() -> Value {
-    let text = format!(
-        "datasource_list: [{}]{BUILTIN_REST}",
-        crate::datasource::registry::default_list().join(", ")
+    let list = crate::datasource::registry::default_list();
+    let mut cfg = Mapping::new();
+    cfg.insert(
+        Value::str("datasource_list"),
+        Value::Seq(list.iter().map(|d| Value::str(*d)).collect()),
     );
-    yaml::load(text.as_bytes(), "builtin").expect("builtin config is valid YAML")
+    if let Value::Map(rest) = Value::from_json(&builtin_rest()) {
+        for (k, v) in rest.into_entries() {
+            cfg.insert(k, v);
+        }
+    }
+    Value::Map(cfg)
 }
 
 /// A config file that cannot be used (it is then read as `{}`), named.

@@ -199,6 +199,22 @@ impl Root {
         published
     }
 
+    /// Whether a write to `guest` is staged, not yet visible: whoever
+    /// writes it again replaces it unseen (and need not look at the old
+    /// file, which would publish it).
+    pub fn is_staged(&self, guest: &Path) -> bool {
+        if self.group.is_empty() {
+            return false;
+        }
+        match self.locate_staged(guest, true) {
+            Ok(at) => at
+                .name
+                .as_deref()
+                .is_some_and(|name| self.group.holds(at.dir.id, name)),
+            Err(_) => false,
+        }
+    }
+
     /// Whether writes wait to be published.
     pub fn has_staged(&self) -> bool {
         !self.group.is_empty()
@@ -239,6 +255,27 @@ impl Root {
         flags: i32,
         mode: u32,
     ) -> io::Result<OwnedFd> {
+        // Most names are not links: open the name itself first, and only
+        // when it is one (O_NOFOLLOW refuses it: ELOOP, or ENOTDIR for a
+        // directory) walk the link. Not with O_EXCL, which reports a link
+        // as existing rather than refusing it.
+        if follow_last && flags & libc::O_EXCL == 0 {
+            let at = self.locate(guest, false)?;
+            if at.name.is_some() {
+                match sys::openat(
+                    at.dir.as_fd(),
+                    at.name_or_dot(),
+                    flags | libc::O_NOFOLLOW,
+                    mode,
+                ) {
+                    Err(e)
+                        if e.raw_os_error() == Some(libc::ELOOP)
+                            || (flags & libc::O_DIRECTORY != 0
+                                && e.raw_os_error() == Some(libc::ENOTDIR)) => {}
+                    opened => return opened.map_err(explain),
+                }
+            }
+        }
         let at = self.locate(guest, follow_last)?;
         let flags = if at.name.is_some() {
             flags | libc::O_NOFOLLOW
@@ -250,8 +287,18 @@ impl Root {
 
     /// The whole file, following links inside the root.
     pub fn read(&self, guest: &Path) -> io::Result<Vec<u8>> {
-        let mut out = Vec::new();
-        self.open_read(guest)?.read_to_end(&mut out)?;
+        let f = self.open_read(guest)?;
+        // Sized once from fstat; read through a plain reader, since std's
+        // read_to_end on a File asks for the size again (fstat and lseek).
+        struct Plain<'a>(&'a File);
+        impl Read for Plain<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                (&mut &*self.0).read(buf)
+            }
+        }
+        let size = f.metadata()?.len();
+        let mut out = Vec::with_capacity(usize::try_from(size).unwrap_or(0).saturating_add(1));
+        Plain(&f).read_to_end(&mut out)?;
         Ok(out)
     }
 
