@@ -825,23 +825,19 @@ pub mod testing {
 
     /// The paths the effects write or append to, in order.
     pub fn written_paths(effects: &[Effect]) -> Vec<&Path> {
-        effects
-            .iter()
-            .filter_map(|e| match e {
-                Effect::WriteFile { path, .. } => Some(path.as_path()),
-                _ => None,
-            })
-            .collect()
+        paths_of(effects, |e| matches!(e, Effect::WriteFile { .. }))
     }
 
     /// The paths the effects make (or replace) symlinks at, in order.
     pub fn symlinked_paths(effects: &[Effect]) -> Vec<&Path> {
+        paths_of(effects, |e| matches!(e, Effect::Symlink { .. }))
+    }
+
+    fn paths_of(effects: &[Effect], kind: impl Fn(&Effect) -> bool) -> Vec<&Path> {
         effects
             .iter()
-            .filter_map(|e| match e {
-                Effect::Symlink { path, .. } => Some(path.as_path()),
-                _ => None,
-            })
+            .filter(|e| kind(e))
+            .filter_map(Effect::path)
             .collect()
     }
 }
