@@ -4,13 +4,13 @@
 # tests/fixtures/modules/record.sh --build-only: cloud-init, openssh-server, sudo): the first
 # boot, a reboot (same instance), and a boot as a new instance (the seed's instance-id changed).
 # Every boot runs the four stages inside fresh private uts/mount/pid/net/ipc namespaces with the
-# root chrooted and a fresh /run, so neither tool can touch this machine's hostname, mounts or
-# network. Both do the same work (Debian's cloud.cfg module lists). Printed: wall-clock time per
-# stage run (median of RUNS runs), the harness's own floor (the same namespaces, chroot and env
-# running /bin/true), each tool's time beyond the floor, the ratios, and the peak RSS of any
-# stage run: cloudboot's own (from its log: it records getrusage's peak at each stage's end)
-# and the largest process of the stage, cloudboot or a program it ran (one more run under
-# /usr/bin/time, not timed).
+# root chrooted and a fresh /run (scripts/chroot-harness.sh), so neither tool can touch this
+# machine's hostname, mounts or network. Both do the same work (Debian's cloud.cfg module
+# lists). Printed: wall-clock time per stage run (median of RUNS runs), the harness's own floor
+# (the same namespaces, chroot and env running /bin/true), each tool's time beyond the floor,
+# the ratios, and the peak RSS of any stage run: cloudboot's own (from its log: it records
+# getrusage's peak at each stage's end) and the largest process of the stage, cloudboot or a
+# program it ran (one more run under /usr/bin/time, not timed).
 #
 #   sudo benches/vs-cloud-init.sh [SEED_DIR] [RUNS]    (defaults: benches/engine-only, 5)
 #
@@ -23,6 +23,8 @@
 # Needs root, the tools record.sh needs (debootstrap on first use) and /usr/bin/time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/chroot-harness.sh
+source scripts/chroot-harness.sh
 seed=$(realpath "${1:-benches/engine-only}")
 runs=${2:-5}
 # Swap is not namespaced: a seed's swap file would be switched on for this
@@ -72,49 +74,42 @@ prepare_root() {
     sync
 }
 
-# One boot of the prepared root by tool $1 (cloud-init | cloudboot | before | floor; floor
-# runs /bin/true for each stage). $2 = time: prints four stage times in microseconds;
-# $2 = rss: runs each stage under /usr/bin/time and prints four peak RSS in KiB.
+# The four stages of one boot with $2 (/bin/true for each stage: the floor), inside the
+# harness (harness_boot) on root $1. $3 = time: prints four stage times in microseconds;
+# $3 = rss: runs each stage under /usr/bin/time (its output file in $4) and prints four
+# peak RSS in KiB.
+boot_stages() {
+    local root=$1 cmd=$2 mode=$3 work=$4 args out=""
+    harness_enter "$root" bench
+    for args in "init --local" "init" "modules --mode=config" "modules --mode=final"; do
+        [ "$cmd" = /bin/true ] && args=""
+        if [ "$mode" = rss ]; then
+            # /usr/bin/time is put before chroot, so that the process it measures is the
+            # tool's (harness_run would make it a bash function's).
+            # shellcheck disable=SC2086
+            /usr/bin/time -f %M -o "$work/rss" chroot "$root" /usr/bin/env -i PATH="$HARNESS_PATH" \
+                $cmd $args </dev/null >/dev/null 2>&1 || true
+            out="$out $(tail -1 "$work/rss")"
+            continue
+        fi
+        t0=${EPOCHREALTIME/./}
+        # shellcheck disable=SC2086
+        harness_run "$root" $cmd $args </dev/null >/dev/null 2>&1 || true
+        t1=${EPOCHREALTIME/./}
+        out="$out $(( t1 - t0 ))"
+    done
+    echo "${out# }"
+}
+
+# One boot of the prepared root by tool $1 (cloud-init | cloudboot | before | floor), in
+# mode $2 (time | rss, as boot_stages).
 boot_once() {
     local tool=$1 cmd=/usr/local/bin/cloudboot
     case $tool in
         cloud-init) cmd=/usr/bin/cloud-init ;;
         floor) cmd=/bin/true ;;
     esac
-    unshare --uts --mount --pid --net --ipc --propagation private --fork -- bash -c '
-        set -e
-        root=$1 cmd=$2 mode=$3 work=$4
-        hostname localhost
-        mount --bind "$root" "$root"
-        mount -t proc bench-proc "$root/proc"
-        mount -t tmpfs -o mode=0755 bench-dev "$root/dev"
-        for d in null:1:3 zero:1:5 random:1:8 urandom:1:9 tty:5:0; do
-            IFS=: read -r n ma mi <<<"$d"; mknod -m 666 "$root/dev/$n" c "$ma" "$mi"
-        done
-        ln -s /proc/self/fd "$root/dev/fd"
-        mkdir -p "$root/dev/pts" "$root/dev/shm"
-        mount -t tmpfs -o mode=0755 bench-run "$root/run"
-        mkdir -p "$root/run/lock"
-        out=""
-        for args in "init --local" "init" "modules --mode=config" "modules --mode=final"; do
-            [ "$cmd" = /bin/true ] && args=""
-            if [ "$mode" = rss ]; then
-                # shellcheck disable=SC2086
-                /usr/bin/time -f %M -o "$work/rss" chroot "$root" /usr/bin/env -i \
-                    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-                    $cmd $args </dev/null >/dev/null 2>&1 || true
-                out="$out $(tail -1 "$work/rss")"
-                continue
-            fi
-            t0=${EPOCHREALTIME/./}
-            # shellcheck disable=SC2086
-            chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-                $cmd $args </dev/null >/dev/null 2>&1 || true
-            t1=${EPOCHREALTIME/./}
-            out="$out $(( t1 - t0 ))"
-        done
-        echo $out
-    ' _ "$work/root" "$cmd" "$2" "$work"
+    harness_boot boot_stages "$work/root" "$cmd" "$2" "$work"
 }
 
 # One run of tool $1 in mode $2: first boot, reboot, new instance; one line of 12 fields.

@@ -815,6 +815,33 @@ impl Effect {
     }
 }
 
+/// What a list of effects does, for the unit tests of the code that plans
+/// them: a test asks "which files does this stage write, which links does it
+/// make" and compares paths.
+#[cfg(test)]
+pub mod testing {
+    use super::Effect;
+    use std::path::Path;
+
+    /// The paths the effects write or append to, in order.
+    pub fn written_paths(effects: &[Effect]) -> Vec<&Path> {
+        paths_of(effects, |e| matches!(e, Effect::WriteFile { .. }))
+    }
+
+    /// The paths the effects make (or replace) symlinks at, in order.
+    pub fn symlinked_paths(effects: &[Effect]) -> Vec<&Path> {
+        paths_of(effects, |e| matches!(e, Effect::Symlink { .. }))
+    }
+
+    fn paths_of(effects: &[Effect], kind: impl Fn(&Effect) -> bool) -> Vec<&Path> {
+        effects
+            .iter()
+            .filter(|e| kind(e))
+            .filter_map(Effect::path)
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

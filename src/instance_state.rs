@@ -161,17 +161,8 @@ pub fn instance_data(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::effect::testing::symlinked_paths;
     use crate::rootfs::testing::root_with;
-
-    fn links(effects: &[Effect]) -> Vec<&Path> {
-        effects
-            .iter()
-            .filter_map(|e| match e {
-                Effect::Symlink { path, .. } => Some(path.as_path()),
-                _ => None,
-            })
-            .collect()
-    }
 
     #[test]
     fn the_instance_link_is_made_when_it_does_not_point_at_the_instance() {
@@ -183,7 +174,10 @@ mod tests {
         };
         let cfg = Value::empty_map();
         let first = reflect(&fs, &p, &instance("i-1"), true, &cfg);
-        assert_eq!(links(&first.effects), [p.instance_link().as_path()]);
+        assert_eq!(
+            symlinked_paths(&first.effects),
+            [p.instance_link().as_path()]
+        );
         // The next run finds the link there: it is left as it is.
         std::os::unix::fs::symlink(
             "/var/lib/cloud/instances/i-1",
@@ -191,10 +185,17 @@ mod tests {
         )
         .unwrap();
         let again = reflect(&fs, &p, &instance("i-1"), false, &cfg);
-        assert!(links(&again.effects).is_empty(), "{:?}", again.effects);
+        assert!(
+            symlinked_paths(&again.effects).is_empty(),
+            "{:?}",
+            again.effects
+        );
         // Another instance moves it.
         let other = reflect(&fs, &p, &instance("i-2"), true, &cfg);
-        assert_eq!(links(&other.effects), [p.instance_link().as_path()]);
+        assert_eq!(
+            symlinked_paths(&other.effects),
+            [p.instance_link().as_path()]
+        );
         assert!(other.new_instance);
     }
 }

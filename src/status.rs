@@ -466,27 +466,8 @@ impl Details {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::effect::testing::{symlinked_paths, written_paths};
     use crate::rootfs::testing::root_with;
-
-    fn links(effects: &[Effect]) -> Vec<PathBuf> {
-        effects
-            .iter()
-            .filter_map(|e| match e {
-                Effect::Symlink { path, .. } => Some(path.clone()),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn writes(effects: &[Effect]) -> Vec<PathBuf> {
-        effects
-            .iter()
-            .filter_map(|e| match e {
-                Effect::WriteFile { path, .. } => Some(path.clone()),
-                _ => None,
-            })
-            .collect()
-    }
 
     #[test]
     fn status_json_is_written_at_start_and_end_and_linked_once_per_boot() {
@@ -495,9 +476,9 @@ mod tests {
         let status = paths.data("status.json");
         // The local stage starts a boot: the old link goes, a new one is made.
         let (st, effects) = StageStatus::begin(&fs, &paths, "init-local");
-        assert_eq!(writes(&effects), std::slice::from_ref(&status));
-        assert_eq!(links(&effects), [paths.runpath("status.json")]);
-        assert!(links(&st.finish(&paths, None, &[], &[], &[])).is_empty());
+        assert_eq!(written_paths(&effects), std::slice::from_ref(&status));
+        assert_eq!(symlinked_paths(&effects), [paths.runpath("status.json")]);
+        assert!(symlinked_paths(&st.finish(&paths, None, &[], &[], &[])).is_empty());
         // A later stage finds the link there (as the local stage left it)
         // and writes the file only, at its start and at its end.
         let run = tmp.path().join("run/cloud-init");
@@ -505,22 +486,26 @@ mod tests {
         std::os::unix::fs::symlink(STATUS_LINK_TARGET, run.join("status.json")).unwrap();
         for mode in ["init", "modules-config", "modules-final"] {
             let (st, effects) = StageStatus::begin(&fs, &paths, mode);
-            assert_eq!(writes(&effects), std::slice::from_ref(&status), "{mode}");
-            assert!(links(&effects).is_empty(), "{mode}: {effects:?}");
+            assert_eq!(
+                written_paths(&effects),
+                std::slice::from_ref(&status),
+                "{mode}"
+            );
+            assert!(symlinked_paths(&effects).is_empty(), "{mode}: {effects:?}");
             let end = st.finish(&paths, Some("DataSourceNone"), &[], &[], &[]);
-            assert_eq!(writes(&end)[0], status, "{mode}");
+            assert_eq!(written_paths(&end)[0], status, "{mode}");
             let result_link: &[PathBuf] = match mode {
                 "modules-final" => &[paths.runpath("result.json")][..],
                 _ => &[],
             };
-            assert_eq!(links(&end), result_link, "{mode}");
+            assert_eq!(symlinked_paths(&end), result_link, "{mode}");
         }
         // The final stage run again in the same boot keeps its result link.
         std::os::unix::fs::symlink(RESULT_LINK_TARGET, run.join("result.json")).unwrap();
         let (st, _) = StageStatus::begin(&fs, &paths, "modules-final");
         let end = st.finish(&paths, None, &[], &[], &[]);
-        assert_eq!(writes(&end), [status, paths.data("result.json")]);
-        assert!(links(&end).is_empty());
+        assert_eq!(written_paths(&end), [status, paths.data("result.json")]);
+        assert!(symlinked_paths(&end).is_empty());
     }
 
     #[test]
@@ -528,11 +513,11 @@ mod tests {
         let (tmp, fs) = root_with(&[("/var/lib/cloud/data/status.json", "{\"v1\": {}}\n")]);
         let paths = Paths::default();
         let (_, effects) = StageStatus::begin(&fs, &paths, "modules-config");
-        assert_eq!(links(&effects), [paths.runpath("status.json")]);
+        assert_eq!(symlinked_paths(&effects), [paths.runpath("status.json")]);
         let run = tmp.path().join("run/cloud-init");
         std::fs::create_dir_all(&run).unwrap();
         std::os::unix::fs::symlink("/elsewhere/status.json", run.join("status.json")).unwrap();
         let (_, effects) = StageStatus::begin(&fs, &paths, "modules-config");
-        assert_eq!(links(&effects), [paths.runpath("status.json")]);
+        assert_eq!(symlinked_paths(&effects), [paths.runpath("status.json")]);
     }
 }
