@@ -122,7 +122,7 @@ run_once() {
     sed -i 's/^instance-id:.*/instance-id: iid-vs-cloud-init-new/' "$work/root/var/lib/cloud/seed/nocloud/meta-data"
     line="$line $(boot_once "$tool" "$mode")"
     echo "$line"
-    sed -n "s/.*cloudboot's peak memory in this stage: \([0-9]*\) KiB/\1/p" "$work/root/var/log/cloud-init.log" \
+    sed -n "s/.*cloudboot's peak memory in this stage: \([0-9]*\) KiB.*/\1/p" "$work/root/var/log/cloud-init.log" \
         2>/dev/null | tr '\n' ' ' >>"$work/$tool.own" || true
     echo >>"$work/$tool.own"
 }

@@ -107,6 +107,13 @@ impl<'t> Engine<'t> {
     /// distro is read again when first needed.
     fn begin(&mut self) {
         self.target.begin();
+        // Rewritten by every stage: a power cut that loses the last rename
+        // of one leaves its previous whole version (rootfs::Root::settle).
+        self.target.root().set_reports(vec![
+            self.paths.data("status.json"),
+            self.paths.data("result.json"),
+            self.paths.instance_link().join("boot-finished"),
+        ]);
         self.root_distro = None;
     }
 

@@ -691,9 +691,15 @@ fn run_live(args: &Args, stage: Stage, modules_only: bool) -> i32 {
     let mut target = live_target(&root);
     let mut engine = Engine::new(&mut target, map, options(args));
     let report = engine.run_stage_as(stage, modules_only);
-    // The stage's own memory, for the benches (the programs it ran apart).
-    if let Some(kib) = crate::host::own_peak_rss_kib() {
-        tracing::debug!("cloudboot's peak memory in this stage: {kib} KiB");
+    // The stage's own memory and CPU time, for the benches (the programs
+    // it ran apart).
+    if let Some(u) = crate::host::own_usage() {
+        tracing::debug!(
+            "cloudboot's peak memory in this stage: {} KiB; its CPU time: user {:.1} ms, system {:.1} ms",
+            u.peak_kib,
+            u.user_s * 1e3,
+            u.system_s * 1e3
+        );
     }
     exit_code(report.errors.len())
 }

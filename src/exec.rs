@@ -209,7 +209,7 @@ impl Runner {
         if let Err(e) = self.root.publish() {
             tracing::warn!("{e}");
         }
-        self.root.forget_dirs();
+        self.root.after_program();
         // A command for the machine itself (block-device tools) runs
         // outside the root whatever the root is.
         let chroot = self.chroot && !cmd.on_host;

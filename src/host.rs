@@ -326,13 +326,26 @@ pub fn kernel_random(buf: &mut [u8]) {
     }
 }
 
-/// This process's peak resident memory so far, in KiB (`getrusage`:
-/// the programs it ran are not counted).
-pub fn own_peak_rss_kib() -> Option<u64> {
+/// What this process has used so far (`getrusage`: the programs it ran
+/// are not counted).
+pub struct OwnUsage {
+    /// Peak resident memory, KiB.
+    pub peak_kib: u64,
+    /// CPU time in user mode and in the kernel, seconds.
+    pub user_s: f64,
+    pub system_s: f64,
+}
+
+pub fn own_usage() -> Option<OwnUsage> {
     // SAFETY: rusage is plain data, filled by the kernel on success.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let ok = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } == 0;
-    ok.then_some(usage.ru_maxrss as u64)
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    ok.then(|| OwnUsage {
+        peak_kib: usage.ru_maxrss as u64,
+        user_s: seconds(usage.ru_utime),
+        system_s: seconds(usage.ru_stime),
+    })
 }
 
 #[cfg(test)]

@@ -13,7 +13,9 @@
 //!
 //! and [`super::Root::settle`] adds
 //!
-//! 3. a second `syncfs`: the renames, new directories and links are on disk.
+//! 3. a second `syncfs`: the renames, new directories and links are on disk
+//!    (spared when only reports were renamed since the last one: see
+//!    [`super::Root::set_reports`]).
 //!
 //! A power cut at any point leaves each name with its old content or its
 //! whole new content, never a torn file. A staged file is not visible yet,
@@ -91,6 +93,11 @@ impl Group {
             .staged
             .iter()
             .any(|s| s.dir.id == dir && s.name == name)
+    }
+
+    /// Whether a staged file's guest path passes `f`.
+    pub fn any(&self, f: impl Fn(&std::path::Path) -> bool) -> bool {
+        self.state().staged.iter().any(|s| f(&s.guest))
     }
 
     /// Whether anything is staged in directory `dir`.

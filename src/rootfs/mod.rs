@@ -17,7 +17,8 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 mod commit;
 mod dir_cache;
@@ -49,6 +50,13 @@ pub struct Root {
     dirs: Arc<DirCache>,
     /// Writes staged for the next group commit, in stage mode (see `commit.rs`).
     group: Arc<Group>,
+    /// Something a power cut must not undo changed since the last `syncfs`
+    /// (a rename, link, removal, new directory, lazy write or program): a
+    /// settle then syncs once more. Reports do not count (`set_reports`).
+    unsynced: Arc<AtomicBool>,
+    /// Files replaced so often that losing the last rename to a power cut
+    /// only shows their previous (whole) version: status.json, result.json.
+    reports: Arc<Mutex<Vec<PathBuf>>>,
     /// Resolve without `openat2`, as on kernels before 5.6 (tests).
     walk_only: bool,
 }
@@ -87,6 +95,8 @@ impl Root {
             temps: Arc::new(Temps::new()),
             dirs: Arc::new(DirCache::default()),
             group: Arc::new(Group::default()),
+            unsynced: Arc::new(AtomicBool::new(false)),
+            reports: Arc::new(Mutex::new(Vec::new())),
             walk_only: false,
         }
     }
@@ -185,18 +195,40 @@ impl Root {
     /// Makes every staged file visible under its name (`commit.rs` steps 1
     /// and 2): before a program runs, before anything reads one.
     pub fn publish(&self) -> io::Result<()> {
+        let reports = self.reports.lock().unwrap_or_else(|e| e.into_inner());
+        if self.group.any(|guest| !reports.iter().any(|r| r == guest)) {
+            self.changed();
+        }
+        drop(reports);
         self.group.publish(|| self.sync())
     }
 
     /// Makes everything done so far durable: staged files published and
     /// one `syncfs` for them, new directories, links and what programs
     /// wrote. Before a semaphore says a module ran, and at a stage's end.
+    /// The second `syncfs` (for the renames and the rest) is spared when
+    /// only reports were renamed since the last one (`set_reports`).
     pub fn settle(&self) -> io::Result<()> {
         let published = self.publish();
         // The cache lives no longer than a module (see dir_cache.rs).
         self.dirs.forget();
-        self.sync()?;
+        if self.unsynced.load(Ordering::Relaxed) || !self.in_stage() {
+            self.sync()?;
+        }
         published
+    }
+
+    /// Names the files that are reports (guest paths as written): losing
+    /// the last rename of one to a power cut leaves its previous whole
+    /// version, which is no reason for a settle to sync again.
+    pub fn set_reports(&self, paths: Vec<PathBuf>) {
+        *self.reports.lock().unwrap_or_else(|e| e.into_inner()) = paths;
+    }
+
+    /// Something changed that the next settle must make durable (a
+    /// program ran, or the root changed a name).
+    pub fn changed(&self) {
+        self.unsynced.store(true, Ordering::Relaxed);
     }
 
     /// Whether a write to `guest` is staged, not yet visible: whoever
@@ -220,10 +252,11 @@ impl Root {
         !self.group.is_empty()
     }
 
-    /// Forget the directories resolved so far: a program ran, and may have
-    /// changed any of them.
-    pub fn forget_dirs(&self) {
+    /// A program ran: it may have changed any directory resolved so far,
+    /// and what it wrote is made durable at the next settle.
+    pub fn after_program(&self) {
         self.dirs.forget();
+        self.changed();
     }
 
     /// The host path of a guest path, every link followed inside the root:
@@ -403,8 +436,9 @@ impl Root {
                 )?;
                 File::from(fd).set_permissions(fs::Permissions::from_mode(mode))?;
                 // In stage mode, the next settle's syncfs covers it.
-                if !self.in_stage() {
-                    sync_fd(at.dir.as_fd());
+                match self.in_stage() {
+                    true => self.changed(),
+                    false => sync_fd(at.dir.as_fd()),
                 }
                 Ok(())
             }
@@ -557,6 +591,7 @@ impl Root {
         if self.in_stage() {
             // A link changes what paths resolve to.
             self.dirs.forget();
+            self.changed();
         } else {
             sync_fd(dir);
         }
@@ -579,8 +614,9 @@ impl Root {
         let result = io::Write::write_all(&mut f, data)
             .and_then(|()| f.set_permissions(fs::Permissions::from_mode(mode)))
             .and_then(|()| sys::renameat(dir, &tmp, &name));
-        if result.is_err() {
-            let _ = sys::unlinkat(dir, &tmp, false);
+        match result {
+            Ok(()) => self.changed(),
+            Err(_) => drop(sys::unlinkat(dir, &tmp, false)),
         }
         result
     }
@@ -601,6 +637,7 @@ impl Root {
         };
         // A directory (or link) that goes may be one resolved before.
         self.dirs.forget();
+        self.changed();
         remove_at(at.dir.as_fd(), name, 0)
     }
 
@@ -620,6 +657,7 @@ impl Root {
             libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY,
             0,
         )?);
+        self.changed();
         if let Some((uid, gid)) = owner {
             std::os::unix::fs::fchown(&f, uid, gid)?;
         }
@@ -644,7 +682,13 @@ impl Root {
 
     /// Flushes the root's filesystem (`syncfs`; `sync` on kernels without it).
     pub fn sync(&self) -> io::Result<()> {
-        sys::syncfs(self.fd()?)
+        // Cleared first: a change made while the flush runs is not covered.
+        self.unsynced.store(false, Ordering::Relaxed);
+        let synced = sys::syncfs(self.fd()?);
+        if synced.is_err() {
+            self.changed();
+        }
+        synced
     }
 }
 
