@@ -163,12 +163,18 @@ impl<'t> Engine<'t> {
             &lines,
         );
         self.apply(&mut report, effects);
-        // The stage's writes are durable when it ends (rootfs/commit.rs).
-        if let Err(e) = self.target.settle() {
-            report.error(e);
-        }
+        self.settle_at_end(&mut report);
         crate::events::end_stage();
         report
+    }
+
+    /// The run's writes are durable when it ends (rootfs/commit.rs), and
+    /// its journal says it left no temporary file (rootfs/temp.rs).
+    fn settle_at_end(&mut self, report: &mut StageReport) {
+        match self.target.settle() {
+            Ok(()) => self.target.root().temps().clean_exit(),
+            Err(e) => report.error(e),
+        }
     }
 
     fn system_config(&self, report: &mut StageReport) -> Value {
@@ -633,9 +639,7 @@ impl<'t> Engine<'t> {
         report.datasource = Some(instance.description.clone());
         report.instance_id = Some(instance.instance_id.clone());
         report.modules.push(m);
-        if let Err(e) = self.target.settle() {
-            report.error(e);
-        }
+        self.settle_at_end(&mut report);
         (code, report)
     }
 }

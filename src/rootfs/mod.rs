@@ -1231,6 +1231,37 @@ mod tests {
     }
 
     #[test]
+    fn a_sweep_reads_a_journal_after_its_last_clean_exit_and_takes_it_over() {
+        let tmp = tempfile::tempdir().unwrap();
+        let host = |p: &str| tmp.path().join(p.trim_start_matches('/'));
+        let journal = format!("{JOURNAL_DIR}/555-0000abcd");
+        for d in [JOURNAL_DIR, "/etc", "/srv"] {
+            fs::create_dir_all(host(d)).unwrap();
+        }
+        // An earlier writer left nothing (the marker), the last one died.
+        let marker = "# no temporary files before this line\n";
+        fs::write(host(&journal), format!("/etc\n{marker}/srv\n")).unwrap();
+        fs::write(host("/etc/.a.cloudboot-555-0000abcd"), "x").unwrap();
+        fs::write(host("/srv/.b.cloudboot-555-0000abcd"), "x").unwrap();
+        let root = Root::new(tmp.path());
+        root.temps().enable_journal();
+        assert_eq!(root.temps().sweep(&root), 1);
+        assert!(!host("/srv/.b.cloudboot-555-0000abcd").exists());
+        // Not looked for: before the marker.
+        assert!(host("/etc/.a.cloudboot-555-0000abcd").exists());
+        // Taken over: renamed to this run's id, marked, and kept by it.
+        assert!(!host(&journal).exists());
+        let ours = host(&format!("{JOURNAL_DIR}/{}", root.temps().id()));
+        root.write_bytes(Path::new("/srv/c"), b"c", 0o644, None)
+            .unwrap();
+        root.temps().clean_exit();
+        assert_eq!(
+            fs::read_to_string(ours).unwrap(),
+            format!("/etc\n{marker}/srv\n{marker}/srv\n{marker}")
+        );
+    }
+
+    #[test]
     fn the_journal_names_the_directory_a_temporary_file_really_goes_to() {
         let tmp = tempfile::tempdir().unwrap();
         fs::create_dir_all(tmp.path().join("real")).unwrap();

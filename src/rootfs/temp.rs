@@ -14,11 +14,13 @@
 //! them in, and holds an exclusive `flock` on it while it lives. The sweep
 //! takes every journal whose lock it can get (its writer is gone), removes
 //! that writer's temporary files from the directories listed, and then the
-//! journal. A live writer's files are never touched. A process that keeps a
-//! journal takes over the first one it swept instead of removing it: renamed
-//! to its own id and emptied, lock kept. (Each stage would otherwise make one
-//! file and remove another; on ext4 finding a free inode among recently
-//! freed ones was a tenth of a stage's own time.)
+//! journal. A live writer's files are never touched. A writer that ends
+//! with no temporary file left appends a marker line, and a sweep reads only
+//! what follows the last marker. A process that keeps a journal takes over
+//! the first one it swept instead of removing it: renamed to its own id,
+//! marked, lock kept. (Each stage would otherwise make one file and remove
+//! another; on ext4 finding a free inode among recently freed ones was a
+//! tenth of a stage's own time.)
 
 use std::collections::BTreeSet;
 use std::ffi::{OsStr, OsString};
@@ -31,6 +33,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use super::{sys, Root};
+
+/// A journal taken over keeps its lines up to this many bytes.
+const MAX_KEPT_JOURNAL: u64 = 4096;
+/// The line after which a journal lists its writer's directories, and that
+/// a writer appends when it leaves no temporary file behind.
+const CLEAN_EXIT: &[u8] = b"# no temporary files before this line\n";
 
 /// Where the journals live (guest path).
 pub const JOURNAL_DIR: &str = "/var/lib/cloud/data/cloudboot-tmp";
@@ -128,6 +136,15 @@ impl Temps {
         j.dirs.insert(dir.to_path_buf());
     }
 
+    /// Says in the journal that this process has no temporary file left
+    /// (every write published or removed), so a sweep need not look.
+    pub fn clean_exit(&self) {
+        let mut j = self.journal.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(f) = j.file.as_mut() {
+            let _ = f.write_all(CLEAN_EXIT);
+        }
+    }
+
     fn open_journal(&self, root: &Root) -> io::Result<File> {
         root.create_dir_all(Path::new(JOURNAL_DIR), 0o700)?;
         let at = root.locate(&Path::new(JOURNAL_DIR).join(&self.id), false)?;
@@ -178,8 +195,9 @@ impl Temps {
 impl Temps {
     /// Takes the swept journal of writer `id` (locked here) as this
     /// process's own, when it keeps one and has none yet: renamed to this
-    /// process's id first (a crash then leaves a journal naming directories
-    /// where none of its temporary files are), then emptied.
+    /// process's id, its lines kept behind a [`CLEAN_EXIT`] line (a sweep
+    /// reads only what follows the last one; emptying the file each stage
+    /// would cost ext4 as much as a new one), emptied once it is long.
     fn adopt(&self, root: &Root, id: &str, journal: &File) -> bool {
         let mut j = self.journal.lock().unwrap_or_else(|e| e.into_inner());
         if !j.enabled || j.file.is_some() {
@@ -189,7 +207,15 @@ impl Temps {
             return false;
         };
         let renamed = sys::renameat(at.dir.as_fd(), OsStr::new(id), OsStr::new(&self.id));
-        if renamed.is_err() || journal.set_len(0).is_err() {
+        if renamed.is_err() {
+            return false;
+        }
+        let kept = journal.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
+        let ready = match kept > MAX_KEPT_JOURNAL {
+            true => journal.set_len(0),
+            false => (&*journal).write_all(CLEAN_EXIT),
+        };
+        if ready.is_err() {
             return false;
         }
         match journal.try_clone() {
@@ -213,9 +239,14 @@ impl Default for Temps {
 fn sweep_one(root: &Root, id: &str, journal: &File) -> usize {
     let mut text = Vec::new();
     let _ = io::Read::read_to_end(&mut io::Read::take(journal, 1 << 20), &mut text);
+    // Lines before the last clean exit are from writers that left nothing.
+    let marker = CLEAN_EXIT.len();
+    if let Some(at) = text.windows(marker).rposition(|w| w == CLEAN_EXIT) {
+        text.drain(..at + marker);
+    }
     let suffix = format!("{MARK}{id}");
     let mut removed = 0;
-    for dir in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+    for dir in text.split(|&b| b == b'\n').filter(|l| l.starts_with(b"/")) {
         let dir = Path::new(OsStr::from_bytes(dir));
         let Ok(entries) = root.list_dir(dir) else {
             continue;
