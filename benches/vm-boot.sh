@@ -21,7 +21,8 @@
 #   sudo benches/vm-boot.sh [RUNS]        (default 5 boots of each)
 #
 # With CLOUDBOOT_VM_LOGS=DIR, each system's last /var/log/cloud-init.log is
-# kept as DIR/<system>.log (for `cloudboot analyze blame|plot -i`).
+# kept as DIR/<system>.log (for `cloudboot analyze blame|plot -i`), and the
+# cloudboot guest's last `cloudboot analyze boot` as DIR/cloudboot.analyze-boot.
 #
 # Needs root, the built images (sudo tests/vm/build-image.sh) and the .deb
 # (scripts/release.sh && scripts/package.sh).
@@ -94,6 +95,9 @@ for i in $(seq 1 "$runs"); do
         if [ -n "${CLOUDBOOT_VM_LOGS:-}" ]; then
             mkdir -p "$CLOUDBOOT_VM_LOGS"
             cp "$rec/cloud-init.log" "$CLOUDBOOT_VM_LOGS/$system.log"
+            if [ -f "$rec/analyze-boot" ]; then
+                cp "$rec/analyze-boot" "$CLOUDBOOT_VM_LOGS/$system.analyze-boot"
+            fi
         fi
         python3 - "$system" "$i" "$rec" "$(cat "$work/ssh" 2>/dev/null)" >>"$results" <<'PY'
 import json, sys
