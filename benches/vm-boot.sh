@@ -57,7 +57,9 @@ cat >"$work/cd/openstack/latest/network_data.json" <<EOF
    "routes": [{"network": "0.0.0.0", "netmask": "0.0.0.0", "gateway": "10.0.2.2"}]}],
  "services": []}
 EOF
-printf '#cloud-config\nruncmd:\n  - [sh, -c, "echo ran >> /var/vm-test/runcmd.log"]\n' \
+# runcmd makes its directory: the test hook, which also does, may start
+# after the final stage (both come after multi-user.target).
+printf '#cloud-config\nruncmd:\n  - [sh, -c, "mkdir -p /var/vm-test && echo ran >> /var/vm-test/runcmd.log"]\n' \
     >"$work/cd/openstack/latest/user_data"
 genisoimage -quiet -J -r -V config-2 -o "$work/seed.iso" "$work/cd"
 
