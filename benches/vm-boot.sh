@@ -21,7 +21,8 @@
 #   sudo benches/vm-boot.sh [RUNS]        (default 5 boots of each)
 #
 # With CLOUDBOOT_VM_LOGS=DIR, each system's last /var/log/cloud-init.log is
-# kept as DIR/<system>.log (for `cloudboot analyze blame|plot -i`).
+# kept as DIR/<system>.log (for `cloudboot analyze blame|plot -i`), and the
+# cloudboot guest's last `cloudboot analyze boot` as DIR/cloudboot.analyze-boot.
 #
 # Needs root, the built images (sudo tests/vm/build-image.sh) and the .deb
 # (scripts/release.sh && scripts/package.sh).
@@ -56,7 +57,9 @@ cat >"$work/cd/openstack/latest/network_data.json" <<EOF
    "routes": [{"network": "0.0.0.0", "netmask": "0.0.0.0", "gateway": "10.0.2.2"}]}],
  "services": []}
 EOF
-printf '#cloud-config\nruncmd:\n  - [sh, -c, "echo ran >> /var/vm-test/runcmd.log"]\n' \
+# runcmd makes its directory: the test hook, which also does, may start
+# after the final stage (both come after multi-user.target).
+printf '#cloud-config\nruncmd:\n  - [sh, -c, "mkdir -p /var/vm-test && echo ran >> /var/vm-test/runcmd.log"]\n' \
     >"$work/cd/openstack/latest/user_data"
 genisoimage -quiet -J -r -V config-2 -o "$work/seed.iso" "$work/cd"
 
@@ -94,6 +97,9 @@ for i in $(seq 1 "$runs"); do
         if [ -n "${CLOUDBOOT_VM_LOGS:-}" ]; then
             mkdir -p "$CLOUDBOOT_VM_LOGS"
             cp "$rec/cloud-init.log" "$CLOUDBOOT_VM_LOGS/$system.log"
+            if [ -f "$rec/analyze-boot" ]; then
+                cp "$rec/analyze-boot" "$CLOUDBOOT_VM_LOGS/$system.analyze-boot"
+            fi
         fi
         python3 - "$system" "$i" "$rec" "$(cat "$work/ssh" 2>/dev/null)" >>"$results" <<'PY'
 import json, sys

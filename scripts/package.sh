@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
-# The .deb (cargo-deb, from the glibc 2.17 build) and the .rpm
-# (cargo-generate-rpm, from the static musl build, for EL6 and EL7) into dist/,
-# and their file lists printed. Run scripts/release.sh first.
+# The .deb (cargo-deb) and the .rpm (cargo-generate-rpm, for EL6 and EL7)
+# into dist/, and their file lists printed. Both carry the static musl build:
+# it runs on any image whatever its libc (glibc 2.12 or none), keeps each
+# stage under 4 MiB of peak RSS, and starts faster than the glibc 2.17 build,
+# which stays a release artifact of its own (dist/cloudboot-x86_64-glibc2.17).
+# Run scripts/release.sh first.
 # Needs: cargo install cargo-deb cargo-generate-rpm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The packaging tools read the binaries from ./target/<triple>/release.
 export CARGO_TARGET_DIR=target
-gnu=dist/cloudboot-x86_64-glibc2.17
 static=dist/cloudboot-x86_64-static
-[ -x "$gnu" ] && [ -x "$static" ] || { echo "package: run scripts/release.sh first" >&2; exit 1; }
+[ -x "$static" ] || {
+    echo "package: no $static (scripts/release.sh, with the musl target installed)" >&2
+    exit 1
+}
 rm -rf dist/pkg
 mkdir -p dist/pkg/deb dist/pkg/rpm/etc/rc.d/init.d
-"$gnu" --root dist/pkg/deb install --init systemd --files-only >/dev/null
-"$gnu" --root dist/pkg/deb install --init sysv --files-only >/dev/null
-"$gnu" --root dist/pkg/rpm install --init systemd --files-only >/dev/null
-"$gnu" --root dist/pkg/rpm install --init sysv --files-only >/dev/null
+"$static" --root dist/pkg/deb install --init systemd --files-only >/dev/null
+"$static" --root dist/pkg/deb install --init sysv --files-only >/dev/null
+"$static" --root dist/pkg/rpm install --init systemd --files-only >/dev/null
+"$static" --root dist/pkg/rpm install --init sysv --files-only >/dev/null
 # The compatibility name, shipped as a link in the .deb (the package replaces
 # cloud-init's); cargo-generate-rpm packs links as copies, so the .rpm makes
 # it in %post instead.
@@ -23,10 +28,11 @@ mkdir -p dist/pkg/deb/usr/bin && ln -sf cloudboot dist/pkg/deb/usr/bin/cloud-ini
 # cloud-init's helper for bootcmd and boothooks, gone with cloud-init's package.
 ln -sf cloudboot dist/pkg/deb/usr/bin/cloud-init-per
 ln -sf cloudboot dist/pkg/deb/usr/bin/cloud-id
-mkdir -p "$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release" "$CARGO_TARGET_DIR/x86_64-unknown-linux-musl/release"
-cp "$gnu" "$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release/cloudboot"
+mkdir -p "$CARGO_TARGET_DIR/x86_64-unknown-linux-musl/release"
 cp "$static" "$CARGO_TARGET_DIR/x86_64-unknown-linux-musl/release/cloudboot"
-cargo deb --no-build --no-strip --target x86_64-unknown-linux-gnu -o dist/
+# With --target, cargo-deb reads Cargo.toml's `target/release/cloudboot` asset
+# from target/x86_64-unknown-linux-musl/release; the package is still amd64.
+cargo deb --no-build --no-strip --target x86_64-unknown-linux-musl -o dist/
 cargo generate-rpm --target x86_64-unknown-linux-musl -o dist/
 for deb in dist/*.deb; do echo "== $deb"; dpkg-deb -c "$deb" | awk '{print $1, $6, $7, $8}'; done
 for rpm in dist/*.rpm; do

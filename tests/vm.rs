@@ -226,6 +226,91 @@ fn assert_network(b: &Boot, addresses: &[(&str, &str)]) {
     );
 }
 
+/// `cloudboot analyze boot` run in the guest after the boot, read as a user
+/// checks it against what systemd itself says (`systemctl show`, recorded
+/// beside it): the kernel's time to boot is systemd's userspace start, the
+/// stage's activation is `cloudboot-local.service`'s, the kernel started at
+/// the kernel's own boot time, and the local stage's start in this boot's
+/// log comes after its activation and before the boot finished.
+fn assert_analyze_boot(b: &Boot) {
+    let d = b.describe();
+    let out = b.read("analyze-boot");
+    let timestamps = b.read("systemd-timestamps");
+    let context = format!("--- analyze boot\n{out}--- systemctl show\n{timestamps}\n{d}");
+    assert!(
+        out.starts_with("-- Most Recent Boot Record --\n"),
+        "boot {}: not a boot record\n{context}",
+        b.n
+    );
+    let field = |name: &str| -> String {
+        out.lines()
+            .find_map(|l| l.trim_start().strip_prefix(name)?.strip_prefix(": "))
+            .unwrap_or_else(|| panic!("no {name:?}\n{context}"))
+            .to_string()
+    };
+    let seconds = |name: &str| -> f64 {
+        let v = field(name);
+        v.parse()
+            .unwrap_or_else(|_| panic!("{name}: {v:?} is not seconds\n{context}"))
+    };
+    // `datetime.utcfromtimestamp`'s text, as seconds since the epoch.
+    let at = |name: &str| -> f64 {
+        let v = field(name);
+        chrono::NaiveDateTime::parse_from_str(&v, "%Y-%m-%d %H:%M:%S%.f")
+            .map(|t| t.and_utc().timestamp_micros() as f64 / 1e6)
+            .unwrap_or_else(|_| panic!("{name}: {v:?} is not a time\n{context}"))
+    };
+    // `systemctl show` gives microseconds since the kernel started.
+    let monotonic = |key: &str| -> f64 {
+        timestamps
+            .lines()
+            .find_map(|l| l.strip_prefix(key)?.trim().parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("no {key:?}\n{context}"))
+            / 1e6
+    };
+    let userspace = monotonic("UserspaceTimestampMonotonic=");
+    let activated = monotonic("cloudboot-local InactiveExitTimestampMonotonic=");
+    assert!(
+        userspace > 0.0 && activated > userspace,
+        "systemd's own timestamps\n{context}"
+    );
+    let kernel = seconds("Kernel time to boot (seconds)");
+    let between = seconds("Time between Kernel end boot and Cloud-init activation (seconds)");
+    assert!(
+        kernel >= 0.0 && (kernel - userspace).abs() < 1e-3,
+        "kernel time to boot {kernel}, systemd's userspace start {userspace}\n{context}"
+    );
+    assert!(
+        between >= 0.0 && (between - (activated - userspace)).abs() < 1e-3,
+        "kernel end to activation {between}, systemd's {}\n{context}",
+        activated - userspace
+    );
+    let started = at("Kernel Started at");
+    let btime: f64 = b.read("btime").trim().parse().unwrap_or(0.0);
+    assert!(
+        (started - btime).abs() < 2.0,
+        "kernel started at {started}, the kernel's btime {btime}\n{context}"
+    );
+    assert!(
+        (at("Kernel ended boot at") - started - kernel).abs() < 1e-3
+            && (at("Cloud-init activated by systemd at") - started - kernel - between).abs() < 1e-3,
+        "the times do not add up\n{context}"
+    );
+    // The log's times are the wall clock's, to the millisecond.
+    let local_start = at("Cloud-init start") - started;
+    let finished: f64 = b
+        .read("uptime-after-final")
+        .split_whitespace()
+        .next()
+        .and_then(|u| u.parse().ok())
+        .unwrap_or(0.0);
+    assert!(
+        local_start >= activated - 0.01 && local_start <= finished,
+        "the local stage started {local_start} s after the kernel: before its activation \
+         ({activated} s) or after the boot finished ({finished} s)\n{context}"
+    );
+}
+
 fn runcmd_runs(b: &Boot) -> usize {
     b.read("runcmd.log").lines().count()
 }
@@ -261,6 +346,7 @@ fn config_drive_three_nics_then_reboot_then_a_new_instance_with_other_nics() {
         b1.read("authorized_keys")
     );
     assert_eq!(runcmd_runs(&b1), 1, "{d}");
+    assert_analyze_boot(&b1);
     // The network stage started with the static addresses already up.
     let at_network = b1.read("bootcmd.log");
     assert!(
@@ -280,6 +366,8 @@ fn config_drive_three_nics_then_reboot_then_a_new_instance_with_other_nics() {
         "{d}"
     );
     assert_network(&b2, &first_network);
+    // The log holds both boots: the record is this one's.
+    assert_analyze_boot(&b2);
     assert_eq!(
         b2.read("bootcmd.log").matches("== ").count(),
         2,

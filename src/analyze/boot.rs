@@ -4,8 +4,9 @@
 //!
 //! As 22.4: with systemd (`/run/systemd/system` is a directory), the
 //! kernel's start is now minus `/proc/uptime`, its end and cloud-init's
-//! activation are `systemctl show`'s `UserspaceTimestampMonotonic` and
-//! `cloud-init-local`'s `InactiveExitTimestampMonotonic` (from the host's
+//! activation are `systemctl show`'s `UserspaceTimestampMonotonic` and the
+//! local stage unit's `InactiveExitTimestampMonotonic` (`cloudboot-local`'s,
+//! or `cloud-init-local`'s after a boot by cloud-init; from the host's
 //! boot in a container, whose start is `/proc/1/cmdline`'s atime). Without
 //! systemd (22.4 uses dmesg only on FreeBSD and Gentoo, which cloudboot
 //! does not run on), or when systemctl fails, it prints 22.4's "does not
@@ -76,6 +77,20 @@ fn systemctl(property: &str, unit: Option<&str>) -> Result<f64, String> {
         .ok_or_else(|| format!("could not convert string to float: {value:?}"))
 }
 
+/// The local stage unit's `InactiveExitTimestampMonotonic`: cloudboot's own
+/// unit's, else cloud-init's (a boot cloud-init ran). 22.4 asks for
+/// `cloud-init-local` only, and for a unit that is not there systemd
+/// answers 0 (exit 0, nothing on stderr), which put the stage's activation
+/// at the kernel's start, before the kernel's end, on every machine where
+/// cloudboot's package replaced cloud-init's.
+fn local_stage_activation() -> Result<f64, String> {
+    let ours = systemctl("InactiveExitTimestampMonotonic", Some("cloudboot-local"))?;
+    if ours > 0.0 {
+        return Ok(ours);
+    }
+    systemctl("InactiveExitTimestampMonotonic", Some("cloud-init-local"))
+}
+
 /// `util.is_container()`, the checks that apply to Linux.
 fn is_container() -> bool {
     let quiet = |prog: &str, args: &[&str]| {
@@ -123,7 +138,7 @@ fn timestamps(out: &mut dyn Write) -> (Status, f64, f64, f64) {
     let read = || -> Result<(f64, f64), String> {
         Ok((
             systemctl("UserspaceTimestampMonotonic", None)?,
-            systemctl("InactiveExitTimestampMonotonic", Some("cloud-init-local"))?,
+            local_stage_activation()?,
         ))
     };
     let (k_end, ci) = match read() {

@@ -49,5 +49,19 @@ ls -l /etc/rcS.d /etc/rc2.d >"$out/rc-links" 2>/dev/null
 if command -v systemd-analyze >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
     systemd-analyze critical-chain >"$out/critical-chain" 2>&1
 fi
+# `cloudboot analyze boot` reads systemd's timestamps and this boot's log;
+# beside it, what systemd itself says (and the kernel's boot time), for the
+# test to compare.
+echo "$btime" >"$out/btime"
+if command -v cloudboot >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    cloudboot analyze boot >"$out/analyze-boot" 2>&1
+    echo "exit $?" >>"$out/analyze-boot"
+    {
+        systemctl show -p UserspaceTimestampMonotonic
+        for unit in cloudboot-local cloud-init-local; do
+            echo "$unit $(systemctl show "$unit" -p InactiveExitTimestampMonotonic)"
+        done
+    } >"$out/systemd-timestamps" 2>&1
+fi
 sync
 poweroff
