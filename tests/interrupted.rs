@@ -294,6 +294,19 @@ fn a_stage_ends_synced_and_one_that_changed_only_its_status_syncs_once() {
     // ends, so a power cut after it runs no module twice.
     let first = traced(&m, &["init"], calls);
     let lines: Vec<&str> = first.lines().collect();
+    // The module's file is renamed into place and synced before its
+    // semaphore is written.
+    let at = |what: &str| {
+        lines
+            .iter()
+            .position(|l| l.contains("rename") && l.contains(what))
+            .unwrap_or_else(|| panic!("no rename of {what}:\n{first}"))
+    };
+    let (file, sem) = (at("\"app.conf\""), at("\"config_write_files\""));
+    assert!(
+        file < sem && lines[file..sem].iter().any(|l| l.contains("syncfs(")),
+        "write_files' semaphore before a sync of its file:\n{first}"
+    );
     let last_sem = lines
         .iter()
         .rposition(|l| l.contains("rename") && l.contains("\"config_"))

@@ -22,7 +22,9 @@
 //! so the root publishes before anything could look for one: an access to a
 //! staged name or a listing of its directory (through the root), a program
 //! (`exec.rs`), a module's end (its semaphore is written only once its files
-//! are settled) and the stage's end. At most [`MAX_STAGED`] wait at once.
+//! are settled) and the stage's end. Reading a staged file's content needs
+//! no publish: it is read from the temporary file. At most [`MAX_STAGED`]
+//! wait at once.
 
 use std::ffi::{OsStr, OsString};
 use std::fs::{File, Permissions};
@@ -93,6 +95,13 @@ impl Group {
             .staged
             .iter()
             .any(|s| s.dir.id == dir && s.name == name)
+    }
+
+    /// The temporary name of the file staged as `name` in `dir`, if any.
+    pub fn staged_tmp(&self, dir: (u64, u64), name: &OsStr) -> Option<OsString> {
+        let st = self.state();
+        let s = st.staged.iter().find(|s| s.dir.id == dir && s.name == name);
+        s.map(|s| s.tmp.clone())
     }
 
     /// Whether a staged file's guest path passes `f`.

@@ -196,11 +196,14 @@ impl Root {
     /// and 2): before a program runs, before anything reads one.
     pub fn publish(&self) -> io::Result<()> {
         let reports = self.reports.lock().unwrap_or_else(|e| e.into_inner());
-        if self.group.any(|guest| !reports.iter().any(|r| r == guest)) {
+        let renames_state = self.group.any(|guest| !reports.iter().any(|r| r == guest));
+        drop(reports);
+        let published = self.group.publish(|| self.sync());
+        // After the publish's own syncfs: the renames are what is unsynced.
+        if renames_state {
             self.changed();
         }
-        drop(reports);
-        self.group.publish(|| self.sync())
+        published
     }
 
     /// Makes everything done so far durable: staged files published and
@@ -338,6 +341,21 @@ impl Root {
     /// A file to read, following links inside the root. (`O_NONBLOCK`: a
     /// FIFO planted where a file should be cannot hang the open.)
     pub fn open_read(&self, guest: &Path) -> io::Result<File> {
+        // A staged file is read from its temporary file, whose content is
+        // whole: reading it needs no publish (and no syncfs).
+        if self.has_staged() {
+            if let Ok(at) = self.locate_staged(guest, true) {
+                let tmp = at
+                    .name
+                    .as_deref()
+                    .and_then(|n| self.group.staged_tmp(at.dir.id, n));
+                if let Some(tmp) = tmp {
+                    let flags =
+                        libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_NOFOLLOW;
+                    return sys::openat(at.dir.as_fd(), &tmp, flags, 0).map(File::from);
+                }
+            }
+        }
         self.open_fd(
             guest,
             true,
