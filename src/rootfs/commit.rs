@@ -20,11 +20,11 @@
 //! A power cut at any point leaves each name with its old content or its
 //! whole new content, never a torn file. A staged file is not visible yet,
 //! so the root publishes before anything could look for one: an access to a
-//! staged name or a listing of its directory (through the root), a program
-//! (`exec.rs`), a module's end (its semaphore is written only once its files
-//! are settled) and the stage's end. Reading a staged file's content needs
-//! no publish: it is read from the temporary file. At most [`MAX_STAGED`]
-//! wait at once.
+//! staged name (through the root), a program (`exec.rs`), a module's end
+//! (its semaphore is written only once its files are settled) and the
+//! stage's end. Reading a staged file's content needs no publish: it is read
+//! from the temporary file; nor does listing its directory, which shows it
+//! by its name. At most [`MAX_STAGED`] wait at once.
 
 use std::ffi::{OsStr, OsString};
 use std::fs::{File, Permissions};
@@ -109,9 +109,11 @@ impl Group {
         self.state().staged.iter().any(|s| f(&s.guest))
     }
 
-    /// Whether anything is staged in directory `dir`.
-    pub fn holds_in(&self, dir: (u64, u64)) -> bool {
-        self.state().staged.iter().any(|s| s.dir.id == dir)
+    /// The names and temporary names of the files staged in directory `dir`.
+    pub fn staged_in(&self, dir: (u64, u64)) -> Vec<(OsString, OsString)> {
+        let st = self.state();
+        let here = st.staged.iter().filter(|s| s.dir.id == dir);
+        here.map(|s| (s.name.clone(), s.tmp.clone())).collect()
     }
 
     /// Forgets the file staged as `name` in `dir`, if one is, and removes
@@ -243,7 +245,7 @@ mod tests {
 
     #[test]
     fn reading_listing_or_stating_a_staged_file_through_the_root_sees_it() {
-        let (_tmp, root) = staged_root();
+        let (tmp, root) = staged_root();
         let p = Path::new("/etc/app.conf");
         root.write_bytes(p, b"one\n", 0o600, None).unwrap();
         assert_eq!(root.read(p).unwrap(), b"one\n");
@@ -252,6 +254,12 @@ mod tests {
         assert_eq!(
             root.list_dir(Path::new("/etc")).unwrap(),
             ["app.conf", "two.conf"]
+        );
+        // Reading and listing needed no publish: on disk, temporary files.
+        let on_disk = names(&tmp.path().join("etc"));
+        assert!(
+            on_disk.len() == 2 && on_disk.iter().all(|n| crate::rootfs::is_temp_name(n)),
+            "{on_disk:?}"
         );
         root.write_bytes(Path::new("/etc/three.conf"), b"3\n", 0o640, None)
             .unwrap();

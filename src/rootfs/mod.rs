@@ -388,18 +388,23 @@ impl Root {
     /// Entry names of a directory, sorted byte-wise.
     pub fn list_dir(&self, guest: &Path) -> io::Result<Vec<String>> {
         let fd = self.open_fd(guest, true, libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
-        // A file staged here is not in the listing yet.
-        if !self.group.is_empty() {
-            let id = resolve::Dir::new(fd.try_clone()?)?.id;
-            if self.group.holds_in(id) {
-                self.publish_now();
+        // Files staged here are listed by their names (as after a publish,
+        // which a listing need not force), their temporary names not.
+        let staged = match self.group.is_empty() {
+            true => Vec::new(),
+            false => {
+                let st = sys::fstatat(fd.as_fd(), OsStr::new(""), false)?;
+                self.group.staged_in((st.st_dev as u64, st.st_ino as u64))
             }
-        }
+        };
         let mut names: Vec<String> = sys::read_dir(fd)?
             .into_iter()
+            .filter(|n| !staged.iter().any(|(_, tmp)| tmp == n))
+            .chain(staged.iter().map(|(name, _)| name.clone()))
             .map(|n| n.to_string_lossy().into_owned())
             .collect();
         names.sort();
+        names.dedup();
         Ok(names)
     }
 
