@@ -22,9 +22,10 @@
 //! so the root publishes before anything could look for one: an access to a
 //! staged name (through the root), a program (`exec.rs`), a module's end
 //! (its semaphore is written only once its files are settled) and the
-//! stage's end. Reading a staged file's content needs no publish: it is read
-//! from the temporary file; nor does listing its directory, which shows it
-//! by its name. At most [`MAX_STAGED`] wait at once.
+//! stage's end. Reading or stating a staged file needs no publish: the
+//! temporary file is the file to be (its inode, owner and content; the
+//! execute bits are added to what stat says); nor does listing its
+//! directory, which shows it by its name. At most [`MAX_STAGED`] wait at once.
 
 use std::ffi::{OsStr, OsString};
 use std::fs::{File, Permissions};
@@ -97,11 +98,12 @@ impl Group {
             .any(|s| s.dir.id == dir && s.name == name)
     }
 
-    /// The temporary name of the file staged as `name` in `dir`, if any.
-    pub fn staged_tmp(&self, dir: (u64, u64), name: &OsStr) -> Option<OsString> {
+    /// The temporary name of the file staged as `name` in `dir`, if any,
+    /// and the mode it will be given after the rename (execute bits).
+    pub fn staged_tmp(&self, dir: (u64, u64), name: &OsStr) -> Option<(OsString, Option<u32>)> {
         let st = self.state();
         let s = st.staged.iter().find(|s| s.dir.id == dir && s.name == name);
-        s.map(|s| s.tmp.clone())
+        s.map(|s| (s.tmp.clone(), s.exec_mode))
     }
 
     /// Whether a staged file's guest path passes `f`.
@@ -265,6 +267,22 @@ mod tests {
             .unwrap();
         let st = root.stat(Path::new("/etc/three.conf"), true).unwrap();
         assert_eq!((st.len, st.mode), (2, 0o640));
+        // A script's execute bits are in what stat says before its rename.
+        root.write_bytes(Path::new("/etc/run.sh"), b"#!/bin/sh\n", 0o755, None)
+            .unwrap();
+        let st = root.stat(Path::new("/etc/run.sh"), false).unwrap();
+        assert_eq!((st.len, st.mode), (10, 0o755));
+        // None of this needed a publish: on disk, temporary files only.
+        let on_disk = names(&tmp.path().join("etc"));
+        assert!(
+            on_disk.len() == 4 && on_disk.iter().all(|n| crate::rootfs::is_temp_name(n)),
+            "{on_disk:?}"
+        );
+        root.settle().unwrap();
+        assert_eq!(
+            root.list_dir(Path::new("/etc")).unwrap(),
+            ["app.conf", "run.sh", "three.conf", "two.conf"]
+        );
     }
 
     #[test]

@@ -349,7 +349,7 @@ impl Root {
                     .name
                     .as_deref()
                     .and_then(|n| self.group.staged_tmp(at.dir.id, n));
-                if let Some(tmp) = tmp {
+                if let Some((tmp, _)) = tmp {
                     let flags =
                         libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_NOFOLLOW;
                     return sys::openat(at.dir.as_fd(), &tmp, flags, 0).map(File::from);
@@ -368,7 +368,20 @@ impl Root {
     /// Metadata; with `follow_last` false a link is reported as itself.
     pub fn stat(&self, guest: &Path, follow_last: bool) -> io::Result<Stat> {
         // The name itself first: only a link needs the walk that follows it.
-        let mut at = self.locate(guest, false)?;
+        let mut at = self.locate_staged(guest, false)?;
+        // A staged file is its temporary file, but for the execute bits
+        // it gets once renamed.
+        let staged = match (&at.name, self.group.is_empty()) {
+            (Some(name), false) => self.group.staged_tmp(at.dir.id, name),
+            _ => None,
+        };
+        if let Some((tmp, exec_mode)) = staged {
+            let mut st = sys::fstatat(at.dir.as_fd(), &tmp, false).map(|st| Stat::from_raw(&st))?;
+            if let Some(mode) = exec_mode {
+                st.mode = mode & 0o7777;
+            }
+            return Ok(st);
+        }
         if follow_last {
             if let Some(name) = at.name.as_deref() {
                 match sys::fstatat(at.dir.as_fd(), name, false) {
