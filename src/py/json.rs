@@ -84,25 +84,41 @@ fn newline(indent: usize, level: usize, out: &mut String) {
 
 fn write_str(s: &str, out: &mut String) {
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
-                let mut buf = [0u16; 2];
-                for unit in c.encode_utf16(&mut buf) {
-                    out.push_str(&format!("\\u{unit:04x}"));
-                }
-            }
-            c => out.push(c),
-        }
+    // Runs of printable ASCII other than the two escaped ones are copied
+    // whole (status.json is mostly that); the rest char by char.
+    let plain = |b: u8| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\';
+    let mut rest = s;
+    while !rest.is_empty() {
+        let run = rest.bytes().take_while(|&b| plain(b)).count();
+        out.push_str(&rest[..run]);
+        rest = &rest[run..];
+        let Some(c) = rest.chars().next() else {
+            break;
+        };
+        rest = &rest[c.len_utf8()..];
+        write_char(c, out);
     }
     out.push('"');
+}
+
+/// One character as Python's json.dumps (ensure_ascii) writes it.
+fn write_char(c: char, out: &mut String) {
+    match c {
+        '"' => out.push_str("\\\""),
+        '\\' => out.push_str("\\\\"),
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        '\u{8}' => out.push_str("\\b"),
+        '\u{c}' => out.push_str("\\f"),
+        c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
+            let mut buf = [0u16; 2];
+            for unit in c.encode_utf16(&mut buf) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+        c => out.push(c),
+    }
 }
 
 #[cfg(test)]
@@ -116,6 +132,17 @@ mod tests {
         assert_eq!(
             dumps(&json!({"a": v.to_json(), "b": [{"$int": "x"}]}), 0),
             "{\n\"a\": -340282366920938463463374607431768211456,\n\"b\": [\n{\n\"$int\": \"x\"\n}\n]\n}"
+        );
+    }
+
+    #[test]
+    fn strings_are_escaped_as_python_does() {
+        // python3 -c 'import json; print(json.dumps("plain \"q\" back\\slash\nnl\ttab\x01ctl é 😀 ~\x7f end"))'
+        let mut out = String::new();
+        write_str("plain \"q\" back\\slash\nnl\ttab\x01ctl é 😀 ~\x7f end", &mut out);
+        assert_eq!(
+            out,
+            r#""plain \"q\" back\\slash\nnl\ttab\u0001ctl \u00e9 \ud83d\ude00 ~\u007f end""#
         );
     }
 
