@@ -139,7 +139,10 @@ mod tests {
     fn strings_are_escaped_as_python_does() {
         // python3 -c 'import json; print(json.dumps("plain \"q\" back\\slash\nnl\ttab\x01ctl é 😀 ~\x7f end"))'
         let mut out = String::new();
-        write_str("plain \"q\" back\\slash\nnl\ttab\x01ctl é 😀 ~\x7f end", &mut out);
+        write_str(
+            "plain \"q\" back\\slash\nnl\ttab\x01ctl é 😀 ~\x7f end",
+            &mut out,
+        );
         assert_eq!(
             out,
             r#""plain \"q\" back\\slash\nnl\ttab\u0001ctl \u00e9 \ud83d\ude00 ~\u007f end""#

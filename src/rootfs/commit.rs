@@ -118,18 +118,16 @@ impl Group {
         here.map(|s| (s.name.clone(), s.tmp.clone())).collect()
     }
 
-    /// Forgets the file staged as `name` in `dir`, if one is, and removes
-    /// its temporary file: a new write replaces it before it was seen.
-    pub fn drop_staged(&self, dir: (u64, u64), name: &OsStr) {
+    /// Forgets the file staged as `name` in `dir`, if one is (a new write
+    /// replaces it before it was seen), and says whether one was: its
+    /// temporary file is left for that write to reuse or remove.
+    pub fn unstage(&self, dir: (u64, u64), name: &OsStr) -> bool {
         let mut st = self.state();
-        if let Some(i) = st
+        let at = st
             .staged
             .iter()
-            .position(|s| s.dir.id == dir && s.name == name)
-        {
-            let s = st.staged.remove(i);
-            let _ = sys::unlinkat(s.dir.as_fd(), &s.tmp, false);
-        }
+            .position(|s| s.dir.id == dir && s.name == name);
+        at.map(|i| st.staged.remove(i)).is_some()
     }
 
     /// Steps 1 and 2 above for everything staged (`syncfs` is the root's);
@@ -289,16 +287,19 @@ mod tests {
     fn a_file_written_twice_before_anyone_looks_is_renamed_once_with_the_last_content() {
         let (tmp, root) = staged_root();
         let p = Path::new("/var/lib/cloud/data/status.json");
+        let dir = tmp.path().join("var/lib/cloud/data");
+        let inode = || {
+            use std::os::unix::fs::MetadataExt;
+            let all = names(&dir);
+            assert_eq!(all.len(), 1, "one temporary file: {all:?}");
+            fs::metadata(dir.join(&all[0])).unwrap().ino()
+        };
         root.write_bytes(p, b"{\"first\": 1}", 0o644, None).unwrap();
+        let first = inode();
         root.write_bytes(p, b"{\"second\": 2}", 0o644, None)
             .unwrap();
-        let dir = tmp.path().join("var/lib/cloud/data");
-        assert_eq!(
-            names(&dir).len(),
-            1,
-            "one temporary file: {:?}",
-            names(&dir)
-        );
+        // The same temporary file, emptied and written again.
+        assert_eq!(inode(), first);
         root.settle().unwrap();
         assert_eq!(names(&dir), ["status.json"]);
         assert_eq!(

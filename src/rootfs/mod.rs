@@ -504,10 +504,15 @@ impl Root {
         mode: u32,
         owner: Option<(Option<u32>, Option<u32>)>,
     ) -> io::Result<u64> {
-        let (at, name, tmp) = self.replacing(guest, true)?;
+        let Replacing {
+            at,
+            name,
+            tmp,
+            staged_tmp,
+        } = self.replacing(guest, true)?;
         let name = name.as_os_str();
         let dir = at.dir.as_fd();
-        let fd = self.create_temp(dir, &tmp)?;
+        let fd = self.fresh_temp(dir, &tmp, staged_tmp)?;
         let mut f = File::from(fd);
         let result = (|| {
             let n = copy_limited(src, &mut f, limit)?;
@@ -556,11 +561,7 @@ impl Root {
     /// What replacing `guest` by a rename needs: its directory (made if
     /// missing, 0755), its name there, and a temporary name beside it,
     /// journaled before it is used (see `temp.rs`).
-    fn replacing(
-        &self,
-        guest: &Path,
-        follow_last: bool,
-    ) -> io::Result<(Located, std::ffi::OsString, std::ffi::OsString)> {
+    fn replacing(&self, guest: &Path, follow_last: bool) -> io::Result<Replacing> {
         let parent = guest.parent().unwrap_or(Path::new("/"));
         self.create_dir_all(parent, 0o755)?;
         let at = self.locate_staged(guest, follow_last)?;
@@ -568,16 +569,41 @@ impl Root {
             .name
             .clone()
             .ok_or_else(|| io::Error::from_raw_os_error(libc::EISDIR))?;
-        // Written again before anyone saw the staged content: it is dropped
-        // (its temporary name is the one this write takes).
-        if !self.group.is_empty() {
-            self.group.drop_staged(at.dir.id, &name);
-        }
+        // Written again before anyone saw the staged content: it is no
+        // longer staged, and its temporary file (whose name is the one this
+        // write takes) is the caller's to reuse or remove.
+        let staged_tmp = !self.group.is_empty() && self.group.unstage(at.dir.id, &name);
         // Journaled where the temporary file really goes (a followed link
         // may point into another directory).
         self.temps.note_dir(self, &at.dir_path);
         let tmp = self.temps.name_for(&name);
-        Ok((at, name, tmp))
+        Ok(Replacing {
+            at,
+            name,
+            tmp,
+            staged_tmp,
+        })
+    }
+
+    /// A temporary file for new content at `tmp` in `dir`: the one a
+    /// staged write left there when `staged_tmp` (emptied; making and
+    /// removing files costs ext4 a search for a free inode among those just
+    /// freed), else a new one. Ours either way: owned as a new file would
+    /// be, or replaced by a new one.
+    fn fresh_temp(&self, dir: BorrowedFd, tmp: &OsStr, staged_tmp: bool) -> io::Result<OwnedFd> {
+        if staged_tmp {
+            let flags = libc::O_WRONLY | libc::O_TRUNC | libc::O_NOFOLLOW;
+            if let Ok(fd) = sys::openat(dir, tmp, flags, 0) {
+                let st = sys::fstatat(fd.as_fd(), OsStr::new(""), false)?;
+                // SAFETY: geteuid and getegid cannot fail.
+                let ids = unsafe { (libc::geteuid(), libc::getegid()) };
+                if st.st_mode & libc::S_IFMT == libc::S_IFREG && (st.st_uid, st.st_gid) == ids {
+                    return Ok(fd);
+                }
+            }
+            let _ = sys::unlinkat(dir, tmp, false);
+        }
+        self.create_temp(dir, tmp)
     }
 
     /// Creates the temporary file `tmp` in `dir` (0600, never a link). In
@@ -615,7 +641,7 @@ impl Root {
 
     /// Creates or replaces the symlink `guest` -> `target`, atomically.
     pub fn symlink(&self, guest: &Path, target: &Path) -> io::Result<()> {
-        let (at, name, tmp) = self.replacing(guest, false)?;
+        let Replacing { at, name, tmp, .. } = self.replacing(guest, false)?;
         let name = name.as_os_str();
         let dir = at.dir.as_fd();
         let _ = sys::unlinkat(dir, &tmp, false);
@@ -643,9 +669,14 @@ impl Root {
         if !self.in_stage() {
             return self.write_bytes(guest, data, mode, None);
         }
-        let (at, name, tmp) = self.replacing(guest, true)?;
+        let Replacing {
+            at,
+            name,
+            tmp,
+            staged_tmp,
+        } = self.replacing(guest, true)?;
         let dir = at.dir.as_fd();
-        let fd = self.create_temp(dir, &tmp)?;
+        let fd = self.fresh_temp(dir, &tmp, staged_tmp)?;
         let mut f = File::from(fd);
         let result = io::Write::write_all(&mut f, data)
             .and_then(|()| f.set_permissions(fs::Permissions::from_mode(mode)))
@@ -726,6 +757,16 @@ impl Root {
         }
         synced
     }
+}
+
+/// What [`Root::replacing`] found: where the name is, the name, the
+/// temporary name beside it, and whether a staged write's temporary file is
+/// still there under that name (replaced before anyone saw it).
+struct Replacing {
+    at: Located,
+    name: std::ffi::OsString,
+    tmp: std::ffi::OsString,
+    staged_tmp: bool,
 }
 
 /// Copies `src` into `dst`, failing once more than `limit` bytes came.
