@@ -23,14 +23,16 @@
 //!   type, null none).
 //!
 //! Without the helper in the root, the module only warns, as 22.4 does
-//! ("Unable to activate module ..., helper tool not found at ...").
+//! ("Unable to activate module ..., helper tool not found at ..."). The
+//! helper leaves with cloud-init's package, so cloudboot's packages put a
+//! link to cloudboot in its place, which answers to the name with the
+//! script's output (`src/fingerprints.rs`).
 
 use crate::module::prelude::*;
 
 pub struct KeysToConsole;
 
-/// cloud-init's `HELPER_TOOL_TPL`, below the distro's `usr_lib_exec`.
-const HELPER: &str = "cloud-init/write-ssh-key-fingerprints";
+use crate::fingerprints::HELPER;
 
 /// `util.get_cfg_option_list`'s shapes: a list, one string, or null.
 const TYPE_LIST: Ty = Ty::OneOf(&[Ty::List(&Ty::Str), Ty::Str, Ty::Null]);

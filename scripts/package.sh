@@ -28,6 +28,10 @@ mkdir -p dist/pkg/deb/usr/bin && ln -sf cloudboot dist/pkg/deb/usr/bin/cloud-ini
 # cloud-init's helper for bootcmd and boothooks, gone with cloud-init's package.
 ln -sf cloudboot dist/pkg/deb/usr/bin/cloud-init-per
 ln -sf cloudboot dist/pkg/deb/usr/bin/cloud-id
+# keys_to_console's helper, also gone with cloud-init's package: cloudboot
+# answers to its name (src/fingerprints.rs).
+mkdir -p dist/pkg/deb/usr/lib/cloud-init
+ln -sf /usr/bin/cloudboot dist/pkg/deb/usr/lib/cloud-init/write-ssh-key-fingerprints
 mkdir -p "$CARGO_TARGET_DIR/x86_64-unknown-linux-musl/release"
 cp "$static" "$CARGO_TARGET_DIR/x86_64-unknown-linux-musl/release/cloudboot"
 # With --target, cargo-deb reads Cargo.toml's `target/release/cloudboot` asset

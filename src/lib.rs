@@ -26,6 +26,7 @@ pub mod docs;
 pub mod effect;
 pub mod events;
 pub mod exec;
+pub mod fingerprints;
 pub mod host;
 pub mod hotplug;
 pub mod http;

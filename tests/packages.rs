@@ -39,6 +39,7 @@ fn the_deb_holds_the_binary_the_services_stages_yaml_and_the_cloud_init_name() {
         "./usr/bin/cloudboot",
         "./usr/bin/cloud-init -> cloudboot",
         "./usr/bin/cloud-init-per -> cloudboot",
+        "./usr/lib/cloud-init/write-ssh-key-fingerprints -> ../../bin/cloudboot",
         "./etc/cloudboot/stages.yaml",
         "./lib/systemd/system/cloudboot-local.service",
         "./lib/systemd/system/cloudboot-final.service",
@@ -189,6 +190,7 @@ fn the_deb_installed_in_debian_boots_as_the_build_tree_does() {
     }
     // cloud-init's config stays (a removed package keeps its conffiles).
     assert!(installed.join("etc/cloud/cloud.cfg").exists());
+    same_fingerprints_as_cloud_inits_helper(&base, &installed);
 
     let tree = work.path().join("tree");
     copy_root(&base, &tree);
@@ -314,6 +316,11 @@ fn the_rpm_scriptlets_link_and_enable_and_erase_cleanly() {
         );
     };
     rpm_root(&["-i", "--nodeps", rpm.to_str().unwrap()]);
+    let helper = "usr/libexec/cloud-init/write-ssh-key-fingerprints";
+    assert_eq!(
+        std::fs::read_link(root.join(helper)).unwrap().to_str(),
+        Some("/usr/bin/cloudboot")
+    );
     for link in ["usr/bin/cloud-init", "usr/bin/cloud-init-per"] {
         assert_eq!(
             std::fs::read_link(root.join(link)).unwrap().to_str(),
@@ -350,11 +357,78 @@ fn the_rpm_scriptlets_link_and_enable_and_erase_cleanly() {
         "usr/bin/cloudboot",
         "usr/bin/cloud-init",
         "usr/bin/cloud-init-per",
+        "usr/libexec/cloud-init",
         "etc/systemd/system/multi-user.target.wants/cloudboot-local.service",
     ] {
         assert!(
             root.join(gone).symlink_metadata().is_err(),
             "{gone} is left"
+        );
+    }
+}
+
+/// keys_to_console's helper, where cloudboot's .deb replaced cloud-init's
+/// package (which took 22.4's script with it): the link the .deb puts in its
+/// place prints what 22.4's own script (from the Debian root as built) prints
+/// in the same root, with the same host keys and a syslog socket listening.
+fn same_fingerprints_as_cloud_inits_helper(base: &Path, installed: &Path) {
+    let ours = "/usr/lib/cloud-init/write-ssh-key-fingerprints";
+    assert_eq!(
+        std::fs::read_link(installed.join(&ours[1..]))
+            .unwrap()
+            .to_str(),
+        Some("../../bin/cloudboot")
+    );
+    std::fs::copy(
+        base.join(&ours[1..]),
+        installed.join("tmp/write-ssh-key-fingerprints-22.4"),
+    )
+    .unwrap();
+    let keygen = Command::new("chroot")
+        .arg(installed)
+        .args(["ssh-keygen", "-A"])
+        .output()
+        .unwrap();
+    assert!(keygen.status.success(), "{keygen:?}");
+    // logger's socket: its lines come back on stdout with syslog's prefix.
+    let socket = installed.join("dev/log");
+    let _ = std::fs::remove_file(&socket);
+    let syslog = std::os::unix::net::UnixDatagram::bind(&socket).unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while syslog.recv(&mut buf).is_ok() {}
+    });
+    // The time in syslog's prefix differs from run to run.
+    let stamp = |text: String| -> String {
+        text.lines()
+            .map(|l| match l.strip_prefix("<14>") {
+                Some(rest) if rest.len() > 16 => format!("<14>TIME{}", &rest[15..]),
+                _ => l.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    for args in [
+        ["", "ssh-dss"],
+        ["ssh-rsa,ssh-ed25519", "ecdsa-sha2-nistp256"],
+    ] {
+        let run = |helper: &str| {
+            let out = Command::new("chroot")
+                .arg(installed)
+                .arg(helper)
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{helper}: {out:?}");
+            stamp(String::from_utf8_lossy(&out.stdout).into_owned())
+        };
+        let (theirs, mine) = (run("/tmp/write-ssh-key-fingerprints-22.4"), run(ours));
+        assert_eq!(mine, theirs, "{args:?}");
+        assert!(
+            mine.contains("cloud-init: -----BEGIN SSH HOST KEY FINGERPRINTS-----")
+                && mine.contains("SHA256:")
+                && mine.contains("-----BEGIN SSH HOST KEY KEYS-----"),
+            "{mine}"
         );
     }
 }

@@ -6,6 +6,11 @@ ln -sf cloudboot /usr/bin/cloud-init
 # cloud-init's helper for bootcmd and boothooks, gone with cloud-init's package.
 [ -e /usr/bin/cloud-init-per ] || ln -s cloudboot /usr/bin/cloud-init-per
 [ -e /usr/bin/cloud-id ] || ln -s cloudboot /usr/bin/cloud-id
+# keys_to_console's helper (EL's usr_lib_exec is /usr/libexec), likewise.
+if [ ! -e /usr/libexec/cloud-init/write-ssh-key-fingerprints ]; then
+    mkdir -p /usr/libexec/cloud-init
+    ln -s /usr/bin/cloudboot /usr/libexec/cloud-init/write-ssh-key-fingerprints
+fi
 if [ -d /run/systemd/system ] || [ -x /usr/bin/systemctl ]; then
     mkdir -p /etc/systemd/system/multi-user.target.wants
     for s in cloudboot-local cloudboot cloudboot-config cloudboot-final; do

@@ -7,4 +7,9 @@ if [ "$1" = 0 ]; then
     for link in /usr/bin/cloud-init /usr/bin/cloud-init-per /usr/bin/cloud-id; do
         [ "$(readlink $link 2>/dev/null)" = cloudboot ] && rm -f $link || :
     done
+    link=/usr/libexec/cloud-init/write-ssh-key-fingerprints
+    if [ "$(readlink $link 2>/dev/null)" = /usr/bin/cloudboot ]; then
+        rm -f $link
+        rmdir /usr/libexec/cloud-init 2>/dev/null || :
+    fi
 fi
