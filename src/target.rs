@@ -262,8 +262,8 @@ impl LiveTarget {
         // Same content, mode and owner already there: leave the file (and its
         // mtime) alone, and spare the fsyncs. (gzip content is not decoded
         // twice to find out: it is written. A file this stage wrote and has
-        // not published yet is replaced unseen: looking would publish it.)
-        if data.gunzip_limit.is_none() && note.is_none() && !self.root.is_staged(path) {
+        // not published yet is compared as staged: looking does not publish.)
+        if data.gunzip_limit.is_none() && note.is_none() {
             if let Ok(st) = self.root.stat(path, true) {
                 let (uid, gid) = ids.unwrap_or((None, None));
                 let same_owner = uid.is_none_or(|u| u == st.uid) && gid.is_none_or(|g| g == st.gid);

@@ -234,22 +234,6 @@ impl Root {
         self.unsynced.store(true, Ordering::Relaxed);
     }
 
-    /// Whether a write to `guest` is staged, not yet visible: whoever
-    /// writes it again replaces it unseen (and need not look at the old
-    /// file, which would publish it).
-    pub fn is_staged(&self, guest: &Path) -> bool {
-        if self.group.is_empty() {
-            return false;
-        }
-        match self.locate_staged(guest, true) {
-            Ok(at) => at
-                .name
-                .as_deref()
-                .is_some_and(|name| self.group.holds(at.dir.id, name)),
-            Err(_) => false,
-        }
-    }
-
     /// Whether writes wait to be published.
     pub fn has_staged(&self) -> bool {
         !self.group.is_empty()
