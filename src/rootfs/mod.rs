@@ -488,16 +488,9 @@ impl Root {
         mode: u32,
         owner: Option<(Option<u32>, Option<u32>)>,
     ) -> io::Result<u64> {
-        let Replacing {
-            at,
-            name,
-            tmp,
-            staged_tmp,
-        } = self.replacing(guest, true)?;
+        let (Replacing { at, name, tmp, .. }, mut f) = self.new_content(guest)?;
         let name = name.as_os_str();
         let dir = at.dir.as_fd();
-        let fd = self.fresh_temp(dir, &tmp, staged_tmp)?;
-        let mut f = File::from(fd);
         let result = (|| {
             let n = copy_limited(src, &mut f, limit)?;
             if let Some((uid, gid)) = owner {
@@ -567,6 +560,14 @@ impl Root {
             tmp,
             staged_tmp,
         })
+    }
+
+    /// Where `guest` (a link in its last name followed) gets new content,
+    /// and the temporary file to write it in.
+    fn new_content(&self, guest: &Path) -> io::Result<(Replacing, File)> {
+        let r = self.replacing(guest, true)?;
+        let fd = self.fresh_temp(r.at.dir.as_fd(), &r.tmp, r.staged_tmp)?;
+        Ok((r, File::from(fd)))
     }
 
     /// A temporary file for new content at `tmp` in `dir`: the one a
@@ -653,15 +654,8 @@ impl Root {
         if !self.in_stage() {
             return self.write_bytes(guest, data, mode, None);
         }
-        let Replacing {
-            at,
-            name,
-            tmp,
-            staged_tmp,
-        } = self.replacing(guest, true)?;
+        let (Replacing { at, name, tmp, .. }, mut f) = self.new_content(guest)?;
         let dir = at.dir.as_fd();
-        let fd = self.fresh_temp(dir, &tmp, staged_tmp)?;
-        let mut f = File::from(fd);
         let result = io::Write::write_all(&mut f, data)
             .and_then(|()| f.set_permissions(fs::Permissions::from_mode(mode)))
             .and_then(|()| sys::renameat(dir, &tmp, &name));
