@@ -32,7 +32,8 @@ use crate::module::prelude::*;
 
 pub struct KeysToConsole;
 
-use crate::fingerprints::HELPER;
+/// cloud-init's `HELPER_TOOL_TPL`, below the distro's `usr_lib_exec`.
+const HELPER: &str = "cloud-init/write-ssh-key-fingerprints";
 
 /// `util.get_cfg_option_list`'s shapes: a list, one string, or null.
 const TYPE_LIST: Ty = Ty::OneOf(&[Ty::List(&Ty::Str), Ty::Str, Ty::Null]);

@@ -20,10 +20,6 @@ use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// The helper's place below the distro's `usr_lib_exec` (cloud-init's
-/// `HELPER_TOOL_TPL`); cloudboot's packages put a link to cloudboot there.
-pub const HELPER: &str = "cloud-init/write-ssh-key-fingerprints";
-
 const KEY_DIR: &str = "/etc/ssh";
 const RULE: &str = "#############################################################";
 
