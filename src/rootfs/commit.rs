@@ -120,7 +120,7 @@ impl Group {
 
     /// Forgets the file staged as `name` in `dir`, if one is (a new write
     /// replaces it before it was seen), and says whether one was: its
-    /// temporary file is left for that write to reuse or remove.
+    /// temporary file is left for that write to remove.
     pub fn unstage(&self, dir: (u64, u64), name: &OsStr) -> bool {
         let mut st = self.state();
         let at = st
@@ -288,24 +288,36 @@ mod tests {
         let (tmp, root) = staged_root();
         let p = Path::new("/var/lib/cloud/data/status.json");
         let dir = tmp.path().join("var/lib/cloud/data");
-        let inode = || {
-            use std::os::unix::fs::MetadataExt;
+        let one_temp = || {
             let all = names(&dir);
             assert_eq!(all.len(), 1, "one temporary file: {all:?}");
-            fs::metadata(dir.join(&all[0])).unwrap().ino()
         };
         root.write_bytes(p, b"{\"first\": 1}", 0o644, None).unwrap();
-        let first = inode();
+        one_temp();
         root.write_bytes(p, b"{\"second\": 2}", 0o644, None)
             .unwrap();
-        // The same temporary file, emptied and written again.
-        assert_eq!(inode(), first);
+        one_temp();
         root.settle().unwrap();
         assert_eq!(names(&dir), ["status.json"]);
         assert_eq!(
             fs::read(dir.join("status.json")).unwrap(),
             b"{\"second\": 2}"
         );
+    }
+
+    #[test]
+    fn an_append_to_a_staged_file_keeps_what_was_staged() {
+        let (tmp, root) = staged_root();
+        let p = Path::new("/etc/sudoers.d/90-cloud-init-users");
+        root.write_bytes(p, b"alice\n", 0o440, None).unwrap();
+        // As write_files' and the sudoers' appends: the old content streamed
+        // from the file while the new one is written.
+        let old = root.open_read(p).unwrap();
+        let mut src = std::io::Read::chain(old, &b"bob\n"[..]);
+        root.write_atomic(p, &mut src, None, 0o440, None).unwrap();
+        root.settle().unwrap();
+        let on_disk = tmp.path().join("etc/sudoers.d/90-cloud-init-users");
+        assert_eq!(fs::read(on_disk).unwrap(), b"alice\nbob\n");
     }
 
     #[test]

@@ -488,7 +488,7 @@ impl Root {
         mode: u32,
         owner: Option<(Option<u32>, Option<u32>)>,
     ) -> io::Result<u64> {
-        let (Replacing { at, name, tmp, .. }, mut f) = self.new_content(guest)?;
+        let (Replacing { at, name, tmp }, mut f) = self.new_content(guest)?;
         let name = name.as_os_str();
         let dir = at.dir.as_fd();
         let result = (|| {
@@ -546,49 +546,25 @@ impl Root {
             .name
             .clone()
             .ok_or_else(|| io::Error::from_raw_os_error(libc::EISDIR))?;
-        // Written again before anyone saw the staged content: it is no
-        // longer staged, and its temporary file (whose name is the one this
-        // write takes) is the caller's to reuse or remove.
-        let staged_tmp = !self.group.is_empty() && self.group.unstage(at.dir.id, &name);
+        // Written again before anyone saw the staged content: it is dropped
+        // (its temporary name is the one this write takes). Removed, not
+        // emptied for reuse: an append may be reading it as the old content.
+        if !self.group.is_empty() && self.group.unstage(at.dir.id, &name) {
+            let _ = sys::unlinkat(at.dir.as_fd(), &self.temps.name_for(&name), false);
+        }
         // Journaled where the temporary file really goes (a followed link
         // may point into another directory).
         self.temps.note_dir(self, &at.dir_path);
         let tmp = self.temps.name_for(&name);
-        Ok(Replacing {
-            at,
-            name,
-            tmp,
-            staged_tmp,
-        })
+        Ok(Replacing { at, name, tmp })
     }
 
     /// Where `guest` (a link in its last name followed) gets new content,
     /// and the temporary file to write it in.
     fn new_content(&self, guest: &Path) -> io::Result<(Replacing, File)> {
         let r = self.replacing(guest, true)?;
-        let fd = self.fresh_temp(r.at.dir.as_fd(), &r.tmp, r.staged_tmp)?;
+        let fd = self.create_temp(r.at.dir.as_fd(), &r.tmp)?;
         Ok((r, File::from(fd)))
-    }
-
-    /// A temporary file for new content at `tmp` in `dir`: the one a
-    /// staged write left there when `staged_tmp` (emptied; making and
-    /// removing files costs ext4 a search for a free inode among those just
-    /// freed), else a new one. Ours either way: owned as a new file would
-    /// be, or replaced by a new one.
-    fn fresh_temp(&self, dir: BorrowedFd, tmp: &OsStr, staged_tmp: bool) -> io::Result<OwnedFd> {
-        if staged_tmp {
-            let flags = libc::O_WRONLY | libc::O_TRUNC | libc::O_NOFOLLOW;
-            if let Ok(fd) = sys::openat(dir, tmp, flags, 0) {
-                let st = sys::fstatat(fd.as_fd(), OsStr::new(""), false)?;
-                // SAFETY: geteuid and getegid cannot fail.
-                let ids = unsafe { (libc::geteuid(), libc::getegid()) };
-                if st.st_mode & libc::S_IFMT == libc::S_IFREG && (st.st_uid, st.st_gid) == ids {
-                    return Ok(fd);
-                }
-            }
-            let _ = sys::unlinkat(dir, tmp, false);
-        }
-        self.create_temp(dir, tmp)
     }
 
     /// Creates the temporary file `tmp` in `dir` (0600, never a link). In
@@ -654,7 +630,7 @@ impl Root {
         if !self.in_stage() {
             return self.write_bytes(guest, data, mode, None);
         }
-        let (Replacing { at, name, tmp, .. }, mut f) = self.new_content(guest)?;
+        let (Replacing { at, name, tmp }, mut f) = self.new_content(guest)?;
         let dir = at.dir.as_fd();
         let result = io::Write::write_all(&mut f, data)
             .and_then(|()| f.set_permissions(fs::Permissions::from_mode(mode)))
@@ -737,14 +713,12 @@ impl Root {
     }
 }
 
-/// What [`Root::replacing`] found: where the name is, the name, the
-/// temporary name beside it, and whether a staged write's temporary file is
-/// still there under that name (replaced before anyone saw it).
+/// What [`Root::replacing`] found: where the name is, the name, and the
+/// temporary name beside it.
 struct Replacing {
     at: Located,
     name: std::ffi::OsString,
     tmp: std::ffi::OsString,
-    staged_tmp: bool,
 }
 
 /// Copies `src` into `dst`, failing once more than `limit` bytes came.
