@@ -204,9 +204,11 @@ impl Runner {
             .argv
             .first()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command"))?;
-        // The program sees every file written so far (rootfs/commit.rs), and
-        // may change any directory resolved so far.
-        if let Err(e) = self.root.publish() {
+        // The program sees every file written so far (rootfs/commit.rs), the
+        // semaphores of the modules before too (a program that reboots the
+        // machine must not make them run again), and may change any
+        // directory resolved so far.
+        if let Err(e) = self.root.publish_all() {
             tracing::warn!("{e}");
         }
         self.root.after_program();

@@ -13,7 +13,7 @@ use crate::effect::Effect;
 use crate::module::{Context, Module, ModuleInfo, ModuleOutput};
 use crate::paths::Paths;
 use crate::report::{ModResult, ModuleReport, StageReport};
-use crate::rootfs::FsView;
+use crate::rootfs::{FsView, Held};
 use crate::schedule::{Frequency, Stage};
 use crate::schema::{self, Problem, Severity};
 use crate::semaphore::{self, SemLock, Semaphore};
@@ -172,7 +172,7 @@ impl ModuleRunner<'_> {
         }
         // Live runs hold the semaphore's lock from the check to the write,
         // so a second cloudboot waits here and then sees the semaphore.
-        let _lock = match (&sem, self.target.is_plan()) {
+        let mut lock = match (&sem, self.target.is_plan()) {
             (Some(s), false) => match SemLock::acquire(self.target.root(), self.paths, s) {
                 Ok(l) => Some(l),
                 Err(e) => {
@@ -205,20 +205,19 @@ impl ModuleRunner<'_> {
         let mut errors = output.errors;
         errors.extend(applied.errors);
         let mut records = applied.records;
-        // Its files are durable before its semaphore says it ran (a power
-        // cut in between runs it again: see rootfs/commit.rs).
-        if sem.is_some() && !output.effects.is_empty() {
-            if let Err(e) = self.target.settle() {
-                errors.push(e);
-            }
-        }
+        // Its semaphore is never on disk, after a power cut, without what it
+        // did: the root writes it in order (rootfs/commit.rs), after the
+        // module's files and what its programs wrote. Losing it to a power
+        // cut runs a module that only wrote files again (the same files
+        // again), but a module that ran programs or talked to the network
+        // must not run twice: its semaphore is made durable at once.
+        let beyond_files = output.effects.iter().any(Effect::acts_beyond_files);
         if let Some(s) = &sem {
-            records.push(self.target.record_ran(&s.path, &semaphore::content_now()));
-            // The semaphore itself is durable at the next settle: losing it
-            // to a power cut reruns a module that only wrote files (the same
-            // files again), but a module that ran programs or talked to the
-            // network must not run twice, so its semaphore is settled now.
-            if output.effects.iter().any(Effect::acts_beyond_files) {
+            let held = lock.take().map(|l| Held(Box::new(l)));
+            let content = semaphore::content_now();
+            let acted = !output.effects.is_empty();
+            records.push(self.target.record_ran(&s.path, &content, acted, held));
+            if beyond_files {
                 if let Err(e) = self.target.settle() {
                     errors.push(e);
                 }

@@ -135,7 +135,15 @@ impl SemLock {
             libc::O_WRONLY | libc::O_CREAT,
             0o600,
         )?);
-        file.lock_exclusive()?;
+        // Taken at once, or else waited for; but the locks of semaphores
+        // this run has yet to put in place (rootfs/commit.rs) are let go
+        // first: two runs never each wait for a lock the other holds.
+        if file.try_lock_exclusive().is_err() {
+            if let Err(e) = root.settle() {
+                tracing::warn!("{e}");
+            }
+            file.lock_exclusive()?;
+        }
         Ok(SemLock { _file: file })
     }
 }

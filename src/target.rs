@@ -14,7 +14,7 @@ use crate::effect::{
 pub use crate::effect::{Outcome, Record};
 use crate::exec::{privileged, Runner};
 use crate::http::HttpError;
-use crate::rootfs::{FsView, Kind, RealFs, Root};
+use crate::rootfs::{FsView, Held, Kind, RealFs, Root};
 
 /// Why a target's `apply` refuses a probe: only [`apply_all`] knows how to
 /// apply the branch that follows it.
@@ -89,10 +89,20 @@ pub trait Target {
     fn settle(&mut self) -> Result<(), String> {
         Ok(())
     }
-    /// Writes a module's semaphore (`content` at `semaphore`), once its
-    /// work is settled: visible at once, durable at the next settle (a
-    /// power cut before then runs the module again, see module_runner.rs).
-    fn record_ran(&mut self, semaphore: &Path, content: &str) -> Record {
+    /// Writes a module's semaphore (`content` at `semaphore`): after a
+    /// power cut it is never on disk without what the module did (`acted`:
+    /// it applied effects) and the files written before (live:
+    /// `Root::write_in_order`), and `lock` is held until it is in place.
+    /// Durable at the next settle: a power cut before then runs a module
+    /// that only wrote files again (see module_runner.rs).
+    fn record_ran(
+        &mut self,
+        semaphore: &Path,
+        content: &str,
+        _acted: bool,
+        lock: Option<Held>,
+    ) -> Record {
+        drop(lock);
         let e = Effect::write(semaphore.to_path_buf(), Data::public(content), 0o644);
         self.apply(&e)
     }
@@ -443,26 +453,29 @@ impl Target for LiveTarget {
         })
     }
 
-    fn record_ran(&mut self, semaphore: &Path, content: &str) -> Record {
+    fn record_ran(
+        &mut self,
+        semaphore: &Path,
+        content: &str,
+        acted: bool,
+        lock: Option<Held>,
+    ) -> Record {
         let effect = Effect::write(semaphore.to_path_buf(), Data::public(content), 0o644);
-        // Whatever is still staged (the stage's own state files) is settled
-        // first: a semaphore never outlives, in a power cut, what came before.
-        if self.root.has_staged() {
-            if let Err(e) = self.settle() {
-                tracing::warn!("{e}");
-            }
-        }
-        let outcome = match self.root.write_lazily(semaphore, content.as_bytes(), 0o644) {
-            Ok(()) => Outcome::Done,
-            Err(error) => {
-                let e = ApplyError::Write {
-                    path: semaphore.to_path_buf(),
-                    error,
-                };
-                tracing::warn!("{e}");
-                Outcome::Failed(e.to_string())
-            }
-        };
+        let outcome =
+            match self
+                .root
+                .write_in_order(semaphore, content.as_bytes(), 0o644, acted, lock)
+            {
+                Ok(()) => Outcome::Done,
+                Err(error) => {
+                    let e = ApplyError::Write {
+                        path: semaphore.to_path_buf(),
+                        error,
+                    };
+                    tracing::warn!("{e}");
+                    Outcome::Failed(e.to_string())
+                }
+            };
         Record::new(&effect, outcome)
     }
 

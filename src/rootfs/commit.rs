@@ -7,7 +7,7 @@
 //! crash: `temp.rs`) and is *staged*; [`super::Root::publish`] then, for all
 //! of them at once:
 //! 1. `syncfs`: every staged file's content is on disk, under its temporary
-//!    name;
+//!    name, and so is every rename, new directory and link made before;
 //! 2. renames each over its name, in the order they were written (execute
 //!    bits only after the rename, as for a single write);
 //!
@@ -17,15 +17,23 @@
 //!    (spared when only reports were renamed since the last one: see
 //!    [`super::Root::set_reports`]).
 //!
+//! Some writes are *ordered* ([`super::Root::write_in_order`]): a module's
+//! semaphore must never be on disk, after a power cut, without the files
+//! the module wrote. An ordered file is renamed only by a publish whose
+//! `syncfs` came after every rename before it: one that renamed a file
+//! before it keeps it for the next. So a stage of modules that only write
+//! files costs three `syncfs` however many modules it runs (their files;
+//! their semaphores; the end), not two per module.
+//!
 //! A power cut at any point leaves each name with its old content or its
 //! whole new content, never a torn file. A staged file is not visible yet,
 //! so the root publishes before anything could look for one: an access to a
-//! staged name (through the root), a program (`exec.rs`), a module's end
-//! (its semaphore is written only once its files are settled) and the
-//! stage's end. Reading or stating a staged file needs no publish: the
-//! temporary file is the file to be (its inode, owner and content; the
-//! execute bits are added to what stat says); nor does listing its
-//! directory, which shows it by its name. At most [`MAX_STAGED`] wait at once.
+//! staged name (through the root), a program (`exec.rs`, which waits for
+//! the ordered files too) and the stage's end. Reading or stating a staged
+//! file needs no publish: the temporary file is the file to be (its inode,
+//! owner and content; the execute bits are added to what stat says); nor
+//! does listing its directory, which shows it by its name. At most
+//! [`MAX_STAGED`] wait at once.
 
 use std::ffi::{OsStr, OsString};
 use std::fs::{File, Permissions};
@@ -52,6 +60,21 @@ pub struct Staged {
     pub exec_mode: Option<u32>,
     /// The guest path written, for errors.
     pub guest: PathBuf,
+    /// Renamed only once everything before it is durable (a semaphore).
+    pub ordered: bool,
+    /// A report (`Root::set_reports`): its rename need not be synced.
+    pub report: bool,
+    /// Kept until the file is in place (a lock others wait on), then dropped.
+    pub hold: Option<Held>,
+}
+
+/// Something an ordered write keeps until its file is in place.
+pub struct Held(pub Box<dyn std::any::Any + Send>);
+
+impl std::fmt::Debug for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Held")
+    }
 }
 
 #[derive(Debug, Default)]
@@ -83,19 +106,16 @@ impl Group {
         self.state().staged.is_empty()
     }
 
+    /// Whether all that is staged are reports, which nothing waits for.
+    pub fn only_reports(&self) -> bool {
+        self.state().staged.iter().all(|s| s.report)
+    }
+
     /// Stages a written file; says whether the group is now full.
     pub fn stage(&self, file: Staged) -> bool {
         let mut st = self.state();
         st.staged.push(file);
         st.staged.len() >= MAX_STAGED
-    }
-
-    /// Whether `name` in directory `dir` (a device and inode) is staged.
-    pub fn holds(&self, dir: (u64, u64), name: &std::ffi::OsStr) -> bool {
-        self.state()
-            .staged
-            .iter()
-            .any(|s| s.dir.id == dir && s.name == name)
     }
 
     /// The temporary name of the file staged as `name` in `dir`, if any,
@@ -104,11 +124,6 @@ impl Group {
         let st = self.state();
         let s = st.staged.iter().find(|s| s.dir.id == dir && s.name == name);
         s.map(|s| (s.tmp.clone(), s.exec_mode))
-    }
-
-    /// Whether a staged file's guest path passes `f`.
-    pub fn any(&self, f: impl Fn(&std::path::Path) -> bool) -> bool {
-        self.state().staged.iter().any(|s| f(&s.guest))
     }
 
     /// The names and temporary names of the files staged in directory `dir`.
@@ -130,13 +145,15 @@ impl Group {
         at.map(|i| st.staged.remove(i)).is_some()
     }
 
-    /// Steps 1 and 2 above for everything staged (`syncfs` is the root's);
-    /// the group is empty after. A file that could not be renamed is
-    /// removed and named in the error; the others are still published.
-    pub fn publish(&self, syncfs: impl FnOnce() -> io::Result<()>) -> io::Result<()> {
+    /// Steps 1 and 2 above for everything staged (`syncfs` is the root's),
+    /// but for an ordered file after a file this publish renamed: it waits
+    /// for the next. Says whether it renamed something that is not a
+    /// report (which a settle must then sync), and which files could not be
+    /// renamed (each removed; the others are still published).
+    pub fn publish(&self, syncfs: impl FnOnce() -> io::Result<()>) -> (bool, io::Result<()>) {
         let staged = std::mem::take(&mut self.state().staged);
         if staged.is_empty() {
-            return Ok(());
+            return (false, Ok(()));
         }
         if let Err(e) = syncfs() {
             // Not known to be on disk: renaming could leave torn files.
@@ -147,27 +164,78 @@ impl Group {
                 .iter()
                 .map(|s| s.guest.display().to_string())
                 .collect();
-            return Err(io::Error::new(
+            let e = io::Error::new(
                 e.kind(),
                 format!("flushing {} to disk: {e}; not written", paths.join(", ")),
-            ));
+            );
+            return (false, Err(e));
         }
         let mut failed = Vec::new();
-        for s in &staged {
-            let done =
-                sys::renameat(s.dir.as_fd(), &s.tmp, &s.name).and_then(|()| match s.exec_mode {
-                    Some(mode) => set_mode(&s.dir, &s.name, mode),
-                    None => Ok(()),
-                });
-            if let Err(e) = done {
-                let _ = sys::unlinkat(s.dir.as_fd(), &s.tmp, false);
-                failed.push(format!("{}: {e}", s.guest.display()));
+        let mut waiting = Vec::new();
+        // A file renamed before an ordered one in this publish (a report
+        // does not count: losing its rename leaves its previous version).
+        let mut renamed_a_file = false;
+        let mut lasting = false;
+        for s in staged {
+            if s.ordered && renamed_a_file {
+                waiting.push(s);
+                continue;
+            }
+            renamed_a_file |= !s.ordered && !s.report;
+            lasting |= !s.report;
+            if let Err(e) = s.put_in_place() {
+                failed.push(e);
             }
         }
-        match failed.is_empty() {
-            true => Ok(()),
-            false => Err(io::Error::other(failed.join("; "))),
-        }
+        // The waiting stay first (nothing can have been staged meanwhile:
+        // one thread at a time uses a root; kept in order all the same).
+        let mut st = self.state();
+        waiting.append(&mut st.staged);
+        st.staged = waiting;
+        (lasting, failures(failed))
+    }
+
+    /// After a `syncfs`: puts in place the ordered files staged before any
+    /// file still to be renamed, which waited for nothing else. Says
+    /// whether it renamed one, and which could not be.
+    pub fn release(&self) -> (bool, io::Result<()>) {
+        let ready: Vec<Staged> = {
+            let mut st = self.state();
+            let n = st.staged.iter().take_while(|s| s.ordered).count();
+            st.staged.drain(..n).collect()
+        };
+        let renamed = !ready.is_empty();
+        let failed = ready.into_iter().filter_map(|s| s.put_in_place().err());
+        (renamed, failures(failed.collect()))
+    }
+}
+
+/// One error naming every file that could not be put in place, if any.
+fn failures(failed: Vec<String>) -> io::Result<()> {
+    match failed.is_empty() {
+        true => Ok(()),
+        false => Err(io::Error::other(failed.join("; "))),
+    }
+}
+
+impl Staged {
+    /// Renames the file over its name (and gives it its execute bits);
+    /// on failure it is removed, and the error names it. Its lock, if it
+    /// holds one, goes either way: whoever waits for it may look.
+    fn put_in_place(self) -> Result<(), String> {
+        let held = self.hold;
+        let done = sys::renameat(self.dir.as_fd(), &self.tmp, &self.name).and_then(|()| match self
+            .exec_mode
+        {
+            Some(mode) => set_mode(&self.dir, &self.name, mode),
+            None => Ok(()),
+        });
+        let done = done.map_err(|e| {
+            let _ = sys::unlinkat(self.dir.as_fd(), &self.tmp, false);
+            format!("{}: {e}", self.guest.display())
+        });
+        drop(held);
+        done
     }
 }
 
@@ -187,8 +255,11 @@ impl Drop for Group {
     /// The last clone of a root going away with files still staged (a path
     /// out of a stage that did not settle): published, not lost.
     fn drop(&mut self) {
-        let first = self.state().staged.first().map(|s| s.dir.clone());
-        if let Some(dir) = first {
+        // Twice: ordered files kept back by the first publish go with the second.
+        for _ in 0..2 {
+            let Some(dir) = self.state().staged.first().map(|s| s.dir.clone()) else {
+                return;
+            };
             let syncfs = || {
                 let fd = sys::openat(
                     dir.as_fd(),
@@ -198,7 +269,7 @@ impl Drop for Group {
                 )?;
                 sys::syncfs(fd.as_fd())
             };
-            if let Err(e) = self.publish(syncfs) {
+            if let (_, Err(e)) = self.publish(syncfs) {
                 tracing::warn!("{e}");
             }
         }
@@ -318,6 +389,71 @@ mod tests {
         root.settle().unwrap();
         let on_disk = tmp.path().join("etc/sudoers.d/90-cloud-init-users");
         assert_eq!(fs::read(on_disk).unwrap(), b"alice\nbob\n");
+    }
+
+    #[test]
+    fn an_ordered_file_is_renamed_only_after_a_sync_that_follows_the_files_before_it() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        /// Says when it is dropped: the lock an ordered write holds.
+        struct Lock(Arc<AtomicBool>);
+        impl Drop for Lock {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let (tmp, root) = staged_root();
+        let released = Arc::new(AtomicBool::new(false));
+        let lock = super::Held(Box::new(Lock(released.clone())));
+        let sem = Path::new("/var/lib/cloud/sem/config_x");
+        root.write_bytes(Path::new("/etc/app.conf"), b"a\n", 0o644, None)
+            .unwrap();
+        root.write_in_order(sem, b"ran\n", 0o644, true, Some(lock))
+            .unwrap();
+        // Seen through the root at once, with its lock held.
+        assert_eq!(root.read(sem).unwrap(), b"ran\n");
+        let sem_dir = tmp.path().join("var/lib/cloud/sem");
+        // The first publish renames the file; the semaphore waits for the
+        // next syncfs, which the next publish starts with.
+        root.publish().unwrap();
+        assert_eq!(names(&tmp.path().join("etc")), ["app.conf"]);
+        let on_disk = names(&sem_dir);
+        assert!(
+            on_disk.len() == 1 && crate::rootfs::is_temp_name(&on_disk[0]),
+            "{on_disk:?}"
+        );
+        assert!(!released.load(Ordering::SeqCst));
+        root.publish().unwrap();
+        assert_eq!(names(&sem_dir), ["config_x"]);
+        assert!(
+            released.load(Ordering::SeqCst),
+            "the lock outlived the rename"
+        );
+        // Settled, nothing waits: the next one is in place at once.
+        root.settle().unwrap();
+        root.write_in_order(
+            Path::new("/var/lib/cloud/sem/config_y"),
+            b"ran\n",
+            0o644,
+            true,
+            None,
+        )
+        .unwrap();
+        assert_eq!(names(&sem_dir), ["config_x", "config_y"]);
+        // After a write, one settle puts both in place, in order.
+        root.write_bytes(Path::new("/etc/b.conf"), b"b\n", 0o644, None)
+            .unwrap();
+        root.write_in_order(
+            Path::new("/var/lib/cloud/sem/config_z"),
+            b"ran\n",
+            0o644,
+            true,
+            None,
+        )
+        .unwrap();
+        root.settle().unwrap();
+        assert_eq!(names(&tmp.path().join("etc")), ["app.conf", "b.conf"]);
+        assert_eq!(names(&sem_dir), ["config_x", "config_y", "config_z"]);
     }
 
     #[test]

@@ -27,6 +27,7 @@ mod resolve;
 mod sys;
 mod temp;
 
+pub use commit::Held;
 pub use limited::{read_limited, too_large, ReadError};
 pub use resolve::{components, Located, MAX_SYMLINKS};
 pub use temp::{is_temp_name, Temps, JOURNAL_DIR};
@@ -166,7 +167,7 @@ impl Root {
     pub fn locate(&self, guest: &Path, follow_last: bool) -> io::Result<Located> {
         let at = self.locate_staged(guest, follow_last)?;
         if let Some(name) = &at.name {
-            if !self.group.is_empty() && self.group.holds(at.dir.id, name) {
+            if !self.group.is_empty() && self.group.staged_tmp(at.dir.id, name).is_some() {
                 self.publish_now();
             }
         }
@@ -187,35 +188,53 @@ impl Root {
     /// Publishes what is staged because someone is about to look
     /// (errors are kept for the next [`Root::settle`] to report).
     fn publish_now(&self) {
-        if let Err(e) = self.publish() {
+        if let Err(e) = self.publish_all() {
             tracing::warn!("{e}");
         }
     }
 
     /// Makes every staged file visible under its name (`commit.rs` steps 1
-    /// and 2): before a program runs, before anything reads one.
+    /// and 2), but for ordered files that must wait for one more `syncfs`:
+    /// before anything reads one by a path.
     pub fn publish(&self) -> io::Result<()> {
-        let reports = self.reports.lock().unwrap_or_else(|e| e.into_inner());
-        let renames_state = self.group.any(|guest| !reports.iter().any(|r| r == guest));
-        drop(reports);
-        let published = self.group.publish(|| self.sync());
+        let (lasting, published) = self.group.publish(|| self.sync());
         // After the publish's own syncfs: the renames are what is unsynced.
-        if renames_state {
+        if lasting {
             self.changed();
         }
         published
     }
 
+    /// [`Root::publish`], ordered files too (a second publish takes those
+    /// the first kept back): before a program runs.
+    pub fn publish_all(&self) -> io::Result<()> {
+        let first = self.publish();
+        let second = match self.has_staged() {
+            true => self.publish(),
+            false => Ok(()),
+        };
+        first.and(second)
+    }
+
     /// Makes everything done so far durable: staged files published and
     /// one `syncfs` for them, new directories, links and what programs
-    /// wrote. Before a semaphore says a module ran, and at a stage's end.
-    /// The second `syncfs` (for the renames and the rest) is spared when
-    /// only reports were renamed since the last one (`set_reports`).
+    /// wrote, and ordered files (semaphores) then put in place and synced.
+    /// After the semaphore of a module that ran programs, and at a stage's
+    /// end. The last `syncfs` is spared when only reports were renamed
+    /// since the one before (`set_reports`).
     pub fn settle(&self) -> io::Result<()> {
         let published = self.publish();
         // The cache lives no longer than a module (see dir_cache.rs).
         self.dirs.forget();
-        if self.unsynced.load(Ordering::Relaxed) || !self.in_stage() {
+        if !self.in_stage() {
+            self.sync()?;
+        }
+        // A sync puts in place the ordered files that waited for it, and
+        // the next makes them durable: twice at most.
+        for _ in 0..3 {
+            if !self.unsynced.load(Ordering::Relaxed) {
+                break;
+            }
             self.sync()?;
         }
         published
@@ -226,6 +245,11 @@ impl Root {
     /// version, which is no reason for a settle to sync again.
     pub fn set_reports(&self, paths: Vec<PathBuf>) {
         *self.reports.lock().unwrap_or_else(|e| e.into_inner()) = paths;
+    }
+
+    fn is_report(&self, guest: &Path) -> bool {
+        let reports = self.reports.lock().unwrap_or_else(|e| e.into_inner());
+        reports.iter().any(|r| r == guest)
     }
 
     /// Something changed that the next settle must make durable (a
@@ -514,6 +538,9 @@ impl Root {
                 name: name.to_os_string(),
                 exec_mode: (mode & 0o111 != 0).then_some(mode),
                 guest: guest.to_path_buf(),
+                ordered: false,
+                report: self.is_report(guest),
+                hold: None,
             });
             if full {
                 self.publish()?;
@@ -581,7 +608,7 @@ impl Root {
         };
         match create() {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists && self.has_staged() => {
-                self.publish()?;
+                self.publish_all()?;
                 create()
             }
             other => other,
@@ -621,25 +648,60 @@ impl Root {
         Ok(())
     }
 
-    /// Replaces `guest` with `data` at once for every reader (and a kill),
-    /// durable only at the next [`Root::settle`]: for a record whose loss
-    /// in a power cut only repeats work that is idempotent (the semaphore
-    /// of a module that wrote files and ran no program: its files are
-    /// settled before it is written). Outside stage mode, a durable write.
-    pub fn write_lazily(&self, guest: &Path, data: &[u8], mode: u32) -> io::Result<()> {
+    /// Writes `data` to `guest` so that, after a power cut, it is never on
+    /// disk without the files staged before it, nor, with `own_changes`,
+    /// without anything changed in place since the last `syncfs`: a
+    /// module's semaphore, which says its work is done (in stage mode;
+    /// outside it, a durable write). `own_changes` is false for a module
+    /// that did nothing: the changes of the modules before it do not need
+    /// it to wait. Read through the root, it is there at once; under its
+    /// name on disk, once what came before is durable (at the next publish,
+    /// or the one after: `commit.rs`), and `hold` (a lock another run waits
+    /// on) is kept until then. When nothing waits to be made durable (but
+    /// reports) it is put in place at once, durable at the next settle.
+    pub fn write_in_order(
+        &self,
+        guest: &Path,
+        data: &[u8],
+        mode: u32,
+        own_changes: bool,
+        hold: Option<Held>,
+    ) -> io::Result<()> {
         if !self.in_stage() {
             return self.write_bytes(guest, data, mode, None);
         }
         let (Replacing { at, name, tmp }, mut f) = self.new_content(guest)?;
         let dir = at.dir.as_fd();
+        let in_place_now =
+            !(own_changes && self.unsynced.load(Ordering::Relaxed)) && self.group.only_reports();
         let result = io::Write::write_all(&mut f, data)
-            .and_then(|()| f.set_permissions(fs::Permissions::from_mode(mode)))
-            .and_then(|()| sys::renameat(dir, &tmp, &name));
-        match result {
-            Ok(()) => self.changed(),
-            Err(_) => drop(sys::unlinkat(dir, &tmp, false)),
+            .and_then(|()| f.set_permissions(fs::Permissions::from_mode(mode & !0o111)))
+            .and_then(|()| match in_place_now {
+                true => sys::renameat(dir, &tmp, &name),
+                false => Ok(()),
+            });
+        if let Err(e) = result {
+            let _ = sys::unlinkat(dir, &tmp, false);
+            return Err(e);
         }
-        result
+        if in_place_now {
+            self.changed();
+            return Ok(());
+        }
+        let full = self.group.stage(Staged {
+            dir: at.dir.clone(),
+            tmp,
+            name,
+            exec_mode: None,
+            guest: guest.to_path_buf(),
+            ordered: true,
+            report: false,
+            hold,
+        });
+        match full {
+            true => self.publish(),
+            false => Ok(()),
+        }
     }
 
     /// Removes a file, a link (not what it points to) or a whole directory
@@ -701,15 +763,21 @@ impl Root {
         .map(File::from)
     }
 
-    /// Flushes the root's filesystem (`syncfs`; `sync` on kernels without it).
+    /// Flushes the root's filesystem (`syncfs`; `sync` on kernels without
+    /// it), then puts in place the ordered files that only waited for it
+    /// (`commit.rs`).
     pub fn sync(&self) -> io::Result<()> {
         // Cleared first: a change made while the flush runs is not covered.
         self.unsynced.store(false, Ordering::Relaxed);
-        let synced = sys::syncfs(self.fd()?);
-        if synced.is_err() {
+        if let Err(e) = sys::syncfs(self.fd()?) {
+            self.changed();
+            return Err(e);
+        }
+        let (renamed, released) = self.group.release();
+        if renamed {
             self.changed();
         }
-        synced
+        released
     }
 }
 
