@@ -30,6 +30,11 @@ use crate::status::{self, StageStatus};
 use crate::target::{apply_all, Target};
 use crate::userdata::{self, vendor, Kind};
 use crate::value::Value;
+use crate::yaml;
+
+/// Where a stage leaves the YAML it parsed for the next (`yaml/cache.rs`),
+/// under `/var/lib/cloud/data`.
+const YAML_CACHE: &str = "cloudboot-yaml-cache";
 
 /// What the caller chose on the command line.
 #[derive(Clone, Debug, Default)]
@@ -113,7 +118,11 @@ impl<'t> Engine<'t> {
             self.paths.data("status.json"),
             self.paths.data("result.json"),
             self.paths.instance_link().join("boot-finished"),
+            self.paths.data(YAML_CACHE),
         ]);
+        if !self.target.is_plan() {
+            yaml::cache::open(self.target.root(), &self.paths.data(YAML_CACHE));
+        }
         self.root_distro = None;
     }
 
@@ -171,6 +180,9 @@ impl<'t> Engine<'t> {
     /// The run's writes are durable when it ends (rootfs/commit.rs), and
     /// its journal says it left no temporary file (rootfs/temp.rs).
     fn settle_at_end(&mut self, report: &mut StageReport) {
+        if !self.target.is_plan() {
+            yaml::cache::save(self.target.root(), &self.paths.data(YAML_CACHE));
+        }
         match self.target.settle() {
             Ok(()) => self.target.root().temps().clean_exit(),
             Err(e) => report.error(e),

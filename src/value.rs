@@ -13,6 +13,7 @@ use std::fmt;
 use crate::base64;
 pub use crate::bigint::BigInt;
 
+pub mod codec;
 pub mod timestamp;
 
 /// A configuration value as PyYAML's `safe_load` would produce it.
@@ -70,6 +71,17 @@ impl fmt::Debug for Mapping {
 impl Mapping {
     pub fn new() -> Self {
         Mapping::default()
+    }
+
+    /// A mapping of `entries`, whose keys are already unique (a decoded
+    /// one: `codec.rs`).
+    pub fn from_entries(entries: Vec<(Value, Value)>) -> Mapping {
+        let mut m = Mapping {
+            entries,
+            index: None,
+        };
+        m.reindex();
+        m
     }
 
     /// Builds the index once the mapping is large enough to need one.

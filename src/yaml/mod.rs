@@ -32,6 +32,7 @@
 //! writes (`cloud-config.txt`); [`dump_bare_mapping`] the same without the
 //! `---` and `...` markers (the netplan renderer's file).
 
+pub mod cache;
 mod compose;
 mod composer;
 mod construct;
@@ -41,7 +42,7 @@ mod source;
 
 pub use compose::MAX_NODES;
 pub use construct::Marks;
-pub use emit::{dump_bare_mapping, dump_cloud_config};
+pub use emit::dump_bare_mapping;
 
 use crate::value::Value;
 
@@ -112,9 +113,23 @@ fn location(line: Option<usize>, column: Option<usize>) -> String {
     }
 }
 
-/// Loads one YAML document as `yaml.safe_load` would. An empty document is `Null`.
+/// Loads one YAML document as `yaml.safe_load` would. An empty document is
+/// `Null`. In a stage, a document parsed by an earlier one is taken from
+/// the [`cache`].
 pub fn load(text: &[u8], source_name: &str) -> Result<Value, YamlError> {
-    load_with(text, source_name, false).map(|(value, _)| value)
+    if let Some(value) = cache::parsed(text) {
+        return Ok(value);
+    }
+    let (value, _) = load_with(text, source_name, false)?;
+    cache::keep_parsed(text, &value);
+    Ok(value)
+}
+
+/// What cloud-init's `safeyaml.dumps` writes for `value` (cloud-config.txt):
+/// see `emit.rs`. In a stage, a value written by an earlier one is taken
+/// from the [`cache`].
+pub fn dump_cloud_config(value: &Value) -> String {
+    cache::dumped(value, || emit::dump_cloud_config(value))
 }
 
 /// [`load`], plus where every mapping key and sequence item starts.
