@@ -1046,7 +1046,7 @@ pub fn merge_many_reversed(sources: &[Value]) -> Value {
 pub fn try_merge_many(sources: &[Value], reverse: bool) -> Result<Value, MergeError> {
     let mut merged = Value::empty_map();
     for (index, src) in ordered(sources, reverse) {
-        merged = merge_source(&merged, src).map_err(|error| MergeError::Source {
+        merge_source_into(&mut merged, src).map_err(|error| MergeError::Source {
             index,
             error: Box::new(error),
         })?;
@@ -1061,12 +1061,10 @@ pub fn merge_many_lenient(sources: &[Value], reverse: bool) -> (Value, Vec<(usiz
     let mut merged = Value::empty_map();
     let mut problems = Vec::new();
     for (i, src) in ordered(sources, reverse) {
-        match merge_source(&merged, src) {
-            Ok(m) => merged = m,
-            Err(e) => {
-                tracing::warn!("config source {i} not merged: {e}");
-                problems.push((i, e));
-            }
+        // On error the merge so far is unchanged (`try_merge_into`).
+        if let Err(e) = merge_source_into(&mut merged, src) {
+            tracing::warn!("config source {i} not merged: {e}");
+            problems.push((i, e));
         }
     }
     (merged, problems)
@@ -1080,26 +1078,31 @@ fn ordered(sources: &[Value], reverse: bool) -> Box<dyn Iterator<Item = (usize, 
     }
 }
 
-/// One step of `mergemanydict`.
-fn merge_source(merged: &Value, src: &Value) -> Result<Value, MergeError> {
+/// One step of `mergemanydict`, in place (unchanged on `Err`). The source
+/// is copied only when it has a spec to take out of it.
+fn merge_source_into(merged: &mut Value, src: &Value) -> Result<(), MergeError> {
     // `if cfg:`: None and empty dicts are skipped before anything is looked at.
     if !src.truthy() {
-        return Ok(merged.clone());
+        return Ok(());
     }
     let Value::Map(m) = src else {
         return Err(MergeError::SourceNotDict(src.type_name()));
     };
-    let mut m = m.clone();
-    let how = match take_spec(&mut m) {
-        Some(spec) => Mergers::parse(&spec)?,
-        None => Mergers::default(),
-    };
+    let mut without_spec = None;
+    let mut how = Mergers::default();
+    if m.contains_key("merge_how") || m.contains_key("merge_type") {
+        let mut m = m.clone();
+        if let Some(spec) = take_spec(&mut m) {
+            how = Mergers::parse(&spec)?;
+        }
+        without_spec = Some(Value::Map(m));
+    }
     let how = if how.is_empty() {
         default_mergers()
     } else {
         how
     };
-    try_merge(merged, &Value::Map(m), &how)
+    try_merge_into(merged, without_spec.as_ref().unwrap_or(src), &how)
 }
 
 #[cfg(test)]
