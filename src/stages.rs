@@ -114,6 +114,14 @@ pub struct Resolved {
     pub warnings: Vec<String>,
 }
 
+/// Whether [`StageMap::from_value`] checks the edges of the map's graph.
+#[derive(PartialEq)]
+enum Edges {
+    Check,
+    /// The built-in map, whose tests check them.
+    CheckedByTests,
+}
+
 impl StageMap {
     /// Parses and checks a stages.yaml; `registry` finds modules by name.
     pub fn load(
@@ -125,13 +133,16 @@ impl StageMap {
             source_name: source_name.to_string(),
             message: e.to_string(),
         })?;
-        StageMap::from_value(&doc, source_name, registry)
+        StageMap::from_value(&doc, source_name, registry, Edges::Check)
     }
 
     /// The stage map cloudboot ships with ([`DEFAULT_STAGES_YAML`]).
     pub fn builtin() -> StageMap {
         let json = serde_json::from_str(DEFAULT_STAGES_JSON).expect("stages.builtin.json is JSON");
-        StageMap::from_value(&Value::from_json(&json), BUILT_IN_NAME, &lookup)
+        // Its edges are checked by its tests, not at every boot (a graph of
+        // sixty modules is a tenth of a stage's own time).
+        let value = Value::from_json(&json);
+        StageMap::from_value(&value, BUILT_IN_NAME, &lookup, Edges::CheckedByTests)
             .expect("the built-in stages.yaml is checked by its tests")
     }
 
@@ -140,6 +151,7 @@ impl StageMap {
         doc: &Value,
         source_name: &str,
         registry: &dyn Fn(&str) -> Option<&'static dyn Module>,
+        edges: Edges,
     ) -> Result<StageMap, StageMapError> {
         let fail = |message: String| StageMapError {
             source_name: source_name.to_string(),
@@ -199,9 +211,7 @@ impl StageMap {
             source_name: source_name.to_string(),
             stages,
         };
-        // The built-in map's edges are checked by its tests, not at every
-        // boot (a graph of sixty modules is a tenth of a stage's own time).
-        if source_name != BUILT_IN_NAME {
+        if edges == Edges::Check {
             map.check_edges(&placed).map_err(fail)?;
         }
         Ok(map)
