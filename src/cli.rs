@@ -423,7 +423,7 @@ fn analyze_args(p: Parser) -> Parser {
     const IN_: &str = "specify where to read input. ";
     const OUT: &str = "specify where to write output.";
     const OUT_: &str = "specify where to write output. ";
-    let io = |p: Parser, input_help: &str, output_help: &str| {
+    fn io(p: Parser, input_help: &str, output_help: &str) -> Parser {
         p.arg(
             Arg::value(&["-i", "--infile"], input_help)
                 .dest("infile")
@@ -434,7 +434,7 @@ fn analyze_args(p: Parser) -> Parser {
                 .dest("outfile")
                 .default("-"),
         )
-    };
+    }
     p.subcommands("Subcommands", "subcommand")
         .command(
             "blame",
@@ -1259,6 +1259,17 @@ fn install_seed(root: &Root, dir: &Path) -> std::io::Result<()> {
 mod tests {
     use super::*;
     use serde_json::Value as J;
+
+    /// A command's parser is made only when the command is given: each
+    /// one, and each of theirs, can be made (no option named twice).
+    #[test]
+    fn every_commands_parser_can_be_made() {
+        fn count(p: &Parser) -> usize {
+            p.command_parsers().iter().map(|c| 1 + count(c)).sum()
+        }
+        // init, modules, single, query, ... and the verbs under them.
+        assert!(count(&command_line("cloudboot")) >= 20);
+    }
 
     /// The global options; everything else in argparse's namespace is the
     /// verb's.

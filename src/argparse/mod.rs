@@ -230,8 +230,12 @@ pub struct Command {
 }
 
 enum CommandArgs {
-    /// By its own parser.
-    Parsed(Parser),
+    /// By its own parser, made when the command is given: a run pays for
+    /// its own command's arguments, not every command's.
+    Parsed {
+        prog: String,
+        build: Box<dyn Fn(Parser) -> Parser>,
+    },
     /// Not at all: passed on as they are (a command line of its own).
     Raw,
 }
@@ -349,20 +353,34 @@ impl Parser {
         self
     }
 
-    /// Adds a subcommand; `build` adds its arguments to its parser.
+    /// Adds a subcommand; `build` adds its arguments to its parser (when
+    /// the command is given).
     pub fn command(
         mut self,
         name: &'static str,
         help: &str,
-        build: impl FnOnce(Parser) -> Parser,
+        build: impl Fn(Parser) -> Parser + 'static,
     ) -> Parser {
-        let parser = build(Parser::new(&format!("{} {name}", self.prog)));
+        let prog = format!("{} {name}", self.prog);
         self.sub_mut().commands.push(Command {
             name,
             help: help.to_string(),
-            args: CommandArgs::Parsed(parser),
+            args: CommandArgs::Parsed {
+                prog,
+                build: Box::new(build),
+            },
         });
         self
+    }
+
+    /// Every subcommand's parser, made (for a test that each can be).
+    pub fn command_parsers(&self) -> Vec<Parser> {
+        let commands = self.sub.iter().flat_map(|s| &s.commands);
+        let parsed = commands.filter_map(|c| match &c.args {
+            CommandArgs::Parsed { prog, build } => Some(build(Parser::new(prog))),
+            CommandArgs::Raw => None,
+        });
+        parsed.collect()
     }
 
     /// Adds a subcommand that takes everything after it as it is.

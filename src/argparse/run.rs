@@ -225,7 +225,8 @@ impl Run<'_, '_> {
                 raw: rest.to_vec(),
                 ..Matches::default()
             },
-            CommandArgs::Parsed(parser) => {
+            CommandArgs::Parsed { prog, build } => {
+                let parser = build(Parser::new(prog));
                 let (m, extras) = parser.parse_known(rest)?;
                 self.extras.extend(extras);
                 m
