@@ -580,7 +580,6 @@ impl Effect {
         }
     }
 
-    /// The verb a plan prints first.
     /// Whether applying it does more than change files in the root (a
     /// program, a request, a question to the host): such effects are not
     /// repeated harmlessly.
@@ -596,6 +595,7 @@ impl Effect {
         )
     }
 
+    /// The verb a plan prints first.
     pub fn verb(&self) -> &'static str {
         match self {
             Effect::WriteFile {

@@ -215,7 +215,9 @@ impl ModuleRunner<'_> {
         if let Some(s) = &sem {
             let held = lock.take().map(|l| Held(Box::new(l)));
             let content = semaphore::content_now();
-            let acted = !output.effects.is_empty();
+            // What it changed (files, or programs' writes) must be durable
+            // first; a line on the console asks nothing of it.
+            let acted = output.effects.iter().any(|e| !matches!(e, Effect::Console(_)));
             records.push(self.target.record_ran(&s.path, &content, acted, held));
             if beyond_files {
                 if let Err(e) = self.target.settle() {
