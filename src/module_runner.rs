@@ -217,7 +217,10 @@ impl ModuleRunner<'_> {
             let content = semaphore::content_now();
             // What it changed (files, or programs' writes) must be durable
             // first; a line on the console asks nothing of it.
-            let acted = output.effects.iter().any(|e| !matches!(e, Effect::Console(_)));
+            let acted = output
+                .effects
+                .iter()
+                .any(|e| !matches!(e, Effect::Console(_)));
             records.push(self.target.record_ran(&s.path, &content, acted, held));
             if beyond_files {
                 if let Err(e) = self.target.settle() {
