@@ -233,6 +233,32 @@ pub fn parse_mountinfo(text: &str) -> Vec<Mount> {
     mounts
 }
 
+/// The filesystems on block devices mounted at `root_dir` (a canonical
+/// host path) or under it, by mount point: where a program run inside the
+/// root may write, which a sync must flush (`rootfs::Root::after_program`).
+/// Not `tmpfs`, `proc` and the like (nothing to flush), nor FUSE or network
+/// filesystems (a flush could wait on a daemon or a server).
+pub fn disk_filesystems_under(mounts: &[Mount], root_dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    for m in mounts {
+        let on_disk = m.source.starts_with("/dev/") && !m.fstype.starts_with("fuse");
+        if on_disk && is_under(&m.mount_point, root_dir) && !out.contains(&m.mount_point) {
+            out.push(m.mount_point.clone());
+        }
+    }
+    out
+}
+
+/// [`disk_filesystems_under`] the root at `root_dir`, from this process's
+/// `/proc/self/mountinfo`.
+pub fn real_disk_filesystems_under(root_dir: &Path) -> Vec<PathBuf> {
+    let Ok(root_dir) = std::fs::canonicalize(root_dir) else {
+        return Vec::new();
+    };
+    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    disk_filesystems_under(&parse_mountinfo(&text), &root_dir)
+}
+
 /// Whether `prefix` is `path` or one of its ancestors (component-wise).
 fn is_under(path: &Path, prefix: &Path) -> bool {
     path.starts_with(prefix)
@@ -436,6 +462,23 @@ mod tests {
         assert_eq!(m[2].dev, DevNum { major: 7, minor: 1 });
         assert!(m[2].read_write && !m[3].read_write);
         assert_eq!(m[3].fstype, "xfs");
+    }
+
+    #[test]
+    fn the_disk_filesystems_inside_a_root_are_its_own_and_those_below_it() {
+        let mut m = parse_mountinfo(MOUNTINFO);
+        m.extend(parse_mountinfo(concat!(
+            "42 40 0:30 / /tmp/t\\040x/run rw - tmpfs tmpfs rw\n",
+            "43 40 0:31 / /tmp/t\\040x/home rw - fuse.sshfs host:/home rw\n",
+            "44 40 0:32 / /tmp/t\\040x/srv rw - nfs4 server:/srv rw\n",
+        )));
+        let inside = disk_filesystems_under(&m, Path::new("/tmp/t x"));
+        assert_eq!(inside, [Path::new("/tmp/t x"), Path::new("/tmp/t x/var")]);
+        // The machine's own root: every filesystem on a disk.
+        let all = disk_filesystems_under(&m, Path::new("/"));
+        assert_eq!(all.len(), 3, "{all:?}");
+        // A root that is a plain directory holds none of its own.
+        assert!(disk_filesystems_under(&m, Path::new("/tmp/scratch")).is_empty());
     }
 
     #[test]

@@ -211,7 +211,8 @@ impl Runner {
         if let Err(e) = self.root.publish_all() {
             tracing::warn!("{e}");
         }
-        self.root.after_program();
+        let filesystems = crate::blockdev::real_disk_filesystems_under(self.root.host_path());
+        self.root.after_program(&filesystems);
         // A command for the machine itself (block-device tools) runs
         // outside the root whatever the root is.
         let chroot = self.chroot && !cmd.on_host;

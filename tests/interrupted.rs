@@ -260,8 +260,9 @@ fn a_new_directory_is_synced_before_a_file_is_renamed_into_it() {
 /// with `args` on `m`'s root, which must succeed.
 fn traced(m: &Machine, args: &[&str], calls: &str) -> String {
     let trace = tempfile::NamedTempFile::new().unwrap();
+    // -y: each descriptor with its path (which filesystem a syncfs flushed).
     let out = Command::new("strace")
-        .args(["-f", "-qq", "-e", &format!("trace={calls}")])
+        .args(["-f", "-qq", "-y", "-e", &format!("trace={calls}")])
         .arg("-o")
         .arg(trace.path())
         .arg(BIN)
@@ -361,5 +362,65 @@ fn a_stage_ends_synced_and_one_that_changed_only_its_status_syncs_once() {
                 l.contains("\"status.json\"") || l.contains("\"cloudboot-yaml-cache\"")
             }),
         "{reboot}"
+    );
+}
+
+/// A filesystem mounted inside the root for one test, unmounted after.
+struct Mounted(std::path::PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_file_on_a_filesystem_of_its_own_is_flushed_before_it_is_renamed_into_place() {
+    if !skip::require(&[
+        skip::Need::Root("to mount a filesystem inside the scratch root"),
+        skip::Need::Program("strace", "strace"),
+    ]) {
+        return;
+    }
+    // An image's /srv (as its /var or /home may be) on a filesystem of its
+    // own: the root's syncfs does not flush it.
+    let m = Machine::seeded(
+        META,
+        "#cloud-config\nwrite_files:\n  - path: /srv/app/app.conf\n    content: x\n",
+    );
+    let srv = m.path("/srv");
+    fs::create_dir_all(&srv).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "cloudboot-test"])
+        .arg(&srv)
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "mount -t tmpfs on {}", srv.display());
+    let _unmount = Mounted(srv.clone());
+    m.run_ok(&["init", "--local"], 0);
+    let trace = traced(&m, &["init"], "syncfs,sync,rename,renameat,renameat2");
+    assert_eq!(m.read("/srv/app/app.conf"), "x");
+    let lines: Vec<&str> = trace.lines().collect();
+    let placed = lines
+        .iter()
+        .position(|l| l.contains("rename") && l.contains("\"app.conf\""))
+        .unwrap_or_else(|| panic!("app.conf was never renamed into place:\n{trace}"));
+    // Its content flushed (a syncfs of a descriptor on /srv, or a sync of
+    // every filesystem) before its rename; and the rename itself before
+    // the semaphore that says write_files ran.
+    let on_srv = format!("<{}", srv.display());
+    let flushes_srv =
+        |l: &&str| (l.contains("syncfs(") && l.contains(&on_srv)) || l.contains("sync()");
+    assert!(
+        lines[..placed].iter().any(flushes_srv),
+        "/srv not flushed before app.conf's rename:\n{trace}"
+    );
+    let sem = lines
+        .iter()
+        .position(|l| l.contains("rename") && l.contains("\"config_write_files\""))
+        .unwrap_or_else(|| panic!("no semaphore for write_files:\n{trace}"));
+    assert!(
+        lines[placed..sem].iter().any(flushes_srv),
+        "write_files' semaphore before /srv was flushed again:\n{trace}"
     );
 }

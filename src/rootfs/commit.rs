@@ -147,13 +147,13 @@ impl Group {
 
     /// Steps 1 and 2 above for everything staged (`syncfs` is the root's),
     /// but for an ordered file after a file this publish renamed: it waits
-    /// for the next. Says whether it renamed something that is not a
-    /// report (which a settle must then sync), and which files could not be
+    /// for the next. Says what it renamed, and which files could not be
     /// renamed (each removed; the others are still published).
-    pub fn publish(&self, syncfs: impl FnOnce() -> io::Result<()>) -> (bool, io::Result<()>) {
+    pub fn publish(&self, syncfs: impl FnOnce() -> io::Result<()>) -> (Renamed, io::Result<()>) {
+        let mut renamed = Renamed::default();
         let staged = std::mem::take(&mut self.state().staged);
         if staged.is_empty() {
-            return (false, Ok(()));
+            return (renamed, Ok(()));
         }
         if let Err(e) = syncfs() {
             // Not known to be on disk: renaming could leave torn files.
@@ -168,21 +168,20 @@ impl Group {
                 e.kind(),
                 format!("flushing {} to disk: {e}; not written", paths.join(", ")),
             );
-            return (false, Err(e));
+            return (renamed, Err(e));
         }
         let mut failed = Vec::new();
         let mut waiting = Vec::new();
         // A file renamed before an ordered one in this publish (a report
         // does not count: losing its rename leaves its previous version).
         let mut renamed_a_file = false;
-        let mut lasting = false;
         for s in staged {
             if s.ordered && renamed_a_file {
                 waiting.push(s);
                 continue;
             }
             renamed_a_file |= !s.ordered && !s.report;
-            lasting |= !s.report;
+            renamed.note(&s);
             if let Err(e) = s.put_in_place() {
                 failed.push(e);
             }
@@ -192,21 +191,45 @@ impl Group {
         let mut st = self.state();
         waiting.append(&mut st.staged);
         st.staged = waiting;
-        (lasting, failures(failed))
+        (renamed, failures(failed))
     }
 
     /// After a `syncfs`: puts in place the ordered files staged before any
-    /// file still to be renamed, which waited for nothing else. Says
-    /// whether it renamed one, and which could not be.
-    pub fn release(&self) -> (bool, io::Result<()>) {
+    /// file still to be renamed, which waited for nothing else. Says what
+    /// it renamed, and which could not be.
+    pub fn release(&self) -> (Renamed, io::Result<()>) {
         let ready: Vec<Staged> = {
             let mut st = self.state();
             let n = st.staged.iter().take_while(|s| s.ordered).count();
             st.staged.drain(..n).collect()
         };
-        let renamed = !ready.is_empty();
-        let failed = ready.into_iter().filter_map(|s| s.put_in_place().err());
-        (renamed, failures(failed.collect()))
+        let mut renamed = Renamed::default();
+        let mut failed = Vec::new();
+        for s in ready {
+            renamed.note(&s);
+            if let Err(e) = s.put_in_place() {
+                failed.push(e);
+            }
+        }
+        (renamed, failures(failed))
+    }
+}
+
+/// What a publish or a release renamed.
+#[derive(Default)]
+pub struct Renamed {
+    /// Something that is not a report (which a settle must then sync).
+    pub lasting: bool,
+    /// A directory on each filesystem a rename was made on (to be synced).
+    pub on: Vec<Arc<Dir>>,
+}
+
+impl Renamed {
+    fn note(&mut self, s: &Staged) {
+        self.lasting |= !s.report;
+        if !self.on.iter().any(|d| d.id.0 == s.dir.id.0) {
+            self.on.push(s.dir.clone());
+        }
     }
 }
 
@@ -257,17 +280,20 @@ impl Drop for Group {
     fn drop(&mut self) {
         // Twice: ordered files kept back by the first publish go with the second.
         for _ in 0..2 {
-            let Some(dir) = self.state().staged.first().map(|s| s.dir.clone()) else {
+            // Every filesystem a staged file is on (an image's own /var...).
+            let mut filesystems: Vec<Arc<Dir>> = Vec::new();
+            for s in &self.state().staged {
+                if !filesystems.iter().any(|d| d.id.0 == s.dir.id.0) {
+                    filesystems.push(s.dir.clone());
+                }
+            }
+            if filesystems.is_empty() {
                 return;
-            };
+            }
             let syncfs = || {
-                let fd = sys::openat(
-                    dir.as_fd(),
-                    OsStr::new("."),
-                    libc::O_RDONLY | libc::O_DIRECTORY,
-                    0,
-                )?;
-                sys::syncfs(fd.as_fd())
+                filesystems
+                    .iter()
+                    .try_for_each(|d| sys::syncfs(sys::open_for_sync(d.as_fd())?.as_fd()))
             };
             if let (_, Err(e)) = self.publish(syncfs) {
                 tracing::warn!("{e}");

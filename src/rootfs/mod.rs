@@ -58,6 +58,16 @@ pub struct Root {
     /// Files replaced so often that losing the last rename to a power cut
     /// only shows their previous (whole) version: status.json, result.json.
     reports: Arc<Mutex<Vec<PathBuf>>>,
+    /// Filesystems other than the root's written since the last sync, each
+    /// by a directory open on it: an image may keep `/var` (where
+    /// cloud-init's state lives), `/home` or `/srv` on one of its own, and
+    /// `syncfs` flushes only the filesystem of the descriptor it is given.
+    elsewhere: Arc<Mutex<Vec<(u64, OwnedFd)>>>,
+    /// The root directory's filesystem (its device), once known.
+    root_dev: Arc<OnceLock<u64>>,
+    /// A filesystem was written that no descriptor could be opened on: the
+    /// next sync is `sync(2)`, all of them.
+    flush_all: Arc<AtomicBool>,
     /// Resolve without `openat2`, as on kernels before 5.6 (tests).
     walk_only: bool,
 }
@@ -98,6 +108,9 @@ impl Root {
             group: Arc::new(Group::default()),
             unsynced: Arc::new(AtomicBool::new(false)),
             reports: Arc::new(Mutex::new(Vec::new())),
+            elsewhere: Arc::new(Mutex::new(Vec::new())),
+            root_dev: Arc::new(OnceLock::new()),
+            flush_all: Arc::new(AtomicBool::new(false)),
             walk_only: false,
         }
     }
@@ -197,11 +210,9 @@ impl Root {
     /// and 2), but for ordered files that must wait for one more `syncfs`:
     /// before anything reads one by a path.
     pub fn publish(&self) -> io::Result<()> {
-        let (lasting, published) = self.group.publish(|| self.sync());
+        let (renamed, published) = self.group.publish(|| self.sync());
         // After the publish's own syncfs: the renames are what is unsynced.
-        if lasting {
-            self.changed();
-        }
+        self.renamed(&renamed);
         published
     }
 
@@ -264,10 +275,57 @@ impl Root {
     }
 
     /// A program ran: it may have changed any directory resolved so far,
-    /// and what it wrote is made durable at the next settle.
-    pub fn after_program(&self) {
+    /// and what it wrote is made durable at the next settle, on the root's
+    /// filesystem and on `filesystems` (host paths of the others mounted
+    /// inside the root, where it may have written too).
+    pub fn after_program(&self, filesystems: &[PathBuf]) {
         self.dirs.forget();
+        for path in filesystems {
+            match File::open(path).and_then(|f| Ok((f.metadata()?.dev(), f))) {
+                Ok((dev, f)) => self.wrote_on(dev, || Ok(OwnedFd::from(f))),
+                Err(_) => self.flush_all.store(true, Ordering::Relaxed),
+            }
+        }
         self.changed();
+    }
+
+    /// What a publish or release renamed is for the next sync to flush.
+    fn renamed(&self, renamed: &commit::Renamed) {
+        renamed.on.iter().for_each(|d| self.wrote_in(d));
+        if renamed.lasting {
+            self.changed();
+        }
+    }
+
+    /// Something was written in `dir`: if that is another filesystem than
+    /// the root's, the next sync flushes it too.
+    fn wrote_in(&self, dir: &resolve::Dir) {
+        self.wrote_on(dir.id.0, || sys::open_for_sync(dir.as_fd()));
+    }
+
+    /// Something was written on filesystem `dev`; `open` gives a descriptor
+    /// on it that `syncfs` takes (not an `O_PATH` one).
+    fn wrote_on(&self, dev: u64, open: impl FnOnce() -> io::Result<OwnedFd>) {
+        let root_dev = self.root_dev.get_or_init(|| {
+            let st = self
+                .fd()
+                .and_then(|fd| sys::fstatat(fd, OsStr::new(""), false));
+            // (dev_t is not a u64 on every target.)
+            #[allow(clippy::unnecessary_cast)]
+            st.map(|st| st.st_dev as u64).unwrap_or(u64::MAX)
+        });
+        if dev == *root_dev {
+            return;
+        }
+        let mut elsewhere = self.elsewhere.lock().unwrap_or_else(|e| e.into_inner());
+        if elsewhere.iter().any(|(d, _)| *d == dev) {
+            return;
+        }
+        match open() {
+            Ok(fd) => elsewhere.push((dev, fd)),
+            // Not flushed on its own: the next sync is sync(2).
+            Err(_) => self.flush_all.store(true, Ordering::Relaxed),
+        }
     }
 
     /// The host path of a guest path, every link followed inside the root:
@@ -481,7 +539,10 @@ impl Root {
                 File::from(fd).set_permissions(fs::Permissions::from_mode(mode))?;
                 // In stage mode, the next settle's syncfs covers it.
                 match self.in_stage() {
-                    true => self.changed(),
+                    true => {
+                        self.wrote_in(&at.dir);
+                        self.changed();
+                    }
                     false => sync_fd(at.dir.as_fd()),
                 }
                 Ok(())
@@ -532,6 +593,7 @@ impl Root {
             Ok(n)
         })();
         if result.is_ok() && self.in_stage() {
+            self.wrote_in(&at.dir);
             let full = self.group.stage(Staged {
                 dir: at.dir.clone(),
                 tmp,
@@ -641,6 +703,7 @@ impl Root {
         if self.in_stage() {
             // A link changes what paths resolve to.
             self.dirs.forget();
+            self.wrote_in(&at.dir);
             self.changed();
         } else {
             sync_fd(dir);
@@ -684,6 +747,7 @@ impl Root {
             let _ = sys::unlinkat(dir, &tmp, false);
             return Err(e);
         }
+        self.wrote_in(&at.dir);
         if in_place_now {
             self.changed();
             return Ok(());
@@ -720,6 +784,7 @@ impl Root {
         };
         // A directory (or link) that goes may be one resolved before.
         self.dirs.forget();
+        self.wrote_in(&at.dir);
         self.changed();
         remove_at(at.dir.as_fd(), name, 0)
     }
@@ -740,6 +805,9 @@ impl Root {
             libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY,
             0,
         )?);
+        if let Ok(st) = f.metadata() {
+            self.wrote_on(st.dev(), || f.try_clone().map(OwnedFd::from));
+        }
         self.changed();
         if let Some((uid, gid)) = owner {
             std::os::unix::fs::fchown(&f, uid, gid)?;
@@ -763,20 +831,36 @@ impl Root {
         .map(File::from)
     }
 
-    /// Flushes the root's filesystem (`syncfs`; `sync` on kernels without
-    /// it), then puts in place the ordered files that only waited for it
-    /// (`commit.rs`).
+    /// Flushes the filesystems written since the last sync: the root's and
+    /// every other a write or a program went to (`syncfs` each, `sync` on
+    /// kernels without it, or where no descriptor could be had); then puts
+    /// in place the ordered files that only waited for it (`commit.rs`).
     pub fn sync(&self) -> io::Result<()> {
         // Cleared first: a change made while the flush runs is not covered.
         self.unsynced.store(false, Ordering::Relaxed);
-        if let Err(e) = sys::syncfs(self.fd()?) {
+        let elsewhere =
+            std::mem::take(&mut *self.elsewhere.lock().unwrap_or_else(|e| e.into_inner()));
+        let flushed = if self.flush_all.swap(false, Ordering::Relaxed) {
+            sys::sync_all();
+            Ok(())
+        } else {
+            let others = || {
+                elsewhere
+                    .iter()
+                    .try_for_each(|(_, fd)| sys::syncfs(fd.as_fd()))
+            };
+            sys::syncfs(self.fd()?).and_then(|()| others())
+        };
+        if let Err(e) = flushed {
             self.changed();
+            self.elsewhere
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(elsewhere);
             return Err(e);
         }
         let (renamed, released) = self.group.release();
-        if renamed {
-            self.changed();
-        }
+        self.renamed(&renamed);
         released
     }
 }

@@ -178,6 +178,22 @@ pub fn syncfs(fd: BorrowedFd) -> io::Result<()> {
     Err(e)
 }
 
+/// A descriptor of the directory open at `dir` (maybe `O_PATH`) that
+/// `syncfs` takes.
+pub fn open_for_sync(dir: BorrowedFd) -> io::Result<OwnedFd> {
+    openat(
+        dir,
+        OsStr::new("."),
+        libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NONBLOCK,
+        0,
+    )
+}
+
+/// `sync()`: every filesystem flushed.
+pub fn sync_all() {
+    unsafe { libc::sync() };
+}
+
 /// The names in the directory open at `fd` (a descriptor opened for
 /// reading), without `.` and `..`, in no particular order.
 pub fn read_dir(fd: OwnedFd) -> io::Result<Vec<OsString>> {
