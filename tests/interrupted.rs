@@ -379,23 +379,33 @@ fn a_file_on_a_filesystem_of_its_own_is_flushed_before_it_is_renamed_into_place(
     if !skip::require(&[
         skip::Need::Root("to mount a filesystem inside the scratch root"),
         skip::Need::Program("strace", "strace"),
+        skip::Need::Program("mkfs.ext4", "e2fsprogs"),
     ]) {
         return;
     }
-    // An image's /srv (as its /var or /home may be) on a filesystem of its
-    // own: the root's syncfs does not flush it.
+    // An image's /srv (as its /var or /home may be) on a disk filesystem of
+    // its own (ext4 on a loop device): the root's syncfs does not flush it.
     let m = Machine::seeded(
         META,
         "#cloud-config\nwrite_files:\n  - path: /srv/app/app.conf\n    content: x\n",
     );
+    let disk = tempfile::NamedTempFile::new().unwrap();
+    disk.as_file().set_len(8 << 20).unwrap();
+    let made = Command::new("mkfs.ext4")
+        .args(["-q", "-F"])
+        .arg(disk.path())
+        .status()
+        .unwrap();
+    assert!(made.success(), "mkfs.ext4 {}", disk.path().display());
     let srv = m.path("/srv");
     fs::create_dir_all(&srv).unwrap();
     let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=1m", "cloudboot-test"])
+        .args(["-o", "loop"])
+        .arg(disk.path())
         .arg(&srv)
         .status()
         .unwrap();
-    assert!(mounted.success(), "mount -t tmpfs on {}", srv.display());
+    assert!(mounted.success(), "mount -o loop on {}", srv.display());
     let _unmount = Mounted(srv.clone());
     m.run_ok(&["init", "--local"], 0);
     let trace = traced(&m, &["init"], "syncfs,sync,rename,renameat,renameat2");
@@ -422,5 +432,60 @@ fn a_file_on_a_filesystem_of_its_own_is_flushed_before_it_is_renamed_into_place(
     assert!(
         lines[placed..sem].iter().any(flushes_srv),
         "write_files' semaphore before /srv was flushed again:\n{trace}"
+    );
+}
+
+#[test]
+fn files_in_memory_are_in_place_at_once_and_cost_no_sync() {
+    if !skip::require(&[
+        skip::Need::Root("to mount a tmpfs on the scratch root's /run"),
+        skip::Need::Program("strace", "strace"),
+    ]) {
+        return;
+    }
+    let m = Machine::seeded(META, "#cloud-config\n{}\n");
+    let boot = |m: &Machine| -> Mounted {
+        // /run as a booted machine has it: a tmpfs, empty at each boot.
+        let run = m.path("/run");
+        let _ = fs::remove_dir_all(&run);
+        fs::create_dir_all(&run).unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=4m", "cloudboot-run"])
+            .arg(&run)
+            .status()
+            .unwrap();
+        assert!(mounted.success(), "mount -t tmpfs on {}", run.display());
+        Mounted(run)
+    };
+    let first = boot(&m);
+    for args in [
+        &["init", "--local"][..],
+        &["init"],
+        &["modules", "--mode=config"],
+    ] {
+        m.run_ok(args, 0);
+    }
+    drop(first);
+    let _run = boot(&m);
+    // A reboot's local stage writes instance-data.json and the rest in
+    // /run again, and only status.json on the disk: one flush, for it.
+    let trace = traced(
+        &m,
+        &["init", "--local"],
+        "syncfs,sync,rename,renameat,renameat2",
+    );
+    let syncs = trace.lines().filter(|l| l.contains("syncfs(")).count();
+    assert_eq!(syncs, 1, "{trace}");
+    assert!(m.exists("/run/cloud-init/instance-data.json"));
+    let in_run = format!("<{}", m.path("/run").display());
+    let first_sync = trace.lines().position(|l| l.contains("syncfs(")).unwrap();
+    let late: Vec<&str> = trace
+        .lines()
+        .skip(first_sync)
+        .filter(|l| l.contains("rename") && l.contains(&in_run))
+        .collect();
+    assert!(
+        late.is_empty(),
+        "renamed into /run after a sync: {late:?}\n{trace}"
     );
 }

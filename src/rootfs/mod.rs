@@ -297,6 +297,15 @@ impl Root {
         }
     }
 
+    /// Something changed in `dir` that the next settle must make durable
+    /// (nothing, on a filesystem in memory).
+    fn changed_in(&self, dir: &resolve::Dir) {
+        if !dir.in_memory() {
+            self.wrote_in(dir);
+            self.changed();
+        }
+    }
+
     /// Something was written in `dir`: if that is another filesystem than
     /// the root's, the next sync flushes it too.
     fn wrote_in(&self, dir: &resolve::Dir) {
@@ -539,10 +548,7 @@ impl Root {
                 File::from(fd).set_permissions(fs::Permissions::from_mode(mode))?;
                 // In stage mode, the next settle's syncfs covers it.
                 match self.in_stage() {
-                    true => {
-                        self.wrote_in(&at.dir);
-                        self.changed();
-                    }
+                    true => self.changed_in(&at.dir),
                     false => sync_fd(at.dir.as_fd()),
                 }
                 Ok(())
@@ -576,6 +582,10 @@ impl Root {
         let (Replacing { at, name, tmp }, mut f) = self.new_content(guest)?;
         let name = name.as_os_str();
         let dir = at.dir.as_fd();
+        // A file in memory (/run) is gone at the next boot whatever is
+        // synced: it is put in place at once, with no flush.
+        let in_memory = at.dir.in_memory();
+        let staging = self.in_stage() && !in_memory;
         let result = (|| {
             let n = copy_limited(src, &mut f, limit)?;
             if let Some((uid, gid)) = owner {
@@ -585,14 +595,16 @@ impl Root {
             // execute bits only once the file has its name, so a temporary
             // file is never a runnable script.
             f.set_permissions(fs::Permissions::from_mode(mode & !0o111))?;
-            if self.in_stage() {
+            if staging {
                 return Ok(n);
             }
-            f.sync_all()?;
+            if !in_memory {
+                f.sync_all()?;
+            }
             sys::renameat(dir, &tmp, name)?;
             Ok(n)
         })();
-        if result.is_ok() && self.in_stage() {
+        if result.is_ok() && staging {
             self.wrote_in(&at.dir);
             let full = self.group.stage(Staged {
                 dir: at.dir.clone(),
@@ -614,7 +626,9 @@ impl Root {
                 if mode & 0o111 != 0 {
                     f.set_permissions(fs::Permissions::from_mode(mode))?;
                 }
-                sync_fd(dir);
+                if !in_memory {
+                    sync_fd(dir);
+                }
                 Ok(n)
             }
             Err(e) => {
@@ -703,8 +717,7 @@ impl Root {
         if self.in_stage() {
             // A link changes what paths resolve to.
             self.dirs.forget();
-            self.wrote_in(&at.dir);
-            self.changed();
+            self.changed_in(&at.dir);
         } else {
             sync_fd(dir);
         }
@@ -735,8 +748,10 @@ impl Root {
         }
         let (Replacing { at, name, tmp }, mut f) = self.new_content(guest)?;
         let dir = at.dir.as_fd();
-        let in_place_now =
-            !(own_changes && self.unsynced.load(Ordering::Relaxed)) && self.group.only_reports();
+        // (In memory, it is gone at the next boot anyway.)
+        let in_place_now = at.dir.in_memory()
+            || (!(own_changes && self.unsynced.load(Ordering::Relaxed))
+                && self.group.only_reports());
         let result = io::Write::write_all(&mut f, data)
             .and_then(|()| f.set_permissions(fs::Permissions::from_mode(mode & !0o111)))
             .and_then(|()| match in_place_now {
@@ -747,11 +762,11 @@ impl Root {
             let _ = sys::unlinkat(dir, &tmp, false);
             return Err(e);
         }
-        self.wrote_in(&at.dir);
         if in_place_now {
-            self.changed();
+            self.changed_in(&at.dir);
             return Ok(());
         }
+        self.wrote_in(&at.dir);
         let full = self.group.stage(Staged {
             dir: at.dir.clone(),
             tmp,
@@ -784,8 +799,7 @@ impl Root {
         };
         // A directory (or link) that goes may be one resolved before.
         self.dirs.forget();
-        self.wrote_in(&at.dir);
-        self.changed();
+        self.changed_in(&at.dir);
         remove_at(at.dir.as_fd(), name, 0)
     }
 
@@ -805,10 +819,13 @@ impl Root {
             libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY,
             0,
         )?);
-        if let Ok(st) = f.metadata() {
-            self.wrote_on(st.dev(), || f.try_clone().map(OwnedFd::from));
+        // (Nothing to make durable on a filesystem in memory.)
+        if !sys::fs_type(f.as_fd()).is_ok_and(sys::is_memory_fs) {
+            if let Ok(st) = f.metadata() {
+                self.wrote_on(st.dev(), || f.try_clone().map(OwnedFd::from));
+            }
+            self.changed();
         }
-        self.changed();
         if let Some((uid, gid)) = owner {
             std::os::unix::fs::fchown(&f, uid, gid)?;
         }

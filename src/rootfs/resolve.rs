@@ -17,7 +17,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use super::sys;
 
@@ -37,6 +37,8 @@ static OPENAT2: AtomicU8 = AtomicU8::new(0);
 pub struct Dir {
     fd: OwnedFd,
     pub id: (u64, u64),
+    /// On a filesystem in memory (tmpfs, ramfs), once asked.
+    in_memory: OnceLock<bool>,
 }
 
 impl Dir {
@@ -45,7 +47,18 @@ impl Dir {
         Ok(Dir {
             fd,
             id: (st.st_dev as u64, st.st_ino as u64),
+            in_memory: OnceLock::new(),
         })
+    }
+
+    /// Whether the directory is on a filesystem in memory (`/run`): what is
+    /// written there is gone at the next boot whatever is synced, so its
+    /// writes need not wait for a `syncfs` (nor cost one). Where the kernel
+    /// cannot say (`fstatfs` of an `O_PATH` descriptor before 3.12), no.
+    pub fn in_memory(&self) -> bool {
+        *self
+            .in_memory
+            .get_or_init(|| sys::fs_type(self.fd.as_fd()).is_ok_and(sys::is_memory_fs))
     }
 }
 

@@ -189,6 +189,22 @@ pub fn open_for_sync(dir: BorrowedFd) -> io::Result<OwnedFd> {
     )
 }
 
+/// The type of the filesystem holding `fd` (`fstatfs`'s `f_type`).
+pub fn fs_type(fd: BorrowedFd) -> io::Result<i64> {
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    check(unsafe { libc::fstatfs(fd.as_raw_fd(), &mut st) })?;
+    // (Its width differs between targets.)
+    #[allow(clippy::unnecessary_cast)]
+    Ok(st.f_type as i64)
+}
+
+/// Whether a filesystem type (`fs_type`) keeps its files in memory only.
+pub fn is_memory_fs(f_type: i64) -> bool {
+    const TMPFS_MAGIC: i64 = 0x0102_1994;
+    const RAMFS_MAGIC: i64 = 0x8584_58f6;
+    f_type == TMPFS_MAGIC || f_type == RAMFS_MAGIC
+}
+
 /// `sync()`: every filesystem flushed.
 pub fn sync_all() {
     unsafe { libc::sync() };
