@@ -91,7 +91,8 @@ pub trait Target {
     }
     /// Writes a module's semaphore (`content` at `semaphore`): after a
     /// power cut it is never on disk without what the module did (`acted`:
-    /// it applied effects) and the files written before (live:
+    /// it changed files or ran programs, not only printed to the console)
+    /// and the files written before (live:
     /// `Root::write_in_order`), and `lock` is held until it is in place.
     /// Durable at the next settle: a power cut before then runs a module
     /// that only wrote files again (see module_runner.rs).

@@ -181,10 +181,7 @@ impl Group {
                 continue;
             }
             renamed_a_file |= !s.ordered && !s.report;
-            renamed.note(&s);
-            if let Err(e) = s.put_in_place() {
-                failed.push(e);
-            }
+            renamed.put_in_place(s, &mut failed);
         }
         // The waiting stay first (nothing can have been staged meanwhile:
         // one thread at a time uses a root; kept in order all the same).
@@ -205,12 +202,9 @@ impl Group {
         };
         let mut renamed = Renamed::default();
         let mut failed = Vec::new();
-        for s in ready {
-            renamed.note(&s);
-            if let Err(e) = s.put_in_place() {
-                failed.push(e);
-            }
-        }
+        ready
+            .into_iter()
+            .for_each(|s| renamed.put_in_place(s, &mut failed));
         (renamed, failures(failed))
     }
 }
@@ -225,11 +219,20 @@ pub struct Renamed {
 }
 
 impl Renamed {
-    fn note(&mut self, s: &Staged) {
+    /// Puts `s` in place and notes it; a failure goes to `failed`.
+    fn put_in_place(&mut self, s: Staged, failed: &mut Vec<String>) {
         self.lasting |= !s.report;
-        if !self.on.iter().any(|d| d.id.0 == s.dir.id.0) {
-            self.on.push(s.dir.clone());
+        add_filesystem(&mut self.on, &s.dir);
+        if let Err(e) = s.put_in_place() {
+            failed.push(e);
         }
+    }
+}
+
+/// Adds `dir` to `filesystems` unless one on its filesystem is there.
+fn add_filesystem(filesystems: &mut Vec<Arc<Dir>>, dir: &Arc<Dir>) {
+    if !filesystems.iter().any(|d| d.id.0 == dir.id.0) {
+        filesystems.push(dir.clone());
     }
 }
 
@@ -283,9 +286,7 @@ impl Drop for Group {
             // Every filesystem a staged file is on (an image's own /var...).
             let mut filesystems: Vec<Arc<Dir>> = Vec::new();
             for s in &self.state().staged {
-                if !filesystems.iter().any(|d| d.id.0 == s.dir.id.0) {
-                    filesystems.push(s.dir.clone());
-                }
+                add_filesystem(&mut filesystems, &s.dir);
             }
             if filesystems.is_empty() {
                 return;

@@ -79,18 +79,27 @@ pub fn length(out: &mut Vec<u8>, mut n: usize) {
 /// The value `bytes` hold, all of them; `None` if they are not one
 /// [`encode`] wrote.
 pub fn decode(bytes: &[u8]) -> Option<Value> {
-    let mut r = Reader { bytes, at: 0 };
+    let mut r = Reader::new(bytes);
     let v = r.value(0)?;
-    (r.at == bytes.len()).then_some(v)
+    r.is_done().then_some(v)
 }
 
 /// Reads what [`encode`] and [`length`] wrote, from the front.
 pub struct Reader<'a> {
-    pub bytes: &'a [u8],
-    pub at: usize,
+    bytes: &'a [u8],
+    at: usize,
 }
 
 impl<'a> Reader<'a> {
+    pub fn new(bytes: &'a [u8]) -> Reader<'a> {
+        Reader { bytes, at: 0 }
+    }
+
+    /// Whether every byte was read.
+    pub fn is_done(&self) -> bool {
+        self.at == self.bytes.len()
+    }
+
     fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         let end = self.at.checked_add(n)?;
         let s = self.bytes.get(self.at..end)?;

@@ -80,12 +80,9 @@ pub fn open(root: &Root, path: &Path) {
 }
 
 fn parse(bytes: &[u8]) -> Option<Vec<Entry>> {
-    let mut r = Reader {
-        bytes: bytes.strip_prefix(MAGIC)?,
-        at: 0,
-    };
+    let mut r = Reader::new(bytes.strip_prefix(MAGIC)?);
     let mut entries = Vec::new();
-    while r.at < r.bytes.len() {
+    while !r.is_done() {
         let kind = match r.length()? {
             1 => Kind::Parse,
             2 => Kind::Dump,
