@@ -315,6 +315,34 @@ fn command_line(prog: &str) -> Parser {
                 ))
             },
         )
+        .command(
+            "doctor",
+            "Find the problems an image carries that make its first boot on a new \
+             cloud fail (reads only).",
+            |p| {
+                image_args(p).arg(
+                    Arg::value(&["--format"], "Output format (default: text).")
+                        .choices(&["text", "json"])
+                        .default("text"),
+                )
+            },
+        )
+        .command(
+            "seal",
+            "Prepare an image for templating: make the fixes doctor finds (state, \
+             machine-id, host keys, stale network files, fstab, init order).",
+            |p| {
+                image_args(p)
+                    .arg(Arg::flag(
+                        &["--dry-run"],
+                        "Print the fixes as a plan, with diffs; change nothing.",
+                    ))
+                    .arg(Arg::flag(
+                        &["--force"],
+                        "Seal the running system (/) itself.",
+                    ))
+            },
+        )
         .raw_command(
             "per",
             "Run a command once, once per instance or always, as cloud-init-per does \
@@ -379,6 +407,27 @@ fn command_line(prog: &str) -> Parser {
 }
 
 /// `cloud-init query`'s options (`cmd/query.py:get_parser`).
+/// The options doctor and seal share: the image's root, and the cloud it
+/// is moving to.
+fn image_args(p: Parser) -> Parser {
+    p.arg(
+        Arg::value(
+            &["--root"],
+            "The image's root directory (default: the global --root, else /).",
+        )
+        .metavar("DIR")
+        .check(existing_dir),
+    )
+    .arg(
+        Arg::value(
+            &["--cloud"],
+            "The datasource of the cloud the image is moving to (e.g. ConfigDrive, \
+             Ec2, OpenStack): datasource_list is checked against it.",
+        )
+        .metavar("NAME"),
+    )
+}
+
 fn query_args(p: Parser) -> Parser {
     p.arg(Arg::flag(
         &["-d", "--debug"],
@@ -591,6 +640,7 @@ pub fn main(prog: &str, argv: Vec<String>) -> i32 {
         "devel" => cmd_devel(&args, sub),
         "net" => cmd_net(sub),
         "install" => cmd_install(&args, sub),
+        "doctor" | "seal" => cmd_image(&args, command, sub),
         "per" => crate::per::main("cloudboot per", sub.raw()),
         other => unreachable!("'{other}' is a subcommand of the parser but has no handler"),
     }
@@ -757,32 +807,13 @@ fn cmd_status(args: &Args, m: &Matches) -> i32 {
 fn cmd_clean(args: &Args, m: &Matches) -> i32 {
     let root = Root::new(&args.root);
     let mut target = LiveTarget::new(root.clone(), Runner::new(root.clone(), None, true));
-    let paths = Paths::default();
-    let mut effects = Vec::new();
-    for name in target.fs().list_dir(&paths.cloud_dir).unwrap_or_default() {
-        if name == "seed" && !m.flag("remove_seed") {
-            continue;
-        }
-        effects.push(crate::effect::Effect::Remove {
-            path: paths.cloud_dir.join(name),
-        });
+    let effects = crate::clean::Clean {
+        logs: m.flag("remove_logs"),
+        seed: m.flag("remove_seed"),
+        machine_id: m.flag("machine_id"),
+        reboot: m.flag("reboot"),
     }
-    if m.flag("remove_logs") {
-        for f in [LOG_FILE, OUTPUT_LOG_FILE] {
-            effects.push(crate::effect::Effect::Remove { path: f.into() });
-        }
-    }
-    if m.flag("machine_id") {
-        effects.push(crate::effect::Effect::Remove {
-            path: "/etc/machine-id".into(),
-        });
-    }
-    if m.flag("reboot") {
-        effects.push(crate::effect::Effect::Host(crate::effect::HostAction {
-            what: "reboot now".into(),
-            argv: vec!["shutdown".into(), "-r".into(), "now".into()],
-        }));
-    }
+    .effects(target.fs());
     let applied = apply_all(&mut target, &effects);
     for e in &applied.errors {
         eprintln!("Error:\n{e}");
@@ -1128,6 +1159,28 @@ fn cmd_devel(args: &Args, m: &Matches) -> i32 {
             crate::devel::parse_yaml(Path::new(file))
         }
         other => unreachable!("devel has no subcommand {other:?}"),
+    }
+}
+
+/// `doctor` and `seal`, on the root given to the verb or the global one.
+fn cmd_image(args: &Args, verb: &str, m: &Matches) -> i32 {
+    let root = Root::new(
+        m.value("root")
+            .map(PathBuf::from)
+            .unwrap_or(args.root.clone()),
+    );
+    let options = crate::doctor::Options {
+        cloud: m.value("cloud").map(str::to_string),
+    };
+    if verb == "doctor" {
+        crate::doctor::run(&root, options, m.value("format") == Some("json"))
+    } else {
+        crate::seal::run(
+            &root,
+            options,
+            m.flag("dry_run"),
+            m.flag("force") || args.force,
+        )
     }
 }
 

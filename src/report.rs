@@ -230,6 +230,16 @@ fn outcome_suffix(o: &Outcome) -> String {
     }
 }
 
+/// Records outside a stage (`seal`'s fixes), one each, with their diffs
+/// when `plan`.
+pub fn render_records(records: &[Record], indent: &str, plan: bool) -> String {
+    let mut out = String::new();
+    for r in records {
+        push_record(&mut out, r, indent, plan);
+    }
+    out
+}
+
 fn push_record(out: &mut String, r: &Record, indent: &str, with_detail: bool) {
     out.push_str(&format!(
         "{indent}{}{}\n",

@@ -1,0 +1,15 @@
+//! `shared-machine-id`: a machine-id every clone would share
+//! (A stub: its checks are still to be written.)
+
+use super::registry::Check;
+use super::{Finding, Image};
+
+pub const CHECK: Check = Check {
+    id: "shared-machine-id",
+    about: "a machine-id every clone would share",
+    run,
+};
+
+fn run(_image: &Image) -> Vec<Finding> {
+    Vec::new()
+}
