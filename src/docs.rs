@@ -210,7 +210,17 @@ pub fn readme_tables(map: &StageMap) -> Vec<(&'static str, String)> {
     vec![
         ("modules", modules_table(map)),
         ("datasources", datasources_table(map)),
+        ("doctor checks", doctor_table()),
     ]
+}
+
+/// Every check of `cloudboot doctor`: its id and what it finds.
+pub fn doctor_table() -> String {
+    let mut out = String::from("| Check | What it finds |\n|---|---|\n");
+    for c in crate::doctor::registry::CHECKS {
+        out.push_str(&format!("| `{}` | {} |\n", c.id, escape_cell(c.about)));
+    }
+    out
 }
 
 /// Every module: the stage stages.yaml places it in, its frequency, the

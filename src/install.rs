@@ -439,30 +439,11 @@ pub fn install(fs: &dyn FsView, init: Init, binary: &[u8]) -> (Vec<Effect>, Reco
                 });
                 rec.created.push(wants.into());
             }
-            for unit in CLOUD_INIT_SYSTEMD {
-                let shipped = ["/lib/systemd/system", "/usr/lib/systemd/system"]
-                    .iter()
-                    .any(|d| fs.exists(&Path::new(d).join(unit)));
-                let mask = format!("/etc/systemd/system/{unit}");
-                if shipped && fs.lstat(Path::new(&mask)).is_none() {
-                    effects.push(Effect::Symlink {
-                        path: mask.clone().into(),
-                        target: "/dev/null".into(),
-                    });
-                    rec.created.push(mask.into());
-                }
-            }
         }
         Init::Sysv => {
             let debian = init_system::links_by_update_rc_d(fs);
             let initd = initd_dir(fs);
-            let rcdir = |level: u32| {
-                if initd == "/etc/rc.d/init.d" {
-                    format!("/etc/rc.d/rc{level}.d")
-                } else {
-                    format!("/etc/rc{level}.d")
-                }
-            };
+            let rcdir = |level: u32| init_system::rc_dir(fs, &level.to_string());
             for (i, (name, _, _)) in STAGES.iter().enumerate() {
                 let script = format!("{initd}/{name}");
                 write(
@@ -495,9 +476,52 @@ pub fn install(fs: &dyn FsView, init: Init, binary: &[u8]) -> (Vec<Effect>, Reco
                     rec.created.push(link.into());
                 }
             }
+        }
+        Init::Upstart => {
+            for (i, (name, _, _)) in STAGES.iter().enumerate() {
+                let job = format!("/etc/init/{name}.conf");
+                write(
+                    &mut effects,
+                    &mut rec,
+                    &job,
+                    Data::public(upstart_job(i)),
+                    0o644,
+                );
+            }
+        }
+    }
+    effects.extend(cloud_init_off(fs, init, &mut rec));
+    effects.push(Effect::write(RECORD, Data::public(rec.to_json()), 0o644));
+    (effects, rec)
+}
+
+/// Turns cloud-init's own services off, as `install` does once cloudboot's
+/// are in place (and `seal` does where both are enabled): systemd units
+/// masked (a link to /dev/null in /etc/systemd/system), SysV S links
+/// renamed to K links (`chkconfig cloud-init off`), upstart jobs given an
+/// `.override` that says `manual`. `rec` notes what it made and renamed.
+pub fn cloud_init_off(fs: &dyn FsView, init: Init, rec: &mut Record) -> Vec<Effect> {
+    let mut effects = Vec::new();
+    match init {
+        Init::Systemd => {
+            for unit in CLOUD_INIT_SYSTEMD {
+                let shipped = ["/lib/systemd/system", "/usr/lib/systemd/system"]
+                    .iter()
+                    .any(|d| fs.exists(&Path::new(d).join(unit)));
+                let mask = format!("/etc/systemd/system/{unit}");
+                if shipped && fs.lstat(Path::new(&mask)).is_none() {
+                    effects.push(Effect::Symlink {
+                        path: mask.clone().into(),
+                        target: "/dev/null".into(),
+                    });
+                    rec.created.push(mask.into());
+                }
+            }
+        }
+        Init::Sysv => {
             // `chkconfig cloud-init off`: S links become K links.
             for level in 0..=6u32 {
-                let dir = rcdir(level);
+                let dir = init_system::rc_dir(fs, &level.to_string());
                 for entry in fs.list_dir(Path::new(&dir)).unwrap_or_default() {
                     let Some(rest) = entry.strip_prefix('S') else {
                         continue;
@@ -518,28 +542,18 @@ pub fn install(fs: &dyn FsView, init: Init, binary: &[u8]) -> (Vec<Effect>, Reco
             }
         }
         Init::Upstart => {
-            for (i, (name, _, _)) in STAGES.iter().enumerate() {
-                let job = format!("/etc/init/{name}.conf");
-                write(
-                    &mut effects,
-                    &mut rec,
-                    &job,
-                    Data::public(upstart_job(i)),
-                    0o644,
-                );
-            }
             for job in CLOUD_INIT_UPSTART {
                 if fs.exists(&Path::new("/etc/init").join(format!("{job}.conf"))) {
                     let ov = format!("/etc/init/{job}.override");
                     if fs.lstat(Path::new(&ov)).is_none() {
-                        write(&mut effects, &mut rec, &ov, Data::public("manual\n"), 0o644);
+                        effects.push(Effect::write(&ov, Data::public("manual\n"), 0o644));
+                        rec.created.push(PathBuf::from(ov));
                     }
                 }
             }
         }
     }
-    effects.push(Effect::write(RECORD, Data::public(rec.to_json()), 0o644));
-    (effects, rec)
+    effects
 }
 
 /// An effect that makes `to` what `from` is now: the same link target, or

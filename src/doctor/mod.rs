@@ -229,6 +229,20 @@ impl<'a> Image<'a> {
             .collect()
     }
 
+    /// Where the image's config sets top-level `key`: the line in the last
+    /// config file that does (cloud.cfg.d's files come after cloud.cfg).
+    pub fn line_of(&self, key: &str) -> Option<Evidence> {
+        let prefix = format!("{key}:");
+        self.cfg_files.iter().rev().find_map(|file| {
+            let text = self.text(&file.to_string_lossy())?;
+            let (n, line) = text
+                .lines()
+                .enumerate()
+                .find(|(_, l)| l.starts_with(&prefix))?;
+            Some(Evidence::line(file, n + 1, line.trim_end()))
+        })
+    }
+
     /// Whether a module list names `module` (`-` and `_` alike, as
     /// cloud-init's `form_module_name` reads them).
     pub fn lists_module(&self, key: &str, module: &str) -> bool {
