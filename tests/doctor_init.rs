@@ -243,3 +243,32 @@ fn the_order_cloudboot_install_makes_and_cloud_init_disabled_beside_it_are_fine(
     seal(&m, &[]);
     assert_clean(&m, &[]);
 }
+
+#[test]
+fn network_config_disabled_by_a_file_of_its_own_is_removed_and_among_others_is_shown() {
+    let m = centos6();
+    add_network_config_disabled(&m);
+    let (_, report) = doctor(&m, &[]);
+    let e = &findings(&report, "network-config-disabled")[0]["evidence"][0];
+    assert_eq!(
+        (e["file"].as_str(), e["line"].as_u64()),
+        (
+            Some("/etc/cloud/cloud.cfg.d/99-disable-network-config.cfg"),
+            Some(2)
+        )
+    );
+    found_and_sealed(&m, "network-config-disabled", &[]);
+    assert!(!m.exists("/etc/cloud/cloud.cfg.d/99-disable-network-config.cfg"));
+    // Beside other settings, the file stays: a person takes the line out.
+    m.write(
+        "/etc/cloud/cloud.cfg.d/50-site.cfg",
+        "timezone: UTC\nnetwork:\n  config: disabled\n",
+    );
+    let (code, report) = doctor(&m, &[]);
+    assert_eq!(code, 1);
+    let f = &findings(&report, "network-config-disabled")[0];
+    assert_eq!(
+        (f["sealable"].as_bool(), f["evidence"][0]["line"].as_u64()),
+        (Some(false), Some(3))
+    );
+}

@@ -628,3 +628,93 @@ fn the_root_partition_grows_to_the_disk() {
     let size: u64 = b.read("root-size").trim().parse().unwrap_or(0);
     assert!(size > 3 << 30, "/ is {size} bytes\n{}", b.describe());
 }
+
+/// `cloudboot doctor` or `seal` on the guest's powered-off disk.
+fn on_disk(m: &vm_common::Mounted, args: &[&str]) -> (i32, String) {
+    let out = std::process::Command::new(common::BIN)
+        .arg("--root")
+        .arg(m.dir.path())
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn a_booted_guest_sealed_as_a_template_boots_fresh_on_other_nics() {
+    let Some(mut g) = guest(Init::Systemd, System::Cloudboot) else {
+        return;
+    };
+    // The template: booted once on its first cloud, three NICs.
+    let hw = with_drive(
+        &g,
+        "template.iso",
+        &config_drive_files(&meta_data("vm-template", "vm-template"), &network_first()),
+        &[STATIC_GW, DHCP, STATIC_ROUTE],
+    );
+    let b1 = g.boot(&hw);
+    assert_finished(&b1);
+
+    // What the template carries, found on its disk; then sealed.
+    {
+        let disk = g.mount();
+        let (code, found) = on_disk(&disk, &["doctor"]);
+        assert_eq!(code, 1, "{found}");
+        for id in [
+            "[stale-instance-state]",
+            "[shared-machine-id]",
+            "[stale-network-config]",
+            "[persistent-net-rules]",
+        ] {
+            assert!(found.contains(id), "{id} on the booted template:\n{found}");
+        }
+        let (code, sealed) = on_disk(&disk, &["seal", "--cloud", "ConfigDrive"]);
+        assert_eq!(code, 0, "{sealed}");
+        let (code, after) = on_disk(&disk, &["doctor", "--cloud", "ConfigDrive"]);
+        assert_eq!(code, 0, "doctor after seal:\n{after}\nseal said:\n{sealed}");
+    }
+
+    // A clone on another cloud: a new instance, the DHCP NIC gone and a
+    // new one first in PCI order.
+    let hw = with_drive(
+        &g,
+        "clone.iso",
+        &config_drive_files(&meta_data("vm-clone", "vm-clone"), &network_second()),
+        &[ADDED, STATIC_GW, STATIC_ROUTE],
+    );
+    let b2 = g.boot(&hw);
+    assert_finished(&b2);
+    let d = b2.describe();
+    assert_eq!(b2.read("hostname").trim(), "vm-clone", "{d}");
+    assert_network(
+        &b2,
+        &[
+            (STATIC_GW.0, "10.0.2.15/24"),
+            (STATIC_ROUTE.0, "10.0.4.10/24"),
+            (ADDED.0, "10.0.5.10/24"),
+        ],
+    );
+    // Its own identity: a machine-id and host keys of its own.
+    let (id1, id2) = (b1.read("machine-id"), b2.read("machine-id"));
+    assert!(
+        id2.trim().len() == 32 && id1 != id2,
+        "machine-id {id1:?} -> {id2:?}\n{d}"
+    );
+    assert!(!b2.read("host-keys").is_empty(), "{d}");
+    assert_ne!(b2.read("host-keys"), b1.read("host-keys"), "{d}");
+    // Nothing of the template's network: its DHCP NIC's stanza and udev rule.
+    let rules = b2.read("70-persistent-net.rules");
+    assert!(!rules.contains(DHCP.0), "{rules}\n{d}");
+    assert!(
+        !read_dir_text(&b2.dir.join("interfaces.d")).contains("inet dhcp"),
+        "{d}"
+    );
+    assert_eq!(runcmd_runs(&b2), 2, "runcmd once more, for the clone\n{d}");
+}

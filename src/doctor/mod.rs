@@ -20,6 +20,7 @@ pub mod fstab_nofail;
 pub mod host_keys;
 pub mod instance_state;
 pub mod machine_id;
+pub mod network_disabled;
 pub mod network_order;
 pub mod nm_plugins;
 pub mod persistent_net;

@@ -9,8 +9,8 @@
 
 use super::{
     both_enabled, datasource_wait, dhcp_hostname, dhcp_leases, disabled, fstab_nofail, host_keys,
-    instance_state, machine_id, network_order, nm_plugins, persistent_net, scripts_user,
-    stale_network,
+    instance_state, machine_id, network_disabled, network_order, nm_plugins, persistent_net,
+    scripts_user, stale_network,
 };
 use super::{Finding, Image};
 
@@ -31,6 +31,7 @@ pub const CHECKS: &[Check] = &[
     machine_id::CHECK,
     host_keys::CHECK,
     stale_network::CHECK,
+    network_disabled::CHECK,
     persistent_net::CHECK,
     dhcp_leases::CHECK,
     fstab_nofail::CHECK,
@@ -62,6 +63,6 @@ mod tests {
             );
             assert!(!c.about.is_empty(), "{}: says what it finds", c.id);
         }
-        assert!(CHECKS.len() >= 14);
+        assert!(CHECKS.len() >= 15);
     }
 }

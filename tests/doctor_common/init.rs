@@ -80,3 +80,11 @@ fn remove_cloudboot_services(m: &Machine) {
         }
     }
 }
+
+/// The file a template gets when its network was set up by hand.
+pub fn add_network_config_disabled(m: &Machine) {
+    m.write(
+        "/etc/cloud/cloud.cfg.d/99-disable-network-config.cfg",
+        "# set up by hand: cloud-init, keep out\nnetwork: {config: disabled}\n",
+    );
+}

@@ -41,6 +41,7 @@ cp /etc/udev/rules.d/70-persistent-net.rules "$out/" 2>/dev/null
 find /home /root -name authorized_keys -exec sh -c 'for f; do echo "== $f"; cat "$f"; done' _ {} + >"$out/authorized_keys" 2>&1
 cp /var/lib/cloud/data/result.json /var/lib/cloud/data/status.json "$out/" 2>/dev/null
 cat /etc/ssh/ssh_host_*_key.pub >"$out/host-keys" 2>/dev/null
+cat /etc/machine-id >"$out/machine-id" 2>/dev/null
 cat /etc/fstab >"$out/fstab"
 findmnt -rn -o TARGET,SOURCE,SIZE >"$out/mounts" 2>/dev/null || cat /proc/mounts >"$out/mounts"
 df -B1 --output=size / | tail -1 >"$out/root-size"

@@ -246,6 +246,37 @@ impl Guest {
     }
 }
 
+/// The guest's root filesystem mounted (a loop mount of the disk's first
+/// partition, at 1 MiB) while it is powered off, for a tool that works on
+/// an image (`cloudboot seal --root`); unmounted when dropped.
+pub struct Mounted {
+    pub dir: tempfile::TempDir,
+}
+
+impl Guest {
+    pub fn mount(&self) -> Mounted {
+        let dir = tempfile::tempdir().unwrap();
+        run(Command::new("mount")
+            .args(["-o", "loop,offset=1048576"])
+            .arg(&self.disk)
+            .arg(dir.path()));
+        Mounted { dir }
+    }
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let ok = Command::new("umount")
+            .arg(self.dir.path())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !ok && !std::thread::panicking() {
+            panic!("umount {} failed", self.dir.path().display());
+        }
+    }
+}
+
 /// A config drive ISO (`genisoimage -V config-2`, as nova makes them) of
 /// `files` (path in the drive, content).
 pub fn config_drive(at: &Path, files: &[(&str, &str)]) -> PathBuf {
