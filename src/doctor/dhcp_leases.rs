@@ -28,7 +28,10 @@ pub const CHECK: Check = Check {
 /// `dhclient-<uuid>-eth0.lease`), Debian's (`/var/lib/dhcp/dhclient.leases`,
 /// `dhclient.eth0.leases`), NetworkManager's (`internal-<uuid>-eth0.lease`,
 /// `dhclient-<uuid>-eth0.lease`; dhclient6 leases alike).
-const LEASE_DIRS: &[(&str, fn(&str) -> bool)] = &[
+/// Tells whether a file name in a lease directory is a lease.
+type IsLease = fn(&str) -> bool;
+
+const LEASE_DIRS: &[(&str, IsLease)] = &[
     ("/var/lib/dhclient", any_lease),
     ("/var/lib/dhcp", dhclient_lease),
     ("/var/lib/NetworkManager", any_lease),

@@ -45,7 +45,7 @@ fn run(image: &Image) -> Vec<Finding> {
         }
     }
     let plugin_dirs = plugin_dirs(image);
-    let version = nm_version(image);
+    let version = nm_version(image, &plugin_dirs);
     let mut findings = Vec::new();
     for file in files {
         let Some(text) = image.text(&file) else {
@@ -153,20 +153,26 @@ fn installed(image: &Image, dirs: &[String], plugin: &str) -> bool {
     false
 }
 
-/// NetworkManager's version as an EL package's doc directory names it
-/// (`/usr/share/doc/NetworkManager-0.8.1`): (major, minor), when known.
-fn nm_version(image: &Image) -> Option<(u32, u32)> {
-    image
+/// NetworkManager's version, when the image tells it: an EL package's
+/// doc directory (`/usr/share/doc/NetworkManager-0.8.1`, EL6 and EL7), or
+/// the versioned plugin directory of 1.20 and later
+/// (`/usr/lib64/NetworkManager/1.42.2-1.el8`). (major, minor).
+fn nm_version(image: &Image, plugin_dirs: &[String]) -> Option<(u32, u32)> {
+    let parse = |v: &str| -> Option<(u32, u32)> {
+        let mut parts = v.split(['.', '-']);
+        let major = parts.next()?.parse().ok()?;
+        let minor = parts.next()?.parse().ok()?;
+        Some((major, minor))
+    };
+    let docs = image
         .list("/usr/share/doc")
+        .into_iter()
+        .filter_map(|name| name.strip_prefix("NetworkManager-").and_then(parse));
+    let dirs = plugin_dirs
         .iter()
-        .filter_map(|name| name.strip_prefix("NetworkManager-"))
-        .filter_map(|v| {
-            let mut parts = v.split('.');
-            let major = parts.next()?.parse().ok()?;
-            let minor = parts.next()?.parse().ok()?;
-            Some((major, minor))
-        })
-        .max()
+        .flat_map(|d| image.list(d))
+        .filter_map(|name| parse(&name));
+    docs.chain(dirs).max()
 }
 
 fn finding(
@@ -204,13 +210,18 @@ fn finding(
         _ => (
             Severity::Error,
             format!(
-                "NetworkManager before 1.0 (this image's {}) does not start: \"failed to \
-                 initialize the network manager: Could not load plugin '{}'\"; no interface \
-                 it manages comes up on first boot",
-                version
-                    .map(|v| format!("{}.{}", v.0, v.1))
-                    .unwrap_or_else(|| "version unknown".into()),
-                names[0]
+                "{} does not start: \"failed to initialize the network manager: Could not \
+                 load plugin '{}'\"; no interface it manages comes up on first boot{}",
+                match version {
+                    Some(v) => format!("NetworkManager {}.{} (before 1.0)", v.0, v.1),
+                    None => "NetworkManager before 1.0 (RHEL/CentOS 6, RHEL 7.0)".into(),
+                },
+                names[0],
+                if version.is_none() {
+                    " (1.0 and later start without the plugin, with a warning)"
+                } else {
+                    ""
+                }
             ),
         ),
     };
