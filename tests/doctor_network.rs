@@ -598,3 +598,29 @@ fn all_network_problems_in_one_image_are_sealed_in_one_run() {
     seal_ok(&m);
     assert_clean(&m, &[]);
 }
+
+#[test]
+fn odd_files_neither_panic_nor_count() {
+    let m = centos6();
+    // A directory where a file is expected, a symlink loop, binary rules,
+    // a lease that is a link.
+    std::fs::create_dir_all(m.path(&format!("{SCRIPTS}/ifcfg-eth3"))).unwrap();
+    doctor_common::link(
+        &m,
+        "/etc/NetworkManager/NetworkManager.conf",
+        "NetworkManager.conf",
+    );
+    executable(&m, "/usr/sbin/NetworkManager", "#!/bin/sh\n");
+    std::fs::write(
+        m.path("/etc/udev/rules.d/70-persistent-net.rules"),
+        b"\x00\xff\xfeATTR{address}==\x00NAME=\n\xc3\x28",
+    )
+    .unwrap();
+    doctor_common::link(
+        &m,
+        "/var/lib/dhclient/dhclient-eth0.leases",
+        "/etc/hostname",
+    );
+    doctor_common::link(&m, "/etc/dhcp/dhclient-exit-hooks", "dhclient-exit-hooks");
+    assert_clean(&m, &[]);
+}

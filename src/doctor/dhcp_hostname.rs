@@ -242,4 +242,15 @@ mod tests {
         assert!(sets_dhcp_name("hostname web1\n").is_empty());
         assert!(sets_dhcp_name("# hostname $new_host_name\n").is_empty());
     }
+
+    #[test]
+    fn a_guard_on_etc_hostname_does_not_keep_cloud_inits_name() {
+        // "Only while the name is the default": cloud-init writes the
+        // name it sets to /etc/hostname too, so the two are equal and the
+        // hook renames the instance; it is flagged.
+        let hook = "[ -z \"$new_host_name\" ] && return\n\
+                    if [ x\"$(hostname)\"x != x\"$(cat /etc/hostname)\"x ]; then\n\
+                    \treturn\nfi\nhostname $new_host_name\n";
+        assert_eq!(sets_dhcp_name(hook), vec![5]);
+    }
 }

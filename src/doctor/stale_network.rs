@@ -158,6 +158,14 @@ fn is_regular(image: &Image, path: &str) -> bool {
     matches!(image.fs.lstat(Path::new(path)), Some(s) if s.kind == Kind::File)
 }
 
+/// Whether `text` is the whole file, byte for byte.
+fn read_exactly(image: &Image, path: &str, text: &str) -> bool {
+    image
+        .fs
+        .read_at_most(Path::new(path), 1 << 20)
+        .is_ok_and(|raw| raw.len() <= 1 << 20 && raw == text.as_bytes())
+}
+
 fn mode_of(image: &Image, path: &str) -> u32 {
     image.fs.stat(Path::new(path)).map_or(0o644, |s| s.mode)
 }
@@ -398,7 +406,13 @@ fn hand_written_ifcfg(
             keys.join(", "),
             if keys.len() == 1 { "" } else { "s" }
         ),
-        fixes: vec![Effect::write(path, Data::public(kept.into_bytes()), mode)],
+        // Only a file read whole and exactly (text, at most 1 MiB) is
+        // rewritten: anything else would lose bytes.
+        fixes: if read_exactly(image, path, text) {
+            vec![Effect::write(path, Data::public(kept.into_bytes()), mode)]
+        } else {
+            Vec::new()
+        },
     })
 }
 
