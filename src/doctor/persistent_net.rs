@@ -9,7 +9,7 @@
 //! clone's NIC (a new MAC) gets the next free name, `eth1`, a new rule is
 //! appended for it, and nothing configures `eth1` (ifcfg-eth0, the ENI stanza
 //! for eth0 and cloud-init's fallback config all name eth0). On EL6, when the
-//! rule's name is taken the NIC is left as `cirename0`/`rename2`. The first
+//! rule's name is taken the NIC is left as `cirename0`. The first
 //! boot has no network. virt-sysprep's `udev-persistent-net` removes the
 //! file; the generator writes a new one for the NICs the clone has.
 //!
@@ -62,7 +62,7 @@ fn run(image: &Image) -> Vec<Finding> {
         breaks: format!(
             "a clone's NICs have other MAC addresses, so {} stay{} reserved for the \
              template's: the clone's first NIC comes up as eth1 (or, on EL6, \
-             cirename0/rename2 when the rule's name is taken), and the network config, \
+             cirename0 when the rule's name is taken), and the network config, \
              written for eth0, is not applied: no network on first boot",
             names.join(", "),
             if names.len() == 1 { "s" } else { "" }
