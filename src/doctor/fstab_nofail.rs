@@ -8,10 +8,12 @@
 //! `cc_mounts.py`), or a second disk mounted by hand. A clone on another
 //! instance type or cloud may have no such disk. Without `nofail` its
 //! boot stops there: systemd waits for the device (90 s), then fails
-//! local-fs.target and goes to emergency mode; EL6's rc.sysinit runs
-//! `fsck -A`, whose failure on the missing device drops to a maintenance
-//! shell. `noauto` entries are not mounted at boot, and `nobootwait` is
-//! Ubuntu's mountall's own way to say the same.
+//! local-fs.target and goes to emergency mode; mountall waits for it;
+//! EL6's rc.sysinit runs `fsck -A`, whose failure on the missing device
+//! drops to a maintenance shell (so on SysV only entries with a non-zero
+//! fsck pass stop the boot: a failed `mount -a` is printed and the boot
+//! goes on). `noauto` entries are not mounted at boot, and `nobootwait` is
+//! Ubuntu's mountall's own way to say `nofail`.
 //!
 //! Not flagged: the root and the entries on its disk, entries by UUID or
 //! LABEL (the image's own filesystems, whose disk cannot be told from an
@@ -107,6 +109,8 @@ struct Entry<'a> {
     /// stops before the options field).
     opts: &'a str,
     opts_at: Option<(usize, usize)>,
+    /// The fsck pass (6th field; absent is 0).
+    passno: &'a str,
 }
 
 /// The fields of one line; none for comments, blanks and lines of one field.
@@ -140,6 +144,7 @@ fn parse(line: &str) -> Option<Entry<'_>> {
         vfstype: field(2).unwrap_or("auto"),
         opts: field(3).unwrap_or("defaults"),
         opts_at: fields.get(3).copied(),
+        passno: field(5).unwrap_or("0"),
     })
 }
 
@@ -226,10 +231,31 @@ fn run(image: &Image) -> Vec<Finding> {
         .filter_map(parse)
         .find(|e| e.file == "/")
         .and_then(|e| disk_of(e.spec));
+    // Who mounts the disks at boot. Ubuntu's upstart mounts with
+    // mountall, which wants `nobootwait` (cloud-init wrote
+    // `defaults,nobootwait` there); EL6's upstart runs rc.sysinit like
+    // SysV, whose util-linux mount knows `nofail` and would pass
+    // `nobootwait` to the filesystem, which refuses it.
+    let mountall = image.init == Init::Upstart
+        && (image.exists("/sbin/mountall") || image.exists("/etc/init/mountall.conf"));
+    let boot = if image.init == Init::Systemd {
+        Boot::Systemd
+    } else if mountall {
+        Boot::Mountall
+    } else {
+        Boot::Sysv
+    };
     let mut evidence = Vec::new();
     let mut flagged = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let Some(entry) = parse(line) else { continue };
+        // SysV (rc.sysinit, Debian's checkfs.sh) stops the boot only when
+        // fsck -A fails; a failed `mount -a` is printed and the boot goes
+        // on. fsck -A passes over entries of pass 0, so those cannot stop
+        // it. systemd and mountall wait for every entry's device.
+        if boot == Boot::Sysv && entry.passno.trim_start_matches('0').is_empty() {
+            continue;
+        }
         if let Some(reason) = missing_disk_reason(&entry, root_disk.as_ref()) {
             evidence.push(Evidence::line(
                 FSTAB,
@@ -242,12 +268,6 @@ fn run(image: &Image) -> Vec<Finding> {
     if evidence.is_empty() {
         return Vec::new();
     }
-    // Ubuntu's upstart mounts with mountall, which wants `nobootwait`
-    // (cloud-init wrote `defaults,nobootwait` there); EL6's upstart runs
-    // rc.sysinit, whose util-linux mount knows `nofail` and would pass
-    // `nobootwait` to the filesystem, which refuses it.
-    let mountall = image.init == Init::Upstart
-        && (image.exists("/sbin/mountall") || image.exists("/etc/init/mountall.conf"));
     let option = if mountall { "nobootwait" } else { "nofail" };
     // Only a file that is text can be edited byte for byte; a larger
     // one than was read is not rewritten from its first MiB.
@@ -272,12 +292,15 @@ fn run(image: &Image) -> Vec<Finding> {
             if count == 1 { "" } else { "s" }
         ),
         evidence,
-        breaks: "the first boot on an instance without that disk stops: systemd waits for the \
-                 device, then goes to emergency mode; SysV's fsck or mount fails and drops to a \
-                 maintenance shell; either way no SSH, no console login without a root password"
-            .into(),
+        breaks: format!(
+            "the first boot on an instance without that disk stops: {}; no SSH, and no login \
+             but the console's with the root password",
+            boot.how_it_stops()
+        ),
         fix: if editable {
-            format!("add `{option}` to the options of those entries (nothing else in the file changes)")
+            format!(
+                "add `{option}` to the options of those entries (nothing else in the file changes)"
+            )
         } else {
             format!(
                 "add `{option}` to the options of those entries by hand (the file is not UTF-8 \
@@ -286,6 +309,35 @@ fn run(image: &Image) -> Vec<Finding> {
         },
         fixes,
     }]
+}
+
+/// Who mounts fstab's entries at boot.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Boot {
+    Systemd,
+    /// Ubuntu's upstart with mountall.
+    Mountall,
+    /// SysV init's scripts, EL6's rc.sysinit under upstart included.
+    Sysv,
+}
+
+impl Boot {
+    fn how_it_stops(self) -> &'static str {
+        match self {
+            Boot::Systemd => {
+                "systemd waits for the device (90 s), then local-fs.target fails and the boot \
+                 goes to emergency mode"
+            }
+            Boot::Mountall => {
+                "mountall waits for the device and holds the boot there, asking on the console \
+                 to skip it or enter a shell"
+            }
+            Boot::Sysv => {
+                "the boot's fsck -A fails on the missing device and the boot drops to a \
+                 maintenance shell (\"Give root password for maintenance\")"
+            }
+        }
+    }
 }
 
 /// The file with `option` added to the options of the lines numbered
@@ -358,7 +410,11 @@ mod tests {
         assert!(reason("/dev/xvdb /mnt auto defaults,comment=cloudconfig 0 2", None).is_some());
         assert!(reason("/dev/vdc /data ext4 defaults 0 2", None).is_some());
         assert!(reason("LABEL=ephemeral0 /mnt auto defaults 0 2", None).is_some());
-        assert!(reason("/dev/disk/cloud/azure_resource-part1 /mnt auto defaults 0 2", None).is_some());
+        assert!(reason(
+            "/dev/disk/cloud/azure_resource-part1 /mnt auto defaults 0 2",
+            None
+        )
+        .is_some());
         assert!(reason("/dev/nvme1n1 /data xfs defaults 0 0", None).is_some());
         assert!(reason("/dev/xvdb none swap sw,comment=cloudconfig 0 0", None).is_some());
         // The root disk, however it is named.
@@ -368,7 +424,11 @@ mod tests {
         assert!(reason("UUID=1234 /data ext4 defaults 0 2", None).is_none());
         assert!(reason("LABEL=cloudimg-rootfs / ext4 defaults 0 1", None).is_none());
         // Tolerant already, pseudo, network.
-        assert!(reason("/dev/xvdb /mnt auto defaults,nofail,comment=cloudconfig 0 2", None).is_none());
+        assert!(reason(
+            "/dev/xvdb /mnt auto defaults,nofail,comment=cloudconfig 0 2",
+            None
+        )
+        .is_none());
         assert!(reason("/dev/xvdb /mnt auto defaults,nobootwait 0 2", None).is_none());
         assert!(reason("/dev/vdb /mnt auto noauto 0 0", None).is_none());
         assert!(reason("tmpfs /dev/shm tmpfs defaults 0 0", None).is_none());

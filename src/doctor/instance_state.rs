@@ -117,7 +117,8 @@ fn state_evidence(image: &Image) -> Vec<Evidence> {
             "instance" => {
                 let text = match image.fs.read_link(Path::new(&path)) {
                     Ok(target) => format!(
-                        "links to {}: the template's instance, taken for the current one",
+                        "links to {}: the template's instance, cloud-init's current one until an instance-id \
+                         other than the template's replaces the link",
                         target.display()
                     ),
                     Err(_) => "the current instance's state".to_string(),
@@ -153,9 +154,9 @@ fn state_evidence(image: &Image) -> Vec<Evidence> {
                     .map(|t| t.trim().to_string())
                     .filter(|t| !t.is_empty());
                 let text = match iid {
-                    Some(iid) => format!(
-                        "the last boot's instance-id ({iid}), datasource and result"
-                    ),
+                    Some(iid) => {
+                        format!("the last boot's instance-id ({iid}), datasource and result")
+                    }
                     None => "the last boot's datasource and result".to_string(),
                 };
                 evidence.push(Evidence::file(path, text));
