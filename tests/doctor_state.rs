@@ -182,6 +182,36 @@ fn a_machine_id_is_found_and_removed() {
 }
 
 #[test]
+fn a_systemd_image_gets_an_empty_machine_id_not_none() {
+    // Without the file systemd cannot boot from a read-only /etc.
+    let m = centos6();
+    add_machine_id(&m);
+    fs::set_permissions(
+        m.path("/etc/machine-id"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o444),
+    )
+    .unwrap();
+    doctor_common::executable(&m, "/usr/lib/systemd/systemd", "#!/bin/sh\n");
+    fs::create_dir_all(m.path("/etc/systemd/system")).unwrap();
+    let (code, report) = doctor(&m, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        findings(&report, "shared-machine-id").len(),
+        1,
+        "{report:#}"
+    );
+    seal(&m, &[]);
+    assert_eq!(m.read("/etc/machine-id"), "");
+    assert_eq!(m.mode("/etc/machine-id"), 0o444);
+    assert!(!m.exists("/var/lib/dbus/machine-id"));
+    let (_, report) = doctor(&m, &[]);
+    assert!(
+        findings(&report, "shared-machine-id").is_empty(),
+        "{report:#}"
+    );
+}
+
+#[test]
 fn debian_style_machine_ids_are_not_flagged() {
     // Empty /etc/machine-id (systemd's "first boot") and D-Bus's path a
     // link to it, as Debian ships them.
