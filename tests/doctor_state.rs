@@ -547,3 +547,29 @@ fn a_sysv_entry_of_fsck_pass_0_cannot_stop_the_boot_but_a_systemd_one_can() {
     );
     assert_eq!(evidence(f[0])[0].1, Some(6));
 }
+
+#[test]
+fn a_swap_entry_on_a_missing_disk_only_delays_a_systemd_boot() {
+    let m = centos6();
+    let mut fstab = m.read("/etc/fstab");
+    fstab.push_str("/dev/xvdb none swap sw,comment=cloudconfig 0 0\n");
+    m.write("/etc/fstab", &fstab);
+    // SysV: swapon -a -e skips it.
+    assert_clean(&m, &[]);
+    doctor_common::executable(&m, "/usr/lib/systemd/systemd", "#!/bin/sh\n");
+    fs::create_dir_all(m.path("/etc/systemd/system")).unwrap();
+    let (_, report) = doctor(&m, &[]);
+    let f = findings(&report, "fstab-without-nofail");
+    assert_eq!(f.len(), 1, "{report:#}");
+    assert_eq!(f[0]["severity"], "warning");
+    assert_eq!(evidence(f[0])[0].1, Some(6));
+    seal(&m, &[]);
+    assert!(m
+        .read("/etc/fstab")
+        .ends_with("/dev/xvdb none swap sw,comment=cloudconfig,nofail 0 0\n"));
+    let (_, report) = doctor(&m, &[]);
+    assert!(
+        findings(&report, "fstab-without-nofail").is_empty(),
+        "{report:#}"
+    );
+}

@@ -12,7 +12,9 @@
 //! EL6's rc.sysinit runs `fsck -A`, whose failure on the missing device
 //! drops to a maintenance shell (so on SysV only entries with a non-zero
 //! fsck pass stop the boot: a failed `mount -a` is printed and the boot
-//! goes on). `noauto` entries are not mounted at boot, and `nobootwait` is
+//! goes on, and `swapon -a -e` skips missing devices; initscripts 9.03's
+//! rc.d/rc.sysinit). A missing swap device under systemd only delays the
+//! boot: a warning of its own. `noauto` entries are not mounted at boot, and `nobootwait` is
 //! Ubuntu's mountall's own way to say `nofail`.
 //!
 //! Not flagged: the root and the entries on its disk, entries by UUID or
@@ -245,70 +247,107 @@ fn run(image: &Image) -> Vec<Finding> {
     } else {
         Boot::Sysv
     };
-    let mut evidence = Vec::new();
-    let mut flagged = Vec::new();
+    // Mounts stop the boot; a missing swap device only delays it (systemd
+    // waits for it, then boots without that swap: swap.target has no
+    // emergency fallback), so swap is a finding of its own, a warning.
+    let mut mounts = Vec::new();
+    let mut swaps = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let Some(entry) = parse(line) else { continue };
         // SysV (rc.sysinit, Debian's checkfs.sh) stops the boot only when
         // fsck -A fails; a failed `mount -a` is printed and the boot goes
-        // on. fsck -A passes over entries of pass 0, so those cannot stop
-        // it. systemd and mountall wait for every entry's device.
+        // on (and EL6's `swapon -a -e` skips missing devices). fsck -A
+        // passes over entries of pass 0, so those cannot stop it. systemd
+        // and mountall wait for every entry's device.
         if boot == Boot::Sysv && entry.passno.trim_start_matches('0').is_empty() {
             continue;
         }
         if let Some(reason) = missing_disk_reason(&entry, root_disk.as_ref()) {
-            evidence.push(Evidence::line(
+            let ev = Evidence::line(
                 FSTAB,
                 n + 1,
                 format!("{} ({reason}; no nofail)", line.trim_end()),
-            ));
-            flagged.push(n);
+            );
+            if entry.vfstype == "swap" {
+                swaps.push((n, ev));
+            } else {
+                mounts.push((n, ev));
+            }
         }
     }
-    if evidence.is_empty() {
+    if mounts.is_empty() && swaps.is_empty() {
         return Vec::new();
     }
-    let option = if mountall { "nobootwait" } else { "nofail" };
+    let option = if boot == Boot::Mountall {
+        "nobootwait"
+    } else {
+        "nofail"
+    };
     // Only a file that is text can be edited byte for byte; a larger
     // one than was read is not rewritten from its first MiB.
     let editable = bytes.len() <= 1 << 20 && std::str::from_utf8(&bytes).is_ok();
-    let fixes = if editable {
-        let mode = image
-            .fs
-            .stat(Path::new(FSTAB))
-            .map(|s| s.mode)
-            .unwrap_or(0o644);
-        let fixed = add_option(&text, &flagged, option);
-        vec![Effect::write(FSTAB, Data::public(fixed), mode)]
-    } else {
-        Vec::new()
-    };
-    let count = evidence.len();
-    vec![Finding {
-        id: CHECK.id,
-        severity: Severity::Error,
-        title: format!(
-            "/etc/fstab mounts {count} disk{} a new instance may not have, without {option}",
-            if count == 1 { "" } else { "s" }
-        ),
-        evidence,
-        breaks: format!(
-            "the first boot on an instance without that disk stops: {}; no SSH, and no login \
-             but the console's with the root password",
-            boot.how_it_stops()
-        ),
-        fix: if editable {
-            format!(
-                "add `{option}` to the options of those entries (nothing else in the file changes)"
-            )
+    let mode = image
+        .fs
+        .stat(Path::new(FSTAB))
+        .map(|s| s.mode)
+        .unwrap_or(0o644);
+    let finding = |flagged: Vec<(usize, Evidence)>, severity, what: &str, breaks: String| {
+        let lines: Vec<usize> = flagged.iter().map(|(n, _)| *n).collect();
+        let count = lines.len();
+        let fixes = if editable {
+            let fixed = add_option(&text, &lines, option);
+            vec![Effect::write(FSTAB, Data::public(fixed), mode)]
         } else {
+            Vec::new()
+        };
+        Finding {
+            id: CHECK.id,
+            severity,
+            title: format!(
+                "/etc/fstab has {count} {what}{} for disks a new instance may not have, \
+                 without {option}",
+                if count == 1 { "" } else { "s" }
+            ),
+            evidence: flagged.into_iter().map(|(_, e)| e).collect(),
+            breaks,
+            fix: if editable {
+                format!(
+                    "add `{option}` to the options of those entries (nothing else in the file \
+                     changes)"
+                )
+            } else {
+                format!(
+                    "add `{option}` to the options of those entries by hand (the file is not \
+                     UTF-8 text or is too large to rewrite)"
+                )
+            },
+            fixes,
+        }
+    };
+    let mut findings = Vec::new();
+    if !mounts.is_empty() {
+        findings.push(finding(
+            mounts,
+            Severity::Error,
+            "mount",
             format!(
-                "add `{option}` to the options of those entries by hand (the file is not UTF-8 \
-                 text or is too large to rewrite)"
-            )
-        },
-        fixes,
-    }]
+                "the first boot on an instance without that disk stops: {}; no SSH, and no \
+                 login but the console's with the root password",
+                boot.how_it_stops()
+            ),
+        ));
+    }
+    if !swaps.is_empty() {
+        findings.push(finding(
+            swaps,
+            Severity::Warning,
+            "swap entry",
+            "the first boot on an instance without that disk waits for the device (systemd: \
+             90 s) and then goes on without that swap"
+                .into(),
+        ));
+    }
+    findings
 }
 
 /// Who mounts fstab's entries at boot.
