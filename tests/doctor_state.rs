@@ -573,3 +573,40 @@ fn a_swap_entry_on_a_missing_disk_only_delays_a_systemd_boot() {
         "{report:#}"
     );
 }
+
+// ---- odd input ----
+
+#[test]
+fn odd_input_is_reported_without_a_panic() {
+    let m = centos6();
+    // Links in loops, a directory where a file is expected, binary bytes.
+    link(&m, "/var/lib/cloud/instance", "/var/lib/cloud/instance");
+    link(&m, "/var/lib/cloud/instances/loop", "../instances");
+    fs::create_dir_all(m.path("/etc/machine-id")).unwrap();
+    fs::create_dir_all(m.path("/var/lib/dbus/machine-id")).unwrap();
+    fs::create_dir_all(m.path("/etc/ssh/ssh_host_rsa_key")).unwrap();
+    link(&m, "/etc/ssh/ssh_host_dsa_key", "ssh_host_dsa_key");
+    let mut fstab = fs::read(m.path("/etc/fstab")).unwrap();
+    fstab.extend_from_slice(b"/dev/xvdb /mnt auto defaults\xff\xfe 0 2\n\0\0\n");
+    fs::write(m.path("/etc/fstab"), fstab).unwrap();
+    let (code, report) = doctor(&m, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    // The state is found; a directory or a link is no machine-id or key.
+    assert!(!findings(&report, "stale-instance-state").is_empty());
+    assert!(
+        findings(&report, "shared-machine-id").is_empty(),
+        "{report:#}"
+    );
+    assert!(
+        findings(&report, "shared-host-keys").is_empty(),
+        "{report:#}"
+    );
+    // An fstab that is not UTF-8 is reported, not rewritten.
+    let f = findings(&report, "fstab-without-nofail");
+    assert_eq!(f.len(), 1, "{report:#}");
+    assert_eq!(f[0]["sealable"], false);
+    let before = fs::read(m.path("/etc/fstab")).unwrap();
+    seal(&m, &[]);
+    assert_eq!(fs::read(m.path("/etc/fstab")).unwrap(), before);
+    assert!(!m.exists("/var/lib/cloud/instance"));
+}
