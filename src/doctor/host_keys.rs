@@ -93,6 +93,14 @@ fn run(image: &Image) -> Vec<Finding> {
             let fixes = names
                 .iter()
                 .filter(|n| n.starts_with("ssh_host_") && n.contains("key"))
+                .filter(|n| {
+                    // Files and links, as cloud-init's del_file removes
+                    // them; a directory of that name is no key.
+                    image
+                        .fs
+                        .lstat(Path::new(&format!("{SSH_DIR}/{n}")))
+                        .is_some_and(|s| s.kind != Kind::Dir)
+                })
                 .map(|n| Effect::Remove {
                     path: format!("{SSH_DIR}/{n}").into(),
                 })
