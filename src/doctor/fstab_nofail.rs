@@ -14,8 +14,8 @@
 //! fsck pass stop the boot: a failed `mount -a` is printed and the boot
 //! goes on, and `swapon -a -e` skips missing devices; initscripts 9.03's
 //! rc.d/rc.sysinit). A missing swap device under systemd only delays the
-//! boot: a warning of its own. `noauto` entries are not mounted at boot, and `nobootwait` is
-//! Ubuntu's mountall's own way to say `nofail`.
+//! boot: a warning of its own. `noauto` entries are not mounted at boot,
+//! and `nobootwait` is Ubuntu's mountall's own way to say `nofail`.
 //!
 //! Not flagged: the root and the entries on its disk, entries by UUID or
 //! LABEL (the image's own filesystems, whose disk cannot be told from an
