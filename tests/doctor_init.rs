@@ -186,6 +186,26 @@ fn a_cloud_the_list_does_not_name_is_an_error() {
         "datasource_list: [OpenStack, Ec2, None]\n",
     );
     assert_clean(&m, &["--cloud", "OpenStack"]);
+    // A datasource on a disk is found in the local stage, before any
+    // network datasource is tried: nothing is waited for.
+    m.write(
+        "/etc/cloud/cloud.cfg.d/10-ds.cfg",
+        "datasource_list: [Ec2, CloudStack, ConfigDrive, None]\n",
+    );
+    assert_clean(&m, &["--cloud", "ConfigDrive"]);
+    let (_, report) = doctor(&m, &["--cloud", "Ec2"]);
+    assert!(
+        findings(&report, "datasource-wait").is_empty(),
+        "{report:#}"
+    );
+    let (_, report) = doctor(&m, &["--cloud", "CloudStack"]);
+    assert!(
+        findings(&report, "datasource-wait")[0]["breaks"]
+            .as_str()
+            .unwrap()
+            .contains("up to 120 s for Ec2"),
+        "{report:#}"
+    );
 }
 
 /// A systemd image with cloud-init's generator.

@@ -41,6 +41,17 @@ const WAITS: [(&str, u64); 5] = [
     ("OpenStack", 10),
 ];
 
+/// Datasources found on a disk (or a socket) in the local stage, before
+/// any network datasource is tried: on their clouds nothing is waited for.
+const LOCAL: [&str; 6] = [
+    "NoCloud",
+    "ConfigDrive",
+    "OpenNebula",
+    "AltCloud",
+    "OVF",
+    "LXD",
+];
+
 fn run(image: &Image) -> Vec<Finding> {
     let Some(list) = image.cfg.get("datasource_list").and_then(Value::as_seq) else {
         return Vec::new();
@@ -61,10 +72,15 @@ fn run(image: &Image) -> Vec<Finding> {
         Some(cloud) => {
             let cloud = canonical(cloud).unwrap_or(cloud).to_string();
             let at = names.iter().position(|n| *n == cloud);
-            let waits: Vec<(&str, u64)> = names[..at.unwrap_or(names.len())]
-                .iter()
-                .filter_map(|n| wait_of(image, n))
-                .collect();
+            // A cloud whose datasource is on a disk is found in the local
+            // stage: the network datasources listed before it never run.
+            let waits: Vec<(&str, u64)> = match at {
+                Some(_) if LOCAL.contains(&cloud.as_str()) => Vec::new(),
+                _ => names[..at.unwrap_or(names.len())]
+                    .iter()
+                    .filter_map(|n| wait_of(image, n))
+                    .collect(),
+            };
             let total: u64 = waits.iter().map(|w| w.1).sum();
             let problem = match at {
                 None => Some((
