@@ -13,55 +13,17 @@ use doctor_common::network::{
     add_dhcp_hostname, add_dhcp_leases, add_networkmanager_without_ibft, add_persistent_net_rules,
     add_stale_ifcfg, HOSTNAME_HOOK, NM_CONF, SYSCONFIG_HEADER,
 };
-use doctor_common::{assert_clean, centos6, doctor, executable, findings, ids, seal, tree_state};
+use doctor_common::{
+    assert_clean, centos6, doctor, dry_run_changes_nothing, executable, findings, finds_only, ids,
+    places, seal, seal_ok,
+};
 use serde_json::Value;
 
 /// Doctor finds only `id` (and, where a test disables the network config,
 /// the finding about that); its findings.
 fn only(m: &Machine, id: &str) -> Vec<Value> {
-    let (code, report) = doctor(m, &[]);
-    assert_eq!(code, 1, "doctor exits 1 on findings:\n{report:#}");
-    assert!(
-        ids(&report)
-            .iter()
-            .all(|i| i == id || i == "network-config-disabled"),
-        "only {id} expected:\n{report:#}"
-    );
-    let found: Vec<Value> = findings(&report, id).into_iter().cloned().collect();
-    assert!(!found.is_empty(), "{id} expected:\n{report:#}");
-    found
-}
-
-/// The (file, line) pairs of a finding's evidence.
-fn evidence(f: &Value) -> Vec<(String, Option<u64>)> {
-    f["evidence"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| (e["file"].as_str().unwrap().to_string(), e["line"].as_u64()))
-        .collect()
-}
-
-/// `seal --dry-run` names the fixes and changes nothing; returns its text.
-fn dry_run_changes_nothing(m: &Machine, expect: &[&str]) -> String {
-    let before = tree_state(m.root());
-    let (code, text) = seal(m, &["--dry-run"]);
-    assert_eq!(code, 0, "seal --dry-run:\n{text}");
-    for e in expect {
-        assert!(text.contains(e), "dry run should mention {e}:\n{text}");
-    }
-    assert_eq!(
-        tree_state(m.root()),
-        before,
-        "seal --dry-run changed the image"
-    );
-    text
-}
-
-fn seal_ok(m: &Machine) -> String {
-    let (code, text) = seal(m, &[]);
-    assert_eq!(code, 0, "seal:\n{text}");
-    text
+    let report = finds_only(m, id, &["network-config-disabled"]);
+    findings(&report, id).into_iter().cloned().collect()
 }
 
 const SCRIPTS: &str = "/etc/sysconfig/network-scripts";
@@ -86,7 +48,7 @@ fn stale_ifcfg_files_are_found_and_sealed() {
     let eth0 = by_file(&format!("{SCRIPTS}/ifcfg-eth0"));
     assert_eq!(eth0["severity"], "error");
     assert_eq!(
-        evidence(&eth0),
+        places(&eth0),
         vec![
             (format!("{SCRIPTS}/ifcfg-eth0"), Some(2)),
             (format!("{SCRIPTS}/ifcfg-eth0"), Some(4)),
@@ -99,7 +61,7 @@ fn stale_ifcfg_files_are_found_and_sealed() {
     // cloud-init's static eth1: the header, HWADDR and IPADDR.
     let eth1 = by_file(&format!("{SCRIPTS}/ifcfg-eth1"));
     assert_eq!(eth1["severity"], "error");
-    let lines: Vec<Option<u64>> = evidence(&eth1).into_iter().map(|(_, l)| l).collect();
+    let lines: Vec<Option<u64>> = places(&eth1).into_iter().map(|(_, l)| l).collect();
     assert_eq!(lines, vec![Some(1), Some(6), Some(7)]);
     assert_eq!(eth1["evidence"][2]["text"], "IPADDR=10.20.0.5");
     let route = by_file(&format!("{SCRIPTS}/route-eth1"));
@@ -141,14 +103,14 @@ fn a_hand_written_static_eth0_becomes_dhcp_and_a_static_eth1_goes() {
     let found = only(&m, "stale-network-config");
     assert_eq!(found.len(), 2, "{found:#?}");
     assert_eq!(
-        evidence(&found[0]),
+        places(&found[0]),
         vec![
             (format!("{SCRIPTS}/ifcfg-eth0"), Some(3)),
             (format!("{SCRIPTS}/ifcfg-eth0"), Some(5)),
         ]
     );
     assert_eq!(
-        evidence(&found[1]),
+        places(&found[1]),
         vec![(format!("{SCRIPTS}/ifcfg-eth1"), Some(3))]
     );
     dry_run_changes_nothing(&m, &["ifcfg-eth0", "ifcfg-eth1"]);
@@ -179,7 +141,7 @@ fn cloud_init_eth0_is_replaced_not_removed_when_network_config_is_disabled() {
     // DHCP only: a warning; the evidence is the header and the MAC.
     assert_eq!(found[0]["severity"], "warning");
     assert_eq!(
-        evidence(&found[0]),
+        places(&found[0]),
         vec![
             (format!("{SCRIPTS}/ifcfg-eth0"), Some(1)),
             (format!("{SCRIPTS}/ifcfg-eth0"), Some(5)),
@@ -246,7 +208,7 @@ fn cloud_init_files_of_other_renderers_are_found() {
         ]
     );
     assert_eq!(
-        evidence(&found[0])[1..],
+        places(&found[0])[1..],
         [
             (
                 "/etc/network/interfaces.d/50-cloud-init".to_string(),
@@ -327,7 +289,7 @@ fn persistent_net_rules_are_found_and_removed() {
     assert_eq!(found.len(), 1);
     assert_eq!(found[0]["severity"], "error");
     assert_eq!(
-        evidence(&found[0]),
+        places(&found[0]),
         vec![(
             "/etc/udev/rules.d/70-persistent-net.rules".to_string(),
             Some(8)
@@ -376,10 +338,7 @@ fn a_missing_networkmanager_plugin_is_found_and_dropped() {
     let found = only(&m, "networkmanager-plugin-missing");
     assert_eq!(found.len(), 1);
     assert_eq!(found[0]["severity"], "error");
-    assert_eq!(
-        evidence(&found[0]),
-        vec![(NM_CONF_PATH.to_string(), Some(6))]
-    );
+    assert_eq!(places(&found[0]), vec![(NM_CONF_PATH.to_string(), Some(6))]);
     assert!(found[0]["evidence"][0]["text"]
         .as_str()
         .unwrap()
@@ -411,7 +370,7 @@ fn a_newer_networkmanager_only_warns_and_a_conf_d_file_is_read() {
     let found = only(&m, "networkmanager-plugin-missing");
     assert_eq!(found[0]["severity"], "warning");
     assert_eq!(
-        evidence(&found[0]),
+        places(&found[0]),
         vec![(
             "/etc/NetworkManager/conf.d/10-plugins.conf".to_string(),
             Some(2)
@@ -469,7 +428,7 @@ fn a_dhclient_hook_that_sets_the_dhcp_name_is_found_and_disabled() {
     assert_eq!(found.len(), 1);
     assert_eq!(found[0]["severity"], "error");
     assert_eq!(
-        evidence(&found[0]),
+        places(&found[0]),
         vec![(HOSTNAME_HOOK.to_string(), Some(6))]
     );
     let content = m.read(HOSTNAME_HOOK);
@@ -493,7 +452,7 @@ fn a_networkmanager_dispatcher_script_that_sets_the_dhcp_name_is_found() {
     );
     let found = only(&m, "dhcp-sets-hostname");
     assert_eq!(
-        evidence(&found[0]),
+        places(&found[0]),
         vec![(
             "/etc/NetworkManager/dispatcher.d/90-hostname".to_string(),
             Some(3)
@@ -546,7 +505,7 @@ fn dhcp_leases_are_found_and_removed() {
     let found = only(&m, "dhcp-leases");
     assert_eq!(found.len(), 1);
     assert_eq!(found[0]["severity"], "warning");
-    let files: Vec<String> = evidence(&found[0]).into_iter().map(|(f, _)| f).collect();
+    let files: Vec<String> = places(&found[0]).into_iter().map(|(f, _)| f).collect();
     assert_eq!(
         files,
         vec![

@@ -13,63 +13,19 @@ use std::fs;
 
 use common::Machine;
 use doctor_common::state::*;
-use doctor_common::{assert_clean, centos6, doctor, findings, ids, link, seal, tree_state};
-
-/// Doctor finds exactly `id` (one or more findings of it) and nothing
-/// else; returns the report.
-fn finds_only(m: &Machine, id: &str) -> serde_json::Value {
-    let (code, report) = doctor(m, &[]);
-    assert_eq!(code, 1, "doctor's exit code:\n{report:#}");
-    let got = ids(&report);
-    assert!(
-        !got.is_empty() && got.iter().all(|g| g == id),
-        "doctor found {got:?}, not only {id}:\n{report:#}"
-    );
-    report
-}
-
-/// The evidence of a finding as (file, line, text).
-fn evidence(f: &serde_json::Value) -> Vec<(String, Option<u64>, String)> {
-    f["evidence"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["file"].as_str().unwrap().to_string(),
-                e["line"].as_u64(),
-                e["text"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
+use doctor_common::{
+    assert_clean, centos6, doctor, dry_run_changes_nothing, evidence, findings, ids, link, seal,
+    seal_ok, tree_state,
+};
 
 fn files(f: &serde_json::Value) -> Vec<String> {
     evidence(f).into_iter().map(|(file, _, _)| file).collect()
 }
 
-/// `seal --dry-run` exits 0, prints `wanted` and changes nothing.
-fn dry_run_changes_nothing(m: &Machine, wanted: &[&str]) {
-    let before = tree_state(m.root());
-    let (code, text) = seal(m, &["--dry-run"]);
-    assert_eq!(code, 0, "seal --dry-run:\n{text}");
-    for w in wanted {
-        assert!(
-            text.contains(w),
-            "seal --dry-run does not say {w:?}:\n{text}"
-        );
-    }
-    assert_eq!(
-        tree_state(m.root()),
-        before,
-        "seal --dry-run changed the image"
-    );
-}
-
-fn seal_ok(m: &Machine) -> String {
-    let (code, text) = seal(m, &[]);
-    assert_eq!(code, 0, "seal:\n{text}");
-    text
+/// Doctor finds exactly `id` (one or more findings of it) and nothing
+/// else; returns the report.
+fn finds_only(m: &Machine, id: &str) -> serde_json::Value {
+    doctor_common::finds_only(m, id, &[])
 }
 
 // ---- stale-instance-state ----

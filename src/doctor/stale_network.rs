@@ -294,21 +294,11 @@ fn rendered_sysconfig(
             )],
         )
     } else {
-        (
-            format!(
-                "remove {path}: the clone's first boot renders the network config of its own \
-                 instance"
-            ),
-            vec![Effect::Remove { path: path.into() }],
-        )
+        removal(path)
     };
     Finding {
         id: CHECK.id,
-        severity: if is_static {
-            Severity::Error
-        } else {
-            Severity::Warning
-        },
+        severity: severity(is_static),
         title,
         evidence,
         breaks,
@@ -529,21 +519,11 @@ fn rendered_file(path: &str, text: &str, static_at: &[usize], disabled: bool) ->
             Vec::new(),
         )
     } else {
-        (
-            format!(
-                "remove {path}: the clone's first boot renders the network config of its own \
-                 instance"
-            ),
-            vec![Effect::Remove { path: path.into() }],
-        )
+        removal(path)
     };
     Finding {
         id: CHECK.id,
-        severity: if is_static {
-            Severity::Error
-        } else {
-            Severity::Warning
-        },
+        severity: severity(is_static),
         title: if is_static {
             format!("cloud-init's network config from the template's instance, with static addresses ({path})")
         } else {
@@ -561,6 +541,26 @@ fn rendered_file(path: &str, text: &str, static_at: &[usize], disabled: bool) ->
         },
         fix,
         fixes,
+    }
+}
+
+/// The fix for a file the clone's first boot writes again: its removal.
+fn removal(path: &str) -> (String, Vec<Effect>) {
+    (
+        format!(
+            "remove {path}: the clone's first boot renders the network config of its own instance"
+        ),
+        vec![Effect::Remove { path: path.into() }],
+    )
+}
+
+/// Static addresses leak the template's into every clone (an error); a
+/// DHCP config only carries its names and MACs (a warning).
+fn severity(is_static: bool) -> Severity {
+    if is_static {
+        Severity::Error
+    } else {
+        Severity::Warning
     }
 }
 

@@ -240,6 +240,70 @@ pub fn seal(m: &Machine, extra: &[&str]) -> (i32, String) {
     )
 }
 
+/// Asserts that doctor exits 1 finding `id` and nothing else (but the ids
+/// in `also`, which the image carries too); returns the report.
+pub fn finds_only(m: &Machine, id: &str, also: &[&str]) -> serde_json::Value {
+    let (code, report) = doctor(m, &[]);
+    assert_eq!(code, 1, "doctor's exit code:\n{report:#}");
+    let got = ids(&report);
+    assert!(
+        got.iter().any(|g| g == id) && got.iter().all(|g| g == id || also.contains(&g.as_str())),
+        "doctor found {got:?}, not only {id}:\n{report:#}"
+    );
+    report
+}
+
+/// The evidence of a finding as (file, line, text).
+pub fn evidence(f: &serde_json::Value) -> Vec<(String, Option<u64>, String)> {
+    f["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["file"].as_str().unwrap().to_string(),
+                e["line"].as_u64(),
+                e["text"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The evidence of a finding as (file, line).
+pub fn places(f: &serde_json::Value) -> Vec<(String, Option<u64>)> {
+    evidence(f)
+        .into_iter()
+        .map(|(file, line, _)| (file, line))
+        .collect()
+}
+
+/// `seal --dry-run` exits 0, says each of `wanted` and changes nothing;
+/// returns what it printed.
+pub fn dry_run_changes_nothing(m: &Machine, wanted: &[&str]) -> String {
+    let before = tree_state(m.root());
+    let (code, text) = seal(m, &["--dry-run"]);
+    assert_eq!(code, 0, "seal --dry-run:\n{text}");
+    for w in wanted {
+        assert!(
+            text.contains(w),
+            "seal --dry-run does not say {w:?}:\n{text}"
+        );
+    }
+    assert_eq!(
+        tree_state(m.root()),
+        before,
+        "seal --dry-run changed the image"
+    );
+    text
+}
+
+/// `seal` exits 0; what it printed.
+pub fn seal_ok(m: &Machine) -> String {
+    let (code, text) = seal(m, &[]);
+    assert_eq!(code, 0, "seal:\n{text}");
+    text
+}
+
 /// The whole tree under a directory, as text (path, kind, mode, owner,
 /// content or link target, modification time), to show that a command
 /// changed nothing in it.
