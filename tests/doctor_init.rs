@@ -292,3 +292,35 @@ fn network_config_disabled_by_a_file_of_its_own_is_removed_and_among_others_is_s
         (Some(false), Some(3))
     );
 }
+
+#[test]
+fn on_systemd_a_removed_packages_dangling_links_are_not_an_enabled_service() {
+    // cloudboot's .deb replaced cloud-init: `dpkg -r` left cloud-init's
+    // enablement links, pointing at unit files that are gone.
+    let m = systemd_image();
+    for unit in ["cloudboot-local.service", "cloudboot.service"] {
+        m.write(&format!("/lib/systemd/system/{unit}"), "[Unit]\n");
+        doctor_common::link(
+            &m,
+            &format!("/etc/systemd/system/cloud-init.target.wants/{unit}"),
+            &format!("/lib/systemd/system/{unit}"),
+        );
+    }
+    for unit in ["cloud-init-local.service", "cloud-init.service"] {
+        doctor_common::link(
+            &m,
+            &format!("/etc/systemd/system/cloud-init.target.wants/{unit}"),
+            &format!("/lib/systemd/system/{unit}"),
+        );
+    }
+    assert_clean(&m, &[]);
+    // With cloud-init's units there, both are enabled; seal masks cloud-init's.
+    for unit in ["cloud-init-local.service", "cloud-init.service"] {
+        m.write(&format!("/lib/systemd/system/{unit}"), "[Unit]\n");
+    }
+    found_and_sealed(&m, "two-tools-enabled", &[]);
+    assert_eq!(
+        std::fs::read_link(m.path("/etc/systemd/system/cloud-init.service")).unwrap(),
+        std::path::Path::new("/dev/null")
+    );
+}

@@ -87,8 +87,10 @@ fn enabled(image: &Image, tool: &Tool) -> Vec<Evidence> {
     let fs = image.fs;
     match image.init {
         Init::Systemd => {
-            // Enabled: a link in some .wants directory of /etc/systemd/system,
-            // and not masked (a link to /dev/null in its place).
+            // Enabled: a link in some .wants directory of /etc/systemd/system
+            // to a unit that is there (a package removed leaves its links
+            // dangling: `dpkg -r cloud-init` keeps them until a purge), and
+            // not masked (a link to /dev/null in its place).
             let wants: Vec<String> = image
                 .list("/etc/systemd/system")
                 .into_iter()
@@ -105,7 +107,7 @@ fn enabled(image: &Image, tool: &Tool) -> Vec<Evidence> {
                 }
                 for dir in &wants {
                     let link = format!("/etc/systemd/system/{dir}/{unit}");
-                    if fs.lstat(Path::new(&link)).is_some() {
+                    if fs.exists(Path::new(&link)) {
                         out.push(Evidence::file(link, format!("{unit} is enabled")));
                         break;
                     }
