@@ -20,7 +20,9 @@
 //!   for sensitive data only with `-u`, so cloudboot always leaves it out
 //!   without it, which is what 22.4 gives a non-root user.)
 //! - `var/lib/cloud/data/`: when `/run/cloud-init/disabled` exists, the
-//!   previous boot's state, as 22.4 falls back to it.
+//!   previous boot's state, as 22.4 falls back to it; without `-u`, less
+//!   cloudboot's `cloudboot-yaml-cache` (its cache of parsed YAML, which
+//!   holds user-data; cloud-init keeps no such file there).
 //!
 //! Every file is read under the root; the tarball is written where the user
 //! says, a path on this machine (relative to the working directory), as
@@ -48,8 +50,14 @@ pub const DEFAULT_TARFILE: &str = "cloud-init.tar.gz";
 pub const USERDATA_NEEDS_ROOT: &str =
     "To include userdata, root user is required. Try sudo cloud-init collect-logs\n";
 
-/// The file in the run directory that holds what instance-data.json redacts.
-const SENSITIVE: &str = "instance-data-sensitive.json";
+/// The file in the run directory that holds what instance-data.json
+/// redacts: left out without `-u`.
+const SENSITIVE: &[&str] = &["instance-data-sensitive.json"];
+
+/// cloudboot's own file in `/var/lib/cloud/data` that holds user-data (its
+/// cache of parsed YAML, `src/yaml/cache.rs`; cloud-init has no such file
+/// there): left out of the disabled fallback's copy without `-u`.
+const DATA_SENSITIVE: &[&str] = &["cloudboot-yaml-cache"];
 
 /// `INSTALLER_APPORT_FILES`: collected when present.
 const INSTALLER_FILES: [&str; 12] = [
@@ -188,7 +196,7 @@ impl Collection<'_> {
     /// `shutil.copytree(src, log_dir + dest)`: directories and files, links
     /// followed (inside the root); `skip` names files left out of every
     /// directory. What cannot be copied is an error and the copy goes on.
-    fn copy_tree(&mut self, src: &Path, dest: &str, skip: Option<&str>) {
+    fn copy_tree(&mut self, src: &Path, dest: &str, skip: &[&str]) {
         self.ensure_dir(
             Path::new(dest)
                 .parent()
@@ -198,7 +206,7 @@ impl Collection<'_> {
         self.copy_dir(src, &format!("{}/{dest}", self.top), skip, 0);
     }
 
-    fn copy_dir(&mut self, src: &Path, name: &str, skip: Option<&str>, depth: usize) {
+    fn copy_dir(&mut self, src: &Path, name: &str, skip: &[&str], depth: usize) {
         let st = match self.root.stat(src, true) {
             Ok(st) => st,
             Err(e) => return self.copy_error(src, name, &e.to_string()),
@@ -217,7 +225,7 @@ impl Collection<'_> {
             Err(e) => return self.copy_error(src, name, &e.to_string()),
         };
         for entry in entries {
-            if skip == Some(entry.as_str()) {
+            if skip.contains(&entry.as_str()) {
                 continue;
             }
             if self.members.len() >= MAX_ENTRIES {
@@ -356,7 +364,12 @@ fn gather<'a>(req: &Request, root: &'a Root, top: String, now: i64) -> Collectio
         verbosity: req.verbosity,
         errors: Vec::new(),
     };
-    c.ensure_dir("");
+    c.members.push(Member {
+        name: c.top.clone(),
+        mode: 0o755,
+        mtime: now,
+        body: Body::Dir,
+    });
     let version = format!("/usr/bin/cloud-init {}\n", version_string());
     c.bytes("version", version.clone().into_bytes());
     c.debug("collected cloud-init --version\n", 1);
@@ -416,7 +429,11 @@ fn gather<'a>(req: &Request, root: &'a Root, top: String, now: i64) -> Collectio
     c.ensure_dir("run");
     let run_dir = Path::new(RUN_DIR);
     if root.exists(run_dir) {
-        let skip = (!req.include_userdata).then_some(SENSITIVE);
+        let skip = if req.include_userdata {
+            &[][..]
+        } else {
+            SENSITIVE
+        };
         c.copy_tree(run_dir, "run/cloud-init", skip);
         if !c.errors.is_empty() {
             eprintln!(
@@ -433,7 +450,12 @@ fn gather<'a>(req: &Request, root: &'a Root, top: String, now: i64) -> Collectio
         // cloud-init did not run this boot: the previous boot's state.
         let data = paths.cpath("data");
         if root.exists(&data) {
-            c.copy_tree(&data, "var/lib/cloud/data", None);
+            let skip = if req.include_userdata {
+                &[][..]
+            } else {
+                DATA_SENSITIVE
+            };
+            c.copy_tree(&data, "var/lib/cloud/data", skip);
             if !c.errors.is_empty() {
                 eprintln!(
                     "Failed collecting file(s) due to error:\n[{}]",
