@@ -136,17 +136,7 @@ fn command_line(prog: &str) -> Parser {
         .command(
             "dhclient-hook",
             "Run the dhclient hook to record network info.",
-            |p| {
-                p.arg(
-                    Arg::positional("event", Nargs::One, "event taken on the interface")
-                        .choices(&crate::dhclient_hook::EVENTS),
-                )
-                .arg(Arg::positional(
-                    "interface",
-                    Nargs::One,
-                    "the network interface being acted upon",
-                ))
-            },
+            crate::dhclient_hook::args,
         )
         .command("features", "List defined features.", |p| p)
         .command(
@@ -207,7 +197,7 @@ fn command_line(prog: &str) -> Parser {
         .command(
             "collect-logs",
             "Collect and tar all cloud-init debug info.",
-            collect_logs_args,
+            crate::collect_logs::args,
         )
         .command(
             "clean",
@@ -486,66 +476,6 @@ fn query_args(p: Parser) -> Parser {
     ))
 }
 
-/// `cloud-init collect-logs`'s options (`cmd/devel/logs.py:get_parser`).
-/// (`-v` counts there; argparse here has no count, so `cmd_collect_logs`
-/// counts the `v`s itself.)
-fn collect_logs_args(p: Parser) -> Parser {
-    p.arg(Arg::flag(&["--verbose", "-v"], "Be more verbose.").dest("verbosity"))
-        .arg(
-            Arg::value(
-                &["--tarfile", "-t"],
-                "The tarfile to create containing all collected logs. Default: \
-                 cloud-init.tar.gz",
-            )
-            .default(crate::collect_logs::DEFAULT_TARFILE),
-        )
-        .arg(
-            Arg::flag(
-                &["--include-userdata", "-u"],
-                "Optionally include user-data from /var/lib/cloud/instance/user-data.txt \
-                 which could contain sensitive information.",
-            )
-            .dest("userdata"),
-        )
-}
-
-/// `collect-logs`: `-v` as many times as it was given on the command line
-/// after the verb (`--verbose`, or `v`s in a cluster of its short flags).
-fn cmd_collect_logs(args: &Args, m: &Matches, argv: &[String]) -> i32 {
-    let after = argv
-        .iter()
-        .skip_while(|a| a.as_str() != "collect-logs")
-        .skip(1)
-        .take_while(|a| a.as_str() != "--");
-    let counted: usize = after
-        .map(|a| match a.as_str() {
-            "--verbose" => 1,
-            s if s.len() > 1
-                && s.starts_with('-')
-                && !s.starts_with("--")
-                && s[1..].chars().all(|c| matches!(c, 'v' | 'u' | 'h')) =>
-            {
-                s.matches('v').count()
-            }
-            _ => 0,
-        })
-        .sum();
-    let verbosity = if m.flag("verbosity") {
-        counted.max(1)
-    } else {
-        0
-    };
-    crate::collect_logs::run(&crate::collect_logs::Request {
-        root: args.root.clone(),
-        tarfile: PathBuf::from(
-            m.value("tarfile")
-                .unwrap_or(crate::collect_logs::DEFAULT_TARFILE),
-        ),
-        include_userdata: m.flag("userdata"),
-        verbosity: verbosity as u32,
-    })
-}
-
 /// `cloud-init analyze`'s verbs and options (`analyze/__main__.py:get_parser`,
 /// its help texts verbatim), and cloudboot's `plot`.
 fn analyze_args(p: Parser) -> Parser {
@@ -725,7 +655,7 @@ pub fn main(prog: &str, argv: Vec<String>) -> i32 {
             sub.value("interface").unwrap_or_default(),
         ),
         "features" => crate::features::run(),
-        "collect-logs" => cmd_collect_logs(&args, sub, &argv),
+        "collect-logs" => crate::collect_logs::main(&args.root, sub, &argv),
         "devel" => cmd_devel(&args, sub),
         "net" => cmd_net(sub),
         "install" => cmd_install(&args, sub),

@@ -38,6 +38,7 @@ use std::io::{self, Write};
 use std::path::{Component, Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use crate::argparse::{Arg, Matches, Parser};
 use crate::features::version_string;
 use crate::paths::{Paths, LOG_FILE, OUTPUT_LOG_FILE, RUN_DIR};
 use crate::rootfs::{Kind, Root};
@@ -468,6 +469,65 @@ fn gather<'a>(req: &Request, root: &'a Root, top: String, now: i64) -> Collectio
     c
 }
 
+/// The verb's options (`cmd/devel/logs.py:get_parser`, its help texts
+/// verbatim). `-v` counts there; argparse here has no count, so [`main`]
+/// counts the `v`s itself.
+pub fn args(p: Parser) -> Parser {
+    p.arg(Arg::flag(&["--verbose", "-v"], "Be more verbose.").dest("verbosity"))
+        .arg(
+            Arg::value(
+                &["--tarfile", "-t"],
+                "The tarfile to create containing all collected logs. Default: \
+                 cloud-init.tar.gz",
+            )
+            .default(DEFAULT_TARFILE),
+        )
+        .arg(
+            Arg::flag(
+                &["--include-userdata", "-u"],
+                "Optionally include user-data from /var/lib/cloud/instance/user-data.txt \
+                 which could contain sensitive information.",
+            )
+            .dest("userdata"),
+        )
+}
+
+/// How many times `-v` was given after the verb in `argv`: `--verbose`,
+/// or the `v`s of a cluster of the verb's short flags (`-vv`, `-uv`).
+fn count_verbose(argv: &[String]) -> u32 {
+    argv.iter()
+        .skip_while(|a| a.as_str() != "collect-logs")
+        .skip(1)
+        .take_while(|a| a.as_str() != "--")
+        .map(|a| match a.as_str() {
+            "--verbose" => 1,
+            s if s.len() > 1
+                && s.starts_with('-')
+                && !s.starts_with("--")
+                && s[1..].chars().all(|c| matches!(c, 'v' | 'u' | 'h')) =>
+            {
+                s.matches('v').count() as u32
+            }
+            _ => 0,
+        })
+        .sum()
+}
+
+/// The verb as the command line gives it: `m` its options, `argv` the
+/// whole command line (for the count of `-v`).
+pub fn main(root: &Path, m: &Matches, argv: &[String]) -> i32 {
+    run(&Request {
+        root: root.to_path_buf(),
+        tarfile: PathBuf::from(m.value("tarfile").unwrap_or(DEFAULT_TARFILE)),
+        include_userdata: m.flag("userdata"),
+        verbosity: if m.flag("verbosity") {
+            count_verbose(argv).max(1)
+        } else {
+            0
+        },
+    })
+}
+
 /// The verb. Exit 0 once the tarball is written ("Wrote PATH" on stderr);
 /// 1 when `-u` is asked by a user other than root, or the tarball cannot be
 /// written.
@@ -738,6 +798,21 @@ mod tests {
             execution_error(&["dpkg-query", "-f=${Version}\n"], Some(1), None, Some(""), Some("")),
             "Unexpected error while running command.\nCommand: ['dpkg-query', '-f=${Version}\\n']\nExit code: 1\nReason: -\nStdout: \nStderr: "
         );
+    }
+
+    #[test]
+    fn verbose_is_counted_as_argparse_counts_it() {
+        let argv = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(count_verbose(&argv(&["-d", "collect-logs", "-v"])), 1);
+        assert_eq!(
+            count_verbose(&argv(&["collect-logs", "-vv", "--verbose"])),
+            3
+        );
+        assert_eq!(
+            count_verbose(&argv(&["collect-logs", "-uv", "-t", "-v.tgz"])),
+            1
+        );
+        assert_eq!(count_verbose(&argv(&["collect-logs", "-t", "x"])), 0);
     }
 
     #[test]

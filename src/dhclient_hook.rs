@@ -22,6 +22,7 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use crate::argparse::{Arg, Nargs, Parser};
 use crate::effect::{Data, Effect};
 use crate::exec::Runner;
 use crate::paths::Paths;
@@ -30,6 +31,16 @@ use crate::target::{apply_all, LiveTarget};
 
 /// The events the verb takes (argparse's `choices`).
 pub const EVENTS: [&str; 2] = ["up", "down"];
+
+/// The verb's arguments (`get_parser`, its help texts verbatim).
+pub fn args(p: Parser) -> Parser {
+    p.arg(Arg::positional("event", Nargs::One, "event taken on the interface").choices(&EVENTS))
+        .arg(Arg::positional(
+            "interface",
+            Nargs::One,
+            "the network interface being acted upon",
+        ))
+}
 
 /// `atomic_helper._DEF_PERMS`.
 const MODE: u32 = 0o644;
