@@ -221,23 +221,109 @@ fn layout(members: &[Member]) -> Vec<String> {
                 "{} is not under {today}/",
                 m.name
             );
-            let name = m.name.replacen(&today, "cloud-init-logs-DATE", 1);
-            match name.split_once("/cloudboot-tmp/") {
-                Some((before, after)) if !after.is_empty() => {
-                    format!("{before}/cloudboot-tmp/ID")
-                }
-                _ => name,
-            }
+            journal_id(m.name.replacen(&today, "cloud-init-logs-DATE", 1))
         })
         .collect();
     names.sort();
     names
 }
 
+/// cloudboot's temporary-file journal is named for the run that made it:
+/// ID, as the fixtures have it.
+fn journal_id(name: String) -> String {
+    match name.split_once("/cloudboot-tmp/") {
+        Some((before, after)) if !after.is_empty() => format!("{before}/cloudboot-tmp/ID"),
+        _ => name,
+    }
+}
+
 fn fixture_layout(text: &str) -> Vec<String> {
     let mut names: Vec<String> = text.lines().map(str::to_string).collect();
     names.sort();
     names
+}
+
+/// The directories 22.4 copies whole (`shutil.copytree`), as the fixtures
+/// name them, and where they are in the root.
+const COPIED: [(&str, &str); 2] = [
+    ("cloud-init-logs-DATE/run/cloud-init/", "/run/cloud-init"),
+    (
+        "cloud-init-logs-DATE/var/lib/cloud/data/",
+        "/var/lib/cloud/data",
+    ),
+];
+
+/// What `copytree` makes of a directory of the root: every directory
+/// (with `/`) and file below it, links followed inside the root, `skip`
+/// names left out, as the tarball names them.
+fn tree(m: &Machine, guest: &str, prefix: &str, skip: &[&str]) -> Vec<String> {
+    let mut out = vec![prefix.to_string()];
+    let mut entries: Vec<_> = std::fs::read_dir(m.path(guest))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    entries.sort();
+    for name in entries {
+        if skip.contains(&name.as_str()) {
+            continue;
+        }
+        let mut at = format!("{guest}/{name}");
+        // A link is followed inside the root.
+        while let Ok(target) = std::fs::read_link(m.path(&at)) {
+            at = if target.is_absolute() {
+                target.to_string_lossy().into_owned()
+            } else {
+                format!("{}/{}", guest, target.display())
+            };
+        }
+        if m.path(&at).is_dir() {
+            out.extend(tree(m, &at, &format!("{prefix}{name}/"), skip));
+        } else if m.path(&at).is_file() {
+            out.push(format!("{prefix}{name}"));
+        }
+    }
+    out
+}
+
+/// The tarball's layout against 22.4's (the fixture's list, less `skip`
+/// names), and its copied directories against the root's own trees: the
+/// fixture's copies are of the tree the fixture was made from, and what
+/// cloudboot writes in /run/cloud-init may grow without 22.4's rules
+/// changing.
+fn assert_layout(m: &Machine, got: &[Member], fixture: &str, skip: &[&str]) {
+    let copied = |n: &str| COPIED.iter().any(|(p, _)| n.starts_with(p));
+    let got = layout(got);
+    let want = fixture_layout(fixture);
+    let fixed = |names: &[String]| -> Vec<String> {
+        names
+            .iter()
+            .filter(|n| !copied(n) && !skip.iter().any(|s| n.ends_with(&format!("/{s}"))))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        fixed(&got),
+        fixed(&want),
+        "the layout outside the copied directories"
+    );
+    for (prefix, guest) in COPIED {
+        let mut ours: Vec<String> = got
+            .iter()
+            .filter(|n| n.starts_with(prefix))
+            .cloned()
+            .collect();
+        ours.sort();
+        if !want.iter().any(|n| n == prefix) {
+            assert!(ours.is_empty(), "22.4 copies no {guest} here: {ours:?}");
+            continue;
+        }
+        let mut tree: Vec<String> = tree(m, guest, prefix, skip)
+            .into_iter()
+            .map(journal_id)
+            .collect();
+        tree.sort();
+        assert_eq!(ours, tree, "{guest} as copytree copies it");
+    }
 }
 
 fn member<'a>(members: &'a [Member], suffix: &str) -> Option<&'a Member> {
@@ -278,9 +364,11 @@ fn collect_logs_lays_the_tarball_out_as_22_4_does() {
     let tarball = out_dir.path().join("logs.tgz");
     assert_eq!(text(&out.stderr), format!("Wrote {}\n", tarball.display()));
     let got = members(&tarball);
-    assert_eq!(
-        layout(&got),
-        fixture_layout(include_str!("fixtures/collect-logs/members-default.txt"))
+    assert_layout(
+        &m,
+        &got,
+        include_str!("fixtures/collect-logs/members-default.txt"),
+        &["instance-data-sensitive.json"],
     );
 
     // The files are the root's.
@@ -368,9 +456,11 @@ fn collect_logs_takes_user_data_only_with_include_userdata() {
     }
     ok(&out, "collect-logs -u");
     let got = members(&out_dir.path().join("u.tgz"));
-    assert_eq!(
-        layout(&got),
-        fixture_layout(include_str!("fixtures/collect-logs/members-userdata.txt"))
+    assert_layout(
+        &m,
+        &got,
+        include_str!("fixtures/collect-logs/members-userdata.txt"),
+        &[],
     );
     let user_data = member(&got, "/user-data.txt").unwrap();
     assert_eq!(
@@ -403,12 +493,13 @@ fn collect_logs_falls_back_to_the_data_dir_when_disabled() {
     let got = members(&out_dir.path().join("d.tgz"));
     // 22.4 copies the whole directory; cloudboot's cache of parsed YAML,
     // which holds user-data (cloud-init has no such file), only with -u.
-    let want: Vec<String> =
-        fixture_layout(include_str!("fixtures/collect-logs/members-disabled.txt"))
-            .into_iter()
-            .filter(|n| !n.ends_with("/cloudboot-yaml-cache"))
-            .collect();
-    assert_eq!(layout(&got), want);
+    assert_layout(
+        &m,
+        &got,
+        include_str!("fixtures/collect-logs/members-disabled.txt"),
+        &["instance-data-sensitive.json", "cloudboot-yaml-cache"],
+    );
+    assert!(member(&got, "/cloudboot-yaml-cache").is_none());
     assert!(member(&got, "/var/lib/cloud/data/status.json").is_some());
 }
 
