@@ -16,8 +16,9 @@
 //! - a line it accepts: cloudboot accepts it too (no usage error). Where
 //!   22.4 ran it (the verbs that only read the files they are given: query,
 //!   features, schema, analyze, devel render/make-mime/net-convert,
-//!   collect-logs --tarfile), the same exit code, and the same stdout where
-//!   scripts read it. A line that would run a boot stage (init, modules,
+//!   collect-logs --tarfile; status, on a scratch root where a boot has
+//!   finished), the same exit code, and the same stdout where scripts read
+//!   it. A line that would run a boot stage (init, modules,
 //!   single) is given a `--stages` file that does not exist: cloudboot reads
 //!   the whole command line, then stops at the stage map before anything
 //!   runs, which shows the line was accepted (what it means is checked by
@@ -126,6 +127,12 @@ const NOT_YET: &[(&str, &str, Gap, &str)] = &[
     ("devel make-mime", "*", Gap::Missing, "no devel make-mime"),
     ("collect-logs", "*", Gap::Missing, "no collect-logs verb"),
     (
+        "status",
+        "--format",
+        Gap::Partial,
+        "`--format yaml` prints JSON (22.4 prints YAML); json and tabular are the same",
+    ),
+    (
         "schema",
         "--help",
         Gap::Partial,
@@ -151,6 +158,7 @@ const NOT_YET: &[(&str, &str, Gap, &str)] = &[
 /// the same line.
 const FIXED_OUTPUT: &[&str] = &[
     "features",
+    "status",
     "query",
     "schema",
     "analyze blame",
@@ -240,31 +248,13 @@ fn case_dir(files: &J) -> tempfile::TempDir {
 }
 
 /// A scratch root where a boot has finished (so `status --wait` returns):
-/// status.json and result.json as 22.4 writes them.
-fn finished_root() -> Machine {
+/// the status.json and result.json the fixture's `root_files` hold, which
+/// 22.4's `status` was given too.
+fn finished_root(root_files: &J) -> Machine {
     let m = Machine::new();
-    let ds = "DataSourceNoCloud [seed=/var/lib/cloud/seed/nocloud][dsmode=net]";
-    let stage = |start: u32| {
-        format!(
-            r#"{{"errors": [], "finished": {}.0, "recoverable_errors": {{}}, "start": {}.0}}"#,
-            1_700_000_001 + start,
-            1_700_000_000 + start
-        )
-    };
-    m.write(
-        "/run/cloud-init/status.json",
-        &format!(
-            r#"{{"v1": {{"datasource": "{ds}", "init": {}, "init-local": {}, "modules-config": {}, "modules-final": {}, "stage": null}}}}"#,
-            stage(2),
-            stage(0),
-            stage(4),
-            stage(6)
-        ),
-    );
-    m.write(
-        "/run/cloud-init/result.json",
-        &format!(r#"{{"v1": {{"datasource": "{ds}", "errors": []}}}}"#),
-    );
+    for (name, text) in root_files.as_object().unwrap() {
+        m.write(name, text.as_str().unwrap());
+    }
     m
 }
 
@@ -336,11 +326,11 @@ fn first_difference(want: &str, got: &str) -> String {
 }
 
 /// Whether cloudboot answers `case` as 22.4 does; `Err` says how not.
-fn check(case: &J, files: &J, root_usage: &str, privileged_fixture: bool) -> Result<(), String> {
+fn check(case: &J, fixture: &J, root_usage: &str, privileged_fixture: bool) -> Result<(), String> {
     let verb = case["verb"].as_str().unwrap();
     let argv = strs(&case["argv"]);
-    let dir = case_dir(files);
-    let m = finished_root();
+    let dir = case_dir(&fixture["files"]);
+    let m = finished_root(&fixture["root_files"]);
     let boot_stage = BOOT_STAGES.contains(&verb);
     let global: Vec<String> = if boot_stage && case["code"].is_null() {
         vec!["--stages".into(), "{DIR}/no-such-stages.yaml".into()]
@@ -483,12 +473,7 @@ fn every_verb_and_flag_of_cloud_init_22_4_against_cloudboot() {
     for case in all {
         let verb = case["verb"].as_str().unwrap();
         let flag = case["flag"].as_str().unwrap();
-        let result = check(
-            case,
-            &fixture["files"],
-            &root_usage_first,
-            privileged_fixture,
-        );
+        let result = check(case, &fixture, &root_usage_first, privileged_fixture);
         if result.is_ok() {
             matching += 1;
         }
