@@ -332,7 +332,9 @@ fn check(case: &J, fixture: &J, root_usage: &str, privileged_fixture: bool) -> R
     let dir = case_dir(&fixture["files"]);
     let m = finished_root(&fixture["root_files"]);
     let boot_stage = BOOT_STAGES.contains(&verb);
-    let global: Vec<String> = if boot_stage && case["code"].is_null() {
+    // Given to every boot-stage line, refused ones too: one wrongly
+    // accepted stops there as well.
+    let global: Vec<String> = if boot_stage {
         vec!["--stages".into(), "{DIR}/no-such-stages.yaml".into()]
     } else {
         vec![]
