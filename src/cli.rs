@@ -1347,6 +1347,81 @@ mod tests {
     /// verb's.
     const GLOBAL: [&str; 4] = ["files", "debug", "force", "subcommand"];
 
+    /// Every command line of cloud-init 22.4's tree
+    /// (tests/fixtures/cli/tree-cases.json) that 22.4 accepts and
+    /// cloudboot's parser accepts (tests/cli_tree.rs checks which are
+    /// refused) is read to the values argparse gave. Its namespace is flat:
+    /// a key is looked for in the verb's matches and those under it.
+    #[test]
+    fn the_trees_accepted_command_lines_mean_what_they_mean_to_cloud_init() {
+        let fixture: J =
+            serde_json::from_str(include_str!("../tests/fixtures/cli/tree-cases.json")).unwrap();
+        // The parser opens --file: the files a case names are there.
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_str().unwrap();
+        fs::write(dir.path().join("extra.cfg"), "").unwrap();
+        let mut checked = 0;
+        for case in fixture["cases"].as_array().unwrap() {
+            let Some(ns) = case["ns"].as_object() else {
+                continue;
+            };
+            let ns: serde_json::Map<String, J> =
+                serde_json::from_str(&serde_json::to_string(ns).unwrap().replace("{DIR}", d))
+                    .unwrap();
+            let argv: Vec<String> = case["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().replace("{DIR}", d))
+                .collect();
+            let Ok(m) = command_line("/usr/bin/cloud-init").parse(&argv) else {
+                continue;
+            };
+            let mut levels = vec![&m];
+            let mut names = vec![];
+            while let Some((name, sub)) = levels.last().unwrap().command() {
+                names.push(name.to_string());
+                levels.push(sub);
+            }
+            for (key, want) in &ns {
+                let label = format!("{argv:?}: {key}");
+                match want {
+                    J::String(s) if ["subcommand", "hotplug_action"].contains(&key.as_str()) => {
+                        assert!(names.contains(s), "{label}: {names:?}")
+                    }
+                    J::Bool(b) => assert_eq!(levels.iter().any(|l| l.flag(key)), *b, "{label}"),
+                    J::String(s) => assert_eq!(
+                        levels.iter().rev().find_map(|l| l.value(key)),
+                        Some(s.as_str()),
+                        "{label}"
+                    ),
+                    J::Array(a) => {
+                        let want: Vec<&str> = a.iter().map(|v| v.as_str().unwrap()).collect();
+                        let got = levels
+                            .iter()
+                            .rev()
+                            .map(|l| l.values(key))
+                            .find(|v| !v.is_empty());
+                        assert_eq!(got.unwrap_or_default(), want, "{label}")
+                    }
+                    J::Null => assert!(
+                        levels
+                            .iter()
+                            .all(|l| l.value(key).is_none() && !l.flag(key)),
+                        "{label} should not be set"
+                    ),
+                    J::Number(_) => {} // a count (collect-logs -v)
+                    other => panic!("unexpected value {other} for {label}"),
+                }
+            }
+            checked += 1;
+        }
+        assert!(
+            checked >= 80,
+            "only {checked} accepted command lines checked"
+        );
+    }
+
     /// Every command line cloud-init 22.4 accepts in
     /// tests/fixtures/cli/argparse.json is read to the values argparse
     /// itself gave (the refused ones are checked against the binary, in
