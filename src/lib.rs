@@ -63,6 +63,7 @@ pub mod sha256;
 pub mod stages;
 pub mod status;
 pub mod sysnet;
+pub mod tar;
 pub mod target;
 pub mod templater;
 pub mod userdata;
