@@ -576,7 +576,10 @@ impl Parser {
                 Some((p, v)) => (p, Some(v)),
                 None => (a, None),
             };
-            for (f, arg) in self.option_strings() {
+            // A hidden option is cloudboot's own on cloud-init's parser:
+            // only its whole name is it, so cloud-init's abbreviations
+            // (`schema --d` for `--docs`) stay unambiguous.
+            for (f, arg) in self.option_strings().filter(|(_, a)| !a.hidden) {
                 if f.starts_with(prefix) {
                     found.push(option(Some(arg), f, explicit));
                 }
@@ -877,6 +880,19 @@ mod tests {
         );
         let m = p.parse(&args(&["--hid", "v", "mine", "--z"])).unwrap();
         assert_eq!(m.value("hid"), Some("v"));
+        assert_eq!(
+            p.parse(&args(&["--hid=w", "one"])).unwrap().value("hid"),
+            Some("w")
+        );
+        // Not an abbreviation of the hidden one: `--h` is `--help` alone.
+        assert!(matches!(p.parse(&args(&["--h"])), Err(Exit::Help(_))));
+        let Err(Exit::Error(e)) = p.parse(&args(&["--hi", "one"])) else {
+            panic!("--hi accepted");
+        };
+        assert!(
+            e.ends_with("p: error: unrecognized arguments: --hi\n"),
+            "{e}"
+        );
         assert!(m.command().unwrap().1.flag("z"));
         let Err(Exit::Error(e)) = p.parse(&args(&["--hid"])) else {
             panic!("accepted");
