@@ -159,20 +159,33 @@ fn make_mime_prints_what_cloud_init_22_4_prints() {
 }
 
 /// Where cloudboot's reader does not yet read a part as 22.4's does:
-/// (case, part index, the content type cloudboot reads, why). The test fails
+/// (case, part index, field, what cloudboot reads, why). The test fails
 /// when one is read as 22.4 reads it (take it out then).
-const READER_DIFFERS: &[(&str, usize, &str, &str)] = &[(
-    "odd types with -f",
-    1,
-    "text/a/b",
-    "src/mime.rs's content_type keeps a type with two `/`s; Python's get_content_type() makes \
-     it text/plain, which is then sniffed (#cloud-config)",
-)];
+const READER_DIFFERS: &[(&str, usize, &str, &str, &str)] = &[
+    (
+        "odd types with -f",
+        1,
+        "content_type",
+        "text/a/b",
+        "src/mime.rs's content_type keeps a type with two `/`s; Python's get_content_type() \
+         makes it text/plain, which is then sniffed (#cloud-config)",
+    ),
+    (
+        "quotes and a backslash in the file name",
+        0,
+        "filename",
+        "a",
+        "src/mime.rs's param ends a quoted value at the next quote; Python's _parseparam \
+         takes the piece up to `;` and strips the outer quotes (the name cloud-init saves a \
+         script part under)",
+    ),
+];
 
 #[test]
 fn cloudboot_reads_its_make_mime_output_as_cloud_init_reads_cloud_init_s() {
     let fixture = fixture();
     let mut checked = 0;
+    let mut differs_used = 0;
     for case in fixture["cases"].as_array().unwrap() {
         if case["parts"].is_null() {
             continue;
@@ -183,16 +196,17 @@ fn cloudboot_reads_its_make_mime_output_as_cloud_init_reads_cloud_init_s() {
         let got = make_mime(case);
         assert_eq!(got.code, Some(0), "{what}: {}", got.stderr);
         let mut want = case["parts"].clone();
-        for (_, i, ctype, why) in READER_DIFFERS.iter().filter(|d| d.0 == what) {
+        for (_, i, field, value, why) in READER_DIFFERS.iter().filter(|d| d.0 == what) {
             let _ = std::io::stderr().write_all(
                 format!(
-                    "make_mime: {what}: part {} is read as {ctype}, 22.4 reads {}: {why}\n",
+                    "make_mime: {what}: part {}'s {field} is read as {value:?}, 22.4 reads {}: {why}\n",
                     i + 1,
-                    want[i]["content_type"]
+                    want[i][field]
                 )
                 .as_bytes(),
             );
-            want[i]["content_type"] = (*ctype).into();
+            want[i][field] = (*value).into();
+            differs_used += 1;
         }
         assert_eq!(
             cloudboot_parts(got.stdout.as_bytes()),
@@ -203,6 +217,11 @@ fn cloudboot_reads_its_make_mime_output_as_cloud_init_reads_cloud_init_s() {
         checked += 1;
     }
     assert!(checked >= 10, "only {checked} cases have parts");
+    assert_eq!(
+        differs_used,
+        READER_DIFFERS.len(),
+        "a READER_DIFFERS entry names no case of cases.json"
+    );
 }
 
 #[test]
