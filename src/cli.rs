@@ -148,23 +148,21 @@ fn command_line(prog: &str) -> Parser {
             p.subcommands("Subcommands", "subcommand")
                 .command(
                     "hotplug-hook",
-                    "Handle (or query whether cloud-init handles) a hotplug event.",
+                    "Handle reconfiguration on hotplug events.",
                     |p| {
-                        p.arg(
-                            Arg::value(&["-s", "--subsystem"], "subsystem to act on")
-                                .choices(&["net"])
-                                .required(),
-                        )
-                        .subcommands("Hotplug Action", "hotplug_action")
-                        .command(
-                            "query",
-                            "Query if hotplug is enabled for given subsystem.",
-                            |p| p,
-                        )
-                        .command(
-                            "handle",
-                            "Handle the hotplug event.",
-                            |p| {
+                        p.description("Handle reconfiguration on hotplug events.")
+                            .arg(
+                                Arg::value(&["-s", "--subsystem"], "subsystem to act on")
+                                    .choices(&["net"])
+                                    .required(),
+                            )
+                            .subcommands("Hotplug Action", "hotplug_action")
+                            .command(
+                                "query",
+                                "Query if hotplug is enabled for given subsystem.",
+                                |p| p,
+                            )
+                            .command("handle", "Handle the hotplug event.", |p| {
                                 p.arg(
                                     Arg::value(
                                         &["-d", "--devpath"],
@@ -178,11 +176,16 @@ fn command_line(prog: &str) -> Parser {
                                         .choices(&["add", "remove"])
                                         .required(),
                                 )
-                            },
-                        )
+                            })
                     },
                 )
                 .command(
+                    "make-mime",
+                    "Generate multi-part mime messages for user-data.",
+                    make_mime_args,
+                )
+                // cloudboot's own; not in the help, which is 22.4's.
+                .hidden_command(
                     "parse-yaml",
                     "Print cloudboot's reading of a YAML file as JSON.",
                     |p| {
@@ -247,7 +250,7 @@ fn command_line(prog: &str) -> Parser {
         )
         .command(
             "schema",
-            "Validate cloud-config files against the modules' keys.",
+            "Validate cloud-config files using jsonschema.",
             |p| {
                 p.arg(Arg::value(
                     &["-c", "--config-file"],
@@ -263,14 +266,12 @@ fn command_line(prog: &str) -> Parser {
                 ))
                 .arg(Arg::flag(
                     &["--annotate"],
-                    "Accepted as cloud-init accepts it; the errors are listed, not \
-                     annotated",
+                    "Annotate existing cloud-config file with errors",
                 ))
-                .arg(Arg::value(
-                    &["--datasource"],
-                    "Validate a datasource description (a file for \
-                     /etc/cloudboot/datasources.d); cloudboot only",
-                ))
+                // cloudboot's own: validates a datasource description (a
+                // file for /etc/cloudboot/datasources.d). Hidden, so that
+                // help and usage errors are 22.4's.
+                .arg(Arg::value(&["--datasource"], "").hidden())
             },
         )
         .command(
@@ -1161,6 +1162,7 @@ fn cmd_boot(args: &Args, m: &Matches) -> i32 {
     exit_code(errors)
 }
 
+/// `devel make-mime`: see [`crate::make_mime`];
 /// `devel parse-yaml FILE`: cloudboot's reading of a YAML file, as JSON;
 /// `devel hotplug-hook -s net query|handle`: whether network hotplug is on.
 fn cmd_devel(args: &Args, m: &Matches) -> i32 {
@@ -1173,12 +1175,41 @@ fn cmd_devel(args: &Args, m: &Matches) -> i32 {
                 _ => crate::hotplug::handle(),
             }
         }
+        Some(("make-mime", sub)) => crate::make_mime::run(
+            sub.values("files"),
+            sub.flag("list_types"),
+            sub.flag("force"),
+        ),
         Some(("parse-yaml", sub)) => {
             let file = sub.value("FILE").expect("FILE is required by the parser");
             crate::devel::parse_yaml(Path::new(file))
         }
         other => unreachable!("devel has no subcommand {other:?}"),
     }
+}
+
+/// 22.4's `devel make-mime` arguments (`make_mime.get_parser`).
+fn make_mime_args(p: Parser) -> Parser {
+    p.description("Generate multi-part mime messages for user-data.")
+        .epilog(
+            "Example: make-mime -a config.yaml:cloud-config -a script.sh:x-shellscript > user-data",
+        )
+        .arg(
+            Arg::append(
+                &["-a", "--attach"],
+                "attach the given file as the specified content-type",
+            )
+            .dest("files")
+            .metavar("<file>:<content-type>"),
+        )
+        .arg(Arg::flag(
+            &["-l", "--list-types"],
+            "List support cloud-init content types.",
+        ))
+        .arg(Arg::flag(
+            &["-f", "--force"],
+            "Ignore unknown content-type warnings",
+        ))
 }
 
 /// `doctor` and `seal`, on the root given to the verb or the global one.
@@ -1396,7 +1427,17 @@ mod tests {
                         "{label}"
                     ),
                     J::Array(a) => {
-                        let want: Vec<&str> = a.iter().map(|v| v.as_str().unwrap()).collect();
+                        // make-mime's `-a FILE:TYPE` is (file, FILE, TYPE) in
+                        // 22.4's namespace; cloudboot keeps the argument.
+                        let want: Vec<String> = a
+                            .iter()
+                            .map(|v| match v {
+                                J::Array(t) => {
+                                    format!("{}:{}", t[1].as_str().unwrap(), t[2].as_str().unwrap())
+                                }
+                                v => v.as_str().unwrap().to_string(),
+                            })
+                            .collect();
                         let got = levels
                             .iter()
                             .rev()
@@ -1456,7 +1497,17 @@ mod tests {
                     J::Bool(b) => assert_eq!(at.flag(key), *b, "{argv:?}: {key}"),
                     J::String(s) => assert_eq!(at.value(key), Some(s.as_str()), "{argv:?}: {key}"),
                     J::Array(a) => {
-                        let want: Vec<&str> = a.iter().map(|v| v.as_str().unwrap()).collect();
+                        // make-mime's `-a FILE:TYPE` is (file, FILE, TYPE) in
+                        // 22.4's namespace; cloudboot keeps the argument.
+                        let want: Vec<String> = a
+                            .iter()
+                            .map(|v| match v {
+                                J::Array(t) => {
+                                    format!("{}:{}", t[1].as_str().unwrap(), t[2].as_str().unwrap())
+                                }
+                                v => v.as_str().unwrap().to_string(),
+                            })
+                            .collect();
                         assert_eq!(at.values(key), want, "{argv:?}: {key}")
                     }
                     J::Null => assert!(

@@ -41,6 +41,7 @@ pub mod instance_state;
 pub mod jinja;
 pub mod jsonpatch;
 pub mod logging;
+pub mod make_mime;
 pub mod md5;
 pub mod merge;
 pub mod mime;
