@@ -66,7 +66,8 @@ pub fn content_type(headers: &[(String, String)]) -> String {
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    if t.contains('/') {
+    // email.message.get_content_type: anything but one `/` is text/plain.
+    if t.matches('/').count() == 1 {
         t
     } else {
         "text/plain".into()
