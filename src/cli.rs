@@ -183,6 +183,11 @@ fn command_line(prog: &str) -> Parser {
                     },
                 )
                 .command(
+                    "net-convert",
+                    crate::net_convert::HELP,
+                    crate::net_convert::args,
+                )
+                .command(
                     "parse-yaml",
                     "Print cloudboot's reading of a YAML file as JSON.",
                     |p| {
@@ -1173,6 +1178,7 @@ fn cmd_devel(args: &Args, m: &Matches) -> i32 {
                 _ => crate::hotplug::handle(),
             }
         }
+        Some(("net-convert", sub)) => crate::net_convert::run(&args.root, sub),
         Some(("parse-yaml", sub)) => {
             let file = sub.value("FILE").expect("FILE is required by the parser");
             crate::devel::parse_yaml(Path::new(file))
