@@ -180,6 +180,11 @@ fn command_line(prog: &str) -> Parser {
                     },
                 )
                 .command(
+                    "net-convert",
+                    crate::net_convert::HELP,
+                    crate::net_convert::args,
+                )
+                .command(
                     "make-mime",
                     "Generate multi-part mime messages for user-data.",
                     make_mime_args,
@@ -1175,6 +1180,7 @@ fn cmd_devel(args: &Args, m: &Matches) -> i32 {
                 _ => crate::hotplug::handle(),
             }
         }
+        Some(("net-convert", sub)) => crate::net_convert::run(&args.root, sub),
         Some(("make-mime", sub)) => crate::make_mime::run(
             sub.values("files"),
             sub.flag("list_types"),

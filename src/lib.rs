@@ -50,6 +50,7 @@ pub mod module_runner;
 #[path = "../modules/mod.rs"]
 pub mod modules;
 pub mod net;
+pub mod net_convert;
 pub mod paths;
 pub mod per;
 pub mod plan;

@@ -38,6 +38,9 @@ use crate::rootfs::FsView;
 use crate::schedule::Stage;
 use crate::value::Value;
 
+/// Azure's IMDS network metadata as network config v2, which `devel
+/// net-convert -k azure-imds` converts too.
+pub use azure::network_config_from_imds as azure_network_config_from_imds;
 pub use block_devices::{BlockDevices, DeviceLookup};
 pub use configdrive::ConfigDrive;
 pub use detect::{Detect, Facts};
