@@ -36,6 +36,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::argparse::{os_error, Arg, Matches, Parser};
+use crate::distro::hostname::{family_of, Family};
 use crate::distro::network::Flavor;
 use crate::net::input;
 use crate::net::render::{self, RenderContext, RenderedFile, DEBIAN_NETWORK_FILE_HEADER};
@@ -87,23 +88,6 @@ const DISTROS: &[&str] = &[
 ];
 
 const OUTPUT_KINDS: &[&str] = &["eni", "netplan", "networkd", "sysconfig", "network-manager"];
-
-/// The distros whose class gives sysconfig settings (`renderer_configs`):
-/// RHEL's family and Amazon (flavour rhel), openSUSE and SLES (suse).
-const SYSCONFIG_RHEL: &[&str] = &[
-    "almalinux",
-    "amazon",
-    "centos",
-    "cloudlinux",
-    "eurolinux",
-    "fedora",
-    "miraclelinux",
-    "openEuler",
-    "openmandriva",
-    "rhel",
-    "rocky",
-    "virtuozzo",
-];
 
 /// `distros/alpine.py`'s `eni_header` (one space after the full stops).
 const ALPINE_ENI_HEADER: &str = "\
@@ -270,7 +254,9 @@ fn target(distro: &str, output: &str) -> Result<Target, NetConvertError> {
         },
         "networkd" => Target::Networkd,
         "sysconfig" => match distro {
-            d if SYSCONFIG_RHEL.contains(&d) => Target::Sysconfig,
+            // The distros whose class gives sysconfig settings
+            // (`renderer_configs`): RHEL's family, Amazon with it.
+            d if matches!(family_of(d), Some((Family::Redhat, _))) => Target::Sysconfig,
             "opensuse" | "sles" => {
                 return Err(NetConvertError::Unsupported(format!(
                     "distro {distro}: cloudboot's sysconfig renderer has no SUSE flavour \
