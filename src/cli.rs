@@ -125,7 +125,7 @@ fn command_line(prog: &str) -> Parser {
         .command(
             "query",
             "Query standardized instance metadata from the command line.",
-            query_args,
+            crate::query::args,
         )
         .command(
             "cloud-id",
@@ -428,42 +428,6 @@ fn image_args(p: Parser) -> Parser {
     )
 }
 
-fn query_args(p: Parser) -> Parser {
-    p.arg(Arg::flag(
-        &["-d", "--debug"],
-        "Add verbose messages during template render",
-    ))
-    .arg(Arg::value(
-        &["-i", "--instance-data"],
-        "Path to instance-data.json file. Default is /run/cloud-init/instance-data.json",
-    ))
-    .arg(Arg::flag(
-        &["-l", "--list-keys"],
-        "List query keys available at the provided instance-data <varname>.",
-    ))
-    .arg(Arg::value(
-        &["-u", "--user-data"],
-        "Path to user-data file. Default is /var/lib/cloud/instance/user-data.txt",
-    ))
-    .arg(Arg::value(
-        &["-v", "--vendor-data"],
-        "Path to vendor-data file. Default is /var/lib/cloud/instance/vendor-data.txt",
-    ))
-    .arg(Arg::positional(
-        "varname",
-        Nargs::Optional,
-        "A dot-delimited specific variable to query from instance-data. For example: \
-         v1.local_hostname. If the value is not JSON serializable, it will be \
-         base64-encoded and will contain the prefix \"ci-b64:\". ",
-    ))
-    .arg(Arg::flag(&["-a", "--all"], "Dump all available instance-data").dest("dump_all"))
-    .arg(Arg::value(
-        &["-f", "--format"],
-        "Optionally specify a custom output format string. Any instance-data variable \
-         can be specified between double-curly braces. For example -f \"{{ v2.cloud_name }}\"",
-    ))
-}
-
 /// `cloud-init analyze`'s verbs and options (`analyze/__main__.py:get_parser`,
 /// its help texts verbatim), and cloudboot's `plot`.
 fn analyze_args(p: Parser) -> Parser {
@@ -631,7 +595,7 @@ pub fn main(prog: &str, argv: Vec<String>) -> i32 {
         "single" => cmd_single(&args, sub),
         "status" => cmd_status(&args, sub),
         "clean" => cmd_clean(&args, sub),
-        "query" => cmd_query(&args, sub),
+        "query" => crate::query::run(&args.root, sub),
         "cloud-id" => crate::cloud_id::run(&args.root, sub),
         "plan" => cmd_plan(&args, sub),
         "schema" => cmd_schema(&args, sub),
@@ -822,165 +786,6 @@ fn cmd_clean(args: &Args, m: &Matches) -> i32 {
         0
     } else {
         1
-    }
-}
-
-/// The description `cloud-init query` prints with its help when it is given
-/// nothing to do (`cmd/query.py`'s docstring).
-const QUERY_DESCRIPTION: &str = "Query standardized instance metadata provided to machine, \
-returning a JSON structure. Some instance-data values may be binary on some platforms, such \
-as userdata and vendordata. Attempt to decompress and decode UTF-8 any binary values. Any \
-binary values in the instance metadata will be base64-encoded and prefixed with \"ci-b64:\" \
-in the output. userdata and, where applicable, vendordata may be provided to the machine \
-gzip-compressed (and therefore as binary data). query will attempt to decompress these to a \
-string before emitting the JSON output; if this fails, they are treated as binary.";
-
-/// user-data or vendor-data as `query` shows it: text, else gunzipped text
-/// (`cmd/query.py:load_userdata`).
-fn userdata_text(bytes: Vec<u8>) -> String {
-    match String::from_utf8(bytes) {
-        Ok(s) => s,
-        Err(e) => {
-            let bytes = e.into_bytes();
-            let mut out = Vec::new();
-            let gz =
-                std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut out);
-            String::from_utf8_lossy(if gz.is_ok() { &out } else { &bytes }).into_owned()
-        }
-    }
-}
-
-/// `cloud-init query`: a key, the keys under one (`--list-keys`), all of it
-/// (`--all`), or a jinja format string (`--format`) over the instance data.
-fn cmd_query(args: &Args, m: &Matches) -> i32 {
-    let key = m.value("varname").filter(|k| !k.is_empty());
-    let format = m.value("format").filter(|f| !f.is_empty());
-    let list_keys = m.flag("list_keys");
-    if !m.flag("dump_all") && !list_keys && key.is_none() && format.is_none() {
-        eprintln!("ERROR: Expected one of the options: --all, --format, --list-keys or varname");
-        print!(
-            "{}",
-            query_args(Parser::new("query").description(QUERY_DESCRIPTION)).format_help()
-        );
-        return 1;
-    }
-    let root = Root::new(&args.root);
-    let fs = RealFs { root: root.clone() };
-    let paths = Paths::default();
-    let privileged = crate::exec::privileged();
-    let sensitive = paths.runpath("instance-data-sensitive.json");
-    let public = paths.runpath("instance-data.json");
-    let file = m.value("instance_data").map(PathBuf::from);
-    let bytes = match &file {
-        Some(f) => fs::read(f).ok(),
-        None if privileged => fs.read(&sensitive).ok().or_else(|| fs.read(&public).ok()),
-        None => fs.read(&public).ok(),
-    };
-    let Some(mut data) = bytes.and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-    else {
-        eprintln!(
-            "ERROR: Missing instance-data file: {}",
-            file.unwrap_or(if privileged { sensitive } else { public })
-                .display()
-        );
-        return 1;
-    };
-    for (k, dest, name) in [
-        ("userdata", "user_data", "user-data.txt"),
-        ("vendordata", "vendor_data", "vendor-data.txt"),
-    ] {
-        let given = m.value(dest).map(PathBuf::from);
-        let shown = given
-            .clone()
-            .unwrap_or_else(|| paths.instance_link().join(name));
-        data[k] = if !privileged {
-            serde_json::Value::from(format!(
-                "<redacted for non-root user> file:{}",
-                shown.display()
-            ))
-        } else if let Some(path) = given {
-            // A file named on the command line must be there.
-            match fs::read(&path) {
-                Ok(b) => serde_json::Value::from(userdata_text(b)),
-                Err(e) => {
-                    eprintln!("ERROR: cannot read {}: {e}", path.display());
-                    return 1;
-                }
-            }
-        } else {
-            serde_json::Value::from(fs.read(&shown).map(userdata_text).unwrap_or_default())
-        };
-    }
-    if let Some(fmt) = format {
-        return query_format(fmt, &data);
-    }
-    let mut value = &data;
-    if let Some(k) = key {
-        for part in k.split('.') {
-            let next = value.get(part).or_else(|| {
-                value.as_object().and_then(|o| {
-                    o.iter()
-                        .find(|(kk, _)| kk.replace('-', "_") == part)
-                        .map(|(_, v)| v)
-                })
-            });
-            match next {
-                Some(v) => value = v,
-                None => {
-                    eprintln!("ERROR: Undefined instance-data key '{k}'");
-                    return 1;
-                }
-            }
-        }
-    }
-    if list_keys {
-        match value.as_object() {
-            Some(o) => {
-                let mut keys: Vec<&String> = o.keys().collect();
-                keys.sort();
-                for k in keys {
-                    println!("{k}");
-                }
-            }
-            None => {
-                eprintln!(
-                    "ERROR: --list-keys provided but '{}' is not a dict",
-                    key.unwrap_or_default()
-                );
-                return 1;
-            }
-        }
-    } else {
-        match value {
-            serde_json::Value::String(s) => println!("{s}"),
-            other => println!("{}", py::json::dumps(other, 1)),
-        }
-    }
-    0
-}
-
-/// `query --format`: the string rendered as a jinja template over the
-/// instance data, as cloud-init's `render_jinja_payload` does.
-fn query_format(fmt: &str, data: &serde_json::Value) -> i32 {
-    match crate::jinja::render(fmt, &crate::jinja::instance_vars(data)) {
-        Ok((text, missing)) => {
-            if !missing.is_empty() {
-                let names: Vec<String> = missing.iter().map(|m| format!("'{m}'")).collect();
-                eprintln!(
-                    "WARNING: Could not render jinja template variables in file 'query commandline': {}",
-                    names.join(", ")
-                );
-            }
-            if text.is_empty() {
-                return 1;
-            }
-            println!("{text}");
-            0
-        }
-        Err(e) => {
-            eprintln!("WARNING: Ignoring jinja template for query commandline: {e}");
-            1
-        }
     }
 }
 

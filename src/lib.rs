@@ -50,6 +50,7 @@ pub mod paths;
 pub mod per;
 pub mod plan;
 pub mod py;
+pub mod query;
 pub mod report;
 pub mod rootfs;
 pub mod schedule;
