@@ -372,7 +372,7 @@ mod tests {
         };
         let plain = J::Object(jinja::convert_instance_data(&data, false));
         let aliased = J::Object(jinja::convert_instance_data(&data, true));
-        assert_eq!(leaf(&plain, &aliased, "ds.meta_data.l.1.x_y"), Ok(json!(2)));
+        assert_eq!(leaf(&plain, &aliased, "ds.meta_data.l.1.x-y"), Ok(json!(2)));
         assert_eq!(
             leaf(&plain, &aliased, "ds.meta_data.l.1"),
             Ok(json!({"x-y": 2}))
