@@ -691,11 +691,34 @@ fn options(args: &Args) -> Options {
     }
 }
 
+/// The exit code of a stage, `boot` or `plan` that found `errors`: 0 for
+/// none, else 1.
+///
+/// 22.4's `main` exits with the stage's number of errors (`status_wrapper`
+/// returns `len(errors)`; `sys.exit(n)` leaves `n & 0xff` to the shell), so
+/// two errors exit 2, argparse's usage-error code, and 256 exit 0. Units
+/// and scripts only ask zero or not (systemd marks the unit failed either
+/// way), so cloudboot answers 1 for any number of errors and keeps 2 for
+/// usage errors; the errors themselves are in status.json and the log.
+///
+/// Every code the command line exits with:
+///
+/// | code | meaning |
+/// |------|---------|
+/// | 0 | done; `status`: not run, running, done or disabled; `single`: ran, or already ran per its semaphore |
+/// | 1 | failed: a stage, `boot` or `plan` with errors; `status`: error; `single`: the module failed, does not exist or is not implemented by cloudboot; `query`, `schema`, `clean`, `analyze`, `devel`, `net`, `install` errors; `doctor`/`seal`: findings left |
+/// | 2 | usage error (argparse's: an unknown option, a missing or bad value), `seal --root /` without `--force`; `cloud-id`: disabled (22.4's code) |
+/// | 3 | `cloud-id`: not run (22.4's code); `doctor`/`seal`: the image cannot be read |
+/// | other | `per`: the command's own exit code (126/127 when it cannot be run) |
 fn exit_code(errors: usize) -> i32 {
-    errors.min(255) as i32
+    if errors == 0 {
+        0
+    } else {
+        1
+    }
 }
 
-/// Runs one stage live; exit code = its number of errors. Each error was
+/// Runs one stage live; exit code 1 if it had errors ([`exit_code`]). Each error was
 /// logged where it was found; the stage's record in status.json lists them.
 fn run_live(args: &Args, stage: Stage, modules_only: bool) -> i32 {
     let root = Root::new(&args.root);
@@ -718,21 +741,28 @@ fn run_live(args: &Args, stage: Stage, modules_only: bool) -> i32 {
     exit_code(report.errors.len())
 }
 
+/// `single`: one module, as the engine runs it; [`crate::single`] says
+/// what happened and decides the exit code as 22.4 does.
 fn cmd_single(args: &Args, m: &Matches) -> i32 {
     let name = m.value("name").expect("--name is required by the parser");
     let freq = m.value("frequency").and_then(Frequency::parse_short);
     let module_args = m.values("module_args").to_vec();
+    if let Some(refusal) = crate::single::not_implemented(name) {
+        eprintln!("{refusal}");
+        return 1;
+    }
     let root = Root::new(&args.root);
     let Some(map) = checked_stage_map(args, &root) else {
         return 1;
     };
     let mut target = live_target(&root);
     let mut engine = Engine::new(&mut target, map, options(args));
-    let (code, report) = engine.single(name, freq, module_args);
-    if let Some(m) = report.modules.first() {
-        tracing::info!("single {}: {} ({})", m.name, m.result.as_str(), m.reason);
+    if m.flag("report") {
+        crate::events::begin_single(name);
     }
-    code
+    let (code, report) = engine.single(name, freq, module_args);
+    crate::events::end_stage();
+    crate::single::report(name, code, &report)
 }
 
 fn cmd_status(args: &Args, m: &Matches) -> i32 {
@@ -893,7 +923,7 @@ fn cmd_schema(args: &Args, m: &Matches) -> i32 {
 }
 
 /// `plan`: what a boot would do, stage by stage. Exits as a boot would:
-/// with the number of errors it found.
+/// 1 if it found errors ([`exit_code`]).
 fn cmd_plan(args: &Args, m: &Matches) -> i32 {
     let stages = match m.value("stage").map(Stage::parse) {
         Some(Some(stage)) => vec![stage],

@@ -58,6 +58,7 @@ pub mod schema;
 pub mod seal;
 pub mod semaphore;
 pub mod sha256;
+pub mod single;
 pub mod stages;
 pub mod status;
 pub mod sysnet;
