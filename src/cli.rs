@@ -9,7 +9,6 @@
 //! cloud-init's own.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::argparse::{os_error, Arg, Matches, Nargs, Parser};
@@ -230,6 +229,11 @@ fn command_line(prog: &str) -> Parser {
                 .arg(Arg::flag(
                     &["-w", "--wait"],
                     "Block waiting on cloud-init to complete",
+                ))
+                .arg(Arg::flag(
+                    &["--modules"],
+                    "Also list each stage's modules (ran, skipped or failed, and why) \
+                     and the warnings it found (cloudboot only)",
                 ))
             },
         )
@@ -593,7 +597,7 @@ pub fn main(prog: &str, argv: Vec<String>) -> i32 {
             _ => run_live(&args, Stage::Config, false),
         },
         "single" => cmd_single(&args, sub),
-        "status" => cmd_status(&args, sub),
+        "status" => status::run(&args.root, sub),
         "clean" => cmd_clean(&args, sub),
         "query" => crate::query::run(&args.root, sub),
         "cloud-id" => crate::cloud_id::run(&args.root, sub),
@@ -763,39 +767,6 @@ fn cmd_single(args: &Args, m: &Matches) -> i32 {
     let (code, report) = engine.single(name, freq, module_args);
     crate::events::end_stage();
     crate::single::report(name, code, &report)
-}
-
-fn cmd_status(args: &Args, m: &Matches) -> i32 {
-    let long = m.flag("long");
-    let format = m.value("format").unwrap_or_default();
-    let fs = RealFs {
-        root: Root::new(&args.root),
-    };
-    let paths = Paths::default();
-    let mut d = status::details(&fs, &paths);
-    if m.flag("wait") {
-        while matches!(d.status, "not run" | "running") {
-            if format == "tabular" {
-                print!(".");
-                let _ = std::io::stdout().flush();
-            }
-            std::thread::sleep(std::time::Duration::from_millis(250));
-            d = status::details(&fs, &paths);
-        }
-        if format == "tabular" {
-            println!();
-        }
-    }
-    match format {
-        "tabular" => print!("{}", d.tabular(long)),
-        // JSON is valid YAML; cloud-init's YAML output carries the same keys.
-        _ => println!("{}", d.json(long)),
-    }
-    if d.status == "error" {
-        1
-    } else {
-        0
-    }
 }
 
 fn cmd_clean(args: &Args, m: &Matches) -> i32 {

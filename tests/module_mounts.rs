@@ -272,7 +272,8 @@ fn the_swap_file_is_made_under_chroot() {
     ] {
         m.run(args);
     }
-    let status = String::from_utf8_lossy(&m.run(&["status", "--long"]).stdout).into_owned();
+    let status =
+        String::from_utf8_lossy(&m.run(&["status", "--long", "--modules"]).stdout).into_owned();
     assert!(status.contains("mounts: ran"), "{status}");
     let md = std::fs::metadata(m.path("/swapfile")).unwrap();
     let line = manifest_entry("mounts", "/swapfile").unwrap();

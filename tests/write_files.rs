@@ -40,7 +40,7 @@ fn one_bad_entry_fails_alone_and_the_others_are_written_in_order() {
         .collect();
     assert_eq!(d.len(), 1, "{errors:?}");
     assert!(d[0].contains("/etc/d not written"), "{errors:?}");
-    let status = m.run_ok(&["status", "--long"], 1);
+    let status = m.run_ok(&["status", "--long", "--modules"], 1);
     assert!(status.contains("write_files: failed"), "{status}");
 }
 

@@ -159,7 +159,7 @@ fn a_module_error_is_said_once_in_each_place() {
     let log = m.read("/var/log/cloud-init.log");
     assert_eq!(count(&log, RUNCMD_ERROR), 1, "{log}");
     assert_eq!(count(&log, BOOTCMD_ERROR), 1, "{log}");
-    let status = m.run_ok(&["status", "--long"], 1);
+    let status = m.run_ok(&["status", "--long", "--modules"], 1);
     assert_eq!(count(&status, RUNCMD_ERROR), 1, "{status}");
     assert_eq!(count(&status, BOOTCMD_ERROR), 1, "{status}");
 
@@ -221,7 +221,7 @@ fn a_datasource_nobody_knows_is_warned_about() {
     // Each stage that searched says it (cloud-init logs its "Could not
     // import" in each too).
     assert!(log.contains(&format!("[WARNING]: {typo}\n")), "{log}");
-    let status = m.run_ok(&["status", "--long"], 0);
+    let status = m.run_ok(&["status", "--modules"], 0);
     let warnings = status
         .split_once("warnings:\n")
         .map(|(_, rest)| rest.split_once("modules:\n").map_or(rest, |(w, _)| w))
