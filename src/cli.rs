@@ -230,11 +230,15 @@ fn command_line(prog: &str) -> Parser {
                     &["-w", "--wait"],
                     "Block waiting on cloud-init to complete",
                 ))
-                .arg(Arg::flag(
-                    &["--modules"],
-                    "Also list each stage's modules (ran, skipped or failed, and why) \
-                     and the warnings it found (cloudboot only)",
-                ))
+                // cloudboot's own, hidden: `status --help` stays 22.4's.
+                .arg(
+                    Arg::flag(
+                        &["--modules"],
+                        "Also list each stage's modules (ran, skipped or failed, and \
+                         why) and the warnings it found (cloudboot only)",
+                    )
+                    .hidden(),
+                )
             },
         )
         .command(

@@ -79,6 +79,8 @@ pub struct Arg {
     default: Option<String>,
     help: String,
     check: Option<Check>,
+    /// Left out of the usage and help (argparse's `help=SUPPRESS`).
+    hidden: bool,
 }
 
 impl Arg {
@@ -101,6 +103,7 @@ impl Arg {
             default: None,
             help: help.to_string(),
             check: None,
+            hidden: false,
         }
     }
 
@@ -145,6 +148,7 @@ impl Arg {
             default: None,
             help: help.to_string(),
             check: None,
+            hidden: false,
         }
     }
 
@@ -176,6 +180,13 @@ impl Arg {
 
     pub fn check(mut self, check: Check) -> Arg {
         self.check = Some(check);
+        self
+    }
+
+    /// Accepted, but shown in neither usage nor help (`help=SUPPRESS`):
+    /// cloudboot's own options on a verb whose help must stay 22.4's.
+    pub fn hidden(mut self) -> Arg {
+        self.hidden = true;
         self
     }
 
@@ -601,6 +612,7 @@ impl Parser {
         let max_len = self
             .args
             .iter()
+            .filter(|a| !a.hidden)
             .map(|a| invocation(a).len() + 2)
             .chain(self.sub.iter().flat_map(|s| {
                 std::iter::once(s.choices_metavar().len() + 2)
@@ -609,8 +621,9 @@ impl Parser {
             .max()
             .unwrap_or(0);
         let layout = Layout::new(width, max_len);
-        let positionals: Vec<&Arg> = self.args.iter().filter(|a| a.is_positional()).collect();
-        let options: Vec<&Arg> = self.args.iter().filter(|a| !a.is_positional()).collect();
+        let shown = || self.args.iter().filter(|a| !a.hidden);
+        let positionals: Vec<&Arg> = shown().filter(|a| a.is_positional()).collect();
+        let options: Vec<&Arg> = shown().filter(|a| !a.is_positional()).collect();
         let mut sections = Vec::new();
         if !positionals.is_empty() {
             let items: String = positionals
@@ -642,7 +655,7 @@ impl Parser {
         let opt_usage: Vec<String> = self
             .args
             .iter()
-            .filter(|a| !a.is_positional())
+            .filter(|a| !a.is_positional() && !a.hidden)
             .map(|a| {
                 let part = if a.takes_value() {
                     format!("{} {}", a.flags[0], a.shown_values())
@@ -659,7 +672,7 @@ impl Parser {
         let mut pos_usage: Vec<String> = self
             .args
             .iter()
-            .filter(|a| a.is_positional())
+            .filter(|a| a.is_positional() && !a.hidden)
             .map(|a| match a.nargs {
                 Nargs::One => a.shown_metavar(),
                 Nargs::Optional => format!("[{}]", a.shown_metavar()),
