@@ -306,6 +306,8 @@ fn leaf(plain: &J, aliased: &J, varname: &str) -> Result<J, String> {
 /// data (`render_jinja_payload`), printed unless it renders to nothing.
 fn render_format(fmt: &str, data: &Map<String, J>) -> i32 {
     let vars = jinja::instance_vars(&J::Object(data.clone()));
+    // `-d`, as 22.4's render_jinja_payload(debug=True) logs it.
+    tracing::debug!("Converted jinja variables\n{}", py::json::dumps(&vars, 1));
     match jinja::render_in(fmt, &vars, &jinja::QUERY) {
         Ok((mut text, _)) => {
             // jinja drops the format's last newline; cloud-init's

@@ -27,7 +27,13 @@ fn data_dir() -> tempfile::TempDir {
         let e = e.unwrap();
         let to = dir.path().join(e.file_name());
         fs::copy(e.path(), &to).unwrap();
-        fs::set_permissions(&to, fs::Permissions::from_mode(0o644)).unwrap();
+        // private.json is root's alone, as generate.py makes it.
+        let mode = if e.file_name() == "private.json" {
+            0o600
+        } else {
+            0o644
+        };
+        fs::set_permissions(&to, fs::Permissions::from_mode(mode)).unwrap();
     }
     dir
 }
