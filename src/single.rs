@@ -108,8 +108,10 @@ pub fn not_implemented(name: &str) -> Option<String> {
 /// Says what the run did and returns the exit code: the engine's, which is
 /// 22.4's (1 when the module failed or was not found, else 0).
 pub fn report(name: &str, code: i32, report: &StageReport) -> i32 {
-    match report.modules.first() {
-        Some(m) => match m.result {
+    // Not run at all (no datasource, no such module): the engine said why
+    // where it found it.
+    if let Some(m) = report.modules.first() {
+        match m.result {
             ModResult::Ran => eprintln!("single {name}: ran ({})", m.reason),
             ModResult::Skipped => eprintln!("single {name}: skipped ({})", m.reason),
             ModResult::Failed => {
@@ -123,10 +125,7 @@ pub fn report(name: &str, code: i32, report: &StageReport) -> i32 {
                     }
                 );
             }
-        },
-        // Not run at all: the engine said why (no datasource, no such
-        // module) where it found it.
-        None => {}
+        }
     }
     code
 }
