@@ -30,7 +30,8 @@ fn command_line(prog: &str) -> Parser {
     Parser::new(prog)
         .arg(Arg::version(
             &["--version", "-v"],
-            &format!("cloudboot {}", env!("CARGO_PKG_VERSION")),
+            // 22.4's "%(prog)s VERSION" (see features::version_string).
+            &format!("{prog} {}", crate::features::version_string()),
             "Show program's version number and exit.",
         ))
         .arg(
@@ -132,6 +133,12 @@ fn command_line(prog: &str) -> Parser {
             crate::cloud_id::args,
         )
         .command(
+            "dhclient-hook",
+            "Run the dhclient hook to record network info.",
+            crate::dhclient_hook::args,
+        )
+        .command("features", "List defined features.", |p| p)
+        .command(
             "analyze",
             "Devel tool: Analyze cloud-init logs and data.",
             analyze_args,
@@ -140,23 +147,21 @@ fn command_line(prog: &str) -> Parser {
             p.subcommands("Subcommands", "subcommand")
                 .command(
                     "hotplug-hook",
-                    "Handle (or query whether cloud-init handles) a hotplug event.",
+                    "Handle reconfiguration on hotplug events.",
                     |p| {
-                        p.arg(
-                            Arg::value(&["-s", "--subsystem"], "subsystem to act on")
-                                .choices(&["net"])
-                                .required(),
-                        )
-                        .subcommands("Hotplug Action", "hotplug_action")
-                        .command(
-                            "query",
-                            "Query if hotplug is enabled for given subsystem.",
-                            |p| p,
-                        )
-                        .command(
-                            "handle",
-                            "Handle the hotplug event.",
-                            |p| {
+                        p.description("Handle reconfiguration on hotplug events.")
+                            .arg(
+                                Arg::value(&["-s", "--subsystem"], "subsystem to act on")
+                                    .choices(&["net"])
+                                    .required(),
+                            )
+                            .subcommands("Hotplug Action", "hotplug_action")
+                            .command(
+                                "query",
+                                "Query if hotplug is enabled for given subsystem.",
+                                |p| p,
+                            )
+                            .command("handle", "Handle the hotplug event.", |p| {
                                 p.arg(
                                     Arg::value(
                                         &["-d", "--devpath"],
@@ -170,11 +175,16 @@ fn command_line(prog: &str) -> Parser {
                                         .choices(&["add", "remove"])
                                         .required(),
                                 )
-                            },
-                        )
+                            })
                     },
                 )
                 .command(
+                    "make-mime",
+                    "Generate multi-part mime messages for user-data.",
+                    make_mime_args,
+                )
+                // cloudboot's own; not in the help, which is 22.4's.
+                .hidden_command(
                     "parse-yaml",
                     "Print cloudboot's reading of a YAML file as JSON.",
                     |p| {
@@ -186,6 +196,11 @@ fn command_line(prog: &str) -> Parser {
                     },
                 )
         })
+        .command(
+            "collect-logs",
+            "Collect and tar all cloud-init debug info.",
+            crate::collect_logs::args,
+        )
         .command(
             "clean",
             "Remove logs and artifacts so cloud-init can re-run.",
@@ -243,7 +258,7 @@ fn command_line(prog: &str) -> Parser {
         )
         .command(
             "schema",
-            "Validate cloud-config files against the modules' keys.",
+            "Validate cloud-config files using jsonschema.",
             |p| {
                 p.arg(Arg::value(
                     &["-c", "--config-file"],
@@ -259,14 +274,12 @@ fn command_line(prog: &str) -> Parser {
                 ))
                 .arg(Arg::flag(
                     &["--annotate"],
-                    "Accepted as cloud-init accepts it; the errors are listed, not \
-                     annotated",
+                    "Annotate existing cloud-config file with errors",
                 ))
-                .arg(Arg::value(
-                    &["--datasource"],
-                    "Validate a datasource description (a file for \
-                     /etc/cloudboot/datasources.d); cloudboot only",
-                ))
+                // cloudboot's own: validates a datasource description (a
+                // file for /etc/cloudboot/datasources.d). Hidden, so that
+                // help and usage errors are 22.4's.
+                .arg(Arg::value(&["--datasource"], "").hidden())
             },
         )
         .command(
@@ -609,6 +622,13 @@ pub fn main(prog: &str, argv: Vec<String>) -> i32 {
         "schema" => cmd_schema(&args, sub),
         "boot" => cmd_boot(&args, sub),
         "analyze" => cmd_analyze(&args, sub),
+        "dhclient-hook" => crate::dhclient_hook::run(
+            &args.root,
+            sub.value("event").unwrap_or_default(),
+            sub.value("interface").unwrap_or_default(),
+        ),
+        "features" => crate::features::run(),
+        "collect-logs" => crate::collect_logs::main(&args.root, sub, &argv),
         "devel" => cmd_devel(&args, sub),
         "net" => cmd_net(sub),
         "install" => cmd_install(&args, sub),
@@ -952,6 +972,7 @@ fn cmd_boot(args: &Args, m: &Matches) -> i32 {
     exit_code(errors)
 }
 
+/// `devel make-mime`: see [`crate::make_mime`];
 /// `devel parse-yaml FILE`: cloudboot's reading of a YAML file, as JSON;
 /// `devel hotplug-hook -s net query|handle`: whether network hotplug is on.
 fn cmd_devel(args: &Args, m: &Matches) -> i32 {
@@ -964,12 +985,41 @@ fn cmd_devel(args: &Args, m: &Matches) -> i32 {
                 _ => crate::hotplug::handle(),
             }
         }
+        Some(("make-mime", sub)) => crate::make_mime::run(
+            sub.values("files"),
+            sub.flag("list_types"),
+            sub.flag("force"),
+        ),
         Some(("parse-yaml", sub)) => {
             let file = sub.value("FILE").expect("FILE is required by the parser");
             crate::devel::parse_yaml(Path::new(file))
         }
         other => unreachable!("devel has no subcommand {other:?}"),
     }
+}
+
+/// 22.4's `devel make-mime` arguments (`make_mime.get_parser`).
+fn make_mime_args(p: Parser) -> Parser {
+    p.description("Generate multi-part mime messages for user-data.")
+        .epilog(
+            "Example: make-mime -a config.yaml:cloud-config -a script.sh:x-shellscript > user-data",
+        )
+        .arg(
+            Arg::append(
+                &["-a", "--attach"],
+                "attach the given file as the specified content-type",
+            )
+            .dest("files")
+            .metavar("<file>:<content-type>"),
+        )
+        .arg(Arg::flag(
+            &["-l", "--list-types"],
+            "List support cloud-init content types.",
+        ))
+        .arg(Arg::flag(
+            &["-f", "--force"],
+            "Ignore unknown content-type warnings",
+        ))
 }
 
 /// `doctor` and `seal`, on the root given to the verb or the global one.
@@ -1138,6 +1188,91 @@ mod tests {
     /// verb's.
     const GLOBAL: [&str; 4] = ["files", "debug", "force", "subcommand"];
 
+    /// Every command line of cloud-init 22.4's tree
+    /// (tests/fixtures/cli/tree-cases.json) that 22.4 accepts and
+    /// cloudboot's parser accepts (tests/cli_tree.rs checks which are
+    /// refused) is read to the values argparse gave. Its namespace is flat:
+    /// a key is looked for in the verb's matches and those under it.
+    #[test]
+    fn the_trees_accepted_command_lines_mean_what_they_mean_to_cloud_init() {
+        let fixture: J =
+            serde_json::from_str(include_str!("../tests/fixtures/cli/tree-cases.json")).unwrap();
+        // The parser opens --file: the files a case names are there.
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_str().unwrap();
+        fs::write(dir.path().join("extra.cfg"), "").unwrap();
+        let mut checked = 0;
+        for case in fixture["cases"].as_array().unwrap() {
+            let Some(ns) = case["ns"].as_object() else {
+                continue;
+            };
+            let ns: serde_json::Map<String, J> =
+                serde_json::from_str(&serde_json::to_string(ns).unwrap().replace("{DIR}", d))
+                    .unwrap();
+            let argv: Vec<String> = case["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().replace("{DIR}", d))
+                .collect();
+            let Ok(m) = command_line("/usr/bin/cloud-init").parse(&argv) else {
+                continue;
+            };
+            let mut levels = vec![&m];
+            let mut names = vec![];
+            while let Some((name, sub)) = levels.last().unwrap().command() {
+                names.push(name.to_string());
+                levels.push(sub);
+            }
+            for (key, want) in &ns {
+                let label = format!("{argv:?}: {key}");
+                match want {
+                    J::String(s) if ["subcommand", "hotplug_action"].contains(&key.as_str()) => {
+                        assert!(names.contains(s), "{label}: {names:?}")
+                    }
+                    J::Bool(b) => assert_eq!(levels.iter().any(|l| l.flag(key)), *b, "{label}"),
+                    J::String(s) => assert_eq!(
+                        levels.iter().rev().find_map(|l| l.value(key)),
+                        Some(s.as_str()),
+                        "{label}"
+                    ),
+                    J::Array(a) => {
+                        // make-mime's `-a FILE:TYPE` is (file, FILE, TYPE) in
+                        // 22.4's namespace; cloudboot keeps the argument.
+                        let want: Vec<String> = a
+                            .iter()
+                            .map(|v| match v {
+                                J::Array(t) => {
+                                    format!("{}:{}", t[1].as_str().unwrap(), t[2].as_str().unwrap())
+                                }
+                                v => v.as_str().unwrap().to_string(),
+                            })
+                            .collect();
+                        let got = levels
+                            .iter()
+                            .rev()
+                            .map(|l| l.values(key))
+                            .find(|v| !v.is_empty());
+                        assert_eq!(got.unwrap_or_default(), want, "{label}")
+                    }
+                    J::Null => assert!(
+                        levels
+                            .iter()
+                            .all(|l| l.value(key).is_none() && !l.flag(key)),
+                        "{label} should not be set"
+                    ),
+                    J::Number(_) => {} // a count (collect-logs -v)
+                    other => panic!("unexpected value {other} for {label}"),
+                }
+            }
+            checked += 1;
+        }
+        assert!(
+            checked >= 80,
+            "only {checked} accepted command lines checked"
+        );
+    }
+
     /// Every command line cloud-init 22.4 accepts in
     /// tests/fixtures/cli/argparse.json is read to the values argparse
     /// itself gave (the refused ones are checked against the binary, in
@@ -1172,7 +1307,17 @@ mod tests {
                     J::Bool(b) => assert_eq!(at.flag(key), *b, "{argv:?}: {key}"),
                     J::String(s) => assert_eq!(at.value(key), Some(s.as_str()), "{argv:?}: {key}"),
                     J::Array(a) => {
-                        let want: Vec<&str> = a.iter().map(|v| v.as_str().unwrap()).collect();
+                        // make-mime's `-a FILE:TYPE` is (file, FILE, TYPE) in
+                        // 22.4's namespace; cloudboot keeps the argument.
+                        let want: Vec<String> = a
+                            .iter()
+                            .map(|v| match v {
+                                J::Array(t) => {
+                                    format!("{}:{}", t[1].as_str().unwrap(), t[2].as_str().unwrap())
+                                }
+                                v => v.as_str().unwrap().to_string(),
+                            })
+                            .collect();
                         assert_eq!(at.values(key), want, "{argv:?}: {key}")
                     }
                     J::Null => assert!(

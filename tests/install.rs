@@ -123,7 +123,8 @@ fn sysv_local_stage_starts_before_network_and_networkmanager() {
         .arg("--version")
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&v.stdout).starts_with("cloudboot "));
+    // cloud-init's "PROG VERSION", the version naming cloudboot.
+    assert!(String::from_utf8_lossy(&v.stdout).contains("/usr/bin/cloud-init 22.4.2-cloudboot"));
 
     m.run_ok(&["install", "--uninstall"], 0);
     let after = m.snapshot();

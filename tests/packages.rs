@@ -345,7 +345,8 @@ fn the_rpm_scriptlets_link_and_enable_and_erase_cleanly() {
             .join(format!("usr/lib/systemd/system/{s}.service"))
             .is_file());
     }
-    assert!(chroot_sh("/usr/bin/cloud-init --version").starts_with("cloudboot "));
+    assert!(chroot_sh("/usr/bin/cloud-init --version")
+        .starts_with("/usr/bin/cloud-init 22.4.2-cloudboot"));
     chroot_sh("/usr/bin/cloud-init-per once rpm-test true");
     assert!(
         std::fs::read_to_string(root.join("var/lib/cloud/sem/bootper.rpm_test.once"))

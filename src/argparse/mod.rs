@@ -79,7 +79,7 @@ pub struct Arg {
     default: Option<String>,
     help: String,
     check: Option<Check>,
-    /// Left out of the usage and help (argparse's `help=SUPPRESS`).
+    /// Left out of help and usage (argparse's `help=SUPPRESS`).
     hidden: bool,
 }
 
@@ -183,8 +183,9 @@ impl Arg {
         self
     }
 
-    /// Accepted, but shown in neither usage nor help (`help=SUPPRESS`):
-    /// cloudboot's own options on a verb whose help must stay 22.4's.
+    /// Works as ever but is not shown in help or usage (argparse's
+    /// `help=argparse.SUPPRESS`): cloudboot's own options on a parser whose
+    /// help and usage errors must be cloud-init's.
     pub fn hidden(mut self) -> Arg {
         self.hidden = true;
         self
@@ -238,6 +239,9 @@ pub struct Command {
     name: &'static str,
     help: String,
     args: CommandArgs,
+    /// Runs when given, but is not in the `{a,b}` list, the help or the
+    /// "invalid choice" error: a cloudboot command under a cloud-init parser.
+    hidden: bool,
 }
 
 enum CommandArgs {
@@ -261,6 +265,8 @@ struct Subcommands {
 pub struct Parser {
     prog: String,
     description: Option<String>,
+    /// Text after the options (argparse's `epilog=`).
+    epilog: Option<String>,
     args: Vec<Arg>,
     sub: Option<Subcommands>,
 }
@@ -335,6 +341,7 @@ impl Parser {
         Parser {
             prog: prog.to_string(),
             description: None,
+            epilog: None,
             args: vec![Arg::option(
                 &["-h", "--help"],
                 Action::Help,
@@ -346,6 +353,11 @@ impl Parser {
 
     pub fn description(mut self, text: &str) -> Parser {
         self.description = Some(text.to_string());
+        self
+    }
+
+    pub fn epilog(mut self, text: &str) -> Parser {
+        self.epilog = Some(text.to_string());
         self
     }
 
@@ -380,8 +392,24 @@ impl Parser {
                 prog,
                 build: Box::new(build),
             },
+            hidden: false,
         });
         self
+    }
+
+    /// As [`Parser::command`], for a command that is not shown (see
+    /// [`Command`]'s `hidden`).
+    pub fn hidden_command(
+        self,
+        name: &'static str,
+        help: &str,
+        build: impl Fn(Parser) -> Parser + 'static,
+    ) -> Parser {
+        let mut parser = self.command(name, help, build);
+        if let Some(c) = parser.sub_mut().commands.last_mut() {
+            c.hidden = true;
+        }
+        parser
     }
 
     /// Every subcommand's parser, made (for a test that each can be).
@@ -400,6 +428,7 @@ impl Parser {
             name,
             help: help.to_string(),
             args: CommandArgs::Raw,
+            hidden: false,
         });
         self
     }
@@ -547,7 +576,10 @@ impl Parser {
                 Some((p, v)) => (p, Some(v)),
                 None => (a, None),
             };
-            for (f, arg) in self.option_strings() {
+            // A hidden option is cloudboot's own on cloud-init's parser:
+            // only its whole name is it, so cloud-init's abbreviations
+            // (`schema --d` for `--docs`) stay unambiguous.
+            for (f, arg) in self.option_strings().filter(|(_, a)| !a.hidden) {
                 if f.starts_with(prefix) {
                     found.push(option(Some(arg), f, explicit));
                 }
@@ -610,20 +642,17 @@ impl Parser {
         }
         // Every invocation decides where the help column starts.
         let max_len = self
-            .args
-            .iter()
-            .filter(|a| !a.hidden)
+            .shown_args()
             .map(|a| invocation(a).len() + 2)
             .chain(self.sub.iter().flat_map(|s| {
                 std::iter::once(s.choices_metavar().len() + 2)
-                    .chain(s.commands.iter().map(|c| c.name.len() + 2))
+                    .chain(s.shown_commands().map(|c| c.name.len() + 2))
             }))
             .max()
             .unwrap_or(0);
         let layout = Layout::new(width, max_len);
-        let shown = || self.args.iter().filter(|a| !a.hidden);
-        let positionals: Vec<&Arg> = shown().filter(|a| a.is_positional()).collect();
-        let options: Vec<&Arg> = shown().filter(|a| !a.is_positional()).collect();
+        let positionals: Vec<&Arg> = self.shown_args().filter(|a| a.is_positional()).collect();
+        let options: Vec<&Arg> = self.shown_args().filter(|a| !a.is_positional()).collect();
         let mut sections = Vec::new();
         if !positionals.is_empty() {
             let items: String = positionals
@@ -641,21 +670,30 @@ impl Parser {
         }
         if let Some(sub) = &self.sub {
             let mut items = layout.item(2, &sub.choices_metavar(), "");
-            for c in &sub.commands {
+            for c in sub.shown_commands() {
                 items.push_str(&layout.item(4, c.name, &c.help));
             }
             sections.push(format!("{}:\n{items}", sub.title));
         }
         out.push_str(&sections.join("\n"));
+        if let Some(e) = &self.epilog {
+            out.push('\n');
+            out.push_str(&wrap(e, width.max(11)).join("\n"));
+            out.push('\n');
+        }
         out
+    }
+
+    /// The arguments help and usage show.
+    fn shown_args(&self) -> impl Iterator<Item = &Arg> {
+        self.args.iter().filter(|a| !a.hidden)
     }
 
     /// argparse's `_format_usage`, after `usage: `.
     fn usage_body(&self, width: usize) -> String {
         let opt_usage: Vec<String> = self
-            .args
-            .iter()
-            .filter(|a| !a.is_positional() && !a.hidden)
+            .shown_args()
+            .filter(|a| !a.is_positional())
             .map(|a| {
                 let part = if a.takes_value() {
                     format!("{} {}", a.flags[0], a.shown_values())
@@ -670,9 +708,8 @@ impl Parser {
             })
             .collect();
         let mut pos_usage: Vec<String> = self
-            .args
-            .iter()
-            .filter(|a| a.is_positional() && !a.hidden)
+            .shown_args()
+            .filter(|a| a.is_positional())
             .map(|a| match a.nargs {
                 Nargs::One => a.shown_metavar(),
                 Nargs::Optional => format!("[{}]", a.shown_metavar()),
@@ -733,8 +770,12 @@ impl Parser {
 
 impl Subcommands {
     fn choices_metavar(&self) -> String {
-        let names: Vec<&str> = self.commands.iter().map(|c| c.name).collect();
+        let names: Vec<&str> = self.shown_commands().map(|c| c.name).collect();
         format!("{{{}}}", names.join(","))
+    }
+
+    fn shown_commands(&self) -> impl Iterator<Item = &Command> {
+        self.commands.iter().filter(|c| !c.hidden)
     }
 }
 
@@ -815,6 +856,58 @@ mod tests {
         assert!(p
             .format_help()
             .contains("  -d DOCS [DOCS ...], --docs DOCS [DOCS ...]\n"));
+    }
+
+    /// What Python 3.11's argparse prints for a parser with an option of
+    /// `help=SUPPRESS` (`--hid`), and which a hidden command joins: neither
+    /// is shown in help, usage or the "invalid choice" list, both work.
+    #[test]
+    fn hidden_options_and_commands_work_unseen() {
+        let p = Parser::new("p")
+            .arg(Arg::value(&["--a"], "x"))
+            .arg(Arg::value(&["--hid"], "never shown").hidden())
+            .arg(Arg::value(&["-c"], "y"))
+            .subcommands("T", "d")
+            .command("one", "o", |p| p)
+            .hidden_command("mine", "never shown", |p| p.arg(Arg::flag(&["--z"], "z")))
+            .epilog("Example: p one");
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            p.format_help(),
+            "usage: p [-h] [--a A] [-c C] {one} ...\n\noptions:\n  -h, --help  show this help \
+             message and exit\n  --a A       x\n  -c C        y\n\nT:\n  {one}\n    one       \
+             o\n\nExample: p one\n"
+        );
+        let m = p.parse(&args(&["--hid", "v", "mine", "--z"])).unwrap();
+        assert_eq!(m.value("hid"), Some("v"));
+        assert_eq!(
+            p.parse(&args(&["--hid=w", "one"])).unwrap().value("hid"),
+            Some("w")
+        );
+        // Not an abbreviation of the hidden one: `--h` is `--help` alone.
+        assert!(matches!(p.parse(&args(&["--h"])), Err(Exit::Help(_))));
+        let Err(Exit::Error(e)) = p.parse(&args(&["--hi", "one"])) else {
+            panic!("--hi accepted");
+        };
+        assert!(
+            e.ends_with("p: error: unrecognized arguments: --hi\n"),
+            "{e}"
+        );
+        assert!(m.command().unwrap().1.flag("z"));
+        let Err(Exit::Error(e)) = p.parse(&args(&["--hid"])) else {
+            panic!("accepted");
+        };
+        assert_eq!(
+            e,
+            "usage: p [-h] [--a A] [-c C] {one} ...\np: error: argument --hid: expected one argument\n"
+        );
+        let Err(Exit::Error(e)) = p.parse(&args(&["two"])) else {
+            panic!("accepted");
+        };
+        assert!(
+            e.ends_with("p: error: argument d: invalid choice: 'two' (choose from 'one')\n"),
+            "{e}"
+        );
     }
 
     #[test]

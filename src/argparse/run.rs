@@ -208,8 +208,7 @@ impl Run<'_, '_> {
         let name = &strings[0];
         let Some(cmd) = sub.commands.iter().find(|c| c.name == name.as_str()) else {
             let names: Vec<String> = sub
-                .commands
-                .iter()
+                .shown_commands()
                 .map(|c| python_str_repr(c.name))
                 .collect();
             return Err(Stop::Usage(format!(
