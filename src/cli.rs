@@ -9,7 +9,6 @@
 //! cloud-init's own.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::argparse::{os_error, Arg, Matches, Nargs, Parser};
@@ -126,7 +125,7 @@ fn command_line(prog: &str) -> Parser {
         .command(
             "query",
             "Query standardized instance metadata from the command line.",
-            query_args,
+            crate::query::args,
         )
         .command(
             "cloud-id",
@@ -251,6 +250,15 @@ fn command_line(prog: &str) -> Parser {
                     &["-w", "--wait"],
                     "Block waiting on cloud-init to complete",
                 ))
+                // cloudboot's own, hidden: `status --help` stays 22.4's.
+                .arg(
+                    Arg::flag(
+                        &["--modules"],
+                        "Also list each stage's modules (ran, skipped or failed, and \
+                         why) and the warnings it found (cloudboot only)",
+                    )
+                    .hidden(),
+                )
             },
         )
         .command(
@@ -446,42 +454,6 @@ fn image_args(p: Parser) -> Parser {
     )
 }
 
-fn query_args(p: Parser) -> Parser {
-    p.arg(Arg::flag(
-        &["-d", "--debug"],
-        "Add verbose messages during template render",
-    ))
-    .arg(Arg::value(
-        &["-i", "--instance-data"],
-        "Path to instance-data.json file. Default is /run/cloud-init/instance-data.json",
-    ))
-    .arg(Arg::flag(
-        &["-l", "--list-keys"],
-        "List query keys available at the provided instance-data <varname>.",
-    ))
-    .arg(Arg::value(
-        &["-u", "--user-data"],
-        "Path to user-data file. Default is /var/lib/cloud/instance/user-data.txt",
-    ))
-    .arg(Arg::value(
-        &["-v", "--vendor-data"],
-        "Path to vendor-data file. Default is /var/lib/cloud/instance/vendor-data.txt",
-    ))
-    .arg(Arg::positional(
-        "varname",
-        Nargs::Optional,
-        "A dot-delimited specific variable to query from instance-data. For example: \
-         v1.local_hostname. If the value is not JSON serializable, it will be \
-         base64-encoded and will contain the prefix \"ci-b64:\". ",
-    ))
-    .arg(Arg::flag(&["-a", "--all"], "Dump all available instance-data").dest("dump_all"))
-    .arg(Arg::value(
-        &["-f", "--format"],
-        "Optionally specify a custom output format string. Any instance-data variable \
-         can be specified between double-curly braces. For example -f \"{{ v2.cloud_name }}\"",
-    ))
-}
-
 /// `cloud-init analyze`'s verbs and options (`analyze/__main__.py:get_parser`,
 /// its help texts verbatim), and cloudboot's `plot`.
 fn analyze_args(p: Parser) -> Parser {
@@ -647,9 +619,9 @@ pub fn main(prog: &str, argv: Vec<String>) -> i32 {
             _ => run_live(&args, Stage::Config, false),
         },
         "single" => cmd_single(&args, sub),
-        "status" => cmd_status(&args, sub),
+        "status" => status::run(&args.root, sub),
         "clean" => cmd_clean(&args, sub),
-        "query" => cmd_query(&args, sub),
+        "query" => crate::query::run(&args.root, sub),
         "cloud-id" => crate::cloud_id::run(&args.root, sub),
         "plan" => cmd_plan(&args, sub),
         "schema" => cmd_schema(&args, sub),
@@ -752,11 +724,34 @@ fn options(args: &Args) -> Options {
     }
 }
 
+/// The exit code of a stage, `boot` or `plan` that found `errors`: 0 for
+/// none, else 1.
+///
+/// 22.4's `main` exits with the stage's number of errors (`status_wrapper`
+/// returns `len(errors)`; `sys.exit(n)` leaves `n & 0xff` to the shell), so
+/// two errors exit 2, argparse's usage-error code, and 256 exit 0. Units
+/// and scripts only ask zero or not (systemd marks the unit failed either
+/// way), so cloudboot answers 1 for any number of errors and keeps 2 for
+/// usage errors; the errors themselves are in status.json and the log.
+///
+/// Every code the command line exits with:
+///
+/// | code | meaning |
+/// |------|---------|
+/// | 0 | done; `status`: not run, running, done or disabled; `single`: ran, or already ran per its semaphore |
+/// | 1 | failed: a stage, `boot` or `plan` with errors; `status`: error; `single`: the module failed, does not exist or is not implemented by cloudboot; `query`, `schema`, `clean`, `analyze`, `devel`, `net`, `install` errors; `doctor`/`seal`: findings left |
+/// | 2 | usage error (argparse's: an unknown option, a missing or bad value), `seal --root /` without `--force`; `cloud-id`: disabled (22.4's code) |
+/// | 3 | `cloud-id`: not run (22.4's code); `doctor`/`seal`: the image cannot be read |
+/// | other | `per`: the command's own exit code (126/127 when it cannot be run) |
 fn exit_code(errors: usize) -> i32 {
-    errors.min(255) as i32
+    if errors == 0 {
+        0
+    } else {
+        1
+    }
 }
 
-/// Runs one stage live; exit code = its number of errors. Each error was
+/// Runs one stage live; exit code 1 if it had errors ([`exit_code`]). Each error was
 /// logged where it was found; the stage's record in status.json lists them.
 fn run_live(args: &Args, stage: Stage, modules_only: bool) -> i32 {
     let root = Root::new(&args.root);
@@ -779,54 +774,28 @@ fn run_live(args: &Args, stage: Stage, modules_only: bool) -> i32 {
     exit_code(report.errors.len())
 }
 
+/// `single`: one module, as the engine runs it; [`crate::single`] says
+/// what happened and decides the exit code as 22.4 does.
 fn cmd_single(args: &Args, m: &Matches) -> i32 {
     let name = m.value("name").expect("--name is required by the parser");
     let freq = m.value("frequency").and_then(Frequency::parse_short);
     let module_args = m.values("module_args").to_vec();
+    if let Some(refusal) = crate::single::not_implemented(name) {
+        eprintln!("{refusal}");
+        return 1;
+    }
     let root = Root::new(&args.root);
     let Some(map) = checked_stage_map(args, &root) else {
         return 1;
     };
     let mut target = live_target(&root);
     let mut engine = Engine::new(&mut target, map, options(args));
+    if m.flag("report") {
+        crate::events::begin_single(name);
+    }
     let (code, report) = engine.single(name, freq, module_args);
-    if let Some(m) = report.modules.first() {
-        tracing::info!("single {}: {} ({})", m.name, m.result.as_str(), m.reason);
-    }
-    code
-}
-
-fn cmd_status(args: &Args, m: &Matches) -> i32 {
-    let long = m.flag("long");
-    let format = m.value("format").unwrap_or_default();
-    let fs = RealFs {
-        root: Root::new(&args.root),
-    };
-    let paths = Paths::default();
-    let mut d = status::details(&fs, &paths);
-    if m.flag("wait") {
-        while matches!(d.status, "not run" | "running") {
-            if format == "tabular" {
-                print!(".");
-                let _ = std::io::stdout().flush();
-            }
-            std::thread::sleep(std::time::Duration::from_millis(250));
-            d = status::details(&fs, &paths);
-        }
-        if format == "tabular" {
-            println!();
-        }
-    }
-    match format {
-        "tabular" => print!("{}", d.tabular(long)),
-        // JSON is valid YAML; cloud-init's YAML output carries the same keys.
-        _ => println!("{}", d.json(long)),
-    }
-    if d.status == "error" {
-        1
-    } else {
-        0
-    }
+    crate::events::end_stage();
+    crate::single::report(name, code, &report)
 }
 
 fn cmd_clean(args: &Args, m: &Matches) -> i32 {
@@ -847,165 +816,6 @@ fn cmd_clean(args: &Args, m: &Matches) -> i32 {
         0
     } else {
         1
-    }
-}
-
-/// The description `cloud-init query` prints with its help when it is given
-/// nothing to do (`cmd/query.py`'s docstring).
-const QUERY_DESCRIPTION: &str = "Query standardized instance metadata provided to machine, \
-returning a JSON structure. Some instance-data values may be binary on some platforms, such \
-as userdata and vendordata. Attempt to decompress and decode UTF-8 any binary values. Any \
-binary values in the instance metadata will be base64-encoded and prefixed with \"ci-b64:\" \
-in the output. userdata and, where applicable, vendordata may be provided to the machine \
-gzip-compressed (and therefore as binary data). query will attempt to decompress these to a \
-string before emitting the JSON output; if this fails, they are treated as binary.";
-
-/// user-data or vendor-data as `query` shows it: text, else gunzipped text
-/// (`cmd/query.py:load_userdata`).
-fn userdata_text(bytes: Vec<u8>) -> String {
-    match String::from_utf8(bytes) {
-        Ok(s) => s,
-        Err(e) => {
-            let bytes = e.into_bytes();
-            let mut out = Vec::new();
-            let gz =
-                std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut out);
-            String::from_utf8_lossy(if gz.is_ok() { &out } else { &bytes }).into_owned()
-        }
-    }
-}
-
-/// `cloud-init query`: a key, the keys under one (`--list-keys`), all of it
-/// (`--all`), or a jinja format string (`--format`) over the instance data.
-fn cmd_query(args: &Args, m: &Matches) -> i32 {
-    let key = m.value("varname").filter(|k| !k.is_empty());
-    let format = m.value("format").filter(|f| !f.is_empty());
-    let list_keys = m.flag("list_keys");
-    if !m.flag("dump_all") && !list_keys && key.is_none() && format.is_none() {
-        eprintln!("ERROR: Expected one of the options: --all, --format, --list-keys or varname");
-        print!(
-            "{}",
-            query_args(Parser::new("query").description(QUERY_DESCRIPTION)).format_help()
-        );
-        return 1;
-    }
-    let root = Root::new(&args.root);
-    let fs = RealFs { root: root.clone() };
-    let paths = Paths::default();
-    let privileged = crate::exec::privileged();
-    let sensitive = paths.runpath("instance-data-sensitive.json");
-    let public = paths.runpath("instance-data.json");
-    let file = m.value("instance_data").map(PathBuf::from);
-    let bytes = match &file {
-        Some(f) => fs::read(f).ok(),
-        None if privileged => fs.read(&sensitive).ok().or_else(|| fs.read(&public).ok()),
-        None => fs.read(&public).ok(),
-    };
-    let Some(mut data) = bytes.and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-    else {
-        eprintln!(
-            "ERROR: Missing instance-data file: {}",
-            file.unwrap_or(if privileged { sensitive } else { public })
-                .display()
-        );
-        return 1;
-    };
-    for (k, dest, name) in [
-        ("userdata", "user_data", "user-data.txt"),
-        ("vendordata", "vendor_data", "vendor-data.txt"),
-    ] {
-        let given = m.value(dest).map(PathBuf::from);
-        let shown = given
-            .clone()
-            .unwrap_or_else(|| paths.instance_link().join(name));
-        data[k] = if !privileged {
-            serde_json::Value::from(format!(
-                "<redacted for non-root user> file:{}",
-                shown.display()
-            ))
-        } else if let Some(path) = given {
-            // A file named on the command line must be there.
-            match fs::read(&path) {
-                Ok(b) => serde_json::Value::from(userdata_text(b)),
-                Err(e) => {
-                    eprintln!("ERROR: cannot read {}: {e}", path.display());
-                    return 1;
-                }
-            }
-        } else {
-            serde_json::Value::from(fs.read(&shown).map(userdata_text).unwrap_or_default())
-        };
-    }
-    if let Some(fmt) = format {
-        return query_format(fmt, &data);
-    }
-    let mut value = &data;
-    if let Some(k) = key {
-        for part in k.split('.') {
-            let next = value.get(part).or_else(|| {
-                value.as_object().and_then(|o| {
-                    o.iter()
-                        .find(|(kk, _)| kk.replace('-', "_") == part)
-                        .map(|(_, v)| v)
-                })
-            });
-            match next {
-                Some(v) => value = v,
-                None => {
-                    eprintln!("ERROR: Undefined instance-data key '{k}'");
-                    return 1;
-                }
-            }
-        }
-    }
-    if list_keys {
-        match value.as_object() {
-            Some(o) => {
-                let mut keys: Vec<&String> = o.keys().collect();
-                keys.sort();
-                for k in keys {
-                    println!("{k}");
-                }
-            }
-            None => {
-                eprintln!(
-                    "ERROR: --list-keys provided but '{}' is not a dict",
-                    key.unwrap_or_default()
-                );
-                return 1;
-            }
-        }
-    } else {
-        match value {
-            serde_json::Value::String(s) => println!("{s}"),
-            other => println!("{}", py::json::dumps(other, 1)),
-        }
-    }
-    0
-}
-
-/// `query --format`: the string rendered as a jinja template over the
-/// instance data, as cloud-init's `render_jinja_payload` does.
-fn query_format(fmt: &str, data: &serde_json::Value) -> i32 {
-    match crate::jinja::render(fmt, &crate::jinja::instance_vars(data)) {
-        Ok((text, missing)) => {
-            if !missing.is_empty() {
-                let names: Vec<String> = missing.iter().map(|m| format!("'{m}'")).collect();
-                eprintln!(
-                    "WARNING: Could not render jinja template variables in file 'query commandline': {}",
-                    names.join(", ")
-                );
-            }
-            if text.is_empty() {
-                return 1;
-            }
-            println!("{text}");
-            0
-        }
-        Err(e) => {
-            eprintln!("WARNING: Ignoring jinja template for query commandline: {e}");
-            1
-        }
     }
 }
 
@@ -1113,7 +923,7 @@ fn cmd_schema(args: &Args, m: &Matches) -> i32 {
 }
 
 /// `plan`: what a boot would do, stage by stage. Exits as a boot would:
-/// with the number of errors it found.
+/// 1 if it found errors ([`exit_code`]).
 fn cmd_plan(args: &Args, m: &Matches) -> i32 {
     let stages = match m.value("stage").map(Stage::parse) {
         Some(Some(stage)) => vec![stage],

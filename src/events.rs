@@ -47,8 +47,8 @@ impl Outcome {
 /// (`init-local`, `init-network`, `modules-config`, ...), its description,
 /// and the worst outcome of its sub-events so far.
 struct Current {
-    stage: &'static str,
-    description: &'static str,
+    stage: String,
+    description: String,
     worst: Outcome,
 }
 
@@ -75,8 +75,19 @@ pub fn stage_reporter(mode: &str) -> Option<(&'static str, &'static str)> {
 /// A stage begins: its sub-events are written under its name from now on.
 pub fn begin_stage(mode: &str) {
     *current() = stage_reporter(mode).map(|(stage, description)| Current {
-        stage,
-        description,
+        stage: stage.to_string(),
+        description: description.to_string(),
+        worst: Outcome::Success,
+    });
+}
+
+/// `single --name NAME --report`: its events are written under
+/// `single/NAME` ("running single module NAME"), as 22.4's `main` names
+/// that reporter; without `--report` 22.4 writes none, nor does cloudboot.
+pub fn begin_single(name: &str) {
+    *current() = Some(Current {
+        stage: format!("single/{name}"),
+        description: format!("running single module {name}"),
         worst: Outcome::Success,
     });
 }

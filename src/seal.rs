@@ -25,7 +25,8 @@ use std::collections::BTreeSet;
 const MAX_FIXES: usize = 256;
 
 /// Exit codes: 0 sealed (nothing left that seal could fix), 1 findings
-/// left or a fix failed, 2 the image could not be read or seal refused.
+/// left or a fix failed, 2 seal refused to run on / (a usage error, as
+/// argparse's), 3 the image could not be read.
 pub fn run(root: &Root, options: Options, dry_run: bool, force: bool) -> i32 {
     if root.is_host_root() && !force && !dry_run {
         eprintln!(
@@ -53,7 +54,7 @@ pub fn run(root: &Root, options: Options, dry_run: bool, force: bool) -> i32 {
             Ok(image) => doctor::examine(&image),
             Err(e) => {
                 eprintln!("cloudboot seal: {e}");
-                return 2;
+                return 3;
             }
         };
         let next = findings

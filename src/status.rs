@@ -397,8 +397,8 @@ pub fn details(fs: &dyn FsView, paths: &Paths) -> Details {
 }
 
 impl Details {
-    /// `cloud-init status [--long]` tabular output (plus cloudboot's module
-    /// lines under `--long`).
+    /// `cloud-init status [--long]`'s tabular output, as 22.4 prints it
+    /// (`TABULAR_LONG_TMPL`).
     pub fn tabular(&self, long: bool) -> String {
         let mut s = format!("status: {}\n", self.status);
         if long {
@@ -407,34 +407,44 @@ impl Details {
                 s.push_str(&format!("last_update: {}\n", self.last_update));
             }
             s.push_str(&format!("detail:\n{}\n", self.description));
-            if !self.warnings.is_empty() {
-                s.push_str("warnings:\n");
-                for w in &self.warnings {
-                    s.push_str(&format!("  {w}\n"));
-                }
+        }
+        s
+    }
+
+    /// cloudboot's own lines after the tabular output (`status --modules`):
+    /// the warnings the stages found and each stage's modules, ran, skipped
+    /// or failed and why.
+    pub fn tabular_modules(&self) -> String {
+        let mut s = String::new();
+        if !self.warnings.is_empty() {
+            s.push_str("warnings:\n");
+            for w in &self.warnings {
+                s.push_str(&format!("  {w}\n"));
             }
-            if !self.modules.is_empty() {
-                s.push_str("modules:\n");
-                for (mode, lines) in &self.modules {
-                    s.push_str(&format!("  {mode}:\n"));
-                    if lines.is_empty() {
-                        s.push_str("    (no modules)\n");
+        }
+        if !self.modules.is_empty() {
+            s.push_str("modules:\n");
+            for (mode, lines) in &self.modules {
+                s.push_str(&format!("  {mode}:\n"));
+                if lines.is_empty() {
+                    s.push_str("    (no modules)\n");
+                }
+                for l in lines {
+                    s.push_str(&format!("    {}: {}", l.name, l.result));
+                    if !l.reason.is_empty() {
+                        s.push_str(&format!(" ({})", l.reason));
                     }
-                    for l in lines {
-                        s.push_str(&format!("    {}: {}", l.name, l.result));
-                        if !l.reason.is_empty() {
-                            s.push_str(&format!(" ({})", l.reason));
-                        }
-                        s.push('\n');
-                    }
+                    s.push('\n');
                 }
             }
         }
         s
     }
 
-    /// `--format json` (cloud-init's keys; `modules` added with `--long`).
-    pub fn json(&self, long: bool) -> String {
+    /// 22.4's `details_dict`: its keys, and the same again under
+    /// `schemas.1`; with `modules`, cloudboot's `modules` and `warnings`
+    /// keys too (`status --modules`).
+    fn dict(&self, modules: bool) -> J {
         let mut d = json!({
             "datasource": self.datasource,
             "boot_status_code": self.boot_status_code,
@@ -445,7 +455,7 @@ impl Details {
         });
         d["schemas"] = json!({"1": d.clone()});
         d["_schema_version"] = J::from("1");
-        if long {
+        if modules {
             let mut m = serde_json::Map::new();
             for (mode, lines) in &self.modules {
                 m.insert(
@@ -459,7 +469,66 @@ impl Details {
             d["modules"] = J::Object(m);
             d["warnings"] = J::from(self.warnings.clone());
         }
-        py::json::dumps(&d, 2)
+        d
+    }
+
+    /// `--format json`: `json.dumps(details_dict, indent=2, sort_keys=True)`.
+    pub fn json(&self, modules: bool) -> String {
+        py::json::dumps(&self.dict(modules), 2)
+    }
+
+    /// `--format yaml`: `safeyaml.dumps(details_dict)` (`---` ... `...`).
+    pub fn yaml(&self, modules: bool) -> String {
+        crate::yaml::dump_cloud_config(&crate::value::Value::from_json(&self.dict(modules)))
+    }
+}
+
+/// `cloud-init status`: 22.4's `handle_status_args` on the root's
+/// `/run/cloud-init`, its output byte for byte (tests/status_parity.rs);
+/// `--modules` (cloudboot only) adds each stage's modules and warnings.
+/// Exit 1 for `error`, else 0, as 22.4.
+pub fn run(root: &Path, m: &crate::argparse::Matches) -> i32 {
+    use std::io::Write;
+    let long = m.flag("long");
+    let modules = m.flag("modules");
+    let format = m.value("format").unwrap_or("tabular");
+    let fs = crate::rootfs::RealFs {
+        root: crate::rootfs::Root::new(root),
+    };
+    let paths = Paths::default();
+    let mut d = details(&fs, &paths);
+    let mut out = std::io::stdout();
+    if m.flag("wait") {
+        while matches!(d.status, "not run" | "running") {
+            if format == "tabular" {
+                let _ = out.write_all(b".");
+                let _ = out.flush();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(250));
+            d = details(&fs, &paths);
+        }
+    }
+    let text = match format {
+        "json" => format!("{}\n", d.json(modules)),
+        "yaml" => format!("{}\n", d.yaml(modules)),
+        _ => {
+            // 22.4 starts the status line on a new line after --wait's dots
+            // (whether or not it printed any).
+            let prefix = if m.flag("wait") { "\n" } else { "" };
+            let extra = if modules {
+                d.tabular_modules()
+            } else {
+                String::new()
+            };
+            format!("{prefix}{}{extra}", d.tabular(long))
+        }
+    };
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+    if d.status == "error" {
+        1
+    } else {
+        0
     }
 }
 

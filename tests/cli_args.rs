@@ -167,10 +167,10 @@ fn query_f_renders_a_format_string() {
     // An undefined variable is shown as cloud-init shows it, and said.
     let out = m.run(&["query", "--format={{ v1.nope }}"]);
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(text(&out.stdout), "CI_MISSING_JINJA_VAR/v1.nope\n");
+    assert_eq!(text(&out.stdout), "CI_MISSING_JINJA_VAR/nope\n");
     assert_eq!(
         text(&out.stderr),
-        "WARNING: Could not render jinja template variables in file 'query commandline': 'v1.nope'\n"
+        "WARNING: Could not render jinja template variables in file 'query commandline': 'nope'\n"
     );
 }
 

@@ -68,18 +68,6 @@ const NOT_YET: &[(&str, &str, Gap, &str)] = &[
          (`/usr/bin/cloud-init 22.4.2-cloudboot0.1.0`: awk's $2 and $NF still read 22.4.2), by design",
     ),
     (
-        "query",
-        "--list-keys",
-        Gap::Partial,
-        "no top-level aliases of the v1 keys (availability_zone, cloud_name, instance_id, ...)",
-    ),
-    (
-        "query",
-        "--all",
-        Gap::Partial,
-        "no top-level aliases of the v1 keys (availability_zone, cloud_name, instance_id, ...)",
-    ),
-    (
         "analyze",
         "",
         Gap::Partial,
@@ -110,12 +98,6 @@ const NOT_YET: &[(&str, &str, Gap, &str)] = &[
         "`-O network-manager`: no NetworkManager renderer yet (exit 1, saying so)",
     ),
     ("devel render", "*", Gap::Missing, "no devel render"),
-    (
-        "status",
-        "--format",
-        Gap::Partial,
-        "`--format yaml` prints JSON (22.4 prints YAML); json and tabular are the same",
-    ),
     (
         "schema",
         "--docs",

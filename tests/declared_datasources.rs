@@ -66,7 +66,7 @@ fn the_hetzner_example_boots_an_instance() {
          [declared=/etc/cloudboot/datasources.d/hetzner.yaml][url=http://169.254.169.254/hetzner/v1/]\n"
     );
     assert!(m
-        .run_ok(&["status", "--long"], 0)
+        .run_ok(&["status", "--long", "--modules"], 0)
         .contains("DataSourceHetznerDescribed"));
     // Read in the local stage, once.
     assert_eq!(

@@ -39,7 +39,7 @@ fn hotplug_asked_for_installs_the_rule_and_query_says_enabled() {
     );
     assert_eq!(m.mode(RULES), 0o644);
     assert_eq!(query(&m), "enabled\n");
-    let status = m.run_ok(&["status", "--long"], 0);
+    let status = m.run_ok(&["status", "--long", "--modules"], 0);
     assert!(status.contains("install_hotplug"), "{status}");
 }
 

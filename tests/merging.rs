@@ -154,7 +154,7 @@ fn a_bad_merge_how_drops_the_part_and_names_the_token() {
     m.run_ok(&["init", "--local"], 0);
     m.run_ok(&["init"], 1);
     m.run_ok(&["modules", "--mode=config"], 0);
-    let status = m.run_ok(&["status", "--long"], 1);
+    let status = m.run_ok(&["status", "--long", "--modules"], 1);
     assert!(
         status.contains("user-data (/var/lib/cloud/seed/nocloud/user-data): Failed at merging in cloud config part")
             && status.contains("'bogus'"),

@@ -57,7 +57,7 @@ fn wrong_types_fail_the_module_naming_file_and_line() {
         "#cloud-config\nrandom_seed:\n  file: 5\nssh_key_console_blacklist: {a: 1}\n",
     );
     m.boot_expecting(&[0, 1, 0, 1]);
-    let status = m.run_ok(&["status", "--long"], 1);
+    let status = m.run_ok(&["status", "--long", "--modules"], 1);
     for want in [
         "seed_random: user-data, line 3, column 3: random_seed.file: expected a string, found int (5)",
         "keys_to_console: user-data, line 4, column 1: ssh_key_console_blacklist: expected a list or a string or null, found dict",

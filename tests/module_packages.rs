@@ -199,7 +199,7 @@ fn a_package_is_installed_from_a_local_apt_repository_in_the_debian_root() {
     let status = Command::new(BIN)
         .arg("--root")
         .arg(copy.root())
-        .args(["status", "--long"])
+        .args(["status", "--long", "--modules"])
         .output()
         .unwrap();
     let status = String::from_utf8_lossy(&status.stdout);

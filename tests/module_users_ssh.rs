@@ -445,7 +445,7 @@ fn secrets_stay_out_of_plans_and_logs() {
         let output = m.read("/var/log/cloud-init-output.log");
         let status = m.read("/var/lib/cloud/data/status.json");
         let long =
-            String::from_utf8_lossy(&m.run(&["status", "--long", "--format", "json"]).stdout)
+            String::from_utf8_lossy(&m.run(&["status", "--modules", "--format", "json"]).stdout)
                 .into_owned();
         assert!(long.contains("users"), "{case}: {long}");
         for s in &found {

@@ -40,7 +40,7 @@ fn resolv_conf_is_skipped_on_debian_unless_unverified_modules_names_it() {
             .status,
         "unchanged"
     );
-    let status = m.run_ok(&["status", "--long"], 0);
+    let status = m.run_ok(&["status", "--long", "--modules"], 0);
     assert!(
         status.contains("resolv_conf: skipped (not verified on distro 'debian'"),
         "{status}"

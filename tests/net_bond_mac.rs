@@ -227,7 +227,7 @@ fn a_boot_keeps_each_member_s_own_mac() {
                 &format!("system_info:\n  network:\n    renderers: [{renderer}]\n"),
             );
             m.run_ok(&["init", "--local"], 0);
-            let status = m.run_ok(&["status", "--long"], 0);
+            let status = m.run_ok(&["status", "--long", "--modules"], 0);
             assert!(
                 status.contains(&format!("with the {renderer} renderer")),
                 "{status}"

@@ -108,7 +108,7 @@ fn a_centos6_image_gets_every_nic_of_network_data_json() {
     );
     assert!(!network.contains("old.example"), "{network}");
     assert!(network.contains("NETWORKING=yes"), "{network}");
-    let status = m.run_ok(&["status", "--long"], 0);
+    let status = m.run_ok(&["status", "--long", "--modules"], 0);
     assert!(
         status.contains("network: ran (applied network config from ds (new instance) with the sysconfig renderer"),
         "{status}"
@@ -161,7 +161,7 @@ fn a_centos7_image_gets_every_nic_of_network_data_json() {
     assert!(m
         .read(&format!("{scripts}/route-eth2"))
         .contains("ADDRESS0=10.30.0.0"));
-    let status = m.run_ok(&["status", "--long"], 0);
+    let status = m.run_ok(&["status", "--long", "--modules"], 0);
     assert!(status.contains("with the sysconfig renderer"), "{status}");
 }
 
@@ -203,7 +203,7 @@ fn a_snapshot_s_stale_cloud_init_ifcfg_files_go_and_hand_written_ones_stay() {
     assert!(m
         .read(&format!("{scripts}/ifcfg-eth0"))
         .contains("IPADDR=203.0.113.10"));
-    let status = m.run_ok(&["status", "--long"], 0);
+    let status = m.run_ok(&["status", "--long", "--modules"], 0);
     assert!(status.contains("network: ran"), "{status}");
 }
 
@@ -246,7 +246,7 @@ fn network_config_disabled_in_cloud_cfg_writes_nothing() {
     m.boot();
     assert!(!m.exists("/etc/network/interfaces.d/50-cloud-init"));
     assert!(!m.exists("/etc/sysconfig/network-scripts"));
-    let status = m.run_ok(&["status", "--long"], 0);
+    let status = m.run_ok(&["status", "--long", "--modules"], 0);
     assert!(
         status.contains("network: skipped (network config is disabled by system_cfg)"),
         "{status}"

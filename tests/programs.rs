@@ -55,7 +55,7 @@ fn a_failing_script_fails_the_module_but_not_the_others() {
     m.run_ok(&["modules", "--mode=final"], 1);
     assert_eq!(m.read("/var/tmp/part"), "script-ran\n");
     assert_eq!(m.read("/var/tmp/runcmd"), "runcmd-ran\n");
-    let status = m.run_ok(&["status", "--long"], 1);
+    let status = m.run_ok(&["status", "--long", "--modules"], 1);
     assert!(
         status.contains("scripts_user: Runparts: 1 failures (part-001) in 2 attempted commands"),
         "{status}"
@@ -119,7 +119,7 @@ fn a_stage_killed_mid_module_leaves_no_semaphore_and_the_module_runs_again() {
     assert_eq!(m.read("/var/tmp/after"), "after\n");
     assert!(!m.exists("/var/tmp/completed"));
     assert!(is_sem_content(&m.read(sem)));
-    let status = m.run_ok(&["status", "--long"], 1);
+    let status = m.run_ok(&["status", "--long", "--modules"], 1);
     assert!(
         status.contains("scripts/runcmd was cut short by a crash or power loss"),
         "{status}"

@@ -97,7 +97,7 @@ fn vendor_scripts_run_behind_the_configured_prefix() {
     m.install_busybox();
     m.boot();
     assert_eq!(m.read("/var/tmp/log"), "vendor VIA_PREFIX=yes\n");
-    let status = m.run_ok(&["status", "--long"], 0);
+    let status = m.run_ok(&["status", "--long", "--modules"], 0);
     assert!(status.contains("scripts_vendor: ran"), "{status}");
 }
 

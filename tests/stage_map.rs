@@ -108,7 +108,7 @@ fn cloud_cfg_lists_decide_which_modules_run_where() {
     // The semaphore follows the spelling in the list, as cloud-init's does.
     assert!(m.exists("/var/lib/cloud/instances/iid-test-1/sem/config_write_files"));
     assert!(m.exists("/var/lib/cloud/instances/iid-test-1/sem/config_scripts_user"));
-    let status = m.run_ok(&["status", "--long"], 0);
+    let status = m.run_ok(&["status", "--long", "--modules"], 0);
     assert!(
         status.contains("landscape: skipped (cloudboot has no module named 'landscape')"),
         "{status}"
@@ -132,7 +132,7 @@ fn cloud_cfg_list_order_is_kept_unless_an_edge_says_otherwise() {
         "cloud_final_modules: [scripts_user, write_files_deferred]\n",
     );
     m.boot();
-    let status = m.run_ok(&["status", "--format", "json", "--long"], 0);
+    let status = m.run_ok(&["status", "--format", "json", "--modules"], 0);
     let j: serde_json::Value = serde_json::from_str(&status).unwrap();
     let names: Vec<&str> = j["modules"]["modules-final"]
         .as_array()

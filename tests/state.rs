@@ -160,7 +160,7 @@ fn second_boot_skips_per_instance_modules_and_says_why() {
             "log lacks the skip of {module}"
         );
     }
-    let status = m.run_ok(&["status", "--long"], 0);
+    let status = m.run_ok(&["status", "--long", "--modules"], 0);
     assert!(status.starts_with("status: done\n"), "{status}");
     assert!(
         status.contains("write_files: skipped (already ran (freq=once-per-instance): semaphore /var/lib/cloud/instances/iid-test-1/sem/config_write_files written "),
@@ -241,7 +241,7 @@ fn modules_without_their_keys_are_skipped_without_a_semaphore() {
     assert!(!m.exists("/var/lib/cloud/instances/iid-test-1/sem/config_write_files"));
     assert!(!m.exists("/var/lib/cloud/instances/iid-test-1/sem/config_write_files_deferred"));
     assert!(m.exists("/var/lib/cloud/instances/iid-test-1/sem/config_runcmd"));
-    let status = m.run_ok(&["status", "--long"], 0);
+    let status = m.run_ok(&["status", "--long", "--modules"], 0);
     assert!(
         status.contains("write_files: skipped (no applicable config: none of write_files is set)"),
         "{status}"
@@ -279,7 +279,7 @@ fn semaphores_left_by_cloud_init_are_honoured() {
         m.read(&format!("{i}/sem/config_write_files")),
         "812: 1700000000.25\n"
     );
-    let status = m.run_ok(&["status", "--long"], 0);
+    let status = m.run_ok(&["status", "--long", "--modules"], 0);
     assert!(
         status.contains("write_files: skipped (already ran (freq=once-per-instance): semaphore /var/lib/cloud/instances/iid-test-1/sem/config_write_files written 2023-11-14 22:13:20 UTC by pid 812)"),
         "{status}"
@@ -387,7 +387,7 @@ fn status_reports_errors_and_query_reads_instance_data() {
     m.run_ok(&["modules", "--mode=final"], 0);
     let status = m.run_ok(&["status"], 1);
     assert_eq!(status, "status: error\n");
-    let long = m.run_ok(&["status", "--long"], 1);
+    let long = m.run_ok(&["status", "--long", "--modules"], 1);
     assert!(
         long.contains(
             "runcmd: user-data, line 2, column 1: runcmd: expected a list, found int (5)"

@@ -10,7 +10,7 @@ fn seed_bytes(m: &Machine, meta: &str, user: &[u8]) {
 }
 
 fn status_long(m: &Machine) -> String {
-    String::from_utf8_lossy(&m.run(&["status", "--long"]).stdout).into_owned()
+    String::from_utf8_lossy(&m.run(&["status", "--long", "--modules"]).stdout).into_owned()
 }
 
 /// MIME built by Python's email package: a script, cloud-config, a

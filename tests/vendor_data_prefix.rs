@@ -84,7 +84,7 @@ fn an_integer_in_the_prefix_runs_as_its_digits() {
     let m = vendor_machine("#cloud-config\nvendor_data: {prefix: [timeout, 30]}\n");
     m.boot();
     assert_eq!(m.read("/var/tmp/log"), "vendor-script-ran\n");
-    let status = m.run_ok(&["status", "--long"], 0);
+    let status = m.run_ok(&["status", "--long", "--modules"], 0);
     assert!(status.contains("scripts_vendor: ran"), "{status}");
 }
 
