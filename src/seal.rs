@@ -25,8 +25,7 @@ use std::collections::BTreeSet;
 const MAX_FIXES: usize = 256;
 
 /// Exit codes: 0 sealed (nothing left that seal could fix), 1 findings
-/// left or a fix failed, 2 seal refused to run on / (a usage error, as
-/// argparse's), 3 the image could not be read.
+/// left or a fix failed, 2 the image could not be read or seal refused.
 pub fn run(root: &Root, options: Options, dry_run: bool, force: bool) -> i32 {
     if root.is_host_root() && !force && !dry_run {
         eprintln!(
@@ -54,7 +53,7 @@ pub fn run(root: &Root, options: Options, dry_run: bool, force: bool) -> i32 {
             Ok(image) => doctor::examine(&image),
             Err(e) => {
                 eprintln!("cloudboot seal: {e}");
-                return 3;
+                return 2;
             }
         };
         let next = findings

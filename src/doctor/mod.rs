@@ -159,7 +159,7 @@ pub struct Image<'a> {
     pub options: Options,
 }
 
-/// The image could not be read at all (exit code 3).
+/// The image could not be read at all (exit code 2).
 #[derive(Debug, thiserror::Error)]
 #[error("cannot read the image at {root}: {why}")]
 pub struct Unreadable {
@@ -334,14 +334,14 @@ pub fn render_json(root: &Path, findings: &[Finding]) -> J {
 }
 
 /// `doctor`: examines the image at `root`, prints the findings; exit 0
-/// clean, 1 findings, 3 unreadable (2 is argparse's usage error).
+/// clean, 1 findings, 2 unreadable.
 pub fn run(root: &Root, options: Options, json: bool) -> i32 {
     let fs = crate::rootfs::RealFs { root: root.clone() };
     let image = match Image::read(&fs, root, options) {
         Ok(image) => image,
         Err(e) => {
             eprintln!("cloudboot doctor: {e}");
-            return 3;
+            return 2;
         }
     };
     let findings = examine(&image);
