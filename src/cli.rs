@@ -888,8 +888,8 @@ fn cmd_schema(args: &Args, m: &Matches) -> i32 {
             "Cloud config schema errors: format-l1.c1: File {name} needs to begin with \"#cloud-config\""
         ));
     }
-    let (doc, locate) = match crate::yaml::load(&content, &name) {
-        Ok(doc) => (doc, crate::schema::Locator::for_document(&name, &content)),
+    let doc = match crate::yaml::load(&content, &name) {
+        Ok(doc) => doc,
         Err(e) => {
             return fail(format!(
                 "Cloud config schema errors: format-l{}.c{}: File {name} is not valid yaml. {}",
@@ -899,27 +899,16 @@ fn cmd_schema(args: &Args, m: &Matches) -> i32 {
             ))
         }
     };
-    let problems = crate::schema::check_document(&doc, &crate::modules::schemas());
-    let shown = |p: &crate::schema::Problem| match locate.line_of(&p.path) {
-        Some((l, c)) => format!("{} (line {l}, column {c}): {}", p.path, p.message),
-        None => format!("{}: {}", p.path, p.message),
-    };
-    for p in problems
-        .iter()
-        .filter(|p| p.severity == crate::schema::Severity::Warning)
-    {
-        eprintln!("Warning: {}", shown(p));
-    }
-    let errors: Vec<String> = problems
-        .iter()
-        .filter(|p| p.severity != crate::schema::Severity::Warning)
-        .map(shown)
-        .collect();
-    if !errors.is_empty() {
-        return fail(format!("Cloud config schema errors: {}", errors.join(", ")));
-    }
-    println!("Valid cloud-config: {name}");
-    0
+    let (code, out, err) = crate::schema::strict::report(
+        &doc,
+        &content,
+        &name,
+        m.flag("annotate"),
+        &crate::modules::schemas(),
+    );
+    print!("{out}");
+    eprint!("{err}");
+    code
 }
 
 /// `plan`: what a boot would do, stage by stage. Exits as a boot would:

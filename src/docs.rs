@@ -179,6 +179,7 @@ fn mapping_fields_of_map(ty: &Ty) -> Option<&'static [Field]> {
 /// `(``a``/``b``)`, `object`, `string/null`.
 pub fn type_doc(ty: &Ty) -> String {
     match ty {
+        Ty::Strict(inner, _) => type_doc(inner),
         Ty::Any => "any".into(),
         Ty::Str | Ty::StrOrBytes => "string".into(),
         Ty::Bool => "boolean".into(),

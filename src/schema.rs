@@ -13,6 +13,8 @@
 
 use crate::value::Value;
 
+pub mod strict;
+
 /// The shape a value must have.
 #[derive(Debug)]
 pub enum Ty {
@@ -40,6 +42,25 @@ pub enum Ty {
     /// A mapping with any keys.
     AnyMap,
     OneOf(&'static [Ty]),
+    /// `inner`, plus a constraint cloud-init 22.4's JSON schema has. Only
+    /// the `schema` command checks it ([`strict`]); at boot a module reads
+    /// what it can, as 22.4's boot only warns about schema errors.
+    Strict(&'static Ty, Rule),
+}
+
+/// A constraint of 22.4's JSON schema beyond the type (see [`Ty::Strict`]).
+#[derive(Debug)]
+pub enum Rule {
+    /// `minItems`: "[] is too short".
+    MinItems(usize),
+    /// `minLength`: "'' is too short".
+    MinLength(usize),
+    /// `enum` (exact, case-sensitive): "'x' is not one of ['a', 'b']".
+    OneOfStrs(&'static [&'static str]),
+    /// A hand-written matcher for a `pattern` or a `oneOf` form: returns
+    /// 22.4's message after the value's repr ("is not valid under any of
+    /// the given schemas"), or None when the value is fine.
+    Check(fn(&Value) -> Option<&'static str>),
 }
 
 /// One key of a mapping.
@@ -48,6 +69,9 @@ pub struct Field {
     pub name: &'static str,
     pub ty: Ty,
     pub required: bool,
+    /// 22.4's deprecation text ("Dropped after April 2027. Use ..."),
+    /// reported by the `schema` command as `DEPRECATED: <text>`.
+    pub deprecated: Option<&'static str>,
 }
 
 impl Field {
@@ -56,6 +80,15 @@ impl Field {
             name,
             ty,
             required: false,
+            deprecated: None,
+        }
+    }
+
+    /// This key, deprecated in 22.4 with `text`.
+    pub const fn deprecated(self, text: &'static str) -> Field {
+        Field {
+            deprecated: Some(text),
+            ..self
         }
     }
 
@@ -64,6 +97,7 @@ impl Field {
             name,
             ty,
             required: true,
+            deprecated: None,
         }
     }
 }
@@ -266,6 +300,7 @@ fn ty_name(t: &Ty) -> String {
         Ty::List(_) | Ty::Entries(_) => "a list".into(),
         Ty::Map(_) | Ty::MapPart(_) | Ty::AnyMap => "a mapping".into(),
         Ty::OneOf(ts) => ts.iter().map(ty_name).collect::<Vec<_>>().join(" or "),
+        Ty::Strict(t, _) => ty_name(t),
     }
 }
 
@@ -281,6 +316,7 @@ fn shape_matches(t: &Ty, v: &Value) -> bool {
         (Ty::List(_) | Ty::Entries(_), Value::Seq(_)) => true,
         (Ty::Map(_) | Ty::MapPart(_) | Ty::AnyMap, Value::Map(_)) => true,
         (Ty::OneOf(ts), v) => ts.iter().any(|t| shape_matches(t, v)),
+        (Ty::Strict(t, _), v) => shape_matches(t, v),
         _ => false,
     }
 }
@@ -328,6 +364,7 @@ fn check_value(t: &Ty, v: &Value, path: &str, out: &mut Vec<Problem>) {
                 check_value(t, v, path, out);
             }
         }
+        (Ty::Strict(t, _), v) => check_value(t, v, path, out),
         _ => {}
     }
 }

@@ -1,0 +1,306 @@
+//! The `schema` command's check, worded as cloud-init 22.4's JSON schema
+//! validation words it (`jsonschema`'s messages, paths joined with `.`,
+//! sorted by path), with the constraints ([`Rule`]) and deprecations the
+//! modules declare. Boot does not use it: 22.4's boot only warns about
+//! schema errors, and cloudboot's boot keeps its type check
+//! ([`super::check_fields`]).
+
+use super::{Field, Rule, Ty, ENGINE_FIELDS};
+use crate::value::{python_str_repr, Value};
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Seg {
+    Idx(usize),
+    Key(String),
+}
+
+/// One finding: the key path as segments, and 22.4's message.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finding {
+    path: Vec<Seg>,
+    pub message: String,
+}
+
+impl Finding {
+    /// `a.b.0`, as 22.4 prints it.
+    pub fn dotted(&self) -> String {
+        self.path
+            .iter()
+            .map(|s| match s {
+                Seg::Idx(i) => i.to_string(),
+                Seg::Key(k) => k.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join(".")
+    }
+
+    /// `a.b[0]`, as [`crate::yaml::Marks`] records it.
+    fn mark_path(&self) -> String {
+        let mut out = String::new();
+        for s in &self.path {
+            match s {
+                Seg::Idx(i) => out.push_str(&format!("[{i}]")),
+                Seg::Key(k) => {
+                    if !out.is_empty() {
+                        out.push('.');
+                    }
+                    out.push_str(k);
+                }
+            }
+        }
+        out
+    }
+}
+
+#[derive(Default)]
+pub struct Findings {
+    pub errors: Vec<Finding>,
+    pub deprecations: Vec<Finding>,
+}
+
+/// jsonschema's name of a type.
+fn json_type(t: &Ty) -> Option<&'static str> {
+    Some(match t {
+        Ty::Str | Ty::StrOrBytes | Ty::Enum(_) => "string",
+        Ty::Bool => "boolean",
+        Ty::Int => "integer",
+        Ty::Null => "null",
+        Ty::List(_) | Ty::Entries(_) => "array",
+        Ty::Map(_) | Ty::MapPart(_) | Ty::AnyMap => "object",
+        Ty::Strict(t, _) => return json_type(t),
+        Ty::Any | Ty::OneOf(_) => return None,
+    })
+}
+
+fn py_list(items: &[&str]) -> String {
+    let inner: Vec<String> = items.iter().map(|s| python_str_repr(s)).collect();
+    format!("[{}]", inner.join(", "))
+}
+
+struct Walker<'a> {
+    path: Vec<Seg>,
+    out: &'a mut Findings,
+}
+
+impl Walker<'_> {
+    fn error(&mut self, message: String) {
+        let f = Finding {
+            path: self.path.clone(),
+            message,
+        };
+        if !self.out.errors.contains(&f) {
+            self.out.errors.push(f);
+        }
+    }
+
+    fn value(&mut self, t: &Ty, v: &Value) {
+        if !super::shape_matches(t, v) {
+            let msg = match json_type(t) {
+                Some(name) => format!("{} is not of type '{name}'", v.python_repr()),
+                None => format!(
+                    "{} is not valid under any of the given schemas",
+                    v.python_repr()
+                ),
+            };
+            self.error(msg);
+            return;
+        }
+        match (t, v) {
+            (Ty::Strict(inner, rule), v) => {
+                self.value(inner, v);
+                let bad = match (rule, v) {
+                    (Rule::MinItems(n), Value::Seq(items)) if items.len() < *n => {
+                        Some("is too short".to_string())
+                    }
+                    (Rule::MinLength(n), Value::Str(s)) if s.chars().count() < *n => {
+                        Some("is too short".to_string())
+                    }
+                    (Rule::OneOfStrs(allowed), v)
+                        if !v.as_str().is_some_and(|s| allowed.contains(&s)) =>
+                    {
+                        Some(format!("is not one of {}", py_list(allowed)))
+                    }
+                    (Rule::Check(f), v) => f(v).map(str::to_string),
+                    _ => None,
+                };
+                if let Some(bad) = bad {
+                    self.error(format!("{} {bad}", v.python_repr()));
+                }
+            }
+            (Ty::List(item) | Ty::Entries(item), Value::Seq(items)) => {
+                for (i, it) in items.iter().enumerate() {
+                    self.path.push(Seg::Idx(i));
+                    self.value(item, it);
+                    self.path.pop();
+                }
+            }
+            (Ty::Map(fields), Value::Map(map)) => {
+                self.fields(fields, v);
+                let extra: Vec<String> = map
+                    .iter()
+                    .map(|(k, _)| k)
+                    .filter(|k| !fields.iter().any(|f| k.as_str() == Some(f.name)))
+                    .map(|k| k.python_repr())
+                    .collect();
+                if !extra.is_empty() {
+                    let verb = if extra.len() == 1 { "was" } else { "were" };
+                    self.error(format!(
+                        "Additional properties are not allowed ({} {verb} unexpected)",
+                        extra.join(", ")
+                    ));
+                }
+            }
+            (Ty::MapPart(fields), Value::Map(_)) => self.fields(fields, v),
+            (Ty::OneOf(ts), v) => {
+                // jsonschema reports a `oneOf` that no alternative satisfies
+                // as a whole, not the alternatives' own errors.
+                if let Some(t) = ts.iter().find(|t| super::shape_matches(t, v)) {
+                    let mut mine = Findings::default();
+                    let mut w = Walker {
+                        path: self.path.clone(),
+                        out: &mut mine,
+                    };
+                    w.value(t, v);
+                    self.out.deprecations.extend(mine.deprecations);
+                    if !mine.errors.is_empty() {
+                        self.error(format!(
+                            "{} is not valid under any of the given schemas",
+                            v.python_repr()
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn fields(&mut self, fields: &[Field], v: &Value) {
+        let Some(map) = v.as_map() else { return };
+        for f in fields {
+            if f.required && map.get(f.name).is_none() {
+                self.error(format!(
+                    "{} is a required property",
+                    python_str_repr(f.name)
+                ));
+            }
+        }
+        for f in fields {
+            let Some(val) = map.get(f.name) else { continue };
+            self.path.push(Seg::Key(f.name.to_string()));
+            if let Some(text) = f.deprecated {
+                let d = Finding {
+                    path: self.path.clone(),
+                    message: format!("DEPRECATED: {text}"),
+                };
+                if !self.out.deprecations.contains(&d) {
+                    self.out.deprecations.push(d);
+                }
+            }
+            self.value(&f.ty, val);
+            self.path.pop();
+        }
+    }
+}
+
+/// Checks a cloud-config document as 22.4's `schema` command does: the
+/// engine's keys and every module's; keys nobody declares are not reported
+/// at the top level (22.4's schema allows them there).
+pub fn check(doc: &Value, modules: &[&[Field]]) -> Findings {
+    let mut out = Findings::default();
+    let mut w = Walker {
+        path: Vec::new(),
+        out: &mut out,
+    };
+    w.fields(ENGINE_FIELDS, doc);
+    for m in modules {
+        w.fields(m, doc);
+    }
+    // Python's `sorted(..., key=lambda e: e.path)`: stable, by segments.
+    out.errors.sort_by(|a, b| a.path.cmp(&b.path));
+    out.deprecations.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}
+
+fn joined(fs: &[Finding]) -> String {
+    fs.iter()
+        .map(|f| format!("{}: {}", f.dotted(), f.message))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What `cloud-init schema -c FILE [--annotate]` prints for a parsed
+/// cloud-config: `(exit code, stdout, stderr)`.
+pub fn report(
+    doc: &Value,
+    text: &[u8],
+    name: &str,
+    annotate: bool,
+    modules: &[&[Field]],
+) -> (i32, String, String) {
+    let found = check(doc, modules);
+    let valid = format!("Valid cloud-config: {name}\n");
+    if found.errors.is_empty() && found.deprecations.is_empty() {
+        return (0, valid, String::new());
+    }
+    if annotate {
+        let mut out = annotated(text, name, &found);
+        out.push('\n');
+        if found.errors.is_empty() {
+            out.push_str(&valid);
+        }
+        return (0, out, String::new());
+    }
+    let mut out = format!(
+        "Cloud config schema deprecations: {}\n",
+        joined(&found.deprecations)
+    );
+    if found.errors.is_empty() {
+        out.push_str(&valid);
+        return (0, out, String::new());
+    }
+    let err = format!(
+        "Error:\nCloud config schema errors: {}\n",
+        joined(&found.errors)
+    );
+    (1, out, err)
+}
+
+/// 22.4's `_Annotator`: each line with problems gets `\t\t# E1,D1`, then
+/// the footers list them.
+fn annotated(text: &[u8], name: &str, found: &Findings) -> String {
+    let marks = crate::yaml::load_marked(text, name)
+        .map(|(_, m)| m)
+        .unwrap_or_default();
+    let line_of = |f: &Finding| marks.get(&f.mark_path()).map(|(l, _)| l);
+    let text = String::from_utf8_lossy(text);
+    let mut lines = Vec::new();
+    let (mut efoot, mut dfoot) = (Vec::new(), Vec::new());
+    for (n, line) in text.split('\n').enumerate() {
+        let mut labels = Vec::new();
+        for f in found.errors.iter().filter(|f| line_of(f) == Some(n + 1)) {
+            let label = format!("E{}", efoot.len() + 1);
+            efoot.push(format!("# {label}: {}", f.message));
+            labels.push(label);
+        }
+        for f in found
+            .deprecations
+            .iter()
+            .filter(|f| line_of(f) == Some(n + 1))
+        {
+            let label = format!("D{}", dfoot.len() + 1);
+            dfoot.push(format!("# {label}: {}", f.message));
+            labels.push(label);
+        }
+        if labels.is_empty() {
+            lines.push(line.to_string());
+        } else {
+            lines.push(format!("{line}\t\t# {}", labels.join(",")));
+        }
+    }
+    for (title, foot) in [("Errors", efoot), ("Deprecations", dfoot)] {
+        if !foot.is_empty() {
+            lines.push(format!("# {title}: -------------\n{}\n\n", foot.join("\n")));
+        }
+    }
+    lines.join("\n")
+}
