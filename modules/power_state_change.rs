@@ -54,8 +54,14 @@ use crate::module::prelude::*;
 pub struct PowerStateChange;
 
 static POWER_STATE_FIELDS: &[Field] = &[
-    Field::opt("delay", Ty::Any),
-    Field::req("mode", Ty::Enum(MODES)),
+    Field::opt("delay", Ty::Strict(&Ty::Any, Rule::Check(delay_form))),
+    Field::req(
+        "mode",
+        Ty::Strict(
+            &Ty::Enum(MODES),
+            Rule::OneOfStrs(&["poweroff", "reboot", "halt"]),
+        ),
+    ),
     Field::opt("message", Ty::OneOf(&[Ty::Str, Ty::Null])),
     // Anything Python's float() takes (a numeric string too), checked below.
     Field::opt("timeout", Ty::Any),
@@ -64,6 +70,21 @@ static POWER_STATE_FIELDS: &[Field] = &[
         Ty::OneOf(&[Ty::Str, Ty::Bool, Ty::List(&Ty::Any)]),
     ),
 ];
+
+/// 22.4's `delay`: a non-negative integer, `now`, or (deprecated) a string
+/// of digits with an optional `+` (`^\\+?[0-9]+$`).
+fn delay_form(v: &Value) -> Verdict {
+    match v {
+        Value::Int(n) if *n >= 0 => Verdict::Fine,
+        Value::Str(s) if s == "now" => Verdict::Fine,
+        Value::Str(s) if crate::schema::all_digits(s.strip_prefix('+').unwrap_or(s)) => {
+            Verdict::Deprecated(
+                "Use of string for this value will be dropped after April 2027. Use ``now`` or integer type.",
+            )
+        }
+        _ => Verdict::Bad("is not valid under any of the given schemas"),
+    }
+}
 
 static INFO: ModuleInfo = ModuleInfo {
     name: "power_state_change",

@@ -16,7 +16,11 @@ static INFO: ModuleInfo = ModuleInfo {
     frequency: Frequency::Instance,
     activate_by: &["runcmd"],
     keys: &["runcmd"],
-    schema: &[Field::opt("runcmd", Ty::List(&COMMAND))],
+    // 22.4: `minItems: 1` (`runcmd: []` is an error to `schema`, nothing to boot).
+    schema: &[Field::opt(
+        "runcmd",
+        Ty::Strict(&Ty::List(&COMMAND), Rule::MinItems(1)),
+    )],
     summary: "run commands late in boot (written here, run by scripts_user)",
 };
 

@@ -94,6 +94,15 @@ static CHPASSWD: &[Field] = &[
     Field::opt("users", Ty::Any),
 ];
 
+/// What the `schema` command checks of `chpasswd`, as 22.4's schema: only
+/// `expire` by type (a boolean is no secret), the rest unquoted as above;
+/// other keys are unknown (`additionalProperties: false`).
+static CHPASSWD_SCHEMA: &[Field] = &[
+    Field::opt("expire", Ty::Bool),
+    Field::opt("list", Ty::Any),
+    Field::opt("users", Ty::Any),
+];
+
 static INFO: ModuleInfo = ModuleInfo {
     name: "set_passwords",
     aliases: &[],
@@ -101,7 +110,10 @@ static INFO: ModuleInfo = ModuleInfo {
     activate_by: &[],
     keys: &["chpasswd", "password", "ssh_pwauth"],
     schema: &[
-        Field::opt("chpasswd", Ty::Any),
+        Field::opt(
+            "chpasswd",
+            Ty::Strict(&Ty::Any, Rule::As(&Ty::Map(CHPASSWD_SCHEMA))),
+        ),
         Field::opt("password", Ty::Any),
         Field::opt("ssh_pwauth", Ty::Any),
     ],

@@ -46,6 +46,19 @@ use crate::modules::shared::staged::Staged;
 
 pub struct Ssh;
 
+/// 22.4's schema for `ssh_genkeytypes` entries (the `schema` command's; the
+/// module itself skips an unknown type with cloud-init's warning).
+static KEY_TYPE: Ty = Ty::Strict(
+    &Ty::Str,
+    Rule::OneOfStrs(&["dsa", "ecdsa", "ed25519", "rsa"]),
+);
+
+/// 22.4's `ssh_publish_hostkeys` (`additionalProperties: false`).
+static PUBLISH_HOSTKEYS: &[Field] = &[
+    Field::opt("enabled", Ty::Bool),
+    Field::opt("blacklist", Ty::List(&Ty::Str)),
+];
+
 static INFO: ModuleInfo = ModuleInfo {
     name: "ssh",
     aliases: &[],
@@ -64,14 +77,23 @@ static INFO: ModuleInfo = ModuleInfo {
     ],
     schema: &[
         Field::opt("ssh_deletekeys", Ty::Any),
-        Field::opt("ssh_keys", Ty::Any),
-        Field::opt("ssh_genkeytypes", Ty::Any),
+        Field::opt("ssh_keys", Ty::Strict(&Ty::Any, Rule::As(&Ty::AnyMap))),
+        Field::opt(
+            "ssh_genkeytypes",
+            Ty::Strict(&Ty::Any, Rule::As(&Ty::List(&KEY_TYPE))),
+        ),
         Field::opt("ssh_quiet_keygen", Ty::Any),
-        Field::opt("ssh_publish_hostkeys", Ty::Any),
+        Field::opt(
+            "ssh_publish_hostkeys",
+            Ty::Strict(&Ty::Any, Rule::As(&Ty::Map(PUBLISH_HOSTKEYS))),
+        ),
         Field::opt("disable_root", Ty::Any),
-        Field::opt("disable_root_opts", Ty::Any),
+        Field::opt("disable_root_opts", Ty::Strict(&Ty::Any, Rule::As(&Ty::Str))),
         Field::opt("allow_public_ssh_keys", Ty::Any),
-        Field::opt("ssh_authorized_keys", Ty::Any),
+        Field::opt(
+            "ssh_authorized_keys",
+            Ty::Strict(&Ty::Any, Rule::As(&Ty::List(&Ty::Str))),
+        ),
     ],
     summary: "host keys, and the default user's and root's authorized keys",
 };

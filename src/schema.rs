@@ -57,10 +57,30 @@ pub enum Rule {
     MinLength(usize),
     /// `enum` (exact, case-sensitive): "'x' is not one of ['a', 'b']".
     OneOfStrs(&'static [&'static str]),
-    /// A hand-written matcher for a `pattern` or a `oneOf` form: returns
+    /// A hand-written matcher for a `pattern` or a `oneOf` form (see
+    /// [`Verdict`]).
+    Check(fn(&Value) -> Verdict),
+    /// 22.4's schema declares this narrower shape (a boolean where the
+    /// module also takes the strings its code reads): the `schema` command
+    /// checks the value against it instead of the boot type.
+    As(&'static Ty),
+}
+
+/// What a [`Rule::Check`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Fine,
+    /// Valid, through a form 22.4 marks deprecated: its text.
+    Deprecated(&'static str),
     /// 22.4's message after the value's repr ("is not valid under any of
-    /// the given schemas"), or None when the value is fine.
-    Check(fn(&Value) -> Option<&'static str>),
+    /// the given schemas").
+    Bad(&'static str),
+}
+
+/// Matches a regex subset shape: `^\+?[0-9]+$` and such are written as
+/// small functions where the rules use them; this one is `[0-9]+`.
+pub fn all_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// One key of a mapping.

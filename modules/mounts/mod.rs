@@ -106,9 +106,41 @@ pub struct Mounts;
 
 static SWAP: &[Field] = &[
     Field::opt("filename", Ty::Any),
-    Field::opt("size", Ty::Any),
-    Field::opt("maxsize", Ty::Any),
+    Field::opt("size", Ty::Strict(&Ty::Any, Rule::Check(swap_size))),
+    Field::opt("maxsize", Ty::Strict(&Ty::Any, Rule::Check(swap_maxsize))),
 ];
+
+/// 22.4's `^([0-9]+)?\\.?[0-9]+[BKMGT]$`: digits, an optional `.`, digits
+/// (at least one after the dot), a unit.
+fn human_size(s: &str) -> bool {
+    let Some(num) = s.strip_suffix(['B', 'K', 'M', 'G', 'T']) else {
+        return false;
+    };
+    match num.split_once('.') {
+        Some((int, frac)) => {
+            (int.is_empty() || crate::schema::all_digits(int)) && crate::schema::all_digits(frac)
+        }
+        None => crate::schema::all_digits(num),
+    }
+}
+
+/// 22.4's `swap.size`: `auto`, an integer or a human size.
+fn swap_size(v: &Value) -> Verdict {
+    match v {
+        Value::Int(_) => Verdict::Fine,
+        Value::Str(s) if s == "auto" || human_size(s) => Verdict::Fine,
+        _ => Verdict::Bad("is not valid under any of the given schemas"),
+    }
+}
+
+/// 22.4's `swap.maxsize`: an integer or a human size.
+fn swap_maxsize(v: &Value) -> Verdict {
+    match v {
+        Value::Int(_) => Verdict::Fine,
+        Value::Str(s) if human_size(s) => Verdict::Fine,
+        _ => Verdict::Bad("is not valid under any of the given schemas"),
+    }
+}
 
 static INFO: ModuleInfo = ModuleInfo {
     name: "mounts",

@@ -5,7 +5,7 @@
 //! schema errors, and cloudboot's boot keeps its type check
 //! ([`super::check_fields`]).
 
-use super::{Field, Rule, Ty, ENGINE_FIELDS};
+use super::{Field, Rule, Ty, Verdict, ENGINE_FIELDS};
 use crate::value::{python_str_repr, Value};
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -94,6 +94,9 @@ impl Walker<'_> {
     }
 
     fn value(&mut self, t: &Ty, v: &Value) {
+        if let Ty::Strict(inner, rule) = t {
+            return self.rule(inner, rule, v);
+        }
         if !super::shape_matches(t, v) {
             let msg = match json_type(t) {
                 Some(name) => format!("{} is not of type '{name}'", v.python_repr()),
@@ -106,27 +109,6 @@ impl Walker<'_> {
             return;
         }
         match (t, v) {
-            (Ty::Strict(inner, rule), v) => {
-                self.value(inner, v);
-                let bad = match (rule, v) {
-                    (Rule::MinItems(n), Value::Seq(items)) if items.len() < *n => {
-                        Some("is too short".to_string())
-                    }
-                    (Rule::MinLength(n), Value::Str(s)) if s.chars().count() < *n => {
-                        Some("is too short".to_string())
-                    }
-                    (Rule::OneOfStrs(allowed), v)
-                        if !v.as_str().is_some_and(|s| allowed.contains(&s)) =>
-                    {
-                        Some(format!("is not one of {}", py_list(allowed)))
-                    }
-                    (Rule::Check(f), v) => f(v).map(str::to_string),
-                    _ => None,
-                };
-                if let Some(bad) = bad {
-                    self.error(format!("{} {bad}", v.python_repr()));
-                }
-            }
             (Ty::List(item) | Ty::Entries(item), Value::Seq(items)) => {
                 for (i, it) in items.iter().enumerate() {
                     self.path.push(Seg::Idx(i));
@@ -153,8 +135,15 @@ impl Walker<'_> {
             (Ty::MapPart(fields), Value::Map(_)) => self.fields(fields, v),
             (Ty::OneOf(ts), v) => {
                 // jsonschema reports a `oneOf` that no alternative satisfies
-                // as a whole, not the alternatives' own errors.
-                if let Some(t) = ts.iter().find(|t| super::shape_matches(t, v)) {
+                // as a whole, not the alternatives' own errors. A mapping
+                // alternative is checked key by key: cloudboot's `OneOf` of
+                // a mapping and null is mostly 22.4's plain `object` (null
+                // being cloudboot's "unset"), whose errors are the keys'.
+                let t = ts.iter().find(|t| super::shape_matches(t, v));
+                if let Some(t @ (Ty::Map(_) | Ty::MapPart(_))) = t {
+                    return self.value(t, v);
+                }
+                if let Some(t) = t {
                     let mut mine = Findings::default();
                     let mut w = Walker {
                         path: self.path.clone(),
@@ -171,6 +160,44 @@ impl Walker<'_> {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// `inner`'s check, then the rule (jsonschema checks every keyword of a
+    /// schema: a wrong type and an `enum` miss are two errors).
+    fn rule(&mut self, inner: &Ty, rule: &Rule, v: &Value) {
+        if let Rule::As(t) = rule {
+            return self.value(t, v);
+        }
+        self.value(inner, v);
+        let bad = match (rule, v) {
+            (Rule::MinItems(n), Value::Seq(items)) if items.len() < *n => {
+                Some("is too short".to_string())
+            }
+            (Rule::MinLength(n), Value::Str(s)) if s.chars().count() < *n => {
+                Some("is too short".to_string())
+            }
+            (Rule::OneOfStrs(allowed), v) if !v.as_str().is_some_and(|s| allowed.contains(&s)) => {
+                Some(format!("is not one of {}", py_list(allowed)))
+            }
+            (Rule::Check(f), v) => match f(v) {
+                Verdict::Fine => None,
+                Verdict::Bad(msg) => Some(msg.to_string()),
+                Verdict::Deprecated(text) => {
+                    let d = Finding {
+                        path: self.path.clone(),
+                        message: format!("DEPRECATED: {text}"),
+                    };
+                    if !self.out.deprecations.contains(&d) {
+                        self.out.deprecations.push(d);
+                    }
+                    None
+                }
+            },
+            _ => None,
+        };
+        if let Some(bad) = bad {
+            self.error(format!("{} {bad}", v.python_repr()));
         }
     }
 
