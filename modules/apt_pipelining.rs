@@ -21,7 +21,14 @@ static INFO: ModuleInfo = ModuleInfo {
         "apt_pipelining",
         // 22.4's schema lists only `none`, `unchanged` and `os` as strings;
         // its code also takes `"0"` to `"5"`, and warns of the others.
-        Ty::OneOf(&[Ty::Int, Ty::Bool, Ty::Str]),
+        Ty::Strict(
+            &Ty::OneOf(&[Ty::Int, Ty::Bool, Ty::Str]),
+            Rule::As(&Ty::OneOf(&[
+                Ty::Int,
+                Ty::Bool,
+                Ty::Strict(&Ty::Str, Rule::OneOfStrs(&["none", "unchanged", "os"])),
+            ])),
+        ),
     )],
     summary: "set apt's HTTP pipeline depth (apt_pipelining: false, os or 0-5)",
 };

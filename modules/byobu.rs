@@ -32,7 +32,10 @@ static INFO: ModuleInfo = ModuleInfo {
     frequency: Frequency::Instance,
     activate_by: &[],
     keys: &["byobu_by_default"],
-    schema: &[Field::opt("byobu_by_default", Ty::Enum(VALUES))],
+    schema: &[Field::opt(
+        "byobu_by_default",
+        Ty::Strict(&Ty::Enum(VALUES), Rule::OneOfStrs(VALUES)),
+    )],
     summary: "enable or disable byobu at login, system-wide or for the default user",
 };
 

@@ -29,6 +29,14 @@ static CA_CERTS_KEYS: &[Field] = &[
     ),
 ];
 
+/// 22.4's `ca_certs.properties`.
+static CA_CERTS_SCHEMA: &[Field] = &[
+    Field::opt("remove_defaults", Ty::Bool),
+    Field::opt("remove-defaults", Ty::Bool)
+        .deprecated("Dropped after April 2027. Use ``remove_defaults``."),
+    Field::opt("trusted", Ty::List(&Ty::Str)),
+];
+
 static INFO: ModuleInfo = ModuleInfo {
     name: "ca_certs",
     aliases: &[],
@@ -36,8 +44,15 @@ static INFO: ModuleInfo = ModuleInfo {
     activate_by: &["ca_certs", "ca-certs"],
     keys: &["ca_certs", "ca-certs"],
     schema: &[
-        Field::opt("ca_certs", Ty::Map(CA_CERTS_KEYS)),
-        Field::opt("ca-certs", Ty::Map(CA_CERTS_KEYS)),
+        Field::opt(
+            "ca_certs",
+            Ty::Strict(&Ty::Map(CA_CERTS_KEYS), Rule::As(&Ty::Map(CA_CERTS_SCHEMA))),
+        ),
+        Field::opt(
+            "ca-certs",
+            Ty::Strict(&Ty::Map(CA_CERTS_KEYS), Rule::As(&Ty::Map(CA_CERTS_SCHEMA))),
+        )
+        .deprecated("Dropped after April 2027. Use ``ca_certs``."),
     ],
     summary: "add trusted CA certificates (ca_certs.trusted), remove the defaults",
 };

@@ -25,7 +25,8 @@ static INFO: ModuleInfo = ModuleInfo {
     keys: &["disable_ec2_metadata"],
     schema: &[Field::opt(
         "disable_ec2_metadata",
-        Ty::OneOf(&[Ty::Bool, Ty::Str]),
+        // 22.4's schema: a boolean (the module also reads its strings).
+        Ty::Strict(&Ty::OneOf(&[Ty::Bool, Ty::Str]), Rule::As(&Ty::Bool)),
     )],
     summary: "reject the route to the EC2 metadata service (169.254.169.254)",
 };

@@ -43,6 +43,9 @@ static SSH: &[Field] = &[Field::opt(
     Ty::OneOf(&[Ty::Bool, Ty::Str]),
 )];
 
+/// 22.4's schema of `ssh`: `emit_keys_to_console` required, a boolean.
+static SSH_SCHEMA: &[Field] = &[Field::req("emit_keys_to_console", Ty::Bool)];
+
 static INFO: ModuleInfo = ModuleInfo {
     name: "keys_to_console",
     aliases: &[],
@@ -54,9 +57,15 @@ static INFO: ModuleInfo = ModuleInfo {
         "ssh_key_console_blacklist",
     ],
     schema: &[
-        Field::opt("ssh", Ty::Map(SSH)),
-        Field::opt("ssh_fp_console_blacklist", TYPE_LIST),
-        Field::opt("ssh_key_console_blacklist", TYPE_LIST),
+        Field::opt("ssh", Ty::Strict(&Ty::Map(SSH), Rule::As(&Ty::Map(SSH_SCHEMA)))),
+        Field::opt(
+            "ssh_fp_console_blacklist",
+            Ty::Strict(&TYPE_LIST, Rule::As(&Ty::List(&Ty::Str))),
+        ),
+        Field::opt(
+            "ssh_key_console_blacklist",
+            Ty::Strict(&TYPE_LIST, Rule::As(&Ty::List(&Ty::Str))),
+        ),
     ],
     summary: "print the SSH host keys and their fingerprints to the console",
 };

@@ -23,7 +23,10 @@ static INFO: ModuleInfo = ModuleInfo {
     schema: &[
         // 22.4's schema says string; its code also takes `false` (the
         // documented way to turn the module off), so a boolean is no error.
-        Field::opt("locale", Ty::OneOf(&[Ty::Str, Ty::Bool])),
+        Field::opt(
+            "locale",
+            Ty::Strict(&Ty::OneOf(&[Ty::Str, Ty::Bool]), Rule::As(&Ty::Str)),
+        ),
         Field::opt("locale_configfile", Ty::Str),
     ],
     summary: "set the system locale (default: the system's, else en_US.UTF-8)",

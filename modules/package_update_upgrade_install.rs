@@ -38,6 +38,15 @@ const REBOOT_KEYS: [&str; 2] = ["apt_reboot_if_required", "package_reboot_if_req
 /// `get_cfg_option_bool`, which takes "yes", "on", "1" too.
 const FLAG: Ty = Ty::OneOf(&[Ty::Bool, Ty::Str]);
 
+/// 22.4's `[name, version]` entry: exactly two items (`minItems`,
+/// `maxItems` 2).
+fn name_and_version(v: &Value) -> Verdict {
+    match v.as_seq() {
+        Some(items) if items.len() != 2 => Verdict::Bad("is not valid"),
+        _ => Verdict::Fine,
+    }
+}
+
 static INFO: ModuleInfo = ModuleInfo {
     name: "package_update_upgrade_install",
     aliases: &[],
@@ -64,18 +73,40 @@ static INFO: ModuleInfo = ModuleInfo {
         // package layer (which names the entry), not here.
         Field::opt(
             "packages",
-            Ty::OneOf(&[
-                Ty::List(&Ty::OneOf(&[Ty::Str, Ty::List(&Ty::Any)])),
-                Ty::Str,
-                Ty::Null,
-            ]),
+            Ty::Strict(
+                &Ty::OneOf(&[
+                    Ty::List(&Ty::OneOf(&[Ty::Str, Ty::List(&Ty::Any)])),
+                    Ty::Str,
+                    Ty::Null,
+                ]),
+                Rule::As(&Ty::Strict(
+                    &Ty::List(&Ty::OneOf(&[
+                        Ty::Strict(&Ty::List(&Ty::Str), Rule::Check(name_and_version)),
+                        Ty::Str,
+                    ])),
+                    Rule::MinItems(1),
+                )),
+            ),
         ),
-        Field::opt("package_update", FLAG),
-        Field::opt("package_upgrade", FLAG),
-        Field::opt("package_reboot_if_required", FLAG),
-        Field::opt("apt_update", FLAG),
-        Field::opt("apt_upgrade", FLAG),
-        Field::opt("apt_reboot_if_required", FLAG),
+        Field::opt("package_update", Ty::Strict(&FLAG, Rule::As(&Ty::Bool))),
+        Field::opt("package_upgrade", Ty::Strict(&FLAG, Rule::As(&Ty::Bool))),
+        Field::opt(
+            "package_reboot_if_required",
+            Ty::Strict(&FLAG, Rule::As(&Ty::Bool)),
+        ),
+        Field::opt("apt_update", Ty::Strict(&FLAG, Rule::As(&Ty::Bool))).deprecated(
+            "Dropped after April 2027. Use ``package_update``. Default: ``false``",
+        ),
+        Field::opt("apt_upgrade", Ty::Strict(&FLAG, Rule::As(&Ty::Bool))).deprecated(
+            "Dropped after April 2027. Use ``package_upgrade``. Default: ``false``",
+        ),
+        Field::opt(
+            "apt_reboot_if_required",
+            Ty::Strict(&FLAG, Rule::As(&Ty::Bool)),
+        )
+        .deprecated(
+            "Dropped after April 2027. Use ``package_reboot_if_required``. Default: ``false``",
+        ),
     ],
     summary: "update the package sources, upgrade, install packages; reboot if required",
 };

@@ -17,7 +17,7 @@ pub struct ResolvConf;
 static RESOLV_CONF: &[Field] = &[
     Field::opt("nameservers", Ty::List(&Ty::Any)),
     Field::opt("searchdomains", Ty::List(&Ty::Any)),
-    Field::opt("domain", Ty::Any),
+    Field::opt("domain", Ty::Strict(&Ty::Any, Rule::As(&Ty::Str))),
     Field::opt("sortlist", Ty::List(&Ty::Any)),
     Field::opt("options", Ty::AnyMap),
 ];

@@ -39,12 +39,14 @@ pub struct SeedRandom;
 /// `random_seed.file` when the config gives none.
 const DEFAULT_FILE: &str = "/dev/urandom";
 
+const ENCODINGS: &[&str] = &["raw", "base64", "b64", "gzip", "gz"];
+
 static RANDOM_SEED: &[Field] = &[
     Field::opt("file", Ty::Str),
     Field::opt("data", Ty::StrOrBytes),
     Field::opt(
         "encoding",
-        Ty::Enum(&["raw", "base64", "b64", "gzip", "gz"]),
+        Ty::Strict(&Ty::Enum(ENCODINGS), Rule::OneOfStrs(ENCODINGS)),
     ),
     Field::opt("command", Ty::List(&Ty::Str)),
     Field::opt("command_required", Ty::Bool),
