@@ -60,6 +60,10 @@ pub enum Rule {
     /// A hand-written matcher for a `pattern` or a `oneOf` form (see
     /// [`Verdict`]).
     Check(fn(&Value) -> Verdict),
+    /// On a [`Ty::OneOf`]: 22.4 writes it as a `type: [a, b]` list, not a
+    /// `oneOf`: a value of none of the types "is not of type 'a', 'b'",
+    /// and errors inside the matching one are reported as they are.
+    TypeList,
     /// 22.4's schema declares this narrower shape (a boolean where the
     /// module also takes the strings its code reads): the `schema` command
     /// checks the value against it instead of the boot type.
@@ -193,7 +197,14 @@ static VENDOR_DATA: &[Field] = &[
 /// `vendor_data.prefix`: one word, or a command line whose words may be
 /// integers (`[timeout, 30]`), as cloud-init's schema says. scripts_vendor
 /// declares it too, so a boot refuses what `cloudboot schema` refuses.
-pub const VENDOR_DATA_PREFIX: Ty = Ty::OneOf(&[Ty::Str, Ty::List(&Ty::OneOf(&[Ty::Str, Ty::Int]))]);
+/// 22.4 writes both as `type: [...]` lists ([`Rule::TypeList`]).
+pub const VENDOR_DATA_PREFIX: Ty = Ty::Strict(
+    &Ty::OneOf(&[
+        Ty::Str,
+        Ty::List(&Ty::Strict(&Ty::OneOf(&[Ty::Str, Ty::Int]), Rule::TypeList)),
+    ]),
+    Rule::TypeList,
+);
 
 /// Top-level keys of cloud-init 22.4's schema (`schema-cloud-config-v1.json`,
 /// the `cc_*` definitions): a key here that no cloudboot module reads is

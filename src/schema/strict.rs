@@ -169,6 +169,24 @@ impl Walker<'_> {
         if let Rule::As(t) = rule {
             return self.value(t, v);
         }
+        if let (Rule::TypeList, Ty::OneOf(ts)) = (rule, inner) {
+            match ts.iter().find(|t| super::shape_matches(t, v)) {
+                Some(t) => self.value(t, v),
+                None => {
+                    let names: Vec<String> = ts
+                        .iter()
+                        .filter_map(json_type)
+                        .map(|n| format!("'{n}'"))
+                        .collect();
+                    self.error(format!(
+                        "{} is not of type {}",
+                        v.python_repr(),
+                        names.join(", ")
+                    ));
+                }
+            }
+            return;
+        }
         self.value(inner, v);
         let bad = match (rule, v) {
             (Rule::MinItems(n), Value::Seq(items)) if items.len() < *n => {
