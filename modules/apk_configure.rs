@@ -30,13 +30,44 @@ static APK_REPOS_KEYS: &[Field] = &[
     Field::opt("local_repo_base_url", Ty::Any),
 ];
 
+/// 22.4's schema of `apk_repos` (what `cloudboot schema` checks; the
+/// module reads the values as its code does).
+static APK_REPOS_SCHEMA: Ty = Ty::Strict(
+    &Ty::Map(&[
+        Field::opt("preserve_repositories", Ty::Bool),
+        Field::opt(
+            "alpine_repo",
+            Ty::Strict(
+                &Ty::OneOf(&[
+                    Ty::Strict(
+                        &Ty::Map(&[
+                            Field::opt("base_url", Ty::Str),
+                            Field::opt("community_enabled", Ty::Bool),
+                            Field::opt("testing_enabled", Ty::Bool),
+                            Field::req("version", Ty::Str),
+                        ]),
+                        Rule::MinProperties(1),
+                    ),
+                    Ty::Null,
+                ]),
+                Rule::TypeList,
+            ),
+        ),
+        Field::opt("local_repo_base_url", Ty::Str),
+    ]),
+    Rule::MinProperties(1),
+);
+
 static INFO: ModuleInfo = ModuleInfo {
     name: "apk_configure",
     aliases: &[],
     frequency: Frequency::Instance,
     activate_by: &["apk_repos"],
     keys: &["apk_repos"],
-    schema: &[Field::opt("apk_repos", Ty::Map(APK_REPOS_KEYS))],
+    schema: &[Field::opt(
+        "apk_repos",
+        Ty::Strict(&Ty::Map(APK_REPOS_KEYS), Rule::As(&APK_REPOS_SCHEMA)),
+    )],
     summary: "write Alpine's /etc/apk/repositories (apk_repos.alpine_repo, local_repo_base_url)",
 };
 

@@ -53,6 +53,14 @@ static KEY_TYPE: Ty = Ty::Strict(
     Rule::OneOfStrs(&["dsa", "ecdsa", "ed25519", "rsa"]),
 );
 
+/// 22.4's `ssh_keys` names: `^(dsa|ecdsa|ed25519|rsa)_(public|private|certificate)$`.
+fn ssh_key_name(k: &str) -> bool {
+    k.split_once('_').is_some_and(|(ty, part)| {
+        ["dsa", "ecdsa", "ed25519", "rsa"].contains(&ty)
+            && ["public", "private", "certificate"].contains(&part)
+    })
+}
+
 /// 22.4's `ssh_publish_hostkeys` (`additionalProperties: false`).
 static PUBLISH_HOSTKEYS: &[Field] = &[
     Field::opt("enabled", Ty::Bool),
@@ -77,7 +85,19 @@ static INFO: ModuleInfo = ModuleInfo {
     ],
     schema: &[
         Field::opt("ssh_deletekeys", Ty::Any),
-        Field::opt("ssh_keys", Ty::Strict(&Ty::Any, Rule::As(&Ty::AnyMap))),
+        Field::opt(
+            "ssh_keys",
+            Ty::Strict(
+                &Ty::Any,
+                Rule::As(&Ty::Strict(
+                    &Ty::AnyMap,
+                    Rule::Keys(
+                        ssh_key_name,
+                        "^(dsa|ecdsa|ed25519|rsa)_(public|private|certificate)$",
+                    ),
+                )),
+            ),
+        ),
         Field::opt(
             "ssh_genkeytypes",
             Ty::Strict(&Ty::Any, Rule::As(&Ty::List(&KEY_TYPE))),

@@ -60,6 +60,11 @@ pub enum Rule {
     /// A hand-written matcher for a `pattern` or a `oneOf` form (see
     /// [`Verdict`]).
     Check(fn(&Value) -> Verdict),
+    /// `minProperties`: "{} does not have enough properties".
+    MinProperties(usize),
+    /// `patternProperties` with `additionalProperties: false`: every key of
+    /// the mapping must match (the matcher, and the regex 22.4 names).
+    Keys(fn(&str) -> bool, &'static str),
     /// On a [`Ty::OneOf`]: 22.4 writes it as a `type: [a, b]` list, not a
     /// `oneOf`: a value of none of the types "is not of type 'a', 'b'",
     /// and errors inside the matching one are reported as they are.

@@ -195,6 +195,20 @@ impl Walker<'_> {
             (Rule::MinLength(n), Value::Str(s)) if s.chars().count() < *n => {
                 Some("is too short".to_string())
             }
+            (Rule::MinProperties(n), Value::Map(m)) if m.len() < *n => {
+                Some("does not have enough properties".to_string())
+            }
+            (Rule::Keys(ok, regex), Value::Map(m)) => {
+                for (k, _) in m.iter() {
+                    if !k.as_str().is_some_and(ok) {
+                        self.error(format!(
+                            "{} does not match any of the regexes: '{regex}'",
+                            k.python_repr()
+                        ));
+                    }
+                }
+                None
+            }
             (Rule::OneOfStrs(allowed), v) if !v.as_str().is_some_and(|s| allowed.contains(&s)) => {
                 Some(format!("is not one of {}", py_list(allowed)))
             }
