@@ -60,6 +60,8 @@ pub enum Rule {
     /// A hand-written matcher for a `pattern` or a `oneOf` form (see
     /// [`Verdict`]).
     Check(fn(&Value) -> Verdict),
+    /// `patternProperties` of any key (`^.+$`): every value has this shape.
+    Values(&'static Ty),
     /// `minProperties`: "{} does not have enough properties".
     MinProperties(usize),
     /// `patternProperties` with `additionalProperties: false`: every key of

@@ -83,7 +83,75 @@ static INFO: ModuleInfo = ModuleInfo {
     ],
     schema: &[Field::opt(
         "apt",
-        Ty::Map(&[
+        Ty::Strict(&APT_BOOT, Rule::As(&APT_SCHEMA)),
+    )],
+    summary: "configure apt: sources, mirrors, keys, proxy, apt.conf, debconf selections",
+};
+
+/// 22.4's `apt_configure.mirror`: at least one, each with `arches`.
+static MIRROR_SCHEMA: Ty = Ty::Strict(
+    &Ty::List(&Ty::Map(&[
+        Field::req("arches", Ty::Strict(&Ty::List(&Ty::Str), Rule::MinItems(1))),
+        Field::opt("uri", Ty::Str),
+        Field::opt("search", Ty::Strict(&Ty::List(&Ty::Str), Rule::MinItems(1))),
+        Field::opt("search_dns", Ty::Bool),
+        Field::opt("keyid", Ty::Str),
+        Field::opt("key", Ty::Str),
+        Field::opt("keyserver", Ty::Str),
+    ])),
+    Rule::MinItems(1),
+);
+
+/// 22.4's schema of `apt` (what `cloudboot schema` checks).
+static APT_SCHEMA: Ty = Ty::Strict(
+    &Ty::Map(&[
+        Field::opt("preserve_sources_list", Ty::Bool),
+        Field::opt("generate_mirrorlists", Ty::Bool),
+        Field::opt(
+            "disable_suites",
+            Ty::Strict(&Ty::List(&Ty::Str), Rule::MinItems(1)),
+        ),
+        Field::opt("primary", MIRROR_SCHEMA_REF),
+        Field::opt("security", MIRROR_SCHEMA_REF),
+        Field::opt("add_apt_repo_match", Ty::Str),
+        Field::opt(
+            "debconf_selections",
+            Ty::Strict(
+                &Ty::Strict(&Ty::AnyMap, Rule::Values(&Ty::Str)),
+                Rule::MinProperties(1),
+            ),
+        ),
+        Field::opt("sources_list", Ty::Str),
+        Field::opt("conf", Ty::Str),
+        Field::opt("https_proxy", Ty::Str),
+        Field::opt("http_proxy", Ty::Str),
+        Field::opt("proxy", Ty::Str),
+        Field::opt("ftp_proxy", Ty::Str),
+        Field::opt(
+            "sources",
+            Ty::Strict(
+                &Ty::AnyMap,
+                Rule::Values(&Ty::Strict(
+                    &Ty::Map(&[
+                        Field::opt("source", Ty::Str),
+                        Field::opt("keyid", Ty::Str),
+                        Field::opt("key", Ty::Str),
+                        Field::opt("keyserver", Ty::Str),
+                        Field::opt("filename", Ty::Str),
+                        Field::opt("append", Ty::Bool),
+                    ]),
+                    Rule::MinProperties(1),
+                )),
+            ),
+        ),
+    ]),
+    Rule::MinProperties(1),
+);
+
+const MIRROR_SCHEMA_REF: Ty = Ty::Strict(&Ty::Any, Rule::As(&MIRROR_SCHEMA));
+
+/// The `apt` keys the module reads, and their types.
+static APT_BOOT: Ty = Ty::Map(&[
             Field::opt("preserve_sources_list", Ty::Bool),
             Field::opt("disable_suites", Ty::List(&Ty::Str)),
             Field::opt("primary", Ty::List(&MIRROR)),
@@ -98,10 +166,7 @@ static INFO: ModuleInfo = ModuleInfo {
             Field::opt("ftp_proxy", Ty::Str),
             Field::opt("sources", Ty::OneOf(&[Ty::AnyMap, Ty::Null])),
             Field::opt("generate_mirrorlists", Ty::Bool),
-        ]),
-    )],
-    summary: "configure apt: sources, mirrors, keys, proxy, apt.conf, debconf selections",
-};
+]);
 
 impl Module for AptConfigure {
     fn info(&self) -> &'static ModuleInfo {

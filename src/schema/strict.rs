@@ -195,6 +195,14 @@ impl Walker<'_> {
             (Rule::MinLength(n), Value::Str(s)) if s.chars().count() < *n => {
                 Some("is too short".to_string())
             }
+            (Rule::Values(t), Value::Map(m)) => {
+                for (k, val) in m.iter() {
+                    self.path.push(Seg::Key(k.python_str()));
+                    self.value(t, val);
+                    self.path.pop();
+                }
+                None
+            }
             (Rule::MinProperties(n), Value::Map(m)) if m.len() < *n => {
                 Some("does not have enough properties".to_string())
             }
