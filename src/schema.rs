@@ -13,6 +13,7 @@
 
 use crate::value::Value;
 
+pub mod cloud_init_only;
 pub mod strict;
 
 /// The shape a value must have.

@@ -282,6 +282,9 @@ pub fn check(doc: &Value, modules: &[&[Field]]) -> Findings {
     for m in modules {
         w.fields(m, doc);
     }
+    for m in super::cloud_init_only::ALL {
+        w.fields(m, doc);
+    }
     // Python's `sorted(..., key=lambda e: e.path)`: stable, by segments.
     out.errors.sort_by(|a, b| a.path.cmp(&b.path));
     out.deprecations.sort_by(|a, b| a.path.cmp(&b.path));
