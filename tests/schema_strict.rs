@@ -82,7 +82,15 @@ fn schema_answers_as_cloud_init_22_4_on_its_unit_test_configs() {
                 &plain.1 .2
             };
             let msg = msg.trim_end().replace('\n', " ");
-            listing.push(format!("{id}\t22.4: {msg}"));
+            if plain.0 == plain.1 && annot.1 .2.contains("Traceback") {
+                // 22.4's annotator looks up its own marks by a path they
+                // do not have (a list of mappings): it fails, exit 1.
+                listing.push(format!(
+                    "{id}\t22.4's --annotate fails with a KeyError traceback; cloudboot marks the line"
+                ));
+            } else {
+                listing.push(format!("{id}\t22.4: {msg}"));
+            }
         }
     }
     // Straight to the process's stderr, in one write: libtest captures
