@@ -393,6 +393,6 @@ sys.stdout.write(m.as_string())
     let text = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
         text.trim_end(),
-        "Error:\nCloud config schema errors: user_data_limits.max_includes (line 2, column 34): expected an integer, found str (many)"
+        "Error:\nCloud config schema errors: user_data_limits.max_includes: 'many' is not of type 'integer'"
     );
 }
