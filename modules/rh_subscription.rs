@@ -48,13 +48,33 @@ static RH_KEYS: &[Field] = &[
     Field::opt("server-hostname", Ty::Any),
 ];
 
+/// 22.4's schema of `rh_subscription`, for `cloudboot schema`; the
+/// password and activation key stay unchecked there, so that no message
+/// quotes them.
+static RH_SCHEMA: &[Field] = &[
+    Field::opt("username", Ty::Str),
+    Field::opt("password", Ty::Any),
+    Field::opt("activation-key", Ty::Any),
+    Field::opt("org", Ty::Int),
+    Field::opt("auto-attach", Ty::Bool),
+    Field::opt("service-level", Ty::Str),
+    Field::opt("add-pool", Ty::List(&Ty::Str)),
+    Field::opt("enable-repo", Ty::List(&Ty::Str)),
+    Field::opt("disable-repo", Ty::List(&Ty::Str)),
+    Field::opt("rhsm-baseurl", Ty::Str),
+    Field::opt("server-hostname", Ty::Str),
+];
+
 static INFO: ModuleInfo = ModuleInfo {
     name: "rh_subscription",
     aliases: &[],
     frequency: Frequency::Instance,
     activate_by: &["rh_subscription"],
     keys: &["rh_subscription"],
-    schema: &[Field::opt("rh_subscription", Ty::Map(RH_KEYS))],
+    schema: &[Field::opt(
+        "rh_subscription",
+        Ty::Strict(&Ty::Map(RH_KEYS), Rule::As(&Ty::Map(RH_SCHEMA))),
+    )],
     summary: "register with Red Hat subscription-manager (auto-attach, pools, repos)",
 };
 

@@ -16,6 +16,36 @@ use crate::module::prelude::*;
 
 pub struct YumAddRepo;
 
+/// 22.4's schema of `yum_repos`: repo names `^[0-9a-zA-Z -_]+$` (the
+/// range ` -_` is every character from space to underscore), each repo
+/// with `baseurl` and options named `^[0-9a-zA-Z_]+$`.
+static YUM_REPOS: Ty = Ty::Strict(
+    &Ty::Strict(
+        &Ty::Strict(&Ty::AnyMap, Rule::Values(&YUM_REPO)),
+        Rule::Keys(
+            |k| {
+                !k.is_empty()
+                    && k.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || (' '..='_').contains(&c))
+            },
+            "^[0-9a-zA-Z -_]+$",
+        ),
+    ),
+    Rule::MinProperties(1),
+);
+
+static YUM_REPO: Ty = Ty::Strict(
+    &Ty::MapPart(&[
+        Field::req("baseurl", Ty::Str),
+        Field::opt("name", Ty::Str),
+        Field::opt("enabled", Ty::Bool),
+    ]),
+    Rule::Keys(
+        |k| !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+        "^[0-9a-zA-Z_]+$",
+    ),
+);
+
 static INFO: ModuleInfo = ModuleInfo {
     name: "yum_add_repo",
     aliases: &[],
@@ -23,7 +53,7 @@ static INFO: ModuleInfo = ModuleInfo {
     activate_by: &["yum_repos"],
     keys: &["yum_repos", "yum_repo_dir"],
     schema: &[
-        Field::opt("yum_repos", Ty::AnyMap),
+        Field::opt("yum_repos", Ty::Strict(&Ty::AnyMap, Rule::As(&YUM_REPOS))),
         Field::opt("yum_repo_dir", Ty::Str),
     ],
     summary: "write yum .repo files for yum_repos into yum_repo_dir",

@@ -187,7 +187,11 @@ impl Walker<'_> {
             }
             return;
         }
-        self.value(inner, v);
+        // `additionalProperties` comes before `properties` and `required`
+        // in 22.4's schema, so its errors come first.
+        if !matches!(rule, Rule::Keys(..)) {
+            self.value(inner, v);
+        }
         let bad = match (rule, v) {
             (Rule::MinItems(n), Value::Seq(items)) if items.len() < *n => {
                 Some("is too short".to_string())
@@ -215,6 +219,7 @@ impl Walker<'_> {
                         ));
                     }
                 }
+                self.value(inner, v);
                 None
             }
             (Rule::OneOfStrs(allowed), v) if !v.as_str().is_some_and(|s| allowed.contains(&s)) => {
