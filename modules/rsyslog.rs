@@ -42,12 +42,24 @@ static RSYSLOG: [Field; 5] = [
     Field::opt("config_filename", Ty::Str),
     Field::opt(
         "configs",
-        Ty::List(&Ty::OneOf(&[Ty::Str, Ty::Map(&CONFIG_ENTRY)])),
+        Ty::List(&Ty::Strict(
+            &Ty::OneOf(&[Ty::Str, Ty::Map(&CONFIG_ENTRY)]),
+            Rule::OneOf,
+        )),
     ),
     Field::opt("remotes", Ty::AnyMap),
     Field::opt(
         "service_reload_command",
-        Ty::OneOf(&[Ty::Enum(&["auto"]), Ty::List(&Ty::Str)]),
+        Ty::Strict(
+            &Ty::OneOf(&[Ty::Enum(&["auto"]), Ty::List(&Ty::Str)]),
+            Rule::As(&Ty::Strict(
+                &Ty::OneOf(&[
+                    Ty::Strict(&Ty::Str, Rule::OneOfStrs(&["auto"])),
+                    Ty::List(&Ty::Str),
+                ]),
+                Rule::OneOf,
+            )),
+        ),
     ),
 ];
 

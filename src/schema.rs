@@ -68,6 +68,10 @@ pub enum Rule {
     /// `patternProperties` with `additionalProperties: false`: every key of
     /// the mapping must match (the matcher, and the regex 22.4 names).
     Keys(fn(&str) -> bool, &'static str),
+    /// On a [`Ty::OneOf`]: 22.4's `oneOf`, mappings included: any error
+    /// inside the alternative is reported as "is not valid under any of
+    /// the given schemas" (a plain `OneOf` checks a mapping key by key).
+    OneOf,
     /// On a [`Ty::OneOf`]: 22.4 writes it as a `type: [a, b]` list, not a
     /// `oneOf`: a value of none of the types "is not of type 'a', 'b'",
     /// and errors inside the matching one are reported as they are.

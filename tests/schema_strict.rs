@@ -88,6 +88,10 @@ fn schema_answers_as_cloud_init_22_4_on_its_unit_test_configs() {
                 listing.push(format!(
                     "{id}\t22.4's --annotate fails with a KeyError traceback; cloudboot marks the line"
                 ));
+            } else if plain.0 == plain.1 {
+                listing.push(format!(
+                    "{id}\tonly --annotate differs: 22.4 marks another line (its marks of nested lists are off)"
+                ));
             } else {
                 listing.push(format!("{id}\t22.4: {msg}"));
             }

@@ -169,6 +169,25 @@ impl Walker<'_> {
         if let Rule::As(t) = rule {
             return self.value(t, v);
         }
+        if let (Rule::OneOf, Ty::OneOf(ts)) = (rule, inner) {
+            let mut mine = Findings::default();
+            let mut w = Walker {
+                path: self.path.clone(),
+                out: &mut mine,
+            };
+            match ts.iter().find(|t| super::shape_matches(t, v)) {
+                Some(t) => w.value(t, v),
+                None => w.error(String::new()),
+            }
+            self.out.deprecations.extend(mine.deprecations);
+            if !mine.errors.is_empty() {
+                self.error(format!(
+                    "{} is not valid under any of the given schemas",
+                    v.python_repr()
+                ));
+            }
+            return;
+        }
         if let (Rule::TypeList, Ty::OneOf(ts)) = (rule, inner) {
             match ts.iter().find(|t| super::shape_matches(t, v)) {
                 Some(t) => self.value(t, v),
