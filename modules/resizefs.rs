@@ -34,6 +34,15 @@ use crate::modules::shared::block_devices::{lead, refusal, rootdev_from_cmdline,
 
 pub struct Resizefs;
 
+/// 22.4's `enum: [true, false, noblock]` (exact: `NoBlock` is not in it).
+fn resize_rootfs_value(v: &Value) -> Verdict {
+    match v {
+        Value::Bool(_) => Verdict::Fine,
+        Value::Str(s) if s == "noblock" => Verdict::Fine,
+        _ => Verdict::Bad("is not one of [True, False, 'noblock']"),
+    }
+}
+
 static INFO: ModuleInfo = ModuleInfo {
     name: "resizefs",
     aliases: &[],
@@ -42,7 +51,10 @@ static INFO: ModuleInfo = ModuleInfo {
     keys: &["resize_rootfs"],
     schema: &[Field::opt(
         "resize_rootfs",
-        Ty::OneOf(&[Ty::Bool, Ty::Enum(&["noblock"])]),
+        Ty::Strict(
+            &Ty::OneOf(&[Ty::Bool, Ty::Enum(&["noblock"])]),
+            Rule::Check(resize_rootfs_value),
+        ),
     )],
     summary: "grow the filesystem on / to fill its partition (resize2fs, xfs_growfs, btrfs)",
 };

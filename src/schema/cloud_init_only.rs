@@ -243,5 +243,33 @@ pub static MCOLLECTIVE: &[Field] = &[Field::opt(
     )]),
 )];
 
+/// `cc_ubuntu_autoinstall`: other keys are the installer's.
+pub static UBUNTU_AUTOINSTALL: &[Field] = &[Field::opt(
+    "autoinstall",
+    Ty::MapPart(&[Field::req("version", Ty::Int)]),
+)];
+
+/// `cc_ubuntu_drivers`.
+pub static UBUNTU_DRIVERS: &[Field] = &[Field::opt(
+    "drivers",
+    Ty::Map(&[Field::opt(
+        "nvidia",
+        Ty::Map(&[
+            Field::req("license-accepted", Ty::Bool),
+            Field::opt("version", Ty::Str),
+        ]),
+    )]),
+)];
+
 /// Every table here, for [`super::strict::check`].
-pub static ALL: &[&[Field]] = &[CHEF, SNAP, FAN, LXD, PUPPET, LANDSCAPE, MCOLLECTIVE];
+pub static ALL: &[&[Field]] = &[
+    CHEF,
+    SNAP,
+    FAN,
+    LXD,
+    PUPPET,
+    LANDSCAPE,
+    MCOLLECTIVE,
+    UBUNTU_AUTOINSTALL,
+    UBUNTU_DRIVERS,
+];
