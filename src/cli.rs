@@ -820,9 +820,9 @@ fn cmd_clean(args: &Args, m: &Matches) -> i32 {
 }
 
 /// `cloud-init schema`: "Valid cloud-config: FILE" and exit 0, or
-/// "Error:" and the problems on stderr and exit 1. Unknown keys are
-/// warnings; they do not make a file invalid. `--docs` prints modules'
-/// docs from the registry instead.
+/// "Error:" and the problems on stderr and exit 1, worded and annotated
+/// as 22.4 does ([`crate::schema::strict::report`]). `--docs` prints
+/// modules' docs from the registry instead.
 fn cmd_schema(args: &Args, m: &Matches) -> i32 {
     let fail = |msg: String| {
         eprintln!("Error:\n{msg}");

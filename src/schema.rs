@@ -4,8 +4,15 @@
 //! ([`crate::module::ModuleInfo::schema`]); the engine declares its own
 //! (module lists, datasource_list, vendor_data, ...). A wrong type is an
 //! error, an unknown key a warning. At boot a module whose keys have the
-//! wrong type fails alone with that message; `cloudboot schema` checks a
-//! file the way `cloud-init schema` does.
+//! wrong type fails alone with that message.
+//!
+//! `cloudboot schema` checks a file as `cloud-init schema` 22.4 does
+//! ([`strict`]): the same types plus the constraints of 22.4's JSON schema
+//! that modules attach with [`Ty::Strict`] (`minItems`, `enum`, patterns,
+//! `oneOf` forms, unknown keys, deprecations), worded as 22.4 words them.
+//! Boot ignores those constraints, as 22.4's boot only warns about schema
+//! errors; tests/schema_strict.rs compares with 22.4 on its unit tests'
+//! configs.
 //!
 //! The types follow what the module code accepts, which is sometimes wider
 //! than cloud-init 22.4's JSON schema (it rejects `permissions: 0755`, an int,
