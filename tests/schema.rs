@@ -90,3 +90,16 @@ fn system_checks_the_instance_cloud_config() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("runcmd: 'ls' is not of type 'array'"));
 }
+
+/// An empty cloud-config or a list: 22.4 says it is not a YAML dict.
+#[test]
+fn a_file_that_is_not_a_mapping() {
+    for text in ["#cloud-config\n", "#cloud-config\n- a\n"] {
+        let (code, out, err) = schema(text);
+        assert_eq!(
+            (code, out.as_str(), err.as_str()),
+            (1, "", "Error:\nCloud-config is not a YAML dict.\n"),
+            "{text:?}"
+        );
+    }
+}

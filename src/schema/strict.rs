@@ -331,6 +331,25 @@ pub fn report(
     annotate: bool,
     modules: &[&[Field]],
 ) -> (i32, String, String) {
+    if doc.as_map().is_none() {
+        // An empty file or a list: 22.4 refuses it before its schema, and
+        // `--annotate` shows the file with that one error.
+        if annotate {
+            let text = String::from_utf8_lossy(text);
+            return (
+                0,
+                format!(
+                    "{text}\n# Errors: -------------\n# E1: Cloud-config is not a YAML dict.\n\n\n"
+                ),
+                String::new(),
+            );
+        }
+        return (
+            1,
+            String::new(),
+            "Error:\nCloud-config is not a YAML dict.\n".into(),
+        );
+    }
     let found = check(doc, modules);
     let valid = format!("Valid cloud-config: {name}\n");
     if found.errors.is_empty() && found.deprecations.is_empty() {
