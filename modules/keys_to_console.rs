@@ -57,7 +57,10 @@ static INFO: ModuleInfo = ModuleInfo {
         "ssh_key_console_blacklist",
     ],
     schema: &[
-        Field::opt("ssh", Ty::Strict(&Ty::Map(SSH), Rule::As(&Ty::Map(SSH_SCHEMA)))),
+        Field::opt(
+            "ssh",
+            Ty::Strict(&Ty::Map(SSH), Rule::As(&Ty::Map(SSH_SCHEMA))),
+        ),
         Field::opt(
             "ssh_fp_console_blacklist",
             Ty::Strict(&TYPE_LIST, Rule::As(&Ty::List(&Ty::Str))),

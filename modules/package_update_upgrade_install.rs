@@ -94,12 +94,10 @@ static INFO: ModuleInfo = ModuleInfo {
             "package_reboot_if_required",
             Ty::Strict(&FLAG, Rule::As(&Ty::Bool)),
         ),
-        Field::opt("apt_update", Ty::Strict(&FLAG, Rule::As(&Ty::Bool))).deprecated(
-            "Dropped after April 2027. Use ``package_update``. Default: ``false``",
-        ),
-        Field::opt("apt_upgrade", Ty::Strict(&FLAG, Rule::As(&Ty::Bool))).deprecated(
-            "Dropped after April 2027. Use ``package_upgrade``. Default: ``false``",
-        ),
+        Field::opt("apt_update", Ty::Strict(&FLAG, Rule::As(&Ty::Bool)))
+            .deprecated("Dropped after April 2027. Use ``package_update``. Default: ``false``"),
+        Field::opt("apt_upgrade", Ty::Strict(&FLAG, Rule::As(&Ty::Bool)))
+            .deprecated("Dropped after April 2027. Use ``package_upgrade``. Default: ``false``"),
         Field::opt(
             "apt_reboot_if_required",
             Ty::Strict(&FLAG, Rule::As(&Ty::Bool)),

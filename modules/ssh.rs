@@ -108,7 +108,10 @@ static INFO: ModuleInfo = ModuleInfo {
             Ty::Strict(&Ty::Any, Rule::As(&Ty::Map(PUBLISH_HOSTKEYS))),
         ),
         Field::opt("disable_root", Ty::Any),
-        Field::opt("disable_root_opts", Ty::Strict(&Ty::Any, Rule::As(&Ty::Str))),
+        Field::opt(
+            "disable_root_opts",
+            Ty::Strict(&Ty::Any, Rule::As(&Ty::Str)),
+        ),
         Field::opt("allow_public_ssh_keys", Ty::Any),
         Field::opt(
             "ssh_authorized_keys",
