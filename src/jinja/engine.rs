@@ -1040,6 +1040,7 @@ impl Ctx<'_> {
                     }
                     let n = items.len();
                     for (i, item) in items.into_iter().enumerate() {
+                        self.step()?;
                         let mut frame = vec![("loop".to_string(), loop_var(i, n))];
                         if targets.len() == 1 {
                             frame.push((targets[0].clone(), item));
