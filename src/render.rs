@@ -104,8 +104,7 @@ fn render(
         ));
     }
     // Bounded as user-data is: a larger file is not read whole.
-    let payload = read_bounded(Path::new(user_data))
-        .ok_or_else(|| format!("Missing user-data file: {user_data}"))?;
+    let payload = read_bounded(Path::new(user_data))?;
     let not_jinja = || {
         "Cannot render from instance data due to exception: \
          NotJinjaError('Payload is not a jinja template')"
@@ -170,21 +169,27 @@ fn render(
     }
 }
 
-/// The file's text, at most [`jinja::MAX_OUTPUT`] bytes of it read;
-/// `None` where 22.4's `open().read()` fails (no file, a directory, not
-/// UTF-8: 22.4 reports all of them as missing, the last with a traceback).
-fn read_bounded(path: &Path) -> Option<String> {
+/// The file's text, at most [`jinja::MAX_OUTPUT`] bytes of it read.
+/// 22.4's `open().read()` failing (no file, a directory, not UTF-8) is its
+/// "Missing user-data file" (the last with a traceback first); a larger
+/// file is cloudboot's refusal, by name.
+fn read_bounded(path: &Path) -> Result<String, String> {
     use std::io::Read;
-    let f = std::fs::File::open(path).ok()?;
-    if f.metadata().ok()?.is_dir() {
-        return None;
+    let missing = || format!("Missing user-data file: {}", path.display());
+    let f = std::fs::File::open(path).map_err(|_| missing())?;
+    if f.metadata().map_err(|_| missing())?.is_dir() {
+        return Err(missing());
     }
     let mut bytes = Vec::new();
     f.take(jinja::MAX_OUTPUT as u64 + 1)
         .read_to_end(&mut bytes)
-        .ok()?;
+        .map_err(|_| missing())?;
     if bytes.len() > jinja::MAX_OUTPUT {
-        return None;
+        return Err(format!(
+            "{}: user-data larger than {} MiB, which cloudboot refuses",
+            path.display(),
+            jinja::MAX_OUTPUT >> 20
+        ));
     }
-    String::from_utf8(bytes).ok()
+    String::from_utf8(bytes).map_err(|_| missing())
 }
