@@ -89,29 +89,13 @@ fn render(template: &str, vars: &[(&str, String)]) -> Result<String, ConfigError
     }
 }
 
-/// `{{ name }}` only; undefined names render as cloud-init's
-/// `CI_MISSING_JINJA_VAR/<name>`. Other jinja is refused, not guessed at;
-/// a `{# comment #}` is text here, as final_message has always shown it.
+/// cloud-init's jinja (the one engine) over the message's variables, each
+/// also under its upper-case name, as `handle` passes them.
 fn render_jinja(text: &str, vars: &[(&str, String)]) -> Result<String, ConfigError> {
-    use jinja::{render_with, Dialect, Lookup};
-    const MESSAGE: Dialect = Dialect {
-        comments: false,
-        whitespace_control: false,
-        max_output: None,
-        statement_note: "",
-        expression_note: "",
-    };
-    if text.contains("{%") {
-        return Err(ConfigError::new(
-            "final_message",
-            "jinja statements ({% ... %}) are not supported in final_message",
-        ));
-    }
-    let named = |name: &str| match lookup(vars, name) {
-        Some(v) => Lookup::Found(v.to_string()),
-        None => Lookup::Undefined,
-    };
-    Ok(render_with(text, &MESSAGE, named).map(|(out, _)| out)?)
+    let upper: Vec<(String, &String)> = vars.iter().map(|(k, v)| (k.to_uppercase(), v)).collect();
+    let mut all: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    all.extend(upper.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    Ok(jinja::render_strings(text, &all)?)
 }
 
 /// `$name` and `${name}` (`templater.basic_render`); an unknown name is an error.

@@ -183,6 +183,7 @@ fn command_line(prog: &str) -> Parser {
                     crate::net_convert::HELP,
                     crate::net_convert::args,
                 )
+                .command("render", crate::render::HELP, crate::render::args)
                 .command(
                     "make-mime",
                     "Generate multi-part mime messages for user-data.",
@@ -980,6 +981,13 @@ fn cmd_devel(args: &Args, m: &Matches) -> i32 {
             }
         }
         Some(("net-convert", sub)) => crate::net_convert::run(&args.root, sub),
+        Some(("render", sub)) => crate::render::run(
+            &args.root,
+            sub.value("user_data")
+                .expect("user_data is required by the parser"),
+            sub.value("instance_data"),
+            sub.flag("debug"),
+        ),
         Some(("make-mime", sub)) => crate::make_mime::run(
             sub.values("files"),
             sub.flag("list_types"),

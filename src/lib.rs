@@ -56,6 +56,7 @@ pub mod per;
 pub mod plan;
 pub mod py;
 pub mod query;
+pub mod render;
 pub mod report;
 pub mod rootfs;
 pub mod schedule;

@@ -80,24 +80,11 @@ const NOT_YET: &[(&str, &str, Gap, &str)] = &[
         "lists cloudboot's own `plot` too",
     ),
     (
-        "devel",
-        "",
-        Gap::Partial,
-        "its usage lacks render (cloudboot's own parse-yaml works, unlisted)",
-    ),
-    (
-        "devel",
-        "--help",
-        Gap::Partial,
-        "lacks render (cloudboot's own parse-yaml works, unlisted)",
-    ),
-    (
         "devel net-convert",
         "--output-kind",
         Gap::Partial,
         "`-O network-manager`: no NetworkManager renderer yet (exit 1, saying so)",
     ),
-    ("devel render", "*", Gap::Missing, "no devel render"),
     (
         "schema",
         "--docs",

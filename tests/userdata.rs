@@ -243,15 +243,24 @@ fn jinja_templates_see_instance_data() {
     m.run_ok(&["init"], 0);
     assert_eq!(m.read("/etc/identity"), "iid-test-1 on testhost (testhost)");
 
+    // Statements and filters, as cloud-init's jinja docs use them.
+    let m = Machine::seeded(
+        META,
+        "## template: jinja\n#cloud-config\nwrite_files:\n- path: /etc/identity\n{% if v1.instance_id is defined %}\n  content: '{{ v1.instance_id | upper }}{% for k in [1, 2] %}-{{ k }}{% endfor %}'\n{% endif %}\n",
+    );
+    m.run_ok(&["init", "--local"], 0);
+    m.run_ok(&["init"], 0);
+    assert_eq!(m.read("/etc/identity"), "IID-TEST-1-1-2");
+
     let refused = Machine::seeded(
         META,
-        "## template: jinja\n#cloud-config\n{% if v1.region %}runcmd: [x]{% endif %}\n",
+        "## template: jinja\n#cloud-config\n{% macro m() %}x{% endmacro %}\n",
     );
     refused.run_ok(&["init", "--local"], 0);
     refused.run_ok(&["init"], 1);
     let s = status_long(&refused);
     assert!(
-        s.contains("jinja statement '{% if v1.region %}' is not supported by cloudboot"),
+        s.contains("jinja statement '{% macro m() %}' is not supported by cloudboot"),
         "{s}"
     );
 }

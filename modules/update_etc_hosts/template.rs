@@ -64,28 +64,15 @@ fn basic_render(text: &str, params: &[(&str, &str)]) -> Result<String, ConfigErr
     })
 }
 
-/// Jinja as cloud-init configures it (`trim_blocks=True`, no
-/// `keep_trailing_newline`), for what hosts templates use: `{{ name }}`
-/// and `{# comments #}`, with `-` whitespace control. Statements are
-/// refused by name. An undefined name renders as
-/// `CI_MISSING_JINJA_VAR/<name>`, as in cloud-init.
+/// cloud-init's jinja (the one engine, [`jinja::render_strings`]) over
+/// the hosts parameters, without the trailing newline `render_string` adds
+/// back (the caller adds it).
 fn jinja_render(text: &str, params: &[(&str, &str)]) -> Result<String, ConfigError> {
-    use jinja::{render_with, Dialect, Lookup};
-    const HOSTS: Dialect = Dialect {
-        comments: true,
-        whitespace_control: true,
-        max_output: None,
-        statement_note: " in a hosts template",
-        expression_note: " in a hosts template",
-    };
-    let lookup = |name: &str| match params.iter().find(|(k, _)| *k == name) {
-        Some((_, v)) => Lookup::Found(v.to_string()),
-        None if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
-            Lookup::Undefined
-        }
-        None => Lookup::Refused,
-    };
-    Ok(render_with(text, &HOSTS, lookup).map(|(out, _)| out)?)
+    let mut out = jinja::render_strings(text, params)?;
+    if text.ends_with('\n') {
+        out.pop();
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -102,7 +89,8 @@ mod tests {
             jinja_render("{{fqdn}} {{ x }}\n\n", &p).unwrap(),
             "h.d CI_MISSING_JINJA_VAR/x\n"
         );
-        assert!(jinja_render("{% if x %}{% endif %}", &p).is_err());
+        assert_eq!(jinja_render("{% if fqdn %}{{ hostname }}{% endif %}", &p).unwrap(), "h");
+        assert!(jinja_render("{% if x %}", &p).is_err());
     }
 
     #[test]

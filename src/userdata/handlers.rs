@@ -239,7 +239,14 @@ fn render_jinja(payload: &[u8], env: &HandlerEnv) -> Result<(String, Vec<String>
     let json: serde_json::Value = serde_json::from_slice(&data).map_err(PartError::InstanceData)?;
     let text = String::from_utf8_lossy(payload);
     let body = text.split_once('\n').map(|(_, b)| b).unwrap_or("");
-    Ok(jinja::render(body, &jinja::instance_vars(&json))?)
+    let (text, _) = jinja::render(body, &jinja::instance_vars(&json))?;
+    // The names cloud-init warns of are found in the rendered text, as
+    // its regex finds them (a name runs on to the next blank).
+    let missing = jinja::missing_names(&text)
+        .into_iter()
+        .map(|n| n.trim_matches('\'').to_string())
+        .collect();
+    Ok((text, missing))
 }
 
 /// The cloud-config handler (`CloudConfigPartHandler`): each part merged with
