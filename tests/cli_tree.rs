@@ -68,18 +68,6 @@ const NOT_YET: &[(&str, &str, Gap, &str)] = &[
          (`/usr/bin/cloud-init 22.4.2-cloudboot0.1.0`: awk's $2 and $NF still read 22.4.2), by design",
     ),
     (
-        "analyze",
-        "",
-        Gap::Partial,
-        "its usage lists cloudboot's own `plot` too",
-    ),
-    (
-        "analyze",
-        "--help",
-        Gap::Partial,
-        "lists cloudboot's own `plot` too",
-    ),
-    (
         "devel net-convert",
         "--output-kind",
         Gap::Partial,
