@@ -317,7 +317,7 @@ fn render_format(fmt: &str, data: &Map<String, J>) -> i32 {
             }
             // 22.4 finds them in the rendered text, so a name runs on to
             // the next blank (`{{ nope }}x` warns of 'nopex').
-            let missing = missing_names(&text);
+            let missing = jinja::missing_names(&text);
             if !missing.is_empty() {
                 eprintln!(
                     "WARNING: Could not render jinja template variables in file 'query commandline': {}",
@@ -337,21 +337,6 @@ fn render_format(fmt: &str, data: &Map<String, J>) -> i32 {
     }
 }
 
-/// `re.findall(r"CI_MISSING_JINJA_VAR/[^\s]+", text)`, each name quoted.
-fn missing_names(text: &str) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut rest = text;
-    while let Some(i) = rest.find(jinja::MISSING_PREFIX) {
-        let after = &rest[i + jinja::MISSING_PREFIX.len()..];
-        let end = after.find(crate::py::str::is_space).unwrap_or(after.len());
-        if end > 0 {
-            names.push(format!("'{}'", &after[..end]));
-        }
-        rest = &after[end..];
-    }
-    names
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -360,7 +345,7 @@ mod tests {
     #[test]
     fn missing_names_run_to_the_next_blank() {
         assert_eq!(
-            missing_names(
+            jinja::missing_names(
                 "CI_MISSING_JINJA_VAR/a-b c CI_MISSING_JINJA_VAR/ CI_MISSING_JINJA_VAR/x"
             ),
             ["'a-b'", "'x'"]

@@ -61,12 +61,7 @@ fn refused_command_lines_and_help_are_answered_as_cloud_init_answers_them() {
         let Some(code) = case["code"].as_i64() else {
             continue; // accepted: see src/cli.rs's unit test
         };
-        let argv: Vec<&str> = case["argv"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a.as_str().unwrap())
-            .collect();
+        let argv = common::strs(&case["argv"]);
         let want_out = case["stdout"].as_str().unwrap();
         let want_err = case["stderr"].as_str().unwrap();
         let out = as_cloud_init(m.root(), &argv);

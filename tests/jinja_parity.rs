@@ -112,12 +112,7 @@ fn devel_render_answers_as_22_4() {
     let m = Machine::new();
     let mut differ = Vec::new();
     for case in f["devel_render"].as_array().unwrap() {
-        let argv: Vec<&str> = case["argv"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a.as_str().unwrap())
-            .collect();
+        let argv = common::strs(&case["argv"]);
         let out = std::process::Command::new(BIN)
             .arg("--root")
             .arg(m.root())

@@ -54,12 +54,7 @@ fn make_mime(case: &J) -> Ran {
     for (name, text) in case["files"].as_object().unwrap() {
         std::fs::write(dir.path().join(name), text.as_str().unwrap()).unwrap();
     }
-    let argv: Vec<&str> = case["argv"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap())
-        .collect();
+    let argv = common::strs(&case["argv"]);
     let out = Command::new(common::BIN)
         .args(["devel", "make-mime"])
         .args(&argv)

@@ -62,12 +62,7 @@ fn query_answers_as_cloud_init_22_4() {
     let mut checked = 0;
     let mut failures = Vec::new();
     for case in fixture["cases"].as_array().unwrap() {
-        let argv: Vec<&str> = case["argv"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a.as_str().unwrap())
-            .collect();
+        let argv = common::strs(&case["argv"]);
         let user = case["user"].as_str().unwrap();
         let mut cmd = if user == "nobody" {
             if !as_nobody {

@@ -52,12 +52,7 @@ fn status_prints_what_cloud_init_22_4_prints_in_every_state() {
             make_tree(&trees["trees"][tree], dir.path());
             dir
         });
-        let argv: Vec<&str> = case["argv"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a.as_str().unwrap())
-            .collect();
+        let argv = common::strs(&case["argv"]);
         let out = Command::new(BIN)
             .arg("--root")
             .arg(root.path())

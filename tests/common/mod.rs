@@ -291,6 +291,15 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, String>) {
     }
 }
 
+/// A JSON array of strings (a fixture's command line) as `&str`s.
+pub fn strs(v: &serde_json::Value) -> Vec<&str> {
+    v.as_array()
+        .expect("an array")
+        .iter()
+        .map(|a| a.as_str().expect("a string"))
+        .collect()
+}
+
 /// Whether this test can chroot into a scratch root with a busybox in it;
 /// if not, it is skipped (see [`skip`]) and the caller returns.
 pub fn can_chroot() -> bool {
