@@ -77,7 +77,7 @@ fn delay_form(v: &Value) -> Verdict {
     match v {
         Value::Int(n) if *n >= 0 => Verdict::Fine,
         Value::Str(s) if s == "now" => Verdict::Fine,
-        Value::Str(s) if crate::schema::all_digits(s.strip_prefix('+').unwrap_or(s)) => {
+        Value::Str(s) if all_digits(s.strip_prefix('+').unwrap_or(s)) => {
             Verdict::Deprecated(
                 "Use of string for this value will be dropped after April 2027. Use ``now`` or integer type.",
             )

@@ -118,9 +118,9 @@ fn human_size(s: &str) -> bool {
     };
     match num.split_once('.') {
         Some((int, frac)) => {
-            (int.is_empty() || crate::schema::all_digits(int)) && crate::schema::all_digits(frac)
+            (int.is_empty() || all_digits(int)) && all_digits(frac)
         }
-        None => crate::schema::all_digits(num),
+        None => all_digits(num),
     }
 }
 
