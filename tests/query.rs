@@ -52,6 +52,16 @@ fn query_answers_as_cloud_init_22_4() {
     // the fixture was made on.
     let m = Machine::new();
     fs::set_permissions(m.root(), fs::Permissions::from_mode(0o755)).unwrap();
+    // 80 of the cases were recorded as root (what a root reader sees: the
+    // sensitive data, user-data); as another user they cannot be compared.
+    if !common::skip::require_for(
+        "the cases recorded as root",
+        &[common::skip::Need::Root(
+            "to read the instance data as root does",
+        )],
+    ) {
+        return;
+    }
     let as_nobody = common::skip::require_for(
         "the cases run as a reader who is not root",
         &[
