@@ -1180,6 +1180,17 @@ mod tests {
 
     /// A command's parser is made only when the command is given: each
     /// one, and each of theirs, can be made (no option named twice).
+    /// A list in 22.4's parsed namespace as cloudboot keeps it: make-mime's
+    /// `-a FILE:TYPE` is (file, FILE, TYPE) there; cloudboot keeps the argument.
+    fn namespace_values(a: &[J]) -> Vec<String> {
+        a.iter()
+            .map(|v| match v {
+                J::Array(t) => format!("{}:{}", t[1].as_str().unwrap(), t[2].as_str().unwrap()),
+                v => v.as_str().unwrap().to_string(),
+            })
+            .collect()
+    }
+
     #[test]
     fn every_commands_parser_can_be_made() {
         fn count(p: &Parser) -> usize {
@@ -1242,17 +1253,7 @@ mod tests {
                         "{label}"
                     ),
                     J::Array(a) => {
-                        // make-mime's `-a FILE:TYPE` is (file, FILE, TYPE) in
-                        // 22.4's namespace; cloudboot keeps the argument.
-                        let want: Vec<String> = a
-                            .iter()
-                            .map(|v| match v {
-                                J::Array(t) => {
-                                    format!("{}:{}", t[1].as_str().unwrap(), t[2].as_str().unwrap())
-                                }
-                                v => v.as_str().unwrap().to_string(),
-                            })
-                            .collect();
+                        let want = namespace_values(a);
                         let got = levels
                             .iter()
                             .rev()
@@ -1312,17 +1313,7 @@ mod tests {
                     J::Bool(b) => assert_eq!(at.flag(key), *b, "{argv:?}: {key}"),
                     J::String(s) => assert_eq!(at.value(key), Some(s.as_str()), "{argv:?}: {key}"),
                     J::Array(a) => {
-                        // make-mime's `-a FILE:TYPE` is (file, FILE, TYPE) in
-                        // 22.4's namespace; cloudboot keeps the argument.
-                        let want: Vec<String> = a
-                            .iter()
-                            .map(|v| match v {
-                                J::Array(t) => {
-                                    format!("{}:{}", t[1].as_str().unwrap(), t[2].as_str().unwrap())
-                                }
-                                v => v.as_str().unwrap().to_string(),
-                            })
-                            .collect();
+                        let want = namespace_values(a);
                         assert_eq!(at.values(key), want, "{argv:?}: {key}")
                     }
                     J::Null => assert!(
