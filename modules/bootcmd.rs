@@ -10,6 +10,16 @@ use crate::module::prelude::*;
 
 static COMMAND: Ty = Ty::OneOf(&[Ty::Str, Ty::List(&Ty::Any), Ty::Null]);
 
+/// 22.4's schema: a command is a line or its words, all strings; no null
+/// (the script skips one), and at least one command.
+static SCHEMA: Ty = Ty::Strict(
+    &Ty::List(&Ty::Strict(
+        &Ty::OneOf(&[Ty::List(&Ty::Str), Ty::Str]),
+        Rule::OneOf,
+    )),
+    Rule::MinItems(1),
+);
+
 pub struct Bootcmd;
 
 static INFO: ModuleInfo = ModuleInfo {
@@ -18,7 +28,10 @@ static INFO: ModuleInfo = ModuleInfo {
     frequency: Frequency::Always,
     activate_by: &["bootcmd"],
     keys: &["bootcmd"],
-    schema: &[Field::opt("bootcmd", Ty::List(&COMMAND))],
+    schema: &[Field::opt(
+        "bootcmd",
+        Ty::Strict(&Ty::List(&COMMAND), Rule::As(&SCHEMA)),
+    )],
     summary: "run commands early on every boot",
 };
 

@@ -34,8 +34,14 @@ static CA_CERTS_SCHEMA: &[Field] = &[
     Field::opt("remove_defaults", Ty::Bool),
     Field::opt("remove-defaults", Ty::Bool)
         .deprecated("Dropped after April 2027. Use ``remove_defaults``."),
-    Field::opt("trusted", Ty::List(&Ty::Str)),
+    Field::opt(
+        "trusted",
+        Ty::Strict(&Ty::List(&Ty::Str), Rule::MinItems(1)),
+    ),
 ];
+
+/// `ca_certs.properties` itself: at least one key.
+static CA_CERTS_SCHEMA_MAP: Ty = Ty::Strict(&Ty::Map(CA_CERTS_SCHEMA), Rule::MinProperties(1));
 
 static INFO: ModuleInfo = ModuleInfo {
     name: "ca_certs",
@@ -46,11 +52,11 @@ static INFO: ModuleInfo = ModuleInfo {
     schema: &[
         Field::opt(
             "ca_certs",
-            Ty::Strict(&Ty::Map(CA_CERTS_KEYS), Rule::As(&Ty::Map(CA_CERTS_SCHEMA))),
+            Ty::Strict(&Ty::Map(CA_CERTS_KEYS), Rule::As(&CA_CERTS_SCHEMA_MAP)),
         ),
         Field::opt(
             "ca-certs",
-            Ty::Strict(&Ty::Map(CA_CERTS_KEYS), Rule::As(&Ty::Map(CA_CERTS_SCHEMA))),
+            Ty::Strict(&Ty::Map(CA_CERTS_KEYS), Rule::As(&CA_CERTS_SCHEMA_MAP)),
         )
         .deprecated("Dropped after April 2027. Use ``ca_certs``."),
     ],

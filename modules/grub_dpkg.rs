@@ -29,7 +29,11 @@ use crate::module::prelude::*;
 pub struct GrubDpkg;
 
 static GRUB_DPKG: &[Field] = &[
-    Field::opt("enabled", Ty::OneOf(&[Ty::Bool, Ty::Str])),
+    // 22.4's schema: a boolean (the module also reads its strings).
+    Field::opt(
+        "enabled",
+        Ty::Strict(&Ty::OneOf(&[Ty::Bool, Ty::Str]), Rule::As(&Ty::Bool)),
+    ),
     Field::opt("grub-pc/install_devices", Ty::Str),
     Field::opt(
         "grub-pc/install_devices_empty",
@@ -45,7 +49,7 @@ static INFO: ModuleInfo = ModuleInfo {
     keys: &["grub_dpkg", "grub-dpkg"],
     schema: &[
         Field::opt("grub_dpkg", Ty::Map(GRUB_DPKG)),
-        Field::opt("grub-dpkg", Ty::AnyMap),
+        Field::opt("grub-dpkg", Ty::AnyMap).deprecated("Use ``grub_dpkg`` instead"),
     ],
     summary: "set grub-pc's debconf install device for the boot disk",
 };

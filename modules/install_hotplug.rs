@@ -17,6 +17,18 @@ pub struct InstallHotplug;
 /// 22.4's `HOTPLUG_UDEV_PATH`.
 const RULES: &str = "/etc/udev/rules.d/10-cloud-init-hook-hotplug.rules";
 
+/// 22.4's `updates` (declared by `cc_install_hotplug`).
+static UPDATES: &[Field] = &[Field::opt(
+    "network",
+    Ty::Map(&[Field::req(
+        "when",
+        Ty::List(&Ty::Strict(
+            &Ty::Str,
+            Rule::OneOfStrs(&["boot-new-instance", "boot-legacy", "boot", "hotplug"]),
+        )),
+    )]),
+)];
+
 static INFO: ModuleInfo = ModuleInfo {
     name: "install_hotplug",
     aliases: &[],
@@ -24,7 +36,7 @@ static INFO: ModuleInfo = ModuleInfo {
     activate_by: &[],
     // `updates` is also the engine's (network config on boot events).
     keys: &["updates"],
-    schema: &[],
+    schema: &[Field::opt("updates", Ty::Map(UPDATES))],
     summary: "install the udev rule for network hotplug when updates.network.when has hotplug",
 };
 

@@ -28,7 +28,10 @@ static INFO: ModuleInfo = ModuleInfo {
     frequency: Frequency::Always,
     activate_by: &[],
     keys: &["migrate"],
-    schema: &[Field::opt("migrate", Ty::OneOf(&[Ty::Bool, Ty::Str]))],
+    schema: &[Field::opt(
+        "migrate",
+        Ty::Strict(&Ty::OneOf(&[Ty::Bool, Ty::Str]), Rule::As(&Ty::Bool)),
+    )],
     summary: "rename semaphores of older cloud-init versions to their canonical names",
 };
 

@@ -40,8 +40,14 @@ static NTP: [Field; 5] = [
     Field::opt("ntp_client", Ty::Str),
     // 22.4's schema says boolean; its handler takes "off" and the like too
     // (`util.is_false`).
-    Field::opt("enabled", Ty::OneOf(&[Ty::Bool, Ty::Str])),
-    Field::opt("config", Ty::Map(&CLIENT_CONFIG)),
+    Field::opt(
+        "enabled",
+        Ty::Strict(&Ty::OneOf(&[Ty::Bool, Ty::Str]), Rule::As(&Ty::Bool)),
+    ),
+    Field::opt(
+        "config",
+        Ty::Strict(&Ty::Map(&CLIENT_CONFIG), Rule::MinProperties(1)),
+    ),
 ];
 
 static INFO: ModuleInfo = ModuleInfo {
@@ -50,7 +56,11 @@ static INFO: ModuleInfo = ModuleInfo {
     frequency: Frequency::Instance,
     activate_by: &["ntp"],
     keys: &["ntp"],
-    schema: &[Field::opt("ntp", Ty::OneOf(&[Ty::Null, Ty::Map(&NTP)]))],
+    // 22.4: `type: [null, object]`.
+    schema: &[Field::opt(
+        "ntp",
+        Ty::Strict(&Ty::OneOf(&[Ty::Null, Ty::Map(&NTP)]), Rule::TypeList),
+    )],
     summary: "configure and start the NTP client (chrony, ntp, ntpdate, systemd-timesyncd)",
 };
 

@@ -102,13 +102,23 @@ const DEFAULT_TRIES: i64 = 10;
 const RETRY_DELAY: Duration = Duration::from_secs(3);
 
 static FIELDS: &[Field] = &[
-    Field::req("url", Ty::Str),
+    Field::req("url", Ty::Strict(&Ty::Str, Rule::Check(uri_format))),
     Field::opt(
         "post",
-        Ty::OneOf(&[Ty::Enum(&["all"]), Ty::List(&Ty::Enum(POST_LIST_ALL))]),
+        Ty::Strict(
+            &Ty::OneOf(&[
+                Ty::Enum(&["all"]),
+                Ty::List(&Ty::Strict(
+                    &Ty::Enum(POST_LIST_ALL),
+                    Rule::OneOfStrs(POST_LIST_ALL),
+                )),
+            ]),
+            Rule::OneOf,
+        ),
     ),
-    // Whatever it is, the module copes (int() or the default of 10).
-    Field::opt("tries", Ty::Any),
+    // Whatever it is, the module copes (int() or the default of 10); 22.4's
+    // schema says integer.
+    Field::opt("tries", Ty::Strict(&Ty::Any, Rule::As(&Ty::Int))),
 ];
 
 static INFO: ModuleInfo = ModuleInfo {

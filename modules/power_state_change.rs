@@ -62,9 +62,13 @@ static POWER_STATE_FIELDS: &[Field] = &[
             Rule::OneOfStrs(&["poweroff", "reboot", "halt"]),
         ),
     ),
-    Field::opt("message", Ty::OneOf(&[Ty::Str, Ty::Null])),
-    // Anything Python's float() takes (a numeric string too), checked below.
-    Field::opt("timeout", Ty::Any),
+    Field::opt(
+        "message",
+        Ty::Strict(&Ty::OneOf(&[Ty::Str, Ty::Null]), Rule::As(&Ty::Str)),
+    ),
+    // Anything Python's float() takes (a numeric string too), checked
+    // below; 22.4's schema says integer.
+    Field::opt("timeout", Ty::Strict(&Ty::Any, Rule::As(&Ty::Int))),
     Field::opt(
         "condition",
         Ty::OneOf(&[Ty::Str, Ty::Bool, Ty::List(&Ty::Any)]),
@@ -94,7 +98,10 @@ static INFO: ModuleInfo = ModuleInfo {
     keys: &["power_state"],
     schema: &[Field::opt(
         "power_state",
-        Ty::OneOf(&[Ty::Map(POWER_STATE_FIELDS), Ty::Null]),
+        Ty::Strict(
+            &Ty::OneOf(&[Ty::Map(POWER_STATE_FIELDS), Ty::Null]),
+            Rule::As(&Ty::Map(POWER_STATE_FIELDS)),
+        ),
     )],
     summary: "power off, halt or reboot once the boot has finished",
 };

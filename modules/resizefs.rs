@@ -53,7 +53,8 @@ static INFO: ModuleInfo = ModuleInfo {
         "resize_rootfs",
         Ty::Strict(
             &Ty::OneOf(&[Ty::Bool, Ty::Enum(&["noblock"])]),
-            Rule::Check(resize_rootfs_value),
+            // 22.4's schema is the `enum` alone: one message.
+            Rule::As(&Ty::Strict(&Ty::Any, Rule::Check(resize_rootfs_value))),
         ),
     )],
     summary: "grow the filesystem on / to fill its partition (resize2fs, xfs_growfs, btrfs)",

@@ -49,12 +49,14 @@ static RH_KEYS: &[Field] = &[
 ];
 
 /// 22.4's schema of `rh_subscription`, for `cloudboot schema`; the
-/// password and activation key stay unchecked there, so that no message
-/// quotes them.
+/// password and activation key are checked without quoting them.
 static RH_SCHEMA: &[Field] = &[
     Field::opt("username", Ty::Str),
-    Field::opt("password", Ty::Any),
-    Field::opt("activation-key", Ty::Any),
+    Field::opt("password", Ty::Strict(&Ty::Any, Rule::Secret(&Ty::Str))),
+    Field::opt(
+        "activation-key",
+        Ty::Strict(&Ty::Any, Rule::Secret(&Ty::Str)),
+    ),
     Field::opt("org", Ty::Int),
     Field::opt("auto-attach", Ty::Bool),
     Field::opt("service-level", Ty::Str),

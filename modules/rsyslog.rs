@@ -71,9 +71,13 @@ static INFO: ModuleInfo = ModuleInfo {
     keys: &["rsyslog", "rsyslog_filename", "rsyslog_dir"],
     schema: &[
         // The legacy list form is 22.4's too (deprecated, still handled).
+        // 22.4's schema has the mapping only.
         Field::opt(
             "rsyslog",
-            Ty::OneOf(&[Ty::Map(&RSYSLOG), Ty::List(&Ty::Any)]),
+            Ty::Strict(
+                &Ty::OneOf(&[Ty::Map(&RSYSLOG), Ty::List(&Ty::Any)]),
+                Rule::As(&Ty::Map(&RSYSLOG)),
+            ),
         ),
         Field::opt("rsyslog_filename", Ty::Str),
         Field::opt("rsyslog_dir", Ty::Str),

@@ -8,6 +8,15 @@ use crate::module::prelude::*;
 /// A runcmd item: a command line, an argument list, or null (a YAML comment).
 static COMMAND: Ty = Ty::OneOf(&[Ty::Str, Ty::List(&Ty::Any), Ty::Null]);
 
+/// 22.4's schema: every word of a list command a string.
+static SCHEMA: Ty = Ty::Strict(
+    &Ty::List(&Ty::Strict(
+        &Ty::OneOf(&[Ty::List(&Ty::Str), Ty::Str, Ty::Null]),
+        Rule::OneOf,
+    )),
+    Rule::MinItems(1),
+);
+
 pub struct Runcmd;
 
 static INFO: ModuleInfo = ModuleInfo {
@@ -19,7 +28,7 @@ static INFO: ModuleInfo = ModuleInfo {
     // 22.4: `minItems: 1` (`runcmd: []` is an error to `schema`, nothing to boot).
     schema: &[Field::opt(
         "runcmd",
-        Ty::Strict(&Ty::List(&COMMAND), Rule::MinItems(1)),
+        Ty::Strict(&Ty::List(&COMMAND), Rule::As(&SCHEMA)),
     )],
     summary: "run commands late in boot (written here, run by scripts_user)",
 };

@@ -24,14 +24,32 @@ static INFO: ModuleInfo = ModuleInfo {
     frequency: Frequency::Instance,
     activate_by: &[],
     keys: &["vendor_data"],
-    // Only `prefix` is this module's: `enabled` and `disabled_handlers`
-    // are the engine's (checked with the engine's keys).
+    // Only `prefix` is this module's at boot: `enabled` and
+    // `disabled_handlers` are the engine's. The `schema` command checks
+    // 22.4's whole `vendor_data` here, where 22.4 declares it.
     schema: &[Field::opt(
         "vendor_data",
-        Ty::MapPart(&[Field::opt("prefix", VENDOR_DATA_PREFIX)]),
+        Ty::Strict(
+            &Ty::MapPart(&[Field::opt("prefix", VENDOR_DATA_PREFIX)]),
+            Rule::As(&Ty::Map(&[
+                Field::opt("enabled", Ty::Strict(&Ty::Any, Rule::Check(enabled_value))),
+                Field::opt("prefix", VENDOR_DATA_PREFIX),
+            ])),
+        ),
     )],
     summary: "run vendor-data scripts once per instance",
 };
+
+/// 22.4's `oneOf`: a boolean, or (deprecated) a string.
+fn enabled_value(v: &Value) -> Verdict {
+    match v {
+        Value::Bool(_) => Verdict::Fine,
+        Value::Str(_) => Verdict::Deprecated(
+            "Use of string for this value is DEPRECATED. Use a boolean value instead.",
+        ),
+        _ => Verdict::Bad("is not valid under any of the given schemas"),
+    }
+}
 
 impl Module for ScriptsVendor {
     fn info(&self) -> &'static ModuleInfo {

@@ -18,10 +18,26 @@ pub struct SetHostname;
 /// value for the booleans (`translate_bool`) and fails on a non-string
 /// hostname itself, so the types are checked in `crate::distro::names`.
 pub static HOSTNAME_KEYS: &[Field] = &[
-    Field::opt("preserve_hostname", Ty::Any),
-    Field::opt("hostname", Ty::Any),
-    Field::opt("fqdn", Ty::Any),
-    Field::opt("prefer_fqdn_over_hostname", Ty::Any),
+    Field::opt("preserve_hostname", AS_BOOL),
+    Field::opt("hostname", AS_STR),
+    Field::opt("fqdn", AS_STR),
+    Field::opt("prefer_fqdn_over_hostname", AS_BOOL),
+];
+
+/// Read as cloud-init's code reads them (any type); 22.4's schema types.
+const AS_BOOL: Ty = Ty::Strict(&Ty::Any, Rule::As(&Ty::Bool));
+const AS_STR: Ty = Ty::Strict(&Ty::Any, Rule::As(&Ty::Str));
+/// A key 22.4's schema declares in another module: checked there.
+const ELSEWHERE: Ty = Ty::Strict(&Ty::Any, Rule::As(&Ty::Any));
+
+/// update_hostname's keys: 22.4's `cc_update_hostname` declares only the
+/// two flags (`hostname` and `fqdn` are `cc_set_hostname`'s and
+/// `cc_update_etc_hosts`'s), so `schema` reports a bad flag twice, as 22.4.
+pub static UPDATE_HOSTNAME_KEYS: &[Field] = &[
+    Field::opt("preserve_hostname", AS_BOOL),
+    Field::opt("hostname", ELSEWHERE),
+    Field::opt("fqdn", ELSEWHERE),
+    Field::opt("prefer_fqdn_over_hostname", AS_BOOL),
 ];
 
 /// `data/set-hostname` (set_hostname's record of what it last set).

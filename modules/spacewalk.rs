@@ -26,9 +26,13 @@ use crate::module::prelude::*;
 pub struct Spacewalk;
 
 static SPACEWALK_KEYS: &[Field] = &[
-    Field::opt("server", Ty::Any),
-    Field::opt("proxy", Ty::Any),
-    Field::opt("activation_key", Ty::Any),
+    Field::opt("server", Ty::Strict(&Ty::Any, Rule::As(&Ty::Str))),
+    Field::opt("proxy", Ty::Strict(&Ty::Any, Rule::As(&Ty::Str))),
+    // A secret: `schema` checks 22.4's type without quoting the value.
+    Field::opt(
+        "activation_key",
+        Ty::Strict(&Ty::Any, Rule::Secret(&Ty::Str)),
+    ),
 ];
 
 static INFO: ModuleInfo = ModuleInfo {

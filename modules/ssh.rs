@@ -84,13 +84,13 @@ static INFO: ModuleInfo = ModuleInfo {
         "ssh_authorized_keys",
     ],
     schema: &[
-        Field::opt("ssh_deletekeys", Ty::Any),
+        Field::opt("ssh_deletekeys", AS_BOOL),
         Field::opt(
             "ssh_keys",
             Ty::Strict(
                 &Ty::Any,
                 Rule::As(&Ty::Strict(
-                    &Ty::AnyMap,
+                    &Ty::Strict(&Ty::AnyMap, Rule::Values(&Ty::Str)),
                     Rule::Keys(
                         ssh_key_name,
                         "^(dsa|ecdsa|ed25519|rsa)_(public|private|certificate)$",
@@ -100,26 +100,36 @@ static INFO: ModuleInfo = ModuleInfo {
         ),
         Field::opt(
             "ssh_genkeytypes",
-            Ty::Strict(&Ty::Any, Rule::As(&Ty::List(&KEY_TYPE))),
+            Ty::Strict(
+                &Ty::Any,
+                Rule::As(&Ty::Strict(&Ty::List(&KEY_TYPE), Rule::MinItems(1))),
+            ),
         ),
-        Field::opt("ssh_quiet_keygen", Ty::Any),
+        Field::opt("ssh_quiet_keygen", AS_BOOL),
         Field::opt(
             "ssh_publish_hostkeys",
             Ty::Strict(&Ty::Any, Rule::As(&Ty::Map(PUBLISH_HOSTKEYS))),
         ),
-        Field::opt("disable_root", Ty::Any),
+        Field::opt("disable_root", AS_BOOL),
         Field::opt(
             "disable_root_opts",
             Ty::Strict(&Ty::Any, Rule::As(&Ty::Str)),
         ),
-        Field::opt("allow_public_ssh_keys", Ty::Any),
+        Field::opt("allow_public_ssh_keys", AS_BOOL),
         Field::opt(
             "ssh_authorized_keys",
-            Ty::Strict(&Ty::Any, Rule::As(&Ty::List(&Ty::Str))),
+            Ty::Strict(
+                &Ty::Any,
+                Rule::As(&Ty::Strict(&Ty::List(&Ty::Str), Rule::MinItems(1))),
+            ),
         ),
     ],
     summary: "host keys, and the default user's and root's authorized keys",
 };
+
+/// Read as the module reads it (cloud-init's truthiness); 22.4's schema
+/// says boolean.
+const AS_BOOL: Ty = Ty::Strict(&Ty::Any, Rule::As(&Ty::Bool));
 
 const KEY_NAMES: [&str; 4] = ["rsa", "dsa", "ecdsa", "ed25519"];
 

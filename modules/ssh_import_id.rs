@@ -30,7 +30,10 @@ static INFO: ModuleInfo = ModuleInfo {
     keys: &["ssh_import_id"],
     schema: &[Field::opt(
         "ssh_import_id",
-        Ty::OneOf(&[Ty::List(&Ty::Any), Ty::Str]),
+        Ty::Strict(
+            &Ty::OneOf(&[Ty::List(&Ty::Any), Ty::Str]),
+            Rule::As(&Ty::List(&Ty::Str)),
+        ),
     )],
     summary: "import SSH keys from Launchpad or GitHub with ssh-import-id",
 };

@@ -25,7 +25,7 @@ static INFO: ModuleInfo = ModuleInfo {
         "fqdn",
         "prefer_fqdn_over_hostname",
     ],
-    schema: super::set_hostname::HOSTNAME_KEYS,
+    schema: super::set_hostname::UPDATE_HOSTNAME_KEYS,
     summary: "update the hostname on every boot, unless someone else changed it",
 };
 

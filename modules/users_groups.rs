@@ -67,6 +67,31 @@ use crate::modules::shared::staged::Staged;
 
 pub struct UsersGroups;
 
+/// 22.4's schema of `users` (a user's own keys are not checked here).
+static USERS_SCHEMA: Ty = Ty::Strict(
+    &Ty::Strict(
+        &Ty::OneOf(&[
+            Ty::Str,
+            Ty::List(&Ty::Strict(
+                &Ty::OneOf(&[Ty::Str, Ty::List(&Ty::Str), Ty::AnyMap]),
+                Rule::OneOf,
+            )),
+            Ty::AnyMap,
+        ]),
+        Rule::TypeList,
+    ),
+    Rule::MinItems(1),
+);
+
+/// 22.4's schema of `groups`.
+static GROUPS_SCHEMA: Ty = Ty::Strict(
+    &Ty::Strict(
+        &Ty::OneOf(&[Ty::Str, Ty::AnyMap, Ty::List(&Ty::Any)]),
+        Rule::TypeList,
+    ),
+    Rule::MinItems(1),
+);
+
 static INFO: ModuleInfo = ModuleInfo {
     name: "users_groups",
     aliases: &[],
@@ -76,8 +101,8 @@ static INFO: ModuleInfo = ModuleInfo {
     // cloud-init reads every shape these take (strings, lists, mappings)
     // and says itself what it cannot use.
     schema: &[
-        Field::opt("users", Ty::Any),
-        Field::opt("groups", Ty::Any),
+        Field::opt("users", Ty::Strict(&Ty::Any, Rule::As(&USERS_SCHEMA))),
+        Field::opt("groups", Ty::Strict(&Ty::Any, Rule::As(&GROUPS_SCHEMA))),
         Field::opt("user", Ty::Any),
     ],
     summary: "create groups and users, their sudo rules and ssh keys",

@@ -31,28 +31,33 @@ use crate::module::prelude::*;
 use crate::modules::shared::limits::write_limit;
 
 /// A `write_files` entry (also read by write_files_deferred).
+const ENCODINGS: &[&str] = &[
+    "gz",
+    "gzip",
+    "gz+base64",
+    "gzip+base64",
+    "gz+b64",
+    "gzip+b64",
+    "b64",
+    "base64",
+    "text/plain",
+];
+
 pub static ENTRY: Ty = Ty::Map(&[
     Field::req("path", Ty::Str),
     Field::opt("content", Ty::StrOrBytes),
     Field::opt("source", Ty::AnyMap),
     Field::opt(
         "encoding",
-        Ty::Enum(&[
-            "gz",
-            "gzip",
-            "gz+base64",
-            "gzip+base64",
-            "gz+b64",
-            "gzip+b64",
-            "b64",
-            "base64",
-            "text/plain",
-        ]),
+        Ty::Strict(&Ty::Enum(ENCODINGS), Rule::OneOfStrs(ENCODINGS)),
     ),
     Field::opt("owner", Ty::Str),
     // cloud-init 22.4's schema says string only, but the module (and YAML
     // 1.1's `0644`) give ints too.
-    Field::opt("permissions", Ty::OneOf(&[Ty::Str, Ty::Int])),
+    Field::opt(
+        "permissions",
+        Ty::Strict(&Ty::OneOf(&[Ty::Str, Ty::Int]), Rule::As(&Ty::Str)),
+    ),
     Field::opt("append", Ty::Bool),
     Field::opt("defer", Ty::Bool),
 ]);
@@ -65,7 +70,10 @@ static INFO: ModuleInfo = ModuleInfo {
     frequency: Frequency::Instance,
     activate_by: &["write_files"],
     keys: &["write_files"],
-    schema: &[Field::opt("write_files", Ty::Entries(&ENTRY))],
+    schema: &[Field::opt(
+        "write_files",
+        Ty::Strict(&Ty::Entries(&ENTRY), Rule::MinItems(1)),
+    )],
     summary: "write arbitrary files",
 };
 

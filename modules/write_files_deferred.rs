@@ -12,9 +12,11 @@ static INFO: ModuleInfo = ModuleInfo {
     frequency: Frequency::Instance,
     activate_by: &["write_files"],
     keys: &["write_files"],
+    // 22.4's schema has `write_files` once (cc_write_files): the `schema`
+    // command checks it there only.
     schema: &[Field::opt(
         "write_files",
-        Ty::Entries(&super::write_files::ENTRY),
+        Ty::Strict(&Ty::Entries(&super::write_files::ENTRY), Rule::As(&Ty::Any)),
     )],
     summary: "write the write_files entries marked defer: true",
 };

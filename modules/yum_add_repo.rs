@@ -36,7 +36,7 @@ static YUM_REPOS: Ty = Ty::Strict(
 
 static YUM_REPO: Ty = Ty::Strict(
     &Ty::MapPart(&[
-        Field::req("baseurl", Ty::Str),
+        Field::req("baseurl", Ty::Strict(&Ty::Str, Rule::Check(uri_format))),
         Field::opt("name", Ty::Str),
         Field::opt("enabled", Ty::Bool),
     ]),

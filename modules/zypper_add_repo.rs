@@ -21,9 +21,25 @@ use crate::module::prelude::*;
 pub struct ZypperAddRepo;
 
 static ZYPPER_KEYS: &[Field] = &[
-    Field::opt("repos", Ty::OneOf(&[Ty::List(&Ty::AnyMap), Ty::Null])),
-    Field::opt("config", Ty::OneOf(&[Ty::AnyMap, Ty::Null])),
+    Field::opt(
+        "repos",
+        Ty::Strict(
+            &Ty::OneOf(&[Ty::List(&Ty::AnyMap), Ty::Null]),
+            Rule::As(&Ty::Strict(&Ty::List(&ZYPPER_REPO), Rule::MinItems(1))),
+        ),
+    ),
+    Field::opt(
+        "config",
+        Ty::Strict(&Ty::OneOf(&[Ty::AnyMap, Ty::Null]), Rule::As(&Ty::AnyMap)),
+    ),
 ];
+
+/// 22.4's schema of a repo: `id` and `baseurl` (a URI) required, any
+/// other key allowed.
+static ZYPPER_REPO: Ty = Ty::MapPart(&[
+    Field::req("id", Ty::Str),
+    Field::req("baseurl", Ty::Strict(&Ty::Str, Rule::Check(uri_format))),
+]);
 
 static INFO: ModuleInfo = ModuleInfo {
     name: "zypper_add_repo",
@@ -31,7 +47,10 @@ static INFO: ModuleInfo = ModuleInfo {
     frequency: Frequency::Always,
     activate_by: &["zypper"],
     keys: &["zypper"],
-    schema: &[Field::opt("zypper", Ty::MapPart(ZYPPER_KEYS))],
+    schema: &[Field::opt(
+        "zypper",
+        Ty::Strict(&Ty::MapPart(ZYPPER_KEYS), Rule::MinProperties(1)),
+    )],
     summary: "write zypper .repo files (zypper.repos) and zypp.conf settings (zypper.config)",
 };
 

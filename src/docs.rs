@@ -184,6 +184,7 @@ pub fn type_doc(ty: &Ty) -> String {
         Ty::Str | Ty::StrOrBytes => "string".into(),
         Ty::Bool => "boolean".into(),
         Ty::Int => "integer".into(),
+        Ty::Number => "number".into(),
         Ty::Null => "null".into(),
         Ty::Enum(values) => values
             .iter()

@@ -30,6 +30,8 @@ pub enum Ty {
     Str,
     Bool,
     Int,
+    /// An integer or a float (JSON schema's `number`).
+    Number,
     Null,
     /// Text or `!!binary` bytes.
     StrOrBytes,
@@ -61,6 +63,10 @@ pub enum Ty {
 pub enum Rule {
     /// `minItems`: "[] is too short".
     MinItems(usize),
+    /// `maxItems`: "[1, 2, 3] is too long".
+    MaxItems(usize),
+    /// `minimum`: "-2 is less than the minimum of -1".
+    Minimum(i64),
     /// `minLength`: "'' is too short".
     MinLength(usize),
     /// `enum` (exact, case-sensitive): "'x' is not one of ['a', 'b']".
@@ -87,6 +93,10 @@ pub enum Rule {
     /// module also takes the strings its code reads): the `schema` command
     /// checks the value against it instead of the boot type.
     As(&'static Ty),
+    /// Like [`Rule::As`], for a value that may hold a password: 22.4's
+    /// messages quote the value; cloudboot's name the path and the problem
+    /// and show a placeholder instead (secrets never reach output).
+    Secret(&'static Ty),
 }
 
 /// What a [`Rule::Check`] found.
@@ -104,6 +114,26 @@ pub enum Verdict {
 /// small functions where the rules use them; this one is `[0-9]+`.
 pub fn all_digits(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// jsonschema's `format: uri` (rfc3987, which 22.4's jsonschema checks
+/// with): a scheme, then `:`, and no whitespace. Not a string: fine here
+/// (the type is checked on its own).
+pub fn uri_format(v: &Value) -> Verdict {
+    let Some(s) = v.as_str() else {
+        return Verdict::Fine;
+    };
+    let scheme_ok = s.split_once(':').is_some_and(|(scheme, _)| {
+        scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    });
+    if scheme_ok && !s.chars().any(char::is_whitespace) {
+        Verdict::Fine
+    } else {
+        Verdict::Bad("is not a 'uri'")
+    }
 }
 
 /// One key of a mapping.
@@ -173,8 +203,16 @@ pub static ENGINE_FIELDS: &[Field] = &[
     Field::opt("cloud_final_modules", Ty::List(&MODULE_ENTRY)),
     Field::opt("datasource_list", Ty::List(&Ty::Str)),
     Field::opt("datasource", Ty::AnyMap),
-    Field::opt("vendor_data", Ty::Map(VENDOR_DATA)),
-    Field::opt("vendor_data2", Ty::Map(VENDOR_DATA)),
+    // 22.4's schema has `vendor_data` in cc_scripts_vendor only (checked
+    // there), and no `vendor_data2`.
+    Field::opt(
+        "vendor_data",
+        Ty::Strict(&Ty::Map(VENDOR_DATA), Rule::As(&Ty::Any)),
+    ),
+    Field::opt(
+        "vendor_data2",
+        Ty::Strict(&Ty::Map(VENDOR_DATA), Rule::As(&Ty::Any)),
+    ),
     Field::opt("allow_userdata", Ty::Bool),
     Field::opt("manual_cache_clean", Ty::Bool),
     Field::opt("merge_how", Ty::Any),
@@ -203,7 +241,15 @@ static USER_DATA_LIMITS: &[Field] = &[
     Field::opt("include_timeout", Ty::Int),
 ];
 
-static MODULE_ENTRY: Ty = Ty::OneOf(&[Ty::Str, Ty::List(&Ty::Any), Ty::AnyMap]);
+/// A module list's entry: a name, `[name, frequency]`, or (as the engine
+/// also reads) a mapping; 22.4's schema takes the first two only.
+static MODULE_ENTRY: Ty = Ty::Strict(
+    &Ty::OneOf(&[Ty::Str, Ty::List(&Ty::Any), Ty::AnyMap]),
+    Rule::As(&Ty::Strict(
+        &Ty::OneOf(&[Ty::Str, Ty::List(&Ty::Any)]),
+        Rule::OneOf,
+    )),
+);
 /// `vendor_data` and `vendor_data2`, as cloud-init 22.4's schema has them
 /// (`cc_scripts_vendor`), plus `disabled_handlers`, which its schema
 /// forbids but its engine reads (`_consume_vendordata`), as cloudboot's does.
@@ -219,8 +265,8 @@ static VENDOR_DATA: &[Field] = &[
 /// 22.4 writes both as `type: [...]` lists ([`Rule::TypeList`]).
 pub const VENDOR_DATA_PREFIX: Ty = Ty::Strict(
     &Ty::OneOf(&[
-        Ty::Str,
         Ty::List(&Ty::Strict(&Ty::OneOf(&[Ty::Str, Ty::Int]), Rule::TypeList)),
+        Ty::Str,
     ]),
     Rule::TypeList,
 );
@@ -344,6 +390,7 @@ fn ty_name(t: &Ty) -> String {
         Ty::Str => "a string".into(),
         Ty::Bool => "a boolean".into(),
         Ty::Int => "an integer".into(),
+        Ty::Number => "a number".into(),
         Ty::Null => "null".into(),
         Ty::StrOrBytes => "a string or !!binary".into(),
         Ty::Enum(_) => "a string".into(),
@@ -361,6 +408,7 @@ fn shape_matches(t: &Ty, v: &Value) -> bool {
         (Ty::Str | Ty::Enum(_), Value::Str(_)) => true,
         (Ty::Bool, Value::Bool(_)) => true,
         (Ty::Int, Value::Int(_)) => true,
+        (Ty::Number, Value::Int(_) | Value::BigInt(_) | Value::Float(_)) => true,
         (Ty::Null, Value::Null) => true,
         (Ty::StrOrBytes, Value::Str(_) | Value::Bytes(_)) => true,
         (Ty::List(_) | Ty::Entries(_), Value::Seq(_)) => true,

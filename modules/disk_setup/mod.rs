@@ -71,6 +71,63 @@ static FS: &[Field] = &[
     Field::opt("cmd", Ty::Any),
 ];
 
+/// 22.4's schema of an `fs_setup` entry (`schema` checks it; the module
+/// reads what it can).
+static FS_SCHEMA: &[Field] = &[
+    Field::opt("label", Ty::Str),
+    Field::opt("filesystem", Ty::Str),
+    Field::opt("device", Ty::Str),
+    // `type: [string, integer]` and a `oneOf` of one string enum: 22.4's
+    // schema refuses a partition number (a defect kept for parity).
+    Field::opt(
+        "partition",
+        Ty::Strict(&STR_OR_INT, Rule::Check(partition_word)),
+    ),
+    Field::opt("overwrite", Ty::Bool),
+    Field::opt("replace_fs", Ty::Str),
+    Field::opt("extra_opts", LIST_OR_STR),
+    Field::opt("cmd", LIST_OR_STR),
+];
+
+static STR_OR_INT: Ty = Ty::Strict(&Ty::OneOf(&[Ty::Str, Ty::Int]), Rule::TypeList);
+const LIST_OR_STR: Ty = Ty::Strict(&Ty::OneOf(&[Ty::List(&Ty::Str), Ty::Str]), Rule::TypeList);
+
+fn partition_word(v: &Value) -> Verdict {
+    match v.as_str() {
+        Some("auto" | "any" | "none") => Verdict::Fine,
+        _ => Verdict::Bad("is not valid under any of the given schemas"),
+    }
+}
+
+/// 22.4's schema of one `disk_setup` entry.
+static DISK_SCHEMA: &[Field] = &[
+    Field::opt(
+        "table_type",
+        Ty::Strict(&Ty::Str, Rule::OneOfStrs(&["mbr", "gpt"])),
+    ),
+    Field::opt(
+        "layout",
+        Ty::Strict(
+            &Ty::OneOf(&[
+                Ty::Strict(&Ty::Str, Rule::OneOfStrs(&["remove"])),
+                Ty::Bool,
+                Ty::List(&Ty::Strict(
+                    &Ty::OneOf(&[
+                        Ty::Int,
+                        Ty::Strict(
+                            &Ty::Strict(&Ty::List(&Ty::Int), Rule::MinItems(2)),
+                            Rule::MaxItems(2),
+                        ),
+                    ]),
+                    Rule::OneOf,
+                )),
+            ]),
+            Rule::OneOf,
+        ),
+    ),
+    Field::opt("overwrite", Ty::Bool),
+];
+
 static INFO: ModuleInfo = ModuleInfo {
     name: "disk_setup",
     aliases: &[],
@@ -78,9 +135,21 @@ static INFO: ModuleInfo = ModuleInfo {
     activate_by: &["disk_setup", "fs_setup"],
     keys: &["device_aliases", "disk_setup", "fs_setup"],
     schema: &[
-        Field::opt("device_aliases", Ty::AnyMap),
-        Field::opt("disk_setup", Ty::AnyMap),
-        Field::opt("fs_setup", Ty::List(&Ty::Map(FS))),
+        Field::opt(
+            "device_aliases",
+            Ty::Strict(&Ty::AnyMap, Rule::Values(&Ty::Str)),
+        ),
+        Field::opt(
+            "disk_setup",
+            Ty::Strict(&Ty::AnyMap, Rule::Values(&Ty::Map(DISK_SCHEMA))),
+        ),
+        Field::opt(
+            "fs_setup",
+            Ty::Strict(
+                &Ty::List(&Ty::Map(FS)),
+                Rule::As(&Ty::List(&Ty::Map(FS_SCHEMA))),
+            ),
+        ),
     ],
     summary: "partition disks (MBR or GPT) and make filesystems on them",
 };

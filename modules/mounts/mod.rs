@@ -105,7 +105,7 @@ pub use swap::{plan_swap, SwapPlan};
 pub struct Mounts;
 
 static SWAP: &[Field] = &[
-    Field::opt("filename", Ty::Any),
+    Field::opt("filename", Ty::Strict(&Ty::Any, Rule::As(&Ty::Str))),
     Field::opt("size", Ty::Strict(&Ty::Any, Rule::Check(swap_size))),
     Field::opt("maxsize", Ty::Strict(&Ty::Any, Rule::Check(swap_maxsize))),
 ];
@@ -142,6 +142,24 @@ fn swap_maxsize(v: &Value) -> Verdict {
     }
 }
 
+/// 22.4's schema of `mounts`: at least one entry, each one to six strings.
+static MOUNTS_SCHEMA: Ty = Ty::Strict(
+    &Ty::List(&Ty::Strict(
+        &Ty::Strict(&Ty::List(&Ty::Str), Rule::MinItems(1)),
+        Rule::MaxItems(6),
+    )),
+    Rule::MinItems(1),
+);
+
+/// 22.4's schema of `mount_default_fields`: six strings or nulls.
+static DEFAULT_FIELDS_SCHEMA: Ty = Ty::Strict(
+    &Ty::Strict(
+        &Ty::List(&Ty::Strict(&Ty::OneOf(&[Ty::Str, Ty::Null]), Rule::OneOf)),
+        Rule::MinItems(6),
+    ),
+    Rule::MaxItems(6),
+);
+
 static INFO: ModuleInfo = ModuleInfo {
     name: "mounts",
     aliases: &[],
@@ -153,13 +171,23 @@ static INFO: ModuleInfo = ModuleInfo {
     // Entries are checked one by one in the module, so that a bad one is
     // reported by index while the others still apply.
     schema: &[
-        Field::opt("mounts", Ty::OneOf(&[Ty::List(&Ty::Any), Ty::Null])),
+        Field::opt(
+            "mounts",
+            Ty::Strict(&Ty::OneOf(&[Ty::List(&Ty::Any), Ty::Null]), Rule::As(&MOUNTS_SCHEMA)),
+        ),
         Field::opt(
             "mount_default_fields",
-            Ty::OneOf(&[Ty::List(&Ty::Any), Ty::Null]),
+            Ty::Strict(
+                &Ty::OneOf(&[Ty::List(&Ty::Any), Ty::Null]),
+                Rule::As(&DEFAULT_FIELDS_SCHEMA),
+            ),
         ),
-        Field::opt("swap", Ty::OneOf(&[Ty::Map(SWAP), Ty::Null])),
-        Field::opt("device_aliases", Ty::AnyMap),
+        Field::opt(
+            "swap",
+            Ty::Strict(&Ty::OneOf(&[Ty::Map(SWAP), Ty::Null]), Rule::As(&Ty::Map(SWAP))),
+        ),
+        // 22.4's schema has it once (cc_disk_setup): checked there only.
+        Field::opt("device_aliases", Ty::Strict(&Ty::AnyMap, Rule::As(&Ty::Any))),
     ],
     summary: "configure mount points in /etc/fstab and swap files",
 };

@@ -27,12 +27,27 @@ static INFO: ModuleInfo = ModuleInfo {
     activate_by: &["manage_etc_hosts"],
     keys: &["manage_etc_hosts", "hostname", "fqdn"],
     schema: &[
-        Field::opt("manage_etc_hosts", Ty::Any),
-        Field::opt("hostname", Ty::Any),
-        Field::opt("fqdn", Ty::Any),
+        Field::opt(
+            "manage_etc_hosts",
+            Ty::Strict(&Ty::Any, Rule::Check(manage_etc_hosts_value)),
+        ),
+        Field::opt("hostname", Ty::Strict(&Ty::Any, Rule::As(&Ty::Str))),
+        Field::opt("fqdn", Ty::Strict(&Ty::Any, Rule::As(&Ty::Str))),
     ],
     summary: "manage /etc/hosts from a template, or its localhost line",
 };
+
+/// 22.4's `oneOf`: `true`, `false`, `localhost`, or (deprecated) `template`.
+fn manage_etc_hosts_value(v: &Value) -> Verdict {
+    match v {
+        Value::Bool(_) => Verdict::Fine,
+        Value::Str(s) if s == "localhost" => Verdict::Fine,
+        Value::Str(s) if s == "template" => Verdict::Deprecated(
+            "Value ``template`` will be dropped after April 2027. Use ``true`` instead.",
+        ),
+        _ => Verdict::Bad("is not valid under any of the given schemas"),
+    }
+}
 
 impl Module for UpdateEtcHosts {
     fn info(&self) -> &'static ModuleInfo {

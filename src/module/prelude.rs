@@ -7,7 +7,7 @@
 // What a module is, what it is given and what it hands back.
 pub use super::{run_parts, ConfigError, Context, Module, ModuleInfo, ModuleOutput};
 pub use crate::schedule::{Frequency, Stage};
-pub use crate::schema::{all_digits, Field, Rule, Ty, Verdict, VENDOR_DATA_PREFIX};
+pub use crate::schema::{all_digits, uri_format, Field, Rule, Ty, Verdict, VENDOR_DATA_PREFIX};
 
 // Config values, and cloud-init's `mergemanydict`.
 pub use crate::merge::merge_many_reversed;

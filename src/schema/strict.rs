@@ -64,6 +64,7 @@ fn json_type(t: &Ty) -> Option<&'static str> {
         Ty::Str | Ty::StrOrBytes | Ty::Enum(_) => "string",
         Ty::Bool => "boolean",
         Ty::Int => "integer",
+        Ty::Number => "number",
         Ty::Null => "null",
         Ty::List(_) | Ty::Entries(_) => "array",
         Ty::Map(_) | Ty::MapPart(_) | Ty::AnyMap => "object",
@@ -80,9 +81,24 @@ fn py_list(items: &[&str]) -> String {
 struct Walker<'a> {
     path: Vec<Seg>,
     out: &'a mut Findings,
+    /// Inside a value that may hold a password ([`Rule::Secret`]): messages
+    /// name the path and the problem, never the value.
+    secret: bool,
 }
 
+/// What a message shows instead of a value that may hold a password.
+const HIDDEN: &str = "<the value is not shown: it may hold a password>";
+
 impl Walker<'_> {
+    /// The value as 22.4's messages quote it, unless it may be secret.
+    fn shown(&self, v: &Value) -> String {
+        if self.secret {
+            HIDDEN.to_string()
+        } else {
+            v.python_repr()
+        }
+    }
+
     fn error(&mut self, message: String) {
         let f = Finding {
             path: self.path.clone(),
@@ -99,10 +115,10 @@ impl Walker<'_> {
         }
         if !super::shape_matches(t, v) {
             let msg = match json_type(t) {
-                Some(name) => format!("{} is not of type '{name}'", v.python_repr()),
+                Some(name) => format!("{} is not of type '{name}'", self.shown(v)),
                 None => format!(
                     "{} is not valid under any of the given schemas",
-                    v.python_repr()
+                    self.shown(v)
                 ),
             };
             self.error(msg);
@@ -148,13 +164,14 @@ impl Walker<'_> {
                     let mut w = Walker {
                         path: self.path.clone(),
                         out: &mut mine,
+                        secret: self.secret,
                     };
                     w.value(t, v);
                     self.out.deprecations.extend(mine.deprecations);
                     if !mine.errors.is_empty() {
                         self.error(format!(
                             "{} is not valid under any of the given schemas",
-                            v.python_repr()
+                            self.shown(v)
                         ));
                     }
                 }
@@ -169,11 +186,18 @@ impl Walker<'_> {
         if let Rule::As(t) = rule {
             return self.value(t, v);
         }
+        if let Rule::Secret(t) = rule {
+            let was = std::mem::replace(&mut self.secret, true);
+            self.value(t, v);
+            self.secret = was;
+            return;
+        }
         if let (Rule::OneOf, Ty::OneOf(ts)) = (rule, inner) {
             let mut mine = Findings::default();
             let mut w = Walker {
                 path: self.path.clone(),
                 out: &mut mine,
+                secret: self.secret,
             };
             match ts.iter().find(|t| super::shape_matches(t, v)) {
                 Some(t) => w.value(t, v),
@@ -183,7 +207,7 @@ impl Walker<'_> {
             if !mine.errors.is_empty() {
                 self.error(format!(
                     "{} is not valid under any of the given schemas",
-                    v.python_repr()
+                    self.shown(v)
                 ));
             }
             return;
@@ -199,7 +223,7 @@ impl Walker<'_> {
                         .collect();
                     self.error(format!(
                         "{} is not of type {}",
-                        v.python_repr(),
+                        self.shown(v),
                         names.join(", ")
                     ));
                 }
@@ -214,6 +238,12 @@ impl Walker<'_> {
         let bad = match (rule, v) {
             (Rule::MinItems(n), Value::Seq(items)) if items.len() < *n => {
                 Some("is too short".to_string())
+            }
+            (Rule::MaxItems(n), Value::Seq(items)) if items.len() > *n => {
+                Some("is too long".to_string())
+            }
+            (Rule::Minimum(n), Value::Int(i)) if i < n => {
+                Some(format!("is less than the minimum of {n}"))
             }
             (Rule::MinLength(n), Value::Str(s)) if s.chars().count() < *n => {
                 Some("is too short".to_string())
@@ -238,6 +268,25 @@ impl Walker<'_> {
                         ));
                     }
                 }
+                match inner {
+                    // `patternProperties`' schema applies to the keys that
+                    // match it only; the others are the error above.
+                    Ty::Strict(base, Rule::Values(t)) => {
+                        self.value(base, v);
+                        for (k, val) in m.iter() {
+                            if k.as_str().is_some_and(ok) {
+                                self.path.push(Seg::Key(k.python_str()));
+                                self.value(t, val);
+                                self.path.pop();
+                            }
+                        }
+                    }
+                    _ => self.value(inner, v),
+                }
+                None
+            }
+            // Not a mapping: the type's own error.
+            (Rule::Keys(..), _) => {
                 self.value(inner, v);
                 None
             }
@@ -261,7 +310,7 @@ impl Walker<'_> {
             _ => None,
         };
         if let Some(bad) = bad {
-            self.error(format!("{} {bad}", v.python_repr()));
+            self.error(format!("{} {bad}", self.shown(v)));
         }
     }
 
@@ -297,17 +346,27 @@ impl Walker<'_> {
 /// engine's keys and every module's; keys nobody declares are not reported
 /// at the top level (22.4's schema allows them there).
 pub fn check(doc: &Value, modules: &[&[Field]]) -> Findings {
+    // Each declaration is walked on its own, as 22.4's `allOf` of module
+    // schemas: a key two modules declare (`hostname`, by set_hostname and
+    // update_hostname) is reported by each. Deprecations are reported once.
     let mut out = Findings::default();
-    let mut w = Walker {
-        path: Vec::new(),
-        out: &mut out,
-    };
-    w.fields(ENGINE_FIELDS, doc);
-    for m in modules {
-        w.fields(m, doc);
-    }
-    for m in super::cloud_init_only::ALL {
-        w.fields(m, doc);
+    let all = std::iter::once(ENGINE_FIELDS)
+        .chain(modules.iter().copied())
+        .chain(super::cloud_init_only::ALL.iter().copied());
+    for fields in all {
+        let mut mine = Findings::default();
+        Walker {
+            path: Vec::new(),
+            out: &mut mine,
+            secret: false,
+        }
+        .fields(fields, doc);
+        out.errors.extend(mine.errors);
+        for d in mine.deprecations {
+            if !out.deprecations.contains(&d) {
+                out.deprecations.push(d);
+            }
+        }
     }
     // Python's `sorted(..., key=lambda e: e.path)`: stable, by segments.
     out.errors.sort_by(|a, b| a.path.cmp(&b.path));
@@ -371,10 +430,19 @@ pub fn report(
         out.push_str(&valid);
         return (0, out, String::new());
     }
-    let err = format!(
-        "Error:\nCloud config schema errors: {}\n",
+    // 22.4's SchemaValidationError carries both lists: its message (the
+    // error printed) repeats the deprecations after the errors.
+    let mut err = format!(
+        "Error:\nCloud config schema errors: {}",
         joined(&found.errors)
     );
+    if !found.deprecations.is_empty() {
+        err.push_str(&format!(
+            "\n\nCloud config schema deprecations: {}",
+            joined(&found.deprecations)
+        ));
+    }
+    err.push('\n');
     (1, out, err)
 }
 
