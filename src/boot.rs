@@ -338,8 +338,32 @@ impl<'t> Engine<'t> {
         self.runner(Stage::Network, &cfg.merged, &instance)
             .early_hostname(report);
         let merged = self.consume_data(&instance, &cfg, report);
+        self.warn_on_schema(&instance.instance_id, &merged, report);
         self.run_modules(Stage::Network, &merged, &instance, report);
         Some(description)
+    }
+
+    /// 22.4's check once user-data is consumed (`cmd/main.py`, stage 7):
+    /// when the instance has user-data, the merged config is checked as
+    /// `schema` checks a file; its deprecations and errors are warnings in
+    /// 22.4's words, and the boot goes on (each module checks its own keys).
+    fn warn_on_schema(&self, iid: &str, merged: &Value, report: &mut StageReport) {
+        let raw = self.paths.ipath(iid, "user-data.txt");
+        if self.target.fs().stat(&raw).is_none() {
+            return;
+        }
+        let found = crate::schema::strict::check(merged, &crate::modules::schemas());
+        if !found.deprecations.is_empty() {
+            report.warning(format!(
+                "Deprecated cloud-config provided:\n{}",
+                crate::schema::strict::lines(&found.deprecations)
+            ));
+        }
+        if !found.errors.is_empty() {
+            report.warning(
+                "Invalid cloud-config provided: Please run 'sudo cloud-init schema --system' to see the schema errors.",
+            );
+        }
     }
 
     /// The network step of `init` (`Init.apply_network_config`): which

@@ -7,7 +7,7 @@
 
 use crate::datasource::registry as datasources;
 use crate::module::{Module, ModuleInfo};
-use crate::schema::{Field, Ty};
+use crate::schema::{Field, Rule, Ty};
 use crate::stages::{Stage, StageMap};
 
 /// A `--docs` request or a README that the docs cannot be made for.
@@ -175,11 +175,21 @@ fn mapping_fields_of_map(ty: &Ty) -> Option<&'static [Field]> {
     }
 }
 
+/// The type 22.4's schema gives (a [`Rule::As`] form where the module reads
+/// more), through the constraints.
+fn schema_form(ty: &Ty) -> &Ty {
+    match ty {
+        Ty::Strict(_, Rule::As(t) | Rule::Secret(t)) => schema_form(t),
+        Ty::Strict(inner, _) => schema_form(inner),
+        t => t,
+    }
+}
+
 /// A type as cloud-init's docs write it: `string`, `array of string`,
 /// `(``a``/``b``)`, `object`, `string/null`.
 pub fn type_doc(ty: &Ty) -> String {
-    match ty {
-        Ty::Strict(inner, _) => type_doc(inner),
+    match schema_form(ty) {
+        Ty::Strict(..) => unreachable!("schema_form sees through these"),
         Ty::Any => "any".into(),
         Ty::Str | Ty::StrOrBytes => "string".into(),
         Ty::Bool => "boolean".into(),
@@ -191,7 +201,7 @@ pub fn type_doc(ty: &Ty) -> String {
             .map(|v| format!("``{v}``"))
             .collect::<Vec<_>>()
             .join("/"),
-        Ty::List(item) | Ty::Entries(item) => match item {
+        Ty::List(item) | Ty::Entries(item) => match schema_form(item) {
             Ty::OneOf(_) | Ty::Enum(_) => format!("array of ({})", type_doc(item)),
             _ => format!("array of {}", type_doc(item)),
         },

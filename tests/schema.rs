@@ -103,3 +103,39 @@ fn a_file_that_is_not_a_mapping() {
         );
     }
 }
+
+/// 22.4's boot checks the merged config once user-data is consumed: a
+/// deprecated key and an invalid one are warnings in its words (in
+/// cloud-init.log and the stage's warnings), the stage still succeeds, and
+/// the modules still run.
+#[test]
+fn a_boot_warns_about_invalid_and_deprecated_cloud_config_as_22_4() {
+    let m = Machine::seeded(
+        "instance-id: i-schema\n",
+        "#cloud-config\nssh_pwauth: 'yes'\nruncmd: []\nwrite_files:\n  - {path: /etc/from-user-data, content: here}\n",
+    );
+    m.run_ok(&["init", "--local"], 0);
+    m.run_ok(&["init"], 0);
+    let log = m.read("/var/log/cloud-init.log");
+    assert!(
+        log.contains(
+            "[WARNING]: Deprecated cloud-config provided:\nssh_pwauth: DEPRECATED: Use of non-boolean values for this field is DEPRECATED and will result in an error in a future version of cloud-init."
+        ),
+        "{log}"
+    );
+    assert!(
+        log.contains("[WARNING]: Invalid cloud-config provided: Please run 'sudo cloud-init schema --system' to see the schema errors."),
+        "{log}"
+    );
+    m.run_ok(&["modules", "--mode=config"], 0);
+    assert_eq!(m.read("/etc/from-user-data"), "here");
+
+    // Without user-data, 22.4 skips the check: no such warning.
+    let quiet = Machine::seeded("instance-id: i-none\n", "");
+    std::fs::remove_file(quiet.path("/var/lib/cloud/seed/nocloud/user-data")).unwrap();
+    quiet.run_ok(&["init", "--local"], 0);
+    quiet.run_ok(&["init"], 0);
+    assert!(!quiet
+        .read("/var/log/cloud-init.log")
+        .contains("cloud-config provided"));
+}

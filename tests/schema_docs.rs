@@ -32,9 +32,10 @@ fn one_module_reads_as_cloud_inits_docs() {
          **Module frequency:** once-per-instance\n\n\
          **Supported distros:** all\n\n\
          **Activate only on keys:** ``runcmd``\n\n\
-         **Config schema**:\n    **runcmd:** (array of (string/array of any/null))\n\n\n"
+         **Config schema**:\n    **runcmd:** (array of (array of string/string/null))\n\n\n"
     );
-    // cloudboot's own spelling works too.
+    // The type line is 22.4's (its schema's `runcmd` type, as 22.4 prints
+    // it); cloudboot's own spelling of the module works too.
     assert_eq!(schema(&["-d", "runcmd"]).stdout, out.stdout);
 }
 

@@ -374,6 +374,14 @@ pub fn check(doc: &Value, modules: &[&[Field]]) -> Findings {
     out
 }
 
+/// One `path: message` a line, as 22.4 logs deprecations at boot.
+pub fn lines(fs: &[Finding]) -> String {
+    fs.iter()
+        .map(|f| format!("{}: {}", f.dotted(), f.message))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn joined(fs: &[Finding]) -> String {
     fs.iter()
         .map(|f| format!("{}: {}", f.dotted(), f.message))
