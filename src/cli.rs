@@ -594,6 +594,35 @@ impl Args {
     }
 }
 
+/// The program name 22.4's messages show: its `prog` is Python's
+/// `sys.argv[0]`, the path the kernel ran the script by, which for a
+/// command found through `PATH` is the shell's full path
+/// (`/usr/bin/cloud-init`), and otherwise the path as typed
+/// (`./cloud-init`). A binary gets the bare name from the shell, so the
+/// `PATH` search is made again here.
+pub fn shown_prog(called_as: &str) -> String {
+    if called_as.is_empty() || called_as.contains('/') {
+        return called_as.to_string();
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        let dir = if dir.as_os_str().is_empty() {
+            std::path::PathBuf::from(".")
+        } else {
+            dir
+        };
+        let candidate = dir.join(called_as);
+        let runnable = std::fs::metadata(&candidate).is_ok_and(|m| {
+            use std::os::unix::fs::PermissionsExt;
+            m.is_file() && m.permissions().mode() & 0o111 != 0
+        });
+        if runnable {
+            return candidate.to_string_lossy().into_owned();
+        }
+    }
+    called_as.to_string()
+}
+
 /// Entry point: `prog` is the name it was called by (argv[0], as argparse
 /// shows it); returns the process exit code.
 pub fn main(prog: &str, argv: Vec<String>) -> i32 {

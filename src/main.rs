@@ -18,7 +18,7 @@ fn main() {
         "cloud-init-per" | "cloud-init-run-module" => cloudboot::per::main(&name, &args),
         "cloud-id" => cloudboot::cloud_id::main(&name, &args),
         "write-ssh-key-fingerprints" => cloudboot::fingerprints::main(&name, &args),
-        _ => cloudboot::cli::main(&called_as, args),
+        _ => cloudboot::cli::main(&cloudboot::cli::shown_prog(&called_as), args),
     };
     std::process::exit(code);
 }

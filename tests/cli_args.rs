@@ -269,3 +269,33 @@ fn query_asked_nothing_prints_cloud_inits_query_help() {
     );
     assert_eq!(text(&out.stdout), fixture["query_help"].as_str().unwrap());
 }
+
+/// Called through `PATH` as `cloud-init`, usage and errors name the full
+/// path the shell ran (22.4's `prog` is Python's `sys.argv[0]`, which is
+/// that path); called by a path, that path as typed.
+#[test]
+fn the_program_is_named_as_22_4_names_it_when_found_through_path() {
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(BIN, dir.path().join("cloud-init")).unwrap();
+    let run = |cmd: &str| {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(cmd)
+            .current_dir(dir.path())
+            .env("PATH", format!("{}:/usr/bin:/bin", dir.path().display()))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let via_path = run("cloud-init status --bogus");
+    assert!(
+        via_path.starts_with(&format!("usage: {}/cloud-init [-h]", dir.path().display())),
+        "{via_path}"
+    );
+    let as_typed = run("./cloud-init status --bogus");
+    assert!(
+        as_typed.starts_with("usage: ./cloud-init [-h]"),
+        "{as_typed}"
+    );
+}
