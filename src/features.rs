@@ -20,10 +20,7 @@ pub const FEATURES: [&str; 2] = ["NETWORK_CONFIG_V1", "NETWORK_CONFIG_V2"];
 /// the first `-`: each of them gets 22.4.2 here, as on a packaged
 /// cloud-init, while a person reading it sees cloudboot.
 pub fn version_string() -> String {
-    format!(
-        "{CLOUD_INIT_VERSION}-cloudboot{}",
-        env!("CARGO_PKG_VERSION")
-    )
+    crate::VERSION_STRING.to_string()
 }
 
 /// `cloud-init features`: the flags sorted, one a line (`main_features`).
@@ -58,6 +55,6 @@ mod tests {
         let v = version_string();
         assert!(v.starts_with("22.4.2-cloudboot"), "{v}");
         assert!(!v.contains(char::is_whitespace), "{v}");
-        assert_eq!(v.split('-').next(), Some("22.4.2"));
+        assert_eq!(v.split('-').next(), Some(CLOUD_INIT_VERSION));
     }
 }

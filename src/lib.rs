@@ -81,5 +81,9 @@ pub mod yaml;
 #[path = "../tests/common/skip.rs"]
 mod skip;
 
-/// The version in the welcome and final messages (`Cloud-init v. ...`).
-pub const VERSION_STRING: &str = concat!(env!("CARGO_PKG_VERSION"), "-cloudboot");
+/// The version cloudboot gives as cloud-init's: `--version`, the welcome
+/// and final messages (`Cloud-init v. ...`), file headers. One word: the
+/// cloud-init release it is compatible with
+/// ([`features::CLOUD_INIT_VERSION`]), then cloudboot's own (see
+/// [`features::version_string`] for why this shape).
+pub const VERSION_STRING: &str = concat!("22.4.2-cloudboot", env!("CARGO_PKG_VERSION"));

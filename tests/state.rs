@@ -452,7 +452,14 @@ fn boot_finished_and_the_final_message() {
     );
     assert!(parts[2].starts_with("v. "), "{bf}");
     let out = m.read("/var/log/cloud-init-output.log");
-    assert!(out.contains("done: 0.1.0-cloudboot up "), "{out}");
+    assert!(
+        out.contains(concat!(
+            "done: 22.4.2-cloudboot",
+            env!("CARGO_PKG_VERSION"),
+            " up "
+        )),
+        "{out}"
+    );
     // PER_ALWAYS: no semaphore; and the next local stage removes boot-finished.
     assert!(!m.exists("/var/lib/cloud/instances/iid-test-1/sem/config_final_message"));
     m.reboot();
@@ -466,8 +473,10 @@ fn the_default_final_message_and_the_fallback_warning() {
     m.boot();
     let out = m.read("/var/log/cloud-init-output.log");
     assert!(
-        out.contains("Cloud-init v. 0.1.0-cloudboot finished at ")
-            && out.contains(". Datasource DataSourceNone.  Up "),
+        out.contains(&format!(
+            "Cloud-init v. 22.4.2-cloudboot{} finished at ",
+            env!("CARGO_PKG_VERSION")
+        )) && out.contains(". Datasource DataSourceNone.  Up "),
         "{out}"
     );
     assert!(m
