@@ -265,7 +265,7 @@ pub struct NetPlan {
 /// document as given (NoCloud's `network-config`), else `network_data.json`
 /// converted, else ENI text converted (ConfigDrive v1, NoCloud's
 /// `network-interfaces`).
-fn datasource_config(
+pub fn datasource_config(
     instance: &crate::datasource::Instance,
     macs: &std::collections::HashMap<String, String>,
     plan: &mut NetPlan,
@@ -474,13 +474,87 @@ pub fn stale_reups(
     (effects, notes)
 }
 
+/// What [`render_config`] wrote a config with.
+pub struct Written {
+    pub state: crate::net::state::NetworkState,
+    pub renderer: &'static dyn crate::net::render::Renderer,
+    pub choice: crate::distro::network::Choice,
+}
+
+/// `Distro.apply_network_config` without the bring-up: `net_cfg` parsed
+/// (its extra default gateways demoted), the distro's renderer chosen, its
+/// files (and removals, and the program it runs after writing) added to
+/// `plan.effects`. `None`, with the reason in `plan.errors`, when the
+/// config is not usable (`source` names where it came from) or no
+/// renderer fits. The boot's network step and the hotplug hook share it.
+pub fn render_config(
+    fs: &dyn FsView,
+    release: &OsRelease,
+    cfg: &Value,
+    net_cfg: &Value,
+    macs: &std::collections::HashMap<String, String>,
+    source: &str,
+    plan: &mut NetPlan,
+) -> Option<Written> {
+    use crate::effect::{Command, Data, Effect, OnFailure};
+    let mut state = match crate::net::state::NetworkState::parse(net_cfg, macs) {
+        Ok(s) => s,
+        Err(e) => {
+            plan.errors.push(format!(
+                "network config from {source} is not usable: {}",
+                e.0
+            ));
+            return None;
+        }
+    };
+    for (iface, gw) in state.demote_extra_default_gateways() {
+        plan.notes.push(format!(
+            "{iface}: gateway {gw} is not made a default route (an earlier interface has one)"
+        ));
+    }
+    let (choice, notes) = match select_renderer(fs, release, cfg) {
+        Ok(c) => c,
+        Err(e) => {
+            plan.errors.push(format!(
+                "Unable to render networking. Network config is likely broken: {e}"
+            ));
+            return None;
+        }
+    };
+    plan.notes.extend(notes);
+    let renderer = crate::net::render::by_name(choice.name).expect("select_renderer names ours");
+    let ctx = crate::net::render::RenderContext {
+        fs,
+        flavor: choice.flavor,
+    };
+    let rendered = renderer.render(&state, &ctx);
+    plan.notes.extend(rendered.warnings);
+    for f in rendered.files {
+        plan.effects
+            .push(Effect::write(f.path, Data::public(f.content), f.mode));
+    }
+    for path in rendered.remove {
+        plan.effects.push(Effect::Remove { path });
+    }
+    if !renderer.after_write().is_empty() {
+        plan.effects.push(Effect::Run(
+            Command::new(renderer.after_write().iter().copied()).on_failure(OnFailure::Report),
+        ));
+    }
+    Some(Written {
+        state,
+        renderer,
+        choice,
+    })
+}
+
 /// `Init.apply_network_config` and `Distro.apply_network_config`, as
 /// effects. `found` receives the config and the MAC map once one is found.
 fn plan_apply(
     b: &BootNet,
     found_out: &mut Option<(Value, std::collections::HashMap<String, String>)>,
 ) -> NetPlan {
-    use crate::effect::{Command, Data, Effect, HostAction, OnFailure};
+    use crate::effect::{Data, Effect, HostAction};
     use crate::net::input::{rename, sys::SysNet};
     let mut plan = NetPlan::default();
     let sys = SysNet::read(b.fs);
@@ -570,51 +644,22 @@ fn plan_apply(
                 .to_string();
         return plan;
     };
-    let mut state = match crate::net::state::NetworkState::parse(&cfg, &macs) {
-        Ok(s) => s,
-        Err(e) => {
-            plan.errors.push(format!(
-                "network config from {} is not usable: {}",
-                source.as_str(),
-                e.0
-            ));
-            return plan;
-        }
+    let Some(Written {
+        state,
+        renderer,
+        choice,
+    }) = render_config(
+        b.fs,
+        b.release,
+        b.cfg,
+        &cfg,
+        &macs,
+        source.as_str(),
+        &mut plan,
+    )
+    else {
+        return plan;
     };
-    for (iface, gw) in state.demote_extra_default_gateways() {
-        plan.notes.push(format!(
-            "{iface}: gateway {gw} is not made a default route (an earlier interface has one)"
-        ));
-    }
-    let (choice, notes) = match select_renderer(b.fs, b.release, b.cfg) {
-        Ok(c) => c,
-        Err(e) => {
-            plan.errors.push(format!(
-                "Unable to render networking. Network config is likely broken: {e}"
-            ));
-            return plan;
-        }
-    };
-    plan.notes.extend(notes);
-    let renderer = crate::net::render::by_name(choice.name).expect("select_renderer names ours");
-    let ctx = crate::net::render::RenderContext {
-        fs: b.fs,
-        flavor: choice.flavor,
-    };
-    let rendered = renderer.render(&state, &ctx);
-    plan.notes.extend(rendered.warnings);
-    for f in rendered.files {
-        plan.effects
-            .push(Effect::write(f.path, Data::public(f.content), f.mode));
-    }
-    for path in rendered.remove {
-        plan.effects.push(Effect::Remove { path });
-    }
-    if !renderer.after_write().is_empty() {
-        plan.effects.push(Effect::Run(
-            Command::new(renderer.after_write().iter().copied()).on_failure(OnFailure::Report),
-        ));
-    }
     plan.effects.push(Effect::write(
         b.paths.runpath("sem").join("apply_network_config.once"),
         Data::public(crate::semaphore::content_now()),
