@@ -10,10 +10,10 @@
 //! 22.4 falls back to the None datasource, which does too.
 //!
 //! `handle -d DEVPATH -u add|remove` is 22.4's `handle_hotplug`
-//! (`cmd/devel/hotplug_hook.py`): the cached instance (cloud-init's
-//! `obj.pkl`, cloudboot's JSON cache) and the config; nothing to do (exit 0)
-//! when hotplug is not enabled; else up to five attempts, 1, 3, 5, 10 and 30
-//! seconds apart, each of which
+//! (`cmd/devel/hotplug_hook.py`): the config, as `query` reads it; nothing
+//! to do (exit 0) when hotplug is not enabled; else the cached instance
+//! (cloud-init's `obj.pkl`, cloudboot's JSON cache) and up to five
+//! attempts, 1, 3, 5, 10 and 30 seconds apart, each of which
 //! 1. re-reads the datasource (`update_metadata_if_supported`): the same
 //!    datasource, in the stage its class was found in, must answer again;
 //! 2. checks the event is in the new metadata (`detect_hotplugged_device`):
@@ -138,14 +138,17 @@ pub fn handle_with(
     sleep: &dyn Fn(u64),
 ) -> Result<Handled, String> {
     let cfg = config(target.fs(), paths);
+    // Before the datasource: no datasource's default events have hotplug,
+    // so the config alone decides (22.4 asks after its `fetch`, which with
+    // no cache finds the None datasource).
+    if !network_event_enabled(&cfg, "hotplug") {
+        return Ok(Handled::NotEnabled);
+    }
     let Some(cached) = datasource::load_cache(target.fs(), paths) else {
         return Err(
             "no cached datasource (no boot has found one): nothing to re-read metadata from".into(),
         );
     };
-    if !network_event_enabled(&cfg, "hotplug") {
-        return Ok(Handled::NotEnabled);
-    }
     if cached.disconnected {
         return Err(format!(
             "the datasource {} has no metadata to re-read",

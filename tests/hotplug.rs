@@ -65,18 +65,27 @@ fn without_hotplug_in_the_config_query_says_disabled_and_no_rule() {
 #[test]
 fn handle_without_a_cached_datasource_fails_at_once() {
     let m = Machine::seeded(META, "#cloud-config\n{}\n");
+    let handle = || {
+        m.run(&[
+            "devel",
+            "hotplug-hook",
+            "-s",
+            "net",
+            "handle",
+            "-d",
+            "/devices/virtual/net/eth9",
+            "-u",
+            "add",
+        ])
+    };
+    // Hotplug not enabled: nothing to do (exit 0), whatever the cache.
+    assert_eq!(handle().status.code(), Some(0));
+    m.write(
+        "/etc/cloud/cloud.cfg.d/50-hotplug.cfg",
+        "updates: {network: {when: [hotplug]}}\n",
+    );
     let start = std::time::Instant::now();
-    let out = m.run(&[
-        "devel",
-        "hotplug-hook",
-        "-s",
-        "net",
-        "handle",
-        "-d",
-        "/devices/virtual/net/eth9",
-        "-u",
-        "add",
-    ]);
+    let out = handle();
     assert_eq!(out.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("no cached datasource"),
