@@ -75,7 +75,8 @@ impl FallbackScope {
         else {
             return (FallbackScope::FirstNic, None);
         };
-        match v.as_str() {
+        // As the schema's enum check reads it: trimmed, any case.
+        match v.as_str().map(|s| s.trim().to_ascii_lowercase()).as_deref() {
             Some("first-nic") => (FallbackScope::FirstNic, None),
             Some("all-nics") => (FallbackScope::AllNics, None),
             _ => (
@@ -749,6 +750,10 @@ mod tests {
         assert_eq!(
             scope("cloudboot: {network: {fallback: first-nic}}"),
             (FallbackScope::FirstNic, None)
+        );
+        assert_eq!(
+            scope("cloudboot: {network: {fallback: ' All-NICs'}}"),
+            (FallbackScope::AllNics, None)
         );
         assert_eq!(
             scope("cloudboot: {network: {fallback: every}}"),
