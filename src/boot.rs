@@ -283,7 +283,7 @@ impl<'t> Engine<'t> {
         let Some(fetched) = self.fetch(stage, &sys_cfg, report) else {
             if !self.opts.force {
                 // No datasource: the fallback network (DHCP on the first NIC).
-                self.apply_network(report, None, &sys_cfg, false, !local);
+                self.apply_network(report, None, &sys_cfg, &sys_cfg, false, !local);
             }
             if local {
                 report.notes.push("No local datasource found".into());
@@ -315,7 +315,14 @@ impl<'t> Engine<'t> {
             self.runner(Stage::Local, &cfg.merged, &instance)
                 .early_hostname(report);
         }
-        self.apply_network(report, Some(&instance), &cfg.merged, new_instance, !local);
+        self.apply_network(
+            report,
+            Some(&instance),
+            &cfg.merged,
+            &cfg.system,
+            new_instance,
+            !local,
+        );
         if local {
             let decl = self.map.stage(Stage::Local);
             if !decl.modules.is_empty() {
@@ -375,6 +382,7 @@ impl<'t> Engine<'t> {
         report: &mut StageReport,
         instance: Option<&Instance>,
         cfg: &Value,
+        sys_cfg: &Value,
         new_instance: bool,
         bring_up: bool,
     ) {
@@ -384,6 +392,7 @@ impl<'t> Engine<'t> {
             release: &release,
             paths: &self.paths,
             cfg,
+            sys_cfg,
             instance,
             new_instance,
             bring_up,

@@ -1008,7 +1008,15 @@ fn cmd_devel(args: &Args, m: &Matches) -> i32 {
             let fs = RealFs { root };
             match sub.command() {
                 Some(("query", _)) => crate::hotplug::query(&fs, &Paths::default()),
-                _ => crate::hotplug::handle(),
+                Some(("handle", h)) => {
+                    let devpath = h.value("devpath").expect("required by the parser");
+                    let action = h
+                        .value("udevaction")
+                        .and_then(crate::hotplug::Action::parse)
+                        .expect("the parser allows add and remove only");
+                    crate::hotplug::handle(&fs.root, &Paths::default(), devpath, action)
+                }
+                _ => 2,
             }
         }
         Some(("net-convert", sub)) => crate::net_convert::run(&args.root, sub),

@@ -226,7 +226,16 @@ pub static ENGINE_FIELDS: &[Field] = &[
     Field::opt("unverified_modules", Ty::List(&Ty::Str)),
     // cloudboot's own bounds on user-data (userdata::Limits).
     Field::opt(USER_DATA_LIMITS_KEY, Ty::Map(USER_DATA_LIMITS)),
+    // cloudboot's own settings; `limits` is the modules' (shared/limits.rs).
+    Field::opt("cloudboot", Ty::MapPart(CLOUDBOOT_SETTINGS)),
 ];
+
+/// `cloudboot: {network: {fallback: first-nic|all-nics}}`: which NICs the
+/// fallback network config gives DHCP (`net::apply::FallbackScope`).
+static CLOUDBOOT_SETTINGS: &[Field] = &[Field::opt(
+    "network",
+    Ty::Map(&[Field::opt("fallback", Ty::Enum(&["first-nic", "all-nics"]))]),
+)];
 
 /// The system config key of cloudboot's bounds on user-data
 /// (`userdata::Limits` reads it under this name). Declared here, with its

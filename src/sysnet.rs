@@ -489,25 +489,72 @@ impl SysNet {
         config_driver: bool,
     ) -> Option<Value> {
         let name = self.fallback_nic(blacklist_drivers)?;
-        let nic = self.get(&name)?;
-        let mut matching = Mapping::new();
-        if self.is_netfail_master(nic) {
-            matching.insert(Value::str("name"), Value::str(&name));
-        } else {
-            let mac = nic.address.as_deref().unwrap_or_default().to_lowercase();
-            matching.insert(Value::str("macaddress"), Value::Str(mac));
-        }
-        if config_driver {
-            if let Some(driver) = &nic.driver {
-                matching.insert(Value::str("driver"), Value::str(driver));
+        self.dhcp_config(&[name], config_driver)
+    }
+
+    /// The NICs cloudboot's opt-in all-NICs fallback configures
+    /// (`cloudboot: {network: {fallback: all-nics}}`): 22.4's candidates
+    /// ([`SysNet::candidate_nics`], in its order: `eth0` first, connected
+    /// before possibly connected, natural order within each), less those
+    /// that cannot hold a DHCP lease of their own, which 22.4's list never
+    /// meets because it takes only the first: a vlan, a member of a bond,
+    /// bridge or team (it has a master), a NIC whose MAC is another's
+    /// (`addr_assign_type` stolen), and a second NIC with a MAC already
+    /// taken (the config matches NICs by MAC). The first candidate is
+    /// always kept, so the list starts with 22.4's fallback NIC.
+    pub fn all_fallback_nics(&self, blacklist_drivers: &[String]) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let mut macs: Vec<String> = Vec::new();
+        for (n, name) in self
+            .candidate_nics(blacklist_drivers)
+            .into_iter()
+            .enumerate()
+        {
+            let Some(i) = self.get(&name) else { continue };
+            let mac = i.address.as_deref().unwrap_or_default().to_lowercase();
+            let alone = !i.vlan && i.master.is_none() && i.has_own_mac();
+            if n == 0 || (alone && !macs.contains(&mac)) {
+                macs.push(mac);
+                out.push(name);
             }
         }
-        let mut cfg = Mapping::new();
-        cfg.insert(Value::str("dhcp4"), Value::Bool(true));
-        cfg.insert(Value::str("set-name"), Value::str(&name));
-        cfg.insert(Value::str("match"), Value::Map(matching));
+        out
+    }
+
+    /// The all-NICs fallback: one entry per NIC of
+    /// [`SysNet::all_fallback_nics`], each as 22.4's single fallback entry
+    /// would be for it, in that order; `None` when there is no candidate.
+    /// With one candidate it is 22.4's fallback config.
+    pub fn all_nics_fallback_config(&self, blacklist_drivers: &[String]) -> Option<Value> {
+        self.dhcp_config(&self.all_fallback_nics(blacklist_drivers), false)
+    }
+
+    /// v2 config with `generate_fallback_config`'s entry for each of `names`.
+    fn dhcp_config(&self, names: &[String], config_driver: bool) -> Option<Value> {
         let mut ethernets = Mapping::new();
-        ethernets.insert(Value::Str(name), Value::Map(cfg));
+        for name in names {
+            let nic = self.get(name)?;
+            let mut matching = Mapping::new();
+            if self.is_netfail_master(nic) {
+                matching.insert(Value::str("name"), Value::str(name));
+            } else {
+                let mac = nic.address.as_deref().unwrap_or_default().to_lowercase();
+                matching.insert(Value::str("macaddress"), Value::Str(mac));
+            }
+            if config_driver {
+                if let Some(driver) = &nic.driver {
+                    matching.insert(Value::str("driver"), Value::str(driver));
+                }
+            }
+            let mut cfg = Mapping::new();
+            cfg.insert(Value::str("dhcp4"), Value::Bool(true));
+            cfg.insert(Value::str("set-name"), Value::str(name));
+            cfg.insert(Value::str("match"), Value::Map(matching));
+            ethernets.insert(Value::str(name), Value::Map(cfg));
+        }
+        if ethernets.is_empty() {
+            return None;
+        }
         let mut doc = Mapping::new();
         doc.insert(Value::str("ethernets"), Value::Map(ethernets));
         doc.insert(Value::str("version"), Value::Int(2));
@@ -1045,6 +1092,67 @@ pub(crate) mod tests {
             serde_json::to_string(&cfg.to_json()).unwrap(),
             r#"{"ethernets":{"eth0":{"dhcp4":true,"set-name":"eth0","match":{"macaddress":"52:54:00:00:00:aa"}}},"version":2}"#
         );
+    }
+
+    #[test]
+    fn all_nics_fallback() {
+        let s = FakeSys::new();
+        s.add(nic("ens10", "52:54:00:00:00:10", "virtio_net"))
+            .add(nic("ens9", "52:54:00:00:00:09", "virtio_net"))
+            .add(Dev {
+                carrier: Some("0"),
+                operstate: Some("down"),
+                ..nic("eth0", "52:54:00:00:00:00", "virtio_net")
+            })
+            // Candidates 22.4 would list, that cannot hold a lease of their own.
+            .add(Dev {
+                vlan: true,
+                assign: Some("2"),
+                ..nic("ens9.10", "52:54:00:00:00:09", "")
+            })
+            .add(Dev {
+                master: Some("team0"),
+                ..nic("ens11", "52:54:00:00:00:11", "virtio_net")
+            })
+            .add(Dev {
+                name: "team0",
+                mac: Some("02:00:00:00:00:03"),
+                ..Default::default()
+            })
+            .add(nic("ens12", "52:54:00:00:00:10", "virtio_net"))
+            .add(nic("veth0", "52:54:00:00:00:0a", "veth"));
+        let net = s.read();
+        assert_eq!(
+            net.candidate_nics(&[]),
+            ["ens9", "ens9.10", "ens10", "ens11", "ens12", "eth0"]
+        );
+        // eth0 has no carrier: after the connected ones, as 22.4 orders them.
+        assert_eq!(net.all_fallback_nics(&[]), ["ens9", "ens10", "eth0"]);
+        assert_eq!(
+            net.all_fallback_nics(&["virtio_net".into()]),
+            ["ens9.10"],
+            "the first candidate is kept whatever it is, as 22.4 keeps it"
+        );
+        let cfg = net.all_nics_fallback_config(&[]).unwrap();
+        assert_eq!(
+            serde_json::to_string(&cfg.to_json()).unwrap(),
+            concat!(
+                r#"{"ethernets":{"#,
+                r#""ens9":{"dhcp4":true,"set-name":"ens9","match":{"macaddress":"52:54:00:00:00:09"}},"#,
+                r#""ens10":{"dhcp4":true,"set-name":"ens10","match":{"macaddress":"52:54:00:00:00:10"}},"#,
+                r#""eth0":{"dhcp4":true,"set-name":"eth0","match":{"macaddress":"52:54:00:00:00:00"}}"#,
+                r#"},"version":2}"#
+            )
+        );
+        // One NIC: exactly 22.4's fallback.
+        let one = FakeSys::new();
+        one.add(nic("eth0", "52:54:00:00:00:00", "virtio_net"));
+        let net = one.read();
+        assert_eq!(net.all_nics_fallback_config(&[]), net.fallback_config());
+        assert!(FakeSys::new()
+            .read()
+            .all_nics_fallback_config(&[])
+            .is_none());
     }
 
     /// Python's `int()` rules, tested here before, are `py::int`'s tests.

@@ -63,8 +63,38 @@ fn without_hotplug_in_the_config_query_says_disabled_and_no_rule() {
 }
 
 #[test]
-fn handle_says_it_is_not_supported() {
+fn handle_without_a_cached_datasource_fails_at_once() {
     let m = Machine::seeded(META, "#cloud-config\n{}\n");
+    let handle = || {
+        m.run(&[
+            "devel",
+            "hotplug-hook",
+            "-s",
+            "net",
+            "handle",
+            "-d",
+            "/devices/virtual/net/eth9",
+            "-u",
+            "add",
+        ])
+    };
+    // Hotplug not enabled: nothing to do (exit 0), whatever the cache.
+    assert_eq!(handle().status.code(), Some(0));
+    m.write(
+        "/etc/cloud/cloud.cfg.d/50-hotplug.cfg",
+        "updates: {network: {when: [hotplug]}}\n",
+    );
+    let start = std::time::Instant::now();
+    let out = handle();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no cached datasource"),
+        "{out:?}"
+    );
+    assert!(start.elapsed().as_secs() < 5, "it waited");
+    // argparse's refusal of a subsystem or an action it does not know.
+    let out = m.run(&["devel", "hotplug-hook", "-s", "usb", "query"]);
+    assert_eq!(out.status.code(), Some(2));
     let out = m.run(&[
         "devel",
         "hotplug-hook",
@@ -72,13 +102,61 @@ fn handle_says_it_is_not_supported() {
         "net",
         "handle",
         "-d",
-        "/devices/virtual/net/eth9",
+        "/x",
+        "-u",
+        "change",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// After a boot that asks for hotplug, on a scratch root: the new metadata
+/// is read, the config written, and the bring-up recorded (not done: the
+/// root is not this machine's `/`).
+#[test]
+fn handle_on_a_scratch_root_writes_the_config_and_records_the_bring_up() {
+    let m = Machine::seeded(
+        META,
+        "#cloud-config\nupdates:\n  network:\n    when: [boot-new-instance, hotplug]\n",
+    );
+    m.write("/etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n");
+    m.write(
+        "/etc/cloud/cloud.cfg.d/10-eni.cfg",
+        "system_info: {network: {renderers: [eni]}}\n",
+    );
+    let nic = |name: &str, mac: &str| {
+        m.write(
+            &format!("/sys/class/net/{name}/address"),
+            &format!("{mac}\n"),
+        );
+        m.write(&format!("/sys/class/net/{name}/carrier"), "1\n");
+    };
+    nic("eth0", "52:54:00:00:00:10");
+    m.write(
+        "/var/lib/cloud/seed/nocloud/network-config",
+        "version: 2\nethernets:\n  eth0: {match: {macaddress: '52:54:00:00:00:10'}, set-name: eth0, dhcp4: true}\n",
+    );
+    m.boot();
+    nic("eth1", "52:54:00:00:00:11");
+    m.write(
+        "/var/lib/cloud/seed/nocloud/network-config",
+        "version: 2\nethernets:\n  eth0: {match: {macaddress: '52:54:00:00:00:10'}, set-name: eth0, dhcp4: true}\n  eth1: {match: {macaddress: '52:54:00:00:00:11'}, set-name: eth1, dhcp4: true}\n",
+    );
+    let out = m.run(&[
+        "--debug",
+        "devel",
+        "hotplug-hook",
+        "-s",
+        "net",
+        "handle",
+        "-d",
+        "/devices/virtual/net/eth1",
         "-u",
         "add",
     ]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("does not handle hotplug events yet"));
-    // argparse's refusal of a subsystem it does not know.
-    let out = m.run(&["devel", "hotplug-hook", "-s", "usb", "query"]);
-    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let eni = m.read("/etc/network/interfaces.d/50-cloud-init");
+    assert!(eni.contains("iface eth1 inet dhcp"), "{eni}");
+    assert!(err.contains("bring up eth1: ifup eth1"), "{err}");
+    assert!(err.contains("recorded, not performed"), "{err}");
 }

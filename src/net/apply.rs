@@ -40,6 +40,56 @@ impl ConfigSource {
     }
 }
 
+/// Which NICs the fallback config (no config anywhere) gives DHCP:
+/// cloudboot's opt-in setting `cloudboot: {network: {fallback: all-nics}}`
+/// in the system config (`/etc/cloud/cloud.cfg`, `cloud.cfg.d`, the
+/// runtime file), read from there alone as cloud-init reads its own
+/// `network:` key: the fallback is decided in the local stage, before any
+/// user-data or vendor-data is read, so neither could turn it on
+/// consistently. Not `network: {fallback: ...}`: 22.4 would take that
+/// mapping for the system's network config itself (`_find_networking_config`
+/// returns it as `system_cfg`), skip its fallback and fail on it
+/// (`Unknown network config version: None`), so an image that goes back to
+/// cloud-init would boot without network; 22.4 ignores a top-level
+/// `cloudboot` key (its schema validates it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FallbackScope {
+    /// 22.4's: DHCP on the one NIC `find_fallback_nic` picks.
+    #[default]
+    FirstNic,
+    /// DHCP on every candidate NIC (`SysNet::all_fallback_nics`).
+    AllNics,
+}
+
+/// The setting's path, for messages and docs.
+pub const FALLBACK_KEY: &str = "cloudboot.network.fallback";
+
+impl FallbackScope {
+    /// The setting as the system config has it, and a note when its value
+    /// is not one of `first-nic` and `all-nics` (the default is kept).
+    pub fn from_system_config(sys_cfg: &Value) -> (FallbackScope, Option<String>) {
+        let Some(v) = sys_cfg
+            .get("cloudboot")
+            .and_then(|c| c.get("network"))
+            .and_then(|n| n.get("fallback"))
+        else {
+            return (FallbackScope::FirstNic, None);
+        };
+        // As the schema's enum check reads it: trimmed, any case.
+        match v.as_str().map(|s| s.trim().to_ascii_lowercase()).as_deref() {
+            Some("first-nic") => (FallbackScope::FirstNic, None),
+            Some("all-nics") => (FallbackScope::AllNics, None),
+            _ => (
+                FallbackScope::FirstNic,
+                Some(format!(
+                    "{FALLBACK_KEY}: expected first-nic or all-nics, found {}; the fallback stays on the first NIC",
+                    v.python_str()
+                )),
+            ),
+        }
+    }
+}
+
 /// The outcome of the search for a network config.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Found {
@@ -188,6 +238,9 @@ pub struct BootNet<'a> {
     /// The config network decisions read (`network:`, `system_info`,
     /// `updates`, `disable_network_activation`).
     pub cfg: &'a Value,
+    /// The system config alone (cloud.cfg and cloud.cfg.d): where
+    /// cloudboot's own network settings are read ([`FallbackScope`]).
+    pub sys_cfg: &'a Value,
     /// `None`: no datasource was found (the fallback applies).
     pub instance: Option<&'a crate::datasource::Instance>,
     pub new_instance: bool,
@@ -213,7 +266,7 @@ pub struct NetPlan {
 /// document as given (NoCloud's `network-config`), else `network_data.json`
 /// converted, else ENI text converted (ConfigDrive v1, NoCloud's
 /// `network-interfaces`).
-fn datasource_config(
+pub fn datasource_config(
     instance: &crate::datasource::Instance,
     macs: &std::collections::HashMap<String, String>,
     plan: &mut NetPlan,
@@ -422,13 +475,87 @@ pub fn stale_reups(
     (effects, notes)
 }
 
+/// What [`render_config`] wrote a config with.
+pub struct Written {
+    pub state: crate::net::state::NetworkState,
+    pub renderer: &'static dyn crate::net::render::Renderer,
+    pub choice: crate::distro::network::Choice,
+}
+
+/// `Distro.apply_network_config` without the bring-up: `net_cfg` parsed
+/// (its extra default gateways demoted), the distro's renderer chosen, its
+/// files (and removals, and the program it runs after writing) added to
+/// `plan.effects`. `None`, with the reason in `plan.errors`, when the
+/// config is not usable (`source` names where it came from) or no
+/// renderer fits. The boot's network step and the hotplug hook share it.
+pub fn render_config(
+    fs: &dyn FsView,
+    release: &OsRelease,
+    cfg: &Value,
+    net_cfg: &Value,
+    macs: &std::collections::HashMap<String, String>,
+    source: &str,
+    plan: &mut NetPlan,
+) -> Option<Written> {
+    use crate::effect::{Command, Data, Effect, OnFailure};
+    let mut state = match crate::net::state::NetworkState::parse(net_cfg, macs) {
+        Ok(s) => s,
+        Err(e) => {
+            plan.errors.push(format!(
+                "network config from {source} is not usable: {}",
+                e.0
+            ));
+            return None;
+        }
+    };
+    for (iface, gw) in state.demote_extra_default_gateways() {
+        plan.notes.push(format!(
+            "{iface}: gateway {gw} is not made a default route (an earlier interface has one)"
+        ));
+    }
+    let (choice, notes) = match select_renderer(fs, release, cfg) {
+        Ok(c) => c,
+        Err(e) => {
+            plan.errors.push(format!(
+                "Unable to render networking. Network config is likely broken: {e}"
+            ));
+            return None;
+        }
+    };
+    plan.notes.extend(notes);
+    let renderer = crate::net::render::by_name(choice.name).expect("select_renderer names ours");
+    let ctx = crate::net::render::RenderContext {
+        fs,
+        flavor: choice.flavor,
+    };
+    let rendered = renderer.render(&state, &ctx);
+    plan.notes.extend(rendered.warnings);
+    for f in rendered.files {
+        plan.effects
+            .push(Effect::write(f.path, Data::public(f.content), f.mode));
+    }
+    for path in rendered.remove {
+        plan.effects.push(Effect::Remove { path });
+    }
+    if !renderer.after_write().is_empty() {
+        plan.effects.push(Effect::Run(
+            Command::new(renderer.after_write().iter().copied()).on_failure(OnFailure::Report),
+        ));
+    }
+    Some(Written {
+        state,
+        renderer,
+        choice,
+    })
+}
+
 /// `Init.apply_network_config` and `Distro.apply_network_config`, as
 /// effects. `found` receives the config and the MAC map once one is found.
 fn plan_apply(
     b: &BootNet,
     found_out: &mut Option<(Value, std::collections::HashMap<String, String>)>,
 ) -> NetPlan {
-    use crate::effect::{Command, Data, Effect, HostAction, OnFailure};
+    use crate::effect::{Data, Effect, HostAction};
     use crate::net::input::{rename, sys::SysNet};
     let mut plan = NetPlan::default();
     let sys = SysNet::read(b.fs);
@@ -458,7 +585,12 @@ fn plan_apply(
         .instance
         .and_then(|i| datasource_config(i, &macs, &mut plan));
     let upgraded = b.paths.data("upgraded-network");
-    let (found, notes) = find_config(b.fs, &upgraded, b.cfg, ds_config, || sys.fallback_config());
+    let (scope, bad_scope) = FallbackScope::from_system_config(b.sys_cfg);
+    plan.notes.extend(bad_scope);
+    let (found, notes) = find_config(b.fs, &upgraded, b.cfg, ds_config, || match scope {
+        FallbackScope::FirstNic => sys.fallback_config(),
+        FallbackScope::AllNics => sys.all_nics_fallback_config(&[]),
+    });
     plan.notes.extend(notes);
     let (source, cfg) = match found {
         Found::Disabled(src) => {
@@ -471,6 +603,20 @@ fn plan_apply(
             return plan;
         }
         Found::Config(src, cfg) => (src, cfg),
+    };
+    let source_label = match (source, scope) {
+        (ConfigSource::Fallback, FallbackScope::AllNics) => {
+            let names: Vec<String> = cfg
+                .get("ethernets")
+                .and_then(Value::as_map)
+                .map(|m| m.iter().map(|(k, _)| k.python_str()).collect())
+                .unwrap_or_default();
+            format!(
+                "fallback, DHCP on every NIC ({FALLBACK_KEY}: all-nics): {}",
+                names.join(", ")
+            )
+        }
+        _ => source.as_str().to_string(),
     };
     *found_out = Some((cfg.clone(), macs.clone()));
     // Renames by MAC come first, every boot, applied or not.
@@ -499,51 +645,22 @@ fn plan_apply(
                 .to_string();
         return plan;
     };
-    let mut state = match crate::net::state::NetworkState::parse(&cfg, &macs) {
-        Ok(s) => s,
-        Err(e) => {
-            plan.errors.push(format!(
-                "network config from {} is not usable: {}",
-                source.as_str(),
-                e.0
-            ));
-            return plan;
-        }
+    let Some(Written {
+        state,
+        renderer,
+        choice,
+    }) = render_config(
+        b.fs,
+        b.release,
+        b.cfg,
+        &cfg,
+        &macs,
+        source.as_str(),
+        &mut plan,
+    )
+    else {
+        return plan;
     };
-    for (iface, gw) in state.demote_extra_default_gateways() {
-        plan.notes.push(format!(
-            "{iface}: gateway {gw} is not made a default route (an earlier interface has one)"
-        ));
-    }
-    let (choice, notes) = match select_renderer(b.fs, b.release, b.cfg) {
-        Ok(c) => c,
-        Err(e) => {
-            plan.errors.push(format!(
-                "Unable to render networking. Network config is likely broken: {e}"
-            ));
-            return plan;
-        }
-    };
-    plan.notes.extend(notes);
-    let renderer = crate::net::render::by_name(choice.name).expect("select_renderer names ours");
-    let ctx = crate::net::render::RenderContext {
-        fs: b.fs,
-        flavor: choice.flavor,
-    };
-    let rendered = renderer.render(&state, &ctx);
-    plan.notes.extend(rendered.warnings);
-    for f in rendered.files {
-        plan.effects
-            .push(Effect::write(f.path, Data::public(f.content), f.mode));
-    }
-    for path in rendered.remove {
-        plan.effects.push(Effect::Remove { path });
-    }
-    if !renderer.after_write().is_empty() {
-        plan.effects.push(Effect::Run(
-            Command::new(renderer.after_write().iter().copied()).on_failure(OnFailure::Report),
-        ));
-    }
     plan.effects.push(Effect::write(
         b.paths.runpath("sem").join("apply_network_config.once"),
         Data::public(crate::semaphore::content_now()),
@@ -562,8 +679,7 @@ fn plan_apply(
     }
     plan.applied = true;
     plan.summary = format!(
-        "applied network config from {} ({why}) with the {} renderer ({}){}",
-        source.as_str(),
+        "applied network config from {source_label} ({why}) with the {} renderer ({}){}",
         choice.name,
         choice.why,
         if bring_up { ", then brought up" } else { "" }
@@ -621,6 +737,31 @@ mod tests {
             Some(yaml("version: 1\nconfig: []\n"))
         });
         assert!(matches!(found, Found::Config(ConfigSource::Fallback, _)));
+    }
+
+    #[test]
+    fn fallback_scope_from_the_system_config() {
+        let scope = |t: &str| FallbackScope::from_system_config(&yaml(t));
+        assert_eq!(scope("{}"), (FallbackScope::FirstNic, None));
+        assert_eq!(
+            scope("cloudboot: {network: {fallback: all-nics}}"),
+            (FallbackScope::AllNics, None)
+        );
+        assert_eq!(
+            scope("cloudboot: {network: {fallback: first-nic}}"),
+            (FallbackScope::FirstNic, None)
+        );
+        assert_eq!(
+            scope("cloudboot: {network: {fallback: ' All-NICs'}}"),
+            (FallbackScope::AllNics, None)
+        );
+        assert_eq!(
+            scope("cloudboot: {network: {fallback: every}}"),
+            (
+                FallbackScope::FirstNic,
+                Some("cloudboot.network.fallback: expected first-nic or all-nics, found every; the fallback stays on the first NIC".into())
+            )
+        );
     }
 
     #[test]

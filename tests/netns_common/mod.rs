@@ -35,6 +35,8 @@ pub struct Lab {
     pub cloud: String,
     pub dir: tempfile::TempDir,
     dnsmasq: Vec<PathBuf>,
+    /// dnsmasq's extra options, for every NIC's server.
+    dhcp_options: Vec<String>,
 }
 
 /// Shell lines that make net-tools' `route` disappear in the private mount
@@ -116,53 +118,76 @@ impl Lab {
             cloud: format!("cbcloud-{tag}"),
             dir: tempfile::tempdir().unwrap(),
             dnsmasq: Vec::new(),
+            dhcp_options: Vec::new(),
         };
         run_ok(&["ip", "netns", "add", &lab.guest]);
         run_ok(&["ip", "netns", "add", &lab.cloud]);
         let mut lab = lab;
+        lab.dhcp_options = dhcp_options.iter().map(|o| o.to_string()).collect();
         for (i, nic) in nics.iter().enumerate() {
-            let peer = format!("c{i}");
-            run_ok(&[
-                "ip", "link", "add", nic.name, "address", nic.mac, "netns", &lab.guest, "type",
-                "veth", "peer", "name", &peer, "netns", &lab.cloud,
-            ]);
-            if let Some(addr) = nic.peer_addr {
-                run_ok(&["ip", "-n", &lab.cloud, "addr", "add", addr, "dev", &peer]);
-            }
-            run_ok(&["ip", "-n", &lab.cloud, "link", "set", &peer, "up"]);
-            if let Some((first, last)) = nic.dhcp_range {
-                let pid = lab.dir.path().join(format!("dnsmasq-{peer}.pid"));
-                let leases = lab.dir.path().join(format!("dnsmasq-{peer}.leases"));
-                let range = format!("--dhcp-range={first},{last},255.255.255.0,1h");
-                let interface = format!("--interface={peer}");
-                let leasefile = format!("--dhcp-leasefile={}", leases.display());
-                let pidfile = format!("--pid-file={}", pid.display());
-                let mut argv = vec![
-                    "ip",
-                    "netns",
-                    "exec",
-                    &lab.cloud,
-                    "dnsmasq",
-                    "--conf-file=/dev/null",
-                    "--port=0",
-                    &interface,
-                    "--bind-interfaces",
-                ];
-                // No router option unless asked: default routes come from
-                // the metadata, so tests can count them.
-                let router_given = dhcp_options
-                    .iter()
-                    .any(|o| o.starts_with("--dhcp-option=3,"));
-                if !router_given {
-                    argv.push("--dhcp-option=3");
-                }
-                argv.extend_from_slice(dhcp_options);
-                argv.extend([range.as_str(), leasefile.as_str(), pidfile.as_str()]);
-                run_ok(&argv);
-                lab.dnsmasq.push(pid);
-            }
+            lab.add_nic(i, nic);
         }
         lab
+    }
+
+    /// Adds a NIC (and its peer `c<index>`, and a dnsmasq for its range)
+    /// to a running lab: at creation, or later as a NIC hotplugged into a
+    /// running guest.
+    pub fn add_nic(&mut self, index: usize, nic: &Nic) {
+        let peer = format!("c{index}");
+        run_ok(&[
+            "ip",
+            "link",
+            "add",
+            nic.name,
+            "address",
+            nic.mac,
+            "netns",
+            &self.guest,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &peer,
+            "netns",
+            &self.cloud,
+        ]);
+        if let Some(addr) = nic.peer_addr {
+            run_ok(&["ip", "-n", &self.cloud, "addr", "add", addr, "dev", &peer]);
+        }
+        run_ok(&["ip", "-n", &self.cloud, "link", "set", &peer, "up"]);
+        if let Some((first, last)) = nic.dhcp_range {
+            let pid = self.dir.path().join(format!("dnsmasq-{peer}.pid"));
+            let leases = self.dir.path().join(format!("dnsmasq-{peer}.leases"));
+            let range = format!("--dhcp-range={first},{last},255.255.255.0,1h");
+            let interface = format!("--interface={peer}");
+            let leasefile = format!("--dhcp-leasefile={}", leases.display());
+            let pidfile = format!("--pid-file={}", pid.display());
+            let mut argv = vec![
+                "ip",
+                "netns",
+                "exec",
+                &self.cloud,
+                "dnsmasq",
+                "--conf-file=/dev/null",
+                "--port=0",
+                &interface,
+                "--bind-interfaces",
+            ];
+            // No router option unless asked: default routes come from
+            // the metadata, so tests can count them.
+            let router_given = self
+                .dhcp_options
+                .iter()
+                .any(|o| o.starts_with("--dhcp-option=3,"));
+            if !router_given {
+                argv.push("--dhcp-option=3");
+            }
+            argv.extend(self.dhcp_options.iter().map(String::as_str));
+            argv.extend([range.as_str(), leasefile.as_str(), pidfile.as_str()]);
+            run_ok(&argv);
+            self.dnsmasq.push(pid);
+        }
     }
 
     /// Runs a shell script in the guest namespace, in a private mount
