@@ -225,7 +225,6 @@ fn a_nic_plugged_in_comes_up_and_one_pulled_out_loses_its_config() {
 /// The metadata does not name the new NIC: every attempt fails (22.4's
 /// five, 49 s of waiting), the hook exits 1 and writes nothing.
 #[test]
-#[ignore = "waits 49 s, as 22.4 does; run with --ignored"]
 fn a_nic_the_metadata_does_not_name_is_refused() {
     let Some(mut lab) = lab(&[ETH0]) else { return };
     let m = root("#cloud-config\nupdates:\n  network:\n    when: [boot-new-instance, hotplug]\n");
