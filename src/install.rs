@@ -71,13 +71,93 @@ const STAGES: [(&str, &str, &str); 4] = [
     ),
 ];
 
-/// cloud-init's own services, per init system.
+/// cloud-init's own services, per init system. Its hotplug socket is
+/// masked too: cloudboot's listens on the same FIFO.
 const CLOUD_INIT_SYSTEMD: &[&str] = &[
     "cloud-init-local.service",
     "cloud-init.service",
     "cloud-config.service",
     "cloud-final.service",
+    "cloud-init-hotplugd.socket",
+    "cloud-init-hotplugd.service",
 ];
+
+/// Network hotplug's delivery, as 22.4's package ships it: the udev rule
+/// that install_hotplug writes runs `<libexecdir>/hook-hotplug`, which
+/// (once the boot has finished) hands the event to `cloud-init devel
+/// hotplug-hook` through this FIFO; a socket unit listens on it and starts
+/// the handler as a service, outside udev's worker (which kills what a
+/// `RUN` program leaves behind). Where there is no socket (SysV, upstart),
+/// the hook runs the handler itself, detached.
+pub const HOTPLUG_FIFO: &str = "/run/cloud-init/share/hook-hotplug-cmd";
+pub const HOTPLUG_SOCKET: &str = "cloudboot-hotplugd.socket";
+pub const HOTPLUG_SERVICE: &str = "cloudboot-hotplugd.service";
+
+/// The hook script, in the directory install_hotplug's rule names.
+pub fn hotplug_hook_path(fs: &dyn FsView) -> &'static str {
+    if fs.exists(Path::new("/usr/libexec/cloud-init")) {
+        "/usr/libexec/cloud-init/hook-hotplug"
+    } else {
+        "/usr/lib/cloud-init/hook-hotplug"
+    }
+}
+
+/// `hook-hotplug`: POSIX sh, 22.4's arguments.
+pub fn hotplug_hook() -> String {
+    [
+        "#!/bin/sh",
+        "# Installed by cloudboot install: udev's network hotplug rule",
+        "# (10-cloud-init-hook-hotplug.rules, written by install_hotplug) runs it",
+        "# for each NIC added or removed. Until the boot has finished",
+        "# (result.json), the boot itself configures the NICs.",
+        "[ -e /run/cloud-init/result.json ] || exit 0",
+        "args=\"--subsystem=${SUBSYSTEM} handle --devpath=${DEVPATH} --udevaction=${ACTION}\"",
+        &format!("if [ -p {HOTPLUG_FIFO} ]; then"),
+        &format!("    # {HOTPLUG_SOCKET} listens: it starts the handler as a service."),
+        &format!("    exec 3<>{HOTPLUG_FIFO}"),
+        "    echo \"$args\" >&3",
+        "else",
+        "    # No socket (SysV, upstart): the handler runs on its own.",
+        &format!("    setsid {COMPAT} devel hotplug-hook $args </dev/null >/dev/null 2>&1 &"),
+        "fi",
+        "",
+    ]
+    .join("\n")
+}
+
+/// The socket unit listening on [`HOTPLUG_FIFO`].
+pub fn hotplug_socket_unit() -> String {
+    format!(
+        "# Installed by cloudboot install; `cloudboot install --uninstall` removes it.\n\
+         [Unit]\n\
+         Description=cloudboot: network hotplug events (hook-hotplug writes them here)\n\
+         \n\
+         [Socket]\n\
+         ListenFIFO={HOTPLUG_FIFO}\n\
+         SocketMode=0600\n\
+         \n\
+         [Install]\n\
+         WantedBy=sockets.target\n"
+    )
+}
+
+/// The service the socket starts: one event a start, read from the FIFO.
+pub fn hotplug_service_unit() -> String {
+    format!(
+        "# Installed by cloudboot install; `cloudboot install --uninstall` removes it.\n\
+         [Unit]\n\
+         Description=cloudboot: network hotplug handler (devel hotplug-hook)\n\
+         After={HOTPLUG_SOCKET}\n\
+         Requires={HOTPLUG_SOCKET}\n\
+         \n\
+         [Service]\n\
+         Type=simple\n\
+         ExecStart=/bin/sh -c 'read args <&3; echo \"args=$args\"; exec {BIN} devel hotplug-hook $args; exit 0'\n\
+         SyslogIdentifier=cloudboot-hotplugd\n\
+         TimeoutStopSec=5\n"
+    )
+}
+
 const CLOUD_INIT_SYSV: &[&str] = &[
     "cloud-init-local",
     "cloud-init",
@@ -296,7 +376,7 @@ pub fn upstart_job(i: usize) -> String {
 /// them in `/etc/systemd/system`), SysV scripts to `initd`, upstart jobs to
 /// `/etc/init`.
 pub fn service_files(init: Init, initd: &str) -> Vec<(String, String, u32)> {
-    (0..STAGES.len())
+    let mut files: Vec<(String, String, u32)> = (0..STAGES.len())
         .map(|i| {
             let name = STAGES[i].0;
             match init {
@@ -313,7 +393,28 @@ pub fn service_files(init: Init, initd: &str) -> Vec<(String, String, u32)> {
                 Init::Upstart => (format!("/etc/init/{name}.conf"), upstart_job(i), 0o644),
             }
         })
-        .collect()
+        .collect();
+    // Network hotplug's hook, where the rule of a package-installed image
+    // looks for it (EL's packages link it into /usr/libexec/cloud-init),
+    // and on systemd its socket and service.
+    files.push((
+        "/usr/lib/cloud-init/hook-hotplug".into(),
+        hotplug_hook(),
+        0o755,
+    ));
+    if init == Init::Systemd {
+        files.push((
+            format!("/lib/systemd/system/{HOTPLUG_SOCKET}"),
+            hotplug_socket_unit(),
+            0o644,
+        ));
+        files.push((
+            format!("/lib/systemd/system/{HOTPLUG_SERVICE}"),
+            hotplug_service_unit(),
+            0o644,
+        ));
+    }
+    files
 }
 
 /// What `install` changed, so that `--uninstall` can undo it.
@@ -326,6 +427,9 @@ pub struct Record {
     pub renamed: Vec<(PathBuf, PathBuf)>,
     /// Whether `/usr/bin/cloud-init` was saved aside.
     pub saved_cloud_init: bool,
+    /// Directories cloudboot's files made (outermost first); `--uninstall`
+    /// removes one only when nothing but cloudboot's files is in it.
+    pub created_dirs: Vec<PathBuf>,
 }
 
 impl Record {
@@ -340,6 +444,7 @@ impl Record {
             "created": paths(&self.created),
             "renamed": self.renamed.iter().map(|(a, b)| [a.display().to_string(), b.display().to_string()]).collect::<Vec<_>>(),
             "saved_cloud_init": self.saved_cloud_init,
+            "created_dirs": paths(&self.created_dirs),
         });
         serde_json::to_string_pretty(&j).unwrap_or_default() + "\n"
     }
@@ -356,6 +461,10 @@ impl Record {
                 .unwrap_or_default()
         };
         Some(Record {
+            created_dirs: strings(&j["created_dirs"])
+                .into_iter()
+                .map(PathBuf::from)
+                .collect(),
             init: j["init"].as_str()?.to_string(),
             created: strings(&j["created"])
                 .into_iter()
@@ -421,6 +530,25 @@ pub fn install(fs: &dyn FsView, init: Init, binary: &[u8]) -> (Vec<Effect>, Reco
             rec.created.push(helper.into());
         }
     }
+    // Network hotplug's hook: cloud-init's own, where it is installed,
+    // writes to the same FIFO and is kept.
+    let hook = hotplug_hook_path(fs);
+    if fs.lstat(Path::new(hook)).is_none() {
+        // Its directory may not be there (an image without cloud-init).
+        for dir in Path::new(hook).ancestors().skip(1) {
+            if dir.as_os_str() == "/" || fs.lstat(dir).is_some() {
+                break;
+            }
+            rec.created_dirs.insert(0, dir.to_path_buf());
+        }
+        write(
+            &mut effects,
+            &mut rec,
+            hook,
+            Data::public(hotplug_hook()),
+            0o755,
+        );
+    }
     match init {
         Init::Systemd => {
             for (i, (name, _, _)) in STAGES.iter().enumerate() {
@@ -439,6 +567,28 @@ pub fn install(fs: &dyn FsView, init: Init, binary: &[u8]) -> (Vec<Effect>, Reco
                 });
                 rec.created.push(wants.into());
             }
+            let socket = format!("/etc/systemd/system/{HOTPLUG_SOCKET}");
+            write(
+                &mut effects,
+                &mut rec,
+                &socket,
+                Data::public(hotplug_socket_unit()),
+                0o644,
+            );
+            let service = format!("/etc/systemd/system/{HOTPLUG_SERVICE}");
+            write(
+                &mut effects,
+                &mut rec,
+                &service,
+                Data::public(hotplug_service_unit()),
+                0o644,
+            );
+            let wants = format!("/etc/systemd/system/sockets.target.wants/{HOTPLUG_SOCKET}");
+            effects.push(Effect::Symlink {
+                path: wants.clone().into(),
+                target: socket.into(),
+            });
+            rec.created.push(wants.into());
         }
         Init::Sysv => {
             let debian = init_system::links_by_update_rc_d(fs);
@@ -608,6 +758,16 @@ pub fn uninstall(fs: &dyn FsView) -> Result<Vec<Effect>, UninstallError> {
             effects.push(copy);
         }
         effects.push(Effect::Remove { path: SAVED.into() });
+    }
+    // The directories install made, innermost first, each only when all it
+    // holds is going too (something put there since stays, with them).
+    let mut gone: std::collections::HashSet<PathBuf> = rec.created.iter().cloned().collect();
+    for dir in rec.created_dirs.iter().rev() {
+        let entries = fs.list_dir(dir).unwrap_or_default();
+        if entries.iter().all(|e| gone.contains(&dir.join(e))) {
+            effects.push(Effect::Remove { path: dir.clone() });
+            gone.insert(dir.clone());
+        }
     }
     effects.push(Effect::Remove {
         path: RECORD.into(),

@@ -146,12 +146,15 @@ fn sysv_local_stage_starts_before_network_and_networkmanager() {
 fn systemd_units_are_ordered_as_cloud_inits_and_verify() {
     let m = Machine::new();
     executable(&m, "/lib/systemd/systemd", "");
+    // The hotplug service's shell, as every image has it.
+    executable(&m, "/bin/sh", "");
     std::fs::create_dir_all(m.path("/etc/systemd/system")).unwrap();
     for unit in [
         "cloud-init-local.service",
         "cloud-init.service",
         "cloud-config.service",
         "cloud-final.service",
+        "cloud-init-hotplugd.socket",
     ] {
         m.write(&format!("/lib/systemd/system/{unit}"), "[Unit]\n");
     }
@@ -183,8 +186,27 @@ fn systemd_units_are_ordered_as_cloud_inits_and_verify() {
         .read("/etc/systemd/system/cloudboot-final.service")
         .contains("After=multi-user.target\n"));
     assert!(m.exists("/etc/systemd/system/multi-user.target.wants/cloudboot-final.service"));
-    // cloud-init's units are masked.
-    for unit in ["cloud-init-local.service", "cloud-final.service"] {
+    // Network hotplug: the hook the udev rule runs, the socket on its FIFO
+    // (enabled), the service that handles one event.
+    assert_eq!(m.mode("/usr/lib/cloud-init/hook-hotplug"), 0o755);
+    let socket = m.read("/etc/systemd/system/cloudboot-hotplugd.socket");
+    assert!(
+        socket.contains("ListenFIFO=/run/cloud-init/share/hook-hotplug-cmd\n"),
+        "{socket}"
+    );
+    assert!(m.exists("/etc/systemd/system/sockets.target.wants/cloudboot-hotplugd.socket"));
+    let service = m.read("/etc/systemd/system/cloudboot-hotplugd.service");
+    assert!(
+        service.contains("exec /usr/bin/cloudboot devel hotplug-hook $args"),
+        "{service}"
+    );
+    // cloud-init's units are masked, its hotplug socket too (cloudboot's
+    // listens on the same FIFO).
+    for unit in [
+        "cloud-init-local.service",
+        "cloud-final.service",
+        "cloud-init-hotplugd.socket",
+    ] {
         assert_eq!(
             std::fs::read_link(m.path(&format!("/etc/systemd/system/{unit}")))
                 .unwrap()
@@ -216,6 +238,8 @@ fn systemd_units_are_ordered_as_cloud_inits_and_verify() {
                 "cloudboot.service",
                 "cloudboot-config.service",
                 "cloudboot-final.service",
+                "cloudboot-hotplugd.socket",
+                "cloudboot-hotplugd.service",
             ])
             .env("SYSTEMD_LOG_LEVEL", "warning")
             .output()
@@ -232,6 +256,95 @@ fn systemd_units_are_ordered_as_cloud_inits_and_verify() {
     assert!(!m.exists("/usr/bin/cloud-init"));
     assert!(!m.exists("/usr/bin/cloud-init-per"));
     assert!(!m.exists("/usr/bin/cloud-id"));
+    assert!(!m.exists("/usr/lib/cloud-init/hook-hotplug"));
+    assert!(!m.exists("/etc/systemd/system/cloudboot-hotplugd.socket"));
+    assert!(!m.exists("/etc/systemd/system/sockets.target.wants/cloudboot-hotplugd.socket"));
+}
+
+/// What udev runs on a hotplug event, run for real: the installed hook,
+/// with the events' variables, hands the event to the handler (a recorder
+/// standing in for `/usr/bin/cloud-init` and `/usr/bin/cloudboot`) with
+/// 22.4's arguments. Through the socket's FIFO when it listens (read by the
+/// installed service's own command line), by itself otherwise; nothing
+/// before the boot has finished. In a private mount namespace: `/run`
+/// is a tmpfs there and the recorder is bound over the two programs, so
+/// the host's are never run.
+#[test]
+fn the_hotplug_hook_hands_the_event_to_the_handler_as_22_4s_does() {
+    use common::skip::{require, Need};
+    if !require(&[
+        Need::Root("to mount in a private mount namespace"),
+        Need::Program("unshare", "util-linux"),
+        Need::File("/usr/bin/cloud-init", "cloud-init"),
+    ]) {
+        return;
+    }
+    let m = Machine::new();
+    executable(&m, "/lib/systemd/systemd", "");
+    std::fs::create_dir_all(m.path("/etc/systemd/system")).unwrap();
+    m.run_ok(&["install"], 0);
+    let hook = m.path("/usr/lib/cloud-init/hook-hotplug");
+    let service = m.read("/etc/systemd/system/cloudboot-hotplugd.service");
+    let exec_start = service
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .unwrap()
+        .to_string();
+    let recorder = m.path("/recorder");
+    std::fs::write(&recorder, "#!/bin/sh\necho \"$0 $*\" >> /run/handled\n").unwrap();
+    std::fs::set_permissions(&recorder, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let script = format!(
+        r#"set -e
+mount -t tmpfs none /run
+mount --bind {rec} /usr/bin/cloud-init
+touch /usr/bin/cloudboot 2>/dev/null || true
+[ -e /usr/bin/cloudboot ] && mount --bind {rec} /usr/bin/cloudboot
+export SUBSYSTEM=net DEVPATH=/devices/virtual/net/eth9 ACTION=add
+# Before the boot has finished: nothing.
+sh {hook}
+sleep 0.3
+[ ! -e /run/handled ] || {{ echo handled early; exit 1; }}
+mkdir -p /run/cloud-init/share
+touch /run/cloud-init/result.json
+# No socket: the hook runs the handler itself.
+sh {hook}
+for i in 1 2 3 4 5 6 7 8 9 10; do [ -s /run/handled ] && break; sleep 0.2; done
+echo "direct: $(cat /run/handled)"
+rm /run/handled
+# The socket's FIFO: the service's command reads one event from it.
+mkfifo -m 0600 /run/cloud-init/share/hook-hotplug-cmd
+exec 3<>/run/cloud-init/share/hook-hotplug-cmd
+ACTION=remove sh {hook}
+{exec_start}
+for i in 1 2 3 4 5 6 7 8 9 10; do [ -s /run/handled ] && break; sleep 0.2; done
+echo "socket: $(cat /run/handled)"
+"#,
+        rec = recorder.display(),
+        hook = hook.display(),
+        exec_start = exec_start.replace("/bin/sh -c '", "sh -c '"),
+    );
+    let out = std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(
+            "direct: /usr/bin/cloud-init devel hotplug-hook --subsystem=net handle --devpath=/devices/virtual/net/eth9 --udevaction=add\n"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "socket: /usr/bin/cloudboot devel hotplug-hook --subsystem=net handle --devpath=/devices/virtual/net/eth9 --udevaction=remove\n"
+        ),
+        "{stdout}"
+    );
 }
 
 #[test]

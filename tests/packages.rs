@@ -43,6 +43,9 @@ fn the_deb_holds_the_binary_the_services_stages_yaml_and_the_cloud_init_name() {
         "./etc/cloudboot/stages.yaml",
         "./lib/systemd/system/cloudboot-local.service",
         "./lib/systemd/system/cloudboot-final.service",
+        "./lib/systemd/system/cloudboot-hotplugd.socket",
+        "./lib/systemd/system/cloudboot-hotplugd.service",
+        "./usr/lib/cloud-init/hook-hotplug",
         "./etc/init.d/cloudboot-local",
     ] {
         assert!(list.contains(want), "{want} not in\n{list}");
@@ -73,6 +76,8 @@ fn the_rpm_holds_the_static_binary_both_service_kinds_and_stages_yaml() {
         "/etc/cloudboot/stages.yaml",
         "/etc/rc.d/init.d/cloudboot-local",
         "/usr/lib/systemd/system/cloudboot-local.service",
+        "/usr/lib/systemd/system/cloudboot-hotplugd.socket",
+        "/usr/lib/cloud-init/hook-hotplug",
     ] {
         assert!(list.lines().any(|l| l == want), "{want} not in\n{list}");
     }

@@ -11,11 +11,16 @@ if [ ! -e /usr/libexec/cloud-init/write-ssh-key-fingerprints ]; then
     mkdir -p /usr/libexec/cloud-init
     ln -s /usr/bin/cloudboot /usr/libexec/cloud-init/write-ssh-key-fingerprints
 fi
+# Network hotplug's hook, where the udev rule looks on EL (libexecdir).
+mkdir -p /usr/libexec/cloud-init
+[ -e /usr/libexec/cloud-init/hook-hotplug ] || ln -s /usr/lib/cloud-init/hook-hotplug /usr/libexec/cloud-init/hook-hotplug
 if [ -d /run/systemd/system ] || [ -x /usr/bin/systemctl ]; then
     mkdir -p /etc/systemd/system/multi-user.target.wants
     for s in cloudboot-local cloudboot cloudboot-config cloudboot-final; do
         ln -sf /usr/lib/systemd/system/$s.service /etc/systemd/system/multi-user.target.wants/$s.service
     done
+    mkdir -p /etc/systemd/system/sockets.target.wants
+    ln -sf /usr/lib/systemd/system/cloudboot-hotplugd.socket /etc/systemd/system/sockets.target.wants/cloudboot-hotplugd.socket
 elif [ -x /sbin/chkconfig ]; then
     for s in cloudboot-local cloudboot cloudboot-config cloudboot-final; do
         /sbin/chkconfig --add $s || :
