@@ -333,4 +333,48 @@ mod tests {
         let (c, _) = select_renderer(&fs, &distro, &Value::empty_map()).unwrap();
         assert_eq!((c.name, c.flavor), ("sysconfig", Flavor::Rhel));
     }
+
+    /// 22.4's `network_manager.available`: NetworkManager.conf, nmcli, and
+    /// where systemd runs, `systemctl is-enabled NetworkManager.service`.
+    #[test]
+    fn network_manager_is_picked_where_it_is_installed_and_enabled() {
+        let fedora = [
+            ("/etc/os-release", "ID=fedora\nVERSION_ID=38\n", 0o644),
+            ("/etc/NetworkManager/NetworkManager.conf", "[main]\n", 0o644),
+            ("/usr/bin/nmcli", "", 0o755),
+            ("/usr/lib/systemd/system/NetworkManager.service", "", 0o644),
+        ];
+        let (tmp, fs) = root_with(&fedora);
+        let distro = OsRelease::read(&fs);
+        // An image that is not running: what it has is enough.
+        let (c, notes) = select_renderer(&fs, &distro, &Value::empty_map()).unwrap();
+        assert_eq!(c.name, "network-manager");
+        assert!(notes.is_empty(), "{notes:?}");
+        // Running under systemd, with the service not enabled: not available.
+        std::fs::create_dir_all(tmp.path().join("run/systemd/system")).unwrap();
+        assert!(!available(&fs, &distro, "network-manager"));
+        let (c, _) = select_renderer(&fs, &distro, &Value::empty_map()).unwrap();
+        assert_eq!(c.name, "sysconfig", "fedora's own renderer");
+        // Enabled (a link in a .wants directory): available.
+        let wants = tmp
+            .path()
+            .join("etc/systemd/system/multi-user.target.wants");
+        std::fs::create_dir_all(&wants).unwrap();
+        std::os::unix::fs::symlink(
+            "/usr/lib/systemd/system/NetworkManager.service",
+            wants.join("NetworkManager.service"),
+        )
+        .unwrap();
+        assert!(available(&fs, &distro, "network-manager"));
+        // Masked: not.
+        std::os::unix::fs::symlink(
+            "/dev/null",
+            tmp.path().join("etc/systemd/system/NetworkManager.service"),
+        )
+        .unwrap();
+        assert!(!available(&fs, &distro, "network-manager"));
+        // Without nmcli: not.
+        let (_t, fs) = root_with(&fedora[..2]);
+        assert!(!available(&fs, &distro, "network-manager"));
+    }
 }
