@@ -1,9 +1,12 @@
 //! The NetworkManager renderer against cloud-init 22.4's `net-convert -O
 //! network-manager` output (tests/fixtures/net, `expected/rhel-network-manager/`),
-//! every corpus case byte for byte and mode 0600, apart from cloudboot's one
-//! deliberate difference, which is listed here and checked: a gateway demoted
-//! by `demote_extra_default_gateways` is written as `never-default=true`
-//! instead of `gateway=` (cloud-init makes every gateway a default route).
+//! every corpus case byte for byte and mode 0600, apart from cloudboot's
+//! deliberate differences, which are listed here and checked: a gateway
+//! demoted by `demote_extra_default_gateways` is written as
+//! `never-default=true` instead of `gateway=` (cloud-init makes every
+//! gateway a default route), and a `static6` subnet's `[ipv6]` is
+//! `method=manual` where 22.4 writes `method=auto` (the corpus's
+//! `cloudboot/rhel-network-manager/`, derived by its generate.py).
 //!
 //! Then the real thing, as root: NetworkManager itself (Debian's
 //! `network-manager`), run in a network namespace of the lab
@@ -31,11 +34,23 @@ use common::Machine;
 use netns_common::{Lab, Nic};
 
 /// Cases where cloudboot deliberately writes something else, and why.
-const DELIBERATE: &[(&str, &str)] = &[(
-    "v1-two-gateways",
-    "two interfaces with an IPv4 gateway: cloud-init makes both the default route \
-     (gateway= twice); cloudboot keeps the first and writes never-default=true for eth1",
-)];
+const DELIBERATE: &[(&str, &str)] = &[
+    (
+        "v1-two-gateways",
+        "two interfaces with an IPv4 gateway: cloud-init makes both the default route \
+         (gateway= twice); cloudboot keeps the first and writes never-default=true for eth1",
+    ),
+    ("odj-bond-own-mac", STATIC6),
+    ("odj-dual-stack-dns", STATIC6),
+    ("odj-ipv6", STATIC6),
+    ("v1-dual-stack", STATIC6),
+];
+
+const STATIC6: &str = "a static6 subnet: cloud-init writes [ipv6] method=auto, may-fail=true \
+     (no method for the type); cloudboot method=manual, may-fail=false, as for static \
+     (cloudboot/rhel-network-manager/)";
+
+const TARGET: &str = "rhel-network-manager";
 
 const DIR: &str = "/etc/NetworkManager/system-connections";
 
@@ -76,9 +91,12 @@ fn file(iface: &str) -> String {
     format!("{DIR}/cloud-init-{iface}.nmconnection")
 }
 
-/// What cloudboot must write for a case: cloud-init's files, with the
-/// deliberate difference applied.
-fn cloudboot_expected(name: &str, mut want: BTreeMap<String, String>) -> BTreeMap<String, String> {
+/// What cloudboot must write for a case: cloud-init's files, or the ones
+/// the corpus derives from them (`cloudboot/<target>/`), with the
+/// default-gateway fix applied.
+fn cloudboot_expected(case: &Path) -> BTreeMap<String, String> {
+    let name = net_common::name(case);
+    let mut want = net_common::cloudboot_expected(case, TARGET);
     if name == "v1-two-gateways" {
         let eth1 = file("eth1");
         let text = want[&eth1].replace("gateway=10.11.0.1\n", "never-default=true\n");
@@ -113,21 +131,34 @@ fn every_corpus_case_matches_cloud_init() {
         let name = net_common::name(&case);
         let mut st = net_common::state(&case);
         let demoted = st.demote_extra_default_gateways();
+        let static6 = st
+            .interfaces
+            .iter()
+            .any(|i| i.subnets().iter().any(|s| s.kind() == "static6"));
         let deliberate = DELIBERATE.iter().any(|(n, _)| *n == name);
-        // The list above is exactly the cases with several default gateways.
+        // The list above is exactly the cases with several default gateways
+        // or a static6 subnet, and the corpus derived files for the latter.
         assert_eq!(
-            !demoted.is_empty(),
+            !demoted.is_empty() || static6,
             deliberate,
-            "{name}: demoted gateways {demoted:?}, but DELIBERATE says {deliberate}"
+            "{name}: demoted gateways {demoted:?}, static6 {static6}, but DELIBERATE says \
+             {deliberate}"
+        );
+        assert_eq!(
+            net_common::derived_difference(&case, TARGET),
+            static6,
+            "{name}"
         );
         let rendered = render_as_is(&st);
         assert!(
             rendered.files.iter().all(|f| f.mode == 0o600),
             "{name}: modes"
         );
-        let theirs = net_common::expected(&case, "rhel-network-manager");
-        assert!(!theirs.is_empty(), "{name}: no expected files");
-        let problems = compare(&cloudboot_expected(&name, theirs), &files(&rendered));
+        assert!(
+            !net_common::expected(&case, TARGET).is_empty(),
+            "{name}: no expected files"
+        );
+        let problems = compare(&cloudboot_expected(&case), &files(&rendered));
         if !problems.is_empty() {
             failures.push(format!("{name}:\n{}", problems.join("\n")));
         } else if deliberate {
@@ -137,7 +168,7 @@ fn every_corpus_case_matches_cloud_init() {
         }
     }
     assert!(failures.is_empty(), "failures:\n{}", failures.join("\n"));
-    assert_eq!((same, deliberate_count), (37, 1));
+    assert_eq!((same, deliberate_count), (33, 5));
 }
 
 #[test]
@@ -161,15 +192,43 @@ fn two_gateways_only_the_first_is_the_default_route() {
     assert!(!eth1.contains("gateway="), "{eth1}");
     assert!(eth1.contains("\naddress1=10.11.0.10/24\n"), "{eth1}");
     // cloud-init's own output makes both default.
-    let theirs = net_common::expected(&case, "rhel-network-manager");
+    let theirs = net_common::expected(&case, TARGET);
     assert!(theirs[&file("eth1")].contains("\ngateway=10.11.0.1\n"));
+}
+
+/// The derived files differ from cloud-init's only in the method of a
+/// static6 subnet; and a static6 subnet after a dynamic one leaves the
+/// method dynamic (no "downgrade", as for static after dhcp).
+#[test]
+fn static6_is_manual_as_static_is() {
+    let case = net_common::corpus().join("v1-dual-stack");
+    let theirs = &net_common::expected(&case, TARGET)[&file("eth0")];
+    let ours = &files(&render(net_common::state(&case)))[&file("eth0")];
+    assert_eq!(
+        ours,
+        &theirs.replace(
+            "[ipv6]\nmethod=auto\nmay-fail=true\n",
+            "[ipv6]\nmethod=manual\nmay-fail=false\n"
+        )
+    );
+    assert_ne!(ours, theirs);
+    let got = files(&render(parse(
+        "version: 1\nconfig:\n- {type: physical, name: eth0, subnets: [{type: dhcp6}, \
+         {type: static6, address: 'fd00::5/64'}]}\n",
+    )));
+    assert!(
+        got[&file("eth0")]
+            .ends_with("[ipv6]\nmethod=auto\nmay-fail=false\naddress1=fd00::5/64\n\n"),
+        "{}",
+        got[&file("eth0")]
+    );
 }
 
 #[test]
 fn without_the_pass_the_renderer_writes_what_cloud_init_writes() {
     let case = net_common::corpus().join("v1-two-gateways");
     let got = files(&render_as_is(&net_common::state(&case)));
-    let theirs = net_common::expected(&case, "rhel-network-manager");
+    let theirs = net_common::expected(&case, TARGET);
     assert!(compare(&theirs, &got).is_empty());
 }
 
@@ -190,7 +249,7 @@ fn a_demoted_default_route_goes_and_the_other_routes_stay_per_family() {
     assert_eq!(
         eth1.split("[ipv4]\n").nth(1).unwrap(),
         "method=auto\nmay-fail=false\nnever-default=true\nroute1=10.9.0.0/16,10.1.0.254\n\n\
-         [ipv6]\nmethod=auto\nmay-fail=true\naddress1=fd01::2/64\nnever-default=true\n\
+         [ipv6]\nmethod=manual\nmay-fail=false\naddress1=fd01::2/64\nnever-default=true\n\
          route1=fd09::/64,fd01::fe\n\n",
         "{eth1}"
     );
@@ -636,6 +695,10 @@ fn a_boot_picks_network_manager_and_writes_its_keyfiles() {
     assert!(eth2.contains("\nnever-default=true\n"), "{eth2}");
     assert!(eth2.contains("\nroute1=10.99.0.0/16,10.30.0.1\n"), "{eth2}");
     assert!(eth2.contains("\nmtu=1400\n"), "{eth2}");
+    assert!(
+        eth2.contains("[ipv6]\nmethod=manual\nmay-fail=false\naddress1=fd00:30::5/64\n"),
+        "{eth2}"
+    );
 }
 
 /// The whole way: a local stage writes the keyfiles, NetworkManager runs

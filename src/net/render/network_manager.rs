@@ -13,12 +13,19 @@
 //! them: global routes and name servers (v1 `type: route` and `type:
 //! nameserver`, v2 top-level ones) are not written; a bond's settings are
 //! looked up under keys network_state does not use (`bond-mode` is found,
-//! `bond-miimon` only as OpenStack's `bond_miimon`); `static6`, `manual`
-//! and other types it has no method for become `method=auto` with
-//! `may-fail=true`.
+//! `bond-miimon` only as OpenStack's `bond_miimon`); `manual` and other
+//! types it has no method for become `method=auto` with `may-fail=true`.
 //!
 //! Deliberate differences from cloud-init 22.4:
 //!
+//! - **Static IPv6.** A `static6` subnet gets `method=manual` (and
+//!   `may-fail=false`), as a `static` one does. 22.4 has no method for that
+//!   type and falls back to `method=auto`, `may-fail=true`: NetworkManager
+//!   then also takes router advertisements (SLAAC addresses and routes,
+//!   DHCPv6 if they say so) beside the static address, and the interface
+//!   comes up without it (cloud-init issue #4126, fixed upstream by PR
+//!   #4127; sysconfig's `IPV6_AUTOCONF=no` says the same for these
+//!   subnets).
 //! - **Several default gateways.** A subnet that
 //!   [`NetworkState::demote_extra_default_gateways`] marked
 //!   [`not_default`](crate::net::state::Subnet::not_default) gets no
@@ -182,7 +189,8 @@ impl Connection {
     fn set_ip_method(&mut self, family: &str, subnet_type: &str) {
         self.set_default(family, "method", "disabled");
         let method = match subnet_type {
-            "static" => "manual",
+            // `static6`: cloudboot's fix (22.4 has no entry for it: auto).
+            "static" | "static6" => "manual",
             "dhcp6"
             | "ipv6_slaac"
             | "ipv6_dhcpv6-stateless"
@@ -519,9 +527,15 @@ mod tests {
         c.set_ip_method("ipv4", "static");
         assert_eq!(c.get("ipv4", "method"), Some("auto"));
         assert_eq!(c.get("ipv4", "may-fail"), Some("false"));
+        // A type 22.4 has no method for: auto, and it may fail.
+        let mut c = Connection::new("eth0");
+        c.set_ip_method("ipv4", "manual");
+        assert_eq!(c.get("ipv4", "method"), Some("auto"));
+        assert_eq!(c.get("ipv4", "may-fail"), Some("true"));
+        // static6: cloudboot's fix, what static gets.
         let mut c = Connection::new("eth0");
         c.set_ip_method("ipv6", "static6");
-        assert_eq!(c.get("ipv6", "method"), Some("auto"));
-        assert_eq!(c.get("ipv6", "may-fail"), Some("true"));
+        assert_eq!(c.get("ipv6", "method"), Some("manual"));
+        assert_eq!(c.get("ipv6", "may-fail"), Some("false"));
     }
 }
