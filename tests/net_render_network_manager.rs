@@ -424,7 +424,9 @@ level=INFO
 /// fresh tmpfs holding the bus's socket, and scratch directories are bound
 /// over `/etc/NetworkManager` (with `keyfiles` as its
 /// `system-connections`), `/var/lib/NetworkManager` and `/etc/resolv.conf`.
-/// The output is `body`'s, then `=== NetworkManager log` and its log.
+/// Returns what the script printed (stdout, then stderr) and
+/// NetworkManager's log; fails the test if the script failed. NetworkManager
+/// and the bus are stopped however the script ends (a trap).
 fn with_network_manager(lab: &Lab, keyfiles: &Path, body: &str) -> (String, String) {
     let nm = lab.dir.path().join("nm");
     for d in ["etc/system-connections", "etc/conf.d", "lib"] {
