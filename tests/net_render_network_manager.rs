@@ -4,9 +4,11 @@
 //! deliberate differences, which are listed here and checked: a gateway
 //! demoted by `demote_extra_default_gateways` is written as
 //! `never-default=true` instead of `gateway=` (cloud-init makes every
-//! gateway a default route), and a `static6` subnet's `[ipv6]` is
-//! `method=manual` where 22.4 writes `method=auto` (the corpus's
-//! `cloudboot/rhel-network-manager/`, derived by its generate.py).
+//! gateway a default route); and, in the corpus's
+//! `cloudboot/rhel-network-manager/` (derived by its generate.py), a
+//! `static6` subnet's `[ipv6]` is `method=manual` where 22.4 writes
+//! `method=auto`, and an interface's own and the global name servers are
+//! written where 22.4 drops them.
 //!
 //! Then the real thing, as root: NetworkManager itself (Debian's
 //! `network-manager`), run in a network namespace of the lab
@@ -41,10 +43,23 @@ const DELIBERATE: &[(&str, &str)] = &[
          (gateway= twice); cloudboot keeps the first and writes never-default=true for eth1",
     ),
     ("odj-bond-own-mac", STATIC6),
-    ("odj-dual-stack-dns", STATIC6),
+    (
+        "odj-dual-stack-dns",
+        "a static6 subnet, and global DNS (services)",
+    ),
     ("odj-ipv6", STATIC6),
+    ("odj-three-nics", GLOBAL_DNS),
     ("v1-dual-stack", STATIC6),
+    ("v1-global-route-dns", GLOBAL_DNS),
+    (
+        "v1-iface-nameserver",
+        "a nameserver for eth0 (cloud-init drops it: eth0 gets it) and a global one \
+         (eth1, which has none of its own, gets it)",
+    ),
 ];
+
+const GLOBAL_DNS: &str = "global name servers: cloud-init drops them; every interface \
+     with IP config and no DNS of its own gets them (cloudboot/rhel-network-manager/)";
 
 const STATIC6: &str = "a static6 subnet: cloud-init writes [ipv6] method=auto, may-fail=true \
      (no method for the type); cloudboot method=manual, may-fail=false, as for static \
@@ -135,18 +150,34 @@ fn every_corpus_case_matches_cloud_init() {
             .interfaces
             .iter()
             .any(|i| i.subnets().iter().any(|s| s.kind() == "static6"));
+        // DNS 22.4 drops: global, or an interface's own (v2 also puts the
+        // latter on the interface's subnets, which 22.4 writes).
+        let written: Vec<String> = st
+            .interfaces
+            .iter()
+            .flat_map(|i| i.subnets())
+            .flat_map(|s| {
+                s.get("dns_nameservers")
+                    .and_then(|v| v.as_seq())
+                    .unwrap_or_default()
+                    .to_vec()
+            })
+            .map(|v| v.python_str())
+            .collect();
+        let dropped_dns = st.nameservers.iter().any(|n| !written.contains(n));
         let deliberate = DELIBERATE.iter().any(|(n, _)| *n == name);
-        // The list above is exactly the cases with several default gateways
-        // or a static6 subnet, and the corpus derived files for the latter.
+        // The list above is exactly the cases with several default gateways,
+        // a static6 subnet or name servers 22.4 drops, and the corpus derived
+        // files for the last two.
         assert_eq!(
-            !demoted.is_empty() || static6,
+            !demoted.is_empty() || static6 || dropped_dns,
             deliberate,
-            "{name}: demoted gateways {demoted:?}, static6 {static6}, but DELIBERATE says \
-             {deliberate}"
+            "{name}: demoted gateways {demoted:?}, static6 {static6}, dropped DNS \
+             {dropped_dns}, but DELIBERATE says {deliberate}"
         );
         assert_eq!(
             net_common::derived_difference(&case, TARGET),
-            static6,
+            static6 || dropped_dns,
             "{name}"
         );
         let rendered = render_as_is(&st);
@@ -168,7 +199,7 @@ fn every_corpus_case_matches_cloud_init() {
         }
     }
     assert!(failures.is_empty(), "failures:\n{}", failures.join("\n"));
-    assert_eq!((same, deliberate_count), (33, 5));
+    assert_eq!((same, deliberate_count), (30, 8));
 }
 
 #[test]
@@ -221,6 +252,51 @@ fn static6_is_manual_as_static_is() {
             .ends_with("[ipv6]\nmethod=auto\nmay-fail=false\naddress1=fd00::5/64\n\n"),
         "{}",
         got[&file("eth0")]
+    );
+}
+
+/// An interface's own name servers join its subnets' (22.4 drops them);
+/// the global ones go to every interface with IP config and none of its
+/// own, into the sections of their families, never making a section.
+#[test]
+fn interface_and_global_name_servers_are_written() {
+    let st = parse(
+        "version: 1\nconfig:\n\
+         - {type: physical, name: eth0, subnets: [{type: static, address: 10.0.0.2/24, dns_nameservers: [10.0.0.53]}]}\n\
+         - {type: physical, name: eth1, subnets: [{type: dhcp}, {type: dhcp6}]}\n\
+         - {type: physical, name: eth2, subnets: [{type: dhcp}]}\n\
+         - {type: physical, name: eth3}\n\
+         - {type: nameserver, interface: eth0, address: [10.0.0.54, 10.0.0.53], search: [own.example]}\n\
+         - {type: nameserver, address: [192.0.2.53, '2001:db8::53'], search: [global.example]}\n",
+    );
+    let got = files(&render(st));
+    let eth0 = &got[&file("eth0")];
+    assert!(
+        eth0.ends_with(
+            "[ipv4]\nmethod=manual\nmay-fail=false\naddress1=10.0.0.2/24\n\
+             dns=10.0.0.53;10.0.0.54;\ndns-search=own.example;\n\n"
+        ),
+        "{eth0}"
+    );
+    let eth1 = &got[&file("eth1")];
+    assert!(
+        eth1.ends_with(
+            "[ipv4]\nmethod=auto\nmay-fail=false\ndns=192.0.2.53;\ndns-search=global.example;\n\n\
+             [ipv6]\nmethod=auto\nmay-fail=false\ndns=2001:db8::53;\ndns-search=global.example;\n\n"
+        ),
+        "{eth1}"
+    );
+    // No IPv6 section: no IPv6 server.
+    let eth2 = &got[&file("eth2")];
+    assert!(
+        !eth2.contains("[ipv6]") && eth2.contains("\ndns=192.0.2.53;\n"),
+        "{eth2}"
+    );
+    // No IP config at all: nothing.
+    assert!(
+        !got[&file("eth3")].contains("dns"),
+        "{}",
+        got[&file("eth3")]
     );
 }
 
@@ -651,7 +727,7 @@ const NETWORK_DATA: &str = r#"{
                 {"network": "10.99.0.0", "netmask": "255.255.0.0", "gateway": "10.30.0.1"}]},
     {"id": "n3", "link": "tap2", "type": "ipv6", "ip_address": "fd00:30::5", "netmask": "ffff:ffff:ffff:ffff::"}
   ],
-  "services": []
+  "services": [{"type": "dns", "address": "10.10.0.53"}]
 }"#;
 
 /// A Fedora root with NetworkManager (its config and nmcli), the lab's
@@ -740,7 +816,9 @@ fn a_boots_keyfiles_come_up_under_network_manager() {
         "echo '=== state'
          ip -br addr; ip route; ip -6 route; ip link
          echo '=== connections'
-         nmcli -t -f NAME,UUID,DEVICE connection show --active\n",
+         nmcli -t -f NAME,UUID,DEVICE connection show --active
+         echo '=== dns'
+         for d in eth0 eth1 eth2; do echo \"$d $(nmcli -g IP4.DNS device show $d)\"; done\n",
     );
     let keyfiles = lab.dir.path().join("keyfiles");
     std::fs::create_dir_all(&keyfiles).unwrap();
@@ -798,6 +876,14 @@ fn a_boots_keyfiles_come_up_under_network_manager() {
             .any(|l| l.contains(": eth2") && l.contains("mtu 1400")),
         "{out}"
     );
+    // The metadata's name server (which 22.4 drops) is each interface's.
+    let dns = out.split("=== dns").nth(1).unwrap();
+    for nic in ["eth0", "eth1", "eth2"] {
+        assert!(
+            dns.lines().any(|l| l == format!("{nic} 10.10.0.53")),
+            "{dns}"
+        );
+    }
     // Each interface is up with cloud-init's connection.
     let conns = out.split("=== connections").nth(1).unwrap();
     for nic in ["eth0", "eth1", "eth2"] {

@@ -10,8 +10,8 @@
 //!
 //! 22.4 writes no `conf.d` file and reads nothing from the root; neither
 //! does this. Its defects are kept for parity, as the expected files have
-//! them: global routes and name servers (v1 `type: route` and `type:
-//! nameserver`, v2 top-level ones) are not written; a bond's settings are
+//! them: global routes (v1 `type: route`) are not written (cloud-init
+//! still drops them); a bond's settings are
 //! looked up under keys network_state does not use (`bond-mode` is found,
 //! `bond-miimon` only as OpenStack's `bond_miimon`); `manual` and other
 //! types it has no method for become `method=auto` with `may-fail=true`.
@@ -26,6 +26,13 @@
 //!   comes up without it (cloud-init issue #4126, fixed upstream by PR
 //!   #4127; sysconfig's `IPV6_AUTOCONF=no` says the same for these
 //!   subnets).
+//! - **Name servers.** 22.4 writes only those of an interface's subnets:
+//!   an interface's own (a v1 `nameserver` with `interface:`) and the
+//!   global ones (a v1 `nameserver` without one, OpenStack's `services`)
+//!   are dropped, and such a machine has no DNS (cloud-init issue #4097).
+//!   Here, as cloud-init does since #4723 (24.1), the interface's own join
+//!   its subnets', and an interface with neither gets the global ones
+//!   ([`other_dns`]; what the subnets give is written as 22.4 writes it).
 //! - **Several default gateways.** A subnet that
 //!   [`NetworkState::demote_extra_default_gateways`] marked
 //!   [`not_default`](crate::net::state::Subnet::not_default) gets no
@@ -100,7 +107,7 @@ impl Renderer for NetworkManager {
             }
         }
         for iface in &state.interfaces {
-            render_interface(iface, &mut conns, &mut out.warnings);
+            render_interface(iface, state, &mut conns, &mut out.warnings);
         }
         for (name, conn) in &conns {
             if !conn.valid() {
@@ -320,7 +327,12 @@ fn properties(if_type: &str) -> &'static [(&'static str, &'static str)] {
 
 /// `NMConnection.render_interface`, for the connection of `iface` in
 /// `conns` (bridge ports are other connections it writes to).
-fn render_interface(iface: &Iface, conns: &mut [(String, Connection)], warnings: &mut Vec<String>) {
+fn render_interface(
+    iface: &Iface,
+    state: &NetworkState,
+    conns: &mut [(String, Connection)],
+    warnings: &mut Vec<String>,
+) {
     let name = iface.name();
     let kind = iface.kind();
     let if_type = match kind.as_str() {
@@ -371,6 +383,7 @@ fn render_interface(iface: &Iface, conns: &mut [(String, Connection)], warnings:
             ipv4_mtu = Some(subnet.0.get("mtu").cloned().unwrap_or(Value::Null));
         }
     }
+    other_dns(conn, iface, state);
     let device_mtu = device_mtu.filter(|v| !v.is_null());
     let ipv4_mtu = ipv4_mtu.filter(|v| !v.is_null()).or(device_mtu.clone());
     if ipv4_mtu != device_mtu {
@@ -446,6 +459,70 @@ fn render_interface(iface: &Iface, conns: &mut [(String, Connection)], warnings:
                     "network-manager: bridge {name}: port {port:?} is no interface of the config; \
                      left out"
                 )),
+            }
+        }
+    }
+}
+
+/// cloudboot's fix for the name servers and search domains 22.4 drops: an
+/// interface's own (a v1 `nameserver` with `interface:`, network_state's
+/// `dns` of the interface) beside its subnets', and, where it has neither,
+/// the global ones (v1 `nameserver` without an interface, OpenStack's
+/// `services`), as cloud-init does since #4723 (24.1). What the subnets
+/// gave is already written (22.4's way, above); the rest follows, a name
+/// server in the section of its family and the search domains in every
+/// family's, only where that section exists with a method other than
+/// `disabled` (no section is made for them: a bond member gets none).
+fn other_dns(conn: &mut Connection, iface: &Iface, state: &NetworkState) {
+    let mut from_subnets = (Vec::new(), Vec::new());
+    for subnet in iface.subnets() {
+        from_subnets
+            .0
+            .extend(strings(subnet.0.get("dns_nameservers")));
+        from_subnets.1.extend(strings(subnet.0.get("dns_search")));
+    }
+    let own = iface.get("dns");
+    // v1 keeps an interface's servers as `addresses`, v2 as `nameservers`.
+    let own_servers = own
+        .and_then(|d| d.get("nameservers").or_else(|| d.get("addresses")))
+        .map(|v| strings(Some(v)))
+        .unwrap_or_default();
+    let own_search = strings(own.and_then(|d| d.get("search")));
+    let pick = |subnets: &[String], own: Vec<String>, global: &[String]| {
+        let mut found: Vec<String> = subnets.to_vec();
+        for x in own {
+            if !found.contains(&x) {
+                found.push(x);
+            }
+        }
+        if found.is_empty() {
+            found = global.to_vec();
+        }
+        // What the subnets gave is written already.
+        found.retain(|x| !subnets.contains(x));
+        found
+    };
+    let servers = pick(&from_subnets.0, own_servers, &state.nameservers);
+    let search = pick(&from_subnets.1, own_search, &state.search);
+    let usable = |conn: &Connection, family: &str| {
+        conn.get(family, "method").is_some_and(|m| m != "disabled")
+    };
+    for server in servers {
+        let family = if is_ipv6_address(&server) {
+            "ipv6"
+        } else {
+            "ipv4"
+        };
+        if usable(conn, family) {
+            conn.set_default(family, "dns", "");
+            let value = format!("{}{server};", conn.get(family, "dns").unwrap_or_default());
+            conn.set(family, "dns", value);
+        }
+    }
+    if !search.is_empty() {
+        for family in ["ipv4", "ipv6"] {
+            if usable(conn, family) {
+                conn.add_dns_search(family, &search);
             }
         }
     }
