@@ -515,12 +515,14 @@ fn with_network_manager(lab: &Lab, keyfiles: &Path, body: &str) -> (String, Stri
         "np=; dp=
          trap 'kill $np $dp 2>/dev/null; wait' EXIT
          mount -o remount,ro /sys
+         # Belt and braces (NetworkManager is told to leave it alone); bound
+         # before /run is replaced, where it may point.
+         if [ -e /etc/resolv.conf ]; then mount --bind {nm}/resolv.conf /etc/resolv.conf; fi
          mount -t tmpfs none /run
          mkdir -p /run/dbus /run/NetworkManager
          mount --bind {nm}/etc /etc/NetworkManager
          mount --bind {keyfiles} /etc/NetworkManager/system-connections
          mount --bind {nm}/lib /var/lib/NetworkManager
-         mount --bind {nm}/resolv.conf /etc/resolv.conf
          dbus-daemon --config-file={nm}/dbus.conf --nofork --nopidfile --nosyslog \
              </dev/null >{nm}/dbus.log 2>&1 &
          dp=$!
