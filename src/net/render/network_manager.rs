@@ -32,7 +32,7 @@
 //!   are dropped, and such a machine has no DNS (cloud-init issue #4097).
 //!   Here, as cloud-init does since #4723 (24.1), the interface's own join
 //!   its subnets', and an interface with neither gets the global ones
-//!   ([`other_dns`]; what the subnets give is written as 22.4 writes it).
+//!   (`other_dns`; what the subnets give is written as 22.4 writes it).
 //! - **Several default gateways.** A subnet that
 //!   [`NetworkState::demote_extra_default_gateways`] marked
 //!   [`not_default`](crate::net::state::Subnet::not_default) gets no
