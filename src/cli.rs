@@ -404,6 +404,7 @@ fn command_line(prog: &str) -> Parser {
                             "eni",
                             "networkd",
                             "netplan",
+                            "network-manager",
                         ]),
                     )
                     .arg(

@@ -63,6 +63,7 @@ pub mod schedule;
 pub mod schema;
 pub mod seal;
 pub mod semaphore;
+pub mod sha1;
 pub mod sha256;
 pub mod single;
 pub mod stages;
@@ -72,6 +73,7 @@ pub mod tar;
 pub mod target;
 pub mod templater;
 pub mod userdata;
+pub mod uuid;
 pub mod value;
 pub mod yaml;
 

@@ -23,12 +23,11 @@
 //! nothing in it changes what is rendered, as in 22.4. The files are what a
 //! cloudboot boot writes, so cloudboot's deliberate differences from 22.4
 //! (tests/fixtures/net/README.md: ENI routes with iproute2, one default
-//! gateway, networkd `.netdev` files, a `network_data.json` MAC no
-//! interface has) are in them too.
+//! gateway (NetworkManager: `never-default=true`), networkd `.netdev`
+//! files, a `network_data.json` MAC no interface has) are in them too.
 //!
 //! Not done (a clear error, exit 1): `-k vmware-imc` (cloudboot has no
-//! VMware guest customization `cust.cfg` reader), `-O network-manager`
-//! (no NetworkManager renderer yet), `-O sysconfig` for openSUSE/SLES
+//! VMware guest customization `cust.cfg` reader), `-O sysconfig` for openSUSE/SLES
 //! (no SUSE flavour of the sysconfig renderer), and the BSDs (cloudboot is
 //! Linux only; 22.4 also fails for them on Linux, building the distro).
 
@@ -195,6 +194,8 @@ enum Target {
         header: &'static str,
     },
     Networkd,
+    /// NetworkManager keyfiles (no distro has settings for them).
+    NetworkManager,
     /// sysconfig with rhel's templates.
     Sysconfig,
     /// sysconfig for a distro with no sysconfig settings: 22.4 prints its
@@ -265,11 +266,9 @@ fn target(distro: &str, output: &str) -> Result<Target, NetConvertError> {
             }
             _ => Target::SysconfigWithoutSettings,
         },
-        _ => {
-            return Err(NetConvertError::Unsupported(
-                "-O network-manager: cloudboot has no NetworkManager renderer yet".into(),
-            ))
-        }
+        // network-manager: the parser lets no other kind through. Any
+        // distro: 22.4 renders with no settings where a distro has none.
+        _ => Target::NetworkManager,
     })
 }
 
@@ -393,6 +392,7 @@ fn convert(root: &Path, m: &Matches) -> Result<(), NetConvertError> {
         Target::Eni { .. } => ("eni", Flavor::Default),
         Target::Netplan { .. } => ("netplan", Flavor::Default),
         Target::Networkd => ("networkd", Flavor::Default),
+        Target::NetworkManager => ("network-manager", Flavor::Default),
         Target::Sysconfig => ("sysconfig", Flavor::Rhel),
         Target::SysconfigWithoutSettings => {
             return Err(NetConvertError::Unsupported(format!(

@@ -68,12 +68,6 @@ const NOT_YET: &[(&str, &str, Gap, &str)] = &[
          (`/usr/bin/cloud-init 22.4.2-cloudboot0.1.0`: awk's $2 and $NF still read 22.4.2), by design",
     ),
     (
-        "devel net-convert",
-        "--output-kind",
-        Gap::Partial,
-        "`-O network-manager`: no NetworkManager renderer yet (exit 1, saying so)",
-    ),
-    (
         "schema",
         "--docs",
         Gap::Partial,

@@ -14,9 +14,9 @@
 //! - where 22.4 fails (a traceback): cloudboot's one-line error, after the
 //!   two lines 22.4 printed before failing, if it did.
 //!
-//! What cloudboot cannot do yet ([`NOT_YET`]: vmware-imc input, the
-//! NetworkManager renderer, SUSE's sysconfig) must fail with an error that
-//! names it, exit 1 and nothing written; 22.4 converts those.
+//! What cloudboot cannot do yet ([`NOT_YET`]: vmware-imc input, SUSE's
+//! sysconfig) must fail with an error that names it, exit 1 and nothing
+//! written; 22.4 converts those.
 
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -32,7 +32,6 @@ const NOT_YET: &[(&str, &str)] = &[
         "-k vmware-imc",
         "cannot read VMware guest customization files",
     ),
-    ("-O network-manager", "no NetworkManager renderer"),
     ("-O sysconfig -D opensuse", "no SUSE flavour"),
 ];
 
@@ -120,8 +119,6 @@ fn not_yet(run: &J) -> Option<&'static str> {
     );
     let key = if kind == "vmware-imc" {
         "-k vmware-imc"
-    } else if output == "network-manager" {
-        "-O network-manager"
     } else if output == "sysconfig" && matches!(distro, "opensuse" | "sles") {
         "-O sysconfig -D opensuse"
     } else {
@@ -262,7 +259,7 @@ fn every_run_writes_what_cloud_init_22_4_writes() {
         &mut std::io::stderr(),
         format!(
             "net_convert: {same} runs as 22.4, {refused} refused as not done yet \
-             (vmware-imc, network-manager, SUSE sysconfig)\n"
+             (vmware-imc, SUSE sysconfig)\n"
         )
         .as_bytes(),
     );

@@ -1,8 +1,9 @@
 //! `cloudboot net render`, the binary, on the whole parity corpus: every
 //! case's input (network_data.json, v1, v2, ENI, as the user has it) with
-//! its `--mac` pairs, for the five targets cloud-init's `net-convert` was
-//! run for. Every file cloud-init wrote is written the same, byte for byte,
-//! except where cloudboot deliberately differs: the ENI routes (compared
+//! its `--mac` pairs, for six of the targets cloud-init's `net-convert` was
+//! run for (not yet SUSE's sysconfig). Every file cloud-init wrote is
+//! written the same, byte for byte, with its mode, except where cloudboot
+//! deliberately differs: the ENI routes (compared
 //! with the corpus's `cloudboot/debian-eni/` instead), and several default
 //! gateways and networkd's virtual devices, which each renderer's own tests
 //! check.
@@ -21,6 +22,7 @@ const TARGETS: &[(&str, &str, &str)] = &[
     ("debian-eni", "debian", "eni"),
     ("ubuntu-networkd", "ubuntu", "networkd"),
     ("ubuntu-netplan", "ubuntu", "netplan"),
+    ("rhel-network-manager", "rhel8", "network-manager"),
 ];
 
 fn input_of(case: &Path) -> (std::path::PathBuf, &'static str) {
@@ -77,14 +79,23 @@ fn the_binary_writes_what_cloud_init_writes_for_every_case() {
                         panic!("{name} {target}: {path} not written: {e}\n{stdout}")
                     });
                 assert_eq!(&got, content, "{name} {target}: {path}");
-                assert!(stdout.contains(&format!("write {path} (0644")), "{stdout}");
+                // NetworkManager ignores a keyfile others can read.
+                let mode = if *renderer == "network-manager" {
+                    "0600"
+                } else {
+                    "0644"
+                };
+                assert!(
+                    stdout.contains(&format!("write {path} ({mode}")),
+                    "{stdout}"
+                );
             }
             compared += 1;
         }
     }
-    // 38 cases x 5 targets, less the deliberate differences checked
-    // elsewhere (5 for two gateways, 10 networkd cases with virtual devices).
-    assert_eq!(compared, 175, "case/target pairs compared");
+    // 38 cases x 6 targets, less the deliberate differences checked
+    // elsewhere (6 for two gateways, 10 networkd cases with virtual devices).
+    assert_eq!(compared, 212, "case/target pairs compared");
 }
 
 #[test]

@@ -255,10 +255,12 @@ fn every_renderer_is_one_cloud_init_knows_and_the_distro_can_choose() {
         "usr/sbin/netplan",
         "usr/sbin/ip",
         "bin/systemctl",
+        "usr/bin/nmcli",
     ];
     let files = [
         "etc/network/interfaces",
         "etc/sysconfig/network-scripts/network-functions",
+        "etc/NetworkManager/NetworkManager.conf",
     ];
     for (path, mode) in tools
         .iter()

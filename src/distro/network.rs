@@ -52,7 +52,7 @@ pub const DEFAULT_PRIORITY: &[&str] = &[
 ];
 
 /// The renderers cloudboot writes.
-pub const IMPLEMENTED: &[&str] = &["eni", "sysconfig", "netplan", "networkd"];
+pub const IMPLEMENTED: &[&str] = &["eni", "sysconfig", "netplan", "networkd", "network-manager"];
 
 /// `sysconfig.KNOWN_DISTROS`.
 const SYSCONFIG_DISTROS: &[&str] = &[
@@ -80,7 +80,31 @@ fn is_file(fs: &dyn FsView, path: &str) -> bool {
     matches!(fs.stat(Path::new(path)), Some(s) if s.kind == crate::rootfs::Kind::File)
 }
 
+/// `systemctl is-enabled UNIT` succeeds, as far as the root's files say: a
+/// link to it in a `.wants` directory of `/etc/systemd/system` (enabled) or
+/// `/run/systemd/system` (enabled-runtime), and no mask (a link to
+/// /dev/null) in `/etc/systemd/system`.
+fn systemd_unit_enabled(fs: &dyn FsView, unit: &str) -> bool {
+    let masked = fs
+        .read_link(&Path::new("/etc/systemd/system").join(unit))
+        .is_ok_and(|t| t == Path::new("/dev/null"));
+    !masked
+        && ["/etc/systemd/system", "/run/systemd/system"]
+            .iter()
+            .any(|dir| {
+                fs.list_dir(Path::new(dir))
+                    .unwrap_or_default()
+                    .iter()
+                    .filter(|d| d.ends_with(".wants"))
+                    .any(|d| fs.exists(&Path::new(dir).join(d).join(unit)))
+            })
+}
+
 /// Each renderer module's `available(target)`, read under the root.
+/// network-manager's also asks, where systemd runs the root (22.4's
+/// `uses_systemd()`), that NetworkManager.service be enabled: 22.4 runs
+/// `systemctl is-enabled` on the machine, read here from the root's unit
+/// links so a scratch root answers for itself.
 pub fn available(fs: &dyn FsView, distro: &OsRelease, name: &str) -> bool {
     let sbin = ["/sbin", "/usr/sbin"];
     match name {
@@ -103,6 +127,7 @@ pub fn available(fs: &dyn FsView, distro: &OsRelease, name: &str) -> bool {
         "network-manager" => {
             is_file(fs, "/etc/NetworkManager/NetworkManager.conf")
                 && which(fs, "nmcli", &["/usr/bin", "/bin", "/usr/sbin", "/sbin"])
+                && (!super::runs_systemd(fs) || systemd_unit_enabled(fs, "NetworkManager.service"))
         }
         _ => false,
     }
@@ -163,8 +188,8 @@ pub fn flavor_for(distro: &OsRelease) -> Flavor {
 
 /// `renderers.select`: the first available renderer of
 /// `system_info.network.renderers` (or the default priority). Names
-/// cloud-init knows but cloudboot does not render (`network-manager`, the
-/// BSDs) are passed over with a note; unknown names are an error, as in
+/// cloud-init knows but cloudboot does not render (the BSDs) are passed
+/// over with a note; unknown names are an error, as in
 /// cloud-init.
 pub fn select_renderer(
     fs: &dyn FsView,
@@ -307,5 +332,49 @@ mod tests {
         let distro = OsRelease::read(&fs);
         let (c, _) = select_renderer(&fs, &distro, &Value::empty_map()).unwrap();
         assert_eq!((c.name, c.flavor), ("sysconfig", Flavor::Rhel));
+    }
+
+    /// 22.4's `network_manager.available`: NetworkManager.conf, nmcli, and
+    /// where systemd runs, `systemctl is-enabled NetworkManager.service`.
+    #[test]
+    fn network_manager_is_picked_where_it_is_installed_and_enabled() {
+        let fedora = [
+            ("/etc/os-release", "ID=fedora\nVERSION_ID=38\n", 0o644),
+            ("/etc/NetworkManager/NetworkManager.conf", "[main]\n", 0o644),
+            ("/usr/bin/nmcli", "", 0o755),
+            ("/usr/lib/systemd/system/NetworkManager.service", "", 0o644),
+        ];
+        let (tmp, fs) = root_with(&fedora);
+        let distro = OsRelease::read(&fs);
+        // An image that is not running: what it has is enough.
+        let (c, notes) = select_renderer(&fs, &distro, &Value::empty_map()).unwrap();
+        assert_eq!(c.name, "network-manager");
+        assert!(notes.is_empty(), "{notes:?}");
+        // Running under systemd, with the service not enabled: not available.
+        std::fs::create_dir_all(tmp.path().join("run/systemd/system")).unwrap();
+        assert!(!available(&fs, &distro, "network-manager"));
+        let (c, _) = select_renderer(&fs, &distro, &Value::empty_map()).unwrap();
+        assert_eq!(c.name, "sysconfig", "fedora's own renderer");
+        // Enabled (a link in a .wants directory): available.
+        let wants = tmp
+            .path()
+            .join("etc/systemd/system/multi-user.target.wants");
+        std::fs::create_dir_all(&wants).unwrap();
+        std::os::unix::fs::symlink(
+            "/usr/lib/systemd/system/NetworkManager.service",
+            wants.join("NetworkManager.service"),
+        )
+        .unwrap();
+        assert!(available(&fs, &distro, "network-manager"));
+        // Masked: not.
+        std::os::unix::fs::symlink(
+            "/dev/null",
+            tmp.path().join("etc/systemd/system/NetworkManager.service"),
+        )
+        .unwrap();
+        assert!(!available(&fs, &distro, "network-manager"));
+        // Without nmcli: not.
+        let (_t, fs) = root_with(&fedora[..2]);
+        assert!(!available(&fs, &distro, "network-manager"));
     }
 }

@@ -58,7 +58,7 @@ pub enum PreviewError {
     State { file: String, error: NetError },
     #[error("unknown --kind {0} (network_data.json, v1, v2, eni, auto)")]
     UnknownKind(String),
-    #[error("unknown --renderer {0} (sysconfig, eni, networkd, netplan)")]
+    #[error("unknown --renderer {0} (sysconfig, eni, networkd, netplan, network-manager)")]
     UnknownRenderer(String),
     /// The output directory cannot be made.
     #[error("{dir}: {error}")]

@@ -12,6 +12,7 @@
 
 pub mod eni;
 pub mod netplan;
+pub mod network_manager;
 pub mod networkd;
 pub mod sysconfig;
 
@@ -60,7 +61,8 @@ pub struct RenderContext<'a> {
 
 /// A network renderer.
 pub trait Renderer: Sync {
-    /// cloud-init's name for it (`sysconfig`, `eni`, `networkd`, `netplan`).
+    /// cloud-init's name for it (`sysconfig`, `eni`, `networkd`, `netplan`,
+    /// `network-manager`).
     fn name(&self) -> &'static str;
     fn render(&self, state: &NetworkState, ctx: &RenderContext) -> Rendered;
     /// The program cloud-init runs once the files are written, if any.
@@ -72,12 +74,19 @@ pub trait Renderer: Sync {
     fn bring_up(&self) -> BringUp;
 }
 
-/// How a renderer's output is brought up: `ifup` per interface, or one
-/// command for a service that owns every interface's addresses.
+/// How a renderer's output is brought up: `ifup` per interface, one
+/// command for a service that owns every interface's addresses, or
+/// NetworkManager's `nmcli` per interface.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum BringUp {
     Ifup,
     Service(&'static [&'static str]),
+    /// 22.4's `NetworkManagerActivator.bring_up_interface`, one command per
+    /// interface: load its keyfile and bring that connection up; if the
+    /// load fails (no keyfile: a loopback, a name cloud-init writes none
+    /// for), reload every connection and bring up whatever NetworkManager
+    /// has for the interface.
+    Nmcli,
 }
 
 impl BringUp {
@@ -89,6 +98,24 @@ impl BringUp {
                 .map(|i| vec!["ifup".to_string(), i.clone()])
                 .collect(),
             BringUp::Service(argv) => vec![argv.iter().map(|a| a.to_string()).collect()],
+            BringUp::Nmcli => interfaces
+                .iter()
+                .map(|i| {
+                    let file = network_manager::connection_path(i).display().to_string();
+                    [
+                        "sh",
+                        "-c",
+                        "if nmcli connection load \"$1\"; then nmcli connection up filename \"$1\"; \
+                         else nmcli connection reload; nmcli connection up ifname \"$2\"; fi",
+                        "sh",
+                        &file,
+                        i,
+                    ]
+                    .iter()
+                    .map(|a| a.to_string())
+                    .collect()
+                })
+                .collect(),
         }
     }
 
@@ -105,6 +132,7 @@ pub const RENDERERS: &[&dyn Renderer] = &[
     &sysconfig::Sysconfig,
     &netplan::Netplan,
     &networkd::Networkd,
+    &network_manager::NetworkManager,
 ];
 
 /// The renderer cloud-init calls `name`, if cloudboot writes it.
