@@ -826,7 +826,10 @@ fn a_boots_keyfiles_come_up_under_network_manager() {
     std::fs::create_dir_all(&keyfiles).unwrap();
     let (out, log) = with_network_manager(&lab, &keyfiles, &body);
     eprintln!("{out}");
-    for warning in log.lines().filter(|l| l.contains("<warn>") || l.contains("<error>")) {
+    for warning in log
+        .lines()
+        .filter(|l| l.contains("<warn>") || l.contains("<error>"))
+    {
         eprintln!("NetworkManager said: {warning}");
     }
     assert!(!out.contains("bring-up failed"), "{out}\n{log}");

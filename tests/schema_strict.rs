@@ -135,8 +135,14 @@ fn check(label: &str, fixture: &str, not_yet: &str, annotate: bool) {
     shown.push_str(&format!(
         "{label}: {matching} of {} cases answer as 22.4 ({} differ by design, {} listed not yet)\n",
         cases.len(),
-        not_yet.values().filter(|r| r.starts_with("deliberate:")).count(),
-        not_yet.values().filter(|r| !r.starts_with("deliberate:")).count()
+        not_yet
+            .values()
+            .filter(|r| r.starts_with("deliberate:"))
+            .count(),
+        not_yet
+            .values()
+            .filter(|r| !r.starts_with("deliberate:"))
+            .count()
     ));
     let _ = std::io::stderr().write_all(shown.as_bytes());
     if std::env::var_os("SCHEMA_STRICT_LIST").is_some() {
