@@ -35,16 +35,29 @@ static YUM_REPOS: Ty = Ty::Strict(
 );
 
 static YUM_REPO: Ty = Ty::Strict(
-    &Ty::MapPart(&[
-        Field::req("baseurl", Ty::Strict(&Ty::Str, Rule::Check(uri_format))),
-        Field::opt("name", Ty::Str),
-        Field::opt("enabled", Ty::Bool),
-    ]),
+    // Every option (the three named ones too) also matches 22.4's
+    // `patternProperties`: an integer, a boolean or a string (`oneOf`).
+    &Ty::Strict(
+        &Ty::MapPart(&[
+            Field::req("baseurl", Ty::Strict(&Ty::Str, Rule::Check(uri_format))),
+            Field::opt("name", Ty::Str),
+            Field::opt("enabled", Ty::Bool),
+        ]),
+        Rule::Values(&Ty::Strict(&Ty::Any, Rule::Check(option_value))),
+    ),
     Rule::Keys(
         |k| !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
         "^[0-9a-zA-Z_]+$",
     ),
 );
+
+/// An option's value: `oneOf` integer, boolean, string.
+fn option_value(v: &Value) -> Verdict {
+    match v {
+        Value::Int(_) | Value::Bool(_) | Value::Str(_) => Verdict::Fine,
+        _ => Verdict::Bad("is not valid under any of the given schemas"),
+    }
+}
 
 static INFO: ModuleInfo = ModuleInfo {
     name: "yum_add_repo",
