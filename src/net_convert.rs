@@ -364,12 +364,9 @@ fn convert(root: &Path, m: &Matches) -> Result<(), NetConvertError> {
             crate::datasource::azure_network_config_from_imds(network, &driver_of)
                 .map_err(converted)?
         }
-        _ => {
-            return Err(NetConvertError::Unsupported(format!(
-                "-k vmware-imc: cloudboot cannot read VMware guest customization files (cust.cfg) \
-                 yet, so {input} was not converted"
-            )))
-        }
+        // "vmware-imc": a VMware guest customization file, its NICs named
+        // as its sections (22.4's `use_system_devices=False`).
+        _ => input::vmware_imc::convert_cust_cfg(&text).map_err(|e| converted(e.to_string()))?,
     };
     let target = target(distro, output)?;
     let mut state =

@@ -14,9 +14,9 @@
 //! - where 22.4 fails (a traceback): cloudboot's one-line error, after the
 //!   two lines 22.4 printed before failing, if it did.
 //!
-//! What cloudboot cannot do yet ([`NOT_YET`]: vmware-imc input, the
-//! NetworkManager renderer, SUSE's sysconfig) must fail with an error that
-//! names it, exit 1 and nothing written; 22.4 converts those.
+//! What cloudboot cannot do yet ([`NOT_YET`]: the NetworkManager renderer,
+//! SUSE's sysconfig) must fail with an error that names it, exit 1 and
+//! nothing written; 22.4 converts those.
 
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -28,10 +28,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_cloudboot");
 
 /// (what the run has, the words cloudboot's error must contain).
 const NOT_YET: &[(&str, &str)] = &[
-    (
-        "-k vmware-imc",
-        "cannot read VMware guest customization files",
-    ),
     ("-O network-manager", "no NetworkManager renderer"),
     ("-O sysconfig -D opensuse", "no SUSE flavour"),
 ];
@@ -113,14 +109,11 @@ fn describe(run: &J) -> String {
 }
 
 fn not_yet(run: &J) -> Option<&'static str> {
-    let (kind, output, distro) = (
-        run["kind"].as_str().unwrap(),
+    let (output, distro) = (
         run["output"].as_str().unwrap(),
         run["distro"].as_str().unwrap(),
     );
-    let key = if kind == "vmware-imc" {
-        "-k vmware-imc"
-    } else if output == "network-manager" {
+    let key = if output == "network-manager" {
         "-O network-manager"
     } else if output == "sysconfig" && matches!(distro, "opensuse" | "sles") {
         "-O sysconfig -D opensuse"
@@ -249,7 +242,12 @@ fn every_run_writes_what_cloud_init_22_4_writes() {
     );
     // Every kind and output kind was compared, -m and the deliberate ENI
     // routes included.
-    for (key, want) in [("kind", "azure-imds"), ("kind", "eni"), ("kind", "yaml")] {
+    for (key, want) in [
+        ("kind", "azure-imds"),
+        ("kind", "eni"),
+        ("kind", "yaml"),
+        ("kind", "vmware-imc"),
+    ] {
         assert!(runs.iter().any(|r| r[key] == want && r["code"] == 0));
     }
     assert!(runs.iter().any(|r| r.get("cloudboot_files").is_some()));
@@ -262,7 +260,7 @@ fn every_run_writes_what_cloud_init_22_4_writes() {
         &mut std::io::stderr(),
         format!(
             "net_convert: {same} runs as 22.4, {refused} refused as not done yet \
-             (vmware-imc, network-manager, SUSE sysconfig)\n"
+             (network-manager, SUSE sysconfig)\n"
         )
         .as_bytes(),
     );

@@ -4,6 +4,7 @@
 pub mod eni;
 pub mod openstack;
 pub mod rename;
+pub mod vmware_imc;
 /// The machine's interfaces: `crate::sysnet`, which the datasources'
 /// ephemeral DHCP also reads (so it sits below both).
 pub use crate::sysnet as sys;
