@@ -1,6 +1,7 @@
 //! `cloud-init devel net-convert` against cloud-init 22.4's own answers
 //! (tests/fixtures/net-convert/expected.json, made by generate.py there):
-//! inputs of every kind from the network corpus and the Azure fixtures,
+//! inputs of every kind from the network corpus, the Azure fixtures and
+//! VMware guest customization files (`cust*.cfg`),
 //! each rendered for every output kind and the distros whose settings
 //! differ, with `-m`; and the errors. Each run is repeated with cloudboot
 //! as `/usr/bin/cloud-init`, in a scratch directory holding the input, on
@@ -306,4 +307,58 @@ fn an_input_that_cannot_be_opened_is_named_and_nothing_is_made() {
         "cloudboot: devel net-convert: [Errno 2] No such file or directory: 'missing.yaml'\n"
     );
     assert!(!dir.path().join("out").exists());
+}
+
+#[test]
+fn a_malformed_cust_cfg_is_named_with_its_line_and_nothing_is_written() {
+    let args: Vec<String> = [
+        "-p",
+        "cust.cfg",
+        "-k",
+        "vmware-imc",
+        "-d",
+        "out",
+        "-D",
+        "debian",
+        "-O",
+        "eni",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let bad = [
+        (
+            "[NIC-CONFIG]\nNICS = NIC1\n[NIC1]\nMACADDR = 00:50:56:a6:8c:08\nBOOTPROTO static\n"
+                .to_string(),
+            "cust.cfg: line 5: neither a [section] nor KEY = value: \"BOOTPROTO static\"",
+        ),
+        (
+            "[NIC-CONFIG]\nNICS = NIC1\n[NIC1]\nMACADDR = 00:50:56:a6:8c:08\n[DNS]\n\
+             NAMESERVER|1 = 10.0.0.53\nNAMESERVER|3 = 10.0.0.54\n"
+                .to_string(),
+            "cust.cfg: [DNS] has no NAMESERVER|2: its 2 NAMESERVER|n key(s) (the first at line 6) \
+             must be numbered 1 to 2",
+        ),
+        (
+            format!("[NETWORK]\nHOSTNAME = {}\n", "h".repeat(2 << 20)),
+            "bytes: larger than a guest customization file can be",
+        ),
+    ];
+    for (text, why) in bad {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("cust.cfg"), text).unwrap();
+        let got = net_convert(dir.path(), dir.path(), &args);
+        assert_eq!(got.code, Some(1), "{}", got.stderr);
+        assert!(
+            got.stderr
+                .starts_with("cloudboot: devel net-convert: cust.cfg: ")
+                && got.stderr.contains(why)
+                && got.stderr.lines().count() == 1,
+            "{}",
+            got.stderr
+        );
+        // As in 22.4, the directory is made before the input is read, and
+        // nothing is written into it.
+        assert!(tree(&dir.path().join("out")).is_empty());
+    }
 }

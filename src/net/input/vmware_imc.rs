@@ -761,6 +761,12 @@ fn routes(
             "routes need a dotted netmask (22.4 fails on a prefix length here)".into(),
         ));
     }
+    // Four octets of 0-255: `mask_prefix` took it as an address.
+    let mask_bytes: Vec<u8> = mask_octets[..4]
+        .iter()
+        .map(|o| o.parse())
+        .collect::<Result<_, _>>()
+        .map_err(|_| bad_mask("not a dotted netmask".into()))?;
     gateways
         .iter()
         .map(|gateway| {
@@ -771,11 +777,8 @@ fn routes(
             };
             let parts: Vec<&str> = gateway.split('.').collect();
             let mut network = Vec::with_capacity(4);
-            for i in 0..4 {
+            for (i, &m) in mask_bytes.iter().enumerate() {
                 let part = parts.get(i).ok_or_else(bad_gateway)?;
-                let m: u8 = py_strip(mask_octets[i])
-                    .parse()
-                    .map_err(|_| bad_gateway())?;
                 network.push(octet_and(part, m).ok_or_else(bad_gateway)?.to_string());
             }
             Ok(entry(vec![
