@@ -66,6 +66,10 @@ pub enum NetInputError {
     #[error("ENI: static 'iface {0}' has no address")]
     EniNoAddress(String),
 
+    // VMware guest customization (`cust.cfg`): the section, key and line.
+    #[error(transparent)]
+    CustCfg(#[from] vmware_imc::CustCfgError),
+
     // `network-config=` on the kernel command line.
     /// Not base64 (the token's value); cloud-init ignores it.
     #[error("Expected base64 encoded kernel commandline parameter network-config. Ignoring network-config={0}.")]
