@@ -7,7 +7,9 @@
 //! - the input kinds: `eni`, `yaml` (v1 or v2, under `network:` or not),
 //!   `network_data.json` (with `-m name,mac` as the interfaces that exist,
 //!   else the root's `/sys/class/net`), `azure-imds` (the IMDS document's
-//!   `network`, converted by the Azure datasource's own function);
+//!   `network`, converted by the Azure datasource's own function),
+//!   `vmware-imc` (a VMware guest customization `cust.cfg`, read by
+//!   `crate::net::input::vmware_imc`, its NICs named as their sections);
 //! - each distro's renderer settings as 22.4's distro classes give them
 //!   (`renderer_configs`): the ENI file's path and header (Debian's
 //!   `interfaces.d/50-cloud-init`, Ubuntu's `.cfg`, Alpine's and the
@@ -26,8 +28,7 @@
 //! gateway (NetworkManager: `never-default=true`), networkd `.netdev`
 //! files, a `network_data.json` MAC no interface has) are in them too.
 //!
-//! Not done (a clear error, exit 1): `-k vmware-imc` (cloudboot has no
-//! VMware guest customization `cust.cfg` reader), `-O sysconfig` for openSUSE/SLES
+//! Not done (a clear error, exit 1): `-O sysconfig` for openSUSE/SLES
 //! (no SUSE flavour of the sysconfig renderer), and the BSDs (cloudboot is
 //! Linux only; 22.4 also fails for them on Linux, building the distro).
 
@@ -363,12 +364,9 @@ fn convert(root: &Path, m: &Matches) -> Result<(), NetConvertError> {
             crate::datasource::azure_network_config_from_imds(network, &driver_of)
                 .map_err(converted)?
         }
-        _ => {
-            return Err(NetConvertError::Unsupported(format!(
-                "-k vmware-imc: cloudboot cannot read VMware guest customization files (cust.cfg) \
-                 yet, so {input} was not converted"
-            )))
-        }
+        // "vmware-imc": a VMware guest customization file, its NICs named
+        // as its sections (22.4's `use_system_devices=False`).
+        _ => input::vmware_imc::convert_cust_cfg(&text).map_err(|e| converted(e.to_string()))?,
     };
     let target = target(distro, output)?;
     let mut state =

@@ -1,6 +1,7 @@
 //! `cloud-init devel net-convert` against cloud-init 22.4's own answers
 //! (tests/fixtures/net-convert/expected.json, made by generate.py there):
-//! inputs of every kind from the network corpus and the Azure fixtures,
+//! inputs of every kind from the network corpus, the Azure fixtures and
+//! VMware guest customization files (`cust*.cfg`),
 //! each rendered for every output kind and the distros whose settings
 //! differ, with `-m`; and the errors. Each run is repeated with cloudboot
 //! as `/usr/bin/cloud-init`, in a scratch directory holding the input, on
@@ -14,9 +15,9 @@
 //! - where 22.4 fails (a traceback): cloudboot's one-line error, after the
 //!   two lines 22.4 printed before failing, if it did.
 //!
-//! What cloudboot cannot do yet ([`NOT_YET`]: vmware-imc input, SUSE's
-//! sysconfig) must fail with an error that names it, exit 1 and nothing
-//! written; 22.4 converts those.
+//! What cloudboot cannot do yet ([`NOT_YET`]: SUSE's sysconfig) must fail
+//! with an error that names it, exit 1 and nothing written; 22.4 converts
+//! those.
 
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -27,13 +28,7 @@ use serde_json::Value as J;
 const BIN: &str = env!("CARGO_BIN_EXE_cloudboot");
 
 /// (what the run has, the words cloudboot's error must contain).
-const NOT_YET: &[(&str, &str)] = &[
-    (
-        "-k vmware-imc",
-        "cannot read VMware guest customization files",
-    ),
-    ("-O sysconfig -D opensuse", "no SUSE flavour"),
-];
+const NOT_YET: &[(&str, &str)] = &[("-O sysconfig -D opensuse", "no SUSE flavour")];
 
 fn fixture() -> J {
     serde_json::from_str(include_str!("fixtures/net-convert/expected.json")).unwrap()
@@ -112,14 +107,11 @@ fn describe(run: &J) -> String {
 }
 
 fn not_yet(run: &J) -> Option<&'static str> {
-    let (kind, output, distro) = (
-        run["kind"].as_str().unwrap(),
+    let (output, distro) = (
         run["output"].as_str().unwrap(),
         run["distro"].as_str().unwrap(),
     );
-    let key = if kind == "vmware-imc" {
-        "-k vmware-imc"
-    } else if output == "sysconfig" && matches!(distro, "opensuse" | "sles") {
+    let key = if output == "sysconfig" && matches!(distro, "opensuse" | "sles") {
         "-O sysconfig -D opensuse"
     } else {
         return None;
@@ -246,7 +238,12 @@ fn every_run_writes_what_cloud_init_22_4_writes() {
     );
     // Every kind and output kind was compared, -m and the deliberate ENI
     // routes included.
-    for (key, want) in [("kind", "azure-imds"), ("kind", "eni"), ("kind", "yaml")] {
+    for (key, want) in [
+        ("kind", "azure-imds"),
+        ("kind", "eni"),
+        ("kind", "yaml"),
+        ("kind", "vmware-imc"),
+    ] {
         assert!(runs.iter().any(|r| r[key] == want && r["code"] == 0));
     }
     assert!(runs.iter().any(|r| r.get("cloudboot_files").is_some()));
@@ -259,7 +256,7 @@ fn every_run_writes_what_cloud_init_22_4_writes() {
         &mut std::io::stderr(),
         format!(
             "net_convert: {same} runs as 22.4, {refused} refused as not done yet \
-             (vmware-imc, SUSE sysconfig)\n"
+             (SUSE sysconfig)\n"
         )
         .as_bytes(),
     );
@@ -305,4 +302,58 @@ fn an_input_that_cannot_be_opened_is_named_and_nothing_is_made() {
         "cloudboot: devel net-convert: [Errno 2] No such file or directory: 'missing.yaml'\n"
     );
     assert!(!dir.path().join("out").exists());
+}
+
+#[test]
+fn a_malformed_cust_cfg_is_named_with_its_line_and_nothing_is_written() {
+    let args: Vec<String> = [
+        "-p",
+        "cust.cfg",
+        "-k",
+        "vmware-imc",
+        "-d",
+        "out",
+        "-D",
+        "debian",
+        "-O",
+        "eni",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let bad = [
+        (
+            "[NIC-CONFIG]\nNICS = NIC1\n[NIC1]\nMACADDR = 00:50:56:a6:8c:08\nBOOTPROTO static\n"
+                .to_string(),
+            "cust.cfg: line 5: neither a [section] nor KEY = value: \"BOOTPROTO static\"",
+        ),
+        (
+            "[NIC-CONFIG]\nNICS = NIC1\n[NIC1]\nMACADDR = 00:50:56:a6:8c:08\n[DNS]\n\
+             NAMESERVER|1 = 10.0.0.53\nNAMESERVER|3 = 10.0.0.54\n"
+                .to_string(),
+            "cust.cfg: [DNS] has no NAMESERVER|2: its 2 NAMESERVER|n key(s) (the first at line 6) \
+             must be numbered 1 to 2",
+        ),
+        (
+            format!("[NETWORK]\nHOSTNAME = {}\n", "h".repeat(2 << 20)),
+            "bytes: larger than a guest customization file can be",
+        ),
+    ];
+    for (text, why) in bad {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("cust.cfg"), text).unwrap();
+        let got = net_convert(dir.path(), dir.path(), &args);
+        assert_eq!(got.code, Some(1), "{}", got.stderr);
+        assert!(
+            got.stderr
+                .starts_with("cloudboot: devel net-convert: cust.cfg: ")
+                && got.stderr.contains(why)
+                && got.stderr.lines().count() == 1,
+            "{}",
+            got.stderr
+        );
+        // As in 22.4, the directory is made before the input is read, and
+        // nothing is written into it.
+        assert!(tree(&dir.path().join("out")).is_empty());
+    }
 }

@@ -4,6 +4,7 @@
 pub mod eni;
 pub mod openstack;
 pub mod rename;
+pub mod vmware_imc;
 /// The machine's interfaces: `crate::sysnet`, which the datasources'
 /// ephemeral DHCP also reads (so it sits below both).
 pub use crate::sysnet as sys;
@@ -64,6 +65,10 @@ pub enum NetInputError {
     },
     #[error("ENI: static 'iface {0}' has no address")]
     EniNoAddress(String),
+
+    // VMware guest customization (`cust.cfg`): the section, key and line.
+    #[error(transparent)]
+    CustCfg(#[from] vmware_imc::CustCfgError),
 
     // `network-config=` on the kernel command line.
     /// Not base64 (the token's value); cloud-init ignores it.
