@@ -82,6 +82,11 @@ use crate::value::Value;
 
 const SCRIPTS_DIR: &str = "/etc/sysconfig/network-scripts";
 const CONTROL_PATH: &str = "/etc/sysconfig/network";
+/// SUSE's ifcfg directory (`distros/opensuse.py` `renderer_configs`); its
+/// control file (`/etc/sysconfig/network/config`) is not written: 22.4
+/// writes the control file only where its path ends in `network`.
+const SUSE_DIR: &str = "/etc/sysconfig/network";
+const SUSE_NETRULES_PATH: &str = "/etc/udev/rules.d/85-persistent-net-cloud-init.rules";
 const RESOLV_CONF_PATH: &str = "/etc/resolv.conf";
 const NM_CONF_PATH: &str = "/etc/NetworkManager/conf.d/99-cloud-init.conf";
 const NETRULES_PATH: &str = "/etc/udev/rules.d/70-persistent-net.rules";
@@ -129,6 +134,13 @@ const BRIDGE_KEYS: &[(&str, &str)] = &[
     ("bridge_bridgeprio", "PRIO"),
 ];
 
+/// The bridge parameters the suse flavour maps (`cfg_key_maps["suse"]`).
+const SUSE_BRIDGE_KEYS: &[(&str, &str)] = &[
+    ("bridge_stp", "BRIDGE_STP"),
+    ("bridge_ageing", "BRIDGE_AGEINGTIME"),
+    ("bridge_bridgeprio", "BRIDGE_PRIORITY"),
+];
+
 /// cloud-init's sysconfig renderer.
 pub struct Sysconfig;
 
@@ -169,13 +181,22 @@ impl Renderer for Sysconfig {
         if let Some(content) = render_networkmanager_conf(state) {
             out.files.push(file(NM_CONF_PATH.into(), content));
         }
+        let netrules = if ctx.flavor == Flavor::Suse {
+            SUSE_NETRULES_PATH
+        } else {
+            NETRULES_PATH
+        };
         out.files
-            .push(file(NETRULES_PATH.into(), render_persistent_net(state)));
-        out.files
-            .push(file(CONTROL_PATH.into(), render_control(state, ctx)));
+            .push(file(netrules.into(), render_persistent_net(state)));
+        // SUSE's control file is /etc/sysconfig/network/config, which 22.4
+        // leaves alone (there /etc/sysconfig/network is the directory).
+        if ctx.flavor != Flavor::Suse {
+            out.files
+                .push(file(CONTROL_PATH.into(), render_control(state, ctx)));
+        }
         let written: std::collections::HashSet<PathBuf> =
             out.files.iter().map(|f| f.path.clone()).collect();
-        for stale in stale_files(ctx.fs, &written) {
+        for stale in stale_files(ctx.fs, &written, ctx.flavor) {
             out.warnings.push(format!(
                 "removed {}: written by cloud-init for a device this config does not have",
                 stale.display()
@@ -191,25 +212,52 @@ impl Renderer for Sysconfig {
 /// its parent's, and the network service would bring their addresses up
 /// beside the new ones (22.4 leaves them). Only files that start with
 /// cloud-init's header are removed; a file a person wrote is never touched.
-fn stale_files(fs: &dyn FsView, written: &std::collections::HashSet<PathBuf>) -> Vec<PathBuf> {
+fn stale_files(
+    fs: &dyn FsView,
+    written: &std::collections::HashSet<PathBuf>,
+    flavor: Flavor,
+) -> Vec<PathBuf> {
     let header = make_header('#');
-    let mut names = fs.list_dir(Path::new(SCRIPTS_DIR)).unwrap_or_default();
+    let dir = ifcfg_dir(flavor);
+    let prefixes = route_file_prefixes(flavor);
+    let mut names = fs.list_dir(Path::new(dir)).unwrap_or_default();
     names.sort();
     names
         .into_iter()
         .filter(|n| {
-            ["ifcfg-", "route-", "route6-"].iter().any(|p| {
-                n.strip_prefix(p)
-                    .is_some_and(|dev| !dev.is_empty() && dev != "lo")
-            })
+            std::iter::once("ifcfg-")
+                .chain(prefixes.iter().copied())
+                .any(|p| {
+                    n.strip_prefix(p)
+                        .is_some_and(|dev| !dev.is_empty() && dev != "lo")
+                })
         })
-        .map(|n| Path::new(SCRIPTS_DIR).join(n))
+        .map(|n| Path::new(dir).join(n))
         .filter(|p| !written.contains(p))
         .filter(|p| {
             fs.read_string(p)
                 .is_some_and(|text| text.starts_with(&header))
         })
         .collect()
+}
+
+/// The directory a flavour's ifcfg and route files go in.
+fn ifcfg_dir(flavor: Flavor) -> &'static str {
+    if flavor == Flavor::Suse {
+        SUSE_DIR
+    } else {
+        SCRIPTS_DIR
+    }
+}
+
+/// The names of the IPv4 and IPv6 route files (`route_templates`): SUSE
+/// keeps both families in one `ifroute-<if>`.
+fn route_file_prefixes(flavor: Flavor) -> [&'static str; 2] {
+    if flavor == Flavor::Suse {
+        ["ifroute-", "ifroute-"]
+    } else {
+        ["route-", "route6-"]
+    }
 }
 
 fn file(path: PathBuf, content: String) -> RenderedFile {
@@ -259,6 +307,8 @@ fn items(value: &Value) -> Vec<String> {
 /// what the default-gateway fix needs to remember.
 struct Ifcfg {
     name: String,
+    /// Where the file goes: `network-scripts` or SUSE's `network`.
+    dir: &'static str,
     /// `ConfigMap._conf`: sorted on output, so a sorted map.
     conf: BTreeMap<String, Value>,
     routes: Routes,
@@ -269,16 +319,21 @@ struct Ifcfg {
 }
 
 impl Ifcfg {
-    fn new(name: &str) -> Ifcfg {
+    fn new(name: &str, flavor: Flavor) -> Ifcfg {
         let mut cfg = Ifcfg {
             name: name.to_string(),
+            dir: ifcfg_dir(flavor),
             conf: BTreeMap::new(),
             routes: Routes::default(),
             kept_v4_gateway: false,
             demoted_v4_gateway: false,
         };
-        cfg.set("DEVICE", Value::str(name));
-        cfg.set("TYPE", Value::str("Ethernet"));
+        // SUSE's ifcfg is named by its file, and wicked detects the type
+        // ("if type detection fails it is considered a bug in SUSE").
+        if flavor != Flavor::Suse {
+            cfg.set("DEVICE", Value::str(name));
+            cfg.set("TYPE", Value::str("Ethernet"));
+        }
         cfg
     }
 
@@ -308,7 +363,11 @@ impl Ifcfg {
 
     /// `NetInterface.path`.
     fn path(&self) -> PathBuf {
-        PathBuf::from(format!("{SCRIPTS_DIR}/ifcfg-{}", self.name))
+        PathBuf::from(format!("{}/ifcfg-{}", self.dir, self.name))
+    }
+
+    fn drop_key(&mut self, key: &str) {
+        self.conf.remove(key);
     }
 
     /// `ConfigMap.to_string` with `NetInterface.skip_key_value`: initscripts
@@ -483,7 +542,7 @@ impl Run<'_> {
             if self.by_name.contains_key(&name) {
                 continue;
             }
-            let mut cfg = Ifcfg::new(&name);
+            let mut cfg = Ifcfg::new(&name, self.flavor);
             render_iface_shared(iface, &mut cfg, self.flavor, &mut self.warnings);
             self.by_name.insert(name, self.ifaces.len());
             self.ifaces.push(cfg);
@@ -512,9 +571,14 @@ impl Run<'_> {
             cfg.settle_default_route();
             files.push((cfg.path(), cfg.to_text()));
             if !cfg.routes.entries.is_empty() {
-                for (prefix, ipv6) in [("route", false), ("route6", true)] {
-                    let path = PathBuf::from(format!("{SCRIPTS_DIR}/{prefix}-{}", cfg.name));
-                    files.push((path, cfg.routes.to_text(&cfg.name, ipv6)));
+                let [v4, v6] = route_file_prefixes(self.flavor);
+                for (prefix, ipv6) in [(v4, false), (v6, true)] {
+                    let path = PathBuf::from(format!("{}/{prefix}{}", cfg.dir, cfg.name));
+                    // `if cpath not in contents`: one file for both
+                    // families is written once, with the IPv4 routes.
+                    if !files.iter().any(|(p, _)| *p == path) {
+                        files.push((path, cfg.routes.to_text(&cfg.name, ipv6)));
+                    }
                 }
             }
         }
@@ -542,23 +606,32 @@ impl Run<'_> {
         };
         let cfg = &mut self.ifaces[pos];
         render_subnets(cfg, &subnets, has_default_route, flavor, &mut self.warnings);
-        render_subnet_routes(cfg, &subnets, &mut self.warnings);
+        render_subnet_routes(cfg, &subnets, flavor, &mut self.warnings);
     }
 
     /// `_render_bond_interfaces`.
     fn render_bond(&mut self, iface: &Iface) {
         let name = iface.name();
         let opts = bonding_opts(iface);
+        let suse = self.flavor == Flavor::Suse;
         if let Some(cfg) = self.cfg(&name) {
             if !opts.is_empty() {
                 // initscripts set the bonding driver up from BONDING_OPTS
-                // (not from module options), EL6 and EL7 alike.
-                cfg.text("BONDING_OPTS", &opts.join(" "));
+                // (not from module options), EL6 and EL7 alike; SUSE's
+                // sysconfig support reads BONDING_MODULE_OPTS.
+                let key = if suse {
+                    "BONDING_MODULE_OPTS"
+                } else {
+                    "BONDING_OPTS"
+                };
+                cfg.text(key, &opts.join(" "));
             }
             cfg.flag("BONDING_MASTER", true);
-            cfg.text("TYPE", "Bond");
+            if !suse {
+                cfg.text("TYPE", "Bond");
+            }
             if let Some(mac) = iface.get("mac_address").filter(|v| v.truthy()) {
-                cfg.set("MACADDR", mac.clone());
+                cfg.set(if suse { "LLADDR" } else { "MACADDR" }, mac.clone());
             }
         }
         self.render_addressing(iface);
@@ -577,9 +650,19 @@ impl Run<'_> {
         slaves.sort();
         for (index, slave) in slaves.iter().enumerate() {
             if let Some(cfg) = self.cfg(&name) {
-                cfg.text(&format!("BONDING_SLAVE{index}"), slave);
+                let key = if suse {
+                    format!("BONDING_SLAVE_{index}")
+                } else {
+                    format!("BONDING_SLAVE{index}")
+                };
+                cfg.text(&key, slave);
             }
             match self.cfg(slave) {
+                // A SUSE port has no address and comes up with its bond.
+                Some(slave_cfg) if suse => {
+                    slave_cfg.text("BOOTPROTO", "none");
+                    slave_cfg.text("STARTMODE", "hotplug");
+                }
                 Some(slave_cfg) => {
                     slave_cfg.text("MASTER", &name);
                     slave_cfg.flag("SLAVE", true);
@@ -599,6 +682,10 @@ impl Run<'_> {
             .get("vlan-raw-device")
             .map(Value::python_str)
             .unwrap_or_else(|| "None".into());
+        if self.flavor == Flavor::Suse {
+            self.render_suse_vlan(iface);
+            return;
+        }
         if let Some(cfg) = self.cfg(&name) {
             cfg.flag("VLAN", true);
             cfg.text("TYPE", "Vlan");
@@ -618,9 +705,44 @@ impl Run<'_> {
         self.render_addressing(iface);
     }
 
+    /// `_render_vlan_interfaces`, SUSE flavour: `VLAN_ID` and
+    /// `ETHERDEVICE`, the device it sits on. 22.4 takes that from the
+    /// interface's name, up to its last dot (`eth0.100` → `eth0`; a name
+    /// without a dot loses its last character); cloudboot takes the VLAN's
+    /// link (`vlan-raw-device`), which is the same device for every name
+    /// of that form and the right one for any other (a deliberate
+    /// difference, see the module comment).
+    fn render_suse_vlan(&mut self, iface: &Iface) {
+        let name = iface.name();
+        let from_name = match name.rfind('.') {
+            Some(dot) => name[..dot].to_string(),
+            None => {
+                let mut chars = name.chars();
+                chars.next_back();
+                chars.as_str().to_string()
+            }
+        };
+        let rdev = iface
+            .get("vlan-raw-device")
+            .filter(|v| v.truthy())
+            .map(Value::python_str)
+            .unwrap_or(from_name);
+        if let Some(cfg) = self.cfg(&name) {
+            if let Some(vid) = iface.get("vlan_id").filter(|v| v.truthy()) {
+                cfg.set("VLAN_ID", vid.clone());
+            }
+            cfg.text("ETHERDEVICE", &rdev);
+        }
+        self.render_addressing(iface);
+    }
+
     /// `_render_bridge_interfaces`.
     fn render_bridge(&mut self, iface: &Iface) {
         let name = iface.name();
+        if self.flavor == Flavor::Suse {
+            self.render_suse_bridge(iface);
+            return;
+        }
         if let Some(cfg) = self.cfg(&name) {
             cfg.text("TYPE", "Bridge");
             for (key, setting) in BRIDGE_KEYS {
@@ -646,26 +768,70 @@ impl Run<'_> {
     }
 }
 
+impl Run<'_> {
+    /// `_render_bridge_interfaces`, SUSE flavour: `BRIDGE_STP` as `on`/`off`,
+    /// `BRIDGE_AGEINGTIME`, `BRIDGE_PRIORITY`, `BRIDGE_PORTS`, and
+    /// `BRIDGE=yes` on each port, as 22.4 writes them. A bridge's own MAC
+    /// goes in `LLADDR`, where 22.4 writes `LLADDRESS`, a key SUSE does not
+    /// read (a deliberate difference).
+    fn render_suse_bridge(&mut self, iface: &Iface) {
+        let name = iface.name();
+        let ports = iface.get("bridge_ports").map(items).unwrap_or_default();
+        if let Some(cfg) = self.cfg(&name) {
+            for (key, setting) in SUSE_BRIDGE_KEYS {
+                if let Some(v) = iface.0.get(key) {
+                    cfg.set(setting, v.clone());
+                }
+            }
+            if let Some(stp) = cfg.get("BRIDGE_STP").map(Value::truthy) {
+                cfg.text("BRIDGE_STP", if stp { "on" } else { "off" });
+            }
+            if let Some(mac) = iface.get("mac_address").filter(|v| v.truthy()) {
+                cfg.set("LLADDR", mac.clone());
+            }
+            if !ports.is_empty() {
+                cfg.text("BRIDGE_PORTS", &ports.join(" "));
+            }
+        }
+        for port in ports {
+            match self.cfg(&port) {
+                Some(port_cfg) => port_cfg.text("BRIDGE", "yes"),
+                None => self.warnings.push(format!(
+                    "sysconfig: bridge {name}: port {port} has no ifcfg; not added"
+                )),
+            }
+        }
+        self.render_addressing(iface);
+    }
+}
+
 /// `_render_iface_shared`: the flavour's defaults and the interface-level
 /// keys.
 fn render_iface_shared(iface: &Iface, cfg: &mut Ifcfg, flavor: Flavor, warnings: &mut Vec<String>) {
-    cfg.flag("ONBOOT", true);
-    cfg.flag("USERCTL", false);
-    cfg.flag("NM_CONTROLLED", false);
-    cfg.text("BOOTPROTO", "none");
+    let suse = flavor == Flavor::Suse;
+    if suse {
+        cfg.text("BOOTPROTO", "static");
+        cfg.text("STARTMODE", "auto");
+    } else {
+        cfg.flag("ONBOOT", true);
+        cfg.flag("USERCTL", false);
+        cfg.flag("NM_CONTROLLED", false);
+        cfg.text("BOOTPROTO", "none");
+    }
 
     let kind = iface.kind();
     if let Some(mac) = iface.get("mac_address") {
         // A MAC names the device only for real NICs; bonds and bridges get
         // MACADDR (a MAC to set) in their own pass.
         if kind == "physical" || kind == "infiniband" {
-            cfg.set("HWADDR", mac.clone());
+            cfg.set(if suse { "LLADDR" } else { "HWADDR" }, mac.clone());
         }
     }
     if let Some(mtu) = iface.get("mtu") {
         cfg.set("MTU", mtu.clone());
     }
-    if let Some(accept_ra) = iface.get("accept-ra") {
+    // SUSE's key map has no entry for accept-ra: 22.4 drops it silently.
+    if let Some(accept_ra) = iface.get("accept-ra").filter(|_| !suse) {
         if flavor == Flavor::Rhel6 {
             warnings.push(format!(
                 "sysconfig: {}: accept-ra {} not written: EL6 initscripts have no IPV6_FORCE_ACCEPT_RA (accept_ra follows IPV6_AUTOCONF)",
@@ -690,11 +856,32 @@ fn render_subnets(
     flavor: Flavor,
     warnings: &mut Vec<String>,
 ) {
-    cfg.text("BOOTPROTO", "none");
+    let suse = flavor == Flavor::Suse;
+    if suse {
+        cfg.text("BOOTPROTO", "static");
+        // 22.4's SUSE branch: a bridge port rendered again (one that is
+        // itself a bond, VLAN or InfiniBand NIC) becomes DHCP.
+        if cfg.has("BRIDGE") {
+            cfg.text("BOOTPROTO", "dhcp");
+            cfg.drop_key("BRIDGE");
+        }
+    } else {
+        cfg.text("BOOTPROTO", "none");
+    }
 
     for subnet in subnets {
         let kind = subnet.kind();
         let mut mtu_key = "MTU";
+        if suse {
+            render_suse_method(cfg, subnet, &kind, warnings);
+            if subnet
+                .get("control")
+                .is_some_and(|c| c.python_str() == "manual")
+            {
+                cfg.text("STARTMODE", "manual");
+            }
+            continue;
+        }
         match kind.as_str() {
             "ipv6_dhcpv6-stateful" => {
                 cfg.text("BOOTPROTO", "dhcp");
@@ -762,10 +949,13 @@ fn render_subnets(
     let mut ipv6_index = 0usize;
     for subnet in subnets {
         let kind = subnet.kind();
-        if let Some(metric) = subnet.0.get("metric") {
+        // SUSE: no METRIC, and DHCLIENT_SET_DEFAULT_ROUTE is a global
+        // setting there (/etc/sysconfig/network/dhcp).
+        if let Some(metric) = subnet.0.get("metric").filter(|_| !suse) {
             cfg.set("METRIC", metric.clone());
         }
         match kind.as_str() {
+            "dhcp" | "dhcp4" if suse => continue,
             "dhcp" | "dhcp4" => {
                 if has_default_route && !cfg.is("BOOTPROTO", "none") {
                     cfg.flag("DHCLIENT_SET_DEFAULT_ROUTE", false);
@@ -780,6 +970,9 @@ fn render_subnets(
         if subnet.is_ipv6() {
             let cidr = format!("{address}/{}", prefix.python_str());
             match ipv6_index {
+                // SUSE numbers each address (IPADDR6, IPADDR6_1, ...).
+                0 if suse => cfg.text("IPADDR6", &cidr),
+                n if suse => cfg.text(&format!("IPADDR6_{n}"), &cidr),
                 0 => cfg.text("IPV6ADDR", &cidr),
                 1 => cfg.text("IPV6ADDR_SECONDARIES", &cidr),
                 _ => {
@@ -806,6 +999,10 @@ fn render_subnets(
             ipv4_index += 1;
         }
 
+        // SUSE's ifcfg has no gateway or DNS keys: 22.4 writes neither.
+        if suse {
+            continue;
+        }
         if let Some(gateway) = subnet.0.get("gateway") {
             let ipv6 = is_ipv6_address(&gateway.python_str());
             cfg.set_gateway(gateway, ipv6, subnet.not_default());
@@ -830,9 +1027,62 @@ fn render_subnets(
     }
 }
 
+/// `_render_subnets`' first walk for one subnet, SUSE flavour: the method
+/// is all in `BOOTPROTO` (`dhcp4`, `dhcp6`, `dhcp` for both, `static`) and
+/// `DHCLIENT6_MODE`; an IPv6 MTU is not written (22.4's TODO), nor anything
+/// for `manual`.
+fn render_suse_method(cfg: &mut Ifcfg, subnet: &Subnet, kind: &str, warnings: &mut Vec<String>) {
+    // A second family's DHCP on an interface that has the first: both.
+    let dhcp6_with = |cfg: &mut Ifcfg| {
+        let both = cfg.is("BOOTPROTO", "dhcp4");
+        cfg.text("BOOTPROTO", if both { "dhcp" } else { "dhcp6" });
+    };
+    match kind {
+        "dhcp6" | "ipv6_dhcpv6-stateful" => {
+            dhcp6_with(cfg);
+            cfg.text("DHCLIENT6_MODE", "managed");
+        }
+        "ipv6_dhcpv6-stateless" | "ipv6_slaac" => {
+            dhcp6_with(cfg);
+            cfg.text("DHCLIENT6_MODE", "info");
+        }
+        "dhcp" | "dhcp4" => {
+            let before_dhcp6 = cfg.is("BOOTPROTO", "dhcp6");
+            let only_v4 = kind == "dhcp4" && !before_dhcp6;
+            cfg.text("BOOTPROTO", if only_v4 { "dhcp4" } else { "dhcp" });
+        }
+        "static" | "static6" => {
+            if let Some(mtu) = subnet.0.get("mtu") {
+                if let Some(current) = cfg.get("MTU").filter(|c| *c != mtu) {
+                    warnings.push(format!(
+                        "Network config: ignoring {} device-level mtu:{} because ipv4 subnet-level mtu:{} provided.",
+                        cfg.name,
+                        current.python_str(),
+                        mtu.python_str()
+                    ));
+                }
+                if !subnet.is_ipv6() {
+                    cfg.set("MTU", mtu.clone());
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 /// `_render_subnet_routes`: a default route makes the interface the
 /// default one (its gateway into the ifcfg); others go to the route files.
-fn render_subnet_routes(cfg: &mut Ifcfg, subnets: &[Subnet], warnings: &mut Vec<String>) {
+/// Nothing for SUSE (22.4: "route configuration on SUSE distro happens via
+/// ifroute-* files, see lp#1812117").
+fn render_subnet_routes(
+    cfg: &mut Ifcfg,
+    subnets: &[Subnet],
+    flavor: Flavor,
+    warnings: &mut Vec<String>,
+) {
+    if flavor == Flavor::Suse {
+        return;
+    }
     for subnet in subnets {
         let kind = subnet.kind();
         for route in subnet.routes() {
