@@ -33,7 +33,6 @@ const NOT_YET: &[(&str, &str)] = &[
         "cannot read VMware guest customization files",
     ),
     ("-O network-manager", "no NetworkManager renderer"),
-    ("-O sysconfig -D opensuse", "no SUSE flavour"),
 ];
 
 fn fixture() -> J {
@@ -113,17 +112,14 @@ fn describe(run: &J) -> String {
 }
 
 fn not_yet(run: &J) -> Option<&'static str> {
-    let (kind, output, distro) = (
+    let (kind, output) = (
         run["kind"].as_str().unwrap(),
         run["output"].as_str().unwrap(),
-        run["distro"].as_str().unwrap(),
     );
     let key = if kind == "vmware-imc" {
         "-k vmware-imc"
     } else if output == "network-manager" {
         "-O network-manager"
-    } else if output == "sysconfig" && matches!(distro, "opensuse" | "sles") {
-        "-O sysconfig -D opensuse"
     } else {
         return None;
     };
@@ -262,7 +258,7 @@ fn every_run_writes_what_cloud_init_22_4_writes() {
         &mut std::io::stderr(),
         format!(
             "net_convert: {same} runs as 22.4, {refused} refused as not done yet \
-             (vmware-imc, network-manager, SUSE sysconfig)\n"
+             (vmware-imc, network-manager)\n"
         )
         .as_bytes(),
     );
