@@ -8,8 +8,8 @@
 mod net_common;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
 use std::path::Path;
+use std::path::PathBuf;
 
 use cloudboot::net::render::sysconfig::Sysconfig;
 use cloudboot::net::render::{Flavor, RenderContext, Rendered, Renderer};
@@ -198,7 +198,9 @@ fn cloud_init_unit_test_expectations() {
             let theirs: BTreeMap<&String, BTreeMap<String, String>> =
                 unit.iter().map(|(p, c)| (p, shell_content(c))).collect();
             if ours != theirs {
-                problems.push(format!("  unit test: expected {theirs:?}\n    got {ours:?}"));
+                problems.push(format!(
+                    "  unit test: expected {theirs:?}\n    got {ours:?}"
+                ));
             }
             assert!(!unit.is_empty(), "{name}");
         } else {
@@ -281,13 +283,18 @@ fn suse_layout_only_and_stale_files() {
     std::fs::create_dir_all(&dir).unwrap();
     let header = "# Created by cloud-init on instance boot automatically, do not edit.\n#\n";
     std::fs::write(dir.join("ifcfg-eth9"), format!("{header}BOOTPROTO=dhcp\n")).unwrap();
-    std::fs::write(dir.join("ifroute-eth9"), format!("{header}")).unwrap();
+    std::fs::write(dir.join("ifroute-eth9"), header).unwrap();
     std::fs::write(dir.join("ifcfg-eth8"), "BOOTPROTO=dhcp\n").unwrap();
     std::fs::write(dir.join("ifcfg-lo"), format!("{header}STARTMODE=nfsroot\n")).unwrap();
     std::fs::write(dir.join("config"), "NETCONFIG_DNS_POLICY=\"auto\"\n").unwrap();
-    let st = parse("version: 1\nconfig:\n- {type: physical, name: eth0, subnets: [{type: dhcp}]}\n");
+    let st =
+        parse("version: 1\nconfig:\n- {type: physical, name: eth0, subnets: [{type: dhcp}]}\n");
     let r = render_in(root.path(), &st);
-    let paths: Vec<String> = r.files.iter().map(|f| f.path.display().to_string()).collect();
+    let paths: Vec<String> = r
+        .files
+        .iter()
+        .map(|f| f.path.display().to_string())
+        .collect();
     assert_eq!(
         paths,
         [
