@@ -39,6 +39,35 @@
 //!   - IPv6: no `IPV6_DEFAULTGW=`. `ifup-ipv6` turns it into a default route
 //!     whatever `DEFROUTE` says, and nothing else reads it (`route6-<if>`
 //!     lines carry their own `via`).
+//! * **What initscripts would not apply** (RHEL layout, EL6 and EL7;
+//!   checked by tests/net_sysconfig_initscripts.rs, whose reader follows
+//!   initscripts 9.03.61 and 9.49.53 `ifup-eth`, `ifup-aliases` and
+//!   `ifup-routes`):
+//!   - A route with a metric: `route-<if>` is written as `ip route`
+//!     arguments (`N/P via G [metric M] dev IF`), not as
+//!     `ADDRESSn=`/`NETMASKn=`/`GATEWAYn=`/`METRICn=`: initscripts read
+//!     that form with `handle_file`, which never reads `METRICn` (in 9.03
+//!     and 9.49 alike), so the route came up without its metric.
+//!     `handle_ip_file` reads the other form whole in both generations.
+//!   - An IPv4 gateway `ifup-eth` would not apply: it sets the default
+//!     route only from a `GATEWAY` in the *first* address's network, and
+//!     under `BOOTPROTO=dhcp` from none. Such a gateway (a second address's,
+//!     or a static subnet's on a DHCP interface) also becomes `default via
+//!     G [metric M] dev IF` in `route-<if>` (that file then in `ip route`
+//!     form), which `ifup-routes` adds once every address is up. Not where
+//!     the gateway is not the default route (`DEFROUTE=no`) or dhclient
+//!     sets it (`DHCLIENT_SET_DEFAULT_ROUTE=yes`).
+//!   - Static IPv4 addresses on a DHCP interface: `ifup-eth` applies no
+//!     `IPADDR*` under `BOOTPROTO=dhcp`, so each is also written as an
+//!     alias, `ifcfg-<if>:<n>` (`DEVICE`, `IPADDR`, `NETMASK`,
+//!     `NO_ALIASROUTING=yes`), which `ifup-aliases` adds after dhclient
+//!     whatever the parent's method. The ifcfg itself stays as 22.4
+//!     writes it.
+//!
+//!   What stays as 22.4 has it: `ipv6_dhcpv6-stateful` as `BOOTPROTO=dhcp`
+//!   (dhclient also asks for an IPv4 lease), a second IPv4 default route
+//!   on one interface (the table holds one: the route's, as 22.4 writes
+//!   it), and global `type: route` routes (not written).
 //! * **Input cloud-init fails on** is rendered as far as it makes sense, with
 //!   a warning in [`Rendered::warnings`], never an abort: an unknown subnet
 //!   type (cloud-init raises `ValueError`) skips that subnet; a route without
@@ -301,6 +330,11 @@ fn file(path: PathBuf, content: String) -> RenderedFile {
     }
 }
 
+/// A dotted-quad IPv4 address as a number.
+fn parse_ipv4(text: &str) -> Option<u32> {
+    text.parse::<std::net::Ipv4Addr>().ok().map(u32::from)
+}
+
 /// `_make_header`: the two comment lines every file starts with (no final
 /// newline). The sysconfig renderer's own header, not `util.make_header`
 /// ([`crate::py::header`]), whose line names the version and the date.
@@ -448,6 +482,103 @@ impl Ifcfg {
         }
     }
 
+    /// The IPv4 addresses written as `IPADDR`, `IPADDR1`, ... with their
+    /// `NETMASK`s, in that order.
+    fn ipv4_addresses(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for n in 0.. {
+            let suffix = if n == 0 { String::new() } else { n.to_string() };
+            let Some(addr) = self.get(&format!("IPADDR{suffix}")) else {
+                break;
+            };
+            let mask = self
+                .get(&format!("NETMASK{suffix}"))
+                .map(Value::python_str)
+                .unwrap_or_default();
+            out.push((addr.python_str(), mask));
+        }
+        out
+    }
+
+    fn is_dhcp4(&self) -> bool {
+        self.is("BOOTPROTO", "dhcp")
+    }
+
+    /// An IPv4 default gateway `ifup-eth` would not apply — on a DHCP
+    /// interface (it applies no static setting there), or outside the
+    /// network of the first address (`ipcalc --network $GATEWAY
+    /// ${netmask[0]}` must be `$NETWORK`) — also goes to `route-<if>` as
+    /// a default route, which `ifup-routes` adds once every address is up.
+    fn route_unapplied_gateway(&mut self) {
+        // DEFROUTE=no: not the default route. DHCLIENT_SET_DEFAULT_ROUTE=yes
+        // (a DHCP interface whose config names a default route): dhclient
+        // sets the default route, and a second one of the same metric
+        // would only fail beside it.
+        if matches!(self.get("DEFROUTE"), Some(Value::Bool(false)))
+            || matches!(
+                self.get("DHCLIENT_SET_DEFAULT_ROUTE"),
+                Some(Value::Bool(true))
+            )
+        {
+            return;
+        }
+        let Some(gateway) = self.get("GATEWAY").map(Value::python_str) else {
+            return;
+        };
+        let Some(gw) = parse_ipv4(&gateway) else {
+            return;
+        };
+        let addresses = self.ipv4_addresses();
+        let applied = match addresses.first() {
+            _ if self.is_dhcp4() => false,
+            // No address and no DHCP: nothing could reach it.
+            None => return,
+            Some((addr, mask)) => match (parse_ipv4(addr), parse_ipv4(mask)) {
+                (Some(a), Some(m)) => a & m == gw & m,
+                _ => true,
+            },
+        };
+        if applied {
+            return;
+        }
+        let metric = self.get("METRIC").map(Value::python_str);
+        self.routes.entries.push(StaticRoute {
+            idx: self.routes.entries.len() + 1,
+            network: "0.0.0.0".into(),
+            prefix: "0".into(),
+            netmask: Some("0.0.0.0".into()),
+            gateway,
+            metric,
+        });
+    }
+
+    /// The static IPv4 addresses of a DHCP interface as alias files
+    /// (`ifcfg-<if>:<n>`): `ifup-eth` applies no `IPADDR` under
+    /// `BOOTPROTO=dhcp`, `ifup-aliases` (run by `ifup-post` whatever the
+    /// parent's method) adds each alias's. `NO_ALIASROUTING=yes`: the
+    /// default route is the route file's business, not net-tools' `route`
+    /// that ifup-aliases would run with the parent's `GATEWAY`.
+    fn dhcp_aliases(&self) -> Vec<(PathBuf, String)> {
+        if !self.is_dhcp4() {
+            return Vec::new();
+        }
+        self.ipv4_addresses()
+            .into_iter()
+            .enumerate()
+            .map(|(n, (addr, mask))| {
+                let device = format!("{}:{n}", self.name);
+                let path = PathBuf::from(format!("{}/ifcfg-{device}", self.dir));
+                let text = format!(
+                    "{}\nDEVICE={device}\nIPADDR={}\nNETMASK={}\nNO_ALIASROUTING=yes\n",
+                    make_header('#'),
+                    quote(&addr),
+                    quote(&mask)
+                );
+                (path, text)
+            })
+            .collect()
+    }
+
     /// After all subnets and routes: an interface whose IPv4 gateways were
     /// all demoted must not take the IPv4 default route (`DEFROUTE` is what
     /// `ifup-eth` and dhclient-script check), even where an IPv6 gateway set
@@ -482,9 +613,27 @@ impl StaticRoute {
     fn is_ipv6(&self) -> bool {
         self.network.contains(':')
     }
+
+    /// A default route cloudboot adds to the route file for a gateway
+    /// `ifup-eth` would not apply (see the module comment).
+    fn is_default(&self) -> bool {
+        self.prefix == "0" && (self.network == "0.0.0.0" || self.network == "::")
+    }
 }
 
 impl Routes {
+    /// Whether `route-<if>` is written as `ip route` arguments rather than
+    /// cloud-init's `ADDRESSn=`/`NETMASKn=`/`GATEWAYn=` form: initscripts
+    /// (9.03 and 9.49 alike) read that form with `handle_file`, which never
+    /// reads `METRICn`, so a route with a metric, and the default route
+    /// cloudboot adds, take the form both generations read whole
+    /// (`handle_ip_file`).
+    fn ipv4_as_ip_args(&self) -> bool {
+        self.entries
+            .iter()
+            .any(|r| !r.is_ipv6() && (r.metric.is_some() || r.is_default()))
+    }
+
     /// `Route.to_string`. cloud-init walks its keys sorted as strings
     /// (`ADDRESS10` before `ADDRESS2`), so routes come out in that order; the
     /// IPv4 ones are numbered again from 0.
@@ -495,9 +644,23 @@ impl Routes {
         }
         let mut sorted: Vec<&StaticRoute> = self.entries.iter().collect();
         sorted.sort_by_key(|r| r.idx.to_string());
+        let ip_args = self.ipv4_as_ip_args();
         let mut n = 0;
         for r in sorted {
             match (ipv6, r.is_ipv6()) {
+                (false, false) if ip_args => {
+                    let dst = if r.is_default() {
+                        "default".to_string()
+                    } else {
+                        format!("{}/{}", r.network, r.prefix)
+                    };
+                    let metric = r
+                        .metric
+                        .as_ref()
+                        .map(|m| format!(" metric {m}"))
+                        .unwrap_or_default();
+                    out.push_str(&format!("{dst} via {}{metric} dev {name}\n", r.gateway));
+                }
                 (false, false) => {
                     let netmask = r
                         .netmask
@@ -602,7 +765,13 @@ impl Run<'_> {
         let mut files = Vec::new();
         for cfg in &mut self.ifaces {
             cfg.settle_default_route();
+            if self.flavor != Flavor::Suse {
+                cfg.route_unapplied_gateway();
+            }
             files.push((cfg.path(), cfg.to_text()));
+            if self.flavor != Flavor::Suse {
+                files.extend(cfg.dhcp_aliases());
+            }
             if !cfg.routes.entries.is_empty() {
                 let [v4, v6] = route_file_prefixes(self.flavor);
                 for (prefix, ipv6) in [(v4, false), (v6, true)] {
