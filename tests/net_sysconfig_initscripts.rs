@@ -4,10 +4,14 @@
 //! (tests/initscripts_common: 9.03.61 for EL6, 9.49.53 for EL7), and what
 //! ifup would apply — static addresses per NIC, DHCP, routes with their
 //! gateway and metric, the default route — is compared with what the
-//! network config asks for.
+//! network config asks for. Then, in a network namespace, the `ip`
+//! commands the reader derives are run for real and the kernel's addresses
+//! and routes compared with the reader's.
 
+mod common;
 mod initscripts_common;
 mod net_common;
+mod netns_common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -361,4 +365,143 @@ fn the_fixes_as_files() {
             )
         );
     }
+}
+
+// ---- the reader's commands, run for real ----
+
+/// The kernel's global addresses and routes in the lab's guest namespace,
+/// in the reader's terms (kernel-made prefix routes, link-local and
+/// multicast left out; IPv6's default metric 1024 as none).
+fn kernel_state(lab: &netns_common::Lab) -> (BTreeSet<(String, String)>, BTreeSet<String>) {
+    let out = lab.guest_sh("ip -o addr show scope global; echo ===; ip -4 route; ip -6 route");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (addrs, routes) = text.split_once("===\n").unwrap();
+    let addresses = addrs
+        .lines()
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            (w.len() > 3).then(|| (w[1].to_string(), w[3].to_string()))
+        })
+        .collect();
+    let mut table = BTreeSet::new();
+    for line in routes.lines() {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        if w.is_empty()
+            || line.contains("proto kernel")
+            || w[0].starts_with("fe80")
+            || w[0].starts_with("ff00")
+            || w[0] == "multicast"
+        {
+            continue;
+        }
+        let after = |k: &str| w.iter().position(|x| *x == k).map(|i| w[i + 1].to_string());
+        let family = if w[0].contains(':') || after("via").is_some_and(|v| v.contains(':')) {
+            6
+        } else {
+            4
+        };
+        let metric = after("metric").filter(|m| !(family == 6 && m == "1024"));
+        let route = Route {
+            family,
+            dst: w[0].to_string(),
+            via: after("via"),
+            metric,
+            dev: after("dev").unwrap_or_default(),
+        };
+        table.insert(route.to_string());
+    }
+    (addresses, table)
+}
+
+/// The static configs (EXTRA, and the corpus cases whose interfaces are
+/// all physical NICs), rendered for EL6 and EL7: the reader's `ip`
+/// commands run in a network namespace whose NICs have the config's names,
+/// and the kernel ends up with the addresses and routes the reader says,
+/// which are the config's (checked above). A route whose gateway the
+/// kernel cannot reach, or a command it refuses, fails here.
+#[test]
+fn the_commands_initscripts_would_run_work_in_a_network_namespace() {
+    let mut configs: Vec<(String, NetworkState)> = EXTRA
+        .iter()
+        .map(|(w, y)| (w.to_string(), parse(y)))
+        .collect();
+    for case in net_common::cases() {
+        let mut st = net_common::state(&case);
+        st.demote_extra_default_gateways();
+        if st
+            .interfaces
+            .iter()
+            .all(|i| i.kind() == "physical" || i.kind() == "loopback")
+        {
+            configs.push((net_common::name(&case), st));
+        }
+    }
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    for (what, st) in &configs {
+        let names: Vec<&'static str> = st
+            .interfaces
+            .iter()
+            .filter(|i| i.kind() == "physical")
+            .map(|i| &*Box::leak(i.name().into_boxed_str()))
+            .collect();
+        let nics: Vec<netns_common::Nic> = names
+            .iter()
+            .enumerate()
+            .map(|(n, name)| netns_common::Nic {
+                name,
+                mac: Box::leak(format!("fa:16:3e:00:01:{n:02x}").into_boxed_str()),
+                peer_addr: None,
+                dhcp_range: None,
+            })
+            .collect();
+        for (flavor, generation) in [
+            (Flavor::Rhel6, Generation::El6),
+            (Flavor::Rhel, Generation::El7),
+        ] {
+            let Some(lab) = netns_common::lab(&nics) else {
+                return;
+            };
+            let applied = bring_up(&render(st, flavor), generation);
+            let mut script = String::new();
+            for name in &names {
+                script.push_str(&format!(
+                    "sysctl -qw net.ipv6.conf.{name}.accept_dad=0; ip link set dev {name} up\n"
+                ));
+            }
+            for argv in &applied.commands {
+                script.push_str(&format!(
+                    "ip {} || echo FAILED: ip {}\n",
+                    argv.join(" "),
+                    argv.join(" ")
+                ));
+            }
+            let out = lab.guest_sh(&script);
+            let said = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let (addresses, routes) = kernel_state(&lab);
+            let want_routes: BTreeSet<String> =
+                applied.routes.iter().map(|r| r.to_string()).collect();
+            let want_addresses: BTreeSet<(String, String)> = applied
+                .addresses
+                .iter()
+                .filter(|(_, a)| !a.starts_with("fe80"))
+                .cloned()
+                .collect();
+            ran += 1;
+            if said.contains("FAILED") || addresses != want_addresses || routes != want_routes {
+                failures.push(format!(
+                    "{what} [{generation:?}]:\n  ip said: {said}\n  addresses: kernel {addresses:?}\n             reader {want_addresses:?}\n  routes: kernel {routes:?}\n          reader {want_routes:?}"
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(ran >= 2 * EXTRA.len(), "{ran}");
+    eprintln!(
+        "net_sysconfig_initscripts: {ran} renderings brought up with ip in a network namespace"
+    );
 }
