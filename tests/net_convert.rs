@@ -9,13 +9,14 @@
 //! - the same exit code, and the output directory made or not;
 //! - where 22.4 converted: the same files under it (the list, each one's
 //!   bytes and mode) and the same stderr, byte for byte; where cloudboot
-//!   deliberately writes something else (ENI routes with iproute2, see
+//!   deliberately writes something else (ENI routes with iproute2, RHEL
+//!   sysconfig files initscripts apply whole, SUSE route files, see
 //!   tests/fixtures/net/README.md), the files the fixture derives for it;
 //! - where 22.4 fails (a traceback): cloudboot's one-line error, after the
 //!   two lines 22.4 printed before failing, if it did.
 //!
 //! What cloudboot cannot do yet ([`NOT_YET`]: vmware-imc input, the
-//! NetworkManager renderer, SUSE's sysconfig) must fail with an error that
+//! NetworkManager renderer) must fail with an error that
 //! names it, exit 1 and nothing written; 22.4 converts those.
 
 use std::os::unix::process::CommandExt;

@@ -21,6 +21,7 @@ const TARGETS: &[(&str, &str, &str)] = &[
     ("debian-eni", "debian", "eni"),
     ("ubuntu-networkd", "ubuntu", "networkd"),
     ("ubuntu-netplan", "ubuntu", "netplan"),
+    ("opensuse-sysconfig", "opensuse", "sysconfig"),
 ];
 
 fn input_of(case: &Path) -> (std::path::PathBuf, &'static str) {
@@ -82,9 +83,9 @@ fn the_binary_writes_what_cloud_init_writes_for_every_case() {
             compared += 1;
         }
     }
-    // 38 cases x 5 targets, less the deliberate differences checked
-    // elsewhere (5 for two gateways, 10 networkd cases with virtual devices).
-    assert_eq!(compared, 175, "case/target pairs compared");
+    // 38 cases x 6 targets, less the deliberate differences checked
+    // elsewhere (6 for two gateways, 10 networkd cases with virtual devices).
+    assert_eq!(compared, 212, "case/target pairs compared");
 }
 
 #[test]

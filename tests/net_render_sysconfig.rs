@@ -190,7 +190,7 @@ fn extra_cases_match_cloud_init() {
 /// cloudboot's deliberate difference in cloud-init's `route-<if>`: a file
 /// with a `METRICn` is written as `ip route` arguments (initscripts'
 /// `handle_file` drops `METRICn`), as `generate.py`'s
-/// `sysconfig_ip_routes` derives it for the corpus.
+/// `sysconfig_for_initscripts` derives it for the corpus.
 fn routes_as_ip_args(text: &str, dev: &str) -> String {
     if !text.lines().any(|l| l.starts_with("METRIC")) {
         return text.to_string();

@@ -3,7 +3,11 @@
 //! `net-convert -D opensuse -O sysconfig` writes; `-D sles` writes the same)
 //! and cloud-init's own unit-test expectations
 //! (tests/fixtures/sysconfig-suse: `expected_sysconfig_opensuse` of
-//! tests/unittests/test_net.py at 22.4.2), every file byte for byte.
+//! tests/unittests/test_net.py at 22.4.2), every file byte for byte, but
+//! for cloudboot's deliberate differences: `ifroute-<if>` files (22.4
+//! writes no route for SUSE; the corpus's `cloudboot/opensuse-sysconfig/`,
+//! derived by generate.py, has them), a bridge's `LLADDR` and a VLAN's
+//! `ETHERDEVICE`.
 
 mod net_common;
 
@@ -187,6 +191,9 @@ fn cloud_init_unit_test_expectations() {
             }
             got = files(&rendered);
         }
+        // The route files cloudboot adds (22.4 writes none for SUSE) are
+        // checked on the corpus, where generate.py derives them.
+        got.retain(|path, _| !path.starts_with("/etc/sysconfig/network/ifroute-"));
         let mut problems = compare(&deliberate(tree(&case.join("expected"))), &got);
         let unit = deliberate(tree(&case.join("unittest")));
         if name.starts_with("nc-") {
@@ -308,5 +315,46 @@ fn suse_layout_only_and_stale_files() {
             .iter()
             .map(|p| Path::new("/").join(p.strip_prefix(root.path()).unwrap()))
             .collect::<Vec<_>>()
+    );
+}
+
+/// Deliberate: SUSE's route file, in wicked's syntax (22.4 writes none):
+/// the default route, then the others with their metric; nothing for a
+/// demoted gateway (the second NIC's of `v1-two-gateways`).
+#[test]
+fn routes_go_to_ifroute_files() {
+    let case = net_common::corpus().join("v1-subnet-routes");
+    let mut st = net_common::state(&case);
+    st.demote_extra_default_gateways();
+    let got = files(&render(&st));
+    assert_eq!(
+        got["/etc/sysconfig/network/ifroute-eth0"],
+        "# Created by cloud-init on instance boot automatically, do not edit.\n#\n\
+         default 10.3.0.1 - eth0\n\
+         172.16.0.0/12 10.3.0.254 - eth0 metric 50\n\
+         192.168.100.0/24 10.3.0.253 - eth0\n"
+    );
+    assert!(!net_common::expected(&case, "opensuse-sysconfig")
+        .keys()
+        .any(|p| p.contains("ifroute")));
+
+    let case = net_common::corpus().join("v1-two-gateways");
+    let mut st = net_common::state(&case);
+    st.demote_extra_default_gateways();
+    let got = files(&render(&st));
+    assert!(got["/etc/sysconfig/network/ifroute-eth0"].ends_with("\ndefault 10.10.0.1 - eth0\n"));
+    assert!(!got.contains_key("/etc/sysconfig/network/ifroute-eth1"));
+
+    // DHCP's default route is the lease's.
+    let st = parse(
+        "version: 1\nconfig:\n- type: physical\n  name: eth0\n  subnets:\n\
+         \x20 - type: dhcp\n    routes: [{network: 0.0.0.0/0, gateway: 10.0.0.1}, {network: 10.5.0.0/16, gateway: 10.0.0.2}]\n\
+         \x20 - {type: static6, address: 'fd00::5/64', gateway: 'fd00::1'}\n",
+    );
+    let got = files(&render(&st));
+    assert_eq!(
+        got["/etc/sysconfig/network/ifroute-eth0"],
+        "# Created by cloud-init on instance boot automatically, do not edit.\n#\n\
+         default fd00::1 - eth0\n10.5.0.0/16 10.0.0.2 - eth0\n"
     );
 }

@@ -124,6 +124,12 @@ fn a_suse_root_gets_the_suse_layout() {
          BOOTPROTO=static\nIPADDR=198.51.100.7\nLLADDR=52:54:00:00:00:01\n\
          NETMASK=255.255.255.0\nSTARTMODE=auto\n"
     );
+    // cloudboot's route file (22.4 writes none for SUSE).
+    assert_eq!(
+        m.read("/etc/sysconfig/network/ifroute-eth0"),
+        "# Created by cloud-init on instance boot automatically, do not edit.\n#\n\
+         default 198.51.100.1 - eth0\n"
+    );
     assert!(m.exists("/etc/udev/rules.d/85-persistent-net-cloud-init.rules"));
     assert!(!m.exists("/etc/sysconfig/network-scripts"));
     assert_eq!(

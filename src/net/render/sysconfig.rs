@@ -116,13 +116,22 @@
 //! `/etc/sysconfig/network/config`, which 22.4 does not write: there
 //! `/etc/sysconfig/network` is a directory).
 //!
-//! As in 22.4 (and cloud-init to date; SUSE's own package patches it), no
-//! gateway, route, DNS or metric is written for SUSE: no `ifroute-<if>`
-//! (lp#1812117), no IPv6 MTU, no `accept-ra`. A static SUSE interface
-//! therefore has no default route from this renderer; that is 22.4's
-//! output, kept for parity, and listed as left to do.
+//! As in 22.4, no DNS, metric (`METRIC`), IPv6 MTU or `accept-ra` is
+//! written for SUSE.
 //!
-//! Deliberate differences (none shows in the corpus):
+//! Deliberate differences:
+//! * **Routes.** 22.4 writes no gateway and no route for SUSE at all
+//!   (lp#1812117; cloud-init to date, SUSE's own package patches it in), so
+//!   a static SUSE interface came up without its default route. cloudboot
+//!   writes `/etc/sysconfig/network/ifroute-<if>` in wicked's syntax
+//!   (ifroute(5): `DESTINATION GATEWAY NETMASK INTERFACE [OPTIONS]`, `-`
+//!   for an empty field): the default route of each family first (`default
+//!   G - IF`, a default route among the subnet's routes winning over its
+//!   `gateway`, as in the RHEL layout; none for a subnet the
+//!   default-gateway pass demoted, nor for DHCP or dynamic IPv6), then the
+//!   other routes, `N/P G - IF [metric M]`. 22 corpus cases have one
+//!   (`cloudboot/opensuse-sysconfig/`, which generate.py's `suse_ifroutes`
+//!   derives from cloud-init's network_state).
 //! * A bridge's own MAC is written as `LLADDR`, the key wicked reads for
 //!   every interface type; 22.4 writes `LLADDRESS`, which nothing reads
 //!   (test_net.py's `all` config, `br0`).
@@ -376,6 +385,8 @@ struct Ifcfg {
     name: String,
     /// Where the file goes: `network-scripts` or SUSE's `network`.
     dir: &'static str,
+    /// SUSE: the lines of `ifroute-<if>` (see [`render_suse_routes`]).
+    ifroute: Vec<String>,
     /// `ConfigMap._conf`: sorted on output, so a sorted map.
     conf: BTreeMap<String, Value>,
     routes: Routes,
@@ -390,6 +401,7 @@ impl Ifcfg {
         let mut cfg = Ifcfg {
             name: name.to_string(),
             dir: ifcfg_dir(flavor),
+            ifroute: Vec::new(),
             conf: BTreeMap::new(),
             routes: Routes::default(),
             kept_v4_gateway: false,
@@ -643,7 +655,9 @@ impl Routes {
             out.push('\n');
         }
         let mut sorted: Vec<&StaticRoute> = self.entries.iter().collect();
-        sorted.sort_by_key(|r| r.idx.to_string());
+        // The default route cloudboot adds (subnet default routes go to
+        // the ifcfg, never here) comes first.
+        sorted.sort_by_key(|r| (!r.is_default(), r.idx.to_string()));
         let ip_args = self.ipv4_as_ip_args();
         let mut n = 0;
         for r in sorted {
@@ -771,6 +785,10 @@ impl Run<'_> {
             files.push((cfg.path(), cfg.to_text()));
             if self.flavor != Flavor::Suse {
                 files.extend(cfg.dhcp_aliases());
+            } else if !cfg.ifroute.is_empty() {
+                let path = PathBuf::from(format!("{}/ifroute-{}", cfg.dir, cfg.name));
+                let text = format!("{}\n{}\n", make_header('#'), cfg.ifroute.join("\n"));
+                files.push((path, text));
             }
             if !cfg.routes.entries.is_empty() {
                 let [v4, v6] = route_file_prefixes(self.flavor);
@@ -1272,10 +1290,76 @@ fn render_suse_method(cfg: &mut Ifcfg, subnet: &Subnet, kind: &str, warnings: &m
     }
 }
 
+/// cloudboot's `ifroute-<if>` for SUSE, where 22.4 writes no route at all
+/// ("route configuration on SUSE distro happens via ifroute-* files, see
+/// lp#1812117"): one line per route in wicked's syntax (ifroute(5):
+/// `DESTINATION GATEWAY NETMASK INTERFACE [OPTIONS]`, `-` for an empty
+/// field): first the default route of each family — a subnet's
+/// `gateway`, or a default route among its routes, which wins as in the
+/// RHEL layout — then the other routes in config order, `N/P GW - IF
+/// [metric M]`. Not for a subnet the default-gateway pass demoted, nor
+/// the default route of a DHCP or dynamic IPv6 subnet (the lease's or the
+/// router advertisement's).
+fn render_suse_routes(cfg: &mut Ifcfg, subnets: &[Subnet], warnings: &mut Vec<String>) {
+    let name = cfg.name.clone();
+    let line = |dest: &str, gateway: &str, metric: Option<&Value>| {
+        let metric = metric
+            .map(|m| format!(" metric {}", m.python_str()))
+            .unwrap_or_default();
+        format!("{dest} {gateway} - {name}{metric}")
+    };
+    // [IPv4, IPv6]: a subnet gateway's line, a default route's line.
+    let mut from_gateway: [Option<String>; 2] = [None, None];
+    let mut from_route: [Option<String>; 2] = [None, None];
+    let mut others = Vec::new();
+    for subnet in subnets {
+        let kind = subnet.kind();
+        let dynamic =
+            IPV6_DYNAMIC_TYPES.contains(&kind.as_str()) || kind == "dhcp" || kind == "dhcp4";
+        let may_default = !dynamic && !subnet.not_default();
+        if let Some(gateway) = subnet.get("gateway").map(Value::python_str) {
+            let family = usize::from(is_ipv6_address(&gateway));
+            if may_default && from_gateway[family].is_none() {
+                from_gateway[family] = Some(line("default", &gateway, None));
+            }
+        }
+        for route in subnet.routes() {
+            let network = route
+                .get("network")
+                .map(Value::python_str)
+                .unwrap_or_default();
+            let prefix = route.get("prefix").cloned().unwrap_or_default();
+            let Some(gateway) = route.get("gateway").map(Value::python_str) else {
+                warnings.push(format!(
+                    "sysconfig: {name}: route to {network}/{} has no gateway; skipped",
+                    prefix.python_str()
+                ));
+                continue;
+            };
+            let is_default =
+                matches!(prefix, Value::Int(0)) && (network == "::" || network == "0.0.0.0");
+            if is_default {
+                let family = usize::from(network == "::");
+                if may_default && from_route[family].is_none() {
+                    from_route[family] = Some(line("default", &gateway, route.get("metric")));
+                }
+            } else {
+                let dest = format!("{network}/{}", prefix.python_str());
+                others.push(line(&dest, &gateway, route.get("metric")));
+            }
+        }
+    }
+    for family in 0..2 {
+        if let Some(l) = from_route[family].take().or(from_gateway[family].take()) {
+            cfg.ifroute.push(l);
+        }
+    }
+    cfg.ifroute.extend(others);
+}
+
 /// `_render_subnet_routes`: a default route makes the interface the
 /// default one (its gateway into the ifcfg); others go to the route files.
-/// Nothing for SUSE (22.4: "route configuration on SUSE distro happens via
-/// ifroute-* files, see lp#1812117").
+/// SUSE: [`render_suse_routes`].
 fn render_subnet_routes(
     cfg: &mut Ifcfg,
     subnets: &[Subnet],
@@ -1283,6 +1367,7 @@ fn render_subnet_routes(
     warnings: &mut Vec<String>,
 ) {
     if flavor == Flavor::Suse {
+        render_suse_routes(cfg, subnets, warnings);
         return;
     }
     for subnet in subnets {
