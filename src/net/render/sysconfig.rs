@@ -144,6 +144,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use super::{BringUp, Flavor, RenderContext, Rendered, RenderedFile, Renderer};
+use suse::{render_suse_method, render_suse_routes};
+
+mod initscripts;
+mod suse;
 use crate::distro::resolv_conf::ResolvConf;
 use crate::net::state::{
     is_ipv6_address, prefix_to_ipv4_mask, Iface, NetworkState, Subnet, IPV6_DYNAMIC_TYPES,
@@ -203,13 +207,6 @@ const BRIDGE_KEYS: &[(&str, &str)] = &[
     ("bridge_stp", "STP"),
     ("bridge_ageing", "AGEING"),
     ("bridge_bridgeprio", "PRIO"),
-];
-
-/// The bridge parameters the suse flavour maps (`cfg_key_maps["suse"]`).
-const SUSE_BRIDGE_KEYS: &[(&str, &str)] = &[
-    ("bridge_stp", "BRIDGE_STP"),
-    ("bridge_ageing", "BRIDGE_AGEINGTIME"),
-    ("bridge_bridgeprio", "BRIDGE_PRIORITY"),
 ];
 
 /// cloud-init's sysconfig renderer.
@@ -337,11 +334,6 @@ fn file(path: PathBuf, content: String) -> RenderedFile {
         content,
         mode: FILE_MODE,
     }
-}
-
-/// A dotted-quad IPv4 address as a number.
-fn parse_ipv4(text: &str) -> Option<u32> {
-    text.parse::<std::net::Ipv4Addr>().ok().map(u32::from)
 }
 
 /// `_make_header`: the two comment lines every file starts with (no final
@@ -492,103 +484,6 @@ impl Ifcfg {
                 }
             }
         }
-    }
-
-    /// The IPv4 addresses written as `IPADDR`, `IPADDR1`, ... with their
-    /// `NETMASK`s, in that order.
-    fn ipv4_addresses(&self) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        for n in 0.. {
-            let suffix = if n == 0 { String::new() } else { n.to_string() };
-            let Some(addr) = self.get(&format!("IPADDR{suffix}")) else {
-                break;
-            };
-            let mask = self
-                .get(&format!("NETMASK{suffix}"))
-                .map(Value::python_str)
-                .unwrap_or_default();
-            out.push((addr.python_str(), mask));
-        }
-        out
-    }
-
-    fn is_dhcp4(&self) -> bool {
-        self.is("BOOTPROTO", "dhcp")
-    }
-
-    /// An IPv4 default gateway `ifup-eth` would not apply — on a DHCP
-    /// interface (it applies no static setting there), or outside the
-    /// network of the first address (`ipcalc --network $GATEWAY
-    /// ${netmask[0]}` must be `$NETWORK`) — also goes to `route-<if>` as
-    /// a default route, which `ifup-routes` adds once every address is up.
-    fn route_unapplied_gateway(&mut self) {
-        // DEFROUTE=no: not the default route. DHCLIENT_SET_DEFAULT_ROUTE=yes
-        // (a DHCP interface whose config names a default route): dhclient
-        // sets the default route, and a second one of the same metric
-        // would only fail beside it.
-        if matches!(self.get("DEFROUTE"), Some(Value::Bool(false)))
-            || matches!(
-                self.get("DHCLIENT_SET_DEFAULT_ROUTE"),
-                Some(Value::Bool(true))
-            )
-        {
-            return;
-        }
-        let Some(gateway) = self.get("GATEWAY").map(Value::python_str) else {
-            return;
-        };
-        let Some(gw) = parse_ipv4(&gateway) else {
-            return;
-        };
-        let addresses = self.ipv4_addresses();
-        let applied = match addresses.first() {
-            _ if self.is_dhcp4() => false,
-            // No address and no DHCP: nothing could reach it.
-            None => return,
-            Some((addr, mask)) => match (parse_ipv4(addr), parse_ipv4(mask)) {
-                (Some(a), Some(m)) => a & m == gw & m,
-                _ => true,
-            },
-        };
-        if applied {
-            return;
-        }
-        let metric = self.get("METRIC").map(Value::python_str);
-        self.routes.entries.push(StaticRoute {
-            idx: self.routes.entries.len() + 1,
-            network: "0.0.0.0".into(),
-            prefix: "0".into(),
-            netmask: Some("0.0.0.0".into()),
-            gateway,
-            metric,
-        });
-    }
-
-    /// The static IPv4 addresses of a DHCP interface as alias files
-    /// (`ifcfg-<if>:<n>`): `ifup-eth` applies no `IPADDR` under
-    /// `BOOTPROTO=dhcp`, `ifup-aliases` (run by `ifup-post` whatever the
-    /// parent's method) adds each alias's. `NO_ALIASROUTING=yes`: the
-    /// default route is the route file's business, not net-tools' `route`
-    /// that ifup-aliases would run with the parent's `GATEWAY`.
-    fn dhcp_aliases(&self) -> Vec<(PathBuf, String)> {
-        if !self.is_dhcp4() {
-            return Vec::new();
-        }
-        self.ipv4_addresses()
-            .into_iter()
-            .enumerate()
-            .map(|(n, (addr, mask))| {
-                let device = format!("{}:{n}", self.name);
-                let path = PathBuf::from(format!("{}/ifcfg-{device}", self.dir));
-                let text = format!(
-                    "{}\nDEVICE={device}\nIPADDR={}\nNETMASK={}\nNO_ALIASROUTING=yes\n",
-                    make_header('#'),
-                    quote(&addr),
-                    quote(&mask)
-                );
-                (path, text)
-            })
-            .collect()
     }
 
     /// After all subnets and routes: an interface whose IPv4 gateways were
@@ -925,37 +820,6 @@ impl Run<'_> {
         self.render_addressing(iface);
     }
 
-    /// `_render_vlan_interfaces`, SUSE flavour: `VLAN_ID` and
-    /// `ETHERDEVICE`, the device it sits on. 22.4 takes that from the
-    /// interface's name, up to its last dot (`eth0.100` → `eth0`; a name
-    /// without a dot loses its last character); cloudboot takes the VLAN's
-    /// link (`vlan-raw-device`), which is the same device for every name
-    /// of that form and the right one for any other (a deliberate
-    /// difference, see the module comment).
-    fn render_suse_vlan(&mut self, iface: &Iface) {
-        let name = iface.name();
-        let from_name = match name.rfind('.') {
-            Some(dot) => name[..dot].to_string(),
-            None => {
-                let mut chars = name.chars();
-                chars.next_back();
-                chars.as_str().to_string()
-            }
-        };
-        let rdev = iface
-            .get("vlan-raw-device")
-            .filter(|v| v.truthy())
-            .map(Value::python_str)
-            .unwrap_or(from_name);
-        if let Some(cfg) = self.cfg(&name) {
-            if let Some(vid) = iface.get("vlan_id").filter(|v| v.truthy()) {
-                cfg.set("VLAN_ID", vid.clone());
-            }
-            cfg.text("ETHERDEVICE", &rdev);
-        }
-        self.render_addressing(iface);
-    }
-
     /// `_render_bridge_interfaces`.
     fn render_bridge(&mut self, iface: &Iface) {
         let name = iface.name();
@@ -979,43 +843,6 @@ impl Run<'_> {
         for port in ports {
             match self.cfg(&port) {
                 Some(port_cfg) => port_cfg.text("BRIDGE", &name),
-                None => self.warnings.push(format!(
-                    "sysconfig: bridge {name}: port {port} has no ifcfg; not added"
-                )),
-            }
-        }
-        self.render_addressing(iface);
-    }
-}
-
-impl Run<'_> {
-    /// `_render_bridge_interfaces`, SUSE flavour: `BRIDGE_STP` as `on`/`off`,
-    /// `BRIDGE_AGEINGTIME`, `BRIDGE_PRIORITY`, `BRIDGE_PORTS`, and
-    /// `BRIDGE=yes` on each port, as 22.4 writes them. A bridge's own MAC
-    /// goes in `LLADDR`, where 22.4 writes `LLADDRESS`, a key SUSE does not
-    /// read (a deliberate difference).
-    fn render_suse_bridge(&mut self, iface: &Iface) {
-        let name = iface.name();
-        let ports = iface.get("bridge_ports").map(items).unwrap_or_default();
-        if let Some(cfg) = self.cfg(&name) {
-            for (key, setting) in SUSE_BRIDGE_KEYS {
-                if let Some(v) = iface.0.get(key) {
-                    cfg.set(setting, v.clone());
-                }
-            }
-            if let Some(stp) = cfg.get("BRIDGE_STP").map(Value::truthy) {
-                cfg.text("BRIDGE_STP", if stp { "on" } else { "off" });
-            }
-            if let Some(mac) = iface.get("mac_address").filter(|v| v.truthy()) {
-                cfg.set("LLADDR", mac.clone());
-            }
-            if !ports.is_empty() {
-                cfg.text("BRIDGE_PORTS", &ports.join(" "));
-            }
-        }
-        for port in ports {
-            match self.cfg(&port) {
-                Some(port_cfg) => port_cfg.text("BRIDGE", "yes"),
                 None => self.warnings.push(format!(
                     "sysconfig: bridge {name}: port {port} has no ifcfg; not added"
                 )),
@@ -1245,116 +1072,6 @@ fn render_subnets(
             }
         }
     }
-}
-
-/// `_render_subnets`' first walk for one subnet, SUSE flavour: the method
-/// is all in `BOOTPROTO` (`dhcp4`, `dhcp6`, `dhcp` for both, `static`) and
-/// `DHCLIENT6_MODE`; an IPv6 MTU is not written (22.4's TODO), nor anything
-/// for `manual`.
-fn render_suse_method(cfg: &mut Ifcfg, subnet: &Subnet, kind: &str, warnings: &mut Vec<String>) {
-    // A second family's DHCP on an interface that has the first: both.
-    let dhcp6_with = |cfg: &mut Ifcfg| {
-        let both = cfg.is("BOOTPROTO", "dhcp4");
-        cfg.text("BOOTPROTO", if both { "dhcp" } else { "dhcp6" });
-    };
-    match kind {
-        "dhcp6" | "ipv6_dhcpv6-stateful" => {
-            dhcp6_with(cfg);
-            cfg.text("DHCLIENT6_MODE", "managed");
-        }
-        "ipv6_dhcpv6-stateless" | "ipv6_slaac" => {
-            dhcp6_with(cfg);
-            cfg.text("DHCLIENT6_MODE", "info");
-        }
-        "dhcp" | "dhcp4" => {
-            let before_dhcp6 = cfg.is("BOOTPROTO", "dhcp6");
-            let only_v4 = kind == "dhcp4" && !before_dhcp6;
-            cfg.text("BOOTPROTO", if only_v4 { "dhcp4" } else { "dhcp" });
-        }
-        "static" | "static6" => {
-            if let Some(mtu) = subnet.0.get("mtu") {
-                if let Some(current) = cfg.get("MTU").filter(|c| *c != mtu) {
-                    warnings.push(format!(
-                        "Network config: ignoring {} device-level mtu:{} because ipv4 subnet-level mtu:{} provided.",
-                        cfg.name,
-                        current.python_str(),
-                        mtu.python_str()
-                    ));
-                }
-                if !subnet.is_ipv6() {
-                    cfg.set("MTU", mtu.clone());
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
-/// cloudboot's `ifroute-<if>` for SUSE, where 22.4 writes no route at all
-/// ("route configuration on SUSE distro happens via ifroute-* files, see
-/// lp#1812117"): one line per route in wicked's syntax (ifroute(5):
-/// `DESTINATION GATEWAY NETMASK INTERFACE [OPTIONS]`, `-` for an empty
-/// field): first the default route of each family — a subnet's
-/// `gateway`, or a default route among its routes, which wins as in the
-/// RHEL layout — then the other routes in config order, `N/P GW - IF
-/// [metric M]`. Not for a subnet the default-gateway pass demoted, nor
-/// the default route of a DHCP or dynamic IPv6 subnet (the lease's or the
-/// router advertisement's).
-fn render_suse_routes(cfg: &mut Ifcfg, subnets: &[Subnet], warnings: &mut Vec<String>) {
-    let name = cfg.name.clone();
-    let line = |dest: &str, gateway: &str, metric: Option<&Value>| {
-        let metric = metric
-            .map(|m| format!(" metric {}", m.python_str()))
-            .unwrap_or_default();
-        format!("{dest} {gateway} - {name}{metric}")
-    };
-    // [IPv4, IPv6]: a subnet gateway's line, a default route's line.
-    let mut from_gateway: [Option<String>; 2] = [None, None];
-    let mut from_route: [Option<String>; 2] = [None, None];
-    let mut others = Vec::new();
-    for subnet in subnets {
-        let kind = subnet.kind();
-        let dynamic =
-            IPV6_DYNAMIC_TYPES.contains(&kind.as_str()) || kind == "dhcp" || kind == "dhcp4";
-        let may_default = !dynamic && !subnet.not_default();
-        if let Some(gateway) = subnet.get("gateway").map(Value::python_str) {
-            let family = usize::from(is_ipv6_address(&gateway));
-            if may_default && from_gateway[family].is_none() {
-                from_gateway[family] = Some(line("default", &gateway, None));
-            }
-        }
-        for route in subnet.routes() {
-            let network = route
-                .get("network")
-                .map(Value::python_str)
-                .unwrap_or_default();
-            let prefix = route.get("prefix").cloned().unwrap_or_default();
-            let Some(gateway) = route.get("gateway").map(Value::python_str) else {
-                warnings.push(format!(
-                    "sysconfig: {name}: route to {network}/{} has no gateway; skipped",
-                    prefix.python_str()
-                ));
-                continue;
-            };
-            let is_default =
-                matches!(prefix, Value::Int(0)) && (network == "::" || network == "0.0.0.0");
-            if is_default {
-                let family = usize::from(network == "::");
-                if may_default && from_route[family].is_none() {
-                    from_route[family] = Some(line("default", &gateway, route.get("metric")));
-                }
-            } else {
-                let dest = format!("{network}/{}", prefix.python_str());
-                others.push(line(&dest, &gateway, route.get("metric")));
-            }
-        }
-    }
-    for family in 0..2 {
-        if let Some(l) = from_route[family].take().or(from_gateway[family].take()) {
-            cfg.ifroute.push(l);
-        }
-    }
-    cfg.ifroute.extend(others);
 }
 
 /// `_render_subnet_routes`: a default route makes the interface the
