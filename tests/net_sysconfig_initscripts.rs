@@ -39,10 +39,11 @@ fn text(v: Option<&Value>) -> Option<String> {
     v.map(Value::python_str)
 }
 
-/// What the network config asks for, in the reader's terms. Global
-/// (`type: route`) routes are returned apart: cloud-init 22.4's sysconfig
-/// renderer does not write them (a defect kept for parity, see the
-/// renderer's doc comment).
+/// What the network config asks for, in the reader's terms. A global
+/// (`type: route`) route belongs to the first interface with a static
+/// address in its gateway's network (a default one only where no subnet
+/// gives that family's default); the routes no interface reaches are
+/// returned apart.
 fn asked(state: &NetworkState) -> (Applied, Vec<String>) {
     let mut want = Applied::default();
     for iface in &state.interfaces {
@@ -107,19 +108,67 @@ fn asked(state: &NetworkState) -> (Applied, Vec<String>) {
             }
         }
     }
-    let global = state
-        .routes
-        .iter()
-        .map(|r| {
-            format!(
-                "{}/{} via {}",
-                text(r.get("network")).unwrap_or_default(),
-                text(r.get("prefix")).unwrap_or_default(),
-                text(r.get("gateway")).unwrap_or_default()
-            )
-        })
-        .collect();
-    (want, global)
+    let mut unreached = Vec::new();
+    for r in &state.routes {
+        let network = text(r.get("network")).unwrap_or_default();
+        let prefix = text(r.get("prefix")).unwrap_or_default();
+        let Some(gw) = text(r.get("gateway")) else {
+            continue;
+        };
+        let family = if gw.contains(':') { 6 } else { 4 };
+        let default = prefix == "0" && (network == "0.0.0.0" || network == "::");
+        if default
+            && want
+                .routes
+                .iter()
+                .any(|r| r.family == family && r.dst == "default")
+        {
+            continue;
+        }
+        let owner = want
+            .addresses
+            .iter()
+            .find(|(_, cidr)| same_network(cidr, &gw));
+        match owner {
+            Some((dev, _)) => {
+                want.routes.insert(Route {
+                    family,
+                    dst: if default {
+                        "default".into()
+                    } else {
+                        format!("{network}/{prefix}")
+                    },
+                    via: Some(gw),
+                    metric: text(r.get("metric")),
+                    dev: dev.clone(),
+                });
+            }
+            None => unreached.push(format!("{network}/{prefix} via {gw}")),
+        }
+    }
+    (want, unreached)
+}
+
+/// Whether `gateway` is in the network of `cidr` (an address/prefix).
+fn same_network(cidr: &str, gateway: &str) -> bool {
+    let Some((addr, prefix)) = cidr.split_once('/') else {
+        return false;
+    };
+    let prefix: u32 = prefix.parse().unwrap_or(0);
+    match (
+        addr.parse::<std::net::IpAddr>(),
+        gateway.parse::<std::net::IpAddr>(),
+    ) {
+        (Ok(std::net::IpAddr::V4(a)), Ok(std::net::IpAddr::V4(g))) => {
+            let mask = u32::MAX.checked_shl(32 - prefix).unwrap_or(0);
+            u32::from(a) & mask == u32::from(g) & mask
+        }
+        (Ok(std::net::IpAddr::V6(a)), Ok(std::net::IpAddr::V6(g))) => {
+            let mask = u128::MAX.checked_shl(128 - prefix).unwrap_or(0);
+            u128::from(a) & mask == u128::from(g) & mask
+        }
+        _ => false,
+    }
 }
 
 fn diff<T: Ord + std::fmt::Debug + Clone>(
@@ -504,4 +553,57 @@ fn the_commands_initscripts_would_run_work_in_a_network_namespace() {
     eprintln!(
         "net_sysconfig_initscripts: {ran} renderings brought up with ip in a network namespace"
     );
+}
+
+/// Deliberate: global routes (22.4's sysconfig drops them) go to the route
+/// file of the interface that reaches the gateway; one no interface
+/// reaches is reported; a global default beside a subnet's gateway is not
+/// a second default route.
+#[test]
+fn global_routes_go_to_the_interface_that_reaches_them() {
+    let yaml = "version: 1\nconfig:\n\
+        - {type: physical, name: eth0, subnets: [{type: static, address: 10.1.0.10/24}]}\n\
+        - {type: physical, name: eth1, subnets: [{type: static, address: 10.2.0.10/24, gateway: 10.2.0.1}]}\n\
+        - {type: route, destination: 10.50.0.0/16, gateway: 10.1.0.254, metric: 7}\n\
+        - {type: route, destination: 0.0.0.0/0, gateway: 10.1.0.1}\n\
+        - {type: route, destination: 10.60.0.0/16, gateway: 192.0.2.1}\n";
+    let st = parse(yaml);
+    let header = "# Created by cloud-init on instance boot automatically, do not edit.\n#\n";
+    let dir = tempfile::tempdir().unwrap();
+    let fs = RealFs {
+        root: Root::new(dir.path()),
+    };
+    for flavor in [Flavor::Rhel, Flavor::Suse] {
+        let r = Sysconfig.render(&st, &RenderContext { fs: &fs, flavor });
+        let got: BTreeMap<String, String> = r
+            .files
+            .iter()
+            .map(|f| (f.path.display().to_string(), f.content.clone()))
+            .collect();
+        let joined = r.warnings.join("\n");
+        assert!(
+            joined.contains("10.60.0.0/16 via 192.0.2.1 not written"),
+            "{joined}"
+        );
+        assert!(
+            joined.contains("global default route via 10.1.0.1 not written"),
+            "{joined}"
+        );
+        if flavor == Flavor::Suse {
+            assert_eq!(
+                got["/etc/sysconfig/network/ifroute-eth0"],
+                format!("{header}10.50.0.0/16 10.1.0.254 - eth0 metric 7\n")
+            );
+            assert_eq!(
+                got["/etc/sysconfig/network/ifroute-eth1"],
+                format!("{header}default 10.2.0.1 - eth1\n")
+            );
+        } else {
+            assert_eq!(
+                got["/etc/sysconfig/network-scripts/route-eth0"],
+                format!("{header}10.50.0.0/16 via 10.1.0.254 metric 7 dev eth0\n")
+            );
+        }
+    }
+    assert!(check(&st).is_empty(), "{:?}", check(&st));
 }

@@ -23,7 +23,7 @@
 //! `route-<if>` (`ADDRESSn`/`GATEWAYn`/`NETMASKn`) and `route6-<if>` (`ip
 //! route` arguments). Both route files are written as soon as the interface
 //! has one non-default route. Global (`type: route`) routes are not rendered
-//! at all, as in cloud-init 22.4.
+//! at all in cloud-init 22.4 (cloudboot: see below).
 //!
 //! # Deliberate differences from cloud-init 22.4
 //!
@@ -65,9 +65,12 @@
 //!     writes it.
 //!
 //!   What stays as 22.4 has it: `ipv6_dhcpv6-stateful` as `BOOTPROTO=dhcp`
-//!   (dhclient also asks for an IPv4 lease), a second IPv4 default route
-//!   on one interface (the table holds one: the route's, as 22.4 writes
-//!   it), and global `type: route` routes (not written).
+//!   (dhclient also asks for an IPv4 lease), and a second IPv4 default
+//!   route on one interface (the table holds one: the route's, as 22.4
+//!   writes it).
+//! * **Global routes** (`type: route`), which 22.4 drops, go to the route
+//!   file of the interface that reaches their gateway (RHEL and SUSE; see
+//!   `sysconfig/global_routes.rs`).
 //! * **Input cloud-init fails on** is rendered as far as it makes sense, with
 //!   a warning in [`Rendered::warnings`], never an abort: an unknown subnet
 //!   type (cloud-init raises `ValueError`) skips that subnet; a route without
@@ -129,7 +132,7 @@
 //!   G - IF`, a default route among the subnet's routes winning over its
 //!   `gateway`, as in the RHEL layout; none for a subnet the
 //!   default-gateway pass demoted, nor for DHCP or dynamic IPv6), then the
-//!   other routes, `N/P G - IF [metric M]`. 22 corpus cases have one
+//!   other routes, `N/P G - IF [metric M]`. 23 corpus cases have one
 //!   (`cloudboot/opensuse-sysconfig/`, which generate.py's `suse_ifroutes`
 //!   derives from cloud-init's network_state).
 //! * A bridge's own MAC is written as `LLADDR`, the key wicked reads for
@@ -146,6 +149,7 @@ use std::path::{Path, PathBuf};
 use super::{BringUp, Flavor, RenderContext, Rendered, RenderedFile, Renderer};
 use suse::{render_suse_method, render_suse_routes};
 
+mod global_routes;
 mod initscripts;
 mod suse;
 use crate::distro::resolv_conf::ResolvConf;
@@ -670,6 +674,7 @@ impl Run<'_> {
             }
             self.render_addressing(&iface);
         }
+        self.place_global_routes();
 
         let mut files = Vec::new();
         for cfg in &mut self.ifaces {
