@@ -199,6 +199,8 @@ enum Target {
     NetworkManager,
     /// sysconfig with rhel's templates.
     Sysconfig,
+    /// sysconfig with SUSE's (`distros/opensuse.py`, `sles.py`).
+    SysconfigSuse,
     /// sysconfig for a distro with no sysconfig settings: 22.4 prints its
     /// two lines, then fails in the renderer.
     SysconfigWithoutSettings,
@@ -259,12 +261,7 @@ fn target(distro: &str, output: &str) -> Result<Target, NetConvertError> {
             // The distros whose class gives sysconfig settings
             // (`renderer_configs`): RHEL's family, Amazon with it.
             d if matches!(family_of(d), Some((Family::Redhat, _))) => Target::Sysconfig,
-            "opensuse" | "sles" => {
-                return Err(NetConvertError::Unsupported(format!(
-                    "distro {distro}: cloudboot's sysconfig renderer has no SUSE flavour \
-                     (/etc/sysconfig/network/ifcfg-*) yet"
-                )))
-            }
+            "opensuse" | "sles" => Target::SysconfigSuse,
             _ => Target::SysconfigWithoutSettings,
         },
         // network-manager: the parser lets no other kind through. Any
@@ -392,6 +389,7 @@ fn convert(root: &Path, m: &Matches) -> Result<(), NetConvertError> {
         Target::Networkd => ("networkd", Flavor::Default),
         Target::NetworkManager => ("network-manager", Flavor::Default),
         Target::Sysconfig => ("sysconfig", Flavor::Rhel),
+        Target::SysconfigSuse => ("sysconfig", Flavor::Suse),
         Target::SysconfigWithoutSettings => {
             return Err(NetConvertError::Unsupported(format!(
                 "distro {distro} has no sysconfig settings (file templates): nothing written \

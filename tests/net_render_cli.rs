@@ -23,6 +23,7 @@ const TARGETS: &[(&str, &str, &str)] = &[
     ("ubuntu-networkd", "ubuntu", "networkd"),
     ("ubuntu-netplan", "ubuntu", "netplan"),
     ("rhel-network-manager", "rhel8", "network-manager"),
+    ("opensuse-sysconfig", "opensuse", "sysconfig"),
 ];
 
 fn input_of(case: &Path) -> (std::path::PathBuf, &'static str) {

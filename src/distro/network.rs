@@ -2,7 +2,7 @@
 //! first available renderer of
 //! `system_info.network.renderers` (or cloud-init's priority) under the
 //! root, else the family's own; and the sysconfig flavour (RHEL/CentOS 6's
-//! initscripts, or 7 and later).
+//! initscripts, 7 and later, or SUSE's `/etc/sysconfig/network`).
 
 use std::path::Path;
 
@@ -18,6 +18,10 @@ pub enum Flavor {
     Rhel,
     /// RHEL/CentOS 6: initscripts without NetworkManager's keys.
     Rhel6,
+    /// openSUSE and SLES (cloud-init's `suse` variant, `distros/opensuse.py`
+    /// and `sles.py`): `/etc/sysconfig/network/ifcfg-*` as wicked reads
+    /// them (sysconfig's `flavor: suse`).
+    Suse,
     /// Anything else (the renderer's one output).
     Default,
 }
@@ -170,14 +174,17 @@ pub fn family_renderer(distro: &OsRelease) -> &'static str {
 }
 
 /// The sysconfig flavour for a distribution: initscripts-only RHEL/CentOS 6,
-/// or 7 and later.
+/// 7 and later, or SUSE (the `suse` variant: openSUSE Leap and Tumbleweed,
+/// SLES, SLE HPC, whose 22.4 distro classes give `flavor: suse`).
 pub fn flavor_for(distro: &OsRelease) -> Flavor {
     let major = distro.version_id.split('.').next().unwrap_or("");
     let rhel_family = matches!(
         distro.variant.as_str(),
         "rhel" | "centos" | "cloudlinux" | "virtuozzo" | "eurolinux"
     );
-    if rhel_family && major == "6" {
+    if distro.variant == "suse" {
+        Flavor::Suse
+    } else if rhel_family && major == "6" {
         Flavor::Rhel6
     } else if SYSCONFIG_DISTROS.contains(&distro.variant.as_str()) {
         Flavor::Rhel
@@ -332,6 +339,22 @@ mod tests {
         let distro = OsRelease::read(&fs);
         let (c, _) = select_renderer(&fs, &distro, &Value::empty_map()).unwrap();
         assert_eq!((c.name, c.flavor), ("sysconfig", Flavor::Rhel));
+
+        // openSUSE and SLES: the SUSE layout.
+        for (id, version) in [
+            ("opensuse-leap", "15.4"),
+            ("opensuse-tumbleweed", "20221201"),
+            ("sles", "15.4"),
+        ] {
+            let (_t, fs) = root_with(&[(
+                "/etc/os-release",
+                &format!("ID=\"{id}\"\nVERSION_ID=\"{version}\"\n"),
+                0o644,
+            )]);
+            let distro = OsRelease::read(&fs);
+            let (c, _) = select_renderer(&fs, &distro, &Value::empty_map()).unwrap();
+            assert_eq!((c.name, c.flavor), ("sysconfig", Flavor::Suse), "{id}");
+        }
     }
 
     /// 22.4's `network_manager.available`: NetworkManager.conf, nmcli, and

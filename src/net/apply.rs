@@ -530,6 +530,19 @@ pub fn render_config(
     };
     let rendered = renderer.render(&state, &ctx);
     plan.notes.extend(rendered.warnings);
+    // All or nothing: a path that cannot take its file (a directory there,
+    // or a file where a directory must be) refuses the whole config before
+    // any file is written, instead of failing halfway through (a RHEL
+    // layout on a root whose /etc/sysconfig/network is SUSE's directory).
+    let blocked = unwritable_paths(fs, rendered.files.iter().map(|f| f.path.as_path()));
+    if !blocked.is_empty() {
+        plan.errors.push(format!(
+            "network config from {source} not written (none of its {} files): {}",
+            rendered.files.len(),
+            blocked.join("; ")
+        ));
+        return None;
+    }
     for f in rendered.files {
         plan.effects
             .push(Effect::write(f.path, Data::public(f.content), f.mode));
@@ -547,6 +560,43 @@ pub fn render_config(
         renderer,
         choice,
     })
+}
+
+/// The paths among `paths` a file cannot be written to under the root, each
+/// with why: something other than a regular file is there (a directory, a
+/// device), or one of its parents is not a directory. A path the root
+/// cannot resolve (a link loop, a link out of the root) is left to the
+/// write, which names it.
+pub fn unwritable_paths<'a>(
+    fs: &dyn FsView,
+    paths: impl IntoIterator<Item = &'a Path>,
+) -> Vec<String> {
+    use crate::rootfs::Kind;
+    let mut out = Vec::new();
+    for path in paths {
+        let parent_problem = path.ancestors().skip(1).find_map(|dir| match fs.stat(dir) {
+            Some(st) if st.kind != Kind::Dir => Some(format!(
+                "{}: {} is not a directory",
+                path.display(),
+                dir.display()
+            )),
+            _ => None,
+        });
+        if let Some(problem) = parent_problem {
+            out.push(problem);
+            continue;
+        }
+        match fs.stat(path) {
+            Some(st) if st.kind == Kind::Dir => {
+                out.push(format!("{}: a directory is there", path.display()))
+            }
+            Some(st) if st.kind != Kind::File => {
+                out.push(format!("{}: not a regular file", path.display()))
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// `Init.apply_network_config` and `Distro.apply_network_config`, as
@@ -694,6 +744,28 @@ mod tests {
 
     fn yaml(text: &str) -> Value {
         crate::yaml::load(text.as_bytes(), "t").unwrap()
+    }
+
+    #[test]
+    fn unwritable_paths_are_found_before_writing() {
+        let (_t, fs) = crate::rootfs::testing::root_with_modes(&[
+            ("/etc/sysconfig/network/config", "", 0o644),
+            ("/etc/udev", "not a directory", 0o644),
+        ]);
+        let paths = [
+            "/etc/sysconfig/network-scripts/ifcfg-eth0",
+            "/etc/sysconfig/network",
+            "/etc/udev/rules.d/70-persistent-net.rules",
+            "/etc/sysconfig/network/ifcfg-eth0",
+        ];
+        let blocked = unwritable_paths(&fs, paths.iter().map(Path::new));
+        assert_eq!(
+            blocked,
+            [
+                "/etc/sysconfig/network: a directory is there",
+                "/etc/udev/rules.d/70-persistent-net.rules: /etc/udev is not a directory",
+            ]
+        );
     }
 
     #[test]

@@ -264,6 +264,15 @@ pub fn render(req: &Request) -> Result<Outcome, PreviewError> {
         warnings,
         ..Default::default()
     };
+    // All or nothing, as a boot does (`net::apply::unwritable_paths`).
+    let blocked =
+        crate::net::apply::unwritable_paths(&fs, rendered.files.iter().map(|f| f.path.as_path()));
+    if !blocked.is_empty() {
+        return Err(PreviewError::Write {
+            path: req.output.clone(),
+            error: format!("nothing written: {}", blocked.join("; ")),
+        });
+    }
     for f in &rendered.files {
         root.write_bytes(&f.path, f.content.as_bytes(), f.mode, None)
             .map_err(|e| PreviewError::Write {

@@ -649,6 +649,15 @@ impl Root {
             .name
             .clone()
             .ok_or_else(|| io::Error::from_raw_os_error(libc::EISDIR))?;
+        // A directory under the name: the rename would fail (EISDIR). Said
+        // now, as the write's own error, not at a stage's publish, when
+        // the writes after it went through (and a staged file there would
+        // have looked like the file to be).
+        if let Ok(st) = sys::fstatat(at.dir.as_fd(), &name, false) {
+            if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+                return Err(io::Error::from_raw_os_error(libc::EISDIR));
+            }
+        }
         // Written again before anyone saw the staged content: it is dropped
         // (its temporary name is the one this write takes). Removed, not
         // emptied for reuse: an append may be reading it as the old content.
@@ -1257,6 +1266,32 @@ mod tests {
                 tmp.path().join("x")
             );
         }
+    }
+
+    /// A write over a directory fails as itself, in a stage too (where the
+    /// rename waits for the publish): nothing is staged there, and the
+    /// writes after it publish.
+    #[test]
+    fn a_write_over_a_directory_fails_at_once_in_a_stage() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("etc/sysconfig/network")).unwrap();
+        let root = Root::new(tmp.path());
+        root.begin_stage();
+        let e = root
+            .write_bytes(Path::new("/etc/sysconfig/network"), b"x", 0o644, None)
+            .unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EISDIR), "{e}");
+        root.write_bytes(Path::new("/etc/hosts"), b"h\n", 0o644, None)
+            .unwrap();
+        root.settle().unwrap();
+        assert!(tmp.path().join("etc/sysconfig/network").is_dir());
+        assert_eq!(std::fs::read(tmp.path().join("etc/hosts")).unwrap(), b"h\n");
+        let left: Vec<_> = std::fs::read_dir(tmp.path().join("etc/sysconfig"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(left, ["network"]);
     }
 
     #[test]

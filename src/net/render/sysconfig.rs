@@ -23,7 +23,7 @@
 //! `route-<if>` (`ADDRESSn`/`GATEWAYn`/`NETMASKn`) and `route6-<if>` (`ip
 //! route` arguments). Both route files are written as soon as the interface
 //! has one non-default route. Global (`type: route`) routes are not rendered
-//! at all, as in cloud-init 22.4.
+//! at all in cloud-init 22.4 (cloudboot: see below).
 //!
 //! # Deliberate differences from cloud-init 22.4
 //!
@@ -39,6 +39,38 @@
 //!   - IPv6: no `IPV6_DEFAULTGW=`. `ifup-ipv6` turns it into a default route
 //!     whatever `DEFROUTE` says, and nothing else reads it (`route6-<if>`
 //!     lines carry their own `via`).
+//! * **What initscripts would not apply** (RHEL layout, EL6 and EL7;
+//!   checked by tests/net_sysconfig_initscripts.rs, whose reader follows
+//!   initscripts 9.03.61 and 9.49.53 `ifup-eth`, `ifup-aliases` and
+//!   `ifup-routes`):
+//!   - A route with a metric: `route-<if>` is written as `ip route`
+//!     arguments (`N/P via G [metric M] dev IF`), not as
+//!     `ADDRESSn=`/`NETMASKn=`/`GATEWAYn=`/`METRICn=`: initscripts read
+//!     that form with `handle_file`, which never reads `METRICn` (in 9.03
+//!     and 9.49 alike), so the route came up without its metric.
+//!     `handle_ip_file` reads the other form whole in both generations.
+//!   - An IPv4 gateway `ifup-eth` would not apply: it sets the default
+//!     route only from a `GATEWAY` in the *first* address's network, and
+//!     under `BOOTPROTO=dhcp` from none. Such a gateway (a second address's,
+//!     or a static subnet's on a DHCP interface) also becomes `default via
+//!     G [metric M] dev IF` in `route-<if>` (that file then in `ip route`
+//!     form), which `ifup-routes` adds once every address is up. Not where
+//!     the gateway is not the default route (`DEFROUTE=no`) or dhclient
+//!     sets it (`DHCLIENT_SET_DEFAULT_ROUTE=yes`).
+//!   - Static IPv4 addresses on a DHCP interface: `ifup-eth` applies no
+//!     `IPADDR*` under `BOOTPROTO=dhcp`, so each is also written as an
+//!     alias, `ifcfg-<if>:<n>` (`DEVICE`, `IPADDR`, `NETMASK`,
+//!     `NO_ALIASROUTING=yes`), which `ifup-aliases` adds after dhclient
+//!     whatever the parent's method. The ifcfg itself stays as 22.4
+//!     writes it.
+//!
+//!   What stays as 22.4 has it: `ipv6_dhcpv6-stateful` as `BOOTPROTO=dhcp`
+//!   (dhclient also asks for an IPv4 lease), and a second IPv4 default
+//!   route on one interface (the table holds one: the route's, as 22.4
+//!   writes it).
+//! * **Global routes** (`type: route`), which 22.4 drops, go to the route
+//!   file of the interface that reaches their gateway (RHEL and SUSE; see
+//!   `sysconfig/global_routes.rs`).
 //! * **Input cloud-init fails on** is rendered as far as it makes sense, with
 //!   a warning in [`Rendered::warnings`], never an abort: an unknown subnet
 //!   type (cloud-init raises `ValueError`) skips that subnet; a route without
@@ -68,11 +100,58 @@
 //!   own header lines and `NETWORKING*`/`IPV6_AUTOCONF` lines, after the
 //!   lines it writes.
 
+//!
+//! # `Flavor::Suse`: openSUSE and SLES (22.4's `flavor: suse`)
+//!
+//! Byte for byte with `net-convert -D opensuse|sles -O sysconfig` on the
+//! corpus and with `expected_sysconfig_opensuse` of cloud-init's
+//! test_net.py (tests/net_render_sysconfig_suse.rs). Files go in
+//! `/etc/sysconfig/network/ifcfg-<if>` without `DEVICE`/`TYPE` (but
+//! InfiniBand's `TYPE`), with `STARTMODE=auto` (`manual` for
+//! `control: manual`; `hotplug` and `BOOTPROTO=none` for bond ports),
+//! `BOOTPROTO` `static`/`dhcp4`/`dhcp6`/`dhcp` (both) and `DHCLIENT6_MODE`
+//! `managed`/`info`, `LLADDR`, `IPADDR6`, `IPADDR6_1`, ...,
+//! `BONDING_MODULE_OPTS` and `BONDING_SLAVE_<n>`, `VLAN_ID` and
+//! `ETHERDEVICE`, `BRIDGE_STP` (`on`/`off`), `BRIDGE_AGEINGTIME`,
+//! `BRIDGE_PRIORITY`, `BRIDGE_PORTS` and `BRIDGE=yes` on the ports; the udev
+//! rules in `85-persistent-net-cloud-init.rules`; resolv.conf and the
+//! NetworkManager drop-in as for RHEL; no control file (SUSE's is
+//! `/etc/sysconfig/network/config`, which 22.4 does not write: there
+//! `/etc/sysconfig/network` is a directory).
+//!
+//! As in 22.4, no DNS, metric (`METRIC`), IPv6 MTU or `accept-ra` is
+//! written for SUSE.
+//!
+//! Deliberate differences:
+//! * **Routes.** 22.4 writes no gateway and no route for SUSE at all
+//!   (lp#1812117; cloud-init to date, SUSE's own package patches it in), so
+//!   a static SUSE interface came up without its default route. cloudboot
+//!   writes `/etc/sysconfig/network/ifroute-<if>` in wicked's syntax
+//!   (ifroute(5): `DESTINATION GATEWAY NETMASK INTERFACE [OPTIONS]`, `-`
+//!   for an empty field): the default route of each family first (`default
+//!   G - IF`, a default route among the subnet's routes winning over its
+//!   `gateway`, as in the RHEL layout; none for a subnet the
+//!   default-gateway pass demoted, nor for DHCP or dynamic IPv6), then the
+//!   other routes, `N/P G - IF [metric M]`. 23 corpus cases have one
+//!   (`cloudboot/opensuse-sysconfig/`, which generate.py's `suse_ifroutes`
+//!   derives from cloud-init's network_state).
+//! * A bridge's own MAC is written as `LLADDR`, the key wicked reads for
+//!   every interface type; 22.4 writes `LLADDRESS`, which nothing reads
+//!   (test_net.py's `all` config, `br0`).
+//! * A VLAN's `ETHERDEVICE` is its link (`vlan-raw-device`); 22.4 cuts the
+//!   VLAN's name at its last dot, so `vlan100` on `eth0` got `vlan10`
+//!   (the same device for every `<link>.<id>` name).
+
 use crate::rootfs::FsView;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use super::{BringUp, Flavor, RenderContext, Rendered, RenderedFile, Renderer};
+use suse::{render_suse_method, render_suse_routes};
+
+mod global_routes;
+mod initscripts;
+mod suse;
 use crate::distro::resolv_conf::ResolvConf;
 use crate::net::state::{
     is_ipv6_address, prefix_to_ipv4_mask, Iface, NetworkState, Subnet, IPV6_DYNAMIC_TYPES,
@@ -82,6 +161,11 @@ use crate::value::Value;
 
 const SCRIPTS_DIR: &str = "/etc/sysconfig/network-scripts";
 const CONTROL_PATH: &str = "/etc/sysconfig/network";
+/// SUSE's ifcfg directory (`distros/opensuse.py` `renderer_configs`); its
+/// control file (`/etc/sysconfig/network/config`) is not written: 22.4
+/// writes the control file only where its path ends in `network`.
+const SUSE_DIR: &str = "/etc/sysconfig/network";
+const SUSE_NETRULES_PATH: &str = "/etc/udev/rules.d/85-persistent-net-cloud-init.rules";
 const RESOLV_CONF_PATH: &str = "/etc/resolv.conf";
 const NM_CONF_PATH: &str = "/etc/NetworkManager/conf.d/99-cloud-init.conf";
 const NETRULES_PATH: &str = "/etc/udev/rules.d/70-persistent-net.rules";
@@ -169,13 +253,22 @@ impl Renderer for Sysconfig {
         if let Some(content) = render_networkmanager_conf(state) {
             out.files.push(file(NM_CONF_PATH.into(), content));
         }
+        let netrules = if ctx.flavor == Flavor::Suse {
+            SUSE_NETRULES_PATH
+        } else {
+            NETRULES_PATH
+        };
         out.files
-            .push(file(NETRULES_PATH.into(), render_persistent_net(state)));
-        out.files
-            .push(file(CONTROL_PATH.into(), render_control(state, ctx)));
+            .push(file(netrules.into(), render_persistent_net(state)));
+        // SUSE's control file is /etc/sysconfig/network/config, which 22.4
+        // leaves alone (there /etc/sysconfig/network is the directory).
+        if ctx.flavor != Flavor::Suse {
+            out.files
+                .push(file(CONTROL_PATH.into(), render_control(state, ctx)));
+        }
         let written: std::collections::HashSet<PathBuf> =
             out.files.iter().map(|f| f.path.clone()).collect();
-        for stale in stale_files(ctx.fs, &written) {
+        for stale in stale_files(ctx.fs, &written, ctx.flavor) {
             out.warnings.push(format!(
                 "removed {}: written by cloud-init for a device this config does not have",
                 stale.display()
@@ -191,25 +284,52 @@ impl Renderer for Sysconfig {
 /// its parent's, and the network service would bring their addresses up
 /// beside the new ones (22.4 leaves them). Only files that start with
 /// cloud-init's header are removed; a file a person wrote is never touched.
-fn stale_files(fs: &dyn FsView, written: &std::collections::HashSet<PathBuf>) -> Vec<PathBuf> {
+fn stale_files(
+    fs: &dyn FsView,
+    written: &std::collections::HashSet<PathBuf>,
+    flavor: Flavor,
+) -> Vec<PathBuf> {
     let header = make_header('#');
-    let mut names = fs.list_dir(Path::new(SCRIPTS_DIR)).unwrap_or_default();
+    let dir = ifcfg_dir(flavor);
+    let prefixes = route_file_prefixes(flavor);
+    let mut names = fs.list_dir(Path::new(dir)).unwrap_or_default();
     names.sort();
     names
         .into_iter()
         .filter(|n| {
-            ["ifcfg-", "route-", "route6-"].iter().any(|p| {
-                n.strip_prefix(p)
-                    .is_some_and(|dev| !dev.is_empty() && dev != "lo")
-            })
+            std::iter::once("ifcfg-")
+                .chain(prefixes.iter().copied())
+                .any(|p| {
+                    n.strip_prefix(p)
+                        .is_some_and(|dev| !dev.is_empty() && dev != "lo")
+                })
         })
-        .map(|n| Path::new(SCRIPTS_DIR).join(n))
+        .map(|n| Path::new(dir).join(n))
         .filter(|p| !written.contains(p))
         .filter(|p| {
             fs.read_string(p)
                 .is_some_and(|text| text.starts_with(&header))
         })
         .collect()
+}
+
+/// The directory a flavour's ifcfg and route files go in.
+fn ifcfg_dir(flavor: Flavor) -> &'static str {
+    if flavor == Flavor::Suse {
+        SUSE_DIR
+    } else {
+        SCRIPTS_DIR
+    }
+}
+
+/// The names of the IPv4 and IPv6 route files (`route_templates`): SUSE
+/// keeps both families in one `ifroute-<if>`.
+fn route_file_prefixes(flavor: Flavor) -> [&'static str; 2] {
+    if flavor == Flavor::Suse {
+        ["ifroute-", "ifroute-"]
+    } else {
+        ["route-", "route6-"]
+    }
 }
 
 fn file(path: PathBuf, content: String) -> RenderedFile {
@@ -259,6 +379,10 @@ fn items(value: &Value) -> Vec<String> {
 /// what the default-gateway fix needs to remember.
 struct Ifcfg {
     name: String,
+    /// Where the file goes: `network-scripts` or SUSE's `network`.
+    dir: &'static str,
+    /// SUSE: the lines of `ifroute-<if>` (see [`render_suse_routes`]).
+    ifroute: Vec<String>,
     /// `ConfigMap._conf`: sorted on output, so a sorted map.
     conf: BTreeMap<String, Value>,
     routes: Routes,
@@ -269,16 +393,22 @@ struct Ifcfg {
 }
 
 impl Ifcfg {
-    fn new(name: &str) -> Ifcfg {
+    fn new(name: &str, flavor: Flavor) -> Ifcfg {
         let mut cfg = Ifcfg {
             name: name.to_string(),
+            dir: ifcfg_dir(flavor),
+            ifroute: Vec::new(),
             conf: BTreeMap::new(),
             routes: Routes::default(),
             kept_v4_gateway: false,
             demoted_v4_gateway: false,
         };
-        cfg.set("DEVICE", Value::str(name));
-        cfg.set("TYPE", Value::str("Ethernet"));
+        // SUSE's ifcfg is named by its file, and wicked detects the type
+        // ("if type detection fails it is considered a bug in SUSE").
+        if flavor != Flavor::Suse {
+            cfg.set("DEVICE", Value::str(name));
+            cfg.set("TYPE", Value::str("Ethernet"));
+        }
         cfg
     }
 
@@ -308,7 +438,11 @@ impl Ifcfg {
 
     /// `NetInterface.path`.
     fn path(&self) -> PathBuf {
-        PathBuf::from(format!("{SCRIPTS_DIR}/ifcfg-{}", self.name))
+        PathBuf::from(format!("{}/ifcfg-{}", self.dir, self.name))
+    }
+
+    fn drop_key(&mut self, key: &str) {
+        self.conf.remove(key);
     }
 
     /// `ConfigMap.to_string` with `NetInterface.skip_key_value`: initscripts
@@ -390,9 +524,27 @@ impl StaticRoute {
     fn is_ipv6(&self) -> bool {
         self.network.contains(':')
     }
+
+    /// A default route cloudboot adds to the route file for a gateway
+    /// `ifup-eth` would not apply (see the module comment).
+    fn is_default(&self) -> bool {
+        self.prefix == "0" && (self.network == "0.0.0.0" || self.network == "::")
+    }
 }
 
 impl Routes {
+    /// Whether `route-<if>` is written as `ip route` arguments rather than
+    /// cloud-init's `ADDRESSn=`/`NETMASKn=`/`GATEWAYn=` form: initscripts
+    /// (9.03 and 9.49 alike) read that form with `handle_file`, which never
+    /// reads `METRICn`, so a route with a metric, and the default route
+    /// cloudboot adds, take the form both generations read whole
+    /// (`handle_ip_file`).
+    fn ipv4_as_ip_args(&self) -> bool {
+        self.entries
+            .iter()
+            .any(|r| !r.is_ipv6() && (r.metric.is_some() || r.is_default()))
+    }
+
     /// `Route.to_string`. cloud-init walks its keys sorted as strings
     /// (`ADDRESS10` before `ADDRESS2`), so routes come out in that order; the
     /// IPv4 ones are numbered again from 0.
@@ -402,10 +554,26 @@ impl Routes {
             out.push('\n');
         }
         let mut sorted: Vec<&StaticRoute> = self.entries.iter().collect();
-        sorted.sort_by_key(|r| r.idx.to_string());
+        // The default route cloudboot adds (subnet default routes go to
+        // the ifcfg, never here) comes first.
+        sorted.sort_by_key(|r| (!r.is_default(), r.idx.to_string()));
+        let ip_args = self.ipv4_as_ip_args();
         let mut n = 0;
         for r in sorted {
             match (ipv6, r.is_ipv6()) {
+                (false, false) if ip_args => {
+                    let dst = if r.is_default() {
+                        "default".to_string()
+                    } else {
+                        format!("{}/{}", r.network, r.prefix)
+                    };
+                    let metric = r
+                        .metric
+                        .as_ref()
+                        .map(|m| format!(" metric {m}"))
+                        .unwrap_or_default();
+                    out.push_str(&format!("{dst} via {}{metric} dev {name}\n", r.gateway));
+                }
                 (false, false) => {
                     let netmask = r
                         .netmask
@@ -483,7 +651,7 @@ impl Run<'_> {
             if self.by_name.contains_key(&name) {
                 continue;
             }
-            let mut cfg = Ifcfg::new(&name);
+            let mut cfg = Ifcfg::new(&name, self.flavor);
             render_iface_shared(iface, &mut cfg, self.flavor, &mut self.warnings);
             self.by_name.insert(name, self.ifaces.len());
             self.ifaces.push(cfg);
@@ -506,15 +674,31 @@ impl Run<'_> {
             }
             self.render_addressing(&iface);
         }
+        self.place_global_routes();
 
         let mut files = Vec::new();
         for cfg in &mut self.ifaces {
             cfg.settle_default_route();
+            if self.flavor != Flavor::Suse {
+                cfg.route_unapplied_gateway();
+            }
             files.push((cfg.path(), cfg.to_text()));
+            if self.flavor != Flavor::Suse {
+                files.extend(cfg.dhcp_aliases());
+            } else if !cfg.ifroute.is_empty() {
+                let path = PathBuf::from(format!("{}/ifroute-{}", cfg.dir, cfg.name));
+                let text = format!("{}\n{}\n", make_header('#'), cfg.ifroute.join("\n"));
+                files.push((path, text));
+            }
             if !cfg.routes.entries.is_empty() {
-                for (prefix, ipv6) in [("route", false), ("route6", true)] {
-                    let path = PathBuf::from(format!("{SCRIPTS_DIR}/{prefix}-{}", cfg.name));
-                    files.push((path, cfg.routes.to_text(&cfg.name, ipv6)));
+                let [v4, v6] = route_file_prefixes(self.flavor);
+                for (prefix, ipv6) in [(v4, false), (v6, true)] {
+                    let path = PathBuf::from(format!("{}/{prefix}{}", cfg.dir, cfg.name));
+                    // `if cpath not in contents`: one file for both
+                    // families is written once, with the IPv4 routes.
+                    if !files.iter().any(|(p, _)| *p == path) {
+                        files.push((path, cfg.routes.to_text(&cfg.name, ipv6)));
+                    }
                 }
             }
         }
@@ -542,23 +726,32 @@ impl Run<'_> {
         };
         let cfg = &mut self.ifaces[pos];
         render_subnets(cfg, &subnets, has_default_route, flavor, &mut self.warnings);
-        render_subnet_routes(cfg, &subnets, &mut self.warnings);
+        render_subnet_routes(cfg, &subnets, flavor, &mut self.warnings);
     }
 
     /// `_render_bond_interfaces`.
     fn render_bond(&mut self, iface: &Iface) {
         let name = iface.name();
         let opts = bonding_opts(iface);
+        let suse = self.flavor == Flavor::Suse;
         if let Some(cfg) = self.cfg(&name) {
             if !opts.is_empty() {
                 // initscripts set the bonding driver up from BONDING_OPTS
-                // (not from module options), EL6 and EL7 alike.
-                cfg.text("BONDING_OPTS", &opts.join(" "));
+                // (not from module options), EL6 and EL7 alike; SUSE's
+                // sysconfig support reads BONDING_MODULE_OPTS.
+                let key = if suse {
+                    "BONDING_MODULE_OPTS"
+                } else {
+                    "BONDING_OPTS"
+                };
+                cfg.text(key, &opts.join(" "));
             }
             cfg.flag("BONDING_MASTER", true);
-            cfg.text("TYPE", "Bond");
+            if !suse {
+                cfg.text("TYPE", "Bond");
+            }
             if let Some(mac) = iface.get("mac_address").filter(|v| v.truthy()) {
-                cfg.set("MACADDR", mac.clone());
+                cfg.set(if suse { "LLADDR" } else { "MACADDR" }, mac.clone());
             }
         }
         self.render_addressing(iface);
@@ -577,9 +770,19 @@ impl Run<'_> {
         slaves.sort();
         for (index, slave) in slaves.iter().enumerate() {
             if let Some(cfg) = self.cfg(&name) {
-                cfg.text(&format!("BONDING_SLAVE{index}"), slave);
+                let key = if suse {
+                    format!("BONDING_SLAVE_{index}")
+                } else {
+                    format!("BONDING_SLAVE{index}")
+                };
+                cfg.text(&key, slave);
             }
             match self.cfg(slave) {
+                // A SUSE port has no address and comes up with its bond.
+                Some(slave_cfg) if suse => {
+                    slave_cfg.text("BOOTPROTO", "none");
+                    slave_cfg.text("STARTMODE", "hotplug");
+                }
                 Some(slave_cfg) => {
                     slave_cfg.text("MASTER", &name);
                     slave_cfg.flag("SLAVE", true);
@@ -599,6 +802,10 @@ impl Run<'_> {
             .get("vlan-raw-device")
             .map(Value::python_str)
             .unwrap_or_else(|| "None".into());
+        if self.flavor == Flavor::Suse {
+            self.render_suse_vlan(iface);
+            return;
+        }
         if let Some(cfg) = self.cfg(&name) {
             cfg.flag("VLAN", true);
             cfg.text("TYPE", "Vlan");
@@ -621,6 +828,10 @@ impl Run<'_> {
     /// `_render_bridge_interfaces`.
     fn render_bridge(&mut self, iface: &Iface) {
         let name = iface.name();
+        if self.flavor == Flavor::Suse {
+            self.render_suse_bridge(iface);
+            return;
+        }
         if let Some(cfg) = self.cfg(&name) {
             cfg.text("TYPE", "Bridge");
             for (key, setting) in BRIDGE_KEYS {
@@ -649,23 +860,30 @@ impl Run<'_> {
 /// `_render_iface_shared`: the flavour's defaults and the interface-level
 /// keys.
 fn render_iface_shared(iface: &Iface, cfg: &mut Ifcfg, flavor: Flavor, warnings: &mut Vec<String>) {
-    cfg.flag("ONBOOT", true);
-    cfg.flag("USERCTL", false);
-    cfg.flag("NM_CONTROLLED", false);
-    cfg.text("BOOTPROTO", "none");
+    let suse = flavor == Flavor::Suse;
+    if suse {
+        cfg.text("BOOTPROTO", "static");
+        cfg.text("STARTMODE", "auto");
+    } else {
+        cfg.flag("ONBOOT", true);
+        cfg.flag("USERCTL", false);
+        cfg.flag("NM_CONTROLLED", false);
+        cfg.text("BOOTPROTO", "none");
+    }
 
     let kind = iface.kind();
     if let Some(mac) = iface.get("mac_address") {
         // A MAC names the device only for real NICs; bonds and bridges get
         // MACADDR (a MAC to set) in their own pass.
         if kind == "physical" || kind == "infiniband" {
-            cfg.set("HWADDR", mac.clone());
+            cfg.set(if suse { "LLADDR" } else { "HWADDR" }, mac.clone());
         }
     }
     if let Some(mtu) = iface.get("mtu") {
         cfg.set("MTU", mtu.clone());
     }
-    if let Some(accept_ra) = iface.get("accept-ra") {
+    // SUSE's key map has no entry for accept-ra: 22.4 drops it silently.
+    if let Some(accept_ra) = iface.get("accept-ra").filter(|_| !suse) {
         if flavor == Flavor::Rhel6 {
             warnings.push(format!(
                 "sysconfig: {}: accept-ra {} not written: EL6 initscripts have no IPV6_FORCE_ACCEPT_RA (accept_ra follows IPV6_AUTOCONF)",
@@ -690,11 +908,32 @@ fn render_subnets(
     flavor: Flavor,
     warnings: &mut Vec<String>,
 ) {
-    cfg.text("BOOTPROTO", "none");
+    let suse = flavor == Flavor::Suse;
+    if suse {
+        cfg.text("BOOTPROTO", "static");
+        // 22.4's SUSE branch: a bridge port rendered again (one that is
+        // itself a bond, VLAN or InfiniBand NIC) becomes DHCP.
+        if cfg.has("BRIDGE") {
+            cfg.text("BOOTPROTO", "dhcp");
+            cfg.drop_key("BRIDGE");
+        }
+    } else {
+        cfg.text("BOOTPROTO", "none");
+    }
 
     for subnet in subnets {
         let kind = subnet.kind();
         let mut mtu_key = "MTU";
+        if suse {
+            render_suse_method(cfg, subnet, &kind, warnings);
+            if subnet
+                .get("control")
+                .is_some_and(|c| c.python_str() == "manual")
+            {
+                cfg.text("STARTMODE", "manual");
+            }
+            continue;
+        }
         match kind.as_str() {
             "ipv6_dhcpv6-stateful" => {
                 cfg.text("BOOTPROTO", "dhcp");
@@ -762,10 +1001,13 @@ fn render_subnets(
     let mut ipv6_index = 0usize;
     for subnet in subnets {
         let kind = subnet.kind();
-        if let Some(metric) = subnet.0.get("metric") {
+        // SUSE: no METRIC, and DHCLIENT_SET_DEFAULT_ROUTE is a global
+        // setting there (/etc/sysconfig/network/dhcp).
+        if let Some(metric) = subnet.0.get("metric").filter(|_| !suse) {
             cfg.set("METRIC", metric.clone());
         }
         match kind.as_str() {
+            "dhcp" | "dhcp4" if suse => continue,
             "dhcp" | "dhcp4" => {
                 if has_default_route && !cfg.is("BOOTPROTO", "none") {
                     cfg.flag("DHCLIENT_SET_DEFAULT_ROUTE", false);
@@ -780,6 +1022,9 @@ fn render_subnets(
         if subnet.is_ipv6() {
             let cidr = format!("{address}/{}", prefix.python_str());
             match ipv6_index {
+                // SUSE numbers each address (IPADDR6, IPADDR6_1, ...).
+                0 if suse => cfg.text("IPADDR6", &cidr),
+                n if suse => cfg.text(&format!("IPADDR6_{n}"), &cidr),
                 0 => cfg.text("IPV6ADDR", &cidr),
                 1 => cfg.text("IPV6ADDR_SECONDARIES", &cidr),
                 _ => {
@@ -806,6 +1051,10 @@ fn render_subnets(
             ipv4_index += 1;
         }
 
+        // SUSE's ifcfg has no gateway or DNS keys: 22.4 writes neither.
+        if suse {
+            continue;
+        }
         if let Some(gateway) = subnet.0.get("gateway") {
             let ipv6 = is_ipv6_address(&gateway.python_str());
             cfg.set_gateway(gateway, ipv6, subnet.not_default());
@@ -832,7 +1081,17 @@ fn render_subnets(
 
 /// `_render_subnet_routes`: a default route makes the interface the
 /// default one (its gateway into the ifcfg); others go to the route files.
-fn render_subnet_routes(cfg: &mut Ifcfg, subnets: &[Subnet], warnings: &mut Vec<String>) {
+/// SUSE: [`render_suse_routes`].
+fn render_subnet_routes(
+    cfg: &mut Ifcfg,
+    subnets: &[Subnet],
+    flavor: Flavor,
+    warnings: &mut Vec<String>,
+) {
+    if flavor == Flavor::Suse {
+        render_suse_routes(cfg, subnets, warnings);
+        return;
+    }
     for subnet in subnets {
         let kind = subnet.kind();
         for route in subnet.routes() {
