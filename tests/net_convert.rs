@@ -28,8 +28,6 @@ use serde_json::Value as J;
 
 const BIN: &str = env!("CARGO_BIN_EXE_cloudboot");
 
-/// (what the run has, the words cloudboot's error must contain).
-
 fn fixture() -> J {
     serde_json::from_str(include_str!("fixtures/net-convert/expected.json")).unwrap()
 }
@@ -226,11 +224,7 @@ fn every_run_writes_what_cloud_init_22_4_writes() {
         .any(|m| m.as_str().unwrap().starts_with("ens"))));
     let _ = std::io::Write::write_all(
         &mut std::io::stderr(),
-        format!(
-            "net_convert: {same} of {} runs as 22.4\n",
-            runs.len()
-        )
-        .as_bytes(),
+        format!("net_convert: {same} of {} runs as 22.4\n", runs.len()).as_bytes(),
     );
     assert!(same >= 100, "{same} runs compared");
 }

@@ -1,7 +1,7 @@
 //! `cloudboot net render`, the binary, on the whole parity corpus: every
 //! case's input (network_data.json, v1, v2, ENI, as the user has it) with
-//! its `--mac` pairs, for six of the targets cloud-init's `net-convert` was
-//! run for (not yet SUSE's sysconfig). Every file cloud-init wrote is
+//! its `--mac` pairs, for every target cloud-init's `net-convert` was run
+//! for (seven). Every file cloud-init wrote is
 //! written the same, byte for byte, with its mode, except where cloudboot
 //! deliberately differs: the ENI routes (compared
 //! with the corpus's `cloudboot/debian-eni/` instead), and several default
@@ -96,7 +96,7 @@ fn the_binary_writes_what_cloud_init_writes_for_every_case() {
     }
     // 38 cases x 6 targets, less the deliberate differences checked
     // elsewhere (6 for two gateways, 10 networkd cases with virtual devices).
-    assert_eq!(compared, 212, "case/target pairs compared");
+    assert_eq!(compared, 249, "case/target pairs compared");
 }
 
 #[test]
