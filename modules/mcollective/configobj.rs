@@ -122,12 +122,13 @@ impl Section {
     }
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ConfigObj {
     pub root: Section,
     initial_comment: Vec<String>,
     final_comment: Vec<String>,
-    /// `None` for a ConfigObj made empty (written with four spaces).
+    /// The first indentation of a key or section line; `None` before
+    /// parsing (ConfigObj() parses no lines: `''`).
     indent_type: Option<String>,
     newlines: Option<&'static str>,
     bom: bool,
@@ -350,11 +351,28 @@ fn keyword(line: &str) -> Option<(String, String, String)> {
     Some((indent, key, value))
 }
 
+impl Default for ConfigObj {
+    /// `ConfigObj()`: an empty file parsed (no indentation).
+    fn default() -> ConfigObj {
+        ConfigObj {
+            root: Section::default(),
+            initial_comment: Vec::new(),
+            final_comment: Vec::new(),
+            indent_type: Some(String::new()),
+            newlines: None,
+            bom: false,
+        }
+    }
+}
+
 impl ConfigObj {
     /// Reads a file as `ConfigObj(io.BytesIO(content))` does; the error is
     /// ConfigObj's first (`... at line N.`).
     pub fn parse(bytes: &[u8]) -> Result<ConfigObj, String> {
-        let mut c = ConfigObj::default();
+        let mut c = ConfigObj {
+            indent_type: None,
+            ..ConfigObj::default()
+        };
         let bytes = match bytes.strip_prefix(b"\xef\xbb\xbf") {
             Some(b) => {
                 c.bom = true;
@@ -408,14 +426,15 @@ impl ConfigObj {
     }
 
     fn parse_lines(&mut self, infile: &[&str]) -> Result<(), String> {
-        let mut errors: Vec<String> = Vec::new();
+        let mut errors: Vec<(String, usize)> = Vec::new();
         let mut comment_list: Vec<String> = Vec::new();
         let mut done_start = false;
         let mut path: Vec<String> = Vec::new();
         let mut reset_comment = false;
         let mut i = 0;
-        let err = |errors: &mut Vec<String>, text: String, i: usize| {
-            errors.push(format!("{text} at line {}.", i + 1));
+        // ConfigObj's errors, each with its line (1-based).
+        let err = |errors: &mut Vec<(String, usize)>, text: String, i: usize| {
+            errors.push((text, i + 1));
         };
         while i < infile.len() {
             if reset_comment {
@@ -522,14 +541,11 @@ impl ConfigObj {
         } else if !reset_comment {
             self.final_comment = comment_list;
         }
-        match errors.len() {
-            0 => Ok(()),
-            1 => Err(errors.remove(0)),
-            _ => Err(format!(
-                "Parsing failed with several errors.\nFirst error {}",
-                errors[0]
-                    .rsplit_once(" at ")
-                    .map_or(errors[0].as_str(), |(_, l)| l)
+        match errors.as_slice() {
+            [] => Ok(()),
+            [(text, line)] => Err(format!("{text} at line {line}.")),
+            [(_, line), ..] => Err(format!(
+                "Parsing failed with several errors.\nFirst error at line {line}."
             )),
         }
     }
@@ -656,9 +672,10 @@ fn quote(value: &str, multiline: bool) -> Result<String, String> {
     } else if value.contains("\"\"\"") && value.contains("'''") {
         return Err(cannot());
     } else if !value.contains("\"\"\"") {
-        ("\"\"\"", "\"\"\"")
-    } else {
+        // ConfigObj's `tdquot` is ''', its `tsquot` """.
         ("'''", "'''")
+    } else {
+        ("\"\"\"", "\"\"\"")
     };
     let (open, close) = if open.is_empty() && value.contains('#') {
         let q = single()?;
@@ -718,15 +735,18 @@ mod tests {
 
     #[test]
     fn values_read_and_written_as_configobj_does() {
-        assert_eq!(round("a = 1\n"), "a = 1\n");
-        assert_eq!(round("a = x, y ,z # c\n"), "a = x, y, z # c\n");
+        // Each checked against ConfigObj 5.0.8 (Debian 12's python3-configobj).
+        assert_eq!(round("a = x, y ,z # c\n"), "a = x, y, z# c\n");
         assert_eq!(round("a = x,\n"), "a = x,\n");
         assert_eq!(round("a = ,\n"), "a = ,\n");
         assert_eq!(round("a = \"q v\"\n"), "a = q v\n");
         assert_eq!(round("a =\n"), "a = \"\"\n");
-        assert_eq!(round("a = '''x\ny'''\n"), "a = \"\"\"x\ny\"\"\"\n");
-        assert_eq!(round("a = b # c d\n"), "a = b # c d\n");
-        assert_eq!(round("# top\n\n a = 1\n[s]\n  [[t]]\n  b = 2\n# end\n"), "# top\n\n a = 1\n[s]\n  [[t]]\n  b = 2\n# end\n");
+        assert_eq!(round("a = '''x\ny'''\n"), "a = '''x\ny'''\n");
+        assert_eq!(round("a = b # c d\n"), "a = b# c d\n");
+        assert_eq!(
+            round("# top\n\n a = 1\n[s]\n  [[t]]\n  b = 2\n# end\n"),
+            "# top\n\na = 1\n[s]\n [[t]]\n  b = 2\n# end\n"
+        );
         assert_eq!(round("a = 1\r\nb = 2\r\n"), "a = 1\r\nb = 2\r\n");
     }
 
@@ -736,7 +756,7 @@ mod tests {
         assert_eq!(quote("has # hash", true).unwrap(), "\"has # hash\"");
         assert_eq!(quote("say \"hi\"", true).unwrap(), "'say \"hi\"'");
         assert_eq!(quote(" lead", true).unwrap(), "\" lead\"");
-        assert_eq!(quote("it's \"x\"", true).unwrap(), "\"\"\"it's \"x\"\"\"\"");
+        assert_eq!(quote("it's \"x\"", true).unwrap(), "'''it's \"x\"'''");
         assert!(quote("it's \"x\"", false).is_err());
     }
 
