@@ -213,6 +213,21 @@ impl Module for SaltMinion {
                 0o600,
             ));
         }
+        // The package may make config_dir itself (after this plan is made):
+        // 22.4's `ensure_dir` then leaves it as it is. A write under it
+        // makes it (0755) where it is missing and never changes its mode,
+        // so config_dir is only made on its own when nothing goes in it.
+        let under = |dir: &std::path::Path, e: &Effect| {
+            e.path().is_some_and(|p| p != dir && p.starts_with(dir))
+        };
+        let effects: Vec<Effect> = effects
+            .iter()
+            .filter(|e| match e {
+                Effect::Mkdir { path, mode: 0o755 } => !effects.iter().any(|o| under(path, o)),
+                _ => true,
+            })
+            .cloned()
+            .collect();
         out.effects.extend(effects);
 
         // 'service' starts it when it is not running; a running one is
@@ -275,10 +290,8 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(
-            dirs,
-            vec![("/etc/salt".into(), 0o755), ("/etc/salt/pki".into(), 0o700)]
-        );
+        // /etc/salt is made by the writes under it (0755, never chmod).
+        assert_eq!(dirs, vec![("/etc/salt/pki".into(), 0o700)]);
         let pem = p
             .effects()
             .iter()
@@ -337,9 +350,128 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_salt_minion_makes_config_dir_alone() {
+        let p = Kit::debian12().cfg("salt_minion: {}\n").plan(&SaltMinion);
+        assert!(p
+            .effects()
+            .iter()
+            .any(|e| matches!(e, Effect::Mkdir { path, mode: 0o755 } if path == std::path::Path::new("/etc/salt"))));
+    }
+
+    #[test]
     fn not_a_mapping_fails_before_anything() {
         let p = Kit::debian12().cfg("salt_minion: yes\n").plan(&SaltMinion);
         assert!(p.effects().is_empty());
         assert!(p.errors()[0].contains("salt_minion"), "{:?}", p.errors());
+    }
+}
+
+/// 22.4's own `handle()` on each case of tests/fixtures/salt_minion (made
+/// by its make.py, `config_dir` in a temporary directory: `@DIR@`).
+#[cfg(test)]
+mod against_22_4 {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    use super::*;
+
+    const DIR: &str = "/t";
+
+    #[test]
+    fn every_case_does_what_handle_did() {
+        let cases: serde_json::Value =
+            serde_json::from_str(include_str!("../tests/fixtures/salt_minion/expected.json"))
+                .unwrap();
+        let mut problems = Vec::new();
+        for case in cases.as_array().unwrap() {
+            let name = case["name"].as_str().unwrap();
+            let mut kit = Kit::debian12().cfg(&case["cfg"].as_str().unwrap().replace("@DIR@", DIR));
+            let mut existing = vec![DIR.to_string()];
+            for d in case["dirs"].as_array().unwrap() {
+                let d = format!("{DIR}/{}", d.as_str().unwrap());
+                kit = kit.dir(&d);
+                let mut p = Path::new(&d);
+                while let Some(parent) = p.parent() {
+                    existing.push(p.display().to_string());
+                    p = parent;
+                }
+            }
+            let p = kit.plan(&SaltMinion);
+            assert!(case.get("error").is_none(), "{name}: 22.4 failed");
+            if !p.errors().is_empty() {
+                problems.push(format!("{name}: {:?}", p.errors()));
+                continue;
+            }
+            let cmds = p.commands();
+            let installed = cmds
+                .iter()
+                .find(|c| c.iter().any(|w| w == "install"))
+                .and_then(|c| c.last().cloned());
+            if installed.as_deref() != case["installed"][0].as_str() {
+                problems.push(format!("{name}: installed {installed:?}"));
+            }
+            let theirs: Vec<String> = case["commands"][0]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|w| w.as_str().unwrap().to_string())
+                .collect();
+            if cmds.last() != Some(&theirs) {
+                problems.push(format!("{name}: last command {:?}, 22.4's {theirs:?}", cmds.last()));
+            }
+            let mut files = BTreeMap::new();
+            let mut made = BTreeMap::new();
+            for e in p.effects() {
+                if let Effect::Mkdir { path, mode } = e {
+                    made.insert(path.display().to_string().replacen(DIR, "@DIR@", 1), *mode);
+                }
+            }
+            // (The apt sources' semaphore is the distro layer's.)
+            for w in p.written().into_iter().filter(|w| w.path.starts_with(DIR)) {
+                let mut dir = w.path.parent();
+                while let Some(d) = dir.filter(|d| d.starts_with(DIR)) {
+                    let s = d.display().to_string();
+                    if !existing.contains(&s) {
+                        made.entry(s.replacen(DIR, "@DIR@", 1)).or_insert(0o755);
+                    }
+                    dir = d.parent();
+                }
+                let mode = if w.path.ends_with("minion.pem") {
+                    // Deliberate: 0600 where 22.4 leaves it 0644.
+                    assert_eq!(w.mode, 0o600, "{name}");
+                    0o644
+                } else {
+                    w.mode
+                };
+                files.insert(
+                    w.path.display().to_string().replacen(DIR, "@DIR@", 1),
+                    (w.content.clone(), mode),
+                );
+            }
+            let want_files: BTreeMap<String, (String, u32)> = case["files"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        (v[0].as_str().unwrap().to_string(), v[1].as_u64().unwrap() as u32),
+                    )
+                })
+                .collect();
+            if files != want_files {
+                problems.push(format!("{name}: files {files:#?}\n22.4's {want_files:#?}"));
+            }
+            let want_made: BTreeMap<String, u32> = case["made"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_u64().unwrap() as u32))
+                .collect();
+            if made != want_made {
+                problems.push(format!("{name}: directories {made:?}, 22.4's {want_made:?}"));
+            }
+        }
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
     }
 }
