@@ -187,7 +187,15 @@ impl Module for SaltMinion {
                 return out;
             };
             let pki_dir = match s_cfg.get("pki_dir") {
-                Some(d) => d.python_str_any(),
+                Some(Value::Str(d)) => d.clone(),
+                // `os.path.join` of anything else fails 22.4's module.
+                Some(other) => {
+                    out.error(format!(
+                        "salt_minion.pki_dir: expected a string, got {} (nothing written)",
+                        other.type_name()
+                    ));
+                    return out;
+                }
                 None => {
                     let minion = join(&c.conf_dir, "pki/minion");
                     // Before this module's own directories: they never
@@ -363,6 +371,14 @@ mod tests {
         let p = Kit::debian12().cfg("salt_minion: yes\n").plan(&SaltMinion);
         assert!(p.effects().is_empty());
         assert!(p.errors()[0].contains("salt_minion"), "{:?}", p.errors());
+        // Keys that cannot be written: no file lands.
+        for bad in ["public_key: a\n  private_key: 1", "public_key: a\n  private_key: b\n  pki_dir: 5"] {
+            let p = Kit::debian12()
+                .cfg(&format!("salt_minion:\n  conf: {{a: 1}}\n  {bad}\n"))
+                .plan(&SaltMinion);
+            assert_eq!(p.errors().len(), 1, "{:?}", p.errors());
+            assert!(p.written().iter().all(|w| !w.path.starts_with("/etc/salt")));
+        }
     }
 }
 
