@@ -136,10 +136,10 @@ mod tests {
 
     #[test]
     fn modules_cloud_init_has_and_cloudboot_lacks_are_named() {
-        let e = not_implemented("cc_salt-minion").unwrap();
+        let e = not_implemented("cc_ubuntu-autoinstall").unwrap();
         assert_eq!(
             e,
-            "Did not run cc_salt-minion: cloud-init 22.4's module cc_salt_minion is not \
+            "Did not run cc_ubuntu-autoinstall: cloud-init 22.4's module cc_ubuntu_autoinstall is not \
              implemented by cloudboot yet"
         );
         assert_eq!(not_implemented("runcmd"), None);

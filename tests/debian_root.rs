@@ -206,6 +206,12 @@ const DELIBERATE: &[(&str, &str, &str)] = &[
          boot ran in its own UTS namespace), so the script sees this machine's",
     ),
     (
+        "config_mgmt",
+        "/etc/salt/pki/minion.pem",
+        "salt's private key: cloudboot writes it 0600, cloud-init 0644 (in the \
+         0700 directory it made); module_config_mgmt.rs checks the rest",
+    ),
+    (
         "write-files-owner",
         "/etc/wf/owned-too-early.txt",
         "an owner that does not exist yet: cloud-init writes the file as \
@@ -517,6 +523,14 @@ fn spacewalk_case_ends_in_cloud_inits_state() {
     check_case("spacewalk");
 }
 
+/// salt_minion and mcollective install their (stand-in) packages from the
+/// case's file: repository, write their configs and keys, and restart
+/// their services (recorded, not run).
+#[test]
+fn config_mgmt_case_ends_in_cloud_inits_state() {
+    check_case("config_mgmt");
+}
+
 /// Every path under `root` (but the kernel's and the bookkeeping trees) with
 /// its mode, owner and a hash of its content or link target.
 fn snapshot(root: &Path) -> std::collections::BTreeMap<String, (u32, u32, u32, u64)> {
@@ -691,6 +705,7 @@ fn second_boots_change_what_cloud_init_changes() {
         "rhsm",
         "rsct",
         "spacewalk",
+        "config_mgmt",
     ] {
         let copy = prepare(&base, case);
         let root = copy.root();

@@ -72,11 +72,11 @@ fn single_says_what_it_did_and_exits_as_cloud_init() {
         stderr(&out)
     );
     // One cloud-init 22.4 has and cloudboot does not: said so, nothing run.
-    let out = m.run(&["single", "--name", "salt_minion"]);
+    let out = m.run(&["single", "--name", "ubuntu_autoinstall"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stderr(&out),
-        "Did not run salt_minion: cloud-init 22.4's module cc_salt_minion is not \
+        "Did not run ubuntu_autoinstall: cloud-init 22.4's module cc_ubuntu_autoinstall is not \
          implemented by cloudboot yet\n"
     );
 }

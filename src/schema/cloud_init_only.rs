@@ -227,22 +227,6 @@ fn landscape_tags(v: &crate::value::Value) -> super::Verdict {
     }
 }
 
-/// `cc_mcollective`: `conf` keys are any non-empty name; the two
-/// certificates are strings.
-pub static MCOLLECTIVE: &[Field] = &[Field::opt(
-    "mcollective",
-    Ty::Map(&[Field::opt(
-        "conf",
-        Ty::Strict(
-            &Ty::MapPart(&[
-                Field::opt("public-cert", Ty::Str),
-                Field::opt("private-cert", Ty::Str),
-            ]),
-            Rule::Keys(|k| !k.is_empty(), "^.+$"),
-        ),
-    )]),
-)];
-
 /// `cc_ubuntu_autoinstall`: other keys are the installer's.
 pub static UBUNTU_AUTOINSTALL: &[Field] = &[Field::opt(
     "autoinstall",
@@ -349,21 +333,6 @@ static ANSIBLE_PULL: &[Field] = &[
     Field::opt("tags", Ty::Str),
     Field::opt("skip_tags", Ty::Str),
 ];
-
-/// `cc_salt_minion`.
-pub static SALT_MINION: &[Field] = &[Field::opt(
-    "salt_minion",
-    Ty::Map(&[
-        Field::opt("pkg_name", Ty::Str),
-        Field::opt("service_name", Ty::Str),
-        Field::opt("config_dir", Ty::Str),
-        Field::opt("conf", Ty::AnyMap),
-        Field::opt("grains", Ty::AnyMap),
-        Field::opt("public_key", Ty::Str),
-        Field::opt("private_key", Ty::Str),
-        Field::opt("pki_dir", Ty::Str),
-    ]),
-)];
 
 /// `cc_wireguard`: `type: [null, object]`, `interfaces` required.
 pub static WIREGUARD: &[Field] = &[Field::opt(
@@ -508,7 +477,6 @@ fn reporting_handler(v: &crate::value::Value) -> super::Verdict {
 pub static ALL: &[&[Field]] = &[
     REPORTING,
     ANSIBLE,
-    SALT_MINION,
     WIREGUARD,
     UBUNTU_ADVANTAGE,
     CHEF,
@@ -517,7 +485,6 @@ pub static ALL: &[&[Field]] = &[
     LXD,
     PUPPET,
     LANDSCAPE,
-    MCOLLECTIVE,
     UBUNTU_AUTOINSTALL,
     UBUNTU_DRIVERS,
 ];
