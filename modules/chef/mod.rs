@@ -13,7 +13,8 @@
 //!    (`str()` of each, `show_time` as a boolean, null kept null), then
 //!    `node_name` (default the instance id), `environment` (default
 //!    `_default`), and the required `server_url` and `validation_name`; the
-//!    directory of every path parameter made first.
+//!    directory of every path parameter made first (`ensure_dirs`: 0755,
+//!    an existing one set to 0755 too).
 //! 4. `firstboot_path` (default /etc/chef/firstboot.json; empty: none):
 //!    `run_list` and `initial_attributes`' keys, as `json.dumps` writes them.
 //! 5. Unless `/usr/bin/chef-client` is there (or `force_install`), install
@@ -57,7 +58,9 @@ static CHEF_KEYS: &[Field] = &[
             Rule::As(&Ty::Strict(&Ty::List(&Ty::Str), Rule::MinItems(1))),
         ),
     ),
-    Field::opt("validation_cert", Ty::Strict(&Ty::Any, Rule::Secret(&Ty::Str))),
+    // A key, but `schema` quotes a value of the wrong type as 22.4 does:
+    // only a string is a PEM key (and a string is never quoted).
+    Field::opt("validation_cert", ANY_STR),
     Field::opt("validation_key", ANY_STR),
     Field::opt("firstboot_path", ANY_STR),
     Field::opt("exec", ANY_BOOL),
@@ -268,12 +271,22 @@ fn plan(ctx: &Context, cfg: &Value, out: &mut ModuleOutput) -> Result<(), Config
         }
     };
     let params = template_params(ctx.iid(), cfg, out)?;
+    // `util.ensure_dirs(param_paths)`: mode 0755, set on an existing
+    // directory too.
+    let mut param_dirs: Vec<String> = Vec::new();
     for key in TPL_PATH_KEYS {
         if let Some(J::String(p)) = params.get(*key) {
             if !p.is_empty() {
                 let parent = Path::new(p).parent().map(|d| d.display().to_string());
                 match parent.filter(|d| !d.is_empty()) {
-                    Some(d) => ensure_dir(ctx, &d, &mut made, out),
+                    Some(d) if !param_dirs.contains(&d) => {
+                        out.effects.push(Effect::Mkdir {
+                            path: d.as_str().into(),
+                            mode: 0o755,
+                        });
+                        param_dirs.push(d);
+                    }
+                    Some(_) => {}
                     None => {
                         return Err(ConfigError::new(
                             format!("chef.{key}"),

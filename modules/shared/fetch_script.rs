@@ -47,4 +47,3 @@ pub fn fetch_and_run(
     effects.push(Effect::Remove { path: script });
     effects
 }
-

@@ -7,7 +7,6 @@
 
 use super::{Field, Rule, Ty};
 
-
 /// A snap command: a command line or its words.
 const SNAP_COMMAND: Ty = Ty::OneOf(&[Ty::Str, Ty::List(&Ty::Str)]);
 
