@@ -279,7 +279,8 @@ fn plan(ctx: &Context, cfg: &Value, out: &mut ModuleOutput) -> Result<(), Config
             if !p.is_empty() {
                 let parent = Path::new(p).parent().map(|d| d.display().to_string());
                 match parent.filter(|d| !d.is_empty()) {
-                    Some(d) if !param_dirs.contains(&d) => {
+                    // One just made is 0755 already.
+                    Some(d) if !param_dirs.contains(&d) && !made.contains(&d) => {
                         out.effects.push(Effect::Mkdir {
                             path: d.as_str().into(),
                             mode: 0o755,

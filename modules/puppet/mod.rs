@@ -17,7 +17,10 @@
 //!    `<ssl_dir>/certs/ca.pem` (ssl_dir 0771, both owned by the puppet user
 //!    and root: `puppet` for packages, `root` for aio). As in 22.4, after
 //!    each section the file is renamed to `puppet.conf.old` and written
-//!    again (0644), so `.old` ends up holding all sections but the last.
+//!    again (0644), so `.old` ends up holding all sections but the last
+//!    (cloudboot writes the two files once, after every section merged: a
+//!    bad section fails the module with nothing written, where 22.4 has
+//!    written the passes before it).
 //! 4. `csr_attributes` to `csr_attributes_path` (PyYAML's `yaml.dump`).
 //! 5. `start_service` (default true): `/etc/default/puppet`'s `START=yes`
 //!    (sed), else `systemctl enable puppet.service`, else `/sbin/chkconfig
@@ -326,10 +329,11 @@ fn merge_conf(
     };
     let mut parser = PuppetConf::read(&text, conf_path).map_err(|m| err("puppet.conf", m))?;
     let owner = Owner::by_name(kind.user, "root");
-    // What `puppet.conf` holds before each rename: first the file itself
-    // (renamed with its mode and owner), then what the last pass wrote.
-    let mut previous: Option<String> = None;
-    let mut written = false;
+    // Nothing is written until every section merged (a bad one fails the
+    // module with puppet.conf untouched); then what 22.4's passes leave:
+    // each pass renames the file to `.old` and writes the merge so far.
+    let mut cert_effects = Vec::new();
+    let mut passes: Vec<String> = Vec::new();
     for (name, section) in sections.iter() {
         let name = name.python_str_any();
         if name == "ca_cert" {
@@ -341,27 +345,27 @@ fn merge_conf(
             };
             let cert_dir = Path::new(ssl_dir).join("certs");
             // `ensure_dir(ssl_dir, 0o771)` chmods an existing one too.
-            out.effects.push(Effect::Mkdir {
+            cert_effects.push(Effect::Mkdir {
                 path: ssl_dir.into(),
                 mode: 0o771,
             });
-            out.effects.push(Effect::Chown {
+            cert_effects.push(Effect::Chown {
                 path: ssl_dir.into(),
                 owner: Some(owner.clone()),
                 mode: None,
             });
             if !ctx.fs.is_dir(&cert_dir) {
-                out.effects.push(Effect::Mkdir {
+                cert_effects.push(Effect::Mkdir {
                     path: cert_dir.clone(),
                     mode: 0o755,
                 });
             }
-            out.effects.push(Effect::Chown {
+            cert_effects.push(Effect::Chown {
                 path: cert_dir.clone(),
                 owner: Some(owner.clone()),
                 mode: None,
             });
-            out.effects.push(Effect::WriteFile {
+            cert_effects.push(Effect::WriteFile {
                 path: cert_dir.join("ca.pem"),
                 data: Data::public(cert),
                 mode: 0o644,
@@ -400,32 +404,35 @@ fn merge_conf(
                     .map_err(|m| err("puppet.conf", m))?;
             }
         }
-        // `util.rename(conf, conf.old)`, then the merged file.
-        let old = PathBuf::from(format!("{conf_path}.old"));
-        match (&previous, &original) {
-            (Some(text), _) => out.effects.push(Effect::write(old, Data::public(text.clone()), 0o644)),
-            (None, Some(bytes)) => {
-                let st = ctx.fs.stat(path);
-                let (mode, uid, gid) = st.map_or((0o644, 0, 0), |s| (s.mode, s.uid, s.gid));
-                out.effects.push(Effect::WriteFile {
-                    path: old,
-                    data: Data::public(bytes.clone()),
-                    mode,
-                    owner: Some(Owner {
-                        user: Some(Named::known(accounts::user_name(ctx.fs, uid), uid)),
-                        group: Some(Named::known(accounts::group_name(ctx.fs, gid), gid)),
-                    }),
-                    append: Append::No,
-                });
-            }
-            (None, None) => {}
-        }
-        let merged = parser.stringify();
-        previous = Some(merged.clone());
-        written = true;
-        out.effects.push(Effect::write(conf_path, Data::public(merged), 0o644));
+        passes.push(parser.stringify());
     }
-    let _ = written;
+    let Some(merged) = passes.last().cloned() else {
+        return Ok(());
+    };
+    out.effects.extend(cert_effects);
+    // `util.rename(conf, conf.old)`: the file as it was before the last pass.
+    let old = PathBuf::from(format!("{conf_path}.old"));
+    if passes.len() >= 2 {
+        let before_last = passes[passes.len() - 2].clone();
+        out.effects
+            .push(Effect::write(old, Data::public(before_last), 0o644));
+    } else if let Some(bytes) = &original {
+        // Renamed: its own mode and owner.
+        let st = ctx.fs.stat(path);
+        let (mode, uid, gid) = st.map_or((0o644, 0, 0), |s| (s.mode, s.uid, s.gid));
+        out.effects.push(Effect::WriteFile {
+            path: old,
+            data: Data::public(bytes.clone()),
+            mode,
+            owner: Some(Owner {
+                user: Some(Named::known(accounts::user_name(ctx.fs, uid), uid)),
+                group: Some(Named::known(accounts::group_name(ctx.fs, gid), gid)),
+            }),
+            append: Append::No,
+        });
+    }
+    out.effects
+        .push(Effect::write(conf_path, Data::public(merged), 0o644));
     Ok(())
 }
 

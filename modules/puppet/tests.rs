@@ -91,3 +91,13 @@ fn a_bad_puppet_conf_fails_the_module_naming_the_file() {
     assert!(p.errors()[0].contains("'/etc/puppet/puppet.conf'"), "{:?}", p.errors());
     assert!(p.written().is_empty());
 }
+
+#[test]
+fn a_bad_section_fails_the_module_with_nothing_written() {
+    let p = Kit::debian12()
+        .file("/etc/puppet/puppet.conf", CONF)
+        .cfg("puppet:\n  install: false\n  conf:\n    ca_cert: C\n    main:\n      a: b\n    default:\n      x: 1\n")
+        .plan(&Puppet);
+    assert_eq!(p.errors(), ["No section: 'default'"]);
+    assert!(p.written().is_empty(), "{:?}", p.written());
+}
