@@ -101,3 +101,16 @@ fn a_bad_section_fails_the_module_with_nothing_written() {
     assert_eq!(p.errors(), ["No section: 'default'"]);
     assert!(p.written().is_empty(), "{:?}", p.written());
 }
+
+/// `csr_attributes.yaml` as PyYAML's `yaml.dump(v, default_flow_style=False)`
+/// writes it (indent 2, keys sorted, lists not indented, non-ASCII escaped).
+#[test]
+fn csr_attributes_as_pyyaml_dumps_them() {
+    let p = Kit::debian12()
+        .cfg("puppet:\n  install: false\n  start_service: false\n  csr_attributes:\n    extension_requests: {pp_list: [1, {b: \"\\xE9\"}], multi: \"a\\nb\\n\", empty: {}}\n    custom_attributes: {n: 5, 1.2.3: x y}\n")
+        .plan(&Puppet);
+    assert_eq!(
+        p.file("/etc/puppet/csr_attributes.yaml").unwrap(),
+        "custom_attributes:\n  1.2.3: x y\n  n: 5\nextension_requests:\n  empty: {}\n  multi: 'a\n\n    b\n\n    '\n  pp_list:\n  - 1\n  - b: \"\\xE9\"\n"
+    );
+}
