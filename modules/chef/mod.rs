@@ -27,7 +27,9 @@
 //!    string as one argument; default `-d -i 1800 -s 20`), then
 //!    /etc/chef/validation.pem removed when `delete_validation_post_exec`.
 //!
-//! Where cloudboot differs: the validation key is a secret, written 0600
+//! Where cloudboot differs: without `server_url` or `validation_name` the
+//! module fails before it makes or writes anything (22.4 fails on them
+//! after the directories and the key). The validation key is a secret, written 0600
 //! (22.4: 0644) and never shown in plans or logs. Where the root has no
 //! template, 22.4's own (as Debian ships it) is used rather than skipping
 //! client.rb. What the package or gem installs is not known when the
@@ -211,6 +213,36 @@ fn plan(ctx: &Context, cfg: &Value, out: &mut ModuleOutput) -> Result<(), Config
             format!("chef: expected a mapping, not {}", cfg.type_name()),
         ));
     }
+    // The two keys client.rb needs, checked before anything is made (22.4
+    // makes the directories and writes the key, then fails on the missing
+    // key: cloudboot leaves nothing half done).
+    for key in ["server_url", "validation_name"] {
+        if cfg.get(key).is_none() {
+            return Err(ConfigError::new(
+                format!("chef.{key}"),
+                format!("chef: {key} is required (22.4: KeyError: '{key}')"),
+            ));
+        }
+    }
+    // The validation key: its path matters only with a cert.
+    let vcert = cfg.get("validation_cert").filter(|v| v.truthy());
+    if let Some(other) = vcert.filter(|v| !matches!(v, Value::Str(_))) {
+        return Err(ConfigError::new(
+            "chef.validation_cert",
+            format!("chef: validation_cert must be a string, not {}", other.type_name()),
+        ));
+    }
+    let vkey_path = match cfg.get("validation_key") {
+        None => VALIDATION_PEM_PATH.to_string(),
+        Some(Value::Str(s)) => s.clone(),
+        Some(other) if vcert.is_some() => {
+            return Err(ConfigError::new(
+                "chef.validation_key",
+                format!("chef: validation_key must be a path, not {}", other.type_name()),
+            ))
+        }
+        Some(_) => String::new(),
+    };
     let mut made = Vec::new();
     let mut dirs = py::cfg::option_list(cfg, "directories", &[]);
     if dirs.is_empty() {
@@ -220,39 +252,21 @@ fn plan(ctx: &Context, cfg: &Value, out: &mut ModuleOutput) -> Result<(), Config
         ensure_dir(ctx, d, &mut made, out);
     }
 
-    // The validation key.
-    let vkey_path = match cfg.get("validation_key") {
-        None => VALIDATION_PEM_PATH.to_string(),
-        Some(Value::Str(s)) => s.clone(),
-        Some(other) => {
-            return Err(ConfigError::new(
-                "chef.validation_key",
-                format!("chef: validation_key must be a path, not {}", other.type_name()),
-            ))
-        }
-    };
-    match cfg.get("validation_cert") {
-        Some(v) if v.truthy() => match v {
-            Value::Str(s) if s == "system" => {
-                if !ctx.fs.stat(Path::new(&vkey_path)).is_some_and(|s| s.kind == FileKind::File) {
-                    out.warn(format!(
-                        "chef validation_cert provided as 'system', but validation_key path '{vkey_path}' does not exist."
-                    ));
-                }
-            }
-            Value::Str(s) => out.effects.push(Effect::write(
-                vkey_path.as_str(),
-                Data::secret(s.as_bytes()),
-                0o600,
-            )),
-            other => {
-                return Err(ConfigError::new(
-                    "chef.validation_cert",
-                    format!("chef: validation_cert must be a string, not {}", other.type_name()),
-                ))
-            }
-        },
-        _ => {}
+    let key_file = ctx
+        .fs
+        .stat(Path::new(&vkey_path))
+        .is_some_and(|s| s.kind == FileKind::File);
+    match vcert.and_then(Value::as_str) {
+        Some("system") if !key_file => out.warn(format!(
+            "chef validation_cert provided as 'system', but validation_key path '{vkey_path}' does not exist."
+        )),
+        // `system`: the key file is the image's own.
+        Some("system") | None => {}
+        Some(key) => out.effects.push(Effect::write(
+            vkey_path.as_str(),
+            Data::secret(key.as_bytes()),
+            0o600,
+        )),
     }
 
     // client.rb.
