@@ -18,9 +18,12 @@
 //!    and root: `puppet` for packages, `root` for aio). As in 22.4, after
 //!    each section the file is renamed to `puppet.conf.old` and written
 //!    again (0644), so `.old` ends up holding all sections but the last
-//!    (cloudboot writes the two files once, after every section merged: a
-//!    bad section fails the module with nothing written, where 22.4 has
-//!    written the passes before it).
+//!    (cloudboot writes the two files once, after every section merged).
+//!
+//! Bad config (a section that is no mapping, a `certname` or `ca_cert`
+//! that is no string, a section `default`, a `puppet.conf` configparser
+//! refuses, or none at all without an install) fails the module before it
+//! installs, runs or writes anything; 22.4 fails part-way.
 //! 4. `csr_attributes` to `csr_attributes_path` (PyYAML's `yaml.dump`).
 //! 5. `start_service` (default true): `/etc/default/puppet`'s `START=yes`
 //!    (sed), else `systemctl enable puppet.service`, else `/sbin/chkconfig
@@ -192,6 +195,10 @@ fn plan(ctx: &Context, cfg: &Value, out: &mut ModuleOutput) -> Result<(), Config
     let kind = if install_type == "aio" { &AIO } else { &PACKAGES };
     let package = opt_str(cfg, "package_name").unwrap_or_else(|| kind.package.into());
 
+    // Everything up to puppet.conf is planned first and handed over only
+    // when the conf merges: bad config fails the module before it installs
+    // or writes anything.
+    let mut effects = Vec::new();
     let mut installs = false;
     if !install && version.as_deref().is_some_and(|v| !v.is_empty()) {
         out.warn("Puppet install set to false but version supplied, doing nothing.");
@@ -206,11 +213,11 @@ fn plan(ctx: &Context, cfg: &Value, out: &mut ModuleOutput) -> Result<(), Config
                     name: package,
                     version: version.clone().filter(|v| !v.is_empty()),
                 };
-                let effects = ctx
+                let installed = ctx
                     .distro
                     .install_packages(ctx.fs, &ctx.sources_mark(), &[spec])
                     .map_err(ConfigError::from)?;
-                out.effects.extend(effects);
+                effects.extend(installed);
                 installs = true;
             }
             "aio" => {
@@ -224,7 +231,7 @@ fn plan(ctx: &Context, cfg: &Value, out: &mut ModuleOutput) -> Result<(), Config
                 if cleanup {
                     args.push("--cleanup".into());
                 }
-                out.effects.extend(fetch_script::fetch_and_run(
+                effects.extend(fetch_script::fetch_and_run(
                     ctx,
                     &aio_url,
                     6,
@@ -242,7 +249,7 @@ fn plan(ctx: &Context, cfg: &Value, out: &mut ModuleOutput) -> Result<(), Config
 
     // `get_config_value`, asked whatever the config says.
     for setting in ["config", "ssldir", "csr_attributes"] {
-        out.effects.push(Effect::Run(Command::new([
+        effects.push(Effect::Run(Command::new([
             kind.bin, "config", "print", setting,
         ])));
     }
@@ -252,8 +259,9 @@ fn plan(ctx: &Context, cfg: &Value, out: &mut ModuleOutput) -> Result<(), Config
         opt_str(cfg, "csr_attributes_path").unwrap_or_else(|| kind.defaults[2].into());
 
     if let Some(conf) = cfg.get("conf") {
-        merge_conf(ctx, conf, kind, &conf_path, &ssl_dir, installs, out)?;
+        effects.extend(merge_conf(ctx, conf, kind, &conf_path, &ssl_dir, installs, out)?);
     }
+    out.effects.extend(effects);
 
     if let Some(attrs) = cfg.get("csr_attributes") {
         out.effects.push(Effect::write(
@@ -302,7 +310,7 @@ fn merge_conf(
     ssl_dir: &str,
     installs: bool,
     out: &mut ModuleOutput,
-) -> Result<(), ConfigError> {
+) -> Result<Vec<Effect>, ConfigError> {
     let err = |key: &str, msg: String| ConfigError::new(key, msg);
     let Some(sections) = conf.as_map() else {
         return Err(err(
@@ -407,20 +415,19 @@ fn merge_conf(
         passes.push(parser.stringify());
     }
     let Some(merged) = passes.last().cloned() else {
-        return Ok(());
+        return Ok(Vec::new());
     };
-    out.effects.extend(cert_effects);
+    let mut effects = cert_effects;
     // `util.rename(conf, conf.old)`: the file as it was before the last pass.
     let old = PathBuf::from(format!("{conf_path}.old"));
     if passes.len() >= 2 {
         let before_last = passes[passes.len() - 2].clone();
-        out.effects
-            .push(Effect::write(old, Data::public(before_last), 0o644));
+        effects.push(Effect::write(old, Data::public(before_last), 0o644));
     } else if let Some(bytes) = &original {
         // Renamed: its own mode and owner.
         let st = ctx.fs.stat(path);
         let (mode, uid, gid) = st.map_or((0o644, 0, 0), |s| (s.mode, s.uid, s.gid));
-        out.effects.push(Effect::WriteFile {
+        effects.push(Effect::WriteFile {
             path: old,
             data: Data::public(bytes.clone()),
             mode,
@@ -431,9 +438,8 @@ fn merge_conf(
             append: Append::No,
         });
     }
-    out.effects
-        .push(Effect::write(conf_path, Data::public(merged), 0o644));
-    Ok(())
+    effects.push(Effect::write(conf_path, Data::public(merged), 0o644));
+    Ok(effects)
 }
 
 /// `_autostart_puppet`: 22.4's own order of what to try.
