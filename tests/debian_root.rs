@@ -218,6 +218,12 @@ const DELIBERATE: &[(&str, &str, &str)] = &[
          root:root and then fails; cloudboot reports the entry and does not \
          write it (a file meant for a user never lands with the wrong owner)",
     ),
+    (
+        "puppet-chef",
+        "/etc/chef/validation.pem",
+        "a private key: cloud-init writes it 0644, cloudboot 0600 (its content \
+         is compared by the module's unit tests against 22.4's handler)",
+    ),
 ];
 
 /// Compares the root after cloudboot's boot with what cloud-init left.
@@ -529,6 +535,48 @@ fn spacewalk_case_ends_in_cloud_inits_state() {
 #[test]
 fn config_mgmt_case_ends_in_cloud_inits_state() {
     check_case("config_mgmt");
+}
+
+/// puppet and chef install their stand-ins from the case's file:
+/// repository, merge puppet.conf (the image's own), write the ca cert,
+/// csr_attributes, client.rb and firstboot.json, and run the agents.
+#[test]
+fn puppet_chef_case_ends_in_cloud_inits_state() {
+    check_case("puppet-chef");
+}
+
+/// The reboot of the puppet-chef case: puppet (once per instance) leaves
+/// everything as it was; chef (every boot) runs chef-client again, as
+/// cloud-init's second boot did (`expected/boot2`).
+#[test]
+fn puppet_chef_second_boot_runs_chef_again_and_puppet_not() {
+    let Some(base) = common::skip::debian_root() else {
+        return;
+    };
+    let case = "puppet-chef";
+    let copy = prepare(&base, case);
+    let root = copy.root();
+    copy.boot();
+    let conf = fs::read_to_string(root.join("etc/puppet/puppet.conf")).unwrap();
+    fs::remove_dir_all(root.join("run/cloud-init")).unwrap();
+    let (log, codes) = copy.boot();
+    let expected_codes =
+        fs::read_to_string(case_dir(case).join("expected/boot2/exit-codes")).unwrap();
+    let problems = exit_code_problems(&expected_codes, &root, &codes);
+    assert!(problems.is_empty(), "{problems:?}\n{log}");
+    let want =
+        fs::read_to_string(case_dir(case).join("expected/boot2/files/var/tmp/chef-client.log"))
+            .unwrap();
+    let got = fs::read_to_string(root.join("var/tmp/chef-client.log")).unwrap();
+    assert_eq!(got, want, "{log}");
+    assert_eq!(
+        fs::read_to_string(root.join("var/tmp/puppet.log")).unwrap(),
+        "agent --test --noop\n"
+    );
+    assert_eq!(
+        fs::read_to_string(root.join("etc/puppet/puppet.conf")).unwrap(),
+        conf
+    );
 }
 
 /// Every path under `root` (but the kernel's and the bookkeeping trees) with

@@ -3,6 +3,7 @@
 //! only through [`crate::module::prelude`].
 
 pub mod block_devices;
+pub mod fetch_script;
 pub mod limits;
 pub mod one_line;
 pub mod ssh_util;

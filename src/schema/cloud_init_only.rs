@@ -7,48 +7,6 @@
 
 use super::{Field, Rule, Ty};
 
-const STR_LIST_MIN1: Ty = Ty::Strict(&Ty::List(&Ty::Str), Rule::MinItems(1));
-
-/// `cc_chef`.
-pub static CHEF: &[Field] = &[Field::opt(
-    "chef",
-    Ty::Strict(
-        &Ty::Map(&[
-            Field::opt("directories", STR_LIST_MIN1),
-            Field::opt("validation_cert", Ty::Str),
-            Field::opt("validation_key", Ty::Str),
-            Field::opt("firstboot_path", Ty::Str),
-            Field::opt("exec", Ty::Bool),
-            Field::opt("client_key", Ty::Str),
-            Field::opt("encrypted_data_bag_secret", Ty::Str),
-            Field::opt("environment", Ty::Str),
-            Field::opt("file_backup_path", Ty::Str),
-            Field::opt("file_cache_path", Ty::Str),
-            Field::opt("json_attribs", Ty::Str),
-            Field::opt("log_level", Ty::Str),
-            Field::opt("log_location", Ty::Str),
-            Field::opt("node_name", Ty::Str),
-            Field::opt("omnibus_url", Ty::Str),
-            Field::opt("omnibus_url_retries", Ty::Int),
-            Field::opt("omnibus_version", Ty::Str),
-            Field::opt("pid_file", Ty::Str),
-            Field::opt("server_url", Ty::Str),
-            Field::opt("show_time", Ty::Bool),
-            Field::opt("ssl_verify_mode", Ty::Str),
-            Field::opt("validation_name", Ty::Str),
-            Field::opt("force_install", Ty::Bool),
-            Field::opt("initial_attributes", Ty::AnyMap),
-            Field::opt(
-                "install_type",
-                Ty::Strict(&Ty::Str, Rule::OneOfStrs(&["packages", "gems", "omnibus"])),
-            ),
-            Field::opt("run_list", Ty::List(&Ty::Str)),
-            Field::opt("chef_license", Ty::Str),
-        ]),
-        Rule::MinProperties(1),
-    ),
-)];
-
 /// A snap command: a command line or its words.
 const SNAP_COMMAND: Ty = Ty::OneOf(&[Ty::Str, Ty::List(&Ty::Str)]);
 
@@ -143,46 +101,6 @@ pub static LXD: &[Field] = &[Field::opt(
         ]),
         Rule::MinProperties(1),
     ),
-)];
-
-/// `cc_puppet`.
-pub static PUPPET: &[Field] = &[Field::opt(
-    "puppet",
-    Ty::Map(&[
-        Field::opt("install", Ty::Bool),
-        Field::opt("version", Ty::Str),
-        Field::opt(
-            "install_type",
-            Ty::Strict(&Ty::Str, Rule::OneOfStrs(&["packages", "aio"])),
-        ),
-        Field::opt("collection", Ty::Str),
-        Field::opt("aio_install_url", Ty::Str),
-        Field::opt("cleanup", Ty::Bool),
-        Field::opt("conf_file", Ty::Str),
-        Field::opt("ssl_dir", Ty::Str),
-        Field::opt("csr_attributes_path", Ty::Str),
-        Field::opt("package_name", Ty::Str),
-        Field::opt("exec", Ty::Bool),
-        Field::opt("exec_args", Ty::List(&Ty::Str)),
-        Field::opt("start_service", Ty::Bool),
-        Field::opt(
-            "conf",
-            Ty::Map(&[
-                Field::opt("main", Ty::AnyMap),
-                Field::opt("server", Ty::AnyMap),
-                Field::opt("agent", Ty::AnyMap),
-                Field::opt("user", Ty::AnyMap),
-                Field::opt("ca_cert", Ty::Str),
-            ]),
-        ),
-        Field::opt(
-            "csr_attributes",
-            Ty::Map(&[
-                Field::opt("custom_attributes", Ty::AnyMap),
-                Field::opt("extension_requests", Ty::AnyMap),
-            ]),
-        ),
-    ]),
 )];
 
 /// `cc_landscape`: `client` takes other keys too (`additionalProperties:
@@ -479,11 +397,9 @@ pub static ALL: &[&[Field]] = &[
     ANSIBLE,
     WIREGUARD,
     UBUNTU_ADVANTAGE,
-    CHEF,
     SNAP,
     FAN,
     LXD,
-    PUPPET,
     LANDSCAPE,
     UBUNTU_AUTOINSTALL,
     UBUNTU_DRIVERS,

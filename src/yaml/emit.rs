@@ -53,6 +53,19 @@ pub fn dump_bare_mapping(mapping: &Mapping) -> String {
     e.out
 }
 
+/// `yaml.dump(value, default_flow_style=False)` with PyYAML's defaults
+/// otherwise (indent 2, keys sorted, no `---`): what cc_puppet writes to
+/// `csr_attributes.yaml`.
+pub fn dump_pyyaml(value: &Value) -> String {
+    let mut e = Emitter {
+        best_indent: 2,
+        ..Emitter::default()
+    };
+    e.node(value, Context::ROOT);
+    e.write_indent();
+    e.out
+}
+
 /// Where a node sits, as PyYAML's `expect_node` flags say. (Its root flag
 /// only decides whether a closing `...` is needed, and we always write one.)
 #[derive(Clone, Copy, Default)]
@@ -306,6 +319,8 @@ struct Emitter {
     indent: Option<usize>,
     indents: Vec<Option<usize>>,
     flow_level: usize,
+    /// PyYAML's `best_indent` (`indent=`): 4 for `safeyaml.dumps`.
+    best_indent: usize,
 }
 
 impl Default for Emitter {
@@ -318,6 +333,7 @@ impl Default for Emitter {
             indent: None,
             indents: Vec::new(),
             flow_level: 0,
+            best_indent: BEST_INDENT,
         }
     }
 }
@@ -326,9 +342,9 @@ impl Emitter {
     fn increase_indent(&mut self, flow: bool, indentless: bool) {
         self.indents.push(self.indent);
         self.indent = match self.indent {
-            None if flow => Some(BEST_INDENT),
+            None if flow => Some(self.best_indent),
             None => Some(0),
-            Some(i) if !indentless => Some(i + BEST_INDENT),
+            Some(i) if !indentless => Some(i + self.best_indent),
             same => same,
         };
     }
@@ -660,7 +676,7 @@ impl Emitter {
         let mut hints = String::new();
         if let (Some(&first), Some(&last)) = (text.first(), text.last()) {
             if first == ' ' || is_break(first) {
-                hints.push_str(&BEST_INDENT.to_string());
+                hints.push_str(&self.best_indent.to_string());
             }
             if !is_break(last) {
                 hints.push('-');

@@ -42,7 +42,7 @@ mod source;
 
 pub use compose::MAX_NODES;
 pub use construct::Marks;
-pub use emit::dump_bare_mapping;
+pub use emit::{dump_bare_mapping, dump_pyyaml};
 
 use crate::value::Value;
 
