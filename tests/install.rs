@@ -267,8 +267,9 @@ fn systemd_units_are_ordered_as_cloud_inits_and_verify() {
 /// 22.4's arguments. Through the socket's FIFO when it listens (read by the
 /// installed service's own command line), by itself otherwise; nothing
 /// before the boot has finished. In a private mount namespace: `/run`
-/// is a tmpfs there and the recorder is bound over the two programs, so
-/// the host's are never run.
+/// is a tmpfs there and the recorder is bound over `/usr/bin/cloud-init`
+/// (the service's `/usr/bin/cloudboot` is pointed at the scratch root's
+/// recorder), so nothing of the host's is run or written.
 #[test]
 fn the_hotplug_hook_hands_the_event_to_the_handler_as_22_4s_does() {
     use common::skip::{require, Need};
@@ -293,12 +294,24 @@ fn the_hotplug_hook_hands_the_event_to_the_handler_as_22_4s_does() {
     let recorder = m.path("/recorder");
     std::fs::write(&recorder, "#!/bin/sh\necho \"$0 $*\" >> /run/handled\n").unwrap();
     std::fs::set_permissions(&recorder, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // The same recorder under the name the service runs, so that what it
+    // records says which program was called.
+    let recorder_as_cloudboot = m.path("/usr/bin/cloudboot");
+    std::fs::create_dir_all(recorder_as_cloudboot.parent().unwrap()).unwrap();
+    std::fs::write(
+        &recorder_as_cloudboot,
+        "#!/bin/sh\necho \"/usr/bin/cloudboot $*\" >> /run/handled\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &recorder_as_cloudboot,
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
     let script = format!(
         r#"set -e
 mount -t tmpfs none /run
 mount --bind {rec} /usr/bin/cloud-init
-touch /usr/bin/cloudboot 2>/dev/null || true
-[ -e /usr/bin/cloudboot ] && mount --bind {rec} /usr/bin/cloudboot
 export SUBSYSTEM=net DEVPATH=/devices/virtual/net/eth9 ACTION=add
 # Before the boot has finished: nothing.
 sh {hook}
@@ -321,7 +334,12 @@ echo "socket: $(cat /run/handled)"
 "#,
         rec = recorder.display(),
         hook = hook.display(),
-        exec_start = exec_start.replace("/bin/sh -c '", "sh -c '"),
+        // The service's program is the recorder too (named so in what it
+        // records): nothing is created in the host's /usr/bin.
+        exec_start = exec_start.replace("/bin/sh -c '", "sh -c '").replace(
+            "exec /usr/bin/cloudboot ",
+            &format!("exec {} ", recorder_as_cloudboot.display())
+        ),
     );
     let out = std::process::Command::new("unshare")
         .args(["--mount", "--propagation", "private", "sh", "-c", &script])
