@@ -16,65 +16,16 @@ mod common;
 mod netns_common;
 
 use common::Machine;
-use netns_common::{lab, Lab, Nic};
-
-const NICS: &[Nic] = &[
-    Nic {
-        name: "eth0",
-        mac: "fa:16:3e:00:00:10",
-        peer_addr: Some("10.10.0.1/24"),
-        dhcp_range: None,
-    },
-    Nic {
-        name: "eth1",
-        mac: "fa:16:3e:00:00:11",
-        peer_addr: Some("10.20.0.1/24"),
-        dhcp_range: Some(("10.20.0.100", "10.20.0.150")),
-    },
-    Nic {
-        name: "eth2",
-        mac: "fa:16:3e:00:00:12",
-        peer_addr: Some("10.30.0.1/24"),
-        dhcp_range: None,
-    },
-];
-
-const NETWORK_DATA: &str = r#"{
-  "links": [
-    {"id": "tap0", "type": "ovs", "ethernet_mac_address": "fa:16:3e:00:00:10", "mtu": 1500},
-    {"id": "tap1", "type": "ovs", "ethernet_mac_address": "fa:16:3e:00:00:11"},
-    {"id": "tap2", "type": "phy", "ethernet_mac_address": "FA:16:3E:00:00:12", "mtu": 1400}
-  ],
-  "networks": [
-    {"id": "n0", "link": "tap0", "type": "ipv4", "ip_address": "10.10.0.5", "netmask": "255.255.255.0",
-     "routes": [{"network": "0.0.0.0", "netmask": "0.0.0.0", "gateway": "10.10.0.1"}]},
-    {"id": "n1", "link": "tap1", "type": "ipv4_dhcp"},
-    {"id": "n2", "link": "tap2", "type": "ipv4", "ip_address": "10.30.0.5", "netmask": "255.255.255.0",
-     "routes": [{"network": "0.0.0.0", "netmask": "0.0.0.0", "gateway": "10.30.0.1"},
-                {"network": "10.99.0.0", "netmask": "255.255.0.0", "gateway": "10.30.0.1"}]},
-    {"id": "n3", "link": "tap2", "type": "ipv6", "ip_address": "fd00:30::5", "netmask": "ffff:ffff:ffff:ffff::"}
-  ],
-  "services": []
-}"#;
+use netns_common::{lab, Lab, THREE_NICS as NICS};
 
 /// A scratch root: a config drive seed, the lab's NICs in its sysfs, and
 /// the distro bits that choose the renderer.
 fn seeded_root(renderer: &str) -> Machine {
-    let m = Machine::new();
-    let seed = "/var/lib/cloud/seed/config_drive/openstack/latest";
-    m.write(
-        &format!("{seed}/meta_data.json"),
+    let m = netns_common::config_drive_root(
         r#"{"uuid": "0d6c1f4e-bring-up", "hostname": "bringup"}"#,
+        &netns_common::three_nics_network_data("[]"),
+        NICS,
     );
-    m.write(&format!("{seed}/network_data.json"), NETWORK_DATA);
-    for nic in NICS {
-        let dir = format!("/sys/class/net/{}", nic.name);
-        m.write(&format!("{dir}/address"), &format!("{}\n", nic.mac));
-        m.write(&format!("{dir}/type"), "1\n");
-        m.write(&format!("{dir}/carrier"), "1\n");
-        m.write(&format!("{dir}/operstate"), "up\n");
-        std::fs::create_dir_all(m.path(&format!("{dir}/device"))).unwrap();
-    }
     m.write("/etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n");
     m.write(
         "/etc/cloud/cloud.cfg.d/10-renderer.cfg",

@@ -33,7 +33,7 @@ use cloudboot::net::state::NetworkState;
 use cloudboot::rootfs::{RealFs, Root};
 use common::skip::{self, Need};
 use common::Machine;
-use netns_common::{Lab, Nic};
+use netns_common::{Lab, THREE_NICS as NICS};
 
 /// Cases where cloudboot deliberately writes something else, and why.
 const DELIBERATE: &[(&str, &str)] = &[
@@ -691,66 +691,15 @@ fn keyfile_value(content: &str, key: &str) -> String {
         .to_string()
 }
 
-/// The lab's NICs: static with the default route, DHCP from dnsmasq,
-/// static v4 and v6 with an MTU, a route and a second default gateway.
-const NICS: &[Nic] = &[
-    Nic {
-        name: "eth0",
-        mac: "fa:16:3e:00:00:10",
-        peer_addr: Some("10.10.0.1/24"),
-        dhcp_range: None,
-    },
-    Nic {
-        name: "eth1",
-        mac: "fa:16:3e:00:00:11",
-        peer_addr: Some("10.20.0.1/24"),
-        dhcp_range: Some(("10.20.0.100", "10.20.0.150")),
-    },
-    Nic {
-        name: "eth2",
-        mac: "fa:16:3e:00:00:12",
-        peer_addr: Some("10.30.0.1/24"),
-        dhcp_range: None,
-    },
-];
-
-const NETWORK_DATA: &str = r#"{
-  "links": [
-    {"id": "tap0", "type": "ovs", "ethernet_mac_address": "fa:16:3e:00:00:10", "mtu": 1500},
-    {"id": "tap1", "type": "ovs", "ethernet_mac_address": "fa:16:3e:00:00:11"},
-    {"id": "tap2", "type": "phy", "ethernet_mac_address": "FA:16:3E:00:00:12", "mtu": 1400}
-  ],
-  "networks": [
-    {"id": "n0", "link": "tap0", "type": "ipv4", "ip_address": "10.10.0.5", "netmask": "255.255.255.0",
-     "routes": [{"network": "0.0.0.0", "netmask": "0.0.0.0", "gateway": "10.10.0.1"}]},
-    {"id": "n1", "link": "tap1", "type": "ipv4_dhcp"},
-    {"id": "n2", "link": "tap2", "type": "ipv4", "ip_address": "10.30.0.5", "netmask": "255.255.255.0",
-     "routes": [{"network": "0.0.0.0", "netmask": "0.0.0.0", "gateway": "10.30.0.1"},
-                {"network": "10.99.0.0", "netmask": "255.255.0.0", "gateway": "10.30.0.1"}]},
-    {"id": "n3", "link": "tap2", "type": "ipv6", "ip_address": "fd00:30::5", "netmask": "ffff:ffff:ffff:ffff::"}
-  ],
-  "services": [{"type": "dns", "address": "10.10.0.53"}]
-}"#;
-
 /// A Fedora root with NetworkManager (its config and nmcli), the lab's
 /// NICs in its sysfs and a config drive: the local stage picks the
 /// network-manager renderer by itself and writes the keyfiles.
 fn fedora_root_with_network_manager() -> Machine {
-    let m = Machine::new();
-    let seed = "/var/lib/cloud/seed/config_drive/openstack/latest";
-    m.write(
-        &format!("{seed}/meta_data.json"),
+    let m = netns_common::config_drive_root(
         r#"{"uuid": "0d6c1f4e-nm-bring-up", "hostname": "nmbringup"}"#,
+        &netns_common::three_nics_network_data(r#"[{"type": "dns", "address": "10.10.0.53"}]"#),
+        NICS,
     );
-    m.write(&format!("{seed}/network_data.json"), NETWORK_DATA);
-    for nic in NICS {
-        let dir = format!("/sys/class/net/{}", nic.name);
-        m.write(&format!("{dir}/address"), &format!("{}\n", nic.mac));
-        m.write(&format!("{dir}/type"), "1\n");
-        m.write(&format!("{dir}/carrier"), "1\n");
-        m.write(&format!("{dir}/operstate"), "up\n");
-        std::fs::create_dir_all(m.path(&format!("{dir}/device"))).unwrap();
-    }
     m.write("/etc/os-release", "ID=fedora\nVERSION_ID=38\n");
     m.write("/etc/NetworkManager/NetworkManager.conf", "[main]\n");
     m.write("/usr/bin/nmcli", "#!/bin/sh\n");

@@ -44,6 +44,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value as J};
 
+use crate::module::prelude::py::cfg::option_str as opt_str;
 use crate::module::prelude::*;
 use crate::modules::shared::fetch_script;
 
@@ -189,10 +190,6 @@ impl Module for Chef {
     }
 }
 
-/// `util.get_cfg_option_str`: absent is `None`, else `str()` of the value.
-fn opt_str(cfg: &Value, key: &str) -> Option<String> {
-    cfg.get(key).map(Value::python_str_any)
-}
 
 /// `mkdir` where missing (`util.ensure_dir` without a mode), once per path.
 fn ensure_dir(ctx: &Context, dir: &str, made: &mut Vec<String>, out: &mut ModuleOutput) {

@@ -48,6 +48,7 @@
 mod conf;
 
 use std::path::{Path, PathBuf};
+use crate::module::prelude::py::cfg::option_str as opt_str;
 use crate::module::prelude::*;
 use crate::modules::shared::fetch_script;
 
@@ -140,11 +141,6 @@ impl Module for Puppet {
     }
 }
 
-/// `util.get_cfg_option_str(cfg, key, default)`: absent gives the default,
-/// anything else Python's `str()` of it (`None` too).
-fn opt_str(cfg: &Value, key: &str) -> Option<String> {
-    cfg.get(key).map(Value::python_str_any)
-}
 
 /// What differs between the two install types.
 struct Kind {

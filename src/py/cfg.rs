@@ -14,3 +14,9 @@ pub fn option_list(cfg: &Value, key: &str, default: &[&str]) -> Vec<String> {
         Some(other) => vec![other.python_str()],
     }
 }
+
+/// `util.get_cfg_option_str(cfg, key)`: absent is `None`, anything else
+/// Python's `str()` of it (null included: `"None"`).
+pub fn option_str(cfg: &Value, key: &str) -> Option<String> {
+    cfg.get(key).map(Value::python_str_any)
+}

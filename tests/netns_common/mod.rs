@@ -296,3 +296,73 @@ impl Drop for Lab {
         let _ = run(&["ip", "netns", "del", &self.cloud]);
     }
 }
+
+/// The three NICs of the bring-up tests (net_bringup, the NetworkManager
+/// renderer's): eth0 static, eth1 DHCP from dnsmasq, eth2 static.
+pub const THREE_NICS: &[Nic] = &[
+    Nic {
+        name: "eth0",
+        mac: "fa:16:3e:00:00:10",
+        peer_addr: Some("10.10.0.1/24"),
+        dhcp_range: None,
+    },
+    Nic {
+        name: "eth1",
+        mac: "fa:16:3e:00:00:11",
+        peer_addr: Some("10.20.0.1/24"),
+        dhcp_range: Some(("10.20.0.100", "10.20.0.150")),
+    },
+    Nic {
+        name: "eth2",
+        mac: "fa:16:3e:00:00:12",
+        peer_addr: Some("10.30.0.1/24"),
+        dhcp_range: None,
+    },
+];
+
+/// `network_data.json` for [`THREE_NICS`]: eth0 static with the default
+/// route, eth1 DHCP, eth2 static v4 and v6 with an MTU of 1400, a route and
+/// a second default gateway; `services` is the JSON list of services.
+pub fn three_nics_network_data(services: &str) -> String {
+    format!(
+        r#"{{
+  "links": [
+    {{"id": "tap0", "type": "ovs", "ethernet_mac_address": "fa:16:3e:00:00:10", "mtu": 1500}},
+    {{"id": "tap1", "type": "ovs", "ethernet_mac_address": "fa:16:3e:00:00:11"}},
+    {{"id": "tap2", "type": "phy", "ethernet_mac_address": "FA:16:3E:00:00:12", "mtu": 1400}}
+  ],
+  "networks": [
+    {{"id": "n0", "link": "tap0", "type": "ipv4", "ip_address": "10.10.0.5", "netmask": "255.255.255.0",
+     "routes": [{{"network": "0.0.0.0", "netmask": "0.0.0.0", "gateway": "10.10.0.1"}}]}},
+    {{"id": "n1", "link": "tap1", "type": "ipv4_dhcp"}},
+    {{"id": "n2", "link": "tap2", "type": "ipv4", "ip_address": "10.30.0.5", "netmask": "255.255.255.0",
+     "routes": [{{"network": "0.0.0.0", "netmask": "0.0.0.0", "gateway": "10.30.0.1"}},
+                {{"network": "10.99.0.0", "netmask": "255.255.0.0", "gateway": "10.30.0.1"}}]}},
+    {{"id": "n3", "link": "tap2", "type": "ipv6", "ip_address": "fd00:30::5", "netmask": "ffff:ffff:ffff:ffff::"}}
+  ],
+  "services": {services}
+}}"#
+    )
+}
+
+/// A scratch root with a config drive (`meta_data` and `network_data`) and
+/// `nics` in its sysfs, as the root sees the NICs the lab made.
+pub fn config_drive_root(
+    meta_data: &str,
+    network_data: &str,
+    nics: &[Nic],
+) -> super::common::Machine {
+    let m = super::common::Machine::new();
+    let seed = "/var/lib/cloud/seed/config_drive/openstack/latest";
+    m.write(&format!("{seed}/meta_data.json"), meta_data);
+    m.write(&format!("{seed}/network_data.json"), network_data);
+    for nic in nics {
+        let dir = format!("/sys/class/net/{}", nic.name);
+        m.write(&format!("{dir}/address"), &format!("{}\n", nic.mac));
+        m.write(&format!("{dir}/type"), "1\n");
+        m.write(&format!("{dir}/carrier"), "1\n");
+        m.write(&format!("{dir}/operstate"), "up\n");
+        std::fs::create_dir_all(m.path(&format!("{dir}/device"))).unwrap();
+    }
+    m
+}
