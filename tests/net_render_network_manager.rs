@@ -33,6 +33,7 @@ use cloudboot::net::state::NetworkState;
 use cloudboot::rootfs::{RealFs, Root};
 use common::skip::{self, Need};
 use common::Machine;
+use net_common::compare;
 use netns_common::{Lab, THREE_NICS as NICS};
 
 /// Cases where cloudboot deliberately writes something else, and why.
@@ -119,23 +120,6 @@ fn cloudboot_expected(case: &Path) -> BTreeMap<String, String> {
         want.insert(eth1, text);
     }
     want
-}
-
-fn compare(want: &BTreeMap<String, String>, got: &BTreeMap<String, String>) -> Vec<String> {
-    let mut problems = Vec::new();
-    for (path, content) in want {
-        match got.get(path) {
-            None => problems.push(format!("  missing {path}")),
-            Some(ours) if ours != content => problems.push(format!(
-                "  {path} differs:\n--- cloud-init\n{content}--- cloudboot\n{ours}"
-            )),
-            Some(_) => {}
-        }
-    }
-    for path in got.keys().filter(|p| !want.contains_key(*p)) {
-        problems.push(format!("  extra {path}"));
-    }
-    problems
 }
 
 #[test]

@@ -12,6 +12,7 @@ use cloudboot::net::render::sysconfig::Sysconfig;
 use cloudboot::net::render::{Flavor, RenderContext, Rendered, Renderer};
 use cloudboot::net::state::NetworkState;
 use cloudboot::rootfs::{RealFs, Root};
+use net_common::compare;
 
 /// Cases where cloudboot deliberately writes something else, and why.
 const DELIBERATE: &[(&str, &str)] = &[(
@@ -53,45 +54,6 @@ fn parse(yaml: &str) -> NetworkState {
     let mut st = NetworkState::parse(&v, &HashMap::new()).unwrap();
     st.demote_extra_default_gateways();
     st
-}
-
-/// A line diff good enough to see what differs in a small file.
-fn diff(expected: &str, got: &str) -> String {
-    let (e, g): (Vec<&str>, Vec<&str>) = (expected.lines().collect(), got.lines().collect());
-    let mut out = String::new();
-    for l in &e {
-        if !g.contains(l) {
-            out.push_str(&format!("    - {l}\n"));
-        }
-    }
-    for l in &g {
-        if !e.contains(l) {
-            out.push_str(&format!("    + {l}\n"));
-        }
-    }
-    if out.is_empty() {
-        out = format!(
-            "    (same lines, different bytes)\n    expected {expected:?}\n    got      {got:?}\n"
-        );
-    }
-    out
-}
-
-fn compare(want: &BTreeMap<String, String>, got: &BTreeMap<String, String>) -> Vec<String> {
-    let mut problems = Vec::new();
-    for (path, content) in want {
-        match got.get(path) {
-            None => problems.push(format!("  missing {path}")),
-            Some(ours) if ours != content => {
-                problems.push(format!("  {path} differs:\n{}", diff(content, ours)))
-            }
-            Some(_) => {}
-        }
-    }
-    for path in got.keys().filter(|p| !want.contains_key(*p)) {
-        problems.push(format!("  extra {path}"));
-    }
-    problems
 }
 
 /// What cloudboot must write for a case: cloud-init's files (or, where

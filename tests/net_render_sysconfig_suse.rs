@@ -19,6 +19,7 @@ use cloudboot::net::render::sysconfig::Sysconfig;
 use cloudboot::net::render::{Flavor, RenderContext, Rendered, Renderer};
 use cloudboot::net::state::NetworkState;
 use cloudboot::rootfs::{RealFs, Root};
+use net_common::{compare, tree};
 
 fn render_in(root: &Path, state: &NetworkState) -> Rendered {
     let fs = RealFs {
@@ -43,23 +44,6 @@ fn files(r: &Rendered) -> BTreeMap<String, String> {
         .iter()
         .map(|f| (f.path.display().to_string(), f.content.clone()))
         .collect()
-}
-
-fn compare(want: &BTreeMap<String, String>, got: &BTreeMap<String, String>) -> Vec<String> {
-    let mut problems = Vec::new();
-    for (path, content) in want {
-        match got.get(path) {
-            None => problems.push(format!("  missing {path}")),
-            Some(ours) if ours != content => problems.push(format!(
-                "  {path} differs:\n    expected {content:?}\n    got      {ours:?}"
-            )),
-            Some(_) => {}
-        }
-    }
-    for path in got.keys().filter(|p| !want.contains_key(*p)) {
-        problems.push(format!("  extra {path}: {:?}", got[path]));
-    }
-    problems
 }
 
 #[test]
@@ -99,27 +83,6 @@ fn deliberate(mut files: BTreeMap<String, String>) -> BTreeMap<String, String> {
         *content = content.replace("\nLLADDRESS=", "\nLLADDR=");
     }
     files
-}
-
-fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in rd.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            walk(root, &p, out);
-        } else {
-            let rel = format!("/{}", p.strip_prefix(root).unwrap().display());
-            out.insert(rel, std::fs::read_to_string(&p).unwrap());
-        }
-    }
-}
-
-fn tree(dir: &Path) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
 }
 
 fn unit_cases() -> Vec<PathBuf> {

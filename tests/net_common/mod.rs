@@ -92,3 +92,51 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
         }
     }
 }
+
+/// Every file under `dir`, by its path from there (`/etc/...`).
+pub fn tree(dir: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// The lines one text has and the other lacks (`-` expected, `+` got).
+pub fn diff(expected: &str, got: &str) -> String {
+    let (e, g): (Vec<&str>, Vec<&str>) = (expected.lines().collect(), got.lines().collect());
+    let mut out = String::new();
+    for l in &e {
+        if !g.contains(l) {
+            out.push_str(&format!("    - {l}\n"));
+        }
+    }
+    for l in &g {
+        if !e.contains(l) {
+            out.push_str(&format!("    + {l}\n"));
+        }
+    }
+    if out.is_empty() {
+        out = format!(
+            "    (same lines, different bytes)\n    expected {expected:?}\n    got      {got:?}\n"
+        );
+    }
+    out
+}
+
+/// How two sets of files differ: one line (or block) per file missing,
+/// different or extra; empty when they are the same.
+pub fn compare(want: &BTreeMap<String, String>, got: &BTreeMap<String, String>) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (path, content) in want {
+        match got.get(path) {
+            None => problems.push(format!("  missing {path}")),
+            Some(ours) if ours != content => {
+                problems.push(format!("  {path} differs:\n{}", diff(content, ours)))
+            }
+            Some(_) => {}
+        }
+    }
+    for path in got.keys().filter(|p| !want.contains_key(*p)) {
+        problems.push(format!("  extra {path}"));
+    }
+    problems
+}
