@@ -140,7 +140,10 @@ fn configure(fs: &dyn FsView, conf: &Value) -> Result<Vec<Effect>, String> {
     let mut effects = Vec::new();
     for (name, value) in conf.iter() {
         let Value::Str(name) = name else {
-            return Err(format!("The key \"{}\" is not a string.", name.python_str()));
+            return Err(format!(
+                "The key \"{}\" is not a string.",
+                name.python_str()
+            ));
         };
         match name.as_str() {
             "public-cert" | "private-cert" => {
@@ -175,10 +178,7 @@ fn configure(fs: &dyn FsView, conf: &Value) -> Result<Vec<Effect>, String> {
                     cfg.root.ensure_section(name);
                     for (o, v) in items.iter() {
                         let Value::Str(o) = o else {
-                            return Err(format!(
-                                "The key \"{}\" is not a string.",
-                                o.python_str()
-                            ));
+                            return Err(format!("The key \"{}\" is not a string.", o.python_str()));
                         };
                         let item = Item::from_value(v)?;
                         cfg.root.section_mut(name).set(o, item);
@@ -221,10 +221,17 @@ mod tests {
                 "# head\nmain_collective = mcollective\ncollectives = \"x,y\"# two\nloglevel = debug\ndaemonize = 0\n\n[existing]\na = 1\nb = 2\n[new]\nk = v\n"
             )
         );
-        assert_eq!(p.file("/etc/mcollective/server.cfg.old").as_deref(), Some(SERVER));
+        assert_eq!(
+            p.file("/etc/mcollective/server.cfg.old").as_deref(),
+            Some(SERVER)
+        );
         assert_eq!(
             p.commands().last().unwrap(),
-            &vec!["service".to_string(), "mcollective".into(), "restart".into()]
+            &vec![
+                "service".to_string(),
+                "mcollective".into(),
+                "restart".into()
+            ]
         );
     }
 
@@ -240,7 +247,10 @@ mod tests {
         );
         assert!(p.file("/etc/mcollective/server.cfg.old").is_none());
         let w = p.written();
-        let pem = w.iter().find(|w| w.path == Path::new(PRICERT_FILE)).unwrap();
+        let pem = w
+            .iter()
+            .find(|w| w.path == Path::new(PRICERT_FILE))
+            .unwrap();
         assert_eq!(pem.mode, 0o600);
         for e in p.effects() {
             assert!(!format!("{} {}", e.summary(), e.to_json()).contains("s3cret"));

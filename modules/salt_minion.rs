@@ -251,12 +251,7 @@ impl Module for SaltMinion {
 
 /// [`ensure_dir`] for a directory under one this module is about to make:
 /// the directories `planned` makes count as existing.
-fn ensure_dir_after(
-    fs: &dyn FsView,
-    planned: &[Effect],
-    path: &str,
-    mode: u32,
-) -> Vec<Effect> {
+fn ensure_dir_after(fs: &dyn FsView, planned: &[Effect], path: &str, mode: u32) -> Vec<Effect> {
     let made: Vec<&std::path::Path> = planned
         .iter()
         .filter_map(|e| match e {
@@ -313,7 +308,11 @@ mod tests {
         assert_eq!((*mode, data.secret), (0o600, true));
         assert_eq!(
             p.commands().last().unwrap(),
-            &vec!["service".to_string(), "salt-minion".into(), "restart".into()]
+            &vec![
+                "service".to_string(),
+                "salt-minion".into(),
+                "restart".into()
+            ]
         );
     }
 
@@ -327,7 +326,10 @@ mod tests {
             .plan(&SaltMinion);
         assert!(p.errors().is_empty(), "{:?}", p.errors());
         assert!(p.file("/srv/salt/minion").is_none());
-        assert_eq!(p.file("/srv/salt/pki/minion/minion.pub").as_deref(), Some("a"));
+        assert_eq!(
+            p.file("/srv/salt/pki/minion/minion.pub").as_deref(),
+            Some("a")
+        );
         let cmds = p.commands();
         assert!(
             cmds.iter().any(|c| c.ends_with(&["salt-2".to_string()])),
@@ -348,7 +350,10 @@ mod tests {
         let p = Kit::debian12()
             .cfg("salt_minion:\n  public_key: a\n")
             .plan(&SaltMinion);
-        assert!(p.written().iter().all(|w| !w.path.starts_with("/etc/salt/pki")));
+        assert!(p
+            .written()
+            .iter()
+            .all(|w| !w.path.starts_with("/etc/salt/pki")));
         let p = Kit::debian12().cfg("other: 1\n").plan(&SaltMinion);
         assert!(p.effects().is_empty());
         assert_eq!(
@@ -372,7 +377,10 @@ mod tests {
         assert!(p.effects().is_empty());
         assert!(p.errors()[0].contains("salt_minion"), "{:?}", p.errors());
         // Keys that cannot be written: no file lands.
-        for bad in ["public_key: a\n  private_key: 1", "public_key: a\n  private_key: b\n  pki_dir: 5"] {
+        for bad in [
+            "public_key: a\n  private_key: 1",
+            "public_key: a\n  private_key: b\n  pki_dir: 5",
+        ] {
             let p = Kit::debian12()
                 .cfg(&format!("salt_minion:\n  conf: {{a: 1}}\n  {bad}\n"))
                 .plan(&SaltMinion);
@@ -433,7 +441,10 @@ mod against_22_4 {
                 .map(|w| w.as_str().unwrap().to_string())
                 .collect();
             if cmds.last() != Some(&theirs) {
-                problems.push(format!("{name}: last command {:?}, 22.4's {theirs:?}", cmds.last()));
+                problems.push(format!(
+                    "{name}: last command {:?}, 22.4's {theirs:?}",
+                    cmds.last()
+                ));
             }
             let mut files = BTreeMap::new();
             let mut made = BTreeMap::new();
@@ -471,7 +482,10 @@ mod against_22_4 {
                 .map(|(k, v)| {
                     (
                         k.clone(),
-                        (v[0].as_str().unwrap().to_string(), v[1].as_u64().unwrap() as u32),
+                        (
+                            v[0].as_str().unwrap().to_string(),
+                            v[1].as_u64().unwrap() as u32,
+                        ),
                     )
                 })
                 .collect();
@@ -485,7 +499,9 @@ mod against_22_4 {
                 .map(|(k, v)| (k.clone(), v.as_u64().unwrap() as u32))
                 .collect();
             if made != want_made {
-                problems.push(format!("{name}: directories {made:?}, 22.4's {want_made:?}"));
+                problems.push(format!(
+                    "{name}: directories {made:?}, 22.4's {want_made:?}"
+                ));
             }
         }
         assert!(problems.is_empty(), "{}", problems.join("\n"));

@@ -6,7 +6,9 @@
 set -e
 cd "$(dirname "$0")/.."
 cargo fmt ${1:+-- "$1"}
-files=$(ls modules/*.rs src/datasource/*.rs)
+# A module of several files is `modules/<name>/mod.rs` (its own `mod`
+# lines reach the rest).
+files=$(ls modules/*.rs modules/*/mod.rs src/datasource/*.rs)
 if [ "$1" = --check ]; then
     rustfmt --edition 2021 --check $files
 else

@@ -21,7 +21,6 @@ const MAP_OLD_KEYS: [(&str, Option<&str>); 11] = [
     ("add_apt_repo_match", Some("add_apt_repo_match")),
 ];
 
-
 /// The `apt` config in the v3 format; the warnings the conversion logs
 /// go to `warnings` (also when it fails). An `apt` key that is absent is
 /// an empty mapping.
@@ -51,7 +50,10 @@ pub fn to_v3(cfg: &Value, warnings: &mut Vec<String>) -> Result<Value, ConfigErr
                     let key = match e.get("filename") {
                         Some(f) => f.python_str(),
                         None => {
-                            e.insert(Value::str("filename"), Value::Str("cloud_config_sources.list".into()));
+                            e.insert(
+                                Value::str("filename"),
+                                Value::Str("cloud_config_sources.list".into()),
+                            );
                             format!("{i}_cloud_config_sources.list")
                         }
                     };
@@ -105,10 +107,10 @@ pub fn to_v3(cfg: &Value, warnings: &mut Vec<String>) -> Result<Value, ConfigErr
                     return Err(ConfigError::new(
                         *oldkey,
                         format!(
-                            "Old and New apt format defined with unequal values {} vs {} @ {oldkey}",
-                            old.get(oldkey).unwrap().python_str_any(),
-                            v.python_str_any()
-                        ),
+                        "Old and New apt format defined with unequal values {} vs {} @ {oldkey}",
+                        old.get(oldkey).unwrap().python_str_any(),
+                        v.python_str_any()
+                    ),
                     ))
                 }
                 Some(_) => {}
@@ -124,7 +126,10 @@ pub fn to_v3(cfg: &Value, warnings: &mut Vec<String>) -> Result<Value, ConfigErr
     }
     // `convert_mirror`: the mirror keys become one default primary entry.
     let mut mirror = Mapping::default();
-    mirror.insert(Value::str("arches"), Value::Seq(vec![Value::Str("default".into())]));
+    mirror.insert(
+        Value::str("arches"),
+        Value::Seq(vec![Value::Str("default".into())]),
+    );
     let mut converted = false;
     for (oldkey, newkey) in [
         ("apt_mirror", "uri"),

@@ -59,7 +59,11 @@ pub fn apply(
         .map(|(k, v)| (k.python_str(), v.python_str()))
         .collect();
     sets.sort();
-    let mut selections = sets.iter().map(|(_, v)| v.as_str()).collect::<Vec<_>>().join("\n");
+    let mut selections = sets
+        .iter()
+        .map(|(_, v)| v.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
     if !selections.ends_with('\n') {
         selections.push('\n');
     }
@@ -97,7 +101,11 @@ pub fn apply(
     let (clean, unhandled): (Vec<String>, Vec<String>) =
         need.into_iter().partition(|p| p == "cloud-init");
     if !unhandled.is_empty() {
-        let list = unhandled.iter().map(|p| python_str_repr(p)).collect::<Vec<_>>().join(", ");
+        let list = unhandled
+            .iter()
+            .map(|p| python_str_repr(p))
+            .collect::<Vec<_>>()
+            .join(", ");
         let msg = format!(
             "The following packages were installed and preseeded, but cannot be unconfigured: [{list}]"
         );
@@ -110,10 +118,16 @@ pub fn apply(
         let dir = Path::new("/etc/cloud/cloud.cfg.d");
         let mut names = ctx.fs.list_dir(dir).unwrap_or_default();
         names.sort();
-        for n in names.into_iter().filter(|n| n.contains("dpkg") && !n.starts_with('.')) {
+        for n in names
+            .into_iter()
+            .filter(|n| n.contains("dpkg") && !n.starts_with('.'))
+        {
             out.push(Effect::Remove { path: dir.join(n) });
         }
-        let mut argv = vec!["dpkg-reconfigure".to_string(), "--frontend=noninteractive".into()];
+        let mut argv = vec![
+            "dpkg-reconfigure".to_string(),
+            "--frontend=noninteractive".into(),
+        ];
         argv.extend(clean);
         out.push(Effect::Run(Command::new(argv)));
     }

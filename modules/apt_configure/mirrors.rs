@@ -12,7 +12,12 @@ use crate::module::prelude::*;
 
 /// cloud-init's default mirrors for the primary architectures and the ports.
 fn default_mirrors(arch: &str) -> Result<Vec<(String, String)>, ConfigError> {
-    let pair = |p: &str, s: &str| vec![("PRIMARY".to_string(), p.to_string()), ("SECURITY".to_string(), s.to_string())];
+    let pair = |p: &str, s: &str| {
+        vec![
+            ("PRIMARY".to_string(), p.to_string()),
+            ("SECURITY".to_string(), s.to_string()),
+        ]
+    };
     match arch {
         "amd64" | "i386" => Ok(pair(
             "http://archive.ubuntu.com/ubuntu/",
@@ -146,7 +151,9 @@ pub fn rename_lists(
     out: &mut Vec<Effect>,
     notes: &mut Vec<String>,
 ) -> Result<(), ConfigError> {
-    let mut names = fs.list_dir(std::path::Path::new(APT_LISTS)).unwrap_or_default();
+    let mut names = fs
+        .list_dir(std::path::Path::new(APT_LISTS))
+        .unwrap_or_default();
     names.sort();
     for (name, old) in default_mirrors(arch)? {
         let Some((_, new)) = mirrors.iter().find(|(k, v)| *k == name && !v.is_empty()) else {
@@ -156,7 +163,10 @@ pub fn rename_lists(
         if oprefix == nprefix {
             continue;
         }
-        for file in names.iter().filter(|f| f.starts_with(&format!("{oprefix}_"))) {
+        for file in names
+            .iter()
+            .filter(|f| f.starts_with(&format!("{oprefix}_")))
+        {
             let from = format!("{APT_LISTS}/{file}");
             let to = format!("{APT_LISTS}/{nprefix}{}", &file[oprefix.len()..]);
             notes.push(format!("Renaming apt list {from} to {to}"));
@@ -178,6 +188,9 @@ mod tests {
             apt_file_prefix("http://archive.ubuntu.com/ubuntu/"),
             "archive.ubuntu.com_ubuntu"
         );
-        assert_eq!(apt_file_prefix("deb.debian.org/debian"), "deb.debian.org_debian");
+        assert_eq!(
+            apt_file_prefix("deb.debian.org/debian"),
+            "deb.debian.org_debian"
+        );
     }
 }

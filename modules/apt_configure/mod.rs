@@ -61,7 +61,6 @@ const MIRROR: Ty = Ty::Map(&[
     Field::opt("keyserver", Ty::Str),
 ]);
 
-
 static INFO: ModuleInfo = ModuleInfo {
     name: "apt_configure",
     aliases: &[],
@@ -152,20 +151,20 @@ const MIRROR_SCHEMA_REF: Ty = Ty::Strict(&Ty::Any, Rule::As(&MIRROR_SCHEMA));
 
 /// The `apt` keys the module reads, and their types.
 static APT_BOOT: Ty = Ty::Map(&[
-            Field::opt("preserve_sources_list", Ty::Bool),
-            Field::opt("disable_suites", Ty::List(&Ty::Str)),
-            Field::opt("primary", Ty::List(&MIRROR)),
-            Field::opt("security", Ty::List(&MIRROR)),
-            Field::opt("add_apt_repo_match", Ty::Str),
-            Field::opt("debconf_selections", Ty::AnyMap),
-            Field::opt("sources_list", Ty::Str),
-            Field::opt("conf", Ty::Str),
-            Field::opt("https_proxy", Ty::Str),
-            Field::opt("http_proxy", Ty::Str),
-            Field::opt("proxy", Ty::Str),
-            Field::opt("ftp_proxy", Ty::Str),
-            Field::opt("sources", Ty::OneOf(&[Ty::AnyMap, Ty::Null])),
-            Field::opt("generate_mirrorlists", Ty::Bool),
+    Field::opt("preserve_sources_list", Ty::Bool),
+    Field::opt("disable_suites", Ty::List(&Ty::Str)),
+    Field::opt("primary", Ty::List(&MIRROR)),
+    Field::opt("security", Ty::List(&MIRROR)),
+    Field::opt("add_apt_repo_match", Ty::Str),
+    Field::opt("debconf_selections", Ty::AnyMap),
+    Field::opt("sources_list", Ty::Str),
+    Field::opt("conf", Ty::Str),
+    Field::opt("https_proxy", Ty::Str),
+    Field::opt("http_proxy", Ty::Str),
+    Field::opt("proxy", Ty::Str),
+    Field::opt("ftp_proxy", Ty::Str),
+    Field::opt("sources", Ty::OneOf(&[Ty::AnyMap, Ty::Null])),
+    Field::opt("generate_mirrorlists", Ty::Bool),
 ]);
 
 impl Module for AptConfigure {
@@ -218,7 +217,9 @@ fn plan(ctx: &Context, out: &mut Vec<Effect>, notes: &mut Vec<String>) -> Result
     if map.is_empty() {
         let why = if ctx.distro.snappy {
             Some("system is snappy.")
-        } else if accounts::which(ctx.fs, "apt-get").is_none() && accounts::which(ctx.fs, "apt").is_none() {
+        } else if accounts::which(ctx.fs, "apt-get").is_none()
+            && accounts::which(ctx.fs, "apt").is_none()
+        {
             Some("no apt commands.")
         } else {
             None
@@ -232,9 +233,18 @@ fn plan(ctx: &Context, out: &mut Vec<Effect>, notes: &mut Vec<String>) -> Result
     let release = release(ctx, notes);
     let arch = ctx.distro.dpkg_architecture();
     let mirrors = mirrors::find(&apt, ctx.distro, arch, notes)?;
-    let get = |k: &str| mirrors.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    let get = |k: &str| {
+        mirrors
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
 
-    if apt.get("generate_mirrorlists").is_some_and(py::truth::is_true) {
+    if apt
+        .get("generate_mirrorlists")
+        .is_some_and(py::truth::is_true)
+    {
         for (suffix, which) in [("", "PRIMARY"), ("-security", "SECURITY")] {
             out.push(Effect::write(
                 format!("/etc/apt/mirrors/{}{suffix}.list", ctx.distro.name),
@@ -242,7 +252,10 @@ fn plan(ctx: &Context, out: &mut Vec<Effect>, notes: &mut Vec<String>) -> Result
                 0o644,
             ));
         }
-    } else if py::truth::is_false(apt.get("preserve_sources_list").unwrap_or(&Value::Bool(false))) {
+    } else if py::truth::is_false(
+        apt.get("preserve_sources_list")
+            .unwrap_or(&Value::Bool(false)),
+    ) {
         // `add_mirror_keys`: the key of every primary and security entry.
         for kind in ["primary", "security"] {
             for mirror in apt.get(kind).and_then(Value::as_seq).unwrap_or(&[]) {
@@ -290,12 +303,19 @@ fn apply_apt_config(ctx: &Context, apt: &Value, out: &mut Vec<Effect>, notes: &m
     .iter()
     .filter_map(|(k, what)| set(k).map(|v| format!("{what} \"{v}\";")))
     .collect();
-    let is_file = |p: &str| matches!(ctx.fs.stat(Path::new(p)), Some(s) if s.kind == FileKind::File);
+    let is_file =
+        |p: &str| matches!(ctx.fs.stat(Path::new(p)), Some(s) if s.kind == FileKind::File);
     if !proxies.is_empty() {
         notes.push(format!("write apt proxy info to {APT_PROXY_FN}"));
-        out.push(Effect::write(APT_PROXY_FN, Data::public(proxies.join("\n") + "\n"), 0o644));
+        out.push(Effect::write(
+            APT_PROXY_FN,
+            Data::public(proxies.join("\n") + "\n"),
+            0o644,
+        ));
     } else if is_file(APT_PROXY_FN) {
-        out.push(Effect::Remove { path: APT_PROXY_FN.into() });
+        out.push(Effect::Remove {
+            path: APT_PROXY_FN.into(),
+        });
         notes.push(format!("no apt proxy configured, removed {APT_PROXY_FN}"));
     }
     match set("conf") {
@@ -304,7 +324,9 @@ fn apply_apt_config(ctx: &Context, apt: &Value, out: &mut Vec<Effect>, notes: &m
             out.push(Effect::write(APT_CONFIG_FN, Data::public(conf), 0o644));
         }
         None if is_file(APT_CONFIG_FN) => {
-            out.push(Effect::Remove { path: APT_CONFIG_FN.into() });
+            out.push(Effect::Remove {
+                path: APT_CONFIG_FN.into(),
+            });
             notes.push(format!("no apt config configured, removed {APT_CONFIG_FN}"));
         }
         None => {}

@@ -18,11 +18,20 @@ const SOURCES_LIST: &str = "/etc/apt/sources.list";
 /// (cloud-init's KeyError).
 pub fn render(text: &str, params: &Params, key: &str) -> Result<String, ConfigError> {
     use templater::Kind;
-    let lookup = |name: &str| params.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let lookup = |name: &str| {
+        params
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
     match templater::detect(text)? {
         (Kind::Basic, body, _) => templater::basic_render(body, |name| {
             lookup(name).ok_or_else(|| {
-                ConfigError::new(key, format!("the template variable '{name}' is not defined (KeyError)"))
+                ConfigError::new(
+                    key,
+                    format!("the template variable '{name}' is not defined (KeyError)"),
+                )
             })
         }),
         (Kind::Jinja, body, _) => {
@@ -114,7 +123,10 @@ pub fn generate_sources_list(
         params.push((k.clone(), v.clone()));
         params.push((k.to_lowercase(), v.clone()));
     }
-    let tmpl = match apt.get("sources_list").filter(|v| !matches!(v, Value::Null)) {
+    let tmpl = match apt
+        .get("sources_list")
+        .filter(|v| !matches!(v, Value::Null))
+    {
         Some(t) => t.python_str(),
         None => {
             notes.push("No custom template provided, fall back to builtin".into());
@@ -126,7 +138,11 @@ pub fn generate_sources_list(
                 .map(Value::python_str)
                 .unwrap_or_else(|| "/etc/cloud/templates/".into());
             let candidates = [
-                format!("{}/sources.list.{}.tmpl", dir.trim_end_matches('/'), ctx.distro.name),
+                format!(
+                    "{}/sources.list.{}.tmpl",
+                    dir.trim_end_matches('/'),
+                    ctx.distro.name
+                ),
                 format!("{}/sources.list.tmpl", dir.trim_end_matches('/')),
             ];
             match candidates
@@ -179,7 +195,11 @@ pub fn add_key(
         Some(i) if i > 0 => &base[..i],
         _ => base,
     };
-    let dir = if hardened { CLOUD_INIT_GPG_DIR } else { APT_TRUSTED_GPG_DIR };
+    let dir = if hardened {
+        CLOUD_INIT_GPG_DIR
+    } else {
+        APT_TRUSTED_GPG_DIR
+    };
     let file = format!("{dir}{stem}.gpg");
     out.push(Effect::Mkdir {
         path: dir.trim_end_matches('/').into(),
@@ -233,7 +253,10 @@ pub fn add_key(
 /// dashes) then a colon and a word character (`ppa:...`, `cloud-archive:...`).
 fn default_repo_match(source: &str) -> bool {
     let word = |c: char| c.is_alphanumeric() || c == '_';
-    let head: String = source.chars().take_while(|c| word(*c) || *c == '-').collect();
+    let head: String = source
+        .chars()
+        .take_while(|c| word(*c) || *c == '-')
+        .collect();
     !head.is_empty()
         && source[head.len()..]
             .strip_prefix(':')
@@ -286,8 +309,14 @@ pub fn add_sources(
             return Err(ConfigError::new(&key, format!("{key}: expected a mapping")));
         };
         notes.push(format!("adding source/key '{}'", ent.python_str_any()));
-        let filename = ent.get("filename").map(Value::python_str).unwrap_or(name.clone());
-        let source = ent.get("source").filter(|v| !matches!(v, Value::Null)).map(Value::python_str);
+        let filename = ent
+            .get("filename")
+            .map(Value::python_str)
+            .unwrap_or(name.clone());
+        let source = ent
+            .get("source")
+            .filter(|v| !matches!(v, Value::Null))
+            .map(Value::python_str);
         let hardened = source.as_deref().is_some_and(|s| s.contains("$KEY_FILE"));
         let key_file = add_key(ent, &filename, hardened, out);
         if hardened {
@@ -304,7 +333,11 @@ pub fn add_sources(
             file.push_str(".list");
         }
         if default_repo_match(&source) {
-            out.push(Effect::Run(Command::new(["add-apt-repository", "--no-update", &source])));
+            out.push(Effect::Run(Command::new([
+                "add-apt-repository",
+                "--no-update",
+                &source,
+            ])));
             continue;
         }
         let replace = ent.get("append").is_some_and(|a| !a.truthy());
@@ -315,7 +348,9 @@ pub fn add_sources(
             // Once per instance, as write_files' appends.
             let record = format!("{file}\0{contents}");
             Append::OncePerInstance {
-                record: ctx.ipath("cloudboot-appends").join(sha256::hex(record.as_bytes())),
+                record: ctx
+                    .ipath("cloudboot-appends")
+                    .join(sha256::hex(record.as_bytes())),
             }
         };
         out.push(Effect::WriteFile {

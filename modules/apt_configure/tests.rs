@@ -16,9 +16,9 @@ fn kit(case: &J) -> Kit {
         true => Kit::with_os_release("ID=ubuntu\nVERSION_ID=\"22.04\"\nVERSION_CODENAME=jammy\n"),
         false => Kit::debian12(),
     };
-    let mut kit = base
-        .file_mode("/usr/bin/apt-get", "", 0o755)
-        .file_mode("/usr/bin/lsb_release", "", 0o755);
+    let mut kit =
+        base.file_mode("/usr/bin/apt-get", "", 0o755)
+            .file_mode("/usr/bin/lsb_release", "", 0o755);
     for (path, content) in case["files"].as_object().into_iter().flatten() {
         kit = kit.file(path, content.as_str().unwrap());
     }
@@ -26,7 +26,12 @@ fn kit(case: &J) -> Kit {
         .as_array()
         .into_iter()
         .flatten()
-        .map(|p| format!("Package: {}\nStatus: install ok installed\n\n", p.as_str().unwrap()))
+        .map(|p| {
+            format!(
+                "Package: {}\nStatus: install ok installed\n\n",
+                p.as_str().unwrap()
+            )
+        })
         .collect();
     let mut cfg = case["cfg"].clone();
     // Debian 12's package_mirrors; the Ubuntu case has none (cloud-init's
@@ -48,7 +53,13 @@ fn ops(effects: &[Effect]) -> Vec<J> {
     let mut out = Vec::new();
     for e in effects {
         match e {
-            Effect::WriteFile { path, data, mode, append, .. } => {
+            Effect::WriteFile {
+                path,
+                data,
+                mode,
+                append,
+                ..
+            } => {
                 let content = if path.to_string_lossy().contains("/sem/") {
                     J::Null
                 } else {
@@ -61,8 +72,10 @@ fn ops(effects: &[Effect]) -> Vec<J> {
             Effect::Run(c) if c.argv.starts_with(&["gpg".into(), "--dearmor".into()]) => {
                 let stdin = String::from_utf8(c.stdin.clone().unwrap().bytes).unwrap();
                 out.push(json!({"op": "run", "argv": ["gpg", "--dearmor"], "stdin": stdin}));
-                out.push(json!({"op": "write", "path": c.argv[4], "content": "<dearmored KEY>",
-                                "mode": 0o644, "append": false}));
+                out.push(
+                    json!({"op": "write", "path": c.argv[4], "content": "<dearmored KEY>",
+                                "mode": 0o644, "append": false}),
+                );
             }
             // The mode of gpg's keyring (22.4's write_file gives it).
             Effect::Run(c) if c.argv[0] == "chmod" => {}
@@ -70,7 +83,10 @@ fn ops(effects: &[Effect]) -> Vec<J> {
                 out.push(json!({"op": "rename", "from": c.argv[3], "to": c.argv[4]}));
             }
             Effect::Run(c) => {
-                let stdin = c.stdin.as_ref().map(|d| String::from_utf8(d.bytes.clone()).unwrap());
+                let stdin = c
+                    .stdin
+                    .as_ref()
+                    .map(|d| String::from_utf8(d.bytes.clone()).unwrap());
                 out.push(json!({"op": "run", "argv": c.argv, "stdin": stdin}));
             }
             Effect::Mkdir { .. } | Effect::Chown { .. } => {}
@@ -101,7 +117,11 @@ fn every_recorded_case_plans_as_cloud_init_22_4_ran_it() {
         let name = case["name"].as_str().unwrap();
         let p = kit(case).plan(&AptConfigure);
         if let Some((_, why)) = DEPARTURES.iter().find(|(n, _)| *n == name) {
-            assert!(p.errors().iter().any(|e| e.contains(why)), "{name}: {:?}", p.errors());
+            assert!(
+                p.errors().iter().any(|e| e.contains(why)),
+                "{name}: {:?}",
+                p.errors()
+            );
             continue;
         }
         let mut want = case["ops"].clone();
@@ -117,7 +137,11 @@ fn every_recorded_case_plans_as_cloud_init_22_4_ran_it() {
         // Warnings: each one 22.4 logged is among the notes.
         for l in case["logs"].as_array().unwrap() {
             let msg = l[1].as_str().unwrap();
-            assert!(p.notes().iter().any(|n| n == msg), "{name}: {msg}\n{:?}", p.notes());
+            assert!(
+                p.notes().iter().any(|n| n == msg),
+                "{name}: {msg}\n{:?}",
+                p.notes()
+            );
         }
         match case["error"].as_str() {
             None => assert!(p.errors().is_empty(), "{name}: {:?}", p.errors()),
@@ -160,12 +184,31 @@ fn a_keyid_is_fetched_into_roots_keyring_exported_and_deleted() {
         .cfg("apt: {preserve_sources_list: true, sources: {k: {keyid: ABCD, keyserver: ks.example}}}\n")
         .plan(&AptConfigure);
     let cmds = p.commands();
-    assert_eq!(cmds[0], ["gpg", "--no-tty", "--keyserver=ks.example", "--recv-keys", "ABCD"]);
+    assert_eq!(
+        cmds[0],
+        [
+            "gpg",
+            "--no-tty",
+            "--keyserver=ks.example",
+            "--recv-keys",
+            "ABCD"
+        ]
+    );
     assert_eq!(
         cmds[1],
-        ["gpg", "--yes", "--output", "/etc/apt/trusted.gpg.d/k.gpg", "--export", "ABCD"]
+        [
+            "gpg",
+            "--yes",
+            "--output",
+            "/etc/apt/trusted.gpg.d/k.gpg",
+            "--export",
+            "ABCD"
+        ]
     );
-    assert_eq!(cmds[2], ["gpg", "--batch", "--yes", "--delete-keys", "ABCD"]);
+    assert_eq!(
+        cmds[2],
+        ["gpg", "--batch", "--yes", "--delete-keys", "ABCD"]
+    );
     assert_eq!(cmds[3], ["chmod", "0644", "/etc/apt/trusted.gpg.d/k.gpg"]);
 }
 
@@ -175,5 +218,9 @@ fn only_the_default_repo_match_is_taken() {
         .file_mode("/usr/bin/apt-get", "", 0o755)
         .cfg("apt: {preserve_sources_list: true, add_apt_repo_match: '^x', sources: {a: {source: 'x:y'}}}\n")
         .plan(&AptConfigure);
-    assert!(p.errors()[0].contains("only cloud-init's default add_apt_repo_match"), "{:?}", p.errors());
+    assert!(
+        p.errors()[0].contains("only cloud-init's default add_apt_repo_match"),
+        "{:?}",
+        p.errors()
+    );
 }

@@ -77,7 +77,10 @@ static CHEF_KEYS: &[Field] = &[
     Field::opt("log_location", ANY_STR),
     Field::opt("node_name", ANY_STR),
     Field::opt("omnibus_url", ANY_STR),
-    Field::opt("omnibus_url_retries", Ty::Strict(&Ty::Any, Rule::As(&Ty::Int))),
+    Field::opt(
+        "omnibus_url_retries",
+        Ty::Strict(&Ty::Any, Rule::As(&Ty::Int)),
+    ),
     Field::opt("omnibus_version", ANY_STR),
     Field::opt("pid_file", ANY_STR),
     Field::opt("server_url", ANY_STR),
@@ -85,7 +88,10 @@ static CHEF_KEYS: &[Field] = &[
     Field::opt("ssl_verify_mode", ANY_STR),
     Field::opt("validation_name", ANY_STR),
     Field::opt("force_install", ANY_BOOL),
-    Field::opt("initial_attributes", Ty::Strict(&Ty::Any, Rule::As(&Ty::AnyMap))),
+    Field::opt(
+        "initial_attributes",
+        Ty::Strict(&Ty::Any, Rule::As(&Ty::AnyMap)),
+    ),
     Field::opt(
         "install_type",
         Ty::Strict(
@@ -96,7 +102,10 @@ static CHEF_KEYS: &[Field] = &[
             )),
         ),
     ),
-    Field::opt("run_list", Ty::Strict(&Ty::Any, Rule::As(&Ty::List(&Ty::Str)))),
+    Field::opt(
+        "run_list",
+        Ty::Strict(&Ty::Any, Rule::As(&Ty::List(&Ty::Str))),
+    ),
     Field::opt("chef_license", ANY_STR),
 ];
 
@@ -110,7 +119,8 @@ static INFO: ModuleInfo = ModuleInfo {
         "chef",
         Ty::Strict(&Ty::Map(CHEF_KEYS), Rule::MinProperties(1)),
     )],
-    summary: "configure chef-client (client.rb, firstboot.json, validation key), install and run it",
+    summary:
+        "configure chef-client (client.rb, firstboot.json, validation key), install and run it",
 };
 
 /// 22.4's `CHEF_DIRS`.
@@ -190,7 +200,6 @@ impl Module for Chef {
     }
 }
 
-
 /// `mkdir` where missing (`util.ensure_dir` without a mode), once per path.
 fn ensure_dir(ctx: &Context, dir: &str, made: &mut Vec<String>, out: &mut ModuleOutput) {
     if made.iter().any(|d| d == dir) || ctx.fs.is_dir(Path::new(dir)) {
@@ -226,7 +235,10 @@ fn plan(ctx: &Context, cfg: &Value, out: &mut ModuleOutput) -> Result<(), Config
     if let Some(other) = vcert.filter(|v| !matches!(v, Value::Str(_))) {
         return Err(ConfigError::new(
             "chef.validation_cert",
-            format!("chef: validation_cert must be a string, not {}", other.type_name()),
+            format!(
+                "chef: validation_cert must be a string, not {}",
+                other.type_name()
+            ),
         ));
     }
     let vkey_path = match cfg.get("validation_key") {
@@ -235,7 +247,10 @@ fn plan(ctx: &Context, cfg: &Value, out: &mut ModuleOutput) -> Result<(), Config
         Some(other) if vcert.is_some() => {
             return Err(ConfigError::new(
                 "chef.validation_key",
-                format!("chef: validation_key must be a path, not {}", other.type_name()),
+                format!(
+                    "chef: validation_key must be a path, not {}",
+                    other.type_name()
+                ),
             ))
         }
         Some(_) => String::new(),
@@ -245,7 +260,11 @@ fn plan(ctx: &Context, cfg: &Value, out: &mut ModuleOutput) -> Result<(), Config
     if dirs.is_empty() {
         dirs = CHEF_DIRS.iter().map(|d| d.to_string()).collect();
     }
-    for d in dirs.iter().map(String::as_str).chain(REQUIRED_CHEF_DIRS.iter().copied()) {
+    for d in dirs
+        .iter()
+        .map(String::as_str)
+        .chain(REQUIRED_CHEF_DIRS.iter().copied())
+    {
         ensure_dir(ctx, d, &mut made, out);
     }
 

@@ -28,7 +28,10 @@ fn percent_format(template: &str, names: &[(&str, String)]) -> Result<String, St
         };
         let close = inner.find(')').ok_or("incomplete format key")?;
         let key = &inner[..close];
-        let conv = inner[close + 1..].chars().next().ok_or("incomplete format")?;
+        let conv = inner[close + 1..]
+            .chars()
+            .next()
+            .ok_or("incomplete format")?;
         if conv != 's' {
             return Err(format!("unsupported format character '{conv}'"));
         }
@@ -47,7 +50,11 @@ fn percent_format(template: &str, names: &[(&str, String)]) -> Result<String, St
 /// `lookup_force_flag(fs)`.
 fn force_flag(fs: &str, out: &mut ModuleOutput) -> Option<&'static str> {
     let fs = fs.to_lowercase();
-    let key = if fs.contains("ext") { "ext" } else { fs.as_str() };
+    let key = if fs.contains("ext") {
+        "ext"
+    } else {
+        fs.as_str()
+    };
     match key {
         "ext" => Some("-F"),
         "btrfs" | "xfs" | "reiserfs" | "swap" => Some("-f"),
@@ -96,7 +103,9 @@ pub(super) fn mkfs(
     let fs_cmd = def.get("cmd").filter(|v| v.truthy());
     let fs_opts: Vec<String> = match def.get("extra_opts") {
         Some(Value::Seq(items)) => items.iter().map(Value::python_str).collect(),
-        Some(Value::Str(s)) => py::shell::shlex_split(s).map_err(|e| Failure::Logged(e.to_string()))?,
+        Some(Value::Str(s)) => {
+            py::shell::shlex_split(s).map_err(|e| Failure::Logged(e.to_string()))?
+        }
         _ => Vec::new(),
     };
     // replace_fs: false (the default) matches no filesystem type.
@@ -118,7 +127,9 @@ pub(super) fn mkfs(
     if partition.chars().all(|c| c.is_ascii_digit()) && !partition.is_empty() {
         // 22.4 appends the number as it is (`/dev/sdb` + `1`).
         device = format!("{device}{partition}");
-        out.note(format!("Manual request of partition {partition} for {device}"));
+        out.note(format!(
+            "Manual request of partition {partition} for {device}"
+        ));
         let (check_label, check_fstype) = disks.check_fs(&device).map_err(Failure::Logged)?;
         if check_label == label && check_fstype == fs_type {
             if !overwrite {
@@ -181,7 +192,10 @@ pub(super) fn mkfs(
                 template,
                 &[
                     ("label", label_text.clone()),
-                    ("filesystem", fs_type.clone().unwrap_or_else(|| "None".into())),
+                    (
+                        "filesystem",
+                        fs_type.clone().unwrap_or_else(|| "None".into()),
+                    ),
                     ("device", device.clone()),
                 ],
             )
@@ -201,7 +215,11 @@ pub(super) fn mkfs(
         Some(other) => {
             return Err(Failure::Logged(format!(
                 "unsupported operand type(s) for %: '{}' and 'dict'",
-                if other.as_seq().is_some() { "list" } else { "object" }
+                if other.as_seq().is_some() {
+                    "list"
+                } else {
+                    "object"
+                }
             )))
         }
         None => {
@@ -286,7 +304,10 @@ mod tests {
             ("device", "/dev/sdb1".to_string()),
         ];
         assert_eq!(
-            percent_format("mkfs -t %(filesystem)s -L %(label)s %(device)s 100%%", &names),
+            percent_format(
+                "mkfs -t %(filesystem)s -L %(label)s %(device)s 100%%",
+                &names
+            ),
             Ok("mkfs -t ext4 -L data /dev/sdb1 100%".into())
         );
         assert!(percent_format("mkfs %(nope)s", &names).is_err());

@@ -52,13 +52,15 @@ impl Layout {
                             part.python_str()
                         ));
                     }
-                    let pct = number(&pair[0])
-                        .ok_or_else(|| format!("could not convert to float: {}", pair[0].python_str()))?;
+                    let pct = number(&pair[0]).ok_or_else(|| {
+                        format!("could not convert to float: {}", pair[0].python_str())
+                    })?;
                     parts.push((pct, Some(pair[1].python_str())));
                 }
                 other => {
-                    let pct = number(other)
-                        .ok_or_else(|| format!("could not convert to float: {}", other.python_str()))?;
+                    let pct = number(other).ok_or_else(|| {
+                        format!("could not convert to float: {}", other.python_str())
+                    })?;
                     parts.push((pct, None));
                 }
             }
@@ -142,7 +144,11 @@ pub fn gpt_repr(parts: &[GptPart]) -> String {
     let items: Vec<String> = parts
         .iter()
         .map(|p| {
-            let ty = p.type_code.as_deref().map(item).unwrap_or_else(|| "None".into());
+            let ty = p
+                .type_code
+                .as_deref()
+                .map(item)
+                .unwrap_or_else(|| "None".into());
             format!("({ty}, [{}, {}])", item(&p.start), item(&p.end))
         })
         .collect();
@@ -208,8 +214,16 @@ mod tests {
         assert_eq!(
             layout("[[50, 8300], 50]").gpt(204800.0),
             [
-                GptPart { type_code: Some("8300".into()), start: "0".into(), end: "+102400".into() },
-                GptPart { type_code: None, start: "0".into(), end: "0".into() },
+                GptPart {
+                    type_code: Some("8300".into()),
+                    start: "0".into(),
+                    end: "+102400".into()
+                },
+                GptPart {
+                    type_code: None,
+                    start: "0".into(),
+                    end: "0".into()
+                },
             ]
         );
         assert_eq!(layout("true").mbr(1.0).unwrap(), "0,");

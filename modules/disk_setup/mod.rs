@@ -169,9 +169,7 @@ impl Module for DiskSetup {
                 let orig = k.python_str();
                 let name = match disks.alias_to_device(&orig) {
                     Some(t) if t != orig => {
-                        out.note(format!(
-                            "updated disk_setup device entry '{orig}' to '{t}'"
-                        ));
+                        out.note(format!("updated disk_setup device entry '{orig}' to '{t}'"));
                         t
                     }
                     _ => orig,
@@ -272,9 +270,7 @@ impl<'a> DiskView<'a> {
             names: &self.ctx.instance.block_devices,
             aliases: Vec::new(),
         };
-        devices
-            .meta_name(name.as_deref().unwrap_or(cand))
-            .or(name)
+        devices.meta_name(name.as_deref().unwrap_or(cand)).or(name)
     }
 
     /// A partition this run makes, or the disk it partitions.
@@ -490,7 +486,10 @@ fn mkpart(
             "Device {device} is not a disk device!"
         )));
     }
-    if layout_value.as_str().is_some_and(|s| s.to_lowercase() == "remove") {
+    if layout_value
+        .as_str()
+        .is_some_and(|s| s.to_lowercase() == "remove")
+    {
         out.note("Instructed to remove partition table entries");
         return purge_disk(ctx, disks, &device, out);
     }
@@ -522,10 +521,20 @@ fn mkpart(
         return Ok(());
     }
     if !overwrite {
-        let used = disks.enumerate(&device, false).map_err(Failure::Logged)?.len() > 1
-            || disks.check_fs(&device).map_err(Failure::Logged)?.1.is_some();
+        let used = disks
+            .enumerate(&device, false)
+            .map_err(Failure::Logged)?
+            .len()
+            > 1
+            || disks
+                .check_fs(&device)
+                .map_err(Failure::Logged)?
+                .1
+                .is_some();
         if used {
-            out.note(format!("Skipping partitioning on configured device {device}"));
+            out.note(format!(
+                "Skipping partitioning on configured device {device}"
+            ));
             return Ok(());
         }
     }
@@ -614,7 +623,6 @@ fn purge_disk(
     Ok(())
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -636,14 +644,25 @@ mod tests {
         let device = |path: &str| BlockDevice {
             real: path.into(),
             stat: Ok(DevKind::Block),
-            dev: Some(DevNum { major: 8, minor: 16 }),
-            disk_dev: Some(DevNum { major: 8, minor: 16 }),
+            dev: Some(DevNum {
+                major: 8,
+                minor: 16,
+            }),
+            disk_dev: Some(DevNum {
+                major: 8,
+                minor: 16,
+            }),
             part: PartInfo::NotPartition,
         };
         let mut answers: Vec<(DiskQuery, String)> = Vec::new();
         for (argv, answer) in case["answers"].as_object().unwrap() {
             let words: Vec<&str> = argv.split(' ').collect();
-            let dev = words.iter().rev().find(|w| w.starts_with("/dev/")).unwrap().to_string();
+            let dev = words
+                .iter()
+                .rev()
+                .find(|w| w.starts_with("/dev/"))
+                .unwrap()
+                .to_string();
             let q = match words[0] {
                 "lsblk" => DiskQuery::Lsblk {
                     device: dev,
@@ -683,7 +702,9 @@ mod tests {
     fn changes(all: Vec<(Vec<String>, Option<String>)>) -> Vec<(Vec<String>, Option<String>)> {
         all.into_iter()
             .filter(|(a, _)| {
-                !(a[0] == "udevadm" || a[0] == "partprobe" || a.get(1).is_some_and(|x| x == "--rereadpt"))
+                !(a[0] == "udevadm"
+                    || a[0] == "partprobe"
+                    || a.get(1).is_some_and(|x| x == "--rereadpt"))
             })
             .collect()
     }
@@ -719,7 +740,9 @@ mod tests {
                 .iter()
                 .map(|r| {
                     let argv = match &r["argv"] {
-                        serde_json::Value::String(line) => vec!["sh".into(), "-c".into(), line.clone()],
+                        serde_json::Value::String(line) => {
+                            vec!["sh".into(), "-c".into(), line.clone()]
+                        }
                         a => a
                             .as_array()
                             .unwrap()
@@ -736,14 +759,19 @@ mod tests {
                 .filter_map(|e| match e {
                     Effect::Run(c) => Some((
                         c.argv.clone(),
-                        c.stdin.as_ref().map(|d| String::from_utf8_lossy(&d.bytes).into_owned()),
+                        c.stdin
+                            .as_ref()
+                            .map(|d| String::from_utf8_lossy(&d.bytes).into_owned()),
                     )),
                     _ => None,
                 })
                 .collect();
             assert_eq!(changes(ours.clone()), changes(theirs), "{name}");
             // After a new table, the kernel is told as 22.4 tells it.
-            if ours.iter().any(|(a, _)| a[0] == "sfdisk" || a[0] == "sgdisk") {
+            if ours
+                .iter()
+                .any(|(a, _)| a[0] == "sfdisk" || a[0] == "sgdisk")
+            {
                 let probe = match case["partprobe"].as_bool().unwrap() {
                     true => vec!["partprobe".to_string(), "/dev/sdb".into()],
                     false => vec!["blockdev".into(), "--rereadpt".into(), "/dev/sdb".into()],
@@ -765,7 +793,10 @@ mod tests {
                 }
             }
             assert!(run.errors().is_empty(), "{name}: {:?}", run.errors());
-            assert!(run.effects().iter().all(|e| matches!(e, Effect::Run(c) if c.on_host)));
+            assert!(run
+                .effects()
+                .iter()
+                .all(|e| matches!(e, Effect::Run(c) if c.on_host)));
         }
     }
 

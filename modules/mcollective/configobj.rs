@@ -192,16 +192,19 @@ fn handle_value(v: &str) -> Option<(Parsed, Option<String>)> {
         let found = if first == '"' || first == '\'' {
             quoted_ends(rest, first).into_iter().find_map(|end| {
                 let after = rest[end..].trim_start_matches(is_ws);
-                after.strip_prefix(',').map(|a| (rest[..end].to_string(), a))
+                after
+                    .strip_prefix(',')
+                    .map(|a| (rest[..end].to_string(), a))
             })
         } else if first != ',' && first != '#' {
             let stop = rest[first.len_utf8()..]
                 .find([',', '#'])
                 .map(|i| i + first.len_utf8());
             match stop {
-                Some(i) if rest[i..].starts_with(',') => {
-                    Some((rest[..i].trim_end_matches(is_ws).to_string(), &rest[i + 1..]))
-                }
+                Some(i) if rest[i..].starts_with(',') => Some((
+                    rest[..i].trim_end_matches(is_ws).to_string(),
+                    &rest[i + 1..],
+                )),
                 _ => None,
             }
         } else {
@@ -215,8 +218,8 @@ fn handle_value(v: &str) -> Option<(Parsed, Option<String>)> {
         pos = v.len() - after.len();
     }
     let rest = &v[pos..];
-    let after_comma = pos > 0 && v[..pos].trim_end_matches(is_ws).ends_with(',')
-        && v[..pos].ends_with(',');
+    let after_comma =
+        pos > 0 && v[..pos].trim_end_matches(is_ws).ends_with(',') && v[..pos].ends_with(',');
     // The last item, or a single value.
     let mut single: Option<(Option<String>, Option<String>)> = None;
     if let Some(first) = rest.chars().next() {
@@ -286,10 +289,7 @@ fn section_marker(line: &str) -> Option<(String, usize, String, usize, Option<St
         rest = r.trim_start_matches(is_ws);
     }
     let first = rest.chars().next()?;
-    let mut ends: Vec<usize> = rest
-        .char_indices()
-        .map(|(i, c)| i + c.len_utf8())
-        .collect();
+    let mut ends: Vec<usize> = rest.char_indices().map(|(i, c)| i + c.len_utf8()).collect();
     ends.sort_unstable();
     for end in ends {
         let name = &rest[..end];
@@ -389,8 +389,15 @@ impl ConfigObj {
             let mut end = i + ch.len_utf8();
             let breaks = matches!(
                 ch,
-                '\n' | '\r' | '\u{b}' | '\u{c}' | '\u{1c}' | '\u{1d}' | '\u{1e}' | '\u{85}'
-                    | '\u{2028}' | '\u{2029}'
+                '\n' | '\r'
+                    | '\u{b}'
+                    | '\u{c}'
+                    | '\u{1c}'
+                    | '\u{1d}'
+                    | '\u{1e}'
+                    | '\u{85}'
+                    | '\u{2028}'
+                    | '\u{2029}'
             );
             if !breaks {
                 continue;
@@ -552,7 +559,10 @@ impl ConfigObj {
 
     /// `write(outfile)`: the bytes ConfigObj writes.
     pub fn write(&mut self) -> Result<Vec<u8>, String> {
-        let indent_type = self.indent_type.get_or_insert_with(|| "    ".into()).clone();
+        let indent_type = self
+            .indent_type
+            .get_or_insert_with(|| "    ".into())
+            .clone();
         let mut out: Vec<String> = Vec::new();
         for line in &self.initial_comment {
             out.push(comment_line(line, false));
@@ -595,7 +605,11 @@ fn comment_line(line: &str, lstrip: bool) -> String {
     }
 }
 
-fn write_section(section: &Section, indent_type: &str, out: &mut Vec<String>) -> Result<(), String> {
+fn write_section(
+    section: &Section,
+    indent_type: &str,
+    out: &mut Vec<String>,
+) -> Result<(), String> {
     let indent = indent_type.repeat(section.depth);
     for key in section.scalars.iter().chain(&section.sections) {
         let entry = &section.map[key];
@@ -617,7 +631,11 @@ fn write_section(section: &Section, indent_type: &str, out: &mut Vec<String>) ->
                 ));
                 write_section(s, indent_type, out)?;
             }
-            Item::Str(v) => out.push(format!("{indent}{} = {}{comment}", quote(key, false)?, quote(v, true)?)),
+            Item::Str(v) => out.push(format!(
+                "{indent}{} = {}{comment}",
+                quote(key, false)?,
+                quote(v, true)?
+            )),
             Item::List(l) => {
                 let v = match l.len() {
                     0 => ",".to_string(),

@@ -144,9 +144,8 @@ impl Devices<'_> {
             if self.fs.lstat(Path::new(&link)).is_none() {
                 continue;
             }
-            let Ok(canon) = canonical_path(Path::new(&link), true, |p| {
-                self.fs.read_link(p).ok()
-            }) else {
+            let Ok(canon) = canonical_path(Path::new(&link), true, |p| self.fs.read_link(p).ok())
+            else {
                 continue;
             };
             if let Some(d) = self.validate(Some(canon.to_string_lossy().into_owned())) {

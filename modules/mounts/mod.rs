@@ -117,9 +117,7 @@ fn human_size(s: &str) -> bool {
         return false;
     };
     match num.split_once('.') {
-        Some((int, frac)) => {
-            (int.is_empty() || all_digits(int)) && all_digits(frac)
-        }
+        Some((int, frac)) => (int.is_empty() || all_digits(int)) && all_digits(frac),
         None => all_digits(num),
     }
 }
@@ -173,7 +171,10 @@ static INFO: ModuleInfo = ModuleInfo {
     schema: &[
         Field::opt(
             "mounts",
-            Ty::Strict(&Ty::OneOf(&[Ty::List(&Ty::Any), Ty::Null]), Rule::As(&MOUNTS_SCHEMA)),
+            Ty::Strict(
+                &Ty::OneOf(&[Ty::List(&Ty::Any), Ty::Null]),
+                Rule::As(&MOUNTS_SCHEMA),
+            ),
         ),
         Field::opt(
             "mount_default_fields",
@@ -184,10 +185,16 @@ static INFO: ModuleInfo = ModuleInfo {
         ),
         Field::opt(
             "swap",
-            Ty::Strict(&Ty::OneOf(&[Ty::Map(SWAP), Ty::Null]), Rule::As(&Ty::Map(SWAP))),
+            Ty::Strict(
+                &Ty::OneOf(&[Ty::Map(SWAP), Ty::Null]),
+                Rule::As(&Ty::Map(SWAP)),
+            ),
         ),
         // 22.4's schema has it once (cc_disk_setup): checked there only.
-        Field::opt("device_aliases", Ty::Strict(&Ty::AnyMap, Rule::As(&Ty::Any))),
+        Field::opt(
+            "device_aliases",
+            Ty::Strict(&Ty::AnyMap, Rule::As(&Ty::Any)),
+        ),
     ],
     summary: "configure mount points in /etc/fstab and swap files",
 };
@@ -318,9 +325,12 @@ mod tests {
         let fields: Vec<&str> = new.split_whitespace().collect();
         assert_eq!(fields[1..3], ["/mnt/nfs", "nfs"], "{new}");
         assert!(fields[3].contains("comment=cloudconfig"), "{new}");
-        assert!(run.effects().iter().any(
-            |e| matches!(e, Effect::Mkdir { path, .. } if path == Path::new("/mnt/nfs"))
-        ));
-        assert!(run.commands().contains(&vec!["mount".to_string(), "-a".to_string()]));
+        assert!(run
+            .effects()
+            .iter()
+            .any(|e| matches!(e, Effect::Mkdir { path, .. } if path == Path::new("/mnt/nfs"))));
+        assert!(run
+            .commands()
+            .contains(&vec!["mount".to_string(), "-a".to_string()]));
     }
 }

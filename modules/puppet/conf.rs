@@ -90,7 +90,10 @@ impl PuppetConf {
             }
             let name = option_name(name);
             let val = py::str::strip(&value[d + 1..]).to_string();
-            if seen_options.iter().any(|(s, o)| *s == sectname && *o == name) {
+            if seen_options
+                .iter()
+                .any(|(s, o)| *s == sectname && *o == name)
+            {
                 return Err(format!(
                     "While reading from '{source}' [line {lineno:2}]: option '{name}' in section '{sectname}' already exists"
                 ));
@@ -190,9 +193,17 @@ mod tests {
 
     #[test]
     fn strict_errors() {
-        assert!(PuppetConf::read("[a]\n[a]\n", "f").unwrap_err().contains("section 'a' already exists"));
-        assert!(PuppetConf::read("[a]\nx=1\nX=2\n", "f").unwrap_err().contains("option 'x' in section 'a'"));
-        assert!(PuppetConf::read("x=1\n", "f").unwrap_err().starts_with("File contains no section headers."));
-        assert!(PuppetConf::read("[a]\njunk\n", "f").unwrap_err().starts_with("Source contains parsing errors"));
+        assert!(PuppetConf::read("[a]\n[a]\n", "f")
+            .unwrap_err()
+            .contains("section 'a' already exists"));
+        assert!(PuppetConf::read("[a]\nx=1\nX=2\n", "f")
+            .unwrap_err()
+            .contains("option 'x' in section 'a'"));
+        assert!(PuppetConf::read("x=1\n", "f")
+            .unwrap_err()
+            .starts_with("File contains no section headers."));
+        assert!(PuppetConf::read("[a]\njunk\n", "f")
+            .unwrap_err()
+            .starts_with("Source contains parsing errors"));
     }
 }

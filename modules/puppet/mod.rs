@@ -47,10 +47,10 @@
 
 mod conf;
 
-use std::path::{Path, PathBuf};
 use crate::module::prelude::py::cfg::option_str as opt_str;
 use crate::module::prelude::*;
 use crate::modules::shared::fetch_script;
+use std::path::{Path, PathBuf};
 
 use conf::PuppetConf;
 
@@ -141,7 +141,6 @@ impl Module for Puppet {
     }
 }
 
-
 /// What differs between the two install types.
 struct Kind {
     user: &'static str,
@@ -188,7 +187,11 @@ fn plan(ctx: &Context, cfg: &Value, out: &mut ModuleOutput) -> Result<(), Config
     let mut run = cfg.get_bool("exec", false);
     let start = cfg.get_bool("start_service", true);
     let aio_url = opt_str(cfg, "aio_install_url").unwrap_or_else(|| AIO_INSTALL_URL.into());
-    let kind = if install_type == "aio" { &AIO } else { &PACKAGES };
+    let kind = if install_type == "aio" {
+        &AIO
+    } else {
+        &PACKAGES
+    };
     let package = opt_str(cfg, "package_name").unwrap_or_else(|| kind.package.into());
 
     // Everything up to puppet.conf is planned first and handed over only
@@ -201,7 +204,10 @@ fn plan(ctx: &Context, cfg: &Value, out: &mut ModuleOutput) -> Result<(), Config
     } else if install {
         out.note(format!(
             "Attempting to install puppet {} from {install_type}",
-            version.as_deref().filter(|v| !v.is_empty()).unwrap_or("latest")
+            version
+                .as_deref()
+                .filter(|v| !v.is_empty())
+                .unwrap_or("latest")
         ));
         match install_type.as_str() {
             "packages" => {
@@ -251,11 +257,12 @@ fn plan(ctx: &Context, cfg: &Value, out: &mut ModuleOutput) -> Result<(), Config
     }
     let conf_path = opt_str(cfg, "conf_file").unwrap_or_else(|| kind.defaults[0].into());
     let ssl_dir = opt_str(cfg, "ssl_dir").unwrap_or_else(|| kind.defaults[1].into());
-    let csr_path =
-        opt_str(cfg, "csr_attributes_path").unwrap_or_else(|| kind.defaults[2].into());
+    let csr_path = opt_str(cfg, "csr_attributes_path").unwrap_or_else(|| kind.defaults[2].into());
 
     if let Some(conf) = cfg.get("conf") {
-        effects.extend(merge_conf(ctx, conf, kind, &conf_path, &ssl_dir, installs, out)?);
+        effects.extend(merge_conf(
+            ctx, conf, kind, &conf_path, &ssl_dir, installs, out,
+        )?);
     }
     out.effects.extend(effects);
 
@@ -276,7 +283,11 @@ fn plan(ctx: &Context, cfg: &Value, out: &mut ModuleOutput) -> Result<(), Config
         match cfg.get("exec_args") {
             None => argv.extend(AGENT_DEFAULT_ARGS.iter().map(|s| s.to_string())),
             Some(Value::Seq(items)) => argv.extend(items.iter().map(Value::python_str_any)),
-            Some(Value::Str(s)) => argv.extend(s.split(py::str::is_space).filter(|w| !w.is_empty()).map(String::from)),
+            Some(Value::Str(s)) => argv.extend(
+                s.split(py::str::is_space)
+                    .filter(|w| !w.is_empty())
+                    .map(String::from),
+            ),
             Some(other) => {
                 out.warn(format!(
                     "Unknown type <class '{}'> provided for puppet 'exec_args' expected list, tuple, or string",
@@ -344,7 +355,10 @@ fn merge_conf(
             let Some(cert) = section.as_str() else {
                 return Err(err(
                     "puppet.conf.ca_cert",
-                    format!("puppet: conf.ca_cert must be a string, not {}", section.type_name()),
+                    format!(
+                        "puppet: conf.ca_cert must be a string, not {}",
+                        section.type_name()
+                    ),
                 ));
             };
             let cert_dir = Path::new(ssl_dir).join("certs");
@@ -380,7 +394,10 @@ fn merge_conf(
             let Some(options) = section.as_map() else {
                 return Err(err(
                     "puppet.conf",
-                    format!("puppet: conf.{name} must be a mapping, not {}", section.type_name()),
+                    format!(
+                        "puppet: conf.{name} must be a mapping, not {}",
+                        section.type_name()
+                    ),
                 ));
             };
             for (o, v) in options.iter() {
@@ -441,7 +458,13 @@ fn merge_conf(
 /// `_autostart_puppet`: 22.4's own order of what to try.
 fn autostart(ctx: &Context, out: &mut ModuleOutput) {
     let argv: Vec<&str> = if ctx.fs.exists(Path::new("/etc/default/puppet")) {
-        vec!["sed", "-i", "-e", "s/^START=.*/START=yes/", "/etc/default/puppet"]
+        vec![
+            "sed",
+            "-i",
+            "-e",
+            "s/^START=.*/START=yes/",
+            "/etc/default/puppet",
+        ]
     } else if accounts::which(ctx.fs, "systemctl").is_some() {
         vec!["systemctl", "enable", "puppet.service"]
     } else if ctx.fs.exists(Path::new("/sbin/chkconfig")) {

@@ -19,14 +19,24 @@ fn package_install_conf_merge_and_service() {
     assert!(p.errors().is_empty(), "{:?}", p.errors());
     let cmds = p.commands();
     assert_eq!(cmds.last().unwrap(), &["service", "puppet", "start"]);
-    assert!(cmds.iter().any(|c| c.last().map(String::as_str) == Some("puppet=7.1")));
-    assert!(cmds.contains(&vec!["systemctl".into(), "enable".into(), "puppet.service".into()]));
+    assert!(cmds
+        .iter()
+        .any(|c| c.last().map(String::as_str) == Some("puppet=7.1")));
+    assert!(cmds.contains(&vec![
+        "systemctl".into(),
+        "enable".into(),
+        "puppet.service".into()
+    ]));
     assert_eq!(
         p.file("/etc/puppet/puppet.conf").unwrap(),
         "[main]\nlogdir = /var/log/puppet\n\n[agent]\nserver = ps.example\n\n"
     );
     assert_eq!(p.file("/etc/puppet/puppet.conf.old").unwrap(), CONF);
-    let conf = p.written().into_iter().find(|w| w.path == Path::new("/etc/puppet/puppet.conf")).unwrap();
+    let conf = p
+        .written()
+        .into_iter()
+        .find(|w| w.path == Path::new("/etc/puppet/puppet.conf"))
+        .unwrap();
     assert_eq!(conf.mode, 0o644);
 }
 
@@ -63,10 +73,18 @@ fn aio_fetches_the_script_with_retries_and_runs_it() {
     let cmds = p.commands();
     assert_eq!(
         cmds[0],
-        [script.display().to_string(), "-c".into(), "puppet7".into(), "--cleanup".into()]
+        [
+            script.display().to_string(),
+            "-c".into(),
+            "puppet7".into(),
+            "--cleanup".into()
+        ]
     );
     assert_eq!(cmds[1][0], "/opt/puppetlabs/bin/puppet");
-    assert!(p.effects().iter().any(|e| matches!(e, Effect::Remove { path } if *path == script)));
+    assert!(p
+        .effects()
+        .iter()
+        .any(|e| matches!(e, Effect::Remove { path } if *path == script)));
 }
 
 #[test]
@@ -79,7 +97,10 @@ fn a_conf_that_is_not_in_the_root_fails_unless_puppet_is_installed_now() {
         .cfg("puppet:\n  conf:\n    main:\n      a: b\n")
         .plan(&Puppet);
     assert!(p.errors().is_empty(), "{:?}", p.errors());
-    assert_eq!(p.file("/etc/puppet/puppet.conf").unwrap(), "[main]\na = b\n\n");
+    assert_eq!(
+        p.file("/etc/puppet/puppet.conf").unwrap(),
+        "[main]\na = b\n\n"
+    );
 }
 
 #[test]
@@ -88,7 +109,11 @@ fn a_bad_puppet_conf_fails_the_module_naming_the_file() {
         .file("/etc/puppet/puppet.conf", "[main]\n[main]\n")
         .cfg("puppet:\n  install: false\n  conf:\n    main:\n      a: b\n")
         .plan(&Puppet);
-    assert!(p.errors()[0].contains("'/etc/puppet/puppet.conf'"), "{:?}", p.errors());
+    assert!(
+        p.errors()[0].contains("'/etc/puppet/puppet.conf'"),
+        "{:?}",
+        p.errors()
+    );
     assert!(p.written().is_empty());
 }
 

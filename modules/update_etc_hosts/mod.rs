@@ -15,8 +15,8 @@ mod template;
 
 pub use template::render_template;
 
-use crate::module::prelude::*;
 use crate::module::prelude::py::truth::translate_bool;
+use crate::module::prelude::*;
 
 pub struct UpdateEtcHosts;
 
@@ -130,7 +130,10 @@ fn update_etc_hosts(ctx: &Context, out: &mut ModuleOutput) {
 /// The hostname and FQDN the hosts file gets, or `None` (with the note or
 /// error cloud-init gives) when there is no hostname to write.
 fn names(ctx: &Context, out: &mut ModuleOutput) -> Option<(String, String)> {
-    let names = match ctx.distro.hostname_fqdn(ctx.cfg, ctx.instance, ctx.fs, false) {
+    let names = match ctx
+        .distro
+        .hostname_fqdn(ctx.cfg, ctx.instance, ctx.fs, false)
+    {
         Ok(n) => n,
         Err(e) => {
             out.error(e);

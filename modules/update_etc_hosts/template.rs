@@ -60,7 +60,11 @@ fn basic_render(text: &str, params: &[(&str, &str)]) -> Result<String, ConfigErr
             .iter()
             .find(|(k, _)| *k == name)
             .map(|(_, v)| v.to_string())
-            .ok_or_else(|| error(format!("the template variable '{name}' is not defined (KeyError)")))
+            .ok_or_else(|| {
+                error(format!(
+                    "the template variable '{name}' is not defined (KeyError)"
+                ))
+            })
     })
 }
 
@@ -89,7 +93,10 @@ mod tests {
             jinja_render("{{fqdn}} {{ x }}\n\n", &p).unwrap(),
             "h.d CI_MISSING_JINJA_VAR/x\n"
         );
-        assert_eq!(jinja_render("{% if fqdn %}{{ hostname }}{% endif %}", &p).unwrap(), "h");
+        assert_eq!(
+            jinja_render("{% if fqdn %}{{ hostname }}{% endif %}", &p).unwrap(),
+            "h"
+        );
         assert!(jinja_render("{% if x %}", &p).is_err());
     }
 
