@@ -77,19 +77,12 @@ impl Module for InstallHotplug {
             out.note("Skipping hotplug install, udevadm not found");
             return out;
         }
-        let libexecdir = if ctx
-            .fs
-            .exists(std::path::Path::new("/usr/libexec/cloud-init"))
-        {
-            "/usr/libexec/cloud-init"
-        } else {
-            "/usr/lib/cloud-init"
-        };
+        let hook = hotplug_hook_path(ctx.fs);
         let text = format!(
             "# Installed by cloud-init due to network hotplug userdata\n\
              ACTION!=\"add|remove\", GOTO=\"cloudinit_end\"\n\
              LABEL=\"cloudinit_hook\"\n\
-             SUBSYSTEM==\"net\", RUN+=\"{libexecdir}/hook-hotplug\"\n\
+             SUBSYSTEM==\"net\", RUN+=\"{hook}\"\n\
              LABEL=\"cloudinit_end\"\n"
         );
         out.effects

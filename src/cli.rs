@@ -30,8 +30,8 @@ fn command_line(prog: &str) -> Parser {
     Parser::new(prog)
         .arg(Arg::version(
             &["--version", "-v"],
-            // 22.4's "%(prog)s VERSION" (see features::version_string).
-            &format!("{prog} {}", crate::features::version_string()),
+            // 22.4's "%(prog)s VERSION" (see VERSION_STRING for its shape).
+            &format!("{prog} {}", crate::VERSION_STRING),
             "Show program's version number and exit.",
         ))
         .arg(

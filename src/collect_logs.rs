@@ -39,7 +39,6 @@ use std::path::{Component, Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::argparse::{Arg, Matches, Parser};
-use crate::features::version_string;
 use crate::paths::{Paths, LOG_FILE, OUTPUT_LOG_FILE, RUN_DIR};
 use crate::rootfs::{Kind, Root};
 use crate::value::python_str_repr;
@@ -371,7 +370,7 @@ fn gather<'a>(req: &Request, root: &'a Root, top: String, now: i64) -> Collectio
         mtime: now,
         body: Body::Dir,
     });
-    let version = format!("/usr/bin/cloud-init {}\n", version_string());
+    let version = format!("/usr/bin/cloud-init {}\n", crate::VERSION_STRING);
     c.bytes("version", version.clone().into_bytes());
     c.debug("collected cloud-init --version\n", 1);
     for (cmd, file, what) in [

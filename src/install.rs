@@ -93,15 +93,6 @@ pub const HOTPLUG_FIFO: &str = "/run/cloud-init/share/hook-hotplug-cmd";
 pub const HOTPLUG_SOCKET: &str = "cloudboot-hotplugd.socket";
 pub const HOTPLUG_SERVICE: &str = "cloudboot-hotplugd.service";
 
-/// The hook script, in the directory install_hotplug's rule names.
-pub fn hotplug_hook_path(fs: &dyn FsView) -> &'static str {
-    if fs.exists(Path::new("/usr/libexec/cloud-init")) {
-        "/usr/libexec/cloud-init/hook-hotplug"
-    } else {
-        "/usr/lib/cloud-init/hook-hotplug"
-    }
-}
-
 /// `hook-hotplug`: POSIX sh, 22.4's arguments.
 pub fn hotplug_hook() -> String {
     [
@@ -532,7 +523,7 @@ pub fn install(fs: &dyn FsView, init: Init, binary: &[u8]) -> (Vec<Effect>, Reco
     }
     // Network hotplug's hook: cloud-init's own, where it is installed,
     // writes to the same FIFO and is kept.
-    let hook = hotplug_hook_path(fs);
+    let hook = crate::distro::hotplug_hook_path(fs);
     if fs.lstat(Path::new(hook)).is_none() {
         // Its directory may not be there (an image without cloud-init).
         for dir in Path::new(hook).ancestors().skip(1) {

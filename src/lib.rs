@@ -83,9 +83,29 @@ pub mod yaml;
 #[path = "../tests/common/skip.rs"]
 mod skip;
 
+/// The cloud-init release whose behaviour cloudboot reproduces (a macro so
+/// that [`VERSION_STRING`] is built from it at compile time).
+macro_rules! cloud_init_version {
+    () => {
+        "22.4.2"
+    };
+}
+
+/// The cloud-init release whose behaviour cloudboot reproduces.
+pub const CLOUD_INIT_VERSION: &str = cloud_init_version!();
+
 /// The version cloudboot gives as cloud-init's: `--version`, the welcome
-/// and final messages (`Cloud-init v. ...`), file headers. One word: the
-/// cloud-init release it is compatible with
-/// ([`features::CLOUD_INIT_VERSION`]), then cloudboot's own (see
-/// [`features::version_string`] for why this shape).
-pub const VERSION_STRING: &str = concat!("22.4.2-cloudboot", env!("CARGO_PKG_VERSION"));
+/// and final messages (`Cloud-init v. ...`), file headers.
+///
+/// One word, in the shape distributions give cloud-init's packaged version
+/// (Debian `22.4.2-1`, Ubuntu `24.1.3-0ubuntu1~22.04.1`, RHEL `23.4-7.el9`):
+/// the upstream version it is compatible with, then `-` and cloudboot's own.
+/// Scripts take the version as `awk '{print $2}'` or `awk '{print $NF}'`
+/// (so the line has exactly two words), match `\d+\.\d+(\.\d+)?` or cut at
+/// the first `-`: each of them gets 22.4.2 here, as on a packaged
+/// cloud-init, while a person reading it sees cloudboot.
+pub const VERSION_STRING: &str = concat!(
+    cloud_init_version!(),
+    "-cloudboot",
+    env!("CARGO_PKG_VERSION")
+);

@@ -2,21 +2,14 @@
 //! NetworkManager connection profiles are identified by: [`crate::uuid`]).
 //! Not for anything security-related; small enough not to need a crate.
 
+use crate::sha256::{padded, read_words, write_words};
+
 /// The digest of `data`.
 pub fn digest(data: &[u8]) -> [u8; 20] {
     let mut h: [u32; 5] = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0];
-    let mut msg = data.to_vec();
-    let bits = (data.len() as u64).wrapping_mul(8);
-    msg.push(0x80);
-    while msg.len() % 64 != 56 {
-        msg.push(0);
-    }
-    msg.extend_from_slice(&bits.to_be_bytes());
-    for block in msg.chunks(64) {
+    for block in padded(data).chunks(64) {
         let mut w = [0u32; 80];
-        for (i, word) in block.chunks(4).enumerate() {
-            w[i] = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
-        }
+        read_words(block, &mut w);
         for i in 16..80 {
             w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
         }
@@ -45,9 +38,7 @@ pub fn digest(data: &[u8]) -> [u8; 20] {
         }
     }
     let mut out = [0u8; 20];
-    for (i, word) in h.iter().enumerate() {
-        out[i * 4..i * 4 + 4].copy_from_slice(&word.to_be_bytes());
-    }
+    write_words(&h, &mut out);
     out
 }
 

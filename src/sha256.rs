@@ -18,18 +18,9 @@ pub fn digest(data: &[u8]) -> [u8; 32] {
         0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
         0x5be0cd19,
     ];
-    let mut msg = data.to_vec();
-    let bits = (data.len() as u64).wrapping_mul(8);
-    msg.push(0x80);
-    while msg.len() % 64 != 56 {
-        msg.push(0);
-    }
-    msg.extend_from_slice(&bits.to_be_bytes());
-    for block in msg.chunks(64) {
+    for block in padded(data).chunks(64) {
         let mut w = [0u32; 64];
-        for (i, word) in block.chunks(4).enumerate() {
-            w[i] = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
-        }
+        read_words(block, &mut w);
         for i in 16..64 {
             let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
             let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
@@ -64,10 +55,35 @@ pub fn digest(data: &[u8]) -> [u8; 32] {
         }
     }
     let mut out = [0u8; 32];
+    write_words(&h, &mut out);
+    out
+}
+
+/// The message as SHA-1 and SHA-2 hash it (FIPS 180-4 5.1.1): `0x80`,
+/// zeros to 56 bytes past a multiple of 64, the length in bits (big-endian).
+pub(crate) fn padded(data: &[u8]) -> Vec<u8> {
+    let mut msg = data.to_vec();
+    let bits = (data.len() as u64).wrapping_mul(8);
+    msg.push(0x80);
+    while msg.len() % 64 != 56 {
+        msg.push(0);
+    }
+    msg.extend_from_slice(&bits.to_be_bytes());
+    msg
+}
+
+/// A 64-byte block's sixteen big-endian words into `w[..16]`.
+pub(crate) fn read_words(block: &[u8], w: &mut [u32]) {
+    for (i, word) in block.chunks(4).enumerate() {
+        w[i] = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
+    }
+}
+
+/// The state words, big-endian, as the digest's bytes.
+pub(crate) fn write_words(h: &[u32], out: &mut [u8]) {
     for (i, word) in h.iter().enumerate() {
         out[i * 4..i * 4 + 4].copy_from_slice(&word.to_be_bytes());
     }
-    out
 }
 
 /// Lower-case hex of the digest.

@@ -21,7 +21,7 @@ mod netns_common;
 use std::process::{Command, Output};
 
 use common::{Machine, BIN};
-use netns_common::{lab, Lab, Nic};
+use netns_common::{lab, v4_address as v4, Lab, Nic};
 
 const ETH0: Nic = Nic {
     name: "eth0",
@@ -136,20 +136,6 @@ fn hook(lab: &Lab, m: &Machine, nic: &str, action: &str) -> (i32, String, String
         .unwrap();
     let (state, err) = rest.split_once("=== stderr\n").unwrap_or((rest, ""));
     (code, err.to_string(), state.to_string())
-}
-
-/// The IPv4 address `name` has in `ip -br addr` output, if any.
-fn v4(state: &str, name: &str) -> Option<String> {
-    let line = state.lines().find(|l| {
-        l.split_whitespace()
-            .next()
-            .and_then(|n| n.split('@').next())
-            == Some(name)
-    })?;
-    line.split_whitespace()
-        .skip(2)
-        .find(|a| a.contains('.'))
-        .map(str::to_string)
 }
 
 #[test]

@@ -17,7 +17,7 @@ mod netns_common;
 use std::process::{Command, Output};
 
 use common::{Machine, BIN};
-use netns_common::{lab, Lab, Nic};
+use netns_common::{lab, v4_address as v4, Lab, Nic};
 
 const NICS: &[Nic] = &[
     Nic {
@@ -98,23 +98,6 @@ fn boot_and_ifup(lab: &Lab, m: &Machine) -> (String, String) {
         .to_string();
     assert!(!state.is_empty(), "no state after ifup:\n{log}");
     (state, log)
-}
-
-/// The IPv4 address `name` has in `ip -br addr` output, if any.
-fn v4(state: &str, name: &str) -> Option<String> {
-    let line = state
-        .lines()
-        // A veth shows as `eth0@if2`.
-        .find(|l| {
-            l.split_whitespace()
-                .next()
-                .and_then(|n| n.split('@').next())
-                == Some(name)
-        })?;
-    line.split_whitespace()
-        .skip(2)
-        .find(|a| a.contains('.'))
-        .map(str::to_string)
 }
 
 fn in_range(addr: &str, net: &str) -> bool {

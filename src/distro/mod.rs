@@ -135,6 +135,18 @@ impl Distro {
     }
 }
 
+/// Where network hotplug's hook is (22.4's install_hotplug: its
+/// `libexecdir`, `/usr/libexec/cloud-init` when the root has it, else
+/// `/usr/lib/cloud-init`): the udev rule runs it, `cloudboot install` puts
+/// it there.
+pub fn hotplug_hook_path(fs: &dyn crate::rootfs::FsView) -> &'static str {
+    if fs.exists(std::path::Path::new("/usr/libexec/cloud-init")) {
+        "/usr/libexec/cloud-init/hook-hotplug"
+    } else {
+        "/usr/lib/cloud-init/hook-hotplug"
+    }
+}
+
 impl Distro {
     /// `distro.usr_lib_exec`, where cloud-init's helper programs live:
     /// `/usr/libexec` for the rhel family's classes (centos, fedora, rocky,

@@ -36,6 +36,7 @@ pub use crate::paths::{Paths, OUTPUT_LOG_FILE};
 pub use crate::distro::accounts::{self, Account};
 pub use crate::distro::apk::ApkRepos;
 pub use crate::distro::hostname::{BUILTIN_TEMPLATES, HOSTS_FN};
+pub use crate::distro::hotplug_hook_path;
 pub use crate::distro::names::Names;
 pub use crate::distro::ntp::ntp_client_installed;
 pub use crate::distro::packages::{PackageError, PackageSpec, SourcesMark};

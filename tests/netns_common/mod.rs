@@ -366,3 +366,18 @@ pub fn config_drive_root(
     }
     m
 }
+
+/// The IPv4 address (with its prefix) `name` has in `ip -br addr` output,
+/// if any; a veth shows as `eth0@if2`.
+pub fn v4_address(ip_br_addr: &str, name: &str) -> Option<String> {
+    let line = ip_br_addr.lines().find(|l| {
+        l.split_whitespace()
+            .next()
+            .and_then(|n| n.split('@').next())
+            == Some(name)
+    })?;
+    line.split_whitespace()
+        .skip(2)
+        .find(|a| a.contains('.'))
+        .map(str::to_string)
+}
