@@ -236,11 +236,12 @@ pub fn doctor_table() -> String {
 }
 
 /// Every module: the stage stages.yaml places it in, its frequency, the
-/// keys that switch it on, its summary.
+/// distributions it runs on without `unverified_modules`, the keys that
+/// switch it on, its summary.
 pub fn modules_table(map: &StageMap) -> String {
     let mut out = String::from(
-        "| Module | Stage | Frequency | Runs when the config has | What it does |\n\
-         |---|---|---|---|---|\n",
+        "| Module | Stage | Frequency | Distros | Runs when the config has | What it does |\n\
+         |---|---|---|---|---|---|\n",
     );
     for m in crate::modules::all() {
         let info = m.info();
@@ -259,11 +260,17 @@ pub fn modules_table(map: &StageMap) -> String {
         } else {
             code_list(info.activate_by)
         };
+        let distros = if m.distros().is_empty() {
+            "all".to_string()
+        } else {
+            m.distros().join(", ")
+        };
         out.push_str(&format!(
-            "| `{}` | {} | {} | {} | {} |\n",
+            "| `{}` | {} | {} | {} | {} | {} |\n",
             info.name,
             or_dash(&stages.join(", ")),
             info.frequency.as_str(),
+            distros,
             activation,
             escape_cell(info.summary)
         ));
