@@ -24,12 +24,12 @@
 //! ConfigObj cannot parse, a key that is not a string, a value ConfigObj
 //! cannot quote, or text that is not ASCII (ConfigObj writes ASCII).
 //!
-//! Where cloudboot differs: the module is planned before the package is
-//! installed, so a `server.cfg` that the package itself installs in the
-//! same run is not seen: cloudboot writes the config from the cloud-config
-//! alone, where 22.4 merges it into the packaged file. An image with
-//! mcollective (and its server.cfg) already installed behaves as in 22.4.
-//! tests/fixtures/modules/cases/config_mgmt holds what 22.4 itself does.
+//! The merge is worked out once the package is installed ([`Later`]), so a
+//! `server.cfg` the package itself brings in the same run is merged into,
+//! as 22.4 merges it; it is also checked when the module plans, so config
+//! that cannot be merged into the file already there fails the module
+//! before anything is installed. tests/fixtures/modules/cases/config_mgmt
+//! holds what 22.4 itself does.
 
 mod configobj;
 
@@ -91,13 +91,13 @@ impl Module for Mcollective {
                 return out;
             }
         };
-        let config_effects = match conf.map(|c| configure(ctx.fs, c)).transpose() {
-            Ok(effects) => effects.unwrap_or_default(),
-            Err(e) => {
-                out.error(format!("mcollective.conf: {e} (nothing done)"));
-                return out;
-            }
-        };
+        // Checked on the root as it is now, so that bad config fails the
+        // module before anything is installed or written; merged for real
+        // on the server.cfg there is once the package is installed.
+        if let Some(Err(e)) = conf.map(|c| configure(ctx.fs, c)) {
+            out.error(format!("mcollective.conf: {e} (nothing done)"));
+            return out;
+        }
         match ctx.distro.install_packages(
             ctx.fs,
             &ctx.sources_mark(),
@@ -109,7 +109,12 @@ impl Module for Mcollective {
                 return out;
             }
         }
-        out.effects.extend(config_effects);
+        if let Some(conf) = conf.cloned() {
+            out.effects.push(Effect::Later(Later::new(
+                format!("merge mcollective.conf into {SERVER_CFG}"),
+                move |fs| configure(fs, &conf).map_err(|e| format!("mcollective.conf: {e}")),
+            )));
+        }
         let argv: Vec<String> = ["service", "mcollective", "restart"]
             .map(String::from)
             .to_vec();

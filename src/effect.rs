@@ -13,6 +13,7 @@ use serde_json::json;
 
 use crate::rootfs::FsView;
 
+pub mod later;
 mod outcome;
 pub mod probe;
 pub mod progress;
@@ -544,6 +545,9 @@ pub enum Effect {
     /// Ask the running machine (a program's exit code), then apply the
     /// effects the answer picks (see [`crate::probe`]).
     Probe(probe::Probe),
+    /// Work out effects from the files as they are when applied, then
+    /// apply them (see [`later`]).
+    Later(later::Later),
     /// A message for the console and `/var/log/cloud-init-output.log`.
     Console(String),
     /// Send an HTTP request (never in a plan).
@@ -609,6 +613,7 @@ impl Effect {
             Effect::Run(_) => "run",
             Effect::RunParts { .. } => "run-parts",
             Effect::Host(_) | Effect::Probe(_) => "host",
+            Effect::Later(_) => "then",
             Effect::Console(_) => "console",
             Effect::Http(_) => "http",
         }
@@ -698,6 +703,7 @@ impl Effect {
             }
             Effect::Host(h) => format!("host {}", h.what),
             Effect::Probe(p) => p.summary(),
+            Effect::Later(l) => l.summary(),
             Effect::Console(text) => format!("console {text}"),
             Effect::Http(r) => {
                 let body = match (&r.body, r.form_fields()) {
@@ -795,6 +801,7 @@ impl Effect {
             }),
             Effect::Host(h) => json!({"action": "host", "what": h.what, "argv": h.argv}),
             Effect::Probe(p) => p.to_json(),
+            Effect::Later(l) => l.to_json(),
             Effect::Console(text) => json!({"action": "console", "text": text}),
             Effect::Http(r) => json!({
                 "action": "http",

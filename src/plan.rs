@@ -562,7 +562,7 @@ impl Target for PlanTarget {
                 )
             }),
             Effect::RunParts { .. } | Effect::Host(_) | Effect::Console(_) => Ok(()),
-            Effect::Probe(_) => {
+            Effect::Probe(_) | Effect::Later(_) => {
                 return Record::new(
                     effect,
                     Outcome::Failed(crate::target::PROBE_OUTSIDE_APPLY_ALL.into()),

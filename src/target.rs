@@ -16,9 +16,10 @@ use crate::exec::{privileged, Runner};
 use crate::http::HttpError;
 use crate::rootfs::{FsView, Held, Kind, RealFs, Root};
 
-/// Why a target's `apply` refuses a probe: only [`apply_all`] knows how to
-/// apply the branch that follows it.
-pub const PROBE_OUTSIDE_APPLY_ALL: &str = "a probe is applied with apply_all (a cloudboot bug)";
+/// Why a target's `apply` refuses a probe or a [`Effect::Later`]: only
+/// [`apply_all`] knows how to apply the effects that follow it.
+pub const PROBE_OUTSIDE_APPLY_ALL: &str =
+    "a probe or a later step is applied with apply_all (a cloudboot bug)";
 
 /// Why an effect failed on a live root: what was being done, to which path
 /// or program, and the system's answer. Its text is the failed record's
@@ -154,6 +155,21 @@ fn apply_into(
                     (probe.log.0)(tracing::Level::DEBUG, done);
                 }
             }
+            continue;
+        }
+        if let Effect::Later(later) = effect {
+            let done = if target.is_plan() {
+                Outcome::Planned
+            } else {
+                Outcome::Done
+            };
+            let (record, effects) = later.work_out(effect, target.fs(), done);
+            if let Outcome::Failed(msg) = &record.outcome {
+                tracing::warn!("{msg}");
+                out.errors.push(msg.clone());
+            }
+            out.records.push(record);
+            apply_into(target, &effects, out, stopped);
             continue;
         }
         let record = target.apply(effect);
@@ -657,7 +673,7 @@ impl Target for LiveTarget {
                     error,
                 }),
             },
-            Effect::Probe(_) => Err(ApplyError::ProbeOutsideApplyAll),
+            Effect::Probe(_) | Effect::Later(_) => Err(ApplyError::ProbeOutsideApplyAll),
         };
         let outcome = outcome.unwrap_or_else(|e| Outcome::Failed(e.to_string()));
         if let Outcome::Failed(msg) = &outcome {
@@ -790,6 +806,56 @@ mod tests {
         let root = Root::new(tmp.path());
         let t = LiveTarget::new(root.clone(), Runner::new(root, None, false));
         (tmp, t)
+    }
+
+    /// A later step: `/etc/app.conf` as it is when applied, plus a line.
+    fn append_line() -> Effect {
+        Effect::Later(crate::effect::later::Later::new(
+            "add a line to /etc/app.conf",
+            |fs: &dyn FsView| {
+                let Ok(mut text) = fs.read(Path::new("/etc/app.conf")) else {
+                    return Err("/etc/app.conf: not there".to_string());
+                };
+                text.extend_from_slice(b"added\n");
+                Ok(vec![Effect::write(
+                    "/etc/app.conf",
+                    Data::public(text),
+                    0o644,
+                )])
+            },
+        ))
+    }
+
+    #[test]
+    fn a_later_step_works_on_what_the_steps_before_it_wrote() {
+        // As a package install brings a config file the module then edits.
+        let (tmp, mut t) = scratch("root:x:0:0::/root:/bin/sh\n");
+        let effects = [
+            Effect::write("/etc/app.conf", Data::public("packaged\n"), 0o644),
+            append_line(),
+        ];
+        let applied = apply_all(&mut t, &effects);
+        assert!(applied.errors.is_empty(), "{:?}", applied.errors);
+        assert_eq!(
+            fs::read_to_string(tmp.path().join("etc/app.conf")).unwrap(),
+            "packaged\nadded\n"
+        );
+        // Its record, then the record of what it worked out.
+        assert_eq!(applied.records.len(), 3);
+        assert_eq!(applied.records[1].outcome, Outcome::Done);
+        // A plan works it out on the planned root.
+        let mut plan = crate::plan::PlanTarget::new(Root::new(tmp.path()));
+        let planned = apply_all(&mut plan, &[append_line()]);
+        assert_eq!(planned.records[0].outcome, Outcome::Planned);
+        assert!(planned.errors.is_empty());
+    }
+
+    #[test]
+    fn a_later_step_that_cannot_be_worked_out_fails_and_writes_nothing() {
+        let (tmp, mut t) = scratch("root:x:0:0::/root:/bin/sh\n");
+        let applied = apply_all(&mut t, &[append_line()]);
+        assert_eq!(applied.errors, ["/etc/app.conf: not there"]);
+        assert!(!tmp.path().join("etc/app.conf").exists());
     }
 
     fn keys_file() -> Effect {

@@ -545,6 +545,14 @@ fn puppet_chef_case_ends_in_cloud_inits_state() {
     check_case("puppet-chef");
 }
 
+/// puppet and mcollective on an image without their config files: the
+/// (stand-in) packages bring puppet.conf and server.cfg in the same boot,
+/// and both modules merge into what the packages installed, as 22.4 does.
+#[test]
+fn config_mgmt_packaged_case_merges_into_the_packages_files() {
+    check_case("config-mgmt-packaged");
+}
+
 /// The reboot of the puppet-chef case: puppet (once per instance) leaves
 /// everything as it was; chef (every boot) runs chef-client again, as
 /// cloud-init's second boot did (`expected/boot2`).

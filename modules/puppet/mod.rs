@@ -37,9 +37,9 @@
 //! keys, else puppet's own defaults (`/etc/puppet/puppet.conf`,
 //! `/var/lib/puppet/ssl`, `/etc/puppet/csr_attributes.yaml` for the
 //! distro's package, `/etc/puppetlabs/puppet/...` for aio). The
-//! `puppet.conf` merged is the one in the root when the module plans: one
-//! the package installs in the same run is not known then, and is replaced
-//! (a note says so). `%f` is the instance's fqdn (22.4's
+//! `puppet.conf` merged is the one in the root once puppet is installed
+//! (the package's own, in the same run, as in 22.4): the merge is worked
+//! out then ([`Later`]). `%f` is the instance's fqdn (22.4's
 //! `socket.getfqdn()` of the running machine, which set_hostname made the
 //! same). The aio script is fetched to `/var/tmp/cloud-init/
 //! puppet-install.<run>` (22.4: a random directory there) and removed
@@ -260,9 +260,22 @@ fn plan(ctx: &Context, cfg: &Value, out: &mut ModuleOutput) -> Result<(), Config
     let csr_path = opt_str(cfg, "csr_attributes_path").unwrap_or_else(|| kind.defaults[2].into());
 
     if let Some(conf) = cfg.get("conf") {
-        effects.extend(merge_conf(
-            ctx, conf, kind, &conf_path, &ssl_dir, installs, out,
-        )?);
+        let merge = Merge {
+            entries: entries(ctx, conf)?,
+            conf_path: conf_path.clone(),
+            ssl_dir,
+            owner: Owner::by_name(kind.user, "root"),
+            installs,
+        };
+        // Checked on the root as it is now (bad config or a puppet.conf
+        // that cannot be read fails the module before anything is done);
+        // merged for real into the file there is once puppet is installed,
+        // which may be the package's own.
+        merge_files(ctx.fs, &merge)?;
+        effects.push(Effect::Later(Later::new(
+            format!("merge puppet's conf into {conf_path}"),
+            move |fs| merge_files(fs, &merge).map_err(String::from),
+        )));
     }
     out.effects.extend(effects);
 
@@ -308,16 +321,33 @@ fn plan(ctx: &Context, cfg: &Value, out: &mut ModuleOutput) -> Result<(), Config
     Ok(())
 }
 
-/// The `conf` sections into `puppet.conf`, and `ca_cert` into the ssl dir.
-fn merge_conf(
-    ctx: &Context,
-    conf: &Value,
-    kind: &Kind,
-    conf_path: &str,
-    ssl_dir: &str,
+/// One `conf` entry, checked (and `certname` expanded) when planning.
+#[derive(Clone)]
+enum Entry {
+    /// `ca_cert`: the certificate for `<ssl_dir>/certs/ca.pem`.
+    CaCert(String),
+    /// A section and its options, as strings.
+    Section(String, Vec<(String, String)>),
+}
+
+/// What merging `conf` into `puppet.conf` needs, taken from the config when
+/// planning; the merge itself is worked out on the file there is once
+/// puppet is installed ([`Later`]).
+#[derive(Clone)]
+struct Merge {
+    entries: Vec<Entry>,
+    conf_path: String,
+    ssl_dir: String,
+    /// The puppet user (packages) or root (aio), and root.
+    owner: Owner,
+    /// Something installs puppet first: a missing `puppet.conf` is written
+    /// from the config alone, else it is an error (22.4's open fails).
     installs: bool,
-    out: &mut ModuleOutput,
-) -> Result<Vec<Effect>, ConfigError> {
+}
+
+/// The `conf` entries, checked: bad config fails the module before it
+/// installs, runs or writes anything.
+fn entries(ctx: &Context, conf: &Value) -> Result<Vec<Entry>, ConfigError> {
     let err = |key: &str, msg: String| ConfigError::new(key, msg);
     let Some(sections) = conf.as_map() else {
         return Err(err(
@@ -325,30 +355,7 @@ fn merge_conf(
             format!("puppet: conf must be a mapping, not {}", conf.type_name()),
         ));
     };
-    let path = Path::new(conf_path);
-    let original = ctx.fs.read(path).ok();
-    let text = match &original {
-        Some(bytes) => String::from_utf8_lossy(bytes).into_owned(),
-        None if installs => {
-            out.note(format!(
-                "{conf_path} is not in the root before puppet is installed: it is written from the config alone"
-            ));
-            String::new()
-        }
-        None => {
-            return Err(err(
-                "puppet.conf",
-                format!("[Errno 2] No such file or directory: '{conf_path}'"),
-            ))
-        }
-    };
-    let mut parser = PuppetConf::read(&text, conf_path).map_err(|m| err("puppet.conf", m))?;
-    let owner = Owner::by_name(kind.user, "root");
-    // Nothing is written until every section merged (a bad one fails the
-    // module with puppet.conf untouched); then what 22.4's passes leave:
-    // each pass renames the file to `.old` and writes the merge so far.
-    let mut cert_effects = Vec::new();
-    let mut passes: Vec<String> = Vec::new();
+    let mut entries = Vec::new();
     for (name, section) in sections.iter() {
         let name = name.python_str_any();
         if name == "ca_cert" {
@@ -361,68 +368,105 @@ fn merge_conf(
                     ),
                 ));
             };
-            let cert_dir = Path::new(ssl_dir).join("certs");
-            // `ensure_dir(ssl_dir, 0o771)` chmods an existing one too.
-            cert_effects.push(Effect::Mkdir {
-                path: ssl_dir.into(),
-                mode: 0o771,
-            });
-            cert_effects.push(Effect::Chown {
-                path: ssl_dir.into(),
-                owner: Some(owner.clone()),
-                mode: None,
-            });
-            if !ctx.fs.is_dir(&cert_dir) {
+            entries.push(Entry::CaCert(cert.to_string()));
+            continue;
+        }
+        let Some(options) = section.as_map() else {
+            return Err(err(
+                "puppet.conf",
+                format!(
+                    "puppet: conf.{name} must be a mapping, not {}",
+                    section.type_name()
+                ),
+            ));
+        };
+        let mut set = Vec::new();
+        for (o, v) in options.iter() {
+            let o = o.python_str_any();
+            let v = if o == "certname" {
+                let Some(v) = v.as_str() else {
+                    return Err(err(
+                        "puppet.conf",
+                        format!("puppet: conf.{name}.certname must be a string"),
+                    ));
+                };
+                let fqdn = ctx
+                    .distro
+                    .datasource_hostname(ctx.instance, ctx.fs, true, false)
+                    .0
+                    .unwrap_or_default();
+                v.replace("%f", &fqdn)
+                    .replace("%i", ctx.iid())
+                    .to_lowercase()
+            } else {
+                v.python_str_any()
+            };
+            set.push((o, v));
+        }
+        entries.push(Entry::Section(name, set));
+    }
+    Ok(entries)
+}
+
+/// The `conf` sections merged into `puppet.conf` as it is in `fs`, and
+/// `ca_cert` into the ssl dir: the effects, or why not.
+fn merge_files(fs: &dyn FsView, m: &Merge) -> Result<Vec<Effect>, ConfigError> {
+    let err = |msg: String| ConfigError::new("puppet.conf", msg);
+    let conf_path = m.conf_path.as_str();
+    let path = Path::new(conf_path);
+    let original = fs.read(path).ok();
+    let text = match &original {
+        Some(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+        None if m.installs => String::new(),
+        None => {
+            return Err(err(format!(
+                "[Errno 2] No such file or directory: '{conf_path}'"
+            )))
+        }
+    };
+    let mut parser = PuppetConf::read(&text, conf_path).map_err(err)?;
+    // Nothing is written until every section merged (a bad one fails the
+    // module with puppet.conf untouched); then what 22.4's passes leave:
+    // each pass renames the file to `.old` and writes the merge so far.
+    let mut cert_effects = Vec::new();
+    let mut passes: Vec<String> = Vec::new();
+    for entry in &m.entries {
+        match entry {
+            Entry::CaCert(cert) => {
+                let cert_dir = Path::new(&m.ssl_dir).join("certs");
+                // `ensure_dir(ssl_dir, 0o771)` chmods an existing one too.
                 cert_effects.push(Effect::Mkdir {
+                    path: m.ssl_dir.clone().into(),
+                    mode: 0o771,
+                });
+                cert_effects.push(Effect::Chown {
+                    path: m.ssl_dir.clone().into(),
+                    owner: Some(m.owner.clone()),
+                    mode: None,
+                });
+                if !fs.is_dir(&cert_dir) {
+                    cert_effects.push(Effect::Mkdir {
+                        path: cert_dir.clone(),
+                        mode: 0o755,
+                    });
+                }
+                cert_effects.push(Effect::Chown {
                     path: cert_dir.clone(),
-                    mode: 0o755,
+                    owner: Some(m.owner.clone()),
+                    mode: None,
+                });
+                cert_effects.push(Effect::WriteFile {
+                    path: cert_dir.join("ca.pem"),
+                    data: Data::public(cert.as_str()),
+                    mode: 0o644,
+                    owner: Some(m.owner.clone()),
+                    append: Append::No,
                 });
             }
-            cert_effects.push(Effect::Chown {
-                path: cert_dir.clone(),
-                owner: Some(owner.clone()),
-                mode: None,
-            });
-            cert_effects.push(Effect::WriteFile {
-                path: cert_dir.join("ca.pem"),
-                data: Data::public(cert),
-                mode: 0o644,
-                owner: Some(owner.clone()),
-                append: Append::No,
-            });
-        } else {
-            let Some(options) = section.as_map() else {
-                return Err(err(
-                    "puppet.conf",
-                    format!(
-                        "puppet: conf.{name} must be a mapping, not {}",
-                        section.type_name()
-                    ),
-                ));
-            };
-            for (o, v) in options.iter() {
-                let o = o.python_str_any();
-                let v = if o == "certname" {
-                    let Some(v) = v.as_str() else {
-                        return Err(err(
-                            "puppet.conf",
-                            format!("puppet: conf.{name}.certname must be a string"),
-                        ));
-                    };
-                    let fqdn = ctx
-                        .distro
-                        .datasource_hostname(ctx.instance, ctx.fs, true, false)
-                        .0
-                        .unwrap_or_default();
-                    v.replace("%f", &fqdn)
-                        .replace("%i", ctx.iid())
-                        .to_lowercase()
-                } else {
-                    v.python_str_any()
-                };
-                parser
-                    .set(&name, &o, v)
-                    .map_err(|m| err("puppet.conf", m))?;
+            Entry::Section(name, options) => {
+                for (o, v) in options {
+                    parser.set(name, o, v.clone()).map_err(err)?;
+                }
             }
         }
         passes.push(parser.stringify());
@@ -438,15 +482,15 @@ fn merge_conf(
         effects.push(Effect::write(old, Data::public(before_last), 0o644));
     } else if let Some(bytes) = &original {
         // Renamed: its own mode and owner.
-        let st = ctx.fs.stat(path);
+        let st = fs.stat(path);
         let (mode, uid, gid) = st.map_or((0o644, 0, 0), |s| (s.mode, s.uid, s.gid));
         effects.push(Effect::WriteFile {
             path: old,
             data: Data::public(bytes.clone()),
             mode,
             owner: Some(Owner {
-                user: Some(Named::known(accounts::user_name(ctx.fs, uid), uid)),
-                group: Some(Named::known(accounts::group_name(ctx.fs, gid), gid)),
+                user: Some(Named::known(accounts::user_name(fs, uid), uid)),
+                group: Some(Named::known(accounts::group_name(fs, gid), gid)),
             }),
             append: Append::No,
         });

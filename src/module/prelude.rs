@@ -14,6 +14,7 @@ pub use crate::merge::merge_many_reversed;
 pub use crate::value::{python_float_repr, python_str_repr, Mapping, Value};
 
 // Effects: what a module asks the target to do.
+pub use crate::effect::later::Later;
 pub use crate::effect::probe::{Branch, Probe, When, PROBE_ERROR};
 pub use crate::effect::{
     shell_quote, Append, Command, Data, Effect, HostAction, HttpRequest, Named, OnFailure, Owner,

@@ -172,9 +172,26 @@ impl Kit {
             host: &self.host,
             accounts: Default::default(),
         };
-        Planned {
-            out: module.plan(&ctx),
+        let mut out = module.plan(&ctx);
+        out.effects = self.worked_out(std::mem::take(&mut out.effects), &mut out.errors);
+        Planned { out }
+    }
+
+    /// Each [`Effect::Later`] replaced by the effects it works out on this
+    /// world's files (its failure as one more error), as a target applying
+    /// them would, so that tests read the files a module ends up writing.
+    fn worked_out(&self, effects: Vec<Effect>, errors: &mut Vec<String>) -> Vec<Effect> {
+        let mut out = Vec::new();
+        for effect in effects {
+            match effect {
+                Effect::Later(later) => match (later.make)(&self.fs) {
+                    Ok(made) => out.extend(self.worked_out(made, errors)),
+                    Err(e) => errors.push(e),
+                },
+                other => out.push(other),
+            }
         }
+        out
     }
 }
 
