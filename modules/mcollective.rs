@@ -46,16 +46,23 @@ static INFO: ModuleInfo = ModuleInfo {
     frequency: Frequency::Instance,
     activate_by: &["mcollective"],
     keys: &["mcollective"],
-    // `conf` keys are any non-empty name; the two certificates strings.
+    // `conf` keys are any non-empty name, each value a boolean, an integer
+    // or a string (22.4's `oneOf`); the two certificates strings.
     schema: &[Field::opt(
         "mcollective",
         Ty::Map(&[Field::opt(
             "conf",
             Ty::Strict(
-                &Ty::MapPart(&[
-                    Field::opt("public-cert", Ty::Str),
-                    Field::opt("private-cert", Ty::Str),
-                ]),
+                &Ty::Strict(
+                    &Ty::MapPart(&[
+                        Field::opt("public-cert", Ty::Str),
+                        Field::opt("private-cert", Ty::Str),
+                    ]),
+                    Rule::Values(&Ty::Strict(
+                        &Ty::OneOf(&[Ty::Bool, Ty::Int, Ty::Str]),
+                        Rule::OneOf,
+                    )),
+                ),
                 Rule::Keys(|k| !k.is_empty(), "^.+$"),
             ),
         )]),
