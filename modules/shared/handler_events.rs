@@ -6,10 +6,7 @@
 
 use serde_json::{json, Value as J};
 
-use crate::effect::probe::Answer;
 use crate::module::prelude::*;
-use crate::module::testing::Kit;
-use crate::target::Outcome;
 
 /// The cases of expected.json for `module`.
 pub fn cases(module: &str) -> Vec<J> {
@@ -92,7 +89,11 @@ pub fn events(effects: &[Effect]) -> Vec<J> {
             Effect::Host(h) => out.push(json!(["run", h.argv, false])),
             Effect::Probe(p) => {
                 out.push(json!(["run", p.action.argv, false]));
-                if let Some(b) = p.branch(&Answer::NotAsked(Outcome::Planned)) {
+                let taken = p.branches.iter().find(|b| match &b.when {
+                    When::Exit(codes) => codes.contains(&p.assume),
+                    When::Otherwise => true,
+                });
+                if let Some(b) = taken {
                     out.extend(events(&b.effects));
                 }
             }
