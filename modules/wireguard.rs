@@ -199,7 +199,7 @@ fn check(section: &Value) -> Result<(Vec<Interface>, Vec<String>), String> {
         let mut errors = Vec::new();
         let missing: Vec<&str> = REQUIRED_WG_INT_KEYS
             .into_iter()
-            .filter(|k| wg_int.get(*k).is_none())
+            .filter(|k| wg_int.get(k).is_none())
             .collect();
         if !missing.is_empty() {
             errors.push(format!(
