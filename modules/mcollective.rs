@@ -12,7 +12,7 @@
 //!   `str()` of it, in the main section.
 //!
 //! `/etc/mcollective/server.cfg` is read and rewritten with ConfigObj's
-//! semantics ([`configobj`]): comments, order and inline comments kept,
+//! semantics (`modules/shared/configobj.rs`): comments, order and inline comments kept,
 //! list values (`a, b`) rewritten as ConfigObj writes them, values quoted
 //! as ConfigObj quotes them, new keys after the old ones of their section
 //! and new sections after the others. The file before is copied to
@@ -31,12 +31,10 @@
 //! before anything is installed. tests/fixtures/modules/cases/config_mgmt
 //! holds what 22.4 itself does.
 
-mod configobj;
-
 use std::path::Path;
 
 use crate::module::prelude::*;
-use configobj::{ConfigObj, Item};
+use crate::modules::shared::configobj::{ConfigObj, Item};
 
 pub struct Mcollective;
 

@@ -94,7 +94,7 @@ fn cloud_cfg_lists_decide_which_modules_run_where() {
     );
     m.write(
         "/etc/cloud/cloud.cfg",
-        "cloud_init_modules:\n - landscape\n - bootcmd\ncloud_config_modules:\n - snap\n - runcmd\ncloud_final_modules:\n - write-files\n - scripts-user\n",
+        "cloud_init_modules:\n - emit_upstart\n - bootcmd\ncloud_config_modules:\n - snap\n - runcmd\ncloud_final_modules:\n - write-files\n - scripts-user\n",
     );
     m.run_ok(&["init", "--local"], 0);
     m.run_ok(&["init"], 0);
@@ -110,7 +110,7 @@ fn cloud_cfg_lists_decide_which_modules_run_where() {
     assert!(m.exists("/var/lib/cloud/instances/iid-test-1/sem/config_scripts_user"));
     let status = m.run_ok(&["status", "--long", "--modules"], 0);
     assert!(
-        status.contains("landscape: skipped (cloudboot has no module named 'landscape')"),
+        status.contains("emit_upstart: skipped (cloudboot has no module named 'emit_upstart')"),
         "{status}"
     );
     assert!(

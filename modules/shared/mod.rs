@@ -3,7 +3,10 @@
 //! only through [`crate::module::prelude`].
 
 pub mod block_devices;
+pub mod configobj;
 pub mod fetch_script;
+#[cfg(test)]
+pub mod handler_events;
 pub mod limits;
 pub mod one_line;
 pub mod ssh_util;

@@ -47,15 +47,6 @@ pub static SNAP: &[Field] = &[Field::opt(
     ),
 )];
 
-/// `cc_fan`.
-pub static FAN: &[Field] = &[Field::opt(
-    "fan",
-    Ty::Map(&[
-        Field::req("config", Ty::Str),
-        Field::opt("config_path", Ty::Str),
-    ]),
-)];
-
 /// `cc_lxd`.
 pub static LXD: &[Field] = &[Field::opt(
     "lxd",
@@ -102,48 +93,6 @@ pub static LXD: &[Field] = &[Field::opt(
         Rule::MinProperties(1),
     ),
 )];
-
-/// `cc_landscape`: `client` takes other keys too (`additionalProperties:
-/// true`).
-pub static LANDSCAPE: &[Field] = &[Field::opt(
-    "landscape",
-    Ty::Map(&[Field::req(
-        "client",
-        Ty::MapPart(&[
-            Field::opt("url", Ty::Str),
-            Field::opt("ping_url", Ty::Str),
-            Field::opt("data_path", Ty::Str),
-            Field::opt(
-                "log_level",
-                Ty::Strict(
-                    &Ty::Str,
-                    Rule::OneOfStrs(&["debug", "info", "warning", "error", "critical"]),
-                ),
-            ),
-            Field::opt("computer_title", Ty::Str),
-            Field::opt("account_name", Ty::Str),
-            Field::opt("registration_key", Ty::Str),
-            Field::opt("tags", Ty::Strict(&Ty::Str, Rule::Check(landscape_tags))),
-            Field::opt("http_proxy", Ty::Str),
-            Field::opt("https_proxy", Ty::Str),
-        ]),
-    )]),
-)];
-
-/// `^[-_0-9a-zA-Z]+(,[-_0-9a-zA-Z]+)*$`: comma-separated non-empty words.
-fn landscape_tags(v: &crate::value::Value) -> super::Verdict {
-    let word = |w: &str| {
-        !w.is_empty()
-            && w.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    };
-    match v.as_str() {
-        Some(s) if !s.split(',').all(word) => {
-            super::Verdict::Bad("does not match '^[-_0-9a-zA-Z]+(,[-_0-9a-zA-Z]+)*$'")
-        }
-        _ => super::Verdict::Fine,
-    }
-}
 
 /// `cc_ubuntu_autoinstall`: other keys are the installer's.
 pub static UBUNTU_AUTOINSTALL: &[Field] = &[Field::opt(
@@ -251,34 +200,6 @@ static ANSIBLE_PULL: &[Field] = &[
     Field::opt("tags", Ty::Str),
     Field::opt("skip_tags", Ty::Str),
 ];
-
-/// `cc_wireguard`: `type: [null, object]`, `interfaces` required.
-pub static WIREGUARD: &[Field] = &[Field::opt(
-    "wireguard",
-    Ty::Strict(
-        &Ty::OneOf(&[
-            Ty::Null,
-            Ty::Strict(
-                &Ty::Map(&[
-                    Field::req(
-                        "interfaces",
-                        Ty::Strict(
-                            &Ty::List(&Ty::Map(&[
-                                Field::opt("name", Ty::Str),
-                                Field::opt("config_path", Ty::Str),
-                                Field::opt("content", Ty::Str),
-                            ])),
-                            Rule::MinItems(1),
-                        ),
-                    ),
-                    Field::opt("readinessprobe", Ty::List(&Ty::Str)),
-                ]),
-                Rule::MinProperties(1),
-            ),
-        ]),
-        Rule::TypeList,
-    ),
-)];
 
 /// A proxy URL of `ubuntu_advantage.config`: `type: [string, null]`,
 /// `format: uri`.
@@ -395,12 +316,9 @@ fn reporting_handler(v: &crate::value::Value) -> super::Verdict {
 pub static ALL: &[&[Field]] = &[
     REPORTING,
     ANSIBLE,
-    WIREGUARD,
     UBUNTU_ADVANTAGE,
     SNAP,
-    FAN,
     LXD,
-    LANDSCAPE,
     UBUNTU_AUTOINSTALL,
     UBUNTU_DRIVERS,
 ];

@@ -1,6 +1,6 @@
-//! What mcollective's handler needs of Python's ConfigObj 5.0 (22.4 reads
-//! and rewrites server.cfg with it, default options: list values on,
-//! `stringify` on): its parser (comments kept before each entry, inline
+//! What mcollective's and landscape's handlers need of Python's ConfigObj
+//! 5.0 (22.4 reads and rewrites server.cfg and client.conf with it,
+//! default options: list values on, `stringify` on): its parser (comments kept before each entry, inline
 //! comments, `a, b` lists, quoted and triple-quoted values, nested
 //! `[[sections]]`), its setter (a new key goes after the old ones of its
 //! kind; a replaced one keeps its place and comments) and its writer
@@ -106,6 +106,41 @@ impl Section {
         match &mut self.map.get_mut(name).expect("just set").item {
             Item::Section(s) => s,
             _ => unreachable!("just made a section"),
+        }
+    }
+
+    /// `section.merge(other)`: `other`'s entries in its order (scalars,
+    /// then sections); where both hold a section under one key the two are
+    /// merged, else `other`'s value replaces (or is added after) this one's.
+    /// Only values come over, as in ConfigObj: the comments of `other`'s
+    /// own keys are left behind, while a section it brings whole keeps the
+    /// comments inside it (ConfigObj inserts that very `Section`).
+    pub fn merge(&mut self, other: &Section) {
+        for key in other.scalars.iter().chain(&other.sections) {
+            let theirs = &other.map[key].item;
+            if let (
+                Some(Entry {
+                    item: Item::Section(mine),
+                    ..
+                }),
+                Item::Section(theirs),
+            ) = (self.map.get_mut(key), theirs)
+            {
+                mine.merge(theirs);
+                continue;
+            }
+            self.set(key, theirs.clone());
+        }
+    }
+
+    /// Whether the section at `path` (names from here) holds `key`.
+    pub fn has_key(&self, path: &[&str], key: &str) -> bool {
+        match path.split_first() {
+            None => self.map.contains_key(key),
+            Some((first, rest)) => match self.map.get(*first).map(|e| &e.item) {
+                Some(Item::Section(s)) => s.has_key(rest, key),
+                _ => false,
+            },
         }
     }
 
