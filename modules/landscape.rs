@@ -7,7 +7,8 @@
 //! `[client]` defaults (log_level, url, ping_url, data_path of
 //! landscape-client 11.07), the file as it is (absent: nothing), and the
 //! whole `landscape` mapping (so `client` and any other key, a mapping
-//! becoming a section); `/etc/default/landscape-client` set to `RUN=1`;
+//! becoming a section), worked out once the package is installed (a
+//! [`Later`] step: a client.conf the package brings is merged into); `/etc/default/landscape-client` set to `RUN=1`;
 //! then `service landscape-client restart` on the running machine (22.4
 //! runs that command line, not the distro's `manage_service`).
 //!
@@ -120,13 +121,15 @@ impl Module for Landscape {
                 return out;
             }
         };
-        let (text, secret) = match client_conf(ctx.fs, cfg) {
-            Ok(done) => done,
-            Err(e) => {
-                out.error(format!("landscape: {e} (nothing done)"));
-                return out;
-            }
-        };
+        // Checked on the root as it is now, so that a client.conf that
+        // cannot be merged fails the module before anything is installed;
+        // merged for real into the file there is once the package (whose
+        // postinst may write it) is installed, as 22.4 merges after its
+        // install.
+        if let Err(e) = client_conf(ctx.fs, cfg) {
+            out.error(format!("landscape: {e} (nothing done)"));
+            return out;
+        }
         match ctx.distro.install_packages(
             ctx.fs,
             &ctx.sources_mark(),
@@ -138,12 +141,19 @@ impl Module for Landscape {
                 return out;
             }
         }
-        let (data, mode) = match secret {
-            true => (Data::secret(text), 0o600),
-            false => (Data::public(text), 0o644),
-        };
-        out.effects
-            .push(Effect::write(LSC_CLIENT_CFG_FILE, data, mode));
+        let cloud_cfg = cfg.clone();
+        out.effects.push(Effect::Later(Later::new(
+            format!("merge landscape's config into {LSC_CLIENT_CFG_FILE}"),
+            move |fs| {
+                let (text, secret) =
+                    client_conf(fs, &cloud_cfg).map_err(|e| format!("landscape: {e}"))?;
+                let (data, mode) = match secret {
+                    true => (Data::secret(text), 0o600),
+                    false => (Data::public(text), 0o644),
+                };
+                Ok(vec![Effect::write(LSC_CLIENT_CFG_FILE, data, mode)])
+            },
+        )));
         out.effects.push(Effect::write(
             LS_DEFAULT_FILE,
             Data::public(b"RUN=1\n".to_vec()),
