@@ -280,38 +280,6 @@ pub static WIREGUARD: &[Field] = &[Field::opt(
     ),
 )];
 
-/// A proxy URL of `ubuntu_advantage.config`: `type: [string, null]`,
-/// `format: uri`.
-const UA_PROXY: Ty = Ty::Strict(
-    &Ty::Strict(&Ty::OneOf(&[Ty::Str, Ty::Null]), Rule::TypeList),
-    Rule::Check(super::uri_format),
-);
-
-/// `cc_ubuntu_advantage`.
-pub static UBUNTU_ADVANTAGE: &[Field] = &[Field::opt(
-    "ubuntu_advantage",
-    Ty::Map(&[
-        Field::opt("enable", Ty::List(&Ty::Str)),
-        Field::opt("enable_beta", Ty::List(&Ty::Str)),
-        Field::opt("token", Ty::Str),
-        Field::opt(
-            "features",
-            Ty::Map(&[Field::opt("disable_auto_attach", Ty::Bool)]),
-        ),
-        Field::opt(
-            "config",
-            Ty::MapPart(&[
-                Field::opt("http_proxy", UA_PROXY),
-                Field::opt("https_proxy", UA_PROXY),
-                Field::opt("global_apt_http_proxy", UA_PROXY),
-                Field::opt("global_apt_https_proxy", UA_PROXY),
-                Field::opt("ua_apt_http_proxy", UA_PROXY),
-                Field::opt("ua_apt_https_proxy", UA_PROXY),
-            ]),
-        ),
-    ]),
-)];
-
 /// 22.4's `reporting` (its `reporting_config`): handlers by name, each one
 /// of four forms. cloudboot reports nothing to these handlers yet.
 pub static REPORTING: &[Field] = &[Field::opt(
@@ -396,7 +364,6 @@ pub static ALL: &[&[Field]] = &[
     REPORTING,
     ANSIBLE,
     WIREGUARD,
-    UBUNTU_ADVANTAGE,
     SNAP,
     FAN,
     LXD,
