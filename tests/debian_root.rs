@@ -529,6 +529,22 @@ fn spacewalk_case_ends_in_cloud_inits_state() {
     check_case("spacewalk");
 }
 
+/// ubuntu_advantage (listed and let run on Debian by the case's overlay)
+/// against a stand-in `ua` that logs its argv (0600: the token): config
+/// set and unset, attach with the token, enable; then 22.4's failure to
+/// import uaclient, which Debian lacks.
+#[test]
+fn ubuntu_advantage_case_ends_in_cloud_inits_state() {
+    check_case("ubuntu-advantage");
+}
+
+/// ubuntu_advantage under its deprecated name, auto-attach not disabled:
+/// the config commands, then the failure to import uaclient's API.
+#[test]
+fn ubuntu_advantage_auto_case_ends_in_cloud_inits_state() {
+    check_case("ubuntu-advantage-auto");
+}
+
 /// salt_minion and mcollective install their (stand-in) packages from the
 /// case's file: repository, write their configs and keys, and restart
 /// their services (recorded, not run).
@@ -754,6 +770,8 @@ fn second_boots_change_what_cloud_init_changes() {
         "rsct",
         "spacewalk",
         "config_mgmt",
+        "ubuntu-advantage",
+        "ubuntu-advantage-auto",
     ] {
         let copy = prepare(&base, case);
         let root = copy.root();
