@@ -78,7 +78,8 @@ const UA_PROXY: Ty = Ty::Strict(
 static UA_SCHEMA: Ty = Ty::Map(&[
     Field::opt("enable", Ty::List(&Ty::Str)),
     Field::opt("enable_beta", Ty::List(&Ty::Str)),
-    Field::opt("token", Ty::Str),
+    // A secret: checked without quoting the value.
+    Field::opt("token", Ty::Strict(&Ty::Any, Rule::Secret(&Ty::Str))),
     Field::opt(
         "features",
         Ty::Map(&[Field::opt("disable_auto_attach", Ty::Bool)]),
@@ -102,14 +103,12 @@ static INFO: ModuleInfo = ModuleInfo {
     frequency: Frequency::Instance,
     activate_by: &["ubuntu_advantage", "ubuntu-advantage"],
     keys: &["ubuntu_advantage", "ubuntu-advantage"],
-    schema: &[
-        Field::opt(
-            "ubuntu_advantage",
-            Ty::Strict(&Ty::Any, Rule::As(&UA_SCHEMA)),
-        ),
-        // Not in 22.4's schema: read, warned of, never checked.
-        Field::opt("ubuntu-advantage", Ty::Any),
-    ],
+    // `ubuntu-advantage` is read (and warned of) but, as in 22.4, not in
+    // the schema.
+    schema: &[Field::opt(
+        "ubuntu_advantage",
+        Ty::Strict(&Ty::Any, Rule::As(&UA_SCHEMA)),
+    )],
     summary: "attach to Ubuntu Advantage (ua attach, config, enable; Pro auto-attach)",
 };
 
