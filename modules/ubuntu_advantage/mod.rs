@@ -13,9 +13,10 @@
 //!    with blanks through Python's `re.escape`) or, for a null value, `ua
 //!    config unset KEY`. The six keys 22.4 knows must be http(s) URLs
 //!    (its messages, all at once); others are warned of and set as given.
-//!    A value may hold credentials: it is a secret argument (plans and logs
-//!    show `KEY=<redacted>`, 22.4 `KEY=REDACTED`). A failing command does
-//!    not stop the others; the module fails after them.
+//!    A value may hold credentials: `KEY=VALUE` is a secret argument
+//!    (plans and logs show `ua config set <redacted>`, 22.4 `ua config set
+//!    KEY=REDACTED`). A failing command fails the module before any
+//!    attach.
 //! 4. `features` must be a mapping and `features.disable_auto_attach` a
 //!    boolean (22.4's messages).
 //! 5. Unless `disable_auto_attach`, 22.4 asks uaclient's Python API
@@ -47,10 +48,10 @@
 //! fips") are not reported: its exit code 1 is no failure, as for 22.4's
 //! `subp` call. A failed config command ends the module there (22.4 runs
 //! the remaining config commands first, then fails before attaching), and
-//! is reported as it failed, not as 22.4's summary line. Where uaclient is missing and `enable` is given
-//! with auto-attach disabled, 22.4 fails only after `ua enable` (it imports
-//! `uaclient.messages` to read the answer); cloudboot reports the same
-//! error after the same commands. The outcomes of uaclient's API that a
+//! is reported as it failed, not as 22.4's summary line. Where uaclient
+//! is missing and `enable` is given with auto-attach disabled, 22.4 fails
+//! only after `ua enable` (it imports `uaclient.messages` to read the
+//! answer); cloudboot reports the same error after the same commands. The outcomes of uaclient's API that a
 //! probe cannot turn into a module failure (a missing token on a non-Pro
 //! instance that needed the API's answer, an API call that breaks) are
 //! logged as errors. tests/fixtures/ubuntu_advantage holds what 22.4's
