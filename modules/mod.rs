@@ -86,6 +86,7 @@ registry! {
     ssh_authkey_fingerprints::SshAuthkeyFingerprints,
     ssh_import_id::SshImportId,
     timezone::Timezone,
+    ubuntu_advantage::UbuntuAdvantage,
     update_etc_hosts::UpdateEtcHosts,
     update_hostname::UpdateHostname,
     users_groups::UsersGroups,

@@ -547,6 +547,66 @@ fn spacewalk_case_ends_in_cloud_inits_state() {
     check_case("spacewalk");
 }
 
+/// ubuntu_advantage (listed and let run on Debian by the case's overlay)
+/// against a stand-in `ua` that logs its argv (0600: the token): config
+/// set and unset, attach with the token, enable; then 22.4's failure to
+/// import uaclient, which Debian lacks.
+#[test]
+fn ubuntu_advantage_case_ends_in_cloud_inits_state() {
+    check_case("ubuntu-advantage");
+}
+
+/// The token of the ubuntu-advantage case reaches `ua` (whose log the
+/// stand-in keeps 0600) and no file others may read, nor cloudboot's
+/// output; the seed (the input, 0644 as the recorder lays it) aside.
+#[test]
+fn ubuntu_advantage_token_is_in_no_file_others_read_nor_the_log() {
+    let Some(base) = common::skip::debian_root() else {
+        return;
+    };
+    let token = "C1cloudboot-test-token";
+    let copy = prepare(&base, "ubuntu-advantage");
+    let root = copy.root();
+    let (log, _) = copy.boot();
+    assert!(!log.contains(token), "{log}");
+    let mut holders = Vec::new();
+    let mut dirs = vec![root.clone()];
+    while let Some(dir) = dirs.pop() {
+        for e in fs::read_dir(&dir).unwrap().flatten() {
+            let p = e.path();
+            let guest = format!("/{}", p.strip_prefix(&root).unwrap().display());
+            let Ok(md) = p.symlink_metadata() else {
+                continue;
+            };
+            if md.is_dir() {
+                if !["/proc", "/sys", "/dev", "/usr", "/var/lib/cloud/seed"]
+                    .contains(&guest.as_str())
+                {
+                    dirs.push(p);
+                }
+            } else if md.is_file()
+                && md.len() < 1 << 24
+                && fs::read(&p).is_ok_and(|b| b.windows(token.len()).any(|w| w == token.as_bytes()))
+            {
+                holders.push((guest, md.mode() & 0o7777));
+            }
+        }
+    }
+    let readable: Vec<_> = holders.iter().filter(|(_, m)| m & 0o004 != 0).collect();
+    assert!(readable.is_empty(), "{readable:?}");
+    assert!(
+        holders.iter().any(|(p, _)| p == "/var/tmp/ua.log"),
+        "{holders:?}"
+    );
+}
+
+/// ubuntu_advantage under its deprecated name, auto-attach not disabled:
+/// the config commands, then the failure to import uaclient's API.
+#[test]
+fn ubuntu_advantage_auto_case_ends_in_cloud_inits_state() {
+    check_case("ubuntu-advantage-auto");
+}
+
 /// salt_minion and mcollective install their (stand-in) packages from the
 /// case's file: repository, write their configs and keys, and restart
 /// their services (recorded, not run).
@@ -789,6 +849,8 @@ fn second_boots_change_what_cloud_init_changes() {
         "spacewalk",
         "config_mgmt",
         "wgfan",
+        "ubuntu-advantage",
+        "ubuntu-advantage-auto",
     ] {
         let copy = prepare(&base, case);
         let root = copy.root();

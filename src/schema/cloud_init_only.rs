@@ -201,38 +201,6 @@ static ANSIBLE_PULL: &[Field] = &[
     Field::opt("skip_tags", Ty::Str),
 ];
 
-/// A proxy URL of `ubuntu_advantage.config`: `type: [string, null]`,
-/// `format: uri`.
-const UA_PROXY: Ty = Ty::Strict(
-    &Ty::Strict(&Ty::OneOf(&[Ty::Str, Ty::Null]), Rule::TypeList),
-    Rule::Check(super::uri_format),
-);
-
-/// `cc_ubuntu_advantage`.
-pub static UBUNTU_ADVANTAGE: &[Field] = &[Field::opt(
-    "ubuntu_advantage",
-    Ty::Map(&[
-        Field::opt("enable", Ty::List(&Ty::Str)),
-        Field::opt("enable_beta", Ty::List(&Ty::Str)),
-        Field::opt("token", Ty::Str),
-        Field::opt(
-            "features",
-            Ty::Map(&[Field::opt("disable_auto_attach", Ty::Bool)]),
-        ),
-        Field::opt(
-            "config",
-            Ty::MapPart(&[
-                Field::opt("http_proxy", UA_PROXY),
-                Field::opt("https_proxy", UA_PROXY),
-                Field::opt("global_apt_http_proxy", UA_PROXY),
-                Field::opt("global_apt_https_proxy", UA_PROXY),
-                Field::opt("ua_apt_http_proxy", UA_PROXY),
-                Field::opt("ua_apt_https_proxy", UA_PROXY),
-            ]),
-        ),
-    ]),
-)];
-
 /// 22.4's `reporting` (its `reporting_config`): handlers by name, each one
 /// of four forms. cloudboot reports nothing to these handlers yet.
 pub static REPORTING: &[Field] = &[Field::opt(
@@ -316,7 +284,6 @@ fn reporting_handler(v: &crate::value::Value) -> super::Verdict {
 pub static ALL: &[&[Field]] = &[
     REPORTING,
     ANSIBLE,
-    UBUNTU_ADVANTAGE,
     SNAP,
     LXD,
     UBUNTU_AUTOINSTALL,
