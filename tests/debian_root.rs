@@ -545,6 +545,16 @@ fn puppet_chef_case_ends_in_cloud_inits_state() {
     check_case("puppet-chef");
 }
 
+#[test]
+fn lxd_snap_case_ends_in_cloud_inits_state() {
+    check_case("lxd-snap");
+}
+
+#[test]
+fn lxd_preseed_case_ends_in_cloud_inits_state() {
+    check_case("lxd-preseed");
+}
+
 /// The reboot of the puppet-chef case: puppet (once per instance) leaves
 /// everything as it was; chef (every boot) runs chef-client again, as
 /// cloud-init's second boot did (`expected/boot2`).
