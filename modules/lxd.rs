@@ -79,7 +79,10 @@ static INIT_KEYS: &[Field] = &[
     Field::opt("storage_create_device", Ty::Str),
     Field::opt("storage_create_loop", Ty::Int),
     Field::opt("storage_pool", Ty::Str),
-    Field::opt("trust_password", Ty::Strict(&Ty::Any, Rule::Secret(&Ty::Str))),
+    Field::opt(
+        "trust_password",
+        Ty::Strict(&Ty::Any, Rule::Secret(&Ty::Str)),
+    ),
 ];
 
 /// 22.4's schema for `lxd.bridge`.
@@ -186,7 +189,7 @@ fn plan(ctx: &Context, cfg: &Value, out: &mut ModuleOutput) -> Result<(), Config
 
     let packages = required_packages(ctx, init, preseed, out)?;
     if !packages.is_empty() {
-        let specs: Vec<PackageSpec> = packages.iter().map(|p| PackageSpec::name(p)).collect();
+        let specs: Vec<PackageSpec> = packages.iter().map(PackageSpec::name).collect();
         match ctx
             .distro
             .install_packages(ctx.fs, &ctx.sources_mark(), &specs)
@@ -526,7 +529,9 @@ fn bridge_to_debconf(bridge: &Value) -> Result<Vec<(&'static str, String)>, Conf
 /// `bridge_to_cmd`: `lxc` arguments to create the network and to attach
 /// it to the default profile.
 #[allow(clippy::type_complexity)]
-fn bridge_to_cmd(bridge: &Value) -> Result<(Option<Vec<String>>, Option<Vec<String>>), ConfigError> {
+fn bridge_to_cmd(
+    bridge: &Value,
+) -> Result<(Option<Vec<String>>, Option<Vec<String>>), ConfigError> {
     if mode(bridge) == Some("none") {
         return Ok((None, None));
     }
@@ -551,9 +556,10 @@ fn bridge_to_cmd(bridge: &Value) -> Result<(Option<Vec<String>>, Option<Vec<Stri
         if is_true_str(bridge, "ipv4_nat", true) {
             create.push("ipv4.nat=true".into());
         }
-        if let (Some(first), Some(last)) =
-            (set(bridge, "ipv4_dhcp_first"), set(bridge, "ipv4_dhcp_last"))
-        {
+        if let (Some(first), Some(last)) = (
+            set(bridge, "ipv4_dhcp_first"),
+            set(bridge, "ipv4_dhcp_last"),
+        ) {
             create.push(format!(
                 "ipv4.dhcp.ranges={}-{}",
                 first.python_str_any(),
@@ -704,6 +710,12 @@ mod tests {
             panic!("{:?}", p.effects())
         };
         assert!(init.stdin.as_ref().unwrap().secret);
-        assert!(!p.effects().last().unwrap().to_json().to_string().contains("s3cret"));
+        assert!(!p
+            .effects()
+            .last()
+            .unwrap()
+            .to_json()
+            .to_string()
+            .contains("s3cret"));
     }
 }

@@ -328,7 +328,8 @@ mod tests {
             .plan(&Snap);
         assert!(p.errors().is_empty(), "{:?}", p.errors());
         assert_eq!(
-            p.file("/var/lib/cloud/instance/snapd.assertions").as_deref(),
+            p.file("/var/lib/cloud/instance/snapd.assertions")
+                .as_deref(),
             Some("a1\na2")
         );
         assert_eq!(
