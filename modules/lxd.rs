@@ -701,6 +701,63 @@ mod tests {
     }
 
     #[test]
+    fn a_detach_that_fails_otherwise_is_run_again_as_a_failing_command() {
+        let p = Kit::debian12()
+            .file_mode("/usr/bin/lxd", "", 0o755)
+            .cfg("lxd:\n  init: {storage_backend: dir}\n  bridge: {mode: new}\n")
+            .plan(&Lxd);
+        let Some(Effect::Probe(probe)) = p.effects().iter().find(|e| matches!(e, Effect::Probe(_)))
+        else {
+            panic!("{:?}", p.effects())
+        };
+        assert_eq!(probe.assume, 1);
+        assert_eq!(
+            probe.action.argv,
+            [
+                "env",
+                "LC_ALL=C",
+                "HOME=/root",
+                "USER=root",
+                "lxc",
+                "network",
+                "detach-profile",
+                "lxdbr0",
+                "default",
+                "--force-local"
+            ]
+        );
+        let Effect::Run(again) = &probe.branches[2].effects[0] else {
+            panic!("{probe:?}")
+        };
+        assert_eq!(probe.branches[2].when, When::Otherwise);
+        assert_eq!(again.on_failure, OnFailure::Fatal);
+        assert_eq!(&again.argv[..3], ["lxc", "network", "detach-profile"]);
+    }
+
+    #[test]
+    fn a_bridge_named_otherwise_or_without_init_cleans_nothing_up() {
+        for cfg in [
+            "lxd:\n  init: {storage_backend: dir}\n  bridge: {mode: new, name: br1}\n",
+            "lxd:\n  bridge: {mode: existing}\n",
+        ] {
+            let p = Kit::debian12()
+                .file_mode("/usr/bin/lxd", "", 0o755)
+                .cfg(cfg)
+                .plan(&Lxd);
+            assert!(
+                !p.effects().iter().any(|e| matches!(e, Effect::Probe(_))),
+                "{cfg}"
+            );
+            assert!(
+                !p.commands()
+                    .iter()
+                    .any(|c| c.contains(&"remove".to_string())),
+                "{cfg}"
+            );
+        }
+    }
+
+    #[test]
     fn the_preseed_is_secret_stdin() {
         let p = Kit::debian12()
             .file_mode("/usr/bin/lxd", "", 0o755)
