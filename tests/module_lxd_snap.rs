@@ -145,3 +145,35 @@ fn the_lxd_preseed_goes_to_stdin_and_stays_out_of_the_plan() {
     );
     assert!(!m.plan(&[]).contains("preseed-s3cret"));
 }
+
+/// A boot of the scratch root (its commands listed, not run: it has no
+/// `/bin/sh`) logs the lxd command lines without the trust password or
+/// the preseed's.
+#[test]
+fn no_log_holds_the_lxd_secrets() {
+    for (case, secret) in [
+        ("lxd-snap", "lxd-s3cret"),
+        ("lxd-preseed", "preseed-s3cret"),
+    ] {
+        let m = machine_for(case);
+        let mut out = String::new();
+        for args in [
+            &["init", "--local"][..],
+            &["init"][..],
+            &["modules", "--mode=config"][..],
+            &["modules", "--mode=final"][..],
+        ] {
+            let o = m.run(args);
+            out.push_str(&String::from_utf8_lossy(&o.stdout));
+            out.push_str(&String::from_utf8_lossy(&o.stderr));
+        }
+        let log = m.read("/var/log/cloud-init.log");
+        assert!(log.contains("config-lxd ran successfully"), "{case}: {log}");
+        for (what, text) in [("cloud-init.log", &log), ("output", &out)] {
+            assert!(!text.contains(secret), "{case}: {what} shows the secret");
+        }
+        if m.exists("/var/log/cloud-init-output.log") {
+            assert!(!m.read("/var/log/cloud-init-output.log").contains(secret));
+        }
+    }
+}
