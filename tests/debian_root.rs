@@ -750,7 +750,7 @@ fn key_fingerprint_tables_are_cloud_inits() {
 }
 
 /// The second boot (a reboot: a fresh /run) of the cases recorded for the
-/// second wave of modules: cloudboot changes the files cloud-init's second
+/// second wave of modules (and of lxd and snap): cloudboot changes the files cloud-init's second
 /// boot changed (`expected/boot2/changes`), no others, and each stage exits
 /// as cloud-init's did (`expected/boot2/exit-codes`).
 #[test]
@@ -787,6 +787,8 @@ fn second_boots_change_what_cloud_init_changes() {
         "rsct",
         "spacewalk",
         "config_mgmt",
+        "lxd-snap",
+        "lxd-preseed",
     ] {
         let copy = prepare(&base, case);
         let root = copy.root();
