@@ -680,12 +680,12 @@ mod tests {
     fn cloud_cfg_lists_decide_with_cloud_init_spellings() {
         let m = load(DEFAULT_STAGES_YAML).unwrap();
         let cfg = yaml::load(
-            b"cloud_config_modules:\n - snap\n - [runcmd, always, x]\n",
+            b"cloud_config_modules:\n - emit_upstart\n - [runcmd, always, x]\n",
             "cloud.cfg",
         )
         .unwrap();
         let r = m.resolve(Stage::Config, &cfg, &lookup);
-        assert!(matches!(&r.entries[0], Entry::Unknown(n) if n == "snap"));
+        assert!(matches!(&r.entries[0], Entry::Unknown(n) if n == "emit_upstart"));
         match &r.entries[1] {
             Entry::Run(p) => {
                 assert_eq!(p.name, "runcmd");

@@ -639,6 +639,39 @@ fn wgfan_case_ends_in_cloud_inits_state() {
     check_case("wgfan");
 }
 
+/// lxd and snap against the stand-ins' logs of 22.4's command lines; the
+/// logs of the live run (commands run under chroot) do not show the trust
+/// password or the preseed's.
+#[test]
+fn lxd_snap_cases_end_in_cloud_inits_state() {
+    let Some(base) = common::skip::debian_root() else {
+        return;
+    };
+    for (case, secret) in [
+        ("lxd-snap", "lxd-s3cret"),
+        ("lxd-preseed", "preseed-s3cret"),
+    ] {
+        let copy = prepare(&base, case);
+        let root = copy.root();
+        let (log, codes) = copy.boot();
+        let mut problems = compare_exit_codes(case, &root, &codes);
+        problems.extend(compare(case, &root, &log));
+        assert!(problems.is_empty(), "{case}:\n{}", problems.join("\n"));
+        let ci_log = fs::read_to_string(root.join("var/log/cloud-init.log")).unwrap();
+        assert!(ci_log.contains("lxd init"), "{case}: {ci_log}");
+        for (what, text) in [
+            ("cloudboot's output", log),
+            ("cloud-init.log", ci_log),
+            (
+                "cloud-init-output.log",
+                fs::read_to_string(root.join("var/log/cloud-init-output.log")).unwrap_or_default(),
+            ),
+        ] {
+            assert!(!text.contains(secret), "{case}: {what} shows the secret");
+        }
+    }
+}
+
 /// The reboot of the puppet-chef case: puppet (once per instance) leaves
 /// everything as it was; chef (every boot) runs chef-client again, as
 /// cloud-init's second boot did (`expected/boot2`).
@@ -811,7 +844,7 @@ fn key_fingerprint_tables_are_cloud_inits() {
 }
 
 /// The second boot (a reboot: a fresh /run) of the cases recorded for the
-/// second wave of modules: cloudboot changes the files cloud-init's second
+/// second wave of modules (and of lxd and snap): cloudboot changes the files cloud-init's second
 /// boot changed (`expected/boot2/changes`), no others, and each stage exits
 /// as cloud-init's did (`expected/boot2/exit-codes`).
 #[test]
@@ -851,6 +884,8 @@ fn second_boots_change_what_cloud_init_changes() {
         "wgfan",
         "ubuntu-advantage",
         "ubuntu-advantage-auto",
+        "lxd-snap",
+        "lxd-preseed",
     ] {
         let copy = prepare(&base, case);
         let root = copy.root();

@@ -7,93 +7,6 @@
 
 use super::{Field, Rule, Ty};
 
-/// A snap command: a command line or its words.
-const SNAP_COMMAND: Ty = Ty::OneOf(&[Ty::Str, Ty::List(&Ty::Str)]);
-
-/// `cc_snap`: `assertions` and `commands` are lists or mappings (`type:
-/// [object, array]`), neither empty.
-pub static SNAP: &[Field] = &[Field::opt(
-    "snap",
-    Ty::Strict(
-        &Ty::Map(&[
-            Field::opt(
-                "assertions",
-                Ty::Strict(
-                    &Ty::OneOf(&[
-                        Ty::Strict(
-                            &Ty::Strict(&Ty::AnyMap, Rule::Values(&Ty::Str)),
-                            Rule::MinProperties(1),
-                        ),
-                        Ty::Strict(&Ty::List(&Ty::Str), Rule::MinItems(1)),
-                    ]),
-                    Rule::TypeList,
-                ),
-            ),
-            Field::opt(
-                "commands",
-                Ty::Strict(
-                    &Ty::OneOf(&[
-                        Ty::Strict(
-                            &Ty::Strict(&Ty::AnyMap, Rule::Values(&SNAP_COMMAND)),
-                            Rule::MinProperties(1),
-                        ),
-                        Ty::Strict(&Ty::List(&SNAP_COMMAND), Rule::MinItems(1)),
-                    ]),
-                    Rule::TypeList,
-                ),
-            ),
-        ]),
-        Rule::MinProperties(1),
-    ),
-)];
-
-/// `cc_lxd`.
-pub static LXD: &[Field] = &[Field::opt(
-    "lxd",
-    Ty::Strict(
-        &Ty::Map(&[
-            Field::opt(
-                "init",
-                Ty::Map(&[
-                    Field::opt("network_address", Ty::Str),
-                    Field::opt("network_port", Ty::Int),
-                    Field::opt(
-                        "storage_backend",
-                        Ty::Strict(&Ty::Str, Rule::OneOfStrs(&["zfs", "dir", "lvm", "btrfs"])),
-                    ),
-                    Field::opt("storage_create_device", Ty::Str),
-                    Field::opt("storage_create_loop", Ty::Int),
-                    Field::opt("storage_pool", Ty::Str),
-                    Field::opt("trust_password", Ty::Str),
-                ]),
-            ),
-            Field::opt(
-                "bridge",
-                Ty::Map(&[
-                    Field::req(
-                        "mode",
-                        Ty::Strict(&Ty::Str, Rule::OneOfStrs(&["none", "existing", "new"])),
-                    ),
-                    Field::opt("name", Ty::Str),
-                    Field::opt("mtu", Ty::Strict(&Ty::Int, Rule::Minimum(-1))),
-                    Field::opt("ipv4_address", Ty::Str),
-                    Field::opt("ipv4_netmask", Ty::Int),
-                    Field::opt("ipv4_dhcp_first", Ty::Str),
-                    Field::opt("ipv4_dhcp_last", Ty::Str),
-                    Field::opt("ipv4_dhcp_leases", Ty::Int),
-                    Field::opt("ipv4_nat", Ty::Bool),
-                    Field::opt("ipv6_address", Ty::Str),
-                    Field::opt("ipv6_netmask", Ty::Int),
-                    Field::opt("ipv6_nat", Ty::Bool),
-                    Field::opt("domain", Ty::Str),
-                ]),
-            ),
-            Field::opt("preseed", Ty::Str),
-        ]),
-        Rule::MinProperties(1),
-    ),
-)];
-
 /// `cc_ubuntu_autoinstall`: other keys are the installer's.
 pub static UBUNTU_AUTOINSTALL: &[Field] = &[Field::opt(
     "autoinstall",
@@ -281,11 +194,4 @@ fn reporting_handler(v: &crate::value::Value) -> super::Verdict {
 }
 
 /// Every table here, for [`super::strict::check`].
-pub static ALL: &[&[Field]] = &[
-    REPORTING,
-    ANSIBLE,
-    SNAP,
-    LXD,
-    UBUNTU_AUTOINSTALL,
-    UBUNTU_DRIVERS,
-];
+pub static ALL: &[&[Field]] = &[REPORTING, ANSIBLE, UBUNTU_AUTOINSTALL, UBUNTU_DRIVERS];
