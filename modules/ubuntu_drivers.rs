@@ -3,7 +3,8 @@
 //! `unverified_modules` names it), when `drivers` is set. As 22.4 does:
 //!
 //! - without Python's `debconf` module in the root
-//!   (`/usr/lib/python3/dist-packages/debconf.py`, python3-debconf) the
+//!   (`/usr/lib/python3/dist-packages/debconf.py`, python3-debconf, or a
+//!   `debconf` package there) the
 //!   module warns "Skipping module named ubuntu_drivers, 'python3-debconf'
 //!   is not installed" and does nothing;
 //! - `drivers` must be a mapping ("'drivers' config expected dict, found
@@ -69,6 +70,9 @@ Description: Late-link NVIDIA kernel modules?
  Enable this to link the NVIDIA kernel modules in cloud-init and
  make them available for use.
 ";
+
+/// Where python3-debconf puts Python's `debconf` module.
+const DEBCONF_MODULE: &str = "/usr/lib/python3/dist-packages/debconf.py";
 
 const OLD_UBUNTU_DRIVERS_STDERR_NEEDLE: &str =
     "ubuntu-drivers: error: argument <command>: invalid choice: 'install'";
@@ -147,10 +151,11 @@ impl Module for UbuntuDrivers {
             ));
             return out;
         };
-        if !ctx
-            .fs
-            .exists(std::path::Path::new("/usr/lib/python3/dist-packages/debconf.py"))
-        {
+        // `import debconf` in cloud-init's Python: a module or a package.
+        let has_debconf = [DEBCONF_MODULE, "/usr/lib/python3/dist-packages/debconf/__init__.py"]
+            .iter()
+            .any(|p| ctx.fs.exists(std::path::Path::new(p)));
+        if !has_debconf {
             out.warn(format!(
                 "Skipping module named {}, 'python3-debconf' is not installed",
                 ctx.name
@@ -226,10 +231,8 @@ impl Module for UbuntuDrivers {
 mod tests {
     use super::*;
 
-    const DEBCONF: &str = "/usr/lib/python3/dist-packages/debconf.py";
-
     fn kit() -> Kit {
-        Kit::with_os_release("ID=ubuntu\nVERSION_ID=\"22.04\"\n").file(DEBCONF, "")
+        Kit::with_os_release("ID=ubuntu\nVERSION_ID=\"22.04\"\n").file(DEBCONF_MODULE, "")
     }
 
     /// The words `ubuntu-drivers` gets (after the wrapper's `sh -c S sh`).
