@@ -119,7 +119,11 @@ fn run(
             argv[0] = py.clone();
         }
         if argv[0] == "sh" {
-            argv[2] = argv[2].replace(&format!("'{PYTHON}'"), &format!("'{py}'"));
+            // The program itself (`$(...)` or a line of its own), not the
+            // words `su -c` is given.
+            for lead in ["$(", "\n"] {
+                argv[2] = argv[2].replace(&format!("{lead}{PYTHON} "), &format!("{lead}{py} "));
+            }
         }
         let out = std::process::Command::new(&argv[0])
             .args(&argv[1..])

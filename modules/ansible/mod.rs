@@ -232,9 +232,15 @@ impl Runner {
     }
 }
 
-/// Quotes a word for `sh`, always (so a script means one thing).
+/// Quotes a word for `sh` as Python's `shlex.quote` does: bare when it
+/// only holds characters no shell treats specially, else in single quotes.
 fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
+    let safe = |c: char| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c);
+    if !s.is_empty() && s.chars().all(safe) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }
 
 /// `get_cfg_by_path(cfg, path)` is truthy.
