@@ -8,7 +8,8 @@
 //!   module warns "Skipping module named ubuntu_drivers, 'python3-debconf'
 //!   is not installed" and does nothing;
 //! - `drivers` must be a mapping ("'drivers' config expected dict, found
-//!   ...": the module fails);
+//!   ...": the module fails); a boolean or number `nvidia` fails it too
+//!   (Python's TypeError in `get_cfg_by_path`);
 //! - nothing is done unless `nvidia.license-accepted` is true as
 //!   `util.translate_bool` reads it (`true`, or a string `true`, `1`, `on`,
 //!   `yes` in any case, or a number 1);
@@ -171,6 +172,23 @@ impl Module for UbuntuDrivers {
             return out;
         };
         let nvidia = cfg.get("nvidia");
+        // `get_cfg_by_path(cfg, "nvidia/license-accepted")` tests `tok in
+        // cur` on whatever `nvidia` is: Python refuses that for a number or
+        // a boolean, and for a string that holds the key it then indexes it.
+        match nvidia {
+            Some(v @ (Value::Bool(_) | Value::Int(_) | Value::BigInt(_) | Value::Float(_))) => {
+                out.error(format!(
+                    "drivers.nvidia: argument of type '{}' is not iterable",
+                    v.type_name()
+                ));
+                return out;
+            }
+            Some(Value::Str(s)) if s.contains("license-accepted") => {
+                out.error("drivers.nvidia: string indices must be integers, not 'str'");
+                return out;
+            }
+            _ => {}
+        }
         let nv_acc = translate_bool(nvidia.and_then(|n| n.get("license-accepted")));
         if !nv_acc {
             out.note(format!(
@@ -299,6 +317,17 @@ mod tests {
             ["'drivers' config expected dict, found 'list': ['a']"]
         );
         assert!(p.effects().is_empty());
+    }
+
+    #[test]
+    fn an_nvidia_value_python_cannot_look_into_fails_the_module() {
+        let p = kit().cfg("drivers:\n  nvidia: yes\n").plan(&UbuntuDrivers);
+        assert_eq!(
+            p.errors(),
+            ["drivers.nvidia: argument of type 'bool' is not iterable"]
+        );
+        let p = kit().cfg("drivers:\n  nvidia: no licence\n").plan(&UbuntuDrivers);
+        assert!(p.errors().is_empty() && p.effects().is_empty());
     }
 
     #[test]
