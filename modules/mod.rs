@@ -38,6 +38,7 @@ macro_rules! registry {
 }
 
 registry! {
+    ansible::Ansible,
     apk_configure::ApkConfigure,
     apt_configure::AptConfigure,
     apt_pipelining::AptPipelining,
@@ -89,6 +90,8 @@ registry! {
     ssh_import_id::SshImportId,
     timezone::Timezone,
     ubuntu_advantage::UbuntuAdvantage,
+    ubuntu_autoinstall::UbuntuAutoinstall,
+    ubuntu_drivers::UbuntuDrivers,
     update_etc_hosts::UpdateEtcHosts,
     update_hostname::UpdateHostname,
     users_groups::UsersGroups,

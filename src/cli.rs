@@ -772,7 +772,7 @@ fn options(args: &Args) -> Options {
 /// | code | meaning |
 /// |------|---------|
 /// | 0 | done; `status`: not run, running, done or disabled; `single`: ran, or already ran per its semaphore |
-/// | 1 | failed: a stage, `boot` or `plan` with errors; `status`: error; `single`: the module failed, does not exist or is not implemented by cloudboot; `query`, `schema`, `clean`, `analyze`, `devel`, `net`, `install` errors; `doctor`/`seal`: findings left |
+/// | 1 | failed: a stage, `boot` or `plan` with errors; `status`: error; `single`: the module failed or does not exist; `query`, `schema`, `clean`, `analyze`, `devel`, `net`, `install` errors; `doctor`/`seal`: findings left |
 /// | 2 | usage error (argparse's: an unknown option, a missing or bad value), `seal --root /` without `--force`; `cloud-id`: disabled (22.4's code) |
 /// | 3 | `cloud-id`: not run (22.4's code); `doctor`/`seal`: the image cannot be read |
 /// | other | `per`: the command's own exit code (126/127 when it cannot be run) |
@@ -813,10 +813,6 @@ fn cmd_single(args: &Args, m: &Matches) -> i32 {
     let name = m.value("name").expect("--name is required by the parser");
     let freq = m.value("frequency").and_then(Frequency::parse_short);
     let module_args = m.values("module_args").to_vec();
-    if let Some(refusal) = crate::single::not_implemented(name) {
-        eprintln!("{refusal}");
-        return 1;
-    }
     let root = Root::new(&args.root);
     let Some(map) = checked_stage_map(args, &root) else {
         return 1;

@@ -668,7 +668,7 @@ mod tests {
     #[test]
     fn wrong_types_are_errors_unknown_keys_warnings() {
         let p = problems(
-            "write_files:\n  - path: /x\n    content: 5\n    permisions: '0600'\n    append: 'yes'\nruncmd: ls\nautoinstall: {version: 1}\nwrite_flies: []\n",
+            "write_files:\n  - path: /x\n    content: 5\n    permisions: '0600'\n    append: 'yes'\nruncmd: ls\nreporting: {p: {type: print}}\nwrite_flies: []\n",
         );
         assert!(
             p.contains(&(
@@ -698,7 +698,7 @@ mod tests {
         );
         assert!(
             p.contains(&(
-                "autoinstall: a cloud-init key no cloudboot module reads yet; ignored".into(),
+                "reporting: a cloud-init key no cloudboot module reads yet; ignored".into(),
                 Severity::Warning
             )),
             "{p:?}"

@@ -672,6 +672,46 @@ fn lxd_snap_cases_end_in_cloud_inits_state() {
     }
 }
 
+/// ubuntu_autoinstall (a stand-in snap lists subiquity), ubuntu_drivers
+/// (python3-debconf and ubuntu-drivers stand-ins; the root's real
+/// debconf-communicate) and ansible (pip as the default user, `su -`, and
+/// stand-ins for pip, ansible's programs and git that log their words).
+/// The recorder does not snapshot /var/cache: the debconf database's
+/// latelink entries, as cloud-init's boot left them
+/// (`debconf-latelink.txt`, cut from the recorder's kept root), are
+/// compared here.
+#[test]
+fn ansible_drivers_case_ends_in_cloud_inits_state() {
+    let Some(base) = common::skip::debian_root() else {
+        return;
+    };
+    let case = "ansible-drivers";
+    let copy = prepare(&base, case);
+    let root = copy.root();
+    let (log, codes) = copy.boot();
+    let mut problems = compare_exit_codes(case, &root, &codes);
+    problems.extend(compare(case, &root, &log));
+    assert!(
+        problems.is_empty(),
+        "{case}:\n{}\n{log}",
+        problems.join("\n")
+    );
+    let mut ours = String::new();
+    for f in ["config", "templates"] {
+        let path = format!("/var/cache/debconf/{f}.dat");
+        ours.push_str(&format!("== {path}\n"));
+        let text = fs::read_to_string(root.join(path.trim_start_matches('/'))).unwrap();
+        for stanza in text.split("\n\n") {
+            if stanza.contains("linux/nvidia/latelink") {
+                ours.push_str(stanza.trim_end_matches('\n'));
+                ours.push('\n');
+            }
+        }
+    }
+    let want = fs::read_to_string(case_dir(case).join("debconf-latelink.txt")).unwrap();
+    assert_eq!(ours, want, "{log}");
+}
+
 /// The reboot of the puppet-chef case: puppet (once per instance) leaves
 /// everything as it was; chef (every boot) runs chef-client again, as
 /// cloud-init's second boot did (`expected/boot2`).
@@ -886,6 +926,7 @@ fn second_boots_change_what_cloud_init_changes() {
         "ubuntu-advantage-auto",
         "lxd-snap",
         "lxd-preseed",
+        "ansible-drivers",
     ] {
         let copy = prepare(&base, case);
         let root = copy.root();
