@@ -685,22 +685,29 @@ fn checked_stage_map(args: &Args, root: &Root) -> Option<StageMap> {
 }
 
 /// Loads the stage map: `--stages`, else the root's /etc/cloudboot/stages.yaml,
-/// else the built-in one.
+/// else the built-in one. A `--stages` file that cannot be used is refused
+/// (the person who named it is there to read why); the root's own file is
+/// read at boot, where refusing would leave the machine without users,
+/// keys or network: its error is said, and the built-in map is used (a
+/// stages.yaml of a newer cloudboot naming a module this one lacks, say).
 fn stage_map(args: &Args, root: &Root) -> Result<StageMap, String> {
-    let (text, name) = match &args.stages {
-        Some(p) => (
-            fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?,
-            p.display().to_string(),
-        ),
-        None => {
-            let fs = RealFs { root: root.clone() };
-            match fs.read_string(Path::new(STAGES_YAML)) {
-                Some(t) => (t, STAGES_YAML.to_string()),
-                None => return Ok(StageMap::builtin()),
-            }
-        }
+    if let Some(p) = &args.stages {
+        let text = fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        let name = p.display().to_string();
+        return StageMap::load(&text, &name, &stages::lookup).map_err(|e| e.to_string());
+    }
+    let fs = RealFs { root: root.clone() };
+    let Some(text) = fs.read_string(Path::new(STAGES_YAML)) else {
+        return Ok(StageMap::builtin());
     };
-    StageMap::load(&text, &name, &stages::lookup).map_err(|e| e.to_string())
+    match StageMap::load(&text, STAGES_YAML, &stages::lookup) {
+        Ok(map) => Ok(map),
+        Err(e) => {
+            eprintln!("cloudboot: {e}; the built-in stage map is used instead");
+            tracing::error!("{e}; the built-in stage map is used instead");
+            Ok(StageMap::builtin())
+        }
+    }
 }
 
 /// A live target for `root`, with the log files opened.

@@ -243,7 +243,8 @@ fn wireguard_interface_comes_up_in_a_private_netns() {
         .unwrap();
     if !probe.status.success() {
         return skip::announce(&format!(
-            "this kernel has no WireGuard (`ip link add wg0 type wireguard` in a new network namespace: {})",
+            "this kernel has no WireGuard (`ip link add wg0 type wireguard` in a new network namespace: {}); \
+             vm::a_wireguard_interface_comes_up_in_the_guest brings one up on the guest's kernel",
             String::from_utf8_lossy(&probe.stderr).trim()
         ));
     }

@@ -66,6 +66,35 @@ fn a_duplicate_is_refused() {
     );
 }
 
+/// The root's own stages.yaml is read at boot: one that cannot be used
+/// (here: a module this cloudboot lacks, as a newer cloudboot's file may
+/// name) is reported, and the boot goes on with the built-in map rather
+/// than running nothing at all.
+#[test]
+fn a_bad_stages_yaml_in_the_root_falls_back_to_the_built_in_one() {
+    let m = Machine::seeded(
+        META,
+        "#cloud-config\nwrite_files: [{path: /etc/x, content: y}]\n",
+    );
+    m.write(
+        "/etc/cloudboot/stages.yaml",
+        "stages:\n  config:\n    modules: [runcmd, frobnicate]\n",
+    );
+    m.run_ok(&["init", "--local"], 0);
+    let out = m.run(&["init"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(
+            "cloudboot: /etc/cloudboot/stages.yaml: stage 'config' lists unknown module 'frobnicate'; \
+             the built-in stage map is used instead"
+        ),
+        "{stderr}"
+    );
+    // write_files ran where the built-in map places it.
+    assert_eq!(m.read("/etc/x"), "y");
+}
+
 #[test]
 fn stages_yaml_in_the_root_replaces_the_built_in_one() {
     let m = Machine::seeded(

@@ -718,3 +718,92 @@ fn a_booted_guest_sealed_as_a_template_boots_fresh_on_other_nics() {
     );
     assert_eq!(runcmd_runs(&b2), 2, "runcmd once more, for the clone\n{d}");
 }
+
+/// wireguard on a real kernel (this machine's may lack WireGuard; the
+/// guest's Debian 12 kernel has it): Debian's own wireguard-tools on the
+/// image, the module writes wg0.conf (0600), loads the kernel module,
+/// enables and restarts `wg-quick@wg0` through systemd and runs the
+/// readiness probe, which sees the interface's key.
+#[test]
+fn a_wireguard_interface_comes_up_in_the_guest() {
+    let Some(mut g) = guest(Init::Systemd, System::Cloudboot) else {
+        return;
+    };
+    {
+        // The image: wireguard-tools unpacked (the wgfan case's copy of
+        // Debian 12's package), and the module listed where Ubuntu's
+        // cloud.cfg lists it (22.4 verifies it on ubuntu only).
+        let m = g.mount();
+        let deb = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/modules/cases/wgfan/root/srv/repo/wireguard-tools_1.0.20210914-1+b1_amd64.deb"
+        );
+        // tar keeps the image's /lib -> usr/lib links (usrmerge), which
+        // `dpkg-deb -x` would replace with directories.
+        let st = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(
+                "dpkg-deb --fsys-tarfile \"$1\" | \
+                 tar -x -C \"$2\" --keep-directory-symlink --no-overwrite-dir",
+            )
+            .arg("sh")
+            .arg(deb)
+            .arg(m.dir.path())
+            .status()
+            .unwrap();
+        assert!(st.success(), "unpacking {deb}");
+        std::fs::write(
+            m.dir.path().join("etc/cloud/cloud.cfg.d/60-wireguard.cfg"),
+            "unverified_modules: [wireguard]\n\
+             cloud_config_modules: [wireguard, runcmd]\n",
+        )
+        .unwrap();
+    }
+    let meta = "instance-id: vm-wireguard-1\nlocal-hostname: vm-wg\n";
+    let user = "#cloud-config
+wireguard:
+  interfaces:
+    - name: wg0
+      config_path: /etc/wireguard/wg0.conf
+      content: |
+        [Interface]
+        PrivateKey = AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=
+        Address = 10.99.0.1/24
+        ListenPort = 51820
+        [Peer]
+        PublicKey = 5LnvIWVpMbc0sMDq7vtzeO/4Yn/xBTAI6/vrCN3LZEo=
+        AllowedIPs = 10.99.0.2/32
+  readinessprobe:
+    - 'mkdir -p /var/vm-test && wg show wg0 public-key > /var/vm-test/wg-public-key'
+runcmd:
+  - [sh, -c, 'systemctl is-active wg-quick@wg0 > /var/vm-test/wg-active; systemctl is-enabled wg-quick@wg0 > /var/vm-test/wg-enabled; stat -c %a /etc/wireguard/wg0.conf > /var/vm-test/wg-mode; grep -c ^wireguard /proc/modules > /var/vm-test/wg-module']
+";
+    let seed = vm_common::vfat(
+        &g.path("seed.img"),
+        "CIDATA",
+        &[("meta-data", meta), ("user-data", user)],
+    );
+    let b = g.boot(&Hardware {
+        nics: vec![nic(STATIC_GW)],
+        drives: vec![seed],
+        ..Default::default()
+    });
+    assert_finished(&b);
+    let d = b.describe();
+    assert_eq!(b.read("wg-mode").trim(), "600", "{d}");
+    assert_eq!(b.read("wg-module").trim(), "1", "{d}");
+    assert_eq!(b.read("wg-enabled").trim(), "enabled", "{d}");
+    assert_eq!(b.read("wg-active").trim(), "active", "{d}");
+    assert_eq!(
+        b.read("wg-public-key").trim(),
+        "j0DFrbaPJWJK5bIU6nZ6bslNgp09e14a0bpvPiE4KF8=",
+        "{d}"
+    );
+    assert!(
+        b.read("addr")
+            .lines()
+            .any(|l| l.contains(" wg0 ") && l.contains("inet 10.99.0.1/24")),
+        "{}\n{d}",
+        b.read("addr")
+    );
+}
