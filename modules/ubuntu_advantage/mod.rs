@@ -33,8 +33,13 @@
 //!    `ua attach TOKEN` (`ua attach --no-auto-enable TOKEN` when there are
 //!    services to enable; exit 2, already attached, is no failure), the
 //!    token a secret argument (22.4 logs `ua attach REDACTED`); then `ua
-//!    enable --assume-yes --format json -- SERVICE...` (exit 1 is no
-//!    failure, as in 22.4). `enable` given as a string is one service
+//!    enable --assume-yes --format json -- SERVICE...`, run by a small
+//!    Python script in the root that reads its JSON answer as 22.4 does:
+//!    a service already enabled is logged, any other error is reported
+//!    with 22.4's lines ("Failure enabling `fips`: ...") and fails the
+//!    module with 22.4's message ("Failure enabling Ubuntu Advantage
+//!    service(s): fips"); an exit other than 0 and 1, or an answer that
+//!    is no JSON, fails it too. `enable` given as a string is one service
 //!    (warned of); of another type it is warned of and ignored.
 //!    `enable_beta` is ignored here (logged), as in 22.4.
 //!
@@ -42,16 +47,15 @@
 //! URLs, a bad `features`, a value of an unknown `config` key that is no
 //! string, a token or service that is no string) fails the module before
 //! anything is installed or run; 22.4 may have installed the tools and run
-//! config commands by then. cloudboot does not read `ua enable`'s JSON
-//! answer, so 22.4's per-service failures ("Failure enabling `fips`: ...",
-//! the module failing with "Failure enabling Ubuntu Advantage service(s):
-//! fips") are not reported: its exit code 1 is no failure, as for 22.4's
-//! `subp` call. A failed config command ends the module there (22.4 runs
+//! config commands by then. The lines the answer's script reports are in
+//! the command's output (cloud-init-output.log and the module's error),
+//! not cloud-init.log. A failed config command ends the module there (22.4 runs
 //! the remaining config commands first, then fails before attaching), and
 //! is reported as it failed, not as 22.4's summary line. Where uaclient
 //! is missing and `enable` is given with auto-attach disabled, 22.4 fails
 //! only after `ua enable` (it imports `uaclient.messages` to read the
-//! answer); cloudboot reports the same error after the same commands. The outcomes of uaclient's API that a
+//! answer); cloudboot runs `ua enable` alone then and reports the same
+//! error after the same commands. The outcomes of uaclient's API that a
 //! probe cannot turn into a module failure (a missing token on a non-Pro
 //! instance that needed the API's answer, an API call that breaks) are
 //! logged as errors. tests/fixtures/ubuntu_advantage holds what 22.4's
@@ -170,6 +174,47 @@ except UserFacingError as ex:
     sys.exit(1)
 ";
 
+/// 22.4's reading of `ua enable --format json`'s answer (`configure_ua`):
+/// the command line after the script is `ua enable ... -- SERVICE...`, run
+/// as 22.4 runs it (exit 0 and 1 are answers); the answer's errors other
+/// than `service-already-enabled` (uaclient's `ALREADY_ENABLED`) are
+/// reported with 22.4's lines on stderr, and any fails the script with
+/// 22.4's message. Python 3.5's library only (Ubuntu 16.04's uaclient).
+const ENABLE_ANSWER: &str = "import json, subprocess, sys
+cmd = sys.argv[1:]
+services = cmd[cmd.index('--') + 1:]
+def fail(msg):
+    print(msg, file=sys.stderr)
+    sys.exit(1)
+try:
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
+    out = proc.communicate()[0].decode('utf-8', 'replace')
+except OSError:
+    fail('Error while enabling service(s): ' + ', '.join(services))
+if proc.returncode not in (0, 1):
+    fail('Error while enabling service(s): ' + ', '.join(services))
+try:
+    answer = json.loads(out)
+except ValueError:
+    fail('UA response was not json: %s' % out)
+failures = []
+for err in answer.get('errors', []):
+    if err['message_code'] == 'service-already-enabled':
+        print('Service `%s` already enabled.' % err['service'], file=sys.stderr)
+        continue
+    failures.append(err)
+failed = []
+for err in failures:
+    service = err.get('service')
+    if service is not None:
+        failed.append(service)
+        print('Failure enabling `%s`: %s' % (service, err['message']), file=sys.stderr)
+    else:
+        print('Failure of type `%s`: %s' % (err['type'], err['message']), file=sys.stderr)
+if failures:
+    fail('Failure enabling Ubuntu Advantage service(s): ' + ', '.join(failed))
+";
+
 impl Module for UbuntuAdvantage {
     fn info(&self) -> &'static ModuleInfo {
         &INFO
@@ -272,13 +317,19 @@ impl Module for UbuntuAdvantage {
             let Ok(commands) = attach.commands else {
                 return out;
             };
-            let enables = commands.len() > 1;
-            out.effects.extend(commands.into_iter().map(Effect::Run));
-            // 22.4 reads `ua enable`'s answer with uaclient's messages.
-            if enables {
-                if let Some(e) = missing("uaclient.messages") {
-                    out.error(e);
-                }
+            // 22.4 reads `ua enable`'s answer with uaclient's messages:
+            // without them it runs `ua enable` and fails on the import.
+            let unread = match commands.len() > 1 {
+                true => missing("uaclient.messages"),
+                false => None,
+            };
+            out.effects
+                .extend(commands.into_iter().map(|cmd| match unread {
+                    Some(_) => Effect::Run(without_reading_the_answer(cmd)),
+                    None => Effect::Run(cmd),
+                }));
+            if let Some(e) = unread {
+                out.error(e);
             }
             return out;
         }
@@ -625,15 +676,33 @@ fn attach_commands(ua: &Mapping, log: &mut Vec<(Level, String)>) -> Result<Vec<C
             }
         }
     }
+    // Exit 1 (some service not enabled) is an answer, read by the script.
     let enable = Command::new(
-        ["ua", "enable", "--assume-yes", "--format", "json", "--"]
-            .into_iter()
-            .map(str::to_string)
-            .chain(services),
-    )
-    // Exit 1: some service not enabled, which 22.4 reads from the answer.
-    .ok_codes(&[1]);
+        [
+            "python3",
+            "-c",
+            ENABLE_ANSWER,
+            "ua",
+            "enable",
+            "--assume-yes",
+            "--format",
+            "json",
+            "--",
+        ]
+        .into_iter()
+        .map(str::to_string)
+        .chain(services),
+    );
     Ok(vec![attach, enable])
+}
+
+/// `ua enable` itself from the command that reads its answer (exit 1, a
+/// service not enabled, no failure); other commands as they are.
+fn without_reading_the_answer(cmd: Command) -> Command {
+    match cmd.argv.get(2).map(String::as_str) {
+        Some(ENABLE_ANSWER) => Command::new(cmd.argv[3..].iter().cloned()).ok_codes(&[1]),
+        _ => cmd,
+    }
 }
 
 /// `", ".join(value)` of a list of strings or a string (its characters).

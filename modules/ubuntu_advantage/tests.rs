@@ -80,6 +80,37 @@ fn answer(case: &J, argv: &[String]) -> i32 {
         .map_or(0, |(_, ans)| ans[1].as_i64().unwrap() as i32)
 }
 
+/// Runs the script that reads `ua enable`'s answer with python3, a
+/// stand-in `ua` first on `PATH` giving the case's answer (its output and
+/// exit code): the script's exit code and the lines it reported.
+fn read_enable_answer(case: &J, argv: &[String]) -> (i32, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let (stdout, code) = case["answers"].get("ua enable").map_or(("", 0), |a| {
+        (a[0].as_str().unwrap(), a[1].as_i64().unwrap())
+    });
+    std::fs::write(dir.path().join("answer"), stdout).unwrap();
+    let ua = dir.path().join("ua");
+    std::fs::write(
+        &ua,
+        format!(
+            "#!/bin/sh\ncat '{}/answer'\nexit {code}\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&ua, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = std::process::Command::new("python3")
+        .args(&argv[1..])
+        .env("PATH", format!("{}:/usr/bin:/bin", dir.path().display()))
+        .output()
+        .expect("python3 runs (the script that reads ua enable's answer)");
+    let lines = String::from_utf8(out.stderr).unwrap();
+    (
+        out.status.code().unwrap(),
+        lines.lines().map(str::to_string).collect(),
+    )
+}
+
 /// What the run of the plan does with the case's answers: the steps, the
 /// messages logged, and whether a step failed the module.
 #[derive(Default)]
@@ -102,6 +133,17 @@ fn run(case: &J, effects: &[Effect], r: &mut Run) {
                     match argv.iter().position(|a| a == "install") {
                         Some(i) => r.ops.push(Op::Install(argv[i + 1..].to_vec())),
                         None => r.ops.push(Op::Update),
+                    }
+                    continue;
+                }
+                if argv[2] == ENABLE_ANSWER {
+                    // The script itself, on the case's answer.
+                    r.ops.push(Op::Run(argv[3..].to_vec()));
+                    let (code, lines) = read_enable_answer(case, argv);
+                    r.logs.extend(lines);
+                    if code != 0 {
+                        r.failed = true;
+                        r.stopped = true;
                     }
                     continue;
                 }
@@ -145,9 +187,6 @@ const DEPARTURES: &[(&str, bool, bool)] = &[
     // The first failed config command ends the module (22.4 runs the
     // others first).
     ("config-fails", false, false),
-    // `ua enable`'s JSON answer is not read.
-    ("enable-failures", false, true),
-    ("enable-not-json", false, true),
     // A token that is no string is found before anything runs; what to
     // do with it depends on the API's answer (a probe): logged as an
     // error.
@@ -185,7 +224,14 @@ fn every_case_of_22_4s_handler_plans_as_it_ran() {
         // a step whose exit code fails the module when it runs.
         match (error, no_failure) {
             (Some(_), true) => assert!(p.errors().is_empty() && !r.failed, "{name}"),
-            (Some(msg), _) if p.errors().is_empty() => assert!(r.failed, "{name}: {msg}"),
+            // A failed step; the script that reads `ua enable`'s answer
+            // reports 22.4's message.
+            (Some(msg), _) if p.errors().is_empty() => {
+                assert!(r.failed, "{name}: {msg}");
+                if name.starts_with("enable-") {
+                    assert_eq!(r.logs.last().map(String::as_str), Some(msg), "{name}");
+                }
+            }
             (Some(msg), _) => assert_eq!(p.errors(), [msg.to_string()], "{name}"),
             (None, _) => assert!(
                 p.errors().is_empty() && !r.failed,
@@ -193,15 +239,16 @@ fn every_case_of_22_4s_handler_plans_as_it_ran() {
                 p.errors()
             ),
         }
-        // Every line 22.4 logged is logged, but those about what a program
-        // answered (22.4 reads `ua enable`'s answer; uaclient's API calls
-        // log on their stderr) and util.logexc's of a failed command.
+        // Every line 22.4 logged is logged (those about `ua enable`'s
+        // answer by the script that reads it), but those about what
+        // uaclient's API answered (the calls log on their stderr) and
+        // util.logexc's of a failed command.
         let ours: Vec<&String> = p.notes().iter().chain(&r.logs).chain(p.errors()).collect();
         for line in case["logs"].as_array().unwrap() {
             let msg = line[1].as_str().unwrap();
             let about_output = [
-                "Failure ",
-                "Service `",
+                "Failure attaching",
+                "Failure enabling/disabling",
                 "Error during `",
                 "The instance is already",
             ]
@@ -246,6 +293,9 @@ fn the_token_and_proxy_values_are_never_shown() {
             ],
             vec!["ua", "attach", "--no-auto-enable", "s3cret-token"],
             vec![
+                "python3",
+                "-c",
+                ENABLE_ANSWER,
                 "ua",
                 "enable",
                 "--assume-yes",
