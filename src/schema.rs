@@ -76,6 +76,10 @@ pub enum Rule {
     Check(fn(&Value) -> Verdict),
     /// `patternProperties` of any key (`^.+$`): every value has this shape.
     Values(&'static Ty),
+    /// `items` beside a `type` that is not `array` (22.4's
+    /// `chef.initial_attributes`: an object whose items are strings): a
+    /// list's items are checked against it, besides the type's error.
+    Items(&'static Ty),
     /// `minProperties`: "{} does not have enough properties".
     MinProperties(usize),
     /// `patternProperties` with `additionalProperties: false`: every key of

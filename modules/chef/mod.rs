@@ -88,9 +88,14 @@ static CHEF_KEYS: &[Field] = &[
     Field::opt("ssl_verify_mode", ANY_STR),
     Field::opt("validation_name", ANY_STR),
     Field::opt("force_install", ANY_BOOL),
+    // 22.4's schema gives it `items: {type: string}` too, which jsonschema
+    // applies to a list.
     Field::opt(
         "initial_attributes",
-        Ty::Strict(&Ty::Any, Rule::As(&Ty::AnyMap)),
+        Ty::Strict(
+            &Ty::Strict(&Ty::Any, Rule::As(&Ty::AnyMap)),
+            Rule::Items(&Ty::Str),
+        ),
     ),
     Field::opt(
         "install_type",

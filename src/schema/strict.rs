@@ -256,6 +256,14 @@ impl Walker<'_> {
                 }
                 None
             }
+            (Rule::Items(t), Value::Seq(items)) => {
+                for (i, it) in items.iter().enumerate() {
+                    self.path.push(Seg::Idx(i));
+                    self.value(t, it);
+                    self.path.pop();
+                }
+                None
+            }
             (Rule::MinProperties(n), Value::Map(m)) if m.len() < *n => {
                 Some("does not have enough properties".to_string())
             }
