@@ -126,6 +126,7 @@ impl Module for GrubDpkg {
                     Some(_) => empty_flag("x").to_string(),
                 };
                 Command::new(["/bin/sh", "-c", FETCH_AND_SET, "grub-dpkg", &flag])
+                    .script_named("find the boot disk and set grub-pc/install_devices")
             }
         };
         out.effects.push(Effect::Run(command));

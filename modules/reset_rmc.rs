@@ -54,12 +54,10 @@ impl Module for ResetRmc {
             return out;
         }
         out.note("Attempting to reset RMC.");
-        out.effects.push(Effect::Run(Command::new([
-            "/bin/sh",
-            "-c",
-            RESET,
-            "reset_rmc",
-        ])));
+        out.effects.push(Effect::Run(
+            Command::new(["/bin/sh", "-c", RESET, "reset_rmc"])
+                .script_named("reset RMC's node ID, as cloud-init 22.4 does"),
+        ));
         out
     }
 }

@@ -97,13 +97,10 @@ impl Module for UbuntuAutoinstall {
             return out;
         };
         let problem = schema_problem(cfg).unwrap_or_default();
-        out.effects.push(Effect::Run(Command::new([
-            "sh",
-            "-c",
-            CHECK,
-            "sh",
-            problem.as_str(),
-        ])));
+        out.effects.push(Effect::Run(
+            Command::new(["sh", "-c", CHECK, "sh", problem.as_str()])
+                .script_named("check snap list for an Ubuntu installer, as cloud-init 22.4 does"),
+        ));
         out
     }
 }

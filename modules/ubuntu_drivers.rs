@@ -227,22 +227,22 @@ impl Module for UbuntuDrivers {
             "Installing and activating NVIDIA drivers (nvidia/license-accepted=True, version={})",
             version.map_or("latest".to_string(), |v| v.python_str_any())
         );
-        out.effects.push(Effect::Run(Command::new([
-            "sh",
-            "-c",
-            LOAD_TEMPLATE,
-            "sh",
-            NVIDIA_DEBCONF_CONTENT,
-        ])));
-        out.effects.push(Effect::Run(Command::new([
-            "sh".to_string(),
-            "-c".into(),
-            run_drivers_script(),
-            "sh".into(),
-            "install".into(),
-            "--gpgpu".into(),
-            driver_arg,
-        ])));
+        out.effects.push(Effect::Run(
+            Command::new(["sh", "-c", LOAD_TEMPLATE, "sh", NVIDIA_DEBCONF_CONTENT])
+                .script_named("load the NVIDIA license debconf template, as cloud-init 22.4 does"),
+        ));
+        out.effects.push(Effect::Run(
+            Command::new([
+                "sh".to_string(),
+                "-c".into(),
+                run_drivers_script(),
+                "sh".into(),
+                "install".into(),
+                "--gpgpu".into(),
+                driver_arg,
+            ])
+            .script_named("run ubuntu-drivers and check its output, as cloud-init 22.4 does"),
+        ));
         out
     }
 }

@@ -314,6 +314,11 @@ pub struct Command {
     /// only takes on its command line): the program gets them, every log,
     /// plan and error message shows `<redacted>`.
     pub secret_args: Vec<usize>,
+    /// A script of cloudboot's own on the command line (`sh -c SCRIPT`,
+    /// `python3 -c SCRIPT`): its index in `argv` and what it does. Text
+    /// logs and plans show `<script: what it does>` in its place, so the
+    /// line reads as the program it runs; `plan --format json` has it whole.
+    pub script: Option<(usize, &'static str)>,
     /// Run on the machine cloudboot runs on, not inside the root: the
     /// block-device tools (growpart, resize2fs, sfdisk, mkfs), which act on
     /// the running kernel's devices, which a root's own `/dev` and `/proc`
@@ -351,6 +356,7 @@ impl Command {
             on_failure: OnFailure::Fatal,
             creates: Vec::new(),
             secret_args: Vec::new(),
+            script: None,
             on_host: false,
             ok_codes: Vec::new(),
             background: false,
@@ -394,6 +400,14 @@ impl Command {
         self
     }
 
+    /// Names the script given after the first `-c` (see
+    /// [`Command::script`]).
+    pub fn script_named(mut self, what: &'static str) -> Command {
+        let at = self.argv.iter().position(|a| a == "-c").map(|i| i + 1);
+        self.script = at.filter(|i| *i < self.argv.len()).map(|i| (i, what));
+        self
+    }
+
     /// Marks files the program creates (see [`Command::creates`]).
     pub fn creates(mut self, path: impl Into<PathBuf>) -> Command {
         self.creates.push(path.into());
@@ -430,7 +444,11 @@ impl Command {
     /// The command line as a shell user would type it (for logs and plans),
     /// secret arguments redacted.
     pub fn display(&self) -> String {
-        self.redacted_with(shell_quote).join(" ")
+        let mut shown = self.redacted_with(shell_quote);
+        if let Some((i, what)) = self.script {
+            shown[i] = format!("<script: {what}>");
+        }
+        shown.join(" ")
     }
 }
 
@@ -865,6 +883,23 @@ mod tests {
         let json = e.to_json().to_string();
         assert!(!json.contains("salt"), "{json}");
         assert!(json.contains("\"<redacted>\""), "{json}");
+    }
+
+    #[test]
+    fn a_named_script_is_shown_by_what_it_does_and_kept_whole_in_the_argv() {
+        let script = "import sys\nprint(sys.argv)\n";
+        let cmd = Command::new(["python3", "-c", script, "ua", "enable", "it's"])
+            .script_named("print the arguments");
+        assert_eq!(cmd.argv[2], script);
+        assert_eq!(
+            cmd.display(),
+            r"python3 -c <script: print the arguments> ua enable 'it'\''s'"
+        );
+        let json = Effect::Run(cmd).to_json();
+        assert_eq!(json["argv"][2], script);
+        // Without `-c` there is nothing to name.
+        let plain = Command::new(["true"]).script_named("nothing");
+        assert_eq!(plain.display(), "true");
     }
 
     #[test]

@@ -115,6 +115,7 @@ fn reset_rmc_needs_a_new_node_id() {
     script(&m, "/opt/rsct/install/bin/recfgct", "true\n");
     let out = m.run(&["single", "--name", "reset_rmc", "--frequency", "always"]);
     assert_eq!(out.status.code(), Some(1));
-    let log = m.read("/var/log/cloud-init.log");
+    // The script says why on its stderr: the output log.
+    let log = m.read("/var/log/cloud-init-output.log");
     assert!(log.contains("New node ID did not get generated."), "{log}");
 }

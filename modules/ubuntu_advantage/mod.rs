@@ -358,6 +358,7 @@ fn auto_attach_probe(ua: &Mapping, attach: Attach) -> Probe {
         json("enable"),
         json("enable_beta"),
     ])
+    .script_named("uaclient's full_auto_attach with enable and enable_beta")
     .ok_codes(&[ALREADY_ATTACHED]);
     let attach_branch = |when: When, meaning: &str, mut log: Vec<(Level, String)>| {
         log.extend(attach.log.iter().cloned());
@@ -692,7 +693,8 @@ fn attach_commands(ua: &Mapping, log: &mut Vec<(Level, String)>) -> Result<Vec<C
         .into_iter()
         .map(str::to_string)
         .chain(services),
-    );
+    )
+    .script_named("read ua enable's JSON answer as cloud-init 22.4 does");
     Ok(vec![attach, enable])
 }
 
