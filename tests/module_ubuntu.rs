@@ -1,5 +1,7 @@
 //! ubuntu_drivers and ubuntu_autoinstall against what 22.4's handlers did
-//! (tests/fixtures/ansible/gen_22_4.py drives them with subp mocked): each
+//! (tests/fixtures/ansible/gen_22_4.py drives them with subp mocked), and
+//! ubuntu_advantage's reading of `ua enable`'s answer against 22.4's handler
+//! on each answer of tests/fixtures/ubuntu_advantage: each
 //! case is planned by a whole-boot `plan --format json` of a scratch Ubuntu
 //! root, and the module's planned scripts are run here by this machine's
 //! `sh` against stand-ins (`ubuntu-drivers` failing as the case says,
@@ -55,6 +57,11 @@ fn planned(cfg: &str, module: &str) -> Vec<Vec<String>> {
         std::fs::Permissions::from_mode(0o755),
     )
     .unwrap();
+    planned_in(&m, module)
+}
+
+/// The named module's `run` commands (argv) in a whole-boot plan of `m`.
+fn planned_in(m: &Machine, module: &str) -> Vec<Vec<String>> {
     let plan: serde_json::Value = serde_json::from_str(&m.plan(&["--format", "json"])).unwrap();
     let mut cmds = Vec::new();
     for stage in plan["stages"].as_array().unwrap() {
@@ -232,4 +239,116 @@ fn snap_list_answers_as_22_4_reads_them() {
     let cmds = planned("autoinstall:\n  version: 1\n", "ubuntu_autoinstall");
     stand_in(&bin, "snap", "#!/bin/sh\nexit 1\n");
     assert!(!run(&cmds[0], &bin, tmp.path(), &[]).0);
+}
+
+/// The script that reads `ua enable --format json`'s answer, taken from a
+/// whole-boot plan, run by this machine's python3 on the command line 22.4
+/// ran, with a stand-in `ua` giving each answer of 22.4's handler cases:
+/// the lines 22.4 logged about the answer are the script's, in order, and
+/// it fails where 22.4 failed the module, with its message.
+#[test]
+fn ua_enable_answers_are_read_as_22_4_reads_them() {
+    let m = Machine::seeded(
+        "instance-id: i-ua\n",
+        "#cloud-config\nubuntu_advantage:\n  token: t\n  enable: [esm]\n  features: {disable_auto_attach: true}\n",
+    );
+    m.write("/etc/os-release", "ID=ubuntu\nVERSION_ID=\"22.04\"\n");
+    m.write("/usr/lib/python3/dist-packages/uaclient/messages.py", "");
+    m.write("/usr/bin/ua", "#!/bin/sh\n");
+    std::fs::set_permissions(
+        m.path("/usr/bin/ua"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let cmds = planned_in(&m, "ubuntu_advantage");
+    let enable = cmds.last().unwrap();
+    assert_eq!(enable[..2], ["python3", "-c"], "{cmds:?}");
+    assert_eq!(
+        enable[3..],
+        [
+            "ua",
+            "enable",
+            "--assume-yes",
+            "--format",
+            "json",
+            "--",
+            "esm"
+        ]
+    );
+    let script = &enable[2];
+
+    let cases: Vec<serde_json::Value> =
+        serde_json::from_str(include_str!("fixtures/ubuntu_advantage/expected.json")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    stand_in(
+        &bin,
+        "ua",
+        "#!/bin/sh\necho \"$*\" > \"$LOG/argv\"\nprintf '%s' \"$OUT\"\nexit \"$CODE\"\n",
+    );
+    let log = tmp.path().display().to_string();
+    let mut checked = 0;
+    for case in &cases {
+        let Some(answer) = case["answers"].get("ua enable") else {
+            continue;
+        };
+        let name = case["name"].as_str().unwrap();
+        let ua_enable: Vec<String> = case["ops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|op| &op["argv"])
+            .find(|argv| argv[1] == "enable")
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_string())
+            .collect();
+        let mut argv = vec!["python3".to_string(), "-c".into(), script.clone()];
+        argv.extend(ua_enable.iter().cloned());
+        let code = answer[1].to_string();
+        let env = [
+            ("LOG", log.as_str()),
+            ("OUT", answer[0].as_str().unwrap()),
+            ("CODE", code.as_str()),
+        ];
+        let (ok, _, err) = run(&argv, &bin, tmp.path(), &env);
+        assert_eq!(
+            std::fs::read_to_string(tmp.path().join("argv")).unwrap(),
+            format!("{}\n", ua_enable[1..].join(" ")),
+            "{name}"
+        );
+        // 22.4's lines after its `ua enable` (util.logexc logs each twice:
+        // a warning and the traceback's debug line).
+        let mut want: Vec<&str> = Vec::new();
+        for line in case["logs"].as_array().unwrap() {
+            let msg = line[1].as_str().unwrap();
+            let about_answer = ["Service `", "Failure enabling `", "Failure of type `"]
+                .iter()
+                .any(|p| msg.starts_with(p));
+            if about_answer && want.last() != Some(&msg) {
+                want.push(msg);
+            }
+        }
+        let error = case["error"].as_array().map(|e| e[1].as_str().unwrap());
+        let uaclient_missing = case["uaclient"] == "absent";
+        if uaclient_missing {
+            // 22.4 fails on the import before it reads anything: the plan
+            // runs `ua enable` alone there (modules/ubuntu_advantage).
+            continue;
+        }
+        if let Some(msg) = error {
+            want.push(msg);
+        }
+        let ours: Vec<&str> = err.lines().collect();
+        assert_eq!(ours, want, "{name}");
+        assert_eq!(ok, error.is_none(), "{name}: {err}");
+        checked += 1;
+    }
+    assert!(
+        checked >= 6,
+        "the cases with an answer to ua enable: {checked}"
+    );
 }
