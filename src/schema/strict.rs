@@ -125,13 +125,7 @@ impl Walker<'_> {
             return;
         }
         match (t, v) {
-            (Ty::List(item) | Ty::Entries(item), Value::Seq(items)) => {
-                for (i, it) in items.iter().enumerate() {
-                    self.path.push(Seg::Idx(i));
-                    self.value(item, it);
-                    self.path.pop();
-                }
-            }
+            (Ty::List(item) | Ty::Entries(item), Value::Seq(items)) => self.items(item, items),
             (Ty::Map(fields), Value::Map(map)) => {
                 self.fields(fields, v);
                 let extra: Vec<String> = map
@@ -177,6 +171,15 @@ impl Walker<'_> {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Each item of a list against `item` (`items`), at its index.
+    fn items(&mut self, item: &Ty, items: &[Value]) {
+        for (i, it) in items.iter().enumerate() {
+            self.path.push(Seg::Idx(i));
+            self.value(item, it);
+            self.path.pop();
         }
     }
 
@@ -257,11 +260,7 @@ impl Walker<'_> {
                 None
             }
             (Rule::Items(t), Value::Seq(items)) => {
-                for (i, it) in items.iter().enumerate() {
-                    self.path.push(Seg::Idx(i));
-                    self.value(t, it);
-                    self.path.pop();
-                }
+                self.items(t, items);
                 None
             }
             (Rule::MinProperties(n), Value::Map(m)) if m.len() < *n => {
